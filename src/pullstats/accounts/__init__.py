@@ -1,0 +1,1 @@
+"""Users, namespaces, memberships, tokens, passwords and login JWTs."""

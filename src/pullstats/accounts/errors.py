@@ -1,0 +1,25 @@
+"""Account errors.
+
+AccountError
+ ├── AlreadyExists     a user, namespace or token name that is taken
+ ├── NotFound          a user or namespace that does not exist
+ └── InvalidName       a name outside the allowed pattern
+"""
+
+from __future__ import annotations
+
+
+class AccountError(Exception):
+    """A request about accounts that cannot be carried out; the message says why."""
+
+
+class AlreadyExists(AccountError):
+    pass
+
+
+class NotFound(AccountError):
+    pass
+
+
+class InvalidName(AccountError):
+    pass

@@ -1,0 +1,1 @@
+"""The HTTP server: DVP Data API, login, ingest, dashboard and operations endpoints."""

@@ -1,0 +1,59 @@
+"""The FastAPI application: one server, one port, every interface of DESIGN.md §6."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pullstats import __version__
+from pullstats.accounts.jwt_tokens import JWT_KEY
+from pullstats.api import analytics, auth, ingest, ops, ui
+from pullstats.api.metrics import Metrics, MetricsMiddleware
+from pullstats.api.state import AppState
+from pullstats.config import Settings
+from pullstats.lake.spool import SpoolWriter
+from pullstats.runtime import Runtime
+
+DESCRIPTION = """\
+pullstats serves Docker Hub's DVP Data API for any registry: log in at `POST /v2/users/login`,
+then call the analytics routes under `/api/publisher/analytics/v1` with
+`Authorization: Bearer <token>`. Registries deliver pull events to
+`POST /ingest/v1/registry/events`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.open(settings)
+        spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
+        app.state.pullstats = AppState(
+            runtime=runtime,
+            spool=spool,
+            jwt_key=runtime.paths.secret_key(JWT_KEY),
+            metrics=metrics,
+        )
+        try:
+            yield
+        finally:
+            spool.close()
+            runtime.close()
+
+    app = FastAPI(
+        title="pullstats",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.include_router(auth.router)
+    app.include_router(analytics.router)
+    app.include_router(ingest.router)
+    app.include_router(ops.router)
+    app.include_router(ui.router)
+    return app

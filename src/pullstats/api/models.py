@@ -1,0 +1,57 @@
+"""Response and request bodies, written from the DVP contract's schemas (never copied text)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(description="Account name.")
+    password: str = Field(description="The account's password or a personal access token.")
+
+
+class LoginToken(BaseModel):
+    token: str = Field(description="A JWT to send as `Authorization: Bearer <token>`.")
+
+
+class ErrorDetail(BaseModel):
+    detail: str = Field(description="What went wrong.")
+
+
+class PullModel(BaseModel):
+    """One row of a pull series."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(description="First second of the period, e.g. 2026-10-01T00:00:00Z.")
+    end: str = Field(description="Last second of the period, e.g. 2026-10-31T23:59:59Z.")
+    repo: str | None = Field(None, description="Repository, without its namespace.")
+    namespace: str
+    pullCount: int = Field(description="pull_by_tag + pull_by_digest actions.")
+    ipCount: int = Field(description="Exact number of distinct client IPs.")
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2 code, ZZ when unknown.")
+    partial: bool | None = Field(None, description="Present and true on the current period.")
+
+
+class PullData(BaseModel):
+    pulls: list[PullModel]
+
+
+class IngestRejection(BaseModel):
+    index: int = Field(description="Position of the event in the envelope's `events` array.")
+    error: str
+
+
+class IngestReport(BaseModel):
+    accepted: int = Field(description="Manifest pull requests stored durably.")
+    ignored: dict[str, int] = Field(description="Valid events that are not pulls, by reason.")
+    rejected: list[IngestRejection] = Field(description="Malformed events, skipped.")
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class NamespaceData(BaseModel):
+    namespaces: list[str] = Field(description="Namespaces the caller may read.")

@@ -1,0 +1,48 @@
+"""Operations endpoints: ``/healthz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from pullstats.api.models import Health
+from pullstats.api.state import AppState, app_state
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The data dir or the database is unusable."}},
+    summary="Whether the data dir and the catalog database are usable",
+)
+def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResponse:
+    checks: dict[str, str] = {}
+    paths = state.runtime.paths
+    checks["data_dir"] = (
+        "ok"
+        if os.access(paths.spool, os.W_OK) and os.access(paths.root, os.W_OK)
+        else "not writable"
+    )
+    try:
+        with state.runtime.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:  # any driver error means the database is not usable
+        checks["database"] = f"error: {type(error).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    health = Health(status="ok" if healthy else "unavailable", checks=checks)
+    if healthy:
+        return health
+    return JSONResponse(health.model_dump(), status_code=503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

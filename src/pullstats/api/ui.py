@@ -1,0 +1,17 @@
+"""The browser side: ``GET /`` serves the dashboard page (static HTML that calls the API)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+router = APIRouter(include_in_schema=False)
+
+_PAGE = files("pullstats.api").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+@router.get("/", response_class=HTMLResponse)
+def landing() -> HTMLResponse:
+    return HTMLResponse(_PAGE)

@@ -1,0 +1,164 @@
+"""Stage 2 runner: reclassify whole days of requests into ``lake/actions/day=D/actions.parquet``.
+
+A day's actions depend on the requests just before and after it (an action opened at 23:59:59
+may be completed after midnight and belongs to the day it opened), so each day is classified
+from the requests of the day before, the day itself and the day after, and only the actions
+that open on the day are kept. Days are rewritten whole and atomically, so re-running changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pullstats.classify.rules import RULESET_VERSION, group_requests
+from pullstats.lake.atomic import atomic_path
+from pullstats.lake.engine import connect, sql_list
+from pullstats.runtime import Runtime
+
+ACTION_COLUMNS = (
+    "timestamp",
+    "action_day",
+    "namespace",
+    "repository",
+    "reference",
+    "digest",
+    "tag",
+    "http_method",
+    "action",
+    "type",
+    "host",
+    "country",
+    "domain",
+    "user_agent_tool",
+    "user_agent_version",
+    "user_agent",
+    "ip_hash",
+    "ruleset_version",
+)
+
+#: How many days are read and classified together.
+CHUNK_DAYS = 14
+
+
+def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date, date]]:
+    """Runs of consecutive days, each at most ``span`` long."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if (
+            ranges
+            and day - ranges[-1][1] == timedelta(days=1)
+            and (day - ranges[-1][0]).days < span
+        ):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def classify_days(
+    runtime: Runtime, days: Iterable[date], on_range: Callable[[int], None] | None = None
+) -> int:
+    """Rewrite the actions of every day in ``days``; returns the number of actions written."""
+    total = 0
+    for first, last in day_ranges(days):
+        total += _classify_range(runtime, first, last)
+        if on_range:
+            on_range((last - first).days + 1)
+    return total
+
+
+def request_files(runtime: Runtime, first: date, last: date) -> list[Path]:
+    files: list[Path] = []
+    day = first
+    while day <= last:
+        files.extend(sorted(runtime.paths.requests_day(day).glob("part-*.parquet")))
+        day += timedelta(days=1)
+    return files
+
+
+def _classify_range(runtime: Runtime, first: date, last: date) -> int:
+    files = request_files(runtime, first - timedelta(days=1), last + timedelta(days=1))
+    requests = _read_sorted_requests(runtime, files) if files else None
+    actions = _actions_of(requests) if requests is not None else None
+    written = 0
+    day = first
+    while day <= last:
+        written += _write_day(runtime, day, actions)
+        day += timedelta(days=1)
+    return written
+
+
+def _read_sorted_requests(runtime: Runtime, files: list[Path]) -> pa.Table:
+    connection = connect(runtime.settings)
+    try:
+        return connection.sql(
+            f"""
+            SELECT
+                ts, namespace, repository, tag, digest, method, ip_hash,
+                user_agent, country, host, type, domain, user_agent_tool, user_agent_version,
+                epoch_us(ts) - lag(epoch_us(ts)) OVER w AS gap_us
+            FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+            WINDOW w AS (PARTITION BY namespace, repository, ip_hash ORDER BY ts, received, id)
+            ORDER BY namespace, repository, ip_hash, ts, received, id
+            """
+        ).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def _actions_of(requests: pa.Table) -> pa.Table:
+    grouped = group_requests(
+        requests["gap_us"].to_pylist(),
+        requests["method"].to_pylist(),
+        requests["tag"].to_pylist(),
+        requests["digest"].to_pylist(),
+    )
+    firsts = requests.take(pa.array(grouped.first_request, pa.int64()))
+    digest = pa.array(grouped.digest, pa.string())
+    tag = firsts["tag"]
+    by_tag = pc.not_equal(tag, "")
+    timestamps = firsts["ts"]
+    return pa.table(
+        {
+            "timestamp": timestamps,
+            "action_day": pc.cast(timestamps, pa.date32()),
+            "namespace": firsts["namespace"],
+            "repository": firsts["repository"],
+            "reference": pc.if_else(by_tag, tag, digest),
+            "digest": digest,
+            "tag": tag,
+            "http_method": pa.array(grouped.http_method, pa.string()),
+            "action": pa.array(grouped.action, pa.string()),
+            "type": firsts["type"],
+            "host": firsts["host"],
+            "country": firsts["country"],
+            "domain": firsts["domain"],
+            "user_agent_tool": firsts["user_agent_tool"],
+            "user_agent_version": firsts["user_agent_version"],
+            "user_agent": firsts["user_agent"],
+            "ip_hash": firsts["ip_hash"],
+            "ruleset_version": pa.array([RULESET_VERSION] * len(grouped), pa.int16()),
+        }
+    )
+
+
+def _write_day(runtime: Runtime, day: date, actions: pa.Table | None) -> int:
+    target = runtime.paths.actions_day(day) / "actions.parquet"
+    day_actions = None
+    if actions is not None:
+        day_actions = actions.filter(pc.equal(actions["action_day"], pa.scalar(day, pa.date32())))
+    if day_actions is None or day_actions.num_rows == 0:
+        if target.exists():
+            target.unlink()
+        return 0
+    day_actions = day_actions.sort_by([("timestamp", "ascending"), ("namespace", "ascending")])
+    with atomic_path(target) as tmp:
+        pq.write_table(day_actions, tmp, compression="zstd")
+    return int(day_actions.num_rows)

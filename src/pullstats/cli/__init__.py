@@ -1,0 +1,1 @@
+"""The ``pullstats`` command line (Typer); long jobs show Rich progress on stderr."""

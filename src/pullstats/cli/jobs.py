@@ -1,0 +1,120 @@
+"""Batch jobs: ``process`` (stages 1–3) and ``export`` (stage 4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import typer
+
+from pullstats.cli.common import fail, opened, out, progress
+from pullstats.exports.closing import ExportResult, ExportTask, export_closed
+from pullstats.lake.compaction import CompactionResult
+from pullstats.pipeline import ProcessProgress, ProcessResult, end_of_day, process
+from pullstats.runtime import Runtime
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def run_process(
+    runtime: Runtime, first: date | None = None, last: date | None = None
+) -> ProcessResult:
+    """Run ``process`` with progress bars; shared by the command and ``demo``."""
+    with progress() as bars:
+        compacting = bars.add_task("compact spool", total=None)
+        classifying = bars.add_task("classify days", total=None, visible=False)
+        rolling = bars.add_task("roll up periods", total=None, visible=False)
+
+        def compacted(result: CompactionResult) -> None:
+            bars.update(
+                compacting,
+                completed=result.lines,
+                description=f"compact spool ({result.written} new)",
+            )
+
+        def classify_total(total: int) -> None:
+            bars.update(compacting, total=bars.tasks[compacting].completed or 1)
+            bars.update(classifying, total=total, visible=True)
+
+        result = process(
+            runtime,
+            rebuild_from=first,
+            rebuild_to=last,
+            progress=ProcessProgress(
+                compacted=compacted,
+                classify_total=classify_total,
+                classified=lambda days: bars.advance(classifying, days),
+                rollup_total=lambda total: bars.update(rolling, total=total, visible=True),
+                rolled_up=lambda: bars.advance(rolling),
+            ),
+        )
+    return result
+
+
+def process_command(
+    from_: str | None = typer.Option(None, "--from", help="First day to reclassify (YYYY-MM-DD)."),
+    to: str | None = typer.Option(None, "--to", help="Last day to reclassify (default: --from)."),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Reclassify and roll up --from..--to even without new data."
+    ),
+) -> None:
+    """Compact, classify and roll up everything ingested so far."""
+    first, last = _parse_day(from_, "--from"), _parse_day(to, "--to")
+    if (first or last) and not rebuild:
+        raise fail("--from/--to select days to rebuild: add --rebuild")
+    if rebuild and first is None:
+        raise fail("--rebuild needs --from DATE")
+    if first and last and last < first:
+        raise fail("--to is before --from")
+    with opened() as runtime:
+        result = run_process(runtime, first, last)
+    c = result.compaction
+    out.print(
+        f"processed {c.lines} spool lines: {c.written} new requests, {c.duplicates} duplicates"
+        + (f", {c.corrupt} damaged lines skipped" if c.corrupt else "")
+        + f"; {result.actions} actions on {len(result.days)} days; "
+        f"{len(result.periods)} periods rolled up"
+    )
+
+
+def run_export(
+    runtime: Runtime, now: datetime | None, namespace: str | None = None, rebuild: bool = False
+) -> ExportResult:
+    with progress() as bars:
+        task_id = bars.add_task("export periods", total=None)
+
+        def exported(task: ExportTask) -> None:
+            bars.update(task_id, description=f"export {task.namespace} {task.period.label}")
+            bars.advance(task_id)
+
+        return export_closed(
+            runtime,
+            now=now,
+            namespace=namespace,
+            rebuild=rebuild,
+            on_plan=lambda total: bars.update(task_id, total=total),
+            on_task=exported,
+        )
+
+
+def export_command(
+    through: str | None = typer.Option(
+        None, "--through", help="Close every period closed by this day, as if it were today."
+    ),
+    namespace: str | None = typer.Option(None, "--namespace", help="Only this namespace."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite periods already exported."),
+) -> None:
+    """Close and export every closed period: raw, summary, repo-summary, namespace-summary."""
+    day = _parse_day(through, "--through")
+    with opened() as runtime:
+        result = run_export(runtime, end_of_day(day) if day else None, namespace, rebuild)
+    out.print(
+        f"exported {len(result.exported)} namespace periods ({result.files} files, "
+        f"{result.bytes} bytes); {result.up_to_date} already up to date"
+    )

@@ -1,0 +1,1 @@
+"""The catalog database: accounts, spool progress, rollups and the export catalog."""

@@ -1,0 +1,151 @@
+"""SQLAlchemy models of the catalog. Schema changes go through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Namespace(Base):
+    __tablename__ = "namespaces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class ExtraRepo(Base):
+    """A repository outside the namespace whose analytics the namespace may read."""
+
+    __tablename__ = "extra_repos"
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)  # "ns2/repo"
+
+
+class IngestToken(Base):
+    __tablename__ = "ingest_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SpoolProgress(Base):
+    """How far compaction has read each spool segment (bytes)."""
+
+    __tablename__ = "spool_progress"
+    segment: Mapped[str] = mapped_column(String(128), primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PipelineState(Base):
+    """Small named values of the pipeline: the processing watermark, the data generation."""
+
+    __tablename__ = "pipeline_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RollupPeriod(Base):
+    """A period that has rollups, and the generation they were written at."""
+
+    __tablename__ = "rollup_periods"
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PullRollup(Base):
+    """Counts of one period at one level: namespace, repository or reference (tag/digest).
+
+    ``repository`` is "" on namespace rows and ``reference`` is "" on namespace and repository
+    rows; unique_ip_count is the exact distinct count at that level, never a sum.
+    """
+
+    __tablename__ = "pull_rollups"
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    level: Mapped[str] = mapped_column(String(10), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(255), primary_key=True)
+    pull_by_tag: Mapped[int] = mapped_column(BigInteger)
+    pull_by_digest: Mapped[int] = mapped_column(BigInteger)
+    version_check: Mapped[int] = mapped_column(BigInteger)
+    unique_ip_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExportPeriod(Base):
+    """A (namespace, period) that has been exported, at which rollup generation."""
+
+    __tablename__ = "export_periods"
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    exported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExportFile(Base):
+    __tablename__ = "export_files"
+    __table_args__ = (UniqueConstraint("namespace", "period_kind", "period_start", "view", "part"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(255))
+    period_kind: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[date] = mapped_column(Date)
+    view: Mapped[str] = mapped_column(String(24))
+    part: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str] = mapped_column(String(512))
+    path: Mapped[str] = mapped_column(String(1024))  # relative to the exports folder
+    size: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

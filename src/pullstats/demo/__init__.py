@@ -1,0 +1,1 @@
+"""Demo data: seeded synthetic registry traffic for ``pullstats demo``, tests and benchmarks."""

@@ -1,0 +1,1 @@
+"""Stage 4, closed periods → CSV exports: views, deterministic gzip parts, the export catalog."""

@@ -1,0 +1,218 @@
+"""Close and export: every closed period with data, per registered namespace, all four views.
+
+A period closes when now ≥ its end + the close grace and the processing watermark has passed
+that too. A (namespace, period) is exported when it never was, when its rollups were recomputed
+since (dirty: late data), or on ``--rebuild``. The new set of files is written into a fresh
+folder and swapped into the catalog in one transaction, so readers see the old set or the new.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from pullstats.accounts.service import extra_repos, registered_namespaces
+from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod
+from pullstats.db.state import watermark
+from pullstats.exports.files import WrittenPart, compress_part, part_file_name
+from pullstats.exports.views import SAFE_CELL_MACRO, Dataview, view_sql
+from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.jobs import job_lock
+from pullstats.periods import Period, PeriodKind
+from pullstats.rollups.compute import action_files
+from pullstats.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class ExportTask:
+    namespace: str
+    period: Period
+    generation: int
+    extra_repos: tuple[str, ...]
+
+
+@dataclass
+class ExportResult:
+    exported: list[ExportTask] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    up_to_date: int = 0
+
+
+def closed_periods(session: Session, now: datetime, runtime: Runtime) -> list[tuple[Period, int]]:
+    """Periods with rollups that are closed at ``now`` (and under the watermark)."""
+    grace = runtime.settings.close_grace
+    mark = watermark(session)
+    if mark is None:
+        return []
+    closed = []
+    for kind, start, generation in session.execute(
+        select(RollupPeriod.period_kind, RollupPeriod.period_start, RollupPeriod.generation)
+    ):
+        period = Period(PeriodKind(kind), start)
+        if period.is_closed(now, grace) and period.is_closed(mark, grace):
+            closed.append((period, generation))
+    return sorted(closed)
+
+
+def has_data(session: Session, period: Period, namespace: str, extras: tuple[str, ...]) -> bool:
+    keys = (
+        PullRollup.period_kind == period.kind.value,
+        PullRollup.period_start == period.start,
+    )
+    own = select(PullRollup.namespace).where(
+        *keys, PullRollup.level == "namespace", PullRollup.namespace == namespace
+    )
+    if session.execute(own.limit(1)).first():
+        return True
+    for repo in extras:
+        ns, _, name = repo.partition("/")
+        extra = select(PullRollup.namespace).where(
+            *keys,
+            PullRollup.level == "repository",
+            PullRollup.namespace == ns,
+            PullRollup.repository == name,
+        )
+        if session.execute(extra.limit(1)).first():
+            return True
+    return False
+
+
+def plan_exports(
+    runtime: Runtime, now: datetime, *, namespace: str | None = None, rebuild: bool = False
+) -> tuple[list[ExportTask], int]:
+    """What needs exporting at ``now``, and how many (namespace, period) pairs are current."""
+    tasks, current = [], 0
+    with runtime.sessions() as session:
+        namespaces = [n for n in registered_namespaces(session) if namespace in (None, n)]
+        extras = {n: tuple(extra_repos(session, n)) for n in namespaces}
+        exported = {
+            (row.namespace, row.period_kind, row.period_start): row.generation
+            for row in session.scalars(select(ExportPeriod))
+        }
+        for period, generation in closed_periods(session, now, runtime):
+            for name in namespaces:
+                if not has_data(session, period, name, extras[name]):
+                    continue
+                done = exported.get((name, period.kind.value, period.start))
+                if done is not None and done >= generation and not rebuild:
+                    current += 1
+                    continue
+                tasks.append(ExportTask(name, period, generation, extras[name]))
+    return tasks, current
+
+
+def export_closed(
+    runtime: Runtime,
+    *,
+    now: datetime | None = None,
+    namespace: str | None = None,
+    rebuild: bool = False,
+    on_plan: Callable[[int], None] | None = None,
+    on_task: Callable[[ExportTask], None] | None = None,
+) -> ExportResult:
+    now = now or datetime.now(UTC)
+    result = ExportResult()
+    with job_lock(runtime.paths.job_lock):
+        tasks, result.up_to_date = plan_exports(runtime, now, namespace=namespace, rebuild=rebuild)
+        if on_plan:
+            on_plan(len(tasks))
+        for task in tasks:
+            parts = export_one(runtime, task)
+            result.exported.append(task)
+            result.files += len(parts)
+            result.bytes += sum(p.size for _, p in parts)
+            if on_task:
+                on_task(task)
+    return result
+
+
+def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, WrittenPart]]:
+    """Write the four views of one (namespace, period) and swap them into the catalog."""
+    exports = runtime.paths.exports
+    folder = exports / task.namespace / task.period.label / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    files = action_files(runtime, task.period)
+    written: list[tuple[Dataview, WrittenPart]] = []
+    connection = connect(runtime.settings)
+    try:
+        connection.execute(SAFE_CELL_MACRO)
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE scope AS
+            SELECT * FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+            WHERE namespace = $ns
+               OR namespace || '/' || repository IN (SELECT unnest($extras::VARCHAR[]))
+            """,
+            {"ns": task.namespace, "extras": list(task.extra_repos)},
+        )
+        for view in Dataview:
+            csv_path = runtime.paths.tmp / f"export-{uuid.uuid4().hex}.csv"
+            try:
+                count = connection.execute(
+                    f"COPY ({view_sql(view, task.period, 'scope')}) TO '{csv_path}' "
+                    "(FORMAT csv, HEADER, NEW_LINE '\r\n')"
+                ).fetchone()
+                rows = int(count[0]) if count else 0
+                name = part_file_name(task.namespace, view.value, task.period, 1)
+                written.append((view, compress_part(csv_path, folder / name, rows)))
+            finally:
+                csv_path.unlink(missing_ok=True)
+    finally:
+        connection.close()
+    _swap_catalog(runtime, task, written, exports)
+    return written
+
+
+def _swap_catalog(
+    runtime: Runtime, task: ExportTask, written: list[tuple[Dataview, WrittenPart]], root: Path
+) -> None:
+    keys = (
+        ExportFile.namespace == task.namespace,
+        ExportFile.period_kind == task.period.kind.value,
+        ExportFile.period_start == task.period.start,
+    )
+    with runtime.sessions.begin() as session:
+        old = set(session.scalars(select(ExportFile.path).where(*keys)))
+        session.execute(delete(ExportFile).where(*keys))
+        for view, part in written:
+            session.add(
+                ExportFile(
+                    namespace=task.namespace,
+                    period_kind=task.period.kind.value,
+                    period_start=task.period.start,
+                    view=view.value,
+                    part=1,
+                    file_name=part.file_name,
+                    path=str(part.path.relative_to(root)),
+                    size=part.size,
+                    rows=part.rows,
+                    sha256=part.sha256,
+                )
+            )
+        marker = session.get(
+            ExportPeriod, (task.namespace, task.period.kind.value, task.period.start)
+        )
+        if marker is None:
+            session.add(
+                ExportPeriod(
+                    namespace=task.namespace,
+                    period_kind=task.period.kind.value,
+                    period_start=task.period.start,
+                    generation=task.generation,
+                    exported_at=datetime.now(UTC),
+                )
+            )
+        else:
+            marker.generation = task.generation
+            marker.exported_at = datetime.now(UTC)
+    # the old set is unreachable now; open downloads keep their file handles
+    for folder in {(root / path).parent for path in old}:
+        shutil.rmtree(folder, ignore_errors=True)

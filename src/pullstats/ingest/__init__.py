@@ -1,0 +1,1 @@
+"""Sources → spool: registry notifications (and, later, access logs and Docker Hub CSVs)."""

@@ -1,0 +1,25 @@
+"""DuckDB connections for batch jobs: always in memory, over Parquet, with bounded resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pullstats.config import Settings
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection (never a database file: that would lock out readers)."""
+    connection = duckdb.connect(":memory:")
+    connection.execute(f"SET threads = {int(settings.duckdb_threads)}")
+    connection.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+    connection.execute("SET temp_directory = ?", [str(settings.paths.tmp / "duckdb")])
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET preserve_insertion_order = false")
+    return connection
+
+
+def sql_list(paths: list[Path]) -> str:
+    """A DuckDB list literal of file paths, quoted safely."""
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"

@@ -1,0 +1,84 @@
+"""``pullstats process``: run stages 1–3 in order under the job lock.
+
+Each stage talks to the next only through stored data: compaction names the days it touched,
+classification rewrites those days (and their neighbours when an action may straddle midnight),
+and the rollups of every week and month holding such a day are recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from pullstats.classify.actions import classify_days
+from pullstats.db.state import set_watermark
+from pullstats.lake.compaction import CompactionResult, compact
+from pullstats.lake.jobs import job_lock
+from pullstats.periods import Period
+from pullstats.rollups.compute import periods_of_days, rollup_periods
+from pullstats.runtime import Runtime
+
+#: Lines still being written when the run started may land just after it; the watermark stays
+#: this far behind the start so it never claims them.
+_WATERMARK_SLACK = timedelta(seconds=5)
+
+
+@dataclass
+class ProcessResult:
+    compaction: CompactionResult
+    days: list[date] = field(default_factory=list)
+    actions: int = 0
+    periods: list[Period] = field(default_factory=list)
+    generation: int | None = None
+
+
+@dataclass
+class ProcessProgress:
+    """Callbacks a caller (the CLI's progress bars) may hook to follow a run."""
+
+    compacted: Callable[[CompactionResult], None] | None = None
+    classify_total: Callable[[int], None] | None = None
+    classified: Callable[[int], None] | None = None
+    rollup_total: Callable[[int], None] | None = None
+    rolled_up: Callable[[], None] | None = None
+
+
+def process(
+    runtime: Runtime,
+    *,
+    rebuild_from: date | None = None,
+    rebuild_to: date | None = None,
+    progress: ProcessProgress | None = None,
+) -> ProcessResult:
+    """Compact the spool, classify the touched days and roll up their periods."""
+    progress = progress or ProcessProgress()
+    started = datetime.now(UTC)
+    with job_lock(runtime.paths.job_lock):
+        compaction = compact(runtime, progress.compacted)
+        days = set(compaction.days)
+        # an action may straddle midnight: a change on day D can move one on D-1 or D+1
+        days |= {d - timedelta(days=1) for d in compaction.days}
+        days |= {d + timedelta(days=1) for d in compaction.days}
+        if rebuild_from is not None:
+            day = rebuild_from
+            while day <= (rebuild_to or rebuild_from):
+                days.add(day)
+                day += timedelta(days=1)
+        result = ProcessResult(compaction, sorted(days))
+        if progress.classify_total:
+            progress.classify_total(len(days))
+        result.actions = classify_days(runtime, days, progress.classified)
+        result.periods = periods_of_days(days)
+        if progress.rollup_total:
+            progress.rollup_total(len(result.periods))
+        if result.periods:
+            result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
+        with runtime.sessions.begin() as session:
+            set_watermark(session, started - _WATERMARK_SLACK)
+    return result
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` (what ``--through DAY`` takes as the present)."""
+    return datetime.combine(day + timedelta(days=1), time.min, UTC)

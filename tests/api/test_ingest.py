@@ -1,0 +1,211 @@
+"""The ingest endpoint on a real server: bad deliveries are refused whole, bad events alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from pullstats.periods import last_complete_months
+from tests.conftest import Server, run_cli, start_server
+from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
+
+# the tenth day of the last complete month: inside every default window of the API
+NOON = datetime.combine(
+    last_complete_months(datetime.now(UTC).date(), 1)[0] + timedelta(days=9), time(12), UTC
+)
+
+
+def ingest_token(data_dir: Path) -> str:
+    created = run_cli(data_dir, "ingest-tokens", "create", "test-registry")
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+def stored_requests(data_dir: Path) -> int:
+    files = list((data_dir / "lake" / "requests").glob("day=*/*.parquet"))
+    if not files:
+        return 0
+    with duckdb.connect() as connection:
+        query = f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})"
+        row = connection.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def spool_bytes(data_dir: Path) -> int:
+    return sum(f.stat().st_size for f in (data_dir / "spool").iterdir())
+
+
+@pytest.fixture
+def token(server: Server) -> str:
+    return ingest_token(server.data_dir)
+
+
+def post(
+    server: Server, token: str | None, body: bytes, content_type: str = ENVELOPE_TYPE
+) -> httpx.Response:
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with server.client() as client:
+        return client.post("/ingest/v1/registry/events", content=body, headers=headers)
+
+
+GOOD = json.dumps(envelope(pull_event(NOON, "acme/api", tag="1.0"))).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b"{not json", ENVELOPE_TYPE, 400, "not JSON"),
+        (b'{"evts": []}', ENVELOPE_TYPE, 400, "no 'events'"),
+        (b'{"events": {"id": 1}}', ENVELOPE_TYPE, 400, "must be an array"),
+        (b"[1, 2]", "application/json", 400, "no 'events'"),
+        (b"\xff\xfe", ENVELOPE_TYPE, 400, "not JSON"),
+        (GOOD, "text/plain", 415, "unsupported content type"),
+        (GOOD, "application/x-www-form-urlencoded", 415, "unsupported content type"),
+    ],
+    ids=[
+        "broken-json",
+        "no-events",
+        "events-not-array",
+        "top-level-array",
+        "not-utf8",
+        "text-plain",
+        "form",
+    ],
+)
+def test_unusable_deliveries_are_refused_whole(
+    server: Server, token: str, body: bytes, content_type: str, status: int, message: str
+) -> None:
+    before = spool_bytes(server.data_dir)
+    response = post(server, token, body, content_type)
+    assert response.status_code == status
+    assert message in response.json()["detail"]
+    assert spool_bytes(server.data_dir) == before
+
+
+def test_tokens_are_required(server: Server, token: str) -> None:
+    assert post(server, None, GOOD).status_code == 401
+    assert post(server, "psi_0123456789abcdef_" + "x" * 43, GOOD).status_code == 401
+    assert post(server, token[:-1] + ("A" if token[-1] != "A" else "B"), GOOD).status_code == 401
+    assert spool_bytes(server.data_dir) == 0
+    assert post(server, token, GOOD).status_code == 200
+
+
+def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) -> None:
+    missing_timestamp = pull_event(NOON, "acme/api", tag="1.0")
+    del missing_timestamp["timestamp"]
+    bad_address = pull_event(NOON, "acme/api", tag="1.0", addr="not-an-ip")
+    events = [
+        pull_event(NOON, "acme/api", tag="1.0"),
+        missing_timestamp,
+        pull_event(NOON, "acme/web", tag="2.0", addr="198.51.100.1:1"),
+        bad_address,
+        "not an event",
+        pull_event(NOON, "Acme/Upper", tag="1.0"),
+        pull_event(NOON, "acme/db", digest="sha256:" + "c" * 64),
+    ]
+    response = post(server, token, json.dumps(envelope(*events)).encode())
+    assert response.status_code == 200
+    report = response.json()
+    assert report["accepted"] == 3
+    assert [r["index"] for r in report["rejected"]] == [1, 3, 4, 5]
+    assert "timestamp" in report["rejected"][0]["error"]
+    assert "address" in report["rejected"][1]["error"]
+    assert "repository name" in report["rejected"][3]["error"]
+
+    processed = run_cli(server.data_dir, "process")
+    assert processed.returncode == 0, processed.stderr
+    assert stored_requests(server.data_dir) == 3
+    with server.client() as client:
+        metrics = client.get("/metrics").text
+    assert (
+        'pullstats_ingest_events_total{outcome="accepted",reason="manifest_request"} 3.0' in metrics
+    )
+    assert 'pullstats_ingest_events_total{outcome="rejected",reason="invalid_event"} 4.0' in metrics
+    assert "acme" not in metrics  # no namespace or repository labels
+
+
+def test_oversized_body_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    token = ingest_token(data_dir)
+    server = start_server(
+        data_dir, tmp_path / "server.log", {"PULLSTATS_INGEST_MAX_BODY_BYTES": "4096"}
+    )
+    try:
+        events = [pull_event(NOON, "acme/api", tag="1.0") for _ in range(20)]
+        response = post(server, token, json.dumps(envelope(*events)).encode())
+        assert response.status_code == 413
+        assert spool_bytes(data_dir) == 0
+        assert post(server, token, GOOD).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_process_runs_while_the_server_ingests(server: Server, token: str) -> None:
+    """Senders post without pause while ``pullstats process`` runs three times beside them."""
+    sent: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def sender(worker: int) -> None:
+        with server.client() as client:
+            batch = 0
+            while not stop.is_set() and batch < 400:
+                events = [
+                    pull_event(
+                        NOON + timedelta(seconds=batch, milliseconds=k),
+                        f"acme/app{worker}",
+                        tag="1.0",
+                        addr=f"10.{worker}.{batch % 250}.{k + 1}",
+                    )
+                    for k in range(10)
+                ]
+                response = client.post(
+                    "/ingest/v1/registry/events",
+                    json=envelope(*events),
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": ENVELOPE_TYPE},
+                )
+                if response.status_code != 200 or response.json()["accepted"] != 10:
+                    failures.append(response.text)
+                sent.append(10)
+                batch += 1
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        runs = [run_cli(server.data_dir, "process") for _ in range(3)]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+    final = run_cli(server.data_dir, "process")
+    assert final.returncode == 0, final.stderr
+    assert failures == []
+    assert sum(sent) > 0
+    assert stored_requests(server.data_dir) == sum(sent)
+    # the rollups agree: every request is its own pull_by_tag (distinct ips)
+    with server.client() as client:
+        assert (
+            run_cli(
+                server.data_dir, "users", "add", "ops", "--password-stdin", stdin="pw\n"
+            ).returncode
+            == 0
+        )
+        assert run_cli(server.data_dir, "namespaces", "add", "acme").returncode == 0
+        assert run_cli(server.data_dir, "members", "add", "acme", "ops").returncode == 0
+        login = client.post("/v2/users/login", json={"username": "ops", "password": "pw"}).json()
+        weeks = client.get(
+            "/api/publisher/analytics/v1/namespaces/acme/pulls",
+            params={"timespan": "weeks", "period": "last-2-months"},
+            headers={"Authorization": f"Bearer {login['token']}"},
+        ).json()["pulls"]
+    assert sum(row["pullCount"] for row in weeks) == sum(sent)
