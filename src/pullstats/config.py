@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     close_grace: timedelta = Field(
         timedelta(hours=2), description="How long after its end a period waits before it closes."
     )
+    retention_spool: timedelta = Field(
+        timedelta(days=7),
+        description="Compacted spool segments (the only raw IPs) are deleted after this long; "
+        "never less than the close grace.",
+    )
     jwt_ttl: timedelta = Field(timedelta(hours=1), description="Lifetime of a login JWT.")
     ingest_max_body_bytes: int = Field(
         16 * 1024 * 1024, description="Largest notification envelope accepted, in bytes."

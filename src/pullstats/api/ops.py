@@ -24,12 +24,13 @@ router = APIRouter(tags=["operations"])
 )
 def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResponse:
     checks: dict[str, str] = {}
-    paths = state.runtime.paths
-    checks["data_dir"] = (
-        "ok"
-        if os.access(paths.spool, os.W_OK) and os.access(paths.root, os.W_OK)
-        else "not writable"
-    )
+    probe = state.runtime.paths.tmp / f".healthz-{os.getpid()}"
+    try:  # root passes every permission check, so only a real write proves the disk usable
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        checks["data_dir"] = "ok"
+    except OSError as error:
+        checks["data_dir"] = f"error: {error.strerror or type(error).__name__}"
     try:
         with state.runtime.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -116,7 +116,9 @@ class SyntheticCatalog:
     def namespaces(self) -> tuple[str, ...]:
         """The namespaces of the repositories, sorted (``library`` for one-component names)."""
         return tuple(
-            sorted({name.split("/", 1)[0] if "/" in name else "library" for name in self.repositories})
+            sorted(
+                {name.split("/", 1)[0] if "/" in name else "library" for name in self.repositories}
+            )
         )
 
 
@@ -198,7 +200,6 @@ _PATTERNS: tuple[tuple[tuple[int, bool, bool], ...], ...] = (
     # version check: does the tag still point at the digest I run?
     ((_HEAD, True, False),),
 )
-_HEAD_TAG_ONLY = len(_PATTERNS) - 1
 
 
 def _pattern_table(column: int) -> IntArray:
@@ -214,9 +215,7 @@ _STEP_METHOD = _pattern_table(0)
 _STEP_BY_TAG = _pattern_table(1).astype(np.bool_)
 _STEP_PLATFORM = _pattern_table(2).astype(np.bool_)
 # A single-arch image has no platform manifest to fetch after its image manifest.
-_DROP_IF_SINGLE = np.array(
-    [len(steps) > 1 and steps[-1][2] for steps in _PATTERNS], dtype=np.int64
-)
+_DROP_IF_SINGLE = np.array([len(steps) > 1 and steps[-1][2] for steps in _PATTERNS], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -391,13 +390,13 @@ class _BotKind:
 _BOT_KINDS = (
     # Watchtower polls every 24 h by default; people shorten it
     _BotKind(0.55, "watchtower", {"isp": 0.8, "business": 0.2}, (300, 3600, 21600, 86400),
-             (0.1, 0.25, 0.15, 0.5)),
-    _BotKind(0.30, "renovate", {"cloud": 0.9, "business": 0.1}, (900, 3600, 14400),
-             (0.2, 0.5, 0.3)),
+             (0.1, 0.3, 0.2, 0.4)),
+    _BotKind(0.30, "renovate", {"cloud": 0.9, "business": 0.1}, (3600, 14400, 86400),
+             (0.5, 0.3, 0.2)),
     _BotKind(0.15, "go-http", {"cloud": 0.6, "business": 0.4}, (300, 900, 3600),
              (0.3, 0.3, 0.4)),
 )  # fmt: skip
-_BOT_SHARE = 0.12  # of all requests: version-check bots' lone HEADs
+_BOT_SHARE = 0.06  # of all requests: version-check bots' lone HEADs
 
 # ---------------------------------------------------------------------------------------------
 # When
@@ -549,9 +548,7 @@ def _pulls(
     out[_METHOD] = _STEP_METHOD[request_pattern, step]
     out[_NAME] = refs.repository[request_ref]
     out[_TAG_ID] = np.where(_STEP_BY_TAG[request_pattern, step], request_ref + 1, 0)
-    out[_DIGEST_ID] = np.where(
-        platform, refs.platform[request_ref, arch], refs.index[request_ref]
-    )
+    out[_DIGEST_ID] = np.where(platform, refs.platform[request_ref, arch], refs.index[request_ref])
     out[_IP] = clients.ip[request_client]
     out[_UA] = clients.ua[request_client]
     return out
@@ -560,7 +557,7 @@ def _pulls(
 def _day_factors(start: dt.date, days: int) -> FloatArray:
     """Each day's share of the traffic, averaging 1: the weekly cycle times steady growth."""
     index = np.arange(days)
-    factors = _WEEKDAY[(start.weekday() + index) % 7] * np.exp(_GROWTH_PER_DAY * index)
+    factors: FloatArray = _WEEKDAY[(start.weekday() + index) % 7] * np.exp(_GROWTH_PER_DAY * index)
     return factors / factors.mean() if days else factors
 
 
@@ -617,13 +614,11 @@ class _References:
 class _Clients:
     """A fixed population of pulling clients: class, tool, address, user agent, habits."""
 
-    def __init__(
-        self, rng: np.random.Generator, n: int, days: int, refs: _References
-    ) -> None:
+    def __init__(self, rng: np.random.Generator, n: int, days: int, refs: _References) -> None:
         shares = np.array([c.client_share for c in _CLASSES])
         self.klass = rng.choice(len(_CLASSES), size=n, p=shares / shares.sum()).astype(np.int64)
         # heavy-tailed activity inside a class; each class's total is its share of sessions
-        self.weight = rng.lognormal(0.0, 1.3, n)
+        self.weight = rng.lognormal(0.0, 1.0, n)
         self.tool = np.zeros(n, dtype=np.int64)
         network = np.zeros(n, dtype=np.int64)
         ipv6 = np.zeros(n, dtype=np.bool_)
@@ -667,25 +662,29 @@ class _Bots:
         watches: list[int] = []
         total = 0.0
         shares = np.array([kind.share for kind in _BOT_KINDS])
+        period_cdfs = [
+            np.cumsum(kind.period_weights) / sum(kind.period_weights) for kind in _BOT_KINDS
+        ]
         # draw candidates until their checks reach the target; skipping one that would
         # overshoot keeps a small demo (a few hundred requests a day) close to the share
-        for _ in range(1_000):
-            if total >= 0.95 * per_day:
-                break
+        misses = 0
+        while total < 0.95 * per_day and misses < 2_048:
             kind = rng.choice(len(_BOT_KINDS), size=256, p=shares / shares.sum())
             pick = rng.random(256)
             count = rng.integers(1, 5, 256)
             for k, u, m in zip(kind.tolist(), pick.tolist(), count.tolist(), strict=True):
                 spec = _BOT_KINDS[k]
-                cumulative = np.cumsum(spec.period_weights) / sum(spec.period_weights)
-                period = spec.periods_s[min(int(np.searchsorted(cumulative, u, side="right")),
-                                            len(spec.periods_s) - 1)]
+                choice = int(np.searchsorted(period_cdfs[k], u, side="right"))
+                period = spec.periods_s[min(choice, len(spec.periods_s) - 1)]
                 rate = m * 86_400 / period
-                if total + rate <= 1.05 * per_day:
-                    kinds.append(k)
-                    periods.append(period)
-                    watches.append(m)
-                    total += rate
+                if total + rate > 1.05 * per_day:
+                    misses += 1
+                    continue
+                misses = 0
+                kinds.append(k)
+                periods.append(period)
+                watches.append(m)
+                total += rate
         self.per_day = total
         n = len(kinds)
         kind_array = np.array(kinds, dtype=np.int64)
@@ -716,7 +715,11 @@ class _Bots:
         first = -((self.base - lo) // self.period)  # ceil((lo - base) / period)
         count = -((self.base - hi) // self.period) - first
         watch = np.repeat(np.arange(len(count)), count)
-        k = np.repeat(first, count) + np.arange(len(watch)) - np.repeat(np.cumsum(count) - count, count)
+        k = (
+            np.repeat(first, count)
+            + np.arange(len(watch))
+            - np.repeat(np.cumsum(count) - count, count)
+        )
         out = np.empty((8, len(watch)), dtype=np.int64)
         out[_TS] = self.base[watch] + k * self.period[watch] + rng.integers(0, 250_000, len(watch))
         out[_RECV] = 0
@@ -799,9 +802,6 @@ def _addresses(rng: np.random.Generator, network: IntArray, ipv6: BoolArray) -> 
     return text.take(position)
 
 
-_HEX_ASCII = np.array([list(f"{i:02x}".encode()) for i in range(256)], dtype=np.uint8)
-
-
 class _Pools:
     """The strings rows point at, and the turning of row matrices into Arrow tables."""
 
@@ -835,7 +835,7 @@ class _Pools:
 def _uuid_text(uids: ByteArray) -> pa.Array:
     """16 random bytes per row → canonical 36-character UUID strings, without a Python loop."""
     n = len(uids)
-    hexed = _HEX_ASCII[uids].reshape(n, 32)
+    hexed = np.frombuffer(uids.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
     text = np.full((n, 36), ord("-"), dtype=np.uint8)
     for source, target in ((0, 0), (8, 9), (12, 14), (16, 19), (20, 24)):
         width = {0: 8, 20: 12}.get(source, 4)

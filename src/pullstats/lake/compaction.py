@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,14 +24,14 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from pullstats.classify.enrich import enrich
 from pullstats.db.models import SpoolProgress
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.engine import connect, sql_list
-from pullstats.lake.spool import SegmentSlice, read_new_lines
+from pullstats.lake.spool import CLOSED_SUFFIX, SegmentSlice, read_new_lines
 from pullstats.runtime import Runtime
 
 IP_HASH_KEY = "ip-hash.key"
@@ -43,6 +44,7 @@ class CompactionResult:
     written: int = 0
     duplicates: int = 0
     corrupt: int = 0
+    pruned: int = 0
     days: set[date] = field(default_factory=set)
 
 
@@ -96,7 +98,30 @@ def compact(
         _advance(runtime, slices, progress)
         if on_batch:
             on_batch(result)
+    result.pruned = prune_spool(runtime, progress)
     return result
+
+
+def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
+    """Delete closed segments that are fully compacted and older than the spool retention.
+
+    Segments are the only place raw client IPs are written, so this is what keeps them short-lived.
+    """
+    settings = runtime.settings
+    keep_for = max(settings.retention_spool, settings.close_grace).total_seconds()
+    cutoff = time.time() - keep_for
+    pruned = []
+    for segment in runtime.paths.spool.glob(f"*{CLOSED_SUFFIX}"):
+        stat = segment.stat()
+        if stat.st_mtime < cutoff and progress.get(segment.stem, -1) >= stat.st_size:
+            segment.unlink()
+            pruned.append(segment.stem)
+    if pruned:
+        with runtime.sessions.begin() as session:
+            session.execute(delete(SpoolProgress).where(SpoolProgress.segment.in_(pruned)))
+        for name in pruned:
+            progress.pop(name, None)
+    return len(pruned)
 
 
 def _write_requests(runtime: Runtime, batch: pa.Table, key: bytes) -> tuple[int, set[date]]:

@@ -1,0 +1,66 @@
+"""Operations and discovery surfaces of a real server: health, metrics, OpenAPI, the landing page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from tests.conftest import Server
+
+
+def test_healthz_reports_a_usable_installation(server: Server) -> None:
+    with server.client() as client:
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"data_dir": "ok", "database": "ok"}}
+
+
+def test_healthz_fails_when_the_data_dir_cannot_be_written(server: Server) -> None:
+    tmp = server.data_dir / "tmp"
+    shutil.rmtree(tmp)
+    tmp.write_text("a file where the folder should be")
+    with server.client() as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["data_dir"].startswith("error")
+    assert body["checks"]["database"] == "ok"
+
+
+def test_openapi_and_docs_describe_the_api(server: Server) -> None:
+    with server.client() as client:
+        spec = client.get("/openapi.json").json()
+        docs = client.get("/docs")
+    paths = spec["paths"]
+    assert "/v2/users/login" in paths
+    assert "/api/publisher/analytics/v1/namespaces/{namespace}/pulls" in paths
+    assert "/ingest/v1/registry/events" in paths
+    pulls = paths["/api/publisher/analytics/v1/namespaces/{namespace}/pulls"]["get"]
+    params = {p["name"] for p in pulls["parameters"]}
+    assert {"namespace", "timespan", "period", "group"} <= params
+    assert {"200", "401", "404", "422"} <= set(pulls["responses"])
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_landing_page_and_metrics(server: Server) -> None:
+    with server.client() as client:
+        page = client.get("/")
+        client.get("/healthz")
+        client.get("/api/publisher/analytics/v1/namespaces/secret-ns/pulls")
+        metrics = client.get("/metrics")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "pullstats" in page.text and "/v2/users/login" in page.text
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    # the fixture polled /healthz until the server answered, so the count is at least one
+    served = re.search(
+        r'^pullstats_http_requests_total\{method="GET",route="/healthz",status="200"\} (\d+)\.0$',
+        text,
+        re.MULTILINE,
+    )
+    assert served and int(served.group(1)) >= 1
+    assert 'route="/api/publisher/analytics/v1/namespaces/{namespace}/pulls",status="401"' in text
+    assert "pullstats_http_request_duration_seconds_bucket" in text
+    assert "secret-ns" not in text

@@ -1,0 +1,163 @@
+"""Stages 1–3 on real files: compaction, de-duplication, IP hashing, retention, midnight."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pullstats.config import Settings
+from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.lake.compaction import prune_spool
+from pullstats.lake.spool import SpoolWriter
+from pullstats.pipeline import process
+from pullstats.runtime import Runtime
+
+DAY = date(2026, 3, 1)  # a Sunday
+
+
+def record(
+    event_id: str,
+    instant: datetime,
+    method: str,
+    name: str = "acme/app",
+    *,
+    tag: str = "",
+    digest: str = "sha256:aa",
+    ip: str = "192.0.2.10",
+) -> PullRequestRecord:
+    return PullRequestRecord(
+        event_id,
+        micros(instant),
+        method,
+        name,
+        tag,
+        digest,
+        ip,
+        "docker/27.3.1 go/go1.22.7",
+        "notification",
+        now_micros(),
+    )
+
+
+def spool(runtime: Runtime, *records: PullRequestRecord) -> None:
+    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
+    try:
+        writer.append(b"".join(r.to_line() for r in records))
+    finally:
+        writer.close()
+
+
+def query(sql: str) -> list[tuple[object, ...]]:
+    with duckdb.connect() as connection:
+        return connection.execute(sql).fetchall()
+
+
+def requests_glob(runtime: Runtime) -> str:
+    return f"'{runtime.paths.requests}/day=*/*.parquet'"
+
+
+def actions_of(runtime: Runtime, day: date) -> list[tuple[object, ...]]:
+    path = runtime.paths.actions_day(day) / "actions.parquet"
+    if not path.exists():
+        return []
+    return query(f"SELECT action, reference, digest, http_method FROM '{path}' ORDER BY timestamp")
+
+
+def test_duplicates_are_dropped_within_and_across_batches(runtime: Runtime) -> None:
+    noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    first = [record(f"e{i}", noon + timedelta(minutes=i), "GET", tag="1.0") for i in range(5)]
+    spool(runtime, *first, *first)  # a registry retry inside one batch
+    result = process(runtime)
+    assert (result.compaction.written, result.compaction.duplicates) == (5, 5)
+    spool(runtime, *first[:3], record("e9", noon, "GET", tag="2.0"))  # retried later
+    again = process(runtime)
+    assert (again.compaction.written, again.compaction.duplicates) == (1, 3)
+    assert query(f"SELECT count(*), count(DISTINCT id) FROM {requests_glob(runtime)}") == [(6, 6)]
+    # nothing new: nothing written, nothing reclassified
+    idle = process(runtime)
+    assert idle.compaction.lines == 0 and idle.days == []
+
+
+def test_raw_addresses_never_reach_the_lake(runtime: Runtime) -> None:
+    noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    spool(
+        runtime,
+        record("a", noon, "GET", tag="1.0", ip="198.51.100.77"),
+        record("b", noon, "GET", tag="1.0", ip="2001:db8::77"),
+    )
+    process(runtime)
+    for file in runtime.paths.requests.glob("day=*/*.parquet"):
+        schema = pq.read_schema(file)
+        assert "ip" not in schema.names
+        assert b"198.51.100.77" not in file.read_bytes()
+    hashes = query(f"SELECT DISTINCT octet_length(ip_hash) FROM {requests_glob(runtime)}")
+    assert hashes == [(16,)]
+    assert query(f"SELECT count(DISTINCT ip_hash) FROM {requests_glob(runtime)}") == [(2,)]
+    # the key lives in the data dir and is stable: a second run hashes the same way
+    key = (runtime.paths.keys / "ip-hash.key").read_bytes()
+    assert len(key) == 32 and runtime.paths.secret_key("ip-hash.key") == key
+
+
+def test_an_action_straddling_midnight_belongs_to_its_first_day(runtime: Runtime) -> None:
+    sunday_night = datetime.combine(DAY, datetime.min.time(), UTC) + timedelta(
+        hours=23, minutes=59, seconds=59
+    )
+    spool(runtime, record("h", sunday_night, "HEAD", tag="1.0", digest="sha256:idx"))
+    process(runtime)
+    assert actions_of(runtime, DAY) == [("version_check", "1.0", "sha256:idx", "HEAD")]
+    # the GET arrives in a later batch, two seconds later, on Monday
+    spool(runtime, record("g", sunday_night + timedelta(seconds=2), "GET", digest="sha256:idx"))
+    process(runtime)
+    assert actions_of(runtime, DAY) == [("pull_by_tag", "1.0", "sha256:idx", "GET")]
+    assert actions_of(runtime, DAY + timedelta(days=1)) == []
+
+
+def test_rebuild_reclassifies_a_range_and_changes_nothing(runtime: Runtime) -> None:
+    noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    spool(
+        runtime,
+        record("x", noon, "HEAD", tag="1.0"),
+        record("y", noon + timedelta(seconds=1), "GET", tag="1.0"),
+    )
+    process(runtime)
+    file = runtime.paths.actions_day(noon.date()) / "actions.parquet"
+    before = pq.read_table(file)
+    rebuilt = process(runtime, rebuild_from=noon.date(), rebuild_to=noon.date())
+    assert rebuilt.days == [noon.date()]
+    assert pq.read_table(file).equals(before)
+
+
+def test_compacted_segments_are_deleted_after_retention(data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
+    runtime = Runtime.open(settings)
+    try:
+        spool(runtime, record("r", datetime(2026, 3, 4, tzinfo=UTC), "GET", tag="1.0"))
+        segments = list(runtime.paths.spool.glob("*.seg"))
+        assert len(segments) == 1
+        past = time.time() - 10
+        os.utime(segments[0], (past, past))
+        result = process(runtime)
+        assert result.compaction.written == 1 and result.compaction.pruned == 1
+        assert list(runtime.paths.spool.iterdir()) == []
+        assert query(f"SELECT count(*) FROM {requests_glob(runtime)}") == [(1,)]
+    finally:
+        runtime.close()
+
+
+def test_an_unread_segment_is_never_deleted(data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
+    runtime = Runtime.open(settings)
+    try:
+        spool(runtime, record("r", datetime(2026, 3, 4, tzinfo=UTC), "GET", tag="1.0"))
+        segment = next(runtime.paths.spool.glob("*.seg"))
+        past = time.time() - 10
+        os.utime(segment, (past, past))
+        assert prune_spool(runtime, {}) == 0
+        assert segment.exists()
+    finally:
+        runtime.close()
