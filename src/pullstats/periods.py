@@ -119,6 +119,8 @@ def period_of(kind: PeriodKind, day: date) -> Period:
 def periods_between(kind: PeriodKind, first: date, last: date) -> list[Period]:
     """Every period of ``kind`` that holds a day in ``first..last`` (inclusive), in order."""
     periods: list[Period] = []
+    if first > last:
+        return periods
     period = period_of(kind, first)
     while period.start <= last:
         periods.append(period)

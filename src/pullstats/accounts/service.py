@@ -16,8 +16,8 @@ from pullstats.db.models import ExtraRepo, IngestToken, Membership, Namespace, U
 ROLES = ("owner", "editor", "member")
 INGEST_PREFIX = "psi"
 
-_USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_NAMESPACE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+_USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
+_NAMESPACE = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
 
 
 def _now() -> datetime:
@@ -27,7 +27,7 @@ def _now() -> datetime:
 def create_user(
     session: Session, name: str, password: str | None, email: str | None = None
 ) -> User:
-    if not _USER_NAME.match(name):
+    if not _USER_NAME.fullmatch(name):
         raise InvalidName(f"invalid user name {name!r}: use a-z, 0-9, '.', '_', '-'")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
@@ -60,7 +60,7 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
 
 
 def create_namespace(session: Session, name: str) -> Namespace:
-    if not _NAMESPACE.match(name) or len(name) > 255:
+    if not _NAMESPACE.fullmatch(name) or len(name) > 255:
         raise InvalidName(f"invalid namespace {name!r}")
     if session.scalar(select(Namespace).where(Namespace.name == name)) is not None:
         raise AlreadyExists(f"namespace {name!r} already exists")

@@ -39,12 +39,15 @@ MANIFEST_MEDIA_TYPES = frozenset(
 #: Why an event that is valid is still not a manifest pull request.
 IGNORE_REASONS = ("push", "delete", "mount", "other_action", "blob_request", "method")
 
+# Patterns are matched whole (fullmatch) and ASCII-only: the registry grammar allows no other
+# characters, and "$" alone would let a trailing newline through.
 _TIMESTAMP = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
-_NAME_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_NAME_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
+_TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
 _MAX_NAME = 255
 
 
@@ -110,10 +113,10 @@ def parse_event(event: Any, received_us: int) -> PullRequestRecord | str:
         return "method"
     name = parse_repository_name(_text(target, "repository", required=True))
     tag = _text(target, "tag")
-    if tag and not _TAG.match(tag):
+    if tag and not _TAG.fullmatch(tag):
         raise UnparseableRequest(f"invalid tag {tag[:80]!r}")
     digest = _text(target, "digest")
-    if digest and not _DIGEST.match(digest):
+    if digest and not _DIGEST.fullmatch(digest):
         raise UnparseableRequest(f"invalid digest {digest[:80]!r}")
     if not tag and not digest:
         raise UnparseableRequest("target has neither tag nor digest")
@@ -133,7 +136,7 @@ def parse_event(event: Any, received_us: int) -> PullRequestRecord | str:
 
 def parse_timestamp(text: str) -> int:
     """RFC 3339 with up to nanoseconds → microseconds since the epoch (nanoseconds truncated)."""
-    match = _TIMESTAMP.match(text)
+    match = _TIMESTAMP.fullmatch(text)
     if not match:
         raise UnparseableRequest(f"invalid timestamp {text[:64]!r}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
@@ -142,7 +145,7 @@ def parse_timestamp(text: str) -> int:
         instant = datetime.fromisoformat(
             f"{year}-{month}-{day}T{hour}:{minute}:{second}{zone}"
         ).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. year 9999 at -02:00 lies past datetime.max
         raise UnparseableRequest(f"invalid timestamp {text[:64]!r}") from None
     return micros(instant) + int((fraction or "0").ljust(6, "0")[:6])
 
@@ -164,7 +167,7 @@ def parse_repository_name(name: str) -> str:
     if len(name) > _MAX_NAME or not name:
         raise UnparseableRequest("repository name is empty or too long")
     components = name.split("/")
-    if not all(_NAME_COMPONENT.match(part) for part in components):
+    if not all(_NAME_COMPONENT.fullmatch(part) for part in components):
         raise UnparseableRequest(f"invalid repository name {name[:80]!r}")
     return name
 
