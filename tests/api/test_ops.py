@@ -1,4 +1,4 @@
-"""Operations and discovery surfaces of a real server: health, metrics, OpenAPI, the landing page."""
+"""Operations surfaces of a real server: health, metrics, OpenAPI and the landing page."""
 
 from __future__ import annotations
 

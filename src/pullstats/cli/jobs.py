@@ -28,8 +28,9 @@ def run_process(
     """Run ``process`` with progress bars; shared by the command and ``demo``."""
     with progress() as bars:
         compacting = bars.add_task("compact spool", total=None)
-        classifying = bars.add_task("classify days", total=None, visible=False)
-        rolling = bars.add_task("roll up periods", total=None, visible=False)
+        # later stages start their clocks when they begin, not when the run does
+        classifying = bars.add_task("classify days", total=None, visible=False, start=False)
+        rolling = bars.add_task("roll up periods", total=None, visible=False, start=False)
 
         def compacted(result: CompactionResult) -> None:
             bars.update(
@@ -40,7 +41,12 @@ def run_process(
 
         def classify_total(total: int) -> None:
             bars.update(compacting, total=bars.tasks[compacting].completed or 1)
+            bars.start_task(classifying)
             bars.update(classifying, total=total, visible=True)
+
+        def rollup_total(total: int) -> None:
+            bars.start_task(rolling)
+            bars.update(rolling, total=total, visible=True)
 
         result = process(
             runtime,
@@ -50,7 +56,7 @@ def run_process(
                 compacted=compacted,
                 classify_total=classify_total,
                 classified=lambda days: bars.advance(classifying, days),
-                rollup_total=lambda total: bars.update(rolling, total=total, visible=True),
+                rollup_total=rollup_total,
                 rolled_up=lambda: bars.advance(rolling),
             ),
         )

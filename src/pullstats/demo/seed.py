@@ -53,14 +53,15 @@ def seed_demo(runtime: Runtime, *, requests_per_day: int) -> Seeded:
                 service.add_member(session, namespace, DEMO_USER, "owner")
             seeded.ingest_token = service.create_ingest_token(session, "demo-registry").text
     today = datetime.now(UTC).date()
-    # thirteen months: the twelve complete months of the default window plus this one so far
+    # thirteen months: the twelve complete months of the default window plus this one up to
+    # yesterday (a request from later today would lie in the future)
     start = period_of(PeriodKind.MONTH, today - timedelta(days=366)).start
     spool = SpoolWriter(runtime.paths.spool, segment_bytes=runtime.settings.spool_segment_bytes)
     try:
         for table in generate_requests(
             DEMO_CATALOG,
             start=start,
-            days=(today - start).days + 1,
+            days=(today - start).days,
             requests_per_day=requests_per_day,
             seed=SEED,
             received_us=now_micros(),
