@@ -27,9 +27,6 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         None, description="SQLAlchemy URL of the catalog; default SQLite in the data dir."
     )
-    public_url: str | None = Field(
-        None, description="Base URL used in absolute links; default the request's own base URL."
-    )
     close_grace: timedelta = Field(
         timedelta(hours=2), description="How long after its end a period waits before it closes."
     )
@@ -49,12 +46,6 @@ class Settings(BaseSettings):
         "1.5GB", description="memory_limit of every DuckDB connection."
     )
     duckdb_threads: int = Field(2, description="threads of every DuckDB connection.")
-    export_part_bytes: int = Field(
-        256 * 1024 * 1024, description="An export part is split past this uncompressed size."
-    )
-    trusted_proxies: list[str] = Field(
-        default_factory=list, description="Addresses whose X-Forwarded-For is believed."
-    )
 
     @cached_property
     def paths(self) -> DataDir:

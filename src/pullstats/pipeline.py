@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from pullstats.classify.actions import classify_days
-from pullstats.db.state import set_watermark
+from pullstats.db.state import clear_pending_days, pending_days, set_watermark
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period
@@ -56,10 +56,12 @@ def process(
     started = datetime.now(UTC)
     with job_lock(runtime.paths.job_lock):
         compaction = compact(runtime, progress.compacted)
-        days = set(compaction.days)
+        with runtime.sessions() as session:
+            touched = pending_days(session)  # this run's days and any a failed run left
+        days = set(touched)
         # an action may straddle midnight: a change on day D can move one on D-1 or D+1
-        days |= {d - timedelta(days=1) for d in compaction.days}
-        days |= {d + timedelta(days=1) for d in compaction.days}
+        days |= {d - timedelta(days=1) for d in touched}
+        days |= {d + timedelta(days=1) for d in touched}
         if rebuild_from is not None:
             day = rebuild_from
             while day <= (rebuild_to or rebuild_from):
@@ -75,6 +77,7 @@ def process(
         if result.periods:
             result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
         with runtime.sessions.begin() as session:
+            clear_pending_days(session, touched)
             set_watermark(session, started - _WATERMARK_SLACK)
     return result
 

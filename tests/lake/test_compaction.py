@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 
 from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord, micros, now_micros
@@ -161,3 +162,19 @@ def test_an_unread_segment_is_never_deleted(data_dir: Path) -> None:
         assert segment.exists()
     finally:
         runtime.close()
+
+
+def test_days_compacted_by_a_failed_run_are_processed_by_the_next(runtime: Runtime) -> None:
+    noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    spool(runtime, record("p", noon, "GET", tag="1.0"))
+    blocker = runtime.paths.actions_day(noon.date())
+    blocker.write_text("a file where the day's folder should be: classification fails")
+    with pytest.raises(OSError):
+        process(runtime)
+    blocker.unlink()
+    # the spool offsets advanced in the failed run; the pending days must not be forgotten
+    retry = process(runtime)
+    assert retry.compaction.lines == 0
+    assert noon.date() in retry.days
+    assert actions_of(runtime, noon.date()) == [("pull_by_tag", "1.0", "sha256:aa", "GET")]
+    assert process(runtime).days == []

@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,16 @@ def test_read_of_a_large_segment_ends_at_a_line_boundary(spool: Path) -> None:
         progress[piece.name] = piece.end
     assert len(pieces) >= 3
     assert b"".join(pieces) == data
+
+
+def test_segments_rotate_by_age_even_under_steady_load(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path, segment_bytes=1 << 30, segment_seconds=0.2)
+    try:
+        writer.append(b'{"n":1}\n')
+        time.sleep(0.3)  # older than segment_seconds, and the next write comes at once
+        writer.append(b'{"n":2}\n')
+        closed = sorted(tmp_path.glob("*.seg"))
+        assert len(closed) == 1
+        assert closed[0].read_bytes() == b'{"n":1}\n'
+    finally:
+        writer.close()

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class LoginRequest(BaseModel):
     username: str = Field(description="Account name.")
-    password: str = Field(description="The account's password or a personal access token.")
+    password: str = Field(description="The account's password.")
 
 
 class LoginToken(BaseModel):

@@ -48,7 +48,17 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         raise fail("--workers > 1 needs PostgreSQL (PULLSTATS_DATABASE_URL): SQLite is per process")
     with opened(settings):
         pass  # create or check the catalog before the first request
-    uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="info")
+    if workers > 1:  # each worker process builds its own app from the same environment
+        uvicorn.run(
+            "pullstats.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +13,7 @@ from pullstats.db.models import PipelineState
 
 WATERMARK = "watermark"
 GENERATION = "generation"
+PENDING_DAYS = "pending_days"
 
 
 def get_value(session: Session, key: str) -> str | None:
@@ -44,3 +47,23 @@ def watermark(session: Session) -> datetime | None:
 
 def set_watermark(session: Session, instant: datetime) -> None:
     set_value(session, WATERMARK, instant.astimezone(UTC).isoformat())
+
+
+def pending_days(session: Session) -> set[date]:
+    """Days compacted into the lake but not yet classified and rolled up.
+
+    Recorded in the same transaction that advances the spool offsets, so a run that dies after
+    compaction leaves the next run knowing which days still need the later stages.
+    """
+    text = get_value(session, PENDING_DAYS)
+    return {date.fromisoformat(day) for day in json.loads(text)} if text else set()
+
+
+def add_pending_days(session: Session, days: Iterable[date]) -> None:
+    merged = pending_days(session) | set(days)
+    set_value(session, PENDING_DAYS, json.dumps(sorted(day.isoformat() for day in merged)))
+
+
+def clear_pending_days(session: Session, days: Iterable[date]) -> None:
+    remaining = pending_days(session) - set(days)
+    set_value(session, PENDING_DAYS, json.dumps(sorted(day.isoformat() for day in remaining)))

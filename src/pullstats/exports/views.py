@@ -75,7 +75,9 @@ def view_sql(view: Dataview, period: Period, scope_table: str) -> str:
                 safe_cell(user_agent_version) AS user_agent_version,
                 safe_cell(user_agent) AS user_agent
             FROM {scope_table}
-            ORDER BY timestamp, namespace, repository, reference, digest, ip_hash, user_agent
+            -- every column takes part, so no two different rows tie and reruns are identical
+            ORDER BY timestamp, namespace, repository, reference, digest, tag, http_method,
+                action, ip_hash, user_agent, type, host, country, domain
         """
     keys = SUMMARY_KEYS[view]
     key_list = ", ".join(keys)

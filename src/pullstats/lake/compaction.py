@@ -28,6 +28,7 @@ from sqlalchemy import delete, select
 
 from pullstats.classify.enrich import enrich
 from pullstats.db.models import SpoolProgress
+from pullstats.db.state import add_pending_days
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.engine import connect, sql_list
@@ -95,7 +96,7 @@ def compact(
         result.written += written
         result.duplicates += table.num_rows - written
         result.days |= days
-        _advance(runtime, slices, progress)
+        _advance(runtime, slices, progress, days)
         if on_batch:
             on_batch(result)
     result.pruned = prune_spool(runtime, progress)
@@ -202,8 +203,11 @@ def _write_requests(runtime: Runtime, batch: pa.Table, key: bytes) -> tuple[int,
     return count, touched
 
 
-def _advance(runtime: Runtime, slices: list[SegmentSlice], progress: dict[str, int]) -> None:
+def _advance(
+    runtime: Runtime, slices: list[SegmentSlice], progress: dict[str, int], days: set[date]
+) -> None:
     with runtime.sessions.begin() as session:
+        add_pending_days(session, days)
         for piece in slices:
             row = session.get(SpoolProgress, piece.name)
             if row is None:

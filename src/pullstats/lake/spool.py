@@ -168,7 +168,13 @@ class SpoolWriter:
 
     def _write(self, batch: list[tuple[bytes, concurrent.futures.Future[None]]]) -> None:
         try:
-            if self._file is None or self._written >= self._segment_bytes:
+            # rotate by size, and by age even under steady load: segments hold the raw IPs, and
+            # only closed segments can be pruned once retention passes
+            if (
+                self._file is None
+                or self._written >= self._segment_bytes
+                or self._segment_expired()
+            ):
                 self._close_segment()
                 self._open_segment()
             payload = b"".join(lines for lines, _ in batch)
