@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from pullstats.config import Settings
+from pullstats.ingest.records import PullRequestRecord
+from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
 
 
@@ -33,6 +35,15 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = Runtime.open(settings)
     yield rt
     rt.close()
+
+
+def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:
+    """Append records to the spool as the server would, and close the segment."""
+    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
+    try:
+        writer.append(b"".join(r.to_line() for r in records))
+    finally:
+        writer.close()
 
 
 def cli_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

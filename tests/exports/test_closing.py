@@ -14,10 +14,10 @@ from pullstats.accounts import service
 from pullstats.db.models import ExportFile, ExtraRepo
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord, micros, now_micros
-from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
+from tests.conftest import write_spool
 
 WEEK = Period.week(2026, 2)  # Monday 2026-01-05 .. Sunday 2026-01-11
 
@@ -27,11 +27,7 @@ def at(day: date, seconds: float) -> datetime:
 
 
 def add_requests(runtime: Runtime, *records: PullRequestRecord) -> None:
-    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
-    try:
-        writer.append(b"".join(r.to_line() for r in records))
-    finally:
-        writer.close()
+    write_spool(runtime, *records)
     process(runtime)
 
 

@@ -14,9 +14,9 @@ import pytest
 from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord, micros, now_micros
 from pullstats.lake.compaction import prune_spool
-from pullstats.lake.spool import SpoolWriter
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from tests.conftest import write_spool
 
 DAY = date(2026, 3, 1)  # a Sunday
 
@@ -45,12 +45,7 @@ def record(
     )
 
 
-def spool(runtime: Runtime, *records: PullRequestRecord) -> None:
-    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
-    try:
-        writer.append(b"".join(r.to_line() for r in records))
-    finally:
-        writer.close()
+spool = write_spool
 
 
 def query(sql: str) -> list[tuple[object, ...]]:
