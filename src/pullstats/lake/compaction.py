@@ -92,7 +92,7 @@ def compact(
         table, corrupt = parse_spool_lines(b"".join(s.data for s in slices))
         result.lines += table.num_rows + corrupt
         result.corrupt += corrupt
-        written, days = _write_requests(runtime, table, key)
+        written, days = write_requests(runtime, table, key)
         result.written += written
         result.duplicates += table.num_rows - written
         result.days |= days
@@ -125,7 +125,21 @@ def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
     return len(pruned)
 
 
-def _write_requests(runtime: Runtime, batch: pa.Table, key: bytes) -> tuple[int, set[date]]:
+def ingest_requests(runtime: Runtime, batch: pa.Table) -> tuple[int, set[date]]:
+    """Bulk sources (access logs, …) → the lake directly, skipping the spool's JSON round trip.
+
+    ``batch`` has :data:`SPOOL_SCHEMA`. The caller holds the job lock. Events already in the
+    lake are dropped; the touched days are recorded as pending for ``process``. Returns the
+    number of requests written and the days they fall on.
+    """
+    written, days = write_requests(runtime, batch, runtime.paths.secret_key(IP_HASH_KEY))
+    with runtime.sessions.begin() as session:
+        add_pending_days(session, days)
+    return written, days
+
+
+def write_requests(runtime: Runtime, batch: pa.Table, key: bytes) -> tuple[int, set[date]]:
+    """Hash, enrich, de-duplicate and write one batch of requests as day-partitioned Parquet."""
     if batch.num_rows == 0:
         return 0, set()
     paths = runtime.paths
@@ -135,7 +149,7 @@ def _write_requests(runtime: Runtime, batch: pa.Table, key: bytes) -> tuple[int,
     columns["ip_hash"] = hash_ips(batch["ip"].combine_chunks(), key)
     columns["user_agent"] = batch["ua"]
     columns["source"] = batch["src"]
-    columns.update(enrich(batch["ua"].combine_chunks()))
+    columns.update(enrich(batch["ip"].combine_chunks(), batch["ua"].combine_chunks()))
     incoming = pa.table(columns)
 
     connection = connect(runtime.settings)

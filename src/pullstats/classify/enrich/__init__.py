@@ -14,8 +14,13 @@ from pullstats.classify.enrich.user_agent import parse_user_agent
 ENRICHED_COLUMNS = ("country", "host", "type", "domain", "user_agent_tool", "user_agent_version")
 
 
-def enrich(user_agents: pa.Array) -> dict[str, pa.Array]:
-    """The enrichment columns for a batch, computed once per distinct value, not per row."""
+def enrich(ips: pa.Array, user_agents: pa.Array) -> dict[str, pa.Array]:
+    """The enrichment columns for a batch, computed once per distinct value, not per row.
+
+    ``ips`` are the raw client addresses: enrichment runs at compaction, the last moment they
+    exist, just before they are replaced by their keyed hash.
+    """
+    del ips  # geography and networks arrive with the IP data sets
     distinct = pc.unique(user_agents)
     parsed = [parse_user_agent(ua) for ua in distinct.to_pylist()]
     positions = pc.index_in(user_agents, value_set=distinct)
