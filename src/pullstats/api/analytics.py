@@ -1,22 +1,43 @@
-"""The DVP Data API routes under ``/api/publisher/analytics/v1`` (thin: parse, ask, answer)."""
+"""The DVP Data API's discovery and pull-series routes (thin: parse, authorise, ask, answer).
+
+Everything a user may not read answers 404, exactly like something that does not exist.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from pullstats.accounts.service import extra_repos
 from pullstats.api.auth import UNAUTHORIZED, Viewer, current_viewer
+from pullstats.api.cache import cached_json
+from pullstats.api.dvp_models import PULLS_DATASET, NamespaceMetadata, ReposPullData
 from pullstats.api.models import NamespaceData, PullData, PullModel
 from pullstats.api.state import AppState, app_state
-from pullstats.rollups.series import Group, RelativePeriod, SeriesQuery, Timespan, namespace_series
+from pullstats.db.models import PullRollup
+from pullstats.db.state import generation
+from pullstats.rollups.series import (
+    Group,
+    RelativePeriod,
+    SeriesQuery,
+    Timespan,
+    namespace_series,
+    repository_series,
+)
 
 PREFIX = "/api/publisher/analytics/v1"
-router = APIRouter(prefix=PREFIX, tags=["namespaces"], responses=UNAUTHORIZED)
+router = APIRouter(prefix=PREFIX, responses=UNAUTHORIZED)
+
+#: The most repositories one /repos/pulls request may name (the contract's limit).
+MAX_REPOS = 50
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such namespace, or no permission to read it."}
+    404: {"description": "No such namespace or repository, or no permission to read it."}
 }
 
 
@@ -25,9 +46,9 @@ def series_query(
     period: Annotated[
         RelativePeriod, Query(description="Window of complete months before the current one.")
     ] = RelativePeriod.LAST_12_MONTHS,
-    group: Annotated[Group, Query(description="One row per period, or per repository.")] = (
-        Group.NAMESPACE
-    ),
+    group: Annotated[
+        Group, Query(description="One row per period, or per repository (namespace routes).")
+    ] = Group.NAMESPACE,
     current: Annotated[
         bool, Query(description="Append the current, incomplete period, marked partial.")
     ] = False,
@@ -42,31 +63,214 @@ def readable(viewer: Viewer, namespace: str) -> str:
     return namespace
 
 
-@router.get(
-    "/namespaces/{namespace}/pulls",
-    response_model=PullData,
-    response_model_exclude_none=True,
-    responses=NOT_FOUND,
-    summary="Pull counts of a namespace",
-)
-def namespace_pulls(
-    namespace: str,
-    query: Annotated[SeriesQuery, Depends(series_query)],
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-) -> PullData:
-    readable(viewer, namespace)
-    today = datetime.now(UTC).date()
+def readable_extra_repos(session: Session, viewer: Viewer) -> set[str]:
+    """``ns/repo`` of every extra repo of the viewer's namespaces."""
+    return {repo for ns in viewer.namespaces for repo in extra_repos(session, ns)}
+
+
+def may_read_repository(viewer: Viewer, extras: set[str], namespace: str, repo: str) -> bool:
+    """Readable through membership of its namespace, or as an extra repo of one of them."""
+    return namespace in viewer.namespaces or f"{namespace}/{repo}" in extras
+
+
+def repository_exists(session: Session, namespace: str, repo: str) -> bool:
+    query = select(PullRollup.repository).where(
+        PullRollup.level == "repository",
+        PullRollup.namespace == namespace,
+        PullRollup.repository == repo,
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
+def _series_response(
+    request: Request,
+    state: AppState,
+    viewer: Viewer,
+    build: Callable[[Session], bytes],
+) -> Response:
     with state.runtime.sessions() as session:
-        rows = namespace_series(session, namespace, query, today)
+        return cached_json(
+            request,
+            state.responses,
+            viewer.namespaces,
+            generation(session),
+            lambda: build(session),
+        )
+
+
+def _pull_data(rows: list[dict[str, Any]]) -> PullData:
     return PullData(pulls=[PullModel(**row) for row in rows])
+
+
+def _today() -> Any:
+    return datetime.now(UTC).date()
 
 
 @router.get(
     "/",
     response_model=NamespaceData,
     tags=["discovery"],
-    summary="Namespaces the caller may read",
+    summary="Namespaces (and extra repositories) with data that the caller may read",
 )
-def discovery(viewer: Annotated[Viewer, Depends(current_viewer)]) -> NamespaceData:
-    return NamespaceData(namespaces=list(viewer.namespaces))
+def discovery(
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> NamespaceData:
+    with state.runtime.sessions() as session:
+        with_data = set(
+            session.scalars(
+                select(PullRollup.namespace)
+                .where(PullRollup.level == "namespace")
+                .where(PullRollup.namespace.in_(viewer.namespaces))
+                .distinct()
+            )
+        )
+        extras = {
+            repo
+            for repo in readable_extra_repos(session, viewer)
+            if repository_exists(session, *repo.split("/", 1))
+        }
+    return NamespaceData(namespaces=sorted(with_data) + sorted(extras))
+
+
+@router.get(
+    "/namespaces",
+    response_model=list[NamespaceMetadata],
+    tags=["discovery"],
+    summary="Metadata of every namespace the caller may read",
+)
+def namespaces(
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> list[NamespaceMetadata]:
+    with state.runtime.sessions() as session:
+        return [
+            NamespaceMetadata(
+                namespace=ns, extraRepos=extra_repos(session, ns), datasets=[PULLS_DATASET]
+            )
+            for ns in viewer.namespaces
+        ]
+
+
+@router.get(
+    "/namespaces/{namespace}",
+    response_model=NamespaceMetadata,
+    responses=NOT_FOUND,
+    tags=["discovery"],
+    summary="Metadata of one namespace",
+)
+def namespace(
+    namespace: str,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> NamespaceMetadata:
+    readable(viewer, namespace)
+    with state.runtime.sessions() as session:
+        return NamespaceMetadata(
+            namespace=namespace,
+            extraRepos=extra_repos(session, namespace),
+            datasets=[PULLS_DATASET],
+        )
+
+
+@router.get(
+    "/namespaces/{namespace}/pulls",
+    response_model=PullData,
+    response_model_exclude_none=True,
+    responses=NOT_FOUND,
+    tags=["namespaces"],
+    summary="Pull counts of a namespace",
+)
+def namespace_pulls(
+    namespace: str,
+    request: Request,
+    query: Annotated[SeriesQuery, Depends(series_query)],
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    readable(viewer, namespace)
+    today = _today()
+    return _series_response(
+        request,
+        state,
+        viewer,
+        lambda session: (
+            _pull_data(namespace_series(session, namespace, query, today))
+            .model_dump_json(exclude_none=True)
+            .encode()
+        ),
+    )
+
+
+@router.get(
+    "/namespaces/{namespace}/repos/{repo:path}/pulls",
+    response_model=PullData,
+    response_model_exclude_none=True,
+    responses=NOT_FOUND,
+    tags=["namespaces"],
+    summary="Pull counts of a repository (the repository name may contain slashes)",
+)
+def repository_pulls(
+    namespace: str,
+    repo: str,
+    request: Request,
+    query: Annotated[SeriesQuery, Depends(series_query)],
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    with state.runtime.sessions() as session:
+        extras = readable_extra_repos(session, viewer)
+        if not (
+            may_read_repository(viewer, extras, namespace, repo)
+            and repository_exists(session, namespace, repo)
+        ):
+            raise HTTPException(404, detail=f"repository {namespace}/{repo!s} not found")
+    today = _today()
+    return _series_response(
+        request,
+        state,
+        viewer,
+        lambda session: (
+            _pull_data(repository_series(session, namespace, repo, query, today))
+            .model_dump_json(exclude_none=True)
+            .encode()
+        ),
+    )
+
+
+@router.get(
+    "/repos/pulls",
+    response_model=ReposPullData,
+    response_model_exclude_none=True,
+    responses={400: {"description": f"More than {MAX_REPOS} repositories."}},
+    tags=["namespaces"],
+    summary="Pull counts of several repositories at once",
+)
+def many_repository_pulls(
+    request: Request,
+    repos: Annotated[
+        list[str],
+        Query(description=f"`namespace/repo` names, at most {MAX_REPOS}.", min_length=1),
+    ],
+    query: Annotated[SeriesQuery, Depends(series_query)],
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    if len(repos) > MAX_REPOS:
+        raise HTTPException(400, detail=f"at most {MAX_REPOS} repositories per request")
+    today = _today()
+
+    def build(session: Session) -> bytes:
+        answer: dict[str, PullData] = {}
+        extras = readable_extra_repos(session, viewer)
+        for name in dict.fromkeys(repos):
+            ns, _, repo = name.partition("/")
+            if not repo:
+                continue
+            if may_read_repository(viewer, extras, ns, repo) and repository_exists(
+                session, ns, repo
+            ):
+                answer[name] = _pull_data(repository_series(session, ns, repo, query, today))
+        return ReposPullData(repos=answer).model_dump_json(exclude_none=True).encode()
+
+    return _series_response(request, state, viewer, build)

@@ -9,10 +9,11 @@ from fastapi import FastAPI
 
 from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
-from pullstats.api import analytics, auth, ingest, ops, ui
+from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, ui
 from pullstats.api.metrics import Metrics, MetricsMiddleware
 from pullstats.api.state import AppState
 from pullstats.config import Settings
+from pullstats.exports.signing import DOWNLOAD_KEY
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime=runtime,
             spool=spool,
             jwt_key=runtime.paths.secret_key(JWT_KEY),
+            download_key=runtime.paths.secret_key(DOWNLOAD_KEY),
             metrics=metrics,
         )
         try:
@@ -53,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(auth.router)
     app.include_router(analytics.router)
+    app.include_router(exports_api.router)
+    app.include_router(downloads.router)
     app.include_router(ingest.router)
     app.include_router(ops.router)
     app.include_router(ui.router)

@@ -1,0 +1,49 @@
+"""Signed downloads of export files: streamed from the data dir, with Range support.
+
+Any problem with a link — a changed signature, another file's signature, an expired link, a
+file since replaced by a re-export — is 403, so a link reveals nothing beyond its own file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse
+
+from pullstats.api.state import AppState, app_state
+from pullstats.db.models import ExportFile
+from pullstats.exports.signing import check
+
+router = APIRouter(tags=["downloads"])
+
+
+@router.get(
+    "/downloads/{file_id}/{file_name}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/gzip": {}}, "description": "The gzip CSV part."},
+        403: {"description": "Invalid, expired or replaced link."},
+    },
+    summary="Download one export file through a signed link",
+)
+def download(
+    file_id: int,
+    file_name: str,
+    expires: Annotated[int, Query(description="Expiry, seconds since the epoch.")],
+    signature: Annotated[str, Query(description="HMAC of the link.")],
+    state: Annotated[AppState, Depends(app_state)],
+) -> FileResponse:
+    with state.runtime.sessions() as session:
+        entry = session.get(ExportFile, file_id)
+    problem = "invalid signature" if entry is None or entry.file_name != file_name else None
+    if entry is not None and problem is None:
+        problem = check(state.download_key, file_id, entry.sha256, expires, signature)
+    if entry is None or problem is not None:
+        raise HTTPException(403, detail=problem or "invalid signature")
+    return FileResponse(
+        state.runtime.paths.exports / entry.path,
+        media_type="application/gzip",
+        filename=entry.file_name,
+        content_disposition_type="attachment",
+    )

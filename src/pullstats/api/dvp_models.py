@@ -1,0 +1,73 @@
+"""Bodies of the DVP Data API, written from the contract's schemas (no field is ever null)."""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, Field
+
+from pullstats.api.models import PullData
+from pullstats.exports.views import Dataview
+from pullstats.rollups.series import Timespan
+
+
+class DatasetType(enum.StrEnum):
+    PULLS = "pulls"
+
+
+class DatasetModel(BaseModel):
+    name: DatasetType
+    views: list[Dataview]
+    timespans: list[Timespan]
+
+
+class NamespaceMetadata(BaseModel):
+    namespace: str
+    extraRepos: list[str] = Field(
+        description="Repositories of other namespaces this namespace may read (`ns/repo`)."
+    )
+    datasets: list[DatasetModel]
+
+
+class ReposPullData(BaseModel):
+    repos: dict[str, PullData] = Field(
+        description="Per requested `namespace/repo`; absent when unknown or not readable."
+    )
+
+
+class YearModel(BaseModel):
+    year: int
+
+
+class YearData(BaseModel):
+    years: list[YearModel]
+
+
+class MonthModel(BaseModel):
+    month: int
+
+
+class MonthData(BaseModel):
+    months: list[MonthModel]
+
+
+class WeekModel(BaseModel):
+    week: int
+
+
+class WeekData(BaseModel):
+    weeks: list[WeekModel]
+
+
+class ResponseDataFile(BaseModel):
+    url: str = Field(description="Absolute, signed, expiring download URL of one part.")
+    size: int = Field(description="Bytes of the file as served (its Content-Length).")
+
+
+class ResponseData(BaseModel):
+    data: list[ResponseDataFile]
+
+
+PULLS_DATASET = DatasetModel(
+    name=DatasetType.PULLS, views=list(Dataview), timespans=[Timespan.MONTHS, Timespan.WEEKS]
+)

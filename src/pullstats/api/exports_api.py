@@ -1,0 +1,160 @@
+"""The DVP export routes: years, weeks or months, one period's metadata, and its download links.
+
+Only closed periods exported with data for the namespace are listed (DESIGN.md §5); anything
+else — incomplete, empty, or week 53 of a 52-week year — is 404, and a week outside 1–53 or a
+month outside 1–12 is 422.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+
+from pullstats.api.analytics import NOT_FOUND, PREFIX, readable
+from pullstats.api.auth import UNAUTHORIZED, Viewer, current_viewer
+from pullstats.api.dvp_models import (
+    MonthData,
+    MonthModel,
+    ResponseData,
+    ResponseDataFile,
+    WeekData,
+    WeekModel,
+    YearData,
+    YearModel,
+)
+from pullstats.api.state import AppState, app_state
+from pullstats.exports.catalog import (
+    exported_periods,
+    periods_in_year,
+    view_files,
+    years_with_data,
+)
+from pullstats.exports.signing import sign
+from pullstats.exports.views import Dataview
+from pullstats.periods import Period, PeriodKind
+from pullstats.rollups.series import Timespan
+
+router = APIRouter(
+    prefix=f"{PREFIX}/namespaces/{{namespace}}/pulls/exports",
+    tags=["namespaces"],
+    responses=UNAUTHORIZED,
+)
+
+#: How long a download link works.
+DOWNLOAD_LINK_SECONDS = 15 * 60
+
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"description": "A week outside 1–53, a month outside 1–12, or a malformed value."}
+}
+
+Year = Annotated[int, Path(description="Calendar year (ISO year for weeks).", ge=1, le=9999)]
+
+
+def _period(timespantype: Timespan, year: int, timespan: int) -> Period | None:
+    """The period named in a path, None if there is no such period; 422 if out of range."""
+    limit = 53 if timespantype is Timespan.WEEKS else 12
+    if not 1 <= timespan <= limit:
+        raise HTTPException(422, detail=f"{timespantype.value[:-1]} must be between 1 and {limit}")
+    try:
+        if timespantype is Timespan.WEEKS:
+            return Period.week(year, timespan)
+        return Period.month(year, timespan)
+    except ValueError:  # week 53 of a year that has 52
+        return None
+
+
+def _listed(state: AppState, namespace: str) -> list[Period]:
+    with state.runtime.sessions() as session:
+        return exported_periods(session, namespace)
+
+
+@router.get(
+    "/years",
+    response_model=YearData,
+    responses=NOT_FOUND,
+    summary="Years that have exported data",
+)
+def years(
+    namespace: str,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> YearData:
+    readable(viewer, namespace)
+    return YearData(years=[YearModel(year=y) for y in years_with_data(_listed(state, namespace))])
+
+
+@router.get(
+    "/years/{year}/{timespantype}",
+    response_model=MonthData | WeekData,
+    responses={**NOT_FOUND, **INVALID},
+    summary="Months or weeks of a year that have exported data",
+)
+def timespans(
+    namespace: str,
+    year: Year,
+    timespantype: Timespan,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> MonthData | WeekData:
+    readable(viewer, namespace)
+    numbers = periods_in_year(_listed(state, namespace), timespantype.kind, year)
+    if timespantype is Timespan.WEEKS:
+        return WeekData(weeks=[WeekModel(week=n) for n in numbers])
+    return MonthData(months=[MonthModel(month=n) for n in numbers])
+
+
+def _exported(state: AppState, namespace: str, period: Period | None) -> Period:
+    if period is None or period not in _listed(state, namespace):
+        raise HTTPException(404, detail="no exported data for that period")
+    return period
+
+
+@router.get(
+    "/years/{year}/{timespantype}/{timespan}",
+    response_model=MonthModel | WeekModel,
+    responses={**NOT_FOUND, **INVALID},
+    summary="One exported month or week",
+)
+def timespan_metadata(
+    namespace: str,
+    year: Year,
+    timespantype: Timespan,
+    timespan: int,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> MonthModel | WeekModel:
+    readable(viewer, namespace)
+    period = _exported(state, namespace, _period(timespantype, year, timespan))
+    if period.kind is PeriodKind.WEEK:
+        return WeekModel(week=period.number)
+    return MonthModel(month=period.number)
+
+
+@router.get(
+    "/years/{year}/{timespantype}/{timespan}/{dataview}",
+    response_model=ResponseData,
+    responses={**NOT_FOUND, **INVALID},
+    summary="Signed download links of one view of an exported month or week",
+)
+def dataview_links(
+    namespace: str,
+    year: Year,
+    timespantype: Timespan,
+    timespan: int,
+    dataview: Dataview,
+    request: Request,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> ResponseData:
+    readable(viewer, namespace)
+    period = _exported(state, namespace, _period(timespantype, year, timespan))
+    base = str(request.base_url).rstrip("/")
+    with state.runtime.sessions() as session:
+        files = view_files(session, namespace, period, dataview.value)
+    data = []
+    for entry in files:
+        grant = sign(state.download_key, entry.id, entry.sha256, DOWNLOAD_LINK_SECONDS)
+        url = f"{base}/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
+        data.append(ResponseDataFile(url=url, size=entry.size))
+    return ResponseData(data=data)

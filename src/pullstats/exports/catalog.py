@@ -1,0 +1,48 @@
+"""Reading the export catalog: which periods a namespace has, and the files of a view.
+
+The API lists only what this module returns: closed periods that were exported because they
+have data for the namespace (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pullstats.db.models import ExportFile, ExportPeriod
+from pullstats.periods import Period, PeriodKind
+
+
+def exported_periods(session: Session, namespace: str) -> list[Period]:
+    """Every exported period of ``namespace``, oldest first."""
+    rows = session.execute(
+        select(ExportPeriod.period_kind, ExportPeriod.period_start).where(
+            ExportPeriod.namespace == namespace
+        )
+    )
+    return sorted(Period(PeriodKind(kind), start) for kind, start in rows)
+
+
+def years_with_data(periods: list[Period]) -> list[int]:
+    """Calendar years of months and ISO years of weeks, merged."""
+    return sorted({period.year for period in periods})
+
+
+def periods_in_year(periods: list[Period], kind: PeriodKind, year: int) -> list[int]:
+    """Month or ISO week numbers of ``kind`` in ``year`` (the ISO year, for weeks)."""
+    return sorted(p.number for p in periods if p.kind is kind and p.year == year)
+
+
+def view_files(session: Session, namespace: str, period: Period, view: str) -> list[ExportFile]:
+    """The parts of one view of one exported period, in part order."""
+    query = (
+        select(ExportFile)
+        .where(
+            ExportFile.namespace == namespace,
+            ExportFile.period_kind == period.kind.value,
+            ExportFile.period_start == period.start,
+            ExportFile.view == view,
+        )
+        .order_by(ExportFile.part)
+    )
+    return list(session.scalars(query))

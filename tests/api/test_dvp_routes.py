@@ -1,0 +1,257 @@
+"""The DVP routes on a real server: listings, 404 and 422 cases, signed downloads, ETags."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from pullstats.accounts import service
+from pullstats.config import Settings
+from pullstats.db.models import ExportFile, ExtraRepo
+from pullstats.exports.closing import export_closed
+from pullstats.exports.signing import DOWNLOAD_KEY, sign
+from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.periods import last_complete_months
+from pullstats.pipeline import end_of_day, process
+from pullstats.runtime import Runtime
+from tests.conftest import Server, start_server, write_spool
+
+API = "/api/publisher/analytics/v1"
+EXPORTS = f"{API}/namespaces/acme/pulls/exports"
+
+
+def pull(n: int, when: datetime, name: str, ip: str = "192.0.2.1") -> PullRequestRecord:
+    return PullRequestRecord(
+        f"r{n}",
+        micros(when),
+        "GET",
+        name,
+        "1.0",
+        "sha256:0d",
+        ip,
+        "docker/27.3.1",
+        "notification",
+        now_micros(),
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
+    """acme has data in ISO week 2020-W53 (which spans into January 2021) and last month;
+    alice reads acme, bob reads nothing; partner/shared is an extra repo of acme."""
+    root = tmp_path_factory.mktemp("dvp")
+    data_dir = root / "data"
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    last_month = last_complete_months(datetime.now(UTC).date(), 1)[0]
+    with runtime.sessions.begin() as session:
+        for ns in ("acme", "partner"):
+            service.create_namespace(session, ns)
+        for user in ("alice", "bob"):
+            service.create_user(session, user, f"{user}-password")
+        service.add_member(session, "acme", "alice", "member")
+        acme = service.get_namespace(session, "acme")
+        session.add(ExtraRepo(namespace_id=acme.id, repository="partner/shared"))
+    noon = datetime(2020, 12, 28, 12, tzinfo=UTC)
+    write_spool(
+        runtime,
+        pull(1, noon, "acme/api"),
+        pull(2, noon + timedelta(days=5), "acme/api", "192.0.2.2"),  # Sat 2021-01-02, W53
+        pull(3, datetime.combine(last_month, datetime.min.time(), UTC), "acme/tools/cli"),
+        pull(4, datetime.combine(last_month, datetime.min.time(), UTC), "partner/shared"),
+        pull(5, datetime.combine(last_month, datetime.min.time(), UTC), "partner/private"),
+    )
+    process(runtime)
+    export_closed(runtime, now=end_of_day(datetime.now(UTC).date()))
+    runtime.close()
+    server = start_server(data_dir, root / "server.log")
+    tokens = []
+    with server.client() as client:
+        for user in ("alice", "bob"):
+            answer = client.post(
+                "/v2/users/login", json={"username": user, "password": f"{user}-password"}
+            )
+            tokens.append(answer.json()["token"])
+    yield server, tokens[0], tokens[1]
+    server.stop()
+
+
+def get(
+    world: tuple[Server, str, str], path: str, user: int = 1, **params: object
+) -> httpx.Response:
+    server = world[0]
+    with server.client() as client:
+        return client.get(
+            path,
+            params=params or None,  # type: ignore[arg-type]  # None keeps a query in the path
+            headers={"Authorization": f"Bearer {world[user]}"},
+        )
+
+
+def test_years_weeks_months_and_metadata(world: tuple[Server, str, str]) -> None:
+    years = get(world, f"{EXPORTS}/years").json()["years"]
+    this_year = last_complete_months(datetime.now(UTC).date(), 1)[0].year
+    assert {2020, 2021, this_year} <= {y["year"] for y in years}
+    assert get(world, f"{EXPORTS}/years/2020/weeks").json() == {"weeks": [{"week": 53}]}
+    assert get(world, f"{EXPORTS}/years/2020/months").json() == {"months": [{"month": 12}]}
+    assert get(world, f"{EXPORTS}/years/2021/months").json() == {"months": [{"month": 1}]}
+    assert get(world, f"{EXPORTS}/years/2021/weeks").json() == {"weeks": []}
+    assert get(world, f"{EXPORTS}/years/2020/weeks/53").json() == {"week": 53}
+    assert get(world, f"{EXPORTS}/years/2021/months/1").json() == {"month": 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (f"{EXPORTS}/years/2021/weeks/53", 404),  # 2021 has 52 ISO weeks
+        (f"{EXPORTS}/years/2020/weeks/52", 404),  # a week with no data
+        (f"{EXPORTS}/years/2019/months/5", 404),
+        (f"{EXPORTS}/years/2099/months/1", 404),  # not closed, nothing exported
+        (f"{EXPORTS}/years/2020/weeks/53/raw/extra", 404),
+        (f"{EXPORTS}/years/2020/weeks/54", 422),
+        (f"{EXPORTS}/years/2020/weeks/0", 422),
+        (f"{EXPORTS}/years/2020/months/13", 422),
+        (f"{EXPORTS}/years/2020/months/13/raw", 422),
+        (f"{EXPORTS}/years/twenty/months", 422),
+        (f"{EXPORTS}/years/0/months", 422),
+        (f"{EXPORTS}/years/2020/fortnights", 422),
+        (f"{EXPORTS}/years/2020/weeks/53/everything", 422),
+        (f"{API}/namespaces/acme/pulls?timespan=days", 422),
+        (f"{API}/namespaces/acme/pulls?period=last-5-months", 422),
+        (f"{API}/namespaces/acme/pulls?group=tag", 422),
+        (f"{API}/namespaces/nobody/pulls", 404),
+        (f"{API}/namespaces/partner/pulls", 404),  # exists, not readable
+        (f"{API}/namespaces/nobody", 404),
+        (f"{API}/namespaces/acme/repos/nothing/pulls", 404),
+        (f"{API}/namespaces/partner/repos/private/pulls", 404),
+        (f"{API}/namespaces/nobody/pulls/exports/years", 404),
+    ],
+)
+def test_error_statuses(world: tuple[Server, str, str], path: str, status: int) -> None:
+    response = get(world, path)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+
+
+def test_another_users_namespace_is_indistinguishable_from_none(
+    world: tuple[Server, str, str],
+) -> None:
+    for path in (
+        "/namespaces/acme/pulls",
+        "/namespaces/acme",
+        "/namespaces/acme/repos/api/pulls",
+        "/namespaces/acme/pulls/exports/years",
+        "/namespaces/acme/pulls/exports/years/2020/weeks/53/raw",
+    ):
+        theirs = get(world, API + path, user=2)
+        nobody = get(world, API + path.replace("acme", "nobody"), user=2)
+        assert theirs.status_code == nobody.status_code == 404
+    assert get(world, f"{API}/", user=2).json() == {"namespaces": []}
+    assert get(world, f"{API}/repos/pulls", user=2, repos=["acme/api"]).json() == {"repos": {}}
+
+
+def test_repositories_and_extra_repos(world: tuple[Server, str, str]) -> None:
+    nested = get(world, f"{API}/namespaces/acme/repos/tools/cli/pulls")
+    assert nested.status_code == 200
+    assert sum(r["pullCount"] for r in nested.json()["pulls"]) == 1
+    assert all(r["repo"] == "tools/cli" for r in nested.json()["pulls"])
+    shared = get(world, f"{API}/namespaces/partner/repos/shared/pulls")
+    assert shared.status_code == 200
+    many = get(
+        world,
+        f"{API}/repos/pulls",
+        repos=["acme/tools/cli", "partner/shared", "partner/private", "acme/missing", "acme"],
+    )
+    assert sorted(many.json()["repos"]) == ["acme/tools/cli", "partner/shared"]
+    assert get(world, f"{API}/").json() == {"namespaces": ["acme", "partner/shared"]}
+    meta = get(world, f"{API}/namespaces").json()
+    assert meta == [
+        {
+            "namespace": "acme",
+            "extraRepos": ["partner/shared"],
+            "datasets": [
+                {
+                    "name": "pulls",
+                    "views": ["raw", "summary", "repo-summary", "namespace-summary"],
+                    "timespans": ["months", "weeks"],
+                }
+            ],
+        }
+    ]
+    too_many = get(world, f"{API}/repos/pulls", repos=[f"acme/r{i}" for i in range(51)])
+    assert too_many.status_code == 400
+
+
+def test_signed_downloads(world: tuple[Server, str, str]) -> None:
+    server = world[0]
+    links = get(world, f"{EXPORTS}/years/2020/weeks/53/summary").json()["data"]
+    assert len(links) == 1
+    url, size = links[0]["url"], links[0]["size"]
+    assert url.startswith(server.url + "/downloads/")
+    with server.client() as client:
+        ok = client.get(url)
+        assert ok.status_code == 200
+        assert int(ok.headers["content-length"]) == size == len(ok.content)
+        assert ok.headers["content-type"] == "application/gzip"
+        assert (
+            'filename="acme_summary_2020-W53_part001.csv.gz"' in ok.headers["content-disposition"]
+        )
+        assert gzip.decompress(ok.content).startswith(b"period_start,period_end,namespace")
+        part = client.get(url, headers={"Range": "bytes=0-9"})
+        assert part.status_code == 206 and part.content == ok.content[:10]
+        # tampering with the signature, the expiry or the file id is refused
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        sig, expires = query["signature"][0], int(query["expires"][0])
+        base = f"{server.url}{parts.path}"
+        flipped = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+        assert client.get(f"{base}?expires={expires}&signature={flipped}").status_code == 403
+        assert client.get(f"{base}?expires={expires + 60}&signature={sig}").status_code == 403
+        raw = get(world, f"{EXPORTS}/years/2020/weeks/53/raw").json()["data"][0]["url"]
+        raw_path = urlsplit(raw).path
+        assert (
+            client.get(f"{server.url}{raw_path}?expires={expires}&signature={sig}").status_code
+            == 403
+        )
+        # an expired link, correctly signed with the server's own key
+        key = (server.data_dir / "keys" / DOWNLOAD_KEY).read_bytes()
+        file_id = int(parts.path.split("/")[2])
+        sha = ok_sha(server.data_dir, file_id)
+        stale = sign(key, file_id, sha, -1)
+        assert client.get(f"{base}?{stale.query()}").status_code == 403
+        fresh = sign(key, file_id, sha, 60)
+        assert client.get(f"{base}?{fresh.query()}").status_code == 200
+
+
+def ok_sha(data_dir: Path, file_id: int) -> str:
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    try:
+        with runtime.sessions() as session:
+            entry = session.get(ExportFile, file_id)
+            assert entry is not None
+            return entry.sha256
+    finally:
+        runtime.close()
+
+
+def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
+    first = get(world, f"{API}/namespaces/acme/pulls")
+    etag = first.headers["etag"]
+    server = world[0]
+    with server.client() as client:
+        again = client.get(
+            f"{API}/namespaces/acme/pulls",
+            headers={"Authorization": f"Bearer {world[1]}", "If-None-Match": etag},
+        )
+        other = client.get(
+            f"{API}/namespaces/acme/pulls?timespan=weeks",
+            headers={"Authorization": f"Bearer {world[1]}", "If-None-Match": etag},
+        )
+    assert again.status_code == 304 and again.content == b""
+    assert other.status_code == 200 and other.headers["etag"] != etag
+    assert "null" not in first.text

@@ -1,0 +1,171 @@
+"""Known answers: a hand-built event set whose counts are worked out by hand in the comments.
+
+Ruled by DESIGN.md §3–§5. The series are asked for with an explicit "today", so the dates can
+sit around a New Year; the exported summaries of the same periods must agree with them.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from pullstats.accounts import service
+from pullstats.db.models import ExportFile
+from pullstats.exports.closing import export_closed
+from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.periods import Period
+from pullstats.pipeline import end_of_day, process
+from pullstats.rollups.series import (
+    Group,
+    RelativePeriod,
+    SeriesQuery,
+    Timespan,
+    namespace_series,
+    repository_series,
+)
+from pullstats.runtime import Runtime
+from tests.conftest import write_spool
+
+A, B, C = "192.0.2.1", "198.51.100.2", "2001:db8::3"
+
+
+def request(
+    n: int,
+    when: datetime,
+    method: str,
+    name: str,
+    ip: str,
+    *,
+    tag: str = "",
+    digest: str = "sha256:0d",
+) -> PullRequestRecord:
+    return PullRequestRecord(
+        f"ka-{n}",
+        micros(when),
+        method,
+        name,
+        tag,
+        digest,
+        ip,
+        "docker/27.3.1",
+        "notification",
+        now_micros(),
+    )
+
+
+def t(day: str, seconds: float = 36_000) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+#   ISO 2026-W01 runs Mon 2025-12-29 .. Sun 2026-01-04, across the month boundary.
+EVENTS = [
+    request(1, t("2025-12-29"), "GET", "acme/api", A, tag="1.0"),  # Dec, W01: pull (A)
+    request(2, t("2025-12-31"), "GET", "acme/api", B, tag="1.0"),  # Dec, W01: pull (B)
+    request(3, t("2026-01-01"), "GET", "acme/web", A),  # Jan, W01: pull by digest (A)
+    request(4, t("2026-01-01"), "HEAD", "acme/api", C, tag="1.0"),  # Jan, W01: version check
+    request(5, t("2026-01-05"), "GET", "acme/api", A, tag="1.0"),  # Jan, W02: pull (A)
+    request(6, t("2026-01-05", 36_003), "GET", "acme/api", A, tag="1.0"),  # 3 s later: a pull
+    request(7, t("2026-01-05"), "GET", "globex/x", A, tag="1.0"),  # another namespace
+]
+TODAY = date(2026, 2, 15)  # last-2-months = December 2025 and January 2026
+
+
+@pytest.fixture
+def loaded(runtime: Runtime) -> Runtime:
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    write_spool(runtime, *EVENTS)
+    process(runtime)
+    return runtime
+
+
+def series(runtime: Runtime, **kwargs: object) -> list[tuple[str, str | None, int, int]]:
+    query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, **kwargs)  # type: ignore[arg-type]
+    with runtime.sessions() as session:
+        rows = namespace_series(session, "acme", query, TODAY)
+    return [(r["start"][:10], r.get("repo"), r["pullCount"], r["ipCount"]) for r in rows]
+
+
+def test_months_by_namespace(loaded: Runtime) -> None:
+    # December: pulls by A and B. January: A's digest pull + A's two W02 pulls = 3; IPs A and C
+    assert series(loaded) == [("2025-12-01", None, 2, 2), ("2026-01-01", None, 3, 2)]
+
+
+def test_weeks_by_namespace_across_the_new_year(loaded: Runtime) -> None:
+    rows = series(loaded, timespan=Timespan.WEEKS)
+    # weeks whose Monday lies in Dec 2025 .. Jan 2026: W49 (Dec 1) .. W05 (Jan 26), zero-filled
+    assert [r[0] for r in rows] == [
+        "2025-12-01",
+        "2025-12-08",
+        "2025-12-15",
+        "2025-12-22",
+        "2025-12-29",
+        "2026-01-05",
+        "2026-01-12",
+        "2026-01-19",
+        "2026-01-26",
+    ]
+    by_start = {r[0]: r[2:] for r in rows}
+    assert by_start["2025-12-29"] == (3, 3)  # W01: A, B, A pulls; A, B, C seen
+    assert by_start["2026-01-05"] == (2, 1)  # W02: two pulls 3 s apart by A
+    assert sum(r[2] for r in rows) == 5
+
+
+def test_months_by_repository(loaded: Runtime) -> None:
+    rows = series(loaded, group=Group.REPO)
+    assert rows == [
+        ("2025-12-01", "api", 2, 2),
+        ("2026-01-01", "api", 2, 2),
+        ("2025-12-01", "web", 0, 0),
+        ("2026-01-01", "web", 1, 1),
+    ]
+    query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, timespan=Timespan.WEEKS)
+    with loaded.sessions() as session:
+        web = repository_series(session, "acme", "web", query, TODAY)
+    assert [(r["start"][:10], r["pullCount"]) for r in web if r["pullCount"]] == [("2025-12-29", 1)]
+
+
+def test_current_period_is_marked_partial(loaded: Runtime) -> None:
+    query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, current=True)
+    with loaded.sessions() as session:
+        rows = namespace_series(session, "acme", query, date(2026, 1, 20))
+    # on 2026-01-20 the window is Nov and Dec 2025; January so far comes last, partial
+    assert [(r["start"][:10], r["pullCount"], r.get("partial")) for r in rows] == [
+        ("2025-11-01", 0, None),
+        ("2025-12-01", 2, None),
+        ("2026-01-01", 3, True),
+    ]
+
+
+def test_complete_period_rows_equal_the_summary_exports(loaded: Runtime) -> None:
+    export_closed(loaded, now=end_of_day(TODAY))
+    expected = {
+        Period.week(2026, 1): series(loaded, timespan=Timespan.WEEKS)[4],
+        Period.month(2026, 1): series(loaded)[1],
+        Period.month(2025, 12): series(loaded)[0],
+    }
+    with loaded.sessions() as session:
+        for period, (_, _, pulls, ips) in expected.items():
+            entry = (
+                session.query(ExportFile)
+                .filter_by(
+                    namespace="acme",
+                    period_start=period.start,
+                    period_kind=period.kind.value,
+                    view="namespace-summary",
+                )
+                .one()
+            )
+            text = gzip.decompress((loaded.paths.exports / entry.path).read_bytes()).decode()
+            header, row = list(csv.reader(io.StringIO(text)))
+            values = dict(zip(header, row, strict=True))
+            assert int(values["pull_by_tag"]) + int(values["pull_by_digest"]) == pulls
+            assert int(values["unique_ip_count"]) == ips
+            assert (values["period_start"], values["period_end"]) == (
+                period.start_text,
+                period.end_text,
+            )
