@@ -2,8 +2,9 @@
 
 AccountError
  ├── AlreadyExists     a user, namespace or token name that is taken
- ├── NotFound          a user or namespace that does not exist
- └── InvalidName       a name outside the allowed pattern
+ ├── NotFound          a user, namespace, membership or token that does not exist
+ ├── InvalidName       a name outside the allowed pattern
+ └── InvalidValue      any other value an operator typed that cannot be used (scope, date, …)
 """
 
 from __future__ import annotations
@@ -22,4 +23,8 @@ class NotFound(AccountError):
 
 
 class InvalidName(AccountError):
+    pass
+
+
+class InvalidValue(AccountError):
     pass

@@ -1,4 +1,9 @@
-"""Login JWTs (HS256, key generated into the data dir): issue and verify."""
+"""Login JWTs (HS256, key generated into the data dir): issue and verify.
+
+Two kinds share the key and are told apart by their audience: the API token (``sub``, ``exp``,
+``iat``, ``jti``, ``aud`` and ``pat_id`` when a personal access token logged in) and the
+short-lived ``login_2fa_token``, which only ``POST /v2/users/2fa-login`` accepts.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 import jwt
 
 LOGIN_AUDIENCE = "pullstats:api"
+TWO_FACTOR_AUDIENCE = "pullstats:2fa-login"
+TWO_FACTOR_TTL = timedelta(minutes=5)
 ALGORITHM = "HS256"
 JWT_KEY = "jwt.key"
 
@@ -23,9 +30,16 @@ class Claims:
     subject: str
     token_id: str
     expires: datetime
+    pat_id: str | None = None
 
 
-def issue(key: bytes, subject: str, ttl: timedelta, audience: str = LOGIN_AUDIENCE) -> str:
+def issue(
+    key: bytes,
+    subject: str,
+    ttl: timedelta,
+    audience: str = LOGIN_AUDIENCE,
+    pat_id: str | None = None,
+) -> str:
     now = datetime.now(UTC)
     payload: dict[str, Any] = {
         "sub": subject,
@@ -34,6 +48,8 @@ def issue(key: bytes, subject: str, ttl: timedelta, audience: str = LOGIN_AUDIEN
         "jti": uuid.uuid4().hex,
         "aud": audience,
     }
+    if pat_id is not None:
+        payload["pat_id"] = pat_id
     return jwt.encode(payload, key, algorithm=ALGORITHM)
 
 
@@ -42,14 +58,18 @@ def verify(key: bytes, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
         payload = jwt.decode(
             token,
             key,
-            algorithms=[ALGORITHM],
+            algorithms=[ALGORITHM],  # pinned: a token cannot pick "none" or another algorithm
             audience=audience,
             options={"require": ["sub", "exp", "iat", "jti", "aud"]},
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from None
+    pat_id = payload.get("pat_id")
+    if pat_id is not None and not isinstance(pat_id, str):
+        raise InvalidToken("pat_id is not a string")
     return Claims(
         subject=str(payload["sub"]),
         token_id=str(payload["jti"]),
         expires=datetime.fromtimestamp(payload["exp"], UTC),
+        pat_id=pat_id,
     )

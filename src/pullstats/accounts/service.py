@@ -1,15 +1,20 @@
-"""Account operations on a catalog session: users, namespaces, members, ingest tokens."""
+"""Account operations on a catalog session: users, namespaces, members, extra repos, ingest tokens.
+
+Personal access tokens live in ``tokens.py``, TOTP in ``totp.py``, the login flow in
+``login.py`` and what a signed-in user may read in ``access.py``.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pullstats.accounts.errors import AlreadyExists, InvalidName, NotFound
-from pullstats.accounts.passwords import hash_password, verify_password
+from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, NotFound
+from pullstats.accounts.passwords import hash_password
 from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
 from pullstats.db.models import ExtraRepo, IngestToken, Membership, Namespace, User
 
@@ -18,6 +23,9 @@ INGEST_PREFIX = "psi"
 
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
 _NAMESPACE = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
+_REPOSITORY = re.compile(
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*", re.ASCII
+)
 
 
 def _now() -> datetime:
@@ -50,13 +58,39 @@ def get_user(session: Session, name: str) -> User:
     return user
 
 
-def authenticate_password(session: Session, name: str, password: str) -> User | None:
-    """The user whose password this is, or None; takes the same time for unknown users."""
-    user = session.scalar(select(User).where(User.name == name))
-    valid = verify_password(user.password_hash if user else None, password)
-    if user is None or not valid or user.disabled:
-        return None
-    return user
+def set_user_disabled(session: Session, name: str, disabled: bool) -> bool:
+    """Disable (or re-enable) a user; False when nothing changed.
+
+    A disabled user cannot log in, and every JWT already issued to them stops working, because
+    the bearer check reads ``disabled`` on each request.
+    """
+    user = get_user(session, name)
+    changed = user.disabled != disabled
+    user.disabled = disabled
+    return changed
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    email: str | None
+    disabled: bool
+    totp: bool
+    namespaces: tuple[str, ...]
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    users = list(session.scalars(select(User).order_by(User.name)))
+    return [
+        UserInfo(
+            user.name,
+            user.email,
+            user.disabled,
+            user.totp_secret is not None,
+            tuple(readable_namespaces(session, user.id)),
+        )
+        for user in users
+    ]
 
 
 def create_namespace(session: Session, name: str) -> Namespace:
@@ -93,6 +127,52 @@ def add_member(session: Session, namespace: str, user: str, role: str) -> Member
     membership = Membership(namespace_id=ns.id, user_id=member.id, role=role)
     session.add(membership)
     return membership
+
+
+def remove_member(session: Session, namespace: str, user: str) -> None:
+    ns = get_namespace(session, namespace)
+    member = get_user(session, user)
+    membership = session.get(Membership, (ns.id, member.id))
+    if membership is None:
+        raise NotFound(f"{user!r} is not a member of {namespace!r}")
+    session.delete(membership)
+
+
+@dataclass(frozen=True)
+class NamespaceInfo:
+    name: str
+    members: int
+    extra_repos: tuple[str, ...]
+
+
+def list_namespaces(session: Session) -> list[NamespaceInfo]:
+    query = select(Membership.namespace_id, func.count()).group_by(Membership.namespace_id)
+    counts = {namespace_id: count for namespace_id, count in session.execute(query)}
+    return [
+        NamespaceInfo(ns.name, counts.get(ns.id, 0), tuple(extra_repos(session, ns.name)))
+        for ns in session.scalars(select(Namespace).order_by(Namespace.name))
+    ]
+
+
+def add_extra_repo(session: Session, namespace: str, repository: str) -> bool:
+    """Let ``namespace`` read ``ns2/repo``; False when it already could."""
+    ns = get_namespace(session, namespace)
+    if len(repository) > 255 or not _REPOSITORY.fullmatch(repository) or "/" not in repository:
+        raise InvalidName(f"invalid repository {repository!r}: write it as namespace/repository")
+    if repository.split("/", 1)[0] == namespace:
+        raise InvalidValue(f"{repository!r} is already in {namespace!r}: it needs no extra grant")
+    if session.get(ExtraRepo, (ns.id, repository)) is not None:
+        return False
+    session.add(ExtraRepo(namespace_id=ns.id, repository=repository))
+    return True
+
+
+def remove_extra_repo(session: Session, namespace: str, repository: str) -> None:
+    ns = get_namespace(session, namespace)
+    extra = session.get(ExtraRepo, (ns.id, repository))
+    if extra is None:
+        raise NotFound(f"{repository!r} is not an extra repo of {namespace!r}")
+    session.delete(extra)
 
 
 def readable_namespaces(session: Session, user_id: int) -> list[str]:
@@ -134,3 +214,31 @@ def verify_ingest_token(session: Session, text: str) -> bool:
         and token.revoked_at is None
         and secret_matches(token.secret_sha256, candidate)
     )
+
+
+@dataclass(frozen=True)
+class IngestTokenInfo:
+    id: str
+    name: str
+    created_at: datetime
+    revoked: bool
+
+
+def list_ingest_tokens(session: Session) -> list[IngestTokenInfo]:
+    query = select(IngestToken).order_by(IngestToken.created_at, IngestToken.id)
+    return [
+        IngestTokenInfo(token.id, token.name, token.created_at, token.revoked_at is not None)
+        for token in session.scalars(query)
+    ]
+
+
+def revoke_ingest_token(session: Session, token_id: str) -> bool:
+    """Revoke; False when it was already revoked."""
+    parsed = parse_secret(INGEST_PREFIX, token_id)
+    token = session.get(IngestToken, parsed.id if parsed else token_id)
+    if token is None:
+        raise NotFound(f"no ingest token {token_id!r}")
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = _now()
+    return True

@@ -1,8 +1,14 @@
-"""Docker Hub–compatible login at the host root, and the bearer-JWT dependency of the API."""
+"""Docker Hub–compatible login at the host root, and the bearer-JWT dependency of the API.
+
+``POST /v2/users/login`` takes a password or a personal access token; with TOTP on, a password
+login answers 401 with a ``login_2fa_token`` that ``POST /v2/users/2fa-login`` exchanges, with
+a code, for the API token. Both are rate limited per account and client IP.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -11,30 +17,75 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from pullstats.accounts import jwt_tokens
-from pullstats.accounts.service import authenticate_password, readable_namespaces
-from pullstats.api.models import ErrorDetail, LoginRequest, LoginToken
+from pullstats.accounts.access import active_principal, readable_scope
+from pullstats.accounts.login import (
+    LoginOutcome,
+    authenticate,
+    second_factor,
+    spend_two_factor_token,
+)
+from pullstats.accounts.ratelimit import LoginLimiter, client_ip
+from pullstats.api.models import (
+    ErrorDetail,
+    LoginError,
+    LoginRequest,
+    LoginToken,
+    TwoFactorLoginRequest,
+)
 from pullstats.api.state import AppState, app_state
-from pullstats.db.models import User
 
 router = APIRouter(tags=["authentication"])
 _bearer = HTTPBearer(auto_error=False, description="A JWT from POST /v2/users/login.")
 
+#: Docker Hub's words: clients recognise the second-factor step by this text.
+MFA_REQUIRED = "Require secondary authentication on MFA enabled account"
+BAD_CREDENTIALS = "Incorrect authentication credentials"
+ANALYTICS_SCOPE = "analytics:read"
+
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Missing, invalid or expired token."}
+}
+_LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": LoginError, "description": "Authentication failed or second factor required."},
+    429: {"model": ErrorDetail, "description": "Too many failed attempts; see Retry-After."},
 }
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """The authenticated user of a request and the namespaces they may read."""
+    """The authenticated user of a request and what they may read.
+
+    ``namespaces`` are those the user is a member of; ``extra_repos`` maps each of them to the
+    repositories of other namespaces (``ns2/repo``) it may read too.
+    """
 
     user_id: int
     name: str
     namespaces: tuple[str, ...]
+    extra_repos: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    scopes: frozenset[str] = frozenset({ANALYTICS_SCOPE})
+
+    def may_read_namespace(self, namespace: str) -> bool:
+        """The namespace itself: membership only, never through an extra repo in it."""
+        return namespace in self.namespaces
+
+    def may_read_repository(self, namespace: str, repository: str) -> bool:
+        """Through membership of its namespace, or as an extra repo of one of the viewer's."""
+        name = f"{namespace}/{repository}"
+        return namespace in self.namespaces or any(
+            name in repos for repos in self.extra_repos.values()
+        )
 
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _user_id(subject: str) -> int | None:
+    # the subject is signed by us, but a non-ASCII digit or a huge number must not reach SQL
+    if not subject.isascii() or not subject.isdigit() or len(subject) > 9:
+        return None
+    return int(subject)
 
 
 def current_viewer(
@@ -44,31 +95,132 @@ def current_viewer(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("authentication required: send Authorization: Bearer <token>")
     try:
+        # the API audience only: a login_2fa_token is refused here
         claims = jwt_tokens.verify(state.jwt_key, credentials.credentials)
     except jwt_tokens.InvalidToken as error:
         raise _unauthorized(f"invalid token: {error}") from None
+    user_id = _user_id(claims.subject)
+    if user_id is None:
+        raise _unauthorized("invalid token: bad subject")
     with state.runtime.sessions() as session:
-        user = session.get(User, int(claims.subject)) if claims.subject.isdigit() else None
-        if user is None or user.disabled:
-            raise _unauthorized("invalid token: the account is not active")
-        return Viewer(user.id, user.name, tuple(readable_namespaces(session, user.id)))
+        principal = active_principal(session, user_id, claims.pat_id)
+        if principal is None:
+            raise _unauthorized("invalid token: the account or access token is no longer active")
+        if ANALYTICS_SCOPE not in principal.scopes:
+            raise HTTPException(403, detail=f"the access token lacks the {ANALYTICS_SCOPE} scope")
+        scope = readable_scope(session, principal.user_id)
+    return Viewer(principal.user_id, principal.name, tuple(scope), scope, principal.scopes)
+
+
+def login_limiter(request: Request, state: Annotated[AppState, Depends(app_state)]) -> LoginLimiter:
+    """The app's limiter, made on first use (one per process: see accounts/ratelimit.py)."""
+    limiter: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if limiter is None:
+        settings = state.runtime.settings
+        limiter = LoginLimiter(
+            settings.login_attempts_per_account,
+            settings.login_attempts_per_ip,
+            settings.login_attempts_window.total_seconds(),
+        )
+        request.app.state.login_limiter = limiter
+    return limiter
+
+
+def _client(request: Request, state: AppState) -> str:
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    peer = request.client.host if request.client else None
+    return client_ip(peer, forwarded, state.runtime.settings.trusted_proxy_networks)
+
+
+def _too_many(wait: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"too many failed login attempts: try again in {wait} s"},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 @router.post(
     "/v2/users/login",
     response_model=LoginToken,
-    responses={401: {"model": ErrorDetail, "description": "Authentication failed."}},
-    summary="Log in with a password and get a JWT",
+    responses=_LOGIN_RESPONSES,
+    summary="Log in with a password or personal access token and get a JWT",
 )
 async def login(
-    body: LoginRequest, request: Request, state: Annotated[AppState, Depends(app_state)]
+    body: LoginRequest,
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
+    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> LoginToken | JSONResponse:
-    def check() -> User | None:
-        with state.runtime.sessions() as session:
-            return authenticate_password(session, body.username, body.password)
+    ip = _client(request, state)
+    wait = limiter.attempt(body.username, ip)
+    if wait:
+        return _too_many(wait)
 
-    user = await run_in_threadpool(check)  # argon2 takes tens of milliseconds: off the loop
-    if user is None:
-        return JSONResponse({"detail": "Incorrect authentication credentials"}, status_code=401)
+    def check() -> LoginOutcome | None:
+        with state.runtime.sessions.begin() as session:  # begin: a PAT login stamps last use
+            return authenticate(session, body.username, body.password)
+
+    outcome = await run_in_threadpool(check)  # argon2 takes tens of milliseconds: off the loop
+    if outcome is None:
+        return JSONResponse({"detail": BAD_CREDENTIALS}, status_code=401)
+    limiter.succeeded(body.username, ip)
+    subject = str(outcome.user_id)
+    if outcome.needs_second_factor:
+        second = jwt_tokens.issue(
+            state.jwt_key,
+            subject,
+            jwt_tokens.TWO_FACTOR_TTL,
+            audience=jwt_tokens.TWO_FACTOR_AUDIENCE,
+        )
+        return JSONResponse({"detail": MFA_REQUIRED, "login_2fa_token": second}, status_code=401)
     ttl = state.runtime.settings.jwt_ttl
-    return LoginToken(token=jwt_tokens.issue(state.jwt_key, str(user.id), ttl))
+    return LoginToken(token=jwt_tokens.issue(state.jwt_key, subject, ttl, pat_id=outcome.pat_id))
+
+
+@router.post(
+    "/v2/users/2fa-login",
+    response_model=LoginToken,
+    responses=_LOGIN_RESPONSES,
+    summary="Complete a login with a TOTP code and get a JWT",
+)
+async def two_factor_login(
+    body: TwoFactorLoginRequest,
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
+    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+) -> LoginToken | JSONResponse:
+    # per IP only: every 2FA token costs a password login, which is limited per account too
+    ip = _client(request, state)
+    wait = limiter.attempt(None, ip)
+    if wait:
+        return _too_many(wait)
+    try:
+        claims = jwt_tokens.verify(
+            state.jwt_key, body.login_2fa_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
+        )
+    except jwt_tokens.InvalidToken:
+        return _refused("the login_2fa_token is invalid or has expired: log in again")
+    user_id = _user_id(claims.subject)
+    if user_id is None:
+        return _refused("the login_2fa_token is invalid or has expired: log in again")
+
+    def check() -> str | None:
+        # spent before the code is checked: one token, one guess
+        if not spend_two_factor_token(state.runtime.sessions, claims.token_id, claims.expires):
+            return "the login_2fa_token has already been used: log in again"
+        with state.runtime.sessions.begin() as session:
+            if not second_factor(session, user_id, body.code):
+                return "incorrect or already used code: log in again"
+        return None
+
+    problem = await run_in_threadpool(check)
+    if problem is not None:
+        return _refused(problem)
+    limiter.succeeded(None, ip)
+    ttl = state.runtime.settings.jwt_ttl
+    return LoginToken(token=jwt_tokens.issue(state.jwt_key, claims.subject, ttl))
+
+
+def _refused(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=401)

@@ -6,8 +6,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(description="Account name.")
-    password: str = Field(description="The account's password.")
+    username: str = Field(max_length=255, description="Account name.")
+    # bounded: argon2 over a megabyte of password would be a cheap way to burn CPU
+    password: str = Field(
+        max_length=1024, description="The account's password or a personal access token."
+    )
+
+
+class LoginError(BaseModel):
+    detail: str = Field(description="What went wrong.")
+    login_2fa_token: str | None = Field(
+        None,
+        description="Present when the password was right and TOTP is on: send it with a code "
+        "to `POST /v2/users/2fa-login` within 5 minutes.",
+    )
+
+
+class TwoFactorLoginRequest(BaseModel):
+    login_2fa_token: str = Field(
+        max_length=4096, description="The token from the 401 answer of `/v2/users/login`."
+    )
+    code: str = Field(max_length=16, description="The current 6-digit TOTP code.")
 
 
 class LoginToken(BaseModel):

@@ -1,12 +1,18 @@
-"""Operator commands: the catalog schema, users, namespaces, members and tokens."""
+"""Operator commands: the catalog schema, users, TOTP, namespaces, members and tokens.
+
+Secrets (access tokens, ingest tokens, TOTP enrolment) are printed once, alone on the last
+stdout line, so a script can take them with ``tail -n 1``; lists print one row per line.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import typer
 
-from pullstats.accounts import service
+from pullstats.accounts import service, tokens, totp
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine
@@ -18,9 +24,45 @@ namespaces_app = typer.Typer(
     help="Namespaces (organisations) whose analytics are served.", no_args_is_help=True
 )
 members_app = typer.Typer(help="Who may read a namespace.", no_args_is_help=True)
+totp_app = typer.Typer(help="The TOTP second factor of password logins.", no_args_is_help=True)
+extra_repos_app = typer.Typer(
+    help="Repositories of other namespaces a namespace may read.", no_args_is_help=True
+)
+tokens_app = typer.Typer(
+    help="Personal access tokens: log in like a password, never ask for TOTP.",
+    no_args_is_help=True,
+)
 ingest_tokens_app = typer.Typer(
     help="Tokens registries use to deliver events.", no_args_is_help=True
 )
+users_app.add_typer(totp_app, name="totp")
+namespaces_app.add_typer(extra_repos_app, name="extra-repos")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Aligned plain-text columns (no markup: labels are operator text)."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    for row in (headers, *rows):
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+def _expiry(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (the token stops at 00:00 UTC that day) or an ISO time with an offset."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--expires {text!r}: write YYYY-MM-DD or 2027-01-31T12:00:00Z") from None
+    if moment.tzinfo is None:
+        raise fail(f"--expires {text!r}: a time needs its offset, e.g. Z or +02:00")
+    return moment.astimezone(UTC)
 
 
 @db_app.command("upgrade")
@@ -58,12 +100,111 @@ def users_add(
     out.print(f"user {name} created")
 
 
+@users_app.command("list")
+def users_list() -> None:
+    """List users: e-mail, state, TOTP and namespaces."""
+    with opened() as runtime, runtime.sessions() as session:
+        users = service.list_users(session)
+    rows = [
+        [
+            user.name,
+            user.email or "-",
+            "disabled" if user.disabled else "active",
+            "on" if user.totp else "off",
+            ",".join(user.namespaces) or "-",
+        ]
+        for user in users
+    ]
+    _table(["NAME", "EMAIL", "STATE", "TOTP", "NAMESPACES"], rows)
+
+
+@users_app.command("disable")
+def users_disable(name: str = typer.Argument(..., help="User name.")) -> None:
+    """Stop a user logging in; every token already issued to them stops working at once."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        changed = service.set_user_disabled(session, name, True)
+    out.print(f"user {name} disabled" if changed else f"user {name} was already disabled")
+
+
+@users_app.command("enable")
+def users_enable(name: str = typer.Argument(..., help="User name.")) -> None:
+    """Let a disabled user log in again."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        changed = service.set_user_disabled(session, name, False)
+    out.print(f"user {name} enabled" if changed else f"user {name} was already enabled")
+
+
+@totp_app.command("enable")
+def totp_enable(name: str = typer.Argument(..., help="User name.")) -> None:
+    """Turn on TOTP; prints a QR code and, alone on the last line, the otpauth:// URI."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        uri = totp.enable_totp(session, name)
+    out.print(f"TOTP is on for {name}: enrol an authenticator app with this code or URI")
+    _print_qr(uri)
+    print(uri)
+
+
+def _print_qr(text: str) -> None:
+    import segno
+
+    encoding = sys.stdout.encoding or "ascii"
+    try:
+        "▀▄█".encode(encoding)
+    except (LookupError, UnicodeEncodeError):
+        return  # a terminal that cannot draw the blocks: the URI alone is enough
+    segno.make(text, error="m").terminal(out=sys.stdout, compact=True)
+    sys.stdout.flush()
+
+
+@totp_app.command("disable")
+def totp_disable(name: str = typer.Argument(..., help="User name.")) -> None:
+    """Turn off TOTP: password logins no longer ask for a code."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        changed = totp.disable_totp(session, name)
+    out.print(f"TOTP is off for {name}" if changed else f"TOTP was not on for {name}")
+
+
 @namespaces_app.command("add")
 def namespaces_add(namespace: str = typer.Argument(..., help="Namespace name.")) -> None:
     """Register a namespace; its history becomes visible to its members."""
     with opened() as runtime, runtime.sessions.begin() as session:
         service.create_namespace(session, namespace)
     out.print(f"namespace {namespace} created")
+
+
+@namespaces_app.command("list")
+def namespaces_list() -> None:
+    """List namespaces with their member count and extra repos."""
+    with opened() as runtime, runtime.sessions() as session:
+        namespaces = service.list_namespaces(session)
+    rows = [[ns.name, str(ns.members), ",".join(ns.extra_repos) or "-"] for ns in namespaces]
+    _table(["NAMESPACE", "MEMBERS", "EXTRA REPOS"], rows)
+
+
+@extra_repos_app.command("add")
+def extra_repos_add(
+    namespace: str = typer.Argument(..., help="The namespace that may read the repository."),
+    repository: str = typer.Argument(..., help="A repository of another namespace: ns2/repo."),
+) -> None:
+    """Let a namespace's members read a repository of another namespace."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        added = service.add_extra_repo(session, namespace, repository)
+    out.print(
+        f"{namespace} may read {repository}"
+        if added
+        else f"{namespace} could already read {repository}"
+    )
+
+
+@extra_repos_app.command("remove")
+def extra_repos_remove(
+    namespace: str = typer.Argument(..., help="Namespace."),
+    repository: str = typer.Argument(..., help="The extra repository: ns2/repo."),
+) -> None:
+    """Withdraw an extra repository from a namespace."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        service.remove_extra_repo(session, namespace, repository)
+    out.print(f"{namespace} may no longer read {repository}")
 
 
 @members_app.command("add")
@@ -78,6 +219,70 @@ def members_add(
     out.print(f"{user} is {role} of {namespace}")
 
 
+@members_app.command("remove")
+def members_remove(
+    namespace: str = typer.Argument(..., help="Namespace."),
+    user: str = typer.Argument(..., help="User name."),
+) -> None:
+    """Withdraw a user's access to a namespace (effective on their next request)."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        service.remove_member(session, namespace, user)
+    out.print(f"{user} is no longer a member of {namespace}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: str = typer.Argument(..., help="The user the token logs in as."),
+    label: str = typer.Option(..., "--label", help="What the token is for, e.g. 'ci'."),
+    scope: list[str] = typer.Option(
+        ["analytics:read"], "--scope", help="A scope; repeat for more. Default: analytics:read."
+    ),
+    expires: str | None = typer.Option(
+        None,
+        "--expires",
+        help="YYYY-MM-DD (stops at 00:00 UTC that day) or an ISO time with offset; default: never.",
+    ),
+) -> None:
+    """Create a personal access token; it is printed once, alone on the last line."""
+    expires_at = _expiry(expires)
+    with opened() as runtime, runtime.sessions.begin() as session:
+        secret = tokens.create_pat(session, user, label, scope, expires_at)
+    out.print(f"access token {secret.id} created for {user}; it is shown only now:")
+    print(secret.text)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: str | None = typer.Argument(None, help="Only this user's tokens."),
+) -> None:
+    """List personal access tokens (never their secrets)."""
+    with opened() as runtime, runtime.sessions() as session:
+        pats = tokens.list_pats(session, user)
+    rows = [
+        [
+            pat.id,
+            pat.user,
+            pat.label,
+            ",".join(pat.scopes),
+            pat.status,
+            _when(pat.expires_at),
+            _when(pat.last_used_at),
+        ]
+        for pat in pats
+    ]
+    _table(["ID", "USER", "LABEL", "SCOPES", "STATE", "EXPIRES", "LAST USED"], rows)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: str = typer.Argument(..., help="The token's id (or the token)."),
+) -> None:
+    """Revoke a personal access token; the JWTs it yielded stop working at once."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        changed = tokens.revoke_pat(session, token_id)
+    out.print("access token revoked" if changed else "access token was already revoked")
+
+
 @ingest_tokens_app.command("create")
 def ingest_tokens_create(
     name: str = typer.Argument(..., help="A label, e.g. the registry's name."),
@@ -87,3 +292,25 @@ def ingest_tokens_create(
         secret = service.create_ingest_token(session, name)
     out.print(f"ingest token {secret.id} created for {name}; it is shown only now:")
     print(secret.text)
+
+
+@ingest_tokens_app.command("list")
+def ingest_tokens_list() -> None:
+    """List ingest tokens (never their secrets)."""
+    with opened() as runtime, runtime.sessions() as session:
+        found = service.list_ingest_tokens(session)
+    rows = [
+        [token.id, token.name, _when(token.created_at), "revoked" if token.revoked else "active"]
+        for token in found
+    ]
+    _table(["ID", "NAME", "CREATED", "STATE"], rows)
+
+
+@ingest_tokens_app.command("revoke")
+def ingest_tokens_revoke(
+    token_id: str = typer.Argument(..., help="The token's id (or the token)."),
+) -> None:
+    """Revoke an ingest token (a running server may accept it for up to 30 s more)."""
+    with opened() as runtime, runtime.sessions.begin() as session:
+        changed = service.revoke_ingest_token(session, token_id)
+    out.print("ingest token revoked" if changed else "ingest token was already revoked")

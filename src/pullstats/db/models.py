@@ -38,6 +38,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: base32 TOTP secret while the second factor is on; it must be readable to check codes
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: the newest TOTP time-step accepted, so a code is never accepted twice
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Namespace(Base):
@@ -75,6 +79,29 @@ class IngestToken(Base):
     secret_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PersonalAccessToken(Base):
+    """A user's ``pst_<id>_<secret>`` token: logs in like a password, never asks for TOTP."""
+
+    __tablename__ = "personal_access_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[str] = mapped_column(String(255))  # space-separated, e.g. "analytics:read"
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UsedTwoFactorToken(Base):
+    """The jti of every spent ``login_2fa_token``, kept until the token would have expired."""
+
+    __tablename__ = "used_2fa_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class SpoolProgress(Base):

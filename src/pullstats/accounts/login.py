@@ -1,0 +1,67 @@
+"""The login flow of ``/v2/users/login`` and ``/v2/users/2fa-login``, without HTTP.
+
+A failed login always spends one argon2 verification (a dummy hash when the user does not
+exist, and a PAT-shaped secret that is not a live PAT is tried as a password too), so its
+duration does not tell whether the account exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pullstats.accounts.passwords import verify_password
+from pullstats.accounts.secrets import parse_secret
+from pullstats.accounts.tokens import PAT_PREFIX, authenticate_pat
+from pullstats.accounts.totp import accept_code
+from pullstats.db.models import UsedTwoFactorToken, User
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """Who logged in; ``needs_second_factor`` means no API token yet, only a 2FA token."""
+
+    user_id: int
+    pat_id: str | None
+    needs_second_factor: bool
+
+
+def authenticate(session: Session, name: str, secret: str) -> LoginOutcome | None:
+    """Check a password or personal access token for ``name``; None when it fails."""
+    user = session.scalar(select(User).where(User.name == name))
+    if parse_secret(PAT_PREFIX, secret) is not None:
+        token = authenticate_pat(session, user, secret)
+        if token is not None and user is not None and not user.disabled:
+            return LoginOutcome(user.id, token.id, needs_second_factor=False)
+    valid = verify_password(user.password_hash if user else None, secret)
+    if user is None or not valid or user.disabled:
+        return None
+    return LoginOutcome(user.id, None, needs_second_factor=user.totp_secret is not None)
+
+
+def spend_two_factor_token(sessions: sessionmaker[Session], jti: str, expires: datetime) -> bool:
+    """Record a 2FA token as used; False when it already was (a replay).
+
+    The primary key on ``jti`` makes this atomic across requests and worker processes. Rows
+    of tokens that have expired anyway are dropped on the way.
+    """
+    now = datetime.now(UTC)
+    try:
+        with sessions.begin() as session:
+            session.execute(delete(UsedTwoFactorToken).where(UsedTwoFactorToken.expires_at < now))
+            session.add(UsedTwoFactorToken(jti=jti, expires_at=expires))
+    except IntegrityError:
+        return False
+    return True
+
+
+def second_factor(session: Session, user_id: int, code: str) -> bool:
+    """True when ``code`` is a fresh TOTP code of an active user who has TOTP on."""
+    user = session.get(User, user_id)
+    if user is None or user.disabled or user.totp_secret is None:
+        return False
+    return accept_code(session, user, code)

@@ -1,0 +1,142 @@
+"""Login throttling: failed attempts per account name and per client IP, in one process.
+
+Each key keeps the times of its last ``limit`` failures; when all of them fall inside the window
+the key is blocked until the oldest one leaves it. Counters live in memory: with
+``serve --workers N`` each worker counts on its own, so the effective limit is up to N times
+the setting (documented in docs/accounts.md).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
+
+#: At this many keys, forget every key with no failure inside the window.
+_SWEEP_AT = 10_000
+
+
+class _Window:
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.failures: dict[str, deque[float]] = {}
+        self._sweep_at = _SWEEP_AT
+
+    def retry_after(self, key: str) -> float:
+        times = self.failures.get(key)
+        if times is None or len(times) < self.limit:
+            return 0.0
+        return max(0.0, times[0] + self.window - self.clock())
+
+    def fail(self, key: str) -> None:
+        # a full deque drops its oldest time, which retry_after found outside the window
+        times = self.failures.get(key)
+        if times is None:
+            if len(self.failures) >= self._sweep_at:
+                self._sweep()
+                # doubling keeps sweeps rare (amortised O(1)) when most keys are still live
+                self._sweep_at = max(_SWEEP_AT, 2 * len(self.failures))
+            times = self.failures[key] = deque(maxlen=self.limit)
+        times.append(self.clock())
+
+    def forgive(self, key: str) -> None:
+        times = self.failures.get(key)
+        if times:
+            times.pop()
+        if times is not None and not times:
+            del self.failures[key]
+
+    def _sweep(self) -> None:
+        horizon = self.clock() - self.window
+        for key in [key for key, times in self.failures.items() if times[-1] < horizon]:
+            del self.failures[key]
+
+
+class LoginLimiter:
+    """Per-account and per-IP limits on failed logins (both must allow an attempt)."""
+
+    def __init__(
+        self,
+        per_account: int,
+        per_ip: int,
+        window_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._accounts = _Window(per_account, window_seconds, clock)
+        self._ips = _Window(per_ip, window_seconds, clock)
+        self._lock = threading.Lock()
+
+    def attempt(self, account: str | None, ip: str) -> int:
+        """Whole seconds to wait before trying again, or 0: go ahead.
+
+        An allowed attempt counts as a failure at once and is forgiven by ``succeeded``, so a
+        burst of parallel guesses cannot all pass the check before any of them has failed.
+        """
+        with self._lock:
+            wait = self._ips.retry_after(ip)
+            if account is not None:
+                wait = max(wait, self._accounts.retry_after(_account_key(account)))
+            if wait > 0:
+                return max(1, math.ceil(wait))
+            self._ips.fail(ip)
+            if account is not None:
+                self._accounts.fail(_account_key(account))
+            return 0
+
+    def succeeded(self, account: str | None, ip: str) -> None:
+        with self._lock:
+            self._ips.forgive(ip)
+            if account is not None:
+                self._accounts.forgive(_account_key(account))
+
+
+def _account_key(name: str) -> str:
+    # names are lower-case; folding case stops "Alice" and "alice" counting separately
+    return name.strip().lower()
+
+
+def client_ip(
+    peer: str | None,
+    forwarded_for: str | None,
+    trusted: Sequence[IPv4Network | IPv6Network],
+) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy.
+
+    Behind trusted proxies, ``X-Forwarded-For`` is read from the right (each proxy appends the
+    address it saw) and the first hop that is not a trusted proxy is the client. Hops further
+    left were written by the client and are never believed.
+    """
+    if peer is None:
+        return "unknown"
+    if not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    hop = peer
+    for entry in reversed(forwarded_for.split(",")):
+        entry = entry.strip()
+        if not _is_ip(entry):
+            return hop  # a garbled header: stop at the last address we can vouch for
+        hop = entry
+        if not _is_trusted(entry, trusted):
+            return entry
+    return hop
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(text: str, trusted: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        address = ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)

@@ -1,0 +1,177 @@
+"""Account-suite fixtures: every test runs on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from ``PULLSTATS_TEST_POSTGRES_URL`` (e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets a database of its own,
+dropped afterwards. Without the variable the PostgreSQL half is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from pullstats.accounts import service
+from pullstats.accounts.jwt_tokens import JWT_KEY
+from pullstats.api.app import create_app
+from pullstats.config import Settings
+from pullstats.runtime import Runtime
+from tests.conftest import cli_env, free_port
+
+POSTGRES_ENV = "PULLSTATS_TEST_POSTGRES_URL"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the default SQLite catalog in the data dir, else a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
+    name = f"pullstats_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def make_settings(data_dir: Path, database_url: str | None) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "database_url": database_url,
+            # generous unless a test is about the limits
+            "login_attempts_per_account": 1000,
+            "login_attempts_per_ip": 1000,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def accounts_runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
+    runtime = Runtime.open(make_settings())
+    yield runtime
+    runtime.close()
+
+
+@dataclass
+class Api:
+    """A real uvicorn server on a loopback port, and the runtime used to seed its catalog."""
+
+    url: str
+    runtime: Runtime
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    @property
+    def jwt_key(self) -> bytes:
+        return self.runtime.paths.secret_key(JWT_KEY)
+
+    def login(self, username: str, password: str, **headers: str) -> httpx.Response:
+        with self.client() as client:
+            return client.post(
+                "/v2/users/login",
+                json={"username": username, "password": password},
+                headers=headers,
+            )
+
+    def token(self, username: str, password: str = PASSWORD) -> str:
+        response = self.login(username, password)
+        assert response.status_code == 200, response.text
+        token: str = response.json()["token"]
+        return token
+
+    def get(self, path: str, token: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        with self.client() as client:
+            return client.get(path, headers=headers)
+
+
+@pytest.fixture
+def start_api(
+    make_settings: Callable[..., Settings], accounts_runtime: Runtime
+) -> Iterator[Callable[..., Api]]:
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**overrides: Any) -> Api:
+        port = free_port()
+        config = uvicorn.Config(
+            create_app(make_settings(**overrides)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,  # as `pullstats serve` runs it
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.02)
+        return Api(f"http://127.0.0.1:{port}", accounts_runtime)
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture
+def api(start_api: Callable[..., Api]) -> Api:
+    return start_api()
+
+
+def seed_user(runtime: Runtime, name: str, *namespaces: str, password: str = PASSWORD) -> None:
+    """A user who is a member of each namespace (created when missing)."""
+    with runtime.sessions.begin() as session:
+        service.create_user(session, name, password)
+        for namespace in namespaces:
+            if namespace not in service.registered_namespaces(session):
+                service.create_namespace(session, namespace)
+            service.add_member(session, namespace, name, "member")
+
+
+def run_pullstats(
+    data_dir: Path, database_url: str | None, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real ``pullstats`` command line against this test's data dir and catalog."""
+    extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
+    return subprocess.run(
+        [sys.executable, "-m", "pullstats", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=cli_env(data_dir, extra),
+        timeout=120,
+        check=False,
+    )

@@ -1,0 +1,80 @@
+"""Bearer JWTs: expiry and tampering are refused with 401 and WWW-Authenticate: Bearer."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from pullstats.accounts import jwt_tokens
+from tests.accounts.conftest import Api, seed_user
+
+PULLS = "/api/publisher/analytics/v1/namespaces/acme/pulls"
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _refused(api: Api, token: str) -> None:
+    response = api.get(PULLS, token)
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert token not in response.text  # a token never comes back in an error
+
+
+def test_missing_or_malformed_header(api: Api) -> None:
+    missing = api.get(PULLS, None)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
+    with api.client() as client:
+        basic = client.get(PULLS, headers={"Authorization": "Basic YWxpY2U6eA=="})
+    assert basic.status_code == 401
+    _refused(api, "not-a-jwt")
+
+
+def test_expired_token(api: Api) -> None:
+    seed_user(api.runtime, "alice", "acme")
+    user_id = jwt_tokens.verify(api.jwt_key, api.token("alice")).subject
+    _refused(api, jwt_tokens.issue(api.jwt_key, user_id, timedelta(seconds=-1)))
+
+
+def test_alg_none(api: Api) -> None:
+    seed_user(api.runtime, "alice", "acme")
+    good = api.token("alice")
+    payload = jwt.decode(good, options={"verify_signature": False})
+    _refused(api, f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(payload)}.")
+
+
+def test_wrong_key(api: Api) -> None:
+    seed_user(api.runtime, "alice", "acme")
+    payload = jwt.decode(api.token("alice"), options={"verify_signature": False})
+    _refused(api, jwt.encode(payload, b"k" * 32, algorithm="HS256"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"sub": "2"}, {"exp": 4102444800}, {"aud": "pullstats:2fa-login"}, {"pat_id": "0" * 16}],
+    ids=["sub", "exp", "aud", "pat_id"],
+)
+def test_changed_claims_break_the_signature(api: Api, change: dict[str, object]) -> None:
+    seed_user(api.runtime, "alice", "acme")
+    seed_user(api.runtime, "bob", "acme")
+    header, payload, signature = api.token("alice").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims.update(change)
+    _refused(api, f"{header}.{_b64(claims)}.{signature}")
+
+
+def test_missing_claims_and_other_audiences(api: Api) -> None:
+    seed_user(api.runtime, "alice", "acme")
+    key = api.jwt_key
+    user_id = jwt_tokens.verify(key, api.token("alice")).subject
+    _refused(api, jwt.encode({"sub": user_id, "aud": jwt_tokens.LOGIN_AUDIENCE}, key, "HS256"))
+    _refused(api, jwt_tokens.issue(key, user_id, timedelta(minutes=5), audience="elsewhere"))
+    _refused(api, jwt_tokens.issue(key, "99999", timedelta(minutes=5)))  # no such user
+    _refused(api, jwt_tokens.issue(key, "١", timedelta(minutes=5)))  # a non-ASCII digit
+    # the same key and claims, properly signed, are accepted: the refusals above are real
+    assert api.get(PULLS, jwt_tokens.issue(key, user_id, timedelta(minutes=5))).status_code == 200

@@ -1,0 +1,104 @@
+"""Login rate limits per account and per client IP; X-Forwarded-For only from trusted proxies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import ip_network
+
+import pytest
+
+from pullstats.accounts.ratelimit import LoginLimiter, client_ip
+from tests.accounts.conftest import PASSWORD, Api, seed_user
+
+
+def test_per_account_limit_answers_429_with_retry_after(start_api: Callable[..., Api]) -> None:
+    api = start_api(login_attempts_per_account=3)
+    seed_user(api.runtime, "alice", "acme")
+    for _ in range(3):
+        assert api.login("alice", "guess").status_code == 401
+    blocked = api.login("alice", PASSWORD)  # even the right password waits
+    assert blocked.status_code == 429
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert "detail" in blocked.json()
+    assert api.login("Alice", "guess").status_code == 429  # case does not dodge the limit
+    seed_user(api.runtime, "bob", "bobco")
+    assert api.login("bob", PASSWORD).status_code == 200  # other accounts are unaffected
+
+
+def test_successful_logins_do_not_count(start_api: Callable[..., Api]) -> None:
+    api = start_api(login_attempts_per_account=2, login_attempts_per_ip=2)
+    seed_user(api.runtime, "alice", "acme")
+    for _ in range(4):
+        assert api.login("alice", PASSWORD).status_code == 200
+
+
+def test_per_ip_limit_spans_accounts_and_ignores_untrusted_forwarded_for(
+    start_api: Callable[..., Api],
+) -> None:
+    api = start_api(login_attempts_per_ip=3)
+    for number in range(3):
+        spoof = {"X-Forwarded-For": f"203.0.113.{number}"}
+        assert api.login(f"user{number}", "guess", **spoof).status_code == 401
+    blocked = api.login("someone-else", "guess", **{"X-Forwarded-For": "198.51.100.7"})
+    assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
+def test_forwarded_for_is_believed_from_a_trusted_proxy(start_api: Callable[..., Api]) -> None:
+    api = start_api(login_attempts_per_ip=2, trusted_proxies="127.0.0.1")
+    for _ in range(2):
+        assert api.login("x", "guess", **{"X-Forwarded-For": "203.0.113.1"}).status_code == 401
+    assert api.login("y", "guess", **{"X-Forwarded-For": "203.0.113.1"}).status_code == 429
+    # another client behind the same proxy is counted on its own
+    assert api.login("z", "guess", **{"X-Forwarded-For": "203.0.113.2"}).status_code == 401
+    # a client cannot pick its address by prepending to the header the proxy appends to
+    forged = {"X-Forwarded-For": "198.51.100.9, 203.0.113.1"}
+    assert api.login("w", "guess", **forged).status_code == 429
+
+
+def test_2fa_login_failures_are_limited_per_ip(start_api: Callable[..., Api]) -> None:
+    api = start_api(login_attempts_per_ip=2)
+    with api.client() as client:
+        for _ in range(2):
+            bad = client.post("/v2/users/2fa-login", json={"login_2fa_token": "x", "code": "1"})
+            assert bad.status_code == 401
+        blocked = client.post("/v2/users/2fa-login", json={"login_2fa_token": "x", "code": "1"})
+    assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_limiter_window_slides(database_url: str | None) -> None:
+    clock = _Clock()
+    limiter = LoginLimiter(per_account=2, per_ip=100, window_seconds=60, clock=clock)
+    assert limiter.attempt("alice", "ip") == 0
+    clock.now += 10
+    assert limiter.attempt("alice", "ip") == 0
+    assert limiter.attempt("alice", "ip") == 50  # the first failure leaves the window at +60
+    clock.now += 50
+    assert limiter.attempt("alice", "ip") == 0
+    limiter.succeeded("alice", "ip")  # forgiven: a success does not count
+    clock.now += 1
+    assert limiter.attempt("alice", "ip") == 0  # failures at +10 and +61 now
+    assert limiter.attempt("alice", "ip") == 9  # until +10 leaves the window at +70
+    assert limiter.attempt("bob", "ip") == 0  # per account
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_client_ip_reads_forwarded_for_only_behind_trusted_proxies(
+    database_url: str | None,
+) -> None:
+    proxies = (ip_network("10.0.0.0/8"),)
+    assert client_ip("198.51.100.1", "1.2.3.4", proxies) == "198.51.100.1"
+    assert client_ip("10.0.0.5", "1.2.3.4", proxies) == "1.2.3.4"
+    assert client_ip("10.0.0.5", "6.6.6.6, 1.2.3.4, 10.0.0.9", proxies) == "1.2.3.4"
+    assert client_ip("10.0.0.5", "garbage", proxies) == "10.0.0.5"
+    assert client_ip("10.0.0.5", "10.0.0.7", proxies) == "10.0.0.7"
+    assert client_ip("10.0.0.5", None, proxies) == "10.0.0.5"
+    assert client_ip("10.0.0.5", "1.2.3.4", ()) == "10.0.0.5"

@@ -1,0 +1,41 @@
+"""A failed login takes as long for an unknown user as for a wrong password.
+
+A security property, not a benchmark: medians of interleaved attempts must agree within a
+generous factor. Without the dummy argon2 hash, unknown users answer many times faster.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from pullstats.accounts import tokens
+from pullstats.accounts.login import authenticate
+from pullstats.runtime import Runtime
+from tests.accounts.conftest import seed_user
+
+ROUNDS = 7
+
+
+def _timed(runtime: Runtime, name: str, secret: str) -> float:
+    with runtime.sessions.begin() as session:
+        started = time.perf_counter()
+        assert authenticate(session, name, secret) is None
+        return time.perf_counter() - started
+
+
+def test_unknown_users_are_not_distinguishable_by_time(accounts_runtime: Runtime) -> None:
+    seed_user(accounts_runtime, "alice", "acme")
+    with accounts_runtime.sessions.begin() as session:
+        pat = tokens.create_pat(session, "alice", "ci").text
+    forged_pat = pat[:-4] + "AAAA"
+    _timed(accounts_runtime, "alice", "warm-up")  # first-use costs are not the property
+    samples: dict[str, list[float]] = {"known": [], "unknown": [], "pat": [], "pat-unknown": []}
+    for _ in range(ROUNDS):  # interleaved, so load on the machine hits every kind alike
+        samples["known"].append(_timed(accounts_runtime, "alice", "wrong password"))
+        samples["unknown"].append(_timed(accounts_runtime, "nobody", "wrong password"))
+        samples["pat"].append(_timed(accounts_runtime, "alice", forged_pat))
+        samples["pat-unknown"].append(_timed(accounts_runtime, "nobody", forged_pat))
+    medians = {kind: statistics.median(times) for kind, times in samples.items()}
+    baseline = medians["known"]
+    assert all(0.5 < median / baseline < 2.0 for median in medians.values()), medians
