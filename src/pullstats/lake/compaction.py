@@ -149,7 +149,9 @@ def write_requests(runtime: Runtime, batch: pa.Table, key: bytes) -> tuple[int, 
     columns["ip_hash"] = hash_ips(batch["ip"].combine_chunks(), key)
     columns["user_agent"] = batch["ua"]
     columns["source"] = batch["src"]
-    columns.update(enrich(batch["ip"].combine_chunks(), batch["ua"].combine_chunks()))
+    columns.update(
+        enrich(batch["ip"].combine_chunks(), batch["ua"].combine_chunks(), runtime.settings)
+    )
     incoming = pa.table(columns)
 
     connection = connect(runtime.settings)

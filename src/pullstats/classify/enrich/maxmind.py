@@ -1,0 +1,56 @@
+"""An operator's own MaxMind GeoIP2 / GeoLite2 databases (``.mmdb``), read with ``maxminddb``.
+
+``PULLSTATS_GEOIP_COUNTRY_DB`` (a Country or City database) replaces the bundled country data;
+``PULLSTATS_GEOIP_ASN_DB`` (an ASN or ISP database) replaces the bundled organisation names.
+Each file is opened once per process (memory-mapped by the C extension) and read once per
+distinct address of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import maxminddb
+
+
+@cache
+def open_database(path: Path) -> maxminddb.Reader:
+    """The reader for one file; a missing or damaged file fails the run with the file's name."""
+    try:
+        return maxminddb.open_database(str(path))
+    except (OSError, ValueError) as error:
+        raise RuntimeError(f"cannot read MaxMind database {path}: {error}") from error
+
+
+def countries(path: Path, addresses: Sequence[str]) -> list[str]:
+    """ISO 3166-1 alpha-2 per address: where it is located, else where it is registered."""
+    reader = open_database(path)
+    codes = []
+    for address in addresses:
+        record = _get(reader, address)
+        country = record.get("country") or record.get("registered_country") or {}
+        code = country.get("iso_code", "") if isinstance(country, dict) else ""
+        codes.append(code if isinstance(code, str) else "")
+    return codes
+
+
+def organisations(path: Path, addresses: Sequence[str]) -> list[str]:
+    """Autonomous-system organisation per address (ASN databases; ISP databases name it too)."""
+    reader = open_database(path)
+    names = []
+    for address in addresses:
+        record = _get(reader, address)
+        name = record.get("autonomous_system_organization") or record.get("organization") or ""
+        names.append(name if isinstance(name, str) else "")
+    return names
+
+
+def _get(reader: maxminddb.Reader, address: str) -> dict[str, Any]:
+    try:
+        record = reader.get(address)
+    except ValueError:  # not an address, or IPv6 asked of an IPv4-only database
+        return {}
+    return record if isinstance(record, dict) else {}

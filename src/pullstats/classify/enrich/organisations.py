@@ -1,0 +1,89 @@
+"""Network organisation name → cloud ``host`` and network ``type``.
+
+The bundled and MaxMind ASN data give an organisation name per network and nothing else: no
+category, no domain. These small tables turn a name into what the raw export reports. They are
+heuristics over names, documented in docs/enrichment.md; each is called once per distinct name
+in a batch (see ``enrich``), never per row.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: host value → pattern over autonomous-system organisation names. Anchored where a loose match
+#: would catch someone else ("AMAZONIA TELECOMUNICACOES" is a Brazilian ISP, not AWS).
+_PROVIDER_NAMES: dict[str, str] = {
+    "aws": r"^amazon(-0\d|-aes|-as|-fc)?$|^amazon (data services|technologies|\.com)",
+    "gcp": r"^google[- ]cloud|^google-private-cloud$",
+    "google": r"^google(-\d+|-it)?$|^google (asia|ireland|singapore|switzerland|llc)",
+    "azure": r"^microsoft-corp|^microsoft( corp| limited)?$",
+    "oracle": r"^oracle-bmc|^oracle(-\d+|-asnblock-asn| corporation)$",
+    "alibaba": r"^alibaba (us technology|cloud)|^hangzhou alibaba advertising|^aliyun",
+    "digitalocean": r"^digitalocean",
+    "cloudflare": r"^cloudflare",
+    "hetzner": r"^hetzner",
+    "ovh": r"^ovh\b",
+    "linode": r"^linode|^akamai connected cloud",
+    "tencent": r"tencent",
+    "vultr": r"^vultr|^the constant company",
+    "scaleway": r"^scaleway",
+    "ibm": r"^softlayer|^ibm-?cloud",
+    "huawei": r"^huawei cloud|^huawei clouds",
+    "contabo": r"^contabo",
+    "leaseweb": r"^leaseweb",
+    "ionos": r"^ionos",
+}
+_PROVIDER_PATTERN = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PROVIDER_NAMES.items()),
+    re.IGNORECASE,
+)
+
+_HOSTING = re.compile(
+    r"hosting|\bhost\b|data ?cent(er|re)|datacenter|\bcloud|\bserver|\bvps\b|\bcolo|dedicated"
+    r"|\bcdn\b|\bidc\b|leaseweb|equinix|digital ?realty|\bfastly\b|\bakamai",
+    re.IGNORECASE,
+)
+_EDUCATION = re.compile(
+    r"universit|\bcollege\b|\bschool|\bacadem|\.edu\b|\bedu\b|institute of technology"
+    r"|polytechn|hochschule|\bnren\b|research (and|&) education|\bjanet\b|\bdfn\b|renater"
+    r"|\bgeant\b|internet2|\brnp\b|\bcernet\b",
+    re.IGNORECASE,
+)
+_ISP = re.compile(
+    r"telecom|telekom|telecomunica|telefonica|telco|communications?\b|\bcommunication"
+    r"|broadband|\bcable|\bfib(er|re)|\bmobile|wireless|\bcellular|\bisp\b|internet service"
+    r"|\btelenet\b|comcast|charter|verizon|at&t|\batt-"
+    r"|vodafone|orange|deutsche telekom|\bbt\b|sky broadband|virgin media|t-mobile|\bkpn\b"
+    r"|swisscom|telstra|rogers|\bbell\b|shaw|spectrum|cox-|centurylink|lumen|chinanet"
+    r"|china (telecom|unicom|mobile)|reliance jio|bharti|airtel|\bntt\b|\bkddi\b|softbank"
+    r"|\bsk broadband\b|korea telecom|\bkt\b|turk telekom|\bvivo\b|\bclaro\b|\boi\b|\btim\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=65536)
+def provider_of(organisation: str) -> str:
+    """The cloud provider operating an autonomous system, "" when it is not a known cloud."""
+    match = _PROVIDER_PATTERN.search(organisation) if organisation else None
+    return match.lastgroup or "" if match else ""
+
+
+@lru_cache(maxsize=65536)
+def network_type(organisation: str, host: str) -> str:
+    """hosting, education, isp or business; "" when nothing is known about the network.
+
+    Order matters and is part of the heuristic: a known cloud is hosting whatever its name says,
+    a university's network is education even when it says "communications".
+    """
+    if host:
+        return "hosting"
+    if not organisation:
+        return ""
+    if _EDUCATION.search(organisation):
+        return "education"
+    if _HOSTING.search(organisation):
+        return "hosting"
+    if _ISP.search(organisation):
+        return "isp"
+    return "business"

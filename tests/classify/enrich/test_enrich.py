@@ -1,0 +1,125 @@
+"""enrich() on the real bundled data, and on MaxMind databases written here with mmdb-writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+
+from pullstats.classify.enrich import ENRICHED_COLUMNS, enrich
+from pullstats.classify.enrich.organisations import network_type, provider_of
+from pullstats.config import Settings
+
+# address → (country, host, type): well-known networks whose owners will not change soon
+KNOWN = {
+    "52.94.7.24": ("US", "aws", "hosting"),  # AWS DynamoDB, listed in AWS' ip-ranges.json
+    "20.42.0.1": ("US", "azure", "hosting"),  # Azure service tags
+    "129.146.1.1": ("US", "oracle", "hosting"),  # Oracle Cloud public ranges
+    "5.9.1.1": ("DE", "hetzner", "hosting"),  # Hetzner: no published list, found by ASN name
+    "2a01:4f8::1": ("DE", "hetzner", "hosting"),  # the same over IPv6
+    "2606:4700::1111": ("US", "cloudflare", "hosting"),
+    "10.1.2.3": ("", "", ""),  # private: nothing is known
+    "not-an-ip": ("", "", ""),
+    "": ("", "", ""),
+}
+
+
+def _rows(columns: dict[str, pa.Array], index: int) -> tuple[str, ...]:
+    return tuple(columns[name][index].as_py() for name in ("country", "host", "type"))
+
+
+def test_known_networks() -> None:
+    ips = pa.array(list(KNOWN), pa.string())
+    columns = enrich(ips, pa.array(["curl/8.5.0"] * len(KNOWN)))
+    assert list(columns) == list(ENRICHED_COLUMNS)
+    for index, (address, expected) in enumerate(KNOWN.items()):
+        assert _rows(columns, index) == expected, address
+    assert set(columns["domain"].to_pylist()) == {""}
+
+
+def test_rows_keep_their_order_and_repeat_values() -> None:
+    ips = pa.array(["5.9.1.1", "10.1.2.3", "5.9.1.1", None, "52.94.7.24"], pa.string())
+    uas = pa.array(["curl/8.5.0", None, "containerd/v1.7.22", "curl/8.5.0", ""], pa.string())
+    columns = enrich(ips, uas)
+    assert columns["host"].to_pylist() == ["hetzner", "", "hetzner", "", "aws"]
+    assert columns["user_agent_tool"].to_pylist() == ["curl", "", "containerd", "curl", ""]
+    assert columns["user_agent_version"].to_pylist() == ["8.5.0", "", "1.7.22", "8.5.0", ""]
+    assert all(len(column) == 5 and column.null_count == 0 for column in columns.values())
+
+
+def test_empty_batch() -> None:
+    columns = enrich(pa.array([], pa.string()), pa.array([], pa.string()))
+    assert all(len(column) == 0 for column in columns.values())
+
+
+@pytest.mark.parametrize(
+    ("organisation", "host", "kind"),
+    [
+        ("AMAZON-02", "aws", "hosting"),
+        ("AMAZONIA TELECOMUNICACOES LTDA", "", "isp"),  # a Brazilian ISP, not AWS
+        ("GOOGLE-CLOUD-PLATFORM", "gcp", "hosting"),
+        ("Alibaba Cloud Singapore Private Limited", "alibaba", "hosting"),
+        ("Alibaba Travel Company (LTD)", "", "business"),
+        ("Akamai Connected Cloud", "linode", "hosting"),
+        ("OVH SAS", "ovh", "hosting"),
+        ("Yonsei University", "", "education"),
+        ("Deutsche Telekom AG", "", "isp"),
+        ("COMCAST-7922", "", "isp"),
+        ("LeaseWeb Netherlands B.V.", "leaseweb", "hosting"),
+        ("Equinix (EMEA) Acquisition Enterprises B.V.", "", "hosting"),
+        ("Punjab National Bank", "", "business"),
+        ("", "", ""),
+    ],
+)
+def test_organisation_heuristics(organisation: str, host: str, kind: str) -> None:
+    assert provider_of(organisation) == host
+    assert network_type(organisation, provider_of(organisation)) == kind
+
+
+def _write_country_db(path: Path) -> None:
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-Country", ipv4_compatible=True)
+    writer.insert_network(IPSet(["192.0.2.0/24"]), {"country": {"iso_code": "NL"}})
+    # an anycast-style network with only a registered country
+    writer.insert_network(IPSet(["198.51.100.0/24"]), {"registered_country": {"iso_code": "SE"}})
+    writer.insert_network(IPSet(["2001:db8::/32"]), {"country": {"iso_code": "JP"}})
+    writer.to_db_file(str(path))
+
+
+def _write_asn_db(path: Path) -> None:
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-ASN", ipv4_compatible=True)
+    writer.insert_network(
+        IPSet(["192.0.2.0/24"]),
+        {
+            "autonomous_system_number": 24940,
+            "autonomous_system_organization": "Hetzner Online GmbH",
+        },
+    )
+    writer.insert_network(
+        IPSet(["2001:db8::/32"]),
+        {"autonomous_system_number": 1, "autonomous_system_organization": "Example University"},
+    )
+    writer.to_db_file(str(path))
+
+
+def test_maxmind_databases_replace_the_bundled_data(tmp_path: Path) -> None:
+    country_db, asn_db = tmp_path / "country.mmdb", tmp_path / "asn.mmdb"
+    _write_country_db(country_db)
+    _write_asn_db(asn_db)
+    settings = Settings(data_dir=tmp_path, geoip_country_db=country_db, geoip_asn_db=asn_db)
+    ips = pa.array(["192.0.2.7", "198.51.100.1", "2001:db8::1", "52.94.7.24", "bogus"])
+    columns = enrich(ips, pa.array([""] * 5), settings)
+    assert columns["country"].to_pylist() == ["NL", "SE", "JP", "", ""]
+    assert columns["host"].to_pylist() == ["hetzner", "", "", "aws", ""]  # ranges still apply
+    assert columns["type"].to_pylist() == ["hosting", "", "education", "hosting", ""]
+    # without settings the same addresses get the bundled answers (documentation ranges: none)
+    bundled = enrich(ips, pa.array([""] * 5))
+    assert bundled["country"].to_pylist() == ["", "", "", "US", ""]
+
+
+def test_missing_maxmind_database_names_the_file(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, geoip_country_db=tmp_path / "absent.mmdb")
+    with pytest.raises(RuntimeError, match=r"absent\.mmdb"):
+        enrich(pa.array(["192.0.2.1"]), pa.array([""]), settings)
