@@ -1,5 +1,8 @@
 """Stage 2 runner: reclassify whole days of requests into ``lake/actions/day=D/actions.parquet``.
 
+A day's actions are its classified requests plus the actions imported from Docker Hub CSVs
+(``lake/imported/day=D/``, see :func:`imported_actions`), so rollups and exports count both.
+
 A day's actions depend on the requests just before and after it (an action opened at 23:59:59
 may be completed after midnight and belongs to the day it opened), so each day is classified
 from the requests of the day before, the day itself and the day after, and only the actions
@@ -154,6 +157,13 @@ def _write_day(runtime: Runtime, day: date, actions: pa.Table | None) -> int:
     day_actions = None
     if actions is not None:
         day_actions = actions.filter(pc.equal(actions["action_day"], pa.scalar(day, pa.date32())))
+    imported = imported_actions(runtime, day)
+    if imported is not None:
+        day_actions = (
+            imported
+            if day_actions is None
+            else pa.concat_tables([day_actions, imported.cast(day_actions.schema)])
+        )
     if day_actions is None or day_actions.num_rows == 0:
         if target.exists():
             target.unlink()
@@ -162,3 +172,33 @@ def _write_day(runtime: Runtime, day: date, actions: pa.Table | None) -> int:
     with atomic_path(target) as tmp:
         pq.write_table(day_actions, tmp, compression="zstd")
     return int(day_actions.num_rows)
+
+
+def imported_actions(runtime: Runtime, day: date) -> pa.Table | None:
+    """The day's actions imported from Docker Hub CSVs (``pullstats import dockerhub-csv``).
+
+    Identical rows within one file are distinct actions (Docker writes one row per action and
+    no IP), but the same action arrives in several files when both the weekly and the monthly
+    raw export of a period are imported. So each distinct row is kept as many times as the file
+    holding it most often has it: never summed across files, never collapsed within one.
+    """
+    files = sorted(runtime.paths.imported_day(day).glob("part-*.parquet"))
+    if not files:
+        return None
+    columns = ", ".join(ACTION_COLUMNS)
+    connection = connect(runtime.settings)
+    try:
+        return connection.sql(
+            f"""
+            WITH per_file AS (
+                SELECT filename, {columns}, count(*) AS n
+                FROM read_parquet({sql_list(files)}, filename = true, hive_partitioning = false)
+                GROUP BY ALL
+            ), kept AS (
+                SELECT {columns}, max(n) AS n FROM per_file GROUP BY ALL
+            )
+            SELECT {columns} FROM (SELECT *, unnest(range(n)) AS nth FROM kept)
+            """
+        ).to_arrow_table()
+    finally:
+        connection.close()

@@ -98,6 +98,8 @@ def plan_exports(
             for row in session.scalars(select(ExportPeriod))
         }
         for period, generation in closed_periods(session, now, runtime):
+            if not action_files(runtime, period):  # rollups from imported summaries alone
+                continue
             for name in namespaces:
                 if not has_data(session, period, name, extras[name]):
                     continue

@@ -28,6 +28,21 @@ class DataDir:
         return self.root / "lake" / "actions"
 
     @property
+    def imported(self) -> Path:
+        """Actions imported from Docker Hub raw CSVs: ``day=D/part-<sha256>.parquet``."""
+        return self.root / "lake" / "imported"
+
+    @property
+    def imported_summaries(self) -> Path:
+        """Imported summary rows: ``<week|month>/<period start>/part-<sha256>.parquet``."""
+        return self.root / "lake" / "imported-summaries"
+
+    @property
+    def imported_files(self) -> Path:
+        """One ``<sha256>.json`` per imported file, written last: its presence means done."""
+        return self.root / "lake" / "imported-files"
+
+    @property
     def exports(self) -> Path:
         return self.root / "exports"
 
@@ -48,6 +63,9 @@ class DataDir:
 
     def actions_day(self, day: date) -> Path:
         return self.actions / f"day={day.isoformat()}"
+
+    def imported_day(self, day: date) -> Path:
+        return self.imported / f"day={day.isoformat()}"
 
     def ensure(self) -> DataDir:
         for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp, self.keys):

@@ -3,6 +3,19 @@
 A period is always recomputed whole from its action files and swapped in with one transaction,
 so the API sees the whole old period or the whole new one. Unique-IP counts are exact distinct
 counts at each level (they never add up across levels or periods).
+
+Summaries imported from Docker Hub (``pullstats import dockerhub-csv``, stored under
+``lake/imported-summaries/<kind>/<start>/``) join in per period and rollup key:
+
+- ``unique_ip_count`` = the exact distinct count of the lake's ``ip_hash`` values + the imported
+  summary's ``unique_ip_count``. This is the one place distinct counts are added: Docker Hub's
+  pulls and this registry's are disjoint sources (an IP hash is never compared with Hub's
+  addresses, which we never see), so the sum is the best count there is; it is exact whenever
+  one of the two is empty, which is the common case of history from before the move.
+- Pull counts come from the imported raw actions when any exist for that key (they are the
+  same pulls the summary counts); otherwise the summary's counts are added to the lake's.
+- The same key in several imported summary files (the same export downloaded twice) is one
+  population: the largest value of each column is taken, never the sum.
 """
 
 from __future__ import annotations
@@ -71,29 +84,76 @@ def rollup_periods(
     return generation
 
 
+def imported_summary_files(runtime: Runtime, period: Period) -> list[Path]:
+    folder = runtime.paths.imported_summaries / period.kind.value / period.start.isoformat()
+    return sorted(folder.glob("part-*.parquet"))
+
+
+_KEYS = "level, namespace, repository, reference"
+_NO_LAKE = """
+    SELECT NULL::VARCHAR AS level, NULL::VARCHAR AS namespace, NULL::VARCHAR AS repository,
+        NULL::VARCHAR AS reference, 0::BIGINT AS pull_by_tag, 0::BIGINT AS pull_by_digest,
+        0::BIGINT AS version_check, 0::BIGINT AS unique_ip_count, 0::BIGINT AS imported
+    WHERE false
+"""
+_NO_SUMMARY = _NO_LAKE.replace(", 0::BIGINT AS imported", "")
+
+
+def _lake_sql(files: list[Path]) -> str:
+    if not files:
+        return _NO_LAKE
+    return f"""
+        SELECT
+            CASE WHEN grouping(repository) = 1 THEN 'namespace'
+                 WHEN grouping(reference) = 1 THEN 'repository'
+                 ELSE 'reference' END AS level,
+            namespace,
+            coalesce(repository, '') AS repository,
+            coalesce(reference, '') AS reference,
+            count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
+            count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
+            count(*) FILTER (WHERE action = 'version_check') AS version_check,
+            count(DISTINCT ip_hash) AS unique_ip_count,
+            count(*) FILTER (WHERE ruleset_version = 0) AS imported  -- Docker Hub raw rows
+        FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+        GROUP BY GROUPING SETS (
+            (namespace), (namespace, repository), (namespace, repository, reference)
+        )
+    """
+
+
+def _summary_sql(files: list[Path]) -> str:
+    if not files:
+        return _NO_SUMMARY
+    return f"""
+        SELECT {_KEYS}, max(pull_by_tag) AS pull_by_tag, max(pull_by_digest) AS pull_by_digest,
+            max(version_check) AS version_check, max(unique_ip_count) AS unique_ip_count
+        FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+        GROUP BY {_KEYS}
+    """
+
+
 def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
     files = action_files(runtime, period)
-    if not files:
+    summaries = imported_summary_files(runtime, period)
+    if not files and not summaries:
         return []
+    counts = ", ".join(
+        f"coalesce(l.{c}, 0) + CASE WHEN coalesce(l.imported, 0) > 0 THEN 0 "
+        f"ELSE coalesce(s.{c}, 0) END AS {c}"
+        for c in ("pull_by_tag", "pull_by_digest", "version_check")
+    )
     connection = connect(runtime.settings)
     try:
         result = connection.sql(
             f"""
+            WITH l AS ({_lake_sql(files)}), s AS ({_summary_sql(summaries)})
             SELECT
-                CASE WHEN grouping(repository) = 1 THEN 'namespace'
-                     WHEN grouping(reference) = 1 THEN 'repository'
-                     ELSE 'reference' END AS level,
-                namespace,
-                coalesce(repository, '') AS repository,
-                coalesce(reference, '') AS reference,
-                count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
-                count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
-                count(*) FILTER (WHERE action = 'version_check') AS version_check,
-                count(DISTINCT ip_hash) AS unique_ip_count
-            FROM read_parquet({sql_list(files)}, hive_partitioning = false)
-            GROUP BY GROUPING SETS (
-                (namespace), (namespace, repository), (namespace, repository, reference)
-            )
+                {_KEYS},
+                {counts},
+                coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0)
+                    AS unique_ip_count
+            FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
             """
         ).to_arrow_table()
     finally:

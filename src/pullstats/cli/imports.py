@@ -1,0 +1,71 @@
+"""``pullstats import …``: bring history from other services into the lake.
+
+``import dockerhub-csv FILE...`` reports one line per file on stdout (kind, rows imported, rows
+skipped by reason, or "already imported") and one line per listed skipped row on stderr, as
+``FILE:LINE: skipped (reason): value``. It exits 1 when a file could not be imported at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pullstats.cli.common import err, fail, opened, out
+from pullstats.ingest.dockerhub_csv import FileReport, import_files
+
+import_app = typer.Typer(help="Import pull history from other services.", no_args_is_help=True)
+
+
+@import_app.command("dockerhub-csv")
+def dockerhub_csv(
+    files: list[Path] = typer.Argument(
+        ..., help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports."
+    ),
+) -> None:
+    """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
+    with opened() as runtime:
+        reports = import_files(runtime, files, _show)
+    imported = [r for r in reports if r.status == "imported"]
+    failed = [r for r in reports if r.status == "failed"]
+    out.print(
+        f"imported {_rows(sum(r.rows for r in imported))} from {len(imported)} files"
+        + (f"; {len(failed)} files failed" if failed else "")
+        + ("; run `pullstats process` to roll them up" if imported else "")
+    )
+    if failed:
+        raise fail(f"{len(failed)} of {len(reports)} files could not be imported")
+
+
+def _show(report: FileReport) -> None:
+    name = str(report.path)
+    if report.status == "failed":
+        err.print(f"{name}: error: {report.error}", markup=False)
+        return
+    kind = report.kind.value if report.kind else "?"
+    if report.status == "already imported":
+        out.print(f"{name}: {kind}, already imported (sha256 {report.sha256[:12]})", markup=False)
+        return
+    skipped = sum(report.skipped.values())
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
+    if report.periods:
+        covers = "periods " + " ".join(period.label for period in report.periods)
+    elif report.days:
+        covers = f"days {report.days[0]}..{report.days[-1]}"
+    else:
+        covers = "nothing to import"
+    out.print(
+        f"{name}: {kind}, {_rows(report.rows)} imported"
+        + (f", {_rows(skipped)} skipped ({reasons})" if skipped else "")
+        + f"; {covers}",
+        markup=False,
+    )
+    for row in report.listed:
+        value = f": {row.value}" if row.value else ""
+        err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
+    if skipped > len(report.listed):
+        err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"

@@ -1,0 +1,337 @@
+"""Docker Hub DVP CSV import: raw and summary CSV(.gz) files → the lake, for ``pullstats process``.
+
+A publisher moving from Docker Hub keeps their Hub history by importing the files Hub gave them
+(or pullstats' own exports; the header tells which kind, see :mod:`.dockerhub_columns`). Files
+are parsed inside DuckDB (``read_csv``, every column VARCHAR) and normalised in SQL: action
+spellings (``Pull by tag`` → ``pull_by_tag``), timestamps (``…T…Z``, ``… UTC``), the ``'`` our
+exports put before formula-like cells, a repository written with its namespace.
+
+- **Raw** rows are actions (Docker writes one row per action) with no IP. They become Parquet
+  with the classifier's action columns, ``ip_hash`` NULL and ``ruleset_version`` 0 (imported),
+  at ``lake/imported/day=D/part-<sha256>.parquet``; classification appends them to the day's own
+  actions, so rollups and exports count them.
+- **Summary** rows (tag/digest, repository or namespace level) go to
+  ``lake/imported-summaries/<week|month>/<period start>/part-<sha256>.parquet``; the rollups take
+  unique-IP counts from them (raw files have none), and pull counts where no raw file was
+  imported for that key (:mod:`pullstats.rollups.compute`).
+- A file is named by the SHA-256 of its content (after gunzip, so ``x.csv`` and ``x.csv.gz``
+  are one file). ``lake/imported-files/<sha256>.json`` is written last; when it exists the file
+  was imported and a re-import changes nothing. Identical rows inside one file are separate
+  actions and are all kept.
+- Bad rows (unknown action, bad timestamp, missing namespace …, or a CSV line DuckDB cannot
+  split) are counted by reason and reported with their line, and the rest is kept. Line numbers
+  count physical lines, assuming no quoted cell holds a line break.
+- Everything runs under the job lock; files are renamed into place whole; the touched days are
+  recorded as pending so that the next ``pullstats process`` classifies and rolls them up.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from pullstats.classify.actions import ACTION_COLUMNS
+from pullstats.db.state import add_pending_days
+from pullstats.ingest.dockerhub_columns import (
+    RAW_COLUMNS,
+    SUMMARY_COLUMNS,
+    FileKind,
+    Header,
+    UnrecognisedFile,
+    parse_header,
+    period_from_file_name,
+)
+from pullstats.ingest.dockerhub_sql import raw_sql, summary_sql
+from pullstats.lake.atomic import atomic_path, publish
+from pullstats.lake.engine import connect
+from pullstats.lake.jobs import job_lock
+from pullstats.periods import Period, PeriodKind
+from pullstats.runtime import Runtime
+
+__all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import_files"]
+
+#: Why a row is skipped; every skipped row is counted under one of these.
+SKIP_REASONS = (
+    "malformed_csv",
+    "missing_namespace",
+    "missing_repository",
+    "missing_reference",
+    "bad_timestamp",
+    "unknown_action",
+    "bad_period",
+    "bad_count",
+)
+#: Skipped rows listed with their line, per file; the rest are only counted.
+MAX_LISTED = 20
+
+SUMMARY_OUTPUT = (
+    "level",
+    "namespace",
+    "repository",
+    "reference",
+    "pull_by_tag",
+    "pull_by_digest",
+    "version_check",
+    "unique_ip_count",
+)
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    line: int
+    reason: str
+    value: str
+
+
+@dataclass
+class FileReport:
+    """What happened to one file: imported, ``already imported``, or ``failed`` with why."""
+
+    path: Path
+    status: str = "imported"
+    kind: FileKind | None = None
+    sha256: str = ""
+    rows: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    listed: list[SkippedRow] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+    periods: list[Period] = field(default_factory=list)
+    error: str = ""
+
+
+def import_files(
+    runtime: Runtime, paths: Iterable[Path], on_file: Callable[[FileReport], None] | None = None
+) -> list[FileReport]:
+    """Import each file under the job lock; one bad file never stops the others."""
+    reports = []
+    with job_lock(runtime.paths.job_lock):
+        for path in paths:
+            report = FileReport(path)
+            try:
+                _import_file(runtime, report)
+            except (OSError, UnrecognisedFile, duckdb.Error) as error:
+                report.status, report.error = "failed", _one_line(error)
+            reports.append(report)
+            if on_file:
+                on_file(report)
+    return reports
+
+
+def content_sha256(path: Path) -> str:
+    """SHA-256 of the file's content, gunzipped first when it is gzip."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _import_file(runtime: Runtime, report: FileReport) -> None:
+    report.sha256 = content_sha256(report.path)
+    manifest = runtime.paths.imported_files / f"{report.sha256}.json"
+    if manifest.exists():
+        report.status = "already imported"
+        report.kind = FileKind(json.loads(manifest.read_text())["kind"])
+        return
+    connection = connect(runtime.settings)
+    try:
+        # row_number() OVER () numbers rows in file order only while order is preserved
+        connection.execute("SET preserve_insertion_order = true")
+        header = _load(connection, report.path)
+        report.kind = header.kind
+        if header.kind is FileKind.RAW:
+            connection.execute(raw_sql(_canonical_view(header, RAW_COLUMNS)))
+        else:
+            period = None
+            if "period_start" not in header.columns or "period_end" not in header.columns:
+                period = period_from_file_name(report.path.name)
+                if period is None:
+                    raise UnrecognisedFile(
+                        "a summary needs Period start/Period end columns or a period label "
+                        "(2026-W41, 2026-10) in its file name"
+                    )
+            view = _canonical_view(header, SUMMARY_COLUMNS)
+            connection.execute(summary_sql(view, header.kind, period))
+        # the file is read once, by the statement above, which also fills reject_errors
+        rejected = _rejected_lines(connection)
+        report.skipped["malformed_csv"] = len(rejected)
+        listed = [SkippedRow(line, "malformed_csv", "") for line in rejected]
+        listed.extend(_count_problems(connection, report, rejected))
+        report.listed = sorted(listed, key=lambda row: row.line)[:MAX_LISTED]
+        report.skipped = +report.skipped  # drop zero counts
+        if header.kind is FileKind.RAW:
+            _write_raw(runtime, connection, report)
+        else:
+            _write_summaries(runtime, connection, report)
+    finally:
+        connection.close()
+    with runtime.sessions.begin() as session:
+        add_pending_days(session, report.days)
+    with atomic_path(manifest) as tmp:
+        tmp.write_text(_manifest(report))
+
+
+def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    compression = "gzip" if gzipped else "none"
+    # a view cannot take prepared parameters: the path is quoted as a SQL literal instead
+    connection.execute(
+        f"""
+        CREATE TEMP VIEW src AS
+        SELECT row_number() OVER () AS rn, *
+        FROM read_csv(
+            {_literal(str(path))}, header = true, all_varchar = true, delim = ',',
+            quote = '"', escape = '"', compression = '{compression}',
+            ignore_errors = true, store_rejects = true
+        )
+        """
+    )
+    names = [row[0] for row in connection.execute("DESCRIBE src").fetchall()][1:]
+    return parse_header(names)
+
+
+def _canonical_view(header: Header, wanted: tuple[str, ...]) -> str:
+    """``src`` with every canonical column under its own name (NULL when the file lacks it)."""
+    selected = ["rn"]
+    for column in wanted:
+        name = header.columns.get(column)
+        source = '"' + name.replace('"', '""') + '"' if name is not None else "NULL::VARCHAR"
+        selected.append(f"{source} AS {column}")
+    return f"(SELECT {', '.join(selected)} FROM src)"
+
+
+def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:
+    rows = connection.execute("SELECT DISTINCT line FROM reject_errors ORDER BY line").fetchall()
+    return [int(line) for (line,) in rows]
+
+
+def _count_problems(
+    connection: duckdb.DuckDBPyConnection, report: FileReport, rejected: list[int]
+) -> list[SkippedRow]:
+    for reason, count in connection.execute(
+        "SELECT problem, count(*) FROM parsed WHERE problem IS NOT NULL GROUP BY problem"
+    ).fetchall():
+        report.skipped[str(reason)] += int(count)
+    examples = connection.execute(
+        f"""
+        SELECT rn, problem, detail FROM parsed WHERE problem IS NOT NULL
+        ORDER BY rn LIMIT {MAX_LISTED}
+        """
+    ).fetchall()
+    return [SkippedRow(_line_of(int(rn), rejected), str(p), str(d)) for rn, p, d in examples]
+
+
+def _line_of(row_number: int, rejected: list[int]) -> int:
+    """The file line of the ``row_number``-th row DuckDB kept, skipping its rejected lines."""
+    data_row = row_number
+    for line in rejected:  # rejected lines are sorted; line L is data row L - 1
+        if line - 1 <= data_row:
+            data_row += 1
+    return data_row + 1  # the header is line 1
+
+
+def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport) -> None:
+    good = "FROM parsed WHERE problem IS NULL"
+    report.rows = _scalar(connection, f"SELECT count(*) {good}")
+    days = connection.execute(f"SELECT DISTINCT action_day {good} ORDER BY 1").fetchall()
+    report.days = [day for (day,) in days]
+    staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        for day in report.days:
+            part = staging / f"{day.isoformat()}.parquet"
+            connection.execute(
+                f"""
+                COPY (
+                    SELECT {", ".join(ACTION_COLUMNS)} {good} AND action_day = $day
+                    ORDER BY timestamp, rn
+                ) TO '{part}' (FORMAT parquet, COMPRESSION zstd)
+                """,
+                {"day": day},
+            )
+            target = runtime.paths.imported_day(day) / f"part-{report.sha256}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            publish(part, target)
+    finally:
+        _remove_tree(staging)
+
+
+def _write_summaries(
+    runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport
+) -> None:
+    good = "FROM parsed WHERE problem IS NULL"
+    report.rows = _scalar(connection, f"SELECT count(*) {good}")
+    periods = connection.execute(
+        f"SELECT DISTINCT period_kind, period_start {good} ORDER BY 2, 1"
+    ).fetchall()
+    staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        for kind, start in periods:
+            part = staging / f"{kind}-{start.isoformat()}.parquet"
+            connection.execute(
+                f"""
+                COPY (
+                    SELECT {", ".join(SUMMARY_OUTPUT)} {good}
+                        AND period_kind = $kind AND period_start = $start
+                    ORDER BY rn
+                ) TO '{part}' (FORMAT parquet, COMPRESSION zstd)
+                """,
+                {"kind": kind, "start": start},
+            )
+            folder = runtime.paths.imported_summaries / str(kind) / start.isoformat()
+            folder.mkdir(parents=True, exist_ok=True)
+            publish(part, folder / f"part-{report.sha256}.parquet")
+    finally:
+        _remove_tree(staging)
+    report.periods = [Period(PeriodKind(kind), start) for kind, start in periods]
+    # a period's first day makes `process` recompute that period's rollups
+    report.days = sorted({period.start for period in report.periods})
+
+
+def _manifest(report: FileReport) -> str:
+    return json.dumps(
+        {
+            "sha256": report.sha256,
+            "file": report.path.name,
+            "kind": report.kind.value if report.kind else None,
+            "rows": report.rows,
+            "skipped": dict(report.skipped),
+            "days": [day.isoformat() for day in report.days],
+            "periods": [period.label for period in report.periods],
+            "imported_at": datetime.now(UTC).isoformat(),
+        },
+        indent=2,
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = connection.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _remove_tree(folder: Path) -> None:
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]

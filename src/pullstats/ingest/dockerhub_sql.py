@@ -1,0 +1,182 @@
+"""The SQL that normalises Docker Hub DVP CSV rows into a ``parsed`` table, one row per file row.
+
+Both statements read a canonical view (every column VARCHAR under its pullstats name, NULL when
+the file lacks it) and keep every row: a row that cannot be imported gets a ``problem`` (one of
+``dockerhub_csv.SKIP_REASONS``) and a ``detail`` to show, so bad rows are counted, reported and
+left out while the rest is written. Cells are trimmed once in a first step and then only
+touched with plain string functions: a regular expression per cell costs seconds per million
+rows.
+"""
+
+from __future__ import annotations
+
+from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
+from pullstats.periods import Period
+
+
+def _trimmed(view: str, columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
+    """``view`` with each column trimmed and NULL made '' (the ``keep`` columns not trimmed)."""
+    selected = ", ".join(
+        f"coalesce({c}, '') AS {c}" if c in keep else f"coalesce(trim({c}), '') AS {c}"
+        for c in columns
+    )
+    return f"SELECT rn, {selected} FROM {view}"
+
+
+def _unformula(column: str) -> str:
+    """Undo the ``'`` pullstats exports put before a cell starting with ``= + - @ TAB CR``."""
+    return (
+        f"CASE WHEN starts_with({column}, '''') "
+        f"AND substr({column}, 2, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+        f"THEN {column}[2:] ELSE {column} END"
+    )
+
+
+def _instant(column: str) -> str:
+    """A trimmed timestamp text → TIMESTAMPTZ, or NULL when it is not one.
+
+    DuckDB reads ``…T…Z``, ``… UTC``, offsets and fractions; a bare date is refused (a raw row
+    is one action at one instant) and a timestamp without a zone is taken as UTC.
+    """
+    return (
+        f"CASE WHEN length({column}) >= 16 AND substr({column}, 11, 1) IN ('T', 't', ' ') "
+        f"THEN try_cast({column} AS TIMESTAMPTZ) END"
+    )
+
+
+#: Docker may write the repository with its namespace ("acme/api"); the lake keeps "api".
+_REPOSITORY = (
+    "CASE WHEN starts_with(repository, namespace || '/') "
+    "THEN repository[length(namespace) + 2:] ELSE repository END"
+)
+
+
+def raw_sql(view: str) -> str:
+    """``parsed``: the action columns of the classifier plus ``rn``, ``problem``, ``detail``."""
+    return f"""
+        CREATE TEMP TABLE parsed AS
+        WITH t AS ({_trimmed(view, RAW_COLUMNS, keep=("user_agent",))}),
+        n AS (
+            SELECT
+                rn,
+                {_instant("timestamp")} AS instant,
+                timestamp AS timestamp_text,
+                namespace,
+                {_REPOSITORY} AS repository,
+                {_unformula("reference")} AS reference,
+                digest,
+                {_unformula("tag")} AS tag,
+                upper(http_method) AS http_method,
+                replace(replace(lower(action), ' ', '_'), '-', '_') AS action,
+                action AS action_text,
+                type,
+                host,
+                country,
+                domain,
+                user_agent_tool,
+                {_unformula("user_agent_version")} AS user_agent_version,
+                {_unformula("user_agent")} AS user_agent
+            FROM t
+        )
+        SELECT
+            rn,
+            CASE
+                WHEN namespace = '' THEN 'missing_namespace'
+                WHEN instant IS NULL THEN 'bad_timestamp'
+                WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
+                    THEN 'unknown_action'
+                WHEN repository = '' THEN 'missing_repository'
+                WHEN reference = '' AND tag = '' AND digest = '' THEN 'missing_reference'
+            END AS problem,
+            CASE
+                WHEN namespace = '' THEN ''
+                WHEN instant IS NULL THEN timestamp_text
+                ELSE action_text
+            END AS detail,
+            CAST(instant AS TIMESTAMP) AS timestamp,
+            CAST(instant AS DATE) AS action_day,
+            namespace,
+            repository,
+            -- DESIGN §3: the reference is the tag for actions by tag, else the digest
+            CASE WHEN reference <> '' THEN reference WHEN tag <> '' THEN tag ELSE digest END
+                AS reference,
+            digest,
+            tag,
+            CASE WHEN http_method <> '' THEN http_method
+                 WHEN action = 'version_check' THEN 'HEAD' ELSE 'GET' END AS http_method,
+            action,
+            type,
+            host,
+            country,
+            domain,
+            user_agent_tool,
+            user_agent_version,
+            user_agent,
+            NULL::BLOB AS ip_hash,  -- Docker Hub exports carry no IPs
+            0::SMALLINT AS ruleset_version  -- 0 marks an imported action, not a classified one
+        FROM n
+    """
+
+
+def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
+    """``parsed``: summary rows with their period and level; ``period`` when the file has none."""
+    if period is None:
+        first = f"CAST({_instant('period_start')} AS DATE)"
+        last = f"CAST({_instant('period_end')} AS DATE)"
+    else:
+        first, last = f"DATE '{period.start}'", f"DATE '{period.end}'"
+    casts = {c: f"try_cast(nullif({c}, '') AS BIGINT)" for c in COUNT_COLUMNS}
+    bad_count = " OR ".join(
+        f"({c} <> '' AND ({cast} IS NULL OR {cast} < 0))" for c, cast in casts.items()
+    )
+    needs_repository = kind in (FileKind.SUMMARY, FileKind.REPO_SUMMARY)
+    needs_reference = kind is FileKind.SUMMARY
+    columns = ("period_start", "period_end", "namespace", "repository", "reference")
+    return f"""
+        CREATE TEMP TABLE parsed AS
+        WITH t AS ({_trimmed(view, columns + COUNT_COLUMNS)}),
+        n AS (
+            SELECT
+                rn,
+                -- a period starts on a Monday and ends 6 days later, or spans a calendar month
+                {first} AS first_day,
+                {last} AS last_day,
+                period_start || ' – ' || period_end AS period_text,
+                namespace,
+                {_REPOSITORY if needs_repository else "''"} AS repository,
+                {_unformula("reference") if needs_reference else "''"} AS reference,
+                {bad_count} AS bad_count,
+                concat_ws(', ', {", ".join(COUNT_COLUMNS)}) AS count_text,
+                {", ".join(f"coalesce({cast}, 0) AS {c}" for c, cast in casts.items())}
+            FROM t
+        ), p AS (
+            SELECT *,
+                CASE
+                    WHEN isodow(first_day) = 1 AND last_day = first_day + 6 THEN 'week'
+                    WHEN day(first_day) = 1 AND last_day = last_day(first_day) THEN 'month'
+                END AS period_kind
+            FROM n
+        )
+        SELECT
+            rn,
+            CASE
+                WHEN namespace = '' THEN 'missing_namespace'
+                WHEN period_kind IS NULL THEN 'bad_period'
+                WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
+                WHEN reference = '' AND {needs_reference} THEN 'missing_reference'
+                WHEN bad_count THEN 'bad_count'
+            END AS problem,
+            CASE WHEN period_kind IS NULL THEN period_text
+                 WHEN bad_count THEN count_text ELSE '' END AS detail,
+            period_kind,
+            first_day AS period_start,
+            '{kind.level}' AS level,
+            namespace,
+            repository,
+            reference,
+            pull_by_tag,
+            pull_by_digest,
+            version_check,
+            unique_ip_count
+        FROM p
+    """
