@@ -1,0 +1,137 @@
+"""``pullstats ingest logs FILE...``: import registry access logs (nginx, Distribution)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from pullstats.cli.common import err, fail, opened, out
+from pullstats.ingest.access_logs import LOG_FORMATS
+from pullstats.ingest.log_import import (
+    STDIN,
+    ImportProgress,
+    ImportResult,
+    LogImportError,
+    SourceReport,
+    import_logs,
+)
+
+ingest_app = typer.Typer(help="Import pull events from files.", no_args_is_help=True)
+
+#: Files smaller than this are read without a progress bar.
+_PROGRESS_BYTES = 16 * 1024 * 1024
+
+
+@ingest_app.command("logs")
+def logs_command(
+    files: list[str] = typer.Argument(
+        ..., metavar="FILE", help="Access log files (.gz too); - for stdin."
+    ),
+    allow_overlap: bool = typer.Option(
+        False,
+        "--allow-overlap",
+        help="Import even hours that already hold registry-notification requests.",
+    ),
+    log_format: str = typer.Option(
+        "auto", "--format", help="Line format: auto, combined or pullstats (docs/access-logs.md)."
+    ),
+) -> None:
+    """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
+    if log_format not in LOG_FORMATS:
+        raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    with opened() as runtime, _progress() as (bars, progress):
+        try:
+            result = import_logs(
+                runtime,
+                files,
+                log_format=log_format,
+                allow_overlap=allow_overlap,
+                progress=progress,
+            )
+        except LogImportError as error:
+            bars.stop()
+            raise fail(str(error)) from None
+    _print_report(result)
+
+
+class _Bars:
+    """A byte progress bar per source, shown only for big files and stdin on a terminal."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task: TaskID | None = None
+        self.shown = False
+
+    def started(self, name: str, size: int | None) -> None:
+        if size is not None and size < _PROGRESS_BYTES:
+            self.task = None
+            return
+        if size is None and not err.is_terminal:
+            self.task = None
+            return
+        self.progress.start()
+        self.shown = True
+        self.task = self.progress.add_task(f"read {'stdin' if name == STDIN else name}", total=size)
+
+    def advanced(self, consumed: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, consumed)
+
+    def stop(self) -> None:
+        if self.shown:
+            self.progress.stop()
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[tuple[_Bars, ImportProgress]]:
+    bars = _Bars()
+    try:
+        yield bars, ImportProgress(started=bars.started, advanced=bars.advanced)
+    finally:
+        bars.stop()
+
+
+def _print_report(result: ImportResult) -> None:
+    for source in result.sources:
+        out.print(_source_line(source))
+        for number, reason, text in source.errors:
+            out.print(f"{source.name}:{number}: {reason}: {text}")
+        if source.lines and source.skipped["unparseable"] == source.lines:
+            out.print(
+                f"{source.name}: no line is in the combined or pullstats format "
+                "(see docs/access-logs.md)"
+            )
+    days = sorted(result.days)
+    span = f" on {len(days)} days ({days[0]} to {days[-1]})" if days else ""
+    out.print(
+        f"imported {result.used} requests from {len(result.sources)} file(s): "
+        f"{result.written} new, {result.used - result.written} already in the lake{span}"
+        + ("; run `pullstats process` to classify them" if result.written else "")
+    )
+
+
+def _source_line(source: SourceReport) -> str:
+    skipped = sum(source.skipped.values())
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(source.skipped.items()))
+    return f"{source.name}: {source.lines} lines read, {source.used} used, {skipped} skipped" + (
+        f" ({reasons})" if reasons else ""
+    )

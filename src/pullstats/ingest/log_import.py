@@ -1,0 +1,256 @@
+"""``pullstats ingest logs``: access-log files → the lake, under the job lock.
+
+Responsible for running :mod:`pullstats.ingest.access_logs` over each source in bounded chunks,
+writing the requests with :func:`pullstats.lake.compaction.ingest_requests` (which hashes the
+addresses, enriches, drops what the lake already holds and records the days as pending for
+``pullstats process``), and the overlap guard: hours that already hold notification requests
+would be counted twice, so an import touching them is refused unless overlap is allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import pyarrow as pa
+
+from pullstats.ingest.access_logs import LineChunk, LogFormat, LogParser, open_log, read_line_chunks
+from pullstats.ingest.records import now_micros
+from pullstats.lake.compaction import ingest_requests
+from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.jobs import job_lock
+from pullstats.runtime import Runtime
+
+STDIN = "-"
+#: Requests gathered before one write to the lake: bigger writes mean fewer Parquet files and
+#: fewer re-reads of a day's ids for de-duplication; smaller ones less memory.
+FLUSH_ROWS = 500_000
+_HOUR_US = 3_600_000_000
+
+
+class LogImportError(Exception):
+    """The import cannot go ahead (a file cannot be read, or the overlap guard refused)."""
+
+
+class OverlapRefused(LogImportError):
+    def __init__(self, hours: list[int], written: int) -> None:
+        shown = ", ".join(_hour_text(hour) for hour in hours[:5])
+        more = f" and {len(hours) - 5} more" if len(hours) > 5 else ""
+        message = (
+            f"the lake already holds registry-notification requests for {len(hours)} hour(s) "
+            f"these logs cover ({shown}{more}); importing them would count those pulls twice. "
+            "Import logs only for hours without notifications, or pass --allow-overlap."
+        )
+        if written:
+            message += (
+                f" {written} requests from earlier lines of stdin were already written; "
+                "re-running with the same input adds none of them again."
+            )
+        super().__init__(message)
+        self.hours = hours
+
+
+@dataclass
+class SourceReport:
+    """What one file (or stdin) held."""
+
+    name: str
+    lines: int = 0
+    used: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, text
+
+
+@dataclass
+class ImportResult:
+    sources: list[SourceReport] = field(default_factory=list)
+    written: int = 0  # requests new to the lake
+    days: set[date] = field(default_factory=set)
+
+    @property
+    def used(self) -> int:
+        return sum(source.used for source in self.sources)
+
+
+@dataclass
+class ImportProgress:
+    """Callbacks for the CLI: a source starts (name, size or None), bytes consumed."""
+
+    started: Callable[[str, int | None], None] | None = None
+    advanced: Callable[[int], None] | None = None
+
+
+def import_logs(
+    runtime: Runtime,
+    sources: Sequence[str],
+    *,
+    log_format: LogFormat = "auto",
+    allow_overlap: bool = False,
+    progress: ImportProgress | None = None,
+) -> ImportResult:
+    """Import access logs; ``-`` is stdin. Raises :class:`LogImportError` before writing."""
+    progress = progress or ImportProgress()
+    for name in sources:
+        if name != STDIN and not Path(name).is_file():
+            raise LogImportError(f"{name}: no such file")
+    if list(sources).count(STDIN) > 1:
+        raise LogImportError("stdin (-) can be read only once")
+    result = ImportResult()
+    with job_lock(runtime.paths.job_lock), contextlib.closing(connect(runtime.settings)) as db:
+        guard = None if allow_overlap else _OverlapGuard(runtime, db)
+        if guard is not None and guard.active:
+            # files can be read twice: find every hour first, so a refusal writes nothing
+            hours: set[int] = set()
+            for name in sources:
+                if name != STDIN:
+                    hours |= _scan_hours(db, name, log_format)
+            guard.check(hours, written=0)
+        pending: list[pa.Table] = []
+        for name in sources:
+            report = SourceReport("stdin" if name == STDIN else name)
+            result.sources.append(report)
+            parser = LogParser(db, log_format, now_micros())
+            for chunk in _chunks(name, progress):
+                parsed = parser.parse(chunk)
+                report.lines += parsed.lines
+                report.used += parsed.requests.num_rows
+                report.skipped.update(parsed.skipped)
+                report.errors.extend(parsed.errors)
+                pending.append(parsed.requests)
+                if sum(t.num_rows for t in pending) >= FLUSH_ROWS:
+                    _flush(runtime, pending, guard, result)
+        _flush(runtime, pending, guard, result)
+    return result
+
+
+def _flush(
+    runtime: Runtime,
+    pending: list[pa.Table],
+    guard: _OverlapGuard | None,
+    result: ImportResult,
+) -> None:
+    if not pending:
+        return
+    table = pa.concat_tables(pending).combine_chunks()
+    pending.clear()
+    if table.num_rows == 0:
+        return
+    if guard is not None and guard.active:  # stdin is only known as it is read
+        ts = table["ts"].to_numpy()
+        guard.check({int(hour) for hour in set((ts // _HOUR_US).tolist())}, result.written)
+    written, days = ingest_requests(runtime, table)
+    result.written += written
+    result.days |= days
+
+
+def _chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
+    """The line chunks of a file or of stdin, reporting progress in bytes of the source."""
+    with _open_source(name) as raw:
+        size = None if name == STDIN else Path(name).stat().st_size
+        if progress.started:
+            progress.started(name, size)
+        stream, position = open_log(raw)
+        consumed = 0
+        try:
+            for chunk in read_line_chunks(stream, position):
+                if progress.advanced:
+                    progress.advanced(chunk.position - consumed)
+                consumed = chunk.position
+                yield chunk
+        except (OSError, EOFError, ValueError) as error:  # gzip damage, an endless line
+            raise LogImportError(f"{name}: {error}") from None
+
+
+@contextlib.contextmanager
+def _open_source(name: str) -> Iterator[io.BufferedReader]:
+    if name == STDIN:
+        stdin = sys.stdin.buffer
+        # peeking (to recognise gzip) needs a buffered reader; a test harness may swap stdin
+        yield stdin if isinstance(stdin, io.BufferedReader) else io.BufferedReader(cast(Any, stdin))
+        return
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed below, after the generator is done
+    except OSError as error:
+        raise LogImportError(f"{name}: {error.strerror}") from None
+    with handle:
+        yield handle
+
+
+def _scan_hours(db: duckdb.DuckDBPyConnection, name: str, log_format: LogFormat) -> set[int]:
+    """The UTC hours of a file's requests, without writing anything (the overlap pre-check)."""
+    parser = LogParser(db, log_format, 0, max_errors=0)
+    hours: set[int] = set()
+    for chunk in _chunks(name, ImportProgress()):
+        hours |= parser.parse(chunk).hours
+    return hours
+
+
+class _OverlapGuard:
+    """Which hours of the lake hold requests from registry notifications, day by day."""
+
+    def __init__(self, runtime: Runtime, db: duckdb.DuckDBPyConnection) -> None:
+        self._runtime = runtime
+        self._db = db
+        self._days: dict[date, set[int]] = {}
+        self.active = self._lake_has_notifications()
+
+    def _lake_has_notifications(self) -> bool:
+        requests = self._runtime.paths.requests
+        if not any(requests.glob("day=*/part-*.parquet")):
+            return False
+        # Parquet min/max statistics let DuckDB skip the row groups of log-only days
+        glob = str(requests / "day=*" / "part-*.parquet").replace("'", "''")
+        row = self._db.execute(
+            f"""
+            SELECT 1 FROM read_parquet('{glob}', hive_partitioning = false)
+            WHERE source = 'notification' LIMIT 1
+            """
+        ).fetchone()
+        return row is not None
+
+    def check(self, hours: set[int], written: int) -> None:
+        overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))
+        if overlap:
+            raise OverlapRefused(overlap, written)
+
+    def _notification_hours(self, hour: int) -> set[int]:
+        day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)).date()
+        if day not in self._days:
+            files = sorted(self._runtime.paths.requests_day(day).glob("part-*.parquet"))
+            found: set[int] = set()
+            if files:
+                rows = self._db.execute(
+                    f"""
+                    SELECT DISTINCT epoch_us(ts) // {_HOUR_US}
+                    FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+                    WHERE source = 'notification'
+                    """
+                ).fetchall()
+                found = {int(row[0]) for row in rows}
+            self._days[day] = found
+        return self._days[day]
+
+
+def _hour_text(hour: int) -> str:
+    start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
+    return start.strftime("%Y-%m-%dT%H:00Z")
+
+
+__all__ = [
+    "FLUSH_ROWS",
+    "STDIN",
+    "ImportProgress",
+    "ImportResult",
+    "LogImportError",
+    "OverlapRefused",
+    "SourceReport",
+    "import_logs",
+]

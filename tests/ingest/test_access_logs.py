@@ -1,0 +1,372 @@
+"""Tests for access-log import: nginx (combined and the pullstats format) and the registry's own
+access log, plain, gzip and stdin, through the parser and through the real command line.
+
+The fixture files under ``tests/fixtures/logs/`` are written from the formats' documentation:
+nginx's ``log_format combined`` (with its ``\\xHH`` escaping), the pullstats format (combined +
+``$msec "$upstream_http_docker_content_digest"``), and the Distribution registry's access log
+(gorilla/handlers ``CombinedLoggingHandler``: ``""`` for an empty referer, ``\\"`` and ``\\\\``
+escapes), each with bad lines mixed in.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pullstats.ingest.access_logs import (
+    SKIP_REASONS,
+    LogFormat,
+    LogParser,
+    ParsedChunk,
+    open_log,
+    read_line_chunks,
+)
+from pullstats.ingest.errors import UnparseableRequest
+from pullstats.ingest.notifications import parse_repository_name
+from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.runtime import Runtime
+from tests.conftest import run_cli, write_spool
+
+LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
+D = "sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf"
+P = "sha256:c04b14da8d1441880ed3fe6106fb2cc6fa1c9661846ac0266b8a5ec8edf37b7c"
+DOCKER_UA = (
+    "docker/27.3.1 go/go1.22.7 git-commit/41ca978 kernel/6.8.0-45-generic os/linux arch/amd64 "
+    "UpstreamClient(Docker-Client/27.3.1 \\(linux\\))"
+)
+
+
+def parse_bytes(
+    data: bytes, log_format: LogFormat = "auto", block_bytes: int = 1 << 20
+) -> ParsedChunk:
+    """Parse a whole input the way the import does, merging its chunks into one result."""
+    with duckdb.connect() as connection:
+        parser = LogParser(connection, log_format, received_us=0, max_errors=50)
+        stream, position = open_log(io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+        merged: ParsedChunk | None = None
+        for chunk in read_line_chunks(stream, position, block_bytes=block_bytes):
+            parsed = parser.parse(chunk)
+            if merged is None:
+                merged = parsed
+                continue
+            merged.requests = pa.concat_tables([merged.requests, parsed.requests])
+            merged.lines += parsed.lines
+            merged.skipped.update(parsed.skipped)
+            merged.errors.extend(parsed.errors)
+            merged.hours |= parsed.hours
+    assert merged is not None
+    return merged
+
+
+def rows(parsed: ParsedChunk) -> list[tuple[object, ...]]:
+    columns = ("ts", "method", "name", "tag", "digest", "ip", "ua")
+    return [tuple(row[c] for c in columns) for row in parsed.requests.to_pylist()]
+
+
+def at(text: str) -> int:
+    return micros(datetime.fromisoformat(text).astimezone(UTC))
+
+
+# --- the parser, on the fixture files -----------------------------------------------------------
+
+
+def test_nginx_combined_counts_and_requests() -> None:
+    parsed = parse_bytes((LOGS / "nginx-combined.log").read_bytes())
+    assert parsed.lines == 14
+    assert parsed.skipped == Counter(
+        not_manifest=2, blob_request=2, non_2xx=1, push=1, invalid_name=1, unparseable=3
+    )
+    assert rows(parsed) == [
+        (at("2026-10-05T14:44:26+02:00"), "HEAD", "acme/web/app", "1.0", "", "203.0.113.7",
+         DOCKER_UA),
+        (at("2026-10-05T14:44:27+02:00"), "GET", "acme/web/app", "", D, "203.0.113.7", DOCKER_UA),
+        (at("2026-10-05T14:50:01+02:00"), "GET", "nginx", "latest", "", "198.51.100.23",
+         "containerd/1.7.22"),
+        (at("2026-10-05T14:50:01+02:00"), "GET", "nginx", "latest", "", "198.51.100.23",
+         "containerd/1.7.22"),
+    ]  # fmt: skip
+    assert [(n, reason) for n, reason, _ in parsed.errors] == [
+        (10, "invalid_name"),
+        (12, "unparseable"),
+        (13, "unparseable"),
+        (14, "unparseable"),
+    ]
+    assert parsed.errors[1][2].startswith("192.0.2.44 - - [05/Oct/2026:14:52:01")
+
+
+def test_identical_lines_are_two_requests_with_stable_ids() -> None:
+    data = (LOGS / "nginx-combined.log").read_bytes()
+    ids = parse_bytes(data).requests["id"].to_pylist()
+    assert len(set(ids)) == 4
+    assert ids[2].endswith("-1") and ids[3].endswith("-2") and ids[2][:-2] == ids[3][:-2]
+    # the same text parsed again (or split into other chunks) gives the same ids
+    assert parse_bytes(data, block_bytes=300).requests["id"].to_pylist() == ids
+
+
+def test_identical_lines_split_across_chunks_keep_counting() -> None:
+    line = (LOGS / "nginx-combined.log").read_bytes().splitlines(keepends=True)[4]
+    parsed = parse_bytes(line * 5, block_bytes=len(line) * 2)
+    ids = parsed.requests["id"].to_pylist()
+    assert [i.rsplit("-", 1)[1] for i in ids] == ["1", "2", "3", "4", "5"]
+
+
+def test_nginx_pullstats_format_counts_and_digests() -> None:
+    parsed = parse_bytes((LOGS / "nginx-pullstats.log").read_bytes())
+    assert parsed.lines == 11
+    assert parsed.skipped == Counter(
+        blob_request=1,
+        delete=1,
+        invalid_digest=1,
+        invalid_address=1,
+        unparseable=1,
+        method=1,
+        blank=1,
+    )
+    ua = "docker/27.3.1 go/go1.22.7 os/linux arch/arm64"
+    assert rows(parsed) == [
+        (1791204266402000, "HEAD", "acme/web/app", "1.0", D, "203.0.113.9", ua),
+        (1791204266611000, "GET", "acme/web/app", "", D, "203.0.113.9", ua),
+        (1791204266790000, "GET", "acme/web/app", "", P, "203.0.113.9", ua),
+        (1791204300125000, "HEAD", "acme/web/app", "latest", D, "2001:db8::5",
+         "Watchtower (Docker)"),
+    ]  # fmt: skip
+    assert {reason for _, reason, _ in parsed.errors} == {
+        "invalid_digest",
+        "invalid_address",
+        "unparseable",
+    }
+
+
+def test_gzip_gives_the_same_requests_and_ids() -> None:
+    plain = parse_bytes((LOGS / "nginx-pullstats.log").read_bytes())
+    packed = parse_bytes((LOGS / "nginx-pullstats.log.gz").read_bytes())
+    assert packed.requests.equals(plain.requests)
+    assert packed.skipped == plain.skipped
+
+
+def test_registry_access_log() -> None:
+    parsed = parse_bytes((LOGS / "registry-access.log").read_bytes())
+    assert parsed.lines == 8
+    assert parsed.skipped == Counter(not_manifest=1, blob_request=1, non_2xx=1, unparseable=1)
+    assert rows(parsed) == [
+        (at("2026-10-05T12:15:02+00:00"), "HEAD", "library/alpine", "3.20", "", "172.17.0.1",
+         DOCKER_UA),
+        (at("2026-10-05T12:15:02+00:00"), "GET", "library/alpine", "", D, "172.17.0.1",
+         DOCKER_UA),
+        (at("2026-10-05T12:16:40+00:00"), "GET", "library/alpine", "3.20", "", "172.17.0.1",
+         'Mozilla/5.0 "quoted" agent'),
+        (at("2026-10-05T12:16:43+00:00"), "GET", "library/alpine", "3.20", "", "172.17.0.1",
+         "skopeo/1.16"),
+    ]  # fmt: skip
+    assert parsed.errors == [
+        (7, "unparseable", parsed.errors[0][2]),
+    ] and parsed.errors[0][2].startswith('time="2026-10-05T12:16:42.123Z"')
+
+
+def test_format_option_is_strict() -> None:
+    pullstats = (LOGS / "nginx-pullstats.log").read_bytes()
+    combined = (LOGS / "nginx-combined.log").read_bytes()
+    assert parse_bytes(pullstats, "combined").requests.num_rows == 0
+    assert parse_bytes(combined, "pullstats").requests.num_rows == 0
+    assert parse_bytes(combined, "combined").requests.num_rows == 4
+    assert parse_bytes(pullstats, "pullstats").requests.num_rows == 4
+
+
+def test_last_line_without_newline_is_not_taken() -> None:
+    # a log still being written: its last line may be cut anywhere, even where it would parse
+    full = (LOGS / "nginx-pullstats.log").read_bytes().splitlines(keepends=True)[0]
+    cut = full[: full.index(b'" 1791204266.402')]
+    parsed = parse_bytes(full + cut + b'"')
+    assert parsed.requests.num_rows == 1
+    assert parsed.skipped == Counter(unterminated=1)
+
+
+def test_bytes_that_are_not_utf8_are_counted_not_fatal() -> None:
+    good = (LOGS / "nginx-combined.log").read_bytes().splitlines(keepends=True)[4]
+    parsed = parse_bytes(good + b"\xff\xfe garbage \x00\x80\n" + good.replace(b"1.7.22", b"\xe9"))
+    assert parsed.lines == 3
+    assert parsed.requests.num_rows == 2
+    assert parsed.requests["ua"].to_pylist()[1] == "containerd/\ufffd"
+    assert parsed.skipped == Counter(unparseable=1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))),
+        max_size=8,
+    )
+)
+def test_any_text_is_parsed_or_counted(lines: list[str]) -> None:
+    valid = (LOGS / "nginx-pullstats.log").read_text().splitlines()[0]
+    data = "".join(f"{line}\n" for line in [*lines, valid]).encode()
+    parsed = parse_bytes(data)
+    assert parsed.lines == len(lines) + 1
+    assert parsed.requests.num_rows + sum(parsed.skipped.values()) == parsed.lines
+    assert set(parsed.skipped) <= set(SKIP_REASONS)
+    assert parsed.requests.num_rows >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="abz09._-/A", min_size=1, max_size=40)
+    | st.sampled_from(["a/b", "a__b/c", "a--b", "a-_b", "a/", "/a", "a..b", "a.b/c-d/e_f"])
+)
+def test_name_rules_are_the_notification_parsers(name: str) -> None:
+    try:
+        parse_repository_name(name)
+        expected = 1
+    except UnparseableRequest:
+        expected = 0
+    line = f'192.0.2.1 - - [05/Oct/2026:12:00:00 +0000] "GET /v2/{name}/manifests/1.0 HTTP/1.1" 200 1 "-" "x"\n'  # noqa: E501
+    parsed = parse_bytes(line.encode())
+    assert parsed.requests.num_rows == expected, parsed.skipped
+
+
+# --- the command line, end to end ---------------------------------------------------------------
+
+
+def actions(data_dir: Path) -> list[tuple[object, ...]]:
+    glob = data_dir / "lake" / "actions" / "day=*" / "*.parquet"
+    with duckdb.connect() as connection:
+        return connection.execute(
+            f"""
+            SELECT namespace, repository, action, reference, digest, http_method
+            FROM read_parquet('{glob}', hive_partitioning = false)
+            ORDER BY timestamp, repository, action
+            """
+        ).fetchall()
+
+
+def lake_requests(data_dir: Path) -> list[tuple[object, ...]]:
+    glob = data_dir / "lake" / "requests" / "day=*" / "*.parquet"
+    with duckdb.connect() as connection:
+        return connection.execute(
+            f"""
+            SELECT source, count(*), count(DISTINCT id)
+            FROM read_parquet('{glob}', hive_partitioning = false) GROUP BY source ORDER BY 1
+            """
+        ).fetchall()
+
+
+def test_cli_imports_files_then_process_makes_actions(data_dir: Path) -> None:
+    result = run_cli(
+        data_dir, "ingest", "logs", str(LOGS / "registry-access.log"),
+        str(LOGS / "nginx-combined.log"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"{LOGS / 'registry-access.log'}: 8 lines read, 4 used, 4 skipped "
+        "(blob_request 1, non_2xx 1, not_manifest 1, unparseable 1)"
+    )
+    assert f"{LOGS / 'registry-access.log'}:7: unparseable: time=" in result.stdout
+    assert f"{LOGS / 'nginx-combined.log'}:10: invalid_name: 192.0.2.44" in result.stdout
+    assert f"{LOGS / 'nginx-combined.log'}:14: unparseable: " in result.stdout
+    assert lines[-1].startswith("imported 8 requests from 2 file(s): 8 new, 0 already in the lake")
+    processed = run_cli(data_dir, "process")
+    assert processed.returncode == 0, processed.stderr
+    assert actions(data_dir) == [
+        # HEAD 3.20 (digest not logged) + GET by digest in the same second: one pull
+        ("library", "alpine", "pull_by_tag", "3.20", D, "GET"),
+        ("library", "alpine", "pull_by_tag", "3.20", "", "GET"),
+        ("library", "alpine", "pull_by_tag", "3.20", "", "GET"),  # 3 s later: another pull
+        # HEAD 1.0 at 12:44:26Z, GET by digest at 12:44:27Z
+        ("acme", "web/app", "pull_by_tag", "1.0", D, "GET"),
+        # two identical lines: two CI jobs behind one address
+        ("library", "nginx", "pull_by_tag", "latest", "", "GET"),
+        ("library", "nginx", "pull_by_tag", "latest", "", "GET"),
+    ]
+
+
+def test_cli_reads_stdin_and_reimport_is_a_no_op(data_dir: Path) -> None:
+    text = (LOGS / "nginx-pullstats.log").read_text()
+    first = run_cli(data_dir, "ingest", "logs", "-", stdin=text)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == (
+        "stdin: 11 lines read, 4 used, 7 skipped (blank 1, blob_request 1, delete 1, "
+        "invalid_address 1, invalid_digest 1, method 1, unparseable 1)"
+    )
+    assert run_cli(data_dir, "process").returncode == 0
+    assert actions(data_dir) == [
+        ("acme", "web/app", "pull_by_tag", "1.0", D, "GET"),
+        ("acme", "web/app", "version_check", "latest", D, "HEAD"),
+    ]
+    assert lake_requests(data_dir) == [("log", 4, 4)]
+    # the same lines again, from the gzip file this time: nothing new
+    again = run_cli(data_dir, "ingest", "logs", str(LOGS / "nginx-pullstats.log.gz"))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == (
+        "imported 4 requests from 1 file(s): 0 new, 4 already in the lake"
+    )
+    assert lake_requests(data_dir) == [("log", 4, 4)]
+
+
+def notification(instant: datetime, event_id: str = "0c8a3b0e") -> PullRequestRecord:
+    return PullRequestRecord(
+        event_id, micros(instant), "GET", "acme/web/app", "1.0",
+        D, "198.51.100.9", "docker/27.3.1", "notification", now_micros(),
+    )  # fmt: skip
+
+
+def test_overlap_with_notifications_is_refused_unless_allowed(
+    data_dir: Path, runtime: Runtime
+) -> None:
+    # a notification in the hour 12:00Z of the pullstats log, another on a day it does not cover
+    write_spool(
+        runtime,
+        notification(datetime(2026, 10, 5, 12, 30, tzinfo=UTC)),
+        notification(datetime(2026, 10, 9, 8, 0, tzinfo=UTC), "5b8e4d47"),
+    )
+    assert run_cli(data_dir, "process").returncode == 0
+    refused = run_cli(
+        data_dir, "ingest", "logs", str(LOGS / "nginx-combined.log"),
+        str(LOGS / "nginx-pullstats.log"),
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "2026-10-05T12:00Z" in refused.stderr
+    assert "--allow-overlap" in refused.stderr
+    assert "registry-notification" in refused.stderr
+    assert lake_requests(data_dir) == [("notification", 2, 2)]  # nothing written
+    # an hour without notifications goes in
+    later = (LOGS / "nginx-combined.log").read_text().splitlines()[4]
+    later = later.replace("05/Oct/2026:14:50:01 +0200", "05/Oct/2026:13:00:00 +0000")
+    alone = run_cli(data_dir, "ingest", "logs", "-", stdin=later + "\n")
+    assert alone.returncode == 0, alone.stderr
+    allowed = run_cli(
+        data_dir, "ingest", "logs", "--allow-overlap", str(LOGS / "nginx-pullstats.log")
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert lake_requests(data_dir) == [("log", 5, 5), ("notification", 2, 2)]
+
+
+def test_overlap_is_checked_for_stdin_too(data_dir: Path, runtime: Runtime) -> None:
+    write_spool(runtime, notification(datetime(2026, 10, 5, 12, 59, 59, tzinfo=UTC)))
+    assert run_cli(data_dir, "process").returncode == 0
+    text = (LOGS / "nginx-pullstats.log").read_text()
+    refused = run_cli(data_dir, "ingest", "logs", "-", stdin=text)
+    assert refused.returncode == 1 and "2026-10-05T12:00Z" in refused.stderr
+    assert lake_requests(data_dir) == [("notification", 1, 1)]
+
+
+def test_cli_errors_are_one_line(data_dir: Path, tmp_path: Path) -> None:
+    missing = run_cli(data_dir, "ingest", "logs", str(tmp_path / "nope.log"))
+    assert missing.returncode == 1 and "nope.log: no such file" in missing.stderr
+    bad_format = run_cli(data_dir, "ingest", "logs", "--format", "json", "-", stdin="")
+    assert bad_format.returncode == 1 and "--format must be one of" in bad_format.stderr
+    damaged = tmp_path / "damaged.log.gz"
+    damaged.write_bytes((LOGS / "nginx-pullstats.log.gz").read_bytes()[:60])
+    cut = run_cli(data_dir, "ingest", "logs", str(damaged))
+    assert cut.returncode == 1 and "damaged.log.gz:" in cut.stderr
+    garbage = tmp_path / "app.log"
+    garbage.write_text("level=info msg=started\nlevel=info msg=ready\n")
+    wrong = run_cli(data_dir, "ingest", "logs", str(garbage))
+    assert wrong.returncode == 0
+    assert "no line is in the combined or pullstats format" in wrong.stdout
