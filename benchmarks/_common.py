@@ -1,0 +1,99 @@
+"""What every benchmark prints: the environment it ran in and Markdown result tables.
+
+docs/benchmarks.md asks each entry to record versions, commit and machine; this module gathers
+them once so every benchmark reports them the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+import pullstats
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def environment() -> list[tuple[str, str]]:
+    """(name, value) rows describing this run's software and machine."""
+    return [
+        ("pullstats", f"{pullstats.__version__} ({_commit()})"),
+        ("Python", platform.python_version()),
+        ("DuckDB", duckdb.__version__),
+        ("SQLite", sqlite3.sqlite_version),
+        ("CPU", f"{_cpu_model()}, {os.cpu_count()} cores"),
+        ("memory", _memory()),
+        ("OS", platform.platform()),
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def print_environment(command: str) -> None:
+    print(f"command: `{command}`\n")
+    print(markdown_table(("", ""), environment()))
+    print()
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of already sorted values, nearest rank."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, round(q / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def pullstats_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pullstats", *args]
+
+
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment for a pullstats child process working on ``data_dir`` only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULLSTATS_")}
+    env["PULLSTATS_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def _commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "unknown commit"
+    return result.stdout.strip() or "unknown commit"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"

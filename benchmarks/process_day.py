@@ -1,0 +1,201 @@
+"""`pullstats process` on one day of requests, against DuckDB alone doing the bare I/O.
+
+Run (from the repository root):
+
+    python benchmarks/process_day.py --requests 2000000
+
+Generates one UTC day of about `--requests` requests with the seeded generator into the spool
+of a temporary data dir (as the server would have written them: SpoolWriter segments of spool
+lines), then, `--repeat` times, each on a fresh copy of that spool:
+
+- times `pullstats process` in a child process (compact, classify, roll up): wall time,
+  requests/s, peak RSS of the child, and the stage times its progress bars print (whole
+  seconds);
+- the baseline: DuckDB alone, in a child process with the same thread and memory settings,
+  reading the same spool JSON lines and writing them as Parquet partitioned by day — the I/O
+  floor any compaction pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from _common import cli_env, markdown_table, print_environment, pullstats_command
+
+from pullstats.config import Settings
+from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests, to_spool_lines
+from pullstats.lake.spool import SpoolWriter
+
+DAY = date(2026, 10, 7)  # a Wednesday: a full working day of traffic
+
+_STAGES = ("compact spool", "classify days", "roll up periods")
+_STAGE_LINE = re.compile(
+    r"^(compact spool|classify days|roll up periods).*?(\d+):(\d\d):(\d\d)\s*$"
+)
+
+# DuckDB alone: the same spool lines → Parquet by day, nothing else. Spool lines hold ts and
+# recv as microseconds; the day comes from ts as in compaction.
+_BASELINE = """
+import sys, duckdb
+spool, target, threads, memory = sys.argv[1:5]
+con = duckdb.connect(":memory:")
+con.execute(f"SET threads = {int(threads)}")
+con.execute("SET memory_limit = ?", [memory])
+con.execute("SET TimeZone = 'UTC'")
+con.execute("SET preserve_insertion_order = false")
+con.execute(f'''
+    COPY (
+        SELECT *, CAST(make_timestamp(ts) AS DATE) AS day
+        FROM read_json('{spool}/*.seg', format = 'newline_delimited', columns = {{
+            id: 'VARCHAR', ts: 'BIGINT', method: 'VARCHAR', name: 'VARCHAR', tag: 'VARCHAR',
+            digest: 'VARCHAR', ip: 'VARCHAR', ua: 'VARCHAR', src: 'VARCHAR', recv: 'BIGINT'
+        }})
+    ) TO '{target}' (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd)
+''')
+print(con.execute(f"SELECT count(*) FROM read_parquet('{target}/*/*.parquet')").fetchone()[0])
+"""
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mib: float
+    output: str
+    errors: str
+
+
+def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
+    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child)."""
+    out_path, err_path = scratch / "child.out", scratch / "child.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)
+    output, errors = out_path.read_text(), err_path.read_text()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{errors}")
+    return Run(seconds, usage.ru_maxrss / 1024, output, errors)  # ru_maxrss is KiB on Linux
+
+
+def stage_seconds(progress_output: str) -> dict[str, int]:
+    stages = {}
+    for line in progress_output.splitlines():
+        match = _STAGE_LINE.match(line.strip())
+        if match:
+            name, h, m, s = match.groups()
+            stages[name] = int(h) * 3600 + int(m) * 60 + int(s)
+    return stages
+
+
+def fill_spool(spool: Path, requests: int, seed: int) -> int:
+    writer = SpoolWriter(spool, segment_bytes=256 * 1024 * 1024)
+    written = 0
+    try:
+        for table in generate_requests(
+            DEMO_CATALOG, start=DAY, days=1, requests_per_day=requests, seed=seed
+        ):
+            writer.append(to_spool_lines(table))
+            written += table.num_rows
+    finally:
+        writer.close()
+    return written
+
+
+def spread(values: list[float], unit: str, digits: int = 1) -> str:
+    text = f"{statistics.median(values):,.{digits}f} {unit}".rstrip()
+    if len(values) > 1:
+        text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2_000_000, help="about this many")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, on fresh copies")
+    args = parser.parse_args()
+    print_environment(" ".join(["python benchmarks/process_day.py", *sys.argv[1:]]))
+
+    with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
+        root = Path(tmp)
+        pristine = root / "spool"
+        began = time.perf_counter()
+        requests = fill_spool(pristine, args.requests, args.seed)
+        generated = time.perf_counter() - began
+        spool_bytes = sum(p.stat().st_size for p in pristine.iterdir())
+        settings = Settings(data_dir=root / "unused")
+        threads, memory = str(settings.duckdb_threads), settings.duckdb_memory_limit
+        env_settings = {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PULLSTATS_DUCKDB_THREADS", "PULLSTATS_DUCKDB_MEMORY_LIMIT")
+        }
+
+        ours: list[Run] = []
+        floor: list[Run] = []
+        stages: list[dict[str, int]] = []
+        summary = ""
+        for attempt in range(args.repeat):
+            data_dir = root / f"data-{attempt}"
+            shutil.copytree(pristine, data_dir / "spool")
+            run = run_child(pullstats_command("process"), cli_env(data_dir, **env_settings), root)
+            ours.append(run)
+            stages.append(stage_seconds(run.errors))
+            summary = run.output.strip().splitlines()[-1]
+            shutil.rmtree(data_dir)
+
+            copy = root / f"baseline-{attempt}"
+            shutil.copytree(pristine, copy / "spool")
+            base = run_child(
+                [sys.executable, "-c", _BASELINE, str(copy / "spool"), str(copy / "out"), threads,
+                 memory],
+                dict(os.environ),
+                root,
+            )  # fmt: skip
+            if int(base.output.strip()) != requests:
+                sys.exit(f"baseline wrote {base.output.strip()} rows, expected {requests}")
+            floor.append(base)
+            shutil.rmtree(copy)
+
+    print(
+        f"data: {requests:,} requests on {DAY} (seed {args.seed}), spool "
+        f"{spool_bytes / 1024 / 1024:,.0f} MiB, generated in {generated:.1f} s; "
+        f"DuckDB threads={threads} memory_limit={memory}; {args.repeat} run(s), median (range)\n"
+    )
+    print(
+        markdown_table(
+            ("", "pullstats process", "baseline: DuckDB spool JSON → Parquet by day"),
+            [
+                ("wall time", spread([r.seconds for r in ours], "s", 2),
+                 spread([r.seconds for r in floor], "s", 2)),
+                ("requests/s", spread([requests / r.seconds for r in ours], "", 0),
+                 spread([requests / r.seconds for r in floor], "", 0)),
+                ("peak RSS (child)", spread([r.peak_rss_mib for r in ours], "MiB", 0),
+                 spread([r.peak_rss_mib for r in floor], "MiB", 0)),
+                *[
+                    (f"stage: {name}", spread([s.get(name, 0) for s in stages], "s", 0), "")
+                    for name in _STAGES
+                ],
+            ],
+        )
+    )  # fmt: skip
+    print(
+        f"\nstage times are whole seconds, read from the progress bars; pullstats said: {summary}"
+    )
+
+
+if __name__ == "__main__":
+    main()

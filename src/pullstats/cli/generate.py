@@ -1,0 +1,200 @@
+"""``pullstats generate``: synthetic registry traffic as files in each source format, or POSTed.
+
+Requests come from the seeded generator (:mod:`pullstats.demo.synthetic`) over the demo
+catalog and are rendered by :mod:`pullstats.demo.render`. Into a folder it writes
+
+- ``notifications/envelope-000001.json`` …: notification envelopes of ``--batch`` events;
+- ``nginx/access-YYYY-MM-DD.log``: one access log per UTC day in the recommended format;
+
+or, with ``--out http://HOST:PORT``, it delivers the envelopes to the server's ingest endpoint
+one at a time, retrying like a registry (:mod:`pullstats.demo.delivery`). The same arguments
+always produce the same events (ids included), so a repeated run is de-duplicated by the lake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import typer
+
+from pullstats.cli.common import fail, out, progress
+from pullstats.demo.delivery import DeliveryFailed, DeliveryReport, NotificationSender
+from pullstats.demo.render import (
+    ManifestInfo,
+    envelope_bodies,
+    manifest_info,
+    nginx_lines,
+    notification_events,
+)
+from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+
+FORMATS = ("notifications", "nginx", "all")
+
+
+class _FolderOutput:
+    """Writes envelopes of exactly ``batch`` events (the last may hold fewer) and daily logs."""
+
+    def __init__(self, folder: Path, formats: set[str], batch: int) -> None:
+        self.notifications = folder / "notifications" if "notifications" in formats else None
+        self.nginx = folder / "nginx" if "nginx" in formats else None
+        for sub in (self.notifications, self.nginx):
+            if sub is not None:
+                sub.mkdir(parents=True, exist_ok=True)
+        self._batch = batch
+        self._pending: list[str] = []
+        self._logs_started: set[Path] = set()
+        self.envelopes = 0
+        self.lines = 0
+
+    def add(self, table: pa.Table, events: list[str] | None, log_lines: bytes | None) -> None:
+        if events is not None:
+            self._pending.extend(events)
+            full = len(self._pending) - len(self._pending) % self._batch
+            self._write_envelopes(self._pending[:full])
+            del self._pending[:full]
+        if log_lines is not None and self.nginx is not None:
+            day = dt.datetime.fromtimestamp(table["ts"][0].as_py() / 1e6, dt.UTC).date()
+            path = self.nginx / f"access-{day.isoformat()}.log"
+            # a rerun into the same folder replaces a day's log instead of appending to it
+            mode = "ab" if path in self._logs_started else "wb"
+            self._logs_started.add(path)
+            with open(path, mode) as handle:
+                handle.write(log_lines)
+            self.lines += table.num_rows
+
+    def finish(self) -> None:
+        self._write_envelopes(self._pending)
+        self._pending = []
+
+    def _write_envelopes(self, events: list[str]) -> None:
+        if self.notifications is None:
+            return
+        for body in envelope_bodies(events, self._batch):
+            self.envelopes += 1
+            (self.notifications / f"envelope-{self.envelopes:06d}.json").write_bytes(body)
+
+
+def _parse_start(value: str | None, days: int) -> dt.date:
+    if value is None:  # the last D complete days
+        return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--start: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def generate_command(
+    events: int = typer.Option(10_000, "--events", min=1, help="About how many requests in all."),
+    start: str | None = typer.Option(
+        None, "--start", help="First UTC day (YYYY-MM-DD); default: --days days ago."
+    ),
+    days: int = typer.Option(1, "--days", min=1, help="Days to spread the requests over."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same events."),
+    out_to: str = typer.Option(
+        ..., "--out", help="A folder to write into, or a server URL (http://HOST:PORT) to POST to."
+    ),
+    format_: str = typer.Option(
+        "notifications", "--format", help="notifications, nginx or all (a folder only)."
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="PULLSTATS_GENERATE_TOKEN",
+        help="Ingest token (psi_…) for --out URL; or set PULLSTATS_GENERATE_TOKEN.",
+    ),
+    batch: int = typer.Option(100, "--batch", min=1, help="Events per notification envelope."),
+) -> None:
+    """Generate realistic synthetic pull traffic: notification envelopes, nginx logs, or POSTs."""
+    if format_ not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}")
+    first = _parse_start(start, days)
+    to_server = out_to.startswith(("http://", "https://"))
+    if to_server and format_ != "notifications":
+        raise fail("--out URL posts notification envelopes: --format nginx/all needs a folder")
+    if to_server and not token:
+        raise fail(
+            "--out URL needs --token (an ingest token from `pullstats ingest-tokens create`)"
+        )
+    formats = {"notifications", "nginx"} if format_ == "all" else {format_}
+    tables = generate_requests(
+        DEMO_CATALOG,
+        start=first,
+        days=days,
+        requests_per_day=math.ceil(events / days),
+        seed=seed,
+    )
+    manifests = manifest_info(DEMO_CATALOG)
+    rng = np.random.default_rng([seed, 1])  # rendering's own stream: ids, ports, nanoseconds
+    generated = 0
+    with progress() as bars:
+        task = bars.add_task("generate requests", total=events)
+
+        def advance(table: pa.Table) -> None:
+            nonlocal generated
+            generated += table.num_rows
+            bars.update(task, completed=generated, total=max(events, generated))
+
+        if to_server:
+            assert token is not None
+            _post(out_to, token, batch, tables, manifests, rng, advance)
+        else:
+            folder = _FolderOutput(Path(out_to), formats, batch)
+            for table in tables:
+                folder.add(
+                    table,
+                    notification_events(table, manifests, rng) if folder.notifications else None,
+                    nginx_lines(table, manifests) if folder.nginx else None,
+                )
+                advance(table)
+            folder.finish()
+        bars.update(task, total=generated, completed=generated)
+    if not to_server:
+        written = []
+        if folder.notifications:
+            written.append(f"{folder.envelopes} envelopes in {folder.notifications}")
+        if folder.nginx:
+            written.append(f"{folder.lines} log lines in {folder.nginx}")
+        out.print(
+            f"generated {generated} requests from {first} over {days} days (seed {seed}): "
+            + ", ".join(written)
+        )
+
+
+def _post(
+    url: str,
+    token: str,
+    batch: int,
+    tables: Iterator[pa.Table],
+    manifests: ManifestInfo,
+    rng: np.random.Generator,
+    advance: Callable[[pa.Table], None],
+) -> None:
+    with NotificationSender(url, token) as sender:
+        try:
+            for table in tables:
+                events = notification_events(table, manifests, rng)
+                for start, body in zip(
+                    range(0, len(events), batch), envelope_bodies(events, batch), strict=True
+                ):
+                    sender.send(body, min(batch, len(events) - start))
+                advance(table)
+        except DeliveryFailed as error:
+            raise fail(f"{url}: {error} ({_summary(sender.report)} before that)") from None
+        report = sender.report
+    out.print(f"sent to {url}: {_summary(report)}")
+
+
+def _summary(report: DeliveryReport) -> str:
+    text = (
+        f"{report.events} events in {report.envelopes} envelopes delivered, "
+        f"{report.accepted} accepted, {report.ignored} ignored, {report.rejected} rejected"
+    )
+    if report.retries:
+        reasons = ", ".join(f"{why} ×{n}" for why, n in sorted(report.errors.items()))
+        text += f", {report.retries} retries ({reasons})"
+    return text

@@ -1,0 +1,226 @@
+"""Properties of ``process`` over generated request streams, on a real data dir.
+
+For several seeded streams (spooled as the server would spool them):
+- every request belongs to exactly one action: the stored actions are exactly the groups the
+  §3 rules make of the lake's requests, and no action holds more requests than a pattern allows;
+- re-running ``process``, plainly or as a full rebuild, changes nothing: byte-identical action
+  files and identical rollups;
+- the same stream split into two spool batches, processed one after the other, gives the same
+  actions and rollups as one batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+
+from pullstats.classify.rules import group_requests
+from pullstats.config import Settings
+from pullstats.db.models import PullRollup
+from pullstats.demo.synthetic import (
+    DEMO_CATALOG,
+    SyntheticCatalog,
+    catalog_from_tags,
+    generate_requests,
+    to_spool_lines,
+)
+from pullstats.lake.compaction import IP_HASH_KEY
+from pullstats.lake.engine import connect
+from pullstats.lake.spool import SpoolWriter
+from pullstats.pipeline import process
+from pullstats.runtime import Runtime
+
+START = dt.date(2026, 10, 3)  # Saturday: the stream crosses a week boundary
+DAYS = 3
+SEEDS = (1, 7, 23)
+
+# the demo catalog plus a library image and a single-arch nested one
+_EXTRA = catalog_from_tags({"nginx": ["latest", "1.27"], "grp/sub/app": ["2.0"]}, platforms=0)
+CATALOG = SyntheticCatalog(
+    repositories=DEMO_CATALOG.repositories + _EXTRA.repositories,
+    tags=DEMO_CATALOG.tags + _EXTRA.tags,
+)
+
+
+def stream(seed: int) -> pa.Table:
+    return pa.concat_tables(
+        generate_requests(CATALOG, start=START, days=DAYS, requests_per_day=600, seed=seed)
+    )
+
+
+def spool(runtime: Runtime, table: pa.Table) -> None:
+    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
+    try:
+        writer.append(to_spool_lines(table))
+    finally:
+        writer.close()
+
+
+def open_runtime(data_dir: Path, key_from: Path | None = None) -> Runtime:
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    if key_from is not None:  # the same HMAC key, so ip_hash values can be compared
+        runtime.paths.keys.mkdir(parents=True, exist_ok=True)
+        shutil.copy(key_from / "keys" / IP_HASH_KEY, runtime.paths.keys / IP_HASH_KEY)
+    return runtime
+
+
+def action_files(runtime: Runtime) -> dict[str, bytes]:
+    root = runtime.paths.actions
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.glob("*/*.parquet"))}
+
+
+def stored_actions(runtime: Runtime) -> pa.Table:
+    root = runtime.paths.actions
+    table = pa.concat_tables(pq.read_table(p) for p in sorted(root.glob("*/*.parquet")))
+    return table.sort_by([(name, "ascending") for name in ("timestamp", "ip_hash", "repository")])
+
+
+def rollups(runtime: Runtime) -> list[tuple[object, ...]]:
+    with runtime.sessions() as session:
+        rows = session.scalars(select(PullRollup)).all()
+        return sorted(
+            (
+                r.period_kind,
+                r.period_start,
+                r.level,
+                r.namespace,
+                r.repository,
+                r.reference,
+                r.pull_by_tag,
+                r.pull_by_digest,
+                r.version_check,
+                r.unique_ip_count,
+            )
+            for r in rows
+        )
+
+
+def regroup_lake(runtime: Runtime) -> tuple[pa.Table, list[int], list[str]]:
+    """The lake's requests sorted as classification sorts them, grouped again by the rules."""
+    connection = connect(runtime.settings)
+    try:
+        requests = connection.sql(
+            f"""
+            SELECT ts, namespace, repository, ip_hash, method, tag, digest,
+                   epoch_us(ts) - lag(epoch_us(ts)) OVER w AS gap_us
+            FROM read_parquet('{runtime.paths.requests}/*/*.parquet',
+                              hive_partitioning = false)
+            WINDOW w AS (PARTITION BY namespace, repository, ip_hash ORDER BY ts, received, id)
+            ORDER BY namespace, repository, ip_hash, ts, received, id
+            """
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    grouped = group_requests(
+        requests["gap_us"].to_pylist(),
+        requests["method"].to_pylist(),
+        requests["tag"].to_pylist(),
+        requests["digest"].to_pylist(),
+    )
+    return requests.take(pa.array(grouped.first_request, pa.int64())), grouped.size, grouped.action
+
+
+@dataclass
+class Processed:
+    seed: int
+    table: pa.Table
+    runtime: Runtime
+
+
+@pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
+def one_batch(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Processed]:
+    """One stream, spooled in one batch and processed once."""
+    table = stream(request.param)
+    runtime = open_runtime(tmp_path_factory.mktemp("one-batch"))
+    spool(runtime, table)
+    process(runtime)
+    yield Processed(request.param, table, runtime)
+    runtime.close()
+
+
+def test_every_request_belongs_to_exactly_one_action(one_batch: Processed) -> None:
+    processed = one_batch.runtime
+    firsts, sizes, kinds = regroup_lake(processed)
+    requests = pq.read_table(processed.paths.requests).num_rows
+    actions = stored_actions(processed)
+    assert requests > 1_000
+    assert sum(sizes) == requests
+    assert all(1 <= size <= 3 for size in sizes)  # HEAD, GET, GET of a platform at most
+    assert len(sizes) == actions.num_rows
+    # the stored actions are those groups: same opening request, same kind
+    regrouped = Counter(
+        zip(
+            firsts["ts"].to_pylist(),
+            firsts["ip_hash"].to_pylist(),
+            firsts["repository"].to_pylist(),
+            kinds,
+            strict=True,
+        )
+    )
+    stored = Counter(
+        zip(
+            actions["timestamp"].to_pylist(),
+            actions["ip_hash"].to_pylist(),
+            actions["repository"].to_pylist(),
+            actions["action"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert stored == regrouped
+    # a real stream merges requests: fewer actions than requests, and every kind occurs
+    assert actions.num_rows < requests
+    assert set(kinds) == {"pull_by_tag", "pull_by_digest", "version_check"}
+
+
+def test_rerunning_process_changes_nothing(one_batch: Processed) -> None:
+    processed = one_batch.runtime
+    files, rows = action_files(processed), rollups(processed)
+    assert len(files) >= DAYS and rows
+
+    again = process(processed)
+    assert again.compaction.written == 0
+    assert action_files(processed) == files
+    assert rollups(processed) == rows
+
+    last = START + dt.timedelta(days=DAYS)  # a pull in flight at midnight may end past the end
+    rebuilt = process(processed, rebuild_from=START - dt.timedelta(days=1), rebuild_to=last)
+    assert rebuilt.actions == sum(pq.read_metadata(p).num_rows for p in _paths(processed))
+    assert action_files(processed) == files
+    assert rollups(processed) == rows
+
+
+def _paths(runtime: Runtime) -> list[Path]:
+    return sorted(runtime.paths.actions.glob("*/*.parquet"))
+
+
+@pytest.mark.parametrize("split", ["halves", "interleaved"])
+def test_two_batches_give_the_same_actions_as_one(
+    one_batch: Processed, split: str, tmp_path: Path
+) -> None:
+    table, processed = one_batch.table, one_batch.runtime
+    if split == "halves":  # the second batch arrives after the first was processed
+        first = np.arange(table.num_rows) < table.num_rows // 2
+    else:  # late data: each request lands in either batch at random
+        first = np.random.default_rng(5).random(table.num_rows) < 0.5
+    runtime = open_runtime(tmp_path / "two-batches", key_from=processed.paths.root)
+    try:
+        spool(runtime, table.filter(pa.array(first)))
+        process(runtime)
+        spool(runtime, table.filter(pa.array(~first)))
+        process(runtime)
+        assert stored_actions(runtime).equals(stored_actions(processed))
+        assert rollups(runtime) == rollups(processed)
+    finally:
+        runtime.close()
