@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.lake.layout import DataDir
+
+
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.1, 192.168.0.0/16"`` → networks; a bad entry raises ValueError naming it."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if entry:
+            try:
+                networks.append(ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -46,6 +59,40 @@ class Settings(BaseSettings):
         "1.5GB", description="memory_limit of every DuckDB connection."
     )
     duckdb_threads: int = Field(2, description="threads of every DuckDB connection.")
+    geoip_country_db: Path | None = Field(
+        None,
+        description="MaxMind GeoIP2/GeoLite2 Country or City .mmdb file; replaces the bundled "
+        "country data when set.",
+    )
+    geoip_asn_db: Path | None = Field(
+        None,
+        description="MaxMind GeoIP2/GeoLite2 ASN .mmdb file; replaces the bundled network "
+        "organisation data when set.",
+    )
+    login_attempts_per_account: int = Field(
+        10, ge=1, description="Failed logins allowed per account name within the window."
+    )
+    login_attempts_per_ip: int = Field(
+        50, ge=1, description="Failed logins allowed per client IP within the window."
+    )
+    login_attempts_window: timedelta = Field(
+        timedelta(minutes=15), description="Sliding window of the login rate limits."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs or CIDR networks of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the socket's peer is the client.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # fail at start, with the bad entry named, not on a request
+        return value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @cached_property
     def paths(self) -> DataDir:

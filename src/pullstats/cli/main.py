@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pullstats import __version__
-from pullstats.cli import admin, jobs
+from pullstats.cli import admin, generate, imports, ingest, jobs
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 
@@ -20,8 +20,12 @@ app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.namespaces_app, name="namespaces")
 app.add_typer(admin.members_app, name="members")
 app.add_typer(admin.ingest_tokens_app, name="ingest-tokens")
+app.add_typer(ingest.ingest_app, name="ingest")
+app.add_typer(admin.tokens_app, name="tokens")
+app.add_typer(imports.import_app, name="import")
 app.command("process")(jobs.process_command)
 app.command("export")(jobs.export_command)
+app.command("generate")(generate.generate_command)
 
 
 def _version(value: bool) -> None:
@@ -56,9 +60,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             port=port,
             workers=workers,
             log_level="info",
+            proxy_headers=False,  # X-Forwarded-For is read only from PULLSTATS_TRUSTED_PROXIES
         )
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="info", proxy_headers=False
+        )
 
 
 @app.command()
