@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -24,7 +24,8 @@ router = APIRouter(tags=["operations"])
 )
 def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResponse:
     checks: dict[str, str] = {}
-    probe = state.runtime.paths.tmp / f".healthz-{os.getpid()}"
+    # a name of its own per request: concurrent checks must not delete each other's probe
+    probe = state.runtime.paths.tmp / f".healthz-{uuid.uuid4().hex}"
     try:  # root passes every permission check, so only a real write proves the disk usable
         probe.write_bytes(b"ok")
         probe.unlink()
