@@ -11,15 +11,18 @@ import gzip
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
 import pytest
 
 from pullstats.accounts import service
+from pullstats.classify.enrich import enrich
 from pullstats.db.models import ExportFile
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord, micros, now_micros
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import (
+    Breakdown,
     Group,
     RelativePeriod,
     SeriesQuery,
@@ -169,3 +172,48 @@ def test_complete_period_rows_equal_the_summary_exports(loaded: Runtime) -> None
                 period.start_text,
                 period.end_text,
             )
+
+
+def test_breakdown_by_country(runtime: Runtime) -> None:
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    public = "8.8.8.8"  # a registered address: enrichment gives it a country
+    country = enrich(pa.array([public]), pa.array([""]))["country"][0].as_py()
+    assert country and country != "ZZ"
+    write_spool(
+        runtime,
+        request(1, t("2026-01-05"), "GET", "acme/api", public, tag="1.0"),
+        request(2, t("2026-01-06"), "GET", "acme/api", public, tag="1.0"),
+        request(3, t("2026-01-06"), "GET", "acme/web", A, tag="1.0"),  # TEST-NET: unknown
+        request(4, t("2026-01-07"), "HEAD", "acme/web", B, tag="1.0"),  # unknown too
+    )
+    process(runtime)
+    query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, breakdown=Breakdown.COUNTRY)
+    with runtime.sessions() as session:
+        rows = namespace_series(session, "acme", query, TODAY)
+        by_repo = namespace_series(
+            session,
+            "acme",
+            SeriesQuery(
+                period=RelativePeriod.LAST_2_MONTHS, breakdown=Breakdown.COUNTRY, group=Group.REPO
+            ),
+            TODAY,
+        )
+        web = repository_series(session, "acme", "web", query, TODAY)
+    january = {
+        r["country"]: (r["pullCount"], r["ipCount"])
+        for r in rows
+        if r["start"].startswith("2026-01")
+    }
+    assert january == {country: (2, 1), "ZZ": (1, 2)}
+    assert {r["country"] for r in rows} == {country, "ZZ"}  # each country zero-filled
+    assert len(rows) == 4  # two countries × two months
+    assert {(r["repo"], r["country"]) for r in by_repo if r["pullCount"]} == {
+        ("api", country),
+        ("web", "ZZ"),
+    }
+    assert [
+        (r["country"], r["pullCount"], r["ipCount"])
+        for r in web
+        if r["start"].startswith("2026-01")
+    ] == [("ZZ", 1, 2)]

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pullstats.accounts.service import extra_repos
 from pullstats.api.auth import UNAUTHORIZED, Viewer, current_viewer
 from pullstats.api.cache import cached_json
 from pullstats.api.dvp_models import PULLS_DATASET, NamespaceMetadata, ReposPullData
@@ -22,6 +21,7 @@ from pullstats.api.state import AppState, app_state
 from pullstats.db.models import PullRollup
 from pullstats.db.state import generation
 from pullstats.rollups.series import (
+    Breakdown,
     Group,
     RelativePeriod,
     SeriesQuery,
@@ -52,8 +52,14 @@ def series_query(
     current: Annotated[
         bool, Query(description="Append the current, incomplete period, marked partial.")
     ] = False,
+    breakdown: Annotated[
+        Breakdown | None,
+        Query(description="Split every row by client country (ISO 3166-1 alpha-2, ZZ unknown)."),
+    ] = None,
 ) -> SeriesQuery:
-    return SeriesQuery(timespan=timespan, period=period, group=group, current=current)
+    return SeriesQuery(
+        timespan=timespan, period=period, group=group, current=current, breakdown=breakdown
+    )
 
 
 def readable(viewer: Viewer, namespace: str) -> str:
@@ -63,14 +69,10 @@ def readable(viewer: Viewer, namespace: str) -> str:
     return namespace
 
 
-def readable_extra_repos(session: Session, viewer: Viewer) -> set[str]:
-    """``ns/repo`` of every extra repo of the viewer's namespaces."""
-    return {repo for ns in viewer.namespaces for repo in extra_repos(session, ns)}
-
-
-def may_read_repository(viewer: Viewer, extras: set[str], namespace: str, repo: str) -> bool:
-    """Readable through membership of its namespace, or as an extra repo of one of them."""
-    return namespace in viewer.namespaces or f"{namespace}/{repo}" in extras
+def viewer_scope(viewer: Viewer) -> tuple[str, ...]:
+    """What a viewer may read, as cache-key material: namespaces and extra repos."""
+    extras = sorted({repo for repos in viewer.extra_repos.values() for repo in repos})
+    return (*viewer.namespaces, *(f"+{repo}" for repo in extras))
 
 
 def repository_exists(session: Session, namespace: str, repo: str) -> bool:
@@ -92,7 +94,7 @@ def _series_response(
         return cached_json(
             request,
             state.responses,
-            viewer.namespaces,
+            viewer_scope(viewer),
             generation(session),
             lambda: build(session),
         )
@@ -127,7 +129,8 @@ def discovery(
         )
         extras = {
             repo
-            for repo in readable_extra_repos(session, viewer)
+            for repos in viewer.extra_repos.values()
+            for repo in repos
             if repository_exists(session, *repo.split("/", 1))
         }
     return NamespaceData(namespaces=sorted(with_data) + sorted(extras))
@@ -139,17 +142,15 @@ def discovery(
     tags=["discovery"],
     summary="Metadata of every namespace the caller may read",
 )
-def namespaces(
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-) -> list[NamespaceMetadata]:
-    with state.runtime.sessions() as session:
-        return [
-            NamespaceMetadata(
-                namespace=ns, extraRepos=extra_repos(session, ns), datasets=[PULLS_DATASET]
-            )
-            for ns in viewer.namespaces
-        ]
+def namespaces(viewer: Annotated[Viewer, Depends(current_viewer)]) -> list[NamespaceMetadata]:
+    return [
+        NamespaceMetadata(
+            namespace=ns,
+            extraRepos=list(viewer.extra_repos.get(ns, ())),
+            datasets=[PULLS_DATASET],
+        )
+        for ns in viewer.namespaces
+    ]
 
 
 @router.get(
@@ -160,17 +161,14 @@ def namespaces(
     summary="Metadata of one namespace",
 )
 def namespace(
-    namespace: str,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
+    namespace: str, viewer: Annotated[Viewer, Depends(current_viewer)]
 ) -> NamespaceMetadata:
     readable(viewer, namespace)
-    with state.runtime.sessions() as session:
-        return NamespaceMetadata(
-            namespace=namespace,
-            extraRepos=extra_repos(session, namespace),
-            datasets=[PULLS_DATASET],
-        )
+    return NamespaceMetadata(
+        namespace=namespace,
+        extraRepos=list(viewer.extra_repos.get(namespace, ())),
+        datasets=[PULLS_DATASET],
+    )
 
 
 @router.get(
@@ -219,9 +217,8 @@ def repository_pulls(
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     with state.runtime.sessions() as session:
-        extras = readable_extra_repos(session, viewer)
         if not (
-            may_read_repository(viewer, extras, namespace, repo)
+            viewer.may_read_repository(namespace, repo)
             and repository_exists(session, namespace, repo)
         ):
             raise HTTPException(404, detail=f"repository {namespace}/{repo!s} not found")
@@ -262,14 +259,11 @@ def many_repository_pulls(
 
     def build(session: Session) -> bytes:
         answer: dict[str, PullData] = {}
-        extras = readable_extra_repos(session, viewer)
         for name in dict.fromkeys(repos):
             ns, _, repo = name.partition("/")
             if not repo:
                 continue
-            if may_read_repository(viewer, extras, ns, repo) and repository_exists(
-                session, ns, repo
-            ):
+            if viewer.may_read_repository(ns, repo) and repository_exists(session, ns, repo):
                 answer[name] = _pull_data(repository_series(session, ns, repo, query, today))
         return ReposPullData(repos=answer).model_dump_json(exclude_none=True).encode()
 

@@ -151,6 +151,26 @@ class PullRollup(Base):
     unique_ip_count: Mapped[int] = mapped_column(BigInteger)
 
 
+class CountryRollup(Base):
+    """Counts of one period per client country, at namespace or repository level.
+
+    Feeds ``breakdown=country`` of the pull series. ``country`` is ISO 3166-1 alpha-2, or
+    "ZZ" when unknown; ``repository`` is "" on namespace rows.
+    """
+
+    __tablename__ = "country_rollups"
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    level: Mapped[str] = mapped_column(String(10), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    pull_by_tag: Mapped[int] = mapped_column(BigInteger)
+    pull_by_digest: Mapped[int] = mapped_column(BigInteger)
+    version_check: Mapped[int] = mapped_column(BigInteger)
+    unique_ip_count: Mapped[int] = mapped_column(BigInteger)
+
+
 class ExportPeriod(Base):
     """A (namespace, period) that has been exported, at which rollup generation."""
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert
 
-from pullstats.db.models import PullRollup, RollupPeriod
+from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
 from pullstats.lake.engine import connect, sql_list
 from pullstats.periods import Period, PeriodKind, period_of
@@ -54,18 +54,23 @@ def rollup_periods(
     runtime: Runtime, periods: Iterable[Period], on_period: Callable[[], None] | None = None
 ) -> int:
     """Recompute and publish the given periods; returns the new data generation."""
-    computed = [(period, _compute(runtime, period)) for period in periods]
+    computed = [
+        (period, _compute(runtime, period), _compute_countries(runtime, period))
+        for period in periods
+    ]
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
-        for period, rows in computed:
-            keys = (
-                PullRollup.period_kind == period.kind.value,
-                PullRollup.period_start == period.start,
-            )
-            session.execute(delete(PullRollup).where(*keys))
-            if rows:
-                session.execute(insert(PullRollup), rows)
+        for period, rows, country_rows in computed:
+            for table, table_rows in ((PullRollup, rows), (CountryRollup, country_rows)):
+                session.execute(
+                    delete(table).where(
+                        table.period_kind == period.kind.value,
+                        table.period_start == period.start,
+                    )
+                )
+                if table_rows:
+                    session.execute(insert(table), table_rows)
             marker = session.get(RollupPeriod, (period.kind.value, period.start))
             if marker is None:
                 session.add(
@@ -154,6 +159,47 @@ def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
                 coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0)
                     AS unique_ip_count
             FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
+            """
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    rows: list[dict[str, object]] = result.to_pylist()
+    for row in rows:
+        row["period_kind"] = period.kind.value
+        row["period_start"] = period.start
+    return rows
+
+
+def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
+    """Per-country counts at namespace and repository level (``breakdown=country``).
+
+    Imported Docker Hub summaries carry no country, so only the lake's actions count here.
+    """
+    files = action_files(runtime, period)
+    if not files:
+        return []
+    connection = connect(runtime.settings)
+    try:
+        result = connection.sql(
+            f"""
+            SELECT
+                CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END
+                    AS level,
+                namespace,
+                coalesce(repository, '') AS repository,
+                country,
+                count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
+                count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
+                count(*) FILTER (WHERE action = 'version_check') AS version_check,
+                count(DISTINCT ip_hash) AS unique_ip_count
+            FROM (
+                SELECT * REPLACE (
+                    CASE WHEN country = '' OR country IS NULL THEN 'ZZ'
+                         ELSE upper(country) END AS country
+                )
+                FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+            )
+            GROUP BY GROUPING SETS ((namespace, country), (namespace, repository, country))
             """
         ).to_arrow_table()
     finally:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from pullstats.db.models import PullRollup
+from pullstats.db.models import CountryRollup, PullRollup
 from pullstats.periods import Period, PeriodKind, last_complete_months, period_of, periods_between
 
 
@@ -38,6 +38,10 @@ class RelativePeriod(enum.StrEnum):
         return int(self.value.split("-")[1])
 
 
+class Breakdown(enum.StrEnum):
+    COUNTRY = "country"
+
+
 class Group(enum.StrEnum):
     REPO = "repo"
     NAMESPACE = "namespace"
@@ -49,6 +53,7 @@ class SeriesQuery:
     period: RelativePeriod = RelativePeriod.LAST_12_MONTHS
     group: Group = Group.NAMESPACE
     current: bool = False
+    breakdown: Breakdown | None = None
 
 
 @dataclass(frozen=True)
@@ -76,18 +81,16 @@ def window(query: SeriesQuery, today: date) -> list[WindowPeriod]:
 def namespace_series(
     session: Session, namespace: str, query: SeriesQuery, today: date
 ) -> list[dict[str, Any]]:
-    """Rows of ``GET /namespaces/{namespace}/pulls``."""
+    """Rows of ``GET /namespaces/{namespace}/pulls``.
+
+    ``group=namespace`` gives one zero-filled row per period; ``group=repo`` one per period for
+    every repository with an action in the window; ``breakdown=country`` splits either by
+    client country in the same way.
+    """
     periods = window(query, today)
-    if query.group is Group.NAMESPACE:
-        counts = _counts(session, "namespace", namespace, None, query.timespan.kind, periods)
-        return [_row(wp, namespace, None, counts.get((wp.period.start, ""))) for wp in periods]
-    counts = _counts(session, "repository", namespace, None, query.timespan.kind, periods)
-    repositories = sorted({repo for _, repo in counts})
-    return [
-        _row(wp, namespace, repo, counts.get((wp.period.start, repo)))
-        for repo in repositories
-        for wp in periods
-    ]
+    level = "namespace" if query.group is Group.NAMESPACE else "repository"
+    counts = _counts(session, query, level, namespace, None, periods)
+    return _rows(periods, namespace, counts, with_repo=query.group is Group.REPO)
 
 
 def repository_series(
@@ -95,40 +98,73 @@ def repository_series(
 ) -> list[dict[str, Any]]:
     """Rows of ``GET /namespaces/{namespace}/repos/{repo}/pulls`` (``group`` has no effect)."""
     periods = window(query, today)
-    counts = _counts(session, "repository", namespace, repository, query.timespan.kind, periods)
-    return [
-        _row(wp, namespace, repository, counts.get((wp.period.start, repository))) for wp in periods
-    ]
+    counts = _counts(session, query, "repository", namespace, repository, periods)
+    if query.breakdown is None:  # the repository's own row is shown even with no actions
+        counts.setdefault((repository, ""), {})
+    return _rows(periods, namespace, counts, with_repo=True)
+
+
+#: (repository, country) → {period start: (pulls, unique ips)}
+_Counts = dict[tuple[str, str], dict[date, tuple[int, int]]]
 
 
 def _counts(
     session: Session,
+    query: SeriesQuery,
     level: str,
     namespace: str,
     repository: str | None,
-    kind: PeriodKind,
     periods: list[WindowPeriod],
-) -> dict[tuple[date, str], tuple[int, int]]:
+) -> _Counts:
+    """Counts per series key, read from the rollups (per country on ``breakdown=country``).
+
+    The key is (repository, country); either is "" where the series is not split by it.
+    """
+    found: _Counts = {}
+    if query.breakdown is None:
+        found[("", "")] = {}  # the namespace row exists even when empty (zero-filled)
     if not periods:
-        return {}
-    query = select(
-        PullRollup.period_start,
-        PullRollup.repository,
-        PullRollup.pull_by_tag + PullRollup.pull_by_digest,
-        PullRollup.unique_ip_count,
+        return found if level == "namespace" else {}
+    table: type[PullRollup] | type[CountryRollup]
+    table = PullRollup if query.breakdown is None else CountryRollup
+    country = table.country if table is CountryRollup else literal("")
+    statement = select(
+        table.period_start,
+        table.repository,
+        country,
+        table.pull_by_tag + table.pull_by_digest,
+        table.unique_ip_count,
     ).where(
-        PullRollup.level == level,
-        PullRollup.namespace == namespace,
-        PullRollup.period_kind == kind.value,
-        PullRollup.period_start.in_([wp.period.start for wp in periods]),
+        table.level == level,
+        table.namespace == namespace,
+        table.period_kind == query.timespan.kind.value,
+        table.period_start.in_([wp.period.start for wp in periods]),
     )
     if repository is not None:
-        query = query.where(PullRollup.repository == repository)
-    return {(start, repo): (pulls, ips) for start, repo, pulls, ips in session.execute(query)}
+        statement = statement.where(table.repository == repository)
+    if level != "namespace":
+        found.pop(("", ""), None)
+    for start, repo, code, pulls, ips in session.execute(statement):
+        found.setdefault((repo, code), {})[start] = (pulls, ips)
+    return found
+
+
+def _rows(
+    periods: list[WindowPeriod], namespace: str, counts: _Counts, *, with_repo: bool
+) -> list[dict[str, Any]]:
+    return [
+        _row(wp, namespace, repo if with_repo else None, country, by_period.get(wp.period.start))
+        for (repo, country), by_period in sorted(counts.items())
+        for wp in periods
+    ]
 
 
 def _row(
-    wp: WindowPeriod, namespace: str, repository: str | None, counts: tuple[int, int] | None
+    wp: WindowPeriod,
+    namespace: str,
+    repository: str | None,
+    country: str,
+    counts: tuple[int, int] | None,
 ) -> dict[str, Any]:
     pulls, ips = counts or (0, 0)
     row: dict[str, Any] = {
@@ -140,6 +176,8 @@ def _row(
     }
     if repository is not None:
         row["repo"] = repository
+    if country:
+        row["country"] = country
     if wp.partial:
         row["partial"] = True
     return row
