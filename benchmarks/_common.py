@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import httpx
 
 import pullstats
 
@@ -97,3 +100,34 @@ def _memory() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``pullstats serve`` on a free loopback port, once /healthz answers; (process, base URL)."""
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            pullstats_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+            env=cli_env(data_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    sys.exit(f"server did not start:\n{log.read_text()}")

@@ -28,7 +28,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from _common import (
     percentile,
     print_environment,
     pullstats_command,
+    start_server,
 )
 
 from pullstats.demo.render import (
@@ -253,36 +253,6 @@ def fsync_cost(folder: Path, count: int) -> list[float]:
         os.close(fd)
         path.unlink()
     return sorted(times)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            pullstats_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-            env=cli_env(data_dir),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"server exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    sys.exit(f"server did not start:\n{log.read_text()}")
 
 
 def spool_lines(data_dir: Path) -> int:

@@ -183,6 +183,16 @@ def test_repositories_and_extra_repos(world: tuple[Server, str, str]) -> None:
             ],
         }
     ]
+    # extra repos are repo rows under their own namespace; the namespace rows count only its own
+    by_repo = get(world, f"{API}/namespaces/acme/pulls", group="repo").json()["pulls"]
+    totals: dict[tuple[str, str], int] = {}
+    for row in by_repo:
+        key = (row["namespace"], row["repo"])
+        totals[key] = totals.get(key, 0) + row["pullCount"]
+    # acme/api pulled only in 2020, outside the window: no row for it
+    assert totals == {("acme", "tools/cli"): 1, ("partner", "shared"): 1}
+    own = get(world, f"{API}/namespaces/acme/pulls").json()["pulls"]
+    assert sum(row["pullCount"] for row in own) == 1
     too_many = get(world, f"{API}/repos/pulls", repos=[f"acme/r{i}" for i in range(51)])
     assert too_many.status_code == 400
 

@@ -193,7 +193,11 @@ def namespace_pulls(
         state,
         viewer,
         lambda session: (
-            _pull_data(namespace_series(session, namespace, query, today))
+            _pull_data(
+                namespace_series(
+                    session, namespace, query, today, viewer.extra_repos.get(namespace, ())
+                )
+            )
             .model_dump_json(exclude_none=True)
             .encode()
         ),

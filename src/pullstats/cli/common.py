@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pullstats.accounts.errors import AccountError
@@ -20,7 +21,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", markup=True)
+    err.print(f"[red]error:[/] {escape(message)}", markup=True)  # a path may hold "["
     return typer.Exit(code)
 
 

@@ -7,6 +7,7 @@ and tested alone; the API routers only translate HTTP to a :class:`SeriesQuery` 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -79,18 +80,30 @@ def window(query: SeriesQuery, today: date) -> list[WindowPeriod]:
 
 
 def namespace_series(
-    session: Session, namespace: str, query: SeriesQuery, today: date
+    session: Session,
+    namespace: str,
+    query: SeriesQuery,
+    today: date,
+    extra_repos: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Rows of ``GET /namespaces/{namespace}/pulls``.
 
-    ``group=namespace`` gives one zero-filled row per period; ``group=repo`` one per period for
-    every repository with an action in the window; ``breakdown=country`` splits either by
-    client country in the same way.
+    ``group=namespace`` gives one zero-filled row per period over the namespace's own
+    repositories; ``group=repo`` one per period for every repository with an action in the
+    window, the namespace's ``extra_repos`` (``ns2/repo``) included under their own namespace;
+    ``breakdown=country`` splits either by client country in the same way.
     """
     periods = window(query, today)
-    level = "namespace" if query.group is Group.NAMESPACE else "repository"
-    counts = _counts(session, query, level, namespace, None, periods)
-    return _rows(periods, namespace, counts, with_repo=query.group is Group.REPO)
+    if query.group is Group.NAMESPACE:
+        counts = _counts(session, query, "namespace", namespace, None, periods)
+        if query.breakdown is None:  # the namespace's row is there even when empty
+            counts.setdefault((namespace, "", ""), {})
+        return _rows(periods, counts, with_repo=False)
+    counts = _counts(session, query, "repository", namespace, None, periods)
+    for extra in extra_repos:
+        owner, _, repo = extra.partition("/")
+        counts.update(_counts(session, query, "repository", owner, repo, periods))
+    return _rows(periods, counts, with_repo=True)
 
 
 def repository_series(
@@ -100,12 +113,12 @@ def repository_series(
     periods = window(query, today)
     counts = _counts(session, query, "repository", namespace, repository, periods)
     if query.breakdown is None:  # the repository's own row is shown even with no actions
-        counts.setdefault((repository, ""), {})
-    return _rows(periods, namespace, counts, with_repo=True)
+        counts.setdefault((namespace, repository, ""), {})
+    return _rows(periods, counts, with_repo=True)
 
 
-#: (repository, country) → {period start: (pulls, unique ips)}
-_Counts = dict[tuple[str, str], dict[date, tuple[int, int]]]
+#: (namespace, repository, country) → {period start: (pulls, unique ips)}
+_Counts = dict[tuple[str, str, str], dict[date, tuple[int, int]]]
 
 
 def _counts(
@@ -116,15 +129,11 @@ def _counts(
     repository: str | None,
     periods: list[WindowPeriod],
 ) -> _Counts:
-    """Counts per series key, read from the rollups (per country on ``breakdown=country``).
-
-    The key is (repository, country); either is "" where the series is not split by it.
-    """
+    """Counts per series key that has any, read from the rollups (per country on
+    ``breakdown=country``); repository and country are "" where the series is not split."""
     found: _Counts = {}
-    if query.breakdown is None:
-        found[("", "")] = {}  # the namespace row exists even when empty (zero-filled)
     if not periods:
-        return found if level == "namespace" else {}
+        return found
     table: type[PullRollup] | type[CountryRollup]
     table = PullRollup if query.breakdown is None else CountryRollup
     country = table.country if table is CountryRollup else literal("")
@@ -142,19 +151,15 @@ def _counts(
     )
     if repository is not None:
         statement = statement.where(table.repository == repository)
-    if level != "namespace":
-        found.pop(("", ""), None)
     for start, repo, code, pulls, ips in session.execute(statement):
-        found.setdefault((repo, code), {})[start] = (pulls, ips)
+        found.setdefault((namespace, repo, code), {})[start] = (pulls, ips)
     return found
 
 
-def _rows(
-    periods: list[WindowPeriod], namespace: str, counts: _Counts, *, with_repo: bool
-) -> list[dict[str, Any]]:
+def _rows(periods: list[WindowPeriod], counts: _Counts, *, with_repo: bool) -> list[dict[str, Any]]:
     return [
         _row(wp, namespace, repo if with_repo else None, country, by_period.get(wp.period.start))
-        for (repo, country), by_period in sorted(counts.items())
+        for (namespace, repo, country), by_period in sorted(counts.items())
         for wp in periods
     ]
 

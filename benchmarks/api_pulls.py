@@ -1,0 +1,227 @@
+"""Pull-series API under load: wrk against a year of rollups for a 1,000-repository namespace.
+
+    python benchmarks/api_pulls.py [--repos 1000] [--seconds 10]
+
+Builds a data dir with one year of actions for one namespace (written straight as action
+Parquet, then rolled up by pullstats itself), serves it, logs in, and measures in one run:
+
+- baseline: wrk on a trivial endpoint of the same server (the static landing page, ``/``);
+- (a) the default ``GET /namespaces/{ns}/pulls`` at 64 connections
+  (targets: p99 < 10 ms, at least half the baseline's requests/s);
+- (b) ``GET /repos/pulls`` for 50 repositories, ``timespan=weeks&period=last-12-months``
+  (≈ 2,600 rows): warm at 8 connections (target p99 < 50 ms), and cold — the first answer to
+  each of 40 distinct repository sets, one at a time.
+
+wrk comes from Debian's package; as root the benchmark installs it when it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from _common import markdown_table, percentile, print_environment, start_server
+
+from pullstats.accounts import service
+from pullstats.classify.actions import ACTION_COLUMNS
+from pullstats.config import Settings
+from pullstats.rollups.compute import periods_of_days, rollup_periods
+from pullstats.runtime import Runtime
+
+NAMESPACE = "bench"
+PASSWORD = "bench-password"
+ACTIONS = ("pull_by_tag", "pull_by_digest", "version_check")
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("wrk is missing: apt-get install wrk")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or sys.exit("wrk did not install")
+
+
+def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> int:
+    """One year of actions up to yesterday, ``per_repo_day`` per repository per day on average."""
+    rng = np.random.default_rng(seed)
+    names = np.array([f"repo-{i:04d}" for i in range(repos)])
+    tags = np.array(["latest", "1.0", "1.1", "2.0", "2.1"])
+    ips = rng.integers(0, 2**63, size=50_000).astype(np.int64)
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in range(365, 0, -1)]
+    total = 0
+    for day in days:
+        count = int(rng.poisson(repos * per_repo_day))
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        micros = np.sort(rng.integers(0, 86_400_000_000, size=count))
+        timestamps = pa.array(
+            [start + timedelta(microseconds=int(m)) for m in micros], pa.timestamp("us")
+        )
+        repo = names[np.minimum(rng.zipf(1.3, size=count) - 1, repos - 1)]
+        tag = tags[rng.integers(0, len(tags), size=count)]
+        action = np.array(ACTIONS)[rng.choice(3, size=count, p=[0.7, 0.1, 0.2])]
+        ip = ips[rng.zipf(1.2, size=count) % len(ips)]
+        text = pa.array([""] * count, pa.string())
+        table = pa.table(
+            {
+                "timestamp": timestamps,
+                "action_day": pa.array([day] * count, pa.date32()),
+                "namespace": pa.array([NAMESPACE] * count),
+                "repository": pa.array(repo),
+                "reference": pa.array(tag),
+                "digest": pa.array(["sha256:" + "0" * 64] * count),
+                "tag": pa.array(tag),
+                "http_method": pa.array(np.where(action == "version_check", "HEAD", "GET")),
+                "action": pa.array(action),
+                "type": text,
+                "host": text,
+                "country": text,
+                "domain": text,
+                "user_agent_tool": pa.array(["docker"] * count),
+                "user_agent_version": pa.array(["27.3.1"] * count),
+                "user_agent": pa.array(["docker/27.3.1"] * count),
+                "ip_hash": pa.array([int(v).to_bytes(8, "little") * 2 for v in ip], pa.binary()),
+                "ruleset_version": pa.array([1] * count, pa.int16()),
+            }
+        )
+        assert tuple(table.column_names) == ACTION_COLUMNS
+        folder = runtime.paths.actions_day(day)
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, folder / "actions.parquet", compression="zstd")
+        total += count
+    rollup_periods(runtime, periods_of_days(days))
+    return total
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(
+    binary: str, url: str, token: str | None, connections: int, seconds: float
+) -> dict[str, float]:
+    command = [binary, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = {}
+    for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.M):
+        latency[quantile] = float(value) * _UNITS[unit]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    if non_2xx or errors:
+        print(output, file=sys.stderr)
+    return {"rps": rps, "p50": latency["50"], "p99": latency["99"]}
+
+
+def repo_query(base: str, repos: list[str]) -> str:
+    names = "&".join(f"repos={NAMESPACE}/{name}" for name in repos)
+    query = f"{names}&timespan=weeks&period=last-12-months"
+    return f"{base}/api/publisher/analytics/v1/repos/pulls?{query}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repos", type=int, default=1000)
+    parser.add_argument("--per-repo-day", type=int, default=2, help="actions per repo per day")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    args = parser.parse_args()
+    print_environment("python benchmarks/api_pulls.py " + " ".join(sys.argv[1:]))
+    binary = ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        runtime = Runtime.open(Settings(data_dir=data_dir))
+        with runtime.sessions.begin() as session:
+            service.create_namespace(session, NAMESPACE)
+            service.create_user(session, "bench", PASSWORD)
+            service.add_member(session, NAMESPACE, "bench", "member")
+        started = time.perf_counter()
+        actions = write_year(runtime, args.repos, args.per_repo_day, seed=7)
+        elapsed = time.perf_counter() - started
+        print(f"loaded {actions:,} actions and their rollups in {elapsed:.1f} s\n")
+        runtime.close()
+        process, base = start_server(data_dir, Path(tmp) / "server.log")
+        try:
+            token = httpx.post(
+                f"{base}/v2/users/login", json={"username": "bench", "password": PASSWORD}
+            ).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            series = f"{base}/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls"
+            rows = len(httpx.get(series, headers=headers).json()["pulls"])
+            trivial = wrk(binary, f"{base}/", None, 64, args.seconds)
+            default = wrk(binary, series, token, 64, args.seconds)
+            with httpx.Client(headers=headers, timeout=60) as client:
+                cold = []
+                for offset in range(40):
+                    names = [f"repo-{(offset * 50 + i) % args.repos:04d}" for i in range(50)]
+                    began = time.perf_counter()
+                    answer = client.get(repo_query(base, names))
+                    cold.append((time.perf_counter() - began) * 1000)
+                    assert answer.status_code == 200, answer.text
+                weekly = answer.json()["repos"]
+                weekly_rows = sum(len(v["pulls"]) for v in weekly.values())
+                warm_url = repo_query(base, [f"repo-{i:04d}" for i in range(50)])
+                client.get(warm_url)
+            warm = wrk(binary, warm_url, token, 8, args.seconds)
+        finally:
+            process.terminate()
+            process.wait()
+    cold.sort()
+    print(
+        markdown_table(
+            ("measurement", "connections", "requests/s", "p50 ms", "p99 ms", "target"),
+            [
+                (
+                    "baseline: GET / (static page)",
+                    64,
+                    f"{trivial['rps']:,.0f}",
+                    f"{trivial['p50']:.2f}",
+                    f"{trivial['p99']:.2f}",
+                    "",
+                ),
+                (
+                    f"(a) GET /namespaces/{{ns}}/pulls ({rows} rows)",
+                    64,
+                    f"{default['rps']:,.0f}",
+                    f"{default['p50']:.2f}",
+                    f"{default['p99']:.2f}",
+                    f"p99 < 10 ms; ≥ {trivial['rps'] / 2:,.0f} req/s "
+                    f"(ratio {default['rps'] / trivial['rps']:.2f})",
+                ),
+                (
+                    f"(b) GET /repos/pulls, 50 repos, weeks ({weekly_rows} rows), warm",
+                    8,
+                    f"{warm['rps']:,.0f}",
+                    f"{warm['p50']:.2f}",
+                    f"{warm['p99']:.2f}",
+                    "p99 < 50 ms",
+                ),
+                (
+                    "(b) the same, cold (40 distinct sets, one at a time)",
+                    1,
+                    f"{1000 / (sum(cold) / len(cold)):,.0f}",
+                    f"{percentile(cold, 50):.2f}",
+                    f"{percentile(cold, 99):.2f}",
+                    "reported",
+                ),
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
