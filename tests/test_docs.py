@@ -1,0 +1,134 @@
+"""The docs are checked against the code: settings, routes, commands, links and the README.
+
+Every setting is documented in docs/operations.md, every served route in docs/api.md, every
+command in docs/operations.md; docs/cli.md is the generated reference itself; relative links
+resolve; and the README's two CI commands are exactly the ones CI runs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from pullstats.api.app import create_app
+from pullstats.cli import reference
+from pullstats.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+PAGES = [README, *sorted(DOCS.glob("*.md"))]
+
+#: Served by FastAPI itself, not by a pullstats router.
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs"}
+
+_FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_LINK = re.compile(r"!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _prose(text: str) -> str:
+    """Markdown without code blocks and inline code, where a ``[x](y)`` is not a link."""
+    return _INLINE_CODE.sub("", _FENCE.sub("", text))
+
+
+def _relative_links(text: str) -> list[str]:
+    prose = _prose(text)
+    targets = _LINK.findall(prose) + _REFERENCE_LINK.findall(prose)
+    return [t for t in targets if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^#|^//", t)]
+
+
+def test_every_setting_is_in_the_operator_guide() -> None:
+    guide = _read(DOCS / "operations.md")
+    missing = [
+        f"PULLSTATS_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`PULLSTATS_{name.upper()}`" not in guide
+    ]
+    assert not missing, f"settings missing from docs/operations.md: {missing}"
+
+
+def test_every_served_route_is_in_the_api_notes() -> None:
+    notes = _read(DOCS / "api.md")
+    paths = set(create_app().openapi()["paths"]) - FRAMEWORK_ROUTES
+    assert paths, "the app serves no routes?"
+    missing = sorted(path for path in paths if path not in notes)
+    assert not missing, f"routes missing from docs/api.md: {missing}"
+
+
+def test_cli_reference_is_generated_from_the_commands() -> None:
+    fresh = reference.render()
+    assert _read(DOCS / "cli.md") == fresh, (
+        "docs/cli.md is out of date: run `python -m pullstats.cli.reference > docs/cli.md`"
+    )
+
+
+def test_cli_reference_covers_every_command_once() -> None:
+    headings = re.findall(r"^## `(pullstats[^`]*)`$", reference.render(), re.MULTILINE)
+    assert headings[0] == "pullstats"
+    assert len(headings) == len(set(headings))
+    for expected in ("pullstats ingest-tokens revoke", "pullstats import dockerhub-csv"):
+        assert expected in headings
+
+
+def _leaf_commands() -> list[str]:
+    """Command paths of the reference that run something (not groups, not the root)."""
+    text = reference.render()
+    sections = re.split(r"^## `(pullstats[^`]*)`$", text, flags=re.MULTILINE)[1:]
+    return [
+        path
+        for path, body in zip(sections[::2], sections[1::2], strict=True)
+        if "\nCommands:\n" not in body and path != "pullstats"
+    ]
+
+
+def test_every_command_is_in_the_operator_guide() -> None:
+    guide = _read(DOCS / "operations.md")
+    missing = [command for command in _leaf_commands() if command not in guide]
+    assert not missing, f"commands missing from docs/operations.md: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_point_to_existing_files(page: Path) -> None:
+    broken = []
+    for target in _relative_links(_read(page)):
+        path = unquote(target.split("#", 1)[0].split("?", 1)[0])
+        if not (page.parent / path).exists():
+            broken.append(target)
+    assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"
+
+
+def test_link_finder_sees_links_but_not_code() -> None:
+    text = "see [a](docs/a.md#x) and [b](https://e.org)\n`[c](nope.md)`\n```\n[d](nope.md)\n```\n"
+    assert _relative_links(text) == ["docs/a.md#x"]
+
+
+def _marked_block(text: str, marker: str) -> str:
+    """The body of the fenced block right after ``<!-- ci:MARKER -->`` (what .ci/run runs)."""
+    match = re.search(
+        rf"^<!-- ci:{marker} -->\n```[a-z]*\n(.*?)^```$", text, re.MULTILINE | re.DOTALL
+    )
+    assert match, f"no code block after <!-- ci:{marker} --> in README.md"
+    return match.group(1)
+
+
+def test_readme_ci_commands() -> None:
+    text = _read(README)
+    assert _marked_block(text, "demo") == "pip install -e . && pullstats demo\n"
+    assert _marked_block(text, "test") == "pip install -e '.[test]' && pytest\n"
+
+
+def test_readme_links_every_docs_page() -> None:
+    linked = {
+        (README.parent / t.split("#", 1)[0]).resolve() for t in _relative_links(_read(README))
+    }
+    missing = [p.name for p in sorted(DOCS.glob("*.md")) if p.resolve() not in linked]
+    assert not missing, f"docs pages not linked from README.md: {missing}"
