@@ -35,7 +35,9 @@ from pullstats.api.models import (
 from pullstats.api.state import AppState, app_state
 
 router = APIRouter(tags=["authentication"])
-_bearer = HTTPBearer(auto_error=False, description="A JWT from POST /v2/users/login.")
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="HubAuth", description="A JWT from POST /v2/users/login."
+)
 
 #: Docker Hub's words: clients recognise the second-factor step by this text.
 MFA_REQUIRED = "Require secondary authentication on MFA enabled account"
@@ -46,6 +48,8 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Missing, invalid or expired token."}
 }
 _LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    # FastAPI's own answer to a body it cannot decode (not UTF-8, for instance)
+    400: {"model": ErrorDetail, "description": "The body could not be read."},
     401: {"model": LoginError, "description": "Authentication failed or second factor required."},
     429: {"model": ErrorDetail, "description": "Too many failed attempts; see Retry-After."},
 }

@@ -17,6 +17,8 @@ from pullstats.exports.signing import check
 
 router = APIRouter(tags=["downloads"])
 
+_MAX_FILE_ID = 2**63 - 1
+
 
 @router.get(
     "/downloads/{file_id}/{file_name}",
@@ -34,9 +36,13 @@ def download(
     signature: Annotated[str, Query(description="HMAC of the link.")],
     state: Annotated[AppState, Depends(app_state)],
 ) -> FileResponse:
-    with state.runtime.sessions() as session:
-        entry = session.get(ExportFile, file_id)
-    problem = "invalid signature" if entry is None or entry.file_name != file_name else None
+    entry = None
+    if 0 < file_id <= _MAX_FILE_ID:  # a larger id cannot be bound to SQL: no such file
+        with state.runtime.sessions() as session:
+            entry = session.get(ExportFile, file_id)
+    # compare_digest refuses non-ASCII text, and no signature we issue has any
+    bad = entry is None or entry.file_name != file_name or not signature.isascii()
+    problem = "invalid signature" if bad else None
     if entry is not None and problem is None:
         problem = check(state.download_key, file_id, entry.sha256, expires, signature)
     if entry is None or problem is not None:

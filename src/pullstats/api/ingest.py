@@ -8,7 +8,7 @@ that is not an envelope at all (wrong type, not JSON, no ``events``) is refused 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,11 +18,40 @@ from pullstats.accounts.service import verify_ingest_token
 from pullstats.api.models import ErrorDetail, IngestRejection, IngestReport
 from pullstats.api.state import AppState, app_state
 from pullstats.ingest.errors import InvalidEnvelope
-from pullstats.ingest.notifications import check_media_type, parse_envelope
+from pullstats.ingest.notifications import (
+    ENVELOPE_MEDIA_TYPES,
+    check_media_type,
+    parse_envelope,
+)
 from pullstats.ingest.records import now_micros
 
 router = APIRouter(tags=["ingest"])
-_bearer = HTTPBearer(auto_error=False, description="An ingest token (psi_…).")
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="IngestToken", description="An ingest token (psi_…)."
+)
+
+#: The body as documented. The route reads the raw bytes itself (a bad event is reported, not
+#: refused), so FastAPI cannot describe it: without this the contract would show no body at all.
+_ENVELOPE_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        media_type: {
+            "schema": {
+                "type": "object",
+                "required": ["events"],
+                "properties": {
+                    "events": {
+                        "type": "array",
+                        # any item: a malformed event is reported in `rejected`, not refused
+                        "description": "Registry events; those that are not pulls are counted "
+                        "as ignored, malformed ones (even non-objects) as rejected.",
+                    }
+                },
+            }
+        }
+        for media_type in sorted(ENVELOPE_MEDIA_TYPES)
+    },
+}
 
 #: How long a verified ingest token is trusted before it is looked up again (revocation delay).
 TOKEN_CACHE_SECONDS = 30.0
@@ -74,6 +103,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
         415: {"model": ErrorDetail, "description": "Not a notification media type."},
     },
     summary="Receive a registry notification envelope",
+    openapi_extra={"requestBody": _ENVELOPE_BODY},
 )
 async def receive_events(
     request: Request,

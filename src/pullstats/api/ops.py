@@ -45,6 +45,11 @@ def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResp
     return JSONResponse(health.model_dump(), status_code=503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
