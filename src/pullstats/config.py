@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         None, description="SQLAlchemy URL of the catalog; default SQLite in the data dir."
     )
+    public_url: str | None = Field(
+        None,
+        description="Base URL of absolute links (download URLs), e.g. https://stats.example.com; "
+        "default: the request's own base URL.",
+    )
     close_grace: timedelta = Field(
         timedelta(hours=2), description="How long after its end a period waits before it closes."
     )
@@ -103,3 +108,27 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.paths.root / 'catalog.sqlite3'}"
+
+    # -- exports (stage 4) and the job schedule ------------------------------------------------
+    export_part_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=4096,
+        description="An export view is split into parts of at most this many uncompressed "
+        "bytes (header included); each part has its own header row.",
+    )
+    schedule_interval: timedelta = Field(
+        timedelta(minutes=15),
+        description="How often the server runs `pullstats process` then `pullstats export` "
+        "(niced child processes under the job lock); 0 turns the schedule off.",
+    )
+    download_link_lifetime: timedelta = Field(
+        timedelta(minutes=15), description="How long a signed export download link works."
+    )
+
+    @field_validator("schedule_interval", mode="before")
+    @classmethod
+    def _interval_seconds(cls, value: object) -> object:
+        # "0" (off) and bare seconds are accepted here besides the ISO 8601 durations
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return timedelta(seconds=float(value))
+        return value

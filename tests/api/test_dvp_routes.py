@@ -265,3 +265,21 @@ def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
     assert again.status_code == 304 and again.content == b""
     assert other.status_code == 200 and other.headers["etag"] != etag
     assert "null" not in first.text
+
+
+def test_links_use_the_public_url_when_configured(
+    world: tuple[Server, str, str], tmp_path: Path
+) -> None:
+    public = "https://stats.example.com/base"
+    behind_proxy = start_server(
+        world[0].data_dir, tmp_path / "proxied.log", {"PULLSTATS_PUBLIC_URL": public + "/"}
+    )
+    try:
+        with behind_proxy.client() as client:
+            links = client.get(
+                f"{EXPORTS}/years/2020/weeks/53/raw",
+                headers={"Authorization": f"Bearer {world[1]}"},
+            ).json()["data"]
+    finally:
+        behind_proxy.stop()
+    assert links and all(link["url"].startswith(public + "/downloads/") for link in links)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
@@ -16,6 +19,7 @@ from pullstats.config import Settings
 from pullstats.exports.signing import DOWNLOAD_KEY
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
+from pullstats.scheduler import Scheduler
 
 DESCRIPTION = """\
 pullstats serves Docker Hub's DVP Data API for any registry: log in at `POST /v2/users/login`,
@@ -23,6 +27,14 @@ then call the analytics routes under `/api/publisher/analytics/v1` with
 `Authorization: Bearer <token>`. Registries deliver pull events to
 `POST /ingest/v1/registry/events`.
 """
+
+
+async def invalid_request(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 without each error's ``input``: that is null for a missing value (we never
+    emit null, DESIGN.md §4) and would otherwise echo the client's body, password and all."""
+    assert isinstance(error, RequestValidationError)
+    errors = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,9 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             download_key=runtime.paths.secret_key(DOWNLOAD_KEY),
             metrics=metrics,
         )
+        scheduler = Scheduler(settings)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             spool.close()
             runtime.close()
 
@@ -52,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(auth.router)
     app.include_router(analytics.router)

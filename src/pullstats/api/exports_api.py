@@ -41,9 +41,6 @@ router = APIRouter(
     responses=UNAUTHORIZED,
 )
 
-#: How long a download link works.
-DOWNLOAD_LINK_SECONDS = 15 * 60
-
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"description": "A week outside 1–53, a month outside 1–12, or a malformed value."}
 }
@@ -149,12 +146,14 @@ def dataview_links(
 ) -> ResponseData:
     readable(viewer, namespace)
     period = _exported(state, namespace, _period(timespantype, year, timespan))
-    base = str(request.base_url).rstrip("/")
+    # behind a TLS proxy the request's own base URL is the proxy's upstream, not the public one
+    base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     with state.runtime.sessions() as session:
         files = view_files(session, namespace, period, dataview.value)
+    lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())
     data = []
     for entry in files:
-        grant = sign(state.download_key, entry.id, entry.sha256, DOWNLOAD_LINK_SECONDS)
+        grant = sign(state.download_key, entry.id, entry.sha256, lifetime)
         url = f"{base}/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
         data.append(ResponseDataFile(url=url, size=entry.size))
     return ResponseData(data=data)

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from pullstats.accounts.service import extra_repos, registered_namespaces
 from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod
 from pullstats.db.state import watermark
-from pullstats.exports.files import WrittenPart, compress_part, part_file_name
-from pullstats.exports.views import SAFE_CELL_MACRO, Dataview, view_sql
-from pullstats.lake.engine import connect, sql_list
+from pullstats.exports.files import WrittenPart
+from pullstats.exports.views import Dataview
+from pullstats.exports.writing import ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
@@ -141,34 +141,12 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
     exports = runtime.paths.exports
     folder = exports / task.namespace / task.period.label / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True, exist_ok=True)
-    files = action_files(runtime, task.period)
-    written: list[tuple[Dataview, WrittenPart]] = []
-    connection = connect(runtime.settings)
     try:
-        connection.execute(SAFE_CELL_MACRO)
-        connection.execute(
-            f"""
-            CREATE TEMP TABLE scope AS
-            SELECT * FROM read_parquet({sql_list(files)}, hive_partitioning = false)
-            WHERE namespace = $ns
-               OR namespace || '/' || repository IN (SELECT unnest($extras::VARCHAR[]))
-            """,
-            {"ns": task.namespace, "extras": list(task.extra_repos)},
-        )
-        for view in Dataview:
-            csv_path = runtime.paths.tmp / f"export-{uuid.uuid4().hex}.csv"
-            try:
-                count = connection.execute(
-                    f"COPY ({view_sql(view, task.period, 'scope')}) TO '{csv_path}' "
-                    "(FORMAT csv, HEADER, NEW_LINE '\r\n')"
-                ).fetchone()
-                rows = int(count[0]) if count else 0
-                name = part_file_name(task.namespace, view.value, task.period, 1)
-                written.append((view, compress_part(csv_path, folder / name, rows)))
-            finally:
-                csv_path.unlink(missing_ok=True)
-    finally:
-        connection.close()
+        scope = ViewScope(task.namespace, task.period, task.extra_repos)
+        written = write_views(runtime.settings, scope, action_files(runtime, task.period), folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
+        raise
     _swap_catalog(runtime, task, written, exports)
     return written
 
@@ -191,7 +169,7 @@ def _swap_catalog(
                     period_kind=task.period.kind.value,
                     period_start=task.period.start,
                     view=view.value,
-                    part=1,
+                    part=part.number,
                     file_name=part.file_name,
                     path=str(part.path.relative_to(root)),
                     size=part.size,

@@ -1,8 +1,9 @@
 """The four dataviews as DuckDB queries over a period's action files, one namespace at a time.
 
-Column lists and order are the export contract (docs/exports.md); a cell a client controls that
-starts with ``= + - @ TAB CR`` gets a leading ``'`` so spreadsheets never run it as a formula.
-Empty text is written as an empty cell (DuckDB would write ``""`` for an empty string).
+Column lists and order are the export contract (docs/exports.md). Each query yields a single
+column, ``line``: the row's CSV text with its CRLF, so the engine does all the formatting and
+the files are its output bytes. A cell a client controls that starts with ``= + - @ TAB CR``
+gets a leading ``'`` so spreadsheets never run it as a formula.
 """
 
 from __future__ import annotations
@@ -46,12 +47,30 @@ SUMMARY_KEYS = {
 
 COUNT_COLUMNS = ("unique_ip_count", "pull_by_tag", "pull_by_digest", "version_check")
 
-#: Defined on each export connection: neutralises spreadsheet formulas in client text.
+#: Neutralises spreadsheet formulas in client text.
 SAFE_CELL_MACRO = (
     "CREATE OR REPLACE MACRO safe_cell(s) AS "
-    "CASE WHEN s = '' THEN NULL "
-    "WHEN regexp_matches(s, '^[=+\\-@\\t\\r]') THEN '''' || s ELSE s END"
+    "CASE WHEN regexp_matches(s, '^[=+\\-@\\t\\r]') THEN '''' || s ELSE s END"
 )
+
+#: One CSV cell (RFC 4180): quoted only when it holds a comma, a double quote or a line break;
+#: NULL and empty text are an empty cell, never ``""``.
+CSV_CELL_MACRO = (
+    "CREATE OR REPLACE MACRO csv_cell(s) AS "
+    "CASE WHEN s IS NULL THEN '' "
+    "WHEN contains(s, '\"') OR contains(s, ',') OR contains(s, chr(10)) "
+    "OR contains(s, chr(13)) THEN '\"' || replace(s, '\"', '\"\"') || '\"' "
+    "ELSE s END"
+)
+
+#: Defined on each export connection before any of the queries below.
+MACROS = (SAFE_CELL_MACRO, CSV_CELL_MACRO)
+
+_LEVEL = {
+    Dataview.SUMMARY: "reference",
+    Dataview.REPO_SUMMARY: "repository",
+    Dataview.NAMESPACE_SUMMARY: "namespace",
+}
 
 
 def columns(view: Dataview) -> tuple[str, ...]:
@@ -60,40 +79,79 @@ def columns(view: Dataview) -> tuple[str, ...]:
     return ("period_start", "period_end", *SUMMARY_KEYS[view], *COUNT_COLUMNS)
 
 
-def view_sql(view: Dataview, period: Period, scope_table: str) -> str:
-    """The SELECT that yields ``view``'s rows, in their fixed order, from ``scope_table``."""
-    if view is Dataview.RAW:
-        return f"""
-            SELECT
-                strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%gZ') AS timestamp,
-                namespace, repository, safe_cell(reference) AS reference,
-                nullif(digest, '') AS digest, safe_cell(tag) AS tag,
-                strftime(action_day, '%Y-%m-%d') AS action_day, http_method, action,
-                nullif(type, '') AS type, nullif(host, '') AS host,
-                nullif(country, '') AS country, nullif(domain, '') AS domain,
-                nullif(user_agent_tool, '') AS user_agent_tool,
-                safe_cell(user_agent_version) AS user_agent_version,
-                safe_cell(user_agent) AS user_agent
-            FROM {scope_table}
-            -- every column takes part, so no two different rows tie and reruns are identical
-            ORDER BY timestamp, namespace, repository, reference, digest, tag, http_method,
-                action, ip_hash, user_agent, type, host, country, domain
-        """
-    keys = SUMMARY_KEYS[view]
-    key_list = ", ".join(keys)
-    selected = ", ".join(
-        "safe_cell(reference) AS reference" if key == "reference" else key for key in keys
-    )
+def header_line(view: Dataview) -> bytes:
+    return (",".join(columns(view)) + "\r\n").encode()
+
+
+def _line(cells: list[str]) -> str:
+    return f"concat_ws(',', {', '.join(cells)}) || chr(13) || chr(10) AS line"
+
+
+def raw_lines_sql(source: str) -> str:
+    """One CSV line per action of ``source`` (a table, or ``read_parquet(…)`` with a filter).
+
+    Rows are ordered by the action's timestamp (microseconds), then by the line's own text.
+    That is a complete order of what is written (rows that tie are identical lines), so reruns
+    are byte-identical, and it is cheap: the timestamp settles almost every comparison.
+    """
+    cells = [
+        "strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%gZ')",
+        "csv_cell(namespace)",
+        "csv_cell(repository)",
+        "csv_cell(safe_cell(reference))",
+        "csv_cell(digest)",
+        "csv_cell(safe_cell(tag))",
+        "CAST(action_day AS VARCHAR)",
+        "csv_cell(http_method)",
+        "csv_cell(action)",
+        "csv_cell(type)",
+        "csv_cell(host)",
+        "csv_cell(country)",
+        "csv_cell(domain)",
+        "csv_cell(user_agent_tool)",
+        "csv_cell(safe_cell(user_agent_version))",
+        "csv_cell(safe_cell(user_agent))",
+    ]
+    return f"""
+        SELECT line FROM (SELECT timestamp, {_line(cells)} FROM {source})
+        ORDER BY timestamp, line
+    """
+
+
+def summary_rows_sql(source: str) -> str:
+    """The counts of all three summary levels in one pass (GROUPING SETS) over ``source``.
+
+    ``unique_ip_count`` is an exact distinct count at each level, never a sum of the level below.
+    """
     return f"""
         SELECT
-            '{period.start_text}' AS period_start,
-            '{period.end_text}' AS period_end,
-            {selected},
+            CASE WHEN grouping(repository) = 1 THEN 'namespace'
+                 WHEN grouping(reference) = 1 THEN 'repository'
+                 ELSE 'reference' END AS level,
+            namespace, repository, reference,
             count(DISTINCT ip_hash) AS unique_ip_count,
             count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
             count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
             count(*) FILTER (WHERE action = 'version_check') AS version_check
-        FROM {scope_table}
-        GROUP BY {key_list}
-        ORDER BY {key_list}
+        FROM {source}
+        GROUP BY GROUPING SETS (
+            (namespace), (namespace, repository), (namespace, repository, reference)
+        )
+    """
+
+
+def summary_lines_sql(view: Dataview, period: Period, rows_table: str) -> str:
+    """The CSV lines of one summary view, ordered by its keys, from ``rows_table``
+    (the rows of :func:`summary_rows_sql`)."""
+    keys = SUMMARY_KEYS[view]
+    cells = [f"'{period.start_text}'", f"'{period.end_text}'"]
+    cells += [
+        "csv_cell(safe_cell(reference))" if key == "reference" else f"csv_cell({key})"
+        for key in keys
+    ]
+    cells += [f"CAST({column} AS VARCHAR)" for column in COUNT_COLUMNS]
+    return f"""
+        SELECT {_line(cells)} FROM {rows_table}
+        WHERE level = '{_LEVEL[view]}'
+        ORDER BY {", ".join(keys)}
     """

@@ -1,0 +1,232 @@
+"""Writing one (namespace, period)'s four views: DuckDB formats, ISA-L compresses, in parallel.
+
+One thread runs the queries and hands their record batches of CSV lines over a queue bounded
+in bytes; the calling thread splits them into parts and feeds the compressor's threads. So
+DuckDB sorts and formats the next day while the previous one is compressed, and neither the
+period nor a whole file is ever held in memory.
+
+The summaries come from one GROUPING SETS pass over the period. The raw view is queried day by
+day, one day's file sorted at a time: that is the order of sorting the whole period, because
+all of a day's actions fall on that day.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pullstats.config import Settings
+from pullstats.exports.files import Compressor, WrittenPart, part_file_name
+from pullstats.exports.parts import PartWriter
+from pullstats.exports.views import (
+    MACROS,
+    Dataview,
+    header_line,
+    raw_lines_sql,
+    summary_lines_sql,
+    summary_rows_sql,
+)
+from pullstats.lake.engine import connect, sql_list
+from pullstats.periods import Period
+
+#: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
+BATCH_ROWS = 16_384
+#: CSV bytes the query thread may run ahead of the compressor.
+AHEAD_BYTES = 96 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ViewScope:
+    """What one namespace's export covers: its own repositories and its extra repos."""
+
+    namespace: str
+    period: Period
+    extra_repos: tuple[str, ...]
+
+    def condition(self) -> str:
+        condition = f"namespace = {_text(self.namespace)}"
+        if self.extra_repos:
+            extras = ", ".join(_text(repo) for repo in self.extra_repos)
+            condition += f" OR namespace || '/' || repository IN ({extras})"
+        return condition
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def write_views(
+    settings: Settings, scope: ViewScope, files: list[Path], folder: Path
+) -> list[tuple[Dataview, WrittenPart]]:
+    """Write every view of ``scope`` from the action ``files`` into ``folder``, in parts."""
+    written: list[tuple[Dataview, WrittenPart]] = []
+    connection = connect(settings)
+    try:
+        for macro in MACROS:
+            connection.execute(macro)
+        # the summaries' distinct counts run on one core: start them beside the raw view
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="export-summaries") as side,
+            Compressor(settings.duckdb_threads) as compressor,
+        ):
+            summaries = side.submit(_summary_lines, connection.cursor(), scope, files)
+            try:
+                written += _write_raw(settings, scope, files, folder, compressor, connection)
+            except BaseException:
+                connection.interrupt()
+                raise
+            for view, lines in summaries.result().items():
+                writer = _writer(settings, scope, view, folder, compressor)
+                try:
+                    for chunk in lines.to_batches(BATCH_ROWS):
+                        writer.write_lines(chunk.column(0))
+                    written += [(view, part) for part in writer.close()]
+                except BaseException:
+                    writer.discard()
+                    raise
+    finally:
+        connection.close()
+    return written
+
+
+def _summary_lines(
+    cursor: duckdb.DuckDBPyConnection, scope: ViewScope, files: list[Path]
+) -> dict[Dataview, pa.Table]:
+    """The three summary views' lines (small: one line per reference at most)."""
+    try:
+        source = f"read_parquet({sql_list(files)}, hive_partitioning = false) {_where(scope)}"
+        cursor.execute(f"CREATE TEMP TABLE summary_rows AS {summary_rows_sql(source)}")
+        return {
+            view: cursor.sql(summary_lines_sql(view, scope.period, "summary_rows")).to_arrow_table()
+            for view in Dataview
+            if view is not Dataview.RAW
+        }
+    finally:
+        cursor.close()
+
+
+def _where(scope: ViewScope) -> str:
+    return f"WHERE {scope.condition()}"
+
+
+def _write_raw(
+    settings: Settings,
+    scope: ViewScope,
+    files: list[Path],
+    folder: Path,
+    compressor: Compressor,
+    connection: duckdb.DuckDBPyConnection,
+) -> list[tuple[Dataview, WrittenPart]]:
+    batches = _BatchQueue(AHEAD_BYTES)
+    # a day file is one row group, read by one thread: query as many days as threads at once
+    days = max(1, settings.duckdb_threads)
+    queries = [
+        raw_lines_sql(
+            f"read_parquet({sql_list(files[i : i + days])}, hive_partitioning = false) "
+            + _where(scope)
+        )
+        for i in range(0, len(files), days)
+    ]
+    producer = threading.Thread(
+        target=_produce, args=(connection.cursor(), queries, batches), name="export-raw"
+    )
+    producer.start()
+    writer = _writer(settings, scope, Dataview.RAW, folder, compressor)
+    try:
+        for batch in batches:
+            writer.write_lines(batch.column(0))
+        return [(Dataview.RAW, part) for part in writer.close()]
+    except BaseException:
+        writer.discard()
+        raise
+    finally:
+        batches.stop()
+        producer.join()
+
+
+def _writer(
+    settings: Settings, scope: ViewScope, view: Dataview, folder: Path, compressor: Compressor
+) -> PartWriter:
+    def file_name(part: int) -> str:
+        return part_file_name(scope.namespace, view.value, scope.period, part)
+
+    return PartWriter(folder, file_name, header_line(view), settings.export_part_bytes, compressor)
+
+
+def _produce(cursor: duckdb.DuckDBPyConnection, queries: list[str], batches: _BatchQueue) -> None:
+    """The query thread: every query's batches in order, then the end (or the error)."""
+    try:
+        try:
+            for query in queries:
+                for batch in _run(cursor, query):
+                    batches.put(batch)
+        finally:
+            cursor.close()
+    except _Stopped:
+        return
+    except BaseException as error:  # handed to the writing thread, which raises it
+        batches.fail(error)
+        return
+    batches.finish()
+
+
+def _run(connection: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
+    reader = connection.sql(query).to_arrow_reader(BATCH_ROWS)
+    try:
+        yield from reader
+    finally:
+        reader.close()
+
+
+class _Stopped(Exception):
+    """The writing side gave up; the query thread ends quietly."""
+
+
+class _BatchQueue:
+    """Batches from the query thread to the writing thread, at most ``limit`` bytes ahead."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held = 0
+        self._items: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
+        self._space = threading.Condition()
+        self._stopped = False
+        self._error: BaseException | None = None
+
+    def put(self, batch: pa.RecordBatch) -> None:
+        size = batch.nbytes
+        with self._space:
+            while self._held > 0 and self._held + size > self._limit and not self._stopped:
+                self._space.wait()
+            if self._stopped:
+                raise _Stopped
+            self._held += size
+        self._items.put(batch)
+
+    def finish(self) -> None:
+        self._items.put(None)
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._items.put(None)
+
+    def stop(self) -> None:
+        with self._space:
+            self._stopped = True
+            self._space.notify_all()
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while (batch := self._items.get()) is not None:
+            yield batch
+            with self._space:
+                self._held -= batch.nbytes
+                self._space.notify_all()
+        if self._error is not None:
+            raise self._error

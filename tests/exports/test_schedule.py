@@ -1,0 +1,107 @@
+"""The job schedule: a real server closes and exports on its own; rounds never overlap."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pullstats.accounts import service
+from pullstats.config import Settings
+from pullstats.db.models import ExportFile
+from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.runtime import Runtime
+from pullstats.scheduler import NICENESS, Scheduler
+from tests.conftest import start_server, write_spool
+
+# a child that records when it ran and at which niceness, then sleeps a little
+_RECORDER = """
+import os, sys, time
+start = time.monotonic()
+time.sleep(0.3)
+with open(sys.argv[1], "a") as out:
+    out.write(f"{start} {time.monotonic()} {os.nice(0)}\\n")
+"""
+
+
+def _rows(runtime: Runtime) -> list[ExportFile]:
+    with runtime.sessions() as session:
+        return list(session.scalars(select(ExportFile).where(ExportFile.namespace == "acme")))
+
+
+@pytest.mark.e2e
+def test_the_server_processes_and_exports_without_an_operator(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    monday = datetime(2026, 1, 5, 9, tzinfo=UTC)  # ISO week 2026-W02, long closed
+    write_spool(
+        runtime,
+        PullRequestRecord(
+            "e1", micros(monday), "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.1",
+            "docker/27.3.1", "notification", now_micros(),
+        ),
+    )  # fmt: skip
+    assert _rows(runtime) == []
+    log = tmp_path / "server.log"
+    server = start_server(data_dir, log, {"PULLSTATS_SCHEDULE_INTERVAL": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "pullstats export: exported" not in log.read_text():
+            time.sleep(0.5)
+    finally:
+        server.stop()
+        runtime.close()
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    try:
+        names = sorted(row.file_name for row in _rows(runtime))
+    finally:
+        runtime.close()
+    assert "acme_raw_2026-W02_part001.csv.gz" in names
+    assert "acme_namespace-summary_2026-01_part001.csv.gz" in names
+    text = log.read_text()
+    assert "scheduled pullstats process: processed 1 spool lines" in text
+    assert "scheduled pullstats export: exported 2 namespace periods (8 files" in text
+
+
+def test_rounds_never_overlap_and_jobs_run_niced(tmp_path: Path) -> None:
+    record = tmp_path / "runs.txt"
+    command = (sys.executable, "-c", _RECORDER, str(record))
+    scheduler = Scheduler(
+        Settings(data_dir=tmp_path / "data"), commands=[command, command], interval=0.01
+    )
+
+    async def run_for(seconds: float) -> None:
+        scheduler.start()
+        await asyncio.sleep(seconds)
+        await scheduler.stop()
+
+    asyncio.run(run_for(2.5))
+    runs = [tuple(float(v) for v in line.split()) for line in record.read_text().splitlines()]
+    assert len(runs) >= 4
+    for (_, end, _), (start, _, _) in itertools.pairwise(runs):
+        assert start >= end  # each command starts only after the one before it ended
+    assert {int(nice) for _, _, nice in runs} == {min(os.nice(0) + NICENESS, 19)}
+
+
+def test_a_failed_job_ends_its_round_and_zero_turns_the_schedule_off(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    fail = (sys.executable, "-c", "raise SystemExit(3)")
+    touch = (sys.executable, "-c", f"open({str(marker)!r}, 'w').close()")
+    scheduler = Scheduler(Settings(data_dir=tmp_path / "data"), commands=[fail, touch])
+    result = asyncio.run(scheduler.run_round())
+    assert not result.ok
+    assert not marker.exists()
+
+    off = Scheduler(Settings(data_dir=tmp_path / "data", schedule_interval="0"))  # type: ignore[arg-type]
+    assert not off.enabled
+    assert Scheduler(Settings(data_dir=tmp_path / "data")).interval == 15 * 60
