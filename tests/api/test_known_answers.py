@@ -217,3 +217,41 @@ def test_breakdown_by_country(runtime: Runtime) -> None:
         for r in web
         if r["start"].startswith("2026-01")
     ] == [("ZZ", 1, 2)]
+
+
+def test_iso_week_53_around_new_year(runtime: Runtime) -> None:
+    """2020 has 53 ISO weeks: W53 runs Mon 2020-12-28 .. Sun 2021-01-03, across two months
+    and two calendar years."""
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    write_spool(
+        runtime,
+        request(1, t("2020-12-28"), "GET", "acme/api", A, tag="1.0"),  # W53, December
+        request(2, t("2021-01-02"), "GET", "acme/api", B, tag="1.0"),  # W53, January
+        request(3, t("2021-01-04"), "GET", "acme/api", B, tag="1.0"),  # 2021-W01
+    )
+    process(runtime)
+    query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, timespan=Timespan.WEEKS)
+    with runtime.sessions() as session:
+        weeks = namespace_series(session, "acme", query, date(2021, 2, 15))
+        months = namespace_series(
+            session, "acme", SeriesQuery(period=RelativePeriod.LAST_2_MONTHS), date(2021, 2, 15)
+        )
+    counted = [
+        (r["start"], r["end"], r["pullCount"], r["ipCount"]) for r in weeks if r["pullCount"]
+    ]
+    assert counted == [
+        ("2020-12-28T00:00:00Z", "2021-01-03T23:59:59Z", 2, 2),
+        ("2021-01-04T00:00:00Z", "2021-01-10T23:59:59Z", 1, 1),
+    ]
+    assert [(r["start"][:7], r["pullCount"], r["ipCount"]) for r in months] == [
+        ("2020-12", 1, 1),
+        ("2021-01", 2, 1),
+    ]
+    export_closed(runtime, now=end_of_day(date(2021, 2, 15)))
+    with runtime.sessions() as session:
+        labels = {
+            row.file_name.split("_")[2]
+            for row in session.query(ExportFile).filter_by(namespace="acme", view="summary")
+        }
+    assert {"2020-W53", "2021-W01", "2020-12", "2021-01"} == labels
