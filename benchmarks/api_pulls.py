@@ -163,6 +163,10 @@ def main() -> None:
             series = f"{base}/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls"
             rows = len(httpx.get(series, headers=headers).json()["pulls"])
             trivial = wrk(binary, f"{base}/", None, 64, args.seconds)
+            # authentication alone: the viewer is resolved, nothing is read from the rollups
+            auth_only = wrk(
+                binary, f"{base}/api/publisher/analytics/v1/namespaces", token, 64, args.seconds
+            )
             default = wrk(binary, series, token, 64, args.seconds)
             with httpx.Client(headers=headers, timeout=60) as client:
                 cold = []
@@ -191,6 +195,14 @@ def main() -> None:
                     f"{trivial['rps']:,.0f}",
                     f"{trivial['p50']:.2f}",
                     f"{trivial['p99']:.2f}",
+                    "",
+                ),
+                (
+                    "diagnostic: GET /namespaces (authentication only)",
+                    64,
+                    f"{auth_only['rps']:,.0f}",
+                    f"{auth_only['p50']:.2f}",
+                    f"{auth_only['p99']:.2f}",
                     "",
                 ),
                 (
