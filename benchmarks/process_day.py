@@ -54,6 +54,7 @@ con.execute(f"SET threads = {int(threads)}")
 con.execute("SET memory_limit = ?", [memory])
 con.execute("SET TimeZone = 'UTC'")
 con.execute("SET preserve_insertion_order = false")
+con.execute("SET enable_progress_bar = false")  # it would print into the row count we read
 con.execute(f'''
     COPY (
         SELECT *, CAST(make_timestamp(ts) AS DATE) AS day

@@ -17,6 +17,8 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     connection.execute("SET temp_directory = ?", [str(settings.paths.tmp / "duckdb")])
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET preserve_insertion_order = false")
+    # DuckDB draws its own progress bar on long queries, into our command's output
+    connection.execute("SET enable_progress_bar = false")
     return connection
 
 
