@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pullstats.exports.views import COUNT_COLUMNS
+from pullstats.exports.views import RAW_COLUMNS as EXPORT_RAW_COLUMNS
 from pullstats.periods import Period
 
 __all__ = [
@@ -56,24 +58,7 @@ class FileKind(enum.StrEnum):
 
 #: The raw columns read (Docker's ``Action day`` is recomputed from the timestamp and
 #: ``Owner`` has no place in an action; other extra columns are ignored too).
-RAW_COLUMNS = (
-    "timestamp",
-    "namespace",
-    "repository",
-    "reference",
-    "digest",
-    "tag",
-    "http_method",
-    "action",
-    "type",
-    "host",
-    "country",
-    "domain",
-    "user_agent_tool",
-    "user_agent_version",
-    "user_agent",
-)
-COUNT_COLUMNS = ("unique_ip_count", "pull_by_tag", "pull_by_digest", "version_check")
+RAW_COLUMNS = tuple(column for column in EXPORT_RAW_COLUMNS if column != "action_day")
 _SUMMARY_KEYS = ("period_start", "period_end", "namespace", "repository", "reference")
 SUMMARY_COLUMNS = (*_SUMMARY_KEYS, *COUNT_COLUMNS)
 
