@@ -6,10 +6,11 @@ Everything a user may not read answers 404, exactly like something that does not
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -88,7 +89,7 @@ def _series_response(
     request: Request,
     state: AppState,
     viewer: Viewer,
-    build: Callable[[Session], bytes],
+    build: Callable[[Session], BaseModel],
 ) -> Response:
     with state.runtime.sessions() as session:
         return cached_json(
@@ -96,7 +97,8 @@ def _series_response(
             state.responses,
             viewer_scope(viewer),
             generation(session),
-            lambda: build(session),
+            # no field is ever null: an absent one is left out (DESIGN.md §4)
+            lambda: build(session).model_dump_json(exclude_none=True).encode(),
         )
 
 
@@ -104,7 +106,7 @@ def _pull_data(rows: list[dict[str, Any]]) -> PullData:
     return PullData(pulls=[PullModel(**row) for row in rows])
 
 
-def _today() -> Any:
+def _today() -> date:
     return datetime.now(UTC).date()
 
 
@@ -192,14 +194,10 @@ def namespace_pulls(
         request,
         state,
         viewer,
-        lambda session: (
-            _pull_data(
-                namespace_series(
-                    session, namespace, query, today, viewer.extra_repos.get(namespace, ())
-                )
+        lambda session: _pull_data(
+            namespace_series(
+                session, namespace, query, today, viewer.extra_repos.get(namespace, ())
             )
-            .model_dump_json(exclude_none=True)
-            .encode()
         ),
     )
 
@@ -231,11 +229,7 @@ def repository_pulls(
         request,
         state,
         viewer,
-        lambda session: (
-            _pull_data(repository_series(session, namespace, repo, query, today))
-            .model_dump_json(exclude_none=True)
-            .encode()
-        ),
+        lambda session: _pull_data(repository_series(session, namespace, repo, query, today)),
     )
 
 
@@ -261,7 +255,7 @@ def many_repository_pulls(
         raise HTTPException(400, detail=f"at most {MAX_REPOS} repositories per request")
     today = _today()
 
-    def build(session: Session) -> bytes:
+    def build(session: Session) -> ReposPullData:
         answer: dict[str, PullData] = {}
         for name in dict.fromkeys(repos):
             ns, _, repo = name.partition("/")
@@ -269,6 +263,6 @@ def many_repository_pulls(
                 continue
             if viewer.may_read_repository(ns, repo) and repository_exists(session, ns, repo):
                 answer[name] = _pull_data(repository_series(session, ns, repo, query, today))
-        return ReposPullData(repos=answer).model_dump_json(exclude_none=True).encode()
+        return ReposPullData(repos=answer)
 
     return _series_response(request, state, viewer, build)
