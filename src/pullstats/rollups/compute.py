@@ -104,6 +104,29 @@ _NO_LAKE = """
 _NO_SUMMARY = _NO_LAKE.replace(", 0::BIGINT AS imported", "")
 
 
+#: The counts every rollup holds, over a set of actions.
+_ACTION_COUNTS = """
+    count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
+    count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
+    count(*) FILTER (WHERE action = 'version_check') AS version_check,
+    count(DISTINCT ip_hash) AS unique_ip_count
+"""
+
+
+def _period_rows(runtime: Runtime, period: Period, sql: str) -> list[dict[str, object]]:
+    """Run one rollup query on a fresh connection; its rows, stamped with their period."""
+    connection = connect(runtime.settings)
+    try:
+        result = connection.sql(sql).to_arrow_table()
+    finally:
+        connection.close()
+    rows: list[dict[str, object]] = result.to_pylist()
+    for row in rows:
+        row["period_kind"] = period.kind.value
+        row["period_start"] = period.start
+    return rows
+
+
 def _lake_sql(files: list[Path]) -> str:
     if not files:
         return _NO_LAKE
@@ -115,10 +138,7 @@ def _lake_sql(files: list[Path]) -> str:
             namespace,
             coalesce(repository, '') AS repository,
             coalesce(reference, '') AS reference,
-            count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
-            count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
-            count(*) FILTER (WHERE action = 'version_check') AS version_check,
-            count(DISTINCT ip_hash) AS unique_ip_count,
+            {_ACTION_COUNTS},
             count(*) FILTER (WHERE ruleset_version = 0) AS imported  -- Docker Hub raw rows
         FROM read_parquet({sql_list(files)}, hive_partitioning = false)
         GROUP BY GROUPING SETS (
@@ -148,26 +168,18 @@ def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
         f"ELSE coalesce(s.{c}, 0) END AS {c}"
         for c in ("pull_by_tag", "pull_by_digest", "version_check")
     )
-    connection = connect(runtime.settings)
-    try:
-        result = connection.sql(
-            f"""
-            WITH l AS ({_lake_sql(files)}), s AS ({_summary_sql(summaries)})
-            SELECT
-                {_KEYS},
-                {counts},
-                coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0)
-                    AS unique_ip_count
-            FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
-            """
-        ).to_arrow_table()
-    finally:
-        connection.close()
-    rows: list[dict[str, object]] = result.to_pylist()
-    for row in rows:
-        row["period_kind"] = period.kind.value
-        row["period_start"] = period.start
-    return rows
+    return _period_rows(
+        runtime,
+        period,
+        f"""
+        WITH l AS ({_lake_sql(files)}), s AS ({_summary_sql(summaries)})
+        SELECT
+            {_KEYS},
+            {counts},
+            coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0) AS unique_ip_count
+        FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
+        """,
+    )
 
 
 def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
@@ -178,34 +190,23 @@ def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, objec
     files = action_files(runtime, period)
     if not files:
         return []
-    connection = connect(runtime.settings)
-    try:
-        result = connection.sql(
-            f"""
-            SELECT
-                CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END
-                    AS level,
-                namespace,
-                coalesce(repository, '') AS repository,
-                country,
-                count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
-                count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
-                count(*) FILTER (WHERE action = 'version_check') AS version_check,
-                count(DISTINCT ip_hash) AS unique_ip_count
-            FROM (
-                SELECT * REPLACE (
-                    CASE WHEN country = '' OR country IS NULL THEN 'ZZ'
-                         ELSE upper(country) END AS country
-                )
-                FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+    return _period_rows(
+        runtime,
+        period,
+        f"""
+        SELECT
+            CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,
+            namespace,
+            coalesce(repository, '') AS repository,
+            country,
+            {_ACTION_COUNTS}
+        FROM (
+            SELECT * REPLACE (
+                CASE WHEN country = '' OR country IS NULL THEN 'ZZ'
+                     ELSE upper(country) END AS country
             )
-            GROUP BY GROUPING SETS ((namespace, country), (namespace, repository, country))
-            """
-        ).to_arrow_table()
-    finally:
-        connection.close()
-    rows: list[dict[str, object]] = result.to_pylist()
-    for row in rows:
-        row["period_kind"] = period.kind.value
-        row["period_start"] = period.start
-    return rows
+            FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+        )
+        GROUP BY GROUPING SETS ((namespace, country), (namespace, repository, country))
+        """,
+    )
