@@ -119,12 +119,14 @@ def wrk(
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latency = {}
-    for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.M):
+    for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
         latency[quantile] = float(value) * _UNITS[unit]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors:.*", output)
-    if non_2xx or errors:
+    if non_2xx or errors or len(latency) != 2:
         print(output, file=sys.stderr)
+    if len(latency) != 2:
+        sys.exit(f"could not read wrk's latency distribution for {url}")
     return {"rps": rps, "p50": latency["50"], "p99": latency["99"]}
 
 

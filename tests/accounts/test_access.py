@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pullstats.accounts import service
 from pullstats.accounts.access import active_principal, readable_scope
-from pullstats.api.auth import Viewer
+from pullstats.api.viewer import Viewer
 from pullstats.runtime import Runtime
 from tests.accounts.conftest import Api, seed_user
 

@@ -267,6 +267,58 @@ def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
     assert "null" not in first.text
 
 
+def test_a_repeat_answered_from_the_cache_is_the_same_answer(
+    world: tuple[Server, str, str],
+) -> None:
+    """The first request is routed and built; the repeats come from the answer cache in front
+    of the router (api/cached_answers.py). Both must look the same to a client and to metrics,
+    and another user's cached answer must never be handed out."""
+    path = f"{API}/namespaces/acme/repos/tools/cli/pulls?timespan=weeks&period=last-6-months"
+    answers = [get(world, path) for _ in range(3)]
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    drop = {"date"}
+    headers = [{k: v for k, v in a.headers.items() if k not in drop} for a in answers]
+    assert headers[0] == headers[1] == headers[2]
+    assert headers[0]["content-type"] == "application/json"
+    with world[0].client() as client:
+        revalidated = client.get(
+            path,
+            headers={
+                "Authorization": f"Bearer {world[1]}",
+                "If-None-Match": answers[0].headers["etag"],
+            },
+        )
+        metrics = client.get("/metrics").text
+    assert revalidated.status_code == 304
+    # bob reads nothing: the answer alice's scope cached is not his
+    assert get(world, path, user=2).status_code == 404
+    template = "/api/publisher/analytics/v1/namespaces/{namespace}/repos/{repo:path}/pulls"
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("pullstats_http_requests_total") and f'route="{template}"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in counted if 'status="200"' in line) >= 3
+    assert any('status="304"' in line for line in counted)
+
+
+def test_answer_keys_keep_queries_and_days_apart() -> None:
+    from pullstats.api.cache import answer_key
+
+    def scope(query: bytes) -> dict[str, object]:
+        return {"path": f"{API}/repos/pulls", "query_string": query}
+
+    one = answer_key(("acme",), scope(b"repos=acme/a%26repos%3Dacme/b"), 1, "2026-11-27")
+    two = answer_key(("acme",), scope(b"repos=acme/a&repos=acme/b"), 1, "2026-11-27")
+    assert one != two
+    swapped = answer_key(("acme",), scope(b"repos=acme/b&repos=acme/a"), 1, "2026-11-27")
+    assert swapped == two  # the order of parameters does not matter
+    assert answer_key(("acme",), scope(b"repos=acme/a&repos=acme/b"), 1, "2026-11-28") != two
+    assert answer_key(("acme",), scope(b"repos=acme/a&repos=acme/b"), 2, "2026-11-27") != two
+    assert answer_key(("acme", "+x/y"), scope(b"repos=acme/a&repos=acme/b"), 1, "2026-11-27") != two
+
+
 def test_links_use_the_public_url_when_configured(
     world: tuple[Server, str, str], tmp_path: Path
 ) -> None:

@@ -23,6 +23,8 @@ class Principal:
     user_id: int
     name: str
     scopes: frozenset[str]
+    #: when the personal access token behind the login expires, if it does
+    expires: datetime | None = None
 
 
 def active_principal(session: Session, user_id: int, pat_id: str | None) -> Principal | None:
@@ -47,9 +49,10 @@ def active_principal(session: Session, user_id: int, pat_id: str | None) -> Prin
     ).one_or_none()
     if row is None or row.disabled or row.revoked_at is not None:
         return None
-    if row.expires_at is not None and utc(row.expires_at) <= datetime.now(UTC):
+    expires = utc(row.expires_at) if row.expires_at is not None else None
+    if expires is not None and expires <= datetime.now(UTC):
         return None
-    return Principal(user_id, row.name, frozenset(row.scopes.split()))
+    return Principal(user_id, row.name, frozenset(row.scopes.split()), expires)
 
 
 def readable_scope(session: Session, user_id: int) -> dict[str, tuple[str, ...]]:

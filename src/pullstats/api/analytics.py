@@ -6,7 +6,7 @@ Everything a user may not read answers 404, exactly like something that does not
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -14,13 +14,14 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pullstats.api.auth import UNAUTHORIZED, Viewer, current_viewer
-from pullstats.api.cache import cached_json
+from pullstats.api.auth import UNAUTHORIZED, current_viewer
+from pullstats.api.cache import cached_json, utc_day
 from pullstats.api.dvp_models import PULLS_DATASET, NamespaceMetadata, ReposPullData
 from pullstats.api.models import NamespaceData, PullData, PullModel
-from pullstats.api.state import AppState, app_state
+from pullstats.api.state import AppState, app_state, request_versions
+from pullstats.api.viewer import Viewer
 from pullstats.db.models import PullRollup
-from pullstats.db.state import generation
+from pullstats.db.state import CatalogVersions
 from pullstats.rollups.series import (
     Breakdown,
     Group,
@@ -42,7 +43,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def series_query(
+async def series_query(
     timespan: Annotated[Timespan, Query(description="Period length.")] = Timespan.MONTHS,
     period: Annotated[
         RelativePeriod, Query(description="Window of complete months before the current one.")
@@ -70,12 +71,6 @@ def readable(viewer: Viewer, namespace: str) -> str:
     return namespace
 
 
-def viewer_scope(viewer: Viewer) -> tuple[str, ...]:
-    """What a viewer may read, as cache-key material: namespaces and extra repos."""
-    extras = sorted({repo for repos in viewer.extra_repos.values() for repo in repos})
-    return (*viewer.namespaces, *(f"+{repo}" for repo in extras))
-
-
 def repository_exists(session: Session, namespace: str, repo: str) -> bool:
     query = select(PullRollup.repository).where(
         PullRollup.level == "repository",
@@ -85,21 +80,21 @@ def repository_exists(session: Session, namespace: str, repo: str) -> bool:
     return session.execute(query.limit(1)).first() is not None
 
 
-def _series_response(
+async def _series_response(
     request: Request,
     state: AppState,
     viewer: Viewer,
+    versions: CatalogVersions,
     build: Callable[[Session], BaseModel],
 ) -> Response:
-    with state.runtime.sessions() as session:
-        return cached_json(
-            request,
-            state.responses,
-            viewer_scope(viewer),
-            generation(session),
+    def body() -> bytes:
+        with state.runtime.sessions() as session:
             # no field is ever null: an absent one is left out (DESIGN.md §4)
-            lambda: build(session).model_dump_json(exclude_none=True).encode(),
-        )
+            return build(session).model_dump_json(exclude_none=True).encode()
+
+    return await cached_json(
+        request, state.responses, viewer.cache_scope(), versions.generation, utc_day(), body
+    )
 
 
 def _pull_data(rows: list[dict[str, Any]]) -> PullData:
@@ -107,7 +102,7 @@ def _pull_data(rows: list[dict[str, Any]]) -> PullData:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return date.fromisoformat(utc_day())
 
 
 @router.get(
@@ -144,7 +139,9 @@ def discovery(
     tags=["discovery"],
     summary="Metadata of every namespace the caller may read",
 )
-def namespaces(viewer: Annotated[Viewer, Depends(current_viewer)]) -> list[NamespaceMetadata]:
+async def namespaces(
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+) -> list[NamespaceMetadata]:
     return [
         NamespaceMetadata(
             namespace=ns,
@@ -162,7 +159,7 @@ def namespaces(viewer: Annotated[Viewer, Depends(current_viewer)]) -> list[Names
     tags=["discovery"],
     summary="Metadata of one namespace",
 )
-def namespace(
+async def namespace(
     namespace: str, viewer: Annotated[Viewer, Depends(current_viewer)]
 ) -> NamespaceMetadata:
     readable(viewer, namespace)
@@ -181,19 +178,21 @@ def namespace(
     tags=["namespaces"],
     summary="Pull counts of a namespace",
 )
-def namespace_pulls(
+async def namespace_pulls(
     namespace: str,
     request: Request,
     query: Annotated[SeriesQuery, Depends(series_query)],
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
     readable(viewer, namespace)
     today = _today()
-    return _series_response(
+    return await _series_response(
         request,
         state,
         viewer,
+        versions,
         lambda session: _pull_data(
             namespace_series(
                 session, namespace, query, today, viewer.extra_repos.get(namespace, ())
@@ -210,27 +209,30 @@ def namespace_pulls(
     tags=["namespaces"],
     summary="Pull counts of a repository (the repository name may contain slashes)",
 )
-def repository_pulls(
+async def repository_pulls(
     namespace: str,
     repo: str,
     request: Request,
     query: Annotated[SeriesQuery, Depends(series_query)],
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
-    with state.runtime.sessions() as session:
-        if not (
-            viewer.may_read_repository(namespace, repo)
-            and repository_exists(session, namespace, repo)
-        ):
-            raise HTTPException(404, detail=f"repository {namespace}/{repo!s} not found")
+    def missing() -> HTTPException:
+        return HTTPException(404, detail=f"repository {namespace}/{repo!s} not found")
+
+    if not viewer.may_read_repository(namespace, repo):
+        raise missing()
     today = _today()
-    return _series_response(
-        request,
-        state,
-        viewer,
-        lambda session: _pull_data(repository_series(session, namespace, repo, query, today)),
-    )
+
+    def build(session: Session) -> PullData:
+        # inside the build: an answer in the cache proves the repository existed at this
+        # data generation, and a 404 is never cached
+        if not repository_exists(session, namespace, repo):
+            raise missing()
+        return _pull_data(repository_series(session, namespace, repo, query, today))
+
+    return await _series_response(request, state, viewer, versions, build)
 
 
 @router.get(
@@ -241,7 +243,7 @@ def repository_pulls(
     tags=["namespaces"],
     summary="Pull counts of several repositories at once",
 )
-def many_repository_pulls(
+async def many_repository_pulls(
     request: Request,
     repos: Annotated[
         list[str],
@@ -250,6 +252,7 @@ def many_repository_pulls(
     query: Annotated[SeriesQuery, Depends(series_query)],
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
     if len(repos) > MAX_REPOS:
         raise HTTPException(400, detail=f"at most {MAX_REPOS} repositories per request")
@@ -265,4 +268,4 @@ def many_repository_pulls(
                 answer[name] = _pull_data(repository_series(session, ns, repo, query, today))
         return ReposPullData(repos=answer)
 
-    return _series_response(request, state, viewer, build)
+    return await _series_response(request, state, viewer, versions, build)

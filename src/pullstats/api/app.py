@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, ui
+from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware
 from pullstats.api.state import AppState
 from pullstats.config import Settings
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
-        app.state.pullstats = AppState(
+        app.state.pullstats = state = AppState(
             runtime=runtime,
             spool=spool,
             jwt_key=runtime.paths.secret_key(JWT_KEY),
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await scheduler.stop()
+            state.close()
             spool.close()
             runtime.close()
 
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, invalid_request)
+    # the outermost is added last: metrics count the answers served from the cache too
+    app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(auth.router)
     app.include_router(analytics.router)

@@ -7,8 +7,7 @@ a code, for the API token. Both are rate limited per account and client IP.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -32,7 +31,9 @@ from pullstats.api.models import (
     LoginToken,
     TwoFactorLoginRequest,
 )
-from pullstats.api.state import AppState, app_state
+from pullstats.api.state import AppState, app_state, request_versions
+from pullstats.api.viewer import ANALYTICS_SCOPE, ResolvedViewer, Viewer
+from pullstats.db.state import CatalogVersions
 
 router = APIRouter(tags=["authentication"])
 _bearer = HTTPBearer(
@@ -42,7 +43,6 @@ _bearer = HTTPBearer(
 #: Docker Hub's words: clients recognise the second-factor step by this text.
 MFA_REQUIRED = "Require secondary authentication on MFA enabled account"
 BAD_CREDENTIALS = "Incorrect authentication credentials"
-ANALYTICS_SCOPE = "analytics:read"
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Missing, invalid or expired token."}
@@ -53,32 +53,6 @@ _LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": LoginError, "description": "Authentication failed or second factor required."},
     429: {"model": ErrorDetail, "description": "Too many failed attempts; see Retry-After."},
 }
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The authenticated user of a request and what they may read.
-
-    ``namespaces`` are those the user is a member of; ``extra_repos`` maps each of them to the
-    repositories of other namespaces (``ns2/repo``) it may read too.
-    """
-
-    user_id: int
-    name: str
-    namespaces: tuple[str, ...]
-    extra_repos: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    scopes: frozenset[str] = frozenset({ANALYTICS_SCOPE})
-
-    def may_read_namespace(self, namespace: str) -> bool:
-        """The namespace itself: membership only, never through an extra repo in it."""
-        return namespace in self.namespaces
-
-    def may_read_repository(self, namespace: str, repository: str) -> bool:
-        """Through membership of its namespace, or as an extra repo of one of the viewer's."""
-        name = f"{namespace}/{repository}"
-        return namespace in self.namespaces or any(
-            name in repos for repos in self.extra_repos.values()
-        )
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -92,28 +66,59 @@ def _user_id(subject: str) -> int | None:
     return int(subject)
 
 
-def current_viewer(
+def _resolve(
+    state: AppState, claims: jwt_tokens.Claims, user_id: int, epoch: int
+) -> ResolvedViewer | int:
+    """The viewer from the catalog, or the status to refuse with (401 gone, 403 scope)."""
+    with state.runtime.sessions() as session:
+        principal = active_principal(session, user_id, claims.pat_id)
+        if principal is None:
+            return 401
+        if ANALYTICS_SCOPE not in principal.scopes:
+            return 403
+        scope = readable_scope(session, principal.user_id)
+    viewer = Viewer(principal.user_id, principal.name, tuple(scope), scope, principal.scopes)
+    expires = min(claims.expires, principal.expires or claims.expires)
+    return ResolvedViewer(viewer, epoch, expires.timestamp())
+
+
+async def current_viewer(
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Viewer:
+    """The request's viewer: from the cache while the accounts epoch holds, else the catalog.
+
+    Every accounts change bumps the epoch in the same transaction (migration 0004), and the
+    epoch is read on every request, so a revoked token or a removed membership is refused on the
+    very next request, by every server process.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("authentication required: send Authorization: Bearer <token>")
+    token = credentials.credentials
+    cached = state.viewers.get(token)
+    if (
+        cached is not None
+        and cached.accounts_epoch == versions.accounts_epoch
+        and time.time() < cached.expires
+    ):
+        return cached.viewer
     try:
         # the API audience only: a login_2fa_token is refused here
-        claims = jwt_tokens.verify(state.jwt_key, credentials.credentials)
+        claims = jwt_tokens.verify(state.jwt_key, token)
     except jwt_tokens.InvalidToken as error:
         raise _unauthorized(f"invalid token: {error}") from None
     user_id = _user_id(claims.subject)
     if user_id is None:
         raise _unauthorized("invalid token: bad subject")
-    with state.runtime.sessions() as session:
-        principal = active_principal(session, user_id, claims.pat_id)
-        if principal is None:
-            raise _unauthorized("invalid token: the account or access token is no longer active")
-        if ANALYTICS_SCOPE not in principal.scopes:
-            raise HTTPException(403, detail=f"the access token lacks the {ANALYTICS_SCOPE} scope")
-        scope = readable_scope(session, principal.user_id)
-    return Viewer(principal.user_id, principal.name, tuple(scope), scope, principal.scopes)
+    resolved = await run_in_threadpool(_resolve, state, claims, user_id, versions.accounts_epoch)
+    if resolved == 401:
+        raise _unauthorized("invalid token: the account or access token is no longer active")
+    if resolved == 403:
+        raise HTTPException(403, detail=f"the access token lacks the {ANALYTICS_SCOPE} scope")
+    assert isinstance(resolved, ResolvedViewer)
+    state.viewers.put(token, resolved)
+    return resolved.viewer
 
 
 def login_limiter(request: Request, state: Annotated[AppState, Depends(app_state)]) -> LoginLimiter:

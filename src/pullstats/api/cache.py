@@ -1,61 +1,103 @@
-"""Response cache of the pull series: keyed by (viewer's namespaces, query, data generation).
+"""The API's in-memory caches: pull-series answers, and the viewer of each bearer token.
 
-A new data generation (any rollup swap) changes every key, so nothing stale is ever served; the
-ETag is the key, so a client that revalidates gets 304 without the body being rebuilt.
+Answers are keyed by (viewer's namespaces, query, data generation): a new data generation (any
+rollup swap) changes every key, so nothing stale is ever served; the ETag is the key, so a client
+that revalidates gets 304 without the body being rebuilt.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.types import Scope
+
+V = TypeVar("V")
 
 
-class ResponseCache:
+class LruCache(Generic[V]):
+    """A bounded map that forgets the least recently used entry; safe across threads."""
+
     def __init__(self, max_entries: int = 2048) -> None:
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._entries: OrderedDict[str, V] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> V | None:
         with self._lock:
             body = self._entries.get(key)
             if body is not None:
                 self._entries.move_to_end(key)
             return body
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, value: V) -> None:
         with self._lock:
-            self._entries[key] = body
+            self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
 
-def cache_key(scope: tuple[str, ...], request: Request, data_generation: int) -> str:
-    query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
-    text = "\n".join([",".join(sorted(scope)), request.url.path, query, str(data_generation)])
+def utc_day() -> str:
+    """Today in UTC, the day every relative window of the series is counted back from."""
+    return datetime.now(UTC).date().isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    """A pull-series body, and the route that built it (so metrics name the route on a hit)."""
+
+    body: bytes
+    route: object
+
+
+def answer_key(viewer_scope: tuple[str, ...], scope: Scope, data_generation: int, day: str) -> str:
+    """(what the viewer may read, path, query, data generation, today's date), hashed.
+
+    The date is in the key because the windows are relative to today: a new month changes
+    the answer even when no new data arrived. The query is its decoded pairs, sorted, encoded
+    as JSON: joined as text, ``repos=a%26repos%3Db`` would collide with ``repos=a&repos=b``.
+    """
+    query = sorted(QueryParams(scope["query_string"]).multi_items())
+    text = json.dumps([sorted(viewer_scope), scope["path"], query, data_generation, day])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def cached_json(
-    request: Request,
-    cache: ResponseCache,
-    scope: tuple[str, ...],
-    session_generation: int,
-    build: Callable[[], bytes],
-) -> Response:
-    """Answer from the cache (or 304), building the JSON body only on a miss."""
-    key = cache_key(scope, request, session_generation)
+def answer_response(key: str, body: bytes | None, if_none_match: str | None) -> Response:
+    """The 200 with the body, or 304 when the client already holds this ETag."""
     etag = f'"{key}"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    body = cache.get(key)
-    if body is None:
-        body = build()
-        cache.put(key, body)
     return Response(body, media_type="application/json", headers=headers)
+
+
+async def cached_json(
+    request: Request,
+    cache: LruCache[CachedAnswer],
+    viewer_scope: tuple[str, ...],
+    data_generation: int,
+    day: str,
+    build: Callable[[], bytes],
+) -> Response:
+    """Answer from the cache (or 304), building the JSON body only on a miss.
+
+    ``build`` reads the catalog, so it runs in the thread pool; a hit never leaves the loop.
+    """
+    key = answer_key(viewer_scope, request.scope, data_generation, day)
+    cached = cache.get(key)
+    if cached is None:
+        # built even for a matching If-None-Match: the build is what answers 404 for a
+        # repository that does not exist, and an ETag is cheap to forge
+        cached = CachedAnswer(await run_in_threadpool(build), request.scope.get("route"))
+        cache.put(key, cached)
+    return answer_response(key, cached.body, request.headers.get("if-none-match"))

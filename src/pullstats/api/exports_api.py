@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from pullstats.api.analytics import NOT_FOUND, PREFIX, readable
-from pullstats.api.auth import UNAUTHORIZED, Viewer, current_viewer
+from pullstats.api.auth import UNAUTHORIZED, current_viewer
 from pullstats.api.dvp_models import (
     MonthData,
     MonthModel,
@@ -24,6 +24,7 @@ from pullstats.api.dvp_models import (
     YearModel,
 )
 from pullstats.api.state import AppState, app_state
+from pullstats.api.viewer import Viewer
 from pullstats.exports.catalog import (
     exported_periods,
     periods_in_year,

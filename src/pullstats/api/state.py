@@ -1,13 +1,17 @@
-"""What every request handler shares: the runtime, the spool writer, keys and metrics."""
+"""What every request handler shares: the runtime, the spool writer, keys, metrics and caches."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from sqlalchemy import PoolProxiedConnection
+from starlette.concurrency import run_in_threadpool
 
-from pullstats.api.cache import ResponseCache
+from pullstats.api.cache import CachedAnswer, LruCache
 from pullstats.api.metrics import Metrics
+from pullstats.api.viewer import ResolvedViewer
+from pullstats.db.state import CatalogVersions, catalog_versions
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
 
@@ -22,9 +26,45 @@ class AppState:
     #: ingest token text → monotonic time until which it is trusted without a database lookup
     ingest_tokens: dict[str, float] = field(default_factory=dict)
     #: bodies of pull-series answers by (viewer scope, query, data generation)
-    responses: ResponseCache = field(default_factory=ResponseCache)
+    responses: LruCache[CachedAnswer] = field(default_factory=LruCache)
+    #: bearer token → its resolved viewer and the accounts epoch it was resolved at (api/auth.py)
+    viewers: LruCache[ResolvedViewer] = field(default_factory=lambda: LruCache(max_entries=4096))
+
+    def __post_init__(self) -> None:
+        # SQLite is a local file read in WAL mode, never behind a writer's lock: a point read
+        # costs microseconds, less than a hop to the thread pool, so it runs on the event loop.
+        # A server database is a network round trip that could stall every request (ingest
+        # too) if it hangs, so those reads go to the thread pool.
+        # It keeps a driver connection of its own, used only by the event loop's thread.
+        self._loop_connection: PoolProxiedConnection | None = None
+        if self.runtime.engine.dialect.name == "sqlite":
+            self._loop_connection = self.runtime.engine.raw_connection()
+
+    def read_versions(self) -> CatalogVersions:
+        connection = self.runtime.engine.raw_connection()
+        try:
+            return catalog_versions(connection)
+        finally:
+            connection.close()  # back to the pool, its transaction rolled back
+
+    async def versions(self) -> CatalogVersions:
+        """The data generation and accounts epoch as of now (one read per request)."""
+        if self._loop_connection is not None:
+            return catalog_versions(self._loop_connection)
+        return await run_in_threadpool(self.read_versions)
+
+    def close(self) -> None:
+        if self._loop_connection is not None:
+            self._loop_connection.close()
+            self._loop_connection = None
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # async: a plain function dependency would cost every request a hop to the thread pool
     state: AppState = request.app.state.pullstats
     return state
+
+
+async def request_versions(request: Request) -> CatalogVersions:
+    """Read once per request: FastAPI caches a dependency's value for the whole request."""
+    return await (await app_state(request)).versions()

@@ -13,5 +13,5 @@ _PAGE = files("pullstats.api").joinpath("static/index.html").read_text(encoding=
 
 
 @router.get("/", response_class=HTMLResponse)
-def landing() -> HTMLResponse:
+async def landing() -> HTMLResponse:
     return HTMLResponse(_PAGE)

@@ -1,12 +1,15 @@
-"""Named pipeline values in the catalog: the processing watermark and the data generation."""
+"""Named pipeline values in the catalog: the processing watermark, the data generation and the
+accounts epoch (bumped by database triggers, migration 0004)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session
 
 from pullstats.db.models import PipelineState
@@ -14,6 +17,33 @@ from pullstats.db.models import PipelineState
 WATERMARK = "watermark"
 GENERATION = "generation"
 PENDING_DAYS = "pending_days"
+ACCOUNTS_EPOCH = "accounts_epoch"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogVersions:
+    """What an API answer may be cached against: rollups (``generation``) and accounts."""
+
+    generation: int
+    accounts_epoch: int
+
+
+#: Plain SQL, run on a raw driver connection: the API reads it on every request, and SQLAlchemy's
+#: statement handling would cost more than the read itself.
+VERSIONS_SQL = (
+    f"SELECT key, value FROM pipeline_state WHERE key IN ('{GENERATION}', '{ACCOUNTS_EPOCH}')"
+)
+
+
+def catalog_versions(connection: DBAPIConnection) -> CatalogVersions:
+    """Both counters in one indexed read of a driver (DB-API) connection."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(VERSIONS_SQL)
+        values = {str(key): int(value) for key, value in cursor.fetchall()}
+    finally:
+        cursor.close()
+    return CatalogVersions(values.get(GENERATION, 0), values.get(ACCOUNTS_EPOCH, 0))
 
 
 def get_value(session: Session, key: str) -> str | None:

@@ -1,0 +1,57 @@
+"""The authenticated user of an API request, and how long a resolved one may be reused."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ANALYTICS_SCOPE = "analytics:read"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The authenticated user of a request and what they may read.
+
+    ``namespaces`` are those the user is a member of; ``extra_repos`` maps each of them to the
+    repositories of other namespaces (``ns2/repo``) it may read too.
+    """
+
+    user_id: int
+    name: str
+    namespaces: tuple[str, ...]
+    extra_repos: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    scopes: frozenset[str] = frozenset({ANALYTICS_SCOPE})
+
+    def may_read_namespace(self, namespace: str) -> bool:
+        """The namespace itself: membership only, never through an extra repo in it."""
+        return namespace in self.namespaces
+
+    def may_read_repository(self, namespace: str, repository: str) -> bool:
+        """Through membership of its namespace, or as an extra repo of one of the viewer's."""
+        name = f"{namespace}/{repository}"
+        return namespace in self.namespaces or any(
+            name in repos for repos in self.extra_repos.values()
+        )
+
+    def cache_scope(self) -> tuple[str, ...]:
+        """What the viewer may read, as cache-key material: namespaces and extra repos.
+
+        Every permission check of the series routes depends on these alone, so two viewers
+        with the same scope may share every cached answer.
+        """
+        extras = sorted({repo for repos in self.extra_repos.values() for repo in repos})
+        return (*self.namespaces, *(f"+{repo}" for repo in extras))
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedViewer:
+    """A bearer token's viewer as the catalog said at ``accounts_epoch``.
+
+    Reused only while the epoch is unchanged (any change to users, tokens, memberships or extra
+    repos bumps it, migration 0004) and until ``expires`` (epoch seconds: the JWT's expiry or
+    its personal access token's, whichever is first).
+    """
+
+    viewer: Viewer
+    accounts_epoch: int
+    expires: float
