@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     download_link_lifetime: timedelta = Field(
         timedelta(minutes=15), description="How long a signed export download link works."
     )
+    access_log: bool = Field(
+        False,
+        description="Log one line per HTTP request (client, method, path without its query "
+        "string, status, milliseconds) on stderr. Off by default: /metrics counts requests, "
+        "and a proxy in front usually logs them already.",
+    )
 
     @field_validator("schedule_interval", mode="before")
     @classmethod

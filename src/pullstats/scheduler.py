@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pullstats.config import Settings
+from pullstats.logs import log_to_stderr
 
 __all__ = ["NICENESS", "Scheduler", "job_commands"]
 
@@ -35,16 +36,6 @@ def job_commands() -> list[tuple[str, ...]]:
     """The closing: compact, classify and roll up, then export every closed period."""
     pullstats = (sys.executable, "-m", "pullstats")
     return [(*pullstats, "process"), (*pullstats, "export")]
-
-
-def _log_to_stderr() -> None:
-    """Show the schedule's INFO lines next to uvicorn's when nothing else configured logging."""
-    if log.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
 
 
 def _niced(command: Sequence[str]) -> list[str]:
@@ -92,7 +83,7 @@ class Scheduler:
         return self.interval > 0
 
     def start(self) -> None:
-        _log_to_stderr()
+        log_to_stderr(log)
         if not self.enabled:
             log.info("job schedule off (PULLSTATS_SCHEDULE_INTERVAL is 0)")
             return

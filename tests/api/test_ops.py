@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
-from tests.conftest import Server
+from tests.conftest import Server, start_server
 
 
 def test_healthz_reports_a_usable_installation(server: Server) -> None:
@@ -64,3 +65,25 @@ def test_landing_page_and_metrics(server: Server) -> None:
     assert 'route="/api/publisher/analytics/v1/namespaces/{namespace}/pulls",status="401"' in text
     assert "pullstats_http_request_duration_seconds_bucket" in text
     assert "secret-ns" not in text
+
+
+def test_the_access_log_is_opt_in_and_leaves_query_strings_out(
+    server: Server, tmp_path: Path
+) -> None:
+    signed = "/downloads/1/part.csv.gz?expires=1&signature=not-for-the-logs"
+    with server.client() as client:
+        assert client.get(signed).status_code == 403
+    quiet = (tmp_path / "server.log").read_text()
+    assert "/downloads/1" not in quiet  # off by default
+
+    log = tmp_path / "logged.log"
+    logged = start_server(server.data_dir, log, {"PULLSTATS_ACCESS_LOG": "true"})
+    try:
+        with logged.client() as client:
+            assert client.get(signed).status_code == 403
+    finally:
+        logged.stop()
+    text = log.read_text()
+    line = r'pullstats\.access: 127\.0\.0\.1:\d+ - "GET /downloads/1/part\.csv\.gz HTTP/1\.1" 403'
+    assert re.search(line, text), text
+    assert "not-for-the-logs" not in text

@@ -14,11 +14,12 @@ from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, ui
 from pullstats.api.cached_answers import CachedAnswers
-from pullstats.api.metrics import Metrics, MetricsMiddleware
+from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
 from pullstats.api.state import AppState
 from pullstats.config import Settings
 from pullstats.exports.signing import DOWNLOAD_KEY
 from pullstats.lake.spool import SpoolWriter
+from pullstats.logs import log_to_stderr
 from pullstats.runtime import Runtime
 from pullstats.scheduler import Scheduler
 
@@ -72,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request)
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)
+    if settings.access_log:
+        log_to_stderr(access_log)
     app.include_router(auth.router)
     app.include_router(analytics.router)
     app.include_router(exports_api.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -34,12 +35,18 @@ class Metrics:
         )
 
 
+#: One line per request when ``PULLSTATS_ACCESS_LOG`` is on. uvicorn's own access log is off:
+#: it prints query strings, and a signed download link's signature is in its query string.
+access_log = logging.getLogger("pullstats.access")
+
+
 class MetricsMiddleware:
     """Counts and times every request under its route template, never its concrete path."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool = False) -> None:
         self.app = app
         self.metrics = metrics
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +64,19 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
+            elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(template).observe(elapsed)
+            if self.log_requests:
+                client = scope.get("client")
+                access_log.info(
+                    '%s - "%s %s HTTP/%s" %d %.1f ms',
+                    f"{client[0]}:{client[1]}" if client else "-",
+                    scope["method"],
+                    scope["path"],  # never the query string
+                    scope.get("http_version", "1.1"),
+                    status,
+                    elapsed * 1000,
+                )

@@ -61,10 +61,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             workers=workers,
             log_level="info",
             proxy_headers=False,  # X-Forwarded-For is read only from PULLSTATS_TRUSTED_PROXIES
+            access_log=False,  # ours (PULLSTATS_ACCESS_LOG) leaves query strings out
         )
     else:
         uvicorn.run(
-            create_app(settings), host=host, port=port, log_level="info", proxy_headers=False
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            access_log=False,
         )
 
 
