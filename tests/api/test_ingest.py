@@ -133,6 +133,49 @@ def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) ->
     assert "acme" not in metrics  # no namespace or repository labels
 
 
+def test_lone_surrogate_rejects_its_event_not_the_delivery(server: Server, token: str) -> None:
+    # "\ud800" is valid JSON but no UTF-8 spool line can hold it: before, the whole envelope
+    # failed with a 500 that the registry would have retried for ever
+    events = [
+        pull_event(NOON, "acme/api", tag="1.0", event_id="ok-1"),
+        pull_event(NOON, "acme/api", tag="1.0", event_id="@@BAD@@"),
+        pull_event(NOON, "acme/api", tag="1.0", useragent="docker/27 ✓ ünïcode", event_id="ok-3"),
+    ]
+    body = json.dumps(envelope(*events)).encode().replace(b"@@BAD@@", b"x\\ud800")
+    response = post(server, token, body)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    report = response.json()
+    assert report["accepted"] == 2
+    assert report["ignored"] == {}
+    assert [r["index"] for r in report["rejected"]] == [1]
+    assert "lone surrogate" in report["rejected"][0]["error"]
+    lines = b"".join(f.read_bytes() for f in (server.data_dir / "spool").iterdir()).splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["ok-1", "ok-3"]
+    assert json.loads(lines[1])["ua"] == "docker/27 ✓ ünïcode"
+
+
+def test_ignored_events_are_reported_by_reason(server: Server, token: str) -> None:
+    push = pull_event(NOON, "acme/api", tag="1.0", method="PUT")
+    push["action"] = "push"
+    blob = pull_event(NOON, "acme/api", media_type="application/octet-stream", kind="blobs")
+    head = pull_event(NOON, "acme/api", tag="1.0", method="head", addr="[2001:DB8::1]:443")
+    response = post(server, token, json.dumps(envelope(push, blob, head, push)).encode())
+    assert response.status_code == 200
+    assert response.json() == {
+        "accepted": 1,
+        "ignored": {"push": 2, "blob_request": 1},
+        "rejected": [],
+    }
+    [line] = b"".join(f.read_bytes() for f in (server.data_dir / "spool").iterdir()).splitlines()
+    stored = json.loads(line)
+    assert (stored["method"], stored["ip"]) == ("HEAD", "2001:db8::1")
+    with server.client() as client:
+        metrics = client.get("/metrics").text
+    assert 'pullstats_ingest_events_total{outcome="ignored",reason="push"} 2.0' in metrics
+    assert 'pullstats_ingest_events_total{outcome="ignored",reason="blob_request"} 1.0' in metrics
+
+
 def test_oversized_body_is_refused(data_dir: Path, tmp_path: Path) -> None:
     token = ingest_token(data_dir)
     server = start_server(

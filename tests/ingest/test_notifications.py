@@ -7,9 +7,12 @@ tag}, ``request`` {id, addr, host, method, useragent}, ``actor`` and ``source``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -25,7 +28,7 @@ from pullstats.ingest.notifications import (
     parse_event,
     parse_timestamp,
 )
-from pullstats.ingest.records import PullRequestRecord
+from pullstats.ingest.records import PullRequestRecord, spool_lines
 
 V1 = "application/vnd.docker.distribution.events.v1+json"
 V2 = "application/vnd.docker.distribution.events.v2+json"
@@ -203,6 +206,56 @@ def test_record_line_is_one_json_object_per_line() -> None:
     assert json.loads(line)["name"] == "acme/web/app"
 
 
+# Any text but lone surrogates (those are rejected before a record exists, see below).
+record_texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+@given(
+    texts=st.lists(record_texts, min_size=8, max_size=8),
+    ts=st.integers(-(2**62), 2**62),
+    recv=st.integers(0, 2**62),
+)
+def test_record_line_is_what_json_dumps_writes(texts: list[str], ts: int, recv: int) -> None:
+    # compaction and demo/synthetic.py's to_spool_lines rely on this exact byte form
+    event_id, method, name, tag, digest, ip, ua, src = texts
+    record = PullRequestRecord(event_id, ts, method, name, tag, digest, ip, ua, src, recv)
+    expected = json.dumps(asdict(record), separators=(",", ":"), ensure_ascii=False) + "\n"
+    assert record.to_line() == expected.encode()
+    assert spool_lines([record, record]) == expected.encode() * 2
+
+
+def test_spool_lines_of_nothing_is_empty() -> None:
+    assert spool_lines([]) == b""
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\uDC00x"])
+@pytest.mark.parametrize("key", ["id", "useragent"])
+def test_lone_surrogate_rejects_only_its_event(escape: str, key: str) -> None:
+    # JSON may escape a lone surrogate; UTF-8 spool lines cannot hold one, so before this was
+    # caught the whole delivery failed with a 500, and the registry retried it for ever
+    bad = manifest_pull(event_id="bad", useragent="docker/27")
+    placeholder = "@@PLACEHOLDER@@"
+    if key == "id":
+        bad["id"] = placeholder
+    else:
+        bad["request"]["useragent"] = placeholder
+    body = envelope(manifest_pull(event_id="ok-0"), bad, manifest_pull(event_id="ok-2"))
+    body = body.replace(placeholder.encode(), escape.encode())
+    result = parse_envelope(body, V1, RECEIVED_US)
+    assert [r.id for r in result.records] == ["ok-0", "ok-2"]
+    [(index, message)] = result.rejected
+    assert index == 1
+    assert "lone surrogate" in message
+    spool_lines(result.records).decode()  # the rest is valid UTF-8
+
+
+def test_paired_surrogate_escapes_are_one_character() -> None:
+    body = envelope(manifest_pull(useragent="@@UA@@")).replace(b"@@UA@@", b"\\ud83d\\ude00")
+    [record] = parse_envelope(body, V1, RECEIVED_US).records
+    assert record.ua == "\U0001f600"
+    assert json.loads(record.to_line())["ua"] == "\U0001f600"
+
+
 # --- ignored events, by reason --------------------------------------------------------------
 
 
@@ -271,6 +324,40 @@ def test_address_with_or_without_port(addr: str, ip: str) -> None:
 def test_bad_address_is_unparseable(addr: str) -> None:
     with pytest.raises(UnparseableRequest, match="invalid client address"):
         parse_address(addr)
+
+
+def _reference_address(text: str) -> str | None:
+    """What ipaddress makes of the host part, computed without the fast path."""
+    host = text.strip()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+dotted_quads = st.builds(
+    lambda parts, port: ".".join(parts) + port,
+    st.lists(
+        st.integers(0, 999).map(str) | st.sampled_from(["00", "01", "007", "0255", "256", ""]),
+        min_size=3,
+        max_size=5,
+    ),
+    st.sampled_from(["", ":5000", ":", ":x"]),
+)
+
+
+@given(addr=dotted_quads | st.ip_addresses(v=4).map(str) | st.ip_addresses(v=6).map(str))
+def test_address_agrees_with_ipaddress(addr: str) -> None:
+    expected = _reference_address(addr)
+    if expected is None:
+        with pytest.raises(UnparseableRequest, match="invalid client address"):
+            parse_address(addr)
+    else:
+        assert parse_address(addr) == expected
 
 
 # --- timestamps -----------------------------------------------------------------------------
@@ -632,3 +719,61 @@ def test_every_event_is_recorded_ignored_or_rejected(events: list[Any]) -> None:
     result = parse(*events)
     assert len(result.records) + sum(result.ignored.values()) + len(result.rejected) == len(events)
     assert [index for index, _ in result.rejected] == sorted({i for i, _ in result.rejected})
+
+
+# --- timestamps: the per-minute fast path agrees with datetime ------------------------------
+
+_WHOLE_TIMESTAMP = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def reference_timestamp(text: str) -> int | None:
+    """The whole text through datetime (no per-minute reuse); None when it is invalid."""
+    match = _WHOLE_TIMESTAMP.fullmatch(text)
+    if not match:
+        return None
+    day, clock, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        instant = datetime.fromisoformat(f"{day}T{clock}{zone}").astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return epoch_us(instant) + int((fraction or "0")[:6].ljust(6, "0"))
+
+
+def check_timestamp(text: str) -> None:
+    expected = reference_timestamp(text)
+    if expected is None:
+        with pytest.raises(UnparseableRequest, match="invalid timestamp"):
+            parse_timestamp(text)
+    else:
+        assert parse_timestamp(text) == expected
+
+
+@settings(max_examples=500)
+@given(text=timestamp_texts(st.integers(1, 9999)))
+def test_timestamp_agrees_with_datetime(text: str) -> None:
+    check_timestamp(text)
+
+
+def test_every_second_of_a_cached_minute() -> None:
+    for zone in ("Z", "+05:30", "-08:00"):
+        for second in range(62):
+            check_timestamp(f"2026-10-05T23:59:{second:02d}.25{zone}")
+            check_timestamp(f"2026-10-05t23:59:{second:02d}{zone.lower()}")
+
+
+def test_an_invalid_minute_stays_invalid_when_asked_again() -> None:
+    for _ in range(3):
+        for text in ("2026-02-30T10:00:00Z", "9999-12-31T23:59:30-02:00", "2026-10-05T24:00:00Z"):
+            with pytest.raises(UnparseableRequest, match="invalid timestamp"):
+                parse_timestamp(text)
+
+
+def test_timestamps_stay_right_past_the_minute_cache_size() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(10_000):  # more distinct minutes than the cache holds
+        instant = start + timedelta(minutes=n, seconds=n % 60)
+        text = instant.astimezone(timezone(timedelta(hours=n % 3))).isoformat()
+        assert parse_timestamp(text) == epoch_us(instant), text

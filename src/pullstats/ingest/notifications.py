@@ -46,9 +46,23 @@ _TIMESTAMP = re.compile(
     re.ASCII,
 )
 _NAME_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
+#: A whole repository name in one match; its pattern is RE2-compatible (access-log SQL uses it).
+_NAME = re.compile(rf"{_NAME_COMPONENT.pattern}(?:/{_NAME_COMPONENT.pattern})*", re.ASCII)
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 _TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
 _MAX_NAME = 255
+#: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
+#: without building an address object; anything else goes through ipaddress.
+_CANONICAL_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII
+)
+_IGNORED_ACTIONS = frozenset({"push", "delete", "mount"})
+_PULL_METHODS = frozenset({"GET", "HEAD"})
+
+#: The UTC instant (µs) of a timestamp's minute, by its text up to the minute plus its zone;
+#: None for a minute that does not exist or lies outside datetime's range. Bounded by clearing.
+_MINUTE_STARTS: dict[str, int | None] = {}
+_MINUTE_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -96,41 +110,43 @@ def parse_envelope(body: bytes, content_type: str | None, received_us: int) -> E
 
 def parse_event(event: Any, received_us: int) -> PullRequestRecord | str:
     """One event → a record, or the reason it is ignored; UnparseableRequest if malformed."""
+    # This runs once per event on the ingest request path, so members are read through small
+    # helpers with a fast path for the usual non-empty string (see _required and _optional).
     if not isinstance(event, dict):
         raise UnparseableRequest("event is not an object")
-    event_id = _text(event, "id", required=True)
-    action = _text(event, "action", required=True)
+    event_id = _required(event, "id")
+    action = _required(event, "action")
     target = _member(event, "target")
     if action != "pull":
-        return action if action in ("push", "delete", "mount") else "other_action"
-    url = _text(target, "url")
-    media_type = _text(target, "mediaType")
+        return action if action in _IGNORED_ACTIONS else "other_action"
+    url = _optional(target, "url")
+    media_type = _optional(target, "mediaType")
     if "/blobs/" in url or (not url and media_type not in MANIFEST_MEDIA_TYPES):
         return "blob_request"
     request = _member(event, "request")
-    method = _text(request, "method", required=True).upper()
-    if method not in ("GET", "HEAD"):
-        return "method"
-    name = parse_repository_name(_text(target, "repository", required=True))
-    tag = _text(target, "tag")
+    method = _required(request, "method")
+    if method not in _PULL_METHODS:
+        method = method.upper()
+        if method not in _PULL_METHODS:
+            return "method"
+    name = parse_repository_name(_required(target, "repository"))
+    tag = _optional(target, "tag")
     if tag and not _TAG.fullmatch(tag):
         raise UnparseableRequest(f"invalid tag {tag[:80]!r}")
-    digest = _text(target, "digest")
+    digest = _optional(target, "digest")
     if digest and not _DIGEST.fullmatch(digest):
         raise UnparseableRequest(f"invalid digest {digest[:80]!r}")
     if not tag and not digest:
         raise UnparseableRequest("target has neither tag nor digest")
+    ts = parse_timestamp(_required(event, "timestamp"))
+    ip = parse_address(_required(request, "addr"))
+    ua = _optional(request, "useragent")[:1024]
+    # A JSON escape such as \ud800 decodes to a lone surrogate, which a spool line (UTF-8)
+    # cannot hold: caught here it rejects its event, instead of failing the whole delivery.
+    if not (_is_utf8(event_id) and _is_utf8(ua)):
+        raise UnparseableRequest("'id' or 'useragent' holds a lone surrogate (\\ud800-\\udfff)")
     return PullRequestRecord(
-        id=event_id,
-        ts=parse_timestamp(_text(event, "timestamp", required=True)),
-        method=method,
-        name=name,
-        tag=tag,
-        digest=digest,
-        ip=parse_address(_text(request, "addr", required=True)),
-        ua=_text(request, "useragent")[:1024],
-        src="notification",
-        recv=received_us,
+        event_id, ts, method, name, tag, digest, ip, ua, "notification", received_us
     )
 
 
@@ -139,15 +155,31 @@ def parse_timestamp(text: str) -> int:
     match = _TIMESTAMP.fullmatch(text)
     if not match:
         raise UnparseableRequest(f"invalid timestamp {text[:64]!r}")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    # The events of a delivery mostly share their minute: its instant is worked out once, with
+    # datetime's checks of the date and the range, and the seconds are added to it. The range
+    # ends on whole minutes, so a minute inside it holds all of its seconds.
+    key = text[:16] + match[8]
     try:
-        zone = "+00:00" if zone in ("Z", "z") else zone
-        instant = datetime.fromisoformat(
-            f"{year}-{month}-{day}T{hour}:{minute}:{second}{zone}"
-        ).astimezone(UTC)
+        minute = _MINUTE_STARTS[key]
+    except KeyError:
+        minute = _minute_start(*match.group(1, 2, 3, 4, 5, 8))
+        if len(_MINUTE_STARTS) >= _MINUTE_CACHE_SIZE:
+            _MINUTE_STARTS.clear()
+        _MINUTE_STARTS[key] = minute
+    second = int(match[6])
+    if minute is None or second > 59:
+        raise UnparseableRequest(f"invalid timestamp {text[:64]!r}")
+    fraction = match[7]
+    return minute + second * 1_000_000 + (int(fraction[:6].ljust(6, "0")) if fraction else 0)
+
+
+def _minute_start(year: str, month: str, day: str, hour: str, minute: str, zone: str) -> int | None:
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        instant = datetime.fromisoformat(f"{year}-{month}-{day}T{hour}:{minute}:00{zone}")
+        return micros(instant.astimezone(UTC))
     except (ValueError, OverflowError):  # e.g. year 9999 at -02:00 lies past datetime.max
-        raise UnparseableRequest(f"invalid timestamp {text[:64]!r}") from None
-    return micros(instant) + int((fraction or "0").ljust(6, "0")[:6])
+        return None
 
 
 def parse_address(text: str) -> str:
@@ -157,6 +189,8 @@ def parse_address(text: str) -> str:
         host = host[1 : host.find("]")] if "]" in host else ""
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
+    if _CANONICAL_IPV4.fullmatch(host):
+        return host
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
@@ -166,10 +200,33 @@ def parse_address(text: str) -> str:
 def parse_repository_name(name: str) -> str:
     if len(name) > _MAX_NAME or not name:
         raise UnparseableRequest("repository name is empty or too long")
-    components = name.split("/")
-    if not all(_NAME_COMPONENT.fullmatch(part) for part in components):
+    if not _NAME.fullmatch(name):
         raise UnparseableRequest(f"invalid repository name {name[:80]!r}")
     return name
+
+
+def _is_utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _required(container: dict[str, Any], key: str) -> str:
+    value = container.get(key)
+    if value.__class__ is str and value:
+        return value
+    return _text(container, key, required=True)
+
+
+def _optional(container: dict[str, Any], key: str) -> str:
+    value = container.get(key)
+    if value.__class__ is str:
+        return value
+    return _text(container, key)
 
 
 def _member(container: dict[str, Any], key: str) -> dict[str, Any]:

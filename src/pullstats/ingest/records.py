@@ -6,9 +6,10 @@ raw client address.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring
 
 import pyarrow as pa
 
@@ -47,7 +48,24 @@ class PullRequestRecord:
     recv: int
 
     def to_line(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return self._line_text().encode()
+
+    def _line_text(self) -> str:
+        # What json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False) writes, keys
+        # in schema order, at a tenth of the cost: asdict deep-copies every field, and ingest
+        # writes one line per pulled manifest on the request path.
+        quote = encode_basestring
+        return (
+            f'{{"id":{quote(self.id)},"ts":{self.ts:d},"method":{quote(self.method)},'
+            f'"name":{quote(self.name)},"tag":{quote(self.tag)},"digest":{quote(self.digest)},'
+            f'"ip":{quote(self.ip)},"ua":{quote(self.ua)},"src":{quote(self.src)},'
+            f'"recv":{self.recv:d}}}\n'
+        )
+
+
+def spool_lines(records: Iterable[PullRequestRecord]) -> bytes:
+    """The spool lines of ``records``, joined: one UTF-8 encoding for the whole batch."""
+    return "".join([record._line_text() for record in records]).encode()
 
 
 def micros(instant: datetime) -> int:

@@ -167,6 +167,15 @@ class SpoolWriter:
                 return
 
     def _write(self, batch: list[tuple[bytes, concurrent.futures.Future[None]]]) -> None:
+        # A waiter that gave up (its request task was cancelled) cancelled its future; those
+        # lines were never acknowledged, so they are dropped. The others become uncancellable
+        # here: a cancel racing with the fsync could otherwise make set_result raise and kill
+        # this thread, and every later append would wait for ever.
+        batch = [
+            (lines, future) for lines, future in batch if future.set_running_or_notify_cancel()
+        ]
+        if not batch:
+            return
         try:
             # rotate by size, and by age even under steady load: segments hold the raw IPs, and
             # only closed segments can be pruned once retention passes
