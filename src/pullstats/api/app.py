@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -56,6 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         scheduler = Scheduler(settings)
         scheduler.start()
+        # Everything loaded by now (modules, routes, schemas: about a million objects) lives as
+        # long as the process. Frozen, it is left out of the collector's full passes, which
+        # otherwise walk all of it and stall every request in flight for about 100 ms — the
+        # whole p99 of a busy server (docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
