@@ -131,6 +131,9 @@ def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) ->
     )
     assert 'pullstats_ingest_events_total{outcome="rejected",reason="invalid_event"} 4.0' in metrics
     assert "acme" not in metrics  # no namespace or repository labels
+    # answered in front of the router (api/ingest.py DirectIngest), counted under the route
+    delivery = 'method="POST",route="/ingest/v1/registry/events",status="200"'
+    assert f"pullstats_http_requests_total{{{delivery}}} 1.0" in metrics
 
 
 def test_lone_surrogate_rejects_its_event_not_the_delivery(server: Server, token: str) -> None:

@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request)
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
+    app.add_middleware(ingest.DirectIngest)
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)
     if settings.access_log:
         log_to_stderr(access_log)
