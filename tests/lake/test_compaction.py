@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pullstats.config import Settings
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
-from pullstats.lake.compaction import prune_spool
+from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
+from pullstats.lake.compaction import RequestWriter, prune_spool
+from pullstats.lake.engine import connect
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import write_spool
@@ -173,3 +177,34 @@ def test_days_compacted_by_a_failed_run_are_processed_by_the_next(runtime: Runti
     assert noon.date() in retry.days
     assert actions_of(runtime, noon.date()) == [("pull_by_tag", "1.0", "sha256:aa", "GET")]
     assert process(runtime).days == []
+
+
+def test_writer_drops_what_the_lake_and_its_own_earlier_batches_hold(runtime: Runtime) -> None:
+    noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    records = [
+        record(f"w{i}", noon + timedelta(hours=7 * i), "GET", tag="1.0", ip=f"192.0.2.{i}")
+        for i in range(8)
+    ]
+    spool(runtime, *records[:2])
+    process(runtime)  # the lake already holds w0 and w1
+
+    def table(rows: list[PullRequestRecord]) -> pa.Table:
+        return pa.Table.from_pylist([asdict(row) for row in rows], schema=SPOOL_SCHEMA)
+
+    with contextlib.closing(connect(runtime.settings)) as connection:
+        writer = RequestWriter(runtime, connection)
+        written, days = writer.write_table(table(records[:5]))
+        assert written == 3 and days == {date(2026, 3, 4), date(2026, 3, 5)}
+        # a later batch of the same run: its repeats are dropped too, and within itself
+        written, days = writer.write_table(table([*records[3:], records[7]]))
+        assert written == 3 and days == {date(2026, 3, 5), date(2026, 3, 6)}
+        assert writer.write_table(table(records)) == (0, set())
+    rows = query(
+        "SELECT id, country, host, user_agent_tool, octet_length(ip_hash)"
+        f" FROM {requests_glob(runtime)} ORDER BY id"
+    )
+    assert [row[0] for row in rows] == [f"w{i}" for i in range(8)]
+    assert {row[1:] for row in rows} == {("", "", "docker", 16)}  # 192.0.2.0/24: documentation
+    # one file per day and write
+    files = sorted(runtime.paths.requests.glob("day=*/part-*.parquet"))
+    assert len(files) == 1 + 2 + 2

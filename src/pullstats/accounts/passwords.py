@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("pullstats: no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: every CLI command imports this module, few log in."""
+    return _HASHER.hash("pullstats: no such user")
 
 
 def hash_password(password: str) -> str:
@@ -16,6 +23,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; with no hash, spends the same time and says False."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _HASHER.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False

@@ -12,16 +12,17 @@ Two line formats are understood, both written by the log's own software:
   the millisecond and the manifest digest the registry returned, ``-`` when absent).
 
 Responsible for turning a byte stream (plain, gzip, or stdin) into bounded chunks of lines
-(:func:`read_line_chunks`) and a chunk of lines into requests with :data:`SPOOL_SCHEMA` plus
-the skipped lines counted by reason (:class:`LogParser`). Parsing happens in DuckDB, a whole
-chunk per query; there is no Python loop per line.
+(:func:`read_line_chunks`) and a run of chunks into requests with :data:`SPOOL_SCHEMA`, kept in
+a DuckDB table (:data:`STAGED_REQUESTS`), plus the skipped lines counted by reason
+(:class:`LogParser`). Python only finds the line ends, with NumPy; everything per line happens
+in DuckDB, many chunks per query, on all its threads.
 """
 
 from __future__ import annotations
 
 import gzip
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -29,17 +30,18 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pullstats.ingest.notifications import _DIGEST, _MAX_NAME, _NAME_COMPONENT, _TAG
+from pullstats.ingest.notifications import DIGEST, MAX_NAME_LENGTH, REPOSITORY_NAME, TAG
 from pullstats.ingest.records import SPOOL_SCHEMA
 
 __all__ = [
     "ERROR_REASONS",
     "LOG_FORMATS",
     "SKIP_REASONS",
+    "STAGED_REQUESTS",
     "LineChunk",
     "LogFormat",
     "LogParser",
-    "ParsedChunk",
+    "ParsedLines",
     "line_pattern",
     "open_log",
     "read_line_chunks",
@@ -79,7 +81,6 @@ _LINE_END = r"\r?\n?$"
 _FIELDS = ["addr", "time", "request", "status", "ua", "msec", "digest"]
 
 # The registry's grammar, taken from the notification parser so both sources agree.
-_NAME = f"(?:{_NAME_COMPONENT.pattern})(?:/(?:{_NAME_COMPONENT.pattern}))*"
 _IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
 _IPV6 = r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
 
@@ -101,11 +102,17 @@ class LineChunk:
     first_line: int  # 1-based number of the first line in its source
     position: int  # bytes of the source consumed so far (compressed bytes for gzip)
 
+    @property
+    def nbytes(self) -> int:
+        return int(self.lines.nbytes)
+
 
 @dataclass
-class ParsedChunk:
-    requests: pa.Table  # SPOOL_SCHEMA
-    lines: int
+class ParsedLines:
+    """What a run of chunks held; its requests were appended to :data:`STAGED_REQUESTS`."""
+
+    lines: int = 0
+    used: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, text
     hours: set[int] = field(default_factory=set)  # UTC hours (µs // 3.6e9) of the requests
@@ -113,6 +120,8 @@ class ParsedChunk:
 
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int: ...
 
 
 class _Peekable(_Readable, Protocol):
@@ -131,6 +140,11 @@ class _CountingReader:
         self.consumed += len(data)
         return data
 
+    def readinto(self, buffer: memoryview, /) -> int:
+        count = self._source.readinto(buffer)
+        self.consumed += count
+        return count
+
     def position(self) -> int:
         return self.consumed
 
@@ -145,61 +159,93 @@ def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
 
 
 def read_line_chunks(
-    stream: _Readable, position: Callable[[], int], block_bytes: int = BLOCK_BYTES
+    stream: _Readable, position: Callable[[], int], block_bytes: int | None = None
 ) -> Iterator[LineChunk]:
-    """Split a byte stream into chunks of whole lines, about ``block_bytes`` each.
+    """Split a byte stream into chunks of whole lines, about ``block_bytes`` (default
+    :data:`BLOCK_BYTES`) each.
 
-    Lines are found with NumPy and handed over as one Arrow array over the block's bytes.
+    Each block is read straight into a fresh buffer of Arrow's memory pool (which reuses freed
+    memory, so no page faults and no copy), lines are found with NumPy, and the chunk is one
+    Arrow array over the buffer. Only the unfinished last line is copied, to the next block.
     Bytes that are not UTF-8 are replaced (U+FFFD) so a damaged line is counted, not fatal.
     """
+    block_bytes = block_bytes or BLOCK_BYTES
     carry = b""
     next_line = 1
     while True:
-        block = stream.read(block_bytes)
-        data = carry + block if carry else block
-        if not block:
-            if data:  # a last line without its newline
-                yield LineChunk(_lines_array(data, np.array([len(data)])), next_line, position())
+        buffer = pa.allocate_buffer(len(carry) + block_bytes)
+        view = memoryview(buffer).cast("B")
+        view[: len(carry)] = carry
+        filled = len(carry) + _read_full(stream, view[len(carry) :])
+        view.release()
+        if filled == len(carry):  # end of the source
+            if carry:  # a last line without its newline
+                yield LineChunk(_lines_array(buffer, np.array([filled])), next_line, position())
             return
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A) + 1
+        data = np.frombuffer(buffer, dtype=np.uint8, count=filled)
+        ends = np.flatnonzero(data == 0x0A) + 1
         if len(ends) == 0:
-            if len(data) > MAX_LINE_BYTES:
+            if filled > MAX_LINE_BYTES:
                 raise ValueError(
                     f"line {next_line} is longer than {MAX_LINE_BYTES} bytes; not an access log"
                 )
-            carry = data
+            carry = data.tobytes()
             continue
         cut = int(ends[-1])
-        carry = data[cut:]
-        yield LineChunk(_lines_array(data[:cut], ends), next_line, position())
+        carry = data[cut:].tobytes()
+        yield LineChunk(_lines_array(buffer, ends), next_line, position())
         next_line += len(ends)
 
 
-def _lines_array(data: bytes, ends: np.ndarray) -> pa.Array:
+def _read_full(stream: _Readable, view: memoryview) -> int:
+    """Fill ``view`` unless the source ends first (a pipe hands over less at a time)."""
+    filled = 0
+    while filled < len(view):
+        count = stream.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    return filled
+
+
+def _lines_array(buffer: pa.Buffer, ends: np.ndarray) -> pa.Array:
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     array = pa.Array.from_buffers(
-        pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.large_string(), len(ends), [None, pa.py_buffer(offsets), buffer]
     )
     try:
         array.validate(full=True)
     except pa.ArrowInvalid:
         # not UTF-8: replace the bad bytes; a replacement never creates or removes a newline
+        data = buffer.to_pybytes()[: int(ends[-1])]
         fixed = data.decode("utf-8", errors="replace").encode()
         ends = np.flatnonzero(np.frombuffer(fixed, dtype=np.uint8) == 0x0A) + 1
         if len(fixed) and fixed[-1:] != b"\n":
             ends = np.append(ends, len(fixed))
-        return _lines_array(fixed, ends)
+        return _lines_array(pa.py_buffer(fixed), ends)
     return array
+
+
+#: The temporary table (on the parser's connection) that parsed requests are appended to, with
+#: :data:`SPOOL_SCHEMA`; the import writes it to the lake and empties it.
+STAGED_REQUESTS = "log_requests"
+
+_BATCH_SCHEMA = pa.schema([("n", pa.int64()), ("line", pa.large_string())])
 
 
 class LogParser:
     """Parses the chunks of one source, in order, on a DuckDB connection.
 
+    :meth:`parse` streams any number of chunks through one query, so DuckDB matches lines on
+    all its threads while the next block is read. Requests are appended to
+    :data:`STAGED_REQUESTS`; only counts, the first errors and the hours come back to Python.
+
     Event ids are ``log-<md5 of the line>-<occurrence>``, the occurrence counting identical
     lines of the source up to this one, so re-importing a file (or a longer version of it)
     gives the same ids while two identical lines stay two requests. Identical lines carry the
-    same time, so they are near each other: the count is carried from one chunk to the next,
-    not across the whole file (which would need memory for every line).
+    same time, so they are near each other: the count is carried from one call of
+    :meth:`parse` to the next, not across the whole file (which would need memory for every
+    line).
     """
 
     def __init__(
@@ -217,25 +263,35 @@ class LogParser:
         # pattern is compiled once per query, a parameter would not be)
         self._classify_sql = _CLASSIFY_SQL.replace("{pattern}", line_pattern(log_format))
         self._received_us = received_us
-        self._max_errors = max_errors
         self._errors_left = max_errors
+        columns = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEMA)
+        self._db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED_REQUESTS} ({columns})")
         self._db.execute("CREATE OR REPLACE TEMP TABLE log_seen (h VARCHAR, k BIGINT)")
+        self._carry = False  # whether log_previous holds the last call's requests
 
-    def parse(self, chunk: LineChunk) -> ParsedChunk:
-        numbers = pa.array(
-            np.arange(chunk.first_line, chunk.first_line + len(chunk.lines), dtype=np.int64)
-        )
-        self._db.register("log_chunk", pa.table({"n": numbers, "line": chunk.lines}))
+    def parse(self, chunks: Iterable[LineChunk]) -> ParsedLines:
+        """Parse ``chunks`` (the next lines of the source) in one query; see the class."""
+        self._carry_counts()
+        failure: list[BaseException] = []
+        self._db.register("log_chunk", _numbered_lines(chunks, failure))
         try:
             self._db.execute(self._classify_sql)
+        except duckdb.Error:
+            if failure:  # reading failed (damaged gzip, …): that is the error to report
+                raise failure[0] from None
+            raise
         finally:
             self._db.unregister("log_chunk")
-        result = ParsedChunk(requests=self._requests(), lines=len(chunk.lines))
+        result = ParsedLines()
         for reason, count in self._db.execute(
-            "SELECT reason, count(*) FROM log_lines WHERE reason IS NOT NULL GROUP BY reason"
+            "SELECT reason, count(*) FROM log_lines GROUP BY reason"
         ).fetchall():
-            result.skipped[str(reason)] = int(count)
-        if self._errors_left > 0:
+            result.lines += int(count)
+            if reason is None:
+                result.used = int(count)
+            else:
+                result.skipped[str(reason)] = int(count)
+        if self._errors_left > 0 and any(r in result.skipped for r in ERROR_REASONS):
             rows = self._db.execute(
                 f"""
                 SELECT n, reason, left(rtrim(line, E'\\r\\n'), 160) FROM log_lines
@@ -245,26 +301,58 @@ class LogParser:
             ).fetchall()
             result.errors = [(int(n), str(reason), str(text)) for n, reason, text in rows]
             self._errors_left -= len(rows)
-        hours = self._db.execute("SELECT DISTINCT ts // 3600000000 FROM log_requests").fetchall()
-        result.hours = {int(row[0]) for row in hours}
+        if result.used:
+            hours = self._db.execute(
+                "SELECT DISTINCT ts // 3600000000 FROM log_lines WHERE reason IS NULL"
+            ).fetchall()
+            result.hours = {int(row[0]) for row in hours}
+            self._db.execute(_REPEATS_SQL)
+            self._db.execute(_REQUESTS_SQL, [self._received_us])
+            self._db.execute(
+                "CREATE OR REPLACE TEMP TABLE log_previous AS "
+                "SELECT h FROM log_lines WHERE reason IS NULL"
+            )
+            self._carry = True
+        self._db.execute("DROP TABLE log_lines")
         return result
 
-    def _requests(self) -> pa.Table:
-        self._db.execute(_REQUESTS_SQL, [self._received_us])
-        # carry the occurrence counts of this chunk's lines to the next chunk
-        self._db.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE log_seen AS
-            SELECT h, max(k) AS k FROM log_requests GROUP BY h
-            """
-        )
-        table = self._db.sql(
-            f"SELECT {', '.join(SPOOL_SCHEMA.names)} FROM log_requests ORDER BY recv"
-        ).to_arrow_table()
-        return table.cast(SPOOL_SCHEMA)
+    def _carry_counts(self) -> None:
+        """The occurrence count of each text of the last call's requests, for this call.
+
+        Counted only when a call follows, so the last (for a file, usually the only) one
+        does not pay for it.
+        """
+        if self._carry:
+            self._db.execute(_SEEN_SQL)
+            self._db.execute("DROP TABLE log_previous; DROP TABLE log_repeats")
+        else:
+            self._db.execute("DELETE FROM log_seen")
+        self._carry = False
 
 
-# One pass over the chunk. The line pattern is only *matched* (a DFA, several times faster than
+def _numbered_lines(
+    chunks: Iterable[LineChunk], failure: list[BaseException]
+) -> pa.RecordBatchReader:
+    """The chunks as a stream DuckDB reads on its threads; an error reading them is kept in
+    ``failure``, as DuckDB would report it only as its own error."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for chunk in chunks:
+                first = chunk.first_line
+                numbers = np.arange(first, first + len(chunk.lines), dtype=np.int64)
+                yield pa.record_batch([pa.array(numbers), chunk.lines], _BATCH_SCHEMA)
+        except BaseException as error:
+            failure.append(error)
+            raise
+
+    return pa.RecordBatchReader.from_batches(_BATCH_SCHEMA, batches())
+
+
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
+
+
+# One pass over the chunks. The line pattern is only *matched* (a DFA, several times faster than
 # extracting groups); the fields of a matching line are then cut out with string functions, as
 # no field can hold a raw quote. Only a line with an escaped quote (\", written by gorilla) is
 # split by the pattern's groups. The reasons are tested in this order, so a PUT that got a 404
@@ -343,16 +431,17 @@ reasons AS (
             WHEN method = 'DELETE' THEN 'delete'
             WHEN method NOT IN ('GET', 'HEAD') THEN 'method'
             WHEN NOT f.status LIKE '2__' THEN 'non_2xx'
-            WHEN length(name) > {_MAX_NAME} OR NOT regexp_full_match(name, '{_NAME}')
+            WHEN length(name) > {MAX_NAME_LENGTH}
+                OR NOT regexp_full_match(name, '{REPOSITORY_NAME.pattern}')
                 THEN 'invalid_name'
             WHEN NOT (
-                regexp_full_match(reference, '{_DIGEST.pattern}')
-                OR regexp_full_match(reference, '{_TAG.pattern}')
+                regexp_full_match(reference, '{DIGEST.pattern}')
+                OR regexp_full_match(reference, '{TAG.pattern}')
             ) THEN 'invalid_reference'
             WHEN NOT (regexp_full_match(f.addr, '{_IPV4}') OR regexp_full_match(f.addr, '{_IPV6}'))
                 THEN 'invalid_address'
             WHEN f.digest NOT IN ('', '-')
-                AND NOT regexp_full_match(f.digest, '{_DIGEST.pattern}')
+                AND NOT regexp_full_match(f.digest, '{DIGEST.pattern}')
                 THEN 'invalid_digest'
         END AS reason
     FROM named
@@ -366,25 +455,27 @@ SELECT n, reason,
     CASE WHEN reason IS NULL THEN f.addr END AS addr,
     CASE WHEN reason IS NULL THEN f.ua END AS ua,
     CASE WHEN reason IS NULL THEN f.digest END AS digest,
-    CASE WHEN reason IS NULL OR reason IN {ERROR_REASONS!r} THEN line END AS line
+    CASE WHEN reason IS NULL THEN md5(line) END AS h,
+    CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
 FROM reasons
 """
 
 # Requests only: the spool row, the id from the line's text and its occurrence, and an arrival
 # time that follows the file's order (it breaks ties between requests of the same second).
-_REQUESTS_SQL = """
-CREATE OR REPLACE TEMP TABLE log_requests AS
-WITH hashed AS (
-    SELECT *, md5(line) AS h FROM log_lines WHERE reason IS NULL
-),
-counted AS (
-    SELECT hashed.*,
-        coalesce(log_seen.k, 0) + row_number() OVER (PARTITION BY hashed.h ORDER BY n) AS k
-    FROM hashed LEFT JOIN log_seen USING (h)
-)
+# Nearly every line is unique, so occurrences are counted with a window only for the lines whose
+# text repeats here or was seen by the previous call; the others are the first of their text.
+_REPEATS_SQL = """
+CREATE OR REPLACE TEMP TABLE log_repeats AS
+SELECT h, 0 AS carried FROM log_lines WHERE reason IS NULL
+GROUP BY h HAVING count(*) > 1 AND h NOT IN (SELECT h FROM log_seen)
+UNION ALL
+SELECT h, k AS carried FROM log_seen WHERE h IN (SELECT h FROM log_lines WHERE reason IS NULL)
+"""
+_REQUESTS_SQL = f"""
+INSERT INTO {STAGED_REQUESTS}
 SELECT
     'log-' || h || '-' || k AS id,
-    h, k, ts,
+    ts,
     method,
     name,
     CASE WHEN contains(reference, ':') THEN '' ELSE reference END AS tag,
@@ -400,5 +491,19 @@ SELECT
     END, 1024) AS ua,
     'log' AS src,
     $1 + n AS recv
-FROM counted
+FROM (
+    SELECT *, 1 AS k FROM log_lines
+    WHERE reason IS NULL AND h NOT IN (SELECT h FROM log_repeats)
+    UNION ALL
+    SELECT log_lines.*, carried + row_number() OVER (PARTITION BY h ORDER BY n) AS k
+    FROM log_lines JOIN log_repeats USING (h)
+    WHERE reason IS NULL
+)
+"""
+# the occurrence counts of the last call's lines, carried to this one
+_SEEN_SQL = """
+CREATE OR REPLACE TEMP TABLE log_seen AS
+SELECT h, coalesce(any_value(carried), 0) + count(*) AS k
+FROM log_previous LEFT JOIN log_repeats USING (h)
+GROUP BY h
 """

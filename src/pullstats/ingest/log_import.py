@@ -1,7 +1,8 @@
 """``pullstats ingest logs``: access-log files → the lake, under the job lock.
 
-Responsible for running :mod:`pullstats.ingest.access_logs` over each source in bounded chunks,
-writing the requests with :func:`pullstats.lake.compaction.ingest_requests` (which hashes the
+Responsible for running :mod:`pullstats.ingest.access_logs` over each source in segments of
+:data:`SEGMENT_BYTES` (one DuckDB query each), writing the staged requests about every
+:data:`FLUSH_ROWS` with :func:`pullstats.lake.compaction.ingest_requests` (which hashes the
 addresses, enriches, drops what the lake already holds and records the days as pending for
 ``pullstats process``), and the overlap guard: hours that already hold notification requests
 would be counted twice, so an import touching them is refused unless overlap is allowed.
@@ -20,19 +21,28 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
-import pyarrow as pa
 
-from pullstats.ingest.access_logs import LineChunk, LogFormat, LogParser, open_log, read_line_chunks
+from pullstats.ingest.access_logs import (
+    STAGED_REQUESTS,
+    LineChunk,
+    LogFormat,
+    LogParser,
+    open_log,
+    read_line_chunks,
+)
 from pullstats.ingest.records import now_micros
-from pullstats.lake.compaction import ingest_requests
+from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.engine import connect, sql_list
 from pullstats.lake.jobs import job_lock
 from pullstats.runtime import Runtime
 
 STDIN = "-"
-#: Requests gathered before one write to the lake: bigger writes mean fewer Parquet files and
-#: fewer re-reads of a day's ids for de-duplication; smaller ones less memory.
-FLUSH_ROWS = 500_000
+#: Requests gathered (in DuckDB, which spills to disk past its memory limit) before one write
+#: to the lake: bigger writes mean fewer Parquet files, smaller ones less memory and disk.
+FLUSH_ROWS = 2_000_000
+#: Bytes of lines parsed by one query: DuckDB works on all its threads while the next block is
+#: read; stdin is checked against the overlap guard after each.
+SEGMENT_BYTES = 512 * 1024 * 1024
 _HOUR_US = 3_600_000_000
 
 
@@ -113,42 +123,51 @@ def import_logs(
                 if name != STDIN:
                     hours |= _scan_hours(db, name, log_format)
             guard.check(hours, written=0)
-        pending: list[pa.Table] = []
+        writer = RequestWriter(runtime, db)
+        staged = 0
         for name in sources:
             report = SourceReport("stdin" if name == STDIN else name)
             result.sources.append(report)
             parser = LogParser(db, log_format, now_micros())
-            for chunk in _chunks(name, progress):
-                parsed = parser.parse(chunk)
+            for segment in _segments(_chunks(name, progress)):
+                parsed = parser.parse(segment)
                 report.lines += parsed.lines
-                report.used += parsed.requests.num_rows
+                report.used += parsed.used
                 report.skipped.update(parsed.skipped)
                 report.errors.extend(parsed.errors)
-                pending.append(parsed.requests)
-                if sum(t.num_rows for t in pending) >= FLUSH_ROWS:
-                    _flush(runtime, pending, guard, result)
-        _flush(runtime, pending, guard, result)
+                staged += parsed.used
+                if guard is not None and guard.active:  # stdin is only known as it is read
+                    guard.check(parsed.hours, result.written)
+                if staged >= FLUSH_ROWS:
+                    _flush(runtime, writer, result)
+                    staged = 0
+        if staged:
+            _flush(runtime, writer, result)
     return result
 
 
-def _flush(
-    runtime: Runtime,
-    pending: list[pa.Table],
-    guard: _OverlapGuard | None,
-    result: ImportResult,
-) -> None:
-    if not pending:
-        return
-    table = pa.concat_tables(pending).combine_chunks()
-    pending.clear()
-    if table.num_rows == 0:
-        return
-    if guard is not None and guard.active:  # stdin is only known as it is read
-        ts = table["ts"].to_numpy()
-        guard.check({int(hour) for hour in set((ts // _HOUR_US).tolist())}, result.written)
-    written, days = ingest_requests(runtime, table)
+def _flush(runtime: Runtime, writer: RequestWriter, result: ImportResult) -> None:
+    written, days = ingest_requests(runtime, writer, STAGED_REQUESTS)
+    writer.connection.execute(f"DELETE FROM {STAGED_REQUESTS}")
     result.written += written
     result.days |= days
+
+
+def _segments(chunks: Iterator[LineChunk]) -> Iterator[Iterator[LineChunk]]:
+    """The chunks in runs of about :data:`SEGMENT_BYTES`, each parsed by one query."""
+    for first in chunks:
+        yield _segment(first, chunks)
+
+
+def _segment(first: LineChunk, rest: Iterator[LineChunk]) -> Iterator[LineChunk]:
+    yield first
+    size = first.nbytes
+    while size < SEGMENT_BYTES:
+        chunk = next(rest, None)
+        if chunk is None:
+            return
+        size += chunk.nbytes
+        yield chunk
 
 
 def _chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
@@ -188,8 +207,9 @@ def _scan_hours(db: duckdb.DuckDBPyConnection, name: str, log_format: LogFormat)
     """The UTC hours of a file's requests, without writing anything (the overlap pre-check)."""
     parser = LogParser(db, log_format, 0, max_errors=0)
     hours: set[int] = set()
-    for chunk in _chunks(name, ImportProgress()):
-        hours |= parser.parse(chunk).hours
+    for segment in _segments(_chunks(name, ImportProgress())):
+        hours |= parser.parse(segment).hours
+        db.execute(f"DELETE FROM {STAGED_REQUESTS}")  # only the hours were wanted
     return hours
 
 
@@ -213,8 +233,8 @@ class _OverlapGuard:
             SELECT 1 FROM read_parquet('{glob}', hive_partitioning = false)
             WHERE source = 'notification' LIMIT 1
             """
-        ).fetchone()
-        return row is not None
+        ).fetchall()
+        return bool(row)
 
     def check(self, hours: set[int], written: int) -> None:
         overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))

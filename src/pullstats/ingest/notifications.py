@@ -45,12 +45,12 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})",
     re.ASCII,
 )
-_NAME_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
+NAME_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
 #: A whole repository name in one match; its pattern is RE2-compatible (access-log SQL uses it).
-_NAME = re.compile(rf"{_NAME_COMPONENT.pattern}(?:/{_NAME_COMPONENT.pattern})*", re.ASCII)
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
-_TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
-_MAX_NAME = 255
+REPOSITORY_NAME = re.compile(rf"{NAME_COMPONENT.pattern}(?:/{NAME_COMPONENT.pattern})*", re.ASCII)
+DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
+TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+MAX_NAME_LENGTH = 255
 #: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
 #: without building an address object; anything else goes through ipaddress.
 _CANONICAL_IPV4 = re.compile(
@@ -131,10 +131,10 @@ def parse_event(event: Any, received_us: int) -> PullRequestRecord | str:
             return "method"
     name = parse_repository_name(_required(target, "repository"))
     tag = _optional(target, "tag")
-    if tag and not _TAG.fullmatch(tag):
+    if tag and not TAG.fullmatch(tag):
         raise UnparseableRequest(f"invalid tag {tag[:80]!r}")
     digest = _optional(target, "digest")
-    if digest and not _DIGEST.fullmatch(digest):
+    if digest and not DIGEST.fullmatch(digest):
         raise UnparseableRequest(f"invalid digest {digest[:80]!r}")
     if not tag and not digest:
         raise UnparseableRequest("target has neither tag nor digest")
@@ -198,9 +198,9 @@ def parse_address(text: str) -> str:
 
 
 def parse_repository_name(name: str) -> str:
-    if len(name) > _MAX_NAME or not name:
+    if len(name) > MAX_NAME_LENGTH or not name:
         raise UnparseableRequest("repository name is empty or too long")
-    if not _NAME.fullmatch(name):
+    if not REPOSITORY_NAME.fullmatch(name):
         raise UnparseableRequest(f"invalid repository name {name[:80]!r}")
     return name
 

@@ -30,9 +30,18 @@ from pullstats.classify.enrich.organisations import network_type, provider_of
 from pullstats.classify.enrich.user_agent import parse_user_agent
 from pullstats.config import Settings
 
-__all__ = ["ENRICHED_COLUMNS", "enrich"]
+__all__ = [
+    "ADDRESS_COLUMNS",
+    "ENRICHED_COLUMNS",
+    "USER_AGENT_COLUMNS",
+    "enrich",
+    "enrich_addresses",
+    "enrich_user_agents",
+]
 
-ENRICHED_COLUMNS = ("country", "host", "type", "domain", "user_agent_tool", "user_agent_version")
+ADDRESS_COLUMNS = ("country", "host", "type", "domain")
+USER_AGENT_COLUMNS = ("user_agent_tool", "user_agent_version")
+ENRICHED_COLUMNS = ADDRESS_COLUMNS + USER_AGENT_COLUMNS
 
 
 def enrich(
@@ -44,16 +53,23 @@ def enrich(
     exist, just before they are replaced by their keyed hash. ``settings`` chooses MaxMind
     databases over the bundled data when it names them.
     """
-    columns = _network_columns(ips, settings)
-    tools, versions = _user_agent_columns(user_agents)
-    columns["user_agent_tool"] = tools
-    columns["user_agent_version"] = versions
-    return {name: columns[name] for name in ENRICHED_COLUMNS}
+    addresses, address_at = _distinct(ips)
+    agents, agent_at = _distinct(user_agents)
+    columns = enrich_addresses(addresses, settings)
+    columns.update(enrich_user_agents(agents))
+    return {
+        name: columns[name].take(address_at if name in ADDRESS_COLUMNS else agent_at)
+        for name in ENRICHED_COLUMNS
+    }
 
 
-def _network_columns(ips: pa.Array, settings: Settings | None) -> dict[str, pa.Array]:
-    distinct, positions = _distinct(ips)
-    addresses: list[str] = distinct.to_pylist()
+def enrich_addresses(ips: pa.Array, settings: Settings | None = None) -> dict[str, pa.Array]:
+    """:data:`ADDRESS_COLUMNS` for addresses that are already distinct (null reads as "").
+
+    For callers that keep their own table of addresses seen (compaction does, for a whole
+    run), so an address is looked up once however many batches it appears in.
+    """
+    addresses: list[str] = pc.fill_null(ips, "").to_pylist()
     country_db = settings.geoip_country_db if settings else None
     asn_db = settings.geoip_asn_db if settings else None
 
@@ -71,9 +87,9 @@ def _network_columns(ips: pa.Array, settings: Settings | None) -> dict[str, pa.A
     kind = [network_type(name, provider) for name, provider in zip(organisation, host, strict=True)]
 
     return {
-        "country": pa.array(country, pa.string()).take(positions),
-        "host": pa.array(host.tolist(), pa.string()).take(positions),
-        "type": pa.array(kind, pa.string()).take(positions),
+        "country": pa.array(country, pa.string()),
+        "host": pa.array(host.tolist(), pa.string()),
+        "type": pa.array(kind, pa.string()),
         "domain": pa.repeat(pa.scalar("", pa.string()), len(ips)),
     }
 
@@ -85,12 +101,13 @@ def _names(source: bundled.NamedTable, keys: AddressKeys, count: int) -> npt.NDA
     return names[np.where(found == NOT_FOUND, len(source.names), found)]
 
 
-def _user_agent_columns(user_agents: pa.Array) -> tuple[pa.Array, pa.Array]:
-    distinct, positions = _distinct(user_agents)
-    parsed = [parse_user_agent(ua) for ua in distinct.to_pylist()]
-    tools = pa.array([tool for tool, _ in parsed], pa.string()).take(positions)
-    versions = pa.array([version for _, version in parsed], pa.string()).take(positions)
-    return tools, versions
+def enrich_user_agents(user_agents: pa.Array) -> dict[str, pa.Array]:
+    """:data:`USER_AGENT_COLUMNS` for user agents that are already distinct (null reads as "")."""
+    parsed = [parse_user_agent(ua) for ua in pc.fill_null(user_agents, "").to_pylist()]
+    return {
+        "user_agent_tool": pa.array([tool for tool, _ in parsed], pa.string()),
+        "user_agent_version": pa.array([version for _, version in parsed], pa.string()),
+    }
 
 
 def _distinct(values: pa.Array) -> tuple[pa.Array, pa.Array]:
