@@ -1,6 +1,6 @@
 """Pull-series API under load: wrk against a year of rollups for a 1,000-repository namespace.
 
-    python benchmarks/api_pulls.py [--repos 1000] [--seconds 10]
+    python benchmarks/api_pulls.py [--repos 1000] [--seconds 10] [--threads 1]
 
 Builds a data dir with one year of actions for one namespace (written straight as action
 Parquet, then rolled up by pullstats itself), serves it, logs in, and measures in one run:
@@ -12,6 +12,8 @@ Parquet, then rolled up by pullstats itself), serves it, logs in, and measures i
   (≈ 2,600 rows): warm at 8 connections (target p99 < 50 ms), and cold — the first answer to
   each of 40 distinct repository sets, one at a time.
 
+wrk runs with one thread by default: the server is one process with one event loop, so on two
+cores it keeps a core of its own; with ``--threads 2`` wrk contends with it for both cores.
 wrk comes from Debian's package; as root the benchmark installs it when it is missing.
 """
 
@@ -111,9 +113,9 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def wrk(
-    binary: str, url: str, token: str | None, connections: int, seconds: float
+    binary: str, url: str, token: str | None, connections: int, seconds: float, threads: int
 ) -> dict[str, float]:
-    command = [binary, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    command = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -141,6 +143,13 @@ def main() -> None:
     parser.add_argument("--repos", type=int, default=1000)
     parser.add_argument("--per-repo-day", type=int, default=2, help="actions per repo per day")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="wrk threads; with one, the server (one process, one event loop) keeps a core of "
+        "its own on a two-core machine, while a second wrk thread would contend with it",
+    )
     args = parser.parse_args()
     print_environment("python benchmarks/api_pulls.py " + " ".join(sys.argv[1:]))
     binary = ensure_wrk()
@@ -164,12 +173,17 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {token}"}
             series = f"{base}/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls"
             rows = len(httpx.get(series, headers=headers).json()["pulls"])
-            trivial = wrk(binary, f"{base}/", None, 64, args.seconds)
+            trivial = wrk(binary, f"{base}/", None, 64, args.seconds, args.threads)
             # authentication alone: the viewer is resolved, nothing is read from the rollups
             auth_only = wrk(
-                binary, f"{base}/api/publisher/analytics/v1/namespaces", token, 64, args.seconds
+                binary,
+                f"{base}/api/publisher/analytics/v1/namespaces",
+                token,
+                64,
+                args.seconds,
+                args.threads,
             )
-            default = wrk(binary, series, token, 64, args.seconds)
+            default = wrk(binary, series, token, 64, args.seconds, args.threads)
             with httpx.Client(headers=headers, timeout=60) as client:
                 cold = []
                 for offset in range(40):
@@ -182,7 +196,7 @@ def main() -> None:
                 weekly_rows = sum(len(v["pulls"]) for v in weekly.values())
                 warm_url = repo_query(base, [f"repo-{i:04d}" for i in range(50)])
                 client.get(warm_url)
-            warm = wrk(binary, warm_url, token, 8, args.seconds)
+            warm = wrk(binary, warm_url, token, 8, args.seconds, args.threads)
         finally:
             process.terminate()
             process.wait()
