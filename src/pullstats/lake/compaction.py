@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -282,32 +282,34 @@ class RequestWriter:
 
     def _enrich_new(self, table: str) -> None:
         """Hash and enrich the addresses and user agents of ``table`` not seen in the run."""
-        db = self._db
-        ips = db.sql(
+
+        def addresses(ips: pa.Array) -> dict[str, pa.Array]:
+            hashed = {"ip_hash": hash_ips(ips, self._key)}
+            return hashed | enrich_addresses(ips, self._runtime.settings)
+
+        self._add_new(table, "ip", "lake_addresses", addresses)
+        self._add_new(table, "ua", "lake_agents", enrich_user_agents)
+
+    def _add_new(
+        self,
+        table: str,
+        column: str,
+        known: str,
+        derive: Callable[[pa.Array], Mapping[str, pa.Array]],
+    ) -> None:
+        """Rows of ``known`` for the distinct values of ``table.column`` it does not hold yet."""
+        values = self._db.sql(
             f"""
-            SELECT DISTINCT coalesce(ip, '') AS ip FROM {table}
-            WHERE coalesce(ip, '') NOT IN (SELECT ip FROM lake_addresses)
+            SELECT DISTINCT coalesce({column}, '') AS {column} FROM {table}
+            WHERE coalesce({column}, '') NOT IN (SELECT {column} FROM {known})
             """
-        ).to_arrow_table()["ip"]
-        if len(ips):
-            ips = ips.combine_chunks()
-            columns = {"ip": ips, "ip_hash": hash_ips(ips, self._key)}
-            columns.update(enrich_addresses(ips, self._runtime.settings))
-            db.register("lake_new", pa.table(columns))
-            db.execute("INSERT INTO lake_addresses BY NAME SELECT * FROM lake_new")
-            db.unregister("lake_new")
-        agents = db.sql(
-            f"""
-            SELECT DISTINCT coalesce(ua, '') AS ua FROM {table}
-            WHERE coalesce(ua, '') NOT IN (SELECT ua FROM lake_agents)
-            """
-        ).to_arrow_table()["ua"]
-        if len(agents):
-            agents = agents.combine_chunks()
-            columns = {"ua": agents, **enrich_user_agents(agents)}
-            db.register("lake_new", pa.table(columns))
-            db.execute("INSERT INTO lake_agents BY NAME SELECT * FROM lake_new")
-            db.unregister("lake_new")
+        ).to_arrow_table()[column]
+        if not len(values):
+            return
+        values = values.combine_chunks()
+        self._db.register("lake_new", pa.table({column: values, **derive(values)}))
+        self._db.execute(f"INSERT INTO {known} BY NAME SELECT * FROM lake_new")
+        self._db.unregister("lake_new")
 
 
 def _count(db: duckdb.DuckDBPyConnection, table: str) -> int:
