@@ -6,6 +6,7 @@ Everything a user may not read answers 404, exactly like something that does not
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -80,21 +81,40 @@ def repository_exists(session: Session, namespace: str, repo: str) -> bool:
     return session.execute(query.limit(1)).first() is not None
 
 
-async def _series_response(
-    request: Request,
-    state: AppState,
-    viewer: Viewer,
-    versions: CatalogVersions,
-    build: Callable[[Session], BaseModel],
-) -> Response:
-    def body() -> bytes:
-        with state.runtime.sessions() as session:
-            # no field is ever null: an absent one is left out (DESIGN.md §4)
-            return build(session).model_dump_json(exclude_none=True).encode()
+@dataclass(frozen=True)
+class SeriesRequest:
+    """What every pull-series route needs besides its own parameters."""
 
-    return await cached_json(
-        request, state.responses, viewer.cache_scope(), versions.generation, utc_day(), body
-    )
+    request: Request
+    state: AppState
+    viewer: Viewer
+    versions: CatalogVersions
+
+    async def answer(self, build: Callable[[Session], BaseModel]) -> Response:
+        """The cached answer of this request, or ``build``'s, cached (no nulls: DESIGN.md §4)."""
+        sessions = self.state.runtime.sessions
+
+        def body() -> bytes:
+            with sessions() as session:
+                return build(session).model_dump_json(exclude_none=True).encode()
+
+        return await cached_json(
+            self.request,
+            self.state.responses,
+            self.viewer.cache_scope(),
+            self.versions.generation,
+            utc_day(),
+            body,
+        )
+
+
+async def series_request(
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
+) -> SeriesRequest:
+    return SeriesRequest(request, state, viewer, versions)
 
 
 def _pull_data(rows: list[dict[str, Any]]) -> PullData:
@@ -180,24 +200,14 @@ async def namespace(
 )
 async def namespace_pulls(
     namespace: str,
-    request: Request,
     query: Annotated[SeriesQuery, Depends(series_query)],
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    series: Annotated[SeriesRequest, Depends(series_request)],
 ) -> Response:
-    readable(viewer, namespace)
+    readable(series.viewer, namespace)
     today = _today()
-    return await _series_response(
-        request,
-        state,
-        viewer,
-        versions,
-        lambda session: _pull_data(
-            namespace_series(
-                session, namespace, query, today, viewer.extra_repos.get(namespace, ())
-            )
-        ),
+    extra = series.viewer.extra_repos.get(namespace, ())
+    return await series.answer(
+        lambda session: _pull_data(namespace_series(session, namespace, query, today, extra))
     )
 
 
@@ -212,16 +222,13 @@ async def namespace_pulls(
 async def repository_pulls(
     namespace: str,
     repo: str,
-    request: Request,
     query: Annotated[SeriesQuery, Depends(series_query)],
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    series: Annotated[SeriesRequest, Depends(series_request)],
 ) -> Response:
     def missing() -> HTTPException:
         return HTTPException(404, detail=f"repository {namespace}/{repo!s} not found")
 
-    if not viewer.may_read_repository(namespace, repo):
+    if not series.viewer.may_read_repository(namespace, repo):
         raise missing()
     today = _today()
 
@@ -232,7 +239,7 @@ async def repository_pulls(
             raise missing()
         return _pull_data(repository_series(session, namespace, repo, query, today))
 
-    return await _series_response(request, state, viewer, versions, build)
+    return await series.answer(build)
 
 
 @router.get(
@@ -244,15 +251,12 @@ async def repository_pulls(
     summary="Pull counts of several repositories at once",
 )
 async def many_repository_pulls(
-    request: Request,
     repos: Annotated[
         list[str],
         Query(description=f"`namespace/repo` names, at most {MAX_REPOS}.", min_length=1),
     ],
     query: Annotated[SeriesQuery, Depends(series_query)],
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    series: Annotated[SeriesRequest, Depends(series_request)],
 ) -> Response:
     if len(repos) > MAX_REPOS:
         raise HTTPException(400, detail=f"at most {MAX_REPOS} repositories per request")
@@ -264,8 +268,9 @@ async def many_repository_pulls(
             ns, _, repo = name.partition("/")
             if not repo:
                 continue
-            if viewer.may_read_repository(ns, repo) and repository_exists(session, ns, repo):
+            allowed = series.viewer.may_read_repository(ns, repo)
+            if allowed and repository_exists(session, ns, repo):
                 answer[name] = _pull_data(repository_series(session, ns, repo, query, today))
         return ReposPullData(repos=answer)
 
-    return await _series_response(request, state, viewer, versions, build)
+    return await series.answer(build)
