@@ -101,7 +101,7 @@ class SeriesRequest:
         return await cached_json(
             self.request,
             self.state.responses,
-            self.viewer.cache_scope(),
+            self.viewer.cache_scope,
             self.versions.generation,
             utc_day(),
             body,

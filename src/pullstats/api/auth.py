@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from pullstats.accounts import jwt_tokens
@@ -53,6 +54,15 @@ _LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": LoginError, "description": "Authentication failed or second factor required."},
     429: {"model": ErrorDetail, "description": "Too many failed attempts; see Retry-After."},
 }
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, split as FastAPI's HTTPBearer
+    splits it, for the ways in that answer before the router (cached answers, ingest)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -23,6 +23,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pullstats.api.auth import bearer_token
 from pullstats.api.cache import answer_key, answer_response, utc_day
 from pullstats.api.state import AppState
 
@@ -35,15 +36,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-def bearer_token(scope: Scope) -> str | None:
-    """The token of ``Authorization: Bearer <token>``, split as FastAPI's HTTPBearer splits it."""
-    value = _header(scope, b"authorization")
-    if value is None:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token if scheme.lower() == "bearer" and token else None
 
 
 class CachedAnswers:
@@ -64,14 +56,14 @@ class CachedAnswers:
         await self.app(scope, receive, send)
 
     async def _answer(self, state: AppState, scope: Scope, receive: Receive, send: Send) -> bool:
-        token = bearer_token(scope)
+        token = bearer_token(_header(scope, b"authorization"))
         resolved = state.viewers.get(token) if token else None
         if resolved is None or time.time() >= resolved.expires:
             return False
         versions = await state.versions()
         if resolved.accounts_epoch != versions.accounts_epoch:
             return False
-        key = answer_key(resolved.viewer.cache_scope(), scope, versions.generation, utc_day())
+        key = answer_key(resolved.viewer.cache_scope, scope, versions.generation, utc_day())
         cached = state.responses.get(key)
         if cached is None:
             return False

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pullstats.accounts.service import verify_ingest_token
+from pullstats.api.auth import bearer_token
 from pullstats.api.models import ErrorDetail, IngestRejection, IngestReport
 from pullstats.api.state import AppState, app_state
 from pullstats.ingest.errors import InvalidEnvelope
@@ -63,14 +63,6 @@ TOKEN_CACHE_SECONDS = 30.0
 def _refusal(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     """The answer FastAPI gives an HTTPException, so both ways in answer alike."""
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-
-def _bearer_token(authorization: str | None) -> str | None:
-    """The token, split as FastAPI's HTTPBearer splits it (which documents the route)."""
-    scheme, token = get_authorization_scheme_param(authorization)
-    if not (authorization and scheme and token) or scheme.lower() != "bearer":
-        return None
-    return token
 
 
 async def _authorize(state: AppState, token: str | None) -> Response | None:
@@ -137,7 +129,7 @@ async def receive_events(
 
 async def receive_envelope(state: AppState, request: Request) -> Response:
     """The whole answer to a delivery, for the route above and for :class:`DirectIngest`."""
-    refused = await _authorize(state, _bearer_token(request.headers.get("authorization")))
+    refused = await _authorize(state, bearer_token(request.headers.get("authorization")))
     if refused is not None:
         return refused
     try:

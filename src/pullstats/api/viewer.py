@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 ANALYTICS_SCOPE = "analytics:read"
 
@@ -33,11 +34,13 @@ class Viewer:
             name in repos for repos in self.extra_repos.values()
         )
 
+    @cached_property
     def cache_scope(self) -> tuple[str, ...]:
         """What the viewer may read, as cache-key material: namespaces and extra repos.
 
         Every permission check of the series routes depends on these alone, so two viewers
-        with the same scope may share every cached answer.
+        with the same scope may share every cached answer. Computed once per viewer: a cached
+        viewer serves many requests.
         """
         extras = sorted({repo for repos in self.extra_repos.values() for repo in repos})
         return (*self.namespaces, *(f"+{repo}" for repo in extras))
