@@ -72,13 +72,10 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 # A quoted field as both writers escape it: nginx writes " and \ as \x22 and \x5C, gorilla
 # writes \" and \\; either way a raw " never appears inside.
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
-_COMBINED = (
-    r"^(\S+) \S+ \S+ \[([^\]]*)\] " + _QUOTED + r" ([0-9]{3}) (?:[0-9]+|-) "
-    r'"(?:[^"\\]|\\.)*" ' + _QUOTED
-)
+_HEAD = r"(\S+) \S+ \S+ \[([^\]]*)\] "  # addr, ident, user, [time], up to the request
+_COMBINED = "^" + _HEAD + _QUOTED + r" ([0-9]{3}) (?:[0-9]+|-) " + r'"(?:[^"\\]|\\.)*" ' + _QUOTED
 _PULLSTATS_TAIL = r" ([0-9]{1,12}\.[0-9]{3}) " + _QUOTED
 _LINE_END = r"\r?\n?$"
-_FIELDS = ["addr", "time", "request", "status", "ua", "msec", "digest"]
 
 # The registry's grammar, taken from the notification parser so both sources agree.
 _IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
@@ -353,68 +350,65 @@ _SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
 
 
 # One pass over the chunks. The line pattern is only *matched* (a DFA, several times faster than
-# extracting groups); the fields of a matching line are then cut out with string functions, as
-# no field can hold a raw quote. Only a line with an escaped quote (\", written by gorilla) is
-# split by the pattern's groups. The reasons are tested in this order, so a PUT that got a 404
-# is a push, and a GET of a blob is a blob.
+# extracting its groups); a matching line is then cut at its quotes, as no field can hold a raw
+# quote. Only a line with an escaped quote (\", written by gorilla) is split by the pattern's
+# groups. Most lines of a registry's log are blobs and pings: only lines that may be manifest
+# requests (candidates) are cut into all their fields and checked; every expression is under a
+# CASE, so DuckDB evaluates it for the rows that need it (a struct of fields cost more than all
+# the rest). The reasons are tested in this order, so a PUT that got a 404 is a push, and a GET
+# of a blob is a blob.
 _CLASSIFY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE log_lines AS
 WITH matched AS (
-    SELECT n, line, regexp_matches(line, '{{pattern}}') AS ok,
-        -- most lines of a registry's log are blobs and pings: only lines that may be
-        -- manifest requests are cut into fields
-        contains(line, '/manifests/') AS candidate
-    FROM log_chunk
+    SELECT n, line, regexp_matches(line, '{{pattern}}') AS ok FROM log_chunk
 ),
-parts AS (
-    SELECT n, line, ok, candidate,
-        CASE WHEN ok AND candidate AND NOT contains(line, '\\"')
-            THEN string_split(line, '"') END AS p
-    FROM matched
+lines AS (
+    SELECT n, line, ok, p, ok AND NOT contains(line, '\\"') AS cut,
+        CASE WHEN NOT ok THEN '' WHEN cut THEN p[2]
+            ELSE regexp_extract(line, '{{pattern}}', 3) END AS request
+    FROM (SELECT *, CASE WHEN ok THEN string_split(line, '"') END AS p FROM matched)
+),
+routed AS (
+    SELECT *,
+        ok AND suffix(line, E'\\n') AND contains(request, '/manifests/') AS candidate,
+        split_part(split_part(split_part(request, ' ', 2), '?', 1), '#', 1) AS path
+    FROM lines
 ),
 fields AS (
-    SELECT n, line, ok,
-        CASE
-            WHEN NOT ok THEN NULL
-            WHEN NOT candidate THEN struct_pack(
-                addr := '', time := '', request := split_part(line, '"', 2), status := '',
-                ua := '', msec := '', digest := ''
-            )
-            WHEN p IS NULL THEN regexp_extract(line, '{{pattern}}', {_FIELDS!r})
-            ELSE struct_pack(
-                addr := split_part(p[1], ' ', 1),
-                time := split_part(split_part(p[1], '[', 2), ']', 1),
-                request := p[2],
-                status := split_part(p[3], ' ', 2),
-                ua := p[6],
-                msec := trim(coalesce(p[7], ''), E' \\r\\n'),
-                digest := coalesce(p[8], '')
-            )
-        END AS f
-    FROM parts
-),
-requests AS (
-    SELECT n, line, ok, f,
-        split_part(f.request, ' ', 1) AS method,
-        split_part(split_part(split_part(f.request, ' ', 2), '?', 1), '#', 1) AS path
-    FROM fields
+    SELECT n, line, ok, candidate, path,
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN split_part(p[1], ' ', 1)
+            ELSE regexp_extract(line, '{{pattern}}', 1) END AS addr,
+        -- the pullstats format's time is its $msec; [$time_local] only for combined lines
+        -- (the user before it may hold brackets, so it is found by the pattern's own piece)
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 2)
+            WHEN len(p) = 7 THEN regexp_extract(p[1], '^{_HEAD}$', 2)
+            ELSE '' END AS time,
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[3][2:4]
+            ELSE regexp_extract(line, '{{pattern}}', 4) END AS status,
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[6]
+            ELSE regexp_extract(line, '{{pattern}}', 5) END AS ua,
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 6)
+            WHEN len(p) = 9 THEN trim(p[7]) ELSE '' END AS msec,
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 7)
+            WHEN len(p) = 9 THEN p[8] ELSE '' END AS digest,
+        CASE WHEN candidate THEN split_part(request, ' ', 1) END AS method,
+        CASE WHEN candidate THEN split_part(path, '/', -1) END AS last
+    FROM routed
 ),
 paths AS (
     SELECT *,
-        replace(replace(split_part(path, '/', -1), '%3A', ':'), '%3a', ':') AS reference,
-        prefix(path, '/v2/') AND length(path) > 4 + 11 + length(split_part(path, '/', -1))
-            AND suffix(path, '/manifests/' || split_part(path, '/', -1)) AS is_manifest,
+        replace(replace(last, '%3A', ':'), '%3a', ':') AS reference,
+        candidate AND prefix(path, '/v2/') AND length(path) > 4 + 11 + length(last)
+            AND suffix(path, '/manifests/' || last) AS is_manifest,
         CASE
-            WHEN f.msec <> '' THEN CAST(replace(f.msec, '.', '') AS BIGINT) * 1000
-            WHEN f.time <> '' THEN epoch_us(try_strptime(f.time, '%d/%b/%Y:%H:%M:%S %z'))
+            WHEN msec <> '' THEN CAST(replace(msec, '.', '') AS BIGINT) * 1000
+            WHEN time <> '' THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z'))
         END AS ts
-    FROM requests
+    FROM fields
 ),
 named AS (
     SELECT *,
-        CASE WHEN is_manifest
-            THEN path[5:length(path) - 11 - length(split_part(path, '/', -1))]
-            ELSE '' END AS name
+        CASE WHEN is_manifest THEN path[5:length(path) - 11 - length(last)] END AS name
     FROM paths
 ),
 reasons AS (
@@ -430,7 +424,7 @@ reasons AS (
             WHEN method = 'PUT' THEN 'push'
             WHEN method = 'DELETE' THEN 'delete'
             WHEN method NOT IN ('GET', 'HEAD') THEN 'method'
-            WHEN NOT f.status LIKE '2__' THEN 'non_2xx'
+            WHEN NOT status LIKE '2__' THEN 'non_2xx'
             WHEN length(name) > {MAX_NAME_LENGTH}
                 OR NOT regexp_full_match(name, '{REPOSITORY_NAME.pattern}')
                 THEN 'invalid_name'
@@ -438,10 +432,10 @@ reasons AS (
                 regexp_full_match(reference, '{DIGEST.pattern}')
                 OR regexp_full_match(reference, '{TAG.pattern}')
             ) THEN 'invalid_reference'
-            WHEN NOT (regexp_full_match(f.addr, '{_IPV4}') OR regexp_full_match(f.addr, '{_IPV6}'))
+            WHEN NOT (regexp_full_match(addr, '{_IPV4}') OR regexp_full_match(addr, '{_IPV6}'))
                 THEN 'invalid_address'
-            WHEN f.digest NOT IN ('', '-')
-                AND NOT regexp_full_match(f.digest, '{DIGEST.pattern}')
+            WHEN digest NOT IN ('', '-')
+                AND NOT regexp_full_match(digest, '{DIGEST.pattern}')
                 THEN 'invalid_digest'
         END AS reason
     FROM named
@@ -452,9 +446,9 @@ SELECT n, reason,
     CASE WHEN reason IS NULL THEN method END AS method,
     CASE WHEN reason IS NULL THEN name END AS name,
     CASE WHEN reason IS NULL THEN reference END AS reference,
-    CASE WHEN reason IS NULL THEN f.addr END AS addr,
-    CASE WHEN reason IS NULL THEN f.ua END AS ua,
-    CASE WHEN reason IS NULL THEN f.digest END AS digest,
+    CASE WHEN reason IS NULL THEN addr END AS addr,
+    CASE WHEN reason IS NULL THEN ua END AS ua,
+    CASE WHEN reason IS NULL THEN digest END AS digest,
     CASE WHEN reason IS NULL THEN md5(line) END AS h,
     CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
 FROM reasons
