@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from pullstats.classify.enrich.user_agent import parse_user_agent
 from pullstats.classify.rules import (
     JOIN_WINDOW_US,
     PULL_BY_DIGEST,
@@ -280,8 +281,11 @@ def test_user_agents_cover_the_real_clients(history: pa.Table) -> None:
         "Go-http-client",
         "curl",
         "Watchtower",
-        "Renovate",
+        "RenovateBot",
+        "skopeo",
     }
+    unknown = {agent for agent in agents if parse_user_agent(agent) == ("", "")}
+    assert not unknown
     assert any(
         agent.startswith("docker/27.3.1 go/go1.22.7 git-commit/") and "os/linux arch/amd64" in agent
         for agent in agents

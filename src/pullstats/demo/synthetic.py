@@ -267,13 +267,14 @@ _TOOLS: dict[str, _Tool] = {
         ),
         (0, 0.66, 0, 0, 0.30, 0.04, 0),
     ),
-    # podman and skopeo send containers/image's default user agent, as they do in reality
+    # podman builds that set no agent of their own send containers/image's default one; skopeo
+    # always sets "skopeo/<version>"
     "podman": _Tool(
         ("containers/5.32.2" + _CONTAINERS_IMAGE, "containers/5.31.1" + _CONTAINERS_IMAGE),
         (0, 0.90, 0.03, 0, 0.06, 0.01, 0),
     ),
     "skopeo": _Tool(
-        ("containers/5.32.2" + _CONTAINERS_IMAGE, "containers/5.29.2" + _CONTAINERS_IMAGE),
+        ("skopeo/1.16.1", "skopeo/1.14.4"),
         (0, 0.50, 0.35, 0, 0.08, 0.07, 0),
     ),
     "crane": _Tool(
@@ -292,8 +293,8 @@ _TOOLS: dict[str, _Tool] = {
     "watchtower": _Tool(("Watchtower/v1.7.1", "Watchtower/v1.5.3"), (0, 0, 0, 0, 0, 0, 1.0)),
     "renovate": _Tool(
         (
-            "Renovate/38.142.7 (https://github.com/renovatebot/renovate)",
-            "Renovate/37.440.7 (https://github.com/renovatebot/renovate)",
+            "RenovateBot/38.142.7 (https://github.com/renovatebot/renovate)",
+            "RenovateBot/37.440.7 (https://github.com/renovatebot/renovate)",
         ),
         (0, 0, 0, 0, 0, 0, 1.0),
     ),

@@ -64,11 +64,35 @@ def cri_o(match: re.Match[str]) -> tuple[str, str]:
     return "cri-o", match["version"]
 
 
-# podman, skopeo and buildah all send containers/image's default agent, with the library's
-# version, not the tool's: "containers/5.32.2 (github.com/containers/image)".
+# containers/image's default agent, sent by a caller that sets none of its own; the version is
+# the library's, not the tool's: "containers/5.32.2 (github.com/containers/image)".
 @parser(rf"containers/{_VERSION} \(github\.com/containers/image\)")
 def containers_image(match: re.Match[str]) -> tuple[str, str]:
     return "containers-image", match["version"]
+
+
+# The containers/image callers that do set one: skopeo ("skopeo/" + version.Version in
+# cmd/skopeo), buildah ("Buildah/" + define.Version) and podman, whose system context says
+# "libpod/" + its version.
+@parser(rf"skopeo/{_VERSION}")
+def skopeo(match: re.Match[str]) -> tuple[str, str]:
+    return "skopeo", match["version"]
+
+
+@parser(rf"Buildah/{_VERSION}")
+def buildah(match: re.Match[str]) -> tuple[str, str]:
+    return "buildah", match["version"]
+
+
+@parser(rf"libpod/{_VERSION}")
+def podman(match: re.Match[str]) -> tuple[str, str]:
+    return "podman", match["version"]
+
+
+# bootc puts its own token before skopeo's: "bootc/1.1.4 skopeo/1.17.0".
+@parser(rf"bootc/{_VERSION}")
+def bootc(match: re.Match[str]) -> tuple[str, str]:
+    return "bootc", _plain(match["version"])
 
 
 # BuildKit (buildx with the docker-container driver, buildkitd): "buildkit/v0.16.0".
