@@ -92,8 +92,9 @@ def render(requests: pa.Table, rng: np.random.Generator) -> bytes:
         )
     lines = pa.concat_tables(parts).sort_by("at")
     at = lines["at"].to_numpy()
+    # $time_local has whole seconds (strftime of a µs timestamp would print the fraction)
     stamp = pc.strftime(
-        pa.array(at, pa.timestamp("us", tz="UTC")), format="%d/%b/%Y:%H:%M:%S +0000"
+        pa.array(at // 1_000_000, pa.timestamp("s", tz="UTC")), format="%d/%b/%Y:%H:%M:%S +0000"
     )
     millis = at // 1000
     msec = pc.binary_join_element_wise(
@@ -191,12 +192,21 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads for both sides")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="generate the log at this path, or reuse it if it is there (repeated runs)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
-        log = Path(tmp) / "access.log"
-        lines = write_log(log, args.lines, args.seed)
+        log = args.keep or Path(tmp) / "access.log"
+        if args.keep and log.exists():
+            with open(log, "rb") as handle:
+                lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+        else:
+            lines = write_log(log, args.lines, args.seed)
         size = log.stat().st_size
-        print(f"generated {lines} lines, {size / 1e6:.0f} MB", file=sys.stderr)
+        print(f"{lines} lines, {size / 1e6:.0f} MB", file=sys.stderr)
         os.environ["PULLSTATS_DUCKDB_THREADS"] = str(args.threads)
         match_s, matched = duckdb_alone(log, args.threads, extract=False)
         extract_s, _ = duckdb_alone(log, args.threads, extract=True)
