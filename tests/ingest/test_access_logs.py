@@ -21,11 +21,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pullstats.ingest import access_logs, log_import
 from pullstats.ingest.access_logs import (
+    LOG_FORMATS,
     SKIP_REASONS,
     STAGED_REQUESTS,
     LogFormat,
@@ -40,6 +41,7 @@ from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, no
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli, write_spool
 
+LOG_FORMAT_NAMES: list[LogFormat] = list(LOG_FORMATS)
 LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
 D = "sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf"
 P = "sha256:c04b14da8d1441880ed3fe6106fb2cc6fa1c9661846ac0266b8a5ec8edf37b7c"
@@ -66,11 +68,14 @@ def parse_bytes(
     block_bytes: int = 1 << 20,
     *,
     per_chunk: bool = True,
+    cut_at_quotes: bool = True,
 ) -> Parsed:
     """Parse a whole input the way the import does; ``per_chunk`` runs one query per chunk (so
     every chunk boundary is a boundary between queries too), else one query for all."""
     with duckdb.connect() as connection:
-        parser = LogParser(connection, log_format, received_us=0, max_errors=50)
+        parser = LogParser(
+            connection, log_format, received_us=0, max_errors=50, cut_at_quotes=cut_at_quotes
+        )
         stream, position = open_log(io.BufferedReader(io.BytesIO(data)))
         chunks = read_line_chunks(stream, position, block_bytes=block_bytes)
         results = (
@@ -255,6 +260,76 @@ def test_name_rules_are_the_notification_parsers(name: str) -> None:
     line = f'192.0.2.1 - - [05/Oct/2026:12:00:00 +0000] "GET /v2/{name}/manifests/1.0 HTTP/1.1" 200 1 "-" "x"\n'  # noqa: E501
     parsed = parse_bytes(line.encode())
     assert parsed.requests.num_rows == expected, parsed.skipped
+
+
+# Pieces of a line that make the quick path (cut at quotes) and the pattern disagree if either
+# is wrong: quotes and backslashes inside fields (nginx's \x22, gorilla's \"), brackets in the
+# user field, tabs, a quote where none belongs, fields cut short.
+_TRICKY = st.text(alphabet='ab1 "\\[]/:.-\t', max_size=6)
+
+
+@st.composite
+def near_log_lines(draw: st.DrawFn) -> str:
+    name = draw(st.sampled_from(["library/alpine", "grp/sub/app", "UPPER", "a__b"]))
+    reference = draw(st.sampled_from(["3.20", D, "sha256:short", "x%3Ay", "-tag"]))
+    path = draw(
+        st.sampled_from(
+            [f"/v2/{name}/manifests/{reference}", f"/v2/{name}/blobs/{D}", "/v2/", "/other"]
+        )
+    ) + draw(st.sampled_from(["", "?ns=docker.io", "#frag"]))
+    request = draw(
+        st.builds(
+            lambda method, tricky: f"{method} {path}{tricky} HTTP/1.1",
+            st.sampled_from(["GET", "HEAD", "PUT", "DELETE", "POST"]),
+            st.just("") | _TRICKY,
+        )
+        | _TRICKY
+    )
+    fields = {
+        "addr": draw(st.sampled_from(["192.0.2.7", "2001:DB8::1", "host"]) | _TRICKY),
+        "user": draw(st.sampled_from(["-", "[x", "a]b", 'u"v']) | _TRICKY),
+        "time": draw(st.sampled_from(["05/Oct/2026:12:00:00 +0000", "05/Oct/2026"]) | _TRICKY),
+        "status": draw(st.sampled_from(["200", "206", "404", "2000"])),
+        "ua": draw(
+            st.sampled_from([DOCKER_UA, 'go \\"x\\" y', "end\\\\", "\\x22q\\x22", "-"]) | _TRICKY
+        ),
+        "tail": draw(
+            st.sampled_from(["", ' 1791204266.402 "-"', f' 1791204266.402 "{D}"', ' 1.5 "x"'])
+        ),
+    }
+    line = (
+        f'{fields["addr"]} - {fields["user"]} [{fields["time"]}] "{request}" '
+        f'{fields["status"]} 12 "-" "{fields["ua"]}"{fields["tail"]}'
+    )
+    if draw(st.booleans()):  # one more character anywhere
+        at = draw(st.integers(0, len(line)))
+        line = line[:at] + draw(st.sampled_from(['"', "\\", " ", "]", "\r"])) + line[at:]
+    return line
+
+
+_GOOD = f'"GET /v2/library/alpine/manifests/3.20 HTTP/1.1" 200 12 "-" "{DOCKER_UA}"'
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(near_log_lines(), min_size=1, max_size=12), st.sampled_from(LOG_FORMAT_NAMES))
+# a quote in [time], and two around an ident "x]": the pattern takes both lines, and cutting at
+# their quotes would read the wrong request (both were found by this test)
+@example([f'192.0.2.7 - - ["] {_GOOD}'], "auto")
+@example([f'192.0.2.7 x] "y [05/Oct/2026:12:00:00 +0000"] {_GOOD}'], "combined")
+def test_cutting_at_quotes_gives_what_the_pattern_gives(
+    lines: list[str], log_format: LogFormat
+) -> None:
+    # the quick path only takes lines the whole pattern matched; it must take the same fields
+    data = "".join(f"{line}\n" for line in lines).encode()
+    quick = parse_bytes(data, log_format, per_chunk=False)
+    reference = parse_bytes(data, log_format, per_chunk=False, cut_at_quotes=False)
+    assert quick.requests.equals(reference.requests)
+    assert (quick.lines, quick.skipped, quick.errors, quick.hours) == (
+        reference.lines,
+        reference.skipped,
+        reference.errors,
+        reference.hours,
+    )
 
 
 # --- the command line, end to end ---------------------------------------------------------------

@@ -252,13 +252,18 @@ class LogParser:
         received_us: int,
         *,
         max_errors: int = 5,
+        cut_at_quotes: bool = True,
     ) -> None:
+        """``cut_at_quotes=False`` takes every field from the pattern's groups: slower, and the
+        reference the quick path is tested against."""
         if log_format not in LOG_FORMATS:
             raise ValueError(f"unknown log format {log_format!r}")
         self._db = connection
         # the line pattern holds no quote, so it can sit in the SQL as a literal (a constant
         # pattern is compiled once per query, a parameter would not be)
-        self._classify_sql = _CLASSIFY_SQL.replace("{pattern}", line_pattern(log_format))
+        self._classify_sql = _CLASSIFY_SQL.replace("{pattern}", line_pattern(log_format)).replace(
+            "{cut}", "true" if cut_at_quotes else "false"
+        )
         self._received_us = received_us
         self._errors_left = max_errors
         columns = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEMA)
@@ -350,9 +355,9 @@ _SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
 
 
 # One pass over the chunks. The line pattern is only *matched* (a DFA, several times faster than
-# extracting its groups); a matching line is then cut at its quotes, as no field can hold a raw
-# quote. Only a line with an escaped quote (\", written by gorilla) is split by the pattern's
-# groups. Most lines of a registry's log are blobs and pings: only lines that may be manifest
+# extracting its groups); a matching line is then cut at its quotes, as no quoted field can
+# hold a raw quote. A line with an escaped quote (\", written by gorilla) or a quote outside
+# the quoted fields is split by the pattern's groups instead. Most lines of a registry's log are blobs and pings: only lines that may be manifest
 # requests (candidates) are cut into all their fields and checked; every expression is under a
 # CASE, so DuckDB evaluates it for the rows that need it (a struct of fields cost more than all
 # the rest). The reasons are tested in this order, so a PUT that got a 404 is a push, and a GET
@@ -363,10 +368,15 @@ WITH matched AS (
     SELECT n, line, regexp_matches(line, '{{pattern}}') AS ok FROM log_chunk
 ),
 lines AS (
-    SELECT n, line, ok, p, ok AND NOT contains(line, '\\"') AS cut,
+    SELECT n, line, ok, p,
+        -- six quotes are a combined line's, eight (the seventh piece holding $msec) a pullstats
+        -- line's; more mean a quote outside the quoted fields, which the pattern allows in the
+        -- user and [time] (there cutting at quotes would shift every field)
+        ok AND {{cut}} AND NOT contains(line, '\\"')
+            AND (len(p) = 7 OR (len(p) = 9 AND p[7] <> ' ')) AS cut,
         CASE WHEN NOT ok THEN '' WHEN cut THEN p[2]
             ELSE regexp_extract(line, '{{pattern}}', 3) END AS request
-    FROM (SELECT *, CASE WHEN ok THEN string_split(line, '"') END AS p FROM matched)
+    FROM (SELECT *, CASE WHEN ok AND {{cut}} THEN string_split(line, '"') END AS p FROM matched)
 ),
 routed AS (
     SELECT *,
