@@ -99,6 +99,23 @@ def test_tokens_are_required(server: Server, token: str) -> None:
     assert post(server, token, GOOD).status_code == 200
 
 
+def test_rotation_revokes_the_old_token_on_its_next_delivery(server: Server, token: str) -> None:
+    # the documented rotation: create a second token, move the registry to it, revoke the
+    # first. Revocation runs in another process (the CLI); the server has just used the old
+    # token, so only the catalog can tell it, and its very next delivery is refused.
+    assert post(server, token, GOOD).status_code == 200
+    second = ingest_token(server.data_dir)
+    assert post(server, second, GOOD).status_code == 200
+    assert post(server, token, GOOD).status_code == 200  # still live until revoked
+    token_id = token.split("_")[1]
+    revoked = run_cli(server.data_dir, "ingest-tokens", "revoke", token_id)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = post(server, token, GOOD)
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "invalid ingest token"}
+    assert post(server, second, GOOD).status_code == 200
+
+
 def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) -> None:
     missing_timestamp = pull_event(NOON, "acme/api", tag="1.0")
     del missing_timestamp["timestamp"]

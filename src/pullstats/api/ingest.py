@@ -7,7 +7,6 @@ that is not an envelope at all (wrong type, not JSON, no ``events``) is refused 
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -56,8 +55,8 @@ _ENVELOPE_BODY: dict[str, Any] = {
     },
 }
 
-#: How long a verified ingest token is trusted before it is looked up again (revocation delay).
-TOKEN_CACHE_SECONDS = 30.0
+#: Verified ingest tokens remembered per process (beyond it, the oldest are forgotten).
+MAX_CACHED_TOKENS = 1000
 
 
 def _refusal(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -66,15 +65,21 @@ def _refusal(status: int, detail: str, headers: dict[str, str] | None = None) ->
 
 
 async def _authorize(state: AppState, token: str | None) -> Response | None:
-    """None when the token is a live ingest token, else the 401 to answer."""
+    """None when the token is a live ingest token, else the 401 to answer.
+
+    A verified token is trusted while the accounts epoch it was verified at is current: any
+    change to an ingest token bumps the epoch (a trigger, migration 0005), so a revoked token is
+    refused on its next delivery, by every server process, at the cost of one point read.
+    """
     if token is None:
         return _refusal(
             401,
             "ingest token required: Authorization: Bearer psi_…",
             {"WWW-Authenticate": "Bearer"},
         )
-    now = time.monotonic()
-    if state.ingest_tokens.get(token, 0.0) > now:
+    # read before the lookup: a change after this read is caught by the next delivery
+    epoch = (await state.versions()).accounts_epoch
+    if state.ingest_tokens.get(token) == epoch:
         return None
 
     def lookup() -> bool:
@@ -82,10 +87,11 @@ async def _authorize(state: AppState, token: str | None) -> Response | None:
             return verify_ingest_token(session, token)
 
     if not await run_in_threadpool(lookup):
+        state.ingest_tokens.pop(token, None)
         return _refusal(401, "invalid ingest token", {"WWW-Authenticate": "Bearer"})
-    if len(state.ingest_tokens) > 1000:
-        state.ingest_tokens.clear()
-    state.ingest_tokens[token] = now + TOKEN_CACHE_SECONDS
+    if len(state.ingest_tokens) >= MAX_CACHED_TOKENS:
+        state.ingest_tokens.pop(next(iter(state.ingest_tokens)))
+    state.ingest_tokens[token] = epoch
     return None
 
 

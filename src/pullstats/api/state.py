@@ -23,8 +23,8 @@ class AppState:
     jwt_key: bytes
     download_key: bytes
     metrics: Metrics
-    #: ingest token text → monotonic time until which it is trusted without a database lookup
-    ingest_tokens: dict[str, float] = field(default_factory=dict)
+    #: ingest token text → the accounts epoch it was verified at (api/ingest.py)
+    ingest_tokens: dict[str, int] = field(default_factory=dict)
     #: bodies of pull-series answers by (viewer scope, query, data generation)
     responses: LruCache[CachedAnswer] = field(default_factory=LruCache)
     #: bearer token → its resolved viewer and the accounts epoch it was resolved at (api/auth.py)

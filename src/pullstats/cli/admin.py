@@ -310,7 +310,7 @@ def ingest_tokens_list() -> None:
 def ingest_tokens_revoke(
     token_id: str = typer.Argument(..., help="The token's id (or the token)."),
 ) -> None:
-    """Revoke an ingest token (a running server may accept it for up to 30 s more)."""
+    """Revoke an ingest token; running servers refuse it from their next delivery."""
     with opened() as runtime, runtime.sessions.begin() as session:
         changed = service.revoke_ingest_token(session, token_id)
     out.print("ingest token revoked" if changed else "ingest token was already revoked")
