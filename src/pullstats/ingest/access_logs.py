@@ -357,11 +357,11 @@ _SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
 # One pass over the chunks. The line pattern is only *matched* (a DFA, several times faster than
 # extracting its groups); a matching line is then cut at its quotes, as no quoted field can
 # hold a raw quote. A line with an escaped quote (\", written by gorilla) or a quote outside
-# the quoted fields is split by the pattern's groups instead. Most lines of a registry's log are blobs and pings: only lines that may be manifest
-# requests (candidates) are cut into all their fields and checked; every expression is under a
-# CASE, so DuckDB evaluates it for the rows that need it (a struct of fields cost more than all
-# the rest). The reasons are tested in this order, so a PUT that got a 404 is a push, and a GET
-# of a blob is a blob.
+# the quoted fields is split by the pattern's groups instead. Most lines of a registry's log
+# are blobs and pings: only lines that may be manifest requests (candidates) are cut into all
+# their fields and checked; every expression is under a CASE, so DuckDB evaluates it for the
+# rows that need it (a struct of fields cost more than all the rest). The reasons are tested
+# in this order, so a PUT that got a 404 is a push, and a GET of a blob is a blob.
 _CLASSIFY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE log_lines AS
 WITH matched AS (
