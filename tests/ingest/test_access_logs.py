@@ -97,6 +97,17 @@ def parse_bytes(
     return merged
 
 
+def assert_same(parsed: Parsed, other: Parsed) -> None:
+    """The same requests (ids included), counts, errors and hours."""
+    assert parsed.requests.equals(other.requests)
+    assert (parsed.lines, parsed.skipped, parsed.errors, parsed.hours) == (
+        other.lines,
+        other.skipped,
+        other.errors,
+        other.hours,
+    )
+
+
 def rows(parsed: Parsed) -> list[tuple[object, ...]]:
     columns = ("ts", "method", "name", "tag", "digest", "ip", "ua")
     return [tuple(row[c] for c in columns) for row in parsed.requests.to_pylist()]
@@ -322,14 +333,7 @@ def test_cutting_at_quotes_gives_what_the_pattern_gives(
     # the quick path only takes lines the whole pattern matched; it must take the same fields
     data = "".join(f"{line}\n" for line in lines).encode()
     quick = parse_bytes(data, log_format, per_chunk=False)
-    reference = parse_bytes(data, log_format, per_chunk=False, cut_at_quotes=False)
-    assert quick.requests.equals(reference.requests)
-    assert (quick.lines, quick.skipped, quick.errors, quick.hours) == (
-        reference.lines,
-        reference.skipped,
-        reference.errors,
-        reference.hours,
-    )
+    assert_same(quick, parse_bytes(data, log_format, per_chunk=False, cut_at_quotes=False))
 
 
 # --- the command line, end to end ---------------------------------------------------------------
@@ -483,14 +487,7 @@ def test_one_query_for_all_chunks_gives_what_one_query_per_chunk_gives() -> None
     )
     for block_bytes in (200, 1000, 1 << 20):
         each = parse_bytes(data, block_bytes=block_bytes)
-        once = parse_bytes(data, block_bytes=block_bytes, per_chunk=False)
-        assert once.requests.equals(each.requests)
-        assert (once.lines, once.skipped, once.errors, once.hours) == (
-            each.lines,
-            each.skipped,
-            each.errors,
-            each.hours,
-        )
+        assert_same(each, parse_bytes(data, block_bytes=block_bytes, per_chunk=False))
     # identical lines further apart than one call's lines restart their count: a re-import
     # then drops them as already in the lake (the limit docs/access-logs.md states)
     tripled = parse_bytes(data * 3, block_bytes=200, per_chunk=False)
