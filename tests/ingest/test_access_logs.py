@@ -160,6 +160,26 @@ def test_identical_lines_split_across_chunks_keep_counting() -> None:
     assert [i.rsplit("-", 1)[1] for i in ids] == ["1", "2", "3", "4", "5"]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=30), st.integers(1, 4))
+def test_occurrences_follow_a_text_from_call_to_call(picks: list[int], per_call: int) -> None:
+    # three texts of one length, so every call (chunk) holds exactly `per_call` lines. The
+    # rule: a text's occurrence counts on from the previous call when it was there, else
+    # restarts (memory stays bounded by one call)
+    line = (LOGS / "nginx-combined.log").read_bytes().splitlines(keepends=True)[4]
+    texts = [line.replace(b"1.7.22", b"1.7.2" + str(i).encode()) for i in range(3)]
+    lines = [texts[i] for i in picks]
+    expected, previous = [], Counter[bytes]()
+    for start in range(0, len(lines), per_call):
+        here: Counter[bytes] = Counter()
+        for text in lines[start : start + per_call]:
+            here[text] += 1
+            expected.append(f"log-{hashlib.md5(text).hexdigest()}-{previous[text] + here[text]}")
+        previous = Counter({text: previous[text] + count for text, count in here.items()})
+    parsed = parse_bytes(b"".join(lines), block_bytes=len(line) * per_call)
+    assert parsed.requests["id"].to_pylist() == expected
+
+
 def test_nginx_pullstats_format_counts_and_digests() -> None:
     parsed = parse_bytes((LOGS / "nginx-pullstats.log").read_bytes())
     assert parsed.lines == 11
