@@ -80,12 +80,18 @@ def test_rounds_never_overlap_and_jobs_run_niced(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path / "data"), commands=[command, command], interval=0.01
     )
 
-    async def run_for(seconds: float) -> None:
+    async def run_until_four_runs() -> None:
+        # until four commands have run (two rounds), not for a fixed time: on a loaded machine
+        # starting each Python child can take a second
         scheduler.start()
-        await asyncio.sleep(seconds)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (
+            not record.exists() or len(record.read_text().splitlines()) < 4
+        ):
+            await asyncio.sleep(0.05)
         await scheduler.stop()
 
-    asyncio.run(run_for(2.5))
+    asyncio.run(run_until_four_runs())
     runs = [tuple(float(v) for v in line.split()) for line in record.read_text().splitlines()]
     assert len(runs) >= 4
     for (_, end, _), (start, _, _) in itertools.pairwise(runs):
