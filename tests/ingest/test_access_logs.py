@@ -343,8 +343,9 @@ _GOOD = f'"GET /v2/library/alpine/manifests/3.20 HTTP/1.1" 200 12 "-" "{DOCKER_U
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(near_log_lines(), min_size=1, max_size=12), st.sampled_from(LOG_FORMAT_NAMES))
-# a quote in [time], and two around an ident "x]": the pattern takes both lines, and cutting at
-# their quotes would read the wrong request (both were found by this test)
+# a quote in [time] (found by this test), and two quotes after an ident "x]" (eight quotes in
+# all, as a pullstats line has): the pattern takes both lines, and cutting them at their
+# quotes would read the wrong request
 @example([f'192.0.2.7 - - ["] {_GOOD}'], "auto")
 @example([f'192.0.2.7 x] "y [05/Oct/2026:12:00:00 +0000"] {_GOOD}'], "combined")
 def test_cutting_at_quotes_gives_what_the_pattern_gives(
