@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         description="MaxMind GeoIP2/GeoLite2 ASN .mmdb file; replaces the bundled network "
         "organisation data when set.",
     )
+    geoip_domain_db: Path | None = Field(
+        None,
+        description="MaxMind GeoIP2 Domain (or Enterprise) .mmdb file; fills the domain column "
+        "when set (no bundled data has domains).",
+    )
     login_attempts_per_account: int = Field(
         10, ge=1, description="Failed logins allowed per account name within the window."
     )

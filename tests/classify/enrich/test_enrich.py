@@ -119,6 +119,34 @@ def test_maxmind_databases_replace_the_bundled_data(tmp_path: Path) -> None:
     assert bundled["country"].to_pylist() == ["", "", "", "US", ""]
 
 
+def test_maxmind_domain_database_fills_the_domain(tmp_path: Path) -> None:
+    domain_db, enterprise_db = tmp_path / "domain.mmdb", tmp_path / "enterprise.mmdb"
+    writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Domain", ipv4_compatible=True)
+    writer.insert_network(IPSet(["192.0.2.0/24"]), {"domain": "example.net"})
+    writer.insert_network(IPSet(["2001:db8::/32"]), {"domain": "example.co.uk"})
+    writer.to_db_file(str(domain_db))
+    # an Enterprise database keeps the domain among the traits
+    writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Enterprise", ipv4_compatible=True)
+    writer.insert_network(
+        IPSet(["198.51.100.0/24"]),
+        {"country": {"iso_code": "SE"}, "traits": {"domain": "example.se", "user_type": "isp"}},
+    )
+    writer.to_db_file(str(enterprise_db))
+    ips = pa.array(["192.0.2.7", "2001:db8::1", "198.51.100.1", "203.0.113.1", "bogus", None])
+    agents = pa.array([""] * len(ips))
+
+    columns = enrich(ips, agents, Settings(data_dir=tmp_path, geoip_domain_db=domain_db))
+    assert columns["domain"].to_pylist() == ["example.net", "example.co.uk", "", "", "", ""]
+    columns = enrich(ips, agents, Settings(data_dir=tmp_path, geoip_domain_db=enterprise_db))
+    assert columns["domain"].to_pylist() == ["", "", "example.se", "", "", ""]
+    # without the setting the column stays empty, and the other columns do not depend on it
+    without = enrich(ips, agents)
+    assert set(without["domain"].to_pylist()) == {""}
+    assert {name: without[name] for name in ("country", "host", "type")} == {
+        name: columns[name] for name in ("country", "host", "type")
+    }
+
+
 def test_missing_maxmind_database_names_the_file(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, geoip_country_db=tmp_path / "absent.mmdb")
     with pytest.raises(RuntimeError, match=r"absent\.mmdb"):

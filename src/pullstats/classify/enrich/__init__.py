@@ -10,7 +10,8 @@ spread over the rows with one ``take``:
   the network's autonomous-system organisation name (bundled GeoLite2 ASN names via
   ``geoip2fast``, or ``PULLSTATS_GEOIP_ASN_DB``);
 - type: hosting / education / isp / business from the host and the organisation name;
-- domain: always "" — none of the data sources carries an organisation domain;
+- domain: the organisation's domain from an operator's MaxMind Domain or Enterprise database
+  (``PULLSTATS_GEOIP_DOMAIN_DB``); "" without one, as no bundled data carries domains;
 - user_agent_tool / user_agent_version: see ``user_agent``.
 
 Unknown is "" everywhere; the exports and the API turn that into their own unknown (``ZZ``).
@@ -72,6 +73,7 @@ def enrich_addresses(ips: pa.Array, settings: Settings | None = None) -> dict[st
     addresses: list[str] = pc.fill_null(ips, "").to_pylist()
     country_db = settings.geoip_country_db if settings else None
     asn_db = settings.geoip_asn_db if settings else None
+    domain_db = settings.geoip_domain_db if settings else None
 
     country = (
         maxmind.countries(country_db, addresses) if country_db else bundled.countries(addresses)
@@ -90,7 +92,11 @@ def enrich_addresses(ips: pa.Array, settings: Settings | None = None) -> dict[st
         "country": pa.array(country, pa.string()),
         "host": pa.array(host.tolist(), pa.string()),
         "type": pa.array(kind, pa.string()),
-        "domain": pa.repeat(pa.scalar("", pa.string()), len(ips)),
+        "domain": (
+            pa.array(maxmind.domains(domain_db, addresses), pa.string())
+            if domain_db
+            else pa.repeat(pa.scalar("", pa.string()), len(ips))
+        ),
     }
 
 

@@ -1,7 +1,9 @@
 """An operator's own MaxMind GeoIP2 / GeoLite2 databases (``.mmdb``), read with ``maxminddb``.
 
 ``PULLSTATS_GEOIP_COUNTRY_DB`` (a Country or City database) replaces the bundled country data;
-``PULLSTATS_GEOIP_ASN_DB`` (an ASN or ISP database) replaces the bundled organisation names.
+``PULLSTATS_GEOIP_ASN_DB`` (an ASN or ISP database) replaces the bundled organisation names;
+``PULLSTATS_GEOIP_DOMAIN_DB`` (a Domain or Enterprise database) gives the organisation domain,
+which no bundled data has.
 Each file is opened once per process (memory-mapped by the C extension) and read once per
 distinct address of a batch.
 """
@@ -46,6 +48,19 @@ def organisations(path: Path, addresses: Sequence[str]) -> list[str]:
         name = record.get("autonomous_system_organization") or record.get("organization") or ""
         names.append(name if isinstance(name, str) else "")
     return names
+
+
+def domains(path: Path, addresses: Sequence[str]) -> list[str]:
+    """Second-level domain per address ("example.co.uk"): a Domain database keeps it at the top
+    of the record, an Enterprise database under ``traits``."""
+    reader = open_database(path)
+    found = []
+    for address in addresses:
+        record = _get(reader, address)
+        traits = record.get("traits")
+        domain = record.get("domain") or (traits.get("domain") if isinstance(traits, dict) else "")
+        found.append(domain if isinstance(domain, str) else "")
+    return found
 
 
 def _get(reader: maxminddb.Reader, address: str) -> dict[str, Any]:
