@@ -108,13 +108,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``pullstats serve`` on a free loopback port, once /healthz answers; (process, base URL)."""
+def start_server(data_dir: Path, log: Path, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``pullstats serve`` on a free loopback port, once /healthz answers; (process, base URL).
+    ``extra`` are more environment variables (``PULLSTATS_DATABASE_URL``, …)."""
     port = free_port()
     with open(log, "ab") as out:
         process = subprocess.Popen(
             pullstats_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-            env=cli_env(data_dir),
+            env=cli_env(data_dir, **extra),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

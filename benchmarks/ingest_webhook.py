@@ -26,6 +26,10 @@ Diagnostics: the CPU time the server process and the senders used per request. O
 machine the rates swing with other load; CPU per request barely does, so it shows whether a
 change made the server cheaper, and the senders' figure shows they are not the bottleneck.
 
+`--database-url URL` keeps the catalog (accounts, ingest tokens) in that database instead of the
+embedded SQLite file, e.g. an empty PostgreSQL database; each delivery reads the accounts
+epoch there, so this shows what the catalog's round trip costs ingest.
+
 Events come from the seeded generator, rendered as real Distribution envelopes; every event id
 is distinct (a pool of bodies is reused with a per-pass id prefix).
 """
@@ -59,6 +63,7 @@ from _common import (
     pullstats_command,
     start_server,
 )
+from sqlalchemy.engine import make_url
 
 from pullstats.demo.render import (
     ENVELOPE_MEDIA_TYPE,
@@ -365,8 +370,17 @@ def main() -> None:
         default="raw",
         help="HTTP client of the senders",
     )
+    parser.add_argument(
+        "--database-url",
+        help="catalog database (an empty one: it is migrated); default: SQLite in the data dir",
+    )
     args = parser.parse_args()
-    print_environment(" ".join(["python benchmarks/ingest_webhook.py", *sys.argv[1:]]))
+    catalog = {"PULLSTATS_DATABASE_URL": args.database_url} if args.database_url else {}
+    shown = [
+        make_url(arg).render_as_string(hide_password=True) if arg == args.database_url else arg
+        for arg in sys.argv[1:]
+    ]
+    print_environment(" ".join(["python benchmarks/ingest_webhook.py", *shown]))
 
     # pools large enough that a pass rarely repeats, small enough to build in a few seconds
     singles = make_pool(5_000, 1, args.seed)
@@ -376,14 +390,14 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         made = subprocess.run(
             pullstats_command("ingest-tokens", "create", "bench"),
-            env=cli_env(data_dir),
+            env=cli_env(data_dir, **catalog),
             capture_output=True,
             text=True,
             check=True,
         )
         token = made.stdout.strip().splitlines()[-1]
         floor = fsync_cost(data_dir, args.fsyncs)
-        process, url = start_server(data_dir, Path(tmp) / "server.log")
+        process, url = start_server(data_dir, Path(tmp) / "server.log", **catalog)
         single = Ingest(singles, token)
         many = Ingest(envelopes, token)
         try:
