@@ -6,7 +6,9 @@ trip test makes real pullstats exports from spool data and imports them into a f
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -263,6 +265,69 @@ def test_our_own_exports_import_back_to_the_same_rollups(runtime: Runtime, tmp_p
         assert [(r["tag"], r["reference"]) for r in stored] == [("-1", "-1")]  # ' removed
         agents = pq.read_table(fresh.paths.actions_day(date(2026, 1, 5)))["user_agent"]
         assert "=cmd|x" in agents.to_pylist()
+    finally:
+        fresh.close()
+
+
+SUMMARY_LEVELS = {
+    "summary": "reference",
+    "repo-summary": "repository",
+    "namespace-summary": "namespace",
+}
+
+
+def exported_summaries(runtime: Runtime) -> dict[tuple[str, date, str, str, str, str], Row]:
+    """Every line of the summary exports, keyed like :func:`rollups`."""
+    found: dict[tuple[str, date, str, str, str, str], Row] = {}
+    with runtime.sessions() as session:
+        files = list(session.scalars(select(ExportFile)))
+    for file in files:
+        if file.view not in SUMMARY_LEVELS:
+            continue
+        text = gzip.decompress((runtime.paths.exports / file.path).read_bytes()).decode()
+        for row in csv.DictReader(io.StringIO(text)):
+            key = (
+                file.period_kind,
+                file.period_start,
+                SUMMARY_LEVELS[file.view],
+                row["namespace"],
+                row.get("repository", ""),
+                row.get("reference", ""),
+            )
+            found[key] = tuple(  # type: ignore[assignment]
+                int(row[c])
+                for c in ("pull_by_tag", "pull_by_digest", "version_check", "unique_ip_count")
+            )
+    return found
+
+
+def test_exports_of_imported_history_show_its_counts_and_import_back(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    imported(runtime, RAW, SUMMARY_GZ, REPO_SUMMARY, NAMESPACE_SUMMARY, NAMESPACE_SUMMARY_W03)
+    process(runtime)
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    export_closed(runtime, now=end_of_day(date(2026, 2, 1)))
+    original = rollups(runtime)
+    # the summary exports say what the API says: Hub's unique IPs, and the week known only
+    # from a Hub summary (W03) is exported too, its raw file empty
+    assert exported_summaries(runtime) == original
+    assert of(exported_summaries(runtime), W02)["namespace::"] == (6, 1, 1, 5)
+    assert of(exported_summaries(runtime), W03) == {"namespace::": (20, 3, 2, 7)}
+    with runtime.sessions() as session:
+        raw_rows = {
+            (f.period_kind, f.period_start): f.rows
+            for f in session.scalars(select(ExportFile).where(ExportFile.view == "raw"))
+        }
+        exports = [runtime.paths.exports / f.path for f in session.scalars(select(ExportFile))]
+    assert raw_rows == {("week", W02.start): 8, ("week", W03.start): 0, ("month", JANUARY.start): 8}
+
+    fresh = Runtime.open(Settings(data_dir=tmp_path / "fresh"))
+    try:
+        imported(fresh, *exports)
+        process(fresh)
+        assert rollups(fresh) == original
     finally:
         fresh.close()
 

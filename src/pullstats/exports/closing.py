@@ -26,7 +26,7 @@ from pullstats.exports.views import Dataview
 from pullstats.exports.writing import ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
-from pullstats.rollups.compute import action_files
+from pullstats.rollups.compute import action_files, imported_summary_files
 from pullstats.runtime import Runtime
 
 
@@ -98,8 +98,6 @@ def plan_exports(
             for row in session.scalars(select(ExportPeriod))
         }
         for period, generation in closed_periods(session, now, runtime):
-            if not action_files(runtime, period):  # rollups from imported summaries alone
-                continue
             for name in namespaces:
                 if not has_data(session, period, name, extras[name]):
                     continue
@@ -143,7 +141,14 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
     folder.mkdir(parents=True, exist_ok=True)
     try:
         scope = ViewScope(task.namespace, task.period, task.extra_repos)
-        written = write_views(runtime.settings, scope, action_files(runtime, task.period), folder)
+        period = task.period
+        written = write_views(
+            runtime.settings,
+            scope,
+            action_files(runtime, period),
+            folder,
+            imported_summary_files(runtime, period),
+        )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
         raise

@@ -118,31 +118,9 @@ def raw_lines_sql(source: str) -> str:
     """
 
 
-def summary_rows_sql(source: str) -> str:
-    """The counts of all three summary levels in one pass (GROUPING SETS) over ``source``.
-
-    ``unique_ip_count`` is an exact distinct count at each level, never a sum of the level below.
-    """
-    return f"""
-        SELECT
-            CASE WHEN grouping(repository) = 1 THEN 'namespace'
-                 WHEN grouping(reference) = 1 THEN 'repository'
-                 ELSE 'reference' END AS level,
-            namespace, repository, reference,
-            count(DISTINCT ip_hash) AS unique_ip_count,
-            count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
-            count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
-            count(*) FILTER (WHERE action = 'version_check') AS version_check
-        FROM {source}
-        GROUP BY GROUPING SETS (
-            (namespace), (namespace, repository), (namespace, repository, reference)
-        )
-    """
-
-
 def summary_lines_sql(view: Dataview, period: Period, rows_table: str) -> str:
-    """The CSV lines of one summary view, ordered by its keys, from ``rows_table``
-    (the rows of :func:`summary_rows_sql`)."""
+    """The CSV lines of one summary view, ordered by its keys, from ``rows_table`` (the rows
+    of :func:`pullstats.rollups.compute.counts_sql`)."""
     keys = SUMMARY_KEYS[view]
     cells = [f"'{period.start_text}'", f"'{period.end_text}'"]
     cells += [

@@ -5,9 +5,10 @@ in bytes; the calling thread splits them into parts and feeds the compressor's t
 DuckDB sorts and formats the next day while the previous one is compressed, and neither the
 period nor a whole file is ever held in memory.
 
-The summaries come from one GROUPING SETS pass over the period. The raw view is queried day by
-day, one day's file sorted at a time: that is the order of sorting the whole period, because
-all of a day's actions fall on that day.
+The summaries come from one GROUPING SETS pass over the period's actions, joined with the
+summaries imported from Docker Hub for it: the rollups' own query, so exports and API agree.
+The raw view is queried day by day, one day's file sorted at a time: that is the order of
+sorting the whole period, because all of a day's actions fall on that day.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from pullstats.exports.views import (
     header_line,
     raw_lines_sql,
     summary_lines_sql,
-    summary_rows_sql,
 )
 from pullstats.lake.engine import connect, sql_list
 from pullstats.periods import Period
+from pullstats.rollups.compute import counts_sql, parquet_source
 
 #: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
 BATCH_ROWS = 16_384
@@ -63,9 +64,14 @@ def _text(value: str) -> str:
 
 
 def write_views(
-    settings: Settings, scope: ViewScope, files: list[Path], folder: Path
+    settings: Settings,
+    scope: ViewScope,
+    files: list[Path],
+    folder: Path,
+    summary_files: list[Path] | None = None,
 ) -> list[tuple[Dataview, WrittenPart]]:
-    """Write every view of ``scope`` from the action ``files`` into ``folder``, in parts."""
+    """Write every view of ``scope`` into ``folder``, in parts: the raw view from the action
+    ``files``, the summaries from them and the Docker Hub ``summary_files`` of the period."""
     written: list[tuple[Dataview, WrittenPart]] = []
     connection = connect(settings)
     try:
@@ -76,7 +82,9 @@ def write_views(
             ThreadPoolExecutor(1, thread_name_prefix="export-summaries") as side,
             Compressor(settings.duckdb_threads) as compressor,
         ):
-            summaries = side.submit(_summary_lines, connection.cursor(), scope, files)
+            summaries = side.submit(
+                _summary_lines, connection.cursor(), scope, files, summary_files or []
+            )
             try:
                 written += _write_raw(settings, scope, files, folder, compressor, connection)
             except BaseException:
@@ -97,12 +105,25 @@ def write_views(
 
 
 def _summary_lines(
-    cursor: duckdb.DuckDBPyConnection, scope: ViewScope, files: list[Path]
+    cursor: duckdb.DuckDBPyConnection,
+    scope: ViewScope,
+    files: list[Path],
+    summary_files: list[Path],
 ) -> dict[Dataview, pa.Table]:
-    """The three summary views' lines (small: one line per reference at most)."""
+    """The three summary views' lines (small: one line per reference at most).
+
+    Imported summary rows are taken when their keys are in scope. For an extra repository that
+    is its repository and reference rows: Docker Hub's namespace row of the other namespace
+    covers its other repositories too, so that namespace's row counts the lake's actions only.
+    """
+
+    def scoped(files: list[Path]) -> str | None:
+        source = parquet_source(files)
+        return None if source is None else f"(SELECT * FROM {source} {_where(scope)})"
+
     try:
-        source = f"read_parquet({sql_list(files)}, hive_partitioning = false) {_where(scope)}"
-        cursor.execute(f"CREATE TEMP TABLE summary_rows AS {summary_rows_sql(source)}")
+        rows = counts_sql(scoped(files), scoped(summary_files))
+        cursor.execute(f"CREATE TEMP TABLE summary_rows AS {rows}")
         return {
             view: cursor.sql(summary_lines_sql(view, scope.period, "summary_rows")).to_arrow_table()
             for view in Dataview

@@ -16,6 +16,9 @@ Summaries imported from Docker Hub (``pullstats import dockerhub-csv``, stored u
   same pulls the summary counts); otherwise the summary's counts are added to the lake's.
 - The same key in several imported summary files (the same export downloaded twice) is one
   population: the largest value of each column is taken, never the sum.
+
+The summary exports count with the same query (:func:`counts_sql`), so a period's exported
+summaries and its rollups agree, imported history included.
 """
 
 from __future__ import annotations
@@ -127,8 +130,35 @@ def _period_rows(runtime: Runtime, period: Period, sql: str) -> list[dict[str, o
     return rows
 
 
-def _lake_sql(files: list[Path]) -> str:
+def parquet_source(files: list[Path]) -> str | None:
+    """A FROM item reading ``files`` (None when there are none)."""
     if not files:
+        return None
+    return f"read_parquet({sql_list(files)}, hive_partitioning = false)"
+
+
+def counts_sql(actions: str | None, summaries: str | None) -> str:
+    """A period's counts at the three levels (``level, namespace, repository, reference``, the
+    three action counts and ``unique_ip_count``; repository and reference are "" above their
+    level): the action rows of FROM item ``actions`` joined with the imported Docker Hub
+    summary rows of ``summaries`` by the rules of this module. Either may be None (none)."""
+    counts = ", ".join(
+        f"coalesce(l.{c}, 0) + CASE WHEN coalesce(l.imported, 0) > 0 THEN 0 "
+        f"ELSE coalesce(s.{c}, 0) END AS {c}"
+        for c in ("pull_by_tag", "pull_by_digest", "version_check")
+    )
+    return f"""
+        WITH l AS ({_lake_sql(actions)}), s AS ({_summary_sql(summaries)})
+        SELECT
+            {_KEYS},
+            {counts},
+            coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0) AS unique_ip_count
+        FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
+    """
+
+
+def _lake_sql(source: str | None) -> str:
+    if source is None:
         return _NO_LAKE
     return f"""
         SELECT
@@ -140,20 +170,20 @@ def _lake_sql(files: list[Path]) -> str:
             coalesce(reference, '') AS reference,
             {_ACTION_COUNTS},
             count(*) FILTER (WHERE ruleset_version = 0) AS imported  -- Docker Hub raw rows
-        FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+        FROM {source}
         GROUP BY GROUPING SETS (
             (namespace), (namespace, repository), (namespace, repository, reference)
         )
     """
 
 
-def _summary_sql(files: list[Path]) -> str:
-    if not files:
+def _summary_sql(source: str | None) -> str:
+    if source is None:
         return _NO_SUMMARY
     return f"""
         SELECT {_KEYS}, max(pull_by_tag) AS pull_by_tag, max(pull_by_digest) AS pull_by_digest,
             max(version_check) AS version_check, max(unique_ip_count) AS unique_ip_count
-        FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+        FROM {source}
         GROUP BY {_KEYS}
     """
 
@@ -163,23 +193,8 @@ def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
     summaries = imported_summary_files(runtime, period)
     if not files and not summaries:
         return []
-    counts = ", ".join(
-        f"coalesce(l.{c}, 0) + CASE WHEN coalesce(l.imported, 0) > 0 THEN 0 "
-        f"ELSE coalesce(s.{c}, 0) END AS {c}"
-        for c in ("pull_by_tag", "pull_by_digest", "version_check")
-    )
-    return _period_rows(
-        runtime,
-        period,
-        f"""
-        WITH l AS ({_lake_sql(files)}), s AS ({_summary_sql(summaries)})
-        SELECT
-            {_KEYS},
-            {counts},
-            coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0) AS unique_ip_count
-        FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
-        """,
-    )
+    sql = counts_sql(parquet_source(files), parquet_source(summaries))
+    return _period_rows(runtime, period, sql)
 
 
 def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
