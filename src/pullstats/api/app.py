@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await scheduler.stop()
-            state.close()
+            await state.aclose()
             spool.close()
             runtime.close()
 

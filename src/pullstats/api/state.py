@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pullstats.api.cache import CachedAnswer, LruCache
 from pullstats.api.metrics import Metrics
+from pullstats.api.pg_versions import PostgresVersions
 from pullstats.api.viewer import ResolvedViewer
 from pullstats.db.state import CatalogVersions, catalog_versions
 from pullstats.lake.spool import SpoolWriter
@@ -36,9 +37,14 @@ class AppState:
         # A server database is a network round trip that could stall every request (ingest
         # too) if it hangs, so those reads go to the thread pool.
         # It keeps a driver connection of its own, used only by the event loop's thread.
+        # PostgreSQL is read on the event loop too, asynchronously (api/pg_versions.py).
         self._loop_connection: PoolProxiedConnection | None = None
-        if self.runtime.engine.dialect.name == "sqlite":
+        self._postgres: PostgresVersions | None = None
+        dialect = self.runtime.engine.dialect.name
+        if dialect == "sqlite":
             self._loop_connection = self.runtime.engine.raw_connection()
+        elif dialect == "postgresql":
+            self._postgres = PostgresVersions(self.runtime.settings.database_url_value)
 
     def read_versions(self) -> CatalogVersions:
         connection = self.runtime.engine.raw_connection()
@@ -51,7 +57,17 @@ class AppState:
         """The data generation and accounts epoch as of now (one read per request)."""
         if self._loop_connection is not None:
             return catalog_versions(self._loop_connection)
+        if self._postgres is not None and self._postgres.available:
+            try:
+                return await self._postgres.read()
+            except Exception:  # logged there; the pool's connection is the fallback
+                pass
         return await run_in_threadpool(self.read_versions)
+
+    async def aclose(self) -> None:
+        if self._postgres is not None:
+            await self._postgres.close()
+        self.close()
 
     def close(self) -> None:
         if self._loop_connection is not None:

@@ -4,9 +4,10 @@ accounts epoch (bumped by database triggers, migration 0004)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -40,9 +41,14 @@ def catalog_versions(connection: DBAPIConnection) -> CatalogVersions:
     cursor = connection.cursor()
     try:
         cursor.execute(VERSIONS_SQL)
-        values = {str(key): int(value) for key, value in cursor.fetchall()}
+        return versions_of(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def versions_of(rows: Iterable[Sequence[Any]]) -> CatalogVersions:
+    """The counters from the ``(key, value)`` rows of :data:`VERSIONS_SQL`."""
+    values = {str(key): int(value) for key, value in rows}
     return CatalogVersions(values.get(GENERATION, 0), values.get(ACCOUNTS_EPOCH, 0))
 
 
