@@ -1,7 +1,7 @@
 """Every request reads the catalog's versions; on PostgreSQL on the event loop (pg_versions).
 
-Run on SQLite and on a real PostgreSQL server like the rest of the account suite; the checks of
-the event-loop reader itself skip on SQLite.
+The rotation test runs on SQLite and on a real PostgreSQL server like the rest of the account
+suite; the checks of the event-loop reader itself run on PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ BODY = json.dumps(
 ).encode()
 
 
+#: the event-loop reader is PostgreSQL's: these run only on the PostgreSQL half of the suite
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
 def _epoch(runtime: Runtime) -> int:
     connection = runtime.engine.raw_connection()
     try:
@@ -45,11 +49,11 @@ def test_libpq_uri_keeps_everything_but_the_driver() -> None:
     assert libpq_uri(url) == "postgresql://user:p%40ss@db.example:6543/stats?sslmode=require"
 
 
+@POSTGRES_ONLY
 def test_reads_see_every_change_committed_before_them(
     accounts_runtime: Runtime, database_url: str | None
 ) -> None:
-    if database_url is None:
-        pytest.skip("the event-loop reader is PostgreSQL's")
+    assert database_url is not None
 
     async def scenario(url: str) -> None:
         reader = PostgresVersions(url)
@@ -67,9 +71,8 @@ def test_reads_see_every_change_committed_before_them(
     asyncio.run(scenario(database_url))
 
 
+@POSTGRES_ONLY
 def test_a_failed_read_raises_and_pauses_the_reader(database_url: str | None) -> None:
-    if database_url is None:
-        pytest.skip("the event-loop reader is PostgreSQL's")
     unreachable = "postgresql+psycopg://pullstats:secret@127.0.0.1:9/none"  # nothing listens
 
     async def scenario() -> None:

@@ -83,6 +83,9 @@ class PostgresVersions:
             except Exception as error:
                 result.set_exception(error)
                 result.exception()  # retrieved: no "never retrieved" warning if nobody waits
+            except BaseException:  # cancelled (the server stops): release the waiters too
+                result.cancel()
+                raise
             else:
                 result.set_result(versions)
 

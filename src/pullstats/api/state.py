@@ -33,11 +33,11 @@ class AppState:
 
     def __post_init__(self) -> None:
         # SQLite is a local file read in WAL mode, never behind a writer's lock: a point read
-        # costs microseconds, less than a hop to the thread pool, so it runs on the event loop.
-        # A server database is a network round trip that could stall every request (ingest
-        # too) if it hangs, so those reads go to the thread pool.
-        # It keeps a driver connection of its own, used only by the event loop's thread.
-        # PostgreSQL is read on the event loop too, asynchronously (api/pg_versions.py).
+        # costs microseconds, less than a hop to the thread pool, so it runs on the event loop,
+        # on a driver connection of its own used only by the event loop's thread.
+        # PostgreSQL is a network round trip: it is awaited on the event loop, bounded in time,
+        # with the thread pool as the fallback (api/pg_versions.py). Other databases use the
+        # thread pool.
         self._loop_connection: PoolProxiedConnection | None = None
         self._postgres: PostgresVersions | None = None
         dialect = self.runtime.engine.dialect.name
