@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+from sqlalchemy.engine import make_url
 
 import pullstats
 
@@ -67,6 +68,14 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env["PULLSTATS_DATA_DIR"] = str(data_dir)
     env.update(extra)
     return env
+
+
+def shown_arguments(database_url: str | None) -> list[str]:
+    """The command's arguments as they may be printed: a database URL without its password."""
+    return [
+        make_url(arg).render_as_string(hide_password=True) if arg == database_url else arg
+        for arg in sys.argv[1:]
+    ]
 
 
 def _commit() -> str:

@@ -34,7 +34,14 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import markdown_table, percentile, print_environment, start_server
+from _common import (
+    markdown_table,
+    percentile,
+    print_environment,
+    shown_arguments,
+    start_server,
+)
+from pydantic import SecretStr
 
 from pullstats.accounts import service
 from pullstats.classify.actions import ACTION_COLUMNS
@@ -150,12 +157,20 @@ def main() -> None:
         help="wrk threads; with one, the server (one process, one event loop) keeps a core of "
         "its own on a two-core machine, while a second wrk thread would contend with it",
     )
+    parser.add_argument(
+        "--database-url",
+        help="catalog database (an empty one: it is migrated); default: SQLite in the data dir",
+    )
     args = parser.parse_args()
-    print_environment("python benchmarks/api_pulls.py " + " ".join(sys.argv[1:]))
+    catalog = {"PULLSTATS_DATABASE_URL": args.database_url} if args.database_url else {}
+    print_environment(
+        "python benchmarks/api_pulls.py " + " ".join(shown_arguments(args.database_url))
+    )
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        runtime = Runtime.open(Settings(data_dir=data_dir))
+        url = SecretStr(args.database_url) if args.database_url else None
+        runtime = Runtime.open(Settings(data_dir=data_dir, database_url=url))
         with runtime.sessions.begin() as session:
             service.create_namespace(session, NAMESPACE)
             service.create_user(session, "bench", PASSWORD)
@@ -165,7 +180,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         print(f"loaded {actions:,} actions and their rollups in {elapsed:.1f} s\n")
         runtime.close()
-        process, base = start_server(data_dir, Path(tmp) / "server.log")
+        process, base = start_server(data_dir, Path(tmp) / "server.log", **catalog)
         try:
             token = httpx.post(
                 f"{base}/v2/users/login", json={"username": "bench", "password": PASSWORD}

@@ -61,9 +61,9 @@ from _common import (
     percentile,
     print_environment,
     pullstats_command,
+    shown_arguments,
     start_server,
 )
-from sqlalchemy.engine import make_url
 
 from pullstats.demo.render import (
     ENVELOPE_MEDIA_TYPE,
@@ -376,11 +376,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     catalog = {"PULLSTATS_DATABASE_URL": args.database_url} if args.database_url else {}
-    shown = [
-        make_url(arg).render_as_string(hide_password=True) if arg == args.database_url else arg
-        for arg in sys.argv[1:]
-    ]
-    print_environment(" ".join(["python benchmarks/ingest_webhook.py", *shown]))
+    print_environment(
+        " ".join(["python benchmarks/ingest_webhook.py", *shown_arguments(args.database_url)])
+    )
 
     # pools large enough that a pass rarely repeats, small enough to build in a few seconds
     singles = make_pool(5_000, 1, args.seed)
