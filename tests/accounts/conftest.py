@@ -28,6 +28,7 @@ from pullstats.accounts import service
 from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api.app import create_app
 from pullstats.config import Settings
+from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
 from tests.conftest import cli_env, free_port
 
@@ -149,6 +150,15 @@ def start_api(
 @pytest.fixture
 def api(start_api: Callable[..., Api]) -> Api:
     return start_api()
+
+
+def accounts_epoch(runtime: Runtime) -> int:
+    """The catalog's accounts epoch, read as the server reads it."""
+    connection = runtime.engine.raw_connection()
+    try:
+        return catalog_versions(connection).accounts_epoch
+    finally:
+        connection.close()
 
 
 def seed_user(runtime: Runtime, name: str, *namespaces: str, password: str = PASSWORD) -> None:

@@ -16,9 +16,8 @@ import pytest
 
 from pullstats.accounts import service
 from pullstats.api.pg_versions import PostgresVersions, libpq_uri
-from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
-from tests.accounts.conftest import Api, run_pullstats
+from tests.accounts.conftest import Api, accounts_epoch, run_pullstats
 from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
 
 BODY = json.dumps(
@@ -28,14 +27,6 @@ BODY = json.dumps(
 
 #: the event-loop reader is PostgreSQL's: these run only on the PostgreSQL half of the suite
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-def _epoch(runtime: Runtime) -> int:
-    connection = runtime.engine.raw_connection()
-    try:
-        return catalog_versions(connection).accounts_epoch
-    finally:
-        connection.close()
 
 
 def _bump(runtime: Runtime) -> None:
@@ -59,7 +50,7 @@ def test_reads_see_every_change_committed_before_them(
         reader = PostgresVersions(url)
         try:
             start = (await reader.read()).accounts_epoch
-            assert start == _epoch(accounts_runtime)
+            assert start == accounts_epoch(accounts_runtime)
             for step in range(1, 4):
                 _bump(accounts_runtime)
                 # requests arriving together share reads; each sees the change made before it

@@ -17,20 +17,11 @@ import pytest
 from sqlalchemy import text
 
 from pullstats.accounts import service, tokens, totp
-from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
-from tests.accounts.conftest import PASSWORD, Api, seed_user
+from tests.accounts.conftest import PASSWORD, Api, accounts_epoch, seed_user
 
 V1 = "/api/publisher/analytics/v1"
 PULLS = f"{V1}/namespaces/acme/pulls"
-
-
-def _epoch(runtime: Runtime) -> int:
-    connection = runtime.engine.raw_connection()
-    try:
-        return catalog_versions(connection).accounts_epoch
-    finally:
-        connection.close()
 
 
 def _pat(runtime: Runtime, user: str, expires: datetime | None = None) -> str:
@@ -74,10 +65,10 @@ def test_a_cached_viewer_sees_every_accounts_change(api: Api, change: str) -> No
     token = api.token("alice", _pat(api.runtime, "alice"))
     for _ in range(3):  # the first resolves the viewer, the others come from the cache
         assert api.get(PULLS, token).status_code == 200
-    before = _epoch(api.runtime)
+    before = accounts_epoch(api.runtime)
     apply, status = CHANGES[change]
     apply(api.runtime)
-    assert _epoch(api.runtime) > before
+    assert accounts_epoch(api.runtime) > before
     assert api.get(PULLS, token).status_code == status
 
 
@@ -114,11 +105,11 @@ def test_a_cached_pat_login_dies_when_the_pat_expires(api: Api) -> None:
     seed_user(api.runtime, "alice", "acme")
     expires = datetime.now(UTC) + timedelta(seconds=3)
     token = api.token("alice", _pat(api.runtime, "alice", expires))
-    epoch = _epoch(api.runtime)
+    epoch = accounts_epoch(api.runtime)
     assert api.get(PULLS, token).status_code == 200
     time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)
     # nothing changed in the catalog: only the clock ends it
-    assert _epoch(api.runtime) == epoch
+    assert accounts_epoch(api.runtime) == epoch
     assert api.get(PULLS, token).status_code == 401
 
 
@@ -129,7 +120,7 @@ def test_ordinary_logins_leave_the_epoch_alone(api: Api) -> None:
     pat = _pat(api.runtime, "alice")
     with api.runtime.sessions.begin() as session:
         uri = totp.enable_totp(session, "alice")
-    epoch = _epoch(api.runtime)
+    epoch = accounts_epoch(api.runtime)
     assert api.token("alice", pat)
     with api.client() as client:
         first = client.post("/v2/users/login", json={"username": "alice", "password": PASSWORD})
@@ -139,7 +130,7 @@ def test_ordinary_logins_leave_the_epoch_alone(api: Api) -> None:
             json={"login_2fa_token": first.json()["login_2fa_token"], "code": _code(uri)},
         )
         assert second.status_code == 200, second.text
-    assert _epoch(api.runtime) == epoch
+    assert accounts_epoch(api.runtime) == epoch
 
 
 def _code(uri: str) -> str:
