@@ -68,7 +68,7 @@ def write_views(
     scope: ViewScope,
     files: list[Path],
     folder: Path,
-    summary_files: list[Path] | None = None,
+    summary_files: list[Path],
 ) -> list[tuple[Dataview, WrittenPart]]:
     """Write every view of ``scope`` into ``folder``, in parts: the raw view from the action
     ``files``, the summaries from them and the Docker Hub ``summary_files`` of the period."""
@@ -83,7 +83,7 @@ def write_views(
             Compressor(settings.duckdb_threads) as compressor,
         ):
             summaries = side.submit(
-                _summary_lines, connection.cursor(), scope, files, summary_files or []
+                _summary_lines, connection.cursor(), scope, files, summary_files
             )
             try:
                 written += _write_raw(settings, scope, files, folder, compressor, connection)
@@ -117,8 +117,8 @@ def _summary_lines(
     covers its other repositories too, so that namespace's row counts the lake's actions only.
     """
 
-    def scoped(files: list[Path]) -> str | None:
-        source = parquet_source(files)
+    def scoped(paths: list[Path]) -> str | None:
+        source = parquet_source(paths)
         return None if source is None else f"(SELECT * FROM {source} {_where(scope)})"
 
     try:
