@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
-from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, ui
+from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
 from pullstats.api.state import AppState
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)
     if settings.access_log:
         log_to_stderr(access_log)
+    log_to_stderr(pg_versions.logger)  # its fallback warnings, in the server's log format
     app.include_router(auth.router)
     app.include_router(analytics.router)
     app.include_router(exports_api.router)
