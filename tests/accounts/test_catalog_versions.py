@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from pullstats.accounts import service
-from pullstats.api.pg_versions import PostgresVersions, libpq_uri
+from pullstats.api.pg_versions import RETRY_AFTER, PostgresVersions, libpq_uri
 from pullstats.runtime import Runtime
-from tests.accounts.conftest import Api, accounts_epoch, run_pullstats
+from tests.accounts.conftest import Api, accounts_epoch, run_pullstats, seed_user
 from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
 
 BODY = json.dumps(
@@ -110,3 +112,35 @@ def test_a_revoked_ingest_token_fails_its_very_next_delivery(
     accepted = _deliver(api, new)
     assert accepted.status_code == 200
     assert accepted.json()["accepted"] == 1
+
+
+@POSTGRES_ONLY
+def test_the_server_survives_losing_its_versions_connection(api: Api) -> None:
+    # what a database restart or a network cut does to the connection the reads run on
+    seed_user(api.runtime, "alice", "acme")
+    token = api.token("alice")
+    pulls = "/api/publisher/analytics/v1/namespaces/acme/pulls"
+    assert api.get(pulls, token).status_code == 200
+
+    def versions_backends(action: str) -> int:
+        with api.runtime.engine.begin() as connection:
+            rows = connection.execute(
+                text(
+                    f"SELECT {action} FROM pg_stat_activity "
+                    "WHERE application_name = 'pullstats-api-versions'"
+                )
+            ).all()
+        return len(rows)
+
+    assert versions_backends("pg_terminate_backend(pid)") == 1
+    # the next requests are answered (through the thread pool, then a new connection) and
+    # still see an accounts change made meanwhile
+    assert api.get(pulls, token).status_code == 200
+    with api.runtime.sessions.begin() as session:
+        assert service.set_user_disabled(session, "alice", True)
+    assert api.get(pulls, token).status_code == 401
+    # after the pause the reads are back on a connection of their own
+    assert versions_backends("pid") == 0
+    time.sleep(RETRY_AFTER + 0.2)
+    assert api.get(pulls, token).status_code == 401
+    assert versions_backends("pid") == 1
