@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from pullstats.classify.actions import partition_gaps
 from pullstats.classify.rules import group_requests
 from pullstats.config import Settings
 from pullstats.db.models import PullRollup
@@ -224,3 +225,37 @@ def test_two_batches_give_the_same_actions_as_one(
         assert rollups(runtime) == rollups(processed)
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_partition_gaps_are_the_lag_window(seed: int, tmp_path: Path) -> None:
+    # classification computes each request's gap from the sorted rows; DuckDB's lag window over
+    # the same partitions is the reference, with NULL keys (one partition in SQL) and ties
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    keys = {
+        "namespace": rng.choice(["acme", "library", None], n),
+        "repository": rng.choice(["api", "web", None], n),
+        "ip_hash": [None if k == 0 else bytes([k]) for k in rng.integers(0, 6, n)],
+    }
+    requests = pa.table(
+        {
+            **{name: pa.array(list(values)) for name, values in keys.items()},
+            "ts": pa.array(rng.integers(0, 20, n) * 1_000_000, pa.timestamp("us")),
+            "received": pa.array(rng.permutation(n), pa.int64()),
+        }
+    )
+    with connect(Settings(data_dir=tmp_path)) as connection:
+        connection.register("requests", requests)
+        ordered = connection.sql(
+            """
+            SELECT *, epoch_us(ts) - lag(epoch_us(ts)) OVER (
+                PARTITION BY namespace, repository, ip_hash ORDER BY ts, received
+            ) AS gap_us
+            FROM requests ORDER BY namespace, repository, ip_hash, ts, received
+            """
+        ).to_arrow_table()
+    # as several chunks, as DuckDB hands large results over
+    chunked = pa.Table.from_batches(ordered.to_batches(max_chunksize=777))
+    assert partition_gaps(chunked) == ordered["gap_us"].to_pylist()
+    assert ordered["gap_us"].null_count > 20  # many partitions, each starting with None

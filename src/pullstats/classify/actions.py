@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -99,16 +100,19 @@ def _classify_range(runtime: Runtime, first: date, last: date) -> int:
 
 
 def _read_sorted_requests(runtime: Runtime, files: list[Path]) -> pa.Table:
+    """The requests in partition order: (namespace, repository, ip_hash), then arrival order.
+
+    The gap to each one's predecessor is computed from this order (:func:`partition_gaps`), not
+    with a ``lag`` window, which would sort the rows a second time (a third of the read).
+    """
     connection = connect(runtime.settings)
     try:
         return connection.sql(
             f"""
             SELECT
                 ts, namespace, repository, tag, digest, method, ip_hash,
-                user_agent, country, host, type, domain, user_agent_tool, user_agent_version,
-                epoch_us(ts) - lag(epoch_us(ts)) OVER w AS gap_us
+                user_agent, country, host, type, domain, user_agent_tool, user_agent_version
             FROM read_parquet({sql_list(files)}, hive_partitioning = false)
-            WINDOW w AS (PARTITION BY namespace, repository, ip_hash ORDER BY ts, received, id)
             ORDER BY namespace, repository, ip_hash, ts, received, id
             """
         ).to_arrow_table()
@@ -116,9 +120,33 @@ def _read_sorted_requests(runtime: Runtime, files: list[Path]) -> pa.Table:
         connection.close()
 
 
+PARTITION_KEYS = ("namespace", "repository", "ip_hash")
+
+
+def partition_gaps(requests: pa.Table) -> list[int | None]:
+    """Microseconds since the previous request of the same partition, None at a partition's
+    first request, for requests sorted by :data:`PARTITION_KEYS` and then by time."""
+    count = requests.num_rows
+    if count == 0:
+        return []
+    same = np.ones(count - 1, dtype=np.bool_)  # row i + 1 is in row i's partition
+    for key in PARTITION_KEYS:
+        column = requests[key].combine_chunks()
+        before, after = column.slice(0, count - 1), column.slice(1)
+        equal = pc.fill_null(pc.equal(after, before), False)
+        both_null = pc.and_(pc.is_null(before), pc.is_null(after))  # one partition, as in SQL
+        same &= pc.or_(equal, both_null).to_numpy(zero_copy_only=False)
+    micros = pc.cast(pc.cast(requests["ts"], pa.timestamp("us")), pa.int64())
+    ts = micros.to_numpy().astype(np.int64)
+    gaps = np.diff(ts, prepend=ts[0])
+    first = np.concatenate([[True], ~same])
+    result: list[int | None] = pa.array(gaps, pa.int64(), mask=first).to_pylist()
+    return result
+
+
 def _actions_of(requests: pa.Table) -> pa.Table:
     grouped = group_requests(
-        requests["gap_us"].to_pylist(),
+        partition_gaps(requests),
         requests["method"].to_pylist(),
         requests["tag"].to_pylist(),
         requests["digest"].to_pylist(),
