@@ -145,14 +145,24 @@ def partition_gaps(requests: pa.Table) -> list[int | None]:
 
 
 def _actions_of(requests: pa.Table) -> pa.Table:
+    """The actions of sorted ``requests``, in file order: by time, then namespace (a stable
+    sort, so ties keep partition order); each day's actions are one contiguous run."""
     grouped = group_requests(
         partition_gaps(requests),
         requests["method"].to_pylist(),
         requests["tag"].to_pylist(),
         requests["digest"].to_pylist(),
     )
-    firsts = requests.take(pa.array(grouped.first_request, pa.int64()))
-    digest = pa.array(grouped.digest, pa.string())
+    first = pa.array(grouped.first_request, pa.int64())
+    # sort on two small columns, then gather the wide rows once, already in order
+    keys = pa.table({"ts": requests["ts"].take(first), "ns": requests["namespace"].take(first)})
+    order = pc.sort_indices(keys, sort_keys=[("ts", "ascending"), ("ns", "ascending")])
+    firsts = requests.take(first.take(order))
+
+    def ordered(values: list[str]) -> pa.Array:
+        return pa.array(values, pa.string()).take(order)
+
+    digest = ordered(grouped.digest)
     tag = firsts["tag"]
     by_tag = pc.not_equal(tag, "")
     timestamps = firsts["ts"]
@@ -165,8 +175,8 @@ def _actions_of(requests: pa.Table) -> pa.Table:
             "reference": pc.if_else(by_tag, tag, digest),
             "digest": digest,
             "tag": tag,
-            "http_method": pa.array(grouped.http_method, pa.string()),
-            "action": pa.array(grouped.action, pa.string()),
+            "http_method": ordered(grouped.http_method),
+            "action": ordered(grouped.action),
             "type": firsts["type"],
             "host": firsts["host"],
             "country": firsts["country"],
@@ -183,8 +193,11 @@ def _actions_of(requests: pa.Table) -> pa.Table:
 def _write_day(runtime: Runtime, day: date, actions: pa.Table | None) -> int:
     target = runtime.paths.actions_day(day) / "actions.parquet"
     day_actions = None
-    if actions is not None:
-        day_actions = actions.filter(pc.equal(actions["action_day"], pa.scalar(day, pa.date32())))
+    if actions is not None:  # in file order already (_actions_of): the day is one run of rows
+        days, wanted = actions["action_day"].to_numpy(), np.datetime64(day, "D")
+        start = int(np.searchsorted(days, wanted, side="left"))
+        end = int(np.searchsorted(days, wanted, side="right"))
+        day_actions = actions.slice(start, end - start)
     imported = imported_actions(runtime, day)
     if imported is not None:
         day_actions = (
@@ -192,11 +205,11 @@ def _write_day(runtime: Runtime, day: date, actions: pa.Table | None) -> int:
             if day_actions is None
             else pa.concat_tables([day_actions, imported.cast(day_actions.schema)])
         )
+        day_actions = day_actions.sort_by([("timestamp", "ascending"), ("namespace", "ascending")])
     if day_actions is None or day_actions.num_rows == 0:
         if target.exists():
             target.unlink()
         return 0
-    day_actions = day_actions.sort_by([("timestamp", "ascending"), ("namespace", "ascending")])
     with atomic_path(target) as tmp:
         pq.write_table(day_actions, tmp, compression="zstd")
     return int(day_actions.num_rows)
