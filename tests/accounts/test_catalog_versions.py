@@ -56,8 +56,11 @@ def test_reads_see_every_change_committed_before_them(
             for step in range(1, 4):
                 _bump(accounts_runtime)
                 # requests arriving together share reads; each sees the change made before it
+                sent = reader.round_trips
                 seen = await asyncio.gather(*(reader.read() for _ in range(50)))
                 assert {versions.accounts_epoch for versions in seen} == {start + step}
+                # the first reads at once; the 49 arriving during its read share the next
+                assert reader.round_trips - sent == 2
         finally:
             await reader.close()
 

@@ -52,6 +52,7 @@ class PostgresVersions:
         self._next: asyncio.Future[CatalogVersions] | None = None  # not started yet
         self._paused_until = 0.0
         self._reads: set[asyncio.Task[None]] = set()  # referenced until done
+        self.round_trips = 0  # reads sent to the database, however many requests shared them
 
     @property
     def available(self) -> bool:
@@ -113,6 +114,7 @@ class PostgresVersions:
             self._connection = await psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True, application_name="pullstats-api-versions"
             )
+        self.round_trips += 1
         cursor = await self._connection.execute(VERSIONS_SQL)
         return versions_of(await cursor.fetchall())
 
