@@ -91,10 +91,18 @@ def _classify_range(runtime: Runtime, first: date, last: date) -> int:
     files = request_files(runtime, first - timedelta(days=1), last + timedelta(days=1))
     requests = _read_sorted_requests(runtime, files) if files else None
     actions = _actions_of(requests) if requests is not None else None
+    # in file order already (_actions_of): each day is one run of rows, found by bisection
+    days = actions["action_day"].to_numpy() if actions is not None else None
     written = 0
     day = first
     while day <= last:
-        written += _write_day(runtime, day, actions)
+        day_actions = None
+        if actions is not None and days is not None:
+            wanted = np.datetime64(day, "D")
+            start = int(np.searchsorted(days, wanted, side="left"))
+            end = int(np.searchsorted(days, wanted, side="right"))
+            day_actions = actions.slice(start, end - start)
+        written += _write_day(runtime, day, day_actions)
         day += timedelta(days=1)
     return written
 
@@ -190,14 +198,9 @@ def _actions_of(requests: pa.Table) -> pa.Table:
     )
 
 
-def _write_day(runtime: Runtime, day: date, actions: pa.Table | None) -> int:
+def _write_day(runtime: Runtime, day: date, day_actions: pa.Table | None) -> int:
+    """Write ``day``'s classified actions (in file order) with its imported ones."""
     target = runtime.paths.actions_day(day) / "actions.parquet"
-    day_actions = None
-    if actions is not None:  # in file order already (_actions_of): the day is one run of rows
-        days, wanted = actions["action_day"].to_numpy(), np.datetime64(day, "D")
-        start = int(np.searchsorted(days, wanted, side="left"))
-        end = int(np.searchsorted(days, wanted, side="right"))
-        day_actions = actions.slice(start, end - start)
     imported = imported_actions(runtime, day)
     if imported is not None:
         day_actions = (
