@@ -348,6 +348,10 @@ _GOOD = f'"GET /v2/library/alpine/manifests/3.20 HTTP/1.1" 200 12 "-" "{DOCKER_U
 # quotes would read the wrong request
 @example([f'192.0.2.7 - - ["] {_GOOD}'], "auto")
 @example([f'192.0.2.7 x] "y [05/Oct/2026:12:00:00 +0000"] {_GOOD}'], "combined")
+# text after the last quoted field: the quick path matches only the pieces between quotes, so
+# each piece after the last quote must still be checked
+@example([f"192.0.2.7 - - [05/Oct/2026:12:00:00 +0000] {_GOOD} x"], "auto")
+@example([f'192.0.2.7 - - [05/Oct/2026:12:00:00 +0000] {_GOOD} 1791204266.402 "-" x'], "auto")
 def test_cutting_at_quotes_gives_what_the_pattern_gives(
     lines: list[str], log_format: LogFormat
 ) -> None:
