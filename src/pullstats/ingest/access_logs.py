@@ -12,7 +12,7 @@ Two line formats are understood, both written by the log's own software:
   the millisecond and the manifest digest the registry returned, ``-`` when absent).
 
 Responsible for turning a byte stream (plain, gzip, or stdin) into bounded chunks of lines
-(:func:`read_line_chunks`) and a run of chunks into requests with :data:`SPOOL_SCHEMA`, kept in
+(:func:`read_line_chunks`) and a run of chunks into requests with :data:`SPOOL_SCHEMA`, left in
 a DuckDB table (:data:`STAGED_REQUESTS`), plus the skipped lines counted by reason
 (:class:`LogParser`). Python only finds the line ends, with NumPy; everything per line happens
 in DuckDB, many chunks per query, on all its threads.
@@ -31,7 +31,6 @@ import numpy as np
 import pyarrow as pa
 
 from pullstats.ingest.notifications import DIGEST, MAX_NAME_LENGTH, REPOSITORY_NAME, TAG
-from pullstats.ingest.records import SPOOL_SCHEMA
 
 __all__ = [
     "ERROR_REASONS",
@@ -129,7 +128,7 @@ class LineChunk:
 
 @dataclass
 class ParsedLines:
-    """What a run of chunks held; its requests were appended to :data:`STAGED_REQUESTS`."""
+    """What a run of chunks held; its requests are in :data:`STAGED_REQUESTS`."""
 
     lines: int = 0
     used: int = 0
@@ -246,9 +245,10 @@ def _lines_array(buffer: pa.Buffer, ends: np.ndarray) -> pa.Array:
     return array
 
 
-#: The temporary table (on the parser's connection) that parsed requests are appended to, with
-#: :data:`SPOOL_SCHEMA`; the import writes it to the lake and empties it.
-STAGED_REQUESTS = "log_requests"
+#: The temporary table (on the parser's connection) holding the requests of the last call of
+#: :meth:`LogParser.parse`, with the columns of :data:`SPOOL_SCHEMA` (and a few more); the
+#: import writes it to the lake before the next call replaces it.
+STAGED_REQUESTS = "log_lines"
 
 _BATCH_SCHEMA = pa.schema([("n", pa.int64()), ("line", pa.large_string())])
 
@@ -257,8 +257,9 @@ class LogParser:
     """Parses the chunks of one source, in order, on a DuckDB connection.
 
     :meth:`parse` streams any number of chunks through one query, so DuckDB matches lines on
-    all its threads while the next block is read. Requests are appended to
-    :data:`STAGED_REQUESTS`; only counts, the first errors and the hours come back to Python.
+    all its threads while the next block is read. That query writes the spool rows of the
+    requests where they stay, :data:`STAGED_REQUESTS` (no second copy); only counts, the
+    first errors and the hours come back to Python.
 
     Event ids are ``log-<md5 of the line>-<occurrence>``, the occurrence counting identical
     lines of the source up to this one, so re-importing a file (or a longer version of it)
@@ -288,16 +289,17 @@ class LogParser:
             _CLASSIFY_SQL.replace("{quick}", quick_match(log_format))
             .replace("{pattern}", line_pattern(log_format))
             .replace("{cut}", "true" if cut_at_quotes else "false")
+            .replace("{received}", str(int(received_us)))
         )
-        self._received_us = received_us
         self._errors_left = max_errors
-        columns = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEMA)
-        self._db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED_REQUESTS} ({columns})")
-        self._db.execute("CREATE OR REPLACE TEMP TABLE log_seen (h VARCHAR, k BIGINT)")
+        self._db.execute("CREATE OR REPLACE TEMP TABLE log_seen (id VARCHAR, k BIGINT)")
         self._carry = False  # whether log_previous holds the last call's requests
 
     def parse(self, chunks: Iterable[LineChunk]) -> ParsedLines:
-        """Parse ``chunks`` (the next lines of the source) in one query; see the class."""
+        """Parse ``chunks`` (the next lines of the source) in one query; see the class.
+
+        Their requests replace those of the last call in :data:`STAGED_REQUESTS`.
+        """
         self._carry_counts()
         failure: list[BaseException] = []
         self._db.register("log_chunk", _numbered_lines(chunks, failure))
@@ -334,13 +336,15 @@ class LogParser:
             ).fetchall()
             result.hours = {int(row[0]) for row in hours}
             self._db.execute(_REPEATS_SQL)
-            self._db.execute(_REQUESTS_SQL, [self._received_us])
+            # the ids as the classification wrote them (every occurrence 1), for the next call
             self._db.execute(
                 "CREATE OR REPLACE TEMP TABLE log_previous AS "
-                "SELECT h FROM log_lines WHERE reason IS NULL"
+                "SELECT id FROM log_lines WHERE reason IS NULL"
             )
+            if _count(self._db, "log_repeats"):
+                self._db.execute(_NUMBER_REPEATS_SQL)
             self._carry = True
-        self._db.execute("DROP TABLE log_lines")
+        self._db.execute("DELETE FROM log_lines WHERE reason IS NOT NULL")
         return result
 
     def _carry_counts(self) -> None:
@@ -376,7 +380,9 @@ def _numbered_lines(
     return pa.RecordBatchReader.from_batches(_BATCH_SCHEMA, batches())
 
 
-_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
+def _count(db: duckdb.DuckDBPyConnection, table: str) -> int:
+    # fetchall, not fetchone: DuckDB keeps a result open until a fetch comes back empty
+    return int(db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 # One pass over the chunks. A line is cut at its quotes, as no quoted field can hold a raw
@@ -476,64 +482,56 @@ reasons AS (
         END AS reason
     FROM named
 )
--- the text is kept only where it is needed: requests (their id) and errors (the report)
+-- a request's spool row (its id for the first occurrence of its text: parse numbers repeats);
+-- the text only where the report needs it (errors)
 SELECT n, reason,
+    CASE WHEN reason IS NULL THEN 'log-' || md5(line) || '-1' END AS id,
     CASE WHEN reason IS NULL THEN ts END AS ts,
     CASE WHEN reason IS NULL THEN method END AS method,
     CASE WHEN reason IS NULL THEN name END AS name,
-    CASE WHEN reason IS NULL THEN reference END AS reference,
-    CASE WHEN reason IS NULL THEN addr END AS addr,
-    CASE WHEN reason IS NULL THEN ua END AS ua,
-    CASE WHEN reason IS NULL THEN digest END AS digest,
-    CASE WHEN reason IS NULL THEN md5(line) END AS h,
+    CASE WHEN reason IS NOT NULL THEN NULL WHEN contains(reference, ':') THEN ''
+        ELSE reference END AS tag,
+    CASE WHEN reason IS NOT NULL THEN NULL WHEN contains(reference, ':') THEN reference
+        WHEN digest = '-' THEN '' ELSE digest END AS digest,
+    CASE WHEN reason IS NULL THEN lower(addr) END AS ip,
+    CASE WHEN reason IS NOT NULL THEN NULL
+        WHEN ua = '-' THEN ''
+        WHEN NOT contains(ua, '\\') THEN left(ua, 1024)
+        WHEN contains(ua, '\\x') THEN left(replace(replace(ua, '\\x22', '"'), '\\x5C', '\\'), 1024)
+        ELSE left(replace(replace(ua, '\\"', '"'), '\\\\', '\\'), 1024)
+    END AS ua,
+    CASE WHEN reason IS NULL THEN 'log' END AS src,
+    {{received}} + n AS recv,
     CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
 FROM reasons
 """
 
-# Requests only: the spool row, the id from the line's text and its occurrence, and an arrival
-# time that follows the file's order (it breaks ties between requests of the same second).
-# Nearly every line is unique, so occurrences are counted with a window only for the lines whose
-# text repeats here or was seen by the previous call; the others are the first of their text.
+# Nearly every line is unique, so a request's id is written for the first occurrence of its text
+# and only repeats are numbered: texts that repeat within this call (found by a 64-bit hash of the
+# id first, so the exact grouping runs on a handful of rows) or that the previous call held.
 _REPEATS_SQL = """
 CREATE OR REPLACE TEMP TABLE log_repeats AS
-SELECT h, 0 AS carried FROM log_lines WHERE reason IS NULL
-GROUP BY h HAVING count(*) > 1 AND h NOT IN (SELECT h FROM log_seen)
+WITH requests AS (SELECT id FROM log_lines WHERE reason IS NULL)
+SELECT id, 0 AS carried FROM requests
+WHERE hash(id) IN (SELECT hash(id) FROM requests GROUP BY 1 HAVING count(*) > 1)
+GROUP BY id HAVING count(*) > 1 AND id NOT IN (SELECT id FROM log_seen)
 UNION ALL
-SELECT h, k AS carried FROM log_seen WHERE h IN (SELECT h FROM log_lines WHERE reason IS NULL)
+SELECT id, k AS carried FROM log_seen WHERE id IN (SELECT id FROM requests)
 """
-_REQUESTS_SQL = f"""
-INSERT INTO {STAGED_REQUESTS}
-SELECT
-    'log-' || h || '-' || k AS id,
-    ts,
-    method,
-    name,
-    CASE WHEN contains(reference, ':') THEN '' ELSE reference END AS tag,
-    CASE WHEN contains(reference, ':') THEN reference
-         WHEN digest = '-' THEN ''
-         ELSE digest END AS digest,
-    lower(addr) AS ip,
-    left(CASE
-        WHEN ua = '-' THEN ''
-        WHEN NOT contains(ua, '\\') THEN ua
-        WHEN contains(ua, '\\x') THEN replace(replace(ua, '\\x22', '"'), '\\x5C', '\\')
-        ELSE replace(replace(ua, '\\"', '"'), '\\\\', '\\')
-    END, 1024) AS ua,
-    'log' AS src,
-    $1 + n AS recv
+# the n-th occurrence of a text (counting those of earlier calls) gets the id ending in -n
+_NUMBER_REPEATS_SQL = """
+UPDATE log_lines SET id = numbered.id
 FROM (
-    SELECT *, 1 AS k FROM log_lines
-    WHERE reason IS NULL AND h NOT IN (SELECT h FROM log_repeats)
-    UNION ALL
-    SELECT log_lines.*, carried + row_number() OVER (PARTITION BY h ORDER BY n) AS k
-    FROM log_lines JOIN log_repeats USING (h)
+    SELECT n, left(id, -1) || (carried + row_number() OVER (PARTITION BY id ORDER BY n)) AS id
+    FROM log_lines JOIN log_repeats USING (id)
     WHERE reason IS NULL
-)
+) AS numbered
+WHERE log_lines.n = numbered.n
 """
-# the occurrence counts of the last call's lines, carried to this one
+# the occurrence counts of the last call's texts, carried to this one
 _SEEN_SQL = """
 CREATE OR REPLACE TEMP TABLE log_seen AS
-SELECT h, coalesce(any_value(carried), 0) + count(*) AS k
-FROM log_previous LEFT JOIN log_repeats USING (h)
-GROUP BY h
+SELECT id, coalesce(any_value(carried), 0) + count(*) AS k
+FROM log_previous LEFT JOIN log_repeats USING (id)
+GROUP BY id
 """

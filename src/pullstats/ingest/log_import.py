@@ -1,10 +1,10 @@
 """``pullstats ingest logs``: access-log files → the lake, under the job lock.
 
 Responsible for running :mod:`pullstats.ingest.access_logs` over each source in segments of
-:data:`SEGMENT_BYTES` (one DuckDB query each), writing the staged requests about every
-:data:`FLUSH_ROWS` with :func:`pullstats.lake.compaction.ingest_requests` (which hashes the
-addresses, enriches, drops what the lake already holds and records the days as pending for
-``pullstats process``), and the overlap guard: hours that already hold notification requests
+:data:`SEGMENT_BYTES` (one DuckDB query each), writing each segment's requests with
+:func:`pullstats.lake.compaction.ingest_requests` (which hashes the addresses, enriches, drops
+what the lake already holds and records the days as pending for ``pullstats process``), and
+the overlap guard: hours that already hold notification requests
 would be counted twice, so an import touching them is refused unless overlap is allowed.
 """
 
@@ -37,12 +37,11 @@ from pullstats.lake.jobs import job_lock
 from pullstats.runtime import Runtime
 
 STDIN = "-"
-#: Requests gathered (in DuckDB, which spills to disk past its memory limit) before one write
-#: to the lake: bigger writes mean fewer Parquet files, smaller ones less memory and disk.
-FLUSH_ROWS = 2_000_000
-#: Bytes of lines parsed by one query: DuckDB works on all its threads while the next block is
-#: read; stdin is checked against the overlap guard after each.
-SEGMENT_BYTES = 512 * 1024 * 1024
+#: Bytes of lines parsed by one query, whose requests are then written to the lake in one go
+#: (held in DuckDB meanwhile, which spills to disk past its memory limit): bigger segments mean
+#: fewer Parquet files, smaller ones less memory and disk. DuckDB works on all its threads while
+#: the next block is read; stdin is checked against the overlap guard after each segment.
+SEGMENT_BYTES = 1024 * 1024 * 1024
 _HOUR_US = 3_600_000_000
 
 
@@ -124,7 +123,6 @@ def import_logs(
                     hours |= _scan_hours(db, name, log_format)
             guard.check(hours, written=0)
         writer = RequestWriter(runtime, db)
-        staged = 0
         for name in sources:
             report = SourceReport("stdin" if name == STDIN else name)
             result.sources.append(report)
@@ -135,22 +133,13 @@ def import_logs(
                 report.used += parsed.used
                 report.skipped.update(parsed.skipped)
                 report.errors.extend(parsed.errors)
-                staged += parsed.used
                 if guard is not None and guard.active:  # stdin is only known as it is read
                     guard.check(parsed.hours, result.written)
-                if staged >= FLUSH_ROWS:
-                    _flush(runtime, writer, result)
-                    staged = 0
-        if staged:
-            _flush(runtime, writer, result)
+                if parsed.used:
+                    written, days = ingest_requests(runtime, writer, STAGED_REQUESTS)
+                    result.written += written
+                    result.days |= days
     return result
-
-
-def _flush(runtime: Runtime, writer: RequestWriter, result: ImportResult) -> None:
-    written, days = ingest_requests(runtime, writer, STAGED_REQUESTS)
-    writer.connection.execute(f"DELETE FROM {STAGED_REQUESTS}")
-    result.written += written
-    result.days |= days
 
 
 def _segments(chunks: Iterator[LineChunk]) -> Iterator[Iterator[LineChunk]]:
@@ -208,8 +197,7 @@ def _scan_hours(db: duckdb.DuckDBPyConnection, name: str, log_format: LogFormat)
     parser = LogParser(db, log_format, 0, max_errors=0)
     hours: set[int] = set()
     for segment in _segments(_chunks(name, ImportProgress())):
-        hours |= parser.parse(segment).hours
-        db.execute(f"DELETE FROM {STAGED_REQUESTS}")  # only the hours were wanted
+        hours |= parser.parse(segment).hours  # only the hours are wanted
     return hours
 
 
@@ -265,7 +253,6 @@ def _hour_text(hour: int) -> str:
 
 
 __all__ = [
-    "FLUSH_ROWS",
     "STDIN",
     "ImportProgress",
     "ImportResult",
