@@ -119,6 +119,33 @@ def test_maxmind_databases_replace_the_bundled_data(tmp_path: Path) -> None:
     assert bundled["country"].to_pylist() == ["", "", "", "US", ""]
 
 
+def test_an_enterprise_database_gives_the_network_type_maxmind_assigns(tmp_path: Path) -> None:
+    # GeoIP2 Enterprise keeps organisation and category under traits; named as the organisation
+    # database, its user_type wins over the name heuristic, and a published cloud range over both
+    enterprise_db = tmp_path / "enterprise.mmdb"
+    writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Enterprise", ipv4_compatible=True)
+    networks = {
+        "192.0.2.0/25": ("Example Telecom", "business"),  # the name alone would say isp
+        "192.0.2.128/25": ("Example Corp", "residential"),  # ... and this one business
+        "198.51.100.0/24": ("Example Holdings", "college"),
+        "203.0.113.0/24": ("Hetzner Online GmbH", "new_category"),  # unknown: the name decides
+        "2001:db8::/32": ("Example Networks", "consumer_privacy_network"),
+        "52.94.0.0/16": ("Example Reseller", "business"),  # inside AWS' published ranges
+    }
+    for network, (name, user_type) in networks.items():
+        traits = {"autonomous_system_organization": name, "user_type": user_type}
+        writer.insert_network(IPSet([network]), {"traits": traits})
+    writer.to_db_file(str(enterprise_db))
+    ips = ["192.0.2.7", "192.0.2.200", "198.51.100.1", "203.0.113.9", "2001:db8::1", "52.94.7.24"]
+    settings = Settings(data_dir=tmp_path, geoip_asn_db=enterprise_db)
+    columns = enrich(pa.array(ips), pa.array([""] * len(ips)), settings)
+    assert columns["type"].to_pylist() == [
+        "business", "isp", "education", "hosting", "hosting", "hosting"
+    ]  # fmt: skip
+    assert columns["host"].to_pylist() == ["", "", "", "hetzner", "", "aws"]
+    assert network_type("Example Telecom", "") == "isp"  # what the name says without user_type
+
+
 def test_maxmind_domain_database_fills_the_domain(tmp_path: Path) -> None:
     domain_db, enterprise_db = tmp_path / "domain.mmdb", tmp_path / "enterprise.mmdb"
     writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Domain", ipv4_compatible=True)
@@ -129,7 +156,10 @@ def test_maxmind_domain_database_fills_the_domain(tmp_path: Path) -> None:
     writer = MMDBWriter(ip_version=6, database_type="GeoIP2-Enterprise", ipv4_compatible=True)
     writer.insert_network(
         IPSet(["198.51.100.0/24"]),
-        {"country": {"iso_code": "SE"}, "traits": {"domain": "example.se", "user_type": "isp"}},
+        {
+            "country": {"iso_code": "SE"},
+            "traits": {"domain": "example.se", "user_type": "cellular"},
+        },
     )
     writer.to_db_file(str(enterprise_db))
     ips = pa.array(["192.0.2.7", "2001:db8::1", "198.51.100.1", "203.0.113.1", "bogus", None])

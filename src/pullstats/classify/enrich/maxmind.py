@@ -3,7 +3,8 @@
 ``PULLSTATS_GEOIP_COUNTRY_DB`` (a Country or City database) replaces the bundled country data;
 ``PULLSTATS_GEOIP_ASN_DB`` (an ASN or ISP database) replaces the bundled organisation names;
 ``PULLSTATS_GEOIP_DOMAIN_DB`` (a Domain or Enterprise database) gives the organisation domain,
-which no bundled data has.
+which no bundled data has. An Enterprise database holds all three, and may be named in each;
+as the organisation database it also gives each network's category (``traits.user_type``).
 Each file is opened once per process (memory-mapped by the C extension) and read once per
 distinct address of a batch.
 """
@@ -39,15 +40,26 @@ def countries(path: Path, addresses: Sequence[str]) -> list[str]:
     return codes
 
 
-def organisations(path: Path, addresses: Sequence[str]) -> list[str]:
-    """Autonomous-system organisation per address (ASN databases; ISP databases name it too)."""
+def organisations(path: Path, addresses: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Autonomous-system organisation per address (ASN databases; ISP databases name it too;
+    Enterprise databases keep both under ``traits``), and MaxMind's category of the network
+    (``traits.user_type``: Enterprise only, else "")."""
     reader = open_database(path)
-    names = []
+    names, user_types = [], []
     for address in addresses:
         record = _get(reader, address)
-        name = record.get("autonomous_system_organization") or record.get("organization") or ""
+        traits = record.get("traits")
+        traits = traits if isinstance(traits, dict) else {}
+        name = (
+            record.get("autonomous_system_organization")
+            or record.get("organization")
+            or traits.get("autonomous_system_organization")
+            or traits.get("organization")
+        )
+        user_type = traits.get("user_type")
         names.append(name if isinstance(name, str) else "")
-    return names
+        user_types.append(user_type if isinstance(user_type, str) else "")
+    return names, user_types
 
 
 def domains(path: Path, addresses: Sequence[str]) -> list[str]:

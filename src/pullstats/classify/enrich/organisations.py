@@ -3,7 +3,8 @@
 The bundled and MaxMind ASN data give an organisation name per network and nothing else: no
 category, no domain. These small tables turn a name into what the raw export reports. They are
 heuristics over names, documented in docs/enrichment.md; each is called once per distinct name
-in a batch (see ``enrich``), never per row.
+in a batch (see ``enrich``), never per row. Only a MaxMind GeoIP2 Enterprise database
+categorises networks itself (``traits.user_type``); where it does, that category is used.
 """
 
 from __future__ import annotations
@@ -69,15 +70,42 @@ def provider_of(organisation: str) -> str:
     return match.lastgroup or "" if match else ""
 
 
+#: MaxMind's ``traits.user_type`` (GeoIP2 Enterprise) → type. Consumer access of any kind
+#: (home, mobile, dial-up, an internet café, hotel or airport wifi, an ISP's own routers) is
+#: ``isp``; anonymising VPNs and crawlers run in data centres. A value not listed here (MaxMind
+#: may add some) falls back to the name heuristic.
+USER_TYPES: dict[str, str] = {
+    "hosting": "hosting",
+    "content_delivery_network": "hosting",
+    "consumer_privacy_network": "hosting",
+    "search_engine_spider": "hosting",
+    "college": "education",
+    "school": "education",
+    "library": "education",
+    "residential": "isp",
+    "cellular": "isp",
+    "dialup": "isp",
+    "cafe": "isp",
+    "traveler": "isp",
+    "router": "isp",
+    "business": "business",
+    "government": "business",
+    "military": "business",
+}
+
+
 @lru_cache(maxsize=65536)
-def network_type(organisation: str, host: str) -> str:
+def network_type(organisation: str, host: str, user_type: str = "") -> str:
     """hosting, education, isp or business; "" when nothing is known about the network.
 
-    Order matters and is part of the heuristic: a known cloud is hosting whatever its name says,
-    a university's network is education even when it says "communications".
+    Order matters and is part of the heuristic: a known cloud is hosting whatever its name says;
+    then MaxMind's own category (``user_type``, see :data:`USER_TYPES`) where there is one; a
+    university's network is education even when it says "communications".
     """
     if host:
         return "hosting"
+    if user_type in USER_TYPES:
+        return USER_TYPES[user_type]
     if not organisation:
         return ""
     if _EDUCATION.search(organisation):
