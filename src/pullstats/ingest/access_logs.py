@@ -500,6 +500,7 @@ SELECT n, reason,
         ELSE left(replace(replace(ua, '\\"', '"'), '\\\\', '\\'), 1024)
     END AS ua,
     CASE WHEN reason IS NULL THEN 'log' END AS src,
+    -- an arrival time that follows the file's order: it breaks ties within a second
     {{received}} + n AS recv,
     CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
 FROM reasons
