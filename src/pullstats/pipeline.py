@@ -1,8 +1,9 @@
 """``pullstats process``: run stages 1–3 in order under the job lock.
 
-Each stage talks to the next only through stored data: compaction names the days it touched,
-classification rewrites those days (and their neighbours when an action may straddle midnight),
-and the rollups of every week and month holding such a day are recomputed.
+Each stage talks to the next only through stored data: compaction names the days whose actions
+may have changed (the days it touched, the day after each, and the day before when a new
+request is within an action's span of midnight: ``rules.days_to_reclassify``), classification
+rewrites those days, and the rollups of every week and month holding such a day are recomputed.
 """
 
 from __future__ import annotations
@@ -59,9 +60,6 @@ def process(
         with runtime.sessions() as session:
             touched = pending_days(session)  # this run's days and any a failed run left
         days = set(touched)
-        # an action may straddle midnight: a change on day D can move one on D-1 or D+1
-        days |= {d - timedelta(days=1) for d in touched}
-        days |= {d + timedelta(days=1) for d in touched}
         if rebuild_from is not None:
             day = rebuild_from
             while day <= (rebuild_to or rebuild_from):

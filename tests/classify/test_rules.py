@@ -8,6 +8,7 @@ tag or "" for a by-digest request, digest or "" when unknown)``. Expected action
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from pullstats.classify.rules import (
     RULESET_VERSION,
     VERSION_CHECK,
     GroupedActions,
+    days_to_reclassify,
     group_requests,
 )
 
@@ -550,3 +552,15 @@ def test_property_matches_table_transcription(stream: Columns) -> None:
         zip(out.action, out.first_request, out.digest, out.http_method, out.size, strict=True)
     )
     assert got == _reference(stream)
+
+
+def test_only_requests_within_an_actions_reach_of_midnight_reopen_the_day_before() -> None:
+    monday = date(2026, 3, 2)
+    midnight = (monday - date(1970, 1, 1)).days * 86_400_000_000
+    sunday, tuesday = monday - timedelta(days=1), monday + timedelta(days=1)
+    # the day itself and the next always (a new request may take in the next day's first ones)
+    assert days_to_reclassify({monday: midnight + 10_000_001}) == {monday, tuesday}
+    # an action that opened at 23:59:59.999999 may end at 00:00:09.999999; 10.000 s is kept
+    assert days_to_reclassify({monday: midnight + 10_000_000}) == {sunday, monday, tuesday}
+    assert days_to_reclassify({monday: midnight}) == {sunday, monday, tuesday}
+    assert days_to_reclassify({}) == set()

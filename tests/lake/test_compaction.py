@@ -117,6 +117,41 @@ def test_an_action_straddling_midnight_belongs_to_its_first_day(runtime: Runtime
     assert actions_of(runtime, DAY + timedelta(days=1)) == []
 
 
+def test_a_request_late_on_a_day_can_take_in_the_next_days_first_request(
+    runtime: Runtime,
+) -> None:
+    monday = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), UTC)
+    spool(runtime, record("g", monday + timedelta(seconds=2), "GET", digest="sha256:idx"))
+    process(runtime)
+    assert actions_of(runtime, DAY + timedelta(days=1)) == [
+        ("pull_by_digest", "sha256:idx", "sha256:idx", "GET")
+    ]
+    # the HEAD it answered arrives later, on Sunday: Monday's action is gone, not counted twice
+    spool(
+        runtime, record("h", monday - timedelta(seconds=1), "HEAD", tag="1.0", digest="sha256:idx")
+    )
+    assert DAY + timedelta(days=1) in process(runtime).days
+    assert actions_of(runtime, DAY) == [("pull_by_tag", "1.0", "sha256:idx", "GET")]
+    assert actions_of(runtime, DAY + timedelta(days=1)) == []
+
+
+def test_new_requests_past_an_actions_reach_leave_the_day_before_alone(runtime: Runtime) -> None:
+    monday = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), UTC)
+    spool(runtime, record("h", monday - timedelta(seconds=1), "HEAD", tag="1.0"))
+    process(runtime)
+    sunday = runtime.paths.actions_day(DAY) / "actions.parquet"
+    written = sunday.stat().st_mtime_ns
+    # 10.001 s after midnight: no action that opened on Sunday can reach it
+    spool(runtime, record("g", monday + timedelta(seconds=10, milliseconds=1), "GET", tag="1.0"))
+    result = process(runtime)
+    assert result.days == [DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    assert sunday.stat().st_mtime_ns == written
+    assert actions_of(runtime, DAY) == [("version_check", "1.0", "sha256:aa", "HEAD")]
+    assert actions_of(runtime, DAY + timedelta(days=1)) == [
+        ("pull_by_tag", "1.0", "sha256:aa", "GET")
+    ]
+
+
 def test_rebuild_reclassifies_a_range_and_changes_nothing(runtime: Runtime) -> None:
     noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
     spool(
@@ -193,12 +228,15 @@ def test_writer_drops_what_the_lake_and_its_own_earlier_batches_hold(runtime: Ru
 
     with contextlib.closing(connect(runtime.settings)) as connection:
         writer = RequestWriter(runtime, connection)
-        written, days = writer.write_table(table(records[:5]))
-        assert written == 3 and days == {date(2026, 3, 4), date(2026, 3, 5)}
+        # w0 and w1 (March 4) are dropped: nothing is written for their day, not even an empty
+        # file, and their day is not to be reclassified
+        written = writer.write_table(table(records[:5]))
+        assert (written.requests, written.days) == (3, {date(2026, 3, 5)})
+        assert written.reclassify == {date(2026, 3, 5), date(2026, 3, 6)}
         # a later batch of the same run: its repeats are dropped too, and within itself
-        written, days = writer.write_table(table([*records[3:], records[7]]))
-        assert written == 3 and days == {date(2026, 3, 5), date(2026, 3, 6)}
-        assert writer.write_table(table(records)) == (0, set())
+        written = writer.write_table(table([*records[3:], records[7]]))
+        assert (written.requests, written.days) == (3, {date(2026, 3, 5), date(2026, 3, 6)})
+        assert writer.write_table(table(records)) == (0, set(), set())
     rows = query(
         "SELECT id, country, host, user_agent_tool, octet_length(ip_hash)"
         f" FROM {requests_glob(runtime)} ORDER BY id"
@@ -207,4 +245,4 @@ def test_writer_drops_what_the_lake_and_its_own_earlier_batches_hold(runtime: Ru
     assert {row[1:] for row in rows} == {("", "", "docker", 16)}  # 192.0.2.0/24: documentation
     # one file per day and write
     files = sorted(runtime.paths.requests.glob("day=*/part-*.parquet"))
-    assert len(files) == 1 + 2 + 2
+    assert len(files) == 1 + 1 + 2

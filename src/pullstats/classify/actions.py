@@ -6,8 +6,9 @@ A day's actions are its classified requests plus the actions imported from Docke
 A day's actions depend on the requests just before and after it (an action opened at 23:59:59
 may be completed after midnight and belongs to the day it opened), so each day is classified
 from the requests of the day before, the day itself and the day after, and only the actions
-that open on the day are kept. Days are rewritten whole and atomically, so re-running changes
-nothing.
+that open on the day are kept. Which days need it after new requests arrive is
+:func:`pullstats.classify.rules.days_to_reclassify`. Days are rewritten whole and atomically, so
+re-running changes nothing.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -35,6 +36,7 @@ from pullstats.classify.enrich import (
     enrich_addresses,
     enrich_user_agents,
 )
+from pullstats.classify.rules import days_to_reclassify
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
 from pullstats.ingest.records import SPOOL_SCHEMA
@@ -101,11 +103,11 @@ def compact(
             table, corrupt = parse_spool_lines(b"".join(s.data for s in slices))
             result.lines += table.num_rows + corrupt
             result.corrupt += corrupt
-            written, days = writer.write_table(table)
-            result.written += written
-            result.duplicates += table.num_rows - written
-            result.days |= days
-            _advance(runtime, slices, progress, days)
+            written = writer.write_table(table)
+            result.written += written.requests
+            result.duplicates += table.num_rows - written.requests
+            result.days |= written.days
+            _advance(runtime, slices, progress, written.reclassify)
             if on_batch:
                 on_batch(result)
     result.pruned = prune_spool(runtime, progress)
@@ -138,13 +140,22 @@ def ingest_requests(runtime: Runtime, writer: RequestWriter, source: str) -> tup
     """Bulk sources (access logs, …) → the lake directly, skipping the spool's JSON round trip.
 
     ``source`` names a table or view on the writer's connection with :data:`SPOOL_SCHEMA`. The
-    caller holds the job lock. Events already in the lake are dropped; the touched days are
-    recorded as pending for ``process``. Returns the number of requests written and their days.
+    caller holds the job lock. Events already in the lake are dropped; the days whose actions
+    may change are recorded as pending for ``process``. Returns the number of requests written
+    and their days.
     """
-    written, days = writer.write(source)
+    written = writer.write(source)
     with runtime.sessions.begin() as session:
-        add_pending_days(session, days)
-    return written, days
+        add_pending_days(session, written.reclassify)
+    return written.requests, written.days
+
+
+class Written(NamedTuple):
+    """What one :meth:`RequestWriter.write` added to the lake."""
+
+    requests: int  # how many were written
+    days: set[date]  # the days they are on
+    reclassify: set[date]  # the days whose actions may have changed (rules.days_to_reclassify)
 
 
 class RequestWriter:
@@ -175,10 +186,10 @@ class RequestWriter:
             """
         )
 
-    def write_table(self, batch: pa.Table) -> tuple[int, set[date]]:
+    def write_table(self, batch: pa.Table) -> Written:
         """:meth:`write` for an Arrow table with :data:`SPOOL_SCHEMA`."""
         if batch.num_rows == 0:
-            return 0, set()
+            return Written(0, set(), set())
         self._db.register("lake_incoming", batch)
         try:
             self._db.execute("CREATE OR REPLACE TEMP TABLE lake_batch AS FROM lake_incoming")
@@ -189,9 +200,9 @@ class RequestWriter:
         finally:
             self._db.execute("DROP TABLE lake_batch")
 
-    def write(self, table: str) -> tuple[int, set[date]]:
+    def write(self, table: str) -> Written:
         """Write the requests of temporary table ``table`` (:data:`SPOOL_SCHEMA`) that are new to
-        the lake, as one Parquet file per day; returns how many were written and their days.
+        the lake, as one Parquet file per day.
 
         The others are deleted from ``table`` on the way (it is not copied first: the caller
         is done with it afterwards).
@@ -219,9 +230,16 @@ class RequestWriter:
             db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM lake_ids)")
         count = _count(db, table)
         if count == 0:
-            return 0, set()
+            return Written(0, set(), set())
+        earliest = {
+            _EPOCH_DAY + timedelta(days=int(day)): int(first)
+            for day, first in db.execute(
+                f"SELECT ts // {_DAY_US}, min(ts) FROM {table} GROUP BY 1"
+            ).fetchall()
+        }
         self._enrich_new(table)
-        return count, self._publish(table, sorted(days))
+        written = self._publish(table, sorted(earliest))
+        return Written(count, written, days_to_reclassify(earliest))
 
     def _publish(self, table: str, days: list[date]) -> set[date]:
         """Write ``table`` as one new file per day and move the files into the lake.
