@@ -3,17 +3,22 @@
 Run (from the repository root):
 
     python benchmarks/process_day.py --requests 2000000
+    python benchmarks/process_day.py --requests 700000 --days 3 --late 2000
 
-Generates one UTC day of about `--requests` requests with the seeded generator into the spool
-of a temporary data dir (as the server would have written them: SpoolWriter segments of spool
-lines), then, `--repeat` times, each on a fresh copy of that spool:
+Generates `--days` UTC days (default one) of about `--requests` requests each with the seeded
+generator into the spool of a temporary data dir (as the server would have written them:
+SpoolWriter segments of spool lines), then, `--repeat` times, each on a fresh copy of that
+spool:
 
 - times `pullstats process` in a child process (compact, classify, roll up): wall time,
   requests/s, peak RSS of the child, and the stage times its progress bars print (whole
   seconds);
 - the baseline: DuckDB alone, in a child process with the same thread and memory settings,
   reading the same spool JSON lines and writing them as Parquet partitioned by day — the I/O
-  floor any compaction pays.
+  floor any compaction pays;
+- with `--late N`: after that first run, N more requests arrive at noon of the last day, and
+  the next `pullstats process` (what the schedule runs every 15 minutes) is timed too, against
+  the first run over all the data.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 from _common import cli_env, markdown_table, print_environment, pullstats_command
 
 from pullstats.config import Settings
 from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests, to_spool_lines
 from pullstats.lake.spool import SpoolWriter
 
-DAY = date(2026, 10, 7)  # a Wednesday: a full working day of traffic
+DAY = date(2026, 10, 7)  # a Wednesday: a full working day of traffic (the first of --days)
 
 _STAGES = ("compact spool", "classify days", "roll up periods")
 _STAGE_LINE = re.compile(
@@ -101,18 +107,41 @@ def stage_seconds(progress_output: str) -> dict[str, int]:
     return stages
 
 
-def fill_spool(spool: Path, requests: int, seed: int) -> int:
+def fill_spool(spool: Path, requests: int, seed: int, days: int = 1) -> int:
     writer = SpoolWriter(spool, segment_bytes=256 * 1024 * 1024)
     written = 0
     try:
         for table in generate_requests(
-            DEMO_CATALOG, start=DAY, days=1, requests_per_day=requests, seed=seed
+            DEMO_CATALOG, start=DAY, days=days, requests_per_day=requests, seed=seed
         ):
             writer.append(to_spool_lines(table))
             written += table.num_rows
     finally:
         writer.close()
     return written
+
+
+def add_late_requests(spool: Path, count: int, day: date, seed: int) -> None:
+    """``count`` requests of the generator's mix, new ids, one a millisecond from ``day``'s noon."""
+    table = next(
+        iter(generate_requests(DEMO_CATALOG, start=day, days=1, requests_per_day=count, seed=seed))
+    ).slice(0, count)
+    noon_us = (day - date(1970, 1, 1)).days * 86_400_000_000 + 12 * 3_600_000_000
+    table = table.set_column(
+        table.schema.get_field_index("ts"),
+        "ts",
+        pa.array([noon_us + i * 1000 for i in range(table.num_rows)], pa.int64()),
+    )
+    table = table.set_column(
+        table.schema.get_field_index("id"),
+        "id",
+        pa.array([f"late-{i}" for i in range(table.num_rows)], pa.string()),
+    )
+    writer = SpoolWriter(spool, segment_bytes=256 * 1024 * 1024)
+    try:
+        writer.append(to_spool_lines(table))
+    finally:
+        writer.close()
 
 
 def spread(values: list[float], unit: str, digits: int = 1) -> str:
@@ -127,6 +156,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000_000, help="about this many")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each, on fresh copies")
+    parser.add_argument("--days", type=int, default=1, help="days of --requests each")
+    parser.add_argument(
+        "--late", type=int, default=0, help="then this many requests at noon of the last day"
+    )
     args = parser.parse_args()
     print_environment(" ".join(["python benchmarks/process_day.py", *sys.argv[1:]]))
 
@@ -134,7 +167,7 @@ def main() -> None:
         root = Path(tmp)
         pristine = root / "spool"
         began = time.perf_counter()
-        requests = fill_spool(pristine, args.requests, args.seed)
+        requests = fill_spool(pristine, args.requests, args.seed, args.days)
         generated = time.perf_counter() - began
         spool_bytes = sum(p.stat().st_size for p in pristine.iterdir())
         settings = Settings(data_dir=root / "unused")
@@ -147,6 +180,7 @@ def main() -> None:
 
         ours: list[Run] = []
         floor: list[Run] = []
+        late: list[Run] = []
         stages: list[dict[str, int]] = []
         summary = ""
         for attempt in range(args.repeat):
@@ -156,6 +190,12 @@ def main() -> None:
             ours.append(run)
             stages.append(stage_seconds(run.errors))
             summary = run.output.strip().splitlines()[-1]
+            if args.late:
+                last_day = DAY + timedelta(days=args.days - 1)
+                add_late_requests(data_dir / "spool", args.late, last_day, args.seed + 1)
+                late.append(
+                    run_child(pullstats_command("process"), cli_env(data_dir, **env_settings), root)
+                )
             shutil.rmtree(data_dir)
 
             copy = root / f"baseline-{attempt}"
@@ -171,8 +211,10 @@ def main() -> None:
             floor.append(base)
             shutil.rmtree(copy)
 
+    last = DAY + timedelta(days=args.days - 1)
     print(
-        f"data: {requests:,} requests on {DAY} (seed {args.seed}), spool "
+        f"data: {requests:,} requests on {DAY}{f' to {last}' if args.days > 1 else ''} "
+        f"(seed {args.seed}), spool "
         f"{spool_bytes / 1024 / 1024:,.0f} MiB, generated in {generated:.1f} s; "
         f"DuckDB threads={threads} memory_limit={memory}; {args.repeat} run(s), median (range)\n"
     )
@@ -190,12 +232,19 @@ def main() -> None:
                     (f"stage: {name}", spread([s.get(name, 0) for s in stages], "s", 0), "")
                     for name in _STAGES
                 ],
+                *(
+                    [(f"then {args.late:,} requests at noon of {last}: next process",
+                      spread([r.seconds for r in late], "s", 2), "")]
+                    if late else []
+                ),
             ],
         )
     )  # fmt: skip
     print(
         f"\nstage times are whole seconds, read from the progress bars; pullstats said: {summary}"
     )
+    if late:
+        print(f"and after the late requests: {late[-1].output.strip().splitlines()[-1]}")
 
 
 if __name__ == "__main__":
