@@ -152,6 +152,36 @@ def test_new_requests_past_an_actions_reach_leave_the_day_before_alone(runtime: 
     ]
 
 
+def test_a_day_classified_alone_reads_a_chain_of_requests_back_as_far_as_it_goes(
+    runtime: Runtime,
+) -> None:
+    # a client alternating two digests every 4 s from Sunday 23:49:58 to Monday 00:00:34: the
+    # rules pair them from the first, so where the chain starts decides every pair after it.
+    # Classifying Monday alone reads only Sunday's last 10 minutes for most clients, and this
+    # one's whole Sunday: its chain runs into the start of those 10 minutes
+    monday = DAY + timedelta(days=1)
+    midnight = datetime.combine(monday, datetime.min.time(), UTC)
+    chain = [
+        record(f"c{k}", midnight + timedelta(seconds=4 * k - 602), "GET",
+               digest="sha256:aa" if k % 2 == 0 else "sha256:bb")
+        for k in range(160)
+    ]  # fmt: skip
+    # and another client's pull across midnight: Sunday alone must read Monday's first seconds
+    head = record("h", midnight - timedelta(seconds=1), "HEAD", tag="1.0", ip="192.0.2.99")
+    get = record("g", midnight + timedelta(seconds=3), "GET", tag="1.0", ip="192.0.2.99")
+    spool(runtime, *chain, head, get)
+    process(runtime)  # Sunday to Tuesday in one range: every request read
+    pair = ("pull_by_digest", "sha256:aa", "sha256:aa", "GET")
+    assert actions_of(runtime, monday) == [pair] * 4  # (152, 153) … (158, 159)
+    sunday = actions_of(runtime, DAY)
+    assert len(sunday) == 77  # … (150 at 23:59:58, 151 at 00:00:02), and the pull by tag
+    assert sunday[-2:] == [pair, ("pull_by_tag", "1.0", "sha256:aa", "GET")]
+    for day in (monday, DAY):  # each alone: Sunday reads Monday's first 10 s, Monday Sunday
+        assert process(runtime, rebuild_from=day, rebuild_to=day).days == [day]
+    assert actions_of(runtime, monday) == [pair] * 4
+    assert actions_of(runtime, DAY) == sunday
+
+
 def test_rebuild_reclassifies_a_range_and_changes_nothing(runtime: Runtime) -> None:
     noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
     spool(
