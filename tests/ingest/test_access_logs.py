@@ -24,6 +24,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from pullstats.config import Settings
 from pullstats.ingest import access_logs, log_import
 from pullstats.ingest.access_logs import (
     LOG_FORMATS,
@@ -38,6 +39,7 @@ from pullstats.ingest.errors import UnparseableRequest
 from pullstats.ingest.log_import import import_logs
 from pullstats.ingest.notifications import parse_repository_name
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
+from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli, write_spool
 
@@ -577,3 +579,37 @@ def test_import_in_segments_and_flushes_counts_every_line_once(
     assert whole.sources[0].errors == split.sources[0].errors
     assert whole.written == 0 and whole.used == split.used + 4
     assert lake_requests(runtime.paths.root) == [("log", split.used, split.used)]
+
+
+def test_files_the_overlap_guard_lets_in_are_written_whole(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a notification on a day the logs do not cover: the guard is on, and lets them in
+    write_spool(runtime, notification(datetime(2026, 11, 9, 8, 0, tzinfo=UTC)))
+    process(runtime)
+    log = tmp_path / "days.log"
+    text = (LOGS / "nginx-pullstats.log").read_bytes()
+    log.write_bytes(b"".join(text.replace(b"05/Oct/2026", b"%02d/Oct/2026" % d) for d in (1, 2)))
+    logs = [str(log), str(LOGS / "nginx-combined.log")]
+    with monkeypatch.context() as patched:  # many segments: requests held from each of them
+        patched.setattr(log_import, "SEGMENT_BYTES", 2000)
+        patched.setattr(access_logs, "BLOCK_BYTES", 700)
+        guarded = import_logs(runtime, logs)
+    assert [source.used for source in guarded.sources] == [2 * 4, 4]
+    assert guarded.written == guarded.used
+    # the same requests, ids included, as an import that does not check
+    other = Runtime.open(Settings(data_dir=tmp_path / "unchecked"))
+    try:
+        assert import_logs(other, logs, allow_overlap=True).written == guarded.written
+        assert log_ids(other) == log_ids(runtime)
+    finally:
+        other.close()
+
+
+def log_ids(runtime: Runtime) -> list[str]:
+    glob = runtime.paths.requests / "day=*" / "*.parquet"
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"SELECT id FROM read_parquet('{glob}') WHERE source = 'log' ORDER BY id"
+        ).fetchall()
+    return [row[0] for row in rows]

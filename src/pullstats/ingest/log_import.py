@@ -21,16 +21,18 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
+import pyarrow as pa
 
 from pullstats.ingest.access_logs import (
     STAGED_REQUESTS,
     LineChunk,
     LogFormat,
     LogParser,
+    ParsedLines,
     open_log,
     read_line_chunks,
 )
-from pullstats.ingest.records import now_micros
+from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
 from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.engine import connect, sql_list
 from pullstats.lake.jobs import job_lock
@@ -113,33 +115,69 @@ def import_logs(
     if list(sources).count(STDIN) > 1:
         raise LogImportError("stdin (-) can be read only once")
     result = ImportResult()
+    reports = [SourceReport("stdin" if name == STDIN else name) for name in sources]
+    result.sources = reports
     with job_lock(runtime.paths.job_lock), contextlib.closing(connect(runtime.settings)) as db:
         guard = None if allow_overlap else _OverlapGuard(runtime, db)
-        if guard is not None and guard.active:
-            # files can be read twice: find every hour first, so a refusal writes nothing
-            hours: set[int] = set()
-            for name in sources:
-                if name != STDIN:
-                    hours |= _scan_hours(db, name, log_format)
-            guard.check(hours, written=0)
+        if guard is not None and not guard.active:
+            guard = None  # the lake holds no notification requests: nothing to overlap
         writer = RequestWriter(runtime, db)
-        for name in sources:
-            report = SourceReport("stdin" if name == STDIN else name)
-            result.sources.append(report)
-            parser = LogParser(db, log_format, now_micros())
-            for segment in _segments(_chunks(name, progress)):
-                parsed = parser.parse(segment)
-                report.lines += parsed.lines
-                report.used += parsed.used
-                report.skipped.update(parsed.skipped)
-                report.errors.extend(parsed.errors)
-                if guard is not None and guard.active:  # stdin is only known as it is read
+        files = [(n, report) for n, report in zip(sources, reports, strict=True) if n != STDIN]
+        if guard is not None and files:
+            # every hour of the files is checked before anything is written, so a refusal
+            # writes nothing: their requests are held (DuckDB spills them to disk past its
+            # memory limit) and written only once every file has been read
+            db.execute(f"CREATE OR REPLACE TEMP TABLE {_HELD} ({_SPOOL_COLUMNS})")
+            hours: set[int] = set()
+            for name, report in files:
+                for parsed in _parsed(db, name, log_format, progress, report):
+                    hours |= parsed.hours
+                    if parsed.used:
+                        columns = ", ".join(SPOOL_SCHEMA.names)
+                        db.execute(f"INSERT INTO {_HELD} SELECT {columns} FROM {STAGED_REQUESTS}")
+            guard.check(hours, written=0)
+            _write(runtime, writer, _HELD, result)
+            db.execute(f"DROP TABLE {_HELD}")
+        for name, report in zip(sources, reports, strict=True):
+            if guard is not None and name != STDIN:
+                continue  # written above
+            for parsed in _parsed(db, name, log_format, progress, report):
+                if guard is not None:  # stdin is only known as it is read
                     guard.check(parsed.hours, result.written)
                 if parsed.used:
-                    written, days = ingest_requests(runtime, writer, STAGED_REQUESTS)
-                    result.written += written
-                    result.days |= days
+                    _write(runtime, writer, STAGED_REQUESTS, result)
     return result
+
+
+#: Requests of every file held until the overlap guard has seen all their hours.
+_HELD = "log_held"
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
+_SPOOL_COLUMNS = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEMA)
+
+
+def _parsed(
+    db: duckdb.DuckDBPyConnection,
+    name: str,
+    log_format: LogFormat,
+    progress: ImportProgress,
+    report: SourceReport,
+) -> Iterator[ParsedLines]:
+    """Parse a source a segment at a time, adding each to its report; each segment's requests
+    are in :data:`STAGED_REQUESTS` until the next one is parsed."""
+    parser = LogParser(db, log_format, now_micros())
+    for segment in _segments(_chunks(name, progress)):
+        parsed = parser.parse(segment)
+        report.lines += parsed.lines
+        report.used += parsed.used
+        report.skipped.update(parsed.skipped)
+        report.errors.extend(parsed.errors)
+        yield parsed
+
+
+def _write(runtime: Runtime, writer: RequestWriter, table: str, result: ImportResult) -> None:
+    written, days = ingest_requests(runtime, writer, table)
+    result.written += written
+    result.days |= days
 
 
 def _segments(chunks: Iterator[LineChunk]) -> Iterator[Iterator[LineChunk]]:
@@ -190,15 +228,6 @@ def _open_source(name: str) -> Iterator[io.BufferedReader]:
         raise LogImportError(f"{name}: {error.strerror}") from None
     with handle:
         yield handle
-
-
-def _scan_hours(db: duckdb.DuckDBPyConnection, name: str, log_format: LogFormat) -> set[int]:
-    """The UTC hours of a file's requests, without writing anything (the overlap pre-check)."""
-    parser = LogParser(db, log_format, 0, max_errors=0)
-    hours: set[int] = set()
-    for segment in _segments(_chunks(name, ImportProgress())):
-        hours |= parser.parse(segment).hours  # only the hours are wanted
-    return hours
 
 
 class _OverlapGuard:
