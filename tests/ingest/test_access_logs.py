@@ -581,8 +581,9 @@ def test_import_in_segments_and_flushes_counts_every_line_once(
     assert lake_requests(runtime.paths.root) == [("log", split.used, split.used)]
 
 
+@pytest.mark.parametrize("hold", [log_import.HOLD_REQUESTS, 5])  # held, or read twice
 def test_files_the_overlap_guard_lets_in_are_written_whole(
-    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: int
 ) -> None:
     # a notification on a day the logs do not cover: the guard is on, and lets them in
     write_spool(runtime, notification(datetime(2026, 11, 9, 8, 0, tzinfo=UTC)))
@@ -594,13 +595,16 @@ def test_files_the_overlap_guard_lets_in_are_written_whole(
     with monkeypatch.context() as patched:  # many segments: requests held from each of them
         patched.setattr(log_import, "SEGMENT_BYTES", 2000)
         patched.setattr(access_logs, "BLOCK_BYTES", 700)
+        patched.setattr(log_import, "HOLD_REQUESTS", hold)
         guarded = import_logs(runtime, logs)
     assert [source.used for source in guarded.sources] == [2 * 4, 4]
     assert guarded.written == guarded.used
-    # the same requests, ids included, as an import that does not check
+    # the same requests, ids included, and the same report as an import that does not check
     other = Runtime.open(Settings(data_dir=tmp_path / "unchecked"))
     try:
-        assert import_logs(other, logs, allow_overlap=True).written == guarded.written
+        unchecked = import_logs(other, logs, allow_overlap=True)
+        assert unchecked.sources == guarded.sources
+        assert unchecked.written == guarded.written
         assert log_ids(other) == log_ids(runtime)
     finally:
         other.close()

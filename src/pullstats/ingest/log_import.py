@@ -115,34 +115,24 @@ def import_logs(
     if list(sources).count(STDIN) > 1:
         raise LogImportError("stdin (-) can be read only once")
     result = ImportResult()
-    reports = [SourceReport("stdin" if name == STDIN else name) for name in sources]
-    result.sources = reports
+    result.sources = [SourceReport("stdin" if name == STDIN else name) for name in sources]
     with job_lock(runtime.paths.job_lock), contextlib.closing(connect(runtime.settings)) as db:
         guard = None if allow_overlap else _OverlapGuard(runtime, db)
         if guard is not None and not guard.active:
             guard = None  # the lake holds no notification requests: nothing to overlap
         writer = RequestWriter(runtime, db)
-        files = [(n, report) for n, report in zip(sources, reports, strict=True) if n != STDIN]
-        if guard is not None and files:
-            # every hour of the files is checked before anything is written, so a refusal
-            # writes nothing: their requests are held (DuckDB spills them to disk past its
-            # memory limit) and written only once every file has been read
-            db.execute(f"CREATE OR REPLACE TEMP TABLE {_HELD} ({_SPOOL_COLUMNS})")
-            hours: set[int] = set()
-            for name, report in files:
-                for parsed in _parsed(db, name, log_format, progress, report):
-                    hours |= parsed.hours
-                    if parsed.used:
-                        columns = ", ".join(SPOOL_SCHEMA.names)
-                        db.execute(f"INSERT INTO {_HELD} SELECT {columns} FROM {STAGED_REQUESTS}")
-            guard.check(hours, written=0)
-            _write(runtime, writer, _HELD, result)
-            db.execute(f"DROP TABLE {_HELD}")
-        for name, report in zip(sources, reports, strict=True):
+        files_written = False
+        if guard is not None and any(name != STDIN for name in sources):
+            files_written = _import_checked_files(
+                runtime, db, writer, guard, sources, log_format, progress, result
+            )
+        for index, name in enumerate(sources):
             if guard is not None and name != STDIN:
-                continue  # written above
-            for parsed in _parsed(db, name, log_format, progress, report):
-                if guard is not None:  # stdin is only known as it is read
+                if files_written:
+                    continue
+                result.sources[index] = SourceReport(name)  # read again, counted again
+            for parsed in _parsed(db, name, log_format, progress, result.sources[index]):
+                if guard is not None and name == STDIN:  # stdin is only known as it is read
                     guard.check(parsed.hours, result.written)
                 if parsed.used:
                     _write(runtime, writer, STAGED_REQUESTS, result)
@@ -151,6 +141,9 @@ def import_logs(
 
 #: Requests of every file held until the overlap guard has seen all their hours.
 _HELD = "log_held"
+#: Past this many held requests (a few GB of DuckDB temp files), the files are read twice
+#: instead: once for their hours, once to import them.
+HOLD_REQUESTS = 20_000_000
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
 _SPOOL_COLUMNS = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEMA)
 
@@ -178,6 +171,50 @@ def _write(runtime: Runtime, writer: RequestWriter, table: str, result: ImportRe
     written, days = ingest_requests(runtime, writer, table)
     result.written += written
     result.days |= days
+
+
+def _import_checked_files(
+    runtime: Runtime,
+    db: duckdb.DuckDBPyConnection,
+    writer: RequestWriter,
+    guard: _OverlapGuard,
+    sources: Sequence[str],
+    log_format: LogFormat,
+    progress: ImportProgress,
+    result: ImportResult,
+) -> bool:
+    """Check every hour of the files against the overlap guard before anything is written (so
+    a refusal writes nothing), reading them once where possible; True if they were written.
+
+    Their requests are held (DuckDB spills them to disk past its memory limit) and written
+    once every file has been read. Past :data:`HOLD_REQUESTS` the held requests are let go and
+    the rest of the files are only scanned for their hours: the caller then reads every file
+    again to import it, so a year of logs does not need its requests on disk twice over.
+    """
+    db.execute(f"CREATE OR REPLACE TEMP TABLE {_HELD} ({_SPOOL_COLUMNS})")
+    hours: set[int] = set()
+    held = 0
+    columns = ", ".join(SPOOL_SCHEMA.names)
+    for index, name in enumerate(sources):
+        if name == STDIN:
+            continue
+        report = result.sources[index]
+        for parsed in _parsed(db, name, log_format, progress, report):
+            hours |= parsed.hours
+            if held < 0 or not parsed.used:
+                continue
+            held += parsed.used
+            if held > HOLD_REQUESTS:
+                db.execute(f"DROP TABLE {_HELD}")
+                held = -1  # scanning from here on
+            else:
+                db.execute(f"INSERT INTO {_HELD} SELECT {columns} FROM {STAGED_REQUESTS}")
+    guard.check(hours, written=0)
+    if held < 0:
+        return False
+    _write(runtime, writer, _HELD, result)
+    db.execute(f"DROP TABLE {_HELD}")
+    return True
 
 
 def _segments(chunks: Iterator[LineChunk]) -> Iterator[Iterator[LineChunk]]:
