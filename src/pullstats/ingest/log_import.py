@@ -188,8 +188,8 @@ def _import_checked_files(
 
     Their requests are held (DuckDB spills them to disk past its memory limit) and written
     once every file has been read. Past :data:`HOLD_REQUESTS` the held requests are let go and
-    the rest of the files are only scanned for their hours: the caller then reads every file
-    again to import it, so a year of logs does not need its requests on disk twice over.
+    the rest of the files are only scanned for their hours, and the caller reads every file
+    again to import it: a year of logs never needs all its requests on disk at once.
     """
     db.execute(f"CREATE OR REPLACE TEMP TABLE {_HELD} ({_SPOOL_COLUMNS})")
     hours: set[int] = set()
