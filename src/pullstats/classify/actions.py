@@ -29,7 +29,7 @@ from pullstats.classify.rules import (
     group_requests,
 )
 from pullstats.lake.atomic import atomic_path
-from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.engine import connect, read_parquet, sql_list
 from pullstats.runtime import Runtime
 
 ACTION_COLUMNS = (
@@ -146,9 +146,9 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
     stretch = _micros(first) - CONTEXT_US
     parts = []
     if inside:
-        parts.append(f"SELECT {columns} FROM {_parquet(inside)}")
+        parts.append(f"SELECT {columns} FROM {read_parquet(inside)}")
     if before:
-        rows = _parquet(before)
+        rows = read_parquet(before)
         # partitions match as GROUP BY and partition_gaps group them: a NULL key is one value
         parts.append(
             f"""
@@ -168,7 +168,9 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
         )
     if after:
         reach = _micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US
-        parts.append(f"SELECT {columns} FROM {_parquet(after)} WHERE ts <= make_timestamp({reach})")
+        parts.append(
+            f"SELECT {columns} FROM {read_parquet(after)} WHERE ts <= make_timestamp({reach})"
+        )
     connection = connect(runtime.settings)
     try:
         return connection.sql(
@@ -179,10 +181,6 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
         ).to_arrow_table()
     finally:
         connection.close()
-
-
-def _parquet(files: list[Path]) -> str:
-    return f"read_parquet({sql_list(files)}, hive_partitioning = false)"
 
 
 def _micros(day: date) -> int:

@@ -33,7 +33,7 @@ from pullstats.exports.views import (
     raw_lines_sql,
     summary_lines_sql,
 )
-from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.engine import connect, read_parquet
 from pullstats.periods import Period
 from pullstats.rollups.compute import counts_sql, parquet_source
 
@@ -149,10 +149,7 @@ def _write_raw(
     # a day file is one row group, read by one thread: query as many days as threads at once
     days = max(1, settings.duckdb_threads)
     queries = [
-        raw_lines_sql(
-            f"read_parquet({sql_list(files[i : i + days])}, hive_partitioning = false) "
-            + _where(scope)
-        )
+        raw_lines_sql(f"{read_parquet(files[i : i + days])} {_where(scope)}")
         for i in range(0, len(files), days)
     ]
     producer = threading.Thread(

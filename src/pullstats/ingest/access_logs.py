@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from pullstats.ingest.notifications import DIGEST, MAX_NAME_LENGTH, REPOSITORY_NAME, TAG
+from pullstats.lake.engine import count_rows
 
 __all__ = [
     "ERROR_REASONS",
@@ -341,7 +342,7 @@ class LogParser:
                 "CREATE OR REPLACE TEMP TABLE log_previous AS "
                 "SELECT id FROM log_lines WHERE reason IS NULL"
             )
-            if _count(self._db, "log_repeats"):
+            if count_rows(self._db, "log_repeats"):
                 self._db.execute(_NUMBER_REPEATS_SQL)
             self._carry = True
         self._db.execute("DELETE FROM log_lines WHERE reason IS NOT NULL")
@@ -378,11 +379,6 @@ def _numbered_lines(
             raise
 
     return pa.RecordBatchReader.from_batches(_BATCH_SCHEMA, batches())
-
-
-def _count(db: duckdb.DuckDBPyConnection, table: str) -> int:
-    # fetchall, not fetchone: DuckDB keeps a result open until a fetch comes back empty
-    return int(db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 # One pass over the chunks. A line is cut at its quotes, as no quoted field can hold a raw

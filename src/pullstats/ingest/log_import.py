@@ -34,7 +34,7 @@ from pullstats.ingest.access_logs import (
 )
 from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
 from pullstats.lake.compaction import RequestWriter, ingest_requests
-from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.engine import connect, read_parquet
 from pullstats.lake.jobs import job_lock
 from pullstats.runtime import Runtime
 
@@ -304,7 +304,7 @@ class _OverlapGuard:
                 rows = self._db.execute(
                     f"""
                     SELECT DISTINCT epoch_us(ts) // {_HOUR_US}
-                    FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+                    FROM {read_parquet(files)}
                     WHERE source = 'notification'
                     """
                 ).fetchall()

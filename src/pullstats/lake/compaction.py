@@ -41,7 +41,7 @@ from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.atomic import fsync_dir
-from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.engine import connect, count_rows, read_parquet
 from pullstats.lake.spool import CLOSED_SUFFIX, SegmentSlice, read_new_lines
 from pullstats.runtime import Runtime
 
@@ -234,7 +234,7 @@ class RequestWriter:
         self._read_ids(days)
         if self._ids:
             db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM lake_ids)")
-        count = _count(db, table)
+        count = count_rows(db, table)
         if count == 0:
             return Written(0, set(), set())
         earliest = {
@@ -298,11 +298,11 @@ class RequestWriter:
         self._db.execute(
             f"""
             INSERT INTO lake_ids
-            SELECT id FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+            SELECT id FROM {read_parquet(files)}
             """
         )
         self._read.update(files)
-        self._ids = _count(self._db, "lake_ids")
+        self._ids = count_rows(self._db, "lake_ids")
 
     def _enrich_new(self, table: str) -> None:
         """Hash and enrich the addresses and user agents of ``table`` not seen in the run."""
@@ -334,11 +334,6 @@ class RequestWriter:
         self._db.register("lake_new", pa.table({column: values, **derive(values)}))
         self._db.execute(f"INSERT INTO {known} BY NAME SELECT * FROM lake_new")
         self._db.unregister("lake_new")
-
-
-def _count(db: duckdb.DuckDBPyConnection, table: str) -> int:
-    # fetchall, not fetchone: DuckDB keeps a result open until a fetch comes back empty
-    return int(db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 def _quoted(path: Path) -> str:

@@ -22,6 +22,16 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return connection
 
 
+def read_parquet(paths: list[Path]) -> str:
+    """A FROM item reading the lake's Parquet ``paths`` (their ``day=`` folders are not columns)."""
+    return f"read_parquet({sql_list(paths)}, hive_partitioning = false)"
+
+
+def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
+    # fetchall, not fetchone: DuckDB keeps a result open until a fetch comes back empty
+    return int(connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
 def sql_list(paths: list[Path]) -> str:
     """A DuckDB list literal of file paths, quoted safely."""
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"

@@ -31,7 +31,7 @@ from sqlalchemy import delete, insert
 
 from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
-from pullstats.lake.engine import connect, sql_list
+from pullstats.lake.engine import connect, read_parquet
 from pullstats.periods import Period, PeriodKind, period_of
 from pullstats.runtime import Runtime
 
@@ -132,9 +132,7 @@ def _period_rows(runtime: Runtime, period: Period, sql: str) -> list[dict[str, o
 
 def parquet_source(files: list[Path]) -> str | None:
     """A FROM item reading ``files`` (None when there are none)."""
-    if not files:
-        return None
-    return f"read_parquet({sql_list(files)}, hive_partitioning = false)"
+    return read_parquet(files) if files else None
 
 
 def counts_sql(actions: str | None, summaries: str | None) -> str:
@@ -220,7 +218,7 @@ def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, objec
                 CASE WHEN country = '' OR country IS NULL THEN 'ZZ'
                      ELSE upper(country) END AS country
             )
-            FROM read_parquet({sql_list(files)}, hive_partitioning = false)
+            FROM {read_parquet(files)}
         )
         GROUP BY GROUPING SETS ((namespace, country), (namespace, repository, country))
         """,
