@@ -28,6 +28,7 @@ from pullstats.classify.rules import (
     RULESET_VERSION,
     group_requests,
 )
+from pullstats.ingest.records import day_micros
 from pullstats.lake.atomic import atomic_path
 from pullstats.lake.engine import connect, read_parquet, sql_list
 from pullstats.runtime import Runtime
@@ -57,8 +58,6 @@ ACTION_COLUMNS = (
 CHUNK_DAYS = 14
 #: How much of the day before a range is read for every partition (see _read_sorted_requests).
 CONTEXT_US = 10 * 60 * 1_000_000
-_DAY_US = 86_400_000_000
-_EPOCH_DAY = date(1970, 1, 1)
 
 
 def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date, date]]:
@@ -143,7 +142,7 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
         "ts, namespace, repository, tag, digest, method, ip_hash, user_agent, country, host,"
         " type, domain, user_agent_tool, user_agent_version, received, id"
     )
-    stretch = _micros(first) - CONTEXT_US
+    stretch = day_micros(first) - CONTEXT_US
     parts = []
     if inside:
         parts.append(f"SELECT {columns} FROM {read_parquet(inside)}")
@@ -167,7 +166,7 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
             """
         )
     if after:
-        reach = _micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US
+        reach = day_micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US
         parts.append(
             f"SELECT {columns} FROM {read_parquet(after)} WHERE ts <= make_timestamp({reach})"
         )
@@ -181,11 +180,6 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
         ).to_arrow_table()
     finally:
         connection.close()
-
-
-def _micros(day: date) -> int:
-    """Microseconds since the epoch at ``day``'s midnight, UTC."""
-    return (day - _EPOCH_DAY).days * _DAY_US
 
 
 PARTITION_KEYS = ("namespace", "repository", "ip_hash")

@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from pullstats.ingest.records import day_micros
+
 RULESET_VERSION = 1
 JOIN_WINDOW_US = 5_000_000
 #: An action has at most three requests (a HEAD, the GET of an index, the GET of a platform
 #: manifest), each joining within the window of the one before: it spans at most this long.
 MAX_ACTION_SPAN_US = 2 * JOIN_WINDOW_US
-_DAY_US = 86_400_000_000
-_EPOCH_DAY = date(1970, 1, 1)
 
 PULL_BY_TAG = "pull_by_tag"
 PULL_BY_DIGEST = "pull_by_digest"
@@ -123,6 +123,6 @@ def days_to_reclassify(earliest_new: Mapping[date, int]) -> set[date]:
     days: set[date] = set()
     for day, earliest in earliest_new.items():
         days |= {day, day + timedelta(days=1)}
-        if earliest - (day - _EPOCH_DAY).days * _DAY_US <= MAX_ACTION_SPAN_US:
+        if earliest - day_micros(day) <= MAX_ACTION_SPAN_US:
             days.add(day - timedelta(days=1))
     return days

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring
 
 import pyarrow as pa
@@ -71,6 +71,15 @@ def spool_lines(records: Iterable[PullRequestRecord]) -> bytes:
 def micros(instant: datetime) -> int:
     delta = instant - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+#: Microseconds in a day: ``ts // DAY_US`` is a request's UTC day, counted from 1970-01-01.
+DAY_US = 86_400_000_000
+
+
+def day_micros(day: date) -> int:
+    """``day``'s UTC midnight in microseconds since the epoch."""
+    return (day - _EPOCH.date()).days * DAY_US
 
 
 def from_micros(value: int) -> datetime:

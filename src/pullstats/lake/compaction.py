@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,7 +39,7 @@ from pullstats.classify.enrich import (
 from pullstats.classify.rules import days_to_reclassify
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
-from pullstats.ingest.records import SPOOL_SCHEMA
+from pullstats.ingest.records import DAY_US, SPOOL_SCHEMA, day_micros, from_micros
 from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.engine import connect, count_rows, read_parquet
 from pullstats.lake.spool import CLOSED_SUFFIX, SegmentSlice, read_new_lines
@@ -228,8 +228,8 @@ class RequestWriter:
                 """
             )
         days = [
-            _EPOCH_DAY + timedelta(days=int(row[0]))
-            for row in db.execute(f"SELECT DISTINCT ts // {_DAY_US} FROM {table}").fetchall()
+            from_micros(int(row[0]) * DAY_US).date()
+            for row in db.execute(f"SELECT DISTINCT ts // {DAY_US} FROM {table}").fetchall()
         ]
         self._read_ids(days)
         if self._ids:
@@ -238,9 +238,9 @@ class RequestWriter:
         if count == 0:
             return Written(0, set(), set())
         earliest = {
-            _EPOCH_DAY + timedelta(days=int(day)): int(first)
+            from_micros(int(day) * DAY_US).date(): int(first)
             for day, first in db.execute(
-                f"SELECT ts // {_DAY_US}, min(ts) FROM {table} GROUP BY 1"
+                f"SELECT ts // {DAY_US}, min(ts) FROM {table} GROUP BY 1"
             ).fetchall()
         }
         self._enrich_new(table)
@@ -265,13 +265,13 @@ class RequestWriter:
         try:
             for day in days:
                 file = staging / f"{day.isoformat()}.parquet"
-                start = (day - _EPOCH_DAY).days * _DAY_US
+                start = day_micros(day)
                 self._db.execute(
                     f"""
                     COPY ({rows_sql} WHERE b.ts >= ? AND b.ts < ?)
                     TO '{_quoted(file)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)
                     """,
-                    [start, start + _DAY_US],
+                    [start, start + DAY_US],
                 )
                 with open(file, "rb") as handle:
                     os.fsync(handle.fileno())
@@ -359,8 +359,6 @@ FROM {{table}} AS b
 JOIN lake_addresses AS a ON a.ip = coalesce(b.ip, '')
 JOIN lake_agents AS u ON u.ua = coalesce(b.ua, '')
 """
-_DAY_US = 86_400_000_000
-_EPOCH_DAY = date(1970, 1, 1)
 
 
 def _advance(
