@@ -6,6 +6,7 @@ them once so every benchmark reports them the same way.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import socket
@@ -68,6 +69,19 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env["PULLSTATS_DATA_DIR"] = str(data_dir)
     env.update(extra)
     return env
+
+
+def add_database_url(parser: argparse.ArgumentParser) -> None:
+    """``--database-url``: the catalog in that database instead of the data dir's SQLite."""
+    parser.add_argument(
+        "--database-url",
+        help="catalog database (an empty one: it is migrated); default: SQLite in the data dir",
+    )
+
+
+def catalog_env(database_url: str | None) -> dict[str, str]:
+    """The environment that puts a command's catalog in ``database_url`` (none: the default)."""
+    return {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
 
 
 def shown_arguments(database_url: str | None) -> list[str]:

@@ -35,6 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from _common import (
+    add_database_url,
+    catalog_env,
     markdown_table,
     percentile,
     print_environment,
@@ -157,12 +159,9 @@ def main() -> None:
         help="wrk threads; with one, the server (one process, one event loop) keeps a core of "
         "its own on a two-core machine, while a second wrk thread would contend with it",
     )
-    parser.add_argument(
-        "--database-url",
-        help="catalog database (an empty one: it is migrated); default: SQLite in the data dir",
-    )
+    add_database_url(parser)
     args = parser.parse_args()
-    catalog = {"PULLSTATS_DATABASE_URL": args.database_url} if args.database_url else {}
+    catalog = catalog_env(args.database_url)
     print_environment(
         "python benchmarks/api_pulls.py " + " ".join(shown_arguments(args.database_url))
     )

@@ -56,6 +56,8 @@ import httpx
 import numpy as np
 import pyarrow as pa
 from _common import (
+    add_database_url,
+    catalog_env,
     cli_env,
     markdown_table,
     percentile,
@@ -370,12 +372,9 @@ def main() -> None:
         default="raw",
         help="HTTP client of the senders",
     )
-    parser.add_argument(
-        "--database-url",
-        help="catalog database (an empty one: it is migrated); default: SQLite in the data dir",
-    )
+    add_database_url(parser)
     args = parser.parse_args()
-    catalog = {"PULLSTATS_DATABASE_URL": args.database_url} if args.database_url else {}
+    catalog = catalog_env(args.database_url)
     print_environment(
         " ".join(["python benchmarks/ingest_webhook.py", *shown_arguments(args.database_url)])
     )
