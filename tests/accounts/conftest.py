@@ -33,6 +33,7 @@ from pullstats.runtime import Runtime
 from tests.conftest import cli_env, free_port
 
 POSTGRES_ENV = "PULLSTATS_TEST_POSTGRES_URL"
+EXAMPLE_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery staple"
 
 
@@ -44,7 +45,10 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
+        pytest.skip(
+            f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against; to run them, set"
+            f" it to a server's URL, e.g. {EXAMPLE_POSTGRES_URL} (CONTRIBUTING.md)"
+        )
     name = f"pullstats_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
