@@ -35,6 +35,9 @@ from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from tests.conftest import Server, start_server, write_spool
 
+#: one server for the whole module: under pytest-xdist every test of it runs on one worker
+pytestmark = pytest.mark.xdist_group("contract")
+
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "contract" / "dvp-facts.json"
 LOGIN_PATHS = ("/v2/users/login", "/v2/users/2fa-login")
 INGEST_PATH = "/ingest/v1/registry/events"

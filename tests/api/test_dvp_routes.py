@@ -22,6 +22,9 @@ from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from tests.conftest import Server, start_server, write_spool
 
+#: one server for the whole module: under pytest-xdist every test of it runs on one worker
+pytestmark = pytest.mark.xdist_group("dvp-routes")
+
 API = "/api/publisher/analytics/v1"
 EXPORTS = f"{API}/namespaces/acme/pulls/exports"
 
