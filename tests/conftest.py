@@ -1,7 +1,15 @@
-"""Shared fixtures: a data dir in tmp_path, the installation, and a real server process."""
+"""Shared fixtures: a data dir in tmp_path, the installation, and a real server process.
+
+Also the ``e2e`` marker, set here rather than by hand: a test is ``e2e`` when it, a fixture it
+uses, or a test helper they call (followed through functions defined under ``tests``) uses one
+of :data:`E2E_CALLS` — a server process, the ``pullstats`` command in a child process or a
+browser. ``pytest -m "not e2e and not slow"`` is the fast tier (CONTRIBUTING.md). Should the
+scan miss one, :func:`run_cli` and :func:`start_server` fail the unmarked test that calls them.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import subprocess
@@ -10,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +27,63 @@ from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
+
+#: names whose use makes a test e2e
+E2E_CALLS = frozenset({"run_cli", "run_pullstats", "start_server", "Popen", "sync_playwright"})
+
+_current_test: pytest.Item | None = None
+
+
+def _code_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):  # nested functions, lambdas, comprehensions
+            names |= _code_names(const)
+    return names
+
+
+def _uses_e2e(func: Any, seen: set[Any]) -> bool:
+    """Whether ``func``, or a function of the tests it calls by name, uses an E2E_CALLS name."""
+    func = inspect.unwrap(func)
+    code = getattr(func, "__code__", None)
+    if code is None or func in seen:
+        return False
+    seen.add(func)
+    names = _code_names(code)
+    if names & E2E_CALLS:
+        return True
+    module_globals = getattr(func, "__globals__", {})
+    for name in names:
+        target = module_globals.get(name)
+        in_tests = inspect.isfunction(target) and target.__module__.startswith("tests")
+        if in_tests and _uses_e2e(target, seen):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("e2e") or not isinstance(item, pytest.Function):
+            continue
+        seen: set[Any] = set()
+        fixtures = item._fixtureinfo.name2fixturedefs
+        funcs = [item.function] + [d.func for defs in fixtures.values() for d in defs]
+        if any(_uses_e2e(func, seen) for func in funcs):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _remember_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    global _current_test
+    _current_test = request.node
+    yield
+    _current_test = None
+
+
+def require_e2e_mark(what: str) -> None:
+    """Fail a test that starts ``what`` without being marked e2e (the fast tier must not)."""
+    if _current_test is not None and _current_test.get_closest_marker("e2e") is None:
+        pytest.fail(f"{_current_test.nodeid} starts {what}: mark it @pytest.mark.e2e")
 
 
 @pytest.fixture
@@ -57,6 +123,7 @@ def run_cli(
     data_dir: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``pullstats`` command line in a child process against ``data_dir``."""
+    require_e2e_mark("the pullstats command")
     return subprocess.run(
         [sys.executable, "-m", "pullstats", *args],
         input=stdin,
@@ -95,6 +162,7 @@ class Server:
 
 def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
     """``pullstats serve`` in a child process on a free loopback port, once /healthz answers."""
+    require_e2e_mark("a server process")
     port = free_port()
     with open(log, "ab") as out:
         process = subprocess.Popen(

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # mypy alone takes half a minute: not in the fast tier
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

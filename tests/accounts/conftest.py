@@ -30,10 +30,9 @@ from pullstats.api.app import create_app
 from pullstats.config import Settings
 from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
-from tests.conftest import cli_env, free_port
+from tests.conftest import cli_env, free_port, require_e2e_mark
 
 POSTGRES_ENV = "PULLSTATS_TEST_POSTGRES_URL"
-EXAMPLE_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery staple"
 
 
@@ -45,10 +44,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(
-            f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against; to run them, set"
-            f" it to a server's URL, e.g. {EXAMPLE_POSTGRES_URL} (CONTRIBUTING.md)"
-        )
+        pytest.skip(f"no PostgreSQL: set {POSTGRES_ENV} (CONTRIBUTING.md) to run this")
     name = f"pullstats_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
@@ -179,6 +175,7 @@ def run_pullstats(
     data_dir: Path, database_url: str | None, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The real ``pullstats`` command line against this test's data dir and catalog."""
+    require_e2e_mark("the pullstats command")
     extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
     return subprocess.run(
         [sys.executable, "-m", "pullstats", *args],

@@ -9,6 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 
+import pytest
+
 from pullstats.accounts import tokens
 from pullstats.accounts.login import authenticate
 from pullstats.runtime import Runtime
@@ -24,6 +26,7 @@ def _timed(runtime: Runtime, name: str, secret: str) -> float:
         return time.perf_counter() - started
 
 
+@pytest.mark.slow
 def test_unknown_users_are_not_distinguishable_by_time(accounts_runtime: Runtime) -> None:
     seed_user(accounts_runtime, "alice", "acme")
     with accounts_runtime.sessions.begin() as session:

@@ -163,6 +163,7 @@ def test_identical_lines_split_across_chunks_keep_counting() -> None:
     assert [i.rsplit("-", 1)[1] for i in ids] == ["1", "2", "3", "4", "5"]
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 2), min_size=1, max_size=30), st.integers(1, 4))
 def test_occurrences_follow_a_text_from_call_to_call(picks: list[int], per_call: int) -> None:
@@ -263,6 +264,7 @@ def test_bytes_that_are_not_utf8_are_counted_not_fatal() -> None:
     assert parsed.skipped == Counter(unparseable=1)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
@@ -280,6 +282,7 @@ def test_any_text_is_parsed_or_counted(lines: list[str]) -> None:
     assert parsed.requests.num_rows >= 1
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(alphabet="abz09._-/A", min_size=1, max_size=40)
@@ -344,6 +347,7 @@ def near_log_lines(draw: st.DrawFn) -> str:
 _GOOD = f'"GET /v2/library/alpine/manifests/3.20 HTTP/1.1" 200 12 "-" "{DOCKER_UA}"'
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.lists(near_log_lines(), min_size=1, max_size=12), st.sampled_from(LOG_FORMAT_NAMES))
 # a quote in [time] (found by this test), and two quotes after an ident "x]" (eight quotes in
