@@ -30,8 +30,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pullstats.ingest.notifications import DIGEST, MAX_NAME_LENGTH, REPOSITORY_NAME, TAG
+from pullstats.ingest.notifications import DIGEST, TAG
 from pullstats.lake.engine import count_rows
+from pullstats.names import repository_name_sql
 
 __all__ = [
     "ERROR_REASONS",
@@ -463,9 +464,7 @@ reasons AS (
             WHEN method = 'DELETE' THEN 'delete'
             WHEN method NOT IN ('GET', 'HEAD') THEN 'method'
             WHEN NOT status LIKE '2__' THEN 'non_2xx'
-            WHEN length(name) > {MAX_NAME_LENGTH}
-                OR NOT regexp_full_match(name, '{REPOSITORY_NAME.pattern}')
-                THEN 'invalid_name'
+            WHEN NOT {repository_name_sql("name")} THEN 'invalid_name'
             -- one pattern of alternatives (a full match anchors them all) costs a quarter less
             -- than two patterns
             WHEN NOT regexp_full_match(reference, '{TAG.pattern}|{DIGEST.pattern}')

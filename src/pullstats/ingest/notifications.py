@@ -16,6 +16,7 @@ from typing import Any
 
 from pullstats.ingest.errors import InvalidEnvelope, UnparseableRequest
 from pullstats.ingest.records import PullRequestRecord, micros
+from pullstats.names import repository_problem
 
 ENVELOPE_MEDIA_TYPES = frozenset(
     {
@@ -45,12 +46,8 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})",
     re.ASCII,
 )
-NAME_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
-#: A whole repository name in one match; its pattern is RE2-compatible (access-log SQL uses it).
-REPOSITORY_NAME = re.compile(rf"{NAME_COMPONENT.pattern}(?:/{NAME_COMPONENT.pattern})*", re.ASCII)
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
-MAX_NAME_LENGTH = 255
 #: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
 #: without building an address object; anything else goes through ipaddress.
 _CANONICAL_IPV4 = re.compile(
@@ -198,10 +195,10 @@ def parse_address(text: str) -> str:
 
 
 def parse_repository_name(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not name:
-        raise UnparseableRequest("repository name is empty or too long")
-    if not REPOSITORY_NAME.fullmatch(name):
-        raise UnparseableRequest(f"invalid repository name {name[:80]!r}")
+    """``name`` if the grammar of :mod:`pullstats.names` allows it; UnparseableRequest if not."""
+    problem = repository_problem(name)
+    if problem:
+        raise UnparseableRequest(problem)
     return name
 
 
