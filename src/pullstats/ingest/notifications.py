@@ -49,8 +49,9 @@ _TIMESTAMP = re.compile(
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
 #: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
-#: without building an address object; anything else goes through ipaddress.
-_CANONICAL_IPV4 = re.compile(
+#: without building an address object; anything else goes through ipaddress. RE2-compatible
+#: (the access-log import finds the addresses to normalise with it).
+CANONICAL_IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII
 )
 _IGNORED_ACTIONS = frozenset({"push", "delete", "mount"})
@@ -186,12 +187,28 @@ def parse_address(text: str) -> str:
         host = host[1 : host.find("]")] if "]" in host else ""
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
-    if _CANONICAL_IPV4.fullmatch(host):
+    address = normal_address(host)
+    if address is None:
+        raise UnparseableRequest(f"invalid client address {text[:64]!r}")
+    return address
+
+
+def normal_address(host: str) -> str | None:
+    """An address without port in Python's normal form, None if it is not one; an IPv4-mapped
+    IPv6 address (``::ffff:198.51.100.7``) is the IPv4 address it maps, as it is one client.
+
+    Both sources write addresses with it (access logs per distinct address), so one client is
+    one unique IP whichever way it was spelt.
+    """
+    if CANONICAL_IPV4.fullmatch(host):
         return host
     try:
-        return str(ipaddress.ip_address(host))
+        address = ipaddress.ip_address(host)
     except ValueError:
-        raise UnparseableRequest(f"invalid client address {text[:64]!r}") from None
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def parse_repository_name(name: str) -> str:
