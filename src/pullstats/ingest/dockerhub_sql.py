@@ -10,6 +10,7 @@ rows.
 
 from __future__ import annotations
 
+from pullstats.csv_cells import unformula_sql
 from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
 from pullstats.names import namespace_name_sql, repository_name_sql
 from pullstats.periods import Period
@@ -30,12 +31,8 @@ def _trimmed(view: str, columns: tuple[str, ...], keep: tuple[str, ...] = ()) ->
 
 
 def _unformula(column: str) -> str:
-    """Undo the ``'`` pullstats exports put before a cell starting with ``= + - @ TAB CR``."""
-    return (
-        f"CASE WHEN starts_with({column}, '''') "
-        f"AND substr({column}, 2, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-        f"THEN {column}[2:] ELSE {column} END"
-    )
+    """Undo the ``'`` pullstats exports put before a cell that could start a formula."""
+    return unformula_sql(column)
 
 
 def _instant(column: str) -> str:
