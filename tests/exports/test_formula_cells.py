@@ -81,6 +81,7 @@ hidden_formulas = st.builds(
 @example("a\x00b")
 @example("\x00=1")
 @example("")
+@example("'=1")
 def test_no_written_cell_can_start_a_formula_or_hold_a_nul(
     connection: duckdb.DuckDBPyConnection, text: str
 ) -> None:
@@ -93,9 +94,16 @@ def test_no_written_cell_can_start_a_formula_or_hold_a_nul(
     assert cell.removeprefix("'") == text.replace("\x00", "\ufffd") or cell == text.replace(
         "\x00", "\ufffd"
     )
-    # a pullstats export imported again (pullstats import dockerhub-csv) loses the ' it added
+    # a pullstats export imported again (pullstats import dockerhub-csv) loses the ' it added;
+    # text that itself starts with ' and a neutralised character ("'=1") cannot be told from
+    # a neutralised cell, and loses its own '
+    clean = text.replace("\x00", "\ufffd")
     row = connection.execute(f"SELECT {unformula_sql('c')} FROM (SELECT ? AS c)", [cell]).fetchone()
-    assert row is not None and row[0] == text.replace("\x00", "\ufffd")
+    assert row is not None
+    if clean.startswith("'") and safe_cell(clean[1:]) != clean[1:] and cell == clean:
+        assert row[0] == clean[1:]
+    else:
+        assert row[0] == clean
 
 
 @pytest.mark.parametrize(
