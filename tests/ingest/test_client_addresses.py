@@ -9,11 +9,14 @@ same three clients through both sources, 14 pulls by 3 unique IPs.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pullstats.db.models import PullRollup
@@ -131,3 +134,48 @@ def test_an_access_log_address_python_cannot_read_is_invalid_address(
         (1, "invalid_address"),
         (2, "invalid_address"),
     ]
+
+
+def _reference(host: str) -> str | None:
+    """The rule as ipaddress alone states it: normal form, IPv4-mapped as IPv4."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(mapped or address)
+
+
+@st.composite
+def ipv6_spellings(draw: st.DrawFn) -> str:
+    """An IPv6 address written any way the grammar allows: case, leading zeros, any one run of
+    zero groups compressed, an IPv4 tail."""
+    address = draw(st.ip_addresses(v=6))
+    assert isinstance(address, ipaddress.IPv6Address)
+    groups = [
+        group.lstrip("0") or "0" if draw(st.booleans()) else group
+        for group in address.exploded.split(":")
+    ]
+    tail: list[str] = []
+    if draw(st.booleans()):
+        tail = [str(ipaddress.IPv4Address(address.packed[12:]))]
+        groups = groups[:6]
+    zeros = [i for i, group in enumerate(groups) if int(group, 16) == 0]
+    if zeros and draw(st.booleans()):
+        start = draw(st.sampled_from(zeros))
+        end = start
+        while end + 1 < len(groups) and int(groups[end + 1], 16) == 0 and draw(st.booleans()):
+            end += 1
+        text = ":".join(groups[:start]) + "::" + ":".join(groups[end + 1 :] + tail)
+    else:
+        text = ":".join(groups + tail)
+    return text.upper() if draw(st.booleans()) else text
+
+
+@settings(max_examples=500, deadline=None)
+@given(ipv6_spellings() | st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=45))
+@example("::ffff:0:1.2.3.4")
+@example("64:ff9b::1.2.3.4")
+@example("fe80::1%eth0")
+def test_normal_address_is_ipaddress_normal_form(spelling: str) -> None:
+    assert normal_address(spelling) == _reference(spelling)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,10 +199,23 @@ def normal_address(host: str) -> str | None:
     IPv6 address (``::ffff:198.51.100.7``) is the IPv4 address it maps, as it is one client.
 
     Both sources write addresses with it (access logs per distinct address), so one client is
-    one unique IP whichever way it was spelt.
+    one unique IP whichever way it was spelt. An IPv6 address goes through the C library's
+    inet_pton/inet_ntop, about ten times faster than ipaddress and with the same normal form
+    (RFC 5952: lower case, no leading zeros, the first longest run of zero groups as ``::``);
+    the few forms they print differently (IPv4-compatible ``::a.b.c.d``, ``::``, ``::1``) and
+    scoped addresses (``fe80::1%eth0``) are left to ipaddress.
     """
     if CANONICAL_IPV4.fullmatch(host):
         return host
+    if ":" in host and "%" not in host:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, host)
+        except OSError:
+            return None
+        if packed[:12] == _IPV4_MAPPED:
+            return socket.inet_ntop(socket.AF_INET, packed[12:])
+        if packed[:12] != _IPV4_COMPATIBLE:
+            return socket.inet_ntop(socket.AF_INET6, packed)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -209,6 +223,10 @@ def normal_address(host: str) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+_IPV4_MAPPED = bytes(10) + b"\xff\xff"
+_IPV4_COMPATIBLE = bytes(12)
 
 
 def parse_repository_name(name: str) -> str:
