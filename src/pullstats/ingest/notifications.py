@@ -55,6 +55,9 @@ TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
 CANONICAL_IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII
 )
+# the first 12 bytes of an IPv4-mapped (::ffff:a.b.c.d) and an IPv4-compatible (::a.b.c.d) IPv6
+_IPV4_MAPPED = bytes(10) + b"\xff\xff"
+_IPV4_COMPATIBLE = bytes(12)
 _IGNORED_ACTIONS = frozenset({"push", "delete", "mount"})
 _PULL_METHODS = frozenset({"GET", "HEAD"})
 
@@ -200,7 +203,7 @@ def normal_address(host: str) -> str | None:
 
     Both sources write addresses with it (access logs per distinct address), so one client is
     one unique IP whichever way it was spelt. An IPv6 address goes through the C library's
-    inet_pton/inet_ntop, about ten times faster than ipaddress and with the same normal form
+    inet_pton/inet_ntop, several times faster than ipaddress and with the same normal form
     (RFC 5952: lower case, no leading zeros, the first longest run of zero groups as ``::``);
     the few forms they print differently (IPv4-compatible ``::a.b.c.d``, ``::``, ``::1``) and
     scoped addresses (``fe80::1%eth0``) are left to ipaddress.
@@ -223,10 +226,6 @@ def normal_address(host: str) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
-
-
-_IPV4_MAPPED = bytes(10) + b"\xff\xff"
-_IPV4_COMPATIBLE = bytes(12)
 
 
 def parse_repository_name(name: str) -> str:
