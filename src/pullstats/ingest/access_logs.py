@@ -358,22 +358,25 @@ class LogParser:
         cannot read counted as ``invalid_address``.
 
         Almost every address of a log is an IPv4 address as ipaddress prints it, which stays
-        as it is; the others are normalised once per distinct address, in Python.
+        as it is; the others are normalised once per distinct address, in Python. Only rows
+        whose address changes are updated, and none when none does: nginx and the registry
+        already write IPv6 in its normal form, and an updated table is slower to read after.
         """
-        addresses = [
-            str(row[0])
-            for row in self._db.execute(
-                "SELECT DISTINCT ip FROM log_lines WHERE reason IS NULL"
-                f" AND NOT regexp_full_match(ip, '{CANONICAL_IPV4.pattern}')"
-            ).fetchall()
-        ]
-        if not addresses:
+        changed: dict[str, str | None] = {}
+        for (address,) in self._db.execute(
+            "SELECT DISTINCT ip FROM log_lines WHERE reason IS NULL"
+            f" AND NOT regexp_full_match(ip, '{CANONICAL_IPV4.pattern}')"
+        ).fetchall():
+            normal = normal_address(address)
+            if normal != address:
+                changed[address] = normal
+        if not changed:
             return
-        normal = pa.table(
-            {"raw": addresses, "normal": [normal_address(a) for a in addresses]},
+        mapping = pa.table(
+            {"raw": list(changed), "normal": list(changed.values())},
             schema=pa.schema([("raw", pa.string()), ("normal", pa.string())]),
         )
-        self._db.register("log_addresses", normal)
+        self._db.register("log_addresses", mapping)
         try:
             self._db.execute(
                 """
