@@ -133,6 +133,11 @@ def test_years_weeks_months_and_metadata(world: tuple[Server, str, str]) -> None
         (f"{API}/namespaces/acme/repos/nothing/pulls", 404),
         (f"{API}/namespaces/partner/repos/private/pulls", 404),
         (f"{API}/namespaces/nobody/pulls/exports/years", 404),
+        # names no namespace or repository can have (pullstats.names) are simply unknown
+        (f"{API}/namespaces/{'a' * 240}/pulls", 404),
+        (f"{API}/namespaces/{'a' * 240}/pulls/exports/years", 404),
+        (f"{API}/namespaces/acme/repos/{'b' * 300}/pulls", 404),
+        (f"{API}/namespaces/acme/repos/..%2F..%2Fetc/pulls", 404),
     ],
 )
 def test_error_statuses(world: tuple[Server, str, str], path: str, status: int) -> None:

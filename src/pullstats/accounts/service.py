@@ -17,15 +17,12 @@ from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, 
 from pullstats.accounts.passwords import hash_password
 from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
 from pullstats.db.models import ExtraRepo, IngestToken, Membership, Namespace, User
+from pullstats.names import namespace_problem, repository_problem, shown
 
 ROLES = ("owner", "editor", "member")
 INGEST_PREFIX = "psi"
 
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
-_NAMESPACE = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
-_REPOSITORY = re.compile(
-    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*", re.ASCII
-)
 
 
 def _now() -> datetime:
@@ -93,9 +90,15 @@ def list_users(session: Session) -> list[UserInfo]:
     ]
 
 
+def _check_namespace(name: str) -> None:
+    """Refuse a name no namespace can have, before looking it up (pullstats.names)."""
+    problem = namespace_problem(name)
+    if problem:
+        raise InvalidName(problem)
+
+
 def create_namespace(session: Session, name: str) -> Namespace:
-    if not _NAMESPACE.fullmatch(name) or len(name) > 255:
-        raise InvalidName(f"invalid namespace {name!r}")
+    _check_namespace(name)
     if session.scalar(select(Namespace).where(Namespace.name == name)) is not None:
         raise AlreadyExists(f"namespace {name!r} already exists")
     namespace = Namespace(name=name, created_at=_now())
@@ -118,6 +121,7 @@ def registered_namespaces(session: Session) -> list[str]:
 def add_member(session: Session, namespace: str, user: str, role: str) -> Membership:
     if role not in ROLES:
         raise InvalidName(f"invalid role {role!r}: one of {', '.join(ROLES)}")
+    _check_namespace(namespace)
     ns = get_namespace(session, namespace)
     member = get_user(session, user)
     existing = session.get(Membership, (ns.id, member.id))
@@ -156,9 +160,13 @@ def list_namespaces(session: Session) -> list[NamespaceInfo]:
 
 def add_extra_repo(session: Session, namespace: str, repository: str) -> bool:
     """Let ``namespace`` read ``ns2/repo``; False when it already could."""
+    _check_namespace(namespace)
+    problem = repository_problem(repository)
+    if problem is None and "/" not in repository:
+        problem = f"invalid repository {shown(repository)}"
+    if problem:
+        raise InvalidName(f"{problem}: write it as namespace/repository")
     ns = get_namespace(session, namespace)
-    if len(repository) > 255 or not _REPOSITORY.fullmatch(repository) or "/" not in repository:
-        raise InvalidName(f"invalid repository {repository!r}: write it as namespace/repository")
     if repository.split("/", 1)[0] == namespace:
         raise InvalidValue(f"{repository!r} is already in {namespace!r}: it needs no extra grant")
     if session.get(ExtraRepo, (ns.id, repository)) is not None:

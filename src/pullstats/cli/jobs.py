@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import typer
 
-from pullstats.cli.common import fail, opened, out, progress
+from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.exports.closing import ExportResult, ExportTask, export_closed
 from pullstats.lake.compaction import CompactionResult
 from pullstats.pipeline import ProcessProgress, ProcessResult, end_of_day, process
@@ -123,4 +123,19 @@ def export_command(
     out.print(
         f"exported {len(result.exported)} namespace periods ({result.files} files, "
         f"{result.bytes} bytes); {result.up_to_date} already up to date"
+        + (f"; {len(result.failed)} failed" if result.failed else "")
     )
+    report_export_failures(result)
+
+
+def report_export_failures(result: ExportResult) -> None:
+    """One stderr line per (namespace, period) that failed, then a non-zero exit."""
+    for failure in result.failed:
+        task = failure.task
+        err.print(
+            f"error: export of namespace {task.namespace} for {task.period.label} failed: "
+            f"{failure.error}",
+            markup=False,
+        )
+    if result.failed:
+        raise typer.Exit(1)

@@ -25,6 +25,7 @@ from pullstats.exports.files import WrittenPart
 from pullstats.exports.views import Dataview
 from pullstats.exports.writing import ViewScope, write_views
 from pullstats.lake.jobs import job_lock
+from pullstats.names import namespace_problem
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files, imported_summary_files
 from pullstats.runtime import Runtime
@@ -38,12 +39,21 @@ class ExportTask:
     extra_repos: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ExportFailure:
+    """A (namespace, period) that could not be exported, and why; the others still were."""
+
+    task: ExportTask
+    error: str
+
+
 @dataclass
 class ExportResult:
     exported: list[ExportTask] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
     up_to_date: int = 0
+    failed: list[ExportFailure] = field(default_factory=list)
 
 
 def closed_periods(session: Session, now: datetime, runtime: Runtime) -> list[tuple[Period, int]]:
@@ -125,13 +135,25 @@ def export_closed(
         if on_plan:
             on_plan(len(tasks))
         for task in tasks:
-            parts = export_one(runtime, task)
+            # one namespace's failure (a name too long for a file name, a full disk, a bad
+            # row) is reported and never stops the others; its previous files stay served
+            try:
+                parts = export_one(runtime, task)
+            except Exception as error:
+                result.failed.append(ExportFailure(task, _failure_text(task, error)))
+                continue
             result.exported.append(task)
             result.files += len(parts)
             result.bytes += sum(p.size for _, p in parts)
             if on_task:
                 on_task(task)
     return result
+
+
+def _failure_text(task: ExportTask, error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    problem = namespace_problem(task.namespace)
+    return f"{text} ({problem})" if problem else text
 
 
 def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, WrittenPart]]:

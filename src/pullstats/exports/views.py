@@ -2,14 +2,16 @@
 
 Column lists and order are the export contract (docs/exports.md). Each query yields a single
 column, ``line``: the row's CSV text with its CRLF, so the engine does all the formatting and
-the files are its output bytes. A cell a client controls that starts with ``= + - @ TAB CR``
-gets a leading ``'`` so spreadsheets never run it as a formula.
+the files are its output bytes. Every text cell goes through ``safe_cell``
+(:mod:`pullstats.csv_cells`), so no cell can start a spreadsheet formula or hold a NUL; only
+the cells pullstats formats itself (times, days, counts) do without it.
 """
 
 from __future__ import annotations
 
 import enum
 
+from pullstats.csv_cells import safe_cell_macro
 from pullstats.periods import Period
 
 
@@ -47,12 +49,6 @@ SUMMARY_KEYS = {
 
 COUNT_COLUMNS = ("unique_ip_count", "pull_by_tag", "pull_by_digest", "version_check")
 
-#: Neutralises spreadsheet formulas in client text.
-SAFE_CELL_MACRO = (
-    "CREATE OR REPLACE MACRO safe_cell(s) AS "
-    "CASE WHEN regexp_matches(s, '^[=+\\-@\\t\\r]') THEN '''' || s ELSE s END"
-)
-
 #: One CSV cell (RFC 4180): quoted only when it holds a comma, a double quote or a line break;
 #: NULL and empty text are an empty cell, never ``""``.
 CSV_CELL_MACRO = (
@@ -63,8 +59,12 @@ CSV_CELL_MACRO = (
     "ELSE s END"
 )
 
-#: Defined on each export connection before any of the queries below.
-MACROS = (SAFE_CELL_MACRO, CSV_CELL_MACRO)
+
+def macros() -> tuple[str, ...]:
+    """Defined on each export connection before any of the queries below: ``safe_cell``
+    (formulas and NULs, :mod:`pullstats.csv_cells`) and ``csv_cell``."""
+    return (safe_cell_macro(), CSV_CELL_MACRO)
+
 
 _LEVEL = {
     Dataview.SUMMARY: "reference",
@@ -83,6 +83,11 @@ def header_line(view: Dataview) -> bytes:
     return (",".join(columns(view)) + "\r\n").encode()
 
 
+def _text(column: str) -> str:
+    """A text column's cell: neutralised, then quoted as CSV needs."""
+    return f"csv_cell(safe_cell({column}))"
+
+
 def _line(cells: list[str]) -> str:
     return f"concat_ws(',', {', '.join(cells)}) || chr(13) || chr(10) AS line"
 
@@ -96,21 +101,21 @@ def raw_lines_sql(source: str) -> str:
     """
     cells = [
         "strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%gZ')",
-        "csv_cell(namespace)",
-        "csv_cell(repository)",
-        "csv_cell(safe_cell(reference))",
-        "csv_cell(digest)",
-        "csv_cell(safe_cell(tag))",
+        _text("namespace"),
+        _text("repository"),
+        _text("reference"),
+        _text("digest"),
+        _text("tag"),
         "CAST(action_day AS VARCHAR)",
-        "csv_cell(http_method)",
-        "csv_cell(action)",
-        "csv_cell(type)",
-        "csv_cell(host)",
-        "csv_cell(country)",
-        "csv_cell(domain)",
-        "csv_cell(user_agent_tool)",
-        "csv_cell(safe_cell(user_agent_version))",
-        "csv_cell(safe_cell(user_agent))",
+        _text("http_method"),
+        _text("action"),
+        _text("type"),
+        _text("host"),
+        _text("country"),
+        _text("domain"),
+        _text("user_agent_tool"),
+        _text("user_agent_version"),
+        _text("user_agent"),
     ]
     return f"""
         SELECT line FROM (SELECT timestamp, {_line(cells)} FROM {source})
@@ -123,10 +128,7 @@ def summary_lines_sql(view: Dataview, period: Period, rows_table: str) -> str:
     of :func:`pullstats.rollups.compute.counts_sql`)."""
     keys = SUMMARY_KEYS[view]
     cells = [f"'{period.start_text}'", f"'{period.end_text}'"]
-    cells += [
-        "csv_cell(safe_cell(reference))" if key == "reference" else f"csv_cell({key})"
-        for key in keys
-    ]
+    cells += [_text(key) for key in keys]
     cells += [f"CAST({column} AS VARCHAR)" for column in COUNT_COLUMNS]
     return f"""
         SELECT {_line(cells)} FROM {rows_table}

@@ -27,9 +27,9 @@ from pullstats.config import Settings
 from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
 from pullstats.exports.views import (
-    MACROS,
     Dataview,
     header_line,
+    macros,
     raw_lines_sql,
     summary_lines_sql,
 )
@@ -75,7 +75,7 @@ def write_views(
     written: list[tuple[Dataview, WrittenPart]] = []
     connection = connect(settings)
     try:
-        for macro in MACROS:
+        for macro in macros():
             connection.execute(macro)
         # the summaries' distinct counts run on one core: start them beside the raw view
         with (

@@ -30,8 +30,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pullstats.ingest.notifications import DIGEST, MAX_NAME_LENGTH, REPOSITORY_NAME, TAG
+from pullstats.ingest.notifications import CANONICAL_IPV4, DIGEST, TAG, normal_address
 from pullstats.lake.engine import count_rows
+from pullstats.names import repository_name_sql
 
 __all__ = [
     "ERROR_REASONS",
@@ -312,6 +313,7 @@ class LogParser:
             raise
         finally:
             self._db.unregister("log_chunk")
+        self._normalise_addresses()
         result = ParsedLines()
         for reason, count in self._db.execute(
             "SELECT reason, count(*) FROM log_lines GROUP BY reason"
@@ -324,7 +326,9 @@ class LogParser:
         if self._errors_left > 0 and any(r in result.skipped for r in ERROR_REASONS):
             rows = self._db.execute(
                 f"""
-                SELECT n, reason, left(rtrim(line, E'\\r\\n'), 160) FROM log_lines
+                SELECT n, reason,
+                    coalesce(left(rtrim(line, E'\\r\\n'), 160), 'client address ' || ip)
+                FROM log_lines
                 WHERE reason IN {tuple(ERROR_REASONS)} ORDER BY n LIMIT ?
                 """,
                 [self._errors_left],
@@ -347,6 +351,43 @@ class LogParser:
             self._carry = True
         self._db.execute("DELETE FROM log_lines WHERE reason IS NOT NULL")
         return result
+
+    def _normalise_addresses(self) -> None:
+        """Write each request's address as the notification path does (normal_address): an
+        IPv6 address in its one normal spelling, an IPv4-mapped one as IPv4, and one Python
+        cannot read counted as ``invalid_address``.
+
+        Almost every address of a log is an IPv4 address as ipaddress prints it, which stays
+        as it is; the others are normalised once per distinct address, in Python. Only rows
+        whose address changes are updated, and none when none does: nginx and the registry
+        already write IPv6 in its normal form, and an updated table is slower to read after.
+        """
+        changed: dict[str, str | None] = {}
+        for (address,) in self._db.execute(
+            "SELECT DISTINCT ip FROM log_lines WHERE reason IS NULL"
+            f" AND NOT regexp_full_match(ip, '{CANONICAL_IPV4.pattern}')"
+        ).fetchall():
+            normal = normal_address(address)
+            if normal != address:
+                changed[address] = normal
+        if not changed:
+            return
+        mapping = pa.table(
+            {"raw": list(changed), "normal": list(changed.values())},
+            schema=pa.schema([("raw", pa.string()), ("normal", pa.string())]),
+        )
+        self._db.register("log_addresses", mapping)
+        try:
+            self._db.execute(
+                """
+                UPDATE log_lines SET ip = coalesce(a.normal, log_lines.ip),
+                    reason = CASE WHEN a.normal IS NULL THEN 'invalid_address' END
+                FROM log_addresses AS a
+                WHERE log_lines.reason IS NULL AND log_lines.ip = a.raw
+                """
+            )
+        finally:
+            self._db.unregister("log_addresses")
 
     def _carry_counts(self) -> None:
         """The occurrence count of each text of the last call's requests, for this call.
@@ -463,9 +504,7 @@ reasons AS (
             WHEN method = 'DELETE' THEN 'delete'
             WHEN method NOT IN ('GET', 'HEAD') THEN 'method'
             WHEN NOT status LIKE '2__' THEN 'non_2xx'
-            WHEN length(name) > {MAX_NAME_LENGTH}
-                OR NOT regexp_full_match(name, '{REPOSITORY_NAME.pattern}')
-                THEN 'invalid_name'
+            WHEN NOT {repository_name_sql("name")} THEN 'invalid_name'
             -- one pattern of alternatives (a full match anchors them all) costs a quarter less
             -- than two patterns
             WHEN NOT regexp_full_match(reference, '{TAG.pattern}|{DIGEST.pattern}')
@@ -488,7 +527,8 @@ SELECT n, reason,
         ELSE reference END AS tag,
     CASE WHEN reason IS NOT NULL THEN NULL WHEN contains(reference, ':') THEN reference
         WHEN digest = '-' THEN '' ELSE digest END AS digest,
-    CASE WHEN reason IS NULL THEN lower(addr) END AS ip,
+    -- as written: parse normalises the addresses that are not canonical IPv4
+    CASE WHEN reason IS NULL THEN addr END AS ip,
     CASE WHEN reason IS NOT NULL THEN NULL
         WHEN ua = '-' THEN ''
         WHEN NOT contains(ua, '\\') THEN left(ua, 1024)

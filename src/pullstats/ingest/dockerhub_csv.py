@@ -63,7 +63,9 @@ __all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import
 SKIP_REASONS = (
     "malformed_csv",
     "missing_namespace",
+    "invalid_namespace",
     "missing_repository",
+    "invalid_repository",
     "missing_reference",
     "bad_timestamp",
     "unknown_action",

@@ -10,8 +10,15 @@ rows.
 
 from __future__ import annotations
 
+from pullstats.csv_cells import unformula_sql
 from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
+from pullstats.names import namespace_name_sql, repository_name_sql
 from pullstats.periods import Period
+
+#: A namespace (pullstats.names) outside the grammar or longer than its limit.
+_BAD_NAMESPACE = f"NOT {namespace_name_sql('namespace')}"
+#: The whole name, namespace/repository, outside the grammar or Distribution's length limit.
+_BAD_REPOSITORY = "NOT " + repository_name_sql("(namespace || '/' || repository)")
 
 
 def _trimmed(view: str, columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
@@ -24,12 +31,8 @@ def _trimmed(view: str, columns: tuple[str, ...], keep: tuple[str, ...] = ()) ->
 
 
 def _unformula(column: str) -> str:
-    """Undo the ``'`` pullstats exports put before a cell starting with ``= + - @ TAB CR``."""
-    return (
-        f"CASE WHEN starts_with({column}, '''') "
-        f"AND substr({column}, 2, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-        f"THEN {column}[2:] ELSE {column} END"
-    )
+    """Undo the ``'`` pullstats exports put before a cell that could start a formula."""
+    return unformula_sql(column)
 
 
 def _instant(column: str) -> str:
@@ -82,15 +85,21 @@ def raw_sql(view: str) -> str:
             rn,
             CASE
                 WHEN namespace = '' THEN 'missing_namespace'
+                WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN instant IS NULL THEN 'bad_timestamp'
                 WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
                     THEN 'unknown_action'
                 WHEN repository = '' THEN 'missing_repository'
+                WHEN {_BAD_REPOSITORY} THEN 'invalid_repository'
                 WHEN reference = '' AND tag = '' AND digest = '' THEN 'missing_reference'
             END AS problem,
             CASE
                 WHEN namespace = '' THEN ''
+                WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
                 WHEN instant IS NULL THEN timestamp_text
+                WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
+                    THEN action_text
+                WHEN repository <> '' AND {_BAD_REPOSITORY} THEN left(repository, 80)
                 ELSE action_text
             END AS detail,
             CAST(instant AS TIMESTAMP) AS timestamp,
@@ -131,6 +140,7 @@ def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
     )
     needs_repository = kind in (FileKind.SUMMARY, FileKind.REPO_SUMMARY)
     needs_reference = kind is FileKind.SUMMARY
+    bad_repository = f"repository <> '' AND {_BAD_REPOSITORY}" if needs_repository else "false"
     columns = ("period_start", "period_end", "namespace", "repository", "reference")
     return f"""
         CREATE TEMP TABLE parsed AS
@@ -161,12 +171,17 @@ def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
             rn,
             CASE
                 WHEN namespace = '' THEN 'missing_namespace'
+                WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN period_kind IS NULL THEN 'bad_period'
                 WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
+                WHEN {bad_repository} THEN 'invalid_repository'
                 WHEN reference = '' AND {needs_reference} THEN 'missing_reference'
                 WHEN bad_count THEN 'bad_count'
             END AS problem,
-            CASE WHEN period_kind IS NULL THEN period_text
+            CASE WHEN namespace = '' THEN ''
+                 WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
+                 WHEN period_kind IS NULL THEN period_text
+                 WHEN {bad_repository} THEN left(repository, 80)
                  WHEN bad_count THEN count_text ELSE '' END AS detail,
             period_kind,
             first_day AS period_start,

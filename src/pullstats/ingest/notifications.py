@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 from pullstats.ingest.errors import InvalidEnvelope, UnparseableRequest
 from pullstats.ingest.records import PullRequestRecord, micros
+from pullstats.names import repository_problem
 
 ENVELOPE_MEDIA_TYPES = frozenset(
     {
@@ -45,17 +47,17 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})",
     re.ASCII,
 )
-NAME_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*", re.ASCII)
-#: A whole repository name in one match; its pattern is RE2-compatible (access-log SQL uses it).
-REPOSITORY_NAME = re.compile(rf"{NAME_COMPONENT.pattern}(?:/{NAME_COMPONENT.pattern})*", re.ASCII)
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
-MAX_NAME_LENGTH = 255
 #: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
-#: without building an address object; anything else goes through ipaddress.
-_CANONICAL_IPV4 = re.compile(
+#: without building an address object; anything else goes through ipaddress. RE2-compatible
+#: (the access-log import finds the addresses to normalise with it).
+CANONICAL_IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)", re.ASCII
 )
+# the first 12 bytes of an IPv4-mapped (::ffff:a.b.c.d) and an IPv4-compatible (::a.b.c.d) IPv6
+_IPV4_MAPPED = bytes(10) + b"\xff\xff"
+_IPV4_COMPATIBLE = bytes(12)
 _IGNORED_ACTIONS = frozenset({"push", "delete", "mount"})
 _PULL_METHODS = frozenset({"GET", "HEAD"})
 
@@ -189,19 +191,48 @@ def parse_address(text: str) -> str:
         host = host[1 : host.find("]")] if "]" in host else ""
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
-    if _CANONICAL_IPV4.fullmatch(host):
+    address = normal_address(host)
+    if address is None:
+        raise UnparseableRequest(f"invalid client address {text[:64]!r}")
+    return address
+
+
+def normal_address(host: str) -> str | None:
+    """An address without port in Python's normal form, None if it is not one; an IPv4-mapped
+    IPv6 address (``::ffff:198.51.100.7``) is the IPv4 address it maps, as it is one client.
+
+    Both sources write addresses with it (access logs per distinct address), so one client is
+    one unique IP whichever way it was spelt. An IPv6 address goes through the C library's
+    inet_pton/inet_ntop, several times faster than ipaddress and with the same normal form
+    (RFC 5952: lower case, no leading zeros, the first longest run of zero groups as ``::``);
+    the few forms they print differently (IPv4-compatible ``::a.b.c.d``, ``::``, ``::1``) and
+    scoped addresses (``fe80::1%eth0``) are left to ipaddress.
+    """
+    if CANONICAL_IPV4.fullmatch(host):
         return host
+    if ":" in host and "%" not in host:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, host)
+        except OSError:
+            return None
+        if packed[:12] == _IPV4_MAPPED:
+            return socket.inet_ntop(socket.AF_INET, packed[12:])
+        if packed[:12] != _IPV4_COMPATIBLE:
+            return socket.inet_ntop(socket.AF_INET6, packed)
     try:
-        return str(ipaddress.ip_address(host))
+        address = ipaddress.ip_address(host)
     except ValueError:
-        raise UnparseableRequest(f"invalid client address {text[:64]!r}") from None
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def parse_repository_name(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not name:
-        raise UnparseableRequest("repository name is empty or too long")
-    if not REPOSITORY_NAME.fullmatch(name):
-        raise UnparseableRequest(f"invalid repository name {name[:80]!r}")
+    """``name`` if the grammar of :mod:`pullstats.names` allows it; UnparseableRequest if not."""
+    problem = repository_problem(name)
+    if problem:
+        raise UnparseableRequest(problem)
     return name
 
 

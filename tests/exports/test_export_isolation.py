@@ -1,0 +1,59 @@
+"""One namespace that cannot be exported never stops the others: `pullstats export` writes the
+rest, names the one that failed and exits non-zero at the end.
+
+The bad state is made directly, as an older version could leave it: a namespace row whose
+240-character name no command accepts any more, inserted with plain SQL, and requests for it
+written to the spool. Its export file names would pass the filesystem's 255 bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import insert
+
+from pullstats.accounts import service
+from pullstats.db.models import Namespace
+from pullstats.runtime import Runtime
+from tests.conftest import run_cli
+from tests.exports.test_closing import WEEK, add_requests, at, files, pull
+
+LONG = "a" * 240  # sorts before "acme": the failure comes first
+
+
+def test_a_namespace_that_fails_to_export_does_not_stop_the_others(runtime: Runtime) -> None:
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+        service.create_namespace(session, "zeta")
+        session.execute(insert(Namespace).values(name=LONG, created_at=datetime.now(UTC)))
+    add_requests(
+        runtime,
+        pull("1", at(WEEK.start, 60), "acme/api", "1.0", "192.0.2.1"),
+        pull("2", at(WEEK.start, 60), f"{LONG}/app", "1.0", "192.0.2.2"),
+        pull("3", at(WEEK.start, 60), "zeta/web", "1.0", "192.0.2.3"),
+    )
+
+    result = run_cli(runtime.paths.root, "export", "--through", "2026-01-12")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "exported 2 namespace periods" in result.stdout
+    assert "; 1 failed" in result.stdout
+    failures = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(failures) == 1
+    assert failures[0].startswith(f"error: export of namespace {LONG} for 2026-W02 failed: ")
+    assert "File name too long" in failures[0]
+    assert "is longer than 64 characters" in failures[0]
+    assert (
+        set(files(runtime, "acme", WEEK))
+        == set(files(runtime, "zeta", WEEK))
+        == {
+            "raw",
+            "summary",
+            "repo-summary",
+            "namespace-summary",
+        }
+    )
+    assert files(runtime, LONG, WEEK) == {}
+    # nothing of the failed attempt is left behind
+    assert list((runtime.paths.exports / LONG).rglob("*.csv.gz")) == []
