@@ -47,6 +47,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from pullstats.api.app import create_app
+    from pullstats.logs import uvicorn_log_config
 
     if workers > 1 and settings.database_url_value.startswith("sqlite"):
         raise fail("--workers > 1 needs PostgreSQL (PULLSTATS_DATABASE_URL): SQLite is per process")
@@ -62,6 +63,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             log_level="info",
             proxy_headers=False,  # X-Forwarded-For is read only from PULLSTATS_TRUSTED_PROXIES
             access_log=False,  # ours (PULLSTATS_ACCESS_LOG) leaves query strings out
+            log_config=uvicorn_log_config(),
         )
     else:
         uvicorn.run(
@@ -71,6 +73,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             log_level="info",
             proxy_headers=False,
             access_log=False,
+            log_config=uvicorn_log_config(),
         )
 
 
