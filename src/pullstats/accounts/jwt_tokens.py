@@ -25,12 +25,21 @@ class InvalidToken(Exception):
     """A bearer token that is malformed, expired, tampered with or meant for something else."""
 
 
+#: The time claims a token may carry: whole seconds from 1970 to the end of year 9999, the range
+#: a ``datetime`` holds. PyJWT passes any JSON number that is not yet expired (``exp`` 1e20),
+#: and turning that into a ``datetime`` was a 500.
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+_LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z
+
+
 @dataclass(frozen=True)
 class Claims:
     subject: str
     token_id: str
     expires: datetime
     pat_id: str | None = None
+    #: ``iat``, seconds since the epoch
+    issued_at: int = 0
 
 
 def issue(
@@ -53,6 +62,18 @@ def issue(
     return jwt.encode(payload, key, algorithm=ALGORITHM)
 
 
+def _check_times(payload: dict[str, Any]) -> None:
+    for name in _TIME_CLAIMS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        # bool is an int to Python; a float must be whole (PyJWT issues ints, so do we)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidToken(f"the {name} claim is not a number")
+        if value != value or not 0 <= value <= _LATEST_TIME or value != int(value):
+            raise InvalidToken(f"the {name} claim is out of range")
+
+
 def verify(key: bytes, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
     try:
         payload = jwt.decode(
@@ -64,6 +85,7 @@ def verify(key: bytes, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from None
+    _check_times(payload)
     pat_id = payload.get("pat_id")
     if pat_id is not None and not isinstance(pat_id, str):
         raise InvalidToken("pat_id is not a string")
@@ -72,4 +94,5 @@ def verify(key: bytes, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
         token_id=str(payload["jti"]),
         expires=datetime.fromtimestamp(payload["exp"], UTC),
         pat_id=pat_id,
+        issued_at=int(payload["iat"]),
     )
