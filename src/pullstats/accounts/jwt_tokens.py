@@ -1,8 +1,9 @@
 """Login JWTs (HS256, key generated into the data dir): issue and verify.
 
 Two kinds share the key and are told apart by their audience: the API token (``sub``, ``exp``,
-``iat``, ``jti``, ``aud`` and ``pat_id`` when a personal access token logged in) and the
-short-lived ``login_2fa_token``, which only ``POST /v2/users/2fa-login`` accepts.
+``iat``, ``jti``, ``aud``, ``sgen`` and ``pat_id`` when a personal access token logged in) and
+the short-lived ``login_2fa_token``, which only ``POST /v2/users/2fa-login`` accepts. ``sgen``
+is the user's session generation at issue (``users disable`` bumps it; absent means 0).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Claims:
     pat_id: str | None = None
     #: ``iat``, seconds since the epoch
     issued_at: int = 0
+    #: ``sgen``: the user's session generation when the token was issued
+    session_generation: int = 0
 
 
 def issue(
@@ -48,6 +51,7 @@ def issue(
     ttl: timedelta,
     audience: str = LOGIN_AUDIENCE,
     pat_id: str | None = None,
+    session_generation: int = 0,
 ) -> str:
     now = datetime.now(UTC)
     payload: dict[str, Any] = {
@@ -56,6 +60,7 @@ def issue(
         "exp": int((now + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
         "aud": audience,
+        "sgen": session_generation,
     }
     if pat_id is not None:
         payload["pat_id"] = pat_id
@@ -89,10 +94,14 @@ def verify(key: bytes, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
     pat_id = payload.get("pat_id")
     if pat_id is not None and not isinstance(pat_id, str):
         raise InvalidToken("pat_id is not a string")
+    generation = payload.get("sgen", 0)
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise InvalidToken("sgen is not a whole number")
     return Claims(
         subject=str(payload["sub"]),
         token_id=str(payload["jti"]),
         expires=datetime.fromtimestamp(payload["exp"], UTC),
         pat_id=pat_id,
         issued_at=int(payload["iat"]),
+        session_generation=generation,
     )

@@ -81,7 +81,7 @@ def _resolve(
 ) -> ResolvedViewer | int:
     """The viewer from the catalog, or the status to refuse with (401 gone, 403 scope)."""
     with state.runtime.sessions() as session:
-        principal = active_principal(session, user_id, claims.pat_id)
+        principal = active_principal(session, user_id, claims.pat_id, claims.session_generation)
         if principal is None:
             return 401
         if ANALYTICS_SCOPE not in principal.scopes:
@@ -191,10 +191,18 @@ async def login(
             subject,
             jwt_tokens.TWO_FACTOR_TTL,
             audience=jwt_tokens.TWO_FACTOR_AUDIENCE,
+            session_generation=outcome.session_generation,
         )
         return JSONResponse({"detail": MFA_REQUIRED, "login_2fa_token": second}, status_code=401)
     ttl = state.runtime.settings.jwt_ttl
-    return LoginToken(token=jwt_tokens.issue(state.jwt_key, subject, ttl, pat_id=outcome.pat_id))
+    token = jwt_tokens.issue(
+        state.jwt_key,
+        subject,
+        ttl,
+        pat_id=outcome.pat_id,
+        session_generation=outcome.session_generation,
+    )
+    return LoginToken(token=token)
 
 
 @router.post(
@@ -229,7 +237,7 @@ async def two_factor_login(
         if not spend_two_factor_token(state.runtime.sessions, claims.token_id, claims.expires):
             return "the login_2fa_token has already been used: log in again"
         with state.runtime.sessions.begin() as session:
-            if not second_factor(session, user_id, body.code):
+            if not second_factor(session, user_id, body.code, claims.session_generation):
                 return "incorrect or already used code: log in again"
         return None
 
@@ -238,7 +246,10 @@ async def two_factor_login(
         return _refused(problem)
     limiter.succeeded(None, ip)
     ttl = state.runtime.settings.jwt_ttl
-    return LoginToken(token=jwt_tokens.issue(state.jwt_key, claims.subject, ttl))
+    token = jwt_tokens.issue(
+        state.jwt_key, claims.subject, ttl, session_generation=claims.session_generation
+    )
+    return LoginToken(token=token)
 
 
 def _refused(detail: str) -> JSONResponse:
