@@ -1,4 +1,6 @@
-"""Login JWTs (HS256, key generated into the data dir): issue and verify.
+"""Login JWTs (HS256, keys generated into the data dir and rotated by ``pullstats keys
+rotate``): issue and verify. The header's ``kid`` names the key (``signing_keys.py``); a token
+without one is from before rotation existed and was signed with the first key.
 
 Two kinds share the key and are told apart by their audience: the API token (``sub``, ``exp``,
 ``iat``, ``jti``, ``aud``, ``sgen`` and ``pat_id`` when a personal access token logged in) and
@@ -15,11 +17,15 @@ from typing import Any
 
 import jwt
 
+from pullstats.signing_keys import FIRST_KID, KeyRing, SigningKey
+
 LOGIN_AUDIENCE = "pullstats:api"
 TWO_FACTOR_AUDIENCE = "pullstats:2fa-login"
 TWO_FACTOR_TTL = timedelta(minutes=5)
 ALGORITHM = "HS256"
-JWT_KEY = "jwt.key"
+JWT_KEY = "jwt.key"  # the first key, kid "0"
+#: the name of the login JWTs' key ring in ``keys/``
+JWT_KEYS = "jwt"
 
 
 class InvalidToken(Exception):
@@ -46,7 +52,7 @@ class Claims:
 
 
 def issue(
-    key: bytes,
+    key: bytes | SigningKey,
     subject: str,
     ttl: timedelta,
     audience: str = LOGIN_AUDIENCE,
@@ -64,7 +70,23 @@ def issue(
     }
     if pat_id is not None:
         payload["pat_id"] = pat_id
-    return jwt.encode(payload, key, algorithm=ALGORITHM)
+    if isinstance(key, bytes):
+        return jwt.encode(payload, key, algorithm=ALGORITHM)
+    return jwt.encode(payload, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def _secret(keys: bytes | KeyRing, token: str) -> bytes:
+    """The key the token's ``kid`` names, while that key still verifies."""
+    if isinstance(keys, bytes):
+        return keys
+    try:
+        kid = jwt.get_unverified_header(token).get("kid", FIRST_KID)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from None
+    key = keys.verifying_key(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidToken("unknown or retired signing key")
+    return key.secret
 
 
 def _check_times(payload: dict[str, Any]) -> None:
@@ -79,7 +101,8 @@ def _check_times(payload: dict[str, Any]) -> None:
             raise InvalidToken(f"the {name} claim is out of range")
 
 
-def verify(key: bytes, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
+def verify(keys: bytes | KeyRing, token: str, audience: str = LOGIN_AUDIENCE) -> Claims:
+    key = _secret(keys, token)
     try:
         payload = jwt.decode(
             token,

@@ -12,13 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from pullstats import __version__
-from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
 from pullstats.api.state import AppState
 from pullstats.config import Settings
-from pullstats.exports.signing import DOWNLOAD_KEY
+from pullstats.key_rings import download_key_ring, jwt_key_ring
 from pullstats.lake.spool import SpoolWriter
 from pullstats.logs import log_to_stderr
 from pullstats.runtime import Runtime
@@ -48,11 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
+        jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
+        jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
+        download_keys.signing_key()  # has its keys before anyone can ask for them
         app.state.pullstats = state = AppState(
             runtime=runtime,
             spool=spool,
-            jwt_key=runtime.paths.secret_key(JWT_KEY),
-            download_key=runtime.paths.secret_key(DOWNLOAD_KEY),
+            jwt_keys=jwt_keys,
+            download_keys=download_keys,
             metrics=metrics,
         )
         scheduler = Scheduler(settings)

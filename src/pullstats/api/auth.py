@@ -115,7 +115,7 @@ async def current_viewer(
         return cached.viewer
     try:
         # the API audience only: a login_2fa_token is refused here
-        claims = jwt_tokens.verify(state.jwt_key, token)
+        claims = jwt_tokens.verify(state.jwt_keys, token)
     except jwt_tokens.InvalidToken as error:
         raise _unauthorized(f"invalid token: {error}") from None
     user_id = _user_id(claims.subject)
@@ -187,7 +187,7 @@ async def login(
     subject = str(outcome.user_id)
     if outcome.needs_second_factor:
         second = jwt_tokens.issue(
-            state.jwt_key,
+            state.jwt_keys.signing_key(),
             subject,
             jwt_tokens.TWO_FACTOR_TTL,
             audience=jwt_tokens.TWO_FACTOR_AUDIENCE,
@@ -196,7 +196,7 @@ async def login(
         return JSONResponse({"detail": MFA_REQUIRED, "login_2fa_token": second}, status_code=401)
     ttl = state.runtime.settings.jwt_ttl
     token = jwt_tokens.issue(
-        state.jwt_key,
+        state.jwt_keys.signing_key(),
         subject,
         ttl,
         pat_id=outcome.pat_id,
@@ -224,7 +224,7 @@ async def two_factor_login(
         return _too_many(wait)
     try:
         claims = jwt_tokens.verify(
-            state.jwt_key, body.login_2fa_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
+            state.jwt_keys, body.login_2fa_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
         )
     except jwt_tokens.InvalidToken:
         return _refused("the login_2fa_token is invalid or has expired: log in again")
@@ -247,7 +247,10 @@ async def two_factor_login(
     limiter.succeeded(None, ip)
     ttl = state.runtime.settings.jwt_ttl
     token = jwt_tokens.issue(
-        state.jwt_key, claims.subject, ttl, session_generation=claims.session_generation
+        state.jwt_keys.signing_key(),
+        claims.subject,
+        ttl,
+        session_generation=claims.session_generation,
     )
     return LoginToken(token=token)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pullstats import __version__
-from pullstats.cli import admin, generate, imports, ingest, jobs
+from pullstats.cli import admin, generate, imports, ingest, jobs, keys
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 
@@ -22,6 +22,7 @@ app.add_typer(admin.members_app, name="members")
 app.add_typer(admin.ingest_tokens_app, name="ingest-tokens")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(admin.tokens_app, name="tokens")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(imports.import_app, name="import")
 app.command("process")(jobs.process_command)
 app.command("export")(jobs.export_command)
