@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,21 +13,18 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from pullstats.accounts import jwt_tokens, service
+from pullstats.accounts import jwt_tokens
 from pullstats.config import Settings
-from pullstats.exports.closing import export_closed
 from pullstats.exports.signing import sign
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
 from pullstats.key_rings import download_key_ring, jwt_key_ring
 from pullstats.periods import last_complete_months
-from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.signing_keys import FIRST_KID, KeyRing, prune, rotate
-from tests.conftest import Server, run_cli, start_server, write_spool
+from tests.conftest import Server, run_cli
+from tests.security.conftest import PASSWORD
 
 API = "/api/publisher/analytics/v1"
 PULLS = f"{API}/namespaces/acme/pulls"
-PASSWORD = "alice-has-a-long-password"
 HOUR = 3600.0
 
 
@@ -60,39 +56,6 @@ def test_a_retired_key_verifies_for_its_lifetime_then_is_dropped(tmp_path: Path)
 
 
 # -- a real server and the real command line --------------------------------------------------
-
-
-def _pull(n: int, when: datetime) -> PullRequestRecord:
-    return PullRequestRecord(
-        f"r{n}",
-        micros(when),
-        "GET",
-        "acme/api",
-        "1.0",
-        "sha256:0d",
-        "192.0.2.1",
-        "docker/27.3.1",
-        "notification",
-        now_micros(),
-    )
-
-
-@pytest.fixture
-def world(data_dir: Path, tmp_path: Path) -> Iterator[Server]:
-    """alice reads acme, which has pulls last month, exported."""
-    runtime = Runtime.open(Settings(data_dir=data_dir))
-    with runtime.sessions.begin() as session:
-        service.create_namespace(session, "acme")
-        service.create_user(session, "alice", PASSWORD)
-        service.add_member(session, "acme", "alice", "member")
-    month = last_complete_months(datetime.now(UTC).date(), 1)[0]
-    write_spool(runtime, _pull(1, datetime.combine(month, datetime.min.time(), UTC)))
-    process(runtime)
-    export_closed(runtime, now=end_of_day(datetime.now(UTC).date()))
-    runtime.close()
-    server = start_server(data_dir, tmp_path / "server.log")
-    yield server
-    server.stop()
 
 
 def _login(server: Server) -> str:

@@ -9,12 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import JSONResponse
 
 from pullstats import __version__
 from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
+from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
 from pullstats.key_rings import download_key_ring, jwt_key_ring
@@ -37,6 +43,25 @@ async def invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def served_pages(app: FastAPI) -> list[bytes]:
+    """The HTML pages the app serves as they are, whose inline scripts the CSP lets run: the
+    dashboard, and the API reference as FastAPI renders it (a replacement of ``/docs`` that
+    keeps FastAPI's inline script, with other asset URLs, hashes the same)."""
+    pages = [ui.PAGE.encode()]
+    if app.openapi_url:
+        swagger = get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+        redoc = get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc")
+        for page in (swagger, get_swagger_ui_oauth2_redirect_html(), redoc):
+            pages.append(bytes(page.body))
+    return pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
     app.add_middleware(ingest.DirectIngest)
+    hashes = set().union(*(inline_script_hashes(page) for page in served_pages(app)))
+    app.add_middleware(SecurityHeaders, script_hashes=hashes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)
     if settings.access_log:
         log_to_stderr(access_log)

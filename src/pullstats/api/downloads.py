@@ -1,4 +1,4 @@
-"""Signed downloads of export files: streamed from the data dir, with Range support.
+"""Signed downloads of export files: streamed from the data dir, with Range support and HEAD.
 
 Any problem with a link — a changed signature, another file's signature, an expired link, a
 file since replaced by a re-export — is 403, so a link reveals nothing beyond its own file.
@@ -60,3 +60,14 @@ def download(
         filename=entry.file_name,
         content_disposition_type="attachment",
     )
+
+
+# HEAD: download managers ask for the size and name first; FileResponse answers it with GET's
+# headers and no body. Left out of the OpenAPI document, which would list a second operation.
+router.add_api_route(
+    "/downloads/{file_id}/{file_name}",
+    download,
+    methods=["HEAD"],
+    response_class=FileResponse,
+    include_in_schema=False,
+)

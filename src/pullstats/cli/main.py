@@ -48,6 +48,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from pullstats.api.app import create_app
+    from pullstats.api.http_protocol import BoundedHeadProtocol
     from pullstats.logs import uvicorn_log_config
 
     if workers > 1 and settings.database_url_value.startswith("sqlite"):
@@ -65,6 +66,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             proxy_headers=False,  # X-Forwarded-For is read only from PULLSTATS_TRUSTED_PROXIES
             access_log=False,  # ours (PULLSTATS_ACCESS_LOG) leaves query strings out
             log_config=uvicorn_log_config(),
+            http=BoundedHeadProtocol,  # 431 past PULLSTATS_MAX_REQUEST_HEAD_BYTES
+            h11_max_incomplete_event_size=settings.max_request_head_bytes,
         )
     else:
         uvicorn.run(
@@ -75,6 +78,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             proxy_headers=False,
             access_log=False,
             log_config=uvicorn_log_config(),
+            http=BoundedHeadProtocol,  # 431 past PULLSTATS_MAX_REQUEST_HEAD_BYTES
+            h11_max_incomplete_event_size=settings.max_request_head_bytes,
         )
 
 
