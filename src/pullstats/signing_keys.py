@@ -11,8 +11,8 @@ One ring per use (``jwt`` for login JWTs, ``download`` for download links)::
 A key is *retired* when the next one is created, and still accepted for ``lifetime`` after
 that (the longest a token it signed can live); past that it is *expired*: refused, and deleted
 by the next :func:`rotate` or :func:`prune`. A running server sees a rotation on its next
-signature or check: the ring re-reads its folder when the folder changes, and when a token
-names a kid it does not know yet.
+signature or check: the ring re-reads its folder when the folder changes, and at least every
+second.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pathlib import Path
 FIRST_KID = "0"
 _KID = re.compile(r"\d{8}T\d{12}Z")
 _KEY_BYTES = 32
-#: a token naming an unknown kid makes the ring look at its folder again at most this often
-_UNKNOWN_KID_RESCAN_SECONDS = 1.0
+#: the keys are read again at least this often, changed or not
+_RESCAN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -125,9 +125,15 @@ class KeyRing:
         return tuple(keys)
 
     def listed(self, rescan: bool = False) -> tuple[SigningKey, ...]:
-        """Every key on disk, oldest first (expired ones included), re-read if they changed."""
+        """Every key on disk, oldest first (expired ones included), re-read if they changed.
+
+        A folder's modification time has the kernel's coarse clock (a few milliseconds), so a
+        rotation just after a read may leave it unchanged: the keys are re-read at least every
+        second as well.
+        """
         stamp = self._stamp()
-        if stamp != self._seen or rescan:
+        stale = time.monotonic() - self._last_scan >= _RESCAN_SECONDS
+        if stamp != self._seen or rescan or stale:
             with self._lock:
                 self._keys, self._seen = self._read(), stamp
                 self._last_scan = time.monotonic()
@@ -147,8 +153,6 @@ class KeyRing:
         """The key named ``kid`` while it still verifies, else None."""
         now = time.time() if now is None else now
         key = self._find(self.listed(), kid)
-        if key is None and time.monotonic() - self._last_scan >= _UNKNOWN_KID_RESCAN_SECONDS:
-            key = self._find(self.listed(rescan=True), kid)
         if key is None or key.expired(self.lifetime, now):
             return None
         return key

@@ -47,10 +47,10 @@ async def invalid_request(request: Request, error: Exception) -> JSONResponse:
 
 def served_pages(app: FastAPI) -> list[bytes]:
     """The HTML pages the app serves as they are, whose inline scripts the CSP lets run: the
-    dashboard, and the API reference as FastAPI renders it (a replacement of ``/docs`` that
-    keeps FastAPI's inline script, with other asset URLs, hashes the same)."""
+    dashboard, and FastAPI's own API-reference pages when they are on (``docs_url``,
+    ``redoc_url``), rendered as FastAPI renders them."""
     pages = [ui.PAGE.encode()]
-    if app.openapi_url:
+    if app.openapi_url and app.docs_url:
         swagger = get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title=f"{app.title} - Swagger UI",
@@ -58,9 +58,12 @@ def served_pages(app: FastAPI) -> list[bytes]:
             init_oauth=app.swagger_ui_init_oauth,
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
+        pages.append(bytes(swagger.body))
+        if app.swagger_ui_oauth2_redirect_url:
+            pages.append(bytes(get_swagger_ui_oauth2_redirect_html().body))
+    if app.openapi_url and app.redoc_url:
         redoc = get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc")
-        for page in (swagger, get_swagger_ui_oauth2_redirect_html(), redoc):
-            pages.append(bytes(page.body))
+        pages.append(bytes(redoc.body))
     return pages
 
 

@@ -58,13 +58,11 @@ def keys_list() -> None:
     if not rows:
         out.print("no keys yet: the server makes them on its first start")
         return
-    widths = [
-        max(len(row[i]) for row in [("RING", "KID", "CREATED", "STATE"), *rows]) for i in range(4)
-    ]
-    for row in [("RING", "KID", "CREATED", "STATE"), *rows]:
-        typer.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    table = [("RING", "KID", "CREATED", "STATE"), *rows]
+    widths = [max(len(row[column]) for row in table) for column in range(4)]
+    for row in table:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo(line.rstrip())
 
 
 @keys_app.command("rotate")
