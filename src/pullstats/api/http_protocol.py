@@ -37,10 +37,6 @@ _LINGER_SECONDS = 2.0
 _LINGER_BYTES = 1024 * 1024
 
 
-class _HeadTooLarge(Exception):
-    """Raised in a parser callback: httptools stops, and uvicorn calls send_400_response."""
-
-
 class BoundedHeadProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,16 +44,19 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._in_head = True  # a connection starts with a request's head
         self._unfinished_reads = 0  # bytes of reads that left the head incomplete
         self._fields = 0  # bytes of the head's request line and header fields, as parsed
+        self._too_large = False  # set while parsing; answered once the read is parsed
         self._refused = False
         self._discarded = 0
         self._linger: asyncio.TimerHandle | None = None
 
-    # -- counting ---------------------------------------------------------------------------
+    # -- counting: once the head is too large, the parser's events are dropped ----------------
 
-    def _count_field(self, size: int) -> None:
+    def _counted(self, size: int) -> bool:
+        """Count a parsed field; False once the head is past the limit (drop the field)."""
         self._fields += size
         if self._fields > self._head_limit:
-            raise _HeadTooLarge
+            self._too_large = True
+        return not self._too_large
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -65,20 +64,26 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._fields = 0
 
     def on_url(self, url: bytes) -> None:
-        self._count_field(len(url))
-        super().on_url(url)
+        if self._counted(len(url)):
+            super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_field(len(name) + len(value) + 4)  # ": " and CRLF
-        super().on_header(name, value)
+        if self._counted(len(name) + len(value) + 4):  # ": " and CRLF
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._unfinished_reads = 0
-        super().on_headers_complete()
+        if not self._too_large:  # else no request cycle starts: the app never sees it
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._too_large:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if not self._too_large:
+            super().on_message_complete()
         self._in_head = True  # whatever comes next is the next request's head
 
     def data_received(self, data: bytes) -> None:
@@ -88,23 +93,17 @@ class BoundedHeadProtocol(HttpToolsProtocol):
                 self.transport.close()
             return
         super().data_received(data)
-        if not self._in_head or self.transport.is_closing():
+        if self.transport.is_closing():
             return
-        self._unfinished_reads += len(data)
-        if self._unfinished_reads > self._head_limit:
+        if self._in_head and not self._too_large:
+            self._unfinished_reads += len(data)
+            self._too_large = self._unfinished_reads > self._head_limit
+        if self._too_large:
             self._refuse_head()
 
     # -- answering --------------------------------------------------------------------------
 
-    def send_400_response(self, msg: str) -> None:
-        if self._fields > self._head_limit:  # raised by _count_field, not a malformed request
-            self._refuse_head()
-        else:
-            super().send_400_response(msg)
-
     def _refuse_head(self) -> None:
-        if self._refused:
-            return
         self._refused = True
         # a pipelined request's head while an earlier answer is still being written: an answer
         # now would break that one, so the connection just ends
