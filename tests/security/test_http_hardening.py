@@ -95,6 +95,26 @@ def test_an_oversized_head_is_431(server: Server) -> None:
         assert client.get("/healthz").status_code == 200
 
 
+def test_a_large_body_is_not_a_large_head(server: Server) -> None:
+    """Only a head counts: a request whose body (past the head limit) arrives in the same read
+    as its head, then another request on the same connection, are both answered."""
+    body = b'{"username": "alice", "password": "' + b"x" * 100_000 + b'"}'
+    post = (
+        b"POST /v2/users/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body
+    )
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(post)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 422 "), first[:200]  # the password is too long
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        second = b""
+        while chunk := sock.recv(65536):
+            second += chunk
+    assert second.startswith(b"HTTP/1.1 200 "), second[:200]
+
+
 def test_head_on_a_download_link_sends_what_get_would(world: Server) -> None:
     with world.client() as client:
         login = client.post("/v2/users/login", json={"username": "alice", "password": PASSWORD})

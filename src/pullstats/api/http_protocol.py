@@ -4,9 +4,10 @@ httptools keeps a request line and header fields in memory until they end, with 
 client could send headers for ever and the server would buffer them all (uvicorn bounds only
 its h11 protocol, and answers that with a 400). This protocol counts a request's head as it
 arrives: every read that leaves the head incomplete, and the parsed request line and header
-fields of the read that completes it. Past the limit it answers ``431 Request Header Fields Too
-Large``, reads and discards what the client is still sending for a moment (closing at once
-would reset the connection and lose the answer), and closes.
+fields of the read that completes it (a read that also ends the previous request is counted by
+its fields only, so one read, at most 256 KiB, is the slack). Past the limit it answers
+``431 Request Header Fields Too Large``, reads and discards what the client is still sending
+for a moment (closing at once would reset the connection and lose the answer), and closes.
 
 The limit is uvicorn's own ``h11_max_incomplete_event_size``, which ``pullstats serve`` sets
 from ``PULLSTATS_MAX_REQUEST_HEAD_BYTES``: it travels with uvicorn's config into every worker.
@@ -45,6 +46,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._unfinished_reads = 0  # bytes of reads that left the head incomplete
         self._fields = 0  # bytes of the head's request line and header fields, as parsed
         self._too_large = False  # set while parsing; answered once the read is parsed
+        self._completed_in_read = False
         self._refused = False
         self._discarded = 0
         self._linger: asyncio.TimerHandle | None = None
@@ -85,6 +87,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         if not self._too_large:
             super().on_message_complete()
         self._in_head = True  # whatever comes next is the next request's head
+        self._completed_in_read = True
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -92,10 +95,13 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             if self._discarded > _LINGER_BYTES:
                 self.transport.close()
             return
+        self._completed_in_read = False
         super().data_received(data)
         if self.transport.is_closing():
             return
-        if self._in_head and not self._too_large:
+        # a read that finished a request counts as none of the next one's head: the start of
+        # that head in it, if any, is counted field by field
+        if self._in_head and not self._too_large and not self._completed_in_read:
             self._unfinished_reads += len(data)
             self._too_large = self._unfinished_reads > self._head_limit
         if self._too_large:
