@@ -21,7 +21,7 @@ def set_up_accounts(data_dir: Path) -> str:
     """alice reads acme; bob reads globex; returns an ingest token."""
     for args, stdin in [
         (("users", "add", "alice", "--password-stdin"), "alice-secret\n"),
-        (("users", "add", "bob", "--password-stdin"), "bob-secret\n"),
+        (("users", "add", "bob", "--password-stdin"), "bob-keeps-his-counsel\n"),
         (("namespaces", "add", "acme"), None),
         (("namespaces", "add", "globex"), None),
         (("members", "add", "acme", "alice", "--role", "member"), None),
@@ -173,7 +173,12 @@ def exported_rows(data_dir: Path, namespace: str, view: str, label: str) -> list
 def test_login_rejects_bad_credentials(server: Server) -> None:
     assert (
         run_cli(
-            server.data_dir, "users", "add", "carol", "--password-stdin", stdin="pw-1\n"
+            server.data_dir,
+            "users",
+            "add",
+            "carol",
+            "--password-stdin",
+            stdin="carol-sings-in-the-rain\n",
         ).returncode
         == 0
     )

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         "never less than the close grace.",
     )
     jwt_ttl: timedelta = Field(timedelta(hours=1), description="Lifetime of a login JWT.")
+    max_request_head_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request line plus headers the server reads; past it the answer "
+        "is 431 and the connection is closed.",
+    )
     ingest_max_body_bytes: int = Field(
         16 * 1024 * 1024, description="Largest notification envelope accepted, in bytes."
     )

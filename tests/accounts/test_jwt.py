@@ -78,3 +78,32 @@ def test_missing_claims_and_other_audiences(api: Api) -> None:
     _refused(api, jwt_tokens.issue(key, "١", timedelta(minutes=5)))  # a non-ASCII digit
     # the same key and claims, properly signed, are accepted: the refusals above are real
     assert api.get(PULLS, jwt_tokens.issue(key, user_id, timedelta(minutes=5))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"exp": 1e20},
+        {"exp": 10**30},
+        {"iat": -(10**20)},
+        {"iat": -1e20},
+        {"nbf": -1e20},
+        {"exp": 4102444800.5},
+        {"exp": "4102444800"},
+    ],
+    ids=[
+        "exp-1e20",
+        "exp-huge-int",
+        "iat-huge-negative",
+        "iat-float",
+        "nbf",
+        "exp-fraction",
+        "exp-text",
+    ],
+)
+def test_absurd_time_claims_are_401_not_500(api: Api, change: dict[str, object]) -> None:
+    """Signed with the server's own key, so only the claims' values are wrong (issue 14 §2.7)."""
+    seed_user(api.runtime, "alice", "acme")
+    claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
+    claims.update(change)
+    _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyotp
 from sqlalchemy import update
@@ -10,7 +11,7 @@ from sqlalchemy import update
 from pullstats.accounts import jwt_tokens, tokens, totp
 from pullstats.db.models import PersonalAccessToken
 from pullstats.runtime import Runtime
-from tests.accounts.conftest import PASSWORD, Api, seed_user
+from tests.accounts.conftest import PASSWORD, Api, run_pullstats, seed_user
 
 PULLS = "/api/publisher/analytics/v1/namespaces/acme/pulls"
 MFA = "Require secondary authentication on MFA enabled account"
@@ -106,6 +107,36 @@ def test_disabling_a_user_ends_their_jwts(api: Api) -> None:
     assert api.get(PULLS, token).status_code == 401
     assert api.get(PULLS, pat_token).status_code == 401
     assert api.login("alice", PASSWORD).status_code == 401
+
+
+def test_re_enabling_a_user_revives_none_of_their_old_tokens(
+    api: Api, data_dir: Path, database_url: str | None
+) -> None:
+    """``users disable`` then ``users enable`` (the real commands): every JWT and login_2fa_token
+    issued before the disable stays dead; the password and the PAT log in again (issue 14 §2.6)."""
+    seed_user(api.runtime, "alice", "acme")
+    seed_user(api.runtime, "bob", "acme")
+    pat = _pat(api.runtime, "alice")
+    token = api.token("alice")
+    pat_token = api.token("alice", pat)
+    bob_token = api.token("bob")
+    otp = _enable_totp(api.runtime, "bob")
+    second = api.login("bob", PASSWORD).json()["login_2fa_token"]
+    for user in ("alice", "bob"):
+        assert run_pullstats(data_dir, database_url, "users", "disable", user).returncode == 0
+        assert api.get(PULLS, token).status_code == 401
+        assert run_pullstats(data_dir, database_url, "users", "enable", user).returncode == 0
+    assert api.get(PULLS, token).status_code == 401
+    assert api.get(PULLS, pat_token).status_code == 401
+    assert api.get(PULLS, bob_token).status_code == 401
+    with api.client() as client:
+        late = client.post(
+            "/v2/users/2fa-login", json={"login_2fa_token": second, "code": otp.now()}
+        )
+    assert late.status_code == 401, late.text
+    # the credentials themselves still work, at once: new logins carry the new generation
+    assert api.get(PULLS, api.token("alice")).status_code == 200
+    assert api.get(PULLS, api.token("alice", pat)).status_code == 200
 
 
 def test_full_two_factor_flow(api: Api) -> None:

@@ -259,13 +259,20 @@ def test_process_runs_while_the_server_ingests(server: Server, token: str) -> No
     with server.client() as client:
         assert (
             run_cli(
-                server.data_dir, "users", "add", "ops", "--password-stdin", stdin="pw\n"
+                server.data_dir,
+                "users",
+                "add",
+                "ops",
+                "--password-stdin",
+                stdin="ops-watches-the-graphs\n",
             ).returncode
             == 0
         )
         assert run_cli(server.data_dir, "namespaces", "add", "acme").returncode == 0
         assert run_cli(server.data_dir, "members", "add", "acme", "ops").returncode == 0
-        login = client.post("/v2/users/login", json={"username": "ops", "password": "pw"}).json()
+        login = client.post(
+            "/v2/users/login", json={"username": "ops", "password": "ops-watches-the-graphs"}
+        ).json()
         weeks = client.get(
             "/api/publisher/analytics/v1/namespaces/acme/pulls",
             params={"timespan": "weeks", "period": "last-2-months"},

@@ -27,19 +27,23 @@ class Principal:
     expires: datetime | None = None
 
 
-def active_principal(session: Session, user_id: int, pat_id: str | None) -> Principal | None:
-    """The user if still enabled, and, for a PAT's JWT, only while that PAT is live."""
+def active_principal(
+    session: Session, user_id: int, pat_id: str | None, session_generation: int
+) -> Principal | None:
+    """The user if still enabled and not disabled since the token was issued (its
+    ``session_generation`` is the user's), and, for a PAT's JWT, only while that PAT is live."""
     if pat_id is None:
         user = session.execute(
-            select(User.name, User.disabled).where(User.id == user_id)
+            select(User.name, User.disabled, User.session_generation).where(User.id == user_id)
         ).one_or_none()
-        if user is None or user.disabled:
+        if user is None or user.disabled or user.session_generation != session_generation:
             return None
         return Principal(user_id, user.name, frozenset(SCOPES))
     row = session.execute(
         select(
             User.name,
             User.disabled,
+            User.session_generation,
             PersonalAccessToken.scopes,
             PersonalAccessToken.expires_at,
             PersonalAccessToken.revoked_at,
@@ -48,6 +52,8 @@ def active_principal(session: Session, user_id: int, pat_id: str | None) -> Prin
         .where(User.id == user_id, PersonalAccessToken.id == pat_id)
     ).one_or_none()
     if row is None or row.disabled or row.revoked_at is not None:
+        return None
+    if row.session_generation != session_generation:
         return None
     expires = utc(row.expires_at) if row.expires_at is not None else None
     if expires is not None and expires <= datetime.now(UTC):

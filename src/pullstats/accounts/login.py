@@ -28,6 +28,8 @@ class LoginOutcome:
     user_id: int
     pat_id: str | None
     needs_second_factor: bool
+    #: the user's session generation, which the JWT carries (``sgen``)
+    session_generation: int = 0
 
 
 def authenticate(session: Session, name: str, secret: str) -> LoginOutcome | None:
@@ -36,11 +38,11 @@ def authenticate(session: Session, name: str, secret: str) -> LoginOutcome | Non
     if parse_secret(PAT_PREFIX, secret) is not None:
         token = authenticate_pat(session, user, secret)
         if token is not None and user is not None and not user.disabled:
-            return LoginOutcome(user.id, token.id, needs_second_factor=False)
+            return LoginOutcome(user.id, token.id, False, user.session_generation)
     valid = verify_password(user.password_hash if user else None, secret)
     if user is None or not valid or user.disabled:
         return None
-    return LoginOutcome(user.id, None, needs_second_factor=user.totp_secret is not None)
+    return LoginOutcome(user.id, None, user.totp_secret is not None, user.session_generation)
 
 
 def spend_two_factor_token(sessions: sessionmaker[Session], jti: str, expires: datetime) -> bool:
@@ -59,9 +61,12 @@ def spend_two_factor_token(sessions: sessionmaker[Session], jti: str, expires: d
     return True
 
 
-def second_factor(session: Session, user_id: int, code: str) -> bool:
-    """True when ``code`` is a fresh TOTP code of an active user who has TOTP on."""
+def second_factor(session: Session, user_id: int, code: str, session_generation: int) -> bool:
+    """True when ``code`` is a fresh TOTP code of an active user who has TOTP on, and the user
+    was not disabled since the login_2fa_token was issued (``session_generation``)."""
     user = session.get(User, user_id)
     if user is None or user.disabled or user.totp_secret is None:
+        return False
+    if user.session_generation != session_generation:
         return False
     return accept_code(session, user, code)

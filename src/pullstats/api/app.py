@@ -9,16 +9,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import JSONResponse
 
 from pullstats import __version__
-from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
+from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
-from pullstats.exports.signing import DOWNLOAD_KEY
+from pullstats.key_rings import download_key_ring, jwt_key_ring
 from pullstats.lake.spool import SpoolWriter
 from pullstats.logs import log_to_stderr
 from pullstats.runtime import Runtime
@@ -40,6 +45,28 @@ async def invalid_request(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
+def served_pages(app: FastAPI) -> list[bytes]:
+    """The HTML pages the app serves as they are, whose inline scripts the CSP lets run: the
+    dashboard, and FastAPI's own API-reference pages when they are on (``docs_url``,
+    ``redoc_url``), rendered as FastAPI renders them."""
+    pages = [ui.PAGE.encode()]
+    if app.openapi_url and app.docs_url:
+        swagger = get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+        pages.append(bytes(swagger.body))
+        if app.swagger_ui_oauth2_redirect_url:
+            pages.append(bytes(get_swagger_ui_oauth2_redirect_html().body))
+    if app.openapi_url and app.redoc_url:
+        redoc = get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc")
+        pages.append(bytes(redoc.body))
+    return pages
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
@@ -48,11 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
+        jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
+        jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
+        download_keys.signing_key()  # has its keys before anyone can ask for them
         app.state.pullstats = state = AppState(
             runtime=runtime,
             spool=spool,
-            jwt_key=runtime.paths.secret_key(JWT_KEY),
-            download_key=runtime.paths.secret_key(DOWNLOAD_KEY),
+            jwt_keys=jwt_keys,
+            download_keys=download_keys,
             metrics=metrics,
         )
         scheduler = Scheduler(settings)
@@ -81,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
     app.add_middleware(ingest.DirectIngest)
+    hashes = set().union(*(inline_script_hashes(page) for page in served_pages(app)))
+    app.add_middleware(SecurityHeaders, script_hashes=hashes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)
     if settings.access_log:
         log_to_stderr(access_log)

@@ -81,7 +81,7 @@ def _resolve(
 ) -> ResolvedViewer | int:
     """The viewer from the catalog, or the status to refuse with (401 gone, 403 scope)."""
     with state.runtime.sessions() as session:
-        principal = active_principal(session, user_id, claims.pat_id)
+        principal = active_principal(session, user_id, claims.pat_id, claims.session_generation)
         if principal is None:
             return 401
         if ANALYTICS_SCOPE not in principal.scopes:
@@ -115,7 +115,7 @@ async def current_viewer(
         return cached.viewer
     try:
         # the API audience only: a login_2fa_token is refused here
-        claims = jwt_tokens.verify(state.jwt_key, token)
+        claims = jwt_tokens.verify(state.jwt_keys, token)
     except jwt_tokens.InvalidToken as error:
         raise _unauthorized(f"invalid token: {error}") from None
     user_id = _user_id(claims.subject)
@@ -187,14 +187,22 @@ async def login(
     subject = str(outcome.user_id)
     if outcome.needs_second_factor:
         second = jwt_tokens.issue(
-            state.jwt_key,
+            state.jwt_keys.signing_key(),
             subject,
             jwt_tokens.TWO_FACTOR_TTL,
             audience=jwt_tokens.TWO_FACTOR_AUDIENCE,
+            session_generation=outcome.session_generation,
         )
         return JSONResponse({"detail": MFA_REQUIRED, "login_2fa_token": second}, status_code=401)
     ttl = state.runtime.settings.jwt_ttl
-    return LoginToken(token=jwt_tokens.issue(state.jwt_key, subject, ttl, pat_id=outcome.pat_id))
+    token = jwt_tokens.issue(
+        state.jwt_keys.signing_key(),
+        subject,
+        ttl,
+        pat_id=outcome.pat_id,
+        session_generation=outcome.session_generation,
+    )
+    return LoginToken(token=token)
 
 
 @router.post(
@@ -216,7 +224,7 @@ async def two_factor_login(
         return _too_many(wait)
     try:
         claims = jwt_tokens.verify(
-            state.jwt_key, body.login_2fa_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
+            state.jwt_keys, body.login_2fa_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
         )
     except jwt_tokens.InvalidToken:
         return _refused("the login_2fa_token is invalid or has expired: log in again")
@@ -229,7 +237,7 @@ async def two_factor_login(
         if not spend_two_factor_token(state.runtime.sessions, claims.token_id, claims.expires):
             return "the login_2fa_token has already been used: log in again"
         with state.runtime.sessions.begin() as session:
-            if not second_factor(session, user_id, body.code):
+            if not second_factor(session, user_id, body.code, claims.session_generation):
                 return "incorrect or already used code: log in again"
         return None
 
@@ -238,7 +246,13 @@ async def two_factor_login(
         return _refused(problem)
     limiter.succeeded(None, ip)
     ttl = state.runtime.settings.jwt_ttl
-    return LoginToken(token=jwt_tokens.issue(state.jwt_key, claims.subject, ttl))
+    token = jwt_tokens.issue(
+        state.jwt_keys.signing_key(),
+        claims.subject,
+        ttl,
+        session_generation=claims.session_generation,
+    )
+    return LoginToken(token=token)
 
 
 def _refused(detail: str) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Signed downloads of export files: streamed from the data dir, with Range support.
+"""Signed downloads of export files: streamed from the data dir, with Range support and HEAD.
 
 Any problem with a link — a changed signature, another file's signature, an expired link, a
 file since replaced by a re-export — is 403, so a link reveals nothing beyond its own file.
@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from pullstats.api.state import AppState, app_state
 from pullstats.db.models import ExportFile
 from pullstats.exports.signing import check
+from pullstats.signing_keys import FIRST_KID
 
 router = APIRouter(tags=["downloads"])
 
@@ -35,6 +36,9 @@ def download(
     expires: Annotated[int, Query(description="Expiry, seconds since the epoch.")],
     signature: Annotated[str, Query(description="HMAC of the link.")],
     state: Annotated[AppState, Depends(app_state)],
+    kid: Annotated[str, Query(description="The signing key's id (absent: the first key).")] = (
+        FIRST_KID
+    ),
 ) -> FileResponse:
     entry = None
     if 0 < file_id <= _MAX_FILE_ID:  # a larger id cannot be bound to SQL: no such file
@@ -43,8 +47,11 @@ def download(
     # compare_digest refuses non-ASCII text, and no signature we issue has any
     bad = entry is None or entry.file_name != file_name or not signature.isascii()
     problem = "invalid signature" if bad else None
-    if entry is not None and problem is None:
-        problem = check(state.download_key, file_id, entry.sha256, expires, signature)
+    key = state.download_keys.verifying_key(kid)
+    if key is None:  # never issued, or retired longer ago than any link lives
+        problem = "invalid signature"
+    if entry is not None and key is not None and problem is None:
+        problem = check(key.secret, file_id, entry.sha256, expires, signature)
     if entry is None or problem is not None:
         raise HTTPException(403, detail=problem or "invalid signature")
     return FileResponse(
@@ -53,3 +60,14 @@ def download(
         filename=entry.file_name,
         content_disposition_type="attachment",
     )
+
+
+# HEAD: download managers ask for the size and name first; FileResponse answers it with GET's
+# headers and no body. Left out of the OpenAPI document, which would list a second operation.
+router.add_api_route(
+    "/downloads/{file_id}/{file_name}",
+    download,
+    methods=["HEAD"],
+    response_class=FileResponse,
+    include_in_schema=False,
+)

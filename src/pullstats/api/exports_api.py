@@ -153,8 +153,9 @@ def dataview_links(
         files = view_files(session, namespace, period, dataview.value)
     lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())
     data = []
+    key = state.download_keys.signing_key()
     for entry in files:
-        grant = sign(state.download_key, entry.id, entry.sha256, lifetime)
+        grant = sign(key, entry.id, entry.sha256, lifetime)
         url = f"{base}/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
         data.append(ResponseDataFile(url=url, size=entry.size))
     return ResponseData(data=data)

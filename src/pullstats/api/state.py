@@ -1,4 +1,5 @@
-"""What every request handler shares: the runtime, the spool writer, keys, metrics and caches."""
+"""What every request handler shares: the runtime, the spool writer, key rings, metrics and
+caches."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from pullstats.api.viewer import ResolvedViewer
 from pullstats.db.state import CatalogVersions, catalog_versions
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
+from pullstats.signing_keys import KeyRing
 
 
 @dataclass
 class AppState:
     runtime: Runtime
     spool: SpoolWriter
-    jwt_key: bytes
-    download_key: bytes
+    #: login JWT keys and download-link keys; each ring sees a `pullstats keys rotate` at once
+    jwt_keys: KeyRing
+    download_keys: KeyRing
     metrics: Metrics
     #: ingest token text → the accounts epoch it was verified at (api/ingest.py)
     ingest_tokens: dict[str, int] = field(default_factory=dict)

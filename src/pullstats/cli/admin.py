@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 import typer
 
 from pullstats.accounts import service, tokens, totp
+from pullstats.accounts.errors import InvalidValue
+from pullstats.accounts.password_policy import check_new_password
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine
@@ -89,12 +91,16 @@ def users_add(
     ),
     email: str | None = typer.Option(None, "--email", help="Contact address."),
 ) -> None:
-    """Create a user."""
+    """Create a user. A password needs at least 12 characters and must not be easy to guess."""
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise fail("no password on standard input")
+        try:
+            check_new_password(password, name, email)
+        except InvalidValue as error:
+            raise fail(str(error)) from None
     with opened() as runtime, runtime.sessions.begin() as session:
         service.create_user(session, name, password, email)
     out.print(f"user {name} created")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pullstats import __version__
-from pullstats.cli import admin, generate, imports, ingest, jobs
+from pullstats.cli import admin, generate, imports, ingest, jobs, keys
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 
@@ -22,6 +22,7 @@ app.add_typer(admin.members_app, name="members")
 app.add_typer(admin.ingest_tokens_app, name="ingest-tokens")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(admin.tokens_app, name="tokens")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(imports.import_app, name="import")
 app.command("process")(jobs.process_command)
 app.command("export")(jobs.export_command)
@@ -47,6 +48,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from pullstats.api.app import create_app
+    from pullstats.api.http_protocol import BoundedHeadProtocol
+    from pullstats.logs import uvicorn_log_config
 
     if workers > 1 and settings.database_url_value.startswith("sqlite"):
         raise fail("--workers > 1 needs PostgreSQL (PULLSTATS_DATABASE_URL): SQLite is per process")
@@ -62,6 +65,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             log_level="info",
             proxy_headers=False,  # X-Forwarded-For is read only from PULLSTATS_TRUSTED_PROXIES
             access_log=False,  # ours (PULLSTATS_ACCESS_LOG) leaves query strings out
+            log_config=uvicorn_log_config(),
+            http=BoundedHeadProtocol,  # 431 past PULLSTATS_MAX_REQUEST_HEAD_BYTES
+            h11_max_incomplete_event_size=settings.max_request_head_bytes,
         )
     else:
         uvicorn.run(
@@ -71,6 +77,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             log_level="info",
             proxy_headers=False,
             access_log=False,
+            log_config=uvicorn_log_config(),
+            http=BoundedHeadProtocol,  # 431 past PULLSTATS_MAX_REQUEST_HEAD_BYTES
+            h11_max_incomplete_event_size=settings.max_request_head_bytes,
         )
 
 

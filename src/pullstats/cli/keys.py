@@ -1,0 +1,83 @@
+"""``pullstats keys``: list and rotate the signing keys of login JWTs and download links."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import typer
+
+from pullstats.cli.common import fail, out
+from pullstats.config import Settings
+from pullstats.key_rings import key_rings
+from pullstats.signing_keys import FIRST_KID, KeyRing, SigningKey, rotate
+
+keys_app = typer.Typer(
+    help="Signing keys of login JWTs and download links: list and rotate.",
+    no_args_is_help=True,
+)
+
+
+class Ring(StrEnum):
+    jwt = "jwt"
+    download = "download"
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _state(ring: KeyRing, key: SigningKey, now: float) -> str:
+    if key.retired is None:
+        return "signing"
+    until = key.retired + ring.lifetime
+    if now >= until:
+        return "expired (deleted by the next rotate)"
+    return f"verifying until {_when(until)}"
+
+
+def _rings(settings: Settings, only: Ring | None) -> dict[str, KeyRing]:
+    if not settings.paths.root.is_dir():
+        raise fail(
+            f"no data dir at {settings.paths.root}: set PULLSTATS_DATA_DIR to the server's data dir"
+        )
+    rings = key_rings(settings)
+    return {name: ring for name, ring in rings.items() if only is None or name == only.value}
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """One line per key: ring, kid, creation time and state (signing, verifying until, expired)."""
+    now = time.time()
+    rows = []
+    for name, ring in _rings(Settings(), None).items():
+        for key in ring.listed():
+            created = "-" if key.kid == FIRST_KID else _when(key.created)
+            rows.append((name, key.kid, created, _state(ring, key, now)))
+    if not rows:
+        out.print("no keys yet: the server makes them on its first start")
+        return
+    table = [("RING", "KID", "CREATED", "STATE"), *rows]
+    widths = [max(len(row[column]) for row in table) for column in range(4)]
+    for row in table:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo(line.rstrip())
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    only: Ring | None = typer.Option(None, "--only", help="Rotate only this ring (default: both)."),
+) -> None:
+    """Make a new key that signs from now on; older keys still verify until what they signed
+    has expired, and keys past that are deleted. A running server picks the new key up at once.
+    """
+    for name, ring in _rings(Settings(), only).items():
+        previous = ring.listed()
+        new, dropped = rotate(ring)
+        out.print(f"{name}: key {new.kid} signs from now on")
+        if previous:
+            until = _when(new.created + ring.lifetime)
+            out.print(f"{name}: key {previous[-1].kid} still verifies until {until}")
+        for key in dropped:
+            out.print(f"{name}: key {key.kid} deleted (everything it signed has expired)")
