@@ -20,7 +20,9 @@ import_app = typer.Typer(help="Import pull history from other services.", no_arg
 @import_app.command("dockerhub-csv")
 def dockerhub_csv(
     files: list[Path] = typer.Argument(
-        ..., help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports."
+        ...,
+        metavar="FILE...",
+        help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports.",
     ),
 ) -> None:
     """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
