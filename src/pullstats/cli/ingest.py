@@ -120,11 +120,11 @@ def _print_report(result: ImportResult) -> None:
     for source in result.sources:
         out.print(_source_line(source), markup=False)
         for reason, numbers in _first_bad_lines(source).items():
-            count = source.skipped[reason]
-            first = ", ".join(str(n) for n in numbers)
+            more = source.skipped[reason] - len(numbers)
             out.print(
-                f"{source.name}: {_lines(count)} {reason}, the first at line"
-                f"{'s' if len(numbers) > 1 else ''} {first}",
+                f"{source.name}: {reason} at line{'s' if len(numbers) + more > 1 else ''} "
+                + ", ".join(str(n) for n in numbers)
+                + (f" and {more} more" if more > 0 else ""),
                 markup=False,
             )
         if _not_a_log(source):
@@ -158,10 +158,6 @@ def _not_a_log(source: SourceReport) -> bool:
     unparseable = source.skipped["unparseable"]
     shapeless = unparseable + source.skipped["unterminated"] + source.skipped["blank"]
     return unparseable > 0 and shapeless == source.lines
-
-
-def _lines(count: int) -> str:
-    return f"{count} line" if count == 1 else f"{count} lines"
 
 
 def _source_line(source: SourceReport) -> str:
