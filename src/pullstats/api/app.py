@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse
 
 from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
-from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
+from pullstats.api import (
+    analytics,
+    auth,
+    downloads,
+    exports_api,
+    ingest,
+    ops,
+    pg_versions,
+    reference_page,
+    ui,
+)
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
 from pullstats.api.state import AppState
@@ -76,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN: blank offline
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, invalid_request)
     # the outermost is added last: metrics count the answers served from the cache too
@@ -92,4 +105,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(reference_page.router)
     return app
