@@ -162,3 +162,29 @@ def test_every_markdown_page_is_checked() -> None:
     names = {str(path.relative_to(ROOT)) for path in ALL_MARKDOWN}
     assert {"README.md", "docs/api.md", "benchmarks/README.md"} <= names
     assert not any(".venv" in name for name in names)
+
+
+def test_readme_says_serve_runs_the_job_schedule() -> None:
+    text = _read(README)
+    assert "no built-in scheduler" not in text
+    assert "`pullstats serve` runs the jobs itself" in text
+    assert "`PULLSTATS_SCHEDULE_INTERVAL`" in text and "PULLSTATS_SCHEDULE_INTERVAL=0" in text
+
+
+def test_readme_names_the_demos_own_data_dir() -> None:
+    from pullstats.cli.serving import DEMO_DATA_DIR
+
+    text = _read(README)
+    assert f"`./{DEMO_DATA_DIR.name}`" in text
+    assert f"`{DEMO_DATA_DIR.name}/exports/`" in text
+    assert "`pullstats-data/exports/`" not in text  # the demo never writes there
+    assert "--allow-remote" in text
+
+
+def test_readme_shows_a_small_screenshot() -> None:
+    images = [t for t in _LINK.findall(_prose(_read(README))) if t.endswith(".png")]
+    assert images, "README.md shows no screenshot"
+    for image in images:
+        data = (ROOT / image).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), image
+        assert len(data) < 200_000, f"{image}: keep screenshots small"
