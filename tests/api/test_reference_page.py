@@ -38,7 +38,10 @@ def browser() -> Iterator[Any]:
             "(Debian), or set PULLSTATS_SKIP_BROWSER=1 to skip the browser tests",
             pytrace=False,
         )
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
