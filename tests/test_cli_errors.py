@@ -185,6 +185,22 @@ def test_import_dockerhub_csv_of_a_text_file_is_a_whole_sentence(
     ]
 
 
+def test_import_dockerhub_csv_shows_a_bad_cell_without_its_control_characters(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "hub_raw.csv"
+    header = (ROOT / "tests/fixtures/dockerhub/hub_raw_2026-W02.csv").read_text().splitlines()[0]
+    # a timestamp cell that clears the screen and colours what follows, were it printed raw
+    cell = "\x1b[2J\x1b[31mnow"
+    raw.write_text(
+        f"{header}\n{cell},acme,api,1.0,sha256:aaa,1.0,2026-01-07,GET,pull_by_tag,,,,,docker,1,acme\n"
+    )
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(raw))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+    assert f"{raw}:2: skipped (bad_timestamp): \\x1b[2J\\x1b[31mnow" in result.stderr
+
+
 def test_export_of_an_unknown_namespace_fails(data_dir: Path) -> None:
     assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
     assert one_error_line(run_cli(data_dir, "export", "--namespace", "nope")) == (

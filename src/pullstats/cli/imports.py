@@ -63,10 +63,16 @@ def _show(report: FileReport) -> None:
         markup=False,
     )
     for row in report.listed:
-        value = f": {row.value}" if row.value else ""
+        value = f": {_cell(row.value)}" if row.value else ""
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
     if skipped > len(report.listed):
         err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _cell(text: str) -> str:
+    """A cell as shown: control characters escaped (no terminal escapes from a file), cut."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:80])
+    return shown + ("…" if len(text) > 80 else "")
 
 
 def _rows(count: int) -> str:
