@@ -25,7 +25,7 @@ CONTRACT = [
 def test_top_level_help_lists_every_command(data_dir: Path) -> None:
     result = run_cli(data_dir, "--help")
     assert result.returncode == 0
-    listed = set(re.findall(r"^│ ([a-z-]+)\s{2,}\S", result.stdout, re.MULTILINE))
+    listed = set(re.findall(r"^  ([a-z-]+)\s{2,}\S", result.stdout, re.MULTILINE))
     assert {
         "demo",
         "serve",

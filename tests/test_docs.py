@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 PAGES = [README, *sorted(DOCS.glob("*.md"))]
+#: Folders of the working tree that are not the project's own pages.
+_NOT_OURS = {".git", ".venv", "venv", "node_modules", "build", "dist", ".pytest_cache", ".tox"}
+#: Every Markdown page of the repository (README, docs/, benchmarks/, CONTRIBUTING.md, …).
+ALL_MARKDOWN = sorted(
+    path
+    for path in ROOT.rglob("*.md")
+    if not _NOT_OURS.intersection(path.relative_to(ROOT).parts[:-1])
+    and not any(part.endswith(".egg-info") for part in path.relative_to(ROOT).parts)
+)
 
 #: Served by FastAPI itself, not by a pullstats router.
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs"}
@@ -96,7 +105,7 @@ def test_every_command_is_in_the_operator_guide() -> None:
     assert not missing, f"commands missing from docs/operations.md: {missing}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("page", ALL_MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_point_to_existing_files(page: Path) -> None:
     broken = []
     for target in _relative_links(_read(page)):
@@ -132,3 +141,50 @@ def test_readme_links_every_docs_page() -> None:
     }
     missing = [p.name for p in sorted(DOCS.glob("*.md")) if p.resolve() not in linked]
     assert not missing, f"docs pages not linked from README.md: {missing}"
+
+
+#: A path of this repository named in inline code: `src/pullstats/config.py`, `docs/`, …
+_REPO_PATH = re.compile(r"`((?:src|tests|docs|benchmarks|\.ci)/[^`\s*{}<>]*)`")
+#: Files that live beside the repository, not in it: a reader of a clone has none of them.
+_OUTSIDE = re.compile(r"DESIGN\.md|DESIGN §|spec/dvp\.yaml|\.\./shared|shared/spec")
+
+
+@pytest.mark.parametrize("page", ALL_MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_files_the_pages_cite_are_in_the_repository(page: Path) -> None:
+    text = _read(page)
+    missing = [path for path in _REPO_PATH.findall(text) if not (ROOT / path).exists()]
+    assert not missing, f"{page.relative_to(ROOT)} cites files that do not exist: {missing}"
+    outside = sorted(set(_OUTSIDE.findall(text)))
+    assert not outside, f"{page.relative_to(ROOT)} cites files outside the repository: {outside}"
+
+
+def test_every_markdown_page_is_checked() -> None:
+    names = {str(path.relative_to(ROOT)) for path in ALL_MARKDOWN}
+    assert {"README.md", "docs/api.md", "benchmarks/README.md"} <= names
+    assert not any(".venv" in name for name in names)
+
+
+def test_readme_says_serve_runs_the_job_schedule() -> None:
+    text = _read(README)
+    assert "no built-in scheduler" not in text
+    assert "`pullstats serve` runs the jobs itself" in text
+    assert "`PULLSTATS_SCHEDULE_INTERVAL`" in text and "PULLSTATS_SCHEDULE_INTERVAL=0" in text
+
+
+def test_readme_names_the_demos_own_data_dir() -> None:
+    from pullstats.cli.serving import DEMO_DATA_DIR
+
+    text = _read(README)
+    assert f"`./{DEMO_DATA_DIR.name}`" in text
+    assert f"`{DEMO_DATA_DIR.name}/exports/`" in text
+    assert "`pullstats-data/exports/`" not in text  # the demo never writes there
+    assert "--allow-remote" in text
+
+
+def test_readme_shows_a_small_screenshot() -> None:
+    images = [t for t in _LINK.findall(_prose(_read(README))) if t.endswith(".png")]
+    assert images, "README.md shows no screenshot"
+    for image in images:
+        data = (ROOT / image).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), image
+        assert len(data) < 200_000, f"{image}: keep screenshots small"

@@ -9,8 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine, make_sessions
-from pullstats.db.migrate import ensure_schema
+from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.lake.layout import DataDir
+
+
+class NoInstallation(RuntimeError):
+    """A command that only reads found no installation where the settings point."""
 
 
 @dataclass
@@ -24,13 +28,42 @@ class Runtime:
         return self.settings.paths
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> Runtime:
-        """Open (creating on first use) the data dir and catalog named by ``settings``."""
+    def open(cls, settings: Settings | None = None, *, create: bool = True) -> Runtime:
+        """Open (creating on first use) the data dir and catalog named by ``settings``.
+
+        With ``create=False`` nothing is created: a missing data dir or catalog raises
+        :class:`NoInstallation`.
+        """
         settings = settings or Settings()
-        settings.paths.ensure()
+        if not create:
+            _check_installed(settings)
+        else:
+            settings.paths.ensure()
         engine = make_engine(settings.database_url_value)
-        ensure_schema(engine)
+        try:
+            if not create and current_revision(engine) is None:
+                raise NoInstallation(
+                    "the catalog database holds no pullstats catalog yet: "
+                    "run `pullstats db upgrade` (or any command that adds something) first"
+                )
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(settings, engine, make_sessions(engine))
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _check_installed(settings: Settings) -> None:
+    root = settings.paths.root
+    hint = (
+        "set PULLSTATS_DATA_DIR to the installation's data dir, or create one with "
+        "`pullstats db upgrade`"
+    )
+    if not root.is_dir():
+        raise NoInstallation(f"no pullstats data dir at {root}: {hint}")
+    catalog = root / "catalog.sqlite3"
+    if settings.database_url is None and not catalog.is_file():
+        raise NoInstallation(f"no catalog at {catalog}: {hint}")

@@ -53,6 +53,8 @@ def _child_env(settings: Settings) -> dict[str, str]:
     env["PULLSTATS_DATA_DIR"] = str(settings.paths.root)
     if settings.database_url is not None:  # passed on, never logged
         env["PULLSTATS_DATABASE_URL"] = settings.database_url.get_secret_value()
+    else:  # the demo's SQLite catalog, whatever the environment names
+        env.pop("PULLSTATS_DATABASE_URL", None)
     return env
 
 

@@ -17,7 +17,17 @@ from fastapi.openapi.docs import (
 from fastapi.responses import JSONResponse
 
 from pullstats import __version__
-from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
+from pullstats.api import (
+    analytics,
+    auth,
+    downloads,
+    exports_api,
+    ingest,
+    ops,
+    pg_versions,
+    reference_page,
+    ui,
+)
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
@@ -106,6 +116,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN: blank offline
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, invalid_request)
     # the outermost is added last: metrics count the answers served from the cache too
@@ -124,4 +137,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(reference_page.router)
     return app

@@ -85,11 +85,11 @@ def db_upgrade() -> None:
 
 @users_app.command("add")
 def users_add(
-    name: str = typer.Argument(..., help="Account name (a-z, 0-9, '.', '_', '-')."),
+    name: str = typer.Argument(..., metavar="NAME", help="Account name (a-z, 0-9, '.', '_', '-')."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input."
     ),
-    email: str | None = typer.Option(None, "--email", help="Contact address."),
+    email: str | None = typer.Option(None, "--email", metavar="ADDRESS", help="Contact address."),
 ) -> None:
     """Create a user. A password needs at least 12 characters and must not be easy to guess."""
     password = None
@@ -109,7 +109,7 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List users: e-mail, state, TOTP and namespaces."""
-    with opened() as runtime, runtime.sessions() as session:
+    with opened(create=False) as runtime, runtime.sessions() as session:
         users = service.list_users(session)
     rows = [
         [
@@ -125,25 +125,25 @@ def users_list() -> None:
 
 
 @users_app.command("disable")
-def users_disable(name: str = typer.Argument(..., help="User name.")) -> None:
+def users_disable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
     """Stop a user logging in; every token already issued to them stops working at once."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         changed = service.set_user_disabled(session, name, True)
     out.print(f"user {name} disabled" if changed else f"user {name} was already disabled")
 
 
 @users_app.command("enable")
-def users_enable(name: str = typer.Argument(..., help="User name.")) -> None:
+def users_enable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
     """Let a disabled user log in again."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         changed = service.set_user_disabled(session, name, False)
     out.print(f"user {name} enabled" if changed else f"user {name} was already enabled")
 
 
 @totp_app.command("enable")
-def totp_enable(name: str = typer.Argument(..., help="User name.")) -> None:
+def totp_enable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
     """Turn on TOTP; prints a QR code and, alone on the last line, the otpauth:// URI."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         uri = totp.enable_totp(session, name)
     out.print(f"TOTP is on for {name}: enrol an authenticator app with this code or URI")
     _print_qr(uri)
@@ -163,15 +163,17 @@ def _print_qr(text: str) -> None:
 
 
 @totp_app.command("disable")
-def totp_disable(name: str = typer.Argument(..., help="User name.")) -> None:
+def totp_disable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
     """Turn off TOTP: password logins no longer ask for a code."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         changed = totp.disable_totp(session, name)
     out.print(f"TOTP is off for {name}" if changed else f"TOTP was not on for {name}")
 
 
 @namespaces_app.command("add")
-def namespaces_add(namespace: str = typer.Argument(..., help="Namespace name.")) -> None:
+def namespaces_add(
+    namespace: str = typer.Argument(..., metavar="NAMESPACE", help="Namespace name."),
+) -> None:
     """Register a namespace; its history becomes visible to its members."""
     with opened() as runtime, runtime.sessions.begin() as session:
         service.create_namespace(session, namespace)
@@ -181,7 +183,7 @@ def namespaces_add(namespace: str = typer.Argument(..., help="Namespace name."))
 @namespaces_app.command("list")
 def namespaces_list() -> None:
     """List namespaces with their member count and extra repos."""
-    with opened() as runtime, runtime.sessions() as session:
+    with opened(create=False) as runtime, runtime.sessions() as session:
         namespaces = service.list_namespaces(session)
     rows = [[ns.name, str(ns.members), ",".join(ns.extra_repos) or "-"] for ns in namespaces]
     _table(["NAMESPACE", "MEMBERS", "EXTRA REPOS"], rows)
@@ -189,11 +191,15 @@ def namespaces_list() -> None:
 
 @extra_repos_app.command("add")
 def extra_repos_add(
-    namespace: str = typer.Argument(..., help="The namespace that may read the repository."),
-    repository: str = typer.Argument(..., help="A repository of another namespace: ns2/repo."),
+    namespace: str = typer.Argument(
+        ..., metavar="NAMESPACE", help="The namespace that may read the repository."
+    ),
+    repository: str = typer.Argument(
+        ..., metavar="REPOSITORY", help="A repository of another namespace: ns2/repo."
+    ),
 ) -> None:
     """Let a namespace's members read a repository of another namespace."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         added = service.add_extra_repo(session, namespace, repository)
     out.print(
         f"{namespace} may read {repository}"
@@ -204,54 +210,62 @@ def extra_repos_add(
 
 @extra_repos_app.command("remove")
 def extra_repos_remove(
-    namespace: str = typer.Argument(..., help="Namespace."),
-    repository: str = typer.Argument(..., help="The extra repository: ns2/repo."),
+    namespace: str = typer.Argument(..., metavar="NAMESPACE", help="Namespace."),
+    repository: str = typer.Argument(
+        ..., metavar="REPOSITORY", help="The extra repository: ns2/repo."
+    ),
 ) -> None:
     """Withdraw an extra repository from a namespace."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         service.remove_extra_repo(session, namespace, repository)
     out.print(f"{namespace} may no longer read {repository}")
 
 
 @members_app.command("add")
 def members_add(
-    namespace: str = typer.Argument(..., help="Namespace."),
-    user: str = typer.Argument(..., help="User name."),
-    role: str = typer.Option("member", "--role", help="owner, editor or member."),
+    namespace: str = typer.Argument(..., metavar="NAMESPACE", help="Namespace."),
+    user: str = typer.Argument(..., metavar="USER", help="User name."),
+    role: str = typer.Option("member", "--role", metavar="ROLE", help="owner, editor or member."),
 ) -> None:
     """Grant a user access to a namespace (or change their role)."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         service.add_member(session, namespace, user, role)
     out.print(f"{user} is {role} of {namespace}")
 
 
 @members_app.command("remove")
 def members_remove(
-    namespace: str = typer.Argument(..., help="Namespace."),
-    user: str = typer.Argument(..., help="User name."),
+    namespace: str = typer.Argument(..., metavar="NAMESPACE", help="Namespace."),
+    user: str = typer.Argument(..., metavar="USER", help="User name."),
 ) -> None:
     """Withdraw a user's access to a namespace (effective on their next request)."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         service.remove_member(session, namespace, user)
     out.print(f"{user} is no longer a member of {namespace}")
 
 
 @tokens_app.command("create")
 def tokens_create(
-    user: str = typer.Argument(..., help="The user the token logs in as."),
-    label: str = typer.Option(..., "--label", help="What the token is for, e.g. 'ci'."),
+    user: str = typer.Argument(..., metavar="USER", help="The user the token logs in as."),
+    label: str = typer.Option(
+        ..., "--label", metavar="TEXT", help="What the token is for, e.g. 'ci'."
+    ),
     scope: list[str] = typer.Option(
-        ["analytics:read"], "--scope", help="A scope; repeat for more. Default: analytics:read."
+        ["analytics:read"],
+        "--scope",
+        metavar="SCOPE",
+        help="A scope; repeat for more. Default: analytics:read.",
     ),
     expires: str | None = typer.Option(
         None,
         "--expires",
+        metavar="WHEN",
         help="YYYY-MM-DD (stops at 00:00 UTC that day) or an ISO time with offset; default: never.",
     ),
 ) -> None:
     """Create a personal access token; it is printed once, alone on the last line."""
     expires_at = _expiry(expires)
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         secret = tokens.create_pat(session, user, label, scope, expires_at)
     out.print(f"access token {secret.id} created for {user}; it is shown only now:")
     print(secret.text)
@@ -259,10 +273,10 @@ def tokens_create(
 
 @tokens_app.command("list")
 def tokens_list(
-    user: str | None = typer.Argument(None, help="Only this user's tokens."),
+    user: str | None = typer.Argument(None, metavar="USER", help="Only this user's tokens."),
 ) -> None:
     """List personal access tokens (never their secrets)."""
-    with opened() as runtime, runtime.sessions() as session:
+    with opened(create=False) as runtime, runtime.sessions() as session:
         pats = tokens.list_pats(session, user)
     rows = [
         [
@@ -281,17 +295,17 @@ def tokens_list(
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    token_id: str = typer.Argument(..., help="The token's id (or the token)."),
+    token_id: str = typer.Argument(..., metavar="TOKEN_ID", help="The token's id (or the token)."),
 ) -> None:
     """Revoke a personal access token; the JWTs it yielded stop working at once."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         changed = tokens.revoke_pat(session, token_id)
     out.print("access token revoked" if changed else "access token was already revoked")
 
 
 @ingest_tokens_app.command("create")
 def ingest_tokens_create(
-    name: str = typer.Argument(..., help="A label, e.g. the registry's name."),
+    name: str = typer.Argument(..., metavar="NAME", help="A label, e.g. the registry's name."),
 ) -> None:
     """Create a registry ingest token; the token is printed once, alone on the last line."""
     with opened() as runtime, runtime.sessions.begin() as session:
@@ -303,7 +317,7 @@ def ingest_tokens_create(
 @ingest_tokens_app.command("list")
 def ingest_tokens_list() -> None:
     """List ingest tokens (never their secrets)."""
-    with opened() as runtime, runtime.sessions() as session:
+    with opened(create=False) as runtime, runtime.sessions() as session:
         found = service.list_ingest_tokens(session)
     rows = [
         [token.id, token.name, _when(token.created_at), "revoked" if token.revoked else "active"]
@@ -314,9 +328,9 @@ def ingest_tokens_list() -> None:
 
 @ingest_tokens_app.command("revoke")
 def ingest_tokens_revoke(
-    token_id: str = typer.Argument(..., help="The token's id (or the token)."),
+    token_id: str = typer.Argument(..., metavar="TOKEN_ID", help="The token's id (or the token)."),
 ) -> None:
     """Revoke an ingest token; running servers refuse it from their next delivery."""
-    with opened() as runtime, runtime.sessions.begin() as session:
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
         changed = service.revoke_ingest_token(session, token_id)
     out.print("ingest token revoked" if changed else "ingest token was already revoked")

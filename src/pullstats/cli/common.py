@@ -1,11 +1,20 @@
-"""What every command shares: opening the installation, consoles, and turning errors into lines."""
+"""What every command shares: opening the installation, consoles, and turning errors into lines.
+
+Every error a command meets ends as one ``error: …`` line on stderr and exit status 1: the
+expected ones (a bad setting, a taken name, a missing file) with a message that says what to
+do, anything else with its type and message. ``pullstats --debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,10 +23,17 @@ from pullstats.accounts.errors import AccountError
 from pullstats.config import Settings
 from pullstats.db.migrate import SchemaOutdated
 from pullstats.lake.jobs import JobLockBusy
-from pullstats.runtime import Runtime
+from pullstats.runtime import NoInstallation, Runtime
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Flags:
+    debug = False  # set by the global --debug option
+
+
+flags = _Flags()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -25,12 +41,74 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+class Application(typer.Typer):
+    """The command tree, run so that an unexpected error is one line, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:  # click's own errors and exits never come this far
+            if flags.debug:
+                raise
+            for line in error_lines(error):
+                fail(line)
+            sys.exit(1)
+
+
+def error_lines(error: BaseException) -> list[str]:
+    """What an error that no command turned into a message says, as one line (a line per bad
+    setting), with a hint where the traceback is."""
+    if isinstance(error, ValidationError) and error.title == Settings.__name__:
+        return settings_error_lines(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = f"{error.filename}: " if error.filename else ""
+        return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
+    text = " ".join(str(error).split()) or "no message"
+    return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
+
+
+#: What a value of each setting type must look like, said the operator's way.
+_EXPECTED = {
+    "timedelta": "a duration: ISO 8601 such as PT2H, PT15M or P7D, or a number of seconds",
+    "int": "a whole number",
+    "bool": "true or false",
+    "Path": "a path",
+}
+
+
+def settings_error_lines(error: ValidationError) -> list[str]:
+    """One line per bad ``PULLSTATS_*`` value: the variable, the value and what is expected."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = f"PULLSTATS_{field.upper()}"
+        info = Settings.model_fields.get(field)
+        if info is not None and "SecretStr" in str(info.annotation):
+            shown = "(value not shown: it is a secret)"
+        else:
+            raw = os.environ.get(variable, problem.get("input"))
+            shown = repr(raw)
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        type_name = getattr(info.annotation, "__name__", "") if info is not None else ""
+        expected = _EXPECTED.get(type_name)
+        if expected and problem["type"].endswith(("_parsing", "_type")):
+            message = f"expected {expected}"
+        else:
+            message = message[:1].lower() + message[1:]
+        lines.append(f"{variable}={shown}: {message}")
+    return lines
+
+
 @contextlib.contextmanager
-def opened(settings: Settings | None = None) -> Iterator[Runtime]:
-    """The installation named by the environment, with known errors shown as one line."""
+def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator[Runtime]:
+    """The installation named by the environment, with known errors shown as one line.
+
+    ``create=False`` is for commands that only read: they open an existing installation and
+    create nothing (no data dir, no catalog) when there is none.
+    """
     try:
-        runtime = Runtime.open(settings)
-    except SchemaOutdated as error:
+        runtime = Runtime.open(settings, create=create)
+    except (SchemaOutdated, NoInstallation) as error:
         raise fail(str(error)) from None
     try:
         yield runtime
@@ -49,3 +127,16 @@ def progress() -> Progress:
         console=err,
         transient=False,
     )
+
+
+__all__ = [
+    "Application",
+    "err",
+    "error_lines",
+    "fail",
+    "flags",
+    "opened",
+    "out",
+    "progress",
+    "settings_error_lines",
+]

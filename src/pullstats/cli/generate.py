@@ -89,25 +89,40 @@ def _parse_start(value: str | None, days: int) -> dt.date:
 
 
 def generate_command(
-    events: int = typer.Option(10_000, "--events", min=1, help="About how many requests in all."),
-    start: str | None = typer.Option(
-        None, "--start", help="First UTC day (YYYY-MM-DD); default: --days days ago."
+    events: int = typer.Option(
+        10_000, "--events", min=1, metavar="N", help="About how many requests in all."
     ),
-    days: int = typer.Option(1, "--days", min=1, help="Days to spread the requests over."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same events."),
+    start: str | None = typer.Option(
+        None, "--start", metavar="DAY", help="First UTC day (YYYY-MM-DD); default: --days days ago."
+    ),
+    days: int = typer.Option(
+        1, "--days", min=1, metavar="N", help="Days to spread the requests over."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", metavar="N", help="Random seed: the same seed, the same events."
+    ),
     out_to: str = typer.Option(
-        ..., "--out", help="A folder to write into, or a server URL (http://HOST:PORT) to POST to."
+        ...,
+        "--out",
+        metavar="DIR|URL",
+        help="A folder to write into, or a server URL (http://HOST:PORT) to POST to.",
     ),
     format_: str = typer.Option(
-        "notifications", "--format", help="notifications, nginx or all (a folder only)."
+        "notifications",
+        "--format",
+        metavar="FORMAT",
+        help="notifications, nginx or all (a folder only).",
     ),
     token: str | None = typer.Option(
         None,
         "--token",
+        metavar="TOKEN",
         envvar="PULLSTATS_GENERATE_TOKEN",
         help="Ingest token (psi_…) for --out URL; or set PULLSTATS_GENERATE_TOKEN.",
     ),
-    batch: int = typer.Option(100, "--batch", min=1, help="Events per notification envelope."),
+    batch: int = typer.Option(
+        100, "--batch", min=1, metavar="N", help="Events per notification envelope."
+    ),
 ) -> None:
     """Generate realistic synthetic pull traffic: notification envelopes, nginx logs, or POSTs."""
     if format_ not in FORMATS:

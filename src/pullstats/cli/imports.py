@@ -20,7 +20,9 @@ import_app = typer.Typer(help="Import pull history from other services.", no_arg
 @import_app.command("dockerhub-csv")
 def dockerhub_csv(
     files: list[Path] = typer.Argument(
-        ..., help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports."
+        ...,
+        metavar="FILE...",
+        help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports.",
     ),
 ) -> None:
     """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
@@ -61,10 +63,16 @@ def _show(report: FileReport) -> None:
         markup=False,
     )
     for row in report.listed:
-        value = f": {row.value}" if row.value else ""
+        value = f": {_cell(row.value)}" if row.value else ""
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
     if skipped > len(report.listed):
         err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _cell(text: str) -> str:
+    """A cell as shown: control characters escaped (no terminal escapes from a file), cut."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:80])
+    return shown + ("…" if len(text) > 80 else "")
 
 
 def _rows(count: int) -> str:

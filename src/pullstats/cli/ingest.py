@@ -36,7 +36,7 @@ _PROGRESS_BYTES = 16 * 1024 * 1024
 @ingest_app.command("logs")
 def logs_command(
     files: list[str] = typer.Argument(
-        ..., metavar="FILE", help="Access log files (.gz too); - for stdin."
+        ..., metavar="FILE...", help="Access log files (.gz too); - for stdin."
     ),
     allow_overlap: bool = typer.Option(
         False,
@@ -44,7 +44,10 @@ def logs_command(
         help="Import even hours that already hold registry-notification requests.",
     ),
     log_format: str = typer.Option(
-        "auto", "--format", help="Line format: auto, combined or pullstats (docs/access-logs.md)."
+        "auto",
+        "--format",
+        metavar="FORMAT",
+        help="Line format: auto, combined or pullstats (docs/access-logs.md).",
     ),
 ) -> None:
     """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
@@ -111,15 +114,21 @@ def _progress() -> Iterator[tuple[_Bars, ImportProgress]]:
 
 
 def _print_report(result: ImportResult) -> None:
+    """The counts per source, the first line numbers of bad lines (never their text: a log line
+    may hold a token), then the total; exits 1 if a source held no access-log line at all."""
+    not_logs = []
     for source in result.sources:
-        out.print(_source_line(source))
-        for number, reason, text in source.errors:
-            out.print(f"{source.name}:{number}: {reason}: {text}")
-        if source.lines and source.skipped["unparseable"] == source.lines:
+        out.print(_source_line(source), markup=False)
+        for reason, numbers in _first_bad_lines(source).items():
+            more = source.skipped[reason] - len(numbers)
             out.print(
-                f"{source.name}: no line is in the combined or pullstats format "
-                "(see docs/access-logs.md)"
+                f"{source.name}: {reason} at line{'s' if len(numbers) + more > 1 else ''} "
+                + ", ".join(str(n) for n in numbers)
+                + (f" and {more} more" if more > 0 else ""),
+                markup=False,
             )
+        if _not_a_log(source):
+            not_logs.append(source.name)
     days = sorted(result.days)
     span = f" on {len(days)} days ({days[0]} to {days[-1]})" if days else ""
     out.print(
@@ -127,6 +136,28 @@ def _print_report(result: ImportResult) -> None:
         f"{result.written} new, {result.used - result.written} already in the lake{span}"
         + ("; run `pullstats process` to classify them" if result.written else "")
     )
+    for name in not_logs:
+        fail(
+            f"{name}: not an access log: no line is in the combined or pullstats format "
+            "(see docs/access-logs.md)"
+        )
+    if not_logs:
+        raise typer.Exit(1)
+
+
+def _first_bad_lines(source: SourceReport) -> dict[str, list[int]]:
+    """The line numbers the import listed, by reason, in the order met."""
+    found: dict[str, list[int]] = {}
+    for number, reason, _text in source.errors:
+        found.setdefault(reason, []).append(number)
+    return found
+
+
+def _not_a_log(source: SourceReport) -> bool:
+    """Whether no line of the source is even shaped like an access-log line."""
+    unparseable = source.skipped["unparseable"]
+    shapeless = unparseable + source.skipped["unterminated"] + source.skipped["blank"]
+    return unparseable > 0 and shapeless == source.lines
 
 
 def _source_line(source: SourceReport) -> str:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import typer
 
+from pullstats.accounts import service
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.exports.closing import ExportResult, ExportTask, export_closed
 from pullstats.lake.compaction import CompactionResult
@@ -64,8 +65,12 @@ def run_process(
 
 
 def process_command(
-    from_: str | None = typer.Option(None, "--from", help="First day to reclassify (YYYY-MM-DD)."),
-    to: str | None = typer.Option(None, "--to", help="Last day to reclassify (default: --from)."),
+    from_: str | None = typer.Option(
+        None, "--from", metavar="DAY", help="First day to reclassify (YYYY-MM-DD)."
+    ),
+    to: str | None = typer.Option(
+        None, "--to", metavar="DAY", help="Last day to reclassify (default: --from)."
+    ),
     rebuild: bool = typer.Option(
         False, "--rebuild", help="Reclassify and roll up --from..--to even without new data."
     ),
@@ -111,14 +116,22 @@ def run_export(
 
 def export_command(
     through: str | None = typer.Option(
-        None, "--through", help="Close every period closed by this day, as if it were today."
+        None,
+        "--through",
+        metavar="DAY",
+        help="Close every period closed by this day, as if it were today.",
     ),
-    namespace: str | None = typer.Option(None, "--namespace", help="Only this namespace."),
+    namespace: str | None = typer.Option(
+        None, "--namespace", metavar="NAMESPACE", help="Only this namespace."
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite periods already exported."),
 ) -> None:
     """Close and export every closed period: raw, summary, repo-summary, namespace-summary."""
     day = _parse_day(through, "--through")
     with opened() as runtime:
+        if namespace is not None:
+            with runtime.sessions() as session:
+                service.get_namespace(session, namespace)  # "no namespace 'x'", exit 1
         result = run_export(runtime, end_of_day(day) if day else None, namespace, rebuild)
     out.print(
         f"exported {len(result.exported)} namespace periods ({result.files} files, "

@@ -31,7 +31,7 @@ their output.
 """
 
 
-def _help_pages(app: typer.Typer) -> Iterator[tuple[str, str]]:
+def help_pages(app: typer.Typer = app) -> Iterator[tuple[str, str]]:
     """(command path, help text) of the root and every group and command under it, depth first."""
     root = typer.main.get_command(app)
     stack = [
@@ -65,7 +65,7 @@ def _help_pages(app: typer.Typer) -> Iterator[tuple[str, str]]:
 def render(app: typer.Typer = app) -> str:
     """The whole reference page: one section per command, in the order ``--help`` lists them."""
     sections = [_HEADER]
-    for path, text in _help_pages(app):
+    for path, text in help_pages(app):
         sections.append(f"## `{path}`\n\n```text\n{text}```\n")
     return "\n".join(sections)
 

@@ -190,18 +190,25 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
         gzipped = handle.read(2) == b"\x1f\x8b"
     compression = "gzip" if gzipped else "none"
     # a view cannot take prepared parameters: the path is quoted as a SQL literal instead
-    connection.execute(
-        f"""
-        CREATE TEMP VIEW src AS
-        SELECT row_number() OVER () AS rn, *
-        FROM read_csv(
-            {_literal(str(path))}, header = true, all_varchar = true, delim = ',',
-            quote = '"', escape = '"', compression = '{compression}',
-            ignore_errors = true, store_rejects = true
+    try:
+        connection.execute(
+            f"""
+            CREATE TEMP VIEW src AS
+            SELECT row_number() OVER () AS rn, *
+            FROM read_csv(
+                {_literal(str(path))}, header = true, all_varchar = true, delim = ',',
+                quote = '"', escape = '"', compression = '{compression}',
+                ignore_errors = true, store_rejects = true
+            )
+            """
         )
-        """
-    )
-    names = [row[0] for row in connection.execute("DESCRIBE src").fetchall()][1:]
+        names = [row[0] for row in connection.execute("DESCRIBE src").fetchall()][1:]
+    except duckdb.Error:
+        # DuckDB's own message is a page about its CSV sniffer, of no use to an operator
+        raise UnrecognisedFile(
+            "not a CSV file: no comma-separated header row could be read "
+            "(expected a Docker Hub DVP CSV export, see docs/dockerhub-import.md)"
+        ) from None
     return parse_header(names)
 
 

@@ -110,6 +110,8 @@ def import_logs(
     """Import access logs; ``-`` is stdin. Raises :class:`LogImportError` before writing."""
     progress = progress or ImportProgress()
     for name in sources:
+        if name != STDIN and Path(name).is_dir():
+            raise LogImportError(f"{name}: a directory; name the log files in it")
         if name != STDIN and not Path(name).is_file():
             raise LogImportError(f"{name}: no such file")
     if list(sources).count(STDIN) > 1:

@@ -1,0 +1,235 @@
+"""A new operator is never left guessing: every CLI error is one line that says what to do.
+
+Bad settings name the variable, its value and what is expected; anything unexpected is one
+line too, with the traceback only under ``--debug``; commands that only read create nothing;
+bad input files get a clear message and a non-zero exit, and log lines are never echoed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pullstats.cli import reference
+from tests.conftest import cli_env, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli_with(
+    data_dir: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_cli` with more ``PULLSTATS_*`` variables set."""
+    return subprocess.run(
+        [sys.executable, "-m", "pullstats", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(data_dir, env),
+        timeout=300,
+        check=False,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+# --- settings and unexpected errors ----------------------------------------------------------
+
+
+def test_a_bad_setting_is_one_line_naming_variable_value_and_expectation(data_dir: Path) -> None:
+    duration = run_cli_with(data_dir, {"PULLSTATS_CLOSE_GRACE": "banana"}, "users", "list")
+    assert one_error_line(duration) == (
+        "error: PULLSTATS_CLOSE_GRACE='banana': expected a duration: ISO 8601 such as PT2H, "
+        "PT15M or P7D, or a number of seconds"
+    )
+    bounded = run_cli_with(data_dir, {"PULLSTATS_EXPORT_PART_BYTES": "10"}, "export")
+    assert one_error_line(bounded) == (
+        "error: PULLSTATS_EXPORT_PART_BYTES='10': input should be greater than or equal to 4096"
+    )
+    proxies = run_cli_with(data_dir, {"PULLSTATS_TRUSTED_PROXIES": "10.0.0.x"}, "serve")
+    assert one_error_line(proxies) == (
+        "error: PULLSTATS_TRUSTED_PROXIES='10.0.0.x': not an IP address or network: '10.0.0.x'"
+    )
+    assert not data_dir.exists()
+
+
+def test_two_bad_settings_are_two_lines(data_dir: Path) -> None:
+    result = run_cli_with(
+        data_dir, {"PULLSTATS_ACCESS_LOG": "maybe", "PULLSTATS_DUCKDB_THREADS": "two"}, "process"
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert sorted(result.stderr.strip().splitlines()) == [
+        "error: PULLSTATS_ACCESS_LOG='maybe': expected true or false",
+        "error: PULLSTATS_DUCKDB_THREADS='two': expected a whole number",
+    ]
+
+
+def test_debug_shows_the_traceback(data_dir: Path) -> None:
+    result = run_cli_with(data_dir, {"PULLSTATS_CLOSE_GRACE": "banana"}, "--debug", "users", "list")
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "close_grace" in result.stderr
+
+
+def test_an_unexpected_error_is_one_line_without_debug(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "data"
+    not_a_dir.write_text("a file where the data dir should be")
+    line = one_error_line(run_cli(not_a_dir, "users", "add", "alice"))
+    assert re.fullmatch(
+        rf"error: {re.escape(str(not_a_dir))}/\w+: (File exists|Not a directory) "
+        r"\(pullstats --debug … shows the traceback\)",
+        line,
+    ), line
+    debug = run_cli(not_a_dir, "--debug", "users", "add", "alice")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+# --- commands that only read create nothing ---------------------------------------------------
+
+READ_ONLY = [
+    ("users", "list"),
+    ("namespaces", "list"),
+    ("tokens", "list"),
+    ("ingest-tokens", "list"),
+    ("users", "disable", "alice"),
+    ("members", "remove", "acme", "alice"),
+    ("tokens", "revoke", "pat_0000"),
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_commands_that_only_read_create_nothing(data_dir: Path, command: tuple[str, ...]) -> None:
+    line = one_error_line(run_cli(data_dir, *command))
+    assert line == (
+        f"error: no pullstats data dir at {data_dir}: set PULLSTATS_DATA_DIR to the "
+        "installation's data dir, or create one with `pullstats db upgrade`"
+    )
+    assert not data_dir.exists()
+
+
+def test_list_commands_read_an_existing_installation(data_dir: Path) -> None:
+    assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
+    listed = run_cli(data_dir, "namespaces", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split() == ["acme", "0", "-"]
+
+
+# --- input files --------------------------------------------------------------------------------
+
+
+def test_ingest_logs_refuses_a_binary_file_and_echoes_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    binary = tmp_path / "image.log"
+    # a PNG signature, NULs and bytes that are not UTF-8; a token sits in the middle
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) + b"\nsecret-token-1234\n\xff")
+    result = run_cli(data_dir, "ingest", "logs", str(binary))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"error: {binary}: not an access log: no line is in the combined or pullstats format "
+        "(see docs/access-logs.md)"
+    )
+    assert "secret-token-1234" not in result.stdout + result.stderr
+    assert "\ufffd" not in result.stdout and "\x00" not in result.stdout
+    assert f"{binary}: unparseable at lines 1, 2" in result.stdout
+
+
+def test_ingest_logs_counts_bad_lines_by_number_never_by_text(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    good = (
+        '203.0.113.7 - - [05/Oct/2026:14:44:26 +0200] "GET /v2/acme/app/manifests/1.0 HTTP/1.1" '
+        '200 0 "-" "docker/27.3.1"\n'
+    )
+    leaky = "GET /v2/token?access_token=ghp_SECRET0123456789 oops\n"
+    log = tmp_path / "access.log"
+    log.write_text(good + leaky * 7 + good)
+    result = run_cli(data_dir, "ingest", "logs", str(log))
+    assert result.returncode == 0, result.stderr
+    assert "ghp_SECRET" not in result.stdout + result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        f"{log}: 9 lines read, 2 used, 7 skipped (unparseable 7)",
+        f"{log}: unparseable at lines 2, 3, 4, 5, 6 and 2 more",
+    ]
+
+
+def test_ingest_logs_on_a_directory_says_so(data_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    assert one_error_line(run_cli(data_dir, "ingest", "logs", str(folder))) == (
+        f"error: {folder}: a directory; name the log files in it"
+    )
+
+
+def test_import_dockerhub_csv_of_a_text_file_is_a_whole_sentence(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    readme = ROOT / "README.md"
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(readme))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"{readme}: error: not a CSV file: no comma-separated header row could be read "
+        "(expected a Docker Hub DVP CSV export, see docs/dockerhub-import.md)",
+        "error: 1 of 1 files could not be imported",
+    ]
+
+
+def test_import_dockerhub_csv_shows_a_bad_cell_without_its_control_characters(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "hub_raw.csv"
+    header = (ROOT / "tests/fixtures/dockerhub/hub_raw_2026-W02.csv").read_text().splitlines()[0]
+    # a timestamp cell that clears the screen and colours what follows, were it printed raw
+    cell = "\x1b[2J\x1b[31mnow"
+    raw.write_text(
+        f"{header}\n{cell},acme,api,1.0,sha256:aaa,1.0,2026-01-07,GET,pull_by_tag,,,,,docker,1,acme\n"
+    )
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(raw))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+    assert f"{raw}:2: skipped (bad_timestamp): \\x1b[2J\\x1b[31mnow" in result.stderr
+
+
+def test_export_of_an_unknown_namespace_fails(data_dir: Path) -> None:
+    assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
+    assert one_error_line(run_cli(data_dir, "export", "--namespace", "nope")) == (
+        "error: no namespace 'nope'"
+    )
+    assert run_cli(data_dir, "export", "--namespace", "acme").returncode == 0
+
+
+# --- help -------------------------------------------------------------------------------------
+
+#: A Python type where a metavar belongs, as Typer prints it: <bool>, <str>, <list[str]>, …
+_PLACEHOLDER = re.compile(r"<[a-z][a-z_ \[\]|,]*>")
+
+
+def test_no_help_in_the_command_tree_shows_a_type_placeholder() -> None:
+    pages = list(reference.help_pages())
+    assert len(pages) > 30
+    shown = {path: _PLACEHOLDER.findall(text) for path, text in pages}
+    assert not {path: found for path, found in shown.items() if found}
+
+
+@pytest.mark.parametrize(
+    "command", [("tokens", "create"), ("ingest", "logs"), ("users", "add")], ids=" ".join
+)
+def test_the_real_help_is_the_reference_page(data_dir: Path, command: tuple[str, ...]) -> None:
+    """What a terminal shows is what docs/cli.md shows, so the check above covers both."""
+    result = run_cli(data_dir, *command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert not _PLACEHOLDER.findall(result.stdout)
+    assert "--help  " in result.stdout and "<bool>" not in result.stdout
+    expected = dict(reference.help_pages())["pullstats " + " ".join(command)]
+    assert "".join(result.stdout.split()) == "".join(expected.split())  # any terminal width

@@ -1,0 +1,121 @@
+"""``pullstats serve`` and ``pullstats demo`` check where they will listen before any work, and
+the demo keeps to its own loopback installation."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import cli_env, free_port, run_cli
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield int(listener.getsockname()[1])
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_serve_refuses_a_port_outside_1_to_65535(data_dir: Path, port: str) -> None:
+    result = run_cli(data_dir, "serve", "--port", port)
+    assert result.returncode == 2
+    assert f"Invalid value for '--port': {port} is not in the range 1<=x<=65535" in result.stderr
+    assert not data_dir.exists()
+
+
+def test_demo_on_a_busy_port_says_so_at_once(tmp_path: Path, busy_port: int) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pullstats", "demo", "--port", str(busy_port)],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "real"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: port {busy_port} on 127.0.0.1 is already in use: stop what listens there "
+        f"(another pullstats?) or pick a free port with --port, e.g. --port {busy_port + 1}"
+    )
+    assert time.monotonic() - started < 30  # not after seeding a year of pulls
+    assert list(tmp_path.iterdir()) == []  # nothing seeded, nothing created
+
+
+def test_serve_on_a_busy_port_says_so(data_dir: Path, busy_port: int) -> None:
+    result = run_cli(data_dir, "serve", "--port", str(busy_port))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: port {busy_port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_serve_on_an_address_not_of_this_machine(data_dir: Path) -> None:
+    # TEST-NET-1 (RFC 5737): never assigned to a machine, so binding fails at once
+    result = run_cli(data_dir, "serve", "--host", "192.0.2.1", "--port", "8000")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: --host 192.0.2.1: not an address of this machine"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_demo_stays_on_loopback_unless_told(tmp_path: Path, host: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pullstats", "demo", "--host", host, "--port", str(free_port())],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "real"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: --host {host} can be reached from other machines, and the demo user's "
+        "password (pullstats-demo) is public: serve on 127.0.0.1, or add --allow-remote"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.e2e
+def test_demo_uses_its_own_data_dir_whatever_the_environment_names(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    demo_dir = tmp_path / "pullstats-demo-data"
+    demo_dir.mkdir()
+    (demo_dir / "demo.json").write_text("{}")  # seeded already: the demo only serves
+    port = free_port()
+    env = cli_env(real, {"PULLSTATS_DATABASE_URL": f"sqlite:///{tmp_path / 'real.sqlite3'}"})
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as output:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "pullstats", "demo", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert demo.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the demo did not start: {log.read_text()}")
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+    assert f"data dir: {demo_dir}" in log.read_text()
+    assert (demo_dir / "catalog.sqlite3").is_file()
+    assert not real.exists()
+    assert not (tmp_path / "real.sqlite3").exists()
