@@ -131,8 +131,10 @@ def _marked_block(text: str, marker: str) -> str:
 
 def test_readme_ci_commands() -> None:
     text = _read(README)
-    assert _marked_block(text, "demo") == "pip install -e . && pullstats demo\n"
-    assert _marked_block(text, "test") == "pip install -e '.[test]' && pytest\n"
+    assert _marked_block(text, "demo") == "pip install -c constraints.txt -e . && pullstats demo\n"
+    assert _marked_block(text, "test") == (
+        "scripts/system-deps.sh && pip install -c constraints.txt -e '.[test]' && pytest\n"
+    )
 
 
 def test_readme_links_every_docs_page() -> None:
