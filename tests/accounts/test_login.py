@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from pullstats.accounts import jwt_tokens, tokens, totp
 from pullstats.db.models import PersonalAccessToken
@@ -137,6 +137,18 @@ def test_re_enabling_a_user_revives_none_of_their_old_tokens(
     # the credentials themselves still work, at once: new logins carry the new generation
     assert api.get(PULLS, api.token("alice")).status_code == 200
     assert api.get(PULLS, api.token("alice", pat)).status_code == 200
+
+
+def test_an_operators_sql_disable_ends_old_tokens_for_good_too(api: Api) -> None:
+    """The session generation is bumped by a trigger, so a disable that never went through our
+    code (plain SQL) still ends the tokens issued before it."""
+    seed_user(api.runtime, "alice", "acme")
+    token = api.token("alice")
+    for disabled in (True, False):
+        with api.runtime.engine.begin() as connection:
+            connection.execute(text("UPDATE users SET disabled = :d"), {"d": disabled})
+    assert api.get(PULLS, token).status_code == 401
+    assert api.get(PULLS, api.token("alice")).status_code == 200
 
 
 def test_full_two_factor_flow(api: Api) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
 
 from pullstats.accounts import jwt_tokens
@@ -97,6 +98,14 @@ def test_a_rotation_reaches_a_running_server(world: Server) -> None:
     link_before = _link(world, _login(world))
     assert _kid(token_before) == FIRST_KID
     assert parse_qs(urlsplit(link_before).query)["kid"] == [FIRST_KID]
+    # what a data dir's server handed out before rotation existed: no kid, no sgen
+    claims = jwt.decode(token_before, options={"verify_signature": False})
+    del claims["sgen"]
+    first_key = (world.data_dir / "keys" / "jwt.key").read_bytes()
+    legacy_token = jwt.encode(claims, first_key, algorithm="HS256")
+    assert "kid" not in jwt.get_unverified_header(legacy_token)
+    legacy_link = link_before.replace("&kid=0", "")
+    assert "kid=" not in legacy_link
 
     rotated = run_cli(world.data_dir, "keys", "rotate")
     assert rotated.returncode == 0, rotated.stderr
@@ -109,6 +118,8 @@ def test_a_rotation_reaches_a_running_server(world: Server) -> None:
     # the old key still verifies what it signed, the new key signs from now on
     assert _get(world, PULLS, token_before).status_code == 200
     assert _download(world, link_before) == 200
+    assert _get(world, PULLS, legacy_token).status_code == 200
+    assert _download(world, legacy_link) == 200
     token_after = _login(world)
     assert _kid(token_after) == new_kids[0]
     assert _get(world, PULLS, token_after).status_code == 200

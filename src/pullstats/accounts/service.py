@@ -60,14 +60,12 @@ def set_user_disabled(session: Session, name: str, disabled: bool) -> bool:
 
     A disabled user cannot log in, and every JWT already issued to them stops working for good:
     the bearer check reads ``disabled`` on each request, and disabling bumps the user's session
-    generation, which every older token carries a smaller value of, so ``users enable`` revives
-    none of them.
+    generation (a database trigger, migration 0006), which every older token carries a smaller
+    value of, so ``users enable`` revives none of them.
     """
     user = get_user(session, name)
     changed = user.disabled != disabled
     user.disabled = disabled
-    if disabled:
-        user.session_generation = (user.session_generation or 0) + 1
     return changed
 
 

@@ -73,11 +73,10 @@ def keys_rotate(
     has expired, and keys past that are deleted. A running server picks the new key up at once.
     """
     for name, ring in _rings(Settings(), only).items():
-        previous = ring.listed()
+        previous = ring.signing_key()  # made now if the server never started on this data dir
         new, dropped = rotate(ring)
+        until = _when(new.created + ring.lifetime)
         out.print(f"{name}: key {new.kid} signs from now on")
-        if previous:
-            until = _when(new.created + ring.lifetime)
-            out.print(f"{name}: key {previous[-1].kid} still verifies until {until}")
+        out.print(f"{name}: key {previous.kid} still verifies until {until}")
         for key in dropped:
             out.print(f"{name}: key {key.kid} deleted (everything it signed has expired)")

@@ -42,8 +42,9 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     #: the newest TOTP time-step accepted, so a code is never accepted twice
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    #: bumped by ``users disable``; a JWT carries the one it was issued under (claim ``sgen``)
-    #: and is refused once they differ, so re-enabling a user revives none of their old tokens
+    #: bumped by a trigger when ``disabled`` turns on (migration 0006); a JWT carries the one it
+    #: was issued under (claim ``sgen``) and is refused once they differ, so re-enabling a user
+    #: revives none of their old tokens
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
