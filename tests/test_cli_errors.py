@@ -170,6 +170,9 @@ def test_ingest_logs_on_a_directory_says_so(data_dir: Path, tmp_path: Path) -> N
     assert one_error_line(run_cli(data_dir, "ingest", "logs", str(folder))) == (
         f"error: {folder}: a directory; name the log files in it"
     )
+    missing = one_error_line(run_cli(data_dir, "ingest", "logs", str(tmp_path / "typo.log")))
+    assert missing == f"error: {tmp_path / 'typo.log'}: no such file"
+    assert not data_dir.exists()  # a wrong name creates no installation
 
 
 def test_import_dockerhub_csv_of_a_text_file_is_a_whole_sentence(

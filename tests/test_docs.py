@@ -7,6 +7,7 @@ resolve; and the README's two CI commands are exactly the ones CI runs.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -21,15 +22,28 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 PAGES = [README, *sorted(DOCS.glob("*.md"))]
-#: Folders of the working tree that are not the project's own pages.
-_NOT_OURS = {".git", ".venv", "venv", "node_modules", "build", "dist", ".pytest_cache", ".tox"}
-#: Every Markdown page of the repository (README, docs/, benchmarks/, CONTRIBUTING.md, …).
-ALL_MARKDOWN = sorted(
-    path
-    for path in ROOT.rglob("*.md")
-    if not _NOT_OURS.intersection(path.relative_to(ROOT).parts[:-1])
-    and not any(part.endswith(".egg-info") for part in path.relative_to(ROOT).parts)
-)
+#: Folders of the working tree that hold no page of the project (tools' and data dirs).
+_NOT_OURS = {
+    "node_modules", "venv", "env", "build", "dist", "__pycache__", "pullstats-data",
+    "pullstats-demo-data",
+}  # fmt: skip
+
+
+def _markdown_pages() -> list[Path]:
+    """Every Markdown page of the repository (README, docs/, benchmarks/, CONTRIBUTING.md, …),
+    without walking into virtualenvs, caches or data dirs."""
+    pages = []
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [
+            name
+            for name in subfolders
+            if not name.startswith(".") and name not in _NOT_OURS and not name.endswith("-info")
+        ]
+        pages.extend(Path(folder) / name for name in names if name.endswith(".md"))
+    return sorted(pages)
+
+
+ALL_MARKDOWN = _markdown_pages()
 
 #: Served by FastAPI itself, not by a pullstats router.
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs"}

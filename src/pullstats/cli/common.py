@@ -80,7 +80,11 @@ def settings_error_lines(error: ValidationError) -> list[str]:
     """One line per bad ``PULLSTATS_*`` value: the variable, the value and what is expected."""
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not problem["loc"]:  # a check across settings names them itself
+            lines.append(f"PULLSTATS_* settings: {message}")
+            continue
+        field = str(problem["loc"][0])
         variable = f"PULLSTATS_{field.upper()}"
         info = Settings.model_fields.get(field)
         if info is not None and "SecretStr" in str(info.annotation):
@@ -88,7 +92,6 @@ def settings_error_lines(error: ValidationError) -> list[str]:
         else:
             raw = os.environ.get(variable, problem.get("input"))
             shown = repr(raw)
-        message = str(problem["msg"]).removeprefix("Value error, ")
         type_name = getattr(info.annotation, "__name__", "") if info is not None else ""
         expected = _EXPECTED.get(type_name)
         if expected and problem["type"].endswith(("_parsing", "_type")):

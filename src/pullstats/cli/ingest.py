@@ -24,6 +24,7 @@ from pullstats.ingest.log_import import (
     ImportResult,
     LogImportError,
     SourceReport,
+    check_sources,
     import_logs,
 )
 
@@ -53,6 +54,10 @@ def logs_command(
     """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
     if log_format not in LOG_FORMATS:
         raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    try:
+        check_sources(files)  # before the data dir is opened: a typo creates nothing
+    except LogImportError as error:
+        raise fail(str(error)) from None
     with opened() as runtime, _progress() as (bars, progress):
         try:
             result = import_logs(

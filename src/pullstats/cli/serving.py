@@ -108,7 +108,7 @@ def serve(
         "127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on."
     ),
     port: int = typer.Option(
-        8000, "--port", min=1, max=65535, metavar="PORT", help="Port to listen on (1-65535)."
+        8000, "--port", min=1, max=65535, metavar="PORT", help="Port to listen on."
     ),
     workers: int = typer.Option(
         1, "--workers", min=1, metavar="N", help="Worker processes (PostgreSQL only)."
@@ -120,7 +120,7 @@ def serve(
 
 def demo(
     port: int = typer.Option(
-        8000, "--port", min=1, max=65535, metavar="PORT", help="Port to serve on (1-65535)."
+        8000, "--port", min=1, max=65535, metavar="PORT", help="Port to serve on."
     ),
     host: str = typer.Option(
         "127.0.0.1",

@@ -109,13 +109,7 @@ def import_logs(
 ) -> ImportResult:
     """Import access logs; ``-`` is stdin. Raises :class:`LogImportError` before writing."""
     progress = progress or ImportProgress()
-    for name in sources:
-        if name != STDIN and Path(name).is_dir():
-            raise LogImportError(f"{name}: a directory; name the log files in it")
-        if name != STDIN and not Path(name).is_file():
-            raise LogImportError(f"{name}: no such file")
-    if list(sources).count(STDIN) > 1:
-        raise LogImportError("stdin (-) can be read only once")
+    check_sources(sources)
     result = ImportResult()
     result.sources = [SourceReport("stdin" if name == STDIN else name) for name in sources]
     with job_lock(runtime.paths.job_lock), contextlib.closing(connect(runtime.settings)) as db:
@@ -139,6 +133,17 @@ def import_logs(
                 if parsed.used:
                     _write(runtime, writer, STAGED_REQUESTS, result)
     return result
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    """Raise :class:`LogImportError` unless every source is a file (or stdin, once)."""
+    for name in sources:
+        if name != STDIN and Path(name).is_dir():
+            raise LogImportError(f"{name}: a directory; name the log files in it")
+        if name != STDIN and not Path(name).is_file():
+            raise LogImportError(f"{name}: no such file")
+    if list(sources).count(STDIN) > 1:
+        raise LogImportError("stdin (-) can be read only once")
 
 
 #: Requests of every file held until the overlap guard has seen all their hours.
@@ -327,5 +332,6 @@ __all__ = [
     "LogImportError",
     "OverlapRefused",
     "SourceReport",
+    "check_sources",
     "import_logs",
 ]
