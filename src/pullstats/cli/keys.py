@@ -67,7 +67,12 @@ def keys_list() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(
-    only: Ring | None = typer.Option(None, "--only", help="Rotate only this ring (default: both)."),
+    only: Ring | None = typer.Option(
+        None,
+        "--only",
+        metavar="RING",
+        help="Rotate only this ring, jwt or download (default: both).",
+    ),
 ) -> None:
     """Make a new key that signs from now on; older keys still verify until what they signed
     has expired, and keys past that are deleted. A running server picks the new key up at once.
