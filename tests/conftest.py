@@ -2,8 +2,8 @@
 
 Also the ``e2e`` marker, set here rather than by hand: a test is ``e2e`` when it, a fixture it
 uses, or a test helper they call (followed through functions defined under ``tests``) uses one
-of :data:`E2E_CALLS` — a server process, the ``pullstats`` command in a child process or a
-browser. ``pytest -m "not e2e and not slow"`` is the fast tier (CONTRIBUTING.md). Should the
+of :data:`E2E_CALLS` — a server process, the ``pullstats`` command or any other child process,
+or a browser. ``pytest -m "not e2e and not slow"`` is the fast tier (CONTRIBUTING.md). Should the
 scan miss one, :func:`run_cli` and :func:`start_server` fail the unmarked test that calls them.
 """
 
@@ -28,8 +28,10 @@ from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
 
-#: names whose use makes a test e2e
-E2E_CALLS = frozenset({"run_cli", "run_pullstats", "start_server", "Popen", "sync_playwright"})
+#: names whose use makes a test e2e: our helpers that start pullstats, any child process, a browser
+E2E_CALLS = frozenset(
+    {"run_cli", "run_pullstats", "start_server", "subprocess", "Popen", "sync_playwright"}
+)
 
 _current_test: pytest.Item | None = None
 
