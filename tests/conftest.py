@@ -30,7 +30,15 @@ from pullstats.runtime import Runtime
 
 #: names whose use makes a test e2e: our helpers that start pullstats, any child process, a browser
 E2E_CALLS = frozenset(
-    {"run_cli", "run_pullstats", "start_server", "subprocess", "Popen", "sync_playwright"}
+    {
+        "run_cli",
+        "run_pullstats",
+        "start_server",
+        "uvicorn",
+        "subprocess",
+        "Popen",
+        "sync_playwright",
+    }
 )
 
 _current_test: pytest.Item | None = None

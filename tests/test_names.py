@@ -117,6 +117,7 @@ _NAMES = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(_NAMES)
 @example("a" * 64 + "/b")

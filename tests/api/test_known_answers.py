@@ -219,6 +219,7 @@ def test_breakdown_by_country(runtime: Runtime) -> None:
     ] == [("ZZ", 1, 2)]
 
 
+@pytest.mark.slow
 def test_iso_week_53_around_new_year(runtime: Runtime) -> None:
     """2020 has 53 ISO weeks: W53 runs Mon 2020-12-28 .. Sun 2021-01-03, across two months
     and two calendar years."""

@@ -206,6 +206,7 @@ def _paths(runtime: Runtime) -> list[Path]:
     return sorted(runtime.paths.actions.glob("*/*.parquet"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("split", ["halves", "interleaved"])
 def test_two_batches_give_the_same_actions_as_one(
     one_batch: Processed, split: str, tmp_path: Path

@@ -430,6 +430,7 @@ def streams(draw: st.DrawFn) -> Columns:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=500)
 @given(streams())
 def test_property_partition_invariants(stream: Columns) -> None:
@@ -544,6 +545,7 @@ def _reference(stream: Columns) -> list[tuple[str, int, str, str, int]]:
     return result
 
 
+@pytest.mark.slow
 @settings(max_examples=500)
 @given(streams())
 def test_property_matches_table_transcription(stream: Columns) -> None:

@@ -205,6 +205,7 @@ def test_ids_are_unique_uuid4s(history: pa.Table) -> None:
     assert all(UUID4.match(value) for value in ids)
 
 
+@pytest.mark.slow
 def test_busy_day_comes_in_bounded_chunks_in_time_order() -> None:
     chunks = generate(days=1, requests_per_day=450_000, seed=5)
     assert len(chunks) >= 3

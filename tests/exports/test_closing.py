@@ -8,6 +8,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from pullstats.accounts import service
@@ -92,6 +93,7 @@ def test_only_closed_periods_with_data_are_exported(runtime: Runtime) -> None:
     }
 
 
+@pytest.mark.slow
 def test_reruns_are_byte_identical_and_rebuild_replaces_atomically(runtime: Runtime) -> None:
     register(runtime, "acme")
     add_requests(
@@ -165,6 +167,7 @@ def test_extra_repos_are_exported_with_their_real_namespace(runtime: Runtime) ->
     ]
 
 
+@pytest.mark.slow
 def test_export_files_live_under_the_data_dir(runtime: Runtime, data_dir: Path) -> None:
     register(runtime, "acme")
     add_requests(runtime, pull("a", at(WEEK.start, 10), "acme/api", "1.0", "192.0.2.1"))

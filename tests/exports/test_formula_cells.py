@@ -71,6 +71,7 @@ hidden_formulas = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.text() | hidden_formulas)
 @example(" =1+1")

@@ -112,6 +112,7 @@ def test_a_row_longer_than_a_part_is_a_part_of_its_own(tmp_path: Path) -> None:
 WEEK = Period.week(2026, 2)
 
 
+@pytest.mark.slow
 def test_views_split_into_parts_and_shrink_cleanly(data_dir: Path) -> None:
     small = Runtime.open(Settings(data_dir=data_dir, export_part_bytes=4096))
     try:
@@ -187,6 +188,7 @@ def test_week_53_spans_new_year_and_a_52_week_year_has_none() -> None:
         Period.week(2025, 53)  # a 52-week year has no week 53
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("month", "days"),
     [(Period.month(2026, 2), 28), (Period.month(2024, 2), 29), (Period.month(2026, 4), 30),
@@ -240,6 +242,7 @@ def _spool_synthetic(runtime: Runtime, start: date, days: int) -> None:
         writer.close()
 
 
+@pytest.mark.slow
 def test_summaries_equal_the_raw_file_aggregated_and_exact_ip_counts(runtime: Runtime) -> None:
     register(runtime, "acme", "globex")
     _spool_synthetic(runtime, WEEK.start, 7)

@@ -517,6 +517,7 @@ def test_cli_errors_are_one_line(data_dir: Path, tmp_path: Path) -> None:
 # --- the bulk path: one query for many chunks, ids, segments and flushes -----------------------
 
 
+@pytest.mark.slow
 def test_one_query_for_all_chunks_gives_what_one_query_per_chunk_gives() -> None:
     data = b"".join(
         (LOGS / name).read_bytes() for name in ("nginx-combined.log", "nginx-pullstats.log")
@@ -565,6 +566,7 @@ def test_errors_keep_their_line_numbers_across_chunks_and_queries() -> None:
     assert [n for n, _, _ in parsed.errors] == [10, 12, 13, 14, 24, 26, 27, 28]
 
 
+@pytest.mark.slow
 def test_import_in_segments_and_flushes_counts_every_line_once(
     runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -589,6 +591,7 @@ def test_import_in_segments_and_flushes_counts_every_line_once(
     assert lake_requests(runtime.paths.root) == [("log", split.used, split.used)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hold", [log_import.HOLD_REQUESTS, 5])  # held, or read twice
 def test_files_the_overlap_guard_lets_in_are_written_whole(
     runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: int

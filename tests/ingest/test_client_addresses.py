@@ -172,6 +172,7 @@ def ipv6_spellings(draw: st.DrawFn) -> str:
     return text.upper() if draw(st.booleans()) else text
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(ipv6_spellings() | st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=45))
 @example("::ffff:0:1.2.3.4")

@@ -233,6 +233,7 @@ def pull(
     )
 
 
+@pytest.mark.slow
 def test_our_own_exports_import_back_to_the_same_rollups(runtime: Runtime, tmp_path: Path) -> None:
     monday = datetime(2026, 1, 5, tzinfo=UTC)
     write_spool(
@@ -301,6 +302,7 @@ def exported_summaries(runtime: Runtime) -> dict[tuple[str, date, str, str, str,
     return found
 
 
+@pytest.mark.slow
 def test_exports_of_imported_history_show_its_counts_and_import_back(
     runtime: Runtime, tmp_path: Path
 ) -> None:

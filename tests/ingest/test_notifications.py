@@ -707,6 +707,7 @@ def nearly_valid_events(years: st.SearchStrategy[int]) -> st.SearchStrategy[dict
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(event=nearly_valid_events(st.integers(0, 9999)))
 def test_parse_event_on_nearly_valid_events_returns_or_raises_unparseable(

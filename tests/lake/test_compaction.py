@@ -152,6 +152,7 @@ def test_new_requests_past_an_actions_reach_leave_the_day_before_alone(runtime: 
     ]
 
 
+@pytest.mark.slow
 def test_a_day_classified_alone_reads_a_chain_of_requests_back_as_far_as_it_goes(
     runtime: Runtime,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,7 @@ def _expected(blocks: list[ipaddress.IPv4Network | ipaddress.IPv6Network], addre
     return best
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(networks(), min_size=1, max_size=30), st.data())
 def test_lookup_matches_python(blocks: list, data: st.DataObject) -> None:
