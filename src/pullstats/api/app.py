@@ -15,7 +15,7 @@ from pullstats import __version__
 from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api import analytics, auth, downloads, exports_api, ingest, ops, pg_versions, ui
 from pullstats.api.cached_answers import CachedAnswers
-from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
+from pullstats.api.metrics import Metrics, MetricsMiddleware, SetAsideCollector, access_log
 from pullstats.api.state import AppState
 from pullstats.config import Settings
 from pullstats.exports.signing import DOWNLOAD_KEY
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings)
+        set_aside = SetAsideCollector(runtime.paths)
+        metrics.registry.register(set_aside)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
         app.state.pullstats = state = AppState(
             runtime=runtime,
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.aclose()
             spool.close()
             runtime.close()
+            metrics.registry.unregister(set_aside)
 
     app = FastAPI(
         title="pullstats",

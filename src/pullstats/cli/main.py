@@ -25,6 +25,7 @@ app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(imports.import_app, name="import")
 app.command("process")(jobs.process_command)
 app.command("export")(jobs.export_command)
+app.command("status")(jobs.status_command)
 app.command("generate")(generate.generate_command)
 
 

@@ -11,6 +11,7 @@ rows.
 from __future__ import annotations
 
 from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.periods import Period
 
 
@@ -51,8 +52,16 @@ _REPOSITORY = (
 )
 
 
-def raw_sql(view: str) -> str:
-    """``parsed``: the action columns of the classifier plus ``rn``, ``problem``, ``detail``."""
+def _outside(instant: str, window: TimeWindow) -> str:
+    """Whether TIMESTAMPTZ ``instant`` lies outside ``window`` (ingest/time_window.py)."""
+    return (
+        f"(epoch_us({instant}) < {window.earliest_us} OR epoch_us({instant}) > {window.latest_us})"
+    )
+
+
+def raw_sql(view: str, window: TimeWindow) -> str:
+    """``parsed``: the action columns of the classifier plus ``rn``, ``problem``, ``detail``;
+    an action timed outside ``window`` is a ``timestamp_out_of_range`` problem."""
     return f"""
         CREATE TEMP TABLE parsed AS
         WITH t AS ({_trimmed(view, RAW_COLUMNS, keep=("user_agent",))}),
@@ -83,6 +92,7 @@ def raw_sql(view: str) -> str:
             CASE
                 WHEN namespace = '' THEN 'missing_namespace'
                 WHEN instant IS NULL THEN 'bad_timestamp'
+                WHEN {_outside("instant", window)} THEN 'timestamp_out_of_range'
                 WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
                     THEN 'unknown_action'
                 WHEN repository = '' THEN 'missing_repository'
@@ -90,7 +100,7 @@ def raw_sql(view: str) -> str:
             END AS problem,
             CASE
                 WHEN namespace = '' THEN ''
-                WHEN instant IS NULL THEN timestamp_text
+                WHEN instant IS NULL OR {_outside("instant", window)} THEN timestamp_text
                 ELSE action_text
             END AS detail,
             CAST(instant AS TIMESTAMP) AS timestamp,
@@ -118,8 +128,10 @@ def raw_sql(view: str) -> str:
     """
 
 
-def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
-    """``parsed``: summary rows with their period and level; ``period`` when the file has none."""
+def summary_sql(view: str, kind: FileKind, period: Period | None, window: TimeWindow) -> str:
+    """``parsed``: summary rows with their period and level; ``period`` when the file has none.
+
+    A period starting outside ``window`` is a ``period_out_of_range`` problem."""
     if period is None:
         first = f"CAST({_instant('period_start')} AS DATE)"
         last = f"CAST({_instant('period_end')} AS DATE)"
@@ -162,11 +174,14 @@ def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
             CASE
                 WHEN namespace = '' THEN 'missing_namespace'
                 WHEN period_kind IS NULL THEN 'bad_period'
+                WHEN {_outside("CAST(first_day AS TIMESTAMPTZ)", window)}
+                    THEN 'period_out_of_range'
                 WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
                 WHEN reference = '' AND {needs_reference} THEN 'missing_reference'
                 WHEN bad_count THEN 'bad_count'
             END AS problem,
-            CASE WHEN period_kind IS NULL THEN period_text
+            CASE WHEN period_kind IS NULL OR {_outside("CAST(first_day AS TIMESTAMPTZ)", window)}
+                    THEN period_text
                  WHEN bad_count THEN count_text ELSE '' END AS detail,
             period_kind,
             first_day AS period_start,
