@@ -17,15 +17,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pullstats.accounts.service import verify_ingest_token
 from pullstats.api.auth import bearer_token
-from pullstats.api.models import ErrorDetail, IngestRejection, IngestReport
+from pullstats.api.envelope_parsing import Refusal
+from pullstats.api.models import ErrorDetail, IngestReport
 from pullstats.api.state import AppState, app_state
 from pullstats.ingest.errors import InvalidEnvelope
-from pullstats.ingest.notifications import (
-    ENVELOPE_MEDIA_TYPES,
-    check_media_type,
-    parse_envelope,
-)
-from pullstats.ingest.records import now_micros, spool_lines
+from pullstats.ingest.notifications import ENVELOPE_MEDIA_TYPES, check_media_type
+from pullstats.ingest.records import now_micros
 
 router = APIRouter(tags=["ingest"])
 _bearer = HTTPBearer(
@@ -118,8 +115,12 @@ PATH = "/ingest/v1/registry/events"
     responses={
         400: {"model": ErrorDetail, "description": "Not JSON, or not a notification envelope."},
         401: {"model": ErrorDetail, "description": "Missing or invalid ingest token."},
-        413: {"model": ErrorDetail, "description": "Body larger than the configured limit."},
+        413: {
+            "model": ErrorDetail,
+            "description": "Body larger than the configured limit, or more events than allowed.",
+        },
         415: {"model": ErrorDetail, "description": "Not a notification media type."},
+        503: {"model": ErrorDetail, "description": "The envelope could not be parsed; retry."},
     },
     summary="Receive a registry notification envelope",
     openapi_extra={"requestBody": _ENVELOPE_BODY},
@@ -141,25 +142,20 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
     try:
         check_media_type(request.headers.get("content-type"))
         body = await _read_body(request, state.runtime.settings.ingest_max_body_bytes)
-        result = parse_envelope(body, request.headers.get("content-type"), now_micros())
     except InvalidEnvelope as error:
         return _refusal(error.status_code, str(error))
-    if result.records:
-        await state.spool.append_async(spool_lines(result.records))
+    delivery = await state.envelopes.parse(body, now_micros())
+    if isinstance(delivery, Refusal):
+        return _refusal(delivery.status_code, delivery.detail)
+    if delivery.lines:
+        await state.spool.append_async(delivery.lines)
     counter = state.metrics.ingested
-    counter.labels("accepted", "manifest_request").inc(len(result.records))
-    for reason, count in result.ignored.items():
+    counter.labels("accepted", "manifest_request").inc(delivery.accepted)
+    for reason, count in delivery.ignored.items():
         counter.labels("ignored", reason).inc(count)
-    if result.rejected:
-        counter.labels("rejected", "invalid_event").inc(len(result.rejected))
-    report = IngestReport(
-        accepted=len(result.records),
-        ignored=dict(result.ignored),
-        rejected=[IngestRejection(index=i, error=e) for i, e in result.rejected],
-    )
-    # Answered as bytes: the model above is the documented shape (response_model), and this
-    # skips FastAPI validating it a second time before serialising it.
-    return Response(report.model_dump_json().encode(), media_type="application/json")
+    for reason, count in delivery.rejected.items():
+        counter.labels("rejected", reason).inc(count)
+    return Response(delivery.report, media_type="application/json")
 
 
 class DirectIngest:
