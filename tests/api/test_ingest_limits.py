@@ -8,7 +8,10 @@ body over 64 KiB (parsed in the worker process), as the two take different paths
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from pullstats.api.envelope_parsing import remove_stale_spills
 from tests.api.test_ingest import NOON, ingest_token, post, spool_bytes
 from tests.conftest import Server, start_server
 from tests.envelopes import envelope, pull_event
@@ -105,6 +109,21 @@ def test_a_large_envelope_within_the_limits_is_stored_whole(
     with server.client() as client:
         metrics = client.get("/metrics").text
     assert 'pullstats_ingest_events_total{outcome="rejected",reason="invalid_event"}' in metrics
+    # the body was written to tmp/ for the worker (it holds raw addresses): it is gone now
+    assert not list((server.data_dir / "tmp").glob("envelope-*"))
+
+
+def test_body_files_of_dead_server_processes_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (tmp_path / f"envelope-{dead}-0a.json").write_bytes(b"{}")
+    (tmp_path / f"envelope-{os.getpid()}-0b.json").write_bytes(b"{}")
+    remove_stale_spills(tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == [f"envelope-{os.getpid()}-0b.json"]
 
 
 def test_the_event_bound_is_a_setting(data_dir: Path, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Turning a delivered envelope into spool lines and an answer, without stalling the server.
 
 A small envelope (what registries send: one event) is parsed on the event loop, where it costs
-less than a hop elsewhere. A large one is parsed in a worker process: ``json.loads`` holds the
+less than a hop elsewhere. A large one is written to a file in ``tmp/`` as it arrives and parsed
+in a worker process, which reads the file: ``json.loads`` holds the
 GIL for its whole run (a quarter of a second for 16 MiB), and every event, accepted or
 rejected, costs Python time besides; in a thread either would stall every other request of the
 server. The worker hands back only bytes and counts (the spool lines, the answer's JSON), so
@@ -14,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pullstats.api.models import IngestRejection, IngestReport
@@ -25,6 +28,27 @@ from pullstats.ingest.errors import InvalidEnvelope
 from pullstats.ingest.notifications import envelope_events, parse_events
 from pullstats.ingest.records import spool_lines
 from pullstats.ingest.time_window import TimeWindow
+
+
+def spill_path(folder: Path) -> Path:
+    """A new file for one large body: ``envelope-<pid>-<random>.json`` (the pid tells
+    :func:`remove_stale_spills` whose it is)."""
+    return folder / f"envelope-{os.getpid()}-{uuid.uuid4().hex}.json"
+
+
+def remove_stale_spills(folder: Path) -> None:
+    """Delete the body files of server processes that are gone (killed while parsing one):
+    they hold raw client addresses, which must not outlive the spool's."""
+    for path in folder.glob("envelope-*-*.json"):
+        try:
+            os.kill(int(path.name.split("-")[1]), 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:  # a live process of another user
+            continue
+
 
 #: Bodies up to this size are read on the event loop (json.loads of 64 KiB: about a millisecond).
 INLINE_BYTES = 64 * 1024
@@ -70,10 +94,11 @@ def deliver(events: list[Any], received_us: int, max_skew: timedelta) -> Deliver
     )
 
 
-def deliver_body(body: bytes, received_us: int, max_events: int, max_skew: timedelta) -> Any:
-    """:func:`deliver` for a whole body, in the worker: a :class:`Delivery` or a
-    :class:`Refusal`."""
+def deliver_file(path: Path, received_us: int, max_events: int, max_skew: timedelta) -> Any:
+    """:func:`deliver` for a body written to ``path``, in the worker: a :class:`Delivery` or
+    a :class:`Refusal`."""
     try:
+        body = path.read_bytes()
         return deliver(envelope_events(body, max_events), received_us, max_skew)
     except InvalidEnvelope as error:
         return Refusal(error.status_code, str(error))
@@ -86,23 +111,33 @@ WORKER_NICENESS = 10
 class EnvelopeParser:
     """Parses deliveries inline or in the worker process (see the module docstring)."""
 
-    def __init__(self, max_events: int, max_skew: timedelta) -> None:
+    def __init__(self, max_events: int, max_skew: timedelta, spill_dir: Path) -> None:
         self.max_events = max_events
+        self.spill_dir = spill_dir
         self.max_skew = max_skew
         self._pool: ProcessPoolExecutor | None = None
         self._starting = asyncio.Lock()
 
-    async def parse(self, body: bytes, received_us: int) -> Delivery | Refusal:
-        if len(body) <= INLINE_BYTES:
-            try:
-                events = envelope_events(body, self.max_events)
-            except InvalidEnvelope as error:
-                return Refusal(error.status_code, str(error))
-            if len(events) <= INLINE_EVENTS:
-                return deliver(events, received_us, self.max_skew)
-        return await self._in_worker(body, received_us)
+    async def parse(self, body: bytes | Path, received_us: int) -> Delivery | Refusal:
+        """Parse a body held in memory (small) or written to a file (large, see
+        ``api/ingest.py``); the caller deletes the file."""
+        if isinstance(body, Path):
+            return await self._in_worker(body, received_us)
+        try:
+            events = envelope_events(body, self.max_events)
+        except InvalidEnvelope as error:
+            return Refusal(error.status_code, str(error))
+        if len(events) <= INLINE_EVENTS:
+            return deliver(events, received_us, self.max_skew)
+        # more events than are cheap here: the worker parses the body again, from a file
+        path = spill_path(self.spill_dir)
+        try:
+            path.write_bytes(body)
+            return await self._in_worker(path, received_us)
+        finally:
+            path.unlink(missing_ok=True)
 
-    async def _in_worker(self, body: bytes, received_us: int) -> Delivery | Refusal:
+    async def _in_worker(self, path: Path, received_us: int) -> Delivery | Refusal:
         async with self._starting:
             if self._pool is None:
                 # in a thread: starting a process costs the calling thread tens of ms
@@ -111,7 +146,7 @@ class EnvelopeParser:
         loop = asyncio.get_running_loop()
         try:
             outcome: Delivery | Refusal = await loop.run_in_executor(
-                pool, deliver_body, body, received_us, self.max_events, self.max_skew
+                pool, deliver_file, path, received_us, self.max_events, self.max_skew
             )
         except BrokenProcessPool:
             # the worker died (the kernel's OOM killer, most likely): a new one takes the next
