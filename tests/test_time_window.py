@@ -149,6 +149,14 @@ def test_spool_records_outside_the_window_are_set_aside_and_the_rest_processed(
     assert "(timestamp_out_of_range 2)" in run_cli(data_dir, "status").stdout
 
 
+def test_status_without_a_data_dir_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    status = run_cli(missing, "status")
+    assert status.returncode == 1
+    assert f"no data dir at {missing}" in " ".join(status.stderr.split())
+    assert not missing.exists()
+
+
 def test_lake_days_outside_the_window_are_set_aside(runtime: Runtime, data_dir: Path) -> None:
     # what an import before the fix left: a day's requests in the lake and the day pending
     far = data_dir / "lake" / "requests" / "day=0001-01-01"

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import typer
 
 from pullstats.cli.common import fail, opened, out, progress
+from pullstats.config import Settings
 from pullstats.db.state import pending_days, watermark
 from pullstats.exports.closing import ExportResult, ExportTask, export_closed
 from pullstats.lake.compaction import CompactionResult
@@ -100,7 +101,10 @@ def process_command(
 
 def status_command() -> None:
     """Show how far processing has got and what it set aside."""
-    with opened() as runtime, runtime.sessions() as session:
+    settings = Settings()
+    if not settings.data_dir.is_dir():  # a status read creates nothing
+        raise fail(f"no data dir at {settings.data_dir} (set PULLSTATS_DATA_DIR)")
+    with opened(settings) as runtime, runtime.sessions() as session:
         processed = watermark(session)
         pending = sorted(pending_days(session))
     out.print(
