@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(
         16 * 1024 * 1024, description="Largest notification envelope accepted, in bytes."
     )
+    ingest_max_events: int = Field(
+        10_000,
+        ge=1,
+        description="Most events one notification envelope may hold; a larger one is refused "
+        "(413) before any event is looked at; nothing of it is stored.",
+    )
+    max_clock_skew: timedelta = Field(
+        timedelta(days=1),
+        description="How far past the server clock a request time may lie; later times, and "
+        "times before 2000-01-01, are rejected at ingest and set aside by process.",
+    )
     spool_segment_bytes: int = Field(
         64 * 1024 * 1024, description="A spool segment is closed past this size."
     )
@@ -100,6 +111,14 @@ class Settings(BaseSettings):
         description="Comma-separated IPs or CIDR networks of reverse proxies whose "
         "X-Forwarded-For is believed; empty: the socket's peer is the client.",
     )
+
+    @field_validator("max_clock_skew")
+    @classmethod
+    def _skew_bounded(cls, value: timedelta) -> timedelta:
+        # the window must end well inside the calendar (see ingest/time_window.py)
+        if not timedelta(0) <= value <= timedelta(days=366):
+            raise ValueError("must be between 0 and 366 days, e.g. P1D or PT12H")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

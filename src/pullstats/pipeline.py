@@ -4,6 +4,10 @@ Each stage talks to the next only through stored data: compaction names the days
 may have changed (the days it touched, the day after each, and the day before when a new
 request is within an action's span of midnight: ``rules.days_to_reclassify``), classification
 rewrites those days, and the rollups of every week and month holding such a day are recomputed.
+
+No record can stop a run: a request timed outside the accepted window (written before ingest
+checked times) is set aside by compaction, and so are lake days outside it, which are never
+classified (``lake/set_aside.py``); the rest is processed.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pullstats.classify.actions import classify_days
 from pullstats.db.state import clear_pending_days, pending_days, set_watermark
+from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
+from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
 from pullstats.rollups.compute import periods_of_days, rollup_periods
 from pullstats.runtime import Runtime
@@ -32,6 +38,8 @@ class ProcessResult:
     actions: int = 0
     periods: list[Period] = field(default_factory=list)
     generation: int | None = None
+    #: days outside the accepted window: pending or asked for, and never classified
+    days_set_aside: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -57,15 +65,21 @@ def process(
     started = datetime.now(UTC)
     with job_lock(runtime.paths.job_lock):
         compaction = compact(runtime, progress.compacted)
+        window = TimeWindow.now(runtime.settings.max_clock_skew)
+        outside = set(set_aside_days(runtime.paths, window))
         with runtime.sessions() as session:
             touched = pending_days(session)  # this run's days and any a failed run left
         days = set(touched)
         if rebuild_from is not None:
-            day = rebuild_from
-            while day <= (rebuild_to or rebuild_from):
+            # only days that can hold requests: a range reaching 9999-12-31 must not overflow
+            day = max(rebuild_from, EARLIEST_DAY)
+            last = rebuild_to or rebuild_from
+            while day <= last and window.holds_day(day):
                 days.add(day)
                 day += timedelta(days=1)
-        result = ProcessResult(compaction, sorted(days))
+        outside |= {day for day in days if not window.holds_day(day)}
+        days -= outside
+        result = ProcessResult(compaction, sorted(days), days_set_aside=sorted(outside))
         if progress.classify_total:
             progress.classify_total(len(days))
         result.actions = classify_days(runtime, days, progress.classified)
@@ -75,7 +89,7 @@ def process(
         if result.periods:
             result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
         with runtime.sessions.begin() as session:
-            clear_pending_days(session, touched)
+            clear_pending_days(session, touched)  # those set aside too: never classified
             set_watermark(session, started - _WATERMARK_SLACK)
     return result
 

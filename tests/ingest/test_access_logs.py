@@ -64,6 +64,11 @@ class Parsed:
     hours: set[int]
 
 
+#: When the parser is told the lines arrive: after every fixture's lines (an import rejects
+#: lines more than PULLSTATS_MAX_CLOCK_SKEW after it).
+RECEIVED_US = micros(datetime(2027, 1, 1, tzinfo=UTC))
+
+
 def parse_bytes(
     data: bytes,
     log_format: LogFormat = "auto",
@@ -76,7 +81,11 @@ def parse_bytes(
     every chunk boundary is a boundary between queries too), else one query for all."""
     with duckdb.connect() as connection:
         parser = LogParser(
-            connection, log_format, received_us=0, max_errors=50, cut_at_quotes=cut_at_quotes
+            connection,
+            log_format,
+            received_us=RECEIVED_US,
+            max_errors=50,
+            cut_at_quotes=cut_at_quotes,
         )
         stream, position = open_log(io.BufferedReader(io.BytesIO(data)))
         chunks = read_line_chunks(stream, position, block_bytes=block_bytes)
@@ -552,8 +561,8 @@ def test_ids_are_the_md5_of_the_line_and_its_occurrence() -> None:
     parsed = parse_bytes(data, per_chunk=False)
     seen: Counter[bytes] = Counter()
     expected = []
-    for number in parsed.requests["recv"].to_pylist():  # received_us=0: recv is the line number
-        line = lines[number - 1]
+    for recv in parsed.requests["recv"].to_pylist():  # recv is received_us + the line number
+        line = lines[recv - RECEIVED_US - 1]
         seen[line] += 1
         expected.append(f"log-{hashlib.md5(line).hexdigest()}-{seen[line]}")
     assert seen.total() == 4 and max(seen.values()) == 2

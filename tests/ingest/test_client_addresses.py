@@ -22,6 +22,7 @@ from sqlalchemy import select
 from pullstats.db.models import PullRollup
 from pullstats.ingest.log_import import import_logs
 from pullstats.ingest.notifications import normal_address, parse_envelope
+from pullstats.ingest.records import now_micros
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
@@ -103,7 +104,7 @@ def test_every_spelling_of_an_address_is_one_unique_ip_through_both_paths(
         pull_event(start + timedelta(seconds=10 * i), "acme/notified", tag="1.0", addr=addr)
         for i, addr in enumerate(NOTIFIED)
     ]
-    parsed = parse_envelope(json.dumps({"events": events}).encode(), ENVELOPE_TYPE, 0)
+    parsed = parse_envelope(json.dumps({"events": events}).encode(), ENVELOPE_TYPE, now_micros())
     assert parsed.rejected == []
     assert [r.ip for r in parsed.records] == ["2001:db8:e::1"] * 3 + ["198.51.100.7"] * 3 + [
         "203.0.113.9"

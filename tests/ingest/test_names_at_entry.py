@@ -15,6 +15,7 @@ import duckdb
 from pullstats.ingest.access_logs import LogParser, open_log, read_line_chunks
 from pullstats.ingest.dockerhub_csv import import_files
 from pullstats.ingest.notifications import parse_envelope
+from pullstats.ingest.records import now_micros
 from pullstats.runtime import Runtime
 from tests.envelopes import ENVELOPE_TYPE, pull_event
 
@@ -31,7 +32,7 @@ def test_a_notification_with_a_namespace_over_64_characters_is_rejected_with_why
         pull_event(WHEN, "a/" + "b" * 254, tag="1.0"),
     ]
     body = json.dumps({"events": events}).encode()
-    result = parse_envelope(body, ENVELOPE_TYPE, 0)
+    result = parse_envelope(body, ENVELOPE_TYPE, now_micros())
     assert [record.name for record in result.records] == [f"{NS64}/app"]
     reasons = dict(result.rejected)
     assert list(reasons) == [1, 2, 3]
@@ -51,7 +52,7 @@ def _log_line(name: str) -> str:
 def test_an_access_log_line_with_a_namespace_over_64_characters_is_invalid_name() -> None:
     data = "".join(_log_line(n) for n in [f"{NS64}/app", f"{NS65}/app", "n" * 240 + "/x"])
     with duckdb.connect() as connection:
-        parser = LogParser(connection, "combined", received_us=0)
+        parser = LogParser(connection, "combined", received_us=now_micros())
         stream, position = open_log(io.BufferedReader(io.BytesIO(data.encode())))
         parsed = parser.parse(read_line_chunks(stream, position))
         names = [row[0] for row in connection.execute("SELECT name FROM log_lines").fetchall()]

@@ -29,7 +29,7 @@ from pullstats.api import (
     ui,
 )
 from pullstats.api.cached_answers import CachedAnswers
-from pullstats.api.metrics import Metrics, MetricsMiddleware, access_log
+from pullstats.api.metrics import Metrics, MetricsMiddleware, SetAsideCollector, access_log
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings)
+        set_aside = SetAsideCollector(runtime.paths)
+        metrics.registry.register(set_aside)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
         jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
         jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.aclose()
             spool.close()
             runtime.close()
+            metrics.registry.unregister(set_aside)
 
     app = FastAPI(
         title="pullstats",

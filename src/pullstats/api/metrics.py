@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pullstats.lake.layout import DataDir
+from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
 
 
 class Metrics:
@@ -33,6 +39,25 @@ class Metrics:
             ["outcome", "reason"],
             registry=self.registry,
         )
+
+
+class SetAsideCollector(Collector):
+    """``pullstats_set_aside_records``: read from the data dir at each scrape, as ``process``
+    (another process) is what sets records aside."""
+
+    def __init__(self, paths: DataDir) -> None:
+        self.paths = paths
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "pullstats_set_aside_records",
+            "Records process set aside instead of classifying (lake/set-aside), by reason.",
+            labels=["reason"],
+        )
+        counts = set_aside_counts(self.paths)
+        for reason in sorted(set(SET_ASIDE_REASONS) | set(counts)):
+            family.add_metric([reason], counts.get(reason, 0))
+        yield family
 
 
 #: One line per request when ``PULLSTATS_ACCESS_LOG`` is on. uvicorn's own access log is off:

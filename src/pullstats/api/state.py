@@ -10,6 +10,7 @@ from sqlalchemy import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 
 from pullstats.api.cache import CachedAnswer, LruCache
+from pullstats.api.envelope_parsing import EnvelopeParser, remove_stale_spills
 from pullstats.api.metrics import Metrics
 from pullstats.api.pg_versions import PostgresVersions
 from pullstats.api.viewer import ResolvedViewer
@@ -35,6 +36,12 @@ class AppState:
     viewers: LruCache[ResolvedViewer] = field(default_factory=lambda: LruCache(max_entries=4096))
 
     def __post_init__(self) -> None:
+        settings = self.runtime.settings
+        #: parses notification envelopes, large ones in a worker process (api/ingest.py)
+        self.envelopes = EnvelopeParser(
+            settings.ingest_max_events, settings.max_clock_skew, settings.paths.tmp
+        )
+        remove_stale_spills(settings.paths.tmp)
         # SQLite is a local file read in WAL mode, never behind a writer's lock: a point read
         # costs microseconds, less than a hop to the thread pool, so it runs on the event loop,
         # on a driver connection of its own used only by the event loop's thread.
@@ -73,6 +80,7 @@ class AppState:
         self.close()
 
     def close(self) -> None:
+        self.envelopes.close()
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None

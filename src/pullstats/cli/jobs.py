@@ -8,8 +8,11 @@ import typer
 
 from pullstats.accounts import service
 from pullstats.cli.common import err, fail, opened, out, progress
+from pullstats.config import Settings
+from pullstats.db.state import pending_days, watermark
 from pullstats.exports.closing import ExportResult, ExportTask, export_closed
 from pullstats.lake.compaction import CompactionResult
+from pullstats.lake.set_aside import set_aside_counts, set_aside_root
 from pullstats.pipeline import ProcessProgress, ProcessResult, end_of_day, process
 from pullstats.runtime import Runtime
 
@@ -89,8 +92,39 @@ def process_command(
     out.print(
         f"processed {c.lines} spool lines: {c.written} new requests, {c.duplicates} duplicates"
         + (f", {c.corrupt} damaged lines skipped" if c.corrupt else "")
+        + (f", {c.set_aside} timed outside the accepted window set aside" if c.set_aside else "")
         + f"; {result.actions} actions on {len(result.days)} days; "
         f"{len(result.periods)} periods rolled up"
+    )
+    if result.days_set_aside:
+        shown = ", ".join(day.isoformat() for day in result.days_set_aside[:5])
+        out.print(
+            f"set aside {len(result.days_set_aside)} days outside the accepted window, not "
+            f"classified: {shown}" + (" …" if len(result.days_set_aside) > 5 else "")
+        )
+
+
+def status_command() -> None:
+    """Show how far processing has got and what it set aside."""
+    settings = Settings()
+    if not settings.data_dir.is_dir():  # a status read creates nothing
+        raise fail(f"no data dir at {settings.data_dir} (set PULLSTATS_DATA_DIR)")
+    with opened(settings, create=False) as runtime, runtime.sessions() as session:
+        processed = watermark(session)
+        pending = sorted(pending_days(session))
+    out.print(
+        "processed up to: "
+        + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
+    )
+    out.print(
+        f"days waiting for process: {len(pending)}"
+        + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
+    )
+    counts = set_aside_counts(runtime.paths)
+    reasons = ", ".join(f"{reason} {counts[reason]}" for reason in sorted(counts))
+    out.print(
+        f"set aside by process: {sum(counts.values())} records"
+        + (f" ({reasons}) in {set_aside_root(runtime.paths)}" if counts else "")
     )
 
 

@@ -24,13 +24,21 @@ import gzip
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal, Protocol
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pullstats.ingest.notifications import CANONICAL_IPV4, DIGEST, TAG, normal_address
+from pullstats.ingest.notifications import (
+    CANONICAL_IPV4,
+    DEFAULT_MAX_SKEW,
+    DIGEST,
+    TAG,
+    normal_address,
+)
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.engine import count_rows
 from pullstats.names import repository_name_sql
 
@@ -57,6 +65,7 @@ IGNORED_REASONS = ("blank", "blob_request", "not_manifest", "push", "delete", "m
 ERROR_REASONS = (
     "unparseable",
     "invalid_time",
+    "timestamp_out_of_range",  # before 2000 or past the clock plus PULLSTATS_MAX_CLOCK_SKEW
     "invalid_address",
     "invalid_name",
     "invalid_reference",
@@ -279,12 +288,16 @@ class LogParser:
         *,
         max_errors: int = 5,
         cut_at_quotes: bool = True,
+        max_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> None:
         """``cut_at_quotes=False`` takes every field from the pattern's groups: slower, and the
-        reference the quick path is tested against."""
+        reference the quick path is tested against. A request time outside
+        :class:`~pullstats.ingest.time_window.TimeWindow` (``received_us`` plus ``max_skew``)
+        is skipped as ``timestamp_out_of_range``."""
         if log_format not in LOG_FORMATS:
             raise ValueError(f"unknown log format {log_format!r}")
         self._db = connection
+        window = TimeWindow.at(int(received_us), max_skew)
         # the line pattern holds no quote, so it can sit in the SQL as a literal (a constant
         # pattern is compiled once per query, a parameter would not be)
         self._classify_sql = (
@@ -292,6 +305,8 @@ class LogParser:
             .replace("{pattern}", line_pattern(log_format))
             .replace("{cut}", "true" if cut_at_quotes else "false")
             .replace("{received}", str(int(received_us)))
+            .replace("{earliest}", str(window.earliest_us))
+            .replace("{latest}", str(window.latest_us))
         )
         self._errors_left = max_errors
         self._db.execute("CREATE OR REPLACE TEMP TABLE log_seen (id VARCHAR, k BIGINT)")
@@ -500,6 +515,7 @@ reasons AS (
                 THEN 'blob_request'
             WHEN NOT is_manifest THEN 'not_manifest'
             WHEN ts IS NULL THEN 'invalid_time'
+            WHEN ts < {{earliest}} OR ts > {{latest}} THEN 'timestamp_out_of_range'
             WHEN method = 'PUT' THEN 'push'
             WHEN method = 'DELETE' THEN 'delete'
             WHEN method NOT IN ('GET', 'HEAD') THEN 'method'

@@ -51,6 +51,7 @@ from pullstats.ingest.dockerhub_columns import (
     period_from_file_name,
 )
 from pullstats.ingest.dockerhub_sql import raw_sql, summary_sql
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.atomic import atomic_path, publish
 from pullstats.lake.engine import connect
 from pullstats.lake.jobs import job_lock
@@ -68,8 +69,10 @@ SKIP_REASONS = (
     "invalid_repository",
     "missing_reference",
     "bad_timestamp",
+    "timestamp_out_of_range",  # before 2000 or past the clock plus PULLSTATS_MAX_CLOCK_SKEW
     "unknown_action",
     "bad_period",
+    "period_out_of_range",  # a period starting outside that window
     "bad_count",
 )
 #: Skipped rows listed with their line, per file; the rest are only counted.
@@ -152,9 +155,10 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
         # row_number() OVER () numbers rows in file order only while order is preserved
         connection.execute("SET preserve_insertion_order = true")
         header = _load(connection, report.path)
+        window = TimeWindow.now(runtime.settings.max_clock_skew)
         report.kind = header.kind
         if header.kind is FileKind.RAW:
-            connection.execute(raw_sql(_canonical_view(header, RAW_COLUMNS)))
+            connection.execute(raw_sql(_canonical_view(header, RAW_COLUMNS), window))
         else:
             period = None
             if "period_start" not in header.columns or "period_end" not in header.columns:
@@ -165,7 +169,7 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
                         "(2026-W41, 2026-10) in its file name"
                     )
             view = _canonical_view(header, SUMMARY_COLUMNS)
-            connection.execute(summary_sql(view, header.kind, period))
+            connection.execute(summary_sql(view, header.kind, period, window))
         # the file is read once, by the statement above, which also fills reject_errors
         rejected = _rejected_lines(connection)
         report.skipped["malformed_csv"] = len(rejected)

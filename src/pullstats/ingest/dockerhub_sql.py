@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pullstats.csv_cells import unformula_sql
 from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.names import namespace_name_sql, repository_name_sql
 from pullstats.periods import Period
 
@@ -54,8 +55,16 @@ _REPOSITORY = (
 )
 
 
-def raw_sql(view: str) -> str:
-    """``parsed``: the action columns of the classifier plus ``rn``, ``problem``, ``detail``."""
+def _outside(instant: str, window: TimeWindow) -> str:
+    """Whether TIMESTAMPTZ ``instant`` lies outside ``window`` (ingest/time_window.py)."""
+    return (
+        f"(epoch_us({instant}) < {window.earliest_us} OR epoch_us({instant}) > {window.latest_us})"
+    )
+
+
+def raw_sql(view: str, window: TimeWindow) -> str:
+    """``parsed``: the action columns of the classifier plus ``rn``, ``problem``, ``detail``;
+    an action timed outside ``window`` is a ``timestamp_out_of_range`` problem."""
     return f"""
         CREATE TEMP TABLE parsed AS
         WITH t AS ({_trimmed(view, RAW_COLUMNS, keep=("user_agent",))}),
@@ -87,6 +96,7 @@ def raw_sql(view: str) -> str:
                 WHEN namespace = '' THEN 'missing_namespace'
                 WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN instant IS NULL THEN 'bad_timestamp'
+                WHEN {_outside("instant", window)} THEN 'timestamp_out_of_range'
                 WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
                     THEN 'unknown_action'
                 WHEN repository = '' THEN 'missing_repository'
@@ -96,7 +106,7 @@ def raw_sql(view: str) -> str:
             CASE
                 WHEN namespace = '' THEN ''
                 WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
-                WHEN instant IS NULL THEN timestamp_text
+                WHEN instant IS NULL OR {_outside("instant", window)} THEN timestamp_text
                 WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
                     THEN action_text
                 WHEN repository <> '' AND {_BAD_REPOSITORY} THEN left(repository, 80)
@@ -127,8 +137,10 @@ def raw_sql(view: str) -> str:
     """
 
 
-def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
-    """``parsed``: summary rows with their period and level; ``period`` when the file has none."""
+def summary_sql(view: str, kind: FileKind, period: Period | None, window: TimeWindow) -> str:
+    """``parsed``: summary rows with their period and level; ``period`` when the file has none.
+
+    A period starting outside ``window`` is a ``period_out_of_range`` problem."""
     if period is None:
         first = f"CAST({_instant('period_start')} AS DATE)"
         last = f"CAST({_instant('period_end')} AS DATE)"
@@ -173,6 +185,8 @@ def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
                 WHEN namespace = '' THEN 'missing_namespace'
                 WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN period_kind IS NULL THEN 'bad_period'
+                WHEN {_outside("CAST(first_day AS TIMESTAMPTZ)", window)}
+                    THEN 'period_out_of_range'
                 WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
                 WHEN {bad_repository} THEN 'invalid_repository'
                 WHEN reference = '' AND {needs_reference} THEN 'missing_reference'
@@ -180,7 +194,8 @@ def summary_sql(view: str, kind: FileKind, period: Period | None) -> str:
             END AS problem,
             CASE WHEN namespace = '' THEN ''
                  WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
-                 WHEN period_kind IS NULL THEN period_text
+                 WHEN period_kind IS NULL OR {_outside("CAST(first_day AS TIMESTAMPTZ)", window)}
+                    THEN period_text
                  WHEN {bad_repository} THEN left(repository, 80)
                  WHEN bad_count THEN count_text ELSE '' END AS detail,
             period_kind,

@@ -2,6 +2,7 @@
 
 ValueError
  └── UnparseableRequest     one event or line that cannot become a request (counted, skipped)
+      └── TimestampOutOfRange   its time lies outside the accepted window (ingest/time_window.py)
 InvalidEnvelope             a whole delivery that is not a notification envelope (4xx)
 """
 
@@ -10,6 +11,15 @@ from __future__ import annotations
 
 class UnparseableRequest(ValueError):
     """One event or log line that is malformed; it is rejected alone, the rest is kept."""
+
+    #: The reason it is counted under (the ``reason`` label of ``pullstats_ingest_events``).
+    reason = "invalid_event"
+
+
+class TimestampOutOfRange(UnparseableRequest):
+    """A well-formed time before 2000-01-01 or past the server clock plus the allowed skew."""
+
+    reason = "timestamp_out_of_range"
 
 
 class InvalidEnvelope(Exception):

@@ -23,6 +23,7 @@ from typing import Any, cast
 import duckdb
 import pyarrow as pa
 
+from pullstats.config import Settings
 from pullstats.ingest.access_logs import (
     STAGED_REQUESTS,
     LineChunk,
@@ -127,7 +128,9 @@ def import_logs(
                 if files_written:
                     continue
                 result.sources[index] = SourceReport(name)  # read again, counted again
-            for parsed in _parsed(db, name, log_format, progress, result.sources[index]):
+            for parsed in _parsed(
+                runtime.settings, db, name, log_format, progress, result.sources[index]
+            ):
                 if guard is not None and name == STDIN:  # stdin is only known as it is read
                     guard.check(parsed.hours, result.written)
                 if parsed.used:
@@ -156,6 +159,7 @@ _SPOOL_COLUMNS = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEM
 
 
 def _parsed(
+    settings: Settings,
     db: duckdb.DuckDBPyConnection,
     name: str,
     log_format: LogFormat,
@@ -164,7 +168,7 @@ def _parsed(
 ) -> Iterator[ParsedLines]:
     """Parse a source a segment at a time, adding each to its report; each segment's requests
     are in :data:`STAGED_REQUESTS` until the next one is parsed."""
-    parser = LogParser(db, log_format, now_micros())
+    parser = LogParser(db, log_format, now_micros(), max_skew=settings.max_clock_skew)
     for segment in _segments(_chunks(name, progress)):
         parsed = parser.parse(segment)
         report.lines += parsed.lines
@@ -206,7 +210,7 @@ def _import_checked_files(
         if name == STDIN:
             continue
         report = result.sources[index]
-        for parsed in _parsed(db, name, log_format, progress, report):
+        for parsed in _parsed(runtime.settings, db, name, log_format, progress, report):
             hours |= parsed.hours
             if held < 0 or not parsed.used:
                 continue

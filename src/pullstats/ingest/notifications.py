@@ -12,11 +12,12 @@ import re
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pullstats.ingest.errors import InvalidEnvelope, UnparseableRequest
 from pullstats.ingest.records import PullRequestRecord, micros
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.names import repository_problem
 
 ENVELOPE_MEDIA_TYPES = frozenset(
@@ -58,6 +59,11 @@ CANONICAL_IPV4 = re.compile(
 # the first 12 bytes of an IPv4-mapped (::ffff:a.b.c.d) and an IPv4-compatible (::a.b.c.d) IPv6
 _IPV4_MAPPED = bytes(10) + b"\xff\xff"
 _IPV4_COMPATIBLE = bytes(12)
+#: Events one envelope may hold by default (``PULLSTATS_INGEST_MAX_EVENTS``). Distribution and
+#: GitLab's registry send one event per delivery; old Distribution versions batched a few.
+DEFAULT_MAX_EVENTS = 10_000
+#: How far ahead of the server clock an event may be by default (``PULLSTATS_MAX_CLOCK_SKEW``).
+DEFAULT_MAX_SKEW = timedelta(days=1)
 _IGNORED_ACTIONS = frozenset({"push", "delete", "mount"})
 _PULL_METHODS = frozenset({"GET", "HEAD"})
 
@@ -72,6 +78,8 @@ class EnvelopeResult:
     records: list[PullRequestRecord] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    #: the rejected events counted by reason (``UnparseableRequest.reason``)
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
 
 
 def check_media_type(content_type: str | None) -> None:
@@ -84,24 +92,62 @@ def check_media_type(content_type: str | None) -> None:
         )
 
 
-def parse_envelope(body: bytes, content_type: str | None, received_us: int) -> EnvelopeResult:
-    """Parse one delivery; :class:`InvalidEnvelope` when the body as a whole is unusable."""
+def parse_envelope(
+    body: bytes,
+    content_type: str | None,
+    received_us: int,
+    *,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    window: TimeWindow | None = None,
+) -> EnvelopeResult:
+    """Parse one delivery; :class:`InvalidEnvelope` when the body as a whole is unusable.
+
+    ``window`` is the request times accepted; by default from 2000-01-01 to a day past
+    ``received_us``.
+    """
     check_media_type(content_type)
+    return parse_events(envelope_events(body, max_events), received_us, window)
+
+
+def envelope_events(body: bytes, max_events: int) -> list[Any]:
+    """The ``events`` array of a body; :class:`InvalidEnvelope` (400, or 413 past
+    ``max_events`` events) when it is not an envelope."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEnvelope(f"body is not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidEnvelope("body is not a notification envelope: nested too deeply") from None
+    except ValueError:  # int() refuses more digits than sys.get_int_max_str_digits()
+        raise InvalidEnvelope(
+            "body is not a notification envelope: it holds a number with too many digits"
+        ) from None
     if not isinstance(document, dict) or "events" not in document:
         raise InvalidEnvelope("body is not a notification envelope: no 'events' member")
     events = document["events"]
     if not isinstance(events, list):
         raise InvalidEnvelope("'events' must be an array")
+    if len(events) > max_events:
+        raise InvalidEnvelope(
+            f"envelope holds {len(events)} events, more than the {max_events} allowed "
+            "(PULLSTATS_INGEST_MAX_EVENTS); send them in smaller envelopes",
+            status_code=413,
+        )
+    return events
+
+
+def parse_events(
+    events: list[Any], received_us: int, window: TimeWindow | None = None
+) -> EnvelopeResult:
+    """The events of an envelope, each a record, ignored (with why) or rejected (with why)."""
+    window = window or TimeWindow.at(received_us, DEFAULT_MAX_SKEW)
     result = EnvelopeResult()
     for index, event in enumerate(events):
         try:
-            outcome = parse_event(event, received_us)
+            outcome = parse_event(event, received_us, window)
         except UnparseableRequest as error:
             result.rejected.append((index, str(error)))
+            result.rejected_reasons[error.reason] += 1
             continue
         if isinstance(outcome, str):
             result.ignored[outcome] += 1
@@ -110,8 +156,11 @@ def parse_envelope(body: bytes, content_type: str | None, received_us: int) -> E
     return result
 
 
-def parse_event(event: Any, received_us: int) -> PullRequestRecord | str:
-    """One event → a record, or the reason it is ignored; UnparseableRequest if malformed."""
+def parse_event(
+    event: Any, received_us: int, window: TimeWindow | None = None
+) -> PullRequestRecord | str:
+    """One event → a record, or the reason it is ignored; UnparseableRequest if malformed or
+    timed outside ``window`` (default: 2000-01-01 to a day past ``received_us``)."""
     # This runs once per event on the ingest request path, so members are read through small
     # helpers with a fast path for the usual non-empty string (see _required and _optional).
     if not isinstance(event, dict):
@@ -140,7 +189,10 @@ def parse_event(event: Any, received_us: int) -> PullRequestRecord | str:
         raise UnparseableRequest(f"invalid digest {digest[:80]!r}")
     if not tag and not digest:
         raise UnparseableRequest("target has neither tag nor digest")
-    ts = parse_timestamp(_required(event, "timestamp"))
+    timestamp = _required(event, "timestamp")
+    ts = (window or TimeWindow.at(received_us, DEFAULT_MAX_SKEW)).check(
+        parse_timestamp(timestamp), timestamp
+    )
     ip = parse_address(_required(request, "addr"))
     ua = _optional(request, "useragent")[:1024]
     # A JSON escape such as \ud800 decodes to a lone surrogate, which a spool line (UTF-8)

@@ -40,8 +40,10 @@ from pullstats.classify.rules import days_to_reclassify
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
 from pullstats.ingest.records import DAY_US, SPOOL_SCHEMA, day_micros, from_micros
+from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.engine import connect, count_rows, read_parquet
+from pullstats.lake.set_aside import set_aside_requests
 from pullstats.lake.spool import CLOSED_SUFFIX, SegmentSlice, read_new_lines
 from pullstats.runtime import Runtime
 
@@ -61,6 +63,7 @@ class CompactionResult:
     written: int = 0
     duplicates: int = 0
     corrupt: int = 0
+    set_aside: int = 0  # timed outside the accepted window (lake/set_aside.py)
     pruned: int = 0
     days: set[date] = field(default_factory=set)
 
@@ -109,9 +112,11 @@ def compact(
             table, corrupt = parse_spool_lines(b"".join(s.data for s in slices))
             result.lines += table.num_rows + corrupt
             result.corrupt += corrupt
+            set_aside = writer.set_aside
             written = writer.write_table(table)
             result.written += written.requests
-            result.duplicates += table.num_rows - written.requests
+            result.set_aside += writer.set_aside - set_aside
+            result.duplicates += table.num_rows - written.requests - (writer.set_aside - set_aside)
             result.days |= written.days
             _advance(runtime, slices, progress, written.reclassify)
             if on_batch:
@@ -150,7 +155,7 @@ def ingest_requests(runtime: Runtime, writer: RequestWriter, source: str) -> tup
     may change are recorded as pending for ``process``. Returns the number of requests written
     and their days.
     """
-    written = writer.write(source)
+    written = writer.write(source)  # its sources reject times outside the window first
     with runtime.sessions.begin() as session:
         add_pending_days(session, written.reclassify)
     return written.requests, written.days
@@ -174,12 +179,18 @@ class RequestWriter:
       (before, every batch re-read every id of its days: quadratic in the day's size);
     - each distinct client address with its keyed hash and enrichment, and each distinct user
       agent with its tool and version: looked up once per run, not once per batch or per row.
+
+    A request timed outside the accepted window (from 2000-01-01 to the clock plus
+    ``PULLSTATS_MAX_CLOCK_SKEW`` at the start of the run) is set aside, not written: a spool
+    written before ingest checked times may hold some, and their days cannot be classified.
     """
 
     def __init__(self, runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> None:
         self._runtime = runtime
         self._db = self.connection = connection
         self._key = runtime.paths.secret_key(IP_HASH_KEY)
+        self._window = TimeWindow.now(runtime.settings.max_clock_skew)
+        self.set_aside = 0  # requests set aside so far, timed outside the window
         self._read: set[Path] = set()  # Parquet files whose ids are in lake_ids
         self._ids = 0
         enriched = ", ".join(f"{name} VARCHAR" for name in ADDRESS_COLUMNS)
@@ -214,6 +225,7 @@ class RequestWriter:
         is done with it afterwards).
         """
         db = self._db
+        self.set_aside += self._set_aside_outside_window(table)
         # a registry retries a notification with the same id: keep its first arrival. The
         # window runs only when there may be a repeat, which grouping by a 64-bit hash of the
         # id finds cheaply (a collision merely runs the window for nothing)
@@ -246,6 +258,21 @@ class RequestWriter:
         self._enrich_new(table)
         written = self._publish(table, sorted(earliest))
         return Written(count, written, days_to_reclassify(earliest))
+
+    def _set_aside_outside_window(self, table: str) -> int:
+        """Move the requests of ``table`` timed outside the window to ``lake/set-aside``."""
+        window = self._window
+        outside = f"ts IS NULL OR ts < {window.earliest_us} OR ts > {window.latest_us}"
+        found = self._db.sql(f"SELECT * FROM {table} WHERE {outside}").to_arrow_table()
+        if found.num_rows == 0:
+            return 0
+        # no raw address outlives the spool: the set-aside copy keeps its keyed hash only
+        hashed = found.drop_columns(["ip"]).append_column(
+            "ip_hash", hash_ips(pc.fill_null(found["ip"].combine_chunks(), ""), self._key)
+        )
+        set_aside_requests(self._runtime.paths, hashed, OUT_OF_WINDOW)
+        self._db.execute(f"DELETE FROM {table} WHERE {outside}")
+        return int(found.num_rows)
 
     def _publish(self, table: str, days: list[date]) -> set[date]:
         """Write ``table`` as one new file per day and move the files into the lake.
