@@ -23,7 +23,7 @@ from pullstats.demo.render import (
 )
 from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
 from pullstats.ingest.notifications import parse_envelope
-from pullstats.ingest.records import SPOOL_SCHEMA
+from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
 
 MANIFESTS = manifest_info(DEMO_CATALOG)
 
@@ -50,7 +50,7 @@ def test_envelopes_parse_back_to_the_same_requests(requests: pa.Table) -> None:
     assert len(bodies) == -(-requests.num_rows // 40)
     records = []
     for body in bodies:
-        result = parse_envelope(body, ENVELOPE_MEDIA_TYPE, 0)
+        result = parse_envelope(body, ENVELOPE_MEDIA_TYPE, now_micros())
         assert not result.rejected and not result.ignored
         records += result.records
     back = pa.Table.from_pylist(
