@@ -9,6 +9,8 @@ catalog and are rendered by :mod:`pullstats.demo.render`. Into a folder it write
 or, with ``--out http://HOST:PORT``, it delivers the envelopes to the server's ingest endpoint
 one at a time, retrying like a registry (:mod:`pullstats.demo.delivery`). The same arguments
 always produce the same events (ids included), so a repeated run is de-duplicated by the lake.
+
+NumPy, Arrow and the generator are imported when the command runs, not with the command tree.
 """
 
 from __future__ import annotations
@@ -17,21 +19,18 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
 import typer
 
 from pullstats.cli.common import fail, out, progress
-from pullstats.demo.delivery import DeliveryFailed, DeliveryReport, NotificationSender
-from pullstats.demo.render import (
-    ManifestInfo,
-    envelope_bodies,
-    manifest_info,
-    nginx_lines,
-    notification_events,
-)
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from pullstats.demo.delivery import DeliveryReport
+    from pullstats.demo.render import ManifestInfo
 
 FORMATS = ("notifications", "nginx", "all")
 
@@ -72,6 +71,8 @@ class _FolderOutput:
         self._pending = []
 
     def _write_envelopes(self, events: list[str]) -> None:
+        from pullstats.demo.render import envelope_bodies
+
         if self.notifications is None:
             return
         for body in envelope_bodies(events, self._batch):
@@ -125,6 +126,11 @@ def generate_command(
     ),
 ) -> None:
     """Generate realistic synthetic pull traffic: notification envelopes, nginx logs, or POSTs."""
+    import numpy as np
+
+    from pullstats.demo.render import manifest_info, nginx_lines, notification_events
+    from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+
     if format_ not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
     first = _parse_start(start, days)
@@ -189,6 +195,9 @@ def _post(
     rng: np.random.Generator,
     advance: Callable[[pa.Table], None],
 ) -> None:
+    from pullstats.demo.delivery import DeliveryFailed, NotificationSender
+    from pullstats.demo.render import envelope_bodies, notification_events
+
     with NotificationSender(url, token) as sender:
         try:
             for table in tables:

@@ -8,11 +8,14 @@ skipped by reason, or "already imported") and one line per listed skipped row on
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pullstats.cli.common import err, fail, opened, out
-from pullstats.ingest.dockerhub_csv import FileReport, import_files
+
+if TYPE_CHECKING:  # the importer (DuckDB) is loaded by the command, not with the command tree
+    from pullstats.ingest.dockerhub_csv import FileReport
 
 import_app = typer.Typer(help="Import pull history from other services.", no_args_is_help=True)
 
@@ -26,6 +29,8 @@ def dockerhub_csv(
     ),
 ) -> None:
     """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
+    from pullstats.ingest.dockerhub_csv import import_files
+
     with opened() as runtime:
         reports = import_files(runtime, files, _show)
     imported = [r for r in reports if r.status == "imported"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -17,16 +18,9 @@ from rich.progress import (
 )
 
 from pullstats.cli.common import err, fail, opened, out
-from pullstats.ingest.access_logs import LOG_FORMATS
-from pullstats.ingest.log_import import (
-    STDIN,
-    ImportProgress,
-    ImportResult,
-    LogImportError,
-    SourceReport,
-    check_sources,
-    import_logs,
-)
+
+if TYPE_CHECKING:  # the importer (DuckDB, Arrow) is loaded by the command, not the command tree
+    from pullstats.ingest.log_import import ImportProgress, ImportResult, SourceReport
 
 ingest_app = typer.Typer(help="Import pull events from files.", no_args_is_help=True)
 
@@ -52,6 +46,9 @@ def logs_command(
     ),
 ) -> None:
     """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
+    from pullstats.ingest.access_logs import LOG_FORMATS
+    from pullstats.ingest.log_import import LogImportError, check_sources, import_logs
+
     if log_format not in LOG_FORMATS:
         raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     try:
@@ -98,6 +95,8 @@ class _Bars:
             return
         self.progress.start()
         self.shown = True
+        from pullstats.ingest.log_import import STDIN
+
         self.task = self.progress.add_task(f"read {'stdin' if name == STDIN else name}", total=size)
 
     def advanced(self, consumed: int) -> None:
@@ -113,6 +112,8 @@ class _Bars:
 def _progress() -> Iterator[tuple[_Bars, ImportProgress]]:
     bars = _Bars()
     try:
+        from pullstats.ingest.log_import import ImportProgress
+
         yield bars, ImportProgress(started=bars.started, advanced=bars.advanced)
     finally:
         bars.stop()

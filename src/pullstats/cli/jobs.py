@@ -1,8 +1,13 @@
-"""Batch jobs: ``process`` (stages 1–3) and ``export`` (stage 4)."""
+"""Batch jobs: ``process`` (stages 1–3) and ``export`` (stage 4).
+
+The stages (DuckDB, Arrow) are imported by the commands that run them, not with the command
+tree: every other ``pullstats`` command starts without them.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,11 +15,12 @@ from pullstats.accounts import service
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.db.state import pending_days, watermark
-from pullstats.exports.closing import ExportResult, ExportTask, export_closed
-from pullstats.lake.compaction import CompactionResult
-from pullstats.lake.set_aside import set_aside_counts, set_aside_root
-from pullstats.pipeline import ProcessProgress, ProcessResult, end_of_day, process
 from pullstats.runtime import Runtime
+
+if TYPE_CHECKING:
+    from pullstats.exports.closing import ExportResult, ExportTask
+    from pullstats.lake.compaction import CompactionResult
+    from pullstats.pipeline import ProcessResult
 
 
 def _parse_day(value: str | None, option: str) -> date | None:
@@ -30,6 +36,8 @@ def run_process(
     runtime: Runtime, first: date | None = None, last: date | None = None
 ) -> ProcessResult:
     """Run ``process`` with progress bars; shared by the command and ``demo``."""
+    from pullstats.pipeline import ProcessProgress, process
+
     with progress() as bars:
         compacting = bars.add_task("compact spool", total=None)
         # later stages start their clocks when they begin, not when the run does
@@ -106,6 +114,8 @@ def process_command(
 
 def status_command() -> None:
     """Show how far processing has got and what it set aside."""
+    from pullstats.lake.set_aside import set_aside_counts, set_aside_root
+
     settings = Settings()
     if not settings.data_dir.is_dir():  # a status read creates nothing
         raise fail(f"no data dir at {settings.data_dir} (set PULLSTATS_DATA_DIR)")
@@ -131,6 +141,8 @@ def status_command() -> None:
 def run_export(
     runtime: Runtime, now: datetime | None, namespace: str | None = None, rebuild: bool = False
 ) -> ExportResult:
+    from pullstats.exports.closing import export_closed
+
     with progress() as bars:
         task_id = bars.add_task("export periods", total=None)
 
@@ -161,6 +173,8 @@ def export_command(
     rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite periods already exported."),
 ) -> None:
     """Close and export every closed period: raw, summary, repo-summary, namespace-summary."""
+    from pullstats.pipeline import end_of_day
+
     day = _parse_day(through, "--through")
     with opened() as runtime:
         if namespace is not None:
