@@ -27,6 +27,7 @@ from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
+from tests.cli_fork import run_pullstats_command
 
 #: names whose use makes a test e2e: our helpers that start pullstats, any child process, a browser
 E2E_CALLS = frozenset(
@@ -134,15 +135,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``pullstats`` command line in a child process against ``data_dir``."""
     require_e2e_mark("the pullstats command")
-    return subprocess.run(
-        [sys.executable, "-m", "pullstats", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=cli_env(data_dir),
-        timeout=300,
-        check=False,
-    )
+    return run_pullstats_command(list(args), cli_env(data_dir), stdin)
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from pullstats.api.app import create_app
 from pullstats.config import Settings
 from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
+from tests.cli_fork import run_pullstats_command
 from tests.conftest import cli_env, free_port, require_e2e_mark
 
 POSTGRES_ENV = "PULLSTATS_TEST_POSTGRES_URL"
@@ -177,12 +177,4 @@ def run_pullstats(
     """The real ``pullstats`` command line against this test's data dir and catalog."""
     require_e2e_mark("the pullstats command")
     extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
-    return subprocess.run(
-        [sys.executable, "-m", "pullstats", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=cli_env(data_dir, extra),
-        timeout=120,
-        check=False,
-    )
+    return run_pullstats_command(list(args), cli_env(data_dir, extra), stdin)
