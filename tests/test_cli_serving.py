@@ -32,17 +32,23 @@ def test_serve_refuses_a_port_outside_1_to_65535(data_dir: Path, port: str) -> N
     assert not data_dir.exists()
 
 
-def test_demo_on_a_busy_port_says_so_at_once(tmp_path: Path, busy_port: int) -> None:
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "pullstats", "demo", "--port", str(busy_port)],
-        cwd=tmp_path,
-        env=cli_env(tmp_path / "real"),
+def run_demo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pullstats demo ARGS`` started in ``folder``, the environment naming another
+    data dir (``folder/real``) that the demo must leave alone."""
+    return subprocess.run(
+        [sys.executable, "-m", "pullstats", "demo", *args],
+        cwd=folder,
+        env=cli_env(folder / "real"),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_demo_on_a_busy_port_says_so_at_once(tmp_path: Path, busy_port: int) -> None:
+    started = time.monotonic()
+    result = run_demo(tmp_path, "--port", str(busy_port))
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: port {busy_port} on 127.0.0.1 is already in use: stop what listens there "
@@ -67,15 +73,7 @@ def test_serve_on_an_address_not_of_this_machine(data_dir: Path) -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
 def test_demo_stays_on_loopback_unless_told(tmp_path: Path, host: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pullstats", "demo", "--host", host, "--port", str(free_port())],
-        cwd=tmp_path,
-        env=cli_env(tmp_path / "real"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_demo(tmp_path, "--host", host, "--port", str(free_port()))
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: --host {host} can be reached from other machines, and the demo user's "

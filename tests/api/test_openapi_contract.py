@@ -7,6 +7,7 @@ The contract is Docker's DVP OpenAPI document. The tests read the snapshot of it
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +41,21 @@ def resolve(document: dict[str, Any], node: Any) -> Any:
     return node
 
 
-def properties(document: dict[str, Any], schema: Any) -> set[str]:
+def members(document: dict[str, Any], schema: Any) -> Iterator[dict[str, Any]]:
+    """A schema and, depth first, every member of its allOf/anyOf/oneOf, references followed."""
     schema = resolve(document, schema)
-    names = set(schema.get("properties", {}))
+    yield schema
     for key in ("anyOf", "oneOf", "allOf"):
         for member in schema.get(key, []):
-            names |= properties(document, member)
-    return names
+            yield from members(document, member)
+
+
+def properties(document: dict[str, Any], schema: Any) -> set[str]:
+    return {name for member in members(document, schema) for name in member.get("properties", {})}
 
 
 def enum_values(document: dict[str, Any], schema: Any) -> set[str]:
-    schema = resolve(document, schema)
-    values = set(schema.get("enum", []))
-    for key in ("anyOf", "oneOf", "allOf"):
-        for member in schema.get(key, []):
-            values |= enum_values(document, member)
-    return values
+    return {value for member in members(document, schema) for value in member.get("enum", [])}
 
 
 def our_path(seed_path: str) -> str:
@@ -138,11 +138,7 @@ def test_every_status_we_return_is_documented(ours: dict[str, Any]) -> None:
 
 def schema_types(document: dict[str, Any], schema: Any) -> set[str]:
     """The JSON types a schema admits, through references and composition (``null`` aside)."""
-    schema = resolve(document, schema)
-    types = {schema["type"]} if isinstance(schema.get("type"), str) else set()
-    for key in ("anyOf", "oneOf", "allOf"):
-        for member in schema.get(key, []):
-            types |= schema_types(document, member)
+    types = {m["type"] for m in members(document, schema) if isinstance(m.get("type"), str)}
     return types - {"null"}
 
 
@@ -171,11 +167,9 @@ def test_contract_response_codes_are_documented(seed: dict[str, Any], ours: dict
 
 def property_schemas(document: dict[str, Any], schema: Any) -> dict[str, Any]:
     """Every property a schema (or any member of its composition) declares, by name."""
-    schema = resolve(document, schema)
-    found = dict(schema.get("properties", {}))
-    for key in ("anyOf", "oneOf", "allOf"):
-        for member in schema.get(key, []):
-            found.update(property_schemas(document, member))
+    found: dict[str, Any] = {}
+    for member in members(document, schema):
+        found.update(member.get("properties", {}))
     return found
 
 
