@@ -1,26 +1,32 @@
 """The ``pullstats`` command in a child process, forked from a process that has imported it.
 
 Every test that runs the real command line pays Python's start and pullstats' imports (most of
-a simple command's second) again; a suite runs the command hundreds of times. A *fork server*
-pays them once per test worker: a plain child process imports ``pullstats.cli.main`` and then,
-for each command, forks a child that takes the command's environment, working directory,
-standard input and output files, and runs the same ``app`` that ``python -m pullstats`` runs.
-The command still runs in a process of its own, with its own exit status; only the imports
-are shared. ``PULLSTATS_TEST_SPAWN_CLI=1`` spawns ``python -m pullstats`` for every command
-instead, the way an operator's shell does.
+a simple command's second, 1.4 s for ``serve``) again; a suite runs the command hundreds of
+times and starts a hundred servers. A *fork server* pays them once per test worker: a plain
+child process imports ``pullstats.cli.main`` and the server's modules, and then, for each
+command, forks a child that takes the command's environment, working directory, standard input
+and output files, and runs the same ``app`` that ``python -m pullstats`` runs. The command
+still runs in a process of its own, with its own exit status and signals; only the imports are
+shared. A command is either *run* (the fork server waits for it and answers its status) or
+*started* (it answers the child's pid at once: a server, stopped by a signal, whose status the
+test asks for with *poll*). ``PULLSTATS_TEST_SPAWN_CLI=1`` spawns ``python -m pullstats`` for
+every command instead, the way an operator's shell does.
 
 The fork server is single-threaded and never runs a command itself, so every fork starts from
-the same freshly imported state.
+the same freshly imported state: imports only, no threads, no open connections.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -48,8 +54,8 @@ def _run_child(request: dict[str, Any]) -> None:
         os.environ.update(request["env"])
         for fd, path, mode in (
             (0, request["stdin"], os.O_RDONLY),
-            (1, request["stdout"], os.O_WRONLY),
-            (2, request["stderr"], os.O_WRONLY),
+            (1, request["stdout"], os.O_WRONLY | os.O_APPEND),
+            (2, request["stderr"], os.O_WRONLY | os.O_APPEND),
         ):
             opened = os.open(path, mode)
             os.dup2(opened, fd)
@@ -77,21 +83,80 @@ def _run_child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def serve() -> None:
-    """The fork server's loop: one JSON request a line on stdin, one status a line on stdout."""
-    import pullstats.cli.main  # noqa: F401  (the point: imported once, before any fork)
+#: what every command imports, and what ``serve`` and a new data dir's catalog import on top:
+#: imported once here, before any fork (leaving one out costs time, never correctness)
+PRELOAD = (
+    "pullstats.cli.main",
+    "pullstats.api.app",
+    "pullstats.api.http_protocol",
+    "uvicorn",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.auto",
+    "uvicorn.loops.uvloop",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
+    "alembic.command",
+    "alembic.config",
+    "alembic.runtime.migration",
+    "sqlite3",
+    "sqlalchemy.dialects.sqlite",
+    "anyio._backends._asyncio",
+    "concurrent.futures.thread",
+)
 
-    requests = sys.stdin.buffer
+
+def _preload() -> None:
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
+def _reap(pid: int) -> int | None:
+    """The exit status of a started child that has ended, or None while it runs."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def serve() -> None:
+    """The fork server's loop: one JSON request a line on stdin, one JSON reply a line on stdout.
+
+    ``{"op": "run", ...}`` answers the command's status once it has ended, ``{"op": "start",
+    ...}`` the started child's pid at once, and ``{"op": "poll", "pid": N}`` a started child's
+    status, or null while it runs. Started children still running when the tests close the
+    fork server's input are killed.
+    """
+    _preload()
+    started: dict[int, int | None] = {}
     replies = sys.stdout.buffer
-    for line in requests:
-        request = json.loads(line)
-        replies.flush()
-        pid = os.fork()
-        if pid == 0:
-            _run_child(request)
-        _, status = os.waitpid(pid, 0)
-        replies.write(b"%d\n" % os.waitstatus_to_exitcode(status))
-        replies.flush()
+    try:
+        for line in sys.stdin.buffer:
+            request = json.loads(line)
+            reply: Any
+            if request["op"] == "poll":
+                pid = request["pid"]
+                if started.get(pid) is None:
+                    started[pid] = _reap(pid)
+                reply = started[pid]
+            else:
+                replies.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _run_child(request)
+                if request["op"] == "start":
+                    started[pid] = None
+                    reply = pid
+                else:
+                    _, status = os.waitpid(pid, 0)
+                    reply = os.waitstatus_to_exitcode(status)
+            replies.write(json.dumps(reply).encode() + b"\n")
+            replies.flush()
+    finally:
+        for child, ended in started.items():
+            if ended is None and _reap(child) is None:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
 
 
 class _ForkServer:
@@ -104,14 +169,14 @@ class _ForkServer:
         )
         atexit.register(self.close)
 
-    def run(self, request: dict[str, Any]) -> int:
+    def ask(self, request: dict[str, Any]) -> Any:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(json.dumps(request).encode() + b"\n")
         self.process.stdin.flush()
         reply = self.process.stdout.readline()
         if not reply:
             raise RuntimeError("the pullstats fork server died")
-        return int(reply)
+        return json.loads(reply)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -121,6 +186,73 @@ class _ForkServer:
 
 
 _server: _ForkServer | None = None
+
+
+def _fork_server() -> _ForkServer:
+    global _server
+    if _server is None or _server.process.poll() is not None:
+        _server = _ForkServer()
+    return _server
+
+
+class ForkedProcess:
+    """A started command: the parts of :class:`subprocess.Popen` the tests use on a server."""
+
+    def __init__(self, server: _ForkServer, pid: int) -> None:
+        self._server = server
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._server.ask({"op": "poll", "pid": self.pid})
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(["pullstats"], timeout or 0)
+            time.sleep(0.02)
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def start_pullstats_command(
+    args: list[str], env: dict[str, str], output: Path
+) -> subprocess.Popen[bytes] | ForkedProcess:
+    """``python -m pullstats ARGS`` with ``env``, left running, its output added to ``output``."""
+    if SPAWN:
+        with open(output, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "pullstats", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+    server = _fork_server()
+    output.touch()
+    pid = server.ask(
+        {
+            "op": "start",
+            "args": list(args),
+            "env": env,
+            "cwd": os.getcwd(),
+            "stdin": os.devnull,
+            "stdout": str(output),
+            "stderr": str(output),
+        }
+    )
+    return ForkedProcess(server, pid)
 
 
 def run_pullstats_command(
@@ -137,16 +269,15 @@ def run_pullstats_command(
             timeout=300,
             check=False,
         )
-    global _server
-    if _server is None or _server.process.poll() is not None:
-        _server = _ForkServer()
+    server = _fork_server()
     with tempfile.TemporaryDirectory(prefix="pullstats-cli-") as scratch:
         files = {name: Path(scratch) / name for name in ("stdin", "stdout", "stderr")}
         files["stdin"].write_text(stdin or "", encoding="utf-8")
         files["stdout"].touch()
         files["stderr"].touch()
-        code = _server.run(
+        code = server.ask(
             {
+                "op": "run",
                 "args": list(args),
                 "env": env,
                 "cwd": os.getcwd(),

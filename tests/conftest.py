@@ -13,7 +13,6 @@ import inspect
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
-from tests.cli_fork import run_pullstats_command
+from tests.cli_fork import ForkedProcess, run_pullstats_command, start_pullstats_command
 
 #: names whose use makes a test e2e: our helpers that start pullstats, any child process, a browser
 E2E_CALLS = frozenset(
@@ -41,6 +40,12 @@ E2E_CALLS = frozenset(
         "sync_playwright",
     }
 )
+
+#: argon2 at the standard cost is a third of a CPU-second a hash, and the suite makes hundreds:
+#: tests hash at the cheapest cost (the CLI and servers they start too, through cli_env), except
+#: where the cost is the point (tests/accounts/test_timing.py)
+PASSWORD_HASHING = "PULLSTATS_PASSWORD_HASHING"
+os.environ.setdefault(PASSWORD_HASHING, "insecure-test")
 
 _current_test: pytest.Item | None = None
 
@@ -125,6 +130,7 @@ def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:
 
 def cli_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULLSTATS_")}
+    env[PASSWORD_HASHING] = os.environ[PASSWORD_HASHING]
     env["PULLSTATS_DATA_DIR"] = str(data_dir)
     env.update(extra or {})
     return env
@@ -147,7 +153,7 @@ def free_port() -> int:
 @dataclass
 class Server:
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ForkedProcess
     data_dir: Path
 
     def client(self) -> httpx.Client:
@@ -167,33 +173,21 @@ def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -
     """``pullstats serve`` in a child process on a free loopback port, once /healthz answers."""
     require_e2e_mark("a server process")
     port = free_port()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pullstats",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=cli_env(data_dir, env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_pullstats_command(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)], cli_env(data_dir, env), log
+    )
     server = Server(f"http://127.0.0.1:{port}", process, data_dir)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=1) as client:  # one client: each new one loads the CA bundle
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {log.read_text()}")
+            try:
+                if client.get(f"{server.url}/healthz").status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
     server.stop()
     raise RuntimeError(f"server did not start: {log.read_text()}")
 
