@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,13 @@ class Settings(BaseSettings):
         None,
         description="MaxMind GeoIP2 Domain (or Enterprise) .mmdb file; fills the domain column "
         "when set (no bundled data has domains).",
+    )
+    password_hashing: Literal["standard", "insecure-test"] = Field(
+        "standard",
+        description="argon2id cost of new password hashes: `standard` is RFC 9106's "
+        "low-memory profile (64 MiB, 3 passes); `insecure-test` is the cheapest argon2id, so "
+        "that a test suite can create hundreds of users. Never use it on a real installation: "
+        "the server warns at start. Stored hashes keep the cost they were made with.",
     )
     login_attempts_per_account: int = Field(
         10, ge=1, description="Failed logins allowed per account name within the window."

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from pullstats.accounts.passwords import use_hashing
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.migrate import current_revision, ensure_schema
@@ -35,6 +36,7 @@ class Runtime:
         :class:`NoInstallation`.
         """
         settings = settings or Settings()
+        use_hashing(settings.password_hashing)
         if not create:
             _check_installed(settings)
         else:

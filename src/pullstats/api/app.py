@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,9 @@ then call the analytics routes under `/api/publisher/analytics/v1` with
 """
 
 
+log = logging.getLogger(__name__)
+
+
 async def invalid_request(request: Request, error: Exception) -> JSONResponse:
     """FastAPI's 422 without each error's ``input``: that is null for a missing value (we never
     emit null, DESIGN.md §4) and would otherwise echo the client's body, password and all."""
@@ -84,6 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings)
+        if settings.password_hashing != "standard":
+            log_to_stderr(log)
+            log.warning(
+                "PULLSTATS_PASSWORD_HASHING=%s: new password hashes are cheap to crack; "
+                "for tests only, never on a real installation",
+                settings.password_hashing,
+            )
         set_aside = SetAsideCollector(runtime.paths)
         metrics.registry.register(set_aside)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
