@@ -134,7 +134,7 @@ def test_spool_records_outside_the_window_are_set_aside_and_the_rest_processed(
     processed = run_cli(data_dir, "process")
     assert processed.returncode == 0, processed.stderr
     assert "2 new requests" in processed.stdout
-    assert "2 timed outside the accepted window set aside" in processed.stdout
+    assert "2 set aside (timestamp_out_of_range 2)" in processed.stdout
     assert action_count(data_dir) == 2
     status = run_cli(data_dir, "status")
     assert status.returncode == 0, status.stderr

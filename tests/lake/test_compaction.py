@@ -16,8 +16,9 @@ import pytest
 
 from pullstats.config import Settings
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
-from pullstats.lake.compaction import RequestWriter, prune_spool
+from pullstats.lake.compaction import RequestWriter
 from pullstats.lake.engine import connect
+from pullstats.lake.retention import prune_spool
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import write_spool

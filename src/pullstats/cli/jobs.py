@@ -6,6 +6,7 @@ tree: every other ``pullstats`` command starts without them.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -99,8 +100,7 @@ def process_command(
     c = result.compaction
     out.print(
         f"processed {c.lines} spool lines: {c.written} new requests, {c.duplicates} duplicates"
-        + (f", {c.corrupt} damaged lines skipped" if c.corrupt else "")
-        + (f", {c.set_aside} timed outside the accepted window set aside" if c.set_aside else "")
+        + (f", {c.set_aside.total()} set aside ({reasons(c.set_aside)})" if c.set_aside else "")
         + f"; {result.actions} actions on {len(result.days)} days; "
         f"{len(result.periods)} periods rolled up"
     )
@@ -131,11 +131,15 @@ def status_command() -> None:
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
     )
     counts = set_aside_counts(runtime.paths)
-    reasons = ", ".join(f"{reason} {counts[reason]}" for reason in sorted(counts))
     out.print(
         f"set aside by process: {sum(counts.values())} records"
-        + (f" ({reasons}) in {set_aside_root(runtime.paths)}" if counts else "")
+        + (f" ({reasons(counts)}) in {set_aside_root(runtime.paths)}" if counts else "")
     )
+
+
+def reasons(counts: Counter[str]) -> str:
+    """``timestamp_out_of_range 2, invalid_record 1``: counts by reason, in a stable order."""
+    return ", ".join(f"{reason} {counts[reason]}" for reason in sorted(counts))
 
 
 def run_export(

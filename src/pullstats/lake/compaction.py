@@ -12,12 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import io
-import json
 import os
 import shutil
-import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,8 +25,7 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from pullstats.classify.enrich import (
     ADDRESS_COLUMNS,
@@ -39,12 +36,15 @@ from pullstats.classify.enrich import (
 from pullstats.classify.rules import days_to_reclassify
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
-from pullstats.ingest.records import DAY_US, SPOOL_SCHEMA, day_micros, from_micros
-from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
+from pullstats.ingest.record_rules import record_problem_sql
+from pullstats.ingest.records import DAY_US, day_micros, from_micros
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.engine import connect, count_rows, read_parquet
-from pullstats.lake.set_aside import set_aside_requests
-from pullstats.lake.spool import CLOSED_SUFFIX, SegmentSlice, read_new_lines
+from pullstats.lake.retention import prune_spool
+from pullstats.lake.set_aside import DAMAGED_LINE, set_aside_lines, set_aside_requests
+from pullstats.lake.spool import SegmentSlice, read_new_lines
+from pullstats.lake.spool_lines import parse_spool_slices
 from pullstats.runtime import Runtime
 
 IP_HASH_KEY = "ip-hash.key"
@@ -62,8 +62,8 @@ class CompactionResult:
     lines: int = 0
     written: int = 0
     duplicates: int = 0
-    corrupt: int = 0
-    set_aside: int = 0  # timed outside the accepted window (lake/set_aside.py)
+    #: records (and damaged lines) set aside, by reason (lake/set_aside.py)
+    set_aside: Counter[str] = field(default_factory=Counter)
     pruned: int = 0
     days: set[date] = field(default_factory=set)
 
@@ -76,23 +76,6 @@ def hash_ips(ips: pa.Array, key: bytes) -> pa.Array:
         for ip in distinct.to_pylist()
     ]
     return pa.array(digests, pa.binary(IP_HASH_BYTES)).take(pc.index_in(ips, value_set=distinct))
-
-
-def parse_spool_lines(data: bytes) -> tuple[pa.Table, int]:
-    """Spool lines → a table; a damaged line is skipped and counted, never fatal."""
-    options = pajson.ParseOptions(explicit_schema=SPOOL_SCHEMA, unexpected_field_behavior="ignore")
-    try:
-        return pajson.read_json(io.BytesIO(data), parse_options=options), 0
-    except pa.ArrowInvalid:
-        pass
-    rows, corrupt = [], 0
-    for line in data.splitlines():
-        try:
-            record = json.loads(line)
-            rows.append({name: record[name] for name in SPOOL_SCHEMA.names})
-        except (ValueError, KeyError, TypeError):
-            corrupt += 1
-    return pa.Table.from_pylist(rows, schema=SPOOL_SCHEMA), corrupt
 
 
 def compact(
@@ -109,42 +92,23 @@ def compact(
             slices = read_new_lines(paths.spool, progress, max_bytes=BATCH_BYTES)
             if not slices:
                 break
-            table, corrupt = parse_spool_lines(b"".join(s.data for s in slices))
-            result.lines += table.num_rows + corrupt
-            result.corrupt += corrupt
-            set_aside = writer.set_aside
+            table, damaged = parse_spool_slices(slices)
+            if damaged:
+                set_aside_lines(paths, damaged)
+                result.set_aside[DAMAGED_LINE] += len(damaged)
+            result.lines += table.num_rows + len(damaged)
+            before = writer.set_aside.copy()
             written = writer.write_table(table)
+            set_aside = writer.set_aside - before
             result.written += written.requests
-            result.set_aside += writer.set_aside - set_aside
-            result.duplicates += table.num_rows - written.requests - (writer.set_aside - set_aside)
+            result.set_aside += set_aside
+            result.duplicates += table.num_rows - written.requests - set_aside.total()
             result.days |= written.days
             _advance(runtime, slices, progress, written.reclassify)
             if on_batch:
                 on_batch(result)
     result.pruned = prune_spool(runtime, progress)
     return result
-
-
-def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
-    """Delete closed segments that are fully compacted and older than the spool retention.
-
-    Segments are the only place raw client IPs are written, so this is what keeps them short-lived.
-    """
-    settings = runtime.settings
-    keep_for = max(settings.retention_spool, settings.close_grace).total_seconds()
-    cutoff = time.time() - keep_for
-    pruned = []
-    for segment in runtime.paths.spool.glob(f"*{CLOSED_SUFFIX}"):
-        stat = segment.stat()
-        if stat.st_mtime < cutoff and progress.get(segment.stem, -1) >= stat.st_size:
-            segment.unlink()
-            pruned.append(segment.stem)
-    if pruned:
-        with runtime.sessions.begin() as session:
-            session.execute(delete(SpoolProgress).where(SpoolProgress.segment.in_(pruned)))
-        for name in pruned:
-            progress.pop(name, None)
-    return len(pruned)
 
 
 def ingest_requests(runtime: Runtime, writer: RequestWriter, source: str) -> tuple[int, set[date]]:
@@ -181,8 +145,9 @@ class RequestWriter:
       agent with its tool and version: looked up once per run, not once per batch or per row.
 
     A request timed outside the accepted window (from 2000-01-01 to the clock plus
-    ``PULLSTATS_MAX_CLOCK_SKEW`` at the start of the run) is set aside, not written: a spool
-    written before ingest checked times may hold some, and their days cannot be classified.
+    ``PULLSTATS_MAX_CLOCK_SKEW`` at the start of the run), or breaking a rule every ingest path
+    enforces (:mod:`pullstats.ingest.record_rules`), is set aside, not written: a spool written
+    by an older version or by hand may hold some, and the later stages cannot handle them.
     """
 
     def __init__(self, runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> None:
@@ -190,7 +155,8 @@ class RequestWriter:
         self._db = self.connection = connection
         self._key = runtime.paths.secret_key(IP_HASH_KEY)
         self._window = TimeWindow.now(runtime.settings.max_clock_skew)
-        self.set_aside = 0  # requests set aside so far, timed outside the window
+        self._problem = record_problem_sql(self._window)
+        self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
         self._read: set[Path] = set()  # Parquet files whose ids are in lake_ids
         self._ids = 0
         enriched = ", ".join(f"{name} VARCHAR" for name in ADDRESS_COLUMNS)
@@ -225,7 +191,7 @@ class RequestWriter:
         is done with it afterwards).
         """
         db = self._db
-        self.set_aside += self._set_aside_outside_window(table)
+        self._set_aside_unusable(table)
         # a registry retries a notification with the same id: keep its first arrival. The
         # window runs only when there may be a repeat, which grouping by a 64-bit hash of the
         # id finds cheaply (a collision merely runs the window for nothing)
@@ -259,20 +225,39 @@ class RequestWriter:
         written = self._publish(table, sorted(earliest))
         return Written(count, written, days_to_reclassify(earliest))
 
-    def _set_aside_outside_window(self, table: str) -> int:
-        """Move the requests of ``table`` timed outside the window to ``lake/set-aside``."""
-        window = self._window
-        outside = f"ts IS NULL OR ts < {window.earliest_us} OR ts > {window.latest_us}"
-        found = self._db.sql(f"SELECT * FROM {table} WHERE {outside}").to_arrow_table()
+    def _set_aside_unusable(self, table: str) -> None:
+        """Move the requests of ``table`` no later stage can take to ``lake/set-aside``."""
+        db = self._db
+        # one pass that keeps nothing in the usual case, where every record is usable
+        db.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE lake_unusable AS
+            SELECT rowid AS row, problem
+            FROM (SELECT rowid, {self._problem} AS problem FROM {table})
+            WHERE problem IS NOT NULL
+            """
+        )
+        try:
+            found = db.sql(
+                f"""
+                SELECT t.*, u.problem FROM {table} AS t JOIN lake_unusable AS u ON t.rowid = u.row
+                """
+            ).to_arrow_table()
+            if found.num_rows:
+                db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT row FROM lake_unusable)")
+        finally:
+            db.execute("DROP TABLE lake_unusable")
         if found.num_rows == 0:
-            return 0
+            return
         # no raw address outlives the spool: the set-aside copy keeps its keyed hash only
-        hashed = found.drop_columns(["ip"]).append_column(
+        hashed = found.drop_columns(["ip", "problem"]).append_column(
             "ip_hash", hash_ips(pc.fill_null(found["ip"].combine_chunks(), ""), self._key)
         )
-        set_aside_requests(self._runtime.paths, hashed, OUT_OF_WINDOW)
-        self._db.execute(f"DELETE FROM {table} WHERE {outside}")
-        return int(found.num_rows)
+        problems = found["problem"]
+        for reason in pc.unique(problems).to_pylist():
+            rows = hashed.filter(pc.equal(problems, reason))
+            set_aside_requests(self._runtime.paths, rows, reason)
+            self.set_aside[reason] += rows.num_rows
 
     def _publish(self, table: str, days: list[date]) -> set[date]:
         """Write ``table`` as one new file per day and move the files into the lake.

@@ -1,14 +1,25 @@
 """Records ``process`` cannot classify, kept out of the lake's days but never dropped silently.
 
-A request timed outside the accepted window (:mod:`pullstats.ingest.time_window`) has no
-place among the days: its day may have no day before or after it, and no period to roll up
-into. Every ingest path rejects such times now, but a spool or lake written before it did may
-still hold some. ``process`` sets them aside here instead of failing on them, and counts them
-(``pullstats status``, the ``pullstats_set_aside_records`` metric):
+Every ingest path checks what it writes, but a spool or lake written by an older version, by
+hand, or damaged on disk may still hold records no later stage can handle. ``process`` sets
+them aside here instead of failing on them, and counts them by reason (``pullstats status``,
+the ``pullstats_set_aside_records`` metric):
+
+- ``timestamp_out_of_range``: a request timed outside the accepted window
+  (:mod:`pullstats.ingest.time_window`) has no place among the days: its day may have no day
+  before or after it, and no period to roll up into;
+- ``invalid_record``: a spool record that breaks a rule every ingest path enforces (a missing
+  or invalid name, method, tag or digest, address, …: :mod:`pullstats.ingest.record_rules`);
+- ``damaged_line``: a spool line that is not a record at all (:mod:`pullstats.lake.spool_lines`).
+
+What is kept:
 
 - spool records, with their address hashed as in the lake (``spool/part-<hash>.parquet``, the
   name a hash of their ids, so a run retried after a crash writes the same file again);
-- whole lake folders of such days (``requests/day=D``, ``imported/day=D``), moved as they are.
+- for a damaged line, where it is (segment, offset, length) and its SHA-256, not its text,
+  which may hold a raw address;
+- whole lake folders of days outside the window (``requests/day=D``, ``imported/day=D``),
+  moved as they are.
 
 Layout: ``lake/set-aside/<reason>/...``. Nothing reads them back; an operator may inspect or
 delete them.
@@ -27,12 +38,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pullstats.ingest.record_rules import INVALID_RECORD
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.lake.atomic import atomic_path, fsync_dir
 from pullstats.lake.layout import DataDir
+from pullstats.lake.spool_lines import DamagedLine
 
+DAMAGED_LINE = "damaged_line"
 #: Why a record is set aside; each is a folder under ``lake/set-aside`` and a metric label.
-SET_ASIDE_REASONS = (OUT_OF_WINDOW,)
+SET_ASIDE_REASONS = (OUT_OF_WINDOW, INVALID_RECORD, DAMAGED_LINE)
 
 
 def set_aside_root(paths: DataDir) -> Path:
@@ -41,11 +55,31 @@ def set_aside_root(paths: DataDir) -> Path:
 
 def set_aside_requests(paths: DataDir, requests: pa.Table, reason: str) -> Path:
     """Write spool ``requests`` (their address already hashed) under ``reason``."""
-    ids = sorted(str(value) for value in requests["id"].to_pylist())
-    name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+    columns = zip(*(requests[name].to_pylist() for name in ("id", "ts", "recv")), strict=True)
+    keys = sorted("\t".join(map(str, values)) for values in columns)
+    return _write(paths, reason, keys, requests)
+
+
+def set_aside_lines(paths: DataDir, lines: list[DamagedLine]) -> Path:
+    """Record where the damaged spool ``lines`` are, under :data:`DAMAGED_LINE`."""
+    table = pa.table(
+        {
+            "segment": [line.segment for line in lines],
+            "offset": pa.array([line.offset for line in lines], pa.int64()),
+            "length": pa.array([line.length for line in lines], pa.int64()),
+            "sha256": [line.sha256 for line in lines],
+        }
+    )
+    keys = sorted(f"{line.segment}:{line.offset}" for line in lines)
+    return _write(paths, DAMAGED_LINE, keys, table)
+
+
+def _write(paths: DataDir, reason: str, keys: list[str], table: pa.Table) -> Path:
+    # named after what it holds: a run retried after a crash writes the same file again
+    name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
     target = set_aside_root(paths) / reason / "spool" / f"part-{name}.parquet"
-    stamped = requests.append_column(
-        "set_aside_at", pa.array([int(time.time() * 1_000_000)] * requests.num_rows, pa.int64())
+    stamped = table.append_column(
+        "set_aside_at", pa.array([int(time.time() * 1_000_000)] * table.num_rows, pa.int64())
     )
     with atomic_path(target) as tmp:
         pq.write_table(stamped, tmp, compression="zstd")

@@ -1,0 +1,45 @@
+"""What a spool record must hold to be classified: the rules every ingest path enforces, as SQL.
+
+Each ingest path (notifications, access logs, Docker Hub CSV) checks its input before it
+writes a record; compaction checks every record again with :func:`record_problem_sql`, because
+a spool may have been written by an older version, by hand, or damaged, and one record the
+later stages cannot handle (a NULL name stops the rollups) must not stop a run. A record that
+breaks a rule is set aside under :data:`INVALID_RECORD` instead of reaching the lake.
+"""
+
+from __future__ import annotations
+
+from pullstats.ingest.notifications import CANONICAL_IPV4, DIGEST, TAG
+from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
+from pullstats.names import repository_name_sql
+
+#: Why a record that breaks a rule below is set aside.
+INVALID_RECORD = "invalid_record"
+
+#: An address as the ingest paths write it: IPv4 in dotted quads, or IPv6 (hex groups, colons,
+#: possibly an embedded IPv4). The shape only: an address the hash and the enrichment can take.
+_IPV6_SHAPE = r"[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?::" + CANONICAL_IPV4.pattern + r")?"
+
+
+def record_problem_sql(window: TimeWindow) -> str:
+    """A DuckDB expression over the spool columns: NULL for a usable record, else the reason
+    it is set aside (:data:`OUT_OF_WINDOW` or :data:`INVALID_RECORD`)."""
+    invalid = " OR ".join(
+        [
+            "id IS NULL OR id = '' OR length(id) > 512",
+            "recv IS NULL",
+            "method IS NULL OR method NOT IN ('GET', 'HEAD')",
+            f"name IS NULL OR NOT {repository_name_sql('name')}",
+            f"tag IS NULL OR (tag <> '' AND NOT regexp_full_match(tag, '{TAG.pattern}'))",
+            "digest IS NULL OR (digest <> ''"
+            f" AND NOT regexp_full_match(digest, '{DIGEST.pattern}'))",
+            "(tag = '' AND digest = '')",
+            f"ip IS NULL OR NOT (regexp_full_match(ip, '{CANONICAL_IPV4.pattern}')"
+            f" OR (length(ip) <= 45 AND regexp_full_match(ip, '{_IPV6_SHAPE}')))",
+            "ua IS NULL OR src IS NULL OR src = ''",
+        ]
+    )
+    return (
+        f"CASE WHEN ts IS NULL OR ts < {window.earliest_us} OR ts > {window.latest_us}"
+        f" THEN '{OUT_OF_WINDOW}' WHEN {invalid} THEN '{INVALID_RECORD}' END"
+    )
