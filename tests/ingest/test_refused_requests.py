@@ -55,3 +55,20 @@ def test_the_docs_say_notifications_count_refused_requests() -> None:
         text = " ".join(page.read_text().split()).lower()
         assert "notifications describe only successful requests" not in text, page.name
         assert "send notifications only for successful requests" not in text, page.name
+
+
+def test_the_docs_say_which_digest_each_source_reports() -> None:
+    # a pull by tag of a multi-platform image: the notification names the index, the access
+    # log the platform manifest the registry answered with (seen with Distribution 2.8.2)
+    definitions = " ".join((DOCS / "data-definitions.md").read_text().split())
+    assert "for a pull by tag of a multi-platform image is the **index**" in definitions
+    assert "which can be the **platform** manifest the registry sent instead" in definitions
+    assert "#reading-digest" in definitions
+    assert "### Reading `digest`" in (DOCS / "exports.md").read_text()
+
+
+def test_the_operator_guide_warns_that_the_registry_logs_the_ingest_token() -> None:
+    guide = " ".join((DOCS / "operations.md").read_text().split())
+    assert "**The registry writes this token into its own log.**" in guide
+    assert "rotate the token ([Rotating an ingest token](#rotating-an-ingest-token))" in guide
+    assert "## Rotating an ingest token" in (DOCS / "operations.md").read_text()
