@@ -12,6 +12,7 @@ from pullstats.config import Settings
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.lake.layout import DataDir
+from pullstats.lake.meta import lake_version
 
 
 class NoInstallation(RuntimeError):
@@ -41,6 +42,7 @@ class Runtime:
             _check_installed(settings)
         else:
             settings.paths.ensure()
+        lake_version(settings.paths, create=create)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:

@@ -23,6 +23,7 @@ from pullstats.accounts.errors import AccountError
 from pullstats.config import Settings
 from pullstats.db.migrate import SchemaOutdated
 from pullstats.lake.jobs import JobLockBusy
+from pullstats.lake.meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
 
 out = Console(highlight=False, soft_wrap=True)
@@ -111,7 +112,7 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     """
     try:
         runtime = Runtime.open(settings, create=create)
-    except (SchemaOutdated, NoInstallation) as error:
+    except (SchemaOutdated, NoInstallation, LakeVersionError) as error:
         raise fail(str(error)) from None
     try:
         yield runtime
