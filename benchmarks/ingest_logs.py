@@ -36,7 +36,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+from pullstats.demo.catalog import DEMO_CATALOG
+from pullstats.demo.synthetic import generate_requests
 from pullstats.ingest.access_logs import line_pattern
 
 # Around every 100 manifest requests: blob downloads, /v2/ pings (401), manifests not found.

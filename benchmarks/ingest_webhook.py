@@ -67,13 +67,14 @@ from _common import (
     start_server,
 )
 
+from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.render import (
     ENVELOPE_MEDIA_TYPE,
     envelope_bodies,
     manifest_info,
     notification_events,
 )
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+from pullstats.demo.synthetic import generate_requests
 
 INGEST = "/ingest/v1/registry/events"
 _ID_PREFIX = b'{"id":"00000000-'

@@ -40,7 +40,9 @@ import pyarrow as pa
 from _common import cli_env, markdown_table, print_environment, pullstats_command
 
 from pullstats.config import Settings
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests, to_spool_lines
+from pullstats.demo.catalog import DEMO_CATALOG
+from pullstats.demo.spool_encoding import to_spool_lines
+from pullstats.demo.synthetic import generate_requests
 from pullstats.lake.spool import SpoolWriter
 
 DAY = date(2026, 10, 7)  # a Wednesday: a full working day of traffic (the first of --days)

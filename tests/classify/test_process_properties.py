@@ -28,13 +28,9 @@ from pullstats.classify.actions import partition_gaps
 from pullstats.classify.rules import group_requests
 from pullstats.config import Settings
 from pullstats.db.models import PullRollup
-from pullstats.demo.synthetic import (
-    DEMO_CATALOG,
-    SyntheticCatalog,
-    catalog_from_tags,
-    generate_requests,
-    to_spool_lines,
-)
+from pullstats.demo.catalog import DEMO_CATALOG, SyntheticCatalog, catalog_from_tags
+from pullstats.demo.spool_encoding import to_spool_lines
+from pullstats.demo.synthetic import generate_requests
 from pullstats.lake.compaction import IP_HASH_KEY
 from pullstats.lake.engine import connect
 from pullstats.lake.spool import SpoolWriter

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.render import (
     ENVELOPE_MEDIA_TYPE,
     envelope_bodies,
@@ -21,7 +22,7 @@ from pullstats.demo.render import (
     nginx_lines,
     notification_events,
 )
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+from pullstats.demo.synthetic import generate_requests
 from pullstats.ingest.notifications import parse_envelope
 from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
 

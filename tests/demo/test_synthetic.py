@@ -27,16 +27,9 @@ from pullstats.classify.rules import (
     VERSION_CHECK,
     group_requests,
 )
-from pullstats.demo import synthetic
-from pullstats.demo.synthetic import (
-    DEMO_CATALOG,
-    MAX_CHUNK_ROWS,
-    SyntheticCatalog,
-    SyntheticTag,
-    catalog_from_tags,
-    generate_requests,
-    to_spool_lines,
-)
+from pullstats.demo.catalog import DEMO_CATALOG, SyntheticCatalog, SyntheticTag, catalog_from_tags
+from pullstats.demo.spool_encoding import to_spool_lines
+from pullstats.demo.synthetic import MAX_CHUNK_ROWS, generate_requests
 from pullstats.ingest.notifications import parse_event
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, from_micros, micros
 
@@ -102,18 +95,6 @@ def classify(table: pa.Table) -> Counter[str]:
 
 
 # --- surface and catalog -------------------------------------------------------------------
-
-
-def test_public_surface_is_pinned() -> None:
-    assert synthetic.__all__ == [
-        "DEMO_CATALOG",
-        "MAX_CHUNK_ROWS",
-        "SyntheticCatalog",
-        "SyntheticTag",
-        "catalog_from_tags",
-        "generate_requests",
-        "to_spool_lines",
-    ]
 
 
 def test_demo_catalog_has_namespaces_nesting_and_multi_arch_tags() -> None:

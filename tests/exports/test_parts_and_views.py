@@ -16,7 +16,9 @@ import pytest
 
 from pullstats.config import Settings
 from pullstats.db.models import ExportFile
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests, to_spool_lines
+from pullstats.demo.catalog import DEMO_CATALOG
+from pullstats.demo.spool_encoding import to_spool_lines
+from pullstats.demo.synthetic import generate_requests
 from pullstats.exports.closing import export_closed
 from pullstats.exports.files import BLOCK_BYTES, Compressor, GzipFile
 from pullstats.exports.parts import PartWriter

@@ -128,8 +128,9 @@ def generate_command(
     """Generate realistic synthetic pull traffic: notification envelopes, nginx logs, or POSTs."""
     import numpy as np
 
+    from pullstats.demo.catalog import DEMO_CATALOG
     from pullstats.demo.render import manifest_info, nginx_lines, notification_events
-    from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+    from pullstats.demo.synthetic import generate_requests
 
     if format_ not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pullstats.demo.synthetic import SyntheticCatalog
+from pullstats.demo.catalog import SyntheticCatalog
 from pullstats.ingest.records import SPOOL_SCHEMA
 
 __all__ = [

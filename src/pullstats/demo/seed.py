@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from pullstats.accounts import service
 from pullstats.db.models import User
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests, to_spool_lines
+from pullstats.demo.catalog import DEMO_CATALOG
+from pullstats.demo.spool_encoding import to_spool_lines
+from pullstats.demo.synthetic import generate_requests
 from pullstats.ingest.records import now_micros
 from pullstats.lake.atomic import atomic_path
 from pullstats.lake.spool import SpoolWriter
