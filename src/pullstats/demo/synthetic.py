@@ -2,8 +2,9 @@
 
 Responsible for the data behind ``pullstats demo``, tests and benchmarks: successful manifest
 requests as a registry's notifications report them, yielded as Arrow tables with exactly
-:data:`~pullstats.ingest.records.SPOOL_SCHEMA`, and rendered as spool lines. It models what a
-registry sees (DESIGN.md §3):
+:data:`~pullstats.ingest.records.SPOOL_SCHEMA` (:mod:`pullstats.demo.spool_encoding` renders
+them as spool lines). It models what a registry sees (the model's constants are in
+:mod:`pullstats.demo.traffic_model`):
 
 - who pulls: desktops (docker, podman), Kubernetes nodes (containerd, cri-o), CI farms behind
   a few NAT addresses pulling the same tag in bursts (docker, buildkit, kaniko), scripts and
