@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.synthetic import generate_requests
-from pullstats.ingest.access_logs import line_pattern
+from pullstats.ingest.access_log_formats import line_pattern
 
 # Around every 100 manifest requests: blob downloads, /v2/ pings (401), manifests not found.
 BLOBS_PER_100 = 60

@@ -26,18 +26,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pullstats.config import Settings
-from pullstats.ingest import access_logs, log_import
-from pullstats.ingest.access_logs import (
-    LOG_FORMATS,
-    SKIP_REASONS,
-    STAGED_REQUESTS,
-    LogFormat,
-    LogParser,
-    open_log,
-    read_line_chunks,
-)
+from pullstats.ingest import log_import, log_lines
+from pullstats.ingest.access_log_formats import LOG_FORMATS, SKIP_REASONS, LogFormat
+from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser
 from pullstats.ingest.errors import UnparseableRequest
 from pullstats.ingest.log_import import import_logs
+from pullstats.ingest.log_lines import open_log, read_line_chunks
 from pullstats.ingest.notifications import parse_repository_name
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
 from pullstats.pipeline import process
@@ -596,7 +590,7 @@ def test_import_in_segments_and_flushes_counts_every_line_once(
             handle.write(text.replace(b"05/Oct/2026", b"%02d/Oct/2026" % (day + 1)))
     with monkeypatch.context() as patched:
         patched.setattr(log_import, "SEGMENT_BYTES", 2000)
-        patched.setattr(access_logs, "BLOCK_BYTES", 700)
+        patched.setattr(log_lines, "BLOCK_BYTES", 700)
         split = import_logs(runtime, [str(log)])
     assert split.written == split.used == 20 * 8
     files = list(runtime.paths.requests.glob("day=*/part-*.parquet"))
@@ -623,7 +617,7 @@ def test_files_the_overlap_guard_lets_in_are_written_whole(
     logs = [str(log), str(LOGS / "nginx-combined.log")]
     with monkeypatch.context() as patched:  # many segments: requests held from each of them
         patched.setattr(log_import, "SEGMENT_BYTES", 2000)
-        patched.setattr(access_logs, "BLOCK_BYTES", 700)
+        patched.setattr(log_lines, "BLOCK_BYTES", 700)
         patched.setattr(log_import, "HOLD_REQUESTS", hold)
         guarded = import_logs(runtime, logs)
     assert [source.used for source in guarded.sources] == [2 * 4, 4]

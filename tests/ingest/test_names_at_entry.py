@@ -12,8 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from pullstats.ingest.access_logs import LogParser, open_log, read_line_chunks
+from pullstats.ingest.access_logs import LogParser
 from pullstats.ingest.dockerhub_csv import import_files
+from pullstats.ingest.log_lines import open_log, read_line_chunks
 from pullstats.ingest.notifications import parse_envelope
 from pullstats.ingest.records import now_micros
 from pullstats.runtime import Runtime

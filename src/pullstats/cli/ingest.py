@@ -46,7 +46,7 @@ def logs_command(
     ),
 ) -> None:
     """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
-    from pullstats.ingest.access_logs import LOG_FORMATS
+    from pullstats.ingest.access_log_formats import LOG_FORMATS
     from pullstats.ingest.log_import import LogImportError, check_sources, import_logs
 
     if log_format not in LOG_FORMATS:

@@ -24,15 +24,9 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.ingest.access_logs import (
-    STAGED_REQUESTS,
-    LineChunk,
-    LogFormat,
-    LogParser,
-    ParsedLines,
-    open_log,
-    read_line_chunks,
-)
+from pullstats.ingest.access_log_formats import LogFormat
+from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
+from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
 from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
 from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.engine import connect, read_parquet

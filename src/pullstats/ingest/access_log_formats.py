@@ -1,0 +1,261 @@
+"""The access-log line formats pullstats reads, and the SQL that reads them in DuckDB.
+
+Two formats, both written by the log's own software: ``combined`` (nginx's predefined format,
+and the Distribution registry's own log through gorilla's ``CombinedLoggingHandler``) and
+``pullstats`` (combined plus `` $msec "$upstream_http_docker_content_digest"``). This module
+holds their grammar (the whole-line pattern and the quick match of the pieces between quotes),
+the reasons a line is skipped, and the queries :class:`~pullstats.ingest.access_logs.LogParser`
+runs: classifying every line of a run of chunks in one query, and numbering repeated lines.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pullstats.ingest.notifications import (
+    DIGEST,
+    TAG,
+)
+from pullstats.names import repository_name_sql
+
+LogFormat = Literal["auto", "combined", "pullstats"]
+
+
+LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "combined", "pullstats")
+
+
+#: Why a well-formed line is not a request (nothing is wrong with it).
+IGNORED_REASONS = ("blank", "blob_request", "not_manifest", "push", "delete", "method", "non_2xx")
+
+
+#: Why a line is bad input; the first few are reported with their file and line number.
+ERROR_REASONS = (
+    "unparseable",
+    "invalid_time",
+    "timestamp_out_of_range",  # before 2000 or past the clock plus PULLSTATS_MAX_CLOCK_SKEW
+    "invalid_address",
+    "invalid_name",
+    "invalid_reference",
+    "invalid_digest",
+    "unterminated",
+)
+
+
+SKIP_REASONS = IGNORED_REASONS + ERROR_REASONS
+
+
+# A quoted field as both writers escape it: nginx writes " and \ as \x22 and \x5C, gorilla
+# writes \" and \\; either way a raw " never appears inside.
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+
+
+_HEAD = r"(\S+) \S+ \S+ \[([^\]]*)\] "  # addr, ident, user, [time], up to the request
+
+
+_STATUS = r" ([0-9]{3}) (?:[0-9]+|-) "  # between the request and the referer
+
+
+_MSEC = r" ([0-9]{1,12}\.[0-9]{3}) "  # between the user agent and the digest
+
+
+_COMBINED = "^" + _HEAD + _QUOTED + _STATUS + r'"(?:[^"\\]|\\.)*" ' + _QUOTED
+
+
+_PULLSTATS_TAIL = _MSEC + _QUOTED
+
+
+_LINE_END = r"\r?\n?$"
+
+
+# The registry's grammar, taken from the notification parser so both sources agree.
+_IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+
+
+_IPV6 = r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
+
+
+def quick_match(log_format: LogFormat) -> str:
+    """A SQL condition on ``p``, a line split at its quotes, for lines without an escaped quote
+    (``\\"``): it holds only if the line matches :func:`line_pattern` with each quoted field
+    between two consecutive quotes, so the pieces are the fields. A line it does not hold for
+    is left to the whole pattern.
+
+    Without an escaped quote a quoted piece may hold any text, so only the short pieces
+    between the quoted fields are matched, each against its part of the pattern. Most of a
+    line is in its quoted fields (request, user agent, digest): this costs about half of
+    matching the whole line.
+    """
+    ends = "('', E'\\n', E'\\r\\n', E'\\r')"  # what _LINE_END allows after the last quote
+    combined = f"(len(p) = 7 AND p[7] IN {ends})"
+    pullstats = f"(len(p) = 9 AND p[9] IN {ends} AND regexp_full_match(p[7], '{_MSEC}'))"
+    tail = {"combined": combined, "pullstats": pullstats}.get(log_format)
+    return (
+        f"p[5] = ' ' AND {tail or f'({combined} OR {pullstats})'}"
+        f" AND regexp_full_match(p[3], '{_STATUS}') AND regexp_full_match(p[1], '{_HEAD}')"
+    )
+
+
+def line_pattern(log_format: LogFormat) -> str:
+    """The RE2 pattern of a whole line; groups: addr, time, request, status, ua[, msec, digest]."""
+    if log_format == "combined":
+        return _COMBINED + "()()" + _LINE_END  # empty msec and digest groups keep the shape
+    if log_format == "pullstats":
+        return _COMBINED + _PULLSTATS_TAIL + _LINE_END
+    return _COMBINED + f"(?:{_PULLSTATS_TAIL})?" + _LINE_END
+
+
+# One pass over the chunks. A line is cut at its quotes, as no quoted field can hold a raw
+# quote, and the short pieces between the quoted fields are matched (quick_match). A line with
+# an escaped quote (\", written by gorilla), a quote outside the quoted fields or pieces that
+# do not match is left to the whole line pattern: only *matched* (a DFA, several times faster
+# than extracting its groups), then split by the pattern's groups. Most lines of a registry's log
+# are blobs and pings: only lines that may be manifest requests (candidates) are cut into all
+# their fields and checked; every expression is under a CASE, so DuckDB evaluates it for the
+# rows that need it (a struct of fields cost more than all the rest). The reasons are tested
+# in this order, so a PUT that got a 404 is a push, and a GET of a blob is a blob.
+CLASSIFY_SQL = f"""
+CREATE OR REPLACE TEMP TABLE log_lines AS
+WITH lines AS (
+    SELECT n, line, p, cut,
+        CASE WHEN cut THEN true ELSE regexp_matches(line, '{{pattern}}') END AS ok,
+        CASE WHEN cut THEN p[2] WHEN NOT ok THEN ''
+            ELSE regexp_extract(line, '{{pattern}}', 3) END AS request
+    FROM (
+        -- six quotes are a combined line's, eight (the seventh piece holding $msec) a pullstats
+        -- line's; other counts, or the pieces between the quoted fields not matching theirs,
+        -- leave the line to the whole pattern (which allows a quote in the user and [time])
+        SELECT n, line, p,
+            coalesce({{cut}} AND NOT contains(line, '\\"') AND {{quick}}, false) AS cut
+        FROM (SELECT *, CASE WHEN {{cut}} THEN string_split(line, '"') END AS p FROM log_chunk)
+    )
+),
+routed AS (
+    SELECT *,
+        ok AND suffix(line, E'\\n') AND contains(request, '/manifests/') AS candidate,
+        split_part(split_part(split_part(request, ' ', 2), '?', 1), '#', 1) AS path
+    FROM lines
+),
+fields AS (
+    SELECT n, line, ok, candidate, path,
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN split_part(p[1], ' ', 1)
+            ELSE regexp_extract(line, '{{pattern}}', 1) END AS addr,
+        -- the pullstats format's time is its $msec; [$time_local] only for combined lines
+        -- (the user before it may hold brackets, so it is found by the pattern's own piece)
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 2)
+            WHEN len(p) = 7 THEN regexp_extract(p[1], '^{_HEAD}$', 2)
+            ELSE '' END AS time,
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[3][2:4]
+            ELSE regexp_extract(line, '{{pattern}}', 4) END AS status,
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[6]
+            ELSE regexp_extract(line, '{{pattern}}', 5) END AS ua,
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 6)
+            WHEN len(p) = 9 THEN trim(p[7]) ELSE '' END AS msec,
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 7)
+            WHEN len(p) = 9 THEN p[8] ELSE '' END AS digest,
+        CASE WHEN candidate THEN split_part(request, ' ', 1) END AS method,
+        CASE WHEN candidate THEN split_part(path, '/', -1) END AS last
+    FROM routed
+),
+paths AS (
+    SELECT *,
+        replace(replace(last, '%3A', ':'), '%3a', ':') AS reference,
+        candidate AND prefix(path, '/v2/') AND length(path) > 4 + 11 + length(last)
+            AND suffix(path, '/manifests/' || last) AS is_manifest,
+        CASE
+            WHEN msec <> '' THEN CAST(replace(msec, '.', '') AS BIGINT) * 1000
+            WHEN time <> '' THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z'))
+        END AS ts
+    FROM fields
+),
+named AS (
+    SELECT *,
+        CASE WHEN is_manifest THEN path[5:length(path) - 11 - length(last)] END AS name
+    FROM paths
+),
+reasons AS (
+    SELECT *,
+        CASE
+            WHEN NOT suffix(line, E'\\n') THEN 'unterminated'
+            WHEN NOT ok THEN
+                CASE WHEN trim(line, E' \\t\\r\\n') = '' THEN 'blank' ELSE 'unparseable' END
+            WHEN NOT is_manifest AND prefix(path, '/v2/') AND contains(path, '/blobs/')
+                THEN 'blob_request'
+            WHEN NOT is_manifest THEN 'not_manifest'
+            WHEN ts IS NULL THEN 'invalid_time'
+            WHEN ts < {{earliest}} OR ts > {{latest}} THEN 'timestamp_out_of_range'
+            WHEN method = 'PUT' THEN 'push'
+            WHEN method = 'DELETE' THEN 'delete'
+            WHEN method NOT IN ('GET', 'HEAD') THEN 'method'
+            WHEN NOT status LIKE '2__' THEN 'non_2xx'
+            WHEN NOT {repository_name_sql("name")} THEN 'invalid_name'
+            -- one pattern of alternatives (a full match anchors them all) costs a quarter less
+            -- than two patterns
+            WHEN NOT regexp_full_match(reference, '{TAG.pattern}|{DIGEST.pattern}')
+                THEN 'invalid_reference'
+            WHEN NOT regexp_full_match(addr, '{_IPV4}|{_IPV6}') THEN 'invalid_address'
+            WHEN digest NOT IN ('', '-')
+                AND NOT regexp_full_match(digest, '{DIGEST.pattern}')
+                THEN 'invalid_digest'
+        END AS reason
+    FROM named
+)
+-- a request's spool row (its id for the first occurrence of its text: parse numbers repeats);
+-- the text only where the report needs it (errors)
+SELECT n, reason,
+    CASE WHEN reason IS NULL THEN 'log-' || md5(line) || '-1' END AS id,
+    CASE WHEN reason IS NULL THEN ts END AS ts,
+    CASE WHEN reason IS NULL THEN method END AS method,
+    CASE WHEN reason IS NULL THEN name END AS name,
+    CASE WHEN reason IS NOT NULL THEN NULL WHEN contains(reference, ':') THEN ''
+        ELSE reference END AS tag,
+    CASE WHEN reason IS NOT NULL THEN NULL WHEN contains(reference, ':') THEN reference
+        WHEN digest = '-' THEN '' ELSE digest END AS digest,
+    -- as written: parse normalises the addresses that are not canonical IPv4
+    CASE WHEN reason IS NULL THEN addr END AS ip,
+    CASE WHEN reason IS NOT NULL THEN NULL
+        WHEN ua = '-' THEN ''
+        WHEN NOT contains(ua, '\\') THEN left(ua, 1024)
+        WHEN contains(ua, '\\x') THEN left(replace(replace(ua, '\\x22', '"'), '\\x5C', '\\'), 1024)
+        ELSE left(replace(replace(ua, '\\"', '"'), '\\\\', '\\'), 1024)
+    END AS ua,
+    CASE WHEN reason IS NULL THEN 'log' END AS src,
+    -- an arrival time that follows the file's order: it breaks ties within a second
+    {{received}} + n AS recv,
+    CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
+FROM reasons
+"""
+
+
+# Nearly every line is unique, so a request's id is written for the first occurrence of its text
+# and only repeats are numbered: texts that repeat within this call (found by a 64-bit hash of the
+# id first, so the exact grouping runs on a handful of rows) or that the previous call held.
+REPEATS_SQL = """
+CREATE OR REPLACE TEMP TABLE log_repeats AS
+WITH requests AS (SELECT id FROM log_lines WHERE reason IS NULL)
+SELECT id, 0 AS carried FROM requests
+WHERE hash(id) IN (SELECT hash(id) FROM requests GROUP BY 1 HAVING count(*) > 1)
+GROUP BY id HAVING count(*) > 1 AND id NOT IN (SELECT id FROM log_seen)
+UNION ALL
+SELECT id, k AS carried FROM log_seen WHERE id IN (SELECT id FROM requests)
+"""
+
+
+# the n-th occurrence of a text (counting those of earlier calls) gets the id ending in -n
+NUMBER_REPEATS_SQL = """
+UPDATE log_lines SET id = numbered.id
+FROM (
+    SELECT n, left(id, -1) || (carried + row_number() OVER (PARTITION BY id ORDER BY n)) AS id
+    FROM log_lines JOIN log_repeats USING (id)
+    WHERE reason IS NULL
+) AS numbered
+WHERE log_lines.n = numbered.n
+"""
+
+
+# the occurrence counts of the last call's texts, carried to this one
+SEEN_SQL = """
+CREATE OR REPLACE TEMP TABLE log_seen AS
+SELECT id, coalesce(any_value(carried), 0) + count(*) AS k
+FROM log_previous LEFT JOIN log_repeats USING (id)
+GROUP BY id
+"""
