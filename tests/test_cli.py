@@ -1,4 +1,4 @@
-"""The operator interface of DESIGN.md §6 is a contract: spellings, help and outputs."""
+"""The operator interface (docs/cli.md) is a contract: spellings, help and outputs."""
 
 from __future__ import annotations
 

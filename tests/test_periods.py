@@ -1,4 +1,4 @@
-"""Tests for ``pullstats.periods``: ISO weeks and calendar months in UTC (DESIGN.md §3).
+"""Tests for ``pullstats.periods``: ISO weeks and calendar months in UTC (docs/data-definitions.md).
 
 Time code is tested across year ends and month ends, where it usually breaks: ISO week 1 that
 starts in December, week 53 of a 53-week year (and its absence in a 52-week year), February in

@@ -44,7 +44,7 @@ INGEST_PATH = "/ingest/v1/registry/events"
 
 
 def no_null(ctx: CheckContext, response: Response, case: Case[Any]) -> None:
-    """DESIGN.md §4: an absent field is omitted, never null, even where a schema allows null."""
+    """An absent field is omitted, never null, even where a schema allows null."""
     if "json" in (response.headers.get("content-type") or [""])[0]:
         assert not _holds_null(response.json()), f"null in {case.operation.label}: {response.text}"
 

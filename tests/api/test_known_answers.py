@@ -1,7 +1,8 @@
 """Known answers: a hand-built event set whose counts are worked out by hand in the comments.
 
-Ruled by DESIGN.md §3–§5. The series are asked for with an explicit "today", so the dates can
-sit around a New Year; the exported summaries of the same periods must agree with them.
+Ruled by docs/data-definitions.md and docs/api.md. The series are asked for with an explicit
+"today", so the dates can sit around a New Year; the exported summaries of the same periods
+must agree with them.
 """
 
 from __future__ import annotations

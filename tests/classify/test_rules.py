@@ -1,4 +1,4 @@
-"""Tests for the DESIGN.md §3 grouping rules (ruleset version 1) in ``classify.rules``.
+"""Tests for the grouping rules of docs/data-definitions.md (ruleset 1) in ``classify.rules``.
 
 Cases are written as readable request lists for ONE partition: ``(seconds offset, method,
 tag or "" for a by-digest request, digest or "" when unknown)``. Expected actions are

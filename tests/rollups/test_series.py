@@ -1,4 +1,4 @@
-"""Tests for the pull-series window (``rollups.series.window``), DESIGN.md §4.
+"""Tests for the pull-series window (``rollups.series.window``), as docs/api.md describes it.
 
 ``last-N-months`` is the N complete calendar months before the current one; with
 ``timespan=weeks`` it is the ISO weeks whose Monday falls in that window and that have ended.

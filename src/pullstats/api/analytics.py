@@ -91,7 +91,7 @@ class SeriesRequest:
     versions: CatalogVersions
 
     async def answer(self, build: Callable[[Session], BaseModel]) -> Response:
-        """The cached answer of this request, or ``build``'s, cached (no nulls: DESIGN.md §4)."""
+        """The cached answer of this request, or ``build``'s, cached (no field is ever null)."""
         sessions = self.state.runtime.sessions
 
         def body() -> bytes:

@@ -1,4 +1,4 @@
-"""The FastAPI application: one server, one port, every interface of DESIGN.md §6."""
+"""The FastAPI application: one server, one port, every HTTP interface of docs/api.md."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 async def invalid_request(request: Request, error: Exception) -> JSONResponse:
     """FastAPI's 422 without each error's ``input``: that is null for a missing value (we never
-    emit null, DESIGN.md §4) and would otherwise echo the client's body, password and all."""
+    emit null: an absent field is omitted) and would otherwise echo the client's body, password
+    and all."""
     assert isinstance(error, RequestValidationError)
     errors = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)

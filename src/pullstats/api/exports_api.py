@@ -1,6 +1,6 @@
 """The DVP export routes: years, weeks or months, one period's metadata, and its download links.
 
-Only closed periods exported with data for the namespace are listed (DESIGN.md §5); anything
+Only closed periods exported with data for the namespace are listed (docs/exports.md); anything
 else — incomplete, empty, or week 53 of a 52-week year — is 404, and a week outside 1–53 or a
 month outside 1–12 is 422.
 """
