@@ -39,9 +39,10 @@ from pullstats.ingest.access_logs import (
 from pullstats.ingest.errors import UnparseableRequest
 from pullstats.ingest.log_import import import_logs
 from pullstats.ingest.notifications import parse_repository_name
-from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import run_cli, write_spool
 
 LOG_FORMAT_NAMES: list[LogFormat] = list(LOG_FORMATS)

@@ -15,8 +15,8 @@ import duckdb
 from pullstats.ingest.access_logs import LogParser, open_log, read_line_chunks
 from pullstats.ingest.dockerhub_csv import import_files
 from pullstats.ingest.notifications import parse_envelope
-from pullstats.ingest.records import now_micros
 from pullstats.runtime import Runtime
+from pullstats.timestamps import now_micros
 from tests.envelopes import ENVELOPE_TYPE, pull_event
 
 WHEN = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from pullstats.api.models import ErrorDetail, IngestReport
 from pullstats.api.state import AppState, app_state
 from pullstats.ingest.errors import InvalidEnvelope
 from pullstats.ingest.notifications import ENVELOPE_MEDIA_TYPES, check_media_type
-from pullstats.ingest.records import now_micros
+from pullstats.timestamps import now_micros
 
 router = APIRouter(tags=["ingest"])
 _bearer = HTTPBearer(

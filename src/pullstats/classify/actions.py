@@ -7,7 +7,7 @@ A day's actions depend on the requests just before and after it (an action opene
 may be completed after midnight and belongs to the day it opened), so each run of days is
 classified with the end of the day before and the first seconds of the day after (see
 :func:`_read_sorted_requests`), and only the actions that open on its days are kept. Which
-days need it after new requests arrive is :func:`pullstats.classify.rules.days_to_reclassify`.
+days need it after new requests arrive is :func:`pullstats.action_window.days_to_reclassify`.
 Days are rewritten whole and atomically, so re-running changes nothing.
 """
 
@@ -22,16 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
 from pullstats.classify.rules import (
-    JOIN_WINDOW_US,
-    MAX_ACTION_SPAN_US,
     RULESET_VERSION,
     group_requests,
 )
-from pullstats.ingest.records import day_micros
 from pullstats.lake.atomic import atomic_path
 from pullstats.lake.engine import connect, read_parquet, sql_list
 from pullstats.runtime import Runtime
+from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = (
     "timestamp",
@@ -121,7 +120,7 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
 
     Besides the days themselves, that is what came just before and just after them:
 
-    - after: the first :data:`~pullstats.classify.rules.MAX_ACTION_SPAN_US` of the next day,
+    - after: the first :data:`~pullstats.action_window.MAX_ACTION_SPAN_US` of the next day,
       the furthest an action that opened on ``last`` can reach;
     - before: the last :data:`CONTEXT_US` of the day before, and the rest of that day only
       for the partitions that may carry a chain of requests into that stretch. The rules

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from pullstats.accounts import service
 from pullstats.db.models import User
 from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests, to_spool_lines
-from pullstats.ingest.records import now_micros
 from pullstats.lake.atomic import atomic_path
 from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import PeriodKind, period_of
 from pullstats.runtime import Runtime
+from pullstats.timestamps import now_micros
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "pullstats-demo"

@@ -33,11 +33,12 @@ from pullstats.ingest.access_logs import (
     open_log,
     read_line_chunks,
 )
-from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
+from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.engine import connect, read_parquet
 from pullstats.lake.jobs import job_lock
 from pullstats.runtime import Runtime
+from pullstats.timestamps import now_micros
 
 STDIN = "-"
 #: Bytes of lines parsed by one query, whose requests are then written to the lake in one go

@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pullstats.ingest.errors import InvalidEnvelope, UnparseableRequest
-from pullstats.ingest.records import PullRequestRecord, micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.names import repository_problem
+from pullstats.timestamps import micros
 
 ENVELOPE_MEDIA_TYPES = frozenset(
     {

@@ -27,17 +27,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 
-from pullstats.classify.enrich import (
+from pullstats.action_window import days_to_reclassify
+from pullstats.db.models import SpoolProgress
+from pullstats.db.state import add_pending_days
+from pullstats.enrich import (
     ADDRESS_COLUMNS,
     USER_AGENT_COLUMNS,
     enrich_addresses,
     enrich_user_agents,
 )
-from pullstats.classify.rules import days_to_reclassify
-from pullstats.db.models import SpoolProgress
-from pullstats.db.state import add_pending_days
 from pullstats.ingest.record_rules import record_problem_sql
-from pullstats.ingest.records import DAY_US, day_micros, from_micros
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.engine import connect, count_rows, read_parquet
@@ -46,6 +45,7 @@ from pullstats.lake.set_aside import DAMAGED_LINE, set_aside_lines, set_aside_re
 from pullstats.lake.spool import SegmentSlice, read_new_lines
 from pullstats.lake.spool_lines import parse_spool_slices
 from pullstats.runtime import Runtime
+from pullstats.timestamps import DAY_US, day_micros, from_micros
 
 IP_HASH_KEY = "ip-hash.key"
 #: Spool bytes compacted per batch. Each batch writes one Parquet file per day it touches and
@@ -130,7 +130,7 @@ class Written(NamedTuple):
 
     requests: int  # how many were written
     days: set[date]  # the days they are on
-    reclassify: set[date]  # the days whose actions may have changed (rules.days_to_reclassify)
+    reclassify: set[date]  # the days whose actions may have changed (action_window.days_to_reclassify)
 
 
 class RequestWriter:
