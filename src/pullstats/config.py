@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pullstats.lake.layout import DataDir
+from pullstats.data_dir import DataDir
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -35,8 +35,8 @@ from pullstats.demo.synthetic import (
     generate_requests,
     to_spool_lines,
 )
+from pullstats.duckdb_engine import connect
 from pullstats.lake.compaction import IP_HASH_KEY
-from pullstats.lake.engine import connect
 from pullstats.lake.spool import SpoolWriter
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime

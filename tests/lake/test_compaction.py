@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pullstats.config import Settings
+from pullstats.duckdb_engine import connect
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.lake.compaction import RequestWriter
-from pullstats.lake.engine import connect
 from pullstats.lake.retention import prune_spool
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime

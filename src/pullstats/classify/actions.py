@@ -27,9 +27,10 @@ from pullstats.classify.rules import (
     RULESET_VERSION,
     group_requests,
 )
+from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.lake.atomic import atomic_path
-from pullstats.lake.engine import connect, read_parquet, sql_list
 from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_list
 from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = (

@@ -31,6 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pullstats.duckdb_engine import count_rows
 from pullstats.ingest.notifications import (
     CANONICAL_IPV4,
     DEFAULT_MAX_SKEW,
@@ -39,7 +40,6 @@ from pullstats.ingest.notifications import (
     normal_address,
 )
 from pullstats.ingest.time_window import TimeWindow
-from pullstats.lake.engine import count_rows
 from pullstats.names import repository_name_sql
 
 __all__ = [

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
+from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.ingest.access_logs import (
     STAGED_REQUESTS,
     LineChunk,
@@ -35,9 +36,9 @@ from pullstats.ingest.access_logs import (
 )
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.compaction import RequestWriter, ingest_requests
-from pullstats.lake.engine import connect, read_parquet
 from pullstats.lake.jobs import job_lock
 from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_text
 from pullstats.timestamps import now_micros
 
 STDIN = "-"
@@ -293,10 +294,10 @@ class _OverlapGuard:
         if not any(requests.glob("day=*/part-*.parquet")):
             return False
         # Parquet min/max statistics let DuckDB skip the row groups of log-only days
-        glob = str(requests / "day=*" / "part-*.parquet").replace("'", "''")
+        glob = sql_text(requests / "day=*" / "part-*.parquet")
         row = self._db.execute(
             f"""
-            SELECT 1 FROM read_parquet('{glob}', hive_partitioning = false)
+            SELECT 1 FROM read_parquet({glob}, hive_partitioning = false)
             WHERE source = 'notification' LIMIT 1
             """
         ).fetchall()
