@@ -26,7 +26,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pullstats.config import Settings
-from pullstats.ingest import access_logs, log_import
+from pullstats.importers import log_import
+from pullstats.importers.log_import import import_logs
+from pullstats.ingest import access_logs
 from pullstats.ingest.access_logs import (
     LOG_FORMATS,
     SKIP_REASONS,
@@ -37,7 +39,6 @@ from pullstats.ingest.access_logs import (
     read_line_chunks,
 )
 from pullstats.ingest.errors import UnparseableRequest
-from pullstats.ingest.log_import import import_logs
 from pullstats.ingest.notifications import parse_repository_name
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.pipeline import process

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pullstats.db.models import PullRollup
-from pullstats.ingest.log_import import import_logs
+from pullstats.importers.log_import import import_logs
 from pullstats.ingest.notifications import normal_address, parse_envelope
 from pullstats.periods import Period
 from pullstats.pipeline import process

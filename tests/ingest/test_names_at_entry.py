@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from pullstats.importers.dockerhub_csv import import_files
 from pullstats.ingest.access_logs import LogParser, open_log, read_line_chunks
-from pullstats.ingest.dockerhub_csv import import_files
 from pullstats.ingest.notifications import parse_envelope
 from pullstats.runtime import Runtime
 from pullstats.timestamps import now_micros
