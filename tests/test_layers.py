@@ -8,10 +8,12 @@ the API's read routes without the lake. The drawing in the docs lists the same l
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
+
+import pytest
+from importlinter import configuration
+from importlinter.application import use_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
@@ -23,21 +25,14 @@ def contracts() -> list[dict[str, object]]:
     return list(config["contracts"])
 
 
-def test_every_import_contract_is_kept() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from importlinter.cli import lint_imports; "
-            "sys.exit(lint_imports(no_cache=True, no_logo=True))",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+def test_every_import_contract_is_kept(capfd: pytest.CaptureFixture[str]) -> None:
+    configuration.configure()
+    passed = use_cases.lint_imports(
+        config_filename=str(ROOT / "pyproject.toml"), cache_dir=None, no_logo=True
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Contracts: {len(contracts())} kept, 0 broken." in result.stdout
+    report = capfd.readouterr().out
+    assert passed, report
+    assert f"Contracts: {len(contracts())} kept, 0 broken." in report
 
 
 def documented_layers() -> list[str]:
