@@ -20,8 +20,8 @@ import time
 
 import pyarrow as pa
 
-from pullstats.classify.enrich import enrich
-from pullstats.classify.enrich.bundled import asn_organisations, cloud_ranges
+from pullstats.enrich import enrich
+from pullstats.enrich.bundled import asn_organisations, cloud_ranges
 
 _AGENTS = [
     "docker/27.3.1 go/go1.22.7 git-commit/41ca978 kernel/6.8.0-45-generic os/linux arch/amd64"

@@ -20,9 +20,10 @@ from pullstats.config import Settings
 from pullstats.db.state import add_pending_days
 from pullstats.ingest.errors import TimestampOutOfRange
 from pullstats.ingest.notifications import parse_event
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.api.test_ingest import ingest_token, post
 from tests.conftest import Server, run_cli, write_spool
 from tests.envelopes import envelope, pull_event

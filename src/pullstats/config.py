@@ -6,12 +6,12 @@ from datetime import timedelta
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pullstats.lake.layout import DataDir
+from pullstats.data_dir import DataDir
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -177,3 +177,17 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
             return timedelta(seconds=float(value))
         return value
+
+
+class Configured(Protocol):
+    """What a stage that needs no database takes: the settings and the data dir.
+
+    :class:`pullstats.runtime.Runtime` is one; classification asks for no more, so it cannot
+    reach the catalog.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def paths(self) -> DataDir: ...

@@ -2,8 +2,9 @@
 
 Each stage talks to the next only through stored data: compaction names the days whose actions
 may have changed (the days it touched, the day after each, and the day before when a new
-request is within an action's span of midnight: ``rules.days_to_reclassify``), classification
-rewrites those days, and the rollups of every week and month holding such a day are recomputed.
+request is within an action's span of midnight: ``action_window.days_to_reclassify``),
+classification rewrites those days, and the rollups of every week and month holding such a day
+are recomputed.
 
 No record can stop a run: a request timed outside the accepted window (written before ingest
 checked times) is set aside by compaction, and so are lake days outside it, which are never

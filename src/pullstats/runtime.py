@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import use_hashing
 from pullstats.config import Settings
+from pullstats.data_dir import DataDir
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.migrate import current_revision, ensure_schema
-from pullstats.lake.layout import DataDir
-from pullstats.lake.meta import lake_version
+from pullstats.lake_meta import lake_version
 
 
 class NoInstallation(RuntimeError):

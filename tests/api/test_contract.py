@@ -29,10 +29,11 @@ from pullstats.accounts import service
 from pullstats.api.analytics import PREFIX
 from pullstats.config import Settings
 from pullstats.exports.closing import export_closed
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import Server, start_server, write_spool
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker

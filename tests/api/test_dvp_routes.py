@@ -16,10 +16,11 @@ from pullstats.config import Settings
 from pullstats.db.models import ExportFile, ExtraRepo
 from pullstats.exports.closing import export_closed
 from pullstats.exports.signing import DOWNLOAD_KEY, sign
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import Server, start_server, write_spool
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker

@@ -12,10 +12,11 @@ import pytest
 from pullstats.accounts import service
 from pullstats.config import Settings
 from pullstats.exports.closing import export_closed
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import start_server, write_spool
 
 ROOT = Path(__file__).resolve().parent.parent.parent

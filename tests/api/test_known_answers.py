@@ -16,10 +16,10 @@ import pyarrow as pa
 import pytest
 
 from pullstats.accounts import service
-from pullstats.classify.enrich import enrich
 from pullstats.db.models import ExportFile
+from pullstats.enrich import enrich
 from pullstats.exports.closing import export_closed
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import (
@@ -32,6 +32,7 @@ from pullstats.rollups.series import (
     repository_series,
 )
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import write_spool
 
 A, B, C = "192.0.2.1", "198.51.100.2", "2001:db8::3"

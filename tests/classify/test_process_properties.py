@@ -31,8 +31,8 @@ from pullstats.db.models import PullRollup
 from pullstats.demo.catalog import DEMO_CATALOG, SyntheticCatalog, catalog_from_tags
 from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import generate_requests
+from pullstats.duckdb_engine import connect
 from pullstats.lake.compaction import IP_HASH_KEY
-from pullstats.lake.engine import connect
 from pullstats.lake.spool import SpoolWriter
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime

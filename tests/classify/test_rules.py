@@ -14,14 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pullstats.action_window import JOIN_WINDOW_US, days_to_reclassify
 from pullstats.classify.rules import (
-    JOIN_WINDOW_US,
     PULL_BY_DIGEST,
     PULL_BY_TAG,
     RULESET_VERSION,
     VERSION_CHECK,
     GroupedActions,
-    days_to_reclassify,
     group_requests,
 )
 

@@ -24,7 +24,8 @@ from pullstats.demo.render import (
 )
 from pullstats.demo.synthetic import generate_requests
 from pullstats.ingest.notifications import parse_envelope
-from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
+from pullstats.ingest.records import SPOOL_SCHEMA
+from pullstats.timestamps import now_micros
 
 MANIFESTS = manifest_info(DEMO_CATALOG)
 

@@ -19,9 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pullstats.classify.enrich.user_agent import parse_user_agent
+from pullstats.action_window import JOIN_WINDOW_US
 from pullstats.classify.rules import (
-    JOIN_WINDOW_US,
     PULL_BY_DIGEST,
     PULL_BY_TAG,
     VERSION_CHECK,
@@ -30,8 +29,10 @@ from pullstats.classify.rules import (
 from pullstats.demo.catalog import DEMO_CATALOG, SyntheticCatalog, SyntheticTag, catalog_from_tags
 from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import MAX_CHUNK_ROWS, generate_requests
+from pullstats.enrich.user_agent import parse_user_agent
 from pullstats.ingest.notifications import parse_event
-from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, from_micros, micros
+from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
+from pullstats.timestamps import from_micros, micros
 
 START = dt.date(2025, 3, 3)  # a Monday
 DAY_US = 86_400 * 1_000_000

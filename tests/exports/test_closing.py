@@ -14,10 +14,11 @@ from sqlalchemy import select
 from pullstats.accounts import service
 from pullstats.db.models import ExportFile, ExtraRepo
 from pullstats.exports.closing import export_closed
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import write_spool
 
 WEEK = Period.week(2026, 2)  # Monday 2026-01-05 .. Sunday 2026-01-11

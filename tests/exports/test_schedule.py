@@ -16,9 +16,10 @@ from sqlalchemy import select
 from pullstats.accounts import service
 from pullstats.config import Settings
 from pullstats.db.models import ExportFile
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.runtime import Runtime
 from pullstats.scheduler import NICENESS, Scheduler
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import start_server, write_spool
 
 # a child that records when it ran and at which niceness, then sleeps a little

@@ -26,16 +26,18 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pullstats.config import Settings
-from pullstats.ingest import log_import, log_lines
+from pullstats.importers import log_import
+from pullstats.importers.log_import import import_logs
+from pullstats.ingest import log_lines
 from pullstats.ingest.access_log_formats import LOG_FORMATS, SKIP_REASONS, LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser
 from pullstats.ingest.errors import UnparseableRequest
-from pullstats.ingest.log_import import import_logs
 from pullstats.ingest.log_lines import open_log, read_line_chunks
 from pullstats.ingest.notifications import parse_repository_name
-from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import run_cli, write_spool
 
 LOG_FORMAT_NAMES: list[LogFormat] = list(LOG_FORMATS)

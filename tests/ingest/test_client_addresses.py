@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pullstats.db.models import PullRollup
-from pullstats.ingest.log_import import import_logs
+from pullstats.importers.log_import import import_logs
 from pullstats.ingest.notifications import normal_address, parse_envelope
-from pullstats.ingest.records import now_micros
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import now_micros
 from tests.conftest import write_spool
 from tests.envelopes import ENVELOPE_TYPE, pull_event
 

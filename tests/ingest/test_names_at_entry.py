@@ -12,12 +12,12 @@ from pathlib import Path
 
 import duckdb
 
+from pullstats.importers.dockerhub_csv import import_files
 from pullstats.ingest.access_logs import LogParser
-from pullstats.ingest.dockerhub_csv import import_files
 from pullstats.ingest.log_lines import open_log, read_line_chunks
 from pullstats.ingest.notifications import parse_envelope
-from pullstats.ingest.records import now_micros
 from pullstats.runtime import Runtime
+from pullstats.timestamps import now_micros
 from tests.envelopes import ENVELOPE_TYPE, pull_event
 
 WHEN = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)

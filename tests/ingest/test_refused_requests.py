@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pullstats.ingest.notifications import parse_envelope
-from pullstats.ingest.records import micros
+from pullstats.timestamps import micros
 from tests.envelopes import ENVELOPE_TYPE, pull_event
 from tests.ingest.test_access_logs import parse_bytes
 

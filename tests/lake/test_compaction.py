@@ -15,12 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from pullstats.config import Settings
-from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord, micros, now_micros
+from pullstats.duckdb_engine import connect
+from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.lake.compaction import RequestWriter
-from pullstats.lake.engine import connect
 from pullstats.lake.retention import prune_spool
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import write_spool
 
 DAY = date(2026, 3, 1)  # a Sunday

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pullstats.config import Settings
-from pullstats.lake.meta import LAKE_SCHEMA_VERSION, LakeVersionError
+from pullstats.lake_meta import LAKE_SCHEMA_VERSION, LakeVersionError
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli
 

@@ -12,11 +12,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pullstats.ingest.records import micros
 from pullstats.lake.set_aside import set_aside_counts
 from pullstats.lake.spool import SpoolWriter
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros
 from tests.conftest import run_cli
 
 AN_HOUR_AGO = micros(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pullstats.accounts.tokens import SCOPES, utc
+from pullstats.accounts.tokens import SCOPES
 from pullstats.db.models import ExtraRepo, Membership, Namespace, PersonalAccessToken, User
+from pullstats.timestamps import utc
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,12 @@ from pullstats.accounts.errors import InvalidValue, NotFound
 from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
 from pullstats.accounts.service import get_user
 from pullstats.db.models import PersonalAccessToken, User
+from pullstats.timestamps import utc
 
 PAT_PREFIX = "pst"
 #: Every scope a PAT may hold. Password logins hold all of them.
 SCOPES = ("analytics:read",)
 DEFAULT_SCOPES = ("analytics:read",)
-
-
-def utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time pullstats stores is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def is_live(token: PersonalAccessToken, now: datetime) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pullstats.api.models import IngestRejection, IngestReport
-from pullstats.ingest.errors import InvalidEnvelope
+from pullstats.ingest.errors import EnvelopeTooLarge, InvalidEnvelope, UnsupportedMediaType
 from pullstats.ingest.notifications import envelope_events, parse_events
 from pullstats.ingest.records import spool_lines
 from pullstats.ingest.time_window import TimeWindow
@@ -76,6 +76,16 @@ class Refusal:
     detail: str
 
 
+def refusal_status(error: InvalidEnvelope) -> int:
+    """The HTTP status that refuses a delivery for ``error``: 413 too large, 415 not an
+    envelope's media type, else 400."""
+    if isinstance(error, EnvelopeTooLarge):
+        return 413
+    if isinstance(error, UnsupportedMediaType):
+        return 415
+    return 400
+
+
 def deliver(events: list[Any], received_us: int, max_skew: timedelta) -> Delivery:
     """The delivery of an envelope's ``events``."""
     result = parse_events(events, received_us, TimeWindow.at(received_us, max_skew))
@@ -102,7 +112,7 @@ def deliver_file(path: Path, received_us: int, max_events: int, max_skew: timede
         body = path.read_bytes()
         return deliver(envelope_events(body, max_events), received_us, max_skew)
     except InvalidEnvelope as error:
-        return Refusal(error.status_code, str(error))
+        return Refusal(refusal_status(error), str(error))
 
 
 #: How much lower the worker's CPU priority is than the server's (``nice``).
@@ -127,7 +137,7 @@ class EnvelopeParser:
         try:
             events = envelope_events(body, self.max_events)
         except InvalidEnvelope as error:
-            return Refusal(error.status_code, str(error))
+            return Refusal(refusal_status(error), str(error))
         if len(events) <= INLINE_EVENTS:
             return deliver(events, received_us, self.max_skew)
         # more events than are cheap here: the worker parses the body again, from a file

@@ -18,12 +18,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pullstats.accounts.service import verify_ingest_token
 from pullstats.api.auth import bearer_token
-from pullstats.api.envelope_parsing import INLINE_BYTES, Refusal, spill_path
+from pullstats.api.envelope_parsing import INLINE_BYTES, Refusal, refusal_status, spill_path
 from pullstats.api.models import ErrorDetail, IngestReport
 from pullstats.api.state import AppState, app_state
-from pullstats.ingest.errors import InvalidEnvelope
+from pullstats.ingest.errors import EnvelopeTooLarge, InvalidEnvelope
 from pullstats.ingest.notifications import ENVELOPE_MEDIA_TYPES, check_media_type
-from pullstats.ingest.records import now_micros
+from pullstats.timestamps import now_micros
 
 router = APIRouter(tags=["ingest"])
 _bearer = HTTPBearer(
@@ -104,7 +104,7 @@ async def _read_body(request: Request, limit: int, spill_dir: Path) -> bytes | P
     """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise InvalidEnvelope(f"body larger than {limit} bytes", status_code=413)
+        raise EnvelopeTooLarge(f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     spilled: Path | None = None
@@ -113,7 +113,7 @@ async def _read_body(request: Request, limit: int, spill_dir: Path) -> bytes | P
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise InvalidEnvelope(f"body larger than {limit} bytes", status_code=413)
+                raise EnvelopeTooLarge(f"body larger than {limit} bytes")
             if handle is not None:
                 handle.write(chunk)
                 continue
@@ -175,7 +175,7 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
         settings = state.runtime.settings
         body = await _read_body(request, settings.ingest_max_body_bytes, settings.paths.tmp)
     except InvalidEnvelope as error:
-        return _refusal(error.status_code, str(error))
+        return _refusal(refusal_status(error), str(error))
     try:
         delivery = await state.envelopes.parse(body, now_micros())
     finally:

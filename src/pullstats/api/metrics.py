@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pullstats.lake.layout import DataDir
+from pullstats.data_dir import DataDir
 from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
 
 

@@ -1,1 +1,1 @@
-"""Stage 2, REQUESTS → ACTIONS: the counting rules of DESIGN.md §3, and request enrichment."""
+"""Stage 2, REQUESTS → ACTIONS: the grouping rules (ruleset version 1) and the day files."""

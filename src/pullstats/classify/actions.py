@@ -7,7 +7,7 @@ A day's actions depend on the requests just before and after it (an action opene
 may be completed after midnight and belongs to the day it opened), so each run of days is
 classified with the end of the day before and the first seconds of the day after (see
 :func:`_read_sorted_requests`), and only the actions that open on its days are kept. Which
-days need it after new requests arrive is :func:`pullstats.classify.rules.days_to_reclassify`.
+days need it after new requests arrive is :func:`pullstats.action_window.days_to_reclassify`.
 Days are rewritten whole and atomically, so re-running changes nothing.
 """
 
@@ -22,16 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
 from pullstats.classify.rules import (
-    JOIN_WINDOW_US,
-    MAX_ACTION_SPAN_US,
     RULESET_VERSION,
     group_requests,
 )
-from pullstats.ingest.records import day_micros
+from pullstats.config import Configured
+from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.lake.atomic import atomic_path
-from pullstats.lake.engine import connect, read_parquet, sql_list
-from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_list
+from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = (
     "timestamp",
@@ -76,7 +76,7 @@ def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date,
 
 
 def classify_days(
-    runtime: Runtime, days: Iterable[date], on_range: Callable[[int], None] | None = None
+    runtime: Configured, days: Iterable[date], on_range: Callable[[int], None] | None = None
 ) -> int:
     """Rewrite the actions of every day in ``days``; returns the number of actions written."""
     total = 0
@@ -87,7 +87,7 @@ def classify_days(
     return total
 
 
-def request_files(runtime: Runtime, first: date, last: date) -> list[Path]:
+def request_files(runtime: Configured, first: date, last: date) -> list[Path]:
     files: list[Path] = []
     day = first
     while day <= last:
@@ -96,7 +96,7 @@ def request_files(runtime: Runtime, first: date, last: date) -> list[Path]:
     return files
 
 
-def _classify_range(runtime: Runtime, first: date, last: date) -> int:
+def _classify_range(runtime: Configured, first: date, last: date) -> int:
     requests = _read_sorted_requests(runtime, first, last)
     actions = _actions_of(requests) if requests is not None else None
     # in file order already (_actions_of): each day is one run of rows, found by bisection
@@ -115,13 +115,13 @@ def _classify_range(runtime: Runtime, first: date, last: date) -> int:
     return written
 
 
-def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table | None:
+def _read_sorted_requests(runtime: Configured, first: date, last: date) -> pa.Table | None:
     """The requests that decide the actions opening from ``first`` to ``last``, in partition
     order: (namespace, repository, ip_hash), then arrival order; None when there are none.
 
     Besides the days themselves, that is what came just before and just after them:
 
-    - after: the first :data:`~pullstats.classify.rules.MAX_ACTION_SPAN_US` of the next day,
+    - after: the first :data:`~pullstats.action_window.MAX_ACTION_SPAN_US` of the next day,
       the furthest an action that opened on ``last`` can reach;
     - before: the last :data:`CONTEXT_US` of the day before, and the rest of that day only
       for the partitions that may carry a chain of requests into that stretch. The rules
@@ -252,7 +252,7 @@ def _actions_of(requests: pa.Table) -> pa.Table:
     )
 
 
-def _write_day(runtime: Runtime, day: date, day_actions: pa.Table | None) -> int:
+def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> int:
     """Write ``day``'s classified actions (in file order) with its imported ones."""
     target = runtime.paths.actions_day(day) / "actions.parquet"
     imported = imported_actions(runtime, day)
@@ -272,7 +272,7 @@ def _write_day(runtime: Runtime, day: date, day_actions: pa.Table | None) -> int
     return int(day_actions.num_rows)
 
 
-def imported_actions(runtime: Runtime, day: date) -> pa.Table | None:
+def imported_actions(runtime: Configured, day: date) -> pa.Table | None:
     """The day's actions imported from Docker Hub CSVs (``pullstats import dockerhub-csv``).
 
     Identical rows within one file are distinct actions (Docker writes one row per action and

@@ -15,17 +15,12 @@ and only if it comes at most 5.000 s after the action's previous request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
-from pullstats.ingest.records import day_micros
+from pullstats.action_window import JOIN_WINDOW_US
 
 RULESET_VERSION = 1
-JOIN_WINDOW_US = 5_000_000
-#: An action has at most three requests (a HEAD, the GET of an index, the GET of a platform
-#: manifest), each joining within the window of the one before: it spans at most this long.
-MAX_ACTION_SPAN_US = 2 * JOIN_WINDOW_US
 
 PULL_BY_TAG = "pull_by_tag"
 PULL_BY_DIGEST = "pull_by_digest"
@@ -107,22 +102,3 @@ def group_requests(
     if first >= 0:
         emit()
     return out
-
-
-def days_to_reclassify(earliest_new: Mapping[date, int]) -> set[date]:
-    """The days whose actions may change when requests are added to the lake, given each
-    touched day and the time (µs since the epoch) of its earliest new request.
-
-    A day's actions are those that open on it. Requests added to day D change D's, and may
-    change D+1's: an action of D may now take in D+1's first requests, and the grouping after
-    a new request can shift from there on, past midnight. They change D−1's only when one of
-    them comes within :data:`MAX_ACTION_SPAN_US` of D's midnight: the rules read requests in
-    time order and never look back, so an action that opened before midnight, and so ended by
-    00:00:10, is decided before any later request.
-    """
-    days: set[date] = set()
-    for day, earliest in earliest_new.items():
-        days |= {day, day + timedelta(days=1)}
-        if earliest - day_micros(day) <= MAX_ACTION_SPAN_US:
-            days.add(day - timedelta(days=1))
-    return days

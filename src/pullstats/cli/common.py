@@ -23,7 +23,7 @@ from pullstats.accounts.errors import AccountError
 from pullstats.config import Settings
 from pullstats.db.migrate import SchemaOutdated
 from pullstats.lake.jobs import JobLockBusy
-from pullstats.lake.meta import LakeVersionError
+from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
 
 out = Console(highlight=False, soft_wrap=True)

@@ -15,7 +15,7 @@ import typer
 from pullstats.cli.common import err, fail, opened, out
 
 if TYPE_CHECKING:  # the importer (DuckDB) is loaded by the command, not with the command tree
-    from pullstats.ingest.dockerhub_csv import FileReport
+    from pullstats.importers.dockerhub_csv import FileReport
 
 import_app = typer.Typer(help="Import pull history from other services.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def dockerhub_csv(
     ),
 ) -> None:
     """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
-    from pullstats.ingest.dockerhub_csv import import_files
+    from pullstats.importers.dockerhub_csv import import_files
 
     with opened() as runtime:
         reports = import_files(runtime, files, _show)

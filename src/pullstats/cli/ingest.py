@@ -20,7 +20,7 @@ from rich.progress import (
 from pullstats.cli.common import err, fail, opened, out
 
 if TYPE_CHECKING:  # the importer (DuckDB, Arrow) is loaded by the command, not the command tree
-    from pullstats.ingest.log_import import ImportProgress, ImportResult, SourceReport
+    from pullstats.importers.log_import import ImportProgress, ImportResult, SourceReport
 
 ingest_app = typer.Typer(help="Import pull events from files.", no_args_is_help=True)
 
@@ -46,8 +46,8 @@ def logs_command(
     ),
 ) -> None:
     """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
+    from pullstats.importers.log_import import LogImportError, check_sources, import_logs
     from pullstats.ingest.access_log_formats import LOG_FORMATS
-    from pullstats.ingest.log_import import LogImportError, check_sources, import_logs
 
     if log_format not in LOG_FORMATS:
         raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
@@ -95,7 +95,7 @@ class _Bars:
             return
         self.progress.start()
         self.shown = True
-        from pullstats.ingest.log_import import STDIN
+        from pullstats.importers.log_import import STDIN
 
         self.task = self.progress.add_task(f"read {'stdin' if name == STDIN else name}", total=size)
 
@@ -112,7 +112,7 @@ class _Bars:
 def _progress() -> Iterator[tuple[_Bars, ImportProgress]]:
     bars = _Bars()
     try:
-        from pullstats.ingest.log_import import ImportProgress
+        from pullstats.importers.log_import import ImportProgress
 
         yield bars, ImportProgress(started=bars.started, advanced=bars.advanced)
     finally:

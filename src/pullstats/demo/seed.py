@@ -16,11 +16,11 @@ from pullstats.db.models import User
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import generate_requests
-from pullstats.ingest.records import now_micros
 from pullstats.lake.atomic import atomic_path
 from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import PeriodKind, period_of
 from pullstats.runtime import Runtime
+from pullstats.timestamps import now_micros
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "pullstats-demo"

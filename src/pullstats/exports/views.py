@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 
 from pullstats.csv_cells import safe_cell_macro
+from pullstats.dvp_columns import COUNT_COLUMNS, RAW_COLUMNS
 from pullstats.periods import Period
 
 
@@ -22,32 +23,11 @@ class Dataview(enum.StrEnum):
     NAMESPACE_SUMMARY = "namespace-summary"
 
 
-RAW_COLUMNS = (
-    "timestamp",
-    "namespace",
-    "repository",
-    "reference",
-    "digest",
-    "tag",
-    "action_day",
-    "http_method",
-    "action",
-    "type",
-    "host",
-    "country",
-    "domain",
-    "user_agent_tool",
-    "user_agent_version",
-    "user_agent",
-)
-
 SUMMARY_KEYS = {
     Dataview.SUMMARY: ("namespace", "repository", "reference"),
     Dataview.REPO_SUMMARY: ("namespace", "repository"),
     Dataview.NAMESPACE_SUMMARY: ("namespace",),
 }
-
-COUNT_COLUMNS = ("unique_ip_count", "pull_by_tag", "pull_by_digest", "version_check")
 
 #: One CSV cell (RFC 4180): quoted only when it holds a comma, a double quote or a line break;
 #: NULL and empty text are an empty cell, never ``""``.

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
+from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
 from pullstats.exports.views import (
@@ -33,9 +34,9 @@ from pullstats.exports.views import (
     raw_lines_sql,
     summary_lines_sql,
 )
-from pullstats.lake.engine import connect, read_parquet
 from pullstats.periods import Period
 from pullstats.rollups.compute import counts_sql, parquet_source
+from pullstats.sql_literals import sql_text
 
 #: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
 BATCH_ROWS = 16_384
@@ -52,15 +53,11 @@ class ViewScope:
     extra_repos: tuple[str, ...]
 
     def condition(self) -> str:
-        condition = f"namespace = {_text(self.namespace)}"
+        condition = f"namespace = {sql_text(self.namespace)}"
         if self.extra_repos:
-            extras = ", ".join(_text(repo) for repo in self.extra_repos)
+            extras = ", ".join(sql_text(repo) for repo in self.extra_repos)
             condition += f" OR namespace || '/' || repository IN ({extras})"
         return condition
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def write_views(

@@ -1,1 +1,2 @@
-"""Sources → spool: registry notifications (and, later, access logs and Docker Hub CSVs)."""
+"""Stage 0, sources → spool records: the parsers of registry notifications, access-log lines
+and Docker Hub CSV headers, and the spool record. No database, no HTTP, no files written."""

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pullstats.duckdb_engine import count_rows
 from pullstats.ingest.access_log_formats import (
     CLASSIFY_SQL,
     ERROR_REASONS,
@@ -47,7 +48,6 @@ from pullstats.ingest.notifications import (
     normal_address,
 )
 from pullstats.ingest.time_window import TimeWindow
-from pullstats.lake.engine import count_rows
 
 __all__ = ["STAGED_REQUESTS", "LogParser", "ParsedLines"]
 

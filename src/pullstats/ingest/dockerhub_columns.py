@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pullstats.exports.views import COUNT_COLUMNS
-from pullstats.exports.views import RAW_COLUMNS as EXPORT_RAW_COLUMNS
+from pullstats.dvp_columns import COUNT_COLUMNS
+from pullstats.dvp_columns import RAW_COLUMNS as EXPORT_RAW_COLUMNS
 from pullstats.periods import Period
 
 __all__ = [

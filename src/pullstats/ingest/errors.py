@@ -3,7 +3,11 @@
 ValueError
  └── UnparseableRequest     one event or line that cannot become a request (counted, skipped)
       └── TimestampOutOfRange   its time lies outside the accepted window (ingest/time_window.py)
-InvalidEnvelope             a whole delivery that is not a notification envelope (4xx)
+InvalidEnvelope             a whole delivery that is not a notification envelope
+ ├── UnsupportedMediaType   its content type is not an envelope's
+ └── EnvelopeTooLarge       more bytes or events than the server takes
+
+Parsing knows no HTTP: the API answers each kind with its own status.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ class TimestampOutOfRange(UnparseableRequest):
 class InvalidEnvelope(Exception):
     """A body that is not a notification envelope at all; nothing of it is stored."""
 
-    def __init__(self, message: str, status_code: int = 400):
-        super().__init__(message)
-        self.status_code = status_code
+
+class UnsupportedMediaType(InvalidEnvelope):
+    """A delivery whose content type is none of the envelope media types."""
+
+
+class EnvelopeTooLarge(InvalidEnvelope):
+    """A delivery past the body size or the events per envelope the server accepts."""

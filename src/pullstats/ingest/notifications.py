@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pullstats.ingest.errors import InvalidEnvelope, UnparseableRequest
-from pullstats.ingest.records import PullRequestRecord, micros
+from pullstats.ingest.errors import (
+    EnvelopeTooLarge,
+    InvalidEnvelope,
+    UnparseableRequest,
+    UnsupportedMediaType,
+)
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.names import repository_problem
+from pullstats.timestamps import micros
 
 ENVELOPE_MEDIA_TYPES = frozenset(
     {
@@ -85,10 +91,9 @@ class EnvelopeResult:
 def check_media_type(content_type: str | None) -> None:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in ENVELOPE_MEDIA_TYPES:
-        raise InvalidEnvelope(
+        raise UnsupportedMediaType(
             f"unsupported content type {media_type or '(none)'!r}; send one of "
-            + ", ".join(sorted(ENVELOPE_MEDIA_TYPES)),
-            status_code=415,
+            + ", ".join(sorted(ENVELOPE_MEDIA_TYPES))
         )
 
 
@@ -110,8 +115,8 @@ def parse_envelope(
 
 
 def envelope_events(body: bytes, max_events: int) -> list[Any]:
-    """The ``events`` array of a body; :class:`InvalidEnvelope` (400, or 413 past
-    ``max_events`` events) when it is not an envelope."""
+    """The ``events`` array of a body; :class:`InvalidEnvelope` when it is not an envelope
+    (:class:`EnvelopeTooLarge` past ``max_events`` events)."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -128,10 +133,9 @@ def envelope_events(body: bytes, max_events: int) -> list[Any]:
     if not isinstance(events, list):
         raise InvalidEnvelope("'events' must be an array")
     if len(events) > max_events:
-        raise InvalidEnvelope(
+        raise EnvelopeTooLarge(
             f"envelope holds {len(events)} events, more than the {max_events} allowed "
             "(PULLSTATS_INGEST_MAX_EVENTS); send them in smaller envelopes",
-            status_code=413,
         )
     return events
 

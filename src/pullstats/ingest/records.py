@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring
 
 import pyarrow as pa
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Arrow schema of spool lines, used to parse them in bulk.
 SPOOL_SCHEMA = pa.schema(
@@ -66,25 +63,3 @@ class PullRequestRecord:
 def spool_lines(records: Iterable[PullRequestRecord]) -> bytes:
     """The spool lines of ``records``, joined: one UTF-8 encoding for the whole batch."""
     return "".join([record._line_text() for record in records]).encode()
-
-
-def micros(instant: datetime) -> int:
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-#: Microseconds in a day: ``ts // DAY_US`` is a request's UTC day, counted from 1970-01-01.
-DAY_US = 86_400_000_000
-
-
-def day_micros(day: date) -> int:
-    """``day``'s UTC midnight in microseconds since the epoch."""
-    return (day - _EPOCH.date()).days * DAY_US
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def now_micros() -> int:
-    return micros(datetime.now(UTC))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pullstats.ingest.errors import TimestampOutOfRange
-from pullstats.ingest.records import DAY_US, day_micros, micros
+from pullstats.timestamps import DAY_US, day_micros, micros, micros_of
 
 #: The first day a request may fall on: older times are a clock that was never set.
 EARLIEST_DAY = date(2000, 1, 1)
@@ -61,7 +61,3 @@ class TimeWindow:
             f"{latest.strftime('%Y-%m-%dT%H:%M:%SZ')} (PULLSTATS_MAX_CLOCK_SKEW past the "
             "server clock)"
         )
-
-
-def micros_of(span: timedelta) -> int:
-    return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds

@@ -27,25 +27,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 
-from pullstats.classify.enrich import (
+from pullstats.action_window import days_to_reclassify
+from pullstats.db.models import SpoolProgress
+from pullstats.db.state import add_pending_days
+from pullstats.duckdb_engine import connect, count_rows, read_parquet
+from pullstats.enrich import (
     ADDRESS_COLUMNS,
     USER_AGENT_COLUMNS,
     enrich_addresses,
     enrich_user_agents,
 )
-from pullstats.classify.rules import days_to_reclassify
-from pullstats.db.models import SpoolProgress
-from pullstats.db.state import add_pending_days
 from pullstats.ingest.record_rules import record_problem_sql
-from pullstats.ingest.records import DAY_US, day_micros, from_micros
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.atomic import fsync_dir
-from pullstats.lake.engine import connect, count_rows, read_parquet
 from pullstats.lake.retention import prune_spool
 from pullstats.lake.set_aside import DAMAGED_LINE, set_aside_lines, set_aside_requests
 from pullstats.lake.spool import SegmentSlice, read_new_lines
 from pullstats.lake.spool_lines import parse_spool_slices
 from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_text
+from pullstats.timestamps import DAY_US, day_micros, from_micros
 
 IP_HASH_KEY = "ip-hash.key"
 #: Spool bytes compacted per batch. Each batch writes one Parquet file per day it touches and
@@ -130,7 +131,7 @@ class Written(NamedTuple):
 
     requests: int  # how many were written
     days: set[date]  # the days they are on
-    reclassify: set[date]  # the days whose actions may have changed (rules.days_to_reclassify)
+    reclassify: set[date]  # the days whose actions may have changed (days_to_reclassify)
 
 
 class RequestWriter:
@@ -281,7 +282,7 @@ class RequestWriter:
                 self._db.execute(
                     f"""
                     COPY ({rows_sql} WHERE b.ts >= ? AND b.ts < ?)
-                    TO '{_quoted(file)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)
+                    TO {sql_text(file)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)
                     """,
                     [start, start + DAY_US],
                 )
@@ -346,10 +347,6 @@ class RequestWriter:
         self._db.register("lake_new", pa.table({column: values, **derive(values)}))
         self._db.execute(f"INSERT INTO {known} BY NAME SELECT * FROM lake_new")
         self._db.unregister("lake_new")
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 # The lake's request columns, in their order, with each row's address and user agent looked up

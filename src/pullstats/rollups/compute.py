@@ -31,7 +31,7 @@ from sqlalchemy import delete, insert
 
 from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
-from pullstats.lake.engine import connect, read_parquet
+from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.periods import Period, PeriodKind, period_of
 from pullstats.runtime import Runtime
 

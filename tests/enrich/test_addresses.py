@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pullstats.classify.enrich.addresses import NOT_FOUND, PrefixTable, address_keys
+from pullstats.enrich.addresses import NOT_FOUND, PrefixTable, address_keys
 
 
 def _network(draw: st.DrawFn) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

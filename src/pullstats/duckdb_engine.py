@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from pullstats.config import Settings
+from pullstats.sql_literals import sql_list
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -30,8 +31,3 @@ def read_parquet(paths: list[Path]) -> str:
 def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
     # fetchall, not fetchone: DuckDB keeps a result open until a fetch comes back empty
     return int(connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-
-
-def sql_list(paths: list[Path]) -> str:
-    """A DuckDB list literal of file paths, quoted safely."""
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"

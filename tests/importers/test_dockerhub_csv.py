@@ -21,6 +21,7 @@ from pullstats.accounts import service
 from pullstats.config import Settings
 from pullstats.db.models import ExportFile, PullRollup
 from pullstats.exports.closing import export_closed
+from pullstats.importers.dockerhub_csv import FileReport, content_sha256, import_files
 from pullstats.ingest.dockerhub_columns import (
     FileKind,
     UnrecognisedFile,
@@ -28,12 +29,12 @@ from pullstats.ingest.dockerhub_columns import (
     parse_header,
     period_from_file_name,
 )
-from pullstats.ingest.dockerhub_csv import FileReport, content_sha256, import_files
-from pullstats.ingest.records import PullRequestRecord, micros, now_micros
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import SeriesQuery, Timespan, namespace_series
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.conftest import run_cli, write_spool
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerhub"

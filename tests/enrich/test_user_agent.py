@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pullstats.classify.enrich.user_agent import PARSERS, parse_user_agent
+from pullstats.enrich.user_agent import PARSERS, parse_user_agent
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "user_agents"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "user_agents"
 _CASE_KEYS = {"ua", "result", "source"}
 _RESULT_KEYS = {"tool", "version"}
 

@@ -26,11 +26,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pullstats.classify.enrich import bundled, maxmind
-from pullstats.classify.enrich.addresses import NOT_FOUND, AddressKeys, address_keys
-from pullstats.classify.enrich.organisations import network_type, provider_of
-from pullstats.classify.enrich.user_agent import parse_user_agent
 from pullstats.config import Settings
+from pullstats.enrich import bundled, maxmind
+from pullstats.enrich.addresses import NOT_FOUND, AddressKeys, address_keys
+from pullstats.enrich.organisations import network_type, provider_of
+from pullstats.enrich.user_agent import parse_user_agent
 
 __all__ = [
     "ADDRESS_COLUMNS",

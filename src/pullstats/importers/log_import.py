@@ -24,14 +24,16 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
+from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.ingest.access_log_formats import LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
-from pullstats.ingest.records import SPOOL_SCHEMA, now_micros
+from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.compaction import RequestWriter, ingest_requests
-from pullstats.lake.engine import connect, read_parquet
 from pullstats.lake.jobs import job_lock
 from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_text
+from pullstats.timestamps import now_micros
 
 STDIN = "-"
 #: Bytes of lines parsed by one query, whose requests are then written to the lake in one go
@@ -286,10 +288,10 @@ class _OverlapGuard:
         if not any(requests.glob("day=*/part-*.parquet")):
             return False
         # Parquet min/max statistics let DuckDB skip the row groups of log-only days
-        glob = str(requests / "day=*" / "part-*.parquet").replace("'", "''")
+        glob = sql_text(requests / "day=*" / "part-*.parquet")
         row = self._db.execute(
             f"""
-            SELECT 1 FROM read_parquet('{glob}', hive_partitioning = false)
+            SELECT 1 FROM read_parquet({glob}, hive_partitioning = false)
             WHERE source = 'notification' LIMIT 1
             """
         ).fetchall()

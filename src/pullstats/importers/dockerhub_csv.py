@@ -41,6 +41,7 @@ import duckdb
 
 from pullstats.classify.actions import ACTION_COLUMNS
 from pullstats.db.state import add_pending_days
+from pullstats.duckdb_engine import connect
 from pullstats.ingest.dockerhub_columns import (
     RAW_COLUMNS,
     SUMMARY_COLUMNS,
@@ -53,10 +54,10 @@ from pullstats.ingest.dockerhub_columns import (
 from pullstats.ingest.dockerhub_sql import raw_sql, summary_sql
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.atomic import atomic_path, publish
-from pullstats.lake.engine import connect
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
 from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_text
 
 __all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import_files"]
 
@@ -200,7 +201,7 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
             CREATE TEMP VIEW src AS
             SELECT row_number() OVER () AS rn, *
             FROM read_csv(
-                {_literal(str(path))}, header = true, all_varchar = true, delim = ',',
+                {sql_text(path)}, header = true, all_varchar = true, delim = ',',
                 quote = '"', escape = '"', compression = '{compression}',
                 ignore_errors = true, store_rejects = true
             )
@@ -329,10 +330,6 @@ def _manifest(report: FileReport) -> str:
         },
         indent=2,
     )
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
