@@ -270,3 +270,39 @@ def _api_repo_rows(
         for r in rows
         if r["start"] == period.start_text
     }
+
+
+def test_history_imported_after_process_reaches_the_exports_with_the_rollups(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """A Docker Hub summary imported between ``process`` and ``export`` is in neither the API
+    nor the exports until the next ``process`` rolls it up; then in both, and re-exported."""
+    week = Period.week(2026, 2)
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    pulled = datetime(2026, 1, 6, 9, tzinfo=UTC)
+    write_spool(
+        runtime,
+        PullRequestRecord("p1", micros(pulled), "GET", "acme/web", "1.0", DIGESTS[0],
+                          CLIENTS[0], "docker/27.3.1", "notification", micros(pulled) + 1),
+    )  # fmt: skip
+    process(runtime)
+    hub = tmp_path / "hub_repo-summary.csv"
+    hub.write_text(
+        "period_start,period_end,namespace,repository,unique_ip_count,pull_by_tag,"
+        f"pull_by_digest,version_check\n{week.start_text},{week.end_text},acme,web,4,6,0,2\n"
+    )
+    assert [report.status for report in import_files(runtime, [hub])] == ["imported"]
+    now = end_of_day(date(2026, 1, 13))
+    assert [task.period for task in export_closed(runtime, now=now).exported] == [week]
+    with runtime.sessions() as session:
+        before = _csv_counts(runtime, session, "acme", week, "repo-summary", 2)
+        assert before == {("acme", "web"): (1, 1, 0, 0)}  # the lake's pull, as the API has it
+        _check(runtime, session, "acme", week)
+    process(runtime)  # rolls the imported week up: a new generation, so the week is dirty
+    assert [task.period for task in export_closed(runtime, now=now).exported] == [week]
+    with runtime.sessions() as session:
+        after = _csv_counts(runtime, session, "acme", week, "repo-summary", 2)
+        # no Hub raw rows for the key: the summary's pulls are added to the lake's, and its IPs
+        assert after == {("acme", "web"): (1 + 4, 1 + 6, 0, 2)}
+        _check(runtime, session, "acme", week)
