@@ -3,6 +3,8 @@
 ``last-N-months`` is the N complete calendar months before the current one; with
 ``timespan=weeks`` it is the ISO weeks whose Monday falls in that window and that have ended.
 The current, incomplete period is added only with ``current=True``, marked partial.
+What a query with nothing set returns is checked through ``namespace_series`` on a real
+catalog.
 """
 
 from __future__ import annotations
