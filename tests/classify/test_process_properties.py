@@ -176,6 +176,8 @@ def test_every_request_belongs_to_exactly_one_action(one_batch: Processed) -> No
         )
     )
     assert stored == regrouped
+    # each action records the ruleset that made it: version 1, as docs/data-definitions.md says
+    assert set(actions["ruleset_version"].to_pylist()) == {1}
     # a real stream merges requests: fewer actions than requests, and every kind occurs
     assert actions.num_rows < requests
     assert set(kinds) == {"pull_by_tag", "pull_by_digest", "version_check"}

@@ -18,7 +18,6 @@ from pullstats.action_window import JOIN_WINDOW_US, days_to_reclassify
 from pullstats.classify.rules import (
     PULL_BY_DIGEST,
     PULL_BY_TAG,
-    RULESET_VERSION,
     VERSION_CHECK,
     GroupedActions,
     group_requests,
@@ -81,11 +80,6 @@ def test_partition_helper() -> None:
         5_000_000,
         5_001_000,
     ]
-
-
-def test_constants() -> None:
-    assert RULESET_VERSION == 1
-    assert JOIN_WINDOW_US == 5_000_000
 
 
 CASES: list[tuple[str, list[Request], list[Expected]]] = [

@@ -3,6 +3,8 @@
 ``last-N-months`` is the N complete calendar months before the current one; with
 ``timespan=weeks`` it is the ISO weeks whose Monday falls in that window and that have ended.
 The current, incomplete period is added only with ``current=True``, marked partial.
+What a query with nothing set returns is checked through ``namespace_series`` on a real
+catalog.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pullstats.db.models import PullRollup
 from pullstats.periods import Period, PeriodKind, last_complete_months
 from pullstats.rollups.series import (
-    Group,
     RelativePeriod,
     SeriesQuery,
     Timespan,
     WindowPeriod,
+    namespace_series,
     window,
 )
+from pullstats.runtime import Runtime
 
 MONTHS = Timespan.MONTHS
 WEEKS = Timespan.WEEKS
@@ -38,25 +42,33 @@ def query(timespan: Timespan = MONTHS, months: int = 12, *, current: bool = Fals
     )
 
 
-def test_defaults_are_the_apis() -> None:
-    default = SeriesQuery()
-    assert default.timespan is MONTHS
-    assert default.period is RelativePeriod.LAST_12_MONTHS
-    assert default.group is Group.NAMESPACE
-    assert default.current is False
+#: The months each ``period`` value of the contract covers, written out by hand.
+MONTHS_OF = {"last-2-months": 2, "last-3-months": 3, "last-6-months": 6, "last-12-months": 12}
 
 
-@pytest.mark.parametrize(
-    ("relative", "months"), [(p, int(p.value.split("-")[1])) for p in RelativePeriod]
-)
-def test_relative_period_months(relative: RelativePeriod, months: int) -> None:
-    assert relative.months == months
-    assert months in (2, 3, 6, 12)
-
-
-def test_timespan_kinds() -> None:
-    assert MONTHS.kind is PeriodKind.MONTH
-    assert WEEKS.kind is PeriodKind.WEEK
+def test_a_query_with_nothing_set_is_twelve_monthly_namespace_rows(runtime: Runtime) -> None:
+    """The API's defaults: timespan=months, period=last-12-months, group=namespace, no current
+    period: on 20 October 2026, one row per month from October 2025 to September 2026, with
+    the namespace's counts and no ``repo`` or ``partial``."""
+    with runtime.sessions.begin() as session:
+        for level, repository, reference in (("namespace", "", ""), ("repository", "web", "")):
+            session.add(
+                PullRollup(
+                    period_kind="month", period_start=date(2026, 3, 1), level=level,
+                    namespace="acme", repository=repository, reference=reference,
+                    pull_by_tag=4, pull_by_digest=1, version_check=2, unique_ip_count=3,
+                )
+            )  # fmt: skip
+    with runtime.sessions() as session:
+        rows = namespace_series(session, "acme", SeriesQuery(), date(2026, 10, 20))
+    months = [f"2025-{m:02d}" for m in (10, 11, 12)] + [f"2026-{m:02d}" for m in range(1, 10)]
+    assert [row["start"][:7] for row in rows] == months
+    assert {tuple(sorted(row)) for row in rows} == {
+        ("end", "ipCount", "namespace", "pullCount", "start")
+    }
+    march = rows[months.index("2026-03")]
+    assert (march["pullCount"], march["ipCount"]) == (5, 3)  # version checks are not pulls
+    assert sum(row["pullCount"] for row in rows) == 5  # every other month zero-filled
 
 
 # --- months ---------------------------------------------------------------------------------
@@ -190,7 +202,7 @@ relatives = st.sampled_from(list(RelativePeriod))
 def test_month_window_properties(today: date, relative: RelativePeriod, current: bool) -> None:
     rows = window(SeriesQuery(MONTHS, relative, current=current), today)
     complete = [row.period for row in rows if not row.partial]
-    assert len(complete) == relative.months
+    assert len(complete) == MONTHS_OF[relative.value]
     assert all(period.kind is PeriodKind.MONTH for period in complete)
     assert complete[-1].next_start == today.replace(day=1)
     for earlier, later in pairwise(complete):
@@ -205,7 +217,7 @@ def test_month_window_properties(today: date, relative: RelativePeriod, current:
 
 @given(today=todays, relative=relatives, current=st.booleans())
 def test_week_window_properties(today: date, relative: RelativePeriod, current: bool) -> None:
-    first, last = last_complete_months(today, relative.months)
+    first, last = last_complete_months(today, MONTHS_OF[relative.value])
     rows = window(SeriesQuery(WEEKS, relative, current=current), today)
     complete = [row.period for row in rows if not row.partial]
     for period in complete:

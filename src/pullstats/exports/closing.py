@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, select
+import pyarrow as pa
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.service import extra_repos, registered_namespaces
@@ -23,11 +24,11 @@ from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeri
 from pullstats.db.state import watermark
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.views import Dataview
-from pullstats.exports.writing import ViewScope, write_views
+from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.names import namespace_problem
 from pullstats.periods import Period, PeriodKind
-from pullstats.rollups.compute import action_files, imported_summary_files
+from pullstats.rollups.compute import action_files
 from pullstats.runtime import Runtime
 
 
@@ -164,18 +165,41 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
     try:
         scope = ViewScope(task.namespace, task.period, task.extra_repos)
         period = task.period
+        with runtime.sessions() as session:
+            rollups = scope_rollups(session, scope)
         written = write_views(
-            runtime.settings,
-            scope,
-            action_files(runtime, period),
-            folder,
-            imported_summary_files(runtime, period),
+            runtime.settings, scope, action_files(runtime, period), folder, rollups
         )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
         raise
     _swap_catalog(runtime, task, written, exports)
     return written
+
+
+def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
+    """The period's ``pull_rollups`` rows in ``scope``: the namespace's own rows at every level
+    and its extra repos' repository and reference rows (the summaries are written from them)."""
+    period = scope.period
+    extras = [
+        and_(PullRollup.namespace == owner, PullRollup.repository == name)
+        for owner, _, name in (repo.partition("/") for repo in scope.extra_repos)
+    ]
+    in_scope = PullRollup.namespace == scope.namespace
+    if extras:
+        in_scope = or_(in_scope, and_(PullRollup.level != "namespace", or_(*extras)))
+    rows = session.execute(
+        select(*(getattr(PullRollup, column) for column in ROLLUP_COLUMNS)).where(
+            PullRollup.period_kind == period.kind.value,
+            PullRollup.period_start == period.start,
+            in_scope,
+        )
+    )
+    schema = pa.schema(
+        [(column, pa.string()) for column in ROLLUP_COLUMNS[:4]]
+        + [(column, pa.int64()) for column in ROLLUP_COLUMNS[4:]]
+    )
+    return pa.Table.from_pylist([row._asdict() for row in rows], schema)
 
 
 def _swap_catalog(

@@ -104,8 +104,8 @@ def raw_lines_sql(source: str) -> str:
 
 
 def summary_lines_sql(view: Dataview, period: Period, rows_table: str) -> str:
-    """The CSV lines of one summary view, ordered by its keys, from ``rows_table`` (the rows
-    of :func:`pullstats.rollups.compute.counts_sql`)."""
+    """The CSV lines of one summary view, ordered by its keys, from ``rows_table`` (rollup
+    rows: ``level, namespace, repository, reference`` and the four counts)."""
     keys = SUMMARY_KEYS[view]
     cells = [f"'{period.start_text}'", f"'{period.end_text}'"]
     cells += [_text(key) for key in keys]

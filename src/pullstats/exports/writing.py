@@ -5,8 +5,10 @@ in bytes; the calling thread splits them into parts and feeds the compressor's t
 DuckDB sorts and formats the next day while the previous one is compressed, and neither the
 period nor a whole file is ever held in memory.
 
-The summaries come from one GROUPING SETS pass over the period's actions, joined with the
-summaries imported from Docker Hub for it: the rollups' own query, so exports and API agree.
+The summaries are the period's rollups (``pull_rollups``, what the API serves) of the keys in
+scope, so a summary CSV and the API cannot differ. Only one kind of row is not a rollup: the
+namespace row of an extra repo's own namespace, which counts that namespace's repositories in
+the export, not all of them; it is counted from the period's actions by the rollups' query.
 The raw view is queried day by day, one day's file sorted at a time: that is the order of
 sorting the whole period, because all of a day's actions fall on that day.
 """
@@ -38,6 +40,18 @@ from pullstats.periods import Period
 from pullstats.rollups.compute import counts_sql, parquet_source
 from pullstats.sql_literals import sql_text
 
+#: The columns of the rollup rows a summary view is written from.
+ROLLUP_COLUMNS = (
+    "level",
+    "namespace",
+    "repository",
+    "reference",
+    "unique_ip_count",
+    "pull_by_tag",
+    "pull_by_digest",
+    "version_check",
+)
+
 #: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
 BATCH_ROWS = 16_384
 #: CSV bytes the query thread may run ahead of the compressor.
@@ -55,9 +69,12 @@ class ViewScope:
     def condition(self) -> str:
         condition = f"namespace = {sql_text(self.namespace)}"
         if self.extra_repos:
-            extras = ", ".join(sql_text(repo) for repo in self.extra_repos)
-            condition += f" OR namespace || '/' || repository IN ({extras})"
+            condition += f" OR {self.extras_condition()}"
         return condition
+
+    def extras_condition(self) -> str:
+        extras = ", ".join(sql_text(repo) for repo in self.extra_repos)
+        return f"namespace || '/' || repository IN ({extras})"
 
 
 def write_views(
@@ -65,23 +82,21 @@ def write_views(
     scope: ViewScope,
     files: list[Path],
     folder: Path,
-    summary_files: list[Path],
+    rollups: pa.Table,
 ) -> list[tuple[Dataview, WrittenPart]]:
     """Write every view of ``scope`` into ``folder``, in parts: the raw view from the action
-    ``files``, the summaries from them and the Docker Hub ``summary_files`` of the period."""
+    ``files``, the summaries from the period's ``rollups`` in scope (:data:`ROLLUP_COLUMNS`)."""
     written: list[tuple[Dataview, WrittenPart]] = []
     connection = connect(settings)
     try:
         for macro in macros():
             connection.execute(macro)
-        # the summaries' distinct counts run on one core: start them beside the raw view
+        # the extra namespaces' distinct counts run on one core: start them beside the raw view
         with (
             ThreadPoolExecutor(1, thread_name_prefix="export-summaries") as side,
             Compressor(settings.duckdb_threads) as compressor,
         ):
-            summaries = side.submit(
-                _summary_lines, connection.cursor(), scope, files, summary_files
-            )
+            summaries = side.submit(_summary_lines, connection.cursor(), scope, files, rollups)
             try:
                 written += _write_raw(settings, scope, files, folder, compressor, connection)
             except BaseException:
@@ -105,21 +120,25 @@ def _summary_lines(
     cursor: duckdb.DuckDBPyConnection,
     scope: ViewScope,
     files: list[Path],
-    summary_files: list[Path],
+    rollups: pa.Table,
 ) -> dict[Dataview, pa.Table]:
     """The three summary views' lines (small: one line per reference at most).
 
-    Imported summary rows are taken when their keys are in scope. For an extra repository that
-    is its repository and reference rows: Docker Hub's namespace row of the other namespace
-    covers its other repositories too, so that namespace's row counts the lake's actions only.
+    The rollup rows are written as they are, except the namespace rows of other namespaces:
+    an extra repo's namespace row counts the extra repos' actions only. Docker Hub's imported
+    namespace row of that namespace covers its other repositories too, so it is left out.
     """
-
-    def scoped(paths: list[Path]) -> str | None:
-        source = parquet_source(paths)
-        return None if source is None else f"(SELECT * FROM {source} {_where(scope)})"
-
     try:
-        rows = counts_sql(scoped(files), scoped(summary_files))
+        cursor.register("scope_rollups", rollups.select(list(ROLLUP_COLUMNS)))
+        rows = f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM scope_rollups"
+        source = parquet_source(files)
+        if scope.extra_repos and source is not None:
+            extras = f"(SELECT * FROM {source} WHERE {scope.extras_condition()})"
+            rows += f"""
+                UNION ALL
+                SELECT {", ".join(ROLLUP_COLUMNS)} FROM ({counts_sql(extras, None)})
+                WHERE level = 'namespace' AND namespace <> {sql_text(scope.namespace)}
+            """
         cursor.execute(f"CREATE TEMP TABLE summary_rows AS {rows}")
         return {
             view: cursor.sql(summary_lines_sql(view, scope.period, "summary_rows")).to_arrow_table()

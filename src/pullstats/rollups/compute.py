@@ -17,8 +17,9 @@ Summaries imported from Docker Hub (``pullstats import dockerhub-csv``, stored u
 - The same key in several imported summary files (the same export downloaded twice) is one
   population: the largest value of each column is taken, never the sum.
 
-The summary exports count with the same query (:func:`counts_sql`), so a period's exported
-summaries and its rollups agree, imported history included.
+The summary exports are written from these rows, so a period's exported summaries and its
+rollups agree, imported history included; the one export row that is not a rollup (an extra
+repo's namespace, counting only that repo) is counted by the same query (:func:`counts_sql`).
 """
 
 from __future__ import annotations
