@@ -390,3 +390,34 @@ def test_content_hash_ignores_gzip(tmp_path: Path) -> None:
         shutil.copyfileobj(source, target)
     assert content_sha256(plain) == content_sha256(SUMMARY_GZ)
     assert content_sha256(plain) != content_sha256(RAW)
+
+
+def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runtime) -> None:
+    # docs/exports.md: "a period known only from imported summaries is exported too, with an
+    # empty raw view". A repo-summary has no namespace row, and the namespace-summary must not
+    # invent one (unique IPs of two repositories do not add up), but the period has data.
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    imported(runtime, REPO_SUMMARY)
+    process(runtime)
+    assert of(rollups(runtime), W02) == {
+        "repository:api:": (5, 1, 1, 4),  # the file's rows, as they are
+        "repository:tools/cli:": (1, 0, 0, 1),
+    }
+    export_closed(runtime, now=end_of_day(date(2026, 1, 31)))
+    with runtime.sessions() as session:
+        files = {
+            f.view: f
+            for f in session.scalars(select(ExportFile).where(ExportFile.period_start == W02.start))
+        }
+    assert sorted(files) == ["namespace-summary", "raw", "repo-summary", "summary"]
+    text = gzip.decompress((runtime.paths.exports / files["repo-summary"].path).read_bytes())
+    lines = text.decode().splitlines()
+    assert [line.split(",")[3:] for line in lines[1:]] == [
+        ["api", "4", "5", "1", "1"],
+        ["tools/cli", "1", "1", "0", "0"],
+    ]
+    namespace = gzip.decompress(
+        (runtime.paths.exports / files["namespace-summary"].path).read_bytes()
+    )
+    assert len(namespace.decode().splitlines()) == 1  # the header: no namespace row is known

@@ -78,9 +78,8 @@ def has_data(session: Session, period: Period, namespace: str, extras: tuple[str
         PullRollup.period_kind == period.kind.value,
         PullRollup.period_start == period.start,
     )
-    own = select(PullRollup.namespace).where(
-        *keys, PullRollup.level == "namespace", PullRollup.namespace == namespace
-    )
+    # any level: a period known only from an imported repo-summary has no namespace row
+    own = select(PullRollup.namespace).where(*keys, PullRollup.namespace == namespace)
     if session.execute(own.limit(1)).first():
         return True
     for repo in extras:
