@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pullstats.action_window import JOIN_WINDOW_US
+from pullstats.dvp_columns import ActionKind
 
 RULESET_VERSION = 1
 
-PULL_BY_TAG = "pull_by_tag"
-PULL_BY_DIGEST = "pull_by_digest"
-VERSION_CHECK = "version_check"
+PULL_BY_TAG = ActionKind.PULL_BY_TAG.value
+PULL_BY_DIGEST = ActionKind.PULL_BY_DIGEST.value
+VERSION_CHECK = ActionKind.VERSION_CHECK.value
 
 
 @dataclass

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from pullstats.config import Settings
 from pullstats.duckdb_engine import connect, read_parquet
+from pullstats.dvp_columns import COUNT_COLUMNS
 from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
 from pullstats.exports.views import (
@@ -41,16 +42,7 @@ from pullstats.rollups.compute import counts_sql, parquet_source
 from pullstats.sql_literals import sql_text
 
 #: The columns of the rollup rows a summary view is written from.
-ROLLUP_COLUMNS = (
-    "level",
-    "namespace",
-    "repository",
-    "reference",
-    "unique_ip_count",
-    "pull_by_tag",
-    "pull_by_digest",
-    "version_check",
-)
+ROLLUP_COLUMNS = ("level", "namespace", "repository", "reference", *COUNT_COLUMNS)
 
 #: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
 BATCH_ROWS = 16_384

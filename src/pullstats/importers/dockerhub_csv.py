@@ -42,6 +42,7 @@ import duckdb
 from pullstats.classify.actions import ACTION_COLUMNS
 from pullstats.db.state import add_pending_days
 from pullstats.duckdb_engine import connect
+from pullstats.dvp_columns import ACTION_KINDS
 from pullstats.ingest.dockerhub_columns import (
     RAW_COLUMNS,
     SUMMARY_COLUMNS,
@@ -79,16 +80,7 @@ SKIP_REASONS = (
 #: Skipped rows listed with their line, per file; the rest are only counted.
 MAX_LISTED = 20
 
-SUMMARY_OUTPUT = (
-    "level",
-    "namespace",
-    "repository",
-    "reference",
-    "pull_by_tag",
-    "pull_by_digest",
-    "version_check",
-    "unique_ip_count",
-)
+SUMMARY_OUTPUT = ("level", "namespace", "repository", "reference", *ACTION_KINDS, "unique_ip_count")
 
 
 @dataclass(frozen=True)

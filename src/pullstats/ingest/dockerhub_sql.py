@@ -11,13 +11,17 @@ rows.
 from __future__ import annotations
 
 from pullstats.csv_cells import unformula_sql
+from pullstats.dvp_columns import ACTION_KINDS, ActionKind
 from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.names import namespace_name_sql, repository_name_sql
 from pullstats.periods import Period
+from pullstats.sql_literals import sql_text
 
 #: A namespace (pullstats.names) outside the grammar or longer than its limit.
 _BAD_NAMESPACE = f"NOT {namespace_name_sql('namespace')}"
+_KINDS = ", ".join(sql_text(kind) for kind in ACTION_KINDS)
+_VERSION_CHECK = sql_text(ActionKind.VERSION_CHECK)
 #: The whole name, namespace/repository, outside the grammar or Distribution's length limit.
 _BAD_REPOSITORY = "NOT " + repository_name_sql("(namespace || '/' || repository)")
 
@@ -97,7 +101,7 @@ def raw_sql(view: str, window: TimeWindow) -> str:
                 WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN instant IS NULL THEN 'bad_timestamp'
                 WHEN {_outside("instant", window)} THEN 'timestamp_out_of_range'
-                WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
+                WHEN action NOT IN ({_KINDS})
                     THEN 'unknown_action'
                 WHEN repository = '' THEN 'missing_repository'
                 WHEN {_BAD_REPOSITORY} THEN 'invalid_repository'
@@ -107,7 +111,7 @@ def raw_sql(view: str, window: TimeWindow) -> str:
                 WHEN namespace = '' THEN ''
                 WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
                 WHEN instant IS NULL OR {_outside("instant", window)} THEN timestamp_text
-                WHEN action NOT IN ('pull_by_tag', 'pull_by_digest', 'version_check')
+                WHEN action NOT IN ({_KINDS})
                     THEN action_text
                 WHEN repository <> '' AND {_BAD_REPOSITORY} THEN left(repository, 80)
                 ELSE action_text
@@ -116,13 +120,13 @@ def raw_sql(view: str, window: TimeWindow) -> str:
             CAST(instant AS DATE) AS action_day,
             namespace,
             repository,
-            -- DESIGN §3: the reference is the tag for actions by tag, else the digest
+            -- the reference is the tag for actions by tag, else the digest
             CASE WHEN reference <> '' THEN reference WHEN tag <> '' THEN tag ELSE digest END
                 AS reference,
             digest,
             tag,
             CASE WHEN http_method <> '' THEN http_method
-                 WHEN action = 'version_check' THEN 'HEAD' ELSE 'GET' END AS http_method,
+                 WHEN action = {_VERSION_CHECK} THEN 'HEAD' ELSE 'GET' END AS http_method,
             action,
             type,
             host,
