@@ -1,7 +1,7 @@
 """Reading the export catalog: which periods a namespace has, and the files of a view.
 
 The API lists only what this module returns: closed periods that were exported because they
-have data for the namespace (DESIGN.md §5).
+have data for the namespace (docs/exports.md).
 """
 
 from __future__ import annotations
