@@ -102,3 +102,19 @@ def test_the_scan_sees_each_way_out() -> None:
         f"line 4: relative path '{up}/{up}/{up}/{outside}/spec.yaml' leaves the repo",
         f"line 5: absolute path '{home}/someone/spec.yaml'",
     ]
+
+
+#: documents that live beside the repository, not in it: citing them sends a reader nowhere
+OUTSIDE_DOCUMENTS = re.compile(r"DESIGN\.md|DESIGN §|spec/dvp\.yaml|\.\./shared|STYLE\.md")
+
+
+@pytest.mark.parametrize("path", python_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_code_cites_a_document_outside_the_repository(path: Path) -> None:
+    if path in (Path(__file__).resolve(), ROOT / "tests" / "test_docs.py"):
+        return  # the two files that hold such a pattern, to look for it
+    cited = [
+        f"line {number}: {match.group(0)}"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for match in OUTSIDE_DOCUMENTS.finditer(line)
+    ]
+    assert cited == [], f"{path.relative_to(ROOT)} cites what a clone does not have: {cited}"
