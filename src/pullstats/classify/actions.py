@@ -22,12 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pullstats.classify.rules import (
-    JOIN_WINDOW_US,
-    MAX_ACTION_SPAN_US,
-    RULESET_VERSION,
-    group_requests,
-)
+from pullstats.classify.grouping import group_columns
+from pullstats.classify.rules import JOIN_WINDOW_US, MAX_ACTION_SPAN_US, RULESET_VERSION
 from pullstats.ingest.records import day_micros
 from pullstats.lake.atomic import atomic_path
 from pullstats.lake.engine import connect, read_parquet, sql_list
@@ -188,9 +184,17 @@ PARTITION_KEYS = ("namespace", "repository", "ip_hash")
 def partition_gaps(requests: pa.Table) -> list[int | None]:
     """Microseconds since the previous request of the same partition, None at a partition's
     first request, for requests sorted by :data:`PARTITION_KEYS` and then by time."""
+    gaps, starts = _gaps_and_starts(requests)
+    result: list[int | None] = pa.array(gaps, pa.int64(), mask=starts).to_pylist()
+    return result
+
+
+def _gaps_and_starts(requests: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`partition_gaps` as two arrays: the gaps (0 at a partition's first request) and
+    whether each request is the first of its partition."""
     count = requests.num_rows
     if count == 0:
-        return []
+        return np.zeros(0, np.int64), np.zeros(0, np.bool_)
     same = np.ones(count - 1, dtype=np.bool_)  # row i + 1 is in row i's partition
     for key in PARTITION_KEYS:
         column = requests[key].combine_chunks()
@@ -201,30 +205,26 @@ def partition_gaps(requests: pa.Table) -> list[int | None]:
     micros = pc.cast(pc.cast(requests["ts"], pa.timestamp("us")), pa.int64())
     ts = micros.to_numpy().astype(np.int64)
     gaps = np.diff(ts, prepend=ts[0])
-    first = np.concatenate([[True], ~same])
-    result: list[int | None] = pa.array(gaps, pa.int64(), mask=first).to_pylist()
-    return result
+    return gaps, np.concatenate([[True], ~same])
 
 
 def _actions_of(requests: pa.Table) -> pa.Table:
     """The actions of sorted ``requests``, in file order: by time, then namespace (a stable
     sort, so ties keep partition order); each day's actions are one contiguous run."""
-    grouped = group_requests(
-        partition_gaps(requests),
-        requests["method"].to_pylist(),
-        requests["tag"].to_pylist(),
-        requests["digest"].to_pylist(),
+    gaps, starts = _gaps_and_starts(requests)
+    grouped = group_columns(
+        gaps,
+        starts,
+        requests["method"].combine_chunks(),
+        requests["tag"].combine_chunks(),
+        requests["digest"].combine_chunks(),
     )
     first = pa.array(grouped.first_request, pa.int64())
     # sort on two small columns, then gather the wide rows once, already in order
     keys = pa.table({"ts": requests["ts"].take(first), "ns": requests["namespace"].take(first)})
     order = pc.sort_indices(keys, sort_keys=[("ts", "ascending"), ("ns", "ascending")])
     firsts = requests.take(first.take(order))
-
-    def ordered(values: list[str]) -> pa.Array:
-        return pa.array(values, pa.string()).take(order)
-
-    digest = ordered(grouped.digest)
+    digest = grouped.digest.take(order)
     tag = firsts["tag"]
     by_tag = pc.not_equal(tag, "")
     timestamps = firsts["ts"]
@@ -237,8 +237,8 @@ def _actions_of(requests: pa.Table) -> pa.Table:
             "reference": pc.if_else(by_tag, tag, digest),
             "digest": digest,
             "tag": tag,
-            "http_method": ordered(grouped.http_method),
-            "action": ordered(grouped.action),
+            "http_method": grouped.http_method.take(order),
+            "action": grouped.action.take(order),
             "type": firsts["type"],
             "host": firsts["host"],
             "country": firsts["country"],
@@ -247,7 +247,7 @@ def _actions_of(requests: pa.Table) -> pa.Table:
             "user_agent_version": firsts["user_agent_version"],
             "user_agent": firsts["user_agent"],
             "ip_hash": firsts["ip_hash"],
-            "ruleset_version": pa.array([RULESET_VERSION] * len(grouped), pa.int16()),
+            "ruleset_version": pa.repeat(pa.scalar(RULESET_VERSION, pa.int16()), len(grouped)),
         }
     )
 
