@@ -14,6 +14,7 @@ Days are rewritten whole and atomically, so re-running changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -52,6 +53,8 @@ ACTION_COLUMNS = (
 
 #: How many days are read and classified together.
 CHUNK_DAYS = 14
+#: Threads writing the days' Parquet files.
+DAY_WRITERS = 2
 #: How much of the day before a range is read for every partition (see _read_sorted_requests).
 CONTEXT_US = 10 * 60 * 1_000_000
 
@@ -74,13 +77,29 @@ def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date,
 def classify_days(
     runtime: Runtime, days: Iterable[date], on_range: Callable[[int], None] | None = None
 ) -> int:
-    """Rewrite the actions of every day in ``days``; returns the number of actions written."""
+    """Rewrite the actions of every day in ``days``; returns the number of actions written.
+
+    Days are written by a pool of threads (compressing Parquet releases the GIL) while the
+    next run of days is read and classified; a run is reported once its days are written.
+    """
     total = 0
-    for first, last in day_ranges(days):
-        total += _classify_range(runtime, first, last)
-        if on_range:
-            on_range((last - first).days + 1)
+    with ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool:
+        pending: list[tuple[list[Future[int]], int]] = []
+        for first, last in day_ranges(days):
+            pending.append((_classify_range(runtime, first, last, pool), (last - first).days + 1))
+            while len(pending) > 1:  # the run before this one: written meanwhile
+                total += _finish(pending.pop(0), on_range)
+        while pending:
+            total += _finish(pending.pop(0), on_range)
     return total
+
+
+def _finish(writes: tuple[list[Future[int]], int], on_range: Callable[[int], None] | None) -> int:
+    futures, day_count = writes
+    written = sum(future.result() for future in futures)
+    if on_range:
+        on_range(day_count)
+    return written
 
 
 def request_files(runtime: Runtime, first: date, last: date) -> list[Path]:
@@ -92,12 +111,15 @@ def request_files(runtime: Runtime, first: date, last: date) -> list[Path]:
     return files
 
 
-def _classify_range(runtime: Runtime, first: date, last: date) -> int:
+def _classify_range(
+    runtime: Runtime, first: date, last: date, pool: ThreadPoolExecutor
+) -> list[Future[int]]:
+    """Classify the days from ``first`` to ``last``; their writes, handed to ``pool``."""
     requests = _read_sorted_requests(runtime, first, last)
     actions = _actions_of(requests) if requests is not None else None
     # in file order already (_actions_of): each day is one run of rows, found by bisection
     days = actions["action_day"].to_numpy() if actions is not None else None
-    written = 0
+    writes = []
     day = first
     while day <= last:
         day_actions = None
@@ -106,9 +128,9 @@ def _classify_range(runtime: Runtime, first: date, last: date) -> int:
             start = int(np.searchsorted(days, wanted, side="left"))
             end = int(np.searchsorted(days, wanted, side="right"))
             day_actions = actions.slice(start, end - start)
-        written += _write_day(runtime, day, day_actions)
+        writes.append(pool.submit(_write_day, runtime, day, day_actions))
         day += timedelta(days=1)
-    return written
+    return writes
 
 
 def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table | None:

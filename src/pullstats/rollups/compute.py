@@ -24,6 +24,7 @@ summaries and its rollups agree, imported history included.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from pullstats.periods import Period, PeriodKind, period_of
 from pullstats.runtime import Runtime
 
 LEVELS = ("namespace", "repository", "reference")
+#: Periods computed at once.
+PERIOD_WORKERS = 2
 
 
 def periods_of_days(days: Iterable[date]) -> list[Period]:
@@ -57,10 +60,18 @@ def rollup_periods(
     runtime: Runtime, periods: Iterable[Period], on_period: Callable[[], None] | None = None
 ) -> int:
     """Recompute and publish the given periods; returns the new data generation."""
-    computed = [
-        (period, _compute(runtime, period), _compute_countries(runtime, period))
-        for period in periods
-    ]
+    # each period on its own connection: small queries leave a core idle, so two at a time
+    with ThreadPoolExecutor(max_workers=PERIOD_WORKERS, thread_name_prefix="rollup") as pool:
+        computed = list(
+            pool.map(
+                lambda period: (
+                    period,
+                    _compute(runtime, period),
+                    _compute_countries(runtime, period),
+                ),
+                periods,
+            )
+        )
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
