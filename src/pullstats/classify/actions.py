@@ -116,6 +116,8 @@ def _classify_range(
 ) -> list[Future[int]]:
     """Classify the days from ``first`` to ``last``; their writes, handed to ``pool``."""
     requests = _read_sorted_requests(runtime, first, last)
+    if requests is not None and _hashes_collide(requests):
+        requests = _read_sorted_requests(runtime, first, last, hashed=False)
     actions = _actions_of(requests) if requests is not None else None
     # in file order already (_actions_of): each day is one run of rows, found by bisection
     days = actions["action_day"].to_numpy() if actions is not None else None
@@ -133,9 +135,15 @@ def _classify_range(
     return writes
 
 
-def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table | None:
-    """The requests that decide the actions opening from ``first`` to ``last``, in partition
-    order: (namespace, repository, ip_hash), then arrival order; None when there are none.
+def _read_sorted_requests(
+    runtime: Runtime, first: date, last: date, *, hashed: bool = True
+) -> pa.Table | None:
+    """The requests that decide the actions opening from ``first`` to ``last``, partition by
+    partition (namespace, repository, ip_hash), each in arrival order; None when there are
+    none. Partitions come in the order of a hash of their key (``partition_hash``), which
+    sorts in a third less time than the three strings; two partitions whose keys hash alike
+    would be interleaved (:func:`_hashes_collide` finds that), so ``hashed=False`` orders
+    them by the key itself.
 
     Besides the days themselves, that is what came just before and just after them:
 
@@ -188,12 +196,14 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
         parts.append(
             f"SELECT {columns} FROM {read_parquet(after)} WHERE ts <= make_timestamp({reach})"
         )
+    partition_hash = "hash(namespace, repository, ip_hash)" if hashed else "NULL::UBIGINT"
     connection = connect(runtime.settings)
     try:
         return connection.sql(
             f"""
-            SELECT * EXCLUDE (received, id) FROM ({" UNION ALL ".join(parts)})
-            ORDER BY namespace, repository, ip_hash, ts, received, id
+            SELECT *, {partition_hash} AS partition_hash FROM ({" UNION ALL ".join(parts)})
+            ORDER BY {"partition_hash" if hashed else "namespace, repository, ip_hash"},
+                ts, received, id
             """
         ).to_arrow_table()
     finally:
@@ -201,6 +211,14 @@ def _read_sorted_requests(runtime: Runtime, first: date, last: date) -> pa.Table
 
 
 PARTITION_KEYS = ("namespace", "repository", "ip_hash")
+
+
+def _hashes_collide(requests: pa.Table) -> bool:
+    """Whether two partitions of hash-ordered ``requests`` share a hash: then some request
+    follows one of the same hash but another partition."""
+    _, starts = _gaps_and_starts(requests)
+    hashes = requests["partition_hash"].to_numpy()
+    return bool(np.any((hashes[1:] == hashes[:-1]) & starts[1:]))
 
 
 def partition_gaps(requests: pa.Table) -> list[int | None]:
@@ -231,8 +249,8 @@ def _gaps_and_starts(requests: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _actions_of(requests: pa.Table) -> pa.Table:
-    """The actions of sorted ``requests``, in file order: by time, then namespace (a stable
-    sort, so ties keep partition order); each day's actions are one contiguous run."""
+    """The actions of sorted ``requests``, in file order: by time, namespace, repository,
+    ip_hash, then arrival of their first request; each day's actions are one contiguous run."""
     gaps, starts = _gaps_and_starts(requests)
     grouped = group_columns(
         gaps,
@@ -242,10 +260,10 @@ def _actions_of(requests: pa.Table) -> pa.Table:
         requests["digest"].combine_chunks(),
     )
     first = pa.array(grouped.first_request, pa.int64())
-    # sort on two small columns, then gather the wide rows once, already in order
-    keys = pa.table({"ts": requests["ts"].take(first), "ns": requests["namespace"].take(first)})
-    order = pc.sort_indices(keys, sort_keys=[("ts", "ascending"), ("ns", "ascending")])
-    firsts = requests.take(first.take(order))
+    # sort the first requests' keys, then gather the wide rows once, already in order
+    keys = requests.select(_ACTION_ORDER).take(first)
+    order = pc.sort_indices(keys, sort_keys=[(key, "ascending") for key in _ACTION_ORDER])
+    firsts = requests.drop_columns(["received", "id", "partition_hash"]).take(first.take(order))
     digest = grouped.digest.take(order)
     tag = firsts["tag"]
     by_tag = pc.not_equal(tag, "")
@@ -272,6 +290,10 @@ def _actions_of(requests: pa.Table) -> pa.Table:
             "ruleset_version": pa.repeat(pa.scalar(RULESET_VERSION, pa.int16()), len(grouped)),
         }
     )
+
+
+#: The order of a day's actions, by their first request.
+_ACTION_ORDER = ("ts", "namespace", "repository", "ip_hash", "received", "id")
 
 
 def _write_day(runtime: Runtime, day: date, day_actions: pa.Table | None) -> int:
