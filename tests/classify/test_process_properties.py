@@ -24,7 +24,12 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from pullstats.classify.actions import partition_gaps
+from pullstats.classify.actions import (
+    _actions_of,
+    _hashes_collide,
+    _read_sorted_requests,
+    partition_gaps,
+)
 from pullstats.classify.rules import group_requests
 from pullstats.config import Settings
 from pullstats.db.models import PullRollup
@@ -258,3 +263,35 @@ def test_partition_gaps_are_the_lag_window(seed: int, tmp_path: Path) -> None:
     chunked = pa.Table.from_batches(ordered.to_batches(max_chunksize=777))
     assert partition_gaps(chunked) == ordered["gap_us"].to_pylist()
     assert ordered["gap_us"].null_count > 20  # many partitions, each starting with None
+
+
+def test_partitions_in_hash_order_give_the_actions_of_key_order(one_batch: Processed) -> None:
+    runtime = one_batch.runtime
+    last = START + dt.timedelta(days=DAYS - 1)
+    hashed = _read_sorted_requests(runtime, START, last)
+    by_key = _read_sorted_requests(runtime, START, last, hashed=False)
+    assert hashed is not None and by_key is not None
+    assert not _hashes_collide(hashed)
+    # the partitions do come in another order, and the actions are the same, row for row
+    assert hashed["ip_hash"].to_pylist() != by_key["ip_hash"].to_pylist()
+    assert _actions_of(hashed).equals(_actions_of(by_key))
+
+
+def test_two_partitions_of_one_hash_are_noticed() -> None:
+    def requests(ip_hashes: list[bytes], hashes: list[int]) -> pa.Table:
+        return pa.table(
+            {
+                "ts": pa.array([1_000_000 * i for i in range(len(hashes))], pa.timestamp("us")),
+                "namespace": ["acme"] * len(hashes),
+                "repository": ["api"] * len(hashes),
+                "ip_hash": pa.array(ip_hashes, pa.binary()),
+                "partition_hash": pa.array(hashes, pa.uint64()),
+            }
+        )
+
+    # two clients whose keys hash alike: sorted by hash and time, they interleave
+    assert _hashes_collide(requests([b"x", b"y", b"x"], [7, 7, 7]))
+    assert _hashes_collide(requests([b"x", b"y"], [7, 7]))
+    # one client; two clients of different hashes
+    assert not _hashes_collide(requests([b"x", b"x", b"x"], [7, 7, 7]))
+    assert not _hashes_collide(requests([b"x", b"x", b"y"], [7, 7, 9]))

@@ -16,12 +16,10 @@ from hypothesis import strategies as st
 
 from pullstats.action_window import JOIN_WINDOW_US, days_to_reclassify
 from pullstats.classify.rules import (
-    PULL_BY_DIGEST,
-    PULL_BY_TAG,
-    VERSION_CHECK,
     GroupedActions,
     group_requests,
 )
+from pullstats.dvp_columns import ActionKind
 
 Request = tuple[float, str, str, str]  # (seconds offset, method, tag or "", digest or "")
 Expected = tuple[str, int, str, str]  # (action, first request index, digest, http_method)
@@ -34,9 +32,9 @@ OTHER = "sha256:other"  # an unrelated digest
 
 GET = "GET"
 HEAD = "HEAD"
-TAG = PULL_BY_TAG
-DIG = PULL_BY_DIGEST
-VC = VERSION_CHECK
+TAG = ActionKind.PULL_BY_TAG
+DIG = ActionKind.PULL_BY_DIGEST
+VC = ActionKind.VERSION_CHECK
 
 
 def partition(requests: Sequence[Request]) -> Columns:
@@ -456,7 +454,11 @@ def test_property_partition_invariants(stream: Columns) -> None:
         lo, hi = bounds[j], bounds[j + 1]
         span = range(lo, hi)
         assert 1 <= out.size[j] <= 3
-        assert out.action[j] in {PULL_BY_TAG, PULL_BY_DIGEST, VERSION_CHECK}
+        assert out.action[j] in {
+            ActionKind.PULL_BY_TAG,
+            ActionKind.PULL_BY_DIGEST,
+            ActionKind.VERSION_CHECK,
+        }
         has_get = any(methods[i] == GET for i in span)
         if out.size[j] > 1:
             assert has_get
@@ -467,14 +469,16 @@ def test_property_partition_invariants(stream: Columns) -> None:
             assert gap is not None
             assert gap <= JOIN_WINDOW_US
         assert out.http_method[j] == (GET if has_get else HEAD)
-        if out.action[j] == VERSION_CHECK:
+        if out.action[j] == ActionKind.VERSION_CHECK:
             assert out.size[j] == 1
             assert out.http_method[j] == HEAD
         # the kind follows the opening request
         if tags[lo]:
-            assert out.action[j] == (PULL_BY_TAG if has_get else VERSION_CHECK)
+            assert out.action[j] == (
+                ActionKind.PULL_BY_TAG if has_get else ActionKind.VERSION_CHECK
+            )
         else:
-            assert out.action[j] == PULL_BY_DIGEST
+            assert out.action[j] == DIG
         # the digest is the first digest seen in the action ("" when none was recorded)
         assert out.digest[j] == next((digests[i] for i in span if digests[i]), "")
 
@@ -532,7 +536,11 @@ def _reference(stream: Columns) -> list[tuple[str, int, str, str, int]]:
     for first, reqs in actions:
         has_get = any(m == GET for m, _, _ in reqs)
         opened_by_tag = bool(reqs[0][1])
-        kind = (PULL_BY_TAG if has_get else VERSION_CHECK) if opened_by_tag else PULL_BY_DIGEST
+        kind = (
+            (ActionKind.PULL_BY_TAG if has_get else ActionKind.VERSION_CHECK)
+            if opened_by_tag
+            else ActionKind.PULL_BY_DIGEST
+        )
         digest = next((d for _, _, d in reqs if d), "")
         result.append((kind, first, digest, GET if has_get else HEAD, len(reqs)))
     return result

@@ -14,6 +14,7 @@ Days are rewritten whole and atomically, so re-running changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,10 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
-from pullstats.classify.rules import (
-    RULESET_VERSION,
-    group_requests,
-)
+from pullstats.classify.grouping import group_columns
+from pullstats.classify.rules import RULESET_VERSION
 from pullstats.config import Configured
 from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.lake.atomic import atomic_path
@@ -56,6 +55,8 @@ ACTION_COLUMNS = (
 
 #: How many days are read and classified together.
 CHUNK_DAYS = 14
+#: Threads writing the days' Parquet files.
+DAY_WRITERS = 2
 #: How much of the day before a range is read for every partition (see _read_sorted_requests).
 CONTEXT_US = 10 * 60 * 1_000_000
 
@@ -78,13 +79,29 @@ def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date,
 def classify_days(
     runtime: Configured, days: Iterable[date], on_range: Callable[[int], None] | None = None
 ) -> int:
-    """Rewrite the actions of every day in ``days``; returns the number of actions written."""
+    """Rewrite the actions of every day in ``days``; returns the number of actions written.
+
+    Days are written by a pool of threads (compressing Parquet releases the GIL) while the
+    next run of days is read and classified; a run is reported once its days are written.
+    """
     total = 0
-    for first, last in day_ranges(days):
-        total += _classify_range(runtime, first, last)
-        if on_range:
-            on_range((last - first).days + 1)
+    with ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool:
+        pending: list[tuple[list[Future[int]], int]] = []
+        for first, last in day_ranges(days):
+            pending.append((_classify_range(runtime, first, last, pool), (last - first).days + 1))
+            while len(pending) > 1:  # the run before this one: written meanwhile
+                total += _finish(pending.pop(0), on_range)
+        while pending:
+            total += _finish(pending.pop(0), on_range)
     return total
+
+
+def _finish(writes: tuple[list[Future[int]], int], on_range: Callable[[int], None] | None) -> int:
+    futures, day_count = writes
+    written = sum(future.result() for future in futures)
+    if on_range:
+        on_range(day_count)
+    return written
 
 
 def request_files(runtime: Configured, first: date, last: date) -> list[Path]:
@@ -96,12 +113,17 @@ def request_files(runtime: Configured, first: date, last: date) -> list[Path]:
     return files
 
 
-def _classify_range(runtime: Configured, first: date, last: date) -> int:
+def _classify_range(
+    runtime: Configured, first: date, last: date, pool: ThreadPoolExecutor
+) -> list[Future[int]]:
+    """Classify the days from ``first`` to ``last``; their writes, handed to ``pool``."""
     requests = _read_sorted_requests(runtime, first, last)
+    if requests is not None and _hashes_collide(requests):
+        requests = _read_sorted_requests(runtime, first, last, hashed=False)
     actions = _actions_of(requests) if requests is not None else None
     # in file order already (_actions_of): each day is one run of rows, found by bisection
     days = actions["action_day"].to_numpy() if actions is not None else None
-    written = 0
+    writes = []
     day = first
     while day <= last:
         day_actions = None
@@ -110,14 +132,20 @@ def _classify_range(runtime: Configured, first: date, last: date) -> int:
             start = int(np.searchsorted(days, wanted, side="left"))
             end = int(np.searchsorted(days, wanted, side="right"))
             day_actions = actions.slice(start, end - start)
-        written += _write_day(runtime, day, day_actions)
+        writes.append(pool.submit(_write_day, runtime, day, day_actions))
         day += timedelta(days=1)
-    return written
+    return writes
 
 
-def _read_sorted_requests(runtime: Configured, first: date, last: date) -> pa.Table | None:
-    """The requests that decide the actions opening from ``first`` to ``last``, in partition
-    order: (namespace, repository, ip_hash), then arrival order; None when there are none.
+def _read_sorted_requests(
+    runtime: Configured, first: date, last: date, *, hashed: bool = True
+) -> pa.Table | None:
+    """The requests that decide the actions opening from ``first`` to ``last``, partition by
+    partition (namespace, repository, ip_hash), each in arrival order; None when there are
+    none. Partitions come in the order of a hash of their key (``partition_hash``), which
+    sorts in a third less time than the three strings; two partitions whose keys hash alike
+    would be interleaved (:func:`_hashes_collide` finds that), so ``hashed=False`` orders
+    them by the key itself.
 
     Besides the days themselves, that is what came just before and just after them:
 
@@ -170,12 +198,14 @@ def _read_sorted_requests(runtime: Configured, first: date, last: date) -> pa.Ta
         parts.append(
             f"SELECT {columns} FROM {read_parquet(after)} WHERE ts <= make_timestamp({reach})"
         )
+    partition_hash = "hash(namespace, repository, ip_hash)" if hashed else "NULL::UBIGINT"
     connection = connect(runtime.settings)
     try:
         return connection.sql(
             f"""
-            SELECT * EXCLUDE (received, id) FROM ({" UNION ALL ".join(parts)})
-            ORDER BY namespace, repository, ip_hash, ts, received, id
+            SELECT *, {partition_hash} AS partition_hash FROM ({" UNION ALL ".join(parts)})
+            ORDER BY {"partition_hash" if hashed else "namespace, repository, ip_hash"},
+                ts, received, id
             """
         ).to_arrow_table()
     finally:
@@ -185,12 +215,28 @@ def _read_sorted_requests(runtime: Configured, first: date, last: date) -> pa.Ta
 PARTITION_KEYS = ("namespace", "repository", "ip_hash")
 
 
+def _hashes_collide(requests: pa.Table) -> bool:
+    """Whether two partitions of hash-ordered ``requests`` share a hash: then some request
+    follows one of the same hash but another partition."""
+    _, starts = _gaps_and_starts(requests)
+    hashes = requests["partition_hash"].to_numpy()
+    return bool(np.any((hashes[1:] == hashes[:-1]) & starts[1:]))
+
+
 def partition_gaps(requests: pa.Table) -> list[int | None]:
     """Microseconds since the previous request of the same partition, None at a partition's
     first request, for requests sorted by :data:`PARTITION_KEYS` and then by time."""
+    gaps, starts = _gaps_and_starts(requests)
+    result: list[int | None] = pa.array(gaps, pa.int64(), mask=starts).to_pylist()
+    return result
+
+
+def _gaps_and_starts(requests: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`partition_gaps` as two arrays: the gaps (0 at a partition's first request) and
+    whether each request is the first of its partition."""
     count = requests.num_rows
     if count == 0:
-        return []
+        return np.zeros(0, np.int64), np.zeros(0, np.bool_)
     same = np.ones(count - 1, dtype=np.bool_)  # row i + 1 is in row i's partition
     for key in PARTITION_KEYS:
         column = requests[key].combine_chunks()
@@ -201,30 +247,26 @@ def partition_gaps(requests: pa.Table) -> list[int | None]:
     micros = pc.cast(pc.cast(requests["ts"], pa.timestamp("us")), pa.int64())
     ts = micros.to_numpy().astype(np.int64)
     gaps = np.diff(ts, prepend=ts[0])
-    first = np.concatenate([[True], ~same])
-    result: list[int | None] = pa.array(gaps, pa.int64(), mask=first).to_pylist()
-    return result
+    return gaps, np.concatenate([[True], ~same])
 
 
 def _actions_of(requests: pa.Table) -> pa.Table:
-    """The actions of sorted ``requests``, in file order: by time, then namespace (a stable
-    sort, so ties keep partition order); each day's actions are one contiguous run."""
-    grouped = group_requests(
-        partition_gaps(requests),
-        requests["method"].to_pylist(),
-        requests["tag"].to_pylist(),
-        requests["digest"].to_pylist(),
+    """The actions of sorted ``requests``, in file order: by time, namespace, repository,
+    ip_hash, then arrival of their first request; each day's actions are one contiguous run."""
+    gaps, starts = _gaps_and_starts(requests)
+    grouped = group_columns(
+        gaps,
+        starts,
+        requests["method"].combine_chunks(),
+        requests["tag"].combine_chunks(),
+        requests["digest"].combine_chunks(),
     )
     first = pa.array(grouped.first_request, pa.int64())
-    # sort on two small columns, then gather the wide rows once, already in order
-    keys = pa.table({"ts": requests["ts"].take(first), "ns": requests["namespace"].take(first)})
-    order = pc.sort_indices(keys, sort_keys=[("ts", "ascending"), ("ns", "ascending")])
-    firsts = requests.take(first.take(order))
-
-    def ordered(values: list[str]) -> pa.Array:
-        return pa.array(values, pa.string()).take(order)
-
-    digest = ordered(grouped.digest)
+    # sort the first requests' keys, then gather the wide rows once, already in order
+    keys = requests.select(_ACTION_ORDER).take(first)
+    order = pc.sort_indices(keys, sort_keys=[(key, "ascending") for key in _ACTION_ORDER])
+    firsts = requests.drop_columns(["received", "id", "partition_hash"]).take(first.take(order))
+    digest = grouped.digest.take(order)
     tag = firsts["tag"]
     by_tag = pc.not_equal(tag, "")
     timestamps = firsts["ts"]
@@ -237,8 +279,8 @@ def _actions_of(requests: pa.Table) -> pa.Table:
             "reference": pc.if_else(by_tag, tag, digest),
             "digest": digest,
             "tag": tag,
-            "http_method": ordered(grouped.http_method),
-            "action": ordered(grouped.action),
+            "http_method": grouped.http_method.take(order),
+            "action": grouped.action.take(order),
             "type": firsts["type"],
             "host": firsts["host"],
             "country": firsts["country"],
@@ -247,9 +289,13 @@ def _actions_of(requests: pa.Table) -> pa.Table:
             "user_agent_version": firsts["user_agent_version"],
             "user_agent": firsts["user_agent"],
             "ip_hash": firsts["ip_hash"],
-            "ruleset_version": pa.array([RULESET_VERSION] * len(grouped), pa.int16()),
+            "ruleset_version": pa.repeat(pa.scalar(RULESET_VERSION, pa.int16()), len(grouped)),
         }
     )
+
+
+#: The order of a day's actions, by their first request.
+_ACTION_ORDER = ("ts", "namespace", "repository", "ip_hash", "received", "id")
 
 
 def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> int:

@@ -23,10 +23,6 @@ from pullstats.dvp_columns import ActionKind
 
 RULESET_VERSION = 1
 
-PULL_BY_TAG = ActionKind.PULL_BY_TAG.value
-PULL_BY_DIGEST = ActionKind.PULL_BY_DIGEST.value
-VERSION_CHECK = ActionKind.VERSION_CHECK.value
-
 
 @dataclass
 class GroupedActions:
@@ -64,7 +60,10 @@ def group_requests(
     size = 0
 
     def emit() -> None:
-        action = (PULL_BY_TAG if has_get else VERSION_CHECK) if by_tag else PULL_BY_DIGEST
+        kind = ActionKind
+        action = (
+            (kind.PULL_BY_TAG if has_get else kind.VERSION_CHECK) if by_tag else kind.PULL_BY_DIGEST
+        )
         out.first_request.append(first)
         out.action.append(action)
         out.digest.append(first_digest)

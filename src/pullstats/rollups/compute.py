@@ -25,6 +25,7 @@ repo's namespace, counting only that repo) is counted by the same query (:func:`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,10 +34,14 @@ from sqlalchemy import delete, insert
 from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
 from pullstats.duckdb_engine import connect, read_parquet
+from pullstats.dvp_columns import ACTION_KINDS
 from pullstats.periods import Period, PeriodKind, period_of
 from pullstats.runtime import Runtime
+from pullstats.sql_literals import sql_text
 
 LEVELS = ("namespace", "repository", "reference")
+#: Periods computed at once.
+PERIOD_WORKERS = 2
 
 
 def periods_of_days(days: Iterable[date]) -> list[Period]:
@@ -58,10 +63,18 @@ def rollup_periods(
     runtime: Runtime, periods: Iterable[Period], on_period: Callable[[], None] | None = None
 ) -> int:
     """Recompute and publish the given periods; returns the new data generation."""
-    computed = [
-        (period, _compute(runtime, period), _compute_countries(runtime, period))
-        for period in periods
-    ]
+    # each period on its own connection: small queries leave a core idle, so two at a time
+    with ThreadPoolExecutor(max_workers=PERIOD_WORKERS, thread_name_prefix="rollup") as pool:
+        computed = list(
+            pool.map(
+                lambda period: (
+                    period,
+                    _compute(runtime, period),
+                    _compute_countries(runtime, period),
+                ),
+                periods,
+            )
+        )
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
@@ -99,22 +112,20 @@ def imported_summary_files(runtime: Runtime, period: Period) -> list[Path]:
 
 
 _KEYS = "level, namespace, repository, reference"
-_NO_LAKE = """
+_NO_LAKE = f"""
     SELECT NULL::VARCHAR AS level, NULL::VARCHAR AS namespace, NULL::VARCHAR AS repository,
-        NULL::VARCHAR AS reference, 0::BIGINT AS pull_by_tag, 0::BIGINT AS pull_by_digest,
-        0::BIGINT AS version_check, 0::BIGINT AS unique_ip_count, 0::BIGINT AS imported
+        NULL::VARCHAR AS reference, {", ".join(f"0::BIGINT AS {kind}" for kind in ACTION_KINDS)},
+        0::BIGINT AS unique_ip_count, 0::BIGINT AS imported
     WHERE false
 """
 _NO_SUMMARY = _NO_LAKE.replace(", 0::BIGINT AS imported", "")
 
 
 #: The counts every rollup holds, over a set of actions.
-_ACTION_COUNTS = """
-    count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
-    count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
-    count(*) FILTER (WHERE action = 'version_check') AS version_check,
-    count(DISTINCT ip_hash) AS unique_ip_count
-"""
+_ACTION_COUNTS = ", ".join(
+    [f"count(*) FILTER (WHERE action = {sql_text(kind)}) AS {kind}" for kind in ACTION_KINDS]
+    + ["count(DISTINCT ip_hash) AS unique_ip_count"]
+)
 
 
 def _period_rows(runtime: Runtime, period: Period, sql: str) -> list[dict[str, object]]:
@@ -144,7 +155,7 @@ def counts_sql(actions: str | None, summaries: str | None) -> str:
     counts = ", ".join(
         f"coalesce(l.{c}, 0) + CASE WHEN coalesce(l.imported, 0) > 0 THEN 0 "
         f"ELSE coalesce(s.{c}, 0) END AS {c}"
-        for c in ("pull_by_tag", "pull_by_digest", "version_check")
+        for c in ACTION_KINDS
     )
     return f"""
         WITH l AS ({_lake_sql(actions)}), s AS ({_summary_sql(summaries)})

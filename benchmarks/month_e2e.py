@@ -1,0 +1,302 @@
+"""A month of nginx access logs end to end: `ingest logs`, `process`, `export`, against DuckDB
+alone parsing the same file and writing four gzip CSV views.
+
+Run (from the repository root):
+
+    python benchmarks/month_e2e.py                      # October 2026, about 2 M lines
+    python benchmarks/month_e2e.py --lines 200000       # a quick run
+    python benchmarks/month_e2e.py --source ../main --repeat 2   # old and new code, alternating
+
+Generates one access log in pullstats' nginx format for October 2026 with the seeded demo
+generator (`pullstats generate --format nginx`'s traffic: the demo catalog's namespaces, about
+`--lines` manifest requests spread over the 31 days), then, `--repeat` times, on a fresh data
+dir each time:
+
+- registers the demo namespaces (not timed), then times `pullstats ingest logs FILE`,
+  `pullstats process` and `pullstats export --through 2026-11-10` (October and its weeks are
+  closed by then), each in a child process whose peak RSS is read with `os.wait4`;
+- the reference: one DuckDB script in a child process, with the same thread and memory
+  settings, that reads the file as lines, takes every field with the line's regular
+  expression (`regexp_extract`, the pattern `ingest logs` uses), and writes four gzip CSV
+  files, one per export view's columns, one row per request: no grouping into actions, no
+  enrichment, no counting. It does less than pullstats, so beating it is a real bar.
+
+With `--source CHECKOUT` the same steps also run with that checkout's `src/` (say a `git
+worktree` of main), alternating old and new in each repeat, and the script checks that both
+wrote the same actions (every day's file, row for row) and the same export bytes (the sha256
+of every file, by namespace, period and name). The table gives the median and range of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from _common import cli_env, markdown_table, print_environment, pullstats_command
+
+from pullstats.config import Settings
+from pullstats.demo.render import manifest_info, nginx_lines
+from pullstats.demo.seed import demo_namespaces
+from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
+from pullstats.ingest.access_logs import line_pattern
+from pullstats.lake.compaction import IP_HASH_KEY
+
+START = date(2026, 10, 1)
+DAYS = 31
+THROUGH = "2026-11-10"
+STEPS = ("ingest logs", "process", "export")
+
+# DuckDB alone: the log → its fields → four gzip CSV files of one row per request.
+_REFERENCE = r"""
+import sys, duckdb
+log, out, threads, memory, pattern = sys.argv[1:6]
+con = duckdb.connect(":memory:")
+con.execute(f"SET threads = {int(threads)}")
+con.execute("SET memory_limit = ?", [memory])
+con.execute("SET TimeZone = 'UTC'")
+con.execute("SET enable_progress_bar = false")
+con.execute(f'''
+    CREATE TABLE parsed AS
+    WITH lines AS (
+        SELECT regexp_extract(line, ?, ['addr', 'request', 'ua', 'msec', 'digest']) AS f
+        FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, delim = E'\\x01',
+            quote = '', escape = '', auto_detect = false)
+    ), requests AS (
+        SELECT f.addr AS ip, f.ua AS user_agent, f.digest AS returned,
+            split_part(f.request, ' ', 1) AS method,
+            split_part(split_part(f.request, ' ', 2), '/manifests/', 1)[5:] AS name,
+            split_part(split_part(f.request, ' ', 2), '/manifests/', 2) AS reference,
+            make_timestamp(CAST(CAST(f.msec AS DECIMAL(18, 3)) * 1000000 AS BIGINT)) AS ts
+        FROM lines
+    )
+    SELECT ts, CAST(ts AS DATE) AS action_day, ip, method, user_agent,
+        split_part(name, '/', 1) AS namespace, name[strpos(name, '/') + 1:] AS repository,
+        reference,
+        CASE WHEN reference LIKE 'sha256:%' THEN reference ELSE returned END AS digest,
+        CASE WHEN reference LIKE 'sha256:%' THEN '' ELSE reference END AS tag
+    FROM requests
+''', [pattern, log])
+views = {
+    "raw": "ts, namespace, repository, reference, digest, tag, action_day, method, user_agent",
+    "summary": "action_day, namespace, repository, reference, ip, method",
+    "repo-summary": "action_day, namespace, repository, ip, method",
+    "namespace-summary": "action_day, namespace, ip, method",
+}
+for view, columns in views.items():
+    con.execute(f"COPY (SELECT {columns} FROM parsed) TO '{out}/{view}.csv.gz' "
+                "(HEADER, COMPRESSION gzip)")
+print(con.execute("SELECT count(*) FROM parsed").fetchone()[0])
+"""
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mib: float
+    output: str
+
+
+@dataclass
+class Code:
+    name: str
+    pythonpath: str | None
+    steps: dict[str, list[Run]] = field(default_factory=lambda: {step: [] for step in STEPS})
+
+
+def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
+    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child)."""
+    out_path, err_path = scratch / "child.out", scratch / "child.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{err_path.read_text()}")
+    return Run(seconds, usage.ru_maxrss / 1024, out_path.read_text())  # KiB on Linux
+
+
+def write_log(path: Path, lines: int, seed: int) -> int:
+    """About ``lines`` manifest requests of October 2026 as one nginx log; how many written."""
+    manifests = manifest_info(DEMO_CATALOG)
+    written = 0
+    with open(path, "wb") as handle:
+        for table in generate_requests(
+            DEMO_CATALOG, start=START, days=DAYS, requests_per_day=math.ceil(lines / DAYS),
+            seed=seed,
+        ):  # fmt: skip
+            handle.write(nginx_lines(table, manifests))
+            written += table.num_rows
+    return written
+
+
+def pipeline(
+    code: Code, log: Path, data_dir: Path, scratch: Path, env_extra: dict[str, str]
+) -> None:
+    env = cli_env(data_dir, **env_extra)
+    if code.pythonpath:
+        env["PYTHONPATH"] = code.pythonpath
+    for namespace in demo_namespaces():
+        run_child(pullstats_command("namespaces", "add", namespace), env, scratch)
+    # one address-hashing key for every run, so old and new code can be compared row for row
+    keys = data_dir / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    key = keys / IP_HASH_KEY
+    key.write_bytes(hashlib.sha256(b"month_e2e").digest())
+    key.chmod(0o600)
+    commands = {
+        "ingest logs": pullstats_command("ingest", "logs", str(log)),
+        "process": pullstats_command("process"),
+        "export": pullstats_command("export", "--through", THROUGH),
+    }
+    for step in STEPS:
+        code.steps[step].append(run_child(commands[step], env, scratch))
+
+
+def actions_of(data_dir: Path) -> dict[str, pa.Table]:
+    folder = data_dir / "lake" / "actions"
+    return {p.parent.name: pq.read_table(p) for p in sorted(folder.glob("day=*/actions.parquet"))}
+
+
+def export_hashes(data_dir: Path) -> dict[tuple[str, ...], str]:
+    """sha256 of every export file by (namespace, period, file name): the run's random folder
+    name left out."""
+    hashes = {}
+    for path in (data_dir / "exports").rglob("*.csv.gz"):
+        namespace, label, _folder, name = path.relative_to(data_dir / "exports").parts
+        hashes[(namespace, label, name)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def check_same(old: Path, new: Path) -> str:
+    old_actions, new_actions = actions_of(old), actions_of(new)
+    if old_actions.keys() != new_actions.keys():
+        sys.exit(f"the action days differ: {sorted(old_actions)} / {sorted(new_actions)}")
+    for day, table in old_actions.items():
+        if not table.equals(new_actions[day]):
+            sys.exit(f"the actions of {day} differ")
+    old_hashes, new_hashes = export_hashes(old), export_hashes(new)
+    if old_hashes != new_hashes:
+        differing = sorted(k for k in old_hashes.keys() | new_hashes.keys()
+                           if old_hashes.get(k) != new_hashes.get(k))  # fmt: skip
+        sys.exit(f"the exports differ: {differing[:5]}")
+    rows = sum(t.num_rows for t in old_actions.values())
+    return (
+        f"old and new wrote the same {rows:,} actions on {len(old_actions)} days and the same "
+        f"{len(old_hashes)} export files (sha256)"
+    )
+
+
+def spread(values: list[float], unit: str, digits: int = 1) -> str:
+    text = f"{statistics.median(values):,.{digits}f} {unit}".rstrip()
+    if len(values) > 1:
+        text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=2_000_000, help="about this many")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, fresh data dirs")
+    parser.add_argument("--source", type=Path, help="also run this checkout's src/ (old code)")
+    parser.add_argument("--keep", type=Path, help="generate the log here, or reuse it")
+    args = parser.parse_args()
+    print_environment(" ".join(["python benchmarks/month_e2e.py", *sys.argv[1:]]))
+
+    settings = Settings(data_dir=Path("unused"))
+    threads, memory = str(settings.duckdb_threads), settings.duckdb_memory_limit
+    env_extra = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PULLSTATS_DUCKDB_THREADS", "PULLSTATS_DUCKDB_MEMORY_LIMIT")
+    }
+    codes = [Code("this checkout", None)]
+    if args.source is not None:
+        codes.insert(0, Code(f"{args.source} (old)", str(args.source.resolve() / "src")))
+    reference: list[Run] = []
+    checked = ""
+    with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
+        root = Path(tmp)
+        log = args.keep or root / "access.log"
+        began = time.perf_counter()
+        if args.keep and log.exists():
+            with open(log, "rb") as handle:
+                lines = sum(b.count(b"\n") for b in iter(lambda: handle.read(1 << 24), b""))
+        else:
+            lines = write_log(log, args.lines, args.seed)
+        generated = time.perf_counter() - began
+        for attempt in range(args.repeat):
+            dirs = []
+            for number, code in enumerate(codes):
+                data_dir = root / f"data-{attempt}-{number}"
+                pipeline(code, log, data_dir, root, env_extra)
+                dirs.append(data_dir)
+            if len(dirs) == 2:
+                checked = check_same(*dirs)
+            for data_dir in dirs:
+                shutil.rmtree(data_dir)
+            out = root / f"reference-{attempt}"
+            out.mkdir()
+            run = run_child(
+                [sys.executable, "-c", _REFERENCE, str(log), str(out), threads, memory,
+                 line_pattern("pullstats")],
+                dict(os.environ),
+                root,
+            )  # fmt: skip
+            if int(run.output.strip()) != lines:
+                sys.exit(f"the reference parsed {run.output.strip()} lines, expected {lines}")
+            reference.append(run)
+            shutil.rmtree(out)
+        size = log.stat().st_size
+
+    print(
+        f"data: {lines:,} nginx lines of {START:%B %Y} (seed {args.seed}), "
+        f"{size / 1024 / 1024:,.0f} MiB, generated in {generated:.1f} s; DuckDB threads="
+        f"{threads} memory_limit={memory}; {args.repeat} run(s), median (range)\n"
+    )
+    header = ["", *(f"{c.name}: seconds" for c in codes), *(f"{c.name}: peak RSS" for c in codes)]
+    rows: list[list[object]] = []
+    for step in STEPS:
+        rows.append(
+            [f"`{step}`"]
+            + [spread([r.seconds for r in c.steps[step]], "s", 2) for c in codes]
+            + [spread([r.peak_rss_mib for r in c.steps[step]], "MiB", 0) for c in codes]
+        )
+    totals = [np.sum([[r.seconds for r in c.steps[s]] for s in STEPS], axis=0) for c in codes]
+    rows.append(["end to end", *(spread(list(t), "s", 2) for t in totals), *([""] * len(codes))])
+    ref_seconds = [r.seconds for r in reference]
+    rows.append(
+        ["reference: DuckDB regex → 4 gzip CSV", *([spread(ref_seconds, "s", 2)] * len(codes)),
+         *([spread([r.peak_rss_mib for r in reference], "MiB", 0)] * len(codes))]
+    )  # fmt: skip
+    rows.append(
+        ["end to end / reference",
+         *(spread([float(t) / r for t, r in zip(total, ref_seconds, strict=True)], "", 2)
+           for total in totals),
+         *([""] * len(codes))]
+    )  # fmt: skip
+    print(markdown_table(header, rows))
+    for code in codes:
+        print(f"\n{code.name}: {code.steps['process'][-1].output.strip().splitlines()[-1]}")
+        print(f"{code.name}: {code.steps['export'][-1].output.strip().splitlines()[-1]}")
+    if checked:
+        print(f"\n{checked}")
+
+
+if __name__ == "__main__":
+    main()
