@@ -49,10 +49,11 @@ import pyarrow.parquet as pq
 from _common import cli_env, markdown_table, print_environment, pullstats_command
 
 from pullstats.config import Settings
+from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.render import manifest_info, nginx_lines
 from pullstats.demo.seed import demo_namespaces
-from pullstats.demo.synthetic import DEMO_CATALOG, generate_requests
-from pullstats.ingest.access_logs import line_pattern
+from pullstats.demo.synthetic import generate_requests
+from pullstats.ingest.access_log_formats import line_pattern
 from pullstats.lake.compaction import IP_HASH_KEY
 
 START = date(2026, 10, 1)
