@@ -284,3 +284,24 @@ def test_summaries_equal_the_raw_file_aggregated_and_exact_ip_counts(runtime: Ru
                 assert by_digest == counts[(*key, "pull_by_digest")]
                 assert checks == counts[(*key, "version_check")]
                 assert ips == exact["|".join(key)]
+
+
+def test_raw_queries_read_runs_of_days_up_to_a_size(tmp_path: Path) -> None:
+    from pullstats.exports.writing import raw_query_groups
+
+    sizes = [10, 10, 10, 50, 10, 10, 90, 10]  # bytes of each day file, in day order
+    files = []
+    for day, size in enumerate(sizes):
+        file = tmp_path / f"day{day}.parquet"
+        file.write_bytes(b"x" * size)
+        files.append(file)
+    groups = raw_query_groups(files, threads=2, max_bytes=60)
+    # at least two days (one per thread), then days while the run stays within 60 bytes
+    assert [[f.name for f in g] for g in groups] == [
+        ["day0.parquet", "day1.parquet", "day2.parquet"],  # 30; +50 would pass 60
+        ["day3.parquet", "day4.parquet"],  # 50 + 10: a second day, then 60 is full
+        ["day5.parquet", "day6.parquet"],  # the second day goes in whatever its size
+        ["day7.parquet"],
+    ]
+    assert raw_query_groups([], threads=2) == []
+    assert [len(g) for g in raw_query_groups(files, threads=1, max_bytes=1)] == [1] * 8

@@ -46,6 +46,8 @@ ROLLUP_COLUMNS = ("level", "namespace", "repository", "reference", *COUNT_COLUMN
 
 #: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
 BATCH_ROWS = 16_384
+#: Parquet bytes of day files one raw-view query reads at most, past one day per thread.
+RAW_QUERY_BYTES = 16 * 1024 * 1024
 #: CSV bytes the query thread may run ahead of the compressor.
 AHEAD_BYTES = 96 * 1024 * 1024
 
@@ -141,6 +143,31 @@ def _summary_lines(
         cursor.close()
 
 
+def raw_query_groups(
+    files: list[Path], threads: int, max_bytes: int = RAW_QUERY_BYTES
+) -> list[list[Path]]:
+    """The day files in order, cut into runs that one raw-view query each reads and sorts.
+
+    A day file is one row group, read by one thread, so a run holds at least as many days as
+    there are threads; beyond that, days are added while the run's files stay under
+    ``max_bytes``. Each query costs about 60 ms before it reads a row (the cell macros'
+    patterns are compiled per query), which a month of small days paid sixteen times over.
+    Runs are consecutive days and each query sorts by time, so the lines come out in the same
+    order whatever the cut.
+    """
+    groups: list[list[Path]] = []
+    size = 0
+    for file in files:
+        file_bytes = file.stat().st_size
+        if groups and (len(groups[-1]) < threads or size + file_bytes <= max_bytes):
+            groups[-1].append(file)
+            size += file_bytes
+        else:
+            groups.append([file])
+            size = file_bytes
+    return groups
+
+
 def _where(scope: ViewScope) -> str:
     return f"WHERE {scope.condition()}"
 
@@ -154,11 +181,9 @@ def _write_raw(
     connection: duckdb.DuckDBPyConnection,
 ) -> list[tuple[Dataview, WrittenPart]]:
     batches = _BatchQueue(AHEAD_BYTES)
-    # a day file is one row group, read by one thread: query as many days as threads at once
-    days = max(1, settings.duckdb_threads)
     queries = [
-        raw_lines_sql(f"{read_parquet(files[i : i + days])} {_where(scope)}")
-        for i in range(0, len(files), days)
+        raw_lines_sql(f"{read_parquet(group)} {_where(scope)}")
+        for group in raw_query_groups(files, max(1, settings.duckdb_threads))
     ]
     producer = threading.Thread(
         target=_produce, args=(connection.cursor(), queries, batches), name="export-raw"
