@@ -11,6 +11,7 @@ import os
 import platform
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -49,6 +50,14 @@ def print_environment(command: str) -> None:
     print(f"command: `{command}`\n")
     print(markdown_table(("", ""), environment()))
     print()
+
+
+def spread(values: list[float], unit: str, digits: int = 1) -> str:
+    """The median of ``values`` with ``unit``, and their range when there are several."""
+    text = f"{statistics.median(values):,.{digits}f} {unit}".rstrip()
+    if len(values) > 1:
+        text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+    return text
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

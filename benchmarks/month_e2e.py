@@ -34,7 +34,6 @@ import hashlib
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import cli_env, markdown_table, print_environment, pullstats_command
+from _common import cli_env, markdown_table, print_environment, pullstats_command, spread
 
 from pullstats.config import Settings
 from pullstats.demo.catalog import DEMO_CATALOG
@@ -200,13 +199,6 @@ def check_same(old: Path, new: Path) -> str:
         f"old and new wrote the same {rows:,} actions on {len(old_actions)} days and the same "
         f"{len(old_hashes)} export files (sha256)"
     )
-
-
-def spread(values: list[float], unit: str, digits: int = 1) -> str:
-    text = f"{statistics.median(values):,.{digits}f} {unit}".rstrip()
-    if len(values) > 1:
-        text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
-    return text
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-from _common import cli_env, markdown_table, print_environment, pullstats_command
+from _common import cli_env, markdown_table, print_environment, pullstats_command, spread
 
 from pullstats.config import Settings
 from pullstats.demo.catalog import DEMO_CATALOG
@@ -144,13 +143,6 @@ def add_late_requests(spool: Path, count: int, day: date, seed: int) -> None:
         writer.append(to_spool_lines(table))
     finally:
         writer.close()
-
-
-def spread(values: list[float], unit: str, digits: int = 1) -> str:
-    text = f"{statistics.median(values):,.{digits}f} {unit}".rstrip()
-    if len(values) > 1:
-        text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
-    return text
 
 
 def main() -> None:
