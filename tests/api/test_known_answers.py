@@ -20,6 +20,7 @@ from pullstats.db.models import ExportFile
 from pullstats.enrich import enrich
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import (
@@ -91,7 +92,7 @@ def loaded(runtime: Runtime) -> Runtime:
 def series(runtime: Runtime, **kwargs: object) -> list[tuple[str, str | None, int, int]]:
     query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, **kwargs)  # type: ignore[arg-type]
     with runtime.sessions() as session:
-        rows = namespace_series(session, "acme", query, TODAY)
+        rows = namespace_series(session, NamespaceScope("acme"), query, TODAY)
     return [(r["start"][:10], r.get("repo"), r["pullCount"], r["ipCount"]) for r in rows]
 
 
@@ -137,7 +138,7 @@ def test_months_by_repository(loaded: Runtime) -> None:
 def test_current_period_is_marked_partial(loaded: Runtime) -> None:
     query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, current=True)
     with loaded.sessions() as session:
-        rows = namespace_series(session, "acme", query, date(2026, 1, 20))
+        rows = namespace_series(session, NamespaceScope("acme"), query, date(2026, 1, 20))
     # on 2026-01-20 the window is Nov and Dec 2025; January so far comes last, partial
     assert [(r["start"][:10], r["pullCount"], r.get("partial")) for r in rows] == [
         ("2025-11-01", 0, None),
@@ -192,10 +193,10 @@ def test_breakdown_by_country(runtime: Runtime) -> None:
     process(runtime)
     query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, breakdown=Breakdown.COUNTRY)
     with runtime.sessions() as session:
-        rows = namespace_series(session, "acme", query, TODAY)
+        rows = namespace_series(session, NamespaceScope("acme"), query, TODAY)
         by_repo = namespace_series(
             session,
-            "acme",
+            NamespaceScope("acme"),
             SeriesQuery(
                 period=RelativePeriod.LAST_2_MONTHS, breakdown=Breakdown.COUNTRY, group=Group.REPO
             ),
@@ -236,9 +237,12 @@ def test_iso_week_53_around_new_year(runtime: Runtime) -> None:
     process(runtime)
     query = SeriesQuery(period=RelativePeriod.LAST_2_MONTHS, timespan=Timespan.WEEKS)
     with runtime.sessions() as session:
-        weeks = namespace_series(session, "acme", query, date(2021, 2, 15))
+        weeks = namespace_series(session, NamespaceScope("acme"), query, date(2021, 2, 15))
         months = namespace_series(
-            session, "acme", SeriesQuery(period=RelativePeriod.LAST_2_MONTHS), date(2021, 2, 15)
+            session,
+            NamespaceScope("acme"),
+            SeriesQuery(period=RelativePeriod.LAST_2_MONTHS),
+            date(2021, 2, 15),
         )
     counted = [
         (r["start"], r["end"], r["pullCount"], r["ipCount"]) for r in weeks if r["pullCount"]

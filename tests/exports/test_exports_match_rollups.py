@@ -37,6 +37,7 @@ from pullstats.db.models import ExportFile, PullRollup
 from pullstats.exports.closing import export_closed
 from pullstats.importers.dockerhub_csv import import_files
 from pullstats.ingest.records import PullRequestRecord
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import (
@@ -243,13 +244,15 @@ def _check_api(
 ) -> None:
     timespan = Timespan.MONTHS if period.kind is PeriodKind.MONTH else Timespan.WEEKS
     query = SeriesQuery(timespan, RelativePeriod.LAST_12_MONTHS)
-    series = namespace_series(session, namespace, query, TODAY)
+    series = namespace_series(session, NamespaceScope(namespace), query, TODAY)
     (row,) = [r for r in series if r["start"] == period.start_text]
     ips, by_tag, by_digest, _ = namespaces.get((namespace,), (0, 0, 0, 0))
     assert (row["pullCount"], row["ipCount"]) == (by_tag + by_digest, ips)
     grouped = SeriesQuery(timespan, RelativePeriod.LAST_12_MONTHS, group=Group.REPO)
     extras = (EXTRA,) if namespace == "acme" else ()
-    by_repo = _api_repo_rows(namespace_series(session, namespace, grouped, TODAY, extras), period)
+    by_repo = _api_repo_rows(
+        namespace_series(session, NamespaceScope(namespace, extras), grouped, TODAY), period
+    )
     for key, (ips, by_tag, by_digest, _) in repos.items():
         assert by_repo.pop(key) == (by_tag + by_digest, ips), key
     assert set(by_repo.values()) <= {(0, 0)}  # zero-filled: repositories without a row here

@@ -30,6 +30,7 @@ from pullstats.ingest.dockerhub_columns import (
     period_from_file_name,
 )
 from pullstats.ingest.records import PullRequestRecord
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import SeriesQuery, Timespan, namespace_series
@@ -166,7 +167,7 @@ def test_a_summary_alone_supplies_counts_and_ips_of_its_own_period(runtime: Runt
     assert of(rows, JANUARY) == {}  # a weekly summary says nothing about its month
     with runtime.sessions() as session:
         series = namespace_series(
-            session, "acme", SeriesQuery(timespan=Timespan.WEEKS), date(2026, 2, 15)
+            session, NamespaceScope("acme"), SeriesQuery(timespan=Timespan.WEEKS), date(2026, 2, 15)
         )
     by_start = {row["start"]: (row["pullCount"], row["ipCount"]) for row in series}
     assert by_start["2026-01-12T00:00:00Z"] == (23, 7)
@@ -347,7 +348,7 @@ def test_a_namespace_registered_after_import_sees_its_history(runtime: Runtime) 
             for f in session.scalars(select(ExportFile).where(ExportFile.namespace == "acme"))
         }
         series = namespace_series(
-            session, "acme", SeriesQuery(timespan=Timespan.WEEKS), date(2026, 2, 15)
+            session, NamespaceScope("acme"), SeriesQuery(timespan=Timespan.WEEKS), date(2026, 2, 15)
         )
     assert files[("week", "raw")].rows == 8
     assert files[("month", "raw")].rows == 8

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pullstats.db.models import PullRollup
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind, last_complete_months
 from pullstats.rollups.series import (
     RelativePeriod,
@@ -60,7 +61,7 @@ def test_a_query_with_nothing_set_is_twelve_monthly_namespace_rows(runtime: Runt
                 )
             )  # fmt: skip
     with runtime.sessions() as session:
-        rows = namespace_series(session, "acme", SeriesQuery(), date(2026, 10, 20))
+        rows = namespace_series(session, NamespaceScope("acme"), SeriesQuery(), date(2026, 10, 20))
     months = [f"2025-{m:02d}" for m in (10, 11, 12)] + [f"2026-{m:02d}" for m in range(1, 10)]
     assert [row["start"][:7] for row in rows] == months
     assert {tuple(sorted(row)) for row in rows} == {

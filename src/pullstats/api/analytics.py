@@ -205,9 +205,9 @@ async def namespace_pulls(
 ) -> Response:
     readable(series.viewer, namespace)
     today = _today()
-    extra = series.viewer.extra_repos.get(namespace, ())
+    scope = series.viewer.scope(namespace)
     return await series.answer(
-        lambda session: _pull_data(namespace_series(session, namespace, query, today, extra))
+        lambda session: _pull_data(namespace_series(session, scope, query, today))
     )
 
 

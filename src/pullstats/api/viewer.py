@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from pullstats.namespace_scope import NamespaceScope
+
 ANALYTICS_SCOPE = "analytics:read"
 
 
@@ -27,11 +29,14 @@ class Viewer:
         """The namespace itself: membership only, never through an extra repo in it."""
         return namespace in self.namespaces
 
+    def scope(self, namespace: str) -> NamespaceScope:
+        """What the viewer reads as ``namespace`` (a member namespace): it and its extra repos."""
+        return NamespaceScope(namespace, self.extra_repos.get(namespace, ()))
+
     def may_read_repository(self, namespace: str, repository: str) -> bool:
         """Through membership of its namespace, or as an extra repo of one of the viewer's."""
-        name = f"{namespace}/{repository}"
-        return namespace in self.namespaces or any(
-            name in repos for repos in self.extra_repos.values()
+        return any(
+            self.scope(own).covers_repository(namespace, repository) for own in self.namespaces
         )
 
     @cached_property

@@ -27,6 +27,7 @@ from pullstats.exports.views import Dataview
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.names import namespace_problem
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
 from pullstats.runtime import Runtime
@@ -34,10 +35,13 @@ from pullstats.runtime import Runtime
 
 @dataclass(frozen=True)
 class ExportTask:
-    namespace: str
+    scope: NamespaceScope
     period: Period
     generation: int
-    extra_repos: tuple[str, ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.scope.namespace
 
 
 @dataclass(frozen=True)
@@ -73,17 +77,18 @@ def closed_periods(session: Session, now: datetime, runtime: Runtime) -> list[tu
     return sorted(closed)
 
 
-def has_data(session: Session, period: Period, namespace: str, extras: tuple[str, ...]) -> bool:
+def has_data(session: Session, period: Period, scope: NamespaceScope) -> bool:
+    """Whether ``period`` has rollups in ``scope``: the namespace's at any level, or an extra
+    repo's. (Any level: a period known only from an imported repo-summary has no namespace
+    row.)"""
     keys = (
         PullRollup.period_kind == period.kind.value,
         PullRollup.period_start == period.start,
     )
-    # any level: a period known only from an imported repo-summary has no namespace row
-    own = select(PullRollup.namespace).where(*keys, PullRollup.namespace == namespace)
+    own = select(PullRollup.namespace).where(*keys, PullRollup.namespace == scope.namespace)
     if session.execute(own.limit(1)).first():
         return True
-    for repo in extras:
-        ns, _, name = repo.partition("/")
+    for ns, name in scope.extra_keys:
         extra = select(PullRollup.namespace).where(
             *keys,
             PullRollup.level == "repository",
@@ -102,20 +107,20 @@ def plan_exports(
     tasks, current = [], 0
     with runtime.sessions() as session:
         namespaces = [n for n in registered_namespaces(session) if namespace in (None, n)]
-        extras = {n: tuple(extra_repos(session, n)) for n in namespaces}
+        scopes = {n: NamespaceScope(n, tuple(extra_repos(session, n))) for n in namespaces}
         exported = {
             (row.namespace, row.period_kind, row.period_start): row.generation
             for row in session.scalars(select(ExportPeriod))
         }
         for period, generation in closed_periods(session, now, runtime):
             for name in namespaces:
-                if not has_data(session, period, name, extras[name]):
+                if not has_data(session, period, scopes[name]):
                     continue
                 done = exported.get((name, period.kind.value, period.start))
                 if done is not None and done >= generation and not rebuild:
                     current += 1
                     continue
-                tasks.append(ExportTask(name, period, generation, extras[name]))
+                tasks.append(ExportTask(scopes[name], period, generation))
     return tasks, current
 
 
@@ -162,7 +167,7 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
     folder = exports / task.namespace / task.period.label / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        scope = ViewScope(task.namespace, task.period, task.extra_repos)
+        scope = ViewScope(task.scope, task.period)
         period = task.period
         with runtime.sessions() as session:
             rollups = scope_rollups(session, scope)
@@ -182,7 +187,7 @@ def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
     period = scope.period
     extras = [
         and_(PullRollup.namespace == owner, PullRollup.repository == name)
-        for owner, _, name in (repo.partition("/") for repo in scope.extra_repos)
+        for owner, name in scope.scope.extra_keys
     ]
     in_scope = PullRollup.namespace == scope.namespace
     if extras:

@@ -37,6 +37,7 @@ from pullstats.exports.views import (
     raw_lines_sql,
     summary_lines_sql,
 )
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
 from pullstats.rollups.compute import counts_sql, parquet_source
 from pullstats.sql_literals import sql_text
@@ -54,21 +55,24 @@ AHEAD_BYTES = 96 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ViewScope:
-    """What one namespace's export covers: its own repositories and its extra repos."""
+    """What one namespace's export of one period covers (:class:`NamespaceScope`)."""
 
-    namespace: str
+    scope: NamespaceScope
     period: Period
-    extra_repos: tuple[str, ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.scope.namespace
+
+    @property
+    def extra_repos(self) -> tuple[str, ...]:
+        return self.scope.extra_repos
 
     def condition(self) -> str:
-        condition = f"namespace = {sql_text(self.namespace)}"
-        if self.extra_repos:
-            condition += f" OR {self.extras_condition()}"
-        return condition
+        return self.scope.lake_condition()
 
     def extras_condition(self) -> str:
-        extras = ", ".join(sql_text(repo) for repo in self.extra_repos)
-        return f"namespace || '/' || repository IN ({extras})"
+        return self.scope.extras_condition()
 
 
 def write_views(

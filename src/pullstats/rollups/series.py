@@ -7,7 +7,6 @@ and tested alone; the API routers only translate HTTP to a :class:`SeriesQuery` 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from pullstats.db.models import CountryRollup, PullRollup
+from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind, last_complete_months, period_of, periods_between
 
 
@@ -80,28 +80,24 @@ def window(query: SeriesQuery, today: date) -> list[WindowPeriod]:
 
 
 def namespace_series(
-    session: Session,
-    namespace: str,
-    query: SeriesQuery,
-    today: date,
-    extra_repos: Sequence[str] = (),
+    session: Session, scope: NamespaceScope, query: SeriesQuery, today: date
 ) -> list[dict[str, Any]]:
     """Rows of ``GET /namespaces/{namespace}/pulls``.
 
     ``group=namespace`` gives one zero-filled row per period over the namespace's own
     repositories; ``group=repo`` one per period for every repository with an action in the
-    window, the namespace's ``extra_repos`` (``ns2/repo``) included under their own namespace;
+    window, the scope's extra repos (``ns2/repo``) included under their own namespace;
     ``breakdown=country`` splits either by client country in the same way.
     """
     periods = window(query, today)
+    namespace = scope.namespace
     if query.group is Group.NAMESPACE:
         counts = _counts(session, query, "namespace", namespace, None, periods)
         if query.breakdown is None:  # the namespace's row is there even when empty
             counts.setdefault((namespace, "", ""), {})
         return _rows(periods, counts, with_repo=False)
     counts = _counts(session, query, "repository", namespace, None, periods)
-    for extra in extra_repos:
-        owner, _, repo = extra.partition("/")
+    for owner, repo in scope.extra_keys:
         counts.update(_counts(session, query, "repository", owner, repo, periods))
     return _rows(periods, counts, with_repo=True)
 
