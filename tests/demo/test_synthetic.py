@@ -20,15 +20,11 @@ import pyarrow.compute as pc
 import pytest
 
 from pullstats.action_window import JOIN_WINDOW_US
-from pullstats.classify.rules import (
-    PULL_BY_DIGEST,
-    PULL_BY_TAG,
-    VERSION_CHECK,
-    group_requests,
-)
+from pullstats.classify.rules import group_requests
 from pullstats.demo.catalog import DEMO_CATALOG, SyntheticCatalog, SyntheticTag, catalog_from_tags
 from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import MAX_CHUNK_ROWS, generate_requests
+from pullstats.dvp_columns import ActionKind
 from pullstats.enrich.user_agent import parse_user_agent
 from pullstats.ingest.notifications import parse_event
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
@@ -319,9 +315,9 @@ def test_pull_sequences_are_spelled_as_clients_spell_them(history: pa.Table) -> 
 def test_the_rules_find_every_action_kind_in_plausible_proportions(history: pa.Table) -> None:
     counts = classify(history)
     total = sum(counts.values())
-    assert counts[PULL_BY_TAG] > 0.5 * total
-    assert 0.05 * total < counts[PULL_BY_DIGEST] < 0.3 * total
-    assert 0.1 * total < counts[VERSION_CHECK] < 0.35 * total
+    assert counts[ActionKind.PULL_BY_TAG] > 0.5 * total
+    assert 0.05 * total < counts[ActionKind.PULL_BY_DIGEST] < 0.3 * total
+    assert 0.1 * total < counts[ActionKind.VERSION_CHECK] < 0.35 * total
     # multi-arch pulls take two or three requests each
     assert 2.0 < history.num_rows / total < 3.0
 
@@ -337,7 +333,7 @@ def test_single_arch_images_and_one_component_names() -> None:
     manifests = {tag.index_digest for tags in catalog.tags for tag in tags}
     assert set(table.column("digest").unique().to_pylist()) <= manifests
     counts = classify(table)
-    assert counts[PULL_BY_TAG] > 0.5 * sum(counts.values())
+    assert counts[ActionKind.PULL_BY_TAG] > 0.5 * sum(counts.values())
     assert table.num_rows / sum(counts.values()) < 2.0  # no platform manifest to fetch
 
 

@@ -60,10 +60,10 @@ def group_requests(
     size = 0
 
     def emit() -> None:
-        kind = ActionKind
-        action = (
-            (kind.PULL_BY_TAG if has_get else kind.VERSION_CHECK) if by_tag else kind.PULL_BY_DIGEST
-        )
+        if not by_tag:
+            action = ActionKind.PULL_BY_DIGEST
+        else:
+            action = ActionKind.PULL_BY_TAG if has_get else ActionKind.VERSION_CHECK
         out.first_request.append(first)
         out.action.append(action)
         out.digest.append(first_digest)
