@@ -18,9 +18,8 @@ from typing import Any
 
 from pullstats import __version__
 from pullstats.data_dir import DataDir
+from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 
-#: The version of the lake this release writes and reads.
-LAKE_SCHEMA_VERSION = 1
 META_FILE = "_meta.json"
 
 

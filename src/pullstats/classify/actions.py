@@ -29,29 +29,11 @@ from pullstats.classify.rules import RULESET_VERSION
 from pullstats.config import Configured
 from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.lake.atomic import atomic_path
+from pullstats.lake_schema import ACTIONS
 from pullstats.sql_literals import sql_list
 from pullstats.timestamps import day_micros
 
-ACTION_COLUMNS = (
-    "timestamp",
-    "action_day",
-    "namespace",
-    "repository",
-    "reference",
-    "digest",
-    "tag",
-    "http_method",
-    "action",
-    "type",
-    "host",
-    "country",
-    "domain",
-    "user_agent_tool",
-    "user_agent_version",
-    "user_agent",
-    "ip_hash",
-    "ruleset_version",
-)
+ACTION_COLUMNS = ACTIONS.columns
 
 #: How many days are read and classified together.
 CHUNK_DAYS = 14

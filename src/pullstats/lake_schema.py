@@ -1,0 +1,106 @@
+"""The lake's tables, declared once: their folders, partitioning, columns and types.
+
+Every stage that writes or reads the lake takes its column lists from here, and
+``tests/lake/test_lake_schema.py`` holds the files that ``process`` and the importers write to
+these schemas, so a change to a table is a change here first, with
+:data:`LAKE_SCHEMA_VERSION` raised (``lake/_meta.json`` records the version a data dir holds).
+Pure: Arrow types only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+#: The version of the lake's layout and schemas this release writes and reads.
+LAKE_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One table of the lake: Parquet files under ``lake/<folder>/day=YYYY-MM-DD/``."""
+
+    folder: str
+    schema: pa.Schema
+    #: what a file of a day holds, and how a run adds to it
+    files: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.schema.names)
+
+
+def _text(name: str, nullable: bool = True) -> pa.Field:
+    """A text column; ``nullable=False`` where every writer always fills it (the Parquet files
+    do not always say so: DuckDB marks NOT NULL only what it can prove)."""
+    return pa.field(name, pa.string(), nullable)
+
+
+#: Stage 1: one row per manifest request, address hashed and enriched.
+REQUESTS = LakeTable(
+    "requests",
+    pa.schema(
+        [
+            _text("id", False),
+            pa.field("ts", pa.timestamp("us"), False),  # request time, UTC
+            pa.field("received", pa.timestamp("us"), False),  # arrival time, UTC
+            _text("method", False),
+            _text("namespace"),
+            _text("repository"),
+            _text("tag", False),
+            _text("digest", False),
+            pa.field("ip_hash", pa.binary(), False),  # HMAC-SHA256 of the address, 16 bytes
+            _text("user_agent", False),
+            _text("source", False),
+            *(
+                _text(name, False)
+                for name in (
+                    "country",
+                    "host",
+                    "type",
+                    "domain",
+                    "user_agent_tool",
+                    "user_agent_version",
+                )
+            ),
+        ]
+    ),
+    "part-<batch>-<n>.parquet, one new file per run that adds requests to the day",
+)
+
+#: Stage 2: one row per action (docs/data-definitions.md); Docker Hub raw rows as well, with
+#: no ``ip_hash`` and ``ruleset_version`` 0.
+ACTIONS = LakeTable(
+    "actions",
+    pa.schema(
+        [
+            pa.field("timestamp", pa.timestamp("us")),
+            pa.field("action_day", pa.date32()),
+            *(
+                _text(name)
+                for name in (
+                    "namespace",
+                    "repository",
+                    "reference",
+                    "digest",
+                    "tag",
+                    "http_method",
+                    "action",  # an ActionKind
+                    "type",
+                    "host",
+                    "country",
+                    "domain",
+                    "user_agent_tool",
+                    "user_agent_version",
+                    "user_agent",
+                )
+            ),
+            pa.field("ip_hash", pa.binary()),
+            pa.field("ruleset_version", pa.int16()),
+        ]
+    ),
+    "actions.parquet, the whole day, rewritten by every run that classifies it",
+)
+
+TABLES = (REQUESTS, ACTIONS)
