@@ -229,27 +229,17 @@ class RequestWriter:
     def _set_aside_unusable(self, table: str) -> None:
         """Move the requests of ``table`` no later stage can take to ``lake/set-aside``."""
         db = self._db
-        # one pass that keeps nothing in the usual case, where every record is usable
-        db.execute(
+        # one pass, which finds nothing in the usual case; the expression is deterministic, so
+        # the rare DELETE takes the same rows again
+        found = db.sql(
             f"""
-            CREATE OR REPLACE TEMP TABLE lake_unusable AS
-            SELECT rowid AS row, problem
-            FROM (SELECT rowid, {self._problem} AS problem FROM {table})
+            SELECT * FROM (SELECT *, {self._problem} AS problem FROM {table})
             WHERE problem IS NOT NULL
             """
-        )
-        try:
-            found = db.sql(
-                f"""
-                SELECT t.*, u.problem FROM {table} AS t JOIN lake_unusable AS u ON t.rowid = u.row
-                """
-            ).to_arrow_table()
-            if found.num_rows:
-                db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT row FROM lake_unusable)")
-        finally:
-            db.execute("DROP TABLE lake_unusable")
+        ).to_arrow_table()
         if found.num_rows == 0:
             return
+        db.execute(f"DELETE FROM {table} WHERE ({self._problem}) IS NOT NULL")
         # no raw address outlives the spool: the set-aside copy keeps its keyed hash only
         hashed = found.drop_columns(["ip", "problem"]).append_column(
             "ip_hash", hash_ips(pc.fill_null(found["ip"].combine_chunks(), ""), self._key)
