@@ -11,12 +11,12 @@ opened for writing.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pullstats import __version__
+from pullstats.atomic_files import atomic_path
 from pullstats.data_dir import DataDir
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 
@@ -82,11 +82,6 @@ def _write(path: Path) -> None:
         "written_by": f"pullstats {__version__}",
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    # written aside and renamed into place; two processes opening a new data dir at once write
-    # the same version, so either file is right
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(meta, indent=2) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    # two processes opening a new data dir at once write the same version: either file is right
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
+from pullstats.atomic_files import atomic_path
 from pullstats.classify.grouping import group_columns
 from pullstats.classify.rules import RULESET_VERSION
 from pullstats.config import Configured
 from pullstats.duckdb_engine import connect, read_parquet
-from pullstats.lake.atomic import atomic_path
 from pullstats.lake_schema import ACTIONS
 from pullstats.sql_literals import sql_list
 from pullstats.timestamps import day_micros

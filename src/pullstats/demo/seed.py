@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from pullstats.accounts import service
+from pullstats.atomic_files import atomic_path
 from pullstats.db.models import User
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import generate_requests
-from pullstats.lake.atomic import atomic_path
 from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import PeriodKind, period_of
 from pullstats.runtime import Runtime

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
-from pullstats.lake.atomic import publish, temporary_sibling
+from pullstats.atomic_files import publish, temporary_sibling
 from pullstats.periods import Period
 
 #: Uncompressed bytes per independently compressed block (fixed: it shapes the output bytes).

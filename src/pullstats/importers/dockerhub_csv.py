@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from pullstats.atomic_files import atomic_path, publish
 from pullstats.classify.actions import ACTION_COLUMNS
 from pullstats.db.state import add_pending_days
 from pullstats.duckdb_engine import connect
@@ -54,7 +55,6 @@ from pullstats.ingest.dockerhub_columns import (
 )
 from pullstats.ingest.dockerhub_sql import raw_sql, summary_sql
 from pullstats.ingest.time_window import TimeWindow
-from pullstats.lake.atomic import atomic_path, publish
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
 from pullstats.runtime import Runtime

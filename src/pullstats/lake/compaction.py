@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 
 from pullstats.action_window import days_to_reclassify
+from pullstats.atomic_files import fsync_dir
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
 from pullstats.duckdb_engine import connect, count_rows, read_parquet
@@ -39,7 +40,6 @@ from pullstats.enrich import (
 )
 from pullstats.ingest.record_rules import record_problem_sql
 from pullstats.ingest.time_window import TimeWindow
-from pullstats.lake.atomic import fsync_dir
 from pullstats.lake.retention import prune_spool
 from pullstats.lake.set_aside import DAMAGED_LINE, set_aside_lines, set_aside_requests
 from pullstats.lake.spool import SegmentSlice, read_new_lines

@@ -38,10 +38,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pullstats.atomic_files import atomic_path, fsync_dir
 from pullstats.data_dir import DataDir
 from pullstats.ingest.record_rules import INVALID_RECORD
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
-from pullstats.lake.atomic import atomic_path, fsync_dir
 from pullstats.lake.spool_lines import DamagedLine
 
 DAMAGED_LINE = "damaged_line"
