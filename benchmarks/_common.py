@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -164,3 +165,27 @@ def start_server(data_dir: Path, log: Path, **extra: str) -> tuple[subprocess.Po
         time.sleep(0.1)
     process.kill()
     sys.exit(f"server did not start:\n{log.read_text()}")
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mib: float
+    output: str
+    errors: str
+
+
+def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
+    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child); exit
+    with its standard error if it fails."""
+    out_path, err_path = scratch / "child.out", scratch / "child.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)
+    output, errors = out_path.read_text(), err_path.read_text()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{errors}")
+    return Run(seconds, usage.ru_maxrss / 1024, output, errors)  # ru_maxrss is KiB on Linux

@@ -34,7 +34,6 @@ import hashlib
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import cli_env, markdown_table, print_environment, pullstats_command, spread
+from _common import (
+    Run,
+    cli_env,
+    markdown_table,
+    print_environment,
+    pullstats_command,
+    run_child,
+    spread,
+)
 
 from pullstats.config import Settings
 from pullstats.demo.catalog import DEMO_CATALOG
@@ -104,30 +111,10 @@ print(con.execute("SELECT count(*) FROM parsed").fetchone()[0])
 
 
 @dataclass
-class Run:
-    seconds: float
-    peak_rss_mib: float
-    output: str
-
-
-@dataclass
 class Code:
     name: str
     pythonpath: str | None
     steps: dict[str, list[Run]] = field(default_factory=lambda: {step: [] for step in STEPS})
-
-
-def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
-    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child)."""
-    out_path, err_path = scratch / "child.out", scratch / "child.err"
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{err_path.read_text()}")
-    return Run(seconds, usage.ru_maxrss / 1024, out_path.read_text())  # KiB on Linux
 
 
 def write_log(path: Path, lines: int, seed: int) -> int:

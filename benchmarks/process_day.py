@@ -27,16 +27,22 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-from _common import cli_env, markdown_table, print_environment, pullstats_command, spread
+from _common import (
+    Run,
+    cli_env,
+    markdown_table,
+    print_environment,
+    pullstats_command,
+    run_child,
+    spread,
+)
 
 from pullstats.config import Settings
 from pullstats.demo.catalog import DEMO_CATALOG
@@ -73,29 +79,6 @@ con.execute(f'''
 ''')
 print(con.execute(f"SELECT count(*) FROM read_parquet('{target}/*/*.parquet')").fetchone()[0])
 """
-
-
-@dataclass
-class Run:
-    seconds: float
-    peak_rss_mib: float
-    output: str
-    errors: str
-
-
-def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
-    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child)."""
-    out_path, err_path = scratch / "child.out", scratch / "child.err"
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-    process.returncode = os.waitstatus_to_exitcode(status)
-    output, errors = out_path.read_text(), err_path.read_text()
-    if process.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{errors}")
-    return Run(seconds, usage.ru_maxrss / 1024, output, errors)  # ru_maxrss is KiB on Linux
 
 
 def stage_seconds(progress_output: str) -> dict[str, int]:
