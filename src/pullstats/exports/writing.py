@@ -68,12 +68,6 @@ class ViewScope:
     def extra_repos(self) -> tuple[str, ...]:
         return self.scope.extra_repos
 
-    def condition(self) -> str:
-        return self.scope.lake_condition()
-
-    def extras_condition(self) -> str:
-        return self.scope.extras_condition()
-
 
 def write_views(
     settings: Settings,
@@ -131,7 +125,7 @@ def _summary_lines(
         rows = f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM scope_rollups"
         source = parquet_source(files)
         if scope.extra_repos and source is not None:
-            extras = f"(SELECT * FROM {source} WHERE {scope.extras_condition()})"
+            extras = f"(SELECT * FROM {source} WHERE {scope.scope.extras_condition()})"
             rows += f"""
                 UNION ALL
                 SELECT {", ".join(ROLLUP_COLUMNS)} FROM ({counts_sql(extras, None)})
@@ -173,7 +167,7 @@ def raw_query_groups(
 
 
 def _where(scope: ViewScope) -> str:
-    return f"WHERE {scope.condition()}"
+    return f"WHERE {scope.scope.lake_condition()}"
 
 
 def _write_raw(
