@@ -17,6 +17,7 @@ import pytest
 from pullstats.api.app import create_app
 from pullstats.cli import reference
 from pullstats.config import Settings
+from tests.test_repository_paths import OUTSIDE_DOCUMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -162,7 +163,6 @@ def test_readme_links_every_docs_page() -> None:
 #: A path of this repository named in inline code: `src/pullstats/config.py`, `docs/`, …
 _REPO_PATH = re.compile(r"`((?:src|tests|docs|benchmarks|\.ci)/[^`\s*{}<>]*)`")
 #: Files that live beside the repository, not in it: a reader of a clone has none of them.
-_OUTSIDE = re.compile(r"DESIGN\.md|DESIGN §|spec/dvp\.yaml|\.\./shared|shared/spec")
 
 
 @pytest.mark.parametrize("page", ALL_MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
@@ -170,7 +170,7 @@ def test_files_the_pages_cite_are_in_the_repository(page: Path) -> None:
     text = _read(page)
     missing = [path for path in _REPO_PATH.findall(text) if not (ROOT / path).exists()]
     assert not missing, f"{page.relative_to(ROOT)} cites files that do not exist: {missing}"
-    outside = sorted(set(_OUTSIDE.findall(text)))
+    outside = sorted(set(OUTSIDE_DOCUMENTS.findall(text)))
     assert not outside, f"{page.relative_to(ROOT)} cites files outside the repository: {outside}"
 
 
