@@ -121,9 +121,14 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:
     """Append records to the spool as the server would, and close the segment."""
+    write_spool_lines(runtime, b"".join(r.to_line() for r in records))
+
+
+def write_spool_lines(runtime: Runtime, lines: bytes) -> None:
+    """Append ``lines`` to the spool as they are (damaged ones too), and close the segment."""
     writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
     try:
-        writer.append(b"".join(r.to_line() for r in records))
+        writer.append(lines)
     finally:
         writer.close()
 

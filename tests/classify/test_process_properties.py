@@ -38,9 +38,9 @@ from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import generate_requests
 from pullstats.duckdb_engine import connect
 from pullstats.lake.compaction import IP_HASH_KEY
-from pullstats.lake.spool import SpoolWriter
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from tests.conftest import write_spool_lines
 
 START = dt.date(2026, 10, 3)  # Saturday: the stream crosses a week boundary
 DAYS = 3
@@ -61,11 +61,7 @@ def stream(seed: int) -> pa.Table:
 
 
 def spool(runtime: Runtime, table: pa.Table) -> None:
-    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
-    try:
-        writer.append(to_spool_lines(table))
-    finally:
-        writer.close()
+    write_spool_lines(runtime, to_spool_lines(table))
 
 
 def open_runtime(data_dir: Path, key_from: Path | None = None) -> Runtime:

@@ -13,11 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pullstats.lake.set_aside import set_aside_counts
-from pullstats.lake.spool import SpoolWriter
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_spool_lines
 
 AN_HOUR_AGO = micros(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
 GOOD: dict[str, Any] = {
@@ -35,11 +34,7 @@ GOOD: dict[str, Any] = {
 
 
 def spool(runtime: Runtime, *lines: bytes) -> None:
-    writer = SpoolWriter(runtime.paths.spool, segment_bytes=1 << 20)
-    try:
-        writer.append(b"".join(lines))
-    finally:
-        writer.close()
+    write_spool_lines(runtime, b"".join(lines))
 
 
 def line(**fields: Any) -> bytes:
