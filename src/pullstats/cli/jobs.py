@@ -132,13 +132,13 @@ def status_command() -> None:
     )
     counts = set_aside_counts(runtime.paths)
     out.print(
-        f"set aside by process: {sum(counts.values())} records"
+        f"set aside by process: {counts.total()} records"
         + (f" ({reasons(counts)}) in {set_aside_root(runtime.paths)}" if counts else "")
     )
 
 
 def reasons(counts: Counter[str]) -> str:
-    """``timestamp_out_of_range 2, invalid_record 1``: counts by reason, in a stable order."""
+    """``invalid_record 1, timestamp_out_of_range 2``: counts by reason, sorted by reason."""
     return ", ".join(f"{reason} {counts[reason]}" for reason in sorted(counts))
 
 
