@@ -1,13 +1,18 @@
-"""DuckDB connections for batch jobs: always in memory, over Parquet, with bounded resources."""
+"""DuckDB for batch jobs: connections (always in memory, over Parquet, with bounded resources)
+and the engine that runs the pipeline's steps (:mod:`pullstats.steps`) on them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import duckdb
+import pyarrow as pa
 
 from pullstats.config import Settings
 from pullstats.sql_literals import sql_list
+from pullstats.steps import Step, bind_params
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -31,3 +36,74 @@ def read_parquet(paths: list[Path]) -> str:
 def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
     # fetchall, not fetchone: DuckDB keeps a result open until a fetch comes back empty
     return int(connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+#: What an engine binds a step's input to: Parquet files of the lake (none: an empty relation
+#: of the input's schema), an Arrow table, or the name of a table or view on the connection.
+Source: TypeAlias = "Sequence[Path] | pa.Table | str"
+
+
+class DuckDBEngine:
+    """Runs :class:`~pullstats.steps.Step` queries on DuckDB connections (:func:`connect`).
+
+    Inputs are bound as temporary views named as the step's SQL names them, so DuckDB plans
+    the step as if the files were written into it (filters still reach the Parquet reader).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return connect(self.settings)
+
+    def relation(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        step: Step,
+        inputs: Mapping[str, Source],
+        params: Mapping[str, object] | None = None,
+        **options: object,
+    ) -> duckdb.DuckDBPyRelation:
+        """``step``'s result on ``connection``, its inputs bound there first."""
+        self.bind(connection, step, inputs)
+        return connection.sql(bind_params(step.sql(**options), params or {}))
+
+    def arrow(
+        self,
+        step: Step,
+        inputs: Mapping[str, Source],
+        params: Mapping[str, object] | None = None,
+        **options: object,
+    ) -> pa.Table:
+        """``step``'s whole result, on a connection of its own."""
+        connection = self.connect()
+        try:
+            return self.relation(connection, step, inputs, params, **options).to_arrow_table()
+        finally:
+            connection.close()
+
+    def bind(
+        self, connection: duckdb.DuckDBPyConnection, step: Step, inputs: Mapping[str, Source]
+    ) -> None:
+        """Bind every input of ``step`` (each must be given) as a view on ``connection``."""
+        names = {item.name for item in step.inputs}
+        if set(inputs) != names:
+            raise ValueError(f"step {step.name} reads {sorted(names)}, given {sorted(inputs)}")
+        for item in step.inputs:
+            source = inputs[item.name]
+            view = _identifier(item.name)
+            if isinstance(source, str):
+                body = f"FROM {_identifier(source)}"
+            elif isinstance(source, pa.Table):
+                connection.register(f"{item.name}__arrow", source)
+                body = f"FROM {_identifier(item.name + '__arrow')}"
+            elif source:
+                body = f"FROM {read_parquet(list(source))}"
+            else:
+                connection.register(f"{item.name}__arrow", item.schema.empty_table())
+                body = f"FROM {_identifier(item.name + '__arrow')}"
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

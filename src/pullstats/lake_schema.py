@@ -19,12 +19,15 @@ LAKE_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class LakeTable:
-    """One table of the lake: Parquet files under ``lake/<folder>/day=YYYY-MM-DD/``."""
+    """One table of the lake: Parquet files under ``lake/<folder>/`` (``day=YYYY-MM-DD/`` but for
+    the imported summaries)."""
 
     folder: str
     schema: pa.Schema
     #: what a file of a day holds, and how a run adds to it
     files: str
+    #: the files of the table, below its folder
+    glob: str = "day=*/*.parquet"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -103,4 +106,29 @@ ACTIONS = LakeTable(
     "actions.parquet, the whole day, rewritten by every run that classifies it",
 )
 
-TABLES = (REQUESTS, ACTIONS)
+#: Stage 0→2: the actions of Docker Hub raw CSVs (``pullstats import dockerhub-csv``), one file
+#: per imported file and day, appended to the day's actions by classification.
+IMPORTED_ACTIONS = LakeTable(
+    "imported",
+    ACTIONS.schema,
+    "part-<sha256 of the CSV>.parquet, one per imported file that has actions on the day",
+)
+
+#: Stage 0→3: Docker Hub summary rows, under ``imported-summaries/<week|month>/<start>/``
+#: (partitioned by period, not by day), which the period's rollups join in.
+IMPORTED_SUMMARIES = LakeTable(
+    "imported-summaries",
+    pa.schema(
+        [
+            *(_text(name) for name in ("level", "namespace", "repository", "reference")),
+            *(
+                pa.field(name, pa.int64())
+                for name in ("pull_by_tag", "pull_by_digest", "version_check", "unique_ip_count")
+            ),
+        ]
+    ),
+    "part-<sha256 of the CSV>.parquet, one per imported file that has rows in the period",
+    "*/*/part-*.parquet",
+)
+
+TABLES = (REQUESTS, ACTIONS, IMPORTED_ACTIONS, IMPORTED_SUMMARIES)

@@ -17,15 +17,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from pullstats.classify import steps as classify_steps
 from pullstats.classify.actions import classify_days
 from pullstats.db.state import clear_pending_days, pending_days, set_watermark
+from pullstats.exports import steps as export_steps
+from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
+from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
+from pullstats.rollups import steps as rollup_steps
 from pullstats.rollups.compute import periods_of_days, rollup_periods
 from pullstats.runtime import Runtime
+from pullstats.steps import Step
+
+#: Every query of the data path, in data-flow order (each stage's ``steps.py``): what an
+#: engine runs, and what ``tests/test_steps.py`` transpiles to Spark SQL.
+STEPS: tuple[Step, ...] = (
+    *ingest_steps.STEPS,
+    *lake_steps.STEPS,
+    *classify_steps.STEPS,
+    *rollup_steps.STEPS,
+    *export_steps.STEPS,
+)
 
 #: Lines still being written when the run started may land just after it; the watermark stays
 #: this far behind the start so it never claims them.

@@ -15,7 +15,9 @@ from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.conftest import write_spool
 
-RAW = Path(__file__).resolve().parents[1] / "fixtures" / "dockerhub" / "hub_raw_2026-W02.csv"
+HUB = Path(__file__).resolve().parents[1] / "fixtures" / "dockerhub"
+RAW = HUB / "hub_raw_2026-W02.csv"
+SUMMARY = HUB / "hub_repo-summary_2026-W02.csv"
 
 
 def test_written_files_have_the_declared_schemas(runtime: Runtime) -> None:
@@ -38,11 +40,11 @@ def test_written_files_have_the_declared_schemas(runtime: Runtime) -> None:
             for i in range(3)
         ),
     )
-    assert [r.status for r in import_files(runtime, [RAW])] == ["imported"]
+    assert [r.status for r in import_files(runtime, [RAW, SUMMARY])] == ["imported"] * 2
     process(runtime)
     lake = runtime.paths.root / "lake"
     for table in TABLES:
-        files = sorted((lake / table.folder).glob("day=*/*.parquet"))
+        files = sorted((lake / table.folder).glob(table.glob))
         assert files, table.folder
         for file in files:
             # names, order and types; whether DuckDB marks a column NOT NULL depends on the path

@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.duckdb_engine import connect, read_parquet
+from pullstats.duckdb_engine import DuckDBEngine, Source, connect, read_parquet
 from pullstats.dvp_columns import COUNT_COLUMNS
 from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
@@ -39,7 +39,7 @@ from pullstats.exports.views import (
 )
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
-from pullstats.rollups.compute import counts_sql, parquet_source
+from pullstats.rollups.steps import COUNTS
 from pullstats.sql_literals import sql_text
 
 #: The columns of the rollup rows a summary view is written from.
@@ -88,7 +88,9 @@ def write_views(
             ThreadPoolExecutor(1, thread_name_prefix="export-summaries") as side,
             Compressor(settings.duckdb_threads) as compressor,
         ):
-            summaries = side.submit(_summary_lines, connection.cursor(), scope, files, rollups)
+            summaries = side.submit(
+                _summary_lines, settings, connection.cursor(), scope, files, rollups
+            )
             try:
                 written += _write_raw(settings, scope, files, folder, compressor, connection)
             except BaseException:
@@ -109,6 +111,7 @@ def write_views(
 
 
 def _summary_lines(
+    settings: Settings,
     cursor: duckdb.DuckDBPyConnection,
     scope: ViewScope,
     files: list[Path],
@@ -123,12 +126,16 @@ def _summary_lines(
     try:
         cursor.register("scope_rollups", rollups.select(list(ROLLUP_COLUMNS)))
         rows = f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM scope_rollups"
-        source = parquet_source(files)
-        if scope.extra_repos and source is not None:
-            extras = f"(SELECT * FROM {source} WHERE {scope.scope.extras_condition()})"
+        if scope.extra_repos and files:
+            cursor.execute(
+                f"CREATE TEMP VIEW extra_actions AS SELECT * FROM {read_parquet(files)} "
+                f"WHERE {scope.scope.extras_condition()}"
+            )
+            inputs: dict[str, Source] = {"actions": "extra_actions", "summaries": []}
+            DuckDBEngine(settings).relation(cursor, COUNTS, inputs).create_view("extra_counts")
             rows += f"""
                 UNION ALL
-                SELECT {", ".join(ROLLUP_COLUMNS)} FROM ({counts_sql(extras, None)})
+                SELECT {", ".join(ROLLUP_COLUMNS)} FROM extra_counts
                 WHERE level = 'namespace' AND namespace <> {sql_text(scope.namespace)}
             """
         cursor.execute(f"CREATE TEMP TABLE summary_rows AS {rows}")

@@ -19,12 +19,13 @@ Summaries imported from Docker Hub (``pullstats import dockerhub-csv``, stored u
 
 The summary exports are written from these rows, so a period's exported summaries and its
 rollups agree, imported history included; the one export row that is not a rollup (an extra
-repo's namespace, counting only that repo) is counted by the same query (:func:`counts_sql`).
+repo's namespace, counting only that repo) is counted by the same step (``rollups.counts``,
+:mod:`pullstats.rollups.steps`; its SQL is ``counts.sql``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,11 +34,11 @@ from sqlalchemy import delete, insert
 
 from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
-from pullstats.duckdb_engine import connect, read_parquet
-from pullstats.dvp_columns import ACTION_KINDS
+from pullstats.duckdb_engine import DuckDBEngine, Source
 from pullstats.periods import Period, PeriodKind, period_of
+from pullstats.rollups.steps import COUNTRIES, COUNTS
 from pullstats.runtime import Runtime
-from pullstats.sql_literals import sql_text
+from pullstats.steps import Step
 
 LEVELS = ("namespace", "repository", "reference")
 #: Periods computed at once.
@@ -111,30 +112,11 @@ def imported_summary_files(runtime: Runtime, period: Period) -> list[Path]:
     return sorted(folder.glob("part-*.parquet"))
 
 
-_KEYS = "level, namespace, repository, reference"
-_NO_LAKE = f"""
-    SELECT NULL::VARCHAR AS level, NULL::VARCHAR AS namespace, NULL::VARCHAR AS repository,
-        NULL::VARCHAR AS reference, {", ".join(f"0::BIGINT AS {kind}" for kind in ACTION_KINDS)},
-        0::BIGINT AS unique_ip_count, 0::BIGINT AS imported
-    WHERE false
-"""
-_NO_SUMMARY = _NO_LAKE.replace(", 0::BIGINT AS imported", "")
-
-
-#: The counts every rollup holds, over a set of actions.
-_ACTION_COUNTS = ", ".join(
-    [f"count(*) FILTER (WHERE action = {sql_text(kind)}) AS {kind}" for kind in ACTION_KINDS]
-    + ["count(DISTINCT ip_hash) AS unique_ip_count"]
-)
-
-
-def _period_rows(runtime: Runtime, period: Period, sql: str) -> list[dict[str, object]]:
-    """Run one rollup query on a fresh connection; its rows, stamped with their period."""
-    connection = connect(runtime.settings)
-    try:
-        result = connection.sql(sql).to_arrow_table()
-    finally:
-        connection.close()
+def _period_rows(
+    runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, Source]
+) -> list[dict[str, object]]:
+    """Run one rollup step on a connection of its own; its rows, stamped with their period."""
+    result = DuckDBEngine(runtime.settings).arrow(step, inputs)
     rows: list[dict[str, object]] = result.to_pylist()
     for row in rows:
         row["period_kind"] = period.kind.value
@@ -142,69 +124,12 @@ def _period_rows(runtime: Runtime, period: Period, sql: str) -> list[dict[str, o
     return rows
 
 
-def parquet_source(files: list[Path]) -> str | None:
-    """A FROM item reading ``files`` (None when there are none)."""
-    return read_parquet(files) if files else None
-
-
-def counts_sql(actions: str | None, summaries: str | None) -> str:
-    """A period's counts at the three levels (``level, namespace, repository, reference``, the
-    three action counts and ``unique_ip_count``; repository and reference are "" above their
-    level): the action rows of FROM item ``actions`` joined with the imported Docker Hub
-    summary rows of ``summaries`` by the rules of this module. Either may be None (none)."""
-    counts = ", ".join(
-        f"coalesce(l.{c}, 0) + CASE WHEN coalesce(l.imported, 0) > 0 THEN 0 "
-        f"ELSE coalesce(s.{c}, 0) END AS {c}"
-        for c in ACTION_KINDS
-    )
-    return f"""
-        WITH l AS ({_lake_sql(actions)}), s AS ({_summary_sql(summaries)})
-        SELECT
-            {_KEYS},
-            {counts},
-            coalesce(l.unique_ip_count, 0) + coalesce(s.unique_ip_count, 0) AS unique_ip_count
-        FROM l FULL OUTER JOIN s USING (level, namespace, repository, reference)
-    """
-
-
-def _lake_sql(source: str | None) -> str:
-    if source is None:
-        return _NO_LAKE
-    return f"""
-        SELECT
-            CASE WHEN grouping(repository) = 1 THEN 'namespace'
-                 WHEN grouping(reference) = 1 THEN 'repository'
-                 ELSE 'reference' END AS level,
-            namespace,
-            coalesce(repository, '') AS repository,
-            coalesce(reference, '') AS reference,
-            {_ACTION_COUNTS},
-            count(*) FILTER (WHERE ruleset_version = 0) AS imported  -- Docker Hub raw rows
-        FROM {source}
-        GROUP BY GROUPING SETS (
-            (namespace), (namespace, repository), (namespace, repository, reference)
-        )
-    """
-
-
-def _summary_sql(source: str | None) -> str:
-    if source is None:
-        return _NO_SUMMARY
-    return f"""
-        SELECT {_KEYS}, max(pull_by_tag) AS pull_by_tag, max(pull_by_digest) AS pull_by_digest,
-            max(version_check) AS version_check, max(unique_ip_count) AS unique_ip_count
-        FROM {source}
-        GROUP BY {_KEYS}
-    """
-
-
 def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
     files = action_files(runtime, period)
     summaries = imported_summary_files(runtime, period)
     if not files and not summaries:
         return []
-    sql = counts_sql(parquet_source(files), parquet_source(summaries))
-    return _period_rows(runtime, period, sql)
+    return _period_rows(runtime, period, COUNTS, {"actions": files, "summaries": summaries})
 
 
 def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
@@ -215,23 +140,4 @@ def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, objec
     files = action_files(runtime, period)
     if not files:
         return []
-    return _period_rows(
-        runtime,
-        period,
-        f"""
-        SELECT
-            CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,
-            namespace,
-            coalesce(repository, '') AS repository,
-            country,
-            {_ACTION_COUNTS}
-        FROM (
-            SELECT * REPLACE (
-                CASE WHEN country = '' OR country IS NULL THEN 'ZZ'
-                     ELSE upper(country) END AS country
-            )
-            FROM {read_parquet(files)}
-        )
-        GROUP BY GROUPING SETS ((namespace, country), (namespace, repository, country))
-        """,
-    )
+    return _period_rows(runtime, period, COUNTRIES, {"actions": files})

@@ -1,0 +1,7 @@
+"""Stage steps (:mod:`pullstats.steps`) of ``lake``."""
+
+from __future__ import annotations
+
+from pullstats.steps import Step
+
+STEPS: tuple[Step, ...] = ()
