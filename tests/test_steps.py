@@ -7,6 +7,7 @@ parameters as Spark's named markers. The engine tests run real DuckDB on real Pa
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
 from pathlib import Path
 
@@ -22,13 +23,17 @@ from pullstats.dvp_columns import ACTION_KINDS
 from pullstats.lake_schema import ACTIONS
 from pullstats.pipeline import STEPS
 from pullstats.rollups.steps import COUNTRIES, COUNTS
-from pullstats.steps import Input, Step, bind_params, literal
+from pullstats.steps import Input, Step, Transform, bind_params, literal
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "pullstats"
 
 
+SQL_STEPS = [step for step in STEPS if isinstance(step, Step)]
+TRANSFORMS = [step for step in STEPS if isinstance(step, Transform)]
+
+
 def _variants() -> list[tuple[Step, dict[str, object]]]:
-    return [(step, dict(options)) for step in STEPS for options in step.variants]
+    return [(step, dict(options)) for step in SQL_STEPS for options in step.variants]
 
 
 def _id(case: tuple[Step, dict[str, object]]) -> str:
@@ -63,7 +68,7 @@ def test_the_steps_are_named_once_and_every_sql_file_is_a_step() -> None:
     assert len(names) == len(set(names))
     assert {"rollups.counts", "rollups.countries"} <= set(names)
     used = set()
-    for step in STEPS:
+    for step in SQL_STEPS:
         for options in step.variants:
             step.sql(**options)
         build = step.build.__qualname__
@@ -71,6 +76,15 @@ def test_the_steps_are_named_once_and_every_sql_file_is_a_step() -> None:
             package, name = (part.strip(" '\")") for part in build[9:].split(","))
             used.add(SRC.joinpath(*package.split(".")[1:], f"{name}.sql"))
     assert set(SRC.rglob("*.sql")) == used
+
+
+def test_every_transform_names_a_function_of_the_inputs_it_declares() -> None:
+    for transform in TRANSFORMS:
+        module, attribute = transform.function.split(":")
+        function = getattr(importlib.import_module(module), attribute)
+        assert callable(function), transform.name
+        for column in transform.partition_by:
+            assert any(column in item.schema.names for item in transform.inputs), column
 
 
 @pytest.mark.parametrize("step", [COUNTS, COUNTRIES], ids=lambda step: step.name)

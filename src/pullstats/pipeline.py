@@ -31,11 +31,11 @@ from pullstats.periods import Period
 from pullstats.rollups import steps as rollup_steps
 from pullstats.rollups.compute import periods_of_days, rollup_periods
 from pullstats.runtime import Runtime
-from pullstats.steps import Step
+from pullstats.steps import Step, Transform
 
 #: Every query of the data path, in data-flow order (each stage's ``steps.py``): what an
 #: engine runs, and what ``tests/test_steps.py`` transpiles to Spark SQL.
-STEPS: tuple[Step, ...] = (
+STEPS: tuple[Step | Transform, ...] = (
     *ingest_steps.STEPS,
     *lake_steps.STEPS,
     *classify_steps.STEPS,

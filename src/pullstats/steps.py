@@ -9,6 +9,7 @@ files, an Arrow table, a table it holds) and each ``$name`` parameter to a value
 ``duckdb_engine.DuckDBEngine`` is the engine ``process`` and ``export`` run on; a Spark engine
 runs the same text transpiled by SQLGlot (``tests/test_steps.py`` transpiles every step to
 Spark SQL). Step definitions import neither DuckDB nor an engine (an import contract checks).
+What SQL does not say well is a :class:`Transform`, a named function over Arrow tables.
 
 Pure: no I/O but reading the package's own ``.sql`` files.
 """
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from pullstats.sql_literals import sql_text
 
-__all__ = ["Input", "Step", "bind_params", "literal", "sql_file"]
+__all__ = ["Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
 
 #: ``$name``: a value the engine binds (DuckDB's spelling; SQLGlot writes Spark's ``:name``).
 PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)\b")
@@ -68,6 +69,24 @@ class Step:
     def parameters(self, **options: object) -> set[str]:
         """The ``$name`` parameters the SQL for ``options`` takes."""
         return set(PARAMETER.findall(self.sql(**options)))
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A step that is a function over Arrow tables rather than SQL (grouping requests into
+    actions, enrichment, address hashing): what no SQL dialect says as well.
+
+    ``function`` names it as ``module:attribute`` and is not imported here (the steps know no
+    stage's code); an engine runs it on Arrow batches (DuckDB: in process; Spark:
+    ``mapInArrow`` over the partitions its ``partition_by`` columns make).
+    """
+
+    name: str
+    inputs: tuple[Input, ...]
+    output: str
+    function: str
+    #: rows that must meet in one call (a client's requests), if any
+    partition_by: tuple[str, ...] = ()
 
 
 def sql_file(package: str, name: str) -> Callable[..., str]:

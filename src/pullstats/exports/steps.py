@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pullstats.steps import Step
+from pullstats.steps import Step, Transform
 
-STEPS: tuple[Step, ...] = ()
+STEPS: tuple[Step | Transform, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
-from pullstats.steps import Input, Step, sql_file
+from pullstats.steps import Input, Step, Transform, sql_file
 
 COUNTS = Step(
     "rollups.counts",
@@ -19,4 +19,4 @@ COUNTRIES = Step(
     sql_file(__package__, "countries"),
 )
 
-STEPS = (COUNTS, COUNTRIES)
+STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES)
