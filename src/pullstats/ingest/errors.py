@@ -12,18 +12,20 @@ Parsing knows no HTTP: the API answers each kind with its own status.
 
 from __future__ import annotations
 
+from pullstats.drop_reasons import DropReason
+
 
 class UnparseableRequest(ValueError):
     """One event or log line that is malformed; it is rejected alone, the rest is kept."""
 
     #: The reason it is counted under (the ``reason`` label of ``pullstats_ingest_events``).
-    reason = "invalid_event"
+    reason = DropReason.INVALID_EVENT
 
 
 class TimestampOutOfRange(UnparseableRequest):
     """A well-formed time before 2000-01-01 or past the server clock plus the allowed skew."""
 
-    reason = "timestamp_out_of_range"
+    reason = DropReason.TIMESTAMP_OUT_OF_RANGE
 
 
 class InvalidEnvelope(Exception):

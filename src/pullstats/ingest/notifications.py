@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pullstats.drop_reasons import DropReason
 from pullstats.ingest.errors import (
     EnvelopeTooLarge,
     InvalidEnvelope,
@@ -70,7 +71,12 @@ _IPV4_COMPATIBLE = bytes(12)
 DEFAULT_MAX_EVENTS = 10_000
 #: How far ahead of the server clock an event may be by default (``PULLSTATS_MAX_CLOCK_SKEW``).
 DEFAULT_MAX_SKEW = timedelta(days=1)
-_IGNORED_ACTIONS = frozenset({"push", "delete", "mount"})
+#: The actions ignored under a reason of their own; any other under ``other_action``.
+_IGNORED_ACTIONS = {
+    DropReason.PUSH.value: DropReason.PUSH,
+    DropReason.DELETE.value: DropReason.DELETE,
+    DropReason.MOUNT.value: DropReason.MOUNT,
+}
 _PULL_METHODS = frozenset({"GET", "HEAD"})
 
 #: The UTC instant (µs) of a timestamp's minute, by its text up to the minute plus its zone;
@@ -162,7 +168,7 @@ def parse_events(
 
 def parse_event(
     event: Any, received_us: int, window: TimeWindow | None = None
-) -> PullRequestRecord | str:
+) -> PullRequestRecord | DropReason:
     """One event → a record, or the reason it is ignored; UnparseableRequest if malformed or
     timed outside ``window`` (default: 2000-01-01 to a day past ``received_us``)."""
     # This runs once per event on the ingest request path, so members are read through small
@@ -173,17 +179,17 @@ def parse_event(
     action = _required(event, "action")
     target = _member(event, "target")
     if action != "pull":
-        return action if action in _IGNORED_ACTIONS else "other_action"
+        return _IGNORED_ACTIONS.get(action, DropReason.OTHER_ACTION)
     url = _optional(target, "url")
     media_type = _optional(target, "mediaType")
     if "/blobs/" in url or (not url and media_type not in MANIFEST_MEDIA_TYPES):
-        return "blob_request"
+        return DropReason.BLOB_REQUEST
     request = _member(event, "request")
     method = _required(request, "method")
     if method not in _PULL_METHODS:
         method = method.upper()
         if method not in _PULL_METHODS:
-            return "method"
+            return DropReason.METHOD
     name = parse_repository_name(_required(target, "repository"))
     tag = _optional(target, "tag")
     if tag and not TAG.fullmatch(tag):
