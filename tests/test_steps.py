@@ -19,7 +19,8 @@ from sqlglot import ErrorLevel, exp
 
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine
-from pullstats.dvp_columns import ACTION_KINDS
+from pullstats.db.models import CountryRollup, PullRollup
+from pullstats.dvp_columns import ACTION_KINDS, RAW_COLUMNS
 from pullstats.lake_schema import ACTIONS
 from pullstats.pipeline import STEPS
 from pullstats.rollups.steps import COUNTRIES, COUNTS
@@ -154,3 +155,18 @@ def test_parameters_become_literals_duckdb_reads_back() -> None:
     assert literal(["a", None, True]) == "['a', NULL, TRUE]"
     with pytest.raises(TypeError):
         literal(object())
+
+
+@pytest.mark.parametrize(
+    ("step", "table"), [(COUNTS, PullRollup), (COUNTRIES, CountryRollup)], ids=["pull", "country"]
+)
+def test_the_rollup_steps_yield_the_rollup_tables_columns(step: Step, table: type) -> None:
+    # the catalog's rollup rows are these steps' rows stamped with their period: nothing else
+    columns = sqlglot.parse_one(step.sql(), read="duckdb").named_selects
+    stored = [column.name for column in table.__table__.columns]
+    assert stored == ["period_kind", "period_start", *columns]
+
+
+def test_the_raw_view_is_the_actions_without_the_address_hash_and_ruleset() -> None:
+    assert len(RAW_COLUMNS) == len(set(RAW_COLUMNS))
+    assert set(RAW_COLUMNS) == set(ACTIONS.columns) - {"ip_hash", "ruleset_version"}
