@@ -8,6 +8,8 @@ parameters as Spark's named markers. The engine tests run real DuckDB on real Pa
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -154,3 +156,17 @@ def test_parameters_become_literals_duckdb_reads_back() -> None:
     assert literal(["a", None, True]) == "['a', NULL, TRUE]"
     with pytest.raises(TypeError):
         literal(object())
+
+
+def test_the_lake_transforms_run_without_an_engine() -> None:
+    """A Spark engine imports a Transform's module on its workers: stage 1's (address hashing,
+    enrichment) must not bring DuckDB along."""
+    lake = [step for step in TRANSFORMS if step.name.startswith("lake.")]
+    assert {step.name for step in lake} == {
+        "lake.hash_ips",
+        "lake.enrich_addresses",
+        "lake.enrich_user_agents",
+    }
+    modules = sorted({step.function.split(":")[0] for step in lake})
+    code = f"import sys, {', '.join(modules)}; sys.exit('duckdb' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

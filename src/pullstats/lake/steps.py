@@ -51,7 +51,7 @@ def _unusable() -> str:
     return (
         "-- lake.unusable: the batch's records that break a rule (ingest/record_rules.py), each\n"
         "-- with the reason it is set aside (problem)\n"
-        f"SELECT * FROM (SELECT *, {record_problem_sql()} AS problem FROM batch)\n"
+        f"SELECT * FROM (SELECT *, {record_problem_sql()} AS problem FROM batch) AS checked\n"
         "WHERE problem IS NOT NULL"
     )
 
