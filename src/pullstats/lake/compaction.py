@@ -194,8 +194,8 @@ class RequestWriter:
         lake, as one Parquet file per day.
 
         ``table`` is left as it is. Where a step drops rows (set aside, repeated, already in
-        the lake), its result is kept in a temporary table the next steps read instead; each
-        is made only when there may be rows to drop, which the usual batch has none of.
+        the lake), its result is kept in a temporary table the next steps read instead, made
+        only when a cheap check says there may be rows to drop (as the DELETEs before it ran).
         """
         kept: list[str] = []
         try:
