@@ -8,6 +8,8 @@ parameters as Spark's named markers. The engine tests run real DuckDB on real Pa
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,8 +20,8 @@ import sqlglot
 from sqlglot import ErrorLevel, exp
 
 from pullstats.config import Settings
-from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.db.models import CountryRollup, PullRollup
+from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.dvp_columns import ACTION_KINDS, RAW_COLUMNS
 from pullstats.lake_schema import ACTIONS
 from pullstats.pipeline import STEPS
@@ -170,3 +172,17 @@ def test_the_rollup_steps_yield_the_rollup_tables_columns(step: Step, table: typ
 def test_the_raw_view_is_the_actions_without_the_address_hash_and_ruleset() -> None:
     assert len(RAW_COLUMNS) == len(set(RAW_COLUMNS))
     assert set(RAW_COLUMNS) == set(ACTIONS.columns) - {"ip_hash", "ruleset_version"}
+
+
+def test_the_lake_transforms_run_without_an_engine() -> None:
+    """A Spark engine imports a Transform's module on its workers: stage 1's (address hashing,
+    enrichment) must not bring DuckDB along."""
+    lake = [step for step in TRANSFORMS if step.name.startswith("lake.")]
+    assert {step.name for step in lake} == {
+        "lake.hash_ips",
+        "lake.enrich_addresses",
+        "lake.enrich_user_agents",
+    }
+    modules = sorted({step.function.split(":")[0] for step in lake})
+    code = f"import sys, {', '.join(modules)}; sys.exit('duckdb' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

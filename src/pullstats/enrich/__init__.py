@@ -16,6 +16,8 @@ spread over the rows with one ``take``:
 - user_agent_tool / user_agent_version: see ``user_agent``.
 
 Unknown is "" everywhere; the exports and the API turn that into their own unknown (``ZZ``).
+Compaction runs :func:`enrich_addresses` and :func:`enrich_user_agents` as the steps
+``lake.enrich_addresses`` and ``lake.enrich_user_agents`` (:mod:`pullstats.lake.steps`).
 Sources, licences, data dates and the heuristics are in docs/enrichment.md.
 """
 

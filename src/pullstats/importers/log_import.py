@@ -4,8 +4,9 @@ Responsible for running :mod:`pullstats.ingest.access_logs` over each source in 
 :data:`SEGMENT_BYTES` (one DuckDB query each), writing each segment's requests with
 :func:`pullstats.lake.compaction.ingest_requests` (which hashes the addresses, enriches, drops
 what the lake already holds and records the days as pending for ``pullstats process``), and
-the overlap guard: hours that already hold notification requests
-would be counted twice, so an import touching them is refused unless overlap is allowed.
+the overlap guard: hours that already hold notification requests would be counted twice, so
+an import touching them is refused unless overlap is allowed (the steps
+``lake.holds_notifications`` and ``lake.notification_hours``, :mod:`pullstats.lake.steps`).
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.duckdb_engine import connect, read_parquet
+from pullstats.duckdb_engine import DuckDBEngine, connect
 from pullstats.ingest.access_log_formats import LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.jobs import job_lock
+from pullstats.lake.steps import HOLDS_NOTIFICATIONS, NOTIFICATION_HOURS
 from pullstats.runtime import Runtime
-from pullstats.sql_literals import sql_text
 from pullstats.timestamps import now_micros
 
 STDIN = "-"
@@ -41,7 +42,8 @@ STDIN = "-"
 #: fewer Parquet files, smaller ones less memory and disk. DuckDB works on all its threads while
 #: the next block is read; stdin is checked against the overlap guard after each segment.
 SEGMENT_BYTES = 1024 * 1024 * 1024
-_HOUR_US = 3_600_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
 
 
 class LogImportError(Exception):
@@ -280,22 +282,17 @@ class _OverlapGuard:
     def __init__(self, runtime: Runtime, db: duckdb.DuckDBPyConnection) -> None:
         self._runtime = runtime
         self._db = db
+        self._engine = DuckDBEngine(runtime.settings)
         self._days: dict[date, set[int]] = {}
         self.active = self._lake_has_notifications()
 
     def _lake_has_notifications(self) -> bool:
-        requests = self._runtime.paths.requests
-        if not any(requests.glob("day=*/part-*.parquet")):
+        files = sorted(self._runtime.paths.requests.glob("day=*/part-*.parquet"))
+        if not files:
             return False
         # Parquet min/max statistics let DuckDB skip the row groups of log-only days
-        glob = sql_text(requests / "day=*" / "part-*.parquet")
-        row = self._db.execute(
-            f"""
-            SELECT 1 FROM read_parquet({glob}, hive_partitioning = false)
-            WHERE source = 'notification' LIMIT 1
-            """
-        ).fetchall()
-        return bool(row)
+        found = self._engine.relation(self._db, HOLDS_NOTIFICATIONS, {"requests": files})
+        return bool(found.fetchall())
 
     def check(self, hours: set[int], written: int) -> None:
         overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))
@@ -303,25 +300,22 @@ class _OverlapGuard:
             raise OverlapRefused(overlap, written)
 
     def _notification_hours(self, hour: int) -> set[int]:
-        day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)).date()
+        day = (_EPOCH + timedelta(hours=hour)).date()
         if day not in self._days:
             files = sorted(self._runtime.paths.requests_day(day).glob("part-*.parquet"))
             found: set[int] = set()
             if files:
-                rows = self._db.execute(
-                    f"""
-                    SELECT DISTINCT epoch_us(ts) // {_HOUR_US}
-                    FROM {read_parquet(files)}
-                    WHERE source = 'notification'
-                    """
+                rows = self._engine.relation(
+                    self._db, NOTIFICATION_HOURS, {"requests": files}
                 ).fetchall()
-                found = {int(row[0]) for row in rows}
+                # the lake's times are UTC without a zone
+                found = {(row[0] - _EPOCH_NAIVE) // timedelta(hours=1) for row in rows}
             self._days[day] = found
         return self._days[day]
 
 
 def _hour_text(hour: int) -> str:
-    start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
+    start = _EPOCH + timedelta(hours=hour)
     return start.strftime("%Y-%m-%dT%H:00Z")
 
 

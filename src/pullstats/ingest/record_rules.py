@@ -1,7 +1,8 @@
 """What a spool record must hold to be classified: the rules every ingest path enforces, as SQL.
 
 Each ingest path (notifications, access logs, Docker Hub CSV) checks its input before it
-writes a record; compaction checks every record again with :func:`record_problem_sql`, because
+writes a record; compaction checks every record again with :func:`record_problem_sql` (in the
+steps ``lake.unusable`` and ``lake.usable``, the window's bounds bound as parameters), because
 a spool may have been written by an older version, by hand, or damaged, and one record the
 later stages cannot handle (a NULL name stops the rollups) must not stop a run. A record that
 breaks a rule is set aside under :data:`INVALID_RECORD` instead of reaching the lake.
@@ -21,9 +22,11 @@ INVALID_RECORD = "invalid_record"
 _IPV6_SHAPE = r"[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?::" + CANONICAL_IPV4.pattern + r")?"
 
 
-def record_problem_sql(window: TimeWindow) -> str:
+def record_problem_sql() -> str:
     """A DuckDB expression over the spool columns: NULL for a usable record, else the reason
-    it is set aside (:data:`OUT_OF_WINDOW` or :data:`INVALID_RECORD`)."""
+    it is set aside (:data:`OUT_OF_WINDOW` or :data:`INVALID_RECORD`). It takes the accepted
+    window's bounds as the parameters ``$earliest_us`` and ``$latest_us``
+    (:func:`record_problem_params`)."""
     invalid = " OR ".join(
         [
             "id IS NULL OR id = '' OR length(id) > 512",
@@ -40,6 +43,11 @@ def record_problem_sql(window: TimeWindow) -> str:
         ]
     )
     return (
-        f"CASE WHEN ts IS NULL OR ts < {window.earliest_us} OR ts > {window.latest_us}"
+        "CASE WHEN ts IS NULL OR ts < $earliest_us OR ts > $latest_us"
         f" THEN '{OUT_OF_WINDOW}' WHEN {invalid} THEN '{INVALID_RECORD}' END"
     )
+
+
+def record_problem_params(window: TimeWindow) -> dict[str, int]:
+    """The parameters of :func:`record_problem_sql` for ``window``."""
+    return {"earliest_us": window.earliest_us, "latest_us": window.latest_us}

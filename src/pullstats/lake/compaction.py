@@ -10,8 +10,6 @@ same lines are read again, and de-duplication drops them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import os
 import shutil
 import uuid
@@ -20,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -31,31 +29,43 @@ from pullstats.action_window import days_to_reclassify
 from pullstats.atomic_files import fsync_dir
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
-from pullstats.duckdb_engine import connect, count_rows, read_parquet
+from pullstats.duckdb_engine import DuckDBEngine, Source, connect, count_rows
 from pullstats.enrich import (
     ADDRESS_COLUMNS,
     USER_AGENT_COLUMNS,
     enrich_addresses,
     enrich_user_agents,
 )
-from pullstats.ingest.record_rules import record_problem_sql
+from pullstats.ingest.record_rules import record_problem_params
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.lake.ip_hash import IP_HASH_KEY, hash_ips
 from pullstats.lake.retention import prune_spool
 from pullstats.lake.set_aside import DAMAGED_LINE, set_aside_lines, set_aside_requests
 from pullstats.lake.spool import SegmentSlice, read_new_lines
 from pullstats.lake.spool_lines import parse_spool_slices
+from pullstats.lake.steps import (
+    BATCH_DAYS,
+    FIRST_ARRIVALS,
+    LAKE_REQUESTS,
+    NEW_ADDRESSES,
+    NEW_REQUESTS,
+    NEW_USER_AGENTS,
+    REPEATS,
+    REQUEST_IDS,
+    UNUSABLE,
+    USABLE,
+)
 from pullstats.runtime import Runtime
 from pullstats.sql_literals import sql_text
+from pullstats.steps import Step, bind_params
 from pullstats.timestamps import DAY_US, day_micros, from_micros
 
-IP_HASH_KEY = "ip-hash.key"
 #: Spool bytes compacted per batch. Each batch writes one Parquet file per day it touches and
 #: pays the writer's fixed queries, so bigger batches mean fewer, larger files (which every later
 #: read of the day prefers) and less overhead. On a day of 2 M requests, 256 MiB (about 750,000
 #: requests) against 64 MiB: `process` 10.8 s instead of 12.3 s, peak memory 2.26 GB instead of
 #: 2.09 GB (docs/benchmarks.md).
 BATCH_BYTES = 256 * 1024 * 1024
-IP_HASH_BYTES = 16  # 128 bits: exact distinct counts without a realistic chance of collision
 
 
 @dataclass
@@ -67,16 +77,6 @@ class CompactionResult:
     set_aside: Counter[str] = field(default_factory=Counter)
     pruned: int = 0
     days: set[date] = field(default_factory=set)
-
-
-def hash_ips(ips: pa.Array, key: bytes) -> pa.Array:
-    """Keyed hashes of client addresses, computed once per distinct address in the batch."""
-    distinct = pc.unique(ips)
-    digests = [
-        hmac.new(key, ip.encode(), hashlib.sha256).digest()[:IP_HASH_BYTES]
-        for ip in distinct.to_pylist()
-    ]
-    return pa.array(digests, pa.binary(IP_HASH_BYTES)).take(pc.index_in(ips, value_set=distinct))
 
 
 def compact(
@@ -137,6 +137,10 @@ class Written(NamedTuple):
 class RequestWriter:
     """Hashes, enriches, de-duplicates and writes batches of requests during one job run.
 
+    The engine code of stage 1's steps (:mod:`pullstats.lake.steps`): it runs them with
+    :class:`~pullstats.duckdb_engine.DuckDBEngine` on its connection, binding the batch and the
+    run's tables by name, and writes each day's rows (``lake.requests``) with ``COPY … TO``.
+
     The caller holds the job lock, so nothing else writes to the lake meanwhile. That lets the
     writer keep, on its DuckDB connection and for the whole run:
 
@@ -154,12 +158,13 @@ class RequestWriter:
     def __init__(self, runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> None:
         self._runtime = runtime
         self._db = self.connection = connection
+        self._engine = DuckDBEngine(runtime.settings)
         self._key = runtime.paths.secret_key(IP_HASH_KEY)
-        self._window = TimeWindow.now(runtime.settings.max_clock_skew)
-        self._problem = record_problem_sql(self._window)
+        self._window = record_problem_params(TimeWindow.now(runtime.settings.max_clock_skew))
         self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
         self._read: set[Path] = set()  # Parquet files whose ids are in lake_ids
         self._ids = 0
+        self._kept = 0  # tables of kept rows made so far (_keep)
         enriched = ", ".join(f"{name} VARCHAR" for name in ADDRESS_COLUMNS)
         agents = ", ".join(f"{name} VARCHAR" for name in USER_AGENT_COLUMNS)
         self._db.execute(
@@ -185,61 +190,74 @@ class RequestWriter:
             self._db.execute("DROP TABLE lake_batch")
 
     def write(self, table: str) -> Written:
-        """Write the requests of temporary table ``table`` (:data:`SPOOL_SCHEMA`) that are new to
-        the lake, as one Parquet file per day.
+        """Write the requests of table ``table`` (:data:`SPOOL_SCHEMA`) that are new to the
+        lake, as one Parquet file per day.
 
-        The others are deleted from ``table`` on the way (it is not copied first: the caller
-        is done with it afterwards).
+        ``table`` is left as it is. Where a step drops rows (set aside, repeated, already in
+        the lake), its result is kept in a temporary table the next steps read instead, made
+        only when a cheap check says there may be rows to drop (as the DELETEs before it ran).
         """
-        db = self._db
-        self._set_aside_unusable(table)
-        # a registry retries a notification with the same id: keep its first arrival. The
-        # window runs only when there may be a repeat, which grouping by a 64-bit hash of the
-        # id finds cheaply (a collision merely runs the window for nothing)
-        repeats = f"SELECT 1 FROM {table} GROUP BY hash(id) HAVING count(*) > 1 LIMIT 1"
-        if db.execute(repeats).fetchall():
-            db.execute(
-                f"""
-                DELETE FROM {table} WHERE rowid IN (
-                    SELECT rowid FROM {table}
-                    QUALIFY row_number() OVER (PARTITION BY id ORDER BY recv) > 1
-                )
-                """
-            )
-        days = [
-            from_micros(int(row[0]) * DAY_US).date()
-            for row in db.execute(f"SELECT DISTINCT ts // {DAY_US} FROM {table}").fetchall()
-        ]
+        kept: list[str] = []
+        try:
+            return self._write(table, kept)
+        finally:
+            for name in kept:
+                self._db.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _write(self, table: str, kept: list[str]) -> Written:
+        if self._set_aside_unusable(table):
+            table = self._keep(kept, USABLE, {"batch": table}, self._window)
+        # a registry retries a notification with the same id: keep its first arrival
+        if self._rows(REPEATS, {"batch": table}):
+            table = self._keep(kept, FIRST_ARRIVALS, {"batch": table})
+        days = [from_micros(int(day) * DAY_US).date() for day, _ in self._batch_days(table)]
         self._read_ids(days)
         if self._ids:
-            db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM lake_ids)")
-        count = count_rows(db, table)
+            table = self._keep(kept, NEW_REQUESTS, {"batch": table, "ids": "lake_ids"})
+        count = count_rows(self._db, table)
         if count == 0:
             return Written(0, set(), set())
         earliest = {
             from_micros(int(day) * DAY_US).date(): int(first)
-            for day, first in db.execute(
-                f"SELECT ts // {DAY_US}, min(ts) FROM {table} GROUP BY 1"
-            ).fetchall()
+            for day, first in self._batch_days(table)
         }
         self._enrich_new(table)
         written = self._publish(table, sorted(earliest))
         return Written(count, written, days_to_reclassify(earliest))
 
-    def _set_aside_unusable(self, table: str) -> None:
-        """Move the requests of ``table`` no later stage can take to ``lake/set-aside``."""
-        db = self._db
-        # one pass, which finds nothing in the usual case; the expression is deterministic, so
-        # the rare DELETE takes the same rows again
-        found = db.sql(
-            f"""
-            SELECT * FROM (SELECT *, {self._problem} AS problem FROM {table})
-            WHERE problem IS NOT NULL
-            """
-        ).to_arrow_table()
+    def _relation(
+        self, step: Step, inputs: Mapping[str, Source], params: Mapping[str, object] | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        return self._engine.relation(self._db, step, inputs, params)
+
+    def _rows(self, step: Step, inputs: Mapping[str, Source]) -> list[tuple[Any, ...]]:
+        return self._relation(step, inputs).fetchall()
+
+    def _batch_days(self, table: str) -> list[tuple[Any, ...]]:
+        return self._rows(BATCH_DAYS, {"batch": table})
+
+    def _keep(
+        self,
+        kept: list[str],
+        step: Step,
+        inputs: Mapping[str, Source],
+        params: Mapping[str, object] | None = None,
+    ) -> str:
+        """A new temporary table of ``step``'s rows (added to ``kept``), for the next steps."""
+        self._kept += 1
+        name = f"lake_kept_{self._kept}"
+        self._engine.bind(self._db, step, inputs)
+        sql = bind_params(step.sql(), params or {})
+        self._db.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+        kept.append(name)
+        return name
+
+    def _set_aside_unusable(self, table: str) -> bool:
+        """Move the requests of ``table`` no later stage can take to ``lake/set-aside``; True
+        if there were any (one pass, which finds nothing in the usual case)."""
+        found = self._relation(UNUSABLE, {"batch": table}, self._window).to_arrow_table()
         if found.num_rows == 0:
-            return
-        db.execute(f"DELETE FROM {table} WHERE ({self._problem}) IS NOT NULL")
+            return False
         # no raw address outlives the spool: the set-aside copy keeps its keyed hash only
         hashed = found.drop_columns(["ip", "problem"]).append_column(
             "ip_hash", hash_ips(pc.fill_null(found["ip"].combine_chunks(), ""), self._key)
@@ -249,9 +267,11 @@ class RequestWriter:
             rows = hashed.filter(pc.equal(problems, reason))
             set_aside_requests(self._runtime.paths, rows, reason)
             self.set_aside[reason] += rows.num_rows
+        return True
 
     def _publish(self, table: str, days: list[date]) -> set[date]:
-        """Write ``table`` as one new file per day and move the files into the lake.
+        """Write ``table``'s rows of the lake (``lake.requests``) as one new file per day and
+        move the files into the lake.
 
         One query per day rather than ``PARTITION_BY``: DuckDB's partitioned writer costs
         twice as much, and the rows of a log or a spool batch come roughly in time order, so
@@ -263,18 +283,21 @@ class RequestWriter:
         batch_id = uuid.uuid4().hex
         staging = paths.tmp / f"compact-{batch_id}"
         staging.mkdir(parents=True)
-        rows_sql = _ROWS_SQL.replace("{table}", table)
+        sources = {"batch": table, "addresses": "lake_addresses", "agents": "lake_agents"}
+        self._engine.bind(self._db, LAKE_REQUESTS, sources)
         written: dict[date, Path] = {}
         try:
             for day in days:
                 file = staging / f"{day.isoformat()}.parquet"
                 start = day_micros(day)
+                rows = bind_params(
+                    LAKE_REQUESTS.sql(), {"day_start": start, "day_end": start + DAY_US}
+                )
                 self._db.execute(
                     f"""
-                    COPY ({rows_sql} WHERE b.ts >= ? AND b.ts < ?)
+                    COPY ({rows})
                     TO {sql_text(file)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)
-                    """,
-                    [start, start + DAY_US],
+                    """
                 )
                 with open(file, "rb") as handle:
                     os.fsync(handle.fileno())
@@ -298,66 +321,41 @@ class RequestWriter:
         ]
         if not files:
             return
-        self._db.execute(
-            f"""
-            INSERT INTO lake_ids
-            SELECT id FROM {read_parquet(files)}
-            """
-        )
+        self._relation(REQUEST_IDS, {"requests": files}).insert_into("lake_ids")
         self._read.update(files)
         self._ids = count_rows(self._db, "lake_ids")
 
     def _enrich_new(self, table: str) -> None:
-        """Hash and enrich the addresses and user agents of ``table`` not seen in the run."""
+        """Hash and enrich the addresses and user agents of ``table`` not seen in the run
+        (``lake.new_addresses`` → ``lake.hash_ips`` and ``lake.enrich_addresses``;
+        ``lake.new_user_agents`` → ``lake.enrich_user_agents``)."""
 
         def addresses(ips: pa.Array) -> dict[str, pa.Array]:
             hashed = {"ip_hash": hash_ips(ips, self._key)}
             return hashed | enrich_addresses(ips, self._runtime.settings)
 
-        self._add_new(table, "ip", "lake_addresses", addresses)
-        self._add_new(table, "ua", "lake_agents", enrich_user_agents)
+        known = "lake_addresses"
+        self._add_new(NEW_ADDRESSES, {"batch": table, "addresses": known}, known, addresses)
+        known = "lake_agents"
+        self._add_new(NEW_USER_AGENTS, {"batch": table, "agents": known}, known, enrich_user_agents)
 
     def _add_new(
         self,
-        table: str,
-        column: str,
+        step: Step,
+        inputs: Mapping[str, Source],
         known: str,
         derive: Callable[[pa.Array], Mapping[str, pa.Array]],
     ) -> None:
-        """Rows of ``known`` for the distinct values of ``table.column`` it does not hold yet."""
-        values = self._db.sql(
-            f"""
-            SELECT DISTINCT coalesce({column}, '') AS {column} FROM {table}
-            WHERE coalesce({column}, '') NOT IN (SELECT {column} FROM {known})
-            """
-        ).to_arrow_table()[column]
-        if not len(values):
+        """Add to the run's table ``known`` the values ``step`` finds new in the batch, with
+        what ``derive`` makes of them."""
+        new = self._relation(step, inputs).to_arrow_table()
+        if not new.num_rows:
             return
-        values = values.combine_chunks()
+        (column,) = new.column_names
+        values = new[column].combine_chunks()
         self._db.register("lake_new", pa.table({column: values, **derive(values)}))
         self._db.execute(f"INSERT INTO {known} BY NAME SELECT * FROM lake_new")
         self._db.unregister("lake_new")
-
-
-# The lake's request columns, in their order, with each row's address and user agent looked up
-# in the run's tables (every value is there: _enrich_new has just added the new ones).
-_ROWS_SQL = f"""
-SELECT
-    b.id,
-    make_timestamp(b.ts) AS ts,
-    make_timestamp(b.recv) AS received,
-    b.method,
-    CASE WHEN strpos(b.name, '/') = 0 THEN 'library'
-         ELSE split_part(b.name, '/', 1) END AS namespace,
-    CASE WHEN strpos(b.name, '/') = 0 THEN b.name
-         ELSE substr(b.name, strpos(b.name, '/') + 1) END AS repository,
-    b.tag, b.digest, a.ip_hash, b.ua AS user_agent, b.src AS source,
-    {", ".join(f"a.{name}" for name in ADDRESS_COLUMNS)},
-    {", ".join(f"u.{name}" for name in USER_AGENT_COLUMNS)}
-FROM {{table}} AS b
-JOIN lake_addresses AS a ON a.ip = coalesce(b.ip, '')
-JOIN lake_agents AS u ON u.ua = coalesce(b.ua, '')
-"""
 
 
 def _advance(

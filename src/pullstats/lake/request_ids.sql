@@ -1,0 +1,4 @@
+-- lake.request_ids: the event id of every request already in the lake's `requests` given
+-- (the files of the days a batch touches).
+SELECT id
+FROM requests
