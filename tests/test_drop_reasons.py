@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,14 @@ from pullstats.drop_reasons import (
     NOTIFICATION_IGNORED,
     NOTIFICATION_REJECTED,
     PATHS,
+    SET_ASIDE,
     DropReason,
 )
 from pullstats.ingest.errors import TimestampOutOfRange, UnparseableRequest
 from pullstats.ingest.notifications import parse_event
+from pullstats.ingest.record_rules import INVALID_RECORD, record_problem_sql
+from pullstats.ingest.time_window import OUT_OF_WINDOW
+from pullstats.lake.set_aside import DAMAGED_LINE
 from pullstats.timestamps import now_micros
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -72,3 +77,10 @@ def test_notifications_reject_under_their_reasons() -> None:
     assert {UnparseableRequest.reason, TimestampOutOfRange.reason} == set(NOTIFICATION_REJECTED)
     with pytest.raises(TimestampOutOfRange):
         parse_event({**_event(), "timestamp": "1999-12-31T23:59:59Z"}, now_micros())
+
+
+def test_process_sets_aside_under_its_reasons() -> None:
+    assert {OUT_OF_WINDOW, INVALID_RECORD, DAMAGED_LINE} == set(SET_ASIDE)
+    # the record rules' expression gives no other reason
+    given = set(re.findall(r"THEN '([a-z_0-9]+)'", record_problem_sql()))
+    assert given == {OUT_OF_WINDOW, INVALID_RECORD}

@@ -10,12 +10,13 @@ breaks a rule is set aside under :data:`INVALID_RECORD` instead of reaching the 
 
 from __future__ import annotations
 
+from pullstats.drop_reasons import DropReason
 from pullstats.ingest.notifications import CANONICAL_IPV4, DIGEST, TAG
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.names import repository_name_sql
 
 #: Why a record that breaks a rule below is set aside.
-INVALID_RECORD = "invalid_record"
+INVALID_RECORD = DropReason.INVALID_RECORD
 
 #: An address as the ingest paths write it: IPv4 in dotted quads, or IPv6 (hex groups, colons,
 #: possibly an embedded IPv4). The shape only: an address the hash and the enrichment can take.

@@ -40,13 +40,13 @@ import pyarrow.parquet as pq
 
 from pullstats.atomic_files import atomic_path, fsync_dir
 from pullstats.data_dir import DataDir
-from pullstats.ingest.record_rules import INVALID_RECORD
+from pullstats.drop_reasons import SET_ASIDE, DropReason
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.lake.spool_lines import DamagedLine
 
-DAMAGED_LINE = "damaged_line"
+DAMAGED_LINE = DropReason.DAMAGED_LINE
 #: Why a record is set aside; each is a folder under ``lake/set-aside`` and a metric label.
-SET_ASIDE_REASONS = (OUT_OF_WINDOW, INVALID_RECORD, DAMAGED_LINE)
+SET_ASIDE_REASONS = SET_ASIDE
 
 
 def set_aside_root(paths: DataDir) -> Path:
