@@ -2,9 +2,11 @@
 
 A publisher moving from Docker Hub keeps their Hub history by importing the files Hub gave them
 (or pullstats' own exports; the header tells which kind, see :mod:`.dockerhub_columns`). Files
-are parsed inside DuckDB (``read_csv``, every column VARCHAR) and normalised in SQL: action
-spellings (``Pull by tag`` → ``pull_by_tag``), timestamps (``…T…Z``, ``… UTC``), the ``'`` our
-exports put before formula-like cells, a repository written with its namespace.
+are parsed inside DuckDB (``read_csv``, every column VARCHAR) and normalised in SQL, by the
+``ingest.dockerhub_*`` steps (:mod:`pullstats.ingest.steps`): action spellings (``Pull by tag``
+→ ``pull_by_tag``), timestamps (``…T…Z``, ``… UTC``), the ``'`` our exports put before
+formula-like cells, a repository written with its namespace. Reading the file and writing
+Parquet (``COPY … TO``) stay here, engine code.
 
 - **Raw** rows are actions (Docker writes one row per action) with no IP. They become Parquet
   with the classifier's action columns, ``ip_hash`` NULL and ``ruleset_version`` 0 (imported),
@@ -79,6 +81,10 @@ SKIP_REASONS = (
 )
 #: Skipped rows listed with their line, per file; the rest are only counted.
 MAX_LISTED = 20
+
+#: Runs the ``ingest.dockerhub_*`` steps on the import's own connection (:func:`connect`, with
+#: the file's row order kept).
+_ENGINE = DuckDBEngine()
 
 
 @dataclass(frozen=True)
@@ -256,10 +262,6 @@ def _rows(
     connection: duckdb.DuckDBPyConnection, step: Step, params: dict[str, object] | None = None
 ) -> list[tuple[Any, ...]]:
     return connection.execute(_statement(connection, step, params)).fetchall()
-
-
-#: Runs the steps on the import's own connection (:func:`connect`, with the order kept).
-_ENGINE = DuckDBEngine()
 
 
 def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:
