@@ -47,13 +47,17 @@ class DuckDBEngine:
     """Runs :class:`~pullstats.steps.Step` queries on DuckDB connections (:func:`connect`).
 
     Inputs are bound as temporary views named as the step's SQL names them, so DuckDB plans
-    the step as if the files were written into it (filters still reach the Parquet reader).
+    the step as if the files were written into it (filters still reach the Parquet reader); a
+    table or view already on the connection under the input's own name is read as it is.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        """Without ``settings`` the engine runs steps only on connections it is given."""
         self.settings = settings
 
     def connect(self) -> duckdb.DuckDBPyConnection:
+        if self.settings is None:
+            raise ValueError("an engine without settings opens no connection of its own")
         return connect(self.settings)
 
     def relation(
@@ -65,8 +69,20 @@ class DuckDBEngine:
         **options: object,
     ) -> duckdb.DuckDBPyRelation:
         """``step``'s result on ``connection``, its inputs bound there first."""
+        return connection.sql(self.statement(connection, step, inputs, params, **options))
+
+    def statement(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        step: Step,
+        inputs: Mapping[str, Source],
+        params: Mapping[str, object] | None = None,
+        **options: object,
+    ) -> str:
+        """``step``'s SQL with its parameters bound, its inputs bound on ``connection`` first:
+        for a statement around it (``CREATE TABLE … AS``, ``COPY (…) TO``, ``UPDATE … FROM``)."""
         self.bind(connection, step, inputs)
-        return connection.sql(bind_params(step.sql(**options), params or {}))
+        return bind_params(step.sql(**options), params or {})
 
     def arrow(
         self,
@@ -92,6 +108,8 @@ class DuckDBEngine:
         for item in step.inputs:
             source = inputs[item.name]
             view = _identifier(item.name)
+            if isinstance(source, str) and source == item.name:
+                continue  # a table of the connection already named as the step reads it
             if isinstance(source, str):
                 body = f"FROM {_identifier(source)}"
             elif isinstance(source, pa.Table):

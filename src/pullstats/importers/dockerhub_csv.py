@@ -2,9 +2,11 @@
 
 A publisher moving from Docker Hub keeps their Hub history by importing the files Hub gave them
 (or pullstats' own exports; the header tells which kind, see :mod:`.dockerhub_columns`). Files
-are parsed inside DuckDB (``read_csv``, every column VARCHAR) and normalised in SQL: action
-spellings (``Pull by tag`` → ``pull_by_tag``), timestamps (``…T…Z``, ``… UTC``), the ``'`` our
-exports put before formula-like cells, a repository written with its namespace.
+are parsed inside DuckDB (``read_csv``, every column VARCHAR) and normalised in SQL, by the
+``ingest.dockerhub_*`` steps (:mod:`pullstats.ingest.steps`): action spellings (``Pull by tag``
+→ ``pull_by_tag``), timestamps (``…T…Z``, ``… UTC``), the ``'`` our exports put before
+formula-like cells, a repository written with its namespace. Reading the file and writing
+Parquet (``COPY … TO``) stay here, engine code.
 
 - **Raw** rows are actions (Docker writes one row per action) with no IP. They become Parquet
   with the classifier's action columns, ``ip_hash`` NULL and ``ruleset_version`` 0 (imported),
@@ -36,14 +38,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from pullstats.atomic_files import atomic_path, publish
-from pullstats.classify.actions import ACTION_COLUMNS
 from pullstats.db.state import add_pending_days
-from pullstats.duckdb_engine import connect
-from pullstats.dvp_columns import ACTION_KINDS
+from pullstats.duckdb_engine import DuckDBEngine, connect
+from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
     RAW_COLUMNS,
     SUMMARY_COLUMNS,
@@ -53,12 +55,12 @@ from pullstats.ingest.dockerhub_columns import (
     parse_header,
     period_from_file_name,
 )
-from pullstats.ingest.dockerhub_sql import raw_sql, summary_sql
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
 from pullstats.runtime import Runtime
 from pullstats.sql_literals import sql_text
+from pullstats.steps import Step
 
 __all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import_files"]
 
@@ -80,7 +82,9 @@ SKIP_REASONS = (
 #: Skipped rows listed with their line, per file; the rest are only counted.
 MAX_LISTED = 20
 
-SUMMARY_OUTPUT = ("level", "namespace", "repository", "reference", *ACTION_KINDS, "unique_ip_count")
+#: Runs the ``ingest.dockerhub_*`` steps on the import's own connection (:func:`connect`, with
+#: the file's row order kept).
+_ENGINE = DuckDBEngine()
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,13 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
         header = _load(connection, report.path)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         report.kind = header.kind
+        bounds: dict[str, object] = {
+            "earliest_us": window.earliest_us,
+            "latest_us": window.latest_us,
+        }
         if header.kind is FileKind.RAW:
-            connection.execute(raw_sql(_canonical_view(header, RAW_COLUMNS), window))
+            _canonical_view(connection, header, RAW_COLUMNS)
+            _parse(connection, steps.DOCKERHUB_RAW, bounds)
         else:
             period = None
             if "period_start" not in header.columns or "period_end" not in header.columns:
@@ -161,8 +170,15 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
                         "a summary needs Period start/Period end columns or a period label "
                         "(2026-W41, 2026-10) in its file name"
                     )
-            view = _canonical_view(header, SUMMARY_COLUMNS)
-            connection.execute(summary_sql(view, header.kind, period, window))
+                bounds |= {"period_start": period.start, "period_end": period.end}
+            _canonical_view(connection, header, SUMMARY_COLUMNS)
+            _parse(
+                connection,
+                steps.DOCKERHUB_SUMMARY,
+                bounds,
+                kind=header.kind,
+                period_in_file=period is None,
+            )
         # the file is read once, by the statement above, which also fills reject_errors
         rejected = _rejected_lines(connection)
         report.skipped["malformed_csv"] = len(rejected)
@@ -209,14 +225,43 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
     return parse_header(names)
 
 
-def _canonical_view(header: Header, wanted: tuple[str, ...]) -> str:
-    """``src`` with every canonical column under its own name (NULL when the file lacks it)."""
+def _canonical_view(
+    connection: duckdb.DuckDBPyConnection, header: Header, wanted: tuple[str, ...]
+) -> None:
+    """``csv_rows``: ``src`` with every canonical column under its own name (NULL when the file
+    lacks it), what the parsing steps read."""
     selected = ["rn"]
     for column in wanted:
         name = header.columns.get(column)
         source = '"' + name.replace('"', '""') + '"' if name is not None else "NULL::VARCHAR"
         selected.append(f"{source} AS {column}")
-    return f"(SELECT {', '.join(selected)} FROM src)"
+    connection.execute(f"CREATE TEMP VIEW csv_rows AS SELECT {', '.join(selected)} FROM src")
+
+
+def _statement(
+    connection: duckdb.DuckDBPyConnection,
+    step: Step,
+    params: dict[str, object] | None = None,
+    **options: object,
+) -> str:
+    """``step``'s SQL over the connection's table of each input's name, parameters bound."""
+    inputs = {item.name: item.name for item in step.inputs}
+    return _ENGINE.statement(connection, step, inputs, params, **options)
+
+
+def _parse(
+    connection: duckdb.DuckDBPyConnection, step: Step, params: dict[str, object], **options: object
+) -> None:
+    """``parsed``: every row of ``csv_rows`` with its problem, by ``step``."""
+    connection.execute(
+        f"CREATE TEMP TABLE parsed AS {_statement(connection, step, params, **options)}"
+    )
+
+
+def _rows(
+    connection: duckdb.DuckDBPyConnection, step: Step, params: dict[str, object] | None = None
+) -> list[tuple[Any, ...]]:
+    return connection.execute(_statement(connection, step, params)).fetchall()
 
 
 def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:
@@ -227,16 +272,9 @@ def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:
 def _count_problems(
     connection: duckdb.DuckDBPyConnection, report: FileReport, rejected: list[int]
 ) -> list[SkippedRow]:
-    for reason, count in connection.execute(
-        "SELECT problem, count(*) FROM parsed WHERE problem IS NOT NULL GROUP BY problem"
-    ).fetchall():
+    for reason, count in _rows(connection, steps.DOCKERHUB_PROBLEMS):
         report.skipped[str(reason)] += int(count)
-    examples = connection.execute(
-        f"""
-        SELECT rn, problem, detail FROM parsed WHERE problem IS NOT NULL
-        ORDER BY rn LIMIT {MAX_LISTED}
-        """
-    ).fetchall()
+    examples = _rows(connection, steps.DOCKERHUB_PROBLEM_ROWS, {"limit": MAX_LISTED})
     return [SkippedRow(_line_of(int(rn), rejected), str(p), str(d)) for rn, p, d in examples]
 
 
@@ -250,24 +288,15 @@ def _line_of(row_number: int, rejected: list[int]) -> int:
 
 
 def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport) -> None:
-    good = "FROM parsed WHERE problem IS NULL"
-    report.rows = _scalar(connection, f"SELECT count(*) {good}")
-    days = connection.execute(f"SELECT DISTINCT action_day {good} ORDER BY 1").fetchall()
-    report.days = [day for (day,) in days]
+    days = _rows(connection, steps.DOCKERHUB_DAYS)
+    report.rows = sum(int(count) for _, count in days)
+    report.days = [day for day, _ in days]
     staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
         for day in report.days:
             part = staging / f"{day.isoformat()}.parquet"
-            connection.execute(
-                f"""
-                COPY (
-                    SELECT {", ".join(ACTION_COLUMNS)} {good} AND action_day = $day
-                    ORDER BY timestamp, rn
-                ) TO '{part}' (FORMAT parquet, COMPRESSION zstd)
-                """,
-                {"day": day},
-            )
+            _copy(connection, steps.DOCKERHUB_DAY_ACTIONS, {"day": day}, part)
             target = runtime.paths.imported_day(day) / f"part-{report.sha256}.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
             publish(part, target)
@@ -278,34 +307,31 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
 def _write_summaries(
     runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport
 ) -> None:
-    good = "FROM parsed WHERE problem IS NULL"
-    report.rows = _scalar(connection, f"SELECT count(*) {good}")
-    periods = connection.execute(
-        f"SELECT DISTINCT period_kind, period_start {good} ORDER BY 2, 1"
-    ).fetchall()
+    periods = _rows(connection, steps.DOCKERHUB_PERIODS)
+    report.rows = sum(int(count) for _, _, count in periods)
     staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        for kind, start in periods:
+        for kind, start, _ in periods:
             part = staging / f"{kind}-{start.isoformat()}.parquet"
-            connection.execute(
-                f"""
-                COPY (
-                    SELECT {", ".join(SUMMARY_OUTPUT)} {good}
-                        AND period_kind = $kind AND period_start = $start
-                    ORDER BY rn
-                ) TO '{part}' (FORMAT parquet, COMPRESSION zstd)
-                """,
-                {"kind": kind, "start": start},
-            )
+            params = {"kind": kind, "start": start}
+            _copy(connection, steps.DOCKERHUB_PERIOD_SUMMARIES, params, part)
             folder = runtime.paths.imported_summaries / str(kind) / start.isoformat()
             folder.mkdir(parents=True, exist_ok=True)
             publish(part, folder / f"part-{report.sha256}.parquet")
     finally:
         _remove_tree(staging)
-    report.periods = [Period(PeriodKind(kind), start) for kind, start in periods]
+    report.periods = [Period(PeriodKind(kind), start) for kind, start, _ in periods]
     # a period's first day makes `process` recompute that period's rollups
     report.days = sorted({period.start for period in report.periods})
+
+
+def _copy(
+    connection: duckdb.DuckDBPyConnection, step: Step, params: dict[str, object], part: Path
+) -> None:
+    """Write ``step``'s rows to the Parquet file ``part``."""
+    sql = _statement(connection, step, params)
+    connection.execute(f"COPY ({sql}) TO {sql_text(part)} (FORMAT parquet, COMPRESSION zstd)")
 
 
 def _manifest(report: FileReport) -> str:
@@ -322,11 +348,6 @@ def _manifest(report: FileReport) -> str:
         },
         indent=2,
     )
-
-
-def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = connection.execute(sql).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _remove_tree(folder: Path) -> None:

@@ -4,13 +4,17 @@ Two formats, both written by the log's own software: ``combined`` (nginx's prede
 and the Distribution registry's own log through gorilla's ``CombinedLoggingHandler``) and
 ``pullstats`` (combined plus `` $msec "$upstream_http_docker_content_digest"``). This module
 holds their grammar (the whole-line pattern and the quick match of the pieces between quotes),
-the reasons a line is skipped, and the queries :class:`~pullstats.ingest.access_logs.LogParser`
-runs: classifying every line of a run of chunks in one query, and numbering repeated lines.
+the reasons a line is skipped, the SQL that classifies every line of a run of chunks in one
+query (:func:`classify_sql`, the step ``ingest.log_lines``; the other queries
+:class:`~pullstats.ingest.access_logs.LogParser` runs are ``log_*.sql`` beside this module) and
+the schemas of the tables they read. Pure: it imports no engine.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+
+import pyarrow as pa
 
 from pullstats.ingest.notifications import (
     DIGEST,
@@ -104,29 +108,28 @@ def line_pattern(log_format: LogFormat) -> str:
     return _COMBINED + f"(?:{_PULLSTATS_TAIL})?" + _LINE_END
 
 
-# One pass over the chunks. A line is cut at its quotes, as no quoted field can hold a raw
-# quote, and the short pieces between the quoted fields are matched (quick_match). A line with
-# an escaped quote (\", written by gorilla), a quote outside the quoted fields or pieces that
-# do not match is left to the whole line pattern: only *matched* (a DFA, several times faster
-# than extracting its groups), then split by the pattern's groups. Most lines of a registry's log
-# are blobs and pings: only lines that may be manifest requests (candidates) are cut into all
-# their fields and checked; every expression is under a CASE, so DuckDB evaluates it for the
-# rows that need it (a struct of fields cost more than all the rest). The reasons are tested
-# in this order, so a PUT that got a 404 is a push, and a GET of a blob is a blob.
-CLASSIFY_SQL = f"""
-CREATE OR REPLACE TEMP TABLE log_lines AS
+# One pass over the chunks (``log_chunk``: n, line). A line is cut at its quotes, as no quoted
+# field can hold a raw quote, and the short pieces between the quoted fields are matched
+# (quick_match). A line with an escaped quote (\", written by gorilla), a quote outside the quoted
+# fields or pieces that do not match is left to the whole line pattern: only *matched* (a DFA,
+# several times faster than extracting its groups), then split by the pattern's groups. Most lines
+# of a registry's log are blobs and pings: only lines that may be manifest requests (candidates)
+# are cut into all their fields and checked; every expression is under a CASE, so DuckDB evaluates
+# it for the rows that need it (a struct of fields cost more than all the rest). The reasons are
+# tested in this order, so a PUT that got a 404 is a push, and a GET of a blob is a blob.
+_CLASSIFY_SQL = f"""
 WITH lines AS (
     SELECT n, line, p, cut,
-        CASE WHEN cut THEN true ELSE regexp_matches(line, '{{pattern}}') END AS ok,
+        CASE WHEN cut THEN true ELSE regexp_matches(line, $pattern) END AS ok,
         CASE WHEN cut THEN p[2] WHEN NOT ok THEN ''
-            ELSE regexp_extract(line, '{{pattern}}', 3) END AS request
+            ELSE regexp_extract(line, $pattern, 3) END AS request
     FROM (
-        -- six quotes are a combined line's, eight (the seventh piece holding $msec) a pullstats
+        -- six quotes are a combined line's, eight (the seventh piece holding msec) a pullstats
         -- line's; other counts, or the pieces between the quoted fields not matching theirs,
         -- leave the line to the whole pattern (which allows a quote in the user and [time])
         SELECT n, line, p,
-            coalesce({{cut}} AND NOT contains(line, '\\"') AND {{quick}}, false) AS cut
-        FROM (SELECT *, CASE WHEN {{cut}} THEN string_split(line, '"') END AS p FROM log_chunk)
+            coalesce($cut AND NOT contains(line, '\\"') AND {{quick}}, false) AS cut
+        FROM (SELECT *, CASE WHEN $cut THEN string_split(line, '"') END AS p FROM log_chunk)
     )
 ),
 routed AS (
@@ -138,19 +141,19 @@ routed AS (
 fields AS (
     SELECT n, line, ok, candidate, path,
         CASE WHEN NOT candidate THEN NULL WHEN cut THEN split_part(p[1], ' ', 1)
-            ELSE regexp_extract(line, '{{pattern}}', 1) END AS addr,
-        -- the pullstats format's time is its $msec; [$time_local] only for combined lines
+            ELSE regexp_extract(line, $pattern, 1) END AS addr,
+        -- the pullstats format's time is its msec field; [time_local] only for combined lines
         -- (the user before it may hold brackets, so it is found by the pattern's own piece)
-        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 2)
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, $pattern, 2)
             WHEN len(p) = 7 THEN regexp_extract(p[1], '^{_HEAD}$', 2)
             ELSE '' END AS time,
         CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[3][2:4]
-            ELSE regexp_extract(line, '{{pattern}}', 4) END AS status,
+            ELSE regexp_extract(line, $pattern, 4) END AS status,
         CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[6]
-            ELSE regexp_extract(line, '{{pattern}}', 5) END AS ua,
-        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 6)
+            ELSE regexp_extract(line, $pattern, 5) END AS ua,
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, $pattern, 6)
             WHEN len(p) = 9 THEN trim(p[7]) ELSE '' END AS msec,
-        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, '{{pattern}}', 7)
+        CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, $pattern, 7)
             WHEN len(p) = 9 THEN p[8] ELSE '' END AS digest,
         CASE WHEN candidate THEN split_part(request, ' ', 1) END AS method,
         CASE WHEN candidate THEN split_part(path, '/', -1) END AS last
@@ -182,7 +185,7 @@ reasons AS (
                 THEN 'blob_request'
             WHEN NOT is_manifest THEN 'not_manifest'
             WHEN ts IS NULL THEN 'invalid_time'
-            WHEN ts < {{earliest}} OR ts > {{latest}} THEN 'timestamp_out_of_range'
+            WHEN ts < $earliest_us OR ts > $latest_us THEN 'timestamp_out_of_range'
             WHEN method = 'PUT' THEN 'push'
             WHEN method = 'DELETE' THEN 'delete'
             WHEN method NOT IN ('GET', 'HEAD') THEN 'method'
@@ -220,42 +223,45 @@ SELECT n, reason,
     END AS ua,
     CASE WHEN reason IS NULL THEN 'log' END AS src,
     -- an arrival time that follows the file's order: it breaks ties within a second
-    {{received}} + n AS recv,
+    $received_us + n AS recv,
     CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
 FROM reasons
 """
 
 
-# Nearly every line is unique, so a request's id is written for the first occurrence of its text
-# and only repeats are numbered: texts that repeat within this call (found by a 64-bit hash of the
-# id first, so the exact grouping runs on a handful of rows) or that the previous call held.
-REPEATS_SQL = """
-CREATE OR REPLACE TEMP TABLE log_repeats AS
-WITH requests AS (SELECT id FROM log_lines WHERE reason IS NULL)
-SELECT id, 0 AS carried FROM requests
-WHERE hash(id) IN (SELECT hash(id) FROM requests GROUP BY 1 HAVING count(*) > 1)
-GROUP BY id HAVING count(*) > 1 AND id NOT IN (SELECT id FROM log_seen)
-UNION ALL
-SELECT id, k AS carried FROM log_seen WHERE id IN (SELECT id FROM requests)
-"""
+def classify_sql(log_format: LogFormat) -> str:
+    """The ``ingest.log_lines`` query: every line of ``log_chunk`` with its skip reason, and a
+    request's spool columns when it has none (the columns of :data:`LOG_LINES_SCHEMA`).
+
+    Its parameters: ``$pattern`` (:func:`line_pattern` of the format), ``$cut`` (whether lines
+    are cut at their quotes: see :func:`quick_match`), ``$received_us`` (the import's time, to
+    which a line's number is added) and the accepted window, ``$earliest_us`` to
+    ``$latest_us``. The engine binds the pattern as a literal, so it is compiled once a query.
+    """
+    return _CLASSIFY_SQL.replace("{quick}", quick_match(log_format))
 
 
-# the n-th occurrence of a text (counting those of earlier calls) gets the id ending in -n
-NUMBER_REPEATS_SQL = """
-UPDATE log_lines SET id = numbered.id
-FROM (
-    SELECT n, left(id, -1) || (carried + row_number() OVER (PARTITION BY id ORDER BY n)) AS id
-    FROM log_lines JOIN log_repeats USING (id)
-    WHERE reason IS NULL
-) AS numbered
-WHERE log_lines.n = numbered.n
-"""
+#: A run of chunks as the parser streams them: each line (its end kept) and its number.
+LINE_CHUNK_SCHEMA = pa.schema([("n", pa.int64()), ("line", pa.large_string())])
 
 
-# the occurrence counts of the last call's texts, carried to this one
-SEEN_SQL = """
-CREATE OR REPLACE TEMP TABLE log_seen AS
-SELECT id, coalesce(any_value(carried), 0) + count(*) AS k
-FROM log_previous LEFT JOIN log_repeats USING (id)
-GROUP BY id
-"""
+#: The lines of one call, classified (``ingest.log_lines``): the reason a line is skipped, or
+#: the request's spool row (an id, times in µs, the address as written).
+LOG_LINES_SCHEMA = pa.schema(
+    [
+        ("n", pa.int64()),
+        ("reason", pa.string()),
+        ("id", pa.string()),
+        ("ts", pa.int64()),
+        *((name, pa.string()) for name in ("method", "name", "tag", "digest", "ip", "ua", "src")),
+        ("recv", pa.int64()),
+        ("line", pa.large_string()),
+    ]
+)
+
+#: Request texts (ids ending in ``-1``) and how often earlier calls held each.
+SEEN_SCHEMA = pa.schema([("id", pa.string()), ("k", pa.int64())])
+#: Texts to number in this call and the occurrences before it.
+REPEATS_SCHEMA = pa.schema([("id", pa.string()), ("carried", pa.int64())])
+#: The ids of the last call's requests, as classified.
+REQUEST_IDS_SCHEMA = pa.schema([("id", pa.string())])

@@ -15,7 +15,8 @@ Responsible for turning a run of chunks of lines (:mod:`pullstats.ingest.log_lin
 them) into requests with :data:`SPOOL_SCHEMA`, left in a DuckDB table
 (:data:`STAGED_REQUESTS`), plus the skipped lines counted by reason (:class:`LogParser`).
 Everything per line happens in DuckDB, many chunks per query, on all its threads; the formats'
-grammar and the queries are in :mod:`pullstats.ingest.access_log_formats`.
+grammar is in :mod:`pullstats.ingest.access_log_formats`, and the queries are the ``ingest.log_*``
+steps (:mod:`pullstats.ingest.steps`), run by :class:`~pullstats.duckdb_engine.DuckDBEngine`.
 """
 
 from __future__ import annotations
@@ -24,22 +25,20 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pullstats.duckdb_engine import count_rows
+from pullstats.duckdb_engine import DuckDBEngine, count_rows
+from pullstats.ingest import steps
 from pullstats.ingest.access_log_formats import (
-    CLASSIFY_SQL,
     ERROR_REASONS,
+    LINE_CHUNK_SCHEMA,
     LOG_FORMATS,
-    NUMBER_REPEATS_SQL,
-    REPEATS_SQL,
-    SEEN_SQL,
     LogFormat,
     line_pattern,
-    quick_match,
 )
 from pullstats.ingest.log_lines import LineChunk
 from pullstats.ingest.notifications import (
@@ -48,6 +47,7 @@ from pullstats.ingest.notifications import (
     normal_address,
 )
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.steps import Step
 
 __all__ = ["STAGED_REQUESTS", "LogParser", "ParsedLines"]
 
@@ -67,9 +67,6 @@ class ParsedLines:
 #: :meth:`LogParser.parse`, with the columns of :data:`SPOOL_SCHEMA` (and a few more); the
 #: import writes it to the lake before the next call replaces it.
 STAGED_REQUESTS = "log_lines"
-
-
-_BATCH_SCHEMA = pa.schema([("n", pa.int64()), ("line", pa.large_string())])
 
 
 class LogParser:
@@ -105,17 +102,16 @@ class LogParser:
         if log_format not in LOG_FORMATS:
             raise ValueError(f"unknown log format {log_format!r}")
         self._db = connection
+        self._engine = DuckDBEngine()
+        self._format = log_format
         window = TimeWindow.at(int(received_us), max_skew)
-        # the line pattern holds no quote, so it can sit in the SQL as a literal (a constant
-        # pattern is compiled once per query, a parameter would not be)
-        self._classify_sql = (
-            CLASSIFY_SQL.replace("{quick}", quick_match(log_format))
-            .replace("{pattern}", line_pattern(log_format))
-            .replace("{cut}", "true" if cut_at_quotes else "false")
-            .replace("{received}", str(int(received_us)))
-            .replace("{earliest}", str(window.earliest_us))
-            .replace("{latest}", str(window.latest_us))
-        )
+        self._params = {
+            "pattern": line_pattern(log_format),
+            "cut": cut_at_quotes,
+            "received_us": int(received_us),
+            "earliest_us": window.earliest_us,
+            "latest_us": window.latest_us,
+        }
         self._errors_left = max_errors
         self._db.execute("CREATE OR REPLACE TEMP TABLE log_seen (id VARCHAR, k BIGINT)")
         self._carry = False  # whether log_previous holds the last call's requests
@@ -129,7 +125,7 @@ class LogParser:
         failure: list[BaseException] = []
         self._db.register("log_chunk", _numbered_lines(chunks, failure))
         try:
-            self._db.execute(self._classify_sql)
+            self._create("log_lines", steps.LOG_LINES, self._params, log_format=self._format)
         except duckdb.Error:
             if failure:  # reading failed (damaged gzip, …): that is the error to report
                 raise failure[0] from None
@@ -138,42 +134,49 @@ class LogParser:
             self._db.unregister("log_chunk")
         self._normalise_addresses()
         result = ParsedLines()
-        for reason, count in self._db.execute(
-            "SELECT reason, count(*) FROM log_lines GROUP BY reason"
-        ).fetchall():
+        for reason, count in self._rows(steps.LOG_REASONS):
             result.lines += int(count)
             if reason is None:
                 result.used = int(count)
             else:
                 result.skipped[str(reason)] = int(count)
         if self._errors_left > 0 and any(r in result.skipped for r in ERROR_REASONS):
-            rows = self._db.execute(
-                f"""
-                SELECT n, reason,
-                    coalesce(left(rtrim(line, E'\\r\\n'), 160), 'client address ' || ip)
-                FROM log_lines
-                WHERE reason IN {tuple(ERROR_REASONS)} ORDER BY n LIMIT ?
-                """,
-                [self._errors_left],
-            ).fetchall()
+            params = {"reasons": list(ERROR_REASONS), "limit": self._errors_left}
+            rows = self._rows(steps.LOG_ERRORS, params)
             result.errors = [(int(n), str(reason), str(text)) for n, reason, text in rows]
             self._errors_left -= len(rows)
         if result.used:
-            hours = self._db.execute(
-                "SELECT DISTINCT ts // 3600000000 FROM log_lines WHERE reason IS NULL"
-            ).fetchall()
-            result.hours = {int(row[0]) for row in hours}
-            self._db.execute(REPEATS_SQL)
+            result.hours = {int(hour) for (hour,) in self._rows(steps.LOG_HOURS)}
+            self._create("log_repeats", steps.LOG_REPEATS)
             # the ids as the classification wrote them (every occurrence 1), for the next call
-            self._db.execute(
-                "CREATE OR REPLACE TEMP TABLE log_previous AS "
-                "SELECT id FROM log_lines WHERE reason IS NULL"
-            )
+            self._create("log_previous", steps.LOG_REQUEST_IDS)
             if count_rows(self._db, "log_repeats"):
-                self._db.execute(NUMBER_REPEATS_SQL)
+                numbered = self._statement(steps.LOG_NUMBERED)
+                self._db.execute(
+                    f"UPDATE log_lines SET id = numbered.id FROM ({numbered}) AS numbered"
+                    " WHERE log_lines.n = numbered.n"
+                )
             self._carry = True
         self._db.execute("DELETE FROM log_lines WHERE reason IS NOT NULL")
         return result
+
+    def _statement(
+        self, step: Step, params: dict[str, object] | None = None, **options: object
+    ) -> str:
+        """``step``'s SQL over this connection's tables (``log_chunk``, ``log_lines`` …: each
+        input is the table of its name), its parameters bound."""
+        inputs = {item.name: item.name for item in step.inputs}
+        return self._engine.statement(self._db, step, inputs, params, **options)
+
+    def _create(
+        self, table: str, step: Step, params: dict[str, object] | None = None, **options: object
+    ) -> None:
+        """Replace the temporary ``table`` with ``step``'s result."""
+        sql = self._statement(step, params, **options)
+        self._db.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+
+    def _rows(self, step: Step, params: dict[str, object] | None = None) -> list[tuple[Any, ...]]:
+        return self._db.execute(self._statement(step, params)).fetchall()
 
     def _normalise_addresses(self) -> None:
         """Write each request's address as the notification path does (normal_address): an
@@ -186,10 +189,9 @@ class LogParser:
         already write IPv6 in its normal form, and an updated table is slower to read after.
         """
         changed: dict[str, str | None] = {}
-        for (address,) in self._db.execute(
-            "SELECT DISTINCT ip FROM log_lines WHERE reason IS NULL"
-            f" AND NOT regexp_full_match(ip, '{CANONICAL_IPV4.pattern}')"
-        ).fetchall():
+        for (address,) in self._rows(
+            steps.LOG_ADDRESSES, {"canonical_ipv4": CANONICAL_IPV4.pattern}
+        ):
             normal = normal_address(address)
             if normal != address:
                 changed[address] = normal
@@ -219,7 +221,7 @@ class LogParser:
         does not pay for it.
         """
         if self._carry:
-            self._db.execute(SEEN_SQL)
+            self._create("log_seen", steps.LOG_SEEN)
             self._db.execute("DROP TABLE log_previous; DROP TABLE log_repeats")
         else:
             self._db.execute("DELETE FROM log_seen")
@@ -237,9 +239,9 @@ def _numbered_lines(
             for chunk in chunks:
                 first = chunk.first_line
                 numbers = np.arange(first, first + len(chunk.lines), dtype=np.int64)
-                yield pa.record_batch([pa.array(numbers), chunk.lines], _BATCH_SCHEMA)
+                yield pa.record_batch([pa.array(numbers), chunk.lines], LINE_CHUNK_SCHEMA)
         except BaseException as error:
             failure.append(error)
             raise
 
-    return pa.RecordBatchReader.from_batches(_BATCH_SCHEMA, batches())
+    return pa.RecordBatchReader.from_batches(LINE_CHUNK_SCHEMA, batches())

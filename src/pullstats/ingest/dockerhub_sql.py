@@ -1,22 +1,55 @@
-"""The SQL that normalises Docker Hub DVP CSV rows into a ``parsed`` table, one row per file row.
+"""The SQL that normalises Docker Hub DVP CSV rows into ``parsed`` rows, one row per file row.
 
-Both statements read a canonical view (every column VARCHAR under its pullstats name, NULL when
-the file lacks it) and keep every row: a row that cannot be imported gets a ``problem`` (one of
-``dockerhub_csv.SKIP_REASONS``) and a ``detail`` to show, so bad rows are counted, reported and
-left out while the rest is written. Cells are trimmed once in a first step and then only
-touched with plain string functions: a regular expression per cell costs seconds per million
-rows.
+Both queries (the steps ``ingest.dockerhub_raw`` and ``ingest.dockerhub_summary``) read
+``csv_rows``, a file's rows under their canonical names (``rn``, the row's number, then every
+column VARCHAR, NULL when the file lacks it), and keep every row: a row that cannot be imported
+gets a ``problem`` (one of ``dockerhub_csv.SKIP_REASONS``) and a ``detail`` to show, so bad rows
+are counted, reported and left out while the rest is written. Cells are trimmed once in a first
+step and then only touched with plain string functions: a regular expression per cell costs
+seconds per million rows. The accepted window is ``$earliest_us`` to ``$latest_us`` (µs since
+the epoch, ingest/time_window.py). Pure: it imports no engine.
 """
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from pullstats.csv_cells import unformula_sql
 from pullstats.dvp_columns import ACTION_KINDS, ActionKind
-from pullstats.ingest.dockerhub_columns import COUNT_COLUMNS, RAW_COLUMNS, FileKind
-from pullstats.ingest.time_window import TimeWindow
+from pullstats.ingest.dockerhub_columns import (
+    COUNT_COLUMNS,
+    RAW_COLUMNS,
+    SUMMARY_COLUMNS,
+    FileKind,
+)
+from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
 from pullstats.names import namespace_name_sql, repository_name_sql
-from pullstats.periods import Period
 from pullstats.sql_literals import sql_text
+
+#: The file kinds :func:`summary_sql` reads.
+SUMMARY_KINDS = (FileKind.SUMMARY, FileKind.REPO_SUMMARY, FileKind.NAMESPACE_SUMMARY)
+
+
+def _rows(columns: tuple[str, ...]) -> pa.Schema:
+    return pa.schema([("rn", pa.int64()), *((column, pa.string()) for column in columns)])
+
+
+#: ``csv_rows`` of a raw file and of a summary file.
+RAW_ROWS = _rows(RAW_COLUMNS)
+SUMMARY_ROWS = _rows(SUMMARY_COLUMNS)
+
+_PROBLEM = [("rn", pa.int64()), ("problem", pa.string()), ("detail", pa.string())]
+#: ``parsed``: what every kind of file's rows have, and those of a raw and a summary file.
+PARSED_PROBLEMS = pa.schema(_PROBLEM)
+PARSED_RAW = pa.schema([*_PROBLEM, *ACTIONS.schema])
+PARSED_SUMMARIES = pa.schema(
+    [
+        *_PROBLEM,
+        ("period_kind", pa.string()),
+        ("period_start", pa.date32()),
+        *IMPORTED_SUMMARIES.schema,
+    ]
+)
 
 #: A namespace (pullstats.names) outside the grammar or longer than its limit.
 _BAD_NAMESPACE = f"NOT {namespace_name_sql('namespace')}"
@@ -26,13 +59,14 @@ _VERSION_CHECK = sql_text(ActionKind.VERSION_CHECK)
 _BAD_REPOSITORY = "NOT " + repository_name_sql("(namespace || '/' || repository)")
 
 
-def _trimmed(view: str, columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
-    """``view`` with each column trimmed and NULL made '' (the ``keep`` columns not trimmed)."""
+def _trimmed(columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
+    """``csv_rows`` with each column trimmed and NULL made '' (the ``keep`` columns not
+    trimmed)."""
     selected = ", ".join(
         f"coalesce({c}, '') AS {c}" if c in keep else f"coalesce(trim({c}), '') AS {c}"
         for c in columns
     )
-    return f"SELECT rn, {selected} FROM {view}"
+    return f"SELECT rn, {selected} FROM csv_rows"
 
 
 def _unformula(column: str) -> str:
@@ -59,19 +93,16 @@ _REPOSITORY = (
 )
 
 
-def _outside(instant: str, window: TimeWindow) -> str:
-    """Whether TIMESTAMPTZ ``instant`` lies outside ``window`` (ingest/time_window.py)."""
-    return (
-        f"(epoch_us({instant}) < {window.earliest_us} OR epoch_us({instant}) > {window.latest_us})"
-    )
+def _outside(instant: str) -> str:
+    """Whether TIMESTAMPTZ ``instant`` lies outside the accepted window."""
+    return f"(epoch_us({instant}) < $earliest_us OR epoch_us({instant}) > $latest_us)"
 
 
-def raw_sql(view: str, window: TimeWindow) -> str:
-    """``parsed``: the action columns of the classifier plus ``rn``, ``problem``, ``detail``;
-    an action timed outside ``window`` is a ``timestamp_out_of_range`` problem."""
+def raw_sql() -> str:
+    """``parsed``: ``rn``, ``problem``, ``detail`` and the action columns of the classifier;
+    an action timed outside the window is a ``timestamp_out_of_range`` problem."""
     return f"""
-        CREATE TEMP TABLE parsed AS
-        WITH t AS ({_trimmed(view, RAW_COLUMNS, keep=("user_agent",))}),
+        WITH t AS ({_trimmed(RAW_COLUMNS, keep=("user_agent",))}),
         n AS (
             SELECT
                 rn,
@@ -100,7 +131,7 @@ def raw_sql(view: str, window: TimeWindow) -> str:
                 WHEN namespace = '' THEN 'missing_namespace'
                 WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN instant IS NULL THEN 'bad_timestamp'
-                WHEN {_outside("instant", window)} THEN 'timestamp_out_of_range'
+                WHEN {_outside("instant")} THEN 'timestamp_out_of_range'
                 WHEN action NOT IN ({_KINDS})
                     THEN 'unknown_action'
                 WHEN repository = '' THEN 'missing_repository'
@@ -110,7 +141,7 @@ def raw_sql(view: str, window: TimeWindow) -> str:
             CASE
                 WHEN namespace = '' THEN ''
                 WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
-                WHEN instant IS NULL OR {_outside("instant", window)} THEN timestamp_text
+                WHEN instant IS NULL OR {_outside("instant")} THEN timestamp_text
                 WHEN action NOT IN ({_KINDS})
                     THEN action_text
                 WHEN repository <> '' AND {_BAD_REPOSITORY} THEN left(repository, 80)
@@ -141,15 +172,16 @@ def raw_sql(view: str, window: TimeWindow) -> str:
     """
 
 
-def summary_sql(view: str, kind: FileKind, period: Period | None, window: TimeWindow) -> str:
-    """``parsed``: summary rows with their period and level; ``period`` when the file has none.
+def summary_sql(kind: FileKind, period_in_file: bool) -> str:
+    """``parsed``: a ``kind`` file's summary rows with their period and level; the period is
+    ``$period_start`` to ``$period_end`` (DATEs) unless ``period_in_file``.
 
-    A period starting outside ``window`` is a ``period_out_of_range`` problem."""
-    if period is None:
+    A period starting outside the window is a ``period_out_of_range`` problem."""
+    if period_in_file:
         first = f"CAST({_instant('period_start')} AS DATE)"
         last = f"CAST({_instant('period_end')} AS DATE)"
     else:
-        first, last = f"DATE '{period.start}'", f"DATE '{period.end}'"
+        first, last = "$period_start", "$period_end"
     casts = {c: f"try_cast(nullif({c}, '') AS BIGINT)" for c in COUNT_COLUMNS}
     bad_count = " OR ".join(
         f"({c} <> '' AND ({cast} IS NULL OR {cast} < 0))" for c, cast in casts.items()
@@ -159,8 +191,7 @@ def summary_sql(view: str, kind: FileKind, period: Period | None, window: TimeWi
     bad_repository = f"repository <> '' AND {_BAD_REPOSITORY}" if needs_repository else "false"
     columns = ("period_start", "period_end", "namespace", "repository", "reference")
     return f"""
-        CREATE TEMP TABLE parsed AS
-        WITH t AS ({_trimmed(view, columns + COUNT_COLUMNS)}),
+        WITH t AS ({_trimmed(columns + COUNT_COLUMNS)}),
         n AS (
             SELECT
                 rn,
@@ -189,7 +220,7 @@ def summary_sql(view: str, kind: FileKind, period: Period | None, window: TimeWi
                 WHEN namespace = '' THEN 'missing_namespace'
                 WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN period_kind IS NULL THEN 'bad_period'
-                WHEN {_outside("CAST(first_day AS TIMESTAMPTZ)", window)}
+                WHEN {_outside("CAST(first_day AS TIMESTAMPTZ)")}
                     THEN 'period_out_of_range'
                 WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
                 WHEN {bad_repository} THEN 'invalid_repository'
@@ -198,13 +229,13 @@ def summary_sql(view: str, kind: FileKind, period: Period | None, window: TimeWi
             END AS problem,
             CASE WHEN namespace = '' THEN ''
                  WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
-                 WHEN period_kind IS NULL OR {_outside("CAST(first_day AS TIMESTAMPTZ)", window)}
+                 WHEN period_kind IS NULL OR {_outside("CAST(first_day AS TIMESTAMPTZ)")}
                     THEN period_text
                  WHEN {bad_repository} THEN left(repository, 80)
                  WHEN bad_count THEN count_text ELSE '' END AS detail,
             period_kind,
             first_day AS period_start,
-            '{kind.level}' AS level,
+            {sql_text(kind.level)} AS level,
             namespace,
             repository,
             reference,
