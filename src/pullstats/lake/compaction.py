@@ -57,7 +57,7 @@ from pullstats.lake.steps import (
 )
 from pullstats.runtime import Runtime
 from pullstats.sql_literals import sql_text
-from pullstats.steps import Step, bind_params
+from pullstats.steps import Step
 from pullstats.timestamps import DAY_US, day_micros, from_micros
 
 #: Spool bytes compacted per batch. Each batch writes one Parquet file per day it touches and
@@ -246,8 +246,7 @@ class RequestWriter:
         """A new temporary table of ``step``'s rows (added to ``kept``), for the next steps."""
         self._kept += 1
         name = f"lake_kept_{self._kept}"
-        self._engine.bind(self._db, step, inputs)
-        sql = bind_params(step.sql(), params or {})
+        sql = self._engine.statement(self._db, step, inputs, params)
         self._db.execute(f"CREATE TEMP TABLE {name} AS {sql}")
         kept.append(name)
         return name
@@ -284,15 +283,13 @@ class RequestWriter:
         staging = paths.tmp / f"compact-{batch_id}"
         staging.mkdir(parents=True)
         sources = {"batch": table, "addresses": "lake_addresses", "agents": "lake_agents"}
-        self._engine.bind(self._db, LAKE_REQUESTS, sources)
         written: dict[date, Path] = {}
         try:
             for day in days:
                 file = staging / f"{day.isoformat()}.parquet"
                 start = day_micros(day)
-                rows = bind_params(
-                    LAKE_REQUESTS.sql(), {"day_start": start, "day_end": start + DAY_US}
-                )
+                bounds = {"day_start": start, "day_end": start + DAY_US}
+                rows = self._engine.statement(self._db, LAKE_REQUESTS, sources, bounds)
                 self._db.execute(
                     f"""
                     COPY ({rows})
