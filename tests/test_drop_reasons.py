@@ -6,8 +6,14 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from pullstats.drop_reasons import (
+    ACCESS_LOG_ERRORS,
+    ACCESS_LOG_IGNORED,
+    DOCKERHUB_RAW,
+    DOCKERHUB_SUMMARY,
     MEANING,
     NOTIFICATION_IGNORED,
     NOTIFICATION_REJECTED,
@@ -15,11 +21,13 @@ from pullstats.drop_reasons import (
     SET_ASIDE,
     DropReason,
 )
+from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.errors import TimestampOutOfRange, UnparseableRequest
 from pullstats.ingest.notifications import parse_event
 from pullstats.ingest.record_rules import INVALID_RECORD, record_problem_sql
 from pullstats.ingest.time_window import OUT_OF_WINDOW
 from pullstats.lake.set_aside import DAMAGED_LINE
+from pullstats.steps import Step
 from pullstats.timestamps import now_micros
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -84,3 +92,37 @@ def test_process_sets_aside_under_its_reasons() -> None:
     # the record rules' expression gives no other reason
     given = set(re.findall(r"THEN '([a-z_0-9]+)'", record_problem_sql()))
     assert given == {OUT_OF_WINDOW, INVALID_RECORD}
+
+
+def _reasons_given(sql: str, column: str) -> set[str]:
+    """The text literals a step's ``column`` (a CASE) can take."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    given = set()
+    for alias in tree.find_all(exp.Alias):
+        if alias.alias != column:
+            continue
+        for case in alias.find_all(exp.Case):
+            branches = [branch.args["true"] for branch in case.args["ifs"]]
+            for value in [*branches, case.args.get("default")]:
+                if isinstance(value, exp.Literal) and value.is_string:
+                    given.add(value.this)
+    return given
+
+
+@pytest.mark.parametrize(
+    ("step", "column", "reasons"),
+    [
+        (ingest_steps.LOG_LINES, "reason", ACCESS_LOG_IGNORED + ACCESS_LOG_ERRORS),
+        (ingest_steps.DOCKERHUB_RAW, "problem", DOCKERHUB_RAW),
+        (ingest_steps.DOCKERHUB_SUMMARY, "problem", DOCKERHUB_SUMMARY),
+    ],
+    ids=lambda value: getattr(value, "name", ""),
+)
+def test_the_ingest_steps_give_only_their_paths_reasons(
+    step: Step, column: str, reasons: tuple[DropReason, ...]
+) -> None:
+    given: set[str] = set()
+    for options in step.variants:
+        given |= _reasons_given(step.sql(**options), column)
+    # every reason the path declares but malformed_csv (DuckDB's CSV reader finds those)
+    assert given == set(reasons) - {DropReason.MALFORMED_CSV}

@@ -44,6 +44,7 @@ import duckdb
 
 from pullstats.atomic_files import atomic_path, publish
 from pullstats.db.state import add_pending_days
+from pullstats.drop_reasons import DOCKERHUB_RAW, DOCKERHUB_SUMMARY
 from pullstats.duckdb_engine import DuckDBEngine, connect
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
@@ -65,20 +66,7 @@ from pullstats.steps import Step
 __all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import_files"]
 
 #: Why a row is skipped; every skipped row is counted under one of these.
-SKIP_REASONS = (
-    "malformed_csv",
-    "missing_namespace",
-    "invalid_namespace",
-    "missing_repository",
-    "invalid_repository",
-    "missing_reference",
-    "bad_timestamp",
-    "timestamp_out_of_range",  # before 2000 or past the clock plus PULLSTATS_MAX_CLOCK_SKEW
-    "unknown_action",
-    "bad_period",
-    "period_out_of_range",  # a period starting outside that window
-    "bad_count",
-)
+SKIP_REASONS = tuple(dict.fromkeys(DOCKERHUB_RAW + DOCKERHUB_SUMMARY))
 #: Skipped rows listed with their line, per file; the rest are only counted.
 MAX_LISTED = 20
 

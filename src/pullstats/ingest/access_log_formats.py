@@ -16,11 +16,13 @@ from typing import Literal
 
 import pyarrow as pa
 
+from pullstats.drop_reasons import ACCESS_LOG_ERRORS, ACCESS_LOG_IGNORED
 from pullstats.ingest.notifications import (
     DIGEST,
     TAG,
 )
 from pullstats.names import repository_name_sql
+from pullstats.sql_literals import sql_text
 
 LogFormat = Literal["auto", "combined", "pullstats"]
 
@@ -29,20 +31,11 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "combined", "pullstats")
 
 
 #: Why a well-formed line is not a request (nothing is wrong with it).
-IGNORED_REASONS = ("blank", "blob_request", "not_manifest", "push", "delete", "method", "non_2xx")
+IGNORED_REASONS = ACCESS_LOG_IGNORED
 
 
 #: Why a line is bad input; the first few are reported with their file and line number.
-ERROR_REASONS = (
-    "unparseable",
-    "invalid_time",
-    "timestamp_out_of_range",  # before 2000 or past the clock plus PULLSTATS_MAX_CLOCK_SKEW
-    "invalid_address",
-    "invalid_name",
-    "invalid_reference",
-    "invalid_digest",
-    "unterminated",
-)
+ERROR_REASONS = ACCESS_LOG_ERRORS
 
 
 SKIP_REASONS = IGNORED_REASONS + ERROR_REASONS
@@ -224,7 +217,8 @@ SELECT n, reason,
     CASE WHEN reason IS NULL THEN 'log' END AS src,
     -- an arrival time that follows the file's order: it breaks ties within a second
     $received_us + n AS recv,
-    CASE WHEN reason IN {ERROR_REASONS!r} THEN line END AS line
+    CASE WHEN reason IN ({", ".join(sql_text(reason) for reason in ERROR_REASONS)}) THEN line END
+        AS line
 FROM reasons
 """
 
