@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from pullstats.config import Settings
 from pullstats.sql_literals import sql_list
-from pullstats.steps import Step, bind_params
+from pullstats.steps import Function, Step, bind_params
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -28,9 +28,21 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def read_parquet(paths: list[Path]) -> str:
-    """A FROM item reading the lake's Parquet ``paths`` (their ``day=`` folders are not columns)."""
-    return f"read_parquet({sql_list(paths)}, hive_partitioning = false)"
+def read_parquet(paths: list[Path], *, filename: bool = False) -> str:
+    """A FROM item reading the lake's Parquet ``paths`` (their ``day=`` folders are not columns;
+    ``filename``: a ``filename`` column names each row's file)."""
+    named = ", filename = true" if filename else ""
+    return f"read_parquet({sql_list(paths)}, hive_partitioning = false{named})"
+
+
+def define(connection: duckdb.DuckDBPyConnection, functions: Sequence[Function]) -> None:
+    """Define ``functions`` on ``connection`` as temporary macros (each connection's own, so
+    cursors running steps side by side never replace one another's)."""
+    for function in functions:
+        parameters = ", ".join(function.parameters)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP MACRO {function.name}({parameters}) AS {function.sql()}"
+        )
 
 
 def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -64,8 +76,10 @@ class DuckDBEngine:
         params: Mapping[str, object] | None = None,
         **options: object,
     ) -> duckdb.DuckDBPyRelation:
-        """``step``'s result on ``connection``, its inputs bound there first."""
+        """``step``'s result on ``connection``, its inputs bound and its functions defined
+        there first."""
         self.bind(connection, step, inputs)
+        define(connection, step.functions)
         return connection.sql(bind_params(step.sql(**options), params or {}))
 
     def arrow(
@@ -98,9 +112,12 @@ class DuckDBEngine:
                 connection.register(f"{item.name}__arrow", source)
                 body = f"FROM {_identifier(item.name + '__arrow')}"
             elif source:
-                body = f"FROM {read_parquet(list(source))}"
+                body = f"FROM {read_parquet(list(source), filename=item.filename)}"
             else:
-                connection.register(f"{item.name}__arrow", item.schema.empty_table())
+                schema = item.schema
+                if item.filename:
+                    schema = schema.append(pa.field("filename", pa.string()))
+                connection.register(f"{item.name}__arrow", schema.empty_table())
                 body = f"FROM {_identifier(item.name + '__arrow')}"
             connection.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from pullstats.sql_literals import sql_text
 
-__all__ = ["Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
+__all__ = ["Function", "Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
 
 #: ``$name``: a value the engine binds (DuckDB's spelling; SQLGlot writes Spark's ``:name``).
 PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)\b")
@@ -41,6 +41,25 @@ class Input:
 
     name: str
     schema: pa.Schema
+    #: rows also carry ``filename``, the file each came from, when bound to files (what tells
+    #: the same row in two files apart; DuckDB: ``read_parquet(…, filename = true)``, Spark:
+    #: ``input_file_name()``)
+    filename: bool = False
+
+
+@dataclass(frozen=True)
+class Function:
+    """A scalar SQL function a step calls that engines do not have: ``name(parameters)`` is
+    the expression ``build()`` returns (DuckDB dialect, over the parameters only). An engine
+    defines it before running the step (DuckDB: a macro; Spark: ``CREATE TEMPORARY FUNCTION
+    … RETURN`` of the expression transpiled, which ``tests/test_steps.py`` does)."""
+
+    name: str
+    parameters: tuple[str, ...]
+    build: Callable[[], str]
+
+    def sql(self) -> str:
+        return self.build()
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,8 @@ class Step:
     build: Callable[..., str]
     #: options that, rendered one by one, cover every shape of the SQL (the transpile test)
     variants: tuple[Mapping[str, object], ...] = field(default=({},))
+    #: the functions of its own the SQL calls (:class:`Function`)
+    functions: tuple[Function, ...] = ()
 
     def sql(self, **options: object) -> str:
         return self.build(**options)
