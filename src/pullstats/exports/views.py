@@ -111,11 +111,12 @@ ORDER BY timestamp, line
 """
 
 
-def summary_lines_sql(*, view: Dataview) -> str:
+def summary_lines_sql(*, view: Dataview | str) -> str:
     """``exports.summary_lines``: the CSV lines of one summary ``view``, ordered by its keys,
     from ``summary_rows`` (rollup rows: ``level, namespace, repository, reference`` and the
     four counts), the period's bounds as written (``Period.start_text`` and ``end_text``) in
     ``$period_start`` and ``$period_end``."""
+    view = Dataview(view)
     keys = SUMMARY_KEYS[view]
     cells = ["$period_start", "$period_end"]
     cells += [_text(key) for key in keys]
