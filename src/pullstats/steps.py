@@ -9,7 +9,9 @@ files, an Arrow table, a table it holds) and each ``$name`` parameter to a value
 ``duckdb_engine.DuckDBEngine`` is the engine ``process`` and ``export`` run on; a Spark engine
 runs the same text transpiled by SQLGlot (``tests/test_steps.py`` transpiles every step to
 Spark SQL). Step definitions import neither DuckDB nor an engine (an import contract checks).
-What SQL does not say well is a :class:`Transform`, a named function over Arrow tables.
+A scalar function of the step's own that its SQL calls is declared with it (:class:`Function`),
+for the engine to define. What SQL does not say well is a :class:`Transform`, a named function
+over Arrow tables.
 
 Pure: no I/O but reading the package's own ``.sql`` files.
 """
