@@ -3,6 +3,7 @@ and the engine that runs the pipeline's steps (:mod:`pullstats.steps`) on them."
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeAlias
@@ -64,6 +65,11 @@ class DuckDBEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # the functions defined on each connection it ran a step on (a definition parses the
+        # whole expression: the export cells' one is a millisecond, per query otherwise)
+        self._defined: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, set[Function]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return connect(self.settings)
@@ -79,7 +85,9 @@ class DuckDBEngine:
         """``step``'s result on ``connection``, its inputs bound and its functions defined
         there first."""
         self.bind(connection, step, inputs)
-        define(connection, step.functions)
+        defined = self._defined.setdefault(connection, set())
+        define(connection, [function for function in step.functions if function not in defined])
+        defined.update(step.functions)
         return connection.sql(bind_params(step.sql(**options), params or {}))
 
     def arrow(

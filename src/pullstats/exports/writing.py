@@ -119,22 +119,29 @@ def _summary_lines(
 
     The rollup rows are written as they are, except the namespace rows of other namespaces:
     an extra repo's namespace row counts the extra repos' actions only. Docker Hub's imported
-    namespace row of that namespace covers its other repositories too, so it is left out.
+    namespace row of that namespace covers its other repositories too, so it is left out
+    (``exports.summary_rows``).
     """
     engine = DuckDBEngine(settings)
     try:
-        extra_counts: Source = []
+        cursor.register("scope_rollups", rollups.select(list(ROLLUP_COLUMNS)))
+        # without extra repos the summary rows are the rollups as they are
+        summary_rows = "scope_rollups"
         if scope.extra_repos and files:
             extras = {"extra_repos": list(scope.extra_repos)}
             engine.relation(cursor, EXTRA_ACTIONS, {"period_actions": files}, extras).create_view(
-                "extra_actions"
+                "scope_extra_actions"
             )
-            counted = {"actions": "extra_actions", "summaries": []}
+            counted: dict[str, Source] = {"actions": "scope_extra_actions", "summaries": []}
             engine.relation(cursor, COUNTS, counted).create_view("scope_extra_counts")
-            extra_counts = "scope_extra_counts"
-        inputs = {"rollups": rollups.select(list(ROLLUP_COLUMNS)), "extra_counts": extra_counts}
-        rows = engine.relation(cursor, SUMMARY_ROWS, inputs, {"namespace": scope.namespace})
-        summary_rows = rows.to_arrow_table()
+            inputs: dict[str, Source] = {
+                "rollups": "scope_rollups",
+                "extra_counts": "scope_extra_counts",
+            }
+            rows = engine.relation(cursor, SUMMARY_ROWS, inputs, {"namespace": scope.namespace})
+            # counted once for the three views
+            cursor.register("scope_summary_rows", rows.to_arrow_table())
+            summary_rows = "scope_summary_rows"
         bounds = {"period_start": scope.period.start_text, "period_end": scope.period.end_text}
         return {
             view: engine.relation(
