@@ -52,7 +52,8 @@ def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 #: What an engine binds a step's input to: Parquet files of the lake (none: an empty relation
-#: of the input's schema), an Arrow table, or the name of a table or view on the connection.
+#: of the input's schema), an Arrow table, or the name of a table or view on the connection
+#: (the input's own name: that relation is the input as it is).
 Source: TypeAlias = "Sequence[Path] | pa.Table | str"
 
 
@@ -114,6 +115,8 @@ class DuckDBEngine:
         for item in step.inputs:
             source = inputs[item.name]
             view = _identifier(item.name)
+            if source == item.name:  # a table or view of the input's own name: bound already
+                continue
             if isinstance(source, str):
                 body = f"FROM {_identifier(source)}"
             elif isinstance(source, pa.Table):

@@ -124,9 +124,9 @@ def _summary_lines(
     """
     engine = DuckDBEngine(settings)
     try:
-        cursor.register("scope_rollups", rollups.select(list(ROLLUP_COLUMNS)))
-        # without extra repos the summary rows are the rollups as they are
-        summary_rows = "scope_rollups"
+        # the three views' input, registered once: the rollups as they are, or with the extra
+        # repos' namespace rows
+        rows = rollups.select(list(ROLLUP_COLUMNS))
         if scope.extra_repos and files:
             extras = {"extra_repos": list(scope.extra_repos)}
             engine.relation(cursor, EXTRA_ACTIONS, {"period_actions": files}, extras).create_view(
@@ -134,18 +134,14 @@ def _summary_lines(
             )
             counted: dict[str, Source] = {"actions": "scope_extra_actions", "summaries": []}
             engine.relation(cursor, COUNTS, counted).create_view("scope_extra_counts")
-            inputs: dict[str, Source] = {
-                "rollups": "scope_rollups",
-                "extra_counts": "scope_extra_counts",
-            }
-            rows = engine.relation(cursor, SUMMARY_ROWS, inputs, {"namespace": scope.namespace})
-            # counted once for the three views
-            cursor.register("scope_summary_rows", rows.to_arrow_table())
-            summary_rows = "scope_summary_rows"
+            inputs: dict[str, Source] = {"rollups": rows, "extra_counts": "scope_extra_counts"}
+            params = {"namespace": scope.namespace}
+            rows = engine.relation(cursor, SUMMARY_ROWS, inputs, params).to_arrow_table()
+        cursor.register("summary_rows", rows)
         bounds = {"period_start": scope.period.start_text, "period_end": scope.period.end_text}
         return {
             view: engine.relation(
-                cursor, SUMMARY_LINES, {"summary_rows": summary_rows}, bounds, view=view
+                cursor, SUMMARY_LINES, {"summary_rows": "summary_rows"}, bounds, view=view
             ).to_arrow_table()
             for view in Dataview
             if view is not Dataview.RAW
