@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,10 +19,16 @@ import pytest
 import sqlglot
 from sqlglot import ErrorLevel, exp
 
+from pullstats.classify.steps import (
+    IMPORTED_ACTIONS_STEP,
+    SORTED_REQUESTS,
+    SORTED_REQUESTS_STEP,
+)
 from pullstats.config import Settings
 from pullstats.db.models import CountryRollup, PullRollup
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.dvp_columns import ACTION_KINDS, RAW_COLUMNS
+from pullstats.exports.steps import RAW_LINES, SUMMARY_LINES
 from pullstats.ingest import steps as ingest
 from pullstats.ingest.access_log_formats import LINE_CHUNK_SCHEMA, LOG_LINES_SCHEMA, line_pattern
 from pullstats.ingest.dockerhub_columns import FileKind
@@ -30,7 +36,7 @@ from pullstats.ingest.dockerhub_sql import PARSED_RAW, PARSED_SUMMARIES, SUMMARY
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
 from pullstats.pipeline import STEPS
 from pullstats.rollups.steps import COUNTRIES, COUNTS
-from pullstats.steps import Input, Step, Transform, bind_params, literal
+from pullstats.steps import Function, Input, Step, Transform, bind_params, literal
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "pullstats"
 
@@ -92,6 +98,54 @@ def test_every_transform_names_a_function_of_the_inputs_it_declares() -> None:
         assert callable(function), transform.name
         for column in transform.partition_by:
             assert any(column in item.schema.names for item in transform.inputs), column
+
+
+FUNCTIONS = sorted(
+    {function for step in SQL_STEPS for function in step.functions}, key=lambda f: f.name
+)
+#: Functions both DuckDB and Spark have by these names, that SQLGlot passes through as they are
+#: (``hash``: another hash on Spark, but the steps only need equal keys to hash alike).
+SHARED_FUNCTIONS = {"hash"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda function: function.name)
+def test_every_declared_function_transpiles_to_spark_sql(function: Function) -> None:
+    # what a Spark engine defines: CREATE TEMPORARY FUNCTION name(s STRING) RETURN <this>
+    tree = sqlglot.parse_one(f"SELECT {function.sql()}", read="duckdb")
+    assert {column.name for column in tree.find_all(exp.Column)} <= set(function.parameters)
+    (spark,) = sqlglot.transpile(
+        f"SELECT {function.sql()}", read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+    )
+    sqlglot.parse_one(spark, read="spark")
+
+
+@pytest.mark.parametrize("case", _variants(), ids=_id)
+def test_the_functions_a_step_calls_are_declared_or_shared(
+    case: tuple[Step, dict[str, object]],
+) -> None:
+    step, options = case
+    called = {
+        call.name.lower()
+        for call in sqlglot.parse_one(step.sql(**options), read="duckdb").find_all(exp.Anonymous)
+    }
+    declared = {function.name for function in step.functions}
+    assert declared <= called, step.name
+    if step.name.split(".")[0] in ("classify", "exports"):
+        assert called <= declared | SHARED_FUNCTIONS, step.name
+
+
+def test_the_classify_steps_yield_the_columns_their_users_take() -> None:
+    imported = sqlglot.parse_one(IMPORTED_ACTIONS_STEP.sql(), read="duckdb").named_selects
+    assert tuple(imported) == ACTIONS.columns
+    sorted_requests = sqlglot.parse_one(SORTED_REQUESTS_STEP.sql(), read="duckdb")
+    inner = sorted_requests.find(exp.Subquery)
+    assert inner is not None
+    union = inner.this
+    assert isinstance(union, exp.Union)
+    while isinstance(union, exp.Union):  # every branch: the same columns, in the same order
+        assert union.expression.named_selects == SORTED_REQUESTS.names[:-1]
+        union = union.this
+    assert union.named_selects == SORTED_REQUESTS.names[:-1]
 
 
 @pytest.mark.parametrize("step", [COUNTS, COUNTRIES], ids=lambda step: step.name)
@@ -294,3 +348,55 @@ def test_the_engine_runs_the_summary_step_with_its_period_and_window(
         period_in_file=period_in_file,
     )
     assert set(late["problem"].to_pylist()) == {"period_out_of_range"}
+
+
+def test_a_file_name_input_tells_copies_of_a_row_apart(tmp_path: Path) -> None:
+    """``classify.imported_actions``: a row twice in one file is two actions; the same row in
+    two files (the weekly and the monthly export) is not four, nor three."""
+    engine = DuckDBEngine(Settings(data_dir=tmp_path))
+    row = dict(namespace="acme", repository="api", reference="1", action="pull_by_tag")
+    other = dict(row, reference="2")
+    files = [tmp_path / "part-week.parquet", tmp_path / "part-month.parquet"]
+    pq.write_table(_actions([row, row, other]), files[0])
+    pq.write_table(_actions([row, row]), files[1])
+    result = engine.arrow(IMPORTED_ACTIONS_STEP, {"imported": files})
+    assert result.schema.names == list(ACTIONS.columns)
+    assert sorted(result["reference"].to_pylist()) == ["1", "1", "2"]
+    empty = engine.arrow(IMPORTED_ACTIONS_STEP, {"imported": []})
+    assert empty.num_rows == 0 and empty.schema.names == list(ACTIONS.columns)
+
+
+def test_the_engine_defines_a_steps_functions(tmp_path: Path) -> None:
+    engine = DuckDBEngine(Settings(data_dir=tmp_path))
+    day = date(2026, 1, 5)
+    rows = [
+        dict(namespace="acme", repository="api", tag="=1+1", action="pull_by_tag"),
+        dict(namespace="other", repository="db", tag="a,b", action="pull_by_tag"),
+        dict(namespace="other", repository="web", tag="x", action="pull_by_tag"),
+    ]
+    for row in rows:
+        row["action_day"] = day
+        row["timestamp"] = datetime(2026, 1, 5, 12)
+    table = _actions(rows)
+    own = engine.arrow(RAW_LINES, {"actions": table}, {"namespace": "acme"})
+    (line,) = own["line"].to_pylist()
+    assert line.split(",")[5] == "'=1+1" and line.endswith("\r\n")
+    params = {"namespace": "acme", "extra_repos": ["other/db"]}
+    scoped = engine.arrow(RAW_LINES, {"actions": table}, params, extras=True)
+    assert sorted(line.split(",")[2] for line in scoped["line"].to_pylist()) == ["api", "db"]
+    assert any('"a,b"' in line for line in scoped["line"].to_pylist())
+    rollup = pa.table(
+        {
+            "level": ["namespace"],
+            "namespace": ["acme"],
+            "repository": [""],
+            "reference": [""],
+            **{name: [n] for n, name in enumerate(SUMMARY_LINES.inputs[0].schema.names[4:])},
+        },
+        schema=SUMMARY_LINES.inputs[0].schema,
+    )
+    bounds = {"period_start": "2026-01-01T00:00:00Z", "period_end": "2026-01-31T23:59:59Z"}
+    (summary,) = engine.arrow(
+        SUMMARY_LINES, {"summary_rows": rollup}, bounds, view="namespace-summary"
+    )["line"].to_pylist()
+    assert summary == "2026-01-01T00:00:00Z,2026-01-31T23:59:59Z,acme,0,1,2,3\r\n"

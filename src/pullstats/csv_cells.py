@@ -13,9 +13,10 @@ Pure, no I/O. A cell is **neutralised** — a ``'`` put before it — when its f
 A NUL character is replaced by U+FFFD wherever it is in a cell (a NUL ends a cell for C
 readers). So, for any text, the written cell with its leading whitespace and invisible
 characters removed starts with ``'`` or with a character that starts no formula, and it holds
-no NUL. :func:`safe_cell` is the rule in Python; :func:`safe_cell_macro` the same rule as a
-DuckDB macro, which the export queries apply to every text cell; :func:`unformula_sql` undoes
-it when pullstats exports are imported again.
+no NUL. :func:`safe_cell` is the rule in Python; :func:`safe_cell_sql` the same rule as an SQL
+expression, the body of the ``safe_cell`` function the export steps apply to every text cell
+(``pullstats.exports.views``); :func:`unformula_sql` undoes it when pullstats exports are
+imported again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = [
     "NUL_REPLACEMENT",
     "is_invisible",
     "safe_cell",
-    "safe_cell_macro",
+    "safe_cell_sql",
     "unformula_sql",
 ]
 
@@ -90,11 +91,11 @@ def _first_character_class() -> str:
 _PLAIN_FIRST = "unicode(s) BETWEEN 33 AND 126 AND unicode(s) NOT IN (43, 45, 61, 64)"
 
 
-def safe_cell_macro() -> str:
-    """``safe_cell(s)``: :func:`safe_cell` as a DuckDB macro (NULL stays NULL)."""
+def safe_cell_sql() -> str:
+    """:func:`safe_cell` of a text ``s`` as an SQL expression, DuckDB dialect (NULL stays
+    NULL)."""
     replaced = f"replace(s, chr(0), chr({ord(NUL_REPLACEMENT)}))"
     return (
-        "CREATE OR REPLACE MACRO safe_cell(s) AS "
         f"CASE WHEN {_PLAIN_FIRST} AND NOT contains(s, chr(0)) THEN s "
         f"WHEN regexp_matches(s, '^{_first_character_class()}') THEN '''' || {replaced} "
         f"ELSE {replaced} END"

@@ -3,6 +3,7 @@ and the engine that runs the pipeline's steps (:mod:`pullstats.steps`) on them."
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeAlias
@@ -12,7 +13,7 @@ import pyarrow as pa
 
 from pullstats.config import Settings
 from pullstats.sql_literals import sql_list
-from pullstats.steps import Step, bind_params
+from pullstats.steps import Function, Step, bind_params
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -28,9 +29,21 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def read_parquet(paths: list[Path]) -> str:
-    """A FROM item reading the lake's Parquet ``paths`` (their ``day=`` folders are not columns)."""
-    return f"read_parquet({sql_list(paths)}, hive_partitioning = false)"
+def read_parquet(paths: list[Path], *, filename: bool = False) -> str:
+    """A FROM item reading the lake's Parquet ``paths`` (their ``day=`` folders are not columns;
+    ``filename``: a ``filename`` column names each row's file)."""
+    named = ", filename = true" if filename else ""
+    return f"read_parquet({sql_list(paths)}, hive_partitioning = false{named})"
+
+
+def define(connection: duckdb.DuckDBPyConnection, functions: Sequence[Function]) -> None:
+    """Define ``functions`` on ``connection`` as temporary macros (each connection's own, so
+    cursors running steps side by side never replace one another's)."""
+    for function in functions:
+        parameters = ", ".join(function.parameters)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP MACRO {function.name}({parameters}) AS {function.sql()}"
+        )
 
 
 def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -39,7 +52,8 @@ def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 #: What an engine binds a step's input to: Parquet files of the lake (none: an empty relation
-#: of the input's schema), an Arrow table, or the name of a table or view on the connection.
+#: of the input's schema), an Arrow table, or the name of a table or view on the connection
+#: (the input's own name: that relation is the input as it is).
 Source: TypeAlias = "Sequence[Path] | pa.Table | str"
 
 
@@ -54,6 +68,11 @@ class DuckDBEngine:
     def __init__(self, settings: Settings | None = None) -> None:
         """Without ``settings`` the engine runs steps only on connections it is given."""
         self.settings = settings
+        # the functions defined on each connection it ran a step on (a definition parses the
+        # whole expression: the export cells' one is a millisecond, per query otherwise)
+        self._defined: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, set[Function]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         if self.settings is None:
@@ -68,7 +87,8 @@ class DuckDBEngine:
         params: Mapping[str, object] | None = None,
         **options: object,
     ) -> duckdb.DuckDBPyRelation:
-        """``step``'s result on ``connection``, its inputs bound there first."""
+        """``step``'s result on ``connection``, its inputs bound and its functions defined
+        there first."""
         return connection.sql(self.statement(connection, step, inputs, params, **options))
 
     def statement(
@@ -79,9 +99,13 @@ class DuckDBEngine:
         params: Mapping[str, object] | None = None,
         **options: object,
     ) -> str:
-        """``step``'s SQL with its parameters bound, its inputs bound on ``connection`` first:
-        for a statement around it (``CREATE TABLE … AS``, ``COPY (…) TO``, ``UPDATE … FROM``)."""
+        """``step``'s SQL with its parameters bound, its inputs bound and its functions defined
+        on ``connection`` first: for a statement around it (``CREATE TABLE … AS``, ``COPY (…)
+        TO``, ``UPDATE … FROM``)."""
         self.bind(connection, step, inputs)
+        defined = self._defined.setdefault(connection, set())
+        define(connection, [function for function in step.functions if function not in defined])
+        defined.update(step.functions)
         return bind_params(step.sql(**options), params or {})
 
     def arrow(
@@ -109,16 +133,19 @@ class DuckDBEngine:
             source = inputs[item.name]
             view = _identifier(item.name)
             if isinstance(source, str) and source == item.name:
-                continue  # a table of the connection already named as the step reads it
+                continue  # a table or view of the input's own name: bound already
             if isinstance(source, str):
                 body = f"FROM {_identifier(source)}"
             elif isinstance(source, pa.Table):
                 connection.register(f"{item.name}__arrow", source)
                 body = f"FROM {_identifier(item.name + '__arrow')}"
             elif source:
-                body = f"FROM {read_parquet(list(source))}"
+                body = f"FROM {read_parquet(list(source), filename=item.filename)}"
             else:
-                connection.register(f"{item.name}__arrow", item.schema.empty_table())
+                schema = item.schema
+                if item.filename:
+                    schema = schema.append(pa.field("filename", pa.string()))
+                connection.register(f"{item.name}__arrow", schema.empty_table())
                 body = f"FROM {_identifier(item.name + '__arrow')}"
             connection.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
 

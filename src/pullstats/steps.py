@@ -9,7 +9,9 @@ files, an Arrow table, a table it holds) and each ``$name`` parameter to a value
 ``duckdb_engine.DuckDBEngine`` is the engine ``process`` and ``export`` run on; a Spark engine
 runs the same text transpiled by SQLGlot (``tests/test_steps.py`` transpiles every step to
 Spark SQL). Step definitions import neither DuckDB nor an engine (an import contract checks).
-What SQL does not say well is a :class:`Transform`, a named function over Arrow tables.
+A scalar function of the step's own that its SQL calls is declared with it (:class:`Function`),
+for the engine to define. What SQL does not say well is a :class:`Transform`, a named function
+over Arrow tables.
 
 Pure: no I/O but reading the package's own ``.sql`` files.
 """
@@ -28,7 +30,7 @@ import pyarrow as pa
 
 from pullstats.sql_literals import sql_text
 
-__all__ = ["Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
+__all__ = ["Function", "Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
 
 #: ``$name``: a value the engine binds (DuckDB's spelling; SQLGlot writes Spark's ``:name``).
 PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)\b")
@@ -41,6 +43,25 @@ class Input:
 
     name: str
     schema: pa.Schema
+    #: rows also carry ``filename``, the file each came from, when bound to files (what tells
+    #: the same row in two files apart; DuckDB: ``read_parquet(…, filename = true)``, Spark:
+    #: ``input_file_name()``)
+    filename: bool = False
+
+
+@dataclass(frozen=True)
+class Function:
+    """A scalar SQL function a step calls that engines do not have: ``name(parameters)`` is
+    the expression ``build()`` returns (DuckDB dialect, over the parameters only). An engine
+    defines it before running the step (DuckDB: a macro; Spark: ``CREATE TEMPORARY FUNCTION
+    … RETURN`` of the expression transpiled, which ``tests/test_steps.py`` does)."""
+
+    name: str
+    parameters: tuple[str, ...]
+    build: Callable[[], str]
+
+    def sql(self) -> str:
+        return self.build()
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,8 @@ class Step:
     build: Callable[..., str]
     #: options that, rendered one by one, cover every shape of the SQL (the transpile test)
     variants: tuple[Mapping[str, object], ...] = field(default=({},))
+    #: the functions of its own the SQL calls (:class:`Function`)
+    functions: tuple[Function, ...] = ()
 
     def sql(self, **options: object) -> str:
         return self.build(**options)

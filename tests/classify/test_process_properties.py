@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import select
 
 from pullstats.classify.actions import (
-    _actions_of,
     _hashes_collide,
     _read_sorted_requests,
+    actions_of,
     partition_gaps,
 )
 from pullstats.classify.rules import group_requests
@@ -270,7 +270,7 @@ def test_partitions_in_hash_order_give_the_actions_of_key_order(one_batch: Proce
     assert not _hashes_collide(hashed)
     # the partitions do come in another order, and the actions are the same, row for row
     assert hashed["ip_hash"].to_pylist() != by_key["ip_hash"].to_pylist()
-    assert _actions_of(hashed).equals(_actions_of(by_key))
+    assert actions_of(hashed).equals(actions_of(by_key))
 
 
 def test_two_partitions_of_one_hash_are_noticed() -> None:

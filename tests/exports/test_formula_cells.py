@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from pullstats.accounts import service
 from pullstats.csv_cells import safe_cell, unformula_sql
+from pullstats.duckdb_engine import define
 from pullstats.exports.closing import export_closed
-from pullstats.exports.views import macros
+from pullstats.exports.views import CELL_FUNCTIONS
 from pullstats.pipeline import end_of_day
 from pullstats.runtime import Runtime
 from tests.exports.test_closing import WEEK, add_requests, at, files, pull, read_csv
@@ -48,8 +49,7 @@ def visible_rest(cell: str) -> str:
 @pytest.fixture(scope="module")
 def connection() -> Iterator[duckdb.DuckDBPyConnection]:
     with duckdb.connect() as db:
-        for macro in macros():
-            db.execute(macro)
+        define(db, CELL_FUNCTIONS)
         yield db
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,10 @@ from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
 from pullstats.atomic_files import atomic_path
 from pullstats.classify.grouping import group_columns
 from pullstats.classify.rules import RULESET_VERSION
+from pullstats.classify.steps import IMPORTED_ACTIONS_STEP, SORTED_REQUESTS_STEP
 from pullstats.config import Configured
-from pullstats.duckdb_engine import connect, read_parquet
+from pullstats.duckdb_engine import DuckDBEngine, Source
 from pullstats.lake_schema import ACTIONS
-from pullstats.sql_literals import sql_list
 from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = ACTIONS.columns
@@ -102,8 +102,8 @@ def _classify_range(
     requests = _read_sorted_requests(runtime, first, last)
     if requests is not None and _hashes_collide(requests):
         requests = _read_sorted_requests(runtime, first, last, hashed=False)
-    actions = _actions_of(requests) if requests is not None else None
-    # in file order already (_actions_of): each day is one run of rows, found by bisection
+    actions = actions_of(requests) if requests is not None else None
+    # in file order already (actions_of): each day is one run of rows, found by bisection
     days = actions["action_day"].to_numpy() if actions is not None else None
     writes = []
     day = first
@@ -142,56 +142,33 @@ def _read_sorted_requests(
 
     The gap to each one's predecessor is computed from this order (:func:`partition_gaps`), not
     with a ``lag`` window, which would sort the rows a second time (a third of the read).
+    The query is the step ``classify.sorted_requests`` (:mod:`pullstats.classify.steps`).
     """
     inside = request_files(runtime, first, last)
     before = request_files(runtime, first - timedelta(days=1), first - timedelta(days=1))
     after = request_files(runtime, last + timedelta(days=1), last + timedelta(days=1))
     if not (inside or before or after):
         return None
-    columns = (
-        "ts, namespace, repository, tag, digest, method, ip_hash, user_agent, country, host,"
-        " type, domain, user_agent_tool, user_agent_version, received, id"
-    )
-    stretch = day_micros(first) - CONTEXT_US
-    parts = []
-    if inside:
-        parts.append(f"SELECT {columns} FROM {read_parquet(inside)}")
-    if before:
-        rows = read_parquet(before)
-        # partitions match as GROUP BY and partition_gaps group them: a NULL key is one value
-        parts.append(
-            f"""
-            SELECT {columns} FROM {rows} WHERE ts >= make_timestamp({stretch})
-            UNION ALL
-            SELECT {columns} FROM {rows} AS r
-            SEMI JOIN (
-                SELECT namespace, repository, ip_hash FROM {rows}
-                WHERE ts >= make_timestamp({stretch})
-                GROUP BY ALL HAVING min(ts) <= make_timestamp({stretch + JOIN_WINDOW_US})
-            ) AS carried
-            ON r.namespace IS NOT DISTINCT FROM carried.namespace
-                AND r.repository IS NOT DISTINCT FROM carried.repository
-                AND r.ip_hash IS NOT DISTINCT FROM carried.ip_hash
-            WHERE r.ts < make_timestamp({stretch})
-            """
-        )
-    if after:
-        reach = day_micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US
-        parts.append(
-            f"SELECT {columns} FROM {read_parquet(after)} WHERE ts <= make_timestamp({reach})"
-        )
-    partition_hash = "hash(namespace, repository, ip_hash)" if hashed else "NULL::UBIGINT"
-    connection = connect(runtime.settings)
-    try:
-        return connection.sql(
-            f"""
-            SELECT *, {partition_hash} AS partition_hash FROM ({" UNION ALL ".join(parts)})
-            ORDER BY {"partition_hash" if hashed else "namespace, repository, ip_hash"},
-                ts, received, id
-            """
-        ).to_arrow_table()
-    finally:
-        connection.close()
+    stretch = _instant(day_micros(first) - CONTEXT_US)
+    params = {
+        "stretch": stretch,
+        "carry": stretch + timedelta(microseconds=JOIN_WINDOW_US),
+        "reach": _instant(day_micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US),
+    }
+    inputs: dict[str, Source] = {
+        "requests": inside,
+        "requests_before": before,
+        "requests_after": after,
+    }
+    return DuckDBEngine(runtime.settings).arrow(SORTED_REQUESTS_STEP, inputs, params, hashed=hashed)
+
+
+def _instant(micros: int) -> datetime:
+    """The UTC instant ``micros`` after the epoch, as the lake's naive timestamps hold it."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 PARTITION_KEYS = ("namespace", "repository", "ip_hash")
@@ -232,9 +209,10 @@ def _gaps_and_starts(requests: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return gaps, np.concatenate([[True], ~same])
 
 
-def _actions_of(requests: pa.Table) -> pa.Table:
+def actions_of(requests: pa.Table) -> pa.Table:
     """The actions of sorted ``requests``, in file order: by time, namespace, repository,
-    ip_hash, then arrival of their first request; each day's actions are one contiguous run."""
+    ip_hash, then arrival of their first request; each day's actions are one contiguous run.
+    The transform ``classify.actions`` (:mod:`pullstats.classify.steps`)."""
     gaps, starts = _gaps_and_starts(requests)
     grouped = group_columns(
         gaps,
@@ -306,25 +284,10 @@ def imported_actions(runtime: Configured, day: date) -> pa.Table | None:
     Identical rows within one file are distinct actions (Docker writes one row per action and
     no IP), but the same action arrives in several files when both the weekly and the monthly
     raw export of a period are imported. So each distinct row is kept as many times as the file
-    holding it most often has it: never summed across files, never collapsed within one.
+    holding it most often has it: never summed across files, never collapsed within one (the
+    step ``classify.imported_actions``).
     """
     files = sorted(runtime.paths.imported_day(day).glob("part-*.parquet"))
     if not files:
         return None
-    columns = ", ".join(ACTION_COLUMNS)
-    connection = connect(runtime.settings)
-    try:
-        return connection.sql(
-            f"""
-            WITH per_file AS (
-                SELECT filename, {columns}, count(*) AS n
-                FROM read_parquet({sql_list(files)}, filename = true, hive_partitioning = false)
-                GROUP BY ALL
-            ), kept AS (
-                SELECT {columns}, max(n) AS n FROM per_file GROUP BY ALL
-            )
-            SELECT {columns} FROM (SELECT *, unnest(range(n)) AS nth FROM kept)
-            """
-        ).to_arrow_table()
-    finally:
-        connection.close()
+    return DuckDBEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})

@@ -1,19 +1,22 @@
-"""The four dataviews as DuckDB queries over a period's action files, one namespace at a time.
+r"""The four dataviews as SQL over a period's actions, one namespace at a time (the steps
+``exports.raw_lines`` and ``exports.summary_lines``, :mod:`pullstats.exports.steps`).
 
 Column lists and order are the export contract (docs/exports.md). Each query yields a single
 column, ``line``: the row's CSV text with its CRLF, so the engine does all the formatting and
 the files are its output bytes. Every text cell goes through ``safe_cell``
 (:mod:`pullstats.csv_cells`), so no cell can start a spreadsheet formula or hold a NUL; only
-the cells pullstats formats itself (times, days, counts) do without it.
+the cells pullstats formats itself (times, days, counts) do without it. ``safe_cell`` and
+``csv_cell`` are declared here as :class:`~pullstats.steps.Function`\ s, which an engine
+defines before it runs a step that calls them. Pure.
 """
 
 from __future__ import annotations
 
 import enum
 
-from pullstats.csv_cells import safe_cell_macro
+from pullstats.csv_cells import safe_cell_sql
 from pullstats.dvp_columns import COUNT_COLUMNS, RAW_COLUMNS
-from pullstats.periods import Period
+from pullstats.steps import Function
 
 
 class Dataview(enum.StrEnum):
@@ -31,19 +34,19 @@ SUMMARY_KEYS = {
 
 #: One CSV cell (RFC 4180): quoted only when it holds a comma, a double quote or a line break;
 #: NULL and empty text are an empty cell, never ``""``.
-CSV_CELL_MACRO = (
-    "CREATE OR REPLACE MACRO csv_cell(s) AS "
+CSV_CELL_SQL = (
     "CASE WHEN s IS NULL THEN '' "
     "WHEN contains(s, '\"') OR contains(s, ',') OR contains(s, chr(10)) "
     "OR contains(s, chr(13)) THEN '\"' || replace(s, '\"', '\"\"') || '\"' "
     "ELSE s END"
 )
 
-
-def macros() -> tuple[str, ...]:
-    """Defined on each export connection before any of the queries below: ``safe_cell``
-    (formulas and NULs, :mod:`pullstats.csv_cells`) and ``csv_cell``."""
-    return (safe_cell_macro(), CSV_CELL_MACRO)
+#: The functions of the lines' SQL: ``safe_cell`` (formulas and NULs, :mod:`pullstats.csv_cells`)
+#: and ``csv_cell``; a text cell is ``csv_cell(safe_cell(column))``.
+CELL_FUNCTIONS = (
+    Function("safe_cell", ("s",), safe_cell_sql),
+    Function("csv_cell", ("s",), lambda: CSV_CELL_SQL),
+)
 
 
 _LEVEL = {
@@ -72,8 +75,10 @@ def _line(cells: list[str]) -> str:
     return f"concat_ws(',', {', '.join(cells)}) || chr(13) || chr(10) AS line"
 
 
-def raw_lines_sql(source: str) -> str:
-    """One CSV line per action of ``source`` (a table, or ``read_parquet(…)`` with a filter).
+def raw_lines_sql(*, extras: bool = False) -> str:
+    """``exports.raw_lines``: one CSV line per action of ``actions`` in the scope of a namespace
+    (``$namespace``; with ``extras``, also the ``namespace/repository`` names in
+    ``$extra_repos``, a list of text).
 
     Rows are ordered by the action's timestamp (microseconds), then by the line's own text.
     That is a complete order of what is written (rows that tie are identical lines), so reruns
@@ -97,21 +102,27 @@ def raw_lines_sql(source: str) -> str:
         _text("user_agent_version"),
         _text("user_agent"),
     ]
-    return f"""
-        SELECT line FROM (SELECT timestamp, {_line(cells)} FROM {source})
-        ORDER BY timestamp, line
-    """
+    scope = "namespace = $namespace"
+    if extras:
+        scope += " OR list_contains($extra_repos, namespace || '/' || repository)"
+    return f"""-- exports.raw_lines: the raw view's CSV lines of the actions in a namespace's scope
+SELECT line FROM (SELECT timestamp, {_line(cells)} FROM actions WHERE {scope})
+ORDER BY timestamp, line
+"""
 
 
-def summary_lines_sql(view: Dataview, period: Period, rows_table: str) -> str:
-    """The CSV lines of one summary view, ordered by its keys, from ``rows_table`` (rollup
-    rows: ``level, namespace, repository, reference`` and the four counts)."""
+def summary_lines_sql(*, view: Dataview | str) -> str:
+    """``exports.summary_lines``: the CSV lines of one summary ``view``, ordered by its keys,
+    from ``summary_rows`` (rollup rows: ``level, namespace, repository, reference`` and the
+    four counts), the period's bounds as written (``Period.start_text`` and ``end_text``) in
+    ``$period_start`` and ``$period_end``."""
+    view = Dataview(view)
     keys = SUMMARY_KEYS[view]
-    cells = [f"'{period.start_text}'", f"'{period.end_text}'"]
+    cells = ["$period_start", "$period_end"]
     cells += [_text(key) for key in keys]
     cells += [f"CAST({column} AS VARCHAR)" for column in COUNT_COLUMNS]
-    return f"""
-        SELECT {_line(cells)} FROM {rows_table}
-        WHERE level = '{_LEVEL[view]}'
-        ORDER BY {", ".join(keys)}
-    """
+    return f"""-- exports.summary_lines: the {view.value} view's CSV lines, one per row of its level
+SELECT {_line(cells)} FROM summary_rows
+WHERE level = '{_LEVEL[view]}'
+ORDER BY {", ".join(keys)}
+"""

@@ -9,15 +9,16 @@ The summaries are the period's rollups (``pull_rollups``, what the API serves) o
 scope, so a summary CSV and the API cannot differ. Only one kind of row is not a rollup: the
 namespace row of an extra repo's own namespace, which counts that namespace's repositories in
 the export, not all of them; it is counted from the period's actions by the rollups' query.
-The raw view is queried day by day, one day's file sorted at a time: that is the order of
-sorting the whole period, because all of a day's actions fall on that day.
+The raw view is queried a run of days at a time, each run sorted on its own: that is the order
+of sorting the whole period, because all of a day's actions fall on that day. The queries are
+the steps of :mod:`pullstats.exports.steps`, run by :class:`DuckDBEngine`.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,24 +27,23 @@ import duckdb
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.duckdb_engine import DuckDBEngine, Source, connect, read_parquet
-from pullstats.dvp_columns import COUNT_COLUMNS
+from pullstats.duckdb_engine import DuckDBEngine, Source, connect
 from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
-from pullstats.exports.views import (
-    Dataview,
-    header_line,
-    macros,
-    raw_lines_sql,
-    summary_lines_sql,
+from pullstats.exports.steps import (
+    EXTRA_ACTIONS,
+    RAW_LINES,
+    ROLLUP_ROWS,
+    SUMMARY_LINES,
+    SUMMARY_ROWS,
 )
+from pullstats.exports.views import Dataview, header_line
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
 from pullstats.rollups.steps import COUNTS
-from pullstats.sql_literals import sql_text
 
 #: The columns of the rollup rows a summary view is written from.
-ROLLUP_COLUMNS = ("level", "namespace", "repository", "reference", *COUNT_COLUMNS)
+ROLLUP_COLUMNS = tuple(ROLLUP_ROWS.names)
 
 #: Lines per record batch fetched from DuckDB (a few MiB of CSV each).
 BATCH_ROWS = 16_384
@@ -81,8 +81,6 @@ def write_views(
     written: list[tuple[Dataview, WrittenPart]] = []
     connection = connect(settings)
     try:
-        for macro in macros():
-            connection.execute(macro)
         # the extra namespaces' distinct counts run on one core: start them beside the raw view
         with (
             ThreadPoolExecutor(1, thread_name_prefix="export-summaries") as side,
@@ -121,26 +119,30 @@ def _summary_lines(
 
     The rollup rows are written as they are, except the namespace rows of other namespaces:
     an extra repo's namespace row counts the extra repos' actions only. Docker Hub's imported
-    namespace row of that namespace covers its other repositories too, so it is left out.
+    namespace row of that namespace covers its other repositories too, so it is left out
+    (``exports.summary_rows``).
     """
+    engine = DuckDBEngine(settings)
     try:
-        cursor.register("scope_rollups", rollups.select(list(ROLLUP_COLUMNS)))
-        rows = f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM scope_rollups"
+        # the three views' input, registered once: the rollups as they are, or with the extra
+        # repos' namespace rows
+        rows = rollups.select(list(ROLLUP_COLUMNS))
         if scope.extra_repos and files:
-            cursor.execute(
-                f"CREATE TEMP VIEW extra_actions AS SELECT * FROM {read_parquet(files)} "
-                f"WHERE {scope.scope.extras_condition()}"
+            extras = {"extra_repos": list(scope.extra_repos)}
+            engine.relation(cursor, EXTRA_ACTIONS, {"period_actions": files}, extras).create_view(
+                "scope_extra_actions"
             )
-            inputs: dict[str, Source] = {"actions": "extra_actions", "summaries": []}
-            DuckDBEngine(settings).relation(cursor, COUNTS, inputs).create_view("extra_counts")
-            rows += f"""
-                UNION ALL
-                SELECT {", ".join(ROLLUP_COLUMNS)} FROM extra_counts
-                WHERE level = 'namespace' AND namespace <> {sql_text(scope.namespace)}
-            """
-        cursor.execute(f"CREATE TEMP TABLE summary_rows AS {rows}")
+            counted: dict[str, Source] = {"actions": "scope_extra_actions", "summaries": []}
+            engine.relation(cursor, COUNTS, counted).create_view("scope_extra_counts")
+            inputs: dict[str, Source] = {"rollups": rows, "extra_counts": "scope_extra_counts"}
+            params = {"namespace": scope.namespace}
+            rows = engine.relation(cursor, SUMMARY_ROWS, inputs, params).to_arrow_table()
+        cursor.register("summary_rows", rows)
+        bounds = {"period_start": scope.period.start_text, "period_end": scope.period.end_text}
         return {
-            view: cursor.sql(summary_lines_sql(view, scope.period, "summary_rows")).to_arrow_table()
+            view: engine.relation(
+                cursor, SUMMARY_LINES, {"summary_rows": "summary_rows"}, bounds, view=view
+            ).to_arrow_table()
             for view in Dataview
             if view is not Dataview.RAW
         }
@@ -173,10 +175,6 @@ def raw_query_groups(
     return groups
 
 
-def _where(scope: ViewScope) -> str:
-    return f"WHERE {scope.scope.lake_condition()}"
-
-
 def _write_raw(
     settings: Settings,
     scope: ViewScope,
@@ -186,10 +184,18 @@ def _write_raw(
     connection: duckdb.DuckDBPyConnection,
 ) -> list[tuple[Dataview, WrittenPart]]:
     batches = _BatchQueue(AHEAD_BYTES)
-    queries = [
-        raw_lines_sql(f"{read_parquet(group)} {_where(scope)}")
-        for group in raw_query_groups(files, max(1, settings.duckdb_threads))
-    ]
+    engine = DuckDBEngine(settings)
+    params: dict[str, object] = {"namespace": scope.namespace}
+    if scope.extra_repos:
+        params["extra_repos"] = list(scope.extra_repos)
+    extras = bool(scope.extra_repos)
+
+    def query(group: list[Path]) -> _Query:
+        return lambda cursor: engine.relation(
+            cursor, RAW_LINES, {"actions": group}, params, extras=extras
+        )
+
+    queries = [query(group) for group in raw_query_groups(files, max(1, settings.duckdb_threads))]
     producer = threading.Thread(
         target=_produce, args=(connection.cursor(), queries, batches), name="export-raw"
     )
@@ -216,7 +222,13 @@ def _writer(
     return PartWriter(folder, file_name, header_line(view), settings.export_part_bytes, compressor)
 
 
-def _produce(cursor: duckdb.DuckDBPyConnection, queries: list[str], batches: _BatchQueue) -> None:
+#: A query of the raw view, bound on the query thread's cursor (its inputs are views there).
+_Query = Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation]
+
+
+def _produce(
+    cursor: duckdb.DuckDBPyConnection, queries: list[_Query], batches: _BatchQueue
+) -> None:
     """The query thread: every query's batches in order, then the end (or the error)."""
     try:
         try:
@@ -233,8 +245,8 @@ def _produce(cursor: duckdb.DuckDBPyConnection, queries: list[str], batches: _Ba
     batches.finish()
 
 
-def _run(connection: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
-    reader = connection.sql(query).to_arrow_reader(BATCH_ROWS)
+def _run(connection: duckdb.DuckDBPyConnection, query: _Query) -> Iterator[pa.RecordBatch]:
+    reader = query(connection).to_arrow_reader(BATCH_ROWS)
     try:
         yield from reader
     finally:
