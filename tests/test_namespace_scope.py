@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import duckdb
+from datetime import datetime
+from pathlib import Path
 
+import pyarrow as pa
+import pytest
+
+from pullstats.config import Settings
+from pullstats.duckdb_engine import DuckDBEngine
+from pullstats.exports.steps import RAW_LINES
+from pullstats.lake_schema import ACTIONS
 from pullstats.namespace_scope import NamespaceScope
 
 
@@ -17,7 +25,14 @@ def test_own_repositories_and_extra_repos_are_covered_nothing_else() -> None:
     assert NamespaceScope("acme").extra_keys == ()
 
 
-def test_the_lake_condition_selects_the_same_rows() -> None:
+@pytest.mark.parametrize(
+    "scope",
+    [NamespaceScope("acme", ("partner/shared", "o'brien/tool")), NamespaceScope("acme")],
+    ids=["extra-repos", "own-only"],
+)
+def test_the_raw_view_step_selects_the_rows_the_scope_covers(
+    tmp_path: Path, scope: NamespaceScope
+) -> None:
     rows = [
         ("acme", "api"),
         ("acme", "tools/cli"),
@@ -26,18 +41,21 @@ def test_the_lake_condition_selects_the_same_rows() -> None:
         ("o'brien", "tool"),
         ("acme2", "api"),
     ]
-    with duckdb.connect() as connection:
-        connection.execute("CREATE TABLE t (namespace VARCHAR, repository VARCHAR)")
-        connection.executemany("INSERT INTO t VALUES (?, ?)", rows)
-        for scope in (
-            NamespaceScope("acme", ("partner/shared", "o'brien/tool")),
-            NamespaceScope("acme"),
-        ):
-            chosen = connection.execute(
-                f"SELECT namespace, repository FROM t WHERE {scope.lake_condition()} ORDER BY ALL"
-            ).fetchall()
-            assert chosen == sorted(r for r in rows if scope.covers_repository(*r))
-            extras = connection.execute(
-                f"SELECT count(*) FROM t WHERE {scope.extras_condition()}"
-            ).fetchone()
-            assert extras == (len(scope.extra_repos),)
+    actions = pa.Table.from_pylist(
+        [
+            {name: None for name in ACTIONS.columns}
+            | {"namespace": ns, "repository": repo, "timestamp": datetime(2026, 1, 5, 12)}
+            for ns, repo in rows
+        ],
+        schema=ACTIONS.schema,
+    )
+    params: dict[str, object] = {"namespace": scope.namespace}
+    if scope.extra_repos:
+        params["extra_repos"] = list(scope.extra_repos)
+    engine = DuckDBEngine(Settings(data_dir=tmp_path))
+    lines = engine.arrow(RAW_LINES, {"actions": actions}, params, extras=bool(scope.extra_repos))[
+        "line"
+    ].to_pylist()
+    # the raw view's second and third cells are the namespace and the repository
+    chosen = sorted(tuple(line.split(",")[1:3]) for line in lines)
+    assert chosen == sorted(r for r in rows if scope.covers_repository(*r))

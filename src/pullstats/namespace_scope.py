@@ -3,15 +3,13 @@
 An extra repo (``ns2/repo``) is a repository of another namespace that the namespace's members
 may read as if it were theirs (``pullstats extra-repos add``): its repository and reference
 rows, never the other namespace's own total. The API's permission checks and series, the
-exports' raw view and summaries, and what counts as a namespace's data all ask this one type.
-Pure.
+exports' raw view and summaries (as the ``$namespace`` and ``$extra_repos`` parameters of
+their steps), and what counts as a namespace's data all ask this one type. Pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from pullstats.sql_literals import sql_text
 
 
 @dataclass(frozen=True)
@@ -29,17 +27,3 @@ class NamespaceScope:
     def covers_repository(self, namespace: str, repository: str) -> bool:
         """Whether ``namespace/repository`` is the namespace's own or one of its extra repos."""
         return namespace == self.namespace or f"{namespace}/{repository}" in self.extra_repos
-
-    def lake_condition(self) -> str:
-        """A DuckDB condition on ``namespace`` and ``repository`` columns: the rows in scope."""
-        condition = f"namespace = {sql_text(self.namespace)}"
-        if self.extra_repos:
-            condition += f" OR {self.extras_condition()}"
-        return condition
-
-    def extras_condition(self) -> str:
-        """The same for the extra repos alone (true for none when there are none)."""
-        if not self.extra_repos:
-            return "false"
-        extras = ", ".join(sql_text(repo) for repo in self.extra_repos)
-        return f"namespace || '/' || repository IN ({extras})"
