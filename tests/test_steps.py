@@ -34,7 +34,7 @@ from pullstats.ingest.access_log_formats import LINE_CHUNK_SCHEMA, LOG_LINES_SCH
 from pullstats.ingest.dockerhub_columns import FileKind
 from pullstats.ingest.dockerhub_sql import PARSED_RAW, PARSED_SUMMARIES, SUMMARY_ROWS
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
-from pullstats.pipeline import STEPS
+from pullstats.pipeline import EXPORT_STEPS, INGEST_STEPS, PROCESS_STEPS, STEPS
 from pullstats.rollups.steps import COUNTRIES, COUNTS
 from pullstats.steps import Function, Input, Step, Transform, bind_params, literal
 
@@ -400,3 +400,29 @@ def test_the_engine_defines_a_steps_functions(tmp_path: Path) -> None:
         SUMMARY_LINES, {"summary_rows": rollup}, bounds, view="namespace-summary"
     )["line"].to_pylist()
     assert summary == "2026-01-01T00:00:00Z,2026-01-31T23:59:59Z,acme,0,1,2,3\r\n"
+
+
+def steps_table() -> str:
+    """The table of docs/architecture.md's "The pipeline's steps": every step, in order."""
+    rows = ["| step | kind | reads | one row of its result |", "|---|---|---|---|"]
+    for step in STEPS:
+        kind = "SQL" if isinstance(step, Step) else f"function `{step.function}`"
+        reads = ", ".join(f"`{item.name}`" for item in step.inputs)
+        output = step.output.replace("|", "\\|")
+        rows.append(f"| `{step.name}` | {kind} | {reads} | {output} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_architecture_lists_every_step() -> None:
+    text = (SRC.parent.parent / "docs" / "architecture.md").read_text()
+    assert steps_table() in text, "docs/architecture.md should hold:\n" + steps_table()
+
+
+def test_process_and_export_are_the_steps_of_their_stages() -> None:
+    assert [step.name.split(".")[0] for step in PROCESS_STEPS] == sorted(
+        (step.name.split(".")[0] for step in PROCESS_STEPS),
+        key=["lake", "classify", "rollups"].index,
+    )
+    assert {step.name.split(".")[0] for step in INGEST_STEPS} == {"ingest"}
+    assert {step.name.split(".")[0] for step in EXPORT_STEPS} == {"exports"}
+    assert (*INGEST_STEPS, *PROCESS_STEPS, *EXPORT_STEPS) == STEPS

@@ -33,15 +33,20 @@ from pullstats.rollups.compute import periods_of_days, rollup_periods
 from pullstats.runtime import Runtime
 from pullstats.steps import Step, Transform
 
-#: Every query of the data path, in data-flow order (each stage's ``steps.py``): what an
-#: engine runs, and what ``tests/test_steps.py`` transpiles to Spark SQL.
-STEPS: tuple[Step | Transform, ...] = (
-    *ingest_steps.STEPS,
+#: The steps ``pullstats ingest logs`` and ``import dockerhub-csv`` run (stage 0).
+INGEST_STEPS: tuple[Step | Transform, ...] = ingest_steps.STEPS
+#: The steps ``pullstats process`` runs: compaction (stage 1; ``ingest logs`` writes through
+#: it too), classification (2) and the rollups (3).
+PROCESS_STEPS: tuple[Step | Transform, ...] = (
     *lake_steps.STEPS,
     *classify_steps.STEPS,
     *rollup_steps.STEPS,
-    *export_steps.STEPS,
 )
+#: The steps ``pullstats export`` runs (stage 4; with ``rollups.counts`` for the extra repos).
+EXPORT_STEPS: tuple[Step | Transform, ...] = export_steps.STEPS
+#: Every step of the data path, in data-flow order: what an engine runs, what
+#: ``tests/test_steps.py`` transpiles to Spark SQL, and the table in docs/architecture.md.
+STEPS: tuple[Step | Transform, ...] = (*INGEST_STEPS, *PROCESS_STEPS, *EXPORT_STEPS)
 
 #: Lines still being written when the run started may land just after it; the watermark stays
 #: this far behind the start so it never claims them.
