@@ -30,6 +30,8 @@ of every file, by namespace, period and name). The table gives the median and ra
 from __future__ import annotations
 
 import argparse
+import difflib
+import gzip
 import hashlib
 import math
 import os
@@ -169,6 +171,21 @@ def export_hashes(data_dir: Path) -> dict[tuple[str, ...], str]:
     return hashes
 
 
+def _content_diff(old: Path, new: Path, key: tuple[str, ...]) -> str:
+    """What differs in one export file of two runs: its lines (a few), or only its bytes."""
+    texts = []
+    for root in (old, new):
+        namespace, label, name = key
+        found = list((root / "exports" / namespace / label).glob(f"*/{name}"))
+        texts.append(gzip.decompress(found[0].read_bytes()).decode() if found else "")
+    if texts[0] == texts[1]:
+        return "  the same lines, other bytes"
+    diff = difflib.unified_diff(
+        texts[0].splitlines(), texts[1].splitlines(), "old", "new", lineterm="", n=0
+    )
+    return "\n".join(list(diff)[:20])
+
+
 def check_same(old: Path, new: Path) -> str:
     old_actions, new_actions = actions_of(old), actions_of(new)
     if old_actions.keys() != new_actions.keys():
@@ -180,6 +197,8 @@ def check_same(old: Path, new: Path) -> str:
     if old_hashes != new_hashes:
         differing = sorted(k for k in old_hashes.keys() | new_hashes.keys()
                            if old_hashes.get(k) != new_hashes.get(k))  # fmt: skip
+        for key in differing[:5]:
+            print(f"{'/'.join(key)}:\n{_content_diff(old, new, key)}", file=sys.stderr)
         sys.exit(f"the exports differ: {differing[:5]}")
     rows = sum(t.num_rows for t in old_actions.values())
     return (
