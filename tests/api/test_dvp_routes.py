@@ -247,6 +247,32 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
         assert client.get(f"{base}?{fresh.query()}").status_code == 200
 
 
+def test_a_valid_link_to_a_file_gone_from_the_disk_is_410(world: tuple[Server, str, str]) -> None:
+    server = world[0]
+    (link,) = get(world, f"{EXPORTS}/years/2020/weeks/53/namespace-summary").json()["data"]
+    file_id = int(urlsplit(link["url"]).path.split("/")[2])
+    runtime = Runtime.open(Settings(data_dir=server.data_dir))
+    try:
+        with runtime.sessions() as session:
+            entry = session.get(ExportFile, file_id)
+            assert entry is not None
+            path = runtime.paths.exports / entry.path
+    finally:
+        runtime.close()
+    aside = path.with_name(path.name + ".aside")
+    path.rename(aside)
+    try:
+        with server.client() as client:
+            for method in ("GET", "HEAD"):
+                gone = client.request(method, link["url"])
+                assert gone.status_code == 410, method
+            assert client.get(link["url"]).json() == {"detail": "export file no longer available"}
+    finally:
+        aside.rename(path)
+    with server.client() as client:
+        assert client.get(link["url"]).status_code == 200
+
+
 def ok_sha(data_dir: Path, file_id: int) -> str:
     runtime = Runtime.open(Settings(data_dir=data_dir))
     try:

@@ -1,11 +1,15 @@
 """Signed downloads of export files: streamed from the data dir, with Range support and HEAD.
 
 Any problem with a link — a changed signature, another file's signature, an expired link, a
-file since replaced by a re-export — is 403, so a link reveals nothing beyond its own file.
+file since replaced by a re-export — is 403, so a link reveals nothing beyond its own file. A
+valid link whose file is gone from the disk (deleted by hand, a lost volume) is 410 with a
+warning in the log, never a 500.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -17,6 +21,7 @@ from pullstats.exports.signing import check
 from pullstats.signing_keys import FIRST_KID
 
 router = APIRouter(tags=["downloads"])
+logger = logging.getLogger(__name__)
 
 _MAX_FILE_ID = 2**63 - 1
 
@@ -27,6 +32,7 @@ _MAX_FILE_ID = 2**63 - 1
     responses={
         200: {"content": {"application/gzip": {}}, "description": "The gzip CSV part."},
         403: {"description": "Invalid, expired or replaced link."},
+        410: {"description": "The file of a valid link is no longer on the server's disk."},
     },
     summary="Download one export file through a signed link",
 )
@@ -54,8 +60,16 @@ def download(
         problem = check(key.secret, file_id, entry.sha256, expires, signature)
     if entry is None or problem is not None:
         raise HTTPException(403, detail=problem or "invalid signature")
+    path = state.runtime.paths.exports / entry.path
+    try:
+        stat = os.stat(path)  # FileResponse's own check would raise: a 500
+    except OSError:
+        # the catalog names it, the disk lost it: the operator's problem, not the client's
+        logger.warning("export file %d (%s) is missing from the data dir", file_id, entry.path)
+        raise HTTPException(410, detail="export file no longer available") from None
     return FileResponse(
-        state.runtime.paths.exports / entry.path,
+        path,
+        stat_result=stat,
         media_type="application/gzip",
         filename=entry.file_name,
         content_disposition_type="attachment",
