@@ -100,9 +100,14 @@ def _classify_range(
 ) -> list[Future[int]]:
     """Classify the days from ``first`` to ``last``; their writes, handed to ``pool``."""
     requests = _read_sorted_requests(runtime, first, last)
-    if requests is not None and _hashes_collide(requests):
-        requests = _read_sorted_requests(runtime, first, last, hashed=False)
-    actions = actions_of(requests) if requests is not None else None
+    actions = None
+    if requests is not None:
+        gaps_and_starts = _gaps_and_starts(requests)  # once: the collision check needs them too
+        if _hashes_collide(requests, gaps_and_starts[1]):
+            requests = _read_sorted_requests(runtime, first, last, hashed=False)
+            assert requests is not None  # the same files, read again
+            gaps_and_starts = _gaps_and_starts(requests)
+        actions = _actions_from(requests, *gaps_and_starts)
     # in file order already (actions_of): each day is one run of rows, found by bisection
     days = actions["action_day"].to_numpy() if actions is not None else None
     writes = []
@@ -174,10 +179,12 @@ _EPOCH = datetime(1970, 1, 1)
 PARTITION_KEYS = ("namespace", "repository", "ip_hash")
 
 
-def _hashes_collide(requests: pa.Table) -> bool:
+def _hashes_collide(requests: pa.Table, starts: np.ndarray | None = None) -> bool:
     """Whether two partitions of hash-ordered ``requests`` share a hash: then some request
-    follows one of the same hash but another partition."""
-    _, starts = _gaps_and_starts(requests)
+    follows one of the same hash but another partition (``starts``: where each partition
+    starts, as :func:`_gaps_and_starts` finds it, if known)."""
+    if starts is None:
+        _, starts = _gaps_and_starts(requests)
     hashes = requests["partition_hash"].to_numpy()
     return bool(np.any((hashes[1:] == hashes[:-1]) & starts[1:]))
 
@@ -213,7 +220,11 @@ def actions_of(requests: pa.Table) -> pa.Table:
     """The actions of sorted ``requests``, in file order: by time, namespace, repository,
     ip_hash, then arrival of their first request; each day's actions are one contiguous run.
     The transform ``classify.actions`` (:mod:`pullstats.classify.steps`)."""
-    gaps, starts = _gaps_and_starts(requests)
+    return _actions_from(requests, *_gaps_and_starts(requests))
+
+
+def _actions_from(requests: pa.Table, gaps: np.ndarray, starts: np.ndarray) -> pa.Table:
+    """:func:`actions_of`, with the requests' gaps and partition starts already found."""
     grouped = group_columns(
         gaps,
         starts,
@@ -225,7 +236,7 @@ def actions_of(requests: pa.Table) -> pa.Table:
     # sort the first requests' keys, then gather the wide rows once, already in order
     keys = requests.select(_ACTION_ORDER).take(first)
     order = pc.sort_indices(keys, sort_keys=[(key, "ascending") for key in _ACTION_ORDER])
-    firsts = requests.drop_columns(["received", "id", "partition_hash"]).take(first.take(order))
+    firsts = requests.select(_FIRST_REQUEST_COLUMNS).take(first.take(order))
     digest = grouped.digest.take(order)
     tag = firsts["tag"]
     by_tag = pc.not_equal(tag, "")
@@ -256,6 +267,11 @@ def actions_of(requests: pa.Table) -> pa.Table:
 
 #: The order of a day's actions, by their first request.
 _ACTION_ORDER = ("ts", "namespace", "repository", "ip_hash", "received", "id")
+#: What an action takes from its first request (gathered once per action: the wide part).
+_FIRST_REQUEST_COLUMNS = (
+    "ts", "namespace", "repository", "tag", "type", "host", "country", "domain",
+    "user_agent_tool", "user_agent_version", "user_agent", "ip_hash",
+)  # fmt: skip
 
 
 def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> int:
