@@ -150,6 +150,21 @@ def test_the_classify_steps_yield_the_columns_their_users_take() -> None:
 
 
 @pytest.mark.parametrize("step", [COUNTS, COUNTRIES], ids=lambda step: step.name)
+def test_each_kind_column_counts_the_actions_of_its_kind(step: Step) -> None:
+    # `count(*) FILTER (WHERE action = '<kind>') AS <kind>`: the SQL spells the ActionKind
+    # values, so a misspelt one would count nothing without failing anything else
+    counted = {}
+    for alias in sqlglot.parse_one(step.sql(), read="duckdb").find_all(exp.Alias):
+        condition = alias.find(exp.Filter)
+        if condition is None or alias.alias not in ACTION_KINDS:
+            continue
+        equal = condition.find(exp.EQ)
+        assert equal is not None and equal.left.name == "action", alias.alias
+        counted[alias.alias] = equal.right.this
+    assert counted == {kind: kind for kind in ACTION_KINDS}
+
+
+@pytest.mark.parametrize("step", [COUNTS, COUNTRIES], ids=lambda step: step.name)
 def test_the_rollup_steps_count_every_action_kind(step: Step) -> None:
     columns = sqlglot.parse_one(step.sql(), read="duckdb").named_selects
     assert columns[-4:] == [*ACTION_KINDS, "unique_ip_count"]
