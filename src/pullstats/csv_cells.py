@@ -94,7 +94,8 @@ _PLAIN_FIRST = "unicode(s) BETWEEN 33 AND 126 AND unicode(s) NOT IN (43, 45, 61,
 def safe_cell_sql() -> str:
     """:func:`safe_cell` of a text ``s`` as an SQL expression, DuckDB dialect (NULL stays
     NULL)."""
-    replaced = f"replace(s, chr(0), chr({ord(NUL_REPLACEMENT)}))"
+    # the replacement as a literal character: chr() past 255 means another thing on Spark
+    replaced = f"replace(s, chr(0), '{NUL_REPLACEMENT}')"
     return (
         f"CASE WHEN {_PLAIN_FIRST} AND NOT contains(s, chr(0)) THEN s "
         f"WHEN regexp_matches(s, '^{_first_character_class()}') THEN '''' || {replaced} "
