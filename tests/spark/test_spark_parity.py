@@ -26,6 +26,8 @@ from pullstats.csv_cells import NUL_REPLACEMENT, safe_cell
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.exports.steps import EXTRA_ACTIONS, ROLLUP_ROWS, SUMMARY_LINES, SUMMARY_ROWS
 from pullstats.exports.views import Dataview
+from pullstats.ingest.records import SPOOL_SCHEMA
+from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, REPEATS
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
 from pullstats.rollups.steps import COUNTRIES, COUNTS
 from pullstats.steps import Step
@@ -263,3 +265,32 @@ def test_the_summary_rows_agree(spark: Any, tmp_path: Path) -> None:
         ("namespace", "partner"),
         ("repository", "partner"),
     ]
+
+
+def test_compactions_batch_steps_agree(spark: Any, tmp_path: Path) -> None:
+    # a registry retried e1 (the later arrival goes); e2 is already in the lake; e3 is new
+    day = 1_767_657_600_000_000  # 2026-01-06T00:00:00Z in microseconds
+    spool = [
+        dict(id="e1", ts=day + 5, recv=day + 9, name="acme/api", tag="1.0", digest="", ua="a"),
+        dict(id="e1", ts=day + 5, recv=day + 7, name="acme/api", tag="1.0", digest="", ua="a"),
+        dict(id="e2", ts=day + 6, recv=day + 8, name="nginx", tag="", digest="sha256:x", ua="b"),
+        dict(id="e3", ts=day + 86_400_000_000, recv=day, name="acme/web", tag="2", digest="",
+             ua="c"),
+    ]  # fmt: skip
+    common = dict(method="GET", ip="192.0.2.1", src="notification")
+    batch = pa.Table.from_pylist(
+        [{name: (common | row).get(name) for name in SPOOL_SCHEMA.names} for row in spool],
+        schema=SPOOL_SCHEMA,
+    )
+    assert _same_rows(spark, tmp_path, REPEATS, {"batch": batch}) == [(1,)]
+    firsts = _same_rows(spark, tmp_path, FIRST_ARRIVALS, {"batch": batch})
+    assert sorted((row[0], row[-1]) for row in firsts) == [
+        ("e1", day + 7),
+        ("e2", day + 8),
+        ("e3", day),
+    ]
+    days = _same_rows(spark, tmp_path, BATCH_DAYS, {"batch": batch})
+    assert days == [(20459, day + 5), (20460, day + 86_400_000_000)]
+    ids = pa.table({"id": ["e2", "e9"]})
+    new = _same_rows(spark, tmp_path, NEW_REQUESTS, {"batch": batch, "ids": ids})
+    assert sorted(row[0] for row in new) == ["e1", "e1", "e3"]
