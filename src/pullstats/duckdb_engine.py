@@ -108,6 +108,19 @@ class DuckDBEngine:
         defined.update(step.functions)
         return bind_params(step.sql(**options), params or {})
 
+    def create_table(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        name: str,
+        step: Step,
+        inputs: Mapping[str, Source],
+        params: Mapping[str, object] | None = None,
+        **options: object,
+    ) -> None:
+        """Replace the temporary table ``name`` on ``connection`` with ``step``'s rows."""
+        sql = self.statement(connection, step, inputs, params, **options)
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {_identifier(name)} AS {sql}")
+
     def arrow(
         self,
         step: Step,
@@ -148,6 +161,11 @@ class DuckDBEngine:
                 connection.register(f"{item.name}__arrow", schema.empty_table())
                 body = f"FROM {_identifier(item.name + '__arrow')}"
             connection.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
+
+
+def own_tables(step: Step) -> dict[str, Source]:
+    """Each input of ``step`` bound to the connection's table or view of its own name."""
+    return {item.name: item.name for item in step.inputs}
 
 
 def _identifier(name: str) -> str:

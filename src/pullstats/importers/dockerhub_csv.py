@@ -45,7 +45,7 @@ import duckdb
 from pullstats.atomic_files import atomic_path, publish
 from pullstats.db.state import add_pending_days
 from pullstats.drop_reasons import DOCKERHUB_RAW, DOCKERHUB_SUMMARY
-from pullstats.duckdb_engine import DuckDBEngine, connect
+from pullstats.duckdb_engine import DuckDBEngine, connect, own_tables
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
     RAW_COLUMNS,
@@ -233,17 +233,14 @@ def _statement(
     **options: object,
 ) -> str:
     """``step``'s SQL over the connection's table of each input's name, parameters bound."""
-    inputs = {item.name: item.name for item in step.inputs}
-    return _ENGINE.statement(connection, step, inputs, params, **options)
+    return _ENGINE.statement(connection, step, own_tables(step), params, **options)
 
 
 def _parse(
     connection: duckdb.DuckDBPyConnection, step: Step, params: dict[str, object], **options: object
 ) -> None:
     """``parsed``: every row of ``csv_rows`` with its problem, by ``step``."""
-    connection.execute(
-        f"CREATE TEMP TABLE parsed AS {_statement(connection, step, params, **options)}"
-    )
+    _ENGINE.create_table(connection, "parsed", step, own_tables(step), params, **options)
 
 
 def _rows(

@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pullstats.duckdb_engine import DuckDBEngine, count_rows
+from pullstats.duckdb_engine import DuckDBEngine, count_rows, own_tables
 from pullstats.ingest import steps
 from pullstats.ingest.access_log_formats import (
     ERROR_REASONS,
@@ -165,15 +165,13 @@ class LogParser:
     ) -> str:
         """``step``'s SQL over this connection's tables (``log_chunk``, ``log_lines`` …: each
         input is the table of its name), its parameters bound."""
-        inputs = {item.name: item.name for item in step.inputs}
-        return self._engine.statement(self._db, step, inputs, params, **options)
+        return self._engine.statement(self._db, step, own_tables(step), params, **options)
 
     def _create(
         self, table: str, step: Step, params: dict[str, object] | None = None, **options: object
     ) -> None:
         """Replace the temporary ``table`` with ``step``'s result."""
-        sql = self._statement(step, params, **options)
-        self._db.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        self._engine.create_table(self._db, table, step, own_tables(step), params, **options)
 
     def _rows(self, step: Step, params: dict[str, object] | None = None) -> list[tuple[Any, ...]]:
         return self._db.execute(self._statement(step, params)).fetchall()

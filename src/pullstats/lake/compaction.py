@@ -246,8 +246,7 @@ class RequestWriter:
         """A new temporary table of ``step``'s rows (added to ``kept``), for the next steps."""
         self._kept += 1
         name = f"lake_kept_{self._kept}"
-        sql = self._engine.statement(self._db, step, inputs, params)
-        self._db.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+        self._engine.create_table(self._db, name, step, inputs, params)
         kept.append(name)
         return name
 
