@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 
 from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
+from pullstats.lake_schema import ACTIONS
 from pullstats.runtime import Runtime
 from tests.cli_fork import ForkedProcess, run_pullstats_command, start_pullstats_command
 
@@ -117,6 +119,14 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = Runtime.open(settings)
     yield rt
     rt.close()
+
+
+def actions_table(rows: list[dict[str, object]]) -> pa.Table:
+    """A table of the lake's actions (``lake_schema.ACTIONS``): each row as given, every
+    column it leaves out NULL."""
+    return pa.Table.from_pylist(
+        [{name: row.get(name) for name in ACTIONS.columns} for row in rows], schema=ACTIONS.schema
+    )
 
 
 def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:

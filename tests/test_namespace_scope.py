@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.exports.steps import RAW_LINES
-from pullstats.lake_schema import ACTIONS
 from pullstats.namespace_scope import NamespaceScope
+from tests.conftest import actions_table
 
 
 def test_own_repositories_and_extra_repos_are_covered_nothing_else() -> None:
@@ -41,13 +40,11 @@ def test_the_raw_view_step_selects_the_rows_the_scope_covers(
         ("o'brien", "tool"),
         ("acme2", "api"),
     ]
-    actions = pa.Table.from_pylist(
+    actions = actions_table(
         [
-            {name: None for name in ACTIONS.columns}
-            | {"namespace": ns, "repository": repo, "timestamp": datetime(2026, 1, 5, 12)}
+            {"namespace": ns, "repository": repo, "timestamp": datetime(2026, 1, 5, 12)}
             for ns, repo in rows
-        ],
-        schema=ACTIONS.schema,
+        ]
     )
     params: dict[str, object] = {"namespace": scope.namespace}
     if scope.extra_repos:

@@ -33,6 +33,7 @@ from pullstats.lake_schema import ACTIONS
 from pullstats.pipeline import EXPORT_STEPS, INGEST_STEPS, PROCESS_STEPS, STEPS
 from pullstats.rollups.steps import COUNTRIES, COUNTS
 from pullstats.steps import Function, Input, Step, Transform, bind_params, literal
+from tests.conftest import actions_table
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "pullstats"
 
@@ -170,11 +171,6 @@ def test_the_rollup_steps_count_every_action_kind(step: Step) -> None:
     assert columns[-4:] == [*ACTION_KINDS, "unique_ip_count"]
 
 
-def _actions(rows: list[dict[str, object]]) -> pa.Table:
-    full = [{name: row.get(name) for name in ACTIONS.columns} for row in rows]
-    return pa.Table.from_pylist(full, schema=ACTIONS.schema)
-
-
 def test_the_engine_binds_files_tables_and_empty_inputs(tmp_path: Path) -> None:
     engine = DuckDBEngine(Settings(data_dir=tmp_path))
     a, b = b"\x01" * 16, b"\x02" * 16
@@ -189,9 +185,9 @@ def test_the_engine_binds_files_tables_and_empty_inputs(tmp_path: Path) -> None:
     files = []
     for n, row in enumerate(rows):
         files.append(tmp_path / f"part-{n}.parquet")
-        pq.write_table(_actions([row]), files[-1])
+        pq.write_table(actions_table([row]), files[-1])
     by_files = engine.arrow(COUNTS, {"actions": files, "summaries": []})
-    by_table = engine.arrow(COUNTS, {"actions": _actions(rows), "summaries": []})
+    by_table = engine.arrow(COUNTS, {"actions": actions_table(rows), "summaries": []})
     key = [("level", "ascending"), ("repository", "ascending"), ("reference", "ascending")]
     assert by_files.sort_by(key).to_pylist() == by_table.sort_by(key).to_pylist()
     counts = {
@@ -269,8 +265,8 @@ def test_a_file_name_input_tells_copies_of_a_row_apart(tmp_path: Path) -> None:
     row = dict(namespace="acme", repository="api", reference="1", action="pull_by_tag")
     other = dict(row, reference="2")
     files = [tmp_path / "part-week.parquet", tmp_path / "part-month.parquet"]
-    pq.write_table(_actions([row, row, other]), files[0])
-    pq.write_table(_actions([row, row]), files[1])
+    pq.write_table(actions_table([row, row, other]), files[0])
+    pq.write_table(actions_table([row, row]), files[1])
     result = engine.arrow(IMPORTED_ACTIONS_STEP, {"imported": files})
     assert result.schema.names == list(ACTIONS.columns)
     assert sorted(result["reference"].to_pylist()) == ["1", "1", "2"]
@@ -289,7 +285,7 @@ def test_the_engine_defines_a_steps_functions(tmp_path: Path) -> None:
     for row in rows:
         row["action_day"] = day
         row["timestamp"] = datetime(2026, 1, 5, 12)
-    table = _actions(rows)
+    table = actions_table(rows)
     own = engine.arrow(RAW_LINES, {"actions": table}, {"namespace": "acme"})
     (line,) = own["line"].to_pylist()
     assert line.split(",")[5] == "'=1+1" and line.endswith("\r\n")

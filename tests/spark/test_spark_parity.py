@@ -28,9 +28,10 @@ from pullstats.exports.steps import EXTRA_ACTIONS, ROLLUP_ROWS, SUMMARY_LINES, S
 from pullstats.exports.views import Dataview
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, REPEATS
-from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
+from pullstats.lake_schema import IMPORTED_SUMMARIES
 from pullstats.rollups.steps import COUNTRIES, COUNTS
 from pullstats.steps import Step
+from tests.conftest import actions_table
 
 pyspark = pytest.importorskip("pyspark.sql", reason="pyspark is a test dependency")
 
@@ -124,11 +125,6 @@ def _same_rows(
     return on_duckdb
 
 
-def _actions(rows: list[dict[str, object]]) -> pa.Table:
-    base = {name: None for name in ACTIONS.columns}
-    return pa.Table.from_pylist([base | row for row in rows], schema=ACTIONS.schema)
-
-
 A, B, C = b"\x01" * 16, b"\x02" * 16, b"\x03" * 16
 WHEN = datetime(2026, 1, 6, 12)
 
@@ -176,7 +172,7 @@ def test_the_rollup_counts_agree(spark: Any, tmp_path: Path) -> None:
         schema=IMPORTED_SUMMARIES.schema,
     )
     rows = _same_rows(
-        spark, tmp_path, COUNTS, {"actions": _actions(ACTION_ROWS), "summaries": summaries}
+        spark, tmp_path, COUNTS, {"actions": actions_table(ACTION_ROWS), "summaries": summaries}
     )
     by_key = {row[:4]: row[4:] for row in rows}
     # worked by hand: (tag, digest, version check, distinct IPs)
@@ -187,7 +183,7 @@ def test_the_rollup_counts_agree(spark: Any, tmp_path: Path) -> None:
 
 
 def test_the_country_counts_agree(spark: Any, tmp_path: Path) -> None:
-    rows = _same_rows(spark, tmp_path, COUNTRIES, {"actions": _actions(ACTION_ROWS)})
+    rows = _same_rows(spark, tmp_path, COUNTRIES, {"actions": actions_table(ACTION_ROWS)})
     acme = {row[3]: row[4:] for row in rows if row[:3] == ("namespace", "acme", "")}
     # de and DE are one country; empty and unknown are ZZ
     assert acme == {"DE": (2, 0, 0, 2), "ZZ": (0, 1, 1, 2), "US": (1, 0, 0, 1)}
@@ -198,7 +194,7 @@ def test_the_extra_repos_actions_agree(spark: Any, tmp_path: Path) -> None:
         spark,
         tmp_path,
         EXTRA_ACTIONS,
-        {"period_actions": _actions(ACTION_ROWS)},
+        {"period_actions": actions_table(ACTION_ROWS)},
         {"extra_repos": ["globex/gw", "acme/web"]},
     )
     assert sorted({(row[2], row[3]) for row in rows}) == [("acme", "web"), ("globex", "gw")]
