@@ -5,15 +5,23 @@ uses, or a test helper they call (followed through functions defined under ``tes
 of :data:`E2E_CALLS` — a server process, the ``pullstats`` command or any other child process,
 or a browser. ``pytest -m "not e2e and not slow"`` is the fast tier (CONTRIBUTING.md). Should the
 scan miss one, :func:`run_cli` and :func:`start_server` fail the unmarked test that calls them.
+
+The catalog: SQLite in the data dir, or with ``PULLSTATS_TEST_CATALOG=postgresql`` a fresh
+PostgreSQL database for each data dir (made from ``PULLSTATS_TEST_POSTGRES_URL``, dropped when
+the test that made it ends). :func:`catalog_url` names it; the ``settings`` fixture,
+:func:`catalog_settings`, :func:`cli_env` and so :func:`start_server` all use it, so the
+commands and servers a test starts share the catalog of the test's own runtime.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +30,8 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord
@@ -50,6 +60,110 @@ PASSWORD_HASHING = "PULLSTATS_PASSWORD_HASHING"
 os.environ.setdefault(PASSWORD_HASHING, "insecure-test")
 
 _current_test: pytest.Item | None = None
+
+#: which catalog the suite runs on: "sqlite" (the default) or "postgresql"
+CATALOG_ENV = "PULLSTATS_TEST_CATALOG"
+#: the PostgreSQL server the tests make their databases in, e.g.
+#: postgresql+psycopg://postgres@127.0.0.1:5432/test (CONTRIBUTING.md)
+POSTGRES_ENV = "PULLSTATS_TEST_POSTGRES_URL"
+CATALOGS = ("sqlite", "postgresql")
+TEST_CATALOG = os.environ.get(CATALOG_ENV, "sqlite") or "sqlite"
+ON_POSTGRESQL = TEST_CATALOG == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_CATALOG not in CATALOGS:
+        raise pytest.UsageError(f"{CATALOG_ENV}={TEST_CATALOG}: use one of {', '.join(CATALOGS)}")
+    if ON_POSTGRESQL and not os.environ.get(POSTGRES_ENV):
+        raise pytest.UsageError(f"{CATALOG_ENV}=postgresql needs {POSTGRES_ENV} (CONTRIBUTING.md)")
+
+
+class PostgresDatabases:
+    """Fresh databases on the test server: made on demand, dropped when their owner ends."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._admin: Engine | None = None
+        #: database name -> the test that made it (None: made by a module fixture)
+        self.made: dict[str, str | None] = {}
+
+    def admin(self) -> Engine:
+        if self._admin is None:
+            self._admin = create_engine(self.base_url, isolation_level="AUTOCOMMIT")
+        return self._admin
+
+    def url(self, name: str) -> str:
+        return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, name: str, owner: str | None) -> str:
+        if name not in self.made:
+            with self.admin().connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            self.made[name] = owner
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        self.made.pop(name, None)
+        with self.admin().connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def drop_made_by(self, owner: str | None) -> None:
+        for name in [name for name, made_by in self.made.items() if made_by == owner]:
+            self.drop(name)
+
+    def close(self) -> None:
+        for name in list(self.made):
+            self.drop(name)
+        if self._admin is not None:
+            self._admin.dispose()
+
+
+_postgres: PostgresDatabases | None = None
+#: this test process's prefix: names never collide with another worker's or an earlier run's
+_RUN = uuid.uuid4().hex[:8]
+
+
+def postgres_databases() -> PostgresDatabases:
+    """The test server's databases; skips the test when no server is configured."""
+    global _postgres
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"no PostgreSQL: set {POSTGRES_ENV} (CONTRIBUTING.md) to run this")
+    if _postgres is None:
+        _postgres = PostgresDatabases(base)
+    return _postgres
+
+
+def fresh_postgres_url() -> str:
+    """A new empty PostgreSQL database for the current test, dropped when it ends."""
+    owner = _current_test.nodeid if _current_test is not None else None
+    return postgres_databases().create(f"pullstats_{_RUN}_{uuid.uuid4().hex[:12]}", owner)
+
+
+def catalog_url(data_dir: Path) -> str | None:
+    """The catalog URL of ``data_dir``'s installation: None for SQLite in the data dir, else
+    its own PostgreSQL database (the same one every time it is asked for that data dir)."""
+    if not ON_POSTGRESQL:
+        return None
+    key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    owner = _current_test.nodeid if _current_test is not None else None
+    return postgres_databases().create(f"pullstats_{_RUN}_{key}", owner)
+
+
+def catalog_settings(data_dir: Path, **values: Any) -> Settings:
+    """Settings of the installation in ``data_dir``, on the suite's catalog (see catalog_url)."""
+    return Settings(data_dir=data_dir, database_url=catalog_url(data_dir), **values)
+
+
+def only_on_sqlite(why: str) -> None:
+    """Skip a test that is about the SQLite file itself when the suite runs on PostgreSQL."""
+    if ON_POSTGRESQL:
+        pytest.skip(f"about the SQLite catalog file ({why}); the suite runs on PostgreSQL")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _postgres is not None:
+        _postgres.close()
 
 
 def _code_names(code: Any) -> set[str]:
@@ -96,6 +210,8 @@ def _remember_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
     _current_test = request.node
     yield
     _current_test = None
+    if _postgres is not None:  # the test's servers have stopped: its databases can go
+        _postgres.drop_made_by(request.node.nodeid)
 
 
 def require_e2e_mark(what: str) -> None:
@@ -111,7 +227,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir)
+    return catalog_settings(data_dir)
 
 
 @pytest.fixture
@@ -147,6 +263,9 @@ def cli_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULLSTATS_")}
     env[PASSWORD_HASHING] = os.environ[PASSWORD_HASHING]
     env["PULLSTATS_DATA_DIR"] = str(data_dir)
+    database_url = catalog_url(data_dir)
+    if database_url is not None:
+        env["PULLSTATS_DATABASE_URL"] = database_url
     env.update(extra or {})
     return env
 

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pullstats.config import Settings
 from pullstats.duckdb_engine import connect, read_parquet
 from pullstats.sql_literals import sql_list, sql_text
+from tests.conftest import catalog_settings
 
 
 def test_a_quote_is_doubled() -> None:
@@ -38,7 +38,7 @@ def test_a_parquet_file_whose_path_holds_a_quote_is_read(tmp_path: Path) -> None
     folder = tmp_path / "o'brien"
     folder.mkdir()
     pq.write_table(pa.table({"n": [1, 2, 3]}), folder / "part-'1'.parquet")
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = catalog_settings(tmp_path / "data")
     connection = connect(settings)
     source = read_parquet([folder / "part-'1'.parquet"])
     assert connection.execute(f"SELECT sum(n) FROM {source}").fetchall() == [(6,)]

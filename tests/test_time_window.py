@@ -25,7 +25,7 @@ from pullstats.ingest.time_window import TimeWindow
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.api.test_ingest import ingest_token, post
-from tests.conftest import Server, run_cli, write_spool
+from tests.conftest import Server, catalog_settings, run_cli, write_spool
 from tests.envelopes import envelope, pull_event
 
 FIRST = "0001-01-01T00:00:00Z"
@@ -186,7 +186,7 @@ def test_a_rebuild_reaching_the_end_of_the_calendar_does_not_overflow(data_dir: 
 
 @pytest.mark.e2e
 def test_set_aside_records_are_a_metric(server: Server) -> None:
-    runtime = Runtime.open(Settings(data_dir=server.data_dir))
+    runtime = Runtime.open(catalog_settings(server.data_dir))
     try:
         write_spool(runtime, record_at(micros(datetime(1, 1, 1, tzinfo=UTC)), "first"))
     finally:

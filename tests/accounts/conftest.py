@@ -2,16 +2,15 @@
 
 PostgreSQL comes from ``PULLSTATS_TEST_POSTGRES_URL`` (e.g.
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets a database of its own,
-dropped afterwards. Without the variable the PostgreSQL half is skipped, saying why.
+dropped afterwards. Without the variable the PostgreSQL half is skipped, saying why; with
+``PULLSTATS_TEST_CATALOG=postgresql`` (the whole suite on PostgreSQL) the SQLite half is.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from pullstats.accounts import service
 from pullstats.accounts.jwt_tokens import JWT_KEY
@@ -30,31 +27,27 @@ from pullstats.config import Settings
 from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
 from tests.cli_fork import run_pullstats_command
-from tests.conftest import cli_env, free_port, require_e2e_mark
+from tests.conftest import (
+    CATALOG_ENV,
+    ON_POSTGRESQL,
+    cli_env,
+    free_port,
+    fresh_postgres_url,
+    require_e2e_mark,
+)
 
-POSTGRES_ENV = "PULLSTATS_TEST_POSTGRES_URL"
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """None for the default SQLite catalog in the data dir, else a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield None
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"no PostgreSQL: set {POSTGRES_ENV} (CONTRIBUTING.md) to run this")
-    name = f"pullstats_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the default SQLite catalog in the data dir, else a fresh PostgreSQL database
+    (dropped when the test ends)."""
+    if request.param == "postgresql":
+        return fresh_postgres_url()
+    if ON_POSTGRESQL:
+        pytest.skip(f"{CATALOG_ENV}=postgresql: the [postgresql] case runs this on PostgreSQL")
+    return None
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import pytest
 from argon2 import extract_parameters
 
 from pullstats.accounts import passwords
-from pullstats.config import Settings
 from pullstats.runtime import Runtime
-from tests.conftest import start_server
+from tests.conftest import catalog_settings, start_server
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def restore_hashing() -> Iterator[None]:
 def test_the_setting_sets_the_cost_of_new_hashes(data_dir: Path, restore_hashing: None) -> None:
     costs = {}
     for hashing in ("standard", "insecure-test"):
-        Runtime.open(Settings(data_dir=data_dir, password_hashing=hashing)).close()
+        Runtime.open(catalog_settings(data_dir, password_hashing=hashing)).close()
         parameters = extract_parameters(passwords.hash_password("a long enough passphrase"))
         costs[hashing] = (parameters.memory_cost, parameters.time_cost, parameters.parallelism)
     # RFC 9106 §4, second recommended option: 64 MiB, 3 passes, 4 lanes

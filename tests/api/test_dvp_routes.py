@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from pullstats.accounts import service
-from pullstats.config import Settings
 from pullstats.db.models import ExportFile, ExtraRepo
 from pullstats.exports.closing import export_closed
 from pullstats.exports.signing import DOWNLOAD_KEY, sign
@@ -21,7 +20,7 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, start_server, write_spool
+from tests.conftest import Server, catalog_settings, start_server, write_spool
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("dvp-routes")
@@ -51,7 +50,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, st
     alice reads acme, bob reads nothing; partner/shared is an extra repo of acme."""
     root = tmp_path_factory.mktemp("dvp")
     data_dir = root / "data"
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     last_month = last_complete_months(datetime.now(UTC).date(), 1)[0]
     with runtime.sessions.begin() as session:
         for ns in ("acme", "partner"):
@@ -251,7 +250,7 @@ def test_a_valid_link_to_a_file_gone_from_the_disk_is_410(world: tuple[Server, s
     server = world[0]
     (link,) = get(world, f"{EXPORTS}/years/2020/weeks/53/namespace-summary").json()["data"]
     file_id = int(urlsplit(link["url"]).path.split("/")[2])
-    runtime = Runtime.open(Settings(data_dir=server.data_dir))
+    runtime = Runtime.open(catalog_settings(server.data_dir))
     try:
         with runtime.sessions() as session:
             entry = session.get(ExportFile, file_id)
@@ -274,7 +273,7 @@ def test_a_valid_link_to_a_file_gone_from_the_disk_is_410(world: tuple[Server, s
 
 
 def ok_sha(data_dir: Path, file_id: int) -> str:
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     try:
         with runtime.sessions() as session:
             entry = session.get(ExportFile, file_id)

@@ -23,7 +23,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from pullstats.accounts import service
-from pullstats.config import Settings
 from pullstats.db.models import ExportFile
 from pullstats.exports.closing import export_closed
 from pullstats.importers.dockerhub_csv import import_files
@@ -32,7 +31,7 @@ from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import write_spool
+from tests.conftest import catalog_settings, write_spool
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
 NAMESPACE = "acme"
@@ -133,7 +132,7 @@ def golden_name(namespace: str, view: str, period: Period) -> str:
 def build(data_dir: Path) -> dict[str, bytes]:
     """Run the input through import, ``process`` and ``export`` in ``data_dir``; the golden
     files' names and their decompressed bytes."""
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     try:
         with runtime.sessions.begin() as session:
             for namespace in (NAMESPACE, "partner"):

@@ -32,7 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts import service
-from pullstats.config import Settings
 from pullstats.db.models import ExportFile, PullRollup
 from pullstats.exports.closing import export_closed
 from pullstats.importers.dockerhub_csv import import_files
@@ -50,7 +49,7 @@ from pullstats.rollups.series import (
 )
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import write_spool
+from tests.conftest import catalog_settings, write_spool
 
 START = datetime(2026, 1, 26, tzinfo=UTC)  # Monday of 2026-W05, whose Sunday is 1 February
 DAYS = 14
@@ -108,7 +107,7 @@ def test_summary_exports_equal_the_rollups_and_the_api(
     hub_summaries: dict[str, Counts],
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        runtime = Runtime.open(Settings(data_dir=Path(scratch) / "data"))
+        runtime = Runtime.open(catalog_settings(Path(scratch) / "data"))
         try:
             _load(runtime, Path(scratch), requests, hub_raw, hub_summaries)
             result = export_closed(runtime, now=end_of_day(THROUGH))

@@ -14,7 +14,6 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from pullstats.config import Settings
 from pullstats.db.models import ExportFile
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.spool_encoding import to_spool_lines
@@ -26,6 +25,7 @@ from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
+from tests.conftest import catalog_settings
 from tests.exports.test_closing import add_requests, at, pull, register
 
 NOW = end_of_day(date(2026, 11, 1))  # everything below is closed by then
@@ -116,7 +116,7 @@ WEEK = Period.week(2026, 2)
 
 @pytest.mark.slow
 def test_views_split_into_parts_and_shrink_cleanly(data_dir: Path) -> None:
-    small = Runtime.open(Settings(data_dir=data_dir, export_part_bytes=4096))
+    small = Runtime.open(catalog_settings(data_dir, export_part_bytes=4096))
     try:
         register(small, "acme")
         add_requests(
@@ -145,7 +145,7 @@ def test_views_split_into_parts_and_shrink_cleanly(data_dir: Path) -> None:
         assert again == first
     finally:
         small.close()
-    large = Runtime.open(Settings(data_dir=data_dir))
+    large = Runtime.open(catalog_settings(data_dir))
     try:
         export_closed(large, now=NOW, rebuild=True)
         whole = entries(large, "acme", WEEK, "raw")

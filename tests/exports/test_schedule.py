@@ -20,7 +20,7 @@ from pullstats.ingest.records import PullRequestRecord
 from pullstats.runtime import Runtime
 from pullstats.scheduler import NICENESS, Scheduler
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import start_server, write_spool
+from tests.conftest import catalog_settings, start_server, write_spool
 
 # a child that records when it ran and at which niceness, then sleeps a little
 _RECORDER = """
@@ -41,7 +41,7 @@ def _rows(runtime: Runtime) -> list[ExportFile]:
 def test_the_server_processes_and_exports_without_an_operator(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     with runtime.sessions.begin() as session:
         service.create_namespace(session, "acme")
     monday = datetime(2026, 1, 5, 9, tzinfo=UTC)  # ISO week 2026-W02, long closed
@@ -62,7 +62,7 @@ def test_the_server_processes_and_exports_without_an_operator(
     finally:
         server.stop()
         runtime.close()
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     try:
         names = sorted(row.file_name for row in _rows(runtime))
     finally:
@@ -104,11 +104,11 @@ def test_a_failed_job_ends_its_round_and_zero_turns_the_schedule_off(tmp_path: P
     marker = tmp_path / "ran"
     fail = (sys.executable, "-c", "raise SystemExit(3)")
     touch = (sys.executable, "-c", f"open({str(marker)!r}, 'w').close()")
-    scheduler = Scheduler(Settings(data_dir=tmp_path / "data"), commands=[fail, touch])
+    scheduler = Scheduler(catalog_settings(tmp_path / "data"), commands=[fail, touch])
     result = asyncio.run(scheduler.run_round())
     assert not result.ok
     assert not marker.exists()
 
-    off = Scheduler(Settings(data_dir=tmp_path / "data", schedule_interval="0"))  # type: ignore[arg-type]
+    off = Scheduler(catalog_settings(tmp_path / "data", schedule_interval="0"))  # type: ignore[arg-type]
     assert not off.enabled
-    assert Scheduler(Settings(data_dir=tmp_path / "data")).interval == 15 * 60
+    assert Scheduler(catalog_settings(tmp_path / "data")).interval == 15 * 60

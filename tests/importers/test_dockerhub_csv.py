@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import select
 
 from pullstats.accounts import service
-from pullstats.config import Settings
 from pullstats.db.models import ExportFile, PullRollup
 from pullstats.exports.closing import export_closed
 from pullstats.importers.dockerhub_csv import FileReport, content_sha256, import_files
@@ -36,7 +35,7 @@ from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import SeriesQuery, Timespan, namespace_series
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import run_cli, write_spool
+from tests.conftest import catalog_settings, run_cli, write_spool
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerhub"
 RAW = FIXTURES / "hub_raw_2026-W02.csv"
@@ -257,7 +256,7 @@ def test_our_own_exports_import_back_to_the_same_rollups(runtime: Runtime, tmp_p
     assert len(exports) == 12
     original = rollups(runtime)
 
-    fresh = Runtime.open(Settings(data_dir=tmp_path / "fresh"))
+    fresh = Runtime.open(catalog_settings(tmp_path / "fresh"))
     try:
         reports = imported(fresh, *exports)
         assert sum(r.rows for r in reports if r.kind is FileKind.RAW) == 6 + 5 + 1
@@ -327,7 +326,7 @@ def test_exports_of_imported_history_show_its_counts_and_import_back(
         exports = [runtime.paths.exports / f.path for f in session.scalars(select(ExportFile))]
     assert raw_rows == {("week", W02.start): 8, ("week", W03.start): 0, ("month", JANUARY.start): 8}
 
-    fresh = Runtime.open(Settings(data_dir=tmp_path / "fresh"))
+    fresh = Runtime.open(catalog_settings(tmp_path / "fresh"))
     try:
         imported(fresh, *exports)
         process(fresh)

@@ -25,7 +25,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pullstats.config import Settings
 from pullstats.importers import log_import
 from pullstats.importers.log_import import import_logs
 from pullstats.ingest import log_lines
@@ -38,7 +37,7 @@ from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import run_cli, write_spool
+from tests.conftest import catalog_settings, run_cli, write_spool
 
 LOG_FORMAT_NAMES: list[LogFormat] = list(LOG_FORMATS)
 LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
@@ -625,7 +624,7 @@ def test_files_the_overlap_guard_lets_in_are_written_whole(
     assert [source.used for source in guarded.sources] == [2 * 4, 4]
     assert guarded.written == guarded.used
     # the same requests, ids included, and the same report as an import that does not check
-    other = Runtime.open(Settings(data_dir=tmp_path / "unchecked"))
+    other = Runtime.open(catalog_settings(tmp_path / "unchecked"))
     try:
         unchecked = import_logs(other, logs, allow_overlap=True)
         assert unchecked.sources == guarded.sources

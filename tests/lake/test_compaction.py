@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pullstats.config import Settings
 from pullstats.duckdb_engine import connect
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
 from pullstats.lake.compaction import RequestWriter
@@ -22,7 +21,7 @@ from pullstats.lake.retention import prune_spool
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import write_spool
+from tests.conftest import catalog_settings, write_spool
 
 DAY = date(2026, 3, 1)  # a Sunday
 
@@ -201,7 +200,7 @@ def test_rebuild_reclassifies_a_range_and_changes_nothing(runtime: Runtime) -> N
 
 
 def test_compacted_segments_are_deleted_after_retention(data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
+    settings = catalog_settings(data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
     runtime = Runtime.open(settings)
     try:
         spool(runtime, record("r", datetime(2026, 3, 4, tzinfo=UTC), "GET", tag="1.0"))
@@ -218,7 +217,7 @@ def test_compacted_segments_are_deleted_after_retention(data_dir: Path) -> None:
 
 
 def test_an_unread_segment_is_never_deleted(data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
+    settings = catalog_settings(data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
     runtime = Runtime.open(settings)
     try:
         spool(runtime, record("r", datetime(2026, 3, 4, tzinfo=UTC), "GET", tag="1.0"))

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pullstats.config import Settings
 from pullstats.lake_meta import LAKE_SCHEMA_VERSION, LakeVersionError
 from pullstats.runtime import Runtime
-from tests.conftest import run_cli
+from tests.conftest import catalog_settings, run_cli
 
 
 def meta_of(data_dir: Path) -> dict[str, object]:
@@ -19,18 +18,18 @@ def meta_of(data_dir: Path) -> dict[str, object]:
 
 
 def test_a_new_data_dir_records_its_lake_version(data_dir: Path) -> None:
-    Runtime.open(Settings(data_dir=data_dir)).close()
+    Runtime.open(catalog_settings(data_dir)).close()
     meta = meta_of(data_dir)
     assert meta["schema_version"] == LAKE_SCHEMA_VERSION == 1
     assert str(meta["written_by"]).startswith("pullstats ")
 
 
 def test_a_lake_from_before_the_file_gets_it_when_opened_for_writing(data_dir: Path) -> None:
-    Runtime.open(Settings(data_dir=data_dir)).close()
+    Runtime.open(catalog_settings(data_dir)).close()
     (data_dir / "lake" / "_meta.json").unlink()  # as every data dir before this release
-    Runtime.open(Settings(data_dir=data_dir), create=False).close()  # reading adds nothing
+    Runtime.open(catalog_settings(data_dir), create=False).close()  # reading adds nothing
     assert not (data_dir / "lake" / "_meta.json").exists()
-    Runtime.open(Settings(data_dir=data_dir)).close()
+    Runtime.open(catalog_settings(data_dir)).close()
     assert meta_of(data_dir)["schema_version"] == 1
 
 
@@ -48,16 +47,16 @@ def test_a_lake_from_before_the_file_gets_it_when_opened_for_writing(data_dir: P
 def test_a_lake_this_release_cannot_read_is_refused(
     data_dir: Path, text: str, expected: str
 ) -> None:
-    Runtime.open(Settings(data_dir=data_dir)).close()
+    Runtime.open(catalog_settings(data_dir)).close()
     (data_dir / "lake" / "_meta.json").write_text(text)
     for create in (True, False):
         with pytest.raises(LakeVersionError, match=expected):
-            Runtime.open(Settings(data_dir=data_dir), create=create)
+            Runtime.open(catalog_settings(data_dir), create=create)
     assert (data_dir / "lake" / "_meta.json").read_text() == text  # left as it was
 
 
 def test_commands_refuse_a_newer_lake_in_one_line(data_dir: Path) -> None:
-    Runtime.open(Settings(data_dir=data_dir)).close()
+    Runtime.open(catalog_settings(data_dir)).close()
     (data_dir / "lake" / "_meta.json").write_text('{"schema_version": 7}')
     for command in (["process"], ["status"]):
         result = run_cli(data_dir, *command)

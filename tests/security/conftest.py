@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from pullstats.accounts import service
-from pullstats.config import Settings
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, start_server, write_spool
+from tests.conftest import Server, catalog_settings, start_server, write_spool
 
 PASSWORD = "alice-has-a-long-password"
 
@@ -39,7 +38,7 @@ def _pull(n: int, when: datetime) -> PullRequestRecord:
 @pytest.fixture
 def world(data_dir: Path, tmp_path: Path) -> Iterator[Server]:
     """alice reads acme, which has pulls last month, exported."""
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     with runtime.sessions.begin() as session:
         service.create_namespace(session, "acme")
         service.create_user(session, "alice", PASSWORD)

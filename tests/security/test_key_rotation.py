@@ -15,13 +15,12 @@ import jwt
 import pytest
 
 from pullstats.accounts import jwt_tokens
-from pullstats.config import Settings
 from pullstats.exports.signing import sign
 from pullstats.key_rings import download_key_ring, jwt_key_ring
 from pullstats.periods import last_complete_months
 from pullstats.runtime import Runtime
 from pullstats.signing_keys import FIRST_KID, KeyRing, prune, rotate
-from tests.conftest import Server, run_cli
+from tests.conftest import Server, catalog_settings, run_cli
 from tests.security.conftest import PASSWORD
 
 API = "/api/publisher/analytics/v1"
@@ -143,7 +142,7 @@ def test_a_rotation_reaches_a_running_server(world: Server) -> None:
 def test_a_key_past_its_lifetime_is_refused_then_deleted(world: Server) -> None:
     """The first keys were retired two hours ago (longer than a JWT, a login_2fa_token or a
     link lives): what they signed is refused even where it has not expired itself."""
-    settings = Settings(data_dir=world.data_dir)
+    settings = catalog_settings(world.data_dir)
     jwt_ring, download_ring = jwt_key_ring(settings), download_key_ring(settings)
     first_jwt, first_download = jwt_ring.signing_key(), download_ring.signing_key()
     user_id = jwt_tokens.verify(jwt_ring, _login(world)).subject
@@ -187,7 +186,7 @@ def test_a_key_past_its_lifetime_is_refused_then_deleted(world: Server) -> None:
 def _sha256(data_dir: Path, file_id: int) -> str:
     from pullstats.db.models import ExportFile
 
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     try:
         with runtime.sessions() as session:
             entry = session.get(ExportFile, file_id)
