@@ -271,11 +271,12 @@ def cli_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, st
 
 
 def run_cli(
-    data_dir: Path, *args: str, stdin: str | None = None
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``pullstats`` command line in a child process against ``data_dir``."""
+    """Run the real ``pullstats`` command line in a child process against ``data_dir`` (with
+    ``env`` added to its environment)."""
     require_e2e_mark("the pullstats command")
-    return run_pullstats_command(list(args), cli_env(data_dir), stdin)
+    return run_pullstats_command(list(args), cli_env(data_dir, env), stdin)
 
 
 def free_port() -> int:

@@ -85,7 +85,7 @@ def process(
     """Compact the spool, classify the touched days and roll up their periods."""
     progress = progress or ProcessProgress()
     started = datetime.now(UTC)
-    with job_lock(runtime.paths.job_lock):
+    with job_lock(runtime):
         compaction = compact(runtime, progress.compacted)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         outside = set(set_aside_days(runtime.paths, window))

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from ipaddress import ip_network
 
-import pytest
-
 from pullstats.accounts.ratelimit import LoginLimiter, client_ip
 from tests.accounts.conftest import PASSWORD, Api, seed_user
 
@@ -73,8 +71,7 @@ class _Clock:
         return self.now
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_limiter_window_slides(database_url: str | None) -> None:
+def test_limiter_window_slides() -> None:
     clock = _Clock()
     limiter = LoginLimiter(per_account=2, per_ip=100, window_seconds=60, clock=clock)
     assert limiter.attempt("alice", "ip") == 0
@@ -90,10 +87,7 @@ def test_limiter_window_slides(database_url: str | None) -> None:
     assert limiter.attempt("bob", "ip") == 0  # per account
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_client_ip_reads_forwarded_for_only_behind_trusted_proxies(
-    database_url: str | None,
-) -> None:
+def test_client_ip_reads_forwarded_for_only_behind_trusted_proxies() -> None:
     proxies = (ip_network("10.0.0.0/8"),)
     assert client_ip("198.51.100.1", "1.2.3.4", proxies) == "198.51.100.1"
     assert client_ip("10.0.0.5", "1.2.3.4", proxies) == "1.2.3.4"

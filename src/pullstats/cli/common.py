@@ -18,11 +18,12 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pullstats.accounts.errors import AccountError
 from pullstats.config import Settings
 from pullstats.db.migrate import SchemaOutdated
-from pullstats.lake.jobs import JobLockBusy
+from pullstats.lake.jobs import JobLockBusy, JobLockLost
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
 
@@ -61,11 +62,24 @@ def error_lines(error: BaseException) -> list[str]:
     setting), with a hint where the traceback is."""
     if isinstance(error, ValidationError) and error.title == Settings.__name__:
         return settings_error_lines(error)
+    if isinstance(error, OperationalError | InterfaceError):  # the catalog's server, not SQL
+        return [catalog_unreachable_line(error)]
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
     text = " ".join(str(error).split()) or "no message"
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
+
+
+def catalog_unreachable_line(error: BaseException) -> str:
+    """The catalog database failed under a command: its driver's first line, never the URL
+    (it may hold a password) nor the statement (it may hold data)."""
+    cause = getattr(error, "orig", None) or error
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    return (
+        f"the catalog database (PULLSTATS_DATABASE_URL) failed: {first or type(cause).__name__}; "
+        "nothing half-published, run the command again once it answers"
+    )
 
 
 #: What a value of each setting type must look like, said the operator's way.
@@ -116,7 +130,7 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
         raise fail(str(error)) from None
     try:
         yield runtime
-    except (AccountError, JobLockBusy) as error:
+    except (AccountError, JobLockBusy, JobLockLost) as error:
         raise fail(str(error)) from None
     finally:
         runtime.close()

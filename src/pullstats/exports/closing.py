@@ -135,7 +135,7 @@ def export_closed(
 ) -> ExportResult:
     now = now or datetime.now(UTC)
     result = ExportResult()
-    with job_lock(runtime.paths.job_lock):
+    with job_lock(runtime):
         tasks, result.up_to_date = plan_exports(runtime, now, namespace=namespace, rebuild=rebuild)
         if on_plan:
             on_plan(len(tasks))

@@ -103,7 +103,7 @@ def import_files(
 ) -> list[FileReport]:
     """Import each file under the job lock; one bad file never stops the others."""
     reports = []
-    with job_lock(runtime.paths.job_lock):
+    with job_lock(runtime):
         for path in paths:
             report = FileReport(path)
             try:

@@ -111,7 +111,7 @@ def import_logs(
     check_sources(sources)
     result = ImportResult()
     result.sources = [SourceReport("stdin" if name == STDIN else name) for name in sources]
-    with job_lock(runtime.paths.job_lock), contextlib.closing(connect(runtime.settings)) as db:
+    with job_lock(runtime), contextlib.closing(connect(runtime.settings)) as db:
         guard = None if allow_overlap else _OverlapGuard(runtime, db)
         if guard is not None and not guard.active:
             guard = None  # the lake holds no notification requests: nothing to overlap

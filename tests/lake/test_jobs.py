@@ -1,0 +1,161 @@
+"""The job lock: one job at a time per installation, on SQLite (a file lock) and on PostgreSQL
+(an advisory lock in the catalog database, so servers on other machines wait for it too)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from pullstats.config import Settings
+from pullstats.lake.jobs import ADVISORY_KEY, JobLockBusy, JobLockLost, job_lock
+from pullstats.runtime import Runtime
+from tests.conftest import free_port, fresh_postgres_url, run_cli
+
+
+def _open(data_dir: Path, catalog: str) -> Runtime:
+    url = fresh_postgres_url() if catalog == "postgresql" else None
+    return Runtime.open(Settings(data_dir=data_dir, database_url=url))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_runtimes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runtime, ...]]:
+    """Two handles on one installation, as two jobs (two processes, two machines) hold them."""
+    first = _open(tmp_path / "data", request.param)
+    second = Runtime.open(first.settings)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def _holders(runtime: Runtime) -> int:
+    """How many PostgreSQL sessions hold the job's advisory lock in this catalog database."""
+    with runtime.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                    " AND ((classid::bigint << 32) | objid::bigint) = :key"
+                ),
+                {"key": ADVISORY_KEY},
+            ).scalar_one()
+        )
+
+
+def test_a_second_job_waits_and_gives_up_while_the_first_holds_the_lock(
+    two_runtimes: tuple[Runtime, Runtime],
+) -> None:
+    first, second = two_runtimes
+    held = threading.Event()
+    release = threading.Event()
+    outcome: list[str] = []
+
+    def hold() -> None:
+        with job_lock(first):
+            held.set()
+            release.wait(60)
+        outcome.append("first released")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(JobLockBusy), job_lock(second, wait_seconds=0.3):
+            outcome.append("second ran while the first held the lock")
+    finally:
+        release.set()
+        holder.join(60)
+    assert outcome == ["first released"]
+    with job_lock(second, wait_seconds=30):  # free again: the second job runs now
+        outcome.append("second ran")
+    assert outcome == ["first released", "second ran"]
+
+
+def test_jobs_take_turns_never_overlapping(two_runtimes: tuple[Runtime, Runtime]) -> None:
+    """Eight jobs from two handles, each waiting its turn: no two are ever inside at once."""
+    inside = 0
+    most_inside = 0
+    count = threading.Lock()
+    entered: list[int] = []
+
+    def job(runtime: Runtime, number: int) -> None:
+        nonlocal inside, most_inside
+        with job_lock(runtime, wait_seconds=120):
+            with count:
+                inside += 1
+                most_inside = max(most_inside, inside)
+            entered.append(number)
+            threading.Event().wait(0.05)  # give a wrongly admitted job the chance to overlap
+            with count:
+                inside -= 1
+
+    threads = [threading.Thread(target=job, args=(two_runtimes[n % 2], n)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    assert sorted(entered) == list(range(8))
+    assert most_inside == 1
+
+
+def test_the_postgresql_lock_is_one_advisory_lock_released_after_the_job(
+    tmp_path: Path,
+) -> None:
+    runtime = _open(tmp_path / "data", "postgresql")
+    try:
+        assert _holders(runtime) == 0
+        with job_lock(runtime):
+            assert _holders(runtime) == 1
+        assert _holders(runtime) == 0
+        with pytest.raises(ValueError), job_lock(runtime):
+            raise ValueError("the job failed")
+        assert _holders(runtime) == 0  # a failed job releases it too
+    finally:
+        runtime.close()
+
+
+def test_catalogs_on_one_postgresql_server_do_not_block_each_other(tmp_path: Path) -> None:
+    one = _open(tmp_path / "one", "postgresql")
+    other = _open(tmp_path / "other", "postgresql")
+    try:
+        with job_lock(one), job_lock(other, wait_seconds=0.3):
+            pass  # another database's job lock is another lock
+    finally:
+        one.close()
+        other.close()
+
+
+def test_a_job_whose_lock_connection_breaks_fails_saying_so(tmp_path: Path) -> None:
+    runtime = _open(tmp_path / "data", "postgresql")
+    admin = create_engine(runtime.settings.database_url_value, isolation_level="AUTOCOMMIT")
+    try:
+        with pytest.raises(JobLockLost, match="PULLSTATS_DATABASE_URL"), job_lock(runtime):
+            with admin.connect() as connection:  # the server drops the lock's session
+                ended = connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                        "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            assert ended == [(True,)]
+        assert _holders(runtime) == 0
+    finally:
+        admin.dispose()
+        runtime.close()
+
+
+def test_a_job_against_an_unreachable_catalog_is_one_line_naming_the_setting(
+    data_dir: Path,
+) -> None:
+    nowhere = f"postgresql+psycopg://pullstats:s3cret@127.0.0.1:{free_port()}/catalog"
+    done = run_cli(data_dir, "process", env={"PULLSTATS_DATABASE_URL": nowhere})
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: the catalog database (PULLSTATS_DATABASE_URL) failed: ")
+    assert "s3cret" not in done.stderr + done.stdout
