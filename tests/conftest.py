@@ -304,12 +304,15 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
-    """``pullstats serve`` in a child process on a free loopback port, once /healthz answers."""
+def start_server(
+    data_dir: Path, log: Path, env: dict[str, str] | None = None, *args: str
+) -> Server:
+    """``pullstats serve ARGS`` in a child process on a free loopback port, once /healthz
+    answers."""
     require_e2e_mark("a server process")
     port = free_port()
     process = start_pullstats_command(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)], cli_env(data_dir, env), log
+        ["serve", "--host", "127.0.0.1", "--port", str(port), *args], cli_env(data_dir, env), log
     )
     server = Server(f"http://127.0.0.1:{port}", process, data_dir)
     deadline = time.monotonic() + 60
