@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ON_POSTGRESQL, run_cli
 
 CONTRACT = [
     ("demo",),
@@ -52,7 +52,8 @@ def test_db_upgrade_creates_then_reports_current(data_dir: Path) -> None:
     assert "upgraded from nothing" in first.stdout
     second = run_cli(data_dir, "db", "upgrade")
     assert "is current" in second.stdout
-    assert (data_dir / "catalog.sqlite3").exists()
+    # the default catalog is a file in the data dir; a PostgreSQL catalog leaves none there
+    assert (data_dir / "catalog.sqlite3").exists() != ON_POSTGRESQL
 
 
 def test_ingest_token_is_alone_on_the_last_line(data_dir: Path) -> None:

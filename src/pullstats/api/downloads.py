@@ -23,7 +23,8 @@ from pullstats.signing_keys import FIRST_KID
 router = APIRouter(tags=["downloads"])
 logger = logging.getLogger(__name__)
 
-_MAX_FILE_ID = 2**63 - 1
+#: the largest id the column holds (INTEGER, 32 bits on PostgreSQL); a larger one cannot be bound
+_MAX_FILE_ID = 2**31 - 1
 
 
 @router.get(
