@@ -4,10 +4,18 @@ Every command and server start checks the schema, so the check does not load Ale
 quarter of a second of imports and of reading every migration script): the newest revision is
 read from the migration file names (``NNNN_what.py`` holds revision ``NNNN``, which a test
 holds to) and the current one from ``alembic_version``. Alembic is loaded to migrate.
+
+A migration holds a lock (on PostgreSQL an advisory lock in the catalog database, on SQLite an
+flock on ``<catalog file>.migrate-lock``), so that servers and commands starting together on a
+new catalog create it once instead of colliding.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +25,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: the advisory lock key migrations take on PostgreSQL ("pullstats migrations", not the job lock)
+SCHEMA_LOCK_KEY = 0x70756C6C_6D696772
 VERSIONS = MIGRATIONS / "versions"
 
 
@@ -47,12 +57,46 @@ def current_revision(engine: Engine) -> str | None:
         return None if revision is None else str(revision)
 
 
+@contextlib.contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one migration at a time per catalog database (others wait their turn)."""
+    if engine.dialect.name == "sqlite":
+        with _file_lock(engine.url.database):
+            yield
+        return
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+
+
+@contextlib.contextmanager
+def _file_lock(database: str | None) -> Iterator[None]:
+    """An flock beside a SQLite catalog file (none for an in-memory database)."""
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Migrate to the newest schema; returns (revision before, revision after)."""
     from alembic import command
 
-    before = current_revision(engine)
-    command.upgrade(alembic_config(engine), "head")
+    with _schema_lock(engine):
+        before = current_revision(engine)  # after the wait: another may have migrated meanwhile
+        command.upgrade(alembic_config(engine), "head")
     return before, head_revision()
 
 
