@@ -2,8 +2,10 @@
 
 The jobs run as child processes with a lower CPU priority (``nice -n 10``), never inside the
 serving process, so a two-core export cannot push ingest answers past a registry's timeout.
-The commands take the job lock themselves, so a run started by hand or by another server waits
-its turn instead of overlapping. One scheduler runs one round at a time: the next round starts
+The commands take the job lock themselves (on a PostgreSQL catalog an advisory lock in the
+database, :mod:`pullstats.lake.jobs`), so a run started by hand, by another worker or by another
+server sharing the catalog waits its turn instead of overlapping, and finds what the others
+already exported up to date. One scheduler runs one round at a time: the next round starts
 an interval after the previous one ended, never while it is still running.
 """
 
