@@ -4,16 +4,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from pullstats.config import Settings
+from pullstats.db.models import PullRollup, SpoolProgress
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.jobs import ADVISORY_KEY, JobLockBusy, JobLockLost, job_lock
 from pullstats.runtime import Runtime
-from tests.conftest import free_port, fresh_postgres_url, run_cli
+from pullstats.timestamps import micros, now_micros
+from tests.cli_fork import start_pullstats_command
+from tests.conftest import cli_env, free_port, fresh_postgres_url, run_cli, write_spool
 
 
 def _open(data_dir: Path, catalog: str) -> Runtime:
@@ -159,3 +165,59 @@ def test_a_job_against_an_unreachable_catalog_is_one_line_naming_the_setting(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: the catalog database (PULLSTATS_DATABASE_URL) failed: ")
     assert "s3cret" not in done.stderr + done.stdout
+
+
+@pytest.mark.e2e
+def test_a_job_whose_catalog_goes_away_fails_in_one_line_and_publishes_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """``pullstats process`` has started and waits for the lock; then the PostgreSQL server
+    drops every session of the job: one line naming the setting, and the spool is untouched."""
+    runtime = _open(data_dir, "postgresql")
+    url = runtime.settings.database_url_value
+    write_spool(runtime, _record())
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    output = tmp_path / "process.log"
+    try:
+        with job_lock(runtime):  # the job waits for it, connected, polling
+            job = start_pullstats_command(
+                ["process"], cli_env(data_dir, {"PULLSTATS_DATABASE_URL": url}), output
+            )
+            ours = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            others = text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                f"AND pid <> pg_backend_pid() AND pid NOT IN ({ours})"
+            )
+            with admin.connect() as connection:
+                deadline = time.monotonic() + 120
+                while not connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        f" AND query LIKE 'SELECT pg_try_advisory_lock%' AND pid NOT IN ({ours})"
+                    )
+                ).scalar_one():
+                    assert job.poll() is None, output.read_text()
+                    assert time.monotonic() < deadline, "the job never asked for the lock"
+                    time.sleep(0.05)
+                pids = [row[0] for row in connection.execute(others)]
+                for pid in pids:
+                    connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            assert job.wait(timeout=120) == 1
+        said = output.read_text()  # standard output (a progress line) and error together
+        errors = [line for line in said.splitlines() if line.startswith("error: ")]
+        assert errors == [said.strip().splitlines()[-1]], said
+        assert errors[0].startswith("error: the catalog database (PULLSTATS_DATABASE_URL) failed: ")
+        assert "Traceback" not in said
+        with runtime.sessions() as session:  # nothing compacted, nothing rolled up
+            assert session.scalars(select(SpoolProgress)).all() == []
+            assert session.scalars(select(PullRollup)).all() == []
+    finally:
+        admin.dispose()
+        runtime.close()
+
+
+def _record() -> PullRequestRecord:
+    return PullRequestRecord(
+        "e1", micros(datetime(2026, 1, 5, 9, tzinfo=UTC)), "GET", "acme/api", "1.0",
+        "sha256:ab", "192.0.2.1", "docker/27.3.1", "notification", now_micros(),
+    )  # fmt: skip
