@@ -63,7 +63,7 @@ def error_lines(error: BaseException) -> list[str]:
     if isinstance(error, ValidationError) and error.title == Settings.__name__:
         return settings_error_lines(error)
     if isinstance(error, OperationalError | InterfaceError):  # the catalog's server, not SQL
-        return [catalog_unreachable_line(error)]
+        return [catalog_failure_line(error)]
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
@@ -71,7 +71,7 @@ def error_lines(error: BaseException) -> list[str]:
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
 
 
-def catalog_unreachable_line(error: BaseException) -> str:
+def catalog_failure_line(error: BaseException) -> str:
     """The catalog database failed under a command: its driver's first line, never the URL
     (it may hold a password) nor the statement (it may hold data)."""
     cause = getattr(error, "orig", None) or error

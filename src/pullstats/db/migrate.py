@@ -59,7 +59,7 @@ def current_revision(engine: Engine) -> str | None:
 
 @contextlib.contextmanager
 def _schema_lock(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, one migration at a time per catalog database (others wait their turn)."""
+    """One migration at a time per catalog (the others wait their turn, then find it current)."""
     if engine.dialect.name == "sqlite":
         with _file_lock(engine.url.database):
             yield
