@@ -30,10 +30,12 @@ from pullstats.api import (
     ui,
 )
 from pullstats.api.cached_answers import CachedAnswers
+from pullstats.api.heartbeat import Heartbeat
 from pullstats.api.metrics import Metrics, MetricsMiddleware, SetAsideCollector, access_log
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
+from pullstats.db.keys import check_keys
 from pullstats.key_rings import download_key_ring, jwt_key_ring
 from pullstats.lake.spool import SpoolWriter
 from pullstats.logs import log_to_stderr
@@ -102,6 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
         jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
         download_keys.signing_key()  # has its keys before anyone can ask for them
+        check_keys(runtime.sessions, runtime.paths.keys)  # new ones: recorded for every node
+        heartbeat = Heartbeat(runtime)
+        heartbeat.start()
         app.state.pullstats = state = AppState(
             runtime=runtime,
             spool=spool,
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await scheduler.stop()
+            await heartbeat.stop()
             await state.aclose()
             spool.close()
             runtime.close()

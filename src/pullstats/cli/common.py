@@ -21,7 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pullstats.accounts.errors import AccountError
 from pullstats.config import Settings
+from pullstats.db.keys import KeysDiffer
 from pullstats.db.migrate import SchemaOutdated
+from pullstats.db.nodes import NodeNameTaken
 from pullstats.lake.jobs import JobLockBusy
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
@@ -112,11 +114,11 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     """
     try:
         runtime = Runtime.open(settings, create=create)
-    except (SchemaOutdated, NoInstallation, LakeVersionError) as error:
+    except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer) as error:
         raise fail(str(error)) from None
     try:
         yield runtime
-    except (AccountError, JobLockBusy) as error:
+    except (AccountError, JobLockBusy, KeysDiffer, NodeNameTaken) as error:
         raise fail(str(error)) from None
     finally:
         runtime.close()
