@@ -99,6 +99,7 @@ class DataDir:
             pass
         host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0]).strip("-._")
         name = f"{host[:40] or 'node'}-{secrets.token_hex(2)}"
+        self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".node-name.{os.getpid()}.tmp"
         tmp.write_text(name + "\n")
         try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import use_hashing
@@ -66,16 +67,22 @@ class Runtime:
     def node_seen(self, watermark: datetime | None = None, now: datetime | None = None) -> None:
         """Record that this node is alive (now), and its new watermark if given (db/nodes.py)."""
         settings = self.settings
-        with self.sessions.begin() as session:
-            seen(
-                session,
-                settings.node,
-                socket.gethostname(),
-                str(self.paths.root),
-                now or datetime.now(UTC),
-                settings.node_timeout,
-                watermark,
-            )
+        for attempt in range(2):
+            try:
+                with self.sessions.begin() as session:
+                    seen(
+                        session,
+                        settings.node,
+                        socket.gethostname(),
+                        str(self.paths.root),
+                        now or datetime.now(UTC),
+                        settings.node_timeout,
+                        watermark,
+                    )
+                return
+            except IntegrityError:  # two workers of one node registering it at once
+                if attempt:
+                    raise
 
     def close(self) -> None:
         self.engine.dispose()
