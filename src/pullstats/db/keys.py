@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.data_dir import DataDir
 from pullstats.db.models import InstallationKey
-from pullstats.signing_keys import key_files, kid_order
+from pullstats.signing_keys import FIRST_KID, key_files, kid_order
 
 #: The setting an operator fixes when keys differ.
 KEYS_SETTING = "PULLSTATS_KEYS_DIR"
@@ -49,23 +49,30 @@ def local_fingerprints(keys_dir: Path) -> dict[tuple[str, str], str]:
     return found
 
 
+_FIX = (
+    f"point {KEYS_SETTING} at the keys every node shares (a shared mount or a mounted secret), "
+    "or copy the installation's key files into it"
+)
+
+
 def _name(ring: str, kid: str) -> str:
-    return f"{ring} key" if kid == "0" else f"{ring} key {kid}"
+    return f"{ring} key" if kid == FIRST_KID else f"{ring} key {kid}"
+
+
+def _lacks(keys_dir: Path, ring: str, kid: str) -> str:
+    return f"{KEYS_SETTING}={keys_dir}: it lacks the installation's {_name(ring, kid)}: {_FIX}"
 
 
 def _problem(
     keys_dir: Path, local: dict[tuple[str, str], str], catalog: dict[tuple[str, str], str]
 ) -> str | None:
-    where = f"{KEYS_SETTING}={keys_dir}"
-    fix = (
-        f"point {KEYS_SETTING} at the keys every node shares (a shared mount or a mounted "
-        "secret), or copy the installation's key files into it"
-    )
+    """Why this node's keys are not the installation's (the first reason), or None."""
     for key, mark in sorted(catalog.items()):
         if key in local and local[key] != mark:
+            # fingerprint prefixes only: enough to tell which copy is which
             return (
-                f"{where}: its {_name(*key)} differs from the installation's (fingerprint "
-                f"{local[key][:12]}, the catalog's {mark[:12]}): {fix}"
+                f"{KEYS_SETTING}={keys_dir}: its {_name(*key)} differs from the installation's "
+                f"(fingerprint {local[key][:12]}, the catalog's {mark[:12]}): {_FIX}"
             )
     newest: dict[str, str] = {}
     for ring, kid in catalog:
@@ -73,7 +80,7 @@ def _problem(
             newest[ring] = kid
     for ring, kid in sorted(newest.items()):
         if (ring, kid) not in local:
-            return f"{where}: it lacks the installation's {_name(ring, kid)}: {fix}"
+            return _lacks(keys_dir, ring, kid)
     return None
 
 
@@ -119,12 +126,8 @@ def shared_secret(sessions: sessionmaker[Session], paths: DataDir, name: str) ->
         ring = name.removesuffix(".key")
         with sessions() as session:
             known = session.scalar(select(InstallationKey.kid).where(InstallationKey.ring == ring))
-        if known is not None:
-            raise KeysDiffer(
-                f"{KEYS_SETTING}={paths.keys}: it lacks the installation's {ring} key: point "
-                f"{KEYS_SETTING} at the keys every node shares (a shared mount or a mounted "
-                "secret), or copy the installation's key files into it"
-            )
+        if known is not None:  # made by another node: never make a second one
+            raise KeysDiffer(_lacks(paths.keys, ring, FIRST_KID))
     secret = paths.secret_key(name)
     check_keys(sessions, paths.keys)
     return secret
