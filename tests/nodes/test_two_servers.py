@@ -51,6 +51,11 @@ def test_a_token_from_one_node_is_accepted_by_the_other(tmp_path: Path) -> None:
             assert set(nodes) == {"a", "b"}  # each server's first heartbeat, at its start
             assert nodes["b"].data_dir == str((tmp_path / "b").resolve())
             assert nodes["a"].watermark is None  # alive, never processed: holds periods open
+            with b.client() as client:
+                metrics = client.get("/metrics").text
+            assert 'pullstats_node_live{node="a"} 1.0' in metrics
+            assert 'pullstats_node_live{node="b"} 1.0' in metrics
+            assert "pullstats_node_watermark_seconds{" not in metrics  # neither processed yet
         finally:
             b.stop()
     finally:

@@ -31,7 +31,13 @@ from pullstats.api import (
 )
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.heartbeat import Heartbeat
-from pullstats.api.metrics import Metrics, MetricsMiddleware, SetAsideCollector, access_log
+from pullstats.api.metrics import (
+    Metrics,
+    MetricsMiddleware,
+    NodesCollector,
+    SetAsideCollector,
+    access_log,
+)
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
@@ -100,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         set_aside = SetAsideCollector(runtime.paths)
         metrics.registry.register(set_aside)
+        nodes = NodesCollector(runtime)
+        metrics.registry.register(nodes)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
         jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
         jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
@@ -131,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             spool.close()
             runtime.close()
             metrics.registry.unregister(set_aside)
+            metrics.registry.unregister(nodes)
 
     app = FastAPI(
         title="pullstats",
