@@ -93,10 +93,9 @@ class DataDir:
         Kept in the data dir, beside the spool it names, so it survives restarts and a new
         host name; the random part keeps two data dirs on one host apart.
         """
-        try:
-            return self.node_file.read_text().strip()
-        except FileNotFoundError:
-            pass
+        known = self.known_node_name()
+        if known is not None:
+            return known
         host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0]).strip("-._")
         name = f"{host[:40] or 'node'}-{secrets.token_hex(2)}"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -108,7 +107,20 @@ class DataDir:
             pass
         finally:
             tmp.unlink()
-        return self.node_file.read_text().strip()
+        return self.node_name()
+
+    def known_node_name(self) -> str | None:
+        """The name kept in the data dir, if one was made; a damaged file is refused."""
+        try:
+            name = self.node_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if not NODE_NAME.fullmatch(name):
+            raise ValueError(
+                f"{self.node_file} holds no node name: delete it (a new one is made) or set "
+                "PULLSTATS_NODE_NAME"
+            )
+        return name
 
     def secret_key(self, name: str, nbytes: int = 32) -> bytes:
         """A key generated into the keys dir on first use and read back ever after.

@@ -31,3 +31,10 @@ def test_the_default_name_is_made_once_and_kept_with_the_data_dir(tmp_path: Path
 def test_a_bad_node_name_is_refused(bad: str) -> None:
     with pytest.raises(ValidationError, match="must be 1 to 64 letters"):
         Settings(node_name=bad)
+
+
+def test_a_damaged_name_file_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "node-name").write_text("web 1\n")
+    with pytest.raises(ValueError, match="node-name holds no node name: delete it"):
+        _ = Settings(data_dir=tmp_path / "a").node

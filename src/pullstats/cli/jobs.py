@@ -128,9 +128,10 @@ def status_command() -> None:
         "processed up to: "
         + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
     )
+    this = settings.node_name or runtime.paths.known_node_name()  # a status read makes none
     for node in nodes:
         if node.name:  # "": the watermark of a catalog older than nodes (migration 0007)
-            out.print(f"node {node.name}: {node_line(node, settings.node)}")
+            out.print(f"node {node.name}: {node_line(node, this)}")
     out.print(
         f"days waiting for process: {len(pending)}"
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
@@ -142,7 +143,7 @@ def status_command() -> None:
     )
 
 
-def node_line(node: NodeState, this: str) -> str:
+def node_line(node: NodeState, this: str | None) -> str:
     """``processed up to …, seen …, live`` (or timed out) for ``pullstats status``."""
     when = "%Y-%m-%dT%H:%M:%SZ"
     mark = node.watermark.strftime(when) if node.watermark else "never processed"
