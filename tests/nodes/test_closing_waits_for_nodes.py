@@ -3,6 +3,7 @@ PULLSTATS_NODE_TIMEOUT stops holding it (db/nodes.py). Two data dirs, one catalo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -62,7 +63,7 @@ def closed(runtime: Runtime, clock: datetime) -> list[Period]:
 
 
 def test_closing_waits_for_the_lagging_live_node_until_it_times_out(
-    open_node: Callable[..., Runtime],
+    open_node: Callable[..., Runtime], caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b = open_node("node-a"), open_node("node-b")
     write_spool(a, pull("e1", at("2026-01-07T10:00"), "192.0.2.1"))
@@ -80,7 +81,12 @@ def test_closing_waits_for_the_lagging_live_node_until_it_times_out(
     a.node_seen(now=t0 + timedelta(minutes=50))  # node-a's server beats on; node-b's stopped
     assert closed(a, t0 + timedelta(minutes=59, seconds=59)) == []
     # an hour (PULLSTATS_NODE_TIMEOUT) after node-b was last seen, it holds nothing open
-    assert closed(a, t0 + timedelta(hours=1)) == [WEEK]
+    with caplog.at_level(logging.WARNING, "pullstats.exports"):
+        assert closed(a, t0 + timedelta(hours=1)) == [WEEK]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"node node-b not seen since {t0:%Y-%m-%dT%H:%M:%SZ} (PULLSTATS_NODE_TIMEOUT): periods "
+        "close without waiting for its spool"
+    ]
     # node-b back, with a watermark past the close: the week stays closed with it live
     b.node_seen(CLOSES, now=t0 + timedelta(hours=1, minutes=1))
     assert closed(a, t0 + timedelta(hours=1, minutes=2)) == [WEEK]
