@@ -11,7 +11,7 @@ Generates one calendar month (October 2026) of `--actions` actions directly as t
 action Parquet files (`lake/actions/day=D/actions.parquet`, the schema that
 `pullstats.classify.actions` writes), with realistic cardinalities: namespace `acme` with 50
 repositories, a few hundred tags and digests, about 100,000 distinct clients (`ip_hash`) and
-long user agents; then registers `acme`, sets the watermark and rolls the month up
+long user agents; then registers `acme`, sets the node's watermark and rolls the month up
 (`pullstats.rollups.compute.rollup_periods`) so the month is closed and has data. Then it
 times, in the same run, each in a child process whose peak RSS is read with `os.wait4`:
 
@@ -47,7 +47,6 @@ from _common import cli_env, markdown_table, print_environment, pullstats_comman
 from pullstats.accounts import service
 from pullstats.config import Settings
 from pullstats.db.models import ExportFile
-from pullstats.db.state import set_watermark
 from pullstats.periods import Period
 from pullstats.rollups.compute import rollup_periods
 from pullstats.runtime import Runtime
@@ -182,7 +181,7 @@ def generate(data_dir: Path, actions: int, seed: int) -> Runtime:
         )
     with runtime.sessions.begin() as session:
         service.create_namespace(session, NAMESPACE)
-        set_watermark(session, datetime(2026, 11, 30, tzinfo=UTC))
+    runtime.node_seen(datetime(2026, 11, 30, tzinfo=UTC))  # this node's watermark
     rollup_periods(runtime, [MONTH])
     return runtime
 

@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pullstats.data_dir import DataDir
+from pullstats.data_dir import NODE_NAME, DataDir
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -29,7 +29,7 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
 class Settings(BaseSettings):
     """The whole configuration of one pullstats process.
 
-    Secrets (keys, tokens) are never settings: they are generated into the data dir, so nothing
+    Secrets (keys, tokens) are never settings: they are generated into the keys dir, so nothing
     secret passes through the environment or reaches a log.
     """
 
@@ -120,6 +120,49 @@ class Settings(BaseSettings):
         "X-Forwarded-For is believed; empty: the socket's peer is the client.",
     )
 
+    # -- several nodes on one catalog (docs/architecture.md, "Several nodes, one truth") -------
+    node_name: str | None = Field(
+        None,
+        description="This node's name in the catalog (its spool's progress and watermark); "
+        "default: the host name plus 4 random hex digits, made once and kept in the data dir.",
+    )
+    node_timeout: timedelta = Field(
+        timedelta(hours=1),
+        description="A node not seen for this long (no heartbeat, no process) no longer holds "
+        "periods open; at least 1 minute.",
+    )
+    keys_dir: Path | None = Field(
+        None,
+        description="Where the keys live (ip-hash, JWT and download-link keys); every node of "
+        "one installation must read the same keys. Default: the data dir's keys/.",
+    )
+
+    @field_validator("node_name")
+    @classmethod
+    def _node_name_valid(cls, value: str | None) -> str | None:
+        if value is not None and not NODE_NAME.fullmatch(value):
+            raise ValueError(
+                "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("node_timeout")
+    @classmethod
+    def _timeout_bounded(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError(
+                "must be at least 1 minute (PT1M): servers heartbeat every few seconds"
+            )
+        return value
+
+    @field_validator("keys_dir")
+    @classmethod
+    def _keys_dir_exists(cls, value: Path | None) -> Path | None:
+        # a shared mount or a mounted secret: made by the operator, never created here
+        if value is not None and not value.is_dir():
+            raise ValueError("no such directory: mount or create the installation's keys there")
+        return value
+
     @field_validator("max_clock_skew")
     @classmethod
     def _skew_bounded(cls, value: timedelta) -> timedelta:
@@ -140,7 +183,13 @@ class Settings(BaseSettings):
 
     @cached_property
     def paths(self) -> DataDir:
-        return DataDir(self.data_dir.resolve())
+        keys = self.keys_dir.resolve() if self.keys_dir is not None else None
+        return DataDir(self.data_dir.resolve(), keys)
+
+    @cached_property
+    def node(self) -> str:
+        """This node's name: ``PULLSTATS_NODE_NAME``, else the one kept in the data dir."""
+        return self.node_name or self.paths.node_name()
 
     @property
     def database_url_value(self) -> str:

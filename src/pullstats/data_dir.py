@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+#: What a node name may be: it is shown in logs and `pullstats status`, and stored in the catalog.
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -14,6 +19,8 @@ class DataDir:
     """The folders and files of one data dir; creating them is :meth:`ensure`'s job."""
 
     root: Path
+    #: ``PULLSTATS_KEYS_DIR`` when set (shared by every node), else ``keys/`` in the data dir
+    keys_dir: Path | None = None
 
     @property
     def spool(self) -> Path:
@@ -52,7 +59,12 @@ class DataDir:
 
     @property
     def keys(self) -> Path:
-        return self.root / "keys"
+        return self.keys_dir if self.keys_dir is not None else self.root / "keys"
+
+    @property
+    def node_file(self) -> Path:
+        """The node's default name, made on first use (``PULLSTATS_NODE_NAME`` overrides it)."""
+        return self.root / "node-name"
 
     @property
     def job_lock(self) -> Path:
@@ -68,13 +80,50 @@ class DataDir:
         return self.imported / f"day={day.isoformat()}"
 
     def ensure(self) -> DataDir:
-        for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp, self.keys):
+        for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.keys, 0o700)
+        if self.keys_dir is None:  # a configured keys dir is the operator's: left as it is
+            self.keys.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.keys, 0o700)
         return self
 
+    def node_name(self) -> str:
+        """This data dir's node name: the host name plus four random hex digits, made once.
+
+        Kept in the data dir, beside the spool it names, so it survives restarts and a new
+        host name; the random part keeps two data dirs on one host apart.
+        """
+        known = self.known_node_name()
+        if known is not None:
+            return known
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0]).strip("-._")
+        name = f"{host[:40] or 'node'}-{secrets.token_hex(2)}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".node-name.{os.getpid()}.tmp"
+        tmp.write_text(name + "\n")
+        try:
+            os.link(tmp, self.node_file)  # two processes starting at once agree on one name
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return self.node_name()
+
+    def known_node_name(self) -> str | None:
+        """The name kept in the data dir, if one was made; a damaged file is refused."""
+        try:
+            name = self.node_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if not NODE_NAME.fullmatch(name):
+            raise ValueError(
+                f"{self.node_file} holds no node name: delete it (a new one is made) or set "
+                "PULLSTATS_NODE_NAME"
+            )
+        return name
+
     def secret_key(self, name: str, nbytes: int = 32) -> bytes:
-        """A key generated into ``keys/`` on first use and read back ever after.
+        """A key generated into the keys dir on first use and read back ever after.
 
         Written with a temporary name and linked into place, so two processes starting at once
         agree on a single key.

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pullstats.classify import steps as classify_steps
 from pullstats.classify.actions import classify_days
-from pullstats.db.state import clear_pending_days, pending_days, set_watermark
+from pullstats.db.state import clear_pending_days, pending_days
 from pullstats.exports import steps as export_steps
 from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
@@ -85,6 +85,7 @@ def process(
     """Compact the spool, classify the touched days and roll up their periods."""
     progress = progress or ProcessProgress()
     started = datetime.now(UTC)
+    runtime.node_seen(now=started)  # a node name another live data dir uses stops the run here
     with job_lock(runtime):
         compaction = compact(runtime, progress.compacted)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
@@ -112,7 +113,9 @@ def process(
             result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
         with runtime.sessions.begin() as session:
             clear_pending_days(session, touched)  # those set aside too: never classified
-            set_watermark(session, started - _WATERMARK_SLACK)
+        # this node's spool is processed up to the start (db/nodes.py: closing needs every
+        # live node's); set after the rollups, so a failed run never closes a period
+        runtime.node_seen(started - _WATERMARK_SLACK)
     return result
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import use_hashing
 from pullstats.config import Settings
 from pullstats.data_dir import DataDir
 from pullstats.db.engine import make_engine, make_sessions
+from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
+from pullstats.db.nodes import seen
 from pullstats.lake_meta import lake_version
 
 
@@ -51,10 +56,33 @@ class Runtime:
                     "run `pullstats db upgrade` (or any command that adds something) first"
                 )
             ensure_schema(engine)
+            sessions = make_sessions(engine)
+            # every node must hash and sign with the installation's keys (db/keys.py)
+            check_keys(sessions, settings.paths.keys, record=create)
         except BaseException:
             engine.dispose()
             raise
-        return cls(settings, engine, make_sessions(engine))
+        return cls(settings, engine, sessions)
+
+    def node_seen(self, watermark: datetime | None = None, now: datetime | None = None) -> None:
+        """Record that this node is alive (now), and its new watermark if given (db/nodes.py)."""
+        settings = self.settings
+        for attempt in range(2):
+            try:
+                with self.sessions.begin() as session:
+                    seen(
+                        session,
+                        settings.node,
+                        socket.gethostname(),
+                        str(self.paths.root),
+                        now or datetime.now(UTC),
+                        settings.node_timeout,
+                        watermark,
+                    )
+                return
+            except IntegrityError:  # two workers of one node registering it at once
+                if attempt:
+                    raise
 
     def close(self) -> None:
         self.engine.dispose()

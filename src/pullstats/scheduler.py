@@ -50,9 +50,13 @@ def _lower_priority() -> None:
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
-    """The server's environment, pinned to the server's data dir and catalog."""
+    """The server's environment, pinned to the server's data dir, node and catalog."""
     env = dict(os.environ)
     env["PULLSTATS_DATA_DIR"] = str(settings.paths.root)
+    # the jobs are this node: its name and keys, however the server was given them
+    env["PULLSTATS_NODE_NAME"] = settings.node
+    if settings.keys_dir is not None:
+        env["PULLSTATS_KEYS_DIR"] = str(settings.paths.keys)
     if settings.database_url is not None:  # passed on, never logged
         env["PULLSTATS_DATABASE_URL"] = settings.database_url.get_secret_value()
     else:  # the demo's SQLite catalog, whatever the environment names

@@ -162,6 +162,32 @@ class KeyRing:
         return next((key for key in keys if key.kid == kid), None)
 
 
+def key_files(keys_dir: Path) -> dict[tuple[str, str], Path]:
+    """Every key file of a keys dir by (ring, kid): ``<ring>.key`` is the ring's first key (kid
+    "0"; ``ip-hash.key`` is the ring ``ip-hash``'s only one), ``<ring>/<kid>.key`` a rotated one.
+    """
+    found: dict[tuple[str, str], Path] = {}
+    try:
+        entries = sorted(keys_dir.iterdir())
+    except FileNotFoundError:
+        return found
+    for path in entries:
+        if path.name.startswith("."):  # a key being written
+            continue
+        if path.suffix == ".key" and path.is_file():
+            found[(path.stem, FIRST_KID)] = path
+        elif path.is_dir():
+            for file in sorted(path.glob("*.key")):
+                if _KID.fullmatch(file.stem):
+                    found[(path.name, file.stem)] = file
+    return found
+
+
+def kid_order(kid: str) -> tuple[bool, str]:
+    """Sorts kids by age: the first key ("0"), then rotated keys by creation time."""
+    return (kid != FIRST_KID, kid)
+
+
 def rotate(ring: KeyRing, now: float | None = None) -> tuple[SigningKey, list[SigningKey]]:
     """Make a new key that signs from now on; drop expired keys. Returns (new, dropped)."""
     now = time.time() if now is None else now

@@ -30,10 +30,18 @@ from pullstats.api import (
     ui,
 )
 from pullstats.api.cached_answers import CachedAnswers
-from pullstats.api.metrics import Metrics, MetricsMiddleware, SetAsideCollector, access_log
+from pullstats.api.heartbeat import Heartbeat
+from pullstats.api.metrics import (
+    Metrics,
+    MetricsMiddleware,
+    NodesCollector,
+    SetAsideCollector,
+    access_log,
+)
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
+from pullstats.db.keys import check_keys
 from pullstats.key_rings import download_key_ring, jwt_key_ring
 from pullstats.lake.spool import SpoolWriter
 from pullstats.logs import log_to_stderr
@@ -98,10 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         set_aside = SetAsideCollector(runtime.paths)
         metrics.registry.register(set_aside)
+        nodes = NodesCollector(runtime)
+        metrics.registry.register(nodes)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
         jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
         jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
         download_keys.signing_key()  # has its keys before anyone can ask for them
+        check_keys(runtime.sessions, runtime.paths.keys)  # new ones: recorded for every node
+        heartbeat = Heartbeat(runtime)
+        heartbeat.start()
         app.state.pullstats = state = AppState(
             runtime=runtime,
             spool=spool,
@@ -121,10 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await scheduler.stop()
+            await heartbeat.stop()
             await state.aclose()
             spool.close()
             runtime.close()
             metrics.registry.unregister(set_aside)
+            metrics.registry.unregister(nodes)
 
     app = FastAPI(
         title="pullstats",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -12,7 +13,9 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pullstats.data_dir import DataDir
+from pullstats.db.nodes import node_states
 from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
+from pullstats.runtime import Runtime
 
 
 class Metrics:
@@ -58,6 +61,42 @@ class SetAsideCollector(Collector):
         for reason in sorted(set(SET_ASIDE_REASONS) | set(counts)):
             family.add_metric([reason], counts.get(reason, 0))
         yield family
+
+
+class NodesCollector(Collector):
+    """``pullstats_node_*``: each node of the catalog, read at each scrape (one small query), so
+    an alert can see a node that timed out or whose ``process`` stopped moving on."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        settings = self.runtime.settings
+        live = GaugeMetricFamily(
+            "pullstats_node_live",
+            "1 while the node holds periods open (seen within PULLSTATS_NODE_TIMEOUT), else 0.",
+            labels=["node"],
+        )
+        seen = GaugeMetricFamily(
+            "pullstats_node_last_seen_seconds",
+            "When the node was last seen (heartbeat or process), seconds since the epoch.",
+            labels=["node"],
+        )
+        marks = GaugeMetricFamily(
+            "pullstats_node_watermark_seconds",
+            "Arrival time up to which the node's spool is processed, seconds since the epoch.",
+            labels=["node"],
+        )
+        with self.runtime.sessions() as session:
+            states = node_states(session, datetime.now(UTC), settings.node_timeout)
+        for state in states:
+            if not state.name:  # the watermark of a catalog from before nodes (migration 0007)
+                continue
+            live.add_metric([state.name], 1 if state.live else 0)
+            seen.add_metric([state.name], state.last_seen.timestamp())
+            if state.watermark is not None:
+                marks.add_metric([state.name], state.watermark.timestamp())
+        yield from (live, seen, marks)
 
 
 #: One line per request when ``PULLSTATS_ACCESS_LOG`` is on. uvicorn's own access log is off:

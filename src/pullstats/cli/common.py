@@ -22,7 +22,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pullstats.accounts.errors import AccountError
 from pullstats.config import Settings
+from pullstats.db.keys import KeysDiffer
 from pullstats.db.migrate import SchemaOutdated
+from pullstats.db.nodes import NodeNameTaken
 from pullstats.lake.jobs import JobLockBusy, JobLockLost
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
@@ -126,11 +128,11 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     """
     try:
         runtime = Runtime.open(settings, create=create)
-    except (SchemaOutdated, NoInstallation, LakeVersionError) as error:
+    except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer) as error:
         raise fail(str(error)) from None
     try:
         yield runtime
-    except (AccountError, JobLockBusy, JobLockLost) as error:
+    except (AccountError, JobLockBusy, JobLockLost, KeysDiffer, NodeNameTaken) as error:
         raise fail(str(error)) from None
     finally:
         runtime.close()

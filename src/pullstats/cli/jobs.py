@@ -7,7 +7,7 @@ tree: every other ``pullstats`` command starts without them.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -15,7 +15,8 @@ import typer
 from pullstats.accounts import service
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
-from pullstats.db.state import pending_days, watermark
+from pullstats.db.nodes import NodeState, closing_watermark, node_states
+from pullstats.db.state import pending_days
 from pullstats.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -120,12 +121,17 @@ def status_command() -> None:
     if not settings.data_dir.is_dir():  # a status read creates nothing
         raise fail(f"no data dir at {settings.data_dir} (set PULLSTATS_DATA_DIR)")
     with opened(settings, create=False) as runtime, runtime.sessions() as session:
-        processed = watermark(session)
+        nodes = node_states(session, datetime.now(UTC), settings.node_timeout)
         pending = sorted(pending_days(session))
+    processed = closing_watermark(nodes)
     out.print(
         "processed up to: "
         + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
     )
+    this = settings.node_name or runtime.paths.known_node_name()  # a status read makes none
+    for node in nodes:
+        if node.name:  # "": the watermark of a catalog older than nodes (migration 0007)
+            out.print(f"node {node.name}: {node_line(node, this)}")
     out.print(
         f"days waiting for process: {len(pending)}"
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
@@ -135,6 +141,15 @@ def status_command() -> None:
         f"set aside by process: {counts.total()} records"
         + (f" ({reasons(counts)}) in {set_aside_root(runtime.paths)}" if counts else "")
     )
+
+
+def node_line(node: NodeState, this: str | None) -> str:
+    """``processed up to …, seen …, live`` (or timed out) for ``pullstats status``."""
+    when = "%Y-%m-%dT%H:%M:%SZ"
+    mark = node.watermark.strftime(when) if node.watermark else "never processed"
+    state = "live" if node.live else "timed out (PULLSTATS_NODE_TIMEOUT): holds no period open"
+    where = f"{node.data_dir} on {node.host}" + (", this node" if node.name == this else "")
+    return f"processed up to {mark}, last seen {node.last_seen.strftime(when)}, {state} ({where})"
 
 
 def reasons(counts: Counter[str]) -> str:

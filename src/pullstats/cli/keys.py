@@ -8,9 +8,11 @@ from enum import StrEnum
 
 import typer
 
-from pullstats.cli.common import fail, out
+from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
+from pullstats.db.keys import check_keys, forget_keys
 from pullstats.key_rings import key_rings
+from pullstats.runtime import Runtime
 from pullstats.signing_keys import FIRST_KID, KeyRing, SigningKey, rotate
 
 keys_app = typer.Typer(
@@ -77,11 +79,25 @@ def keys_rotate(
     """Make a new key that signs from now on; older keys still verify until what they signed
     has expired, and keys past that are deleted. A running server picks the new key up at once.
     """
-    for name, ring in _rings(Settings(), only).items():
-        previous = ring.signing_key()  # made now if the server never started on this data dir
-        new, dropped = rotate(ring)
-        until = _when(new.created + ring.lifetime)
-        out.print(f"{name}: key {new.kid} signs from now on")
-        out.print(f"{name}: key {previous.kid} still verifies until {until}")
-        for key in dropped:
-            out.print(f"{name}: key {key.kid} deleted (everything it signed has expired)")
+    settings = Settings()
+    rings = _rings(settings, only)
+    # refused unless this node's keys are the installation's (db/keys.py)
+    with opened(settings) as runtime:
+        for name, ring in rings.items():
+            _rotate(runtime, name, ring)
+
+
+def _rotate(runtime: Runtime, name: str, ring: KeyRing) -> None:
+    """Rotate one ring in the shared keys dir and record it in the catalog, so that every node
+    (which re-reads the keys dir at least every second) signs with the new key and a node
+    whose keys dir did not get it is refused at its next start."""
+    previous = ring.signing_key()  # made now if the server never started on this data dir
+    new, dropped = rotate(ring)
+    check_keys(runtime.sessions, runtime.paths.keys)
+    with runtime.sessions.begin() as session:
+        forget_keys(session, name, [key.kid for key in dropped])
+    until = _when(new.created + ring.lifetime)
+    out.print(f"{name}: key {new.kid} signs from now on")
+    out.print(f"{name}: key {previous.kid} still verifies until {until}")
+    for key in dropped:
+        out.print(f"{name}: key {key.kid} deleted (everything it signed has expired)")

@@ -73,8 +73,10 @@ def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> No
     if workers > 1 and settings.database_url_value.startswith("sqlite"):
         raise fail("--workers > 1 needs PostgreSQL (PULLSTATS_DATABASE_URL): SQLite is per process")
     check_listen_address(host, port)
-    with opened(settings):
-        pass  # create or check the catalog before the first request
+    with opened(settings) as runtime:
+        # create or check the catalog and the keys before the first request, and claim the
+        # node name (refused if another live data dir has it)
+        runtime.node_seen()
     if workers > 1:  # each worker process builds its own app from the same environment
         uvicorn.run(
             "pullstats.api.app:create_app",

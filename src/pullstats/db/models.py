@@ -109,12 +109,43 @@ class UsedTwoFactorToken(Base):
 
 
 class SpoolProgress(Base):
-    """How far compaction has read each spool segment (bytes)."""
+    """How far compaction has read each spool segment (bytes), per node: each node's spool is
+    its own (migration 0007; ``""`` is a segment recorded before, claimed by the node whose
+    spool holds it)."""
 
     __tablename__ = "spool_progress"
+    node: Mapped[str] = mapped_column(String(64), primary_key=True, server_default="")
     segment: Mapped[str] = mapped_column(String(128), primary_key=True)
     offset: Mapped[int] = mapped_column(BigInteger)
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Node(Base):
+    """A node of the installation: a data dir whose spool feeds the shared lake (migration 0007).
+
+    A period closes only once every live node's ``watermark`` is past it; a node whose
+    ``last_seen`` is older than ``PULLSTATS_NODE_TIMEOUT`` no longer holds it.
+    """
+
+    __tablename__ = "nodes"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    data_dir: Mapped[str] = mapped_column(String(1024))
+    #: arrival time up to which this node's spool is compacted, classified and rolled up
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the last heartbeat of its server or the end of its last ``process``
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InstallationKey(Base):
+    """A fingerprint of each key every node must share (never the key): a node whose keys
+    differ is refused at start (migration 0007)."""
+
+    __tablename__ = "installation_keys"
+    ring: Mapped[str] = mapped_column(String(32), primary_key=True)  # ip-hash, jwt, download
+    kid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PipelineState(Base):

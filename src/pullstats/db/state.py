@@ -1,12 +1,13 @@
-"""Named pipeline values in the catalog: the processing watermark, the data generation and the
-accounts epoch (bumped by database triggers, migration 0004)."""
+"""Named pipeline values in the catalog: the data generation, the accounts epoch (bumped by
+database triggers, migration 0004) and the pending days. Each node's watermark is in
+:mod:`pullstats.db.nodes`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from pullstats.db.models import PipelineState
 
-WATERMARK = "watermark"
 GENERATION = "generation"
 PENDING_DAYS = "pending_days"
 ACCOUNTS_EPOCH = "accounts_epoch"
@@ -73,16 +73,6 @@ def next_generation(session: Session) -> int:
     value = generation(session) + 1
     set_value(session, GENERATION, str(value))
     return value
-
-
-def watermark(session: Session) -> datetime | None:
-    """Arrival time up to which everything received has been processed."""
-    text = get_value(session, WATERMARK)
-    return datetime.fromisoformat(text) if text else None
-
-
-def set_watermark(session: Session, instant: datetime) -> None:
-    set_value(session, WATERMARK, instant.astimezone(UTC).isoformat())
 
 
 def pending_days(session: Session) -> set[date]:

@@ -1,13 +1,15 @@
 """Close and export: every closed period with data, per registered namespace, all four views.
 
-A period closes when now ≥ its end + the close grace and the processing watermark has passed
-that too. A (namespace, period) is exported when it never was, when its rollups were recomputed
-since (dirty: late data), or on ``--rebuild``. The new set of files is written into a fresh
-folder and swapped into the catalog in one transaction, so readers see the old set or the new.
+A period closes when now ≥ its end + the close grace and the closing watermark has passed that
+too: every live node's watermark (db/nodes.py). A (namespace, period) is exported when it
+never was, when its rollups were recomputed since (dirty: late data), or on ``--rebuild``. The
+new set of files is written into a fresh folder and swapped into the catalog in one
+transaction, so readers see the old set or the new.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from pullstats.accounts.service import extra_repos, registered_namespaces
 from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod
-from pullstats.db.state import watermark
+from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.views import Dataview
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
@@ -31,6 +33,8 @@ from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
 from pullstats.runtime import Runtime
+
+log = logging.getLogger("pullstats.exports")
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,28 @@ class ExportResult:
     failed: list[ExportFailure] = field(default_factory=list)
 
 
-def closed_periods(session: Session, now: datetime, runtime: Runtime) -> list[tuple[Period, int]]:
-    """Periods with rollups that are closed at ``now`` (and under the watermark)."""
-    grace = runtime.settings.close_grace
-    mark = watermark(session)
+def closed_periods(
+    session: Session, now: datetime, runtime: Runtime, *, clock: datetime | None = None
+) -> list[tuple[Period, int]]:
+    """Periods with rollups that are closed at ``now`` (and under the closing watermark).
+
+    ``now`` may be a day ahead (``export --through``); which nodes are live is judged by the
+    real ``clock`` (default: the time now).
+    """
+    settings = runtime.settings
+    grace = settings.close_grace
+    states = node_states(session, clock or datetime.now(UTC), settings.node_timeout)
+    waiting = any(state.live for state in states)  # else no node could add anything
+    for state in states:
+        if waiting and not state.live and state.name:
+            seen = state.last_seen.strftime("%Y-%m-%dT%H:%M:%SZ")
+            log.warning(
+                "node %s not seen since %s (PULLSTATS_NODE_TIMEOUT): periods close without "
+                "waiting for its spool",
+                state.name,
+                seen,
+            )
+    mark = closing_watermark(states)
     if mark is None:
         return []
     closed = []

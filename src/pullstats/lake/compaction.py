@@ -23,10 +23,11 @@ from typing import Any, NamedTuple
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pullstats.action_window import days_to_reclassify
 from pullstats.atomic_files import fsync_dir
+from pullstats.db.keys import shared_secret
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
 from pullstats.duckdb_engine import DuckDBEngine, Source, connect, count_rows
@@ -85,8 +86,8 @@ def compact(
     """Compact everything in the spool that is not in the lake yet."""
     paths = runtime.paths
     result = CompactionResult()
-    with runtime.sessions() as session:
-        progress = {row.segment: row.offset for row in session.scalars(select(SpoolProgress))}
+    node = runtime.settings.node
+    progress = _progress(runtime, node)
     with contextlib.closing(connect(runtime.settings)) as connection:
         writer = RequestWriter(runtime, connection)
         while True:
@@ -110,6 +111,29 @@ def compact(
                 on_batch(result)
     result.pruned = prune_spool(runtime, progress)
     return result
+
+
+def _progress(runtime: Runtime, node: str) -> dict[str, int]:
+    """How far this node has read each of its segments (bytes).
+
+    Each node's spool is its own, so progress is keyed by (node, segment). A row from before
+    nodes had names (node ``""``, migration 0007) is claimed by the node whose spool holds its
+    segment.
+    """
+    segments = {path.stem for path in runtime.paths.spool.iterdir()}
+    with runtime.sessions.begin() as session:
+        legacy = session.scalars(select(SpoolProgress.segment).where(SpoolProgress.node == ""))
+        mine = sorted(segments.intersection(legacy))
+        for start in range(0, len(mine), 500):
+            session.execute(
+                update(SpoolProgress)
+                .where(
+                    SpoolProgress.node == "", SpoolProgress.segment.in_(mine[start : start + 500])
+                )
+                .values(node=node)
+            )
+        rows = session.scalars(select(SpoolProgress).where(SpoolProgress.node == node))
+        return {row.segment: row.offset for row in rows}
 
 
 def ingest_requests(runtime: Runtime, writer: RequestWriter, source: str) -> tuple[int, set[date]]:
@@ -159,7 +183,8 @@ class RequestWriter:
         self._runtime = runtime
         self._db = self.connection = connection
         self._engine = DuckDBEngine(runtime.settings)
-        self._key = runtime.paths.secret_key(IP_HASH_KEY)
+        # the installation's key, shared by every node (db/keys.py)
+        self._key = shared_secret(runtime.sessions, runtime.paths, IP_HASH_KEY)
         self._window = record_problem_params(TimeWindow.now(runtime.settings.max_clock_skew))
         self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
         self._read: set[Path] = set()  # Parquet files whose ids are in lake_ids
@@ -357,13 +382,16 @@ class RequestWriter:
 def _advance(
     runtime: Runtime, slices: list[SegmentSlice], progress: dict[str, int], days: set[date]
 ) -> None:
+    node = runtime.settings.node
     with runtime.sessions.begin() as session:
         add_pending_days(session, days)
         for piece in slices:
-            row = session.get(SpoolProgress, piece.name)
+            row = session.get(SpoolProgress, (node, piece.name))
             if row is None:
                 session.add(
-                    SpoolProgress(segment=piece.name, offset=piece.end, closed=piece.closed)
+                    SpoolProgress(
+                        node=node, segment=piece.name, offset=piece.end, closed=piece.closed
+                    )
                 )
             else:
                 row.offset = piece.end

@@ -1,7 +1,8 @@
 """The keyed hash that replaces a client address before a request reaches the lake.
 
 The step ``lake.hash_ips`` (:mod:`pullstats.lake.steps`), a function over Arrow arrays: no
-engine, no I/O (the key is read by the caller, from ``keys/ip-hash.key``).
+engine, no I/O (the key is read by the caller, from ``ip-hash.key`` in the keys dir, which
+every node shares: ``db/keys.py`` refuses a node whose key differs).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hmac
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: The data dir's key file (``keys/``) for the hash.
+#: The key file of the hash, in the keys dir (``PULLSTATS_KEYS_DIR``, default ``keys/``).
 IP_HASH_KEY = "ip-hash.key"
 IP_HASH_BYTES = 16  # 128 bits: exact distinct counts without a realistic chance of collision
 

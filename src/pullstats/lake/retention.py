@@ -31,7 +31,11 @@ def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
             pruned.append(segment.stem)
     if pruned:
         with runtime.sessions.begin() as session:
-            session.execute(delete(SpoolProgress).where(SpoolProgress.segment.in_(pruned)))
+            session.execute(
+                delete(SpoolProgress).where(
+                    SpoolProgress.node == settings.node, SpoolProgress.segment.in_(pruned)
+                )
+            )
         for name in pruned:
             progress.pop(name, None)
     return len(pruned)

@@ -121,7 +121,7 @@ NEW_USER_AGENTS = Step(
 HASH_IPS = Transform(
     "lake.hash_ips",
     (Input("new_addresses", pa.schema([("ip", pa.string())])),),
-    "ip_hash: each address's keyed hash (HMAC-SHA256, 16 bytes), under the data dir's key",
+    "ip_hash: each address's keyed hash (HMAC-SHA256, 16 bytes), under the installation's key",
     "pullstats.lake.ip_hash:hash_ips",
 )
 ENRICH_ADDRESSES = Transform(
