@@ -25,6 +25,7 @@ from pullstats.db.migrate import SchemaOutdated
 from pullstats.lake.jobs import JobLockBusy
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
+from pullstats.storage import StorageError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -112,11 +113,11 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     """
     try:
         runtime = Runtime.open(settings, create=create)
-    except (SchemaOutdated, NoInstallation, LakeVersionError) as error:
+    except (SchemaOutdated, NoInstallation, LakeVersionError, StorageError) as error:
         raise fail(str(error)) from None
     try:
         yield runtime
-    except (AccountError, JobLockBusy) as error:
+    except (AccountError, JobLockBusy, StorageError) as error:
         raise fail(str(error)) from None
     finally:
         runtime.close()

@@ -163,8 +163,14 @@ def _failure_text(task: ExportTask, error: Exception) -> str:
 
 def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, WrittenPart]]:
     """Write the four views of one (namespace, period) and swap them into the catalog."""
-    exports = runtime.paths.exports
-    folder = exports / task.namespace / task.period.label / uuid.uuid4().hex[:12]
+    store = runtime.settings.exports_store
+    period_key = f"{task.namespace}/{task.period.label}"
+    _remove_orphans(runtime, task, period_key)
+    key = f"{period_key}/{uuid.uuid4().hex[:12]}"
+    # written in place in a local exports folder; on object storage staged in the tmp dir,
+    # then each finished part published (one PUT each) before the catalog names any of them
+    root = store.local_path("") or runtime.paths.tmp / "exports"
+    folder = root / key
     folder.mkdir(parents=True, exist_ok=True)
     try:
         scope = ViewScope(task.scope, task.period)
@@ -174,11 +180,42 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
         written = write_views(
             runtime.settings, scope, action_files(runtime, period), folder, rollups
         )
+        if store.local_path("") is None:
+            for _, part in written:
+                store.publish(part.path, part.path.relative_to(root).as_posix())
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
+        if store.local_path("") is None:
+            store.delete_folder(key)
         raise
-    _swap_catalog(runtime, task, written, exports)
+    finally:
+        if store.local_path("") is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    _swap_catalog(runtime, task, written, root)
     return written
+
+
+def _remove_orphans(runtime: Runtime, task: ExportTask, period_key: str) -> None:
+    """Delete the period's export folders no catalog row names: what an export killed before
+    its catalog swap left (under the job lock, no other export is writing one now)."""
+    store = runtime.settings.exports_store
+    with runtime.sessions() as session:
+        named = set(
+            session.scalars(
+                select(ExportFile.path).where(
+                    ExportFile.namespace == task.namespace,
+                    ExportFile.period_kind == task.period.kind.value,
+                    ExportFile.period_start == task.period.start,
+                )
+            )
+        )
+    kept = {path.rsplit("/", 1)[0] for path in named}
+    for name in store.folders(period_key):
+        if f"{period_key}/{name}" not in kept:
+            store.delete_folder(f"{period_key}/{name}")
+            local = store.local_path(f"{period_key}/{name}")
+            if local is not None:
+                shutil.rmtree(local, ignore_errors=True)
 
 
 def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
@@ -226,7 +263,7 @@ def _swap_catalog(
                     view=view.value,
                     part=part.number,
                     file_name=part.file_name,
-                    path=str(part.path.relative_to(root)),
+                    path=part.path.relative_to(root).as_posix(),
                     size=part.size,
                     rows=part.rows,
                     sha256=part.sha256,
@@ -248,6 +285,11 @@ def _swap_catalog(
         else:
             marker.generation = task.generation
             marker.exported_at = datetime.now(UTC)
-    # the old set is unreachable now; open downloads keep their file handles
-    for folder in {(root / path).parent for path in old}:
-        shutil.rmtree(folder, ignore_errors=True)
+    # the old set is unreachable now; open downloads keep their file handles (a presigned
+    # link to a deleted object answers 404 from the store)
+    store = runtime.settings.exports_store
+    for folder in {path.rsplit("/", 1)[0] for path in old}:
+        store.delete_folder(folder)
+        local = store.local_path(folder)
+        if local is not None:
+            shutil.rmtree(local, ignore_errors=True)

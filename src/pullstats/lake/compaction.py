@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 
 from pullstats.action_window import days_to_reclassify
-from pullstats.atomic_files import fsync_dir
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
 from pullstats.duckdb_engine import DuckDBEngine, Source, connect, count_rows
@@ -55,6 +54,7 @@ from pullstats.lake.steps import (
     UNUSABLE,
     USABLE,
 )
+from pullstats.lake_files import REQUESTS, day_files, day_folder, publish
 from pullstats.runtime import Runtime
 from pullstats.sql_literals import sql_text
 from pullstats.steps import Step
@@ -162,7 +162,7 @@ class RequestWriter:
         self._key = runtime.paths.secret_key(IP_HASH_KEY)
         self._window = record_problem_params(TimeWindow.now(runtime.settings.max_clock_skew))
         self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
-        self._read: set[Path] = set()  # Parquet files whose ids are in lake_ids
+        self._read: set[str] = set()  # Parquet files (lake locations) whose ids are in lake_ids
         self._ids = 0
         self._kept = 0  # tables of kept rows made so far (_keep)
         enriched = ", ".join(f"{name} VARCHAR" for name in ADDRESS_COLUMNS)
@@ -299,21 +299,20 @@ class RequestWriter:
                     os.fsync(handle.fileno())
                 written[day] = file
             for day, file in written.items():
-                target = paths.requests_day(day)
-                target.mkdir(parents=True, exist_ok=True)
-                os.replace(file, target / f"part-{batch_id}-0.parquet")
-                fsync_dir(target)
+                key = f"{day_folder(REQUESTS, day)}/part-{batch_id}-0.parquet"
+                publish(self._runtime.settings, file, key)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return set(written)
 
     def _read_ids(self, days: list[date]) -> None:
         """Add to ``lake_ids`` the ids of the files of ``days`` not read yet in this run."""
+        settings = self._runtime.settings
         files = [
-            path
+            file
             for day in days
-            for path in sorted(self._runtime.paths.requests_day(day).glob("part-*.parquet"))
-            if path not in self._read
+            for file in day_files(settings, REQUESTS, day)
+            if file not in self._read
         ]
         if not files:
             return
