@@ -67,6 +67,16 @@ def request_files(settings: Settings, first: date, last: date) -> list[str]:
     return [file for day in days for file in day_files(settings, REQUESTS, day)]
 
 
+def all_request_files(settings: Settings) -> list[str]:
+    """Every request part of the lake (one listing of the ``requests/`` prefix)."""
+    lake = settings.lake
+    return [
+        lake.location(key)
+        for key in lake.files(REQUESTS, ".parquet")
+        if key.rsplit("/", 1)[-1].startswith("part-")
+    ]
+
+
 def imported_files(settings: Settings, day: date) -> list[str]:
     """The actions imported from Docker Hub CSVs of ``day``."""
     return day_files(settings, IMPORTED, day)
