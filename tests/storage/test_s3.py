@@ -1,0 +1,256 @@
+"""The lake and the exports on S3-compatible object storage (``moto_server`` on loopback).
+
+The golden input (tests/exports/golden.py) processed with ``PULLSTATS_LAKE_URL`` and
+``PULLSTATS_EXPORTS_URL`` on a bucket gives the same actions, rollups and export bytes as on
+local files; downloads are presigned URLs fetched over HTTP; a bad bucket, credentials or
+endpoint is one line naming the setting; an interrupted export rerun leaves each file once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+
+from pullstats.config import Settings
+from pullstats.db.models import ExportFile, PullRollup
+from pullstats.exports.closing import export_closed
+from pullstats.pipeline import end_of_day, process
+from pullstats.runtime import Runtime
+from pullstats.storage import S3Store, StorageError
+from tests.conftest import cli_env, free_port, require_e2e_mark, run_pullstats_command
+from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
+from tests.storage.conftest import S3Server, start_moto, stop
+
+pytestmark = [pytest.mark.s3, pytest.mark.xdist_group("s3")]
+
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary")
+
+
+def actions_and_rollups(runtime: Runtime) -> tuple[pa.Table, list[tuple[object, ...]]]:
+    """Every action of the lake (sorted) and every rollup row of the catalog (sorted)."""
+    lake = runtime.settings.lake
+    tables = [pq.read_table(io.BytesIO(lake.read_bytes(key))) for key in lake.files("actions")]
+    actions = pa.concat_tables(tables).sort_by(
+        [(name, "ascending") for name in ("timestamp", "namespace", "repository", "ip_hash")]
+    )
+    with runtime.sessions() as session:
+        rows = sorted(tuple(row) for row in session.execute(select(*PullRollup.__table__.columns)))
+    return actions, rows
+
+
+def on_s3(monkeypatch: pytest.MonkeyPatch, bucket: str) -> None:
+    monkeypatch.setenv("PULLSTATS_LAKE_URL", f"s3://{bucket}/lake")
+    monkeypatch.setenv("PULLSTATS_EXPORTS_URL", f"s3://{bucket}/exports")
+
+
+def test_the_golden_input_on_s3_gives_the_local_actions_rollups_and_export_bytes(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = build(tmp_path / "local")
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    remote = build(tmp_path / "s3")
+    assert remote == local
+    for name, data in remote.items():
+        assert data == (GOLDEN / name).read_bytes(), name
+    # nothing of the lake or the exports was written into the S3 installation's data dir
+    for folder in ("lake", "exports"):
+        assert [p for p in (tmp_path / "s3" / folder).rglob("*") if p.is_file()] == []
+    keys = s3_env.keys(bucket)
+    assert "lake/_meta.json" in keys
+    assert "lake/actions/day=2026-01-05/actions.parquet" in keys
+    assert any(key.startswith("lake/requests/day=2026-01-05/part-") for key in keys)
+    assert any(key.startswith("lake/imported/day=2026-01-07/part-") for key in keys)
+    assert not any(".tmp" in key for key in keys)
+
+    monkeypatch.delenv("PULLSTATS_LAKE_URL")
+    monkeypatch.delenv("PULLSTATS_EXPORTS_URL")
+    local_runtime = Runtime.open(Settings(data_dir=tmp_path / "local"))
+    on_s3(monkeypatch, bucket)
+    s3_runtime = Runtime.open(Settings(data_dir=tmp_path / "s3"))
+    try:
+        local_actions, local_rollups = actions_and_rollups(local_runtime)
+        s3_actions, s3_rollups = actions_and_rollups(s3_runtime)
+        assert s3_actions.num_rows == local_actions.num_rows == 13
+        assert s3_actions.equals(local_actions)
+        assert s3_rollups == local_rollups and len(local_rollups) > 0
+    finally:
+        local_runtime.close()
+        s3_runtime.close()
+
+
+def test_download_links_are_presigned_urls_that_fetch_the_file(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    monkeypatch.setenv("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "PT10M")
+    build(tmp_path / "data")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        with runtime.sessions() as session:
+            entry = session.scalars(
+                select(ExportFile).where(
+                    ExportFile.namespace == NAMESPACE,
+                    ExportFile.view == "summary",
+                    ExportFile.period_kind == "week",
+                )
+            ).one()
+        store = runtime.settings.exports_store
+        url = store.presign(entry.path, 600, entry.file_name)
+    finally:
+        runtime.close()
+    assert url is not None and url.startswith(f"{s3_env.endpoint}/{bucket}/exports/acme/")
+    assert "X-Amz-Expires=600" in url and "X-Amz-Signature=" in url
+    answer = httpx.get(url)
+    assert answer.status_code == 200
+    assert f'filename="{entry.file_name}"' in answer.headers["content-disposition"]
+    assert gzip.decompress(answer.content) == (GOLDEN / "acme_summary_2026-W02.csv").read_bytes()
+    # a changed signature is refused by the store
+    tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+    assert httpx.get(tampered).status_code == 403
+
+
+def test_an_export_killed_before_its_catalog_swap_leaves_each_file_once_after_a_rerun(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(tmp_path / "data")
+    before = s3_env.keys(bucket)
+    # what a run killed after publishing its parts, before the catalog named them, leaves
+    orphan = f"exports/{NAMESPACE}/2026-W02/0123456789ab/acme_raw_2026-W02_part001.csv.gz"
+    s3_env.client().put_object(Bucket=bucket, Key=orphan, Body=b"half")  # type: ignore[attr-defined]
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        process(runtime, rebuild_from=THROUGH.replace(day=1, month=1), rebuild_to=THROUGH)
+        result = export_closed(runtime, now=end_of_day(THROUGH))
+        assert result.failed == []
+        with runtime.sessions() as session:
+            named = set(session.scalars(select(ExportFile.path)))
+    finally:
+        runtime.close()
+    after = s3_env.keys(bucket)
+    assert orphan not in after
+    exported = [key for key in after if key.startswith("exports/")]
+    assert {key.removeprefix("exports/") for key in exported} == named
+    # every view of every exported period once: one file name each, as before the rerun
+    names = [key.rsplit("/", 1)[1] for key in exported]
+    assert sorted(names) == sorted(
+        key.rsplit("/", 1)[1] for key in before if key.startswith("exports/")
+    )
+    assert len(names) == len(set(names))
+    lake = [key for key in after if key.startswith("lake/")]
+    assert lake == [key for key in before if key.startswith("lake/")]
+
+
+def test_the_store_lists_by_prefix_and_publishes_whole_files(
+    s3_env: S3Server, tmp_path: Path
+) -> None:
+    bucket = s3_env.bucket()
+    store = S3Store(f"s3://{bucket}/some/prefix", "PULLSTATS_LAKE_URL")
+    store.check()
+    for key in (
+        "requests/day=2026-01-01/part-a.parquet",
+        "requests/day=2026-01-02/part-b.parquet",
+        "actions/day=2026-01-01/actions.parquet",
+    ):
+        staged = tmp_path / "staged"
+        staged.write_bytes(key.encode())
+        store.publish(staged, key)
+        assert not staged.exists()
+    assert store.files("requests") == [
+        "requests/day=2026-01-01/part-a.parquet",
+        "requests/day=2026-01-02/part-b.parquet",
+    ]
+    assert store.folders("requests") == ["day=2026-01-01", "day=2026-01-02"]
+    assert store.files("requests/day=2026-01") == []  # a folder, not a name prefix
+    assert (
+        store.read_bytes("actions/day=2026-01-01/actions.parquet")
+        == b"actions/day=2026-01-01/actions.parquet"
+    )
+    assert store.delete_folder("requests/day=2026-01-01") == 1
+    assert s3_env.keys(bucket) == [
+        "some/prefix/actions/day=2026-01-01/actions.parquet",
+        "some/prefix/requests/day=2026-01-02/part-b.parquet",
+    ]
+    with pytest.raises(FileNotFoundError):
+        store.read_bytes("nothing/here")
+
+
+def test_a_missing_bucket_is_one_line_naming_the_setting(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    env = {**s3_server.env(), "PULLSTATS_LAKE_URL": "s3://no-such-bucket-here/lake"}
+    result = run_cli_env(tmp_path / "data", env, "process")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "PULLSTATS_LAKE_URL=s3://no-such-bucket-here/lake" in line
+    assert "does not exist" in line
+    assert not (tmp_path / "data" / "lake" / "_meta.json").exists()
+
+
+def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "PULLSTATS_EXPORTS_URL": "s3://exports-bucket/x",
+    }
+    result = run_cli_env(tmp_path / "data", env, "export")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith(f"error: AWS_ENDPOINT_URL: {endpoint} cannot be reached")
+    assert "PULLSTATS_EXPORTS_URL=s3://exports-bucket/x" in line
+
+
+def test_refused_credentials_are_one_line_naming_the_aws_keys(tmp_path: Path) -> None:
+    # a moto server that checks credentials: none exist, so every key is refused
+    process, endpoint = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG1",
+            "AWS_SECRET_ACCESS_KEY": "wrong-secret",
+            "AWS_REGION": "us-east-1",
+            "PULLSTATS_LAKE_URL": "s3://any-bucket/lake",
+        }
+        result = run_cli_env(tmp_path / "data", env, "process")
+    finally:
+        stop(process)
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "PULLSTATS_LAKE_URL=s3://any-bucket/lake: the AWS credentials were refused" in line
+    assert "wrong-secret" not in line
+
+
+def test_a_setting_that_is_no_store_url_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected s3://bucket/prefix"):
+        Settings(data_dir=tmp_path, lake_url="gs://bucket/lake")
+    with pytest.raises(StorageError, match="no bucket named"):
+        S3Store("s3:///lake", "PULLSTATS_LAKE_URL")
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def run_cli_env(
+    data_dir: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``pullstats args`` in a child process, with ``env`` added to its environment."""
+    require_e2e_mark("the pullstats command")
+    return run_pullstats_command(list(args), cli_env(data_dir, env), None)
