@@ -26,7 +26,7 @@ from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.storage import S3Store, StorageError
 from tests.conftest import cli_env, free_port, require_e2e_mark, run_pullstats_command
-from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
+from tests.exports.golden import GOLDEN, NAMESPACE, THROUGH, build
 from tests.storage.conftest import S3Server, start_moto, stop
 
 pytestmark = [pytest.mark.s3, pytest.mark.xdist_group("s3")]
