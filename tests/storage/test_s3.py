@@ -20,13 +20,16 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from pullstats.accounts import service
 from pullstats.config import Settings
 from pullstats.db.models import ExportFile, PullRollup
 from pullstats.exports.closing import export_closed
+from pullstats.exports.signing import sign
+from pullstats.key_rings import download_key_ring
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.storage import S3Store, StorageError
-from tests.conftest import cli_env, free_port, require_e2e_mark, run_pullstats_command
+from tests.conftest import cli_env, free_port, require_e2e_mark, run_pullstats_command, start_server
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
 from tests.storage.conftest import S3Server, start_moto, stop
 
@@ -258,3 +261,69 @@ def run_cli_env(
     """``pullstats args`` in a child process, with ``env`` added to its environment."""
     require_e2e_mark("the pullstats command")
     return run_pullstats_command(list(args), cli_env(data_dir, env), None)
+
+
+def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    data_dir = tmp_path / "data"
+    build(data_dir)
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    try:
+        with runtime.sessions.begin() as session:
+            service.create_user(session, "alice", "alice-password")
+            service.add_member(session, NAMESPACE, "alice", "member")
+        with runtime.sessions() as session:
+            raw = session.scalars(
+                select(ExportFile).where(
+                    ExportFile.view == "raw",
+                    ExportFile.period_start == PERIODS[0].start,
+                    ExportFile.period_kind == "week",
+                    ExportFile.namespace == NAMESPACE,
+                )
+            ).one()
+            old_link = grant_link(runtime, raw)
+    finally:
+        runtime.close()
+    env = {**s3_env.env(), "PULLSTATS_LAKE_URL": f"s3://{bucket}/lake",
+           "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports"}  # fmt: skip
+    server = start_server(data_dir, tmp_path / "server.log", env)
+    try:
+        with server.client() as client:
+            token = client.post(
+                "/v2/users/login", json={"username": "alice", "password": "alice-password"}
+            ).json()["token"]
+            links = {}
+            for view in VIEWS:
+                answer = client.get(
+                    f"/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls/exports/years/"
+                    f"2026/weeks/2/{view}",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert answer.status_code == 200, answer.text
+                links[view] = answer.json()["data"]
+            redirect = client.get(old_link)
+    finally:
+        server.stop()
+    for view, data in links.items():
+        assert len(data) == 1 and set(data[0]) == {"url", "size"}  # the same shape as local
+        url = data[0]["url"]
+        assert url.startswith(f"{s3_env.endpoint}/{bucket}/exports/{NAMESPACE}/2026-W02/")
+        assert "X-Amz-Expires=900" in url  # PULLSTATS_DOWNLOAD_LINK_LIFETIME's default
+        body = httpx.get(url)  # from the store, not through our server
+        assert body.status_code == 200 and len(body.content) == data[0]["size"]
+        golden = (GOLDEN / f"{NAMESPACE}_{view}_2026-W02.csv").read_bytes()
+        assert gzip.decompress(body.content) == golden, view
+    # a /downloads link of the local kind answers with a fresh presigned URL of its file
+    assert redirect.status_code == 307
+    assert "/exports/acme/2026-W02/" in redirect.headers["location"]
+    assert redirect.headers["location"].split("?")[0].endswith(raw.file_name)
+
+
+def grant_link(runtime: Runtime, entry: ExportFile) -> str:
+    """A ``/downloads`` link as the API hands out with exports on local files."""
+    key = download_key_ring(runtime.settings).signing_key()
+    grant = sign(key, entry.id, entry.sha256, 600)
+    return f"/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
