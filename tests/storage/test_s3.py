@@ -18,11 +18,11 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from pullstats.accounts import service
 from pullstats.config import Settings
-from pullstats.db.models import ExportFile, PullRollup
+from pullstats.db.models import ExportFile, PullRollup, SpoolProgress
 from pullstats.exports.closing import export_closed
 from pullstats.exports.signing import sign
 from pullstats.key_rings import download_key_ring
@@ -327,3 +327,26 @@ def grant_link(runtime: Runtime, entry: ExportFile) -> str:
     key = download_key_ring(runtime.settings).signing_key()
     grant = sign(key, entry.id, entry.sha256, 600)
     return f"/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
+
+
+def test_compaction_rerun_after_a_crash_before_its_progress_commit_adds_no_second_copy(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(tmp_path / "data")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        first_keys = s3_env.keys(bucket)
+        first, _ = actions_and_rollups(runtime)
+        # the state a crash leaves after the day parts were published and before the spool
+        # progress was committed: the whole spool is read again by the next run
+        with runtime.sessions.begin() as session:
+            session.execute(delete(SpoolProgress))
+        process(runtime)
+        again, _ = actions_and_rollups(runtime)
+    finally:
+        runtime.close()
+    requests = [key for key in s3_env.keys(bucket) if key.startswith("lake/requests/")]
+    assert requests == [key for key in first_keys if key.startswith("lake/requests/")]
+    assert again.equals(first)
