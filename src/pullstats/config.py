@@ -68,9 +68,10 @@ class Settings(BaseSettings):
     )
     retention_lake: str = Field(
         "P25M",
-        description="Days of the lake (requests, actions, imported actions) older than this "
-        "are deleted by `pullstats process`: a number of years, months or days as P2Y, P25M or "
-        "P760D; 0 keeps the lake for ever. Rollups and exports are kept.",
+        description="The lake's days (requests, actions, imported actions) of whole weeks and "
+        "months older than this are deleted by `pullstats export` once it has exported the "
+        "closed periods: years, months or days as P2Y, P25M or P760D; 0 keeps the lake for "
+        "ever. Rollups and exports are kept.",
     )
     lake_url: str | None = Field(
         None,

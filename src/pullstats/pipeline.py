@@ -26,7 +26,6 @@ from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
-from pullstats.lake.retention import prune_lake
 from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
 from pullstats.rollups import steps as rollup_steps
@@ -111,8 +110,6 @@ def process(
             progress.rollup_total(len(result.periods))
         if result.periods:
             result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
-        # after the rollups: counted once, a day past the lake's retention is deleted
-        prune_lake(runtime, started.date())
         with runtime.sessions.begin() as session:
             clear_pending_days(session, touched)  # those set aside too: never classified
             set_watermark(session, started - _WATERMARK_SLACK)

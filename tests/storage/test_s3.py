@@ -27,6 +27,7 @@ from pullstats.db.models import ExportFile, PullRollup, SpoolProgress
 from pullstats.exports.closing import export_closed
 from pullstats.exports.signing import sign
 from pullstats.key_rings import download_key_ring
+from pullstats.lake.retention import prune_lake
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.storage import S3Store, StorageError
@@ -322,3 +323,24 @@ def test_compaction_rerun_after_a_crash_before_its_progress_commit_adds_no_secon
     requests = [key for key in s3_env.keys(bucket) if key.startswith("lake/requests/")]
     assert requests == [key for key in first_keys if key.startswith("lake/requests/")]
     assert again.equals(first)
+
+
+def test_lake_retention_deletes_old_days_on_s3(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    monkeypatch.setenv("PULLSTATS_RETENTION_LAKE", "P1M")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        for key in ("requests/day=2026-01-25/part-a.parquet",
+                    "requests/day=2026-01-26/part-b.parquet",
+                    "actions/day=2026-01-25/actions.parquet"):  # fmt: skip
+            staged = tmp_path / "staged"
+            staged.write_bytes(b"x")
+            runtime.settings.lake.publish(staged, key)
+        # P1M on 2026-03-31: keep 2026-02-28 on, whole periods: delete before Mon 2026-01-26
+        assert prune_lake(runtime, date(2026, 3, 31)) == [date(2026, 1, 25)]
+    finally:
+        runtime.close()
+    assert s3_env.keys(bucket) == ["lake/_meta.json", "lake/requests/day=2026-01-26/part-b.parquet"]

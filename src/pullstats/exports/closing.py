@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,6 +26,7 @@ from pullstats.exports.files import WrittenPart
 from pullstats.exports.views import Dataview
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
+from pullstats.lake.retention import prune_lake
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
@@ -59,6 +60,8 @@ class ExportResult:
     bytes: int = 0
     up_to_date: int = 0
     failed: list[ExportFailure] = field(default_factory=list)
+    #: the lake's days deleted after the export (PULLSTATS_RETENTION_LAKE)
+    lake_days_pruned: list[date] = field(default_factory=list)
 
 
 def closed_periods(session: Session, now: datetime, runtime: Runtime) -> list[tuple[Period, int]]:
@@ -152,6 +155,10 @@ def export_closed(
             result.bytes += sum(p.size for _, p in parts)
             if on_task:
                 on_task(task)
+        if namespace is None and not result.failed:
+            # every closed period is exported now: the lake's days past its retention can go
+            # (an export that failed keeps them for its retry)
+            result.lake_days_pruned = prune_lake(runtime, now.date())
     return result
 
 

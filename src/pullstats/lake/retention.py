@@ -1,7 +1,8 @@
 """Retention: compacted spool segments, and the lake's oldest days, are deleted.
 
 The lake keeps ``PULLSTATS_RETENTION_LAKE`` (default 25 months) of days: :func:`prune_lake`,
-run by ``process`` after its rollups, deletes older days of every day-partitioned table.
+run by ``export`` once the closed periods are exported, deletes the older whole weeks and
+months of every day-partitioned table.
 
 Segments are the only place raw client IPs are written, so this is what keeps them short-lived
 (``PULLSTATS_RETENTION_SPOOL``, never less than ``PULLSTATS_CLOSE_GRACE``).
@@ -60,13 +61,24 @@ def lake_cutoff(settings: Settings, today: date) -> date | None:
     return date(year, month, day) - timedelta(days=days)
 
 
+def whole_periods_before(cutoff: date) -> date:
+    """The Monday of the week holding the first of ``cutoff``'s month: every day before it is
+    in a week and a month that end before ``cutoff``, so pruning never leaves part of a period
+    (whose rollups a later rebuild would recompute from the rest)."""
+    first = cutoff.replace(day=1)
+    return first - timedelta(days=first.weekday())
+
+
 def prune_lake(runtime: Runtime, today: date) -> list[date]:
-    """Delete the lake's days (requests, actions, imported actions) before the retention's
-    cutoff, on whichever storage the lake is; the days deleted. Rollups and exports stay."""
+    """Delete the lake's days (requests, actions, imported actions) of the whole weeks and
+    months before the retention's cutoff, on whichever storage the lake is; the days deleted.
+    Rollups and exports stay. ``pullstats export`` runs it once every closed period is
+    exported (their raw views are read from the lake)."""
     settings = runtime.settings
-    cutoff = lake_cutoff(settings, today)
-    if cutoff is None:
+    keep_from = lake_cutoff(settings, today)
+    if keep_from is None:
         return []
+    cutoff = whole_periods_before(keep_from)
     pruned: set[date] = set()
     for table in DAY_TABLES:
         for day in lake_days(settings, table):
