@@ -24,7 +24,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from pullstats.atomic_files import fsync_dir
 
@@ -83,6 +83,14 @@ class Store(ABC):
     def publish(self, staged: Path, key: str) -> None:
         """Make the closed local file ``staged`` visible under ``key`` in one step, replacing
         what was there; ``staged`` is gone afterwards."""
+
+    @abstractmethod
+    def move(self, key: str, new_key: str) -> None:
+        """Give ``key``'s file the key ``new_key`` (S3: a server-side copy, then a delete)."""
+
+    @abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """``key``'s content as a seekable binary file (S3: read by ranges as needed)."""
 
     @abstractmethod
     def delete(self, keys: list[str]) -> None:
@@ -171,6 +179,16 @@ class LocalStore(Store):
             os.fsync(handle.fileno())
         os.replace(staged, final)
         fsync_dir(final.parent)
+
+    def move(self, key: str, new_key: str) -> None:
+        final = self.path(new_key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path(key), final)
+        fsync_dir(final.parent)
+        _remove_empty(self.path(key).parent, self.root)
+
+    def open(self, key: str) -> BinaryIO:
+        return self.path(key).open("rb")
 
     def delete(self, keys: list[str]) -> None:
         folders = set()
@@ -279,6 +297,15 @@ class S3Store(Store):
         # completed: a reader sees the whole object or no object
         self._call(lambda: self.filesystem.put_file(str(staged), self._path(key)))
         staged.unlink(missing_ok=True)
+
+    def move(self, key: str, new_key: str) -> None:
+        source, target = self._path(key), self._path(new_key)
+        self._call(lambda: self.filesystem.copy(source, target))
+        self._call(lambda: self.filesystem.rm(source))
+
+    def open(self, key: str) -> BinaryIO:
+        handle: BinaryIO = self._call(lambda: self.filesystem.open(self._path(key), "rb"))
+        return handle
 
     def delete(self, keys: list[str]) -> None:
         if keys:  # DeleteObjects, a call per 1000 keys

@@ -26,8 +26,15 @@ from pullstats.config import Settings
 from pullstats.db.models import ExportFile, PullRollup, SpoolProgress
 from pullstats.exports.closing import export_closed
 from pullstats.exports.signing import sign
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.key_rings import download_key_ring
 from pullstats.lake.retention import prune_lake
+from pullstats.lake.set_aside import (
+    set_aside_counts,
+    set_aside_days,
+    set_aside_requests,
+    set_aside_root,
+)
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.storage import S3Store, StorageError
@@ -344,3 +351,29 @@ def test_lake_retention_deletes_old_days_on_s3(
     finally:
         runtime.close()
     assert s3_env.keys(bucket) == ["lake/_meta.json", "lake/requests/day=2026-01-26/part-b.parquet"]
+
+
+def test_days_outside_the_window_and_bad_records_are_set_aside_in_the_bucket(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        settings = runtime.settings
+        rows = pa.table({"id": ["x1", "x2"], "ts": [1, 2], "recv": [3, 4]})
+        staged = tmp_path / "part.parquet"
+        pq.write_table(rows, staged)
+        settings.lake.publish(staged, "requests/day=2999-01-01/part-a-0.parquet")
+        window = TimeWindow.now(settings.max_clock_skew)
+        assert set_aside_days(settings, window) == [date(2999, 1, 1)]
+        set_aside_requests(settings, rows, "invalid_record")
+        counts = set_aside_counts(settings)
+        root = set_aside_root(settings)
+    finally:
+        runtime.close()
+    assert counts == {"timestamp_out_of_range": 2, "invalid_record": 2}
+    assert root == f"s3://{bucket}/lake/set-aside"
+    keys = s3_env.keys(bucket)
+    assert "lake/set-aside/timestamp_out_of_range/requests/day=2999-01-01/part-a-0.parquet" in keys
+    assert not any(key.startswith("lake/requests/") for key in keys)

@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "for tests only, never on a real installation",
                 settings.password_hashing,
             )
-        set_aside = SetAsideCollector(runtime.paths)
+        set_aside = SetAsideCollector(runtime.settings)
         metrics.registry.register(set_aside)
         spool = SpoolWriter(runtime.paths.spool, segment_bytes=settings.spool_segment_bytes)
         jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)

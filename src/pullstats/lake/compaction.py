@@ -95,7 +95,7 @@ def compact(
                 break
             table, damaged = parse_spool_slices(slices)
             if damaged:
-                set_aside_lines(paths, damaged)
+                set_aside_lines(runtime.settings, damaged)
                 result.set_aside[DAMAGED_LINE] += len(damaged)
             result.lines += table.num_rows + len(damaged)
             before = writer.set_aside.copy()
@@ -263,7 +263,7 @@ class RequestWriter:
         problems = found["problem"]
         for reason in pc.unique(problems).to_pylist():
             rows = hashed.filter(pc.equal(problems, reason))
-            set_aside_requests(self._runtime.paths, rows, reason)
+            set_aside_requests(self._runtime.settings, rows, reason)
             self.set_aside[reason] += rows.num_rows
         return True
 
