@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
+from pullstats.storage import Store, open_store
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -24,6 +25,17 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
     return tuple(networks)
+
+
+def parse_months_days(text: str) -> tuple[int, int]:
+    """``"P25M"`` → (25, 0), ``"P2Y"`` → (24, 0), ``"P760D"`` → (0, 760), ``"0"`` → (0, 0)."""
+    value = text.strip().upper()
+    if value == "0":
+        return (0, 0)
+    if len(value) >= 3 and value[0] == "P" and value[1:-1].isdigit() and value[-1] in "YMD":
+        number = int(value[1:-1])
+        return {"Y": (12 * number, 0), "M": (number, 0), "D": (0, number)}[value[-1]]
+    raise ValueError("expected a number of years, months or days: P2Y, P25M or P760D (0: for ever)")
 
 
 class Settings(BaseSettings):
@@ -53,6 +65,23 @@ class Settings(BaseSettings):
         timedelta(days=7),
         description="Compacted spool segments (the only raw IPs) are deleted after this long; "
         "never less than the close grace.",
+    )
+    retention_lake: str = Field(
+        "P25M",
+        description="The lake's days (requests, actions, imported actions) of whole weeks and "
+        "months older than this are deleted by `pullstats export` once it has exported the "
+        "closed periods: years, months or days as P2Y, P25M or P760D; 0 keeps the lake for "
+        "ever. Rollups and exports are kept.",
+    )
+    lake_url: str | None = Field(
+        None,
+        description="Where the lake is kept: s3://bucket/prefix (endpoint and credentials from "
+        "the standard AWS_* variables) or a local folder; default: lake/ in the data dir.",
+    )
+    exports_url: str | None = Field(
+        None,
+        description="Where export files are kept: s3://bucket/prefix (downloads are then "
+        "presigned S3 URLs) or a local folder; default: exports/ in the data dir.",
     )
     jwt_ttl: timedelta = Field(timedelta(hours=1), description="Lifetime of a login JWT.")
     max_request_head_bytes: int = Field(
@@ -171,6 +200,23 @@ class Settings(BaseSettings):
             raise ValueError("must be between 0 and 366 days, e.g. P1D or PT12H")
         return value
 
+    @field_validator("retention_lake")
+    @classmethod
+    def _retention_parses(cls, value: str) -> str:
+        parse_months_days(value)  # fail at start, not in the middle of a job
+        return value
+
+    @field_validator("lake_url", "exports_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            text = value.strip()
+            if "://" in text and not text.startswith("s3://"):
+                raise ValueError("expected s3://bucket/prefix or a local folder")
+            if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
+                raise ValueError("no bucket named: expected s3://bucket/prefix")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
@@ -190,6 +236,21 @@ class Settings(BaseSettings):
     def node(self) -> str:
         """This node's name: ``PULLSTATS_NODE_NAME``, else the one kept in the data dir."""
         return self.node_name or self.paths.node_name()
+
+    @cached_property
+    def lake(self) -> Store:
+        """The lake's store (requests, actions, imported history, set-aside days, _meta.json)."""
+        return open_store(self.lake_url, self.paths.root / "lake", "PULLSTATS_LAKE_URL")
+
+    @cached_property
+    def exports_store(self) -> Store:
+        """Where the export files are (their catalog rows hold keys relative to it)."""
+        return open_store(self.exports_url, self.paths.exports, "PULLSTATS_EXPORTS_URL")
+
+    @cached_property
+    def lake_retention(self) -> tuple[int, int]:
+        """``PULLSTATS_RETENTION_LAKE`` as (months, days); (0, 0): kept for ever."""
+        return parse_months_days(self.retention_lake)
 
     @property
     def database_url_value(self) -> str:

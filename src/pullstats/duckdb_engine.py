@@ -26,11 +26,18 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     connection.execute("SET preserve_insertion_order = false")
     # DuckDB draws its own progress bar on long queries, into our command's output
     connection.execute("SET enable_progress_bar = false")
+    # the lake and the exports on object storage: read through s3fs (DuckDB's own httpfs
+    # extension is a download away; fsspec's filesystem is in the Python process already)
+    for store in (settings.lake, settings.exports_store):
+        if store.filesystem is not None:
+            connection.register_filesystem(store.filesystem)
+            break  # one s3 filesystem serves every bucket
     return connection
 
 
-def read_parquet(paths: list[Path], *, filename: bool = False) -> str:
-    """A FROM item reading the lake's Parquet ``paths`` (their ``day=`` folders are not columns;
+def read_parquet(paths: Sequence[Path | str], *, filename: bool = False) -> str:
+    """A FROM item reading the lake's Parquet ``paths`` (local paths or ``s3://`` locations
+    of :meth:`pullstats.storage.Store.location`; their ``day=`` folders are not columns;
     ``filename``: a ``filename`` column names each row's file)."""
     named = ", filename = true" if filename else ""
     return f"read_parquet({sql_list(paths)}, hive_partitioning = false{named})"
@@ -51,10 +58,11 @@ def count_rows(connection: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-#: What an engine binds a step's input to: Parquet files of the lake (none: an empty relation
-#: of the input's schema), an Arrow table, or the name of a table or view on the connection
-#: (the input's own name: that relation is the input as it is).
-Source: TypeAlias = "Sequence[Path] | pa.Table | str"
+#: What an engine binds a step's input to: Parquet files of the lake, as paths or store
+#: locations (none: an empty relation of the input's schema), an Arrow table, or the name of
+#: a table or view on the connection (the input's own name: that relation is the input as it
+#: is).
+Source: TypeAlias = "Sequence[Path | str] | pa.Table | str"
 
 
 class DuckDBEngine:

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pullstats import __version__
-from pullstats.atomic_files import atomic_path
-from pullstats.data_dir import DataDir
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
+from pullstats.storage import Store
 
 META_FILE = "_meta.json"
 
@@ -27,22 +26,19 @@ class LakeVersionError(RuntimeError):
     """The data dir's lake is of a version this release cannot read."""
 
 
-def meta_path(paths: DataDir) -> Path:
-    return paths.root / "lake" / META_FILE
-
-
-def lake_version(paths: DataDir, *, create: bool) -> int:
+def lake_version(lake: Store, staging: Path, *, create: bool) -> int:
     """The lake's schema version, checked; with ``create``, the file is written when missing.
 
     :class:`LakeVersionError` names the file and says what to do when the lake is newer than
-    this release, or the file is unreadable.
+    this release, or the file is unreadable; ``staging``: the local folder a new file is
+    written in before it is published.
     """
-    path = meta_path(paths)
+    path = lake.location(META_FILE)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = lake.read_bytes(META_FILE).decode("utf-8")
     except FileNotFoundError:
         if create:
-            _write(path)
+            _write(lake, staging)
         return LAKE_SCHEMA_VERSION
     except (OSError, UnicodeDecodeError) as error:
         raise LakeVersionError(f"{path}: cannot be read ({error})") from None
@@ -76,12 +72,12 @@ def _version_in(text: str) -> int | None:
     return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
-def _write(path: Path) -> None:
+def _write(lake: Store, staging: Path) -> None:
     meta = {
         "schema_version": LAKE_SCHEMA_VERSION,
         "written_by": f"pullstats {__version__}",
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     # two processes opening a new data dir at once write the same version: either file is right
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
+    lake.write_bytes(META_FILE, data, staging)

@@ -89,7 +89,7 @@ def process(
     with job_lock(runtime):
         compaction = compact(runtime, progress.compacted)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
-        outside = set(set_aside_days(runtime.paths, window))
+        outside = set(set_aside_days(runtime.settings, window))
         with runtime.sessions() as session:
             touched = pending_days(session)  # this run's days and any a failed run left
         days = set(touched)

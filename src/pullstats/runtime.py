@@ -47,7 +47,10 @@ class Runtime:
             _check_installed(settings)
         else:
             settings.paths.ensure()
-        lake_version(settings.paths, create=create)
+        # a store on S3 that cannot be used stops the command here, before any work
+        settings.lake.check()
+        settings.exports_store.check()
+        lake_version(settings.lake, settings.paths.tmp, create=create)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:

@@ -167,7 +167,7 @@ def _golden_files(runtime: Runtime) -> dict[str, bytes]:
             )
             for entry in entries:
                 assert entry.part == 1, entry.file_name  # each view is one part here
-                data = gzip.decompress((runtime.paths.exports / entry.path).read_bytes())
+                data = gzip.decompress(runtime.settings.exports_store.read_bytes(entry.path))
                 found[golden_name(NAMESPACE, entry.view, period)] = data
     return found
 

@@ -75,14 +75,14 @@ def test_an_invalid_record_is_set_aside_and_the_rest_processed(
     assert result.compaction.written == 2
     assert result.compaction.set_aside == {"invalid_record": 1}
     assert result.actions == 2
-    assert set_aside_counts(runtime.paths) == {"invalid_record": 1}
+    assert set_aside_counts(runtime.settings) == {"invalid_record": 1}
     [part] = (runtime.paths.root / "lake" / "set-aside" / "invalid_record").rglob("*.parquet")
     kept = pq.read_table(part)
     assert "ip" not in kept.column_names and "ip_hash" in kept.column_names
     assert kept["method"].to_pylist() == [change.get("method", "GET")]
     # a second run finds nothing new and counts the record once
     assert process(runtime).compaction.set_aside == {}
-    assert set_aside_counts(runtime.paths) == {"invalid_record": 1}
+    assert set_aside_counts(runtime.settings) == {"invalid_record": 1}
 
 
 DAMAGED = {

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "for tests only, never on a real installation",
                 settings.password_hashing,
             )
-        set_aside = SetAsideCollector(runtime.paths)
+        set_aside = SetAsideCollector(runtime.settings)
         metrics.registry.register(set_aside)
         nodes = NodesCollector(runtime)
         metrics.registry.register(nodes)

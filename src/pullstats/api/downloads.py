@@ -13,7 +13,7 @@ import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from pullstats.api.state import AppState, app_state
 from pullstats.db.models import ExportFile
@@ -33,6 +33,7 @@ _MAX_FILE_ID = 2**31 - 1
     responses={
         200: {"content": {"application/gzip": {}}, "description": "The gzip CSV part."},
         403: {"description": "Invalid, expired or replaced link."},
+        307: {"description": "Exports on object storage: a presigned URL of the file."},
         410: {"description": "The file of a valid link is no longer on the server's disk."},
     },
     summary="Download one export file through a signed link",
@@ -46,7 +47,7 @@ def download(
     kid: Annotated[str, Query(description="The signing key's id (absent: the first key).")] = (
         FIRST_KID
     ),
-) -> FileResponse:
+) -> Response:
     entry = None
     if 0 < file_id <= _MAX_FILE_ID:  # a larger id cannot be bound to SQL: no such file
         with state.runtime.sessions() as session:
@@ -61,8 +62,15 @@ def download(
         problem = check(key.secret, file_id, entry.sha256, expires, signature)
     if entry is None or problem is not None:
         raise HTTPException(403, detail=problem or "invalid signature")
-    path = state.runtime.paths.exports / entry.path
+    store = state.runtime.settings.exports_store
+    lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())
+    presigned = store.presign(entry.path, lifetime, entry.file_name)
+    if presigned is not None:  # exports on object storage: the store serves the bytes
+        return RedirectResponse(presigned, status_code=307)
+    path = store.local_path(entry.path)
     try:
+        if path is None:
+            raise FileNotFoundError(entry.path)
         stat = os.stat(path)  # FileResponse's own check would raise: a 500
     except OSError:
         # the catalog names it, the disk lost it: the operator's problem, not the client's

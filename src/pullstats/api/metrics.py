@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pullstats.data_dir import DataDir
+from pullstats.config import Settings
 from pullstats.db.nodes import node_states
 from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
 from pullstats.runtime import Runtime
@@ -45,11 +45,11 @@ class Metrics:
 
 
 class SetAsideCollector(Collector):
-    """``pullstats_set_aside_records``: read from the data dir at each scrape, as ``process``
-    (another process) is what sets records aside."""
+    """``pullstats_set_aside_records``: read from the lake (a listing of ``set-aside/``) at
+    each scrape, as ``process`` (another process) is what sets records aside."""
 
-    def __init__(self, paths: DataDir) -> None:
-        self.paths = paths
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
@@ -57,7 +57,7 @@ class SetAsideCollector(Collector):
             "Records process set aside instead of classifying (lake/set-aside), by reason.",
             labels=["reason"],
         )
-        counts = set_aside_counts(self.paths)
+        counts = set_aside_counts(self.settings)
         for reason in sorted(set(SET_ASIDE_REASONS) | set(counts)):
             family.add_metric([reason], counts.get(reason, 0))
         yield family

@@ -13,18 +13,18 @@ Days are rewritten whole and atomically, so re-running changes nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pullstats import lake_files
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
-from pullstats.atomic_files import atomic_path
 from pullstats.classify.grouping import group_columns
 from pullstats.classify.rules import RULESET_VERSION
 from pullstats.classify.steps import IMPORTED_ACTIONS_STEP, SORTED_REQUESTS_STEP
@@ -86,13 +86,8 @@ def _finish(writes: tuple[list[Future[int]], int], on_range: Callable[[int], Non
     return written
 
 
-def request_files(runtime: Configured, first: date, last: date) -> list[Path]:
-    files: list[Path] = []
-    day = first
-    while day <= last:
-        files.extend(sorted(runtime.paths.requests_day(day).glob("part-*.parquet")))
-        day += timedelta(days=1)
-    return files
+def request_files(runtime: Configured, first: date, last: date) -> list[str]:
+    return lake_files.request_files(runtime.settings, first, last)
 
 
 def _classify_range(
@@ -276,7 +271,8 @@ _FIRST_REQUEST_COLUMNS = (
 
 def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> int:
     """Write ``day``'s classified actions (in file order) with its imported ones."""
-    target = runtime.paths.actions_day(day) / "actions.parquet"
+    settings = runtime.settings
+    key = lake_files.action_key(day)
     imported = imported_actions(runtime, day)
     if imported is not None:
         day_actions = (
@@ -286,11 +282,17 @@ def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> 
         )
         day_actions = day_actions.sort_by([("timestamp", "ascending"), ("namespace", "ascending")])
     if day_actions is None or day_actions.num_rows == 0:
-        if target.exists():
-            target.unlink()
+        if settings.lake.exists(key):
+            settings.lake.delete([key])
         return 0
-    with atomic_path(target) as tmp:
-        pq.write_table(day_actions, tmp, compression="zstd")
+    # written whole in the local tmp dir, then published under its fixed name: a rerun
+    # replaces the day's file, never adds a second one
+    staged = settings.paths.tmp / f"actions-{day.isoformat()}-{uuid.uuid4().hex}.parquet"
+    try:
+        pq.write_table(day_actions, staged, compression="zstd")
+        lake_files.publish(settings, staged, key)
+    finally:
+        staged.unlink(missing_ok=True)
     return int(day_actions.num_rows)
 
 
@@ -303,7 +305,7 @@ def imported_actions(runtime: Configured, day: date) -> pa.Table | None:
     holding it most often has it: never summed across files, never collapsed within one (the
     step ``classify.imported_actions``).
     """
-    files = sorted(runtime.paths.imported_day(day).glob("part-*.parquet"))
+    files = lake_files.imported_files(runtime.settings, day)
     if not files:
         return None
     return DuckDBEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})

@@ -28,6 +28,7 @@ from pullstats.db.nodes import NodeNameTaken
 from pullstats.lake.jobs import JobLockBusy, JobLockLost
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
+from pullstats.storage import StorageError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -128,11 +129,13 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     """
     try:
         runtime = Runtime.open(settings, create=create)
-    except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer) as error:
+    except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer, StorageError) as error:
         raise fail(str(error)) from None
     try:
         yield runtime
-    except (AccountError, JobLockBusy, JobLockLost, KeysDiffer, NodeNameTaken) as error:
+    except (
+        AccountError, JobLockBusy, JobLockLost, KeysDiffer, NodeNameTaken, StorageError
+    ) as error:
         raise fail(str(error)) from None
     finally:
         runtime.close()

@@ -136,10 +136,10 @@ def status_command() -> None:
         f"days waiting for process: {len(pending)}"
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
     )
-    counts = set_aside_counts(runtime.paths)
+    counts = set_aside_counts(runtime.settings)
     out.print(
         f"set aside by process: {counts.total()} records"
-        + (f" ({reasons(counts)}) in {set_aside_root(runtime.paths)}" if counts else "")
+        + (f" ({reasons(counts)}) in {set_aside_root(runtime.settings)}" if counts else "")
     )
 
 

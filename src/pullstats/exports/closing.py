@@ -14,7 +14,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +28,7 @@ from pullstats.exports.files import WrittenPart
 from pullstats.exports.views import Dataview
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
+from pullstats.lake.retention import prune_lake
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
@@ -63,6 +64,8 @@ class ExportResult:
     bytes: int = 0
     up_to_date: int = 0
     failed: list[ExportFailure] = field(default_factory=list)
+    #: the lake's days deleted after the export (PULLSTATS_RETENTION_LAKE)
+    lake_days_pruned: list[date] = field(default_factory=list)
 
 
 def closed_periods(
@@ -174,6 +177,10 @@ def export_closed(
             result.bytes += sum(p.size for _, p in parts)
             if on_task:
                 on_task(task)
+        if namespace is None and not result.failed:
+            # every closed period is exported now: the lake's days past its retention can go
+            # (an export that failed keeps them for its retry)
+            result.lake_days_pruned = prune_lake(runtime, now.date())
     return result
 
 
@@ -185,8 +192,14 @@ def _failure_text(task: ExportTask, error: Exception) -> str:
 
 def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, WrittenPart]]:
     """Write the four views of one (namespace, period) and swap them into the catalog."""
-    exports = runtime.paths.exports
-    folder = exports / task.namespace / task.period.label / uuid.uuid4().hex[:12]
+    store = runtime.settings.exports_store
+    period_key = f"{task.namespace}/{task.period.label}"
+    _remove_orphans(runtime, task, period_key)
+    key = f"{period_key}/{uuid.uuid4().hex[:12]}"
+    # written in place in a local exports folder; on object storage staged in the tmp dir,
+    # then each finished part published (one PUT each) before the catalog names any of them
+    root = store.local_path("") or runtime.paths.tmp / "exports"
+    folder = root / key
     folder.mkdir(parents=True, exist_ok=True)
     try:
         scope = ViewScope(task.scope, task.period)
@@ -196,11 +209,42 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
         written = write_views(
             runtime.settings, scope, action_files(runtime, period), folder, rollups
         )
+        if store.local_path("") is None:
+            for _, part in written:
+                store.publish(part.path, part.path.relative_to(root).as_posix())
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
+        if store.local_path("") is None:
+            store.delete_folder(key)
         raise
-    _swap_catalog(runtime, task, written, exports)
+    finally:
+        if store.local_path("") is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    _swap_catalog(runtime, task, written, root)
     return written
+
+
+def _remove_orphans(runtime: Runtime, task: ExportTask, period_key: str) -> None:
+    """Delete the period's export folders no catalog row names: what an export killed before
+    its catalog swap left (under the job lock, no other export is writing one now)."""
+    store = runtime.settings.exports_store
+    with runtime.sessions() as session:
+        named = set(
+            session.scalars(
+                select(ExportFile.path).where(
+                    ExportFile.namespace == task.namespace,
+                    ExportFile.period_kind == task.period.kind.value,
+                    ExportFile.period_start == task.period.start,
+                )
+            )
+        )
+    kept = {path.rsplit("/", 1)[0] for path in named}
+    for name in store.folders(period_key):
+        if f"{period_key}/{name}" not in kept:
+            store.delete_folder(f"{period_key}/{name}")
+            local = store.local_path(f"{period_key}/{name}")
+            if local is not None:
+                shutil.rmtree(local, ignore_errors=True)
 
 
 def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
@@ -248,7 +292,7 @@ def _swap_catalog(
                     view=view.value,
                     part=part.number,
                     file_name=part.file_name,
-                    path=str(part.path.relative_to(root)),
+                    path=part.path.relative_to(root).as_posix(),
                     size=part.size,
                     rows=part.rows,
                     sha256=part.sha256,
@@ -270,6 +314,11 @@ def _swap_catalog(
         else:
             marker.generation = task.generation
             marker.exported_at = datetime.now(UTC)
-    # the old set is unreachable now; open downloads keep their file handles
-    for folder in {(root / path).parent for path in old}:
-        shutil.rmtree(folder, ignore_errors=True)
+    # the old set is unreachable now; open downloads keep their file handles (a presigned
+    # link to a deleted object answers 404 from the store)
+    store = runtime.settings.exports_store
+    for folder in {path.rsplit("/", 1)[0] for path in old}:
+        store.delete_folder(folder)
+        local = store.local_path(folder)
+        if local is not None:
+            shutil.rmtree(local, ignore_errors=True)

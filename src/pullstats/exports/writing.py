@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +72,7 @@ class ViewScope:
 def write_views(
     settings: Settings,
     scope: ViewScope,
-    files: list[Path],
+    files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
 ) -> list[tuple[Dataview, WrittenPart]]:
@@ -112,7 +112,7 @@ def _summary_lines(
     settings: Settings,
     cursor: duckdb.DuckDBPyConnection,
     scope: ViewScope,
-    files: list[Path],
+    files: Sequence[Path | str],
     rollups: pa.Table,
 ) -> dict[Dataview, pa.Table]:
     """The three summary views' lines (small: one line per reference at most).
@@ -151,8 +151,11 @@ def _summary_lines(
 
 
 def raw_query_groups(
-    files: list[Path], threads: int, max_bytes: int = RAW_QUERY_BYTES
-) -> list[list[Path]]:
+    files: Sequence[Path | str],
+    threads: int,
+    max_bytes: int = RAW_QUERY_BYTES,
+    size_of: Callable[[str], int] | None = None,
+) -> list[list[Path | str]]:
     """The day files in order, cut into runs that one raw-view query each reads and sorts.
 
     A day file is one row group, read by one thread, so a run holds at least as many days as
@@ -162,10 +165,10 @@ def raw_query_groups(
     Runs are consecutive days and each query sorts by time, so the lines come out in the same
     order whatever the cut.
     """
-    groups: list[list[Path]] = []
+    groups: list[list[Path | str]] = []
     size = 0
     for file in files:
-        file_bytes = file.stat().st_size
+        file_bytes = size_of(str(file)) if size_of else Path(file).stat().st_size
         if groups and (len(groups[-1]) < threads or size + file_bytes <= max_bytes):
             groups[-1].append(file)
             size += file_bytes
@@ -178,7 +181,7 @@ def raw_query_groups(
 def _write_raw(
     settings: Settings,
     scope: ViewScope,
-    files: list[Path],
+    files: Sequence[Path | str],
     folder: Path,
     compressor: Compressor,
     connection: duckdb.DuckDBPyConnection,
@@ -190,12 +193,14 @@ def _write_raw(
         params["extra_repos"] = list(scope.extra_repos)
     extras = bool(scope.extra_repos)
 
-    def query(group: list[Path]) -> _Query:
+    def query(group: list[Path | str]) -> _Query:
         return lambda cursor: engine.relation(
             cursor, RAW_LINES, {"actions": group}, params, extras=extras
         )
 
-    queries = [query(group) for group in raw_query_groups(files, max(1, settings.duckdb_threads))]
+    threads = max(1, settings.duckdb_threads)
+    groups = raw_query_groups(files, threads, size_of=settings.lake.size_of)
+    queries = [query(group) for group in groups]
     producer = threading.Thread(
         target=_produce, args=(connection.cursor(), queries, batches), name="export-raw"
     )

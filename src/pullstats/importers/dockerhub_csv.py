@@ -42,7 +42,7 @@ from typing import Any
 
 import duckdb
 
-from pullstats.atomic_files import atomic_path, publish
+from pullstats import lake_files
 from pullstats.db.state import add_pending_days
 from pullstats.drop_reasons import DOCKERHUB_RAW, DOCKERHUB_SUMMARY
 from pullstats.duckdb_engine import DuckDBEngine, connect, own_tables
@@ -130,10 +130,11 @@ def content_sha256(path: Path) -> str:
 
 def _import_file(runtime: Runtime, report: FileReport) -> None:
     report.sha256 = content_sha256(report.path)
-    manifest = runtime.paths.imported_files / f"{report.sha256}.json"
-    if manifest.exists():
+    lake = runtime.settings.lake
+    manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
+    if lake.exists(manifest):
         report.status = "already imported"
-        report.kind = FileKind(json.loads(manifest.read_text())["kind"])
+        report.kind = FileKind(json.loads(lake.read_bytes(manifest))["kind"])
         return
     connection = connect(runtime.settings)
     try:
@@ -182,8 +183,9 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
         connection.close()
     with runtime.sessions.begin() as session:
         add_pending_days(session, report.days)
-    with atomic_path(manifest) as tmp:
-        tmp.write_text(_manifest(report))
+    # written last, under the file's hash: a rerun of an interrupted import writes the same
+    # part names again (replacing them), then this
+    lake.write_bytes(manifest, _manifest(report).encode(), runtime.paths.tmp)
 
 
 def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
@@ -282,9 +284,8 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
         for day in report.days:
             part = staging / f"{day.isoformat()}.parquet"
             _copy(connection, steps.DOCKERHUB_DAY_ACTIONS, {"day": day}, part)
-            target = runtime.paths.imported_day(day) / f"part-{report.sha256}.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            publish(part, target)
+            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/part-{report.sha256}.parquet"
+            lake_files.publish(runtime.settings, part, key)
     finally:
         _remove_tree(staging)
 
@@ -301,9 +302,8 @@ def _write_summaries(
             part = staging / f"{kind}-{start.isoformat()}.parquet"
             params = {"kind": kind, "start": start}
             _copy(connection, steps.DOCKERHUB_PERIOD_SUMMARIES, params, part)
-            folder = runtime.paths.imported_summaries / str(kind) / start.isoformat()
-            folder.mkdir(parents=True, exist_ok=True)
-            publish(part, folder / f"part-{report.sha256}.parquet")
+            folder = f"{lake_files.IMPORTED_SUMMARIES}/{kind}/{start.isoformat()}"
+            lake_files.publish(runtime.settings, part, f"{folder}/part-{report.sha256}.parquet")
     finally:
         _remove_tree(staging)
     report.periods = [Period(PeriodKind(kind), start) for kind, start, _ in periods]

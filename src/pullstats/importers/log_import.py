@@ -24,6 +24,7 @@ from typing import Any, cast
 import duckdb
 import pyarrow as pa
 
+from pullstats import lake_files
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine, connect
 from pullstats.ingest.access_log_formats import LogFormat
@@ -287,7 +288,7 @@ class _OverlapGuard:
         self.active = self._lake_has_notifications()
 
     def _lake_has_notifications(self) -> bool:
-        files = sorted(self._runtime.paths.requests.glob("day=*/part-*.parquet"))
+        files = lake_files.all_request_files(self._runtime.settings)
         if not files:
             return False
         # Parquet min/max statistics let DuckDB skip the row groups of log-only days
@@ -302,7 +303,7 @@ class _OverlapGuard:
     def _notification_hours(self, hour: int) -> set[int]:
         day = (_EPOCH + timedelta(hours=hour)).date()
         if day not in self._days:
-            files = sorted(self._runtime.paths.requests_day(day).glob("part-*.parquet"))
+            files = lake_files.day_files(self._runtime.settings, lake_files.REQUESTS, day)
             found: set[int] = set()
             if files:
                 rows = self._engine.relation(

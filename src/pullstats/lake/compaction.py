@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 from sqlalchemy import select, update
 
 from pullstats.action_window import days_to_reclassify
-from pullstats.atomic_files import fsync_dir
 from pullstats.db.keys import shared_secret
 from pullstats.db.models import SpoolProgress
 from pullstats.db.state import add_pending_days
@@ -56,6 +55,7 @@ from pullstats.lake.steps import (
     UNUSABLE,
     USABLE,
 )
+from pullstats.lake_files import REQUESTS, day_files, day_folder, publish
 from pullstats.runtime import Runtime
 from pullstats.sql_literals import sql_text
 from pullstats.steps import Step
@@ -96,7 +96,7 @@ def compact(
                 break
             table, damaged = parse_spool_slices(slices)
             if damaged:
-                set_aside_lines(paths, damaged)
+                set_aside_lines(runtime.settings, damaged)
                 result.set_aside[DAMAGED_LINE] += len(damaged)
             result.lines += table.num_rows + len(damaged)
             before = writer.set_aside.copy()
@@ -187,7 +187,7 @@ class RequestWriter:
         self._key = shared_secret(runtime.sessions, runtime.paths, IP_HASH_KEY)
         self._window = record_problem_params(TimeWindow.now(runtime.settings.max_clock_skew))
         self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
-        self._read: set[Path] = set()  # Parquet files whose ids are in lake_ids
+        self._read: set[str] = set()  # Parquet files (lake locations) whose ids are in lake_ids
         self._ids = 0
         self._kept = 0  # tables of kept rows made so far (_keep)
         enriched = ", ".join(f"{name} VARCHAR" for name in ADDRESS_COLUMNS)
@@ -288,7 +288,7 @@ class RequestWriter:
         problems = found["problem"]
         for reason in pc.unique(problems).to_pylist():
             rows = hashed.filter(pc.equal(problems, reason))
-            set_aside_requests(self._runtime.paths, rows, reason)
+            set_aside_requests(self._runtime.settings, rows, reason)
             self.set_aside[reason] += rows.num_rows
         return True
 
@@ -324,21 +324,20 @@ class RequestWriter:
                     os.fsync(handle.fileno())
                 written[day] = file
             for day, file in written.items():
-                target = paths.requests_day(day)
-                target.mkdir(parents=True, exist_ok=True)
-                os.replace(file, target / f"part-{batch_id}-0.parquet")
-                fsync_dir(target)
+                key = f"{day_folder(REQUESTS, day)}/part-{batch_id}-0.parquet"
+                publish(self._runtime.settings, file, key)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return set(written)
 
     def _read_ids(self, days: list[date]) -> None:
         """Add to ``lake_ids`` the ids of the files of ``days`` not read yet in this run."""
+        settings = self._runtime.settings
         files = [
-            path
+            file
             for day in days
-            for path in sorted(self._runtime.paths.requests_day(day).glob("part-*.parquet"))
-            if path not in self._read
+            for file in day_files(settings, REQUESTS, day)
+            if file not in self._read
         ]
         if not files:
             return

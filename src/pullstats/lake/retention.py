@@ -1,4 +1,8 @@
-"""Spool retention: compacted segments are deleted once they are old enough.
+"""Retention: compacted spool segments, and the lake's oldest days, are deleted.
+
+The lake keeps ``PULLSTATS_RETENTION_LAKE`` (default 25 months) of days: :func:`prune_lake`,
+run by ``export`` once the closed periods are exported, deletes the older whole weeks and
+months of every day-partitioned table.
 
 Segments are the only place raw client IPs are written, so this is what keeps them short-lived
 (``PULLSTATS_RETENTION_SPOOL``, never less than ``PULLSTATS_CLOSE_GRACE``).
@@ -6,12 +10,16 @@ Segments are the only place raw client IPs are written, so this is what keeps th
 
 from __future__ import annotations
 
+import calendar
 import time
+from datetime import date, timedelta
 
 from sqlalchemy import delete
 
+from pullstats.config import Settings
 from pullstats.db.models import SpoolProgress
 from pullstats.lake.spool import CLOSED_SUFFIX
+from pullstats.lake_files import DAY_TABLES, day_folder, lake_days
 from pullstats.runtime import Runtime
 
 
@@ -39,3 +47,49 @@ def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
         for name in pruned:
             progress.pop(name, None)
     return len(pruned)
+
+
+def lake_cutoff(settings: Settings, today: date) -> date | None:
+    """The first day of the lake ``PULLSTATS_RETENTION_LAKE`` keeps on ``today`` (None: all).
+
+    Months are calendar months: P25M on 2026-12-03 keeps 2024-11-03 onwards; a day past the end
+    of the shorter month is its last day (P1M on 2026-03-31 keeps 2026-02-28 onwards).
+    """
+    months, days = settings.lake_retention
+    if months == days == 0:
+        return None
+    month_index = today.year * 12 + today.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    day = min(today.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day) - timedelta(days=days)
+
+
+def whole_periods_before(cutoff: date) -> date:
+    """The Monday of the week holding the first of ``cutoff``'s month: every day before it is
+    in a week and a month that end before ``cutoff``, so pruning never leaves part of a period
+    (whose rollups a later rebuild would recompute from the rest)."""
+    first = cutoff.replace(day=1)
+    return first - timedelta(days=first.weekday())
+
+
+def prune_lake(runtime: Runtime, today: date) -> list[date]:
+    """Delete the lake's days (requests, actions, imported actions) of the whole weeks and
+    months before the retention's cutoff, on whichever storage the lake is; the days deleted.
+    Rollups and exports stay. ``pullstats export`` runs it once every closed period is
+    exported (their raw views are read from the lake)."""
+    settings = runtime.settings
+    keep_from = lake_cutoff(settings, today)
+    if keep_from is None:
+        return []
+    cutoff = whole_periods_before(keep_from)
+    pruned: set[date] = set()
+    for table in DAY_TABLES:
+        for day in lake_days(settings, table):
+            if day < cutoff:
+                settings.lake.delete_folder(day_folder(table, day))
+                local = settings.lake.local_path(day_folder(table, day))
+                if local is not None and local.is_dir() and not any(local.iterdir()):
+                    local.rmdir()
+                pruned.add(day)
+    return sorted(pruned)

@@ -28,39 +28,42 @@ delete them.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import time
+import uuid
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pullstats.atomic_files import atomic_path, fsync_dir
-from pullstats.data_dir import DataDir
+from pullstats.config import Settings
 from pullstats.drop_reasons import SET_ASIDE, DropReason
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.lake.spool_lines import DamagedLine
+from pullstats.lake_files import IMPORTED, REQUESTS, day_folder, lake_days
 
 DAMAGED_LINE = DropReason.DAMAGED_LINE
 #: Why a record is set aside; each is a folder under ``lake/set-aside`` and a metric label.
 SET_ASIDE_REASONS = SET_ASIDE
 
 
-def set_aside_root(paths: DataDir) -> Path:
-    return paths.root / "lake" / "set-aside"
+#: the lake's folder of what is set aside (keys relative to the lake's root)
+SET_ASIDE_FOLDER = "set-aside"
 
 
-def set_aside_requests(paths: DataDir, requests: pa.Table, reason: str) -> Path:
+def set_aside_root(settings: Settings) -> str:
+    """Where the set-aside records are: a path, or an ``s3://`` location."""
+    return settings.lake.location(SET_ASIDE_FOLDER)
+
+
+def set_aside_requests(settings: Settings, requests: pa.Table, reason: str) -> str:
     """Write spool ``requests`` (their address already hashed) under ``reason``."""
     columns = zip(*(requests[name].to_pylist() for name in ("id", "ts", "recv")), strict=True)
     keys = sorted("\t".join(map(str, values)) for values in columns)
-    return _write(paths, reason, keys, requests)
+    return _write(settings, reason, keys, requests)
 
 
-def set_aside_lines(paths: DataDir, lines: list[DamagedLine]) -> Path:
+def set_aside_lines(settings: Settings, lines: list[DamagedLine]) -> str:
     """Record where the damaged spool ``lines`` are, under :data:`DAMAGED_LINE`."""
     table = pa.table(
         {
@@ -71,64 +74,57 @@ def set_aside_lines(paths: DataDir, lines: list[DamagedLine]) -> Path:
         }
     )
     keys = sorted(f"{line.segment}:{line.offset}" for line in lines)
-    return _write(paths, DAMAGED_LINE, keys, table)
+    return _write(settings, DAMAGED_LINE, keys, table)
 
 
-def _write(paths: DataDir, reason: str, keys: list[str], table: pa.Table) -> Path:
+def _write(settings: Settings, reason: str, keys: list[str], table: pa.Table) -> str:
     # named after what it holds: a run retried after a crash writes the same file again
     name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
-    target = set_aside_root(paths) / reason / "spool" / f"part-{name}.parquet"
+    key = f"{SET_ASIDE_FOLDER}/{reason}/spool/part-{name}.parquet"
     stamped = table.append_column(
         "set_aside_at", pa.array([int(time.time() * 1_000_000)] * table.num_rows, pa.int64())
     )
-    with atomic_path(target) as tmp:
-        pq.write_table(stamped, tmp, compression="zstd")
-    return target
+    settings.paths.tmp.mkdir(parents=True, exist_ok=True)
+    staged = settings.paths.tmp / f"set-aside-{uuid.uuid4().hex}.parquet"
+    try:
+        pq.write_table(stamped, staged, compression="zstd")
+        settings.lake.publish(staged, key)
+    finally:
+        staged.unlink(missing_ok=True)
+    return settings.lake.location(key)
 
 
-def set_aside_days(paths: DataDir, window: TimeWindow) -> list[date]:
-    """Move the lake's request and imported-action folders of days outside ``window`` here.
+def set_aside_days(settings: Settings, window: TimeWindow) -> list[date]:
+    """Move the lake's request and imported-action days outside ``window`` here, file by file
+    (a move interrupted and rerun moves what is left; a file moved twice is the same file).
 
     Only a lake written before ingest checked times holds any; the days are returned.
     """
+    lake = settings.lake
     moved: set[date] = set()
-    for kind, folder in (("requests", paths.requests), ("imported", paths.imported)):
-        if not folder.is_dir():
-            continue
-        for day_folder in folder.glob("day=*"):
-            day = _day_of(day_folder)
-            if day is None or window.holds_day(day):
+    for table in (REQUESTS, IMPORTED):
+        for day in lake_days(settings, table):
+            if window.holds_day(day):
                 continue
-            target = set_aside_root(paths) / OUT_OF_WINDOW / kind / day_folder.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():  # set aside before: what came since joins it
-                for part in day_folder.iterdir():
-                    os.replace(part, target / part.name)
-                shutil.rmtree(day_folder)
-            else:
-                os.replace(day_folder, target)
-            fsync_dir(target.parent)
+            folder = day_folder(table, day)
+            for key in lake.files(folder):
+                name = key.rsplit("/", 1)[-1]
+                lake.move(key, f"{SET_ASIDE_FOLDER}/{OUT_OF_WINDOW}/{table}/day={day}/{name}")
             moved.add(day)
     return sorted(moved)
 
 
-def set_aside_counts(paths: DataDir) -> Counter[str]:
+def set_aside_counts(settings: Settings) -> Counter[str]:
     """Records set aside so far, by reason (rows of the Parquet files, from their footers)."""
     counts: Counter[str] = Counter()
-    root = set_aside_root(paths)
-    if not root.is_dir():
-        return counts
-    for reason_folder in root.iterdir():
-        for part in reason_folder.rglob("part-*.parquet"):
-            try:
-                counts[reason_folder.name] += pq.read_metadata(part).num_rows
-            except (OSError, pa.ArrowException):  # being replaced, or damaged: not counted
-                continue
+    lake = settings.lake
+    for key in lake.files(SET_ASIDE_FOLDER, ".parquet"):
+        reason, name = key.split("/")[1], key.rsplit("/", 1)[-1]
+        if not name.startswith("part-"):
+            continue
+        try:
+            with lake.open(key) as handle:
+                counts[reason] += pq.read_metadata(handle).num_rows
+        except (OSError, pa.ArrowException):  # being replaced, or damaged: not counted
+            continue
     return counts
-
-
-def _day_of(folder: Path) -> date | None:
-    try:
-        return date.fromisoformat(folder.name.removeprefix("day="))
-    except ValueError:
-        return None

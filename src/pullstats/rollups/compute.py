@@ -28,10 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, insert
 
+from pullstats import lake_files
 from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
 from pullstats.duckdb_engine import DuckDBEngine, Source
@@ -49,15 +49,9 @@ def periods_of_days(days: Iterable[date]) -> list[Period]:
     return sorted({period_of(kind, day) for day in days for kind in PeriodKind})
 
 
-def action_files(runtime: Runtime, period: Period) -> list[Path]:
-    files = []
-    day = period.start
-    while day < period.next_start:
-        file = runtime.paths.actions_day(day) / "actions.parquet"
-        if file.exists():
-            files.append(file)
-        day += timedelta(days=1)
-    return files
+def action_files(runtime: Runtime, period: Period) -> list[str]:
+    last = period.next_start - timedelta(days=1)
+    return lake_files.action_files(runtime.settings, period.start, last)
 
 
 def rollup_periods(
@@ -107,9 +101,8 @@ def rollup_periods(
     return generation
 
 
-def imported_summary_files(runtime: Runtime, period: Period) -> list[Path]:
-    folder = runtime.paths.imported_summaries / period.kind.value / period.start.isoformat()
-    return sorted(folder.glob("part-*.parquet"))
+def imported_summary_files(runtime: Runtime, period: Period) -> list[str]:
+    return lake_files.imported_summary_files(runtime.settings, period.kind.value, period.start)
 
 
 def _period_rows(

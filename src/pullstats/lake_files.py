@@ -1,0 +1,117 @@
+"""The lake's files by name: which keys each table's days have, listed from the lake's store
+(``PULLSTATS_LAKE_URL``: the data dir's ``lake/`` folder, or ``s3://bucket/prefix``).
+
+Every stage (and every engine: DuckDB here, Spark elsewhere) lists the lake through these
+functions and gets *locations* back: local paths or ``s3://`` URLs, as
+:meth:`pullstats.storage.Store.location` gives them, in a stable order. A listing is one
+``ListObjectsV2`` of one day's prefix on S3, never a walk of the bucket.
+
+Layout (keys relative to the lake's root)::
+
+    _meta.json                                          lake_meta.py
+    requests/day=D/part-<batch>-0.parquet               compaction, log import
+    actions/day=D/actions.parquet                       classification
+    imported/day=D/part-<sha256>.parquet                Docker Hub CSV import
+    imported-summaries/<week|month>/<start>/part-<sha256>.parquet
+    imported-files/<sha256>.json                        written last: the import is done
+    set-aside/<reason>/…                                set_aside.py
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+from pullstats.config import Settings
+from pullstats.storage import join
+
+REQUESTS = "requests"
+ACTIONS = "actions"
+IMPORTED = "imported"
+IMPORTED_SUMMARIES = "imported-summaries"
+IMPORTED_FILES = "imported-files"
+#: the tables partitioned by day, which the lake retention prunes
+DAY_TABLES = (REQUESTS, ACTIONS, IMPORTED)
+
+
+def day_folder(table: str, day: date) -> str:
+    """``requests/day=2024-05-01``: the key prefix of one day of a table."""
+    return join(table, f"day={day.isoformat()}")
+
+
+def action_key(day: date) -> str:
+    return join(day_folder(ACTIONS, day), "actions.parquet")
+
+
+def days_between(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def day_files(settings: Settings, table: str, day: date) -> list[str]:
+    """The locations of ``table``'s Parquet parts of ``day`` (``part-*.parquet``), sorted."""
+    lake = settings.lake
+    return [
+        lake.location(key)
+        for key in lake.files(day_folder(table, day), ".parquet")
+        if key.rsplit("/", 1)[-1].startswith("part-")
+    ]
+
+
+def request_files(settings: Settings, first: date, last: date) -> list[str]:
+    """The request parts (``lake.requests``) of the days ``first`` … ``last``."""
+    days = days_between(first, last)
+    return [file for day in days for file in day_files(settings, REQUESTS, day)]
+
+
+def all_request_files(settings: Settings) -> list[str]:
+    """Every request part of the lake (one listing of the ``requests/`` prefix)."""
+    lake = settings.lake
+    return [
+        lake.location(key)
+        for key in lake.files(REQUESTS, ".parquet")
+        if key.rsplit("/", 1)[-1].startswith("part-")
+    ]
+
+
+def imported_files(settings: Settings, day: date) -> list[str]:
+    """The actions imported from Docker Hub CSVs of ``day``."""
+    return day_files(settings, IMPORTED, day)
+
+
+def action_files(settings: Settings, first: date, last: date) -> list[str]:
+    """The classified actions files (one per day that has actions) of ``first`` … ``last``."""
+    lake = settings.lake
+    days = set(lake_days(settings, ACTIONS))
+    return [
+        lake.location(action_key(day))
+        for day in days_between(first, last)
+        if day in days and lake.exists(action_key(day))
+    ]
+
+
+def imported_summary_files(settings: Settings, kind: str, start: date) -> list[str]:
+    """The imported summary parts of the period of ``kind`` (week, month) starting ``start``."""
+    lake = settings.lake
+    folder = join(IMPORTED_SUMMARIES, kind, start.isoformat())
+    return [lake.location(key) for key in lake.files(folder, ".parquet")]
+
+
+def lake_days(settings: Settings, table: str) -> list[date]:
+    """The days ``table`` has a ``day=`` folder for (one delimited listing of the table)."""
+    days = []
+    for name in settings.lake.folders(table):
+        if name.startswith("day="):
+            try:
+                days.append(date.fromisoformat(name.removeprefix("day=")))
+            except ValueError:
+                continue  # not ours
+    return sorted(days)
+
+
+def publish(settings: Settings, staged: Path, key: str) -> None:
+    """Publish the closed local file ``staged`` as the lake's ``key`` (whole or not at all)."""
+    settings.lake.publish(staged, key)

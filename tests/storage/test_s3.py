@@ -1,0 +1,379 @@
+"""The lake and the exports on S3-compatible object storage (``moto_server`` on loopback).
+
+The golden input (tests/exports/golden.py) processed with ``PULLSTATS_LAKE_URL`` and
+``PULLSTATS_EXPORTS_URL`` on a bucket gives the same actions, rollups and export bytes as on
+local files; downloads are presigned URLs fetched over HTTP; a bad bucket, credentials or
+endpoint is one line naming the setting; an interrupted export rerun leaves each file once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import delete, select
+
+from pullstats.accounts import service
+from pullstats.config import Settings
+from pullstats.db.models import ExportFile, PullRollup, SpoolProgress
+from pullstats.exports.closing import export_closed
+from pullstats.exports.signing import sign
+from pullstats.ingest.time_window import TimeWindow
+from pullstats.key_rings import download_key_ring
+from pullstats.lake.retention import prune_lake
+from pullstats.lake.set_aside import (
+    set_aside_counts,
+    set_aside_days,
+    set_aside_requests,
+    set_aside_root,
+)
+from pullstats.pipeline import end_of_day, process
+from pullstats.runtime import Runtime
+from pullstats.storage import S3Store, StorageError
+from tests.conftest import cli_env, free_port, require_e2e_mark, run_pullstats_command, start_server
+from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
+from tests.storage.conftest import S3Server, start_moto, stop
+
+pytestmark = [pytest.mark.s3, pytest.mark.xdist_group("s3")]
+
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary")
+
+
+def actions_and_rollups(runtime: Runtime) -> tuple[pa.Table, list[tuple[object, ...]]]:
+    """Every action of the lake (sorted) and every rollup row of the catalog (sorted)."""
+    lake = runtime.settings.lake
+    tables = [pq.read_table(io.BytesIO(lake.read_bytes(key))) for key in lake.files("actions")]
+    actions = pa.concat_tables(tables).sort_by(
+        [(name, "ascending") for name in ("timestamp", "namespace", "repository", "ip_hash")]
+    )
+    with runtime.sessions() as session:
+        rows = sorted(tuple(row) for row in session.execute(select(*PullRollup.__table__.columns)))
+    return actions, rows
+
+
+def on_s3(monkeypatch: pytest.MonkeyPatch, bucket: str) -> None:
+    monkeypatch.setenv("PULLSTATS_LAKE_URL", f"s3://{bucket}/lake")
+    monkeypatch.setenv("PULLSTATS_EXPORTS_URL", f"s3://{bucket}/exports")
+
+
+def test_the_golden_input_on_s3_gives_the_local_actions_rollups_and_export_bytes(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = build(tmp_path / "local")
+    # one ip-hash key for both installations, as nodes share one: the same address, one hash
+    shutil.copytree(tmp_path / "local" / "keys", tmp_path / "s3" / "keys")
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    remote = build(tmp_path / "s3")
+    assert remote == local
+    for name, data in remote.items():
+        assert data == (GOLDEN / name).read_bytes(), name
+    # nothing of the lake or the exports was written into the S3 installation's data dir
+    for folder in ("lake", "exports"):
+        assert [p for p in (tmp_path / "s3" / folder).rglob("*") if p.is_file()] == []
+    keys = s3_env.keys(bucket)
+    assert "lake/_meta.json" in keys
+    assert "lake/actions/day=2026-01-05/actions.parquet" in keys
+    assert any(key.startswith("lake/requests/day=2026-01-05/part-") for key in keys)
+    assert any(key.startswith("lake/imported/day=2026-01-07/part-") for key in keys)
+    assert not any(".tmp" in key for key in keys)
+
+    monkeypatch.delenv("PULLSTATS_LAKE_URL")
+    monkeypatch.delenv("PULLSTATS_EXPORTS_URL")
+    local_runtime = Runtime.open(Settings(data_dir=tmp_path / "local"))
+    on_s3(monkeypatch, bucket)
+    s3_runtime = Runtime.open(Settings(data_dir=tmp_path / "s3"))
+    try:
+        local_actions, local_rollups = actions_and_rollups(local_runtime)
+        s3_actions, s3_rollups = actions_and_rollups(s3_runtime)
+        assert s3_actions.num_rows == local_actions.num_rows == 13
+        assert s3_actions.equals(local_actions)
+        assert s3_rollups == local_rollups and len(local_rollups) > 0
+    finally:
+        local_runtime.close()
+        s3_runtime.close()
+
+
+def test_an_export_killed_before_its_catalog_swap_leaves_each_file_once_after_a_rerun(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(tmp_path / "data")
+    before = s3_env.keys(bucket)
+    # what a run killed after publishing its parts, before the catalog named them, leaves
+    orphan = f"exports/{NAMESPACE}/2026-W02/0123456789ab/acme_raw_2026-W02_part001.csv.gz"
+    s3_env.client().put_object(Bucket=bucket, Key=orphan, Body=b"half")  # type: ignore[attr-defined]
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        # one day rebuilt: its week and month get a new generation and are exported again
+        process(runtime, rebuild_from=date(2026, 1, 5), rebuild_to=date(2026, 1, 5))
+        result = export_closed(runtime, now=end_of_day(THROUGH))
+        assert result.failed == []
+        with runtime.sessions() as session:
+            named = set(session.scalars(select(ExportFile.path)))
+    finally:
+        runtime.close()
+    after = s3_env.keys(bucket)
+    assert orphan not in after
+    exported = [key for key in after if key.startswith("exports/")]
+    assert {key.removeprefix("exports/") for key in exported} == named
+    # every view of every exported period once: one file name each, as before the rerun
+    names = [key.rsplit("/", 1)[1] for key in exported]
+    assert sorted(names) == sorted(
+        key.rsplit("/", 1)[1] for key in before if key.startswith("exports/")
+    )
+    assert len(names) == len(set(names))
+    lake = [key for key in after if key.startswith("lake/")]
+    assert lake == [key for key in before if key.startswith("lake/")]
+
+
+def test_the_store_lists_by_prefix_and_publishes_whole_files(
+    s3_env: S3Server, tmp_path: Path
+) -> None:
+    bucket = s3_env.bucket()
+    store = S3Store(f"s3://{bucket}/some/prefix", "PULLSTATS_LAKE_URL")
+    store.check()
+    for key in (
+        "requests/day=2026-01-01/part-a.parquet",
+        "requests/day=2026-01-02/part-b.parquet",
+        "actions/day=2026-01-01/actions.parquet",
+    ):
+        staged = tmp_path / "staged"
+        staged.write_bytes(key.encode())
+        store.publish(staged, key)
+        assert not staged.exists()
+    assert store.files("requests") == [
+        "requests/day=2026-01-01/part-a.parquet",
+        "requests/day=2026-01-02/part-b.parquet",
+    ]
+    assert store.folders("requests") == ["day=2026-01-01", "day=2026-01-02"]
+    assert store.files("requests/day=2026-01") == []  # a folder, not a name prefix
+    assert (
+        store.read_bytes("actions/day=2026-01-01/actions.parquet")
+        == b"actions/day=2026-01-01/actions.parquet"
+    )
+    assert store.delete_folder("requests/day=2026-01-01") == 1
+    assert s3_env.keys(bucket) == [
+        "some/prefix/actions/day=2026-01-01/actions.parquet",
+        "some/prefix/requests/day=2026-01-02/part-b.parquet",
+    ]
+    with pytest.raises(FileNotFoundError):
+        store.read_bytes("nothing/here")
+
+
+def test_a_missing_bucket_is_one_line_naming_the_setting(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    env = {**s3_server.env(), "PULLSTATS_LAKE_URL": "s3://no-such-bucket-here/lake"}
+    result = run_cli_env(tmp_path / "data", env, "process")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "PULLSTATS_LAKE_URL=s3://no-such-bucket-here/lake" in line
+    assert "does not exist" in line
+    assert not (tmp_path / "data" / "lake" / "_meta.json").exists()
+
+
+def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "PULLSTATS_EXPORTS_URL": "s3://exports-bucket/x",
+    }
+    result = run_cli_env(tmp_path / "data", env, "export")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith(f"error: AWS_ENDPOINT_URL: {endpoint} cannot be reached")
+    assert "PULLSTATS_EXPORTS_URL=s3://exports-bucket/x" in line
+
+
+def test_refused_credentials_are_one_line_naming_the_aws_keys(tmp_path: Path) -> None:
+    # a moto server that checks credentials: none exist, so every key is refused
+    process, endpoint = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG1",
+            "AWS_SECRET_ACCESS_KEY": "wrong-secret",
+            "AWS_REGION": "us-east-1",
+            "PULLSTATS_LAKE_URL": "s3://any-bucket/lake",
+        }
+        result = run_cli_env(tmp_path / "data", env, "process")
+    finally:
+        stop(process)
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "PULLSTATS_LAKE_URL=s3://any-bucket/lake: the AWS credentials were refused" in line
+    assert "wrong-secret" not in line
+
+
+def test_a_setting_that_is_no_store_url_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected s3://bucket/prefix"):
+        Settings(data_dir=tmp_path, lake_url="gs://bucket/lake")
+    with pytest.raises(StorageError, match="no bucket named"):
+        S3Store("s3:///lake", "PULLSTATS_LAKE_URL")
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def run_cli_env(
+    data_dir: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``pullstats args`` in a child process, with ``env`` added to its environment."""
+    require_e2e_mark("the pullstats command")
+    return run_pullstats_command(list(args), cli_env(data_dir, env), None)
+
+
+def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    data_dir = tmp_path / "data"
+    build(data_dir)
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    try:
+        with runtime.sessions.begin() as session:
+            service.create_user(session, "alice", "alice-password")
+            service.add_member(session, NAMESPACE, "alice", "member")
+        with runtime.sessions() as session:
+            raw = session.scalars(
+                select(ExportFile).where(
+                    ExportFile.view == "raw",
+                    ExportFile.period_start == PERIODS[0].start,
+                    ExportFile.period_kind == "week",
+                    ExportFile.namespace == NAMESPACE,
+                )
+            ).one()
+            old_link = grant_link(runtime, raw)
+    finally:
+        runtime.close()
+    env = {**s3_env.env(), "PULLSTATS_LAKE_URL": f"s3://{bucket}/lake",
+           "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports"}  # fmt: skip
+    server = start_server(data_dir, tmp_path / "server.log", env)
+    try:
+        with server.client() as client:
+            token = client.post(
+                "/v2/users/login", json={"username": "alice", "password": "alice-password"}
+            ).json()["token"]
+            links = {}
+            for view in VIEWS:
+                answer = client.get(
+                    f"/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls/exports/years/"
+                    f"2026/weeks/2/{view}",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert answer.status_code == 200, answer.text
+                links[view] = answer.json()["data"]
+            redirect = client.get(old_link)
+    finally:
+        server.stop()
+    for view, data in links.items():
+        assert len(data) == 1 and set(data[0]) == {"url", "size"}  # the same shape as local
+        url = data[0]["url"]
+        assert url.startswith(f"{s3_env.endpoint}/{bucket}/exports/{NAMESPACE}/2026-W02/")
+        assert "X-Amz-Expires=900" in url  # PULLSTATS_DOWNLOAD_LINK_LIFETIME's default
+        body = httpx.get(url)  # from the store, not through our server
+        assert body.status_code == 200 and len(body.content) == data[0]["size"]
+        name = url.split("?")[0].rsplit("/", 1)[1]
+        assert body.headers["content-disposition"] == f'attachment; filename="{name}"'
+        assert "X-Amz-Signature=" in url and "X-Amz-Credential=testing%2F" in url
+        golden = (GOLDEN / f"{NAMESPACE}_{view}_2026-W02.csv").read_bytes()
+        assert gzip.decompress(body.content) == golden, view
+    # a /downloads link of the local kind answers with a fresh presigned URL of its file
+    assert redirect.status_code == 307
+    assert "/exports/acme/2026-W02/" in redirect.headers["location"]
+    assert redirect.headers["location"].split("?")[0].endswith(raw.file_name)
+
+
+def grant_link(runtime: Runtime, entry: ExportFile) -> str:
+    """A ``/downloads`` link as the API hands out with exports on local files."""
+    key = download_key_ring(runtime.settings).signing_key()
+    grant = sign(key, entry.id, entry.sha256, 600)
+    return f"/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
+
+
+def test_compaction_rerun_after_a_crash_before_its_progress_commit_adds_no_second_copy(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(tmp_path / "data")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        first_keys = s3_env.keys(bucket)
+        first, _ = actions_and_rollups(runtime)
+        # the state a crash leaves after the day parts were published and before the spool
+        # progress was committed: the whole spool is read again by the next run
+        with runtime.sessions.begin() as session:
+            session.execute(delete(SpoolProgress))
+        process(runtime)
+        again, _ = actions_and_rollups(runtime)
+    finally:
+        runtime.close()
+    requests = [key for key in s3_env.keys(bucket) if key.startswith("lake/requests/")]
+    assert requests == [key for key in first_keys if key.startswith("lake/requests/")]
+    assert again.equals(first)
+
+
+def test_lake_retention_deletes_old_days_on_s3(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    monkeypatch.setenv("PULLSTATS_RETENTION_LAKE", "P1M")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        for key in ("requests/day=2026-01-25/part-a.parquet",
+                    "requests/day=2026-01-26/part-b.parquet",
+                    "actions/day=2026-01-25/actions.parquet"):  # fmt: skip
+            staged = tmp_path / "staged"
+            staged.write_bytes(b"x")
+            runtime.settings.lake.publish(staged, key)
+        # P1M on 2026-03-31: keep 2026-02-28 on, whole periods: delete before Mon 2026-01-26
+        assert prune_lake(runtime, date(2026, 3, 31)) == [date(2026, 1, 25)]
+    finally:
+        runtime.close()
+    assert s3_env.keys(bucket) == ["lake/_meta.json", "lake/requests/day=2026-01-26/part-b.parquet"]
+
+
+def test_days_outside_the_window_and_bad_records_are_set_aside_in_the_bucket(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        settings = runtime.settings
+        rows = pa.table({"id": ["x1", "x2"], "ts": [1, 2], "recv": [3, 4]})
+        staged = tmp_path / "part.parquet"
+        pq.write_table(rows, staged)
+        settings.lake.publish(staged, "requests/day=2999-01-01/part-a-0.parquet")
+        window = TimeWindow.now(settings.max_clock_skew)
+        assert set_aside_days(settings, window) == [date(2999, 1, 1)]
+        set_aside_requests(settings, rows, "invalid_record")
+        counts = set_aside_counts(settings)
+        root = set_aside_root(settings)
+    finally:
+        runtime.close()
+    assert counts == {"timestamp_out_of_range": 2, "invalid_record": 2}
+    assert root == f"s3://{bucket}/lake/set-aside"
+    keys = s3_env.keys(bucket)
+    assert "lake/set-aside/timestamp_out_of_range/requests/day=2999-01-01/part-a-0.parquet" in keys
+    assert not any(key.startswith("lake/requests/") for key in keys)
