@@ -37,6 +37,13 @@ def two_runtimes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
     second.close()
 
 
+#: the sessions that hold an advisory lock in this catalog database (not another test's)
+HOLDERS = (
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
 def _holders(runtime: Runtime) -> int:
     """How many PostgreSQL sessions hold the job's advisory lock in this catalog database."""
     with runtime.engine.connect() as connection:
@@ -143,10 +150,7 @@ def test_a_job_whose_lock_connection_breaks_fails_saying_so(tmp_path: Path) -> N
         with pytest.raises(JobLockLost, match="PULLSTATS_DATABASE_URL"), job_lock(runtime):
             with admin.connect() as connection:  # the server drops the lock's session
                 ended = connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                        "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
-                    )
+                    text(f"SELECT pg_terminate_backend(pid) FROM ({HOLDERS}) AS holders")
                 ).all()
             assert ended == [(True,)]
         assert _holders(runtime) == 0
@@ -183,7 +187,7 @@ def test_a_job_whose_catalog_goes_away_fails_in_one_line_and_publishes_nothing(
             job = start_pullstats_command(
                 ["process"], cli_env(data_dir, {"PULLSTATS_DATABASE_URL": url}), output
             )
-            ours = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            ours = HOLDERS
             others = text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                 f"AND pid <> pg_backend_pid() AND pid NOT IN ({ours})"
