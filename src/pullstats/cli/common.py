@@ -134,7 +134,12 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     try:
         yield runtime
     except (
-        AccountError, JobLockBusy, JobLockLost, KeysDiffer, NodeNameTaken, StorageError
+        AccountError,
+        JobLockBusy,
+        JobLockLost,
+        KeysDiffer,
+        NodeNameTaken,
+        StorageError,
     ) as error:
         raise fail(str(error)) from None
     finally:
