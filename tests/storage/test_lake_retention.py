@@ -10,6 +10,7 @@ from pathlib import Path
 from pullstats.config import Settings
 from pullstats.lake.retention import lake_cutoff, prune_lake, whole_periods_before
 from pullstats.runtime import Runtime
+from tests.conftest import catalog_settings
 
 
 def test_the_cutoff_counts_calendar_months_years_and_days(tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ def test_only_whole_weeks_and_months_before_the_cutoff_are_deleted_from_every_ta
     # so the days before 2026-01-26 go (their weeks and months are over before the cutoff)
     assert whole_periods_before(date(2026, 2, 28)) == date(2026, 1, 26)
     assert whole_periods_before(date(2026, 6, 15)) == date(2026, 6, 1)  # 1 June is a Monday
-    settings = Settings(data_dir=tmp_path / "data", retention_lake="P1M")
+    settings = catalog_settings(tmp_path / "data", retention_lake="P1M")
     runtime = Runtime.open(settings)
     lake = tmp_path / "data" / "lake"
     kept_files = []

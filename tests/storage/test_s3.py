@@ -38,7 +38,14 @@ from pullstats.lake.set_aside import (
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.storage import S3Store, StorageError
-from tests.conftest import cli_env, free_port, require_e2e_mark, run_pullstats_command, start_server
+from tests.conftest import (
+    catalog_settings,
+    cli_env,
+    free_port,
+    require_e2e_mark,
+    run_pullstats_command,
+    start_server,
+)
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
 from tests.storage.conftest import S3Server, start_moto, stop
 
@@ -88,9 +95,9 @@ def test_the_golden_input_on_s3_gives_the_local_actions_rollups_and_export_bytes
 
     monkeypatch.delenv("PULLSTATS_LAKE_URL")
     monkeypatch.delenv("PULLSTATS_EXPORTS_URL")
-    local_runtime = Runtime.open(Settings(data_dir=tmp_path / "local"))
+    local_runtime = Runtime.open(catalog_settings(tmp_path / "local"))
     on_s3(monkeypatch, bucket)
-    s3_runtime = Runtime.open(Settings(data_dir=tmp_path / "s3"))
+    s3_runtime = Runtime.open(catalog_settings(tmp_path / "s3"))
     try:
         local_actions, local_rollups = actions_and_rollups(local_runtime)
         s3_actions, s3_rollups = actions_and_rollups(s3_runtime)
@@ -112,7 +119,7 @@ def test_an_export_killed_before_its_catalog_swap_leaves_each_file_once_after_a_
     # what a run killed after publishing its parts, before the catalog named them, leaves
     orphan = f"exports/{NAMESPACE}/2026-W02/0123456789ab/acme_raw_2026-W02_part001.csv.gz"
     s3_env.client().put_object(Bucket=bucket, Key=orphan, Body=b"half")  # type: ignore[attr-defined]
-    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
         # one day rebuilt: its week and month get a new generation and are exported again
         process(runtime, rebuild_from=date(2026, 1, 5), rebuild_to=date(2026, 1, 5))
@@ -247,7 +254,7 @@ def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
     on_s3(monkeypatch, bucket)
     data_dir = tmp_path / "data"
     build(data_dir)
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir))
     try:
         with runtime.sessions.begin() as session:
             service.create_user(session, "alice", "alice-password")
@@ -315,7 +322,7 @@ def test_compaction_rerun_after_a_crash_before_its_progress_commit_adds_no_secon
     bucket = s3_env.bucket()
     on_s3(monkeypatch, bucket)
     build(tmp_path / "data")
-    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
         first_keys = s3_env.keys(bucket)
         first, _ = actions_and_rollups(runtime)
@@ -338,7 +345,7 @@ def test_lake_retention_deletes_old_days_on_s3(
     bucket = s3_env.bucket()
     on_s3(monkeypatch, bucket)
     monkeypatch.setenv("PULLSTATS_RETENTION_LAKE", "P1M")
-    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
         for key in ("requests/day=2026-01-25/part-a.parquet",
                     "requests/day=2026-01-26/part-b.parquet",
@@ -358,7 +365,7 @@ def test_days_outside_the_window_and_bad_records_are_set_aside_in_the_bucket(
 ) -> None:
     bucket = s3_env.bucket()
     on_s3(monkeypatch, bucket)
-    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
         settings = runtime.settings
         rows = pa.table({"id": ["x1", "x2"], "ts": [1, 2], "recv": [3, 4]})
