@@ -171,9 +171,10 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
         period = task.period
         with runtime.sessions() as session:
             rollups = scope_rollups(session, scope)
-        written = write_views(
-            runtime.settings, scope, action_files(runtime, period), folder, rollups
-        )
+        write = write_views
+        if runtime.settings.engine == "spark":
+            from pullstats.exports.spark_writing import write_views_on_spark as write
+        written = write(runtime.settings, scope, action_files(runtime, period), folder, rollups)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
         raise
