@@ -220,7 +220,7 @@ class SparkEngine:
         self.bind(session, step, inputs)
         define(session, step.functions)
         sql = transpile(step.sql(**options))
-        wanted = set(re.findall(r":([a-z_][a-z0-9_]*)\b", _without_strings(sql)))
+        wanted = markers(sql)
         given = dict(params or {})
         if wanted != set(given):
             missing, unused = sorted(wanted - set(given)), sorted(set(given) - wanted)
@@ -254,7 +254,8 @@ class SparkEngine:
             if isinstance(source, DataFrame):
                 frame = source
             elif isinstance(source, pa.Table):
-                frame = session.createDataFrame(source.cast(item.schema))
+                # by name, as a SQL engine reads a table: a step's rows may come in another order
+                frame = session.createDataFrame(source.select(item.schema.names).cast(item.schema))
             elif source:
                 frame = session.read.parquet(*(spark_path(path) for path in source))
                 if item.filename:
@@ -340,5 +341,10 @@ def transpile(sql: str) -> str:
     return text
 
 
-def _without_strings(sql: str) -> str:
-    return re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", sql)
+def markers(sql: str) -> set[str]:
+    """The named parameter markers (``:name``) of Spark SQL ``sql``."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="spark")
+    return {marker.name for marker in tree.find_all(exp.Placeholder)}

@@ -35,7 +35,7 @@ from pullstats.classify.steps import (
 )
 from pullstats.config import Configured
 from pullstats.duckdb_engine import DuckDBEngine
-from pullstats.lake_schema import ACTIONS
+from pullstats.lake_schema import ACTIONS, IMPORTED_ACTIONS
 from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = ACTIONS.columns
@@ -348,4 +348,9 @@ def imported_actions(runtime: Configured, day: date) -> pa.Table | None:
     files = sorted(runtime.paths.imported_day(day).glob("part-*.parquet"))
     if not files:
         return None
+    if runtime.settings.engine == "spark":
+        from pullstats.spark_engine import SparkEngine
+
+        table = SparkEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})
+        return table.cast(IMPORTED_ACTIONS.schema.remove_metadata())
     return DuckDBEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})
