@@ -141,7 +141,6 @@ _session: SparkSession | None = None
 def spark_session(settings: Settings) -> SparkSession:
     """The process's SparkSession: the one ``spark-submit`` (or a caller) started, or one on
     ``PULLSTATS_SPARK_MASTER`` with local defaults (no UI, scratch in the data dir's tmp)."""
-    check_spark(settings)
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
@@ -153,6 +152,7 @@ def spark_session(settings: Settings) -> SparkSession:
         if active is not None:
             _session = active
             return active
+        check_spark(settings)
         builder = SparkSession.builder.appName("pullstats")
         if not SparkConf().contains("spark.master"):  # spark-submit's --master wins
             builder = builder.master(settings.spark_master)
