@@ -112,6 +112,17 @@ class Settings(BaseSettings):
         "1.5GB", description="memory_limit of every DuckDB connection."
     )
     duckdb_threads: int = Field(2, description="threads of every DuckDB connection.")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="What runs classification, rollups and exports (`process` after "
+        "compaction, and `export`): `duckdb` in process, or `spark` (Apache Spark, PySpark; "
+        "docs/spark.md). Compaction always runs on DuckDB.",
+    )
+    spark_master: str = Field(
+        "local[*]",
+        description="The Spark master of `PULLSTATS_ENGINE=spark` (local[*], spark://host:port, "
+        "yarn, k8s://…); under spark-submit its --master wins.",
+    )
     geoip_country_db: Path | None = Field(
         None,
         description="MaxMind GeoIP2/GeoLite2 Country or City .mmdb file; replaces the bundled "

@@ -110,6 +110,9 @@ class Transform:
     function: str
     #: rows that must meet in one call (a client's requests), if any
     partition_by: tuple[str, ...] = ()
+    #: the order the rows of one ``partition_by`` key reach the function in (an engine that
+    #: partitions the input sorts each key's rows so; DuckDB's caller hands them sorted)
+    order_by: tuple[str, ...] = ()
 
 
 def sql_file(package: str, name: str) -> Callable[..., str]:

@@ -27,10 +27,15 @@ from pullstats import lake_files
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
 from pullstats.classify.grouping import group_columns
 from pullstats.classify.rules import RULESET_VERSION
-from pullstats.classify.steps import IMPORTED_ACTIONS_STEP, SORTED_REQUESTS_STEP
+from pullstats.classify.steps import (
+    ACTIONS_STEP,
+    IMPORTED_ACTIONS_STEP,
+    SORTED_REQUESTS,
+    SORTED_REQUESTS_STEP,
+)
 from pullstats.config import Configured
-from pullstats.duckdb_engine import DuckDBEngine, Source
-from pullstats.lake_schema import ACTIONS
+from pullstats.duckdb_engine import DuckDBEngine
+from pullstats.lake_schema import ACTIONS, IMPORTED_ACTIONS
 from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = ACTIONS.columns
@@ -94,8 +99,10 @@ def _classify_range(
     runtime: Configured, first: date, last: date, pool: ThreadPoolExecutor
 ) -> list[Future[int]]:
     """Classify the days from ``first`` to ``last``; their writes, handed to ``pool``."""
-    requests = _read_sorted_requests(runtime, first, last)
-    actions = None
+    if runtime.settings.engine == "spark":
+        requests, actions = None, _spark_actions(runtime, first, last)
+    else:
+        requests, actions = _read_sorted_requests(runtime, first, last), None
     if requests is not None:
         gaps_and_starts = _gaps_and_starts(requests)  # once: the collision check needs them too
         if _hashes_collide(requests, gaps_and_starts[1]):
@@ -144,23 +151,54 @@ def _read_sorted_requests(
     with a ``lag`` window, which would sort the rows a second time (a third of the read).
     The query is the step ``classify.sorted_requests`` (:mod:`pullstats.classify.steps`).
     """
+    bound = _sorted_requests_inputs(runtime, first, last)
+    if bound is None:
+        return None
+    inputs, params = bound
+    return DuckDBEngine(runtime.settings).arrow(SORTED_REQUESTS_STEP, inputs, params, hashed=hashed)
+
+
+def _sorted_requests_inputs(
+    runtime: Configured, first: date, last: date
+) -> tuple[dict[str, list[Path]], dict[str, object]] | None:
+    """The files and bounds ``classify.sorted_requests`` reads for ``first``..``last``."""
     inside = request_files(runtime, first, last)
     before = request_files(runtime, first - timedelta(days=1), first - timedelta(days=1))
     after = request_files(runtime, last + timedelta(days=1), last + timedelta(days=1))
     if not (inside or before or after):
         return None
     stretch = _instant(day_micros(first) - CONTEXT_US)
-    params = {
+    params: dict[str, object] = {
         "stretch": stretch,
         "carry": stretch + timedelta(microseconds=JOIN_WINDOW_US),
         "reach": _instant(day_micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US),
     }
-    inputs: dict[str, Source] = {
+    inputs = {
         "requests": inside,
         "requests_before": before,
         "requests_after": after,
     }
-    return DuckDBEngine(runtime.settings).arrow(SORTED_REQUESTS_STEP, inputs, params, hashed=hashed)
+    return inputs, params
+
+
+def _spark_actions(runtime: Configured, first: date, last: date) -> pa.Table | None:
+    """:func:`_classify_range`'s actions on Spark (``PULLSTATS_ENGINE=spark``): the same
+    step and transform, partitioned by the key itself (so no hash can collide), collected
+    in file order."""
+    from pullstats.spark_engine import SparkEngine, collect
+
+    bound = _sorted_requests_inputs(runtime, first, last)
+    if bound is None:
+        return None
+    inputs, params = bound
+    engine = SparkEngine(runtime.settings)
+    requests = engine.dataframe(SORTED_REQUESTS_STEP, inputs, params, hashed=False)
+    actions = collect(engine.transform(ACTIONS_STEP, requests))
+    # each key's actions come in file order: a stable sort by time and key interleaves the
+    # keys as actions_of orders them (their first requests' arrival breaks the ties left)
+    keys = ("timestamp", "namespace", "repository", "ip_hash")
+    order = pc.sort_indices(actions, sort_keys=[(key, "ascending") for key in keys])
+    return actions.take(order).cast(_ACTIONS_SCHEMA)
 
 
 def _instant(micros: int) -> datetime:
@@ -269,6 +307,10 @@ _FIRST_REQUEST_COLUMNS = (
 )  # fmt: skip
 
 
+#: The actions' columns as :func:`actions_of` makes them from the lake's requests.
+_ACTIONS_SCHEMA = actions_of(SORTED_REQUESTS.empty_table()).schema
+
+
 def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> int:
     """Write ``day``'s classified actions (in file order) with its imported ones."""
     settings = runtime.settings
@@ -308,4 +350,9 @@ def imported_actions(runtime: Configured, day: date) -> pa.Table | None:
     files = lake_files.imported_files(runtime.settings, day)
     if not files:
         return None
+    if runtime.settings.engine == "spark":
+        from pullstats.spark_engine import SparkEngine
+
+        table = SparkEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})
+        return table.cast(IMPORTED_ACTIONS.schema.remove_metadata())
     return DuckDBEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})

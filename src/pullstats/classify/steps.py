@@ -85,6 +85,7 @@ ACTIONS_STEP = Transform(
     "an action (ACTIONS' columns), in file order: by time, then partition key and arrival",
     "pullstats.classify.actions:actions_of",
     partition_by=("namespace", "repository", "ip_hash"),
+    order_by=("ts", "received", "id"),
 )
 
 IMPORTED_ACTIONS_STEP = Step(

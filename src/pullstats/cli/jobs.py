@@ -34,12 +34,26 @@ def _parse_day(value: str | None, option: str) -> date | None:
         raise fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def start_engine(settings: Settings) -> None:
+    """``PULLSTATS_ENGINE=spark``: start Spark before any work, so that a setting it cannot
+    run with (no Java, a master nobody answers at) is one line naming it, and nothing ran."""
+    if settings.engine != "spark":
+        return
+    from pullstats.spark_engine import SparkUnavailable, spark_session
+
+    try:
+        spark_session(settings)
+    except SparkUnavailable as error:
+        raise fail(str(error)) from None
+
+
 def run_process(
     runtime: Runtime, first: date | None = None, last: date | None = None
 ) -> ProcessResult:
     """Run ``process`` with progress bars; shared by the command and ``demo``."""
     from pullstats.pipeline import ProcessProgress, process
 
+    start_engine(runtime.settings)
     with progress() as bars:
         compacting = bars.add_task("compact spool", total=None)
         # later stages start their clocks when they begin, not when the run does
@@ -162,6 +176,7 @@ def run_export(
 ) -> ExportResult:
     from pullstats.exports.closing import export_closed
 
+    start_engine(runtime.settings)
     with progress() as bars:
         task_id = bars.add_task("export periods", total=None)
 

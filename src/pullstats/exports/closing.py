@@ -206,9 +206,10 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
         period = task.period
         with runtime.sessions() as session:
             rollups = scope_rollups(session, scope)
-        written = write_views(
-            runtime.settings, scope, action_files(runtime, period), folder, rollups
-        )
+        write = write_views
+        if runtime.settings.engine == "spark":
+            from pullstats.exports.spark_writing import write_views_on_spark as write
+        written = write(runtime.settings, scope, action_files(runtime, period), folder, rollups)
         if store.local_path("") is None:
             for _, part in written:
                 store.publish(part.path, part.path.relative_to(root).as_posix())

@@ -85,7 +85,11 @@ def raw_lines_sql(*, extras: bool = False) -> str:
     are byte-identical, and it is cheap: the timestamp settles almost every comparison.
     """
     cells = [
-        "strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%gZ')",
+        # ISO 8601 in milliseconds, said the way both engines read alike: the date, a quoted
+        # T, and the time of day in microseconds cut to milliseconds (DuckDB's %g and the
+        # unquoted T of one strftime pattern are not Spark's)
+        "strftime(timestamp, '%Y-%m-%d') || 'T' || left(strftime(timestamp, '%H:%M:%S.%f'), 12)"
+        " || 'Z'",
         _text("namespace"),
         _text("repository"),
         _text("reference"),

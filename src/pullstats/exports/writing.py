@@ -95,7 +95,7 @@ def write_views(
                 connection.interrupt()
                 raise
             for view, lines in summaries.result().items():
-                writer = _writer(settings, scope, view, folder, compressor)
+                writer = view_writer(settings, scope, view, folder, compressor)
                 try:
                     for chunk in lines.to_batches(BATCH_ROWS):
                         writer.write_lines(chunk.column(0))
@@ -205,7 +205,7 @@ def _write_raw(
         target=_produce, args=(connection.cursor(), queries, batches), name="export-raw"
     )
     producer.start()
-    writer = _writer(settings, scope, Dataview.RAW, folder, compressor)
+    writer = view_writer(settings, scope, Dataview.RAW, folder, compressor)
     try:
         for batch in batches:
             writer.write_lines(batch.column(0))
@@ -218,7 +218,7 @@ def _write_raw(
         producer.join()
 
 
-def _writer(
+def view_writer(
     settings: Settings, scope: ViewScope, view: Dataview, folder: Path, compressor: Compressor
 ) -> PartWriter:
     def file_name(part: int) -> str:

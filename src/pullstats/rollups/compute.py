@@ -34,7 +34,7 @@ from sqlalchemy import delete, insert
 from pullstats import lake_files
 from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
-from pullstats.duckdb_engine import DuckDBEngine, Source
+from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.periods import Period, PeriodKind, period_of
 from pullstats.rollups.steps import COUNTRIES, COUNTS
 from pullstats.runtime import Runtime
@@ -106,10 +106,16 @@ def imported_summary_files(runtime: Runtime, period: Period) -> list[str]:
 
 
 def _period_rows(
-    runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, Source]
+    runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, list[Path]]
 ) -> list[dict[str, object]]:
-    """Run one rollup step on a connection of its own; its rows, stamped with their period."""
-    result = DuckDBEngine(runtime.settings).arrow(step, inputs)
+    """Run one rollup step on a connection (or Spark session) of its own; its rows, stamped
+    with their period."""
+    if runtime.settings.engine == "spark":
+        from pullstats.spark_engine import SparkEngine
+
+        result = SparkEngine(runtime.settings).arrow(step, inputs)
+    else:
+        result = DuckDBEngine(runtime.settings).arrow(step, inputs)
     rows: list[dict[str, object]] = result.to_pylist()
     for row in rows:
         row["period_kind"] = period.kind.value

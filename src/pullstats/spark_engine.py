@@ -1,0 +1,350 @@
+"""Apache Spark for ``process`` and ``export`` (``PULLSTATS_ENGINE=spark``): the pipeline's
+steps (:mod:`pullstats.steps`) run on a SparkSession, translated from their one definition.
+
+:class:`SparkEngine` is :class:`~pullstats.duckdb_engine.DuckDBEngine`'s counterpart: each
+input of a step is bound as a temporary view (Parquet files of the lake, an Arrow table, a
+DataFrame, or an empty relation of the declared schema), the step's functions are defined as
+``CREATE TEMPORARY FUNCTION … RETURN`` of their SQL transpiled, the step's SQL is transpiled
+from DuckDB's dialect by SQLGlot (raising on anything it cannot say) and its ``$name``
+parameters are bound as Spark's named markers. Every call works in a session of its own
+(``SparkSession.newSession``: one SparkContext, its own views and functions), so stages may
+run steps from several threads. A :class:`~pullstats.steps.Transform` with ``partition_by``
+runs with ``mapInArrow`` over partitions that hold each key whole, its rows in the
+transform's ``order_by`` order.
+
+:func:`s3a_config` turns the standard AWS settings into Spark's ``fs.s3a`` configuration, for
+a cluster whose Spark reads the lake on object storage through hadoop-aws.
+
+PySpark is imported only when a session is opened: nothing else pays for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+import pyarrow as pa
+
+from pullstats.config import Settings
+from pullstats.steps import Function, Step, Transform
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = [
+    "SparkEngine",
+    "SparkUnavailable",
+    "check_spark",
+    "s3a_config",
+    "spark_path",
+    "spark_session",
+]
+
+#: What :class:`SparkEngine` binds a step's input to: Parquet files (none: an empty relation
+#: of the input's schema), an Arrow table, or a DataFrame of the same session.
+SparkSource: TypeAlias = "Sequence[Path | str] | pa.Table | DataFrame"
+
+#: Settings every session (and every session of a call) runs with: times in UTC like the
+#: lake's; Arrow between the JVM and Python; ``string``/``binary`` rather than their large
+#: variants, so collected tables have the types DuckDB gives.
+_SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.useLargeVarTypes": "false",
+}
+
+_MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+|mesos://\S+")
+
+
+class SparkUnavailable(Exception):
+    """Spark cannot run here as configured (the message names the setting)."""
+
+
+def check_spark(settings: Settings) -> None:
+    """Fail early, with one line naming the setting, when Spark cannot start: no Java, a
+    master that is not a Spark master URL, or a standalone master nobody answers at."""
+    master = settings.spark_master
+    if not _MASTER.fullmatch(master):
+        raise SparkUnavailable(
+            f"PULLSTATS_SPARK_MASTER={master!r}: not a Spark master URL "
+            "(local[*], local[N], spark://host:port, yarn, k8s://…)"
+        )
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and Path(java_home, "bin", "java").exists()) and not shutil.which("java"):
+        raise SparkUnavailable(
+            "PULLSTATS_ENGINE=spark: Spark needs Java 17 or later, and neither JAVA_HOME nor "
+            "PATH has a java"
+        )
+    if master.startswith("spark://"):
+        for address in master.removeprefix("spark://").split(","):
+            host, _, port = address.rpartition(":")
+            try:
+                with socket.create_connection((host, int(port)), timeout=5):
+                    pass
+            except (OSError, ValueError):
+                raise SparkUnavailable(
+                    f"PULLSTATS_SPARK_MASTER={master!r}: no Spark master answers at {address}"
+                ) from None
+
+
+def s3a_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``spark.hadoop.fs.s3a.*`` configuration for the standard AWS settings in
+    ``environ`` (default: the process environment): ``AWS_ENDPOINT_URL`` (an S3-compatible
+    server: path-style access, TLS as its scheme says), ``AWS_ACCESS_KEY_ID`` and
+    ``AWS_SECRET_ACCESS_KEY`` (with ``AWS_SESSION_TOKEN``: temporary credentials),
+    ``AWS_REGION`` or ``AWS_DEFAULT_REGION``. Without keys, hadoop-aws's own chain finds
+    credentials (instance profile, web identity). Holds secrets: never log it."""
+    env = os.environ if environ is None else environ
+    prefix = "spark.hadoop.fs.s3a."
+    config = {prefix + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
+    endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        config[prefix + "endpoint"] = endpoint
+        config[prefix + "path.style.access"] = "true"
+        config[prefix + "connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        config[prefix + "endpoint.region"] = region
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        config[prefix + "access.key"] = key
+        config[prefix + "secret.key"] = secret
+        token = env.get("AWS_SESSION_TOKEN")
+        if token:
+            config[prefix + "session.token"] = token
+            provider = "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+        else:
+            provider = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        config[prefix + "aws.credentials.provider"] = provider
+    return config
+
+
+def spark_path(location: Path | str) -> str:
+    """A lake location as Spark reads it: ``s3://`` through the s3a connector."""
+    text = str(location)
+    if text.startswith("s3://"):
+        return "s3a://" + text.removeprefix("s3://")
+    return text
+
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+
+def spark_session(settings: Settings) -> SparkSession:
+    """The process's SparkSession: the one ``spark-submit`` (or a caller) started, or one on
+    ``PULLSTATS_SPARK_MASTER`` with local defaults (no UI, scratch in the data dir's tmp)."""
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    global _session
+    with _lock:
+        if _session is not None and _session.sparkContext._jsc is not None:
+            return _session  # the context this process started, still running
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            _session = active
+            return active
+        check_spark(settings)
+        builder = SparkSession.builder.appName("pullstats")
+        if not SparkConf().contains("spark.master"):  # spark-submit's --master wins
+            builder = builder.master(settings.spark_master)
+        local = settings.spark_master.startswith("local")
+        if local:
+            scratch = settings.paths.tmp / "spark"
+            scratch.mkdir(parents=True, exist_ok=True)
+            builder = builder.config("spark.ui.enabled", "false")
+            builder = builder.config("spark.ui.showConsoleProgress", "false").config(
+                "spark.local.dir", str(scratch)
+            )
+            builder = builder.config("spark.sql.shuffle.partitions", "8")
+        for key, value in {**_SESSION_SQL_CONF, **s3a_config()}.items():
+            builder = builder.config(key, value)
+        try:
+            session = builder.getOrCreate()
+        except Exception as error:  # the JVM did not start: say which setting, not a trace
+            text = " ".join(str(error).split())[:300]
+            raise SparkUnavailable(
+                f"PULLSTATS_SPARK_MASTER={settings.spark_master!r}: Spark did not start: {text}"
+            ) from None
+        session.sparkContext.setLogLevel("ERROR")
+        _session = session
+        return session
+
+
+class SparkEngine:
+    """Runs :class:`~pullstats.steps.Step` queries and :class:`~pullstats.steps.Transform`\\ s
+    on Spark (:func:`spark_session`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def session(self) -> SparkSession:
+        """A session of its own on the process's SparkContext: views and functions of one
+        call never meet another's."""
+        session = spark_session(self.settings).newSession()
+        for key, value in _SESSION_SQL_CONF.items():
+            session.conf.set(key, value)
+        return session
+
+    def dataframe(
+        self,
+        step: Step,
+        inputs: Mapping[str, SparkSource],
+        params: Mapping[str, object] | None = None,
+        *,
+        session: SparkSession | None = None,
+        **options: object,
+    ) -> DataFrame:
+        """``step``'s result as a DataFrame of ``session`` (default: a new one)."""
+        return self._frame(step, inputs, params, session, options)
+
+    def _frame(
+        self,
+        step: Step,
+        inputs: Mapping[str, SparkSource],
+        params: Mapping[str, object] | None,
+        session: SparkSession | None,
+        options: Mapping[str, object],
+    ) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        session = session or self.session()
+        self.bind(session, step, inputs)
+        define(session, step.functions)
+        sql = transpile(step.sql(**options))
+        wanted = markers(sql)
+        given = dict(params or {})
+        if wanted != set(given):
+            missing, unused = sorted(wanted - set(given)), sorted(set(given) - wanted)
+            raise ValueError(f"parameters missing {missing}, not used {unused}")
+        args = {
+            name: F.array(*map(F.lit, value)) if isinstance(value, list | tuple) else value
+            for name, value in given.items()
+        }
+        return session.sql(sql, args=args)
+
+    def arrow(
+        self,
+        step: Step,
+        inputs: Mapping[str, SparkSource],
+        params: Mapping[str, object] | None = None,
+        **options: object,
+    ) -> pa.Table:
+        """``step``'s whole result, collected into the driver."""
+        return collect(self._frame(step, inputs, params, None, options))
+
+    def bind(self, session: SparkSession, step: Step, inputs: Mapping[str, SparkSource]) -> None:
+        """Bind every input of ``step`` (each must be given) as a temporary view."""
+        from pyspark.sql import DataFrame
+        from pyspark.sql import functions as F
+
+        names = {item.name for item in step.inputs}
+        if set(inputs) != names:
+            raise ValueError(f"step {step.name} reads {sorted(names)}, given {sorted(inputs)}")
+        for item in step.inputs:
+            source = inputs[item.name]
+            if isinstance(source, DataFrame):
+                frame = source
+            elif isinstance(source, pa.Table):
+                # by name, as a SQL engine reads a table: a step's rows may come in another order
+                frame = session.createDataFrame(source.select(item.schema.names).cast(item.schema))
+            elif source:
+                frame = session.read.parquet(*(spark_path(path) for path in source))
+                if item.filename:
+                    frame = frame.withColumn("filename", F.input_file_name())
+            else:
+                schema = item.schema
+                if item.filename:
+                    schema = schema.append(pa.field("filename", pa.string()))
+                frame = session.createDataFrame(schema.empty_table())
+            frame.createOrReplaceTempView(item.name)
+
+    def transform(self, transform: Transform, frame: DataFrame) -> DataFrame:
+        """``transform`` over ``frame`` (its one input): the rows of one ``partition_by`` key
+        meet in one call, sorted by the key and then the transform's ``order_by``; each Spark
+        partition is one call, so the function sees whole keys, each in order, as
+        :class:`~pullstats.duckdb_engine.DuckDBEngine`'s caller gives them."""
+        function = load(transform.function)
+        keys = list(transform.partition_by)
+        if keys:
+            frame = frame.repartition(*keys).sortWithinPartitions(*keys, *transform.order_by)
+        empty = pa.Table.from_batches([], collect_schema(frame))
+        output = function(empty)
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = from_arrow_schema(output.schema, prefer_timestamp_ntz=True)
+        return frame.mapInArrow(_PartitionCall(function, output.schema), schema)
+
+
+class _PartitionCall:
+    """What ``mapInArrow`` runs on an executor: the function over the partition's rows."""
+
+    def __init__(self, function: Callable[[pa.Table], pa.Table], schema: pa.Schema) -> None:
+        self.function = function
+        self.schema = schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        held = list(batches)
+        if not held or sum(batch.num_rows for batch in held) == 0:
+            return
+        result = self.function(pa.Table.from_batches(held)).cast(self.schema)
+        yield from result.to_batches()
+
+
+def load(name: str) -> Callable[[pa.Table], pa.Table]:
+    """A transform's ``module:attribute`` function."""
+    module, _, attribute = name.partition(":")
+    function: Callable[[pa.Table], pa.Table] = getattr(importlib.import_module(module), attribute)
+    return function
+
+
+def collect(frame: DataFrame) -> pa.Table:
+    """``frame``'s rows in the driver, as Arrow."""
+    table: pa.Table = frame.toArrow()
+    return table
+
+
+def collect_schema(frame: DataFrame) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    schema: pa.Schema = to_arrow_schema(frame.schema, timezone="UTC", prefers_large_types=False)
+    return schema
+
+
+def define(session: SparkSession, functions: Sequence[Function]) -> None:
+    """Define ``functions`` (text in, text out) as temporary SQL functions of ``session``."""
+    for function in functions:
+        body = transpile(f"SELECT {function.sql()}").removeprefix("SELECT ")
+        arguments = ", ".join(f"{name} STRING" for name in function.parameters)
+        session.sql(
+            f"CREATE OR REPLACE TEMPORARY FUNCTION {function.name}({arguments}) "
+            f"RETURNS STRING RETURN {body}"
+        )
+
+
+def transpile(sql: str) -> str:
+    """DuckDB SQL as Spark SQL (SQLGlot; anything it cannot express raises)."""
+    import sqlglot
+    from sqlglot import ErrorLevel
+
+    (text,) = sqlglot.transpile(
+        sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+    )
+    return text
+
+
+def markers(sql: str) -> set[str]:
+    """The named parameter markers (``:name``) of Spark SQL ``sql``."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="spark")
+    return {marker.name for marker in tree.find_all(exp.Placeholder)}

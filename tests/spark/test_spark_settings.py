@@ -1,0 +1,126 @@
+"""The Spark engine's settings: the s3a configuration pullstats generates from the AWS settings,
+and the one-line refusals of settings Spark cannot run with (no JVM is started here)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pullstats.config import Settings
+from pullstats.spark_engine import SparkUnavailable, check_spark, s3a_config, spark_path
+from tests.cli_fork import run_pullstats_command
+from tests.conftest import cli_env, free_port, require_e2e_mark
+
+S3A = "spark.hadoop.fs.s3a."
+
+
+def test_an_s3_compatible_endpoint_with_keys() -> None:
+    config = s3a_config(
+        {
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG",
+            "AWS_REGION": "eu-central-1",
+            "AWS_PROFILE": "other",  # anything else is not read
+        }
+    )
+    assert config == {
+        S3A + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        S3A + "endpoint": "http://127.0.0.1:9000",
+        S3A + "path.style.access": "true",
+        S3A + "connection.ssl.enabled": "false",
+        S3A + "endpoint.region": "eu-central-1",
+        S3A + "access.key": "AKIDEXAMPLE",
+        S3A + "secret.key": "wJalrXUtnFEMI/K7MDENG",
+        S3A + "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    }
+
+
+def test_temporary_credentials_and_the_default_region() -> None:
+    config = s3a_config(
+        {
+            "AWS_ENDPOINT_URL": "https://s3.example.net",
+            "AWS_ACCESS_KEY_ID": "ASIA1",
+            "AWS_SECRET_ACCESS_KEY": "secret",
+            "AWS_SESSION_TOKEN": "token",
+            "AWS_DEFAULT_REGION": "us-east-2",
+        }
+    )
+    assert config[S3A + "connection.ssl.enabled"] == "true"
+    assert config[S3A + "session.token"] == "token"
+    assert config[S3A + "endpoint.region"] == "us-east-2"
+    assert config[S3A + "aws.credentials.provider"] == (
+        "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+    )
+
+
+def test_without_settings_hadoop_aws_finds_credentials_itself() -> None:
+    # AWS itself, an instance profile or web identity: only the file system is named
+    assert s3a_config({}) == {S3A + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
+    # a key without its secret is no credential
+    assert s3a_config({"AWS_ACCESS_KEY_ID": "AKID"}) == s3a_config({})
+
+
+def test_the_lake_on_s3_is_read_through_s3a() -> None:
+    assert spark_path("s3://bucket/prefix/lake/actions") == "s3a://bucket/prefix/lake/actions"
+    assert spark_path(Path("lake/x.parquet")) == "lake/x.parquet"
+
+
+def test_the_engine_settings_default_to_duckdb_and_local_spark(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert (settings.engine, settings.spark_master) == ("duckdb", "local[*]")
+    with pytest.raises(ValidationError, match="engine"):
+        Settings(data_dir=tmp_path, engine="flink")
+
+
+@pytest.mark.parametrize("master", ["bogus", "local[x]", "spark//host:7077", ""])
+def test_a_master_that_is_no_spark_url_is_refused(tmp_path: Path, master: str) -> None:
+    with pytest.raises(SparkUnavailable, match=r"^PULLSTATS_SPARK_MASTER=.*not a Spark master"):
+        check_spark(Settings(data_dir=tmp_path, engine="spark", spark_master=master))
+
+
+def test_a_standalone_master_nobody_answers_at_is_refused(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(SparkUnavailable, match=f"no Spark master answers at 127.0.0.1:{port}"):
+        check_spark(Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{port}"))
+
+
+def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        check_spark(Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{port}"))
+
+
+def _run(data_dir: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    require_e2e_mark("the pullstats command")
+    return run_pullstats_command([command], cli_env(data_dir, env), None)
+
+
+def test_process_with_an_unreachable_master_is_one_line(data_dir: Path) -> None:
+    master = f"spark://127.0.0.1:{free_port()}"
+    result = _run(
+        data_dir, "process", {"PULLSTATS_ENGINE": "spark", "PULLSTATS_SPARK_MASTER": master}
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PULLSTATS_SPARK_MASTER=" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_without_java_is_one_line(data_dir: Path) -> None:
+    # the venv's bin: no java there
+    env = {"PULLSTATS_ENGINE": "spark", "PATH": os.path.dirname(sys.executable), "JAVA_HOME": ""}
+    result = _run(data_dir, "export", env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: PULLSTATS_ENGINE=spark: Spark needs Java 17 or later, and neither JAVA_HOME "
+        "nor PATH has a java"
+    ]
