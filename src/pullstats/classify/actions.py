@@ -160,7 +160,7 @@ def _read_sorted_requests(
 
 def _sorted_requests_inputs(
     runtime: Configured, first: date, last: date
-) -> tuple[dict[str, list[Path]], dict[str, object]] | None:
+) -> tuple[dict[str, list[str]], dict[str, object]] | None:
     """The files and bounds ``classify.sorted_requests`` reads for ``first``..``last``."""
     inside = request_files(runtime, first, last)
     before = request_files(runtime, first - timedelta(days=1), first - timedelta(days=1))

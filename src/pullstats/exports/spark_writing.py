@@ -14,7 +14,7 @@ cluster's size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,7 +39,7 @@ from pullstats.spark_engine import SparkEngine, collect
 def write_views_on_spark(
     settings: Settings,
     scope: ViewScope,
-    files: list[Path],
+    files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
 ) -> list[tuple[Dataview, WrittenPart]]:
@@ -78,7 +78,7 @@ def _write(
 
 
 def _summary_lines(
-    engine: SparkEngine, scope: ViewScope, files: list[Path], rollups: pa.Table
+    engine: SparkEngine, scope: ViewScope, files: Sequence[Path | str], rollups: pa.Table
 ) -> dict[Dataview, pa.Table]:
     """The three summary views' lines, as ``writing._summary_lines`` makes them."""
     rows = rollups.select(list(ROLLUP_COLUMNS))

@@ -106,7 +106,7 @@ def imported_summary_files(runtime: Runtime, period: Period) -> list[str]:
 
 
 def _period_rows(
-    runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, list[Path]]
+    runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, list[str]]
 ) -> list[dict[str, object]]:
     """Run one rollup step on a connection (or Spark session) of its own; its rows, stamped
     with their period."""
