@@ -28,7 +28,7 @@ from pullstats.runtime import Runtime
 from tests.conftest import Server, fresh_postgres_url, run_cli, start_server
 from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.scaleout]
 
 #: how long the servers get to process and export everything before the test fails
 PATIENCE = 240.0

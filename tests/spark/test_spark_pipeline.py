@@ -45,7 +45,7 @@ from tests.exports import golden
 
 pytest.importorskip("pyspark.sql", reason="pyspark is a test dependency")
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.slow, pytest.mark.scaleout, pytest.mark.xdist_group("spark")]
 
 #: The demo generator's days: 27 January to 5 February 2026 (the end of January, of ISO
 #: week 5 on Sunday 1 February, and the start of week 6).

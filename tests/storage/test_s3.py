@@ -49,7 +49,7 @@ from tests.conftest import (
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
 from tests.storage.conftest import S3Server, start_moto, stop
 
-pytestmark = [pytest.mark.s3, pytest.mark.xdist_group("s3")]
+pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
 VIEWS = ("raw", "summary", "repo-summary", "namespace-summary")
 
