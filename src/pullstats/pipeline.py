@@ -26,6 +26,7 @@ from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
+from pullstats.lake.retention import retained_from
 from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
 from pullstats.rollups import steps as rollup_steps
@@ -62,6 +63,10 @@ class ProcessResult:
     generation: int | None = None
     #: days outside the accepted window: pending or asked for, and never classified
     days_set_aside: list[date] = field(default_factory=list)
+    #: days before what ``PULLSTATS_RETENTION_LAKE`` keeps (late or imported rows of periods
+    #: whose lake is pruned): never classified, so no period's rollups are recomputed from
+    #: what is left of it
+    days_past_retention: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -102,7 +107,15 @@ def process(
                 day += timedelta(days=1)
         outside |= {day for day in days if not window.holds_day(day)}
         days -= outside
-        result = ProcessResult(compaction, sorted(days), days_set_aside=sorted(outside))
+        keep_from = retained_from(runtime.settings, started.date())
+        too_old = {day for day in days if keep_from is not None and day < keep_from}
+        days -= too_old
+        result = ProcessResult(
+            compaction,
+            sorted(days),
+            days_set_aside=sorted(outside),
+            days_past_retention=sorted(too_old),
+        )
         if progress.classify_total:
             progress.classify_total(len(days))
         result.actions = classify_days(runtime, days, progress.classified)

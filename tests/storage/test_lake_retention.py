@@ -4,13 +4,19 @@ covers the store's listing and deletion)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from pullstats.config import Settings
+from pullstats.db.models import PullRollup
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.retention import lake_cutoff, prune_lake, whole_periods_before
+from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings
+from pullstats.timestamps import micros, now_micros
+from tests.conftest import catalog_settings, write_spool
 
 
 def test_the_cutoff_counts_calendar_months_years_and_days(tmp_path: Path) -> None:
@@ -55,3 +61,50 @@ def test_only_whole_weeks_and_months_before_the_cutoff_are_deleted_from_every_ta
     assert sorted(p for p in lake.rglob("*.parquet")) == sorted(kept_files)
     assert not (lake / "requests" / "day=2026-01-25").exists()
     assert (lake / "_meta.json").is_file()
+
+
+def test_a_late_request_of_a_pruned_period_leaves_that_periods_rollups_as_they_were(
+    tmp_path: Path,
+) -> None:
+    """Two pulls of 2026-01-05 are rolled up while the lake keeps everything; then the lake
+    is kept for one month and pruned (January's days go), and a third request of that day
+    arrives: it is not classified, and the week and month still count two pulls — not one,
+    which reclassifying the day from the late request alone would give."""
+    data = tmp_path / "data"
+    keep_all = Runtime.open(catalog_settings(data, retention_lake="0"))
+    try:
+        write_spool(keep_all, _pull("e1", "192.0.2.1"), _pull("e2", "192.0.2.2"))
+        first = process(keep_all)
+        assert date(2026, 1, 5) in first.days and first.days_past_retention == []
+        assert _namespace_pulls(keep_all) == {
+            ("week", date(2026, 1, 5)): 2,
+            ("month", date(2026, 1, 1)): 2,
+        }
+    finally:
+        keep_all.close()
+    one_month = Runtime.open(catalog_settings(data, retention_lake="P1M"))
+    try:
+        assert date(2026, 1, 5) in prune_lake(one_month, date.today())  # what export does
+        write_spool(one_month, _pull("e3", "192.0.2.3"))
+        late = process(one_month)
+        assert late.compaction.written == 1  # kept in the lake until the next prune
+        assert late.days == [] and date(2026, 1, 5) in late.days_past_retention
+        assert _namespace_pulls(one_month) == {
+            ("week", date(2026, 1, 5)): 2,
+            ("month", date(2026, 1, 1)): 2,
+        }
+    finally:
+        one_month.close()
+
+
+def _pull(event: str, ip: str) -> PullRequestRecord:
+    return PullRequestRecord(
+        event, micros(datetime(2026, 1, 5, 9, tzinfo=UTC)), "GET", "acme/api", "1.0",
+        "sha256:" + "ab" * 32, ip, "docker/27.3.1", "notification", now_micros(),
+    )  # fmt: skip
+
+
+def _namespace_pulls(runtime: Runtime) -> dict[tuple[str, date], int]:
+    with runtime.sessions() as session:
+        rows = session.scalars(select(PullRollup).where(PullRollup.level == "namespace"))
+        return {(row.period_kind, row.period_start): row.pull_by_tag for row in rows}

@@ -125,6 +125,13 @@ def process_command(
             f"set aside {len(result.days_set_aside)} days outside the accepted window, not "
             f"classified: {shown}" + (" …" if len(result.days_set_aside) > 5 else "")
         )
+    if result.days_past_retention:
+        old = result.days_past_retention
+        shown = ", ".join(day.isoformat() for day in old[:5])
+        out.print(
+            f"left {len(old)} days before what PULLSTATS_RETENTION_LAKE keeps unclassified "
+            f"(their periods keep the rollups they have): {shown}" + (" …" if len(old) > 5 else "")
+        )
 
 
 def status_command() -> None:

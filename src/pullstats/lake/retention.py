@@ -73,16 +73,23 @@ def whole_periods_before(cutoff: date) -> date:
     return first - timedelta(days=first.weekday())
 
 
+def retained_from(settings: Settings, today: date) -> date | None:
+    """The first day the lake keeps whole on ``today`` (None: every day): the days before it
+    are pruned, or will be, so ``process`` never classifies them again (their periods' rollups
+    would be recomputed from what is left)."""
+    keep_from = lake_cutoff(settings, today)
+    return None if keep_from is None else whole_periods_before(keep_from)
+
+
 def prune_lake(runtime: Runtime, today: date) -> list[date]:
     """Delete the lake's days (requests, actions, imported actions) of the whole weeks and
     months before the retention's cutoff, on whichever storage the lake is; the days deleted.
     Rollups and exports stay. ``pullstats export`` runs it once every closed period is
     exported (their raw views are read from the lake)."""
     settings = runtime.settings
-    keep_from = lake_cutoff(settings, today)
-    if keep_from is None:
+    cutoff = retained_from(settings, today)
+    if cutoff is None:
         return []
-    cutoff = whole_periods_before(keep_from)
     pruned: set[date] = set()
     for table in DAY_TABLES:
         for day in lake_days(settings, table):
