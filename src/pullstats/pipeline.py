@@ -26,7 +26,7 @@ from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
-from pullstats.lake.retention import retained_from
+from pullstats.lake.retention import pruned_before
 from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
 from pullstats.rollups import steps as rollup_steps
@@ -63,9 +63,9 @@ class ProcessResult:
     generation: int | None = None
     #: days outside the accepted window: pending or asked for, and never classified
     days_set_aside: list[date] = field(default_factory=list)
-    #: days before what ``PULLSTATS_RETENTION_LAKE`` keeps (late or imported rows of periods
-    #: whose lake is pruned): never classified, so no period's rollups are recomputed from
-    #: what is left of it
+    #: days of periods whose lake ``PULLSTATS_RETENTION_LAKE`` pruned (late, rebuilt or
+    #: imported rows): never classified, so no period's rollups are recomputed from what is
+    #: left of it
     days_past_retention: list[date] = field(default_factory=list)
 
 
@@ -97,6 +97,7 @@ def process(
         outside = set(set_aside_days(runtime.settings, window))
         with runtime.sessions() as session:
             touched = pending_days(session)  # this run's days and any a failed run left
+            frozen_before = pruned_before(session)
         days = set(touched)
         if rebuild_from is not None:
             # only days that can hold requests: a range reaching 9999-12-31 must not overflow
@@ -107,8 +108,7 @@ def process(
                 day += timedelta(days=1)
         outside |= {day for day in days if not window.holds_day(day)}
         days -= outside
-        keep_from = retained_from(runtime.settings, started.date())
-        too_old = {day for day in days if keep_from is not None and day < keep_from}
+        too_old = {day for day in days if frozen_before is not None and day < frozen_before}
         days -= too_old
         result = ProcessResult(
             compaction,

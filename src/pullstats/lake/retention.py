@@ -15,12 +15,17 @@ import time
 from datetime import date, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from pullstats.config import Settings
 from pullstats.db.models import SpoolProgress
+from pullstats.db.state import get_value, set_value
 from pullstats.lake.spool import CLOSED_SUFFIX
 from pullstats.lake_files import DAY_TABLES, day_folder, lake_days
 from pullstats.runtime import Runtime
+
+#: the catalog's record of :func:`pruned_before`
+PRUNED_BEFORE = "lake_pruned_before"
 
 
 def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
@@ -74,11 +79,20 @@ def whole_periods_before(cutoff: date) -> date:
 
 
 def retained_from(settings: Settings, today: date) -> date | None:
-    """The first day the lake keeps whole on ``today`` (None: every day): the days before it
-    are pruned, or will be, so ``process`` never classifies them again (their periods' rollups
-    would be recomputed from what is left)."""
+    """The first day the lake keeps whole on ``today`` (None: every day)."""
     keep_from = lake_cutoff(settings, today)
     return None if keep_from is None else whole_periods_before(keep_from)
+
+
+def pruned_before(session: Session) -> date | None:
+    """Every day before this one has had its lake deleted (None: nothing was pruned).
+
+    ``process`` never classifies such a day again: its periods' rollups would be recomputed
+    from what is left of them. Days never pruned (old history just imported) are classified
+    as usual, exported, then pruned.
+    """
+    text = get_value(session, PRUNED_BEFORE)
+    return date.fromisoformat(text) if text else None
 
 
 def prune_lake(runtime: Runtime, today: date) -> list[date]:
@@ -99,4 +113,8 @@ def prune_lake(runtime: Runtime, today: date) -> list[date]:
                 if local is not None and local.is_dir() and not any(local.iterdir()):
                     local.rmdir()
                 pruned.add(day)
+    if pruned:  # whole weeks and months before the cutoff are gone: they are frozen now
+        with runtime.sessions.begin() as session:
+            if (pruned_before(session) or cutoff) <= cutoff:
+                set_value(session, PRUNED_BEFORE, cutoff.isoformat())
     return sorted(pruned)
