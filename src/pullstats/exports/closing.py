@@ -210,16 +210,16 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, Writt
         if runtime.settings.engine == "spark":
             from pullstats.exports.spark_writing import write_views_on_spark as write
         written = write(runtime.settings, scope, action_files(runtime, period), folder, rollups)
-        if store.local_path("") is None:
+        if store.remote:
             for _, part in written:
                 store.publish(part.path, part.path.relative_to(root).as_posix())
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
-        if store.local_path("") is None:
+        if store.remote:
             store.delete_folder(key)
         raise
     finally:
-        if store.local_path("") is None:
+        if store.remote:
             shutil.rmtree(folder, ignore_errors=True)
     _swap_catalog(runtime, task, written, root)
     return written
