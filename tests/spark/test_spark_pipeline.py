@@ -1,25 +1,27 @@
-"""``process`` and ``export`` on Spark (``PULLSTATS_ENGINE=spark``) give DuckDB's lake, rollups
-and export files.
+"""The parity suite: one input, processed and exported three ways — DuckDB on local files,
+DuckDB with the lake and the exports on object storage (``PULLSTATS_LAKE_URL`` and
+``PULLSTATS_EXPORTS_URL`` on a ``moto_server`` bucket), and Spark (``PULLSTATS_ENGINE=spark``,
+PySpark in local mode) on local files — gives the same lake, rollups and export files.
 
-One input is seeded into a data dir and compacted, which is then copied (keys, lake and catalog
-included), and the copies are processed and exported, one on DuckDB and one on PySpark in local
-mode. The input:
+The input is seeded into a data dir and compacted, which is then copied (keys, lake and catalog
+included) for Spark; the object-storage installation shares the keys (one address, one hash,
+as nodes share them) and is seeded with the same input into its bucket. The input:
 the golden exports' clients (IPv4 and IPv6, an action across midnight, a 6-second gap, CSV
 cells to neutralise and quote, a Docker Hub raw row, an extra repo), ten days of the demo
 generator over a month's and a week's end (several namespaces), pulls whose requests are
 exactly 5 s and just past 5 s apart, and late events (a second ``process`` after requests of
-days already classified arrive). The two data dirs must hold the same action files (rows in
-file order), the same rollups in the catalog, and the same export files, byte for byte, under
-the same names.
+days already classified arrive). The three installations must hold the same action files (rows
+in file order), the same rollups in the catalog, and the same export files, byte for byte,
+under the same names.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -42,10 +44,19 @@ from pullstats.spark_engine import SparkEngine, spark_session
 from pullstats.timestamps import micros
 from tests.conftest import write_spool, write_spool_lines
 from tests.exports import golden
+from tests.storage.conftest import S3Server, start_moto, stop
 
 pytest.importorskip("pyspark.sql", reason="pyspark is a test dependency")
 
-pytestmark = [pytest.mark.slow, pytest.mark.scaleout, pytest.mark.xdist_group("spark")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.scaleout,
+    pytest.mark.s3,
+    pytest.mark.xdist_group("spark"),
+]
+
+#: the three installations: the engine, and where the lake and the exports are
+LEGS = ("duckdb", "s3", "spark")
 
 #: The demo generator's days: 27 January to 5 February 2026 (the end of January, of ISO
 #: week 5 on Sunday 1 February, and the start of week 6).
@@ -99,8 +110,9 @@ def _late() -> list[PullRequestRecord]:
     ]  # fmt: skip
 
 
-def _seed(data_dir: Path) -> None:
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+def _seed(settings: Settings) -> None:
+    data_dir = settings.data_dir
+    runtime = Runtime.open(settings)
     try:
         with runtime.sessions.begin() as session:
             for namespace in sorted({"acme", "partner", *demo_namespaces()}):
@@ -120,8 +132,8 @@ def _seed(data_dir: Path) -> None:
         runtime.close()
 
 
-def _run(data_dir: Path, engine: str) -> None:
-    runtime = Runtime.open(Settings(data_dir=data_dir, engine=engine, spark_master="local[2]"))
+def _run(settings: Settings) -> None:
+    runtime = Runtime.open(settings)
     try:
         process(runtime)
         write_spool(runtime, *_late())
@@ -133,62 +145,89 @@ def _run(data_dir: Path, engine: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+def processed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Settings]]:
     root = tmp_path_factory.mktemp("parity")
-    _seed(root / "duckdb")
-    shutil.copytree(root / "duckdb", root / "spark")  # the same keys: the same address hashes
-    _run(root / "duckdb", "duckdb")
-    _run(root / "spark", "spark")
-    yield {"duckdb": root / "duckdb", "spark": root / "spark"}
-    spark_session(Settings(data_dir=root / "spark")).stop()
+    moto, endpoint = start_moto(root / "moto.log")
+    server = S3Server(endpoint)
+    bucket = server.bucket()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in server.env().items():
+                env.setenv(name, value)
+            legs = {
+                "duckdb": Settings(data_dir=root / "duckdb"),
+                "s3": Settings(
+                    data_dir=root / "s3",
+                    lake_url=f"s3://{bucket}/lake",
+                    exports_url=f"s3://{bucket}/exports",
+                ),
+                "spark": Settings(data_dir=root / "spark", engine="spark", spark_master="local[2]"),
+            }
+            _seed(legs["duckdb"])
+            # the same keys: the same address hashes
+            shutil.copytree(root / "duckdb", root / "spark")
+            shutil.copytree(root / "duckdb" / "keys", root / "s3" / "keys")
+            _seed(legs["s3"])
+            for leg in LEGS:
+                _run(legs[leg])
+            yield legs
+            spark_session(legs["spark"]).stop()
+    finally:
+        stop(moto)
 
 
-def _actions(data_dir: Path) -> dict[str, list[dict[str, object]]]:
-    lake = data_dir / "lake" / "actions"
+def _actions(settings: Settings) -> dict[str, list[dict[str, object]]]:
+    lake = settings.lake
     return {
-        file.parent.name: pq.read_table(file).to_pylist()
-        for file in sorted(lake.glob("day=*/actions.parquet"))
+        key.split("/")[-2]: pq.read_table(io.BytesIO(lake.read_bytes(key))).to_pylist()
+        for key in lake.files("actions", "actions.parquet")
     }
 
 
 def test_the_action_files_are_the_same_rows_in_the_same_order(
-    processed: dict[str, Path],
+    processed: dict[str, Settings],
 ) -> None:
-    on_duckdb, on_spark = _actions(processed["duckdb"]), _actions(processed["spark"])
+    # the object-storage installation wrote its lake and exports into the bucket, none locally
+    assert processed["s3"].lake.remote and processed["s3"].exports_store.remote
+    local = processed["s3"].data_dir
+    for folder in ("lake", "exports"):
+        assert [p for p in (local / folder).rglob("*") if p.is_file()] == [], folder
+    actions = {leg: _actions(processed[leg]) for leg in LEGS}
+    on_duckdb = actions["duckdb"]
     assert len(on_duckdb) == 7 + DEMO_DAYS  # the golden input's seven days, the demo's ten
-    assert list(on_spark) == list(on_duckdb)
-    for day, rows in on_duckdb.items():
-        assert on_spark[day] == rows, day
-    for spark_file in (processed["spark"] / "lake" / "actions").glob("day=*/*.parquet"):
-        duckdb_file = processed["duckdb"] / spark_file.relative_to(processed["spark"])
-        assert pq.read_schema(spark_file) == pq.read_schema(duckdb_file), spark_file.parent.name
+    for leg in ("s3", "spark"):
+        assert list(actions[leg]) == list(on_duckdb), leg
+        for day, rows in on_duckdb.items():
+            assert actions[leg][day] == rows, (leg, day)
+    for key in processed["duckdb"].lake.files("actions", ".parquet"):
+        schema = pq.read_schema(io.BytesIO(processed["duckdb"].lake.read_bytes(key)))
+        for leg in ("s3", "spark"):
+            other = pq.read_schema(io.BytesIO(processed[leg].lake.read_bytes(key)))
+            assert other == schema, (leg, key)
 
 
 def test_the_boundaries_and_late_events_were_classified_alike(
-    processed: dict[str, Path],
+    processed: dict[str, Settings],
 ) -> None:
     # worked by hand: 5 s joins, 5.000001 s does not; the late GET turns 192.0.2.51's check
     # into a pull (and its GET at :55 stays a pull of its own); the late pull on the 28th counts
-    for engine in ("duckdb", "spark"):
+    for leg in LEGS:
+        actions = _actions(processed[leg])
         edge = [
             (row["action"], row["timestamp"].second)
             for day in ("day=2026-01-31", "day=2026-02-01")
-            for row in _actions(processed[engine]).get(day, [])
+            for row in actions.get(day, [])
             if row["repository"] == "edge"
         ]
         assert sorted(edge) == sorted(
             [("pull_by_tag", 50)] * 3 + [("version_check", 50)] + [("pull_by_tag", 55)] * 2
-        ), engine
-        late = [
-            row
-            for row in _actions(processed[engine])["day=2026-01-28"]
-            if row["repository"] == "edge"
-        ]
-        assert [(row["action"], row["tag"]) for row in late] == [("pull_by_tag", "2.0")]
+        ), leg
+        late = [row for row in actions["day=2026-01-28"] if row["repository"] == "edge"]
+        assert [(row["action"], row["tag"]) for row in late] == [("pull_by_tag", "2.0")], leg
 
 
-def _rollups(data_dir: Path) -> list[tuple[object, ...]]:
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+def _rollups(settings: Settings) -> list[tuple[object, ...]]:
+    runtime = Runtime.open(settings)
     try:
         with runtime.sessions() as session:
             rows: list[tuple[object, ...]] = []
@@ -200,48 +239,54 @@ def _rollups(data_dir: Path) -> list[tuple[object, ...]]:
         runtime.close()
 
 
-def test_the_rollups_are_the_same(processed: dict[str, Path]) -> None:
+def test_the_rollups_are_the_same(processed: dict[str, Settings]) -> None:
     on_duckdb = _rollups(processed["duckdb"])
     assert len(on_duckdb) > 100
+    assert _rollups(processed["s3"]) == on_duckdb
     assert _rollups(processed["spark"]) == on_duckdb
 
 
-def _exports(data_dir: Path) -> dict[tuple[object, ...], bytes]:
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+def _exports(settings: Settings) -> dict[tuple[object, ...], bytes]:
+    runtime = Runtime.open(settings)
     try:
+        store = settings.exports_store
         with runtime.sessions() as session:
             entries = session.scalars(select(ExportFile)).all()
             return {
                 (e.namespace, e.period_kind, e.period_start, e.view, e.part, e.file_name): (
-                    runtime.paths.exports / e.path
-                ).read_bytes()
+                    store.read_bytes(e.path)
+                )
                 for e in entries
             }
     finally:
         runtime.close()
 
 
-def test_the_export_files_are_the_same_bytes(processed: dict[str, Path]) -> None:
-    on_duckdb, on_spark = _exports(processed["duckdb"]), _exports(processed["spark"])
+def test_the_export_files_are_the_same_bytes(processed: dict[str, Settings]) -> None:
+    exports = {leg: _exports(processed[leg]) for leg in LEGS}
+    on_duckdb = exports["duckdb"]
     # acme, partner, globex, initech: four views of January, February, and two weeks at least
     assert set(demo_namespaces()) == {"acme", "globex", "initech"}
     assert len(on_duckdb) >= 4 * 4 * 4
-    assert sorted(on_spark) == sorted(on_duckdb)
-    for key, data in on_duckdb.items():
-        assert gzip.decompress(on_spark[key]) == gzip.decompress(data), key
-        assert on_spark[key] == data, key
-    # the golden files are among them: DuckDB's and Spark's exports of the golden week
-    week = {
-        key[3]: gzip.decompress(data)
-        for key, data in on_spark.items()
-        if key[:3] == ("acme", "week", date(2026, 1, 5))
-    }
-    for view, data in week.items():
-        assert data == (golden.GOLDEN / f"acme_{view}_2026-W02.csv").read_bytes(), view
+    for leg in ("s3", "spark"):
+        assert sorted(exports[leg]) == sorted(on_duckdb), leg
+        for key, data in on_duckdb.items():
+            assert gzip.decompress(exports[leg][key]) == gzip.decompress(data), (leg, key)
+            assert exports[leg][key] == data, (leg, key)
+    # the golden files are among them: each installation's export of the golden week
+    for leg in LEGS:
+        week = {
+            key[3]: gzip.decompress(data)
+            for key, data in exports[leg].items()
+            if key[:3] == ("acme", "week", date(2026, 1, 5))
+        }
+        assert len(week) == 4, leg
+        for view, data in week.items():
+            assert data == (golden.GOLDEN / f"acme_{view}_2026-W02.csv").read_bytes(), (leg, view)
 
 
-def test_the_engine_runs_only_steps_of_the_pipeline(processed: dict[str, Path]) -> None:
-    engine = SparkEngine(Settings(data_dir=processed["spark"], spark_master="local[2]"))
+def test_the_engine_runs_only_steps_of_the_pipeline(processed: dict[str, Settings]) -> None:
+    engine = SparkEngine(processed["spark"])
     with pytest.raises(ValueError, match="parameters missing"):
         from pullstats.exports.steps import EXTRA_ACTIONS
 
