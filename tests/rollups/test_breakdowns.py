@@ -1,0 +1,139 @@
+"""The breakdown rollups (``rollups.breakdowns``): counts by cloud provider, network type, client
+tool and tool version, at namespace and repository level, worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from pullstats.config import Settings
+from pullstats.db.models import BreakdownRollup
+from pullstats.duckdb_engine import DuckDBEngine
+from pullstats.ingest.records import PullRequestRecord
+from pullstats.pipeline import process
+from pullstats.rollups.steps import BREAKDOWNS
+from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
+from tests.conftest import actions_table, write_spool
+
+A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
+
+
+def action(repo: str, kind: str, ip: bytes, host: str, net: str, tool: str, version: str) -> dict:
+    return dict(
+        namespace="acme",
+        repository=repo,
+        reference="1.0",
+        action=kind,
+        ip_hash=ip,
+        host=host,
+        type=net,
+        user_agent_tool=tool,
+        user_agent_version=version,
+        action_day=date(2026, 1, 5),
+    )
+
+
+ACTIONS = [
+    action("api", "pull_by_tag", A, "aws", "hosting", "docker", "27.3.1"),
+    action("api", "pull_by_tag", B, "aws", "hosting", "docker", "26.1.0"),
+    action("api", "version_check", A, "aws", "hosting", "docker", "27.3.1"),
+    action("web", "pull_by_digest", C, "", "isp", "containerd", "1.7.22"),
+    action("web", "pull_by_tag", A, "gcp", "hosting", "", ""),
+]
+
+
+def test_breakdowns_count_each_dimension_at_both_levels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
+        BREAKDOWNS, {"actions": actions_table(ACTIONS)}
+    )
+    got = {
+        (r["level"], r["repository"], r["dimension"], r["value"], r["version"]): (
+            r["pull_by_tag"],
+            r["pull_by_digest"],
+            r["version_check"],
+            r["unique_ip_count"],
+        )
+        for r in table.to_pylist()
+    }
+    ns = "namespace"
+    # by hand: aws holds api's three actions (A, B, A again); gcp web's tag pull by A;
+    # '' web's digest pull by C
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "host"} == {
+        ("aws", ""): (2, 0, 1, 2),
+        ("gcp", ""): (1, 0, 0, 1),
+        ("", ""): (0, 1, 0, 1),
+    }
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "type"} == {
+        ("hosting", ""): (3, 0, 1, 2),  # A and B; A pulled api and web: counted once
+        ("isp", ""): (0, 1, 0, 1),
+    }
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "tool"} == {
+        ("docker", ""): (2, 0, 1, 2),
+        ("containerd", ""): (0, 1, 0, 1),
+        ("", ""): (1, 0, 0, 1),
+    }
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "tool_version"} == {
+        ("docker", "27.3.1"): (1, 0, 1, 1),
+        ("docker", "26.1.0"): (1, 0, 0, 1),
+        ("containerd", "1.7.22"): (0, 1, 0, 1),
+        ("", ""): (1, 0, 0, 1),
+    }
+    # repository level: web only, by tool
+    assert {k[3:]: v for k, v in got.items() if k[1] == "web" and k[2] == "tool"} == {
+        ("containerd", ""): (0, 1, 0, 1),
+        ("", ""): (1, 0, 0, 1),
+    }
+    assert {k[1] for k in got if k[0] == "repository"} == {"api", "web"}
+    assert {k[1] for k in got if k[0] == ns} == {""}
+    # 3 host + 2 type + 3 tool + 4 version rows for the namespace; api 1+1+1+2, web 2+2+2+2
+    assert len(got) == 12 + 5 + 8
+
+
+def test_process_stores_the_breakdowns_with_the_periods_rollups(runtime: Runtime) -> None:
+    when = micros(datetime(2026, 1, 5, 10, tzinfo=UTC))
+    write_spool(
+        runtime,
+        *(
+            PullRequestRecord(
+                f"bd-{n}",
+                when + n * 60_000_000,
+                "GET",
+                "acme/api",
+                "1.0",
+                "sha256:0d",
+                ip,
+                agent,
+                "notification",
+                now_micros(),
+            )
+            for n, (ip, agent) in enumerate(
+                [
+                    ("192.0.2.1", "docker/27.3.1 go/go1.22"),
+                    ("192.0.2.2", "docker/27.3.1 go/go1.22"),
+                    ("192.0.2.1", "containerd/1.7.22"),
+                ]
+            )
+        ),
+    )
+    process(runtime)
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(
+                BreakdownRollup.period_kind,
+                BreakdownRollup.value,
+                BreakdownRollup.version,
+                BreakdownRollup.pull_by_tag,
+                BreakdownRollup.unique_ip_count,
+            ).where(
+                BreakdownRollup.level == "namespace",
+                BreakdownRollup.dimension == "tool_version",
+            )
+        ).all()
+    assert sorted(rows) == [
+        ("month", "containerd", "1.7.22", 1, 1),
+        ("month", "docker", "27.3.1", 2, 2),
+        ("week", "containerd", "1.7.22", 1, 1),
+        ("week", "docker", "27.3.1", 2, 2),
+    ]
