@@ -4,6 +4,7 @@ tool and tool version, at namespace and repository level, worked out by hand."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -20,7 +21,9 @@ from tests.conftest import actions_table, write_spool
 A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
 
 
-def action(repo: str, kind: str, ip: bytes, host: str, net: str, tool: str, version: str) -> dict:
+def action(
+    repo: str, kind: str, ip: bytes, host: str, net: str, tool: str, version: str
+) -> dict[str, object]:
     return dict(
         namespace="acme",
         repository=repo,
@@ -44,7 +47,7 @@ ACTIONS = [
 ]
 
 
-def test_breakdowns_count_each_dimension_at_both_levels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_breakdowns_count_each_dimension_at_both_levels(tmp_path: Path) -> None:
     table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
         BREAKDOWNS, {"actions": actions_table(ACTIONS)}
     )
