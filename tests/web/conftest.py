@@ -237,9 +237,13 @@ def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
         context.close()
 
 
-def sign_in(page: Any, user: WebUser, secret: str | None = None, next_path: str = "/") -> None:
-    """Sign ``user`` in through the real form (and the TOTP step when the user has one)."""
-    page.goto(f"/signin?next={quote(next_path, safe='')}")
+def sign_in(
+    page: Any, user: WebUser, secret: str | None = None, next_path: str | None = None
+) -> None:
+    """Sign ``user`` in through the real form (and the TOTP step when the user has one): the
+    form the page is on, or ``/signin?next=NEXT_PATH`` (default ``/``)."""
+    if next_path is not None or "/signin" not in page.url:
+        page.goto(f"/signin?next={quote(next_path or '/', safe='')}")
     page.get_by_label("User name").fill(user.name)
     page.get_by_label("Password or personal access token").fill(secret or user.password)
     page.get_by_role("button", name="Sign in").click()
