@@ -10,7 +10,8 @@ The installation (:data:`USERS`): namespaces ``acme`` (repositories ``api`` and
 (``shared``, ``private``); pulls in ISO week 2020-W53, in the last complete month and today.
 Users, all made through the account service: ``alice`` (member of acme and beta), ``bob``
 (member of nothing), ``carol`` (acme, TOTP on), ``dave`` (beta, a personal access token),
-``erin`` (partner), and ``trent`` (acme), whose account the throttling test locks.
+``erin`` (partner), ``trent`` (acme), whose account the throttling test locks, and ``frank``
+(acme) and ``grace`` (beta), whose accounts the account-page tests change.
 
 ``signed_in_page(user)`` signs in through the real ``/signin`` form (and its TOTP step for
 ``carol``) in a fresh browser context and returns the page on ``/``; every page records the
@@ -24,6 +25,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any
 from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
+import httpx
 import pyotp
 import pytest
 
@@ -55,6 +58,8 @@ USERS: dict[str, tuple[tuple[str, ...], str]] = {
     "dave": (("beta",), "dave copper thistle harbour"),
     "erin": (("partner",), "erin pebble orchard velvet"),
     "trent": (("acme",), "trent saffron glacier hollow"),
+    "frank": (("acme",), "frank mosaic tundra lilac"),
+    "grace": (("beta",), "grace ember falcon ripple"),
 }
 #: failed logins allowed per account on the test server: the throttling test reaches it fast
 ATTEMPTS_PER_ACCOUNT = 3
@@ -237,9 +242,13 @@ def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
         context.close()
 
 
-def sign_in(page: Any, user: WebUser, secret: str | None = None, next_path: str = "/") -> None:
-    """Sign ``user`` in through the real form (and the TOTP step when the user has one)."""
-    page.goto(f"/signin?next={quote(next_path, safe='')}")
+def sign_in(
+    page: Any, user: WebUser, secret: str | None = None, next_path: str | None = None
+) -> None:
+    """Sign ``user`` in through the real form (and the TOTP step when the user has one): the
+    form the page is on, or ``/signin?next=NEXT_PATH`` (default ``/``)."""
+    if next_path is not None or "/signin" not in page.url:
+        page.goto(f"/signin?next={quote(next_path or '/', safe='')}")
     page.get_by_label("User name").fill(user.name)
     page.get_by_label("Password or personal access token").fill(secret or user.password)
     page.get_by_role("button", name="Sign in").click()
@@ -270,3 +279,17 @@ def screenshot(page: Any, folder: Path, name: str) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@contextmanager
+def session_client(web: Web, user: str, origin: str | None = None) -> Iterator[httpx.Client]:
+    """An HTTP client holding ``user``'s session cookie, signed in through ``POST /signin``
+    (users without TOTP), sending ``Origin: origin`` (default: the server's own)."""
+    client = httpx.Client(base_url=web.url, timeout=30, headers={"Origin": origin or web.url})
+    account = web.users[user]
+    answer = client.post("/signin", data={"username": user, "secret": account.password})
+    assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
+    try:
+        yield client
+    finally:
+        client.close()

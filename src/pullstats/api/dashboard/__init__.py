@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from pullstats.api.dashboard import assets, overview, signin
+from pullstats.api.dashboard import (
+    account,
+    account_tokens,
+    assets,
+    exports_page,
+    overview,
+    signin,
+)
 from pullstats.api.dashboard.session import SignInRequired, sign_in_again
 
 __all__ = ["install", "router"]
@@ -18,6 +25,9 @@ router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
 router.include_router(signin.router)
 router.include_router(overview.router)
+router.include_router(exports_page.router)
+router.include_router(account.router)
+router.include_router(account_tokens.router)
 
 
 def install(app: FastAPI) -> None:
