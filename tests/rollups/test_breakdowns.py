@@ -1,5 +1,5 @@
-"""The breakdown rollups (``rollups.breakdowns``): counts by cloud provider, network type, client
-tool and tool version, at namespace and repository level, worked out by hand."""
+"""The breakdown rollups (``rollups.breakdowns``): action counts by cloud provider, network type,
+and client tool and version, at namespace and repository level, worked out by hand."""
 
 from __future__ import annotations
 
@@ -56,42 +56,35 @@ def test_breakdowns_count_each_dimension_at_both_levels(tmp_path: Path) -> None:
             r["pull_by_tag"],
             r["pull_by_digest"],
             r["version_check"],
-            r["unique_ip_count"],
         )
         for r in table.to_pylist()
     }
     ns = "namespace"
-    # by hand: aws holds api's three actions (A, B, A again); gcp web's tag pull by A;
-    # '' web's digest pull by C
+    # by hand: aws holds api's three actions; gcp web's tag pull; '' web's digest pull
     assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "host"} == {
-        ("aws", ""): (2, 0, 1, 2),
-        ("gcp", ""): (1, 0, 0, 1),
-        ("", ""): (0, 1, 0, 1),
+        ("aws", ""): (2, 0, 1),
+        ("gcp", ""): (1, 0, 0),
+        ("", ""): (0, 1, 0),
     }
     assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "type"} == {
-        ("hosting", ""): (3, 0, 1, 2),  # A and B; A pulled api and web: counted once
-        ("isp", ""): (0, 1, 0, 1),
-    }
-    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "tool"} == {
-        ("docker", ""): (2, 0, 1, 2),
-        ("containerd", ""): (0, 1, 0, 1),
-        ("", ""): (1, 0, 0, 1),
+        ("hosting", ""): (3, 0, 1),
+        ("isp", ""): (0, 1, 0),
     }
     assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "tool_version"} == {
-        ("docker", "27.3.1"): (1, 0, 1, 1),
-        ("docker", "26.1.0"): (1, 0, 0, 1),
-        ("containerd", "1.7.22"): (0, 1, 0, 1),
-        ("", ""): (1, 0, 0, 1),
+        ("docker", "27.3.1"): (1, 0, 1),
+        ("docker", "26.1.0"): (1, 0, 0),
+        ("containerd", "1.7.22"): (0, 1, 0),
+        ("", ""): (1, 0, 0),
     }
-    # repository level: web only, by tool
-    assert {k[3:]: v for k, v in got.items() if k[1] == "web" and k[2] == "tool"} == {
-        ("containerd", ""): (0, 1, 0, 1),
-        ("", ""): (1, 0, 0, 1),
+    # repository level: web only, by tool and version
+    assert {k[3:]: v for k, v in got.items() if k[1] == "web" and k[2] == "tool_version"} == {
+        ("containerd", "1.7.22"): (0, 1, 0),
+        ("", ""): (1, 0, 0),
     }
     assert {k[1] for k in got if k[0] == "repository"} == {"api", "web"}
     assert {k[1] for k in got if k[0] == ns} == {""}
-    # 3 host + 2 type + 3 tool + 4 version rows for the namespace; api 1+1+1+2, web 2+2+2+2
-    assert len(got) == 12 + 5 + 8
+    # 3 host + 2 type + 4 tool-version rows for the namespace; api 1 + 1 + 2, web 2 + 2 + 2
+    assert len(got) == 9 + 4 + 6
 
 
 def test_process_stores_the_breakdowns_with_the_periods_rollups(runtime: Runtime) -> None:
@@ -128,15 +121,14 @@ def test_process_stores_the_breakdowns_with_the_periods_rollups(runtime: Runtime
                 BreakdownRollup.value,
                 BreakdownRollup.version,
                 BreakdownRollup.pull_by_tag,
-                BreakdownRollup.unique_ip_count,
             ).where(
                 BreakdownRollup.level == "namespace",
                 BreakdownRollup.dimension == "tool_version",
             )
         ).all()
     assert sorted(rows) == [
-        ("month", "containerd", "1.7.22", 1, 1),
-        ("month", "docker", "27.3.1", 2, 2),
-        ("week", "containerd", "1.7.22", 1, 1),
-        ("week", "docker", "27.3.1", 2, 2),
+        ("month", "containerd", "1.7.22", 1),
+        ("month", "docker", "27.3.1", 2),
+        ("week", "containerd", "1.7.22", 1),
+        ("week", "docker", "27.3.1", 2),
     ]

@@ -88,6 +88,7 @@ def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:
     assert [(x.name, x.pulls) for x in ov.top_digests] == [("web@sha256:0d", 1)]
     tools = [(x.name, x.version, x.pulls, x.version_check) for x in ov.breakdowns["tool_version"]]
     assert tools == [("docker", "27.3.1", 5, 1)]
+    assert [(x.name, x.version, x.pulls) for x in ov.breakdowns["tool"]] == [("docker", "", 5)]
     assert [(x.name, x.pulls) for x in ov.breakdowns["country"]] == [("ZZ", 5)]  # TEST-NETs
     assert [(x.name, x.pulls) for x in ov.breakdowns["host"]] == [("", 5)]
     assert ov.has_data

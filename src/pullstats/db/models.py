@@ -207,12 +207,12 @@ class CountryRollup(Base):
 
 
 class BreakdownRollup(Base):
-    """Counts of one period per client cloud provider, network type, tool, or tool and version,
-    at namespace or repository level (the dashboard's breakdowns).
+    """Action counts of one period per client cloud provider, network type, or tool and
+    version, at namespace or repository level (the dashboard's breakdowns).
 
-    ``dimension`` is ``host``, ``type``, ``tool`` or ``tool_version``; ``value`` the host, type
-    or tool ("" when unknown); ``version`` the tool's version on ``tool_version`` rows, else "".
-    ``repository`` is "" on namespace rows.
+    ``dimension`` is ``host``, ``type`` or ``tool_version``; ``value`` the host, type or tool
+    ("" when unknown); ``version`` the tool's version on ``tool_version`` rows, else "".
+    ``repository`` is "" on namespace rows. No distinct count (see rollups/breakdowns.sql).
     """
 
     __tablename__ = "breakdown_rollups"
@@ -227,7 +227,6 @@ class BreakdownRollup(Base):
     pull_by_tag: Mapped[int] = mapped_column(BigInteger)
     pull_by_digest: Mapped[int] = mapped_column(BigInteger)
     version_check: Mapped[int] = mapped_column(BigInteger)
-    unique_ip_count: Mapped[int] = mapped_column(BigInteger)
 
 
 class ExportPeriod(Base):

@@ -177,6 +177,9 @@ def breakdown_totals(
     if dimension == "country":
         table = CountryRollup
         value, version, only = table.country, literal(""), table.country == table.country
+    elif dimension == "tool":  # a tool's total: the sum of its versions' rows
+        table = BreakdownRollup
+        value, version, only = table.value, literal(""), table.dimension == "tool_version"
     else:
         table = BreakdownRollup
         value, version, only = table.value, table.version, table.dimension == dimension

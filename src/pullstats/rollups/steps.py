@@ -23,8 +23,8 @@ COUNTRIES = Step(
 BREAKDOWNS = Step(
     "rollups.breakdowns",
     (Input("actions", ACTIONS.schema),),
-    "a breakdown rollup row: level, namespace, repository, dimension (host, type, tool, "
-    "tool_version), value, version and the four counts",
+    "a breakdown rollup row: level, namespace, repository, dimension (host, type, "
+    "tool_version), value, version and the three action counts",
     sql_file(__package__, "breakdowns"),
 )
 

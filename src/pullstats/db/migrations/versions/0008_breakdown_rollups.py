@@ -1,4 +1,4 @@
-"""breakdown rollups: per-period counts by cloud provider, network type and client tool
+"""breakdown rollups: per-period action counts by cloud provider, network type and client tool
 
 Revision ID: 0008
 Revises: 0007
@@ -34,7 +34,6 @@ def upgrade() -> None:
         sa.Column("pull_by_tag", sa.BigInteger(), nullable=False),
         sa.Column("pull_by_digest", sa.BigInteger(), nullable=False),
         sa.Column("version_check", sa.BigInteger(), nullable=False),
-        sa.Column("unique_ip_count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
             "period_kind",
             "period_start",
