@@ -15,7 +15,17 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.web.conftest import PHONE, SignedInPage, Web, outside_requests, screenshot
+from pullstats.accounts import service
+from tests.web.conftest import (
+    PHONE,
+    NewPage,
+    SignedInPage,
+    Web,
+    WebUser,
+    outside_requests,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.xdist_group("web")
 
@@ -240,3 +250,24 @@ def test_no_serious_accessibility_violations(
     ]
     assert serious == []
     assert screenshot(page, tmp_path, "overview").stat().st_size > 10_000
+
+
+def test_a_namespace_without_data_shows_how_to_send_pulls(web: Web, new_page: NewPage) -> None:
+    user = WebUser("zed", "zed quiet empty namespace", ("quiet",))
+    runtime = web.runtime()
+    try:
+        with runtime.sessions.begin() as session:
+            service.create_namespace(session, "quiet")
+            service.create_user(session, user.name, user.password)
+            service.add_member(session, "quiet", user.name, "member")
+    finally:
+        runtime.close()
+    page = new_page()
+    sign_in(page, user)
+    empty = page.locator("#no-data")
+    assert empty.get_by_role("heading", name="No data yet").is_visible()
+    snippet = empty.locator("pre").inner_text()
+    assert f"url: {web.url}/ingest/v1/registry/events" in snippet
+    assert "pullstats ingest-tokens create" in empty.inner_text()
+    _, values = series_table(page)
+    assert values == {"quiet (all repositories)": [0] * 13}  # 12 months and the current one

@@ -273,7 +273,7 @@ def _headlines(
     if len(view.keys) == 1:
         average_now = _average(total(now, "unique_ip_count"), periods_now)
         average_before = _average(total(before, "unique_ip_count"), periods_before)
-        note = f"the mean of each {unit}'s distinct count: distinct IPs do not add up over a range"
+        note = f"the mean of each {unit}'s own count"
         figures.append(Headline(label, average_now, average_before, note))
     else:
         note = "distinct IPs do not add up across repositories: see each one in the chart"
