@@ -18,6 +18,7 @@ from pullstats.accounts.password_policy import check_new_password
 from pullstats.accounts.passwords import hash_password, verify_password
 from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
 from pullstats.db.models import ExtraRepo, IngestToken, Membership, Namespace, User
+from pullstats.db.state import bump_accounts_epoch
 from pullstats.names import namespace_problem, repository_problem, shown
 
 ROLES = ("owner", "editor", "member")
@@ -270,4 +271,7 @@ def change_password(session: Session, name: str, old: str, new: str) -> int | No
     user.password_hash = hash_password(new)
     user.session_generation += 1
     session.flush()
+    # session_generation is not among the columns whose update bumps the epoch (migration
+    # 0004): without this, servers would serve the old tokens from their caches
+    bump_accounts_epoch(session)
     return user.session_generation

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from pullstats.api.dashboard.namespaces import chosen_namespace
+from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_namespace
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render
 from pullstats.api.dvp_models import ResponseDataFile
@@ -79,7 +79,13 @@ def exports_page(
     namespace: str | None = None,
     year: str | None = None,
 ) -> Response:
-    chosen = chosen_namespace(viewer, namespace)
+    try:
+        chosen = chosen_namespace(viewer, namespace)
+    except NotYours:
+        return render(
+            request, "exports.html", status_code=404, namespace=None, years=[], year=None,
+            rows=[], error=NOT_YOURS,
+        )  # fmt: skip
     periods = listed_periods(state, chosen) if chosen else []
     years = sorted(years_with_data(periods), reverse=True)
     wanted = _year(year)
