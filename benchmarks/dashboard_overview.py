@@ -132,7 +132,7 @@ def timed(client: httpx.Client, url: str) -> tuple[float, float | None, int]:
 
 def summary(values: list[float]) -> str:
     ordered = sorted(values)
-    return f"{percentile(ordered, 0.5):.1f} / {percentile(ordered, 0.95):.1f}"
+    return f"{percentile(ordered, 50):.1f} / {percentile(ordered, 95):.1f}"
 
 
 def main() -> None:
@@ -198,7 +198,7 @@ def main() -> None:
         )
     )
     worst = max(
-        percentile(sorted(s for _, s, _ in runs if s is not None), 0.95)
+        percentile(sorted(s for _, s, _ in runs if s is not None), 95)
         for name, runs in results.items()
         if name.startswith("overview")
     )
