@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from pullstats.accounts import jwt_tokens
 from pullstats.api.auth import viewer_of_token
 from pullstats.api.state import app_state, request_versions
 from pullstats.api.viewer import Viewer
@@ -78,6 +79,38 @@ async def page_viewer(request: Request) -> Viewer:
     except HTTPException:
         raise SignInRequired(here(request), expired=True) from None
     request.state.viewer = viewer
+    return viewer
+
+
+def signed_in_with_token(request: Request) -> bool:
+    """Whether the session came from a personal access token rather than a password.
+
+    Such a session may read, but not manage the account: a leaked token must not be able to
+    make more tokens (which would outlive its revocation), turn on a second factor the owner
+    does not have, or change the password. Read from the session's own (already verified)
+    claims.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    try:
+        claims = jwt_tokens.verify(
+            request.app.state.pullstats.jwt_keys, token, audience=SESSION_AUDIENCE
+        )
+    except jwt_tokens.InvalidToken:
+        return False
+    return claims.pat_id is not None
+
+
+async def password_viewer(request: Request) -> Viewer:
+    """:func:`page_viewer` for the account's changes: a password session only (403 else)."""
+    viewer = await page_viewer(request)
+    if signed_in_with_token(request):
+        raise HTTPException(
+            403,
+            detail="signed in with a personal access token: sign in with your password "
+            "to change account settings",
+        )
     return viewer
 
 
