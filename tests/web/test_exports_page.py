@@ -13,6 +13,7 @@ import pytest
 from pullstats.db.models import ExportFile
 from pullstats.exports.views import Dataview
 from pullstats.periods import PeriodKind, period_of
+from tests.conftest import catalog_settings
 from tests.web.conftest import (
     PHONE,
     SignedInPage,
@@ -37,7 +38,7 @@ def _files(web: Web, namespace: str) -> list[ExportFile]:
 
 
 def _on_disk(web: Web, entry: ExportFile) -> Path:
-    store = web.runtime().settings.exports_store
+    store = catalog_settings(web.data_dir).exports_store  # settings only: no connection to close
     path = store.local_path(entry.path)
     assert path is not None
     return path
