@@ -231,3 +231,18 @@ def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None
     assert cookie.startswith("pullstats_session=")
     assert "; secure" in cookie and "; httponly" in cookie and "samesite=strict" in cookie
     assert other.status_code == 403
+
+
+def test_a_form_sent_after_the_session_ended_comes_back_to_its_page(
+    web: Web, signed_in_page: SignedInPage
+) -> None:
+    page = signed_in_page("alice", next_path="/account")
+    page.context.add_cookies(
+        [{"name": "pullstats_session", "value": "no.longer.valid", "url": web.url}]
+    )
+    page.get_by_label("Label").fill("sent-after-expiry")
+    page.get_by_role("button", name="Create token").click()
+    assert page.url.startswith(f"{web.url}/signin?next=%2Faccount&expired=1"), page.url
+    sign_in(page, web.users["alice"])
+    assert page.url == f"{web.url}/account"
+    assert "sent-after-expiry" not in page.content()  # the form was not replayed

@@ -41,9 +41,16 @@ class SignInRequired(Exception):
 
 
 def here(request: Request) -> str:
-    """The request's path and query: where to come back to after signing in."""
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
+    """Where to come back to after signing in: the page's path and query; for a form POST
+    (which cannot be replayed by a redirect) the page the form was on, when the ``Referer``
+    names a page of this site, else ``/``."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc.lower() != request.url.netloc.lower() or not referer.path:
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
