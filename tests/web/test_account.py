@@ -148,3 +148,25 @@ def test_nobody_revokes_another_users_token(web: Web) -> None:
         )
     assert answer.status_code == 404 and "No such token of yours." in answer.text
     assert _api_login(web, "dave", dave.pat).status_code == 200
+
+
+def test_a_token_session_cannot_manage_the_account(web: Web, new_page: NewPage) -> None:
+    dave = web.users["dave"]
+    assert dave.pat is not None
+    page = new_page()
+    sign_in(page, dave, secret=dave.pat, next_path="/account")
+    assert page.url == f"{web.url}/account"
+    assert "cannot change account settings" in page.get_by_role("status").inner_text()
+    assert page.locator("main form").count() == 0
+    with httpx.Client(base_url=web.url, headers={"Origin": web.url}) as client:
+        signed_in = client.post("/signin", data={"username": "dave", "secret": dave.pat})
+        assert signed_in.status_code == 303
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/account").text)
+        assert csrf is not None  # the sign-out form's
+        made = client.post(
+            "/account/tokens", data={"csrf_token": csrf.group(1), "label": "persistence"}
+        )
+        enrol = client.post("/account/2fa/start", data={"csrf_token": csrf.group(1)})
+    for answer in (made, enrol):
+        assert answer.status_code == 403
+        assert answer.json()["detail"].startswith("signed in with a personal access token")

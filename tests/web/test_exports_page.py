@@ -13,6 +13,7 @@ import pytest
 from pullstats.db.models import ExportFile
 from pullstats.exports.views import Dataview
 from pullstats.periods import PeriodKind, period_of
+from tests.conftest import catalog_settings
 from tests.web.conftest import (
     PHONE,
     SignedInPage,
@@ -37,7 +38,7 @@ def _files(web: Web, namespace: str) -> list[ExportFile]:
 
 
 def _on_disk(web: Web, entry: ExportFile) -> Path:
-    store = web.runtime().settings.exports_store
+    store = catalog_settings(web.data_dir).exports_store  # settings only: no connection to close
     path = store.local_path(entry.path)
     assert path is not None
     return path
@@ -46,7 +47,7 @@ def _on_disk(web: Web, entry: ExportFile) -> Path:
 def test_the_page_lists_every_exported_period_newest_first(
     web: Web, signed_in_page: SignedInPage, tmp_path: Path
 ) -> None:
-    page = signed_in_page("alice", next_path="/exports?namespace=acme")
+    page = signed_in_page("alice", next_path="/exports?namespace=acme&year=all")
     headings = page.locator("section.period h2").all_inner_texts()
     last_month = period_of(PeriodKind.MONTH, web.days["last_month"])
     last_month_weeks = [
@@ -78,6 +79,11 @@ def test_the_page_lists_every_exported_period_newest_first(
 
 def test_the_year_filter_keeps_that_year_only(web: Web, signed_in_page: SignedInPage) -> None:
     page = signed_in_page("alice", next_path="/exports?namespace=acme")
+    # by default the newest year only: a year of weeks and months is 256 links already
+    newest = period_of(PeriodKind.MONTH, web.days["last_month"])
+    assert page.get_by_label("Year").input_value() == str(newest.year)
+    shown = page.locator("section.period h2").all_inner_texts()
+    assert shown and all(label.endswith(str(newest.year)) for label in shown)
     page.get_by_label("Year").select_option("2020")  # sent by dashboard.js on change
     page.wait_for_url("**/exports?namespace=acme&year=2020")
     assert page.locator("section.period h2").all_inner_texts() == [
@@ -164,9 +170,19 @@ def test_no_namespace_explains_what_to_do(web: Web, signed_in_page: SignedInPage
     assert page.locator("a.download").count() == 0
 
 
+def test_a_bad_year_is_a_clear_400(web: Web) -> None:
+    with session_client(web, "alice") as client:
+        answer = client.get("/exports", params={"year": "twenty"})
+        empty = client.get("/exports", params={"namespace": "acme", "year": "1999"})
+    assert answer.status_code == 400 and "is not a year: pick one from the list" in answer.text
+    assert empty.status_code == 200 and "No exports in 1999." in empty.text
+
+
 def test_the_page_works_on_a_phone(web: Web, signed_in_page: SignedInPage, tmp_path: Path) -> None:
     page = signed_in_page("dave", viewport=PHONE, next_path="/exports")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"]  # nothing wider than the screen: no sideways scrolling
-    assert page.locator("a.download").first.is_visible()
+    for button in page.locator("a.download").all()[:4]:
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]  # on the screen
     screenshot(page, tmp_path, "exports-phone")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +14,8 @@ import pytest
 from pullstats.accounts import jwt_tokens, service
 from pullstats.api.dashboard.session import SESSION_AUDIENCE
 from pullstats.key_rings import jwt_key_ring
-from tests.conftest import catalog_settings
+from pullstats.runtime import Runtime
+from tests.conftest import catalog_settings, start_server
 from tests.web.conftest import (
     ATTEMPTS_PER_ACCOUNT,
     NewPage,
@@ -202,3 +204,45 @@ def test_cross_site_form_posts_are_refused(web: Web) -> None:
         assert answer.status_code == 403
         assert answer.json()["detail"].startswith("cross-site form refused")
     assert "forged" not in after.text
+
+
+def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    runtime = Runtime.open(catalog_settings(data_dir))
+    try:
+        with runtime.sessions.begin() as session:
+            service.create_user(session, "zoe", "zoe quartz lagoon ember")
+    finally:
+        runtime.close()
+    public = {"PULLSTATS_PUBLIC_URL": "https://stats.example.com"}
+    server = start_server(data_dir, tmp_path / "server.log", public)
+    try:
+        form = {"username": "zoe", "secret": "zoe quartz lagoon ember"}
+        with httpx.Client(base_url=server.url) as client:
+            # behind the TLS proxy the browser's origin is the public one
+            answer = client.post(
+                "/signin", data=form, headers={"Origin": "https://stats.example.com"}
+            )
+            other = client.post("/signin", data=form, headers={"Origin": "https://evil.example"})
+    finally:
+        server.stop()
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"].lower()
+    assert cookie.startswith("pullstats_session=")
+    assert "; secure" in cookie and "; httponly" in cookie and "samesite=strict" in cookie
+    assert other.status_code == 403
+
+
+def test_a_form_sent_after_the_session_ended_comes_back_to_its_page(
+    web: Web, signed_in_page: SignedInPage
+) -> None:
+    page = signed_in_page("alice", next_path="/account")
+    page.context.add_cookies(
+        [{"name": "pullstats_session", "value": "no.longer.valid", "url": web.url}]
+    )
+    page.get_by_label("Label").fill("sent-after-expiry")
+    page.get_by_role("button", name="Create token").click()
+    assert page.url.startswith(f"{web.url}/signin?next=%2Faccount&expired=1"), page.url
+    sign_in(page, web.users["alice"])
+    assert page.url == f"{web.url}/account"
+    assert "sent-after-expiry" not in page.content()  # the form was not replayed

@@ -22,7 +22,14 @@ from pullstats.accounts import jwt_tokens, service, tokens, totp
 from pullstats.accounts.errors import AccountError
 from pullstats.accounts.passwords import verify_password
 from pullstats.api.dashboard.forms import posted_form
-from pullstats.api.dashboard.session import SESSION_AUDIENCE, over_tls, page_viewer, set_session
+from pullstats.api.dashboard.session import (
+    SESSION_AUDIENCE,
+    over_tls,
+    page_viewer,
+    password_viewer,
+    set_session,
+    signed_in_with_token,
+)
 from pullstats.api.dashboard.templating import render
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
@@ -103,6 +110,7 @@ def answer_page(
         "error": None,
         "new_token": None,
         "section": None,
+        "token_session": signed_in_with_token(request),
     }
     values.update(context)
     return render(request, "account.html", status_code=status_code, **values)
@@ -124,7 +132,7 @@ def account_page(
 @router.post(f"{PATH}/password")
 async def change_password(
     request: Request,
-    viewer: Annotated[Viewer, Depends(page_viewer)],
+    viewer: Annotated[Viewer, Depends(password_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)
@@ -168,7 +176,7 @@ async def change_password(
 @router.post(f"{PATH}/2fa/start")
 async def start_enrolment(
     request: Request,
-    viewer: Annotated[Viewer, Depends(page_viewer)],
+    viewer: Annotated[Viewer, Depends(password_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     await posted_form(request)
@@ -189,7 +197,7 @@ async def start_enrolment(
 @router.post(f"{PATH}/2fa/confirm")
 async def confirm_enrolment(
     request: Request,
-    viewer: Annotated[Viewer, Depends(page_viewer)],
+    viewer: Annotated[Viewer, Depends(password_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)
@@ -225,7 +233,7 @@ async def confirm_enrolment(
 @router.post(f"{PATH}/2fa/disable")
 async def disable_two_factor(
     request: Request,
-    viewer: Annotated[Viewer, Depends(page_viewer)],
+    viewer: Annotated[Viewer, Depends(password_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)

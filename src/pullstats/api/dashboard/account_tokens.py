@@ -13,7 +13,7 @@ from pullstats.accounts import tokens
 from pullstats.accounts.errors import AccountError
 from pullstats.api.dashboard.account import PATH, answer_page, back_to_account
 from pullstats.api.dashboard.forms import posted_form
-from pullstats.api.dashboard.session import page_viewer
+from pullstats.api.dashboard.session import password_viewer
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 
@@ -26,7 +26,7 @@ LIFETIMES = ("", "30", "90", "365")
 @router.post(f"{PATH}/tokens")
 async def create_token(
     request: Request,
-    viewer: Annotated[Viewer, Depends(page_viewer)],
+    viewer: Annotated[Viewer, Depends(password_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)
@@ -71,7 +71,7 @@ async def create_token(
 async def revoke_token(
     token_id: str,
     request: Request,
-    viewer: Annotated[Viewer, Depends(page_viewer)],
+    viewer: Annotated[Viewer, Depends(password_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     await posted_form(request)

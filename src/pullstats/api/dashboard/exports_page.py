@@ -63,8 +63,13 @@ def _span(period: Period) -> str:
     return f"{period.start.isoformat()} to {period.end.isoformat()}"
 
 
-def _year(value: str | None) -> int | None:
+def _year(value: str | None, years: list[int]) -> int | None:
+    """The year to show: the one asked for, None for all (``all``), by default the newest
+    (a year of weeks and months is 64 periods, 256 links: enough for one page); -1: not a
+    year."""
     if value is None or value == "":
+        return years[0] if years else None
+    if value == "all":
         return None
     if not value.isascii() or not value.isdigit() or len(value) > 4:
         return -1
@@ -88,7 +93,7 @@ def exports_page(
         )  # fmt: skip
     periods = listed_periods(state, chosen) if chosen else []
     years = sorted(years_with_data(periods), reverse=True)
-    wanted = _year(year)
+    wanted = _year(year, years)
     if wanted == -1:
         return render(
             request, "exports.html", status_code=400, namespace=chosen, years=years,

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from pullstats.accounts import jwt_tokens
 from pullstats.api.auth import viewer_of_token
 from pullstats.api.state import app_state, request_versions
 from pullstats.api.viewer import Viewer
@@ -40,9 +41,16 @@ class SignInRequired(Exception):
 
 
 def here(request: Request) -> str:
-    """The request's path and query: where to come back to after signing in."""
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
+    """Where to come back to after signing in: the page's path and query; for a form POST
+    (which cannot be replayed by a redirect) the page the form was on, when the ``Referer``
+    names a page of this site, else ``/``."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc.lower() != request.url.netloc.lower() or not referer.path:
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
@@ -78,6 +86,38 @@ async def page_viewer(request: Request) -> Viewer:
     except HTTPException:
         raise SignInRequired(here(request), expired=True) from None
     request.state.viewer = viewer
+    return viewer
+
+
+def signed_in_with_token(request: Request) -> bool:
+    """Whether the session came from a personal access token rather than a password.
+
+    Such a session may read, but not manage the account: a leaked token must not be able to
+    make more tokens (which would outlive its revocation), turn on a second factor the owner
+    does not have, or change the password. Read from the session's own (already verified)
+    claims.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    try:
+        claims = jwt_tokens.verify(
+            request.app.state.pullstats.jwt_keys, token, audience=SESSION_AUDIENCE
+        )
+    except jwt_tokens.InvalidToken:
+        return False
+    return claims.pat_id is not None
+
+
+async def password_viewer(request: Request) -> Viewer:
+    """:func:`page_viewer` for the account's changes: a password session only (403 else)."""
+    viewer = await page_viewer(request)
+    if signed_in_with_token(request):
+        raise HTTPException(
+            403,
+            detail="signed in with a personal access token: sign in with your password "
+            "to change account settings",
+        )
     return viewer
 
 
