@@ -25,13 +25,13 @@ from pullstats.classify.steps import (
     SORTED_REQUESTS_STEP,
 )
 from pullstats.config import Settings
-from pullstats.db.models import CountryRollup, PullRollup
+from pullstats.db.models import BreakdownRollup, CountryRollup, PullRollup
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.dvp_columns import ACTION_KINDS, RAW_COLUMNS
 from pullstats.exports.steps import RAW_LINES, SUMMARY_LINES
 from pullstats.lake_schema import ACTIONS
 from pullstats.pipeline import EXPORT_STEPS, INGEST_STEPS, PROCESS_STEPS, STEPS
-from pullstats.rollups.steps import COUNTRIES, COUNTS
+from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
 from pullstats.steps import Function, Input, Step, Transform, bind_params, literal
 from tests.conftest import actions_table
 
@@ -150,7 +150,7 @@ def test_the_classify_steps_yield_the_columns_their_users_take() -> None:
     assert union.named_selects == SORTED_REQUESTS.names[:-1]
 
 
-@pytest.mark.parametrize("step", [COUNTS, COUNTRIES], ids=lambda step: step.name)
+@pytest.mark.parametrize("step", [COUNTS, COUNTRIES, BREAKDOWNS], ids=lambda step: step.name)
 def test_each_kind_column_counts_the_actions_of_its_kind(step: Step) -> None:
     # `count(*) FILTER (WHERE action = '<kind>') AS <kind>`: the SQL spells the ActionKind
     # values, so a misspelt one would count nothing without failing anything else
@@ -169,6 +169,13 @@ def test_each_kind_column_counts_the_actions_of_its_kind(step: Step) -> None:
 def test_the_rollup_steps_count_every_action_kind(step: Step) -> None:
     columns = sqlglot.parse_one(step.sql(), read="duckdb").named_selects
     assert columns[-4:] == [*ACTION_KINDS, "unique_ip_count"]
+
+
+def test_the_breakdowns_count_every_action_kind_and_no_distinct_ips() -> None:
+    # summed over ranges by the dashboard, where a distinct count cannot be added
+    columns = sqlglot.parse_one(BREAKDOWNS.sql(), read="duckdb").named_selects
+    assert columns[-3:] == list(ACTION_KINDS)
+    assert "unique_ip_count" not in columns
 
 
 def test_the_engine_binds_files_tables_and_empty_inputs(tmp_path: Path) -> None:
@@ -230,7 +237,9 @@ def test_parameters_become_literals_duckdb_reads_back() -> None:
 
 
 @pytest.mark.parametrize(
-    ("step", "table"), [(COUNTS, PullRollup), (COUNTRIES, CountryRollup)], ids=["pull", "country"]
+    ("step", "table"),
+    [(COUNTS, PullRollup), (COUNTRIES, CountryRollup), (BREAKDOWNS, BreakdownRollup)],
+    ids=["pull", "country", "breakdown"],
 )
 def test_the_rollup_steps_yield_the_rollup_tables_columns(step: Step, table: type) -> None:
     # the catalog's rollup rows are these steps' rows stamped with their period: nothing else

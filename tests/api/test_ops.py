@@ -6,6 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import Server, start_server
 
 
@@ -44,15 +46,22 @@ def test_openapi_and_docs_describe_the_api(server: Server) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
+def client_get(server: Server, path: str) -> httpx.Response:
+    with server.client() as client:
+        return client.get(path)
+
+
 def test_landing_page_and_metrics(server: Server) -> None:
     with server.client() as client:
         page = client.get("/")
         client.get("/healthz")
         client.get("/api/publisher/analytics/v1/namespaces/secret-ns/pulls")
         metrics = client.get("/metrics")
-    assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
-    assert "pullstats" in page.text and "/v2/users/login" in page.text
+    # the dashboard asks for a session first, and comes back to / after
+    assert page.status_code == 303 and page.headers["location"] == "/signin?next=%2F"
+    signin = client_get(server, "/signin?next=%2F")
+    assert signin.status_code == 200 and signin.headers["content-type"].startswith("text/html")
+    assert "pullstats" in signin.text and 'name="secret"' in signin.text
     assert metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
     # the fixture polled /healthz until the server answered, so the count is at least one

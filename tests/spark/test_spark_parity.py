@@ -29,7 +29,7 @@ from pullstats.exports.views import Dataview
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, REPEATS
 from pullstats.lake_schema import IMPORTED_SUMMARIES
-from pullstats.rollups.steps import COUNTRIES, COUNTS
+from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
 from pullstats.steps import Step
 from tests.conftest import actions_table
 
@@ -187,6 +187,27 @@ def test_the_country_counts_agree(spark: Any, tmp_path: Path) -> None:
     acme = {row[3]: row[4:] for row in rows if row[:3] == ("namespace", "acme", "")}
     # de and DE are one country; empty and unknown are ZZ
     assert acme == {"DE": (2, 0, 0, 2), "ZZ": (0, 1, 1, 2), "US": (1, 0, 0, 1)}
+
+
+def test_the_breakdown_counts_agree(spark: Any, tmp_path: Path) -> None:
+    net = dict(host="aws", type="hosting", user_agent_tool="docker", user_agent_version="27.3.1")
+    rows = [
+        _action("acme", "api", "1.0", "pull_by_tag", A, **net),
+        _action("acme", "api", "1.0", "pull_by_tag", B, **net),
+        _action("acme", "web", "2", "version_check", C, **net),
+        _action("acme", "web", "2", "pull_by_digest", C, host="", type=None),  # unknown: ''
+        _action("globex", "gw", "1", "pull_by_tag", A, host="gcp", user_agent_tool="podman"),
+    ]
+    got = _same_rows(spark, tmp_path, BREAKDOWNS, {"actions": actions_table(rows)})
+    acme = {row[3:6]: row[6:] for row in got if row[:3] == ("namespace", "acme", "")}
+    assert acme == {
+        ("host", "aws", ""): (2, 0, 1),
+        ("host", "", ""): (0, 1, 0),
+        ("type", "hosting", ""): (2, 0, 1),
+        ("type", "", ""): (0, 1, 0),
+        ("tool_version", "docker", "27.3.1"): (2, 0, 1),
+        ("tool_version", "", ""): (0, 1, 0),
+    }
 
 
 def test_the_extra_repos_actions_agree(spark: Any, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from pullstats.accounts import service
 from pullstats.config import Settings
-from pullstats.db.models import CountryRollup, ExportFile, PullRollup
+from pullstats.db.models import BreakdownRollup, CountryRollup, ExportFile, PullRollup
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.seed import demo_namespaces
 from pullstats.demo.spool_encoding import to_spool_lines
@@ -231,7 +231,7 @@ def _rollups(settings: Settings) -> list[tuple[object, ...]]:
     try:
         with runtime.sessions() as session:
             rows: list[tuple[object, ...]] = []
-            for table in (PullRollup, CountryRollup):
+            for table in (PullRollup, CountryRollup, BreakdownRollup):
                 columns = [c for c in table.__table__.columns if c.name != "id"]
                 rows += [(table.__name__, *row) for row in session.execute(select(*columns))]
             return sorted(rows, key=repr)

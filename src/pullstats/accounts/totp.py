@@ -72,3 +72,27 @@ def accept_code(session: Session, user: User, code: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def new_totp_secret() -> str:
+    """A secret for an enrolment that the user has yet to confirm with a code."""
+    return pyotp.random_base32()
+
+
+def provisioning_uri(name: str, secret: str) -> str:
+    """The ``otpauth://`` URI an authenticator app enrols ``secret`` from (the QR code's)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER)
+
+
+def confirm_totp(session: Session, name: str, secret: str, code: str) -> bool:
+    """Turn TOTP on for ``name`` with ``secret`` once ``code`` shows the app has it; False if
+    the code does not match. The code's step counts as used: it cannot sign in again."""
+    user = get_user(session, name)
+    if user.totp_secret is not None:
+        raise AccountError("two-factor authentication is already on: disable it first")
+    step = matching_step(secret, code)
+    if step is None:
+        return False
+    user.totp_secret = secret
+    user.totp_last_step = step
+    return True

@@ -21,13 +21,13 @@ from pullstats import __version__
 from pullstats.api import (
     analytics,
     auth,
+    dashboard,
     downloads,
     exports_api,
     ingest,
     ops,
     pg_versions,
     reference_page,
-    ui,
 )
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.heartbeat import Heartbeat
@@ -69,10 +69,10 @@ async def invalid_request(request: Request, error: Exception) -> JSONResponse:
 
 
 def served_pages(app: FastAPI) -> list[bytes]:
-    """The HTML pages the app serves as they are, whose inline scripts the CSP lets run: the
-    dashboard, and FastAPI's own API-reference pages when they are on (``docs_url``,
-    ``redoc_url``), rendered as FastAPI renders them."""
-    pages = [ui.PAGE.encode()]
+    """The HTML pages the app serves as they are, whose inline scripts the CSP lets run:
+    FastAPI's own API-reference pages when they are on (``docs_url``, ``redoc_url``), rendered
+    as FastAPI renders them. The dashboard has none: its scripts are files under ``/static/``."""
+    pages: list[bytes] = []
     if app.openapi_url and app.docs_url:
         swagger = get_swagger_ui_html(
             openapi_url=app.openapi_url,
@@ -166,6 +166,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(downloads.router)
     app.include_router(ingest.router)
     app.include_router(ops.router)
-    app.include_router(ui.router)
+    dashboard.install(app)
     app.include_router(reference_page.router)
     return app

@@ -8,6 +8,7 @@ a code, for the API token. Both are rate limited per account and client IP.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -44,6 +45,7 @@ _bearer = HTTPBearer(
 #: Docker Hub's words: clients recognise the second-factor step by this text.
 MFA_REQUIRED = "Require secondary authentication on MFA enabled account"
 BAD_CREDENTIALS = "Incorrect authentication credentials"
+WRONG_CODE = "incorrect or already used code: log in again"
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Missing, invalid or expired token."}
@@ -92,20 +94,20 @@ def _resolve(
     return ResolvedViewer(viewer, epoch, expires.timestamp())
 
 
-async def current_viewer(
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def viewer_of_token(
+    state: AppState,
+    versions: CatalogVersions,
+    token: str,
+    audience: str = jwt_tokens.LOGIN_AUDIENCE,
 ) -> Viewer:
-    """The request's viewer: from the cache while the accounts epoch holds, else the catalog.
+    """The viewer a login token (of ``audience``) stands for: from the cache while the accounts
+    epoch holds, else the catalog; 401 (or 403 for a missing scope) when it stands for nobody.
 
-    Every accounts change bumps the epoch in the same transaction (migration 0004), and the
-    epoch is read on every request, so a revoked token or a removed membership is refused on the
-    very next request, by every server process.
+    The API's bearer check and the dashboard's session cookie (``api/dashboard/session.py``,
+    its own audience) both resolve through here. Every accounts change bumps the epoch in the
+    same transaction (migration 0004), and the epoch is read on every request, so a revoked
+    token or a removed membership is refused on the very next request, by every server process.
     """
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise _unauthorized("authentication required: send Authorization: Bearer <token>")
-    token = credentials.credentials
     cached = state.viewers.get(token)
     if (
         cached is not None
@@ -114,8 +116,9 @@ async def current_viewer(
     ):
         return cached.viewer
     try:
-        # the API audience only: a login_2fa_token is refused here
-        claims = jwt_tokens.verify(state.jwt_keys, token)
+        # one audience only: a login_2fa_token, or a session cookie sent as a bearer token, is
+        # refused
+        claims = jwt_tokens.verify(state.jwt_keys, token, audience=audience)
     except jwt_tokens.InvalidToken as error:
         raise _unauthorized(f"invalid token: {error}") from None
     user_id = _user_id(claims.subject)
@@ -129,6 +132,17 @@ async def current_viewer(
     assert isinstance(resolved, ResolvedViewer)
     state.viewers.put(token, resolved)
     return resolved.viewer
+
+
+async def current_viewer(
+    state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Viewer:
+    """The request's viewer, from its ``Authorization: Bearer`` token (:func:`viewer_of_token`)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("authentication required: send Authorization: Bearer <token>")
+    return await viewer_of_token(state, versions, credentials.credentials)
 
 
 def login_limiter(request: Request, state: Annotated[AppState, Depends(app_state)]) -> LoginLimiter:
@@ -145,10 +159,112 @@ def login_limiter(request: Request, state: Annotated[AppState, Depends(app_state
     return limiter
 
 
-def _client(request: Request, state: AppState) -> str:
+def client_address(request: Request, state: AppState) -> str:
+    """The client's IP as the login limits count it (``X-Forwarded-For`` from trusted proxies)."""
     forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
     peer = request.client.host if request.client else None
     return client_ip(peer, forwarded, state.runtime.settings.trusted_proxy_networks)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login step came to: exactly one of a token, a second-factor token, a wait (the
+    limiter's, in whole seconds) or a problem (the refusal's message)."""
+
+    token: str | None = None
+    two_factor_token: str | None = None
+    wait: int = 0
+    problem: str | None = None
+
+
+async def log_in(
+    state: AppState,
+    limiter: LoginLimiter,
+    ip: str,
+    username: str,
+    secret: str,
+    audience: str = jwt_tokens.LOGIN_AUDIENCE,
+) -> LoginResult:
+    """A password or personal access token login, limited per account and IP; a token of
+    ``audience`` (the API's, or the dashboard session's), or the second-factor step."""
+    wait = limiter.attempt(username, ip)
+    if wait:
+        return LoginResult(wait=wait)
+
+    def check() -> LoginOutcome | None:
+        with state.runtime.sessions.begin() as session:  # begin: a PAT login stamps last use
+            return authenticate(session, username, secret)
+
+    outcome = await run_in_threadpool(check)  # argon2 takes tens of milliseconds: off the loop
+    if outcome is None:
+        return LoginResult(problem=BAD_CREDENTIALS)
+    limiter.succeeded(username, ip)
+    subject = str(outcome.user_id)
+    if outcome.needs_second_factor:
+        second = jwt_tokens.issue(
+            state.jwt_keys.signing_key(),
+            subject,
+            jwt_tokens.TWO_FACTOR_TTL,
+            audience=jwt_tokens.TWO_FACTOR_AUDIENCE,
+            session_generation=outcome.session_generation,
+        )
+        return LoginResult(two_factor_token=second)
+    token = jwt_tokens.issue(
+        state.jwt_keys.signing_key(),
+        subject,
+        state.runtime.settings.jwt_ttl,
+        audience=audience,
+        pat_id=outcome.pat_id,
+        session_generation=outcome.session_generation,
+    )
+    return LoginResult(token=token)
+
+
+async def finish_two_factor(
+    state: AppState,
+    limiter: LoginLimiter,
+    ip: str,
+    two_factor_token: str,
+    code: str,
+    audience: str = jwt_tokens.LOGIN_AUDIENCE,
+) -> LoginResult:
+    """The second step: a ``login_2fa_token`` (spent here, one guess each) and a TOTP code."""
+    # per IP only: every 2FA token costs a password login, which is limited per account too
+    wait = limiter.attempt(None, ip)
+    if wait:
+        return LoginResult(wait=wait)
+    expired = "the login_2fa_token is invalid or has expired: log in again"
+    try:
+        claims = jwt_tokens.verify(
+            state.jwt_keys, two_factor_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
+        )
+    except jwt_tokens.InvalidToken:
+        return LoginResult(problem=expired)
+    user_id = _user_id(claims.subject)
+    if user_id is None:
+        return LoginResult(problem=expired)
+
+    def check() -> str | None:
+        # spent before the code is checked: one token, one guess
+        if not spend_two_factor_token(state.runtime.sessions, claims.token_id, claims.expires):
+            return "the login_2fa_token has already been used: log in again"
+        with state.runtime.sessions.begin() as session:
+            if not second_factor(session, user_id, code, claims.session_generation):
+                return WRONG_CODE
+        return None
+
+    problem = await run_in_threadpool(check)
+    if problem is not None:
+        return LoginResult(problem=problem)
+    limiter.succeeded(None, ip)
+    token = jwt_tokens.issue(
+        state.jwt_keys.signing_key(),
+        claims.subject,
+        state.runtime.settings.jwt_ttl,
+        audience=audience,
+        session_generation=claims.session_generation,
+    )
+    return LoginResult(token=token)
 
 
 def _too_many(wait: int) -> JSONResponse:
@@ -157,6 +273,17 @@ def _too_many(wait: int) -> JSONResponse:
         status_code=429,
         headers={"Retry-After": str(wait)},
     )
+
+
+def _answer(result: LoginResult) -> LoginToken | JSONResponse:
+    if result.wait:
+        return _too_many(result.wait)
+    if result.two_factor_token is not None:
+        body = {"detail": MFA_REQUIRED, "login_2fa_token": result.two_factor_token}
+        return JSONResponse(body, status_code=401)
+    if result.token is None:
+        return JSONResponse({"detail": result.problem}, status_code=401)
+    return LoginToken(token=result.token)
 
 
 @router.post(
@@ -171,38 +298,8 @@ async def login(
     state: Annotated[AppState, Depends(app_state)],
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> LoginToken | JSONResponse:
-    ip = _client(request, state)
-    wait = limiter.attempt(body.username, ip)
-    if wait:
-        return _too_many(wait)
-
-    def check() -> LoginOutcome | None:
-        with state.runtime.sessions.begin() as session:  # begin: a PAT login stamps last use
-            return authenticate(session, body.username, body.password)
-
-    outcome = await run_in_threadpool(check)  # argon2 takes tens of milliseconds: off the loop
-    if outcome is None:
-        return JSONResponse({"detail": BAD_CREDENTIALS}, status_code=401)
-    limiter.succeeded(body.username, ip)
-    subject = str(outcome.user_id)
-    if outcome.needs_second_factor:
-        second = jwt_tokens.issue(
-            state.jwt_keys.signing_key(),
-            subject,
-            jwt_tokens.TWO_FACTOR_TTL,
-            audience=jwt_tokens.TWO_FACTOR_AUDIENCE,
-            session_generation=outcome.session_generation,
-        )
-        return JSONResponse({"detail": MFA_REQUIRED, "login_2fa_token": second}, status_code=401)
-    ttl = state.runtime.settings.jwt_ttl
-    token = jwt_tokens.issue(
-        state.jwt_keys.signing_key(),
-        subject,
-        ttl,
-        pat_id=outcome.pat_id,
-        session_generation=outcome.session_generation,
-    )
-    return LoginToken(token=token)
+    ip = client_address(request, state)
+    return _answer(await log_in(state, limiter, ip, body.username, body.password))
 
 
 @router.post(
@@ -217,43 +314,5 @@ async def two_factor_login(
     state: Annotated[AppState, Depends(app_state)],
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> LoginToken | JSONResponse:
-    # per IP only: every 2FA token costs a password login, which is limited per account too
-    ip = _client(request, state)
-    wait = limiter.attempt(None, ip)
-    if wait:
-        return _too_many(wait)
-    try:
-        claims = jwt_tokens.verify(
-            state.jwt_keys, body.login_2fa_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
-        )
-    except jwt_tokens.InvalidToken:
-        return _refused("the login_2fa_token is invalid or has expired: log in again")
-    user_id = _user_id(claims.subject)
-    if user_id is None:
-        return _refused("the login_2fa_token is invalid or has expired: log in again")
-
-    def check() -> str | None:
-        # spent before the code is checked: one token, one guess
-        if not spend_two_factor_token(state.runtime.sessions, claims.token_id, claims.expires):
-            return "the login_2fa_token has already been used: log in again"
-        with state.runtime.sessions.begin() as session:
-            if not second_factor(session, user_id, body.code, claims.session_generation):
-                return "incorrect or already used code: log in again"
-        return None
-
-    problem = await run_in_threadpool(check)
-    if problem is not None:
-        return _refused(problem)
-    limiter.succeeded(None, ip)
-    ttl = state.runtime.settings.jwt_ttl
-    token = jwt_tokens.issue(
-        state.jwt_keys.signing_key(),
-        claims.subject,
-        ttl,
-        session_generation=claims.session_generation,
-    )
-    return LoginToken(token=token)
-
-
-def _refused(detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=401)
+    ip = client_address(request, state)
+    return _answer(await finish_two_factor(state, limiter, ip, body.login_2fa_token, body.code))

@@ -62,7 +62,8 @@ def _period(timespantype: Timespan, year: int, timespan: int) -> Period | None:
         return None
 
 
-def _listed(state: AppState, namespace: str) -> list[Period]:
+def listed_periods(state: AppState, namespace: str) -> list[Period]:
+    """The exported periods of ``namespace``, oldest first (the listings' one source)."""
     with state.runtime.sessions() as session:
         return exported_periods(session, namespace)
 
@@ -79,7 +80,9 @@ def years(
     state: Annotated[AppState, Depends(app_state)],
 ) -> YearData:
     readable(viewer, namespace)
-    return YearData(years=[YearModel(year=y) for y in years_with_data(_listed(state, namespace))])
+    return YearData(
+        years=[YearModel(year=y) for y in years_with_data(listed_periods(state, namespace))]
+    )
 
 
 @router.get(
@@ -96,14 +99,14 @@ def timespans(
     state: Annotated[AppState, Depends(app_state)],
 ) -> MonthData | WeekData:
     readable(viewer, namespace)
-    numbers = periods_in_year(_listed(state, namespace), timespantype.kind, year)
+    numbers = periods_in_year(listed_periods(state, namespace), timespantype.kind, year)
     if timespantype is Timespan.WEEKS:
         return WeekData(weeks=[WeekModel(week=n) for n in numbers])
     return MonthData(months=[MonthModel(month=n) for n in numbers])
 
 
 def _exported(state: AppState, namespace: str, period: Period | None) -> Period:
-    if period is None or period not in _listed(state, namespace):
+    if period is None or period not in listed_periods(state, namespace):
         raise HTTPException(404, detail="no exported data for that period")
     return period
 
@@ -147,6 +150,15 @@ def dataview_links(
 ) -> ResponseData:
     readable(viewer, namespace)
     period = _exported(state, namespace, _period(timespantype, year, timespan))
+    return ResponseData(data=signed_links(state, request, namespace, period, dataview))
+
+
+def signed_links(
+    state: AppState, request: Request, namespace: str, period: Period, dataview: Dataview
+) -> list[ResponseDataFile]:
+    """The download links of one view of an exported period, one per part, in part order:
+    what the dataview route answers and the dashboard's exports page shows. The caller has
+    checked that the viewer may read ``namespace``."""
     # behind a TLS proxy the request's own base URL is the proxy's upstream, not the public one
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     with state.runtime.sessions() as session:
@@ -162,4 +174,4 @@ def dataview_links(
             grant = sign(key, entry.id, entry.sha256, lifetime)
             url = f"{base}/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
         data.append(ResponseDataFile(url=url, size=entry.size))
-    return ResponseData(data=data)
+    return data

@@ -6,9 +6,14 @@ leaks in a Referer). An HTML response also gets ``X-Frame-Options: DENY`` and a
 ``Content-Security-Policy``: scripts, styles, fonts and images only from this origin, no
 framing (``frame-ancestors 'none'``), no plugins, no ``<base>``. Inline ``<script>`` blocks
 run only when their SHA-256 is listed: :func:`inline_script_hashes` takes them from a page the
-app serves as it is (the dashboard, FastAPI's API-reference pages), never from a response, so
-text a request smuggled into a page cannot run. Inline *styles* are allowed: Swagger UI and
-ReDoc set them at run time, and a style cannot run code.
+app serves as it is (FastAPI's API-reference pages, when they are turned on), never from a
+response, so text a request smuggled into a page cannot run. The dashboard has no inline
+script at all (its scripts are files under ``/static/``), so by default the policy is
+``script-src 'self'``. Dashboard pages set their own ``Referrer-Policy: same-origin``, which
+this middleware leaves alone: under ``no-referrer`` a browser sends ``Origin: null`` with a
+form POST, and the dashboard's CSRF check reads the Origin (``api/dashboard/forms.py``).
+Inline *styles* are allowed: Swagger UI and ReDoc set them at run time, and a style cannot run
+code.
 """
 
 from __future__ import annotations

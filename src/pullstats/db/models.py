@@ -206,6 +206,29 @@ class CountryRollup(Base):
     unique_ip_count: Mapped[int] = mapped_column(BigInteger)
 
 
+class BreakdownRollup(Base):
+    """Action counts of one period per client cloud provider, network type, or tool and
+    version, at namespace or repository level (the dashboard's breakdowns).
+
+    ``dimension`` is ``host``, ``type`` or ``tool_version``; ``value`` the host, type or tool
+    ("" when unknown); ``version`` the tool's version on ``tool_version`` rows, else "".
+    ``repository`` is "" on namespace rows. No distinct count (see rollups/breakdowns.sql).
+    """
+
+    __tablename__ = "breakdown_rollups"
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    level: Mapped[str] = mapped_column(String(10), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[str] = mapped_column(String(255), primary_key=True)
+    pull_by_tag: Mapped[int] = mapped_column(BigInteger)
+    pull_by_digest: Mapped[int] = mapped_column(BigInteger)
+    version_check: Mapped[int] = mapped_column(BigInteger)
+
+
 class ExportPeriod(Base):
     """A (namespace, period) that has been exported, at which rollup generation."""
 

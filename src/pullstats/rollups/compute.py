@@ -1,4 +1,5 @@
-"""Roll a period's actions up into ``pull_rollups``, at namespace, repository and reference level.
+"""Roll a period's actions up into ``pull_rollups``, at namespace, repository and reference level
+(and into ``country_rollups`` and ``breakdown_rollups``, at namespace and repository level).
 
 A period is always recomputed whole from its action files and swapped in with one transaction,
 so the API sees the whole old period or the whole new one. Unique-IP counts are exact distinct
@@ -32,11 +33,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, insert
 
 from pullstats import lake_files
-from pullstats.db.models import CountryRollup, PullRollup, RollupPeriod
+from pullstats.db.models import BreakdownRollup, CountryRollup, PullRollup, RollupPeriod
 from pullstats.db.state import next_generation
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.periods import Period, PeriodKind, period_of
-from pullstats.rollups.steps import COUNTRIES, COUNTS
+from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
 from pullstats.runtime import Runtime
 from pullstats.steps import Step
 
@@ -65,7 +66,8 @@ def rollup_periods(
                 lambda period: (
                     period,
                     _compute(runtime, period),
-                    _compute_countries(runtime, period),
+                    _compute_by_actions(runtime, period, COUNTRIES),
+                    _compute_by_actions(runtime, period, BREAKDOWNS),
                 ),
                 periods,
             )
@@ -73,8 +75,13 @@ def rollup_periods(
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
-        for period, rows, country_rows in computed:
-            for table, table_rows in ((PullRollup, rows), (CountryRollup, country_rows)):
+        for period, rows, country_rows, breakdown_rows in computed:
+            tables = (
+                (PullRollup, rows),
+                (CountryRollup, country_rows),
+                (BreakdownRollup, breakdown_rows),
+            )
+            for table, table_rows in tables:
                 session.execute(
                     delete(table).where(
                         table.period_kind == period.kind.value,
@@ -131,12 +138,13 @@ def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
     return _period_rows(runtime, period, COUNTS, {"actions": files, "summaries": summaries})
 
 
-def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
-    """Per-country counts at namespace and repository level (``breakdown=country``).
+def _compute_by_actions(runtime: Runtime, period: Period, step: Step) -> list[dict[str, object]]:
+    """Counts by country (``breakdown=country``) or by cloud provider, network type and client
+    tool (the dashboard's breakdowns) at namespace and repository level.
 
-    Imported Docker Hub summaries carry no country, so only the lake's actions count here.
+    Imported Docker Hub summaries carry none of these, so only the lake's actions count here.
     """
     files = action_files(runtime, period)
     if not files:
         return []
-    return _period_rows(runtime, period, COUNTRIES, {"actions": files})
+    return _period_rows(runtime, period, step, {"actions": files})

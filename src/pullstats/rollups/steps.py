@@ -1,4 +1,5 @@
-"""Stage 3's steps (:mod:`pullstats.steps`): a period's counts, and its counts by country."""
+"""Stage 3's steps (:mod:`pullstats.steps`): a period's counts, its counts by country, and its
+counts by cloud provider, network type and client tool (the dashboard's breakdowns)."""
 
 from __future__ import annotations
 
@@ -19,4 +20,12 @@ COUNTRIES = Step(
     sql_file(__package__, "countries"),
 )
 
-STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES)
+BREAKDOWNS = Step(
+    "rollups.breakdowns",
+    (Input("actions", ACTIONS.schema),),
+    "a breakdown rollup row: level, namespace, repository, dimension (host, type, "
+    "tool_version), value, version and the three action counts",
+    sql_file(__package__, "breakdowns"),
+)
+
+STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES, BREAKDOWNS)

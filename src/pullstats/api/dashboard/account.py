@@ -1,0 +1,258 @@
+"""``/account``: change the password, turn the TOTP second factor on or off, and manage
+personal access tokens — through the account service the CLI uses (``pullstats.accounts``).
+
+Every change is a form POST checked by ``forms.py`` and answered by a redirect back to the
+page with what happened (``?done=``), except a new token, shown once on the answer itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from pullstats.accounts import jwt_tokens, service, tokens, totp
+from pullstats.accounts.errors import AccountError
+from pullstats.accounts.passwords import verify_password
+from pullstats.api.dashboard.forms import posted_form
+from pullstats.api.dashboard.session import (
+    SESSION_AUDIENCE,
+    over_tls,
+    page_viewer,
+    password_viewer,
+    set_session,
+    signed_in_with_token,
+)
+from pullstats.api.dashboard.templating import render
+from pullstats.api.state import AppState, app_state
+from pullstats.api.viewer import Viewer
+
+router = APIRouter(include_in_schema=False)
+
+PATH = "/account"
+#: the secret of an enrolment not confirmed yet, signed, for ten minutes, on /account only
+ENROLMENT_COOKIE = "pullstats_totp_enrolment"
+ENROLMENT_SECONDS = 600
+
+DONE = {
+    "password": "Your password is changed. Every other session and API token has ended.",
+    "2fa-on": "Two-factor authentication is on: signing in with a password now asks for a code.",
+    "2fa-off": "Two-factor authentication is off.",
+    "revoked": "The token is revoked: it no longer signs in, and API tokens from it have ended.",
+}
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+def _enrolment_mac(key: bytes, user_id: int, secret: str, expires: int) -> str:
+    message = f"totp-enrolment:{user_id}:{secret}:{expires}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _enrolment_cookie(state: AppState, user_id: int, secret: str) -> str:
+    expires = int(time.time()) + ENROLMENT_SECONDS
+    mac = _enrolment_mac(state.jwt_keys.signing_key().secret, user_id, secret, expires)
+    return f"{secret}.{expires}.{mac}"
+
+
+def _pending_secret(request: Request, state: AppState, user_id: int) -> str | None:
+    """The secret of this user's enrolment in progress, if its cookie is genuine and fresh."""
+    value = request.cookies.get(ENROLMENT_COOKIE, "")
+    secret, _, rest = value.partition(".")
+    expires_text, _, mac = rest.partition(".")
+    if not secret or not expires_text.isdigit() or int(expires_text) < time.time():
+        return None
+    expected = _enrolment_mac(
+        state.jwt_keys.signing_key().secret, user_id, secret, int(expires_text)
+    )
+    return secret if hmac.compare_digest(mac, expected) else None
+
+
+def _enrolment(name: str, secret: str) -> Enrolment:
+    uri = totp.provisioning_uri(name, secret)
+    qr = segno.make(uri, error="m")
+    svg = qr.svg_inline(scale=4, dark="#000000", light="#ffffff", omitsize=True)
+    return Enrolment(secret, uri, svg)
+
+
+def answer_page(
+    request: Request,
+    state: AppState,
+    viewer: Viewer,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    with state.runtime.sessions() as session:
+        user = service.get_user(session, viewer.name)
+        has_totp = user.totp_secret is not None
+        has_password = user.password_hash is not None
+        pats = tokens.list_pats(session, viewer.name)
+    pending = None if has_totp else _pending_secret(request, state, viewer.user_id)
+    values: dict[str, Any] = {
+        "has_totp": has_totp,
+        "has_password": has_password,
+        "pats": pats,
+        "scopes": tokens.SCOPES,
+        "enrolment": _enrolment(viewer.name, pending) if pending else None,
+        "done": DONE.get(request.query_params.get("done", "")),
+        "error": None,
+        "new_token": None,
+        "section": None,
+        "token_session": signed_in_with_token(request),
+    }
+    values.update(context)
+    return render(request, "account.html", status_code=status_code, **values)
+
+
+def back_to_account(done: str) -> RedirectResponse:
+    return RedirectResponse(f"{PATH}?done={done}", status_code=303)
+
+
+@router.get(PATH)
+def account_page(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(page_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    return answer_page(request, state, viewer)
+
+
+@router.post(f"{PATH}/password")
+async def change_password(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(password_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    form = await posted_form(request)
+    old, new = form.get("old_password", ""), form.get("new_password", "")
+    if new != form.get("confirm_password", ""):
+        problem = "The new password and its confirmation differ."
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="password"
+        )
+
+    def change() -> int | str | None:
+        try:
+            with state.runtime.sessions.begin() as session:
+                return service.change_password(session, viewer.name, old, new)
+        except AccountError as error:
+            return str(error)
+
+    outcome = await run_in_threadpool(change)  # argon2, twice: off the event loop
+    if outcome is None or isinstance(outcome, str):
+        problem = (
+            "The current password is wrong."
+            if outcome is None
+            else f"{outcome[:1].upper()}{outcome[1:]}."
+        )
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="password"
+        )
+    # every older token is over, this session's too: it goes on with a new one
+    token = jwt_tokens.issue(
+        state.jwt_keys.signing_key(),
+        str(viewer.user_id),
+        state.runtime.settings.jwt_ttl,
+        audience=SESSION_AUDIENCE,
+        session_generation=outcome,
+    )
+    response = back_to_account("password")
+    set_session(request, response, token)
+    return response
+
+
+@router.post(f"{PATH}/2fa/start")
+async def start_enrolment(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(password_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    await posted_form(request)
+    response = RedirectResponse(f"{PATH}#two-factor", status_code=303)
+    cookie = _enrolment_cookie(state, viewer.user_id, totp.new_totp_secret())
+    response.set_cookie(
+        ENROLMENT_COOKIE,
+        cookie,
+        max_age=ENROLMENT_SECONDS,
+        path=PATH,
+        secure=over_tls(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@router.post(f"{PATH}/2fa/confirm")
+async def confirm_enrolment(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(password_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    form = await posted_form(request)
+    secret = _pending_secret(request, state, viewer.user_id)
+    if secret is None:
+        problem = "The enrolment took too long: start again and scan the new code."
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="two-factor"
+        )
+
+    def confirm() -> bool | str:
+        try:
+            with state.runtime.sessions.begin() as session:
+                return totp.confirm_totp(session, viewer.name, secret, form.get("code", ""))
+        except AccountError as error:
+            return str(error)
+
+    outcome = await run_in_threadpool(confirm)
+    if outcome is not True:
+        problem = (
+            outcome
+            if isinstance(outcome, str)
+            else "That code does not match: try the one your app shows now."
+        )
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="two-factor"
+        )
+    response = back_to_account("2fa-on")
+    response.delete_cookie(ENROLMENT_COOKIE, path=PATH)
+    return response
+
+
+@router.post(f"{PATH}/2fa/disable")
+async def disable_two_factor(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(password_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    form = await posted_form(request)
+
+    def disable() -> str | None:
+        with state.runtime.sessions.begin() as session:
+            user = service.get_user(session, viewer.name)
+            if user.totp_secret is None:
+                return "Two-factor authentication is not on."
+            if not verify_password(user.password_hash, form.get("password", "")):
+                return "The password is wrong."
+            if not totp.accept_code(session, user, form.get("code", "")):
+                return "That code is wrong or was already used."
+            totp.disable_totp(session, viewer.name)
+        return None
+
+    problem = await run_in_threadpool(disable)
+    if problem is not None:
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="two-factor"
+        )
+    return back_to_account("2fa-off")

@@ -1,0 +1,101 @@
+"""``/account/tokens``: create a personal access token (shown once) and revoke one of yours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from pullstats.accounts import tokens
+from pullstats.accounts.errors import AccountError
+from pullstats.api.dashboard.account import PATH, answer_page, back_to_account
+from pullstats.api.dashboard.forms import posted_form
+from pullstats.api.dashboard.session import password_viewer
+from pullstats.api.state import AppState, app_state
+from pullstats.api.viewer import Viewer
+
+router = APIRouter(include_in_schema=False)
+
+#: the lifetimes the form offers, in days ("" is no expiry)
+LIFETIMES = ("", "30", "90", "365")
+
+
+@router.post(f"{PATH}/tokens")
+async def create_token(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(password_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    form = await posted_form(request)
+    scopes = [scope for scope in tokens.SCOPES if form.get(f"scope:{scope}")]
+    days = form.get("expires_days", "")
+    if days not in LIFETIMES:
+        problem = "Pick a lifetime from the list."
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="tokens"
+        )
+    if not scopes:
+        problem = "Pick at least one scope."
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="tokens"
+        )
+    expires = datetime.now(UTC) + timedelta(days=int(days)) if days else None
+
+    def create() -> str:
+        try:
+            with state.runtime.sessions.begin() as session:
+                made = tokens.create_pat(
+                    session, viewer.name, form.get("label", ""), scopes, expires
+                )
+                return made.text
+        except AccountError as error:
+            raise _Refused(str(error)) from None
+
+    try:
+        secret = await run_in_threadpool(create)
+    except _Refused as refused:
+        problem = f"{refused}."
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=problem, section="tokens"
+        )
+    # shown once, on this answer only (never stored, never in a URL)
+    return await run_in_threadpool(
+        answer_page, request, state, viewer, 201, new_token=secret, section="tokens"
+    )
+
+
+@router.post(f"{PATH}/tokens/{{token_id}}/revoke")
+async def revoke_token(
+    token_id: str,
+    request: Request,
+    viewer: Annotated[Viewer, Depends(password_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    await posted_form(request)
+
+    def revoke() -> bool:
+        with state.runtime.sessions.begin() as session:
+            mine = {pat.id for pat in tokens.list_pats(session, viewer.name)}
+            if token_id not in mine:  # another user's token is no different from none
+                return False
+            tokens.revoke_pat(session, token_id)
+            return True
+
+    if not await run_in_threadpool(revoke):
+        return await run_in_threadpool(
+            answer_page,
+            request,
+            state,
+            viewer,
+            404,
+            error="No such token of yours.",
+            section="tokens",
+        )
+    return back_to_account("revoked")
+
+
+class _Refused(Exception):
+    pass

@@ -1,0 +1,190 @@
+"""Server-side SVG charts: a line per series over periods, with labelled axes, ticks, the
+partial period marked, and focusable points that ``static/overview.js`` turns into tooltips.
+
+The drawing is one ``<svg role="img">`` with a ``<title>`` and ``<desc>``; the points are a
+second SVG laid over it (``role="group"``), because an image's children are presentational
+and could not take the keyboard focus. The page puts a table of the same numbers below the
+chart. Colours are presentation attributes (no inline style: the CSP forbids it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from markupsafe import Markup, escape
+
+from pullstats.api.dashboard.overview_data import Line
+
+WIDTH, HEIGHT = 720, 300
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 56
+#: Okabe–Ito colours: distinguishable with the common colour-vision deficiencies
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8a7a00", "#555555")
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The y axis: its top value and tick values."""
+
+    top: int
+    ticks: list[int]
+
+
+def nice_axis(largest: int, count: int = 5) -> Axis:
+    """Ticks at 1, 2 or 5 × 10^k from 0 to at least ``largest`` (0 to 1 when all are 0)."""
+    if largest <= 0:
+        return Axis(1, [0, 1])
+    raw = largest / (count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = max(1, int(step))
+    top = step * math.ceil(largest / step)
+    return Axis(top, list(range(0, top + 1, step)))
+
+
+def period_label(start: str, weeks: bool) -> str:
+    """``Jan 2026`` for a month, ``2026-W03`` for an ISO week (from the period's start)."""
+    day = date.fromisoformat(start[:10])
+    if weeks:
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def number(value: int) -> str:
+    return f"{value:,}"
+
+
+def short_number(value: int) -> str:
+    """Tick labels: 950, 12k, 1.5M."""
+    for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= size:
+            text = f"{value / size:.1f}".rstrip("0").rstrip(".")
+            return f"{text}{suffix}"
+    return str(value)
+
+
+def line_chart(
+    lines: Sequence[Line], *, metric: str, weeks: bool, chart_id: str = "chart"
+) -> Markup:
+    """The chart of ``lines`` (all with the same periods), ``metric`` naming the y unit."""
+    periods = lines[0].points if lines else []
+    unit = "week" if weeks else "month"
+    axis = nice_axis(max((p.value for line in lines for p in line.points), default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slots = max(len(periods), 1)
+
+    def x(i: int) -> float:
+        return round(LEFT + plot_w * (i + 0.5) / slots, 1)
+
+    def y(value: int) -> float:
+        return round(TOP + plot_h * (1 - value / axis.top), 1)
+
+    title = f"{metric} per {unit}"
+    names = ", ".join(line.label for line in lines)
+    span = (
+        f"{period_label(periods[0].start, weeks)} to {period_label(periods[-1].start, weeks)}"
+        if periods
+        else "no periods"
+    )
+    desc = f"{metric} per {unit} for {names}, {span}."
+    if periods and periods[-1].partial:
+        desc += f" The last {unit} is not over yet: its value is partial."
+    out = [
+        f'<svg class="chart" id="{chart_id}" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
+    ]
+    if periods and periods[-1].partial:  # the partial period: a shaded, labelled band
+        left = LEFT + plot_w * (slots - 1) / slots
+        out.append(
+            f'<rect class="partial-band" x="{left:.1f}" y="{TOP}" width="{plot_w / slots:.1f}" '
+            f'height="{plot_h}" fill="currentColor" fill-opacity="0.08"/>'
+            f'<text class="partial-label" x="{x(slots - 1)}" y="{TOP + 12}" '
+            f'text-anchor="middle" font-size="11" fill="currentColor">partial</text>'
+        )
+    for tick in axis.ticks:  # y ticks and grid
+        out.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick)}" y2="{y(tick)}" '
+            f'stroke="currentColor" stroke-opacity="0.15"/>'
+            f'<text class="y-tick" x="{LEFT - 6}" y="{y(tick) + 4}" text-anchor="end" '
+            f'font-size="11" fill="currentColor">{short_number(tick)}</text>'
+        )
+    every = max(1, math.ceil(len(periods) / 12))  # at most 12 x labels
+    for i, point in enumerate(periods):
+        if i % every and i != len(periods) - 1:
+            continue
+        out.append(
+            f'<text class="x-tick" x="{x(i)}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
+            f'font-size="11" fill="currentColor">{period_label(point.start, weeks)}</text>'
+        )
+    out.append(
+        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" '
+        f'y2="{TOP + plot_h}" stroke="currentColor"/>'
+        f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" '
+        f'stroke="currentColor"/>'
+        f'<text class="x-title" x="{LEFT + plot_w / 2}" y="{HEIGHT - 8}" text-anchor="middle" '
+        f'font-size="12" fill="currentColor">{"ISO week" if weeks else "Month"} (UTC)</text>'
+        f'<text class="y-title" x="14" y="{TOP + plot_h / 2}" text-anchor="middle" '
+        f'font-size="12" fill="currentColor" transform="rotate(-90 14 {TOP + plot_h / 2})">'
+        f"{escape(metric)} per {unit}</text>"
+    )
+    for n, line in enumerate(lines):
+        colour = PALETTE[n % len(PALETTE)]
+        coords = [(x(i), y(p.value)) for i, p in enumerate(line.points)]
+        complete = [c for c, p in zip(coords, line.points, strict=True) if not p.partial]
+        if len(complete) > 1:
+            out.append(_polyline(complete, colour, "series"))
+        if line.points and line.points[-1].partial and len(coords) > 1:
+            out.append(_polyline(coords[-2:], colour, "series partial", dashed=True))
+    out.append("</svg>")
+    out.append(_points_layer(lines, metric, weeks, x, y, chart_id))
+    return Markup("".join(out))
+
+
+def _polyline(
+    coords: list[tuple[float, float]], colour: str, cls: str, dashed: bool = False
+) -> str:
+    points = " ".join(f"{a},{b}" for a, b in coords)
+    dash = ' stroke-dasharray="5 4"' if dashed else ""
+    return (
+        f'<polyline class="{cls}" points="{points}" fill="none" stroke="{colour}" '
+        f'stroke-width="2"{dash}/>'
+    )
+
+
+def _points_layer(
+    lines: Sequence[Line],
+    metric: str,
+    weeks: bool,
+    x: Callable[[int], float],
+    y: Callable[[int], float],
+    chart_id: str,
+) -> str:
+    out = [
+        f'<svg class="chart-points" viewBox="0 0 {WIDTH} {HEIGHT}" role="group" '
+        f'aria-label="Data points of the chart: {escape(metric)}" data-chart="{chart_id}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    # a year of weeks for ten repositories is 530 points: each says only what is its own (the
+    # series' colours sit on its group), which keeps such a page well under 200 KB
+    for n, line in enumerate(lines):
+        colour = PALETTE[n % len(PALETTE)]
+        out.append(f'<g fill="{colour}" stroke="{colour}" stroke-width="2">')
+        for i, point in enumerate(line.points):
+            text = (
+                f"{line.label}, {period_label(point.start, weeks)}"
+                f"{' (partial)' if point.partial else ''}: {number(point.value)} {metric.lower()}"
+            )
+            hollow = ' fill="#ffffff"' if point.partial else ""
+            out.append(
+                f'<circle class="pt" tabindex="0" role="img" cx="{x(i)}" cy="{y(point.value)}" '
+                f'r="4"{hollow} data-value="{point.value}" aria-label="{escape(text)}"/>'
+            )
+        out.append("</g>")
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,118 @@
+"""``/exports``: every exported week and month of a namespace, each view's parts and links.
+
+The periods and the signed links come from the API's own code (``api/exports_api.py``:
+``listed_periods``, ``signed_links``), so the page lists exactly what the DVP export routes
+answer and its buttons download what the dataview route links to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_namespace
+from pullstats.api.dashboard.session import page_viewer
+from pullstats.api.dashboard.templating import render
+from pullstats.api.dvp_models import ResponseDataFile
+from pullstats.api.exports_api import listed_periods, signed_links
+from pullstats.api.state import AppState, app_state
+from pullstats.api.viewer import Viewer
+from pullstats.exports.catalog import years_with_data
+from pullstats.exports.views import Dataview
+from pullstats.periods import Period, PeriodKind
+
+router = APIRouter(include_in_schema=False)
+
+VIEW_NAMES = {
+    Dataview.RAW: "Raw (one row per pull)",
+    Dataview.SUMMARY: "Summary by tag and digest",
+    Dataview.REPO_SUMMARY: "Summary by repository",
+    Dataview.NAMESPACE_SUMMARY: "Summary of the namespace",
+}
+
+
+@dataclass(frozen=True)
+class ViewRow:
+    dataview: Dataview
+    name: str
+    links: list[ResponseDataFile]
+
+    @property
+    def size(self) -> int:
+        return sum(link.size for link in self.links)
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    period: Period
+    label: str
+    span: str
+    views: list[ViewRow]
+
+
+def period_label(period: Period) -> str:
+    if period.kind is PeriodKind.WEEK:
+        return f"Week {period.number} of {period.year}"
+    return period.start.strftime("%B %Y")
+
+
+def _span(period: Period) -> str:
+    return f"{period.start.isoformat()} to {period.end.isoformat()}"
+
+
+def _year(value: str | None, years: list[int]) -> int | None:
+    """The year to show: the one asked for, None for all (``all``), by default the newest
+    (a year of weeks and months is 64 periods, 256 links: enough for one page); -1: not a
+    year."""
+    if value is None or value == "":
+        return years[0] if years else None
+    if value == "all":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 4:
+        return -1
+    return int(value)
+
+
+@router.get("/exports")
+def exports_page(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(page_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+    namespace: str | None = None,
+    year: str | None = None,
+) -> Response:
+    try:
+        chosen = chosen_namespace(viewer, namespace)
+    except NotYours:
+        return render(
+            request, "exports.html", status_code=404, namespace=None, years=[], year=None,
+            rows=[], error=NOT_YOURS,
+        )  # fmt: skip
+    periods = listed_periods(state, chosen) if chosen else []
+    years = sorted(years_with_data(periods), reverse=True)
+    wanted = _year(year, years)
+    if wanted == -1:
+        return render(
+            request, "exports.html", status_code=400, namespace=chosen, years=years,
+            year=None, rows=[], error=f"{year!r} is not a year: pick one from the list",
+        )  # fmt: skip
+    shown = [p for p in periods if wanted is None or p.year == wanted]
+    rows = [
+        PeriodRow(
+            period,
+            period_label(period),
+            _span(period),
+            [
+                ViewRow(view, VIEW_NAMES[view], signed_links(state, request, chosen, period, view))
+                for view in Dataview
+            ],
+        )
+        for period in sorted(shown, key=lambda p: (p.start, p.kind.value), reverse=True)
+        if chosen
+    ]
+    return render(
+        request, "exports.html", namespace=chosen, years=years, year=wanted, rows=rows, error=None
+    )

@@ -1,0 +1,107 @@
+"""``GET /``: the overview of a namespace, rendered on the server.
+
+Thin like the API's routes: parse the view (400 with the message, or 404 for a namespace the
+viewer may not read), read its numbers (:mod:`.overview_data`), draw the chart
+(:mod:`.charts`), render ``overview.html``. The query string holds the whole view, so the
+page's URL is its share link. ``Server-Timing`` carries the handler's time (the benchmark
+reads it).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse
+
+from pullstats.api.cache import utc_day
+from pullstats.api.dashboard.charts import PALETTE, line_chart, period_label
+from pullstats.api.dashboard.overview_data import (
+    TOP,
+    BadView,
+    NotReadable,
+    overview,
+    parse_view,
+    repositories,
+)
+from pullstats.api.dashboard.session import page_viewer
+from pullstats.api.dashboard.templating import render
+from pullstats.api.state import AppState, app_state
+from pullstats.api.viewer import Viewer
+from pullstats.rollups.series import Timespan
+
+router = APIRouter(include_in_schema=False)
+
+#: (dimension, heading, what an empty value means)
+BREAKDOWN_TITLES = (
+    ("country", "Country", "unknown"),
+    ("host", "Cloud provider", "not a known cloud"),
+    ("type", "Network type", "unknown"),
+    ("tool", "Client tool", "unknown client"),
+    ("tool_version", "Client tool and version", "unknown client"),
+)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(page_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Response:
+    began = time.perf_counter()
+    base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
+    if not viewer.namespaces:
+        response = render(request, "overview.html", viewer=viewer, view=None)
+        return _timed(response, began)
+    params = {name: request.query_params.getlist(name) for name in request.query_params}
+    try:
+        view = parse_view(viewer, params)
+    except (BadView, NotReadable) as error:
+        status = 404 if isinstance(error, NotReadable) else 400
+        response = render(
+            request, "overview_error.html", status_code=status, viewer=viewer, message=str(error)
+        )
+        return _timed(response, began)
+    with state.runtime.sessions() as session:
+        data = overview(session, viewer, view, _today())
+        choices = repositories(session, viewer, view.namespace)
+    weeks = view.timespan is Timespan.WEEKS
+    unit = "week" if weeks else "month"
+    complete = [wp for wp in data.periods if not wp.partial]
+    range_label = (
+        f"{period_label(complete[0].period.start_text, weeks)} to "
+        f"{period_label(complete[-1].period.start_text, weeks)}"
+        if complete
+        else "No complete period yet"
+    )
+    response = render(
+        request,
+        "overview.html",
+        viewer=viewer,
+        view=view,
+        overview=data,
+        namespaces=viewer.namespaces,
+        repositories=choices,
+        chart=line_chart(data.lines, metric=view.metric.label, weeks=weeks),
+        palette=PALETTE,
+        period_labels=[period_label(wp.period.start_text, weeks) for wp in data.periods],
+        unit=unit,
+        range_label=range_label,
+        share_url=f"{base}/?{urlencode(view.params(), doseq=True)}",
+        ingest_url=f"{base}/ingest/v1/registry/events",
+        breakdown_titles=BREAKDOWN_TITLES,
+        top=TOP,
+    )
+    return _timed(response, began)
+
+
+def _today() -> date:
+    return date.fromisoformat(utc_day())
+
+
+def _timed(response: Response, began: float) -> Response:
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - began) * 1000:.1f}"
+    return response

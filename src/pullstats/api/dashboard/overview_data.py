@@ -1,0 +1,285 @@
+"""The overview page's numbers for one view: a namespace (or some of its repositories), a
+granularity, a window and a metric.
+
+Every number comes from the reads the API uses: the chart's series from
+:mod:`pullstats.rollups.series` (exactly what ``…/pulls`` answers, the current period
+included and marked partial), the headline counts, top references and breakdowns from
+:mod:`pullstats.rollups.range_totals`. The view is checked against the viewer's scope here:
+another namespace, or a repository neither the namespace's nor one of its extra repos, is
+refused with the same message whether it exists or not.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pullstats.api.viewer import Viewer
+from pullstats.db.models import PullRollup
+from pullstats.periods import last_complete_months
+from pullstats.rollups.range_totals import (
+    DIMENSIONS,
+    RollupKey,
+    Total,
+    breakdown_totals,
+    period_counts,
+    top_references,
+)
+from pullstats.rollups.series import (
+    Group,
+    RelativePeriod,
+    SeriesQuery,
+    Timespan,
+    WindowPeriod,
+    namespace_series,
+    repository_series,
+    window,
+)
+
+#: The most repositories one view may select (the API's limit for ``/repos/pulls``).
+MAX_REPOS = 50
+#: Rows of each top list and breakdown table.
+TOP = 10
+
+
+class Metric(enum.StrEnum):
+    PULLS = "pulls"
+    IPS = "ips"
+
+    @property
+    def label(self) -> str:
+        return "Pulls" if self is Metric.PULLS else "Unique IPs"
+
+    @property
+    def field(self) -> str:
+        return "pullCount" if self is Metric.PULLS else "ipCount"
+
+
+class BadView(ValueError):
+    """A query value the overview cannot show (the page answers 400 with the message)."""
+
+
+class NotReadable(LookupError):
+    """A namespace the viewer may not read (the page answers 404, as for one that does not
+    exist)."""
+
+
+@dataclass(frozen=True)
+class View:
+    namespace: str
+    repos: tuple[str, ...] = ()  # "ns/repo" names; empty: the namespace's own total
+    timespan: Timespan = Timespan.MONTHS
+    period: RelativePeriod = RelativePeriod.LAST_12_MONTHS
+    metric: Metric = Metric.PULLS
+
+    @property
+    def keys(self) -> list[RollupKey]:
+        if not self.repos:
+            return [(self.namespace, "")]
+        return [(ns, repo) for ns, _, repo in (name.partition("/") for name in self.repos)]
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """The query string of this view (with ``changes``): the share link's parameters."""
+        values = {
+            "namespace": self.namespace,
+            "repo": list(self.repos),
+            "timespan": self.timespan.value,
+            "period": self.period.value,
+            "metric": self.metric.value,
+        }
+        values.update(changes)
+        return values
+
+
+def _choice(enum_type: type[enum.StrEnum], name: str, raw: str | None, default: Any) -> Any:
+    if raw is None or raw == "":
+        return default
+    try:
+        return enum_type(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise BadView(f"{name} must be one of {allowed}, not {raw!r}") from None
+
+
+def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
+    """The view a query string asks for, checked against what the viewer may read."""
+    for name in params:
+        if name not in ("namespace", "repo", "timespan", "period", "metric"):
+            raise BadView(f"unknown parameter {name!r}")
+
+    def one(name: str) -> str | None:
+        values = params.get(name, ())
+        if len(values) > 1:
+            raise BadView(f"{name} given {len(values)} times")
+        return values[0] if values else None
+
+    namespace = one("namespace") or (viewer.namespaces[0] if viewer.namespaces else "")
+    if namespace not in viewer.namespaces:
+        raise NotReadable(f"namespace {namespace!r} not found")
+    scope = viewer.scope(namespace)
+    repos: list[str] = []
+    for raw in params.get("repo", ()):
+        name = raw if "/" in raw else f"{namespace}/{raw}"
+        owner, _, repo = name.partition("/")
+        if not repo or not scope.covers_repository(owner, repo):
+            raise BadView(f"repository {raw!r} is not one of {namespace}'s repositories")
+        if name not in repos:
+            repos.append(name)
+    if len(repos) > MAX_REPOS:
+        raise BadView(f"at most {MAX_REPOS} repositories at once, not {len(repos)}")
+    return View(
+        namespace,
+        tuple(repos),
+        _choice(Timespan, "timespan", one("timespan"), Timespan.MONTHS),
+        _choice(RelativePeriod, "period", one("period"), RelativePeriod.LAST_12_MONTHS),
+        _choice(Metric, "metric", one("metric"), Metric.PULLS),
+    )
+
+
+@dataclass(frozen=True)
+class Point:
+    start: str
+    end: str
+    value: int
+    partial: bool
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    points: list[Point]
+
+
+@dataclass(frozen=True)
+class Headline:
+    label: str
+    value: int | None  # None: cannot be given for this selection (a distinct count)
+    previous: int | None
+    note: str = ""
+
+    @property
+    def change(self) -> float | None:
+        """The change against the previous range, as a fraction; None when there was none."""
+        if self.value is None or not self.previous:
+            return None
+        return (self.value - self.previous) / self.previous
+
+
+@dataclass
+class Overview:
+    view: View
+    periods: list[WindowPeriod]
+    lines: list[Line]
+    headlines: list[Headline]
+    top_tags: list[Total]
+    top_digests: list[Total]
+    breakdowns: dict[str, list[Total]] = field(default_factory=dict)
+    has_data: bool = False
+
+
+def repositories(session: Session, viewer: Viewer, namespace: str) -> list[str]:
+    """The repositories the view may select: the namespace's own that have rollups, then its
+    extra repos (``ns2/repo``)."""
+    own = session.scalars(
+        select(PullRollup.repository)
+        .where(PullRollup.level == "repository", PullRollup.namespace == namespace)
+        .distinct()
+        .order_by(PullRollup.repository)
+    )
+    return [f"{namespace}/{repo}" for repo in own] + list(viewer.scope(namespace).extra_repos)
+
+
+def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overview:
+    """Everything the page shows for ``view`` on ``today`` (UTC)."""
+    query = SeriesQuery(timespan=view.timespan, period=view.period, current=True)
+    periods = window(query, today)
+    lines = _lines(session, viewer, view, query, today)
+    complete = [wp.period.start for wp in periods if not wp.partial]
+    first, _ = last_complete_months(today, view.period.months)
+    previous = [wp.period.start for wp in window(SeriesQuery(view.timespan, view.period), first)]
+    kind = view.timespan.kind
+    keys = view.keys
+    now = period_counts(session, keys, kind, complete)
+    before = period_counts(session, keys, kind, previous)
+    breakdowns = {
+        dimension: breakdown_totals(session, keys, kind, complete, dimension, limit=TOP)
+        for dimension in DIMENSIONS
+    }
+    return Overview(
+        view=view,
+        periods=periods,
+        lines=lines,
+        headlines=_headlines(view, now, before, len(complete), len(previous)),
+        top_tags=top_references(session, keys, kind, complete, digests=False, limit=TOP),
+        top_digests=top_references(session, keys, kind, complete, digests=True, limit=TOP),
+        breakdowns=breakdowns,
+        has_data=any(point.value for line in lines for point in line.points) or bool(now),
+    )
+
+
+def _lines(
+    session: Session, viewer: Viewer, view: View, query: SeriesQuery, today: date
+) -> list[Line]:
+    """One line per selected repository, or the namespace total: the API's series rows."""
+    if not view.repos:
+        scope = viewer.scope(view.namespace)
+        total = SeriesQuery(view.timespan, view.period, Group.NAMESPACE, current=True)
+        rows = namespace_series(session, scope, total, today)
+        return [Line(f"{view.namespace} (all repositories)", _points(rows, view.metric))]
+    lines = []
+    for name in view.repos:
+        ns, _, repo = name.partition("/")
+        rows = repository_series(session, ns, repo, query, today)
+        lines.append(Line(name, _points(rows, view.metric)))
+    return lines
+
+
+def _points(rows: list[dict[str, Any]], metric: Metric) -> list[Point]:
+    return [
+        Point(row["start"], row["end"], int(row[metric.field]), bool(row.get("partial")))
+        for row in rows
+    ]
+
+
+def _headlines(
+    view: View,
+    now: Mapping[RollupKey, Mapping[date, Any]],
+    before: Mapping[RollupKey, Mapping[date, Any]],
+    periods_now: int,
+    periods_before: int,
+) -> list[Headline]:
+    def total(counts: Mapping[RollupKey, Mapping[date, Any]], attribute: str) -> int:
+        return sum(
+            getattr(c, attribute) for by_period in counts.values() for c in by_period.values()
+        )
+
+    figures = [
+        Headline(label, total(now, attribute), total(before, attribute))
+        for label, attribute in (
+            ("Pulls", "pulls"),
+            ("Pulls by tag", "pull_by_tag"),
+            ("Pulls by digest", "pull_by_digest"),
+            ("Version checks", "version_check"),
+        )
+    ]
+    unit = "week" if view.timespan is Timespan.WEEKS else "month"
+    label = f"Unique IPs per {unit} (average)"
+    if len(view.keys) == 1:
+        average_now = _average(total(now, "unique_ip_count"), periods_now)
+        average_before = _average(total(before, "unique_ip_count"), periods_before)
+        note = f"the mean of each {unit}'s own count"
+        figures.append(Headline(label, average_now, average_before, note))
+    else:
+        note = "distinct IPs do not add up across repositories: see each one in the chart"
+        figures.append(Headline(label, None, None, note))
+    return figures
+
+
+def _average(total: int, periods: int) -> int:
+    return round(total / periods) if periods else 0

@@ -1,0 +1,168 @@
+"""The dashboard's session: an HttpOnly cookie holding a login JWT of its own audience.
+
+The cookie is set by the sign-in page (``signin.py``) and resolved on every page by
+:func:`page_viewer` through the API's own token check (``api/auth.py``'s
+``viewer_of_token``), so a revoked token, a disabled user or a removed membership counts on
+the next page exactly as on the next API call. Its audience (``pullstats:dashboard``) keeps it
+from being used as a bearer token, and an API token from being used as a cookie.
+
+No session, or one that has expired or been ended, raises :class:`SignInRequired`, which the
+app answers with ``303 See Other`` to ``/signin?next=<the page>`` (:func:`sign_in_again`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from pullstats.accounts import jwt_tokens
+from pullstats.api.auth import viewer_of_token
+from pullstats.api.state import app_state, request_versions
+from pullstats.api.viewer import Viewer
+
+SESSION_COOKIE = "pullstats_session"
+#: the half-done sign-in of a 2FA account: the login_2fa_token, readable by /signin only
+TWO_FACTOR_COOKIE = "pullstats_2fa"
+SESSION_AUDIENCE = "pullstats:dashboard"
+SIGNIN_PATH = "/signin"
+
+
+class SignInRequired(Exception):
+    """No usable session: sign in, then come back to ``next_path``."""
+
+    def __init__(self, next_path: str, expired: bool = False) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+        self.expired = expired
+
+
+def here(request: Request) -> str:
+    """Where to come back to after signing in: the page's path and query; for a form POST
+    (which cannot be replayed by a redirect) the page the form was on, when the ``Referer``
+    names a page of this site, else ``/``."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc.lower() != request.url.netloc.lower() or not referer.path:
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """``value`` when it is a path of this site, else ``default``.
+
+    Only a path that starts with a single ``/`` is taken: ``//host``, ``/\\host`` (browsers read
+    a backslash as a slash), a scheme or a host, and any control character are refused, so a
+    crafted sign-in link cannot send the user to another site (an open redirect).
+    """
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def signin_url(next_path: str, **extra: str) -> str:
+    return f"{SIGNIN_PATH}?{urlencode({'next': safe_next(next_path), **extra})}"
+
+
+async def page_viewer(request: Request) -> Viewer:
+    """A page's dependency: the signed-in viewer, or :class:`SignInRequired`."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise SignInRequired(here(request))
+    state = await app_state(request)
+    versions = await request_versions(request)
+    try:
+        viewer = await viewer_of_token(state, versions, token, audience=SESSION_AUDIENCE)
+    except HTTPException:
+        raise SignInRequired(here(request), expired=True) from None
+    request.state.viewer = viewer
+    return viewer
+
+
+def signed_in_with_token(request: Request) -> bool:
+    """Whether the session came from a personal access token rather than a password.
+
+    Such a session may read, but not manage the account: a leaked token must not be able to
+    make more tokens (which would outlive its revocation), turn on a second factor the owner
+    does not have, or change the password. Read from the session's own (already verified)
+    claims.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    try:
+        claims = jwt_tokens.verify(
+            request.app.state.pullstats.jwt_keys, token, audience=SESSION_AUDIENCE
+        )
+    except jwt_tokens.InvalidToken:
+        return False
+    return claims.pat_id is not None
+
+
+async def password_viewer(request: Request) -> Viewer:
+    """:func:`page_viewer` for the account's changes: a password session only (403 else)."""
+    viewer = await page_viewer(request)
+    if signed_in_with_token(request):
+        raise HTTPException(
+            403,
+            detail="signed in with a personal access token: sign in with your password "
+            "to change account settings",
+        )
+    return viewer
+
+
+async def sign_in_again(request: Request, error: Exception) -> Response:
+    """The app's handler of :class:`SignInRequired`: to the sign-in page, and back after."""
+    assert isinstance(error, SignInRequired)
+    extra = {"expired": "1"} if error.expired else {}
+    response = RedirectResponse(signin_url(error.next_path, **extra), status_code=303)
+    if error.expired:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def over_tls(request: Request) -> bool:
+    """Whether cookies must be ``Secure``: the request came over TLS, or the public URL is
+    https (behind a TLS proxy the request itself arrives as plain http)."""
+    public = request.app.state.pullstats.runtime.settings.public_url or ""
+    return request.url.scheme == "https" or public.lower().startswith("https:")
+
+
+def set_session(request: Request, response: Response, token: str) -> None:
+    ttl = request.app.state.pullstats.runtime.settings.jwt_ttl
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        path="/",
+        secure=over_tls(request),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+def csrf_token(request: Request) -> str:
+    """The value a signed-in page's forms carry, bound to its session cookie; "" without one.
+
+    An HMAC of the cookie under the installation's JWT key: a page of another site can neither
+    read the cookie nor compute this. ``forms.py`` checks it beside the Origin header.
+    """
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        return ""
+    key = request.app.state.pullstats.jwt_keys.signing_key().secret
+    return hmac.new(key, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()

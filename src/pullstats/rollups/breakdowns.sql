@@ -1,0 +1,40 @@
+-- rollups.breakdowns: a period's pull counts by client network and tool, at namespace and
+-- repository level: cloud provider (`host`), network type (`type`), and client tool with its
+-- version (a tool's total is the sum of its versions' rows). `dimension` names the split;
+-- `value` is the host, type or tool ('' when unknown); `version` the tool's version on
+-- 'tool_version' rows and '' on the others. No distinct count: over a range the dashboard adds
+-- these up, which a distinct count never allows, and leaving it out keeps the step cheap (one
+-- grouping of the actions, then the grouping sets over its few rows).
+-- From the lake's actions only (imported summaries carry none of these).
+WITH keyed AS (
+    SELECT
+        namespace,
+        repository,
+        coalesce(host, '') AS host,
+        coalesce(type, '') AS type,
+        coalesce(user_agent_tool, '') AS tool,
+        coalesce(user_agent_version, '') AS version,
+        count(*) FILTER (WHERE action = 'pull_by_tag') AS pull_by_tag,
+        count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
+        count(*) FILTER (WHERE action = 'version_check') AS version_check
+    FROM actions
+    GROUP BY namespace, repository, host, type, tool, version
+)
+SELECT
+    CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,
+    namespace,
+    coalesce(repository, '') AS repository,
+    CASE WHEN grouping(host) = 0 THEN 'host'
+         WHEN grouping(type) = 0 THEN 'type'
+         ELSE 'tool_version' END AS dimension,
+    coalesce(host, type, tool, '') AS value,
+    coalesce(version, '') AS version,
+    CAST(sum(pull_by_tag) AS BIGINT) AS pull_by_tag,
+    CAST(sum(pull_by_digest) AS BIGINT) AS pull_by_digest,
+    CAST(sum(version_check) AS BIGINT) AS version_check
+FROM keyed
+GROUP BY GROUPING SETS (
+    (namespace, host), (namespace, repository, host),
+    (namespace, type), (namespace, repository, type),
+    (namespace, tool, version), (namespace, repository, tool, version)
+)

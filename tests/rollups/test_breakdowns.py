@@ -1,0 +1,134 @@
+"""The breakdown rollups (``rollups.breakdowns``): action counts by cloud provider, network type,
+and client tool and version, at namespace and repository level, worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from pullstats.config import Settings
+from pullstats.db.models import BreakdownRollup
+from pullstats.duckdb_engine import DuckDBEngine
+from pullstats.ingest.records import PullRequestRecord
+from pullstats.pipeline import process
+from pullstats.rollups.steps import BREAKDOWNS
+from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
+from tests.conftest import actions_table, write_spool
+
+A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
+
+
+def action(
+    repo: str, kind: str, ip: bytes, host: str, net: str, tool: str, version: str
+) -> dict[str, object]:
+    return dict(
+        namespace="acme",
+        repository=repo,
+        reference="1.0",
+        action=kind,
+        ip_hash=ip,
+        host=host,
+        type=net,
+        user_agent_tool=tool,
+        user_agent_version=version,
+        action_day=date(2026, 1, 5),
+    )
+
+
+ACTIONS = [
+    action("api", "pull_by_tag", A, "aws", "hosting", "docker", "27.3.1"),
+    action("api", "pull_by_tag", B, "aws", "hosting", "docker", "26.1.0"),
+    action("api", "version_check", A, "aws", "hosting", "docker", "27.3.1"),
+    action("web", "pull_by_digest", C, "", "isp", "containerd", "1.7.22"),
+    action("web", "pull_by_tag", A, "gcp", "hosting", "", ""),
+]
+
+
+def test_breakdowns_count_each_dimension_at_both_levels(tmp_path: Path) -> None:
+    table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
+        BREAKDOWNS, {"actions": actions_table(ACTIONS)}
+    )
+    got = {
+        (r["level"], r["repository"], r["dimension"], r["value"], r["version"]): (
+            r["pull_by_tag"],
+            r["pull_by_digest"],
+            r["version_check"],
+        )
+        for r in table.to_pylist()
+    }
+    ns = "namespace"
+    # by hand: aws holds api's three actions; gcp web's tag pull; '' web's digest pull
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "host"} == {
+        ("aws", ""): (2, 0, 1),
+        ("gcp", ""): (1, 0, 0),
+        ("", ""): (0, 1, 0),
+    }
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "type"} == {
+        ("hosting", ""): (3, 0, 1),
+        ("isp", ""): (0, 1, 0),
+    }
+    assert {k[3:]: v for k, v in got.items() if k[0] == ns and k[2] == "tool_version"} == {
+        ("docker", "27.3.1"): (1, 0, 1),
+        ("docker", "26.1.0"): (1, 0, 0),
+        ("containerd", "1.7.22"): (0, 1, 0),
+        ("", ""): (1, 0, 0),
+    }
+    # repository level: web only, by tool and version
+    assert {k[3:]: v for k, v in got.items() if k[1] == "web" and k[2] == "tool_version"} == {
+        ("containerd", "1.7.22"): (0, 1, 0),
+        ("", ""): (1, 0, 0),
+    }
+    assert {k[1] for k in got if k[0] == "repository"} == {"api", "web"}
+    assert {k[1] for k in got if k[0] == ns} == {""}
+    # 3 host + 2 type + 4 tool-version rows for the namespace; api 1 + 1 + 2, web 2 + 2 + 2
+    assert len(got) == 9 + 4 + 6
+
+
+def test_process_stores_the_breakdowns_with_the_periods_rollups(runtime: Runtime) -> None:
+    when = micros(datetime(2026, 1, 5, 10, tzinfo=UTC))
+    write_spool(
+        runtime,
+        *(
+            PullRequestRecord(
+                f"bd-{n}",
+                when + n * 60_000_000,
+                "GET",
+                "acme/api",
+                "1.0",
+                "sha256:0d",
+                ip,
+                agent,
+                "notification",
+                now_micros(),
+            )
+            for n, (ip, agent) in enumerate(
+                [
+                    ("192.0.2.1", "docker/27.3.1 go/go1.22"),
+                    ("192.0.2.2", "docker/27.3.1 go/go1.22"),
+                    ("192.0.2.1", "containerd/1.7.22"),
+                ]
+            )
+        ),
+    )
+    process(runtime)
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(
+                BreakdownRollup.period_kind,
+                BreakdownRollup.value,
+                BreakdownRollup.version,
+                BreakdownRollup.pull_by_tag,
+            ).where(
+                BreakdownRollup.level == "namespace",
+                BreakdownRollup.dimension == "tool_version",
+            )
+        ).all()
+    assert sorted(rows) == [
+        ("month", "containerd", "1.7.22", 1),
+        ("month", "docker", "27.3.1", 2),
+        ("week", "containerd", "1.7.22", 1),
+        ("week", "docker", "27.3.1", 2),
+    ]

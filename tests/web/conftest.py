@@ -1,0 +1,295 @@
+"""The browser-test harness of the dashboard: one real server, one Chromium, known users.
+
+Every module of ``tests/web`` marks itself ``pytest.mark.xdist_group("web")``, so under
+pytest-xdist all of them run on one worker and share the session-scoped fixtures below: one
+``pullstats serve`` over a data dir with processed and exported data (:func:`web`), and one
+headless Chromium (Debian's, ``/usr/bin/chromium``; never ``playwright install``).
+
+The installation (:data:`USERS`): namespaces ``acme`` (repositories ``api`` and
+``tools/cli``, and ``partner/shared`` as an extra repo), ``beta`` (``web``) and ``partner``
+(``shared``, ``private``); pulls in ISO week 2020-W53, in the last complete month and today.
+Users, all made through the account service: ``alice`` (member of acme and beta), ``bob``
+(member of nothing), ``carol`` (acme, TOTP on), ``dave`` (beta, a personal access token),
+``erin`` (partner), ``trent`` (acme), whose account the throttling test locks, and ``frank``
+(acme) and ``grace`` (beta), whose accounts the account-page tests change.
+
+``signed_in_page(user)`` signs in through the real ``/signin`` form (and its TOTP step for
+``carol``) in a fresh browser context and returns the page on ``/``; every page records the
+requests it tried to send to any other origin (:func:`outside_requests`), which are refused.
+``PULLSTATS_SKIP_BROWSER=1`` skips the tests that need the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from weakref import WeakKeyDictionary
+
+import httpx
+import pyotp
+import pytest
+
+from pullstats.accounts import service, tokens, totp
+from pullstats.exports.closing import export_closed
+from pullstats.ingest.records import PullRequestRecord
+from pullstats.periods import last_complete_months
+from pullstats.pipeline import end_of_day, process
+from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
+from tests.conftest import Server, catalog_settings, start_server, write_spool
+
+CHROMIUM = "/usr/bin/chromium"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+
+#: user → (namespaces, password); every password is long and unguessable enough for the policy
+USERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "alice": (("acme", "beta"), "alice correct horse battery"),
+    "bob": ((), "bob staple lantern quarry"),
+    "carol": (("acme",), "carol violet anchor meadow"),
+    "dave": (("beta",), "dave copper thistle harbour"),
+    "erin": (("partner",), "erin pebble orchard velvet"),
+    "trent": (("acme",), "trent saffron glacier hollow"),
+    "frank": (("acme",), "frank mosaic tundra lilac"),
+    "grace": (("beta",), "grace ember falcon ripple"),
+}
+#: failed logins allowed per account on the test server: the throttling test reaches it fast
+ATTEMPTS_PER_ACCOUNT = 3
+
+
+@dataclass
+class WebUser:
+    name: str
+    password: str
+    namespaces: tuple[str, ...]
+    #: the TOTP secret, when the user has TOTP on
+    totp_secret: str | None = None
+    #: a personal access token, when the user has one
+    pat: str | None = None
+    #: the newest TOTP time step a code was made for: each code is accepted once
+    last_step: int = -1
+
+    def totp_code(self) -> str:
+        """A code the server has not seen yet (waiting for the next 30-second step if the
+        current ones are spent: a TOTP code is accepted once)."""
+        assert self.totp_secret is not None, f"{self.name} has no TOTP"
+        generator = pyotp.TOTP(self.totp_secret)
+        while True:
+            step = generator.timecode(datetime.now(UTC))
+            # the server accepts the neighbouring steps too (accounts/totp.py VALID_WINDOW)
+            for candidate in (step - 1, step, step + 1):
+                if candidate > self.last_step:
+                    self.last_step = candidate
+                    return generator.generate_otp(candidate)
+            time.sleep(1)
+
+
+@dataclass
+class Web:
+    server: Server
+    data_dir: Path
+    users: dict[str, WebUser]
+    #: the days the pulls were made on
+    days: dict[str, date] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def runtime(self) -> Runtime:
+        """A runtime on the server's installation (close it), to read what the pages show."""
+        return Runtime.open(catalog_settings(self.data_dir))
+
+
+def _pull(n: int, when: datetime, name: str, ip: str, tag: str = "1.0") -> PullRequestRecord:
+    return PullRequestRecord(
+        f"w{n}",
+        micros(when),
+        "GET",
+        name,
+        tag,
+        f"sha256:{n:064x}",
+        ip,
+        "docker/27.3.1",
+        "notification",
+        now_micros(),
+    )
+
+
+def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
+    runtime = Runtime.open(catalog_settings(data_dir))
+    users = {name: WebUser(name, password, spaces) for name, (spaces, password) in USERS.items()}
+    try:
+        with runtime.sessions.begin() as session:
+            for namespace in ("acme", "beta", "partner"):
+                service.create_namespace(session, namespace)
+            for user in users.values():
+                service.create_user(session, user.name, user.password)
+                for namespace in user.namespaces:
+                    service.add_member(session, namespace, user.name, "member")
+            service.add_extra_repo(session, "acme", "partner/shared")
+            uri = totp.enable_totp(session, "carol")
+            users["carol"].totp_secret = pyotp.parse_uri(uri).secret
+            users["dave"].pat = tokens.create_pat(session, "dave", "laptop").text
+        today = datetime.now(UTC).date()
+        last_month = last_complete_months(today, 1)[0]
+        days = {"w53": date(2020, 12, 28), "last_month": last_month, "today": today}
+        at = {key: datetime.combine(day, datetime.min.time(), UTC) for key, day in days.items()}
+        records = [
+            _pull(1, at["w53"] + timedelta(hours=12), "acme/api", "192.0.2.1"),
+            _pull(2, at["w53"] + timedelta(days=5), "acme/api", "192.0.2.2"),  # 2021-01-02
+            _pull(3, at["last_month"] + timedelta(hours=1), "acme/api", "192.0.2.3"),
+            _pull(4, at["last_month"] + timedelta(hours=2), "acme/tools/cli", "192.0.2.4"),
+            _pull(5, at["last_month"] + timedelta(hours=3), "beta/web", "192.0.2.5", "2.0"),
+            _pull(6, at["last_month"] + timedelta(hours=4), "beta/web", "192.0.2.6", "2.1"),
+            _pull(7, at["last_month"] + timedelta(hours=5), "partner/shared", "192.0.2.7"),
+            _pull(8, at["last_month"] + timedelta(hours=6), "partner/private", "192.0.2.8"),
+            _pull(9, at["today"], "acme/api", "192.0.2.9"),
+        ]
+        write_spool(runtime, *records)
+        process(runtime)
+        export_closed(runtime, now=end_of_day(today))
+    finally:
+        runtime.close()
+    return users, days
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    """The dashboard's server over the installation above, for the whole session."""
+    root = tmp_path_factory.mktemp("web")
+    data_dir = root / "data"
+    users, days = _build(data_dir)
+    env = {"PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT": str(ATTEMPTS_PER_ACCOUNT)}
+    server = start_server(data_dir, root / "server.log", env)
+    try:
+        yield Web(server, data_dir, users, days)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if os.environ.get("PULLSTATS_SKIP_BROWSER") == "1":
+        pytest.skip("PULLSTATS_SKIP_BROWSER=1: browser tests skipped")
+    if not (Path(CHROMIUM).is_file() and shutil.which(CHROMIUM)):
+        pytest.fail(
+            f"no chromium at {CHROMIUM}: run scripts/system-deps.sh (Debian's chromium), "
+            "or set PULLSTATS_SKIP_BROWSER=1 to skip the browser tests",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+_OUTSIDE: WeakKeyDictionary[Any, list[str]] = WeakKeyDictionary()
+
+
+def outside_requests(page: Any) -> list[str]:
+    """The URLs ``page`` tried to request from any origin but the server's (all refused)."""
+    return _OUTSIDE[page]
+
+
+#: makes a page in a fresh context (its own cookies): ``new_page(width=…)``
+NewPage = Callable[..., Any]
+SignedInPage = Callable[..., Any]
+
+
+@pytest.fixture
+def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
+    """A factory of pages, each in a context of its own, closed when the test ends."""
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:
+        context = browser.new_context(viewport=viewport, base_url=web.url, **options)
+        contexts.append(context)
+        page = context.new_page()
+        left: list[str] = []
+        _OUTSIDE[page] = left
+
+        def only_the_server(route: Any) -> None:
+            url = route.request.url
+            if url == web.url or url.startswith(web.url + "/") or url.startswith("data:"):
+                route.continue_()
+            else:
+                left.append(url)
+                route.abort()
+
+        page.route("**/*", only_the_server)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(
+    page: Any, user: WebUser, secret: str | None = None, next_path: str | None = None
+) -> None:
+    """Sign ``user`` in through the real form (and the TOTP step when the user has one): the
+    form the page is on, or ``/signin?next=NEXT_PATH`` (default ``/``)."""
+    if next_path is not None or "/signin" not in page.url:
+        page.goto(f"/signin?next={quote(next_path or '/', safe='')}")
+    page.get_by_label("User name").fill(user.name)
+    page.get_by_label("Password or personal access token").fill(secret or user.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    if user.totp_secret is not None and secret is None:
+        page.get_by_label("Authentication code").fill(user.totp_code())
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state()
+
+
+@pytest.fixture
+def signed_in_page(web: Web, new_page: NewPage) -> SignedInPage:
+    """``signed_in_page("alice", viewport=PHONE)``: a page of a fresh context with a session,
+    on ``/`` (or ``next_path``)."""
+
+    def make(user: str, viewport: dict[str, int] = DESKTOP, next_path: str = "/") -> Any:
+        page = new_page(viewport)
+        sign_in(page, web.users[user], next_path=next_path)
+        assert page.url.startswith(web.url), page.url
+        assert "/signin" not in page.url, f"{user} did not get in: {page.content()[:2000]}"
+        return page
+
+    return make
+
+
+def screenshot(page: Any, folder: Path, name: str) -> Path:
+    """A full-page screenshot saved into ``folder`` (a test's tmp_path)."""
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@contextmanager
+def session_client(web: Web, user: str, origin: str | None = None) -> Iterator[httpx.Client]:
+    """An HTTP client holding ``user``'s session cookie, signed in through ``POST /signin``
+    (users without TOTP), sending ``Origin: origin`` (default: the server's own)."""
+    client = httpx.Client(base_url=web.url, timeout=30, headers={"Origin": origin or web.url})
+    account = web.users[user]
+    answer = client.post("/signin", data={"username": user, "secret": account.password})
+    assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,172 @@
+"""The account page in a real browser: password, two-factor enrolment, access tokens."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from tests.web.conftest import (
+    NewPage,
+    SignedInPage,
+    Web,
+    outside_requests,
+    screenshot,
+    session_client,
+    sign_in,
+)
+
+pytestmark = pytest.mark.xdist_group("web")
+
+
+def _api_login(web: Web, username: str, secret: str) -> httpx.Response:
+    with httpx.Client(base_url=web.url, timeout=30) as client:
+        return client.post("/v2/users/login", json={"username": username, "password": secret})
+
+
+def test_changing_the_password_ends_the_other_sessions(
+    web: Web, signed_in_page: SignedInPage, tmp_path: Path
+) -> None:
+    frank = web.users["frank"]
+    here = signed_in_page("frank", next_path="/account")
+    elsewhere = signed_in_page("frank")
+    api_token = _api_login(web, "frank", frank.password).json()["token"]
+    new = "frank granite willow comet"
+    screenshot(here, tmp_path, "account-desktop")
+
+    here.get_by_label("Current password").fill("not the password")
+    here.get_by_label("New password", exact=True).fill(new)
+    here.get_by_label("New password again").fill(new)
+    here.get_by_role("button", name="Change password").click()
+    assert here.get_by_role("alert").inner_text() == "The current password is wrong."
+
+    here.get_by_label("Current password").fill(frank.password)
+    here.get_by_label("New password", exact=True).fill("short")
+    here.get_by_label("New password again").fill("short")
+    # past the browser's own minlength check, to the server's policy
+    here.evaluate("() => document.querySelectorAll('[minlength]').forEach(e => e.minLength = 0)")
+    here.get_by_role("button", name="Change password").click()
+    assert "too short" in here.get_by_role("alert").inner_text()
+
+    here.get_by_label("Current password").fill(frank.password)
+    here.get_by_label("New password", exact=True).fill(new)
+    here.get_by_label("New password again").fill(new)
+    here.get_by_role("button", name="Change password").click()
+    assert here.url == f"{web.url}/account?done=password"
+    assert here.get_by_role("status").inner_text().startswith("Your password is changed.")
+    old_password, frank.password = frank.password, new
+
+    here.goto("/")  # this session goes on
+    assert here.url == f"{web.url}/"
+    elsewhere.goto("/account")  # the other one has ended
+    assert elsewhere.url.startswith(f"{web.url}/signin?next=%2Faccount")
+    with httpx.Client(base_url=web.url) as client:
+        answer = client.get(
+            "/api/publisher/analytics/v1/namespaces",
+            headers={"Authorization": f"Bearer {api_token}"},
+        )
+    assert answer.status_code == 401  # and so has every API token
+    assert _api_login(web, "frank", old_password).status_code == 401
+    assert _api_login(web, "frank", new).status_code == 200
+    assert outside_requests(here) == []
+
+
+def test_two_factor_enrolment_with_the_qr_code_then_off_again(
+    web: Web, signed_in_page: SignedInPage, new_page: NewPage
+) -> None:
+    grace = web.users["grace"]
+    page = signed_in_page("grace", next_path="/account")
+    page.get_by_role("button", name="Set up two-factor authentication").click()
+    assert page.locator("figure.qr svg").count() == 1  # the QR code, drawn inline
+    secret = page.locator("#totp-secret").inner_text().strip()
+    assert re.fullmatch(r"[A-Z2-7]{32}", secret)
+    generator = pyotp.TOTP(secret)
+    wrong = f"{(int(generator.now()) + 1) % 1_000_000:06d}"
+    page.get_by_label("Code from the app").fill(wrong)
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    assert page.get_by_role("alert").inner_text().startswith("That code does not match")
+
+    grace.totp_secret = secret
+    page.get_by_label("Code from the app").fill(grace.totp_code())
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    assert page.get_by_role("status").inner_text().startswith("Two-factor authentication is on")
+
+    # a password sign-in now asks for a code; the code of the enrolment cannot be reused
+    other = new_page()
+    sign_in(other, grace)
+    assert other.url == f"{web.url}/"
+    assert _api_login(web, "grace", grace.password).json()["detail"].startswith("Require secondary")
+
+    page.goto("/account")
+    page.locator("#disable-password").fill(grace.password)
+    page.get_by_label("Authentication code").fill(grace.totp_code())
+    page.get_by_role("button", name="Turn off two-factor authentication").click()
+    assert page.get_by_role("status").inner_text() == "Two-factor authentication is off."
+    grace.totp_secret = None
+    assert _api_login(web, "grace", grace.password).status_code == 200
+
+
+def test_tokens_are_shown_once_used_and_revoked(
+    web: Web, signed_in_page: SignedInPage, tmp_path: Path
+) -> None:
+    page = signed_in_page("grace", next_path="/account#tokens")
+    page.get_by_label("Label").fill("ci-pipeline")
+    page.get_by_label("Expires").select_option("30")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert re.fullmatch(r"pst_[0-9a-f]+_[\w-]+", token), token
+    row = page.locator("tr", has_text="ci-pipeline")
+    assert row.locator("td").all_inner_texts()[:1] == ["analytics:read"]
+    assert row.locator("td").nth(2).inner_text() == "never"  # last used
+    screenshot(page, tmp_path, "account-new-token")
+
+    assert _api_login(web, "grace", token).status_code == 200
+    page.goto("/account")
+    assert token not in page.content()  # shown once only
+    row = page.locator("tr", has_text="ci-pipeline")
+    assert row.locator("td").nth(2).inner_text().endswith("UTC")  # its last use, now
+
+    row.get_by_role("button", name="Revoke ci-pipeline").click()
+    assert page.get_by_role("status").inner_text().startswith("The token is revoked")
+    assert page.locator("tr", has_text="ci-pipeline").locator("td").nth(4).inner_text() == "revoked"
+    assert _api_login(web, "grace", token).status_code == 401
+
+
+def test_nobody_revokes_another_users_token(web: Web) -> None:
+    dave = web.users["dave"]
+    assert dave.pat is not None
+    token_id = dave.pat.split("_")[1]
+    with session_client(web, "grace") as client:
+        page = client.get("/account")
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+        assert csrf is not None
+        answer = client.post(
+            f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf.group(1)}
+        )
+    assert answer.status_code == 404 and "No such token of yours." in answer.text
+    assert _api_login(web, "dave", dave.pat).status_code == 200
+
+
+def test_a_token_session_cannot_manage_the_account(web: Web, new_page: NewPage) -> None:
+    dave = web.users["dave"]
+    assert dave.pat is not None
+    page = new_page()
+    sign_in(page, dave, secret=dave.pat, next_path="/account")
+    assert page.url == f"{web.url}/account"
+    assert "cannot change account settings" in page.get_by_role("status").inner_text()
+    assert page.locator("main form").count() == 0
+    with httpx.Client(base_url=web.url, headers={"Origin": web.url}) as client:
+        signed_in = client.post("/signin", data={"username": "dave", "secret": dave.pat})
+        assert signed_in.status_code == 303
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/account").text)
+        assert csrf is not None  # the sign-out form's
+        made = client.post(
+            "/account/tokens", data={"csrf_token": csrf.group(1), "label": "persistence"}
+        )
+        enrol = client.post("/account/2fa/start", data={"csrf_token": csrf.group(1)})
+    for answer in (made, enrol):
+        assert answer.status_code == 403
+        assert answer.json()["detail"].startswith("signed in with a personal access token")

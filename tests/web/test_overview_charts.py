@@ -1,0 +1,100 @@
+"""The overview's SVG chart, read back as XML: axes, ticks, points, values, the partial period
+and what assistive technology is given."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pullstats.api.dashboard.charts import line_chart, nice_axis, period_label, short_number
+from pullstats.api.dashboard.overview_data import Line, Point
+
+NS = {"s": "http://www.w3.org/2000/svg"}
+
+
+def months(values: list[int], partial: bool = True) -> list[Point]:
+    starts = ["2025-11-01", "2025-12-01", "2026-01-01", "2026-02-01"][: len(values)]
+    return [
+        Point(f"{s}T00:00:00Z", "", v, partial and i == len(values) - 1)
+        for i, (s, v) in enumerate(zip(starts, values, strict=True))
+    ]
+
+
+def parse(markup: str) -> tuple[ET.Element, ET.Element]:
+    root = ET.fromstring(f'<div xmlns:svg="http://www.w3.org/2000/svg">{markup}</div>')
+    drawing, points = root.findall("s:svg", NS)
+    return drawing, points
+
+
+def texts(svg: ET.Element, cls: str) -> list[str]:
+    return [e.text or "" for e in svg.iter(f"{{{NS['s']}}}text") if e.get("class") == cls]
+
+
+def test_a_chart_of_two_series_has_labelled_axes_ticks_and_every_point() -> None:
+    lines = [Line("acme/api", months([120, 340, 95, 12])), Line("acme/web", months([0, 5, 7, 1]))]
+    drawing, layer = parse(line_chart(lines, metric="Pulls", weeks=False))
+    assert drawing.get("role") == "img"
+    assert drawing.find("s:title", NS).text == "Pulls per month"  # type: ignore[union-attr]
+    desc = drawing.find("s:desc", NS).text or ""  # type: ignore[union-attr]
+    assert "acme/api, acme/web, Nov 2025 to Feb 2026" in desc
+    assert "The last month is not over yet" in desc
+    assert texts(drawing, "x-title") == ["Month (UTC)"]
+    assert texts(drawing, "y-title") == ["Pulls per month"]
+    assert texts(drawing, "x-tick") == ["Nov 2025", "Dec 2025", "Jan 2026", "Feb 2026"]
+    # largest 340 → steps of 100 (340 / 4 = 85 → 100) up to 400
+    assert texts(drawing, "y-tick") == ["0", "100", "200", "300", "400"]
+    assert texts(drawing, "partial-label") == ["partial"]
+    # one solid line over the complete months and one dashed step to the partial one, per series
+    lines_drawn = [e for e in drawing.iter(f"{{{NS['s']}}}polyline")]
+    assert [e.get("class") for e in lines_drawn] == ["series", "series partial"] * 2
+    circles = list(layer.iter(f"{{{NS['s']}}}circle"))
+    assert len(circles) == 8
+    assert [c.get("data-value") for c in circles] == ["120", "340", "95", "12", "0", "5", "7", "1"]
+    assert all(c.get("tabindex") == "0" for c in circles)
+    assert circles[1].get("aria-label") == "acme/api, Dec 2025: 340 pulls"
+    assert circles[3].get("aria-label") == "acme/api, Feb 2026 (partial): 12 pulls"
+    assert layer.get("role") == "group"
+    # the highest point sits on the top tick's line: 340 of 400
+    top = [e for e in drawing.iter(f"{{{NS['s']}}}line") if e.get("class") == "grid"][-1]
+    assert float(circles[1].get("cy", 0)) > float(top.get("y1", 0))
+
+
+def test_weeks_are_labelled_by_iso_week_and_thinned_to_twelve() -> None:
+    points = [Point(f"2026-01-{5 + 7 * (i % 4):02d}T00:00:00Z", "", i, False) for i in range(26)]
+    drawing, _ = parse(line_chart([Line("acme", points)], metric="Unique IPs", weeks=True))
+    ticks = texts(drawing, "x-tick")
+    assert len(ticks) <= 14 and ticks[0] == "2026-W02"
+    assert texts(drawing, "y-title") == ["Unique IPs per week"]
+    assert texts(drawing, "partial-label") == []
+
+
+def test_an_all_zero_chart_still_has_an_axis() -> None:
+    drawing, layer = parse(line_chart([Line("acme", months([0, 0]))], metric="Pulls", weeks=False))
+    assert texts(drawing, "y-tick") == ["0", "1"]
+    assert len(list(layer.iter(f"{{{NS['s']}}}circle"))) == 2
+
+
+def test_labels_are_escaped() -> None:
+    markup = line_chart([Line("<b>&", months([1]))], metric="Pulls", weeks=False)
+    assert "<b>" not in markup and "&lt;b&gt;&amp;" in markup
+
+
+@pytest.mark.parametrize(
+    ("largest", "ticks"),
+    [
+        (1, [0, 1]),
+        (7, [0, 2, 4, 6, 8]),
+        (10, [0, 5, 10]),
+        (999, [0, 500, 1000]),
+        (4000, [0, 1000, 2000, 3000, 4000]),
+    ],
+)
+def test_nice_axes(largest: int, ticks: list[int]) -> None:
+    assert nice_axis(largest).ticks == ticks
+
+
+def test_number_and_period_labels() -> None:
+    assert [short_number(n) for n in (950, 12_000, 1_500_000)] == ["950", "12k", "1.5M"]
+    assert period_label("2026-12-28T00:00:00Z", weeks=True) == "2026-W53"
+    assert period_label("2026-03-01T00:00:00Z", weeks=False) == "Mar 2026"

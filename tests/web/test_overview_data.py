@@ -1,0 +1,169 @@
+"""The overview's numbers for a view, worked out by hand over a small processed event set, and
+the view's checks against the viewer's scope. No browser: the page's data module alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from pullstats.accounts import service
+from pullstats.api.dashboard.overview_data import (
+    BadView,
+    Metric,
+    NotReadable,
+    View,
+    overview,
+    parse_view,
+    repositories,
+)
+from pullstats.api.viewer import Viewer
+from pullstats.ingest.records import PullRequestRecord
+from pullstats.pipeline import process
+from pullstats.rollups.series import RelativePeriod, Timespan
+from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
+from tests.conftest import write_spool
+
+A, B, C = "192.0.2.1", "198.51.100.2", "2001:db8::3"
+TODAY = date(2026, 2, 15)  # last-2-months: Dec 2025 and Jan 2026; Feb partial; before: Oct, Nov
+
+
+def t(day: str, seconds: float = 36_000) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def request(n: int, when: datetime, method: str, name: str, ip: str, tag: str = "") -> object:
+    return PullRequestRecord(
+        f"ov-{n}", micros(when), method, name, tag, "sha256:0d", ip, "docker/27.3.1",
+        "notification", now_micros(),
+    )  # fmt: skip
+
+
+EVENTS = [
+    request(1, t("2025-11-10"), "GET", "acme/api", A, "0.9"),  # Nov: the previous range
+    request(2, t("2025-12-29"), "GET", "acme/api", A, "1.0"),  # Dec: pull by tag (A)
+    request(3, t("2025-12-31"), "GET", "acme/api", B, "1.0"),  # Dec: pull by tag (B)
+    request(4, t("2026-01-01"), "GET", "acme/web", A),  # Jan: pull by digest (A)
+    request(5, t("2026-01-01"), "HEAD", "acme/api", C, "1.0"),  # Jan: version check (C)
+    request(6, t("2026-01-05"), "GET", "acme/api", A, "1.0"),  # Jan: pull (A)
+    request(7, t("2026-01-05", 36_003), "GET", "acme/api", A, "1.0"),  # 3 s later: a pull
+    request(8, t("2026-01-05"), "GET", "globex/x", A, "1.0"),  # another namespace
+    request(9, t("2026-02-02"), "GET", "acme/api", B, "2.0"),  # Feb: the partial month
+]
+
+VIEWER = Viewer(1, "ann", ("acme",), {"acme": ("globex/x",)})
+
+
+@pytest.fixture
+def processed(runtime: Runtime) -> Runtime:
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    write_spool(runtime, *EVENTS)  # type: ignore[arg-type]
+    process(runtime)
+    return runtime
+
+
+def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:
+    view = View("acme", period=RelativePeriod.LAST_2_MONTHS)
+    with processed.sessions() as session:
+        ov = overview(session, VIEWER, view, TODAY)
+    [line] = ov.lines
+    assert [(p.start[:10], p.value, p.partial) for p in line.points] == [
+        ("2025-12-01", 2, False),
+        ("2026-01-01", 3, False),
+        ("2026-02-01", 1, True),  # the current month, shown and marked
+    ]
+    heads = {h.label: (h.value, h.previous) for h in ov.headlines}
+    assert heads == {
+        "Pulls": (5, 1),  # Dec 2 + Jan 3 (the version check is no pull); Nov 1
+        "Pulls by tag": (4, 1),
+        "Pulls by digest": (1, 0),
+        "Version checks": (1, 0),
+        "Unique IPs per month (average)": (2, 0),  # Dec {A, B}, Jan {A, C}; Nov {A} / 2 → 0
+    }
+    assert ov.headlines[0].change == 4.0
+    assert ov.headlines[2].change is None  # nothing before: no change to show
+    assert [(x.name, x.pulls) for x in ov.top_tags] == [("api:1.0", 4)]
+    assert [(x.name, x.pulls) for x in ov.top_digests] == [("web@sha256:0d", 1)]
+    tools = [(x.name, x.version, x.pulls, x.version_check) for x in ov.breakdowns["tool_version"]]
+    assert tools == [("docker", "27.3.1", 5, 1)]
+    assert [(x.name, x.version, x.pulls) for x in ov.breakdowns["tool"]] == [("docker", "", 5)]
+    assert [(x.name, x.pulls) for x in ov.breakdowns["country"]] == [("ZZ", 5)]  # TEST-NETs
+    assert [(x.name, x.pulls) for x in ov.breakdowns["host"]] == [("", 5)]
+    assert ov.has_data
+
+
+def test_selected_repositories_one_line_each_and_no_summed_distinct_count(
+    processed: Runtime,
+) -> None:
+    params = {
+        "repo": ["web", "globex/x"],
+        "period": ["last-2-months"],
+        "metric": ["ips"],
+    }
+    view = parse_view(VIEWER, params)
+    assert view.repos == ("acme/web", "globex/x")
+    with processed.sessions() as session:
+        ov = overview(session, VIEWER, view, TODAY)
+        choices = repositories(session, VIEWER, "acme")
+    assert choices == ["acme/api", "acme/web", "globex/x"]
+    assert [(line.label, [p.value for p in line.points]) for line in ov.lines] == [
+        ("acme/web", [0, 1, 0]),  # unique IPs: A in January
+        ("globex/x", [0, 1, 0]),
+    ]
+    heads = {h.label: h.value for h in ov.headlines}
+    assert heads["Pulls"] == 2  # web's digest pull and x's tag pull, both in January
+    assert heads["Unique IPs per month (average)"] is None  # A pulled both: never summed
+    assert [(x.name, x.pulls) for x in ov.top_tags] == [("globex/x:1.0", 1)]
+
+
+def test_weeks_split_the_same_pulls(processed: Runtime) -> None:
+    view = View("acme", timespan=Timespan.WEEKS, period=RelativePeriod.LAST_2_MONTHS)
+    with processed.sessions() as session:
+        ov = overview(session, VIEWER, view, TODAY)
+    points = [(p.start[:10], p.value) for p in ov.lines[0].points if p.value]
+    # W01 (Mon 2025-12-29) holds Dec 29, 31 and Jan 1: three pulls; W02 two. Feb 2's W06 is
+    # complete but its Monday is past the window; the current W07 (Feb 9-15) is partial, empty
+    assert points == [("2025-12-29", 3), ("2026-01-05", 2)]
+    last = ov.lines[0].points[-1]
+    assert (last.start[:10], last.value, last.partial) == ("2026-02-09", 0, True)
+    assert ov.headlines[0].value == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"timespan": ["days"]}, "timespan must be one of months, weeks, not 'days'"),
+        ({"period": ["last-5-months"]}, "period must be one of last-2-months"),
+        ({"metric": ["bytes"]}, "metric must be one of pulls, ips"),
+        ({"repo": ["globex/other"]}, "repository 'globex/other' is not one of acme's"),
+        ({"repo": ["initech/app"]}, "repository 'initech/app' is not one of acme's"),
+        ({"colour": ["red"]}, "unknown parameter 'colour'"),
+        ({"metric": ["pulls", "ips"]}, "metric given 2 times"),
+        ({"repo": [f"r{n}" for n in range(51)]}, "at most 50 repositories"),
+    ],
+)
+def test_bad_values_are_refused_with_a_message(params: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(BadView, match=message.replace("(", r"\(")):
+        parse_view(VIEWER, params)
+
+
+def test_another_namespace_is_not_readable_even_through_an_extra_repo() -> None:
+    with pytest.raises(NotReadable, match="namespace 'globex' not found"):
+        parse_view(VIEWER, {"namespace": ["globex"]})
+    with pytest.raises(NotReadable):
+        parse_view(Viewer(2, "bob", ()), {})
+
+
+def test_the_view_defaults_and_its_share_parameters() -> None:
+    view = parse_view(VIEWER, {})
+    assert view == View("acme")
+    assert view.metric is Metric.PULLS
+    assert view.params(metric="ips") == {
+        "namespace": "acme",
+        "repo": [],
+        "timespan": "months",
+        "period": "last-12-months",
+        "metric": "ips",
+    }
