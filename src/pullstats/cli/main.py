@@ -85,7 +85,7 @@ def arrow_without_pandas(environ: Mapping[str, str]) -> None:
     pullstats never uses pandas on DuckDB, but pyarrow imports it whenever it is installed
     (the spark extra and PySpark's tests install it): the first time it converts Python or
     NumPy values (``pa.array``, ``pa.table`` of lists …), and again at every conversion while
-    it has not found it. That import is 0.3-0.4 s of every data command's start-up. So the
+    it has not found it. That import is about half a second of CPU in every data command. So the
     process's imports of pandas fail, and pyarrow goes on as it does without pandas (it only
     looks for pandas objects among what it is given, and pullstats gives it none). The Spark
     engine is left alone: PySpark needs pandas. Only the command's own process does this
