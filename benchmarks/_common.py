@@ -173,11 +173,13 @@ class Run:
     peak_rss_mib: float
     output: str
     errors: str
+    #: the child's user + system CPU time: less moved than ``seconds`` by other processes
+    cpu_seconds: float = 0.0
 
 
 def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
-    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child); exit
-    with its standard error if it fails."""
+    """Run a child to completion: wall time, and its own peak RSS and CPU time (wait4 on that
+    child); exit with its standard error if it fails."""
     out_path, err_path = scratch / "child.out", scratch / "child.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         began = time.perf_counter()
@@ -188,4 +190,5 @@ def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
     output, errors = out_path.read_text(), err_path.read_text()
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{errors}")
-    return Run(seconds, usage.ru_maxrss / 1024, output, errors)  # ru_maxrss is KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, output, errors, cpu)  # ru_maxrss is KiB on Linux

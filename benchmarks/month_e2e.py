@@ -290,6 +290,20 @@ def main() -> None:
          *([""] * len(codes))]
     )  # fmt: skip
     print(markdown_table(header, rows))
+    # CPU time (user + system) of each child: on a machine shared with other work the wall
+    # times move with the load, the CPU a command needs much less
+    cpu_header = ["CPU (user + system)", *(f"{c.name}: CPU seconds" for c in codes)]
+    cpu_rows: list[list[object]] = [
+        [f"`{step}`", *(spread([r.cpu_seconds for r in c.steps[step]], "s", 2) for c in codes)]
+        for step in STEPS
+    ]
+    cpu_totals = [
+        np.sum([[r.cpu_seconds for r in c.steps[s]] for s in STEPS], axis=0) for c in codes
+    ]
+    cpu_rows.append(["end to end", *(spread(list(t), "s", 2) for t in cpu_totals)])
+    ref_cpu = spread([r.cpu_seconds for r in reference], "s", 2)
+    cpu_rows.append(["reference", *([ref_cpu] * len(codes))])
+    print("\n" + markdown_table(cpu_header, cpu_rows))
     for code in codes:
         print(f"\n{code.name}: {code.steps['process'][-1].output.strip().splitlines()[-1]}")
         print(f"{code.name}: {code.steps['export'][-1].output.strip().splitlines()[-1]}")

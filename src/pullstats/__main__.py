@@ -1,5 +1,5 @@
 """``python -m pullstats`` runs the command line."""
 
-from pullstats.cli.main import app
+from pullstats.cli.main import run
 
-app(prog_name="pullstats")
+run()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 __all__ = [
     "Period",
     "PeriodKind",
+    "end_of_day",
     "format_instant",
     "last_complete_months",
     "period_of",
@@ -135,3 +136,8 @@ def last_complete_months(today: date, count: int) -> tuple[date, date]:
     for _ in range(count):
         first = period_of(PeriodKind.MONTH, first - timedelta(days=1)).start
     return first, current.start - timedelta(days=1)
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` (what ``--through DAY`` takes as the present)."""
+    return datetime.combine(day + timedelta(days=1), time.min, UTC)

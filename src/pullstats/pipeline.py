@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pullstats.classify import steps as classify_steps
 from pullstats.classify.actions import classify_days
@@ -29,6 +29,7 @@ from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import pruned_before
 from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
+from pullstats.periods import end_of_day as end_of_day  # where the tests and callers import it
 from pullstats.rollups import steps as rollup_steps
 from pullstats.rollups.compute import periods_of_days, rollup_periods
 from pullstats.runtime import Runtime
@@ -130,8 +131,3 @@ def process(
         # live node's); set after the rollups, so a failed run never closes a period
         runtime.node_seen(started - _WATERMARK_SLACK)
     return result
-
-
-def end_of_day(day: date) -> datetime:
-    """The first instant after ``day`` (what ``--through DAY`` takes as the present)."""
-    return datetime.combine(day + timedelta(days=1), time.min, UTC)

@@ -214,7 +214,7 @@ def export_command(
     rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite periods already exported."),
 ) -> None:
     """Close and export every closed period: raw, summary, repo-summary, namespace-summary."""
-    from pullstats.pipeline import end_of_day
+    from pullstats.periods import end_of_day  # not pipeline: export needs no classification
 
     day = _parse_day(through, "--through")
     with opened() as runtime:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
 import typer
 
 from pullstats import __version__
@@ -50,3 +57,41 @@ def main(
 ) -> None:
     """Configuration comes from PULLSTATS_* environment variables (see docs/operations.md)."""
     flags.debug = debug
+
+
+def run() -> None:
+    """The ``pullstats`` command: the installed script and ``python -m pullstats``."""
+    arrow_without_pandas(os.environ)
+    app(prog_name="pullstats")
+
+
+class _NoPandas(MetaPathFinder):
+    """Fails every import of pandas (see :func:`arrow_without_pandas`)."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname == "pandas" or fullname.startswith("pandas."):
+            raise ImportError("pandas is not used by pullstats commands on DuckDB")
+        return None  # not ours: the next finder's
+
+
+def arrow_without_pandas(environ: Mapping[str, str]) -> None:
+    """Keep pandas out of this process, unless the Spark engine is chosen.
+
+    pullstats never uses pandas on DuckDB, but pyarrow imports it whenever it is installed
+    (the spark extra and PySpark's tests install it): the first time it converts Python or
+    NumPy values (``pa.array``, ``pa.table`` of lists …), and again at every conversion while
+    it has not found it. That import is about half a second of CPU in every data command. So the
+    process's imports of pandas fail, and pyarrow goes on as it does without pandas (it only
+    looks for pandas objects among what it is given, and pullstats gives it none). The Spark
+    engine is left alone: PySpark needs pandas. Only the command's own process does this
+    (:func:`run`), never a caller of ``app`` in-process, such as the tests.
+    """
+    engines = [value for key, value in environ.items() if key.upper() == "PULLSTATS_ENGINE"]
+    if "pandas" in sys.modules or any(value != "duckdb" for value in engines):
+        return
+    sys.meta_path.insert(0, _NoPandas())

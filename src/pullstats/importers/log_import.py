@@ -27,6 +27,7 @@ import pyarrow as pa
 from pullstats import lake_files
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine, connect
+from pullstats.enrich import bundled
 from pullstats.ingest.access_log_formats import LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
@@ -112,6 +113,8 @@ def import_logs(
     check_sources(sources)
     result = ImportResult()
     result.sources = [SourceReport("stdin" if name == STDIN else name) for name in sources]
+    # the enrichment's bundled tables load while the lines are read and parsed
+    bundled.load_in_background(asn=runtime.settings.geoip_asn_db is None)
     with job_lock(runtime), contextlib.closing(connect(runtime.settings)) as db:
         guard = None if allow_overlap else _OverlapGuard(runtime, db)
         if guard is not None and not guard.active:
