@@ -1,9 +1,10 @@
 """The browser-test harness of the dashboard: one real server, one Chromium, known users.
 
 Every module of ``tests/web`` marks itself ``pytest.mark.xdist_group("web")``, so under
-pytest-xdist all of them run on one worker and share the session-scoped fixtures below: one
-``pullstats serve`` over a data dir with processed and exported data (:func:`web`), and one
-headless Chromium (Debian's, ``/usr/bin/chromium``; never ``playwright install``).
+pytest-xdist all of them run on one worker, one after another, and share the package-scoped
+fixtures below: one ``pullstats serve`` over a data dir with processed and exported data
+(:func:`web`), and one headless Chromium (Debian's, ``/usr/bin/chromium``; never
+``playwright install``).
 
 The installation (:data:`USERS`): namespaces ``acme`` (repositories ``api`` and
 ``tools/cli``, and ``partner/shared`` as an extra repo), ``beta`` (``web``) and ``partner``
@@ -162,7 +163,7 @@ def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
     return users, days
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """The dashboard's server over the installation above, for the whole session."""
     root = tmp_path_factory.mktemp("web")
@@ -176,7 +177,11 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+#: package-scoped, not session-scoped: Playwright's sync API keeps an event loop running in the
+#: worker while it is open, and every later test of the worker that calls ``asyncio.run`` would
+#: fail ("cannot be called from a running event loop"); the "web" group's tests run one after
+#: another, so the browser closes when the worker leaves ``tests/web``
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if os.environ.get("PULLSTATS_SKIP_BROWSER") == "1":
         pytest.skip("PULLSTATS_SKIP_BROWSER=1: browser tests skipped")
