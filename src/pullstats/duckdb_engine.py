@@ -3,6 +3,8 @@ and the engine that runs the pipeline's steps (:mod:`pullstats.steps`) on them."
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,22 +19,66 @@ from pullstats.steps import Function, Step, bind_params
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection (never a database file: that would lock out readers)."""
-    connection = duckdb.connect(":memory:")
-    connection.execute(f"SET threads = {int(settings.duckdb_threads)}")
-    connection.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
-    connection.execute("SET temp_directory = ?", [str(settings.paths.tmp / "duckdb")])
+    """A connection to this process's in-memory DuckDB database for ``settings`` (never a
+    database file: that would lock out readers).
+
+    Opening a DuckDB database costs tens of milliseconds (its catalog of functions is built
+    each time), and a job opens several; so the database is opened once per process and
+    configuration, and each caller gets a connection of its own to it (``cursor()``: a
+    fraction of a millisecond). Everything the pipeline makes on a connection is temporary
+    (tables, views, macros, registered Arrow tables): it is that connection's own and is gone
+    when the connection closes, so callers side by side never see one another's."""
+    connection = _database(settings).cursor()
     connection.execute("SET TimeZone = 'UTC'")
-    connection.execute("SET preserve_insertion_order = false")
     # DuckDB draws its own progress bar on long queries, into our command's output
     connection.execute("SET enable_progress_bar = false")
-    # the lake and the exports on object storage: read through s3fs (DuckDB's own httpfs
-    # extension is a download away; fsspec's filesystem is in the Python process already)
-    for store in (settings.lake, settings.exports_store):
-        if store.filesystem is not None:
-            connection.register_filesystem(store.filesystem)
-            break  # one s3 filesystem serves every bucket
     return connection
+
+
+#: the process's database, with the configuration it was opened with and the process id
+_opened: tuple[tuple[object, ...], int, duckdb.DuckDBPyConnection] | None = None
+_opening = threading.Lock()
+#: databases inherited through fork(): never closed in the child (their threads are the
+#: parent's), never used
+_inherited: list[duckdb.DuckDBPyConnection] = []
+
+
+def _database(settings: Settings) -> duckdb.DuckDBPyConnection:
+    global _opened
+    filesystem = next(
+        (store.filesystem for store in (settings.lake, settings.exports_store)
+         if store.filesystem is not None),
+        None,
+    )  # fmt: skip
+    key = (
+        int(settings.duckdb_threads),
+        settings.duckdb_memory_limit,
+        str(settings.paths.tmp / "duckdb"),
+        id(filesystem) if filesystem is not None else None,
+    )
+    with _opening:
+        if _opened is not None and _opened[1] != os.getpid():
+            _inherited.append(_opened[2])
+            _opened = None
+        if _opened is None or _opened[0] != key:
+            # a database opened with other settings stays open while connections to it do
+            _opened = (key, os.getpid(), _open(settings, filesystem))
+        return _opened[2]
+
+
+def _open(settings: Settings, filesystem: object) -> duckdb.DuckDBPyConnection:
+    database = duckdb.connect(":memory:")
+    # the database's own settings: they can't change once a query has spilled to disk
+    database.execute(f"SET threads = {int(settings.duckdb_threads)}")
+    database.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+    database.execute("SET temp_directory = ?", [str(settings.paths.tmp / "duckdb")])
+    database.execute("SET preserve_insertion_order = false")
+    # the lake and the exports on object storage: read through s3fs (DuckDB's own httpfs
+    # extension is a download away; fsspec's filesystem is in the Python process already);
+    # one s3 filesystem serves every bucket
+    if filesystem is not None:
+        database.register_filesystem(filesystem)
+    return database
 
 
 def read_parquet(paths: Sequence[Path | str], *, filename: bool = False) -> str:
