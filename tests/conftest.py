@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -343,3 +344,34 @@ def server(data_dir: Path, tmp_path: Path) -> Iterator[Server]:
     srv = start_server(data_dir, tmp_path / "server.log")
     yield srv
     srv.stop()
+
+
+#: Debian's chromium (scripts/system-deps.sh): Playwright drives it, never a browser of its own
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium() -> Iterator[Any]:
+    """A headless Chromium for a browser fixture to ``yield from``: skipped with
+    ``PULLSTATS_SKIP_BROWSER=1``, a one-line failure when the browser or Playwright is
+    missing, closed when the fixture ends."""
+    if os.environ.get("PULLSTATS_SKIP_BROWSER") == "1":
+        pytest.skip("PULLSTATS_SKIP_BROWSER=1: browser tests skipped")
+    if not (Path(CHROMIUM).is_file() and shutil.which(CHROMIUM)):
+        pytest.fail(
+            f"no chromium at {CHROMIUM}: run scripts/system-deps.sh (Debian's chromium), "
+            "or set PULLSTATS_SKIP_BROWSER=1 to skip the browser tests",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -8,17 +8,13 @@ the API's operations. ``PULLSTATS_SKIP_BROWSER=1`` skips it on a machine without
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 #: The policy the page is held to when the server sends none: scripts and styles from the
 #: server only, no inline script, nothing loaded from anywhere else. Swagger UI's stylesheet
 #: draws its icons as data: SVG images, hence img-src data:.
@@ -30,28 +26,7 @@ STRICT_POLICY = (
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if os.environ.get("PULLSTATS_SKIP_BROWSER") == "1":
-        pytest.skip("PULLSTATS_SKIP_BROWSER=1: browser tests skipped")
-    if not (Path(CHROMIUM).is_file() and shutil.which(CHROMIUM)):
-        pytest.fail(
-            f"no chromium at {CHROMIUM}: install it with `apt-get install -y chromium` "
-            "(Debian), or set PULLSTATS_SKIP_BROWSER=1 to skip the browser tests",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from launch_chromium()
 
 
 @pytest.mark.e2e

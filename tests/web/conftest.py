@@ -22,8 +22,6 @@ requests it tried to send to any other origin (:func:`outside_requests`), which 
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,9 +43,8 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, start_server, write_spool
+from tests.conftest import Server, catalog_settings, launch_chromium, start_server, write_spool
 
-CHROMIUM = "/usr/bin/chromium"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 
@@ -183,27 +180,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
 #: another, so the browser closes when the worker leaves ``tests/web``
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    if os.environ.get("PULLSTATS_SKIP_BROWSER") == "1":
-        pytest.skip("PULLSTATS_SKIP_BROWSER=1: browser tests skipped")
-    if not (Path(CHROMIUM).is_file() and shutil.which(CHROMIUM)):
-        pytest.fail(
-            f"no chromium at {CHROMIUM}: run scripts/system-deps.sh (Debian's chromium), "
-            "or set PULLSTATS_SKIP_BROWSER=1 to skip the browser tests",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from launch_chromium()
 
 
 _OUTSIDE: WeakKeyDictionary[Any, list[str]] = WeakKeyDictionary()
