@@ -21,6 +21,7 @@ PySpark is imported only when a session is opened: nothing else pays for it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -67,9 +68,23 @@ class SparkUnavailable(Exception):
     """Spark cannot run here as configured (the message names the setting)."""
 
 
+def _missing_packages() -> list[str]:
+    """Those of the spark extra's packages (PySpark, SQLGlot) this Python cannot import."""
+    missing = []
+    for name in ("pyspark", "sqlglot"):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def check_spark(settings: Settings) -> None:
     """Fail early, with one line naming the setting, when Spark cannot start: no Java, a
-    master that is not a Spark master URL, or a standalone master nobody answers at."""
+    master that is not a Spark master URL, a standalone master nobody answers at, or an
+    install without the spark extra (PySpark, SQLGlot)."""
     master = settings.spark_master
     if not _MASTER.fullmatch(master):
         raise SparkUnavailable(
@@ -92,6 +107,12 @@ def check_spark(settings: Settings) -> None:
                 raise SparkUnavailable(
                     f"PULLSTATS_SPARK_MASTER={master!r}: no Spark master answers at {address}"
                 ) from None
+    missing = _missing_packages()
+    if missing:
+        raise SparkUnavailable(
+            f"PULLSTATS_ENGINE=spark: {' and '.join(missing)} not installed: "
+            "pip install -c constraints.txt 'pullstats[spark]' (docs/spark.md)"
+        )
 
 
 def s3a_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -141,6 +162,8 @@ _session: SparkSession | None = None
 def spark_session(settings: Settings) -> SparkSession:
     """The process's SparkSession: the one ``spark-submit`` (or a caller) started, or one on
     ``PULLSTATS_SPARK_MASTER`` with local defaults (no UI, scratch in the data dir's tmp)."""
+    if _missing_packages():
+        check_spark(settings)  # the settings' own faults first, then the missing packages
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 

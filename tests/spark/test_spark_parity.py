@@ -34,7 +34,10 @@ from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
 from pullstats.steps import Step
 from tests.conftest import actions_table
 
-pyspark = pytest.importorskip("pyspark.sql", reason="pyspark is a test dependency")
+pyspark = pytest.importorskip(
+    "pyspark.sql",
+    reason="PySpark comes with the spark extra: pip install -c constraints.txt -e '.[test,spark]'",
+)
 
 # one worker, one JVM: the Spark tests share a session
 pytestmark = [pytest.mark.slow, pytest.mark.scaleout, pytest.mark.xdist_group("spark")]

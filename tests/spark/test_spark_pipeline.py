@@ -46,7 +46,10 @@ from tests.conftest import write_spool, write_spool_lines
 from tests.exports import golden
 from tests.storage.conftest import S3Server, start_moto, stop
 
-pytest.importorskip("pyspark.sql", reason="pyspark is a test dependency")
+pytest.importorskip(
+    "pyspark.sql",
+    reason="PySpark comes with the spark extra: pip install -c constraints.txt -e '.[test,spark]'",
+)
 
 pytestmark = [
     pytest.mark.slow,
