@@ -94,7 +94,7 @@ def test_a_standalone_master_nobody_answers_at_is_refused(tmp_path: Path) -> Non
 
 @pytest.mark.skipif(
     importlib.util.find_spec("pyspark") is None,
-    reason="the spark extra is not installed (the README's run; CI's later runs have it)",
+    reason="PySpark is not installed (pip install -e '.[test]' installs it)",
 )
 def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
     with socket.socket() as listener:
