@@ -3,7 +3,6 @@ and the one-line refusals of settings Spark cannot run with (no JVM is started h
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -92,10 +91,6 @@ def test_a_standalone_master_nobody_answers_at_is_refused(tmp_path: Path) -> Non
         check_spark(Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{port}"))
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("pyspark") is None,
-    reason="PySpark is not installed (pip install -e '.[test]' installs it)",
-)
 def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
