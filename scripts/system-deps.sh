@@ -1,13 +1,17 @@
 #!/bin/sh
 # The system packages the test suite needs beyond Python's: Debian's Chromium, which the browser
 # tests drive through Playwright (never `playwright install`: it downloads a browser build of
-# its own), and a Java runtime (17 or newer), which PySpark starts for the Spark parity tests.
+# its own), a Java runtime (17 or newer), which PySpark starts for the Spark parity tests, and
+# Debian's build of the Distribution registry (docker-registry, 2.8.2), which a test runs as a
+# real registry notifying a real pullstats (tests/ingest/test_real_registry.py). Its package
+# would also start a registry service on :5000 where systemd runs: that service is disabled.
 # PostgreSQL is optional: its tests run when PULLSTATS_TEST_POSTGRES_URL is set (see
 # CONTRIBUTING.md).
 set -eu
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
+command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
 if [ -z "$missing" ]; then
   exit 0
 fi
@@ -30,3 +34,11 @@ $as_root apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $missing >/dev/null
 command -v chromium >/dev/null
 command -v java >/dev/null
+command -v docker-registry >/dev/null
+case "$missing" in
+  *docker-registry*)
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+      $as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    fi
+    ;;
+esac

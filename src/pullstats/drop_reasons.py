@@ -54,6 +54,8 @@ class DropReason(StrEnum):
     # set aside by `process`: what an older version, a hand edit or a damaged disk left
     INVALID_RECORD = "invalid_record"
     DAMAGED_LINE = "damaged_line"
+    # set aside by `ingest registry-log`: a notified request the registry answered non-2xx
+    REFUSED = "refused"
 
 
 R = DropReason
@@ -93,6 +95,7 @@ MEANING: dict[DropReason, str] = {
     R.BAD_COUNT: "a summary row with a count that is not a non-negative integer",
     R.INVALID_RECORD: "a spool record that breaks a rule every ingest path enforces",
     R.DAMAGED_LINE: "a spool line that is not a record (a torn write, a damaged disk)",
+    R.REFUSED: "a notified request the registry's own log shows answered outside 200-299",
 }
 
 #: Registry notifications: events ignored (valid, not pulls) and rejected (bad).
@@ -148,6 +151,9 @@ DOCKERHUB_SUMMARY = (
 #: What ``process`` sets aside instead of classifying (``lake/set-aside/<reason>/``).
 SET_ASIDE = (R.TIMESTAMP_OUT_OF_RANGE, R.INVALID_RECORD, R.DAMAGED_LINE)
 
+#: What ``pullstats ingest registry-log`` sets aside from the lake's requests.
+REGISTRY_LOG_SET_ASIDE = (R.REFUSED,)
+
 #: Every path's reasons, by the path's name in the docs.
 PATHS: dict[str, tuple[DropReason, ...]] = {
     "notifications, ignored": NOTIFICATION_IGNORED,
@@ -157,4 +163,5 @@ PATHS: dict[str, tuple[DropReason, ...]] = {
     "Docker Hub raw rows": DOCKERHUB_RAW,
     "Docker Hub summary rows": DOCKERHUB_SUMMARY,
     "process, set aside": SET_ASIDE,
+    "registry logs, set aside": REGISTRY_LOG_SET_ASIDE,
 }

@@ -10,6 +10,7 @@ Layout (keys relative to the lake's root)::
 
     _meta.json                                          lake_meta.py
     requests/day=D/part-<batch>-0.parquet               compaction, log import
+    registry-ids/day=D/part-<batch>-0.parquet           compaction (lake/refused.py)
     actions/day=D/actions.parquet                       classification
     imported/day=D/part-<sha256>.parquet                Docker Hub CSV import
     imported-summaries/<week|month>/<start>/part-<sha256>.parquet
@@ -31,8 +32,9 @@ ACTIONS = "actions"
 IMPORTED = "imported"
 IMPORTED_SUMMARIES = "imported-summaries"
 IMPORTED_FILES = "imported-files"
+REGISTRY_IDS = "registry-ids"
 #: the tables partitioned by day, which the lake retention prunes
-DAY_TABLES = (REQUESTS, ACTIONS, IMPORTED)
+DAY_TABLES = (REQUESTS, ACTIONS, IMPORTED, REGISTRY_IDS)
 
 
 def day_folder(table: str, day: date) -> str:

@@ -131,4 +131,16 @@ IMPORTED_SUMMARIES = LakeTable(
     "*/*/part-*.parquet",
 )
 
-TABLES = (REQUESTS, ACTIONS, IMPORTED_ACTIONS, IMPORTED_SUMMARIES)
+#: Stage 1, beside the requests: which registry request (Distribution's ``request.id``, which
+#: its own log repeats) each notified request was, so that ``pullstats ingest registry-log``
+#: can find the requests the registry refused (:mod:`pullstats.lake.refused`). Only requests
+#: whose notification gave an id have a row; a row may repeat (a batch compacted again).
+#: A table added beside the others changes nothing a release without it reads, so the lake's
+#: schema version stays.
+REGISTRY_IDS = LakeTable(
+    "registry-ids",
+    pa.schema([_text("id", False), _text("request_id", False)]),
+    "part-<batch>-0.parquet, one new file per run that compacts notifications with an id",
+)
+
+TABLES = (REQUESTS, ACTIONS, IMPORTED_ACTIONS, IMPORTED_SUMMARIES, REGISTRY_IDS)

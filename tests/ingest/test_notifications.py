@@ -157,6 +157,7 @@ def test_manifest_pull_by_tag_with_get() -> None:
             ua=DOCKER_UA,
             src="notification",
             recv=RECEIVED_US,
+            rid="6df24a34-0959-4923-81ca-14f09767db19",  # the event's request.id
         )
     ]
 
@@ -212,17 +213,42 @@ record_texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @given(
-    texts=st.lists(record_texts, min_size=8, max_size=8),
+    texts=st.lists(record_texts, min_size=9, max_size=9),
     ts=st.integers(-(2**62), 2**62),
     recv=st.integers(0, 2**62),
 )
 def test_record_line_is_what_json_dumps_writes(texts: list[str], ts: int, recv: int) -> None:
-    # compaction and demo/synthetic.py's to_spool_lines rely on this exact byte form
-    event_id, method, name, tag, digest, ip, ua, src = texts
-    record = PullRequestRecord(event_id, ts, method, name, tag, digest, ip, ua, src, recv)
-    expected = json.dumps(asdict(record), separators=(",", ":"), ensure_ascii=False) + "\n"
+    # compaction and demo/synthetic.py's to_spool_lines rely on this exact byte form; the
+    # registry's request id is written only when there is one (demo spools have none)
+    event_id, method, name, tag, digest, ip, ua, src, rid = texts
+    record = PullRequestRecord(event_id, ts, method, name, tag, digest, ip, ua, src, recv, rid)
+    fields = asdict(record)
+    if not rid:
+        del fields["rid"]
+    expected = json.dumps(fields, separators=(",", ":"), ensure_ascii=False) + "\n"
     assert record.to_line() == expected.encode()
     assert spool_lines([record, record]) == expected.encode() * 2
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("6df24a34-0959-4923-81ca-14f09767db19", "6df24a34-0959-4923-81ca-14f09767db19"),
+        ("", ""),
+        (None, ""),
+        (7, ""),  # not a string
+        ("a b", ""),  # not an id a log line could hold
+        ("x" * 129, ""),  # too long
+    ],
+)
+def test_the_registry_request_id_is_kept_when_it_is_one(given: object, kept: str) -> None:
+    event = manifest_pull()
+    if given is None:
+        del event["request"]["id"]
+    else:
+        event["request"]["id"] = given
+    # an odd request id never costs the event: it only cannot be matched to the registry's log
+    assert only_record(parse_event(event, RECEIVED_US)).rid == kept
 
 
 def test_spool_lines_of_nothing_is_empty() -> None:

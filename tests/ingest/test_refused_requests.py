@@ -6,8 +6,9 @@ an OCI image index by tag. The registry answers 404 (``MANIFEST_UNKNOWN``), writ
 access log, and still notifies a ``pull``: it notifies once its store has found the manifest,
 before the handler refuses it, and the event holds neither the status nor the ``Accept`` header.
 A 404 is not a pull (Docker Hub does not count it): the log import skips it; the notification
-cannot be told from a served pull, so it is counted, and the docs say so where they define a
-request.
+cannot be told from a served pull on its own, so it is counted until the registry's own log is
+imported (``pullstats ingest registry-log``: tests/lake/test_refused.py,
+tests/ingest/test_real_registry.py), and the docs say so where they define a request.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ def test_the_notification_of_a_refused_request_looks_like_a_served_pull() -> Non
     event = pull_event(WHEN, "acme/api", tag="1.0", media_type=OCI_INDEX, useragent=OLD_CLIENT)
     received = micros(WHEN + timedelta(seconds=1))
     result = parse_envelope(json.dumps({"events": [event]}).encode(), ENVELOPE_TYPE, received)
-    # nothing in the event tells the 404 apart: counted, as documented
+    # nothing in the event tells the 404 apart: only its request id, which the registry's log
+    # repeats with the status
     assert [(r.name, r.tag, r.ua) for r in result.records] == [("acme/api", "1.0", OLD_CLIENT)]
+    assert result.records[0].rid == event["request"]["id"]
 
 
 def test_the_docs_say_notifications_count_refused_requests() -> None:
@@ -51,6 +54,7 @@ def test_the_docs_say_notifications_count_refused_requests() -> None:
     assert "### Notifications of refused requests" in (DOCS / "data-definitions.md").read_text()
     assert "notifications over-count by these refused requests" in definitions
     assert "a refused line is skipped as `non_2xx`" in definitions
+    assert "`pullstats ingest registry-log FILE...` reads the log" in definitions
     for page in DOCS.glob("*.md"):  # what they said before a real registry showed otherwise
         text = " ".join(page.read_text().split()).lower()
         assert "notifications describe only successful requests" not in text, page.name

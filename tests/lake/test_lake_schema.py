@@ -36,6 +36,7 @@ def test_written_files_have_the_declared_schemas(runtime: Runtime) -> None:
                 "docker/27.3.1",
                 "notification",
                 now_micros(),
+                rid=f"r{i}",  # Distribution's request.id: kept in registry-ids
             )
             for i in range(3)
         ),

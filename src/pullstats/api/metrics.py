@@ -54,7 +54,7 @@ class SetAsideCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             "pullstats_set_aside_records",
-            "Records process set aside instead of classifying (lake/set-aside), by reason.",
+            "Records set aside instead of counted (lake/set-aside), by reason.",
             labels=["reason"],
         )
         counts = set_aside_counts(self.settings)

@@ -1,4 +1,5 @@
-"""``pullstats ingest logs FILE...``: import registry access logs (nginx, Distribution)."""
+"""``pullstats ingest logs FILE...``: import registry access logs (nginx, Distribution);
+``pullstats ingest registry-log FILE...``: set aside the notified pulls the registry refused."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pullstats.cli.common import err, fail, opened, out
 
 if TYPE_CHECKING:  # the importer (DuckDB, Arrow) is loaded by the command, not the command tree
     from pullstats.importers.log_import import ImportProgress, ImportResult, SourceReport
+    from pullstats.importers.registry_log import RegistryLogResult
 
 ingest_app = typer.Typer(help="Import pull events from files.", no_args_is_help=True)
 
@@ -68,6 +70,83 @@ def logs_command(
             bars.stop()
             raise fail(str(error)) from None
     _print_report(result)
+
+
+@ingest_app.command("registry-log")
+def registry_log_command(
+    files: list[str] = typer.Argument(
+        ..., metavar="FILE...", help="The registry's own log files (.gz too); - for stdin."
+    ),
+) -> None:
+    """Set aside notified pulls that the registry's own log shows it refused (non-2xx).
+
+    Distribution notifies a pull before it answers, so a manifest request it then refuses (a
+    404 for an OCI manifest asked for without an OCI Accept header) arrives like a served one.
+    Its log (log.formatter text or json, level info or error) has each request's status under
+    the same request id: those requests are moved to the lake's set-aside/refused/ and their
+    days recounted by the next `pullstats process` (docs/data-definitions.md).
+    """
+    from pullstats.importers.log_import import LogImportError, check_sources
+    from pullstats.importers.registry_log import import_registry_log
+
+    try:
+        check_sources(files)  # before the data dir is opened: a typo creates nothing
+    except LogImportError as error:
+        raise fail(str(error)) from None
+    with opened() as runtime, _progress() as (bars, progress):
+        try:
+            result = import_registry_log(runtime, files, progress)
+        except LogImportError as error:
+            bars.stop()
+            raise fail(str(error)) from None
+    _print_registry_report(result)
+
+
+def _print_registry_report(result: RegistryLogResult) -> None:
+    """Per source: lines, manifest responses, refused ones, the first bad entries' line numbers
+    (never their text: the registry logs the ingest token); then what was set aside. Exits 1
+    if a source held no response entry of the registry's log at all."""
+    from pullstats.importers.registry_log import not_a_registry_log
+
+    refused = 0
+    for source in result.sources:
+        refused += source.refused
+        out.print(
+            f"{source.name}: {source.lines} lines read, {source.manifest_responses} manifest "
+            f"responses, {source.refused} refused",
+            markup=False,
+        )
+        if source.unreadable:
+            more = source.unreadable - len(source.unreadable_lines)
+            out.print(
+                f"{source.name}: unreadable response entry at "
+                f"line{'s' if source.unreadable > 1 else ''} "
+                + ", ".join(str(n) for n in source.unreadable_lines)
+                + (f" and {more} more" if more > 0 else ""),
+                markup=False,
+            )
+    moved = result.set_aside.total()
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result.set_aside.items()))
+    days = sorted(result.days)
+    span = f" on {len(days)} days ({days[0]} to {days[-1]})" if days else ""
+    out.print(
+        f"set aside {moved} notified requests the registry refused"
+        + (f" ({statuses}){span}; run `pullstats process` to recount them" if moved else "")
+        + (
+            f"; {refused - moved} refused responses match no request in the lake "
+            "(not notified, or set aside before)"
+            if refused > moved
+            else ""
+        )
+    )
+    not_logs = [source.name for source in result.sources if not_a_registry_log(source)]
+    for name in not_logs:
+        fail(
+            f"{name}: not a registry log: no 'response completed' entry of Distribution's log "
+            "(see docs/operations.md)"
+        )
+    if not_logs:
+        raise typer.Exit(1)
 
 
 class _Bars:

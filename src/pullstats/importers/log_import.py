@@ -171,7 +171,7 @@ def _parsed(
     """Parse a source a segment at a time, adding each to its report; each segment's requests
     are in :data:`STAGED_REQUESTS` until the next one is parsed."""
     parser = LogParser(db, log_format, now_micros(), max_skew=settings.max_clock_skew)
-    for segment in _segments(_chunks(name, progress)):
+    for segment in _segments(line_chunks(name, progress)):
         parsed = parser.parse(segment)
         report.lines += parsed.lines
         report.used += parsed.used
@@ -247,7 +247,7 @@ def _segment(first: LineChunk, rest: Iterator[LineChunk]) -> Iterator[LineChunk]
         yield chunk
 
 
-def _chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
+def line_chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
     """The line chunks of a file or of stdin, reporting progress in bytes of the source."""
     with _open_source(name) as raw:
         size = None if name == STDIN else Path(name).stat().st_size

@@ -57,6 +57,8 @@ _TIMESTAMP = re.compile(
 )
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+#: A registry's id of a request (Distribution: a UUID), as ``request.id`` and its log give it.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", re.ASCII)
 #: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
 #: without building an address object; anything else goes through ipaddress. RE2-compatible
 #: (the access-log import finds the addresses to normalise with it).
@@ -209,8 +211,10 @@ def parse_event(
     # cannot hold: caught here it rejects its event, instead of failing the whole delivery.
     if not (_is_utf8(event_id) and _is_utf8(ua)):
         raise UnparseableRequest("'id' or 'useragent' holds a lone surrogate (\\ud800-\\udfff)")
+    given = request.get("id")  # kept only when it is an id the registry's log could repeat
+    rid = given if isinstance(given, str) and REQUEST_ID.fullmatch(given) else ""
     return PullRequestRecord(
-        event_id, ts, method, name, tag, digest, ip, ua, "notification", received_us
+        event_id, ts, method, name, tag, digest, ip, ua, "notification", received_us, rid
     )
 
 

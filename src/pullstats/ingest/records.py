@@ -28,6 +28,11 @@ SPOOL_SCHEMA = pa.schema(
     ]
 )
 
+#: What a spool line may hold besides: ``rid``, the registry's own id of the request
+#: (Distribution's ``request.id``, which its log repeats), written only when known. Stage 1
+#: keeps it apart from the request (``lake/registry-ids/``, :mod:`pullstats.lake.refused`).
+SPOOL_LINE_SCHEMA = SPOOL_SCHEMA.append(pa.field("rid", pa.string()))
+
 
 @dataclass(frozen=True, slots=True)
 class PullRequestRecord:
@@ -43,6 +48,8 @@ class PullRequestRecord:
     ua: str
     src: str
     recv: int
+    #: the registry's id of the request ("" when the source gives none)
+    rid: str = ""
 
     def to_line(self) -> bytes:
         return self._line_text().encode()
@@ -56,7 +63,7 @@ class PullRequestRecord:
             f'{{"id":{quote(self.id)},"ts":{self.ts:d},"method":{quote(self.method)},'
             f'"name":{quote(self.name)},"tag":{quote(self.tag)},"digest":{quote(self.digest)},'
             f'"ip":{quote(self.ip)},"ua":{quote(self.ua)},"src":{quote(self.src)},'
-            f'"recv":{self.recv:d}}}\n'
+            f'"recv":{self.recv:d}' + (f',"rid":{quote(self.rid)}}}\n' if self.rid else "}\n")
         )
 
 

@@ -4,7 +4,8 @@ Each run reads the complete lines past every segment's recorded offset, drops ev
 the lake (by event id), replaces the client IP with ``HMAC-SHA256(key, ip)``, enriches, and
 writes one new Parquet file per touched day (``lake/requests/day=D/part-<batch>.parquet``). The
 files are renamed into place before the offsets advance, so a crash in between only means the
-same lines are read again, and de-duplication drops them.
+same lines are read again, and de-duplication drops them. The registry's request id a line may
+carry goes beside them (``lake/registry-ids/``, :mod:`pullstats.lake.refused`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pullstats.enrich import (
 from pullstats.ingest.record_rules import record_problem_params
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.ip_hash import IP_HASH_KEY, hash_ips
+from pullstats.lake.refused import write_registry_ids
 from pullstats.lake.retention import prune_spool
 from pullstats.lake.set_aside import DAMAGED_LINE, set_aside_lines, set_aside_requests
 from pullstats.lake.spool import SegmentSlice, read_new_lines
@@ -88,6 +90,7 @@ def compact(
     result = CompactionResult()
     node = runtime.settings.node
     progress = _progress(runtime, node)
+    window = TimeWindow.now(runtime.settings.max_clock_skew)
     with contextlib.closing(connect(runtime.settings)) as connection:
         writer = RequestWriter(runtime, connection)
         while True:
@@ -99,6 +102,9 @@ def compact(
                 set_aside_lines(runtime.settings, damaged)
                 result.set_aside[DAMAGED_LINE] += len(damaged)
             result.lines += table.num_rows + len(damaged)
+            # which registry request each one was: kept beside the requests (lake/refused.py)
+            write_registry_ids(runtime.settings, table.select(["id", "ts", "rid"]), window)
+            table = table.drop_columns(["rid"])
             before = writer.set_aside.copy()
             written = writer.write_table(table)
             set_aside = writer.set_aside - before

@@ -37,14 +37,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pullstats.config import Settings
-from pullstats.drop_reasons import SET_ASIDE, DropReason
+from pullstats.drop_reasons import REGISTRY_LOG_SET_ASIDE, SET_ASIDE, DropReason
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.lake.spool_lines import DamagedLine
 from pullstats.lake_files import IMPORTED, REQUESTS, day_folder, lake_days
 
 DAMAGED_LINE = DropReason.DAMAGED_LINE
-#: Why a record is set aside; each is a folder under ``lake/set-aside`` and a metric label.
-SET_ASIDE_REASONS = SET_ASIDE
+#: Why a record is set aside (by ``process``, or by ``ingest registry-log``:
+#: :mod:`pullstats.lake.refused`); each is a folder under ``lake/set-aside`` and a metric label.
+SET_ASIDE_REASONS = SET_ASIDE + REGISTRY_LOG_SET_ASIDE
 
 
 #: the lake's folder of what is set aside (keys relative to the lake's root)
@@ -60,7 +61,7 @@ def set_aside_requests(settings: Settings, requests: pa.Table, reason: str) -> s
     """Write spool ``requests`` (their address already hashed) under ``reason``."""
     columns = zip(*(requests[name].to_pylist() for name in ("id", "ts", "recv")), strict=True)
     keys = sorted("\t".join(map(str, values)) for values in columns)
-    return _write(settings, reason, keys, requests)
+    return set_aside_table(settings, reason, "spool", keys, requests)
 
 
 def set_aside_lines(settings: Settings, lines: list[DamagedLine]) -> str:
@@ -74,13 +75,17 @@ def set_aside_lines(settings: Settings, lines: list[DamagedLine]) -> str:
         }
     )
     keys = sorted(f"{line.segment}:{line.offset}" for line in lines)
-    return _write(settings, DAMAGED_LINE, keys, table)
+    return set_aside_table(settings, DAMAGED_LINE, "spool", keys, table)
 
 
-def _write(settings: Settings, reason: str, keys: list[str], table: pa.Table) -> str:
-    # named after what it holds: a run retried after a crash writes the same file again
+def set_aside_table(
+    settings: Settings, reason: str, kind: str, keys: list[str], table: pa.Table
+) -> str:
+    """Write ``table`` under ``set-aside/<reason>/<kind>/`` (``kind``: what its rows were, spool
+    records or lake requests), in a file named after ``keys``, the sorted ids of its rows: a
+    run retried after a crash writes the same file again. Returns its location."""
     name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
-    key = f"{SET_ASIDE_FOLDER}/{reason}/spool/part-{name}.parquet"
+    key = f"{SET_ASIDE_FOLDER}/{reason}/{kind}/part-{name}.parquet"
     stamped = table.append_column(
         "set_aside_at", pa.array([int(time.time() * 1_000_000)] * table.num_rows, pa.int64())
     )

@@ -1,4 +1,4 @@
-"""Spool lines → an Arrow table of :data:`~pullstats.ingest.records.SPOOL_SCHEMA`.
+"""Spool lines → an Arrow table of :data:`~pullstats.ingest.records.SPOOL_LINE_SCHEMA`.
 
 A spool line is written by the ingest paths and is valid JSON with every field of the right
 type. One that is not (a disk that lost a block, a hand edit, a line from a broken version) is
@@ -18,11 +18,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from pullstats.ingest.records import SPOOL_SCHEMA
+from pullstats.ingest.records import SPOOL_LINE_SCHEMA
 from pullstats.lake.spool import SegmentSlice
 
 _INT64 = range(-(2**63), 2**63)
-_OPTIONS = pajson.ParseOptions(explicit_schema=SPOOL_SCHEMA, unexpected_field_behavior="ignore")
+_OPTIONS = pajson.ParseOptions(
+    explicit_schema=SPOOL_LINE_SCHEMA, unexpected_field_behavior="ignore"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,8 @@ class DamagedLine:
 
 
 def parse_spool_slices(slices: list[SegmentSlice]) -> tuple[pa.Table, list[DamagedLine]]:
-    """The records of ``slices``, and the lines that are not records."""
+    """The records of ``slices`` (``rid`` NULL where a line has none), and the lines that are
+    not records."""
     try:  # the usual case, in one pass of Arrow's JSON reader
         return pajson.read_json(
             io.BytesIO(b"".join(s.data for s in slices)), parse_options=_OPTIONS
@@ -53,7 +56,7 @@ def parse_spool_slices(slices: list[SegmentSlice]) -> tuple[pa.Table, list[Damag
             elif row:  # a blank line is neither
                 rows.append(row)
             offset += len(line)
-    return pa.Table.from_pylist(rows, schema=SPOOL_SCHEMA), damaged
+    return pa.Table.from_pylist(rows, schema=SPOOL_LINE_SCHEMA), damaged
 
 
 def _unencodable(text: str) -> bool:
@@ -76,7 +79,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     row = {}
-    for field in SPOOL_SCHEMA:
+    for field in SPOOL_LINE_SCHEMA:
         item = value.get(field.name)
         if item is None:
             pass  # NULL: the record rules decide (ingest/record_rules.py)

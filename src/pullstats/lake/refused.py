@@ -1,0 +1,195 @@
+"""Notified requests the registry refused: kept out of the lake's requests, never lost.
+
+A registry notification does not say how the request was answered, and Distribution notifies a
+manifest ``pull`` before its handler decides: a request it then refuses (a 404 for an OCI
+manifest asked for without an OCI ``Accept``) is notified like a served one. Its own log says
+how each request ended, under the request id the notification carries too
+(:mod:`pullstats.ingest.registry_log`). So:
+
+- compaction keeps, beside each day's requests, which registry request each notified request
+  was (``registry-ids/day=D/``, :func:`write_registry_ids`);
+- ``pullstats ingest registry-log`` hands the refused responses of the log here:
+  :func:`find_refused` finds the lake's requests they were, and :func:`set_aside_refused` moves
+  them from their request parts to ``set-aside/refused/requests/`` with the status the log
+  gave, after the caller has recorded their days as pending for ``process``.
+
+Each step can be run again: a request already set aside is no longer in a part, and a part is
+replaced whole (its rows but those), under the job lock the caller holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pullstats.action_window import days_to_reclassify
+from pullstats.config import Settings
+from pullstats.drop_reasons import DropReason
+from pullstats.ingest.time_window import TimeWindow
+from pullstats.lake.set_aside import set_aside_table
+from pullstats.lake_files import REGISTRY_IDS, REQUESTS, day_folder
+from pullstats.lake_schema import REGISTRY_IDS as REGISTRY_IDS_TABLE
+from pullstats.timestamps import DAY_US, from_micros
+
+REFUSED = DropReason.REFUSED
+
+
+def write_registry_ids(settings: Settings, records: pa.Table, window: TimeWindow) -> int:
+    """Keep the registry request id of each of ``records`` (spool rows: ``id``, ``ts``,
+    ``rid``) that has one and a time in ``window``, one new part per day; the rows kept."""
+    ts = records["ts"]
+    usable = pc.and_kleene(
+        pc.and_kleene(pc.not_equal(records["rid"], ""), pc.is_valid(records["id"])),
+        pc.and_kleene(
+            pc.greater_equal(ts, window.earliest_us), pc.less_equal(ts, window.latest_us)
+        ),
+    )
+    known = records.filter(usable)  # a NULL condition (a damaged record) drops the row
+    if known.num_rows == 0:
+        return 0
+    days = pc.divide(known["ts"], DAY_US)  # integer division: the ts are never negative
+    batch = uuid.uuid4().hex
+    staging = settings.paths.tmp
+    staging.mkdir(parents=True, exist_ok=True)
+    for day_number in pc.unique(days).to_pylist():
+        rows = known.filter(pc.equal(days, day_number))
+        table = pa.table(
+            [rows["id"], rows["rid"]], schema=REGISTRY_IDS_TABLE.schema
+        )  # the same names as the lake's (rid → request_id)
+        day = from_micros(day_number * DAY_US).date()
+        staged = staging / f"registry-ids-{batch}-{day}.parquet"
+        try:
+            pq.write_table(table, staged, compression="zstd")
+            settings.lake.publish(staged, f"{day_folder(REGISTRY_IDS, day)}/part-{batch}-0.parquet")
+        finally:
+            staged.unlink(missing_ok=True)
+    return int(known.num_rows)
+
+
+@dataclass
+class PartMatch:
+    """The refused requests of one request part."""
+
+    key: str
+    requests: pa.Table  # the whole part
+    refused: pa.Array  # boolean, per row of ``requests``
+
+
+@dataclass
+class Refused:
+    """The lake's requests that a registry log shows refused, part by part."""
+
+    parts: list[PartMatch] = field(default_factory=list)
+    #: request id in the lake → the status the registry answered with
+    status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(pc.sum(part.refused).as_py() or 0 for part in self.parts)
+
+    def days(self) -> set[date]:
+        """The days the refused requests are on."""
+        return {_part_day(part.key) for part in self.parts}
+
+    def reclassify(self) -> set[date]:
+        """The days whose actions change once these requests are gone."""
+        earliest: dict[date, int] = {}
+        for part in self.parts:
+            first = pc.min(part.requests.filter(part.refused)["ts"].cast(pa.int64())).as_py()
+            day = _part_day(part.key)
+            earliest[day] = min(earliest.get(day, first), first)
+        return days_to_reclassify(earliest)
+
+
+def find_refused(settings: Settings, refused: Mapping[str, tuple[int, int]]) -> Refused:
+    """The lake's requests that were the registry requests ``refused`` (request id → (time of
+    the response, µs since the epoch; status)).
+
+    A notification's time is when the registry found the manifest, a moment before the
+    response: each request is looked for on its response's day and the days either side.
+    """
+    found = Refused()
+    if not refused:
+        return found
+    wanted = pa.array(list(refused), pa.string())
+    days = {
+        from_micros(when).date() + timedelta(days=offset)
+        for when, _ in refused.values()
+        for offset in (-1, 0, 1)
+    }
+    for day in sorted(days):
+        lake_ids = _registry_ids_of(settings, day, wanted)
+        if not lake_ids:
+            continue
+        ids = pa.array(list(lake_ids), pa.string())
+        for key in _parts(settings, day):
+            with settings.lake.open(key) as handle:
+                requests = pq.read_table(handle)
+            matched = pc.is_in(requests["id"], value_set=ids)
+            if pc.any(matched).as_py():
+                found.parts.append(PartMatch(key, requests, matched))
+                for lake_id in requests["id"].filter(matched).to_pylist():
+                    found.status[lake_id] = refused[lake_ids[lake_id]][1]
+    return found
+
+
+def set_aside_refused(settings: Settings, found: Refused) -> int:
+    """Move the requests of ``found`` to ``set-aside/refused/requests/`` (with the registry's
+    ``request_id`` and ``status``) and replace each part by its other rows; how many moved.
+    The caller has recorded ``found.reclassify()`` as pending first: a run stopped between
+    the two still recounts the days it changed."""
+    moved = 0
+    for part in found.parts:
+        rows = part.requests.filter(part.refused)
+        statuses = [found.status[request_id] for request_id in rows["id"].to_pylist()]
+        set_aside_table(
+            settings,
+            REFUSED,
+            "requests",
+            sorted(rows["id"].to_pylist()),
+            rows.append_column("status", pa.array(statuses, pa.int16())),
+        )
+        kept = part.requests.filter(pc.invert(part.refused))
+        if kept.num_rows == 0:
+            settings.lake.delete([part.key])
+        else:
+            staged = settings.paths.tmp / f"refused-{uuid.uuid4().hex}.parquet"
+            try:
+                pq.write_table(kept, staged, compression="zstd")
+                settings.lake.publish(staged, part.key)
+            finally:
+                staged.unlink(missing_ok=True)
+        moved += rows.num_rows
+    return moved
+
+
+def _registry_ids_of(settings: Settings, day: date, wanted: pa.Array) -> dict[str, str]:
+    """Lake request id → registry request id, for the ``wanted`` registry ids on ``day``."""
+    found: dict[str, str] = {}
+    for key in settings.lake.files(day_folder(REGISTRY_IDS, day), ".parquet"):
+        with settings.lake.open(key) as handle:
+            table = pq.read_table(handle)
+        table = table.filter(pc.is_in(table["request_id"], value_set=wanted))
+        found.update(zip(table["id"].to_pylist(), table["request_id"].to_pylist(), strict=True))
+    return found
+
+
+def _parts(settings: Settings, day: date) -> Iterable[str]:
+    folder = day_folder(REQUESTS, day)
+    return [
+        key
+        for key in settings.lake.files(folder, ".parquet")
+        if key.rsplit("/", 1)[-1].startswith("part-")
+    ]
+
+
+def _part_day(key: str) -> date:
+    """``requests/day=2026-01-05/part-….parquet`` → 2026-01-05."""
+    folder = key.rsplit("/", 2)[-2]
+    return date.fromisoformat(folder.removeprefix("day="))
