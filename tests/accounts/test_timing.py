@@ -21,7 +21,7 @@ from pullstats.config import Settings
 from pullstats.runtime import Runtime
 from tests.accounts.conftest import seed_user
 
-ROUNDS = 9
+ROUNDS = 7
 
 
 def _timed(runtime: Runtime, name: str, secret: str) -> float:
