@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.progress import (
@@ -23,6 +23,9 @@ from pullstats.cli.common import err, fail, opened, out
 if TYPE_CHECKING:  # the importer (DuckDB, Arrow) is loaded by the command, not the command tree
     from pullstats.importers.log_import import ImportProgress, ImportResult, SourceReport
     from pullstats.importers.registry_log import RegistryLogResult
+    from pullstats.runtime import Runtime
+
+_Result = TypeVar("_Result")
 
 ingest_app = typer.Typer(help="Import pull events from files.", no_args_is_help=True)
 
@@ -48,27 +51,17 @@ def logs_command(
     ),
 ) -> None:
     """Import nginx or registry access logs: manifest GET/HEAD with a 2xx status are pulls."""
-    from pullstats.importers.log_import import LogImportError, check_sources, import_logs
+    from pullstats.importers.log_import import import_logs
     from pullstats.ingest.access_log_formats import LOG_FORMATS
 
     if log_format not in LOG_FORMATS:
         raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
-    try:
-        check_sources(files)  # before the data dir is opened: a typo creates nothing
-    except LogImportError as error:
-        raise fail(str(error)) from None
-    with opened() as runtime, _progress() as (bars, progress):
-        try:
-            result = import_logs(
-                runtime,
-                files,
-                log_format=log_format,
-                allow_overlap=allow_overlap,
-                progress=progress,
-            )
-        except LogImportError as error:
-            bars.stop()
-            raise fail(str(error)) from None
+    result = _imported(
+        files,
+        lambda runtime, progress: import_logs(
+            runtime, files, log_format=log_format, allow_overlap=allow_overlap, progress=progress
+        ),
+    )
     _print_report(result)
 
 
@@ -86,20 +79,28 @@ def registry_log_command(
     the same request id: those requests are moved to the lake's set-aside/refused/ and their
     days recounted by the next `pullstats process` (docs/data-definitions.md).
     """
-    from pullstats.importers.log_import import LogImportError, check_sources
     from pullstats.importers.registry_log import import_registry_log
 
+    _print_registry_report(
+        _imported(files, lambda rt, progress: import_registry_log(rt, files, progress))
+    )
+
+
+def _imported(files: list[str], run: Callable[[Runtime, ImportProgress], _Result]) -> _Result:
+    """``run`` on the installation with progress bars, once every source is known to be
+    readable (before the data dir is opened: a typo creates nothing); its refusal is one line."""
+    from pullstats.importers.log_import import LogImportError, check_sources
+
     try:
-        check_sources(files)  # before the data dir is opened: a typo creates nothing
+        check_sources(files)
     except LogImportError as error:
         raise fail(str(error)) from None
     with opened() as runtime, _progress() as (bars, progress):
         try:
-            result = import_registry_log(runtime, files, progress)
+            return run(runtime, progress)
         except LogImportError as error:
             bars.stop()
             raise fail(str(error)) from None
-    _print_registry_report(result)
 
 
 def _print_registry_report(result: RegistryLogResult) -> None:
