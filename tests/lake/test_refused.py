@@ -129,10 +129,11 @@ def test_refused_requests_are_set_aside_and_recounted(
     assert set_aside_counts(runtime.settings)["refused"] == 3
     (kept,) = (runtime.paths.root / "lake" / "set-aside" / "refused" / "requests").iterdir()
     aside = pq.read_table(kept)
-    assert sorted(zip(aside["id"].to_pylist(), aside["status"].to_pylist(), strict=True)) == [
-        ("event-r-get", 404),
-        ("event-r-head", 404),
-        ("event-r-late", 404),
+    columns = ("id", "request_id", "status")
+    assert sorted(zip(*(aside[c].to_pylist() for c in columns), strict=True)) == [
+        ("event-r-get", "r-get", 404),
+        ("event-r-head", "r-head", 404),
+        ("event-r-late", "r-late", 404),
     ]
     assert pc.all(pc.is_valid(aside["ip_hash"])).as_py()  # the lake's row: hashed, no address
 

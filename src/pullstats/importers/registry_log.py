@@ -103,7 +103,7 @@ def import_registry_log(
             with runtime.sessions.begin() as session:
                 add_pending_days(session, found.reclassify())
             set_aside_refused(runtime.settings, found)
-        result.set_aside.update(found.status.values())
+        result.set_aside.update(status for _, status in found.answers.values())
         result.days = found.days()
     return result
 

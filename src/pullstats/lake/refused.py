@@ -77,21 +77,18 @@ class PartMatch:
     """The refused requests of one request part."""
 
     key: str
-    requests: pa.Table  # the whole part
-    refused: pa.Array  # boolean, per row of ``requests``
+    ids: list[str]  # the lake ids of its refused requests
+    earliest_us: int  # the time of the earliest of them
 
 
 @dataclass
 class Refused:
-    """The lake's requests that a registry log shows refused, part by part."""
+    """The lake's requests that a registry log shows refused, part by part (their ids only:
+    a part is read whole again when it is rewritten, one at a time)."""
 
     parts: list[PartMatch] = field(default_factory=list)
-    #: request id in the lake → the status the registry answered with
-    status: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return sum(pc.sum(part.refused).as_py() or 0 for part in self.parts)
+    #: request id in the lake → (the registry's request id, the status it answered with)
+    answers: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def days(self) -> set[date]:
         """The days the refused requests are on."""
@@ -101,9 +98,8 @@ class Refused:
         """The days whose actions change once these requests are gone."""
         earliest: dict[date, int] = {}
         for part in self.parts:
-            first = pc.min(part.requests.filter(part.refused)["ts"].cast(pa.int64())).as_py()
             day = _part_day(part.key)
-            earliest[day] = min(earliest.get(day, first), first)
+            earliest[day] = min(earliest.get(day, part.earliest_us), part.earliest_us)
         return days_to_reclassify(earliest)
 
 
@@ -113,6 +109,7 @@ def find_refused(settings: Settings, refused: Mapping[str, tuple[int, int]]) -> 
 
     A notification's time is when the registry found the manifest, a moment before the
     response: each request is looked for on its response's day and the days either side.
+    Only the ``id`` and ``ts`` columns of the request parts are read.
     """
     found = Refused()
     if not refused:
@@ -130,12 +127,15 @@ def find_refused(settings: Settings, refused: Mapping[str, tuple[int, int]]) -> 
         ids = pa.array(list(lake_ids), pa.string())
         for key in _parts(settings, day):
             with settings.lake.open(key) as handle:
-                requests = pq.read_table(handle)
-            matched = pc.is_in(requests["id"], value_set=ids)
-            if pc.any(matched).as_py():
-                found.parts.append(PartMatch(key, requests, matched))
-                for lake_id in requests["id"].filter(matched).to_pylist():
-                    found.status[lake_id] = refused[lake_ids[lake_id]][1]
+                requests = pq.read_table(handle, columns=["id", "ts"])
+            matched = requests.filter(pc.is_in(requests["id"], value_set=ids))
+            if matched.num_rows == 0:
+                continue
+            earliest = pc.min(matched["ts"].cast(pa.int64())).as_py()
+            found.parts.append(PartMatch(key, matched["id"].to_pylist(), earliest))
+            for lake_id in found.parts[-1].ids:
+                registry_id = lake_ids[lake_id]
+                found.answers[lake_id] = (registry_id, refused[registry_id][1])
     return found
 
 
@@ -143,19 +143,24 @@ def set_aside_refused(settings: Settings, found: Refused) -> int:
     """Move the requests of ``found`` to ``set-aside/refused/requests/`` (with the registry's
     ``request_id`` and ``status``) and replace each part by its other rows; how many moved.
     The caller has recorded ``found.reclassify()`` as pending first: a run stopped between
-    the two still recounts the days it changed."""
+    the two still recounts the days it changed, and a run again moves what is left."""
     moved = 0
     for part in found.parts:
-        rows = part.requests.filter(part.refused)
-        statuses = [found.status[request_id] for request_id in rows["id"].to_pylist()]
+        with settings.lake.open(part.key) as handle:
+            requests = pq.read_table(handle)
+        refused = pc.is_in(requests["id"], value_set=pa.array(part.ids, pa.string()))
+        rows = requests.filter(refused)
+        answers = [found.answers[lake_id] for lake_id in rows["id"].to_pylist()]
         set_aside_table(
             settings,
             REFUSED,
             "requests",
             sorted(rows["id"].to_pylist()),
-            rows.append_column("status", pa.array(statuses, pa.int16())),
+            rows.append_column(
+                "request_id", pa.array([request_id for request_id, _ in answers], pa.string())
+            ).append_column("status", pa.array([status for _, status in answers], pa.int16())),
         )
-        kept = part.requests.filter(pc.invert(part.refused))
+        kept = requests.filter(pc.invert(refused))
         if kept.num_rows == 0:
             settings.lake.delete([part.key])
         else:
