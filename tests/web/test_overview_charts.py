@@ -98,3 +98,33 @@ def test_number_and_period_labels() -> None:
     assert [short_number(n) for n in (950, 12_000, 1_500_000)] == ["950", "12k", "1.5M"]
     assert period_label("2026-12-28T00:00:00Z", weeks=True) == "2026-W53"
     assert period_label("2026-03-01T00:00:00Z", weeks=False) == "Mar 2026"
+
+
+def test_past_ten_series_each_period_is_one_column_naming_its_largest_values() -> None:
+    # twelve repositories over four months; repo-k pulls k+1 times the month's number
+    lines = [
+        Line(f"acme/repo-{k:02d}", months([(k + 1) * m for m in (1, 2, 3, 4)])) for k in range(12)
+    ]
+    _, layer = parse(line_chart(lines, metric="Pulls", weeks=False))
+    assert list(layer.iter(f"{{{NS['s']}}}circle")) == []  # 48 points would each be one
+    columns = list(layer.iter(f"{{{NS['s']}}}rect"))
+    assert [c.get("class") for c in columns] == ["pt col"] * 4
+    assert all(c.get("tabindex") == "0" for c in columns)
+    # Dec 2025 is the second month: repo-11 pulled 12 × 2 = 24, repo-10 22, … repo-07 16
+    assert columns[1].get("aria-label") == (
+        "Dec 2025, pulls: acme/repo-11 24, acme/repo-10 22, acme/repo-09 20, acme/repo-08 18, "
+        "acme/repo-07 16; all 12 in the table below"
+    )
+    assert columns[3].get("aria-label", "").startswith("Feb 2026 (partial), pulls: acme/repo-11 48")
+    # the columns tile the plot: each a quarter of its width, side by side
+    widths = {float(c.get("width", 0)) for c in columns}
+    assert widths == {round((720 - 72 - 16) / 4, 1)}
+    starts = [float(c.get("x", 0)) for c in columns]
+    assert starts == sorted(starts) and starts[0] == 72.0
+
+
+def test_ten_series_still_have_a_point_each() -> None:
+    lines = [Line(f"acme/repo-{k}", months([k, k + 1])) for k in range(10)]
+    _, layer = parse(line_chart(lines, metric="Pulls", weeks=False))
+    assert len(list(layer.iter(f"{{{NS['s']}}}circle"))) == 20
+    assert list(layer.iter(f"{{{NS['s']}}}rect")) == []

@@ -25,6 +25,7 @@ from pullstats.api.dvp_models import (
 )
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
+from pullstats.db.models import ExportFile
 from pullstats.exports.catalog import (
     exported_periods,
     periods_in_year,
@@ -159,10 +160,18 @@ def signed_links(
     """The download links of one view of an exported period, one per part, in part order:
     what the dataview route answers and the dashboard's exports page shows. The caller has
     checked that the viewer may read ``namespace``."""
-    # behind a TLS proxy the request's own base URL is the proxy's upstream, not the public one
-    base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     with state.runtime.sessions() as session:
         files = view_files(session, namespace, period, dataview.value)
+    return file_links(state, request, files)
+
+
+def file_links(
+    state: AppState, request: Request, files: list[ExportFile]
+) -> list[ResponseDataFile]:
+    """A download link for each of ``files``, in their order: presigned by the exports' object
+    store, else signed with the download key for ``/downloads/…``."""
+    # behind a TLS proxy the request's own base URL is the proxy's upstream, not the public one
+    base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())
     data = []
     key = state.download_keys.signing_key()

@@ -33,6 +33,30 @@ def periods_in_year(periods: list[Period], kind: PeriodKind, year: int) -> list[
     return sorted(p.number for p in periods if p.kind is kind and p.year == year)
 
 
+def period_files(
+    session: Session, namespace: str, periods: list[Period]
+) -> dict[tuple[Period, str], list[ExportFile]]:
+    """The parts of every view of ``periods``, by (period, view), each in part order: one
+    query for them all (a year of weeks and months is 64 periods, 256 views)."""
+    wanted = set(periods)
+    found: dict[tuple[Period, str], list[ExportFile]] = {}
+    if not wanted:
+        return found
+    query = (
+        select(ExportFile)
+        .where(
+            ExportFile.namespace == namespace,
+            ExportFile.period_start.in_(sorted({p.start for p in wanted})),
+        )
+        .order_by(ExportFile.period_kind, ExportFile.period_start, ExportFile.view, ExportFile.part)
+    )
+    for entry in session.scalars(query):
+        period = Period(PeriodKind(entry.period_kind), entry.period_start)
+        if period in wanted:  # a week and a month may start on the same day
+            found.setdefault((period, entry.view), []).append(entry)
+    return found
+
+
 def view_files(session: Session, namespace: str, period: Period, view: str) -> list[ExportFile]:
     """The parts of one view of one exported period, in part order."""
     query = (

@@ -7,6 +7,7 @@ and tested alone; the API routers only translate HTTP to a :class:`SeriesQuery` 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -98,7 +99,7 @@ def namespace_series(
         return _rows(periods, counts, with_repo=False)
     counts = _counts(session, query, "repository", namespace, None, periods)
     for owner, repo in scope.extra_keys:
-        counts.update(_counts(session, query, "repository", owner, repo, periods))
+        counts.update(_counts(session, query, "repository", owner, [repo], periods))
     return _rows(periods, counts, with_repo=True)
 
 
@@ -106,11 +107,29 @@ def repository_series(
     session: Session, namespace: str, repository: str, query: SeriesQuery, today: date
 ) -> list[dict[str, Any]]:
     """Rows of ``GET /namespaces/{namespace}/repos/{repo}/pulls`` (``group`` has no effect)."""
+    return repositories_series(session, [(namespace, repository)], query, today)[
+        (namespace, repository)
+    ]
+
+
+def repositories_series(
+    session: Session, keys: Sequence[tuple[str, str]], query: SeriesQuery, today: date
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """:func:`repository_series` of each (namespace, repository) of ``keys``, read with one
+    query per namespace (the dashboard draws up to 50 repositories at once)."""
     periods = window(query, today)
-    counts = _counts(session, query, "repository", namespace, repository, periods)
-    if query.breakdown is None:  # the repository's own row is shown even with no actions
-        counts.setdefault((namespace, repository, ""), {})
-    return _rows(periods, counts, with_repo=True)
+    wanted: dict[str, list[str]] = {}
+    for namespace, repository in keys:
+        wanted.setdefault(namespace, []).append(repository)
+    by_key: dict[tuple[str, str], _Counts] = {key: {} for key in keys}
+    for namespace, repositories in wanted.items():
+        found = _counts(session, query, "repository", namespace, repositories, periods)
+        for series, by_period in found.items():
+            by_key[series[0], series[1]][series] = by_period
+    for (namespace, repository), counts in by_key.items():
+        if query.breakdown is None:  # the repository's own row is shown even with no actions
+            counts.setdefault((namespace, repository, ""), {})
+    return {key: _rows(periods, counts, with_repo=True) for key, counts in by_key.items()}
 
 
 #: (namespace, repository, country) → {period start: (pulls, unique ips)}
@@ -122,11 +141,12 @@ def _counts(
     query: SeriesQuery,
     level: str,
     namespace: str,
-    repository: str | None,
+    repositories: Sequence[str] | None,
     periods: list[WindowPeriod],
 ) -> _Counts:
     """Counts per series key that has any, read from the rollups (per country on
-    ``breakdown=country``); repository and country are "" where the series is not split."""
+    ``breakdown=country``), of every repository at ``level`` "repository" or only of
+    ``repositories``; repository and country are "" where the series is not split."""
     found: _Counts = {}
     if not periods:
         return found
@@ -145,32 +165,41 @@ def _counts(
         table.period_kind == query.timespan.kind.value,
         table.period_start.in_([wp.period.start for wp in periods]),
     )
-    if repository is not None:
-        statement = statement.where(table.repository == repository)
+    if repositories is not None:
+        statement = statement.where(table.repository.in_(repositories))
     for start, repo, code, pulls, ips in session.execute(statement):
         found.setdefault((namespace, repo, code), {})[start] = (pulls, ips)
     return found
 
 
 def _rows(periods: list[WindowPeriod], counts: _Counts, *, with_repo: bool) -> list[dict[str, Any]]:
+    # each period's texts once, not once per series: 50 series of a year of weeks are 2,650 rows
+    spans = [(wp, wp.period.start_text, wp.period.end_text) for wp in periods]
     return [
-        _row(wp, namespace, repo if with_repo else None, country, by_period.get(wp.period.start))
+        _row(
+            span,
+            namespace,
+            repo if with_repo else None,
+            country,
+            by_period.get(span[0].period.start),
+        )
         for (namespace, repo, country), by_period in sorted(counts.items())
-        for wp in periods
+        for span in spans
     ]
 
 
 def _row(
-    wp: WindowPeriod,
+    span: tuple[WindowPeriod, str, str],
     namespace: str,
     repository: str | None,
     country: str,
     counts: tuple[int, int] | None,
 ) -> dict[str, Any]:
+    wp, start, end = span
     pulls, ips = counts or (0, 0)
     row: dict[str, Any] = {
-        "start": wp.period.start_text,
-        "end": wp.period.end_text,
+        "start": start,
+        "end": end,
         "namespace": namespace,
         "pullCount": int(pulls),
         "ipCount": int(ips),

@@ -22,6 +22,12 @@ WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 56
 #: Okabe–Ito colours: distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8a7a00", "#555555")
+#: Up to this many series every point is focusable on its own, with its tooltip. Past it each
+#: period is one focusable column whose tooltip names its largest values, and the table under
+#: the chart holds them all: fifty series over a year of weeks would be 2,650 points, 400 KB.
+MAX_POINT_SERIES = 10
+#: The values a column's tooltip names, largest first.
+COLUMN_TOP = 5
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -170,6 +176,10 @@ def _points_layer(
         f'aria-label="Data points of the chart: {escape(metric)}" data-chart="{chart_id}" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
+    if len(lines) > MAX_POINT_SERIES:
+        out.extend(_columns(lines, metric, weeks, x))
+        out.append("</svg>")
+        return "".join(out)
     # a year of weeks for ten repositories is 530 points: each says only what is its own (the
     # series' colours sit on its group), which keeps such a page well under 200 KB
     for n, line in enumerate(lines):
@@ -188,3 +198,28 @@ def _points_layer(
         out.append("</g>")
     out.append("</svg>")
     return "".join(out)
+
+
+def _columns(
+    lines: Sequence[Line], metric: str, weeks: bool, x: Callable[[int], float]
+) -> list[str]:
+    """One focusable column per period (for many series): its label names the period's
+    largest values and points to the table for the rest."""
+    periods = lines[0].points
+    slot = (WIDTH - LEFT - RIGHT) / max(len(periods), 1)
+    out = []
+    for i, point in enumerate(periods):
+        values = sorted(
+            ((line.points[i].value, line.label) for line in lines), key=lambda v: (-v[0], v[1])
+        )
+        largest = ", ".join(f"{label} {number(value)}" for value, label in values[:COLUMN_TOP])
+        text = (
+            f"{period_label(point.start, weeks)}{' (partial)' if point.partial else ''}, "
+            f"{metric.lower()}: {largest}; all {len(lines)} in the table below"
+        )
+        out.append(
+            f'<rect class="pt col" tabindex="0" role="img" x="{x(i) - slot / 2:.1f}" '
+            f'y="{TOP}" width="{slot:.1f}" height="{HEIGHT - TOP - BOTTOM}" '
+            f'fill="currentColor" fill-opacity="0" aria-label="{escape(text)}"/>'
+        )
+    return out

@@ -1,12 +1,15 @@
 """``/exports``: every exported week and month of a namespace, each view's parts and links.
 
-The periods and the signed links come from the API's own code (``api/exports_api.py``:
-``listed_periods``, ``signed_links``), so the page lists exactly what the DVP export routes
-answer and its buttons download what the dataview route links to.
+``Server-Timing`` carries the handler's time (the benchmark reads it). The periods and the
+signed links come from the API's own code (``api/exports_api.py``:
+``listed_periods``, ``file_links``), so the page lists exactly what the DVP export routes
+answer and its buttons download what the dataview route links to; the files of all the periods
+shown are read in one query (``exports.catalog.period_files``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,12 +18,12 @@ from fastapi.responses import Response
 
 from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_namespace
 from pullstats.api.dashboard.session import page_viewer
-from pullstats.api.dashboard.templating import render
+from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.dvp_models import ResponseDataFile
-from pullstats.api.exports_api import listed_periods, signed_links
+from pullstats.api.exports_api import file_links, listed_periods
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
-from pullstats.exports.catalog import years_with_data
+from pullstats.exports.catalog import period_files, years_with_data
 from pullstats.exports.views import Dataview
 from pullstats.periods import Period, PeriodKind
 
@@ -84,6 +87,7 @@ def exports_page(
     namespace: str | None = None,
     year: str | None = None,
 ) -> Response:
+    began = time.perf_counter()
     try:
         chosen = chosen_namespace(viewer, namespace)
     except NotYours:
@@ -100,19 +104,27 @@ def exports_page(
             year=None, rows=[], error=f"{year!r} is not a year: pick one from the list",
         )  # fmt: skip
     shown = [p for p in periods if wanted is None or p.year == wanted]
+    files = {}
+    if chosen:
+        with state.runtime.sessions() as session:
+            files = period_files(session, chosen, shown)
     rows = [
         PeriodRow(
             period,
             period_label(period),
             _span(period),
             [
-                ViewRow(view, VIEW_NAMES[view], signed_links(state, request, chosen, period, view))
+                ViewRow(
+                    view,
+                    VIEW_NAMES[view],
+                    file_links(state, request, files.get((period, view), [])),
+                )
                 for view in Dataview
             ],
         )
         for period in sorted(shown, key=lambda p: (p.start, p.kind.value), reverse=True)
-        if chosen
     ]
-    return render(
+    page = render(
         request, "exports.html", namespace=chosen, years=years, year=wanted, rows=rows, error=None
     )
+    return server_timed(page, began)

@@ -28,7 +28,7 @@ from pullstats.api.dashboard.overview_data import (
     repositories,
 )
 from pullstats.api.dashboard.session import page_viewer
-from pullstats.api.dashboard.templating import render
+from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 from pullstats.rollups.series import Timespan
@@ -55,7 +55,7 @@ def overview_page(
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     if not viewer.namespaces:
         response = render(request, "overview.html", viewer=viewer, view=None)
-        return _timed(response, began)
+        return server_timed(response, began)
     params = {name: request.query_params.getlist(name) for name in request.query_params}
     try:
         view = parse_view(viewer, params)
@@ -64,7 +64,7 @@ def overview_page(
         response = render(
             request, "overview_error.html", status_code=status, viewer=viewer, message=str(error)
         )
-        return _timed(response, began)
+        return server_timed(response, began)
     with state.runtime.sessions() as session:
         data = overview(session, viewer, view, _today())
         choices = repositories(session, viewer, view.namespace)
@@ -95,13 +95,8 @@ def overview_page(
         breakdown_titles=BREAKDOWN_TITLES,
         top=TOP,
     )
-    return _timed(response, began)
+    return server_timed(response, began)
 
 
 def _today() -> date:
     return date.fromisoformat(utc_day())
-
-
-def _timed(response: Response, began: float) -> Response:
-    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - began) * 1000:.1f}"
-    return response

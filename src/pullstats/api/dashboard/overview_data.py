@@ -38,7 +38,7 @@ from pullstats.rollups.series import (
     Timespan,
     WindowPeriod,
     namespace_series,
-    repository_series,
+    repositories_series,
     window,
 )
 
@@ -232,12 +232,12 @@ def _lines(
         total = SeriesQuery(view.timespan, view.period, Group.NAMESPACE, current=True)
         rows = namespace_series(session, scope, total, today)
         return [Line(f"{view.namespace} (all repositories)", _points(rows, view.metric))]
-    lines = []
-    for name in view.repos:
-        ns, _, repo = name.partition("/")
-        rows = repository_series(session, ns, repo, query, today)
-        lines.append(Line(name, _points(rows, view.metric)))
-    return lines
+    keys = [(name.partition("/")[0], name.partition("/")[2]) for name in view.repos]
+    series = repositories_series(session, keys, query, today)
+    return [
+        Line(name, _points(series[key], view.metric))
+        for name, key in zip(view.repos, keys, strict=True)
+    ]
 
 
 def _points(rows: list[dict[str, Any]], metric: Metric) -> list[Point]:
