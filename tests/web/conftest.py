@@ -144,8 +144,11 @@ def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
         records = [
             _pull(1, at["w53"] + timedelta(hours=12), "acme/api", "192.0.2.1"),
             _pull(2, at["w53"] + timedelta(days=5), "acme/api", "192.0.2.2"),  # 2021-01-02
-            _pull(3, at["last_month"] + timedelta(hours=1), "acme/api", "192.0.2.3"),
-            _pull(4, at["last_month"] + timedelta(hours=2), "acme/tools/cli", "192.0.2.4"),
+            # from a cloud each (enrich/bundled.py knows both): the breakdowns have values
+            _pull(3, at["last_month"] + timedelta(hours=1), "acme/api", "52.94.7.24"),  # AWS, US
+            _pull(
+                4, at["last_month"] + timedelta(hours=2), "acme/tools/cli", "5.9.1.1"
+            ),  # Hetzner, DE
             _pull(5, at["last_month"] + timedelta(hours=3), "beta/web", "192.0.2.5", "2.0"),
             _pull(6, at["last_month"] + timedelta(hours=4), "beta/web", "192.0.2.6", "2.1"),
             _pull(7, at["last_month"] + timedelta(hours=5), "partner/shared", "192.0.2.7"),
