@@ -15,7 +15,7 @@ def _viewer(runtime: Runtime, name: str) -> Viewer:
     """The Viewer the bearer dependency builds, from the same two queries."""
     with runtime.sessions() as session:
         user = service.get_user(session, name)
-        principal = active_principal(session, user.id, None, 0)
+        principal = active_principal(session, user.id, None, 0, token_id="0" * 32)
         assert principal is not None
         scope = readable_scope(session, user.id)
     return Viewer(user.id, name, tuple(scope), scope, principal.scopes)

@@ -107,3 +107,28 @@ def test_absurd_time_claims_are_401_not_500(api: Api, change: dict[str, object])
     claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
     claims.update(change)
     _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))
+
+
+@pytest.mark.parametrize(
+    "jti",
+    [7, ["a"], {"a": 1}, True, "", "a\x00b", "x" * 65, "é" * 8, "a b", "a'b"],
+    ids=[
+        "number",
+        "list",
+        "object",
+        "bool",
+        "empty",
+        "nul",
+        "too-long",
+        "non-ascii",
+        "space",
+        "quote",
+    ],
+)
+def test_a_malformed_jti_is_401_not_500(api: Api, jti: object) -> None:
+    """The jti is looked up in the catalog (signed-out sessions): signed with the server's own
+    key, a jti no token of ours has must be refused before it reaches SQL."""
+    seed_user(api.runtime, "alice", "acme")
+    claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
+    claims["jti"] = jti
+    _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))

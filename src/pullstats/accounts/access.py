@@ -1,7 +1,7 @@
 """What a signed-in user may read, checked on every API request.
 
-Two small queries per request: one for the user (and the PAT a JWT came from), one for the
-namespaces they belong to with those namespaces' extra repos.
+Two small queries per request: one for the user (and the PAT a JWT came from, and whether the
+JWT was signed out), one for the namespaces they belong to with those namespaces' extra repos.
 """
 
 from __future__ import annotations
@@ -9,11 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.tokens import SCOPES
-from pullstats.db.models import ExtraRepo, Membership, Namespace, PersonalAccessToken, User
+from pullstats.db.models import (
+    ExtraRepo,
+    Membership,
+    Namespace,
+    PersonalAccessToken,
+    RevokedSession,
+    User,
+)
 from pullstats.timestamps import utc
 
 
@@ -29,15 +36,22 @@ class Principal:
 
 
 def active_principal(
-    session: Session, user_id: int, pat_id: str | None, session_generation: int
+    session: Session, user_id: int, pat_id: str | None, session_generation: int, token_id: str
 ) -> Principal | None:
     """The user if still enabled and not disabled since the token was issued (its
-    ``session_generation`` is the user's), and, for a PAT's JWT, only while that PAT is live."""
+    ``session_generation`` is the user's), and, for a PAT's JWT, only while that PAT is live;
+    never for a token (``token_id``, its ``jti``) that was signed out (``login.revoke_session``).
+    """
+    signed_out = exists().where(RevokedSession.jti == token_id).label("signed_out")
     if pat_id is None:
         user = session.execute(
-            select(User.name, User.disabled, User.session_generation).where(User.id == user_id)
+            select(User.name, User.disabled, User.session_generation, signed_out).where(
+                User.id == user_id
+            )
         ).one_or_none()
-        if user is None or user.disabled or user.session_generation != session_generation:
+        if user is None or user.disabled or user.signed_out:
+            return None
+        if user.session_generation != session_generation:
             return None
         return Principal(user_id, user.name, frozenset(SCOPES))
     row = session.execute(
@@ -48,11 +62,12 @@ def active_principal(
             PersonalAccessToken.scopes,
             PersonalAccessToken.expires_at,
             PersonalAccessToken.revoked_at,
+            signed_out,
         )
         .join(PersonalAccessToken, PersonalAccessToken.user_id == User.id)
         .where(User.id == user_id, PersonalAccessToken.id == pat_id)
     ).one_or_none()
-    if row is None or row.disabled or row.revoked_at is not None:
+    if row is None or row.disabled or row.revoked_at is not None or row.signed_out:
         return None
     if row.session_generation != session_generation:
         return None

@@ -10,6 +10,7 @@ is the user's session generation at issue (``users disable`` bumps it; absent me
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,8 @@ class InvalidToken(Exception):
 #: and turning that into a ``datetime`` was a 500.
 _TIME_CLAIMS = ("exp", "iat", "nbf")
 _LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z
+#: A ``jti`` as the catalog keeps it (``String(64)``): letters, digits, ``-`` and ``_``.
+_TOKEN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,17 @@ def verify(keys: bytes | KeyRing, token: str, audience: str = LOGIN_AUDIENCE) ->
     pat_id = payload.get("pat_id")
     if pat_id is not None and not isinstance(pat_id, str):
         raise InvalidToken("pat_id is not a string")
+    token_id = payload["jti"]
+    # looked up in the catalog (spent 2FA tokens, signed-out sessions): what we issue (32 hex
+    # digits) fits; a number, a NUL or a long string must be a 401, never a database error
+    if not isinstance(token_id, str) or not _TOKEN_ID.fullmatch(token_id):
+        raise InvalidToken("jti is not a token id")
     generation = payload.get("sgen", 0)
     if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
         raise InvalidToken("sgen is not a whole number")
     return Claims(
         subject=str(payload["sub"]),
-        token_id=str(payload["jti"]),
+        token_id=token_id,
         expires=datetime.fromtimestamp(payload["exp"], UTC),
         pat_id=pat_id,
         issued_at=int(payload["iat"]),

@@ -1,4 +1,5 @@
-"""The login flow of ``/v2/users/login`` and ``/v2/users/2fa-login``, without HTTP.
+"""The login flow of ``/v2/users/login`` and ``/v2/users/2fa-login``, and the dashboard's
+sign-out, without HTTP.
 
 A failed login always spends one argon2 verification (a dummy hash when the user does not
 exist, and a PAT-shaped secret that is not a live PAT is tried as a password too), so its
@@ -18,7 +19,7 @@ from pullstats.accounts.passwords import verify_password
 from pullstats.accounts.secrets import parse_secret
 from pullstats.accounts.tokens import PAT_PREFIX, authenticate_pat
 from pullstats.accounts.totp import accept_code
-from pullstats.db.models import UsedTwoFactorToken, User
+from pullstats.db.models import RevokedSession, UsedTwoFactorToken, User
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,21 @@ def second_factor(session: Session, user_id: int, code: str, session_generation:
     if user.session_generation != session_generation:
         return False
     return accept_code(session, user, code)
+
+
+def revoke_session(sessions: sessionmaker[Session], jti: str, expires: datetime) -> None:
+    """End the login JWT ``jti`` for good: the token check refuses it from now on, on every
+    server (``access.active_principal``; the insert bumps the accounts epoch, migration 0009).
+
+    Kept until the token would have expired (``expires``); rows past that are dropped on the
+    way, so the table holds only the sign-outs of one JWT lifetime. Revoking a token twice
+    (two sign-outs of one session racing) is no error.
+    """
+    now = datetime.now(UTC)
+    try:
+        with sessions.begin() as session:
+            session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+            if session.get(RevokedSession, jti) is None:
+                session.add(RevokedSession(jti=jti, expires_at=expires))
+    except IntegrityError:
+        pass  # a concurrent sign-out of the same session recorded it first

@@ -83,7 +83,9 @@ def _resolve(
 ) -> ResolvedViewer | int:
     """The viewer from the catalog, or the status to refuse with (401 gone, 403 scope)."""
     with state.runtime.sessions() as session:
-        principal = active_principal(session, user_id, claims.pat_id, claims.session_generation)
+        principal = active_principal(
+            session, user_id, claims.pat_id, claims.session_generation, claims.token_id
+        )
         if principal is None:
             return 401
         if ANALYTICS_SCOPE not in principal.scopes:

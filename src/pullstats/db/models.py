@@ -108,6 +108,15 @@ class UsedTwoFactorToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class RevokedSession(Base):
+    """The jti of every login JWT ended by signing out (migration 0009), kept until the token
+    would have expired; the token check refuses these (``accounts/access.py``)."""
+
+    __tablename__ = "revoked_sessions"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class SpoolProgress(Base):
     """How far compaction has read each spool segment (bytes), per node: each node's spool is
     its own (migration 0007; ``""`` is a segment recorded before, claimed by the node whose

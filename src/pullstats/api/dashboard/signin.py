@@ -5,6 +5,10 @@ The same login steps as ``POST /v2/users/login`` and ``/v2/users/2fa-login`` (``
 audience into an HttpOnly cookie instead of a JSON body. Between the two steps the
 ``login_2fa_token`` waits in an HttpOnly cookie of its own (five minutes, ``Path=/signin``):
 no script ever reads a token.
+
+Signing out revokes the session's token in the catalog (``accounts/login.py``'s
+``revoke_session``) before deleting the cookie, so a copy of the cookie is refused too, by every
+server, until it would have expired anyway.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from pullstats.accounts import jwt_tokens
+from pullstats.accounts.login import revoke_session
 from pullstats.accounts.ratelimit import LoginLimiter
 from pullstats.api.auth import (
     BAD_CREDENTIALS,
@@ -31,6 +37,7 @@ from pullstats.api.auth import log_in as start_login
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import (
     SESSION_AUDIENCE,
+    SESSION_COOKIE,
     SIGNIN_PATH,
     TWO_FACTOR_COOKIE,
     end_session,
@@ -166,8 +173,18 @@ async def two_factor(
 
 
 @router.post("/signout")
-async def signout(request: Request) -> Response:
-    await posted_form(request)
+async def signout(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
+    await posted_form(request)  # with a session, its csrf_token: no other site signs anyone out
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            claims = jwt_tokens.verify(state.jwt_keys, token, audience=SESSION_AUDIENCE)
+        except jwt_tokens.InvalidToken:
+            claims = None  # expired or not ours: nothing the server would accept to end
+        if claims is not None:
+            await run_in_threadpool(
+                revoke_session, state.runtime.sessions, claims.token_id, claims.expires
+            )
     response = RedirectResponse(SIGNIN_PATH, status_code=303)
     end_session(response)
     return response
