@@ -132,3 +132,13 @@ def test_a_malformed_jti_is_401_not_500(api: Api, jti: object) -> None:
     claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
     claims["jti"] = jti
     _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("pat_id", [7, "", "a\x00b", "x" * 65, "a b"])
+def test_a_malformed_pat_id_is_401_not_500(api: Api, pat_id: object) -> None:
+    """The same for ``pat_id``, read from the catalog for a PAT's JWT: with a NUL in it,
+    PostgreSQL answered the lookup with an error, and the API with a 500."""
+    seed_user(api.runtime, "alice", "acme")
+    claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
+    claims["pat_id"] = pat_id
+    _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))

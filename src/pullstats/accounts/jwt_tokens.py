@@ -118,8 +118,9 @@ def verify(keys: bytes | KeyRing, token: str, audience: str = LOGIN_AUDIENCE) ->
         raise InvalidToken(str(error)) from None
     _check_times(payload)
     pat_id = payload.get("pat_id")
-    if pat_id is not None and not isinstance(pat_id, str):
-        raise InvalidToken("pat_id is not a string")
+    # looked up in the catalog too: a NUL in it was a 500 on PostgreSQL
+    if pat_id is not None and (not isinstance(pat_id, str) or not _TOKEN_ID.fullmatch(pat_id)):
+        raise InvalidToken("pat_id is not a token id")
     token_id = payload["jti"]
     # looked up in the catalog (spent 2FA tokens, signed-out sessions): what we issue (32 hex
     # digits) fits; a number, a NUL or a long string must be a 401, never a database error
