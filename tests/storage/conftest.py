@@ -16,7 +16,8 @@ import boto3
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from pullstats.runtime import Runtime
+from tests.conftest import catalog_settings, free_port
 
 S3_MARK = pytest.mark.s3
 
@@ -100,3 +101,19 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return s3_server
+
+
+@pytest.fixture
+def s3_installation(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Runtime, str]]:
+    """An installation in ``tmp_path / "data"`` whose lake and exports are in a new bucket of
+    ``s3_env`` (``PULLSTATS_LAKE_URL``, ``PULLSTATS_EXPORTS_URL``), and the bucket's name."""
+    bucket = s3_env.bucket()
+    monkeypatch.setenv("PULLSTATS_LAKE_URL", f"s3://{bucket}/lake")
+    monkeypatch.setenv("PULLSTATS_EXPORTS_URL", f"s3://{bucket}/exports")
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
+    try:
+        yield runtime, bucket
+    finally:
+        runtime.close()

@@ -361,24 +361,19 @@ def test_lake_retention_deletes_old_days_on_s3(
 
 
 def test_days_outside_the_window_and_bad_records_are_set_aside_in_the_bucket(
-    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_env: S3Server, s3_installation: tuple[Runtime, str], tmp_path: Path
 ) -> None:
-    bucket = s3_env.bucket()
-    on_s3(monkeypatch, bucket)
-    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
-    try:
-        settings = runtime.settings
-        rows = pa.table({"id": ["x1", "x2"], "ts": [1, 2], "recv": [3, 4]})
-        staged = tmp_path / "part.parquet"
-        pq.write_table(rows, staged)
-        settings.lake.publish(staged, "requests/day=2999-01-01/part-a-0.parquet")
-        window = TimeWindow.now(settings.max_clock_skew)
-        assert set_aside_days(settings, window) == [date(2999, 1, 1)]
-        set_aside_requests(settings, rows, "invalid_record")
-        counts = set_aside_counts(settings)
-        root = set_aside_root(settings)
-    finally:
-        runtime.close()
+    runtime, bucket = s3_installation
+    settings = runtime.settings
+    rows = pa.table({"id": ["x1", "x2"], "ts": [1, 2], "recv": [3, 4]})
+    staged = tmp_path / "part.parquet"
+    pq.write_table(rows, staged)
+    settings.lake.publish(staged, "requests/day=2999-01-01/part-a-0.parquet")
+    window = TimeWindow.now(settings.max_clock_skew)
+    assert set_aside_days(settings, window) == [date(2999, 1, 1)]
+    set_aside_requests(settings, rows, "invalid_record")
+    counts = set_aside_counts(settings)
+    root = set_aside_root(settings)
     assert counts == {"timestamp_out_of_range": 2, "invalid_record": 2}
     assert root == f"s3://{bucket}/lake/set-aside"
     keys = s3_env.keys(bucket)
