@@ -15,8 +15,12 @@ message (``detail``, or Docker Hub's ``message``) and the HTTP status when there
   ``Retry-After`` in seconds (None when it sent none). Data calls retry these by themselves
   while the wait is short; a login never does, since its throttle lasts minutes.
 - ``ServerError`` (5xx, and any other answer the client cannot use: a 4xx not listed here, or
-  a body that is not the contract's shape); retried with backoff before it is raised.
+  a body that is not the contract's shape); a data call retries a 5xx with backoff before it
+  raises it.
 - ``TransportError``: no answer at all (refused connection, timeout, TLS); retried like a 5xx.
+
+A login (``/v2/users/login``, ``/v2/users/2fa-login``) is sent once and never retried: a
+retried wrong password would only spend the account's failed-login allowance.
 """
 
 from __future__ import annotations

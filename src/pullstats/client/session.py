@@ -109,6 +109,9 @@ class Session:
         self.max_wait = max_wait
         self._credentials: tuple[str, str] | None = None
         self._pending: str | None = None
+        # 0.2 s, 0.4 s, 0.8 s … plus up to 0.2 s of jitter, so clients that failed together
+        # do not come back together
+        self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -194,8 +197,7 @@ class Session:
         hinted = getattr(exc, "retry_after", None)
         if isinstance(hinted, float):
             return hinted
-        backoff = wait_exponential_jitter(initial=0.2, max=self.max_wait)
-        return float(backoff(state))
+        return float(self._backoff(state))
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
