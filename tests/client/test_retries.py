@@ -1,5 +1,6 @@
-"""Retries against a scripted stand-in on a loopback socket: a pullstats server cannot be made
-to answer 5xx on demand, and the client's own code is not mocked (the HTTP is real).
+"""Retries, and the statuses a pullstats server cannot be made to answer on demand (5xx; 403,
+while a PAT has only one scope), against a scripted stand-in on a loopback socket; the
+client's own code is not mocked (the HTTP is real).
 
 The stand-in answers each request with the next scripted (status, headers, body) and records
 what it was asked, so a test sees how many attempts the client made.
@@ -16,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from pullstats.client import DvpClient, NotFound, RateLimited, ServerError, TransportError
+from pullstats.client import (
+    DvpClient,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
 from pullstats.client.session import retry_after_seconds
 
 Answer = tuple[int, dict[str, str], Any]
@@ -120,3 +128,11 @@ def test_retry_after_is_read_in_both_of_its_forms() -> None:
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
+
+
+def test_403_is_forbidden_with_docker_hubs_message(stand_in: StandIn) -> None:
+    stand_in.script = [(403, {}, {"message": "insufficient scope"})]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(Forbidden) as refused:
+        client.user_namespaces()
+    assert (refused.value.status, refused.value.message) == (403, "403: insufficient scope")
+    assert len(stand_in.seen) == 1
