@@ -8,6 +8,7 @@ part, and no test here changes what another reads (each sign-in test has its own
 from __future__ import annotations
 
 import gzip
+import time as clock
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -251,3 +252,18 @@ def test_the_login_throttle_is_rate_limited_with_its_wait(served: Served) -> Non
             client.login("carl", "guess")
     assert throttled.value.status == 429
     assert throttled.value.retry_after is not None and throttled.value.retry_after > 0
+
+
+def test_a_token_that_really_expires_is_renewed(data_dir: Path, tmp_path: Path) -> None:
+    set_up_accounts(data_dir)
+    server = start_server(data_dir, tmp_path / "server.log", {"PULLSTATS_JWT_TTL": "PT2S"})
+    try:
+        with DvpClient(server.url) as client:
+            client.login("alice", "alice-secret")
+            first = client.token
+            clock.sleep(3.1)  # the JWT's exp has passed: the server answers 401
+            assert _raw(Served(server, data_dir), first, "/namespaces/acme").status_code == 401
+            assert client.namespace("acme").namespace == "acme"
+            assert client.token != first
+    finally:
+        server.stop()
