@@ -1,0 +1,254 @@
+"""``DvpClient``: every operation of the DVP Data API, answered in the server's own models.
+
+One method per operation of the contract (``tests/fixtures/contract/dvp-facts.json``), with
+its parameters typed by the same enums the server validates, and bodies parsed into
+:mod:`pullstats.api.dvp_models`, so a change of a model changes server and client together.
+:meth:`DvpClient.export_files` walks the whole export tree, so nobody pages by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from pullstats.api.dvp_models import (
+    MonthData,
+    MonthModel,
+    NamespaceMetadata,
+    ReposPullData,
+    ResponseData,
+    WeekData,
+    WeekModel,
+    YearData,
+)
+from pullstats.api.models import NamespaceData, PullData
+from pullstats.client.errors import ServerError
+from pullstats.client.session import DOCKER_HUB, Session
+from pullstats.exports.views import Dataview
+from pullstats.rollups.series import Breakdown, Group, RelativePeriod, Timespan
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One downloadable part of one view of one exported month or week."""
+
+    namespace: str
+    year: int
+    timespantype: Timespan
+    timespan: int
+    dataview: Dataview
+    part: int
+    url: str
+    size: int
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+class DvpClient:
+    """A synchronous client of a DVP Data API: Docker Hub by default, or a pullstats server.
+
+    Sign in with :meth:`login` (a password or a personal access token); when that raises
+    ``SecondFactorRequired``, :meth:`second_factor` with the TOTP code finishes it. A token
+    that expires is renewed by signing in again when the credentials are known (not after a
+    second factor: that needs a new code). Every failure is a
+    :class:`pullstats.client.errors.ClientError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DOCKER_HUB,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        max_wait: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.session = Session(
+            base_url,
+            token=token,
+            timeout=timeout,
+            attempts=attempts,
+            max_wait=max_wait,
+            transport=transport,
+        )
+
+    def __enter__(self) -> DvpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    @property
+    def token(self) -> str | None:
+        return self.session.token
+
+    def login(self, username: str, secret: str) -> None:
+        self.session.login(username, secret)
+
+    def second_factor(self, code: str, login_2fa_token: str | None = None) -> None:
+        self.session.second_factor(code, login_2fa_token)
+
+    # discovery ------------------------------------------------------------------------
+
+    def namespaces(self) -> NamespaceData:
+        """``GET /``: the namespaces (and extra repositories) with data the caller may read."""
+        return self._get(NamespaceData, "/")
+
+    def user_namespaces(self) -> list[NamespaceMetadata]:
+        """``GET /namespaces``: metadata of every namespace the caller may read."""
+        body = self.session.get_json("/namespaces")
+        return _parse(TypeAdapter(list[NamespaceMetadata]), body)
+
+    def namespace(self, namespace: str) -> NamespaceMetadata:
+        return self._get(NamespaceMetadata, f"/namespaces/{_segment(namespace)}")
+
+    # pull series ----------------------------------------------------------------------
+
+    def namespace_pulls(
+        self,
+        namespace: str,
+        *,
+        timespan: Timespan | None = None,
+        period: RelativePeriod | None = None,
+        group: Group | None = None,
+        breakdown: Breakdown | None = None,
+        current: bool | None = None,
+    ) -> PullData:
+        """``breakdown`` and ``current`` are pullstats' additions; Docker Hub ignores them."""
+        params = _series(timespan, period, group, breakdown, current)
+        return self._get(PullData, f"/namespaces/{_segment(namespace)}/pulls", params)
+
+    def repo_pulls(
+        self,
+        namespace: str,
+        repo: str,
+        *,
+        timespan: Timespan | None = None,
+        period: RelativePeriod | None = None,
+        group: Group | None = None,
+        breakdown: Breakdown | None = None,
+        current: bool | None = None,
+    ) -> PullData:
+        """A repository name may hold slashes (``tools/cli``); they stay path separators."""
+        path = f"/namespaces/{_segment(namespace)}/repos/{quote(repo, safe='/')}/pulls"
+        return self._get(PullData, path, _series(timespan, period, group, breakdown, current))
+
+    def repos_pulls(
+        self,
+        repos: Iterable[str],
+        *,
+        timespan: Timespan | None = None,
+        period: RelativePeriod | None = None,
+        group: Group | None = None,
+        breakdown: Breakdown | None = None,
+        current: bool | None = None,
+    ) -> ReposPullData:
+        """Several ``namespace/repo`` at once (the server's limit is 50 per request)."""
+        params = [("repos", name) for name in repos]
+        params += _series(timespan, period, group, breakdown, current)
+        return self._get(ReposPullData, "/repos/pulls", params)
+
+    # exports --------------------------------------------------------------------------
+
+    def years(self, namespace: str) -> YearData:
+        return self._get(YearData, f"{_exports(namespace)}/years")
+
+    def timespans(self, namespace: str, year: int, timespantype: Timespan) -> MonthData | WeekData:
+        path = f"{_exports(namespace)}/years/{year}/{timespantype.value}"
+        if timespantype is Timespan.WEEKS:
+            return self._get(WeekData, path)
+        return self._get(MonthData, path)
+
+    def timespan_metadata(
+        self, namespace: str, year: int, timespantype: Timespan, timespan: int
+    ) -> MonthModel | WeekModel:
+        path = f"{_exports(namespace)}/years/{year}/{timespantype.value}/{timespan}"
+        if timespantype is Timespan.WEEKS:
+            return self._get(WeekModel, path)
+        return self._get(MonthModel, path)
+
+    def dataview(
+        self, namespace: str, year: int, timespantype: Timespan, timespan: int, view: Dataview
+    ) -> ResponseData:
+        """The signed, expiring download links of one view, one per part, in part order."""
+        path = f"{_exports(namespace)}/years/{year}/{timespantype.value}/{timespan}/{view.value}"
+        return self._get(ResponseData, path)
+
+    def export_files(
+        self,
+        namespace: str,
+        *,
+        timespantypes: Iterable[Timespan] = (Timespan.MONTHS, Timespan.WEEKS),
+        views: Iterable[Dataview] = tuple(Dataview),
+    ) -> Iterator[ExportFile]:
+        """Every part of every view of every exported period: years → months and weeks →
+        views → files, lazily, so the links are fresh when the caller reaches them."""
+        kinds, wanted = tuple(timespantypes), tuple(views)
+        for year in self.years(namespace).years:
+            for kind in kinds:
+                listed = self.timespans(namespace, year.year, kind)
+                numbers = (
+                    [w.week for w in listed.weeks]
+                    if isinstance(listed, WeekData)
+                    else [m.month for m in listed.months]
+                )
+                for number in numbers:
+                    for view in wanted:
+                        links = self.dataview(namespace, year.year, kind, number, view).data
+                        for part, link in enumerate(links, 1):
+                            yield ExportFile(
+                                namespace, year.year, kind, number, view, part, link.url, link.size
+                            )
+
+    def _get(self, model: type[Model], path: str, params: Any = None) -> Model:
+        return _parse(TypeAdapter(model), self.session.get_json(path, params))
+
+
+def _exports(namespace: str) -> str:
+    return f"/namespaces/{_segment(namespace)}/pulls/exports"
+
+
+def _series(
+    timespan: Timespan | None,
+    period: RelativePeriod | None,
+    group: Group | None,
+    breakdown: Breakdown | None,
+    current: bool | None,
+) -> list[tuple[str, str]]:
+    """Only what was asked for: an absent parameter means the server's default."""
+    params = [
+        (name, value.value)
+        for name, value in (
+            ("timespan", timespan),
+            ("period", period),
+            ("group", group),
+            ("breakdown", breakdown),
+        )
+        if value is not None
+    ]
+    if current is not None:
+        params.append(("current", "true" if current else "false"))
+    return params
+
+
+T = TypeVar("T")
+
+
+def _parse(adapter: TypeAdapter[T], body: Any) -> T:
+    try:
+        return adapter.validate_python(body)
+    except ValidationError as exc:
+        raise ServerError(f"200: the answer is not the contract's shape: {exc}", 200) from exc

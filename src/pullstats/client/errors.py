@@ -1,0 +1,72 @@
+"""Every way a call of :mod:`pullstats.client` can fail, as one tree.
+
+``ClientError`` is the base; each failure is exactly one of these, carrying the server's own
+message (``detail``, or Docker Hub's ``message``) and the HTTP status when there was one:
+
+- ``AuthenticationRequired`` (401): no token, a wrong name, password or code, or a token that
+  expired when no credentials are known to sign in again.
+- ``SecondFactorRequired`` (a 401 of ``/v2/users/login`` with ``login_2fa_token``): the
+  password was right and the account has TOTP on; call ``client.second_factor(code)`` within
+  the server's window. The exception holds ``login_2fa_token``.
+- ``Forbidden`` (403): signed in, but the token may not do this (a PAT without the scope).
+- ``NotFound`` (404): no such namespace, repository or period, or one the caller may not read
+  (the DVP API does not tell the two apart).
+- ``RateLimited`` (429): too many requests or failed logins; ``retry_after`` is the server's
+  ``Retry-After`` in seconds (None when it sent none). Data calls retry these by themselves
+  while the wait is short; a login never does, since its throttle lasts minutes.
+- ``ServerError`` (5xx, and any other answer the client cannot use: a 4xx not listed here, or
+  a body that is not the contract's shape); a data call retries a 5xx with backoff before it
+  raises it.
+- ``TransportError``: no answer at all (refused connection, timeout, TLS); retried like a 5xx.
+
+A login (``/v2/users/login``, ``/v2/users/2fa-login``) is sent once and never retried: a
+retried wrong password would only spend the account's failed-login allowance.
+"""
+
+from __future__ import annotations
+
+
+class ClientError(Exception):
+    """The base of every failure; ``status`` is the HTTP status (None without an answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class AuthenticationRequired(ClientError):
+    pass
+
+
+class SecondFactorRequired(AuthenticationRequired):
+    """A subclass of ``AuthenticationRequired``: a caller that cannot ask for a code may treat
+    it as a failed login."""
+
+    def __init__(self, message: str, login_2fa_token: str) -> None:
+        super().__init__(message, 401)
+        self.login_2fa_token = login_2fa_token
+
+
+class Forbidden(ClientError):
+    pass
+
+
+class NotFound(ClientError):
+    pass
+
+
+class RateLimited(ClientError):
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
+class ServerError(ClientError):
+    def __init__(self, message: str, status: int | None, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class TransportError(ClientError):
+    pass

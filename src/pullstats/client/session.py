@@ -1,0 +1,223 @@
+"""The HTTP side of the client: sign in, send, retry, and turn every failure into one error.
+
+A DVP server (pullstats or Docker Hub) answers JSON with ``detail`` (or ``message``) on
+errors; this module maps the status to :mod:`pullstats.client.errors`, so callers never see
+httpx. Retries are tenacity's (exponential backoff with jitter), but a ``Retry-After`` the
+server sent is the wait instead, since it knows better than our guess.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from pullstats.client.errors import (
+    AuthenticationRequired,
+    ClientError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    SecondFactorRequired,
+    ServerError,
+    TransportError,
+)
+
+DOCKER_HUB = "https://hub.docker.com"
+DATA_PREFIX = "/api/publisher/analytics/v1"
+LOGIN = "/v2/users/login"
+SECOND_FACTOR = "/v2/users/2fa-login"
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _message(response: httpx.Response) -> str:
+    """The server's own words: ``detail`` (pullstats, FastAPI), ``message`` (Docker Hub)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error"):
+            if key in body:
+                value = body[key]
+                return value if isinstance(value, str) else str(value)
+    return str(body)[:500]
+
+
+def error_for(response: httpx.Response) -> ClientError:
+    """The one error an unsuccessful answer stands for."""
+    status = response.status_code
+    message = f"{status}: {_message(response)}"
+    wait = retry_after_seconds(response.headers.get("Retry-After"))
+    if status == 401:
+        return AuthenticationRequired(message, status)
+    if status == 403:
+        return Forbidden(message, status)
+    if status == 404:
+        return NotFound(message, status)
+    if status == 429:
+        return RateLimited(message, wait)
+    return ServerError(message, status, wait)
+
+
+class Session:
+    """One httpx client, its bearer token, and what is needed to get a new one.
+
+    ``max_wait`` caps a single wait: a ``Retry-After`` longer than that is not waited for but
+    raised at once, so a caller is never stuck for a throttle's whole window.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DOCKER_HUB,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        max_wait: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self._credentials: tuple[str, str] | None = None
+        self._pending: str | None = None
+        # 0.2 s, 0.4 s, 0.8 s … plus up to 0.2 s of jitter, so clients that failed together
+        # do not come back together
+        self._backoff = wait_exponential_jitter(multiplier=0.2, max=max_wait, jitter=0.2)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "pullstats-client"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # signing in -----------------------------------------------------------------------
+
+    def login(self, username: str, secret: str) -> None:
+        """Sign in with a password or a personal access token. Raises ``SecondFactorRequired``
+        when the account wants a TOTP code; then :meth:`second_factor` finishes the login."""
+        response = self._send("POST", LOGIN, json={"username": username, "password": secret})
+        if response.status_code == 401:
+            body = _json_or_empty(response)
+            pending = body.get("login_2fa_token")
+            if isinstance(pending, str) and pending:
+                self._credentials = None  # a code is needed each time: no silent re-login
+                self._pending = pending
+                raise SecondFactorRequired(f"401: {_message(response)}", pending)
+        self.token = _token_of(response)
+        self._credentials = (username, secret)
+
+    def second_factor(self, code: str, login_2fa_token: str | None = None) -> None:
+        """Finish a login that raised ``SecondFactorRequired`` with the current TOTP code."""
+        pending = login_2fa_token or self._pending
+        if not pending:
+            raise AuthenticationRequired("no login is waiting for a second factor")
+        response = self._send(
+            "POST", SECOND_FACTOR, json={"login_2fa_token": pending, "code": code}
+        )
+        self.token = _token_of(response)
+        self._pending = None
+
+    # data -----------------------------------------------------------------------------
+
+    def get_json(self, path: str, params: Any = None) -> Any:
+        """GET a data path (under ``/api/publisher/analytics/v1``) and return its JSON,
+        retrying 429/5xx/no answer, and signing in again once if the token expired."""
+        response = self._retrying(lambda: self._get(path, params))
+        if response.status_code == 401 and self._credentials is not None:
+            self.login(*self._credentials)
+            response = self._retrying(lambda: self._get(path, params))
+        if response.status_code != 200:
+            raise error_for(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ServerError(f"{response.status_code}: the answer is not JSON", 200) from exc
+
+    def _get(self, path: str, params: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self._send("GET", DATA_PREFIX + path, params=params, headers=headers)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise error_for(response)
+        return response
+
+    def _retrying(self, call: Any) -> httpx.Response:
+        retrying = Retrying(
+            retry=retry_if_exception(self._worth_retrying),
+            wait=self._wait,
+            stop=stop_after_attempt(self.attempts),
+            sleep=time.sleep,
+            reraise=True,
+        )
+        result: httpx.Response = retrying(call)
+        return result
+
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        if isinstance(exc, TransportError):
+            return True
+        if isinstance(exc, RateLimited | ServerError):
+            if isinstance(exc, ServerError) and exc.status is not None and exc.status < 500:
+                return False
+            return exc.retry_after is None or exc.retry_after <= self.max_wait
+        return False
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = getattr(exc, "retry_after", None)
+        if isinstance(hinted, float):
+            return hinted
+        return float(self._backoff(state))
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{method} {self.base_url}{path}: {exc!r}") from exc
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _token_of(response: httpx.Response) -> str:
+    if response.status_code != 200:
+        raise error_for(response)
+    token = _json_or_empty(response).get("token")
+    if not isinstance(token, str) or not token:
+        raise ServerError(f"{response.status_code}: the login answer holds no token", 200)
+    return token

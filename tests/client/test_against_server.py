@@ -1,0 +1,269 @@
+"""The client against a real pullstats server: the same numbers as the raw HTTP API, the
+export walk, every way of signing in, and each failure mapped to its one error.
+
+One server and one processed, exported data dir for the module: building them is the slow
+part, and no test here changes what another reads (each sign-in test has its own account).
+"""
+
+from __future__ import annotations
+
+import gzip
+import time as clock
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from pullstats.client import (
+    AuthenticationRequired,
+    DvpClient,
+    NotFound,
+    RateLimited,
+    SecondFactorRequired,
+)
+from pullstats.exports.views import Dataview
+from pullstats.periods import last_complete_months
+from pullstats.rollups.series import Breakdown, Group, RelativePeriod, Timespan
+from tests.conftest import Server, run_cli, start_server
+from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
+from tests.test_end_to_end import API, set_up_accounts
+
+INDEX = "sha256:" + "1" * 64
+#: failed logins one account name may make before the server answers 429
+ATTEMPTS = 3
+
+
+@dataclass
+class Served:
+    server: Server
+    data_dir: Path
+
+
+def _cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
+    result = run_cli(data_dir, *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("client")
+    data_dir = root / "data"
+    ingest_token = set_up_accounts(data_dir)
+    today = datetime.now(UTC).date()
+    month_start, _ = last_complete_months(today, 1)
+    noon = datetime.combine(month_start + timedelta(days=9), time(12), UTC)
+    events = [
+        pull_event(noon, "acme/api", tag="1.0", digest=INDEX),
+        pull_event(noon, "acme/api", digest=INDEX, addr="198.51.100.2"),
+        pull_event(noon, "acme/tools/cli", digest=INDEX, addr="[2001:db8::5]:4431"),
+        pull_event(noon, "globex/web", tag="2.0", addr="198.51.100.9"),
+    ]
+    env = {"PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT": str(ATTEMPTS)}
+    server = start_server(data_dir, root / "server.log", env)
+    try:
+        with server.client() as client:
+            answer = client.post(
+                "/ingest/v1/registry/events",
+                json=envelope(*events),
+                headers={"Authorization": f"Bearer {ingest_token}", "Content-Type": ENVELOPE_TYPE},
+            )
+        assert answer.status_code == 200, answer.text
+        _cli(data_dir, "process")
+        _cli(data_dir, "export", "--through", today.isoformat())
+        yield Served(server, data_dir)
+    finally:
+        server.stop()
+
+
+def _alice(served: Served) -> DvpClient:
+    client = DvpClient(served.server.url, timeout=30)
+    client.login("alice", "alice-secret")
+    return client
+
+
+def _raw(served: Served, token: str | None, path: str, params: Any = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with served.server.client() as http:
+        return http.get(API + path, params=params, headers=headers)
+
+
+def _dump(model: Any) -> Any:
+    if isinstance(model, list):
+        return [_dump(item) for item in model]
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def test_every_operation_answers_what_the_raw_api_answers(served: Served) -> None:
+    with _alice(served) as client:
+        token = client.token
+        year = client.years("acme").years[-1].year
+        month = client.timespans("acme", year, Timespan.MONTHS)
+        week = client.timespans("acme", year, Timespan.WEEKS)
+        m = month.months[-1].month  # type: ignore[union-attr]
+        w = week.weeks[-1].week  # type: ignore[union-attr]
+        series = {"timespan": "weeks", "period": "last-3-months", "group": "repo"}
+        cases: list[tuple[Any, str, Any]] = [
+            (client.namespaces(), "/", None),
+            (client.user_namespaces(), "/namespaces", None),
+            (client.namespace("acme"), "/namespaces/acme", None),
+            (client.namespace_pulls("acme"), "/namespaces/acme/pulls", None),
+            (
+                client.namespace_pulls(
+                    "acme",
+                    timespan=Timespan.WEEKS,
+                    period=RelativePeriod.LAST_3_MONTHS,
+                    group=Group.REPO,
+                ),
+                "/namespaces/acme/pulls",
+                series,
+            ),
+            (
+                client.namespace_pulls("acme", breakdown=Breakdown.COUNTRY, current=True),
+                "/namespaces/acme/pulls",
+                {"breakdown": "country", "current": "true"},
+            ),
+            (
+                client.repo_pulls("acme", "tools/cli", timespan=Timespan.WEEKS),
+                "/namespaces/acme/repos/tools/cli/pulls",
+                {"timespan": "weeks"},
+            ),
+            (
+                client.repos_pulls(["acme/api", "acme/tools/cli", "globex/web"]),
+                "/repos/pulls",
+                [("repos", "acme/api"), ("repos", "acme/tools/cli"), ("repos", "globex/web")],
+            ),
+            (client.years("acme"), "/namespaces/acme/pulls/exports/years", None),
+            (month, f"/namespaces/acme/pulls/exports/years/{year}/months", None),
+            (week, f"/namespaces/acme/pulls/exports/years/{year}/weeks", None),
+            (
+                client.timespan_metadata("acme", year, Timespan.WEEKS, w),
+                f"/namespaces/acme/pulls/exports/years/{year}/weeks/{w}",
+                None,
+            ),
+        ]
+        links = client.dataview("acme", year, Timespan.MONTHS, m, Dataview.RAW)
+    for answer, path, params in cases:
+        raw = _raw(served, token, path, params)
+        assert raw.status_code == 200, (path, raw.text)
+        assert _dump(answer) == raw.json(), path
+    # the numbers themselves, so equal-but-empty answers could not pass
+    by_repo = _dump(cases[7][0])["repos"]
+    assert set(by_repo) == {"acme/api", "acme/tools/cli"}  # globex is not alice's
+    assert sum(row["pullCount"] for row in by_repo["acme/api"]["pulls"]) == 2
+    # download links are signed per request: the same files, each link its own signature
+    raw_links = _raw(served, token, f"/namespaces/acme/pulls/exports/years/{year}/months/{m}/raw")
+    assert [(f.url.split("?")[0], f.size) for f in links.data] == [
+        (f["url"].split("?")[0], f["size"]) for f in raw_links.json()["data"]
+    ]
+
+
+def test_the_export_walk_reaches_every_file_of_every_period(served: Served) -> None:
+    with _alice(served) as client:
+        files = list(client.export_files("acme"))
+        expected = []
+        for year in client.years("acme").years:
+            for kind in Timespan:
+                listed = client.timespans("acme", year.year, kind)
+                numbers = [getattr(x, kind.value[:-1]) for x in getattr(listed, kind.value)]
+                for number in numbers:
+                    for view in Dataview:
+                        parts = client.dataview("acme", year.year, kind, number, view).data
+                        expected += [(year.year, kind, number, view, p.size) for p in parts]
+    assert [(f.year, f.timespantype, f.timespan, f.dataview, f.size) for f in files] == expected
+    kinds = {(f.timespantype, f.dataview) for f in files}
+    assert kinds == {(kind, view) for kind in Timespan for view in Dataview}
+    raw = next(f for f in files if f.dataview is Dataview.RAW)
+    body = httpx.get(raw.url, timeout=30)
+    assert body.status_code == 200 and len(body.content) == raw.size
+    assert gzip.decompress(body.content).startswith(b"timestamp")
+
+
+def test_a_personal_access_token_signs_in_like_a_password(served: Served) -> None:
+    out = _cli(served.data_dir, "tokens", "create", "bob", "--label", "client-test")
+    secret = out.strip().splitlines()[-1]
+    with DvpClient(served.server.url) as client:
+        client.login("bob", secret)
+        assert client.namespaces().namespaces == ["globex"]
+
+
+def test_a_second_factor_finishes_the_login(served: Served) -> None:
+    _cli(served.data_dir, "users", "add", "dora", "--password-stdin", stdin="dora-explores-far\n")
+    _cli(served.data_dir, "members", "add", "acme", "dora", "--role", "member")
+    uri = _cli(served.data_dir, "users", "totp", "enable", "dora").strip().splitlines()[-1]
+    with DvpClient(served.server.url) as client:
+        with pytest.raises(SecondFactorRequired) as pending:
+            client.login("dora", "dora-explores-far")
+        assert pending.value.login_2fa_token
+        with pytest.raises(AuthenticationRequired):
+            client.namespace("acme")  # no token yet
+        with pytest.raises(AuthenticationRequired) as wrong:
+            client.second_factor(f"{(int(pyotp.parse_uri(uri).now()) + 1) % 10**6:06d}")
+        assert wrong.value.status == 401 and not isinstance(wrong.value, SecondFactorRequired)
+        # a pending login is spent by a wrong code: the password is asked for again
+        with pytest.raises(SecondFactorRequired):
+            client.login("dora", "dora-explores-far")
+        client.second_factor(pyotp.parse_uri(uri).now())
+        assert client.namespace("acme").namespace == "acme"
+
+
+def test_an_expired_token_is_renewed_with_the_known_credentials(served: Served) -> None:
+    with _alice(served) as client:
+        client.session.token = "x.y.z"  # what an expired token gets: 401
+        assert client.namespace("acme").namespace == "acme"
+        assert client.token != "x.y.z"
+    stranger = DvpClient(served.server.url, token="x.y.z")  # no credentials to renew it with
+    with stranger, pytest.raises(AuthenticationRequired, match="401"):
+        stranger.namespace("acme")
+
+
+def test_failures_map_to_their_errors_with_the_servers_message(served: Served) -> None:
+    with DvpClient(served.server.url) as anonymous:
+        with pytest.raises(AuthenticationRequired) as unauthenticated:
+            anonymous.namespaces()
+        assert unauthenticated.value.status == 401
+    with _alice(served) as client:
+        for call in (
+            lambda: client.namespace_pulls("globex"),  # another's: as if it did not exist
+            lambda: client.repo_pulls("acme", "nothing"),
+            lambda: client.timespan_metadata("acme", 1999, Timespan.MONTHS, 1),
+        ):
+            with pytest.raises(NotFound) as missing:
+                call()
+            assert missing.value.status == 404
+        with pytest.raises(NotFound, match="no exported data for that period"):
+            client.dataview("acme", 1999, Timespan.WEEKS, 2, Dataview.SUMMARY)
+    wrong = DvpClient(served.server.url)
+    with wrong, pytest.raises(AuthenticationRequired, match="Incorrect authentication credentials"):
+        wrong.login("alice", "not-her-password")
+
+
+def test_the_login_throttle_is_rate_limited_with_its_wait(served: Served) -> None:
+    with DvpClient(served.server.url) as client:
+        for _ in range(ATTEMPTS):
+            with pytest.raises(AuthenticationRequired):
+                client.login("carl", "guess")
+        with pytest.raises(RateLimited) as throttled:
+            client.login("carl", "guess")
+    assert throttled.value.status == 429
+    assert throttled.value.retry_after is not None and throttled.value.retry_after > 0
+
+
+def test_a_token_that_really_expires_is_renewed(data_dir: Path, tmp_path: Path) -> None:
+    set_up_accounts(data_dir)
+    server = start_server(data_dir, tmp_path / "server.log", {"PULLSTATS_JWT_TTL": "PT2S"})
+    try:
+        with DvpClient(server.url) as client:
+            client.login("alice", "alice-secret")
+            first = client.token
+            clock.sleep(3.1)  # the JWT's exp has passed: the server answers 401
+            assert _raw(Served(server, data_dir), first, "/namespaces/acme").status_code == 401
+            assert client.namespace("acme").namespace == "acme"
+            assert client.token != first
+    finally:
+        server.stop()

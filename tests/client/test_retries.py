@@ -1,0 +1,138 @@
+"""Retries, and the statuses a pullstats server cannot be made to answer on demand (5xx; 403,
+while a PAT has only one scope), against a scripted stand-in on a loopback socket; the
+client's own code is not mocked (the HTTP is real).
+
+The stand-in answers each request with the next scripted (status, headers, body) and records
+what it was asked, so a test sees how many attempts the client made.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from pullstats.client import (
+    DvpClient,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
+from pullstats.client.session import retry_after_seconds
+
+Answer = tuple[int, dict[str, str], Any]
+NAMESPACES: Answer = (200, {}, {"namespaces": ["acme"]})
+
+
+class StandIn(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.script: list[Answer] = []
+        self.seen: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: StandIn
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)
+        status, headers, body = self.server.script.pop(0) if self.server.script else NAMESPACES
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandIn]:
+    server = StandIn()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_5xx_and_429_are_retried_waiting_what_retry_after_says(stand_in: StandIn) -> None:
+    stand_in.script = [
+        (503, {"Retry-After": "0"}, {"detail": "down for a moment"}),
+        (429, {"Retry-After": "0"}, {"message": "slow down"}),
+        (500, {}, {"detail": "oops"}),
+        NAMESPACES,
+    ]
+    with DvpClient(stand_in.url, token="t", attempts=4) as client:
+        assert client.namespaces().namespaces == ["acme"]
+    assert stand_in.seen == ["/api/publisher/analytics/v1/"] * 4
+
+
+def test_the_last_failure_is_raised_with_the_servers_message(stand_in: StandIn) -> None:
+    stand_in.script = [(502, {"Retry-After": "0"}, {"detail": "bad gateway"})] * 3
+    client = DvpClient(stand_in.url, token="t", attempts=3)
+    with client, pytest.raises(ServerError, match="502: bad gateway") as failed:
+        client.namespaces()
+    assert failed.value.status == 502
+    assert len(stand_in.seen) == 3
+
+
+def test_a_wait_longer_than_max_wait_is_raised_at_once(stand_in: StandIn) -> None:
+    stand_in.script = [(429, {"Retry-After": "3600"}, {"detail": "come back in an hour"})]
+    client = DvpClient(stand_in.url, token="t", max_wait=5)
+    with client, pytest.raises(RateLimited, match="come back in an hour") as limited:
+        client.namespaces()
+    assert limited.value.retry_after == 3600
+    assert len(stand_in.seen) == 1
+
+
+def test_a_4xx_is_never_retried(stand_in: StandIn) -> None:
+    stand_in.script = [(404, {}, {"detail": "no such namespace"})]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(NotFound):
+        client.namespace("nope")
+    assert len(stand_in.seen) == 1
+
+
+def test_an_answer_not_in_the_contracts_shape_is_a_server_error(stand_in: StandIn) -> None:
+    stand_in.script = [(200, {}, {"namespaces": "not a list"})]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError):
+        client.namespaces()
+
+
+def test_no_answer_at_all_is_a_transport_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        client = DvpClient(f"http://127.0.0.1:{port}", token="t", attempts=2, timeout=2)
+        with client, pytest.raises(TransportError):
+            client.namespaces()
+
+
+def test_retry_after_is_read_in_both_of_its_forms() -> None:
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+
+
+def test_403_is_forbidden_with_docker_hubs_message(stand_in: StandIn) -> None:
+    stand_in.script = [(403, {}, {"message": "insufficient scope"})]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(Forbidden) as refused:
+        client.user_namespaces()
+    assert (refused.value.status, refused.value.message) == (403, "403: insufficient scope")
+    assert len(stand_in.seen) == 1
