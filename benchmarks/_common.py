@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -141,13 +143,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, log: Path, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``pullstats serve`` on a free loopback port, once /healthz answers; (process, base URL).
-    ``extra`` are more environment variables (``PULLSTATS_DATABASE_URL``, …)."""
+def start_server(
+    data_dir: Path, log: Path, workers: int = 1, **extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``pullstats serve`` (``workers`` processes) on a free loopback port, once /healthz
+    answers; (process, base URL). ``extra`` are more environment variables
+    (``PULLSTATS_DATABASE_URL``, …)."""
     port = free_port()
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            pullstats_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+            pullstats_command(
+                "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)
+            ),
             env=cli_env(data_dir, **extra),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -192,3 +199,46 @@ def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
         sys.exit(f"{' '.join(command)} failed:\n{errors}")
     cpu = usage.ru_utime + usage.ru_stime
     return Run(seconds, usage.ru_maxrss / 1024, output, errors, cpu)  # ru_maxrss is KiB on Linux
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("wrk is missing: apt-get install wrk")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or sys.exit("wrk did not install")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(
+    binary: str,
+    url: str,
+    token: str | None,
+    connections: int,
+    seconds: float,
+    threads: int,
+    cookie: str | None = None,
+) -> dict[str, float]:
+    """wrk on ``url`` (with a bearer ``token`` or a ``cookie`` header): requests/s, p50 and p99
+    in ms; the output is shown when a request failed or was not 2xx/3xx."""
+    command = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = {}
+    for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
+        latency[quantile] = float(value) * _UNITS[unit]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    if non_2xx or errors or len(latency) != 2:
+        print(output, file=sys.stderr)
+    if len(latency) != 2:
+        sys.exit(f"could not read wrk's latency distribution for {url}")
+    return {"rps": rps, "p50": latency["50"], "p99": latency["99"]}

@@ -20,11 +20,6 @@ wrk comes from Debian's package; as root the benchmark installs it when it is mi
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,11 +32,13 @@ import pyarrow.parquet as pq
 from _common import (
     add_database_url,
     catalog_env,
+    ensure_wrk,
     markdown_table,
     percentile,
     print_environment,
     shown_arguments,
     start_server,
+    wrk,
 )
 from pydantic import SecretStr
 
@@ -54,16 +51,6 @@ from pullstats.runtime import Runtime
 NAMESPACE = "bench"
 PASSWORD = "bench-password"
 ACTIONS = ("pull_by_tag", "pull_by_digest", "version_check")
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        sys.exit("wrk is missing: apt-get install wrk")
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    return shutil.which("wrk") or sys.exit("wrk did not install")
 
 
 def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> int:
@@ -116,29 +103,6 @@ def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> in
         total += count
     rollup_periods(runtime, periods_of_days(days))
     return total
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def wrk(
-    binary: str, url: str, token: str | None, connections: int, seconds: float, threads: int
-) -> dict[str, float]:
-    command = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if token:
-        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    latency = {}
-    for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
-        latency[quantile] = float(value) * _UNITS[unit]
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    errors = re.search(r"Socket errors:.*", output)
-    if non_2xx or errors or len(latency) != 2:
-        print(output, file=sys.stderr)
-    if len(latency) != 2:
-        sys.exit(f"could not read wrk's latency distribution for {url}")
-    return {"rps": rps, "p50": latency["50"], "p99": latency["99"]}
 
 
 def repo_query(base: str, repos: list[str]) -> str:
