@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -153,6 +154,13 @@ class Settings(BaseSettings):
     )
     login_attempts_window: timedelta = Field(
         timedelta(minutes=15), description="Sliding window of the login rate limits."
+    )
+    password_checks: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        ge=1,
+        description="Password checks (argon2id: tens of milliseconds of CPU and 64 MiB each) "
+        "one server process runs at once; more wait their turn, so a flood of logins cannot "
+        "take every core from the other routes. Default: half the CPU cores, at least 1.",
     )
     trusted_proxies: str = Field(
         "",

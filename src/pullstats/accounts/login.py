@@ -35,11 +35,30 @@ class LoginOutcome:
 
 def authenticate(session: Session, name: str, secret: str) -> LoginOutcome | None:
     """Check a password or personal access token for ``name``; None when it fails."""
+    return authenticate_token(session, name, secret) or authenticate_password(session, name, secret)
+
+
+def looks_like_token(secret: str) -> bool:
+    """Whether ``secret`` has a personal access token's shape (no database read)."""
+    return parse_secret(PAT_PREFIX, secret) is not None
+
+
+def authenticate_token(session: Session, name: str, secret: str) -> LoginOutcome | None:
+    """The login of ``secret`` as a live personal access token of ``name`` (a SHA-256, no
+    argon2); None when it is none, and then :func:`authenticate_password` decides."""
+    if not looks_like_token(secret):
+        return None
     user = session.scalar(select(User).where(User.name == name))
-    if parse_secret(PAT_PREFIX, secret) is not None:
-        token = authenticate_pat(session, user, secret)
-        if token is not None and user is not None and not user.disabled:
-            return LoginOutcome(user.id, token.id, False, user.session_generation)
+    token = authenticate_pat(session, user, secret)
+    if token is not None and user is not None and not user.disabled:
+        return LoginOutcome(user.id, token.id, False, user.session_generation)
+    return None
+
+
+def authenticate_password(session: Session, name: str, secret: str) -> LoginOutcome | None:
+    """The login of ``secret`` as ``name``'s password: one argon2 verification, also when the
+    user does not exist (a dummy hash); None when it fails."""
+    user = session.scalar(select(User).where(User.name == name))
     valid = verify_password(user.password_hash if user else None, secret)
     if user is None or not valid or user.disabled:
         return None

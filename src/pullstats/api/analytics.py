@@ -131,11 +131,14 @@ def _today() -> date:
     tags=["discovery"],
     summary="Namespaces (and extra repositories) with data that the caller may read",
 )
-def discovery(
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-) -> NamespaceData:
-    with state.runtime.sessions() as session:
+async def discovery(
+    series: Annotated[SeriesRequest, Depends(series_request)],
+) -> Response:
+    # which namespaces have rollups changes only with the data generation: answered from the
+    # cache of the viewer's scope and generation, as the series are (a hit stays on the loop)
+    viewer = series.viewer
+
+    def build(session: Session) -> NamespaceData:
         with_data = set(
             session.scalars(
                 select(PullRollup.namespace)
@@ -150,7 +153,9 @@ def discovery(
             for repo in repos
             if repository_exists(session, *repo.split("/", 1))
         }
-    return NamespaceData(namespaces=sorted(with_data) + sorted(extras))
+        return NamespaceData(namespaces=sorted(with_data) + sorted(extras))
+
+    return await series.answer(build)
 
 
 @router.get(

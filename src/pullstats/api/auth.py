@@ -21,7 +21,9 @@ from pullstats.accounts import jwt_tokens
 from pullstats.accounts.access import active_principal, readable_scope
 from pullstats.accounts.login import (
     LoginOutcome,
-    authenticate,
+    authenticate_password,
+    authenticate_token,
+    looks_like_token,
     second_factor,
     spend_two_factor_token,
 )
@@ -193,11 +195,19 @@ async def log_in(
     if wait:
         return LoginResult(wait=wait)
 
-    def check() -> LoginOutcome | None:
+    def token_check() -> LoginOutcome | None:
         with state.runtime.sessions.begin() as session:  # begin: a PAT login stamps last use
-            return authenticate(session, username, secret)
+            return authenticate_token(session, username, secret)
 
-    outcome = await run_in_threadpool(check)  # argon2 takes tens of milliseconds: off the loop
+    def password_check() -> LoginOutcome | None:
+        with state.runtime.sessions() as session:
+            return authenticate_password(session, username, secret)
+
+    # a live personal access token is a SHA-256: it never waits behind the password checks,
+    # which are argon2 (tens of milliseconds of CPU) and run a few at a time, off the loop
+    outcome = await run_in_threadpool(token_check) if looks_like_token(secret) else None
+    if outcome is None:
+        outcome = await state.password_check(password_check)
     if outcome is None:
         return LoginResult(problem=BAD_CREDENTIALS)
     limiter.succeeded(username, ip)

@@ -7,6 +7,7 @@ that revalidates gets 304 without the body being rebuilt.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -14,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -101,3 +102,30 @@ async def cached_json(
         cached = CachedAnswer(await run_in_threadpool(build), request.scope.get("route"))
         cache.put(key, cached)
     return answer_response(key, cached.body, request.headers.get("if-none-match"))
+
+
+class Coalesced(Generic[V]):
+    """One run of a blocking check at a time, in the thread pool, shared by every request that
+    arrives while it runs (``/healthz``, ``/metrics``).
+
+    Sixty-four probes at once cost one check, not sixty-four threads: each gets the result of
+    the run in progress when it arrived, or starts the next one. A result is never reused once
+    its run has ended, so no answer is older than one run. The run is shielded from a caller
+    that goes away, as the others still wait for it.
+    """
+
+    def __init__(self) -> None:
+        self._running: asyncio.Future[V] | None = None
+
+    async def __call__(self, work: Callable[[], V]) -> V:
+        running = self._running
+        if running is None:
+            running = self._running = asyncio.ensure_future(run_in_threadpool(work))
+            running.add_done_callback(self._ended)
+        return await asyncio.shield(running)
+
+    def _ended(self, future: asyncio.Future[Any]) -> None:
+        if self._running is future:
+            self._running = None
+        if not future.cancelled():
+            future.exception()  # retrieved here, so a failure nobody awaited is never logged

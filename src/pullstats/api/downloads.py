@@ -15,16 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from pullstats.api.state import AppState, app_state
-from pullstats.db.models import ExportFile
+from pullstats.api.state import AppState, app_state, request_versions
+from pullstats.db.state import CatalogVersions
 from pullstats.exports.signing import check
 from pullstats.signing_keys import FIRST_KID
 
 router = APIRouter(tags=["downloads"])
 logger = logging.getLogger(__name__)
-
-#: the largest id the column holds (INTEGER, 32 bits on PostgreSQL); a larger one cannot be bound
-_MAX_FILE_ID = 2**31 - 1
 
 
 @router.get(
@@ -38,20 +35,20 @@ _MAX_FILE_ID = 2**31 - 1
     },
     summary="Download one export file through a signed link",
 )
-def download(
+async def download(
     file_id: int,
     file_name: str,
     expires: Annotated[int, Query(description="Expiry, seconds since the epoch.")],
     signature: Annotated[str, Query(description="HMAC of the link.")],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
     kid: Annotated[str, Query(description="The signing key's id (absent: the first key).")] = (
         FIRST_KID
     ),
 ) -> Response:
-    entry = None
-    if 0 < file_id <= _MAX_FILE_ID:  # a larger id cannot be bound to SQL: no such file
-        with state.runtime.sessions() as session:
-            entry = session.get(ExportFile, file_id)
+    # the catalog row from the cache of this exports epoch (api/export_catalog.py): a hit
+    # never leaves the event loop
+    entry = await state.export_catalog.file(file_id, versions.exports_epoch)
     # compare_digest refuses non-ASCII text, and no signature we issue has any
     bad = entry is None or entry.file_name != file_name or not signature.isascii()
     problem = "invalid signature" if bad else None

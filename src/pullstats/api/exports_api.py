@@ -7,6 +7,7 @@ month outside 1–12 is 422.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -23,15 +24,11 @@ from pullstats.api.dvp_models import (
     YearData,
     YearModel,
 )
-from pullstats.api.state import AppState, app_state
+from pullstats.api.export_catalog import FileEntry
+from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
-from pullstats.db.models import ExportFile
-from pullstats.exports.catalog import (
-    exported_periods,
-    periods_in_year,
-    view_files,
-    years_with_data,
-)
+from pullstats.db.state import CatalogVersions
+from pullstats.exports.catalog import periods_in_year, years_with_data
 from pullstats.exports.signing import sign
 from pullstats.exports.views import Dataview
 from pullstats.periods import Period, PeriodKind
@@ -63,10 +60,12 @@ def _period(timespantype: Timespan, year: int, timespan: int) -> Period | None:
         return None
 
 
-def listed_periods(state: AppState, namespace: str) -> list[Period]:
-    """The exported periods of ``namespace``, oldest first (the listings' one source)."""
-    with state.runtime.sessions() as session:
-        return exported_periods(session, namespace)
+async def listed_periods(
+    state: AppState, versions: CatalogVersions, namespace: str
+) -> tuple[Period, ...]:
+    """The exported periods of ``namespace``, oldest first (the listings' one source), from
+    the cache of the request's exports epoch."""
+    return await state.export_catalog.periods(namespace, versions.exports_epoch)
 
 
 @router.get(
@@ -75,15 +74,15 @@ def listed_periods(state: AppState, namespace: str) -> list[Period]:
     responses=NOT_FOUND,
     summary="Years that have exported data",
 )
-def years(
+async def years(
     namespace: str,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> YearData:
     readable(viewer, namespace)
-    return YearData(
-        years=[YearModel(year=y) for y in years_with_data(listed_periods(state, namespace))]
-    )
+    periods = await listed_periods(state, versions, namespace)
+    return YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
 
 
 @router.get(
@@ -92,22 +91,26 @@ def years(
     responses={**NOT_FOUND, **INVALID},
     summary="Months or weeks of a year that have exported data",
 )
-def timespans(
+async def timespans(
     namespace: str,
     year: Year,
     timespantype: Timespan,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> MonthData | WeekData:
     readable(viewer, namespace)
-    numbers = periods_in_year(listed_periods(state, namespace), timespantype.kind, year)
+    periods = await listed_periods(state, versions, namespace)
+    numbers = periods_in_year(periods, timespantype.kind, year)
     if timespantype is Timespan.WEEKS:
         return WeekData(weeks=[WeekModel(week=n) for n in numbers])
     return MonthData(months=[MonthModel(month=n) for n in numbers])
 
 
-def _exported(state: AppState, namespace: str, period: Period | None) -> Period:
-    if period is None or period not in listed_periods(state, namespace):
+async def _exported(
+    state: AppState, versions: CatalogVersions, namespace: str, period: Period | None
+) -> Period:
+    if period is None or period not in await listed_periods(state, versions, namespace):
         raise HTTPException(404, detail="no exported data for that period")
     return period
 
@@ -118,16 +121,17 @@ def _exported(state: AppState, namespace: str, period: Period | None) -> Period:
     responses={**NOT_FOUND, **INVALID},
     summary="One exported month or week",
 )
-def timespan_metadata(
+async def timespan_metadata(
     namespace: str,
     year: Year,
     timespantype: Timespan,
     timespan: int,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> MonthModel | WeekModel:
     readable(viewer, namespace)
-    period = _exported(state, namespace, _period(timespantype, year, timespan))
+    period = await _exported(state, versions, namespace, _period(timespantype, year, timespan))
     if period.kind is PeriodKind.WEEK:
         return WeekModel(week=period.number)
     return MonthModel(month=period.number)
@@ -139,7 +143,7 @@ def timespan_metadata(
     responses={**NOT_FOUND, **INVALID},
     summary="Signed download links of one view of an exported month or week",
 )
-def dataview_links(
+async def dataview_links(
     namespace: str,
     year: Year,
     timespantype: Timespan,
@@ -148,28 +152,23 @@ def dataview_links(
     request: Request,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> ResponseData:
     readable(viewer, namespace)
-    period = _exported(state, namespace, _period(timespantype, year, timespan))
-    return ResponseData(data=signed_links(state, request, namespace, period, dataview))
-
-
-def signed_links(
-    state: AppState, request: Request, namespace: str, period: Period, dataview: Dataview
-) -> list[ResponseDataFile]:
-    """The download links of one view of an exported period, one per part, in part order:
-    what the dataview route answers and the dashboard's exports page shows. The caller has
-    checked that the viewer may read ``namespace``."""
-    with state.runtime.sessions() as session:
-        files = view_files(session, namespace, period, dataview.value)
-    return file_links(state, request, files)
+    period = await _exported(state, versions, namespace, _period(timespantype, year, timespan))
+    files = await state.export_catalog.view(
+        namespace, period, dataview.value, versions.exports_epoch
+    )
+    return ResponseData(data=file_links(state, request, files))
 
 
 def file_links(
-    state: AppState, request: Request, files: list[ExportFile]
+    state: AppState, request: Request, files: Sequence[FileEntry]
 ) -> list[ResponseDataFile]:
     """A download link for each of ``files``, in their order: presigned by the exports' object
-    store, else signed with the download key for ``/downloads/…``."""
+    store, else signed with the download key for ``/downloads/…``: what the dataview route
+    answers and the dashboard's exports page shows. The caller has checked that the viewer may
+    read their namespace."""
     # behind a TLS proxy the request's own base URL is the proxy's upstream, not the public one
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())

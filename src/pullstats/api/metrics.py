@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +34,16 @@ class Metrics:
             "Time to answer an HTTP request, by route template.",
             ["route"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.password_checks = Gauge(
+            "pullstats_password_checks_running",
+            "Password checks (argon2id) running now; at most PULLSTATS_PASSWORD_CHECKS.",
+            registry=self.registry,
+        )
+        self.password_checks_waiting = Gauge(
+            "pullstats_password_checks_waiting",
+            "Logins and password changes waiting for their turn to check a password.",
             registry=self.registry,
         )
         self.ingested = Counter(

@@ -22,7 +22,16 @@ router = APIRouter(tags=["operations"])
     responses={503: {"model": Health, "description": "The data dir or the database is unusable."}},
     summary="Whether the data dir and the catalog database are usable",
 )
-def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResponse:
+async def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResponse:
+    # a probe writes to the disk and reads the catalog, in the thread pool (a stuck disk must
+    # not stall the event loop); probes that arrive during one share its result
+    health = await state.health_checks(lambda: _health(state))
+    if health.status == "ok":
+        return health
+    return JSONResponse(health.model_dump(), status_code=503)
+
+
+def _health(state: AppState) -> Health:
     checks: dict[str, str] = {}
     # a name of its own per request: concurrent checks must not delete each other's probe
     probe = state.runtime.paths.tmp / f".healthz-{uuid.uuid4().hex}"
@@ -39,10 +48,7 @@ def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResp
     except Exception as error:  # any driver error means the database is not usable
         checks["database"] = f"error: {type(error).__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    health = Health(status="ok" if healthy else "unavailable", checks=checks)
-    if healthy:
-        return health
-    return JSONResponse(health.model_dump(), status_code=503)
+    return Health(status="ok" if healthy else "unavailable", checks=checks)
 
 
 @router.get(
@@ -51,5 +57,8 @@ def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResp
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+    # a scrape lists the lake's set-aside records and reads the catalog's nodes: in the thread
+    # pool, one at a time, shared by the scrapes that arrive meanwhile
+    body = await state.scrapes(lambda: generate_latest(state.metrics.registry))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -3,21 +3,29 @@ caches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import Request
 from sqlalchemy import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 
-from pullstats.api.cache import CachedAnswer, LruCache
+from pullstats.api.cache import CachedAnswer, Coalesced, LruCache
 from pullstats.api.envelope_parsing import EnvelopeParser, remove_stale_spills
+from pullstats.api.export_catalog import ExportCatalog
 from pullstats.api.metrics import Metrics
+from pullstats.api.models import Health
 from pullstats.api.pg_versions import PostgresVersions
 from pullstats.api.viewer import ResolvedViewer
 from pullstats.db.state import CatalogVersions, catalog_versions
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
 from pullstats.signing_keys import KeyRing
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,9 +42,16 @@ class AppState:
     responses: LruCache[CachedAnswer] = field(default_factory=LruCache)
     #: bearer token → its resolved viewer and the accounts epoch it was resolved at (api/auth.py)
     viewers: LruCache[ResolvedViewer] = field(default_factory=lambda: LruCache(max_entries=4096))
+    #: the health probe and the metrics scrape in progress, shared by those arriving meanwhile
+    health_checks: Coalesced[Health] = field(default_factory=Coalesced)
+    scrapes: Coalesced[bytes] = field(default_factory=Coalesced)
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings
+        # password checks in threads of their own limit (see password_check)
+        self._password_checks = CapacityLimiter(settings.password_checks)
+        #: the export catalog's listings and files, cached per exports epoch (api/export_catalog.py)
+        self.export_catalog = ExportCatalog(self.runtime.sessions)
         #: parses notification envelopes, large ones in a worker process (api/ingest.py)
         self.envelopes = EnvelopeParser(
             settings.ingest_max_events, settings.max_clock_skew, settings.paths.tmp
@@ -55,6 +70,31 @@ class AppState:
             self._loop_connection = self.runtime.engine.raw_connection()
         elif dialect == "postgresql":
             self._postgres = PostgresVersions(self.runtime.settings.database_url_value)
+
+    async def password_check(self, check: Callable[[], T]) -> T:
+        """Run ``check``, which verifies or hashes a password (argon2id: tens of milliseconds
+        of CPU and 64 MiB), in a thread, at most ``PULLSTATS_PASSWORD_CHECKS`` at a time.
+
+        The thread pool that runs the other blocking work has 40 threads, and a flood of
+        logins in it would take every core from the event loop; here the extra logins wait
+        their turn (``pullstats_password_checks_waiting``) while every other route goes on.
+        """
+        waiting, running = self.metrics.password_checks_waiting, self.metrics.password_checks
+        started = False
+
+        def counted() -> T:
+            nonlocal started
+            started = True  # a thread of the limit is ours: no longer waiting
+            waiting.dec()
+            with running.track_inprogress():
+                return check()
+
+        waiting.inc()
+        try:
+            return await anyio.to_thread.run_sync(counted, limiter=self._password_checks)
+        finally:
+            if not started:  # cancelled (the client left) before its turn came
+                waiting.dec()
 
     def read_versions(self) -> CatalogVersions:
         connection = self.runtime.engine.raw_connection()

@@ -19,20 +19,24 @@ from pullstats.db.models import PipelineState
 GENERATION = "generation"
 PENDING_DAYS = "pending_days"
 ACCOUNTS_EPOCH = "accounts_epoch"
+EXPORTS_EPOCH = "exports_epoch"
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogVersions:
-    """What an API answer may be cached against: rollups (``generation``) and accounts."""
+    """What an API answer may be cached against: rollups (``generation``), accounts, and the
+    export catalog (``exports_epoch``, bumped by triggers: migration 0010)."""
 
     generation: int
     accounts_epoch: int
+    exports_epoch: int = 0
 
 
 #: Plain SQL, run on a raw driver connection: the API reads it on every request, and SQLAlchemy's
 #: statement handling would cost more than the read itself.
 VERSIONS_SQL = (
-    f"SELECT key, value FROM pipeline_state WHERE key IN ('{GENERATION}', '{ACCOUNTS_EPOCH}')"
+    "SELECT key, value FROM pipeline_state "
+    f"WHERE key IN ('{GENERATION}', '{ACCOUNTS_EPOCH}', '{EXPORTS_EPOCH}')"
 )
 
 
@@ -49,7 +53,9 @@ def catalog_versions(connection: DBAPIConnection) -> CatalogVersions:
 def versions_of(rows: Iterable[Sequence[Any]]) -> CatalogVersions:
     """The counters from the ``(key, value)`` rows of :data:`VERSIONS_SQL`."""
     values = {str(key): int(value) for key, value in rows}
-    return CatalogVersions(values.get(GENERATION, 0), values.get(ACCOUNTS_EPOCH, 0))
+    return CatalogVersions(
+        values.get(GENERATION, 0), values.get(ACCOUNTS_EPOCH, 0), values.get(EXPORTS_EPOCH, 0)
+    )
 
 
 def get_value(session: Session, key: str) -> str | None:

@@ -6,6 +6,8 @@ have data for the namespace (docs/exports.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,12 +25,12 @@ def exported_periods(session: Session, namespace: str) -> list[Period]:
     return sorted(Period(PeriodKind(kind), start) for kind, start in rows)
 
 
-def years_with_data(periods: list[Period]) -> list[int]:
+def years_with_data(periods: Sequence[Period]) -> list[int]:
     """Calendar years of months and ISO years of weeks, merged."""
     return sorted({period.year for period in periods})
 
 
-def periods_in_year(periods: list[Period], kind: PeriodKind, year: int) -> list[int]:
+def periods_in_year(periods: Sequence[Period], kind: PeriodKind, year: int) -> list[int]:
     """Month or ISO week numbers of ``kind`` in ``year`` (the ISO year, for weeks)."""
     return sorted(p.number for p in periods if p.kind is kind and p.year == year)
 

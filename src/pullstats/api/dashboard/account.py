@@ -150,7 +150,7 @@ async def change_password(
         except AccountError as error:
             return str(error)
 
-    outcome = await run_in_threadpool(change)  # argon2, twice: off the event loop
+    outcome = await state.password_check(change)  # argon2, twice: in the bounded pool
     if outcome is None or isinstance(outcome, str):
         problem = (
             "The current password is wrong."
@@ -250,7 +250,7 @@ async def disable_two_factor(
             totp.disable_totp(session, viewer.name)
         return None
 
-    problem = await run_in_threadpool(disable)
+    problem = await state.password_check(disable)  # argon2
     if problem is not None:
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="two-factor"

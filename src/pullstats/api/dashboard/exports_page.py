@@ -1,10 +1,11 @@
 """``/exports``: every exported week and month of a namespace, each view's parts and links.
 
-``Server-Timing`` carries the handler's time (the benchmark reads it). The periods and the
-signed links come from the API's own code (``api/exports_api.py``:
-``listed_periods``, ``file_links``), so the page lists exactly what the DVP export routes
-answer and its buttons download what the dataview route links to; the files of all the periods
-shown are read in one query (``exports.catalog.period_files``).
+``Server-Timing`` carries the handler's time (the benchmark reads it). The periods come from
+the catalog read the DVP export routes use (``exports.catalog``) and the signed links from the
+API's own ``file_links`` (``api/exports_api.py``), so the page lists exactly what the DVP export
+routes answer and its buttons download what the dataview route links to; the periods and the
+files of all the periods shown are read in one session, the files in one query
+(``exports.catalog.period_files``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_names
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.dvp_models import ResponseDataFile
-from pullstats.api.exports_api import file_links, listed_periods
+from pullstats.api.export_catalog import FileEntry
+from pullstats.api.exports_api import file_links
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
-from pullstats.exports.catalog import period_files, years_with_data
+from pullstats.db.models import ExportFile
+from pullstats.exports.catalog import exported_periods, period_files, years_with_data
 from pullstats.exports.views import Dataview
 from pullstats.periods import Period, PeriodKind
 
@@ -95,19 +98,20 @@ def exports_page(
             request, "exports.html", status_code=404, namespace=None, years=[], year=None,
             rows=[], error=NOT_YOURS,
         )  # fmt: skip
-    periods = listed_periods(state, chosen) if chosen else []
-    years = sorted(years_with_data(periods), reverse=True)
-    wanted = _year(year, years)
+    periods: list[Period] = []
+    files: dict[tuple[Period, str], list[ExportFile]] = {}
+    with state.runtime.sessions() as session:
+        periods = exported_periods(session, chosen) if chosen else []
+        years = sorted(years_with_data(periods), reverse=True)
+        wanted = _year(year, years)
+        shown = [p for p in periods if wanted is None or p.year == wanted]
+        if chosen and wanted != -1:
+            files = period_files(session, chosen, shown)
     if wanted == -1:
         return render(
             request, "exports.html", status_code=400, namespace=chosen, years=years,
             year=None, rows=[], error=f"{year!r} is not a year: pick one from the list",
         )  # fmt: skip
-    shown = [p for p in periods if wanted is None or p.year == wanted]
-    files = {}
-    if chosen:
-        with state.runtime.sessions() as session:
-            files = period_files(session, chosen, shown)
     rows = [
         PeriodRow(
             period,
@@ -117,7 +121,9 @@ def exports_page(
                 ViewRow(
                     view,
                     VIEW_NAMES[view],
-                    file_links(state, request, files.get((period, view), [])),
+                    file_links(
+                        state, request, [FileEntry.of(f) for f in files.get((period, view), [])]
+                    ),
                 )
                 for view in Dataview
             ],
