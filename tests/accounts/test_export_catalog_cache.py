@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import text
 
+from pullstats.api.cache import export_listing
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
@@ -112,6 +113,23 @@ def test_an_export_written_elsewhere_is_listed_on_the_next_request(
         assert _download(client, old_link).status_code == 403
         assert _download(client, new_link).status_code == 200
 
+        # a listing answers with an ETag; a repeat is answered from the cache (304 when held)
+        listed = client.get(f"{EXPORTS}/years/2026/weeks")
+        etag = listed.headers["etag"]
+        again = client.get(f"{EXPORTS}/years/2026/weeks", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        # an operator removes week 3 by hand: no new data, only the catalog changed
+        with runtime.sessions.begin() as session:
+            for table in ("export_files", "export_periods"):
+                session.execute(
+                    text(f"DELETE FROM {table} WHERE period_kind = 'week' AND period_start = :s"),
+                    {"s": WEEK_3.start},
+                )
+        assert _weeks(client) == [2]
+        changed = client.get(f"{EXPORTS}/years/2026/weeks", headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"] != etag
+        assert client.get(f"{EXPORTS}/years/2026/weeks/3").status_code == 404
+
 
 def test_every_change_to_the_export_catalog_bumps_the_epoch(accounts_runtime: Runtime) -> None:
     runtime = accounts_runtime
@@ -128,3 +146,12 @@ def test_every_change_to_the_export_catalog_bumps_the_epoch(accounts_runtime: Ru
         session.execute(text("DELETE FROM export_files"))
         session.execute(text("DELETE FROM export_periods"))
     assert _exports_epoch(runtime) > updated
+
+
+def test_the_listings_are_cached_and_a_views_signed_links_are_not() -> None:
+    assert export_listing(f"{EXPORTS}/years")
+    assert export_listing(f"{EXPORTS}/years/2026/weeks")
+    assert export_listing(f"{EXPORTS}/years/2026/months/10")
+    # links are signed and expire: answered by the route every time
+    assert not export_listing(f"{EXPORTS}/years/2026/months/10/raw")
+    assert not export_listing("/api/publisher/analytics/v1/namespaces/acme/pulls")

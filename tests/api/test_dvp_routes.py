@@ -222,6 +222,12 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
         assert gzip.decompress(ok.content).startswith(b"period_start,period_end,namespace")
         part = client.get(url, headers={"Range": "bytes=0-9"})
         assert part.status_code == 206 and part.content == ok.content[:10]
+        # a small file is read whole, a HEAD streamed: both answer with the same headers
+        head = client.head(url)
+        assert head.status_code == 200 and head.content == b""
+        for name in ("content-length", "etag", "last-modified", "content-disposition"):
+            assert head.headers[name] == ok.headers[name], name
+        assert ok.headers["accept-ranges"] == "bytes"
         # tampering with the signature, the expiry or the file id is refused
         parts = urlsplit(url)
         query = parse_qs(parts.query)

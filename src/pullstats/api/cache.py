@@ -61,7 +61,9 @@ class CachedAnswer:
     route: object
 
 
-def answer_key(viewer_scope: tuple[str, ...], scope: Scope, data_generation: int, day: str) -> str:
+def answer_key(
+    viewer_scope: tuple[str, ...], scope: Scope, data_generation: int | str, day: str
+) -> str:
     """(what the viewer may read, path, query, data generation, today's date), hashed.
 
     The date is in the key because the windows are relative to today: a new month changes
@@ -71,6 +73,24 @@ def answer_key(viewer_scope: tuple[str, ...], scope: Scope, data_generation: int
     query = sorted(QueryParams(scope["query_string"]).multi_items())
     text = json.dumps([sorted(viewer_scope), scope["path"], query, data_generation, day])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+#: the export listings (years, weeks or months, one period): their answers change with the
+#: export catalog, not with the rollups; a view's links are not among them (signed, expiring)
+LISTING_MARKER = "/pulls/exports/years"
+
+
+def export_listing(path: str) -> bool:
+    """Whether ``path`` is an export listing whose answer is cached (not a view's links)."""
+    if LISTING_MARKER not in path:
+        return False
+    tail = path.split(LISTING_MARKER, 1)[1].strip("/").split("/")
+    return tail == [""] or len(tail) in (2, 3)  # years | {year}/{kind} | {year}/{kind}/{n}
+
+
+def exports_version(exports_epoch: int) -> str:
+    """The version a listing's answer is cached under: the exports epoch, marked as such."""
+    return f"exports-{exports_epoch}"
 
 
 def answer_response(key: str, body: bytes | None, if_none_match: str | None) -> Response:
@@ -86,7 +106,7 @@ async def cached_json(
     request: Request,
     cache: LruCache[CachedAnswer],
     viewer_scope: tuple[str, ...],
-    data_generation: int,
+    data_generation: int | str,
     day: str,
     build: Callable[[], bytes],
 ) -> Response:

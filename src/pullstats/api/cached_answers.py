@@ -1,4 +1,4 @@
-"""Pull-series answers straight from the cache, in front of the router.
+"""Pull-series and export-listing answers straight from the cache, in front of the router.
 
 A dashboard or a script asks the same few series again and again between two runs of
 ``pullstats process``. Once a route has built an answer, it is in the answer cache under
@@ -8,12 +8,12 @@ is still the right one:
 
 - the bearer token's viewer is in the viewer cache, resolved at the current accounts epoch and
   not past its expiry (so a revocation or a membership change made anywhere is seen at once);
-- the answer for that viewer's scope, this path and query, the current data generation and
-  today's date is in the answer cache.
+- the answer for that viewer's scope, this path and query, the current data generation (for
+  an export listing: the current exports epoch) and today's date is in the answer cache.
 
 Anything else (no token, an unknown token, a miss, a malformed query, any other route) goes to
 the application unchanged, which validates, authorises, builds and caches. Because every
-permission check of the series routes depends only on the viewer's scope, an answer built for
+permission check of those routes depends only on the viewer's scope, an answer built for
 one viewer is correct for any viewer with the same scope; 4xx answers are never cached.
 """
 
@@ -24,10 +24,17 @@ import time
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pullstats.api.auth import bearer_token
-from pullstats.api.cache import answer_key, answer_response, utc_day
+from pullstats.api.cache import (
+    answer_key,
+    answer_response,
+    export_listing,
+    exports_version,
+    utc_day,
+)
 from pullstats.api.state import AppState
 
-#: The series routes all end so; nothing else is in the answer cache.
+#: The series routes all end so; the export listings (cache.export_listing) are the only
+#: other answers in the cache.
 _SERIES_SUFFIX = "/pulls"
 
 
@@ -48,7 +55,7 @@ class CachedAnswers:
             scope["type"] == "http"
             and scope["method"] == "GET"
             and scope["path"].startswith(self.prefix)
-            and scope["path"].endswith(_SERIES_SUFFIX)
+            and (scope["path"].endswith(_SERIES_SUFFIX) or export_listing(scope["path"]))
         ):
             state: AppState | None = getattr(scope["app"].state, "pullstats", None)
             if state is not None and await self._answer(state, scope, receive, send):
@@ -63,7 +70,10 @@ class CachedAnswers:
         versions = await state.versions()
         if resolved.accounts_epoch != versions.accounts_epoch:
             return False
-        key = answer_key(resolved.viewer.cache_scope, scope, versions.generation, utc_day())
+        version: int | str = versions.generation
+        if not scope["path"].endswith(_SERIES_SUFFIX):
+            version = exports_version(versions.exports_epoch)
+        key = answer_key(resolved.viewer.cache_scope, scope, version, utc_day())
         cached = state.responses.get(key)
         if cached is None:
             return False

@@ -12,8 +12,9 @@ import logging
 import os
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.db.state import CatalogVersions
@@ -22,6 +23,9 @@ from pullstats.signing_keys import FIRST_KID
 
 router = APIRouter(tags=["downloads"])
 logger = logging.getLogger(__name__)
+
+#: files up to this size are read whole in one thread-pool call; larger ones are streamed
+WHOLE_READ_BYTES = 1 << 20
 
 
 @router.get(
@@ -40,6 +44,7 @@ async def download(
     file_name: str,
     expires: Annotated[int, Query(description="Expiry, seconds since the epoch.")],
     signature: Annotated[str, Query(description="HMAC of the link.")],
+    request: Request,
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
     kid: Annotated[str, Query(description="The signing key's id (absent: the first key).")] = (
@@ -64,22 +69,38 @@ async def download(
     presigned = store.presign(entry.path, lifetime, entry.file_name)
     if presigned is not None:  # exports on object storage: the store serves the bytes
         return RedirectResponse(presigned, status_code=307)
-    path = store.local_path(entry.path)
-    try:
-        if path is None:
-            raise FileNotFoundError(entry.path)
+    local = store.local_path(entry.path)
+    if local is None:  # neither presigned nor local: not a store this server can serve from
+        logger.warning("export file %d (%s) has no local path", file_id, entry.path)
+        raise HTTPException(410, detail="export file no longer available")
+    path = local
+    # a small file whole, with its size, in one trip to the thread pool; FileResponse would take
+    # four (open, two reads, close) and the disk stays off the event loop either way
+    whole = request.method == "GET" and "range" not in request.headers
+
+    def read() -> tuple[os.stat_result, bytes | None]:
         stat = os.stat(path)  # FileResponse's own check would raise: a 500
+        if not whole or stat.st_size > WHOLE_READ_BYTES:
+            return stat, None
+        with open(path, "rb") as file:
+            return stat, file.read()
+
+    try:
+        stat, data = await run_in_threadpool(read)
     except OSError:
         # the catalog names it, the disk lost it: the operator's problem, not the client's
         logger.warning("export file %d (%s) is missing from the data dir", file_id, entry.path)
         raise HTTPException(410, detail="export file no longer available") from None
-    return FileResponse(
+    streamed = FileResponse(
         path,
         stat_result=stat,
         media_type="application/gzip",
         filename=entry.file_name,
         content_disposition_type="attachment",
     )
+    if data is None or len(data) != stat.st_size:  # large, ranged, HEAD (or changed meanwhile)
+        return streamed
+    return Response(data, headers=streamed.headers)  # the same headers: length, ETag, name
 
 
 # HEAD: download managers ask for the size and name first; FileResponse answers it with GET's

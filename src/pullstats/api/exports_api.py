@@ -10,10 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from pydantic import BaseModel
 
 from pullstats.api.analytics import NOT_FOUND, PREFIX, readable
 from pullstats.api.auth import UNAUTHORIZED, current_viewer
+from pullstats.api.cache import (
+    CachedAnswer,
+    answer_key,
+    answer_response,
+    exports_version,
+    utc_day,
+)
 from pullstats.api.dvp_models import (
     MonthData,
     MonthModel,
@@ -60,6 +68,21 @@ def _period(timespantype: Timespan, year: int, timespan: int) -> Period | None:
         return None
 
 
+def _listing(
+    request: Request, state: AppState, viewer: Viewer, versions: CatalogVersions, body: BaseModel
+) -> Response:
+    """A listing's JSON with its ETag, kept in the answer cache under the viewer's scope and
+    the exports epoch: its repeats are answered before routing (api/cached_answers.py), as
+    the series are. A listing depends on nothing else (the 404s and 422s are never cached)."""
+    version = exports_version(versions.exports_epoch)
+    key = answer_key(viewer.cache_scope, request.scope, version, utc_day())
+    cached = state.responses.get(key)
+    if cached is None:
+        cached = CachedAnswer(body.model_dump_json().encode(), request.scope.get("route"))
+        state.responses.put(key, cached)
+    return answer_response(key, cached.body, request.headers.get("if-none-match"))
+
+
 async def listed_periods(
     state: AppState, versions: CatalogVersions, namespace: str
 ) -> tuple[Period, ...]:
@@ -76,13 +99,15 @@ async def listed_periods(
 )
 async def years(
     namespace: str,
+    request: Request,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
-) -> YearData:
+) -> Response:
     readable(viewer, namespace)
     periods = await listed_periods(state, versions, namespace)
-    return YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
+    answer = YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
+    return _listing(request, state, viewer, versions, answer)
 
 
 @router.get(
@@ -95,16 +120,18 @@ async def timespans(
     namespace: str,
     year: Year,
     timespantype: Timespan,
+    request: Request,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
-) -> MonthData | WeekData:
+) -> Response:
     readable(viewer, namespace)
     periods = await listed_periods(state, versions, namespace)
     numbers = periods_in_year(periods, timespantype.kind, year)
+    answer: BaseModel = MonthData(months=[MonthModel(month=n) for n in numbers])
     if timespantype is Timespan.WEEKS:
-        return WeekData(weeks=[WeekModel(week=n) for n in numbers])
-    return MonthData(months=[MonthModel(month=n) for n in numbers])
+        answer = WeekData(weeks=[WeekModel(week=n) for n in numbers])
+    return _listing(request, state, viewer, versions, answer)
 
 
 async def _exported(
@@ -126,15 +153,17 @@ async def timespan_metadata(
     year: Year,
     timespantype: Timespan,
     timespan: int,
+    request: Request,
     viewer: Annotated[Viewer, Depends(current_viewer)],
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
-) -> MonthModel | WeekModel:
+) -> Response:
     readable(viewer, namespace)
     period = await _exported(state, versions, namespace, _period(timespantype, year, timespan))
+    answer: BaseModel = MonthModel(month=period.number)
     if period.kind is PeriodKind.WEEK:
-        return WeekModel(week=period.number)
-    return MonthModel(month=period.number)
+        answer = WeekModel(week=period.number)
+    return _listing(request, state, viewer, versions, answer)
 
 
 @router.get(
