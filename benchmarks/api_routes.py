@@ -239,7 +239,7 @@ def run_routes(
     def run(url: str, token: str | None = None, cookie: str | None = None) -> dict[str, float]:
         # a slow route leaves up to 64 requests queued when wrk stops: wait them out first,
         # or the next route's p99 measures the last one's backlog
-        settle(f"{base}/signin")
+        settle(f"{base}/healthz")
         return wrk(binary, url, token, CONNECTIONS, seconds, threads, cookie=cookie)
 
     results: dict[str, tuple[dict[str, float], str]] = {}
@@ -260,7 +260,7 @@ def run_routes(
     }
     pulls = routes["`…/{ns}/pulls` (default: months, last 12)"]
     alone = run(pulls, token)
-    settle(f"{base}/signin")
+    settle(f"{base}/healthz")
     flooded, flood_logins = with_flood(binary, pulls, token, seconds, threads)
     results["`…/{ns}/pulls` again, alone"] = (alone, "flood")
     results[f"the same while {FLOOD_SENDERS} senders log in with a password"] = (flooded, "flood")
