@@ -107,6 +107,9 @@ def test_raw_rows_become_actions_and_bad_rows_are_reported_by_line(
         "missing_namespace 1, unknown_action 1); days 2026-01-05..2026-01-11"
     ) in result.stdout
     assert result.stderr.splitlines() == [
+        f"{RAW}: columns not imported: Owner",
+        f"{RAW}: namespace 'acme' is not registered: its history is kept and shown once it is "
+        "(pullstats namespaces add acme)",
         f"{RAW}:8: skipped (unknown_action): push",
         f"{RAW}:9: skipped (bad_timestamp): yesterday",
         f"{RAW}:10: skipped (missing_namespace)",
@@ -214,7 +217,7 @@ def test_a_summary_without_period_columns_needs_a_label_in_its_name(
     unnamed.write_bytes(gzip.decompress(SUMMARY_GZ.read_bytes()))
     [report] = import_files(runtime, [unnamed])
     assert report.status == "failed"
-    assert "Period start/Period end columns or a period label" in report.error
+    assert "Period start/Period end columns, a period label" in report.error
 
 
 def pull(
@@ -363,9 +366,10 @@ def test_headers_are_normalised_and_tell_the_kind() -> None:
     assert normalise_name("HTTP-method") == "http_method"
     assert normalise_name(" Unique IP count ") == "unique_ip_count"
     assert normalise_name("Pulls by tag") == "pull_by_tag"
-    raw = parse_header(["Timestamp", "Namespace", "Action", "Action day", "Owner"])
+    raw = parse_header(["Timestamp", "Namespace", "Action", "Action day", "Owner", "Extra"])
     assert raw.kind is FileKind.RAW
     assert raw.columns == {"timestamp": "Timestamp", "namespace": "Namespace", "action": "Action"}
+    assert raw.ignored == ("Owner", "Extra")  # Action day is recomputed, not ignored
     assert parse_header(["namespace", "repository", "reference", "pull_by_tag"]).kind is (
         FileKind.SUMMARY
     )

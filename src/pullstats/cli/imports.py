@@ -27,12 +27,23 @@ def dockerhub_csv(
         metavar="FILE...",
         help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports.",
     ),
+    period: str | None = typer.Option(
+        None,
+        "--period",
+        metavar="2026-W41|2026-10",
+        help="The ISO week or month of summary files that have no Period start/end columns "
+        "(instead of a label in their file names).",
+    ),
 ) -> None:
     """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
     from pullstats.importers.dockerhub_csv import import_files
+    from pullstats.ingest.dockerhub_columns import period_from_label
 
+    given = period_from_label(period) if period is not None else None
+    if period is not None and given is None:
+        raise fail(f"--period {period!r}: expected an ISO week (2026-W41) or a month (2026-10)")
     with opened() as runtime:
-        reports = import_files(runtime, files, _show)
+        reports = import_files(runtime, files, _show, given)
     imported = [r for r in reports if r.status == "imported"]
     failed = [r for r in reports if r.status == "failed"]
     out.print(
@@ -40,6 +51,11 @@ def dockerhub_csv(
         + (f"; {len(failed)} files failed" if failed else "")
         + ("; run `pullstats process` to roll them up" if imported else "")
     )
+    if any(r.kind is not None and r.kind.value == "raw" for r in imported):
+        out.print(
+            "note: Docker Hub raw files carry no IP addresses; the unique IPs of their periods "
+            "come only from imported summary files (docs/dockerhub-import.md)"
+        )
     if failed:
         raise fail(f"{len(failed)} of {len(reports)} files could not be imported")
 
@@ -67,6 +83,15 @@ def _show(report: FileReport) -> None:
         + f"; {covers}",
         markup=False,
     )
+    if report.ignored_columns:
+        shown = ", ".join(_cell(name) for name in report.ignored_columns)
+        err.print(f"{name}: columns not imported: {shown}", markup=False)
+    for namespace in report.unregistered:
+        err.print(
+            f"{name}: namespace {namespace!r} is not registered: its history is kept and shown "
+            f"once it is (pullstats namespaces add {namespace})",
+            markup=False,
+        )
     for row in report.listed:
         value = f": {_cell(row.value)}" if row.value else ""
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)

@@ -33,6 +33,7 @@ import gzip
 import hashlib
 import json
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any
 import duckdb
 
 from pullstats import lake_files
+from pullstats.accounts.service import registered_namespaces
 from pullstats.db.state import add_pending_days
 from pullstats.drop_reasons import DOCKERHUB_RAW, DOCKERHUB_SUMMARY
 from pullstats.duckdb_engine import DuckDBEngine, connect, own_tables
@@ -95,21 +97,34 @@ class FileReport:
     listed: list[SkippedRow] = field(default_factory=list)
     days: list[date] = field(default_factory=list)
     periods: list[Period] = field(default_factory=list)
+    #: the file's columns that were not imported (unknown ones, Docker's ``Owner``)
+    ignored_columns: tuple[str, ...] = ()
+    #: namespaces of imported rows that are not registered (kept; shown once registered)
+    unregistered: list[str] = field(default_factory=list)
     error: str = ""
 
 
 def import_files(
-    runtime: Runtime, paths: Iterable[Path], on_file: Callable[[FileReport], None] | None = None
+    runtime: Runtime,
+    paths: Iterable[Path],
+    on_file: Callable[[FileReport], None] | None = None,
+    period: Period | None = None,
 ) -> list[FileReport]:
-    """Import each file under the job lock; one bad file never stops the others."""
+    """Import each file under the job lock; one bad file never stops the others, and nothing of
+    a file that fails is imported.
+
+    ``period`` is the period of the summary files that have no period columns (Docker documents
+    none for its legacy summaries), instead of a label in the file's name.
+    """
     reports = []
     with job_lock(runtime):
         for path in paths:
             report = FileReport(path)
             try:
-                _import_file(runtime, report)
-            except (OSError, UnrecognisedFile, duckdb.Error) as error:
-                report.status, report.error = "failed", _one_line(error)
+                _import_file(runtime, report, period)
+            # EOFError and zlib.error: a truncated or damaged gzip stream
+            except (OSError, EOFError, zlib.error, UnrecognisedFile, duckdb.Error) as error:
+                report.status, report.error = "failed", _failure(error)
             reports.append(report)
             if on_file:
                 on_file(report)
@@ -128,7 +143,7 @@ def content_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _import_file(runtime: Runtime, report: FileReport) -> None:
+def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> None:
     report.sha256 = content_sha256(report.path)
     lake = runtime.settings.lake
     manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
@@ -143,6 +158,7 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
         header = _load(connection, report.path)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         report.kind = header.kind
+        report.ignored_columns = header.ignored
         bounds: dict[str, object] = {
             "earliest_us": window.earliest_us,
             "latest_us": window.latest_us,
@@ -153,11 +169,11 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
         else:
             period = None
             if "period_start" not in header.columns or "period_end" not in header.columns:
-                period = period_from_file_name(report.path.name)
+                period = given or period_from_file_name(report.path.name)
                 if period is None:
                     raise UnrecognisedFile(
-                        "a summary needs Period start/Period end columns or a period label "
-                        "(2026-W41, 2026-10) in its file name"
+                        "a summary needs Period start/Period end columns, a period label "
+                        "(2026-W41, 2026-10) in its file name, or --period"
                     )
                 bounds |= {"period_start": period.start, "period_end": period.end}
             _canonical_view(connection, header, SUMMARY_COLUMNS)
@@ -175,6 +191,7 @@ def _import_file(runtime: Runtime, report: FileReport) -> None:
         listed.extend(_count_problems(connection, report, rejected))
         report.listed = sorted(listed, key=lambda row: row.line)[:MAX_LISTED]
         report.skipped = +report.skipped  # drop zero counts
+        report.unregistered = _unregistered(runtime, connection)
         if header.kind is FileKind.RAW:
             _write_raw(runtime, connection, report)
         else:
@@ -265,6 +282,14 @@ def _count_problems(
     return [SkippedRow(_line_of(int(rn), rejected), str(p), str(d)) for rn, p, d in examples]
 
 
+def _unregistered(runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """The namespaces of the file's importable rows that are not registered yet."""
+    named = [str(namespace) for (namespace,) in _rows(connection, steps.DOCKERHUB_NAMESPACES)]
+    with runtime.sessions() as session:
+        registered = set(registered_namespaces(session))
+    return [namespace for namespace in named if namespace not in registered]
+
+
 def _line_of(row_number: int, rejected: list[int]) -> int:
     """The file line of the ``row_number``-th row DuckDB kept, skipping its rejected lines."""
     data_row = row_number
@@ -343,3 +368,10 @@ def _remove_tree(folder: Path) -> None:
 
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())[:300]
+
+
+def _failure(error: Exception) -> str:
+    """Why a file failed, in one line; a cut or damaged gzip stream said so plainly."""
+    if isinstance(error, EOFError | zlib.error | gzip.BadGzipFile):
+        return f"damaged gzip file, nothing of it imported ({_one_line(error)})"
+    return _one_line(error)

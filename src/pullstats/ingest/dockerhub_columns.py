@@ -33,6 +33,7 @@ __all__ = [
     "normalise_name",
     "parse_header",
     "period_from_file_name",
+    "period_from_label",
 ]
 
 
@@ -71,6 +72,8 @@ _SYNONYMS = {
     "start": "period_start",
     "end": "period_end",
     "unique_ip_address_count": "unique_ip_count",
+    "unique_ip_address": "unique_ip_count",  # Docker's data-point table
+    "tag_included_when_available": "tag",  # ditto: "Tag (included when available)"
     "unique_ip_addresses": "unique_ip_count",
     "unique_ips": "unique_ip_count",
     "unique_ip": "unique_ip_count",
@@ -90,12 +93,19 @@ _WEEK_LABEL = re.compile(r"(?<![0-9])([0-9]{4})-W([0-9]{2})(?![0-9])", re.ASCII)
 _MONTH_LABEL = re.compile(r"(?<![0-9-])([0-9]{4})-([0-9]{2})(?![0-9-])", re.ASCII)
 
 
+#: Columns read in another form: a raw row's day is recomputed from its timestamp.
+_RECOMPUTED = frozenset({"action_day"})
+
+
 @dataclass(frozen=True)
 class Header:
-    """A file's kind and, for each canonical column it has, the column's name in the file."""
+    """A file's kind, for each canonical column it has the column's name in the file, and the
+    file's columns that are not imported (Docker's ``Owner``, unknown ones), in file order: the
+    importer lists them, so a misspelt count column is never dropped without a word."""
 
     kind: FileKind
     columns: dict[str, str]
+    ignored: tuple[str, ...] = ()
 
 
 def normalise_name(name: str) -> str:
@@ -134,7 +144,20 @@ def parse_header(names: Iterable[str]) -> Header:
             f"header is neither a raw file (Timestamp, Action, …) nor a summary "
             f"(Unique IP count, Pull by tag, …): {shown}"
         )
-    return Header(kind, {c: columns[c] for c in wanted if c in columns})
+    kept = {c: columns[c] for c in wanted if c in columns}
+    ignored = tuple(
+        name
+        for canonical, name in columns.items()
+        if canonical not in kept and canonical not in _RECOMPUTED
+    )
+    return Header(kind, kept, ignored)
+
+
+def period_from_label(text: str) -> Period | None:
+    """The period ``text`` is, whole: ``2026-W02`` (an ISO week) or ``2026-01`` (a month)."""
+    text = text.strip()
+    found = period_from_file_name(text)
+    return found if found is not None and found.label == text else None
 
 
 def period_from_file_name(name: str) -> Period | None:

@@ -41,6 +41,7 @@ SUMMARY_ROWS = _rows(SUMMARY_COLUMNS)
 _PROBLEM = [("rn", pa.int64()), ("problem", pa.string()), ("detail", pa.string())]
 #: ``parsed``: what every kind of file's rows have, and those of a raw and a summary file.
 PARSED_PROBLEMS = pa.schema(_PROBLEM)
+PARSED_NAMESPACES = pa.schema([*_PROBLEM, ("namespace", pa.string())])
 PARSED_RAW = pa.schema([*_PROBLEM, *ACTIONS.schema])
 PARSED_SUMMARIES = pa.schema(
     [
@@ -72,6 +73,19 @@ def _trimmed(columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
 def _unformula(column: str) -> str:
     """Undo the ``'`` pullstats exports put before a cell that could start a formula."""
     return unformula_sql(column)
+
+
+def _day(column: str) -> str:
+    """A period bound → DATE: a timestamp's UTC day, or a bare ``YYYY-MM-DD``; else NULL."""
+    return (
+        f"coalesce(CAST({_instant(column)} AS DATE), "
+        f"CASE WHEN length({column}) = 10 THEN try_cast({column} AS DATE) END)"
+    )
+
+
+def _unknown(column: str) -> str:
+    """A descriptive cell, with Docker's ``null`` (any case) made pullstats' own unknown, ''."""
+    return f"CASE WHEN lower({column}) = 'null' THEN '' ELSE {column} END"
 
 
 def _instant(column: str) -> str:
@@ -116,12 +130,12 @@ def raw_sql() -> str:
                 upper(http_method) AS http_method,
                 replace(replace(lower(action), ' ', '_'), '-', '_') AS action,
                 action AS action_text,
-                type,
-                host,
-                country,
-                domain,
-                user_agent_tool,
-                {_unformula("user_agent_version")} AS user_agent_version,
+                {_unknown("type")} AS type,
+                {_unknown("host")} AS host,
+                {_unknown("country")} AS country,
+                {_unknown("domain")} AS domain,
+                {_unknown("user_agent_tool")} AS user_agent_tool,
+                {_unknown(_unformula("user_agent_version"))} AS user_agent_version,
                 {_unformula("user_agent")} AS user_agent
             FROM t
         )
@@ -178,8 +192,7 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
 
     A period starting outside the window is a ``period_out_of_range`` problem."""
     if period_in_file:
-        first = f"CAST({_instant('period_start')} AS DATE)"
-        last = f"CAST({_instant('period_end')} AS DATE)"
+        first, last = _day("period_start"), _day("period_end")
     else:
         first, last = "$period_start", "$period_end"
     casts = {c: f"try_cast(nullif({c}, '') AS BIGINT)" for c in COUNT_COLUMNS}

@@ -24,6 +24,7 @@ from pullstats.ingest.access_log_formats import (
     classify_sql,
 )
 from pullstats.ingest.dockerhub_sql import (
+    PARSED_NAMESPACES,
     PARSED_PROBLEMS,
     PARSED_RAW,
     PARSED_SUMMARIES,
@@ -134,6 +135,13 @@ DOCKERHUB_PROBLEM_ROWS = Step(
     sql_file(__package__, "dockerhub_problem_rows"),
 )
 
+DOCKERHUB_NAMESPACES = Step(
+    "ingest.dockerhub_namespaces",
+    (Input("parsed", PARSED_NAMESPACES),),
+    "a namespace with importable rows in the file",
+    sql_file(__package__, "dockerhub_namespaces"),
+)
+
 DOCKERHUB_DAYS = Step(
     "ingest.dockerhub_days",
     (Input("parsed", PARSED_RAW),),
@@ -176,6 +184,7 @@ STEPS: tuple[Step | Transform, ...] = (
     DOCKERHUB_SUMMARY,
     DOCKERHUB_PROBLEMS,
     DOCKERHUB_PROBLEM_ROWS,
+    DOCKERHUB_NAMESPACES,
     DOCKERHUB_DAYS,
     DOCKERHUB_DAY_ACTIONS,
     DOCKERHUB_PERIODS,

@@ -1,0 +1,165 @@
+"""Docker Hub files as Docker documents them (issue 21): the data-point table's spellings,
+columns that are not imported, damaged gzip files, unregistered namespaces, summaries without a
+period, and Docker's ``null``. Expected numbers are worked by hand from the rows written here."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from pullstats.accounts import service
+from pullstats.db.models import PullRollup
+from pullstats.importers.dockerhub_csv import content_sha256, import_files
+from pullstats.ingest.dockerhub_columns import period_from_label
+from pullstats.periods import Period
+from pullstats.pipeline import process
+from pullstats.runtime import Runtime
+from tests.conftest import run_cli
+
+W02 = Period.week(2026, 2)  # 2026-01-05 .. 2026-01-11
+
+# a repository-level summary in the data-point table's words ("Unique IP address"), with a
+# column nobody knows ("Pulls total")
+REPO_SUMMARY = (
+    (
+        "Period start,Period end,Namespace,Repository,Unique IP address,"
+        "Pull by tag,Pull by digest,Version check,Pulls total\n"
+    )
+    + """\
+2026-01-05,2026-01-11,acme,api,7,10,2,3,15
+2026-01-05,2026-01-11,acme,web,2,1,0,0,1
+"""
+)
+
+RAW = (
+    (
+        "Timestamp,Namespace,Repository,Reference,Digest,Tag (included when available),Action day,"
+        "HTTP method,Action,Type,Host,Country,Domain,User agent tool,User agent version,Owner\n"
+    )
+    + """\
+2026-01-05T10:00:00Z,acme,api,1.0,sha256:aaa,1.0,2026-01-05,GET,pull_by_tag,null,null,US,null,docker,27.3.1,acme
+2026-01-05T11:00:00Z,acme,api,1.0,sha256:aaa,1.0,2026-01-05,GET,pull_by_tag,NULL,aws,null,,docker,null,acme
+2026-01-05T12:00:00Z,acme,api,1.0,sha256:aaa,1.0,2026-01-05,GET,pull_by_tag,business,aws,DE,example.com,docker,27.3.1,acme
+"""
+)
+
+
+def _register(runtime: Runtime, namespace: str) -> None:
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, namespace)
+
+
+def _repository_rollups(runtime: Runtime) -> dict[str, tuple[int, int, int, int]]:
+    with runtime.sessions() as session:
+        rows = session.scalars(
+            select(PullRollup).where(
+                PullRollup.level == "repository",
+                PullRollup.period_kind == "week",
+                PullRollup.period_start == W02.start,
+            )
+        )
+        return {
+            r.repository: (r.pull_by_tag, r.pull_by_digest, r.version_check, r.unique_ip_count)
+            for r in rows
+        }
+
+
+def test_unique_ip_address_is_read_and_unknown_columns_are_listed(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    _register(runtime, "acme")
+    path = tmp_path / "acme_repo-summary_2026-W02.csv"
+    path.write_text(REPO_SUMMARY)
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"{path}: repo-summary, 2 rows imported; periods 2026-W02" in result.stdout
+    assert result.stderr.splitlines() == [f"{path}: columns not imported: Pulls total"]
+    process(runtime)
+    # the unique IPs are the file's 7 and 2, not 0 (before: the column was dropped silently)
+    assert _repository_rollups(runtime) == {"api": (10, 2, 3, 7), "web": (1, 0, 0, 2)}
+
+
+def test_a_damaged_gzip_file_is_named_imports_nothing_and_the_others_go_on(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    _register(runtime, "acme")
+    whole = gzip.compress(REPO_SUMMARY.encode())
+    cut = tmp_path / "acme_repo-summary_2026-W02.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    raw = tmp_path / "acme_raw_2026-W02.csv"
+    raw.write_text(RAW)
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(cut), str(raw))
+    assert result.returncode == 1
+    assert "Aborted" not in result.stderr + result.stdout
+    assert f"{cut}: error: damaged gzip file, nothing of it imported" in result.stderr
+    assert f"{raw}: raw, 3 rows imported" in result.stdout  # the file after it still imported
+    assert "error: 1 of 2 files could not be imported" in result.stderr
+    assert not (data_dir / "lake" / "imported-summaries").exists()
+    assert list((data_dir / "lake" / "imported-files").iterdir()) == [
+        data_dir / "lake" / "imported-files" / f"{content_sha256(raw)}.json"
+    ]
+
+
+def test_an_unregistered_namespace_is_kept_and_said(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "beta_raw_2026-W02.csv"
+    path.write_text(RAW.replace(",acme,", ",beta,"))
+    [report] = import_files(runtime, [path])
+    assert report.status == "imported" and report.rows == 3
+    assert report.unregistered == ["beta"]
+    _register(runtime, "beta")
+    again = tmp_path / "beta_raw_2026-W02-copy.csv"
+    again.write_text(RAW.replace(",acme,", ",beta,").replace("T12:", "T13:"))
+    [second] = import_files(runtime, [again])
+    assert second.unregistered == []
+
+
+def test_a_summary_without_a_period_takes_the_one_given(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    _register(runtime, "acme")
+    path = tmp_path / "summary.csv"  # Docker's own name: no period in it, none in its columns
+    path.write_text(
+        "Namespace,Repository,Unique IP address,Pull by tag,Pull by digest,Version check\n"
+        "acme,api,3,4,0,1\n"
+    )
+    refused = run_cli(data_dir, "import", "dockerhub-csv", str(path))
+    assert refused.returncode == 1
+    assert "or --period" in refused.stderr
+    bad = run_cli(data_dir, "import", "dockerhub-csv", "--period", "2026-W60", str(path))
+    assert bad.returncode != 0
+    assert "--period '2026-W60': expected an ISO week (2026-W41) or a month" in bad.stderr
+    done = run_cli(data_dir, "import", "dockerhub-csv", "--period", "2026-W02", str(path))
+    assert done.returncode == 0, done.stderr
+    assert f"{path}: repo-summary, 1 row imported; periods 2026-W02" in done.stdout
+    process(runtime)
+    assert _repository_rollups(runtime) == {"api": (4, 0, 1, 3)}
+
+
+def test_period_labels_are_whole() -> None:
+    assert period_from_label("2026-W02") == W02
+    assert period_from_label(" 2026-01 ") == Period.month(2026, 1)
+    assert period_from_label("x2026-01") is None
+    assert period_from_label("2026-W53") == Period.week(2026, 53)  # 2026 has 53 ISO weeks
+    assert period_from_label("2025-W53") is None  # 2025 has 52
+    assert period_from_label("2026-13") is None
+
+
+def test_dockers_null_is_stored_as_unknown(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "acme_raw_2026-W02.csv"
+    path.write_text(RAW)
+    [report] = import_files(runtime, [path])
+    assert report.status == "imported" and report.rows == 3
+    assert report.ignored_columns == ("Owner",)
+    part = data_dir / f"lake/imported/day=2026-01-05/part-{content_sha256(path)}.parquet"
+    stored = sorted(pq.read_table(part).to_pylist(), key=lambda row: row["timestamp"])
+    shown = ["type", "host", "country", "domain", "user_agent_version", "tag"]
+    assert [[row[c] for c in shown] for row in stored] == [
+        ["", "", "US", "", "27.3.1", "1.0"],
+        ["", "aws", "", "", "", "1.0"],
+        ["business", "aws", "DE", "example.com", "27.3.1", "1.0"],
+    ]
