@@ -46,14 +46,12 @@ from _common import (
     start_server,
     wrk,
 )
-from dashboard_overview import NAMESPACE, PASSWORD, USER, sign_in, write_year
+from dashboard_overview import NAMESPACE, PASSWORD, USER, load_year, sign_in
 from pydantic import SecretStr
 
 from pullstats.accounts import service
 from pullstats.accounts.tokens import create_pat
 from pullstats.config import Settings
-from pullstats.exports.closing import export_closed
-from pullstats.pipeline import process as process_lake
 from pullstats.runtime import Runtime
 
 API = "/api/publisher/analytics/v1"
@@ -194,14 +192,8 @@ def main() -> None:
             service.create_user(session, USER, PASSWORD)
             service.add_member(session, NAMESPACE, USER, "member")
             pat = create_pat(session, USER, "bench").text
-        started = time.perf_counter()
-        actions = write_year(runtime, args.repos, args.per_repo_day, seed=7)
-        process_lake(runtime)  # nothing to compact: it moves the watermark the periods close by
-        exported = export_closed(runtime)
         print(
-            f"loaded {actions:,} actions and their rollups, exported "
-            f"{len(exported.exported)} namespace periods, in "
-            f"{time.perf_counter() - started:.1f} s; server workers: {args.workers}\n"
+            f"{load_year(runtime, args.repos, args.per_repo_day)}; server workers: {args.workers}\n"
         )
         runtime.close()
         process, base = start_server(data_dir, Path(tmp) / "server.log", args.workers, **catalog)

@@ -141,6 +141,18 @@ def summary(values: list[float]) -> str:
     return f"{percentile(ordered, 50):.1f} / {percentile(ordered, 95):.1f}"
 
 
+def load_year(runtime: Runtime, repos: int, per_repo_day: int) -> str:
+    """A year of actions for ``repos`` repositories, rolled up and exported; what was loaded."""
+    started = time.perf_counter()
+    actions = write_year(runtime, repos, per_repo_day, seed=7)
+    process_lake(runtime)  # nothing to compact: it moves the watermark the periods close by
+    exported = export_closed(runtime)
+    return (
+        f"loaded {actions:,} actions and their rollups, exported "
+        f"{len(exported.exported)} namespace periods, in {time.perf_counter() - started:.1f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repos", type=int, default=200)
@@ -157,15 +169,7 @@ def main() -> None:
             service.create_namespace(session, NAMESPACE)
             service.create_user(session, USER, PASSWORD)
             service.add_member(session, NAMESPACE, USER, "member")
-        started = time.perf_counter()
-        actions = write_year(runtime, args.repos, args.per_repo_day, seed=7)
-        process_lake(runtime)  # nothing to compact: it moves the watermark the periods close by
-        exported = export_closed(runtime)
-        print(
-            f"loaded {actions:,} actions and their rollups, exported "
-            f"{len(exported.exported)} namespace periods, in "
-            f"{time.perf_counter() - started:.1f} s\n"
-        )
+        print(load_year(runtime, args.repos, args.per_repo_day) + "\n")
         runtime.close()
         process, base = start_server(data_dir, Path(tmp) / "server.log")
         try:
