@@ -9,6 +9,7 @@ endpoint is one line naming the setting; an interrupted export rerun leaves each
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import shutil
 import subprocess
@@ -292,12 +293,13 @@ def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
     finally:
         server.stop()
     for view, data in links.items():
-        assert len(data) == 1 and set(data[0]) == {"url", "size"}  # the same shape as local
+        assert len(data) == 1 and set(data[0]) == {"url", "size", "sha256"}  # as local
         url = data[0]["url"]
         assert url.startswith(f"{s3_env.endpoint}/{bucket}/exports/{NAMESPACE}/2026-W02/")
         assert "X-Amz-Expires=900" in url  # PULLSTATS_DOWNLOAD_LINK_LIFETIME's default
         body = httpx.get(url)  # from the store, not through our server
         assert body.status_code == 200 and len(body.content) == data[0]["size"]
+        assert hashlib.sha256(body.content).hexdigest() == data[0]["sha256"]
         name = url.split("?")[0].rsplit("/", 1)[1]
         assert body.headers["content-disposition"] == f'attachment; filename="{name}"'
         assert "X-Amz-Signature=" in url and "X-Amz-Credential=testing%2F" in url
