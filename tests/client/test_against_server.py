@@ -101,7 +101,9 @@ def test_every_operation_answers_what_the_raw_api_answers(served: Served) -> Non
     assert set(by_repo) == {"acme/api", "acme/tools/cli"}  # globex is not alice's
     assert sum(row["pullCount"] for row in by_repo["acme/api"]["pulls"]) == 2
     # download links are signed per request: the same files, each link its own signature
-    raw_links = _raw(served.server, token, f"/namespaces/acme/pulls/exports/years/{year}/months/{m}/raw")
+    raw_links = _raw(
+        served.server, token, f"/namespaces/acme/pulls/exports/years/{year}/months/{m}/raw"
+    )
     assert [(f.url.split("?")[0], f.size, f.sha256) for f in links.data] == [
         (f["url"].split("?")[0], f["size"], f["sha256"]) for f in raw_links.json()["data"]
     ]

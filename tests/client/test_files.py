@@ -331,6 +331,11 @@ def hub() -> Iterator[StandIn]:
 
 
 HUB_CSV = b"timestamp,repository,action\r\n2026-10-10T12:00:00Z,api,pull_by_tag\r\n" * 40
+#: rows gzip cannot shrink much: a file of some kilobytes, so a transfer can be cut midway
+MANY_ROWS = b"".join(
+    hashlib.sha256(str(n).encode()).hexdigest().encode() + b",api,pull_by_tag\r\n"
+    for n in range(200)
+)
 NAME = "/hub-exports/acme/raw/part-0001.csv.gz"
 
 
@@ -387,9 +392,11 @@ def test_bytes_that_are_no_whole_gzip_fail_after_a_second_fetch(
 def test_a_host_without_range_support_starts_again_from_zero(
     host: FileHost, tmp_path: Path
 ) -> None:
-    body = gzip.compress(HUB_CSV)
+    body = gzip.compress(MANY_ROWS)
     host.files[NAME], host.ranges = body, False
-    file = ExportFile("acme", 2026, Timespan.MONTHS, 10, Dataview.RAW, 1, host.url + NAME, len(body))
+    file = ExportFile(
+        "acme", 2026, Timespan.MONTHS, 10, Dataview.RAW, 1, host.url + NAME, len(body)
+    )
     dest = tmp_path / "raw.csv.gz"
     (tmp_path / "raw.csv.gz.part").write_bytes(body[:100])
     with httpx.Client() as http:
@@ -401,9 +408,12 @@ def test_a_host_without_range_support_starts_again_from_zero(
 def test_a_transfer_cut_midway_is_continued_where_it_stopped(
     host: FileHost, tmp_path: Path
 ) -> None:
-    body = gzip.compress(HUB_CSV * 50)
+    body = gzip.compress(MANY_ROWS)
+    assert len(body) > 4000
     host.files[NAME], host.cut_after = body, 1000
-    file = ExportFile("acme", 2026, Timespan.MONTHS, 10, Dataview.RAW, 1, host.url + NAME, len(body))
+    file = ExportFile(
+        "acme", 2026, Timespan.MONTHS, 10, Dataview.RAW, 1, host.url + NAME, len(body)
+    )
     dest = tmp_path / "raw.csv.gz"
     with httpx.Client() as http:
         download(http, file, dest)

@@ -74,7 +74,9 @@ def test_weeks_raw_rows_and_tags_that_stay_text(mirrored: Path) -> None:
     assert references == [("1.0", 1, 1), (INDEX, 0, 0)]  # "1.0", not the number 1.0
 
 
-def test_views_exist_for_what_was_downloaded(served: Served, mirrored: Path, tmp_path: Path) -> None:
+def test_views_exist_for_what_was_downloaded(
+    served: Served, mirrored: Path, tmp_path: Path
+) -> None:
     assert set(view_files(mirrored)) == ALL_VIEWS
     # two timespans: a bare name would be ambiguous, so there is none
     with pytest.raises(QueryError, match="raw"):

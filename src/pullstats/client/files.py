@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import re
 import time
 import zlib
@@ -50,7 +51,12 @@ Progress = Callable[[ExportFile, int], None]
 def safe_segment(name: str) -> str:
     """``name`` as one folder name under the root, or ValueError if it could leave the folder
     or hide in it (``..``, a slash, an absolute path, a leading dot, NUL)."""
-    if not name or name.startswith(".") or any(c in name for c in "/\\\x00") or name != name.strip():
+    if (
+        not name
+        or name.startswith(".")
+        or any(c in name for c in "/\\\x00")
+        or name != name.strip()
+    ):
         raise ValueError(f"refusing {name!r} as a local folder name: it could escape the root")
     return name
 
@@ -80,6 +86,9 @@ class _Hashing:
         data = self.raw.read(size)
         self.digest.update(data)
         return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("a hashing read goes forward only")
 
 
 def check(path: Path, file: ExportFile) -> str:
@@ -141,7 +150,9 @@ def download(
     raise CorruptDownload(f"{problem} (fetched twice)", file.label)
 
 
-def _transfer(client: httpx.Client, file: ExportFile, part: Path, progress: Progress | None) -> None:
+def _transfer(
+    client: httpx.Client, file: ExportFile, part: Path, progress: Progress | None
+) -> None:
     """Bring ``part`` to the listed size, continuing it across cut transfers."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
@@ -212,7 +223,8 @@ def _write(
 ) -> None:
     position = offset
     with open(part, "ab" if offset else "wb") as out:
-        for chunk in response.iter_raw(CHUNK):
+        # as it arrives: a chunk size would make httpx hold bytes back, and a cut lose them
+        for chunk in response.iter_raw():
             out.write(chunk)
             position += len(chunk)
             if progress is not None:
