@@ -4,6 +4,8 @@ events of ``conftest.py``; views exist for what was downloaded, and failures are
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,29 @@ def test_a_view_of_header_only_parts_is_empty(tmp_path: Path) -> None:
     (folder / "part001.csv.gz").write_bytes(gzip.compress(f"{header}\r\n".encode()))
     columns, rows = query(tmp_path, "SELECT * FROM raw")
     assert columns == header.split(",") and rows == []
+
+
+def test_a_tag_that_looks_like_a_number_stays_text(tmp_path: Path) -> None:
+    """DuckDB's sniffer would read ``1.10`` as the number 1.1; counts must still sum."""
+    folder = tmp_path / "acme" / "2026" / "months" / "10" / "summary"
+    folder.mkdir(parents=True)
+    lines = [
+        "period_start,period_end,namespace,repository,reference,unique_ip_count,pull_by_tag,"
+        "pull_by_digest,version_check",
+        "2026-10-01T00:00:00Z,2026-10-31T23:59:59Z,acme,api,1.10,2,3,0,1",
+        "2026-10-01T00:00:00Z,2026-10-31T23:59:59Z,acme,api,2,1,1,0,0",
+    ]
+    (folder / "part001.csv.gz").write_bytes(gzip.compress("\r\n".join([*lines, ""]).encode()))
+    _, rows = query(
+        tmp_path, "SELECT reference, pull_by_tag + version_check FROM summary ORDER BY reference"
+    )
+    assert rows == [("1.10", 4), ("2", 1)]
+
+
+def test_importing_the_client_does_not_load_duckdb() -> None:
+    code = "import sys, pullstats.client; print('duckdb' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_bad_sql_and_an_empty_folder_are_one_line_errors(mirrored: Path, tmp_path: Path) -> None:
