@@ -29,7 +29,9 @@ from pullstats.client import (
     CorruptDownload,
     DvpClient,
     ExportFile,
+    Forbidden,
     download,
+    download_many,
     local_path,
     sync,
 )
@@ -152,6 +154,22 @@ def test_bytes_that_are_not_the_listed_file_are_fetched_once_more_then_refused(
     assert ("SHA-256" if lie == "sha256" else f"{raw.size} bytes") in refused.value.message
     assert len(recorder.requests) == 2  # one fresh fetch before giving up
     assert list(tmp_path.iterdir()) == []  # neither the file nor its .part stays
+
+
+def test_a_refused_link_is_asked_for_again_once(served: Served, tmp_path: Path) -> None:
+    """What an expired link gets (403) while it waits its turn: a new listing, once."""
+    raw = month_raw(served)
+    refused = replace(raw, url=re.sub(r"signature=\w+", "signature=0", raw.url))
+    assert refused.url != raw.url
+    with httpx.Client(timeout=30) as http:
+        plain = download_many(http, [refused], tmp_path)  # no client to ask for a new link
+    ((file, error),) = plain.failed
+    assert file.label == raw.label and plain.downloaded == []
+    assert isinstance(error, Forbidden) and error.status == 403
+    with signed_in(served) as client:
+        renewed = download_many(client, [refused], tmp_path)
+    assert renewed.failed == [] and labels(renewed.downloaded) == [raw.label]
+    assert sha256(local_path(tmp_path, raw)) == raw.sha256
 
 
 def test_sync_fetches_each_file_once(served: Served, tmp_path: Path) -> None:
