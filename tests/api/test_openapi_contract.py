@@ -191,3 +191,23 @@ def test_contract_property_types_match(seed: dict[str, Any], ours: dict[str, Any
                 assert schema_types(ours, my_items) == expected, (name, prop)
             compared += 1
     assert compared >= 20  # the contract's schemas are really compared, not skipped by name
+
+
+#: What our bodies add to the contract's schemas: pullstats extensions, each documented in
+#: docs/api.md and optional, so a client written for Docker Hub may ignore them.
+EXTENSIONS = {"PullModel": {"partial"}, "ResponseDataFile": {"sha256"}}
+
+
+def test_the_only_extra_properties_are_the_documented_optional_extensions(
+    seed: dict[str, Any], ours: dict[str, Any]
+) -> None:
+    schemas = ours["components"]["schemas"]
+    added: dict[str, set[str]] = {}
+    for name, schema in seed["components"]["schemas"].items():
+        if name in schemas:
+            extra = set(property_schemas(ours, schemas[name])) - set(property_schemas(seed, schema))
+            if extra:
+                added[name] = extra
+    assert added == EXTENSIONS
+    for name, extra in EXTENSIONS.items():
+        assert not extra & set(schemas[name].get("required", [])), name

@@ -1,17 +1,15 @@
 """The client against a real pullstats server: the same numbers as the raw HTTP API, the
 export walk, every way of signing in, and each failure mapped to its one error.
 
-One server and one processed, exported data dir for the module: building them is the slow
-part, and no test here changes what another reads (each sign-in test has its own account).
+One server and one processed, exported data dir, shared with the other client tests
+(``conftest.py``: what it holds).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import time as clock
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,69 +25,15 @@ from pullstats.client import (
     SecondFactorRequired,
 )
 from pullstats.exports.views import Dataview
-from pullstats.periods import last_complete_months
 from pullstats.rollups.series import Breakdown, Group, RelativePeriod, Timespan
-from tests.conftest import Server, run_cli, start_server
-from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
+from tests.client.conftest import ATTEMPTS, Served, run_ok, signed_in
+from tests.conftest import Server, start_server
 from tests.test_end_to_end import API, set_up_accounts
 
-INDEX = "sha256:" + "1" * 64
-#: failed logins one account name may make before the server answers 429
-ATTEMPTS = 3
 
-
-@dataclass
-class Served:
-    server: Server
-    data_dir: Path
-
-
-def _cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
-    result = run_cli(data_dir, *args, stdin=stdin)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("client")
-    data_dir = root / "data"
-    ingest_token = set_up_accounts(data_dir)
-    today = datetime.now(UTC).date()
-    month_start, _ = last_complete_months(today, 1)
-    noon = datetime.combine(month_start + timedelta(days=9), time(12), UTC)
-    events = [
-        pull_event(noon, "acme/api", tag="1.0", digest=INDEX),
-        pull_event(noon, "acme/api", digest=INDEX, addr="198.51.100.2"),
-        pull_event(noon, "acme/tools/cli", digest=INDEX, addr="[2001:db8::5]:4431"),
-        pull_event(noon, "globex/web", tag="2.0", addr="198.51.100.9"),
-    ]
-    env = {"PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT": str(ATTEMPTS)}
-    server = start_server(data_dir, root / "server.log", env)
-    try:
-        with server.client() as client:
-            answer = client.post(
-                "/ingest/v1/registry/events",
-                json=envelope(*events),
-                headers={"Authorization": f"Bearer {ingest_token}", "Content-Type": ENVELOPE_TYPE},
-            )
-        assert answer.status_code == 200, answer.text
-        _cli(data_dir, "process")
-        _cli(data_dir, "export", "--through", today.isoformat())
-        yield Served(server, data_dir)
-    finally:
-        server.stop()
-
-
-def _alice(served: Served) -> DvpClient:
-    client = DvpClient(served.server.url, timeout=30)
-    client.login("alice", "alice-secret")
-    return client
-
-
-def _raw(served: Served, token: str | None, path: str, params: Any = None) -> httpx.Response:
+def _raw(server: Server, token: str | None, path: str, params: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with served.server.client() as http:
+    with server.client() as http:
         return http.get(API + path, params=params, headers=headers)
 
 
@@ -100,7 +44,7 @@ def _dump(model: Any) -> Any:
 
 
 def test_every_operation_answers_what_the_raw_api_answers(served: Served) -> None:
-    with _alice(served) as client:
+    with signed_in(served) as client:
         token = client.token
         year = client.years("acme").years[-1].year
         month = client.timespans("acme", year, Timespan.MONTHS)
@@ -149,7 +93,7 @@ def test_every_operation_answers_what_the_raw_api_answers(served: Served) -> Non
         ]
         links = client.dataview("acme", year, Timespan.MONTHS, m, Dataview.RAW)
     for answer, path, params in cases:
-        raw = _raw(served, token, path, params)
+        raw = _raw(served.server, token, path, params)
         assert raw.status_code == 200, (path, raw.text)
         assert _dump(answer) == raw.json(), path
     # the numbers themselves, so equal-but-empty answers could not pass
@@ -157,14 +101,16 @@ def test_every_operation_answers_what_the_raw_api_answers(served: Served) -> Non
     assert set(by_repo) == {"acme/api", "acme/tools/cli"}  # globex is not alice's
     assert sum(row["pullCount"] for row in by_repo["acme/api"]["pulls"]) == 2
     # download links are signed per request: the same files, each link its own signature
-    raw_links = _raw(served, token, f"/namespaces/acme/pulls/exports/years/{year}/months/{m}/raw")
-    assert [(f.url.split("?")[0], f.size) for f in links.data] == [
-        (f["url"].split("?")[0], f["size"]) for f in raw_links.json()["data"]
+    raw_links = _raw(
+        served.server, token, f"/namespaces/acme/pulls/exports/years/{year}/months/{m}/raw"
+    )
+    assert [(f.url.split("?")[0], f.size, f.sha256) for f in links.data] == [
+        (f["url"].split("?")[0], f["size"], f["sha256"]) for f in raw_links.json()["data"]
     ]
 
 
 def test_the_export_walk_reaches_every_file_of_every_period(served: Served) -> None:
-    with _alice(served) as client:
+    with signed_in(served) as client:
         files = list(client.export_files("acme"))
         expected = []
         for year in client.years("acme").years:
@@ -181,11 +127,13 @@ def test_the_export_walk_reaches_every_file_of_every_period(served: Served) -> N
     raw = next(f for f in files if f.dataview is Dataview.RAW)
     body = httpx.get(raw.url, timeout=30)
     assert body.status_code == 200 and len(body.content) == raw.size
+    # pullstats' extension of the listing: the SHA-256 of exactly the bytes served
+    assert raw.sha256 == hashlib.sha256(body.content).hexdigest()
     assert gzip.decompress(body.content).startswith(b"timestamp")
 
 
 def test_a_personal_access_token_signs_in_like_a_password(served: Served) -> None:
-    out = _cli(served.data_dir, "tokens", "create", "bob", "--label", "client-test")
+    out = run_ok(served.data_dir, "tokens", "create", "bob", "--label", "client-test")
     secret = out.strip().splitlines()[-1]
     with DvpClient(served.server.url) as client:
         client.login("bob", secret)
@@ -193,9 +141,9 @@ def test_a_personal_access_token_signs_in_like_a_password(served: Served) -> Non
 
 
 def test_a_second_factor_finishes_the_login(served: Served) -> None:
-    _cli(served.data_dir, "users", "add", "dora", "--password-stdin", stdin="dora-explores-far\n")
-    _cli(served.data_dir, "members", "add", "acme", "dora", "--role", "member")
-    uri = _cli(served.data_dir, "users", "totp", "enable", "dora").strip().splitlines()[-1]
+    run_ok(served.data_dir, "users", "add", "dora", "--password-stdin", stdin="dora-explores-far\n")
+    run_ok(served.data_dir, "members", "add", "acme", "dora", "--role", "member")
+    uri = run_ok(served.data_dir, "users", "totp", "enable", "dora").strip().splitlines()[-1]
     with DvpClient(served.server.url) as client:
         with pytest.raises(SecondFactorRequired) as pending:
             client.login("dora", "dora-explores-far")
@@ -213,7 +161,7 @@ def test_a_second_factor_finishes_the_login(served: Served) -> None:
 
 
 def test_an_expired_token_is_renewed_with_the_known_credentials(served: Served) -> None:
-    with _alice(served) as client:
+    with signed_in(served) as client:
         client.session.token = "x.y.z"  # what an expired token gets: 401
         assert client.namespace("acme").namespace == "acme"
         assert client.token != "x.y.z"
@@ -227,7 +175,7 @@ def test_failures_map_to_their_errors_with_the_servers_message(served: Served) -
         with pytest.raises(AuthenticationRequired) as unauthenticated:
             anonymous.namespaces()
         assert unauthenticated.value.status == 401
-    with _alice(served) as client:
+    with signed_in(served) as client:
         for call in (
             lambda: client.namespace_pulls("globex"),  # another's: as if it did not exist
             lambda: client.repo_pulls("acme", "nothing"),
@@ -262,7 +210,7 @@ def test_a_token_that_really_expires_is_renewed(data_dir: Path, tmp_path: Path) 
             client.login("alice", "alice-secret")
             first = client.token
             clock.sleep(3.1)  # the JWT's exp has passed: the server answers 401
-            assert _raw(Served(server, data_dir), first, "/namespaces/acme").status_code == 401
+            assert _raw(server, first, "/namespaces/acme").status_code == 401
             assert client.namespace("acme").namespace == "acme"
             assert client.token != first
     finally:

@@ -9,6 +9,7 @@ endpoint is one line naming the setting; an interrupted export rerun leaves each
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from pullstats.accounts import service
+from pullstats.client import DvpClient, download, local_path, sync
 from pullstats.config import Settings
 from pullstats.db.models import ExportFile, PullRollup, SpoolProgress
 from pullstats.exports.closing import export_closed
@@ -36,6 +38,7 @@ from pullstats.lake.set_aside import (
     set_aside_root,
 )
 from pullstats.pipeline import end_of_day, process
+from pullstats.rollups.series import Timespan
 from pullstats.runtime import Runtime
 from pullstats.storage import S3Store, StorageError
 from tests.conftest import (
@@ -289,15 +292,36 @@ def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
                 assert answer.status_code == 200, answer.text
                 links[view] = answer.json()["data"]
             redirect = client.get(old_link)
+        # the client's sync over presigned links: another host, no token, Range for a resume
+        root = tmp_path / "mirror"
+        with DvpClient(server.url) as hub:
+            hub.login("alice", "alice-password")
+            mirrored = sync(hub, NAMESPACE, root, timespantypes=[Timespan.WEEKS])
+        seen: list[httpx.Response] = []
+        raw_file = next(f for f in mirrored.downloaded if f.dataview.value == "raw")
+        whole = local_path(root, raw_file).read_bytes()
+        (tmp_path / "raw.csv.gz.part").write_bytes(whole[: len(whole) // 2])
+        with httpx.Client(event_hooks={"response": [seen.append]}) as http:
+            download(http, raw_file, tmp_path / "raw.csv.gz")
     finally:
         server.stop()
+    assert mirrored.failed == [] and mirrored.downloaded
+    for file in mirrored.downloaded:
+        assert file.url.startswith(f"{s3_env.endpoint}/{bucket}/exports/")
+        if file.timespan == 2:
+            golden = (GOLDEN / f"{NAMESPACE}_{file.dataview.value}_2026-W02.csv").read_bytes()
+            assert gzip.decompress(local_path(root, file).read_bytes()) == golden
+    assert (tmp_path / "raw.csv.gz").read_bytes() == whole
+    assert [r.status_code for r in seen] == [206]
+    assert seen[0].request.headers["range"] == f"bytes={len(whole) // 2}-"
     for view, data in links.items():
-        assert len(data) == 1 and set(data[0]) == {"url", "size"}  # the same shape as local
+        assert len(data) == 1 and set(data[0]) == {"url", "size", "sha256"}  # as local
         url = data[0]["url"]
         assert url.startswith(f"{s3_env.endpoint}/{bucket}/exports/{NAMESPACE}/2026-W02/")
         assert "X-Amz-Expires=900" in url  # PULLSTATS_DOWNLOAD_LINK_LIFETIME's default
         body = httpx.get(url)  # from the store, not through our server
         assert body.status_code == 200 and len(body.content) == data[0]["size"]
+        assert hashlib.sha256(body.content).hexdigest() == data[0]["sha256"]
         name = url.split("?")[0].rsplit("/", 1)[1]
         assert body.headers["content-disposition"] == f'attachment; filename="{name}"'
         assert "X-Amz-Signature=" in url and "X-Amz-Credential=testing%2F" in url

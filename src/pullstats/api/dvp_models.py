@@ -62,6 +62,13 @@ class WeekData(BaseModel):
 class ResponseDataFile(BaseModel):
     url: str = Field(description="Absolute, signed, expiring download URL of one part.")
     size: int = Field(description="Bytes of the file as served (its Content-Length).")
+    # pullstats' addition (docs/api.md): a client checks what it downloaded without trusting
+    # the transport; Docker Hub's answers lack it, so clients must treat it as optional
+    sha256: str | None = Field(
+        None,
+        description="pullstats extension: SHA-256 (hex) of the file's bytes as served. "
+        "Absent from Docker Hub's answers.",
+    )
 
 
 class ResponseData(BaseModel):

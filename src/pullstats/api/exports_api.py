@@ -196,8 +196,9 @@ def file_links(
 ) -> list[ResponseDataFile]:
     """A download link for each of ``files``, in their order: presigned by the exports' object
     store, else signed with the download key for ``/downloads/…``: what the dataview route
-    answers and the dashboard's exports page shows. The caller has checked that the viewer may
-    read their namespace."""
+    answers and the dashboard's exports page shows. Each carries the file's size and its
+    SHA-256 (a pullstats extension: the client checks its download against it, docs/client.md).
+    The caller has checked that the viewer may read their namespace."""
     # behind a TLS proxy the request's own base URL is the proxy's upstream, not the public one
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())
@@ -210,5 +211,5 @@ def file_links(
         if url is None:
             grant = sign(key, entry.id, entry.sha256, lifetime)
             url = f"{base}/downloads/{entry.id}/{entry.file_name}?{grant.query()}"
-        data.append(ResponseDataFile(url=url, size=entry.size))
+        data.append(ResponseDataFile(url=url, size=entry.size, sha256=entry.sha256))
     return data

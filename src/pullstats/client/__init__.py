@@ -1,32 +1,45 @@
 """A typed client of the DVP Data API, for Docker Hub or any pullstats server (docs/client.md).
 
 Above the API in the layers: it parses answers into the server's own models
-(``pullstats.api.dvp_models``), so one definition serves both sides.
+(``pullstats.api.dvp_models``), so one definition serves both sides. Downloads and ``sync``
+are here too; SQL over the downloaded files is :mod:`pullstats.client.query`, imported on
+its own so that importing the client does not load DuckDB.
 """
 
 from pullstats.client.dvp import DvpClient, ExportFile
 from pullstats.client.errors import (
     AuthenticationRequired,
     ClientError,
+    CorruptDownload,
     Forbidden,
     NotFound,
+    QueryError,
     RateLimited,
     SecondFactorRequired,
     ServerError,
     TransportError,
 )
+from pullstats.client.files import download, local_path
+from pullstats.client.mirror import SyncReport, download_many, sync
 from pullstats.client.session import DOCKER_HUB
 
 __all__ = [
     "DOCKER_HUB",
     "AuthenticationRequired",
     "ClientError",
+    "CorruptDownload",
     "DvpClient",
     "ExportFile",
     "Forbidden",
     "NotFound",
+    "QueryError",
     "RateLimited",
     "SecondFactorRequired",
     "ServerError",
+    "SyncReport",
     "TransportError",
+    "download",
+    "download_many",
+    "local_path",
+    "sync",
 ]

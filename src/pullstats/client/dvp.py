@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -37,7 +38,11 @@ Model = TypeVar("Model", bound=BaseModel)
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One downloadable part of one view of one exported month or week."""
+    """One downloadable part of one view of one exported month or week.
+
+    ``sha256`` is pullstats' extension of the listing (None from Docker Hub, whose answers lack
+    it): with it a download is checked byte for byte, without it by size and gzip only.
+    """
 
     namespace: str
     year: int
@@ -47,6 +52,26 @@ class ExportFile:
     part: int
     url: str
     size: int
+    sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``acme/2026/months/10/raw/part001``: how messages and errors name the file."""
+        return (
+            f"{self.namespace}/{self.year}/{self.timespantype.value}/{self.timespan:02d}/"
+            f"{self.dataview.value}/part{self.part:03d}"
+        )
+
+    @property
+    def last_day(self) -> date:
+        return last_day(self.timespantype, self.year, self.timespan)
+
+
+def last_day(timespantype: Timespan, year: int, timespan: int) -> date:
+    """The last day of an exported month or ISO week (a Sunday), for ``since`` filters."""
+    if timespantype is Timespan.WEEKS:
+        return date.fromisocalendar(year, timespan, 7)
+    return date(year + timespan // 12, timespan % 12 + 1, 1) - timedelta(days=1)
 
 
 def _segment(value: str | int) -> str:
@@ -193,11 +218,20 @@ class DvpClient:
         *,
         timespantypes: Iterable[Timespan] = (Timespan.MONTHS, Timespan.WEEKS),
         views: Iterable[Dataview] = tuple(Dataview),
+        since: date | None = None,
     ) -> Iterator[ExportFile]:
         """Every part of every view of every exported period: years → months and weeks →
-        views → files, lazily, so the links are fresh when the caller reaches them."""
+        views → files, lazily, so the links are fresh when the caller reaches them.
+
+        ``since`` keeps the periods that end on or after that day (a week straddling it is
+        kept), and skips asking about earlier years at all: each listed period costs a request
+        per view.
+        """
         kinds, wanted = tuple(timespantypes), tuple(views)
         for year in self.years(namespace).years:
+            # an ISO week of year Y can end in early January of Y + 1
+            if since is not None and year.year + 1 < since.year:
+                continue
             for kind in kinds:
                 listed = self.timespans(namespace, year.year, kind)
                 numbers = (
@@ -206,11 +240,21 @@ class DvpClient:
                     else [m.month for m in listed.months]
                 )
                 for number in numbers:
+                    if since is not None and last_day(kind, year.year, number) < since:
+                        continue
                     for view in wanted:
                         links = self.dataview(namespace, year.year, kind, number, view).data
                         for part, link in enumerate(links, 1):
                             yield ExportFile(
-                                namespace, year.year, kind, number, view, part, link.url, link.size
+                                namespace,
+                                year.year,
+                                kind,
+                                number,
+                                view,
+                                part,
+                                link.url,
+                                link.size,
+                                link.sha256,
                             )
 
     def _get(self, model: type[Model], path: str, params: Any = None) -> Model:

@@ -18,6 +18,11 @@ message (``detail``, or Docker Hub's ``message``) and the HTTP status when there
   a body that is not the contract's shape); a data call retries a 5xx with backoff before it
   raises it.
 - ``TransportError``: no answer at all (refused connection, timeout, TLS); retried like a 5xx.
+- ``CorruptDownload`` (:mod:`pullstats.client.files`): an export file whose bytes, fetched
+  twice, still do not match the listing (size, a whole gzip stream, the SHA-256 when the
+  server gives one). ``label`` names the file; nothing is left at its destination.
+- ``QueryError`` (:mod:`pullstats.client.query`): SQL over the downloaded files that DuckDB
+  refused, or a folder with no export files to query; the message is one line.
 
 A login (``/v2/users/login``, ``/v2/users/2fa-login``) is sent once and never retried: a
 retried wrong password would only spend the account's failed-login allowance.
@@ -69,4 +74,18 @@ class ServerError(ClientError):
 
 
 class TransportError(ClientError):
+    pass
+
+
+class CorruptDownload(ClientError):
+    """Not a network failure: the server sent the bytes, and they are not the file listed.
+    Raised after one fresh fetch, since a second identical mismatch will not heal by retrying
+    (a rebuilt export: ask for the listing again)."""
+
+    def __init__(self, message: str, label: str) -> None:
+        super().__init__(message)
+        self.label = label
+
+
+class QueryError(ClientError):
     pass

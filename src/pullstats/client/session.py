@@ -122,6 +122,13 @@ class Session:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def http(self) -> httpx.Client:
+        """The pooled httpx client, for the file downloads of :mod:`pullstats.client.files`.
+        It holds no Authorization header of its own (data calls add the token one by one), so
+        a signed link on another host never receives the token."""
+        return self._http
+
     # signing in -----------------------------------------------------------------------
 
     def login(self, username: str, secret: str) -> None:
