@@ -87,7 +87,7 @@ def namespaces_table(metadata: Sequence[NamespaceMetadata], readable: Sequence[s
         datasets = ", ".join(
             f"{d.name.value} ({', '.join(t.value for t in d.timespans)})" for d in item.datasets
         )
-        views = sorted({view.value for d in item.datasets for view in d.views})
+        views = dict.fromkeys(view.value for d in item.datasets for view in d.views)  # in order
         table.add_row(
             Text(item.namespace),
             Text(datasets or "-"),
