@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import typer
 from pydantic import ValidationError
@@ -21,16 +21,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pullstats.accounts.errors import AccountError
-from pullstats.client.errors import (
-    AuthenticationRequired,
-    ClientError,
-    Forbidden,
-    NotFound,
-    RateLimited,
-    SecondFactorRequired,
-    ServerError,
-    TransportError,
-)
 from pullstats.config import Settings
 from pullstats.db.keys import KeysDiffer
 from pullstats.db.migrate import SchemaOutdated
@@ -39,6 +29,9 @@ from pullstats.lake.jobs import JobLockBusy, JobLockLost
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
 from pullstats.storage import StorageError
+
+if TYPE_CHECKING:
+    from pullstats.client.errors import ClientError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -77,7 +70,7 @@ def error_lines(error: BaseException) -> list[str]:
         return settings_error_lines(error)
     if isinstance(error, OperationalError | InterfaceError):  # the catalog's server, not SQL
         return [catalog_failure_line(error)]
-    if isinstance(error, ClientError):
+    if _is_client_error(error):
         return [client_error_line(error)]
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
@@ -97,10 +90,27 @@ def catalog_failure_line(error: BaseException) -> str:
     )
 
 
+def _is_client_error(error: BaseException) -> TypeGuard[ClientError]:
+    """Asked without importing the client, which would cost every command a fifth of a second
+    (it brings the API's models): an error of the client exists only once it is imported."""
+    errors = sys.modules.get("pullstats.client.errors")
+    return errors is not None and isinstance(error, errors.ClientError)
+
+
 def client_error_line(error: ClientError) -> str:
     """A failure of the DVP client (``pullstats hub``): what happened, in the server's own
     words (its status and message), and what to do. The one place the client's exception tree
     (``pullstats.client.errors``) becomes lines; never holds a password or token."""
+    from pullstats.client.errors import (
+        AuthenticationRequired,
+        Forbidden,
+        NotFound,
+        RateLimited,
+        SecondFactorRequired,
+        ServerError,
+        TransportError,
+    )
+
     said = error.message
     if isinstance(error, SecondFactorRequired):
         return f"the account has two-factor authentication on ({said}): run `pullstats hub login`"

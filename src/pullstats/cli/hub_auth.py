@@ -9,26 +9,27 @@ cannot sign in from the environment (a code is needed each time): it logs in onc
 
 Each failure is one ``error: …`` line on stderr and exit status 1: the ones of signing in are
 said here, every other client error by :func:`pullstats.cli.common.client_error_line`.
+
+The client is imported when a command runs, not with this module: every ``pullstats``
+command imports the command tree, and the client (with the API's models) would cost each of
+them a fifth of a second.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pullstats.cli.common import fail
-from pullstats.client import (
-    DOCKER_HUB,
-    AuthenticationRequired,
-    DvpClient,
-    SecondFactorRequired,
-    credentials,
-)
-from pullstats.client.credentials import CredentialsError
 
+if TYPE_CHECKING:
+    from pullstats.client import DvpClient
+
+#: ``pullstats.client.DOCKER_HUB``, the default (tests/client/test_credentials.py checks)
+DOCKER_HUB = "https://hub.docker.com"
 URL_ENV = "PULLSTATS_HUB_URL"
 USERNAME_ENV = "PULLSTATS_HUB_USERNAME"
 PASSWORD_ENV = "PULLSTATS_HUB_PASSWORD"
@@ -49,6 +50,9 @@ UrlOption = Annotated[
 
 def hub_url(url: str | None) -> str:
     """The base URL a command talks to, in the form tokens are stored under."""
+    from pullstats.client import credentials
+    from pullstats.client.credentials import CredentialsError
+
     chosen = url or os.environ.get(URL_ENV) or DOCKER_HUB
     try:
         return credentials.base_url(chosen)
@@ -71,7 +75,9 @@ def env_credentials() -> tuple[str, str] | None:
 
 def expired(token: str, now: datetime | None = None) -> bool:
     """Whether the token's own ``exp`` has passed (a token that says nothing never has)."""
-    when = credentials.expires_at(token)
+    from pullstats.client.credentials import expires_at
+
+    when = expires_at(token)
     return when is not None and when <= (now or datetime.now(UTC))
 
 
@@ -82,6 +88,8 @@ def connect(url: str | None) -> DvpClient:
     credentials too, the token is tried once first, and a 401 falls back to them; without
     them, a token the server refuses fails the command later with a line saying to log in.
     """
+    from pullstats.client import AuthenticationRequired, DvpClient, credentials
+
     base = hub_url(url)
     stored = credentials.load(base)
     from_env = env_credentials()
@@ -111,6 +119,8 @@ def connect(url: str | None) -> DvpClient:
 
 
 def _env_login(base: str, username: str, secret: str) -> DvpClient:
+    from pullstats.client import AuthenticationRequired, DvpClient, SecondFactorRequired
+
     client = DvpClient(base)
     try:
         client.login(username, secret)
