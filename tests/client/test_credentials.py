@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +135,30 @@ def test_each_client_error_is_one_line_saying_what_to_do(error: Exception, says:
     assert isinstance(error, ClientError)
     line = client_error_line(error)
     assert says in line and "\n" not in line
+
+
+def test_the_commands_choices_are_the_clients_enums() -> None:
+    from pullstats.cli import hub_auth, hub_output
+    from pullstats.client import DOCKER_HUB
+    from pullstats.rollups.series import Group, RelativePeriod, Timespan
+
+    pairs = [
+        (hub_output.TimespanChoice, Timespan),
+        (hub_output.PeriodChoice, RelativePeriod),
+        (hub_output.GroupChoice, Group),
+    ]
+    for choice, enum in pairs:
+        assert [c.value for c in choice] == [e.value for e in enum]
+    assert hub_auth.DOCKER_HUB == DOCKER_HUB
+
+
+def test_the_command_tree_does_not_import_the_client() -> None:
+    # every pullstats command imports the tree; the client and the API's models it brings
+    # would cost each command a fifth of a second
+    probe = (
+        "import sys, pullstats.cli.main\n"
+        "print(sorted(m for m in ('pullstats.client', 'httpx', 'pullstats.api.dvp_models')"
+        " if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

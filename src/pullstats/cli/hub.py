@@ -5,6 +5,11 @@ asks for one); the token is stored for that server's URL and the other commands 
 (``hub_auth.connect``). Tables and trees are for people; ``--format csv`` and ``--format json``
 print only the data on stdout, for scripts. Downloading, syncing and querying the export files
 are not commands yet (docs/client.md).
+
+The client is imported by each command when it runs, never with this module: every
+``pullstats`` command imports the command tree, and the client, which brings the API's models,
+would cost each one a fifth of a second. So the options' choices are this module's own enums,
+mapped to the client's (``pullstats.rollups.series``) when a command calls it.
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ import getpass
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
-from pullstats.api.models import PullModel
 from pullstats.cli.common import fail, out
 from pullstats.cli.hub_auth import PASSWORD_ENV, USERNAME_ENV, UrlOption, connect, hub_url
 from pullstats.cli.hub_output import (
+    GroupChoice,
+    PeriodChoice,
     SeriesFormat,
     TableOrJson,
+    TimespanChoice,
     dumped,
     exports_json,
     exports_tree,
@@ -32,8 +40,11 @@ from pullstats.cli.hub_output import (
     pulls_table,
     show,
 )
-from pullstats.client import AuthenticationRequired, DvpClient, SecondFactorRequired, credentials
-from pullstats.rollups.series import Group, RelativePeriod, Timespan
+
+if TYPE_CHECKING:
+    from pullstats.api.models import PullModel
+    from pullstats.client import DvpClient
+    from pullstats.rollups.series import Group, RelativePeriod, Timespan
 
 hub_app = typer.Typer(
     help="Read pull analytics from Docker Hub or a pullstats server, as a publisher "
@@ -84,6 +95,13 @@ def login(
     user's config dir (PULLSTATS_HUB_CONFIG_DIR overrides it), readable by the user only;
     the password is never stored.
     """
+    from pullstats.client import (
+        AuthenticationRequired,
+        DvpClient,
+        SecondFactorRequired,
+        credentials,
+    )
+
     base = hub_url(url)
     if username is None:
         if password_stdin:
@@ -142,6 +160,8 @@ def _ask(prompt: str, *, hidden: bool) -> str:
 @hub_app.command("logout")
 def logout(url: UrlOption = None) -> None:
     """Forget the token stored for the URL (the server is not told; it expires by itself)."""
+    from pullstats.client import credentials
+
     base = hub_url(url)
     if credentials.remove(base):
         _say(f"Logged out of {base}: its token is removed.")
@@ -155,6 +175,8 @@ def whoami(url: UrlOption = None) -> None:
 
     Exit status 1 when no token is stored for the URL, or when it has expired.
     """
+    from pullstats.client import credentials
+
     base = hub_url(url)
     stored = credentials.load(base)
     if stored is None:
@@ -180,7 +202,9 @@ def whoami(url: UrlOption = None) -> None:
 @hub_app.command("namespaces")
 def namespaces(
     url: UrlOption = None,
-    output: TableOrJson = typer.Option(TableOrJson.TABLE, "--format", help="table or json."),
+    output: TableOrJson = typer.Option(
+        TableOrJson.TABLE, "--format", metavar="FORMAT", help="table or json."
+    ),
 ) -> None:
     """List the namespaces you may read, with their datasets, views and extra repositories."""
     with connect(url) as client:
@@ -205,38 +229,49 @@ def pulls(
         help="Only these repositories of the namespace, named without it (api, tools/cli).",
     ),
     url: UrlOption = None,
-    timespan: Timespan | None = typer.Option(
-        None, "--timespan", show_default=False, help="Rows per month (the default) or week."
+    timespan: TimespanChoice | None = typer.Option(
+        None,
+        "--timespan",
+        metavar="SPAN",
+        show_default=False,
+        help="months (the default) or weeks: a row per month or per ISO week.",
     ),
-    period: RelativePeriod | None = typer.Option(
+    period: PeriodChoice | None = typer.Option(
         None,
         "--period",
+        metavar="PERIOD",
         show_default=False,
-        help="The complete months to cover; default last-12-months.",
+        help="The complete months to cover: last-2-months, last-3-months, last-6-months or "
+        "last-12-months (the default).",
     ),
-    group: Group | None = typer.Option(
+    group: GroupChoice | None = typer.Option(
         None,
         "--group",
+        metavar="GROUP",
         show_default=False,
         help="repo: a row per repository and period; namespace (the default): one per period.",
     ),
     output: SeriesFormat = typer.Option(
         SeriesFormat.TABLE,
         "--format",
+        metavar="FORMAT",
         help="table (with a bar chart), or csv or json alone on stdout.",
     ),
 ) -> None:
     """Show the pull series of a namespace, or of some of its repositories: pulls and distinct
     client IPs per month or week."""
+    from pullstats.rollups.series import Group, RelativePeriod, Timespan
+
+    kind = Timespan(timespan.value) if timespan else None
+    window = RelativePeriod(period.value) if period else None
+    rows_by = Group(group.value) if group else None
     names = [f"{namespace}/{repo.strip('/')}" for repo in dict.fromkeys(repos or [])]
     body: dict[str, object]
     with connect(url) as client:
         if names:
-            body, rows = _repos_series(client, names, timespan, period, group)
+            body, rows = _repos_series(client, names, kind, window, rows_by)
         else:
-            answer = client.namespace_pulls(
-                namespace, timespan=timespan, period=period, group=group
-            )
+            answer = client.namespace_pulls(namespace, timespan=kind, period=window, group=rows_by)
             body, rows = dumped(answer), answer.pulls
     if output is SeriesFormat.JSON:
         print_json(body)
@@ -245,9 +280,9 @@ def pulls(
     elif not rows:
         _say(f"No pulls of {namespace} in that period.")
     else:
-        kind = timespan or Timespan.MONTHS
-        window = (period or RelativePeriod.LAST_12_MONTHS).value
-        title = f"Pulls of {', '.join(names) or namespace} per {kind.value[:-1]}, {window}"
+        kind = kind or Timespan.MONTHS
+        months = (window or RelativePeriod.LAST_12_MONTHS).value
+        title = f"Pulls of {', '.join(names) or namespace} per {kind.value[:-1]}, {months}"
         show(pulls_table(rows, kind, title))
 
 
@@ -281,7 +316,9 @@ def _repos_series(
 def exports(
     namespace: str = typer.Argument(..., metavar="NAMESPACE", help="The namespace."),
     url: UrlOption = None,
-    output: TableOrJson = typer.Option(TableOrJson.TABLE, "--format", help="table or json."),
+    output: TableOrJson = typer.Option(
+        TableOrJson.TABLE, "--format", metavar="FORMAT", help="table or json."
+    ),
 ) -> None:
     """Show the exported periods of a namespace as a tree: years, months and weeks, and each
     view's parts and size. Lists the files without downloading them."""

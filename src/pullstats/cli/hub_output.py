@@ -2,6 +2,8 @@
 machine-readable CSV and JSON (alone on stdout, nothing else there).
 
 Every value from the server is shown as text, never as Rich markup: a name may hold ``[``.
+The client and its models are imported for types only: every ``pullstats`` command imports
+this module, and the client would cost each a fifth of a second (see ``hub.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -22,11 +24,38 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from pullstats.api.dvp_models import NamespaceMetadata
-from pullstats.api.models import PullModel
 from pullstats.cli.common import out
-from pullstats.client import ExportFile
-from pullstats.rollups.series import Timespan
+
+if TYPE_CHECKING:
+    from pullstats.api.dvp_models import NamespaceMetadata
+    from pullstats.api.models import PullModel
+    from pullstats.client import ExportFile
+    from pullstats.rollups.series import Timespan
+
+
+class TimespanChoice(enum.StrEnum):
+    """``--timespan``: the values of ``pullstats.rollups.series.Timespan``, which is not
+    imported with the command tree (``hub.py``); tests/client/test_credentials.py keeps the
+    three choices equal to the client's enums."""
+
+    MONTHS = "months"
+    WEEKS = "weeks"
+
+
+class PeriodChoice(enum.StrEnum):
+    """``--period``: ``RelativePeriod``'s values."""
+
+    LAST_2_MONTHS = "last-2-months"
+    LAST_3_MONTHS = "last-3-months"
+    LAST_6_MONTHS = "last-6-months"
+    LAST_12_MONTHS = "last-12-months"
+
+
+class GroupChoice(enum.StrEnum):
+    """``--group``: ``Group``'s values."""
+
+    REPO = "repo"
+    NAMESPACE = "namespace"
 
 
 class TableOrJson(enum.StrEnum):
@@ -40,6 +69,8 @@ class SeriesFormat(enum.StrEnum):
     JSON = "json"
 
 
+#: ``Timespan.MONTHS``'s value (a ``StrEnum``: equal to its value)
+MONTHS = "months"
 #: Columns of ``pullstats hub pulls --format csv``, the API's own field names.
 CSV_COLUMNS = ("start", "end", "namespace", "repo", "pullCount", "ipCount")
 #: Cells of the widest bar of the pulls chart.
@@ -122,7 +153,7 @@ def _ascii_bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
 def period_label(row: PullModel, timespan: Timespan) -> str:
     """``2026-11`` for a month, ``2026-W46`` for an ISO week (the DVP API's weeks), as the
     export tree names them."""
-    if timespan is Timespan.MONTHS:
+    if timespan == MONTHS:
         return row.start[:7]
     try:
         year, week, _ = date.fromisoformat(row.start[:10]).isocalendar()
@@ -137,7 +168,7 @@ def pulls_table(rows: Sequence[PullModel], timespan: Timespan, title: str) -> Ta
     largest = max((row.pullCount for row in rows), default=0)
     by_repo = any(row.repo is not None for row in rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, title_justify="left")
-    table.add_column("MONTH" if timespan is Timespan.MONTHS else "WEEK", no_wrap=True)
+    table.add_column("MONTH" if timespan == MONTHS else "WEEK", no_wrap=True)
     if by_repo:
         table.add_column("REPO")
     table.add_column("PULLS", justify="right")
@@ -191,7 +222,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        if self.timespantype is Timespan.MONTHS:
+        if self.timespantype == MONTHS:
             return f"{self.year}-{self.timespan:02d}"
         return f"{self.year}-W{self.timespan:02d}"
 
