@@ -20,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pyotp
 import pytest
 
@@ -360,3 +361,32 @@ def test_each_failure_is_one_line(served: Served, tmp_path: Path) -> None:
     assert "no answer from the server" in one_error_line(from_env)
     bad_url = one_error_line(hub(served, config, "whoami", "--url", "ftp://example.org"))
     assert "not a base URL" in bad_url
+
+
+def test_whoami_reads_the_stored_jwt_and_an_expired_one_means_log_in_again(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    monkeypatch.setenv(credentials.CONFIG_DIR_ENV, str(config))
+    url = served.server.url
+    # Docker Hub's JWT names its user in a claim of its own: that name wins
+    hub_style = jwt.encode(
+        {"https://hub.docker.com": {"username": "acme-bot"}, "exp": 4_102_444_800},
+        "k" * 32,
+        algorithm="HS256",
+    )
+    credentials.save(url, "typed-name", hub_style)
+    assert ok(hub(served, config, "whoami")) == (
+        f"Logged in to {url} as acme-bot; the token expires at 2100-01-01T00:00:00Z.\n"
+    )
+    expired = jwt.encode({"sub": "1", "exp": 1_000_000_000}, "k" * 32, algorithm="HS256")
+    credentials.save(url, "alice", expired)
+    line = one_error_line(hub(served, config, "whoami"))
+    assert "expired at 2001-09-09T01:46:40Z" in line and "pullstats hub login" in line
+    line = one_error_line(hub(served, config, "pulls", "acme"))
+    assert "the token stored for" in line and "has expired" in line
+    # with credentials in the environment, an expired token is not even sent
+    alice = {"PULLSTATS_HUB_USERNAME": "alice", "PULLSTATS_HUB_PASSWORD": "alice-secret"}
+    assert "acme" in ok(hub(served, config, "namespaces", env=alice))
+    empty = hub(served, config, "login", "--username", "alice", "--password-stdin", stdin="")
+    assert "no password given" in one_error_line(empty)
