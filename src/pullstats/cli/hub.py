@@ -107,6 +107,8 @@ def login(
         if password_stdin:
             raise fail(f"--password-stdin needs --username (or {USERNAME_ENV})")
         username = _ask("Username", hidden=False).strip()
+    if not username:
+        raise fail("no user name given")
     if password_stdin:
         secret = sys.stdin.readline().rstrip("\r\n")
     else:
