@@ -19,6 +19,9 @@ CONTRACT = [
     ("ingest-tokens", "create"),
     ("process",),
     ("export",),
+    ("hub", "login"),
+    ("hub", "pulls"),
+    ("hub", "exports"),
 ]
 
 
@@ -36,6 +39,7 @@ def test_top_level_help_lists_every_command(data_dir: Path) -> None:
         "ingest-tokens",
         "process",
         "export",
+        "hub",
     } <= listed
 
 

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import typer
 from pydantic import ValidationError
@@ -29,6 +29,9 @@ from pullstats.lake.jobs import JobLockBusy, JobLockLost
 from pullstats.lake_meta import LakeVersionError
 from pullstats.runtime import NoInstallation, Runtime
 from pullstats.storage import StorageError
+
+if TYPE_CHECKING:
+    from pullstats.client.errors import ClientError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -67,6 +70,8 @@ def error_lines(error: BaseException) -> list[str]:
         return settings_error_lines(error)
     if isinstance(error, OperationalError | InterfaceError):  # the catalog's server, not SQL
         return [catalog_failure_line(error)]
+    if _is_client_error(error):
+        return [client_error_line(error)]
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
@@ -83,6 +88,51 @@ def catalog_failure_line(error: BaseException) -> str:
         f"the catalog database (PULLSTATS_DATABASE_URL) failed: {first or type(cause).__name__}; "
         "nothing half-published, run the command again once it answers"
     )
+
+
+def _is_client_error(error: BaseException) -> TypeGuard[ClientError]:
+    """Asked without importing the client, which would cost every command a fifth of a second
+    (it brings the API's models): an error of the client exists only once it is imported."""
+    errors = sys.modules.get("pullstats.client.errors")
+    return errors is not None and isinstance(error, errors.ClientError)
+
+
+def client_error_line(error: ClientError) -> str:
+    """A failure of the DVP client (``pullstats hub``): what happened, in the server's own
+    words (its status and message), and what to do. The one place the client's exception tree
+    (``pullstats.client.errors``) becomes lines; never holds a password or token."""
+    from pullstats.client.errors import (
+        AuthenticationRequired,
+        Forbidden,
+        NotFound,
+        RateLimited,
+        SecondFactorRequired,
+        ServerError,
+        TransportError,
+    )
+
+    said = error.message
+    if isinstance(error, SecondFactorRequired):
+        return f"the account has two-factor authentication on ({said}): run `pullstats hub login`"
+    if isinstance(error, AuthenticationRequired):
+        return (
+            f"not signed in ({said}): run `pullstats hub login`, or set PULLSTATS_HUB_USERNAME "
+            "and PULLSTATS_HUB_PASSWORD"
+        )
+    if isinstance(error, Forbidden):
+        return f"not allowed ({said}): the token may not do this (a scope it lacks?)"
+    if isinstance(error, NotFound):
+        return f"not found ({said}): no such namespace, repository or period, or not yours to read"
+    if isinstance(error, RateLimited):
+        wait = f": try again in {error.retry_after:.0f} s" if error.retry_after else ""
+        return f"too many requests ({said}){wait}"
+    if isinstance(error, ServerError):
+        if error.status is not None and error.status >= 500:
+            return f"the server failed ({said}): try again later"
+        return f"the server could not use the request or its answer ({said})"
+    if isinstance(error, TransportError):
+        return f"no answer from the server: {said}"
+    return said
 
 
 #: What a value of each setting type must look like, said the operator's way.
@@ -159,6 +209,7 @@ def progress() -> Progress:
 
 __all__ = [
     "Application",
+    "client_error_line",
     "err",
     "error_lines",
     "fail",

@@ -12,7 +12,7 @@ from types import ModuleType
 import typer
 
 from pullstats import __version__
-from pullstats.cli import admin, generate, imports, ingest, jobs, keys, serving
+from pullstats.cli import admin, generate, hub, imports, ingest, jobs, keys, serving
 from pullstats.cli.common import Application, flags, out
 
 app = Application(
@@ -32,6 +32,7 @@ app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(imports.import_app, name="import")
+app.add_typer(hub.hub_app, name="hub")
 app.command("process")(jobs.process_command)
 app.command("export")(jobs.export_command)
 app.command("status")(jobs.status_command)

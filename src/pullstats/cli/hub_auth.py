@@ -1,0 +1,145 @@
+"""Where a ``pullstats hub`` command goes, and who it signs in as (docs/client.md).
+
+Where: ``--url``, else ``PULLSTATS_HUB_URL``, else Docker Hub (``https://hub.docker.com``).
+Who: the token ``pullstats hub login`` stored for that URL (:mod:`pullstats.client.credentials`)
+while the server accepts it, else a login with ``PULLSTATS_HUB_USERNAME`` and
+``PULLSTATS_HUB_PASSWORD`` (a password or a personal access token). An account with TOTP on
+cannot sign in from the environment (a code is needed each time): it logs in once with
+``pullstats hub login`` and the commands use the stored token.
+
+Each failure is one ``error: …`` line on stderr and exit status 1: the ones of signing in are
+said here, every other client error by :func:`pullstats.cli.common.client_error_line`.
+
+The client is imported when a command runs, not with this module: every ``pullstats``
+command imports the command tree, and the client (with the API's models) would cost each of
+them a fifth of a second.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pullstats.cli.common import fail
+
+if TYPE_CHECKING:
+    from pullstats.client import DvpClient
+
+#: ``pullstats.client.DOCKER_HUB``, the default (tests/client/test_credentials.py checks)
+DOCKER_HUB = "https://hub.docker.com"
+URL_ENV = "PULLSTATS_HUB_URL"
+USERNAME_ENV = "PULLSTATS_HUB_USERNAME"
+PASSWORD_ENV = "PULLSTATS_HUB_PASSWORD"
+
+#: The ``--url`` option every ``pullstats hub`` command takes.
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar=URL_ENV,
+        metavar="URL",
+        show_default=False,
+        help=f"The DVP server: Docker Hub ({DOCKER_HUB}, the default) or a pullstats server's "
+        "base URL.",
+    ),
+]
+
+
+def hub_url(url: str | None) -> str:
+    """The base URL a command talks to, in the form tokens are stored under."""
+    from pullstats.client import credentials
+    from pullstats.client.credentials import CredentialsError
+
+    chosen = url or os.environ.get(URL_ENV) or DOCKER_HUB
+    try:
+        return credentials.base_url(chosen)
+    except CredentialsError as error:
+        raise fail(f"--url / {URL_ENV}: {error.message}") from None
+
+
+def env_credentials() -> tuple[str, str] | None:
+    """``PULLSTATS_HUB_USERNAME`` and ``PULLSTATS_HUB_PASSWORD``, or None when neither is
+    set; one without the other is an error."""
+    username = os.environ.get(USERNAME_ENV) or None
+    secret = os.environ.get(PASSWORD_ENV) or None
+    if username is None and secret is None:
+        return None
+    if username is None or secret is None:
+        missing = USERNAME_ENV if username is None else PASSWORD_ENV
+        raise fail(f"{missing} is not set: set both {USERNAME_ENV} and {PASSWORD_ENV}, or neither")
+    return username, secret
+
+
+def expired(token: str, now: datetime | None = None) -> bool:
+    """Whether the token's own ``exp`` has passed (a token that says nothing never has)."""
+    from pullstats.client.credentials import expires_at
+
+    when = expires_at(token)
+    return when is not None and when <= (now or datetime.now(UTC))
+
+
+def connect(url: str | None) -> DvpClient:
+    """A client of ``url`` (see :func:`hub_url`), signed in; close it when done.
+
+    The stored token when there is one that has not expired. When the environment holds
+    credentials too, the token is tried once first, and a 401 falls back to them; without
+    them, a token the server refuses fails the command later with a line saying to log in.
+    """
+    from pullstats.client import AuthenticationRequired, DvpClient, credentials
+
+    base = hub_url(url)
+    stored = credentials.load(base)
+    from_env = env_credentials()
+    if stored is not None and not expired(stored.token):
+        client = DvpClient(base, token=stored.token)
+        if from_env is None:
+            return client
+        try:
+            client.user_namespaces()  # is the token still accepted?
+            return client
+        except AuthenticationRequired:
+            client.close()  # refused (revoked, or signed out): sign in from the environment
+        except BaseException:
+            client.close()
+            raise
+    if from_env is None:
+        if stored is not None:
+            raise fail(
+                f"the token stored for {base} ({stored.username}) has expired: "
+                f"run `pullstats hub login --url {base}` again"
+            )
+        raise fail(
+            f"not logged in to {base}: run `pullstats hub login --url {base}`, "
+            f"or set {USERNAME_ENV} and {PASSWORD_ENV}"
+        )
+    return _env_login(base, *from_env)
+
+
+def _env_login(base: str, username: str, secret: str) -> DvpClient:
+    from pullstats.client import AuthenticationRequired, DvpClient, SecondFactorRequired
+
+    client = DvpClient(base)
+    try:
+        client.login(username, secret)
+    except SecondFactorRequired:
+        client.close()
+        raise fail(
+            f"{username} has two-factor authentication on at {base}, so {PASSWORD_ENV} cannot "
+            f"sign in alone: run `pullstats hub login --url {base}` once (it asks for the code); "
+            "commands then use its stored token"
+        ) from None
+    except AuthenticationRequired as error:
+        client.close()
+        raise fail(
+            f"{base} refused {USERNAME_ENV}={username} with {PASSWORD_ENV} ({error.message})"
+        ) from None
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+__all__ = ["PASSWORD_ENV", "URL_ENV", "USERNAME_ENV", "UrlOption", "connect", "hub_url"]
