@@ -3,8 +3,8 @@
 Log in once (``login``: a password or personal access token, and the TOTP code when the account
 asks for one); the token is stored for that server's URL and the other commands use it
 (``hub_auth.connect``). Tables and trees are for people; ``--format csv`` and ``--format json``
-print only the data on stdout, for scripts. Downloading, syncing and querying the export files
-are not commands yet (docs/client.md).
+print only the data on stdout, for scripts. ``download``, ``sync`` and ``query`` (the export files
+on disk) are in ``hub_files.py``.
 
 The client is imported by each command when it runs, never with this module: every
 ``pullstats`` command imports the command tree, and the client, which brings the API's models,
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pullstats.cli import hub_files
 from pullstats.cli.common import fail, out
 from pullstats.cli.hub_auth import PASSWORD_ENV, USERNAME_ENV, UrlOption, connect, hub_url
 from pullstats.cli.hub_output import (
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
 
 hub_app = typer.Typer(
     help="Read pull analytics from Docker Hub or a pullstats server, as a publisher "
-    "(the DVP Data API): log in, namespaces, pulls, exports.",
+    "(the DVP Data API): log in, namespaces, pulls, exports, and download, sync and query "
+    "the export files.",
     no_args_is_help=True,
 )
 
@@ -333,3 +335,8 @@ def exports(
         _say(f"{namespace} at {base} has no exported periods yet.")
     else:
         show(exports_tree(namespace, base, found))
+
+
+hub_app.command("download")(hub_files.download)
+hub_app.command("sync")(hub_files.sync)
+hub_app.command("query")(hub_files.query)

@@ -243,19 +243,27 @@ class DvpClient:
                     if since is not None and last_day(kind, year.year, number) < since:
                         continue
                     for view in wanted:
-                        links = self.dataview(namespace, year.year, kind, number, view).data
-                        for part, link in enumerate(links, 1):
-                            yield ExportFile(
-                                namespace,
-                                year.year,
-                                kind,
-                                number,
-                                view,
-                                part,
-                                link.url,
-                                link.size,
-                                link.sha256,
-                            )
+                        yield from self.view_files(namespace, year.year, kind, number, view)
+
+    def view_files(
+        self, namespace: str, year: int, timespantype: Timespan, timespan: int, view: Dataview
+    ) -> list[ExportFile]:
+        """The parts of one view of one exported period, as :class:`ExportFile`s, in order."""
+        links = self.dataview(namespace, year, timespantype, timespan, view).data
+        return [
+            ExportFile(
+                namespace,
+                year,
+                timespantype,
+                timespan,
+                view,
+                part,
+                link.url,
+                link.size,
+                link.sha256,
+            )
+            for part, link in enumerate(links, 1)
+        ]
 
     def _get(self, model: type[Model], path: str, params: Any = None) -> Model:
         return _parse(TypeAdapter(model), self.session.get_json(path, params))

@@ -122,7 +122,7 @@ def sync(
     wanted: list[ExportFile] = []
     listed: dict[Path, set[str]] = {}
     for file in client.export_files(
-        namespace, timespantypes=timespantypes, views=views, since=_since(since)
+        namespace, timespantypes=timespantypes, views=views, since=since_day(since)
     ):
         path = local_path(root, file)
         listed.setdefault(path.parent, set()).add(path.name)
@@ -151,7 +151,8 @@ def download_many(
     return report
 
 
-def _since(since: str | date | None) -> date | None:
+def since_day(since: str | date | None) -> date | None:
+    """``YYYY-MM`` (or a date) as the first day it names; ValueError for anything else."""
     if since is None or isinstance(since, date):
         return since
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", since):

@@ -1,0 +1,288 @@
+"""``pullstats hub download``, ``sync`` and ``query``: the export files on the publisher's disk.
+
+``download`` fetches one view of one month or week (or of every period since a month), ``sync``
+keeps a folder equal to everything a namespace's listing holds, and ``query`` runs SQL over
+such a folder. The work is the client's (``pullstats.client``: resumable downloads checked by
+size, gzip and SHA-256, the sync manifest, DuckDB views); here are the options, a Rich progress
+bar on stderr and one line per result. As in ``hub.py``, the client is imported when a command
+runs, not with the command tree.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich import box
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from pullstats.cli.common import err, fail, out
+from pullstats.cli.hub_auth import UrlOption, connect
+from pullstats.cli.hub_output import SeriesFormat, TimespanChoice, print_json, show
+
+if TYPE_CHECKING:
+    from pullstats.client import ExportFile, SyncReport
+
+
+class ViewChoice(enum.StrEnum):
+    """``--view``: the values of ``pullstats.exports.views.Dataview``."""
+
+    RAW = "raw"
+    SUMMARY = "summary"
+    REPO_SUMMARY = "repo-summary"
+    NAMESPACE_SUMMARY = "namespace-summary"
+
+
+class _Bar:
+    """Bytes on disk across every file of a run, as one Rich bar on stderr; the client calls
+    it from its download threads with each file's position."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("downloading", total=0)
+        self._positions: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, file: ExportFile, position: int) -> None:
+        with self._lock:
+            if file.label not in self._positions:
+                self._progress.update(self._task, total=self._total() + file.size)
+            self._positions[file.label] = position
+            self._progress.update(self._task, completed=sum(self._positions.values()))
+
+    def _total(self) -> int:
+        task = next(t for t in self._progress.tasks if t.id == self._task)
+        return int(task.total or 0)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,  # a script's stderr gets the result lines only
+    )
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
+
+
+def _report(report: SyncReport, root: Path, *, what: str) -> None:
+    """The run's outcome: one line, each failure on stderr, exit 1 when any file failed."""
+    fetched = sum(file.size for file in report.downloaded)
+    line = (
+        f"{what} {len(report.downloaded)} files ({_size(fetched)}) to {root}; "
+        f"{len(report.skipped)} already complete"
+    )
+    if report.removed:
+        line += f"; {len(report.removed)} parts no longer listed removed"
+    out.print(line, markup=False)
+    for file, error in report.failed:
+        err.print(f"error: {file.label}: {error.message}", markup=False)
+    if report.failed:
+        raise fail(f"{len(report.failed)} files could not be downloaded; run it again")
+
+
+def _views(chosen: list[ViewChoice] | None) -> list[Any]:
+    from pullstats.exports.views import Dataview
+
+    return [Dataview(view.value) for view in (chosen or list(ViewChoice))]
+
+
+def _kind(choice: TimespanChoice) -> Any:
+    from pullstats.rollups.series import Timespan
+
+    return Timespan(choice.value)
+
+
+def _since(since: str | None) -> Any:
+    """``--since YYYY-MM`` as its first day (None when not given); one line when malformed."""
+    from pullstats.client.mirror import since_day
+
+    try:
+        return since_day(since)
+    except ValueError as error:
+        raise fail(f"--since: {error}") from None
+
+
+def _complete(path: Path, file: ExportFile) -> bool:
+    from pullstats.client import CorruptDownload
+    from pullstats.client.files import check
+
+    try:
+        check(path, file)
+    except (CorruptDownload, OSError):
+        return False
+    return True
+
+
+def download(
+    namespace: str = typer.Argument(..., metavar="NAMESPACE", help="The namespace."),
+    year: int | None = typer.Option(None, "--year", metavar="YEAR", help="The period's year."),
+    month: int | None = typer.Option(
+        None, "--month", min=1, max=12, metavar="M", help="A month (1-12)."
+    ),
+    week: int | None = typer.Option(
+        None, "--week", min=1, max=53, metavar="W", help="An ISO week (1-53)."
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        metavar="YYYY-MM",
+        help="Instead of one period: every exported period ending in or after that month.",
+    ),
+    timespan: TimespanChoice = typer.Option(
+        TimespanChoice.MONTHS, "--timespan", metavar="months|weeks", help="With --since."
+    ),
+    view: list[ViewChoice] | None = typer.Option(
+        None,
+        "--view",
+        metavar="VIEW",
+        help="raw, summary, repo-summary or namespace-summary; repeat for several "
+        "(default: all four).",
+    ),
+    dest: Path = typer.Option(Path("."), "--out", metavar="DIR", help="Where to put them."),
+    url: UrlOption = None,
+) -> None:
+    """Download export files: one view of one month (--year Y --month M) or week (--year Y
+    --week W), or of every period since a month (--since YYYY-MM). Parts go to
+    DIR/NAMESPACE/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz; a cut download is continued, files
+    already complete are skipped, and each is checked (size, gzip, SHA-256 when listed)."""
+    from pullstats.client import SyncReport, download_many, local_path
+    from pullstats.rollups.series import Timespan
+
+    if since is not None and (year, month, week) != (None, None, None):
+        raise fail("--since lists a range: give it without --year, --month and --week")
+    if since is None and (year is None or (month is None) == (week is None)):
+        raise fail("name a period: --year Y and one of --month M or --week W, or --since YYYY-MM")
+    views, first = _views(view), _since(since)
+    with connect(url) as client:
+        if since is not None:
+            files = list(
+                client.export_files(
+                    namespace, timespantypes=(_kind(timespan),), views=views, since=first
+                )
+            )
+        else:
+            assert year is not None
+            kind = Timespan.MONTHS if month is not None else Timespan.WEEKS
+            number = month if month is not None else week
+            assert number is not None
+            files = [
+                file
+                for one in views
+                for file in client.view_files(namespace, year, kind, number, one)
+            ]
+        if not files:
+            out.print(f"no export files of {namespace} to download", markup=False)
+            return
+        whole = [file for file in files if _complete(local_path(dest, file), file)]
+        wanted = [file for file in files if file not in whole]
+        with _progress() as progress:
+            report = download_many(client, wanted, dest, progress=_Bar(progress))
+    done = SyncReport(report.downloaded, whole, report.failed)
+    _report(done, dest, what="downloaded")
+
+
+def sync(
+    namespace: str = typer.Argument(..., metavar="NAMESPACE", help="The namespace."),
+    dest: Path = typer.Option(..., "--to", metavar="DIR", help="The mirror's folder."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="YYYY-MM", help="Only periods ending in or after that month."
+    ),
+    timespan: list[TimespanChoice] | None = typer.Option(
+        None, "--timespan", metavar="months|weeks", help="Repeat for both (default: both)."
+    ),
+    view: list[ViewChoice] | None = typer.Option(
+        None, "--view", metavar="VIEW", help="Repeat for several (default: all four)."
+    ),
+    verify: bool = typer.Option(
+        False, "--verify", help="Check every file in full, not only those that changed on disk."
+    ),
+    url: UrlOption = None,
+) -> None:
+    """Keep DIR a copy of every export file of a namespace: downloads what is new or was rebuilt,
+    skips what is complete (DIR/.pullstats-sync.json remembers), removes parts no longer listed.
+    A second run with nothing new downloads nothing. History kept here outlives the server's
+    retention."""
+    from pullstats.client import sync as sync_files
+
+    first = _since(since)
+    kinds = [_kind(choice) for choice in (timespan or list(TimespanChoice))]
+    with connect(url) as client, _progress() as progress:
+        report = sync_files(
+            client,
+            namespace,
+            dest,
+            timespantypes=kinds,
+            views=_views(view),
+            since=first,
+            verify=verify,
+            progress=_Bar(progress),
+        )
+    _report(report, dest, what="synced: downloaded")
+
+
+def query(
+    folder: Path = typer.Argument(..., metavar="DIR", help="A folder of downloaded exports."),
+    sql: str = typer.Argument(..., metavar="SQL", help="The query (DuckDB SQL)."),
+    output: SeriesFormat = typer.Option(
+        SeriesFormat.TABLE, "--format", metavar="FORMAT", help="table, csv or json."
+    ),
+) -> None:
+    """Run SQL over downloaded export files (every part, gzip). Views: months_raw,
+    weeks_raw, months_summary, months_repo_summary, months_namespace_summary and the weeks_
+    ones, for what the folder holds; with one timespan only, also raw, summary, repo_summary,
+    namespace_summary."""
+    from pullstats.client.query import query as run_query
+
+    columns, rows = run_query(folder, sql)
+    if output is SeriesFormat.JSON:
+        print_json([dict(zip(columns, _plain(row), strict=True)) for row in rows])
+    elif output is SeriesFormat.CSV:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(_plain(row) for row in rows)
+    else:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False)  # as the other hub tables
+        for column in columns:
+            table.add_column(column, justify="right" if _numeric(rows, column, columns) else "left")
+        for row in rows:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
+        show(table)
+
+
+def _plain(row: tuple[Any, ...]) -> list[Any]:
+    """A row as JSON and CSV write it: numbers and text as they are, anything else as text."""
+    return [
+        cell if cell is None or isinstance(cell, int | float | str) else str(cell) for cell in row
+    ]
+
+
+def _numeric(rows: list[tuple[Any, ...]], column: str, columns: list[str]) -> bool:
+    index = columns.index(column)
+    cells = [row[index] for row in rows if row[index] is not None]
+    return bool(cells) and all(isinstance(cell, int | float) for cell in cells)

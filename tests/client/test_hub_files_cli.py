@@ -1,0 +1,115 @@
+"""``pullstats hub download``, ``sync`` and ``query`` against a real pullstats server, signed in
+from the environment (PULLSTATS_HUB_USERNAME/PASSWORD), with the seeded data of
+tests/client/conftest.py worked by hand: in the seeded month acme/api is pulled once by tag,
+once by digest and version-checked once; acme/tools/cli is pulled once by digest (3 pulls).
+Each seeded period has four views of one part each."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from tests.client.conftest import Served
+from tests.conftest import run_cli
+
+CREDENTIALS = {"PULLSTATS_HUB_USERNAME": "alice", "PULLSTATS_HUB_PASSWORD": "alice-secret"}
+
+
+def hub(served: Served, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PULLSTATS_HUB_URL": served.server.url,
+        "PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config"),
+        **CREDENTIALS,
+    }
+    return run_cli(served.data_dir, "hub", *args, env=env)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def month_args(served: Served) -> list[str]:
+    return ["--year", str(served.month.year), "--month", str(served.month.month)]
+
+
+def test_download_a_month_then_query_it(served: Served, tmp_path: Path) -> None:
+    dest = tmp_path / "exports"
+    first = ok(hub(served, tmp_path, "download", "acme", *month_args(served), "--out", str(dest)))
+    assert first.startswith("downloaded 4 files (") and first.endswith(
+        f" to {dest}; 0 already complete\n"
+    )
+    folder = dest / "acme" / str(served.month.year) / "months" / f"{served.month.month:02d}"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.gz")) == [
+        "namespace-summary/part001.csv.gz",
+        "raw/part001.csv.gz",
+        "repo-summary/part001.csv.gz",
+        "summary/part001.csv.gz",
+    ]
+    again = ok(hub(served, tmp_path, "download", "acme", *month_args(served), "--out", str(dest)))
+    assert again == f"downloaded 0 files (0 B) to {dest}; 4 already complete\n"
+
+    sql = (
+        "SELECT repository, pull_by_tag, pull_by_digest, version_check FROM repo_summary "
+        "ORDER BY repository"
+    )
+    table = ok(hub(served, tmp_path, "query", str(dest), sql, "--format", "csv"))
+    assert list(csv.reader(io.StringIO(table))) == [
+        ["repository", "pull_by_tag", "pull_by_digest", "version_check"],
+        ["api", "1", "1", "1"],
+        ["tools/cli", "0", "1", "0"],
+    ]
+    total = "SELECT sum(pull_by_tag + pull_by_digest) AS pulls FROM months_repo_summary"
+    assert json.loads(ok(hub(served, tmp_path, "query", str(dest), total, "--format", "json"))) == [
+        {"pulls": 3}
+    ]
+    # the API says the same for that month
+    pulls = json.loads(ok(hub(served, tmp_path, "pulls", "acme", "--format", "json")))["pulls"]
+    month = [row for row in pulls if row["start"].startswith(served.month.isoformat())]
+    assert [row["pullCount"] for row in month] == [3]
+
+
+def test_sync_twice_and_a_damaged_file_is_fetched_again(served: Served, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    first = ok(hub(served, tmp_path, "sync", "acme", "--to", str(mirror)))
+    count = len(list(mirror.rglob("*.csv.gz")))
+    assert count >= 8 and count % 4 == 0  # the month and its weeks, four views each
+    assert first.startswith(f"synced: downloaded {count} files (")
+    assert first.endswith("; 0 already complete\n")
+    second = ok(hub(served, tmp_path, "sync", "acme", "--to", str(mirror)))
+    assert second == f"synced: downloaded 0 files (0 B) to {mirror}; {count} already complete\n"
+    # flip the last byte of one part, keeping its size and time: --verify finds it
+    part = sorted(mirror.rglob("raw/part001.csv.gz"))[0]
+    stat = part.stat()
+    data = bytearray(part.read_bytes())
+    data[-1] ^= 0xFF
+    part.write_bytes(bytes(data))
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    third = ok(hub(served, tmp_path, "sync", "acme", "--to", str(mirror), "--verify"))
+    assert third.startswith("synced: downloaded 1 files (")
+    assert third.endswith(f"; {count - 1} already complete\n")
+
+
+def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:
+    missing = hub(served, tmp_path, "download", "acme", "--year", "2001", "--month", "1")
+    assert "not found" in one_error(missing)
+    no_period = hub(served, tmp_path, "download", "acme", "--year", "2026")
+    assert "name a period" in one_error(no_period)
+    bad_since = hub(served, tmp_path, "sync", "acme", "--to", str(tmp_path / "m"), "--since", "May")
+    assert "--since" in one_error(bad_since)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert one_error(hub(served, tmp_path, "query", str(empty), "SELECT 1 FROM raw"))
+    not_yours = hub(served, tmp_path, "download", "globex", *month_args(served))
+    assert "not found" in one_error(not_yours)
