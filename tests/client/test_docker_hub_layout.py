@@ -1,0 +1,184 @@
+"""The client and ``pullstats hub`` against a stand-in with Docker Hub's host layout: login at
+the root (``/v2/users/login``, then ``/v2/users/2fa-login`` with the ``login_2fa_token`` a 401
+hands out), data under ``/api/publisher/analytics/v1``, and export files on a path of their own
+that needs no token, as Docker Hub's presigned links do. Answers are in the contract's shapes;
+no ``sha256`` in the listings (Docker Hub gives none). Not Docker Hub itself: there is no
+network here (docs/client.md says so)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pullstats.client import DvpClient, SecondFactorRequired
+from tests.conftest import run_cli
+
+API = "/api/publisher/analytics/v1"
+TOKEN = "hub-token-for-dora"
+PENDING = "pending-2fa-1"
+CODE = "123456"
+#: the exported periods: October 2026 and ISO week 41 of 2026, four views each
+PERIODS = {"months": [10], "weeks": [41]}
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary")
+
+
+def _file_bytes(name: str) -> bytes:
+    return gzip.compress(f"header\n{name}\n".encode(), mtime=0)
+
+
+class DockerHub(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        #: (method, path, had an Authorization header) of every request, in order
+        self.seen: list[tuple[str, str, bool]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: DockerHub
+
+    def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _seen(self) -> None:
+        self.server.seen.append((self.command, self.path, "Authorization" in self.headers))
+
+    def do_POST(self) -> None:
+        self._seen()
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/v2/users/login":
+            if body == {"username": "dora", "password": "dora-password"}:
+                # what Docker Hub answers an account with 2FA on
+                detail = "Require secondary authentication on MFA enabled account"
+                return self._answer(401, {"detail": detail, "login_2fa_token": PENDING})
+            return self._answer(401, {"detail": "Incorrect authentication credentials"})
+        if self.path == "/v2/users/2fa-login":
+            if body == {"login_2fa_token": PENDING, "code": CODE}:
+                return self._answer(200, {"token": TOKEN})
+            return self._answer(401, {"detail": "Incorrect authentication credentials"})
+        self._answer(404, {"detail": "not found"})
+
+    def do_GET(self) -> None:
+        self._seen()
+        if self.path.startswith("/files/"):  # a presigned link: no token needed
+            return self._answer(200, _file_bytes(self.path), "application/gzip")
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._answer(401, {"detail": "authentication required"})
+        exports = f"{API}/namespaces/acme/pulls/exports/years"
+        if self.path == exports:
+            return self._answer(200, {"years": [{"year": 2026}]})
+        for kind, numbers in PERIODS.items():
+            key = kind[:-1]
+            if self.path == f"{exports}/2026/{kind}":
+                return self._answer(200, {kind: [{key: n} for n in numbers]})
+            for number in numbers:
+                for view in VIEWS:
+                    if self.path == f"{exports}/2026/{kind}/{number}/{view}":
+                        name = f"/files/acme-{kind}-{number}-{view}.csv.gz"
+                        url = self.server.url + name
+                        size = len(_file_bytes(name))
+                        return self._answer(200, {"data": [{"url": url, "size": size}]})
+        self._answer(404, {"detail": "not found"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def docker_hub() -> Iterator[DockerHub]:
+    server = DockerHub()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_2fa_handshake_and_the_export_walk_use_docker_hubs_urls(
+    docker_hub: DockerHub,
+) -> None:
+    with DvpClient(docker_hub.url) as client:
+        with pytest.raises(SecondFactorRequired) as pending:
+            client.login("dora", "dora-password")
+        assert pending.value.login_2fa_token == PENDING
+        client.second_factor(CODE)
+        files = list(client.export_files("acme"))
+    assert [(f.timespantype.value, f.timespan, f.dataview.value) for f in files] == [
+        (kind, number, view)
+        for kind in ("months", "weeks")
+        for number in PERIODS[kind]
+        for view in VIEWS
+    ]
+    assert all(f.sha256 is None and f.url.startswith(f"{docker_hub.url}/files/") for f in files)
+    exports = f"{API}/namespaces/acme/pulls/exports/years"
+    assert docker_hub.seen[:5] == [
+        ("POST", "/v2/users/login", False),
+        ("POST", "/v2/users/2fa-login", False),
+        ("GET", exports, True),
+        ("GET", f"{exports}/2026/months", True),
+        ("GET", f"{exports}/2026/months/10/raw", True),
+    ]
+
+
+def test_pullstats_hub_logs_in_with_2fa_and_mirrors_docker_hubs_exports(
+    docker_hub: DockerHub, data_dir: Path, tmp_path: Path
+) -> None:
+    env = {"PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config")}
+    login = run_cli(
+        data_dir,
+        "hub",
+        "login",
+        "--url",
+        docker_hub.url,
+        "--username",
+        "dora",
+        "--password-stdin",
+        "--otp",
+        CODE,
+        stdin="dora-password\n",
+        env=env,
+    )
+    assert login.returncode == 0, login.stderr
+    assert login.stdout == f"Logged in to {docker_hub.url} as dora.\n"
+    mirror = tmp_path / "mirror"
+    synced = run_cli(
+        data_dir, "hub", "sync", "acme", "--to", str(mirror), "--url", docker_hub.url, env=env
+    )
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stdout.startswith("synced: downloaded 8 files (")
+    part = mirror / "acme/2026/months/10/repo-summary/part001.csv.gz"
+    assert part.read_bytes() == _file_bytes("/files/acme-months-10-repo-summary.csv.gz")
+    # the token went to the API, never to a file link
+    files = [seen for seen in docker_hub.seen if seen[1].startswith("/files/")]
+    assert len(files) == 8 and not any(had_token for _, _, had_token in files)
+    wrong = run_cli(
+        data_dir,
+        "hub",
+        "login",
+        "--url",
+        docker_hub.url,
+        "--username",
+        "dora",
+        "--password-stdin",
+        "--otp",
+        "000000",
+        stdin="dora-password\n",
+        env=env,
+    )
+    assert wrong.returncode == 1
+    assert len(wrong.stderr.splitlines()) == 1 and wrong.stderr.startswith("error: ")
