@@ -1,4 +1,4 @@
-"""Coalesced (api/cache.py): requests that arrive while a blocking check runs share its run."""
+"""Coalesced and Bounded (api/cache.py): shared runs of a check, and bounded blocking work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pullstats.api.cache import Coalesced
+from pullstats.api.cache import Bounded, Coalesced
 
 
 def test_callers_during_a_run_share_it_and_the_next_caller_starts_another() -> None:
@@ -79,3 +79,30 @@ def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
         assert await staying == "done"
 
     asyncio.run(scenario())
+
+
+def test_bounded_work_runs_at_most_its_slots_at_once() -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def render(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(10)
+        with lock:
+            running -= 1
+        return n
+
+    async def scenario() -> None:
+        bounded = Bounded(2)
+        calls = [asyncio.ensure_future(bounded(lambda n=n: render(n))) for n in range(8)]
+        await asyncio.sleep(0.1)  # long enough for more than two to start, were they allowed
+        assert most == 2
+        release.set()
+        assert await asyncio.gather(*calls) == list(range(8))
+
+    asyncio.run(scenario())
+    assert most == 2

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
@@ -149,3 +151,15 @@ class Coalesced(Generic[V]):
             self._running = None
         if not future.cancelled():
             future.exception()  # retrieved here, so a failure nobody awaited is never logged
+
+
+class Bounded:
+    """Blocking work in threads of its own, at most ``slots`` at a time; the rest wait their
+    turn on the event loop, holding no thread (dashboard page renders: AppState.render_page)."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._limiter = anyio.CapacityLimiter(slots)
+
+    async def __call__(self, work: Callable[[], V]) -> V:
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)

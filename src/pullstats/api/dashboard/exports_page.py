@@ -83,7 +83,7 @@ def _year(value: str | None, years: list[int]) -> int | None:
 
 
 @router.get("/exports")
-def exports_page(
+async def exports_page(
     request: Request,
     viewer: Annotated[Viewer, Depends(page_viewer)],
     state: Annotated[AppState, Depends(app_state)],
@@ -91,6 +91,19 @@ def exports_page(
     year: str | None = None,
 ) -> Response:
     began = time.perf_counter()
+    return await state.render_page(
+        lambda: _exports_page(request, viewer, state, namespace, year, began)
+    )
+
+
+def _exports_page(
+    request: Request,
+    viewer: Viewer,
+    state: AppState,
+    namespace: str | None,
+    year: str | None,
+    began: float,
+) -> Response:
     try:
         chosen = chosen_namespace(viewer, namespace)
     except NotYours:

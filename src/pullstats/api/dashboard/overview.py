@@ -46,12 +46,16 @@ BREAKDOWN_TITLES = (
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview_page(
+async def overview_page(
     request: Request,
     viewer: Annotated[Viewer, Depends(page_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     began = time.perf_counter()
+    return await state.render_page(lambda: _overview_page(request, viewer, state, began))
+
+
+def _overview_page(request: Request, viewer: Viewer, state: AppState, began: float) -> Response:
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
     if not viewer.namespaces:
         response = render(request, "overview.html", viewer=viewer, view=None)
