@@ -12,10 +12,13 @@ and version-checked by a HEAD of ``1.0`` (192.0.2.44); acme/tools/cli is pulled 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -81,3 +84,15 @@ def signed_in(served: Served) -> DvpClient:
     client = DvpClient(served.server.url, timeout=30)
     client.login("alice", "alice-secret")
     return client
+
+
+Serving = TypeVar("Serving", bound=ThreadingHTTPServer)
+
+
+def serving(server: Serving) -> Iterator[Serving]:
+    """A loopback stand-in's fixture body: serve in a thread, then shut it down."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

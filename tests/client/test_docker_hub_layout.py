@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from pullstats.client import DvpClient, SecondFactorRequired
+from tests.client.conftest import serving
 from tests.conftest import run_cli
 
 API = "/api/publisher/analytics/v1"
@@ -101,12 +101,25 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def docker_hub() -> Iterator[DockerHub]:
-    server = DockerHub()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    yield from serving(DockerHub())
+
+
+def _login(docker_hub: DockerHub, data_dir: Path, env: dict[str, str], code: str) -> Any:
+    """``pullstats hub login`` as dora, her password on stdin and ``code`` as the TOTP code."""
+    return run_cli(
+        data_dir,
+        "hub",
+        "login",
+        "--url",
+        docker_hub.url,
+        "--username",
+        "dora",
+        "--password-stdin",
+        "--otp",
+        code,
+        stdin="dora-password\n",
+        env=env,
+    )
 
 
 def test_the_2fa_handshake_and_the_export_walk_use_docker_hubs_urls(
@@ -139,20 +152,7 @@ def test_pullstats_hub_logs_in_with_2fa_and_mirrors_docker_hubs_exports(
     docker_hub: DockerHub, data_dir: Path, tmp_path: Path
 ) -> None:
     env = {"PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config")}
-    login = run_cli(
-        data_dir,
-        "hub",
-        "login",
-        "--url",
-        docker_hub.url,
-        "--username",
-        "dora",
-        "--password-stdin",
-        "--otp",
-        CODE,
-        stdin="dora-password\n",
-        env=env,
-    )
+    login = _login(docker_hub, data_dir, env, CODE)
     assert login.returncode == 0, login.stderr
     assert login.stdout == f"Logged in to {docker_hub.url} as dora.\n"
     mirror = tmp_path / "mirror"
@@ -166,19 +166,6 @@ def test_pullstats_hub_logs_in_with_2fa_and_mirrors_docker_hubs_exports(
     # the token went to the API, never to a file link
     files = [seen for seen in docker_hub.seen if seen[1].startswith("/files/")]
     assert len(files) == 8 and not any(had_token for _, _, had_token in files)
-    wrong = run_cli(
-        data_dir,
-        "hub",
-        "login",
-        "--url",
-        docker_hub.url,
-        "--username",
-        "dora",
-        "--password-stdin",
-        "--otp",
-        "000000",
-        stdin="dora-password\n",
-        env=env,
-    )
+    wrong = _login(docker_hub, data_dir, env, "000000")
     assert wrong.returncode == 1
     assert len(wrong.stderr.splitlines()) == 1 and wrong.stderr.startswith("error: ")

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,7 +37,7 @@ from pullstats.client import (
 from pullstats.client.mirror import MANIFEST
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series import Timespan
-from tests.client.conftest import Served, signed_in
+from tests.client.conftest import Served, serving, signed_in
 from tests.client.test_retries import StandIn
 
 RAW_HEADER = (
@@ -330,22 +329,14 @@ class FileHandler(BaseHTTPRequestHandler):
         pass
 
 
-def _serving(server: ThreadingHTTPServer) -> Iterator[Any]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def host() -> Iterator[FileHost]:
-    yield from _serving(FileHost())
+    yield from serving(FileHost())
 
 
 @pytest.fixture
 def hub() -> Iterator[StandIn]:
-    yield from _serving(StandIn())
+    yield from serving(StandIn())
 
 
 HUB_CSV = b"timestamp,repository,action\r\n2026-10-10T12:00:00Z,api,pull_by_tag\r\n" * 40

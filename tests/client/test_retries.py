@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +25,7 @@ from pullstats.client import (
     TransportError,
 )
 from pullstats.client.session import retry_after_seconds
+from tests.client.conftest import serving
 
 Answer = tuple[int, dict[str, str], Any]
 NAMESPACES: Answer = (200, {}, {"namespaces": ["acme"]})
@@ -63,12 +63,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stand_in() -> Iterator[StandIn]:
-    server = StandIn()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    yield from serving(StandIn())
 
 
 def test_5xx_and_429_are_retried_waiting_what_retry_after_says(stand_in: StandIn) -> None:
