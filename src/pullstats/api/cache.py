@@ -155,10 +155,10 @@ class Coalesced(Generic[V]):
 
 class Bounded:
     """Blocking work in threads of its own, at most ``slots`` at a time; the rest wait their
-    turn on the event loop, holding no thread (dashboard page renders: AppState.render_page)."""
+    turn on the event loop, holding no thread (password checks and dashboard page renders:
+    AppState.password_check, AppState.render_page)."""
 
     def __init__(self, slots: int) -> None:
-        self.slots = slots
         self._limiter = anyio.CapacityLimiter(slots)
 
     async def __call__(self, work: Callable[[], V]) -> V:

@@ -10,7 +10,9 @@ served: an export written by another process is listed on the very next request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +42,18 @@ class FileEntry:
 MAX_FILE_ID = 2**31 - 1
 
 
+T = TypeVar("T")
+
+
+async def _read_through(cache: LruCache[T], key: str, read: Callable[[], T]) -> T:
+    """``cache``'s value of ``key``, or ``read``'s, run once in the thread pool and kept."""
+    found = cache.get(key)
+    if found is None:
+        found = await run_in_threadpool(read)
+        cache.put(key, found)
+    return found
+
+
 class ExportCatalog:
     """Cached reads of the export catalog, each keyed by the exports epoch it was read at."""
 
@@ -51,50 +65,36 @@ class ExportCatalog:
 
     async def periods(self, namespace: str, epoch: int) -> tuple[Period, ...]:
         """Every exported period of ``namespace``, oldest first."""
-        key = f"{epoch}\0{namespace}"
-        found = self._periods.get(key)
-        if found is None:
 
-            def read() -> tuple[Period, ...]:
-                with self._sessions() as session:
-                    return tuple(exported_periods(session, namespace))
+        def read() -> tuple[Period, ...]:
+            with self._sessions() as session:
+                return tuple(exported_periods(session, namespace))
 
-            found = await run_in_threadpool(read)
-            self._periods.put(key, found)
-        return found
+        return await _read_through(self._periods, f"{epoch}\0{namespace}", read)
 
     async def view(
         self, namespace: str, period: Period, view: str, epoch: int
     ) -> tuple[FileEntry, ...]:
         """The parts of one view of one exported period, in part order."""
         key = f"{epoch}\0{namespace}\0{period.kind.value}\0{period.start}\0{view}"
-        found = self._views.get(key)
-        if found is None:
 
-            def read() -> tuple[FileEntry, ...]:
-                with self._sessions() as session:
-                    return tuple(
-                        FileEntry.of(row) for row in view_files(session, namespace, period, view)
-                    )
+        def read() -> tuple[FileEntry, ...]:
+            with self._sessions() as session:
+                rows = view_files(session, namespace, period, view)
+                return tuple(FileEntry.of(row) for row in rows)
 
-            found = await run_in_threadpool(read)
-            self._views.put(key, found)
-        return found
+        return await _read_through(self._views, key, read)
 
     async def file(self, file_id: int, epoch: int) -> FileEntry | None:
         """The export file of ``file_id``, None when there is none (an unknown id is cached
         too: a flood of forged links costs one read per epoch and id)."""
         if not 0 < file_id <= MAX_FILE_ID:  # a larger id cannot be bound to SQL: no such file
             return None
-        key = f"{epoch}\0{file_id}"
-        found = self._files.get(key)
-        if found is None:
 
-            def read() -> tuple[FileEntry, ...]:
-                with self._sessions() as session:
-                    row = session.get(ExportFile, file_id)
-                    return (FileEntry.of(row),) if row is not None else ()
+        def read() -> tuple[FileEntry, ...]:
+            with self._sessions() as session:
+                row = session.get(ExportFile, file_id)
+                return (FileEntry.of(row),) if row is not None else ()
 
-            found = await run_in_threadpool(read)
-            self._files.put(key, found)
+        found = await _read_through(self._files, f"{epoch}\0{file_id}", read)
         return found[0] if found else None

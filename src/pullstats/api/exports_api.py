@@ -15,13 +15,7 @@ from pydantic import BaseModel
 
 from pullstats.api.analytics import NOT_FOUND, PREFIX, readable
 from pullstats.api.auth import UNAUTHORIZED, current_viewer
-from pullstats.api.cache import (
-    CachedAnswer,
-    answer_key,
-    answer_response,
-    exports_version,
-    utc_day,
-)
+from pullstats.api.cache import cached_json, exports_version, utc_day
 from pullstats.api.dvp_models import (
     MonthData,
     MonthModel,
@@ -68,19 +62,21 @@ def _period(timespantype: Timespan, year: int, timespan: int) -> Period | None:
         return None
 
 
-def _listing(
+async def _listing(
     request: Request, state: AppState, viewer: Viewer, versions: CatalogVersions, body: BaseModel
 ) -> Response:
     """A listing's JSON with its ETag, kept in the answer cache under the viewer's scope and
     the exports epoch: its repeats are answered before routing (api/cached_answers.py), as
     the series are. A listing depends on nothing else (the 404s and 422s are never cached)."""
     version = exports_version(versions.exports_epoch)
-    key = answer_key(viewer.cache_scope, request.scope, version, utc_day())
-    cached = state.responses.get(key)
-    if cached is None:
-        cached = CachedAnswer(body.model_dump_json().encode(), request.scope.get("route"))
-        state.responses.put(key, cached)
-    return answer_response(key, cached.body, request.headers.get("if-none-match"))
+    return await cached_json(
+        request,
+        state.responses,
+        viewer.cache_scope,
+        version,
+        utc_day(),
+        lambda: body.model_dump_json().encode(),
+    )
 
 
 async def listed_periods(
@@ -107,7 +103,7 @@ async def years(
     readable(viewer, namespace)
     periods = await listed_periods(state, versions, namespace)
     answer = YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
-    return _listing(request, state, viewer, versions, answer)
+    return await _listing(request, state, viewer, versions, answer)
 
 
 @router.get(
@@ -131,7 +127,7 @@ async def timespans(
     answer: BaseModel = MonthData(months=[MonthModel(month=n) for n in numbers])
     if timespantype is Timespan.WEEKS:
         answer = WeekData(weeks=[WeekModel(week=n) for n in numbers])
-    return _listing(request, state, viewer, versions, answer)
+    return await _listing(request, state, viewer, versions, answer)
 
 
 async def _exported(
@@ -163,7 +159,7 @@ async def timespan_metadata(
     answer: BaseModel = MonthModel(month=period.number)
     if period.kind is PeriodKind.WEEK:
         answer = WeekModel(week=period.number)
-    return _listing(request, state, viewer, versions, answer)
+    return await _listing(request, state, viewer, versions, answer)
 
 
 @router.get(

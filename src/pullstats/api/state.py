@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from fastapi import Request
 from sqlalchemy import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
@@ -53,7 +51,7 @@ class AppState:
     def __post_init__(self) -> None:
         settings = self.runtime.settings
         # password checks in threads of their own limit (see password_check)
-        self._password_checks = CapacityLimiter(settings.password_checks)
+        self._password_checks = Bounded(settings.password_checks)
         # dashboard pages, rendered in a few threads at a time (see render_page)
         self._page_renders = Bounded(PAGE_RENDERS)
         #: the export catalog's listings and files, cached per exports epoch (api/export_catalog.py)
@@ -97,7 +95,7 @@ class AppState:
 
         waiting.inc()
         try:
-            return await anyio.to_thread.run_sync(counted, limiter=self._password_checks)
+            return await self._password_checks(counted)
         finally:
             if not started:  # cancelled (the client left) before its turn came
                 waiting.dec()

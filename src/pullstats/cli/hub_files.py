@@ -54,18 +54,16 @@ class _Bar:
         self._progress = progress
         self._task = progress.add_task("downloading", total=0)
         self._positions: dict[str, int] = {}
+        self._total = 0
         self._lock = threading.Lock()
 
     def __call__(self, file: ExportFile, position: int) -> None:
         with self._lock:
             if file.label not in self._positions:
-                self._progress.update(self._task, total=self._total() + file.size)
+                self._total += file.size
             self._positions[file.label] = position
-            self._progress.update(self._task, completed=sum(self._positions.values()))
-
-    def _total(self) -> int:
-        task = next(t for t in self._progress.tasks if t.id == self._task)
-        return int(task.total or 0)
+            completed = sum(self._positions.values())
+            self._progress.update(self._task, total=self._total, completed=completed)
 
 
 def _progress() -> Progress:

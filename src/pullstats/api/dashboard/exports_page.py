@@ -111,7 +111,6 @@ def _exports_page(
             request, "exports.html", status_code=404, namespace=None, years=[], year=None,
             rows=[], error=NOT_YOURS,
         )  # fmt: skip
-    periods: list[Period] = []
     files: dict[tuple[Period, str], list[ExportFile]] = {}
     with state.runtime.sessions() as session:
         periods = exported_periods(session, chosen) if chosen else []
