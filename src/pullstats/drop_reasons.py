@@ -51,6 +51,7 @@ class DropReason(StrEnum):
     BAD_PERIOD = "bad_period"
     PERIOD_OUT_OF_RANGE = "period_out_of_range"
     BAD_COUNT = "bad_count"
+    UNKNOWN_LEVEL = "unknown_level"
     # set aside by `process`: what an older version, a hand edit or a damaged disk left
     INVALID_RECORD = "invalid_record"
     DAMAGED_LINE = "damaged_line"
@@ -92,7 +93,11 @@ MEANING: dict[DropReason, str] = {
     R.UNKNOWN_ACTION: "a Docker Hub raw row whose action is not one of the three kinds",
     R.BAD_PERIOD: "a summary row whose period is not a whole ISO week or calendar month",
     R.PERIOD_OUT_OF_RANGE: "a summary row whose period starts outside the accepted times",
-    R.BAD_COUNT: "a summary row with a count that is not a non-negative integer",
+    R.BAD_COUNT: (
+        "a summary row with a count that is not a non-negative integer, or counts that do not "
+        "add up to the report's total"
+    ),
+    R.UNKNOWN_LEVEL: "a DVP Core Summary row whose LEVEL is not repository, tag or digest",
     R.INVALID_RECORD: "a spool record that breaks a rule every ingest path enforces",
     R.DAMAGED_LINE: "a spool line that is not a record (a torn write, a damaged disk)",
     R.REFUSED: "a notified request the registry's own log shows answered outside 200-299",
@@ -147,6 +152,19 @@ DOCKERHUB_SUMMARY = (
     R.MISSING_REFERENCE,
     R.BAD_COUNT,
 )
+#: Docker's DVP Core Summary and Trends report rows.
+DOCKERHUB_CORE = (
+    R.MALFORMED_CSV,
+    R.MISSING_NAMESPACE,
+    R.INVALID_NAMESPACE,
+    R.BAD_PERIOD,
+    R.PERIOD_OUT_OF_RANGE,
+    R.UNKNOWN_LEVEL,
+    R.MISSING_REPOSITORY,
+    R.INVALID_REPOSITORY,
+    R.MISSING_REFERENCE,
+    R.BAD_COUNT,
+)
 
 #: What ``process`` sets aside instead of classifying (``lake/set-aside/<reason>/``).
 SET_ASIDE = (R.TIMESTAMP_OUT_OF_RANGE, R.INVALID_RECORD, R.DAMAGED_LINE)
@@ -162,6 +180,7 @@ PATHS: dict[str, tuple[DropReason, ...]] = {
     "access logs, errors": ACCESS_LOG_ERRORS,
     "Docker Hub raw rows": DOCKERHUB_RAW,
     "Docker Hub summary rows": DOCKERHUB_SUMMARY,
+    "Docker Hub DVP Core report rows": DOCKERHUB_CORE,
     "process, set aside": SET_ASIDE,
     "registry logs, set aside": REGISTRY_LOG_SET_ASIDE,
 }

@@ -31,6 +31,7 @@ REQUESTS = "requests"
 ACTIONS = "actions"
 IMPORTED = "imported"
 IMPORTED_SUMMARIES = "imported-summaries"
+IMPORTED_TRENDS = "imported-trends"
 IMPORTED_FILES = "imported-files"
 REGISTRY_IDS = "registry-ids"
 #: the tables partitioned by day, which the lake retention prunes

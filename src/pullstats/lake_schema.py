@@ -131,6 +131,39 @@ IMPORTED_SUMMARIES = LakeTable(
     "*/*/part-*.parquet",
 )
 
+#: Stage 0→(the trends datasets): the rows of Docker's DVP Core Trends reports as imported, under
+#: ``imported-trends/<week|month>/<start>/``; their sums per repository and tag are imported
+#: summaries too, which is what the rollups read.
+IMPORTED_TRENDS = LakeTable(
+    "imported-trends",
+    pa.schema(
+        [
+            *(
+                _text(name)
+                for name in (
+                    "namespace",
+                    "repository",
+                    "tag",
+                    "country",
+                    "cloud_provider",
+                    "user_agent",
+                )
+            ),
+            *(
+                pa.field(name, pa.int64())
+                for name in (
+                    "data_downloads",
+                    "version_checks",
+                    "unique_authenticated_users",
+                    "unique_unauthenticated_users",
+                )
+            ),
+        ]
+    ),
+    "part-<sha256 of the CSV>.parquet, one per imported Trends report with rows in the period",
+    "*/*/part-*.parquet",
+)
+
 #: Stage 1, beside the requests: which registry request (Distribution's ``request.id``, which
 #: its own log repeats) each notified request was, so that ``pullstats ingest registry-log``
 #: can find the requests the registry refused (:mod:`pullstats.lake.refused`). Only requests
@@ -143,4 +176,11 @@ REGISTRY_IDS = LakeTable(
     "part-<batch>-0.parquet, one new file per run that compacts notifications with an id",
 )
 
-TABLES = (REQUESTS, ACTIONS, IMPORTED_ACTIONS, IMPORTED_SUMMARIES, REGISTRY_IDS)
+TABLES = (
+    REQUESTS,
+    ACTIONS,
+    IMPORTED_ACTIONS,
+    IMPORTED_SUMMARIES,
+    IMPORTED_TRENDS,
+    REGISTRY_IDS,
+)

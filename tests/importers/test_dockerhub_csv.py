@@ -398,8 +398,9 @@ def test_content_hash_ignores_gzip(tmp_path: Path) -> None:
 
 def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runtime) -> None:
     # docs/exports.md: "a period known only from imported summaries is exported too, with an
-    # empty raw view". A repo-summary has no namespace row, and the namespace-summary must not
-    # invent one (unique IPs of two repositories do not add up), but the period has data.
+    # empty raw view". A repo-summary has no namespace row: the namespace's pulls are its
+    # repositories' (pulls add up, issue 21: before, /namespaces/acme/pulls showed none), its
+    # unique IPs are not known (those of two repositories do not add up).
     with runtime.sessions.begin() as session:
         service.create_namespace(session, "acme")
     imported(runtime, REPO_SUMMARY)
@@ -407,6 +408,7 @@ def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runt
     assert of(rollups(runtime), W02) == {
         "repository:api:": (5, 1, 1, 4),  # the file's rows, as they are
         "repository:tools/cli:": (1, 0, 0, 1),
+        "namespace::": (6, 1, 1, 0),  # 5 + 1 by tag, 1 + 0 by digest, 1 + 0 checks
     }
     export_closed(runtime, now=end_of_day(date(2026, 1, 31)))
     with runtime.sessions() as session:
@@ -424,4 +426,4 @@ def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runt
     namespace = gzip.decompress(
         (runtime.paths.exports / files["namespace-summary"].path).read_bytes()
     )
-    assert len(namespace.decode().splitlines()) == 1  # the header: no namespace row is known
+    assert namespace.decode().splitlines()[1].split(",")[2:] == ["acme", "0", "6", "1", "1"]

@@ -18,6 +18,7 @@ from tests.conftest import write_spool
 HUB = Path(__file__).resolve().parents[1] / "fixtures" / "dockerhub"
 RAW = HUB / "hub_raw_2026-W02.csv"
 SUMMARY = HUB / "hub_repo-summary_2026-W02.csv"
+TRENDS = HUB / "dvp-core_trends_monthly.csv"
 
 
 def test_written_files_have_the_declared_schemas(runtime: Runtime) -> None:
@@ -41,7 +42,7 @@ def test_written_files_have_the_declared_schemas(runtime: Runtime) -> None:
             for i in range(3)
         ),
     )
-    assert [r.status for r in import_files(runtime, [RAW, SUMMARY])] == ["imported"] * 2
+    assert [r.status for r in import_files(runtime, [RAW, SUMMARY, TRENDS])] == ["imported"] * 3
     process(runtime)
     lake = runtime.paths.root / "lake"
     for table in TABLES:

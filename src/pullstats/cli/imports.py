@@ -25,7 +25,8 @@ def dockerhub_csv(
     files: list[Path] = typer.Argument(
         ...,
         metavar="FILE...",
-        help="Docker Hub DVP raw or summary CSV files (.csv or .csv.gz), or pullstats exports.",
+        help="Docker Hub DVP raw or summary CSV files, DVP Core Summary or Trends reports "
+        "(.csv or .csv.gz), or pullstats exports.",
     ),
     period: str | None = typer.Option(
         None,
@@ -34,16 +35,27 @@ def dockerhub_csv(
         help="The ISO week or month of summary files that have no Period start/end columns "
         "(instead of a label in their file names).",
     ),
+    namespace: str | None = typer.Option(
+        None,
+        "--namespace",
+        metavar="NS",
+        help="The namespace of files that have no Namespace column (the DVP Core Summary "
+        "report, which otherwise takes its PUBLISHER_NAME).",
+    ),
 ) -> None:
-    """Import Docker Hub DVP raw and summary CSV(.gz) files; then run `pullstats process`."""
+    """Import Docker Hub DVP raw and summary CSV(.gz) files and DVP Core Summary and Trends
+    reports; then run `pullstats process`."""
     from pullstats.importers.dockerhub_csv import import_files
     from pullstats.ingest.dockerhub_columns import period_from_label
+    from pullstats.names import namespace_problem
 
     given = period_from_label(period) if period is not None else None
     if period is not None and given is None:
         raise fail(f"--period {period!r}: expected an ISO week (2026-W41) or a month (2026-10)")
+    if namespace is not None and (problem := namespace_problem(namespace)):
+        raise fail(f"--namespace: {problem}")
     with opened() as runtime:
-        reports = import_files(runtime, files, _show, given)
+        reports = import_files(runtime, files, _show, given, namespace)
     imported = [r for r in reports if r.status == "imported"]
     failed = [r for r in reports if r.status == "failed"]
     out.print(

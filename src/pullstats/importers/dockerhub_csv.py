@@ -16,6 +16,10 @@ Parquet (``COPY … TO``) stay here, engine code.
   ``lake/imported-summaries/<week|month>/<period start>/part-<sha256>.parquet``; the rollups take
   unique-IP counts from them (raw files have none), and pull counts where no raw file was
   imported for that key (:mod:`pullstats.rollups.compute`).
+- Docker's current reports ("DVP Core", :mod:`pullstats.ingest.dockerhub_core_sql`) are period
+  aggregates too: a **Summary** report's rows become repository- and reference-level summary
+  rows, a **Trends** report's rows are added up per repository and tag into summary rows and
+  kept as they are under ``lake/imported-trends/`` for the trends datasets.
 - A file is named by the SHA-256 of its content (after gunzip, so ``x.csv`` and ``x.csv.gz``
   are one file). ``lake/imported-files/<sha256>.json`` is written last; when it exists the file
   was imported and a re-import changes nothing. Identical rows inside one file are separate
@@ -46,10 +50,11 @@ import duckdb
 from pullstats import lake_files
 from pullstats.accounts.service import registered_namespaces
 from pullstats.db.state import add_pending_days
-from pullstats.drop_reasons import DOCKERHUB_RAW, DOCKERHUB_SUMMARY
+from pullstats.drop_reasons import DOCKERHUB_CORE, DOCKERHUB_RAW, DOCKERHUB_SUMMARY
 from pullstats.duckdb_engine import DuckDBEngine, connect, own_tables
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
+    CORE_COLUMNS,
     RAW_COLUMNS,
     SUMMARY_COLUMNS,
     FileKind,
@@ -68,7 +73,7 @@ from pullstats.steps import Step
 __all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import_files"]
 
 #: Why a row is skipped; every skipped row is counted under one of these.
-SKIP_REASONS = tuple(dict.fromkeys(DOCKERHUB_RAW + DOCKERHUB_SUMMARY))
+SKIP_REASONS = tuple(dict.fromkeys(DOCKERHUB_RAW + DOCKERHUB_SUMMARY + DOCKERHUB_CORE))
 #: Skipped rows listed with their line, per file; the rest are only counted.
 MAX_LISTED = 20
 
@@ -109,19 +114,22 @@ def import_files(
     paths: Iterable[Path],
     on_file: Callable[[FileReport], None] | None = None,
     period: Period | None = None,
+    namespace: str | None = None,
 ) -> list[FileReport]:
     """Import each file under the job lock; one bad file never stops the others, and nothing of
     a file that fails is imported.
 
     ``period`` is the period of the summary files that have no period columns (Docker documents
-    none for its legacy summaries), instead of a label in the file's name.
+    none for its legacy summaries), instead of a label in the file's name. ``namespace`` is the
+    namespace of the files that have no Namespace column (Docker's DVP Core Summary report,
+    which otherwise takes its PUBLISHER_NAME).
     """
     reports = []
     with job_lock(runtime):
         for path in paths:
             report = FileReport(path)
             try:
-                _import_file(runtime, report, period)
+                _import_file(runtime, report, period, namespace)
             # EOFError and zlib.error: a truncated or damaged gzip stream
             except (OSError, EOFError, zlib.error, UnrecognisedFile, duckdb.Error) as error:
                 report.status, report.error = "failed", _failure(error)
@@ -143,7 +151,9 @@ def content_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> None:
+def _import_file(
+    runtime: Runtime, report: FileReport, given: Period | None, namespace: str | None
+) -> None:
     report.sha256 = content_sha256(report.path)
     lake = runtime.settings.lake
     manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
@@ -155,7 +165,7 @@ def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> 
     try:
         # row_number() OVER () numbers rows in file order only while order is preserved
         connection.execute("SET preserve_insertion_order = true")
-        header = _load(connection, report.path)
+        header = _load(connection, report.path, namespace is not None)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         report.kind = header.kind
         report.ignored_columns = header.ignored
@@ -164,8 +174,12 @@ def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> 
             "latest_us": window.latest_us,
         }
         if header.kind is FileKind.RAW:
-            _canonical_view(connection, header, RAW_COLUMNS)
+            _canonical_view(connection, header, RAW_COLUMNS, namespace)
             _parse(connection, steps.DOCKERHUB_RAW, bounds)
+        elif header.kind in (FileKind.CORE_SUMMARY, FileKind.CORE_TRENDS):
+            # DATE_GRANULARITY and DATE_REFERENCE: every row says its own period
+            _canonical_view(connection, header, CORE_COLUMNS, namespace)
+            _parse(connection, steps.DOCKERHUB_CORE, bounds, kind=header.kind)
         else:
             period = None
             if "period_start" not in header.columns or "period_end" not in header.columns:
@@ -176,7 +190,7 @@ def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> 
                         "(2026-W41, 2026-10) in its file name, or --period"
                     )
                 bounds |= {"period_start": period.start, "period_end": period.end}
-            _canonical_view(connection, header, SUMMARY_COLUMNS)
+            _canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
             _parse(
                 connection,
                 steps.DOCKERHUB_SUMMARY,
@@ -195,7 +209,7 @@ def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> 
         if header.kind is FileKind.RAW:
             _write_raw(runtime, connection, report)
         else:
-            _write_summaries(runtime, connection, report)
+            _write_summaries(runtime, connection, report, header.kind)
     finally:
         connection.close()
     with runtime.sessions.begin() as session:
@@ -205,7 +219,7 @@ def _import_file(runtime: Runtime, report: FileReport, given: Period | None) -> 
     lake.write_bytes(manifest, _manifest(report).encode(), runtime.paths.tmp)
 
 
-def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
+def _load(connection: duckdb.DuckDBPyConnection, path: Path, namespace_given: bool) -> Header:
     with open(path, "rb") as handle:
         gzipped = handle.read(2) == b"\x1f\x8b"
     compression = "gzip" if gzipped else "none"
@@ -229,18 +243,27 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path) -> Header:
             "not a CSV file: no comma-separated header row could be read "
             "(expected a Docker Hub DVP CSV export, see docs/dockerhub-import.md)"
         ) from None
-    return parse_header(names)
+    return parse_header(names, namespace_given)
 
 
 def _canonical_view(
-    connection: duckdb.DuckDBPyConnection, header: Header, wanted: tuple[str, ...]
+    connection: duckdb.DuckDBPyConnection,
+    header: Header,
+    wanted: tuple[str, ...],
+    namespace: str | None,
 ) -> None:
     """``csv_rows``: ``src`` with every canonical column under its own name (NULL when the file
-    lacks it), what the parsing steps read."""
+    lacks it; ``namespace``, the ``--namespace`` given, when it lacks a Namespace column), what
+    the parsing steps read."""
     selected = ["rn"]
     for column in wanted:
         name = header.columns.get(column)
-        source = '"' + name.replace('"', '""') + '"' if name is not None else "NULL::VARCHAR"
+        if name is not None:
+            source = '"' + name.replace('"', '""') + '"'
+        elif column == "namespace" and namespace is not None:
+            source = sql_text(namespace)
+        else:
+            source = "NULL::VARCHAR"
         selected.append(f"{source} AS {column}")
     connection.execute(f"CREATE TEMP VIEW csv_rows AS SELECT {', '.join(selected)} FROM src")
 
@@ -316,22 +339,31 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
 
 
 def _write_summaries(
-    runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport
+    runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport, kind: FileKind
 ) -> None:
+    """Each period's summary rows to ``imported-summaries``; a Trends report's rows also as
+    they are, to ``imported-trends``."""
+    tables = {lake_files.IMPORTED_SUMMARIES: steps.DOCKERHUB_PERIOD_SUMMARIES}
+    if kind in (FileKind.CORE_SUMMARY, FileKind.CORE_TRENDS):
+        tables = {lake_files.IMPORTED_SUMMARIES: steps.DOCKERHUB_CORE_SUMMARIES}
+    if kind is FileKind.CORE_TRENDS:
+        tables[lake_files.IMPORTED_TRENDS] = steps.DOCKERHUB_PERIOD_TRENDS
     periods = _rows(connection, steps.DOCKERHUB_PERIODS)
     report.rows = sum(int(count) for _, _, count in periods)
     staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        for kind, start, _ in periods:
-            part = staging / f"{kind}-{start.isoformat()}.parquet"
-            params = {"kind": kind, "start": start}
-            _copy(connection, steps.DOCKERHUB_PERIOD_SUMMARIES, params, part)
-            folder = f"{lake_files.IMPORTED_SUMMARIES}/{kind}/{start.isoformat()}"
-            lake_files.publish(runtime.settings, part, f"{folder}/part-{report.sha256}.parquet")
+        for period_kind, start, _ in periods:
+            params = {"kind": period_kind, "start": start}
+            for table, step in tables.items():
+                part = staging / f"{table}-{period_kind}-{start.isoformat()}.parquet"
+                _copy(connection, step, params, part)
+                folder = f"{table}/{period_kind}/{start.isoformat()}"
+                key = f"{folder}/part-{report.sha256}.parquet"
+                lake_files.publish(runtime.settings, part, key)
     finally:
         _remove_tree(staging)
-    report.periods = [Period(PeriodKind(kind), start) for kind, start, _ in periods]
+    report.periods = [Period(PeriodKind(k), start) for k, start, _ in periods]
     # a period's first day makes `process` recompute that period's rollups
     report.days = sorted({period.start for period in report.periods})
 

@@ -9,7 +9,12 @@ The kind of file follows from which columns are present:
 - ``timestamp`` and ``action`` → **raw** (one row per action);
 - any count column (``pull_by_tag``, ``unique_ip_count`` …) → a summary, whose level is
   **summary** (tag/digest) with ``reference``, **repo-summary** with ``repository`` only, else
-  **namespace-summary**.
+  **namespace-summary**;
+- ``date_granularity``/``date_reference`` (Docker's current "DVP Core" reports) → the
+  **core-summary** report with ``level``, else the **core-trends** report.
+
+A file without a ``Namespace`` column takes its namespace from ``--namespace`` or, in Docker's
+DVP Core reports, from ``PUBLISHER_NAME``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pullstats.dvp_columns import RAW_COLUMNS as EXPORT_RAW_COLUMNS
 from pullstats.periods import Period
 
 __all__ = [
+    "CORE_COLUMNS",
+    "CORE_COUNT_COLUMNS",
     "COUNT_COLUMNS",
     "RAW_COLUMNS",
     "SUMMARY_COLUMNS",
@@ -46,10 +53,14 @@ class FileKind(enum.StrEnum):
     SUMMARY = "summary"
     REPO_SUMMARY = "repo-summary"
     NAMESPACE_SUMMARY = "namespace-summary"
+    #: Docker's current reports ("DVP Core"): the Summary report (a LEVEL per row) and the
+    #: Trends report (a row per repository, country, cloud, client tool and tag)
+    CORE_SUMMARY = "core-summary"
+    CORE_TRENDS = "core-trends"
 
     @property
     def level(self) -> str:
-        """The rollup level a summary file describes (``pull_rollups.level``)."""
+        """The rollup level a legacy summary file describes (``pull_rollups.level``)."""
         return {
             FileKind.SUMMARY: "reference",
             FileKind.REPO_SUMMARY: "repository",
@@ -62,6 +73,28 @@ class FileKind(enum.StrEnum):
 RAW_COLUMNS = tuple(column for column in EXPORT_RAW_COLUMNS if column != "action_day")
 _SUMMARY_KEYS = ("period_start", "period_end", "namespace", "repository", "reference")
 SUMMARY_COLUMNS = (*_SUMMARY_KEYS, *COUNT_COLUMNS)
+#: Docker's DVP Core reports, Summary and Trends, under their normalised names (``VERSION_CHECKS``
+#: is ``version_check`` by the synonyms below); a column of one read as NULL in the other.
+CORE_COUNT_COLUMNS = ("data_downloads", "version_check", "event_count", "pulls")
+CORE_COLUMNS = (
+    "date_granularity",
+    "date_reference",
+    "publisher_name",
+    "namespace",
+    "level",
+    "reference",
+    "image_repository",
+    "repository",
+    "ip_country",
+    "cloud_service_provider",
+    "user_agent",
+    "tag",
+    *CORE_COUNT_COLUMNS,
+    "unique_authenticated_users",
+    "unique_unauthenticated_users",
+)
+#: A Trends report is told from a Summary report (which has ``level``) by any of these.
+_TRENDS_ONLY = ("image_repository", "pulls", "unique_authenticated_users", "tag")
 
 _SYNONYMS = {
     "repo": "repository",
@@ -114,8 +147,11 @@ def normalise_name(name: str) -> str:
     return _SYNONYMS.get(plain, plain)
 
 
-def parse_header(names: Iterable[str]) -> Header:
-    """Map a file's header onto canonical columns and tell its kind; UnrecognisedFile if none."""
+def parse_header(names: Iterable[str], namespace_given: bool = False) -> Header:
+    """Map a file's header onto canonical columns and tell its kind; UnrecognisedFile if none.
+
+    A file needs a Namespace column unless ``namespace_given`` (``--namespace``) or, for a DVP
+    Core report, it has PUBLISHER_NAME."""
     names = list(names)
     columns: dict[str, str] = {}
     for name in names:
@@ -126,11 +162,20 @@ def parse_header(names: Iterable[str]) -> Header:
             )
         columns[canonical] = name
     shown = ", ".join(names)[:200]
-    if "namespace" not in columns:
-        raise UnrecognisedFile(f"no Namespace column in the header ({shown})")
-    if "timestamp" in columns and "action" in columns:
+    core = "date_granularity" in columns or "date_reference" in columns
+    if "namespace" not in columns and not namespace_given:
+        if not core:
+            raise UnrecognisedFile(f"no Namespace column in the header ({shown}), no --namespace")
+        if "publisher_name" not in columns:
+            raise UnrecognisedFile(
+                f"no NAMESPACE or PUBLISHER_NAME column in the header ({shown}), no --namespace"
+            )
+    wanted: tuple[str, ...]
+    if core:
+        kind, wanted = _core_kind(columns, shown), CORE_COLUMNS
+    elif "timestamp" in columns and "action" in columns:
         kind = FileKind.RAW
-        wanted: tuple[str, ...] = RAW_COLUMNS
+        wanted = RAW_COLUMNS
     elif any(column in columns for column in COUNT_COLUMNS):
         if "reference" in columns:
             kind = FileKind.SUMMARY
@@ -151,6 +196,30 @@ def parse_header(names: Iterable[str]) -> Header:
         if canonical not in kept and canonical not in _RECOMPUTED
     )
     return Header(kind, kept, ignored)
+
+
+def _core_kind(columns: dict[str, str], shown: str) -> FileKind:
+    """Which DVP Core report a header is: Summary (``LEVEL``) or Trends."""
+    missing = [c.upper() for c in ("date_granularity", "date_reference") if c not in columns]
+    if missing:
+        raise UnrecognisedFile(f"a DVP Core report without {' or '.join(missing)}: {shown}")
+    if not any(column in columns for column in CORE_COUNT_COLUMNS):
+        raise UnrecognisedFile(
+            f"a DVP Core report without DATA_DOWNLOADS, VERSION_CHECKS, EVENT_COUNT or PULLS: "
+            f"{shown}"
+        )
+    if "level" in columns:
+        if "reference" not in columns:
+            raise UnrecognisedFile(f"a DVP Core Summary report without REFERENCE: {shown}")
+        return FileKind.CORE_SUMMARY
+    if any(column in columns for column in _TRENDS_ONLY):
+        if "image_repository" not in columns and "repository" not in columns:
+            raise UnrecognisedFile(f"a DVP Core Trends report without IMAGE_REPOSITORY: {shown}")
+        return FileKind.CORE_TRENDS
+    raise UnrecognisedFile(
+        f"a DVP Core report that is neither a Summary (LEVEL, REFERENCE) nor a Trends report "
+        f"(IMAGE_REPOSITORY, TAG, PULLS …): {shown}"
+    )
 
 
 def period_from_label(text: str) -> Period | None:

@@ -53,14 +53,14 @@ PARSED_SUMMARIES = pa.schema(
 )
 
 #: A namespace (pullstats.names) outside the grammar or longer than its limit.
-_BAD_NAMESPACE = f"NOT {namespace_name_sql('namespace')}"
+BAD_NAMESPACE = f"NOT {namespace_name_sql('namespace')}"
 _KINDS = ", ".join(sql_text(kind) for kind in ACTION_KINDS)
 _VERSION_CHECK = sql_text(ActionKind.VERSION_CHECK)
 #: The whole name, namespace/repository, outside the grammar or Distribution's length limit.
-_BAD_REPOSITORY = "NOT " + repository_name_sql("(namespace || '/' || repository)")
+BAD_REPOSITORY = "NOT " + repository_name_sql("(namespace || '/' || repository)")
 
 
-def _trimmed(columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
+def trimmed_rows(columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
     """``csv_rows`` with each column trimmed and NULL made '' (the ``keep`` columns not
     trimmed)."""
     selected = ", ".join(
@@ -70,12 +70,7 @@ def _trimmed(columns: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
     return f"SELECT rn, {selected} FROM csv_rows"
 
 
-def _unformula(column: str) -> str:
-    """Undo the ``'`` pullstats exports put before a cell that could start a formula."""
-    return unformula_sql(column)
-
-
-def _day(column: str) -> str:
+def period_day(column: str) -> str:
     """A period bound → DATE: a timestamp's UTC day, or a bare ``YYYY-MM-DD``; else NULL."""
     return (
         f"coalesce(CAST({_instant(column)} AS DATE), "
@@ -83,7 +78,7 @@ def _day(column: str) -> str:
     )
 
 
-def _unknown(column: str) -> str:
+def unknown_cell(column: str) -> str:
     """A descriptive cell, with Docker's ``null`` (any case) made pullstats' own unknown, ''."""
     return f"CASE WHEN lower({column}) = 'null' THEN '' ELSE {column} END"
 
@@ -107,7 +102,7 @@ _REPOSITORY = (
 )
 
 
-def _outside(instant: str) -> str:
+def outside_window(instant: str) -> str:
     """Whether TIMESTAMPTZ ``instant`` lies outside the accepted window."""
     return f"(epoch_us({instant}) < $earliest_us OR epoch_us({instant}) > $latest_us)"
 
@@ -116,7 +111,7 @@ def raw_sql() -> str:
     """``parsed``: ``rn``, ``problem``, ``detail`` and the action columns of the classifier;
     an action timed outside the window is a ``timestamp_out_of_range`` problem."""
     return f"""
-        WITH t AS ({_trimmed(RAW_COLUMNS, keep=("user_agent",))}),
+        WITH t AS ({trimmed_rows(RAW_COLUMNS, keep=("user_agent",))}),
         n AS (
             SELECT
                 rn,
@@ -124,41 +119,41 @@ def raw_sql() -> str:
                 timestamp AS timestamp_text,
                 namespace,
                 {_REPOSITORY} AS repository,
-                {_unformula("reference")} AS reference,
+                {unformula_sql("reference")} AS reference,
                 digest,
-                {_unformula("tag")} AS tag,
+                {unformula_sql("tag")} AS tag,
                 upper(http_method) AS http_method,
                 replace(replace(lower(action), ' ', '_'), '-', '_') AS action,
                 action AS action_text,
-                {_unknown("type")} AS type,
-                {_unknown("host")} AS host,
-                {_unknown("country")} AS country,
-                {_unknown("domain")} AS domain,
-                {_unknown("user_agent_tool")} AS user_agent_tool,
-                {_unknown(_unformula("user_agent_version"))} AS user_agent_version,
-                {_unformula("user_agent")} AS user_agent
+                {unknown_cell("type")} AS type,
+                {unknown_cell("host")} AS host,
+                {unknown_cell("country")} AS country,
+                {unknown_cell("domain")} AS domain,
+                {unknown_cell("user_agent_tool")} AS user_agent_tool,
+                {unknown_cell(unformula_sql("user_agent_version"))} AS user_agent_version,
+                {unformula_sql("user_agent")} AS user_agent
             FROM t
         )
         SELECT
             rn,
             CASE
                 WHEN namespace = '' THEN 'missing_namespace'
-                WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
+                WHEN {BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN instant IS NULL THEN 'bad_timestamp'
-                WHEN {_outside("instant")} THEN 'timestamp_out_of_range'
+                WHEN {outside_window("instant")} THEN 'timestamp_out_of_range'
                 WHEN action NOT IN ({_KINDS})
                     THEN 'unknown_action'
                 WHEN repository = '' THEN 'missing_repository'
-                WHEN {_BAD_REPOSITORY} THEN 'invalid_repository'
+                WHEN {BAD_REPOSITORY} THEN 'invalid_repository'
                 WHEN reference = '' AND tag = '' AND digest = '' THEN 'missing_reference'
             END AS problem,
             CASE
                 WHEN namespace = '' THEN ''
-                WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
-                WHEN instant IS NULL OR {_outside("instant")} THEN timestamp_text
+                WHEN {BAD_NAMESPACE} THEN left(namespace, 80)
+                WHEN instant IS NULL OR {outside_window("instant")} THEN timestamp_text
                 WHEN action NOT IN ({_KINDS})
                     THEN action_text
-                WHEN repository <> '' AND {_BAD_REPOSITORY} THEN left(repository, 80)
+                WHEN repository <> '' AND {BAD_REPOSITORY} THEN left(repository, 80)
                 ELSE action_text
             END AS detail,
             CAST(instant AS TIMESTAMP) AS timestamp,
@@ -192,7 +187,7 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
 
     A period starting outside the window is a ``period_out_of_range`` problem."""
     if period_in_file:
-        first, last = _day("period_start"), _day("period_end")
+        first, last = period_day("period_start"), period_day("period_end")
     else:
         first, last = "$period_start", "$period_end"
     casts = {c: f"try_cast(nullif({c}, '') AS BIGINT)" for c in COUNT_COLUMNS}
@@ -201,10 +196,10 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
     )
     needs_repository = kind in (FileKind.SUMMARY, FileKind.REPO_SUMMARY)
     needs_reference = kind is FileKind.SUMMARY
-    bad_repository = f"repository <> '' AND {_BAD_REPOSITORY}" if needs_repository else "false"
+    bad_repository = f"repository <> '' AND {BAD_REPOSITORY}" if needs_repository else "false"
     columns = ("period_start", "period_end", "namespace", "repository", "reference")
     return f"""
-        WITH t AS ({_trimmed(columns + COUNT_COLUMNS)}),
+        WITH t AS ({trimmed_rows(columns + COUNT_COLUMNS)}),
         n AS (
             SELECT
                 rn,
@@ -214,7 +209,7 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
                 period_start || ' – ' || period_end AS period_text,
                 namespace,
                 {_REPOSITORY if needs_repository else "''"} AS repository,
-                {_unformula("reference") if needs_reference else "''"} AS reference,
+                {unformula_sql("reference") if needs_reference else "''"} AS reference,
                 {bad_count} AS bad_count,
                 concat_ws(', ', {", ".join(COUNT_COLUMNS)}) AS count_text,
                 {", ".join(f"coalesce({cast}, 0) AS {c}" for c, cast in casts.items())}
@@ -231,9 +226,9 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
             rn,
             CASE
                 WHEN namespace = '' THEN 'missing_namespace'
-                WHEN {_BAD_NAMESPACE} THEN 'invalid_namespace'
+                WHEN {BAD_NAMESPACE} THEN 'invalid_namespace'
                 WHEN period_kind IS NULL THEN 'bad_period'
-                WHEN {_outside("CAST(first_day AS TIMESTAMPTZ)")}
+                WHEN {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
                     THEN 'period_out_of_range'
                 WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
                 WHEN {bad_repository} THEN 'invalid_repository'
@@ -241,8 +236,8 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
                 WHEN bad_count THEN 'bad_count'
             END AS problem,
             CASE WHEN namespace = '' THEN ''
-                 WHEN {_BAD_NAMESPACE} THEN left(namespace, 80)
-                 WHEN period_kind IS NULL OR {_outside("CAST(first_day AS TIMESTAMPTZ)")}
+                 WHEN {BAD_NAMESPACE} THEN left(namespace, 80)
+                 WHEN period_kind IS NULL OR {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
                     THEN period_text
                  WHEN {bad_repository} THEN left(repository, 80)
                  WHEN bad_count THEN count_text ELSE '' END AS detail,

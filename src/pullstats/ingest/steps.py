@@ -6,10 +6,11 @@ every line of a run of chunks (one variant per log format; the line pattern, the
 the import's time are parameters); the other ``ingest.log_*`` steps read its result to count
 the reasons, list the first errors, find the hours and number repeated lines.
 
-Docker Hub CSV (:mod:`pullstats.importers.dockerhub_csv`): ``ingest.dockerhub_raw`` and
-``ingest.dockerhub_summary`` turn a file's rows (every column text, under its canonical name)
-into ``parsed`` rows with their problem; the ``ingest.dockerhub_*`` steps after them count the
-problems and select what is written, one day or one period at a time.
+Docker Hub CSV (:mod:`pullstats.importers.dockerhub_csv`): ``ingest.dockerhub_raw``,
+``ingest.dockerhub_summary`` and ``ingest.dockerhub_core`` (Docker's DVP Core reports) turn a
+file's rows (every column text, under its canonical name) into ``parsed`` rows with their
+problem; the ``ingest.dockerhub_*`` steps after them count the problems and select what is
+written, one day or one period at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pullstats.ingest.access_log_formats import (
     SEEN_SCHEMA,
     classify_sql,
 )
+from pullstats.ingest.dockerhub_core_sql import CORE_KINDS, CORE_ROWS, PARSED_CORE, core_sql
 from pullstats.ingest.dockerhub_sql import (
     PARSED_NAMESPACES,
     PARSED_PROBLEMS,
@@ -121,6 +123,15 @@ DOCKERHUB_SUMMARY = Step(
     ),
 )
 
+DOCKERHUB_CORE = Step(
+    "ingest.dockerhub_core",
+    (Input("csv_rows", CORE_ROWS),),
+    "a DVP Core Summary or Trends report row: its number, problem and detail, period, level, "
+    "key, DVP counts and what a Trends row adds",
+    core_sql,
+    tuple({"kind": kind} for kind in CORE_KINDS),
+)
+
 DOCKERHUB_PROBLEMS = Step(
     "ingest.dockerhub_problems",
     (Input("parsed", PARSED_PROBLEMS),),
@@ -170,6 +181,21 @@ DOCKERHUB_PERIOD_SUMMARIES = Step(
     sql_file(__package__, "dockerhub_period_summaries"),
 )
 
+DOCKERHUB_CORE_SUMMARIES = Step(
+    "ingest.dockerhub_core_summaries",
+    (Input("parsed", PARSED_CORE),),
+    "a DVP Core report's summary row of one period at repository or reference level, in the "
+    "lake's summary columns",
+    sql_file(__package__, "dockerhub_core_summaries"),
+)
+
+DOCKERHUB_PERIOD_TRENDS = Step(
+    "ingest.dockerhub_period_trends",
+    (Input("parsed", PARSED_CORE),),
+    "a DVP Core Trends report row of one period, in the lake's trends columns",
+    sql_file(__package__, "dockerhub_period_trends"),
+)
+
 STEPS: tuple[Step | Transform, ...] = (
     LOG_LINES,
     LOG_ADDRESSES,
@@ -182,6 +208,7 @@ STEPS: tuple[Step | Transform, ...] = (
     LOG_SEEN,
     DOCKERHUB_RAW,
     DOCKERHUB_SUMMARY,
+    DOCKERHUB_CORE,
     DOCKERHUB_PROBLEMS,
     DOCKERHUB_PROBLEM_ROWS,
     DOCKERHUB_NAMESPACES,
@@ -189,4 +216,6 @@ STEPS: tuple[Step | Transform, ...] = (
     DOCKERHUB_DAY_ACTIONS,
     DOCKERHUB_PERIODS,
     DOCKERHUB_PERIOD_SUMMARIES,
+    DOCKERHUB_CORE_SUMMARIES,
+    DOCKERHUB_PERIOD_TRENDS,
 )

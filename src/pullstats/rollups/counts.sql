@@ -19,7 +19,7 @@ WITH lake AS (
     GROUP BY GROUPING SETS (
         (namespace), (namespace, repository), (namespace, repository, reference)
     )
-), hub AS (
+), given AS (
     -- the same summary downloaded twice is one population: the largest value, never the sum
     SELECT
         level,
@@ -32,6 +32,36 @@ WITH lake AS (
         max(unique_ip_count) AS unique_ip_count
     FROM summaries
     GROUP BY level, namespace, repository, reference
+), repositories AS (
+    -- a repository no summary gives a row of its own is the sum of its references (tags and
+    -- digests split its pulls), and a namespace the sum of its repositories: pull counts add
+    -- up; unique IPs do not, so those rows have none (0, as the contract has no "unknown")
+    SELECT level, namespace, repository, reference, pull_by_tag, pull_by_digest,
+        version_check, unique_ip_count
+    FROM given
+    WHERE level = 'repository'
+    UNION ALL
+    SELECT 'repository', r.namespace, r.repository, '', CAST(sum(r.pull_by_tag) AS BIGINT),
+        CAST(sum(r.pull_by_digest) AS BIGINT), CAST(sum(r.version_check) AS BIGINT),
+        CAST(0 AS BIGINT)
+    FROM given AS r
+    LEFT JOIN (SELECT namespace, repository FROM given WHERE level = 'repository') AS s
+        ON r.namespace = s.namespace AND r.repository = s.repository
+    WHERE r.level = 'reference' AND s.namespace IS NULL
+    GROUP BY r.namespace, r.repository
+), hub AS (
+    SELECT * FROM given WHERE level <> 'repository'
+    UNION ALL
+    SELECT * FROM repositories
+    UNION ALL
+    SELECT 'namespace', r.namespace, '', '', CAST(sum(r.pull_by_tag) AS BIGINT),
+        CAST(sum(r.pull_by_digest) AS BIGINT), CAST(sum(r.version_check) AS BIGINT),
+        CAST(0 AS BIGINT)
+    FROM repositories AS r
+    LEFT JOIN (SELECT namespace FROM given WHERE level = 'namespace') AS s
+        ON r.namespace = s.namespace
+    WHERE s.namespace IS NULL
+    GROUP BY r.namespace
 )
 SELECT
     level,
