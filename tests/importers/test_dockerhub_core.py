@@ -341,3 +341,81 @@ def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
     assert [row[2:] for row in namespace_rows] == [["acme", "0", "46", "9", "23"]]
     _, *raw = exported_rows(data_dir, "acme", "raw", EARLIER.label)
     assert raw == []  # a period known only from reports has no actions
+
+
+def test_legacy_files_through_the_api_and_the_exports(data_dir: Path, tmp_path: Path) -> None:
+    # Docker's legacy DVP files of one week: raw (plain), the tag/digest-level summary (gzip)
+    # and the repository-level summary (plain); no namespace-level summary
+    for args in (("namespaces", "add", "acme"), ("users", "add", "alice", "--password-stdin")):
+        result = run_cli(data_dir, *args, stdin="alice-secret\n")
+        assert result.returncode == 0, result.stderr
+    assert run_cli(data_dir, "members", "add", "acme", "alice").returncode == 0
+    monday, label = WEEK.start, WEEK.label
+    raw = tmp_path / f"acme_raw_{label}.csv"
+    raw.write_text(
+        "Timestamp,Namespace,Repository,Reference,Digest,Tag,Action day,HTTP method,Action,"
+        "Type,Host,Country,Domain,User agent tool,User agent version\n"
+        f"{monday}T10:00:00.000Z,acme,api,1.0,{DIGEST},1.0,{monday},GET,pull_by_tag,"
+        "business,aws,US,example.com,docker,27.3.1\n"
+        f"{monday + timedelta(days=1)}T11:00:00.000Z,acme,api,{DIGEST},{DIGEST},,"
+        f"{monday + timedelta(days=1)},GET,pull_by_digest,null,null,DE,null,containerd,1.7.2\n"
+        f"{monday + timedelta(days=2)}T12:00:00.000Z,acme,web,latest,{DIGEST},latest,"
+        f"{monday + timedelta(days=2)},HEAD,version_check,null,null,null,null,docker,27.3.1\n"
+    )
+    tags = write(
+        tmp_path / f"acme_summary_{label}.csv",
+        "Namespace,Repository,Reference,Unique IP address count,Pull by tag,Pull by digest,"
+        f"Version check\nacme,api,1.0,2,1,0,0\nacme,api,{DIGEST},1,0,1,0\n"
+        "acme,web,latest,1,0,0,1\n",
+        gzipped=True,
+    )
+    repos = tmp_path / f"acme_repo-summary_{label}.csv"
+    repos.write_text(
+        "Namespace,Repository,Unique IP address,Pull by tag,Pull by digest,Version check\n"
+        "acme,api,3,1,1,0\nacme,web,1,0,0,1\n"
+    )
+    done = run_cli(data_dir, "import", "dockerhub-csv", str(raw), str(tags), str(repos))
+    assert done.returncode == 0, done.stderr
+    for command in (("process",), ("export", "--through", TODAY.isoformat())):
+        result = run_cli(data_dir, *command)
+        assert result.returncode == 0, result.stderr
+
+    server = start_server(data_dir, tmp_path / "server.log")
+    try:
+        alice = login(server, "alice", "alice-secret")
+        with server.client() as client:
+            client.headers["Authorization"] = f"Bearer {alice}"
+            weeks = client.get(f"{API}/namespaces/acme/pulls", params={"timespan": "weeks"})
+            by_repo = client.get(
+                f"{API}/namespaces/acme/pulls", params={"timespan": "weeks", "group": "repo"}
+            )
+    finally:
+        server.stop()
+
+    # the raw rows' pulls (1 by tag + 1 by digest); the repositories' unique IPs (3 and 1) are
+    # the summaries', the namespace's is not known (no namespace-level summary): 0
+    [week] = [r for r in weeks.json()["pulls"] if _as_date(r["start"]) == WEEK.start]
+    assert (week["pullCount"], week["ipCount"]) == (2, 0)
+    repos_seen = {
+        r["repo"]: (r["pullCount"], r["ipCount"])
+        for r in by_repo.json()["pulls"]
+        if _as_date(r["start"]) == WEEK.start
+    }
+    assert repos_seen == {"api": (2, 3), "web": (0, 1)}
+
+    _, *repo_rows = exported_rows(data_dir, "acme", "repo-summary", label)
+    assert [row[3:] for row in repo_rows] == [
+        ["api", "3", "1", "1", "0"],
+        ["web", "1", "0", "0", "1"],
+    ]
+    header, *reference_rows = exported_rows(data_dir, "acme", "summary", label)
+    assert header[3:5] == ["repository", "reference"]
+    assert [row[3:] for row in reference_rows] == [
+        ["api", "1.0", "2", "1", "0", "0"],
+        ["api", DIGEST, "1", "0", "1", "0"],
+        ["web", "latest", "1", "0", "0", "1"],
+    ]
+    _, *namespace_rows = exported_rows(data_dir, "acme", "namespace-summary", label)
+    assert [row[2:] for row in namespace_rows] == [["acme", "0", "1", "1", "1"]]
+    _, *raw_rows = exported_rows(data_dir, "acme", "raw", label)
+    assert len(raw_rows) == 3
