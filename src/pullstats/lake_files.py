@@ -103,6 +103,13 @@ def imported_summary_files(settings: Settings, kind: str, start: date) -> list[s
     return [lake.location(key) for key in lake.files(folder, ".parquet")]
 
 
+def imported_trend_files(settings: Settings, kind: str, start: date) -> list[str]:
+    """The imported DVP Core Trends parts of the period of ``kind`` starting ``start``."""
+    lake = settings.lake
+    folder = join(IMPORTED_TRENDS, kind, start.isoformat())
+    return [lake.location(key) for key in lake.files(folder, ".parquet")]
+
+
 def lake_days(settings: Settings, table: str) -> list[date]:
     """The days ``table`` has a ``day=`` folder for (one delimited listing of the table)."""
     days = []

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import select
 
 from pullstats.accounts import service
+from pullstats.db.models import CountryRollup
 from pullstats.importers.dockerhub_csv import FileReport, import_files
 from pullstats.ingest.dockerhub_columns import FileKind, UnrecognisedFile, parse_header
 from pullstats.periods import Period, PeriodKind, period_of
@@ -194,6 +196,40 @@ def test_the_same_period_from_both_reports_counts_once(runtime: Runtime, tmp_pat
     assert month["repository:web:"] == (0, 0, 12, 0)  # only in the Trends report
 
 
+def test_two_downloads_of_one_trends_report_count_once(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    # Docker recomputed the month between two downloads: two files (two hashes) of one period;
+    # per key the larger value of each count, in the rollups and by country
+    register(runtime)
+    first = tmp_path / "trends-1.csv"
+    first.write_text(trends_report())
+    second = tmp_path / "trends-2.csv"
+    second.write_text(
+        trends_report().replace(",US,aws,docker,1.0,40,10,50,", ",US,aws,docker,1.0,38,11,49,")
+    )
+    imported(runtime, first, second)
+    process(runtime)
+    # api 1.0: max(40 + 6, 38 + 6) by tag, max(10, 11) checks; api: max(11, 12) checks; the
+    # namespace is the sum of its repositories as merged: 12 + 12 checks
+    assert of(rollups(runtime), EARLIER) == TRENDS_MONTH | {
+        "reference:api:1.0": (46, 0, 11, 0),
+        "repository:api:": (46, 9, 12, 0),
+        "namespace::": (46, 9, 24, 0),
+    }
+    with runtime.sessions() as session:
+        us = session.scalars(
+            select(CountryRollup).where(
+                CountryRollup.level == "repository",
+                CountryRollup.repository == "api",
+                CountryRollup.country == "US",
+                CountryRollup.period_start == EARLIER.start,
+            )
+        ).one()
+    # US: 40 (first file; 38 in the second) by tag and 9 by digest; checks max(10, 11) + 1
+    assert (us.pull_by_tag, us.pull_by_digest, us.version_check) == (40, 9, 12)
+
+
 def test_counts_given_as_a_total_and_one_part(runtime: Runtime, tmp_path: Path) -> None:
     register(runtime)
     path = tmp_path / "summary.csv"
@@ -308,8 +344,17 @@ def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
             months = client.get(f"{API}/namespaces/acme/pulls").json()["pulls"]
             weeks = client.get(f"{API}/namespaces/acme/pulls", params={"timespan": "weeks"})
             by_repo = client.get(f"{API}/namespaces/acme/pulls", params={"group": "repo"})
+            countries = client.get(f"{API}/namespaces/acme/pulls", params={"breakdown": "country"})
     finally:
         server.stop()
+
+    # the Trends report splits pulls by country: US 40 + 9, DE 6, web's unknown country only
+    # version checks; the Summary report has no country, so its month has no country rows
+    by_country: dict[date, dict[str, int]] = {}
+    for row in countries.json()["pulls"]:
+        by_country.setdefault(_as_date(row["start"]), {})[row["country"]] = row["pullCount"]
+    assert by_country[EARLIER.start] == {"US": 49, "DE": 6, "ZZ": 0}
+    assert set(by_country[MONTH.start].values()) == {0}
 
     by_month = {_as_date(r["start"]): (r["pullCount"], r["ipCount"]) for r in months}
     # pullCount = pulls by tag + by digest; Docker's reports count users, not IPs: 0

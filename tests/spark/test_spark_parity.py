@@ -29,9 +29,9 @@ from pullstats.exports.steps import EXTRA_ACTIONS, ROLLUP_ROWS, SUMMARY_LINES, S
 from pullstats.exports.views import Dataview
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, REPEATS
-from pullstats.lake_schema import IMPORTED_SUMMARIES
+from pullstats.lake_schema import IMPORTED_SUMMARIES, IMPORTED_TRENDS
 from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
-from pullstats.steps import Step
+from pullstats.steps import Input, Step
 from tests.conftest import actions_table
 
 pyspark = pytest.importorskip(
@@ -61,6 +61,13 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
+def _schema(item: Input) -> pa.Schema:
+    """An input's columns; a table given for an input read by file carries ``filename``."""
+    if item.filename:
+        return item.schema.append(pa.field("filename", pa.string()))
+    return item.schema
+
+
 def _spark_rows(
     spark: Any,
     folder: Path,
@@ -73,7 +80,7 @@ def _spark_rows(
 
     for item in step.inputs:
         path = folder / f"{step.name}-{item.name}.parquet"
-        pq.write_table(inputs[item.name].cast(item.schema), path)
+        pq.write_table(inputs[item.name].cast(_schema(item)), path)
         spark.read.parquet(str(path)).createOrReplaceTempView(item.name)
     for function in step.functions:
         (body,) = sqlglot.transpile(
@@ -105,7 +112,7 @@ def _duckdb_rows(
     **options: object,
 ) -> list[tuple[object, ...]]:
     engine = DuckDBEngine(Settings(data_dir=folder))
-    sources = {name: table.cast(step.input(name).schema) for name, table in inputs.items()}
+    sources = {name: table.cast(_schema(step.input(name))) for name, table in inputs.items()}
     table = engine.arrow(step, sources, params, **options)
     return [tuple(row.values()) for row in table.to_pylist()]
 
@@ -180,17 +187,39 @@ def test_the_rollup_counts_agree(spark: Any, tmp_path: Path) -> None:
     )
     by_key = {row[:4]: row[4:] for row in rows}
     # worked by hand: (tag, digest, version check, distinct IPs)
-    assert by_key[("namespace", "acme", "", "")] == (3, 1, 1, 3)
+    # acme's namespace adds old's Hub pulls (no namespace-level summary: its repositories' sum);
+    # unique IPs do not add up, so only the lake's 3
+    assert by_key[("namespace", "acme", "", "")] == (3 + 4, 1, 1 + 1, 3)
     assert by_key[("reference", "acme", "api", "1.0")] == (2, 0, 0, 2)
     assert by_key[("reference", "globex", "gw", "1")] == (1, 1, 0, 1 + 7)
     assert by_key[("repository", "acme", "old", "")] == (4, 0, 1, 2)
 
 
 def test_the_country_counts_agree(spark: Any, tmp_path: Path) -> None:
-    rows = _same_rows(spark, tmp_path, COUNTRIES, {"actions": actions_table(ACTION_ROWS)})
+    trend = dict(
+        namespace="acme",
+        repository="api",
+        cloud_provider="",
+        user_agent="docker",
+        unique_authenticated_users=1,
+        unique_unauthenticated_users=1,
+    )
+    trends = pa.Table.from_pylist(
+        [
+            # an imported DVP Core Trends report: pulls by tag, and by digest where no tag...
+            trend | dict(country="US", tag="1.0", data_downloads=5, version_checks=1, filename="a"),
+            trend | dict(country="", tag="", data_downloads=2, version_checks=0, filename="a"),
+            # ...and another download of it, with less: the larger value, never the sum
+            trend | dict(country="US", tag="1.0", data_downloads=4, version_checks=1, filename="b"),
+        ],
+        schema=IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string())),
+    )
+    rows = _same_rows(
+        spark, tmp_path, COUNTRIES, {"actions": actions_table(ACTION_ROWS), "trends": trends}
+    )
     acme = {row[3]: row[4:] for row in rows if row[:3] == ("namespace", "acme", "")}
-    # de and DE are one country; empty and unknown are ZZ
-    assert acme == {"DE": (2, 0, 0, 2), "ZZ": (0, 1, 1, 2), "US": (1, 0, 0, 1)}
+    # de and DE are one country; empty and unknown are ZZ; the report adds no addresses
+    assert acme == {"DE": (2, 0, 0, 2), "ZZ": (0, 1 + 2, 1, 2), "US": (1 + 5, 0, 1, 1)}
 
 
 def test_the_breakdown_counts_agree(spark: Any, tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def rollup_periods(
                 lambda period: (
                     period,
                     _compute(runtime, period),
-                    _compute_by_actions(runtime, period, COUNTRIES),
+                    _compute_countries(runtime, period),
                     _compute_by_actions(runtime, period, BREAKDOWNS),
                 ),
                 periods,
@@ -138,11 +138,24 @@ def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
     return _period_rows(runtime, period, COUNTS, {"actions": files, "summaries": summaries})
 
 
-def _compute_by_actions(runtime: Runtime, period: Period, step: Step) -> list[dict[str, object]]:
-    """Counts by country (``breakdown=country``) or by cloud provider, network type and client
-    tool (the dashboard's breakdowns) at namespace and repository level.
+def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
+    """Counts by country (``breakdown=country``) at namespace and repository level: the lake's
+    actions, and the period's imported DVP Core Trends reports (the one import that has
+    countries)."""
+    files = action_files(runtime, period)
+    trends = lake_files.imported_trend_files(runtime.settings, period.kind.value, period.start)
+    if not files and not trends:
+        return []
+    return _period_rows(runtime, period, COUNTRIES, {"actions": files, "trends": trends})
 
-    Imported Docker Hub summaries carry none of these, so only the lake's actions count here.
+
+def _compute_by_actions(runtime: Runtime, period: Period, step: Step) -> list[dict[str, object]]:
+    """Counts by cloud provider, network type and client tool (the dashboard's breakdowns) at
+    namespace and repository level.
+
+    Imported Docker Hub history does not count here: the legacy files have no such split, and
+    a Trends report's cloud and client tool (kept in ``lake/imported-trends``) are not yet
+    mapped onto pullstats' own host and tool values.
     """
     files = action_files(runtime, period)
     if not files:

@@ -1,9 +1,12 @@
 """Stage 3's steps (:mod:`pullstats.steps`): a period's counts, its counts by country, and its
-counts by cloud provider, network type and client tool (the dashboard's breakdowns)."""
+counts by cloud provider, network type and client tool (the dashboard's breakdowns).
+
+Imported Docker Hub history joins in where it says something: summaries in the counts, DVP Core
+Trends reports (which split pulls by country) in the counts by country."""
 
 from __future__ import annotations
 
-from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
+from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES, IMPORTED_TRENDS
 from pullstats.steps import Input, Step, Transform, sql_file
 
 COUNTS = Step(
@@ -15,7 +18,7 @@ COUNTS = Step(
 
 COUNTRIES = Step(
     "rollups.countries",
-    (Input("actions", ACTIONS.schema),),
+    (Input("actions", ACTIONS.schema), Input("trends", IMPORTED_TRENDS.schema, filename=True)),
     "a country rollup row: level, namespace, repository, country and the four counts",
     sql_file(__package__, "countries"),
 )
