@@ -332,6 +332,7 @@ def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
     done = run_cli(data_dir, "import", "dockerhub-csv", str(summary), str(trends))
     assert done.returncode == 0, done.stderr
     assert f"{trends}: core-trends, 4 rows imported; periods {EARLIER.label}" in done.stdout
+    assert "note: Docker's DVP Core reports count users, not IP addresses" in done.stdout
     for command in (("process",), ("export", "--through", TODAY.isoformat())):
         result = run_cli(data_dir, *command)
         assert result.returncode == 0, result.stderr

@@ -63,10 +63,16 @@ def dockerhub_csv(
         + (f"; {len(failed)} files failed" if failed else "")
         + ("; run `pullstats process` to roll them up" if imported else "")
     )
-    if any(r.kind is not None and r.kind.value == "raw" for r in imported):
+    kinds = {r.kind.value for r in imported if r.kind is not None}
+    if "raw" in kinds:
         out.print(
             "note: Docker Hub raw files carry no IP addresses; the unique IPs of their periods "
             "come only from imported summary files (docs/dockerhub-import.md)"
+        )
+    if kinds & {"core-summary", "core-trends"}:
+        out.print(
+            "note: Docker's DVP Core reports count users, not IP addresses; the unique IPs of "
+            "their periods are not known and show as 0 (docs/dockerhub-import.md)"
         )
     if failed:
         raise fail(f"{len(failed)} of {len(reports)} files could not be imported")
