@@ -315,11 +315,8 @@ def test_legacy_tag_level_summary_alone_gives_its_repository_and_namespace(
     }
 
 
-def _as_date(text: str) -> date:
-    return date.fromisoformat(text[:10])
-
-
-def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: Path) -> None:
+def set_up_alice(data_dir: Path) -> None:
+    """acme registered, alice a member who signs in with a password."""
     for args, stdin in [
         (("users", "add", "alice", "--password-stdin"), "alice-secret\n"),
         (("namespaces", "add", "acme"), None),
@@ -327,45 +324,70 @@ def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
     ]:
         result = run_cli(data_dir, *args, stdin=stdin)
         assert result.returncode == 0, result.stderr
+
+
+def processed_exported_and_asked(
+    data_dir: Path, tmp_path: Path, **queries: dict[str, str]
+) -> dict[str, list[dict[str, object]]]:
+    """``pullstats process`` and ``export``, then each query's ``…/namespaces/acme/pulls`` rows
+    as alice, from a running server."""
+    for command in (("process",), ("export", "--through", TODAY.isoformat())):
+        result = run_cli(data_dir, *command)
+        assert result.returncode == 0, result.stderr
+    server = start_server(data_dir, tmp_path / "server.log")
+    try:
+        alice = login(server, "alice", "alice-secret")
+        with server.client() as client:
+            client.headers["Authorization"] = f"Bearer {alice}"
+            answers = {
+                name: client.get(f"{API}/namespaces/acme/pulls", params=params)
+                for name, params in queries.items()
+            }
+    finally:
+        server.stop()
+    for answer in answers.values():
+        assert answer.status_code == 200, answer.text
+    return {name: answer.json()["pulls"] for name, answer in answers.items()}
+
+
+def _as_date(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: Path) -> None:
+    set_up_alice(data_dir)
     summary = write(tmp_path / "summary.csv", summary_report(), gzipped=True)
     trends = write(tmp_path / "trends.csv", trends_report(), gzipped=False)
     done = run_cli(data_dir, "import", "dockerhub-csv", str(summary), str(trends))
     assert done.returncode == 0, done.stderr
     assert f"{trends}: core-trends, 4 rows imported; periods {EARLIER.label}" in done.stdout
     assert "note: Docker's DVP Core reports count users, not IP addresses" in done.stdout
-    for command in (("process",), ("export", "--through", TODAY.isoformat())):
-        result = run_cli(data_dir, *command)
-        assert result.returncode == 0, result.stderr
-
-    server = start_server(data_dir, tmp_path / "server.log")
-    try:
-        alice = login(server, "alice", "alice-secret")
-        with server.client() as client:
-            client.headers["Authorization"] = f"Bearer {alice}"
-            months = client.get(f"{API}/namespaces/acme/pulls").json()["pulls"]
-            weeks = client.get(f"{API}/namespaces/acme/pulls", params={"timespan": "weeks"})
-            by_repo = client.get(f"{API}/namespaces/acme/pulls", params={"group": "repo"})
-            countries = client.get(f"{API}/namespaces/acme/pulls", params={"breakdown": "country"})
-    finally:
-        server.stop()
+    asked = processed_exported_and_asked(
+        data_dir,
+        tmp_path,
+        months={},
+        weeks={"timespan": "weeks"},
+        by_repo={"group": "repo"},
+        countries={"breakdown": "country"},
+    )
 
     # the Trends report splits pulls by country: US 40 + 9, DE 6, web's unknown country only
     # version checks; the Summary report has no country, so its month has no country rows
     by_country: dict[date, dict[str, int]] = {}
-    for row in countries.json()["pulls"]:
+    for row in asked["countries"]:
         by_country.setdefault(_as_date(row["start"]), {})[row["country"]] = row["pullCount"]
     assert by_country[EARLIER.start] == {"US": 49, "DE": 6, "ZZ": 0}
     assert set(by_country[MONTH.start].values()) == {0}
 
-    by_month = {_as_date(r["start"]): (r["pullCount"], r["ipCount"]) for r in months}
+    by_month = {_as_date(r["start"]): (r["pullCount"], r["ipCount"]) for r in asked["months"]}
     # pullCount = pulls by tag + by digest; Docker's reports count users, not IPs: 0
     assert by_month[MONTH.start] == (500, 0)
     assert by_month[EARLIER.start] == (46 + 9, 0)
-    by_week = {_as_date(r["start"]): r["pullCount"] for r in weeks.json()["pulls"]}
+    by_week = {_as_date(r["start"]): r["pullCount"] for r in asked["weeks"]}
     assert by_week[WEEK.start] == 128
     repos = {
         (_as_date(r["start"]), r["repo"]): r["pullCount"]
-        for r in by_repo.json()["pulls"]
+        for r in asked["by_repo"]
         if r["pullCount"]
     }
     assert repos == {(MONTH.start, "api"): 500, (EARLIER.start, "api"): 55}
@@ -392,10 +414,7 @@ def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
 def test_legacy_files_through_the_api_and_the_exports(data_dir: Path, tmp_path: Path) -> None:
     # Docker's legacy DVP files of one week: raw (plain), the tag/digest-level summary (gzip)
     # and the repository-level summary (plain); no namespace-level summary
-    for args in (("namespaces", "add", "acme"), ("users", "add", "alice", "--password-stdin")):
-        result = run_cli(data_dir, *args, stdin="alice-secret\n")
-        assert result.returncode == 0, result.stderr
-    assert run_cli(data_dir, "members", "add", "acme", "alice").returncode == 0
+    set_up_alice(data_dir)
     monday, label = WEEK.start, WEEK.label
     raw = tmp_path / f"acme_raw_{label}.csv"
     raw.write_text(
@@ -422,29 +441,20 @@ def test_legacy_files_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
     )
     done = run_cli(data_dir, "import", "dockerhub-csv", str(raw), str(tags), str(repos))
     assert done.returncode == 0, done.stderr
-    for command in (("process",), ("export", "--through", TODAY.isoformat())):
-        result = run_cli(data_dir, *command)
-        assert result.returncode == 0, result.stderr
-
-    server = start_server(data_dir, tmp_path / "server.log")
-    try:
-        alice = login(server, "alice", "alice-secret")
-        with server.client() as client:
-            client.headers["Authorization"] = f"Bearer {alice}"
-            weeks = client.get(f"{API}/namespaces/acme/pulls", params={"timespan": "weeks"})
-            by_repo = client.get(
-                f"{API}/namespaces/acme/pulls", params={"timespan": "weeks", "group": "repo"}
-            )
-    finally:
-        server.stop()
+    asked = processed_exported_and_asked(
+        data_dir,
+        tmp_path,
+        weeks={"timespan": "weeks"},
+        by_repo={"timespan": "weeks", "group": "repo"},
+    )
 
     # the raw rows' pulls (1 by tag + 1 by digest); the repositories' unique IPs (3 and 1) are
     # the summaries', the namespace's is not known (no namespace-level summary): 0
-    [week] = [r for r in weeks.json()["pulls"] if _as_date(r["start"]) == WEEK.start]
+    [week] = [r for r in asked["weeks"] if _as_date(r["start"]) == WEEK.start]
     assert (week["pullCount"], week["ipCount"]) == (2, 0)
     repos_seen = {
         r["repo"]: (r["pullCount"], r["ipCount"])
-        for r in by_repo.json()["pulls"]
+        for r in asked["by_repo"]
         if _as_date(r["start"]) == WEEK.start
     }
     assert repos_seen == {"api": (2, 3), "web": (0, 1)}

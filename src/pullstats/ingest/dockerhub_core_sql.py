@@ -30,10 +30,10 @@ import pyarrow as pa
 from pullstats.csv_cells import unformula_sql
 from pullstats.ingest.dockerhub_columns import CORE_COLUMNS, FileKind
 from pullstats.ingest.dockerhub_sql import (
-    BAD_NAMESPACE,
     BAD_REPOSITORY,
     PARSED_SUMMARIES,
-    outside_window,
+    PERIOD_ROW_DETAILS,
+    PERIOD_ROW_PROBLEMS,
     period_day,
     trimmed_rows,
 )
@@ -201,11 +201,7 @@ def core_sql(kind: FileKind) -> str:
         SELECT
             rn,
             CASE
-                WHEN namespace = '' THEN 'missing_namespace'
-                WHEN {BAD_NAMESPACE} THEN 'invalid_namespace'
-                WHEN period_kind IS NULL THEN 'bad_period'
-                WHEN {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
-                    THEN 'period_out_of_range'
+                {PERIOD_ROW_PROBLEMS}
                 WHEN level IS NULL THEN 'unknown_level'
                 WHEN repository = '' THEN 'missing_repository'
                 WHEN {BAD_REPOSITORY} THEN 'invalid_repository'
@@ -213,10 +209,7 @@ def core_sql(kind: FileKind) -> str:
                     THEN 'missing_reference'
                 WHEN bad_count THEN 'bad_count'
             END AS problem,
-            CASE WHEN namespace = '' THEN ''
-                 WHEN {BAD_NAMESPACE} THEN left(namespace, 80)
-                 WHEN period_kind IS NULL OR {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
-                    THEN period_text
+            CASE {PERIOD_ROW_DETAILS}
                  WHEN level IS NULL THEN level_text
                  WHEN repository = '' THEN left(reference_text, 80)
                  WHEN {BAD_REPOSITORY} THEN left(repository, 80)

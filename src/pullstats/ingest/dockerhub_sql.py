@@ -107,6 +107,21 @@ def outside_window(instant: str) -> str:
     return f"(epoch_us({instant}) < $earliest_us OR epoch_us({instant}) > $latest_us)"
 
 
+#: A period row's first problems: its namespace (``namespace``), then its period
+#: (``period_kind`` NULL when not a whole week or month, starting on ``first_day``).
+PERIOD_ROW_PROBLEMS = f"""WHEN namespace = '' THEN 'missing_namespace'
+                WHEN {BAD_NAMESPACE} THEN 'invalid_namespace'
+                WHEN period_kind IS NULL THEN 'bad_period'
+                WHEN {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
+                    THEN 'period_out_of_range'"""
+
+#: What a period row's first problems show: its namespace, or ``period_text``.
+PERIOD_ROW_DETAILS = f"""WHEN namespace = '' THEN ''
+                 WHEN {BAD_NAMESPACE} THEN left(namespace, 80)
+                 WHEN period_kind IS NULL OR {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
+                    THEN period_text"""
+
+
 def raw_sql() -> str:
     """``parsed``: ``rn``, ``problem``, ``detail`` and the action columns of the classifier;
     an action timed outside the window is a ``timestamp_out_of_range`` problem."""
@@ -225,20 +240,13 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
         SELECT
             rn,
             CASE
-                WHEN namespace = '' THEN 'missing_namespace'
-                WHEN {BAD_NAMESPACE} THEN 'invalid_namespace'
-                WHEN period_kind IS NULL THEN 'bad_period'
-                WHEN {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
-                    THEN 'period_out_of_range'
+                {PERIOD_ROW_PROBLEMS}
                 WHEN repository = '' AND {needs_repository} THEN 'missing_repository'
                 WHEN {bad_repository} THEN 'invalid_repository'
                 WHEN reference = '' AND {needs_reference} THEN 'missing_reference'
                 WHEN bad_count THEN 'bad_count'
             END AS problem,
-            CASE WHEN namespace = '' THEN ''
-                 WHEN {BAD_NAMESPACE} THEN left(namespace, 80)
-                 WHEN period_kind IS NULL OR {outside_window("CAST(first_day AS TIMESTAMPTZ)")}
-                    THEN period_text
+            CASE {PERIOD_ROW_DETAILS}
                  WHEN {bad_repository} THEN left(repository, 80)
                  WHEN bad_count THEN count_text ELSE '' END AS detail,
             period_kind,
