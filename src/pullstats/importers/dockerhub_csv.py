@@ -33,8 +33,6 @@ Parquet (``COPY … TO``) stay here, engine code.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import uuid
 import zlib
@@ -52,15 +50,21 @@ from pullstats.accounts.service import registered_namespaces
 from pullstats.db.state import add_pending_days
 from pullstats.drop_reasons import DOCKERHUB_CORE, DOCKERHUB_RAW, DOCKERHUB_SUMMARY
 from pullstats.duckdb_engine import DuckDBEngine, connect, own_tables
+from pullstats.importers.dockerhub_reading import (
+    canonical_view,
+    content_sha256,
+    failure,
+    line_of,
+    load,
+    rejected_lines,
+)
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
     CORE_COLUMNS,
     RAW_COLUMNS,
     SUMMARY_COLUMNS,
     FileKind,
-    Header,
     UnrecognisedFile,
-    parse_header,
     period_from_file_name,
 )
 from pullstats.ingest.time_window import TimeWindow
@@ -132,23 +136,11 @@ def import_files(
                 _import_file(runtime, report, period, namespace)
             # EOFError and zlib.error: a truncated or damaged gzip stream
             except (OSError, EOFError, zlib.error, UnrecognisedFile, duckdb.Error) as error:
-                report.status, report.error = "failed", _failure(error)
+                report.status, report.error = "failed", failure(error)
             reports.append(report)
             if on_file:
                 on_file(report)
     return reports
-
-
-def content_sha256(path: Path) -> str:
-    """SHA-256 of the file's content, gunzipped first when it is gzip."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _import_file(
@@ -165,7 +157,7 @@ def _import_file(
     try:
         # row_number() OVER () numbers rows in file order only while order is preserved
         connection.execute("SET preserve_insertion_order = true")
-        header = _load(connection, report.path, namespace is not None)
+        header = load(connection, report.path, namespace is not None)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         report.kind = header.kind
         report.ignored_columns = header.ignored
@@ -174,11 +166,11 @@ def _import_file(
             "latest_us": window.latest_us,
         }
         if header.kind is FileKind.RAW:
-            _canonical_view(connection, header, RAW_COLUMNS, namespace)
+            canonical_view(connection, header, RAW_COLUMNS, namespace)
             _parse(connection, steps.DOCKERHUB_RAW, bounds)
         elif header.kind in (FileKind.CORE_SUMMARY, FileKind.CORE_TRENDS):
             # DATE_GRANULARITY and DATE_REFERENCE: every row says its own period
-            _canonical_view(connection, header, CORE_COLUMNS, namespace)
+            canonical_view(connection, header, CORE_COLUMNS, namespace)
             _parse(connection, steps.DOCKERHUB_CORE, bounds, kind=header.kind)
         else:
             period = None
@@ -190,7 +182,7 @@ def _import_file(
                         "(2026-W41, 2026-10) in its file name, or --period"
                     )
                 bounds |= {"period_start": period.start, "period_end": period.end}
-            _canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
+            canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
             _parse(
                 connection,
                 steps.DOCKERHUB_SUMMARY,
@@ -199,7 +191,7 @@ def _import_file(
                 period_in_file=period is None,
             )
         # the file is read once, by the statement above, which also fills reject_errors
-        rejected = _rejected_lines(connection)
+        rejected = rejected_lines(connection)
         report.skipped["malformed_csv"] = len(rejected)
         listed = [SkippedRow(line, "malformed_csv", "") for line in rejected]
         listed.extend(_count_problems(connection, report, rejected))
@@ -217,55 +209,6 @@ def _import_file(
     # written last, under the file's hash: a rerun of an interrupted import writes the same
     # part names again (replacing them), then this
     lake.write_bytes(manifest, _manifest(report).encode(), runtime.paths.tmp)
-
-
-def _load(connection: duckdb.DuckDBPyConnection, path: Path, namespace_given: bool) -> Header:
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    compression = "gzip" if gzipped else "none"
-    # a view cannot take prepared parameters: the path is quoted as a SQL literal instead
-    try:
-        connection.execute(
-            f"""
-            CREATE TEMP VIEW src AS
-            SELECT row_number() OVER () AS rn, *
-            FROM read_csv(
-                {sql_text(path)}, header = true, all_varchar = true, delim = ',',
-                quote = '"', escape = '"', compression = '{compression}',
-                ignore_errors = true, store_rejects = true
-            )
-            """
-        )
-        names = [row[0] for row in connection.execute("DESCRIBE src").fetchall()][1:]
-    except duckdb.Error:
-        # DuckDB's own message is a page about its CSV sniffer, of no use to an operator
-        raise UnrecognisedFile(
-            "not a CSV file: no comma-separated header row could be read "
-            "(expected a Docker Hub DVP CSV export, see docs/dockerhub-import.md)"
-        ) from None
-    return parse_header(names, namespace_given)
-
-
-def _canonical_view(
-    connection: duckdb.DuckDBPyConnection,
-    header: Header,
-    wanted: tuple[str, ...],
-    namespace: str | None,
-) -> None:
-    """``csv_rows``: ``src`` with every canonical column under its own name (NULL when the file
-    lacks it; ``namespace``, the ``--namespace`` given, when it lacks a Namespace column), what
-    the parsing steps read."""
-    selected = ["rn"]
-    for column in wanted:
-        name = header.columns.get(column)
-        if name is not None:
-            source = '"' + name.replace('"', '""') + '"'
-        elif column == "namespace" and namespace is not None:
-            source = sql_text(namespace)
-        else:
-            source = "NULL::VARCHAR"
-        selected.append(f"{source} AS {column}")
-    connection.execute(f"CREATE TEMP VIEW csv_rows AS SELECT {', '.join(selected)} FROM src")
 
 
 def _statement(
@@ -291,18 +234,13 @@ def _rows(
     return connection.execute(_statement(connection, step, params)).fetchall()
 
 
-def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:
-    rows = connection.execute("SELECT DISTINCT line FROM reject_errors ORDER BY line").fetchall()
-    return [int(line) for (line,) in rows]
-
-
 def _count_problems(
     connection: duckdb.DuckDBPyConnection, report: FileReport, rejected: list[int]
 ) -> list[SkippedRow]:
     for reason, count in _rows(connection, steps.DOCKERHUB_PROBLEMS):
         report.skipped[str(reason)] += int(count)
     examples = _rows(connection, steps.DOCKERHUB_PROBLEM_ROWS, {"limit": MAX_LISTED})
-    return [SkippedRow(_line_of(int(rn), rejected), str(p), str(d)) for rn, p, d in examples]
+    return [SkippedRow(line_of(int(rn), rejected), str(p), str(d)) for rn, p, d in examples]
 
 
 def _unregistered(runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> list[str]:
@@ -311,15 +249,6 @@ def _unregistered(runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> li
     with runtime.sessions() as session:
         registered = set(registered_namespaces(session))
     return [namespace for namespace in named if namespace not in registered]
-
-
-def _line_of(row_number: int, rejected: list[int]) -> int:
-    """The file line of the ``row_number``-th row DuckDB kept, skipping its rejected lines."""
-    data_row = row_number
-    for line in rejected:  # rejected lines are sorted; line L is data row L - 1
-        if line - 1 <= data_row:
-            data_row += 1
-    return data_row + 1  # the header is line 1
 
 
 def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: FileReport) -> None:
@@ -396,14 +325,3 @@ def _remove_tree(folder: Path) -> None:
     for child in folder.iterdir():
         child.unlink()
     folder.rmdir()
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:300]
-
-
-def _failure(error: Exception) -> str:
-    """Why a file failed, in one line; a cut or damaged gzip stream said so plainly."""
-    if isinstance(error, EOFError | zlib.error | gzip.BadGzipFile):
-        return f"damaged gzip file, nothing of it imported ({_one_line(error)})"
-    return _one_line(error)
