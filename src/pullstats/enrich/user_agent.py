@@ -113,6 +113,30 @@ def kaniko(match: re.Match[str]) -> tuple[str, str]:
     return "kaniko", _plain(match["version"])
 
 
+# Trivy wraps its registry transport in go-containerregistry's NewUserAgent with "trivy/" +
+# app.Version() (aquasecurity/trivy pkg/remote/remote.go, PR #6868): "trivy/0.56.2
+# go-containerregistry/v0.20.2". Release builds carry the version without the "v".
+@parser(rf"trivy/{_VERSION}")
+def trivy(match: re.Match[str]) -> tuple[str, str]:
+    return "trivy", _plain(match["version"])
+
+
+# Grype and Syft pull through anchore/stereoscope, which hands os.Args[0] to go-containerregistry
+# (pkg/image/oci/registry_provider.go, PR #381): the binary as it was invoked, a bare
+# name or a path ("/grype" in the official images), and no version of the tool's own.
+_INVOKED_AS = r"(?:\S*[/\\])?"
+
+
+@parser(rf"{_INVOKED_AS}grype(?:\.exe)? go-containerregistry\b")
+def grype(match: re.Match[str]) -> tuple[str, str]:
+    return "grype", ""
+
+
+@parser(rf"{_INVOKED_AS}syft(?:\.exe)? go-containerregistry\b")
+def syft(match: re.Match[str]) -> tuple[str, str]:
+    return "syft", ""
+
+
 # The library alone, as other Go tools embed it: "go-containerregistry/v0.20.2", or without a
 # version when the binary carries no module build information.
 @parser(rf"go-containerregistry(/{_VERSION})?(\s|$)")
@@ -151,6 +175,21 @@ def watchtower(match: re.Match[str]) -> tuple[str, str]:
 @parser(rf"RenovateBot/{_VERSION}")
 def renovate(match: re.Match[str]) -> tuple[str, str]:
     return "renovate", match["version"]
+
+
+# Diun hands its meta.UserAgent (cmd/main.go: id/version, go/<Go version>, the OS title-cased) to
+# containers/image as DockerRegistryUserAgent: "diun/4.28.0 go/1.22.5 Linux".
+@parser(rf"diun/{_VERSION}")
+def diun(match: re.Match[str]) -> tuple[str, str]:
+    return "diun", _plain(match["version"])
+
+
+# regclient's library default is "regclient/regclient" and its tools set "regclient/regctl",
+# "regclient/regsync" and "regclient/regbot"; newer releases add the release tag, or the commit
+# when the build has no tag, in parentheses: "regclient/regctl (v0.7.1)".
+@parser(r"regclient/(?:regclient|regctl|regsync|regbot)(?: \((?P<version>v\d[\w.+~-]*)\))?")
+def regclient(match: re.Match[str]) -> tuple[str, str]:
+    return "regclient", _plain(match["version"] or "")
 
 
 # Harbor's registry client and its replication adapter send fixed, versionless agents.
