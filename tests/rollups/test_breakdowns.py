@@ -83,8 +83,64 @@ def test_breakdowns_count_each_dimension_at_both_levels(tmp_path: Path) -> None:
     }
     assert {k[1] for k in got if k[0] == "repository"} == {"api", "web"}
     assert {k[1] for k in got if k[0] == ns} == {""}
-    # 3 host + 2 type + 4 tool-version rows for the namespace; api 1 + 1 + 2, web 2 + 2 + 2
-    assert len(got) == 9 + 4 + 6
+    # docker from aws is CI/CD (Docker's rule for a local-dev tool in a cloud); containerd
+    # outside a cloud CI/CD; no tool: unknown
+    assert {k[3]: v for k, v in got.items() if k[0] == ns and k[2] == "category"} == {
+        "engine": (2, 1, 1),
+        "unknown": (1, 0, 0),
+    }
+    assert {k[3]: v for k, v in got.items() if k[0] == ns and k[2] == "use_case"} == {
+        "CI/CD": (2, 1, 1),
+        "Unknown": (1, 0, 0),
+    }
+    # the namespace: 3 host + 2 type + 2 category + 2 use case + 4 tool-version rows; api
+    # 1 + 1 + 1 + 1 + 2, web 2 + 2 + 2 + 2 + 2
+    assert len(got) == 13 + 6 + 10
+
+
+def test_breakdowns_split_by_client_category_and_inferred_use_case(tmp_path: Path) -> None:
+    actions = [
+        action("api", "pull_by_tag", A, "", "isp", "docker", "27.3.1"),  # Local Dev
+        action("api", "pull_by_tag", B, "aws", "hosting", "docker", "27.3.1"),  # CI/CD: cloud
+        action("api", "pull_by_tag", C, "", "isp", "containerd", "1.7.22"),  # CI/CD
+        action("web", "pull_by_digest", A, "gcp", "hosting", "containerd", "1.7.22"),  # Prod
+        action("web", "pull_by_tag", B, "", "business", "cri-o", "1.30.4"),  # Prod
+        action("web", "version_check", C, "aws", "hosting", "renovate", "37.440.7"),  # Unknown
+        action("web", "pull_by_tag", A, "", "isp", "trivy", "0.57.0"),  # Unknown
+        action("web", "pull_by_tag", B, "azure", "hosting", "buildkit", "0.16.0"),  # Prod
+    ]
+    table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
+        BREAKDOWNS, {"actions": actions_table(actions)}
+    )
+
+    def split(level: str, repository: str, dimension: str) -> dict[str, tuple[int, int, int]]:
+        return {
+            r["value"]: (r["pull_by_tag"], r["pull_by_digest"], r["version_check"])
+            for r in table.to_pylist()
+            if (r["level"], r["repository"], r["dimension"]) == (level, repository, dimension)
+        }
+
+    assert split("namespace", "", "category") == {
+        "engine": (3, 1, 0),
+        "orchestrator": (1, 0, 0),
+        "build": (1, 0, 0),
+        "scanner": (1, 0, 0),
+        "bot": (0, 0, 1),
+    }
+    assert split("namespace", "", "use_case") == {
+        "Local Dev": (1, 0, 0),
+        "CI/CD": (2, 0, 0),
+        "Prod": (2, 1, 0),
+        "Unknown": (1, 0, 1),
+    }
+    assert split("repository", "api", "use_case") == {"Local Dev": (1, 0, 0), "CI/CD": (2, 0, 0)}
+    assert split("repository", "web", "category") == {
+        "engine": (0, 1, 0),
+        "orchestrator": (1, 0, 0),
+        "build": (1, 0, 0),
+        "scanner": (1, 0, 0),
+        "bot": (0, 0, 1),
+    }
 
 
 def test_process_stores_the_breakdowns_with_the_periods_rollups(runtime: Runtime) -> None:

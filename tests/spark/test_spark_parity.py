@@ -240,7 +240,16 @@ def test_the_breakdown_counts_agree(spark: Any, tmp_path: Path) -> None:
         ("type", "", ""): (0, 1, 0),
         ("tool_version", "docker", "27.3.1"): (2, 0, 1),
         ("tool_version", "", ""): (0, 1, 0),
+        # the step's functions (client_categories' tables), defined on Spark too: docker from
+        # aws is CI/CD, a pull with no tool unknown
+        ("category", "engine", ""): (2, 0, 1),
+        ("category", "unknown", ""): (0, 1, 0),
+        ("use_case", "CI/CD", ""): (2, 0, 1),
+        ("use_case", "Unknown", ""): (0, 1, 0),
     }
+    globex = {row[3:5]: row[6:] for row in got if row[:3] == ("namespace", "globex", "")}
+    # podman is a local-dev engine; from gcp, CI/CD
+    assert globex[("category", "engine")] == globex[("use_case", "CI/CD")] == (1, 0, 0)
 
 
 def test_the_extra_repos_actions_agree(spark: Any, tmp_path: Path) -> None:

@@ -91,6 +91,9 @@ def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:
     assert [(x.name, x.version, x.pulls) for x in ov.breakdowns["tool"]] == [("docker", "", 5)]
     assert [(x.name, x.pulls) for x in ov.breakdowns["country"]] == [("ZZ", 5)]  # TEST-NETs
     assert [(x.name, x.pulls) for x in ov.breakdowns["host"]] == [("", 5)]
+    # docker outside any known cloud: a local-dev engine
+    assert [(x.name, x.pulls) for x in ov.breakdowns["category"]] == [("engine", 5)]
+    assert [(x.name, x.pulls) for x in ov.breakdowns["use_case"]] == [("Local Dev", 5)]
     assert ov.has_data
 
 

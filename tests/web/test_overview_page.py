@@ -109,6 +109,9 @@ def test_the_namespace_total_equals_the_api(web: Web, signed_in_page: SignedInPa
     assert breakdown(page, "type") == {"hosting": 2}
     assert breakdown(page, "tool") == {"docker": 2}
     assert breakdown(page, "tool_version") == {"docker 27.3.1": 2}
+    # docker is a local-dev engine; both pulls came from clouds (AWS, Hetzner): CI/CD
+    assert breakdown(page, "category") == {"engine": 2}
+    assert breakdown(page, "use_case") == {"CI/CD": 2}
     # the chart: one focusable point per period, its tooltip with the exact number
     points = page.locator(".chart-points .pt")
     assert points.count() == len(rows)

@@ -1,8 +1,10 @@
 -- rollups.breakdowns: a period's pull counts by client network and tool, at namespace and
--- repository level: cloud provider (`host`), network type (`type`), and client tool with its
--- version (a tool's total is the sum of its versions' rows). `dimension` names the split;
--- `value` is the host, type or tool ('' when unknown); `version` the tool's version on
--- 'tool_version' rows and '' on the others. No distinct count: over a range the dashboard adds
+-- repository level: cloud provider (`host`), network type (`type`), client tool with its
+-- version (a tool's total is the sum of its versions' rows), the tool's client category
+-- (`category`) and the use case inferred from the tool and the cloud (`use_case`; both from
+-- pullstats.client_categories, the step's functions). `dimension` names the split;
+-- `value` is the host, type, tool ('' when unknown), category or use case; `version` the
+-- tool's version on 'tool_version' rows and '' on the others. No distinct count: over a range the dashboard adds
 -- these up, which a distinct count never allows, and leaving it out keeps the step cheap (one
 -- grouping of the actions, then the grouping sets over its few rows).
 -- From the lake's actions only (imported summaries carry none of these).
@@ -19,6 +21,9 @@ WITH keyed AS (
         count(*) FILTER (WHERE action = 'version_check') AS version_check
     FROM actions
     GROUP BY namespace, repository, host, type, tool, version
+), classified AS (
+    SELECT *, client_category(tool) AS category, use_case(tool, host) AS use_case
+    FROM keyed
 )
 SELECT
     CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,
@@ -26,15 +31,19 @@ SELECT
     coalesce(repository, '') AS repository,
     CASE WHEN grouping(host) = 0 THEN 'host'
          WHEN grouping(type) = 0 THEN 'type'
+         WHEN grouping(category) = 0 THEN 'category'
+         WHEN grouping(use_case) = 0 THEN 'use_case'
          ELSE 'tool_version' END AS dimension,
-    coalesce(host, type, tool, '') AS value,
+    coalesce(host, type, category, use_case, tool, '') AS value,
     coalesce(version, '') AS version,
     CAST(sum(pull_by_tag) AS BIGINT) AS pull_by_tag,
     CAST(sum(pull_by_digest) AS BIGINT) AS pull_by_digest,
     CAST(sum(version_check) AS BIGINT) AS version_check
-FROM keyed
+FROM classified
 GROUP BY GROUPING SETS (
     (namespace, host), (namespace, repository, host),
     (namespace, type), (namespace, repository, type),
+    (namespace, category), (namespace, repository, category),
+    (namespace, use_case), (namespace, repository, use_case),
     (namespace, tool, version), (namespace, repository, tool, version)
 )

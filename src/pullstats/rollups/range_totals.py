@@ -26,7 +26,7 @@ RollupKey = tuple[str, str]
 
 #: The breakdown dimensions: ``country`` from ``country_rollups``, the rest from
 #: ``breakdown_rollups``.
-DIMENSIONS = ("country", "host", "type", "tool", "tool_version")
+DIMENSIONS = ("country", "host", "type", "use_case", "category", "tool", "tool_version")
 
 DIGEST_PREFIX = "sha256:"
 

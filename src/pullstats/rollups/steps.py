@@ -6,8 +6,9 @@ Trends reports (which split pulls by country) in the counts by country."""
 
 from __future__ import annotations
 
+from pullstats.client_categories import category_sql, use_case_sql
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES, IMPORTED_TRENDS
-from pullstats.steps import Input, Step, Transform, sql_file
+from pullstats.steps import Function, Input, Step, Transform, sql_file
 
 COUNTS = Step(
     "rollups.counts",
@@ -27,8 +28,12 @@ BREAKDOWNS = Step(
     "rollups.breakdowns",
     (Input("actions", ACTIONS.schema),),
     "a breakdown rollup row: level, namespace, repository, dimension (host, type, "
-    "tool_version), value, version and the three action counts",
+    "tool_version, category, use_case), value, version and the three action counts",
     sql_file(__package__, "breakdowns"),
+    functions=(
+        Function("client_category", ("tool",), lambda: category_sql("tool")),
+        Function("use_case", ("tool", "host"), lambda: use_case_sql("tool", "host")),
+    ),
 )
 
 STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES, BREAKDOWNS)

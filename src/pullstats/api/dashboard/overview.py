@@ -40,6 +40,8 @@ BREAKDOWN_TITLES = (
     ("country", "Country", "unknown"),
     ("host", "Cloud provider", "not a known cloud"),
     ("type", "Network type", "unknown"),
+    ("use_case", "Use case (inferred)", "unknown"),
+    ("category", "Client category", "unknown"),
     ("tool", "Client tool", "unknown client"),
     ("tool_version", "Client tool and version", "unknown client"),
 )
