@@ -124,6 +124,16 @@ TOOLS: dict[str, _Tool] = {
         ("kaniko/v1.23.2 go-containerregistry/v0.20.2", "kaniko/v1.9.2"),
         (0, 0.94, 0, 0, 0.06, 0, 0),
     ),
+    # scanners in CI pipelines read an image through go-containerregistry: GET the tag, then a
+    # platform manifest (Trivy's own agent since 0.53; Grype's is the binary's path)
+    "trivy": _Tool(
+        (
+            "trivy/0.57.1 go-containerregistry/v0.20.2",
+            "trivy/0.56.2 go-containerregistry/v0.20.2",
+        ),
+        (0, 0.80, 0.05, 0, 0.10, 0.05, 0),
+    ),
+    "grype": _Tool(("/grype go-containerregistry/v0.20.3",), (0, 0.85, 0, 0, 0.10, 0.05, 0)),
     "go-http": _Tool(("Go-http-client/1.1",), (0, 0, 0.50, 0, 0, 0.10, 0.40)),
     "curl": _Tool(("curl/8.9.1", "curl/8.5.0", "curl/7.81.0"), (0, 0, 0.60, 0, 0, 0.10, 0.30)),
     "watchtower": _Tool(("Watchtower/v1.7.1", "Watchtower/v1.5.3"), (0, 0, 0, 0, 0, 0, 1.0)),
@@ -197,9 +207,12 @@ CLASSES = (
         0.17, 0.30, {"containerd": 0.78, "cri-o": 0.22}, {"cloud": 0.85, "business": 0.15},
         ipv6=0.06, arm64=0.15, burst_mean=1.0, favourite=0.8, shared_ip=0.4,
     ),
-    # CI farms: many jobs behind few addresses, pulling the same tag within seconds
+    # CI farms: many jobs behind few addresses, pulling the same tag within seconds; some jobs
+    # scan the image they built or pulled
     _ClientClass(
-        0.03, 0.28, {"docker": 0.5, "buildkit": 0.35, "kaniko": 0.10, "podman": 0.05},
+        0.03, 0.28,
+        {"docker": 0.45, "buildkit": 0.30, "kaniko": 0.10, "podman": 0.05, "trivy": 0.07,
+         "grype": 0.03},
         {"cloud": 0.9, "business": 0.1}, ipv6=0.03, arm64=0.08, burst_mean=3.0, favourite=0.7,
         shared_ip=0.5,
     ),
