@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from pullstats.accounts import service
-from pullstats.db.models import PullRollup
+from pullstats.db.models import CountryRollup, PullRollup
 from pullstats.importers.dockerhub_csv import content_sha256, import_files
 from pullstats.ingest.dockerhub_columns import period_from_label
 from pullstats.periods import Period
@@ -163,3 +163,33 @@ def test_dockers_null_is_stored_as_unknown(
         ["", "aws", "", "", "", "1.0"],
         ["business", "aws", "DE", "example.com", "27.3.1", "1.0"],
     ]
+
+
+def test_a_country_that_is_no_code_counts_as_unknown_and_stops_nothing(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # before: "Germany" went into country_rollups as GERMANY, which a PostgreSQL catalog's
+    # two-letter column refused, so every later `process` failed on that period
+    _register(runtime, "acme")
+    path = tmp_path / "acme_raw_2026-W02.csv"
+    path.write_text(
+        "Timestamp,Namespace,Repository,Reference,Action,Country\n"
+        "2026-01-05T10:00:00Z,acme,api,1.0,pull_by_tag,Germany\n"
+        "2026-01-05T11:00:00Z,acme,api,1.0,pull_by_tag,de\n"
+        "2026-01-05T12:00:00Z,acme,api,1.0,pull_by_tag,D1\n"
+    )
+    [report] = import_files(runtime, [path])
+    assert report.rows == 3
+    process(runtime)
+    with runtime.sessions() as session:
+        countries = {
+            r.country: r.pull_by_tag
+            for r in session.scalars(
+                select(CountryRollup).where(
+                    CountryRollup.level == "namespace",
+                    CountryRollup.period_kind == "week",
+                    CountryRollup.period_start == W02.start,
+                )
+            )
+        }
+    assert countries == {"DE": 1, "ZZ": 2}

@@ -1,7 +1,8 @@
 -- rollups.countries: a period's counts by country at namespace and repository level
 -- (breakdown=country). `actions`: the period's actions; `trends`: the period's imported
 -- Docker DVP Core Trends rows, with the file each came from (the legacy summaries and the
--- Summary report carry no country). An unknown country is 'ZZ'.
+-- Summary report carry no country). An unknown country is 'ZZ', and so is anything but two
+-- letters (an imported file's "Germany" would not fit the catalog's column).
 WITH lake AS (
     SELECT
         CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,
@@ -17,8 +18,10 @@ WITH lake AS (
         SELECT
             namespace,
             repository,
-            CASE WHEN country = '' OR country IS NULL THEN 'ZZ' ELSE upper(country) END
-                AS country,
+            CASE WHEN length(country) = 2
+                    AND substr(upper(country), 1, 1) BETWEEN 'A' AND 'Z'
+                    AND substr(upper(country), 2, 1) BETWEEN 'A' AND 'Z'
+                THEN upper(country) ELSE 'ZZ' END AS country,
             action,
             ip_hash,
             ruleset_version
@@ -39,8 +42,10 @@ WITH lake AS (
         SELECT
             namespace,
             repository,
-            CASE WHEN country = '' OR country IS NULL THEN 'ZZ' ELSE upper(country) END
-                AS country,
+            CASE WHEN length(country) = 2
+                    AND substr(upper(country), 1, 1) BETWEEN 'A' AND 'Z'
+                    AND substr(upper(country), 2, 1) BETWEEN 'A' AND 'Z'
+                THEN upper(country) ELSE 'ZZ' END AS country,
             tag,
             data_downloads,
             version_checks,
