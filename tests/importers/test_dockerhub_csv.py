@@ -115,6 +115,8 @@ def test_raw_rows_become_actions_and_bad_rows_are_reported_by_line(
         f"{RAW}:10: skipped (missing_namespace)",
         f"{RAW}:12: skipped (malformed_csv)",
     ]
+    # issue 21, item 7: a 0 unique-IP count must not read as "no clients"
+    assert "note: Docker Hub raw files carry no IP addresses" in result.stdout
     part = data_dir / f"lake/imported/day=2026-01-05/part-{content_sha256(RAW)}.parquet"
     stored = pq.read_table(part).to_pylist()
     assert len(stored) == 3
