@@ -260,11 +260,21 @@ def test_the_namespace_comes_from_the_option_then_the_publisher(
     assert done.returncode == 0, done.stderr
     assert f"{path}: core-summary, 6 rows imported, 4 rows skipped" in done.stdout
     assert f"{path}:10: skipped (unknown_level): branch" in done.stderr
+    assert "--namespace not used" not in done.stderr
     process(runtime)
     found = rollups(runtime)
     assert {key[3] for key in found} == {"acme-labs"}
     # "acme/api" in REFERENCE is still the repository api of the publisher acme
     assert found[("week", WEEK.start, "repository", "acme-labs", "api", "")] == (120, 0, 30, 0)
+    # a Trends report names its namespace in NAMESPACE: the option is not used, and says so
+    trends = tmp_path / "trends.csv"
+    trends.write_text(trends_report())
+    kept = run_cli(data_dir, "import", "dockerhub-csv", "--namespace", "acme-labs", str(trends))
+    assert kept.returncode == 0, kept.stderr
+    assert (
+        f"{trends}: --namespace not used: the file's Namespace column names its namespaces"
+        in kept.stderr
+    )
 
 
 def test_core_headers_tell_their_kind_or_say_what_is_missing() -> None:

@@ -104,6 +104,11 @@ def _show(report: FileReport) -> None:
     if report.ignored_columns:
         shown = ", ".join(_cell(name) for name in report.ignored_columns)
         err.print(f"{name}: columns not imported: {shown}", markup=False)
+    if report.namespace_unused:
+        err.print(
+            f"{name}: --namespace not used: the file's Namespace column names its namespaces",
+            markup=False,
+        )
     for namespace in report.unregistered:
         err.print(
             f"{name}: namespace {namespace!r} is not registered: its history is kept and shown "

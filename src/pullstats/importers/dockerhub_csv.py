@@ -110,6 +110,8 @@ class FileReport:
     ignored_columns: tuple[str, ...] = ()
     #: namespaces of imported rows that are not registered (kept; shown once registered)
     unregistered: list[str] = field(default_factory=list)
+    #: ``--namespace`` was given but the file names its own namespaces (a Namespace column)
+    namespace_unused: bool = False
     error: str = ""
 
 
@@ -161,6 +163,7 @@ def _import_file(
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         report.kind = header.kind
         report.ignored_columns = header.ignored
+        report.namespace_unused = namespace is not None and "namespace" in header.columns
         bounds: dict[str, object] = {
             "earliest_us": window.earliest_us,
             "latest_us": window.latest_us,
