@@ -59,7 +59,8 @@ class UseCase(enum.StrEnum):
 
 C = ClientCategory
 
-#: Every tool :func:`pullstats.enrich.user_agent.parse_user_agent` can name → its category; a
+#: Every tool :func:`pullstats.enrich.user_agent.parse_user_agent` can name, and the clients
+#: Docker's Trends reports name that no agent here tells (``docker-scout``) → its category; a
 #: tool not listed (and "", no tool) is :attr:`ClientCategory.UNKNOWN`.
 CATEGORIES: Mapping[str, ClientCategory] = {
     "docker": C.ENGINE,
@@ -73,13 +74,14 @@ CATEGORIES: Mapping[str, ClientCategory] = {
     "harbor": C.MIRROR,
     "artifactory": C.MIRROR,
     "trivy": C.SCANNER,
+    "docker-scout": C.SCANNER,  # named by Docker's Trends reports; it sends no agent of its own
     "grype": C.SCANNER,
     "syft": C.SCANNER,
     "renovate": C.BOT,
     "watchtower": C.BOT,
     "diun": C.BOT,
-    # Docker Scout, Snyk, Dependabot, Flux, Argo CD Image Updater and Keel send no agent of
-    # their own (docs/enrichment.md): they arrive as docker, go-containerregistry, Go-http-client
+    # Snyk, Dependabot, Flux, Argo CD Image Updater and Keel send no agent of their own
+    # (docs/enrichment.md): they arrive as docker, go-containerregistry, Go-http-client
     "skopeo": C.LIBRARY,
     "crane": C.LIBRARY,
     "go-containerregistry": C.LIBRARY,

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from pullstats.accounts import service
-from pullstats.db.models import CountryRollup
+from pullstats.db.models import BreakdownRollup, CountryRollup
 from pullstats.importers.dockerhub_csv import FileReport, import_files
 from pullstats.ingest.dockerhub_columns import FileKind, UnrecognisedFile, parse_header
 from pullstats.periods import Period, PeriodKind, period_of
@@ -155,6 +155,25 @@ def test_a_trends_report_adds_up_per_repository_and_tag_and_is_kept_as_it_is(
     assert (report.kind, report.rows, dict(report.skipped)) == (FileKind.CORE_TRENDS, 4, {})
     process(runtime)
     assert of(rollups(runtime), EARLIER) == TRENDS_MONTH
+    # the report's clouds and clients feed the breakdowns: docker from aws and gcp and
+    # containerd outside a cloud are CI/CD; docker-scout (a scanner) Unknown
+    with runtime.sessions() as session:
+        use_cases = {
+            (r.dimension, r.value): (r.pull_by_tag, r.pull_by_digest, r.version_check)
+            for r in session.scalars(
+                select(BreakdownRollup).where(
+                    BreakdownRollup.level == "namespace",
+                    BreakdownRollup.period_start == EARLIER.start,
+                    BreakdownRollup.dimension.in_(("use_case", "category")),
+                )
+            )
+        }
+    assert use_cases == {
+        ("use_case", "CI/CD"): (46, 9, 11),
+        ("use_case", "Unknown"): (0, 0, 12),
+        ("category", "engine"): (46, 9, 11),
+        ("category", "scanner"): (0, 0, 12),
+    }
     # the rows as they were, for the trends datasets: users kept, Docker's marks of nothing
     # (\N, "no csp") made pullstats' unknown, ''
     [part] = (data_dir / "lake" / "imported-trends" / "month" / EARLIER.start.isoformat()).iterdir()

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 from sqlalchemy import select
 
 from pullstats.config import Settings
 from pullstats.db.models import BreakdownRollup
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.ingest.records import PullRequestRecord
+from pullstats.lake_schema import IMPORTED_TRENDS
 from pullstats.pipeline import process
 from pullstats.rollups.steps import BREAKDOWNS
 from pullstats.runtime import Runtime
@@ -22,7 +24,7 @@ A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
 
 
 def action(
-    repo: str, kind: str, ip: bytes, host: str, net: str, tool: str, version: str
+    repo: str, kind: str, ip: bytes | None, host: str, net: str, tool: str, version: str
 ) -> dict[str, object]:
     return dict(
         namespace="acme",
@@ -49,7 +51,7 @@ ACTIONS = [
 
 def test_breakdowns_count_each_dimension_at_both_levels(tmp_path: Path) -> None:
     table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
-        BREAKDOWNS, {"actions": actions_table(ACTIONS)}
+        BREAKDOWNS, {"actions": actions_table(ACTIONS), "trends": []}
     )
     got = {
         (r["level"], r["repository"], r["dimension"], r["value"], r["version"]): (
@@ -110,7 +112,7 @@ def test_breakdowns_split_by_client_category_and_inferred_use_case(tmp_path: Pat
         action("web", "pull_by_tag", B, "azure", "hosting", "buildkit", "0.16.0"),  # Prod
     ]
     table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
-        BREAKDOWNS, {"actions": actions_table(actions)}
+        BREAKDOWNS, {"actions": actions_table(actions), "trends": []}
     )
 
     def split(level: str, repository: str, dimension: str) -> dict[str, tuple[int, int, int]]:
@@ -141,6 +143,95 @@ def test_breakdowns_split_by_client_category_and_inferred_use_case(tmp_path: Pat
         "scanner": (1, 0, 0),
         "bot": (0, 0, 1),
     }
+
+
+def test_breakdowns_take_imported_trends_reports(tmp_path: Path) -> None:
+    # a live pull of api by docker from aws, and Docker's Trends report of the same period
+    # downloaded twice (files a and b); repository old also has imported raw rows, which count
+    # its Hub pulls already, so the report's rows of old are left out
+    live = action("api", "pull_by_tag", A, "aws", "hosting", "docker", "27.3.1")
+    raw = action("old", "pull_by_tag", None, "", "", "docker", "") | {"ruleset_version": 0}
+    row = dict(namespace="acme", country="US", unique_authenticated_users=0)
+    trends = pa.Table.from_pylist(
+        [
+            row
+            | dict(
+                repository="api",
+                tag="1.0",
+                cloud_provider="gcp",
+                user_agent="docker",
+                data_downloads=4,
+                version_checks=1,
+                unique_unauthenticated_users=2,
+                filename="a",
+            ),
+            row
+            | dict(
+                repository="api",
+                tag="",
+                cloud_provider="",
+                user_agent="trivy",
+                data_downloads=3,
+                version_checks=0,
+                unique_unauthenticated_users=1,
+                filename="a",
+            ),
+            row
+            | dict(
+                repository="api",
+                tag="1.0",
+                cloud_provider="gcp",
+                user_agent="docker",
+                data_downloads=5,
+                version_checks=1,
+                unique_unauthenticated_users=2,
+                filename="b",
+            ),
+            row
+            | dict(
+                repository="old",
+                tag="1.0",
+                cloud_provider="",
+                user_agent="docker",
+                data_downloads=7,
+                version_checks=0,
+                unique_unauthenticated_users=1,
+                filename="a",
+            ),
+        ],
+        schema=IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string())),
+    )
+    table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
+        BREAKDOWNS, {"actions": actions_table([live, raw]), "trends": trends}
+    )
+
+    def split(repository: str, dimension: str) -> dict[tuple[str, str], tuple[int, int, int]]:
+        level = "repository" if repository else "namespace"
+        return {
+            (r["value"], r["version"]): (r["pull_by_tag"], r["pull_by_digest"], r["version_check"])
+            for r in table.to_pylist()
+            if (r["level"], r["repository"], r["dimension"]) == (level, repository, dimension)
+        }
+
+    # api: live docker/aws 1 by tag; the report: docker/gcp max(4, 5) by tag and 1 check,
+    # trivy (no cloud) 3 by digest (no tag); no version from a report
+    assert split("api", "tool_version") == {
+        ("docker", "27.3.1"): (1, 0, 0),
+        ("docker", ""): (5, 0, 1),
+        ("trivy", ""): (0, 3, 0),
+    }
+    assert split("api", "host") == {
+        ("aws", ""): (1, 0, 0),
+        ("gcp", ""): (5, 0, 1),
+        ("", ""): (0, 3, 0),
+    }
+    assert split("api", "type") == {("hosting", ""): (6, 0, 1), ("", ""): (0, 3, 0)}
+    # docker from a cloud: CI/CD (aws live, gcp reported); a scanner: Unknown
+    assert split("api", "use_case") == {("CI/CD", ""): (6, 0, 1), ("Unknown", ""): (0, 3, 0)}
+    assert split("api", "category") == {("engine", ""): (6, 0, 1), ("scanner", ""): (0, 3, 0)}
+    # old: only its imported raw row (docker, no cloud: Local Dev), not the report's 7
+    assert split("old", "use_case") == {("Local Dev", ""): (1, 0, 0)}
+    assert split("", "category") == {("engine", ""): (7, 0, 1), ("scanner", ""): (0, 3, 0)}
 
 
 def test_process_stores_the_breakdowns_with_the_periods_rollups(runtime: Runtime) -> None:

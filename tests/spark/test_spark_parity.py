@@ -231,7 +231,18 @@ def test_the_breakdown_counts_agree(spark: Any, tmp_path: Path) -> None:
         _action("acme", "web", "2", "pull_by_digest", C, host="", type=None),  # unknown: ''
         _action("globex", "gw", "1", "pull_by_tag", A, host="gcp", user_agent_tool="podman"),
     ]
-    got = _same_rows(spark, tmp_path, BREAKDOWNS, {"actions": actions_table(rows)})
+    trends = pa.Table.from_pylist(
+        [
+            # an imported Trends report's row: Docker's cloud and client for host and tool
+            dict(namespace="globex", repository="gw", tag="", country="US", cloud_provider="aws",
+                 user_agent="containerd", data_downloads=6, version_checks=2,
+                 unique_authenticated_users=0, unique_unauthenticated_users=3, filename="a"),
+        ],
+        schema=IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string())),
+    )  # fmt: skip
+    got = _same_rows(
+        spark, tmp_path, BREAKDOWNS, {"actions": actions_table(rows), "trends": trends}
+    )
     acme = {row[3:6]: row[6:] for row in got if row[:3] == ("namespace", "acme", "")}
     assert acme == {
         ("host", "aws", ""): (2, 0, 1),
@@ -248,8 +259,10 @@ def test_the_breakdown_counts_agree(spark: Any, tmp_path: Path) -> None:
         ("use_case", "Unknown", ""): (0, 1, 0),
     }
     globex = {row[3:5]: row[6:] for row in got if row[:3] == ("namespace", "globex", "")}
-    # podman is a local-dev engine; from gcp, CI/CD
-    assert globex[("category", "engine")] == globex[("use_case", "CI/CD")] == (1, 0, 0)
+    # podman is a local-dev engine; from gcp, CI/CD; the report's containerd from aws is Prod
+    assert globex[("category", "engine")] == (1, 6, 2)
+    assert globex[("use_case", "CI/CD")] == (1, 0, 0)
+    assert globex[("use_case", "Prod")] == (0, 6, 2)
 
 
 def test_the_extra_repos_actions_agree(spark: Any, tmp_path: Path) -> None:

@@ -4,10 +4,11 @@
 -- (`category`) and the use case inferred from the tool and the cloud (`use_case`; both from
 -- pullstats.client_categories, the step's functions). `dimension` names the split;
 -- `value` is the host, type, tool ('' when unknown), category or use case; `version` the
--- tool's version on 'tool_version' rows and '' on the others. No distinct count: over a range the dashboard adds
--- these up, which a distinct count never allows, and leaving it out keeps the step cheap (one
--- grouping of the actions, then the grouping sets over its few rows).
--- From the lake's actions only (imported summaries carry none of these).
+-- tool's version on 'tool_version' rows and '' on the others. No distinct count: over a range
+-- the dashboard adds these up, which a distinct count never allows, and leaving it out keeps
+-- the step cheap (one grouping of the actions, then the grouping sets over its few rows).
+-- `actions`: the period's actions; `trends`: its imported Docker DVP Core Trends rows, with the
+-- file each came from (the legacy files' summaries and the Summary report have no client).
 WITH keyed AS (
     SELECT
         namespace,
@@ -21,9 +22,47 @@ WITH keyed AS (
         count(*) FILTER (WHERE action = 'version_check') AS version_check
     FROM actions
     GROUP BY namespace, repository, host, type, tool, version
+), imported_repositories AS (
+    -- where imported Docker Hub raw rows count a repository's Hub pulls already (as in
+    -- rollups.counts, they win over a report of the same pulls)
+    SELECT DISTINCT namespace, repository FROM actions WHERE ruleset_version = 0
+), per_file AS (
+    -- a Trends row: Docker's cloud provider is pullstats' host (both write aws, gcp, azure …;
+    -- 'hosting' then, else the network type is not known), its client tool the tool, with no
+    -- version; downloads are pulls by tag, or by digest when it has no tag
+    SELECT
+        t.namespace,
+        t.repository,
+        coalesce(t.cloud_provider, '') AS host,
+        CASE WHEN coalesce(t.cloud_provider, '') <> '' THEN 'hosting' ELSE '' END AS type,
+        lower(coalesce(t.user_agent, '')) AS tool,
+        '' AS version,
+        t.filename,
+        sum(CASE WHEN t.tag <> '' THEN t.data_downloads ELSE 0 END) AS pull_by_tag,
+        sum(CASE WHEN t.tag = '' THEN t.data_downloads ELSE 0 END) AS pull_by_digest,
+        sum(t.version_checks) AS version_check
+    FROM trends AS t
+    LEFT JOIN imported_repositories AS i
+        ON t.namespace = i.namespace AND t.repository = i.repository
+    WHERE i.namespace IS NULL
+    GROUP BY t.namespace, t.repository, host, type, tool, version, t.filename
+), reported AS (
+    -- the same report downloaded twice is one population: the largest value, never the sum
+    SELECT
+        namespace,
+        repository,
+        host,
+        type,
+        tool,
+        version,
+        max(pull_by_tag) AS pull_by_tag,
+        max(pull_by_digest) AS pull_by_digest,
+        max(version_check) AS version_check
+    FROM per_file
+    GROUP BY namespace, repository, host, type, tool, version
 ), classified AS (
     SELECT *, client_category(tool) AS category, use_case(tool, host) AS use_case
-    FROM keyed
+    FROM (SELECT * FROM keyed UNION ALL SELECT * FROM reported)
 )
 SELECT
     CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,

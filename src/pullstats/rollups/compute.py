@@ -18,6 +18,9 @@ Summaries imported from Docker Hub (``pullstats import dockerhub-csv``, stored u
 - The same key in several imported summary files (the same export downloaded twice) is one
   population: the largest value of each column is taken, never the sum.
 
+Imported DVP Core Trends reports (``lake/imported-trends/``) also feed the counts by country and
+the breakdowns, the one import that says where and with what the pulls were made.
+
 The summary exports are written from these rows, so a period's exported summaries and its
 rollups agree, imported history included; the one export row that is not a rollup (an extra
 repo's namespace, counting only that repo) is counted by the same step (``rollups.counts``,
@@ -66,8 +69,8 @@ def rollup_periods(
                 lambda period: (
                     period,
                     _compute(runtime, period),
-                    _compute_countries(runtime, period),
-                    _compute_by_actions(runtime, period, BREAKDOWNS),
+                    _compute_with_trends(runtime, period, COUNTRIES),
+                    _compute_with_trends(runtime, period, BREAKDOWNS),
                 ),
                 periods,
             )
@@ -138,26 +141,14 @@ def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
     return _period_rows(runtime, period, COUNTS, {"actions": files, "summaries": summaries})
 
 
-def _compute_countries(runtime: Runtime, period: Period) -> list[dict[str, object]]:
-    """Counts by country (``breakdown=country``) at namespace and repository level: the lake's
-    actions, and the period's imported DVP Core Trends reports (the one import that has
-    countries)."""
+def _compute_with_trends(runtime: Runtime, period: Period, step: Step) -> list[dict[str, object]]:
+    """Counts by country (``breakdown=country``), or by cloud provider, network type, client
+    tool, client category and use case (the dashboard's breakdowns), at namespace and repository
+    level: the lake's actions and the period's imported DVP Core Trends reports, the one import
+    that splits pulls by country, cloud and client (legacy summaries and the Summary report have
+    none of these)."""
     files = action_files(runtime, period)
     trends = lake_files.imported_trend_files(runtime.settings, period.kind.value, period.start)
     if not files and not trends:
         return []
-    return _period_rows(runtime, period, COUNTRIES, {"actions": files, "trends": trends})
-
-
-def _compute_by_actions(runtime: Runtime, period: Period, step: Step) -> list[dict[str, object]]:
-    """Counts by cloud provider, network type and client tool (the dashboard's breakdowns) at
-    namespace and repository level.
-
-    Imported Docker Hub history does not count here: the legacy files have no such split, and
-    a Trends report's cloud and client tool (kept in ``lake/imported-trends``) are not yet
-    mapped onto pullstats' own host and tool values.
-    """
-    files = action_files(runtime, period)
-    if not files:
-        return []
-    return _period_rows(runtime, period, step, {"actions": files})
+    return _period_rows(runtime, period, step, {"actions": files, "trends": trends})

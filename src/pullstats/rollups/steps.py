@@ -2,7 +2,8 @@
 counts by cloud provider, network type and client tool (the dashboard's breakdowns).
 
 Imported Docker Hub history joins in where it says something: summaries in the counts, DVP Core
-Trends reports (which split pulls by country) in the counts by country."""
+Trends reports (which split pulls by country, cloud and client) in the counts by country and the
+breakdowns."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ COUNTRIES = Step(
 
 BREAKDOWNS = Step(
     "rollups.breakdowns",
-    (Input("actions", ACTIONS.schema),),
+    (Input("actions", ACTIONS.schema), Input("trends", IMPORTED_TRENDS.schema, filename=True)),
     "a breakdown rollup row: level, namespace, repository, dimension (host, type, "
     "tool_version, category, use_case), value, version and the three action counts",
     sql_file(__package__, "breakdowns"),
