@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from pullstats.config import Settings
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
-from pullstats.lake_schema import ACTIONS
+from pullstats.lake_schema import ACTIONS, IMPORTED_TRENDS
 from pullstats.runtime import Runtime
 from tests.cli_fork import ForkedProcess, run_pullstats_command, start_pullstats_command
 
@@ -252,6 +252,40 @@ def actions_table(rows: list[dict[str, object]]) -> pa.Table:
     return pa.Table.from_pylist(
         [{name: row.get(name) for name in ACTIONS.columns} for row in rows], schema=ACTIONS.schema
     )
+
+
+def trend(
+    repository: str,
+    tag: str,
+    cloud: str,
+    tool: str,
+    downloads: int,
+    checks: int,
+    file: str = "a",
+    **more: object,
+) -> dict[str, object]:
+    """One imported DVP Core Trends row of acme (``lake_schema.IMPORTED_TRENDS``), from file
+    ``file``; ``more`` sets the other columns (country, users)."""
+    return (
+        dict(
+            namespace="acme",
+            repository=repository,
+            tag=tag,
+            cloud_provider=cloud,
+            user_agent=tool,
+            data_downloads=downloads,
+            version_checks=checks,
+            filename=file,
+        )
+        | more
+    )
+
+
+def trends_table(*rows: dict[str, object]) -> pa.Table:
+    """Imported Trends rows with the ``filename`` a by-file input carries; columns left out
+    are NULL."""
+    schema = IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string()))
+    return pa.Table.from_pylist([{f.name: row.get(f.name) for f in schema} for row in rows], schema)
 
 
 def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:

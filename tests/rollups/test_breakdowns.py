@@ -6,19 +6,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pyarrow as pa
 from sqlalchemy import select
 
 from pullstats.config import Settings
 from pullstats.db.models import BreakdownRollup
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.ingest.records import PullRequestRecord
-from pullstats.lake_schema import IMPORTED_TRENDS
 from pullstats.pipeline import process
 from pullstats.rollups.steps import BREAKDOWNS
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import actions_table, write_spool
+from tests.conftest import actions_table, trend, trends_table, write_spool
 
 A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
 
@@ -151,55 +149,11 @@ def test_breakdowns_take_imported_trends_reports(tmp_path: Path) -> None:
     # its Hub pulls already, so the report's rows of old are left out
     live = action("api", "pull_by_tag", A, "aws", "hosting", "docker", "27.3.1")
     raw = action("old", "pull_by_tag", None, "", "", "docker", "") | {"ruleset_version": 0}
-    row = dict(namespace="acme", country="US", unique_authenticated_users=0)
-    trends = pa.Table.from_pylist(
-        [
-            row
-            | dict(
-                repository="api",
-                tag="1.0",
-                cloud_provider="gcp",
-                user_agent="docker",
-                data_downloads=4,
-                version_checks=1,
-                unique_unauthenticated_users=2,
-                filename="a",
-            ),
-            row
-            | dict(
-                repository="api",
-                tag="",
-                cloud_provider="",
-                user_agent="trivy",
-                data_downloads=3,
-                version_checks=0,
-                unique_unauthenticated_users=1,
-                filename="a",
-            ),
-            row
-            | dict(
-                repository="api",
-                tag="1.0",
-                cloud_provider="gcp",
-                user_agent="docker",
-                data_downloads=5,
-                version_checks=1,
-                unique_unauthenticated_users=2,
-                filename="b",
-            ),
-            row
-            | dict(
-                repository="old",
-                tag="1.0",
-                cloud_provider="",
-                user_agent="docker",
-                data_downloads=7,
-                version_checks=0,
-                unique_unauthenticated_users=1,
-                filename="a",
-            ),
-        ],
-        schema=IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string())),
+    trends = trends_table(
+        trend("api", "1.0", "gcp", "docker", 4, 1, "a"),
+        trend("api", "", "", "trivy", 3, 0, "a"),  # no tag: pulled by digest
+        trend("api", "1.0", "gcp", "docker", 5, 1, "b"),
+        trend("old", "1.0", "", "docker", 7, 0, "a"),
     )
     table = DuckDBEngine(Settings(data_dir=tmp_path)).arrow(
         BREAKDOWNS, {"actions": actions_table([live, raw]), "trends": trends}

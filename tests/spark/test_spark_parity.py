@@ -29,10 +29,10 @@ from pullstats.exports.steps import EXTRA_ACTIONS, ROLLUP_ROWS, SUMMARY_LINES, S
 from pullstats.exports.views import Dataview
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, REPEATS
-from pullstats.lake_schema import IMPORTED_SUMMARIES, IMPORTED_TRENDS
+from pullstats.lake_schema import IMPORTED_SUMMARIES
 from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
 from pullstats.steps import Input, Step
-from tests.conftest import actions_table
+from tests.conftest import actions_table, trend, trends_table
 
 pyspark = pytest.importorskip(
     "pyspark.sql",
@@ -196,23 +196,12 @@ def test_the_rollup_counts_agree(spark: Any, tmp_path: Path) -> None:
 
 
 def test_the_country_counts_agree(spark: Any, tmp_path: Path) -> None:
-    trend = dict(
-        namespace="acme",
-        repository="api",
-        cloud_provider="",
-        user_agent="docker",
-        unique_authenticated_users=1,
-        unique_unauthenticated_users=1,
-    )
-    trends = pa.Table.from_pylist(
-        [
-            # an imported DVP Core Trends report: pulls by tag, and by digest where no tag...
-            trend | dict(country="US", tag="1.0", data_downloads=5, version_checks=1, filename="a"),
-            trend | dict(country="", tag="", data_downloads=2, version_checks=0, filename="a"),
-            # ...and another download of it, with less: the larger value, never the sum
-            trend | dict(country="US", tag="1.0", data_downloads=4, version_checks=1, filename="b"),
-        ],
-        schema=IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string())),
+    trends = trends_table(
+        # an imported DVP Core Trends report: pulls by tag, and by digest where no tag...
+        trend("api", "1.0", "", "docker", 5, 1, "a", country="US"),
+        trend("api", "", "", "docker", 2, 0, "a", country=""),
+        # ...and another download of it, with less: the larger value, never the sum
+        trend("api", "1.0", "", "docker", 4, 1, "b", country="US"),
     )
     rows = _same_rows(
         spark, tmp_path, COUNTRIES, {"actions": actions_table(ACTION_ROWS), "trends": trends}
@@ -231,15 +220,10 @@ def test_the_breakdown_counts_agree(spark: Any, tmp_path: Path) -> None:
         _action("acme", "web", "2", "pull_by_digest", C, host="", type=None),  # unknown: ''
         _action("globex", "gw", "1", "pull_by_tag", A, host="gcp", user_agent_tool="podman"),
     ]
-    trends = pa.Table.from_pylist(
-        [
-            # an imported Trends report's row: Docker's cloud and client for host and tool
-            dict(namespace="globex", repository="gw", tag="", country="US", cloud_provider="aws",
-                 user_agent="containerd", data_downloads=6, version_checks=2,
-                 unique_authenticated_users=0, unique_unauthenticated_users=3, filename="a"),
-        ],
-        schema=IMPORTED_TRENDS.schema.append(pa.field("filename", pa.string())),
-    )  # fmt: skip
+    # an imported Trends report's row: Docker's cloud and client for host and tool
+    trends = trends_table(
+        trend("gw", "", "aws", "containerd", 6, 2, namespace="globex", country="US")
+    )
     got = _same_rows(
         spark, tmp_path, BREAKDOWNS, {"actions": actions_table(rows), "trends": trends}
     )
