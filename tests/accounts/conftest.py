@@ -8,6 +8,7 @@ dropped afterwards. Without the variable the PostgreSQL half is skipped, saying 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -31,7 +32,6 @@ from tests.conftest import (
     CATALOG_ENV,
     ON_POSTGRESQL,
     cli_env,
-    free_port,
     fresh_postgres_url,
     require_e2e_mark,
 )
@@ -114,7 +114,11 @@ def start_api(
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(**overrides: Any) -> Api:
-        port = free_port()
+        # the socket is bound here and handed over: a port found free and bound later could be
+        # taken in between by another test's server (it was, once, under xdist)
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        port = int(listening.getsockname()[1])
         config = uvicorn.Config(
             create_app(make_settings(**overrides)),
             host="127.0.0.1",
@@ -124,7 +128,7 @@ def start_api(
             proxy_headers=False,  # as `pullstats serve` runs it
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
         thread.start()
         servers.append((server, thread))
         deadline = time.monotonic() + 30
