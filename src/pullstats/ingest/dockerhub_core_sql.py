@@ -34,8 +34,11 @@ from pullstats.ingest.dockerhub_sql import (
     PARSED_SUMMARIES,
     PERIOD_ROW_DETAILS,
     PERIOD_ROW_PROBLEMS,
+    bad_count_cell,
+    count_cell,
     period_day,
     trimmed_rows,
+    unknown_cell,
 )
 
 __all__ = ["CORE_KINDS", "CORE_ROWS", "PARSED_CORE", "core_sql"]
@@ -58,22 +61,13 @@ PARSED_CORE = pa.schema(
     ]
 )
 
-#: What Docker writes for "nothing": ``null`` and the SQL-dump ``\N``, any case.
-_NOTHING = "('null', '\\n')"
+#: What Docker writes for "nothing" in these reports: ``null`` and the SQL-dump ``\N`` (lower
+#: case, as :func:`unknown_cell` compares).
+_NOTHING = ("null", "\\n")
 
 
 def _unknown(column: str) -> str:
-    """A descriptive cell with Docker's marks of nothing made pullstats' own unknown, ''."""
-    return f"CASE WHEN lower({column}) IN {_NOTHING} THEN '' ELSE {column} END"
-
-
-def _count(column: str) -> str:
-    return f"try_cast(nullif({column}, '') AS BIGINT)"
-
-
-def _bad(column: str) -> str:
-    """Whether a count cell is given but is not a non-negative whole number."""
-    return f"({column} <> '' AND coalesce({_count(column)} < 0, true))"
+    return unknown_cell(column, _NOTHING)
 
 
 def _shown(column: str) -> str:
@@ -145,7 +139,7 @@ def core_sql(kind: FileKind) -> str:
     key = _summary_key() if kind is FileKind.CORE_SUMMARY else _trends_key()
     counts = ("data_downloads", "version_check", "event_count", "pulls")
     users = ("unique_authenticated_users", "unique_unauthenticated_users")
-    bad_cells = " OR ".join(_bad(column) for column in (*counts, *users))
+    bad_cells = " OR ".join(bad_count_cell(column) for column in (*counts, *users))
     return f"""
         WITH t AS ({trimmed_rows(CORE_COLUMNS)}),
         k AS (
@@ -170,12 +164,12 @@ def core_sql(kind: FileKind) -> str:
                 lower(date_granularity) AS granularity,
                 date_granularity || ' ' || date_reference AS period_text,
                 upper({_unknown("ip_country")}) AS country,
-                CASE WHEN lower(cloud_service_provider) IN ('no csp', 'null', '\\n') THEN ''
-                     ELSE lower(cloud_service_provider) END AS cloud_provider,
+                {unknown_cell("lower(cloud_service_provider)", ("no csp", *_NOTHING))}
+                    AS cloud_provider,
                 {_unknown(unformula_sql("user_agent"))} AS user_agent,
                 {bad_cells} AS bad_cell,
                 concat_ws(', ', {", ".join(_shown(column) for column in counts)}) AS count_text,
-                {", ".join(f"{_count(column)} AS {column}_n" for column in (*counts, *users))}
+                {", ".join(f"{count_cell(column)} AS {column}_n" for column in (*counts, *users))}
             FROM k
         ), c AS (
             SELECT *,

@@ -78,9 +78,22 @@ def period_day(column: str) -> str:
     )
 
 
-def unknown_cell(column: str) -> str:
-    """A descriptive cell, with Docker's ``null`` (any case) made pullstats' own unknown, ''."""
-    return f"CASE WHEN lower({column}) = 'null' THEN '' ELSE {column} END"
+def unknown_cell(column: str, marks: tuple[str, ...] = ("null",)) -> str:
+    """A descriptive cell, with Docker's marks of nothing (``null``; any case) made pullstats'
+    own unknown, ''."""
+    listed = ", ".join(sql_text(mark) for mark in marks)
+    return f"CASE WHEN lower({column}) IN ({listed}) THEN '' ELSE {column} END"
+
+
+def count_cell(column: str) -> str:
+    """A count cell → BIGINT; NULL when empty or not a whole number."""
+    return f"try_cast(nullif({column}, '') AS BIGINT)"
+
+
+def bad_count_cell(column: str) -> str:
+    """Whether a count cell is given but is not a non-negative whole number."""
+    cast = count_cell(column)
+    return f"({column} <> '' AND ({cast} IS NULL OR {cast} < 0))"
 
 
 def _instant(column: str) -> str:
@@ -205,10 +218,8 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
         first, last = period_day("period_start"), period_day("period_end")
     else:
         first, last = "$period_start", "$period_end"
-    casts = {c: f"try_cast(nullif({c}, '') AS BIGINT)" for c in COUNT_COLUMNS}
-    bad_count = " OR ".join(
-        f"({c} <> '' AND ({cast} IS NULL OR {cast} < 0))" for c, cast in casts.items()
-    )
+    casts = {c: count_cell(c) for c in COUNT_COLUMNS}
+    bad_count = " OR ".join(bad_count_cell(c) for c in COUNT_COLUMNS)
     needs_repository = kind in (FileKind.SUMMARY, FileKind.REPO_SUMMARY)
     needs_reference = kind is FileKind.SUMMARY
     bad_repository = f"repository <> '' AND {BAD_REPOSITORY}" if needs_repository else "false"

@@ -1,8 +1,8 @@
 -- rollups.countries: a period's counts by country at namespace and repository level
 -- (breakdown=country). `actions`: the period's actions; `trends`: the period's imported
 -- Docker DVP Core Trends rows, with the file each came from (the legacy summaries and the
--- Summary report carry no country). An unknown country is 'ZZ', and so is anything but two
--- letters (an imported file's "Germany" would not fit the catalog's column).
+-- Summary report carry no country). country_code (the step's function): an unknown country is
+-- 'ZZ', and so is anything but two letters (an imported "Germany" would not fit the catalog).
 WITH lake AS (
     SELECT
         CASE WHEN grouping(repository) = 1 THEN 'namespace' ELSE 'repository' END AS level,
@@ -18,10 +18,7 @@ WITH lake AS (
         SELECT
             namespace,
             repository,
-            CASE WHEN length(country) = 2
-                    AND substr(upper(country), 1, 1) BETWEEN 'A' AND 'Z'
-                    AND substr(upper(country), 2, 1) BETWEEN 'A' AND 'Z'
-                THEN upper(country) ELSE 'ZZ' END AS country,
+            country_code(country) AS country,
             action,
             ip_hash,
             ruleset_version
@@ -42,10 +39,7 @@ WITH lake AS (
         SELECT
             namespace,
             repository,
-            CASE WHEN length(country) = 2
-                    AND substr(upper(country), 1, 1) BETWEEN 'A' AND 'Z'
-                    AND substr(upper(country), 2, 1) BETWEEN 'A' AND 'Z'
-                THEN upper(country) ELSE 'ZZ' END AS country,
+            country_code(country) AS country,
             tag,
             data_downloads,
             version_checks,

@@ -18,11 +18,19 @@ COUNTS = Step(
     sql_file(__package__, "counts"),
 )
 
+#: A country as the country rollups keep it: ISO 3166-1 alpha-2 upper case, 'ZZ' for anything
+#: else (empty, NULL, a name). String comparisons, not a regular expression per action.
+_COUNTRY_CODE = """CASE WHEN length(c) = 2
+    AND substr(upper(c), 1, 1) BETWEEN 'A' AND 'Z'
+    AND substr(upper(c), 2, 1) BETWEEN 'A' AND 'Z'
+    THEN upper(c) ELSE 'ZZ' END"""
+
 COUNTRIES = Step(
     "rollups.countries",
     (Input("actions", ACTIONS.schema), Input("trends", IMPORTED_TRENDS.schema, filename=True)),
     "a country rollup row: level, namespace, repository, country and the four counts",
     sql_file(__package__, "countries"),
+    functions=(Function("country_code", ("c",), lambda: _COUNTRY_CODE),),
 )
 
 BREAKDOWNS = Step(
