@@ -353,7 +353,21 @@ def start_server(
     """``pullstats serve ARGS`` in a child process on a free loopback port, once /healthz
     answers."""
     require_e2e_mark("a server process")
+    # the port is found free here and bound by the child: another test's server can take it in
+    # between (it did once, under xdist), and then the child exits saying so; take another
+    for _ in range(3):
+        server = _serve_on_a_free_port(data_dir, log, env, args)
+        if server is not None:
+            return server
+    raise RuntimeError(f"no free port after 3 tries: {log.read_text()}")
+
+
+def _serve_on_a_free_port(
+    data_dir: Path, log: Path, env: dict[str, str] | None, args: tuple[str, ...]
+) -> Server | None:
+    """The started server, or None when its port was taken before it bound it."""
     port = free_port()
+    start = log.stat().st_size if log.exists() else 0
     process = start_pullstats_command(
         ["serve", "--host", "127.0.0.1", "--port", str(port), *args], cli_env(data_dir, env), log
     )
@@ -362,6 +376,8 @@ def start_server(
     with httpx.Client(timeout=1) as client:  # one client: each new one loads the CA bundle
         while time.monotonic() < deadline:
             if process.poll() is not None:
+                if b"already in use" in log.read_bytes()[start:]:  # serve says so, by name
+                    return None
                 raise RuntimeError(f"server exited: {log.read_text()}")
             try:
                 if client.get(f"{server.url}/healthz").status_code == 200:
