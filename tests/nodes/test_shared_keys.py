@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from pullstats.accounts import jwt_tokens
 from pullstats.config import Settings
@@ -104,6 +104,29 @@ def test_a_node_that_opened_before_the_key_was_made_is_refused_before_hashing(
         compact(b)
     assert not (b.paths.keys / "ip-hash.key").exists()  # nor made one of its own
     assert list(b.paths.requests.rglob("*.parquet")) == []
+
+
+def test_a_key_made_by_another_worker_while_this_one_checks_is_accepted(
+    open_node: Callable[..., Runtime],
+) -> None:
+    """Two workers of one server start at once: the first makes the download key and records
+    it just as the second checks. The second reads the catalog, then the keys dir, so it finds
+    the file of every key it finds recorded (read the other way round, a worker whose keys were
+    the installation's was refused, and `serve --workers 2` failed to start now and then)."""
+    a, b = open_node("node-a"), open_node("node-b")
+    made = []
+
+    def another_worker_makes_the_key(conn, cursor, statement, *args: object) -> None:  # type: ignore[no-untyped-def]
+        if "installation_keys" in statement and not made:
+            made.append(download_key_ring(a.settings).signing_key())
+            check_keys(a.sessions, a.paths.keys)
+
+    event.listen(b.engine, "before_cursor_execute", another_worker_makes_the_key)
+    try:
+        check_keys(b.sessions, b.paths.keys)
+    finally:
+        event.remove(b.engine, "before_cursor_execute", another_worker_makes_the_key)
+    assert made and ("download", made[0].kid) in catalog_keys(b)
 
 
 def test_a_rotation_reaches_every_node_sharing_the_keys_and_refuses_a_stale_copy(

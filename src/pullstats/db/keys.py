@@ -94,13 +94,15 @@ def check_keys(sessions: sessionmaker[Session], keys_dir: Path, *, record: bool 
     """Refuse keys that differ from the installation's; record the fingerprints of new ones.
 
     Two nodes recording a first key at once: one insert fails, and the check runs again against
-    the winner's fingerprint (equal on a shared keys dir, a refusal otherwise).
+    the winner's fingerprint (equal on a shared keys dir, a refusal otherwise). The keys dir is
+    read *after* the catalog: a key is in its file before its fingerprint is recorded, so a node
+    reading in this order sees every recorded key another node (or worker) made meanwhile.
     """
     for attempt in range(2):
-        local = local_fingerprints(keys_dir)
         try:
             with sessions.begin() as session:
                 catalog = _catalog(session)
+                local = local_fingerprints(keys_dir)
                 problem = _problem(keys_dir, local, catalog)
                 if problem is not None:
                     raise KeysDiffer(problem)
