@@ -129,6 +129,29 @@ def test_a_key_made_by_another_worker_while_this_one_checks_is_accepted(
     assert made and ("download", made[0].kid) in catalog_keys(b)
 
 
+def test_a_node_hashing_as_another_makes_the_ip_hash_key_uses_that_key(
+    open_node: Callable[..., Runtime],
+) -> None:
+    """node-b finds no ip-hash key file, and asks the catalog whether the installation has one
+    just as node-a makes and records it: node-b hashes with node-a's key, not a refusal."""
+    a, b = open_node("node-a"), open_node("node-b")
+    write_spool(a, pull("a1", "192.0.2.7"))
+    write_spool(b, pull("b1", "192.0.2.7"))
+
+    compacted = []
+
+    def another_node_makes_the_key(conn, cursor, statement, *args: object) -> None:  # type: ignore[no-untyped-def]
+        if "installation_keys" in statement and not compacted:
+            compacted.append(compact(a))
+
+    event.listen(b.engine, "before_cursor_execute", another_node_makes_the_key)
+    try:
+        compact(b)
+    finally:
+        event.remove(b.engine, "before_cursor_execute", another_node_makes_the_key)
+    assert len(ip_hashes(b)) == 1 and ip_hashes(b) == ip_hashes(a)
+
+
 def test_a_rotation_reaches_every_node_sharing_the_keys_and_refuses_a_stale_copy(
     open_node: Callable[..., Runtime], node_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:

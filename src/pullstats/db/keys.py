@@ -128,7 +128,9 @@ def shared_secret(sessions: sessionmaker[Session], paths: DataDir, name: str) ->
         ring = name.removesuffix(".key")
         with sessions() as session:
             known = session.scalar(select(InstallationKey.kid).where(InstallationKey.ring == ring))
-        if known is not None:  # made by another node: never make a second one
+        # made by another node (never make a second one), unless the file is there now: another
+        # worker links it into place before it records it
+        if known is not None and not (paths.keys / name).exists():
             raise KeysDiffer(_lacks(paths.keys, ring, FIRST_KID))
     secret = paths.secret_key(name)
     check_keys(sessions, paths.keys)
