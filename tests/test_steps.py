@@ -248,9 +248,10 @@ def test_the_rollup_steps_yield_the_rollup_tables_columns(step: Step, table: typ
     assert stored == ["period_kind", "period_start", *columns]
 
 
-def test_the_raw_view_is_the_actions_without_the_address_hash_and_ruleset() -> None:
+def test_the_raw_view_is_the_actions_without_the_address_and_user_hashes_and_ruleset() -> None:
     assert len(RAW_COLUMNS) == len(set(RAW_COLUMNS))
-    assert set(RAW_COLUMNS) == set(ACTIONS.columns) - {"ip_hash", "ruleset_version"}
+    hidden = {"ip_hash", "user_hash", "ruleset_version"}
+    assert set(RAW_COLUMNS) == set(ACTIONS.columns) - hidden
 
 
 def test_the_lake_transforms_run_without_an_engine() -> None:
@@ -259,6 +260,7 @@ def test_the_lake_transforms_run_without_an_engine() -> None:
     lake = [step for step in TRANSFORMS if step.name.startswith("lake.")]
     assert {step.name for step in lake} == {
         "lake.hash_ips",
+        "lake.hash_users",
         "lake.enrich_addresses",
         "lake.enrich_user_agents",
     }

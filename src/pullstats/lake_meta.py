@@ -6,18 +6,43 @@ any one release. A release that changes a table's columns, types or partitioning
 by a *newer* release is refused with a message, never read half-understood. A lake written
 before this file existed has the layout of version 1: the file is added to it when it is next
 opened for writing.
+
+A lake of an older version is migrated (:func:`migrate_lake`) when a command that writes opens
+it, under the job lock; a command that only reads refuses it until then. Each migration is
+idempotent file by file (a file already in the new shape is left as it is) and replaces each
+file whole, so a run stopped half-way leaves every file readable and the next one finishes the
+job; the version is recorded last.
+
+- **1 → 2**: the requests and actions (and Docker Hub's imported actions) gain ``user_hash``,
+  after ``ip_hash``: NULL in every row written before, as for an anonymous request, since no
+  release before it kept the user.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from pullstats import __version__
-from pullstats.lake_schema import LAKE_SCHEMA_VERSION
+from pullstats.lake_schema import (
+    ACTIONS,
+    IMPORTED_ACTIONS,
+    LAKE_SCHEMA_VERSION,
+    REQUESTS,
+    LakeTable,
+)
 from pullstats.storage import Store
+
+log = logging.getLogger("pullstats.lake")
 
 META_FILE = "_meta.json"
 
@@ -30,13 +55,17 @@ def lake_version(lake: Store, staging: Path, *, create: bool) -> int:
     """The lake's schema version, checked; with ``create``, the file is written when missing.
 
     :class:`LakeVersionError` names the file and says what to do when the lake is newer than
-    this release, or the file is unreadable; ``staging``: the local folder a new file is
+    this release, or older without ``create`` (with it, the caller runs :func:`migrate_lake`),
+    or the file is unreadable; ``staging``: the local folder a new file is
     written in before it is published.
     """
     path = lake.location(META_FILE)
     try:
         text = lake.read_bytes(META_FILE).decode("utf-8")
     except FileNotFoundError:
+        # a lake older than the file holds version 1's tables; a new one is of this release
+        if any(lake.folders(table.folder) for table in MIGRATIONS[1][0]):
+            return 1
         if create:
             _write(lake, staging)
         return LAKE_SCHEMA_VERSION
@@ -55,10 +84,16 @@ def lake_version(lake: Store, staging: Path, *, create: bool) -> int:
             f"pullstats {__version__} reads version {LAKE_SCHEMA_VERSION}: run the newer "
             "release, or restore a backup of the data dir made with this one"
         )
-    if version < LAKE_SCHEMA_VERSION:  # no release has raised the version yet
+    if version < min(MIGRATIONS):
         raise LakeVersionError(
             f"{path}: lake schema version {version} has no migration to "
             f"{LAKE_SCHEMA_VERSION} in pullstats {__version__}"
+        )
+    if version < LAKE_SCHEMA_VERSION and not create:
+        raise LakeVersionError(
+            f"{path}: the lake has schema version {version}; pullstats {__version__} reads "
+            f"version {LAKE_SCHEMA_VERSION} and migrates it when a command that writes opens "
+            "it: run `pullstats process` (or start the server) once"
         )
     return version
 
@@ -81,3 +116,60 @@ def _write(lake: Store, staging: Path) -> None:
     # two processes opening a new data dir at once write the same version: either file is right
     data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
     lake.write_bytes(META_FILE, data, staging)
+
+
+def _add_user_hash(table: pa.Table) -> pa.Table | None:
+    if "user_hash" in table.column_names:
+        return None
+    at = table.column_names.index("ip_hash") + 1
+    nulls = pa.nulls(table.num_rows, pa.binary())
+    return table.add_column(at, pa.field("user_hash", pa.binary()), nulls)
+
+
+#: version → the tables whose files change on the way to the next version, and how (None: the
+#: file is in the new shape already)
+MIGRATIONS: dict[int, tuple[tuple[LakeTable, ...], Callable[[pa.Table], pa.Table | None]]] = {
+    1: ((REQUESTS, ACTIONS, IMPORTED_ACTIONS), _add_user_hash),
+}
+
+
+def migrate_lake(lake: Store, staging: Path) -> int:
+    """Bring an older lake's files to :data:`LAKE_SCHEMA_VERSION` and record it; the number
+    of files rewritten. The caller holds the job lock (nothing else writes meanwhile)."""
+    version = lake_version(lake, staging, create=True)  # again: another node may have done it
+    rewritten = 0
+    for step in range(version, LAKE_SCHEMA_VERSION):
+        tables, change = MIGRATIONS[step]
+        for table in tables:
+            keys = lake.files(table.folder, ".parquet")
+            log.info(
+                "lake: schema version %d → %d: %d files of %s",
+                step,
+                step + 1,
+                len(keys),
+                table.folder,
+            )
+            for key in keys:
+                rewritten += _rewrite(lake, staging, key, change)
+    if version < LAKE_SCHEMA_VERSION:
+        _write(lake, staging)
+        log.info(
+            "lake: schema version %d recorded (%d files rewritten)", LAKE_SCHEMA_VERSION, rewritten
+        )
+    return rewritten
+
+
+def _rewrite(
+    lake: Store, staging: Path, key: str, change: Callable[[pa.Table], pa.Table | None]
+) -> int:
+    changed = change(pq.read_table(io.BytesIO(lake.read_bytes(key))))
+    if changed is None:
+        return 0
+    staging.mkdir(parents=True, exist_ok=True)
+    staged = staging / f".migrate-{uuid.uuid4().hex}.parquet"
+    try:
+        pq.write_table(changed, staged, compression="zstd", compression_level=1)
+        lake.publish(staged, key)
+    finally:
+        staged.unlink(missing_ok=True)
+    return 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 #: The version of the lake's layout and schemas this release writes and reads.
-LAKE_SCHEMA_VERSION = 1
+LAKE_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ REQUESTS = LakeTable(
             _text("tag", False),
             _text("digest", False),
             pa.field("ip_hash", pa.binary(), False),  # HMAC-SHA256 of the address, 16 bytes
+            # keyed hash of the authenticated user name (lake/user_hash.py), 16 bytes; NULL for
+            # an anonymous request or a source that does not tell (schema version 2)
+            pa.field("user_hash", pa.binary()),
             _text("user_agent", False),
             _text("source", False),
             *(
@@ -100,6 +103,7 @@ ACTIONS = LakeTable(
                 )
             ),
             pa.field("ip_hash", pa.binary()),
+            pa.field("user_hash", pa.binary()),  # the first request's (schema version 2)
             pa.field("ruleset_version", pa.int16()),
         ]
     ),

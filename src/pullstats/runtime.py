@@ -17,7 +17,9 @@ from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
-from pullstats.lake_meta import lake_version
+from pullstats.job_lock import hold_job_lock
+from pullstats.lake_meta import lake_version, migrate_lake
+from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 
 
 class NoInstallation(RuntimeError):
@@ -50,7 +52,7 @@ class Runtime:
         # a store on S3 that cannot be used stops the command here, before any work
         settings.lake.check()
         settings.exports_store.check()
-        lake_version(settings.lake, settings.paths.tmp, create=create)
+        version = lake_version(settings.lake, settings.paths.tmp, create=create)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:
@@ -62,6 +64,9 @@ class Runtime:
             sessions = make_sessions(engine)
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths.keys, record=create)
+            if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
+                with hold_job_lock(engine, settings.paths.job_lock):
+                    migrate_lake(settings.lake, settings.paths.tmp)
         except BaseException:
             engine.dispose()
             raise

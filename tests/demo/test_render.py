@@ -31,7 +31,7 @@ MANIFESTS = manifest_info(DEMO_CATALOG)
 
 # combined + ` $msec "$upstream_http_docker_content_digest"`
 NGINX = re.compile(
-    r"(?P<ip>\S+) - - \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "
+    r"(?P<ip>\S+) - (?P<user>\S+) \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "
     r'"(?P<method>GET|HEAD) /v2/(?P<name>\S+)/manifests/(?P<ref>\S+) HTTP/1\.1" '
     r'(?P<status>\d{3}) (?P<bytes>\d+) "-" "(?P<ua>[^"]*)" (?P<msec>\d+\.\d{3}) "(?P<digest>[^"]*)"'
 )
@@ -77,6 +77,7 @@ def test_events_have_the_distribution_shape(requests: pa.Table) -> None:
         assert target["size"] == target["length"] > 0
         assert target["url"].endswith("/manifests/" + target["digest"])
         assert list(request) == ["id", "addr", "host", "method", "useragent"]
+        assert event["actor"] in ({}, {"name": event["actor"].get("name")})
         # Go's RFC3339Nano: up to 9 fraction digits, trailing zeros cut
         fraction = re.fullmatch(
             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,9}))?Z", event["timestamp"]
@@ -86,6 +87,10 @@ def test_events_have_the_distribution_shape(requests: pa.Table) -> None:
         assert 32_768 <= int(port) < 61_000
         assert (":" in host) == host.startswith("[")
     assert any(e["request"]["addr"].startswith("[") for e in events)  # some IPv6 clients
+    # the authenticated user, as Distribution names it; {} for an anonymous pull
+    users = requests["user"].to_pylist()
+    assert [e["actor"].get("name", "") for e in events] == users
+    assert "" in users and {"name": next(u for u in users if u)} in [e["actor"] for e in events]
     media = {e["target"]["mediaType"] for e in events}
     assert media == {
         "application/vnd.oci.image.index.v1+json",
@@ -105,10 +110,13 @@ def test_nginx_lines_parse_back_to_the_same_requests(requests: pa.Table) -> None
     assert lines[-1] == ""
     rows = requests.to_pylist()
     assert len(lines) - 1 == len(rows)
+    logged: set[str] = set()
     for line, row in zip(lines, rows, strict=False):
         match = NGINX.fullmatch(line)
         assert match, line
         assert match["ip"] == row["ip"] and match["method"] == row["method"]
+        assert match["user"] == (row["user"] or "-")  # $remote_user
+        logged.add(match["user"])
         assert match["name"] == row["name"]
         assert match["ref"] == (row["tag"] or row["digest"])
         assert match["status"] == "200"
@@ -118,15 +126,25 @@ def test_nginx_lines_parse_back_to_the_same_requests(requests: pa.Table) -> None
         assert match["time"] == stamp.strftime("%d/%b/%Y:%H:%M:%S +0000")
         assert match["digest"] == row["digest"]
         assert match["ua"].replace("\\x5C", "\\") == row["ua"]
+    assert "-" in logged and len(logged) > 10
 
 
 def test_nginx_escapes_as_nginx_does(requests: pa.Table) -> None:
     odd = requests.slice(0, 2)
     odd = odd.set_column(7, "ua", pa.array(['say "hi"\\', "tab\there é"]))
     odd = odd.set_column(5, "digest", pa.array(["", odd["digest"][1].as_py()]))
+    odd = odd.set_column(10, "user", pa.array(['o"brien\\', "josé"]))
     first, second = nginx_lines(odd, MANIFESTS).decode().splitlines()
     assert '"say \\x22hi\\x22\\x5C"' in first and first.endswith('"-"')
+    assert first.split(" ")[2] == "o\\x22brien\\x5C"
+    assert second.split(" ")[2] == "jos\\xC3\\xA9"
     assert '"tab\\x09here \\xC3\\xA9"' in second
+
+
+def test_actor_names_are_json_escaped(requests: pa.Table) -> None:
+    odd = requests.slice(0, 3).set_column(10, "user", pa.array(['o"brien\\', "josé", ""]))
+    events = [json.loads(e) for e in notification_events(odd, MANIFESTS, np.random.default_rng(3))]
+    assert [e["actor"] for e in events] == [{"name": 'o"brien\\'}, {"name": "josé"}, {}]
 
 
 def test_a_table_that_is_not_a_spool_table_is_refused() -> None:

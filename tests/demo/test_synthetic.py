@@ -354,6 +354,7 @@ def test_rows_are_requests_the_notification_parser_accepts(tables: list[pa.Table
                 "digest": record.digest,
             },
             "request": {"addr": address, "method": record.method, "useragent": record.ua},
+            "actor": {"name": record.user} if record.user else {},
         }
         assert parse_event(event, record.recv) == record
 
@@ -393,6 +394,7 @@ def test_spool_lines_escape_like_the_json_module() -> None:
                 "ua": text,
                 "src": "log",
                 "recv": 2**62 + i,
+                "user": text,
             }
             for i, text in enumerate(awkward)
         ],

@@ -337,7 +337,9 @@ def near_log_lines(draw: st.DrawFn) -> str:
     )
     fields = {
         "addr": draw(st.sampled_from(["192.0.2.7", "2001:DB8::1", "host"]) | _TRICKY),
-        "user": draw(st.sampled_from(["-", "[x", "a]b", 'u"v']) | _TRICKY),
+        "user": draw(
+            st.sampled_from(["-", "[x", "a]b", 'u"v', "alice", "a\\x22b\\x5C", "a" * 300]) | _TRICKY
+        ),
         "time": draw(st.sampled_from(["05/Oct/2026:12:00:00 +0000", "05/Oct/2026"]) | _TRICKY),
         "status": draw(st.sampled_from(["200", "206", "404", "2000"])),
         "ua": draw(
@@ -379,6 +381,62 @@ def test_cutting_at_quotes_gives_what_the_pattern_gives(
     data = "".join(f"{line}\n" for line in lines).encode()
     quick = parse_bytes(data, log_format, per_chunk=False)
     assert_same(quick, parse_bytes(data, log_format, per_chunk=False, cut_at_quotes=False))
+
+
+# --- the authenticated user (nginx's $remote_user, the head's third field) ----------------------
+
+
+def _with_user(user: str, tail: str = "") -> str:
+    return f"192.0.2.7 - {user} [05/Oct/2026:12:00:00 +0000] {_GOOD}{tail}\n"
+
+
+@pytest.mark.parametrize("tail", ["", ' 1791204266.402 "-"'], ids=["combined", "pullstats"])
+@pytest.mark.parametrize("cut_at_quotes", [True, False], ids=["cut", "pattern"])
+def test_a_request_carries_the_user_of_its_line(tail: str, cut_at_quotes: bool) -> None:
+    written_and_read = [
+        ("alice", "alice"),
+        ("-", ""),  # anonymous
+        ("ci-bot@example.com", "ci-bot@example.com"),
+        ("a]b[", "a]b["),  # brackets before [time]
+        ("a\\x22b\\x5Cc", 'a"b\\c'),  # nginx writes " and \\ as \\x22 and \\x5C
+        ("\\x5Cx22", "\\x22"),  # an escaped backslash, then x22: not a quote
+        ("q\\x", "q\\x"),  # no escape nginx writes: left as it is
+        ('q\\"r', 'q\\"r'),  # gorilla writes a URL's user unescaped (a line for the pattern)
+        ("u" * 300, "u" * 256),  # cut to USER_CHARS characters
+        ("é" * 300, "é" * 256),  # characters, not bytes
+        ("u" * 255 + "\\x22\\x5Cz", "u" * 255 + '"'),  # cut after decoding
+    ]
+    data = "".join(_with_user(user, tail) for user, _ in written_and_read).encode()
+    parsed = parse_bytes(data, cut_at_quotes=cut_at_quotes)
+    assert parsed.skipped == Counter()
+    assert parsed.requests["user"].to_pylist() == [read for _, read in written_and_read]
+    # the user is not part of any other field
+    assert set(parsed.requests["ua"].to_pylist()) == {DOCKER_UA}
+    assert set(parsed.requests["ip"].to_pylist()) == {"192.0.2.7"}
+
+
+def test_the_user_takes_no_part_in_a_lines_reason() -> None:
+    # a user does not change why a line is skipped, nor makes it a request
+    data = (
+        _with_user("alice").replace("manifests/3.20", "blobs/" + D)
+        + _with_user("alice").replace(" 200 ", " 401 ")
+        + _with_user("alice")
+    )
+    parsed = parse_bytes(data.encode())
+    assert parsed.skipped == Counter(blob_request=1, non_2xx=1)
+    assert parsed.requests["user"].to_pylist() == ["alice"]
+
+
+@pytest.mark.parametrize(
+    "name", ["nginx-combined.log", "nginx-pullstats.log", "registry-access.log"]
+)
+def test_lines_without_a_user_give_an_empty_one(name: str) -> None:
+    # nginx writes - for a request without Basic credentials; the registry's own log (gorilla)
+    # has no authenticated user to write and always writes -
+    for cut_at_quotes in (True, False):
+        parsed = parse_bytes((LOGS / name).read_bytes(), cut_at_quotes=cut_at_quotes)
+        assert parsed.requests.num_rows == 4
+        assert parsed.requests["user"].to_pylist() == [""] * 4
 
 
 # --- the command line, end to end ---------------------------------------------------------------

@@ -213,15 +213,17 @@ record_texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @given(
-    texts=st.lists(record_texts, min_size=9, max_size=9),
+    texts=st.lists(record_texts, min_size=10, max_size=10),
     ts=st.integers(-(2**62), 2**62),
     recv=st.integers(0, 2**62),
 )
 def test_record_line_is_what_json_dumps_writes(texts: list[str], ts: int, recv: int) -> None:
     # compaction and demo/synthetic.py's to_spool_lines rely on this exact byte form; the
     # registry's request id is written only when there is one (demo spools have none)
-    event_id, method, name, tag, digest, ip, ua, src, rid = texts
-    record = PullRequestRecord(event_id, ts, method, name, tag, digest, ip, ua, src, recv, rid)
+    event_id, method, name, tag, digest, ip, ua, src, rid, user = texts
+    record = PullRequestRecord(
+        event_id, ts, method, name, tag, digest, ip, ua, src, recv, rid, user
+    )
     fields = asdict(record)
     if not rid:
         del fields["rid"]
@@ -251,12 +253,41 @@ def test_the_registry_request_id_is_kept_when_it_is_one(given: object, kept: str
     assert only_record(parse_event(event, RECEIVED_US)).rid == kept
 
 
+@pytest.mark.parametrize(
+    ("actor", "user"),
+    [
+        ({"name": "ci-bot"}, "ci-bot"),  # an authenticated pull
+        ({}, ""),  # Distribution's anonymous pull
+        (None, ""),  # no actor member at all
+        ({"name": ""}, ""),
+        ({"name": "é" * 300}, "é" * 256),  # kept to USER_CHARS
+    ],
+)
+def test_the_actor_is_the_authenticated_user(actor: dict[str, str] | None, user: str) -> None:
+    event = manifest_pull()
+    if actor is None:
+        del event["actor"]
+    else:
+        event["actor"] = actor
+    record = only_record(parse_event(event, RECEIVED_US))
+    assert record.user == user
+    assert json.loads(record.to_line())["user"] == user
+
+
+@pytest.mark.parametrize("actor", ["ci-bot", ["ci-bot"], {"name": 7}])
+def test_an_actor_of_the_wrong_shape_rejects_its_event(actor: object) -> None:
+    event = manifest_pull()
+    event["actor"] = actor
+    with pytest.raises(UnparseableRequest, match=r"actor|name"):
+        parse_event(event, RECEIVED_US)
+
+
 def test_spool_lines_of_nothing_is_empty() -> None:
     assert spool_lines([]) == b""
 
 
 @pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\uDC00x"])
-@pytest.mark.parametrize("key", ["id", "useragent"])
+@pytest.mark.parametrize("key", ["id", "useragent", "actor"])
 def test_lone_surrogate_rejects_only_its_event(escape: str, key: str) -> None:
     # JSON may escape a lone surrogate; UTF-8 spool lines cannot hold one, so before this was
     # caught the whole delivery failed with a 500, and the registry retried it for ever
@@ -264,6 +295,8 @@ def test_lone_surrogate_rejects_only_its_event(escape: str, key: str) -> None:
     placeholder = "@@PLACEHOLDER@@"
     if key == "id":
         bad["id"] = placeholder
+    elif key == "actor":
+        bad["actor"] = {"name": placeholder}
     else:
         bad["request"]["useragent"] = placeholder
     body = envelope(manifest_pull(event_id="ok-0"), bad, manifest_pull(event_id="ok-2"))

@@ -23,10 +23,12 @@ from pullstats.lake.steps import (
     LAKE_REQUESTS,
     NEW_ADDRESSES,
     NEW_REQUESTS,
+    NEW_USERS,
     NOTIFICATION_HOURS,
     REPEATS,
     UNUSABLE,
     USABLE,
+    USERS,
 )
 from pullstats.lake_schema import REQUESTS
 from pullstats.timestamps import DAY_US, micros
@@ -43,7 +45,7 @@ def engine(tmp_path: Path) -> DuckDBEngine:
 def spool_row(id: str, at: datetime = NOON, **fields: object) -> dict[str, object]:
     row: dict[str, object] = dict(
         id=id, ts=micros(at), method="GET", name="acme/api", tag="1.0", digest="",
-        ip="192.0.2.1", ua="docker/27.0", src="notification", recv=micros(at),
+        ip="192.0.2.1", ua="docker/27.0", src="notification", recv=micros(at), user="",
     )  # fmt: skip
     return row | fields
 
@@ -62,7 +64,7 @@ def test_the_batch_steps_keep_the_spool_columns_and_the_day_rows_are_the_lakes(
     assert engine.arrow(FIRST_ARRIVALS, empty).column_names == spool
     assert engine.arrow(NEW_REQUESTS, empty | {"ids": []}).column_names == spool
     day = {"day_start": 0, "day_end": DAY_US}
-    rows = engine.arrow(LAKE_REQUESTS, empty | {"addresses": [], "agents": []}, day)
+    rows = engine.arrow(LAKE_REQUESTS, empty | {"addresses": [], "agents": [], "users": []}, day)
     assert rows.column_names == list(REQUESTS.columns)
     assert rows.schema.types == REQUESTS.schema.types
 
@@ -102,11 +104,12 @@ def test_repeats_keep_the_first_arrival_and_the_lakes_ids_are_dropped(
     ]
 
 
-def test_a_day_of_rows_joins_the_runs_addresses_and_agents(engine: DuckDBEngine) -> None:
+def test_a_day_of_rows_joins_the_runs_addresses_agents_and_users(engine: DuckDBEngine) -> None:
     rows = batch(
-        spool_row("a", name="alpine", ip=None),
-        spool_row("b", name="grp/sub/app"),
-        spool_row("c", NOON + timedelta(days=1)),
+        spool_row("a", name="alpine", ip=None, user=""),
+        spool_row("b", name="grp/sub/app", user="ci-bot"),
+        spool_row("c", NOON + timedelta(days=1), user="ci-bot"),
+        spool_row("d", name="grp/web", user=None),  # a spool line from before users
     )
     addresses = pa.Table.from_pylist(
         [{"ip": ip, "ip_hash": ip.encode(), **dict.fromkeys(ADDRESS_COLUMNS, "x")}
@@ -119,17 +122,23 @@ def test_a_day_of_rows_joins_the_runs_addresses_and_agents(engine: DuckDBEngine)
         [{"ua": "docker/27.0", **dict.fromkeys(USER_AGENT_COLUMNS, "docker")}],
         schema=AGENTS.schema,
     )
+    known_users = pa.table({"user": ["admin"], "user_hash": [b"h-admin"]}, USERS.schema)
+    new_users = engine.arrow(NEW_USERS, {"batch": rows, "users": known_users})
+    assert new_users["user"].to_pylist() == ["ci-bot"]  # once, and never '' or NULL
+    users = pa.table({"user": ["admin", "ci-bot"], "user_hash": [b"h-admin", b"h-ci"]})
     start = micros(NOON) // DAY_US * DAY_US
     day = engine.arrow(
         LAKE_REQUESTS,
-        {"batch": rows, "addresses": addresses, "agents": agents},
+        {"batch": rows, "addresses": addresses, "agents": agents, "users": users},
         {"day_start": start, "day_end": start + DAY_US},
     ).sort_by("id")
-    columns = ["id", "namespace", "repository", "ip_hash", "user_agent_tool"]
+    columns = ["id", "namespace", "repository", "ip_hash", "user_hash", "user_agent_tool"]
     assert day.select(columns).to_pylist() == [
-        dict(id="a", namespace="library", repository="alpine", ip_hash=b"",
+        dict(id="a", namespace="library", repository="alpine", ip_hash=b"", user_hash=None,
              user_agent_tool="docker"),
         dict(id="b", namespace="grp", repository="sub/app", ip_hash=b"192.0.2.1",
+             user_hash=b"h-ci", user_agent_tool="docker"),
+        dict(id="d", namespace="grp", repository="web", ip_hash=b"192.0.2.1", user_hash=None,
              user_agent_tool="docker"),
     ]  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""``lake/_meta.json``: a data dir says which lake version it holds, and a newer one is refused."""
+"""``lake/_meta.json``: a data dir says which lake version it holds, a newer one is refused and
+an older one migrated when a command that writes opens it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def meta_of(data_dir: Path) -> dict[str, object]:
 def test_a_new_data_dir_records_its_lake_version(data_dir: Path) -> None:
     Runtime.open(catalog_settings(data_dir)).close()
     meta = meta_of(data_dir)
-    assert meta["schema_version"] == LAKE_SCHEMA_VERSION == 1
+    assert meta["schema_version"] == LAKE_SCHEMA_VERSION == 2
     assert str(meta["written_by"]).startswith("pullstats ")
 
 
@@ -30,14 +31,14 @@ def test_a_lake_from_before_the_file_gets_it_when_opened_for_writing(data_dir: P
     Runtime.open(catalog_settings(data_dir), create=False).close()  # reading adds nothing
     assert not (data_dir / "lake" / "_meta.json").exists()
     Runtime.open(catalog_settings(data_dir)).close()
-    assert meta_of(data_dir)["schema_version"] == 1
+    assert meta_of(data_dir)["schema_version"] == 2  # it holds no table yet: of this release
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('{"schema_version": 2}', "the lake has schema version 2, written by a newer pullstats"),
-        ('{"schema_version": 0}', "lake schema version 0 has no migration to 1"),
+        ('{"schema_version": 3}', "the lake has schema version 3, written by a newer pullstats"),
+        ('{"schema_version": 0}', "lake schema version 0 has no migration to 2"),
         ("{not json", "not a pullstats lake description"),
         ('{"schema_version": "1"}', "not a pullstats lake description"),
         ('{"schema_version": true}', "not a pullstats lake description"),
@@ -64,4 +65,4 @@ def test_commands_refuse_a_newer_lake_in_one_line(data_dir: Path) -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert "_meta.json: the lake has schema version 7" in lines[0]
-        assert "reads version 1" in lines[0]
+        assert "reads version 2" in lines[0]

@@ -70,7 +70,7 @@ def test_an_invalid_record_is_set_aside_and_the_rest_processed(
     runtime: Runtime, change: dict[str, Any]
 ) -> None:
     first, second = good_lines()
-    spool(runtime, first, line(**{"id": "bad", **change}), second)
+    spool(runtime, first, line(**{"id": "bad", "user": "ci-bot", **change}), second)
     result = process(runtime)
     assert result.compaction.written == 2
     assert result.compaction.set_aside == {"invalid_record": 1}
@@ -79,6 +79,9 @@ def test_an_invalid_record_is_set_aside_and_the_rest_processed(
     [part] = (runtime.paths.root / "lake" / "set-aside" / "invalid_record").rglob("*.parquet")
     kept = pq.read_table(part)
     assert "ip" not in kept.column_names and "ip_hash" in kept.column_names
+    # nor the user's name: its keyed hash, as in the lake
+    assert "user" not in kept.column_names and b"ci-bot" not in part.read_bytes()
+    assert kept["user_hash"].to_pylist()[0] is not None
     assert kept["method"].to_pylist() == [change.get("method", "GET")]
     # a second run finds nothing new and counts the record once
     assert process(runtime).compaction.set_aside == {}

@@ -28,7 +28,7 @@ from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.exports.steps import EXTRA_ACTIONS, ROLLUP_ROWS, SUMMARY_LINES, SUMMARY_ROWS
 from pullstats.exports.views import Dataview
 from pullstats.ingest.records import SPOOL_SCHEMA
-from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, REPEATS
+from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, NEW_USERS, REPEATS
 from pullstats.lake_schema import IMPORTED_SUMMARIES
 from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
 from pullstats.steps import Input, Step
@@ -333,14 +333,16 @@ def test_compactions_batch_steps_agree(spark: Any, tmp_path: Path) -> None:
         dict(id="e3", ts=day + 86_400_000_000, recv=day, name="acme/web", tag="2", digest="",
              ua="c"),
     ]  # fmt: skip
-    common = dict(method="GET", ip="192.0.2.1", src="notification")
+    common = dict(method="GET", ip="192.0.2.1", src="notification", user="")
+    spool[0]["user"] = spool[1]["user"] = "ci-bot"
     batch = pa.Table.from_pylist(
         [{name: (common | row).get(name) for name in SPOOL_SCHEMA.names} for row in spool],
         schema=SPOOL_SCHEMA,
     )
     assert _same_rows(spark, tmp_path, REPEATS, {"batch": batch}) == [(1,)]
     firsts = _same_rows(spark, tmp_path, FIRST_ARRIVALS, {"batch": batch})
-    assert sorted((row[0], row[-1]) for row in firsts) == [
+    recv = SPOOL_SCHEMA.names.index("recv")
+    assert sorted((row[0], row[recv]) for row in firsts) == [
         ("e1", day + 7),
         ("e2", day + 8),
         ("e3", day),
@@ -350,3 +352,5 @@ def test_compactions_batch_steps_agree(spark: Any, tmp_path: Path) -> None:
     ids = pa.table({"id": ["e2", "e9"]})
     new = _same_rows(spark, tmp_path, NEW_REQUESTS, {"batch": batch, "ids": ids})
     assert sorted(row[0] for row in new) == ["e1", "e1", "e3"]
+    users = pa.table({"user": ["admin"], "user_hash": [b"h"]})
+    assert _same_rows(spark, tmp_path, NEW_USERS, {"batch": batch, "users": users}) == [("ci-bot",)]

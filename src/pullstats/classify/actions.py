@@ -293,6 +293,7 @@ def _actions_from(requests: pa.Table, gaps: np.ndarray, starts: np.ndarray) -> p
             "user_agent_version": firsts["user_agent_version"],
             "user_agent": firsts["user_agent"],
             "ip_hash": firsts["ip_hash"],
+            "user_hash": firsts["user_hash"],
             "ruleset_version": pa.repeat(pa.scalar(RULESET_VERSION, pa.int16()), len(grouped)),
         }
     )
@@ -303,7 +304,7 @@ _ACTION_ORDER = ("ts", "namespace", "repository", "ip_hash", "received", "id")
 #: What an action takes from its first request (gathered once per action: the wide part).
 _FIRST_REQUEST_COLUMNS = (
     "ts", "namespace", "repository", "tag", "type", "host", "country", "domain",
-    "user_agent_tool", "user_agent_version", "user_agent", "ip_hash",
+    "user_agent_tool", "user_agent_version", "user_agent", "ip_hash", "user_hash",
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ WITH per_file AS (
         filename,
         timestamp, action_day, namespace, repository, reference, digest, tag, http_method,
         action, type, host, country, domain, user_agent_tool, user_agent_version, user_agent,
-        ip_hash, ruleset_version,
+        ip_hash, user_hash, ruleset_version,
         count(*) AS n
     FROM imported
     GROUP BY ALL
@@ -17,7 +17,7 @@ WITH per_file AS (
     SELECT
         timestamp, action_day, namespace, repository, reference, digest, tag, http_method,
         action, type, host, country, domain, user_agent_tool, user_agent_version, user_agent,
-        ip_hash, ruleset_version,
+        ip_hash, user_hash, ruleset_version,
         max(n) AS n
     FROM per_file
     GROUP BY ALL
@@ -25,5 +25,5 @@ WITH per_file AS (
 SELECT
     timestamp, action_day, namespace, repository, reference, digest, tag, http_method,
     action, type, host, country, domain, user_agent_tool, user_agent_version, user_agent,
-    ip_hash, ruleset_version
+    ip_hash, user_hash, ruleset_version
 FROM (SELECT *, unnest(range(n)) AS nth FROM kept)

@@ -16,7 +16,7 @@ from pullstats.steps import Input, Step, Transform, sql_file
 REQUEST_COLUMNS = (
     "ts", "namespace", "repository", "tag", "digest", "method", "ip_hash", "user_agent",
     "country", "host", "type", "domain", "user_agent_tool", "user_agent_version", "received",
-    "id",
+    "id", "user_hash",
 )  # fmt: skip
 
 _REQUESTS = pa.schema([REQUESTS.schema.field(name) for name in REQUEST_COLUMNS])

@@ -3,7 +3,8 @@
 :class:`References` numbers every (repository, tag) of a catalog with its digests;
 :class:`Clients` is the population of pulling clients (class, network, tool, address, user
 agent, favourite image, when each appears); :class:`Bots` are the update bots whose lone HEADs
-check a tag at a fixed interval. Drawn once per generation from the seeded generator.
+check a tag at a fixed interval. Drawn once per generation from the seeded generator; who of
+them is signed in, and as whom, is drawn by :mod:`pullstats.demo.registry_users`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pullstats.demo.arrays import (
+    ROW_CLIENT,
     ROW_DIGEST_ID,
-    ROW_IP,
     ROW_METHOD,
     ROW_NAME,
     ROW_RECV,
     ROW_TAG_ID,
     ROW_TS,
-    ROW_UA,
+    ROWS,
     BoolArray,
     IntArray,
 )
@@ -119,14 +120,17 @@ class Clients:
         self.first_day[np.argmax(self.weight)] = 0  # never a day without a client
         burst = np.array([c.burst_mean for c in CLASSES])[self.klass]
         self.requests_per_session = burst * TOOL_STEPS[self.tool]
+        #: each client's user (an index into the pool of user names; 0: anonymous)
+        self.user = np.zeros(n, dtype=np.int64)
 
 
 class Bots:
     """Version-check bots: a few addresses HEAD-ing the tags they watch at fixed intervals."""
 
     def __init__(
-        self, rng: np.random.Generator, per_day: float, refs: References, *, ip_offset: int
+        self, rng: np.random.Generator, per_day: float, refs: References, *, numbered_from: int
     ) -> None:
+        """Bots checking about ``per_day`` times a day in all, numbered from ``numbered_from``."""
         kinds: list[int] = []
         periods: list[int] = []
         watches: list[int] = []
@@ -165,7 +169,7 @@ class Bots:
             network[members] = _choose(rng, NETWORKS, spec.networks, len(members))
             tool[members] = TOOL_NAMES.index(spec.tool)
         self.ips = _addresses(rng, network, rng.random(n) < 0.1)
-        ua = _user_agents(rng, tool, np.zeros(n, dtype=np.int64))
+        self.ua = _user_agents(rng, tool, np.zeros(n, dtype=np.int64))
         period_us = np.array(periods, dtype=np.int64) * US
         phase = (rng.random(n) * period_us).astype(np.int64)
         count = np.array(watches, dtype=np.int64)
@@ -177,8 +181,10 @@ class Bots:
         self.base = phase[owner] + since
         self.period = period_us[owner]
         self.ref = refs.draw(rng, len(owner))
-        self.ip = owner + ip_offset
-        self.ua = ua[owner]
+        self.sender = owner + numbered_from  # of each watched image's checks
+        self.kind = kind_array
+        #: each bot's user (an index into the pool of user names; 0: anonymous)
+        self.user = np.zeros(n, dtype=np.int64)
 
     def checks(self, rng: np.random.Generator, lo: int, hi: int, refs: References) -> IntArray:
         """Rows of the checks due in [lo, hi)."""
@@ -190,7 +196,7 @@ class Bots:
             + np.arange(len(watch))
             - np.repeat(np.cumsum(count) - count, count)
         )
-        out = np.empty((8, len(watch)), dtype=np.int64)
+        out = np.empty((ROWS, len(watch)), dtype=np.int64)
         out[ROW_TS] = (
             self.base[watch] + k * self.period[watch] + rng.integers(0, 250_000, len(watch))
         )
@@ -200,8 +206,7 @@ class Bots:
         out[ROW_NAME] = refs.repository[ref]
         out[ROW_TAG_ID] = ref + 1
         out[ROW_DIGEST_ID] = refs.index[ref]
-        out[ROW_IP] = self.ip[watch]
-        out[ROW_UA] = self.ua[watch]
+        out[ROW_CLIENT] = self.sender[watch]
         return out
 
 

@@ -4,10 +4,11 @@ Responsible for turning SPOOL_SCHEMA tables (from :mod:`pullstats.demo.synthetic
 
 - CNCF Distribution notification events, as the registry POSTs them to an endpoint
   (``{"events": [...]}`` with ``id, timestamp, action, target, request, actor, source``;
-  timestamps as Go's RFC3339Nano, client addresses with their port);
+  timestamps as Go's RFC3339Nano, client addresses with their port; ``actor`` holds the
+  authenticated user's ``name``, and is ``{}`` for an anonymous request);
 - nginx access-log lines in the format pullstats recommends: ``combined`` followed by
   `` $msec "$upstream_http_docker_content_digest"``, with nginx's own escaping of ``"``, ``\\``
-  and non-printable bytes (``\\xHH``).
+  and non-printable bytes (``\\xHH``); the user is ``$remote_user``, ``-`` when anonymous.
 
 Pure: no I/O. Lines and events are built from whole columns in Arrow, not row by row, so a day
 of millions of requests renders in seconds. Randomness (request ids, client ports, the
@@ -114,6 +115,10 @@ def notification_events(
     ip = table["ip"]
     port = pa.array(rng.integers(32_768, 61_000, n), pa.int64())  # Linux ephemeral ports
     addr = pc.if_else(pc.match_substring(ip, ":"), _join("[", ip, "]:", port), _join(ip, ":", port))
+    user = table["user"]
+    actor = pc.if_else(
+        pc.equal(user, ""), pa.scalar("{}", _TEXT), _join('{"name":', _json_text(user), "}")
+    )
     events = _join(
         '{"id":',
         _json_text(table["id"]),
@@ -142,7 +147,9 @@ def notification_events(
         _json_text(table["method"]),
         ',"useragent":',
         _json_text(table["ua"]),
-        '},"actor":{},"source":{"addr":',
+        '},"actor":',
+        actor,
+        ',"source":{"addr":',
         json.dumps(f"{registry_host}:5000"),
         ',"instanceID":',
         json.dumps(instance_id),
@@ -183,7 +190,9 @@ def nginx_lines(table: pa.Table, manifests: ManifestInfo) -> bytes:
                              '$status $body_bytes_sent "$http_referer" '
                              '"$http_user_agent" $msec "$upstream_http_docker_content_digest"';
 
-    with the server's clock on UTC. A HEAD sends no body, so it logs 0 bytes.
+    with the server's clock on UTC. A HEAD sends no body, so it logs 0 bytes. ``$remote_user``
+    is the request's user (``-`` when anonymous), escaped as nginx does: the generator's names
+    (``[a-z0-9._-]``) never hold a space, which nginx would leave as it is.
     """
     _check(table)
     if table.num_rows == 0:
@@ -199,9 +208,12 @@ def nginx_lines(table: pa.Table, manifests: ManifestInfo) -> bytes:
     _, size = manifests.lookup(digest)
     sent = pc.if_else(pc.equal(table["method"], "HEAD"), pa.scalar(0, pa.int64()), size)
     logged_digest = pc.if_else(pc.equal(digest, ""), pa.scalar("-", pa.string()), digest)
+    user = pc.if_else(pc.equal(table["user"], ""), pa.scalar("-", pa.string()), table["user"])
     lines = _join(
         table["ip"],
-        " - - [",
+        " - ",
+        _nginx_escape(user),
+        " [",
         local_time,
         '] "',
         _nginx_escape(table["method"]),

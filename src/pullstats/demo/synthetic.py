@@ -10,6 +10,9 @@ them as spool lines). It models what a registry sees (the model's constants are 
   a few NAT addresses pulling the same tag in bursts (docker, buildkit, kaniko), scripts and
   tools (crane, skopeo, curl, Go-http-client), and update bots (Watchtower, Renovate) that only
   HEAD a tag at a fixed interval; cloud, ISP and business addresses, IPv4 mostly;
+- who is signed in: a share of them pull as a registry user (``docker login``, pull secrets, CI
+  service accounts, bots' tokens), one user often from several clients and addresses; most
+  pull anonymously (:mod:`pullstats.demo.registry_users`);
 - how each client spells a pull: HEAD by tag, GET of the index by digest, GET of the platform
   manifest (docker, containerd); GET by tag then GET of the platform manifest
   (containers/image, go-containerregistry); pulls by digest; lone HEADs (version checks);
@@ -29,20 +32,21 @@ import numpy as np
 import pyarrow as pa
 
 from pullstats.demo.arrays import (
+    ROW_CLIENT,
     ROW_DIGEST_ID,
-    ROW_IP,
     ROW_METHOD,
     ROW_NAME,
     ROW_RECV,
     ROW_TAG_ID,
     ROW_TS,
-    ROW_UA,
+    ROWS,
     ByteArray,
     FloatArray,
     IntArray,
 )
 from pullstats.demo.catalog import SyntheticCatalog
 from pullstats.demo.population import Bots, Clients, References, user_agent_pool
+from pullstats.demo.registry_users import sign_in
 from pullstats.demo.traffic_model import (
     BOT_SHARE,
     BURST_GAP_US,
@@ -106,12 +110,13 @@ def _generate(
     rng = np.random.default_rng(seed)
     refs = References(catalog)
     clients = Clients(rng, int(np.clip(requests_per_day * 0.8, 200, 500_000)), days, refs)
-    bots = Bots(rng, BOT_SHARE * requests_per_day, refs, ip_offset=len(clients.ips))
-    pools = _Pools(refs, pa.concat_arrays([clients.ips, bots.ips]), received_us)
+    bots = Bots(rng, BOT_SHARE * requests_per_day, refs, numbered_from=len(clients.ips))
+    users = sign_in(seed, clients, bots, refs)
+    pools = _Pools(refs, clients, bots, users, received_us)
     pulls_per_day = max(0.0, requests_per_day - bots.per_day)
     factors = _day_factors(start, days)
     first_us = (start - dt.date(1970, 1, 1)).days * DAY_US
-    rows = np.empty((8, 0), dtype=np.int64)
+    rows = np.empty((ROWS, 0), dtype=np.int64)
     uids = np.empty((0, 16), dtype=np.uint8)
     for day in range(days):
         day_us = first_us + day * DAY_US
@@ -189,7 +194,7 @@ def _pulls(
     request_client = pull_client[of_pull]
     arch = clients.arch[request_client]
     platform = STEP_PLATFORM[request_pattern, step]
-    out = np.empty((8, len(of_pull)), dtype=np.int64)
+    out = np.empty((ROWS, len(of_pull)), dtype=np.int64)
     out[ROW_TS] = pull_us[of_pull] + offset.astype(np.int64)
     out[ROW_RECV] = 0
     out[ROW_METHOD] = STEP_METHOD[request_pattern, step]
@@ -198,8 +203,7 @@ def _pulls(
     out[ROW_DIGEST_ID] = np.where(
         platform, refs.platform[request_ref, arch], refs.index[request_ref]
     )
-    out[ROW_IP] = clients.ip[request_client]
-    out[ROW_UA] = clients.ua[request_client]
+    out[ROW_CLIENT] = request_client
     return out
 
 
@@ -225,16 +229,29 @@ def _delivery_delays(rng: np.random.Generator, n: int) -> IntArray:
 class _Pools:
     """The strings rows point at, and the turning of row matrices into Arrow tables."""
 
-    def __init__(self, refs: References, ips: pa.Array, received_us: int | None) -> None:
+    def __init__(
+        self,
+        refs: References,
+        clients: Clients,
+        bots: Bots,
+        users: pa.Array,
+        received_us: int | None,
+    ) -> None:
         self.methods = pa.array(METHODS, pa.string())
         self.names, self.tags, self.digests = refs.names, refs.tags, refs.digests
-        self.ips = ips
+        self.ips, self.users = pa.concat_arrays([clients.ips, bots.ips]), users
+        # per client, then per bot: its address, user agent and user
+        bot_ips = len(clients.ips) + np.arange(len(bots.ips), dtype=np.int64)
+        self.ip = np.concatenate([clients.ip, bot_ips])
+        self.ua = np.concatenate([clients.ua, bots.ua])
+        self.user = np.concatenate([clients.user, bots.user])
         self.uas = user_agent_pool()[0]
         self.received_us = received_us
 
     def table(self, rows: IntArray, uids: ByteArray) -> pa.Table:
         n = rows.shape[1]
         recv = rows[ROW_RECV] if self.received_us is None else np.full(n, self.received_us)
+        sender = rows[ROW_CLIENT]
         return pa.Table.from_arrays(
             [
                 _uuid_text(uids),
@@ -243,10 +260,11 @@ class _Pools:
                 self.names.take(rows[ROW_NAME]),
                 self.tags.take(rows[ROW_TAG_ID]),
                 self.digests.take(rows[ROW_DIGEST_ID]),
-                self.ips.take(rows[ROW_IP]),
-                self.uas.take(rows[ROW_UA]),
+                self.ips.take(self.ip[sender]),
+                self.uas.take(self.ua[sender]),
                 pa.repeat(pa.scalar("notification", pa.string()), n),
                 pa.array(recv, pa.int64()),
+                self.users.take(self.user[sender]),
             ],
             schema=SPOOL_SCHEMA,
         )

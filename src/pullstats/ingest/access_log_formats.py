@@ -21,6 +21,7 @@ from pullstats.ingest.notifications import (
     DIGEST,
     TAG,
 )
+from pullstats.ingest.records import USER_CHARS
 from pullstats.names import repository_name_sql
 from pullstats.sql_literals import sql_text
 
@@ -46,7 +47,9 @@ SKIP_REASONS = IGNORED_REASONS + ERROR_REASONS
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 
 
-_HEAD = r"(\S+) \S+ \S+ \[([^\]]*)\] "  # addr, ident, user, [time], up to the request
+# addr, ident, user, [time], up to the request. None of the first three holds a space, so the
+# user is the head's third space-separated piece (how both paths take it: it has no group).
+_HEAD = r"(\S+) \S+ \S+ \[([^\]]*)\] "
 
 
 _STATUS = r" ([0-9]{3}) (?:[0-9]+|-) "  # between the request and the referer
@@ -144,6 +147,10 @@ fields AS (
             ELSE regexp_extract(line, $pattern, 4) END AS status,
         CASE WHEN NOT candidate THEN NULL WHEN cut THEN p[6]
             ELSE regexp_extract(line, $pattern, 5) END AS ua,
+        -- the user (nginx's remote_user) as written: the head's third piece (the line's own
+        -- when it was not cut), which the pattern matched as \\S+
+        CASE WHEN NOT candidate THEN NULL WHEN cut THEN split_part(p[1], ' ', 3)
+            ELSE split_part(line, ' ', 3) END AS user,
         CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, $pattern, 6)
             WHEN len(p) = 9 THEN trim(p[7]) ELSE '' END AS msec,
         CASE WHEN NOT candidate THEN NULL WHEN NOT cut THEN regexp_extract(line, $pattern, 7)
@@ -217,6 +224,14 @@ SELECT n, reason,
     CASE WHEN reason IS NULL THEN 'log' END AS src,
     -- an arrival time that follows the file's order: it breaks ties within a second
     $received_us + n AS recv,
+    -- the user: nginx writes - for none and escapes " and \\ as \\x22 and \\x5C (undone as
+    -- for the user agent); gorilla writes the user of the request's URL (user@host, in practice
+    -- always -) unescaped, so its \\" and \\\\ are left as they are
+    CASE WHEN reason IS NOT NULL THEN NULL
+        WHEN user = '-' THEN ''
+        WHEN NOT contains(user, '\\x') THEN left(user, {USER_CHARS})
+        ELSE left(replace(replace(user, '\\x22', '"'), '\\x5C', '\\'), {USER_CHARS})
+    END AS user,
     CASE WHEN reason IN ({", ".join(sql_text(reason) for reason in ERROR_REASONS)}) THEN line END
         AS line
 FROM reasons
@@ -240,7 +255,8 @@ LINE_CHUNK_SCHEMA = pa.schema([("n", pa.int64()), ("line", pa.large_string())])
 
 
 #: The lines of one call, classified (``ingest.log_lines``): the reason a line is skipped, or
-#: the request's spool row (an id, times in µs, the address as written).
+#: the request's spool row (an id, times in µs, the address as written, the user decoded and cut
+#: to :data:`~pullstats.ingest.records.USER_CHARS`: "" for ``-``).
 LOG_LINES_SCHEMA = pa.schema(
     [
         ("n", pa.int64()),
@@ -249,6 +265,7 @@ LOG_LINES_SCHEMA = pa.schema(
         ("ts", pa.int64()),
         *((name, pa.string()) for name in ("method", "name", "tag", "digest", "ip", "ua", "src")),
         ("recv", pa.int64()),
+        ("user", pa.string()),
         ("line", pa.large_string()),
     ]
 )

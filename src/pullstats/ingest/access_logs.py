@@ -11,6 +11,11 @@ Two line formats are understood, both written by the log's own software:
 - ``pullstats``: combined plus `` $msec "$upstream_http_docker_content_digest"`` (the time to
   the millisecond and the manifest digest the registry returned, ``-`` when absent).
 
+A request's ``user`` is ``$remote_user`` (``-``, no credentials, gives ""): nginx's ``\\x22``
+and ``\\x5C`` undone, cut to :data:`~pullstats.ingest.records.USER_CHARS` characters. The
+registry's own log always writes ``-`` there (gorilla's user is the URL's, not the
+authenticated one).
+
 Responsible for turning a run of chunks of lines (:mod:`pullstats.ingest.log_lines` reads
 them) into requests with :data:`SPOOL_SCHEMA`, left in a DuckDB table
 (:data:`STAGED_REQUESTS`), plus the skipped lines counted by reason (:class:`LogParser`).

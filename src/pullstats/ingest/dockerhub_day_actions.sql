@@ -19,6 +19,7 @@ SELECT
     user_agent_version,
     user_agent,
     ip_hash,
+    user_hash,
     ruleset_version
 FROM parsed
 WHERE problem IS NULL AND action_day = $day

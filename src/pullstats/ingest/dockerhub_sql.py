@@ -204,6 +204,7 @@ def raw_sql() -> str:
             user_agent_version,
             user_agent,
             NULL::BLOB AS ip_hash,  -- Docker Hub exports carry no IPs
+            NULL::BLOB AS user_hash,  -- nor users
             0::SMALLINT AS ruleset_version  -- 0 marks an imported action, not a classified one
         FROM n
     """

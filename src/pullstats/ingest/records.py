@@ -12,6 +12,9 @@ from json.encoder import encode_basestring
 
 import pyarrow as pa
 
+#: The longest user name a record keeps (characters): every source truncates to it.
+USER_CHARS = 256
+
 #: Arrow schema of spool lines, used to parse them in bulk.
 SPOOL_SCHEMA = pa.schema(
     [
@@ -25,6 +28,10 @@ SPOOL_SCHEMA = pa.schema(
         ("ua", pa.string()),
         ("src", pa.string()),  # which source produced it: notification, log, ...
         ("recv", pa.int64()),  # arrival time, microseconds since the epoch
+        # the registry's authenticated user name, "" for an anonymous request or a source that
+        # does not tell (NULL in a line written before it existed): stage 1 keeps only its keyed
+        # hash (lake/user_hash.py)
+        ("user", pa.string()),
     ]
 )
 
@@ -50,20 +57,23 @@ class PullRequestRecord:
     recv: int
     #: the registry's id of the request ("" when the source gives none)
     rid: str = ""
+    #: the authenticated user name ("" for an anonymous request or a source that gives none)
+    user: str = ""
 
     def to_line(self) -> bytes:
         return self._line_text().encode()
 
     def _line_text(self) -> str:
-        # What json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False) writes, keys
-        # in schema order, at a tenth of the cost: asdict deep-copies every field, and ingest
-        # writes one line per pulled manifest on the request path.
+        # What json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False) writes (an
+        # empty rid left out), keys in field order, at a tenth of the cost: asdict deep-copies
+        # every field, and ingest writes one line per pulled manifest on the request path.
         quote = encode_basestring
+        rid = f',"rid":{quote(self.rid)}' if self.rid else ""
         return (
             f'{{"id":{quote(self.id)},"ts":{self.ts:d},"method":{quote(self.method)},'
             f'"name":{quote(self.name)},"tag":{quote(self.tag)},"digest":{quote(self.digest)},'
             f'"ip":{quote(self.ip)},"ua":{quote(self.ua)},"src":{quote(self.src)},'
-            f'"recv":{self.recv:d}' + (f',"rid":{quote(self.rid)}}}\n' if self.rid else "}\n")
+            f'"recv":{self.recv:d}{rid},"user":{quote(self.user)}}}\n'
         )
 
 

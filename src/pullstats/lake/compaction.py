@@ -1,8 +1,9 @@
 """Stage 1, SPOOL → REQUESTS: new spool lines become day-partitioned Parquet.
 
 Each run reads the complete lines past every segment's recorded offset, drops events already in
-the lake (by event id), replaces the client IP with ``HMAC-SHA256(key, ip)``, enriches, and
-writes one new Parquet file per touched day (``lake/requests/day=D/part-<batch>.parquet``). The
+the lake (by event id), replaces the client IP with ``HMAC-SHA256(key, ip)`` and an
+authenticated user's name with its own keyed hash (lake/user_hash.py), enriches, and writes one
+new Parquet file per touched day (``lake/requests/day=D/part-<batch>.parquet``). The
 files are renamed into place before the offsets advance, so a crash in between only means the
 same lines are read again, and de-duplication drops them. The registry's request id a line may
 carry goes beside them (``lake/registry-ids/``, :mod:`pullstats.lake.refused`).
@@ -52,11 +53,13 @@ from pullstats.lake.steps import (
     NEW_ADDRESSES,
     NEW_REQUESTS,
     NEW_USER_AGENTS,
+    NEW_USERS,
     REPEATS,
     REQUEST_IDS,
     UNUSABLE,
     USABLE,
 )
+from pullstats.lake.user_hash import hash_users, user_key
 from pullstats.lake_files import REQUESTS, day_files, day_folder, publish
 from pullstats.runtime import Runtime
 from pullstats.sql_literals import sql_text
@@ -191,6 +194,7 @@ class RequestWriter:
         self._engine = DuckDBEngine(runtime.settings)
         # the installation's key, shared by every node (db/keys.py)
         self._key = shared_secret(runtime.sessions, runtime.paths, IP_HASH_KEY)
+        self._user_key = user_key(self._key)
         self._window = record_problem_params(TimeWindow.now(runtime.settings.max_clock_skew))
         self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
         self._read: set[str] = set()  # Parquet files (lake locations) whose ids are in lake_ids
@@ -203,6 +207,7 @@ class RequestWriter:
             CREATE OR REPLACE TEMP TABLE lake_ids (id VARCHAR);
             CREATE OR REPLACE TEMP TABLE lake_addresses (ip VARCHAR, ip_hash BLOB, {enriched});
             CREATE OR REPLACE TEMP TABLE lake_agents (ua VARCHAR, {agents});
+            CREATE OR REPLACE TEMP TABLE lake_users (user VARCHAR, user_hash BLOB);
             """
         )
 
@@ -287,9 +292,14 @@ class RequestWriter:
         found = self._relation(UNUSABLE, {"batch": table}, self._window).to_arrow_table()
         if found.num_rows == 0:
             return False
-        # no raw address outlives the spool: the set-aside copy keeps its keyed hash only
-        hashed = found.drop_columns(["ip", "problem"]).append_column(
-            "ip_hash", hash_ips(pc.fill_null(found["ip"].combine_chunks(), ""), self._key)
+        # no raw address or user name outlives the spool: the set-aside copy keeps their
+        # keyed hashes only
+        hashed = (
+            found.drop_columns(["ip", "user", "problem"])
+            .append_column(
+                "ip_hash", hash_ips(pc.fill_null(found["ip"].combine_chunks(), ""), self._key)
+            )
+            .append_column("user_hash", hash_users(found["user"].combine_chunks(), self._user_key))
         )
         problems = found["problem"]
         for reason in pc.unique(problems).to_pylist():
@@ -312,7 +322,12 @@ class RequestWriter:
         batch_id = uuid.uuid4().hex
         staging = paths.tmp / f"compact-{batch_id}"
         staging.mkdir(parents=True)
-        sources = {"batch": table, "addresses": "lake_addresses", "agents": "lake_agents"}
+        sources = {
+            "batch": table,
+            "addresses": "lake_addresses",
+            "agents": "lake_agents",
+            "users": "lake_users",
+        }
         written: dict[date, Path] = {}
         try:
             for day in days:
@@ -352,9 +367,10 @@ class RequestWriter:
         self._ids = count_rows(self._db, "lake_ids")
 
     def _enrich_new(self, table: str) -> None:
-        """Hash and enrich the addresses and user agents of ``table`` not seen in the run
-        (``lake.new_addresses`` → ``lake.hash_ips`` and ``lake.enrich_addresses``;
-        ``lake.new_user_agents`` → ``lake.enrich_user_agents``)."""
+        """Hash and enrich the addresses, user agents and users of ``table`` not seen in the
+        run (``lake.new_addresses`` → ``lake.hash_ips`` and ``lake.enrich_addresses``;
+        ``lake.new_user_agents`` → ``lake.enrich_user_agents``; ``lake.new_users`` →
+        ``lake.hash_users``)."""
 
         def addresses(ips: pa.Array) -> dict[str, pa.Array]:
             hashed = {"ip_hash": hash_ips(ips, self._key)}
@@ -364,6 +380,13 @@ class RequestWriter:
         self._add_new(NEW_ADDRESSES, {"batch": table, "addresses": known}, known, addresses)
         known = "lake_agents"
         self._add_new(NEW_USER_AGENTS, {"batch": table, "agents": known}, known, enrich_user_agents)
+        known = "lake_users"
+        self._add_new(
+            NEW_USERS,
+            {"batch": table, "users": known},
+            known,
+            lambda users: {"user_hash": hash_users(users, self._user_key)},
+        )
 
     def _add_new(
         self,

@@ -8,8 +8,9 @@ A batch of records (``batch``, :data:`~pullstats.ingest.records.SPOOL_SCHEMA`) g
 - ``lake.batch_days``: the days it touches; ``lake.request_ids`` the ids the lake holds on
   them, and ``lake.new_requests`` the records the lake does not hold yet;
 - ``lake.new_addresses`` → ``lake.hash_ips`` and ``lake.enrich_addresses``;
-  ``lake.new_user_agents`` → ``lake.enrich_user_agents``: the run's lookup tables (each
-  distinct address or user agent looked up once per run);
+  ``lake.new_user_agents`` → ``lake.enrich_user_agents``; ``lake.new_users`` →
+  ``lake.hash_users``: the run's lookup tables (each distinct address, user agent or user
+  looked up once per run);
 - ``lake.requests``: one day's rows of the lake, written as one Parquet file.
 
 ``lake.holds_notifications`` and ``lake.notification_hours`` read the lake for the log
@@ -44,6 +45,8 @@ AGENTS = Input(
     "agents",
     pa.schema([("ua", pa.string())] + [(name, pa.string()) for name in USER_AGENT_COLUMNS]),
 )
+#: The run's authenticated users, each with its keyed hash.
+USERS = Input("users", pa.schema([("user", pa.string()), ("user_hash", pa.binary())]))
 REQUESTS_INPUT = Input("requests", REQUESTS.schema)
 
 
@@ -118,11 +121,24 @@ NEW_USER_AGENTS = Step(
     "a distinct user agent of the batch not parsed yet in the run",
     sql_file(__package__, "new_user_agents"),
 )
+NEW_USERS = Step(
+    "lake.new_users",
+    (BATCH, USERS),
+    "a distinct authenticated user of the batch not hashed yet in the run",
+    sql_file(__package__, "new_users"),
+)
 HASH_IPS = Transform(
     "lake.hash_ips",
     (Input("new_addresses", pa.schema([("ip", pa.string())])),),
     "ip_hash: each address's keyed hash (HMAC-SHA256, 16 bytes), under the installation's key",
     "pullstats.lake.ip_hash:hash_ips",
+)
+HASH_USERS = Transform(
+    "lake.hash_users",
+    (Input("new_users", pa.schema([("user", pa.string())])),),
+    "user_hash: each user name's keyed hash (HMAC-SHA256, 16 bytes), under a key derived from "
+    "the installation's address-hash key",
+    "pullstats.lake.user_hash:hash_users",
 )
 ENRICH_ADDRESSES = Transform(
     "lake.enrich_addresses",
@@ -138,7 +154,7 @@ ENRICH_USER_AGENTS = Transform(
 )
 LAKE_REQUESTS = Step(
     "lake.requests",
-    (BATCH, ADDRESSES, AGENTS),
+    (BATCH, ADDRESSES, AGENTS, USERS),
     "a row of the lake's requests table (lake_schema.REQUESTS) for a batch request on the day "
     "[$day_start, $day_end)",
     sql_file(__package__, "requests"),
@@ -166,7 +182,9 @@ STEPS: tuple[Step | Transform, ...] = (
     NEW_REQUESTS,
     NEW_ADDRESSES,
     NEW_USER_AGENTS,
+    NEW_USERS,
     HASH_IPS,
+    HASH_USERS,
     ENRICH_ADDRESSES,
     ENRICH_USER_AGENTS,
     LAKE_REQUESTS,
