@@ -150,7 +150,7 @@ def _action(
 
 
 ACTION_ROWS = [
-    _action("acme", "api", "1.0", "pull_by_tag", A, country="DE"),
+    _action("acme", "api", "1.0", "pull_by_tag", A, country="DE", user_hash=b"\xa1" * 16),
     _action("acme", "api", "1.0", "pull_by_tag", B, country="de"),
     _action("acme", "api", "sha256:" + "a" * 64, "pull_by_digest", A, country=""),
     _action("acme", "web", "2", "version_check", C, country=None),
@@ -185,7 +185,8 @@ def test_the_rollup_counts_agree(spark: Any, tmp_path: Path) -> None:
     rows = _same_rows(
         spark, tmp_path, COUNTS, {"actions": actions_table(ACTION_ROWS), "summaries": summaries}
     )
-    by_key = {row[:4]: row[4:] for row in rows}
+    by_key = {row[:4]: row[4:8] for row in rows}
+    users = {row[:4]: row[8:] for row in rows}
     # worked by hand: (tag, digest, version check, distinct IPs)
     # acme's namespace adds old's Hub pulls (no namespace-level summary: its repositories' sum);
     # unique IPs do not add up, so only the lake's 3
@@ -193,6 +194,10 @@ def test_the_rollup_counts_agree(spark: Any, tmp_path: Path) -> None:
     assert by_key[("reference", "acme", "api", "1.0")] == (2, 0, 0, 2)
     assert by_key[("reference", "globex", "gw", "1")] == (1, 1, 0, 1 + 7)
     assert by_key[("repository", "acme", "old", "")] == (4, 0, 1, 2)
+    # (authenticated, unauthenticated): one user from A; anonymous actions from B, A and C
+    assert users[("namespace", "acme", "", "")] == (1, 3)
+    assert users[("reference", "acme", "api", "1.0")] == (1, 1)
+    assert users[("repository", "acme", "old", "")] == (0, 0)  # imported: no users
 
 
 def test_the_country_counts_agree(spark: Any, tmp_path: Path) -> None:

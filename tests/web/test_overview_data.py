@@ -33,21 +33,23 @@ def t(day: str, seconds: float = 36_000) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(seconds=seconds)
 
 
-def request(n: int, when: datetime, method: str, name: str, ip: str, tag: str = "") -> object:
+def request(
+    n: int, when: datetime, method: str, name: str, ip: str, tag: str = "", user: str = ""
+) -> object:
     return PullRequestRecord(
         f"ov-{n}", micros(when), method, name, tag, "sha256:0d", ip, "docker/27.3.1",
-        "notification", now_micros(),
+        "notification", now_micros(), "", user,
     )  # fmt: skip
 
 
 EVENTS = [
     request(1, t("2025-11-10"), "GET", "acme/api", A, "0.9"),  # Nov: the previous range
-    request(2, t("2025-12-29"), "GET", "acme/api", A, "1.0"),  # Dec: pull by tag (A)
+    request(2, t("2025-12-29"), "GET", "acme/api", A, "1.0", "ci"),  # Dec: by tag (A, as ci)
     request(3, t("2025-12-31"), "GET", "acme/api", B, "1.0"),  # Dec: pull by tag (B)
-    request(4, t("2026-01-01"), "GET", "acme/web", A),  # Jan: pull by digest (A)
+    request(4, t("2026-01-01"), "GET", "acme/web", A, user="ci"),  # Jan: by digest (A, as ci)
     request(5, t("2026-01-01"), "HEAD", "acme/api", C, "1.0"),  # Jan: version check (C)
-    request(6, t("2026-01-05"), "GET", "acme/api", A, "1.0"),  # Jan: pull (A)
-    request(7, t("2026-01-05", 36_003), "GET", "acme/api", A, "1.0"),  # 3 s later: a pull
+    request(6, t("2026-01-05"), "GET", "acme/api", A, "1.0", "bob"),  # Jan: pull (A, as bob)
+    request(7, t("2026-01-05", 36_003), "GET", "acme/api", A, "1.0", "bob"),  # 3 s later
     request(8, t("2026-01-05"), "GET", "globex/x", A, "1.0"),  # another namespace
     request(9, t("2026-02-02"), "GET", "acme/api", B, "2.0"),  # Feb: the partial month
 ]
@@ -81,6 +83,10 @@ def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:
         "Pulls by digest": (1, 0),
         "Version checks": (1, 0),
         "Unique IPs per month (average)": (2, 0),  # Dec {A, B}, Jan {A, C}; Nov {A} / 2 → 0
+        # Dec {ci}, Jan {ci, bob}: 3 / 2 → 2 (half to even); Nov none
+        "Signed-in users per month (average)": (2, 0),
+        # addresses of anonymous pulls: Dec {B}, Jan {C} → 1; Nov {A} / 2 → 0
+        "Anonymous users per month (average)": (1, 0),
     }
     assert ov.headlines[0].change == 4.0
     assert ov.headlines[2].change is None  # nothing before: no change to show
@@ -118,6 +124,8 @@ def test_selected_repositories_one_line_each_and_no_summed_distinct_count(
     heads = {h.label: h.value for h in ov.headlines}
     assert heads["Pulls"] == 2  # web's digest pull and x's tag pull, both in January
     assert heads["Unique IPs per month (average)"] is None  # A pulled both: never summed
+    assert heads["Signed-in users per month (average)"] is None
+    assert heads["Anonymous users per month (average)"] is None
     assert [(x.name, x.pulls) for x in ov.top_tags] == [("globex/x:1.0", 1)]
 
 

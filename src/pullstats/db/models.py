@@ -179,7 +179,9 @@ class PullRollup(Base):
     """Counts of one period at one level: namespace, repository or reference (tag/digest).
 
     ``repository`` is "" on namespace rows and ``reference`` is "" on namespace and repository
-    rows; unique_ip_count is the exact distinct count at that level, never a sum.
+    rows; unique_ip_count is the exact distinct count at that level, never a sum, and so are the
+    users: authenticated (distinct user hashes) and unauthenticated (distinct addresses of the
+    actions without a user), counted from the lake only (migration 0011).
     """
 
     __tablename__ = "pull_rollups"
@@ -193,6 +195,8 @@ class PullRollup(Base):
     pull_by_digest: Mapped[int] = mapped_column(BigInteger)
     version_check: Mapped[int] = mapped_column(BigInteger)
     unique_ip_count: Mapped[int] = mapped_column(BigInteger)
+    unique_authenticated_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    unique_unauthenticated_users: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class CountryRollup(Base):

@@ -2,6 +2,9 @@
 -- (level, namespace, repository, reference); repository and reference are '' above their level.
 -- `actions`: the period's actions (classified, and Docker Hub raw rows with ruleset_version 0);
 -- `summaries`: the period's imported Docker Hub summary rows. The rules: rollups/compute.py.
+-- Users (docs/data-definitions.md): authenticated = distinct user hashes; unauthenticated =
+-- distinct address hashes of the actions without a user (version checks included, as for
+-- unique IPs). Only the lake knows them: imported history adds none.
 WITH lake AS (
     SELECT
         CASE WHEN grouping(repository) = 1 THEN 'namespace'
@@ -14,6 +17,9 @@ WITH lake AS (
         count(*) FILTER (WHERE action = 'pull_by_digest') AS pull_by_digest,
         count(*) FILTER (WHERE action = 'version_check') AS version_check,
         count(DISTINCT ip_hash) AS unique_ip_count,
+        count(DISTINCT user_hash) AS unique_authenticated_users,
+        count(DISTINCT CASE WHEN user_hash IS NULL THEN ip_hash END)
+            AS unique_unauthenticated_users,
         count(*) FILTER (WHERE ruleset_version = 0) AS imported -- Docker Hub raw rows
     FROM actions
     GROUP BY GROUPING SETS (
@@ -79,5 +85,7 @@ SELECT
         + CASE WHEN coalesce(lake.imported, 0) > 0 THEN 0 ELSE coalesce(hub.version_check, 0) END
         AS version_check,
     -- disjoint sources: the one place distinct counts are added
-    coalesce(lake.unique_ip_count, 0) + coalesce(hub.unique_ip_count, 0) AS unique_ip_count
+    coalesce(lake.unique_ip_count, 0) + coalesce(hub.unique_ip_count, 0) AS unique_ip_count,
+    coalesce(lake.unique_authenticated_users, 0) AS unique_authenticated_users,
+    coalesce(lake.unique_unauthenticated_users, 0) AS unique_unauthenticated_users
 FROM lake FULL OUTER JOIN hub USING (level, namespace, repository, reference)

@@ -39,6 +39,8 @@ class PeriodCounts:
     pull_by_digest: int = 0
     version_check: int = 0
     unique_ip_count: int = 0
+    unique_authenticated_users: int = 0
+    unique_unauthenticated_users: int = 0
 
     @property
     def pulls(self) -> int:
@@ -91,7 +93,8 @@ def _keys_clause(
 def period_counts(
     session: Session, keys: Sequence[RollupKey], kind: PeriodKind, starts: Iterable[date]
 ) -> dict[RollupKey, dict[date, PeriodCounts]]:
-    """The four counts of each key in each of the periods that has any (absent: all zero)."""
+    """The four counts and the users of each key in each of the periods that has any (absent:
+    all zero)."""
     starts = list(starts)
     found: dict[RollupKey, dict[date, PeriodCounts]] = {}
     if not keys or not starts:
@@ -105,15 +108,17 @@ def period_counts(
         t.pull_by_digest,
         t.version_check,
         t.unique_ip_count,
+        t.unique_authenticated_users,
+        t.unique_unauthenticated_users,
     ).where(
         t.period_kind == kind.value,
         t.period_start.in_(starts),
         _keys_clause(t, keys),
     )
     wanted = set(keys)
-    for ns, repo, start, tag, digest, checks, ips in session.execute(statement):
+    for ns, repo, start, *counts in session.execute(statement):
         key = (ns, repo) if (ns, repo) in wanted else (ns, "")
-        found.setdefault(key, {})[start] = PeriodCounts(tag, digest, checks, ips)
+        found.setdefault(key, {})[start] = PeriodCounts(*counts)
     return found
 
 

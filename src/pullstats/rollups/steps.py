@@ -14,7 +14,7 @@ from pullstats.steps import Function, Input, Step, Transform, sql_file
 COUNTS = Step(
     "rollups.counts",
     (Input("actions", ACTIONS.schema), Input("summaries", IMPORTED_SUMMARIES.schema)),
-    "a rollup row: level, namespace, repository, reference and the four counts",
+    "a rollup row: level, namespace, repository, reference, the four counts and the users",
     sql_file(__package__, "counts"),
 )
 

@@ -269,16 +269,35 @@ def _headlines(
         )
     ]
     unit = "week" if view.timespan is Timespan.WEEKS else "month"
-    label = f"Unique IPs per {unit} (average)"
-    if len(view.keys) == 1:
-        average_now = _average(total(now, "unique_ip_count"), periods_now)
-        average_before = _average(total(before, "unique_ip_count"), periods_before)
-        note = f"the mean of each {unit}'s own count"
-        figures.append(Headline(label, average_now, average_before, note))
-    else:
-        note = "distinct IPs do not add up across repositories: see each one in the chart"
-        figures.append(Headline(label, None, None, note))
+    # distinct counts: the mean of each period's own, and only for one key
+    for what, attribute, meaning in DISTINCT_HEADLINES:
+        label = f"{what} per {unit} (average)"
+        if len(view.keys) == 1:
+            average_now = _average(total(now, attribute), periods_now)
+            average_before = _average(total(before, attribute), periods_before)
+            note = f"the mean of each {unit}'s own count{meaning}"
+            figures.append(Headline(label, average_now, average_before, note))
+        else:
+            charted = ": see each one in the chart" if attribute == "unique_ip_count" else ""
+            note = f"{what} do not add up across repositories{charted}"
+            figures.append(Headline(label, None, None, note))
     return figures
+
+
+#: The overview's distinct counts: what, the rollup column, and what it means.
+DISTINCT_HEADLINES = (
+    ("Unique IPs", "unique_ip_count", ""),
+    (
+        "Signed-in users",
+        "unique_authenticated_users",
+        ": distinct user names the registry authenticated",
+    ),
+    (
+        "Anonymous users",
+        "unique_unauthenticated_users",
+        ": distinct addresses of pulls without a user",
+    ),
+)
 
 
 def _average(total: int, periods: int) -> int:
