@@ -178,3 +178,69 @@ def test_the_view_defaults_and_its_share_parameters() -> None:
         "period": "last-12-months",
         "metric": "ips",
     }
+
+
+DOCKER, TRIVY = "docker/27.3.1", "trivy/0.56.2 go-containerregistry/v0.20.2"
+RENOVATE = "RenovateBot/37.440.7 (https://github.com/renovatebot/renovate)"
+
+
+def client_request(
+    n: int, when: datetime, method: str, ip: str, ua: str, tag: str = "1.0"
+) -> object:
+    return PullRequestRecord(
+        f"cl-{n}", micros(when), method, "acme/api", tag, "sha256:0d", ip, ua, "notification",
+        now_micros(),
+    )  # fmt: skip
+
+
+CLIENT_EVENTS = [
+    client_request(1, t("2025-11-10"), "GET", A, TRIVY),  # Nov (before): a scanner's pull
+    client_request(2, t("2025-12-02"), "GET", A, DOCKER),  # Dec: docker pulls api:1.0
+    client_request(3, t("2025-12-03"), "GET", B, TRIVY),  # Dec: trivy reads it
+    client_request(4, t("2026-01-04"), "GET", A, DOCKER),  # Jan: docker
+    client_request(5, t("2026-01-05"), "GET", C, RENOVATE),  # Jan: renovate, a pull by tag
+    client_request(6, t("2026-01-06"), "HEAD", C, RENOVATE),  # Jan: renovate, a version check
+    client_request(7, t("2026-02-02"), "GET", B, TRIVY, "2.0"),  # Feb (partial): trivy
+]
+
+
+@pytest.fixture
+def with_clients(runtime: Runtime) -> Runtime:
+    with runtime.sessions.begin() as session:
+        service.create_namespace(session, "acme")
+    write_spool(runtime, *CLIENT_EVENTS)  # type: ignore[arg-type]
+    process(runtime)
+    return runtime
+
+
+def test_leaving_scanners_and_bots_out_takes_their_pulls_off(with_clients: Runtime) -> None:
+    viewer = Viewer(1, "ann", ("acme",), {})
+    params = {"period": ["last-2-months"], "exclude": ["scanner,bot"]}
+    view = parse_view(viewer, params)
+    assert view.exclude == ("scanner", "bot")
+    assert view.params()["exclude"] == ["scanner,bot"]  # the share link keeps it
+    with with_clients.sessions() as session:
+        every = overview(session, viewer, View("acme", period=view.period), TODAY)
+        left = overview(session, viewer, view, TODAY)
+    points = [(p.start[:10], p.value) for p in every.lines[0].points]
+    assert points == [("2025-12-01", 2), ("2026-01-01", 2), ("2026-02-01", 1)]
+    points = [(p.start[:10], p.value) for p in left.lines[0].points]
+    # Dec: docker only; Jan: docker only (renovate's pull gone); Feb: trivy's gone
+    assert points == [("2025-12-01", 1), ("2026-01-01", 1), ("2026-02-01", 0)]
+    heads = {h.label: (h.value, h.previous) for h in left.headlines}
+    assert heads["Pulls"] == (2, 0)  # 4 - trivy's 1 - renovate's 1; Nov's trivy pull gone too
+    assert heads["Version checks"] == (0, 0)  # renovate's HEAD
+    assert heads["Unique IPs per month (average)"] == (None, None)  # no split by client
+    categories = [(x.name, x.pulls) for x in left.breakdowns["category"]]
+    assert categories == [("engine", 2)]
+    assert [x.name for x in every.breakdowns["category"]] == ["engine", "bot", "scanner"]
+    assert [x.name for x in left.breakdowns["tool"]] == ["docker"]
+    # the breakdowns that cannot split clients off say so, and keep counting them
+    assert sum(x.pulls for x in left.breakdowns["country"]) == 4
+    assert any("Top tags and digests" in caveat for caveat in left.caveats)
+
+
+@pytest.mark.parametrize("raw", [["scanner,robots"], ["bots"]])
+def test_an_unknown_category_to_leave_out_is_refused(raw: list[str]) -> None:
+    with pytest.raises(BadView, match="exclude: unknown client categor"):
+        parse_view(Viewer(1, "ann", ("acme",), {}), {"exclude": raw})

@@ -158,6 +158,26 @@ def test_switching_namespace_granularity_range_and_metric(
     assert page.get_by_role("heading", name="Unique IPs per week").is_visible()
 
 
+def test_leaving_scanners_and_bots_out_through_the_toggle(signed_in_page: SignedInPage) -> None:
+    page = signed_in_page("alice", next_path="/?namespace=acme&period=last-2-months")
+    toggle = page.get_by_label("Leave out scanners and bots")
+    assert not toggle.is_checked()
+    toggle.check()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    assert query_of(page)["exclude"] == ["scanner,bot"]
+    assert page.get_by_label("Leave out scanners and bots").is_checked()
+    assert "Leaving out scanner and bot clients." in page.locator("#excluded").inner_text()
+    # acme's pulls were docker's: nothing to take off
+    assert number(page.locator('[data-headline="Pulls"]').inner_text()) == 2
+    assert "exclude=scanner%2Cbot" in page.locator("#share-url").input_value()
+    page.get_by_label("Leave out scanners and bots").uncheck()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    assert "exclude" not in query_of(page)
+    assert page.locator("#excluded").count() == 0
+
+
 def test_picking_repositories_through_the_filter(web: Web, signed_in_page: SignedInPage) -> None:
     page = signed_in_page("alice", next_path="/?namespace=acme&period=last-2-months")
     page.get_by_text("Repositories: all").click()

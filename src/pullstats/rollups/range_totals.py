@@ -10,7 +10,8 @@ add up across keys and periods; distinct counts never do, so the summed reads ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from pullstats.client_categories import category_of
 from pullstats.db.models import BreakdownRollup, CountryRollup, PullRollup
 from pullstats.periods import PeriodKind
 
@@ -29,6 +31,14 @@ RollupKey = tuple[str, str]
 DIMENSIONS = ("country", "host", "type", "use_case", "category", "tool", "tool_version")
 
 DIGEST_PREFIX = "sha256:"
+
+#: The breakdowns whose values have a client category of their own, so the rows of clients
+#: left out can be dropped; the others (country, cloud, network, use case) cannot split them off.
+CLIENT_OF: dict[str, Callable[[str], str]] = {
+    "category": lambda value: value,
+    "tool": lambda value: category_of(value).value,
+    "tool_version": lambda value: category_of(value).value,
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,66 @@ def period_counts(
     return found
 
 
+def category_counts(
+    session: Session,
+    keys: Sequence[RollupKey],
+    kind: PeriodKind,
+    starts: Iterable[date],
+    categories: Iterable[str],
+) -> dict[RollupKey, dict[date, PeriodCounts]]:
+    """The pull counts of the actions of the client ``categories`` (``breakdown_rollups``'
+    ``category`` rows), per key and period: what leaving those clients out takes off each
+    key's counts. Exact for pulls and version checks; no distinct count (0)."""
+    starts, wanted_categories = list(starts), sorted(set(categories))
+    found: dict[RollupKey, dict[date, PeriodCounts]] = {}
+    if not keys or not starts or not wanted_categories:
+        return found
+    t = BreakdownRollup
+    statement = (
+        select(
+            t.namespace,
+            t.repository,
+            t.period_start,
+            func.sum(t.pull_by_tag),
+            func.sum(t.pull_by_digest),
+            func.sum(t.version_check),
+        )
+        .where(
+            t.dimension == "category",
+            t.value.in_(wanted_categories),
+            t.period_kind == kind.value,
+            t.period_start.in_(starts),
+            _keys_clause(t, keys),
+        )
+        .group_by(t.namespace, t.repository, t.period_start)
+    )
+    wanted = set(keys)
+    for ns, repo, start, tag, digest, checks in session.execute(statement):
+        key = (ns, repo) if (ns, repo) in wanted else (ns, "")
+        found.setdefault(key, {})[start] = PeriodCounts(int(tag), int(digest), int(checks))
+    return found
+
+
+def without(
+    counts: Mapping[RollupKey, Mapping[date, PeriodCounts]],
+    gone: Mapping[RollupKey, Mapping[date, PeriodCounts]],
+) -> dict[RollupKey, dict[date, PeriodCounts]]:
+    """``counts`` less ``gone`` (:func:`category_counts`), per key and period: the pull counts
+    only; distinct counts keep no split by client and are left as they are."""
+    result: dict[RollupKey, dict[date, PeriodCounts]] = {}
+    for key, by_period in counts.items():
+        result[key] = {}
+        for start, c in by_period.items():
+            less = gone.get(key, {}).get(start, PeriodCounts())
+            result[key][start] = dataclasses.replace(
+                c,
+                pull_by_tag=c.pull_by_tag - less.pull_by_tag,
+                pull_by_digest=c.pull_by_digest - less.pull_by_digest,
+                version_check=c.version_check - less.version_check,
+            )
+    return result
+
+
 def top_references(
     session: Session,
     keys: Sequence[RollupKey],
@@ -180,9 +250,16 @@ def breakdown_totals(
     dimension: str,
     *,
     limit: int = 10,
+    exclude: Sequence[str] = (),
 ) -> list[Total]:
     """The values of one dimension with the most pulls over the periods, summed over the keys
-    (``country``: ISO 3166-1 alpha-2 or ``ZZ``; the others: "" when unknown)."""
+    (``country``: ISO 3166-1 alpha-2 or ``ZZ``; the others: "" when unknown); ``exclude``:
+    client categories whose rows are dropped where the dimension tells them apart
+    (:data:`CLIENT_OF`)."""
+    client = CLIENT_OF.get(dimension)
+    if exclude and client is not None:
+        rows = breakdown_totals(session, keys, kind, starts, dimension, limit=1_000_000)
+        return [row for row in rows if client(row.name) not in exclude][:limit]
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown breakdown {dimension!r}: one of {', '.join(DIMENSIONS)}")
     starts = list(starts)

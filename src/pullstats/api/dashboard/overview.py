@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from pullstats.api.cache import utc_day
 from pullstats.api.dashboard.charts import PALETTE, line_chart, period_label
 from pullstats.api.dashboard.overview_data import (
+    SCANNERS_AND_BOTS,
     TOP,
     BadView,
     NotReadable,
@@ -100,6 +101,7 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
         ingest_url=f"{base}/ingest/v1/registry/events",
         breakdown_titles=BREAKDOWN_TITLES,
         top=TOP,
+        scanners_and_bots=SCANNERS_AND_BOTS,
     )
     return server_timed(response, began)
 

@@ -11,6 +11,7 @@ refused with the same message whether it exists or not.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,15 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullstats.api.viewer import Viewer
+from pullstats.client_categories import ClientCategory
 from pullstats.db.models import PullRollup
 from pullstats.periods import last_complete_months
 from pullstats.rollups.range_totals import (
     DIMENSIONS,
+    PeriodCounts,
     RollupKey,
     Total,
     breakdown_totals,
+    category_counts,
     period_counts,
     top_references,
+    without,
 )
 from pullstats.rollups.series import (
     Group,
@@ -46,6 +51,8 @@ from pullstats.rollups.series import (
 MAX_REPOS = 50
 #: Rows of each top list and breakdown table.
 TOP = 10
+#: What the page's toggle leaves out: the clients that inflate counts without running images.
+SCANNERS_AND_BOTS = (ClientCategory.SCANNER.value, ClientCategory.BOT.value)
 
 
 class Metric(enum.StrEnum):
@@ -77,6 +84,8 @@ class View:
     timespan: Timespan = Timespan.MONTHS
     period: RelativePeriod = RelativePeriod.LAST_12_MONTHS
     metric: Metric = Metric.PULLS
+    #: client categories left out of the counts (``exclude=scanner,bot``); empty: none
+    exclude: tuple[str, ...] = ()
 
     @property
     def keys(self) -> list[RollupKey]:
@@ -93,6 +102,8 @@ class View:
             "period": self.period.value,
             "metric": self.metric.value,
         }
+        if self.exclude:
+            values["exclude"] = [",".join(self.exclude)]
         values.update(changes)
         return values
 
@@ -110,7 +121,7 @@ def _choice(enum_type: type[enum.StrEnum], name: str, raw: str | None, default: 
 def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
     """The view a query string asks for, checked against what the viewer may read."""
     for name in params:
-        if name not in ("namespace", "repo", "timespan", "period", "metric"):
+        if name not in ("namespace", "repo", "timespan", "period", "metric", "exclude"):
             raise BadView(f"unknown parameter {name!r}")
 
     def one(name: str) -> str | None:
@@ -133,13 +144,30 @@ def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
             repos.append(name)
     if len(repos) > MAX_REPOS:
         raise BadView(f"at most {MAX_REPOS} repositories at once, not {len(repos)}")
+    metric = _choice(Metric, "metric", one("metric"), Metric.PULLS)
+    exclude = _categories(params.get("exclude", ()))
     return View(
         namespace,
         tuple(repos),
         _choice(Timespan, "timespan", one("timespan"), Timespan.MONTHS),
         _choice(RelativePeriod, "period", one("period"), RelativePeriod.LAST_12_MONTHS),
-        _choice(Metric, "metric", one("metric"), Metric.PULLS),
+        metric,
+        exclude,
     )
+
+
+def _categories(raw: Sequence[str]) -> tuple[str, ...]:
+    """The client categories of ``exclude`` values (each a comma-separated list), in the
+    categories' own order."""
+    given = {part.strip() for value in raw for part in value.split(",") if part.strip()}
+    known = [category.value for category in ClientCategory]
+    unknown = sorted(given.difference(known))
+    if unknown:
+        raise BadView(
+            f"exclude: unknown client categor{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(map(repr, unknown))}: use {', '.join(known)}"
+        )
+    return tuple(category for category in known if category in given)
 
 
 @dataclass(frozen=True)
@@ -181,6 +209,8 @@ class Overview:
     top_digests: list[Total]
     breakdowns: dict[str, list[Total]] = field(default_factory=dict)
     has_data: bool = False
+    #: what leaving clients out could not change (shown beside the figures)
+    caveats: list[str] = field(default_factory=list)
 
 
 def repositories(session: Session, viewer: Viewer, namespace: str) -> list[str]:
@@ -207,8 +237,32 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
     keys = view.keys
     now = period_counts(session, keys, kind, complete)
     before = period_counts(session, keys, kind, previous)
+    caveats: list[str] = []
+    if view.exclude:
+        out = view.exclude
+        now = without(now, category_counts(session, keys, kind, complete, out))
+        before = without(before, category_counts(session, keys, kind, previous, out))
+        if view.metric is Metric.PULLS:
+            starts = [wp.period.start for wp in periods]
+            gone = category_counts(session, keys, kind, starts, out)
+            lines = [
+                Line(line.label, _points_without(line.points, starts, gone.get(key, {})))
+                for line, key in zip(lines, keys, strict=True)
+            ]
+        else:
+            caveats.append(
+                "The chart's unique IPs count every client: a distinct count keeps no split by "
+                "client."
+            )
+        caveats.append(
+            "Top tags and digests, and the breakdowns by country, cloud provider, network type "
+            f"and use case, still count {' and '.join(out)} clients: the rollups keep no split "
+            "of those by client."
+        )
     breakdowns = {
-        dimension: breakdown_totals(session, keys, kind, complete, dimension, limit=TOP)
+        dimension: breakdown_totals(
+            session, keys, kind, complete, dimension, limit=TOP, exclude=view.exclude
+        )
         for dimension in DIMENSIONS
     }
     return Overview(
@@ -220,7 +274,18 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
         top_digests=top_references(session, keys, kind, complete, digests=True, limit=TOP),
         breakdowns=breakdowns,
         has_data=any(point.value for line in lines for point in line.points) or bool(now),
+        caveats=caveats,
     )
+
+
+def _points_without(
+    points: list[Point], starts: list[date], gone: Mapping[date, PeriodCounts]
+) -> list[Point]:
+    """A pulls line less the left-out clients' pulls of each period."""
+    return [
+        dataclasses.replace(point, value=point.value - gone.get(start, PeriodCounts()).pulls)
+        for point, start in zip(points, starts, strict=True)
+    ]
 
 
 def _lines(
@@ -272,7 +337,10 @@ def _headlines(
     # distinct counts: the mean of each period's own, and only for one key
     for what, attribute, meaning in DISTINCT_HEADLINES:
         label = f"{what} per {unit} (average)"
-        if len(view.keys) == 1:
+        if view.exclude:
+            note = f"{what} cannot leave clients out: a distinct count keeps no split by client"
+            figures.append(Headline(label, None, None, note))
+        elif len(view.keys) == 1:
             average_now = _average(total(now, attribute), periods_now)
             average_before = _average(total(before, attribute), periods_before)
             note = f"the mean of each {unit}'s own count{meaning}"
