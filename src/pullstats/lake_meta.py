@@ -45,6 +45,8 @@ from pullstats.storage import Store
 log = logging.getLogger("pullstats.lake")
 
 META_FILE = "_meta.json"
+#: a migration says how far it is every this many files of a table
+PROGRESS_FILES = 500
 
 
 class LakeVersionError(RuntimeError):
@@ -64,11 +66,11 @@ def lake_version(lake: Store, staging: Path, *, create: bool) -> int:
         text = lake.read_bytes(META_FILE).decode("utf-8")
     except FileNotFoundError:
         # a lake older than the file holds version 1's tables; a new one is of this release
-        if any(lake.folders(table.folder) for table in MIGRATIONS[1][0]):
-            return 1
-        if create:
-            _write(lake, staging)
-        return LAKE_SCHEMA_VERSION
+        if not any(lake.folders(table.folder) for table in MIGRATIONS[1][0]):
+            if create:
+                _write(lake, staging)
+            return LAKE_SCHEMA_VERSION
+        text = '{"schema_version": 1}'
     except (OSError, UnicodeDecodeError) as error:
         raise LakeVersionError(f"{path}: cannot be read ({error})") from None
     version = _version_in(text)
@@ -149,8 +151,10 @@ def migrate_lake(lake: Store, staging: Path) -> int:
                 len(keys),
                 table.folder,
             )
-            for key in keys:
+            for done, key in enumerate(keys, 1):
                 rewritten += _rewrite(lake, staging, key, change)
+                if done % PROGRESS_FILES == 0:
+                    log.info("lake: %s: %d of %d files", table.folder, done, len(keys))
     if version < LAKE_SCHEMA_VERSION:
         _write(lake, staging)
         log.info(

@@ -67,10 +67,11 @@ def test_a_version_1_lake_is_migrated_when_opened_to_write_and_counts_as_before(
     make_version_1(data_dir, keep_meta=keep_meta)
     assert all("user_hash" not in pq.read_schema(p).names for p in lake_files(data_dir))
 
-    if keep_meta:  # a command that only reads says what to do, and changes nothing
-        with pytest.raises(LakeVersionError, match=r"schema version 1; .* migrates it when"):
-            Runtime.open(catalog_settings(data_dir), create=False)
-        assert all("user_hash" not in pq.read_schema(p).names for p in lake_files(data_dir))
+    # a command that only reads says what to do, and changes nothing
+    with pytest.raises(LakeVersionError, match=r"schema version 1; .* migrates it when"):
+        Runtime.open(catalog_settings(data_dir), create=False)
+    assert all("user_hash" not in pq.read_schema(p).names for p in lake_files(data_dir))
+    assert (data_dir / "lake" / "_meta.json").exists() == keep_meta
 
     runtime = Runtime.open(catalog_settings(data_dir))  # a command that writes: migrated
     try:
