@@ -34,11 +34,18 @@ def t(day: str, seconds: float = 36_000) -> datetime:
 
 
 def request(
-    n: int, when: datetime, method: str, name: str, ip: str, tag: str = "", user: str = ""
+    n: int,
+    when: datetime,
+    method: str,
+    name: str,
+    ip: str,
+    tag: str = "",
+    user: str = "",
+    ua: str = "docker/27.3.1",
 ) -> object:
     return PullRequestRecord(
-        f"ov-{n}", micros(when), method, name, tag, "sha256:0d", ip, "docker/27.3.1",
-        "notification", now_micros(), "", user,
+        f"ov-{n}", micros(when), method, name, tag, "sha256:0d", ip, ua, "notification",
+        now_micros(), "", user,
     )  # fmt: skip
 
 
@@ -57,13 +64,18 @@ EVENTS = [
 VIEWER = Viewer(1, "ann", ("acme",), {"acme": ("globex/x",)})
 
 
-@pytest.fixture
-def processed(runtime: Runtime) -> Runtime:
+def acme_with(runtime: Runtime, events: list[object]) -> Runtime:
+    """``runtime`` with the namespace acme and ``events`` processed."""
     with runtime.sessions.begin() as session:
         service.create_namespace(session, "acme")
-    write_spool(runtime, *EVENTS)  # type: ignore[arg-type]
+    write_spool(runtime, *events)  # type: ignore[arg-type]
     process(runtime)
     return runtime
+
+
+@pytest.fixture
+def processed(runtime: Runtime) -> Runtime:
+    return acme_with(runtime, EVENTS)
 
 
 def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:
@@ -187,10 +199,7 @@ RENOVATE = "RenovateBot/37.440.7 (https://github.com/renovatebot/renovate)"
 def client_request(
     n: int, when: datetime, method: str, ip: str, ua: str, tag: str = "1.0"
 ) -> object:
-    return PullRequestRecord(
-        f"cl-{n}", micros(when), method, "acme/api", tag, "sha256:0d", ip, ua, "notification",
-        now_micros(),
-    )  # fmt: skip
+    return request(n, when, method, "acme/api", ip, tag, ua=ua)
 
 
 CLIENT_EVENTS = [
@@ -206,11 +215,7 @@ CLIENT_EVENTS = [
 
 @pytest.fixture
 def with_clients(runtime: Runtime) -> Runtime:
-    with runtime.sessions.begin() as session:
-        service.create_namespace(session, "acme")
-    write_spool(runtime, *CLIENT_EVENTS)  # type: ignore[arg-type]
-    process(runtime)
-    return runtime
+    return acme_with(runtime, CLIENT_EVENTS)
 
 
 def test_leaving_scanners_and_bots_out_takes_their_pulls_off(with_clients: Runtime) -> None:

@@ -72,6 +72,15 @@ class Total:
         return self.pull_by_tag + self.pull_by_digest
 
 
+def _sums(table: Any) -> tuple[Any, Any, Any]:
+    """The summed pull counts of ``table``'s rows (pulls by tag, by digest, version checks)."""
+    return (
+        func.sum(table.pull_by_tag),
+        func.sum(table.pull_by_digest),
+        func.sum(table.version_check),
+    )
+
+
 def _keys_clause(
     table: Any, keys: Sequence[RollupKey], repository_level: str = "repository"
 ) -> Any:
@@ -152,9 +161,7 @@ def category_counts(
             t.namespace,
             t.repository,
             t.period_start,
-            func.sum(t.pull_by_tag),
-            func.sum(t.pull_by_digest),
-            func.sum(t.version_check),
+            *_sums(t),
         )
         .where(
             t.dimension == "category",
@@ -215,9 +222,7 @@ def top_references(
             t.namespace,
             t.repository,
             t.reference,
-            func.sum(t.pull_by_tag),
-            func.sum(t.pull_by_digest),
-            func.sum(t.version_check),
+            *_sums(t),
         )
         .where(
             t.period_kind == kind.value,
@@ -280,9 +285,7 @@ def breakdown_totals(
         select(
             value,
             version,
-            func.sum(table.pull_by_tag),
-            func.sum(table.pull_by_digest),
-            func.sum(table.version_check),
+            *_sums(table),
         )
         .where(
             only,
