@@ -8,6 +8,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.rollups.steps import COUNTS
@@ -60,3 +64,49 @@ def test_users_at_each_level(tmp_path: Path) -> None:
         ("repository", "web", ""): (1, 0, 1),
         ("reference", "web", "1.0"): (1, 0, 1),
     }
+
+
+_action_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["api", "web"]),  # repository
+        st.sampled_from(["1.0", "2.0", "sha256:" + "d" * 64]),  # reference
+        st.sampled_from(["pull_by_tag", "pull_by_digest", "version_check"]),
+        st.sampled_from([A, B, C]),  # address
+        st.sampled_from([None, None, ANN, CI]),  # user: anonymous half the time
+    ),
+    max_size=40,
+)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
+    """One engine for every example of the property test."""
+    return DuckDBEngine(Settings(data_dir=tmp_path_factory.mktemp("users")))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=_action_rows)
+def test_users_are_the_distinct_sets_at_every_level(
+    engine: DuckDBEngine, rows: list[tuple[str, str, str, bytes, bytes | None]]
+) -> None:
+    """Against sets worked out in Python, on random actions: never a sum of the levels below."""
+    table = engine.arrow(
+        COUNTS,
+        {"actions": actions_table([action(*row) for row in rows]), "summaries": []},
+    )
+    expected: dict[tuple[str, str, str], tuple[set[bytes], set[bytes]]] = {}
+    for repo, ref, _, ip, user in rows:
+        for key in (("namespace", "", ""), ("repository", repo, ""), ("reference", repo, ref)):
+            users, anonymous = expected.setdefault(key, (set(), set()))
+            if user is None:
+                anonymous.add(ip)
+            else:
+                users.add(user)
+    got = {
+        (r["level"], r["repository"], r["reference"]): (
+            r["unique_authenticated_users"],
+            r["unique_unauthenticated_users"],
+        )
+        for r in table.to_pylist()
+    }
+    assert got == {key: (len(u), len(a)) for key, (u, a) in expected.items()}
