@@ -390,6 +390,11 @@ def _with_user(user: str, tail: str = "") -> str:
     return f"192.0.2.7 - {user} [05/Oct/2026:12:00:00 +0000] {_GOOD}{tail}\n"
 
 
+def long_user(name: str) -> str:
+    """A name past 256 characters, as a record keeps it: worked out here with hashlib."""
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
 @pytest.mark.parametrize("tail", ["", ' 1791204266.402 "-"'], ids=["combined", "pullstats"])
 @pytest.mark.parametrize("cut_at_quotes", [True, False], ids=["cut", "pattern"])
 def test_a_request_carries_the_user_of_its_line(tail: str, cut_at_quotes: bool) -> None:
@@ -402,9 +407,10 @@ def test_a_request_carries_the_user_of_its_line(tail: str, cut_at_quotes: bool) 
         ("\\x5Cx22", "\\x22"),  # an escaped backslash, then x22: not a quote
         ("q\\x", "q\\x"),  # no escape nginx writes: left as it is
         ('q\\"r', 'q\\"r'),  # gorilla writes a URL's user unescaped (a line for the pattern)
-        ("u" * 300, "u" * 256),  # cut to USER_CHARS characters
-        ("é" * 300, "é" * 256),  # characters, not bytes
-        ("u" * 255 + "\\x22\\x5Cz", "u" * 255 + '"'),  # cut after decoding
+        ("u" * 256, "u" * 256),  # USER_CHARS characters: kept as it is
+        ("u" * 300, long_user("u" * 300)),  # longer: kept whole, as a SHA-256
+        ("é" * 256, "é" * 256),  # characters, not bytes
+        ("u" * 255 + "\\x22\\x5Cz", long_user("u" * 255 + '"\\z')),  # decoded first
     ]
     data = "".join(_with_user(user, tail) for user, _ in written_and_read).encode()
     parsed = parse_bytes(data, cut_at_quotes=cut_at_quotes)

@@ -21,7 +21,7 @@ from pullstats.ingest.notifications import (
     DIGEST,
     TAG,
 )
-from pullstats.ingest.records import USER_CHARS
+from pullstats.ingest.records import user_name_sql
 from pullstats.names import repository_name_sql
 from pullstats.sql_literals import sql_text
 
@@ -45,6 +45,12 @@ SKIP_REASONS = IGNORED_REASONS + ERROR_REASONS
 # A quoted field as both writers escape it: nginx writes " and \ as \x22 and \x5C, gorilla
 # writes \" and \\; either way a raw " never appears inside.
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
+
+
+# The user a request keeps (ingest/records.py user_name): as written, or with nginx's escapes of
+# " and \ undone, as for the user agent.
+_USER_AS_WRITTEN = user_name_sql("user")
+_USER_DECODED = user_name_sql("replace(replace(user, '\\x22', '\"'), '\\x5C', '\\')")
 
 
 # addr, ident, user, [time], up to the request. None of the first three holds a space, so the
@@ -229,8 +235,8 @@ SELECT n, reason,
     -- always -) unescaped, so its \\" and \\\\ are left as they are
     CASE WHEN reason IS NOT NULL THEN NULL
         WHEN user = '-' THEN ''
-        WHEN NOT contains(user, '\\x') THEN left(user, {USER_CHARS})
-        ELSE left(replace(replace(user, '\\x22', '"'), '\\x5C', '\\'), {USER_CHARS})
+        WHEN NOT contains(user, '\\x') THEN {_USER_AS_WRITTEN}
+        ELSE {_USER_DECODED}
     END AS user,
     CASE WHEN reason IN ({", ".join(sql_text(reason) for reason in ERROR_REASONS)}) THEN line END
         AS line
@@ -256,7 +262,7 @@ LINE_CHUNK_SCHEMA = pa.schema([("n", pa.int64()), ("line", pa.large_string())])
 
 #: The lines of one call, classified (``ingest.log_lines``): the reason a line is skipped, or
 #: the request's spool row (an id, times in µs, the address as written, the user decoded and cut
-#: to :data:`~pullstats.ingest.records.USER_CHARS`: "" for ``-``).
+#: as :func:`~pullstats.ingest.records.user_name` keeps it: "" for ``-``).
 LOG_LINES_SCHEMA = pa.schema(
     [
         ("n", pa.int64()),

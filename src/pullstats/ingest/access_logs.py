@@ -12,7 +12,7 @@ Two line formats are understood, both written by the log's own software:
   the millisecond and the manifest digest the registry returned, ``-`` when absent).
 
 A request's ``user`` is ``$remote_user`` (``-``, no credentials, gives ""): nginx's ``\\x22``
-and ``\\x5C`` undone, cut to :data:`~pullstats.ingest.records.USER_CHARS` characters. The
+and ``\\x5C`` undone, kept as :func:`~pullstats.ingest.records.user_name` keeps it. The
 registry's own log always writes ``-`` there (gorilla's user is the URL's, not the
 authenticated one).
 

@@ -22,7 +22,7 @@ from pullstats.ingest.errors import (
     UnparseableRequest,
     UnsupportedMediaType,
 )
-from pullstats.ingest.records import USER_CHARS, PullRequestRecord
+from pullstats.ingest.records import PullRequestRecord, user_name
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.names import repository_problem
 from pullstats.timestamps import micros
@@ -209,7 +209,7 @@ def parse_event(
     ua = _optional(request, "useragent")[:1024]
     # the authenticated user: Distribution sends "actor": {} for an anonymous request
     has_actor = event.get("actor") is not None
-    user = _optional(_member(event, "actor"), "name")[:USER_CHARS] if has_actor else ""
+    user = _optional(_member(event, "actor"), "name") if has_actor else ""
     # A JSON escape such as \ud800 decodes to a lone surrogate, which a spool line (UTF-8)
     # cannot hold: caught here it rejects its event, instead of failing the whole delivery.
     if not (_is_utf8(event_id) and _is_utf8(ua) and _is_utf8(user)):
@@ -219,8 +219,9 @@ def parse_event(
     given = request.get("id")  # kept only when it is an id the registry's log could repeat
     rid = given if isinstance(given, str) and REQUEST_ID.fullmatch(given) else ""
     return PullRequestRecord(
-        event_id, ts, method, name, tag, digest, ip, ua, "notification", received_us, rid, user
-    )
+        event_id, ts, method, name, tag, digest, ip, ua, "notification", received_us, rid,
+        user_name(user),
+    )  # fmt: skip
 
 
 def parse_timestamp(text: str) -> int:

@@ -6,14 +6,35 @@ raw client address.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
 import pyarrow as pa
 
-#: The longest user name a record keeps (characters): every source truncates to it.
+#: The longest user name a record keeps as it is (characters); a longer one is kept as
+#: :func:`user_name` makes it.
 USER_CHARS = 256
+_LONG_USER = "sha256:"
+
+
+def user_name(name: str) -> str:
+    """The user a record keeps of ``name``: the name, or for one past :data:`USER_CHARS`
+    characters ``sha256:`` and the SHA-256 of all of it, so that two long names sharing a
+    beginning stay two users (stage 1 hashes it again, with the installation's key)."""
+    if len(name) <= USER_CHARS:
+        return name
+    return _LONG_USER + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def user_name_sql(column: str) -> str:
+    """:func:`user_name` in SQL (DuckDB) over the text ``column``: the same value."""
+    return (
+        f"CASE WHEN length({column}) <= {USER_CHARS} THEN {column} "
+        f"ELSE '{_LONG_USER}' || sha256({column}) END"
+    )
+
 
 #: Arrow schema of spool lines, used to parse them in bulk.
 SPOOL_SCHEMA = pa.schema(
@@ -57,7 +78,8 @@ class PullRequestRecord:
     recv: int
     #: the registry's id of the request ("" when the source gives none)
     rid: str = ""
-    #: the authenticated user name ("" for an anonymous request or a source that gives none)
+    #: the authenticated user name ("" for an anonymous request or a source that gives none),
+    #: as :func:`user_name` keeps it
     user: str = ""
 
     def to_line(self) -> bytes:
