@@ -96,17 +96,11 @@ def action_files(settings: Settings, first: date, last: date) -> list[str]:
     ]
 
 
-def imported_summary_files(settings: Settings, kind: str, start: date) -> list[str]:
-    """The imported summary parts of the period of ``kind`` (week, month) starting ``start``."""
+def imported_period_files(settings: Settings, table: str, kind: str, start: date) -> list[str]:
+    """The parts of an imported table partitioned by period (``IMPORTED_SUMMARIES``,
+    ``IMPORTED_TRENDS``) of the period of ``kind`` (week, month) starting ``start``."""
     lake = settings.lake
-    folder = join(IMPORTED_SUMMARIES, kind, start.isoformat())
-    return [lake.location(key) for key in lake.files(folder, ".parquet")]
-
-
-def imported_trend_files(settings: Settings, kind: str, start: date) -> list[str]:
-    """The imported DVP Core Trends parts of the period of ``kind`` starting ``start``."""
-    lake = settings.lake
-    folder = join(IMPORTED_TRENDS, kind, start.isoformat())
+    folder = join(table, kind, start.isoformat())
     return [lake.location(key) for key in lake.files(folder, ".parquet")]
 
 

@@ -64,17 +64,7 @@ def rollup_periods(
     """Recompute and publish the given periods; returns the new data generation."""
     # each period on its own connection: small queries leave a core idle, so two at a time
     with ThreadPoolExecutor(max_workers=PERIOD_WORKERS, thread_name_prefix="rollup") as pool:
-        computed = list(
-            pool.map(
-                lambda period: (
-                    period,
-                    _compute(runtime, period),
-                    _compute_with_trends(runtime, period, COUNTRIES),
-                    _compute_with_trends(runtime, period, BREAKDOWNS),
-                ),
-                periods,
-            )
-        )
+        computed = list(pool.map(lambda period: (period, *_compute(runtime, period)), periods))
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
@@ -111,10 +101,6 @@ def rollup_periods(
     return generation
 
 
-def imported_summary_files(runtime: Runtime, period: Period) -> list[str]:
-    return lake_files.imported_summary_files(runtime.settings, period.kind.value, period.start)
-
-
 def _period_rows(
     runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, list[str]]
 ) -> list[dict[str, object]]:
@@ -133,22 +119,28 @@ def _period_rows(
     return rows
 
 
-def _compute(runtime: Runtime, period: Period) -> list[dict[str, object]]:
+def _compute(
+    runtime: Runtime, period: Period
+) -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+    """The period's rows of ``pull_rollups``, ``country_rollups`` and ``breakdown_rollups``, from
+    its files listed once: the lake's actions with the imported summaries for the counts, and
+    with the imported DVP Core Trends reports, the one import that splits pulls by country,
+    cloud and client, for the counts by country (``breakdown=country``) and the breakdowns
+    (cloud provider, network type, client tool, client category, use case)."""
     files = action_files(runtime, period)
-    summaries = imported_summary_files(runtime, period)
-    if not files and not summaries:
-        return []
-    return _period_rows(runtime, period, COUNTS, {"actions": files, "summaries": summaries})
+    settings, kind = runtime.settings, period.kind.value
+    summaries = lake_files.imported_period_files(
+        settings, lake_files.IMPORTED_SUMMARIES, kind, period.start
+    )
+    trends = lake_files.imported_period_files(
+        settings, lake_files.IMPORTED_TRENDS, kind, period.start
+    )
 
+    def rows(step: Step, inputs: Mapping[str, list[str]]) -> list[dict[str, object]]:
+        return _period_rows(runtime, period, step, inputs) if any(inputs.values()) else []
 
-def _compute_with_trends(runtime: Runtime, period: Period, step: Step) -> list[dict[str, object]]:
-    """Counts by country (``breakdown=country``), or by cloud provider, network type, client
-    tool, client category and use case (the dashboard's breakdowns), at namespace and repository
-    level: the lake's actions and the period's imported DVP Core Trends reports, the one import
-    that splits pulls by country, cloud and client (legacy summaries and the Summary report have
-    none of these)."""
-    files = action_files(runtime, period)
-    trends = lake_files.imported_trend_files(runtime.settings, period.kind.value, period.start)
-    if not files and not trends:
-        return []
-    return _period_rows(runtime, period, step, {"actions": files, "trends": trends})
+    return (
+        rows(COUNTS, {"actions": files, "summaries": summaries}),
+        rows(COUNTRIES, {"actions": files, "trends": trends}),
+        rows(BREAKDOWNS, {"actions": files, "trends": trends}),
+    )
