@@ -138,6 +138,13 @@ def test_years_weeks_months_and_metadata(world: tuple[Server, str, str]) -> None
         (f"{API}/namespaces/{'a' * 240}/pulls/exports/years", 404),
         (f"{API}/namespaces/acme/repos/{'b' * 300}/pulls", 404),
         (f"{API}/namespaces/acme/repos/..%2F..%2Fetc/pulls", 404),
+        # the report datasets (pullstats extension): an unknown dataset or view is a 422
+        (f"{API}/namespaces/acme/everything/exports/years", 422),
+        (f"{API}/namespaces/acme/summary/exports/years/2020/weeks/53/raw", 422),
+        (f"{API}/namespaces/acme/summary/exports/years/2020/weeks/54", 422),
+        (f"{API}/namespaces/acme/summary/exports/years/2020/weeks/52", 404),
+        (f"{API}/namespaces/nobody/summary/exports/years", 404),
+        (f"{API}/namespaces/acme?datasets=every", 422),
     ],
 )
 def test_error_statuses(world: tuple[Server, str, str], path: str, status: int) -> None:
@@ -155,6 +162,11 @@ def test_another_users_namespace_is_indistinguishable_from_none(
         "/namespaces/acme/repos/api/pulls",
         "/namespaces/acme/pulls/exports/years",
         "/namespaces/acme/pulls/exports/years/2020/weeks/53/raw",
+        "/namespaces/acme/summary/exports/years",
+        "/namespaces/acme/summary/exports/years/2020/weeks",
+        "/namespaces/acme/summary/exports/years/2020/weeks/53",
+        "/namespaces/acme/summary/exports/years/2020/weeks/53/report",
+        "/namespaces/acme?datasets=all",
     ):
         theirs = get(world, API + path, user=2)
         nobody = get(world, API + path.replace("acme", "nobody"), user=2)
@@ -250,6 +262,59 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
         assert client.get(f"{base}?{stale.query()}").status_code == 403
         fresh = sign(key, file_id, sha, 60)
         assert client.get(f"{base}?{fresh.query()}").status_code == 200
+
+
+def test_the_report_datasets_are_listed_when_asked_for(world: tuple[Server, str, str]) -> None:
+    docker = get(world, f"{API}/namespaces/acme").json()["datasets"]
+    assert [d["name"] for d in docker] == ["pulls"]  # what Docker's own OpenAPI allows
+    every = get(world, f"{API}/namespaces/acme", datasets="all").json()["datasets"]
+    assert every[0] == docker[0]
+    assert every[1:] == [{"name": "summary", "views": ["report"], "timespans": ["months", "weeks"]}]
+    listed = get(world, f"{API}/namespaces", datasets="all").json()
+    assert [[d["name"] for d in ns["datasets"]] for ns in listed] == [["pulls", "summary"]]
+
+
+def test_the_summary_report_dataset(world: tuple[Server, str, str]) -> None:
+    """Docker's Summary report, worked by hand: in 2020-W53 acme/api has two pulls of tag 1.0
+    (two addresses, no version check); last month acme/tools/cli one pull and the extra repo
+    partner/shared one, under its own namespace; partner/private is never named."""
+    server = world[0]
+    reports = f"{API}/namespaces/acme/summary/exports"
+    pulls_years = get(world, f"{EXPORTS}/years").json()
+    assert get(world, f"{reports}/years").json() == pulls_years
+    assert get(world, f"{reports}/years/2020/weeks").json() == {"weeks": [{"week": 53}]}
+    assert get(world, f"{reports}/years/2020/weeks/53").json() == {"week": 53}
+    (link,) = get(world, f"{reports}/years/2020/weeks/53/report").json()["data"]
+    month = last_complete_months(datetime.now(UTC).date(), 1)[0]
+    (monthly,) = get(world, f"{reports}/years/{month.year}/months/{month.month}/report").json()[
+        "data"
+    ]
+    with server.client() as client:
+        week = client.get(link["url"])
+        last_month = client.get(monthly["url"])
+    assert (
+        'filename="acme_summary-report_2020-W53_part001.csv.gz"'
+        in (week.headers["content-disposition"])
+    )
+    header = (
+        "DATE_GRANULARITY,DATE_REFERENCE,PUBLISHER_NAME,LEVEL,REFERENCE,"
+        "DATA_DOWNLOADS,VERSION_CHECKS,EVENT_COUNT"
+    )
+    assert gzip.decompress(week.content).decode().split("\r\n") == [
+        header,
+        "weekly,2020-12-28,acme,repository,acme/api,2,0,2",
+        "weekly,2020-12-28,acme,tag,acme/api:1.0,2,0,2",
+        "",
+    ]
+    start = month.isoformat()
+    assert gzip.decompress(last_month.content).decode().split("\r\n") == [
+        header,
+        f"monthly,{start},acme,repository,acme/tools/cli,1,0,1",
+        f"monthly,{start},acme,tag,acme/tools/cli:1.0,1,0,1",
+        f"monthly,{start},acme,repository,partner/shared,1,0,1",
+        f"monthly,{start},acme,tag,partner/shared:1.0,1,0,1",
+        "",
+    ]
 
 
 def test_a_valid_link_to_a_file_gone_from_the_disk_is_410(world: tuple[Server, str, str]) -> None:

@@ -83,7 +83,7 @@ def test_only_closed_periods_with_data_are_exported(runtime: Runtime) -> None:
     assert export_closed(runtime, now=monday_1am).exported == []
     done = export_closed(runtime, now=end_of_day(sunday) + timedelta(hours=2))
     assert [(t.namespace, t.period) for t in done.exported] == [("acme", WEEK)]
-    assert done.files == 4
+    assert done.files == 5
     # the quiet namespace has no data: nothing is listed for it
     assert files(runtime, "quiet", WEEK) == {}
     assert set(files(runtime, "acme", WEEK)) == {
@@ -91,6 +91,7 @@ def test_only_closed_periods_with_data_are_exported(runtime: Runtime) -> None:
         "summary",
         "repo-summary",
         "namespace-summary",
+        "summary-report",
     }
 
 
@@ -179,3 +180,26 @@ def test_export_files_live_under_the_data_dir(runtime: Runtime, data_dir: Path) 
         assert path.is_relative_to(data_dir.resolve())
         header = path.read_bytes()[:10]
         assert header[:4] == b"\x1f\x8b\x08\x00" and header[4:8] == b"\x00\x00\x00\x00"  # mtime 0
+
+
+def test_an_export_from_before_a_report_existed_is_exported_again(runtime: Runtime) -> None:
+    """An export whose catalog lacks a kind of file (written by a version without Docker's
+    Summary report) is redone on the next run, and only then is it up to date."""
+    register(runtime, "acme")
+    add_requests(runtime, pull("a", at(WEEK.start, 60), "acme/api", "1.0", "192.0.2.1"))
+    sunday_night = end_of_day(WEEK.end) + timedelta(hours=2)
+    first = export_closed(runtime, now=sunday_night)
+    assert [t.period for t in first.exported] == [WEEK]
+    with runtime.sessions.begin() as session:
+        for row in session.scalars(select(ExportFile).where(ExportFile.view == "summary-report")):
+            session.delete(row)
+    assert "summary-report" not in files(runtime, "acme", WEEK)
+    again = export_closed(runtime, now=sunday_night)
+    assert [t.period for t in again.exported] == [WEEK] and again.up_to_date == 0
+    report = read_csv(runtime, files(runtime, "acme", WEEK)["summary-report"])
+    assert report[1:] == [
+        ["weekly", "2026-01-05", "acme", "repository", "acme/api", "1", "0", "1"],
+        ["weekly", "2026-01-05", "acme", "tag", "acme/api:1.0", "1", "0", "1"],
+    ]
+    third = export_closed(runtime, now=sunday_night)
+    assert third.exported == [] and third.up_to_date == 1

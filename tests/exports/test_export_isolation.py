@@ -78,6 +78,7 @@ def test_a_namespace_that_fails_to_export_does_not_stop_the_others(runtime: Runt
             "summary",
             "repo-summary",
             "namespace-summary",
+            "summary-report",
         }
     )
     assert files(runtime, LONG, WEEK) == {}

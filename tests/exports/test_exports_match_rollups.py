@@ -12,7 +12,10 @@ every exported (namespace, period):
   and ``ipCount`` per namespace and per repository;
 - the namespace-summary row of the extra repo's own namespace counts that repo only (its
   pulls are the repo's, its unique IPs no more than the repo's), not the whole namespace the
-  rollups hold.
+  rollups hold;
+- Docker's Summary report (the ``summary`` dataset) has a row for every repository, tag and
+  digest of the summary views, and no other, with ``DATA_DOWNLOADS`` = the pulls by tag and by
+  digest (the API's ``pullCount``), ``VERSION_CHECKS`` and their sum.
 """
 
 from __future__ import annotations
@@ -234,6 +237,53 @@ def _check(runtime: Runtime, session: Session, namespace: str, period: Period) -
         (repo_ips, *repo_pulls) = repos[tuple(EXTRA.split("/"))]
         assert (ips, pulls) == (repo_ips, repo_pulls)
     _check_api(session, namespace, period, namespaces, repos)
+    references = _csv_counts(runtime, session, namespace, period, "summary", 3)
+    _check_report(runtime, session, namespace, period, repos, references)
+
+
+def _check_report(
+    runtime: Runtime,
+    session: Session,
+    namespace: str,
+    period: Period,
+    repos: dict[tuple[str, ...], Counts],
+    references: dict[tuple[str, ...], Counts],
+) -> None:
+    """The Summary report's rows against the summary views' (already tied to the rollups)."""
+    (entry,) = session.scalars(
+        select(ExportFile).where(
+            ExportFile.namespace == namespace,
+            ExportFile.period_kind == period.kind.value,
+            ExportFile.period_start == period.start,
+            ExportFile.view == "summary-report",
+        )
+    )
+    text = gzip.decompress((runtime.paths.exports / entry.path).read_bytes()).decode()
+    granularity = "weekly" if period.kind is PeriodKind.WEEK else "monthly"
+    found: dict[tuple[str, tuple[str, ...]], tuple[int, int, int]] = {}
+    for row in list(csv.reader(io.StringIO(text)))[1:]:
+        assert row[:3] == [granularity, period.start.isoformat(), namespace]
+        level, reference = row[3], row[4]
+        if level == "repository":
+            key: tuple[str, ...] = tuple(reference.split("/", 1))
+        elif level == "digest":
+            name, _, digest = reference.partition("@")
+            key = (*name.split("/", 1), digest)
+        else:
+            assert level == "tag", level
+            name, _, tag = reference.rpartition(":")
+            key = (*name.split("/", 1), tag)
+        downloads, checks, events = map(int, row[5:])
+        found[(level, key)] = (downloads, checks, events)
+    expected = {
+        ("repository", key): (tag + digest, checks, tag + digest + checks)
+        for key, (_, tag, digest, checks) in repos.items()
+    }
+    expected |= {
+        ("digest" if ":" in key[2] else "tag", key): (tag + digest, checks, tag + digest + checks)
+        for key, (_, tag, digest, checks) in references.items()
+    }
+    assert found == expected, (namespace, period.label)
 
 
 def _check_api(

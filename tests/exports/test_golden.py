@@ -24,6 +24,11 @@ Numbers checked by hand against docs/data-definitions.md (clients A–E as in go
 - ``partner/shared``, an extra repo of ``acme``, appears under its own namespace; its pull
   starts Sunday 23:59:59.8 and ends after midnight, so it counts on Sunday, in 2026-W02;
   ``partner/private`` is not in ``acme``'s export.
+- ``summary-report`` (Docker's Summary report) has the same pulls as the rollups, Docker's way:
+  ``acme/web`` in 2026-W02 is 7 ``DATA_DOWNLOADS`` (6 by tag + 1 by digest), 1 version check,
+  ``EVENT_COUNT`` 8; its tag ``1.0`` 4 + 1 = 5 and its digest row ``acme/web@sha256:a6…`` 1
+  download. ``partner/shared`` keeps its own namespace in ``REFERENCE``. No namespace row
+  (Docker's report has none). In 2026-01, C's pull makes ``1.0`` 5 downloads and ``acme/web`` 8.
 - In raw: the user agent ``=cmd|' /C calc'!A0`` is written ``'=cmd|' /C calc'!A0``, and one
   holding a comma and quotes is quoted with its quotes doubled.
 """
@@ -34,7 +39,7 @@ from pathlib import Path
 
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, build, golden_name
 
-VIEWS = ("raw", "summary", "repo-summary", "namespace-summary")
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report")
 
 
 def test_the_exports_of_the_fixed_input_equal_the_golden_files(tmp_path: Path) -> None:

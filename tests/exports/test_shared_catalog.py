@@ -76,7 +76,7 @@ EXPECTED = {
     ("beta", WEEK): ("beta", "2", "2", "0"),
     ("beta", MONTH): ("beta", "2", "2", "0"),
 }
-VIEWS = ("raw", "summary", "repo-summary", "namespace-summary")
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report")
 
 
 def _label(kind: str, start: date) -> str:

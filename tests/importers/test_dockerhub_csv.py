@@ -257,8 +257,9 @@ def test_our_own_exports_import_back_to_the_same_rollups(runtime: Runtime, tmp_p
     export_closed(runtime, now=end_of_day(date(2026, 2, 1)))
     with runtime.sessions() as session:
         exports = [runtime.paths.exports / f.path for f in session.scalars(select(ExportFile))]
-    # weeks 2 and 3 and January, four views each; the weekly and monthly raw files overlap
-    assert len(exports) == 12
+    # weeks 2 and 3 and January, four views and Docker's Summary report each; the weekly and
+    # monthly raw files overlap, and the reports say again what the raw rows say
+    assert len(exports) == 15
     original = rollups(runtime)
 
     fresh = Runtime.open(catalog_settings(tmp_path / "fresh"))
@@ -418,7 +419,13 @@ def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runt
             f.view: f
             for f in session.scalars(select(ExportFile).where(ExportFile.period_start == W02.start))
         }
-    assert sorted(files) == ["namespace-summary", "raw", "repo-summary", "summary"]
+    assert sorted(files) == [
+        "namespace-summary",
+        "raw",
+        "repo-summary",
+        "summary",
+        "summary-report",
+    ]
     text = gzip.decompress((runtime.paths.exports / files["repo-summary"].path).read_bytes())
     lines = text.decode().splitlines()
     assert [line.split(",")[3:] for line in lines[1:]] == [
@@ -429,3 +436,9 @@ def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runt
         (runtime.paths.exports / files["namespace-summary"].path).read_bytes()
     )
     assert namespace.decode().splitlines()[1].split(",")[2:] == ["acme", "0", "6", "1", "1"]
+    # Docker's Summary report of the same rollups: downloads are 5 by tag + 1 by digest
+    report = gzip.decompress((runtime.paths.exports / files["summary-report"].path).read_bytes())
+    assert [line.split(",")[3:] for line in report.decode().splitlines()[1:]] == [
+        ["repository", "acme/api", "6", "1", "7"],
+        ["repository", "acme/tools/cli", "1", "0", "1"],
+    ]

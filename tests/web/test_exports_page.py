@@ -65,11 +65,12 @@ def test_the_page_lists_every_exported_period_newest_first(
         "December 2020",
     ]
     assert headings == expected
-    # each period: the four views, one part each, sizes as the catalog has them
+    # each period: the four views and Docker's Summary report, one part each, sizes as the
+    # catalog has them
     first = page.locator("section.period").first
     views = first.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.view)")
-    assert views == [view.value for view in Dataview]
-    assert first.locator("a.download").count() == 4
+    assert views == [*(view.value for view in Dataview), "summary-report"]
+    assert first.locator("a.download").count() == 5
     assert (
         page.get_by_label("Namespace", exact=True).input_value() == "acme"
     )  # alice has two: a picker

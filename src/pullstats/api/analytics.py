@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from pullstats.api.auth import UNAUTHORIZED, current_viewer
 from pullstats.api.cache import cached_json, utc_day
-from pullstats.api.dvp_models import PULLS_DATASET, NamespaceMetadata, ReposPullData
+from pullstats.api.dvp_models import (
+    ALL_DATASETS,
+    PULLS_DATASET,
+    DatasetModel,
+    NamespaceMetadata,
+    ReposPullData,
+)
 from pullstats.api.models import NamespaceData, PullData, PullModel
 from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
@@ -158,6 +164,22 @@ async def discovery(
     return await series.answer(build)
 
 
+#: ``datasets`` of the discovery routes: Docker's list (``pulls``) unless ``all`` is asked for.
+#: A client written from Docker's OpenAPI document may refuse a dataset name its enum lacks,
+#: so the report datasets are listed only to a client that asks (docs/api.md).
+DatasetsParam = Annotated[
+    Literal["dvp", "all"],
+    Query(
+        description="pullstats extension: `all` lists the report datasets too "
+        "(docs/reports.md); `dvp`, the default, only Docker's `pulls`."
+    ),
+]
+
+
+def _datasets(which: str) -> list[DatasetModel]:
+    return ALL_DATASETS if which == "all" else [PULLS_DATASET]
+
+
 @router.get(
     "/namespaces",
     response_model=list[NamespaceMetadata],
@@ -166,12 +188,13 @@ async def discovery(
 )
 async def namespaces(
     viewer: Annotated[Viewer, Depends(current_viewer)],
+    datasets: DatasetsParam = "dvp",
 ) -> list[NamespaceMetadata]:
     return [
         NamespaceMetadata(
             namespace=ns,
             extraRepos=list(viewer.extra_repos.get(ns, ())),
-            datasets=[PULLS_DATASET],
+            datasets=_datasets(datasets),
         )
         for ns in viewer.namespaces
     ]
@@ -185,13 +208,15 @@ async def namespaces(
     summary="Metadata of one namespace",
 )
 async def namespace(
-    namespace: str, viewer: Annotated[Viewer, Depends(current_viewer)]
+    namespace: str,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    datasets: DatasetsParam = "dvp",
 ) -> NamespaceMetadata:
     readable(viewer, namespace)
     return NamespaceMetadata(
         namespace=namespace,
         extraRepos=list(viewer.extra_repos.get(namespace, ())),
-        datasets=[PULLS_DATASET],
+        datasets=_datasets(datasets),
     )
 
 

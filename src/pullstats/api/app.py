@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(analytics.router)
     app.include_router(exports_api.router)
+    app.include_router(exports_api.report_router)
     app.include_router(downloads.router)
     app.include_router(ingest.router)
     app.include_router(ops.router)

@@ -7,17 +7,21 @@ import enum
 from pydantic import BaseModel, Field
 
 from pullstats.api.models import PullData
+from pullstats.exports.reports import ReportDataset, ReportView
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series import Timespan
 
 
 class DatasetType(enum.StrEnum):
+    """Docker's one dataset, and pullstats' report datasets (listed only when asked for)."""
+
     PULLS = "pulls"
+    SUMMARY = "summary"
 
 
 class DatasetModel(BaseModel):
     name: DatasetType
-    views: list[Dataview]
+    views: list[Dataview | ReportView]
     timespans: list[Timespan]
 
 
@@ -78,3 +82,16 @@ class ResponseData(BaseModel):
 PULLS_DATASET = DatasetModel(
     name=DatasetType.PULLS, views=list(Dataview), timespans=[Timespan.MONTHS, Timespan.WEEKS]
 )
+
+#: Every dataset: ``pulls`` and the reports (``?datasets=all`` of the discovery routes).
+ALL_DATASETS = [
+    PULLS_DATASET,
+    *(
+        DatasetModel(
+            name=DatasetType(dataset.value),
+            views=list(ReportView),
+            timespans=[Timespan.MONTHS, Timespan.WEEKS],
+        )
+        for dataset in ReportDataset
+    ),
+]

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pullstats.api.cache import LruCache
 from pullstats.db.models import ExportFile
-from pullstats.exports.catalog import exported_periods, view_files
+from pullstats.exports.catalog import exported_periods, report_periods, view_files
 from pullstats.periods import Period
 
 
@@ -63,14 +63,20 @@ class ExportCatalog:
         self._views: LruCache[tuple[FileEntry, ...]] = LruCache()
         self._files: LruCache[tuple[FileEntry, ...]] = LruCache(max_entries=8192)
 
-    async def periods(self, namespace: str, epoch: int) -> tuple[Period, ...]:
-        """Every exported period of ``namespace``, oldest first."""
+    async def periods(
+        self, namespace: str, epoch: int, report: str | None = None
+    ) -> tuple[Period, ...]:
+        """Every exported period of ``namespace``, oldest first; with ``report`` (a report
+        file's catalog name), those whose export has that report."""
 
         def read() -> tuple[Period, ...]:
             with self._sessions() as session:
-                return tuple(exported_periods(session, namespace))
+                if report is None:
+                    return tuple(exported_periods(session, namespace))
+                return tuple(report_periods(session, namespace, report))
 
-        return await _read_through(self._periods, f"{epoch}\0{namespace}", read)
+        key = f"{epoch}\0{namespace}\0{report or ''}"
+        return await _read_through(self._periods, key, read)
 
     async def view(
         self, namespace: str, period: Period, view: str, epoch: int

@@ -31,6 +31,7 @@ from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
 from pullstats.db.state import CatalogVersions
 from pullstats.exports.catalog import periods_in_year, years_with_data
+from pullstats.exports.reports import REPORT_FILES, ReportDataset, ReportView
 from pullstats.exports.signing import sign
 from pullstats.exports.views import Dataview
 from pullstats.periods import Period, PeriodKind
@@ -80,11 +81,89 @@ async def _listing(
 
 
 async def listed_periods(
-    state: AppState, versions: CatalogVersions, namespace: str
+    state: AppState, versions: CatalogVersions, namespace: str, report: str | None = None
 ) -> tuple[Period, ...]:
     """The exported periods of ``namespace``, oldest first (the listings' one source), from
-    the cache of the request's exports epoch."""
-    return await state.export_catalog.periods(namespace, versions.exports_epoch)
+    the cache of the request's exports epoch; with ``report``, those that have that report."""
+    return await state.export_catalog.periods(namespace, versions.exports_epoch, report)
+
+
+async def _years(
+    request: Request,
+    state: AppState,
+    viewer: Viewer,
+    versions: CatalogVersions,
+    ns: str,
+    report: str | None,
+) -> Response:
+    readable(viewer, ns)
+    periods = await listed_periods(state, versions, ns, report)
+    answer = YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
+    return await _listing(request, state, viewer, versions, answer)
+
+
+async def _timespans(
+    request: Request,
+    state: AppState,
+    viewer: Viewer,
+    versions: CatalogVersions,
+    ns: str,
+    report: str | None,
+    year: int,
+    timespantype: Timespan,
+) -> Response:
+    readable(viewer, ns)
+    periods = await listed_periods(state, versions, ns, report)
+    numbers = periods_in_year(periods, timespantype.kind, year)
+    answer: BaseModel = MonthData(months=[MonthModel(month=n) for n in numbers])
+    if timespantype is Timespan.WEEKS:
+        answer = WeekData(weeks=[WeekModel(week=n) for n in numbers])
+    return await _listing(request, state, viewer, versions, answer)
+
+
+async def _exported(
+    state: AppState,
+    versions: CatalogVersions,
+    namespace: str,
+    report: str | None,
+    period: Period | None,
+) -> Period:
+    if period is None or period not in await listed_periods(state, versions, namespace, report):
+        raise HTTPException(404, detail="no exported data for that period")
+    return period
+
+
+async def _timespan(
+    request: Request,
+    state: AppState,
+    viewer: Viewer,
+    versions: CatalogVersions,
+    ns: str,
+    report: str | None,
+    period: Period | None,
+) -> Response:
+    readable(viewer, ns)
+    period = await _exported(state, versions, ns, report, period)
+    answer: BaseModel = MonthModel(month=period.number)
+    if period.kind is PeriodKind.WEEK:
+        answer = WeekModel(week=period.number)
+    return await _listing(request, state, viewer, versions, answer)
+
+
+async def _links(
+    request: Request,
+    state: AppState,
+    viewer: Viewer,
+    versions: CatalogVersions,
+    ns: str,
+    report: str | None,
+    period: Period | None,
+    file: str,
+) -> ResponseData:
+    readable(viewer, ns)
+    period = await _exported(state, versions, ns, report, period)
+    files = await state.export_catalog.view(ns, period, file, versions.exports_epoch)
+    return ResponseData(data=file_links(state, request, files))
 
 
 @router.get(
@@ -100,10 +179,7 @@ async def years(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
-    readable(viewer, namespace)
-    periods = await listed_periods(state, versions, namespace)
-    answer = YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
-    return await _listing(request, state, viewer, versions, answer)
+    return await _years(request, state, viewer, versions, namespace, None)
 
 
 @router.get(
@@ -121,21 +197,7 @@ async def timespans(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
-    readable(viewer, namespace)
-    periods = await listed_periods(state, versions, namespace)
-    numbers = periods_in_year(periods, timespantype.kind, year)
-    answer: BaseModel = MonthData(months=[MonthModel(month=n) for n in numbers])
-    if timespantype is Timespan.WEEKS:
-        answer = WeekData(weeks=[WeekModel(week=n) for n in numbers])
-    return await _listing(request, state, viewer, versions, answer)
-
-
-async def _exported(
-    state: AppState, versions: CatalogVersions, namespace: str, period: Period | None
-) -> Period:
-    if period is None or period not in await listed_periods(state, versions, namespace):
-        raise HTTPException(404, detail="no exported data for that period")
-    return period
+    return await _timespans(request, state, viewer, versions, namespace, None, year, timespantype)
 
 
 @router.get(
@@ -154,12 +216,8 @@ async def timespan_metadata(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
-    readable(viewer, namespace)
-    period = await _exported(state, versions, namespace, _period(timespantype, year, timespan))
-    answer: BaseModel = MonthModel(month=period.number)
-    if period.kind is PeriodKind.WEEK:
-        answer = WeekModel(week=period.number)
-    return await _listing(request, state, viewer, versions, answer)
+    period = _period(timespantype, year, timespan)
+    return await _timespan(request, state, viewer, versions, namespace, None, period)
 
 
 @router.get(
@@ -179,12 +237,109 @@ async def dataview_links(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> ResponseData:
-    readable(viewer, namespace)
-    period = await _exported(state, versions, namespace, _period(timespantype, year, timespan))
-    files = await state.export_catalog.view(
-        namespace, period, dataview.value, versions.exports_epoch
-    )
-    return ResponseData(data=file_links(state, request, files))
+    period = _period(timespantype, year, timespan)
+    view = dataview.value
+    return await _links(request, state, viewer, versions, namespace, None, period, view)
+
+
+# Docker's DVP Core reports (exports/reports.py), a pullstats extension: the same four routes
+# and answers under /namespaces/{ns}/{dataset}/exports, for the report datasets. The pulls
+# routes above are matched first; any other dataset is a 422 naming the allowed ones.
+
+report_router = APIRouter(
+    prefix=f"{PREFIX}/namespaces/{{namespace}}/{{dataset}}/exports",
+    tags=["reports"],
+    responses=UNAUTHORIZED,
+)
+
+ReportParam = Annotated[
+    ReportDataset,
+    Path(description="A report dataset (pullstats extension: docs/reports.md)."),
+]
+ReportViewParam = Annotated[ReportView, Path(description="A report dataset's one view.")]
+
+
+@report_router.get(
+    "/years",
+    response_model=YearData,
+    responses={**NOT_FOUND, **INVALID},
+    summary="Years that have exported reports of a dataset",
+)
+async def report_years(
+    namespace: str,
+    dataset: ReportParam,
+    request: Request,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
+) -> Response:
+    report = REPORT_FILES[dataset].value
+    return await _years(request, state, viewer, versions, namespace, report)
+
+
+@report_router.get(
+    "/years/{year}/{timespantype}",
+    response_model=MonthData | WeekData,
+    responses={**NOT_FOUND, **INVALID},
+    summary="Months or weeks of a year that have exported reports of a dataset",
+)
+async def report_timespans(
+    namespace: str,
+    dataset: ReportParam,
+    year: Year,
+    timespantype: Timespan,
+    request: Request,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
+) -> Response:
+    report = REPORT_FILES[dataset].value
+    return await _timespans(request, state, viewer, versions, namespace, report, year, timespantype)
+
+
+@report_router.get(
+    "/years/{year}/{timespantype}/{timespan}",
+    response_model=MonthModel | WeekModel,
+    responses={**NOT_FOUND, **INVALID},
+    summary="One month or week that has an exported report of a dataset",
+)
+async def report_timespan_metadata(
+    namespace: str,
+    dataset: ReportParam,
+    year: Year,
+    timespantype: Timespan,
+    timespan: int,
+    request: Request,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
+) -> Response:
+    period = _period(timespantype, year, timespan)
+    report = REPORT_FILES[dataset].value
+    return await _timespan(request, state, viewer, versions, namespace, report, period)
+
+
+@report_router.get(
+    "/years/{year}/{timespantype}/{timespan}/{dataview}",
+    response_model=ResponseData,
+    responses={**NOT_FOUND, **INVALID},
+    summary="Signed download links of one exported report",
+)
+async def report_links(
+    namespace: str,
+    dataset: ReportParam,
+    year: Year,
+    timespantype: Timespan,
+    timespan: int,
+    dataview: ReportViewParam,
+    request: Request,
+    viewer: Annotated[Viewer, Depends(current_viewer)],
+    state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
+) -> ResponseData:
+    period = _period(timespantype, year, timespan)
+    report = REPORT_FILES[dataset].value
+    return await _links(request, state, viewer, versions, namespace, report, period, report)
 
 
 def file_links(

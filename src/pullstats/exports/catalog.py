@@ -25,6 +25,18 @@ def exported_periods(session: Session, namespace: str) -> list[Period]:
     return sorted(Period(PeriodKind(kind), start) for kind, start in rows)
 
 
+def report_periods(session: Session, namespace: str, report: str) -> list[Period]:
+    """Every period of ``namespace`` whose export has the file ``report`` (a report file's
+    catalog name, ``summary-report``), oldest first: an export written before that report
+    existed has none until it is exported again."""
+    rows = session.execute(
+        select(ExportFile.period_kind, ExportFile.period_start)
+        .where(ExportFile.namespace == namespace, ExportFile.view == report)
+        .distinct()
+    )
+    return sorted(Period(PeriodKind(kind), start) for kind, start in rows)
+
+
 def years_with_data(periods: Sequence[Period]) -> list[int]:
     """Calendar years of months and ISO years of weeks, merged."""
     return sorted({period.year for period in periods})

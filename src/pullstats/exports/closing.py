@@ -1,8 +1,9 @@
-"""Close and export: every closed period with data, per registered namespace, all four views.
+"""Close and export: every closed period with data, per registered namespace, every view and report.
 
 A period closes when now ≥ its end + the close grace and the closing watermark has passed that
 too: every live node's watermark (db/nodes.py). A (namespace, period) is exported when it
-never was, when its rollups were recomputed since (dirty: late data), or on ``--rebuild``. The
+never was, when its rollups were recomputed since (dirty: late data), when it lacks a kind of
+file (a report added since it was exported), or on ``--rebuild``. The
 new set of files is written into a fresh folder and swapped into the catalog in one
 transaction, so readers see the old set or the new.
 """
@@ -18,14 +19,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.service import extra_repos, registered_namespaces
 from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod
 from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
-from pullstats.exports.views import Dataview
+from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import prune_lake
@@ -137,16 +138,31 @@ def plan_exports(
             (row.namespace, row.period_kind, row.period_start): row.generation
             for row in session.scalars(select(ExportPeriod))
         }
+        complete = _with_every_file(session)
         for period, generation in closed_periods(session, now, runtime):
             for name in namespaces:
                 if not has_data(session, period, scopes[name]):
                     continue
-                done = exported.get((name, period.kind.value, period.start))
-                if done is not None and done >= generation and not rebuild:
+                key = (name, period.kind.value, period.start)
+                done = exported.get(key)
+                if done is not None and done >= generation and key in complete and not rebuild:
                     current += 1
                     continue
                 tasks.append(ExportTask(scopes[name], period, generation))
     return tasks, current
+
+
+def _with_every_file(session: Session) -> set[tuple[str, str, date]]:
+    """The exported (namespace, period kind, start)s that have every kind of file: one
+    exported before a report existed lacks it, and is exported again."""
+    keys = (ExportFile.namespace, ExportFile.period_kind, ExportFile.period_start)
+    query = (
+        select(*keys)
+        .where(ExportFile.view.in_([kind.value for kind in EXPORT_FILES]))
+        .group_by(*keys)
+        .having(func.count(distinct(ExportFile.view)) == len(EXPORT_FILES))
+    )
+    return {(namespace, kind, start) for namespace, kind, start in session.execute(query)}
 
 
 def export_closed(
@@ -190,8 +206,8 @@ def _failure_text(task: ExportTask, error: Exception) -> str:
     return f"{text} ({problem})" if problem else text
 
 
-def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[Dataview, WrittenPart]]:
-    """Write the four views of one (namespace, period) and swap them into the catalog."""
+def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[ExportKind, WrittenPart]]:
+    """Write the views and reports of one (namespace, period) and swap them into the catalog."""
     store = runtime.settings.exports_store
     period_key = f"{task.namespace}/{task.period.label}"
     _remove_orphans(runtime, task, period_key)
@@ -274,7 +290,7 @@ def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
 
 
 def _swap_catalog(
-    runtime: Runtime, task: ExportTask, written: list[tuple[Dataview, WrittenPart]], root: Path
+    runtime: Runtime, task: ExportTask, written: list[tuple[ExportKind, WrittenPart]], root: Path
 ) -> None:
     keys = (
         ExportFile.namespace == task.namespace,

@@ -1,4 +1,4 @@
-"""Writing one (namespace, period)'s four views with ``PULLSTATS_ENGINE=spark``.
+"""Writing one (namespace, period)'s views and reports with ``PULLSTATS_ENGINE=spark``.
 
 The same steps as :mod:`pullstats.exports.writing` compute the CSV lines, on Spark
 (:class:`~pullstats.spark_engine.SparkEngine`); the lines come back to the driver, which cuts
@@ -22,7 +22,14 @@ import pyarrow as pa
 from pullstats.config import Settings
 from pullstats.exports.files import Compressor, WrittenPart
 from pullstats.exports.parts import PartWriter
-from pullstats.exports.steps import EXTRA_ACTIONS, RAW_LINES, SUMMARY_LINES, SUMMARY_ROWS
+from pullstats.exports.reports import ExportKind, ReportFile
+from pullstats.exports.steps import (
+    CORE_SUMMARY_LINES,
+    EXTRA_ACTIONS,
+    RAW_LINES,
+    SUMMARY_LINES,
+    SUMMARY_ROWS,
+)
 from pullstats.exports.views import Dataview
 from pullstats.exports.writing import (
     BATCH_ROWS,
@@ -30,6 +37,7 @@ from pullstats.exports.writing import (
     ROLLUP_COLUMNS,
     ViewScope,
     raw_query_groups,
+    report_args,
     view_writer,
 )
 from pullstats.rollups.steps import COUNTS
@@ -42,10 +50,10 @@ def write_views_on_spark(
     files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
-) -> list[tuple[Dataview, WrittenPart]]:
+) -> list[tuple[ExportKind, WrittenPart]]:
     """:func:`pullstats.exports.writing.write_views`, the lines computed on Spark."""
     engine = SparkEngine(settings)
-    written: list[tuple[Dataview, WrittenPart]] = []
+    written: list[tuple[ExportKind, WrittenPart]] = []
     with Compressor(settings.duckdb_threads) as compressor:
         raw = view_writer(settings, scope, Dataview.RAW, folder, compressor)
         groups = raw_query_groups(files, max(1, settings.duckdb_threads), RAW_QUERY_BYTES)
@@ -64,8 +72,8 @@ def write_views_on_spark(
 
 
 def _write(
-    part_writer: PartWriter, tables: Iterable[pa.Table], view: Dataview
-) -> list[tuple[Dataview, WrittenPart]]:
+    part_writer: PartWriter, tables: Iterable[pa.Table], view: ExportKind
+) -> list[tuple[ExportKind, WrittenPart]]:
     """Every line of ``tables`` into ``part_writer``'s parts (none kept if one fails)."""
     try:
         for table in tables:
@@ -79,8 +87,9 @@ def _write(
 
 def _summary_lines(
     engine: SparkEngine, scope: ViewScope, files: Sequence[Path | str], rollups: pa.Table
-) -> dict[Dataview, pa.Table]:
-    """The three summary views' lines, as ``writing._summary_lines`` makes them."""
+) -> dict[ExportKind, pa.Table]:
+    """The three summary views' lines and the Summary report's, as ``writing._summary_lines``
+    makes them."""
     rows = rollups.select(list(ROLLUP_COLUMNS))
     if scope.extra_repos and files:
         session = engine.session()
@@ -98,8 +107,12 @@ def _summary_lines(
             )
         )
     bounds = {"period_start": scope.period.start_text, "period_end": scope.period.end_text}
-    return {
+    lines: dict[ExportKind, pa.Table] = {
         view: engine.arrow(SUMMARY_LINES, {"summary_rows": rows}, bounds, view=view)
         for view in Dataview
         if view is not Dataview.RAW
     }
+    lines[ReportFile.SUMMARY_REPORT] = engine.arrow(
+        CORE_SUMMARY_LINES, {"summary_rows": rows}, report_args(scope)
+    )
+    return lines

@@ -1,7 +1,8 @@
 """Stage 4's steps (:mod:`pullstats.steps`): a namespace's export of a period, as CSV lines.
 
 The raw view's lines come from the period's actions in the namespace's scope; the summary
-views' lines from the period's rollup rows in scope (``summary_rows``), where the one row that
+views' lines, and Docker's Summary report's (:mod:`pullstats.exports.reports`), from the
+period's rollup rows in scope (``summary_rows``), where the one row that
 is not a rollup, an extra repo's namespace counting only the extra repos, is counted by
 ``rollups.counts`` over ``exports.extra_actions``. :mod:`pullstats.exports.writing` runs them;
 the SQL of the lines is built in :mod:`pullstats.exports.views`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pullstats.dvp_columns import COUNT_COLUMNS
+from pullstats.exports.reports import core_summary_lines_sql
 from pullstats.exports.views import CELL_FUNCTIONS, Dataview, raw_lines_sql, summary_lines_sql
 from pullstats.lake_schema import ACTIONS
 from pullstats.steps import Input, Step, Transform, sql_file
@@ -60,4 +62,18 @@ SUMMARY_LINES = Step(
     functions=CELL_FUNCTIONS,
 )
 
-STEPS: tuple[Step | Transform, ...] = (RAW_LINES, EXTRA_ACTIONS, SUMMARY_ROWS, SUMMARY_LINES)
+CORE_SUMMARY_LINES = Step(
+    "exports.core_summary_lines",
+    (Input("summary_rows", ROLLUP_ROWS),),
+    "a CSV line of Docker's DVP Core Summary report (with its CRLF): a repository, tag or digest",
+    core_summary_lines_sql,
+    functions=CELL_FUNCTIONS,
+)
+
+STEPS: tuple[Step | Transform, ...] = (
+    RAW_LINES,
+    EXTRA_ACTIONS,
+    SUMMARY_ROWS,
+    SUMMARY_LINES,
+    CORE_SUMMARY_LINES,
+)

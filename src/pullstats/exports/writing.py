@@ -1,12 +1,13 @@
-"""Writing one (namespace, period)'s four views: DuckDB formats, ISA-L compresses, in parallel.
+"""Writing one (namespace, period)'s views and reports: DuckDB formats, ISA-L compresses.
 
 One thread runs the queries and hands their record batches of CSV lines over a queue bounded
 in bytes; the calling thread splits them into parts and feeds the compressor's threads. So
 DuckDB sorts and formats the next day while the previous one is compressed, and neither the
 period nor a whole file is ever held in memory.
 
-The summaries are the period's rollups (``pull_rollups``, what the API serves) of the keys in
-scope, so a summary CSV and the API cannot differ. Only one kind of row is not a rollup: the
+The summaries, and Docker's Summary report (:mod:`pullstats.exports.reports`), are the period's
+rollups (``pull_rollups``, what the API serves) of the keys in scope, so a summary CSV and the
+API cannot differ. Only one kind of row is not a rollup: the
 namespace row of an extra repo's own namespace, which counts that namespace's repositories in
 the export, not all of them; it is counted from the period's actions by the rollups' query.
 The raw view is queried a run of days at a time, each run sorted on its own: that is the order
@@ -30,14 +31,16 @@ from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine, Source, connect
 from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
+from pullstats.exports.reports import ExportKind, ReportFile, file_header, report_params
 from pullstats.exports.steps import (
+    CORE_SUMMARY_LINES,
     EXTRA_ACTIONS,
     RAW_LINES,
     ROLLUP_ROWS,
     SUMMARY_LINES,
     SUMMARY_ROWS,
 )
-from pullstats.exports.views import Dataview, header_line
+from pullstats.exports.views import Dataview
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
 from pullstats.rollups.steps import COUNTS
@@ -75,10 +78,11 @@ def write_views(
     files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
-) -> list[tuple[Dataview, WrittenPart]]:
+) -> list[tuple[ExportKind, WrittenPart]]:
     """Write every view of ``scope`` into ``folder``, in parts: the raw view from the action
-    ``files``, the summaries from the period's ``rollups`` in scope (:data:`ROLLUP_COLUMNS`)."""
-    written: list[tuple[Dataview, WrittenPart]] = []
+    ``files``, the summaries and the reports from the period's ``rollups`` in scope
+    (:data:`ROLLUP_COLUMNS`)."""
+    written: list[tuple[ExportKind, WrittenPart]] = []
     connection = connect(settings)
     try:
         # the extra namespaces' distinct counts run on one core: start them beside the raw view
@@ -114,8 +118,9 @@ def _summary_lines(
     scope: ViewScope,
     files: Sequence[Path | str],
     rollups: pa.Table,
-) -> dict[Dataview, pa.Table]:
-    """The three summary views' lines (small: one line per reference at most).
+) -> dict[ExportKind, pa.Table]:
+    """The three summary views' lines and the Summary report's (small: one line per reference
+    at most).
 
     The rollup rows are written as they are, except the namespace rows of other namespaces:
     an extra repo's namespace row counts the extra repos' actions only. Docker Hub's imported
@@ -139,13 +144,17 @@ def _summary_lines(
             rows = engine.relation(cursor, SUMMARY_ROWS, inputs, params).to_arrow_table()
         cursor.register("summary_rows", rows)
         bounds = {"period_start": scope.period.start_text, "period_end": scope.period.end_text}
-        return {
+        lines: dict[ExportKind, pa.Table] = {
             view: engine.relation(
                 cursor, SUMMARY_LINES, {"summary_rows": "summary_rows"}, bounds, view=view
             ).to_arrow_table()
             for view in Dataview
             if view is not Dataview.RAW
         }
+        lines[ReportFile.SUMMARY_REPORT] = engine.relation(
+            cursor, CORE_SUMMARY_LINES, {"summary_rows": "summary_rows"}, report_args(scope)
+        ).to_arrow_table()
+        return lines
     finally:
         cursor.close()
 
@@ -185,7 +194,7 @@ def _write_raw(
     folder: Path,
     compressor: Compressor,
     connection: duckdb.DuckDBPyConnection,
-) -> list[tuple[Dataview, WrittenPart]]:
+) -> list[tuple[ExportKind, WrittenPart]]:
     batches = _BatchQueue(AHEAD_BYTES)
     engine = DuckDBEngine(settings)
     params: dict[str, object] = {"namespace": scope.namespace}
@@ -219,12 +228,18 @@ def _write_raw(
 
 
 def view_writer(
-    settings: Settings, scope: ViewScope, view: Dataview, folder: Path, compressor: Compressor
+    settings: Settings, scope: ViewScope, view: ExportKind, folder: Path, compressor: Compressor
 ) -> PartWriter:
     def file_name(part: int) -> str:
         return part_file_name(scope.namespace, view.value, scope.period, part)
 
-    return PartWriter(folder, file_name, header_line(view), settings.export_part_bytes, compressor)
+    return PartWriter(folder, file_name, file_header(view), settings.export_part_bytes, compressor)
+
+
+def report_args(scope: ViewScope) -> dict[str, object]:
+    """The parameters of ``scope``'s report lines (:func:`reports.report_params`)."""
+    period = scope.period
+    return report_params(scope.namespace, period.kind.value, period.start.isoformat())
 
 
 #: A query of the raw view, bound on the query thread's cursor (its inputs are views there).

@@ -3,7 +3,8 @@
 ``Server-Timing`` carries the handler's time (the benchmark reads it). The periods come from
 the catalog read the DVP export routes use (``exports.catalog``) and the signed links from the
 API's own ``file_links`` (``api/exports_api.py``), so the page lists exactly what the DVP export
-routes answer and its buttons download what the dataview route links to; the periods and the
+routes answer (the ``pulls`` views, then the reports of ``/namespaces/{ns}/{dataset}/exports``)
+and its buttons download what the dataview routes link to; the periods and the
 files of all the periods shown are read in one session, the files in one query
 (``exports.catalog.period_files``).
 """
@@ -27,6 +28,7 @@ from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 from pullstats.db.models import ExportFile
 from pullstats.exports.catalog import exported_periods, period_files, years_with_data
+from pullstats.exports.reports import EXPORT_FILES, ExportKind, ReportFile
 from pullstats.exports.views import Dataview
 from pullstats.periods import Period, PeriodKind
 
@@ -37,12 +39,13 @@ VIEW_NAMES = {
     Dataview.SUMMARY: "Summary by tag and digest",
     Dataview.REPO_SUMMARY: "Summary by repository",
     Dataview.NAMESPACE_SUMMARY: "Summary of the namespace",
+    ReportFile.SUMMARY_REPORT: "Docker's Summary report (repositories, tags and digests)",
 }
 
 
 @dataclass(frozen=True)
 class ViewRow:
-    dataview: Dataview
+    dataview: ExportKind
     name: str
     links: list[ResponseDataFile]
 
@@ -137,7 +140,7 @@ def _exports_page(
                         state, request, [FileEntry.of(f) for f in files.get((period, view), [])]
                     ),
                 )
-                for view in Dataview
+                for view in EXPORT_FILES
             ],
         )
         for period in sorted(shown, key=lambda p: (p.start, p.kind.value), reverse=True)
