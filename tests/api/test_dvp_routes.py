@@ -269,9 +269,14 @@ def test_the_report_datasets_are_listed_when_asked_for(world: tuple[Server, str,
     assert [d["name"] for d in docker] == ["pulls"]  # what Docker's own OpenAPI allows
     every = get(world, f"{API}/namespaces/acme", datasets="all").json()["datasets"]
     assert every[0] == docker[0]
-    assert every[1:] == [{"name": "summary", "views": ["report"], "timespans": ["months", "weeks"]}]
+    assert every[1:] == [
+        {"name": name, "views": ["report"], "timespans": ["months", "weeks"]}
+        for name in ("summary", "trends")
+    ]
     listed = get(world, f"{API}/namespaces", datasets="all").json()
-    assert [[d["name"] for d in ns["datasets"]] for ns in listed] == [["pulls", "summary"]]
+    assert [[d["name"] for d in ns["datasets"]] for ns in listed] == [
+        ["pulls", "summary", "trends"]
+    ]
 
 
 def test_the_summary_report_dataset(world: tuple[Server, str, str]) -> None:

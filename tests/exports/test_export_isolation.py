@@ -79,6 +79,7 @@ def test_a_namespace_that_fails_to_export_does_not_stop_the_others(runtime: Runt
             "repo-summary",
             "namespace-summary",
             "summary-report",
+            "trends-report",
         }
     )
     assert files(runtime, LONG, WEEK) == {}

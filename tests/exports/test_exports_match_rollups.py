@@ -15,7 +15,11 @@ every exported (namespace, period):
   rollups hold;
 - Docker's Summary report (the ``summary`` dataset) has a row for every repository, tag and
   digest of the summary views, and no other, with ``DATA_DOWNLOADS`` = the pulls by tag and by
-  digest (the API's ``pullCount``), ``VERSION_CHECKS`` and their sum.
+  digest (the API's ``pullCount``), ``VERSION_CHECKS`` and their sum;
+- Docker's Trends report (the ``trends`` dataset) is the ``…/trends`` route's rows at the
+  report's grain; the route's signed-in and anonymous users per repository and for the
+  namespace equal the pull rollups' (another query of the same actions), and its downloads and
+  version checks too wherever no imported summary adds to the pull rollups.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ from pullstats.rollups.series import (
     namespace_series,
     repository_series,
 )
+from pullstats.rollups.trend_series import TrendsQuery, trend_series
+from pullstats.rollups.trends import REPORT_GROUPING
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
 from tests.conftest import catalog_settings, write_spool
@@ -81,6 +87,7 @@ requests = st.lists(
         st.integers(0, DAYS - 1),
         # seconds into the day: close together (joins), across the 5 s edge, and at midnight
         st.sampled_from((0.0, 0.3, 4.0, 9.5, 86_399.9)),
+        st.sampled_from(("", "", "ann", "bob")),  # the user: anonymous half the time
     ),
     max_size=25,
 )
@@ -105,7 +112,7 @@ hub_summaries = st.dictionaries(
 )
 @given(requests=requests, hub_raw=hub_raw, hub_summaries=hub_summaries)
 def test_summary_exports_equal_the_rollups_and_the_api(
-    requests: list[tuple[str, str, str, str, str, int, float]],
+    requests: list[tuple[str, str, str, str, str, int, float, str]],
     hub_raw: list[tuple[str, str, str, int]],
     hub_summaries: dict[str, Counts],
 ) -> None:
@@ -118,6 +125,7 @@ def test_summary_exports_equal_the_rollups_and_the_api(
             with runtime.sessions() as session:
                 for task in result.exported:
                     _check(runtime, session, task.namespace, task.period)
+                    _check_trends(runtime, session, task.namespace, task.period, hub_summaries)
         finally:
             runtime.close()
 
@@ -125,7 +133,7 @@ def test_summary_exports_equal_the_rollups_and_the_api(
 def _load(
     runtime: Runtime,
     scratch: Path,
-    requests: list[tuple[str, str, str, str, str, int, float]],
+    requests: list[tuple[str, str, str, str, str, int, float, str]],
     hub_raw: list[tuple[str, str, str, int]],
     hub_summaries: dict[str, Counts],
 ) -> None:
@@ -160,13 +168,14 @@ def _load(
     reports = import_files(runtime, hub_files)
     assert [(r.status, dict(r.skipped)) for r in reports] == [("imported", {})] * len(hub_files)
     records = []
-    for n, (name, method, tag, digest, client, day, seconds) in enumerate(requests):
+    for n, (name, method, tag, digest, client, day, seconds, user) in enumerate(requests):
         instant = START + timedelta(days=day, seconds=seconds)
         ts = micros(instant)
+        agent = "trivy/0.56.2" if n % 3 == 2 else "docker/27.3.1"
         records.append(
             PullRequestRecord(
-                f"e{n}", ts, method, name, tag, digest, client, "docker/27.3.1", "notification",
-                ts + 1_000_000,
+                f"e{n}", ts, method, name, tag, digest, client, agent, "notification",
+                ts + 1_000_000, user=user,
             )
         )  # fmt: skip
     if records:
@@ -284,6 +293,62 @@ def _check_report(
         for key, (_, tag, digest, checks) in references.items()
     }
     assert found == expected, (namespace, period.label)
+
+
+def _check_trends(
+    runtime: Runtime,
+    session: Session,
+    namespace: str,
+    period: Period,
+    hub_summaries: dict[str, Counts],
+) -> None:
+    """The Trends report is the trends route's rows at its grain; the route's users per
+    repository and for the namespace are the pull rollups' (two queries of the same actions),
+    and so are its pulls where no imported summary adds to the pull rollups."""
+    timespan = Timespan.MONTHS if period.kind is PeriodKind.MONTH else Timespan.WEEKS
+    scope = NamespaceScope(namespace, (EXTRA,) if namespace == "acme" else ())
+
+    def route(grouping: tuple[str, ...]) -> list[dict[str, Any]]:
+        query = TrendsQuery(timespan, grouping=grouping, first=period.start, last=period.start)
+        return trend_series(session, scope, query, TODAY)
+
+    (entry,) = session.scalars(
+        select(ExportFile).where(
+            ExportFile.namespace == namespace,
+            ExportFile.period_kind == period.kind.value,
+            ExportFile.period_start == period.start,
+            ExportFile.view == "trends-report",
+        )
+    )
+    text = gzip.decompress((runtime.paths.exports / entry.path).read_bytes()).decode()
+    report = sorted(tuple(row[3:]) for row in list(csv.reader(io.StringIO(text)))[1:])
+    api = sorted(
+        (
+            f"{r['namespace']}/{r['repo']}", r["namespace"], r["country"], r["cloud"] or "no csp",
+            r["tool"], r["tag"] or "\\N", str(r["dataDownloads"]), str(r["versionChecks"]),
+            str(r["pulls"]), str(r["uniqueAuthenticatedUsers"]),
+            str(r["uniqueUnauthenticatedUsers"]), r["category"], r["useCase"],
+        )
+        for r in route(REPORT_GROUPING)
+    )  # fmt: skip
+    assert report == api, (namespace, period.label)
+    for row in route(("repo",)) + route(()):
+        repo = row.get("repo", "")
+        level = "repository" if repo else "namespace"
+        key = (period.kind.value, period.start, level, row["namespace"], repo, "")
+        rollup = session.get(PullRollup, key)
+        if rollup is None:  # the namespace's zero-filled total of a period it has no pull in
+            assert not repo and row["pulls"] == row["uniqueUnauthenticatedUsers"] == 0, key
+            continue
+        users = (rollup.unique_authenticated_users, rollup.unique_unauthenticated_users)
+        assert (row["uniqueAuthenticatedUsers"], row["uniqueUnauthenticatedUsers"]) == users, key
+        summarised = period == HUB_WEEK and (
+            f"{row['namespace']}/{repo}" in hub_summaries
+            or (not repo and any(k.startswith(namespace + "/") for k in hub_summaries))
+        )
+        if not summarised:
+            pulls = rollup.pull_by_tag + rollup.pull_by_digest, rollup.version_check
+            assert (row["dataDownloads"], row["versionChecks"]) == pulls, key
 
 
 def _check_api(

@@ -29,6 +29,12 @@ Numbers checked by hand against docs/data-definitions.md (clients A–E as in go
   ``EVENT_COUNT`` 8; its tag ``1.0`` 4 + 1 = 5 and its digest row ``acme/web@sha256:a6…`` 1
   download. ``partner/shared`` keeps its own namespace in ``REFERENCE``. No namespace row
   (Docker's report has none). In 2026-01, C's pull makes ``1.0`` 5 downloads and ``acme/web`` 8.
+- ``trends-report`` (Docker's Trends report) splits the same pulls by country, cloud, tool and
+  tag: ``acme/web`` ``1.0`` in 2026-W02 is the Hub row (US, aws, docker: 1 download, no
+  address, so 0 users), A's docker pull and check (2 pulls, 1 anonymous user), and one pull
+  each by skopeo and by an agent no parser names; ``latest`` is one client's 2 containerd
+  pulls (1 user); the pull by digest has the tag ``\\N``. No client signed in: every
+  ``UNIQUE_AUTHENTICATED_USERS`` is 0. A client outside a known cloud is ``no csp``.
 - In raw: the user agent ``=cmd|' /C calc'!A0`` is written ``'=cmd|' /C calc'!A0``, and one
   holding a comma and quotes is quoted with its quotes doubled.
 """
@@ -39,7 +45,8 @@ from pathlib import Path
 
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, build, golden_name
 
-VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report")
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report",
+         "trends-report")  # fmt: skip
 
 
 def test_the_exports_of_the_fixed_input_equal_the_golden_files(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ EXPECTED = {
     ("beta", WEEK): ("beta", "2", "2", "0"),
     ("beta", MONTH): ("beta", "2", "2", "0"),
 }
-VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report")
+VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report",
+         "trends-report")  # fmt: skip
 
 
 def _label(kind: str, start: date) -> str:

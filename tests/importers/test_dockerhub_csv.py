@@ -257,9 +257,9 @@ def test_our_own_exports_import_back_to_the_same_rollups(runtime: Runtime, tmp_p
     export_closed(runtime, now=end_of_day(date(2026, 2, 1)))
     with runtime.sessions() as session:
         exports = [runtime.paths.exports / f.path for f in session.scalars(select(ExportFile))]
-    # weeks 2 and 3 and January, four views and Docker's Summary report each; the weekly and
-    # monthly raw files overlap, and the reports say again what the raw rows say
-    assert len(exports) == 15
+    # weeks 2 and 3 and January, four views and Docker's Summary and Trends reports each; the
+    # weekly and monthly raw files overlap, and the reports say again what the raw rows say
+    assert len(exports) == 18
     original = rollups(runtime)
 
     fresh = Runtime.open(catalog_settings(tmp_path / "fresh"))
@@ -425,6 +425,7 @@ def test_a_period_known_only_from_a_repository_summary_is_exported(runtime: Runt
         "repo-summary",
         "summary",
         "summary-report",
+        "trends-report",
     ]
     text = gzip.decompress((runtime.paths.exports / files["repo-summary"].path).read_bytes())
     lines = text.decode().splitlines()

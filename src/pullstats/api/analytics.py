@@ -127,7 +127,8 @@ def _pull_data(rows: list[dict[str, Any]]) -> PullData:
     return PullData(pulls=[PullModel(**row) for row in rows])
 
 
-def _today() -> date:
+def today_utc() -> date:
+    """Today in UTC, the day every series' window is counted from."""
     return date.fromisoformat(utc_day())
 
 
@@ -234,7 +235,7 @@ async def namespace_pulls(
     series: Annotated[SeriesRequest, Depends(series_request)],
 ) -> Response:
     readable(series.viewer, namespace)
-    today = _today()
+    today = today_utc()
     scope = series.viewer.scope(namespace)
     return await series.answer(
         lambda session: _pull_data(namespace_series(session, scope, query, today))
@@ -260,7 +261,7 @@ async def repository_pulls(
 
     if not series.viewer.may_read_repository(namespace, repo):
         raise missing()
-    today = _today()
+    today = today_utc()
 
     def build(session: Session) -> PullData:
         # inside the build: an answer in the cache proves the repository existed at this
@@ -290,7 +291,7 @@ async def many_repository_pulls(
 ) -> Response:
     if len(repos) > MAX_REPOS:
         raise HTTPException(400, detail=f"at most {MAX_REPOS} repositories per request")
-    today = _today()
+    today = today_utc()
 
     def build(session: Session) -> ReposPullData:
         answer: dict[str, PullData] = {}

@@ -28,6 +28,7 @@ from pullstats.api import (
     ops,
     pg_versions,
     reference_page,
+    trends,
 )
 from pullstats.api.cached_answers import CachedAnswers
 from pullstats.api.heartbeat import Heartbeat
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(analytics.router)
     app.include_router(exports_api.router)
+    app.include_router(trends.router)
     app.include_router(exports_api.report_router)
     app.include_router(downloads.router)
     app.include_router(ingest.router)

@@ -17,6 +17,7 @@ class DatasetType(enum.StrEnum):
 
     PULLS = "pulls"
     SUMMARY = "summary"
+    TRENDS = "trends"
 
 
 class DatasetModel(BaseModel):

@@ -216,6 +216,7 @@ async def timespan_metadata(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
+    readable(viewer, namespace)
     period = _period(timespantype, year, timespan)
     return await _timespan(request, state, viewer, versions, namespace, None, period)
 
@@ -237,6 +238,7 @@ async def dataview_links(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> ResponseData:
+    readable(viewer, namespace)
     period = _period(timespantype, year, timespan)
     view = dataview.value
     return await _links(request, state, viewer, versions, namespace, None, period, view)
@@ -314,6 +316,7 @@ async def report_timespan_metadata(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
+    readable(viewer, namespace)
     period = _period(timespantype, year, timespan)
     report = REPORT_FILES[dataset].value
     return await _timespan(request, state, viewer, versions, namespace, report, period)
@@ -337,6 +340,7 @@ async def report_links(
     state: Annotated[AppState, Depends(app_state)],
     versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> ResponseData:
+    readable(viewer, namespace)
     period = _period(timespantype, year, timespan)
     report = REPORT_FILES[dataset].value
     return await _links(request, state, viewer, versions, namespace, report, period, report)

@@ -242,6 +242,34 @@ class BreakdownRollup(Base):
     version_check: Mapped[int] = mapped_column(BigInteger)
 
 
+class TrendRollup(Base):
+    """Pulls and exact distinct users of one period per stored grouping (``grouped_by``:
+    :mod:`pullstats.rollups.trends`): the trends route's rows, and at the grouping
+    ``repo,tag,country,cloud,tool`` Docker's Trends report.
+
+    A dimension the grouping does not fill is ""; ``country`` is ISO 3166-1 alpha-2 or "ZZ",
+    ``cloud`` "" outside a known cloud, ``tag`` "" for pulls by digest. Downloads are pulls by
+    tag and by digest; the users are never summed across rows or periods.
+    """
+
+    __tablename__ = "trend_rollups"
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    grouped_by: Mapped[str] = mapped_column(String(64), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    cloud: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(255), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(16), primary_key=True)
+    data_downloads: Mapped[int] = mapped_column(BigInteger)
+    version_checks: Mapped[int] = mapped_column(BigInteger)
+    unique_authenticated_users: Mapped[int] = mapped_column(BigInteger)
+    unique_unauthenticated_users: Mapped[int] = mapped_column(BigInteger)
+
+
 class ExportPeriod(Base):
     """A (namespace, period) that has been exported, at which rollup generation."""
 

@@ -23,10 +23,11 @@ from sqlalchemy import and_, delete, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.service import extra_repos, registered_namespaces
-from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod
+from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod, TrendRollup
 from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.reports import EXPORT_FILES, ExportKind
+from pullstats.exports.steps import TREND_ROWS
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import prune_lake
@@ -34,6 +35,8 @@ from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
+from pullstats.rollups.trends import REPORT_GROUPING
+from pullstats.rollups.trends import name as grouping_name
 from pullstats.runtime import Runtime
 
 log = logging.getLogger("pullstats.exports")
@@ -222,10 +225,12 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[ExportKind, Wri
         period = task.period
         with runtime.sessions() as session:
             rollups = scope_rollups(session, scope)
+            trends = scope_trends(session, scope)
         write = write_views
         if runtime.settings.engine == "spark":
             from pullstats.exports.spark_writing import write_views_on_spark as write
-        written = write(runtime.settings, scope, action_files(runtime, period), folder, rollups)
+        files = action_files(runtime, period)
+        written = write(runtime.settings, scope, files, folder, rollups, trends)
         if store.remote:
             for _, part in written:
                 store.publish(part.path, part.path.relative_to(root).as_posix())
@@ -287,6 +292,29 @@ def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
         + [(column, pa.int64()) for column in ROLLUP_COLUMNS[4:]]
     )
     return pa.Table.from_pylist([row._asdict() for row in rows], schema)
+
+
+def scope_trends(session: Session, scope: ViewScope) -> pa.Table:
+    """The period's ``trend_rollups`` rows at the Trends report's grain in ``scope``: the
+    namespace's own repositories and its extra repos (``exports.steps.TREND_ROWS``)."""
+    period = scope.period
+    in_scope = TrendRollup.namespace == scope.namespace
+    extras = [
+        and_(TrendRollup.namespace == owner, TrendRollup.repository == name)
+        for owner, name in scope.scope.extra_keys
+    ]
+    if extras:
+        in_scope = or_(in_scope, *extras)
+    names = TREND_ROWS.names
+    rows = session.execute(
+        select(*(getattr(TrendRollup, column) for column in names)).where(
+            TrendRollup.period_kind == period.kind.value,
+            TrendRollup.period_start == period.start,
+            TrendRollup.grouped_by == grouping_name(REPORT_GROUPING),
+            in_scope,
+        )
+    )
+    return pa.Table.from_pylist([row._asdict() for row in rows], TREND_ROWS)
 
 
 def _swap_catalog(

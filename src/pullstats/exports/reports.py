@@ -6,9 +6,11 @@ CSV with Docker's column names, so a publisher's spreadsheets built on Docker's 
 (docs/reports.md). In the export catalog and in file names a report is
 ``<dataset>-report`` (:class:`ReportFile`), which no dataview of ``pulls`` is.
 
-So far the ``summary`` dataset: Docker's *Summary report*, one row per repository, tag and
-digest of the period (the rollups' repository and reference rows: what the API serves), the
-step ``exports.core_summary_lines``. Pure.
+The ``summary`` dataset is Docker's *Summary report*, one row per repository, tag and digest of
+the period (the rollups' repository and reference rows: what the API serves), the step
+``exports.core_summary_lines``; the ``trends`` dataset Docker's *Trends report*, one row per
+repository, tag, country, cloud and tool (``trend_rollups`` at that grain: what ``…/trends``
+serves), the step ``exports.core_trends_lines``. Pure.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from pullstats.exports.views import Dataview, header_line
 class Dataset(enum.StrEnum):
     PULLS = "pulls"
     SUMMARY = "summary"
+    TRENDS = "trends"
 
 
 class ReportDataset(enum.StrEnum):
     """The datasets that are reports (every :class:`Dataset` but ``pulls``)."""
 
     SUMMARY = "summary"
+    TRENDS = "trends"
 
 
 class ReportView(enum.StrEnum):
@@ -39,13 +43,17 @@ class ReportFile(enum.StrEnum):
     """A report as the export catalog and the file names call it."""
 
     SUMMARY_REPORT = "summary-report"
+    TRENDS_REPORT = "trends-report"
 
 
 #: A kind of export file: one of the ``pulls`` dataviews, or a report.
 ExportKind = Dataview | ReportFile
 
 #: The report file of each report dataset.
-REPORT_FILES = {ReportDataset.SUMMARY: ReportFile.SUMMARY_REPORT}
+REPORT_FILES = {
+    ReportDataset.SUMMARY: ReportFile.SUMMARY_REPORT,
+    ReportDataset.TRENDS: ReportFile.TRENDS_REPORT,
+}
 
 #: What a period's export writes: the four dataviews and every report.
 EXPORT_FILES: tuple[Dataview | ReportFile, ...] = (*Dataview, *ReportFile)
@@ -62,7 +70,30 @@ CORE_SUMMARY_COLUMNS = (
     "EVENT_COUNT",
 )
 
-REPORT_COLUMNS = {ReportFile.SUMMARY_REPORT: CORE_SUMMARY_COLUMNS}
+#: Docker's Trends report, column for column, and pullstats' two (docs/reports.md).
+CORE_TRENDS_COLUMNS = (
+    "DATE_GRANULARITY",
+    "DATE_REFERENCE",
+    "PUBLISHER_NAME",
+    "IMAGE_REPOSITORY",
+    "NAMESPACE",
+    "IP_COUNTRY",
+    "CLOUD_SERVICE_PROVIDER",
+    "USER_AGENT",
+    "TAG",
+    "DATA_DOWNLOADS",
+    "VERSION_CHECKS",
+    "PULLS",
+    "UNIQUE_AUTHENTICATED_USERS",
+    "UNIQUE_UNAUTHENTICATED_USERS",
+    "CLIENT_CATEGORY",
+    "INFERRED_USE_CASE",
+)
+
+REPORT_COLUMNS = {
+    ReportFile.SUMMARY_REPORT: CORE_SUMMARY_COLUMNS,
+    ReportFile.TRENDS_REPORT: CORE_TRENDS_COLUMNS,
+}
 
 #: DATE_GRANULARITY of a period kind, as Docker writes it.
 GRANULARITY = {"week": "weekly", "month": "monthly"}
@@ -105,6 +136,41 @@ FROM (
 )
 ORDER BY namespace, repository,
     CASE kind WHEN 'repository' THEN 0 WHEN 'tag' THEN 1 ELSE 2 END, reference
+"""
+
+
+def core_trends_lines_sql() -> str:
+    """``exports.core_trends_lines``: the Trends report's CSV lines from ``trend_rows`` (the
+    trends rollup's rows at the report's grain in the export's scope) for the period
+    ``$granularity``/``$period_start``, published as ``$publisher``.
+
+    Docker's spellings where pullstats has none of its own: ``no csp`` for a client outside a
+    known cloud, ``\\N`` for the tag of pulls by digest (both read back by
+    ``pullstats import dockerhub-csv``); a country not known is ``ZZ``, a tool not known an
+    empty cell. ``PULLS`` is downloads and version checks; the users are the rollup's, exact
+    for the row. Rows come by namespace, repository, tag, country, cloud and tool.
+    """
+    return """-- exports.core_trends_lines: Docker's DVP Core Trends report, one CSV line per row
+SELECT concat_ws(',',
+        $granularity,
+        $period_start,
+        csv_cell(safe_cell($publisher)),
+        csv_cell(safe_cell(namespace || '/' || repository)),
+        csv_cell(safe_cell(namespace)),
+        csv_cell(safe_cell(country)),
+        csv_cell(safe_cell(CASE WHEN cloud = '' THEN 'no csp' ELSE cloud END)),
+        csv_cell(safe_cell(tool)),
+        csv_cell(safe_cell(CASE WHEN tag = '' THEN '\\N' ELSE tag END)),
+        CAST(data_downloads AS VARCHAR),
+        CAST(version_checks AS VARCHAR),
+        CAST(data_downloads + version_checks AS VARCHAR),
+        CAST(unique_authenticated_users AS VARCHAR),
+        CAST(unique_unauthenticated_users AS VARCHAR),
+        csv_cell(safe_cell(category)),
+        csv_cell(safe_cell(use_case))
+    ) || chr(13) || chr(10) AS line
+FROM trend_rows
+ORDER BY namespace, repository, tag, country, cloud, tool
 """
 
 

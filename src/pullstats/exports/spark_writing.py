@@ -25,6 +25,7 @@ from pullstats.exports.parts import PartWriter
 from pullstats.exports.reports import ExportKind, ReportFile
 from pullstats.exports.steps import (
     CORE_SUMMARY_LINES,
+    CORE_TRENDS_LINES,
     EXTRA_ACTIONS,
     RAW_LINES,
     SUMMARY_LINES,
@@ -50,6 +51,7 @@ def write_views_on_spark(
     files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
+    trends: pa.Table,
 ) -> list[tuple[ExportKind, WrittenPart]]:
     """:func:`pullstats.exports.writing.write_views`, the lines computed on Spark."""
     engine = SparkEngine(settings)
@@ -66,7 +68,7 @@ def write_views_on_spark(
             (engine.arrow(RAW_LINES, {"actions": g}, params, extras=extras) for g in groups),
             Dataview.RAW,
         )
-        for view, lines in _summary_lines(engine, scope, files, rollups).items():
+        for view, lines in _summary_lines(engine, scope, files, rollups, trends).items():
             written += _write(view_writer(settings, scope, view, folder, compressor), [lines], view)
     return written
 
@@ -86,7 +88,11 @@ def _write(
 
 
 def _summary_lines(
-    engine: SparkEngine, scope: ViewScope, files: Sequence[Path | str], rollups: pa.Table
+    engine: SparkEngine,
+    scope: ViewScope,
+    files: Sequence[Path | str],
+    rollups: pa.Table,
+    trends: pa.Table,
 ) -> dict[ExportKind, pa.Table]:
     """The three summary views' lines and the Summary report's, as ``writing._summary_lines``
     makes them."""
@@ -114,5 +120,8 @@ def _summary_lines(
     }
     lines[ReportFile.SUMMARY_REPORT] = engine.arrow(
         CORE_SUMMARY_LINES, {"summary_rows": rows}, report_args(scope)
+    )
+    lines[ReportFile.TRENDS_REPORT] = engine.arrow(
+        CORE_TRENDS_LINES, {"trend_rows": trends}, report_args(scope)
     )
     return lines

@@ -2,7 +2,8 @@
 
 The raw view's lines come from the period's actions in the namespace's scope; the summary
 views' lines, and Docker's Summary report's (:mod:`pullstats.exports.reports`), from the
-period's rollup rows in scope (``summary_rows``), where the one row that
+period's rollup rows in scope (``summary_rows``; Docker's Trends report's from its trends rollup
+rows, ``trend_rows``), where the one row that
 is not a rollup, an extra repo's namespace counting only the extra repos, is counted by
 ``rollups.counts`` over ``exports.extra_actions``. :mod:`pullstats.exports.writing` runs them;
 the SQL of the lines is built in :mod:`pullstats.exports.views`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pullstats.dvp_columns import COUNT_COLUMNS
-from pullstats.exports.reports import core_summary_lines_sql
+from pullstats.exports.reports import core_summary_lines_sql, core_trends_lines_sql
 from pullstats.exports.views import CELL_FUNCTIONS, Dataview, raw_lines_sql, summary_lines_sql
 from pullstats.lake_schema import ACTIONS
 from pullstats.steps import Input, Step, Transform, sql_file
@@ -29,6 +30,27 @@ ROLLUP_ROWS = pa.schema(
         *(pa.field(name, pa.int64()) for name in COUNT_COLUMNS),
     ]
 )
+
+#: The trends rollup's rows a Trends report is written from (``trend_rollups`` at the report's
+#: grain, rollups/trends.py).
+TREND_ROWS = pa.schema(
+    [
+        *(
+            pa.field(name, pa.string())
+            for name in (
+                "namespace", "repository", "tag", "country", "cloud", "tool", "category",
+                "use_case",
+            )
+        ),
+        *(
+            pa.field(name, pa.int64())
+            for name in (
+                "data_downloads", "version_checks", "unique_authenticated_users",
+                "unique_unauthenticated_users",
+            )
+        ),
+    ]
+)  # fmt: skip
 
 RAW_LINES = Step(
     "exports.raw_lines",
@@ -70,10 +92,20 @@ CORE_SUMMARY_LINES = Step(
     functions=CELL_FUNCTIONS,
 )
 
+CORE_TRENDS_LINES = Step(
+    "exports.core_trends_lines",
+    (Input("trend_rows", TREND_ROWS),),
+    "a CSV line of Docker's DVP Core Trends report (with its CRLF): a repository, tag, "
+    "country, cloud and tool",
+    core_trends_lines_sql,
+    functions=CELL_FUNCTIONS,
+)
+
 STEPS: tuple[Step | Transform, ...] = (
     RAW_LINES,
     EXTRA_ACTIONS,
     SUMMARY_ROWS,
     SUMMARY_LINES,
     CORE_SUMMARY_LINES,
+    CORE_TRENDS_LINES,
 )

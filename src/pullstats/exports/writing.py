@@ -34,6 +34,7 @@ from pullstats.exports.parts import PartWriter
 from pullstats.exports.reports import ExportKind, ReportFile, file_header, report_params
 from pullstats.exports.steps import (
     CORE_SUMMARY_LINES,
+    CORE_TRENDS_LINES,
     EXTRA_ACTIONS,
     RAW_LINES,
     ROLLUP_ROWS,
@@ -78,10 +79,12 @@ def write_views(
     files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
+    trends: pa.Table,
 ) -> list[tuple[ExportKind, WrittenPart]]:
     """Write every view of ``scope`` into ``folder``, in parts: the raw view from the action
-    ``files``, the summaries and the reports from the period's ``rollups`` in scope
-    (:data:`ROLLUP_COLUMNS`)."""
+    ``files``, the summaries and the Summary report from the period's ``rollups`` in scope
+    (:data:`ROLLUP_COLUMNS`), the Trends report from its ``trends`` rows in scope
+    (``exports.steps.TREND_ROWS``)."""
     written: list[tuple[ExportKind, WrittenPart]] = []
     connection = connect(settings)
     try:
@@ -91,7 +94,7 @@ def write_views(
             Compressor(settings.duckdb_threads) as compressor,
         ):
             summaries = side.submit(
-                _summary_lines, settings, connection.cursor(), scope, files, rollups
+                _summary_lines, settings, connection.cursor(), scope, files, rollups, trends
             )
             try:
                 written += _write_raw(settings, scope, files, folder, compressor, connection)
@@ -118,9 +121,10 @@ def _summary_lines(
     scope: ViewScope,
     files: Sequence[Path | str],
     rollups: pa.Table,
+    trends: pa.Table,
 ) -> dict[ExportKind, pa.Table]:
-    """The three summary views' lines and the Summary report's (small: one line per reference
-    at most).
+    """The three summary views' lines and the two reports' (small: a line per reference, or
+    per repository, tag, country, cloud and tool, at most).
 
     The rollup rows are written as they are, except the namespace rows of other namespaces:
     an extra repo's namespace row counts the extra repos' actions only. Docker Hub's imported
@@ -153,6 +157,9 @@ def _summary_lines(
         }
         lines[ReportFile.SUMMARY_REPORT] = engine.relation(
             cursor, CORE_SUMMARY_LINES, {"summary_rows": "summary_rows"}, report_args(scope)
+        ).to_arrow_table()
+        lines[ReportFile.TRENDS_REPORT] = engine.relation(
+            cursor, CORE_TRENDS_LINES, {"trend_rows": trends}, report_args(scope)
         ).to_arrow_table()
         return lines
     finally:

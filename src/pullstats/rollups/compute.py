@@ -1,5 +1,6 @@
 """Roll a period's actions up into ``pull_rollups``, at namespace, repository and reference level
-(and into ``country_rollups`` and ``breakdown_rollups``, at namespace and repository level).
+(and into ``country_rollups`` and ``breakdown_rollups``, at namespace and repository level, and
+``trend_rollups``, per grouping of the trends route: rollups/trends.py).
 
 A period is always recomputed whole from its action files and swapped in with one transaction,
 so the API sees the whole old period or the whole new one. Unique-IP counts are exact distinct
@@ -36,11 +37,17 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, insert
 
 from pullstats import lake_files
-from pullstats.db.models import BreakdownRollup, CountryRollup, PullRollup, RollupPeriod
+from pullstats.db.models import (
+    BreakdownRollup,
+    CountryRollup,
+    PullRollup,
+    RollupPeriod,
+    TrendRollup,
+)
 from pullstats.db.state import next_generation
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.periods import Period, PeriodKind, period_of
-from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
+from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS, TRENDS
 from pullstats.runtime import Runtime
 from pullstats.steps import Step
 
@@ -68,11 +75,12 @@ def rollup_periods(
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
-        for period, rows, country_rows, breakdown_rows in computed:
+        for period, rows, country_rows, breakdown_rows, trend_rows in computed:
             tables = (
                 (PullRollup, rows),
                 (CountryRollup, country_rows),
                 (BreakdownRollup, breakdown_rows),
+                (TrendRollup, trend_rows),
             )
             for table, table_rows in tables:
                 session.execute(
@@ -119,12 +127,14 @@ def _period_rows(
     return rows
 
 
-def _compute(
-    runtime: Runtime, period: Period
-) -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
-    """The period's rows of ``pull_rollups``, ``country_rollups`` and ``breakdown_rollups``, from
-    its files listed once: the lake's actions with the imported summaries for the counts, and
-    with the imported DVP Core Trends reports, the one import that splits pulls by country,
+_Rows = list[dict[str, object]]
+
+
+def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Rows]:
+    """The period's rows of ``pull_rollups``, ``country_rollups``, ``breakdown_rollups`` and
+    ``trend_rollups``, from its files listed once: the lake's actions with the imported
+    summaries for the counts, the actions alone for the trends (rollups/trends.py), and with
+    the imported DVP Core Trends reports, the one import that splits pulls by country,
     cloud and client, for the counts by country (``breakdown=country``) and the breakdowns
     (cloud provider, network type, client tool, client category, use case)."""
     files = action_files(runtime, period)
@@ -143,4 +153,5 @@ def _compute(
         rows(COUNTS, {"actions": files, "summaries": summaries}),
         rows(COUNTRIES, {"actions": files, "trends": trends}),
         rows(BREAKDOWNS, {"actions": files, "trends": trends}),
+        rows(TRENDS, {"actions": files}),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pullstats.client_categories import category_sql, use_case_sql
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES, IMPORTED_TRENDS
+from pullstats.rollups.trends import trends_sql
 from pullstats.steps import Function, Input, Step, Transform, sql_file
 
 COUNTS = Step(
@@ -45,4 +46,17 @@ BREAKDOWNS = Step(
     ),
 )
 
-STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES, BREAKDOWNS)
+TRENDS = Step(
+    "rollups.trends",
+    (Input("actions", ACTIONS.schema),),
+    "a trends rollup row: the grouping (rollups/trends.py), namespace, repository, tag, "
+    "country, cloud, tool, category, use case, downloads, version checks and the users",
+    trends_sql,
+    functions=(
+        Function("country_code", ("c",), lambda: _COUNTRY_CODE),
+        Function("client_category", ("tool",), lambda: category_sql("tool")),
+        Function("use_case", ("tool", "host"), lambda: use_case_sql("tool", "host")),
+    ),
+)
+
+STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES, BREAKDOWNS, TRENDS)

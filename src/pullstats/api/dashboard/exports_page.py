@@ -40,6 +40,7 @@ VIEW_NAMES = {
     Dataview.REPO_SUMMARY: "Summary by repository",
     Dataview.NAMESPACE_SUMMARY: "Summary of the namespace",
     ReportFile.SUMMARY_REPORT: "Docker's Summary report (repositories, tags and digests)",
+    ReportFile.TRENDS_REPORT: "Docker's Trends report (by country, cloud, client and tag)",
 }
 
 

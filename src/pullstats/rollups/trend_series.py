@@ -1,0 +1,167 @@
+"""The series behind ``GET …/namespaces/{ns}/trends``: window → periods → rows of
+``trend_rollups`` (rollups/trends.py), one grouping at a time.
+
+Downloads, version checks and pulls (their sum, Docker's ``PULLS``) and the two user counts of
+each row are the rollup's: a user count is never summed across rows or periods. The API router
+only translates HTTP to a :class:`TrendsQuery` and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from pullstats.db.models import TrendRollup
+from pullstats.namespace_scope import NamespaceScope
+from pullstats.periods import period_of, periods_between
+from pullstats.rollups.series import RelativePeriod, SeriesQuery, Timespan, WindowPeriod, window
+from pullstats.rollups.trends import COLUMNS, REPORT_GROUPING, name, shown
+
+#: The longest ``from``–``to`` a request may span (five years of weeks is 261 periods).
+MAX_SPAN_DAYS = 5 * 366
+
+#: The most rows one answer may hold; past it the request is refused (the trends dataset has
+#: every row of a period).
+MAX_ROWS = 100_000
+
+#: A row's JSON name of each dimension.
+FIELDS = {
+    "repo": "repo",
+    "tag": "tag",
+    "country": "country",
+    "cloud": "cloud",
+    "tool": "tool",
+    "category": "category",
+    "use_case": "useCase",
+}
+
+
+class TrendsWindowError(ValueError):
+    """A ``from``/``to`` that names no window (the message says why)."""
+
+
+class TooManyRows(ValueError):
+    """An answer past :data:`MAX_ROWS`."""
+
+
+@dataclass(frozen=True)
+class TrendsQuery:
+    timespan: Timespan = Timespan.MONTHS
+    period: RelativePeriod = RelativePeriod.LAST_12_MONTHS
+    grouping: tuple[str, ...] = ()
+    current: bool = False
+    first: date | None = None  # ``from``: replaces ``period`` with the periods starting then …
+    last: date | None = None  # … up to ``to`` (default: today)
+
+
+def trends_window(query: TrendsQuery, today: date) -> list[WindowPeriod]:
+    """The periods of the answer, oldest first: ``period``'s complete ones (as ``/pulls``), or
+    those whose first day is within ``from``–``to``; the current one only with ``current``."""
+    if query.first is None:
+        if query.last is not None:
+            raise TrendsWindowError("to needs from")
+        return window(SeriesQuery(query.timespan, query.period, current=query.current), today)
+    last = query.last or today
+    if last < query.first:
+        raise TrendsWindowError(f"from {query.first} is after to {last}")
+    if last - query.first > timedelta(days=MAX_SPAN_DAYS):
+        raise TrendsWindowError(f"from and to may be at most {MAX_SPAN_DAYS} days apart")
+    kind = query.timespan.kind
+    periods = [p for p in periods_between(kind, query.first, last) if p.start >= query.first]
+    rows = [WindowPeriod(p, False) for p in periods if p.next_start <= today]
+    current = period_of(kind, today)
+    if query.current and query.first <= current.start <= last:
+        rows.append(WindowPeriod(current, True))
+    return rows
+
+
+def trend_series(
+    session: Session, scope: NamespaceScope, query: TrendsQuery, today: date
+) -> list[dict[str, Any]]:
+    """Rows of ``GET /namespaces/{namespace}/trends``, by series key then period.
+
+    Without ``repo`` in the grouping the rows are the namespace's own repositories'; with it,
+    the scope's extra repos too, under their own namespace (as ``/pulls?group=repo``). Every
+    series is zero-filled over the window, except at the report's grain, whose rows are as
+    stored (a month of them can be thousands of series).
+    """
+    periods = trends_window(query, today)
+    if not periods:
+        return []
+    dims = shown(query.grouping)
+    keys = [getattr(TrendRollup, COLUMNS[d]) for d in dims]
+    in_scope = TrendRollup.namespace == scope.namespace
+    if "repo" in query.grouping and scope.extra_keys:
+        extras = [
+            and_(TrendRollup.namespace == owner, TrendRollup.repository == repo)
+            for owner, repo in scope.extra_keys
+        ]
+        in_scope = or_(in_scope, *extras)
+    statement = select(
+        TrendRollup.period_start,
+        TrendRollup.namespace,
+        *keys,
+        TrendRollup.data_downloads,
+        TrendRollup.version_checks,
+        TrendRollup.unique_authenticated_users,
+        TrendRollup.unique_unauthenticated_users,
+    ).where(
+        TrendRollup.grouped_by == name(query.grouping),
+        TrendRollup.period_kind == query.timespan.kind.value,
+        TrendRollup.period_start.in_([wp.period.start for wp in periods]),
+        in_scope,
+    )
+    found: dict[tuple[str, ...], dict[date, tuple[int, int, int, int]]] = {}
+    for row in session.execute(statement):
+        start, namespace, *rest = row
+        values, counts = rest[: len(dims)], rest[len(dims) :]
+        found.setdefault((namespace, *values), {})[start] = (
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+        )
+    if not query.grouping:  # the namespace's total is there even when empty
+        found.setdefault((scope.namespace,), {})
+    fill = query.grouping != REPORT_GROUPING
+    size = len(found) * len(periods) if fill else sum(len(v) for v in found.values())
+    if size > MAX_ROWS:
+        raise TooManyRows(
+            f"the answer would hold {size} rows, more than {MAX_ROWS}: narrow the window or "
+            "the grouping, or download the trends dataset"
+        )
+    return _rows(periods, dims, found, fill)
+
+
+def _rows(
+    periods: Sequence[WindowPeriod],
+    dims: tuple[str, ...],
+    found: dict[tuple[str, ...], dict[date, tuple[int, int, int, int]]],
+    fill: bool,
+) -> list[dict[str, Any]]:
+    spans = [(wp, wp.period.start_text, wp.period.end_text) for wp in periods]
+    rows = []
+    for key, by_period in sorted(found.items()):
+        for wp, start, end in spans:
+            counts = by_period.get(wp.period.start)
+            if counts is None and not fill:
+                continue
+            downloads, checks, signed_in, anonymous = counts or (0, 0, 0, 0)
+            row: dict[str, Any] = {"start": start, "end": end, "namespace": key[0]}
+            row.update({FIELDS[d]: value for d, value in zip(dims, key[1:], strict=True)})
+            row.update(
+                dataDownloads=int(downloads),
+                versionChecks=int(checks),
+                pulls=int(downloads) + int(checks),
+                uniqueAuthenticatedUsers=int(signed_in),
+                uniqueUnauthenticatedUsers=int(anonymous),
+            )
+            if wp.partial:
+                row["partial"] = True
+            rows.append(row)
+    return rows
