@@ -2,8 +2,9 @@
 the root (``/v2/users/login``, then ``/v2/users/2fa-login`` with the ``login_2fa_token`` a 401
 hands out), data under ``/api/publisher/analytics/v1``, and export files on a path of their own
 that needs no token, as Docker Hub's presigned links do. Answers are in the contract's shapes;
-no ``sha256`` in the listings (Docker Hub gives none). Not Docker Hub itself: there is no
-network here (docs/client.md says so)."""
+no ``sha256`` in the listings (Docker Hub gives none), and only the ``pulls`` dataset (no
+report datasets: those are pullstats'). Not Docker Hub itself: there is no network here
+(docs/client.md says so)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from pullstats.client import DvpClient, SecondFactorRequired
+from pullstats.client import DatasetNotServed, DvpClient, SecondFactorRequired
+from pullstats.exports.reports import Dataset, ReportView
+from pullstats.rollups.series import Timespan
 from tests.client.conftest import serving
 from tests.conftest import run_cli
 
@@ -79,6 +83,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._answer(200, _file_bytes(self.path), "application/gzip")
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._answer(401, {"detail": "authentication required"})
+        if urlsplit(self.path).path == f"{API}/namespaces/acme":  # any query: pulls only
+            pulls = {"name": "pulls", "views": list(VIEWS), "timespans": list(PERIODS)}
+            return self._answer(200, {"namespace": "acme", "extraRepos": [], "datasets": [pulls]})
         exports = f"{API}/namespaces/acme/pulls/exports/years"
         if self.path == exports:
             return self._answer(200, {"years": [{"year": 2026}]})
@@ -169,3 +176,46 @@ def test_pullstats_hub_logs_in_with_2fa_and_mirrors_docker_hubs_exports(
     wrong = _login(docker_hub, data_dir, env, "000000")
     assert wrong.returncode == 1
     assert len(wrong.stderr.splitlines()) == 1 and wrong.stderr.startswith("error: ")
+
+
+def test_a_report_dataset_from_docker_hub_is_a_clear_error(docker_hub: DockerHub) -> None:
+    with DvpClient(docker_hub.url, token=TOKEN) as client:
+        with pytest.raises(DatasetNotServed) as no_years:
+            client.years("acme", dataset=Dataset.SUMMARY)
+        with pytest.raises(DatasetNotServed) as no_links:
+            client.view_files(
+                "acme", 2026, Timespan.MONTHS, 10, ReportView.REPORT, dataset=Dataset.SUMMARY
+            )
+        assert len(list(client.export_files("acme"))) == 8  # pulls, as before
+    for error in (no_years.value, no_links.value):
+        assert error.status == 404
+        assert error.message == (
+            f"{docker_hub.url} serves no 'summary' dataset for acme: report datasets are a "
+            "pullstats extension (Docker Hub serves only 'pulls')"
+        )
+    asked = [path for _, path, _ in docker_hub.seen if "/summary/" in path]
+    assert asked == [
+        f"{API}/namespaces/acme/summary/exports/years",
+        f"{API}/namespaces/acme/summary/exports/years/2026/months/10/report",
+    ]
+
+
+def test_pullstats_hub_asked_for_a_report_from_docker_hub_says_so_in_one_line(
+    docker_hub: DockerHub, data_dir: Path, tmp_path: Path
+) -> None:
+    env = {"PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config")}
+    assert _login(docker_hub, data_dir, env, CODE).returncode == 0
+    where = ["--url", docker_hub.url]
+    mirror = tmp_path / "mirror"
+    for args in (
+        ["download", "acme", "--year", "2026", "--month", "10", "--view", "summary-report"],
+        ["sync", "acme", "--to", str(mirror), "--view", "raw", "--view", "summary-report"],
+    ):
+        refused = run_cli(data_dir, "hub", *args, *where, env=env)
+        assert refused.returncode == 1, refused.stdout
+        assert refused.stderr == (
+            f"error: {docker_hub.url} serves no 'summary' dataset for acme: report datasets are "
+            "a pullstats extension (Docker Hub serves only 'pulls'); leave out --view "
+            "summary-report\n"
+        )
+    assert not list(mirror.rglob("*.gz"))  # nothing half-synced

@@ -2,7 +2,8 @@
 from the environment (PULLSTATS_HUB_USERNAME/PASSWORD), with the seeded data of
 tests/client/conftest.py worked by hand: in the seeded month acme/api is pulled once by tag,
 once by digest and version-checked once; acme/tools/cli is pulled once by digest (3 pulls).
-Each seeded period has four views of one part each."""
+Each seeded period has four views of one part each, and a Summary report of one part (asked
+for with ``--view summary-report``, never by default)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from tests.client.conftest import Served
+from tests.client.test_reports import lines, report_lines, seeded_week
 from tests.conftest import run_cli
 
 CREDENTIALS = {"PULLSTATS_HUB_USERNAME": "alice", "PULLSTATS_HUB_PASSWORD": "alice-secret"}
@@ -101,6 +103,72 @@ def test_sync_twice_and_a_damaged_file_is_fetched_again(served: Served, tmp_path
     assert third.endswith(f"; {count - 1} already complete\n")
 
 
+def test_the_summary_report_is_downloaded_synced_and_queried_when_named(
+    served: Served, tmp_path: Path
+) -> None:
+    dest = tmp_path / "exports"
+    args = ["download", "acme", *month_args(served), "--out", str(dest)]
+    first = ok(hub(served, tmp_path, *args, "--view", "summary-report"))
+    assert first.startswith("downloaded 1 files (")
+    month = dest / "acme" / str(served.month.year) / "months" / f"{served.month.month:02d}"
+    assert [p.relative_to(month).as_posix() for p in month.rglob("*.gz")] == [
+        "summary-report/part001.csv.gz"
+    ]
+    assert lines(month / "summary-report/part001.csv.gz") == report_lines("monthly", served.month)
+    # beside a pulls view, and the report already there is skipped
+    both = ok(hub(served, tmp_path, *args, "--view", "summary", "--view", "summary-report"))
+    assert both.startswith("downloaded 1 files (") and both.endswith("; 1 already complete\n")
+
+    # every week since the month, reports only
+    weeks = tmp_path / "weeks"
+    since = ["--since", f"{served.month:%Y-%m}", "--timespan", "weeks"]
+    listed = ok(
+        hub(
+            served,
+            tmp_path,
+            "download",
+            "acme",
+            *since,
+            "--view",
+            "summary-report",
+            "--out",
+            str(weeks),
+        )
+    )
+    parts = sorted(weeks.rglob("*.gz"))
+    assert parts and listed.startswith(f"downloaded {len(parts)} files (")
+    assert {(p.parts[-4], p.parts[-2]) for p in parts} == {("weeks", "summary-report")}
+    week = seeded_week(served)
+    folder = (
+        weeks / "acme" / str(week.isocalendar().year) / "weeks" / f"{week.isocalendar().week:02d}"
+    )
+    assert lines(folder / "summary-report" / "part001.csv.gz") == report_lines("weekly", week)
+
+    mirror = tmp_path / "mirror"
+    plain = ok(hub(served, tmp_path, "sync", "acme", "--to", str(mirror)))
+    count = len(list(mirror.rglob("*.csv.gz")))
+    assert plain.startswith(f"synced: downloaded {count} files (")
+    assert not list(mirror.rglob("summary-report"))  # the default is the four pulls views
+    reports = ok(
+        hub(served, tmp_path, "sync", "acme", "--to", str(mirror), "--view", "summary-report")
+    )
+    assert reports.startswith(f"synced: downloaded {count // 4} files (")
+    assert reports.endswith("; 0 already complete\n")  # the pulls views were not asked about
+    sql = (
+        "SELECT LEVEL, REFERENCE, DATA_DOWNLOADS, EVENT_COUNT FROM months_summary_report "
+        "WHERE LEVEL = 'repository' ORDER BY REFERENCE"
+    )
+    assert json.loads(ok(hub(served, tmp_path, "query", str(mirror), sql, "--format", "json"))) == [
+        {"LEVEL": "repository", "REFERENCE": "acme/api", "DATA_DOWNLOADS": 2, "EVENT_COUNT": 3},
+        {
+            "LEVEL": "repository",
+            "REFERENCE": "acme/tools/cli",
+            "DATA_DOWNLOADS": 1,
+            "EVENT_COUNT": 1,
+        },
+    ]
+
+
 def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:
     missing = hub(served, tmp_path, "download", "acme", "--year", "2001", "--month", "1")
     assert "not found" in one_error(missing)
@@ -113,3 +181,16 @@ def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:
     assert one_error(hub(served, tmp_path, "query", str(empty), "SELECT 1 FROM raw"))
     not_yours = hub(served, tmp_path, "download", "globex", *month_args(served))
     assert "not found" in one_error(not_yours)
+    no_report = hub(
+        served,
+        tmp_path,
+        "download",
+        "acme",
+        "--year",
+        "2001",
+        "--month",
+        "1",
+        "--view",
+        "summary-report",
+    )
+    assert "no exported data for that period" in one_error(no_report)

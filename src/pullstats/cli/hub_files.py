@@ -2,9 +2,14 @@
 
 ``download`` fetches one view of one month or week (or of every period since a month), ``sync``
 keeps a folder equal to everything a namespace's listing holds, and ``query`` runs SQL over
-such a folder. The work is the client's (``pullstats.client``: resumable downloads checked by
-size, gzip and SHA-256, the sync manifest, DuckDB views); here are the options, a Rich progress
-bar on stderr and one line per result. As in ``hub.py``, the client is imported when a command
+such a folder. ``--view summary-report`` (or ``trends-report``) asks for Docker's Summary (or
+Trends) report, a pullstats report dataset (``summary``, ``trends``), beside or instead of the
+four ``pulls`` views; a report is never fetched unless named, so the defaults fetch what they
+always did, and work against Docker Hub.
+
+The work is the client's (``pullstats.client``: resumable downloads checked by size, gzip and
+SHA-256, the sync manifest, DuckDB views); here are the options, a Rich progress bar on stderr
+and one line per result. As in ``hub.py``, the client is imported when a command
 runs, not with the command tree.
 """
 
@@ -14,6 +19,8 @@ import csv
 import enum
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +45,31 @@ if TYPE_CHECKING:
 
 
 class ViewChoice(enum.StrEnum):
-    """``--view``: the values of ``pullstats.exports.views.Dataview``."""
+    """``--view``: the kinds of export file (``ExportFile.kind``), named as their folders: the
+    values of ``pullstats.exports.views.Dataview``, then of ``pullstats.exports.reports.ReportFile``
+    (tests/client/test_reports.py keeps them equal)."""
 
     RAW = "raw"
     SUMMARY = "summary"
     REPO_SUMMARY = "repo-summary"
     NAMESPACE_SUMMARY = "namespace-summary"
+    SUMMARY_REPORT = "summary-report"
+    TRENDS_REPORT = "trends-report"
+
+
+#: what ``--view`` means when it is not given: the four views of ``pulls``, as ever
+DEFAULT_VIEWS = [
+    ViewChoice.RAW,
+    ViewChoice.SUMMARY,
+    ViewChoice.REPO_SUMMARY,
+    ViewChoice.NAMESPACE_SUMMARY,
+]
+
+VIEW_HELP = (
+    "raw, summary, repo-summary, namespace-summary, or summary-report or trends-report "
+    "(Docker's Summary and Trends reports: pullstats servers only); repeat for several "
+    "(default: the four pulls views)."
+)
 
 
 class _Bar:
@@ -104,10 +130,31 @@ def _report(report: SyncReport, root: Path, *, what: str) -> None:
         raise fail(f"{len(report.failed)} files could not be downloaded; run it again")
 
 
-def _views(chosen: list[ViewChoice] | None) -> list[Any]:
+def _wanted(chosen: list[ViewChoice] | None) -> dict[Any, list[Any]]:
+    """``--view`` as the API asks for it: each dataset with its views, in the order given."""
+    from pullstats.client.datasets import file_dataset
+    from pullstats.exports.reports import ReportFile
     from pullstats.exports.views import Dataview
 
-    return [Dataview(view.value) for view in (chosen or list(ViewChoice))]
+    wanted: dict[Any, list[Any]] = {}
+    for choice in dict.fromkeys(chosen or DEFAULT_VIEWS):
+        pulls = choice.value in {view.value for view in Dataview}
+        dataset, view = file_dataset(Dataview(choice) if pulls else ReportFile(choice))
+        wanted.setdefault(dataset, []).append(view)
+    return wanted
+
+
+@contextmanager
+def _no_reports_here(chosen: list[ViewChoice] | None) -> Iterator[None]:
+    """A server without the report dataset asked for (Docker Hub) is one clear line, naming
+    the ``--view`` to leave out."""
+    from pullstats.client import DatasetNotServed
+
+    try:
+        yield
+    except DatasetNotServed as error:
+        reports = [f"--view {c.value}" for c in chosen or [] if c.value.endswith("-report")]
+        raise fail(f"{error.message}; leave out {' and '.join(reports)}") from None
 
 
 def _kind(choice: TimespanChoice) -> Any:
@@ -155,13 +202,7 @@ def download(
     timespan: TimespanChoice = typer.Option(
         TimespanChoice.MONTHS, "--timespan", metavar="months|weeks", help="With --since."
     ),
-    view: list[ViewChoice] | None = typer.Option(
-        None,
-        "--view",
-        metavar="VIEW",
-        help="raw, summary, repo-summary or namespace-summary; repeat for several "
-        "(default: all four).",
-    ),
+    view: list[ViewChoice] | None = typer.Option(None, "--view", metavar="VIEW", help=VIEW_HELP),
     dest: Path = typer.Option(Path("."), "--out", metavar="DIR", help="Where to put them."),
     url: UrlOption = None,
 ) -> None:
@@ -176,14 +217,20 @@ def download(
         raise fail("--since lists a range: give it without --year, --month and --week")
     if since is None and (year is None or (month is None) == (week is None)):
         raise fail("name a period: --year Y and one of --month M or --week W, or --since YYYY-MM")
-    views, first = _views(view), _since(since)
-    with connect(url) as client:
+    wanted, first = _wanted(view), _since(since)
+    with connect(url) as client, _no_reports_here(view):
         if since is not None:
-            files = list(
-                client.export_files(
-                    namespace, timespantypes=(_kind(timespan),), views=views, since=first
+            files = [
+                file
+                for dataset, views in wanted.items()
+                for file in client.export_files(
+                    namespace,
+                    timespantypes=(_kind(timespan),),
+                    views=views,
+                    since=first,
+                    dataset=dataset,
                 )
-            )
+            ]
         else:
             assert year is not None
             kind = Timespan.MONTHS if month is not None else Timespan.WEEKS
@@ -191,16 +238,17 @@ def download(
             assert number is not None
             files = [
                 file
+                for dataset, views in wanted.items()
                 for one in views
-                for file in client.view_files(namespace, year, kind, number, one)
+                for file in client.view_files(namespace, year, kind, number, one, dataset=dataset)
             ]
         if not files:
             out.print(f"no export files of {namespace} to download", markup=False)
             return
         whole = [file for file in files if _complete(local_path(dest, file), file)]
-        wanted = [file for file in files if file not in whole]
+        missing = [file for file in files if file not in whole]
         with _progress() as progress:
-            report = download_many(client, wanted, dest, progress=_Bar(progress))
+            report = download_many(client, missing, dest, progress=_Bar(progress))
     done = SyncReport(report.downloaded, whole, report.failed)
     _report(done, dest, what="downloaded")
 
@@ -214,9 +262,7 @@ def sync(
     timespan: list[TimespanChoice] | None = typer.Option(
         None, "--timespan", metavar="months|weeks", help="Repeat for both (default: both)."
     ),
-    view: list[ViewChoice] | None = typer.Option(
-        None, "--view", metavar="VIEW", help="Repeat for several (default: all four)."
-    ),
+    view: list[ViewChoice] | None = typer.Option(None, "--view", metavar="VIEW", help=VIEW_HELP),
     verify: bool = typer.Option(
         False, "--verify", help="Check every file in full, not only those that changed on disk."
     ),
@@ -225,21 +271,23 @@ def sync(
     """Keep DIR a copy of every export file of a namespace: downloads what is new or was rebuilt,
     skips what is complete (DIR/.pullstats-sync.json remembers), removes parts no longer listed.
     A second run with nothing new downloads nothing. History kept here outlives the server's
-    retention."""
+    retention. Docker's reports only when named (--view summary-report, trends-report)."""
     from pullstats.client import sync as sync_files
+    from pullstats.exports.reports import Dataset
 
-    first = _since(since)
+    first, wanted = _since(since), _wanted(view)
     kinds = [_kind(choice) for choice in (timespan or list(TimespanChoice))]
-    with connect(url) as client, _progress() as progress:
+    with connect(url) as client, _no_reports_here(view), _progress() as progress:
         report = sync_files(
             client,
             namespace,
             dest,
             timespantypes=kinds,
-            views=_views(view),
+            views=wanted.get(Dataset.PULLS, []),
             since=first,
             verify=verify,
             progress=_Bar(progress),
+            datasets=list(wanted),
         )
     _report(report, dest, what="synced: downloaded")
 
@@ -252,9 +300,9 @@ def query(
     ),
 ) -> None:
     """Run SQL over downloaded export files (every part, gzip). Views: months_raw,
-    weeks_raw, months_summary, months_repo_summary, months_namespace_summary and the weeks_
-    ones, for what the folder holds; with one timespan only, also raw, summary, repo_summary,
-    namespace_summary."""
+    weeks_raw, months_summary, months_repo_summary, months_namespace_summary,
+    months_summary_report and the weeks_ ones, for what the folder holds; with one timespan
+    only, also raw, summary, repo_summary, namespace_summary, summary_report."""
     from pullstats.client.query import query as run_query
 
     columns, rows = run_query(folder, sql)

@@ -4,6 +4,11 @@ One method per operation of the contract (``tests/fixtures/contract/dvp-facts.js
 its parameters typed by the same enums the server validates, and bodies parsed into
 :mod:`pullstats.api.dvp_models`, so a change of a model changes server and client together.
 :meth:`DvpClient.export_files` walks the whole export tree, so nobody pages by hand.
+
+The export operations take a ``dataset``: Docker's ``pulls`` by default, or one of pullstats'
+report datasets (``summary``: Docker's DVP Core Summary report, one view ``report``;
+:mod:`pullstats.exports.reports`). Docker Hub has no report datasets: a 404 for one, from a
+server that does not list it for the namespace, is :class:`DatasetNotServed`.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from pullstats.api.dvp_models import (
     YearData,
 )
 from pullstats.api.models import NamespaceData, PullData
-from pullstats.client.errors import ServerError
+from pullstats.client.datasets import View, dataset_views, own_views
+from pullstats.client.errors import DatasetNotServed, NotFound, ServerError
 from pullstats.client.session import DOCKER_HUB, Session
+from pullstats.exports.reports import REPORT_FILES, Dataset, ReportDataset, ReportFile
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series import Breakdown, Group, RelativePeriod, Timespan
 
@@ -38,28 +45,38 @@ Model = TypeVar("Model", bound=BaseModel)
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One downloadable part of one view of one exported month or week.
+    """One downloadable part of one view of one exported month or week of one dataset.
 
     ``sha256`` is pullstats' extension of the listing (None from Docker Hub, whose answers lack
     it): with it a download is checked byte for byte, without it by size and gzip only.
+    ``dataview`` is the view as the API names it (``report`` for a report dataset); ``kind``
+    names the file: the dataview for ``pulls``, else the report (``summary-report``).
     """
 
     namespace: str
     year: int
     timespantype: Timespan
     timespan: int
-    dataview: Dataview
+    dataview: View
     part: int
     url: str
     size: int
     sha256: str | None = None
+    dataset: Dataset = Dataset.PULLS
+
+    @property
+    def kind(self) -> Dataview | ReportFile:
+        """``raw`` … ``namespace-summary``, or ``summary-report``: the file's folder on disk."""
+        if self.dataset is Dataset.PULLS:
+            return Dataview(self.dataview)
+        return REPORT_FILES[ReportDataset(self.dataset)]
 
     @property
     def label(self) -> str:
         """``acme/2026/months/10/raw/part001``: how messages and errors name the file."""
         return (
             f"{self.namespace}/{self.year}/{self.timespantype.value}/{self.timespan:02d}/"
-            f"{self.dataview.value}/part{self.part:03d}"
+            f"{self.kind.value}/part{self.part:03d}"
         )
 
     @property
@@ -132,13 +149,17 @@ class DvpClient:
         """``GET /``: the namespaces (and extra repositories) with data the caller may read."""
         return self._get(NamespaceData, "/")
 
-    def user_namespaces(self) -> list[NamespaceMetadata]:
-        """``GET /namespaces``: metadata of every namespace the caller may read."""
-        body = self.session.get_json("/namespaces")
+    def user_namespaces(self, *, all_datasets: bool = False) -> list[NamespaceMetadata]:
+        """``GET /namespaces``: metadata of every namespace the caller may read (with
+        ``all_datasets``, a pullstats server's report datasets too)."""
+        body = self.session.get_json("/namespaces", {"datasets": "all"} if all_datasets else None)
         return _parse(TypeAdapter(list[NamespaceMetadata]), body)
 
-    def namespace(self, namespace: str) -> NamespaceMetadata:
-        return self._get(NamespaceMetadata, f"/namespaces/{_segment(namespace)}")
+    def namespace(self, namespace: str, *, all_datasets: bool = False) -> NamespaceMetadata:
+        """``all_datasets`` asks a pullstats server to list its report datasets too
+        (``?datasets=all``); without it only ``pulls`` is listed, as by Docker Hub."""
+        params = {"datasets": "all"} if all_datasets else None
+        return self._get(NamespaceMetadata, f"/namespaces/{_segment(namespace)}", params)
 
     # pull series ----------------------------------------------------------------------
 
@@ -186,54 +207,80 @@ class DvpClient:
         params += _series(timespan, period, group, breakdown, current)
         return self._get(ReposPullData, "/repos/pulls", params)
 
-    # exports --------------------------------------------------------------------------
+    # exports ------------------------------------------------------------------------
 
-    def years(self, namespace: str) -> YearData:
-        return self._get(YearData, f"{_exports(namespace)}/years")
+    def years(self, namespace: str, *, dataset: Dataset = Dataset.PULLS) -> YearData:
+        return self._exports(YearData, namespace, dataset, "/years")
 
-    def timespans(self, namespace: str, year: int, timespantype: Timespan) -> MonthData | WeekData:
-        path = f"{_exports(namespace)}/years/{year}/{timespantype.value}"
+    def timespans(
+        self,
+        namespace: str,
+        year: int,
+        timespantype: Timespan,
+        *,
+        dataset: Dataset = Dataset.PULLS,
+    ) -> MonthData | WeekData:
+        tail = f"/years/{year}/{timespantype.value}"
         if timespantype is Timespan.WEEKS:
-            return self._get(WeekData, path)
-        return self._get(MonthData, path)
+            return self._exports(WeekData, namespace, dataset, tail)
+        return self._exports(MonthData, namespace, dataset, tail)
 
     def timespan_metadata(
-        self, namespace: str, year: int, timespantype: Timespan, timespan: int
+        self,
+        namespace: str,
+        year: int,
+        timespantype: Timespan,
+        timespan: int,
+        *,
+        dataset: Dataset = Dataset.PULLS,
     ) -> MonthModel | WeekModel:
-        path = f"{_exports(namespace)}/years/{year}/{timespantype.value}/{timespan}"
+        tail = f"/years/{year}/{timespantype.value}/{timespan}"
         if timespantype is Timespan.WEEKS:
-            return self._get(WeekModel, path)
-        return self._get(MonthModel, path)
+            return self._exports(WeekModel, namespace, dataset, tail)
+        return self._exports(MonthModel, namespace, dataset, tail)
 
     def dataview(
-        self, namespace: str, year: int, timespantype: Timespan, timespan: int, view: Dataview
+        self,
+        namespace: str,
+        year: int,
+        timespantype: Timespan,
+        timespan: int,
+        view: View,
+        *,
+        dataset: Dataset = Dataset.PULLS,
     ) -> ResponseData:
-        """The signed, expiring download links of one view, one per part, in part order."""
-        path = f"{_exports(namespace)}/years/{year}/{timespantype.value}/{timespan}/{view.value}"
-        return self._get(ResponseData, path)
+        """The signed, expiring download links of one view, one per part, in part order: a
+        ``pulls`` :class:`Dataview`, or ``ReportView.REPORT`` of a report dataset."""
+        own_views(Dataset(dataset), (view,))
+        tail = f"/years/{year}/{timespantype.value}/{timespan}/{view.value}"
+        return self._exports(ResponseData, namespace, dataset, tail)
 
     def export_files(
         self,
         namespace: str,
         *,
         timespantypes: Iterable[Timespan] = (Timespan.MONTHS, Timespan.WEEKS),
-        views: Iterable[Dataview] = tuple(Dataview),
+        views: Iterable[View] | None = None,
         since: date | None = None,
+        dataset: Dataset = Dataset.PULLS,
     ) -> Iterator[ExportFile]:
-        """Every part of every view of every exported period: years → months and weeks →
-        views → files, lazily, so the links are fresh when the caller reaches them.
+        """Every part of every view of every exported period of ``dataset``: years → months
+        and weeks → views → files, lazily, so the links are fresh when the caller reaches them.
+        ``views`` are the dataset's own (all of them when None).
 
         ``since`` keeps the periods that end on or after that day (a week straddling it is
         kept), and skips asking about earlier years at all: each listed period costs a request
         per view.
         """
-        kinds, wanted = tuple(timespantypes), tuple(views)
-        for year in self.years(namespace).years:
+        dataset = Dataset(dataset)
+        kinds = tuple(timespantypes)
+        wanted = dataset_views(dataset) if views is None else own_views(dataset, views)
+        for year in self.years(namespace, dataset=dataset).years:
             # an ISO week of year Y can end in early January of Y + 1
             if since is not None and year.year + 1 < since.year:
                 continue
             for kind in kinds:
-                listed = self.timespans(namespace, year.year, kind)
+                listed = self.timespans(namespace, year.year, kind, dataset=dataset)
                 numbers = (
                     [w.week for w in listed.weeks]
                     if isinstance(listed, WeekData)
@@ -243,13 +290,23 @@ class DvpClient:
                     if since is not None and last_day(kind, year.year, number) < since:
                         continue
                     for view in wanted:
-                        yield from self.view_files(namespace, year.year, kind, number, view)
+                        yield from self.view_files(
+                            namespace, year.year, kind, number, view, dataset=dataset
+                        )
 
     def view_files(
-        self, namespace: str, year: int, timespantype: Timespan, timespan: int, view: Dataview
+        self,
+        namespace: str,
+        year: int,
+        timespantype: Timespan,
+        timespan: int,
+        view: View,
+        *,
+        dataset: Dataset = Dataset.PULLS,
     ) -> list[ExportFile]:
         """The parts of one view of one exported period, as :class:`ExportFile`s, in order."""
-        links = self.dataview(namespace, year, timespantype, timespan, view).data
+        dataset = Dataset(dataset)
+        links = self.dataview(namespace, year, timespantype, timespan, view, dataset=dataset)
         return [
             ExportFile(
                 namespace,
@@ -261,16 +318,40 @@ class DvpClient:
                 link.url,
                 link.size,
                 link.sha256,
+                dataset,
             )
-            for part, link in enumerate(links, 1)
+            for part, link in enumerate(links.data, 1)
         ]
+
+    def _exports(self, model: type[Model], namespace: str, dataset: Dataset, tail: str) -> Model:
+        """``GET /namespaces/{ns}/{dataset}/exports{tail}``; a 404 for a report dataset from
+        a server that does not list it for ``namespace`` is :class:`DatasetNotServed`."""
+        dataset = Dataset(dataset)
+        path = f"/namespaces/{_segment(namespace)}/{dataset.value}/exports{tail}"
+        try:
+            return self._get(model, path)
+        except NotFound:
+            if dataset is Dataset.PULLS or self._serves(namespace, dataset):
+                raise
+        raise DatasetNotServed(
+            f"{self.session.base_url} serves no {dataset.value!r} dataset for {namespace}: "
+            "report datasets are a pullstats extension (Docker Hub serves only 'pulls')",
+            404,
+        )
+
+    def _serves(self, namespace: str, dataset: Dataset) -> bool:
+        """Whether the server lists ``dataset`` for ``namespace``; True when the namespace
+        itself is not found, so the original 404 (no such namespace) stands."""
+        try:
+            listed = self.namespace(namespace, all_datasets=True).datasets
+        except NotFound:
+            return True
+        except ServerError:  # a server that refuses ``datasets=all`` knows no report dataset
+            return False
+        return any(model.name.value == dataset.value for model in listed)
 
     def _get(self, model: type[Model], path: str, params: Any = None) -> Model:
         return _parse(TypeAdapter(model), self.session.get_json(path, params))
-
-
-def _exports(namespace: str) -> str:
-    return f"/namespaces/{_segment(namespace)}/pulls/exports"
 
 
 def _series(

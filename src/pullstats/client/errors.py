@@ -11,6 +11,9 @@ message (``detail``, or Docker Hub's ``message``) and the HTTP status when there
 - ``Forbidden`` (403): signed in, but the token may not do this (a PAT without the scope).
 - ``NotFound`` (404): no such namespace, repository or period, or one the caller may not read
   (the DVP API does not tell the two apart).
+
+  - ``DatasetNotServed``: a 404 for a report dataset (``summary``) from a server that does not
+    list it for the namespace: Docker Hub, which serves only ``pulls``, or an older pullstats.
 - ``RateLimited`` (429): too many requests or failed logins; ``retry_after`` is the server's
   ``Retry-After`` in seconds (None when it sent none). Data calls retry these by themselves
   while the wait is short; a login never does, since its throttle lasts minutes.
@@ -59,6 +62,11 @@ class Forbidden(ClientError):
 
 class NotFound(ClientError):
     pass
+
+
+class DatasetNotServed(NotFound):
+    """A subclass of ``NotFound``: the server has no such dataset at all (report datasets are
+    a pullstats extension), so asking again for another period will not help."""
 
 
 class RateLimited(ClientError):

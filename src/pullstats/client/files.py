@@ -3,7 +3,8 @@
 - **Our layout, not the server's names**: ``root/NS/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz``
   is the same for a pullstats server and Docker Hub and across re-exports, so a renamed file
   never leaves a second copy behind for :mod:`pullstats.client.query` to count twice, and no
-  name a server sends reaches the file system.
+  name a server sends reaches the file system. VIEW is the file's kind: a ``pulls`` dataview,
+  or a report (``summary-report``), a name no dataview has, so the two never share a folder.
 - **Resumable**: bytes go to ``dest.part``; a cut transfer continues with ``Range: bytes=N-``
   when the server answers 206, else starts again from 0. The file is renamed into place only
   when it is whole, so ``dest`` is always a complete file or absent.
@@ -62,14 +63,15 @@ def safe_segment(name: str) -> str:
 
 
 def local_path(root: Path, file: ExportFile) -> Path:
-    """Where ``file`` lives under ``root``: ``NS/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz``."""
+    """Where ``file`` lives under ``root``: ``NS/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz``,
+    VIEW being :attr:`ExportFile.kind` (``raw`` … or ``summary-report``)."""
     return (
         root
         / safe_segment(file.namespace)
         / f"{file.year:04d}"
         / file.timespantype.value
         / f"{file.timespan:02d}"
-        / file.dataview.value
+        / file.kind.value
         / f"part{file.part:03d}.csv.gz"
     )
 

@@ -2,6 +2,8 @@
 
 - Downloads run on a small thread pool (:data:`WORKERS`); one failure never stops the others,
   and a signed link that expired while it waited its turn (403) is asked for again once.
+- ``sync`` mirrors the ``pulls`` dataset by default; ``datasets`` adds report datasets
+  (``summary``), whose files go to their own folders (:func:`pullstats.client.files.local_path`).
 - ``sync`` keeps ``root/.pullstats-sync.json``: size, SHA-256 and mtime of each file it
   completed, so a second run trusts an untouched file instead of reading every gzip again. A
   file whose size or mtime moved is checked in full (:func:`pullstats.client.files.check`);
@@ -26,6 +28,7 @@ from pullstats.atomic_files import atomic_path
 from pullstats.client.dvp import DvpClient, ExportFile
 from pullstats.client.errors import ClientError, CorruptDownload, Forbidden
 from pullstats.client.files import PART_SUFFIX, Progress, check, download, local_path
+from pullstats.exports.reports import Dataset
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series import Timespan
 
@@ -107,10 +110,14 @@ def sync(
     verify: bool = False,
     workers: int = WORKERS,
     progress: Progress | None = None,
+    datasets: Iterable[Dataset] = (Dataset.PULLS,),
 ) -> SyncReport:
     """Make ``root`` hold every listed export file of ``namespace``, whole; a second run with
     nothing new downloads nothing.
 
+    ``datasets`` are walked one after the other: ``views`` chooses among the ``pulls``
+    dataviews, a report dataset brings its one report. A server without a report dataset
+    asked for (Docker Hub) raises ``DatasetNotServed`` before anything is downloaded.
     ``since`` (``YYYY-MM`` or a date) keeps periods ending on or after its first day.
     ``verify`` checks every file in full instead of trusting the manifest. A file that fails
     its check is deleted before it is fetched again, so a view never mixes parts of two
@@ -121,9 +128,8 @@ def sync(
     report = SyncReport()
     wanted: list[ExportFile] = []
     listed: dict[Path, set[str]] = {}
-    for file in client.export_files(
-        namespace, timespantypes=timespantypes, views=views, since=since_day(since)
-    ):
+    kinds, first = tuple(timespantypes), since_day(since)
+    for file in _listing(client, namespace, kinds, tuple(views), first, datasets):
         path = local_path(root, file)
         listed.setdefault(path.parent, set()).add(path.name)
         if _complete(path, file, manifest, verify):
@@ -149,6 +155,21 @@ def download_many(
     report = SyncReport()
     _download_all(http, list(files), root, Manifest(root), report, workers, progress)
     return report
+
+
+def _listing(
+    client: DvpClient,
+    namespace: str,
+    timespantypes: tuple[Timespan, ...],
+    views: tuple[Dataview, ...],
+    since: date | None,
+    datasets: Iterable[Dataset],
+) -> Iterable[ExportFile]:
+    for dataset in dict.fromkeys(Dataset(one) for one in datasets):
+        chosen = views if dataset is Dataset.PULLS else None  # a report has one view
+        yield from client.export_files(
+            namespace, timespantypes=timespantypes, views=chosen, since=since, dataset=dataset
+        )
 
 
 def since_day(since: str | date | None) -> date | None:
@@ -243,7 +264,12 @@ def _one(
 
 def _fresh(client: DvpClient, file: ExportFile) -> ExportFile:
     links = client.dataview(
-        file.namespace, file.year, file.timespantype, file.timespan, file.dataview
+        file.namespace,
+        file.year,
+        file.timespantype,
+        file.timespan,
+        file.dataview,
+        dataset=file.dataset,
     ).data
     if len(links) < file.part:
         raise Forbidden(f"{file.label}: no longer listed", 403)

@@ -1,19 +1,21 @@
-"""SQL over downloaded export files: DuckDB in memory, one view per timespan and dataview.
+"""SQL over downloaded export files: DuckDB in memory, one view per timespan and kind of file.
 
 The files stay where ``sync`` put them (``root/NS/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz``,
 :func:`pullstats.client.files.local_path`); each view reads all the parts of its timespan and
 dataview, of every namespace and period under the root, as one table:
 
 - ``months_raw``, ``months_summary``, ``months_repo_summary``, ``months_namespace_summary``,
-  and the same four with ``weeks_``: only those with files;
-- when the root holds one timespan only, also the bare ``raw``, ``summary``, ``repo_summary``
-  and ``namespace_summary``.
+  ``months_summary_report`` and ``months_trends_report`` (Docker's Summary and Trends reports,
+  when they were downloaded), and the same with ``weeks_``: only those with files;
+- when the root holds one timespan only, also the bare ``raw``, ``summary``, ``repo_summary``,
+  ``namespace_summary``, ``summary_report`` and ``trends_report``.
 
 Every column is text as written (a tag ``1.0`` stays ``1.0``, times stay ``…Z`` strings),
 except the count columns of the summaries (``unique_ip_count``, ``pull_by_tag``,
-``pull_by_digest``, ``version_check``), which are BIGINT so they can be summed. Files of other
-headers (Docker Hub's own) join by column name. DuckDB is imported here only, so importing
-:mod:`pullstats.client` stays light.
+``pull_by_digest``, ``version_check``) and of the reports (``DATA_DOWNLOADS``,
+``VERSION_CHECKS``, ``EVENT_COUNT``, ``PULLS`` and the two user counts), which are BIGINT so
+they can be summed. Files of other headers (Docker Hub's own) join by column name. DuckDB is
+imported here only, so importing :mod:`pullstats.client` stays light.
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ import duckdb
 
 from pullstats.client.errors import QueryError
 from pullstats.dvp_columns import COUNT_COLUMNS
+from pullstats.exports.reports import REPORT_COUNT_COLUMNS, ReportFile
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series import Timespan
 from pullstats.sql_literals import sql_list
 
 
 def view_files(root: Path) -> dict[str, list[Path]]:
-    """Each view name with the files it reads, for the timespans and views present."""
+    """Each view name with the files it reads, for the timespans and kinds present."""
     found: dict[str, list[Path]] = {}
     for kind in Timespan:
-        for view in Dataview:
+        for view in (*Dataview, *ReportFile):
             files = sorted(root.glob(f"*/*/{kind.value}/*/{view.value}/part*.csv.gz"))
             if files:
                 found[f"{kind.value}_{view.value.replace('-', '_')}"] = files
@@ -88,7 +91,7 @@ def query(root: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 def _typed(column: str) -> str:
     quoted = '"' + column.replace('"', '""') + '"'
-    if column in COUNT_COLUMNS:
+    if column in COUNT_COLUMNS or column in REPORT_COUNT_COLUMNS:
         return f"CAST({quoted} AS BIGINT) AS {quoted}"
     return quoted
 

@@ -90,6 +90,9 @@ CORE_TRENDS_COLUMNS = (
     "INFERRED_USE_CASE",
 )
 
+#: The reports' columns that hold counts (every other one is text).
+REPORT_COUNT_COLUMNS = frozenset(CORE_SUMMARY_COLUMNS[-3:] + CORE_TRENDS_COLUMNS[9:14])
+
 REPORT_COLUMNS = {
     ReportFile.SUMMARY_REPORT: CORE_SUMMARY_COLUMNS,
     ReportFile.TRENDS_REPORT: CORE_TRENDS_COLUMNS,
