@@ -16,6 +16,7 @@ CONTRACT = [
     ("users", "add"),
     ("namespaces", "add"),
     ("members", "add"),
+    ("repos", "publish"),
     ("ingest-tokens", "create"),
     ("process",),
     ("export",),
@@ -90,3 +91,23 @@ def test_process_and_export_on_an_empty_installation(data_dir: Path) -> None:
     exported = run_cli(data_dir, "export")
     assert exported.returncode == 0, exported.stderr
     assert "exported 0 namespace periods" in exported.stdout
+
+
+def test_repos_publish_unpublish_and_list(data_dir: Path) -> None:
+    assert run_cli(data_dir, "db", "upgrade").returncode == 0
+    first = run_cli(data_dir, "repos", "publish", "library/nginx")
+    assert (first.returncode, first.stdout) == (0, "library/nginx is public\n")
+    again = run_cli(data_dir, "repos", "publish", "library/nginx")
+    assert again.stdout == "library/nginx was already public\n"
+    listed = run_cli(data_dir, "repos", "list").stdout.splitlines()
+    assert listed[0].split() == ["REPOSITORY", "PUBLISHED"]
+    assert [line.split()[0] for line in listed[1:]] == ["library/nginx"]
+    for bad, message in (("nginx", "namespace/repository"), ("a/../b", "namespace/repository")):
+        refused = run_cli(data_dir, "repos", "publish", bad)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert run_cli(data_dir, "repos", "unpublish", "library/nginx").stdout == (
+        "library/nginx is private\n"
+    )
+    gone = run_cli(data_dir, "repos", "unpublish", "library/nginx")
+    assert gone.returncode == 1 and "'library/nginx' is not published" in gone.stderr

@@ -271,11 +271,11 @@ def test_the_report_datasets_are_listed_when_asked_for(world: tuple[Server, str,
     assert every[0] == docker[0]
     assert every[1:] == [
         {"name": name, "views": ["report"], "timespans": ["months", "weeks"]}
-        for name in ("summary", "trends")
+        for name in ("summary", "trends", "co-usage")
     ]
     listed = get(world, f"{API}/namespaces", datasets="all").json()
     assert [[d["name"] for d in ns["datasets"]] for ns in listed] == [
-        ["pulls", "summary", "trends"]
+        ["pulls", "summary", "trends", "co-usage"]
     ]
 
 

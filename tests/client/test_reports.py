@@ -86,7 +86,7 @@ def test_the_summary_dataset_answers_what_the_raw_api_answers(served: Served) ->
     assert {"month": month.month} in _dump(monthly)["months"]
     (link,) = links.data
     assert link.sha256 is not None and link.size > 0
-    assert [d.name.value for d in every.datasets] == ["pulls", "summary", "trends"]
+    assert [d.name.value for d in every.datasets] == ["pulls", "summary", "trends", "co-usage"]
     assert [d.name.value for d in docker.datasets] == ["pulls"]  # Docker's contract: pulls only
 
 

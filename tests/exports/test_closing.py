@@ -83,7 +83,7 @@ def test_only_closed_periods_with_data_are_exported(runtime: Runtime) -> None:
     assert export_closed(runtime, now=monday_1am).exported == []
     done = export_closed(runtime, now=end_of_day(sunday) + timedelta(hours=2))
     assert [(t.namespace, t.period) for t in done.exported] == [("acme", WEEK)]
-    assert done.files == 6
+    assert done.files == 7
     # the quiet namespace has no data: nothing is listed for it
     assert files(runtime, "quiet", WEEK) == {}
     assert set(files(runtime, "acme", WEEK)) == {
@@ -93,6 +93,7 @@ def test_only_closed_periods_with_data_are_exported(runtime: Runtime) -> None:
         "namespace-summary",
         "summary-report",
         "trends-report",
+        "co-usage-report",
     }
 
 

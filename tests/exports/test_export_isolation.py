@@ -80,6 +80,7 @@ def test_a_namespace_that_fails_to_export_does_not_stop_the_others(runtime: Runt
             "namespace-summary",
             "summary-report",
             "trends-report",
+            "co-usage-report",
         }
     )
     assert files(runtime, LONG, WEEK) == {}

@@ -35,6 +35,8 @@ Numbers checked by hand against docs/data-definitions.md (clients A–E as in go
   each by skopeo and by an agent no parser names; ``latest`` is one client's 2 containerd
   pulls (1 user); the pull by digest has the tag ``\\N``. No client signed in: every
   ``UNIQUE_AUTHENTICATED_USERS`` is 0. A client outside a known cloud is ``no csp``.
+- ``co-usage-report`` (Docker's Technographic report) is its header alone: no two repositories
+  share ten users here, and a pair of fewer is never reported.
 - In raw: the user agent ``=cmd|' /C calc'!A0`` is written ``'=cmd|' /C calc'!A0``, and one
   holding a comma and quotes is quoted with its quotes doubled.
 """
@@ -46,7 +48,7 @@ from pathlib import Path
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, build, golden_name
 
 VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report",
-         "trends-report")  # fmt: skip
+         "trends-report", "co-usage-report")  # fmt: skip
 
 
 def test_the_exports_of_the_fixed_input_equal_the_golden_files(tmp_path: Path) -> None:

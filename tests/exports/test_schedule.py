@@ -71,7 +71,7 @@ def test_the_server_processes_and_exports_without_an_operator(
     assert "acme_namespace-summary_2026-01_part001.csv.gz" in names
     text = log.read_text()
     assert "scheduled pullstats process: processed 1 spool lines" in text
-    assert "scheduled pullstats export: exported 2 namespace periods (12 files" in text
+    assert "scheduled pullstats export: exported 2 namespace periods (14 files" in text
 
 
 def test_rounds_never_overlap_and_jobs_run_niced(tmp_path: Path) -> None:

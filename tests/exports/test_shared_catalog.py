@@ -77,7 +77,7 @@ EXPECTED = {
     ("beta", MONTH): ("beta", "2", "2", "0"),
 }
 VIEWS = ("raw", "summary", "repo-summary", "namespace-summary", "summary-report",
-         "trends-report")  # fmt: skip
+         "trends-report", "co-usage-report")  # fmt: skip
 
 
 def _label(kind: str, start: date) -> str:

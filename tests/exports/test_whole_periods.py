@@ -53,7 +53,7 @@ def test_republishing_a_period_is_all_or_nothing_for_readers(processed: Runtime)
     with runtime.engine.connect() as connection:
         whole_rollups = tuple(connection.execute(ROLLUPS, keys).one())
         whole_files = connection.execute(FILES, keys).scalar_one()
-    assert whole_rollups[0] > 0 and whole_rollups[1] > 0 and whole_files == 6
+    assert whole_rollups[0] > 0 and whole_rollups[1] > 0 and whole_files == 7
 
     seen_rollups: set[tuple[int, int]] = set()
     seen_files: set[int] = set()

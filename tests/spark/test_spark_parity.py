@@ -25,12 +25,23 @@ from sqlglot import ErrorLevel
 from pullstats.config import Settings
 from pullstats.csv_cells import NUL_REPLACEMENT, safe_cell
 from pullstats.duckdb_engine import DuckDBEngine
-from pullstats.exports.steps import EXTRA_ACTIONS, ROLLUP_ROWS, SUMMARY_LINES, SUMMARY_ROWS
+from pullstats.exports.steps import (
+    CO_USAGE_LINES,
+    CO_USAGE_ROWS,
+    CORE_SUMMARY_LINES,
+    CORE_TRENDS_LINES,
+    EXTRA_ACTIONS,
+    ROLLUP_ROWS,
+    SUMMARY_LINES,
+    SUMMARY_ROWS,
+    TREND_ROWS,
+)
 from pullstats.exports.views import Dataview
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.lake.steps import BATCH_DAYS, FIRST_ARRIVALS, NEW_REQUESTS, NEW_USERS, REPEATS
 from pullstats.lake_schema import IMPORTED_SUMMARIES
-from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS
+from pullstats.rollups.steps import BREAKDOWNS, CO_USAGE, COUNTRIES, COUNTS, TRENDS
+from pullstats.rollups.trends import GROUPINGS
 from pullstats.steps import Input, Step
 from tests.conftest import actions_table, trend, trends_table
 
@@ -359,3 +370,77 @@ def test_compactions_batch_steps_agree(spark: Any, tmp_path: Path) -> None:
     assert sorted(row[0] for row in new) == ["e1", "e1", "e3"]
     users = pa.table({"user": ["admin"], "user_hash": [b"h"]})
     assert _same_rows(spark, tmp_path, NEW_USERS, {"batch": batch, "users": users}) == [("ci-bot",)]
+
+
+def test_the_trends_and_co_usage_rollups_agree(spark: Any, tmp_path: Path) -> None:
+    actions = actions_table(
+        [
+            *ACTION_ROWS,
+            # eleven users of two repositories: a co-usage pair
+            *(
+                _action("acme", "web", "2", "pull_by_tag", bytes([40 + n]) * 16, host="aws",
+                        user_agent_tool="docker", tag="2")
+                for n in range(11)
+            ),
+            *(
+                _action("globex", "gw", "1", "pull_by_tag", bytes([40 + n]) * 16,
+                        user_agent_tool="trivy", tag="1")
+                for n in range(11)
+            ),
+        ]
+    )  # fmt: skip
+    trends = _same_rows(spark, tmp_path, TRENDS, {"actions": actions})
+    assert len({row[0] for row in trends}) == len(GROUPINGS)
+    pairs = _same_rows(spark, tmp_path, CO_USAGE, {"actions": actions})
+    assert sorted(pairs) == [
+        ("acme", "web", "globex", "gw", 11, 12),  # web also has C's version check
+        ("globex", "gw", "acme", "web", 11, 12),  # gw also has A (tag 1)
+    ]
+
+
+def test_the_report_lines_agree_byte_for_byte(spark: Any, tmp_path: Path) -> None:
+    rows = _rollup_rows(
+        [
+            dict(level=level, namespace=f"ns{i}", repository=text, reference=reference)
+            for i, text in enumerate(TRICKY)
+            for level, reference in (("repository", ""), ("reference", "1.0"),
+                                     ("reference", "sha256:" + "b" * 64))
+        ]
+    )  # fmt: skip
+    params = {"publisher": "=acme", "granularity": "weekly", "period_start": "2026-01-05"}
+    summary = _same_rows(
+        spark, tmp_path, CORE_SUMMARY_LINES, {"summary_rows": rows}, params, ordered=True
+    )
+    assert len(summary) == 3 * len(TRICKY)
+    text_columns = {name: "" for name in TREND_ROWS.names[:8]}
+    trend_rows = pa.Table.from_pylist(
+        [
+            text_columns | dict(namespace="ns", repository=text, tag=tag, country="DE",
+                                cloud=cloud, tool=text, category="engine", use_case="CI/CD",
+                                data_downloads=i, version_checks=1,
+                                unique_authenticated_users=2, unique_unauthenticated_users=3)
+            for i, text in enumerate(TRICKY)
+            for tag, cloud in (("", ""), ("1.0", "aws"))
+        ],
+        schema=TREND_ROWS,
+    )  # fmt: skip
+    lines = _same_rows(
+        spark, tmp_path, CORE_TRENDS_LINES, {"trend_rows": trend_rows}, params, ordered=True
+    )
+    assert any(",no csp,plain,\\N," in line[0] for line in lines)
+    pairs = pa.Table.from_pylist(
+        [
+            dict(namespace="ns", repository=text, paired_namespace="o",
+                 paired_repository=f"p{k}", users=users, total_users=total)
+            for text in TRICKY
+            for k, (users, total) in enumerate(((10, 11), (10, 30), (11, 11), (12, 7000)))
+        ],
+        schema=CO_USAGE_ROWS,
+    )  # fmt: skip
+    shares = _same_rows(
+        spark, tmp_path, CO_USAGE_LINES, {"co_usage_rows": pairs}, params, ordered=True
+    )
+    # by users, most first: 12/7000 = 0.1714…, 11/11, 10/11 = 90.909…, 10/30 = 33.333…
+    assert [line[0].rstrip().rsplit(",", 1)[1] for line in shares[:4]] == [
+        "0.17", "100.00", "90.91", "33.33",
+    ]  # fmt: skip

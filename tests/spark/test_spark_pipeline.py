@@ -29,7 +29,14 @@ from sqlalchemy import select
 
 from pullstats.accounts import service
 from pullstats.config import Settings
-from pullstats.db.models import BreakdownRollup, CountryRollup, ExportFile, PullRollup, TrendRollup
+from pullstats.db.models import (
+    BreakdownRollup,
+    CountryRollup,
+    CoUsageRollup,
+    ExportFile,
+    PullRollup,
+    TrendRollup,
+)
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.seed import demo_namespaces
 from pullstats.demo.spool_encoding import to_spool_lines
@@ -234,7 +241,7 @@ def _rollups(settings: Settings) -> list[tuple[object, ...]]:
     try:
         with runtime.sessions() as session:
             rows: list[tuple[object, ...]] = []
-            for table in (PullRollup, CountryRollup, BreakdownRollup, TrendRollup):
+            for table in (PullRollup, CountryRollup, BreakdownRollup, TrendRollup, CoUsageRollup):
                 columns = [c for c in table.__table__.columns if c.name != "id"]
                 rows += [(table.__name__, *row) for row in session.execute(select(*columns))]
             return sorted(rows, key=repr)
@@ -268,10 +275,10 @@ def _exports(settings: Settings) -> dict[tuple[object, ...], bytes]:
 def test_the_export_files_are_the_same_bytes(processed: dict[str, Settings]) -> None:
     exports = {leg: _exports(processed[leg]) for leg in LEGS}
     on_duckdb = exports["duckdb"]
-    # acme, partner, globex, initech: four views and the two reports of January, February,
+    # acme, partner, globex, initech: four views and the three reports of January, February,
     # and two weeks at least
     assert set(demo_namespaces()) == {"acme", "globex", "initech"}
-    assert len(on_duckdb) >= 4 * 4 * 6
+    assert len(on_duckdb) >= 4 * 4 * 7
     for leg in ("s3", "spark"):
         assert sorted(exports[leg]) == sorted(on_duckdb), leg
         for key, data in on_duckdb.items():
@@ -284,7 +291,7 @@ def test_the_export_files_are_the_same_bytes(processed: dict[str, Settings]) -> 
             for key, data in exports[leg].items()
             if key[:3] == ("acme", "week", date(2026, 1, 5))
         }
-        assert len(week) == 6, leg
+        assert len(week) == 7, leg
         for view, data in week.items():
             assert data == (golden.GOLDEN / f"acme_{view}_2026-W02.csv").read_bytes(), (leg, view)
 

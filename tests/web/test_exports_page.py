@@ -69,8 +69,9 @@ def test_the_page_lists_every_exported_period_newest_first(
     # catalog has them
     first = page.locator("section.period").first
     views = first.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.view)")
-    assert views == [*(view.value for view in Dataview), "summary-report", "trends-report"]
-    assert first.locator("a.download").count() == 6
+    reports = ["summary-report", "trends-report", "co-usage-report"]
+    assert views == [*(view.value for view in Dataview), *reports]
+    assert first.locator("a.download").count() == 7
     assert (
         page.get_by_label("Namespace", exact=True).input_value() == "acme"
     )  # alice has two: a picker

@@ -18,6 +18,7 @@ class DatasetType(enum.StrEnum):
     PULLS = "pulls"
     SUMMARY = "summary"
     TRENDS = "trends"
+    CO_USAGE = "co-usage"
 
 
 class DatasetModel(BaseModel):

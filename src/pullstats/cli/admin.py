@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import typer
 
-from pullstats.accounts import service, tokens, totp
+from pullstats.accounts import publishing, service, tokens, totp
 from pullstats.accounts.errors import InvalidValue
 from pullstats.accounts.password_policy import check_new_password
 from pullstats.cli.common import fail, opened, out
@@ -36,6 +36,10 @@ tokens_app = typer.Typer(
 )
 ingest_tokens_app = typer.Typer(
     help="Tokens registries use to deliver events.", no_args_is_help=True
+)
+repos_app = typer.Typer(
+    help="Repositories: which are public, named in other namespaces' co-usage reports.",
+    no_args_is_help=True,
 )
 users_app.add_typer(totp_app, name="totp")
 namespaces_app.add_typer(extra_repos_app, name="extra-repos")
@@ -219,6 +223,40 @@ def extra_repos_remove(
     with opened(create=False) as runtime, runtime.sessions.begin() as session:
         service.remove_extra_repo(session, namespace, repository)
     out.print(f"{namespace} may no longer read {repository}")
+
+
+@repos_app.command("publish")
+def repos_publish(
+    repository: str = typer.Argument(
+        ..., metavar="REPOSITORY", help="The repository to make public: namespace/repo."
+    ),
+) -> None:
+    """Make a repository public: other namespaces' co-usage reports may name it (every
+    exported period is exported again by the next `pullstats export`)."""
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
+        added = publishing.publish(session, repository)
+    out.print(f"{repository} is public" if added else f"{repository} was already public")
+
+
+@repos_app.command("unpublish")
+def repos_unpublish(
+    repository: str = typer.Argument(
+        ..., metavar="REPOSITORY", help="A public repository: namespace/repo."
+    ),
+) -> None:
+    """Make a repository private again: no other namespace's co-usage report names it from
+    the next `pullstats export` on."""
+    with opened(create=False) as runtime, runtime.sessions.begin() as session:
+        publishing.unpublish(session, repository)
+    out.print(f"{repository} is private")
+
+
+@repos_app.command("list")
+def repos_list() -> None:
+    """List the public repositories and when each was published."""
+    with opened(create=False) as runtime, runtime.sessions() as session:
+        rows = [[name, _when(when)] for name, when in publishing.published(session)]
+    _table(["REPOSITORY", "PUBLISHED"], rows)
 
 
 @members_app.command("add")

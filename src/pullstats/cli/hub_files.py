@@ -55,6 +55,7 @@ class ViewChoice(enum.StrEnum):
     NAMESPACE_SUMMARY = "namespace-summary"
     SUMMARY_REPORT = "summary-report"
     TRENDS_REPORT = "trends-report"
+    CO_USAGE_REPORT = "co-usage-report"
 
 
 #: what ``--view`` means when it is not given: the four views of ``pulls``, as ever
@@ -66,9 +67,9 @@ DEFAULT_VIEWS = [
 ]
 
 VIEW_HELP = (
-    "raw, summary, repo-summary, namespace-summary, or summary-report or trends-report "
-    "(Docker's Summary and Trends reports: pullstats servers only); repeat for several "
-    "(default: the four pulls views)."
+    "raw, summary, repo-summary, namespace-summary, or summary-report, trends-report or "
+    "co-usage-report (Docker's Summary, Trends and Technographic reports: pullstats servers "
+    "only); repeat for several (default: the four pulls views)."
 )
 
 

@@ -270,6 +270,35 @@ class TrendRollup(Base):
     unique_unauthenticated_users: Mapped[int] = mapped_column(BigInteger)
 
 
+class CoUsageRollup(Base):
+    """Users of one period's repository who also pulled another repository (Docker's
+    Technographic report): only pairs with at least ten such users (rollups/co_usage.py).
+
+    ``users`` pulled both, ``total_users`` the repository; a user is a signed-in user or, for
+    an anonymous pull, an address. Which pairs a namespace may see is decided at export.
+    """
+
+    __tablename__ = "co_usage_rollups"
+    period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    paired_namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    paired_repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    users: Mapped[int] = mapped_column(BigInteger)
+    total_users: Mapped[int] = mapped_column(BigInteger)
+
+
+class PublishedRepository(Base):
+    """A repository the operator has made public (``pullstats repos publish``): other
+    namespaces' co-usage reports may name it."""
+
+    __tablename__ = "published_repositories"
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ExportPeriod(Base):
     """A (namespace, period) that has been exported, at which rollup generation."""
 

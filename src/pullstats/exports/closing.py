@@ -18,25 +18,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pyarrow as pa
-from sqlalchemy import and_, delete, distinct, func, or_, select
+from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.service import extra_repos, registered_namespaces
-from pullstats.db.models import ExportFile, ExportPeriod, PullRollup, RollupPeriod, TrendRollup
+from pullstats.db.models import (
+    ExportFile,
+    ExportPeriod,
+    PullRollup,
+    RollupPeriod,
+)
 from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.reports import EXPORT_FILES, ExportKind
-from pullstats.exports.steps import TREND_ROWS
-from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope, write_views
+from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
+from pullstats.exports.writing import ReportRows, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import prune_lake
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
-from pullstats.rollups.trends import REPORT_GROUPING
-from pullstats.rollups.trends import name as grouping_name
 from pullstats.runtime import Runtime
 
 log = logging.getLogger("pullstats.exports")
@@ -225,12 +227,12 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[ExportKind, Wri
         period = task.period
         with runtime.sessions() as session:
             rollups = scope_rollups(session, scope)
-            trends = scope_trends(session, scope)
+            reports = ReportRows(scope_trends(session, scope), scope_co_usage(session, scope))
         write = write_views
         if runtime.settings.engine == "spark":
             from pullstats.exports.spark_writing import write_views_on_spark as write
         files = action_files(runtime, period)
-        written = write(runtime.settings, scope, files, folder, rollups, trends)
+        written = write(runtime.settings, scope, files, folder, rollups, reports)
         if store.remote:
             for _, part in written:
                 store.publish(part.path, part.path.relative_to(root).as_posix())
@@ -267,54 +269,6 @@ def _remove_orphans(runtime: Runtime, task: ExportTask, period_key: str) -> None
             local = store.local_path(f"{period_key}/{name}")
             if local is not None:
                 shutil.rmtree(local, ignore_errors=True)
-
-
-def scope_rollups(session: Session, scope: ViewScope) -> pa.Table:
-    """The period's ``pull_rollups`` rows in ``scope``: the namespace's own rows at every level
-    and its extra repos' repository and reference rows (the summaries are written from them)."""
-    period = scope.period
-    extras = [
-        and_(PullRollup.namespace == owner, PullRollup.repository == name)
-        for owner, name in scope.scope.extra_keys
-    ]
-    in_scope = PullRollup.namespace == scope.namespace
-    if extras:
-        in_scope = or_(in_scope, and_(PullRollup.level != "namespace", or_(*extras)))
-    rows = session.execute(
-        select(*(getattr(PullRollup, column) for column in ROLLUP_COLUMNS)).where(
-            PullRollup.period_kind == period.kind.value,
-            PullRollup.period_start == period.start,
-            in_scope,
-        )
-    )
-    schema = pa.schema(
-        [(column, pa.string()) for column in ROLLUP_COLUMNS[:4]]
-        + [(column, pa.int64()) for column in ROLLUP_COLUMNS[4:]]
-    )
-    return pa.Table.from_pylist([row._asdict() for row in rows], schema)
-
-
-def scope_trends(session: Session, scope: ViewScope) -> pa.Table:
-    """The period's ``trend_rollups`` rows at the Trends report's grain in ``scope``: the
-    namespace's own repositories and its extra repos (``exports.steps.TREND_ROWS``)."""
-    period = scope.period
-    in_scope = TrendRollup.namespace == scope.namespace
-    extras = [
-        and_(TrendRollup.namespace == owner, TrendRollup.repository == name)
-        for owner, name in scope.scope.extra_keys
-    ]
-    if extras:
-        in_scope = or_(in_scope, *extras)
-    names = TREND_ROWS.names
-    rows = session.execute(
-        select(*(getattr(TrendRollup, column) for column in names)).where(
-            TrendRollup.period_kind == period.kind.value,
-            TrendRollup.period_start == period.start,
-            TrendRollup.grouped_by == grouping_name(REPORT_GROUPING),
-            in_scope,
-        )
-    )
-    return pa.Table.from_pylist([row._asdict() for row in rows], TREND_ROWS)
 
 
 def _swap_catalog(

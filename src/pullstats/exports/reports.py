@@ -10,7 +10,9 @@ The ``summary`` dataset is Docker's *Summary report*, one row per repository, ta
 the period (the rollups' repository and reference rows: what the API serves), the step
 ``exports.core_summary_lines``; the ``trends`` dataset Docker's *Trends report*, one row per
 repository, tag, country, cloud and tool (``trend_rollups`` at that grain: what ``…/trends``
-serves), the step ``exports.core_trends_lines``. Pure.
+serves), the step ``exports.core_trends_lines``; the ``co-usage`` dataset Docker's
+*Technographic* report, the repositories at least ten users of each of the namespace's own also
+pulled (``co_usage_rollups``), the step ``exports.co_usage_lines``. Pure.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Dataset(enum.StrEnum):
     PULLS = "pulls"
     SUMMARY = "summary"
     TRENDS = "trends"
+    CO_USAGE = "co-usage"
 
 
 class ReportDataset(enum.StrEnum):
@@ -31,6 +34,7 @@ class ReportDataset(enum.StrEnum):
 
     SUMMARY = "summary"
     TRENDS = "trends"
+    CO_USAGE = "co-usage"
 
 
 class ReportView(enum.StrEnum):
@@ -44,6 +48,7 @@ class ReportFile(enum.StrEnum):
 
     SUMMARY_REPORT = "summary-report"
     TRENDS_REPORT = "trends-report"
+    CO_USAGE_REPORT = "co-usage-report"
 
 
 #: A kind of export file: one of the ``pulls`` dataviews, or a report.
@@ -53,6 +58,7 @@ ExportKind = Dataview | ReportFile
 REPORT_FILES = {
     ReportDataset.SUMMARY: ReportFile.SUMMARY_REPORT,
     ReportDataset.TRENDS: ReportFile.TRENDS_REPORT,
+    ReportDataset.CO_USAGE: ReportFile.CO_USAGE_REPORT,
 }
 
 #: What a period's export writes: the four dataviews and every report.
@@ -90,12 +96,27 @@ CORE_TRENDS_COLUMNS = (
     "INFERRED_USE_CASE",
 )
 
-#: The reports' columns that hold counts (every other one is text).
-REPORT_COUNT_COLUMNS = frozenset(CORE_SUMMARY_COLUMNS[-3:] + CORE_TRENDS_COLUMNS[9:14])
+#: Docker's Technographic report, the columns pullstats has (docs/reports.md).
+CO_USAGE_COLUMNS = (
+    "DATE_GRANULARITY",
+    "DATE_REFERENCE",
+    "PUBLISHER_NAME",
+    "DVPP_IMAGE",
+    "PAIRED_IMAGE",
+    "USERS",
+    "TOTAL_PULLERS",
+    "PCT_USERS",
+)
+
+#: The reports' columns that hold counts (every other one is text; PCT_USERS is a decimal).
+REPORT_COUNT_COLUMNS = frozenset(
+    CORE_SUMMARY_COLUMNS[-3:] + CORE_TRENDS_COLUMNS[9:14] + CO_USAGE_COLUMNS[5:7]
+)
 
 REPORT_COLUMNS = {
     ReportFile.SUMMARY_REPORT: CORE_SUMMARY_COLUMNS,
     ReportFile.TRENDS_REPORT: CORE_TRENDS_COLUMNS,
+    ReportFile.CO_USAGE_REPORT: CO_USAGE_COLUMNS,
 }
 
 #: DATE_GRANULARITY of a period kind, as Docker writes it.
@@ -174,6 +195,36 @@ SELECT concat_ws(',',
     ) || chr(13) || chr(10) AS line
 FROM trend_rows
 ORDER BY namespace, repository, tag, country, cloud, tool
+"""
+
+
+def co_usage_lines_sql() -> str:
+    """``exports.co_usage_lines``: the Technographic report's CSV lines from ``co_usage_rows``
+    (the co-usage rollup's rows the exporting namespace may see) for the period
+    ``$granularity``/``$period_start``, published as ``$publisher``.
+
+    ``PCT_USERS`` is ``USERS`` / ``TOTAL_PULLERS`` in per cent with two decimals, rounded half
+    up, worked in integers so that every engine writes the same text. Rows come by repository,
+    then by users of both, most first, then by paired repository.
+    """
+    return """-- exports.co_usage_lines: Docker's Technographic report, one CSV line per pair
+SELECT concat_ws(',',
+        $granularity,
+        $period_start,
+        csv_cell(safe_cell($publisher)),
+        csv_cell(safe_cell(namespace || '/' || repository)),
+        csv_cell(safe_cell(paired_namespace || '/' || paired_repository)),
+        CAST(users AS VARCHAR),
+        CAST(total_users AS VARCHAR),
+        CAST(CAST(floor(hundredths / 100) AS BIGINT) AS VARCHAR) || '.'
+            || lpad(CAST(hundredths % 100 AS VARCHAR), 2, '0')
+    ) || chr(13) || chr(10) AS line
+FROM (
+    SELECT *, CAST(floor((users * 20000 + total_users) / (2 * total_users)) AS BIGINT)
+        AS hundredths
+    FROM co_usage_rows
+)
+ORDER BY namespace, repository, users DESC, paired_namespace, paired_repository
 """
 
 

@@ -24,6 +24,7 @@ from pullstats.exports.files import Compressor, WrittenPart
 from pullstats.exports.parts import PartWriter
 from pullstats.exports.reports import ExportKind, ReportFile
 from pullstats.exports.steps import (
+    CO_USAGE_LINES,
     CORE_SUMMARY_LINES,
     CORE_TRENDS_LINES,
     EXTRA_ACTIONS,
@@ -36,6 +37,7 @@ from pullstats.exports.writing import (
     BATCH_ROWS,
     RAW_QUERY_BYTES,
     ROLLUP_COLUMNS,
+    ReportRows,
     ViewScope,
     raw_query_groups,
     report_args,
@@ -51,7 +53,7 @@ def write_views_on_spark(
     files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
-    trends: pa.Table,
+    reports: ReportRows,
 ) -> list[tuple[ExportKind, WrittenPart]]:
     """:func:`pullstats.exports.writing.write_views`, the lines computed on Spark."""
     engine = SparkEngine(settings)
@@ -68,7 +70,7 @@ def write_views_on_spark(
             (engine.arrow(RAW_LINES, {"actions": g}, params, extras=extras) for g in groups),
             Dataview.RAW,
         )
-        for view, lines in _summary_lines(engine, scope, files, rollups, trends).items():
+        for view, lines in _summary_lines(engine, scope, files, rollups, reports).items():
             written += _write(view_writer(settings, scope, view, folder, compressor), [lines], view)
     return written
 
@@ -92,7 +94,7 @@ def _summary_lines(
     scope: ViewScope,
     files: Sequence[Path | str],
     rollups: pa.Table,
-    trends: pa.Table,
+    reports: ReportRows,
 ) -> dict[ExportKind, pa.Table]:
     """The three summary views' lines and the Summary report's, as ``writing._summary_lines``
     makes them."""
@@ -122,6 +124,9 @@ def _summary_lines(
         CORE_SUMMARY_LINES, {"summary_rows": rows}, report_args(scope)
     )
     lines[ReportFile.TRENDS_REPORT] = engine.arrow(
-        CORE_TRENDS_LINES, {"trend_rows": trends}, report_args(scope)
+        CORE_TRENDS_LINES, {"trend_rows": reports.trends}, report_args(scope)
+    )
+    lines[ReportFile.CO_USAGE_REPORT] = engine.arrow(
+        CO_USAGE_LINES, {"co_usage_rows": reports.co_usage}, report_args(scope)
     )
     return lines

@@ -14,7 +14,11 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pullstats.dvp_columns import COUNT_COLUMNS
-from pullstats.exports.reports import core_summary_lines_sql, core_trends_lines_sql
+from pullstats.exports.reports import (
+    co_usage_lines_sql,
+    core_summary_lines_sql,
+    core_trends_lines_sql,
+)
 from pullstats.exports.views import CELL_FUNCTIONS, Dataview, raw_lines_sql, summary_lines_sql
 from pullstats.lake_schema import ACTIONS
 from pullstats.steps import Input, Step, Transform, sql_file
@@ -51,6 +55,18 @@ TREND_ROWS = pa.schema(
         ),
     ]
 )  # fmt: skip
+
+#: The co-usage rollup's rows a Technographic report is written from (``co_usage_rollups``).
+CO_USAGE_ROWS = pa.schema(
+    [
+        *(
+            pa.field(name, pa.string())
+            for name in ("namespace", "repository", "paired_namespace", "paired_repository")
+        ),
+        pa.field("users", pa.int64()),
+        pa.field("total_users", pa.int64()),
+    ]
+)
 
 RAW_LINES = Step(
     "exports.raw_lines",
@@ -101,6 +117,15 @@ CORE_TRENDS_LINES = Step(
     functions=CELL_FUNCTIONS,
 )
 
+CO_USAGE_LINES = Step(
+    "exports.co_usage_lines",
+    (Input("co_usage_rows", CO_USAGE_ROWS),),
+    "a CSV line of Docker's Technographic report (with its CRLF): a repository, another one "
+    "its users also pulled, the users of both, its users and their share",
+    co_usage_lines_sql,
+    functions=CELL_FUNCTIONS,
+)
+
 STEPS: tuple[Step | Transform, ...] = (
     RAW_LINES,
     EXTRA_ACTIONS,
@@ -108,4 +133,5 @@ STEPS: tuple[Step | Transform, ...] = (
     SUMMARY_LINES,
     CORE_SUMMARY_LINES,
     CORE_TRENDS_LINES,
+    CO_USAGE_LINES,
 )

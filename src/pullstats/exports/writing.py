@@ -33,6 +33,7 @@ from pullstats.exports.files import Compressor, WrittenPart, part_file_name
 from pullstats.exports.parts import PartWriter
 from pullstats.exports.reports import ExportKind, ReportFile, file_header, report_params
 from pullstats.exports.steps import (
+    CO_USAGE_LINES,
     CORE_SUMMARY_LINES,
     CORE_TRENDS_LINES,
     EXTRA_ACTIONS,
@@ -58,6 +59,16 @@ AHEAD_BYTES = 96 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class ReportRows:
+    """The rollup rows of a period's reports in an export's scope: the trends at the Trends
+    report's grain (``exports.steps.TREND_ROWS``) and the co-usage pairs the namespace may see
+    (``exports.steps.CO_USAGE_ROWS``)."""
+
+    trends: pa.Table
+    co_usage: pa.Table
+
+
+@dataclass(frozen=True)
 class ViewScope:
     """What one namespace's export of one period covers (:class:`NamespaceScope`)."""
 
@@ -79,12 +90,12 @@ def write_views(
     files: Sequence[Path | str],
     folder: Path,
     rollups: pa.Table,
-    trends: pa.Table,
+    reports: ReportRows,
 ) -> list[tuple[ExportKind, WrittenPart]]:
     """Write every view of ``scope`` into ``folder``, in parts: the raw view from the action
     ``files``, the summaries and the Summary report from the period's ``rollups`` in scope
-    (:data:`ROLLUP_COLUMNS`), the Trends report from its ``trends`` rows in scope
-    (``exports.steps.TREND_ROWS``)."""
+    (:data:`ROLLUP_COLUMNS`), the Trends and Technographic reports from the ``reports`` rows in
+    scope."""
     written: list[tuple[ExportKind, WrittenPart]] = []
     connection = connect(settings)
     try:
@@ -94,7 +105,7 @@ def write_views(
             Compressor(settings.duckdb_threads) as compressor,
         ):
             summaries = side.submit(
-                _summary_lines, settings, connection.cursor(), scope, files, rollups, trends
+                _summary_lines, settings, connection.cursor(), scope, files, rollups, reports
             )
             try:
                 written += _write_raw(settings, scope, files, folder, compressor, connection)
@@ -121,7 +132,7 @@ def _summary_lines(
     scope: ViewScope,
     files: Sequence[Path | str],
     rollups: pa.Table,
-    trends: pa.Table,
+    reports: ReportRows,
 ) -> dict[ExportKind, pa.Table]:
     """The three summary views' lines and the two reports' (small: a line per reference, or
     per repository, tag, country, cloud and tool, at most).
@@ -159,7 +170,10 @@ def _summary_lines(
             cursor, CORE_SUMMARY_LINES, {"summary_rows": "summary_rows"}, report_args(scope)
         ).to_arrow_table()
         lines[ReportFile.TRENDS_REPORT] = engine.relation(
-            cursor, CORE_TRENDS_LINES, {"trend_rows": trends}, report_args(scope)
+            cursor, CORE_TRENDS_LINES, {"trend_rows": reports.trends}, report_args(scope)
+        ).to_arrow_table()
+        lines[ReportFile.CO_USAGE_REPORT] = engine.relation(
+            cursor, CO_USAGE_LINES, {"co_usage_rows": reports.co_usage}, report_args(scope)
         ).to_arrow_table()
         return lines
     finally:

@@ -40,6 +40,7 @@ from pullstats import lake_files
 from pullstats.db.models import (
     BreakdownRollup,
     CountryRollup,
+    CoUsageRollup,
     PullRollup,
     RollupPeriod,
     TrendRollup,
@@ -47,7 +48,7 @@ from pullstats.db.models import (
 from pullstats.db.state import next_generation
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.periods import Period, PeriodKind, period_of
-from pullstats.rollups.steps import BREAKDOWNS, COUNTRIES, COUNTS, TRENDS
+from pullstats.rollups.steps import BREAKDOWNS, CO_USAGE, COUNTRIES, COUNTS, TRENDS
 from pullstats.runtime import Runtime
 from pullstats.steps import Step
 
@@ -75,12 +76,13 @@ def rollup_periods(
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
-        for period, rows, country_rows, breakdown_rows, trend_rows in computed:
+        for period, rows, country_rows, breakdown_rows, trend_rows, pair_rows in computed:
             tables = (
                 (PullRollup, rows),
                 (CountryRollup, country_rows),
                 (BreakdownRollup, breakdown_rows),
                 (TrendRollup, trend_rows),
+                (CoUsageRollup, pair_rows),
             )
             for table, table_rows in tables:
                 session.execute(
@@ -130,10 +132,11 @@ def _period_rows(
 _Rows = list[dict[str, object]]
 
 
-def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Rows]:
-    """The period's rows of ``pull_rollups``, ``country_rollups``, ``breakdown_rollups`` and
-    ``trend_rollups``, from its files listed once: the lake's actions with the imported
-    summaries for the counts, the actions alone for the trends (rollups/trends.py), and with
+def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Rows, _Rows]:
+    """The period's rows of ``pull_rollups``, ``country_rollups``, ``breakdown_rollups``,
+    ``trend_rollups`` and ``co_usage_rollups``, from its files listed once: the lake's actions
+    with the imported summaries for the counts, the actions alone for the trends and the
+    co-usage (rollups/trends.py, rollups/co_usage.py), and with
     the imported DVP Core Trends reports, the one import that splits pulls by country,
     cloud and client, for the counts by country (``breakdown=country``) and the breakdowns
     (cloud provider, network type, client tool, client category, use case)."""
@@ -154,4 +157,5 @@ def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Ro
         rows(COUNTRIES, {"actions": files, "trends": trends}),
         rows(BREAKDOWNS, {"actions": files, "trends": trends}),
         rows(TRENDS, {"actions": files}),
+        rows(CO_USAGE, {"actions": files}),
     )

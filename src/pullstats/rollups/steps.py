@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pullstats.client_categories import category_sql, use_case_sql
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES, IMPORTED_TRENDS
+from pullstats.rollups.co_usage import co_usage_sql
 from pullstats.rollups.trends import trends_sql
 from pullstats.steps import Function, Input, Step, Transform, sql_file
 
@@ -59,4 +60,12 @@ TRENDS = Step(
     ),
 )
 
-STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES, BREAKDOWNS, TRENDS)
+CO_USAGE = Step(
+    "rollups.co_usage",
+    (Input("actions", ACTIONS.schema),),
+    "a co-usage rollup row: a repository, another one pulled by at least ten of its users, "
+    "the users of both and the repository's users",
+    co_usage_sql,
+)
+
+STEPS: tuple[Step | Transform, ...] = (COUNTS, COUNTRIES, BREAKDOWNS, TRENDS, CO_USAGE)

@@ -41,6 +41,7 @@ VIEW_NAMES = {
     Dataview.NAMESPACE_SUMMARY: "Summary of the namespace",
     ReportFile.SUMMARY_REPORT: "Docker's Summary report (repositories, tags and digests)",
     ReportFile.TRENDS_REPORT: "Docker's Trends report (by country, cloud, client and tag)",
+    ReportFile.CO_USAGE_REPORT: "Co-usage: what else your users pull (Technographic)",
 }
 
 

@@ -1,0 +1,66 @@
+"""Which repositories are public: the only ones another namespace's co-usage report may name
+(``pullstats repos publish``; exports/scope_rows.py reads them).
+
+Publishing or withdrawing a repository changes what every namespace's co-usage report holds,
+so every exported period is marked to be exported again by the next ``pullstats export``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pullstats.accounts.errors import InvalidName, NotFound
+from pullstats.db.models import ExportPeriod, PublishedRepository
+from pullstats.names import repository_problem, shown
+
+
+def _key(name: str) -> tuple[str, str]:
+    """``namespace/repository`` as its two parts; InvalidName when it is not one."""
+    namespace, _, repository = name.partition("/")
+    problem = repository_problem(name) if namespace and repository else None
+    if problem is None and not (namespace and repository):
+        problem = f"invalid repository {shown(name)}"
+    if problem:
+        raise InvalidName(f"{problem}: write it as namespace/repository")
+    return namespace, repository
+
+
+def _exports_again(session: Session) -> None:
+    """Every exported period is older than any rollup, so the next export writes it again."""
+    session.execute(update(ExportPeriod).values(generation=-1))
+
+
+def publish(session: Session, name: str) -> bool:
+    """Make ``namespace/repository`` public; False when it already was."""
+    key = _key(name)
+    if session.get(PublishedRepository, key) is not None:
+        return False
+    session.add(
+        PublishedRepository(namespace=key[0], repository=key[1], published_at=datetime.now(UTC))
+    )
+    _exports_again(session)
+    return True
+
+
+def unpublish(session: Session, name: str) -> None:
+    """Make ``namespace/repository`` private again; NotFound when it was not public."""
+    row = session.get(PublishedRepository, _key(name))
+    if row is None:
+        raise NotFound(f"{name!r} is not published")
+    session.delete(row)
+    _exports_again(session)
+
+
+def published(session: Session) -> list[tuple[str, datetime]]:
+    """Every public repository (``namespace/repository``) and when it was published, by name."""
+    rows = session.execute(
+        select(
+            PublishedRepository.namespace,
+            PublishedRepository.repository,
+            PublishedRepository.published_at,
+        ).order_by(PublishedRepository.namespace, PublishedRepository.repository)
+    )
+    return [(f"{ns}/{repo}", when) for ns, repo, when in rows]
