@@ -166,6 +166,9 @@ def test_another_users_namespace_is_indistinguishable_from_none(
         "/namespaces/acme/summary/exports/years/2020/weeks",
         "/namespaces/acme/summary/exports/years/2020/weeks/53",
         "/namespaces/acme/summary/exports/years/2020/weeks/53/report",
+        "/namespaces/acme/trends/exports/years/2020/weeks/53/report",
+        "/namespaces/acme/co-usage/exports/years/2020/weeks/53/report",
+        "/namespaces/acme/trends",
         "/namespaces/acme?datasets=all",
     ):
         theirs = get(world, API + path, user=2)
