@@ -185,15 +185,7 @@ def _load(
 
 def _csv_counts(runtime: Runtime, session: Session, namespace: str, period: Period, view: str,
                 width: int) -> dict[tuple[str, ...], Counts]:  # fmt: skip
-    (entry,) = session.scalars(
-        select(ExportFile).where(
-            ExportFile.namespace == namespace,
-            ExportFile.period_kind == period.kind.value,
-            ExportFile.period_start == period.start,
-            ExportFile.view == view,
-        )
-    )
-    text = gzip.decompress((runtime.paths.exports / entry.path).read_bytes()).decode()
+    text = _export_text(runtime, session, namespace, period, view)
     rows = list(csv.reader(io.StringIO(text)))[1:]
     assert all(row[:2] == [period.start_text, period.end_text] for row in rows)
     found = {}
@@ -250,6 +242,21 @@ def _check(runtime: Runtime, session: Session, namespace: str, period: Period) -
     _check_report(runtime, session, namespace, period, repos, references)
 
 
+def _export_text(
+    runtime: Runtime, session: Session, namespace: str, period: Period, view: str
+) -> str:
+    """The text of a (namespace, period)'s one part of ``view``."""
+    (entry,) = session.scalars(
+        select(ExportFile).where(
+            ExportFile.namespace == namespace,
+            ExportFile.period_kind == period.kind.value,
+            ExportFile.period_start == period.start,
+            ExportFile.view == view,
+        )
+    )
+    return gzip.decompress((runtime.paths.exports / entry.path).read_bytes()).decode()
+
+
 def _check_report(
     runtime: Runtime,
     session: Session,
@@ -259,15 +266,7 @@ def _check_report(
     references: dict[tuple[str, ...], Counts],
 ) -> None:
     """The Summary report's rows against the summary views' (already tied to the rollups)."""
-    (entry,) = session.scalars(
-        select(ExportFile).where(
-            ExportFile.namespace == namespace,
-            ExportFile.period_kind == period.kind.value,
-            ExportFile.period_start == period.start,
-            ExportFile.view == "summary-report",
-        )
-    )
-    text = gzip.decompress((runtime.paths.exports / entry.path).read_bytes()).decode()
+    text = _export_text(runtime, session, namespace, period, "summary-report")
     granularity = "weekly" if period.kind is PeriodKind.WEEK else "monthly"
     found: dict[tuple[str, tuple[str, ...]], tuple[int, int, int]] = {}
     for row in list(csv.reader(io.StringIO(text)))[1:]:
@@ -312,15 +311,7 @@ def _check_trends(
         query = TrendsQuery(timespan, grouping=grouping, first=period.start, last=period.start)
         return trend_series(session, scope, query, TODAY)
 
-    (entry,) = session.scalars(
-        select(ExportFile).where(
-            ExportFile.namespace == namespace,
-            ExportFile.period_kind == period.kind.value,
-            ExportFile.period_start == period.start,
-            ExportFile.view == "trends-report",
-        )
-    )
-    text = gzip.decompress((runtime.paths.exports / entry.path).read_bytes()).decode()
+    text = _export_text(runtime, session, namespace, period, "trends-report")
     report = sorted(tuple(row[3:]) for row in list(csv.reader(io.StringIO(text)))[1:])
     api = sorted(
         (

@@ -27,12 +27,20 @@ _COUNTRY_CODE = """CASE WHEN length(c) = 2
     AND substr(upper(c), 2, 1) BETWEEN 'A' AND 'Z'
     THEN upper(c) ELSE 'ZZ' END"""
 
+_COUNTRY_FUNCTION = Function("country_code", ("c",), lambda: _COUNTRY_CODE)
+
 COUNTRIES = Step(
     "rollups.countries",
     (Input("actions", ACTIONS.schema), Input("trends", IMPORTED_TRENDS.schema, filename=True)),
     "a country rollup row: level, namespace, repository, country and the four counts",
     sql_file(__package__, "countries"),
-    functions=(Function("country_code", ("c",), lambda: _COUNTRY_CODE),),
+    functions=(_COUNTRY_FUNCTION,),
+)
+
+#: The client category and inferred use case of a tool (and its cloud), as SQL functions.
+_CLIENT_FUNCTIONS = (
+    Function("client_category", ("tool",), lambda: category_sql("tool")),
+    Function("use_case", ("tool", "host"), lambda: use_case_sql("tool", "host")),
 )
 
 BREAKDOWNS = Step(
@@ -41,10 +49,7 @@ BREAKDOWNS = Step(
     "a breakdown rollup row: level, namespace, repository, dimension (host, type, "
     "tool_version, category, use_case), value, version and the three action counts",
     sql_file(__package__, "breakdowns"),
-    functions=(
-        Function("client_category", ("tool",), lambda: category_sql("tool")),
-        Function("use_case", ("tool", "host"), lambda: use_case_sql("tool", "host")),
-    ),
+    functions=_CLIENT_FUNCTIONS,
 )
 
 TRENDS = Step(
@@ -53,11 +58,7 @@ TRENDS = Step(
     "a trends rollup row: the grouping (rollups/trends.py), namespace, repository, tag, "
     "country, cloud, tool, category, use case, downloads, version checks and the users",
     trends_sql,
-    functions=(
-        Function("country_code", ("c",), lambda: _COUNTRY_CODE),
-        Function("client_category", ("tool",), lambda: category_sql("tool")),
-        Function("use_case", ("tool", "host"), lambda: use_case_sql("tool", "host")),
-    ),
+    functions=(_COUNTRY_FUNCTION, *_CLIENT_FUNCTIONS),
 )
 
 CO_USAGE = Step(
