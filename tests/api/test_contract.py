@@ -23,6 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import CHECKS, is_check_class, load_all_checks
+from schemathesis.generation import GenerationMode
 from schemathesis.schemas import BaseSchema
 
 from pullstats.accounts import service
@@ -218,7 +219,14 @@ def test_seed_contract(case: Case[Any], world: World) -> None:
 @our_contract.parametrize()
 @CONTRACT_SETTINGS
 def test_our_contract(case: Case[Any], world: World) -> None:
-    case.call_and_validate(headers=world.headers(case.operation.path), checks=ALL_CHECKS)
+    headers = world.headers(case.operation.path)
+    meta = case.meta
+    negative = meta is not None and meta.generation.mode is GenerationMode.NEGATIVE
+    if negative and not any(name.lower() == "authorization" for name in case.headers or {}):
+        # a negative case whose violation may be the credential it lacks: adding ours would
+        # make a request with nothing wrong, which the server rightly accepts
+        headers = {}
+    case.call_and_validate(headers=headers, checks=ALL_CHECKS)
 
 
 def data_requests(world: World) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
