@@ -80,6 +80,9 @@ def test_two_factor_enrolment_with_the_qr_code_then_off_again(
     grace = web.users["grace"]
     page = signed_in_page("grace", next_path="/account")
     page.get_by_role("button", name="Set up two-factor authentication").click()
+    # count() does not wait: let the enrolment page arrive first (a PostgreSQL run once
+    # counted the page before it)
+    page.locator("#totp-secret").wait_for()
     assert page.locator("figure.qr svg").count() == 1  # the QR code, drawn inline
     secret = page.locator("#totp-secret").inner_text().strip()
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
