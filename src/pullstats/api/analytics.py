@@ -89,7 +89,8 @@ def repository_exists(session: Session, namespace: str, repo: str) -> bool:
 
 @dataclass(frozen=True)
 class SeriesRequest:
-    """What every pull-series route needs besides its own parameters."""
+    """What every pull-series route (and every export listing) needs besides its own
+    parameters: the request, the app, the viewer and the catalog versions it is answered at."""
 
     request: Request
     state: AppState

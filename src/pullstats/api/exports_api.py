@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from pydantic import BaseModel
 
-from pullstats.api.analytics import NOT_FOUND, PREFIX, readable
-from pullstats.api.auth import UNAUTHORIZED, current_viewer
+from pullstats.api.analytics import NOT_FOUND, PREFIX, SeriesRequest, readable, series_request
+from pullstats.api.auth import UNAUTHORIZED
 from pullstats.api.cache import cached_json, exports_version, utc_day
 from pullstats.api.dvp_models import (
     MonthData,
@@ -27,9 +27,7 @@ from pullstats.api.dvp_models import (
     YearModel,
 )
 from pullstats.api.export_catalog import FileEntry
-from pullstats.api.state import AppState, app_state, request_versions
-from pullstats.api.viewer import Viewer
-from pullstats.db.state import CatalogVersions
+from pullstats.api.state import AppState
 from pullstats.exports.catalog import periods_in_year, years_with_data
 from pullstats.exports.reports import REPORT_FILES, ReportDataset, ReportView
 from pullstats.exports.signing import sign
@@ -63,107 +61,75 @@ def _period(timespantype: Timespan, year: int, timespan: int) -> Period | None:
         return None
 
 
-async def _listing(
-    request: Request, state: AppState, viewer: Viewer, versions: CatalogVersions, body: BaseModel
-) -> Response:
+async def _listing(call: SeriesRequest, body: BaseModel) -> Response:
     """A listing's JSON with its ETag, kept in the answer cache under the viewer's scope and
     the exports epoch: its repeats are answered before routing (api/cached_answers.py), as
     the series are. A listing depends on nothing else (the 404s and 422s are never cached)."""
-    version = exports_version(versions.exports_epoch)
     return await cached_json(
-        request,
-        state.responses,
-        viewer.cache_scope,
-        version,
+        call.request,
+        call.state.responses,
+        call.viewer.cache_scope,
+        exports_version(call.versions.exports_epoch),
         utc_day(),
         lambda: body.model_dump_json().encode(),
     )
 
 
-async def listed_periods(
-    state: AppState, versions: CatalogVersions, namespace: str, report: str | None = None
-) -> tuple[Period, ...]:
+async def listed_periods(call: SeriesRequest, namespace: str, report: str | None) -> list[Period]:
     """The exported periods of ``namespace``, oldest first (the listings' one source), from
-    the cache of the request's exports epoch; with ``report``, those that have that report."""
-    return await state.export_catalog.periods(namespace, versions.exports_epoch, report)
+    the cache of the request's exports epoch; with ``report``, those that have that report.
+    The caller has checked that the viewer may read the namespace."""
+    epoch = call.versions.exports_epoch
+    return list(await call.state.export_catalog.periods(namespace, epoch, report))
 
 
-async def _years(
-    request: Request,
-    state: AppState,
-    viewer: Viewer,
-    versions: CatalogVersions,
-    ns: str,
-    report: str | None,
-) -> Response:
-    readable(viewer, ns)
-    periods = await listed_periods(state, versions, ns, report)
+async def _years(call: SeriesRequest, namespace: str, report: str | None) -> Response:
+    periods = await listed_periods(call, namespace, report)
     answer = YearData(years=[YearModel(year=y) for y in years_with_data(periods)])
-    return await _listing(request, state, viewer, versions, answer)
+    return await _listing(call, answer)
 
 
 async def _timespans(
-    request: Request,
-    state: AppState,
-    viewer: Viewer,
-    versions: CatalogVersions,
-    ns: str,
-    report: str | None,
-    year: int,
-    timespantype: Timespan,
+    call: SeriesRequest, namespace: str, report: str | None, year: int, timespantype: Timespan
 ) -> Response:
-    readable(viewer, ns)
-    periods = await listed_periods(state, versions, ns, report)
+    periods = await listed_periods(call, namespace, report)
     numbers = periods_in_year(periods, timespantype.kind, year)
     answer: BaseModel = MonthData(months=[MonthModel(month=n) for n in numbers])
     if timespantype is Timespan.WEEKS:
         answer = WeekData(weeks=[WeekModel(week=n) for n in numbers])
-    return await _listing(request, state, viewer, versions, answer)
+    return await _listing(call, answer)
 
 
 async def _exported(
-    state: AppState,
-    versions: CatalogVersions,
-    namespace: str,
-    report: str | None,
-    period: Period | None,
+    call: SeriesRequest, namespace: str, report: str | None, period: Period | None
 ) -> Period:
-    if period is None or period not in await listed_periods(state, versions, namespace, report):
+    if period is None or period not in await listed_periods(call, namespace, report):
         raise HTTPException(404, detail="no exported data for that period")
     return period
 
 
 async def _timespan(
-    request: Request,
-    state: AppState,
-    viewer: Viewer,
-    versions: CatalogVersions,
-    ns: str,
-    report: str | None,
-    period: Period | None,
+    call: SeriesRequest, namespace: str, report: str | None, period: Period | None
 ) -> Response:
-    readable(viewer, ns)
-    period = await _exported(state, versions, ns, report, period)
+    period = await _exported(call, namespace, report, period)
     answer: BaseModel = MonthModel(month=period.number)
     if period.kind is PeriodKind.WEEK:
         answer = WeekModel(week=period.number)
-    return await _listing(request, state, viewer, versions, answer)
+    return await _listing(call, answer)
 
 
 async def _links(
-    request: Request,
-    state: AppState,
-    viewer: Viewer,
-    versions: CatalogVersions,
-    ns: str,
-    report: str | None,
-    period: Period | None,
-    file: str,
+    call: SeriesRequest, namespace: str, report: str | None, period: Period | None, file: str
 ) -> ResponseData:
-    readable(viewer, ns)
-    period = await _exported(state, versions, ns, report, period)
-    files = await state.export_catalog.view(ns, period, file, versions.exports_epoch)
-    return ResponseData(data=file_links(state, request, files))
+    period = await _exported(call, namespace, report, period)
+    epoch = call.versions.exports_epoch
+    files = await call.state.export_catalog.view(namespace, period, file, epoch)
+    return ResponseData(data=file_links(call.state, call.request, files))
+
+
+#: What every export route needs besides its path: the request, the app, the viewer and the
+#: catalog versions it was answered at.
+Call = Annotated[SeriesRequest, Depends(series_request)]
 
 
 @router.get(
@@ -172,14 +138,9 @@ async def _links(
     responses=NOT_FOUND,
     summary="Years that have exported data",
 )
-async def years(
-    namespace: str,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
-) -> Response:
-    return await _years(request, state, viewer, versions, namespace, None)
+async def years(namespace: str, call: Call) -> Response:
+    readable(call.viewer, namespace)
+    return await _years(call, namespace, None)
 
 
 @router.get(
@@ -188,16 +149,9 @@ async def years(
     responses={**NOT_FOUND, **INVALID},
     summary="Months or weeks of a year that have exported data",
 )
-async def timespans(
-    namespace: str,
-    year: Year,
-    timespantype: Timespan,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
-) -> Response:
-    return await _timespans(request, state, viewer, versions, namespace, None, year, timespantype)
+async def timespans(namespace: str, year: Year, timespantype: Timespan, call: Call) -> Response:
+    readable(call.viewer, namespace)
+    return await _timespans(call, namespace, None, year, timespantype)
 
 
 @router.get(
@@ -207,18 +161,11 @@ async def timespans(
     summary="One exported month or week",
 )
 async def timespan_metadata(
-    namespace: str,
-    year: Year,
-    timespantype: Timespan,
-    timespan: int,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    namespace: str, year: Year, timespantype: Timespan, timespan: int, call: Call
 ) -> Response:
-    readable(viewer, namespace)
+    readable(call.viewer, namespace)
     period = _period(timespantype, year, timespan)
-    return await _timespan(request, state, viewer, versions, namespace, None, period)
+    return await _timespan(call, namespace, None, period)
 
 
 @router.get(
@@ -233,15 +180,11 @@ async def dataview_links(
     timespantype: Timespan,
     timespan: int,
     dataview: Dataview,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    call: Call,
 ) -> ResponseData:
-    readable(viewer, namespace)
+    readable(call.viewer, namespace)
     period = _period(timespantype, year, timespan)
-    view = dataview.value
-    return await _links(request, state, viewer, versions, namespace, None, period, view)
+    return await _links(call, namespace, None, period, dataview.value)
 
 
 # Docker's DVP Core reports (exports/reports.py), a pullstats extension: the same four routes
@@ -267,16 +210,9 @@ ReportViewParam = Annotated[ReportView, Path(description="A report dataset's one
     responses={**NOT_FOUND, **INVALID},
     summary="Years that have exported reports of a dataset",
 )
-async def report_years(
-    namespace: str,
-    dataset: ReportParam,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
-) -> Response:
-    report = REPORT_FILES[dataset].value
-    return await _years(request, state, viewer, versions, namespace, report)
+async def report_years(namespace: str, dataset: ReportParam, call: Call) -> Response:
+    readable(call.viewer, namespace)
+    return await _years(call, namespace, REPORT_FILES[dataset].value)
 
 
 @report_router.get(
@@ -286,17 +222,10 @@ async def report_years(
     summary="Months or weeks of a year that have exported reports of a dataset",
 )
 async def report_timespans(
-    namespace: str,
-    dataset: ReportParam,
-    year: Year,
-    timespantype: Timespan,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    namespace: str, dataset: ReportParam, year: Year, timespantype: Timespan, call: Call
 ) -> Response:
-    report = REPORT_FILES[dataset].value
-    return await _timespans(request, state, viewer, versions, namespace, report, year, timespantype)
+    readable(call.viewer, namespace)
+    return await _timespans(call, namespace, REPORT_FILES[dataset].value, year, timespantype)
 
 
 @report_router.get(
@@ -311,15 +240,11 @@ async def report_timespan_metadata(
     year: Year,
     timespantype: Timespan,
     timespan: int,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    call: Call,
 ) -> Response:
-    readable(viewer, namespace)
+    readable(call.viewer, namespace)
     period = _period(timespantype, year, timespan)
-    report = REPORT_FILES[dataset].value
-    return await _timespan(request, state, viewer, versions, namespace, report, period)
+    return await _timespan(call, namespace, REPORT_FILES[dataset].value, period)
 
 
 @report_router.get(
@@ -335,15 +260,12 @@ async def report_links(
     timespantype: Timespan,
     timespan: int,
     dataview: ReportViewParam,
-    request: Request,
-    viewer: Annotated[Viewer, Depends(current_viewer)],
-    state: Annotated[AppState, Depends(app_state)],
-    versions: Annotated[CatalogVersions, Depends(request_versions)],
+    call: Call,
 ) -> ResponseData:
-    readable(viewer, namespace)
+    readable(call.viewer, namespace)
     period = _period(timespantype, year, timespan)
     report = REPORT_FILES[dataset].value
-    return await _links(request, state, viewer, versions, namespace, report, period, report)
+    return await _links(call, namespace, report, period, report)
 
 
 def file_links(
