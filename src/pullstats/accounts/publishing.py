@@ -12,20 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pullstats.accounts.errors import InvalidName, NotFound
+from pullstats.accounts.errors import NotFound
+from pullstats.accounts.service import qualified_repository
 from pullstats.db.models import ExportPeriod, PublishedRepository
-from pullstats.names import repository_problem, shown
-
-
-def _key(name: str) -> tuple[str, str]:
-    """``namespace/repository`` as its two parts; InvalidName when it is not one."""
-    namespace, _, repository = name.partition("/")
-    problem = repository_problem(name) if namespace and repository else None
-    if problem is None and not (namespace and repository):
-        problem = f"invalid repository {shown(name)}"
-    if problem:
-        raise InvalidName(f"{problem}: write it as namespace/repository")
-    return namespace, repository
 
 
 def _exports_again(session: Session) -> None:
@@ -35,7 +24,7 @@ def _exports_again(session: Session) -> None:
 
 def publish(session: Session, name: str) -> bool:
     """Make ``namespace/repository`` public; False when it already was."""
-    key = _key(name)
+    key = qualified_repository(name)
     if session.get(PublishedRepository, key) is not None:
         return False
     session.add(
@@ -47,7 +36,7 @@ def publish(session: Session, name: str) -> bool:
 
 def unpublish(session: Session, name: str) -> None:
     """Make ``namespace/repository`` private again; NotFound when it was not public."""
-    row = session.get(PublishedRepository, _key(name))
+    row = session.get(PublishedRepository, qualified_repository(name))
     if row is None:
         raise NotFound(f"{name!r} is not published")
     session.delete(row)

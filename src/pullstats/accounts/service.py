@@ -162,14 +162,22 @@ def list_namespaces(session: Session) -> list[NamespaceInfo]:
     ]
 
 
+def qualified_repository(name: str) -> tuple[str, str]:
+    """``namespace/repository`` as its namespace and repository; :class:`InvalidName` when it
+    is not a repository name with its namespace."""
+    problem = repository_problem(name)
+    if problem is None and "/" not in name:
+        problem = f"invalid repository {shown(name)}"
+    if problem:
+        raise InvalidName(f"{problem}: write it as namespace/repository")
+    namespace, _, repository = name.partition("/")
+    return namespace, repository
+
+
 def add_extra_repo(session: Session, namespace: str, repository: str) -> bool:
     """Let ``namespace`` read ``ns2/repo``; False when it already could."""
     _check_namespace(namespace)
-    problem = repository_problem(repository)
-    if problem is None and "/" not in repository:
-        problem = f"invalid repository {shown(repository)}"
-    if problem:
-        raise InvalidName(f"{problem}: write it as namespace/repository")
+    qualified_repository(repository)
     ns = get_namespace(session, namespace)
     if repository.split("/", 1)[0] == namespace:
         raise InvalidValue(f"{repository!r} is already in {namespace!r}: it needs no extra grant")
