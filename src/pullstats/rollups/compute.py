@@ -33,11 +33,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeAlias, cast
 
-from sqlalchemy import delete, insert
+import pyarrow as pa
+from sqlalchemy import Table, delete
+from sqlalchemy.orm import Session
 
 from pullstats import lake_files
+from pullstats.db.bulk import insert_rows
 from pullstats.db.models import (
+    Base,
     BreakdownRollup,
     CountryRollup,
     CoUsageRollup,
@@ -91,8 +96,8 @@ def rollup_periods(
                         table.period_start == period.start,
                     )
                 )
-                if table_rows:
-                    session.execute(insert(table), table_rows)
+                if table_rows is not None and table_rows.num_rows:
+                    _insert(session, table, period, table_rows)
             marker = session.get(RollupPeriod, (period.kind.value, period.start))
             if marker is None:
                 session.add(
@@ -111,25 +116,31 @@ def rollup_periods(
     return generation
 
 
-def _period_rows(
-    runtime: Runtime, period: Period, step: Step, inputs: Mapping[str, list[str]]
-) -> list[dict[str, object]]:
-    """Run one rollup step on a connection (or Spark session) of its own; its rows, stamped
-    with their period."""
+def _insert(session: Session, table: type[Base], period: Period, rows: pa.Table) -> None:
+    """A step's rows into ``table``, stamped with their period."""
+    stamp = (period.kind.value, period.start)
+    columns = [column.to_pylist() for column in rows.columns]
+    insert_rows(
+        session,
+        cast(Table, table.__table__),
+        ("period_kind", "period_start", *rows.column_names),
+        ((*stamp, *values) for values in zip(*columns, strict=True)),
+    )
+
+
+def _period_rows(runtime: Runtime, step: Step, inputs: Mapping[str, list[str]]) -> pa.Table | None:
+    """Run one rollup step on a connection (or Spark session) of its own; its rows, or None
+    without inputs."""
+    if not any(inputs.values()):
+        return None
     if runtime.settings.engine == "spark":
         from pullstats.spark_engine import SparkEngine
 
-        result = SparkEngine(runtime.settings).arrow(step, inputs)
-    else:
-        result = DuckDBEngine(runtime.settings).arrow(step, inputs)
-    rows: list[dict[str, object]] = result.to_pylist()
-    for row in rows:
-        row["period_kind"] = period.kind.value
-        row["period_start"] = period.start
-    return rows
+        return SparkEngine(runtime.settings).arrow(step, inputs)
+    return DuckDBEngine(runtime.settings).arrow(step, inputs)
 
 
-_Rows = list[dict[str, object]]
+_Rows: TypeAlias = pa.Table | None
 
 
 def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Rows, _Rows]:
@@ -149,8 +160,8 @@ def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Ro
         settings, lake_files.IMPORTED_TRENDS, kind, period.start
     )
 
-    def rows(step: Step, inputs: Mapping[str, list[str]]) -> list[dict[str, object]]:
-        return _period_rows(runtime, period, step, inputs) if any(inputs.values()) else []
+    def rows(step: Step, inputs: Mapping[str, list[str]]) -> _Rows:
+        return _period_rows(runtime, step, inputs)
 
     return (
         rows(COUNTS, {"actions": files, "summaries": summaries}),
