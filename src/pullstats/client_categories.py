@@ -20,7 +20,7 @@ pipeline step classifies millions of actions without a Python call per row.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from pullstats.sql_literals import sql_text
 
@@ -29,7 +29,12 @@ __all__ = [
     "USE_CASES",
     "USE_CASE_OF_TOOL",
     "ClientCategory",
+    "UnknownCategory",
     "UseCase",
+    "categories_in",
+    "categories_named",
+    "category_bit",
+    "category_bit_sql",
     "category_of",
     "category_sql",
     "use_case_of",
@@ -150,3 +155,40 @@ def use_case_sql(tool: str, cloud_provider: str) -> str:
         f"THEN {_case(tool, outside, use_case_of('', '').value)} "
         f"ELSE {_case(tool, inside, use_case_of('', 'cloud').value)} END"
     )
+
+
+def category_bit(category: ClientCategory) -> int:
+    """The category's bit in a set of categories held as one integer (``trend_rollups``'
+    ``categories``): 1 shifted by its place in :class:`ClientCategory`, whose members are only
+    ever added at the end."""
+    return 1 << list(ClientCategory).index(category)
+
+
+def categories_in(bits: int) -> tuple[ClientCategory, ...]:
+    """The categories of a set held as one integer (:func:`category_bit`)."""
+    return tuple(c for c in ClientCategory if bits & category_bit(c))
+
+
+def category_bit_sql(category: str) -> str:
+    """SQL for :func:`category_bit` of the text column ``category`` (a category's value)."""
+    whens = " ".join(f"WHEN {sql_text(c.value)} THEN {category_bit(c)}" for c in ClientCategory)
+    return f"CASE {category} {whens} END"
+
+
+class UnknownCategory(ValueError):
+    """A name that is no client category; the message lists the categories."""
+
+
+def categories_named(raw: Iterable[str]) -> tuple[ClientCategory, ...]:
+    """The client categories named by ``raw`` (each value a comma-separated list, as a query's
+    ``exclude=scanner,bot``), in :class:`ClientCategory` order; :class:`UnknownCategory` for a
+    name that is none."""
+    given = {part.strip() for value in raw for part in value.split(",") if part.strip()}
+    known = [category.value for category in ClientCategory]
+    unknown = sorted(given.difference(known))
+    if unknown:
+        raise UnknownCategory(
+            f"exclude: unknown client categor{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(map(repr, unknown))}: use {', '.join(known)}"
+        )
+    return tuple(category for category in ClientCategory if category.value in given)

@@ -153,11 +153,59 @@ def test_by_repository_the_extra_repo_and_never_another_namespaces(
     assert "private" not in get(server, TRENDS, group="repo", **january).text
 
 
+def test_leaving_scanners_out_keeps_the_users_exact(server: tuple[Server, str, str]) -> None:
+    """192.0.2.3 checked with docker in week 2 and pulled with Trivy in week 3: without
+    scanners it is still January's user (it also used docker), but not week 3's."""
+    january = {"from": "2026-01-01", "to": "2026-01-31"}
+    weeks = {"timespan": "weeks", "from": "2026-01-05", "to": "2026-01-12"}
+    assert rows(get(server, TRENDS, exclude="scanner,bot", **january)) == [
+        {"start": JANUARY, "namespace": "acme", **counts(2, 1, 1, 1)},  # Trivy's pull gone
+    ]
+    assert rows(get(server, TRENDS, exclude=["scanner", "bot"], **weeks)) == [
+        {"start": W02, "namespace": "acme", **counts(1, 1, 1, 1)},
+        {"start": W03, "namespace": "acme", **counts(1, 0, 1, 0)},  # ann alone
+    ]
+    # a series of scanners alone is not shown; the tag's users are worked out the same way
+    assert rows(get(server, TRENDS, exclude="scanner", group="tool", **january)) == [
+        {"start": JANUARY, "namespace": "acme", "tool": "docker", "category": "engine",
+         **counts(2, 1, 1, 1)},
+    ]  # fmt: skip
+    assert rows(get(server, TRENDS, exclude="scanner", group="tag", **weeks)) == [
+        {"start": W02, "namespace": "acme", "repo": "api", "tag": "1.0", **counts(1, 1, 1, 1)},
+        {"start": W03, "namespace": "acme", "repo": "api", "tag": "1.0", **counts(1, 0, 1, 0)},
+        {"start": W02, "namespace": "partner", "repo": "shared", "tag": "2.0",
+         **counts(1, 0, 0, 1)},
+        {"start": W03, "namespace": "partner", "repo": "shared", "tag": "2.0",
+         **counts(0, 0, 0, 0)},
+    ]  # fmt: skip
+    # leaving engines out too leaves nothing: the namespace's total is there, at zero
+    assert rows(get(server, TRENDS, exclude="engine,scanner", **january)) == [
+        {"start": JANUARY, "namespace": "acme", **counts(0, 0, 0, 0)},
+    ]
+
+
+def test_any_combination_of_the_client_dimensions(server: tuple[Server, str, str]) -> None:
+    january = {"from": "2026-01-01", "to": "2026-01-31"}
+    assert rows(get(server, TRENDS, group="country,cloud", **january)) == [
+        {"start": JANUARY, "namespace": "acme", "country": "ZZ", "cloud": "",
+         **counts(3, 1, 1, 1)},
+    ]  # fmt: skip
+    assert rows(get(server, TRENDS, group=["repo", "category", "use_case"], **january)) == [
+        {"start": JANUARY, "namespace": "acme", "repo": "api", "category": "engine",
+         "useCase": "Local Dev", **counts(2, 1, 1, 1)},
+        {"start": JANUARY, "namespace": "acme", "repo": "api", "category": "scanner",
+         "useCase": "Unknown", **counts(1, 0, 0, 1)},
+        {"start": JANUARY, "namespace": "partner", "repo": "shared", "category": "engine",
+         "useCase": "Local Dev", **counts(1, 0, 0, 1)},
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
         ({"group": "colour"}, "unknown group colour"),
-        ({"group": "country,cloud"}, "is not kept"),
+        ({"group": "tag,country"}, "is not kept"),
+        ({"exclude": "scanner,robot"}, "unknown client category 'robot': use engine, build"),
         ({"from": "2026-02-01", "to": "2026-01-01"}, "is after to"),
         ({"to": "2026-01-01"}, "to needs from"),
         ({"from": "2010-01-01", "to": "2026-01-01"}, "at most 1830 days apart"),
@@ -176,7 +224,7 @@ def test_bad_queries_are_422_saying_why(
 def test_another_users_namespace_is_a_404_whatever_the_query(
     server: tuple[Server, str, str],
 ) -> None:
-    for params in ({}, {"group": "colour"}, {"group": "tool"}):
+    for params in ({}, {"group": "colour"}, {"group": "tool"}, {"exclude": "robot"}):
         theirs = get(server, TRENDS, user=2, **params)
         nobody = get(server, TRENDS.replace("acme", "nobody"), user=2, **params)
         assert theirs.status_code == nobody.status_code == 404

@@ -19,7 +19,10 @@ every exported (namespace, period):
 - Docker's Trends report (the ``trends`` dataset) is the ``…/trends`` route's rows at the
   report's grain; the route's signed-in and anonymous users per repository and for the
   namespace equal the pull rollups' (another query of the same actions), and its downloads and
-  version checks too wherever no imported summary adds to the pull rollups.
+  version checks too wherever no imported summary adds to the pull rollups;
+- with scanners left out (``exclude=scanner``), the route's rows for the namespace, per
+  repository and per tag are those worked out here in Python from the period's actions in the
+  lake, leaving out Trivy's (every third request).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -39,13 +43,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts import service
+from pullstats.client_categories import ClientCategory, category_of
 from pullstats.db.models import ExportFile, PullRollup
+from pullstats.duckdb_engine import read_parquet
 from pullstats.exports.closing import export_closed
 from pullstats.importers.dockerhub_csv import import_files
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.pipeline import end_of_day, process
+from pullstats.rollups.compute import action_files
 from pullstats.rollups.series import (
     Group,
     RelativePeriod,
@@ -126,6 +133,7 @@ def test_summary_exports_equal_the_rollups_and_the_api(
                 for task in result.exported:
                     _check(runtime, session, task.namespace, task.period)
                     _check_trends(runtime, session, task.namespace, task.period, hub_summaries)
+                    _check_exclude(runtime, session, task.namespace, task.period)
         finally:
             runtime.close()
 
@@ -340,6 +348,56 @@ def _check_trends(
         if not summarised:
             pulls = rollup.pull_by_tag + rollup.pull_by_digest, rollup.version_check
             assert (row["dataDownloads"], row["versionChecks"]) == pulls, key
+
+
+def _check_exclude(runtime: Runtime, session: Session, namespace: str, period: Period) -> None:
+    """``exclude=scanner``: the route's rows equal the period's actions of the clients kept,
+    counted here (a series of scanners alone is not shown; the namespace's total always is)."""
+    timespan = Timespan.MONTHS if period.kind is PeriodKind.MONTH else Timespan.WEEKS
+    scope = NamespaceScope(namespace, (EXTRA,) if namespace == "acme" else ())
+    files = action_files(runtime, period)
+    actions = (
+        duckdb.sql(
+            "SELECT namespace, repository, coalesce(tag, ''), action, user_hash, ip_hash, "
+            f"coalesce(user_agent_tool, '') FROM {read_parquet(files)}"
+        ).fetchall()
+        if files
+        else []
+    )
+    for grouping in ((), ("repo",), ("repo", "tag")):
+        expected: dict[tuple[str, ...], list[Any]] = {}
+        if not grouping:
+            expected[(namespace,)] = [0, 0, set(), set()]
+        for owner, repo, tag, action, user, address, tool in actions:
+            if category_of(tool) is ClientCategory.SCANNER:
+                continue
+            if not (owner == namespace or (grouping and f"{owner}/{repo}" in scope.extra_repos)):
+                continue
+            key = (owner, repo, tag)[: 1 + len(grouping)]
+            counts = expected.setdefault(key, [0, 0, set(), set()])
+            counts[1 if action == "version_check" else 0] += 1
+            if user is not None:
+                counts[2].add(user)
+            elif address is not None:
+                counts[3].add(address)
+        query = TrendsQuery(
+            timespan,
+            grouping=grouping,
+            first=period.start,
+            last=period.start,
+            exclude=(ClientCategory.SCANNER,),
+        )
+        found = {
+            (r["namespace"], r.get("repo", ""), r.get("tag", ""))[: 1 + len(grouping)]: [
+                r["dataDownloads"],
+                r["versionChecks"],
+                r["uniqueAuthenticatedUsers"],
+                r["uniqueUnauthenticatedUsers"],
+            ]
+            for r in trend_series(session, scope, query, TODAY)
+        }
+        worked = {k: [d, c, len(u), len(a)] for k, (d, c, u, a) in expected.items()}
+        assert found == worked, (namespace, period.label, grouping)
 
 
 def _check_api(

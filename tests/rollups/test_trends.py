@@ -1,6 +1,10 @@
 """The trends rollup (``rollups.trends``) worked out by hand: pulls and exact distinct users per
 stored grouping, and the route's ``group`` values mapped onto them (rollups/trends.py).
 
+A grouping's cell is stored as a row per set of client categories its users pulled with; the
+fixture ``rows`` adds those up per cell (each user is in one of them), as the route does
+without ``exclude``; ``stored`` keeps them apart.
+
 Downloads are pulls by tag and by digest; a user is a distinct user hash, an anonymous one a
 distinct address among the actions without a user, version checks included. A coarser row is
 never the sum of finer ones for the users: the category ``engine`` below has 2 anonymous users,
@@ -10,13 +14,21 @@ where its tools' rows say 2 (docker) and 1 (containerd).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from pullstats.client_categories import ClientCategory, category_bit
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.rollups.steps import TRENDS
-from pullstats.rollups.trends import GROUPINGS, UnknownGrouping, grouping_of, name
+from pullstats.rollups.trends import (
+    GROUPINGS,
+    UnknownGrouping,
+    grouping_of,
+    name,
+    with_category,
+)
 from tests.conftest import actions_table
 
 A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
@@ -54,15 +66,16 @@ ACTIONS = [
 Counts = tuple[int, int, int, int]  # downloads, version checks, signed-in users, anonymous
 
 
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[tuple[str, ...], Counts]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("trends"))
-    table = DuckDBEngine(settings).arrow(TRENDS, {"actions": actions_table(ACTIONS)})
-    found: dict[str, dict[tuple[str, ...], Counts]] = {}
+Stored = dict[str, dict[tuple[tuple[str, ...], int], Counts]]
+KEY = ("repository", "tag", "country", "cloud", "tool", "category", "use_case")
+
+
+def trend_rows(settings: Settings, actions: list[dict[str, object]]) -> Stored:
+    """The step's rows: grouping → (dimension values, set of categories) → counts."""
+    table = DuckDBEngine(settings).arrow(TRENDS, {"actions": actions_table(actions)})
+    found: Stored = {}
     for r in table.to_pylist():
-        key = tuple(
-            r[c] for c in ("repository", "tag", "country", "cloud", "tool", "category", "use_case")
-        )
+        key = (tuple(r[c] for c in KEY), r["categories"])
         counts = (
             r["data_downloads"],
             r["version_checks"],
@@ -75,8 +88,38 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[tuple[str, 
     return found
 
 
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Stored:
+    return trend_rows(Settings(data_dir=tmp_path_factory.mktemp("trends")), ACTIONS)
+
+
+@pytest.fixture(scope="module")
+def rows(stored: Stored) -> dict[str, dict[tuple[str, ...], Counts]]:
+    """Each cell's rows added up: the route's answer without ``exclude``."""
+    found: dict[str, dict[tuple[str, ...], Counts]] = {}
+    for grouped_by, cells in stored.items():
+        for (key, _), counts in cells.items():
+            a = found.setdefault(grouped_by, {}).get(key, (0, 0, 0, 0))
+            found[grouped_by][key] = (
+                a[0] + counts[0],
+                a[1] + counts[1],
+                a[2] + counts[2],
+                a[3] + counts[3],
+            )
+    return found
+
+
 def test_every_grouping_is_stored(rows: dict[str, dict[tuple[str, ...], Counts]]) -> None:
     assert set(rows) == {name(g) for g in GROUPINGS}
+    # any combination of repo and the client dimensions (2 x 22), a repository's tags alone
+    # and by category, and the report's grain
+    assert len(GROUPINGS) == 47
+    assert {name(g) for g in GROUPINGS if "tag" in g} == {
+        "repo,tag",
+        "repo,tag,category",
+        "repo,tag,country,cloud,tool",
+    }
+    assert all(with_category(g) in GROUPINGS for g in GROUPINGS)
 
 
 def one(dimension: int, value: str) -> tuple[str, ...]:
@@ -143,6 +186,49 @@ def test_a_repository_by_tag_and_the_reports_grain(
     }
 
 
+def bit(*categories: ClientCategory) -> int:
+    return sum(category_bit(c) for c in categories)
+
+
+ENGINE, SCANNER, UNKNOWN = ClientCategory.ENGINE, ClientCategory.SCANNER, ClientCategory.UNKNOWN
+
+
+def test_a_cell_has_a_row_per_set_of_categories_its_users_pulled_with(stored: Stored) -> None:
+    # ann, C and A pulled with engines only; ci with trivy; row 7 has no client and no address
+    assert stored[""] == {
+        (("",) * 7, bit(ENGINE)): (4, 1, 1, 2),
+        (("",) * 7, bit(SCANNER)): (1, 0, 1, 0),
+        (("",) * 7, bit(UNKNOWN)): (1, 0, 0, 0),
+    }
+    # where the grouping has the tool, each row is one category's
+    assert {categories for _, categories in stored["tool"]} == {
+        bit(ENGINE),
+        bit(SCANNER),
+        bit(UNKNOWN),
+    }
+
+
+def test_a_user_of_two_categories_is_in_one_row(tmp_path: Path) -> None:
+    # one signed-in user pulls with docker and checks with trivy; an anonymous client uses trivy
+    found = trend_rows(
+        Settings(data_dir=tmp_path),
+        [
+            action("api", "1.0", "pull_by_tag", A, ANN, "DE", "", "docker"),
+            action("api", "1.0", "version_check", A, ANN, "DE", "", "trivy"),
+            action("api", "1.0", "version_check", B, None, "DE", "", "trivy"),
+        ],
+    )
+    assert found["country"] == {
+        (one(2, "DE"), bit(ENGINE, SCANNER)): (1, 1, 1, 0),  # ann
+        (one(2, "DE"), bit(SCANNER)): (0, 1, 0, 1),  # B
+    }
+    # split by category, ann is a user of each: where the pulls left by exclude are read
+    assert found["country,category"] == {
+        (("", "", "DE", "", "", "engine", ""), bit(ENGINE)): (1, 0, 1, 0),
+        (("", "", "DE", "", "", "scanner", ""), bit(SCANNER)): (0, 2, 1, 1),
+    }
+
+
 @pytest.mark.parametrize(
     ("group", "grouping"),
     [
@@ -151,6 +237,10 @@ def test_a_repository_by_tag_and_the_reports_grain(
         (["tag"], ("repo", "tag")),  # a tag is a repository's
         (["use_case", "repo"], ("repo", "use_case")),
         (["tool", "category"], ("tool",)),  # the category follows from the tool
+        (["cloud", "country"], ("country", "cloud")),
+        (["tool", "cloud", "use_case", "repo"], ("repo", "cloud", "tool")),  # so does the use
+        (["tool", "use_case"], ("tool", "use_case")),  # … but not from the tool alone
+        (["category", "tag"], ("repo", "tag", "category")),
         (["repo", "tag", "country", "cloud", "tool", "category", "use_case"],
          ("repo", "tag", "country", "cloud", "tool")),
     ],
@@ -163,8 +253,8 @@ def test_the_routes_groups(group: list[str], grouping: tuple[str, ...]) -> None:
     ("group", "message"),
     [
         (["colour"], "unknown group colour: use repo, tag, country, cloud, tool, category"),
-        (["country", "cloud"], "group country,cloud is not kept: group by one of country"),
-        (["repo", "country", "tool"], "(none); repo; country;"),
+        (["tag", "country"], "group repo,tag,country is not kept: a tag goes with repo and"),
+        (["tag", "cloud", "tool"], "any combination of repo, country, cloud, tool, category"),
     ],
 )
 def test_other_groups_are_refused_with_what_may_be_asked(group: list[str], message: str) -> None:

@@ -25,6 +25,7 @@ from pullstats.api.analytics import (
     today_utc,
 )
 from pullstats.api.auth import UNAUTHORIZED
+from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
 from pullstats.rollups.series import RelativePeriod, Timespan
 from pullstats.rollups.trend_series import (
     TooManyRows,
@@ -39,8 +40,8 @@ router = APIRouter(prefix=PREFIX, responses=UNAUTHORIZED)
 
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {
-        "description": "An unknown or unkept `group`, a `from`/`to` that names no window, or "
-        "an answer past 100,000 rows."
+        "description": "An unknown or unkept `group`, an unknown `exclude` category, a "
+        "`from`/`to` that names no window, or an answer past 100,000 rows."
     }
 }
 
@@ -88,6 +89,7 @@ class TrendsParams:
     current: bool
     first: date | None
     last: date | None
+    exclude: list[str]
 
     def checked(self, today: date) -> TrendsQuery:
         """The query, or a 422 naming what is wrong with it."""
@@ -96,8 +98,12 @@ class TrendsParams:
             grouping = grouping_of(part for part in asked if part)
         except UnknownGrouping as error:
             raise HTTPException(422, detail=str(error)) from None
+        try:
+            exclude = categories_named(self.exclude)
+        except UnknownCategory as error:
+            raise HTTPException(422, detail=str(error)) from None
         query = TrendsQuery(
-            self.timespan, self.period, grouping, self.current, self.first, self.last
+            self.timespan, self.period, grouping, self.current, self.first, self.last, exclude
         )
         try:
             trends_window(query, today)
@@ -116,8 +122,9 @@ async def trends_params(
         list[str] | None,
         Query(
             description=f"Dimensions to split by ({', '.join(DIMENSIONS)}): repeated or "
-            "comma-separated. One of them, or repo with one, or repo, tag, country, cloud and "
-            "tool together (Docker's Trends report); a tag is always a repository's."
+            "comma-separated. Any combination without tag; tag with repo and category only, "
+            "or with repo, country, cloud and tool together (Docker's Trends report). A tag "
+            "is always a repository's."
         ),
     ] = None,
     current: Annotated[
@@ -131,8 +138,17 @@ async def trends_params(
         date | None,
         Query(alias="to", description="… and on or before this day (default: today)."),
     ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        Query(
+            description="Client categories to leave out, e.g. scanner,bot: repeated or "
+            f"comma-separated ({', '.join(c.value for c in ClientCategory)}). Their pulls "
+            "are not counted, nor their users, unless they also pulled with another client; a "
+            "series of those clients alone is not shown."
+        ),
+    ] = None,
 ) -> TrendsParams:
-    return TrendsParams(timespan, period, group or [], current, first, last)
+    return TrendsParams(timespan, period, group or [], current, first, last, exclude or [])
 
 
 @router.get(

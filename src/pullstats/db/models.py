@@ -244,8 +244,10 @@ class BreakdownRollup(Base):
 
 class TrendRollup(Base):
     """Pulls and exact distinct users of one period per stored grouping (``grouped_by``:
-    :mod:`pullstats.rollups.trends`): the trends route's rows, and at the grouping
-    ``repo,tag,country,cloud,tool`` Docker's Trends report.
+    :mod:`pullstats.rollups.trends`) and set of client categories its users pulled with
+    (``categories``, a bit per category: :func:`pullstats.client_categories.category_bit`):
+    the trends route's rows, and at the grouping ``repo,tag,country,cloud,tool`` (where each
+    row is one category's) Docker's Trends report.
 
     A dimension the grouping does not fill is ""; ``country`` is ISO 3166-1 alpha-2 or "ZZ",
     ``cloud`` "" outside a known cloud, ``tag`` "" for pulls by digest. Downloads are pulls by
@@ -264,6 +266,7 @@ class TrendRollup(Base):
     tool: Mapped[str] = mapped_column(String(255), primary_key=True)
     category: Mapped[str] = mapped_column(String(16), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(16), primary_key=True)
+    categories: Mapped[int] = mapped_column(Integer, primary_key=True)
     data_downloads: Mapped[int] = mapped_column(BigInteger)
     version_checks: Mapped[int] = mapped_column(BigInteger)
     unique_authenticated_users: Mapped[int] = mapped_column(BigInteger)

@@ -56,7 +56,8 @@ TRENDS = Step(
     "rollups.trends",
     (Input("actions", ACTIONS.schema),),
     "a trends rollup row: the grouping (rollups/trends.py), namespace, repository, tag, "
-    "country, cloud, tool, category, use case, downloads, version checks and the users",
+    "country, cloud, tool, category, use case, the set of client categories its users pulled "
+    "with, downloads, version checks and the users",
     trends_sql,
     functions=(_COUNTRY_FUNCTION, *_CLIENT_FUNCTIONS),
 )

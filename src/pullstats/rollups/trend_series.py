@@ -2,13 +2,17 @@
 ``trend_rollups`` (rollups/trends.py), one grouping at a time.
 
 Downloads, version checks and pulls (their sum, Docker's ``PULLS``) and the two user counts of
-each row are the rollup's: a user count is never summed across rows or periods. The API router
-only translates HTTP to a :class:`TrendsQuery` and back.
+each row are the rollup's: a user count is never summed across periods. Within a period a
+grouping's cell has a row per set of client categories its users pulled with, each user in one
+of them, so the cell's users are those rows' sum, and with ``exclude`` the sum of the rows whose
+set holds a category not left out. The pulls left are summed from the grouping with the client
+category added, where each row is one category's. The API router only translates HTTP to a
+:class:`TrendsQuery` and back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,11 +20,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from pullstats.client_categories import ClientCategory, category_bit
 from pullstats.db.models import TrendRollup
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import period_of, periods_between
 from pullstats.rollups.series import RelativePeriod, SeriesQuery, Timespan, WindowPeriod, window
-from pullstats.rollups.trends import COLUMNS, REPORT_GROUPING, name, shown
+from pullstats.rollups.trends import COLUMNS, REPORT_GROUPING, name, shown, with_category
 
 #: The longest ``from``–``to`` a request may span (five years of weeks is 261 periods).
 MAX_SPAN_DAYS = 5 * 366
@@ -57,6 +62,7 @@ class TrendsQuery:
     current: bool = False
     first: date | None = None  # ``from``: replaces ``period`` with the periods starting then …
     last: date | None = None  # … up to ``to`` (default: today)
+    exclude: tuple[ClientCategory, ...] = ()  # clients of these categories left out
 
 
 def trends_window(query: TrendsQuery, today: date) -> list[WindowPeriod]:
@@ -80,6 +86,10 @@ def trends_window(query: TrendsQuery, today: date) -> list[WindowPeriod]:
     return rows
 
 
+_Counts = list[int]  # downloads, version checks, signed-in users, anonymous users
+_Found = dict[tuple[str, ...], dict[date, _Counts]]
+
+
 def trend_series(
     session: Session, scope: NamespaceScope, query: TrendsQuery, today: date
 ) -> list[dict[str, Any]]:
@@ -88,44 +98,36 @@ def trend_series(
     Without ``repo`` in the grouping the rows are the namespace's own repositories'; with it,
     the scope's extra repos too, under their own namespace (as ``/pulls?group=repo``). Every
     series is zero-filled over the window, except at the report's grain, whose rows are as
-    stored (a month of them can be thousands of series).
+    stored (a month of them can be thousands of series). With ``exclude``, a series whose every
+    client is left out is not shown.
     """
     periods = trends_window(query, today)
     if not periods:
         return []
     dims = shown(query.grouping)
-    keys = [getattr(TrendRollup, COLUMNS[d]) for d in dims]
-    in_scope = TrendRollup.namespace == scope.namespace
-    if "repo" in query.grouping and scope.extra_keys:
-        extras = [
-            and_(TrendRollup.namespace == owner, TrendRollup.repository == repo)
-            for owner, repo in scope.extra_keys
-        ]
-        in_scope = or_(in_scope, *extras)
-    statement = select(
-        TrendRollup.period_start,
-        TrendRollup.namespace,
-        *keys,
-        TrendRollup.data_downloads,
-        TrendRollup.version_checks,
-        TrendRollup.unique_authenticated_users,
-        TrendRollup.unique_unauthenticated_users,
-    ).where(
-        TrendRollup.grouped_by == name(query.grouping),
-        TrendRollup.period_kind == query.timespan.kind.value,
-        TrendRollup.period_start.in_([wp.period.start for wp in periods]),
-        in_scope,
-    )
-    found: dict[tuple[str, ...], dict[date, tuple[int, int, int, int]]] = {}
-    for row in session.execute(statement):
-        start, namespace, *rest = row
-        values, counts = rest[: len(dims)], rest[len(dims) :]
-        found.setdefault((namespace, *values), {})[start] = (
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-        )
+    starts = [wp.period.start for wp in periods]
+    left_out = sum(category_bit(category) for category in query.exclude)
+    found: _Found = {}
+    for start, key, categories, counts in _stored(session, scope, query, query.grouping, starts):
+        if categories & ~left_out == 0:
+            continue  # every one of these users pulled only with clients left out
+        total = found.setdefault(key, {}).setdefault(start, [0, 0, 0, 0])
+        total[2] += counts[2]
+        total[3] += counts[3]
+        if not left_out:
+            total[0] += counts[0]
+            total[1] += counts[1]
+    if left_out:  # the pulls of the clients kept, one category's row at a time
+        split = with_category(query.grouping)
+        category = shown(split).index("category")
+        for start, key, _, counts in _stored(session, scope, query, split, starts):
+            if category_bit(ClientCategory(key[1 + category])) & left_out:
+                continue
+            kept = (key[0], *(v for d, v in zip(shown(split), key[1:], strict=True) if d in dims))
+            kept_total = found.get(kept, {}).get(start)
+            if kept_total is not None:
+                kept_total[0] += counts[0]
+                kept_total[1] += counts[1]
     if not query.grouping:  # the namespace's total is there even when empty
         found.setdefault((scope.namespace,), {})
     fill = query.grouping != REPORT_GROUPING
@@ -138,10 +140,48 @@ def trend_series(
     return _rows(periods, dims, found, fill)
 
 
+def _stored(
+    session: Session,
+    scope: NamespaceScope,
+    query: TrendsQuery,
+    grouping: tuple[str, ...],
+    starts: Sequence[date],
+) -> Iterator[tuple[date, tuple[str, ...], int, tuple[int, int, int, int]]]:
+    """``grouping``'s rows of the window in scope: period start, series key (namespace and
+    the grouping's dimension values), set of client categories, and the four counts."""
+    dims = shown(grouping)
+    in_scope = TrendRollup.namespace == scope.namespace
+    if "repo" in grouping and scope.extra_keys:
+        extras = [
+            and_(TrendRollup.namespace == owner, TrendRollup.repository == repo)
+            for owner, repo in scope.extra_keys
+        ]
+        in_scope = or_(in_scope, *extras)
+    statement = select(
+        TrendRollup.period_start,
+        TrendRollup.namespace,
+        *(getattr(TrendRollup, COLUMNS[d]) for d in dims),
+        TrendRollup.categories,
+        TrendRollup.data_downloads,
+        TrendRollup.version_checks,
+        TrendRollup.unique_authenticated_users,
+        TrendRollup.unique_unauthenticated_users,
+    ).where(
+        TrendRollup.grouped_by == name(grouping),
+        TrendRollup.period_kind == query.timespan.kind.value,
+        TrendRollup.period_start.in_(starts),
+        in_scope,
+    )
+    for row in session.execute(statement):
+        start, *key = row[: 2 + len(dims)]
+        categories, *counts = row[2 + len(dims) :]
+        yield start, tuple(key), categories, (counts[0], counts[1], counts[2], counts[3])
+
+
 def _rows(
     periods: Sequence[WindowPeriod],
     dims: tuple[str, ...],
-    found: dict[tuple[str, ...], dict[date, tuple[int, int, int, int]]],
+    found: _Found,
     fill: bool,
 ) -> list[dict[str, Any]]:
     spans = [(wp, wp.period.start_text, wp.period.end_text) for wp in periods]

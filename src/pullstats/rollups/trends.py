@@ -1,13 +1,21 @@
-"""The trends rollup: a period's pulls by repository, tag, client country, cloud provider and
-client tool (Docker's Trends report's grain), and the coarser groupings the trends route
-answers, each with its exact distinct users (the step ``rollups.trends``). Pure.
+"""The trends rollup: a period's pulls and exact distinct users by repository, tag, client
+country, cloud provider, client tool, client category and use case (the step
+``rollups.trends``). Pure.
 
-A distinct count never adds up from finer rows, so every grouping the route may be asked for is
-computed and stored on its own (:data:`GROUPINGS`); any other is refused with the list of these.
-A grouping is named by its dimensions in :data:`DIMENSIONS` order, comma-joined (``""`` is the
-namespace's total, ``repo,country`` a repository by country). Two dimensions follow from others
-and come with them without being named: ``category`` from ``tool``, ``use_case`` from ``tool``
-and ``cloud`` (:mod:`pullstats.client_categories`).
+A distinct count never adds up from finer rows, so every grouping the trends route may be asked
+for is computed and stored on its own (:data:`GROUPINGS`: 47 of them). A grouping is named by
+its dimensions in :data:`DIMENSIONS` order, comma-joined (``""`` is the namespace's total,
+``country,cloud`` a split by country and cloud, ``repo,tag,country,cloud,tool`` Docker's Trends
+report's grain). Every combination of repository, country, cloud, tool, category and use case is
+kept; a tag only with its repository, alone or by category, or at the report's grain. A
+dimension that follows from others comes with them without being named: ``category`` from
+``tool``, ``use_case`` from ``tool`` and ``cloud`` (:mod:`pullstats.client_categories`).
+
+Leaving client categories out (``exclude=scanner,bot``) stays exact: a grouping's cell has a row
+per *set of categories* its users pulled with (``categories``, one integer:
+:func:`pullstats.client_categories.category_bit`), so the users left are those of the rows whose
+set holds another category, and each user is in one row only. Pulls left are read from the
+grouping with ``category`` added, where each row is one category's.
 
 Users (docs/data-definitions.md): a signed-in user is a distinct keyed hash of the registry's
 user name; an anonymous one a distinct address hash among the actions without a user, version
@@ -17,6 +25,9 @@ checks included. A user seen both ways counts in both columns.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import combinations
+
+from pullstats.client_categories import category_bit_sql
 
 #: The route's ``group`` values, in the order grouping names list them.
 DIMENSIONS = ("repo", "tag", "country", "cloud", "tool", "category", "use_case")
@@ -32,19 +43,42 @@ COLUMNS = {
     "use_case": "use_case",
 }
 
-_ONE = ("country", "cloud", "tool", "category", "use_case")
-
 #: Docker's Trends report's grain: what the ``trends`` dataset exports.
 REPORT_GROUPING = ("repo", "tag", "country", "cloud", "tool")
 
-#: Every grouping stored: the namespace's total, each dimension alone, a repository by each
-#: dimension (its tags included), and the report's grain.
-GROUPINGS: tuple[tuple[str, ...], ...] = (
-    (),
-    ("repo",),
-    *((d,) for d in _ONE),
-    *(("repo", d) for d in ("tag", *_ONE)),
-    REPORT_GROUPING,
+
+def _normal(asked: Iterable[str]) -> tuple[str, ...]:
+    """``asked`` as a stored grouping: a tag is always of a repository, and a dimension that
+    follows from the others asked for adds nothing."""
+    chosen = set(asked)
+    if "tag" in chosen:
+        chosen.add("repo")
+    if "tool" in chosen:
+        chosen.discard("category")
+        if "cloud" in chosen:
+            chosen.discard("use_case")
+    return tuple(d for d in DIMENSIONS if d in chosen)
+
+
+#: The dimensions of a client and its network: any combination of them is a grouping.
+_CLIENT = ("country", "cloud", "tool", "category", "use_case")
+
+#: Every grouping stored, the fewest dimensions first: each combination of :data:`_CLIENT`,
+#: of the namespace or per repository (44), a repository's tags, alone or by client category
+#: (where ``exclude`` reads a tag's pulls), and the report's grain. A tag with other dimensions
+#: is at the grain only: tags are the many values, and every combination of them would be most
+#: of the rows (three times as many as all the others on the benchmark month).
+GROUPINGS: tuple[tuple[str, ...], ...] = tuple(
+    sorted(
+        {
+            _normal((*repo, *c))
+            for repo in ((), ("repo",))
+            for n in range(len(_CLIENT) + 1)
+            for c in combinations(_CLIENT, n)
+        }
+        | {("repo", "tag"), ("repo", "tag", "category"), REPORT_GROUPING},
+        key=lambda g: (len(g), [DIMENSIONS.index(d) for d in g]),
+    )
 )
 
 
@@ -61,27 +95,26 @@ class UnknownGrouping(ValueError):
 def grouping_of(group: Iterable[str]) -> tuple[str, ...]:
     """The stored grouping that answers ``group`` (the route's values): a tag is always of a
     repository, and a dimension that follows from the others asked for adds nothing.
-    :class:`UnknownGrouping` for a value not in :data:`DIMENSIONS` or a combination not
-    stored."""
+    :class:`UnknownGrouping` for a value not in :data:`DIMENSIONS`, or a combination not
+    stored (a tag with some of the report's grain)."""
     asked = set(group)
     unknown = sorted(asked - set(DIMENSIONS))
     if unknown:
         raise UnknownGrouping(f"unknown group {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
-    if "tag" in asked:
-        asked.add("repo")
-    if "tool" in asked:
-        asked.discard("category")
-        if "cloud" in asked:
-            asked.discard("use_case")
-    chosen = tuple(d for d in DIMENSIONS if d in asked)
+    chosen = _normal(asked)
     if chosen not in GROUPINGS:
-        allowed = "; ".join(name(g) or "(none)" for g in GROUPINGS)
         raise UnknownGrouping(
-            f"group {name(chosen)} is not kept: group by one of "
-            f"{', '.join(_ONE)}, repo or tag, or repo with one of them, or all of "
-            f"{', '.join(REPORT_GROUPING)} ({allowed})"
+            f"group {name(chosen)} is not kept: a tag goes with repo and category only, or "
+            f"with all of {', '.join(REPORT_GROUPING)} (Docker's Trends report); any "
+            f"combination of repo, {', '.join(_CLIENT)} is kept"
         )
     return chosen
+
+
+def with_category(grouping: tuple[str, ...]) -> tuple[str, ...]:
+    """The grouping whose rows split ``grouping``'s by client category (itself when its rows
+    are one category's already): where the pulls left by ``exclude`` are read."""
+    return _normal((*grouping, "category"))
 
 
 def shown(grouping: tuple[str, ...]) -> tuple[str, ...]:
@@ -105,12 +138,14 @@ def _named(dimension: str) -> str:
 
 
 def trends_sql() -> str:
-    """``rollups.trends``: a row per stored grouping of the period's ``actions``.
+    """``rollups.trends``: the rows of every stored grouping of the period's ``actions``, one
+    per grouping cell and set of client categories (``categories``).
 
-    Each client's actions are first counted per cell of the report's grain (one row per
-    dimension values and user); the grouping sets then add the cells up per user, and the
-    last step counts the users. Two plain groupings, where a distinct count per grouping set
-    would be many: a few times faster on a month of actions.
+    Each client's actions are first counted per cell of the finest grain (one row per
+    dimension values and user); the grouping sets then add the cells up per user, with the set
+    of categories the user pulled with there, and the last step counts the users. Two plain
+    groupings, where a distinct count per grouping set would be many: several times faster on
+    a month of actions.
     """
     columns = [COLUMNS[d] for d in DIMENSIONS]
     sets = ",\n        ".join(
@@ -137,6 +172,9 @@ WITH cells AS (
 ), classified AS (
     SELECT *, client_category(tool) AS category, use_case(tool, cloud) AS use_case
     FROM cells
+), with_bit AS (
+    SELECT *, {category_bit_sql("category")} AS bit
+    FROM classified
 ), per_user AS (
     SELECT
         concat_ws(',',
@@ -144,8 +182,9 @@ WITH cells AS (
         ) AS grouped_by,
         namespace, {", ".join(columns)}, who, signed_in,
         sum(data_downloads) AS data_downloads,
-        sum(version_checks) AS version_checks
-    FROM classified
+        sum(version_checks) AS version_checks,
+        bit_or(bit) AS categories
+    FROM with_bit
     GROUP BY GROUPING SETS (
         {sets}
     )
@@ -154,10 +193,11 @@ SELECT
     grouped_by,
     namespace,
     {outer},
+    CAST(categories AS INTEGER) AS categories,
     CAST(sum(data_downloads) AS BIGINT) AS data_downloads,
     CAST(sum(version_checks) AS BIGINT) AS version_checks,
     CAST(count(who) FILTER (WHERE signed_in) AS BIGINT) AS unique_authenticated_users,
     CAST(count(who) FILTER (WHERE NOT signed_in) AS BIGINT) AS unique_unauthenticated_users
 FROM per_user
-GROUP BY grouped_by, namespace, {", ".join(columns)}
+GROUP BY grouped_by, namespace, {", ".join(columns)}, categories
 """

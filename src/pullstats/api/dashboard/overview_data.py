@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullstats.api.viewer import Viewer
-from pullstats.client_categories import ClientCategory
+from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
 from pullstats.db.models import PullRollup
 from pullstats.periods import last_complete_months
 from pullstats.rollups.range_totals import (
@@ -159,15 +159,10 @@ def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
 def _categories(raw: Sequence[str]) -> tuple[str, ...]:
     """The client categories of ``exclude`` values (each a comma-separated list), in the
     categories' own order."""
-    given = {part.strip() for value in raw for part in value.split(",") if part.strip()}
-    known = [category.value for category in ClientCategory]
-    unknown = sorted(given.difference(known))
-    if unknown:
-        raise BadView(
-            f"exclude: unknown client categor{'y' if len(unknown) == 1 else 'ies'} "
-            f"{', '.join(map(repr, unknown))}: use {', '.join(known)}"
-        )
-    return tuple(category for category in known if category in given)
+    try:
+        return tuple(category.value for category in categories_named(raw))
+    except UnknownCategory as error:
+        raise BadView(str(error)) from None
 
 
 @dataclass(frozen=True)
