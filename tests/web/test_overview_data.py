@@ -236,6 +236,11 @@ def test_leaving_scanners_and_bots_out_takes_their_pulls_off(with_clients: Runti
     assert heads["Pulls"] == (2, 0)  # 4 - trivy's 1 - renovate's 1; Nov's trivy pull gone too
     assert heads["Version checks"] == (0, 0)  # renovate's HEAD
     assert heads["Unique IPs per month (average)"] == (None, None)  # no split by client
+    # users are: Dec's A (docker; B only ran trivy), Jan's A (C only ran renovate); Nov's A
+    # only ran trivy. Every client counted: Dec {A, B}, Jan {A, C}
+    assert heads["Anonymous users per month (average)"] == (1, 0)
+    assert heads["Signed-in users per month (average)"] == (0, 0)
+    assert {h.label: h.value for h in every.headlines}["Anonymous users per month (average)"] == 2
     categories = [(x.name, x.pulls) for x in left.breakdowns["category"]]
     assert categories == [("engine", 2)]
     assert [x.name for x in every.breakdowns["category"]] == ["engine", "bot", "scanner"]

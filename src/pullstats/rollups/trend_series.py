@@ -12,7 +12,7 @@ category added, where each row is one category's. The API router only translates
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from pullstats.client_categories import ClientCategory, category_bit
 from pullstats.db.models import TrendRollup
 from pullstats.namespace_scope import NamespaceScope
-from pullstats.periods import period_of, periods_between
+from pullstats.periods import PeriodKind, period_of, periods_between
 from pullstats.rollups.series import RelativePeriod, SeriesQuery, Timespan, WindowPeriod, window
 from pullstats.rollups.trends import COLUMNS, REPORT_GROUPING, name, shown, with_category
 
@@ -138,6 +138,47 @@ def trend_series(
             "the grouping, or download the trends dataset"
         )
     return _rows(periods, dims, found, fill)
+
+
+def users_left(
+    session: Session,
+    keys: Sequence[tuple[str, str]],
+    kind: PeriodKind,
+    starts: Iterable[date],
+    exclude: Iterable[ClientCategory],
+) -> dict[tuple[str, str], dict[date, tuple[int, int]]]:
+    """Signed-in and anonymous users of each key ((namespace, "") for a namespace's own
+    repositories, (namespace, repository) for one) in each period that has any, less those who
+    pulled only with clients of ``exclude``: the trends rollup's namespace and repository rows
+    (the dashboard's overview leaving scanners and bots out)."""
+    starts = list(starts)
+    left_out = sum(category_bit(category) for category in exclude)
+    found: dict[tuple[str, str], dict[date, tuple[int, int]]] = {}
+    if not keys or not starts:
+        return found
+    statement = select(
+        TrendRollup.period_start,
+        TrendRollup.namespace,
+        TrendRollup.repository,
+        TrendRollup.categories,
+        TrendRollup.unique_authenticated_users,
+        TrendRollup.unique_unauthenticated_users,
+    ).where(
+        TrendRollup.grouped_by.in_([name(()), name(("repo",))]),
+        TrendRollup.period_kind == kind.value,
+        TrendRollup.period_start.in_(starts),
+        TrendRollup.namespace.in_(sorted({namespace for namespace, _ in keys})),
+    )
+    wanted = set(keys)
+    for start, namespace, repository, categories, signed_in, anonymous in session.execute(
+        statement
+    ):
+        key = (namespace, repository)
+        if key not in wanted or categories & ~left_out == 0:
+            continue
+        before = found.setdefault(key, {}).get(start, (0, 0))
+        found[key][start] = (before[0] + signed_in, before[1] + anonymous)
+    return found
 
 
 def _stored(

@@ -46,6 +46,7 @@ from pullstats.rollups.series import (
     repositories_series,
     window,
 )
+from pullstats.rollups.trend_series import users_left
 
 #: The most repositories one view may select (the API's limit for ``/repos/pulls``).
 MAX_REPOS = 50
@@ -237,6 +238,10 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
         out = view.exclude
         now = without(now, category_counts(session, keys, kind, complete, out))
         before = without(before, category_counts(session, keys, kind, previous, out))
+        if len(keys) == 1:  # the users left, exact, from the trends rollup
+            left_out = [ClientCategory(category) for category in out]
+            now = _with_users(now, users_left(session, keys, kind, complete, left_out))
+            before = _with_users(before, users_left(session, keys, kind, previous, left_out))
         if view.metric is Metric.PULLS:
             starts = [wp.period.start for wp in periods]
             gone = category_counts(session, keys, kind, starts, out)
@@ -271,6 +276,24 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
         has_data=any(point.value for line in lines for point in line.points) or bool(now),
         caveats=caveats,
     )
+
+
+def _with_users(
+    counts: Mapping[RollupKey, Mapping[date, PeriodCounts]],
+    users: Mapping[RollupKey, Mapping[date, tuple[int, int]]],
+) -> dict[RollupKey, dict[date, PeriodCounts]]:
+    """``counts`` with the signed-in and anonymous users of ``users`` (none where absent)."""
+    return {
+        key: {
+            start: dataclasses.replace(
+                c,
+                unique_authenticated_users=users.get(key, {}).get(start, (0, 0))[0],
+                unique_unauthenticated_users=users.get(key, {}).get(start, (0, 0))[1],
+            )
+            for start, c in by_period.items()
+        }
+        for key, by_period in counts.items()
+    }
 
 
 def _points_without(
@@ -332,13 +355,15 @@ def _headlines(
     # distinct counts: the mean of each period's own, and only for one key
     for what, attribute, meaning in DISTINCT_HEADLINES:
         label = f"{what} per {unit} (average)"
-        if view.exclude:
+        if view.exclude and attribute == "unique_ip_count":
             note = f"{what} cannot leave clients out: a distinct count keeps no split by client"
             figures.append(Headline(label, None, None, note))
         elif len(view.keys) == 1:
             average_now = _average(total(now, attribute), periods_now)
             average_before = _average(total(before, attribute), periods_before)
             note = f"the mean of each {unit}'s own count{meaning}"
+            if view.exclude:
+                note += f"; users who pulled only with {' or '.join(view.exclude)} clients left out"
             figures.append(Headline(label, average_now, average_before, note))
         else:
             charted = ": see each one in the chart" if attribute == "unique_ip_count" else ""
