@@ -439,6 +439,25 @@ def test_core_reports_through_the_api_and_the_exports(data_dir: Path, tmp_path: 
     _, *raw = exported_rows(data_dir, "acme", "raw", EARLIER.label)
     assert raw == []  # a period known only from reports has no actions
 
+    # the Trends report comes back out as its month's trends dataset, users included, with
+    # the client's category and use case (docker and containerd in a cloud: CI/CD); an unknown
+    # country is ZZ
+    m = EARLIER.start.isoformat()
+    _, *reported = exported_rows(data_dir, "acme", "trends-report", EARLIER.label)
+    assert sorted(reported) == sorted(
+        ["monthly", m, "acme", *row]
+        for row in (
+            ["acme/api", "acme", "US", "aws", "docker", "1.0", "40", "10", "50", "3", "7",
+             "engine", "CI/CD"],
+            ["acme/api", "acme", "DE", "no csp", "containerd", "1.0", "6", "0", "6", "0", "2",
+             "engine", "CI/CD"],
+            ["acme/api", "acme", "US", "gcp", "docker", "\\N", "9", "1", "10", "1", "1",
+             "engine", "CI/CD"],
+            ["acme/web", "acme", "ZZ", "no csp", "docker-scout", "latest", "0", "12", "12", "0",
+             "4", "scanner", "Unknown"],
+        )
+    )  # fmt: skip
+
 
 def test_legacy_files_through_the_api_and_the_exports(data_dir: Path, tmp_path: Path) -> None:
     # Docker's legacy DVP files of one week: raw (plain), the tag/digest-level summary (gzip)

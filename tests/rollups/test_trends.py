@@ -29,7 +29,7 @@ from pullstats.rollups.trends import (
     name,
     with_category,
 )
-from tests.conftest import actions_table
+from tests.conftest import actions_table, trend, trends_table
 
 A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
 ANN, CI = b"\xa1" * 16, b"\xc1" * 16
@@ -70,9 +70,12 @@ Stored = dict[str, dict[tuple[tuple[str, ...], int], Counts]]
 KEY = ("repository", "tag", "country", "cloud", "tool", "category", "use_case")
 
 
-def trend_rows(settings: Settings, actions: list[dict[str, object]]) -> Stored:
+def trend_rows(
+    settings: Settings, actions: list[dict[str, object]], *imported: dict[str, object]
+) -> Stored:
     """The step's rows: grouping → (dimension values, set of categories) → counts."""
-    table = DuckDBEngine(settings).arrow(TRENDS, {"actions": actions_table(actions)})
+    inputs = {"actions": actions_table(actions), "trends": trends_table(*imported)}
+    table = DuckDBEngine(settings).arrow(TRENDS, inputs)
     found: Stored = {}
     for r in table.to_pylist():
         key = (tuple(r[c] for c in KEY), r["categories"])
@@ -226,6 +229,44 @@ def test_a_user_of_two_categories_is_in_one_row(tmp_path: Path) -> None:
     assert found["country,category"] == {
         (("", "", "DE", "", "", "engine", ""), bit(ENGINE)): (1, 0, 1, 0),
         (("", "", "DE", "", "", "scanner", ""), bit(SCANNER)): (0, 2, 1, 1),
+    }
+
+
+def test_imported_trends_rows_add_their_pulls_everywhere_and_their_users_at_the_grain(
+    tmp_path: Path,
+) -> None:
+    """Docker's Trends report rows of the period: each a cell of the grain, counted by Docker.
+    Its users are another population than the lake's: added at the grain, where Docker counted
+    them, and nowhere else, since they cannot be told apart from the lake's users."""
+    raw = action("web", "1.0", "pull_by_tag", None, None, None, None, None, ruleset=0)
+    found = trend_rows(
+        Settings(data_dir=tmp_path),
+        [action("api", "1.0", "pull_by_tag", A, ANN, "DE", "", "docker"), raw],
+        trend("api", "1.0", "", "docker", 5, 2, "a", country="DE",
+              unique_authenticated_users=3, unique_unauthenticated_users=4),
+        # the same report downloaded again: the largest of each count, never the sum
+        trend("api", "1.0", "", "docker", 6, 1, "b", country="DE",
+              unique_authenticated_users=2, unique_unauthenticated_users=5),
+        trend("api", "", "aws", "containerd", 1, 0, "a", country="US",
+              unique_unauthenticated_users=1),
+        # web's Hub pulls are its imported raw rows: the report's row of them is not counted
+        trend("web", "1.0", "", "docker", 9, 9, "a", country="DE"),
+    )  # fmt: skip
+    engine = bit(ENGINE)
+    assert found["repo,tag,country,cloud,tool"] == {
+        (("api", "1.0", "DE", "", "docker", "engine", "Local Dev"), engine): (7, 2, 4, 5),
+        (("api", "", "US", "aws", "containerd", "engine", "Prod"), engine): (1, 0, 0, 1),
+        (("web", "1.0", "ZZ", "", "", "unknown", "Unknown"), bit(UNKNOWN)): (1, 0, 0, 0),
+    }
+    # coarser: the report's pulls, and only the lake's users (ann)
+    assert found[""] == {
+        (("",) * 7, engine): (8, 2, 1, 0),
+        (("",) * 7, bit(UNKNOWN)): (1, 0, 0, 0),
+    }
+    assert found["country"] == {
+        (one(2, "DE"), engine): (7, 2, 1, 0),
+        (one(2, "US"), engine): (1, 0, 0, 0),
+        (one(2, "ZZ"), bit(UNKNOWN)): (1, 0, 0, 0),
     }
 
 

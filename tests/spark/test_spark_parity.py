@@ -389,7 +389,13 @@ def test_the_trends_and_co_usage_rollups_agree(spark: Any, tmp_path: Path) -> No
             ),
         ]
     )  # fmt: skip
-    trends = _same_rows(spark, tmp_path, TRENDS, {"actions": actions})
+    # imported Trends rows too: twice the same report, and a repository of the lake's
+    reported = trends_table(
+        trend("web", "2", "aws", "docker", 5, 1, "a", country="US", unique_authenticated_users=2),
+        trend("web", "2", "aws", "docker", 4, 2, "b", country="US", unique_authenticated_users=3),
+        trend("gw", "", "", "renovate", 1, 7, "a", namespace="globex", country="Germany"),
+    )
+    trends = _same_rows(spark, tmp_path, TRENDS, {"actions": actions, "trends": reported})
     assert len({row[0] for row in trends}) == len(GROUPINGS)
     pairs = _same_rows(spark, tmp_path, CO_USAGE, {"actions": actions})
     assert sorted(pairs) == [

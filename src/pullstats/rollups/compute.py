@@ -1,6 +1,7 @@
 """Roll a period's actions up into ``pull_rollups``, at namespace, repository and reference level
 (and into ``country_rollups`` and ``breakdown_rollups``, at namespace and repository level, and
-``trend_rollups``, per grouping of the trends route: rollups/trends.py).
+``trend_rollups``, per grouping of the trends route: rollups/trends.py, and
+``co_usage_rollups``).
 
 A period is always recomputed whole from its action files and swapped in with one transaction,
 so the API sees the whole old period or the whole new one. Unique-IP counts are exact distinct
@@ -19,8 +20,9 @@ Summaries imported from Docker Hub (``pullstats import dockerhub-csv``, stored u
 - The same key in several imported summary files (the same export downloaded twice) is one
   population: the largest value of each column is taken, never the sum.
 
-Imported DVP Core Trends reports (``lake/imported-trends/``) also feed the counts by country and
-the breakdowns, the one import that says where and with what the pulls were made.
+Imported DVP Core Trends reports (``lake/imported-trends/``) also feed the counts by country,
+the breakdowns and the trends, the one import that says where and with what the pulls were
+made.
 
 The summary exports are written from these rows, so a period's exported summaries and its
 rollups agree, imported history included; the one export row that is not a rollup (an extra
@@ -146,11 +148,11 @@ _Rows: TypeAlias = pa.Table | None
 def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Rows, _Rows]:
     """The period's rows of ``pull_rollups``, ``country_rollups``, ``breakdown_rollups``,
     ``trend_rollups`` and ``co_usage_rollups``, from its files listed once: the lake's actions
-    with the imported summaries for the counts, the actions alone for the trends and the
-    co-usage (rollups/trends.py, rollups/co_usage.py), and with
-    the imported DVP Core Trends reports, the one import that splits pulls by country,
-    cloud and client, for the counts by country (``breakdown=country``) and the breakdowns
-    (cloud provider, network type, client tool, client category, use case)."""
+    with the imported summaries for the counts, the actions alone for the co-usage
+    (rollups/co_usage.py), and with the imported DVP Core Trends reports, the one import that
+    splits pulls by country, cloud and client, for the counts by country
+    (``breakdown=country``), the breakdowns (cloud provider, network type, client tool, client
+    category, use case) and the trends (rollups/trends.py)."""
     files = action_files(runtime, period)
     settings, kind = runtime.settings, period.kind.value
     summaries = lake_files.imported_period_files(
@@ -167,6 +169,6 @@ def _compute(runtime: Runtime, period: Period) -> tuple[_Rows, _Rows, _Rows, _Ro
         rows(COUNTS, {"actions": files, "summaries": summaries}),
         rows(COUNTRIES, {"actions": files, "trends": trends}),
         rows(BREAKDOWNS, {"actions": files, "trends": trends}),
-        rows(TRENDS, {"actions": files}),
+        rows(TRENDS, {"actions": files, "trends": trends}),
         rows(CO_USAGE, {"actions": files}),
     )

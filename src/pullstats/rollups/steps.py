@@ -54,7 +54,7 @@ BREAKDOWNS = Step(
 
 TRENDS = Step(
     "rollups.trends",
-    (Input("actions", ACTIONS.schema),),
+    (Input("actions", ACTIONS.schema), Input("trends", IMPORTED_TRENDS.schema, filename=True)),
     "a trends rollup row: the grouping (rollups/trends.py), namespace, repository, tag, "
     "country, cloud, tool, category, use case, the set of client categories its users pulled "
     "with, downloads, version checks and the users",

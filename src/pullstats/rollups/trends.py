@@ -138,22 +138,34 @@ def _named(dimension: str) -> str:
 
 
 def trends_sql() -> str:
-    """``rollups.trends``: the rows of every stored grouping of the period's ``actions``, one
-    per grouping cell and set of client categories (``categories``).
+    """``rollups.trends``: the rows of every stored grouping of the period's ``actions`` and
+    imported DVP Core Trends rows (``trends``), one per grouping cell and set of client
+    categories (``categories``).
 
     Each client's actions are first counted per cell of the finest grain (one row per
     dimension values and user); the grouping sets then add the cells up per user, with the set
     of categories the user pulled with there, and the last step counts the users. Two plain
     groupings, where a distinct count per grouping set would be many: several times faster on
     a month of actions.
+
+    An imported Trends row is a cell of Docker's grain, already counted: its pulls add to every
+    grouping, its users only to the grain, the one grouping Docker counted them at (they are
+    another population than the lake's, as an imported summary's unique IPs are). A repository
+    whose imported Docker Hub raw rows are in the actions takes its Hub pulls from those, and a
+    report downloaded twice is one population (the largest value, never the sum), as in the
+    other rollups.
     """
     columns = [COLUMNS[d] for d in DIMENSIONS]
-    sets = ",\n        ".join(
-        "(" + ", ".join(["namespace", *(COLUMNS[d] for d in shown(g)), "who", "signed_in"]) + ")"
-        for g in GROUPINGS
-    )
+
+    def sets(*extra: str) -> str:
+        return ",\n        ".join(
+            "(" + ", ".join(["namespace", *(COLUMNS[d] for d in shown(g)), *extra]) + ")"
+            for g in GROUPINGS
+        )
+
     names = ",\n            ".join(_named(d) for d in DIMENSIONS)
     outer = ", ".join(f"coalesce({c}, '') AS {c}" for c in columns)
+    grain = name(REPORT_GROUPING)
     return f"""-- rollups.trends: a period's pulls and users per stored grouping (rollups/trends.py)
 WITH cells AS (
     SELECT
@@ -186,18 +198,86 @@ WITH cells AS (
         bit_or(bit) AS categories
     FROM with_bit
     GROUP BY GROUPING SETS (
-        {sets}
+        {sets("who", "signed_in")}
     )
+), counted AS (
+    SELECT
+        grouped_by,
+        namespace,
+        {outer},
+        categories,
+        sum(data_downloads) AS data_downloads,
+        sum(version_checks) AS version_checks,
+        count(who) FILTER (WHERE signed_in) AS unique_authenticated_users,
+        count(who) FILTER (WHERE NOT signed_in) AS unique_unauthenticated_users
+    FROM per_user
+    GROUP BY grouped_by, namespace, {", ".join(columns)}, categories
+), imported_repositories AS (
+    SELECT DISTINCT namespace, repository FROM actions WHERE ruleset_version = 0
+), per_file AS (
+    SELECT
+        t.namespace,
+        t.repository,
+        coalesce(t.tag, '') AS tag,
+        country_code(t.country) AS country,
+        coalesce(t.cloud_provider, '') AS cloud,
+        lower(coalesce(t.user_agent, '')) AS tool,
+        t.filename,
+        sum(t.data_downloads) AS data_downloads,
+        sum(t.version_checks) AS version_checks,
+        sum(coalesce(t.unique_authenticated_users, 0)) AS signed_in,
+        sum(coalesce(t.unique_unauthenticated_users, 0)) AS anonymous
+    FROM trends AS t
+    LEFT JOIN imported_repositories AS i
+        ON t.namespace = i.namespace AND t.repository = i.repository
+    WHERE i.namespace IS NULL
+    GROUP BY t.namespace, t.repository, tag, country, cloud, tool, t.filename
+), reported AS (
+    SELECT
+        namespace, repository, tag, country, cloud, tool,
+        client_category(tool) AS category,
+        use_case(tool, cloud) AS use_case,
+        max(data_downloads) AS data_downloads,
+        max(version_checks) AS version_checks,
+        max(signed_in) AS signed_in,
+        max(anonymous) AS anonymous
+    FROM per_file
+    GROUP BY namespace, repository, tag, country, cloud, tool
+), reported_rows AS (
+    SELECT
+        concat_ws(',',
+            {names}
+        ) AS grouped_by,
+        namespace, {", ".join(columns)}, bit,
+        sum(data_downloads) AS data_downloads,
+        sum(version_checks) AS version_checks,
+        sum(signed_in) AS signed_in,
+        sum(anonymous) AS anonymous
+    FROM (SELECT *, {category_bit_sql("category")} AS bit FROM reported)
+    GROUP BY GROUPING SETS (
+        {sets("bit")}
+    )
+), imported AS (
+    SELECT
+        grouped_by,
+        namespace,
+        {outer},
+        bit AS categories,
+        data_downloads,
+        version_checks,
+        CASE WHEN grouped_by = '{grain}' THEN signed_in ELSE 0 END,
+        CASE WHEN grouped_by = '{grain}' THEN anonymous ELSE 0 END
+    FROM reported_rows
 )
 SELECT
     grouped_by,
     namespace,
-    {outer},
+    {", ".join(columns)},
     CAST(categories AS INTEGER) AS categories,
     CAST(sum(data_downloads) AS BIGINT) AS data_downloads,
     CAST(sum(version_checks) AS BIGINT) AS version_checks,
-    CAST(count(who) FILTER (WHERE signed_in) AS BIGINT) AS unique_authenticated_users,
-    CAST(count(who) FILTER (WHERE NOT signed_in) AS BIGINT) AS unique_unauthenticated_users
-FROM per_user
+    CAST(sum(unique_authenticated_users) AS BIGINT) AS unique_authenticated_users,
+    CAST(sum(unique_unauthenticated_users) AS BIGINT) AS unique_unauthenticated_users
+FROM (SELECT * FROM counted UNION ALL SELECT * FROM imported)
 GROUP BY grouped_by, namespace, {", ".join(columns)}, categories
 """
