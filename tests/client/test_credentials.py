@@ -140,12 +140,14 @@ def test_each_client_error_is_one_line_saying_what_to_do(error: Exception, says:
 def test_the_commands_choices_are_the_clients_enums() -> None:
     from pullstats.cli import hub_auth, hub_output
     from pullstats.client import DOCKER_HUB
+    from pullstats.exports.reports import Dataset
     from pullstats.rollups.series import Group, RelativePeriod, Timespan
 
     pairs = [
         (hub_output.TimespanChoice, Timespan),
         (hub_output.PeriodChoice, RelativePeriod),
         (hub_output.GroupChoice, Group),
+        (hub_output.DatasetChoice, Dataset),
     ]
     for choice, enum in pairs:
         assert [c.value for c in choice] == [e.value for e in enum]

@@ -219,3 +219,9 @@ def test_pullstats_hub_asked_for_a_report_from_docker_hub_says_so_in_one_line(
             "summary-report\n"
         )
     assert not list(mirror.rglob("*.gz"))  # nothing half-synced
+    refused = run_cli(data_dir, "hub", "exports", "acme", "--dataset", "trends", *where, env=env)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"error: {docker_hub.url} serves no 'trends' dataset for acme: report datasets are "
+        "a pullstats extension (Docker Hub serves only 'pulls'); leave out --dataset trends\n"
+    )

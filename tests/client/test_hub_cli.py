@@ -317,6 +317,36 @@ def test_exports_tree_shows_the_exported_periods(served: Served, tmp_path: Path)
     assert "not found (404" in one_error_line(hub(served, config, "exports", "globex"))
 
 
+def test_the_report_datasets_are_listed_and_browsed_when_asked(
+    served: Served, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    login_alice(served, config)
+
+    def datasets(*options: str) -> set[str]:
+        body = json.loads(ok(hub(served, config, "namespaces", "--format", "json", *options)))
+        return {d["name"] for m in body["metadata"] for d in m["datasets"]}
+
+    assert datasets() == {"pulls"}  # as Docker Hub lists them
+    assert datasets("--all-datasets") == {"pulls", "summary", "trends", "co-usage"}
+    pulls = json.loads(ok(hub(served, config, "exports", "acme", "--format", "json")))
+    for name in ("summary", "trends", "co-usage"):
+        listed = json.loads(
+            ok(hub(served, config, "exports", "acme", "--dataset", name, "--format", "json"))
+        )
+        # every exported period has each report, as one view
+        assert {e["dataview"] for e in listed} == {"report"}
+        assert {(e["year"], e["timespantype"], e["timespan"]) for e in listed} == {
+            (e["year"], e["timespantype"], e["timespan"]) for e in pulls
+        }
+    tree = ok(hub(served, config, "exports", "acme", "--dataset", "trends"))
+    assert "report: 1 part, " in tree
+    assert (
+        "'pulls', 'summary', 'trends', 'co-usage'"
+        in hub(served, config, "exports", "acme", "--dataset", "colour").stderr
+    )
+
+
 def test_each_failure_is_one_line(served: Served, tmp_path: Path) -> None:
     config = tmp_path / "config"
     # an account of its own: failed logins count per account, and the server is shared

@@ -26,6 +26,7 @@ from pullstats.cli import hub_files
 from pullstats.cli.common import fail, out
 from pullstats.cli.hub_auth import PASSWORD_ENV, USERNAME_ENV, UrlOption, connect, hub_url
 from pullstats.cli.hub_output import (
+    DatasetChoice,
     GroupChoice,
     PeriodChoice,
     SeriesFormat,
@@ -209,10 +210,16 @@ def namespaces(
     output: TableOrJson = typer.Option(
         TableOrJson.TABLE, "--format", metavar="FORMAT", help="table or json."
     ),
+    all_datasets: bool = typer.Option(
+        False,
+        "--all-datasets",
+        help="Also list a pullstats server's report datasets (summary, trends, co-usage); "
+        "Docker Hub lists pulls only.",
+    ),
 ) -> None:
     """List the namespaces you may read, with their datasets, views and extra repositories."""
     with connect(url) as client:
-        metadata = client.user_namespaces()
+        metadata = client.user_namespaces(all_datasets=all_datasets)
         readable = client.namespaces().namespaces
         base = client.session.base_url
     if output is TableOrJson.JSON:
@@ -323,11 +330,24 @@ def exports(
     output: TableOrJson = typer.Option(
         TableOrJson.TABLE, "--format", metavar="FORMAT", help="table or json."
     ),
+    dataset: DatasetChoice = typer.Option(
+        DatasetChoice.PULLS,
+        "--dataset",
+        metavar="DATASET",
+        help="pulls (Docker's four views), or a pullstats server's report: summary, trends or "
+        "co-usage.",
+    ),
 ) -> None:
     """Show the exported periods of a namespace as a tree: years, months and weeks, and each
     view's parts and size. Lists the files without downloading them."""
+    from pullstats.client import DatasetNotServed
+    from pullstats.exports.reports import Dataset
+
     with connect(url) as client:
-        found = periods_of(client.export_files(namespace))
+        try:
+            found = periods_of(client.export_files(namespace, dataset=Dataset(dataset.value)))
+        except DatasetNotServed as error:
+            raise fail(f"{error.message}; leave out --dataset {dataset.value}") from None
         base = client.session.base_url
     if output is TableOrJson.JSON:
         print_json(exports_json(found))

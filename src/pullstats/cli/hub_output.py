@@ -51,6 +51,16 @@ class PeriodChoice(enum.StrEnum):
     LAST_12_MONTHS = "last-12-months"
 
 
+class DatasetChoice(enum.StrEnum):
+    """``--dataset``: ``pullstats.exports.reports.Dataset``'s values: Docker's ``pulls`` and
+    pullstats' report datasets."""
+
+    PULLS = "pulls"
+    SUMMARY = "summary"
+    TRENDS = "trends"
+    CO_USAGE = "co-usage"
+
+
 class GroupChoice(enum.StrEnum):
     """``--group``: ``Group``'s values."""
 
