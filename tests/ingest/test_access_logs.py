@@ -177,7 +177,7 @@ def test_identical_lines_split_across_chunks_keep_counting() -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 2), min_size=1, max_size=30), st.integers(1, 4))
 def test_occurrences_follow_a_text_from_call_to_call(picks: list[int], per_call: int) -> None:
     # three texts of one length, so every call (chunk) holds exactly `per_call` lines. The
@@ -278,7 +278,7 @@ def test_bytes_that_are_not_utf8_are_counted_not_fatal() -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(
         st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))),
@@ -296,7 +296,7 @@ def test_any_text_is_parsed_or_counted(lines: list[str]) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.text(alphabet="abz09._-/A", min_size=1, max_size=40)
     | st.sampled_from(["a/b", "a__b/c", "a--b", "a-_b", "a/", "/a", "a..b", "a.b/c-d/e_f"])
@@ -363,7 +363,7 @@ _GOOD = f'"GET /v2/library/alpine/manifests/3.20 HTTP/1.1" 200 12 "-" "{DOCKER_U
 
 
 @pytest.mark.slow
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(near_log_lines(), min_size=1, max_size=12), st.sampled_from(LOG_FORMAT_NAMES))
 # a quote in [time] (found by this test), and two quotes after an ident "x]" (eight quotes in
 # all, as a pullstats line has): the pattern takes both lines, and cutting them at their
