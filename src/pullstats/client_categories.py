@@ -31,7 +31,6 @@ __all__ = [
     "ClientCategory",
     "UnknownCategory",
     "UseCase",
-    "categories_in",
     "categories_named",
     "category_bit",
     "category_bit_sql",
@@ -162,11 +161,6 @@ def category_bit(category: ClientCategory) -> int:
     ``categories``): 1 shifted by its place in :class:`ClientCategory`, whose members are only
     ever added at the end."""
     return 1 << list(ClientCategory).index(category)
-
-
-def categories_in(bits: int) -> tuple[ClientCategory, ...]:
-    """The categories of a set held as one integer (:func:`category_bit`)."""
-    return tuple(c for c in ClientCategory if bits & category_bit(c))
 
 
 def category_bit_sql(category: str) -> str:
