@@ -35,7 +35,9 @@ __all__ = [
     "category_bit",
     "category_bit_sql",
     "category_of",
+    "category_set",
     "category_sql",
+    "only_of",
     "use_case_of",
     "use_case_sql",
 ]
@@ -161,6 +163,20 @@ def category_bit(category: ClientCategory) -> int:
     ``categories``): 1 shifted by its place in :class:`ClientCategory`, whose members are only
     ever added at the end."""
     return 1 << list(ClientCategory).index(category)
+
+
+def category_set(categories: Iterable[ClientCategory]) -> int:
+    r"""A set of categories as one integer: their :func:`category_bit`\ s together."""
+    bits = 0
+    for category in categories:
+        bits |= category_bit(category)
+    return bits
+
+
+def only_of(categories: int, left_out: int) -> bool:
+    """Whether a set of categories (:func:`category_set`) holds none but those of
+    ``left_out``: the users of such a set pulled only with clients left out."""
+    return categories & ~left_out == 0
 
 
 def category_bit_sql(category: str) -> str:

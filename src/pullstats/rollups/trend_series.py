@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from pullstats.client_categories import ClientCategory, category_bit
+from pullstats.client_categories import ClientCategory, category_bit, category_set, only_of
 from pullstats.db.models import TrendRollup
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import PeriodKind, period_of, periods_between
@@ -106,19 +106,21 @@ def trend_series(
         return []
     dims = shown(query.grouping)
     starts = [wp.period.start for wp in periods]
-    left_out = sum(category_bit(category) for category in query.exclude)
+    left_out = category_set(query.exclude)
+    # where the grouping has the client, each row is one category's: its pulls are kept or
+    # left out with its users, and no second read is needed
+    split = with_category(query.grouping)
     found: _Found = {}
     for start, key, categories, counts in _stored(session, scope, query, query.grouping, starts):
-        if categories & ~left_out == 0:
+        if only_of(categories, left_out):
             continue  # every one of these users pulled only with clients left out
         total = found.setdefault(key, {}).setdefault(start, [0, 0, 0, 0])
         total[2] += counts[2]
         total[3] += counts[3]
-        if not left_out:
+        if not left_out or split == query.grouping:
             total[0] += counts[0]
             total[1] += counts[1]
-    if left_out:  # the pulls of the clients kept, one category's row at a time
-        split = with_category(query.grouping)
+    if left_out and split != query.grouping:  # the pulls of the clients kept, by category
         category = shown(split).index("category")
         for start, key, _, counts in _stored(session, scope, query, split, starts):
             if category_bit(ClientCategory(key[1 + category])) & left_out:
@@ -152,7 +154,7 @@ def users_left(
     pulled only with clients of ``exclude``: the trends rollup's namespace and repository rows
     (the dashboard's overview leaving scanners and bots out)."""
     starts = list(starts)
-    left_out = sum(category_bit(category) for category in exclude)
+    left_out = category_set(exclude)
     found: dict[tuple[str, str], dict[date, tuple[int, int]]] = {}
     if not keys or not starts:
         return found
@@ -174,7 +176,7 @@ def users_left(
         statement
     ):
         key = (namespace, repository)
-        if key not in wanted or categories & ~left_out == 0:
+        if key not in wanted or only_of(categories, left_out):
             continue
         before = found.setdefault(key, {}).get(start, (0, 0))
         found[key][start] = (before[0] + signed_in, before[1] + anonymous)

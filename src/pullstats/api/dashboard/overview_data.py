@@ -283,17 +283,15 @@ def _with_users(
     users: Mapping[RollupKey, Mapping[date, tuple[int, int]]],
 ) -> dict[RollupKey, dict[date, PeriodCounts]]:
     """``counts`` with the signed-in and anonymous users of ``users`` (none where absent)."""
-    return {
-        key: {
-            start: dataclasses.replace(
-                c,
-                unique_authenticated_users=users.get(key, {}).get(start, (0, 0))[0],
-                unique_unauthenticated_users=users.get(key, {}).get(start, (0, 0))[1],
+    result: dict[RollupKey, dict[date, PeriodCounts]] = {}
+    for key, by_period in counts.items():
+        result[key] = {}
+        for start, c in by_period.items():
+            signed_in, anonymous = users.get(key, {}).get(start, (0, 0))
+            result[key][start] = dataclasses.replace(
+                c, unique_authenticated_users=signed_in, unique_unauthenticated_users=anonymous
             )
-            for start, c in by_period.items()
-        }
-        for key, by_period in counts.items()
-    }
+    return result
 
 
 def _points_without(
