@@ -347,6 +347,18 @@ class Server:
                 self.process.wait()
 
 
+def login_tokens(server: Server, *users: str) -> list[str]:
+    """The login JWT of each user, whose password is ``<user>-password``."""
+    tokens = []
+    with server.client() as client:
+        for user in users:
+            answer = client.post(
+                "/v2/users/login", json={"username": user, "password": f"{user}-password"}
+            )
+            tokens.append(answer.json()["token"])
+    return tokens
+
+
 def start_server(
     data_dir: Path, log: Path, env: dict[str, str] | None = None, *args: str
 ) -> Server:

@@ -20,7 +20,7 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, start_server, write_spool
+from tests.conftest import Server, catalog_settings, login_tokens, start_server, write_spool
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("dvp-routes")
@@ -73,14 +73,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, st
     export_closed(runtime, now=end_of_day(datetime.now(UTC).date()))
     runtime.close()
     server = start_server(data_dir, root / "server.log")
-    tokens = []
-    with server.client() as client:
-        for user in ("alice", "bob"):
-            answer = client.post(
-                "/v2/users/login", json={"username": user, "password": f"{user}-password"}
-            )
-            tokens.append(answer.json()["token"])
-    yield server, tokens[0], tokens[1]
+    alice, bob = login_tokens(server, "alice", "bob")
+    yield server, alice, bob
     server.stop()
 
 

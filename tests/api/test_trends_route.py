@@ -23,7 +23,7 @@ from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import Server, catalog_settings, start_server, write_spool
+from tests.conftest import Server, catalog_settings, login_tokens, start_server, write_spool
 
 pytestmark = pytest.mark.xdist_group("trends-route")
 
@@ -66,14 +66,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
     export_closed(runtime, now=end_of_day(datetime(2026, 2, 2, tzinfo=UTC).date()))
     runtime.close()
     started = start_server(root / "data", root / "server.log")
-    tokens = []
-    with started.client() as client:
-        for user in ("alice", "bob"):
-            answer = client.post(
-                "/v2/users/login", json={"username": user, "password": f"{user}-password"}
-            )
-            tokens.append(answer.json()["token"])
-    yield started, tokens[0], tokens[1]
+    alice, bob = login_tokens(started, "alice", "bob")
+    yield started, alice, bob
     started.stop()
 
 
