@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from pullstats.db.models import CoUsageRollup, PublishedRepository, PullRollup, TrendRollup
 from pullstats.exports.steps import CO_USAGE_ROWS, TREND_ROWS
 from pullstats.exports.writing import ROLLUP_COLUMNS, ViewScope
+from pullstats.rollups.trend_series import trends_in_scope
 from pullstats.rollups.trends import REPORT_GROUPING
 from pullstats.rollups.trends import name as grouping_name
 
@@ -45,20 +46,13 @@ def scope_trends(session: Session, scope: ViewScope) -> pa.Table:
     """The period's ``trend_rollups`` rows at the Trends report's grain in ``scope``: the
     namespace's own repositories and its extra repos (``exports.steps.TREND_ROWS``)."""
     period = scope.period
-    in_scope = TrendRollup.namespace == scope.namespace
-    extras = [
-        and_(TrendRollup.namespace == owner, TrendRollup.repository == name)
-        for owner, name in scope.scope.extra_keys
-    ]
-    if extras:
-        in_scope = or_(in_scope, *extras)
     names = TREND_ROWS.names
     rows = session.execute(
         select(*(getattr(TrendRollup, column) for column in names)).where(
             TrendRollup.period_kind == period.kind.value,
             TrendRollup.period_start == period.start,
             TrendRollup.grouped_by == grouping_name(REPORT_GROUPING),
-            in_scope,
+            trends_in_scope(scope.scope),
         )
     )
     return pa.Table.from_pylist([row._asdict() for row in rows], TREND_ROWS)

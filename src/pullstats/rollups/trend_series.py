@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from pullstats.client_categories import ClientCategory, category_bit, category_set, only_of
@@ -183,6 +183,19 @@ def users_left(
     return found
 
 
+def trends_in_scope(scope: NamespaceScope, *, extra_repos: bool = True) -> ColumnElement[bool]:
+    """The ``trend_rollups`` rows of the namespace's own repositories and, with
+    ``extra_repos``, of its extra repos (under their own namespace)."""
+    in_scope: ColumnElement[bool] = TrendRollup.namespace == scope.namespace
+    if extra_repos and scope.extra_keys:
+        extras = [
+            and_(TrendRollup.namespace == owner, TrendRollup.repository == repo)
+            for owner, repo in scope.extra_keys
+        ]
+        in_scope = or_(in_scope, *extras)
+    return in_scope
+
+
 def _stored(
     session: Session,
     scope: NamespaceScope,
@@ -193,13 +206,7 @@ def _stored(
     """``grouping``'s rows of the window in scope: period start, series key (namespace and
     the grouping's dimension values), set of client categories, and the four counts."""
     dims = shown(grouping)
-    in_scope = TrendRollup.namespace == scope.namespace
-    if "repo" in grouping and scope.extra_keys:
-        extras = [
-            and_(TrendRollup.namespace == owner, TrendRollup.repository == repo)
-            for owner, repo in scope.extra_keys
-        ]
-        in_scope = or_(in_scope, *extras)
+    in_scope = trends_in_scope(scope, extra_repos="repo" in grouping)
     statement = select(
         TrendRollup.period_start,
         TrendRollup.namespace,
