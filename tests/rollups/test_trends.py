@@ -232,6 +232,52 @@ def test_a_user_of_two_categories_is_in_one_row(tmp_path: Path) -> None:
     }
 
 
+def test_users_of_one_client_and_of_several_add_up_in_every_grouping(tmp_path: Path) -> None:
+    """The step counts a user of one client (one country, cloud and tool) apart from a user
+    of several (rollups/trends.py): X pulls two tags of api and one of web from one place with
+    docker; the signed-in U pulls api:1.0 from Germany on AWS and from the United States."""
+    X, U = b"\x58" * 16, b"\x55" * 16
+    found = trend_rows(
+        Settings(data_dir=tmp_path),
+        [
+            action("api", "1.0", "pull_by_tag", X, None, "DE", "aws", "docker"),  # 1
+            action("api", "2.0", "pull_by_tag", X, None, "DE", "aws", "docker"),  # 2
+            action("api", "1.0", "pull_by_tag", A, U, "DE", "aws", "docker"),  # 3
+            action("api", "1.0", "pull_by_tag", B, U, "US", "", "docker"),  # 4
+            action("web", "1.0", "pull_by_tag", X, None, "DE", "aws", "docker"),  # 5
+        ],
+    )
+
+    def cells(grouping: str) -> dict[tuple[str, ...], Counts]:
+        # everyone pulled with docker: one set of categories, one row per cell
+        assert {categories for _, categories in found[grouping]} == {bit(ENGINE)}
+        return {key: counts for (key, _), counts in found[grouping].items()}
+
+    def key(repo: str = "", tag: str = "", country: str = "", cloud: str = "") -> tuple[str, ...]:
+        return (repo, tag, country, cloud, "", "", "")
+
+    assert cells("") == {key(): (5, 0, 1, 1)}  # {U}; {X}
+    # X once in api for its two tags; U once for its two places
+    assert cells("repo") == {key("api"): (4, 0, 1, 1), key("web"): (1, 0, 0, 1)}
+    assert cells("repo,tag") == {
+        key("api", "1.0"): (3, 0, 1, 1),  # 1, 3, 4
+        key("api", "2.0"): (1, 0, 0, 1),
+        key("web", "1.0"): (1, 0, 0, 1),
+    }
+    # U in each country it pulled from: the countries' users are 3, the namespace's 2
+    assert cells("country") == {key(country="DE"): (4, 0, 1, 1), key(country="US"): (1, 0, 1, 0)}
+    assert cells("country,cloud") == {
+        key(country="DE", cloud="aws"): (4, 0, 1, 1),
+        key(country="US"): (1, 0, 1, 0),
+    }
+    assert cells("repo,country") == {
+        key("api", country="DE"): (3, 0, 1, 1),  # 1, 2, 3
+        key("api", country="US"): (1, 0, 1, 0),
+        key("web", country="DE"): (1, 0, 0, 1),
+    }
+    assert cells("tool") == {("", "", "", "", "docker", "engine", ""): (5, 0, 1, 1)}
+
+
 def test_imported_trends_rows_add_their_pulls_everywhere_and_their_users_at_the_grain(
     tmp_path: Path,
 ) -> None:
