@@ -100,3 +100,54 @@ def test_0009_a_revoked_session_bumps_the_accounts_epoch_and_downgrades_cleanly(
         assert epoch() > after_insert
     finally:
         engine.dispose()
+
+
+def test_0015_keeps_the_trend_rows_and_stores_them_in_key_order_on_sqlite(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """0015 copies the trends rows into a table of the same key; on SQLite without row ids
+    (one copy of each row, in the key's order), and back with them on the way down."""
+    settings = make_settings()
+    settings.paths.ensure()
+    engine = make_engine(settings.database_url_value)
+    sqlite = engine.dialect.name == "sqlite"
+    row = {
+        "kind": "month", "start": "2026-10-01", "grouped_by": "repo,country",
+        "namespace": "acme", "repository": "api", "tag": "", "country": "DE", "cloud": "",
+        "tool": "", "category": "", "use_case": "", "categories": 17,
+        "downloads": 5, "checks": 1, "signed_in": 2, "anonymous": 3,
+    }  # fmt: skip
+    insert = text(
+        "INSERT INTO trend_rollups VALUES (:kind, :start, :grouped_by, :namespace, "
+        ":repository, :tag, :country, :cloud, :tool, :category, :use_case, :categories, "
+        ":downloads, :checks, :signed_in, :anonymous)"
+    )
+
+    def stored() -> list[tuple[object, ...]]:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM trend_rollups")).all()
+            return [tuple(str(value) for value in r) for r in rows]
+
+    def without_rowid() -> bool:
+        with engine.connect() as connection:
+            sql = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'trend_rollups'")
+            ).scalar_one()
+            return "WITHOUT ROWID" in sql.upper()
+
+    expected = [tuple(str(value) for value in row.values())]
+    try:
+        config = alembic_config(engine)
+        command.upgrade(config, "0014")
+        with engine.begin() as connection:
+            connection.execute(insert, row)
+        command.upgrade(config, "0015")
+        assert stored() == expected
+        if sqlite:
+            assert without_rowid()
+        command.downgrade(config, "0014")
+        assert stored() == expected
+        if sqlite:
+            assert not without_rowid()
+    finally:
+        engine.dispose()

@@ -255,6 +255,9 @@ class TrendRollup(Base):
     """
 
     __tablename__ = "trend_rollups"
+    # on SQLite, rows kept once, in the key's order (migration 0015): written by the hundred
+    # thousand, read by a prefix of the key
+    __table_args__ = ({"sqlite_with_rowid": False},)
     period_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     grouped_by: Mapped[str] = mapped_column(String(64), primary_key=True)
