@@ -160,7 +160,7 @@ def trends_sql() -> str:
       over the period, most users): such a user is in one cell of every grouping for each of
       its repositories, or tags, with one category. So its users are counted once per
       namespace, repository and tag (``per_level``, ``level_counts``), and every grouping is
-      a *sum* of those counts over the client dimensions it leaves out (``one_client_rows``).
+      a *sum* of those counts over the client dimensions it leaves out (``summed_rows``).
     - **Several clients**: every grouping is computed per user (``per_user``: each grouping
       cell with the set of categories the user pulled with there), and the users counted
       (``several_clients_rows``). Two plain groupings, where a distinct count per grouping
@@ -171,10 +171,11 @@ def trends_sql() -> str:
 
     An imported Trends row is a cell of Docker's grain, already counted: its pulls add to every
     grouping, its users only to the grain, the one grouping Docker counted them at (they are
-    another population than the lake's, as an imported summary's unique IPs are). A repository
-    whose imported Docker Hub raw rows are in the actions takes its Hub pulls from those, and a
-    report downloaded twice is one population (the largest value, never the sum), as in the
-    other rollups. Those raw rows have no user: their pulls count, and no user.
+    another population than the lake's, as an imported summary's unique IPs are). So it joins
+    the sums at each level (``reported_levels``), its users apart, added at the grain only. A
+    repository whose imported Docker Hub raw rows are in the actions takes its Hub pulls from
+    those, and a report downloaded twice is one population (the largest value, never the sum),
+    as in the other rollups. Those raw rows have no user: their pulls count, and no user.
     """
     columns = ", ".join(COLUMNS[d] for d in DIMENSIONS)
     client = "country, cloud, tool, category, use_case, bit"
@@ -241,12 +242,72 @@ WITH cells AS (
         sum(data_downloads) AS data_downloads,
         sum(version_checks) AS version_checks,
         count(who) FILTER (WHERE signed_in) AS signed_in_users,
-        count(who) FILTER (WHERE NOT signed_in) AS anonymous_users
+        count(who) FILTER (WHERE NOT signed_in) AS anonymous_users,
+        0 AS reported_signed_in,
+        0 AS reported_anonymous
     FROM per_level
     GROUP BY level, namespace, repository, tag, {client}
-), one_client_rows AS (
-    SELECT grouping_id, namespace, {columns}, categories, data_downloads, version_checks,
-        signed_in_users, anonymous_users
+), imported_repositories AS (
+    SELECT DISTINCT namespace, repository FROM actions WHERE ruleset_version = 0
+), per_file AS (
+    SELECT
+        t.namespace,
+        t.repository,
+        coalesce(t.tag, '') AS tag,
+        country_code(t.country) AS country,
+        coalesce(t.cloud_provider, '') AS cloud,
+        lower(coalesce(t.user_agent, '')) AS tool,
+        t.filename,
+        sum(t.data_downloads) AS data_downloads,
+        sum(t.version_checks) AS version_checks,
+        sum(coalesce(t.unique_authenticated_users, 0)) AS signed_in,
+        sum(coalesce(t.unique_unauthenticated_users, 0)) AS anonymous
+    FROM trends AS t
+    LEFT JOIN imported_repositories AS i
+        ON t.namespace = i.namespace AND t.repository = i.repository
+    WHERE i.namespace IS NULL
+    GROUP BY t.namespace, t.repository, tag, country, cloud, tool, t.filename
+), reported AS (
+    SELECT
+        namespace, repository, tag, {client},
+        data_downloads, version_checks, signed_in, anonymous
+    FROM (
+        SELECT *, {category_bit_sql("category")} AS bit
+        FROM (
+            SELECT
+                namespace, repository, tag, country, cloud, tool,
+                client_category(tool) AS category,
+                use_case(tool, cloud) AS use_case,
+                max(data_downloads) AS data_downloads,
+                max(version_checks) AS version_checks,
+                max(signed_in) AS signed_in,
+                max(anonymous) AS anonymous
+            FROM per_file
+            GROUP BY namespace, repository, tag, country, cloud, tool
+        )
+    )
+), reported_levels AS (
+    -- an imported row at each level, its users at the tag's only: the grain is of a tag
+    SELECT 0 AS level, namespace, repository, tag, {client}, data_downloads, version_checks,
+        0 AS signed_in_users, 0 AS anonymous_users, signed_in, anonymous
+    FROM reported
+    UNION ALL
+    SELECT 1, namespace, repository, NULL, {client}, data_downloads, version_checks,
+        0, 0, 0, 0
+    FROM reported
+    UNION ALL
+    SELECT 3, namespace, NULL, NULL, {client}, data_downloads, version_checks,
+        0, 0, 0, 0
+    FROM reported
+), summed_rows AS (
+    SELECT
+        grouping_id, namespace, {columns}, categories, data_downloads, version_checks,
+        signed_in_users
+            + CASE WHEN grouping_id = {grain} THEN reported_signed_in ELSE 0 END
+            AS signed_in_users,
+        anonymous_users
+            + CASE WHEN grouping_id = {grain} THEN reported_anonymous ELSE 0 END
+            AS anonymous_users
     FROM (
         SELECT
             {_GROUPING_ID} AS grouping_id,
@@ -255,8 +316,10 @@ WITH cells AS (
             sum(data_downloads) AS data_downloads,
             sum(version_checks) AS version_checks,
             sum(signed_in_users) AS signed_in_users,
-            sum(anonymous_users) AS anonymous_users
-        FROM level_counts
+            sum(anonymous_users) AS anonymous_users,
+            sum(reported_signed_in) AS reported_signed_in,
+            sum(reported_anonymous) AS reported_anonymous
+        FROM (SELECT * FROM level_counts UNION ALL SELECT * FROM reported_levels)
         GROUP BY GROUPING SETS (
             {sets("level", "bit")}
         )
@@ -283,60 +346,6 @@ WITH cells AS (
         count(who) FILTER (WHERE NOT signed_in) AS anonymous_users
     FROM per_user
     GROUP BY grouping_id, namespace, {columns}, categories
-), imported_repositories AS (
-    SELECT DISTINCT namespace, repository FROM actions WHERE ruleset_version = 0
-), per_file AS (
-    SELECT
-        t.namespace,
-        t.repository,
-        coalesce(t.tag, '') AS tag,
-        country_code(t.country) AS country,
-        coalesce(t.cloud_provider, '') AS cloud,
-        lower(coalesce(t.user_agent, '')) AS tool,
-        t.filename,
-        sum(t.data_downloads) AS data_downloads,
-        sum(t.version_checks) AS version_checks,
-        sum(coalesce(t.unique_authenticated_users, 0)) AS signed_in,
-        sum(coalesce(t.unique_unauthenticated_users, 0)) AS anonymous
-    FROM trends AS t
-    LEFT JOIN imported_repositories AS i
-        ON t.namespace = i.namespace AND t.repository = i.repository
-    WHERE i.namespace IS NULL
-    GROUP BY t.namespace, t.repository, tag, country, cloud, tool, t.filename
-), reported AS (
-    SELECT
-        namespace, repository, tag, country, cloud, tool,
-        client_category(tool) AS category,
-        use_case(tool, cloud) AS use_case,
-        max(data_downloads) AS data_downloads,
-        max(version_checks) AS version_checks,
-        max(signed_in) AS signed_in,
-        max(anonymous) AS anonymous
-    FROM per_file
-    GROUP BY namespace, repository, tag, country, cloud, tool
-), reported_rows AS (
-    SELECT
-        {_GROUPING_ID} AS grouping_id,
-        namespace, {columns}, bit,
-        sum(data_downloads) AS data_downloads,
-        sum(version_checks) AS version_checks,
-        sum(signed_in) AS signed_in,
-        sum(anonymous) AS anonymous
-    FROM (SELECT *, {category_bit_sql("category")} AS bit FROM reported)
-    GROUP BY GROUPING SETS (
-        {sets("bit")}
-    )
-), imported AS (
-    SELECT
-        grouping_id,
-        namespace,
-        {columns},
-        bit AS categories,
-        data_downloads,
-        version_checks,
-        CASE WHEN grouping_id = {grain} THEN signed_in ELSE 0 END,
-        CASE WHEN grouping_id = {grain} THEN anonymous ELSE 0 END
-    FROM reported_rows
 )
 SELECT
     CASE grouping_id {names} END AS grouped_by,
@@ -351,11 +360,7 @@ FROM (
     -- a dimension a grouping does not fill is NULL until here, an empty text in the rows
     SELECT grouping_id, namespace, {outer}, categories, data_downloads, version_checks,
         signed_in_users, anonymous_users
-    FROM (
-        SELECT * FROM one_client_rows
-        UNION ALL SELECT * FROM several_clients_rows
-        UNION ALL SELECT * FROM imported
-    )
+    FROM (SELECT * FROM summed_rows UNION ALL SELECT * FROM several_clients_rows)
 )
 GROUP BY grouping_id, namespace, {columns}, categories
 """
