@@ -13,10 +13,10 @@ Pure, no I/O. A cell is **neutralised** — a ``'`` put before it — when its f
 A NUL character is replaced by U+FFFD wherever it is in a cell (a NUL ends a cell for C
 readers). So, for any text, the written cell with its leading whitespace and invisible
 characters removed starts with ``'`` or with a character that starts no formula, and it holds
-no NUL. :func:`safe_cell` is the rule in Python; :func:`safe_cell_sql` the same rule as an SQL
-expression, the body of the ``safe_cell`` function the export steps apply to every text cell
-(``pullstats.exports.views``); :func:`unformula_sql` undoes it when pullstats exports are
-imported again.
+no NUL. :func:`safe_cell` is the rule in Python; :func:`text_cell_sql` the same rule and the CSV
+quoting as one SQL expression, the body of the ``text_cell`` function the export steps apply to
+every text cell (``pullstats.exports.views``); :func:`unformula_sql` undoes the rule when
+pullstats exports are imported again.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = [
     "NUL_REPLACEMENT",
     "is_invisible",
     "safe_cell",
-    "safe_cell_sql",
+    "text_cell_sql",
     "unformula_sql",
 ]
 
@@ -91,15 +91,31 @@ def _first_character_class() -> str:
 _PLAIN_FIRST = "unicode(s) BETWEEN 33 AND 126 AND unicode(s) NOT IN (43, 45, 61, 64)"
 
 
-def safe_cell_sql() -> str:
-    """:func:`safe_cell` of a text ``s`` as an SQL expression, DuckDB dialect (NULL stays
-    NULL)."""
+#: RFC 4180: a cell is quoted when it holds a double quote, a comma or a line break.
+_NEEDS_QUOTES = (
+    "(contains(s, '\"') OR contains(s, ',') OR contains(s, chr(10)) OR contains(s, chr(13)))"
+)
+
+
+def text_cell_sql() -> str:
+    """A text ``s`` as the exports write it into a CSV cell, as an SQL expression (DuckDB
+    dialect): :func:`safe_cell`, then quoted as RFC 4180 needs, only when it holds a comma, a
+    double quote or a line break. NULL and empty text are an empty cell, never ``""``.
+
+    It is one expression that names ``s`` a few times. An engine copies a function's argument
+    into every place its body names it: quoting the result of a ``safe_cell`` function, whose
+    text the quoting names seven times, had DuckDB plan seven copies of the neutralising rule
+    for each cell of each query. Neither the ``'`` put before a cell nor U+FFFD needs quoting,
+    so whether to quote is decided on ``s`` itself.
+    """
+    quote = f"CASE WHEN {_NEEDS_QUOTES} THEN '\"' ELSE '' END"
+    mark = f"CASE WHEN regexp_matches(s, '^{_first_character_class()}') THEN '''' ELSE '' END"
     # the replacement as a literal character: chr() past 255 means another thing on Spark
-    replaced = f"replace(s, chr(0), '{NUL_REPLACEMENT}')"
+    written = f"replace(replace(s, chr(0), '{NUL_REPLACEMENT}'), '\"', '\"\"')"
     return (
-        f"CASE WHEN {_PLAIN_FIRST} AND NOT contains(s, chr(0)) THEN s "
-        f"WHEN regexp_matches(s, '^{_first_character_class()}') THEN '''' || {replaced} "
-        f"ELSE {replaced} END"
+        "CASE WHEN s IS NULL THEN '' "
+        f"WHEN {_PLAIN_FIRST} AND NOT (contains(s, chr(0)) OR {_NEEDS_QUOTES}) THEN s "
+        f"ELSE {quote} || {mark} || {written} || {quote} END"
     )
 
 

@@ -140,12 +140,9 @@ def core_summary_lines_sql() -> str:
 SELECT concat_ws(',',
         $granularity,
         $period_start,
-        csv_cell(safe_cell($publisher)),
+        text_cell($publisher),
         kind,
-        csv_cell(safe_cell(CASE kind
-            WHEN 'repository' THEN namespace || '/' || repository
-            WHEN 'tag' THEN namespace || '/' || repository || ':' || reference
-            ELSE namespace || '/' || repository || '@' || reference END)),
+        text_cell(name),
         CAST(pull_by_tag + pull_by_digest AS VARCHAR),
         CAST(version_check AS VARCHAR),
         CAST(pull_by_tag + pull_by_digest + version_check AS VARCHAR)
@@ -154,7 +151,10 @@ FROM (
     SELECT *,
         CASE WHEN level = 'repository' THEN 'repository'
              WHEN contains(reference, ':') THEN 'digest'
-             ELSE 'tag' END AS kind
+             ELSE 'tag' END AS kind,
+        CASE WHEN level = 'repository' THEN namespace || '/' || repository
+             WHEN contains(reference, ':') THEN namespace || '/' || repository || '@' || reference
+             ELSE namespace || '/' || repository || ':' || reference END AS name
     FROM summary_rows
     WHERE level <> 'namespace'
 )
@@ -178,20 +178,20 @@ def core_trends_lines_sql() -> str:
 SELECT concat_ws(',',
         $granularity,
         $period_start,
-        csv_cell(safe_cell($publisher)),
-        csv_cell(safe_cell(namespace || '/' || repository)),
-        csv_cell(safe_cell(namespace)),
-        csv_cell(safe_cell(country)),
-        csv_cell(safe_cell(CASE WHEN cloud = '' THEN 'no csp' ELSE cloud END)),
-        csv_cell(safe_cell(tool)),
-        csv_cell(safe_cell(CASE WHEN tag = '' THEN '\\N' ELSE tag END)),
+        text_cell($publisher),
+        text_cell(namespace || '/' || repository),
+        text_cell(namespace),
+        text_cell(country),
+        text_cell(CASE WHEN cloud = '' THEN 'no csp' ELSE cloud END),
+        text_cell(tool),
+        text_cell(CASE WHEN tag = '' THEN '\\N' ELSE tag END),
         CAST(data_downloads AS VARCHAR),
         CAST(version_checks AS VARCHAR),
         CAST(data_downloads + version_checks AS VARCHAR),
         CAST(unique_authenticated_users AS VARCHAR),
         CAST(unique_unauthenticated_users AS VARCHAR),
-        csv_cell(safe_cell(category)),
-        csv_cell(safe_cell(use_case))
+        text_cell(category),
+        text_cell(use_case)
     ) || chr(13) || chr(10) AS line
 FROM trend_rows
 ORDER BY namespace, repository, tag, country, cloud, tool
@@ -211,9 +211,9 @@ def co_usage_lines_sql() -> str:
 SELECT concat_ws(',',
         $granularity,
         $period_start,
-        csv_cell(safe_cell($publisher)),
-        csv_cell(safe_cell(namespace || '/' || repository)),
-        csv_cell(safe_cell(paired_namespace || '/' || paired_repository)),
+        text_cell($publisher),
+        text_cell(namespace || '/' || repository),
+        text_cell(paired_namespace || '/' || paired_repository),
         CAST(users AS VARCHAR),
         CAST(total_users AS VARCHAR),
         CAST(CAST(floor(hundredths / 100) AS BIGINT) AS VARCHAR) || '.'

@@ -3,18 +3,18 @@ r"""The four dataviews as SQL over a period's actions, one namespace at a time (
 
 Column lists and order are the export contract (docs/exports.md). Each query yields a single
 column, ``line``: the row's CSV text with its CRLF, so the engine does all the formatting and
-the files are its output bytes. Every text cell goes through ``safe_cell``
+the files are its output bytes. Every text cell goes through ``text_cell``
 (:mod:`pullstats.csv_cells`), so no cell can start a spreadsheet formula or hold a NUL; only
-the cells pullstats formats itself (times, days, counts) do without it. ``safe_cell`` and
-``csv_cell`` are declared here as :class:`~pullstats.steps.Function`\ s, which an engine
-defines before it runs a step that calls them. Pure.
+the cells pullstats formats itself (times, days, counts) do without it. ``text_cell`` is
+declared here as a :class:`~pullstats.steps.Function`, which an engine defines before it runs
+a step that calls it. Pure.
 """
 
 from __future__ import annotations
 
 import enum
 
-from pullstats.csv_cells import safe_cell_sql
+from pullstats.csv_cells import text_cell_sql
 from pullstats.dvp_columns import COUNT_COLUMNS, RAW_COLUMNS
 from pullstats.steps import Function
 
@@ -32,21 +32,9 @@ SUMMARY_KEYS = {
     Dataview.NAMESPACE_SUMMARY: ("namespace",),
 }
 
-#: One CSV cell (RFC 4180): quoted only when it holds a comma, a double quote or a line break;
-#: NULL and empty text are an empty cell, never ``""``.
-CSV_CELL_SQL = (
-    "CASE WHEN s IS NULL THEN '' "
-    "WHEN contains(s, '\"') OR contains(s, ',') OR contains(s, chr(10)) "
-    "OR contains(s, chr(13)) THEN '\"' || replace(s, '\"', '\"\"') || '\"' "
-    "ELSE s END"
-)
-
-#: The functions of the lines' SQL: ``safe_cell`` (formulas and NULs, :mod:`pullstats.csv_cells`)
-#: and ``csv_cell``; a text cell is ``csv_cell(safe_cell(column))``.
-CELL_FUNCTIONS = (
-    Function("safe_cell", ("s",), safe_cell_sql),
-    Function("csv_cell", ("s",), lambda: CSV_CELL_SQL),
-)
+#: The function of the lines' SQL: a text cell is ``text_cell(column)``, :mod:`pullstats.csv_cells`'
+#: rule against formulas and NULs and the CSV quoting in one expression.
+CELL_FUNCTIONS = (Function("text_cell", ("s",), text_cell_sql),)
 
 
 _LEVEL = {
@@ -68,7 +56,7 @@ def header_line(view: Dataview) -> bytes:
 
 def _text(column: str) -> str:
     """A text column's cell: neutralised, then quoted as CSV needs."""
-    return f"csv_cell(safe_cell({column}))"
+    return f"text_cell({column})"
 
 
 def _line(cells: list[str]) -> str:
