@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from pullstats.config import Settings
+from pullstats.db.engine import make_engine
+from pullstats.db.migrate import ensure_schema
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
 from pullstats.lake_schema import ACTIONS, IMPORTED_TRENDS
@@ -173,6 +176,8 @@ def only_on_sqlite(why: str) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _postgres is not None:
         _postgres.close()
+    if _catalog_template is not None:
+        shutil.rmtree(_catalog_template.parent, ignore_errors=True)
 
 
 def _code_names(code: Any) -> set[str]:
@@ -241,9 +246,37 @@ def settings(data_dir: Path) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = Runtime.open(settings)
+    rt = fresh_runtime(settings)
     yield rt
     rt.close()
+
+
+_catalog_template: Path | None = None
+
+
+def fresh_runtime(settings: Settings) -> Runtime:
+    """``Runtime.open(settings)``, a new default SQLite catalog first copied from one the
+    migrations made once in this worker.
+
+    Running the fifteen migrations costs 50-100 ms a catalog, which the suite paid for each of
+    its hundreds of fresh data dirs. The copy is the same file: the migrations' tables, empty,
+    at the newest revision; opening it records the keys as on a new catalog. Creating a
+    catalog is tested on its own (tests/accounts/test_migrations.py, `pullstats db upgrade`).
+    """
+    global _catalog_template
+    catalog = settings.paths.root / "catalog.sqlite3"
+    if settings.database_url is None and not catalog.exists():
+        if _catalog_template is None:
+            template = Path(tempfile.mkdtemp(prefix="pullstats-catalog-")) / "catalog.sqlite3"
+            engine = make_engine(f"sqlite:///{template}")
+            try:
+                ensure_schema(engine)
+            finally:
+                engine.dispose()
+            _catalog_template = template
+        settings.paths.ensure()
+        shutil.copyfile(_catalog_template, catalog)
+    return Runtime.open(settings)
 
 
 def actions_table(rows: list[dict[str, object]]) -> pa.Table:

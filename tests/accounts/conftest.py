@@ -33,6 +33,7 @@ from tests.conftest import (
     ON_POSTGRESQL,
     cli_env,
     fresh_postgres_url,
+    fresh_runtime,
     require_e2e_mark,
 )
 
@@ -68,7 +69,7 @@ def make_settings(data_dir: Path, database_url: str | None) -> Callable[..., Set
 
 @pytest.fixture
 def accounts_runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
-    runtime = Runtime.open(make_settings())
+    runtime = fresh_runtime(make_settings())
     yield runtime
     runtime.close()
 

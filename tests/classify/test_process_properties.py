@@ -40,7 +40,7 @@ from pullstats.duckdb_engine import connect
 from pullstats.lake.compaction import IP_HASH_KEY
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings, write_spool_lines
+from tests.conftest import catalog_settings, fresh_runtime, write_spool_lines
 
 START = dt.date(2026, 10, 3)  # Saturday: the stream crosses a week boundary
 DAYS = 3
@@ -65,7 +65,7 @@ def spool(runtime: Runtime, table: pa.Table) -> None:
 
 
 def open_runtime(data_dir: Path, key_from: Path | None = None) -> Runtime:
-    runtime = Runtime.open(catalog_settings(data_dir))
+    runtime = fresh_runtime(catalog_settings(data_dir))
     if key_from is not None:  # the same HMAC key, so ip_hash values can be compared
         runtime.paths.keys.mkdir(parents=True, exist_ok=True)
         shutil.copy(key_from / "keys" / IP_HASH_KEY, runtime.paths.keys / IP_HASH_KEY)

@@ -65,7 +65,7 @@ from pullstats.rollups.trend_series import TrendsQuery, trend_series
 from pullstats.rollups.trends import REPORT_GROUPING
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import catalog_settings, write_spool
+from tests.conftest import catalog_settings, fresh_runtime, write_spool
 
 START = datetime(2026, 1, 26, tzinfo=UTC)  # Monday of 2026-W05, whose Sunday is 1 February
 DAYS = 14
@@ -124,7 +124,7 @@ def test_summary_exports_equal_the_rollups_and_the_api(
     hub_summaries: dict[str, Counts],
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        runtime = Runtime.open(catalog_settings(Path(scratch) / "data"))
+        runtime = fresh_runtime(catalog_settings(Path(scratch) / "data"))
         try:
             _load(runtime, Path(scratch), requests, hub_raw, hub_summaries)
             result = export_closed(runtime, now=end_of_day(THROUGH))
