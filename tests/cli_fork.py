@@ -5,7 +5,7 @@ a simple command's second, 1.4 s for ``serve``) again; a suite runs the command 
 times and starts a hundred servers. A *fork server* pays them once per test worker: a plain
 child process imports ``pullstats.cli.main`` and the server's modules, and then, for each
 command, forks a child that takes the command's environment, working directory, standard input
-and output files, and runs the same ``app`` that ``python -m pullstats`` runs. The command
+and output files, and runs what ``python -m pullstats`` runs (``cli.main.run``). The command
 still runs in a process of its own, with its own exit status and signals; only the imports are
 shared. A command is either *run* (the fork server waits for it and answers its status) or
 *started* (it answers the child's pid at once: a server, stopped by a signal, whose status the
@@ -13,7 +13,8 @@ test asks for with *poll*). ``PULLSTATS_TEST_SPAWN_CLI=1`` spawns ``python -m pu
 every command instead, the way an operator's shell does.
 
 The fork server is single-threaded and never runs a command itself, so every fork starts from
-the same freshly imported state: imports only, no threads, no open connections.
+the same freshly imported state: imports and the bundled address tables only, no threads,
+no open connections.
 """
 
 from __future__ import annotations
@@ -64,10 +65,10 @@ def _run_child(request: dict[str, Any]) -> None:
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.argv = ["pullstats", *request["args"]]
-        from pullstats.cli.main import app
+        from pullstats.cli.main import run
 
         try:
-            app(prog_name="pullstats")
+            run()  # what the installed script and `python -m pullstats` run
             code = 0
         except SystemExit as exit_:
             code = _exit_code(exit_.code)
@@ -87,6 +88,11 @@ def _run_child(request: dict[str, Any]) -> None:
 #: imported once here, before any fork (leaving one out costs time, never correctness)
 PRELOAD = (
     "pullstats.cli.main",
+    "pullstats.pipeline",
+    "pullstats.exports.closing",
+    "pullstats.importers.log_import",
+    "pullstats.importers.dockerhub_csv",
+    "pullstats.client",
     "pullstats.api.app",
     "pullstats.api.http_protocol",
     "uvicorn",
@@ -106,8 +112,24 @@ PRELOAD = (
 
 
 def _preload() -> None:
-    for name in PRELOAD:
-        importlib.import_module(name)
+    # imported as a command imports them, with pandas kept out (cli.main.arrow_without_pandas:
+    # pyarrow would import it for the module-level arrays of the classification); the block
+    # goes again after, and each command's run() sets it up for its own engine
+    from pullstats.cli.main import arrow_without_pandas
+
+    finders = list(sys.meta_path)
+    arrow_without_pandas({})
+    try:
+        for name in PRELOAD:
+            importlib.import_module(name)
+    finally:
+        sys.meta_path[:] = finders
+    # the bundled address tables, which every `process` with new addresses loads (about 0.4 s
+    # of unpickling and building): loaded once here, the same tables, before any fork
+    from pullstats.enrich.bundled import asn_organisations, cloud_ranges
+
+    asn_organisations()
+    cloud_ranges()
 
 
 def _reap(pid: int) -> int | None:
