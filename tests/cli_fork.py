@@ -117,13 +117,16 @@ def _preload() -> None:
     # goes again after, and each command's run() sets it up for its own engine
     from pullstats.cli.main import arrow_without_pandas
 
-    finders = list(sys.meta_path)
+    before = list(sys.meta_path)
     arrow_without_pandas({})
+    block = [finder for finder in sys.meta_path if finder not in before]
     try:
         for name in PRELOAD:
             importlib.import_module(name)
     finally:
-        sys.meta_path[:] = finders
+        # only the block: what the imports added (six's importer of six.moves …) stays
+        for finder in block:
+            sys.meta_path.remove(finder)
     # the bundled address tables, which every `process` with new addresses loads (about 0.4 s
     # of unpickling and building): loaded once here, the same tables, before any fork
     from pullstats.enrich.bundled import asn_organisations, cloud_ranges
