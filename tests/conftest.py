@@ -264,8 +264,10 @@ def fresh_runtime(settings: Settings) -> Runtime:
     catalog is tested on its own (tests/accounts/test_migrations.py, `pullstats db upgrade`).
     """
     global _catalog_template
-    catalog = settings.paths.root / "catalog.sqlite3"
-    if settings.database_url is None and not catalog.exists():
+    if settings.database_url is not None:  # not the default SQLite file: nothing to copy
+        return Runtime.open(settings)
+    catalog = Path(str(make_url(settings.database_url_value).database))
+    if not catalog.exists():
         if _catalog_template is None:
             template = Path(tempfile.mkdtemp(prefix="pullstats-catalog-")) / "catalog.sqlite3"
             engine = make_engine(f"sqlite:///{template}")
