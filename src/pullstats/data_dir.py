@@ -58,6 +58,12 @@ class DataDir:
         return self.root / "tmp"
 
     @property
+    def cache(self) -> Path:
+        """What is built from installed packages' data and kept between commands (the
+        enrichment's address tables): any file here may be deleted."""
+        return self.root / "cache"
+
+    @property
     def keys(self) -> Path:
         return self.keys_dir if self.keys_dir is not None else self.root / "keys"
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,6 +68,26 @@ def test_lookup_matches_python(blocks: list, data: st.DataObject) -> None:
     candidates += ["not an address", "", "::ffff:10.1.2.3"]
     found = table.lookup(address_keys(candidates), len(candidates)).tolist()
     assert found == [_expected(blocks, address) for address in candidates]
+    # and as the data dir's cache keeps it: through an .npz file and back
+    copy = PrefixTable.from_arrays(_through_npz(table.arrays()))
+    assert copy.size == len(blocks)
+    assert copy.lookup(address_keys(candidates), len(candidates)).tolist() == found
+
+
+def _through_npz(arrays: dict) -> dict:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as loaded:
+        return {name: loaded[name] for name in loaded.files}
+
+
+def test_arrays_of_unequal_length_are_refused() -> None:
+    table = PrefixTable([int(ipaddress.IPv4Address("10.0.0.0"))], [8], [7])
+    arrays = table.arrays()
+    arrays["v4.0.values"] = np.array([7, 8], dtype=np.int32)
+    with pytest.raises(ValueError, match="differ in length"):
+        PrefixTable.from_arrays(arrays)
 
 
 def test_mapped_ipv6_is_read_as_ipv4() -> None:

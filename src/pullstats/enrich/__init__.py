@@ -77,6 +77,7 @@ def enrich_addresses(ips: pa.Array, settings: Settings | None = None) -> dict[st
     country_db = settings.geoip_country_db if settings else None
     asn_db = settings.geoip_asn_db if settings else None
     domain_db = settings.geoip_domain_db if settings else None
+    cache = settings.paths.cache if settings else None  # the bundled tables, built once
 
     country = (
         maxmind.countries(country_db, addresses) if country_db else bundled.countries(addresses)
@@ -86,9 +87,9 @@ def enrich_addresses(ips: pa.Array, settings: Settings | None = None) -> dict[st
         names, user_types = maxmind.organisations(asn_db, addresses)
         organisation = np.array(names, dtype=object)
     else:
-        organisation = _names(bundled.asn_organisations(), keys, len(addresses))
+        organisation = _names(bundled.asn_organisations(cache), keys, len(addresses))
         user_types = [""] * len(addresses)
-    host = _names(bundled.cloud_ranges(), keys, len(addresses))
+    host = _names(bundled.cloud_ranges(cache), keys, len(addresses))
     by_name = np.array([provider_of(name) for name in organisation], dtype=object)
     host = np.where(host == "", by_name, host)
     kind = [

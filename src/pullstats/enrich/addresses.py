@@ -9,7 +9,7 @@ whole array of addresses at once with ``searchsorted``.
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,35 @@ class PrefixTable:
         )
         self.size = len(firsts)
 
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The table as named arrays, for a file (``numpy.savez``, no pickle):
+        :meth:`from_arrays` reads them back."""
+        named: dict[str, npt.NDArray[Any]] = {"size": np.array(self.size, dtype=np.int64)}
+        for family, layers in (("v4", self._v4), ("v6", self._v6)):
+            for index, layer in enumerate(layers):
+                for part in _LAYER_PARTS:
+                    named[f"{family}.{index}.{part}"] = getattr(layer, part)
+        return named
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> PrefixTable:
+        """The table :meth:`arrays` gave (``KeyError`` or ``ValueError`` when they are not
+        whole)."""
+        table = cls.__new__(cls)
+        families: dict[str, list[_Layer]] = {}
+        for family in ("v4", "v6"):
+            count = len({name.split(".")[1] for name in arrays if name.startswith(family + ".")})
+            families[family] = [
+                _Layer(*(arrays[f"{family}.{index}.{part}"] for part in _LAYER_PARTS))
+                for index in range(count)
+            ]
+        layers = families["v4"] + families["v6"]
+        if any(not len(layer.firsts) == len(layer.lasts) == len(layer.values) for layer in layers):
+            raise ValueError("a layer's arrays differ in length")
+        table._v4, table._v6 = families["v4"], families["v6"]
+        table.size = int(arrays["size"])
+        return table
+
     def lookup(self, keys: AddressKeys, count: int) -> npt.NDArray[np.int32]:
         """The value for each of ``count`` addresses, :data:`NOT_FOUND` where no block holds it."""
         out = np.full(count, NOT_FOUND, dtype=np.int32)
@@ -133,6 +162,10 @@ class PrefixTable:
                 out[sorted_at[open_[claimed]]] = hits[claimed]
                 open_ = open_[~claimed]
         return out
+
+
+#: A layer's arrays, in :class:`_Layer`'s order.
+_LAYER_PARTS = ("firsts", "lasts", "values")
 
 
 def _packed(numbers: list[int]) -> npt.NDArray[np.bytes_]:
