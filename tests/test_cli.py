@@ -88,6 +88,11 @@ def test_process_and_export_on_an_empty_installation(data_dir: Path) -> None:
     processed = run_cli(data_dir, "process")
     assert processed.returncode == 0, processed.stderr
     assert "processed 0 spool lines" in processed.stdout
+    # every bar ends whole, its clock stopped: an empty spool is not a compaction left at 0/1
+    bars = dict(line.split(maxsplit=1) for line in processed.stderr.splitlines() if "/" in line)
+    assert {name: "0/0" in bar for name, bar in bars.items()} == dict.fromkeys(
+        ("compact", "classify", "roll"), True
+    ), processed.stderr
     exported = run_cli(data_dir, "export")
     assert exported.returncode == 0, exported.stderr
     assert "exported 0 namespace periods" in exported.stdout

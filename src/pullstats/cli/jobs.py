@@ -68,7 +68,9 @@ def run_process(
             )
 
         def classify_total(total: int) -> None:
-            bars.update(compacting, total=bars.tasks[compacting].completed or 1)
+            # compaction is over: its bar full and its clock stopped, an empty spool included
+            done = bars.tasks[compacting].completed
+            bars.update(compacting, total=done, completed=done)
             bars.start_task(classifying)
             bars.update(classifying, total=total, visible=True)
 
