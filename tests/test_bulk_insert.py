@@ -1,4 +1,4 @@
-"""``db.bulk.insert_rows``: rows written straight to the driver (PostgreSQL ``COPY``, SQLite
+"""``db.bulk.insert_columns``: rows written straight to the driver (PostgreSQL ``COPY``, SQLite
 ``executemany``) read back through the ORM exactly as given, on the suite's catalog: text that
 ``COPY``'s own format would take for a separator, an escape or a NULL, dates, large integers."""
 
@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
-from pullstats.db.bulk import insert_rows
+from pullstats.db.bulk import insert_columns
 from pullstats.db.models import TrendRollup
 from pullstats.runtime import Runtime
 from tests.conftest import catalog_settings
@@ -33,9 +34,20 @@ def test_rows_read_back_as_given(tmp_path: Path) -> None:
                  0, 0, 0))  # fmt: skip
     runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
+        table = TrendRollup.__table__
+        monthly = [row for row in rows if row[0] == "month"]
         with runtime.sessions.begin() as session:
-            insert_rows(session, TrendRollup.__table__, COLUMNS, iter(rows))
-            insert_rows(session, TrendRollup.__table__, COLUMNS, [])
+            # the month's rows with their period fixed (given once), the week's given in full
+            insert_columns(
+                session,
+                table,
+                {name: [row[i] for row in monthly] for i, name in enumerate(COLUMNS) if i > 1},
+                fixed={"period_kind": "month", "period_start": date(2026, 1, 1)},
+            )
+            insert_columns(session, table, {name: [rows[-1][i]] for i, name in enumerate(COLUMNS)})
+            insert_columns(session, table, {name: [] for name in COLUMNS})
+            with pytest.raises(ValueError, match="different lengths"):
+                insert_columns(session, table, {"grouped_by": ["", ""], "namespace": ["a"]})
         with runtime.sessions() as session:
             stored = session.execute(
                 select(*(getattr(TrendRollup, column) for column in COLUMNS))

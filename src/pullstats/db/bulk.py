@@ -2,49 +2,78 @@
 
 The ORM's bulk insert spends about 20 µs a row in Python, most of a ``process`` run's time once
 the trends rollup keeps its groupings. Here the rows go to the driver as they are: PostgreSQL
-``COPY``, and the driver's ``executemany`` elsewhere (SQLite). The values are plain strings,
-integers and dates; a column's type converts a value only where the driver would not (SQLite
-keeps a date as its ISO text, as SQLAlchemy's ``Date`` does).
+``COPY``, and the driver's ``executemany`` elsewhere (SQLite). They are given column by column
+(a rollup step's Arrow columns as lists), so a value is converted once per column where it
+must be, and the rows are made by ``zip``, with no Python code run per row. The values are
+plain strings, integers and dates; a column's type converts them only where the driver would
+not, and a date goes to SQLite as its ISO text, as SQLAlchemy's ``Date`` keeps it there (and
+not through the driver's own date adapter, deprecated since Python 3.12 and a call per row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Date, Dialect, Table
 from sqlalchemy.orm import Session
 
 
-def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+def insert_columns(
+    session: Session,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    fixed: Mapping[str, Any] | None = None,
 ) -> None:
-    """Insert ``rows`` (values in ``columns``' order) into ``table`` within the session's
-    transaction."""
+    """Insert the rows whose values are ``columns``' (each the same length) into ``table``,
+    within the session's transaction; ``fixed``: columns with one value for every row."""
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths for {table.name}: {sorted(lengths)}")
+    count = lengths.pop() if lengths else 0
+    if count == 0:
+        return
     connection = session.connection()
     dialect = connection.dialect
+    given: dict[str, Sequence[Any]] = {
+        name: [value] * count for name, value in (fixed or {}).items()
+    }
+    given.update(columns)
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(column) for column in columns)
+    names = ", ".join(quote(column) for column in given)
     target = quote(table.name)
     if dialect.name == "postgresql":
         driver = connection.connection.driver_connection
         statement = f"COPY {target} ({names}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
+            for row in zip(*given.values(), strict=True):
                 copy.write_row(row)
         return
-    processors = [table.c[column].type.bind_processor(dialect) for column in columns]
-    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
-    if converting:
-        rows = (_converted(row, converting) for row in rows)
-    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(columns))
-    batch = list(rows)
-    if batch:
-        connection.exec_driver_sql(f"INSERT INTO {target} ({names}) VALUES ({marks})", batch)
+    for name, values in given.items():
+        given[name] = _bound(table, dialect, name, values, fixed=name in (fixed or {}))
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(given))
+    connection.exec_driver_sql(
+        f"INSERT INTO {target} ({names}) VALUES ({marks})",
+        list(zip(*given.values(), strict=True)),
+    )
 
 
-def _converted(row: Sequence[Any], converting: list[tuple[int, Any]]) -> tuple[Any, ...]:
-    values = list(row)
-    for index, process in converting:
-        values[index] = process(values[index])
-    return tuple(values)
+def _bound(
+    table: Table, dialect: Dialect, name: str, values: Sequence[Any], *, fixed: bool
+) -> Sequence[Any]:
+    """``values`` as the driver takes them for column ``name`` (a fixed column's one value is
+    converted once)."""
+    column_type = table.c[name].type
+    process = column_type.bind_processor(dialect)
+    if process is None and isinstance(column_type, Date) and dialect.name == "sqlite":
+        process = _iso_date
+    if process is None:
+        return values
+    if fixed:
+        return [process(values[0])] * len(values)
+    return [process(value) for value in values]
+
+
+def _iso_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()

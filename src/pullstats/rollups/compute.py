@@ -42,7 +42,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session
 
 from pullstats import lake_files
-from pullstats.db.bulk import insert_rows
+from pullstats.db.bulk import insert_columns
 from pullstats.db.models import (
     Base,
     BreakdownRollup,
@@ -120,13 +120,11 @@ def rollup_periods(
 
 def _insert(session: Session, table: type[Base], period: Period, rows: pa.Table) -> None:
     """A step's rows into ``table``, stamped with their period."""
-    stamp = (period.kind.value, period.start)
-    columns = [column.to_pylist() for column in rows.columns]
-    insert_rows(
+    insert_columns(
         session,
         cast(Table, table.__table__),
-        ("period_kind", "period_start", *rows.column_names),
-        ((*stamp, *values) for values in zip(*columns, strict=True)),
+        {name: rows[name].to_pylist() for name in rows.column_names},
+        fixed={"period_kind": period.kind.value, "period_start": period.start},
     )
 
 
