@@ -28,6 +28,7 @@ from pullstats.classify.actions import (
     _hashes_collide,
     _read_sorted_requests,
     actions_of,
+    classify_days,
     partition_gaps,
 )
 from pullstats.classify.rules import group_requests
@@ -199,6 +200,18 @@ def test_rerunning_process_changes_nothing(one_batch: Processed) -> None:
     assert rebuilt.actions == sum(pq.read_metadata(p).num_rows for p in _paths(processed))
     assert action_files(processed) == files
     assert rollups(processed) == rows
+
+
+def test_runs_of_one_day_give_the_actions_of_one_run(one_batch: Processed) -> None:
+    """``classify_days`` reads each run of days while it groups the run before: runs of one
+    day, each read with the end of the day before and the start of the day after, write the
+    same action files as the stream's days classified as one run."""
+    processed = one_batch.runtime
+    files = action_files(processed)
+    days = [START + dt.timedelta(days=n) for n in range(-1, DAYS + 1)]
+    written = classify_days(processed, days, span=1)
+    assert written == sum(pq.read_metadata(p).num_rows for p in _paths(processed)) > 500
+    assert action_files(processed) == files
 
 
 def _paths(runtime: Runtime) -> list[Path]:

@@ -64,18 +64,34 @@ def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date,
 
 
 def classify_days(
-    runtime: Configured, days: Iterable[date], on_range: Callable[[int], None] | None = None
+    runtime: Configured,
+    days: Iterable[date],
+    on_range: Callable[[int], None] | None = None,
+    *,
+    span: int = CHUNK_DAYS,
 ) -> int:
-    """Rewrite the actions of every day in ``days``; returns the number of actions written.
+    """Rewrite the actions of every day in ``days``, in runs of at most ``span`` days;
+    returns the number of actions written.
 
-    Days are written by a pool of threads (compressing Parquet releases the GIL) while the
-    next run of days is read and classified; a run is reported once its days are written.
+    Three things overlap: a thread reads the next run of days' sorted requests (DuckDB, on
+    its own threads) while this one groups the run before into actions (Arrow and NumPy,
+    mostly without the GIL), and a pool of threads writes the days classified before
+    (compressing Parquet releases the GIL). A run is reported once its days are written.
     """
     total = 0
-    with ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool:
+    ranges = day_ranges(days, span)
+    with (
+        ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="day-reader") as reader,
+    ):
         pending: list[tuple[list[Future[int]], int]] = []
-        for first, last in day_ranges(days):
-            pending.append((_classify_range(runtime, first, last, pool), (last - first).days + 1))
+        reads = [reader.submit(_read_range, runtime, *ranges[0])] if ranges else []
+        for index, (first, last) in enumerate(ranges):
+            read = reads.pop()
+            if index + 1 < len(ranges):  # at most two runs' requests in memory at once
+                reads.append(reader.submit(_read_range, runtime, *ranges[index + 1]))
+            writes = _classify_range(runtime, first, last, read.result(), pool)
+            pending.append((writes, (last - first).days + 1))
             while len(pending) > 1:  # the run before this one: written meanwhile
                 total += _finish(pending.pop(0), on_range)
         while pending:
@@ -95,14 +111,26 @@ def request_files(runtime: Configured, first: date, last: date) -> list[str]:
     return lake_files.request_files(runtime.settings, first, last)
 
 
-def _classify_range(
-    runtime: Configured, first: date, last: date, pool: ThreadPoolExecutor
-) -> list[Future[int]]:
-    """Classify the days from ``first`` to ``last``; their writes, handed to ``pool``."""
+def _read_range(
+    runtime: Configured, first: date, last: date
+) -> tuple[pa.Table | None, pa.Table | None]:
+    """What classifying ``first``..``last`` starts from: their sorted requests (DuckDB), or
+    on Spark their actions already."""
     if runtime.settings.engine == "spark":
-        requests, actions = None, _spark_actions(runtime, first, last)
-    else:
-        requests, actions = _read_sorted_requests(runtime, first, last), None
+        return None, _spark_actions(runtime, first, last)
+    return _read_sorted_requests(runtime, first, last), None
+
+
+def _classify_range(
+    runtime: Configured,
+    first: date,
+    last: date,
+    read: tuple[pa.Table | None, pa.Table | None],
+    pool: ThreadPoolExecutor,
+) -> list[Future[int]]:
+    """Classify the days from ``first`` to ``last`` from what :func:`_read_range` read;
+    their writes, handed to ``pool``."""
+    requests, actions = read
     if requests is not None:
         gaps_and_starts = _gaps_and_starts(requests)  # once: the collision check needs them too
         if _hashes_collide(requests, gaps_and_starts[1]):
