@@ -3,11 +3,11 @@
 The ORM's bulk insert spends about 20 µs a row in Python, most of a ``process`` run's time once
 the trends rollup keeps its groupings. Here the rows go to the driver as they are: PostgreSQL
 ``COPY``, and the driver's ``executemany`` elsewhere (SQLite). They are given column by column
-(a rollup step's Arrow columns as lists), so a value is converted once per column where it
-must be, and the rows are made by ``zip``, with no Python code run per row. The values are
-plain strings, integers and dates; a column's type converts them only where the driver would
-not, and a date goes to SQLite as its ISO text, as SQLAlchemy's ``Date`` keeps it there (and
-not through the driver's own date adapter, deprecated since Python 3.12 and a call per row).
+(a rollup step's Arrow columns as lists) and the period once, so a value is converted per
+column where it must be, and the rows are made by ``zip``, in C. The values are plain
+strings, integers and dates; a column's type converts them only where the driver would not,
+and a date goes to SQLite as its ISO text, as SQLAlchemy's ``Date`` keeps it there (not
+through the driver's own date adapter: deprecated since Python 3.12, and a call per row).
 """
 
 from __future__ import annotations
@@ -50,12 +50,13 @@ def insert_columns(
             for row in zip(*given.values(), strict=True):
                 copy.write_row(row)
         return
-    for name, values in given.items():
-        given[name] = _bound(table, dialect, name, values, fixed=name in (fixed or {}))
-    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(given))
+    bound = [
+        _bound(table, dialect, name, values, fixed=name in (fixed or {}))
+        for name, values in given.items()
+    ]
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(bound))
     connection.exec_driver_sql(
-        f"INSERT INTO {target} ({names}) VALUES ({marks})",
-        list(zip(*given.values(), strict=True)),
+        f"INSERT INTO {target} ({names}) VALUES ({marks})", list(zip(*bound, strict=True))
     )
 
 
