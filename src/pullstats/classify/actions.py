@@ -43,7 +43,8 @@ ACTION_COLUMNS = ACTIONS.columns
 #: How many days are read and classified together. Two runs are in memory at once (one read
 #: while the other is grouped). The month's benchmark log (2 M requests), classification and
 #: ``process``'s peak RSS by run length, same machine and session: 14 days 2.15–2.47 s and
-#: 1.75–1.84 GB; 7 days 1.81–2.08 s and 0.95–1.18 GB; 3 days 1.81–2.14 s and 0.71–0.75 GB.
+#: 1,707–1,796 MiB; 7 days 1.81–2.08 s and 927–1,149 MiB; 3 days 1.81–2.14 s and 696–730 MiB
+#: (docs/benchmarks.md).
 #: A week keeps the runs (each a job on Spark) few.
 CHUNK_DAYS = 7
 #: Threads writing the days' Parquet files.
