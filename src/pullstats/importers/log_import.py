@@ -114,8 +114,8 @@ def import_logs(
     result = ImportResult()
     result.sources = [SourceReport("stdin" if name == STDIN else name) for name in sources]
     # the enrichment's bundled tables load while the lines are read and parsed
-    settings = runtime.settings
-    bundled.load_in_background(asn=settings.geoip_asn_db is None, cache=settings.paths.cache)
+    asn = runtime.settings.geoip_asn_db is None
+    bundled.load_in_background(asn=asn, cache=runtime.paths.cache)
     with job_lock(runtime), contextlib.closing(connect(runtime.settings)) as db:
         guard = None if allow_overlap else _OverlapGuard(runtime, db)
         if guard is not None and not guard.active:

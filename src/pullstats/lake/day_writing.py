@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -45,10 +45,12 @@ def write_days(
         for start in range(0, len(days), GROUP_DAYS):
             group = days[start : start + GROUP_DAYS]
             db.execute(f"CREATE TABLE {table} AS {rows(group[0], group[-1])}")
+            futures = [pool.submit(_write_day, db, table, day, staging) for day in group]
             try:
-                files = pool.map(lambda day: _write_day(db, table, day, staging), group)
-                written.update(zip(group, files, strict=True))
+                for day, future in zip(group, futures, strict=True):
+                    written[day] = future.result()
             finally:
+                wait(futures)  # when one fails, the other copy may still be reading the table
                 db.execute(f"DROP TABLE IF EXISTS {table}")
     return written
 
