@@ -14,7 +14,7 @@ Days are rewritten whole and atomically, so re-running changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
@@ -44,27 +44,41 @@ ACTION_COLUMNS = ACTIONS.columns
 #: while the other is grouped). The month's benchmark log (2 M requests), classification and
 #: ``process``'s peak RSS by run length, same machine and session: 14 days 2.15–2.47 s and
 #: 1,707–1,796 MiB; 7 days 1.81–2.08 s and 927–1,149 MiB; 3 days 1.81–2.14 s and 696–730 MiB
-#: (docs/benchmarks.md).
-#: A week keeps the runs (each a job on Spark) few.
+#: (docs/benchmarks.md). A week keeps the runs (each a job on Spark) few.
 CHUNK_DAYS = 7
+#: The most request Parquet a run reads, unless it is one day: a run's requests take about ten
+#: times their Parquet size in memory once read (the month's 14 days: 28 MB of files, 284 MB
+#: read), and two runs are held at once, so a busy registry's week is read in shorter runs.
+RUN_BYTES = 48 * 1024 * 1024
 #: Threads writing the days' Parquet files.
 DAY_WRITERS = 2
 #: How much of the day before a range is read for every partition (see _read_sorted_requests).
 CONTEXT_US = 10 * 60 * 1_000_000
 
 
-def day_ranges(days: Iterable[date], span: int = CHUNK_DAYS) -> list[tuple[date, date]]:
-    """Runs of consecutive days, each at most ``span`` long."""
+def day_ranges(
+    days: Iterable[date],
+    span: int = CHUNK_DAYS,
+    sizes: Mapping[date, int] | None = None,
+    max_bytes: int = RUN_BYTES,
+) -> list[tuple[date, date]]:
+    """Runs of consecutive days, each at most ``span`` long and, given each day's bytes of
+    requests (``sizes``), at most ``max_bytes`` unless it is a single day."""
     ranges: list[tuple[date, date]] = []
+    held = 0  # bytes of the last run
     for day in sorted(set(days)):
+        size = sizes.get(day, 0) if sizes is not None else 0
         if (
             ranges
             and day - ranges[-1][1] == timedelta(days=1)
             and (day - ranges[-1][0]).days < span
+            and held + size <= max_bytes
         ):
             ranges[-1] = (ranges[-1][0], day)
+            held += size
         else:
             ranges.append((day, day))
+            held = size
     return ranges
 
 
@@ -84,7 +98,10 @@ def classify_days(
     (compressing Parquet releases the GIL). A run is reported once its days are written.
     """
     total = 0
-    ranges = day_ranges(days, span)
+    days = set(days)
+    lake = runtime.settings.lake
+    sizes = {day: sum(map(lake.size_of, request_files(runtime, day, day))) for day in days}
+    ranges = day_ranges(days, span, sizes)
     with (
         ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="day-reader") as reader,
