@@ -37,10 +37,12 @@ def _rows(first: date, last: date) -> str:
     )
 
 
-def test_every_day_gets_exactly_its_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("count", [1, GROUP_DAYS + 1, GROUP_DAYS * 2 + 3])
+def test_every_day_gets_exactly_its_rows(tmp_path: Path, count: int) -> None:
+    """One day (copied straight from the batch), a group and a day, and groups over a gap
+    (each covers its first to its last day)."""
     db = duckdb.connect(":memory:")
-    # more days than a group holds, with a gap: groups cover their first to last day
-    days = [FIRST + timedelta(days=n) for n in range(GROUP_DAYS * 2 + 3) if n != 5]
+    days = [FIRST + timedelta(days=n) for n in range(count) if n != 5]
     ids = _batch(db, days)
     written = write_days(db, _rows, days, tmp_path)
     assert sorted(written) == days

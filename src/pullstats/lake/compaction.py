@@ -312,8 +312,6 @@ class RequestWriter:
 
         Days are copied out two at a time (:mod:`pullstats.lake.day_writing`), one query per
         day rather than ``PARTITION_BY``: DuckDB's partitioned writer costs twice as much.
-        zstd level 1: files as small as at the default level (random ids and hashes
-        dominate), a quarter less CPU.
         """
         batch_id = uuid.uuid4().hex
         staging = self._runtime.paths.tmp / f"compact-{batch_id}"

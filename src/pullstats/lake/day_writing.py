@@ -7,7 +7,8 @@ every cursor of it can read (the batch and the run's address and agent tables ar
 tables of the writer's connection, which no other cursor sees), and two threads copy its days
 out, each on a cursor of its own. October's 31 days of 2 M requests: 2.7–3.0 s a day at a
 time, 1.9–2.0 s this way, with 0.7 s more CPU (docs/benchmarks.md). Groups of
-:data:`GROUP_DAYS` bound what is held at once to a part of the batch.
+:data:`GROUP_DAYS` bound what is held at once to a part of the batch; a group of one day (a
+spool batch of one day, the usual case of ``process``) is copied straight from the batch.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def write_days(
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="day-file") as pool:
         for start in range(0, len(days), GROUP_DAYS):
             group = days[start : start + GROUP_DAYS]
+            if len(group) == 1:  # nothing to share: straight from the batch
+                day = group[0]
+                written[day] = _copy(db, rows(day, day), _file(staging, day))
+                continue
             db.execute(f"CREATE TABLE {table} AS {rows(group[0], group[-1])}")
             futures = [pool.submit(_write_day, db, table, day, staging) for day in group]
             try:
@@ -56,21 +61,32 @@ def write_days(
 
 
 def _write_day(db: duckdb.DuckDBPyConnection, table: str, day: date, staging: Path) -> Path:
-    file = staging / f"{day.isoformat()}.parquet"
+    """Copy ``day``'s rows of the shared ``table``, on a connection of its own to the same
+    database."""
     start = day_micros(day)
-    cursor = db.cursor()  # a connection of its own to the same database: the table is there
+    cursor = db.cursor()
     try:
-        cursor.execute(
-            f"""
-            COPY (
-                SELECT * FROM {table}
-                WHERE ts >= make_timestamp({start}) AND ts < make_timestamp({start + DAY_US})
-            )
-            TO {sql_text(file)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)
-            """
+        return _copy(
+            cursor,
+            f"SELECT * FROM {table}"
+            f" WHERE ts >= make_timestamp({start}) AND ts < make_timestamp({start + DAY_US})",
+            _file(staging, day),
         )
     finally:
         cursor.close()
+
+
+def _file(staging: Path, day: date) -> Path:
+    return staging / f"{day.isoformat()}.parquet"
+
+
+def _copy(cursor: duckdb.DuckDBPyConnection, query: str, file: Path) -> Path:
+    """``query``'s rows into the Parquet ``file``, fsynced. zstd level 1: files as small as at
+    the default level (random ids and hashes dominate), a quarter less CPU."""
+    cursor.execute(
+        f"COPY ({query}) TO {sql_text(file)}"
+        " (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+    )
     with open(file, "rb") as handle:
         os.fsync(handle.fileno())
     return file
