@@ -56,7 +56,7 @@ def test_the_asn_table_is_read_back_as_it_was_built(tmp_path: Path) -> None:
     assert answers == _answers(built, addresses)
     assert answers[-3] == "GOOGLE" and answers[-1] == ""
     assert sum(1 for name in answers if name) > 1000  # most public addresses have a network
-    # and enrichment with a data dir's settings answers from it
+    # and later lookups in the process, with a cache folder or without, get that table
     assert bundled.asn_organisations() is read
 
 
