@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from pullstats.classify.actions import day_ranges
+from pullstats.classify.runs import day_ranges
 
 D = date(2026, 10, 1)
 

@@ -14,7 +14,7 @@ Days are rewritten whole and atomically, so re-running changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
@@ -27,6 +27,7 @@ from pullstats import lake_files
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
 from pullstats.classify.grouping import group_columns
 from pullstats.classify.rules import RULESET_VERSION
+from pullstats.classify.runs import CHUNK_DAYS, RequestFiles, day_ranges
 from pullstats.classify.steps import (
     ACTIONS_STEP,
     IMPORTED_ACTIONS_STEP,
@@ -40,46 +41,10 @@ from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = ACTIONS.columns
 
-#: How many days are read and classified together. Two runs are in memory at once (one read
-#: while the other is grouped). The month's benchmark log (2 M requests), classification and
-#: ``process``'s peak RSS by run length, same machine and session: 14 days 2.15–2.47 s and
-#: 1,707–1,796 MiB; 7 days 1.81–2.08 s and 927–1,149 MiB; 3 days 1.81–2.14 s and 696–730 MiB
-#: (docs/benchmarks.md). A week keeps the runs (each a job on Spark) few.
-CHUNK_DAYS = 7
-#: The most request Parquet a run reads, unless it is one day: a run's requests take about ten
-#: times their Parquet size in memory once read (the month's 14 days: 28 MB of files, 284 MB
-#: read), and two runs are held at once, so a busy registry's week is read in shorter runs.
-RUN_BYTES = 48 * 1024 * 1024
 #: Threads writing the days' Parquet files.
 DAY_WRITERS = 2
 #: How much of the day before a range is read for every partition (see _read_sorted_requests).
 CONTEXT_US = 10 * 60 * 1_000_000
-
-
-def day_ranges(
-    days: Iterable[date],
-    span: int = CHUNK_DAYS,
-    sizes: Mapping[date, int] | None = None,
-    max_bytes: int = RUN_BYTES,
-) -> list[tuple[date, date]]:
-    """Runs of consecutive days, each at most ``span`` long and, given each day's bytes of
-    requests (``sizes``), at most ``max_bytes`` unless it is a single day."""
-    ranges: list[tuple[date, date]] = []
-    held = 0  # bytes of the last run
-    for day in sorted(set(days)):
-        size = sizes.get(day, 0) if sizes is not None else 0
-        if (
-            ranges
-            and day - ranges[-1][1] == timedelta(days=1)
-            and (day - ranges[-1][0]).days < span
-            and held + size <= max_bytes
-        ):
-            ranges[-1] = (ranges[-1][0], day)
-            held += size
-        else:
-            ranges.append((day, day))
-            held = size
-    return ranges
 
 
 def classify_days(
@@ -99,20 +64,21 @@ def classify_days(
     """
     total = 0
     days = set(days)
+    files = RequestFiles(runtime)  # each day listed once: for the sizes, then for the reads
     lake = runtime.settings.lake
-    sizes = {day: sum(map(lake.size_of, request_files(runtime, day, day))) for day in days}
+    sizes = {day: sum(map(lake.size_of, files(day, day))) for day in days}
     ranges = day_ranges(days, span, sizes)
     with (
         ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="day-reader") as reader,
     ):
         pending: list[tuple[list[Future[int]], int]] = []
-        reads = [reader.submit(_read_range, runtime, *ranges[0])] if ranges else []
+        reads = [reader.submit(_read_range, runtime, *ranges[0], files)] if ranges else []
         for index, (first, last) in enumerate(ranges):
             read = reads.pop()
             if index + 1 < len(ranges):  # at most two runs' requests in memory at once
-                reads.append(reader.submit(_read_range, runtime, *ranges[index + 1]))
-            writes = _classify_range(runtime, first, last, read.result(), pool)
+                reads.append(reader.submit(_read_range, runtime, *ranges[index + 1], files))
+            writes = _classify_range(runtime, first, last, read.result(), pool, files)
             pending.append((writes, (last - first).days + 1))
             while len(pending) > 1:  # the run before this one: written meanwhile
                 total += _finish(pending.pop(0), on_range)
@@ -129,18 +95,14 @@ def _finish(writes: tuple[list[Future[int]], int], on_range: Callable[[int], Non
     return written
 
 
-def request_files(runtime: Configured, first: date, last: date) -> list[str]:
-    return lake_files.request_files(runtime.settings, first, last)
-
-
 def _read_range(
-    runtime: Configured, first: date, last: date
+    runtime: Configured, first: date, last: date, files: RequestFiles
 ) -> tuple[pa.Table | None, pa.Table | None]:
     """What classifying ``first``..``last`` starts from: their sorted requests (DuckDB), or
     on Spark their actions already."""
     if runtime.settings.engine == "spark":
-        return None, _spark_actions(runtime, first, last)
-    return _read_sorted_requests(runtime, first, last), None
+        return None, _spark_actions(runtime, first, last, files)
+    return _read_sorted_requests(runtime, first, last, files=files), None
 
 
 def _classify_range(
@@ -149,6 +111,7 @@ def _classify_range(
     last: date,
     read: tuple[pa.Table | None, pa.Table | None],
     pool: ThreadPoolExecutor,
+    files: RequestFiles,
 ) -> list[Future[int]]:
     """Classify the days from ``first`` to ``last`` from what :func:`_read_range` read;
     their writes, handed to ``pool``."""
@@ -156,7 +119,7 @@ def _classify_range(
     if requests is not None:
         gaps_and_starts = _gaps_and_starts(requests)  # once: the collision check needs them too
         if _hashes_collide(requests, gaps_and_starts[1]):
-            requests = _read_sorted_requests(runtime, first, last, hashed=False)
+            requests = _read_sorted_requests(runtime, first, last, hashed=False, files=files)
             assert requests is not None  # the same files, read again
             gaps_and_starts = _gaps_and_starts(requests)
         actions = _actions_from(requests, *gaps_and_starts)
@@ -177,7 +140,12 @@ def _classify_range(
 
 
 def _read_sorted_requests(
-    runtime: Configured, first: date, last: date, *, hashed: bool = True
+    runtime: Configured,
+    first: date,
+    last: date,
+    *,
+    hashed: bool = True,
+    files: RequestFiles | None = None,
 ) -> pa.Table | None:
     """The requests that decide the actions opening from ``first`` to ``last``, partition by
     partition (namespace, repository, ip_hash), each in arrival order; None when there are
@@ -201,7 +169,7 @@ def _read_sorted_requests(
     with a ``lag`` window, which would sort the rows a second time (a third of the read).
     The query is the step ``classify.sorted_requests`` (:mod:`pullstats.classify.steps`).
     """
-    bound = _sorted_requests_inputs(runtime, first, last)
+    bound = _sorted_requests_inputs(runtime, first, last, files)
     if bound is None:
         return None
     inputs, params = bound
@@ -209,12 +177,13 @@ def _read_sorted_requests(
 
 
 def _sorted_requests_inputs(
-    runtime: Configured, first: date, last: date
+    runtime: Configured, first: date, last: date, files: RequestFiles | None = None
 ) -> tuple[dict[str, list[str]], dict[str, object]] | None:
     """The files and bounds ``classify.sorted_requests`` reads for ``first``..``last``."""
-    inside = request_files(runtime, first, last)
-    before = request_files(runtime, first - timedelta(days=1), first - timedelta(days=1))
-    after = request_files(runtime, last + timedelta(days=1), last + timedelta(days=1))
+    files = files or RequestFiles(runtime)
+    inside = files(first, last)
+    before = files(first - timedelta(days=1), first - timedelta(days=1))
+    after = files(last + timedelta(days=1), last + timedelta(days=1))
     if not (inside or before or after):
         return None
     stretch = _instant(day_micros(first) - CONTEXT_US)
@@ -231,13 +200,15 @@ def _sorted_requests_inputs(
     return inputs, params
 
 
-def _spark_actions(runtime: Configured, first: date, last: date) -> pa.Table | None:
+def _spark_actions(
+    runtime: Configured, first: date, last: date, files: RequestFiles
+) -> pa.Table | None:
     """:func:`_classify_range`'s actions on Spark (``PULLSTATS_ENGINE=spark``): the same
     step and transform, partitioned by the key itself (so no hash can collide), collected
     in file order."""
     from pullstats.spark_engine import SparkEngine, collect
 
-    bound = _sorted_requests_inputs(runtime, first, last)
+    bound = _sorted_requests_inputs(runtime, first, last, files)
     if bound is None:
         return None
     inputs, params = bound
