@@ -13,7 +13,21 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
-from pullstats.storage import Store, open_store
+from pullstats.s3_store import S3Store
+from pullstats.storage import LocalStore, StorageError, Store
+
+
+def open_store(url: str | None, default: Path, setting: str) -> Store:
+    """The store a ``PULLSTATS_*_URL`` setting names: ``s3://bucket/prefix``, a local folder,
+    or (unset) ``default``."""
+    if url is None or not url.strip():
+        return LocalStore(default, setting)
+    url = url.strip()
+    if url.startswith("s3://"):
+        return S3Store(url, setting)
+    if "://" in url:
+        raise StorageError(f"{setting}={url}: expected s3://bucket/prefix or a local folder")
+    return LocalStore(Path(url).expanduser().resolve(), setting)
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:

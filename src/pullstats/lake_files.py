@@ -86,13 +86,15 @@ def imported_files(settings: Settings, day: date) -> list[str]:
 
 
 def action_files(settings: Settings, first: date, last: date) -> list[str]:
-    """The classified actions files (one per day that has actions) of ``first`` … ``last``."""
+    """The classified actions files (one per day that has actions) of ``first`` … ``last``:
+    one listing of the ``actions/`` prefix (on S3 a request per 1000 days, with each file's
+    size and time, which readers then need not ask for)."""
     lake = settings.lake
-    days = set(lake_days(settings, ACTIONS))
+    listed = set(lake.files(ACTIONS, ".parquet"))
     return [
         lake.location(action_key(day))
         for day in days_between(first, last)
-        if day in days and lake.exists(action_key(day))
+        if action_key(day) in listed
     ]
 
 

@@ -5,7 +5,9 @@ relative to the store's root (``requests/day=2024-05-01/part-x.parquet``).
 
 - listing: :meth:`Store.files` (every file under a folder, recursively) and
   :meth:`Store.folders` (the folders directly under one); on S3 one ``ListObjectsV2`` walk of
-  that prefix, never of the bucket;
+  that prefix, never of the bucket. While :meth:`Store.holding_listings` (the job lock), what a
+  listing found answers a reader's questions about those files (size, time) without a request
+  each (:mod:`pullstats.s3_files`);
 - :meth:`Store.publish`: a file written and closed in the local tmp dir becomes visible under its
   key in one step (local: ``rename``; S3: one ``PUT``, or a multipart upload that only appears
   when it is completed), so a reader sees the whole file or none;
@@ -20,15 +22,14 @@ profile…), read by botocore; pullstats never sees them as its own settings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from pullstats.atomic_files import fsync_dir
-
-T = TypeVar("T")
 
 
 class StorageError(RuntimeError):
@@ -104,6 +105,14 @@ class Store(ABC):
     @abstractmethod
     def check(self) -> None:
         """Raise :class:`StorageError` unless the store can be listed now."""
+
+    @contextlib.contextmanager
+    def holding_listings(self) -> Iterator[None]:
+        """While the block runs, a file a listing found is known by that listing: readers
+        (DuckDB opening it, :meth:`size_of`) ask the store nothing more about it. For a block
+        in which no other process writes the store (the job lock): the store forgets a key it
+        writes itself, but not one another process rewrites. Local folders need nothing."""
+        yield
 
     def delete_folder(self, folder: str) -> int:
         """Delete every file under ``folder``; how many there were."""
@@ -220,174 +229,3 @@ def _remove_empty(folder: Path, root: Path) -> None:
         except OSError:  # not empty (or gone)
             return
         folder = folder.parent
-
-
-class S3Store(Store):
-    """Objects under ``s3://bucket/prefix``, through s3fs (the fsspec S3 filesystem)."""
-
-    def __init__(self, url: str, setting: str) -> None:
-        self.url = url.rstrip("/")
-        self.setting = setting
-        self.bucket, _, self.prefix = self.url.removeprefix("s3://").partition("/")
-        self.prefix = self.prefix.strip("/")
-        if not self.bucket:
-            raise StorageError(f"{setting}={url}: no bucket named, e.g. s3://bucket/prefix")
-        self._fs: Any = None
-
-    def __repr__(self) -> str:
-        return f"S3Store({self.url!r})"
-
-    @property
-    def filesystem(self) -> Any:
-        if self._fs is None:
-            import s3fs  # type: ignore[import-untyped]  # only installations on object storage pay for importing it
-
-            # SigV4 presigned URLs (every region accepts them); a few quick retries, so that
-            # an endpoint that is down is reported in seconds, not minutes
-            self._fs = s3fs.S3FileSystem(
-                config_kwargs={
-                    "signature_version": "s3v4",
-                    "connect_timeout": 5,
-                    "retries": {"max_attempts": 2, "mode": "standard"},
-                },
-                use_listings_cache=False,
-                skip_instance_cache=True,
-            )
-        return self._fs
-
-    def _path(self, key: str) -> str:
-        return join(self.bucket, self.prefix, key)
-
-    def location(self, key: str) -> str:
-        return "s3://" + self._path(key)
-
-    def _key(self, path: str) -> str:
-        return path.removeprefix(join(self.bucket, self.prefix) + "/")
-
-    def files(self, folder: str, suffix: str = "") -> list[str]:
-        # fs.find: ListObjectsV2 of this prefix, no delimiter (a page per 1000 keys)
-        found = self._call(lambda: self.filesystem.find(self._path(folder) + "/"))
-        return sorted(self._key(path) for path in found if path.endswith(suffix))
-
-    def folders(self, folder: str) -> list[str]:
-        # ListObjectsV2 with delimiter "/": the common prefixes directly under folder
-        def listing() -> list[dict[str, Any]]:
-            try:
-                return list(self.filesystem.ls(self._path(folder) + "/", detail=True))
-            except FileNotFoundError:
-                return []
-
-        return sorted(
-            entry["name"].rstrip("/").rsplit("/", 1)[-1]
-            for entry in self._call(listing)
-            if entry["type"] == "directory"
-        )
-
-    def exists(self, key: str) -> bool:
-        return bool(self._call(lambda: self.filesystem.isfile(self._path(key))))
-
-    def size_of(self, location: str) -> int:
-        return int(self._call(lambda: self.filesystem.size(location)))
-
-    def read_bytes(self, key: str) -> bytes:
-        return bytes(self._call(lambda: self.filesystem.cat_file(self._path(key))))
-
-    def publish(self, staged: Path, key: str) -> None:
-        # one PUT, or for a large file a multipart upload that S3 shows only once it is
-        # completed: a reader sees the whole object or no object
-        self._call(lambda: self.filesystem.put_file(str(staged), self._path(key)))
-        staged.unlink(missing_ok=True)
-
-    def move(self, key: str, new_key: str) -> None:
-        source, target = self._path(key), self._path(new_key)
-        self._call(lambda: self.filesystem.copy(source, target))
-        self._call(lambda: self.filesystem.rm(source))
-
-    def open(self, key: str) -> BinaryIO:
-        handle: BinaryIO = self._call(lambda: self.filesystem.open(self._path(key), "rb"))
-        return handle
-
-    def delete(self, keys: list[str]) -> None:
-        if keys:  # DeleteObjects, a call per 1000 keys
-            self._call(lambda: self.filesystem.rm([self._path(key) for key in keys]))
-
-    def presign(self, key: str, seconds: int, file_name: str | None = None) -> str:
-        # signed locally (no request to the store); SigV4 allows at most 7 days
-        extra = {}
-        if file_name is not None:
-            extra["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
-        path = self._path(key)
-        return str(self._call(lambda: self.filesystem.sign(path, expiration=seconds, **extra)))
-
-    def check(self) -> None:
-        self._call(
-            lambda: self.filesystem.call_s3(
-                "list_objects_v2", Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1
-            )
-        )
-
-    def _call(self, action: Callable[[], T]) -> T:
-        """``action``'s result; what botocore and s3fs raise about the store (bucket,
-        credentials, endpoint) becomes a :class:`StorageError` naming the setting."""
-        try:
-            return action()
-        except StorageError:
-            raise
-        except Exception as error:
-            message = s3_error_message(self, error)
-            if message is None:
-                raise
-            raise StorageError(message) from error
-
-
-def s3_error_message(store: S3Store, error: BaseException) -> str | None:
-    """One line naming the setting to fix, or None for an error that is not the store's."""
-    import botocore.exceptions as boto  # type: ignore[import-untyped]
-
-    where = f"{store.setting}={store.url}"
-    text = " ".join(str(error).split())
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
-    if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
-        return f"AWS_ENDPOINT_URL: {endpoint} cannot be reached for {where} ({text})"
-    if isinstance(error, boto.NoCredentialsError | boto.PartialCredentialsError):
-        return f"{where}: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    if isinstance(error, boto.NoRegionError):
-        return f"{where}: no AWS region: set AWS_REGION"
-    code = _error_code(error)
-    if code in {"NoSuchBucket"} or "bucket does not exist" in text.lower():
-        return f"{where}: bucket {store.bucket!r} does not exist at {endpoint}; create it first"
-    if isinstance(error, FileNotFoundError):
-        return None  # a missing key: the caller's to handle
-    if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"} or (
-        isinstance(error, PermissionError)
-    ):
-        return (
-            f"{where}: the AWS credentials were refused (AWS_ACCESS_KEY_ID / "
-            f"AWS_SECRET_ACCESS_KEY): {text}"
-        )
-    if isinstance(error, OSError | boto.BotoCoreError):
-        return f"{where}: {type(error).__name__}: {text}"
-    return None
-
-
-def _error_code(error: BaseException) -> str | None:
-    for item in (error, error.__cause__, error.__context__):
-        response = getattr(item, "response", None)
-        if isinstance(response, dict):
-            code = response.get("Error", {}).get("Code")
-            if code is not None:
-                return str(code)
-    return None
-
-
-def open_store(url: str | None, default: Path, setting: str) -> Store:
-    """The store a ``PULLSTATS_*_URL`` setting names: ``s3://bucket/prefix``, a local folder,
-    or (unset) ``default``."""
-    if url is None or not url.strip():
-        return LocalStore(default, setting)
-    url = url.strip()
-    if url.startswith("s3://"):
-        return S3Store(url, setting)
-    if "://" in url:
-        raise StorageError(f"{setting}={url}: expected s3://bucket/prefix or a local folder")
-    return LocalStore(Path(url).expanduser().resolve(), setting)

@@ -295,7 +295,11 @@ def test_raw_queries_read_runs_of_days_up_to_a_size(tmp_path: Path) -> None:
         file = tmp_path / f"day{day}.parquet"
         file.write_bytes(b"x" * size)
         files.append(file)
-    groups = raw_query_groups(files, threads=2, max_bytes=60)
+
+    def size_of(file: str) -> int:
+        return Path(file).stat().st_size
+
+    groups = raw_query_groups(files, 2, size_of, max_bytes=60)
     # at least two days (one per thread), then days while the run stays within 60 bytes
     assert [[f.name for f in g] for g in groups] == [
         ["day0.parquet", "day1.parquet", "day2.parquet"],  # 30; +50 would pass 60
@@ -303,5 +307,5 @@ def test_raw_queries_read_runs_of_days_up_to_a_size(tmp_path: Path) -> None:
         ["day5.parquet", "day6.parquet"],  # the second day goes in whatever its size
         ["day7.parquet"],
     ]
-    assert raw_query_groups([], threads=2) == []
-    assert [len(g) for g in raw_query_groups(files, threads=1, max_bytes=1)] == [1] * 8
+    assert raw_query_groups([], 2, size_of) == []
+    assert [len(g) for g in raw_query_groups(files, 1, size_of, max_bytes=1)] == [1] * 8

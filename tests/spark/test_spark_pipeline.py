@@ -158,7 +158,7 @@ def _run(settings: Settings) -> None:
 def processed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Settings]]:
     root = tmp_path_factory.mktemp("parity")
     moto, endpoint = start_moto(root / "moto.log")
-    server = S3Server(endpoint)
+    server = S3Server(endpoint, root / "moto.log")
     bucket = server.bucket()
     try:
         with pytest.MonkeyPatch.context() as env:

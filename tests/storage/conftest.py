@@ -25,6 +25,8 @@ S3_MARK = pytest.mark.s3
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str
+    #: the server's output: a line per request (``"HEAD /bucket/key HTTP/1.1" 200``)
+    log: Path
 
     def env(self) -> dict[str, str]:
         """The standard AWS settings that point a client at this server."""
@@ -90,8 +92,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    process, endpoint = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield S3Server(endpoint)
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    process, endpoint = start_moto(log)
+    yield S3Server(endpoint, log)
     stop(process)
 
 

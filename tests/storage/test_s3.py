@@ -40,7 +40,8 @@ from pullstats.lake.set_aside import (
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.series import Timespan
 from pullstats.runtime import Runtime
-from pullstats.storage import S3Store, StorageError
+from pullstats.s3_store import S3Store
+from pullstats.storage import StorageError
 from tests.conftest import (
     catalog_settings,
     cli_env,

@@ -60,7 +60,8 @@ def write_views_on_spark(
     written: list[tuple[ExportKind, WrittenPart]] = []
     with Compressor(settings.duckdb_threads) as compressor:
         raw = view_writer(settings, scope, Dataview.RAW, folder, compressor)
-        groups = raw_query_groups(files, max(1, settings.duckdb_threads), RAW_QUERY_BYTES)
+        threads = max(1, settings.duckdb_threads)
+        groups = raw_query_groups(files, threads, settings.lake.size_of, RAW_QUERY_BYTES)
         extras = bool(scope.extra_repos)
         params: dict[str, object] = {"namespace": scope.namespace}
         if scope.extra_repos:

@@ -183,8 +183,8 @@ def _summary_lines(
 def raw_query_groups(
     files: Sequence[Path | str],
     threads: int,
+    size_of: Callable[[str], int],
     max_bytes: int = RAW_QUERY_BYTES,
-    size_of: Callable[[str], int] | None = None,
 ) -> list[list[Path | str]]:
     """The day files in order, cut into runs that one raw-view query each reads and sorts.
 
@@ -199,7 +199,7 @@ def raw_query_groups(
     groups: list[list[Path | str]] = []
     size = 0
     for file in files:
-        file_bytes = size_of(str(file)) if size_of else Path(file).stat().st_size
+        file_bytes = size_of(str(file))
         if groups and (len(groups[-1]) < threads or size + file_bytes <= max_bytes):
             groups[-1].append(file)
             size += file_bytes
@@ -230,7 +230,7 @@ def _write_raw(
         )
 
     threads = max(1, settings.duckdb_threads)
-    groups = raw_query_groups(files, threads, size_of=settings.lake.size_of)
+    groups = raw_query_groups(files, threads, settings.lake.size_of)
     queries = [query(group) for group in groups]
     producer = threading.Thread(
         target=_produce, args=(connection.cursor(), queries, batches), name="export-raw"

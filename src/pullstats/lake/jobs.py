@@ -18,7 +18,15 @@ def job_lock(runtime: Runtime, *, wait_seconds: float = 600.0) -> Iterator[None]
     """Hold the exclusive job lock of ``runtime``'s installation for the block
     (:func:`pullstats.job_lock.hold_job_lock`).
 
-    Waits for it up to ``wait_seconds``, then raises :class:`JobLockBusy`.
+    Waits for it up to ``wait_seconds``, then raises :class:`JobLockBusy`. While it is held
+    no other process writes the lake or the exports, so their stores hold their listings
+    (:meth:`pullstats.storage.Store.holding_listings`): on S3, a listed file is read without a
+    ``HEAD`` request for each question DuckDB asks about it.
     """
-    with hold_job_lock(runtime.engine, runtime.paths.job_lock, wait_seconds=wait_seconds):
+    settings = runtime.settings
+    with (
+        hold_job_lock(runtime.engine, runtime.paths.job_lock, wait_seconds=wait_seconds),
+        settings.lake.holding_listings(),
+        settings.exports_store.holding_listings(),
+    ):
         yield

@@ -1,0 +1,49 @@
+"""The S3 filesystem that :class:`pullstats.s3_store.S3Store` lists, publishes and DuckDB reads
+through: s3fs, whose answer about a file (its size, time and ETag) comes from the store's last
+listing while the store holds its listings (:meth:`~pullstats.s3_store.S3Store.holding_listings`).
+
+Without this, DuckDB asks s3fs about a Parquet file about fourteen times for each query that
+reads it (a glob, then each thread's open, size and modified time), and each question is a
+``HEAD`` request: 812 of them for one ``process`` of the golden week, 463 for its ``export``
+(tests/storage/test_s3_requests.py). A listing (``ListObjectsV2``) already returned what they ask.
+
+A listed answer can be out of date only if another process rewrites the key while it is held:
+the store holds listings only under the job lock, and drops a key it writes itself. Even then
+nothing wrong is read: s3fs reads a file with the listed ETag as ``If-Match``, so S3 refuses
+the read of a changed object (412) instead of returning its new bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import s3fs  # type: ignore[import-untyped]
+
+__all__ = ["ListedS3FileSystem"]
+
+
+class ListedS3FileSystem(s3fs.S3FileSystem):  # type: ignore[misc]
+    """s3fs answering ``info`` (and so ``size``, ``modified``, ``exists`` and ``open``) of a file
+    in ``listed`` (``bucket/key`` → the listing's entry) without a request."""
+
+    def __init__(self, listed: Mapping[str, dict[str, Any]], **options: Any) -> None:
+        super().__init__(**options)
+        self.listed = listed
+
+    async def _info(
+        self,
+        path: str,
+        bucket: str | None = None,
+        key: str | None = None,
+        refresh: bool = False,
+        version_id: str | None = None,
+    ) -> dict[str, Any]:
+        if not refresh and version_id is None:
+            entry = self.listed.get(self._strip_protocol(path))
+            if entry is not None:
+                return dict(entry)  # a copy: callers keep and change what they are given
+        info: dict[str, Any] = await super()._info(
+            path, bucket, key, refresh=refresh, version_id=version_id
+        )
+        return info

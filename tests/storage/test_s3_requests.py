@@ -1,0 +1,117 @@
+"""What ``process`` and ``export`` ask object storage: the lake's files are listed, and a listed
+file is read without a ``HEAD`` request for each question DuckDB asks about it (its size, time,
+existence), counted in ``moto_server``'s log of requests (one line each)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from pullstats.exports.closing import export_closed
+from pullstats.pipeline import end_of_day, process
+from pullstats.runtime import Runtime
+from pullstats.s3_store import S3Store
+from tests.conftest import catalog_settings
+from tests.exports.golden import THROUGH, build
+from tests.storage.conftest import S3Server
+from tests.storage.test_s3 import on_s3
+
+pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
+
+# "HEAD /bucket/lake/actions/day=2026-01-05/actions.parquet HTTP/1.1" 200 -
+_REQUEST = re.compile(r'"([A-Z]+) /([^/ ?]+)/([^ ?]*)')
+# "GET /bucket?list-type=2&prefix=lake/actions/&delimiter=&encoding-type=url HTTP/1.1" 200 -
+_LISTING = re.compile(r'"GET /([^/ ?]+)\?list-type=2&prefix=([^& ]*)')
+
+
+class RequestLog:
+    """The requests the server logged for ``bucket`` since the last :meth:`requests`."""
+
+    def __init__(self, server: S3Server, bucket: str) -> None:
+        self.log, self.bucket = server.log, bucket
+        self.seen = self._lines()
+
+    def _lines(self) -> int:
+        return len(self.log.read_text(errors="replace").splitlines())
+
+    def requests(self) -> Counter[tuple[str, str]]:
+        """(method, folder of the key: ``lake/actions``, …) → how many, since the last call."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        new, self.seen = lines[self.seen :], len(lines)
+        counted: Counter[tuple[str, str]] = Counter()
+        for line in new:
+            if (listing := _LISTING.search(line)) and listing.group(1) == self.bucket:
+                counted[("LIST", _folder(unquote(listing.group(2))))] += 1
+            elif (match := _REQUEST.search(line)) and match.group(2) == self.bucket:
+                counted[(match.group(1), _folder(match.group(3)))] += 1
+        return counted
+
+
+def _folder(key: str) -> str:
+    return "/".join(key.split("/")[:2])
+
+
+def heads(requests: Counter[tuple[str, str]], folder: str) -> int:
+    return requests[("HEAD", folder)]
+
+
+def test_process_and_export_read_the_listed_lake_files_without_a_head_request_each(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(tmp_path / "data")
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))
+    try:
+        log = RequestLog(s3_env, bucket)
+        # the golden week's seven days classified again, its week and month rolled up again
+        process(runtime, rebuild_from=date(2026, 1, 5), rebuild_to=date(2026, 1, 11))
+        processed = log.requests()
+        result = export_closed(runtime, now=end_of_day(THROUGH))
+        exported = log.requests()
+    finally:
+        runtime.close()
+    assert result.failed == [] and result.exported
+    # the work was done on the bucket: requests listed, actions written, parts uploaded (the
+    # files' bytes come from DuckDB's cache of what it read while building the lake)
+    assert processed[("LIST", "lake/requests")] > 0
+    assert processed[("PUT", "lake/actions")] == 6  # the six days of the week with actions
+    assert exported[("PUT", "exports/acme")] > 0
+    # before the listings were held: 79, 812 and 463 HEAD requests
+    assert heads(processed, "lake/requests") == 0
+    assert heads(processed, "lake/actions") == 0
+    assert heads(exported, "lake/actions") == 0
+
+
+def test_a_held_listing_answers_for_a_file_until_the_store_writes_it(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    store = S3Store(f"s3://{bucket}/lake", "PULLSTATS_LAKE_URL")
+    staged = tmp_path / "staged"
+    store.write_bytes("a/one", b"12345", staged)
+    log = RequestLog(s3_env, bucket)
+    location = store.location("a/one")
+    assert store.size_of(location) == 5
+    assert heads(log.requests(), "lake/a") == 1  # not held: asked each time
+    with store.holding_listings():
+        assert store.files("a") == ["a/one"]
+        assert store.size_of(location) == 5
+        assert store.exists("a/one")
+        assert heads(log.requests(), "lake/a") == 0
+        # written by the store itself: the listing no longer answers, the new size is read
+        store.write_bytes("a/one", b"1234567", staged)
+        assert store.size_of(location) == 7
+        assert heads(log.requests(), "lake/a") == 1
+        with store.holding_listings():  # nested (a job within a job): still held after it
+            store.files("a")
+        store.size_of(location)
+        assert heads(log.requests(), "lake/a") == 0
+    # let go: the next question is asked again
+    assert store.size_of(location) == 7
+    assert heads(log.requests(), "lake/a") == 1
