@@ -39,6 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -134,7 +135,12 @@ def write_log(path: Path, lines: int, seed: int) -> int:
 
 
 def pipeline(
-    code: Code, log: Path, data_dir: Path, scratch: Path, env_extra: dict[str, str]
+    code: Code,
+    log: Path,
+    data_dir: Path,
+    scratch: Path,
+    env_extra: dict[str, str],
+    after_step: Callable[[str], None] | None = None,
 ) -> None:
     env = cli_env(data_dir, **env_extra)
     if code.pythonpath:
@@ -154,6 +160,8 @@ def pipeline(
     }
     for step in STEPS:
         code.steps[step].append(run_child(commands[step], env, scratch))
+        if after_step:
+            after_step(step)
 
 
 def actions_of(data_dir: Path) -> dict[str, pa.Table]:

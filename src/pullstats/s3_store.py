@@ -74,9 +74,17 @@ class S3Store(Store):
                 self._listed.clear()
 
     def files(self, folder: str, suffix: str = "") -> list[str]:
-        # fs.find: ListObjectsV2 of this prefix, no delimiter (a page per 1000 keys), each
-        # file with its size, time and ETag
-        found = self._call(lambda: self.filesystem.find(self._path(folder) + "/", detail=True))
+        # fs.find: ListObjectsV2 of "<folder>/", no delimiter (a page per 1000 keys), each
+        # file with its size, time and ETag. Asked as the parent and a prefix, as s3fs would
+        # otherwise send a HEAD of the folder's own key whenever the listing is empty.
+        parent, _, name = self._path(folder).rpartition("/")
+        found: dict[str, dict[str, Any]] = self._call(
+            lambda: (
+                self.filesystem.find(parent, prefix=name + "/", detail=True)
+                if parent
+                else self.filesystem.find(self._path(folder) + "/", detail=True)
+            )
+        )
         if self._holding:
             self._listed.update(
                 (path, entry) for path, entry in found.items() if entry.get("type") == "file"

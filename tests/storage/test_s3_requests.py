@@ -24,9 +24,11 @@ from tests.storage.test_s3 import on_s3
 pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
 # "HEAD /bucket/lake/actions/day=2026-01-05/actions.parquet HTTP/1.1" 200 -
-_REQUEST = re.compile(r'"([A-Z]+) /([^/ ?]+)/([^ ?]*)')
+_REQUEST = re.compile(r'"([A-Z]+) /([^/ ?]+)/([^ ?]*) [^"]*" (\d+)')
 # "GET /bucket?list-type=2&prefix=lake/actions/&delimiter=&encoding-type=url HTTP/1.1" 200 -
 _LISTING = re.compile(r'"GET /([^/ ?]+)\?list-type=2&prefix=([^& ]*)')
+# the server colours the lines of some answers (206, 404): the colour codes are dropped
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class RequestLog:
@@ -40,15 +42,20 @@ class RequestLog:
         return len(self.log.read_text(errors="replace").splitlines())
 
     def requests(self) -> Counter[tuple[str, str]]:
-        """(method, folder of the key: ``lake/actions``, …) → how many, since the last call."""
+        """(method, folder of the key: ``lake/actions``, …) → how many, since the last call.
+        A ``HEAD`` of a key that does not exist (404: is there a file of a day left without
+        actions to delete?) is counted as ``HEAD-missing``."""
         lines = self.log.read_text(errors="replace").splitlines()
         new, self.seen = lines[self.seen :], len(lines)
         counted: Counter[tuple[str, str]] = Counter()
-        for line in new:
+        for line in (_COLOUR.sub("", line) for line in new):
             if (listing := _LISTING.search(line)) and listing.group(1) == self.bucket:
                 counted[("LIST", _folder(unquote(listing.group(2))))] += 1
             elif (match := _REQUEST.search(line)) and match.group(2) == self.bucket:
-                counted[(match.group(1), _folder(match.group(3)))] += 1
+                method, status = match.group(1), match.group(4)
+                if method == "HEAD" and status == "404":
+                    method = "HEAD-missing"
+                counted[(method, _folder(match.group(3)))] += 1
         return counted
 
 
