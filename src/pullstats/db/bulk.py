@@ -36,23 +36,21 @@ def insert_columns(
         return
     connection = session.connection()
     dialect = connection.dialect
-    given: dict[str, Sequence[Any]] = {
-        name: [value] * count for name, value in (fixed or {}).items()
-    }
-    given.update(columns)
+    fixed_items = list((fixed or {}).items())
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(column) for column in given)
+    names = ", ".join(quote(column) for column in (*(fixed or {}), *columns))
     target = quote(table.name)
     if dialect.name == "postgresql":
+        given = [*([value] * count for _, value in fixed_items), *columns.values()]
         driver = connection.connection.driver_connection
         statement = f"COPY {target} ({names}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in zip(*given.values(), strict=True):
+            for row in zip(*given, strict=True):
                 copy.write_row(row)
         return
-    bound = [
-        _bound(table, dialect, name, values, fixed=name in (fixed or {}))
-        for name, values in given.items()
+    bound = [  # a fixed column's one value converted once
+        *([_bound(table, dialect, name, [value])[0]] * count for name, value in fixed_items),
+        *(_bound(table, dialect, name, values) for name, values in columns.items()),
     ]
     marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(bound))
     connection.exec_driver_sql(
@@ -60,20 +58,13 @@ def insert_columns(
     )
 
 
-def _bound(
-    table: Table, dialect: Dialect, name: str, values: Sequence[Any], *, fixed: bool
-) -> Sequence[Any]:
-    """``values`` as the driver takes them for column ``name`` (a fixed column's one value is
-    converted once)."""
+def _bound(table: Table, dialect: Dialect, name: str, values: Sequence[Any]) -> Sequence[Any]:
+    """``values`` as the driver takes them for column ``name``."""
     column_type = table.c[name].type
     process = column_type.bind_processor(dialect)
     if process is None and isinstance(column_type, Date) and dialect.name == "sqlite":
         process = _iso_date
-    if process is None:
-        return values
-    if fixed:
-        return [process(values[0])] * len(values)
-    return [process(value) for value in values]
+    return values if process is None else [process(value) for value in values]
 
 
 def _iso_date(value: date | None) -> str | None:
