@@ -160,13 +160,34 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
+    wait_until_up(process, f"{url}/healthz", log)
+    return process, url
+
+
+def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A local S3-protocol server (``moto_server``, a test dependency) on a free loopback
+    port, logging a line per request to ``log``; (process, endpoint URL)."""
+    port = free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_until_up(process, f"{endpoint}/moto-api/", log)
+    return process, endpoint
+
+
+def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait (up to a minute) until ``url`` answers 200; exit with the server's ``log`` if the
+    server exits or never answers."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             sys.exit(f"server exited:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

@@ -22,17 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import boto3
-import httpx
-from _common import free_port, markdown_table, print_environment, spread
+from _common import markdown_table, print_environment, spread, start_moto
 from month_e2e import STEPS, Code, pipeline, write_log
 
 _LISTING = re.compile(r'"GET /[^/ ?]+\?list-type=2')
@@ -40,27 +37,6 @@ _OBJECT = re.compile(r'"([A-Z]+) /[^/ ?]+/\S')
 KINDS = ("HEAD", "GET", "LIST", "PUT")
 # the server colours the lines of some answers (206, 404): the colour codes are dropped
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    moto = Path(sys.executable).parent / "moto_server"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"moto_server exited: {log.read_text()}")
-        try:
-            httpx.get(endpoint + "/moto-api/", timeout=1)
-            return process, endpoint
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    sys.exit("moto_server did not start")
 
 
 def requests_in(lines: list[str]) -> Counter[str]:
