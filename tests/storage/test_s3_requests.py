@@ -122,3 +122,20 @@ def test_a_held_listing_answers_for_a_file_until_the_store_writes_it(
     # let go: the next question is asked again
     assert store.size_of(location) == 7
     assert heads(log.requests(), "lake/a") == 1
+
+
+def test_an_object_rewritten_behind_a_held_listing_is_refused_not_misread(
+    s3_env: S3Server, tmp_path: Path
+) -> None:
+    bucket = s3_env.bucket()
+    store = S3Store(f"s3://{bucket}/lake", "PULLSTATS_LAKE_URL")
+    store.write_bytes("a/one", b"old bytes", tmp_path / "staged")
+    with store.holding_listings():
+        store.files("a")
+        # another process (which the job lock keeps out) rewrites the object, same length
+        s3_env.client().put_object(Bucket=bucket, Key="lake/a/one", Body=b"new bytes")  # type: ignore[attr-defined]
+        with pytest.raises(OSError) as refused, store.open("a/one") as handle:
+            handle.read()
+        assert "no longer exists" in str(refused.value)  # s3fs: the ETag it read with changed
+    with store.open("a/one") as handle:  # let go: the object as it is now
+        assert handle.read() == b"new bytes"
