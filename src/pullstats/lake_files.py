@@ -64,12 +64,6 @@ def day_files(settings: Settings, table: str, day: date) -> list[str]:
     ]
 
 
-def request_files(settings: Settings, first: date, last: date) -> list[str]:
-    """The request parts (``lake.requests``) of the days ``first`` … ``last``."""
-    days = days_between(first, last)
-    return [file for day in days for file in day_files(settings, REQUESTS, day)]
-
-
 def all_request_files(settings: Settings) -> list[str]:
     """Every request part of the lake (one listing of the ``requests/`` prefix)."""
     lake = settings.lake
