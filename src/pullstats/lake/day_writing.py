@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pullstats.sql_literals import sql_text
-from pullstats.timestamps import DAY_US, day_micros
+from pullstats.timestamps import day_micros
 
 #: Days whose rows are held at once.
 GROUP_DAYS = 8
@@ -63,13 +63,13 @@ def write_days(
 def _write_day(db: duckdb.DuckDBPyConnection, table: str, day: date, staging: Path) -> Path:
     """Copy ``day``'s rows of the shared ``table``, on a connection of its own to the same
     database."""
-    start = day_micros(day)
+    span = day_span(day, day)
     cursor = db.cursor()
     try:
         return _copy(
             cursor,
-            f"SELECT * FROM {table}"
-            f" WHERE ts >= make_timestamp({start}) AND ts < make_timestamp({start + DAY_US})",
+            f"SELECT * FROM {table} WHERE ts >= make_timestamp({span['day_start']})"
+            f" AND ts < make_timestamp({span['day_end']})",
             _file(staging, day),
         )
     finally:
