@@ -36,12 +36,12 @@ def insert_columns(
         return
     connection = session.connection()
     dialect = connection.dialect
-    fixed_items = list((fixed or {}).items())
+    fixed = fixed or {}
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(column) for column in (*(fixed or {}), *columns))
+    names = ", ".join(quote(column) for column in (*fixed, *columns))
     target = quote(table.name)
     if dialect.name == "postgresql":
-        given = [*([value] * count for _, value in fixed_items), *columns.values()]
+        given = [*([value] * count for value in fixed.values()), *columns.values()]
         driver = connection.connection.driver_connection
         statement = f"COPY {target} ({names}) FROM STDIN"
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
@@ -49,7 +49,7 @@ def insert_columns(
                 copy.write_row(row)
         return
     bound = [  # a fixed column's one value converted once
-        *([_bound(table, dialect, name, [value])[0]] * count for name, value in fixed_items),
+        *([_bound(table, dialect, name, [value])[0]] * count for name, value in fixed.items()),
         *(_bound(table, dialect, name, values) for name, values in columns.items()),
     ]
     marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(bound))
