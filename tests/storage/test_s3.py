@@ -75,6 +75,15 @@ def on_s3(monkeypatch: pytest.MonkeyPatch, bucket: str) -> None:
     monkeypatch.setenv("PULLSTATS_EXPORTS_URL", f"s3://{bucket}/exports")
 
 
+def golden_on_s3(s3_env: S3Server, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The golden input built in ``data_dir`` with its lake and exports in a new bucket (the
+    settings left pointing there); the bucket's name."""
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(data_dir)
+    return bucket
+
+
 def test_the_golden_input_on_s3_gives_the_local_actions_rollups_and_export_bytes(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,9 +125,7 @@ def test_the_golden_input_on_s3_gives_the_local_actions_rollups_and_export_bytes
 def test_an_export_killed_before_its_catalog_swap_leaves_each_file_once_after_a_rerun(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3_env.bucket()
-    on_s3(monkeypatch, bucket)
-    build(tmp_path / "data")
+    bucket = golden_on_s3(s3_env, tmp_path / "data", monkeypatch)
     before = s3_env.keys(bucket)
     # what a run killed after publishing its parts, before the catalog named them, leaves
     orphan = f"exports/{NAMESPACE}/2026-W02/0123456789ab/acme_raw_2026-W02_part001.csv.gz"
@@ -344,9 +351,7 @@ def grant_link(runtime: Runtime, entry: ExportFile) -> str:
 def test_compaction_rerun_after_a_crash_before_its_progress_commit_adds_no_second_copy(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3_env.bucket()
-    on_s3(monkeypatch, bucket)
-    build(tmp_path / "data")
+    bucket = golden_on_s3(s3_env, tmp_path / "data", monkeypatch)
     runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
         first_keys = s3_env.keys(bucket)

@@ -17,9 +17,9 @@ from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.s3_store import S3Store
 from tests.conftest import catalog_settings
-from tests.exports.golden import THROUGH, build
+from tests.exports.golden import THROUGH
 from tests.storage.conftest import S3Server
-from tests.storage.test_s3 import on_s3
+from tests.storage.test_s3 import golden_on_s3
 
 pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
@@ -70,9 +70,7 @@ def heads(requests: Counter[tuple[str, str]], folder: str) -> int:
 def test_process_and_export_read_the_listed_lake_files_without_a_head_request_each(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3_env.bucket()
-    on_s3(monkeypatch, bucket)
-    build(tmp_path / "data")
+    bucket = golden_on_s3(s3_env, tmp_path / "data", monkeypatch)
     runtime = Runtime.open(catalog_settings(tmp_path / "data"))
     try:
         log = RequestLog(s3_env, bucket)
