@@ -32,10 +32,13 @@ from pullstats.ingest.access_log_formats import LOG_FORMATS, SKIP_REASONS, LogFo
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser
 from pullstats.ingest.errors import UnparseableRequest
 from pullstats.ingest.log_lines import open_log, read_line_chunks
-from pullstats.ingest.notifications import parse_repository_name
+from pullstats.ingest.notifications import DEFAULT_MAX_SKEW, parse_repository_name
+from pullstats.ingest.record_rules import record_problem_params, record_problem_sql
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from pullstats.steps import bind_params
 from pullstats.timestamps import micros, now_micros
 from tests.conftest import catalog_settings, run_cli, write_spool
 
@@ -381,6 +384,84 @@ def test_cutting_at_quotes_gives_what_the_pattern_gives(
     data = "".join(f"{line}\n" for line in lines).encode()
     quick = parse_bytes(data, log_format, per_chunk=False)
     assert_same(quick, parse_bytes(data, log_format, per_chunk=False, cut_at_quotes=False))
+
+
+# --- what the parser stages passes the record rules, so the import does not check it again -----
+
+#: The window every parse of this module accepts (the parser's default at RECEIVED_US).
+WINDOW = TimeWindow.at(RECEIVED_US, DEFAULT_MAX_SKEW)
+
+
+def _msec(us: int) -> str:
+    return f"{us // 1_000_000}.{us // 1000 % 1000:03d}"
+
+
+@st.composite
+def edge_lines(draw: st.DrawFn) -> str:
+    """A pullstats-format request line at the edges of the record rules: addresses in other
+    spellings than the normal one, and times at and just past both ends of the window."""
+    address = draw(
+        st.sampled_from(
+            ["192.0.2.7", "2001:DB8::1", "::ffff:192.0.2.1", "192.000.2.1", "fe80::1%eth0", "::",
+             "1.2.3.256", "::1.2.3.4", "2001:db8:0:0:0:0:0:1", "0.0.0.0", "[2001:db8::1]"]
+        )
+    )  # fmt: skip
+    time = draw(
+        st.sampled_from(
+            [WINDOW.earliest_us - 1000, WINDOW.earliest_us, WINDOW.latest_us,
+             WINDOW.latest_us + 1000, at("2026-10-05T12:00:00+00:00")]
+        )
+    )  # fmt: skip
+    reference = draw(st.sampled_from(["3.20", D, "sha256:short", "a" * 129, "x%3Ay"]))
+    returned = draw(st.sampled_from(["-", P, "sha256:x", ""]))
+    return (
+        f'{address} - - [05/Oct/2026:12:00:00 +0000] "GET /v2/library/alpine/manifests/'
+        f'{reference} HTTP/1.1" 200 12 "-" "{DOCKER_UA}" {_msec(time)} "{returned}"'
+    )
+
+
+def record_problems(requests: pa.Table) -> list[str | None]:
+    """What the record rules (lake.unusable) say of each staged request in WINDOW."""
+    connection = duckdb.connect()
+    connection.register("batch", requests)
+    sql = bind_params(
+        f"SELECT {record_problem_sql()} AS problem FROM batch", record_problem_params(WINDOW)
+    )
+    return [problem for (problem,) in connection.execute(sql).fetchall()]
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None)
+@given(st.lists(near_log_lines() | edge_lines(), min_size=1, max_size=12))
+def test_every_request_the_parser_stages_passes_the_record_rules(lines: list[str]) -> None:
+    # the log import writes the parser's requests without checking them again
+    # (RequestWriter.write's checked): this is what makes that safe
+    data = "".join(f"{line}\n" for line in lines).encode()
+    parsed = parse_bytes(data)
+    assert record_problems(parsed.requests) == [None] * parsed.requests.num_rows
+
+
+def test_the_edges_of_the_record_rules_are_parsed_as_the_rules_take_them() -> None:
+    inside, edges = WINDOW.latest_us, [WINDOW.earliest_us - 1000, WINDOW.latest_us + 1000]
+    lines = [
+        f'{address} - - [05/Oct/2026:12:00:00 +0000] "GET /v2/library/alpine/manifests/3.20 '
+        f'HTTP/1.1" 200 12 "-" "{DOCKER_UA}" {_msec(time)} "-"\n'
+        for address, time in [
+            ("2001:DB8::1", inside),  # upper case: written in its normal spelling
+            ("::ffff:192.0.2.1", inside),  # IPv4-mapped: written as IPv4
+            ("192.000.2.1", inside),  # not an address Python reads: skipped
+            *(("192.0.2.7", time) for time in edges),  # outside the window: skipped
+        ]
+    ]
+    parsed = parse_bytes("".join(lines).encode())
+    assert parsed.requests["ip"].to_pylist() == ["2001:db8::1", "192.0.2.1"]
+    assert parsed.skipped == {"invalid_address": 1, "timestamp_out_of_range": 2}
+    assert record_problems(parsed.requests) == [None, None]
+    # the rules would have refused what the parser read as written
+    as_written = parsed.requests.set_column(
+        SPOOL_SCHEMA.get_field_index("ip"), "ip", pa.array(["2001:DB8::1", "192.0.2.1"])
+    )
+    assert record_problems(as_written) == ["invalid_record", None]
 
 
 # --- the authenticated user (nginx's $remote_user, the head's third field) ----------------------

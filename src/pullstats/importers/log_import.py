@@ -25,13 +25,13 @@ import duckdb
 import pyarrow as pa
 
 from pullstats import lake_files
-from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine, connect
 from pullstats.enrich import bundled
 from pullstats.ingest.access_log_formats import LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
 from pullstats.ingest.records import SPOOL_SCHEMA
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.steps import HOLDS_NOTIFICATIONS, NOTIFICATION_HOURS
@@ -132,7 +132,7 @@ def import_logs(
                     continue
                 result.sources[index] = SourceReport(name)  # read again, counted again
             for parsed in _parsed(
-                runtime.settings, db, name, log_format, progress, result.sources[index]
+                db, writer.window, name, log_format, progress, result.sources[index]
             ):
                 if guard is not None and name == STDIN:  # stdin is only known as it is read
                     guard.check(parsed.hours, result.written)
@@ -162,16 +162,17 @@ _SPOOL_COLUMNS = ", ".join(f"{f.name} {_SQL_TYPES[f.type]}" for f in SPOOL_SCHEM
 
 
 def _parsed(
-    settings: Settings,
     db: duckdb.DuckDBPyConnection,
+    window: TimeWindow,
     name: str,
     log_format: LogFormat,
     progress: ImportProgress,
     report: SourceReport,
 ) -> Iterator[ParsedLines]:
     """Parse a source a segment at a time, adding each to its report; each segment's requests
-    are in :data:`STAGED_REQUESTS` until the next one is parsed."""
-    parser = LogParser(db, log_format, now_micros(), max_skew=settings.max_clock_skew)
+    are in :data:`STAGED_REQUESTS` until the next one is parsed. Times outside ``window`` (the
+    writer's) are skipped, so the writer need not check the requests again."""
+    parser = LogParser(db, log_format, now_micros(), window=window)
     for segment in _segments(line_chunks(name, progress)):
         parsed = parser.parse(segment)
         report.lines += parsed.lines
@@ -182,7 +183,8 @@ def _parsed(
 
 
 def _write(runtime: Runtime, writer: RequestWriter, table: str, result: ImportResult) -> None:
-    written, days = ingest_requests(runtime, writer, table)
+    """Write ``table``'s requests, which the parser checked (:meth:`RequestWriter.write`)."""
+    written, days = ingest_requests(runtime, writer, table, checked=True)
     result.written += written
     result.days |= days
 
@@ -213,7 +215,7 @@ def _import_checked_files(
         if name == STDIN:
             continue
         report = result.sources[index]
-        for parsed in _parsed(runtime.settings, db, name, log_format, progress, report):
+        for parsed in _parsed(db, writer.window, name, log_format, progress, report):
             hours |= parsed.hours
             if held < 0 or not parsed.used:
                 continue

@@ -99,17 +99,18 @@ class LogParser:
         max_errors: int = 5,
         cut_at_quotes: bool = True,
         max_skew: timedelta = DEFAULT_MAX_SKEW,
+        window: TimeWindow | None = None,
     ) -> None:
         """``cut_at_quotes=False`` takes every field from the pattern's groups: slower, and the
-        reference the quick path is tested against. A request time outside
-        :class:`~pullstats.ingest.time_window.TimeWindow` (``received_us`` plus ``max_skew``)
-        is skipped as ``timestamp_out_of_range``."""
+        reference the quick path is tested against. A request time outside ``window``
+        (default: :class:`~pullstats.ingest.time_window.TimeWindow` at ``received_us`` plus
+        ``max_skew``) is skipped as ``timestamp_out_of_range``."""
         if log_format not in LOG_FORMATS:
             raise ValueError(f"unknown log format {log_format!r}")
         self._db = connection
         self._engine = DuckDBEngine()
         self._format = log_format
-        window = TimeWindow.at(int(received_us), max_skew)
+        window = window or TimeWindow.at(int(received_us), max_skew)
         self._params = {
             "pattern": line_pattern(log_format),
             "cut": cut_at_quotes,
