@@ -21,6 +21,13 @@ dir each time:
   files, one per export view's columns, one row per request: no grouping into actions, no
   enrichment, no counting. It does less than pullstats, so beating it is a real bar.
 
+Then, for this checkout, what the three commands cost whatever else they do, as built (each
+repeat, on the data dir the pipeline left): each command with nothing to do (`ingest logs` of
+an empty file, `process` with no pending day, `export` with every file written), and the parse
+alone (the import's `LogParser` over the whole file in a child, timed around the parse only,
+writing nothing). Against 0.8 × the reference, that says how much time the target leaves for
+the rest of the work: writing the lake, classifying, rolling up and exporting.
+
 With `--source CHECKOUT` the same steps also run with that checkout's `src/` (say a `git
 worktree` of main), alternating old and new in each repeat, and the script checks that both
 wrote the same actions (every day's file, row for row) and the same export bytes (the sha256
@@ -164,6 +171,59 @@ def pipeline(
             after_step(step)
 
 
+# The import's parse alone, in a child like the commands: the whole file through one
+# LogParser.parse (one segment, as `ingest logs` parses a file under 1 GiB), timed around the
+# parse only; prints the seconds and the requests staged.
+_PARSE_ONLY = r"""
+import contextlib, os, sys, time
+from pullstats.cli.main import arrow_without_pandas
+arrow_without_pandas(os.environ)  # as the command does
+from pullstats.config import Settings
+from pullstats.duckdb_engine import connect
+from pullstats.ingest.access_logs import LogParser
+from pullstats.ingest.log_lines import open_log, read_line_chunks
+from pullstats.timestamps import now_micros
+with open(sys.argv[1], "rb") as source, contextlib.closing(connect(Settings())) as db:
+    parser = LogParser(db, "auto", now_micros())
+    stream, position = open_log(source)
+    began = time.perf_counter()
+    parsed = parser.parse(read_line_chunks(stream, position))
+    print(time.perf_counter() - began, parsed.used)
+"""
+
+#: The fixed costs measured for this checkout, in the order they are printed.
+FIXED = (
+    "start-up: `ingest logs` of an empty file",
+    "start-up: `process` with nothing to do",
+    "start-up: `export` with every file written",
+    "the parse alone (`LogParser` over the file)",
+)
+
+
+def fixed_costs(
+    code: Code, log: Path, data_dir: Path, scratch: Path, env_extra: dict[str, str], lines: int
+) -> list[float]:
+    """Seconds of :data:`FIXED`, on the data dir ``pipeline`` left."""
+    env = cli_env(data_dir, **env_extra)
+    if code.pythonpath:
+        env["PYTHONPATH"] = code.pythonpath
+    empty = scratch / "empty.log"
+    empty.write_bytes(b"")
+    seconds = [
+        run_child(pullstats_command(*args), env, scratch).seconds
+        for args in (
+            ("ingest", "logs", str(empty)),
+            ("process",),
+            ("export", "--through", THROUGH),
+        )
+    ]
+    parse = run_child([sys.executable, "-c", _PARSE_ONLY, str(log)], env, scratch).output
+    parse_seconds, used = parse.split()
+    if int(used) != lines:
+        sys.exit(f"the parse alone staged {used} requests, expected {lines}")
+    return [*seconds, float(parse_seconds)]
+
+
 def actions_of(data_dir: Path) -> dict[str, pa.Table]:
     folder = data_dir / "lake" / "actions"
     return {p.parent.name: pq.read_table(p) for p in sorted(folder.glob("day=*/actions.parquet"))}
@@ -236,6 +296,29 @@ def _kind(key: tuple[str, str, str]) -> str:
     return name.removeprefix(f"{namespace}_").split(f"_{label}_")[0]
 
 
+def fixed_table(code: Code, fixed: list[list[float]], ref_seconds: list[float]) -> str:
+    """:data:`FIXED` for ``code``, and what 0.8 × the reference leaves for the rest of the
+    work beside what the rest takes now (each repeat's own figures, then their median)."""
+    rows: list[list[object]] = [
+        [name, spread([run[i] for run in fixed], "s", 2)] for i, name in enumerate(FIXED)
+    ]
+    sums = [sum(run) for run in fixed]
+    totals = [sum(code.steps[step][i].seconds for step in STEPS) for i in range(len(fixed))]
+    rows += [
+        ["fixed costs in all", spread(sums, "s", 2)],
+        ["0.8 × the reference", spread([0.8 * r for r in ref_seconds], "s", 2)],
+        [
+            "what 0.8 × leaves for the rest (the lake, classifying, rolling up, exporting)",
+            spread([0.8 * r - f for r, f in zip(ref_seconds, sums, strict=True)], "s", 2),
+        ],
+        [
+            "what the rest takes now (end to end − fixed costs)",
+            spread([t - f for t, f in zip(totals, sums, strict=True)], "s", 2),
+        ],
+    ]
+    return markdown_table([f"{code.name}: fixed costs", "seconds"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=2_000_000, help="about this many")
@@ -257,6 +340,7 @@ def main() -> None:
     if args.source is not None:
         codes.insert(0, Code(f"{args.source} (old)", str(args.source.resolve() / "src")))
     reference: list[Run] = []
+    fixed: list[list[float]] = []  # per repeat, FIXED's seconds
     checked = ""
     with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
         root = Path(tmp)
@@ -276,6 +360,7 @@ def main() -> None:
                 dirs.append(data_dir)
             if len(dirs) == 2:
                 checked = check_same(*dirs)
+            fixed.append(fixed_costs(codes[-1], log, dirs[-1], root, env_extra, lines))
             for data_dir in dirs:
                 shutil.rmtree(data_dir)
             out = root / f"reference-{attempt}"
@@ -333,6 +418,7 @@ def main() -> None:
     ref_cpu = spread([r.cpu_seconds for r in reference], "s", 2)
     cpu_rows.append(["reference", *([ref_cpu] * len(codes))])
     print("\n" + markdown_table(cpu_header, cpu_rows))
+    print("\n" + fixed_table(codes[-1], fixed, ref_seconds))
     for code in codes:
         print(f"\n{code.name}: {code.steps['process'][-1].output.strip().splitlines()[-1]}")
         print(f"{code.name}: {code.steps['export'][-1].output.strip().splitlines()[-1]}")
