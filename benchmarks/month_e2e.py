@@ -70,7 +70,7 @@ from pullstats.demo.render import manifest_info, nginx_lines
 from pullstats.demo.seed import demo_namespaces
 from pullstats.demo.synthetic import generate_requests
 from pullstats.ingest.access_log_formats import line_pattern
-from pullstats.lake.compaction import IP_HASH_KEY
+from pullstats.lake.ip_hash import IP_HASH_KEY
 
 START = date(2026, 10, 1)
 DAYS = 31

@@ -38,7 +38,7 @@ from pullstats.demo.catalog import DEMO_CATALOG, SyntheticCatalog, catalog_from_
 from pullstats.demo.spool_encoding import to_spool_lines
 from pullstats.demo.synthetic import generate_requests
 from pullstats.duckdb_engine import connect
-from pullstats.lake.compaction import IP_HASH_KEY
+from pullstats.lake.ip_hash import IP_HASH_KEY
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import catalog_settings, fresh_runtime, write_spool_lines

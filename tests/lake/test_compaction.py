@@ -16,7 +16,7 @@ import pytest
 
 from pullstats.duckdb_engine import connect
 from pullstats.ingest.records import SPOOL_SCHEMA, PullRequestRecord
-from pullstats.lake.compaction import RequestWriter
+from pullstats.lake.request_writer import RequestWriter
 from pullstats.lake.retention import prune_spool
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime

@@ -2,7 +2,7 @@
 
 Responsible for running :mod:`pullstats.ingest.access_logs` over each source in segments of
 :data:`SEGMENT_BYTES` (one DuckDB query each), writing each segment's requests with
-:func:`pullstats.lake.compaction.ingest_requests` (which hashes the addresses, enriches, drops
+:func:`pullstats.lake.request_writer.ingest_requests` (which hashes the addresses, enriches, drops
 what the lake already holds and records the days as pending for ``pullstats process``), and
 the overlap guard: hours that already hold notification requests would be counted twice, so
 an import touching them is refused unless overlap is allowed (the steps
@@ -32,8 +32,8 @@ from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.ingest.time_window import TimeWindow
-from pullstats.lake.compaction import RequestWriter, ingest_requests
 from pullstats.lake.jobs import job_lock
+from pullstats.lake.request_writer import RequestWriter, ingest_requests
 from pullstats.lake.steps import HOLDS_NOTIFICATIONS, NOTIFICATION_HOURS
 from pullstats.runtime import Runtime
 from pullstats.timestamps import now_micros

@@ -6,6 +6,11 @@ steps ``lake.unusable`` and ``lake.usable``, the window's bounds bound as parame
 a spool may have been written by an older version, by hand, or damaged, and one record the
 later stages cannot handle (a NULL name stops the rollups) must not stop a run. A record that
 breaks a rule is set aside under :data:`INVALID_RECORD` instead of reaching the lake.
+
+The one exception is ``ingest logs``: the access-log parser's requests go to the lake in the
+same run, never through a spool, and the parser enforces these rules itself, so they are not
+checked again (``RequestWriter.write``'s ``checked``; a property test in
+``tests/ingest/test_access_logs.py`` holds every request the parser stages to these rules).
 """
 
 from __future__ import annotations

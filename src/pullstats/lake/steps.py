@@ -14,7 +14,7 @@ A batch of records (``batch``, :data:`~pullstats.ingest.records.SPOOL_SCHEMA`) g
 - ``lake.requests``: one day's rows of the lake, written as one Parquet file.
 
 ``lake.holds_notifications`` and ``lake.notification_hours`` read the lake for the log
-importer's overlap guard. The engine code is ``lake/compaction.py`` (and
+importer's overlap guard. The engine code is ``lake/request_writer.py`` (and
 ``importers/log_import.py``): it runs these on one connection, keeps the run's tables there,
 and writes the files (``COPY … TO``).
 """
