@@ -10,7 +10,7 @@ from __future__ import annotations
 from pullstats.client_categories import category_sql, use_case_sql
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES, IMPORTED_TRENDS
 from pullstats.rollups.co_usage import co_usage_sql
-from pullstats.rollups.trends import trends_sql
+from pullstats.rollups.trends_sql import trends_sql
 from pullstats.steps import Function, Input, Step, Transform, sql_file
 
 COUNTS = Step(
