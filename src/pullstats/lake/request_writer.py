@@ -110,7 +110,6 @@ class RequestWriter:
         #: the request times it accepts, fixed for the run (a parser that checks its rows for
         #: :meth:`write`'s ``checked`` takes this one)
         self.window = TimeWindow.now(runtime.settings.max_clock_skew)
-        self._window = record_problem_params(self.window)
         self.set_aside: Counter[str] = Counter()  # requests set aside so far, by reason
         self._read: set[str] = set()  # Parquet files (lake locations) whose ids are in lake_ids
         self._ids = 0
@@ -163,7 +162,7 @@ class RequestWriter:
 
     def _write(self, table: str, kept: list[str], checked: bool) -> Written:
         if not checked and self._set_aside_unusable(table):
-            table = self._keep(kept, USABLE, {"batch": table}, self._window)
+            table = self._keep(kept, USABLE, {"batch": table}, record_problem_params(self.window))
         # a registry retries a notification with the same id: keep its first arrival
         if self._rows(REPEATS, {"batch": table}):
             table = self._keep(kept, FIRST_ARRIVALS, {"batch": table})
@@ -210,7 +209,9 @@ class RequestWriter:
     def _set_aside_unusable(self, table: str) -> bool:
         """Move the requests of ``table`` no later stage can take to ``lake/set-aside``; True
         if there were any (one pass, which finds nothing in the usual case)."""
-        found = self._relation(UNUSABLE, {"batch": table}, self._window).to_arrow_table()
+        found = self._relation(
+            UNUSABLE, {"batch": table}, record_problem_params(self.window)
+        ).to_arrow_table()
         if found.num_rows == 0:
             return False
         # no raw address or user name outlives the spool: the set-aside copy keeps their
