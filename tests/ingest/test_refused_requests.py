@@ -21,7 +21,7 @@ from pathlib import Path
 from pullstats.ingest.notifications import parse_envelope
 from pullstats.timestamps import micros
 from tests.envelopes import ENVELOPE_TYPE, pull_event
-from tests.ingest.test_access_logs import parse_bytes
+from tests.ingest.access_log_parsing import parse_bytes
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -10,7 +10,8 @@ breaks a rule is set aside under :data:`INVALID_RECORD` instead of reaching the 
 The one exception is ``ingest logs``: the access-log parser's requests go to the lake in the
 same run, never through a spool, and the parser enforces these rules itself, so they are not
 checked again (``RequestWriter.write``'s ``checked``; a property test in
-``tests/ingest/test_access_logs.py`` holds every request the parser stages to these rules).
+``tests/ingest/test_access_log_properties.py`` holds every request the parser stages to these
+rules).
 """
 
 from __future__ import annotations

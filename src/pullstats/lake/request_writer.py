@@ -149,9 +149,9 @@ class RequestWriter:
 
         ``checked``: the rows were made in this run by a parser that enforces the record rules
         itself, within this writer's window or a narrower one (the access-log parser: tested
-        by ``tests/ingest/test_access_logs.py``), so they are not checked again (a pass of
-        four regular expressions over every row: 0.56 s of a 2 M-line log). A spool's records
-        always are.
+        by ``tests/ingest/test_access_log_properties.py``), so they are not checked again (a
+        pass of four regular expressions over every row: 0.56 s of a 2 M-line log). A spool's
+        records always are.
         """
         kept: list[str] = []
         try:
