@@ -90,8 +90,11 @@ Serving = TypeVar("Serving", bound=ThreadingHTTPServer)
 
 
 def serving(server: Serving) -> Iterator[Serving]:
-    """A loopback stand-in's fixture body: serve in a thread, then shut it down."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    """A loopback stand-in's fixture body: serve in a thread, then shut it down.
+
+    The loop looks for the shutdown every 20 ms, not serve_forever's default 0.5 s, which every
+    test would otherwise wait at its end."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
