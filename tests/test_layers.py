@@ -2,7 +2,8 @@
 
 The contracts live in pyproject.toml (``[tool.importlinter]``): the layers, no cycles between
 sibling packages or modules, classification and the parsers without a database or HTTP, and
-the API's read routes without the lake. The drawing in the docs lists the same layers.
+the API's read routes without the lake. The drawing in the docs lists the same layers. And no
+module of the package is past the line limit CONTRIBUTING.md sets.
 """
 
 from __future__ import annotations
@@ -51,3 +52,18 @@ def test_the_docs_draw_the_layers_the_contract_enforces() -> None:
     assert isinstance(layers, list)
     configured = [" | ".join(part.strip() for part in layer.split("|")) for layer in layers]
     assert documented_layers() == configured
+
+
+#: A module of the package past this many lines is split by responsibility (CONTRIBUTING.md).
+MODULE_LINES = 400
+
+
+def test_no_module_of_the_package_is_past_the_line_limit() -> None:
+    modules = [
+        path
+        for path in sorted((ROOT / "src" / "pullstats").rglob("*"))
+        if path.suffix in (".py", ".sql")
+    ]
+    lines = {str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in modules}
+    assert len(lines) > 100 and max(lines.values()) > 100  # the package was found and read
+    assert {name: n for name, n in lines.items() if n > MODULE_LINES} == {}
