@@ -36,7 +36,9 @@ _PROGRESS_BYTES = 16 * 1024 * 1024
 @ingest_app.command("logs")
 def logs_command(
     files: list[str] = typer.Argument(
-        ..., metavar="FILE...", help="Access log files (.gz too); - for stdin."
+        ...,
+        metavar="FILE...",
+        help="Access log files (.gz too) or pipes, such as <(zcat old.log.gz); - for stdin.",
     ),
     allow_overlap: bool = typer.Option(
         False,
@@ -68,7 +70,7 @@ def logs_command(
 @ingest_app.command("registry-log")
 def registry_log_command(
     files: list[str] = typer.Argument(
-        ..., metavar="FILE...", help="The registry's own log files (.gz too); - for stdin."
+        ..., metavar="FILE...", help="The registry's own log files (.gz too) or pipes; - for stdin."
     ),
 ) -> None:
     """Set aside notified pulls that the registry's own log shows it refused (non-2xx).
@@ -151,7 +153,7 @@ def _print_registry_report(result: RegistryLogResult) -> None:
 
 
 class _Bars:
-    """A byte progress bar per source, shown only for big files and stdin on a terminal."""
+    """A byte progress bar per source, shown only for big files and streams on a terminal."""
 
     def __init__(self) -> None:
         self.progress = Progress(
@@ -175,9 +177,9 @@ class _Bars:
             return
         self.progress.start()
         self.shown = True
-        from pullstats.importers.log_import import STDIN
+        from pullstats.importers.log_import import source_name
 
-        self.task = self.progress.add_task(f"read {'stdin' if name == STDIN else name}", total=size)
+        self.task = self.progress.add_task(f"read {source_name(name)}", total=size)
 
     def advanced(self, consumed: int) -> None:
         if self.task is not None:

@@ -42,7 +42,8 @@ STDIN = "-"
 #: Bytes of lines parsed by one query, whose requests are then written to the lake in one go
 #: (held in DuckDB meanwhile, which spills to disk past its memory limit): bigger segments mean
 #: fewer Parquet files, smaller ones less memory and disk. DuckDB works on all its threads while
-#: the next block is read; stdin is checked against the overlap guard after each segment.
+#: the next block is read; a stream (stdin, a pipe) is checked against the overlap guard after
+#: each segment.
 SEGMENT_BYTES = 1024 * 1024 * 1024
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -53,7 +54,7 @@ class LogImportError(Exception):
 
 
 class OverlapRefused(LogImportError):
-    def __init__(self, hours: list[int], written: int) -> None:
+    def __init__(self, hours: list[int], written: int, source: str = "stdin") -> None:
         shown = ", ".join(_hour_text(hour) for hour in hours[:5])
         more = f" and {len(hours) - 5} more" if len(hours) > 5 else ""
         message = (
@@ -63,7 +64,7 @@ class OverlapRefused(LogImportError):
         )
         if written:
             message += (
-                f" {written} requests from earlier lines of stdin were already written; "
+                f" {written} requests from earlier lines of {source} were already written; "
                 "re-running with the same input adds none of them again."
             )
         super().__init__(message)
@@ -72,7 +73,7 @@ class OverlapRefused(LogImportError):
 
 @dataclass
 class SourceReport:
-    """What one file (or stdin) held."""
+    """What one file (or stream) held."""
 
     name: str
     lines: int = 0
@@ -108,11 +109,13 @@ def import_logs(
     allow_overlap: bool = False,
     progress: ImportProgress | None = None,
 ) -> ImportResult:
-    """Import access logs; ``-`` is stdin. Raises :class:`LogImportError` before writing."""
+    """Import access logs; ``-`` is stdin, and a path that is no regular file (a pipe) is read
+    like it (:func:`is_stream`). Raises :class:`LogImportError` before writing."""
     progress = progress or ImportProgress()
     check_sources(sources)
+    streams = [is_stream(name) for name in sources]
     result = ImportResult()
-    result.sources = [SourceReport("stdin" if name == STDIN else name) for name in sources]
+    result.sources = [SourceReport(source_name(name)) for name in sources]
     # the enrichment's bundled tables load while the lines are read and parsed
     asn = runtime.settings.geoip_asn_db is None
     bundled.load_in_background(asn=asn, cache=runtime.paths.cache)
@@ -122,34 +125,57 @@ def import_logs(
             guard = None  # the lake holds no notification requests: nothing to overlap
         writer = RequestWriter(runtime, db)
         files_written = False
-        if guard is not None and any(name != STDIN for name in sources):
+        if guard is not None and not all(streams):
             files_written = _import_checked_files(
                 runtime, db, writer, guard, sources, log_format, progress, result
             )
         for index, name in enumerate(sources):
-            if guard is not None and name != STDIN:
+            if guard is not None and not streams[index]:
                 if files_written:
                     continue
                 result.sources[index] = SourceReport(name)  # read again, counted again
             for parsed in _parsed(
                 db, writer.window, name, log_format, progress, result.sources[index]
             ):
-                if guard is not None and name == STDIN:  # stdin is only known as it is read
-                    guard.check(parsed.hours, result.written)
+                if guard is not None and streams[index]:  # a stream is known as it is read
+                    guard.check(parsed.hours, result.written, source_name(name))
                 if parsed.used:
                     _write(runtime, writer, STAGED_REQUESTS, result)
     return result
 
 
 def check_sources(sources: Sequence[str]) -> None:
-    """Raise :class:`LogImportError` unless every source is a file (or stdin, once)."""
+    """Raise :class:`LogImportError` unless every source is a file or a stream, each stream
+    named once (it can be read only once). Nothing is opened: opening a pipe waits for its
+    writer."""
     for name in sources:
-        if name != STDIN and Path(name).is_dir():
+        if name == STDIN:
+            continue
+        path = Path(name)
+        if path.is_dir():
             raise LogImportError(f"{name}: a directory; name the log files in it")
-        if name != STDIN and not Path(name).is_file():
+        if not path.exists():
             raise LogImportError(f"{name}: no such file")
-    if list(sources).count(STDIN) > 1:
-        raise LogImportError("stdin (-) can be read only once")
+        if not (path.is_file() or path.is_fifo() or path.is_char_device()):
+            raise LogImportError(f"{name}: neither a file nor a pipe")
+    streams = [name for name in sources if is_stream(name)]
+    for name in dict.fromkeys(streams):
+        if streams.count(name) > 1:
+            shown = "stdin (-)" if name == STDIN else name
+            raise LogImportError(f"{shown} is a stream and can be read only once")
+
+
+def is_stream(name: str) -> bool:
+    """Whether a source is read as a stream: once, its size unknown, and (while the lake holds
+    notifications) checked against the overlap guard as it is read. Stdin, and any path that
+    is no regular file: a pipe (a shell's ``<(zcat access.log.1.gz)``, a named pipe) or a
+    character device such as ``/dev/stdin``."""
+    return name == STDIN or not Path(name).is_file()
+
+
+def source_name(name: str) -> str:
+    """How reports name a source: ``stdin`` for ``-``, else as given."""
+    return "stdin" if name == STDIN else name
 
 
 #: Requests of every file held until the overlap guard has seen all their hours.
@@ -212,7 +238,7 @@ def _import_checked_files(
     held = 0
     columns = ", ".join(SPOOL_SCHEMA.names)
     for index, name in enumerate(sources):
-        if name == STDIN:
+        if is_stream(name):
             continue
         report = result.sources[index]
         for parsed in _parsed(db, writer.window, name, log_format, progress, report):
@@ -251,9 +277,9 @@ def _segment(first: LineChunk, rest: Iterator[LineChunk]) -> Iterator[LineChunk]
 
 
 def line_chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
-    """The line chunks of a file or of stdin, reporting progress in bytes of the source."""
+    """The line chunks of a file or a stream, reporting progress in bytes of the source."""
     with _open_source(name) as raw:
-        size = None if name == STDIN else Path(name).stat().st_size
+        size = None if is_stream(name) else Path(name).stat().st_size
         if progress.started:
             progress.started(name, size)
         stream, position = open_log(raw)
@@ -301,10 +327,10 @@ class _OverlapGuard:
         found = self._engine.relation(self._db, HOLDS_NOTIFICATIONS, {"requests": files})
         return bool(found.fetchall())
 
-    def check(self, hours: set[int], written: int) -> None:
+    def check(self, hours: set[int], written: int, source: str = "stdin") -> None:
         overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))
         if overlap:
-            raise OverlapRefused(overlap, written)
+            raise OverlapRefused(overlap, written, source)
 
     def _notification_hours(self, hour: int) -> set[int]:
         day = (_EPOCH + timedelta(hours=hour)).date()
@@ -335,4 +361,6 @@ __all__ = [
     "SourceReport",
     "check_sources",
     "import_logs",
+    "is_stream",
+    "source_name",
 ]

@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 
 from pullstats.db.state import add_pending_days
 from pullstats.importers.log_import import (
-    STDIN,
     ImportProgress,
     check_sources,
     line_chunks,
+    source_name,
 )
 from pullstats.ingest.errors import UnparseableRequest
 from pullstats.ingest.registry_log import MARKERS, is_refused, parse_line
@@ -40,7 +40,7 @@ SHOWN_BAD_LINES = 5
 
 @dataclass
 class RegistryLogSource:
-    """What one file (or stdin) held."""
+    """What one file (or stream) held."""
 
     name: str
     lines: int = 0
@@ -65,14 +65,15 @@ class RegistryLogResult:
 def import_registry_log(
     runtime: Runtime, sources: Sequence[str], progress: ImportProgress | None = None
 ) -> RegistryLogResult:
-    """Set aside the notified requests that ``sources`` (``-``: stdin) show the registry
-    refused. :class:`LogImportError` if a source cannot be read, before anything is written."""
+    """Set aside the notified requests that ``sources`` (``-``: stdin; pipes too) show the
+    registry refused. :class:`LogImportError` if a source cannot be read, before anything is
+    written."""
     progress = progress or ImportProgress()
     check_sources(sources)
     result = RegistryLogResult()
     refused: dict[str, tuple[int, int]] = {}  # request id → (response time, status)
     for name in sources:
-        report = RegistryLogSource("stdin" if name == STDIN else name)
+        report = RegistryLogSource(source_name(name))
         result.sources.append(report)
         for chunk in line_chunks(name, progress):
             report.lines += len(chunk.lines)
