@@ -148,7 +148,14 @@ def import_files(
 def _import_file(
     runtime: Runtime, report: FileReport, given: Period | None, namespace: str | None
 ) -> None:
-    report.sha256 = content_sha256(report.path)
+    path = report.path
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a pipe would be empty the second time: say so, not "no Namespace column"
+        raise UnrecognisedFile(
+            "not a regular file (a pipe?): a Docker Hub CSV is read twice, for its checksum "
+            "and for its rows; save it to a file and import that"
+        )
+    report.sha256 = content_sha256(path)
     lake = runtime.settings.lake
     manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
     if lake.exists(manifest):

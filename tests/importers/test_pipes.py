@@ -1,6 +1,8 @@
-"""Pipes as log sources: a shell's process substitution (``<(zcat old.log.gz)``), a named pipe or
-``/dev/stdin`` is read once as a stream, like ``-``: its size unknown, and (while the lake holds
-notifications) checked by the overlap guard as it is read, since it cannot be read twice."""
+"""Pipes as sources of the import commands. For the logs, a shell's process substitution
+(``<(zcat old.log.gz)``), a named pipe or ``/dev/stdin`` is read once as a stream, like ``-``:
+its size unknown, and (while the lake holds notifications) checked by the overlap guard as it is
+read, since it cannot be read twice. A Docker Hub CSV is read twice, so a pipe is refused with a
+message that says so."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pullstats.importers import log_import
+from pullstats.importers.dockerhub_csv import import_files
 from pullstats.importers.log_import import (
     LogImportError,
     OverlapRefused,
@@ -131,3 +134,19 @@ def test_what_is_a_stream_and_what_is_refused_before_anything_is_opened(tmp_path
         listening.bind(str(tmp_path / "s"))
         with pytest.raises(LogImportError, match="s: neither a file nor a pipe"):
             check_sources([str(tmp_path / "s")])
+
+
+def test_a_docker_hub_csv_through_a_pipe_is_refused_saying_why(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    csv = LOGS.parent / "dockerhub" / "dvp-core_summary_weekly.csv"
+    pipe = tmp_path / "summary.pipe"
+    writer = fill_pipe(pipe, csv.read_bytes())
+    piped, saved = import_files(runtime, [pipe, csv], namespace="acme")
+    assert (piped.status, saved.status) == ("failed", "imported")
+    assert piped.error.startswith("not a regular file (a pipe?): a Docker Hub CSV is read twice")
+    assert piped.rows == 0 and saved.rows > 0
+    # refused unopened: open and close the reading end, so the writer is let go
+    os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+    writer.join(timeout=10)
+    assert not writer.is_alive()
