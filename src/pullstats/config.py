@@ -53,6 +53,14 @@ def parse_months_days(text: str) -> tuple[int, int]:
     raise ValueError("expected a number of years, months or days: P2Y, P25M or P760D (0: for ever)")
 
 
+class SettingRefused(ValueError):
+    """A setting that reads well but that what uses it refuses (DuckDB its memory limit): told
+    as ``PULLSTATS_NAME='value': reason``, like a setting refused when it is read."""
+
+    def __init__(self, variable: str, value: str, reason: str) -> None:
+        super().__init__(f"{variable}={value!r}: {reason}")
+
+
 class Settings(BaseSettings):
     """The whole configuration of one pullstats process.
 
@@ -126,7 +134,7 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         "1.5GB", description="memory_limit of every DuckDB connection."
     )
-    duckdb_threads: int = Field(2, description="threads of every DuckDB connection.")
+    duckdb_threads: int = Field(2, ge=1, description="threads of every DuckDB connection.")
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb",
         description="What runs classification, rollups and exports (`process` after "
@@ -198,6 +206,27 @@ class Settings(BaseSettings):
         description="Where the keys live (ip-hash, JWT and download-link keys); every node of "
         "one installation must read the same keys. Default: the data dir's keys/.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        # SQLAlchemy's dialect[+driver]:// (parsed here by hand: the settings know no database)
+        if value is None:
+            return value
+        scheme, found, _ = value.get_secret_value().partition("://")
+        backend = scheme.partition("+")[0].lower()
+        if not found or not backend:
+            raise ValueError(
+                "not a database URL: expected postgresql://user@host/database or sqlite:///path"
+            )
+        if backend == "postgres":
+            raise ValueError("use postgresql:// for PostgreSQL, not postgres://")
+        if backend not in ("postgresql", "sqlite"):
+            raise ValueError(
+                f"a {backend} catalog is not supported: use PostgreSQL (postgresql://…) or "
+                "SQLite (sqlite:///…)"
+            )
+        return value
 
     @field_validator("node_name")
     @classmethod

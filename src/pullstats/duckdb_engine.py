@@ -13,7 +13,7 @@ from typing import TypeAlias
 import duckdb
 import pyarrow as pa
 
-from pullstats.config import Settings
+from pullstats.config import SettingRefused, Settings
 from pullstats.sql_literals import sql_list
 from pullstats.steps import Function, Step, bind_params
 
@@ -70,7 +70,14 @@ def _open(settings: Settings, filesystem: object) -> duckdb.DuckDBPyConnection:
     database = duckdb.connect(":memory:")
     # the database's own settings: they can't change once a query has spilled to disk
     database.execute(f"SET threads = {int(settings.duckdb_threads)}")
-    database.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+    try:
+        database.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+    except duckdb.Error as error:  # DuckDB's own grammar ('1.5GB', '80%', …) decides
+        database.close()
+        reason = str(error).splitlines()[0].split("Error: ", 1)[-1]
+        raise SettingRefused(
+            "PULLSTATS_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit, f"DuckDB: {reason}"
+        ) from None
     database.execute("SET temp_directory = ?", [str(settings.paths.tmp / "duckdb")])
     database.execute("SET preserve_insertion_order = false")
     # the lake and the exports on object storage: read through s3fs (DuckDB's own httpfs

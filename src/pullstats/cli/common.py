@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pullstats.accounts.errors import AccountError
-from pullstats.config import Settings
+from pullstats.config import SettingRefused, Settings
 from pullstats.db.keys import KeysDiffer
 from pullstats.db.migrate import SchemaOutdated
 from pullstats.db.nodes import NodeNameTaken
@@ -68,6 +68,8 @@ def error_lines(error: BaseException) -> list[str]:
     setting), with a hint where the traceback is."""
     if isinstance(error, ValidationError) and error.title == Settings.__name__:
         return settings_error_lines(error)
+    if isinstance(error, SettingRefused):
+        return [str(error)]
     if isinstance(error, OperationalError | InterfaceError):  # the catalog's server, not SQL
         return [catalog_failure_line(error)]
     if _is_client_error(error):
