@@ -5,6 +5,7 @@ import in many segments and flushes."""
 from __future__ import annotations
 
 import gzip
+import lzma
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from pullstats.importers import log_import
-from pullstats.importers.log_import import import_logs
+from pullstats.importers.log_import import LogImportError, import_logs
 from pullstats.ingest import log_lines
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import process
@@ -229,3 +230,21 @@ def log_ids(runtime: Runtime) -> list[str]:
             f"SELECT id FROM read_parquet('{glob}') WHERE source = 'log' ORDER BY id"
         ).fetchall()
     return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        ("old.log.zst", b"\x28\xb5\x2f\xfd" + b"\x00" * 64, "zstd-compressed, which pullstats"),
+        ("cut.log.xz", lzma.compress(b"x" * 4096)[:40], "Compressed file ended before the end"),
+        ("bad.log.bz2", b"BZh9 not bzip2 at all\n", "Invalid data stream"),
+    ],
+)
+def test_a_log_compressed_other_than_pullstats_reads_is_one_error_naming_it(
+    runtime: Runtime, tmp_path: Path, name: str, content: bytes, error: str
+) -> None:
+    log = tmp_path / name
+    log.write_bytes(content)
+    with pytest.raises(LogImportError) as refused:
+        import_logs(runtime, [str(LOGS / "nginx-combined.log"), str(log)])
+    assert str(refused.value).startswith(f"{log}: {error}")

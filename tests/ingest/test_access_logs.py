@@ -9,11 +9,14 @@ the import command in ``tests/importers/test_log_import.py``.
 
 from __future__ import annotations
 
+import bz2
 import hashlib
+import lzma
 from collections import Counter
 
 import pytest
 
+from pullstats.ingest.log_lines import UnreadCompression
 from tests.ingest.access_log_parsing import (
     DOCKER_UA,
     GOOD,
@@ -84,6 +87,25 @@ def test_gzip_gives_the_same_requests_and_ids() -> None:
     packed = parse_bytes((LOGS / "nginx-pullstats.log.gz").read_bytes())
     assert packed.requests.equals(plain.requests)
     assert packed.skipped == plain.skipped
+
+
+def test_bzip2_and_xz_give_the_same_requests_and_ids() -> None:
+    # logrotate's compresscmd may be bzip2 or xz; a file of two streams (cat a.xz b.xz) is
+    # read whole, as gzip's members are
+    text = (LOGS / "nginx-pullstats.log").read_bytes()
+    half = text.index(b"\n", len(text) // 2) + 1
+    plain = parse_bytes(text)
+    assert (plain.lines, plain.requests.num_rows) == (11, 4)
+    for compress in (bz2.compress, lzma.compress):
+        packed = parse_bytes(compress(text[:half]) + compress(text[half:]), block_bytes=300)
+        assert packed.requests.equals(plain.requests)
+        assert (packed.lines, packed.skipped) == (plain.lines, plain.skipped)
+
+
+@pytest.mark.parametrize("magic", [b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"], ids=["zstd", "lz4"])
+def test_a_zstd_or_lz4_log_is_refused_saying_how_to_read_it(magic: bytes) -> None:
+    with pytest.raises(UnreadCompression, match=r"give it decompressed through a pipe, as <\("):
+        parse_bytes(magic + b"\x00" * 64)
 
 
 def test_registry_access_log() -> None:

@@ -38,7 +38,8 @@ def logs_command(
     files: list[str] = typer.Argument(
         ...,
         metavar="FILE...",
-        help="Access log files (.gz too) or pipes, such as <(zcat old.log.gz); - for stdin.",
+        help="Access log files (gzip, bzip2 or xz too) or pipes, such as <(zstdcat old.log.zst); "
+        "- for stdin.",
     ),
     allow_overlap: bool = typer.Option(
         False,
@@ -70,7 +71,9 @@ def logs_command(
 @ingest_app.command("registry-log")
 def registry_log_command(
     files: list[str] = typer.Argument(
-        ..., metavar="FILE...", help="The registry's own log files (.gz too) or pipes; - for stdin."
+        ...,
+        metavar="FILE...",
+        help="The registry's own log files (gzip, bzip2 or xz too) or pipes; - for stdin.",
     ),
 ) -> None:
     """Set aside notified pulls that the registry's own log shows it refused (non-2xx).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import lzma
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -282,15 +283,16 @@ def line_chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
         size = None if is_stream(name) else Path(name).stat().st_size
         if progress.started:
             progress.started(name, size)
-        stream, position = open_log(raw)
         consumed = 0
         try:
+            stream, position = open_log(raw)
             for chunk in read_line_chunks(stream, position):
                 if progress.advanced:
                     progress.advanced(chunk.position - consumed)
                 consumed = chunk.position
                 yield chunk
-        except (OSError, EOFError, ValueError) as error:  # gzip damage, an endless line
+        # damaged compression, an endless line, zstd (UnreadCompression is a ValueError)
+        except (OSError, EOFError, ValueError, lzma.LZMAError) as error:
             raise LogImportError(f"{name}: {error}") from None
 
 

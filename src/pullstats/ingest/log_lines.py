@@ -1,4 +1,5 @@
-"""A log as bounded chunks of whole lines: plain, gzip or stdin, read without a per-line loop.
+"""A log as bounded chunks of whole lines: plain or compressed (gzip, bzip2, xz), a file or a
+stream, read without a per-line loop.
 
 Python only finds the line ends, with NumPy; the lines of a chunk are one Arrow array, ready
 for DuckDB. A chunk never splits a line, and a line longer than :data:`MAX_LINE_BYTES` stops
@@ -7,10 +8,12 @@ the reading with an error (it is not an access log).
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
@@ -67,12 +70,36 @@ class _CountingReader:
         return self.consumed
 
 
+#: Magic bytes of compressed files logrotate may write, and how each is opened (the standard
+#: library's readers; each reads concatenated streams, as ``cat a.gz b.gz`` makes).
+_DECOMPRESSED: dict[bytes, Callable[[IO[bytes]], _Readable]] = {
+    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+    b"BZh": bz2.BZ2File,
+    b"\xfd7zXZ\x00": lzma.LZMAFile,
+}
+#: Compressions recognised but not read, and the command that reads one into ``-``.
+_UNREAD = {b"\x28\xb5\x2f\xfd": ("zstd", "zstdcat"), b"\x04\x22\x4d\x18": ("lz4", "lz4cat")}
+
+
+class UnreadCompression(ValueError):
+    """A log compressed in a format pullstats does not read (zstd, lz4)."""
+
+
 def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
-    """The decompressed stream of ``source`` (gzip is recognised by its magic bytes), and a
-    function giving how many bytes of ``source`` have been consumed so far."""
+    """The decompressed stream of ``source`` (gzip, bzip2 and xz are recognised by their magic
+    bytes), and a function giving how many bytes of ``source`` have been consumed so far.
+    :class:`UnreadCompression` for a zstd or lz4 one."""
     counting = _CountingReader(source)
-    if source.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=counting, mode="rb"), counting.position  # type: ignore[call-overload]
+    head = source.peek(6)[:6]
+    for magic, opened in _DECOMPRESSED.items():
+        if head.startswith(magic):
+            return opened(cast(IO[bytes], counting)), counting.position  # read() is all they use
+    for magic, (name, tool) in _UNREAD.items():
+        if head.startswith(magic):
+            raise UnreadCompression(
+                f"{name}-compressed, which pullstats does not read (it reads gzip, bzip2 and "
+                f"xz): give it decompressed through a pipe, as <({tool} FILE)"
+            )
     return counting, counting.position
 
 
