@@ -8,9 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pullstats.action_window import JOIN_WINDOW_US
-from pullstats.classify.rules import (
-    group_requests,
-)
+from pullstats.classify.rules import group_requests
 from pullstats.dvp_columns import ActionKind
 from tests.classify.rule_cases import (
     AMD64,
