@@ -50,7 +50,7 @@ def test_a_bad_setting_is_one_line_naming_variable_value_and_expectation(data_di
     duration = run_cli_with(data_dir, {"PULLSTATS_CLOSE_GRACE": "banana"}, "users", "list")
     assert one_error_line(duration) == (
         "error: PULLSTATS_CLOSE_GRACE='banana': expected a duration: ISO 8601 such as PT2H, "
-        "PT15M or P7D, or a number of seconds"
+        "PT15M, P7D or PT90S"
     )
     bounded = run_cli_with(data_dir, {"PULLSTATS_EXPORT_PART_BYTES": "10"}, "export")
     assert one_error_line(bounded) == (

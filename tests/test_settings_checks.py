@@ -74,3 +74,41 @@ def test_a_bad_catalog_url_is_refused_without_showing_it(monkeypatch: pytest.Mon
     for url in ("postgresql+psycopg://app@127.0.0.1/stats", "sqlite:///catalog.sqlite3"):
         monkeypatch.setenv("PULLSTATS_DATABASE_URL", url)
         assert Settings().database_url_value == url
+
+
+ABSOLUTE = "expected an absolute http(s) URL, e.g. https://stats.example.com"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PULLSTATS_PUBLIC_URL", "stats.example.com", ABSOLUTE),
+        ("PULLSTATS_PUBLIC_URL", "ftp://stats.example.com", ABSOLUTE),
+        ("PULLSTATS_CLOSE_GRACE", "-PT1H", "must not be negative: a period would close before it"
+         " ends"),
+        ("PULLSTATS_CLOSE_GRACE", "7200", "expected a duration: ISO 8601 such as PT2H, PT15M, P7D"
+         " or PT90S"),
+        ("PULLSTATS_INGEST_MAX_BODY_BYTES", "-1", "input should be greater than or equal to 1024"),
+        ("PULLSTATS_SPOOL_SEGMENT_BYTES", "0", "input should be greater than or equal to 4096"),
+    ],
+)  # fmt: skip
+def test_values_that_would_break_later_are_refused_when_read(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    assert refused_when_read(monkeypatch, **{variable: value}) == [
+        f"{variable}={value!r}: {message}"
+    ]
+
+
+def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in [
+        ("PULLSTATS_PUBLIC_URL", "https://stats.example.com/"),
+        ("PULLSTATS_PUBLIC_URL", "http://127.0.0.1:8000"),
+        ("PULLSTATS_CLOSE_GRACE", "PT0S"),
+        ("PULLSTATS_INGEST_MAX_BODY_BYTES", "4096"),
+        ("PULLSTATS_SPOOL_SEGMENT_BYTES", "4096"),
+    ]:
+        monkeypatch.setenv(variable, value)
+    taken = Settings()
+    assert (taken.public_url, taken.close_grace.total_seconds()) == ("http://127.0.0.1:8000", 0)
+    assert (taken.ingest_max_body_bytes, taken.spool_segment_bytes) == (4096, 4096)

@@ -8,6 +8,7 @@ from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,7 +116,7 @@ class Settings(BaseSettings):
         "is 431 and the connection is closed.",
     )
     ingest_max_body_bytes: int = Field(
-        16 * 1024 * 1024, description="Largest notification envelope accepted, in bytes."
+        16 * 1024 * 1024, ge=1024, description="Largest notification envelope accepted, in bytes."
     )
     ingest_max_events: int = Field(
         10_000,
@@ -129,7 +130,7 @@ class Settings(BaseSettings):
         "times before 2000-01-01, are rejected at ingest and set aside by process.",
     )
     spool_segment_bytes: int = Field(
-        64 * 1024 * 1024, description="A spool segment is closed past this size."
+        64 * 1024 * 1024, ge=4096, description="A spool segment is closed past this size."
     )
     duckdb_memory_limit: str = Field(
         "1.5GB", description="memory_limit of every DuckDB connection."
@@ -226,6 +227,23 @@ class Settings(BaseSettings):
                 f"a {backend} catalog is not supported: use PostgreSQL (postgresql://…) or "
                 "SQLite (sqlite:///…)"
             )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_absolute(cls, value: str | None) -> str | None:
+        # a bare host would make relative download links and fail the sign-in's origin check
+        if value is not None and value.strip():
+            parts = urlsplit(value.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("expected an absolute http(s) URL, e.g. https://stats.example.com")
+        return value
+
+    @field_validator("close_grace")
+    @classmethod
+    def _grace_not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative: a period would close before it ends")
         return value
 
     @field_validator("node_name")

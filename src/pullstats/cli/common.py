@@ -139,7 +139,8 @@ def client_error_line(error: ClientError) -> str:
 
 #: What a value of each setting type must look like, said the operator's way.
 _EXPECTED = {
-    "timedelta": "a duration: ISO 8601 such as PT2H, PT15M or P7D, or a number of seconds",
+    # pydantic reads no bare number of seconds (docs/operations.md, Durations): PT90S
+    "timedelta": "a duration: ISO 8601 such as PT2H, PT15M, P7D or PT90S",
     "int": "a whole number",
     "bool": "true or false",
     "Path": "a path",
