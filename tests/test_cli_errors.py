@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pullstats.cli import reference
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, free_port, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,17 @@ def test_a_bad_setting_is_one_line_naming_variable_value_and_expectation(data_di
         "error: PULLSTATS_TRUSTED_PROXIES='10.0.0.x': not an IP address or network: '10.0.0.x'"
     )
     assert not data_dir.exists()
+
+
+def test_serve_refuses_a_memory_limit_duckdb_cannot_read_before_it_listens(
+    data_dir: Path,
+) -> None:
+    # the scheduled jobs would each fail in a child; the server would serve on regardless
+    env = {"PULLSTATS_DUCKDB_MEMORY_LIMIT": "lots"}
+    result = run_cli_with(data_dir, env, "serve", "--port", str(free_port()))
+    assert one_error_line(result) == (
+        "error: PULLSTATS_DUCKDB_MEMORY_LIMIT='lots': DuckDB: Memory must have a number (e.g. 1GB)"
+    )
 
 
 def test_two_bad_settings_are_two_lines(data_dir: Path) -> None:

@@ -71,13 +71,10 @@ def _open(settings: Settings, filesystem: object) -> duckdb.DuckDBPyConnection:
     # the database's own settings: they can't change once a query has spilled to disk
     database.execute(f"SET threads = {int(settings.duckdb_threads)}")
     try:
-        database.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
-    except duckdb.Error as error:  # DuckDB's own grammar ('1.5GB', '80%', …) decides
+        _set_memory_limit(database, settings)
+    except SettingRefused:
         database.close()
-        reason = str(error).splitlines()[0].split("Error: ", 1)[-1]
-        raise SettingRefused(
-            "PULLSTATS_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit, f"DuckDB: {reason}"
-        ) from None
+        raise
     database.execute("SET temp_directory = ?", [str(settings.paths.tmp / "duckdb")])
     database.execute("SET preserve_insertion_order = false")
     # the lake and the exports on object storage: read through s3fs (DuckDB's own httpfs
@@ -86,6 +83,24 @@ def _open(settings: Settings, filesystem: object) -> duckdb.DuckDBPyConnection:
     if filesystem is not None:
         database.register_filesystem(filesystem)
     return database
+
+
+def _set_memory_limit(database: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    try:
+        database.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+    except duckdb.Error as error:  # DuckDB's own grammar ('1.5GB', '80%', …) decides
+        reason = str(error).splitlines()[0].split("Error: ", 1)[-1]
+        raise SettingRefused(
+            "PULLSTATS_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit, f"DuckDB: {reason}"
+        ) from None
+
+
+def check_settings(settings: Settings) -> None:
+    """:class:`~pullstats.config.SettingRefused` unless DuckDB takes the settings' memory limit:
+    for a server, whose scheduled jobs open DuckDB in children, to refuse it at start. A
+    database of its own, closed again (the process's stays unopened)."""
+    with duckdb.connect(":memory:") as database:
+        _set_memory_limit(database, settings)
 
 
 def read_parquet(paths: Sequence[Path | str], *, filename: bool = False) -> str:
