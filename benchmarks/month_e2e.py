@@ -145,6 +145,14 @@ def write_log(path: Path, lines: int, seed: int) -> int:
     return written
 
 
+def code_env(code: Code, data_dir: Path, env_extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a pullstats child of ``code`` working on ``data_dir``."""
+    env = cli_env(data_dir, **env_extra)
+    if code.pythonpath:
+        env["PYTHONPATH"] = code.pythonpath
+    return env
+
+
 def pipeline(
     code: Code,
     log: Path,
@@ -153,9 +161,7 @@ def pipeline(
     env_extra: dict[str, str],
     after_step: Callable[[str], None] | None = None,
 ) -> None:
-    env = cli_env(data_dir, **env_extra)
-    if code.pythonpath:
-        env["PYTHONPATH"] = code.pythonpath
+    env = code_env(code, data_dir, env_extra)
     for namespace in demo_namespaces():
         run_child(pullstats_command("namespaces", "add", namespace), env, scratch)
     # one address-hashing key for every run, so old and new code can be compared row for row
@@ -208,9 +214,7 @@ def fixed_costs(
     code: Code, log: Path, data_dir: Path, scratch: Path, env_extra: dict[str, str], lines: int
 ) -> list[float]:
     """Seconds of :data:`FIXED`, on the data dir ``pipeline`` left."""
-    env = cli_env(data_dir, **env_extra)
-    if code.pythonpath:
-        env["PYTHONPATH"] = code.pythonpath
+    env = code_env(code, data_dir, env_extra)
     empty = scratch / "empty.log"
     empty.write_bytes(b"")
     seconds = [
