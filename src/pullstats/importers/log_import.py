@@ -128,7 +128,7 @@ def import_logs(
         files_written = False
         if guard is not None and not all(streams):
             files_written = _import_checked_files(
-                runtime, db, writer, guard, sources, log_format, progress, result
+                runtime, db, writer, guard, sources, streams, log_format, progress, result
             )
         for index, name in enumerate(sources):
             if guard is not None and not streams[index]:
@@ -159,9 +159,9 @@ def check_sources(sources: Sequence[str]) -> None:
             raise LogImportError(f"{name}: no such file")
         if not (path.is_file() or path.is_fifo() or path.is_char_device()):
             raise LogImportError(f"{name}: neither a file nor a pipe")
-    streams = [name for name in sources if is_stream(name)]
-    for name in dict.fromkeys(streams):
-        if streams.count(name) > 1:
+    named = Counter(name for name in sources if is_stream(name))
+    for name, times in named.items():
+        if times > 1:
             shown = "stdin (-)" if name == STDIN else name
             raise LogImportError(f"{shown} is a stream and can be read only once")
 
@@ -222,12 +222,14 @@ def _import_checked_files(
     writer: RequestWriter,
     guard: _OverlapGuard,
     sources: Sequence[str],
+    streams: Sequence[bool],
     log_format: LogFormat,
     progress: ImportProgress,
     result: ImportResult,
 ) -> bool:
-    """Check every hour of the files against the overlap guard before anything is written (so
-    a refusal writes nothing), reading them once where possible; True if they were written.
+    """Check every hour of the files (the sources that are no ``streams``) against the overlap
+    guard before anything is written (so a refusal writes nothing), reading them once where
+    possible; True if they were written.
 
     Their requests are held (DuckDB spills them to disk past its memory limit) and written
     once every file has been read. Past :data:`HOLD_REQUESTS` the held requests are let go and
@@ -239,7 +241,7 @@ def _import_checked_files(
     held = 0
     columns = ", ".join(SPOOL_SCHEMA.names)
     for index, name in enumerate(sources):
-        if is_stream(name):
+        if streams[index]:
             continue
         report = result.sources[index]
         for parsed in _parsed(db, writer.window, name, log_format, progress, report):
