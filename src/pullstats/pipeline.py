@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pullstats.classify import steps as classify_steps
 from pullstats.classify.actions import classify_days
 from pullstats.db.state import clear_pending_days, pending_days
+from pullstats.enrich import maxmind
 from pullstats.exports import steps as export_steps
 from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
@@ -90,6 +91,7 @@ def process(
 ) -> ProcessResult:
     """Compact the spool, classify the touched days and roll up their periods."""
     progress = progress or ProcessProgress()
+    maxmind.check_databases(runtime.settings)  # compaction enriches: refused before it starts
     started = datetime.now(UTC)
     runtime.node_seen(now=started)  # a node name another live data dir uses stops the run here
     with job_lock(runtime):

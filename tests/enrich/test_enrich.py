@@ -12,6 +12,7 @@ from netaddr import IPSet
 from pullstats.config import Settings
 from pullstats.enrich import ENRICHED_COLUMNS, enrich
 from pullstats.enrich.organisations import network_type, provider_of
+from tests.enrich.maxmind_files import write_country_db
 
 # address → (country, host, type): well-known networks whose owners will not change soon
 KNOWN = {
@@ -79,15 +80,6 @@ def test_organisation_heuristics(organisation: str, host: str, kind: str) -> Non
     assert network_type(organisation, provider_of(organisation)) == kind
 
 
-def _write_country_db(path: Path) -> None:
-    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-Country", ipv4_compatible=True)
-    writer.insert_network(IPSet(["192.0.2.0/24"]), {"country": {"iso_code": "NL"}})
-    # an anycast-style network with only a registered country
-    writer.insert_network(IPSet(["198.51.100.0/24"]), {"registered_country": {"iso_code": "SE"}})
-    writer.insert_network(IPSet(["2001:db8::/32"]), {"country": {"iso_code": "JP"}})
-    writer.to_db_file(str(path))
-
-
 def _write_asn_db(path: Path) -> None:
     writer = MMDBWriter(ip_version=6, database_type="GeoLite2-ASN", ipv4_compatible=True)
     writer.insert_network(
@@ -106,7 +98,7 @@ def _write_asn_db(path: Path) -> None:
 
 def test_maxmind_databases_replace_the_bundled_data(tmp_path: Path) -> None:
     country_db, asn_db = tmp_path / "country.mmdb", tmp_path / "asn.mmdb"
-    _write_country_db(country_db)
+    write_country_db(country_db)
     _write_asn_db(asn_db)
     settings = Settings(data_dir=tmp_path, geoip_country_db=country_db, geoip_asn_db=asn_db)
     ips = pa.array(["192.0.2.7", "198.51.100.1", "2001:db8::1", "52.94.7.24", "bogus"])
@@ -175,9 +167,3 @@ def test_maxmind_domain_database_fills_the_domain(tmp_path: Path) -> None:
     assert {name: without[name] for name in ("country", "host", "type")} == {
         name: columns[name] for name in ("country", "host", "type")
     }
-
-
-def test_missing_maxmind_database_names_the_file(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, geoip_country_db=tmp_path / "absent.mmdb")
-    with pytest.raises(RuntimeError, match=r"absent\.mmdb"):
-        enrich(pa.array(["192.0.2.1"]), pa.array([""]), settings)

@@ -51,9 +51,11 @@ def run_process(
     runtime: Runtime, first: date | None = None, last: date | None = None
 ) -> ProcessResult:
     """Run ``process`` with progress bars; shared by the command and ``demo``."""
+    from pullstats.enrich.maxmind import check_databases
     from pullstats.pipeline import ProcessProgress, process
 
     start_engine(runtime.settings)
+    check_databases(runtime.settings)  # as process() does, before the bars show
     with progress() as bars:
         compacting = bars.add_task("compact spool", total=None)
         # later stages start their clocks when they begin, not when the run does

@@ -69,6 +69,7 @@ def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> No
     from pullstats.api.app import create_app
     from pullstats.api.http_protocol import BoundedHeadProtocol
     from pullstats.duckdb_engine import check_settings
+    from pullstats.enrich.maxmind import check_databases
     from pullstats.logs import uvicorn_log_config
 
     if workers > 1 and settings.database_url_value.startswith("sqlite"):
@@ -78,9 +79,10 @@ def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> No
         # create or check the catalog and the keys before the first request, and claim the
         # node name (refused if another live data dir has it)
         runtime.node_seen()
-    # the scheduled jobs open DuckDB in children: a memory limit it cannot read stops the
-    # server here, not each job in the log
+    # the scheduled jobs open DuckDB and enrich in children: a memory limit DuckDB cannot read,
+    # or a MaxMind database that cannot be read, stops the server here, not each job in the log
     check_settings(settings)
+    check_databases(settings)
     if workers > 1:  # each worker process builds its own app from the same environment
         uvicorn.run(
             "pullstats.api.app:create_app",

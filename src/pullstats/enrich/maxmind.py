@@ -18,19 +18,47 @@ from typing import Any
 
 import maxminddb
 
+from pullstats.config import SettingRefused, Settings
+
+#: The settings that name a MaxMind database, with their variables.
+DATABASE_SETTINGS = {
+    "geoip_country_db": "PULLSTATS_GEOIP_COUNTRY_DB",
+    "geoip_asn_db": "PULLSTATS_GEOIP_ASN_DB",
+    "geoip_domain_db": "PULLSTATS_GEOIP_DOMAIN_DB",
+}
+
+
+def check_databases(settings: Settings) -> None:
+    """Open every MaxMind database the settings name: :class:`SettingRefused`, naming the
+    variable and the file, for one that cannot be read. For the commands that enrich and for
+    a server (whose jobs enrich in children) to refuse it before they read or accept anything."""
+    for name, variable in DATABASE_SETTINGS.items():
+        path = getattr(settings, name)
+        if path is not None:
+            open_database(path, variable)
+
 
 @cache
-def open_database(path: Path) -> maxminddb.Reader:
-    """The reader for one file; a missing or damaged file fails the run with the file's name."""
+def open_database(path: Path, variable: str) -> maxminddb.Reader:
+    """The reader for one file (named by the setting ``variable``); a file that cannot be read
+    as a MaxMind database is :class:`SettingRefused`."""
     try:
-        return maxminddb.open_database(str(path))
-    except (OSError, ValueError) as error:
-        raise RuntimeError(f"cannot read MaxMind database {path}: {error}") from error
+        if path.is_dir():
+            reason = "a directory, not a MaxMind database file (.mmdb)"
+        else:
+            return maxminddb.open_database(str(path))
+    except FileNotFoundError:
+        reason = "no such file"
+    except OSError as error:
+        reason = (error.strerror or type(error).__name__).lower()
+    except (ValueError, maxminddb.InvalidDatabaseError):  # its words repeat the path
+        reason = "not a MaxMind database file (.mmdb), or a damaged one"
+    raise SettingRefused(variable, str(path), reason) from None
 
 
 def countries(path: Path, addresses: Sequence[str]) -> list[str]:
     """ISO 3166-1 alpha-2 per address: where it is located, else where it is registered."""
-    reader = open_database(path)
+    reader = open_database(path, DATABASE_SETTINGS["geoip_country_db"])
     codes = []
     for address in addresses:
         record = _get(reader, address)
@@ -44,7 +72,7 @@ def organisations(path: Path, addresses: Sequence[str]) -> tuple[list[str], list
     """Autonomous-system organisation per address (ASN databases; ISP databases name it too;
     Enterprise databases keep both under ``traits``), and MaxMind's category of the network
     (``traits.user_type``: Enterprise only, else "")."""
-    reader = open_database(path)
+    reader = open_database(path, DATABASE_SETTINGS["geoip_asn_db"])
     names, user_types = [], []
     for address in addresses:
         record = _get(reader, address)
@@ -65,7 +93,7 @@ def organisations(path: Path, addresses: Sequence[str]) -> tuple[list[str], list
 def domains(path: Path, addresses: Sequence[str]) -> list[str]:
     """Second-level domain per address ("example.co.uk"): a Domain database keeps it at the top
     of the record, an Enterprise database under ``traits``."""
-    reader = open_database(path)
+    reader = open_database(path, DATABASE_SETTINGS["geoip_domain_db"])
     found = []
     for address in addresses:
         record = _get(reader, address)

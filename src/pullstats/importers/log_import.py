@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from pullstats import lake_files
 from pullstats.duckdb_engine import DuckDBEngine, connect
-from pullstats.enrich import bundled
+from pullstats.enrich import bundled, maxmind
 from pullstats.ingest.access_log_formats import LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
@@ -114,6 +114,7 @@ def import_logs(
     like it (:func:`is_stream`). Raises :class:`LogImportError` before writing."""
     progress = progress or ImportProgress()
     check_sources(sources)
+    maxmind.check_databases(runtime.settings)  # before a line is read
     streams = [is_stream(name) for name in sources]
     result = ImportResult()
     result.sources = [SourceReport(source_name(name)) for name in sources]
