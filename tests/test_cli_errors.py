@@ -186,6 +186,16 @@ def test_ingest_logs_on_a_directory_says_so(data_dir: Path, tmp_path: Path) -> N
     assert not data_dir.exists()  # a wrong name creates no installation
 
 
+def test_export_through_a_day_no_period_closes_by_is_one_line(data_dir: Path) -> None:
+    # 0001-01-01 failed in the retention's date arithmetic, 9999-12-31 at the day's end
+    for day in ("0001-01-01", "1999-12-31", "9999-12-31"):
+        assert one_error_line(run_cli(data_dir, "export", "--through", day)) == (
+            f"error: --through: '{day}' is not a day periods can close by: give one from "
+            "2000-01-01 to 9999-12-30"
+        )
+    assert not data_dir.exists()
+
+
 def test_import_dockerhub_csv_of_a_text_file_is_a_whole_sentence(
     data_dir: Path, tmp_path: Path
 ) -> None:

@@ -4,15 +4,17 @@ covers the store's listing and deletion)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from pullstats.config import Settings
 from pullstats.db.models import PullRollup
+from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.retention import lake_cutoff, prune_lake, whole_periods_before
+from pullstats.lake_files import lake_days
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
@@ -97,9 +99,29 @@ def test_a_late_request_of_a_pruned_period_leaves_that_periods_rollups_as_they_w
         one_month.close()
 
 
-def _pull(event: str, ip: str) -> PullRequestRecord:
+def test_an_export_as_of_a_day_to_come_prunes_what_an_export_today_would(tmp_path: Path) -> None:
+    """``export --through`` a day ahead (a year mistyped: 2030 for 2026) closes no more than an
+    export today, as the watermark holds later periods open; it must not prune more either.
+    It used to prune from that day: the default P25M counted from 2030 deleted every day."""
+    runtime = Runtime.open(catalog_settings(tmp_path / "data"))  # the default retention, P25M
+    try:
+        pulled = datetime.now(UTC) - timedelta(days=10)
+        write_spool(runtime, _pull("e1", "192.0.2.1", pulled))
+        assert pulled.date() in process(runtime).days
+        held = {table: lake_days(runtime.settings, table) for table in ("requests", "actions")}
+        assert held["requests"] == [pulled.date()] and pulled.date() in held["actions"]
+        result = export_closed(runtime, now=datetime(2030, 1, 1, tzinfo=UTC))
+        assert result.failed == [] and result.lake_days_pruned == []
+        assert {table: lake_days(runtime.settings, table) for table in held} == held
+    finally:
+        runtime.close()
+
+
+def _pull(
+    event: str, ip: str, at: datetime = datetime(2026, 1, 5, 9, tzinfo=UTC)
+) -> PullRequestRecord:
     return PullRequestRecord(
-        event, micros(datetime(2026, 1, 5, 9, tzinfo=UTC)), "GET", "acme/api", "1.0",
+        event, micros(at), "GET", "acme/api", "1.0",
         "sha256:" + "ab" * 32, ip, "docker/27.3.1", "notification", now_micros(),
     )  # fmt: skip
 

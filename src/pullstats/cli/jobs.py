@@ -7,7 +7,7 @@ tree: every other ``pullstats`` command starts without them.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import typer
@@ -218,9 +218,15 @@ def export_command(
     rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite periods already exported."),
 ) -> None:
     """Close and export every closed period: raw, summary, repo-summary, namespace-summary."""
+    from pullstats.ingest.time_window import EARLIEST_DAY
     from pullstats.periods import end_of_day  # not pipeline: export needs no classification
 
     day = _parse_day(through, "--through")
+    if day is not None and not EARLIEST_DAY <= day < date.max:
+        raise fail(
+            f"--through: {through!r} is not a day periods can close by: give one from "
+            f"{EARLIEST_DAY} to {date.max - timedelta(days=1)}"
+        )
     with opened() as runtime:
         if namespace is not None:
             with runtime.sessions() as session:

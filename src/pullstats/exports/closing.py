@@ -200,8 +200,12 @@ def export_closed(
                 on_task(task)
         if namespace is None and not result.failed:
             # every closed period is exported now: the lake's days past its retention can go
-            # (an export that failed keeps them for its retry)
-            result.lake_days_pruned = prune_lake(runtime, now.date())
+            # (an export that failed keeps them for its retry). Counted from ``now`` or today,
+            # whichever is earlier: a ``now`` ahead (``export --through`` a day to come, or a
+            # year mistyped) closes nothing more than today does, and must not prune the days
+            # the retention keeps today (P25M from 2030 is every day of 2026)
+            today = min(now, datetime.now(UTC)).date()
+            result.lake_days_pruned = prune_lake(runtime, today)
     return result
 
 
