@@ -57,6 +57,11 @@ def test_generate_refuses_bad_combinations(data_dir: Path, tmp_path: Path) -> No
     assert no_token.returncode == 1 and "--token" in no_token.stderr
     bad_day = run_cli(data_dir, "generate", "--out", str(tmp_path), "--start", "05/10/2026")
     assert bad_day.returncode == 1 and "--start" in bad_day.stderr
+    # another scheme was a folder named "ftp:" in the working directory
+    ftp = run_cli(data_dir, "generate", "--out", "ftp://127.0.0.1:9/in")
+    assert ftp.returncode == 1 and ftp.stderr.strip() == (
+        "error: --out ftp://127.0.0.1:9/in: a server URL is http:// or https://; a folder is a path"
+    )
 
 
 @pytest.mark.e2e

@@ -135,7 +135,10 @@ def generate_command(
     if format_ not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
     first = _parse_start(start, days)
-    to_server = out_to.startswith(("http://", "https://"))
+    scheme = out_to.split("://", 1)[0].lower() if "://" in out_to else ""
+    to_server = scheme in ("http", "https")
+    if scheme and not to_server:  # it would have been a folder named "ftp:" here
+        raise fail(f"--out {out_to}: a server URL is http:// or https://; a folder is a path")
     if to_server and format_ != "notifications":
         raise fail("--out URL posts notification envelopes: --format nginx/all needs a folder")
     if to_server and not token:
