@@ -25,10 +25,12 @@ from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from pullstats.sql_literals import sql_text
+
+if TYPE_CHECKING:  # schemas only: the steps' users that read no data (the client) stay
+    import pyarrow as pa  # without pyarrow
 
 __all__ = ["Function", "Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
 

@@ -25,7 +25,7 @@ from pullstats.client import (
     SecondFactorRequired,
 )
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Breakdown, Group, RelativePeriod, Timespan
+from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, Timespan
 from tests.client.conftest import ATTEMPTS, Served, run_ok, signed_in
 from tests.conftest import Server, start_server
 from tests.test_end_to_end import API, set_up_accounts

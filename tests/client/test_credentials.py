@@ -141,7 +141,7 @@ def test_the_commands_choices_are_the_clients_enums() -> None:
     from pullstats.cli import hub_auth, hub_output
     from pullstats.client import DOCKER_HUB
     from pullstats.exports.reports import Dataset
-    from pullstats.rollups.series import Group, RelativePeriod, Timespan
+    from pullstats.rollups.series_query import Group, RelativePeriod, Timespan
 
     pairs = [
         (hub_output.TimespanChoice, Timespan),

@@ -20,7 +20,7 @@ import pytest
 
 from pullstats.client import DatasetNotServed, DvpClient, SecondFactorRequired
 from pullstats.exports.reports import Dataset, ReportView
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 from tests.client.conftest import serving
 from tests.conftest import run_cli
 

@@ -36,7 +36,7 @@ from pullstats.client import (
 )
 from pullstats.client.mirror import MANIFEST
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 from tests.client.conftest import Served, serving, signed_in
 from tests.client.test_retries import StandIn
 

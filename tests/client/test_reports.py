@@ -24,7 +24,7 @@ from pullstats.client.datasets import file_dataset
 from pullstats.client.query import query, view_files
 from pullstats.exports.reports import Dataset, ReportFile, ReportView
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 from tests.client.conftest import INDEX, Served, signed_in
 from tests.client.test_against_server import _dump, _raw
 

@@ -53,14 +53,8 @@ from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.pipeline import end_of_day, process
 from pullstats.rollups.compute import action_files
-from pullstats.rollups.series import (
-    Group,
-    RelativePeriod,
-    SeriesQuery,
-    Timespan,
-    namespace_series,
-    repository_series,
-)
+from pullstats.rollups.series import namespace_series, repository_series
+from pullstats.rollups.series_query import Group, RelativePeriod, SeriesQuery, Timespan
 from pullstats.rollups.trend_series import TrendsQuery, trend_series
 from pullstats.rollups.trends import REPORT_GROUPING
 from pullstats.runtime import Runtime

@@ -32,7 +32,8 @@ from pullstats.ingest.records import PullRequestRecord
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
-from pullstats.rollups.series import SeriesQuery, Timespan, namespace_series
+from pullstats.rollups.series import namespace_series
+from pullstats.rollups.series_query import SeriesQuery, Timespan
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.conftest import catalog_settings, run_cli, write_spool

@@ -19,14 +19,8 @@ from hypothesis import strategies as st
 from pullstats.db.models import PullRollup
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind, last_complete_months
-from pullstats.rollups.series import (
-    RelativePeriod,
-    SeriesQuery,
-    Timespan,
-    WindowPeriod,
-    namespace_series,
-    window,
-)
+from pullstats.rollups.series import WindowPeriod, namespace_series, window
+from pullstats.rollups.series_query import RelativePeriod, SeriesQuery, Timespan
 from pullstats.runtime import Runtime
 
 MONTHS = Timespan.MONTHS

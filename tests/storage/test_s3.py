@@ -38,7 +38,7 @@ from pullstats.lake.set_aside import (
     set_aside_root,
 )
 from pullstats.pipeline import end_of_day, process
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 from pullstats.runtime import Runtime
 from pullstats.s3_store import S3Store
 from pullstats.storage import StorageError

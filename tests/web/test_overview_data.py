@@ -20,7 +20,7 @@ from pullstats.api.dashboard.overview_data import (
 from pullstats.api.viewer import Viewer
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import process
-from pullstats.rollups.series import RelativePeriod, Timespan
+from pullstats.rollups.series_query import RelativePeriod, Timespan
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.conftest import write_spool

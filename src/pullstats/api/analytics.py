@@ -29,15 +29,8 @@ from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
 from pullstats.db.models import PullRollup
 from pullstats.db.state import CatalogVersions
-from pullstats.rollups.series import (
-    Breakdown,
-    Group,
-    RelativePeriod,
-    SeriesQuery,
-    Timespan,
-    namespace_series,
-    repository_series,
-)
+from pullstats.rollups.series import namespace_series, repository_series
+from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, SeriesQuery, Timespan
 
 PREFIX = "/api/publisher/analytics/v1"
 router = APIRouter(prefix=PREFIX, responses=UNAUTHORIZED)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from pullstats.api.models import PullData
 from pullstats.exports.reports import ReportDataset, ReportView
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 
 
 class DatasetType(enum.StrEnum):

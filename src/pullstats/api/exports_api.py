@@ -33,7 +33,7 @@ from pullstats.exports.reports import REPORT_FILES, ReportDataset, ReportView
 from pullstats.exports.signing import sign
 from pullstats.exports.views import Dataview
 from pullstats.periods import Period, PeriodKind
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 
 router = APIRouter(
     prefix=f"{PREFIX}/namespaces/{{namespace}}/pulls/exports",

@@ -26,7 +26,7 @@ from pullstats.api.analytics import (
 )
 from pullstats.api.auth import UNAUTHORIZED
 from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
-from pullstats.rollups.series import RelativePeriod, Timespan
+from pullstats.rollups.series_query import RelativePeriod, Timespan
 from pullstats.rollups.trend_series import (
     TooManyRows,
     TrendsQuery,

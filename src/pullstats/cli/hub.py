@@ -46,7 +46,7 @@ from pullstats.cli.hub_output import (
 if TYPE_CHECKING:
     from pullstats.api.models import PullModel
     from pullstats.client import DvpClient
-    from pullstats.rollups.series import Group, RelativePeriod, Timespan
+    from pullstats.rollups.series_query import Group, RelativePeriod, Timespan
 
 hub_app = typer.Typer(
     help="Read pull analytics from Docker Hub or a pullstats server, as a publisher "
@@ -271,7 +271,7 @@ def pulls(
 ) -> None:
     """Show the pull series of a namespace, or of some of its repositories: pulls and distinct
     client IPs per month or week."""
-    from pullstats.rollups.series import Group, RelativePeriod, Timespan
+    from pullstats.rollups.series_query import Group, RelativePeriod, Timespan
 
     kind = Timespan(timespan.value) if timespan else None
     window = RelativePeriod(period.value) if period else None

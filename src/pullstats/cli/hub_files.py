@@ -159,7 +159,7 @@ def _no_reports_here(chosen: list[ViewChoice] | None) -> Iterator[None]:
 
 
 def _kind(choice: TimespanChoice) -> Any:
-    from pullstats.rollups.series import Timespan
+    from pullstats.rollups.series_query import Timespan
 
     return Timespan(choice.value)
 
@@ -212,7 +212,7 @@ def download(
     DIR/NAMESPACE/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz; a cut download is continued, files
     already complete are skipped, and each is checked (size, gzip, SHA-256 when listed)."""
     from pullstats.client import SyncReport, download_many, local_path
-    from pullstats.rollups.series import Timespan
+    from pullstats.rollups.series_query import Timespan
 
     if since is not None and (year, month, week) != (None, None, None):
         raise fail("--since lists a range: give it without --year, --month and --week")

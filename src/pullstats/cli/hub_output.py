@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pullstats.api.dvp_models import NamespaceMetadata
     from pullstats.api.models import PullModel
     from pullstats.client import ExportFile
-    from pullstats.rollups.series import Timespan
+    from pullstats.rollups.series_query import Timespan
 
 
 class TimespanChoice(enum.StrEnum):

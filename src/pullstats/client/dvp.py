@@ -38,7 +38,7 @@ from pullstats.client.errors import DatasetNotServed, NotFound, ServerError
 from pullstats.client.session import DOCKER_HUB, Session
 from pullstats.exports.reports import REPORT_FILES, Dataset, ReportDataset, ReportFile
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Breakdown, Group, RelativePeriod, Timespan
+from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, Timespan
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -30,7 +30,7 @@ from pullstats.client.errors import ClientError, CorruptDownload, Forbidden
 from pullstats.client.files import PART_SUFFIX, Progress, check, download, local_path
 from pullstats.exports.reports import Dataset
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 
 MANIFEST = ".pullstats-sync.json"
 #: parallel downloads: enough to hide a link's latency, few enough for a shared file host

@@ -29,7 +29,7 @@ from pullstats.client.errors import QueryError
 from pullstats.dvp_columns import COUNT_COLUMNS
 from pullstats.exports.reports import REPORT_COUNT_COLUMNS, ReportFile
 from pullstats.exports.views import Dataview
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 from pullstats.sql_literals import sql_list
 
 

@@ -6,7 +6,6 @@ and tested alone; the API routers only translate HTTP to a :class:`SeriesQuery` 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,45 +16,22 @@ from sqlalchemy.orm import Session
 
 from pullstats.db.models import CountryRollup, PullRollup
 from pullstats.namespace_scope import NamespaceScope
-from pullstats.periods import Period, PeriodKind, last_complete_months, period_of, periods_between
+from pullstats.periods import Period, last_complete_months, period_of, periods_between
+from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, SeriesQuery, Timespan
 
-
-class Timespan(enum.StrEnum):
-    MONTHS = "months"
-    WEEKS = "weeks"
-
-    @property
-    def kind(self) -> PeriodKind:
-        return PeriodKind.MONTH if self is Timespan.MONTHS else PeriodKind.WEEK
-
-
-class RelativePeriod(enum.StrEnum):
-    LAST_2_MONTHS = "last-2-months"
-    LAST_3_MONTHS = "last-3-months"
-    LAST_6_MONTHS = "last-6-months"
-    LAST_12_MONTHS = "last-12-months"
-
-    @property
-    def months(self) -> int:
-        return int(self.value.split("-")[1])
-
-
-class Breakdown(enum.StrEnum):
-    COUNTRY = "country"
-
-
-class Group(enum.StrEnum):
-    REPO = "repo"
-    NAMESPACE = "namespace"
-
-
-@dataclass(frozen=True)
-class SeriesQuery:
-    timespan: Timespan = Timespan.MONTHS
-    period: RelativePeriod = RelativePeriod.LAST_12_MONTHS
-    group: Group = Group.NAMESPACE
-    current: bool = False
-    breakdown: Breakdown | None = None
+# the query terms are also exported from here, their first home (docs/client.md named it)
+__all__ = [
+    "Breakdown",
+    "Group",
+    "RelativePeriod",
+    "SeriesQuery",
+    "Timespan",
+    "WindowPeriod",
+    "namespace_series",
+    "repositories_series",
+    "repository_series",
+    "window",
+]
 
 
 @dataclass(frozen=True)

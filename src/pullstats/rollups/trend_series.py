@@ -24,7 +24,8 @@ from pullstats.client_categories import ClientCategory, category_bit, category_s
 from pullstats.db.models import TrendRollup
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import PeriodKind, period_of, periods_between
-from pullstats.rollups.series import RelativePeriod, SeriesQuery, Timespan, WindowPeriod, window
+from pullstats.rollups.series import WindowPeriod, window
+from pullstats.rollups.series_query import RelativePeriod, SeriesQuery, Timespan
 from pullstats.rollups.trends import COLUMNS, REPORT_GROUPING, name, shown, with_category
 
 #: The longest ``from``–``to`` a request may span (five years of weeks is 261 periods).

@@ -32,7 +32,7 @@ from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
-from pullstats.rollups.series import Timespan
+from pullstats.rollups.series_query import Timespan
 
 router = APIRouter(include_in_schema=False)
 

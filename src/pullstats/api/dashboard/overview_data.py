@@ -36,16 +36,8 @@ from pullstats.rollups.range_totals import (
     top_references,
     without,
 )
-from pullstats.rollups.series import (
-    Group,
-    RelativePeriod,
-    SeriesQuery,
-    Timespan,
-    WindowPeriod,
-    namespace_series,
-    repositories_series,
-    window,
-)
+from pullstats.rollups.series import WindowPeriod, namespace_series, repositories_series, window
+from pullstats.rollups.series_query import Group, RelativePeriod, SeriesQuery, Timespan
 from pullstats.rollups.trend_series import users_left
 
 #: The most repositories one view may select (the API's limit for ``/repos/pulls``).
