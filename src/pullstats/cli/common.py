@@ -18,20 +18,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from pullstats.accounts.errors import AccountError
-from pullstats.config import SettingRefused, Settings
-from pullstats.db.keys import KeysDiffer
-from pullstats.db.migrate import SchemaOutdated
-from pullstats.db.nodes import NodeNameTaken
-from pullstats.lake.jobs import JobLockBusy, JobLockLost
-from pullstats.lake_meta import LakeVersionError
-from pullstats.runtime import NoInstallation, Runtime
-from pullstats.storage import StorageError
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `pullstats hub` and `--help` need no catalog
     from pullstats.client.errors import ClientError
+    from pullstats.config import Settings
+    from pullstats.runtime import Runtime
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -66,12 +57,12 @@ class Application(typer.Typer):
 def error_lines(error: BaseException) -> list[str]:
     """What an error that no command turned into a message says, as one line (a line per bad
     setting), with a hint where the traceback is."""
-    if isinstance(error, ValidationError) and error.title == Settings.__name__:
+    if isinstance(error, ValidationError) and error.title == "Settings":
         return settings_error_lines(error)
-    if isinstance(error, SettingRefused):
+    if _raised_from(error, "pullstats.config", "SettingRefused"):
         return [str(error)]
-    if isinstance(error, OperationalError | InterfaceError):  # the catalog's server, not SQL
-        return [catalog_failure_line(error)]
+    if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
+        return [catalog_failure_line(error)]  # the catalog's server, not SQL
     if _is_client_error(error):
         return [client_error_line(error)]
     if isinstance(error, OSError) and error.strerror:
@@ -92,11 +83,19 @@ def catalog_failure_line(error: BaseException) -> str:
     )
 
 
+def _raised_from(error: BaseException, module: str, *names: str) -> bool:
+    """Whether ``error`` is one of ``module``'s exceptions ``names``, asked without importing
+    the module: an error of a module exists only once the module is imported. So a command
+    that never needs the catalog, the settings or the client (``pullstats hub``, ``--help``)
+    does not import them to tell its errors apart."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(error, tuple(getattr(loaded, n) for n in names))
+
+
 def _is_client_error(error: BaseException) -> TypeGuard[ClientError]:
-    """Asked without importing the client, which would cost every command a fifth of a second
-    (it brings the API's models): an error of the client exists only once it is imported."""
-    errors = sys.modules.get("pullstats.client.errors")
-    return errors is not None and isinstance(error, errors.ClientError)
+    """An error of the client (:func:`_raised_from`): importing it would cost every command a
+    fifth of a second."""
+    return _raised_from(error, "pullstats.client.errors", "ClientError")
 
 
 def client_error_line(error: ClientError) -> str:
@@ -155,6 +154,8 @@ def settings_error_lines(error: ValidationError) -> list[str]:
         if not problem["loc"]:  # a check across settings names them itself
             lines.append(f"PULLSTATS_* settings: {message}")
             continue
+        from pullstats.config import Settings  # a ValidationError of the settings: imported
+
         field = str(problem["loc"][0])
         variable = f"PULLSTATS_{field.upper()}"
         info = Settings.model_fields.get(field)
@@ -180,6 +181,15 @@ def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator
     ``create=False`` is for commands that only read: they open an existing installation and
     create nothing (no data dir, no catalog) when there is none.
     """
+    from pullstats.accounts.errors import AccountError
+    from pullstats.db.keys import KeysDiffer
+    from pullstats.db.migrate import SchemaOutdated
+    from pullstats.db.nodes import NodeNameTaken
+    from pullstats.lake.jobs import JobLockBusy, JobLockLost
+    from pullstats.lake_meta import LakeVersionError
+    from pullstats.runtime import NoInstallation, Runtime
+    from pullstats.storage import StorageError
+
     try:
         runtime = Runtime.open(settings, create=create)
     except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer, StorageError) as error:

@@ -6,10 +6,10 @@ asks for one); the token is stored for that server's URL and the other commands 
 print only the data on stdout, for scripts. ``download``, ``sync`` and ``query`` (the export files
 on disk) are in ``hub_files.py``.
 
-The client is imported by each command when it runs, never with this module: every
-``pullstats`` command imports the command tree, and the client, which brings the API's models,
-would cost each one a fifth of a second. So the options' choices are this module's own enums,
-mapped to the client's (``pullstats.rollups.series``) when a command calls it.
+The client is imported by each command when it runs, never with this module: ``pullstats
+--help`` imports the whole command tree, and the client, which brings the API's models, would
+cost it a fifth of a second. So the options' choices are this module's own enums, mapped to the
+client's (``pullstats.rollups.series_query``) when a command calls it.
 """
 
 from __future__ import annotations

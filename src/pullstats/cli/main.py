@@ -1,45 +1,56 @@
-"""The ``pullstats`` application: the command tree and its global options."""
+"""The ``pullstats`` application: the command tree and its global options.
+
+The tree is declared as names and where each is defined (:data:`GROUPS`, :data:`COMMANDS`), and
+a process builds only what it runs: ``pullstats hub pulls`` imports the ``hub`` commands, not
+the catalog's administration nor the server, and ``--version`` none; ``--help``, no command or
+an unknown one build the whole tree (:func:`build_app`, :func:`invoked`). ``app`` is the whole
+tree, for callers in process (``cli.reference``, ``spark_job``).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from importlib import import_module
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any
 
 import typer
 
 from pullstats import __version__
-from pullstats.cli import admin, generate, hub, imports, ingest, jobs, keys, serving
 from pullstats.cli.common import Application, flags, out
 
-app = Application(
-    help="pullstats: pull analytics for container registries, with Docker Hub's DVP Data API.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # click's plain help, the same in every terminal and in docs/cli.md
-    rich_markup_mode=None,
-)
-app.add_typer(admin.db_app, name="db")
-app.add_typer(admin.users_app, name="users")
-app.add_typer(admin.namespaces_app, name="namespaces")
-app.add_typer(admin.members_app, name="members")
-app.add_typer(admin.repos_app, name="repos")
-app.add_typer(admin.ingest_tokens_app, name="ingest-tokens")
-app.add_typer(ingest.ingest_app, name="ingest")
-app.add_typer(admin.tokens_app, name="tokens")
-app.add_typer(keys.keys_app, name="keys")
-app.add_typer(imports.import_app, name="import")
-app.add_typer(hub.hub_app, name="hub")
-app.command("process")(jobs.process_command)
-app.command("export")(jobs.export_command)
-app.command("status")(jobs.status_command)
-app.command("generate")(generate.generate_command)
-app.command("serve")(serving.serve)
-app.command("demo")(serving.demo)
+#: The groups of commands, in the order ``pullstats --help`` lists them: each name's module of
+#: ``pullstats.cli`` and its Typer app there.
+GROUPS = {
+    "db": ("admin", "db_app"),
+    "users": ("admin", "users_app"),
+    "namespaces": ("admin", "namespaces_app"),
+    "members": ("admin", "members_app"),
+    "repos": ("admin", "repos_app"),
+    "ingest-tokens": ("admin", "ingest_tokens_app"),
+    "ingest": ("ingest", "ingest_app"),
+    "tokens": ("admin", "tokens_app"),
+    "keys": ("keys", "keys_app"),
+    "import": ("imports", "import_app"),
+    "hub": ("hub", "hub_app"),
+}
+#: The commands at the top, likewise (``--help`` lists them before the groups): each name's
+#: module and function.
+COMMANDS = {
+    "process": ("jobs", "process_command"),
+    "export": ("jobs", "export_command"),
+    "status": ("jobs", "status_command"),
+    "generate": ("generate", "generate_command"),
+    "serve": ("serving", "serve"),
+    "demo": ("serving", "demo"),
+}
+
+#: Options of the root that take no value, so the first other argument names the command.
+_ROOT_OPTIONS = {"--version", "--debug", "--help"}
 
 
 def _version(value: bool) -> None:
@@ -48,7 +59,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -61,10 +71,62 @@ def main(
     flags.debug = debug
 
 
+def build_app(only: Collection[str] | None = None) -> Application:
+    """The command tree; with ``only``, names of :data:`GROUPS` and :data:`COMMANDS`, those
+    alone under the root (what a process running them needs; none: the root's options)."""
+    built = Application(
+        help="pullstats: pull analytics for container registries, with Docker Hub's DVP Data API.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # click's plain help, the same in every terminal and in docs/cli.md
+        rich_markup_mode=None,
+    )
+
+    def defined(module: str, attribute: str) -> Any:
+        return getattr(import_module(f"pullstats.cli.{module}"), attribute)
+
+    for name, (module, attribute) in GROUPS.items():
+        if only is None or name in only:
+            sub_app = defined(module, attribute)
+            assert isinstance(sub_app, typer.Typer)
+            built.add_typer(sub_app, name=name)
+    for name, (module, attribute) in COMMANDS.items():
+        if only is None or name in only:
+            built.command(name)(defined(module, attribute))
+    built.callback()(main)
+    return built
+
+
+def invoked(args: Sequence[str]) -> tuple[str, ...] | None:
+    """What of the tree ``args`` run (:func:`build_app`'s ``only``): the group or command they
+    name, nothing for ``--version`` (it answers before any command), or None (the whole tree)
+    for ``--help``, no command or one the tree does not have."""
+    for arg in args:
+        if arg == "--version":
+            return ()
+        if arg not in _ROOT_OPTIONS or arg == "--help":
+            return (arg,) if arg in GROUPS or arg in COMMANDS else None
+    return None
+
+
+_whole: Application | None = None
+
+
+def __getattr__(name: str) -> Application:
+    """``app``: the whole tree, built at its first use."""
+    global _whole
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _whole is None:
+        _whole = build_app()
+    return _whole
+
+
 def run() -> None:
     """The ``pullstats`` command: the installed script and ``python -m pullstats``."""
     arrow_without_pandas(os.environ)
-    app(prog_name="pullstats")
+    build_app(invoked(sys.argv[1:]))(prog_name="pullstats")
 
 
 class _NoPandas(MetaPathFinder):
