@@ -49,10 +49,6 @@ COMMANDS = {
     "demo": ("serving", "demo"),
 }
 
-#: Options of the root that take no value, so the first other argument names the command.
-_ROOT_OPTIONS = {"--version", "--debug", "--help"}
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"pullstats {__version__}")
@@ -103,10 +99,11 @@ def invoked(args: Sequence[str]) -> tuple[str, ...] | None:
     name, nothing for ``--version`` (it answers before any command), or None (the whole tree)
     for ``--help``, no command or one the tree does not have."""
     for arg in args:
+        if arg == "--debug":  # the root's one option that goes on to a command (it takes no value)
+            continue
         if arg == "--version":
             return ()
-        if arg not in _ROOT_OPTIONS or arg == "--help":
-            return (arg,) if arg in GROUPS or arg in COMMANDS else None
+        return (arg,) if arg in GROUPS or arg in COMMANDS else None
     return None
 
 
