@@ -148,14 +148,14 @@ _EXPECTED = {
 
 def settings_error_lines(error: ValidationError) -> list[str]:
     """One line per bad ``PULLSTATS_*`` value: the variable, the value and what is expected."""
+    from pullstats.config import Settings  # imported already: its validation failed
+
     lines = []
     for problem in error.errors():
         message = str(problem["msg"]).removeprefix("Value error, ")
         if not problem["loc"]:  # a check across settings names them itself
             lines.append(f"PULLSTATS_* settings: {message}")
             continue
-        from pullstats.config import Settings  # a ValidationError of the settings: imported
-
         field = str(problem["loc"][0])
         variable = f"PULLSTATS_{field.upper()}"
         info = Settings.model_fields.get(field)
