@@ -49,6 +49,7 @@ COMMANDS = {
     "demo": ("serving", "demo"),
 }
 
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"pullstats {__version__}")

@@ -154,7 +154,13 @@ def demo(
     ),
 ) -> None:
     """Fill a demo data dir with a year of synthetic pulls, a demo user and exports, then serve."""
-    from pullstats.demo.seed import DEMO_PASSWORD, DEMO_USER, seed_demo
+    from pullstats.demo.seed import (
+        DEMO_PASSWORD,
+        DEMO_USER,
+        NotADemoDir,
+        claim_data_dir,
+        seed_demo,
+    )
 
     if not allow_remote and not is_loopback(host):
         raise fail(
@@ -162,6 +168,10 @@ def demo(
             f"({DEMO_PASSWORD}) is public: serve on 127.0.0.1, or add --allow-remote"
         )
     check_listen_address(host, port)  # before a minute of seeding, not after
+    try:
+        claim_data_dir(data_dir)  # never a real installation's folder
+    except NotADemoDir as error:
+        raise fail(str(error)) from None
     # the demo's own installation: the environment may name a real one
     settings = Settings(data_dir=data_dir, database_url=None)
     with opened(settings) as runtime:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -25,7 +26,35 @@ from pullstats.timestamps import now_micros
 DEMO_USER = "demo"
 DEMO_PASSWORD = "pullstats-demo"
 MARKER = "demo.json"
+#: Written into a demo's data dir before anything else: the folder is the demo's to fill, even
+#: when a first run was interrupted before :data:`MARKER`.
+OWNER = "demo-data-dir"
 SEED = 20261127
+
+
+class NotADemoDir(ValueError):
+    """A ``--data-dir`` that holds something other than a demo: a real installation, maybe."""
+
+
+def claim_data_dir(root: Path) -> None:
+    """Make ``root`` the demo's: a new or empty folder is marked as the demo's (:data:`OWNER`);
+    one that holds anything without that mark (or an older demo's :data:`MARKER`) is refused,
+    so that a demo user with the published password never lands in a real installation."""
+    if root.exists() and not root.is_dir():
+        raise NotADemoDir(f"--data-dir {root}: not a folder")
+    if root.is_dir() and any(root.iterdir()):
+        if not (root / OWNER).is_file() and not (root / MARKER).is_file():
+            raise NotADemoDir(
+                f"--data-dir {root}: holds files that are not a pullstats demo's (an "
+                "installation?); the demo, whose user's password is public, fills a new or "
+                "empty folder of its own"
+            )
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    (root / OWNER).write_text(
+        "This folder is a `pullstats demo` data dir: demo accounts with a published password "
+        "and synthetic pulls.\n"
+    )
 
 
 @dataclass
