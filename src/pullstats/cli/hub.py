@@ -94,9 +94,10 @@ def login(
     """Log in with a password or a personal access token, and store the token for the URL.
 
     The password is read from standard input with --password-stdin, else from
-    PULLSTATS_HUB_PASSWORD when set, else asked for (not echoed). The token is kept in the
-    user's config dir (PULLSTATS_HUB_CONFIG_DIR overrides it), readable by the user only;
-    the password is never stored.
+    PULLSTATS_HUB_PASSWORD when set, else asked for on the terminal (not echoed), or read from
+    standard input when that is no terminal. The token is kept in the user's config dir
+    (PULLSTATS_HUB_CONFIG_DIR overrides it), readable by the user only; the password is never
+    stored.
     """
     from pullstats.client import (
         AuthenticationRequired,
@@ -147,9 +148,12 @@ def _env_password() -> str | None:
 
 def _ask(prompt: str, *, hidden: bool) -> str:
     """Ask on stderr, so that stdout holds only the command's output (click's prompt leaves a
-    space on stdout); a hidden answer is read from the terminal. No answer is an error."""
+    space on stdout); a hidden answer is read from the terminal without echo when standard
+    input is one, else from standard input, which shows nothing (getpass would warn "Password
+    input may be echoed" with a line of its source, or read a terminal the pipe bypassed). No
+    answer is an error."""
     missing = f"no answer to {prompt!r}: give it as an option or on standard input"
-    if hidden:
+    if hidden and sys.stdin.isatty():
         try:
             return getpass.getpass(f"{prompt}: ", stream=sys.stderr)
         except EOFError:
