@@ -31,17 +31,23 @@ DATABASE_SETTINGS = {
 def check_databases(settings: Settings) -> None:
     """Open every MaxMind database the settings name: :class:`SettingRefused`, naming the
     variable and the file, for one that cannot be read. For the commands that enrich and for
-    a server (whose jobs enrich in children) to refuse it before they read or accept anything."""
+    a server (whose jobs enrich in children) to refuse it before they read or accept anything.
+    Each file is closed again: a server would otherwise hold the file it started with after
+    ``geoipupdate`` replaced it."""
     for name, variable in DATABASE_SETTINGS.items():
         path = getattr(settings, name)
         if path is not None:
-            open_database(path, variable)
+            _opened(path, variable).close()
 
 
 @cache
 def open_database(path: Path, variable: str) -> maxminddb.Reader:
-    """The reader for one file (named by the setting ``variable``); a file that cannot be read
-    as a MaxMind database is :class:`SettingRefused`."""
+    """The reader for one file (named by the setting ``variable``), opened once per process; a
+    file that cannot be read as a MaxMind database is :class:`SettingRefused`."""
+    return _opened(path, variable)
+
+
+def _opened(path: Path, variable: str) -> maxminddb.Reader:
     try:
         if path.is_dir():
             reason = "a directory, not a MaxMind database file (.mmdb)"
