@@ -1,11 +1,13 @@
 """Settings that DuckDB or SQLAlchemy would refuse in words of their own are refused naming the
 variable, as the one line the command line shows (``cli.common.error_lines``): when they are
-read, or (DuckDB's memory limit, whose grammar is DuckDB's) when DuckDB is first opened."""
+read, or (DuckDB's memory limit, whose grammar is DuckDB's) when DuckDB is first opened; and a
+limit DuckDB runs out of is told in the settings' names too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from pydantic import ValidationError
 
@@ -112,3 +114,22 @@ def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> N
     taken = Settings()
     assert (taken.public_url, taken.close_grace.total_seconds()) == ("http://127.0.0.1:8000", 0)
     assert (taken.ingest_max_body_bytes, taken.spool_segment_bytes) == (4096, 4096)
+
+
+def test_duckdb_running_out_of_memory_names_the_settings_to_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # DuckDB's own advice names its SQL (SET threads=X, SET memory_limit=…), not the settings
+    monkeypatch.setenv("PULLSTATS_DUCKDB_MEMORY_LIMIT", "1MB")
+    with (
+        duckdb.connect(config={"memory_limit": "1MB", "threads": 1}) as database,
+        pytest.raises(duckdb.OutOfMemoryException) as ran_out,
+    ):
+        database.execute("SELECT list(repeat('x', 100)) FROM range(100000)").fetchall()
+    [line] = error_lines(ran_out.value)
+    assert line.startswith("DuckDB ran out of memory within PULLSTATS_DUCKDB_MEMORY_LIMIT='1MB' (")
+    assert "allocate" in line  # DuckDB's own words: "failed to allocate data of size …"
+    assert line.endswith(
+        "): raise it, or lower PULLSTATS_DUCKDB_THREADS (each thread takes its share)"
+    )
+    assert "SET " not in line and "Possible solutions" not in line

@@ -63,6 +63,8 @@ def error_lines(error: BaseException) -> list[str]:
         return [str(error)]
     if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
         return [catalog_failure_line(error)]  # the catalog's server, not SQL
+    if _raised_from(error, "duckdb", "OutOfMemoryException"):
+        return [out_of_memory_line(error)]
     if _is_client_error(error):
         return [client_error_line(error)]
     if isinstance(error, OSError) and error.strerror:
@@ -80,6 +82,20 @@ def catalog_failure_line(error: BaseException) -> str:
     return (
         f"the catalog database (PULLSTATS_DATABASE_URL) failed: {first or type(cause).__name__}; "
         "nothing half-published, run the command again once it answers"
+    )
+
+
+def out_of_memory_line(error: BaseException) -> str:
+    """DuckDB ran out of the memory the settings give it: which settings to change, in their
+    names (DuckDB's own advice names its SQL: ``SET threads``, ``SET memory_limit``)."""
+    from pullstats.config import Settings  # imported already: DuckDB was opened with it
+
+    variable = "PULLSTATS_DUCKDB_MEMORY_LIMIT"
+    limit = os.environ.get(variable, Settings.model_fields["duckdb_memory_limit"].default)
+    said = str(error).split("Possible solutions:", 1)[0].split("Error: ", 1)[-1]
+    return (
+        f"DuckDB ran out of memory within {variable}={limit!r} ({' '.join(said.split())}): "
+        "raise it, or lower PULLSTATS_DUCKDB_THREADS (each thread takes its share)"
     )
 
 
