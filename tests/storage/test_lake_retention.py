@@ -4,11 +4,13 @@ covers the store's listing and deletion)."""
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
+from pullstats.accounts import service
 from pullstats.config import Settings
 from pullstats.db.models import PullRollup
 from pullstats.exports.closing import export_closed
@@ -115,6 +117,36 @@ def test_an_export_as_of_a_day_to_come_prunes_what_an_export_today_would(tmp_pat
         assert {table: lake_days(runtime.settings, table) for table in held} == held
     finally:
         runtime.close()
+
+
+def test_an_exported_period_whose_lake_days_are_pruned_is_never_written_again(
+    tmp_path: Path,
+) -> None:
+    """Its raw view is read from the lake: written again (``--rebuild``, changed rollups, a
+    kind of file added since), it would be the header alone, over the only copy of its rows."""
+    data = tmp_path / "data"
+    keep_all = Runtime.open(catalog_settings(data, retention_lake="0"))
+    try:
+        with keep_all.sessions.begin() as session:
+            service.create_namespace(session, "acme")
+        write_spool(keep_all, _pull("e1", "192.0.2.1"), _pull("e2", "192.0.2.2"))
+        process(keep_all)
+        first = export_closed(keep_all)
+        assert sorted(t.period.label for t in first.exported) == ["2026-01", "2026-W02"]
+    finally:
+        keep_all.close()
+    raw = {path: path.read_bytes() for path in (data / "exports").rglob("acme_raw_*.csv.gz")}
+    assert len(raw) == 2
+    for body in raw.values():  # the header and the two pulls
+        assert len(gzip.decompress(body).decode().splitlines()) == 3
+    one_month = Runtime.open(catalog_settings(data, retention_lake="P1M"))
+    try:
+        assert date(2026, 1, 5) in prune_lake(one_month, date.today())  # what export does
+        again = export_closed(one_month, rebuild=True)
+    finally:
+        one_month.close()
+    assert again.exported == [] and again.failed == [] and again.past_retention == 2
+    assert {path: path.read_bytes() for path in raw} == raw
 
 
 def _pull(

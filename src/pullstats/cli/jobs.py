@@ -235,6 +235,12 @@ def export_command(
     out.print(
         f"exported {len(result.exported)} namespace periods ({result.files} files, "
         f"{result.bytes} bytes); {result.up_to_date} already up to date"
+        + (
+            f"; {result.past_retention} kept as they are (their lake days are past "
+            "PULLSTATS_RETENTION_LAKE)"
+            if result.past_retention
+            else ""
+        )
         + (f"; {len(result.failed)} failed" if result.failed else "")
     )
     report_export_failures(result)

@@ -34,7 +34,7 @@ from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
-from pullstats.lake.retention import prune_lake
+from pullstats.lake.retention import prune_lake, pruned_before
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
@@ -69,6 +69,9 @@ class ExportResult:
     files: int = 0
     bytes: int = 0
     up_to_date: int = 0
+    #: (namespace, period)s exported before whose lake days the retention has deleted since:
+    #: kept as they are, as a new export would have an empty raw view
+    past_retention: int = 0
     failed: list[ExportFailure] = field(default_factory=list)
     #: the lake's days deleted after the export (PULLSTATS_RETENTION_LAKE)
     lake_days_pruned: list[date] = field(default_factory=list)
@@ -133,10 +136,18 @@ def has_data(session: Session, period: Period, scope: NamespaceScope) -> bool:
 
 def plan_exports(
     runtime: Runtime, now: datetime, *, namespace: str | None = None, rebuild: bool = False
-) -> tuple[list[ExportTask], int]:
-    """What needs exporting at ``now``, and how many (namespace, period) pairs are current."""
-    tasks, current = [], 0
+) -> tuple[list[ExportTask], int, int]:
+    """What needs exporting at ``now``, how many (namespace, period) pairs are current, and
+    how many are kept as they are because the lake's days of their period are deleted.
+
+    A period before the retention's line (:func:`pruned_before`) that was exported is never
+    written again, whatever changed (``--rebuild``, its rollups, a kind of file added since):
+    its raw view is read from the lake's days, which are gone, so its published files are the
+    only copy of its rows.
+    """
+    tasks, current, kept = [], 0, 0
     with runtime.sessions() as session:
+        frozen_before = pruned_before(session)
         namespaces = [n for n in registered_namespaces(session) if namespace in (None, n)]
         scopes = {n: NamespaceScope(n, tuple(extra_repos(session, n))) for n in namespaces}
         exported = {
@@ -145,16 +156,20 @@ def plan_exports(
         }
         complete = _with_every_file(session)
         for period, generation in closed_periods(session, now, runtime):
+            pruned = frozen_before is not None and period.next_start <= frozen_before
             for name in namespaces:
                 if not has_data(session, period, scopes[name]):
                     continue
                 key = (name, period.kind.value, period.start)
                 done = exported.get(key)
+                if done is not None and pruned:
+                    kept += 1
+                    continue
                 if done is not None and done >= generation and key in complete and not rebuild:
                     current += 1
                     continue
                 tasks.append(ExportTask(scopes[name], period, generation))
-    return tasks, current
+    return tasks, current, kept
 
 
 def _with_every_file(session: Session) -> set[tuple[str, str, date]]:
@@ -182,7 +197,9 @@ def export_closed(
     now = now or datetime.now(UTC)
     result = ExportResult()
     with job_lock(runtime):
-        tasks, result.up_to_date = plan_exports(runtime, now, namespace=namespace, rebuild=rebuild)
+        tasks, result.up_to_date, result.past_retention = plan_exports(
+            runtime, now, namespace=namespace, rebuild=rebuild
+        )
         if on_plan:
             on_plan(len(tasks))
         for task in tasks:
