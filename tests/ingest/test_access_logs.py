@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from pullstats.ingest.log_lines import UnreadCompression
+from pullstats.ingest.log_lines import UnreadCompression, UnreadEncoding
 from tests.ingest.access_log_parsing import (
     DOCKER_UA,
     GOOD,
@@ -106,6 +106,18 @@ def test_bzip2_and_xz_give_the_same_requests_and_ids() -> None:
 def test_a_zstd_or_lz4_log_is_refused_saying_how_to_read_it(magic: bytes) -> None:
     with pytest.raises(UnreadCompression, match=r"give it decompressed through a pipe, as <\("):
         parse_bytes(magic + b"\x00" * 64)
+
+
+def test_a_utf16_log_is_refused_saying_how_to_read_it() -> None:
+    # a log saved by a Windows tool: every line would be unparseable, and the import would
+    # say only "not an access log"
+    text = (LOGS / "nginx-pullstats.log").read_text()
+    for encoding in ("utf-16", "utf-16-be"):
+        data = (
+            ("\ufeff" + text).encode(encoding) if encoding.endswith("be") else text.encode(encoding)
+        )
+        with pytest.raises(UnreadEncoding, match=r"as <\(iconv -f UTF-16 -t UTF-8 FILE\)"):
+            parse_bytes(data)
 
 
 def test_registry_access_log() -> None:

@@ -294,7 +294,7 @@ def line_chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
                     progress.advanced(chunk.position - consumed)
                 consumed = chunk.position
                 yield chunk
-        # damaged compression, an endless line, zstd (UnreadCompression is a ValueError)
+        # damaged compression, an endless line, zstd or UTF-16 (Unread* are ValueErrors)
         except (OSError, EOFError, ValueError, lzma.LZMAError) as error:
             raise LogImportError(f"{name}: {error}") from None
 

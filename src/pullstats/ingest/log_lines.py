@@ -85,10 +85,18 @@ class UnreadCompression(ValueError):
     """A log compressed in a format pullstats does not read (zstd, lz4)."""
 
 
+class UnreadEncoding(ValueError):
+    """A log in UTF-16 (a byte order mark first): every line would be unparseable."""
+
+
+#: Byte order marks of UTF-16, which a log saved on Windows may start with.
+_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+
+
 def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
     """The decompressed stream of ``source`` (gzip, bzip2 and xz are recognised by their magic
     bytes), and a function giving how many bytes of ``source`` have been consumed so far.
-    :class:`UnreadCompression` for a zstd or lz4 one."""
+    :class:`UnreadCompression` for a zstd or lz4 one, :class:`UnreadEncoding` for UTF-16."""
     counting = _CountingReader(source)
     head = source.peek(6)[:6]
     for magic, opened in _DECOMPRESSED.items():
@@ -100,6 +108,11 @@ def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
                 f"{name}-compressed, which pullstats does not read (it reads gzip, bzip2 and "
                 f"xz): give it decompressed through a pipe, as <({tool} FILE)"
             )
+    if head.startswith(_UTF16):
+        raise UnreadEncoding(
+            "UTF-16 text (it starts with a byte order mark), which pullstats does not read: "
+            "give it as UTF-8 through a pipe, as <(iconv -f UTF-16 -t UTF-8 FILE)"
+        )
     return counting, counting.position
 
 
