@@ -138,7 +138,8 @@ def plan_exports(
     runtime: Runtime, now: datetime, *, namespace: str | None = None, rebuild: bool = False
 ) -> tuple[list[ExportTask], int, int]:
     """What needs exporting at ``now``, how many (namespace, period) pairs are current, and
-    how many are kept as they are because the lake's days of their period are deleted.
+    how many would be written again but are kept as they are, the lake's days of their period
+    being deleted.
 
     A period before the retention's line (:func:`pruned_before`) that was exported is never
     written again, whatever changed (``--rebuild``, its rollups, a kind of file added since):
@@ -162,11 +163,11 @@ def plan_exports(
                     continue
                 key = (name, period.kind.value, period.start)
                 done = exported.get(key)
-                if done is not None and pruned:
-                    kept += 1
-                    continue
                 if done is not None and done >= generation and key in complete and not rebuild:
                     current += 1
+                    continue
+                if done is not None and pruned:  # would be written again: kept, and counted
+                    kept += 1
                     continue
                 tasks.append(ExportTask(scopes[name], period, generation))
     return tasks, current, kept
