@@ -20,7 +20,7 @@ from pullstats.lake_files import lake_days
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import catalog_settings, write_spool
+from tests.conftest import catalog_settings, run_cli, write_spool
 
 
 def test_the_cutoff_counts_calendar_months_years_and_days(tmp_path: Path) -> None:
@@ -150,6 +150,16 @@ def test_an_exported_period_whose_lake_days_are_pruned_is_never_written_again(
     assert (quiet.up_to_date, quiet.past_retention, quiet.exported) == (2, 0, [])
     assert again.exported == [] and again.failed == [] and again.past_retention == 2
     assert {path: path.read_bytes() for path in raw} == raw
+    # the line of the retention, told by `pullstats status` (the week of 2026-01-05 is frozen)
+    status = run_cli(data, "status", env={"PULLSTATS_RETENTION_LAKE": "P1M"})
+    assert status.returncode == 0, status.stderr
+    [line] = [text for text in status.stdout.splitlines() if text.startswith("lake days")]
+    deleted_before = date.fromisoformat(line.split()[4])
+    assert date(2026, 1, 12) <= deleted_before <= date.today()
+    assert line.endswith(
+        "(by PULLSTATS_RETENTION_LAKE): the periods before it are frozen, their exports kept as "
+        "they are"
+    )
 
 
 def _pull(

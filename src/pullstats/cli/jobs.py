@@ -140,6 +140,7 @@ def process_command(
 
 def status_command() -> None:
     """Show how far processing has got and what it set aside."""
+    from pullstats.lake.retention import pruned_before
     from pullstats.lake.set_aside import set_aside_counts, set_aside_root
 
     settings = Settings()
@@ -148,6 +149,7 @@ def status_command() -> None:
     with opened(settings, create=False) as runtime, runtime.sessions() as session:
         nodes = node_states(session, datetime.now(UTC), settings.node_timeout)
         pending = sorted(pending_days(session))
+        pruned = pruned_before(session)
     processed = closing_watermark(nodes)
     out.print(
         "processed up to: "
@@ -166,6 +168,11 @@ def status_command() -> None:
         f"set aside by process: {counts.total()} records"
         + (f" ({reasons(counts)}) in {set_aside_root(runtime.settings)}" if counts else "")
     )
+    if pruned is not None:  # only once the retention has deleted days: older scripts see no change
+        out.print(
+            f"lake days deleted before: {pruned.isoformat()} (by PULLSTATS_RETENTION_LAKE): the "
+            "periods before it are frozen, their exports kept as they are"
+        )
 
 
 def node_line(node: NodeState, this: str | None) -> str:
