@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING
 
 from pullstats.sql_literals import sql_text
 
-if TYPE_CHECKING:  # schemas only: the steps' users that read no data (the client) stay
-    import pyarrow as pa  # without pyarrow
+# pa.Schema appears in annotations only: a user of the steps that reads no data (the client,
+# through the export views) imports no pyarrow
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Function", "Input", "Step", "Transform", "bind_params", "literal", "sql_file"]
 
