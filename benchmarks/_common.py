@@ -205,9 +205,10 @@ class Run:
     cpu_seconds: float = 0.0
 
 
-def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
+def run_child(command: list[str], env: dict[str, str], scratch: Path, expected: int = 0) -> Run:
     """Run a child to completion: wall time, and its own peak RSS and CPU time (wait4 on that
-    child); exit with its standard error if it fails."""
+    child); exit with its standard error if it fails (ends with another status than
+    ``expected``)."""
     out_path, err_path = scratch / "child.out", scratch / "child.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         began = time.perf_counter()
@@ -216,8 +217,8 @@ def run_child(command: list[str], env: dict[str, str], scratch: Path) -> Run:
         seconds = time.perf_counter() - began
     process.returncode = os.waitstatus_to_exitcode(status)
     output, errors = out_path.read_text(), err_path.read_text()
-    if process.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{errors}")
+    if process.returncode != expected:
+        sys.exit(f"{' '.join(command)} failed (exit {process.returncode}):\n{errors}")
     cpu = usage.ru_utime + usage.ru_stime
     return Run(seconds, usage.ru_maxrss / 1024, output, errors, cpu)  # ru_maxrss is KiB on Linux
 

@@ -15,15 +15,12 @@ machine is not in the way.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import cli_env, markdown_table, print_environment, pullstats_command
+from _common import cli_env, markdown_table, print_environment, pullstats_command, run_child
 
 #: (arguments, the exit status it must end with)
 COMMANDS: tuple[tuple[tuple[str, ...], int], ...] = (
@@ -46,17 +43,12 @@ class Code:
     runs: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
 
-def timed(command: list[str], env: dict[str, str], expected: int) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one child, which must exit with ``expected``."""
-    began = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - began
-    errors = child.stderr.read().decode() if child.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code != expected:
-        sys.exit(f"{' '.join(command)} exited {code}, expected {expected}:\n{errors}")
-    return seconds, usage.ru_utime + usage.ru_stime
+def timed(
+    command: list[str], env: dict[str, str], scratch: Path, expected: int = 0
+) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one child (:func:`run_child`)."""
+    run = run_child(command, env, scratch, expected)
+    return run.seconds, run.cpu_seconds
 
 
 def main() -> None:
@@ -76,10 +68,10 @@ def main() -> None:
         # hub tokens would be read from the user's config dir: an empty one of its own
         env = cli_env(data_dir, XDG_CONFIG_HOME=str(scratch / "config"))
         for setup in (("namespaces", "add", "acme"), ("process",), ("export",)):
-            timed(pullstats_command(*setup), env, 0)
+            run_child(pullstats_command(*setup), env, scratch)
         baseline: list[tuple[float, float]] = []
         for _ in range(args.repeat):
-            baseline.append(timed([sys.executable, "-c", "pass"], env, 0))
+            baseline.append(timed([sys.executable, "-c", "pass"], env, scratch))
             for arguments, expected in COMMANDS:
                 shown = " ".join(arguments).replace("{empty}", "EMPTY.log")
                 command = pullstats_command(*(a.format(empty=empty) for a in arguments))
@@ -87,7 +79,8 @@ def main() -> None:
                     code_env = dict(env)
                     if code.pythonpath:
                         code_env["PYTHONPATH"] = code.pythonpath
-                    code.runs.setdefault(shown, []).append(timed(command, code_env, expected))
+                    run = timed(command, code_env, scratch, expected)
+                    code.runs.setdefault(shown, []).append(run)
     print(f"best of {args.repeat} runs, wall seconds (CPU seconds)\n")
 
     def best(runs: list[tuple[float, float]]) -> str:
