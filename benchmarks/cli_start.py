@@ -89,8 +89,8 @@ def main() -> None:
         return f"{wall:.2f} s ({cpu:.2f} s)"
 
     rows: list[list[str]] = [["`python -c pass`", *(best(baseline) for _ in codes)]]
-    for command in codes[0].runs:
-        rows.append([f"`pullstats {command}`", *(best(code.runs[command]) for code in codes)])
+    for shown in codes[0].runs:
+        rows.append([f"`pullstats {shown}`", *(best(code.runs[shown]) for code in codes)])
     print(markdown_table(["command", *(code.name for code in codes)], rows))
 
 
