@@ -5,7 +5,6 @@ get the whole tree, so click's listing and its "No such command" stay as they we
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import typer.main
 
 from pullstats.cli.main import COMMANDS, GROUPS, build_app, invoked
+from tests.conftest import cli_env
 
 
 @pytest.mark.parametrize(
@@ -65,9 +65,7 @@ run()
 
 def _imported(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
     """The exit status of ``pullstats ARGS`` and every module its process imported."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULLSTATS_")}
-    env["PULLSTATS_DATA_DIR"] = str(tmp_path / "data")
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no hub token stored
+    env = cli_env(tmp_path / "data", {"XDG_CONFIG_HOME": str(tmp_path / "config")})  # no token
     modules = tmp_path / "modules.json"
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, str(modules), *args],

@@ -3,18 +3,18 @@ standard input quietly, without getpass's warning and the line of its source it 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import cli_env
 
 PROMPT = "Password or personal access token"
 LOGIN = [sys.executable, "-m", "pullstats", "hub", "login"]
 
 
 def login_without_a_terminal(tmp_path: Path, stdin: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULLSTATS_")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env = cli_env(tmp_path / "data", {"XDG_CONFIG_HOME": str(tmp_path / "config")})
     return subprocess.run(
         [*LOGIN, "--url", "http://127.0.0.1:9", "--username", "alice"],
         input=stdin,
