@@ -10,6 +10,7 @@ the import command in ``tests/importers/test_log_import.py``.
 from __future__ import annotations
 
 import bz2
+import gzip
 import hashlib
 import lzma
 from collections import Counter
@@ -118,6 +119,15 @@ def test_a_utf16_log_is_refused_saying_how_to_read_it() -> None:
         )
         with pytest.raises(UnreadEncoding, match=r"as <\(iconv -f UTF-16 -t UTF-8 FILE\)"):
             parse_bytes(data)
+        # compressed by logrotate after the tool wrote it: the mark is behind the compression
+        for compress, cat in (
+            (gzip.compress, "zcat"),
+            (bz2.compress, "bzcat"),
+            (lzma.compress, "xzcat"),
+        ):
+            hint = rf"as <\({cat} FILE \| iconv -f UTF-16 -t UTF-8\)"
+            with pytest.raises(UnreadEncoding, match=hint):
+                parse_bytes(compress(data))
 
 
 def test_registry_access_log() -> None:

@@ -70,12 +70,13 @@ class _CountingReader:
         return self.consumed
 
 
-#: Magic bytes of compressed files logrotate may write, and how each is opened (the standard
-#: library's readers; each reads concatenated streams, as ``cat a.gz b.gz`` makes).
-_DECOMPRESSED: dict[bytes, Callable[[IO[bytes]], _Readable]] = {
-    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
-    b"BZh": bz2.BZ2File,
-    b"\xfd7zXZ\x00": lzma.LZMAFile,
+#: Magic bytes of compressed files logrotate may write, how each is opened (the standard
+#: library's readers; each reads concatenated streams, as ``cat a.gz b.gz`` makes), and the
+#: command that decompresses it, for a hint.
+_DECOMPRESSED: dict[bytes, tuple[Callable[[IO[bytes]], _Peekable], str]] = {
+    b"\x1f\x8b": (lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), "zcat"),
+    b"BZh": (bz2.BZ2File, "bzcat"),
+    b"\xfd7zXZ\x00": (lzma.LZMAFile, "xzcat"),
 }
 #: Compressions recognised but not read, and the command that reads one into ``-``.
 _UNREAD = {b"\x28\xb5\x2f\xfd": ("zstd", "zstdcat"), b"\x04\x22\x4d\x18": ("lz4", "lz4cat")}
@@ -99,21 +100,31 @@ def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
     :class:`UnreadCompression` for a zstd or lz4 one, :class:`UnreadEncoding` for UTF-16."""
     counting = _CountingReader(source)
     head = source.peek(6)[:6]
-    for magic, opened in _DECOMPRESSED.items():
+    for magic, (opened, cat) in _DECOMPRESSED.items():
         if head.startswith(magic):
-            return opened(cast(IO[bytes], counting)), counting.position  # read() is all they use
+            decompressed = opened(cast(IO[bytes], counting))  # read() is all they use
+            _refuse_utf16(decompressed.peek(2), cat)
+            return decompressed, counting.position
     for magic, (name, tool) in _UNREAD.items():
         if head.startswith(magic):
             raise UnreadCompression(
                 f"{name}-compressed, which pullstats does not read (it reads gzip, bzip2 and "
                 f"xz): give it decompressed through a pipe, as <({tool} FILE)"
             )
+    _refuse_utf16(head, None)
+    return counting, counting.position
+
+
+def _refuse_utf16(head: bytes, cat: str | None) -> None:
+    """:class:`UnreadEncoding` if ``head`` (of the log, decompressed by ``cat`` if it names a
+    command) starts with a UTF-16 byte order mark."""
     if head.startswith(_UTF16):
+        iconv = "iconv -f UTF-16 -t UTF-8"
+        command = f"{cat} FILE | {iconv}" if cat else f"{iconv} FILE"
         raise UnreadEncoding(
             "UTF-16 text (it starts with a byte order mark), which pullstats does not read: "
-            "give it as UTF-8 through a pipe, as <(iconv -f UTF-16 -t UTF-8 FILE)"
+            f"give it as UTF-8 through a pipe, as <({command})"
         )
-    return counting, counting.position
 
 
 def read_line_chunks(
