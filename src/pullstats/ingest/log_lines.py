@@ -46,7 +46,7 @@ class _Readable(Protocol):
 
 
 class _Peekable(_Readable, Protocol):
-    def peek(self, size: int = 0, /) -> bytes: ...
+    def peek(self, size: int, /) -> bytes: ...
 
 
 class _CountingReader:
