@@ -81,7 +81,7 @@ def _user_id(subject: str) -> int | None:
 
 
 def _resolve(
-    state: AppState, claims: jwt_tokens.Claims, user_id: int, epoch: int
+    state: AppState, claims: jwt_tokens.Claims, user_id: int, epoch: int, audience: str
 ) -> ResolvedViewer | int:
     """The viewer from the catalog, or the status to refuse with (401 gone, 403 scope)."""
     with state.runtime.sessions() as session:
@@ -95,7 +95,7 @@ def _resolve(
         scope = readable_scope(session, principal.user_id)
     viewer = Viewer(principal.user_id, principal.name, tuple(scope), scope, principal.scopes)
     expires = min(claims.expires, principal.expires or claims.expires)
-    return ResolvedViewer(viewer, epoch, expires.timestamp())
+    return ResolvedViewer(viewer, epoch, expires.timestamp(), audience)
 
 
 async def viewer_of_token(
@@ -115,6 +115,7 @@ async def viewer_of_token(
     cached = state.viewers.get(token)
     if (
         cached is not None
+        and cached.audience == audience  # verified for this use, not only for another
         and cached.accounts_epoch == versions.accounts_epoch
         and time.time() < cached.expires
     ):
@@ -128,7 +129,9 @@ async def viewer_of_token(
     user_id = _user_id(claims.subject)
     if user_id is None:
         raise _unauthorized("invalid token: bad subject")
-    resolved = await run_in_threadpool(_resolve, state, claims, user_id, versions.accounts_epoch)
+    resolved = await run_in_threadpool(
+        _resolve, state, claims, user_id, versions.accounts_epoch, audience
+    )
     if resolved == 401:
         raise _unauthorized("invalid token: the account or access token is no longer active")
     if resolved == 403:

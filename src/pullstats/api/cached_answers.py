@@ -23,6 +23,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pullstats.accounts.jwt_tokens import LOGIN_AUDIENCE
 from pullstats.api.auth import bearer_token
 from pullstats.api.cache import (
     answer_key,
@@ -65,7 +66,11 @@ class CachedAnswers:
     async def _answer(self, state: AppState, scope: Scope, receive: Receive, send: Send) -> bool:
         token = bearer_token(_header(scope, b"authorization"))
         resolved = state.viewers.get(token) if token else None
-        if resolved is None or time.time() >= resolved.expires:
+        if (
+            resolved is None
+            or resolved.audience != LOGIN_AUDIENCE  # a session cookie sent as a bearer token
+            or time.time() >= resolved.expires
+        ):
             return False
         versions = await state.versions()
         if resolved.accounts_epoch != versions.accounts_epoch:

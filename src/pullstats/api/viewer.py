@@ -56,10 +56,12 @@ class ResolvedViewer:
     """A bearer token's viewer as the catalog said at ``accounts_epoch``.
 
     Reused only while the epoch is unchanged (any change to users, tokens, memberships or extra
-    repos bumps it, migration 0004) and until ``expires`` (epoch seconds: the JWT's expiry or
-    its personal access token's, whichever is first).
+    repos bumps it, migration 0004), until ``expires`` (epoch seconds: the JWT's expiry or its
+    personal access token's, whichever is first), and for the ``audience`` its token was
+    verified for alone: an API token is no session cookie, nor a session cookie an API token.
     """
 
     viewer: Viewer
     accounts_epoch: int
     expires: float
+    audience: str

@@ -94,8 +94,8 @@ def signed_in_with_token(request: Request) -> bool:
 
     Such a session may read, but not manage the account: a leaked token must not be able to
     make more tokens (which would outlive its revocation), turn on a second factor the owner
-    does not have, or change the password. Read from the session's own (already verified)
-    claims.
+    does not have, or change the password. Read from the session's own claims; a cookie that
+    is no valid session's counts as a token's, so that nothing unverified manages an account.
     """
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -105,7 +105,7 @@ def signed_in_with_token(request: Request) -> bool:
             request.app.state.pullstats.jwt_keys, token, audience=SESSION_AUDIENCE
         )
     except jwt_tokens.InvalidToken:
-        return False
+        return True
     return claims.pat_id is not None
 
 
