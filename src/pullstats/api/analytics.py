@@ -283,13 +283,14 @@ async def many_repository_pulls(
     query: Annotated[SeriesQuery, Depends(series_query)],
     series: Annotated[SeriesRequest, Depends(series_request)],
 ) -> Response:
-    if len(repos) > MAX_REPOS:
+    names = list(dict.fromkeys(repos))  # a name given twice counts once
+    if len(names) > MAX_REPOS:
         raise HTTPException(400, detail=f"at most {MAX_REPOS} repositories per request")
     today = today_utc()
 
     def build(session: Session) -> ReposPullData:
         answer: dict[str, PullData] = {}
-        for name in dict.fromkeys(repos):
+        for name in names:
             ns, _, repo = name.partition("/")
             if not repo:
                 continue

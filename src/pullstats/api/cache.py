@@ -69,10 +69,12 @@ def answer_key(
     """(what the viewer may read, path, query, data generation, today's date), hashed.
 
     The date is in the key because the windows are relative to today: a new month changes
-    the answer even when no new data arrived. The query is its decoded pairs, sorted, encoded
-    as JSON: joined as text, ``repos=a%26repos%3Db`` would collide with ``repos=a&repos=b``.
+    the answer even when no new data arrived. The query is its decoded pairs, sorted by name
+    (the values of one name stay in their order: a parameter given twice takes its last value),
+    encoded as JSON: joined as text, ``repos=a%26repos%3Db`` would collide with
+    ``repos=a&repos=b``.
     """
-    query = sorted(QueryParams(scope["query_string"]).multi_items())
+    query = sorted(QueryParams(scope["query_string"]).multi_items(), key=lambda pair: pair[0])
     text = json.dumps([sorted(viewer_scope), scope["path"], query, data_generation, day])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -96,12 +98,19 @@ def exports_version(exports_epoch: int) -> str:
 
 
 def answer_response(key: str, body: bytes | None, if_none_match: str | None) -> Response:
-    """The 200 with the body, or 304 when the client already holds this ETag."""
+    """The 200 with the body, or 304 when the client already holds this ETag: ``If-None-Match``
+    compares weakly (RFC 9110 13.1.2), so a proxy that marks the tag weak (``W/``) still gets
+    304, and ``*`` matches any answer."""
     etag = f'"{key}"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+    if if_none_match and _none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def _none_match(header: str, etag: str) -> bool:
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or etag in [tag.removeprefix("W/") for tag in tags]
 
 
 async def cached_json(
