@@ -230,6 +230,10 @@ def test_the_share_link_restores_the_view_in_a_fresh_context(
         ("alice", "/?namespace=partner", 404, "namespace 'partner' not found"),
         ("alice", "/?repo=partner%2Fprivate", 400, "'partner/private' is not one of acme's"),
         ("alice", "/?namespace=beta&repo=partner%2Fshared", 400, "is not one of beta's"),
+        # names acme may hold, but no repository of it (the API answers them 404)
+        ("alice", "/?repo=acme%2Fnope", 400, "'acme/nope' is not one of acme's"),
+        ("alice", "/?repo=nope", 400, "'acme/nope' is not one of acme's"),
+        ("alice", "/?repo=acme%2Fapi&repo=%00", 400, "'acme/\\x00' is not one of acme's"),
         ("alice", "/?timespan=days", 400, "timespan must be one of months, weeks"),
         ("alice", "/?period=last-5-years", 400, "period must be one of"),
     ],

@@ -64,17 +64,26 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
         response = render(request, "overview.html", viewer=viewer, view=None)
         return server_timed(response, began)
     params = {name: request.query_params.getlist(name) for name in request.query_params}
-    try:
-        view = parse_view(viewer, params)
-    except (BadView, NotReadable) as error:
-        status = 404 if isinstance(error, NotReadable) else 400
-        response = render(
-            request, "overview_error.html", status_code=status, viewer=viewer, message=str(error)
-        )
-        return server_timed(response, began)
     with state.runtime.sessions() as session:
+        try:
+            view = parse_view(viewer, params)
+            choices = repositories(session, viewer, view.namespace)
+            unknown = next((name for name in view.repos if name not in choices), None)
+            if unknown is not None:  # one the namespace may hold, but no repository of it
+                raise BadView(
+                    f"repository {unknown!r} is not one of {view.namespace}'s repositories"
+                )
+        except (BadView, NotReadable) as error:
+            status = 404 if isinstance(error, NotReadable) else 400
+            response = render(
+                request,
+                "overview_error.html",
+                status_code=status,
+                viewer=viewer,
+                message=str(error),
+            )
+            return server_timed(response, began)
         data = overview(session, viewer, view, _today())
-        choices = repositories(session, viewer, view.namespace)
     weeks = view.timespan is Timespan.WEEKS
     unit = "week" if weeks else "month"
     complete = [wp for wp in data.periods if not wp.partial]
