@@ -96,3 +96,22 @@ def test_the_access_log_is_opt_in_and_leaves_query_strings_out(
     line = r'pullstats\.access: 127\.0\.0\.1:\d+ - "GET /downloads/1/part\.csv\.gz HTTP/1\.1" 403'
     assert re.search(line, text), text
     assert "not-for-the-logs" not in text
+
+
+def test_head_answers_what_get_answers_without_the_body(server: Server) -> None:
+    """RFC 9110: a load balancer's or a link checker's HEAD gets GET's status and headers."""
+    pulls = "/api/publisher/analytics/v1/namespaces/acme/pulls"
+    paths = ["/healthz", "/", "/signin", "/openapi.json", pulls, "/static/nothing.css"]
+    with server.client() as client:
+        for path in paths:
+            get, head = client.get(path), client.head(path)
+            assert (head.status_code, head.content) == (get.status_code, b""), path
+            assert head.headers.get("content-length") == get.headers.get("content-length"), path
+            assert head.headers.get("content-type") == get.headers.get("content-type"), path
+        # a route without GET still refuses HEAD, naming what it allows
+        ingest = client.head("/ingest/v1/registry/events")
+        metrics = client.get("/metrics").text
+    assert ingest.status_code == 405 and ingest.headers["allow"] == "POST"
+    # counted as HEAD, under the route that answered
+    assert 'method="HEAD",route="/healthz",status="200"' in metrics
+    assert f'method="HEAD",route="{pulls.replace("acme", "{namespace}")}",status="401"' in metrics

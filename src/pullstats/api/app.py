@@ -31,6 +31,7 @@ from pullstats.api import (
     trends,
 )
 from pullstats.api.cached_answers import CachedAnswers
+from pullstats.api.head_requests import HeadAsGet
 from pullstats.api.heartbeat import Heartbeat
 from pullstats.api.metrics import (
     Metrics,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
     app.add_middleware(ingest.DirectIngest)
+    app.add_middleware(HeadAsGet, own_head=(downloads.PREFIX,))
     hashes = set().union(*(inline_script_hashes(page) for page in served_pages(app)))
     app.add_middleware(SecurityHeaders, script_hashes=hashes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)

@@ -26,10 +26,12 @@ logger = logging.getLogger(__name__)
 
 #: files up to this size are read whole in one thread-pool call; larger ones are streamed
 WHOLE_READ_BYTES = 1 << 20
+#: where the signed links point (a route of its own answers their HEAD)
+PREFIX = "/downloads/"
 
 
 @router.get(
-    "/downloads/{file_id}/{file_name}",
+    PREFIX + "{file_id}/{file_name}",
     response_class=FileResponse,
     responses={
         200: {"content": {"application/gzip": {}}, "description": "The gzip CSV part."},
@@ -106,7 +108,7 @@ async def download(
 # HEAD: download managers ask for the size and name first; FileResponse answers it with GET's
 # headers and no body. Left out of the OpenAPI document, which would list a second operation.
 router.add_api_route(
-    "/downloads/{file_id}/{file_name}",
+    PREFIX + "{file_id}/{file_name}",
     download,
     methods=["HEAD"],
     response_class=FileResponse,
