@@ -85,7 +85,12 @@ def _show(report: FileReport) -> None:
         return
     kind = report.kind.value if report.kind else "?"
     if report.status == "already imported":
-        out.print(f"{name}: {kind}, already imported (sha256 {report.sha256[:12]})", markup=False)
+        given = _given(report.given)
+        out.print(
+            f"{name}: {kind}, already imported (sha256 {report.sha256[:12]})"
+            + (f" with {given}" if given else ""),
+            markup=False,
+        )
         return
     skipped = sum(report.skipped.values())
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
@@ -104,6 +109,9 @@ def _show(report: FileReport) -> None:
     if report.ignored_columns:
         shown = ", ".join(_cell(name) for name in report.ignored_columns)
         err.print(f"{name}: columns not imported: {shown}", markup=False)
+    if report.replaced is not None:
+        earlier = _given(report.replaced) or "the file's own namespace"
+        out.print(f"{name}: replaces its import with {earlier}", markup=False)
     if report.namespace_unused:
         err.print(
             f"{name}: --namespace not used: the file's Namespace column names its namespaces",
@@ -120,6 +128,16 @@ def _show(report: FileReport) -> None:
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
     if skipped > len(report.listed):
         err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _given(given: dict[str, str | None]) -> str:
+    """The namespace and period an import gave a file, as the options that give them."""
+    shown = []
+    if given.get("namespace"):
+        shown.append(f"--namespace {given['namespace']}")
+    if given.get("period"):
+        shown.append(f"the period {given['period']}")
+    return " and ".join(shown)
 
 
 def _cell(text: str) -> str:

@@ -22,8 +22,11 @@ Parquet (``COPY … TO``) stay here, engine code.
   kept as they are under ``lake/imported-trends/`` for the trends datasets.
 - A file is named by the SHA-256 of its content (after gunzip, so ``x.csv`` and ``x.csv.gz``
   are one file). ``lake/imported-files/<sha256>.json`` is written last; when it exists the file
-  was imported and a re-import changes nothing. Identical rows inside one file are separate
-  actions and are all kept.
+  was imported and a re-import changes nothing, unless it gives the file another namespace or
+  period than the one its import used (``--namespace`` for a file without a Namespace column,
+  ``--period`` or the file name's label for a summary without period columns): that import
+  then replaces the earlier one, whose part files it deletes. Giving neither is no change.
+  Identical rows inside one file are separate actions and are all kept.
 - Bad rows (unknown action, bad timestamp, missing namespace …, or a CSV line DuckDB cannot
   split) are counted by reason and reported with their line, and the rest is kept. Line numbers
   count physical lines, assuming no quoted cell holds a line break.
@@ -112,6 +115,13 @@ class FileReport:
     unregistered: list[str] = field(default_factory=list)
     #: ``--namespace`` was given but the file names its own namespaces (a Namespace column)
     namespace_unused: bool = False
+    #: the namespace and period an earlier import of the file used, which this one replaced
+    replaced: dict[str, str | None] | None = None
+    #: what the import gave the file that its content does not say: ``namespace`` (a file
+    #: without a Namespace column) and ``period`` (a summary without period columns)
+    given: dict[str, str | None] = field(default_factory=dict)
+    #: the lake keys of the part files written
+    parts: list[str] = field(default_factory=list)
     error: str = ""
 
 
@@ -158,10 +168,15 @@ def _import_file(
     report.sha256 = content_sha256(path)
     lake = runtime.settings.lake
     manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
+    earlier: dict[str, Any] | None = None  # the record of the file's import, if any
     if lake.exists(manifest):
-        report.status = "already imported"
-        report.kind = FileKind(json.loads(lake.read_bytes(manifest))["kind"])
-        return
+        record = json.loads(lake.read_bytes(manifest))
+        report.given = record.get("given", {})
+        if not _given_otherwise(report.given, namespace, given or period_from_file_name(path.name)):
+            report.status = "already imported"
+            report.kind = FileKind(record["kind"])
+            return
+        earlier, report.replaced, report.given = record, report.given, {}
     connection = connect(runtime.settings)
     try:
         # row_number() OVER () numbers rows in file order only while order is preserved
@@ -171,6 +186,8 @@ def _import_file(
         report.kind = header.kind
         report.ignored_columns = header.ignored
         report.namespace_unused = namespace is not None and "namespace" in header.columns
+        if "namespace" not in header.columns:
+            report.given["namespace"] = namespace
         bounds: dict[str, object] = {
             "earliest_us": window.earliest_us,
             "latest_us": window.latest_us,
@@ -192,6 +209,7 @@ def _import_file(
                         "(2026-W41, 2026-10) in its file name, or --period"
                     )
                 bounds |= {"period_start": period.start, "period_end": period.end}
+                report.given["period"] = period.label
             canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
             _parse(
                 connection,
@@ -214,8 +232,12 @@ def _import_file(
             _write_summaries(runtime, connection, report, header.kind)
     finally:
         connection.close()
+    days = set(report.days)
+    if earlier is not None:  # its parts this import did not write again count no more
+        lake.delete(sorted(_parts_of(runtime, report.sha256) - set(report.parts)))
+        days.update(date.fromisoformat(day) for day in earlier["days"])
     with runtime.sessions.begin() as session:
-        add_pending_days(session, report.days)
+        add_pending_days(session, sorted(days))
     # written last, under the file's hash: a rerun of an interrupted import writes the same
     # part names again (replacing them), then this
     lake.write_bytes(manifest, _manifest(report).encode(), runtime.paths.tmp)
@@ -271,8 +293,9 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
         for day in report.days:
             part = staging / f"{day.isoformat()}.parquet"
             _copy(connection, steps.DOCKERHUB_DAY_ACTIONS, {"day": day}, part)
-            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/part-{report.sha256}.parquet"
+            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/{_part_name(report.sha256)}"
             lake_files.publish(runtime.settings, part, key)
+            report.parts.append(key)
     finally:
         _remove_tree(staging)
 
@@ -298,13 +321,37 @@ def _write_summaries(
                 part = staging / f"{table}-{period_kind}-{start.isoformat()}.parquet"
                 _copy(connection, step, params, part)
                 folder = f"{table}/{period_kind}/{start.isoformat()}"
-                key = f"{folder}/part-{report.sha256}.parquet"
+                key = f"{folder}/{_part_name(report.sha256)}"
                 lake_files.publish(runtime.settings, part, key)
+                report.parts.append(key)
     finally:
         _remove_tree(staging)
     report.periods = [Period(PeriodKind(k), start) for k, start, _ in periods]
     # a period's first day makes `process` recompute that period's rollups
     report.days = sorted({period.start for period in report.periods})
+
+
+def _part_name(sha256: str) -> str:
+    return f"part-{sha256}.parquet"
+
+
+def _parts_of(runtime: Runtime, sha256: str) -> set[str]:
+    """The lake keys of every part file an import of the file ``sha256`` wrote."""
+    lake = runtime.settings.lake
+    trees = (lake_files.IMPORTED, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
+    return {key for tree in trees for key in lake.files(tree, suffix=_part_name(sha256))}
+
+
+def _given_otherwise(
+    given: dict[str, str | None], namespace: str | None, period: Period | None
+) -> bool:
+    """Whether ``namespace`` or ``period``, where given, is another than its import ``given``
+    the file. Not giving one changes nothing: a folder imported again without ``--namespace``
+    keeps the namespace each file was given. A record written before imports kept what they
+    gave says nothing of it: never."""
+    return (namespace is not None and given.get("namespace", namespace) != namespace) or (
+        period is not None and given.get("period", period.label) != period.label
+    )
 
 
 def _copy(
@@ -325,6 +372,7 @@ def _manifest(report: FileReport) -> str:
             "skipped": dict(report.skipped),
             "days": [day.isoformat() for day in report.days],
             "periods": [period.label for period in report.periods],
+            "given": report.given,
             "imported_at": datetime.now(UTC).isoformat(),
         },
         indent=2,

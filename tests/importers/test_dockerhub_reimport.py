@@ -1,0 +1,114 @@
+"""Importing a Docker Hub file again: the same file with the same options changes nothing, and
+with another namespace or period than its import gave it, replaces that import, so that a
+mistyped ``--namespace`` or ``--period`` can be put right. Expected numbers are worked by hand
+from the rows written here and in :mod:`tests.importers.core_reports`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pullstats import lake_files
+from pullstats.accounts import service
+from pullstats.importers.dockerhub_csv import content_sha256
+from pullstats.periods import Period
+from pullstats.pipeline import process
+from pullstats.runtime import Runtime
+from tests.conftest import run_cli
+from tests.importers.core_reports import WEEK, summary_report
+from tests.importers.test_dockerhub_csv import rollups
+
+W02, W03 = Period.week(2026, 2), Period.week(2026, 3)
+# Docker's legacy repository summary as it names it: no period in its columns or its name
+LEGACY = (
+    "Namespace,Repository,Unique IP address,Pull by tag,Pull by digest,Version check\n"
+    "acme,api,3,4,0,1\n"
+)
+
+
+def _register(runtime: Runtime, *namespaces: str) -> None:
+    with runtime.sessions.begin() as session:
+        for namespace in namespaces:
+            service.create_namespace(session, namespace)
+
+
+def _imports(data_dir: Path, path: Path, *options: str) -> str:
+    done = run_cli(data_dir, "import", "dockerhub-csv", *options, str(path))
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    _register(runtime, "acme-labs")
+    path = tmp_path / "summary.csv"  # Docker's Summary report: no Namespace column
+    path.write_text(summary_report())
+    _imports(data_dir, path, "--namespace", "acme-lab")
+    process(runtime)
+    assert {key[3] for key in rollups(runtime)} == {"acme-lab"}
+
+    again = _imports(data_dir, path, "--namespace", "acme-labs")
+    assert f"{path}: core-summary, 6 rows imported" in again
+    assert f"{path}: replaces its import with --namespace acme-lab\n" in again
+    process(runtime)
+    found = rollups(runtime)
+    assert {key[3] for key in found} == {"acme-labs"}  # nothing left under the typo
+    assert found[("week", WEEK.start, "repository", "acme-labs", "api", "")] == (120, 0, 30, 0)
+    # the same options once more, or none (a folder imported again): nothing to do
+    for options in (["--namespace", "acme-labs"], []):
+        same = _imports(data_dir, path, *options)
+        assert f"{path}: core-summary, already imported (sha256 " in same
+        assert same.endswith(") with --namespace acme-labs\nimported 0 rows from 0 files\n")
+
+
+def test_another_period_replaces_the_import_that_used_a_wrong_one(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    _register(runtime, "acme")
+    path = tmp_path / "summary.csv"
+    path.write_text(LEGACY)
+    # a period long past: its one row is skipped, and the file was still recorded as imported
+    nothing = _imports(data_dir, path, "--period", "1999-01")
+    assert "0 rows imported, 1 row skipped (period_out_of_range 1)" in nothing
+    assert f"{path}: repo-summary, 1 row imported; periods 2026-W02" in _imports(
+        data_dir, path, "--period", "2026-W02"
+    )
+    process(runtime)
+    moved = _imports(data_dir, path, "--period", "2026-W03")
+    assert f"{path}: replaces its import with the period 2026-W02\n" in moved
+    process(runtime)
+    weeks = {
+        (start, level): counts
+        for (kind, start, level, _, _, _), counts in rollups(runtime).items()
+        if kind == "week"
+    }
+    # by tag, by digest, version checks, unique IPs: the one row, in W03 alone; its namespace
+    # adds up the counts, and knows no unique IPs (repositories' cannot be added)
+    assert weeks == {
+        (W03.start, "repository"): (4, 0, 1, 3),
+        (W03.start, "namespace"): (4, 0, 1, 0),
+    }
+    # a file name's label is the period too, when no --period is given; none at all keeps it
+    named = tmp_path / "summary_2026-W03.csv"
+    named.write_text(LEGACY)
+    assert f"{named}: repo-summary, already imported" in _imports(data_dir, named)
+    assert "already imported" in _imports(data_dir, path)
+
+
+def test_a_record_of_an_earlier_version_keeps_the_file_imported(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    """A record written before imports kept the options they used does not say which: the file
+    stays imported whatever the options, as before."""
+    _register(runtime, "acme")
+    path = tmp_path / "summary.csv"
+    path.write_text(LEGACY)
+    _imports(data_dir, path, "--period", "2026-W02")
+    record = data_dir / "lake" / lake_files.IMPORTED_FILES / f"{content_sha256(path)}.json"
+    older = json.loads(record.read_text())
+    del older["given"]
+    record.write_text(json.dumps(older))
+    assert "already imported" in _imports(data_dir, path, "--period", "2026-W03")
+    process(runtime)
+    assert {key[1] for key in rollups(runtime) if key[0] == "week"} == {W02.start}
