@@ -79,6 +79,9 @@ def test_a_bad_catalog_url_is_refused_without_showing_it(monkeypatch: pytest.Mon
 
 
 ABSOLUTE = "expected an absolute http(s) URL, e.g. https://stats.example.com"
+CENTURY = "must be at most 100 years (P36525D)"
+CENTURY_OF_MONTHS = "must be at most 100 years (P100Y, P1200M or P36525D; 0: for ever)"
+EMPTY = "empty: name a path, or unset the variable for its default"
 
 
 @pytest.mark.parametrize(
@@ -92,6 +95,25 @@ ABSOLUTE = "expected an absolute http(s) URL, e.g. https://stats.example.com"
          " or PT90S"),
         ("PULLSTATS_INGEST_MAX_BODY_BYTES", "-1", "input should be greater than or equal to 1024"),
         ("PULLSTATS_SPOOL_SEGMENT_BYTES", "0", "input should be greater than or equal to 4096"),
+        # past the calendar once counted from today: year -974, an overflow, each failing a job
+        ("PULLSTATS_RETENTION_LAKE", "P3000Y", CENTURY_OF_MONTHS),
+        ("PULLSTATS_RETENTION_LAKE", "P99999999999999999999D", CENTURY_OF_MONTHS),
+        ("PULLSTATS_RETENTION_LAKE", "P36526D", CENTURY_OF_MONTHS),
+        ("PULLSTATS_CLOSE_GRACE", "P99999999D", CENTURY),
+        ("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "P36526D", CENTURY),
+        ("PULLSTATS_JWT_TTL", "P99999999D", CENTURY),
+        ("PULLSTATS_RETENTION_SPOOL", "P99999999D", CENTURY),
+        ("PULLSTATS_DUCKDB_THREADS", "100000", "input should be less than or equal to 1024"),
+        # DuckDB reads it as no limit at all
+        ("PULLSTATS_DUCKDB_MEMORY_LIMIT", "-5GB", "must not be negative: a size such as 1.5GB,"
+         " or a share such as 50%"),
+        # Path("") is the working directory: the ip-hash key would be made wherever one ran
+        ("PULLSTATS_DATA_DIR", "", EMPTY),
+        ("PULLSTATS_KEYS_DIR", "", EMPTY),
+        ("PULLSTATS_KEYS_DIR", " ", EMPTY),
+        ("PULLSTATS_GEOIP_COUNTRY_DB", "", EMPTY),
+        ("PULLSTATS_GEOIP_ASN_DB", "", EMPTY),
+        ("PULLSTATS_GEOIP_DOMAIN_DB", "", EMPTY),
     ],
 )  # fmt: skip
 def test_values_that_would_break_later_are_refused_when_read(
@@ -109,9 +131,14 @@ def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> N
         ("PULLSTATS_CLOSE_GRACE", "PT0S"),
         ("PULLSTATS_INGEST_MAX_BODY_BYTES", "4096"),
         ("PULLSTATS_SPOOL_SEGMENT_BYTES", "4096"),
+        ("PULLSTATS_RETENTION_LAKE", "P100Y"),
+        ("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "P36525D"),
+        ("PULLSTATS_DUCKDB_THREADS", "1024"),
     ]:
         monkeypatch.setenv(variable, value)
     taken = Settings()
+    assert taken.lake_retention == (1200, 0)
+    assert (taken.download_link_lifetime.days, taken.duckdb_threads) == (36525, 1024)
     assert (taken.public_url, taken.close_grace.total_seconds()) == ("http://127.0.0.1:8000", 0)
     assert (taken.ingest_max_body_bytes, taken.spool_segment_bytes) == (4096, 4096)
 

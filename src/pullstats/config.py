@@ -43,6 +43,12 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
+#: The longest duration a setting takes: counted back from today, or on from now, a longer
+#: one leaves the calendar (year 1 to 9999) and would fail the job that first uses it.
+MAX_DURATION = timedelta(days=36525)
+_MAX_DURATION_TEXT = "100 years (P36525D)"
+
+
 def parse_months_days(text: str) -> tuple[int, int]:
     """``"P25M"`` → (25, 0), ``"P2Y"`` → (24, 0), ``"P760D"`` → (0, 760), ``"0"`` → (0, 0)."""
     value = text.strip().upper()
@@ -50,7 +56,10 @@ def parse_months_days(text: str) -> tuple[int, int]:
         return (0, 0)
     if len(value) >= 3 and value[0] == "P" and value[1:-1].isdigit() and value[-1] in "YMD":
         number = int(value[1:-1])
-        return {"Y": (12 * number, 0), "M": (number, 0), "D": (0, number)}[value[-1]]
+        months, days = {"Y": (12 * number, 0), "M": (number, 0), "D": (0, number)}[value[-1]]
+        if months > 1200 or days > MAX_DURATION.days:
+            raise ValueError("must be at most 100 years (P100Y, P1200M or P36525D; 0: for ever)")
+        return months, days
     raise ValueError("expected a number of years, months or days: P2Y, P25M or P760D (0: for ever)")
 
 
@@ -135,7 +144,7 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         "1.5GB", description="memory_limit of every DuckDB connection."
     )
-    duckdb_threads: int = Field(2, ge=1, description="threads of every DuckDB connection.")
+    duckdb_threads: int = Field(2, ge=1, le=1024, description="threads of every DuckDB connection.")
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb",
         description="What runs classification, rollups and exports (`process` after "
@@ -264,6 +273,16 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator(
+        "data_dir", "keys_dir", "geoip_country_db", "geoip_asn_db", "geoip_domain_db", mode="before"
+    )
+    @classmethod
+    def _path_not_empty(cls, value: object) -> object:
+        # Path("") is the working directory: the keys would be made wherever a command ran
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty: name a path, or unset the variable for its default")
+        return value
+
     @field_validator("keys_dir")
     @classmethod
     def _keys_dir_exists(cls, value: Path | None) -> Path | None:
@@ -359,6 +378,30 @@ class Settings(BaseSettings):
         "string, status, milliseconds) on stderr. Off by default: /metrics counts requests, "
         "and a proxy in front usually logs them already.",
     )
+
+    @field_validator(
+        "close_grace",
+        "retention_spool",
+        "jwt_ttl",
+        "max_clock_skew",
+        "login_attempts_window",
+        "node_timeout",
+        "schedule_interval",
+        "download_link_lifetime",
+    )
+    @classmethod
+    def _duration_in_the_calendar(cls, value: timedelta) -> timedelta:
+        if value > MAX_DURATION:
+            raise ValueError(f"must be at most {_MAX_DURATION_TEXT}")
+        return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_limit_not_negative(cls, value: str) -> str:
+        # DuckDB reads "-5GB" as no limit at all
+        if value.strip().startswith("-"):
+            raise ValueError("must not be negative: a size such as 1.5GB, or a share such as 50%")
+        return value
 
     @field_validator("schedule_interval", mode="before")
     @classmethod
