@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from pullstats.importers import log_import
-from pullstats.importers.log_import import LogImportError, import_logs
+from pullstats.importers.log_import import import_logs
 from pullstats.ingest import log_lines
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import process
@@ -236,15 +236,58 @@ def log_ids(runtime: Runtime) -> list[str]:
     ("name", "content", "error"),
     [
         ("old.log.zst", b"\x28\xb5\x2f\xfd" + b"\x00" * 64, "zstd-compressed, which pullstats"),
-        ("cut.log.xz", lzma.compress(b"x" * 4096)[:40], "Compressed file ended before the end"),
-        ("bad.log.bz2", b"BZh9 not bzip2 at all\n", "Invalid data stream"),
+        ("cut.log.xz", lzma.compress(b"x" * 4096)[:40], "cut short: the compressed data stops"),
+        (
+            "bad.log.bz2",
+            b"BZh9 not bzip2 at all\n",
+            "damaged compressed data (Invalid data stream)",
+        ),
     ],
 )
-def test_a_log_compressed_other_than_pullstats_reads_is_one_error_naming_it(
+def test_a_log_pullstats_cannot_read_is_named_and_the_others_are_imported(
     runtime: Runtime, tmp_path: Path, name: str, content: bytes, error: str
 ) -> None:
     log = tmp_path / name
     log.write_bytes(content)
-    with pytest.raises(LogImportError) as refused:
-        import_logs(runtime, [str(LOGS / "nginx-combined.log"), str(log)])
-    assert str(refused.value).startswith(f"{log}: {error}")
+    result = import_logs(runtime, [str(log), str(LOGS / "nginx-combined.log")])
+    assert result.sources[0].failed.startswith(error)
+    assert (result.sources[1].failed, result.sources[1].used) == ("", 4)
+    assert result.written == 4
+
+
+def test_a_gzip_log_cut_short_gives_its_lines_before_the_cut(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """A copy of a log still being compressed: its whole lines are imported, the cut one is
+    unterminated, and importing the whole file later adds only the rest."""
+    text = (LOGS / "nginx-pullstats.log").read_bytes()  # 11 lines, 4 requests
+    whole = gzip.compress(text * 3)
+    cut = tmp_path / "access.log.gz"
+    cut.write_bytes(whole[:-30])  # the last few lines and the end marker missing
+    first = import_logs(runtime, [str(cut), str(LOGS / "nginx-combined.log")])
+    [source, other] = first.sources
+    assert source.failed.startswith("cut short")
+    assert 11 < source.lines < 33 and source.skipped["unterminated"] == 1
+    assert other.used == 4 and not other.failed
+    cut.write_bytes(whole)
+    again = import_logs(runtime, [str(cut)])
+    assert (again.sources[0].failed, again.sources[0].used) == ("", 12)
+    assert first.written - 4 + again.written == 12  # each request once
+
+
+def test_the_command_names_a_log_it_could_not_read_after_the_others(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    damaged = bytearray(gzip.compress((LOGS / "nginx-pullstats.log").read_bytes() * 400))
+    for at in range(len(damaged) // 2, len(damaged) // 2 + 40):
+        damaged[at] ^= 0x55
+    log = tmp_path / "damaged.log.gz"
+    log.write_bytes(bytes(damaged))
+    result = run_cli(data_dir, "ingest", "logs", str(log), str(LOGS / "nginx-combined.log"))
+    assert result.returncode == 1
+    assert "imported " in result.stdout and "from 2 file(s)" in result.stdout
+    [line] = [line for line in result.stderr.splitlines() if str(log) in line]
+    # the flipped bytes break the deflate data or its CRC, whichever zlib meets first
+    assert line.startswith(f"error: {log}: damaged compressed data (")
+    assert "lines before that were read" in line
+    assert "Traceback" not in result.stderr

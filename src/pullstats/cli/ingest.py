@@ -218,7 +218,7 @@ def _print_report(result: ImportResult) -> None:
                 + (f" and {more} more" if more > 0 else ""),
                 markup=False,
             )
-        if _not_a_log(source):
+        if _not_a_log(source) and not source.failed:
             not_logs.append(source.name)
     days = sorted(result.days)
     span = f" on {len(days)} days ({days[0]} to {days[-1]})" if days else ""
@@ -232,7 +232,11 @@ def _print_report(result: ImportResult) -> None:
             f"{name}: not an access log: no line is in the combined or pullstats format "
             "(see docs/access-logs.md)"
         )
-    if not_logs:
+    unread = [source for source in result.sources if source.failed]
+    for source in unread:
+        before = f"; its {source.lines} lines before that were read" if source.lines else ""
+        fail(f"{source.name}: {source.failed}{before}")
+    if not_logs or unread:
         raise typer.Exit(1)
 
 

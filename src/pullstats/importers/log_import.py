@@ -15,6 +15,7 @@ import contextlib
 import io
 import lzma
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class SourceReport:
     used: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, text
+    #: why the source could not be read to its end (its lines before that were imported)
+    failed: str = ""
 
 
 @dataclass
@@ -111,7 +114,9 @@ def import_logs(
     progress: ImportProgress | None = None,
 ) -> ImportResult:
     """Import access logs; ``-`` is stdin, and a path that is no regular file (a pipe) is read
-    like it (:func:`is_stream`). Raises :class:`LogImportError` before writing."""
+    like it (:func:`is_stream`). Raises :class:`LogImportError` before writing. A source that
+    cannot be read to its end (damaged, cut short, in a compression or encoding not read) says
+    why in its report's ``failed``; its lines before that are imported, and the others are."""
     progress = progress or ImportProgress()
     check_sources(sources)
     maxmind.check_databases(runtime.settings)  # before a line is read
@@ -201,7 +206,11 @@ def _parsed(
     are in :data:`STAGED_REQUESTS` until the next one is parsed. Times outside ``window`` (the
     writer's) are skipped, so the writer need not check the requests again."""
     parser = LogParser(db, log_format, now_micros(), window=window)
-    for segment in _segments(line_chunks(name, progress)):
+
+    def failed(reason: str) -> None:
+        report.failed = reason
+
+    for segment in _segments(line_chunks(name, progress, failed)):
         parsed = parser.parse(segment)
         report.lines += parsed.lines
         report.used += parsed.used
@@ -280,8 +289,13 @@ def _segment(first: LineChunk, rest: Iterator[LineChunk]) -> Iterator[LineChunk]
         yield chunk
 
 
-def line_chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
-    """The line chunks of a file or a stream, reporting progress in bytes of the source."""
+def line_chunks(
+    name: str, progress: ImportProgress, failed: Callable[[str], None] | None = None
+) -> Iterator[LineChunk]:
+    """The line chunks of a file or a stream, reporting progress in bytes of the source.
+
+    A source that cannot be read to its end gives the lines read before that, then raises
+    :class:`LogImportError`, or, given ``failed``, tells it why and ends."""
     with _open_source(name) as raw:
         size = None if is_stream(name) else Path(name).stat().st_size
         if progress.started:
@@ -295,8 +309,21 @@ def line_chunks(name: str, progress: ImportProgress) -> Iterator[LineChunk]:
                 consumed = chunk.position
                 yield chunk
         # damaged compression, an endless line, zstd or UTF-16 (Unread* are ValueErrors)
-        except (OSError, EOFError, ValueError, lzma.LZMAError) as error:
-            raise LogImportError(f"{name}: {error}") from None
+        except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as error:
+            reason = _unreadable(error)
+            if failed is None:
+                raise LogImportError(f"{name}: {reason}") from None
+            failed(reason)
+
+
+def _unreadable(error: Exception) -> str:
+    if isinstance(error, EOFError):  # gzip, bzip2 and xz alike: no end-of-stream marker
+        return "cut short: the compressed data stops before its end (a copy not yet complete?)"
+    if isinstance(error, zlib.error | lzma.LZMAError):
+        return f"damaged compressed data ({error})"
+    if isinstance(error, OSError):  # a bad CRC or header (no errno), or the disk's own error
+        return f"damaged compressed data ({error})" if error.errno is None else str(error.strerror)
+    return str(error)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol, cast
@@ -44,6 +45,8 @@ class _Readable(Protocol):
 
     def readinto(self, buffer: memoryview, /) -> int: ...
 
+    def readinto1(self, buffer: memoryview, /) -> int: ...
+
 
 class _Peekable(_Readable, Protocol):
     def peek(self, size: int, /) -> bytes: ...
@@ -63,6 +66,11 @@ class _CountingReader:
 
     def readinto(self, buffer: memoryview, /) -> int:
         count = self._source.readinto(buffer)
+        self.consumed += count
+        return count
+
+    def readinto1(self, buffer: memoryview, /) -> int:
+        count = self._source.readinto1(buffer)
         self.consumed += count
         return count
 
@@ -137,6 +145,9 @@ def read_line_chunks(
     memory, so no page faults and no copy), lines are found with NumPy, and the chunk is one
     Arrow array over the buffer. Only the unfinished last line is copied, to the next block.
     Bytes that are not UTF-8 are replaced (U+FFFD) so a damaged line is counted, not fatal.
+
+    A source that fails part-way (a gzip file cut short, damaged data) gives the lines read
+    before the failure as a last chunk (its last line, cut, without a newline), then raises.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     carry = b""
@@ -145,11 +156,18 @@ def read_line_chunks(
         buffer = pa.allocate_buffer(len(carry) + block_bytes)
         view = memoryview(buffer).cast("B")
         view[: len(carry)] = carry
-        filled = len(carry) + _read_full(stream, view[len(carry) :])
+        read, failure = _read_full(stream, view[len(carry) :])
+        filled = len(carry) + read
         view.release()
-        if filled == len(carry):  # end of the source
-            if carry:  # a last line without its newline
-                yield LineChunk(_lines_array(buffer, np.array([filled])), next_line, position())
+        if failure is not None or filled == len(carry):  # the end of the source, or of its data
+            if filled:
+                data = np.frombuffer(buffer, dtype=np.uint8, count=filled)
+                ends = np.flatnonzero(data == 0x0A) + 1
+                if not len(ends) or ends[-1] != filled:  # a last line without its newline
+                    ends = np.append(ends, filled)
+                yield LineChunk(_lines_array(buffer, ends), next_line, position())
+            if failure is not None:
+                raise failure
             return
         data = np.frombuffer(buffer, dtype=np.uint8, count=filled)
         ends = np.flatnonzero(data == 0x0A) + 1
@@ -166,15 +184,22 @@ def read_line_chunks(
         next_line += len(ends)
 
 
-def _read_full(stream: _Readable, view: memoryview) -> int:
-    """Fill ``view`` unless the source ends first (a pipe hands over less at a time)."""
+def _read_full(stream: _Readable, view: memoryview) -> tuple[int, Exception | None]:
+    """Fill ``view`` unless the source ends first (a pipe hands over less at a time): the
+    bytes read, and the error that stopped the reading (a damaged or cut compressed file).
+
+    One read of the source at a time (``readinto1``): a read that fails loses only what it
+    had read itself, where a whole ``readinto`` would lose the block's count."""
     filled = 0
     while filled < len(view):
-        count = stream.readinto(view[filled:])
+        try:
+            count = stream.readinto1(view[filled:])
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as error:
+            return filled, error
         if not count:
             break
         filled += count
-    return filled
+    return filled, None
 
 
 def _lines_array(buffer: pa.Buffer, ends: np.ndarray) -> pa.Array:
