@@ -236,3 +236,22 @@ def test_lines_without_a_user_give_an_empty_one(name: str) -> None:
         parsed = parse_bytes((LOGS / name).read_bytes(), cut_at_quotes=cut_at_quotes)
         assert parsed.requests.num_rows == 4
         assert parsed.requests["user"].to_pylist() == [""] * 4
+
+
+def test_an_offset_no_clock_has_is_an_invalid_time() -> None:
+    # DuckDB's %z reads +0099 as 1 h 39 min and +2500 as 25 h: the pull would move to
+    # another hour or day
+    def line(offset: str) -> str:
+        return f"192.0.2.7 - - [05/Oct/2026:12:00:00 {offset}] {GOOD}\n"
+
+    valid = {
+        "+0000": "2026-10-05T12:00:00+00:00",
+        "+0530": "2026-10-05T06:30:00+00:00",
+        "+1400": "2026-10-04T22:00:00+00:00",
+        "-1200": "2026-10-06T00:00:00+00:00",
+        "-0945": "2026-10-05T21:45:00+00:00",
+    }
+    invalid = ["+0099", "-0060", "+2500", "+9900", "+1460", "+1500", "-1a00"]
+    parsed = parse_bytes("".join(line(offset) for offset in [*valid, *invalid]).encode())
+    assert [row[0] for row in rows(parsed)] == [at(text) for text in valid.values()]
+    assert parsed.skipped == Counter(invalid_time=len(invalid))

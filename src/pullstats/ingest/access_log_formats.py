@@ -172,7 +172,10 @@ paths AS (
             AND suffix(path, '/manifests/' || last) AS is_manifest,
         CASE
             WHEN msec <> '' THEN CAST(replace(msec, '.', '') AS BIGINT) * 1000
-            WHEN time <> '' THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z'))
+            -- DuckDB's %z takes +0099 and +2500 too: an offset is at most 14 hours, and its
+            -- minutes under 60 (text comparison: a digit that is not one fails either way)
+            WHEN time <> '' AND substr(time, -4, 2) <= '14' AND substr(time, -2) < '60'
+                THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z'))
         END AS ts
     FROM fields
 ),
