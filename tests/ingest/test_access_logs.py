@@ -255,3 +255,13 @@ def test_an_offset_no_clock_has_is_an_invalid_time() -> None:
     parsed = parse_bytes("".join(line(offset) for offset in [*valid, *invalid]).encode())
     assert [row[0] for row in rows(parsed)] == [at(text) for text in valid.values()]
     assert parsed.skipped == Counter(invalid_time=len(invalid))
+
+
+def test_a_utf8_byte_order_mark_is_left_out() -> None:
+    # a Windows tool may start a UTF-8 file with one: the first line would not parse
+    text = (LOGS / "nginx-pullstats.log").read_bytes()
+    plain = parse_bytes(text)
+    for data in (b"\xef\xbb\xbf" + text, gzip.compress(b"\xef\xbb\xbf" + text)):
+        marked = parse_bytes(data)
+        assert marked.requests.equals(plain.requests)
+        assert (marked.lines, marked.skipped) == (plain.lines, plain.skipped)

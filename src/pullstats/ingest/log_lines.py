@@ -100,18 +100,24 @@ class UnreadEncoding(ValueError):
 
 #: Byte order marks of UTF-16, which a log saved on Windows may start with.
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
+#: UTF-8's, which such a tool may write too: left out, or the first line would not parse.
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
     """The decompressed stream of ``source`` (gzip, bzip2 and xz are recognised by their magic
-    bytes), and a function giving how many bytes of ``source`` have been consumed so far.
-    :class:`UnreadCompression` for a zstd or lz4 one, :class:`UnreadEncoding` for UTF-16."""
+    bytes), and a function giving how many bytes of ``source`` have been consumed so far; a
+    UTF-8 byte order mark is left out. :class:`UnreadCompression` for a zstd or lz4 one,
+    :class:`UnreadEncoding` for UTF-16."""
     counting = _CountingReader(source)
     head = source.peek(6)[:6]
     for magic, (opened, cat) in _DECOMPRESSED.items():
         if head.startswith(magic):
             decompressed = opened(cast(IO[bytes], counting))  # read() is all they use
-            _refuse_utf16(decompressed.peek(2), cat)
+            head = decompressed.peek(3)[:3]
+            _refuse_utf16(head, cat)
+            if head == _UTF8_BOM:
+                decompressed.read(3)
             return decompressed, counting.position
     for magic, (name, tool) in _UNREAD.items():
         if head.startswith(magic):
@@ -120,6 +126,8 @@ def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
                 f"xz): give it decompressed through a pipe, as <({tool} FILE)"
             )
     _refuse_utf16(head, None)
+    if head.startswith(_UTF8_BOM):
+        counting.read(3)
     return counting, counting.position
 
 
