@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pyotp
+import pytest
 
 from tests.accounts.conftest import PASSWORD, run_pullstats
 
@@ -70,3 +71,44 @@ def test_accounts_commands(data_dir: Path, database_url: str | None) -> None:
     ok("ingest-tokens", "revoke", ingest_id)
     assert re.search(rf"^{ingest_id}\s.*revoked", ok("ingest-tokens", "list"), re.M)
     assert "no ingest token" in refused("ingest-tokens", "revoke", "0" * 16)
+
+
+def test_labels_that_would_break_a_listing_are_refused(
+    data_dir: Path, database_url: str | None
+) -> None:
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        result = run_pullstats(data_dir, database_url, *args, stdin=stdin)
+        assert "Traceback" not in result.stderr, result.stderr
+        return result.returncode, result.stdout, result.stderr
+
+    assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD)[0] == 0
+    control = "must not hold a control character (a newline, a tab, …)"
+    for args, message in [
+        (("tokens", "create", "alice", "--label", "ci\nforged-row"), f"a token label {control}"),
+        (("tokens", "create", "alice", "--label", "  "), "a token label must be 1 to 128"),
+        (("ingest-tokens", "create", "reg\tfake"), f"an ingest token's name {control}"),
+        (("ingest-tokens", "create", ""), "an ingest token's name must be 1 to 128 characters"),
+        # the catalog's column is 128 characters: PostgreSQL refused longer ones with an error
+        (("ingest-tokens", "create", "r" * 129), "an ingest token's name must be 1 to 128"),
+    ]:
+        status, _, stderr = run(*args)
+        assert status == 1 and f"error: {message}" in stderr, (args, stderr)
+    assert "alice" not in run("tokens", "list")[1]
+    assert run("ingest-tokens", "list")[1].count("\n") <= 2  # a header, no row
+    status, created, _ = run("ingest-tokens", "create", " mirror ✓ ")
+    assert status == 0 and "created for mirror ✓;" in created
+    # printed as it is, not as Rich markup: "[/x]" failed the command after the token was
+    # made, so its secret was never shown
+    status, created, _ = run("ingest-tokens", "create", "[/x] [bold]reg")
+    assert status == 0 and "created for [/x] [bold]reg;" in created
+    assert created.rstrip("\n").splitlines()[-1].startswith("psi_")
+
+
+def test_a_label_holds_no_control_character_or_line_separator() -> None:
+    from pullstats.accounts.errors import InvalidValue
+    from pullstats.accounts.service import checked_label
+
+    assert checked_label("  CI — nightly ✓ ", "a label") == "CI — nightly ✓"
+    for text in ("a\x00b", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b", "a\rb"):
+        with pytest.raises(InvalidValue, match="must not hold a control character"):
+            checked_label(text, "a label")

@@ -7,6 +7,7 @@ Personal access tokens live in ``tokens.py``, TOTP in ``totp.py``, the login flo
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -216,7 +217,25 @@ def extra_repos(session: Session, namespace: str) -> list[str]:
     return list(session.scalars(query))
 
 
+#: Unicode categories a label may not hold: control characters (a newline would forge a row
+#: of ``tokens list``), and line and paragraph separators.
+_NOT_IN_LABELS = {"Cc", "Zl", "Zp"}
+
+
+def checked_label(text: str, what: str) -> str:
+    """``text`` without surrounding spaces, as a label shown in lists and tables; refused
+    (:class:`InvalidValue`, naming ``what``) unless 1 to 128 characters, none of them a control
+    character or a line separator."""
+    label = text.strip()
+    if not label or len(label) > 128:
+        raise InvalidValue(f"{what} must be 1 to 128 characters")
+    if any(unicodedata.category(char) in _NOT_IN_LABELS for char in label):
+        raise InvalidValue(f"{what} must not hold a control character (a newline, a tab, …)")
+    return label
+
+
 def create_ingest_token(session: Session, name: str) -> BearerSecret:
+    name = checked_label(name, "an ingest token's name")
     secret = new_secret(INGEST_PREFIX)
     session.add(
         IngestToken(id=secret.id, name=name, secret_sha256=secret.sha256, created_at=_now())

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pullstats.accounts.errors import InvalidValue, NotFound
 from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
-from pullstats.accounts.service import get_user
+from pullstats.accounts.service import checked_label, get_user
 from pullstats.db.models import PersonalAccessToken, User
 from pullstats.timestamps import utc
 
@@ -59,9 +59,7 @@ def create_pat(
     expires_at: datetime | None = None,
 ) -> BearerSecret:
     owner = get_user(session, user)
-    label = label.strip()
-    if not label or len(label) > 128:
-        raise InvalidValue("a token label must be 1 to 128 characters")
+    label = checked_label(label, "a token label")
     chosen = tuple(dict.fromkeys(scopes)) or DEFAULT_SCOPES
     unknown = [scope for scope in chosen if scope not in SCOPES]
     if unknown:

@@ -348,7 +348,8 @@ def ingest_tokens_create(
     """Create a registry ingest token; the token is printed once, alone on the last line."""
     with opened() as runtime, runtime.sessions.begin() as session:
         secret = service.create_ingest_token(session, name)
-    out.print(f"ingest token {secret.id} created for {name}; it is shown only now:")
+    shown = name.strip()  # as stored
+    out.print(f"ingest token {secret.id} created for {shown}; it is shown only now:", markup=False)
     print(secret.text)
 
 
