@@ -257,3 +257,29 @@ def test_the_real_help_is_the_reference_page(data_dir: Path, command: tuple[str,
     assert "--help  " in result.stdout and "<bool>" not in result.stdout
     expected = dict(reference.help_pages())["pullstats " + " ".join(command)]
     assert "".join(result.stdout.split()) == "".join(expected.split())  # any terminal width
+
+
+def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
+    import threading
+
+    import duckdb
+
+    from pullstats.cli.common import error_lines
+
+    connection = duckdb.connect()
+    done = threading.Event()
+
+    def interrupt() -> None:  # until the query has started and stopped
+        while not done.wait(0.05):
+            connection.interrupt()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(duckdb.InterruptException) as interrupted:
+            connection.execute("SELECT sum(hash(i)) FROM range(1000000000000) t(i)").fetchall()
+    finally:
+        done.set()
+        connection.close()
+    assert error_lines(interrupted.value) == [
+        "interrupted: run the command again to finish (what it wrote is not counted twice)"
+    ]

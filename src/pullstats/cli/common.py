@@ -51,7 +51,7 @@ class Application(typer.Typer):
                 raise
             for line in error_lines(error):
                 fail(line)
-            sys.exit(1)
+            sys.exit(130 if _interrupted(error) else 1)  # 130: as for a Ctrl-C outside DuckDB
 
 
 def error_lines(error: BaseException) -> list[str]:
@@ -65,6 +65,8 @@ def error_lines(error: BaseException) -> list[str]:
         return [catalog_failure_line(error)]  # the catalog's server, not SQL
     if _raised_from(error, "duckdb", "OutOfMemoryException"):
         return [out_of_memory_line(error)]
+    if _interrupted(error):
+        return ["interrupted: run the command again to finish (what it wrote is not counted twice)"]
     if _is_client_error(error):
         return [client_error_line(error)]
     if isinstance(error, OSError) and error.strerror:
@@ -72,6 +74,14 @@ def error_lines(error: BaseException) -> list[str]:
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
     text = " ".join(str(error).split()) or "no message"
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Ctrl-C while DuckDB ran a query: DuckDB's own interrupt, or, while it read rows that
+    Python makes (an import's lines), the RuntimeError it turns the KeyboardInterrupt into."""
+    return _raised_from(error, "duckdb", "InterruptException") or (
+        type(error) is RuntimeError and str(error).startswith("Query interrupted")
+    )
 
 
 def catalog_failure_line(error: BaseException) -> str:
