@@ -51,17 +51,31 @@ def test_generate_writes_envelopes_and_daily_logs(data_dir: Path, tmp_path: Path
 
 
 def test_generate_refuses_bad_combinations(data_dir: Path, tmp_path: Path) -> None:
+    # each a usage error: exit status 2, as click gives for a value out of range
     nginx_to_url = run_cli(data_dir, "generate", "--out", "http://127.0.0.1:9", "--format", "nginx")
-    assert nginx_to_url.returncode == 1 and "needs a folder" in nginx_to_url.stderr
+    assert nginx_to_url.returncode == 2 and "needs a folder" in nginx_to_url.stderr
     no_token = run_cli(data_dir, "generate", "--out", "http://127.0.0.1:9")
-    assert no_token.returncode == 1 and "--token" in no_token.stderr
+    assert no_token.returncode == 2 and "--token" in no_token.stderr
     bad_day = run_cli(data_dir, "generate", "--out", str(tmp_path), "--start", "05/10/2026")
-    assert bad_day.returncode == 1 and "--start" in bad_day.stderr
+    assert bad_day.returncode == 2 and "--start" in bad_day.stderr
     # another scheme was a folder named "ftp:" in the working directory
     ftp = run_cli(data_dir, "generate", "--out", "ftp://127.0.0.1:9/in")
-    assert ftp.returncode == 1 and ftp.stderr.strip() == (
+    assert ftp.returncode == 2 and ftp.stderr.strip() == (
         "error: --out ftp://127.0.0.1:9/in: a server URL is http:// or https://; a folder is a path"
     )
+    for args, message in [
+        (("--format", "csv"), "error: --format must be one of notifications, nginx, all"),
+        # these failed with ValueError and OverflowError, or wrote into the working directory
+        (("--seed", "-1"), "Invalid value for '--seed': -1 is not in the range x>=0"),
+        (("--days", "100000000"), "Invalid value for '--days': 100000000 is not in the range"),
+        (("--start", "9999-12-01", "--days", "100"), "the days would run past the year 9999"),
+    ]:
+        refused = run_cli(data_dir, "generate", "--out", str(tmp_path / "g"), *args)
+        assert refused.returncode == 2 and message in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    empty = run_cli(data_dir, "generate", "--out", "")
+    assert empty.returncode == 2 and "--out: name a folder, or a server URL" in empty.stderr
+    assert not (tmp_path / "g").exists()
 
 
 @pytest.mark.e2e

@@ -154,7 +154,19 @@ def test_cli_errors_are_one_line(data_dir: Path, tmp_path: Path) -> None:
     missing = run_cli(data_dir, "ingest", "logs", str(tmp_path / "nope.log"))
     assert missing.returncode == 1 and "nope.log: no such file" in missing.stderr
     bad_format = run_cli(data_dir, "ingest", "logs", "--format", "json", "-", stdin="")
-    assert bad_format.returncode == 1 and "--format must be one of" in bad_format.stderr
+    assert bad_format.returncode == 2 and "--format must be one of" in bad_format.stderr
+    nameless = run_cli(data_dir, "ingest", "logs", "")
+    assert nameless.returncode == 1
+    assert "error: an empty file name: name a log file, or - for stdin" in nameless.stderr
+    # the pullstats format's lines read as the combined format: the message names the option
+    other = run_cli(
+        data_dir, "ingest", "logs", "--format", "combined", str(LOGS / "nginx-pullstats.log")
+    )
+    assert (
+        other.returncode == 1
+        and ("no line is in the combined format that --format asked for (--format auto reads both")
+        in other.stderr
+    )
     damaged = tmp_path / "damaged.log.gz"
     damaged.write_bytes((LOGS / "nginx-pullstats.log.gz").read_bytes()[:60])
     cut = run_cli(data_dir, "ingest", "logs", str(damaged))

@@ -35,6 +35,10 @@ class _Flags:
 flags = _Flags()
 
 
+#: The exit status of a usage error: an option's value the command cannot take (click's own).
+USAGE = 2
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/] {escape(message)}", markup=True)  # a path may hold "["
     return typer.Exit(code)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pullstats.cli.common import fail, out, progress
+from pullstats.cli.common import USAGE, fail, out, progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,9 +84,12 @@ def _parse_start(value: str | None, days: int) -> dt.date:
     if value is None:  # the last D complete days
         return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
     try:
-        return dt.date.fromisoformat(value)
+        first = dt.date.fromisoformat(value)
     except ValueError:
-        raise fail(f"--start: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise fail(f"--start: {value!r} is not a date (YYYY-MM-DD)", USAGE) from None
+    if (dt.date.max - first).days <= days:
+        raise fail(f"--start {value} --days {days}: the days would run past the year 9999", USAGE)
+    return first
 
 
 def generate_command(
@@ -97,10 +100,10 @@ def generate_command(
         None, "--start", metavar="DAY", help="First UTC day (YYYY-MM-DD); default: --days days ago."
     ),
     days: int = typer.Option(
-        1, "--days", min=1, metavar="N", help="Days to spread the requests over."
+        1, "--days", min=1, max=36525, metavar="N", help="Days to spread the requests over."
     ),
     seed: int = typer.Option(
-        0, "--seed", metavar="N", help="Random seed: the same seed, the same events."
+        0, "--seed", min=0, metavar="N", help="Random seed: the same seed, the same events."
     ),
     out_to: str = typer.Option(
         ...,
@@ -133,17 +136,24 @@ def generate_command(
     from pullstats.demo.synthetic import generate_requests
 
     if format_ not in FORMATS:
-        raise fail(f"--format must be one of {', '.join(FORMATS)}")
+        raise fail(f"--format must be one of {', '.join(FORMATS)}", USAGE)
+    if not out_to.strip():  # it would have written into the working directory
+        raise fail("--out: name a folder, or a server URL (http://HOST:PORT)", USAGE)
     first = _parse_start(start, days)
     scheme = out_to.split("://", 1)[0].lower() if "://" in out_to else ""
     to_server = scheme in ("http", "https")
     if scheme and not to_server:  # it would have been a folder named "ftp:" here
-        raise fail(f"--out {out_to}: a server URL is http:// or https://; a folder is a path")
+        raise fail(
+            f"--out {out_to}: a server URL is http:// or https://; a folder is a path", USAGE
+        )
     if to_server and format_ != "notifications":
-        raise fail("--out URL posts notification envelopes: --format nginx/all needs a folder")
+        raise fail(
+            "--out URL posts notification envelopes: --format nginx/all needs a folder", USAGE
+        )
     if to_server and not token:
         raise fail(
-            "--out URL needs --token (an ingest token from `pullstats ingest-tokens create`)"
+            "--out URL needs --token (an ingest token from `pullstats ingest-tokens create`)",
+            USAGE,
         )
     formats = {"notifications", "nginx"} if format_ == "all" else {format_}
     tables = generate_requests(

@@ -18,7 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from pullstats.cli.common import err, fail, opened, out
+from pullstats.cli.common import USAGE, err, fail, opened, out
 
 if TYPE_CHECKING:  # the importer (DuckDB, Arrow) is loaded by the command, not the command tree
     from pullstats.importers.log_import import ImportProgress, ImportResult, SourceReport
@@ -58,14 +58,14 @@ def logs_command(
     from pullstats.ingest.access_log_formats import LOG_FORMATS
 
     if log_format not in LOG_FORMATS:
-        raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+        raise fail(f"--format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}", USAGE)
     result = _imported(
         files,
         lambda runtime, progress: import_logs(
             runtime, files, log_format=log_format, allow_overlap=allow_overlap, progress=progress
         ),
     )
-    _print_report(result)
+    _print_report(result, log_format)
 
 
 @ingest_app.command("registry-log")
@@ -204,7 +204,7 @@ def _progress() -> Iterator[tuple[_Bars, ImportProgress]]:
         bars.stop()
 
 
-def _print_report(result: ImportResult) -> None:
+def _print_report(result: ImportResult, log_format: str) -> None:
     """The counts per source, the first line numbers of bad lines (never their text: a log line
     may hold a token), then the total; exits 1 if a source held no access-log line at all."""
     not_logs = []
@@ -227,11 +227,14 @@ def _print_report(result: ImportResult) -> None:
         f"{result.written} new, {result.used - result.written} already in the lake{span}"
         + ("; run `pullstats process` to classify them" if result.written else "")
     )
-    for name in not_logs:
-        fail(
-            f"{name}: not an access log: no line is in the combined or pullstats format "
-            "(see docs/access-logs.md)"
+    wanted = "the combined or pullstats format (see docs/access-logs.md)"
+    if log_format != "auto":
+        wanted = (
+            f"the {log_format} format that --format asked for (--format auto reads both; see "
+            "docs/access-logs.md)"
         )
+    for name in not_logs:
+        fail(f"{name}: not an access log: no line is in {wanted}")
     unread = [source for source in result.sources if source.failed]
     for source in unread:
         before = f"; its {source.lines} lines before that were read" if source.lines else ""

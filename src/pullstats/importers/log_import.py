@@ -158,6 +158,8 @@ def check_sources(sources: Sequence[str]) -> None:
     for name in sources:
         if name == STDIN:
             continue
+        if not name.strip():  # Path("") is the working directory: "a directory" would puzzle
+            raise LogImportError("an empty file name: name a log file, or - for stdin")
         path = Path(name)
         if path.is_dir():
             raise LogImportError(f"{name}: a directory; name the log files in it")
