@@ -86,6 +86,7 @@ class Runtime:
                         now or datetime.now(UTC),
                         settings.node_timeout,
                         watermark,
+                        None if settings.node_name else str(self.paths.node_file),
                     )
                 return
             except IntegrityError:  # two workers of one node registering it at once

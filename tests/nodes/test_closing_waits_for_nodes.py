@@ -122,3 +122,29 @@ def test_a_node_name_is_one_data_dir_while_it_is_live(open_node: Callable[..., R
     with twin.sessions() as session:
         (row,) = session.scalars(select(Node))
         assert row.data_dir == str(twin.paths.root)
+
+
+def test_a_copied_data_dir_is_told_where_its_name_came_from(
+    open_node: Callable[..., Runtime],
+) -> None:
+    """No setting names the nodes: each data dir made its name, and a copy kept the original's
+    (its node-name file). The refusal names that file, not the unset setting."""
+    a = open_node("node-a", node_name=None)
+    t0 = at("2026-01-12T00:00")
+    a.node_seen(now=t0)
+    copy = a.paths.root.with_name("node-a-copy")
+    copy.mkdir()
+    (copy / "node-name").write_bytes(a.paths.node_file.read_bytes())
+    twin = open_node("node-a-copy", node_name=None)
+    expected = (
+        f"this data dir's node name {a.settings.node} (kept in {copy / 'node-name'}) is the name "
+        f"of another node ({a.paths.root} on "
+    )
+    with pytest.raises(NodeNameTaken) as taken:
+        twin.node_seen(now=t0 + timedelta(minutes=5))
+    assert str(taken.value).startswith(expected)
+    assert str(taken.value).endswith(
+        "if this data dir is a copy, delete that file here (a new name is made), or set "
+        "PULLSTATS_NODE_NAME"
+    )
+    assert "PULLSTATS_NODE_NAME=" not in str(taken.value)

@@ -52,10 +52,12 @@ def seen(
     now: datetime,
     timeout: timedelta,
     watermark: datetime | None = None,
+    name_file: str | None = None,
 ) -> None:
     """Record that node ``name`` (this host and data dir) is alive at ``now``, with its new
     ``watermark`` if given. A name another data dir used within ``timeout`` is refused: two data
-    dirs under one name would pass off one spool's progress as the other's."""
+    dirs under one name would pass off one spool's progress as the other's. ``name_file``: the
+    file the name was read from, when no setting gave it."""
     row = session.get(Node, name, with_for_update=True)
     if row is None:
         session.add(
@@ -63,10 +65,19 @@ def seen(
         )
         return
     if (row.host, row.data_dir) != (host, data_dir) and now - utc(row.last_seen) < timeout:
-        raise NodeNameTaken(
-            f"PULLSTATS_NODE_NAME={name} is the name of another node ({row.data_dir} on "
-            f"{row.host}, seen {utc(row.last_seen):%Y-%m-%dT%H:%M:%SZ}): give each data dir "
-            "a name of its own, or leave the setting unset"
+        other = (
+            f"the name of another node ({row.data_dir} on {row.host}, seen "
+            f"{utc(row.last_seen):%Y-%m-%dT%H:%M:%SZ})"
+        )
+        if name_file is None:
+            raise NodeNameTaken(
+                f"PULLSTATS_NODE_NAME={name} is {other}: give each data dir a name of its own, "
+                "or leave the setting unset"
+            )
+        raise NodeNameTaken(  # a copied data dir kept the name its original made
+            f"this data dir's node name {name} (kept in {name_file}) is {other}: if this data "
+            "dir is a copy, delete that file here (a new name is made), or set "
+            "PULLSTATS_NODE_NAME"
         )
     row.host, row.data_dir = host, data_dir
     row.last_seen = max(now, utc(row.last_seen))
