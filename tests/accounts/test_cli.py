@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pyotp
 import pytest
 
 from tests.accounts.conftest import PASSWORD, run_pullstats
+from tests.conftest import cli_env
 
 
 def test_accounts_commands(data_dir: Path, database_url: str | None) -> None:
@@ -102,6 +105,28 @@ def test_labels_that_would_break_a_listing_are_refused(
     status, created, _ = run("ingest-tokens", "create", "[/x] [bold]reg")
     assert status == 0 and "created for [/x] [bold]reg;" in created
     assert created.rstrip("\n").splitlines()[-1].startswith("psi_")
+
+
+def test_a_password_that_is_no_utf8_or_a_name_too_long_is_one_line(
+    data_dir: Path, database_url: str | None
+) -> None:
+    # a Latin-1 é: it failed as UnicodeEncodeError when hashed
+    extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
+    latin1 = subprocess.run(
+        [sys.executable, "-m", "pullstats", "users", "add", "jack", "--password-stdin"],
+        input=b"caf\xe9-horse-battery-zebra\n",
+        capture_output=True,
+        env=cli_env(data_dir, extra),
+        timeout=120,
+        check=False,
+    )
+    assert latin1.returncode == 1
+    assert latin1.stderr.decode().strip() == (
+        "error: the password on standard input is not UTF-8 text"
+    )
+    long = run_pullstats(data_dir, database_url, "users", "add", "a" * 65)
+    assert long.returncode == 1
+    assert "use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit" in long.stderr
 
 
 def test_a_label_holds_no_control_character_or_line_separator() -> None:

@@ -101,6 +101,12 @@ def test_a_damaged_gzip_file_is_named_imports_nothing_and_the_others_go_on(
     assert list((data_dir / "lake" / "imported-files").iterdir()) == [
         data_dir / "lake" / "imported-files" / f"{content_sha256(raw)}.json"
     ]
+    # an empty file (a download that failed) said "no Namespace column in the header (column0)"
+    for empty in (tmp_path / "empty.csv", tmp_path / "empty.csv.gz"):
+        empty.write_bytes(gzip.compress(b"") if empty.suffix == ".gz" else b"")
+        refused = run_cli(data_dir, "import", "dockerhub-csv", str(empty))
+        assert refused.returncode == 1
+        assert f"{empty}: error: an empty file: no header, no rows" in refused.stderr
 
 
 def test_an_unregistered_namespace_is_kept_and_said(runtime: Runtime, tmp_path: Path) -> None:

@@ -69,8 +69,10 @@ def test_another_period_replaces_the_import_that_used_a_wrong_one(
     path = tmp_path / "summary.csv"
     path.write_text(LEGACY)
     # a period long past: its one row is skipped, and the file was still recorded as imported
-    nothing = _imports(data_dir, path, "--period", "1999-01")
-    assert "0 rows imported, 1 row skipped (period_out_of_range 1)" in nothing
+    nothing = run_cli(data_dir, "import", "dockerhub-csv", "--period", "1999-01", str(path))
+    assert "0 rows imported, 1 row skipped (period_out_of_range 1)" in nothing.stdout
+    # the period given, since the file has none of its own (it showed " – ")
+    assert f"{path}:2: skipped (period_out_of_range): 1999-01-01 – 1999-01-31" in nothing.stderr
     assert f"{path}: repo-summary, 1 row imported; periods 2026-W02" in _imports(
         data_dir, path, "--period", "2026-W02"
     )

@@ -36,7 +36,10 @@ def create_user(
     session: Session, name: str, password: str | None, email: str | None = None
 ) -> User:
     if not _USER_NAME.fullmatch(name):
-        raise InvalidName(f"invalid user name {name!r}: use a-z, 0-9, '.', '_', '-'")
+        raise InvalidName(
+            f"invalid user name {name!r}: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with "
+            "a letter or digit"
+        )
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
     user = User(

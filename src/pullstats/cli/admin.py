@@ -87,6 +87,20 @@ def db_upgrade() -> None:
         out.print(f"catalog schema upgraded from {before or 'nothing'} to {after}")
 
 
+def _stdin_password() -> str:
+    """The first line of standard input, which must be UTF-8 text."""
+    not_text = "the password on standard input is not UTF-8 text"
+    try:
+        password = sys.stdin.readline().rstrip("\r\n")
+    except UnicodeDecodeError:  # a strict decoder
+        raise fail(not_text) from None
+    if any("\udc80" <= char <= "\udcff" for char in password):  # surrogateescape's
+        raise fail(not_text)
+    if not password:
+        raise fail("no password on standard input")
+    return password
+
+
 @users_app.command("add")
 def users_add(
     name: str = typer.Argument(..., metavar="NAME", help="Account name (a-z, 0-9, '.', '_', '-')."),
@@ -98,9 +112,7 @@ def users_add(
     """Create a user. A password needs at least 12 characters and must not be easy to guess."""
     password = None
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise fail("no password on standard input")
+        password = _stdin_password()
         try:
             check_new_password(password, name, email)
         except InvalidValue as error:

@@ -36,6 +36,7 @@ Parquet (``COPY … TO``) stay here, engine code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 import zlib
@@ -83,6 +84,8 @@ __all__ = ["SKIP_REASONS", "FileReport", "SkippedRow", "content_sha256", "import
 SKIP_REASONS = tuple(dict.fromkeys(DOCKERHUB_RAW + DOCKERHUB_SUMMARY + DOCKERHUB_CORE))
 #: Skipped rows listed with their line, per file; the rest are only counted.
 MAX_LISTED = 20
+#: The SHA-256 of no bytes: an empty file (or a gzip file of one).
+_NOTHING = hashlib.sha256(b"").hexdigest()
 
 #: Runs the ``ingest.dockerhub_*`` steps on the import's own connection (:func:`connect`, with
 #: the file's row order kept).
@@ -166,6 +169,8 @@ def _import_file(
             "and for its rows; save it to a file and import that"
         )
     report.sha256 = content_sha256(path)
+    if report.sha256 == _NOTHING:
+        raise UnrecognisedFile("an empty file: no header, no rows")
     lake = runtime.settings.lake
     manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
     earlier: dict[str, Any] | None = None  # the record of the file's import, if any

@@ -217,8 +217,10 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
     A period starting outside the window is a ``period_out_of_range`` problem."""
     if period_in_file:
         first, last = period_day("period_start"), period_day("period_end")
-    else:
+        text = "period_start || ' – ' || period_end"
+    else:  # the file has no period columns: show the period given
         first, last = "$period_start", "$period_end"
+        text = "CAST($period_start AS VARCHAR) || ' – ' || CAST($period_end AS VARCHAR)"
     casts = {c: count_cell(c) for c in COUNT_COLUMNS}
     bad_count = " OR ".join(bad_count_cell(c) for c in COUNT_COLUMNS)
     needs_repository = kind in (FileKind.SUMMARY, FileKind.REPO_SUMMARY)
@@ -233,7 +235,7 @@ def summary_sql(kind: FileKind, period_in_file: bool) -> str:
                 -- a period starts on a Monday and ends 6 days later, or spans a calendar month
                 {first} AS first_day,
                 {last} AS last_day,
-                period_start || ' – ' || period_end AS period_text,
+                {text} AS period_text,
                 namespace,
                 {_REPOSITORY if needs_repository else "''"} AS repository,
                 {unformula_sql("reference") if needs_reference else "''"} AS reference,
