@@ -12,8 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from pullstats.cli.common import error_lines
-from pullstats.config import SettingRefused, Settings
+from pullstats.config import Settings
 from pullstats.duckdb_engine import connect
+from pullstats.setting_values import SettingRefused
 
 
 def refused_when_read(monkeypatch: pytest.MonkeyPatch, **environ: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from functools import cached_property
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -15,6 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
 from pullstats.s3_store import S3Store
+from pullstats.setting_values import (
+    MAX_DURATION,
+    MAX_DURATION_TEXT,
+    parse_months_days,
+    parse_networks,
+)
 from pullstats.storage import LocalStore, StorageError, Store
 
 
@@ -29,46 +35,6 @@ def open_store(url: str | None, default: Path, setting: str) -> Store:
     if "://" in url:
         raise StorageError(f"{setting}={url}: expected s3://bucket/prefix or a local folder")
     return LocalStore(Path(url).expanduser().resolve(), setting)
-
-
-def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
-    """``"10.0.0.1, 192.168.0.0/16"`` → networks; a bad entry raises ValueError naming it."""
-    networks = []
-    for entry in (part.strip() for part in text.split(",")):
-        if entry:
-            try:
-                networks.append(ip_network(entry, strict=False))
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {entry!r}") from None
-    return tuple(networks)
-
-
-#: The longest duration a setting takes: counted back from today, or on from now, a longer
-#: one leaves the calendar (year 1 to 9999) and would fail the job that first uses it.
-MAX_DURATION = timedelta(days=36525)
-_MAX_DURATION_TEXT = "100 years (P36525D)"
-
-
-def parse_months_days(text: str) -> tuple[int, int]:
-    """``"P25M"`` → (25, 0), ``"P2Y"`` → (24, 0), ``"P760D"`` → (0, 760), ``"0"`` → (0, 0)."""
-    value = text.strip().upper()
-    if value == "0":
-        return (0, 0)
-    if len(value) >= 3 and value[0] == "P" and value[1:-1].isdigit() and value[-1] in "YMD":
-        number = int(value[1:-1])
-        months, days = {"Y": (12 * number, 0), "M": (number, 0), "D": (0, number)}[value[-1]]
-        if months > 1200 or days > MAX_DURATION.days:
-            raise ValueError("must be at most 100 years (P100Y, P1200M or P36525D; 0: for ever)")
-        return months, days
-    raise ValueError("expected a number of years, months or days: P2Y, P25M or P760D (0: for ever)")
-
-
-class SettingRefused(ValueError):
-    """A setting that reads well but that what uses it refuses (DuckDB its memory limit): told
-    as ``PULLSTATS_NAME='value': reason``, like a setting refused when it is read."""
-
-    def __init__(self, variable: str, value: str, reason: str) -> None:
-        super().__init__(f"{variable}={value!r}: {reason}")
 
 
 class Settings(BaseSettings):
@@ -392,7 +358,7 @@ class Settings(BaseSettings):
     @classmethod
     def _duration_in_the_calendar(cls, value: timedelta) -> timedelta:
         if value > MAX_DURATION:
-            raise ValueError(f"must be at most {_MAX_DURATION_TEXT}")
+            raise ValueError(f"must be at most {MAX_DURATION_TEXT}")
         return value
 
     @field_validator("duckdb_memory_limit")

@@ -13,7 +13,8 @@ from typing import TypeAlias
 import duckdb
 import pyarrow as pa
 
-from pullstats.config import SettingRefused, Settings
+from pullstats.config import Settings
+from pullstats.setting_values import SettingRefused
 from pullstats.sql_literals import sql_list
 from pullstats.steps import Function, Step, bind_params
 
@@ -96,9 +97,9 @@ def _set_memory_limit(database: duckdb.DuckDBPyConnection, settings: Settings) -
 
 
 def check_settings(settings: Settings) -> None:
-    """:class:`~pullstats.config.SettingRefused` unless DuckDB takes the settings' memory limit:
-    for a server, whose scheduled jobs open DuckDB in children, to refuse it at start. A
-    database of its own, closed again (the process's stays unopened)."""
+    """:class:`~pullstats.setting_values.SettingRefused` unless DuckDB takes the settings'
+    memory limit: for a server, whose scheduled jobs open DuckDB in children, to refuse it at
+    start. A database of its own, closed again (the process's stays unopened)."""
     with duckdb.connect(":memory:") as database:
         _set_memory_limit(database, settings)
 

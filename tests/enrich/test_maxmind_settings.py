@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pullstats.cli.common import error_lines
-from pullstats.config import SettingRefused, Settings
+from pullstats.config import Settings
 from pullstats.enrich import enrich
 from pullstats.enrich.maxmind import check_databases
+from pullstats.setting_values import SettingRefused
 from tests.conftest import free_port, run_cli
 from tests.enrich.maxmind_files import write_country_db
 from tests.test_cli_errors import one_error_line

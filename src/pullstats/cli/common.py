@@ -63,7 +63,7 @@ def error_lines(error: BaseException) -> list[str]:
     setting), with a hint where the traceback is."""
     if isinstance(error, ValidationError) and error.title == "Settings":
         return settings_error_lines(error)
-    if _raised_from(error, "pullstats.config", "SettingRefused"):
+    if _raised_from(error, "pullstats.setting_values", "SettingRefused"):
         return [str(error)]
     if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
         return [catalog_failure_line(error)]  # the catalog's server, not SQL

@@ -18,7 +18,8 @@ from typing import Any
 
 import maxminddb
 
-from pullstats.config import SettingRefused, Settings
+from pullstats.config import Settings
+from pullstats.setting_values import SettingRefused
 
 #: The settings that name a MaxMind database, with their variables.
 DATABASE_SETTINGS = {

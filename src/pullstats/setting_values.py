@@ -1,0 +1,48 @@
+"""The value grammars of settings that pydantic does not read itself, and the refusal of a
+setting that reads well but is refused where it is used. Kept apart from :mod:`pullstats.config`,
+which declares the settings, and from everything else: they import nothing of pullstats."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.1, 192.168.0.0/16"`` → networks; a bad entry raises ValueError naming it."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if entry:
+            try:
+                networks.append(ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+    return tuple(networks)
+
+
+#: The longest duration a setting takes: counted back from today, or on from now, a longer
+#: one leaves the calendar (year 1 to 9999) and would fail the job that first uses it.
+MAX_DURATION = timedelta(days=36525)
+MAX_DURATION_TEXT = "100 years (P36525D)"
+
+
+def parse_months_days(text: str) -> tuple[int, int]:
+    """``"P25M"`` → (25, 0), ``"P2Y"`` → (24, 0), ``"P760D"`` → (0, 760), ``"0"`` → (0, 0)."""
+    value = text.strip().upper()
+    if value == "0":
+        return (0, 0)
+    if len(value) >= 3 and value[0] == "P" and value[1:-1].isdigit() and value[-1] in "YMD":
+        number = int(value[1:-1])
+        months, days = {"Y": (12 * number, 0), "M": (number, 0), "D": (0, number)}[value[-1]]
+        if months > 1200 or days > MAX_DURATION.days:
+            raise ValueError("must be at most 100 years (P100Y, P1200M or P36525D; 0: for ever)")
+        return months, days
+    raise ValueError("expected a number of years, months or days: P2Y, P25M or P760D (0: for ever)")
+
+
+class SettingRefused(ValueError):
+    """A setting that reads well but that what uses it refuses (DuckDB its memory limit): told
+    as ``PULLSTATS_NAME='value': reason``, like a setting refused when it is read."""
+
+    def __init__(self, variable: str, value: str, reason: str) -> None:
+        super().__init__(f"{variable}={value!r}: {reason}")
