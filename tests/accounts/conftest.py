@@ -176,3 +176,12 @@ def run_pullstats(
     require_e2e_mark("the pullstats command")
     extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
     return run_pullstats_command(list(args), cli_env(data_dir, extra), stdin)
+
+
+def cli_outcome(
+    data_dir: Path, database_url: str | None, *args: str, stdin: str | None = None
+) -> tuple[int, str, str]:
+    """:func:`run_pullstats`'s status, standard output and error, which holds no traceback."""
+    result = run_pullstats(data_dir, database_url, *args, stdin=stdin)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, result.stdout, result.stderr

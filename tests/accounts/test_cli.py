@@ -10,7 +10,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.accounts.conftest import PASSWORD, run_pullstats
+from tests.accounts.conftest import PASSWORD, cli_outcome, run_pullstats
 from tests.conftest import cli_env
 
 
@@ -80,9 +80,7 @@ def test_labels_that_would_break_a_listing_are_refused(
     data_dir: Path, database_url: str | None
 ) -> None:
     def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        result = run_pullstats(data_dir, database_url, *args, stdin=stdin)
-        assert "Traceback" not in result.stderr, result.stderr
-        return result.returncode, result.stdout, result.stderr
+        return cli_outcome(data_dir, database_url, *args, stdin=stdin)
 
     assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD)[0] == 0
     control = "must not hold a control character (a newline, a tab, …)"

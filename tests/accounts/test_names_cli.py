@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.accounts.conftest import PASSWORD, run_pullstats
+from tests.accounts.conftest import PASSWORD, cli_outcome
 
 NS64 = "n" * 64
 NS65 = "n" * 65
@@ -16,9 +16,7 @@ def test_names_are_checked_by_every_command_that_takes_one(
     data_dir: Path, database_url: str | None
 ) -> None:
     def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        result = run_pullstats(data_dir, database_url, *args, stdin=stdin)
-        assert "Traceback" not in result.stderr, result.stderr
-        return result.returncode, result.stdout, result.stderr
+        return cli_outcome(data_dir, database_url, *args, stdin=stdin)
 
     assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD)[0] == 0
     assert run("namespaces", "add", NS64)[0] == 0
