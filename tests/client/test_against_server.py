@@ -179,6 +179,8 @@ def test_failures_map_to_their_errors_with_the_servers_message(served: Served) -
         for call in (
             lambda: client.namespace_pulls("globex"),  # another's: as if it did not exist
             lambda: client.repo_pulls("acme", "nothing"),
+            # dot segments are sent as the name given: resolved, this was acme's own series
+            lambda: client.repo_pulls("globex", "../../acme"),
             lambda: client.timespan_metadata("acme", 1999, Timespan.MONTHS, 1),
         ):
             with pytest.raises(NotFound) as missing:

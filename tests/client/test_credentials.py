@@ -103,6 +103,28 @@ def test_what_is_no_base_url(url: str) -> None:
         credentials.base_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://alice:s3cret@127.0.0.1:80x", "http://127.0.0.1/?access_token=s3cret",
+     "http://127.0.0.1/#s3cret", "http://alice:s3cret@127.0.0.1/", "http://[::1?s3cret"],
+)  # fmt: skip
+def test_a_url_refused_is_never_shown_with_its_secrets(url: str) -> None:
+    with pytest.raises(CredentialsError) as refused:
+        credentials.base_url(url)
+    assert "s3cret" not in refused.value.message, refused.value.message
+
+
+def test_a_folder_other_users_may_write_is_refused(config: Path, open_umask: None) -> None:
+    config.mkdir(mode=0o777)
+    config.chmod(0o777)  # whatever the umask
+    with pytest.raises(CredentialsError, match=r"may be written by other users \(mode 777\)"):
+        credentials.save(URL, "alice", "token-a")
+    assert list(config.iterdir()) == []
+    config.chmod(0o755)  # others may read the folder, but not replace the file
+    credentials.save(URL, "alice", "token-a")
+    assert stat.S_IMODE((config / "hub-tokens.json").stat().st_mode) == 0o600
+
+
 def test_base_urls_are_stored_in_one_spelling() -> None:
     assert credentials.base_url(" HTTPS://Hub.Docker.com/ ") == "https://hub.docker.com"
     assert credentials.base_url("http://[::1]:8000/stats/") == "http://[::1]:8000/stats"

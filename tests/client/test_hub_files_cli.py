@@ -14,6 +14,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.client.conftest import Served
 from tests.client.test_reports import lines, report_lines, seeded_week
 from tests.conftest import run_cli
@@ -76,6 +78,12 @@ def test_download_a_month_then_query_it(served: Served, tmp_path: Path) -> None:
     assert json.loads(ok(hub(served, tmp_path, "query", str(dest), total, "--format", "json"))) == [
         {"pulls": 3}
     ]
+    # JSON has no NaN nor Infinity, which json.dumps writes by default: null, for every parser
+    odd = "SELECT 'nan'::DOUBLE AS f, 'inf'::DOUBLE AS g, 1.5::DOUBLE AS h"
+    text = ok(hub(served, tmp_path, "query", str(dest), odd, "--format", "json"))
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(name)) == [
+        {"f": None, "g": None, "h": 1.5}
+    ]
     # the API says the same for that month
     pulls = json.loads(ok(hub(served, tmp_path, "pulls", "acme", "--format", "json")))["pulls"]
     month = [row for row in pulls if row["start"].startswith(served.month.isoformat())]
@@ -101,6 +109,20 @@ def test_sync_twice_and_a_damaged_file_is_fetched_again(served: Served, tmp_path
     third = ok(hub(served, tmp_path, "sync", "acme", "--to", str(mirror), "--verify"))
     assert third.startswith("synced: downloaded 1 files (")
     assert third.endswith(f"; {count - 1} already complete\n")
+
+
+def test_a_sync_that_cannot_write_says_why_not_that_its_manifest_failed_too(
+    served: Served, tmp_path: Path
+) -> None:
+    # a read-only folder as root would see it: neither a file nor the manifest can be written
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "acme").write_text("a file where the namespace's folder goes")
+    (mirror / ".pullstats-sync.json").mkdir()
+    result = hub(served, tmp_path, "sync", "acme", "--to", str(mirror))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {mirror / 'acme'}") and "Not a directory" in line, line
 
 
 def test_the_summary_report_is_downloaded_synced_and_queried_when_named(

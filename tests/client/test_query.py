@@ -140,3 +140,6 @@ def test_bad_sql_and_an_empty_folder_are_one_line_errors(mirrored: Path, tmp_pat
     assert "\n" not in bad.value.message and "syntax error" in bad.value.message.lower()
     with pytest.raises(QueryError, match="no export files under"):
         query(tmp_path, "SELECT 1")
+    for nothing in ("", "  ", ";", " ; "):  # were AttributeError: no cursor to describe
+        with pytest.raises(QueryError, match="no SQL statement to run"):
+            query(mirrored, nothing)

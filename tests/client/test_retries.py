@@ -48,11 +48,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.seen.append(self.path)
         status, headers, body = self.server.script.pop(0) if self.server.script else NAMESPACES
-        data = json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()  # bytes: as they are
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
+        if "Content-Type" not in headers:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -105,8 +106,31 @@ def test_a_4xx_is_never_retried(stand_in: StandIn) -> None:
 
 def test_an_answer_not_in_the_contracts_shape_is_a_server_error(stand_in: StandIn) -> None:
     stand_in.script = [(200, {}, {"namespaces": "not a list"})]
-    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError):
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError) as odd:
         client.namespaces()
+    # one line, with the first problem (pydantic's own report is a dozen lines)
+    assert odd.value.message == (
+        "200: the answer is not the contract's shape (1 problem(s); namespaces: Input should be "
+        "a valid list): is the URL a DVP API server's?"
+    )
+
+
+def test_a_server_that_is_no_dvp_api_is_told_in_one_line(stand_in: StandIn) -> None:
+    page = b"<!DOCTYPE HTML>\n<html lang='en'>\n<body>\n<h1>Error response</h1>\n</body>\n</html>\n"
+    stand_in.script = [
+        (404, {"Content-Type": "text/html;charset=utf-8"}, page),
+        (400, {"Content-Type": "text/plain"}, b"bad\n   request\n" + b"x" * 400),
+    ]
+    with DvpClient(stand_in.url, token="t") as client:
+        with pytest.raises(NotFound) as html:
+            client.namespace("acme")
+        with pytest.raises(ServerError) as text:
+            client.namespace("acme")
+    assert html.value.message == (
+        "404: an HTML page, not the API's JSON: is the URL a DVP API server's?"
+    )
+    assert text.value.message.startswith("400: bad request xxx")
+    assert "\n" not in text.value.message and len(text.value.message) <= 305
 
 
 def test_no_answer_at_all_is_a_transport_error() -> None:

@@ -158,6 +158,8 @@ def client_error_line(error: ClientError) -> str:
         wait = f": try again in {error.retry_after:.0f} s" if error.retry_after else ""
         return f"too many requests ({said}){wait}"
     if isinstance(error, ServerError):
+        if error.status == 501:  # a method it does not know: no DVP API server
+            return f"the server does not implement this request ({said})"
         if error.status is not None and error.status >= 500:
             return f"the server failed ({said}): try again later"
         return f"the server could not use the request or its answer ({said})"

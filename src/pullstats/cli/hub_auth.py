@@ -60,14 +60,17 @@ def hub_url(url: str | None) -> str:
         raise fail(f"--url / {URL_ENV}: {error.message}") from None
 
 
-def env_credentials() -> tuple[str, str] | None:
+def env_credentials(*, one_will_do: bool = False) -> tuple[str, str] | None:
     """``PULLSTATS_HUB_USERNAME`` and ``PULLSTATS_HUB_PASSWORD``, or None when neither is
-    set; one without the other is an error."""
+    set; one without the other is an error, or None too when ``one_will_do`` (a command with
+    a stored token: a user name alone is only what `hub login` would ask for first)."""
     username = os.environ.get(USERNAME_ENV) or None
     secret = os.environ.get(PASSWORD_ENV) or None
     if username is None and secret is None:
         return None
     if username is None or secret is None:
+        if one_will_do:
+            return None
         missing = USERNAME_ENV if username is None else PASSWORD_ENV
         raise fail(f"{missing} is not set: set both {USERNAME_ENV} and {PASSWORD_ENV}, or neither")
     return username, secret
@@ -92,8 +95,9 @@ def connect(url: str | None) -> DvpClient:
 
     base = hub_url(url)
     stored = credentials.load(base)
-    from_env = env_credentials()
-    if stored is not None and not expired(stored.token):
+    usable = stored is not None and not expired(stored.token)
+    from_env = env_credentials(one_will_do=usable)
+    if stored is not None and usable:
         client = DvpClient(base, token=stored.token)
         if from_env is None:
             return client

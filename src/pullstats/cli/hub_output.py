@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -104,7 +105,19 @@ def show(renderable: RenderableType) -> None:
 
 
 def print_json(body: Any) -> None:
-    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    """``body`` as JSON that every parser reads: NaN and the infinities (a query's floats),
+    which JSON has no spelling for, as null."""
+    sys.stdout.write(json.dumps(_finite(body), indent=2, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def dumped(model: Any) -> Any:

@@ -58,19 +58,34 @@ def base_url(url: str) -> str:
     text = url.strip()
     try:
         parts = urlsplit(text)
-        has_userinfo = parts.username is not None or parts.password is not None
-        _ = parts.port  # raises on a port that is not a number
-    except ValueError:
-        raise CredentialsError(f"{text!r} is not a URL: write http(s)://host[:port]") from None
-    if has_userinfo:
+    except ValueError:  # an unbalanced [ of an IPv6 host
+        raise CredentialsError(
+            f"{_shown(text)!r} is not a URL: write http(s)://host[:port]"
+        ) from None
+    if "@" in parts.netloc:  # refused before anything is echoed: it may hold a password
         raise CredentialsError(
             "the URL holds a user name or password: give them to `pullstats hub login` instead"
         )
+    if parts.query or parts.fragment:  # may hold a token: never echoed
+        raise CredentialsError(f"{_shown(text)!r}: a base URL has no query or fragment")
+    try:
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        raise CredentialsError(f"{text!r} is not a URL: write http(s)://host[:port]") from None
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         raise CredentialsError(f"{text!r} is not a base URL: write http(s)://host[:port]")
-    if parts.query or parts.fragment:
-        raise CredentialsError(f"{text!r}: a base URL has no query or fragment")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+
+
+def _shown(text: str) -> str:
+    """``text`` as an error may show it: without what follows a ``?`` or ``#``, nor anything
+    before an ``@`` (a query's token, a password)."""
+    head = text.split("?", 1)[0].split("#", 1)[0]
+    scheme, found, rest = head.partition("://")
+    if not found:
+        return head.rpartition("@")[2]
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -175,6 +190,12 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
 def _write(path: Path, entries: dict[str, dict[str, str]]) -> None:
     folder = path.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    loose = folder.stat().st_mode & 0o022
+    if loose:  # another user could replace the file with tokens of their own choosing
+        raise CredentialsError(
+            f"{folder} may be written by other users (mode {folder.stat().st_mode & 0o777:o}): "
+            f"the token file is kept only in a folder they cannot write; chmod go-w {folder}"
+        )
     text = json.dumps({"format": FORMAT, "tokens": entries}, indent=2, sort_keys=True) + "\n"
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):

@@ -13,6 +13,7 @@ server that does not list it for the namespace, is :class:`DatasetNotServed`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -91,8 +92,20 @@ def last_day(timespantype: Timespan, year: int, timespan: int) -> date:
     return date(year + timespan // 12, timespan % 12 + 1, 1) - timedelta(days=1)
 
 
+def since_day(since: str | date | None) -> date | None:
+    """``YYYY-MM`` (or a date) as the first day it names; ValueError for anything else."""
+    if since is None or isinstance(since, date):
+        return since
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", since):
+        raise ValueError(f"since must be YYYY-MM, not {since!r}")
+    return date.fromisoformat(f"{since}-01")
+
+
 def _segment(value: str | int) -> str:
-    return quote(str(value), safe="")
+    """One path segment, encoded; a dot segment too, which a URL would otherwise resolve
+    (``acme/../globex`` is ``globex``): the server is asked for the name as it was given."""
+    text = quote(str(value), safe="")
+    return "%2E" * len(text) if text in (".", "..") else text
 
 
 class DvpClient:
@@ -189,7 +202,8 @@ class DvpClient:
         current: bool | None = None,
     ) -> PullData:
         """A repository name may hold slashes (``tools/cli``); they stay path separators."""
-        path = f"/namespaces/{_segment(namespace)}/repos/{quote(repo, safe='/')}/pulls"
+        repo_path = "/".join(_segment(part) for part in repo.split("/"))
+        path = f"/namespaces/{_segment(namespace)}/repos/{repo_path}/pulls"
         return self._get(PullData, path, _series(timespan, period, group, breakdown, current))
 
     def repos_pulls(
@@ -261,17 +275,18 @@ class DvpClient:
         *,
         timespantypes: Iterable[Timespan] = (Timespan.MONTHS, Timespan.WEEKS),
         views: Iterable[View] | None = None,
-        since: date | None = None,
+        since: str | date | None = None,
         dataset: Dataset = Dataset.PULLS,
     ) -> Iterator[ExportFile]:
         """Every part of every view of every exported period of ``dataset``: years → months
         and weeks → views → files, lazily, so the links are fresh when the caller reaches them.
         ``views`` are the dataset's own (all of them when None).
 
-        ``since`` keeps the periods that end on or after that day (a week straddling it is
-        kept), and skips asking about earlier years at all: each listed period costs a request
-        per view.
+        ``since`` (a date, or ``YYYY-MM`` for its first day) keeps the periods that end on or
+        after that day (a week straddling it is kept), and skips asking about earlier years at
+        all: each listed period costs a request per view.
         """
+        since = since_day(since)
         dataset = Dataset(dataset)
         kinds = tuple(timespantypes)
         wanted = dataset_views(dataset) if views is None else own_views(dataset, views)
@@ -384,4 +399,10 @@ def _parse(adapter: TypeAdapter[T], body: Any) -> T:
     try:
         return adapter.validate_python(body)
     except ValidationError as exc:
-        raise ServerError(f"200: the answer is not the contract's shape: {exc}", 200) from exc
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise ServerError(
+            f"200: the answer is not the contract's shape ({exc.error_count()} problem(s); "
+            f"{where}: {first['msg']}): is the URL a DVP API server's?",
+            200,
+        ) from exc

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from pullstats.atomic_files import atomic_path
-from pullstats.client.dvp import DvpClient, ExportFile
+from pullstats.client.dvp import DvpClient, ExportFile, since_day
 from pullstats.client.errors import ClientError, CorruptDownload, Forbidden
 from pullstats.client.files import PART_SUFFIX, Progress, check, download, local_path
 from pullstats.exports.reports import Dataset
@@ -172,15 +173,6 @@ def _listing(
         )
 
 
-def since_day(since: str | date | None) -> date | None:
-    """``YYYY-MM`` (or a date) as the first day it names; ValueError for anything else."""
-    if since is None or isinstance(since, date):
-        return since
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", since):
-        raise ValueError(f"since must be YYYY-MM, not {since!r}")
-    return date.fromisoformat(f"{since}-01")
-
-
 def _complete(path: Path, file: ExportFile, manifest: Manifest, verify: bool) -> bool:
     if not path.exists():
         return False
@@ -244,8 +236,12 @@ def _download_all(
                 for future in futures:  # Ctrl-C: start nothing new; .part files stay
                     future.cancel()
                 raise
-    finally:
-        manifest.save()
+    except BaseException:
+        # keep what finished; a save that fails too (a read-only folder) must not hide why
+        with contextlib.suppress(OSError):
+            manifest.save()
+        raise
+    manifest.save()
     report.downloaded.sort(key=order.__getitem__)
     report.failed.sort(key=lambda pair: order[pair[0]])
 

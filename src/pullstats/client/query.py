@@ -73,13 +73,16 @@ def query(root: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run ``sql`` over the views of ``root``'s files: the column names and the rows.
 
     A statement DuckDB refuses (bad SQL, an unknown view or column) is ``QueryError`` with
-    DuckDB's first line. The SQL is the caller's own, run on their machine: it can read any
-    file they can, as DuckDB can.
+    DuckDB's first line, and so is SQL with no statement. The SQL is the caller's own, run on
+    their machine with their permissions, as the ``duckdb`` command runs it: it can read, and
+    write (``COPY … TO``), any file they can.
     """
+    if not sql.strip().strip(";").strip():
+        raise QueryError("no SQL statement to run")
     connection = connect(root)
     try:
         cursor = connection.execute(sql)
-        if cursor.description is None:  # a statement without rows (SET, CREATE …)
+        if cursor is None or cursor.description is None:  # no rows (SET, CREATE …; a comment)
             return [], []
         columns = [str(column[0]) for column in cursor.description]
         return columns, cursor.fetchall()

@@ -57,17 +57,25 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def _message(response: httpx.Response) -> str:
-    """The server's own words: ``detail`` (pullstats, FastAPI), ``message`` (Docker Hub)."""
+    """The server's own words: ``detail`` (pullstats, FastAPI), ``message`` (Docker Hub); on
+    one line, at most 300 characters (an error is one line)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
+        if "html" in response.headers.get("content-type", "").lower():
+            return "an HTML page, not the API's JSON: is the URL a DVP API server's?"
+        return _one_line(response.text) or response.reason_phrase
     if isinstance(body, dict):
         for key in ("detail", "message", "error"):
             if key in body:
                 value = body[key]
-                return value if isinstance(value, str) else str(value)
-    return str(body)[:500]
+                return _one_line(value if isinstance(value, str) else str(value))
+    return _one_line(str(body))
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    joined = " ".join(text.split())
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 def error_for(response: httpx.Response) -> ClientError:
