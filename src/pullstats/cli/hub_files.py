@@ -166,7 +166,7 @@ def _kind(choice: TimespanChoice) -> Any:
 
 def _since(since: str | None) -> Any:
     """``--since YYYY-MM`` as its first day (None when not given); one line when malformed."""
-    from pullstats.client.dvp import since_day
+    from pullstats.client.url_parts import since_day
 
     try:
         return since_day(since)

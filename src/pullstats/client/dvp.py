@@ -13,12 +13,10 @@ server that does not list it for the namespace, is :class:`DatasetNotServed`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -37,6 +35,7 @@ from pullstats.api.models import NamespaceData, PullData
 from pullstats.client.datasets import View, dataset_views, own_views
 from pullstats.client.errors import DatasetNotServed, NotFound, ServerError
 from pullstats.client.session import DOCKER_HUB, Session
+from pullstats.client.url_parts import segment, since_day
 from pullstats.exports.reports import REPORT_FILES, Dataset, ReportDataset, ReportFile
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, Timespan
@@ -90,22 +89,6 @@ def last_day(timespantype: Timespan, year: int, timespan: int) -> date:
     if timespantype is Timespan.WEEKS:
         return date.fromisocalendar(year, timespan, 7)
     return date(year + timespan // 12, timespan % 12 + 1, 1) - timedelta(days=1)
-
-
-def since_day(since: str | date | None) -> date | None:
-    """``YYYY-MM`` (or a date) as the first day it names; ValueError for anything else."""
-    if since is None or isinstance(since, date):
-        return since
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", since):
-        raise ValueError(f"since must be YYYY-MM, not {since!r}")
-    return date.fromisoformat(f"{since}-01")
-
-
-def _segment(value: str | int) -> str:
-    """One path segment, encoded; a dot segment too, which a URL would otherwise resolve
-    (``acme/../globex`` is ``globex``): the server is asked for the name as it was given."""
-    text = quote(str(value), safe="")
-    return "%2E" * len(text) if text in (".", "..") else text
 
 
 class DvpClient:
@@ -172,7 +155,7 @@ class DvpClient:
         """``all_datasets`` asks a pullstats server to list its report datasets too
         (``?datasets=all``); without it only ``pulls`` is listed, as by Docker Hub."""
         params = {"datasets": "all"} if all_datasets else None
-        return self._get(NamespaceMetadata, f"/namespaces/{_segment(namespace)}", params)
+        return self._get(NamespaceMetadata, f"/namespaces/{segment(namespace)}", params)
 
     # pull series ----------------------------------------------------------------------
 
@@ -188,7 +171,7 @@ class DvpClient:
     ) -> PullData:
         """``breakdown`` and ``current`` are pullstats' additions; Docker Hub ignores them."""
         params = _series(timespan, period, group, breakdown, current)
-        return self._get(PullData, f"/namespaces/{_segment(namespace)}/pulls", params)
+        return self._get(PullData, f"/namespaces/{segment(namespace)}/pulls", params)
 
     def repo_pulls(
         self,
@@ -202,8 +185,8 @@ class DvpClient:
         current: bool | None = None,
     ) -> PullData:
         """A repository name may hold slashes (``tools/cli``); they stay path separators."""
-        repo_path = "/".join(_segment(part) for part in repo.split("/"))
-        path = f"/namespaces/{_segment(namespace)}/repos/{repo_path}/pulls"
+        repo_path = "/".join(segment(part) for part in repo.split("/"))
+        path = f"/namespaces/{segment(namespace)}/repos/{repo_path}/pulls"
         return self._get(PullData, path, _series(timespan, period, group, breakdown, current))
 
     def repos_pulls(
@@ -342,7 +325,7 @@ class DvpClient:
         """``GET /namespaces/{ns}/{dataset}/exports{tail}``; a 404 for a report dataset from
         a server that does not list it for ``namespace`` is :class:`DatasetNotServed`."""
         dataset = Dataset(dataset)
-        path = f"/namespaces/{_segment(namespace)}/{dataset.value}/exports{tail}"
+        path = f"/namespaces/{segment(namespace)}/{dataset.value}/exports{tail}"
         try:
             return self._get(model, path)
         except NotFound:

@@ -26,9 +26,10 @@ from typing import Any
 import httpx
 
 from pullstats.atomic_files import atomic_path
-from pullstats.client.dvp import DvpClient, ExportFile, since_day
+from pullstats.client.dvp import DvpClient, ExportFile
 from pullstats.client.errors import ClientError, CorruptDownload, Forbidden
 from pullstats.client.files import PART_SUFFIX, Progress, check, download, local_path
+from pullstats.client.url_parts import since_day
 from pullstats.exports.reports import Dataset
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Timespan
