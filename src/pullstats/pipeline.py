@@ -27,7 +27,7 @@ from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.jobs import job_lock
-from pullstats.lake.retention import pruned_before
+from pullstats.lake.retention import frozen_day, pruned_before
 from pullstats.lake.set_aside import set_aside_days
 from pullstats.periods import Period
 from pullstats.periods import end_of_day as end_of_day  # where the tests and callers import it
@@ -111,7 +111,7 @@ def process(
                 day += timedelta(days=1)
         outside |= {day for day in days if not window.holds_day(day)}
         days -= outside
-        too_old = {day for day in days if frozen_before is not None and day < frozen_before}
+        too_old = {day for day in days if frozen_day(day, frozen_before)}
         days -= too_old
         result = ProcessResult(
             compaction,

@@ -157,9 +157,57 @@ def test_an_exported_period_whose_lake_days_are_pruned_is_never_written_again(
     deleted_before = date.fromisoformat(line.split()[4])
     assert date(2026, 1, 12) <= deleted_before <= date.today()
     assert line.endswith(
-        "(by PULLSTATS_RETENTION_LAKE): the periods before it are frozen, their exports kept as "
-        "they are"
+        "(by PULLSTATS_RETENTION_LAKE): the periods that start before it are frozen, their exports "
+        "kept as they are"
     )
+
+
+def test_the_month_holding_the_line_is_frozen_whole(tmp_path: Path) -> None:
+    """The line is a Monday (2026-01-26, for P1M on 2026-03-31): January loses its days before
+    it and keeps the rest. A late request of 28 January, or a rebuild of its last days, must
+    not recompute January from the days left, nor write its files again: 3 pulls, not 1 or 2.
+    The week of the line (26 January to 1 February) lost nothing."""
+    data = tmp_path / "data"
+    early, late = datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 1, 27, 9, tzinfo=UTC)
+    keep_all = Runtime.open(catalog_settings(data, retention_lake="0"))
+    try:
+        with keep_all.sessions.begin() as session:
+            service.create_namespace(session, "acme")
+        write_spool(
+            keep_all, _pull("e1", "192.0.2.1", early), _pull("e2", "192.0.2.2", early),
+            _pull("e3", "192.0.2.3", late),
+        )  # fmt: skip
+        process(keep_all)
+        exported = export_closed(keep_all)
+        assert {"2026-01", "2026-W05"} <= {t.period.label for t in exported.exported}
+    finally:
+        keep_all.close()
+    january = {p: p.read_bytes() for p in (data / "exports").rglob("acme_*_2026-01*.csv.gz")}
+    assert january
+    counted = {("month", date(2026, 1, 1)): 3, ("week", date(2026, 1, 26)): 1}
+    assert counted.items() <= _namespace_pulls_of(data).items()
+    one_month = Runtime.open(catalog_settings(data, retention_lake="P1M"))
+    try:
+        assert prune_lake(one_month, date(2026, 3, 31))[-1] == date(2026, 1, 5)
+        assert lake_days(one_month.settings, "actions")[0] == date(2026, 1, 27)
+        write_spool(one_month, _pull("e4", "192.0.2.4", datetime(2026, 1, 28, 9, tzinfo=UTC)))
+        rebuilt = process(one_month, rebuild_from=date(2026, 1, 26), rebuild_to=date(2026, 1, 31))
+        assert rebuilt.days == []
+        assert rebuilt.days_past_retention == [date(2026, 1, day) for day in range(26, 32)]
+        again = export_closed(one_month, rebuild=True)
+    finally:
+        one_month.close()
+    assert counted.items() <= _namespace_pulls_of(data).items()
+    assert "2026-01" not in {t.period.label for t in again.exported} and again.failed == []
+    assert {p: p.read_bytes() for p in january} == january
+
+
+def _namespace_pulls_of(data: Path) -> dict[tuple[str, date], int]:
+    runtime = Runtime.open(catalog_settings(data))
+    try:
+        return _namespace_pulls(runtime)
+    finally:
+        runtime.close()
 
 
 def _pull(

@@ -171,7 +171,7 @@ def status_command() -> None:
     if pruned is not None:  # only once the retention has deleted days: older scripts see no change
         out.print(
             f"lake days deleted before: {pruned.isoformat()} (by PULLSTATS_RETENTION_LAKE): the "
-            "periods before it are frozen, their exports kept as they are"
+            "periods that start before it are frozen, their exports kept as they are"
         )
 
 

@@ -34,7 +34,7 @@ from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
-from pullstats.lake.retention import prune_lake, pruned_before
+from pullstats.lake.retention import frozen_period, prune_lake, pruned_before
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
@@ -141,10 +141,11 @@ def plan_exports(
     how many would be written again but are kept as they are, the lake's days of their period
     being deleted.
 
-    A period before the retention's line (:func:`pruned_before`) that was exported is never
-    written again, whatever changed (``--rebuild``, its rollups, a kind of file added since):
-    its raw view is read from the lake's days, which are gone, so its published files are the
-    only copy of its rows.
+    A period that starts before the retention's line (:func:`pruned_before`; the month holding
+    the line too, :func:`frozen_period`) and was exported is never written again, whatever
+    changed (``--rebuild``, its rollups, a kind of file added since): its raw view is read
+    from the lake's days, some or all of which are gone, so its published files are the only
+    copy of its rows.
     """
     tasks, current, kept = [], 0, 0
     with runtime.sessions() as session:
@@ -157,7 +158,7 @@ def plan_exports(
         }
         complete = _with_every_file(session)
         for period, generation in closed_periods(session, now, runtime):
-            pruned = frozen_before is not None and period.next_start <= frozen_before
+            pruned = frozen_period(period, frozen_before)
             for name in namespaces:
                 if not has_data(session, period, scopes[name]):
                     continue

@@ -22,6 +22,7 @@ from pullstats.db.models import SpoolProgress
 from pullstats.db.state import get_value, set_value
 from pullstats.lake.spool import CLOSED_SUFFIX
 from pullstats.lake_files import DAY_TABLES, day_folder, lake_days
+from pullstats.periods import Period
 from pullstats.runtime import Runtime
 
 #: the catalog's record of :func:`pruned_before`
@@ -72,8 +73,10 @@ def lake_cutoff(settings: Settings, today: date) -> date | None:
 
 def whole_periods_before(cutoff: date) -> date:
     """The Monday of the week holding the first of ``cutoff``'s month: every day before it is
-    in a week and a month that end before ``cutoff``, so pruning never leaves part of a period
-    (whose rollups a later rebuild would recompute from the rest)."""
+    in a week and a month that end before ``cutoff``. Pruning leaves part of no week, but of
+    the month holding that Monday when it starts before it; :func:`frozen_day` and
+    :func:`frozen_period` keep that month as it was (its rollups recomputed from the rest
+    would count a few days as the month)."""
     first = cutoff.replace(day=1)
     return first - timedelta(days=first.weekday())
 
@@ -82,6 +85,21 @@ def retained_from(settings: Settings, today: date) -> date | None:
     """The first day the lake keeps whole on ``today`` (None: every day)."""
     keep_from = lake_cutoff(settings, today)
     return None if keep_from is None else whole_periods_before(keep_from)
+
+
+def frozen_day(day: date, frozen_before: date | None) -> bool:
+    """Whether ``process`` may no longer classify ``day``, the lake's days before
+    ``frozen_before`` (:func:`pruned_before`) being deleted: a day before it, and a day of the
+    month that holds it without starting on it. The line is the Monday of a week, which need
+    not be the first of a month, so the days of that month before the line are gone: its
+    rollups recomputed from the days left would count a few days as the month."""
+    return frozen_before is not None and day.replace(day=1) < frozen_before
+
+
+def frozen_period(period: Period, frozen_before: date | None) -> bool:
+    """Whether ``period`` lost days to the retention (:func:`frozen_day`'s line): a week or a
+    month that starts before the line, whether it ends before it or not."""
+    return frozen_before is not None and period.start < frozen_before
 
 
 def pruned_before(session: Session) -> date | None:
@@ -113,7 +131,7 @@ def prune_lake(runtime: Runtime, today: date) -> list[date]:
                 if local is not None and local.is_dir() and not any(local.iterdir()):
                     local.rmdir()
                 pruned.add(day)
-    if pruned:  # whole weeks and months before the cutoff are gone: they are frozen now
+    if pruned:  # whole weeks before the cutoff are gone (and part of a month): frozen now
         with runtime.sessions.begin() as session:
             if (pruned_before(session) or cutoff) <= cutoff:
                 set_value(session, PRUNED_BEFORE, cutoff.isoformat())
