@@ -120,3 +120,51 @@ def test_sigkill_during_delivery_loses_nothing_and_stores_nothing_twice(
     assert len(sent) == ENVELOPES * EVENTS_PER_ENVELOPE
     assert (rows, distinct) == (len(sent), len(sent))  # none lost, none twice
     assert stored == sent
+
+
+def test_an_import_killed_as_its_files_reach_the_lake_leaves_their_days_to_classify(
+    tmp_path: Path,
+) -> None:
+    """The days of a batch are recorded as pending before its files are in the lake. They
+    were recorded after: an import killed between the two left days that the rerun dropped as
+    already there, and no ``process`` ever classified them (nor said so)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    data = tmp_path / "data"
+    made = run_cli(
+        data, "generate", "--out", str(tmp_path / "gen"), "--format", "nginx",
+        "--events", "20000", "--days", "30", "--start", "2026-09-01", "--seed", "4",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    logs = sorted(str(path) for path in (tmp_path / "gen").rglob("*.log"))
+    requests = data / "lake" / "requests"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pullstats", "ingest", "logs", *logs],
+        env=cli_env(data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(requests.glob("day=*/*.parquet")) and child.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        os.kill(child.pid, signal.SIGKILL)  # as the first day's file is published
+    finally:
+        child.wait()
+    again = run_cli(data, "ingest", "logs", *logs)
+    assert again.returncode == 0, again.stderr
+    processed = run_cli(data, "process")
+    assert processed.returncode == 0, processed.stderr
+    lake = data / "lake"
+    with_requests, with_actions = (
+        {path.parent.name for path in (lake / table).glob("day=*/*.parquet")}
+        for table in ("requests", "actions")
+    )
+    assert len(with_requests) == 30
+    assert with_actions == with_requests

@@ -134,7 +134,7 @@ def import_logs(
         files_written = False
         if guard is not None and not all(streams):
             files_written = _import_checked_files(
-                runtime, db, writer, guard, sources, streams, log_format, progress, result
+                db, writer, guard, sources, streams, log_format, progress, result
             )
         for index, name in enumerate(sources):
             if guard is not None and not streams[index]:
@@ -147,7 +147,7 @@ def import_logs(
                 if guard is not None and streams[index]:  # a stream is known as it is read
                     guard.check(parsed.hours, result.written, source_name(name))
                 if parsed.used:
-                    _write(runtime, writer, STAGED_REQUESTS, result)
+                    _write(writer, STAGED_REQUESTS, result)
     return result
 
 
@@ -221,15 +221,14 @@ def _parsed(
         yield parsed
 
 
-def _write(runtime: Runtime, writer: RequestWriter, table: str, result: ImportResult) -> None:
+def _write(writer: RequestWriter, table: str, result: ImportResult) -> None:
     """Write ``table``'s requests, which the parser checked (:meth:`RequestWriter.write`)."""
-    written, days = ingest_requests(runtime, writer, table, checked=True)
+    written, days = ingest_requests(writer, table, checked=True)
     result.written += written
     result.days |= days
 
 
 def _import_checked_files(
-    runtime: Runtime,
     db: duckdb.DuckDBPyConnection,
     writer: RequestWriter,
     guard: _OverlapGuard,
@@ -269,7 +268,7 @@ def _import_checked_files(
     guard.check(hours, written=0)
     if held < 0:
         return False
-    _write(runtime, writer, _HELD, result)
+    _write(writer, _HELD, result)
     db.execute(f"DROP TABLE {_HELD}")
     return True
 

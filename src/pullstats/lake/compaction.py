@@ -22,7 +22,6 @@ from datetime import date
 from sqlalchemy import select, update
 
 from pullstats.db.models import SpoolProgress
-from pullstats.db.state import add_pending_days
 from pullstats.duckdb_engine import connect
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.refused import write_registry_ids
@@ -82,7 +81,7 @@ def compact(
             result.set_aside += set_aside
             result.duplicates += table.num_rows - written.requests - set_aside.total()
             result.days |= written.days
-            _advance(runtime, slices, progress, written.reclassify)
+            _advance(runtime, slices, progress)  # the writer recorded the pending days
             if on_batch:
                 on_batch(result)
     result.pruned = prune_spool(runtime, progress)
@@ -112,12 +111,9 @@ def _progress(runtime: Runtime, node: str) -> dict[str, int]:
         return {row.segment: row.offset for row in rows}
 
 
-def _advance(
-    runtime: Runtime, slices: list[SegmentSlice], progress: dict[str, int], days: set[date]
-) -> None:
+def _advance(runtime: Runtime, slices: list[SegmentSlice], progress: dict[str, int]) -> None:
     node = runtime.settings.node
     with runtime.sessions.begin() as session:
-        add_pending_days(session, days)
         for piece in slices:
             row = session.get(SpoolProgress, (node, piece.name))
             if row is None:

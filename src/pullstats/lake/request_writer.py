@@ -56,7 +56,7 @@ from pullstats.timestamps import DAY_US, from_micros
 
 
 def ingest_requests(
-    runtime: Runtime, writer: RequestWriter, source: str, *, checked: bool = False
+    writer: RequestWriter, source: str, *, checked: bool = False
 ) -> tuple[int, set[date]]:
     """Bulk sources (access logs, …) → the lake directly, skipping the spool's JSON round trip.
 
@@ -65,9 +65,7 @@ def ingest_requests(
     may change are recorded as pending for ``process``. Returns the number of requests written
     and their days. ``checked``: see :meth:`RequestWriter.write`.
     """
-    written = writer.write(source, checked=checked)
-    with runtime.sessions.begin() as session:
-        add_pending_days(session, written.reclassify)
+    written = writer.write(source, checked=checked)  # which records the pending days
     return written.requests, written.days
 
 
@@ -178,8 +176,13 @@ class RequestWriter:
             for day, first in self._batch_days(table)
         }
         self._enrich_new(table)
+        reclassify = days_to_reclassify(earliest)
+        # pending before the files are in the lake: a run killed between the two would leave
+        # days whose requests a rerun drops as already there, and no one would classify them
+        with self._runtime.sessions.begin() as session:
+            add_pending_days(session, reclassify)
         written = self._publish(table, sorted(earliest))
-        return Written(count, written, days_to_reclassify(earliest))
+        return Written(count, written, reclassify)
 
     def _relation(
         self, step: Step, inputs: Mapping[str, Source], params: Mapping[str, object] | None = None
