@@ -11,17 +11,18 @@ bytes.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 from sqlalchemy import insert
 
 from pullstats.accounts import service
 from pullstats.db.models import Namespace
-from pullstats.pipeline import process
+from pullstats.exports.closing import export_closed
+from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli
-from tests.exports.test_closing import WEEK, add_requests, at, files, pull
+from tests.exports.test_closing import WEEK, add_requests, at, files, pull, read_csv
 
 LONG = "a" * 240  # sorts before "acme": the failure comes first
 
@@ -86,3 +87,46 @@ def test_a_namespace_that_fails_to_export_does_not_stop_the_others(runtime: Runt
     assert files(runtime, LONG, WEEK) == {}
     # nothing of the failed attempt is left behind
     assert list((runtime.paths.exports / LONG).rglob("*.csv.gz")) == []
+
+
+def test_a_grant_added_or_removed_rewrites_or_withdraws_the_namespaces_exports(
+    runtime: Runtime,
+) -> None:
+    """An extra repo is exported with its grantee's files: adding one rewrites the periods the
+    grantee exported already, and removing it rewrites them without its rows, or, when nothing
+    of the grantee's is left in a period, withdraws the period's files, which would otherwise
+    keep serving the repository's rows to the grantee's members."""
+    after = end_of_day(WEEK.end + timedelta(days=1))
+    with runtime.sessions.begin() as session:
+        for name in ("acme", "beta", "gamma"):
+            service.create_namespace(session, name)
+    add_requests(
+        runtime,
+        pull("1", at(WEEK.start, 60), "acme/api", "1.0", "192.0.2.1"),
+        pull("2", at(WEEK.start, 60), "beta/web", "1.0", "192.0.2.2"),
+    )
+    first = export_closed(runtime, now=after)
+    assert {(t.namespace, t.period.label) for t in first.exported} >= {
+        ("acme", "2026-W02"), ("beta", "2026-W02")
+    }  # fmt: skip
+    assert files(runtime, "gamma", WEEK) == {}  # nothing of gamma's yet
+    with runtime.sessions.begin() as session:
+        service.add_extra_repo(session, "beta", "acme/api")
+        service.add_extra_repo(session, "gamma", "acme/api")
+    granted = export_closed(runtime, now=after)
+    assert {("beta", "2026-W02"), ("gamma", "2026-W02")} <= {
+        (t.namespace, t.period.label) for t in granted.exported
+    }
+    assert "acme" in {row[1] for row in read_csv(runtime, files(runtime, "beta", WEEK)["raw"])}
+    gamma = files(runtime, "gamma", WEEK)
+    gamma_folder = (runtime.paths.exports / gamma["raw"].path).parent
+    assert gamma_folder.is_dir()
+    with runtime.sessions.begin() as session:
+        service.remove_extra_repo(session, "beta", "acme/api")
+        service.remove_extra_repo(session, "gamma", "acme/api")
+    removed = export_closed(runtime, now=after)
+    assert ("beta", "2026-W02") in {(t.namespace, t.period.label) for t in removed.exported}
+    assert "acme" not in {row[1] for row in read_csv(runtime, files(runtime, "beta", WEEK)["raw"])}
+    assert ("gamma", "2026-W02") in {(t.namespace, t.period.label) for t in removed.withdrawn}
+    assert files(runtime, "gamma", WEEK) == {} and not gamma_folder.exists()
+    assert export_closed(runtime, now=after).withdrawn == []  # once

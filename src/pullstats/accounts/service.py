@@ -11,14 +11,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, NotFound
 from pullstats.accounts.password_policy import check_new_password
 from pullstats.accounts.passwords import hash_password, verify_password
 from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
-from pullstats.db.models import ExtraRepo, IngestToken, Membership, Namespace, User
+from pullstats.db.models import ExportPeriod, ExtraRepo, IngestToken, Membership, Namespace, User
 from pullstats.db.state import bump_accounts_epoch
 from pullstats.names import namespace_problem, repository_problem, shown
 
@@ -188,6 +188,7 @@ def add_extra_repo(session: Session, namespace: str, repository: str) -> bool:
     if session.get(ExtraRepo, (ns.id, repository)) is not None:
         return False
     session.add(ExtraRepo(namespace_id=ns.id, repository=repository))
+    _exports_again(session, namespace)
     return True
 
 
@@ -197,6 +198,15 @@ def remove_extra_repo(session: Session, namespace: str, repository: str) -> None
     if extra is None:
         raise NotFound(f"{repository!r} is not an extra repo of {namespace!r}")
     session.delete(extra)
+    _exports_again(session, namespace)
+
+
+def _exports_again(session: Session, namespace: str) -> None:
+    """The namespace's exported periods hold its extra repos' rows: the next ``pullstats
+    export`` writes every one again (or withdraws it when nothing of the namespace's is left)."""
+    session.execute(
+        update(ExportPeriod).where(ExportPeriod.namespace == namespace).values(generation=-1)
+    )
 
 
 def readable_namespaces(session: Session, user_id: int) -> list[str]:

@@ -249,6 +249,11 @@ def export_command(
             else ""
         )
         + (f"; {len(result.failed)} failed" if result.failed else "")
+        + (
+            f"; {len(result.withdrawn)} withdrawn (nothing of their namespace's left in them)"
+            if result.withdrawn
+            else ""
+        )
     )
     report_export_failures(result)
 

@@ -32,6 +32,7 @@ from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
+from pullstats.exports.withdrawing import delete_folders, withdraw
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import frozen_period, prune_lake, pruned_before
@@ -75,6 +76,9 @@ class ExportResult:
     failed: list[ExportFailure] = field(default_factory=list)
     #: the lake's days deleted after the export (PULLSTATS_RETENTION_LAKE)
     lake_days_pruned: list[date] = field(default_factory=list)
+    #: (namespace, period)s exported before that hold nothing of the namespace's now (an
+    #: extra repo withdrawn): their files withdrawn too
+    withdrawn: list[ExportTask] = field(default_factory=list)
 
 
 def closed_periods(
@@ -136,10 +140,11 @@ def has_data(session: Session, period: Period, scope: NamespaceScope) -> bool:
 
 def plan_exports(
     runtime: Runtime, now: datetime, *, namespace: str | None = None, rebuild: bool = False
-) -> tuple[list[ExportTask], int, int]:
-    """What needs exporting at ``now``, how many (namespace, period) pairs are current, and
-    how many would be written again but are kept as they are, the lake's days of their period
-    being deleted.
+) -> tuple[list[ExportTask], int, int, list[ExportTask]]:
+    """What needs exporting at ``now``, how many (namespace, period) pairs are current, how
+    many would be written again but are kept as they are, the lake's days of their period
+    being deleted, and the exported pairs with no data of the namespace's any more, whose files
+    are to be withdrawn (an extra repo whose grant was removed).
 
     A period that starts before the retention's line (:func:`pruned_before`; the month holding
     the line too, :func:`frozen_period`) and was exported is never written again, whatever
@@ -147,7 +152,7 @@ def plan_exports(
     from the lake's days, some or all of which are gone, so its published files are the only
     copy of its rows.
     """
-    tasks, current, kept = [], 0, 0
+    tasks, current, kept, emptied = [], 0, 0, []
     with runtime.sessions() as session:
         frozen_before = pruned_before(session)
         namespaces = [n for n in registered_namespaces(session) if namespace in (None, n)]
@@ -160,10 +165,12 @@ def plan_exports(
         for period, generation in closed_periods(session, now, runtime):
             pruned = frozen_period(period, frozen_before)
             for name in namespaces:
-                if not has_data(session, period, scopes[name]):
-                    continue
                 key = (name, period.kind.value, period.start)
                 done = exported.get(key)
+                if not has_data(session, period, scopes[name]):
+                    if done is not None and not pruned:
+                        emptied.append(ExportTask(scopes[name], period, generation))
+                    continue
                 if done is not None and done >= generation and key in complete and not rebuild:
                     current += 1
                     continue
@@ -171,7 +178,7 @@ def plan_exports(
                     kept += 1
                     continue
                 tasks.append(ExportTask(scopes[name], period, generation))
-    return tasks, current, kept
+    return tasks, current, kept, emptied
 
 
 def _with_every_file(session: Session) -> set[tuple[str, str, date]]:
@@ -199,9 +206,12 @@ def export_closed(
     now = now or datetime.now(UTC)
     result = ExportResult()
     with job_lock(runtime):
-        tasks, result.up_to_date, result.past_retention = plan_exports(
+        tasks, result.up_to_date, result.past_retention, emptied = plan_exports(
             runtime, now, namespace=namespace, rebuild=rebuild
         )
+        for task in emptied:
+            withdraw(runtime, task.namespace, task.period)
+            result.withdrawn.append(task)
         if on_plan:
             on_plan(len(tasks))
         for task in tasks:
@@ -338,9 +348,4 @@ def _swap_catalog(
             marker.exported_at = datetime.now(UTC)
     # the old set is unreachable now; open downloads keep their file handles (a presigned
     # link to a deleted object answers 404 from the store)
-    store = runtime.settings.exports_store
-    for folder in {path.rsplit("/", 1)[0] for path in old}:
-        store.delete_folder(folder)
-        local = store.local_path(folder)
-        if local is not None:
-            shutil.rmtree(local, ignore_errors=True)
+    delete_folders(runtime, old)
