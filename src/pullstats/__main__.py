@@ -1,5 +1,5 @@
 """``python -m pullstats`` runs the command line."""
 
-from pullstats.cli.main import run
+from pullstats.entry import main
 
-run()
+main()

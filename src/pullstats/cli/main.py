@@ -124,7 +124,10 @@ def __getattr__(name: str) -> Application:
 def run() -> None:
     """The ``pullstats`` command: the installed script and ``python -m pullstats``."""
     arrow_without_pandas(os.environ)
-    build_app(invoked(sys.argv[1:]))(prog_name="pullstats")
+    try:
+        build_app(invoked(sys.argv[1:]))(prog_name="pullstats")
+    except KeyboardInterrupt:  # while the command's modules load, before typer handles it
+        sys.exit(130)
 
 
 class _NoPandas(MetaPathFinder):

@@ -1,0 +1,13 @@
+"""The installed ``pullstats`` script and ``python -m pullstats``: the command line, which a
+Ctrl-C ends quietly with exit status 130 even while its modules are still loading (typer
+handles one once the command runs; :func:`pullstats.cli.main.run` while its modules load)."""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    try:
+        from pullstats.cli.main import run
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    run()
