@@ -154,7 +154,10 @@ def test_status_without_a_data_dir_says_so_and_creates_nothing(tmp_path: Path) -
     missing = tmp_path / "nowhere"
     status = run_cli(missing, "status")
     assert status.returncode == 1
-    assert f"no data dir at {missing}" in " ".join(status.stderr.split())
+    # the words of every command that creates nothing (docs/operations.md)
+    assert f"no pullstats data dir at {missing}: set PULLSTATS_DATA_DIR" in " ".join(
+        status.stderr.split()
+    )
     assert not missing.exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -97,14 +98,21 @@ class Runtime:
         self.engine.dispose()
 
 
+_HINT = (
+    "set PULLSTATS_DATA_DIR to the installation's data dir, or create one with "
+    "`pullstats db upgrade`"
+)
+
+
+def no_data_dir(root: Path) -> str:
+    """What every command that creates nothing says of a data dir that is not there."""
+    return f"no pullstats data dir at {root}: {_HINT}"
+
+
 def _check_installed(settings: Settings) -> None:
     root = settings.paths.root
-    hint = (
-        "set PULLSTATS_DATA_DIR to the installation's data dir, or create one with "
-        "`pullstats db upgrade`"
-    )
     if not root.is_dir():
-        raise NoInstallation(f"no pullstats data dir at {root}: {hint}")
+        raise NoInstallation(no_data_dir(root))
     catalog = root / "catalog.sqlite3"
     if settings.database_url is None and not catalog.is_file():
-        raise NoInstallation(f"no catalog at {catalog}: {hint}")
+        raise NoInstallation(f"no catalog at {catalog}: {_HINT}")

@@ -200,5 +200,6 @@ def test_keys_commands_need_an_existing_data_dir(tmp_path: Path) -> None:
     for command in (("keys", "rotate"), ("keys", "list")):
         result = run_cli(tmp_path / "nope", *command)
         assert result.returncode == 1
-        assert result.stderr.startswith("error: no data dir at ")
+        assert result.stderr.startswith("error: no pullstats data dir at ")
+        assert "or create one with `pullstats db upgrade`" in " ".join(result.stderr.split())
         assert not (tmp_path / "nope").exists()

@@ -17,7 +17,7 @@ from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.db.nodes import NodeState, closing_watermark, node_states
 from pullstats.db.state import pending_days
-from pullstats.runtime import Runtime
+from pullstats.runtime import Runtime, no_data_dir
 
 if TYPE_CHECKING:
     from pullstats.exports.closing import ExportResult, ExportTask
@@ -145,7 +145,7 @@ def status_command() -> None:
 
     settings = Settings()
     if not settings.data_dir.is_dir():  # a status read creates nothing
-        raise fail(f"no data dir at {settings.data_dir} (set PULLSTATS_DATA_DIR)")
+        raise fail(no_data_dir(settings.paths.root))
     with opened(settings, create=False) as runtime, runtime.sessions() as session:
         nodes = node_states(session, datetime.now(UTC), settings.node_timeout)
         pending = sorted(pending_days(session))

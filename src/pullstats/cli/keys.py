@@ -12,7 +12,7 @@ from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 from pullstats.db.keys import check_keys, forget_keys
 from pullstats.key_rings import key_rings
-from pullstats.runtime import Runtime
+from pullstats.runtime import Runtime, no_data_dir
 from pullstats.signing_keys import FIRST_KID, KeyRing, SigningKey, rotate
 
 keys_app = typer.Typer(
@@ -41,9 +41,7 @@ def _state(ring: KeyRing, key: SigningKey, now: float) -> str:
 
 def _rings(settings: Settings, only: Ring | None) -> dict[str, KeyRing]:
     if not settings.paths.root.is_dir():
-        raise fail(
-            f"no data dir at {settings.paths.root}: set PULLSTATS_DATA_DIR to the server's data dir"
-        )
+        raise fail(no_data_dir(settings.paths.root))
     rings = key_rings(settings)
     return {name: ring for name, ring in rings.items() if only is None or name == only.value}
 
