@@ -301,7 +301,9 @@ def test_ctrl_c_while_a_command_loads_ends_it_without_a_traceback(tmp_path: Path
         time.sleep(delay)
         child.send_signal(signal.SIGINT)
         _, stderr = child.communicate(timeout=60)
-        assert "Traceback" not in stderr, (delay, stderr)
+        # on a busy machine the signal may come while Python itself starts (its site
+        # modules), which no code of ours can catch: no traceback through our modules, then
+        assert "Traceback" not in stderr or "src/pullstats/" not in stderr, (delay, stderr)
         # 130 from Python; -2 when the signal came before Python took it over; 1 or 0 when
         # the command was over (no data dir)
         assert child.returncode in (130, -signal.SIGINT, 0, 1), (delay, child.returncode)
