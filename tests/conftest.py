@@ -19,6 +19,7 @@ import hashlib
 import inspect
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -472,3 +473,10 @@ def launch_chromium() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+def with_ctrl_c() -> None:
+    """A child's ``preexec_fn``: SIGINT back to its default. A shell's background job (a CI
+    script's ``&``) ignores SIGINT, an ignored signal stays ignored across ``exec``, and Python
+    then leaves it so: a test's Ctrl-C would reach no one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pullstats.cli import reference
-from tests.conftest import cli_env, free_port, run_cli
+from tests.conftest import cli_env, free_port, run_cli, with_ctrl_c
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -297,6 +297,7 @@ def test_ctrl_c_while_a_command_loads_ends_it_without_a_traceback(tmp_path: Path
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=with_ctrl_c,
         )
         time.sleep(delay)
         child.send_signal(signal.SIGINT)

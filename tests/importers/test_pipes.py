@@ -150,3 +150,34 @@ def test_a_docker_hub_csv_through_a_pipe_is_refused_saying_why(
     os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
     writer.join(timeout=10)
     assert not writer.is_alive()
+
+
+def test_ctrl_c_while_a_pipe_is_read_ends_the_command_without_a_traceback(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env, with_ctrl_c
+
+    pipe = tmp_path / "slow.pipe"
+    os.mkfifo(pipe)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pullstats", "ingest", "logs", str(pipe)],
+        env=cli_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=with_ctrl_c,
+    )
+    try:
+        with open(pipe, "wb") as writer:  # waits for the import to open it
+            writer.write((LOGS / "nginx-pullstats.log").read_bytes())
+            writer.flush()  # and the pipe stays open: the import waits for more
+            child.send_signal(signal.SIGINT)
+            _, stderr = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130  # the shell's code for a command ended by Ctrl-C
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
