@@ -17,7 +17,7 @@ from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.db.nodes import NodeState, closing_watermark, node_states
 from pullstats.db.state import pending_days
-from pullstats.runtime import Runtime, no_data_dir
+from pullstats.runtime import Runtime
 
 if TYPE_CHECKING:
     from pullstats.exports.closing import ExportResult, ExportTask
@@ -144,8 +144,7 @@ def status_command() -> None:
     from pullstats.lake.set_aside import set_aside_counts, set_aside_root
 
     settings = Settings()
-    if not settings.data_dir.is_dir():  # a status read creates nothing
-        raise fail(no_data_dir(settings.paths.root))
+    # create=False: a status read creates nothing, and says so of a missing data dir
     with opened(settings, create=False) as runtime, runtime.sessions() as session:
         nodes = node_states(session, datetime.now(UTC), settings.node_timeout)
         pending = sorted(pending_days(session))
