@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.errors import NotFound
-from pullstats.accounts.service import qualified_repository
-from pullstats.db.models import ExportPeriod, PublishedRepository
-
-
-def _exports_again(session: Session) -> None:
-    """Every exported period is older than any rollup, so the next export writes it again."""
-    session.execute(update(ExportPeriod).values(generation=-1))
+from pullstats.accounts.service import exports_again, qualified_repository
+from pullstats.db.models import PublishedRepository
 
 
 def publish(session: Session, name: str) -> bool:
@@ -30,7 +25,7 @@ def publish(session: Session, name: str) -> bool:
     session.add(
         PublishedRepository(namespace=key[0], repository=key[1], published_at=datetime.now(UTC))
     )
-    _exports_again(session)
+    exports_again(session)
     return True
 
 
@@ -40,7 +35,7 @@ def unpublish(session: Session, name: str) -> None:
     if row is None:
         raise NotFound(f"{name!r} is not published")
     session.delete(row)
-    _exports_again(session)
+    exports_again(session)
 
 
 def published(session: Session) -> list[tuple[str, datetime]]:

@@ -188,7 +188,7 @@ def add_extra_repo(session: Session, namespace: str, repository: str) -> bool:
     if session.get(ExtraRepo, (ns.id, repository)) is not None:
         return False
     session.add(ExtraRepo(namespace_id=ns.id, repository=repository))
-    _exports_again(session, namespace)
+    exports_again(session, namespace)
     return True
 
 
@@ -198,15 +198,17 @@ def remove_extra_repo(session: Session, namespace: str, repository: str) -> None
     if extra is None:
         raise NotFound(f"{repository!r} is not an extra repo of {namespace!r}")
     session.delete(extra)
-    _exports_again(session, namespace)
+    exports_again(session, namespace)  # they hold its extra repos' rows
 
 
-def _exports_again(session: Session, namespace: str) -> None:
-    """The namespace's exported periods hold its extra repos' rows: the next ``pullstats
-    export`` writes every one again (or withdraws it when nothing of the namespace's is left)."""
-    session.execute(
-        update(ExportPeriod).where(ExportPeriod.namespace == namespace).values(generation=-1)
-    )
+def exports_again(session: Session, namespace: str | None = None) -> None:
+    """Every exported period of ``namespace`` (of every namespace when None) is older than any
+    rollup, so the next ``pullstats export`` writes it again (or withdraws it when nothing of
+    the namespace's is left in it)."""
+    query = update(ExportPeriod).values(generation=-1)
+    if namespace is not None:
+        query = query.where(ExportPeriod.namespace == namespace)
+    session.execute(query)
 
 
 def readable_namespaces(session: Session, user_id: int) -> list[str]:
