@@ -32,7 +32,7 @@ from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
-from pullstats.exports.withdrawing import delete_folders, withdraw
+from pullstats.exports.withdrawing import delete_folders, folders_of, withdraw
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import frozen_period, prune_lake, pruned_before
@@ -295,13 +295,9 @@ def _remove_orphans(runtime: Runtime, task: ExportTask, period_key: str) -> None
                 )
             )
         )
-    kept = {path.rsplit("/", 1)[0] for path in named}
-    for name in store.folders(period_key):
-        if f"{period_key}/{name}" not in kept:
-            store.delete_folder(f"{period_key}/{name}")
-            local = store.local_path(f"{period_key}/{name}")
-            if local is not None:
-                shutil.rmtree(local, ignore_errors=True)
+    kept = folders_of(named)
+    folders = (f"{period_key}/{name}" for name in store.folders(period_key))
+    delete_folders(runtime, [folder for folder in folders if folder not in kept])
 
 
 def _swap_catalog(
@@ -348,4 +344,4 @@ def _swap_catalog(
             marker.exported_at = datetime.now(UTC)
     # the old set is unreachable now; open downloads keep their file handles (a presigned
     # link to a deleted object answers 404 from the store)
-    delete_folders(runtime, old)
+    delete_folders(runtime, folders_of(old))

@@ -36,14 +36,19 @@ def withdraw(runtime: Runtime, namespace: str, period: Period) -> None:
                 ExportPeriod.period_start == period.start,
             )
         )
-    delete_folders(runtime, paths)
+    delete_folders(runtime, folders_of(paths))
 
 
-def delete_folders(runtime: Runtime, paths: Iterable[str]) -> None:
-    """Delete the export folders holding ``paths`` (keys under the exports store), which no
-    catalog row names any more."""
+def folders_of(paths: Iterable[str]) -> set[str]:
+    """The export folders holding ``paths`` (keys under the exports store)."""
+    return {path.rsplit("/", 1)[0] for path in paths}
+
+
+def delete_folders(runtime: Runtime, folders: Iterable[str]) -> None:
+    """Delete the export ``folders`` (keys under the exports store), which no catalog row
+    names any more, on the store and in a local copy."""
     store = runtime.settings.exports_store
-    for folder in {path.rsplit("/", 1)[0] for path in paths}:
+    for folder in folders:
         store.delete_folder(folder)
         local = store.local_path(folder)
         if local is not None:
