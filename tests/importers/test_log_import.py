@@ -64,9 +64,14 @@ def test_cli_imports_files_then_process_makes_actions(data_dir: Path) -> None:
     assert f"{LOGS / 'nginx-combined.log'}: invalid_name at line 10" in lines
     assert f"{LOGS / 'nginx-combined.log'}: unparseable at lines 12, 13, 14" in lines
     assert "time=" not in result.stdout and "192.0.2.44" not in result.stdout
-    assert lines[-1].startswith("imported 8 requests from 2 file(s): 8 new, 0 already in the lake")
+    assert lines[-1] == (  # every line is of 5 October: one day, named once
+        "imported 8 requests from 2 file(s): 8 new, 0 already in the lake on 1 day (2026-10-05); "
+        "run `pullstats process` to classify them"
+    )
     processed = run_cli(data_dir, "process")
     assert processed.returncode == 0, processed.stderr
+    # the day imported and the day after it (an action may span midnight): one week, one month
+    assert "; 6 actions on 2 days; 2 periods rolled up" in processed.stdout
     assert actions(data_dir) == [
         # HEAD 3.20 (digest not logged) + GET by digest in the same second: one pull
         ("library", "alpine", "pull_by_tag", "3.20", D, "GET"),

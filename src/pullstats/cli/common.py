@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import typer
@@ -33,6 +34,21 @@ class _Flags:
 
 
 flags = _Flags()
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 day``, ``2 days``: a count and its noun, plural unless the count is one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def days_span(days: Iterable[date]) -> str:
+    """`` on 2 days (2026-10-05 to 2026-10-06)``, `` on 1 day (2026-10-05)``, or nothing."""
+    ordered = sorted(days)
+    if not ordered:
+        return ""
+    first, last = ordered[0], ordered[-1]
+    shown = f"{first} to {last}" if last != first else str(first)
+    return f" on {counted(len(ordered), 'day')} ({shown})"
 
 
 #: The exit status of a usage error: an option's value the command cannot take (click's own).

@@ -18,7 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from pullstats.cli.common import USAGE, err, fail, opened, out
+from pullstats.cli.common import USAGE, days_span, err, fail, opened, out
 
 if TYPE_CHECKING:  # the importer (DuckDB, Arrow) is loaded by the command, not the command tree
     from pullstats.importers.log_import import ImportProgress, ImportResult, SourceReport
@@ -133,8 +133,7 @@ def _print_registry_report(result: RegistryLogResult) -> None:
             )
     moved = result.set_aside.total()
     statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result.set_aside.items()))
-    days = sorted(result.days)
-    span = f" on {len(days)} days ({days[0]} to {days[-1]})" if days else ""
+    span = days_span(result.days)
     out.print(
         f"set aside {moved} notified requests the registry refused"
         + (f" ({statuses}){span}; run `pullstats process` to recount them" if moved else "")
@@ -220,8 +219,7 @@ def _print_report(result: ImportResult, log_format: str) -> None:
             )
         if _not_a_log(source) and not source.failed:
             not_logs.append(source.name)
-    days = sorted(result.days)
-    span = f" on {len(days)} days ({days[0]} to {days[-1]})" if days else ""
+    span = days_span(result.days)
     out.print(
         f"imported {result.used} requests from {len(result.sources)} file(s): "
         f"{result.written} new, {result.used - result.written} already in the lake{span}"

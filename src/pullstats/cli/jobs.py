@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from pullstats.accounts import service
-from pullstats.cli.common import err, fail, opened, out, progress
+from pullstats.cli.common import counted, err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.db.nodes import NodeState, closing_watermark, node_states
 from pullstats.db.state import pending_days
@@ -120,14 +120,14 @@ def process_command(
     out.print(
         f"processed {c.lines} spool lines: {c.written} new requests, {c.duplicates} duplicates"
         + (f", {c.set_aside.total()} set aside ({reasons(c.set_aside)})" if c.set_aside else "")
-        + f"; {result.actions} actions on {len(result.days)} days; "
+        + f"; {result.actions} actions on {counted(len(result.days), 'day')}; "
         f"{len(result.periods)} periods rolled up"
     )
     if result.days_set_aside:
         shown = ", ".join(day.isoformat() for day in result.days_set_aside[:5])
         out.print(
-            f"set aside {len(result.days_set_aside)} days outside the accepted window, not "
-            f"classified: {shown}" + (" …" if len(result.days_set_aside) > 5 else "")
+            f"set aside {counted(len(result.days_set_aside), 'day')} outside the accepted window, "
+            f"not classified: {shown}" + (" …" if len(result.days_set_aside) > 5 else "")
         )
     if result.days_past_retention:
         old = result.days_past_retention
