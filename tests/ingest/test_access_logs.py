@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import lzma
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -165,6 +166,20 @@ def test_last_line_without_newline_is_not_taken() -> None:
     parsed = parse_bytes(full + cut + b'"')
     assert parsed.requests.num_rows == 1
     assert parsed.skipped == Counter(unterminated=1)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_the_last_line_of_a_compressed_log_is_whole_without_its_newline(
+    compress: Callable[[bytes], bytes],
+) -> None:
+    # a compressed file read to its end marker is finished: nothing will complete its last line
+    lines = (LOGS / "nginx-pullstats.log").read_bytes().splitlines(keepends=True)
+    unended = lines[0] + lines[0].rstrip(b"\n")  # one request, then the same one unended
+    assert parse_bytes(unended).skipped == Counter(unterminated=1)  # plain: still being written
+    parsed = parse_bytes(compress(unended))
+    assert (parsed.lines, parsed.requests.num_rows, parsed.skipped) == (2, 2, Counter())
+    # and the newline is not added twice where it is there
+    assert parse_bytes(compress(unended + b"\n")).requests.num_rows == 2
 
 
 def test_bytes_that_are_not_utf8_are_counted_not_fatal() -> None:

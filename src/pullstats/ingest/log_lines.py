@@ -156,6 +156,7 @@ def read_line_chunks(
 
     A source that fails part-way (a gzip file cut short, damaged data) gives the lines read
     before the failure as a last chunk (its last line, cut, without a newline), then raises.
+    A compressed source that ends cleanly gets the newline its last line may lack.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     carry = b""
@@ -166,8 +167,12 @@ def read_line_chunks(
         view[: len(carry)] = carry
         read, failure = _read_full(stream, view[len(carry) :])
         filled = len(carry) + read
+        ended = failure is not None or filled == len(carry)  # the end of the source or its data
+        if ended and failure is None and filled and view[filled - 1] != 0x0A and _whole(stream):
+            view[filled] = 0x0A  # room: this round read nothing into the block
+            filled += 1
         view.release()
-        if failure is not None or filled == len(carry):  # the end of the source, or of its data
+        if ended:
             if filled:
                 data = np.frombuffer(buffer, dtype=np.uint8, count=filled)
                 ends = np.flatnonzero(data == 0x0A) + 1
@@ -190,6 +195,13 @@ def read_line_chunks(
         carry = data[cut:].tobytes()
         yield LineChunk(_lines_array(buffer, ends), next_line, position())
         next_line += len(ends)
+
+
+def _whole(stream: _Readable) -> bool:
+    """Whether ``stream`` is a compressed log read to its end marker: its writer has finished
+    it, so its last line is whole even without a newline (a plain file or a pipe may still be
+    written to, and its last line is left until it ends with one)."""
+    return isinstance(stream, gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile)
 
 
 def _read_full(stream: _Readable, view: memoryview) -> tuple[int, Exception | None]:
