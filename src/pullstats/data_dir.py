@@ -68,6 +68,13 @@ class DataDir:
         return self.keys_dir if self.keys_dir is not None else self.root / "keys"
 
     @property
+    def keys_named(self) -> str:
+        """The keys dir as a message names it: by its setting only where that is set."""
+        if self.keys_dir is not None:
+            return f"PULLSTATS_KEYS_DIR={self.keys_dir}"
+        return f"the keys dir {self.keys} (the data dir's: PULLSTATS_KEYS_DIR is not set)"
+
+    @property
     def node_file(self) -> Path:
         """The node's default name, made on first use (``PULLSTATS_NODE_NAME`` overrides it)."""
         return self.root / "node-name"

@@ -64,7 +64,7 @@ class Runtime:
             ensure_schema(engine)
             sessions = make_sessions(engine)
             # every node must hash and sign with the installation's keys (db/keys.py)
-            check_keys(sessions, settings.paths.keys, record=create)
+            check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
                 with hold_job_lock(engine, settings.paths.job_lock):
                     migrate_lake(settings.lake, settings.paths.tmp)

@@ -73,6 +73,22 @@ def test_a_node_whose_ip_hash_key_differs_is_refused_by_the_server_and_the_jobs(
     )
 
 
+def test_a_node_without_the_keys_setting_is_told_of_its_own_keys_dir(
+    tmp_path: Path, catalog: str, node_a: Runtime
+) -> None:
+    """Node B never set PULLSTATS_KEYS_DIR: the refusal names the folder it read, as the data
+    dir's, not a setting B does not have."""
+    b_keys = tmp_path / "b" / "keys"
+    b_keys.mkdir(parents=True)
+    (b_keys / "ip-hash.key").write_bytes(b"\x02" * 32)
+    result = pullstats(tmp_path / "b", {"PULLSTATS_DATABASE_URL": catalog}, "process")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(
+        f"error: the keys dir {b_keys} (the data dir's: PULLSTATS_KEYS_DIR is not set): its "
+        "ip-hash key differs from the installation's"
+    ), result.stderr
+
+
 def test_bad_node_settings_are_one_line_each(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-keys"
     result = pullstats(tmp_path / "a", {"PULLSTATS_KEYS_DIR": str(missing)}, "status")

@@ -79,7 +79,8 @@ def test_a_node_without_the_installations_ip_hash_key_is_refused(
         open_node("node-b", keys_dir=None)  # a keys dir of its own: empty
     b_keys = a.paths.keys.parent.parent / "node-b" / "keys"
     assert str(refused.value) == (
-        f"PULLSTATS_KEYS_DIR={b_keys}: it lacks the installation's ip-hash key: point "
+        f"the keys dir {b_keys} (the data dir's: PULLSTATS_KEYS_DIR is not set): it lacks the "
+        "installation's ip-hash key: point "
         "PULLSTATS_KEYS_DIR at the keys every node shares (a shared mount or a mounted secret), "
         "or copy the installation's key files into it"
     )
@@ -119,11 +120,11 @@ def test_a_key_made_by_another_worker_while_this_one_checks_is_accepted(
     def another_worker_makes_the_key(conn, cursor, statement, *args: object) -> None:  # type: ignore[no-untyped-def]
         if "installation_keys" in statement and not made:
             made.append(download_key_ring(a.settings).signing_key())
-            check_keys(a.sessions, a.paths.keys)
+            check_keys(a.sessions, a.paths)
 
     event.listen(b.engine, "before_cursor_execute", another_worker_makes_the_key)
     try:
-        check_keys(b.sessions, b.paths.keys)
+        check_keys(b.sessions, b.paths)
     finally:
         event.remove(b.engine, "before_cursor_execute", another_worker_makes_the_key)
     assert made and ("download", made[0].kid) in catalog_keys(b)
@@ -158,12 +159,12 @@ def test_a_rotation_reaches_every_node_sharing_the_keys_and_refuses_a_stale_copy
     a = open_node("node-a")
     ring = jwt_key_ring(a.settings)
     ring.signing_key()
-    check_keys(a.sessions, a.paths.keys)  # as the server does at start
+    check_keys(a.sessions, a.paths)  # as the server does at start
     stale = tmp_path / "stale-keys"
     shutil.copytree(a.paths.keys, stale)  # a node whose keys were copied once, not shared
     open_node("node-c", keys_dir=stale).close()  # the same keys so far: accepted
     new, _ = rotate(ring)  # as `pullstats keys rotate` does, then records it
-    check_keys(a.sessions, a.paths.keys)
+    check_keys(a.sessions, a.paths)
     assert ("jwt", new.kid) in catalog_keys(a)
     b = open_node("node-b")  # shares the keys dir: it signs with the new key
     assert jwt_key_ring(b.settings).signing_key() == new

@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jwt_keys, download_keys = jwt_key_ring(settings), download_key_ring(settings)
         jwt_keys.signing_key()  # made at start, not by the first request: a fresh data dir
         download_keys.signing_key()  # has its keys before anyone can ask for them
-        check_keys(runtime.sessions, runtime.paths.keys)  # new ones: recorded for every node
+        check_keys(runtime.sessions, runtime.paths)  # new ones: recorded for every node
         heartbeat = Heartbeat(runtime)
         heartbeat.start()
         app.state.pullstats = state = AppState(

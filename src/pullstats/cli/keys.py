@@ -91,7 +91,7 @@ def _rotate(runtime: Runtime, name: str, ring: KeyRing) -> None:
     whose keys dir did not get it is refused at its next start."""
     previous = ring.signing_key()  # made now if the server never started on this data dir
     new, dropped = rotate(ring)
-    check_keys(runtime.sessions, runtime.paths.keys)
+    check_keys(runtime.sessions, runtime.paths)
     with runtime.sessions.begin() as session:
         forget_keys(session, name, [key.kid for key in dropped])
     until = _when(new.created + ring.lifetime)

@@ -59,19 +59,19 @@ def _name(ring: str, kid: str) -> str:
     return f"{ring} key" if kid == FIRST_KID else f"{ring} key {kid}"
 
 
-def _lacks(keys_dir: Path, ring: str, kid: str) -> str:
-    return f"{KEYS_SETTING}={keys_dir}: it lacks the installation's {_name(ring, kid)}: {_FIX}"
+def _lacks(paths: DataDir, ring: str, kid: str) -> str:
+    return f"{paths.keys_named}: it lacks the installation's {_name(ring, kid)}: {_FIX}"
 
 
 def _problem(
-    keys_dir: Path, local: dict[tuple[str, str], str], catalog: dict[tuple[str, str], str]
+    paths: DataDir, local: dict[tuple[str, str], str], catalog: dict[tuple[str, str], str]
 ) -> str | None:
     """Why this node's keys are not the installation's (the first reason), or None."""
     for key, mark in sorted(catalog.items()):
         if key in local and local[key] != mark:
             # fingerprint prefixes only: enough to tell which copy is which
             return (
-                f"{KEYS_SETTING}={keys_dir}: its {_name(*key)} differs from the installation's "
+                f"{paths.keys_named}: its {_name(*key)} differs from the installation's "
                 f"(fingerprint {local[key][:12]}, the catalog's {mark[:12]}): {_FIX}"
             )
     newest: dict[str, str] = {}
@@ -80,7 +80,7 @@ def _problem(
             newest[ring] = kid
     for ring, kid in sorted(newest.items()):
         if (ring, kid) not in local:
-            return _lacks(keys_dir, ring, kid)
+            return _lacks(paths, ring, kid)
     return None
 
 
@@ -90,7 +90,7 @@ def _catalog(session: Session) -> dict[tuple[str, str], str]:
     }
 
 
-def check_keys(sessions: sessionmaker[Session], keys_dir: Path, *, record: bool = True) -> None:
+def check_keys(sessions: sessionmaker[Session], paths: DataDir, *, record: bool = True) -> None:
     """Refuse keys that differ from the installation's; record the fingerprints of new ones.
 
     Two nodes recording a first key at once: one insert fails, and the check runs again against
@@ -102,8 +102,8 @@ def check_keys(sessions: sessionmaker[Session], keys_dir: Path, *, record: bool 
         try:
             with sessions.begin() as session:
                 catalog = _catalog(session)
-                local = local_fingerprints(keys_dir)
-                problem = _problem(keys_dir, local, catalog)
+                local = local_fingerprints(paths.keys)
+                problem = _problem(paths, local, catalog)
                 if problem is not None:
                     raise KeysDiffer(problem)
                 if record:
@@ -131,9 +131,9 @@ def shared_secret(sessions: sessionmaker[Session], paths: DataDir, name: str) ->
         # made by another node (never make a second one), unless the file is there now: another
         # worker links it into place before it records it
         if known is not None and not (paths.keys / name).exists():
-            raise KeysDiffer(_lacks(paths.keys, ring, FIRST_KID))
+            raise KeysDiffer(_lacks(paths, ring, FIRST_KID))
     secret = paths.secret_key(name)
-    check_keys(sessions, paths.keys)
+    check_keys(sessions, paths)
     return secret
 
 
