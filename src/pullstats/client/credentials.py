@@ -190,10 +190,10 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
 def _write(path: Path, entries: dict[str, dict[str, str]]) -> None:
     folder = path.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    loose = folder.stat().st_mode & 0o022
-    if loose:  # another user could replace the file with tokens of their own choosing
+    mode = folder.stat().st_mode
+    if mode & 0o022:  # another user could replace the file with tokens of their own choosing
         raise CredentialsError(
-            f"{folder} may be written by other users (mode {folder.stat().st_mode & 0o777:o}): "
+            f"{folder} may be written by other users (mode {mode & 0o777:o}): "
             f"the token file is kept only in a folder they cannot write; chmod go-w {folder}"
         )
     text = json.dumps({"format": FORMAT, "tokens": entries}, indent=2, sort_keys=True) + "\n"
