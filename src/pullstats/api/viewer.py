@@ -41,14 +41,21 @@ class Viewer:
 
     @cached_property
     def cache_scope(self) -> tuple[str, ...]:
-        """What the viewer may read, as cache-key material: namespaces and extra repos.
+        """What the viewer may read, as cache-key material: namespaces and extra repos, each
+        extra repo with the namespace it is granted to.
 
-        Every permission check of the series routes depends on these alone, so two viewers
-        with the same scope may share every cached answer. Computed once per viewer: a cached
-        viewer serves many requests.
+        Every permission check of the series routes depends on these alone, and so does every
+        answer: a namespace's ``group=repo`` rows list its extra repos, so a repo moved from one
+        of the viewer's namespaces to another changes the key. Two viewers with the same scope
+        may share every cached answer. Computed once per viewer: a cached viewer serves many
+        requests.
         """
-        extras = sorted({repo for repos in self.extra_repos.values() for repo in repos})
-        return (*self.namespaces, *(f"+{repo}" for repo in extras))
+        extras = sorted(
+            f"+{namespace}:{repo}"
+            for namespace, repos in self.extra_repos.items()
+            for repo in repos
+        )
+        return (*self.namespaces, *extras)
 
 
 @dataclass(frozen=True, slots=True)
