@@ -108,7 +108,8 @@ class Period:
 
 
 def format_instant(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = instant.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"  # %Y leaves years before 1000 unpadded
 
 
 def period_of(kind: PeriodKind, day: date) -> Period:

@@ -245,3 +245,26 @@ def test_the_trends_dataset_is_the_routes_rows(server: tuple[Server, str, str]) 
         "Local Dev",
         "",
     ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "9999-12-01", "to": "9999-12-31"},  # the last month there is
+        {"timespan": "weeks", "from": "9999-12-20", "to": "9999-12-31"},  # and its last week
+        {"from": "2099-01-01", "to": "2099-02-28"},  # no period of it has begun
+    ],
+)
+def test_a_window_in_the_future_has_no_rows(
+    server: tuple[Server, str, str], params: dict[str, str]
+) -> None:
+    answer = get(server, TRENDS, **params)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"trends": []}
+
+
+def test_years_before_1000_are_written_with_four_digits(server: tuple[Server, str, str]) -> None:
+    answer = get(server, TRENDS, **{"from": "0001-01-01", "to": "0001-01-31"})
+    assert answer.status_code == 200, answer.text
+    [row] = answer.json()["trends"]  # the namespace's, zero-filled: RFC 3339 has four digits
+    assert (row["start"], row["end"]) == ("0001-01-01T00:00:00Z", "0001-01-31T23:59:59Z")

@@ -79,7 +79,11 @@ def trends_window(query: TrendsQuery, today: date) -> list[WindowPeriod]:
     if last - query.first > timedelta(days=MAX_SPAN_DAYS):
         raise TrendsWindowError(f"from and to may be at most {MAX_SPAN_DAYS} days apart")
     kind = query.timespan.kind
-    periods = [p for p in periods_between(kind, query.first, last) if p.start >= query.first]
+    if query.first > today:  # no period of it has ended or begun (nor can it hold data)
+        return []
+    # a period ending after today is no row: never reach past it (nor past 9999-12-31)
+    through = min(last, today)
+    periods = [p for p in periods_between(kind, query.first, through) if p.start >= query.first]
     rows = [WindowPeriod(p, False) for p in periods if p.next_start <= today]
     current = period_of(kind, today)
     if query.current and query.first <= current.start <= last:
