@@ -80,6 +80,36 @@ def test_every_contract_operation_is_served(seed: dict[str, Any], ours: dict[str
     assert missing == []
 
 
+def test_operations_and_schemas_have_the_contracts_names(
+    seed: dict[str, Any], ours: dict[str, Any]
+) -> None:
+    """A client generated from our document has the methods and types of one generated from
+    Docker's."""
+    for path, method in operations(seed):
+        expected = seed["paths"][path][method]["operationId"]
+        assert ours["paths"][our_path(path)][method]["operationId"] == expected, (method, path)
+    assert set(seed["components"]["schemas"]) <= set(ours["components"]["schemas"])
+    # and each route's bodies are the contract's by name
+    for path, method in operations(seed):
+        for status, response in seed["paths"][path][method]["responses"].items():
+            theirs = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if "$ref" in theirs:
+                served = ours["paths"][our_path(path)][method]["responses"][str(status)]
+                mine = served["content"]["application/json"]["schema"]
+                assert mine.get("$ref") == theirs["$ref"], (method, path, status)
+        body = seed["paths"][path][method].get("requestBody")
+        if body is not None:
+            served = ours["paths"][our_path(path)][method]["requestBody"]
+            assert (
+                served["content"]["application/json"]["schema"]
+                == (body["content"]["application/json"]["schema"])
+            ), (method, path)
+    ids = [operation.get("operationId") for item in ours["paths"].values() for operation in
+           item.values()]  # fmt: skip
+    assert len(set(ids)) == len(ids) and all(ids)
+    assert ours["components"]["securitySchemes"]["HubAuth"]["bearerFormat"] == "JWT"
+
+
 def test_parameters_match(seed: dict[str, Any], ours: dict[str, Any]) -> None:
     for path, method in operations(seed):
         theirs = {

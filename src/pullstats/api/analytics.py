@@ -128,6 +128,7 @@ def today_utc() -> date:
 
 @router.get(
     "/",
+    operation_id="getNamespaces",
     response_model=NamespaceData,
     tags=["discovery"],
     summary="Namespaces (and extra repositories) with data that the caller may read",
@@ -177,6 +178,7 @@ def _datasets(which: str) -> list[DatasetModel]:
 
 @router.get(
     "/namespaces",
+    operation_id="getUserNamespaces",
     response_model=list[NamespaceMetadata],
     tags=["discovery"],
     summary="Metadata of every namespace the caller may read",
@@ -197,6 +199,7 @@ async def namespaces(
 
 @router.get(
     "/namespaces/{namespace}",
+    operation_id="getNamespace",
     response_model=NamespaceMetadata,
     responses=NOT_FOUND,
     tags=["discovery"],
@@ -217,6 +220,7 @@ async def namespace(
 
 @router.get(
     "/namespaces/{namespace}/pulls",
+    operation_id="getNamespacePulls",
     response_model=PullData,
     response_model_exclude_none=True,
     responses=NOT_FOUND,
@@ -238,6 +242,7 @@ async def namespace_pulls(
 
 @router.get(
     "/namespaces/{namespace}/repos/{repo:path}/pulls",
+    operation_id="getRepoPulls",
     response_model=PullData,
     response_model_exclude_none=True,
     responses=NOT_FOUND,
@@ -269,6 +274,7 @@ async def repository_pulls(
 
 @router.get(
     "/repos/pulls",
+    operation_id="getManyReposPulls",
     response_model=ReposPullData,
     response_model_exclude_none=True,
     responses={400: {"description": f"More than {MAX_REPOS} repositories."}},

@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -31,6 +32,7 @@ from pullstats.api import (
     trends,
 )
 from pullstats.api.cached_answers import CachedAnswers
+from pullstats.api.contract_names import in_contract_names
 from pullstats.api.head_requests import HeadAsGet
 from pullstats.api.heartbeat import Heartbeat
 from pullstats.api.metrics import (
@@ -153,6 +155,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, invalid_request)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = in_contract_names(generated())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
     app.add_middleware(ingest.DirectIngest)

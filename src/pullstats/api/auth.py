@@ -33,6 +33,7 @@ from pullstats.api.models import (
     LoginError,
     LoginRequest,
     LoginToken,
+    TwoFactorLoginError,
     TwoFactorLoginRequest,
 )
 from pullstats.api.state import AppState, app_state, request_versions
@@ -41,7 +42,10 @@ from pullstats.db.state import CatalogVersions
 
 router = APIRouter(tags=["authentication"])
 _bearer = HTTPBearer(
-    auto_error=False, scheme_name="HubAuth", description="A JWT from POST /v2/users/login."
+    auto_error=False,
+    scheme_name="HubAuth",
+    bearerFormat="JWT",
+    description="A JWT from POST /v2/users/login.",
 )
 
 #: Docker Hub's words: clients recognise the second-factor step by this text.
@@ -57,6 +61,12 @@ _LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "The body could not be read."},
     401: {"model": LoginError, "description": "Authentication failed or second factor required."},
     429: {"model": ErrorDetail, "description": "Too many failed attempts; see Retry-After."},
+}
+_TWO_FACTOR_RESPONSES = _LOGIN_RESPONSES | {
+    401: {
+        "model": TwoFactorLoginError,
+        "description": "The code is wrong or used, or the login token invalid or expired.",
+    }
 }
 
 
@@ -303,6 +313,7 @@ def _answer(result: LoginResult) -> LoginToken | JSONResponse:
 
 @router.post(
     "/v2/users/login",
+    operation_id="PostUsersLogin",
     response_model=LoginToken,
     responses=_LOGIN_RESPONSES,
     summary="Log in with a password or personal access token and get a JWT",
@@ -319,8 +330,9 @@ async def login(
 
 @router.post(
     "/v2/users/2fa-login",
+    operation_id="PostUsers2FALogin",
     response_model=LoginToken,
-    responses=_LOGIN_RESPONSES,
+    responses=_TWO_FACTOR_RESPONSES,
     summary="Complete a login with a TOTP code and get a JWT",
 )
 async def two_factor_login(

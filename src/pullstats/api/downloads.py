@@ -32,6 +32,7 @@ PREFIX = "/downloads/"
 
 @router.get(
     PREFIX + "{file_id}/{file_name}",
+    operation_id="getDownload",
     response_class=FileResponse,
     responses={
         200: {"content": {"application/gzip": {}}, "description": "The gzip CSV part."},

@@ -67,7 +67,10 @@ class WeekData(BaseModel):
 
 class ResponseDataFile(BaseModel):
     url: str = Field(description="Absolute, signed, expiring download URL of one part.")
-    size: int = Field(description="Bytes of the file as served (its Content-Length).")
+    size: int = Field(
+        description="Bytes of the file as served (its Content-Length).",
+        json_schema_extra={"format": "int64"},
+    )
     # pullstats' addition (docs/api.md): a client checks what it downloaded without trusting
     # the transport; Docker Hub's answers lack it, so clients must treat it as optional
     sha256: str | None = Field(

@@ -134,6 +134,7 @@ Call = Annotated[SeriesRequest, Depends(series_request)]
 
 @router.get(
     "/years",
+    operation_id="getNamespaceYears",
     response_model=YearData,
     responses=NOT_FOUND,
     summary="Years that have exported data",
@@ -145,6 +146,7 @@ async def years(namespace: str, call: Call) -> Response:
 
 @router.get(
     "/years/{year}/{timespantype}",
+    operation_id="getNamespaceTimespans",
     response_model=MonthData | WeekData,
     responses={**NOT_FOUND, **INVALID},
     summary="Months or weeks of a year that have exported data",
@@ -156,6 +158,7 @@ async def timespans(namespace: str, year: Year, timespantype: Timespan, call: Ca
 
 @router.get(
     "/years/{year}/{timespantype}/{timespan}",
+    operation_id="getNamespaceTimespanMetadata",
     response_model=MonthModel | WeekModel,
     responses={**NOT_FOUND, **INVALID},
     summary="One exported month or week",
@@ -170,6 +173,7 @@ async def timespan_metadata(
 
 @router.get(
     "/years/{year}/{timespantype}/{timespan}/{dataview}",
+    operation_id="getNamespaceDataByTimespan",
     response_model=ResponseData,
     responses={**NOT_FOUND, **INVALID},
     summary="Signed download links of one view of an exported month or week",
@@ -206,6 +210,7 @@ ReportViewParam = Annotated[ReportView, Path(description="A report dataset's one
 
 @report_router.get(
     "/years",
+    operation_id="getNamespaceDatasetYears",
     response_model=YearData,
     responses={**NOT_FOUND, **INVALID},
     summary="Years that have exported reports of a dataset",
@@ -217,6 +222,7 @@ async def report_years(namespace: str, dataset: ReportParam, call: Call) -> Resp
 
 @report_router.get(
     "/years/{year}/{timespantype}",
+    operation_id="getNamespaceDatasetTimespans",
     response_model=MonthData | WeekData,
     responses={**NOT_FOUND, **INVALID},
     summary="Months or weeks of a year that have exported reports of a dataset",
@@ -230,6 +236,7 @@ async def report_timespans(
 
 @report_router.get(
     "/years/{year}/{timespantype}/{timespan}",
+    operation_id="getNamespaceDatasetTimespanMetadata",
     response_model=MonthModel | WeekModel,
     responses={**NOT_FOUND, **INVALID},
     summary="One month or week that has an exported report of a dataset",
@@ -249,6 +256,7 @@ async def report_timespan_metadata(
 
 @report_router.get(
     "/years/{year}/{timespantype}/{timespan}/{dataview}",
+    operation_id="getNamespaceDatasetDataByTimespan",
     response_model=ResponseData,
     responses={**NOT_FOUND, **INVALID},
     summary="Signed download links of one exported report",

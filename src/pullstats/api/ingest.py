@@ -142,6 +142,7 @@ PATH = "/ingest/v1/registry/events"
 
 @router.post(
     PATH,
+    operation_id="postRegistryEvents",
     response_model=IngestReport,
     responses={
         400: {"model": ErrorDetail, "description": "Not JSON, or not a notification envelope."},

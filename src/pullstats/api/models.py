@@ -22,6 +22,10 @@ class LoginError(BaseModel):
     )
 
 
+class TwoFactorLoginError(BaseModel):
+    detail: str = Field(description="What went wrong.")
+
+
 class TwoFactorLoginRequest(BaseModel):
     login_2fa_token: str = Field(
         max_length=4096, description="The token from the 401 answer of `/v2/users/login`."

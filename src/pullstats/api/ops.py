@@ -18,6 +18,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get(
     "/healthz",
+    operation_id="getHealth",
     response_model=Health,
     responses={503: {"model": Health, "description": "The data dir or the database is unusable."}},
     summary="Whether the data dir and the catalog database are usable",
@@ -53,6 +54,7 @@ def _health(state: AppState) -> Health:
 
 @router.get(
     "/metrics",
+    operation_id="getMetrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},

@@ -153,6 +153,7 @@ async def trends_params(
 
 @router.get(
     "/namespaces/{namespace}/trends",
+    operation_id="getNamespaceTrends",
     response_model=TrendsData,
     response_model_exclude_none=True,
     responses={**NOT_FOUND, **INVALID},
