@@ -50,7 +50,7 @@ def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
 
     again = _imports(data_dir, path, "--namespace", "acme-labs")
     assert f"{path}: core-summary, 6 rows imported" in again
-    assert f"{path}: replaces its import with --namespace acme-lab\n" in again
+    assert f"{path}: replaces its earlier import, which had --namespace acme-lab\n" in again
     process(runtime)
     found = rollups(runtime)
     assert {key[3] for key in found} == {"acme-labs"}  # nothing left under the typo
@@ -78,7 +78,7 @@ def test_another_period_replaces_the_import_that_used_a_wrong_one(
     )
     process(runtime)
     moved = _imports(data_dir, path, "--period", "2026-W03")
-    assert f"{path}: replaces its import with the period 2026-W02\n" in moved
+    assert f"{path}: replaces its earlier import, which had the period 2026-W02\n" in moved
     process(runtime)
     weeks = {
         (start, level): counts

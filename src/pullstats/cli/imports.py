@@ -111,7 +111,7 @@ def _show(report: FileReport) -> None:
         err.print(f"{name}: columns not imported: {shown}", markup=False)
     if report.replaced is not None:
         earlier = _given(report.replaced) or "the file's own namespace"
-        out.print(f"{name}: replaces its import with {earlier}", markup=False)
+        out.print(f"{name}: replaces its earlier import, which had {earlier}", markup=False)
     if report.namespace_unused:
         err.print(
             f"{name}: --namespace not used: the file's Namespace column names its namespaces",
