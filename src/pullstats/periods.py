@@ -100,6 +100,9 @@ class Period:
     def following(self) -> Period:
         return Period(self.kind, self.next_start)
 
+    def preceding(self) -> Period:
+        return period_of(self.kind, self.start - timedelta(days=1))
+
     def is_closed(self, now: datetime, grace: timedelta) -> bool:
         return now >= self.end_instant + grace
 

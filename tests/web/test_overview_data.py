@@ -154,6 +154,18 @@ def test_weeks_split_the_same_pulls(processed: Runtime) -> None:
     assert ov.headlines[0].value == 5
 
 
+def test_weeks_are_compared_with_as_many_weeks_before(runtime: Runtime) -> None:
+    """Dec and Jan hold nine Mondays (Dec 1 to Jan 26): the headlines compare them with the
+    nine weeks before, Mon Sep 29 to Sun Nov 30, whichever month each Monday is in."""
+    early = request(10, t("2025-10-01"), "GET", "acme/api", C, "0.8")  # in the week of Sep 29
+    view = View("acme", timespan=Timespan.WEEKS, period=RelativePeriod.LAST_2_MONTHS)
+    with acme_with(runtime, [*EVENTS, early]).sessions() as session:
+        ov = overview(session, VIEWER, view, TODAY)
+    assert ov.compared_with == "9 weeks"
+    heads = {h.label: (h.value, h.previous) for h in ov.headlines}
+    assert heads["Pulls"] == (5, 2)  # Nov 10 and Oct 1 before
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

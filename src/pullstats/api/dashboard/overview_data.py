@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from pullstats.api.viewer import Viewer
 from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
 from pullstats.db.models import PullRollup
-from pullstats.periods import last_complete_months
+from pullstats.periods import Period
 from pullstats.rollups.range_totals import (
     DIMENSIONS,
     PeriodCounts,
@@ -199,6 +199,8 @@ class Overview:
     has_data: bool = False
     #: what leaving clients out could not change (shown beside the figures)
     caveats: list[str] = field(default_factory=list)
+    #: the range the headline figures are compared with: ``9 weeks`` before the complete ones
+    compared_with: str = ""
 
 
 def repositories(session: Session, viewer: Viewer, namespace: str) -> list[str]:
@@ -219,8 +221,7 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
     periods = window(query, today)
     lines = _lines(session, viewer, view, query, today)
     complete = [wp.period.start for wp in periods if not wp.partial]
-    first, _ = last_complete_months(today, view.period.months)
-    previous = [wp.period.start for wp in window(SeriesQuery(view.timespan, view.period), first)]
+    previous = [period.start for period in _before([wp.period for wp in periods if not wp.partial])]
     kind = view.timespan.kind
     keys = view.keys
     now = period_counts(session, keys, kind, complete)
@@ -262,12 +263,24 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
         periods=periods,
         lines=lines,
         headlines=_headlines(view, now, before, len(complete), len(previous)),
+        compared_with=f"{len(previous)} {view.timespan.kind.value}s" if previous else "",
         top_tags=top_references(session, keys, kind, complete, digests=False, limit=TOP),
         top_digests=top_references(session, keys, kind, complete, digests=True, limit=TOP),
         breakdowns=breakdowns,
         has_data=any(point.value for line in lines for point in line.points) or bool(now),
         caveats=caveats,
     )
+
+
+def _before(periods: list[Period]) -> list[Period]:
+    """As many periods as ``periods`` (consecutive, oldest first), just before them: the
+    headlines compare like with like (9 weeks with 9 weeks, whichever months hold them)."""
+    if not periods:
+        return []
+    earlier = [periods[0].preceding()]
+    while len(earlier) < len(periods):
+        earlier.append(earlier[-1].preceding())
+    return earlier[::-1]
 
 
 def _with_users(
