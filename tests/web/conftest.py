@@ -11,8 +11,9 @@ The installation (:data:`USERS`): namespaces ``acme`` (repositories ``api`` and
 (``shared``, ``private``); pulls in ISO week 2020-W53, in the last complete month and today.
 Users, all made through the account service: ``alice`` (member of acme and beta), ``bob``
 (member of nothing), ``carol`` (acme, TOTP on), ``dave`` (beta, a personal access token),
-``erin`` (partner), ``trent`` (acme), whose account the throttling test locks, and ``frank``
-(acme) and ``grace`` (beta), whose accounts the account-page tests change.
+``erin`` (partner), ``trent`` (acme), whose account the throttling test locks, ``frank``
+(acme) and ``grace`` (beta), whose accounts the account-page tests change, and ``oscar``
+(acme), whose account the account page's throttling test locks.
 
 ``signed_in_page(user)`` signs in through the real ``/signin`` form (and its TOTP step for
 ``carol``) in a fresh browser context and returns the page on ``/``; every page records the
@@ -58,6 +59,7 @@ USERS: dict[str, tuple[tuple[str, ...], str]] = {
     "trent": (("acme",), "trent saffron glacier hollow"),
     "frank": (("acme",), "frank mosaic tundra lilac"),
     "grace": (("beta",), "grace ember falcon ripple"),
+    "oscar": (("acme",), "oscar lagoon pepper ribbon"),
 }
 #: failed logins allowed per account on the test server: the throttling test reaches it fast
 ATTEMPTS_PER_ACCOUNT = 3

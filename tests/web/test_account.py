@@ -10,6 +10,7 @@ import pyotp
 import pytest
 
 from tests.web.conftest import (
+    ATTEMPTS_PER_ACCOUNT,
     NewPage,
     SignedInPage,
     Web,
@@ -72,6 +73,29 @@ def test_changing_the_password_ends_the_other_sessions(
     assert _api_login(web, "frank", old_password).status_code == 401
     assert _api_login(web, "frank", new).status_code == 200
     assert outside_requests(here) == []
+
+
+def test_the_current_password_is_guessed_no_more_than_at_sign_in(
+    web: Web, signed_in_page: SignedInPage
+) -> None:
+    """A session (a borrowed laptop, a stolen cookie) cannot try password after password on
+    the account page: its wrong ones count where the sign-in's do."""
+    oscar = web.users["oscar"]
+    page = signed_in_page("oscar", next_path="/account")
+
+    def change(current: str) -> str:
+        page.get_by_label("Current password").fill(current)
+        page.get_by_label("New password", exact=True).fill("oscar marble cactus harbor")
+        page.get_by_label("New password again").fill("oscar marble cactus harbor")
+        page.get_by_role("button", name="Change password").click()
+        return str(page.get_by_role("alert").inner_text())
+
+    for attempt in range(ATTEMPTS_PER_ACCOUNT):
+        assert change(f"guess {attempt}") == "The current password is wrong."
+    refused = change(oscar.password)  # right, too late
+    assert re.fullmatch(r"Too many wrong attempts\. Try again in \d+ seconds\.", refused)
+    assert _api_login(web, "oscar", oscar.password).status_code == 429  # one limiter
+    assert _api_login(web, "oscar", "oscar marble cactus harbor").status_code == 429
 
 
 def test_two_factor_enrolment_with_the_qr_code_then_off_again(

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from pullstats.accounts import jwt_tokens, service, tokens, totp
 from pullstats.accounts.errors import AccountError
 from pullstats.accounts.passwords import verify_password
+from pullstats.api.auth import client_address, login_limiter
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import (
     SESSION_AUDIENCE,
@@ -116,6 +117,27 @@ def answer_page(
     return render(request, "account.html", status_code=status_code, **values)
 
 
+class _Guess:
+    """A form that checks the password (or a code) of a signed-in account: counted by the
+    login limiter as a sign-in is, so a session cannot guess the password the sign-in page
+    would stop guessing after PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT."""
+
+    def __init__(self, request: Request, state: AppState, viewer: Viewer) -> None:
+        self.request, self.state, self.viewer = request, state, viewer
+        self.limiter = login_limiter(request, state)
+        self.ip = client_address(request, state)
+        self.wait = self.limiter.attempt(viewer.name, self.ip)  # counted until it is right
+
+    def right(self) -> None:
+        self.limiter.succeeded(self.viewer.name, self.ip)
+
+    async def refused(self, section: str) -> Response:
+        problem = f"Too many wrong attempts. Try again in {self.wait} seconds."
+        return await run_in_threadpool(
+            answer_page, self.request, self.state, self.viewer, 429, error=problem, section=section
+        )
+
+
 def back_to_account(done: str) -> RedirectResponse:
     return RedirectResponse(f"{PATH}?done={done}", status_code=303)
 
@@ -142,6 +164,9 @@ async def change_password(
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="password"
         )
+    guess = _Guess(request, state, viewer)
+    if guess.wait:
+        return await guess.refused("password")
 
     def change() -> int | str | None:
         try:
@@ -151,6 +176,8 @@ async def change_password(
             return str(error)
 
     outcome = await state.password_check(change)  # argon2, twice: in the bounded pool
+    if outcome is not None:  # the current password was right (a refused new one is no guess)
+        guess.right()
     if outcome is None or isinstance(outcome, str):
         problem = (
             "The current password is wrong."
@@ -237,6 +264,9 @@ async def disable_two_factor(
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)
+    guess = _Guess(request, state, viewer)
+    if guess.wait:
+        return await guess.refused("two-factor")
 
     def disable() -> str | None:
         with state.runtime.sessions.begin() as session:
@@ -251,6 +281,8 @@ async def disable_two_factor(
         return None
 
     problem = await state.password_check(disable)  # argon2
+    if problem is None or problem == "Two-factor authentication is not on.":
+        guess.right()
     if problem is not None:
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="two-factor"
