@@ -197,13 +197,40 @@ def test_cross_site_form_posts_are_refused(web: Web) -> None:
             "/account/tokens", data=form, headers={"Origin": "http://evil.example"}
         )
         no_origin = client.post("/account/tokens", data=form, headers={"Origin": "null"})
+        # of this site, but not of this session: the account page again, nothing done
         no_token = client.post("/account/tokens", data={"label": "forged"})
-        refusals = [forged, no_origin, no_token]
         after = client.get("/account")
-    for answer in refusals:
+    for answer in (forged, no_origin):
         assert answer.status_code == 403
         assert answer.json()["detail"].startswith("cross-site form refused")
+    assert (no_token.status_code, no_token.headers["location"]) == (303, "/account?stale")
     assert "forged" not in after.text
+
+
+def test_pages_of_an_earlier_session_in_another_tab(web: Web, new_page: NewPage) -> None:
+    """Two tabs of one browser: whatever one does to the session, the other's forms work or
+    say what happened, never a bare 403."""
+    erin = web.users["erin"]
+    first = new_page()
+    first.goto("/signin")
+    second = first.context.new_page()
+    second.goto("/signin")
+    sign_in(first, erin)  # the second tab's sign-in form is older than this session
+    sign_in(second, erin)
+    assert second.url == f"{web.url}/", second.url
+    second.goto("/account")
+    first.get_by_role("button", name="Sign out").click()  # then in again: a new session
+    sign_in(first, erin)
+    second.get_by_label("Label").fill("made in a stale tab")
+    second.get_by_role("button", name="Create token").click()
+    assert second.url == f"{web.url}/account?stale"
+    assert second.get_by_role("alert").inner_text().startswith("That form was on a page of an")
+    assert "made in a stale tab" not in second.content()
+    first.goto("/account")  # now the first tab is the stale one: its sign-out still works
+    second.get_by_role("button", name="Sign out").click()
+    first.get_by_role("button", name="Sign out").click()
+    assert "/signin" in first.url
+    assert "pullstats_session" not in {c["name"] for c in first.context.cookies()}
 
 
 def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:

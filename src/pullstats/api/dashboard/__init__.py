@@ -17,6 +17,7 @@ from pullstats.api.dashboard import (
     overview,
     signin,
 )
+from pullstats.api.dashboard.forms import StaleForm
 from pullstats.api.dashboard.session import SignInRequired, sign_in_again
 
 __all__ = ["install", "router"]
@@ -31,7 +32,8 @@ router.include_router(account_tokens.router)
 
 
 def install(app: FastAPI) -> None:
-    """Serve the dashboard on ``app``: its pages, and ``303`` to sign-in for a page that needs
-    a session it does not have."""
+    """Serve the dashboard on ``app``: its pages, ``303`` to sign-in for a page that needs a
+    session it does not have, and to the account page for a form of an earlier session."""
     app.add_exception_handler(SignInRequired, sign_in_again)
+    app.add_exception_handler(StaleForm, account.form_of_an_earlier_session)
     app.include_router(router)

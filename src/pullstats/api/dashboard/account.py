@@ -108,7 +108,7 @@ def answer_page(
         "scopes": tokens.SCOPES,
         "enrolment": _enrolment(viewer.name, pending) if pending else None,
         "done": DONE.get(request.query_params.get("done", "")),
-        "error": None,
+        "error": STALE if "stale" in request.query_params else None,
         "new_token": None,
         "section": None,
         "token_session": signed_in_with_token(request),
@@ -136,6 +136,18 @@ class _Guess:
         return await run_in_threadpool(
             answer_page, self.request, self.state, self.viewer, 429, error=problem, section=section
         )
+
+
+#: The account page shown again for a form of an earlier session (forms.StaleForm).
+STALE = (
+    "That form was on a page of an earlier session: you signed in again or changed the "
+    "password in another tab or window. Nothing was changed; use the form below."
+)
+
+
+def form_of_an_earlier_session(request: Request, error: Exception) -> Response:
+    """A form whose session changed since its page was shown: the page again, up to date."""
+    return RedirectResponse(f"{PATH}?stale", status_code=303)
 
 
 def back_to_account(done: str) -> RedirectResponse:

@@ -2,8 +2,11 @@
 
 CSRF protection is SameSite=Strict on the session cookie, plus two checks here: the request's
 ``Origin`` (or, when a browser sends none, its ``Referer``) must be this site's own origin, and
-a signed-in form must carry the ``csrf_token`` bound to the session (``session.py``). Either
-failing is ``403`` with a message (docs/accounts.md). Forms are URL-encoded, read whole up to
+a signed-in account form must carry the ``csrf_token`` bound to the session (``session.py``).
+A foreign origin is ``403`` with a message (docs/accounts.md); a token of another session is
+:class:`StaleForm`, a page of an earlier session (another tab signed in again), which the
+account page answers by showing itself again. Signing in and out check the origin alone: their
+pages may well be older than the session. Forms are URL-encoded, read whole up to
 :data:`MAX_FORM_BYTES` (no multipart: the dashboard uploads nothing).
 """
 
@@ -18,6 +21,11 @@ from pullstats.api.dashboard.session import SESSION_COOKIE, csrf_token
 
 MAX_FORM_BYTES = 16 * 1024
 CROSS_SITE = "cross-site form refused: submit the form from this site's own pages"
+
+
+class StaleForm(HTTPException):
+    """A form of this site whose ``csrf_token`` is not the session's: its page was made for an
+    earlier session (or by another site that got past the origin check)."""
 
 
 def _origin_of(url: str) -> str | None:
@@ -45,8 +53,9 @@ def check_same_origin(request: Request) -> None:
         raise HTTPException(403, detail=CROSS_SITE)
 
 
-async def posted_form(request: Request) -> dict[str, str]:
-    """The form's fields (the first value of each), after the checks above."""
+async def posted_form(request: Request, *, session_bound: bool = True) -> dict[str, str]:
+    """The form's fields (the first value of each), after the checks above (the session's
+    ``csrf_token`` only if ``session_bound``)."""
     check_same_origin(request)
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
@@ -63,8 +72,8 @@ async def posted_form(request: Request) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, value in parse_qsl(text, keep_blank_values=True):
         fields.setdefault(name, value)
-    if request.cookies.get(SESSION_COOKIE):
+    if session_bound and request.cookies.get(SESSION_COOKIE):
         expected = csrf_token(request)
         if not hmac.compare_digest(fields.get("csrf_token", "").encode(), expected.encode()):
-            raise HTTPException(403, detail=CROSS_SITE + " (its csrf_token is missing or stale)")
+            raise StaleForm(403, detail=CROSS_SITE + " (its csrf_token is missing or stale)")
     return fields

@@ -103,7 +103,7 @@ async def signin(
     state: Annotated[AppState, Depends(app_state)],
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> Response:
-    form = await posted_form(request)
+    form = await posted_form(request, session_bound=False)
     next_path = safe_next(form.get("next"))
     username, secret = form.get("username", "").strip(), form.get("secret", "")
     if not username or not secret:
@@ -144,7 +144,7 @@ async def two_factor(
     state: Annotated[AppState, Depends(app_state)],
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
 ) -> Response:
-    form = await posted_form(request)
+    form = await posted_form(request, session_bound=False)
     next_path = safe_next(form.get("next"))
     pending = request.cookies.get(TWO_FACTOR_COOKIE)
     if not pending:
@@ -174,7 +174,8 @@ async def two_factor(
 
 @router.post("/signout")
 async def signout(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
-    await posted_form(request)  # with a session, its csrf_token: no other site signs anyone out
+    # the origin is checked: no other site signs anyone out; a tab older than the session may
+    await posted_form(request, session_bound=False)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
