@@ -197,3 +197,15 @@ def test_a_token_session_cannot_manage_the_account(web: Web, new_page: NewPage) 
     for answer in (made, enrol):
         assert answer.status_code == 403
         assert answer.json()["detail"].startswith("signed in with a personal access token")
+
+
+def test_a_forms_address_opened_as_a_page_is_the_account_page(web: Web) -> None:
+    """The address bar keeps /account/tokens after a token is made: reopened, it was a 405."""
+    with session_client(web, "alice") as client:
+        for path in ("/account/tokens", "/account/password", "/account/2fa/confirm"):
+            answer = client.get(path)
+            assert (answer.status_code, answer.headers["location"]) == (303, "/account"), path
+        assert client.get("/account").status_code == 200  # still signed in
+        signout = client.get("/signout")
+        assert (signout.status_code, signout.headers["location"]) == (303, "/")
+        assert client.get("/account").status_code == 200  # a GET signs no one out

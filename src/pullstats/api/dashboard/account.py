@@ -163,6 +163,13 @@ def account_page(
     return answer_page(request, state, viewer)
 
 
+@router.get(f"{PATH}/{{form:path}}")
+def form_address(form: str) -> RedirectResponse:
+    """A form's address opened as a page (left in the address bar by a post, then reopened or
+    bookmarked): the account page, where the form is."""
+    return RedirectResponse(PATH, status_code=303)
+
+
 @router.post(f"{PATH}/password")
 async def change_password(
     request: Request,

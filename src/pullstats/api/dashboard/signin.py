@@ -172,6 +172,13 @@ async def two_factor(
     return response
 
 
+@router.get("/signout")
+async def signout_address() -> Response:
+    """``/signout`` opened as a page: the overview (signing out takes the button's POST, so no
+    link of another site signs anyone out)."""
+    return RedirectResponse("/", status_code=303)
+
+
 @router.post("/signout")
 async def signout(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
     # the origin is checked: no other site signs anyone out; a tab older than the session may
