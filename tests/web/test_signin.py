@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,16 @@ def test_an_expired_session_signs_in_again_and_comes_back(
     assert page.get_by_role("status").inner_text().startswith("Your session has ended.")
     sign_in(page, web.users["alice"])
     assert page.url == f"{web.url}/exports?namespace=beta&year=2026"
+
+
+def test_the_session_cookie_outlives_its_token_to_say_it_ended(
+    signed_in_page: SignedInPage,
+) -> None:
+    """Kept only as long as the token (an hour), the cookie would be gone when the token
+    expires, and the page would ask to sign in without saying the session ended."""
+    page = signed_in_page("alice")
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "pullstats_session"]
+    assert cookie["expires"] - time.time() > 3600 + 23 * 3600  # the token's hour, and a day
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import HTTPException, Request
@@ -138,12 +139,17 @@ def over_tls(request: Request) -> bool:
     return request.url.scheme == "https" or public.lower().startswith("https:")
 
 
+#: How long the browser keeps a session's cookie past its token's expiry: a page asked for
+#: then meets the expired token and says the session ended (the cookie gone, it could not).
+COOKIE_OUTLIVES_TOKEN = timedelta(days=1)
+
+
 def set_session(request: Request, response: Response, token: str) -> None:
     ttl = request.app.state.pullstats.runtime.settings.jwt_ttl
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=int(ttl.total_seconds()),
+        max_age=int((ttl + COOKIE_OUTLIVES_TOKEN).total_seconds()),
         path="/",
         secure=over_tls(request),
         httponly=True,
