@@ -82,13 +82,14 @@ def _signed_in(request: Request, token: str, next_path: str) -> Response:
     return response
 
 
-def _refused(request: Request, result: LoginResult, next_path: str) -> Response:
+def _refused(request: Request, result: LoginResult, next_path: str, username: str = "") -> Response:
+    """The sign-in form again, saying why, with the user name typed (only the secret again)."""
     if result.wait:
-        response = _form(request, next_path, _throttled(result.wait), 429)
+        response = _form(request, next_path, _throttled(result.wait), 429, username=username)
         response.headers["Retry-After"] = str(result.wait)
         return response
     message = WRONG_SECRET if result.problem == BAD_CREDENTIALS else STALE_STEP
-    return _form(request, next_path, message, 401)
+    return _form(request, next_path, message, 401, username=username)
 
 
 @router.get(SIGNIN_PATH)
@@ -107,13 +108,14 @@ async def signin(
     next_path = safe_next(form.get("next"))
     username, secret = form.get("username", "").strip(), form.get("secret", "")
     if not username or not secret:
-        return _form(request, next_path, "Enter your user name and a password or token.", 400)
+        problem = "Enter your user name and a password or token."
+        return _form(request, next_path, problem, 400, username=username)
     ip = client_address(request, state)
     result = await start_login(state, limiter, ip, username, secret, audience=SESSION_AUDIENCE)
     if result.token is not None:
         return _signed_in(request, result.token, next_path)
     if result.two_factor_token is None:
-        return _refused(request, result, next_path)
+        return _refused(request, result, next_path, username)
     response = RedirectResponse(
         f"{SIGNIN_PATH}/2fa?next={quote(next_path, safe='')}", status_code=303
     )
