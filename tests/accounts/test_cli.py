@@ -83,7 +83,7 @@ def test_labels_that_would_break_a_listing_are_refused(
         return cli_outcome(data_dir, database_url, *args, stdin=stdin)
 
     assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD)[0] == 0
-    control = "must not hold a control character (a newline, a tab, …)"
+    control = "must not hold a control character (a newline, a tab, a change of text direction, …)"
     for args, message in [
         (("tokens", "create", "alice", "--label", "ci\nforged-row"), f"a token label {control}"),
         (("tokens", "create", "alice", "--label", "  "), "a token label must be 1 to 128"),
@@ -132,6 +132,8 @@ def test_a_label_holds_no_control_character_or_line_separator() -> None:
     from pullstats.accounts.service import checked_label
 
     assert checked_label("  CI — nightly ✓ ", "a label") == "CI — nightly ✓"
-    for text in ("a\x00b", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b", "a\rb"):
+    assert checked_label("deploy 🚀‍🔥 ✓", "a label") == "deploy 🚀‍🔥 ✓"  # a joiner is no control
+    for text in ("a\x00b", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b", "a\rb", "abc\u202edcba.exe",
+                 "a\u2066b", "a\u200fb"):  # fmt: skip
         with pytest.raises(InvalidValue, match="must not hold a control character"):
             checked_label(text, "a label")

@@ -235,17 +235,27 @@ def extra_repos(session: Session, namespace: str) -> list[str]:
 #: Unicode categories a label may not hold: control characters (a newline would forge a row
 #: of ``tokens list``), and line and paragraph separators.
 _NOT_IN_LABELS = {"Cc", "Zl", "Zp"}
+#: Nor the marks and overrides of text direction, which show a label other than it is
+#: (``abc`` U+202E ``dcba.exe`` reads "abcexe.abcd").
+_DIRECTION_MARKS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def checked_label(text: str, what: str) -> str:
     """``text`` without surrounding spaces, as a label shown in lists and tables; refused
     (:class:`InvalidValue`, naming ``what``) unless 1 to 128 characters, none of them a control
-    character or a line separator."""
+    character, a line separator or a mark of text direction."""
     label = text.strip()
     if not label or len(label) > 128:
-        raise InvalidValue(f"{what} must be 1 to 128 characters")
-    if any(unicodedata.category(char) in _NOT_IN_LABELS for char in label):
-        raise InvalidValue(f"{what} must not hold a control character (a newline, a tab, …)")
+        raise InvalidValue(f"{what} must be 1 to 128 characters, not only spaces")
+    if any(
+        unicodedata.category(char) in _NOT_IN_LABELS or char in _DIRECTION_MARKS for char in label
+    ):
+        raise InvalidValue(
+            f"{what} must not hold a control character (a newline, a tab, a change of text "
+            "direction, …)"
+        )
     return label
 
 

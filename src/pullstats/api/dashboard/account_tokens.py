@@ -57,7 +57,8 @@ async def create_token(
     try:
         secret = await run_in_threadpool(create)
     except _Refused as refused:
-        problem = f"{refused}."
+        text = str(refused)
+        problem = f"{text[:1].upper()}{text[1:]}."
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="tokens"
         )
