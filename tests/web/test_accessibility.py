@@ -1,5 +1,6 @@
 """axe-core (through axe-playwright-python) finds no serious or critical violation on the
-sign-in, account and exports pages, at desktop width and at 375 px; screenshots of each."""
+sign-in, overview, account and exports pages, at desktop width and at 375 px (the overview at
+360 px too, where its snippets and tables scroll); screenshots of each."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from pullstats.accounts import service
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
     NewPage,
     SignedInPage,
     Web,
+    WebUser,
     outside_requests,
     screenshot,
 )
@@ -21,6 +24,26 @@ from tests.web.conftest import (
 pytestmark = pytest.mark.xdist_group("web")
 
 SEVERE = {"serious", "critical"}
+NARROW = {"width": 360, "height": 740}
+#: a member of one namespace, "hollow", that has no data: the overview shows config.yml
+HOLLOW = WebUser("hana", "hana lichen barrow quince", ("hollow",))
+
+
+@pytest.fixture(scope="module")
+def hollow(web: Web) -> WebUser:
+    """HOLLOW, made once for this module (made here, not in the harness: no other test needs
+    a namespace without data)."""
+    if HOLLOW.name not in web.users:
+        runtime = web.runtime()
+        try:
+            with runtime.sessions.begin() as session:
+                service.create_namespace(session, "hollow")
+                service.create_user(session, HOLLOW.name, HOLLOW.password)
+                service.add_member(session, "hollow", HOLLOW.name, "member")
+        finally:
+            runtime.close()
+        web.users[HOLLOW.name] = HOLLOW
+    return HOLLOW
 
 
 def _severe_violations(page: Any) -> list[str]:
@@ -66,4 +89,36 @@ def test_signed_in_pages(
     assert width <= viewport["width"]
     name = path.strip("/").split("?")[0] + ("-empty" if user == "bob" else "")
     screenshot(page, tmp_path, f"{name}-{viewport['width']}")
+    assert outside_requests(page) == []
+
+
+#: (user, path): the overview's states, each with its own scrollable parts
+OVERVIEW_STATES = {
+    "acme": ("alice", "/"),
+    # every repository selected: the table under the chart has a column each and scrolls
+    "all-repos": (
+        "alice",
+        "/?namespace=acme&repo=acme%2Fapi&repo=acme%2Ftools%2Fcli&repo=partner%2Fshared",
+    ),
+    "no-namespace": ("bob", "/"),  # the `pullstats members add` hint
+    "no-data": ("hana", "/"),  # the config.yml snippet
+}
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE, NARROW], ids=["1280px", "375px", "360px"])
+@pytest.mark.parametrize("state", list(OVERVIEW_STATES))
+def test_overview_page(
+    web: Web,
+    hollow: WebUser,
+    signed_in_page: SignedInPage,
+    viewport: dict[str, int],
+    state: str,
+    tmp_path: Path,
+) -> None:
+    user, path = OVERVIEW_STATES[state]
+    page = signed_in_page(user, viewport=viewport, next_path=path)
+    assert _severe_violations(page) == []
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport["width"]
+    screenshot(page, tmp_path, f"overview-{state}-{viewport['width']}")
     assert outside_requests(page) == []
