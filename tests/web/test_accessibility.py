@@ -122,3 +122,36 @@ def test_overview_page(
     assert width <= viewport["width"]
     screenshot(page, tmp_path, f"overview-{state}-{viewport['width']}")
     assert outside_requests(page) == []
+
+
+def test_choosing_a_year_by_keyboard_waits_for_enter(signed_in_page: SignedInPage) -> None:
+    """WCAG 3.2.2: arrowing through the year select changes the setting only; Enter (or the
+    form's button) shows that year, and focus comes back to the select on the new page."""
+    page = signed_in_page("alice", next_path="/exports?namespace=acme")
+    start = page.url
+    loads: list[str] = []
+    page.on("load", lambda _: loads.append(page.url))
+    year = page.get_by_label("Year")
+    before = year.input_value()
+    year.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(750)  # a navigation the change started would have begun by now
+    chosen = year.input_value()
+    assert chosen != before
+    assert (page.url, loads) == (start, [])
+    assert page.evaluate("() => document.activeElement.id") == "year"
+
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/exports?namespace=acme&year={chosen}")
+    page.wait_for_load_state()
+    assert page.get_by_label("Year").input_value() == chosen
+    assert page.evaluate("() => document.activeElement.id") == "year"  # where the user was
+
+    page.keyboard.press("ArrowUp")  # back to the newest year, then the form's button
+    page.wait_for_timeout(750)
+    assert page.url.endswith(f"year={chosen}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Filter"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/exports?namespace=acme&year={before}")
+    assert outside_requests(page) == []
