@@ -2,18 +2,25 @@
 the viewport (nothing scrolls sideways but the tables and snippets meant to), and the controls
 keep their natural size.
 
-Uses the harness of ``tests/web/conftest.py``, plus ``lena`` (acme), made here, whose one
-personal access token has a label of the longest length the form takes (128 characters).
+Uses the harness of ``tests/web/conftest.py``, plus two users made here: ``lena`` (acme), whose
+one personal access token has a label of the longest length the form takes (128 characters),
+and ``cora``, of a namespace ``crowd`` with more repositories than the chart draws points for
+(its rollups are written straight into the catalog: only their count matters here).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from pullstats.accounts import service, tokens
+from pullstats.api.dashboard.charts import MAX_POINT_SERIES
+from pullstats.db.models import PullRollup
+from pullstats.periods import last_complete_months
 from tests.web.conftest import (
     PHONE,
     SignedInPage,
@@ -29,6 +36,10 @@ WIDE_PHONE = {"width": 414, "height": 896}
 #: the longest label the token form takes (its input's maxlength), with no place to break
 LONG_LABEL = "build-" + "x" * 122
 LENA = WebUser("lena", "lena juniper shoal pewter", ("acme",))
+NARROW = {"width": 360, "height": 740}
+CORA = WebUser("cora", "cora bramble lantern fjord", ("crowd",))
+#: more than the chart draws points for: one column per period, whose tooltip is long
+CROWD = [f"crowd/service-with-a-rather-long-name-{n:02d}" for n in range(MAX_POINT_SERIES + 2)]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +56,38 @@ def lena(web: Web) -> WebUser:
             runtime.close()
         web.users[LENA.name] = LENA
     return LENA
+
+
+@pytest.fixture(scope="module")
+def cora(web: Web) -> WebUser:
+    """CORA and her namespace of many repositories, made once for this module."""
+    if CORA.name not in web.users:
+        month = last_complete_months(datetime.now(UTC).date(), 1)[0]
+        runtime = web.runtime()
+        try:
+            with runtime.sessions.begin() as session:
+                service.create_namespace(session, "crowd")
+                service.create_user(session, CORA.name, CORA.password)
+                service.add_member(session, "crowd", CORA.name, "member")
+                for n, name in enumerate(CROWD):
+                    session.add(
+                        PullRollup(
+                            period_kind="month",
+                            period_start=month,
+                            level="repository",
+                            namespace="crowd",
+                            repository=name.partition("/")[2],
+                            reference="",
+                            pull_by_tag=1000 + n,
+                            pull_by_digest=0,
+                            version_check=0,
+                            unique_ip_count=1,
+                        )
+                    )
+        finally:
+            runtime.close()
+        web.users[CORA.name] = CORA
+    return CORA
 
 
 def _document_width(page: Any) -> int:
@@ -70,4 +113,27 @@ def test_no_page_is_wider_than_a_phone(
         assert page.get_by_role("row", name=LONG_LABEL).count() == 1
     assert _document_width(page) <= viewport["width"]
     screenshot(page, tmp_path, f"{path.strip('/').split('?')[0] or 'overview'}-{viewport['width']}")
+    assert outside_requests(page) == []
+
+
+@pytest.mark.parametrize("viewport", [NARROW, PHONE], ids=["360px", "375px"])
+def test_a_column_tooltip_wraps_inside_the_screen(
+    web: Web, cora: WebUser, signed_in_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
+) -> None:
+    repos = "&".join(f"repo={quote(name, safe='')}" for name in CROWD)
+    page = signed_in_page(cora.name, viewport=viewport, next_path=f"/?namespace=crowd&{repos}")
+    columns = page.locator(".chart-points .col")
+    assert columns.count() == 13  # 12 months and the current one
+    tooltip = page.locator("#tooltip")
+    for column in (columns.last, columns.first, columns.nth(6), columns.last):
+        column.focus()
+        label = column.get_attribute("aria-label")
+        assert label and len(label) > 200  # five long names and their values
+        assert tooltip.inner_text() == label
+        box = tooltip.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+        assert box["height"] > 40, box  # wrapped onto several lines
+        assert _document_width(page) <= viewport["width"]
+    screenshot(page, tmp_path, f"column-tooltip-{viewport['width']}")
     assert outside_requests(page) == []
