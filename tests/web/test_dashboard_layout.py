@@ -137,3 +137,42 @@ def test_a_column_tooltip_wraps_inside_the_screen(
         assert _document_width(page) <= viewport["width"]
     screenshot(page, tmp_path, f"column-tooltip-{viewport['width']}")
     assert outside_requests(page) == []
+
+
+#: the boxes of the TOTP key (#totp-secret) and of the text before it on its line
+_SECRET_BOXES = """() => {
+  const code = document.getElementById("totp-secret");
+  const range = document.createRange();
+  range.setStart(code.parentElement, 0);
+  range.setEndBefore(code);
+  const box = (r) => ({left: r.left, top: r.top, right: r.right, bottom: r.bottom});
+  return {
+    code: Array.from(code.getClientRects()).map(box),
+    text: Array.from(range.getClientRects()).map(box),
+    paragraph: box(code.parentElement.getBoundingClientRect()),
+  };
+}"""
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and (
+        min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5
+    )
+
+
+@pytest.mark.parametrize("viewport", [NARROW, PHONE], ids=["360px", "375px"])
+def test_the_totp_key_is_one_box_clear_of_the_text(
+    lena: WebUser, signed_in_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
+) -> None:
+    page = signed_in_page(lena.name, viewport=viewport, next_path="/account")
+    page.get_by_role("button", name="Set up two-factor authentication").click()
+    page.wait_for_load_state()  # an enrolment only: two-factor stays off until confirmed
+    boxes = page.evaluate(_SECRET_BOXES)
+    assert len(boxes["code"]) == 1, boxes  # not split over two lines into two boxes
+    code = boxes["code"][0]
+    assert not any(_overlap(code, text) for text in boxes["text"]), boxes
+    assert boxes["paragraph"]["left"] <= code["left"], boxes
+    assert code["right"] <= boxes["paragraph"]["right"], boxes
+    assert _document_width(page) <= viewport["width"]
+    page.locator("#totp-secret").scroll_into_view_if_needed()
+    screenshot(page, tmp_path, f"totp-key-{viewport['width']}")
