@@ -176,3 +176,18 @@ def test_the_totp_key_is_one_box_clear_of_the_text(
     assert _document_width(page) <= viewport["width"]
     page.locator("#totp-secret").scroll_into_view_if_needed()
     screenshot(page, tmp_path, f"totp-key-{viewport['width']}")
+
+
+def test_checkboxes_in_a_form_keep_their_size(
+    lena: WebUser, signed_in_page: SignedInPage, tmp_path: Path
+) -> None:
+    page = signed_in_page(lena.name, viewport=NARROW, next_path="/account")
+    scope = page.get_by_role("checkbox", name="analytics:read")
+    box = scope.bounding_box()
+    assert box is not None and box["width"] <= 24, box  # a checkbox, not a 264-px bar
+    label = page.locator("#tokens fieldset label").first.bounding_box()
+    assert label is not None and label["height"] < 40, label  # box and name on one line
+    field = page.get_by_label("Label").bounding_box()
+    assert field is not None and field["width"] > 200, field  # text fields still fill the form
+    page.locator("#tokens fieldset").scroll_into_view_if_needed()
+    screenshot(page, tmp_path, "token-scopes-360")
