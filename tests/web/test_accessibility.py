@@ -155,3 +155,12 @@ def test_choosing_a_year_by_keyboard_waits_for_enter(signed_in_page: SignedInPag
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/exports?namespace=acme&year={before}")
     assert outside_requests(page) == []
+
+
+def test_an_unknown_country_is_named_unknown(signed_in_page: SignedInPage) -> None:
+    """The rollups keep an unknown country as "ZZ" (the TEST-NET addresses of beta's pulls):
+    the page says "unknown", the data-value keeps the code the API answers."""
+    page = signed_in_page("alice", next_path="/?namespace=beta")
+    cells = page.locator("#bd-country tbody td:first-child")
+    assert cells.all_inner_texts() == ["unknown"]
+    assert cells.first.get_attribute("data-value") == "ZZ"
