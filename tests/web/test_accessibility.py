@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -19,6 +20,10 @@ from tests.web.conftest import (
     WebUser,
     outside_requests,
     screenshot,
+)
+from tests.web.test_dashboard_layout import (  # cora: a fixture, her namespace of many repos
+    CROWD,
+    cora,  # noqa: F401
 )
 
 pytestmark = pytest.mark.xdist_group("web")
@@ -100,6 +105,11 @@ OVERVIEW_STATES = {
         "alice",
         "/?namespace=acme&repo=acme%2Fapi&repo=acme%2Ftools%2Fcli&repo=partner%2Fshared",
     ),
+    # more repositories than the chart draws points for: a column per period, a wide table
+    "many-repos": (
+        "cora",
+        "/?namespace=crowd&" + "&".join(f"repo={quote(n, safe='')}" for n in CROWD),
+    ),
     "no-namespace": ("bob", "/"),  # the `pullstats members add` hint
     "no-data": ("hana", "/"),  # the config.yml snippet
 }
@@ -107,6 +117,7 @@ OVERVIEW_STATES = {
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE, NARROW], ids=["1280px", "375px", "360px"])
 @pytest.mark.parametrize("state", list(OVERVIEW_STATES))
+@pytest.mark.usefixtures("cora")
 def test_overview_page(
     web: Web,
     hollow: WebUser,
