@@ -1,26 +1,54 @@
 """axe-core (through axe-playwright-python) finds no serious or critical violation on the
-sign-in, account and exports pages, at desktop width and at 375 px; screenshots of each."""
+sign-in, overview, account and exports pages, at desktop width and at 375 px (the overview at
+360 px too, where its snippets and tables scroll); screenshots of each."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from pullstats.accounts import service
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
     NewPage,
     SignedInPage,
     Web,
+    WebUser,
     outside_requests,
     screenshot,
+)
+from tests.web.test_dashboard_layout import (  # cora: a fixture, her namespace of many repos
+    CROWD,
+    cora,  # noqa: F401
 )
 
 pytestmark = pytest.mark.xdist_group("web")
 
 SEVERE = {"serious", "critical"}
+NARROW = {"width": 360, "height": 740}
+#: a member of one namespace, "hollow", that has no data: the overview shows config.yml
+HOLLOW = WebUser("hana", "hana lichen barrow quince", ("hollow",))
+
+
+@pytest.fixture(scope="module")
+def hollow(web: Web) -> WebUser:
+    """HOLLOW, made once for this module (made here, not in the harness: no other test needs
+    a namespace without data)."""
+    if HOLLOW.name not in web.users:
+        runtime = web.runtime()
+        try:
+            with runtime.sessions.begin() as session:
+                service.create_namespace(session, "hollow")
+                service.create_user(session, HOLLOW.name, HOLLOW.password)
+                service.add_member(session, "hollow", HOLLOW.name, "member")
+        finally:
+            runtime.close()
+        web.users[HOLLOW.name] = HOLLOW
+    return HOLLOW
 
 
 def _severe_violations(page: Any) -> list[str]:
@@ -67,3 +95,83 @@ def test_signed_in_pages(
     name = path.strip("/").split("?")[0] + ("-empty" if user == "bob" else "")
     screenshot(page, tmp_path, f"{name}-{viewport['width']}")
     assert outside_requests(page) == []
+
+
+#: (user, path): the overview's states, each with its own scrollable parts
+OVERVIEW_STATES = {
+    "acme": ("alice", "/"),
+    # every repository selected: the table under the chart has a column each and scrolls
+    "all-repos": (
+        "alice",
+        "/?namespace=acme&repo=acme%2Fapi&repo=acme%2Ftools%2Fcli&repo=partner%2Fshared",
+    ),
+    # more repositories than the chart draws points for: a column per period, a wide table
+    "many-repos": (
+        "cora",
+        "/?namespace=crowd&" + "&".join(f"repo={quote(n, safe='')}" for n in CROWD),
+    ),
+    "no-namespace": ("bob", "/"),  # the `pullstats members add` hint
+    "no-data": ("hana", "/"),  # the config.yml snippet
+}
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE, NARROW], ids=["1280px", "375px", "360px"])
+@pytest.mark.parametrize("state", list(OVERVIEW_STATES))
+@pytest.mark.usefixtures("cora")
+def test_overview_page(
+    web: Web,
+    hollow: WebUser,
+    signed_in_page: SignedInPage,
+    viewport: dict[str, int],
+    state: str,
+    tmp_path: Path,
+) -> None:
+    user, path = OVERVIEW_STATES[state]
+    page = signed_in_page(user, viewport=viewport, next_path=path)
+    assert _severe_violations(page) == []
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport["width"]
+    screenshot(page, tmp_path, f"overview-{state}-{viewport['width']}")
+    assert outside_requests(page) == []
+
+
+def test_choosing_a_year_by_keyboard_waits_for_enter(signed_in_page: SignedInPage) -> None:
+    """WCAG 3.2.2: arrowing through the year select changes the setting only; Enter (or the
+    form's button) shows that year, and focus comes back to the select on the new page."""
+    page = signed_in_page("alice", next_path="/exports?namespace=acme")
+    start = page.url
+    loads: list[str] = []
+    page.on("load", lambda _: loads.append(page.url))
+    year = page.get_by_label("Year")
+    before = year.input_value()
+    year.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(750)  # a navigation the change started would have begun by now
+    chosen = year.input_value()
+    assert chosen != before
+    assert (page.url, loads) == (start, [])
+    assert page.evaluate("() => document.activeElement.id") == "year"
+
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/exports?namespace=acme&year={chosen}")
+    page.wait_for_load_state()
+    assert page.get_by_label("Year").input_value() == chosen
+    assert page.evaluate("() => document.activeElement.id") == "year"  # where the user was
+
+    page.keyboard.press("ArrowUp")  # back to the newest year, then the form's button
+    page.wait_for_timeout(750)
+    assert page.url.endswith(f"year={chosen}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Filter"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/exports?namespace=acme&year={before}")
+    assert outside_requests(page) == []
+
+
+def test_an_unknown_country_is_named_unknown(signed_in_page: SignedInPage) -> None:
+    """The rollups keep an unknown country as "ZZ" (the TEST-NET addresses of beta's pulls):
+    the page says "unknown", the data-value keeps the code the API answers."""
+    page = signed_in_page("alice", next_path="/?namespace=beta")
+    cells = page.locator("#bd-country tbody td:first-child")
+    assert cells.all_inner_texts() == ["unknown"]
+    assert cells.first.get_attribute("data-value") == "ZZ"

@@ -7,16 +7,20 @@
   const tooltip = document.getElementById("tooltip");
   const box = tooltip ? tooltip.parentElement : null;
 
+  // Centred over the point, then kept inside the chart's box on both sides (the CSS keeps the
+  // tooltip no wider than the box: long ones wrap).
   function show(point) {
     if (!tooltip || !box) return;
     tooltip.textContent = point.getAttribute("aria-label");
     tooltip.hidden = false;
+    tooltip.style.left = "0px";  // measured where it has the box's whole width
     const area = box.getBoundingClientRect();
     const spot = point.getBoundingClientRect();
-    const left = spot.left - area.left + spot.width / 2;
+    const width = Math.min(tooltip.offsetWidth, area.width);
+    const centre = spot.left - area.left + spot.width / 2;
+    const left = Math.min(Math.max(0, centre - width / 2), Math.max(0, area.width - width));
     const top = spot.top - area.top - tooltip.offsetHeight - 8;
-    tooltip.style.left = Math.max(0, Math.min(left - tooltip.offsetWidth / 2,
-      area.width - tooltip.offsetWidth)) + "px";
+    tooltip.style.left = left + "px";
     tooltip.style.top = Math.max(0, top) + "px";
   }
 
