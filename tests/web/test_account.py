@@ -38,6 +38,9 @@ def test_changing_the_password_ends_the_other_sessions(
     new = "frank granite willow comet"
     screenshot(here, tmp_path, "account-desktop")
 
+    # a password manager learns whose password changes: the form names the account
+    named = here.locator('#password form input[autocomplete="username"]')
+    assert named.get_attribute("value") == "frank" and named.is_hidden()
     here.get_by_label("Current password").fill("not the password")
     here.get_by_label("New password", exact=True).fill(new)
     here.get_by_label("New password again").fill(new)
