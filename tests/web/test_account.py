@@ -148,6 +148,12 @@ def test_tokens_are_shown_once_used_and_revoked(
     page.get_by_role("button", name="Create token").click()
     token = page.locator("#new-token").inner_text().strip()
     assert re.fullmatch(r"pst_[0-9a-f]+_[\w-]+", token), token
+    assert page.url == f"{web.url}/account?done=token#tokens"  # a GET: a reload makes none
+    page.reload()
+    assert page.locator("#new-token").count() == 0  # shown once
+    assert page.get_by_role("status").inner_text().startswith("The token is made.")
+    assert page.locator("#tokens tbody tr").count() == 1
+    assert "pullstats_new_token" not in {c["name"] for c in page.context.cookies()}
     row = page.locator("tr", has_text="ci-pipeline")
     assert row.locator("td").all_inner_texts()[:1] == ["analytics:read"]
     assert row.locator("td").nth(2).inner_text() == "never"  # last used

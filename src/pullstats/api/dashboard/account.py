@@ -47,6 +47,9 @@ DONE = {
     "2fa-on": "Two-factor authentication is on: signing in with a password now asks for a code.",
     "2fa-off": "Two-factor authentication is off.",
     "revoked": "The token is revoked: it no longer signs in, and API tokens from it have ended.",
+    # the page after making a token, opened again: the secret was shown on its first showing
+    "token": "The token is made. Its secret was shown once; if you have no copy, revoke the "
+    "token and make another.",
 }
 
 
@@ -154,13 +157,24 @@ def back_to_account(done: str) -> RedirectResponse:
     return RedirectResponse(f"{PATH}?done={done}", status_code=303)
 
 
+#: The cookie that carries a new token's secret to the page that shows it, once.
+NEW_TOKEN_COOKIE = "pullstats_new_token"
+NEW_TOKEN_SECONDS = 60
+
+
 @router.get(PATH)
 def account_page(
     request: Request,
     viewer: Annotated[Viewer, Depends(page_viewer)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
-    return answer_page(request, state, viewer)
+    new_token = request.cookies.get(NEW_TOKEN_COOKIE)
+    if not new_token:
+        return answer_page(request, state, viewer)
+    response = answer_page(request, state, viewer, new_token=new_token, section="tokens", done=None)
+    response.delete_cookie(NEW_TOKEN_COOKIE, path=PATH, httponly=True, samesite="strict")
+    response.headers["Cache-Control"] = "no-store"  # nor kept for the Back button
+    return response
 
 
 @router.get(f"{PATH}/{{form:path}}")

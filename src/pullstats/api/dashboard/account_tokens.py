@@ -1,4 +1,5 @@
-"""``/account/tokens``: create a personal access token (shown once) and revoke one of yours."""
+"""``/account/tokens``: create a personal access token (shown once, on the account page it
+redirects to) and revoke one of yours."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pullstats.accounts import tokens
 from pullstats.accounts.errors import AccountError
-from pullstats.api.dashboard.account import PATH, answer_page, back_to_account
+from pullstats.api.dashboard.account import (
+    NEW_TOKEN_COOKIE,
+    NEW_TOKEN_SECONDS,
+    PATH,
+    answer_page,
+    back_to_account,
+)
 from pullstats.api.dashboard.forms import posted_form
-from pullstats.api.dashboard.session import password_viewer
+from pullstats.api.dashboard.session import over_tls, password_viewer
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 
@@ -62,10 +69,20 @@ async def create_token(
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="tokens"
         )
-    # shown once, on this answer only (never stored, never in a URL)
-    return await run_in_threadpool(
-        answer_page, request, state, viewer, 201, new_token=secret, section="tokens"
+    # shown once, on the page this redirects to (so that a reload makes no second token): the
+    # secret goes there in a cookie of that page alone, which the page reads and deletes; it is
+    # never stored and never in a URL
+    response = RedirectResponse(f"{PATH}?done=token#tokens", status_code=303)
+    response.set_cookie(
+        NEW_TOKEN_COOKIE,
+        secret,
+        max_age=NEW_TOKEN_SECONDS,
+        path=PATH,
+        secure=over_tls(request),
+        httponly=True,
+        samesite="strict",
     )
+    return response
 
 
 @router.post(f"{PATH}/tokens/{{token_id}}/revoke")
