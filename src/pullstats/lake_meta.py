@@ -45,6 +45,8 @@ from pullstats.storage import Store
 log = logging.getLogger("pullstats.lake")
 
 META_FILE = "_meta.json"
+#: the description's member naming the lake, as its installation's catalog does
+ID_KEY = "lake_id"
 #: a migration says how far it is every this many files of a table
 PROGRESS_FILES = 500
 
@@ -109,12 +111,43 @@ def _version_in(text: str) -> int | None:
     return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
+def is_new(lake: Store) -> bool:
+    """Whether ``lake`` holds nothing of a lake yet: no description, no table."""
+    try:
+        lake.read_bytes(META_FILE)
+    except FileNotFoundError:
+        return not any(lake.folders(table.folder) for table in MIGRATIONS[1][0])
+    return False
+
+
+def lake_id(lake: Store) -> str | None:
+    """The id the lake's description gives it (its installation records the same), or None:
+    no description, or one written before lakes had ids."""
+    try:
+        meta: Any = json.loads(lake.read_bytes(META_FILE))
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        return None
+    found = meta.get(ID_KEY) if isinstance(meta, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def give_id(lake: Store, staging: Path, new_id: str) -> None:
+    """Write ``new_id`` into the lake's description (which exists: :func:`lake_version` made
+    it), keeping the rest of it."""
+    meta = json.loads(lake.read_bytes(META_FILE))
+    meta[ID_KEY] = new_id
+    lake.write_bytes(META_FILE, (json.dumps(meta, indent=2) + "\n").encode("utf-8"), staging)
+
+
 def _write(lake: Store, staging: Path) -> None:
     meta = {
         "schema_version": LAKE_SCHEMA_VERSION,
         "written_by": f"pullstats {__version__}",
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    known = lake_id(lake)  # a migration's new description keeps the lake's id
+    if known is not None:
+        meta[ID_KEY] = known
     # two processes opening a new data dir at once write the same version: either file is right
     data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
     lake.write_bytes(META_FILE, data, staging)

@@ -19,7 +19,8 @@ from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
 from pullstats.job_lock import hold_job_lock
-from pullstats.lake_meta import lake_version, migrate_lake
+from pullstats.lake_identity import installation_lake
+from pullstats.lake_meta import give_id, lake_id, lake_version, migrate_lake
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 
 
@@ -53,7 +54,6 @@ class Runtime:
         # a store on S3 that cannot be used stops the command here, before any work
         settings.lake.check()
         settings.exports_store.check()
-        version = lake_version(settings.lake, settings.paths.tmp, create=create)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:
@@ -63,11 +63,18 @@ class Runtime:
                 )
             ensure_schema(engine)
             sessions = make_sessions(engine)
+            # the catalog's lake, never another (lake_identity.py), before anything is written
+            setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
+            lake = settings.lake
+            known = installation_lake(lake, sessions, create=create, setting=setting)
+            version = lake_version(lake, settings.paths.tmp, create=create)
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
                 with hold_job_lock(engine, settings.paths.job_lock):
-                    migrate_lake(settings.lake, settings.paths.tmp)
+                    migrate_lake(lake, settings.paths.tmp)
+            if create and known is not None and lake_id(lake) is None:
+                give_id(lake, settings.paths.tmp, known)
         except BaseException:
             engine.dispose()
             raise

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
+from pullstats.db.models import PipelineState
+from pullstats.lake_identity import CATALOG_KEY
 from pullstats.lake_meta import LAKE_SCHEMA_VERSION, LakeVersionError
 from pullstats.runtime import Runtime
 from tests.conftest import catalog_settings, run_cli
@@ -26,12 +29,16 @@ def test_a_new_data_dir_records_its_lake_version(data_dir: Path) -> None:
 
 
 def test_a_lake_from_before_the_file_gets_it_when_opened_for_writing(data_dir: Path) -> None:
-    Runtime.open(catalog_settings(data_dir)).close()
+    runtime = Runtime.open(catalog_settings(data_dir))
+    with runtime.sessions.begin() as session:  # as every installation before lake ids
+        session.execute(delete(PipelineState).where(PipelineState.key == CATALOG_KEY))
+    runtime.close()
     (data_dir / "lake" / "_meta.json").unlink()  # as every data dir before this release
     Runtime.open(catalog_settings(data_dir), create=False).close()  # reading adds nothing
     assert not (data_dir / "lake" / "_meta.json").exists()
     Runtime.open(catalog_settings(data_dir)).close()
     assert meta_of(data_dir)["schema_version"] == 2  # it holds no table yet: of this release
+    assert len(meta_of(data_dir)["lake_id"]) == 32  # and it is the installation's lake now
 
 
 @pytest.mark.parametrize(

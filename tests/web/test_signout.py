@@ -136,6 +136,7 @@ def _node(root: Path, name: str, catalog: str, keys: Path) -> Server:
     env = {
         "PULLSTATS_DATABASE_URL": catalog,
         "PULLSTATS_KEYS_DIR": str(keys),
+        "PULLSTATS_LAKE_URL": str(root / "a" / "lake"),  # the lake every node shares
         "PULLSTATS_SCHEDULE_INTERVAL": "0",
         "PULLSTATS_NODE_NAME": name,
     }
