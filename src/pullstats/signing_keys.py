@@ -143,8 +143,9 @@ class KeyRing:
         """The newest key; the first one is made now if there is none at all."""
         keys = self.listed()
         if not keys:
-            self.keys_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.keys_dir, 0o700)
+            if not self.keys_dir.exists():  # a folder of the operator's keeps its mode
+                self.keys_dir.mkdir(parents=True, exist_ok=True)
+                os.chmod(self.keys_dir, 0o700)  # whatever the umask
             _write_new(self.first_path, secrets.token_bytes(_KEY_BYTES))
             keys = self.listed(rescan=True)
         return keys[-1]

@@ -38,6 +38,18 @@ def test_an_existing_key_file_is_the_first_key(tmp_path: Path) -> None:
     assert (key.kid, key.secret, key.retired) == (FIRST_KID, b"k" * 32, None)
 
 
+def test_the_first_key_leaves_the_operators_folder_as_it_was(tmp_path: Path) -> None:
+    """PULLSTATS_KEYS_DIR is never re-permissioned: a group-readable shared mount stays one."""
+    shared = tmp_path / "shared-keys"
+    shared.mkdir(mode=0o750)
+    shared.chmod(0o750)
+    KeyRing(shared, "jwt", 3600).signing_key()
+    assert (shared.stat().st_mode & 0o777, len(list(shared.iterdir()))) == (0o750, 1)
+    made = tmp_path / "made" / "keys"  # a folder it makes is the owner's alone
+    KeyRing(made, "jwt", 3600).signing_key()
+    assert made.stat().st_mode & 0o777 == 0o700
+
+
 def test_a_retired_key_verifies_for_its_lifetime_then_is_dropped(tmp_path: Path) -> None:
     ring = KeyRing(tmp_path, "jwt", HOUR)
     first = ring.signing_key()
