@@ -285,6 +285,28 @@ def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
     ]
 
 
+def test_an_unexpected_error_is_one_line_of_bounded_length() -> None:
+    from pullstats.cli.common import error_lines
+
+    class Py4JJavaError(Exception):  # what PySpark raises: the JVM's whole stack trace
+        pass
+
+    frames = "".join(f"\n\tat org.apache.spark.Frame{n}.call(Frame.java:{n})" for n in range(400))
+    [line] = error_lines(Py4JJavaError("An error occurred while calling o60.parquet." + frames))
+    assert line.startswith("Py4JJavaError: An error occurred while calling o60.parquet. at org.")
+    assert len(line) < 600 and line.endswith(" … (pullstats --debug … shows the traceback)")
+    no_s3a = Py4JJavaError(
+        "An error occurred while calling o60.parquet. : java.lang.RuntimeException: "
+        "java.lang.ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not "
+        "found" + frames
+    )
+    assert error_lines(no_s3a) == [
+        "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has no "
+        "hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); start it with --packages "
+        "org.apache.hadoop:hadoop-aws:<its Hadoop version> (docs/spark.md)"
+    ]
+
+
 def test_ctrl_c_while_a_command_loads_ends_it_without_a_traceback(tmp_path: Path) -> None:
     # a Ctrl-C in the first half second, while the modules load, printed their traceback
     import signal

@@ -92,7 +92,12 @@ def check_spark(settings: Settings) -> None:
             "(local[*], local[N], spark://host:port, yarn, k8s://…)"
         )
     java_home = os.environ.get("JAVA_HOME")
-    if not (java_home and Path(java_home, "bin", "java").exists()) and not shutil.which("java"):
+    if java_home and not Path(java_home, "bin", "java").exists():  # Spark takes it before PATH
+        raise SparkUnavailable(
+            f"JAVA_HOME={java_home}: it has no bin/java, and Spark runs JAVA_HOME's java before "
+            "PATH's: point it at a Java 17 or later, or unset it"
+        )
+    if not java_home and not shutil.which("java"):
         raise SparkUnavailable(
             "PULLSTATS_ENGINE=spark: Spark needs Java 17 or later, and neither JAVA_HOME nor "
             "PATH has a java"

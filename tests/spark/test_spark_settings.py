@@ -85,6 +85,19 @@ def test_a_master_that_is_no_spark_url_is_refused(tmp_path: Path, master: str) -
         check_spark(Settings(data_dir=tmp_path, engine="spark", spark_master=master))
 
 
+def test_a_java_home_without_java_is_named_not_the_master(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # spark-class runs $JAVA_HOME/bin/java whatever PATH holds: the master was blamed for it
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(SparkUnavailable) as refused:
+        check_spark(Settings(data_dir=tmp_path, engine="spark"))
+    assert str(refused.value) == (
+        f"JAVA_HOME={tmp_path / 'no-jdk'}: it has no bin/java, and Spark runs JAVA_HOME's java "
+        "before PATH's: point it at a Java 17 or later, or unset it"
+    )
+
+
 def test_a_standalone_master_nobody_answers_at_is_refused(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     with pytest.raises(SparkUnavailable, match=f"no Spark master answers at 127.0.0.1:{port}"):

@@ -93,7 +93,20 @@ def error_lines(error: BaseException) -> list[str]:
         where = f"{error.filename}: " if error.filename else ""
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
     text = " ".join(str(error).split()) or "no message"
+    if _NO_S3A in text:  # Spark's JVM, asked to read s3a:// paths without hadoop-aws
+        return [
+            "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has "
+            "no hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); start it with --packages "
+            "org.apache.hadoop:hadoop-aws:<its Hadoop version> (docs/spark.md)"
+        ]
+    if len(text) > MAX_ERROR_CHARS:  # a Java stack trace, say: its head tells what went wrong
+        text = text[:MAX_ERROR_CHARS] + " …"
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
+
+
+#: How much of an unexpected error's text its line shows.
+MAX_ERROR_CHARS = 500
+_NO_S3A = "Class org.apache.hadoop.fs.s3a.S3AFileSystem not found"
 
 
 def _interrupted(error: BaseException) -> bool:
