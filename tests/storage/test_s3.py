@@ -200,6 +200,27 @@ def test_a_missing_bucket_is_one_line_naming_the_setting(
     assert not (tmp_path / "data" / "lake" / "_meta.json").exists()
 
 
+def test_a_link_lifetime_s3_cannot_give_is_refused_at_start(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    """Presigned S3 URLs live at most 7 days (SigV4): a longer lifetime made links S3 refuses."""
+    bucket = s3_server.bucket()
+    env = {
+        **s3_server.env(),
+        "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports",
+        "PULLSTATS_DOWNLOAD_LINK_LIFETIME": "P8D",
+    }
+    result = run_cli_env(tmp_path / "data", env, "process")
+    assert result.returncode == 1
+    assert one_line(result.stderr) == (
+        "error: PULLSTATS_DOWNLOAD_LINK_LIFETIME='P8D': at most 7 days (P7D) with "
+        f"exports on object storage (s3://{bucket}/exports): their download links are "
+        "presigned S3 URLs, which live no longer"
+    )
+    env["PULLSTATS_DOWNLOAD_LINK_LIFETIME"] = "P7D"
+    assert run_cli_env(tmp_path / "data", env, "process").returncode == 0
+
+
 def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: Path) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {
