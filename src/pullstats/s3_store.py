@@ -188,6 +188,11 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
     if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
         return f"AWS_ENDPOINT_URL: {endpoint} cannot be reached for {where} ({text})"
+    if isinstance(error, ValueError) and text.startswith("Invalid endpoint"):
+        return (
+            f"AWS_ENDPOINT_URL={endpoint}: not a URL of an S3 server for {where}: give its "
+            "scheme too (http://host:port or https://…)"
+        )
     if isinstance(error, boto.NoCredentialsError | boto.PartialCredentialsError):
         return f"{where}: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     if isinstance(error, boto.NoRegionError):

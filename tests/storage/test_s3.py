@@ -237,6 +237,25 @@ def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: P
     assert "PULLSTATS_EXPORTS_URL=s3://exports-bucket/x" in line
 
 
+def test_an_endpoint_without_its_scheme_is_one_line_naming_aws_endpoint_url(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "AWS_ENDPOINT_URL": "127.0.0.1:9000",  # http:// left out
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "PULLSTATS_LAKE_URL": "s3://lake-bucket/x",
+    }
+    result = run_cli_env(tmp_path / "data", env, "process")
+    assert result.returncode == 1
+    assert one_line(result.stderr) == (
+        "error: AWS_ENDPOINT_URL=127.0.0.1:9000: not a URL of an S3 server for "
+        "PULLSTATS_LAKE_URL=s3://lake-bucket/x: give its scheme too (http://host:port or "
+        "https://…)"
+    )
+
+
 def test_refused_credentials_are_one_line_naming_the_aws_keys(tmp_path: Path) -> None:
     # a moto server that checks credentials: none exist, so every key is refused
     process, endpoint = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
