@@ -25,9 +25,9 @@ from pullstats.api.auth import client_address, login_limiter
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import (
     SESSION_AUDIENCE,
-    over_tls,
     page_viewer,
     password_viewer,
+    set_private_cookie,
     set_session,
     signed_in_with_token,
 )
@@ -242,15 +242,7 @@ async def start_enrolment(
     await posted_form(request)
     response = RedirectResponse(f"{PATH}#two-factor", status_code=303)
     cookie = _enrolment_cookie(state, viewer.user_id, totp.new_totp_secret())
-    response.set_cookie(
-        ENROLMENT_COOKIE,
-        cookie,
-        max_age=ENROLMENT_SECONDS,
-        path=PATH,
-        secure=over_tls(request),
-        httponly=True,
-        samesite="strict",
-    )
+    set_private_cookie(request, response, ENROLMENT_COOKIE, cookie, ENROLMENT_SECONDS, PATH)
     return response
 
 

@@ -20,7 +20,7 @@ from pullstats.api.dashboard.account import (
     back_to_account,
 )
 from pullstats.api.dashboard.forms import posted_form
-from pullstats.api.dashboard.session import over_tls, password_viewer
+from pullstats.api.dashboard.session import password_viewer, set_private_cookie
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 
@@ -73,15 +73,7 @@ async def create_token(
     # secret goes there in a cookie of that page alone, which the page reads and deletes; it is
     # never stored and never in a URL
     response = RedirectResponse(f"{PATH}?done=token#tokens", status_code=303)
-    response.set_cookie(
-        NEW_TOKEN_COOKIE,
-        secret,
-        max_age=NEW_TOKEN_SECONDS,
-        path=PATH,
-        secure=over_tls(request),
-        httponly=True,
-        samesite="strict",
-    )
+    set_private_cookie(request, response, NEW_TOKEN_COOKIE, secret, NEW_TOKEN_SECONDS, PATH)
     return response
 
 

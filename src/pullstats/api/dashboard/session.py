@@ -139,6 +139,22 @@ def over_tls(request: Request) -> bool:
     return request.url.scheme == "https" or public.lower().startswith("https:")
 
 
+def set_private_cookie(
+    request: Request, response: Response, name: str, value: str, seconds: int, path: str
+) -> None:
+    """A cookie for this site's pages under ``path`` alone: never read by a script, never sent
+    by another site's request, over TLS only where the site is reached by TLS."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=seconds,
+        path=path,
+        secure=over_tls(request),
+        httponly=True,
+        samesite="strict",
+    )
+
+
 #: How long the browser keeps a session's cookie past its token's expiry: a page asked for
 #: then meets the expired token and says the session ended (the cookie gone, it could not).
 COOKIE_OUTLIVES_TOKEN = timedelta(days=1)

@@ -41,8 +41,8 @@ from pullstats.api.dashboard.session import (
     SIGNIN_PATH,
     TWO_FACTOR_COOKIE,
     end_session,
-    over_tls,
     safe_next,
+    set_private_cookie,
     set_session,
 )
 from pullstats.api.dashboard.templating import render
@@ -119,15 +119,9 @@ async def signin(
     response = RedirectResponse(
         f"{SIGNIN_PATH}/2fa?next={quote(next_path, safe='')}", status_code=303
     )
-    response.set_cookie(
-        TWO_FACTOR_COOKIE,
-        result.two_factor_token,
-        max_age=int(jwt_tokens.TWO_FACTOR_TTL.total_seconds()),
-        path=SIGNIN_PATH,
-        secure=over_tls(request),
-        httponly=True,
-        samesite="strict",
-    )
+    seconds = int(jwt_tokens.TWO_FACTOR_TTL.total_seconds())
+    pending = result.two_factor_token
+    set_private_cookie(request, response, TWO_FACTOR_COOKIE, pending, seconds, SIGNIN_PATH)
     return response
 
 
