@@ -263,6 +263,10 @@ def test_no_namespace_asks_for_an_owner(signed_in_page: SignedInPage) -> None:
     page = signed_in_page("bob")
     assert page.get_by_role("heading", name="No namespace yet").is_visible()
     assert "pullstats members add NAMESPACE bob" in page.locator("#no-namespaces").inner_text()
+    # a namespace named in a link is not found, as on /exports, not "no namespace yet"
+    for path in ("/?namespace=acme", "/exports?namespace=acme"):
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 404, path
 
 
 @pytest.mark.parametrize("viewport", [None, PHONE], ids=["1280px", "375px"])

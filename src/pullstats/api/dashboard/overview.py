@@ -60,7 +60,8 @@ async def overview_page(
 
 def _overview_page(request: Request, viewer: Viewer, state: AppState, began: float) -> Response:
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
-    if not viewer.namespaces:
+    if not viewer.namespaces and "namespace" not in request.query_params:
+        # no namespace yet; one named in the link is not found, as on /exports
         response = render(request, "overview.html", viewer=viewer, view=None)
         return server_timed(response, began)
     params = {name: request.query_params.getlist(name) for name in request.query_params}
