@@ -22,30 +22,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.db.models import RollupPeriod
 from pullstats.db.state import get_value, set_value
-from pullstats.lake_meta import ID_KEY, META_FILE, LakeVersionError, is_new, lake_id
-from pullstats.storage import Store
+from pullstats.lake_meta import ID_KEY, META_FILE, Description, LakeVersionError
 
 #: the catalog's name for the id (``pipeline_state``)
 CATALOG_KEY = "lake_id"
 
 
 def installation_lake(
-    lake: Store, sessions: sessionmaker[Session], *, create: bool, setting: str | None
+    lake: Description, sessions: sessionmaker[Session], *, create: bool, setting: str | None
 ) -> str | None:
     """The installation's lake id once ``lake`` is known to be its lake (:class:`LakeVersionError`
     else, naming ``setting``'s value or the data dir's folder); None when nothing records one
     yet and ``create`` is off. The caller gives the lake the id where it lacks one."""
-    found = lake_id(lake)
-    new_place = found is None and is_new(lake)
+    found = lake.lake_id()
     named = f"{setting}: " if setting else ""
     known, recorded_now = _recorded(lake, sessions, found, create=create, named=named)
     if known is None or found == known:
         return known
-    if found is None and (recorded_now or not new_place):
+    if found is None and (recorded_now or not lake.is_new()):
         # the first open of this installation, or a lake written before ids (whose description
         # lake_meta checks first): the caller gives it the catalog's id
         return known
-    where = lake.location(META_FILE)
+    where = lake.path
     if found is not None:
         this = f'its "{ID_KEY}" is {found}'
     else:
@@ -58,22 +56,29 @@ def installation_lake(
 
 
 def _recorded(
-    lake: Store, sessions: sessionmaker[Session], found: str | None, *, create: bool, named: str
+    lake: Description,
+    sessions: sessionmaker[Session],
+    found: str | None,
+    *,
+    create: bool,
+    named: str,
 ) -> tuple[str | None, bool]:
     """The catalog's lake id, recording ``found`` (or a new one) first if it has none and
     ``create``; and whether this call recorded it."""
     with sessions() as session:
         known = get_value(session, CATALOG_KEY)
-        processed = session.scalar(select(RollupPeriod.period_start).limit(1)) is not None
     if known is not None or not create:
         return known, False
-    if found is None and processed and is_new(lake):
-        # a catalog of a release before ids, whose periods came from some lake: not this one
-        raise LakeVersionError(
-            f"{named}{lake.location(META_FILE)}: there is no lake there (a new, empty place), "
-            "but the catalog holds periods processed from one: point PULLSTATS_LAKE_URL at the "
-            "installation's lake"
-        )
+    if found is None and lake.is_new():
+        with sessions() as session:
+            processed = session.scalar(select(RollupPeriod.period_start).limit(1)) is not None
+        if processed:
+            # a catalog of a release before ids, whose periods came from some lake: not this one
+            raise LakeVersionError(
+                f"{named}{lake.path}: there is no lake there (a new, empty place), but the "
+                "catalog holds periods processed from one: point PULLSTATS_LAKE_URL at the "
+                "installation's lake"
+            )
     try:
         with sessions.begin() as session:
             set_value(session, CATALOG_KEY, found or uuid.uuid4().hex)

@@ -55,51 +55,110 @@ class LakeVersionError(RuntimeError):
     """The data dir's lake is of a version this release cannot read."""
 
 
-def lake_version(lake: Store, staging: Path, *, create: bool) -> int:
-    """The lake's schema version, checked; with ``create``, the file is written when missing.
-
-    :class:`LakeVersionError` names the file and says what to do when the lake is newer than
-    this release, or older without ``create`` (with it, the caller runs :func:`migrate_lake`),
-    or the file is unreadable; ``staging``: the local folder a new file is
-    written in before it is published.
+class Description:
+    """The lake's ``_meta.json`` as one command's start-up sees it: read once, however many
+    checks ask (on S3 each read is a request), and kept up to date by what this start-up writes.
     """
-    path = lake.location(META_FILE)
-    try:
-        text = lake.read_bytes(META_FILE).decode("utf-8")
-    except FileNotFoundError:
-        # a lake older than the file holds version 1's tables; a new one is of this release
-        if not any(lake.folders(table.folder) for table in MIGRATIONS[1][0]):
-            if create:
-                _write(lake, staging)
-            return LAKE_SCHEMA_VERSION
-        text = '{"schema_version": 1}'
-    except (OSError, UnicodeDecodeError) as error:
-        raise LakeVersionError(f"{path}: cannot be read ({error})") from None
-    version = _version_in(text)
-    if version is None:
-        raise LakeVersionError(
-            f'{path}: not a pullstats lake description (expected {{"schema_version": '
-            f"{LAKE_SCHEMA_VERSION}, ...}}): restore it from a backup, or delete it if this "
-            f"lake was written by pullstats {__version__} or earlier"
-        )
-    if version > LAKE_SCHEMA_VERSION:
-        raise LakeVersionError(
-            f"{path}: the lake has schema version {version}, written by a newer pullstats; "
-            f"pullstats {__version__} reads version {LAKE_SCHEMA_VERSION}: run the newer "
-            "release, or restore a backup of the data dir made with this one"
-        )
-    if version < min(MIGRATIONS):
-        raise LakeVersionError(
-            f"{path}: lake schema version {version} has no migration to "
-            f"{LAKE_SCHEMA_VERSION} in pullstats {__version__}"
-        )
-    if version < LAKE_SCHEMA_VERSION and not create:
-        raise LakeVersionError(
-            f"{path}: the lake has schema version {version}; pullstats {__version__} reads "
-            f"version {LAKE_SCHEMA_VERSION} and migrates it when a command that writes opens "
-            "it: run `pullstats process` (or start the server) once"
-        )
-    return version
+
+    def __init__(self, lake: Store) -> None:
+        self.lake = lake
+        self._data: bytes | None = None
+        self._read = False
+        self._tables: bool | None = None
+
+    @property
+    def path(self) -> str:
+        return self.lake.location(META_FILE)
+
+    def data(self) -> bytes | None:
+        """The file's content; None when there is none (:class:`LakeVersionError` when it
+        cannot be read)."""
+        if not self._read:
+            try:
+                self._data = self.lake.read_bytes(META_FILE)
+            except FileNotFoundError:
+                self._data = None
+            except OSError as error:
+                raise LakeVersionError(f"{self.path}: cannot be read ({error})") from None
+            self._read = True
+        return self._data
+
+    def has_tables(self) -> bool:
+        """Whether the lake holds any table of version 1's (a lake from before the file)."""
+        if self._tables is None:
+            self._tables = any(self.lake.folders(table.folder) for table in MIGRATIONS[1][0])
+        return self._tables
+
+    def is_new(self) -> bool:
+        """Whether the place holds nothing of a lake yet: no description, no table."""
+        return self.data() is None and not self.has_tables()
+
+    def lake_id(self) -> str | None:
+        """The id the description gives the lake (its installation records the same), or None:
+        no description, or one written before lakes had ids."""
+        meta = _parsed(self.data())
+        found = meta.get(ID_KEY) if meta is not None else None
+        return found if isinstance(found, str) else None
+
+    def version(self, staging: Path, *, create: bool) -> int:
+        """The lake's schema version, checked; with ``create``, the file is written when missing.
+
+        :class:`LakeVersionError` names the file and says what to do when the lake is newer
+        than this release, or older without ``create`` (with it, the caller runs
+        :func:`migrate_lake`), or the file is unreadable; ``staging``: the local folder a new
+        file is written in before it is published.
+        """
+        path = self.path
+        data = self.data()
+        if data is None:
+            # a lake older than the file holds version 1's tables; a new one is of this release
+            if not self.has_tables():
+                if create:
+                    self.write(_description(self.lake_id()), staging)
+                return LAKE_SCHEMA_VERSION
+            data = b'{"schema_version": 1}'
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise LakeVersionError(f"{path}: cannot be read ({error})") from None
+        version = _version_in(text)
+        if version is None:
+            raise LakeVersionError(
+                f'{path}: not a pullstats lake description (expected {{"schema_version": '
+                f"{LAKE_SCHEMA_VERSION}, ...}}): restore it from a backup, or delete it if this "
+                f"lake was written by pullstats {__version__} or earlier"
+            )
+        if version > LAKE_SCHEMA_VERSION:
+            raise LakeVersionError(
+                f"{path}: the lake has schema version {version}, written by a newer pullstats; "
+                f"pullstats {__version__} reads version {LAKE_SCHEMA_VERSION}: run the newer "
+                "release, or restore a backup of the data dir made with this one"
+            )
+        if version < min(MIGRATIONS):
+            raise LakeVersionError(
+                f"{path}: lake schema version {version} has no migration to "
+                f"{LAKE_SCHEMA_VERSION} in pullstats {__version__}"
+            )
+        if version < LAKE_SCHEMA_VERSION and not create:
+            raise LakeVersionError(
+                f"{path}: the lake has schema version {version}; pullstats {__version__} reads "
+                f"version {LAKE_SCHEMA_VERSION} and migrates it when a command that writes "
+                "opens it: run `pullstats process` (or start the server) once"
+            )
+        return version
+
+    def give_id(self, staging: Path, new_id: str) -> None:
+        """Write ``new_id`` into the description (which exists: :meth:`version` made it),
+        keeping the rest of it."""
+        meta = _parsed(self.data()) or {}
+        meta[ID_KEY] = new_id
+        self.write(meta, staging)
+
+    def write(self, meta: dict[str, Any], staging: Path) -> None:
+        # two processes opening a new data dir at once write the same version: either is right
+        data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
+        self.lake.write_bytes(META_FILE, data, staging)
+        self._data, self._read = data, True
 
 
 def _version_in(text: str) -> int | None:
@@ -111,46 +170,27 @@ def _version_in(text: str) -> int | None:
     return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
-def is_new(lake: Store) -> bool:
-    """Whether ``lake`` holds nothing of a lake yet: no description, no table."""
-    try:
-        lake.read_bytes(META_FILE)
-    except FileNotFoundError:
-        return not any(lake.folders(table.folder) for table in MIGRATIONS[1][0])
-    return False
-
-
-def lake_id(lake: Store) -> str | None:
-    """The id the lake's description gives it (its installation records the same), or None:
-    no description, or one written before lakes had ids."""
-    try:
-        meta: Any = json.loads(lake.read_bytes(META_FILE))
-    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+def _parsed(data: bytes | None) -> dict[str, Any] | None:
+    """The description's members; None when there is none or it is not a JSON object."""
+    if data is None:
         return None
-    found = meta.get(ID_KEY) if isinstance(meta, dict) else None
-    return found if isinstance(found, str) else None
+    try:
+        meta: Any = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
-def give_id(lake: Store, staging: Path, new_id: str) -> None:
-    """Write ``new_id`` into the lake's description (which exists: :func:`lake_version` made
-    it), keeping the rest of it."""
-    meta = json.loads(lake.read_bytes(META_FILE))
-    meta[ID_KEY] = new_id
-    lake.write_bytes(META_FILE, (json.dumps(meta, indent=2) + "\n").encode("utf-8"), staging)
-
-
-def _write(lake: Store, staging: Path) -> None:
-    meta = {
+def _description(known_id: str | None) -> dict[str, Any]:
+    """A new description of this release's lake, keeping the lake's id if it has one."""
+    meta: dict[str, Any] = {
         "schema_version": LAKE_SCHEMA_VERSION,
         "written_by": f"pullstats {__version__}",
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    known = lake_id(lake)  # a migration's new description keeps the lake's id
-    if known is not None:
-        meta[ID_KEY] = known
-    # two processes opening a new data dir at once write the same version: either file is right
-    data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
-    lake.write_bytes(META_FILE, data, staging)
+    if known_id is not None:
+        meta[ID_KEY] = known_id
+    return meta
 
 
 def _add_user_hash(table: pa.Table) -> pa.Table | None:
@@ -171,7 +211,9 @@ MIGRATIONS: dict[int, tuple[tuple[LakeTable, ...], Callable[[pa.Table], pa.Table
 def migrate_lake(lake: Store, staging: Path) -> int:
     """Bring an older lake's files to :data:`LAKE_SCHEMA_VERSION` and record it; the number
     of files rewritten. The caller holds the job lock (nothing else writes meanwhile)."""
-    version = lake_version(lake, staging, create=True)  # again: another node may have done it
+    # read afresh: another node may have migrated it while this one waited for the lock
+    description = Description(lake)
+    version = description.version(staging, create=True)
     rewritten = 0
     for step in range(version, LAKE_SCHEMA_VERSION):
         tables, change = MIGRATIONS[step]
@@ -189,7 +231,7 @@ def migrate_lake(lake: Store, staging: Path) -> int:
                 if done % PROGRESS_FILES == 0:
                     log.info("lake: %s: %d of %d files", table.folder, done, len(keys))
     if version < LAKE_SCHEMA_VERSION:
-        _write(lake, staging)
+        description.write(_description(description.lake_id()), staging)
         log.info(
             "lake: schema version %d recorded (%d files rewritten)", LAKE_SCHEMA_VERSION, rewritten
         )

@@ -20,7 +20,7 @@ from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_identity import installation_lake
-from pullstats.lake_meta import give_id, lake_id, lake_version, migrate_lake
+from pullstats.lake_meta import Description, migrate_lake
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 from pullstats.setting_values import SettingRefused
 
@@ -68,15 +68,17 @@ class Runtime:
             # the catalog's lake, never another (lake_identity.py), before anything is written
             setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
             lake = settings.lake
-            known = installation_lake(lake, sessions, create=create, setting=setting)
-            version = lake_version(lake, settings.paths.tmp, create=create)
+            description = Description(lake)  # read once for every check below
+            known = installation_lake(description, sessions, create=create, setting=setting)
+            version = description.version(settings.paths.tmp, create=create)
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
                 with hold_job_lock(engine, settings.paths.job_lock):
                     migrate_lake(lake, settings.paths.tmp)
-            if create and known is not None and lake_id(lake) is None:
-                give_id(lake, settings.paths.tmp, known)
+                description = Description(lake)  # the migration wrote a new one
+            if create and known is not None and description.lake_id() is None:
+                description.give_id(settings.paths.tmp, known)
         except BaseException:
             engine.dispose()
             raise

@@ -4,11 +4,12 @@ folder of its own, is refused before anything is read or written there."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import Engine, delete, event
 
 from pullstats.db.models import PipelineState
 from pullstats.db.state import get_value
@@ -84,3 +85,40 @@ def test_a_catalog_before_lake_ids_with_processed_periods_refuses_an_empty_place
     runtime.close()
     meta = json.loads((data_dir / "lake" / "_meta.json").read_text())
     assert recorded == meta["lake_id"]
+
+
+class _Watch:
+    """What a start-up reads: the opens of the lake's description (Python's audit events) and
+    the catalog's queries of processed periods (SQLAlchemy's events)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.meta_opens = 0
+        self.period_queries = 0
+        sys.addaudithook(self._audit)  # audit hooks stay for the process: `on` switches it
+
+    def _audit(self, event: str, args: tuple[object, ...]) -> None:
+        if self.on and event == "open" and str(args[0]).endswith("_meta.json"):
+            self.meta_opens += 1
+
+    def _query(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        if self.on and "rollup_periods" in statement:
+            self.period_queries += 1
+
+    def __enter__(self) -> _Watch:
+        event.listen(Engine, "before_cursor_execute", self._query)
+        self.on = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.on = False
+        event.remove(Engine, "before_cursor_execute", self._query)
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_a_start_up_reads_the_lake_description_once(data_dir: Path, create: bool) -> None:
+    # on S3 each read is a request, and every command opens the installation
+    installation(data_dir)
+    with _Watch() as watch:
+        Runtime.open(catalog_settings(data_dir), create=create).close()
+    assert (watch.meta_opens, watch.period_queries) == (1, 0)

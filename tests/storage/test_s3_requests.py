@@ -137,3 +137,22 @@ def test_an_object_rewritten_behind_a_held_listing_is_refused_not_misread(
         assert "no longer exists" in str(refused.value)  # s3fs: the ETag it read with changed
     with store.open("a/one") as handle:  # let go: the object as it is now
         assert handle.read() == b"new bytes"
+
+
+def test_a_start_up_asks_for_the_lake_description_once(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = golden_on_s3(s3_env, tmp_path / "data", monkeypatch)
+    log = RequestLog(s3_env, bucket)
+    Runtime.open(catalog_settings(tmp_path / "data")).close()
+    asked = log.requests()
+    # the two stores' checks list one key each, and the description is read once (s3fs asks
+    # for its size first): it was read three times, with a HEAD each
+    assert asked == Counter(
+        {
+            ("LIST", "lake"): 1,
+            ("LIST", "exports"): 1,
+            ("HEAD", "lake/_meta.json"): 1,
+            ("GET", "lake/_meta.json"): 1,
+        }
+    )
