@@ -1,6 +1,6 @@
 """axe-core (through axe-playwright-python) finds no serious or critical violation on the
-sign-in, overview, account and exports pages, at desktop width and at 375 px (the overview at
-360 px too, where its snippets and tables scroll); screenshots of each."""
+sign-in, overview, account, exports and error pages, at desktop width and at 375 px (the
+overview at 360 px too, where its snippets and tables scroll); screenshots of each."""
 
 from __future__ import annotations
 
@@ -75,6 +75,17 @@ def test_sign_in_pages(
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").is_visible()
     assert _severe_violations(page) == []  # with the error shown
+    assert outside_requests(page) == []
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "375px"])
+def test_error_page(web: Web, new_page: NewPage, viewport: dict[str, int], tmp_path: Path) -> None:
+    page = new_page(viewport)
+    response = page.goto("/exportz")
+    assert response is not None and response.status == 404
+    assert _severe_violations(page) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+    screenshot(page, tmp_path, f"error-{viewport['width']}")
     assert outside_requests(page) == []
 
 

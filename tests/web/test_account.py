@@ -8,7 +8,9 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
+from fastapi.routing import APIRoute
 
+from pullstats.api.dashboard import account, account_tokens
 from tests.web.conftest import (
     ATTEMPTS_PER_ACCOUNT,
     NewPage,
@@ -210,10 +212,21 @@ def test_a_token_session_cannot_manage_the_account(web: Web, new_page: NewPage) 
 
 def test_a_forms_address_opened_as_a_page_is_the_account_page(web: Web) -> None:
     """The address bar keeps /account/tokens after a token is made: reopened, it was a 405."""
+    forms = [
+        route.path.replace("{token_id}", "pst-not-one")
+        for route in (*account.router.routes, *account_tokens.router.routes)
+        if isinstance(route, APIRoute)
+        and "POST" in route.methods
+        and route.path.startswith("/account/")
+    ]
+    assert len(forms) == 6, forms  # password, three of 2FA, a new token, revoking one
     with session_client(web, "alice") as client:
-        for path in ("/account/tokens", "/account/password", "/account/2fa/confirm"):
+        for path in forms:
             answer = client.get(path)
-            assert (answer.status_code, answer.headers["location"]) == (303, "/account"), path
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/account"), path
+        # an address that is no form's is not found, as anywhere else
+        for path in ("/account/x", "/account/2fa", "/account/tokens/x", "/account/password/x"):
+            assert client.get(path).status_code == 404, path
         assert client.get("/account").status_code == 200  # still signed in
         signout = client.get("/signout")
         assert (signout.status_code, signout.headers["location"]) == (303, "/")

@@ -8,6 +8,8 @@ rollups), never a query of their own; docs/dashboard.md describes them.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
 
 from pullstats.api.dashboard import (
     account,
@@ -17,6 +19,7 @@ from pullstats.api.dashboard import (
     overview,
     signin,
 )
+from pullstats.api.dashboard.error_pages import page_for_browsers
 from pullstats.api.dashboard.forms import StaleForm
 from pullstats.api.dashboard.session import SignInRequired, sign_in_again
 
@@ -33,7 +36,9 @@ router.include_router(account_tokens.router)
 
 def install(app: FastAPI) -> None:
     """Serve the dashboard on ``app``: its pages, ``303`` to sign-in for a page that needs a
-    session it does not have, and to the account page for a form of an earlier session."""
+    session it does not have, to the account page for a form of an earlier session, and an
+    error page, not JSON, for a browser outside the API (``error_pages.py``)."""
     app.add_exception_handler(SignInRequired, sign_in_again)
+    app.add_exception_handler(HTTPException, page_for_browsers(http_exception_handler))
     app.add_exception_handler(StaleForm, account.form_of_an_earlier_session)
     app.include_router(router)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -177,10 +178,17 @@ def account_page(
     return response
 
 
+#: the addresses of the account page's forms, below PATH (account_tokens.py has the tokens')
+FORMS = re.compile(r"password|2fa/(start|confirm|disable)|tokens(/[^/]+/revoke)?")
+
+
 @router.get(f"{PATH}/{{form:path}}")
 def form_address(form: str) -> RedirectResponse:
     """A form's address opened as a page (left in the address bar by a post, then reopened or
-    bookmarked): the account page, where the form is."""
+    bookmarked): the account page, where the form is. Any other address below it is not
+    found, as anywhere else."""
+    if not FORMS.fullmatch(form):
+        raise HTTPException(404, "Not Found")
     return RedirectResponse(PATH, status_code=303)
 
 
