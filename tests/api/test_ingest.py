@@ -175,6 +175,27 @@ def test_lone_surrogate_rejects_its_event_not_the_delivery(server: Server, token
     assert json.loads(lines[1])["ua"] == "docker/27 ✓ ünïcode"
 
 
+def test_what_a_delivery_accepts_is_what_the_spool_keeps(server: Server, token: str) -> None:
+    # before, a link-local client's address (with its zone) and an id past 512 characters were
+    # answered as accepted and then set aside by process as invalid_record; a surrogate in the
+    # address's zone failed the whole delivery with a 500
+    events = [
+        pull_event(NOON, "acme/api", tag="1.0", event_id="ok-1"),
+        pull_event(NOON, "acme/api", tag="1.0", event_id="ok-2", addr="[fe80::1%eth0]:5000"),
+        pull_event(NOON, "acme/api", tag="1.0", event_id="i" * 513),
+        pull_event(NOON, "acme/api", tag="1.0", event_id="ok-4", addr="[fe80::2%@@Z@@]:1"),
+    ]
+    body = json.dumps(envelope(*events)).encode().replace(b"@@Z@@", b"\\ud800")
+    response = post(server, token, body)
+    assert response.status_code == 200
+    report = response.json()
+    assert (report["accepted"], [r["index"] for r in report["rejected"]]) == (3, [2])
+    assert report["rejected"][0]["error"] == "'id' is longer than 512 characters"
+    lines = b"".join(f.read_bytes() for f in (server.data_dir / "spool").iterdir()).splitlines()
+    kept = [(json.loads(line)["id"], json.loads(line)["ip"]) for line in lines]
+    assert kept == [("ok-1", "203.0.113.7"), ("ok-2", "fe80::1"), ("ok-4", "fe80::2")]
+
+
 def test_ignored_events_are_reported_by_reason(server: Server, token: str) -> None:
     push = pull_event(NOON, "acme/api", tag="1.0", method="PUT")
     push["action"] = "push"

@@ -138,7 +138,10 @@ def test_an_access_log_address_python_cannot_read_is_invalid_address(
 
 
 def _reference(host: str) -> str | None:
-    """The rule as ipaddress alone states it: normal form, IPv4-mapped as IPv4."""
+    """The rule as ipaddress alone states it: normal form, IPv4-mapped as IPv4, an IPv6
+    address without its zone (the server's interface)."""
+    if ":" in host:
+        host = host.partition("%")[0]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -57,6 +57,8 @@ _TIMESTAMP = re.compile(
 )
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+#: The longest event id kept: a registry's are UUIDs; the record rules set aside a longer one.
+MAX_ID_LENGTH = 512
 #: A registry's id of a request (Distribution: a UUID), as ``request.id`` and its log give it.
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", re.ASCII)
 #: An IPv4 address in the form ipaddress would print it (no leading zeros): kept as it is,
@@ -178,6 +180,8 @@ def parse_event(
     if not isinstance(event, dict):
         raise UnparseableRequest("event is not an object")
     event_id = _required(event, "id")
+    if len(event_id) > MAX_ID_LENGTH:
+        raise UnparseableRequest(f"'id' is longer than {MAX_ID_LENGTH} characters")
     action = _required(event, "action")
     target = _member(event, "target")
     if action != "pull":
@@ -277,15 +281,18 @@ def normal_address(host: str) -> str | None:
     one unique IP whichever way it was spelt. An IPv6 address goes through the C library's
     inet_pton/inet_ntop, several times faster than ipaddress and with the same normal form
     (RFC 5952: lower case, no leading zeros, the first longest run of zero groups as ``::``);
-    the few forms they print differently (IPv4-compatible ``::a.b.c.d``, ``::``, ``::1``) and
-    scoped addresses (``fe80::1%eth0``) are left to ipaddress.
+    the few forms they print differently (IPv4-compatible ``::a.b.c.d``, ``::``, ``::1``) are
+    left to ipaddress. A scoped address (``fe80::1%eth0``, as a registry writes a link-local
+    client's) is the address without its zone: the zone names the server's interface, not the
+    client.
     """
     if CANONICAL_IPV4.fullmatch(host):
         return host
-    if ":" in host and "%" not in host:
+    if ":" in host:
+        host = host.split("%", 1)[0]
         try:
             packed = socket.inet_pton(socket.AF_INET6, host)
-        except OSError:
+        except (OSError, UnicodeEncodeError):  # a lone surrogate (JSON's \ud800) too
             return None
         if packed[:12] == _IPV4_MAPPED:
             return socket.inet_ntop(socket.AF_INET, packed[12:])

@@ -17,7 +17,7 @@ rules).
 from __future__ import annotations
 
 from pullstats.drop_reasons import DropReason
-from pullstats.ingest.notifications import CANONICAL_IPV4, DIGEST, TAG
+from pullstats.ingest.notifications import CANONICAL_IPV4, DIGEST, MAX_ID_LENGTH, TAG
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.names import repository_name_sql
 
@@ -36,7 +36,7 @@ def record_problem_sql() -> str:
     (:func:`record_problem_params`)."""
     invalid = " OR ".join(
         [
-            "id IS NULL OR id = '' OR length(id) > 512",
+            f"id IS NULL OR id = '' OR length(id) > {MAX_ID_LENGTH}",
             "recv IS NULL",
             "method IS NULL OR method NOT IN ('GET', 'HEAD')",
             f"name IS NULL OR NOT {repository_name_sql('name')}",
