@@ -186,6 +186,16 @@ def test_ingest_logs_on_a_directory_says_so(data_dir: Path, tmp_path: Path) -> N
     assert not data_dir.exists()  # a wrong name creates no installation
 
 
+def test_a_file_name_cannot_break_the_error_line_or_colour_it(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # before, a newline in the name split the line in two and ESC [31m turned the terminal red
+    name = str(tmp_path / "no\nsuch\x1b[31m.log")
+    result = run_cli(data_dir, "ingest", "logs", name)
+    assert result.returncode == 1
+    assert result.stderr == f"error: {tmp_path}/no\\x0asuch\\x1b[31m.log: no such file\n"
+
+
 def test_export_through_a_day_no_period_closes_by_is_one_line(data_dir: Path) -> None:
     # 0001-01-01 failed in the retention's date arithmetic, 9999-12-31 at the day's end
     for day in ("0001-01-01", "1999-12-31", "9999-12-31"):

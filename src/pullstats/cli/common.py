@@ -56,7 +56,13 @@ USAGE = 2
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", markup=True)  # a path may hold "["
+    """Print ``message`` as one ``error:`` line on stderr; the exit to raise. A file name or
+    value in it cannot break the line or colour the terminal: control characters are written
+    as escapes, as in the server's log (``logs.py``)."""
+    from pullstats.logs import escape_control
+
+    line = escape(escape_control(message))  # and rich markup: a path may hold "["
+    err.print(f"[red]error:[/] {line}", markup=True)
     return typer.Exit(code)
 
 
