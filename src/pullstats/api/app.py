@@ -41,6 +41,7 @@ from pullstats.api.metrics import (
     NodesCollector,
     SetAsideCollector,
     access_log,
+    request_log,
 )
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.access_log:
         log_to_stderr(access_log)
     log_to_stderr(pg_versions.logger)  # its fallback warnings, in the server's log format
+    log_to_stderr(request_log)  # a client gone before its request ended: one line each
     app.include_router(auth.router)
     app.include_router(analytics.router)
     app.include_router(exports_api.router)

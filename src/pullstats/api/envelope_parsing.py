@@ -8,6 +8,12 @@ rejected, costs Python time besides; in a thread either would stall every other 
 server. The worker hands back only bytes and counts (the spool lines, the answer's JSON), so
 taking its result costs the event loop next to nothing. One worker at a time bounds memory to
 one body's parse; deliveries of large envelopes queue for it.
+
+The worker ends with its server. A server that stops shuts it down; one that is killed (SIGKILL,
+the OOM killer) cannot, and the worker would wait for work for ever (it holds both ends of its
+own task queue, so it never reads an end of file there), under PID 1 with its resource tracker.
+So a thread in the worker checks every :data:`PARENT_CHECK_SECONDS` that its parent is still
+the server that started it, and ends the worker once it is not, as gunicorn's workers do.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -117,6 +125,26 @@ def deliver_file(path: Path, received_us: int, max_events: int, max_skew: timede
 
 #: How much lower the worker's CPU priority is than the server's (``nice``).
 WORKER_NICENESS = 10
+#: How often the worker checks that its server is still there.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_without_server(server_pid: int) -> None:
+    """End the worker once its parent is no longer ``server_pid``: the server died and the
+    worker was handed to another process (PID 1, a subreaper). Checked from the pid passed
+    in, not the parent seen at start, so a server that died before this ran is noticed too."""
+    while os.getppid() == server_pid:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)  # a parse in progress has no one to take its result
+
+
+def start_worker(server_pid: int, niceness: int) -> None:
+    """The worker's initializer: its lower priority first (its imports already run at it),
+    then the watch on its server (see the module docstring)."""
+    os.nice(niceness)
+    threading.Thread(
+        target=_exit_without_server, args=(server_pid,), name="server-watch", daemon=True
+    ).start()
 
 
 class EnvelopeParser:
@@ -171,13 +199,12 @@ class EnvelopeParser:
     def _start_worker() -> ProcessPoolExecutor:
         # spawn, not fork: the server has threads (and a database connection) a forked child
         # would inherit in whatever state they were. On a busy machine the event loop
-        # answering requests goes first: os.nice itself is the initializer, so that the
-        # worker's imports already run at the lower priority.
+        # answering requests goes first: the worker runs at a lower priority.
         pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
-            initargs=(WORKER_NICENESS,),
+            initializer=start_worker,
+            initargs=(os.getpid(), WORKER_NICENESS),
         )
         pool.submit(int)  # starts the process (a pool starts one only on a submit)
         return pool

@@ -9,6 +9,11 @@ its fields only, so one read, at most 256 KiB, is the slack). Past the limit it 
 ``431 Request Header Fields Too Large``, reads and discards what the client is still sending
 for a moment (closing at once would reset the connection and lose the answer), and closes.
 
+A request whose body the parser cannot read (a broken chunked encoding) is answered ``400`` by
+uvicorn, which logs it and closes the connection; the app meets only a disconnect where the body
+should go on. The request's scope gets :data:`ANSWERED_BY_SERVER`, so the metrics count it as
+the ``400`` the client got, not as a client that went away (``api/metrics.py``).
+
 The limit is uvicorn's own ``h11_max_incomplete_event_size``, which ``pullstats serve`` sets
 from ``PULLSTATS_MAX_REQUEST_HEAD_BYTES``: it travels with uvicorn's config into every worker.
 """
@@ -16,9 +21,12 @@ from ``PULLSTATS_MAX_REQUEST_HEAD_BYTES``: it travels with uvicorn's config into
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+#: scope key: the status the protocol itself answered a request with, its app's answer unsent
+ANSWERED_BY_SERVER = "pullstats.answered_by_server"
 
 #: when uvicorn's config carries no limit (h11's own default)
 DEFAULT_LIMIT = 16 * 1024
@@ -120,6 +128,16 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._linger = self.loop.call_later(_LINGER_SECONDS, self.transport.close)
+
+    def send_400_response(self, msg: str) -> None:
+        # the parser failed inside a request's body: that request's app is told, through its
+        # scope, that the client got this 400 (a failure in a later request's head, once this
+        # request's body has ended, is none of its business)
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body and not cycle.response_complete:
+            scope: dict[str, Any] = cast(dict[str, Any], cycle.scope)  # an ASGI extension key
+            scope[ANSWERED_BY_SERVER] = 400
+        super().send_400_response(msg)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._linger is not None:

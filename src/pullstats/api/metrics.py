@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pullstats.api.http_protocol import ANSWERED_BY_SERVER
 from pullstats.config import Settings
 from pullstats.db.nodes import node_states
 from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
@@ -112,10 +114,26 @@ class NodesCollector(Collector):
 #: One line per request when ``PULLSTATS_ACCESS_LOG`` is on. uvicorn's own access log is off:
 #: it prints query strings, and a signed download link's signature is in its query string.
 access_log = logging.getLogger("pullstats.access")
+#: One line for each request whose client went away before its body ended (without the
+#: access log, which says it then).
+request_log = logging.getLogger(__name__)
+
+#: The status a request is counted under when its client closed the connection before the
+#: request's body had all arrived: nginx's "client closed request". No one is left to answer.
+CLIENT_CLOSED = 499
 
 
 class MetricsMiddleware:
-    """Counts and times every request under its route template, never its concrete path."""
+    """Counts and times every request under its route template, never its concrete path.
+
+    A request whose client went away before sending its whole body is the client's doing, not
+    a failure of the server: Starlette raises ``ClientDisconnect`` at the read, which would
+    otherwise reach uvicorn as an "Exception in ASGI application" with a traceback, counted
+    ``500``. It is counted :data:`CLIENT_CLOSED` and logged in one line instead, whatever the
+    route made of the missing body (FastAPI turns it into a ``400``, which no one reads). A body
+    the HTTP parser refused (a broken chunked encoding) looks the same from here, but uvicorn
+    answered it ``400`` and logged it itself: ``api/http_protocol.py`` marks the request so.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool = False) -> None:
         self.app = app
@@ -128,21 +146,44 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        answered = False  # the answer's head was sent
+        body_ended = False
+        cut_short = False  # the client went away before its body ended, and before an answer
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
             await send(message)
 
+        async def receive_watched() -> Message:
+            nonlocal body_ended, cut_short
+            message = await receive()
+            if message["type"] == "http.request":
+                body_ended = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect" and not (body_ended or answered):
+                cut_short = True
+            return message
+
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive_watched, capture)
+        except ClientDisconnect:
+            # raised only by a read that met the disconnect: nothing to answer, no one to tell
+            cut_short = cut_short or not answered
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
+            if cut_short:
+                status = scope.get(ANSWERED_BY_SERVER, CLIENT_CLOSED)
+                if status == CLIENT_CLOSED and not self.log_requests:
+                    request_log.info(
+                        "the client closed the connection before its request ended: %s %s "
+                        "(counted as %d)",
+                        scope["method"],
+                        scope["path"],  # never the query string
+                        CLIENT_CLOSED,
+                    )
             if self.log_requests:
                 client = scope.get("client")
                 access_log.info(
@@ -154,3 +195,5 @@ class MetricsMiddleware:
                     status,
                     elapsed * 1000,
                 )
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(elapsed)
