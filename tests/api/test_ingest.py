@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from datetime import UTC, datetime, time, timedelta
@@ -89,6 +90,32 @@ def test_unusable_deliveries_are_refused_whole(
     assert response.status_code == status
     assert message in response.json()["detail"]
     assert spool_bytes(server.data_dir) == before
+
+
+def test_a_compressed_body_is_refused_naming_its_coding(server: Server, token: str) -> None:
+    # before, a gzip body was a 400 "body is not JSON: … byte 0x8b", and a plain body sent
+    # with the gzip header was taken
+    with server.client() as client:
+        for body in (gzip.compress(GOOD), GOOD):
+            response = client.post(
+                "/ingest/v1/registry/events",
+                content=body,
+                headers={
+                    "Content-Type": ENVELOPE_TYPE,
+                    "Content-Encoding": "gzip",
+                    "Authorization": f"Bearer {token}",
+                },
+            )
+            assert response.status_code == 415
+            assert response.json() == {
+                "detail": "Content-Encoding 'gzip' is not taken: send the envelope uncompressed"
+            }
+            assert response.headers["accept-encoding"] == "identity"
+        assert spool_bytes(server.data_dir) == 0
+        headers = {"Content-Encoding": "identity", "Authorization": f"Bearer {token}"}
+        headers["Content-Type"] = ENVELOPE_TYPE
+        taken = client.post("/ingest/v1/registry/events", content=GOOD, headers=headers)
+    assert taken.json()["accepted"] == 1
 
 
 def test_tokens_are_required(server: Server, token: str) -> None:

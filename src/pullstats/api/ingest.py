@@ -151,7 +151,10 @@ PATH = "/ingest/v1/registry/events"
             "model": ErrorDetail,
             "description": "Body larger than the configured limit, or more events than allowed.",
         },
-        415: {"model": ErrorDetail, "description": "Not a notification media type."},
+        415: {
+            "model": ErrorDetail,
+            "description": "Not a notification media type, or a compressed body.",
+        },
         503: {"model": ErrorDetail, "description": "The envelope could not be parsed; retry."},
     },
     summary="Receive a registry notification envelope",
@@ -171,6 +174,15 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
     refused = await _authorize(state, bearer_token(request.headers.get("authorization")))
     if refused is not None:
         return refused
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        # registries send notifications uncompressed; a compressed body would be read as JSON
+        # (a 400 about a byte 0x8b) and a gzip body's size is no bound on its content's
+        return _refusal(
+            415,
+            f"Content-Encoding {coding[:40]!r} is not taken: send the envelope uncompressed",
+            {"Accept-Encoding": "identity"},
+        )
     try:
         check_media_type(request.headers.get("content-type"))
         settings = state.runtime.settings
