@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 import duckdb
@@ -54,6 +54,20 @@ from pullstats.runtime import Runtime
 from pullstats.steps import Step
 from pullstats.timestamps import DAY_US, from_micros
 
+#: How many days either side of its own a request's event id is looked for in the lake. A
+#: registry's retry repeats its event, time included, so it lands on the same day; a sender
+#: that stamps each delivery with its own time (or two relays of one event) gives copies whose
+#: times differ by the delay between them, and those within a day of each other are always on
+#: the same or neighbouring days. Each day further would have every run read one more day of
+#: ids (docs/data-definitions.md, "Requests").
+REPEAT_REACH_DAYS = 1
+
+
+def days_holding_copies(days: Iterable[date]) -> set[date]:
+    """The days whose requests may hold an earlier copy of a request on one of ``days``."""
+    reach = range(-REPEAT_REACH_DAYS, REPEAT_REACH_DAYS + 1)
+    return {day + timedelta(days=offset) for day in days for offset in reach}
+
 
 def ingest_requests(
     writer: RequestWriter, source: str, *, checked: bool = False
@@ -87,8 +101,9 @@ class RequestWriter:
     The caller holds the job lock, so nothing else writes to the lake meanwhile. That lets the
     writer keep, on its DuckDB connection and for the whole run:
 
-    - the ids of the lake's requests, read once per Parquet file of a day the run touches
-      (before, every batch re-read every id of its days: quadratic in the day's size);
+    - the ids of the lake's requests, read once per Parquet file of a day the run touches or
+      of a day either side of one (:func:`days_holding_copies`; before, every batch re-read
+      every id of its days: quadratic in the day's size);
     - each distinct client address with its keyed hash and enrichment, and each distinct user
       agent with its tool and version: looked up once per run, not once per batch or per row.
 
@@ -165,7 +180,8 @@ class RequestWriter:
         if self._rows(REPEATS, {"batch": table}):
             table = self._keep(kept, FIRST_ARRIVALS, {"batch": table})
         days = [from_micros(int(day) * DAY_US).date() for day, _ in self._batch_days(table)]
-        self._read_ids(days)
+        # the copy the lake holds wins, even one timed on a neighbouring day
+        self._read_ids(days_holding_copies(days))
         if self._ids:
             table = self._keep(kept, NEW_REQUESTS, {"batch": table, "ids": "lake_ids"})
         count = count_rows(self._db, table)
@@ -262,12 +278,12 @@ class RequestWriter:
             shutil.rmtree(staging, ignore_errors=True)
         return set(written)
 
-    def _read_ids(self, days: list[date]) -> None:
+    def _read_ids(self, days: set[date]) -> None:
         """Add to ``lake_ids`` the ids of the files of ``days`` not read yet in this run."""
         settings = self._runtime.settings
         files = [
             file
-            for day in days
+            for day in sorted(days)
             for file in day_files(settings, REQUESTS, day)
             if file not in self._read
         ]

@@ -30,7 +30,7 @@ from pullstats.lake_schema import REQUESTS
 from pullstats.steps import Input, Step, Transform, sql_file
 
 BATCH = Input("batch", SPOOL_SCHEMA)
-#: The lake's request ids of the batch's days.
+#: The lake's request ids of the batch's days and the days either side of them.
 IDS = Input("ids", pa.schema([("id", pa.string())]))
 #: The run's addresses: each with its keyed hash and enrichment.
 ADDRESSES = Input(
