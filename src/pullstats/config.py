@@ -14,27 +14,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
-from pullstats.s3_store import S3Store
 from pullstats.setting_values import (
     MAX_DURATION,
     MAX_DURATION_TEXT,
     parse_months_days,
     parse_networks,
 )
-from pullstats.storage import LocalStore, StorageError, Store
-
-
-def open_store(url: str | None, default: Path, setting: str) -> Store:
-    """The store a ``PULLSTATS_*_URL`` setting names: ``s3://bucket/prefix``, a local folder,
-    or (unset) ``default``."""
-    if url is None or not url.strip():
-        return LocalStore(default, setting)
-    url = url.strip()
-    if url.startswith("s3://"):
-        return S3Store(url, setting)
-    if "://" in url:
-        raise StorageError(f"{setting}={url}: expected s3://bucket/prefix or a local folder")
-    return LocalStore(Path(url).expanduser().resolve(), setting)
+from pullstats.storage import Store
+from pullstats.store_settings import check_store_url, open_store
 
 
 class Settings(BaseSettings):
@@ -274,12 +261,7 @@ class Settings(BaseSettings):
     @field_validator("lake_url", "exports_url")
     @classmethod
     def _store_url(cls, value: str | None) -> str | None:
-        if value is not None and value.strip():
-            text = value.strip()
-            if "://" in text and not text.startswith("s3://"):
-                raise ValueError("expected s3://bucket/prefix or a local folder")
-            if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
-                raise ValueError("no bucket named: expected s3://bucket/prefix")
+        check_store_url(value)
         return value
 
     @field_validator("trusted_proxies")
