@@ -17,6 +17,7 @@ from pullstats.data_dir import NODE_NAME, DataDir
 from pullstats.setting_values import (
     MAX_DURATION,
     MAX_DURATION_TEXT,
+    check_database_url,
     parse_months_days,
     parse_networks,
 )
@@ -173,22 +174,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
-        # SQLAlchemy's dialect[+driver]:// (parsed here by hand: the settings know no database)
-        if value is None:
-            return value
-        scheme, found, _ = value.get_secret_value().partition("://")
-        backend = scheme.partition("+")[0].lower()
-        if not found or not backend:
-            raise ValueError(
-                "not a database URL: expected postgresql://user@host/database or sqlite:///path"
-            )
-        if backend == "postgres":
-            raise ValueError("use postgresql:// for PostgreSQL, not postgres://")
-        if backend not in ("postgresql", "sqlite"):
-            raise ValueError(
-                f"a {backend} catalog is not supported: use PostgreSQL (postgresql://…) or "
-                "SQLite (sqlite:///…)"
-            )
+        if value is not None:
+            check_database_url(value.get_secret_value())
         return value
 
     @field_validator("public_url")
