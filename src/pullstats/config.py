@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
@@ -22,7 +22,12 @@ from pullstats.setting_values import (
     parse_networks,
 )
 from pullstats.storage import Store
-from pullstats.store_settings import check_store_url, open_store
+from pullstats.store_settings import (
+    check_public_endpoint,
+    check_store_url,
+    open_store,
+    public_endpoint,
+)
 
 
 class Settings(BaseSettings):
@@ -69,6 +74,12 @@ class Settings(BaseSettings):
         None,
         description="Where export files are kept: s3://bucket/prefix (downloads are then "
         "presigned S3 URLs) or a local folder; default: exports/ in the data dir.",
+    )
+    exports_public_endpoint_url: str | None = Field(
+        None,
+        description="The object store's address as publishers reach it, http(s)://host[:port]"
+        "[/path]: presigned download URLs are signed for it instead of AWS_ENDPOINT_URL "
+        "(which reads and writes keep using); only with exports on S3. Default: unset.",
     )
     jwt_ttl: timedelta = Field(timedelta(hours=1), description="Lifetime of a login JWT.")
     max_request_head_bytes: int = Field(
@@ -251,6 +262,15 @@ class Settings(BaseSettings):
         check_store_url(value)
         return value
 
+    @field_validator("exports_public_endpoint_url")
+    @classmethod
+    def _public_endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "exports_url" in info.data:  # else PULLSTATS_EXPORTS_URL is refused on its own
+            check_public_endpoint(value, info.data["exports_url"])
+        else:
+            public_endpoint(value)
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
@@ -279,7 +299,12 @@ class Settings(BaseSettings):
     @cached_property
     def exports_store(self) -> Store:
         """Where the export files are (their catalog rows hold keys relative to it)."""
-        return open_store(self.exports_url, self.paths.exports, "PULLSTATS_EXPORTS_URL")
+        return open_store(
+            self.exports_url,
+            self.paths.exports,
+            "PULLSTATS_EXPORTS_URL",
+            public_endpoint(self.exports_public_endpoint_url),
+        )
 
     @cached_property
     def lake_retention(self) -> tuple[int, int]:
