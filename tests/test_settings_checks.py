@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from pullstats.cli.common import error_lines
 from pullstats.config import Settings
 from pullstats.duckdb_engine import connect
+from pullstats.s3_store import S3Store
 from pullstats.setting_values import SettingRefused
 
 
@@ -83,6 +84,13 @@ ABSOLUTE = "expected an absolute http(s) URL, e.g. https://stats.example.com"
 CENTURY = "must be at most 100 years (P36525D)"
 CENTURY_OF_MONTHS = "must be at most 100 years (P100Y, P1200M or P36525D; 0: for ever)"
 EMPTY = "empty: name a path, or unset the variable for its default"
+SHAPE = "http(s)://host[:port][/path]"
+ENDPOINT = (
+    f"expected the http(s) URL publishers reach the object store at: {SHAPE}, "
+    "e.g. https://s3.example.com"
+)
+NO_QUERY = f"no query or fragment: expected {SHAPE} (a signature is the query)"
+BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
 
 
 @pytest.mark.parametrize(
@@ -115,6 +123,20 @@ EMPTY = "empty: name a path, or unset the variable for its default"
         ("PULLSTATS_GEOIP_COUNTRY_DB", "", EMPTY),
         ("PULLSTATS_GEOIP_ASN_DB", "", EMPTY),
         ("PULLSTATS_GEOIP_DOMAIN_DB", "", EMPTY),
+        # presigned URLs signed for an address nobody can fetch them from
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "s3.example.com", ENDPOINT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "s3://pullstats-data", ENDPOINT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "ftp://s3.example.com", ENDPOINT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://", ENDPOINT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com/?region=eu", NO_QUERY),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com#top", NO_QUERY),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com:99999", BAD_PORT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com:http", BAD_PORT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example .com", "no spaces or "
+         f"control characters: expected {SHAPE}"),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://minio:minio123@s3.example.com",
+         "no user or password in it: presigned URLs are signed with the AWS credentials "
+         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"),
     ],
 )  # fmt: skip
 def test_values_that_would_break_later_are_refused_when_read(
@@ -161,3 +183,47 @@ def test_duckdb_running_out_of_memory_names_the_settings_to_change(
         "): raise it, or lower PULLSTATS_DUCKDB_THREADS (each thread takes its share)"
     )
     assert "SET " not in line and "Possible solutions" not in line
+
+
+LOCAL_EXPORTS = (
+    "used only for the presigned URLs of exports on object storage, and PULLSTATS_EXPORTS_URL "
+    "names none (the exports are local files, their links served by pullstats): set "
+    "PULLSTATS_EXPORTS_URL=s3://bucket/prefix, or unset this one"
+)
+
+
+def test_a_public_endpoint_is_refused_unless_the_exports_are_on_object_storage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # no link would use it; and a node missing PULLSTATS_EXPORTS_URL would export to its disk
+    variable, value = "PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com"
+    line = f"{variable}={value!r}: {LOCAL_EXPORTS}"
+    assert refused_when_read(monkeypatch, **{variable: value}) == [line]
+    folder = str(tmp_path / "exports")
+    assert refused_when_read(monkeypatch, PULLSTATS_EXPORTS_URL=folder) == [line]
+    # a bad PULLSTATS_EXPORTS_URL is told once, by its own line
+    assert refused_when_read(monkeypatch, PULLSTATS_EXPORTS_URL="gs://bucket/exports") == [
+        "PULLSTATS_EXPORTS_URL='gs://bucket/exports': expected s3://bucket/prefix or a local folder"
+    ]
+    # empty is unset, as for the store URLs: the exports stay local, their links ours
+    monkeypatch.delenv("PULLSTATS_EXPORTS_URL")
+    monkeypatch.setenv(variable, " ")
+    assert Settings().exports_store.presign("a/b.csv.gz", 60) is None
+
+
+def test_a_public_endpoint_is_taken_with_the_exports_on_object_storage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PULLSTATS_EXPORTS_URL", "s3://pullstats-data/exports")
+    for value, endpoint in [
+        ("https://s3.example.com", "https://s3.example.com"),
+        ("http://203.0.113.5:9000/", "http://203.0.113.5:9000"),
+        (" https://stats.example.com/s3/ ", "https://stats.example.com/s3"),
+        ("http://[2001:db8::1]:9000", "http://[2001:db8::1]:9000"),
+    ]:
+        monkeypatch.setenv("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", value)
+        store = Settings().exports_store
+        assert isinstance(store, S3Store) and store.presign_endpoint == endpoint
+    monkeypatch.delenv("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL")
+    store = Settings().exports_store
+    assert isinstance(store, S3Store) and store.presign_endpoint is None  # AWS_ENDPOINT_URL

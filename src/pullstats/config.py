@@ -10,31 +10,24 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
-from pullstats.s3_store import S3Store
 from pullstats.setting_values import (
     MAX_DURATION,
     MAX_DURATION_TEXT,
+    check_database_url,
     parse_months_days,
     parse_networks,
 )
-from pullstats.storage import LocalStore, StorageError, Store
-
-
-def open_store(url: str | None, default: Path, setting: str) -> Store:
-    """The store a ``PULLSTATS_*_URL`` setting names: ``s3://bucket/prefix``, a local folder,
-    or (unset) ``default``."""
-    if url is None or not url.strip():
-        return LocalStore(default, setting)
-    url = url.strip()
-    if url.startswith("s3://"):
-        return S3Store(url, setting)
-    if "://" in url:
-        raise StorageError(f"{setting}={url}: expected s3://bucket/prefix or a local folder")
-    return LocalStore(Path(url).expanduser().resolve(), setting)
+from pullstats.storage import Store
+from pullstats.store_settings import (
+    check_public_endpoint,
+    check_store_url,
+    open_store,
+    public_endpoint,
+)
 
 
 class Settings(BaseSettings):
@@ -81,6 +74,12 @@ class Settings(BaseSettings):
         None,
         description="Where export files are kept: s3://bucket/prefix (downloads are then "
         "presigned S3 URLs) or a local folder; default: exports/ in the data dir.",
+    )
+    exports_public_endpoint_url: str | None = Field(
+        None,
+        description="The object store's address as publishers reach it, http(s)://host[:port]"
+        "[/path]: presigned download URLs are signed for it instead of AWS_ENDPOINT_URL "
+        "(which reads and writes keep using); only with exports on S3. Default: unset.",
     )
     jwt_ttl: timedelta = Field(timedelta(hours=1), description="Lifetime of a login JWT.")
     max_request_head_bytes: int = Field(
@@ -186,22 +185,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
-        # SQLAlchemy's dialect[+driver]:// (parsed here by hand: the settings know no database)
-        if value is None:
-            return value
-        scheme, found, _ = value.get_secret_value().partition("://")
-        backend = scheme.partition("+")[0].lower()
-        if not found or not backend:
-            raise ValueError(
-                "not a database URL: expected postgresql://user@host/database or sqlite:///path"
-            )
-        if backend == "postgres":
-            raise ValueError("use postgresql:// for PostgreSQL, not postgres://")
-        if backend not in ("postgresql", "sqlite"):
-            raise ValueError(
-                f"a {backend} catalog is not supported: use PostgreSQL (postgresql://…) or "
-                "SQLite (sqlite:///…)"
-            )
+        if value is not None:
+            check_database_url(value.get_secret_value())
         return value
 
     @field_validator("public_url")
@@ -274,12 +259,16 @@ class Settings(BaseSettings):
     @field_validator("lake_url", "exports_url")
     @classmethod
     def _store_url(cls, value: str | None) -> str | None:
-        if value is not None and value.strip():
-            text = value.strip()
-            if "://" in text and not text.startswith("s3://"):
-                raise ValueError("expected s3://bucket/prefix or a local folder")
-            if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
-                raise ValueError("no bucket named: expected s3://bucket/prefix")
+        check_store_url(value)
+        return value
+
+    @field_validator("exports_public_endpoint_url")
+    @classmethod
+    def _public_endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "exports_url" in info.data:  # else PULLSTATS_EXPORTS_URL is refused on its own
+            check_public_endpoint(value, info.data["exports_url"])
+        else:
+            public_endpoint(value)
         return value
 
     @field_validator("trusted_proxies")
@@ -310,7 +299,12 @@ class Settings(BaseSettings):
     @cached_property
     def exports_store(self) -> Store:
         """Where the export files are (their catalog rows hold keys relative to it)."""
-        return open_store(self.exports_url, self.paths.exports, "PULLSTATS_EXPORTS_URL")
+        return open_store(
+            self.exports_url,
+            self.paths.exports,
+            "PULLSTATS_EXPORTS_URL",
+            public_endpoint(self.exports_public_endpoint_url),
+        )
 
     @cached_property
     def lake_retention(self) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -22,7 +22,7 @@ from pullstats.job_lock import hold_job_lock
 from pullstats.lake_identity import installation_lake
 from pullstats.lake_meta import Description, migrate_lake
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
-from pullstats.setting_values import SettingRefused
+from pullstats.store_settings import check_link_lifetime
 
 
 class NoInstallation(RuntimeError):
@@ -55,7 +55,9 @@ class Runtime:
         # a store on S3 that cannot be used stops the command here, before any work
         settings.lake.check()
         settings.exports_store.check()
-        _check_link_lifetime(settings)
+        check_link_lifetime(
+            settings.download_link_lifetime, settings.exports_store, settings.exports_url
+        )
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:
@@ -107,25 +109,6 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-#: The longest a presigned S3 link can live (SigV4): downloads from S3 exports live no longer.
-MAX_PRESIGNED = timedelta(days=7)
-
-
-def _check_link_lifetime(settings: Settings) -> None:
-    """Refuse a download-link lifetime that S3 exports cannot give (their links are presigned
-    URLs, which S3 refuses past 7 days), with one line naming the setting."""
-    lifetime = settings.download_link_lifetime
-    if settings.exports_store.local_path("") is None and lifetime > MAX_PRESIGNED:
-        whole_days = lifetime % timedelta(days=1) == timedelta(0)
-        shown = f"P{lifetime.days}D" if whole_days else f"PT{int(lifetime.total_seconds())}S"
-        raise SettingRefused(
-            "PULLSTATS_DOWNLOAD_LINK_LIFETIME",
-            shown,
-            f"at most 7 days (P7D) with exports on object storage ({settings.exports_url}): "
-            "their download links are presigned S3 URLs, which live no longer",
-        )
 
 
 _HINT = (

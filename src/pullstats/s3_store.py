@@ -16,12 +16,31 @@ from pullstats.storage import StorageError, Store, join
 T = TypeVar("T")
 
 
+def _options() -> dict[str, Any]:
+    """The s3fs options of each filesystem of a store (new dicts: s3fs keeps them): SigV4
+    presigned URLs (every region accepts them); a few quick retries, so that an endpoint that
+    is down is reported in seconds, not minutes."""
+    return {
+        "config_kwargs": {
+            "signature_version": "s3v4",
+            "connect_timeout": 5,
+            "retries": {"max_attempts": 2, "mode": "standard"},
+        },
+        "use_listings_cache": False,
+        "skip_instance_cache": True,
+    }
+
+
 class S3Store(Store):
     """Objects under ``s3://bucket/prefix``, through s3fs (the fsspec S3 filesystem)."""
 
-    def __init__(self, url: str, setting: str) -> None:
+    def __init__(self, url: str, setting: str, presign_endpoint: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.setting = setting
+        #: where presigned URLs point (``PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL``); None: at
+        #: ``AWS_ENDPOINT_URL``, the endpoint every request of ours goes to
+        self.presign_endpoint = presign_endpoint
+        self._signer: Any = None
         self.bucket, _, self.prefix = self.url.removeprefix("s3://").partition("/")
         self.prefix = self.prefix.strip("/")
         if not self.bucket:
@@ -40,19 +59,20 @@ class S3Store(Store):
             # only installations on object storage pay for importing s3fs
             from pullstats.s3_files import ListedS3FileSystem
 
-            # SigV4 presigned URLs (every region accepts them); a few quick retries, so that
-            # an endpoint that is down is reported in seconds, not minutes
-            self._fs = ListedS3FileSystem(
-                self._listed,
-                config_kwargs={
-                    "signature_version": "s3v4",
-                    "connect_timeout": 5,
-                    "retries": {"max_attempts": 2, "mode": "standard"},
-                },
-                use_listings_cache=False,
-                skip_instance_cache=True,
-            )
+            self._fs = ListedS3FileSystem(self._listed, **_options())
         return self._fs
+
+    @property
+    def signer(self) -> Any:
+        """The filesystem that presigns: :attr:`filesystem`, or one of its own for the public
+        endpoint. Signing is local: that one never sends a request."""
+        if self.presign_endpoint is None:
+            return self.filesystem
+        if self._signer is None:
+            import s3fs  # type: ignore[import-untyped]
+
+            self._signer = s3fs.S3FileSystem(endpoint_url=self.presign_endpoint, **_options())
+        return self._signer
 
     def _path(self, key: str) -> str:
         return join(self.bucket, self.prefix, key)
@@ -156,7 +176,7 @@ class S3Store(Store):
         if file_name is not None:
             extra["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
         path = self._path(key)
-        return str(self._call(lambda: self.filesystem.sign(path, expiration=seconds, **extra)))
+        return str(self._call(lambda: self.signer.sign(path, expiration=seconds, **extra)))
 
     def check(self) -> None:
         self._call(

@@ -20,6 +20,24 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
+def check_database_url(url: str) -> None:
+    """Refuse a ``PULLSTATS_DATABASE_URL`` that is not SQLAlchemy's ``dialect[+driver]://`` of
+    PostgreSQL or SQLite (read here by hand: the settings know no database)."""
+    scheme, found, _ = url.partition("://")
+    backend = scheme.partition("+")[0].lower()
+    if not found or not backend:
+        raise ValueError(
+            "not a database URL: expected postgresql://user@host/database or sqlite:///path"
+        )
+    if backend == "postgres":
+        raise ValueError("use postgresql:// for PostgreSQL, not postgres://")
+    if backend not in ("postgresql", "sqlite"):
+        raise ValueError(
+            f"a {backend} catalog is not supported: use PostgreSQL (postgresql://…) or "
+            "SQLite (sqlite:///…)"
+        )
+
+
 #: The longest duration a setting takes: counted back from today, or on from now, a longer
 #: one leaves the calendar (year 1 to 9999) and would fail the job that first uses it.
 MAX_DURATION = timedelta(days=36525)

@@ -17,7 +17,9 @@ relative to the store's root (``requests/day=2024-05-01/part-x.parquet``).
 
 Endpoint, region and credentials of S3 come from the standard AWS settings
 (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, a
-profile…), read by botocore; pullstats never sees them as its own settings.
+profile…), read by botocore; pullstats never sees them as its own settings. Its own
+``PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL`` is where the exports' presigned URLs point instead of
+``AWS_ENDPOINT_URL``, when publishers reach the store at another address than the servers.
 """
 
 from __future__ import annotations
