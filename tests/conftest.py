@@ -64,6 +64,19 @@ E2E_CALLS = frozenset(
 PASSWORD_HASHING = "PULLSTATS_PASSWORD_HASHING"
 os.environ.setdefault(PASSWORD_HASHING, "insecure-test")
 
+#: ``PULLSTATS_TEST_THOROUGH=1`` (CI's PostgreSQL run, CONTRIBUTING.md): every property test
+#: draws its full number of examples. Without it, as in the README's test command, each draws a
+#: third of them (at least 10), which keeps that command within its five minutes on two cores;
+#: a failing example is kept in Hypothesis's database and tried first in every run after.
+THOROUGH_ENV = "PULLSTATS_TEST_THOROUGH"
+THOROUGH = os.environ.get(THOROUGH_ENV) == "1"
+
+
+def examples(thorough: int) -> int:
+    """How many examples a property test draws in this run: ``thorough`` in a thorough run."""
+    return thorough if THOROUGH else max(10, thorough // 3)
+
+
 _current_test: pytest.Item | None = None
 
 #: which catalog the suite runs on: "sqlite" (the default) or "postgresql"

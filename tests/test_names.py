@@ -17,6 +17,7 @@ from pullstats.names import (
     repository_name_sql,
     repository_problem,
 )
+from tests.conftest import examples
 
 NS64 = "n" * 64
 NS65 = "n" * 65
@@ -118,7 +119,7 @@ _NAMES = (
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(_NAMES)
 @example("a" * 64 + "/b")
 @example("a" * 65 + "/b")

@@ -34,7 +34,7 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, start_server, write_spool
+from tests.conftest import Server, catalog_settings, examples, start_server, write_spool
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("contract")
@@ -80,7 +80,7 @@ SEED_CHECKS = [
 ALL_CHECKS = [check for check in CHECKS.get_all() if not is_check_class(check)] + [no_null]
 
 CONTRACT_SETTINGS = settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     derandomize=True,
     database=None,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pullstats.classify.grouping import group_columns
 from pullstats.classify.rules import JOIN_WINDOW_US, group_requests
 from pullstats.dvp_columns import ActionKind
+from tests.conftest import examples
 
 Stream = tuple[list[int | None], list[str], list[str], list[str]]
 
@@ -75,7 +76,7 @@ def by_rules(stream: Stream) -> list[tuple[int, str, str, str, int]]:
     )
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(partitions())
 def test_the_columns_group_as_the_rules_do(stream: Stream) -> None:
     assert by_columns(stream) == by_rules(stream)

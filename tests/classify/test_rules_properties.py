@@ -19,6 +19,7 @@ from tests.classify.rule_cases import (
     IDX,
     Columns,
 )
+from tests.conftest import examples
 
 TAGS = ["", "", "1.0", "latest"]  # "" twice: by-digest requests as often as by-tag ones
 DIGESTS = ["", IDX, AMD64, ARM64]
@@ -48,7 +49,7 @@ def streams(draw: st.DrawFn) -> Columns:
 
 
 @pytest.mark.slow
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(streams())
 def test_property_partition_invariants(stream: Columns) -> None:
     gaps, methods, tags, digests = stream
@@ -173,7 +174,7 @@ def _reference(stream: Columns) -> list[tuple[str, int, str, str, int]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(streams())
 def test_property_matches_table_transcription(stream: Columns) -> None:
     out = group_requests(*stream)

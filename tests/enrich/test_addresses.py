@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pullstats.enrich.addresses import NOT_FOUND, PrefixTable, address_keys
+from tests.conftest import examples
 
 
 def _network(draw: st.DrawFn) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -43,7 +44,7 @@ def _expected(blocks: list[ipaddress.IPv4Network | ipaddress.IPv6Network], addre
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(networks(), min_size=1, max_size=30), st.data())
 def test_lookup_matches_python(blocks: list, data: st.DataObject) -> None:
     table = PrefixTable(

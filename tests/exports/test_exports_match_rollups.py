@@ -59,7 +59,7 @@ from pullstats.rollups.trend_series import TrendsQuery, trend_series
 from pullstats.rollups.trends import REPORT_GROUPING
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import catalog_settings, fresh_runtime, write_spool
+from tests.conftest import catalog_settings, examples, fresh_runtime, write_spool
 
 START = datetime(2026, 1, 26, tzinfo=UTC)  # Monday of 2026-W05, whose Sunday is 1 February
 DAYS = 14
@@ -104,9 +104,9 @@ hub_summaries = st.dictionaries(
 
 @pytest.mark.slow
 @settings(
-    # each example processes and exports a lake (about 1.5 s): 20 keep the README's test
-    # command under five minutes with the Spark tests beside it
-    max_examples=20,
+    # each example processes and exports a lake (about 1.5 s): 20 in a thorough run (CI),
+    # 10 in the README's test command
+    max_examples=examples(20),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     phases=(Phase.explicit, Phase.reuse, Phase.generate),

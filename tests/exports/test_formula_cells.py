@@ -26,6 +26,7 @@ from pullstats.exports.closing import export_closed
 from pullstats.exports.views import CELL_FUNCTIONS
 from pullstats.pipeline import end_of_day
 from pullstats.runtime import Runtime
+from tests.conftest import examples
 from tests.exports.test_closing import WEEK, add_requests, at, files, pull, read_csv
 
 #: What a spreadsheet may take as the start of a formula (U+FF1D… full-width, U+FE62… small).
@@ -72,7 +73,7 @@ hidden_formulas = st.builds(
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.text() | hidden_formulas)
 @example(" =1+1")
 @example("\n=cmd|' /C calc'!A0")

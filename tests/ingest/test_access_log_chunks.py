@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.ingest.access_log_parsing import (
     GOOD,
     LOGS,
@@ -37,7 +38,7 @@ def test_identical_lines_split_across_chunks_keep_counting() -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.integers(0, 2), min_size=1, max_size=30), st.integers(1, 4))
 def test_occurrences_follow_a_text_from_call_to_call(picks: list[int], per_call: int) -> None:
     # three texts of one length, so every call (chunk) holds exactly `per_call` lines. The

@@ -17,6 +17,7 @@ from pullstats.ingest.record_rules import record_problem_params, record_problem_
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.steps import bind_params
+from tests.conftest import examples
 from tests.ingest.access_log_parsing import (
     DOCKER_UA,
     GOOD,
@@ -32,7 +33,7 @@ from tests.ingest.access_log_parsing import (
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.lists(
         st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))),
@@ -50,7 +51,7 @@ def test_any_text_is_parsed_or_counted(lines: list[str]) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.text(alphabet="abz09._-/A", min_size=1, max_size=40)
     | st.sampled_from(["a/b", "a__b/c", "a--b", "a-_b", "a/", "/a", "a..b", "a.b/c-d/e_f"])
@@ -114,7 +115,7 @@ def near_log_lines(draw: st.DrawFn) -> str:
 
 
 @pytest.mark.slow
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(near_log_lines(), min_size=1, max_size=12), st.sampled_from(LOG_FORMAT_NAMES))
 # a quote in [time] (found by this test), and two quotes after an ident "x]" (eight quotes in
 # all, as a pullstats line has): the pattern takes both lines, and cutting them at their
@@ -179,7 +180,7 @@ def record_problems(requests: pa.Table) -> list[str | None]:
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(near_log_lines() | edge_lines(), min_size=1, max_size=12))
 def test_every_request_the_parser_stages_passes_the_record_rules(lines: list[str]) -> None:
     # the log import writes the parser's requests without checking them again

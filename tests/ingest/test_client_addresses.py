@@ -26,7 +26,7 @@ from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import now_micros
-from tests.conftest import write_spool
+from tests.conftest import examples, write_spool
 from tests.envelopes import ENVELOPE_TYPE, pull_event
 
 WEEK = Period.week(2026, 41)  # 2026-10-05 .. 2026-10-11
@@ -177,7 +177,7 @@ def ipv6_spellings(draw: st.DrawFn) -> str:
 
 
 @pytest.mark.slow
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(ipv6_spellings() | st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=45))
 @example("::ffff:0:1.2.3.4")
 @example("64:ff9b::1.2.3.4")

@@ -15,7 +15,7 @@ from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.rollups.co_usage import MIN_USERS
 from pullstats.rollups.steps import CO_USAGE
-from tests.conftest import actions_table
+from tests.conftest import actions_table, examples
 
 #: eleven users: six signed in (a user hash), five anonymous (an address hash)
 USERS = [(None, bytes([n]) * 16) if n > 5 else (bytes([0xA0 + n]) * 16, b"\x01" * 16)
@@ -71,7 +71,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
     return DuckDBEngine(Settings(data_dir=tmp_path_factory.mktemp("co-usage-random")))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pulls=st.lists(
         # a repository, a person, and whether they were signed in (else: their address)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pullstats.config import Settings
 from pullstats.duckdb_engine import DuckDBEngine
 from pullstats.rollups.steps import COUNTS
-from tests.conftest import actions_table
+from tests.conftest import actions_table, examples
 
 A, B, C = b"\x0a" * 16, b"\x0b" * 16, b"\x0c" * 16
 ANN, CI = b"\xa1" * 16, b"\xc1" * 16
@@ -84,7 +84,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
     return DuckDBEngine(Settings(data_dir=tmp_path_factory.mktemp("users")))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(rows=_action_rows)
 def test_users_are_the_distinct_sets_at_every_level(
     engine: DuckDBEngine, rows: list[tuple[str, str, str, bytes, bytes | None]]
