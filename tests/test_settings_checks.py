@@ -134,6 +134,14 @@ BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com:http", BAD_PORT),
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example .com", "no spaces or "
          f"control characters: expected {SHAPE}"),
+        # hosts botocore refuses: every link would fail, blaming AWS_ENDPOINT_URL
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://exa_mple.com",
+         f"'exa_mple.com' is not a host name or address: expected {SHAPE}"),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://-bad-.com",
+         f"'-bad-.com' is not a host name or address: expected {SHAPE}"),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com:", BAD_PORT),
+        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com/;x",
+         f"no ';' parameters: expected {SHAPE} (they would not be signed)"),
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://minio:minio123@s3.example.com",
          "no user or password in it: presigned URLs are signed with the AWS credentials "
          "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"),

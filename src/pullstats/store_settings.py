@@ -75,8 +75,20 @@ def public_endpoint(value: str | None) -> str | None:
         port = parts.port  # urlsplit checks a port only when it is asked for
     except ValueError:
         port = 0
-    if port == 0:
+    if port == 0 or parts.netloc.endswith(":"):
         raise ValueError(f"its port is not a number from 1 to 65535: expected {_SHAPE}")
+    if ";" in text:
+        raise ValueError(f"no ';' parameters: expected {_SHAPE} (they would not be signed)")
+    # the host as botocore takes an endpoint's (letters, digits, dots and hyphens, or an IPv6
+    # literal): one it refuses would fail every link, blaming AWS_ENDPOINT_URL
+    import botocore.utils  # type: ignore[import-untyped]
+
+    base = f"{parts.scheme}://{parts.netloc}"
+    if not (
+        botocore.utils.is_valid_endpoint_url(base)
+        or botocore.utils.is_valid_ipv6_endpoint_url(base)
+    ):
+        raise ValueError(f"{parts.hostname!r} is not a host name or address: expected {_SHAPE}")
     return text.rstrip("/")
 
 
