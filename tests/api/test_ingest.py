@@ -111,6 +111,19 @@ def test_a_compressed_body_is_refused_naming_its_coding(server: Server, token: s
                 "detail": "Content-Encoding 'gzip' is not taken: send the envelope uncompressed"
             }
             assert response.headers["accept-encoding"] == "identity"
+        # the header repeated, or a list of codings: any but identity is refused
+        for codings in ([("Content-Encoding", "identity"), ("Content-Encoding", "gzip")],
+                        [("Content-Encoding", "identity, gzip")]):  # fmt: skip
+            response = client.post(
+                "/ingest/v1/registry/events",
+                content=gzip.compress(GOOD),
+                headers=[
+                    ("Content-Type", ENVELOPE_TYPE),
+                    ("Authorization", f"Bearer {token}"),
+                    *codings,
+                ],
+            )
+            assert response.status_code == 415, codings
         assert spool_bytes(server.data_dir) == 0
         headers = {"Content-Encoding": "identity", "Authorization": f"Bearer {token}"}
         headers["Content-Type"] = ENVELOPE_TYPE

@@ -174,8 +174,15 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
     refused = await _authorize(state, bearer_token(request.headers.get("authorization")))
     if refused is not None:
         return refused
-    coding = request.headers.get("content-encoding", "identity").strip().lower()
-    if coding not in ("", "identity"):
+    # every coding of every Content-Encoding header: one header may list several, and a
+    # request may repeat the header
+    codings = [
+        coding.strip().lower()
+        for header in request.headers.getlist("content-encoding")
+        for coding in header.split(",")
+    ]
+    coding = next((coding for coding in codings if coding not in ("", "identity")), None)
+    if coding is not None:
         # registries send notifications uncompressed; a compressed body would be read as JSON
         # (a 400 about a byte 0x8b) and a gzip body's size is no bound on its content's
         return _refusal(
