@@ -179,7 +179,7 @@ def account_page(
 
 
 #: the addresses of the account page's forms, below PATH (account_tokens.py has the tokens')
-FORMS = re.compile(r"password|2fa/(start|confirm|disable)|tokens(/[^/]+/revoke)?")
+FORMS = re.compile(r"(password|2fa/(start|confirm|disable)|tokens(/[^/]+/revoke)?)/?")
 
 
 @router.get(f"{PATH}/{{form:path}}")
