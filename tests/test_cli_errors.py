@@ -189,11 +189,18 @@ def test_ingest_logs_on_a_directory_says_so(data_dir: Path, tmp_path: Path) -> N
 def test_a_file_name_cannot_break_the_error_line_or_colour_it(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    # before, a newline in the name split the line in two and ESC [31m turned the terminal red
-    name = str(tmp_path / "no\nsuch\x1b[31m.log")
+    # before, a newline in the name split the line in two and ESC [31m turned the terminal red;
+    # U+202E would have shown the rest of the line reversed
+    name = str(tmp_path / "no\nsuch\x1b[31m\u202egol.log")
     result = run_cli(data_dir, "ingest", "logs", name)
     assert result.returncode == 1
-    assert result.stderr == f"error: {tmp_path}/no\\x0asuch\\x1b[31m.log: no such file\n"
+    assert result.stderr == (
+        f"error: {tmp_path}/no\\x0asuch\\x1b[31m\\u202egol.log: no such file\n"
+    )
+    # a backslash and an emoji's zero-width joiner are shown as they are
+    shown = str(tmp_path / "C:\\logs\\👩\u200d💻.log")
+    result = run_cli(data_dir, "ingest", "logs", shown)
+    assert result.stderr == f"error: {shown}: no such file\n"
 
 
 def test_export_through_a_day_no_period_closes_by_is_one_line(data_dir: Path) -> None:

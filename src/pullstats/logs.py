@@ -27,6 +27,10 @@ _ASCII_TABLE[ord("\\")] = "\\\\"
 def _escape_char(char: str) -> str:
     if unicodedata.category(char) not in _ESCAPED_CATEGORIES:
         return char
+    return _escaped(char)
+
+
+def _escaped(char: str) -> str:
     code = ord(char)
     if code <= 0xFF:
         return f"\\x{code:02x}"
@@ -39,6 +43,29 @@ def escape_control(text: str) -> str:
     if text.isascii():
         return text
     return "".join(_escape_char(char) for char in text)
+
+
+#: What a terminal line shows wrongly: controls (a newline, ESC), surrogates (a file name's
+#: undecodable bytes), line and paragraph separators, and the direction controls that reorder
+#: the text after them. Other format characters (an emoji's zero-width joiner) are shown.
+_TERMINAL_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_DIRECTION_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def escape_for_terminal(text: str) -> str:
+    """``text`` as one line a person reads: the characters above as ``\\xNN``/``\\uNNNN``
+    escapes, a backslash and every other character as it is (a line read, not parsed back:
+    unlike :func:`escape_control`, it need not tell an escape from a backslash)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        _escaped(char)
+        if unicodedata.category(char) in _TERMINAL_CATEGORIES or char in _DIRECTION_CONTROLS
+        else char
+        for char in text
+    )
 
 
 def _indented(text: str) -> str:

@@ -57,11 +57,11 @@ USAGE = 2
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` as one ``error:`` line on stderr; the exit to raise. A file name or
-    value in it cannot break the line or colour the terminal: control characters are written
-    as escapes, as in the server's log (``logs.py``)."""
-    from pullstats.logs import escape_control
+    value in it cannot break the line, colour the terminal or reorder the text: control and
+    direction characters are written as escapes (``logs.escape_for_terminal``)."""
+    from pullstats.logs import escape_for_terminal
 
-    line = escape(escape_control(message))  # and rich markup: a path may hold "["
+    line = escape(escape_for_terminal(message))  # and rich markup: a path may hold "["
     err.print(f"[red]error:[/] {line}", markup=True)
     return typer.Exit(code)
 
