@@ -7,7 +7,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pullstats.api.dashboard.charts import line_chart, nice_axis, period_label, short_number
+from pullstats.api.dashboard.charts import (
+    legend_swatch,
+    line_chart,
+    nice_axis,
+    period_label,
+    series_style,
+    short_number,
+)
 from pullstats.api.dashboard.overview_data import Line, Point
 
 NS = {"s": "http://www.w3.org/2000/svg"}
@@ -128,3 +135,24 @@ def test_ten_series_still_have_a_point_each() -> None:
     _, layer = parse(line_chart(lines, metric="Pulls", weeks=False))
     assert len(list(layer.iter(f"{{{NS['s']}}}circle"))) == 20
     assert list(layer.iter(f"{{{NS['s']}}}rect")) == []
+
+
+def test_past_the_eight_colours_a_line_is_told_apart_by_its_stroke() -> None:
+    # fifty repositories may be selected: before, the ninth line was the first's twin
+    lines = [Line(f"acme/r{n}", months([n, n + 1], partial=False)) for n in range(50)]
+    drawing, _ = parse(line_chart(lines, metric="Pulls", weeks=False))
+    drawn = [
+        (e.get("stroke"), e.get("stroke-dasharray"))
+        for e in drawing.iter(f"{{{NS['s']}}}polyline")
+        if e.get("class") == "series"
+    ]
+    assert len(drawn) == 50 and len(set(drawn)) == 50
+    assert drawn[8][0] == drawn[0][0] and drawn[0][1] is None and drawn[8][1] is not None
+    assert drawn == [series_style(n) for n in range(50)]
+
+
+def test_the_legend_draws_each_line_as_the_chart_does() -> None:
+    for n in range(50):
+        sample = ET.fromstring(str(legend_swatch(n))).find("s:line", NS)
+        assert sample is not None
+        assert (sample.get("stroke"), sample.get("stroke-dasharray")) == series_style(n)

@@ -22,6 +22,9 @@ WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 56
 #: Okabe–Ito colours: distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8a7a00", "#555555")
+#: Past the palette's eight colours a line is told apart by its stroke: solid for the first
+#: eight, then dashed, dotted, dash-dot, … (seven strokes: 56 lines, more than a view selects)
+STROKES = (None, "8 4", "2 3", "8 3 2 3", "14 4", "4 8", "2 3 8 3")
 #: Up to this many series every point is focusable on its own, with its tooltip. Past it each
 #: period is one focusable column whose tooltip names its largest values, and the table under
 #: the chart holds them all: fifty series over a year of weeks would be 2,650 points, 400 KB.
@@ -29,6 +32,21 @@ MAX_POINT_SERIES = 10
 #: The values a column's tooltip names, largest first.
 COLUMN_TOP = 5
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def series_style(n: int) -> tuple[str, str | None]:
+    """The colour and the dash pattern (None: solid) of the ``n``-th line, from 0."""
+    return PALETTE[n % len(PALETTE)], STROKES[(n // len(PALETTE)) % len(STROKES)]
+
+
+def legend_swatch(n: int) -> Markup:
+    """The legend's sample of the ``n``-th line: a short stroke as the chart draws it."""
+    colour, dash = series_style(n)
+    dashes = f' stroke-dasharray="{dash}"' if dash else ""
+    return Markup(
+        '<svg width="28" height="14" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">'
+        f'<line x1="1" y1="7" x2="27" y2="7" stroke="{colour}" stroke-width="3"{dashes}/></svg>'
+    )
 
 
 @dataclass(frozen=True)
@@ -140,26 +158,25 @@ def line_chart(
         f"{escape(metric)} per {unit}</text>"
     )
     for n, line in enumerate(lines):
-        colour = PALETTE[n % len(PALETTE)]
+        colour, dash = series_style(n)
         coords = [(x(i), y(p.value)) for i, p in enumerate(line.points)]
         complete = [c for c, p in zip(coords, line.points, strict=True) if not p.partial]
         if len(complete) > 1:
-            out.append(_polyline(complete, colour, "series"))
+            out.append(_polyline(complete, colour, "series", dash))
         if line.points and line.points[-1].partial and len(coords) > 1:
-            out.append(_polyline(coords[-2:], colour, "series partial", dashed=True))
+            # dashed (a dashed line keeps its own dashes: the shading marks the period)
+            out.append(_polyline(coords[-2:], colour, "series partial", dash or "5 4"))
     out.append("</svg>")
     out.append(_points_layer(lines, metric, weeks, x, y, chart_id))
     return Markup("".join(out))
 
 
-def _polyline(
-    coords: list[tuple[float, float]], colour: str, cls: str, dashed: bool = False
-) -> str:
+def _polyline(coords: list[tuple[float, float]], colour: str, cls: str, dash: str | None) -> str:
     points = " ".join(f"{a},{b}" for a, b in coords)
-    dash = ' stroke-dasharray="5 4"' if dashed else ""
+    dashes = f' stroke-dasharray="{dash}"' if dash else ""
     return (
         f'<polyline class="{cls}" points="{points}" fill="none" stroke="{colour}" '
-        f'stroke-width="2"{dash}/>'
+        f'stroke-width="2"{dashes}/>'
     )
 
 

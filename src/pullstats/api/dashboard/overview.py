@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
 from pullstats.api.cache import utc_day
-from pullstats.api.dashboard.charts import PALETTE, line_chart, period_label
+from pullstats.api.dashboard.charts import legend_swatch, line_chart, period_label
 from pullstats.api.dashboard.overview_data import (
     SCANNERS_AND_BOTS,
     TOP,
@@ -103,7 +103,7 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
         namespaces=viewer.namespaces,
         repositories=choices,
         chart=line_chart(data.lines, metric=view.metric.label, weeks=weeks),
-        palette=PALETTE,
+        swatch=legend_swatch,
         period_labels=[period_label(wp.period.start_text, weeks) for wp in data.periods],
         unit=unit,
         range_label=range_label,
