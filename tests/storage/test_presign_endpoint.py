@@ -17,17 +17,13 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from pullstats.accounts import service
 from pullstats.config import Settings
-from pullstats.db.models import ExportFile
-from pullstats.runtime import Runtime
 from pullstats.s3_store import S3Store
-from tests.conftest import catalog_settings, free_port, start_server
-from tests.exports.golden import NAMESPACE, PERIODS, build
+from tests.conftest import free_port, start_server
+from tests.exports.golden import NAMESPACE
 from tests.storage.conftest import S3Server
-from tests.storage.test_s3 import VIEWS, grant_link, on_s3
+from tests.storage.test_s3 import VIEWS, golden_with_a_member
 
 pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
@@ -72,27 +68,8 @@ def signature_holds(url: str, host: str, secret: str = "testing") -> bool:
 def test_the_api_hands_out_urls_signed_for_the_public_endpoint(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3_env.bucket()
-    on_s3(monkeypatch, bucket)
     data_dir = tmp_path / "data"
-    build(data_dir)
-    runtime = Runtime.open(catalog_settings(data_dir))
-    try:
-        with runtime.sessions.begin() as session:
-            service.create_user(session, "alice", "alice-password")
-            service.add_member(session, NAMESPACE, "alice", "member")
-        with runtime.sessions() as session:
-            raw = session.scalars(
-                select(ExportFile).where(
-                    ExportFile.view == "raw",
-                    ExportFile.period_start == PERIODS[0].start,
-                    ExportFile.period_kind == "week",
-                    ExportFile.namespace == NAMESPACE,
-                )
-            ).one()
-            old_link = grant_link(runtime, raw)
-    finally:
-        runtime.close()
+    bucket, raw, old_link = golden_with_a_member(s3_env, data_dir, monkeypatch)
     internal, outside = s3_env.endpoint, public(s3_env.endpoint)
     env = {
         **s3_env.env(),  # AWS_ENDPOINT_URL: the internal address

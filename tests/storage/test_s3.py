@@ -301,27 +301,8 @@ def run_cli_env(
 def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3_env.bucket()
-    on_s3(monkeypatch, bucket)
     data_dir = tmp_path / "data"
-    build(data_dir)
-    runtime = Runtime.open(catalog_settings(data_dir))
-    try:
-        with runtime.sessions.begin() as session:
-            service.create_user(session, "alice", "alice-password")
-            service.add_member(session, NAMESPACE, "alice", "member")
-        with runtime.sessions() as session:
-            raw = session.scalars(
-                select(ExportFile).where(
-                    ExportFile.view == "raw",
-                    ExportFile.period_start == PERIODS[0].start,
-                    ExportFile.period_kind == "week",
-                    ExportFile.namespace == NAMESPACE,
-                )
-            ).one()
-            old_link = grant_link(runtime, raw)
-    finally:
-        runtime.close()
+    bucket, raw, old_link = golden_with_a_member(s3_env, data_dir, monkeypatch)
     env = {**s3_env.env(), "PULLSTATS_LAKE_URL": f"s3://{bucket}/lake",
            "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports"}  # fmt: skip
     server = start_server(data_dir, tmp_path / "server.log", env)
@@ -379,6 +360,34 @@ def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
     assert redirect.status_code == 307
     assert "/exports/acme/2026-W02/" in redirect.headers["location"]
     assert redirect.headers["location"].split("?")[0].endswith(raw.file_name)
+
+
+def golden_with_a_member(
+    s3_env: S3Server, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, ExportFile, str]:
+    """The golden installation on a new bucket with alice a member of its namespace: the
+    bucket, its first week's raw view, and a ``/downloads`` link of it handed out before the
+    exports were on S3."""
+    bucket = s3_env.bucket()
+    on_s3(monkeypatch, bucket)
+    build(data_dir)
+    runtime = Runtime.open(catalog_settings(data_dir))
+    try:
+        with runtime.sessions.begin() as session:
+            service.create_user(session, "alice", "alice-password")
+            service.add_member(session, NAMESPACE, "alice", "member")
+        with runtime.sessions() as session:
+            raw = session.scalars(
+                select(ExportFile).where(
+                    ExportFile.view == "raw",
+                    ExportFile.period_start == PERIODS[0].start,
+                    ExportFile.period_kind == "week",
+                    ExportFile.namespace == NAMESPACE,
+                )
+            ).one()
+            return bucket, raw, grant_link(runtime, raw)
+    finally:
+        runtime.close()
 
 
 def grant_link(runtime: Runtime, entry: ExportFile) -> str:
