@@ -55,9 +55,7 @@ class Runtime:
         # a store on S3 that cannot be used stops the command here, before any work
         settings.lake.check()
         settings.exports_store.check()
-        check_link_lifetime(
-            settings.download_link_lifetime, settings.exports_store, settings.exports_url
-        )
+        check_link_lifetime(settings.download_link_lifetime, settings.exports_url)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:

@@ -108,10 +108,10 @@ def check_public_endpoint(value: str | None, exports_url: str | None) -> None:
 MAX_PRESIGNED = timedelta(days=7)
 
 
-def check_link_lifetime(lifetime: timedelta, exports: Store, exports_url: str | None) -> None:
+def check_link_lifetime(lifetime: timedelta, exports_url: str | None) -> None:
     """Refuse a download-link lifetime that S3 exports cannot give (their links are presigned
     URLs, which S3 refuses past 7 days), with one line naming the setting."""
-    if exports.local_path("") is None and lifetime > MAX_PRESIGNED:
+    if on_object_storage(exports_url) and lifetime > MAX_PRESIGNED:
         whole_days = lifetime % timedelta(days=1) == timedelta(0)
         shown = f"P{lifetime.days}D" if whole_days else f"PT{int(lifetime.total_seconds())}S"
         raise SettingRefused(
