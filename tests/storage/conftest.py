@@ -22,6 +22,16 @@ from tests.conftest import catalog_settings, free_port
 S3_MARK = pytest.mark.s3
 
 
+def aws_env(endpoint: str) -> dict[str, str]:
+    """The standard AWS settings that point a client at ``endpoint``, with moto's test keys."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str
@@ -30,12 +40,7 @@ class S3Server:
 
     def env(self) -> dict[str, str]:
         """The standard AWS settings that point a client at this server."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
-        }
+        return aws_env(self.endpoint)
 
     def client(self) -> object:
         return boto3.client(

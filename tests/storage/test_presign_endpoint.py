@@ -23,7 +23,7 @@ from pullstats.s3_store import S3Store
 from tests.conftest import free_port, start_server
 from tests.exports.golden import NAMESPACE
 from tests.storage.conftest import S3Server
-from tests.storage.test_s3 import VIEWS, golden_with_a_member
+from tests.storage.test_s3 import golden_with_a_member, week_links
 
 pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
@@ -80,19 +80,7 @@ def test_the_api_hands_out_urls_signed_for_the_public_endpoint(
     server = start_server(data_dir, tmp_path / "server.log", env)
     try:
         with server.client() as client:
-            token = client.post(
-                "/v2/users/login", json={"username": "alice", "password": "alice-password"}
-            ).json()["token"]
-            links = {}
-            for view in VIEWS:
-                answer = client.get(
-                    f"/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls/exports/years/"
-                    f"2026/weeks/2/{view}",
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                assert answer.status_code == 200, answer.text
-                links[view] = answer.json()["data"]
-            redirect = client.get(old_link)
+            links, redirect = week_links(client, old_link)
     finally:
         server.stop()
     internal_host, outside_host = urlsplit(internal).netloc, urlsplit(outside).netloc

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -51,7 +52,7 @@ from tests.conftest import (
     start_server,
 )
 from tests.exports.golden import GOLDEN, NAMESPACE, PERIODS, THROUGH, build
-from tests.storage.conftest import S3Server, start_moto, stop
+from tests.storage.conftest import S3Server, aws_env, start_moto, stop
 
 pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
@@ -223,13 +224,7 @@ def test_a_link_lifetime_s3_cannot_give_is_refused_at_start(
 
 def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: Path) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "PULLSTATS_EXPORTS_URL": "s3://exports-bucket/x",
-    }
+    env = {**aws_env(endpoint), "PULLSTATS_EXPORTS_URL": "s3://exports-bucket/x"}
     result = run_cli_env(tmp_path / "data", env, "export")
     assert result.returncode == 1
     line = one_line(result.stderr)
@@ -240,13 +235,8 @@ def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: P
 def test_an_endpoint_without_its_scheme_is_one_line_naming_aws_endpoint_url(
     tmp_path: Path,
 ) -> None:
-    env = {
-        "AWS_ENDPOINT_URL": "127.0.0.1:9000",  # http:// left out
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "PULLSTATS_LAKE_URL": "s3://lake-bucket/x",
-    }
+    # http:// left out
+    env = {**aws_env("127.0.0.1:9000"), "PULLSTATS_LAKE_URL": "s3://lake-bucket/x"}
     result = run_cli_env(tmp_path / "data", env, "process")
     assert result.returncode == 1
     assert one_line(result.stderr) == (
@@ -308,19 +298,7 @@ def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
     server = start_server(data_dir, tmp_path / "server.log", env)
     try:
         with server.client() as client:
-            token = client.post(
-                "/v2/users/login", json={"username": "alice", "password": "alice-password"}
-            ).json()["token"]
-            links = {}
-            for view in VIEWS:
-                answer = client.get(
-                    f"/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls/exports/years/"
-                    f"2026/weeks/2/{view}",
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                assert answer.status_code == 200, answer.text
-                links[view] = answer.json()["data"]
-            redirect = client.get(old_link)
+            links, redirect = week_links(client, old_link)
         # the client's sync over presigned links: another host, no token, Range for a resume
         root = tmp_path / "mirror"
         with DvpClient(server.url) as hub:
@@ -388,6 +366,26 @@ def golden_with_a_member(
             return bucket, raw, grant_link(runtime, raw)
     finally:
         runtime.close()
+
+
+def week_links(
+    client: httpx.Client, old_link: str
+) -> tuple[dict[str, list[dict[str, Any]]], httpx.Response]:
+    """Signed in as alice: the links the API hands out for each view of 2026's second week,
+    and the answer to ``old_link`` (a ``/downloads`` link of before the switch to S3)."""
+    token = client.post(
+        "/v2/users/login", json={"username": "alice", "password": "alice-password"}
+    ).json()["token"]
+    links = {}
+    for view in VIEWS:
+        answer = client.get(
+            f"/api/publisher/analytics/v1/namespaces/{NAMESPACE}/pulls/exports/years/"
+            f"2026/weeks/2/{view}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        links[view] = answer.json()["data"]
+    return links, client.get(old_link)
 
 
 def grant_link(runtime: Runtime, entry: ExportFile) -> str:
