@@ -1,4 +1,5 @@
-"""Lint and types are part of the one test command: ruff over the tree, mypy --strict on src."""
+"""Lint and types are part of the one test command: ruff over the tree, mypy --strict on src
+(the Spark modules against PySpark's own types in the scale-out run)."""
 
 from __future__ import annotations
 
@@ -31,4 +32,13 @@ def test_ruff_format() -> None:
 
 def test_mypy_strict() -> None:
     result = run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.scaleout
+def test_mypy_strict_on_the_spark_modules_against_pyspark() -> None:
+    """The README's run has no PySpark (the spark extra): there mypy takes its types as unknown.
+    The scale-out run installs it, and checks the Spark modules against PySpark's own types."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    result = run("mypy", "src/pullstats/spark_engine.py", "src/pullstats/spark_job.py")
     assert result.returncode == 0, result.stdout + result.stderr
