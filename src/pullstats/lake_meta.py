@@ -114,7 +114,7 @@ class Description:
             # a lake older than the file holds version 1's tables; a new one is of this release
             if not self.has_tables():
                 if create:
-                    self.write(_description(self.lake_id()), staging)
+                    self.write(_description(None), staging)  # no file: no id to keep
                 return LAKE_SCHEMA_VERSION
             data = b'{"schema_version": 1}'
         try:
