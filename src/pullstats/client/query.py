@@ -5,17 +5,19 @@ The files stay where ``sync`` put them (``root/NS/YEAR/months|weeks/NN/VIEW/part
 dataview, of every namespace and period under the root, as one table:
 
 - ``months_raw``, ``months_summary``, ``months_repo_summary``, ``months_namespace_summary``,
-  ``months_summary_report`` and ``months_trends_report`` (Docker's Summary and Trends reports,
-  when they were downloaded), and the same with ``weeks_``: only those with files;
+  ``months_summary_report``, ``months_trends_report`` and ``months_co_usage_report`` (the
+  Summary, Trends and co-usage reports, when they were downloaded), and the same with
+  ``weeks_``: only those with files;
 - when the root holds one timespan only, also the bare ``raw``, ``summary``, ``repo_summary``,
-  ``namespace_summary``, ``summary_report`` and ``trends_report``.
+  ``namespace_summary``, ``summary_report``, ``trends_report`` and ``co_usage_report``.
 
 Every column is text as written (a tag ``1.0`` stays ``1.0``, times stay ``…Z`` strings),
 except the count columns of the summaries (``unique_ip_count``, ``pull_by_tag``,
 ``pull_by_digest``, ``version_check``) and of the reports (``DATA_DOWNLOADS``,
-``VERSION_CHECKS``, ``EVENT_COUNT``, ``PULLS`` and the two user counts), which are BIGINT so
-they can be summed. Files of other headers (Docker Hub's own) join by column name. DuckDB is
-imported here only, so importing :mod:`pullstats.client` stays light.
+``VERSION_CHECKS``, ``EVENT_COUNT``, ``PULLS``, the user counts, ``USERS`` and
+``TOTAL_PULLERS``), which are BIGINT so they can be summed. Files of other headers (Docker
+Hub's own) join by column name. DuckDB is imported here only, so importing
+:mod:`pullstats.client` stays light.
 """
 
 from __future__ import annotations
