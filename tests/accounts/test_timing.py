@@ -4,7 +4,9 @@ A security property, not a benchmark: interleaved attempts must agree within a g
 Each kind is compared with the known user's attempt of the same round, a moment apart, and the
 median of those ratios is held: a burst of load from other tests (the suite runs on every core)
 then skews one round, not the verdict, as it did when whole-run medians were compared. Without
-the dummy argon2 hash, unknown users answer many times faster.
+the dummy argon2 hash, unknown users answer about a hundred times faster (ratios of 0.006 and
+0.012 here); with it, a loaded two-core machine still gave a ratio of 0.46 once, so the bounds
+are a factor of five either way.
 """
 
 from __future__ import annotations
@@ -58,4 +60,4 @@ def test_unknown_users_are_not_distinguishable_by_time(standard_runtime: Runtime
         kind: statistics.median(t / k for t, k in zip(times, known, strict=True))
         for kind, times in samples.items()
     }
-    assert all(0.5 < ratio < 2.0 for ratio in ratios.values()), (ratios, samples)
+    assert all(0.2 < ratio < 5.0 for ratio in ratios.values()), (ratios, samples)
