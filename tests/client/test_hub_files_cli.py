@@ -84,6 +84,13 @@ def test_download_a_month_then_query_it(served: Served, tmp_path: Path) -> None:
     assert json.loads(text, parse_constant=lambda name: pytest.fail(name)) == [
         {"f": None, "g": None, "h": 1.5}
     ]
+    # the table shows names and values as they are, never as Rich markup, and piped it cuts
+    # no cell, however wide
+    wide = "w" * 300
+    marked = f"SELECT 'a[red]b' AS \"[b]n[/b]\", '[/foo]' AS y, '{wide}' AS z"
+    shown = ok(hub(served, tmp_path, "query", str(dest), marked)).splitlines()
+    assert [line.split() for line in shown if "a[red]b" in line] == [["a[red]b", "[/foo]", wide]]
+    assert [line.split() for line in shown if "[b]n[/b]" in line] == [["[b]n[/b]", "y", "z"]]
     # the API says the same for that month
     pulls = json.loads(ok(hub(served, tmp_path, "pulls", "acme", "--format", "json")))["pulls"]
     month = [row for row in pulls if row["start"].startswith(served.month.isoformat())]

@@ -35,6 +35,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from pullstats.cli.common import err, fail, out
 from pullstats.cli.hub_auth import UrlOption, connect
@@ -301,9 +302,10 @@ def query(
     ),
 ) -> None:
     """Run SQL over downloaded export files (every part, gzip). Views: months_raw,
-    weeks_raw, months_summary, months_repo_summary, months_namespace_summary,
-    months_summary_report and the weeks_ ones, for what the folder holds; with one timespan
-    only, also raw, summary, repo_summary, namespace_summary, summary_report."""
+    months_summary, months_repo_summary, months_namespace_summary, months_summary_report,
+    months_trends_report, months_co_usage_report and the weeks_ ones, for what the folder
+    holds; with one timespan only, also raw, summary, repo_summary, namespace_summary,
+    summary_report, trends_report, co_usage_report."""
     from pullstats.client.query import query as run_query
 
     columns, rows = run_query(folder, sql)
@@ -315,10 +317,12 @@ def query(
         writer.writerows(_plain(row) for row in rows)
     else:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)  # as the other hub tables
+        # names and values as Text: a tag or a user agent with "[red]" in it is data, not markup
         for column in columns:
-            table.add_column(column, justify="right" if _numeric(rows, column, columns) else "left")
+            numeric = _numeric(rows, column, columns)
+            table.add_column(Text(column), justify="right" if numeric else "left")
         for row in rows:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
+            table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
         show(table)
 
 

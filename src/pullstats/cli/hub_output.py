@@ -91,17 +91,23 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 
 
-#: The width tables and trees are drawn at when stdout is a file or a pipe: wide enough that
-#: no row wraps, so ``grep`` and ``awk`` see one line per row (a terminal gets its own width).
+#: The width tables and trees are drawn at when stdout is a file or a pipe, or a table's own
+#: width when it is wider: no row wraps and no cell is cut, so ``grep`` and ``awk`` see one
+#: line per row, whole (a terminal gets its own width).
 PIPED_WIDTH = 240
 
 
 def show(renderable: RenderableType) -> None:
-    """A table or tree on stdout: at the terminal's width, or at :data:`PIPED_WIDTH`."""
+    """A table or tree on stdout: at the terminal's width, or at :data:`PIPED_WIDTH` or the
+    table's natural width, whichever is wider."""
     if out.is_terminal:
         out.print(renderable)
-    else:
-        Console(highlight=False, soft_wrap=True, width=PIPED_WIDTH).print(renderable)
+        return
+    width = PIPED_WIDTH
+    if isinstance(renderable, Table):
+        measuring = Console(highlight=False, width=sys.maxsize)
+        width = max(width, measuring.measure(renderable).maximum)
+    Console(highlight=False, soft_wrap=True, width=width).print(renderable)
 
 
 def print_json(body: Any) -> None:
