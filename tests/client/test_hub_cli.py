@@ -384,6 +384,14 @@ def test_each_failure_is_one_line(served: Served, tmp_path: Path) -> None:
         stdin="alice-secret\n",
     )  # fmt: skip
     assert "no answer from the server" in one_error_line(nobody)
+    # the API's prefix given as the URL: no login route there, said so, not "no such namespace"
+    pathed = f"{served.server.url}/api/publisher/analytics/v1"
+    misplaced = hub(
+        served, config, "login", "--url", pathed, "--username", "alice", "--password-stdin",
+        stdin="alice-secret\n",
+    )  # fmt: skip
+    line = one_error_line(misplaced)
+    assert "has no login at /v2/users/login (404: " in line and "base URL" in line, line
     from_env = hub(
         served,
         config,

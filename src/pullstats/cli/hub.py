@@ -102,6 +102,7 @@ def login(
     from pullstats.client import (
         AuthenticationRequired,
         DvpClient,
+        NotFound,
         SecondFactorRequired,
         credentials,
     )
@@ -134,6 +135,11 @@ def login(
         except AuthenticationRequired as error:
             raise fail(
                 f"{base} refused user {username} with that password or token ({error.message})"
+            ) from None
+        except NotFound as error:  # no login route there: a URL with a path, or another server
+            raise fail(
+                f"{base} has no login at /v2/users/login ({error.message}): is --url the DVP "
+                "API server's base URL, without a path (as https://hub.docker.com)?"
             ) from None
         token = client.token
     if not token:
