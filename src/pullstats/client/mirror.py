@@ -1,7 +1,9 @@
 """Many export files at once, and ``sync``: keep a folder equal to a namespace's listing.
 
 - Downloads run on a small thread pool (:data:`WORKERS`); one failure never stops the others,
-  and a signed link that expired while it waited its turn (403) is asked for again once.
+  and a signed link that expired while it waited its turn (403) is asked for again once. A
+  Ctrl-C stops the downloads under way at their next chunk, their ``.part`` files kept to be
+  continued by the next run.
 - ``sync`` mirrors the ``pulls`` dataset by default; ``datasets`` adds report datasets
   (``summary``), whose files go to their own folders (:func:`pullstats.client.files.local_path`).
 - ``sync`` keeps ``root/.pullstats-sync.json``: size, SHA-256 and mtime of each file it
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -200,6 +203,10 @@ def _prune(listed: dict[Path, set[str]], manifest: Manifest) -> list[Path]:
     return removed
 
 
+class _Stopped(Exception):
+    """Raised in a download's thread at its next chunk once the run was interrupted."""
+
+
 def _download_all(
     http: DvpClient | httpx.Client,
     files: list[ExportFile],
@@ -215,13 +222,21 @@ def _download_all(
         unique.setdefault(local_path(root, file), file)
     files = list(unique.values())
     order = {file: index for index, file in enumerate(files)}
+    stop = threading.Event()
+
+    def chunk_written(file: ExportFile, position: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+        if progress is not None:
+            progress(file, position)
+
     try:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="pullstats-download") as pool:
-            futures: dict[Future[str], ExportFile] = {
-                pool.submit(_one, http, file, local_path(root, file), progress): file
-                for file in files
-            }
-            try:
+            futures: dict[Future[str], ExportFile] = {}
+            try:  # a Ctrl-C while the downloads are submitted must stop them too
+                for file in files:
+                    future = pool.submit(_one, http, file, local_path(root, file), chunk_written)
+                    futures[future] = file
                 for done, future in enumerate(as_completed(futures), 1):
                     file = futures[future]
                     try:
@@ -234,7 +249,10 @@ def _download_all(
                     if done % 64 == 0:  # an interrupted run keeps most of what it finished
                         manifest.save()
             except BaseException:
-                for future in futures:  # Ctrl-C: start nothing new; .part files stay
+                # Ctrl-C: start nothing new, and stop what runs at its next chunk (the pool
+                # waits for its threads); .part files stay, to be continued
+                stop.set()
+                for future in futures:
                     future.cancel()
                 raise
     except BaseException:
