@@ -244,6 +244,8 @@ def _download_all(
                     except ClientError as exc:
                         report.failed.append((file, exc))
                         continue
+                    except OSError as exc:  # this machine's side (a full disk): ends the run
+                        raise _named(exc, local_path(root, file)) from exc
                     manifest.record(local_path(root, file), sha256)
                     report.downloaded.append(file)
                     if done % 64 == 0:  # an interrupted run keeps most of what it finished
@@ -263,6 +265,14 @@ def _download_all(
     manifest.save()
     report.downloaded.sort(key=order.__getitem__)
     report.failed.sort(key=lambda pair: order[pair[0]])
+
+
+def _named(error: OSError, dest: Path) -> OSError:
+    """``error`` naming the file it was writing when it names none (a write to a full disk):
+    the others would fail alike, so it ends the run, saying where."""
+    if error.filename is not None:
+        return error
+    return OSError(error.errno, error.strerror, str(dest.with_name(dest.name + PART_SUFFIX)))
 
 
 def _one(
