@@ -2,7 +2,8 @@
 
 - Downloads run on a small thread pool (:data:`WORKERS`); one failure never stops the others,
   and a signed link that expired while it waited its turn (403) is asked for again once. A
-  Ctrl-C stops the downloads under way at their next chunk, their ``.part`` files kept to be
+  Ctrl-C, or a file this machine cannot write (a full disk: the others would fail alike), ends
+  the run: the downloads under way stop at their next chunk, their ``.part`` files kept to be
   continued by the next run.
 - ``sync`` mirrors the ``pulls`` dataset by default; ``datasets`` adds report datasets
   (``summary``), whose files go to their own folders (:func:`pullstats.client.files.local_path`).
