@@ -47,7 +47,7 @@ from tests.conftest import actions_table, trend, trends_table
 
 pyspark = pytest.importorskip(
     "pyspark.sql",
-    reason="PySpark comes with the test and spark extras: pip install -e '.[test,spark]'",
+    reason="PySpark comes with the spark extra: pip install -e '.[test,spark]'",
 )
 
 # one worker, one JVM: the Spark tests share a session

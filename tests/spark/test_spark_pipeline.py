@@ -55,7 +55,7 @@ from tests.storage.conftest import S3Server, start_moto, stop
 
 pytest.importorskip(
     "pyspark.sql",
-    reason="PySpark comes with the test and spark extras: pip install -e '.[test,spark]'",
+    reason="PySpark comes with the spark extra: pip install -e '.[test,spark]'",
 )
 
 pytestmark = [
