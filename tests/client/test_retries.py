@@ -58,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    do_POST = do_GET  # a login answers from the same script
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -131,6 +133,18 @@ def test_a_server_that_is_no_dvp_api_is_told_in_one_line(stand_in: StandIn) -> N
     )
     assert text.value.message.startswith("400: bad request xxx")
     assert "\n" not in text.value.message and len(text.value.message) <= 305
+
+
+def test_an_html_page_answered_200_is_told_as_the_404_one_is(stand_in: StandIn) -> None:
+    # a web site's home page at the URL: a data call and a login each say what it means
+    page = b"<!doctype html><html><body>Welcome</body></html>"
+    stand_in.script = [(200, {"Content-Type": "text/html"}, page)] * 2
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError) as data:
+        client.namespaces()
+    with DvpClient(stand_in.url) as client, pytest.raises(ServerError) as login:
+        client.login("alice", "secret")
+    expected = "200: an HTML page, not the API's JSON: is the URL a DVP API server's?"
+    assert (data.value.message, login.value.message) == (expected, expected)
 
 
 def test_no_answer_at_all_is_a_transport_error() -> None:

@@ -62,8 +62,8 @@ def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        if "html" in response.headers.get("content-type", "").lower():
-            return "an HTML page, not the API's JSON: is the URL a DVP API server's?"
+        if _is_html(response):
+            return HTML_ANSWER
         return _one_line(response.text) or response.reason_phrase
     if isinstance(body, dict):
         for key in ("detail", "message", "error"):
@@ -71,6 +71,14 @@ def _message(response: httpx.Response) -> str:
                 value = body[key]
                 return _one_line(value if isinstance(value, str) else str(value))
     return _one_line(str(body))
+
+
+#: What an HTML page in place of the API's JSON most likely means, whatever its status.
+HTML_ANSWER = "an HTML page, not the API's JSON: is the URL a DVP API server's?"
+
+
+def _is_html(response: httpx.Response) -> bool:
+    return "html" in response.headers.get("content-type", "").lower()
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -178,7 +186,8 @@ class Session:
         try:
             return response.json()
         except ValueError as exc:
-            raise ServerError(f"{response.status_code}: the answer is not JSON", 200) from exc
+            why = HTML_ANSWER if _is_html(response) else "the answer is not JSON"
+            raise ServerError(f"{response.status_code}: {why}", 200) from exc
 
     def _get(self, path: str, params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -234,5 +243,6 @@ def _token_of(response: httpx.Response) -> str:
         raise error_for(response)
     token = _json_or_empty(response).get("token")
     if not isinstance(token, str) or not token:
-        raise ServerError(f"{response.status_code}: the login answer holds no token", 200)
+        why = HTML_ANSWER if _is_html(response) else "the login answer holds no token"
+        raise ServerError(f"{response.status_code}: {why}", 200)
     return token
