@@ -198,6 +198,31 @@ def test_the_summary_report_is_downloaded_synced_and_queried_when_named(
     ]
 
 
+def test_a_file_the_server_sends_damaged_is_named_once(served: Served, tmp_path: Path) -> None:
+    label = f"{served.month:%Y-%m}"
+    [raw] = served.data_dir.glob(f"exports/acme/{label}/*/acme_raw_{label}_part001.csv.gz")
+    kept = raw.read_bytes()
+    damaged = bytearray(kept)
+    damaged[-5] ^= 0xFF  # a byte of the gzip trailer's CRC: the same size, no whole stream
+    raw.write_bytes(bytes(damaged))
+    try:
+        result = hub(
+            served,
+            tmp_path,
+            "download",
+            "acme",
+            *month_args(served),
+            "--out",
+            str(tmp_path / "out"),
+        )
+    finally:
+        raw.write_bytes(kept)
+    name = f"acme/{served.month.year}/months/{served.month.month:02d}/raw/part001"
+    assert result.returncode == 1
+    first, *_ = result.stderr.splitlines()
+    assert first.startswith(f"error: {name}: not a whole gzip stream (") and first.count(name) == 1
+
+
 def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:
     missing = hub(served, tmp_path, "download", "acme", "--year", "2001", "--month", "1")
     assert "not found" in one_error(missing)

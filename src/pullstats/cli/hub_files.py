@@ -127,7 +127,9 @@ def _report(report: SyncReport, root: Path, *, what: str) -> None:
         line += f"; {len(report.removed)} parts no longer listed removed"
     out.print(line, markup=False)
     for file, error in report.failed:
-        err.print(f"error: {file.label}: {error.message}", markup=False)
+        said = error.message  # a CorruptDownload's names the file already
+        named = said if said.startswith(f"{file.label}: ") else f"{file.label}: {said}"
+        err.print(f"error: {named}", markup=False)
     if report.failed:
         raise fail(f"{len(report.failed)} files could not be downloaded; run it again")
 
