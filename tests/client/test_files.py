@@ -39,6 +39,7 @@ from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Timespan
 from tests.client.conftest import Served, serving, signed_in
 from tests.client.test_retries import StandIn
+from tests.conftest import free_port, run_cli
 
 RAW_HEADER = (
     "timestamp,namespace,repository,reference,digest,tag,action_day,http_method,action,type,"
@@ -298,6 +299,7 @@ class FileHost(ThreadingHTTPServer):
         self.files: dict[str, bytes] = {}
         self.ranges = True
         self.cut_after: int | None = None
+        self.cut_every = False  # cut each answer at cut_after, not just the next one
         self.seen: list[dict[str, str]] = []
 
     @property
@@ -322,7 +324,9 @@ class FileHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "binary/octet-stream")
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
-        payload, self.server.cut_after = body[start : self.server.cut_after], None
+        payload = body[start : self.server.cut_after]
+        if not self.server.cut_every:
+            self.server.cut_after = None
         self.wfile.write(payload)  # short of Content-Length when cut: the connection closes
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -428,3 +432,39 @@ def test_a_transfer_cut_midway_is_continued_where_it_stopped(
         download(http, file, dest)
     assert dest.read_bytes() == body
     assert [seen.get("range") for seen in host.seen] == [None, "bytes=1000-"]
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [
+        ("cut", "the connection broke off (peer closed connection without sending complete"),
+        ("refused", "could not connect ("),
+    ],
+)
+def test_the_cli_names_a_file_it_could_not_fetch_once_and_says_what_the_network_did(
+    hub: StandIn, host: FileHost, tmp_path: Path, broken: str, said: str
+) -> None:
+    """``pullstats hub download``: the file's line names it once and tells the failure in
+    words; before, ``acme/…/part001: GET acme/…/part001: RemoteProtocolError('peer …')``."""
+    body = gzip.compress(MANY_ROWS)
+    host.files[NAME], host.cut_after, host.cut_every = body, 1000, True
+    file_url = host.url if broken == "cut" else f"http://127.0.0.1:{free_port()}"
+    hub.script = [(200, {}, {"token": "hub-token"}), listing(file_url + NAME, len(body))[2]]
+    env = {
+        "PULLSTATS_HUB_URL": hub.url,
+        "PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config"),
+        "PULLSTATS_HUB_USERNAME": "alice",
+        "PULLSTATS_HUB_PASSWORD": "secret",
+    }
+    out = tmp_path / "out"
+    args = ["download", "acme", "--year", "2026", "--month", "10", "--view", "raw"]
+    result = run_cli(tmp_path / "data", "hub", *args, "--out", str(out), env=env)
+    label = "acme/2026/months/10/raw/part001"
+    assert result.returncode == 1, (result.stdout, result.stderr, hub.seen)
+    first, last = result.stderr.splitlines()
+    assert first.startswith(f"error: {label}: {said}") and first.count(label) == 1, first
+    assert "Error(" not in first  # no Python repr of the exception
+    assert last == "error: 1 files could not be downloaded; run it again"
+    if broken == "cut":  # the part kept what arrived, for the next run to continue
+        (part,) = out.rglob("*.part")
+        assert part.read_bytes() == body[:1000]

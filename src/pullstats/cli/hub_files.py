@@ -127,8 +127,8 @@ def _report(report: SyncReport, root: Path, *, what: str) -> None:
         line += f"; {len(report.removed)} parts no longer listed removed"
     out.print(line, markup=False)
     for file, error in report.failed:
-        said = error.message  # a CorruptDownload's names the file already
-        named = said if said.startswith(f"{file.label}: ") else f"{file.label}: {said}"
+        said = error.message  # a CorruptDownload's or a cut transfer's names the file already
+        named = said if file.label in said else f"{file.label}: {said}"
         err.print(f"error: {named}", markup=False)
     if report.failed:
         raise fail(f"{len(report.failed)} files could not be downloaded; run it again")

@@ -37,7 +37,7 @@ import httpx
 from pullstats.atomic_files import publish
 from pullstats.client.dvp import DvpClient, ExportFile
 from pullstats.client.errors import CorruptDownload, ServerError, TransportError
-from pullstats.client.session import error_for
+from pullstats.client.session import error_for, no_answer
 
 PART_SUFFIX = ".part"
 CHUNK = 1 << 20
@@ -188,7 +188,7 @@ def _fetch(client: httpx.Client, file: ExportFile, part: Path, progress: Progres
                 raise error_for(response)
             return
         except httpx.HTTPError as exc:  # the .part keeps what arrived: the next try continues it
-            raise TransportError(f"GET {file.label}: {exc!r}") from exc
+            raise no_answer(file.label, exc) from exc
         finally:
             response.close()
 
@@ -205,7 +205,7 @@ def _get(client: httpx.Client, file: ExportFile, offset: int) -> httpx.Response:
         # redirects (a pullstats link answering 307 to S3) by itself
         return client.send(request, stream=True, follow_redirects=True, auth=None)
     except httpx.HTTPError as exc:
-        raise TransportError(f"GET {file.label}: {exc!r}") from exc
+        raise no_answer(file.label, exc) from exc
 
 
 def _continues(response: httpx.Response, offset: int) -> bool:

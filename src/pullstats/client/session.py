@@ -86,6 +86,33 @@ def _one_line(text: str, limit: int = 300) -> str:
     return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
+#: what each failure of the network means, said in words (checked in order: subclasses first)
+_NO_ANSWER: list[tuple[type[httpx.HTTPError], str]] = [
+    (httpx.ConnectTimeout, "timed out connecting"),
+    (httpx.ReadTimeout, "timed out waiting for the answer"),
+    (httpx.WriteTimeout, "timed out sending the request"),
+    (httpx.PoolTimeout, "timed out waiting for a free connection"),
+    (httpx.ConnectError, "could not connect"),
+    (httpx.RemoteProtocolError, "the connection broke off"),
+    (httpx.ReadError, "the connection broke off"),
+    (httpx.WriteError, "the connection broke off"),
+    (httpx.TooManyRedirects, "too many redirects"),
+    (httpx.UnsupportedProtocol, "not an http(s) URL"),
+]
+
+
+def no_answer(what: str, exc: httpx.HTTPError) -> TransportError:
+    """The error for a request (``what``) the network failed: its meaning in words, then what
+    the library said (``could not connect ([Errno 111] Connection refused)``), never a repr."""
+    meaning = next((said for kind, said in _NO_ANSWER if isinstance(exc, kind)), None)
+    detail = str(exc).strip()
+    if meaning is None:
+        meaning, detail = type(exc).__name__, detail
+    elif isinstance(exc, httpx.TimeoutException) or detail == meaning:
+        detail = ""  # "timed out" again, or nothing more
+    return TransportError(f"{what}: {meaning} ({detail})" if detail else f"{what}: {meaning}")
+
+
 def error_for(response: httpx.Response) -> ClientError:
     """The one error an unsuccessful answer stands for."""
     status = response.status_code
@@ -227,7 +254,7 @@ class Session:
         try:
             return self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {self.base_url}{path}: {exc!r}") from exc
+            raise no_answer(f"{method} {self.base_url}{path}", exc) from exc
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
