@@ -149,7 +149,7 @@ def test_a_jwt_tells_its_expiry_and_anything_else_nothing() -> None:
         (RateLimited("429: slow down", 12.0), "try again in 12 s"),
         (ServerError("502: bad gateway", 502), "the server failed (502: bad gateway)"),
         (ServerError("422: code too long", 422), "could not use the request"),
-        (TransportError("GET http://x/: ConnectError()"), "no answer from the server: GET"),
+        (TransportError("GET http://x/: could not connect"), "no answer from the server: GET"),
         (CredentialsError("the file is odd"), "the file is odd"),
     ],
 )

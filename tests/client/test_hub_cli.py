@@ -228,7 +228,8 @@ def test_environment_credentials_and_a_refused_stored_token(
     credentials.save(served.server.url, "alice", "not-a-token-the-server-issued")
     assert "acme" in ok(hub(served, config, "namespaces", env=alice))
     line = one_error_line(hub(served, config, "namespaces"))
-    assert "not signed in (401" in line and "pullstats hub login" in line
+    assert "not signed in (401" in line  # and which server to log in to: not Docker Hub's
+    assert f"run `pullstats hub login --url {served.server.url}`" in line
     # a user name alone is what `hub login` asks for first: it is no half of the credentials
     # while a token is stored, which a command then uses (this one is refused)
     name_only = {"PULLSTATS_HUB_USERNAME": "alice"}

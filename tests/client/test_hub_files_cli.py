@@ -228,6 +228,10 @@ def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:
     assert "not found" in one_error(missing)
     no_period = hub(served, tmp_path, "download", "acme", "--year", "2026")
     assert "name a period" in one_error(no_period)
+    # a year the API refuses (1-9999) is refused here, before a sign-in and a 422
+    far = hub(served, tmp_path, "download", "acme", "--year", "10000", "--month", "1")
+    assert far.returncode == 2
+    assert "Invalid value for '--year': 10000 is not in the range 1<=x<=9999." in far.stderr
     bad_since = hub(served, tmp_path, "sync", "acme", "--to", str(tmp_path / "m"), "--since", "May")
     assert "--since" in one_error(bad_since)
     empty = tmp_path / "empty"

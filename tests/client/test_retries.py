@@ -117,6 +117,27 @@ def test_an_answer_not_in_the_contracts_shape_is_a_server_error(stand_in: StandI
     )
 
 
+def test_a_validation_answer_is_told_as_its_messages_not_as_a_python_list(
+    stand_in: StandIn,
+) -> None:
+    """FastAPI's 422 (pullstats' own) is a list of problems: each as ``where: what``; before,
+    the message was the list's Python repr, quotes and braces included."""
+    problems = [
+        {"type": "less_than_equal", "loc": ["path", "year"], "msg": "Input should be ≤ 9999"},
+        {"type": "int_parsing", "loc": ["query", "week"], "msg": "Input should be an integer"},
+    ]
+    stand_in.script = [(422, {}, {"detail": problems}), (400, {}, {"detail": {"odd": [1]}})]
+    with DvpClient(stand_in.url, token="t") as client:
+        with pytest.raises(ServerError) as listed:
+            client.namespace("acme")
+        with pytest.raises(ServerError) as other:
+            client.namespace("acme")
+    assert listed.value.message == (
+        "422: year: Input should be ≤ 9999; week: Input should be an integer"
+    )
+    assert other.value.message == '400: {"odd": [1]}'  # any other shape: as JSON
+
+
 def test_a_server_that_is_no_dvp_api_is_told_in_one_line(stand_in: StandIn) -> None:
     page = b"<!DOCTYPE HTML>\n<html lang='en'>\n<body>\n<h1>Error response</h1>\n</body>\n</html>\n"
     stand_in.script = [

@@ -178,11 +178,12 @@ def client_error_line(error: ClientError) -> str:
     )
 
     said = error.message
+    login = f"pullstats hub login --url {error.server}" if error.server else "pullstats hub login"
     if isinstance(error, SecondFactorRequired):
-        return f"the account has two-factor authentication on ({said}): run `pullstats hub login`"
+        return f"the account has two-factor authentication on ({said}): run `{login}`"
     if isinstance(error, AuthenticationRequired):
         return (
-            f"not signed in ({said}): run `pullstats hub login`, or set PULLSTATS_HUB_USERNAME "
+            f"not signed in ({said}): run `{login}`, or set PULLSTATS_HUB_USERNAME "
             "and PULLSTATS_HUB_PASSWORD"
         )
     if isinstance(error, Forbidden):

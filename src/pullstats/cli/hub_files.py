@@ -190,7 +190,9 @@ def _complete(path: Path, file: ExportFile) -> bool:
 
 def download(
     namespace: str = typer.Argument(..., metavar="NAMESPACE", help="The namespace."),
-    year: int | None = typer.Option(None, "--year", metavar="YEAR", help="The period's year."),
+    year: int | None = typer.Option(
+        None, "--year", min=1, max=9999, metavar="YEAR", help="The period's year."
+    ),
     month: int | None = typer.Option(
         None, "--month", min=1, max=12, metavar="M", help="A month (1-12)."
     ),

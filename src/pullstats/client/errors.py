@@ -35,7 +35,11 @@ from __future__ import annotations
 
 
 class ClientError(Exception):
-    """The base of every failure; ``status`` is the HTTP status (None without an answer)."""
+    """The base of every failure; ``status`` is the HTTP status (None without an answer);
+    ``server`` the base URL of the DVP API server that answered a data call or a login (None
+    for a file host's answer, or no answer): where to log in again."""
+
+    server: str | None = None
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)

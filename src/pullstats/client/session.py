@@ -9,6 +9,7 @@ server sent is the wait instead, since it knows better than our guess.
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -68,9 +69,25 @@ def _message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("detail", "message", "error"):
             if key in body:
-                value = body[key]
-                return _one_line(value if isinstance(value, str) else str(value))
-    return _one_line(str(body))
+                return _one_line(_said(body[key]))
+    return _one_line(_said(body))
+
+
+def _said(value: Any) -> str:
+    """A message as text: a string as it is; FastAPI's list of validation problems (a 422 of
+    pullstats) as ``where: what; …``, where is the last of ``loc``; anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(_is_problem(item) for item in value):
+        return "; ".join(
+            f"{item['loc'][-1]}: {item['msg']}" if item.get("loc") else str(item["msg"])
+            for item in value
+        )
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _is_problem(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("msg"), str)
 
 
 #: What an HTML page in place of the API's JSON most likely means, whatever its status.
@@ -113,8 +130,15 @@ def no_answer(what: str, exc: httpx.HTTPError) -> TransportError:
     return TransportError(f"{what}: {meaning} ({detail})" if detail else f"{what}: {meaning}")
 
 
-def error_for(response: httpx.Response) -> ClientError:
-    """The one error an unsuccessful answer stands for."""
+def error_for(response: httpx.Response, server: str | None = None) -> ClientError:
+    """The one error an unsuccessful answer stands for; ``server``: the DVP API server's base
+    URL when it answered (:attr:`ClientError.server`)."""
+    error = _error_for(response)
+    error.server = server
+    return error
+
+
+def _error_for(response: httpx.Response) -> ClientError:
     status = response.status_code
     message = f"{status}: {_message(response)}"
     wait = retry_after_seconds(response.headers.get("Retry-After"))
@@ -184,8 +208,10 @@ class Session:
             if isinstance(pending, str) and pending:
                 self._credentials = None  # a code is needed each time: no silent re-login
                 self._pending = pending
-                raise SecondFactorRequired(f"401: {_message(response)}", pending)
-        self.token = _token_of(response)
+                needed = SecondFactorRequired(f"401: {_message(response)}", pending)
+                needed.server = self.base_url
+                raise needed
+        self.token = _token_of(response, self.base_url)
         self._credentials = (username, secret)
 
     def second_factor(self, code: str, login_2fa_token: str | None = None) -> None:
@@ -196,7 +222,7 @@ class Session:
         response = self._send(
             "POST", SECOND_FACTOR, json={"login_2fa_token": pending, "code": code}
         )
-        self.token = _token_of(response)
+        self.token = _token_of(response, self.base_url)
         self._pending = None
 
     # data -----------------------------------------------------------------------------
@@ -209,7 +235,7 @@ class Session:
             self.login(*self._credentials)
             response = self._retrying(lambda: self._get(path, params))
         if response.status_code != 200:
-            raise error_for(response)
+            raise error_for(response, self.base_url)
         try:
             return response.json()
         except ValueError as exc:
@@ -265,9 +291,9 @@ def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _token_of(response: httpx.Response) -> str:
+def _token_of(response: httpx.Response, server: str) -> str:
     if response.status_code != 200:
-        raise error_for(response)
+        raise error_for(response, server)
     token = _json_or_empty(response).get("token")
     if not isinstance(token, str) or not token:
         why = HTML_ANSWER if _is_html(response) else "the login answer holds no token"
