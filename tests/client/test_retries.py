@@ -12,6 +12,7 @@ import json
 import socket
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from pullstats.client import (
 )
 from pullstats.client.session import retry_after_seconds
 from tests.client.conftest import serving
+from tests.conftest import run_cli
 
 Answer = tuple[int, dict[str, str], Any]
 NAMESPACES: Answer = (200, {}, {"namespaces": ["acme"]})
@@ -190,3 +192,22 @@ def test_403_is_forbidden_with_docker_hubs_message(stand_in: StandIn) -> None:
         client.user_namespaces()
     assert (refused.value.status, refused.value.message) == (403, "403: insufficient scope")
     assert len(stand_in.seen) == 1
+
+
+def test_the_cli_says_when_it_tries_again(stand_in: StandIn, tmp_path: Path) -> None:
+    """A server failing for a while: each wait is a note on stderr, so a command is never
+    silent for minutes; the answer, once it comes, is the command's output as ever."""
+    down = (503, {"Retry-After": "0"}, {"detail": "down for a moment"})
+    stand_in.script = [(200, {}, {"token": "t"}), down, down, (200, {}, []), NAMESPACES]
+    env = {
+        "PULLSTATS_HUB_URL": stand_in.url,
+        "PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config"),
+        "PULLSTATS_HUB_USERNAME": "alice",
+        "PULLSTATS_HUB_PASSWORD": "secret",
+    }
+    result = run_cli(tmp_path / "data", "hub", "namespaces", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["namespaces"] == ["acme"]
+    assert result.stderr.splitlines() == [
+        f"note: 503: down for a moment; trying again in 0.0 s (attempt {n} of 4)" for n in (2, 3)
+    ]

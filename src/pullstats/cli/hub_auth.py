@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pullstats.cli.common import fail
+from pullstats.cli.common import err, fail
 
 if TYPE_CHECKING:
-    from pullstats.client import DvpClient
+    from pullstats.client import ClientError, DvpClient
 
 #: ``pullstats.client.DOCKER_HUB``, the default (tests/client/test_credentials.py checks)
 DOCKER_HUB = "https://hub.docker.com"
@@ -98,7 +98,7 @@ def connect(url: str | None) -> DvpClient:
     usable = stored is not None and not expired(stored.token)
     from_env = env_credentials(one_will_do=usable)
     if stored is not None and usable:
-        client = DvpClient(base, token=stored.token)
+        client = DvpClient(base, token=stored.token, on_retry=_say_retry)
         if from_env is None:
             return client
         try:
@@ -122,10 +122,18 @@ def connect(url: str | None) -> DvpClient:
     return _env_login(base, *from_env)
 
 
+def _say_retry(error: ClientError, attempt: int, attempts: int, wait: float) -> None:
+    """A data call that failed and is tried again: a note on stderr (stdout is the data)."""
+    err.print(
+        f"note: {error.message}; trying again in {wait:.1f} s (attempt {attempt} of {attempts})",
+        markup=False,
+    )
+
+
 def _env_login(base: str, username: str, secret: str) -> DvpClient:
     from pullstats.client import AuthenticationRequired, DvpClient, SecondFactorRequired
 
-    client = DvpClient(base)
+    client = DvpClient(base, on_retry=_say_retry)
     try:
         client.login(username, secret)
     except SecondFactorRequired:

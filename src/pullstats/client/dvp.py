@@ -34,7 +34,7 @@ from pullstats.api.dvp_models import (
 from pullstats.api.models import NamespaceData, PullData
 from pullstats.client.datasets import View, dataset_views, own_views
 from pullstats.client.errors import DatasetNotServed, NotFound, ServerError
-from pullstats.client.session import DOCKER_HUB, Session
+from pullstats.client.session import DOCKER_HUB, RetryNotice, Session
 from pullstats.client.url_parts import segment, since_day
 from pullstats.exports.reports import REPORT_FILES, Dataset, ReportDataset, ReportFile
 from pullstats.exports.views import Dataview
@@ -98,7 +98,9 @@ class DvpClient:
     ``SecondFactorRequired``, :meth:`second_factor` with the TOTP code finishes it. A token
     that expires is renewed by signing in again when the credentials are known (not after a
     second factor: that needs a new code). Every failure is a
-    :class:`pullstats.client.errors.ClientError`.
+    :class:`pullstats.client.errors.ClientError`. ``on_retry`` is told of each retry of a data
+    call before it waits (:data:`pullstats.client.session.RetryNotice`): a command line shows
+    it, so a server that fails for a while never leaves it silent for minutes.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class DvpClient:
         attempts: int = 4,
         max_wait: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        on_retry: RetryNotice | None = None,
     ) -> None:
         self.session = Session(
             base_url,
@@ -118,6 +121,7 @@ class DvpClient:
             attempts=attempts,
             max_wait=max_wait,
             transport=transport,
+            on_retry=on_retry,
         )
 
     def __enter__(self) -> DvpClient:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,6 +154,11 @@ def _error_for(response: httpx.Response) -> ClientError:
     return ServerError(message, status, wait)
 
 
+#: told of each retry of a data call before its wait: the failure, the number of the attempt
+#: that comes next, the number of attempts in all, and the wait in seconds
+RetryNotice = Callable[[ClientError, int, int, float], None]
+
+
 class Session:
     """One httpx client, its bearer token, and what is needed to get a new one.
 
@@ -169,11 +175,13 @@ class Session:
         attempts: int = 4,
         max_wait: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        on_retry: RetryNotice | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.attempts = attempts
         self.max_wait = max_wait
+        self.on_retry = on_retry
         self._credentials: tuple[str, str] | None = None
         self._pending: str | None = None
         # 0.2 s, 0.4 s, 0.8 s … plus up to 0.2 s of jitter, so clients that failed together
@@ -255,6 +263,7 @@ class Session:
             wait=self._wait,
             stop=stop_after_attempt(self.attempts),
             sleep=time.sleep,
+            before_sleep=self._notify,
             reraise=True,
         )
         result: httpx.Response = retrying(call)
@@ -275,6 +284,12 @@ class Session:
         if isinstance(hinted, float):
             return hinted
         return float(self._backoff(state))
+
+    def _notify(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if self.on_retry is not None and isinstance(exc, ClientError):
+            wait = state.next_action.sleep if state.next_action else 0.0
+            self.on_retry(exc, state.attempt_number + 1, self.attempts, wait)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
