@@ -88,6 +88,7 @@ def test_a_file_that_is_not_ours_is_refused_not_overwritten(config: Path) -> Non
         '{"format": 1, "tokens": {"u": 1}}',
     ):
         path.write_text(text)
+        path.chmod(0o600)  # the user's own file, as the mode check wants it
         with pytest.raises(CredentialsError, match="not a pullstats token file"):
             credentials.save(URL, "alice", "t")
         assert path.read_text() == text
@@ -123,6 +124,32 @@ def test_a_folder_other_users_may_write_is_refused(config: Path, open_umask: Non
     config.chmod(0o755)  # others may read the folder, but not replace the file
     credentials.save(URL, "alice", "token-a")
     assert stat.S_IMODE((config / "hub-tokens.json").stat().st_mode) == 0o600
+
+
+def test_a_token_file_others_could_have_written_or_read_is_not_used(config: Path) -> None:
+    """Loading checks what saving ensures (as ssh does a key): a token file in a folder other
+    users may write, or that they may write or read, is refused with the fix, never used: it
+    could hold another's token (the commands would act as them) or have leaked ours."""
+    path = credentials.save(URL, "alice", "token-a")
+    for folder_mode, file_mode, fix in [
+        (0o777, 0o600, f"chmod go-w {config}"),
+        (0o700, 0o666, f"chmod 600 {path}"),
+        (0o700, 0o644, f"chmod 600 {path}"),
+    ]:
+        config.chmod(folder_mode)
+        path.chmod(file_mode)
+        for read in (lambda: credentials.load(URL), credentials.stored_urls):
+            with pytest.raises(CredentialsError) as refused:
+                read()
+            assert fix in refused.value.message, refused.value.message
+    config.chmod(0o700)
+    path.chmod(0o600)
+    stored = credentials.load(URL)
+    assert stored is not None and stored.token == "token-a"
+    if os.geteuid() == 0:  # another user's file, where only root can put one
+        os.chown(path, 65534, 65534)
+        with pytest.raises(CredentialsError, match="belongs to another user"):
+            credentials.load(URL)
 
 
 def test_base_urls_are_stored_in_one_spelling() -> None:

@@ -165,7 +165,9 @@ def expires_at(token: str) -> datetime | None:
 
 def _read(path: Path) -> dict[str, dict[str, str]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            _check_private(path, os.fstat(handle.fileno()))
+            text = handle.read()
     except FileNotFoundError:
         return {}
     except OSError as error:
@@ -187,15 +189,38 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
     return entries
 
 
-def _write(path: Path, entries: dict[str, dict[str, str]]) -> None:
-    folder = path.parent
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+def _check_private(path: Path, found: os.stat_result) -> None:
+    """Refuse, as ssh does a key, a token file that another user could have written (their
+    token: the commands would act as them) or may read (ours, leaked): what :func:`_write`
+    ensures, checked on every read, since anything may have changed it since."""
+    if not hasattr(os, "geteuid"):  # no POSIX owners and modes (Windows)
+        return
+    if found.st_uid != os.geteuid():
+        raise CredentialsError(
+            f"{path} belongs to another user (uid {found.st_uid}): it is not used; remove it "
+            "and run `pullstats hub login`"
+        )
+    _check_folder(path.parent)
+    if found.st_mode & 0o077:
+        raise CredentialsError(
+            f"{path} may be read or written by other users (mode {found.st_mode & 0o777:o}): "
+            f"it is not used; chmod 600 {path}, and log in again if others could read it"
+        )
+
+
+def _check_folder(folder: Path) -> None:
     mode = folder.stat().st_mode
     if mode & 0o022:  # another user could replace the file with tokens of their own choosing
         raise CredentialsError(
             f"{folder} may be written by other users (mode {mode & 0o777:o}): "
             f"the token file is kept only in a folder they cannot write; chmod go-w {folder}"
         )
+
+
+def _write(path: Path, entries: dict[str, dict[str, str]]) -> None:
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_folder(folder)
     text = json.dumps({"format": FORMAT, "tokens": entries}, indent=2, sort_keys=True) + "\n"
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
