@@ -219,8 +219,11 @@ def test_a_file_the_server_sends_damaged_is_named_once(served: Served, tmp_path:
         raw.write_bytes(kept)
     name = f"acme/{served.month.year}/months/{served.month.month:02d}/raw/part001"
     assert result.returncode == 1
-    first, *_ = result.stderr.splitlines()
+    first, *_, last = result.stderr.splitlines()
     assert first.startswith(f"error: {name}: not a whole gzip stream (") and first.count(name) == 1
+    # a second run would fetch the same bytes: the closing line says who can mend it
+    assert last.startswith("error: 1 files could not be downloaded: the server sent other bytes")
+    assert "run it again" not in last
 
 
 def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:

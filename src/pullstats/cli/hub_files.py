@@ -130,8 +130,18 @@ def _report(report: SyncReport, root: Path, *, what: str) -> None:
         said = error.message  # a CorruptDownload's or a cut transfer's names the file already
         named = said if file.label in said else f"{file.label}: {said}"
         err.print(f"error: {named}", markup=False)
-    if report.failed:
-        raise fail(f"{len(report.failed)} files could not be downloaded; run it again")
+    if not report.failed:
+        return
+    from pullstats.client import CorruptDownload
+
+    failed = len(report.failed)
+    if all(isinstance(error, CorruptDownload) for _, error in report.failed):
+        # fetched twice alike: another run gets the same bytes until the export is rebuilt
+        raise fail(
+            f"{failed} files could not be downloaded: the server sent other bytes than it "
+            "lists, twice; once its operator rebuilds the export, a new run fetches it"
+        )
+    raise fail(f"{failed} files could not be downloaded; run it again")
 
 
 def _wanted(chosen: list[ViewChoice] | None) -> dict[Any, list[Any]]:
