@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pullstats.client import (
+    ClientError,
     DvpClient,
     Forbidden,
     NotFound,
@@ -25,7 +26,7 @@ from pullstats.client import (
     ServerError,
     TransportError,
 )
-from pullstats.client.session import retry_after_seconds
+from pullstats.client.session import HTML_ANSWER, retry_after_seconds
 from tests.client.conftest import serving
 from tests.conftest import run_cli
 
@@ -119,43 +120,39 @@ def test_an_answer_not_in_the_contracts_shape_is_a_server_error(stand_in: StandI
     )
 
 
-def test_a_validation_answer_is_told_as_its_messages_not_as_a_python_list(
-    stand_in: StandIn,
+HTML = "text/html;charset=utf-8"
+PAGE = b"<!DOCTYPE HTML>\n<html lang='en'>\n<body>\n<h1>Error response</h1>\n</body>\n</html>\n"
+#: FastAPI's 422 (pullstats' own): a list of problems
+PROBLEMS = [
+    {"type": "less_than_equal", "loc": ["path", "year"], "msg": "Input should be ≤ 9999"},
+    {"type": "int_parsing", "loc": ["query", "week"], "msg": "Input should be an integer"},
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        # each problem as ``where: what``; before, the list's Python repr, braces and all
+        (
+            (422, {}, {"detail": PROBLEMS}),
+            "422: year: Input should be ≤ 9999; week: Input should be an integer",
+        ),
+        ((400, {}, {"detail": {"odd": [1]}}), '400: {"odd": [1]}'),  # any other shape: JSON
+        ((404, {"Content-Type": HTML}, PAGE), "404: " + HTML_ANSWER),  # a web site's page
+        (
+            (400, {"Content-Type": "text/plain"}, b"bad\n   request\n" + b"x" * 400),
+            "400: bad request " + "x" * 287 + "…",  # one line of 300 characters: 12 + 287 + 1
+        ),
+    ],
+    ids=["fastapi-422", "odd-json", "html", "long-text"],
+)
+def test_an_error_answer_is_told_in_one_line_of_its_own_words(
+    stand_in: StandIn, answer: Answer, said: str
 ) -> None:
-    """FastAPI's 422 (pullstats' own) is a list of problems: each as ``where: what``; before,
-    the message was the list's Python repr, quotes and braces included."""
-    problems = [
-        {"type": "less_than_equal", "loc": ["path", "year"], "msg": "Input should be ≤ 9999"},
-        {"type": "int_parsing", "loc": ["query", "week"], "msg": "Input should be an integer"},
-    ]
-    stand_in.script = [(422, {}, {"detail": problems}), (400, {}, {"detail": {"odd": [1]}})]
-    with DvpClient(stand_in.url, token="t") as client:
-        with pytest.raises(ServerError) as listed:
-            client.namespace("acme")
-        with pytest.raises(ServerError) as other:
-            client.namespace("acme")
-    assert listed.value.message == (
-        "422: year: Input should be ≤ 9999; week: Input should be an integer"
-    )
-    assert other.value.message == '400: {"odd": [1]}'  # any other shape: as JSON
-
-
-def test_a_server_that_is_no_dvp_api_is_told_in_one_line(stand_in: StandIn) -> None:
-    page = b"<!DOCTYPE HTML>\n<html lang='en'>\n<body>\n<h1>Error response</h1>\n</body>\n</html>\n"
-    stand_in.script = [
-        (404, {"Content-Type": "text/html;charset=utf-8"}, page),
-        (400, {"Content-Type": "text/plain"}, b"bad\n   request\n" + b"x" * 400),
-    ]
-    with DvpClient(stand_in.url, token="t") as client:
-        with pytest.raises(NotFound) as html:
-            client.namespace("acme")
-        with pytest.raises(ServerError) as text:
-            client.namespace("acme")
-    assert html.value.message == (
-        "404: an HTML page, not the API's JSON: is the URL a DVP API server's?"
-    )
-    assert text.value.message.startswith("400: bad request xxx")
-    assert "\n" not in text.value.message and len(text.value.message) <= 305
+    stand_in.script = [answer]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ClientError) as failed:
+        client.namespace("acme")
+    assert failed.value.message == said
 
 
 def test_an_html_page_answered_200_is_told_as_the_404_one_is(stand_in: StandIn) -> None:
