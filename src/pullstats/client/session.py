@@ -124,8 +124,8 @@ def no_answer(what: str, exc: httpx.HTTPError) -> TransportError:
     the library said (``could not connect ([Errno 111] Connection refused)``), never a repr."""
     meaning = next((said for kind, said in _NO_ANSWER if isinstance(exc, kind)), None)
     detail = str(exc).strip()
-    if meaning is None:
-        meaning, detail = type(exc).__name__, detail
+    if meaning is None:  # another failure of httpx: its name, and what it said
+        meaning = type(exc).__name__
     elif isinstance(exc, httpx.TimeoutException) or detail == meaning:
         detail = ""  # "timed out" again, or nothing more
     return TransportError(f"{what}: {meaning} ({detail})" if detail else f"{what}: {meaning}")
