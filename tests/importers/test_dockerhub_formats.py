@@ -109,6 +109,27 @@ def test_a_damaged_gzip_file_is_named_imports_nothing_and_the_others_go_on(
         assert f"{empty}: error: an empty file: no header, no rows" in refused.stderr
 
 
+def test_a_file_that_cannot_be_read_is_one_plain_line_and_a_header_cannot_drive_the_terminal(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A missing file or a folder: the reason in words, the path once (before: ``[Errno 2] No
+    such file or directory: '…'``). A header with a terminal escape or NUL bytes: shown escaped
+    (before: written raw to stderr, where it could colour or rewrite the terminal)."""
+    missing, folder = tmp_path / "nothing.csv", tmp_path / "folder.csv"
+    folder.mkdir()
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_bytes(b"a\x1b[31mRED\x1b[0m,b\x00\n1,2\n")
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(missing), str(folder), str(hostile))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert f"{missing}: error: no such file" in lines
+    assert f"{folder}: error: a folder, not a file" in lines
+    assert "\x1b" not in result.stderr and "\x00" not in result.stderr
+    (said,) = [line for line in lines if line.startswith(f"{hostile}: error: ")]
+    assert "a\\x1b[31mRED\\x1b[0m" in said, said
+    assert lines[-1] == "error: 3 of 3 files could not be imported"
+
+
 def test_an_unregistered_namespace_is_kept_and_said(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "beta_raw_2026-W02.csv"
     path.write_text(RAW.replace(",acme,", ",beta,"))

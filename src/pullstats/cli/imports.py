@@ -79,9 +79,12 @@ def dockerhub_csv(
 
 
 def _show(report: FileReport) -> None:
-    name = str(report.path)
+    from pullstats.logs import escape_for_terminal
+
+    # a file's name and what its header said reach the terminal escaped, never as its bytes
+    name = escape_for_terminal(str(report.path))
     if report.status == "failed":
-        err.print(f"{name}: error: {report.error}", markup=False)
+        err.print(f"{name}: error: {escape_for_terminal(report.error)}", markup=False)
         return
     kind = report.kind.value if report.kind else "?"
     if report.status == "already imported":

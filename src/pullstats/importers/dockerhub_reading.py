@@ -102,4 +102,10 @@ def failure(error: Exception) -> str:
     """Why a file failed, in one line; a cut or damaged gzip stream said so plainly."""
     if isinstance(error, EOFError | zlib.error | gzip.BadGzipFile):
         return f"damaged gzip file, nothing of it imported ({_one_line(error)})"
+    if isinstance(error, FileNotFoundError):  # the path is the line's first word already
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "a folder, not a file"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[:1].lower() + error.strerror[1:]
     return _one_line(error)
