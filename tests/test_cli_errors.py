@@ -135,6 +135,33 @@ def test_list_commands_read_an_existing_installation(data_dir: Path) -> None:
     assert listed.stdout.splitlines()[1].split() == ["acme", "0", "-"]
 
 
+def test_a_sqlite_catalog_that_cannot_be_used_is_named_with_what_to_do(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Before: the driver's text without the file (``DatabaseError: (sqlite3.DatabaseError)
+    file is not a database (Background on this error at: …)``), or, for a folder, the advice
+    for a database server ("run the command again once it answers")."""
+    catalog = data_dir / "catalog.sqlite3"
+    sqlite = {"PULLSTATS_DATABASE_URL": f"sqlite:///{catalog}"}  # in the PostgreSQL run too
+    assert run_cli_with(data_dir, sqlite, "namespaces", "add", "acme").returncode == 0
+    for leftover in data_dir.glob("catalog.sqlite3-*"):
+        leftover.unlink()
+    catalog.write_bytes(b"this is no database " * 512)
+    damaged = one_error_line(run_cli_with(data_dir, sqlite, "namespaces", "list"))
+    assert damaged == (
+        f"error: the catalog database {catalog} is not an SQLite database (file is not a "
+        "database): restore it from a backup, or point PULLSTATS_DATABASE_URL at the right file"
+    )
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    env = {"PULLSTATS_DATABASE_URL": f"sqlite:///{folder}"}
+    unopenable = one_error_line(run_cli_with(data_dir, env, "namespaces", "list"))
+    assert unopenable.startswith(
+        f"error: cannot open the catalog database {folder} (unable to open database file): "
+    ), unopenable
+    assert "PULLSTATS_DATABASE_URL" in unopenable and "once it answers" not in unopenable
+
+
 # --- input files --------------------------------------------------------------------------------
 
 

@@ -87,6 +87,8 @@ def error_lines(error: BaseException) -> list[str]:
         return settings_error_lines(error)
     if _raised_from(error, "pullstats.setting_values", "SettingRefused"):
         return [str(error)]
+    if _raised_from(error, "sqlalchemy.exc", "DatabaseError") and _from_sqlite(error):
+        return [sqlite_catalog_line(error)]  # a file: named, and what to do about it
     if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
         return [catalog_failure_line(error)]  # the catalog's server, not SQL
     if _raised_from(error, "duckdb", "OutOfMemoryException"):
@@ -132,6 +134,32 @@ def catalog_failure_line(error: BaseException) -> str:
         f"the catalog database (PULLSTATS_DATABASE_URL) failed: {first or type(cause).__name__}; "
         "nothing half-published, run the command again once it answers"
     )
+
+
+def _from_sqlite(error: BaseException) -> bool:
+    return type(getattr(error, "orig", None)).__module__ == "sqlite3"
+
+
+def sqlite_catalog_line(error: BaseException) -> str:
+    """An SQLite catalog that failed: its file named (a path holds no password), and what to
+    do, which for a file is not what it is for a server (waiting will not mend it)."""
+    from sqlalchemy.engine import make_url
+
+    from pullstats.config import Settings  # imported already: the catalog was opened with it
+
+    path = make_url(Settings().database_url_value).database
+    said = " ".join(str(getattr(error, "orig", error)).split())
+    if said == "file is not a database":
+        return (
+            f"the catalog database {path} is not an SQLite database ({said}): restore it from "
+            "a backup, or point PULLSTATS_DATABASE_URL at the right file"
+        )
+    if said == "unable to open database file":
+        return (
+            f"cannot open the catalog database {path} ({said}): PULLSTATS_DATABASE_URL must "
+            "name a file in a folder that exists and this user may write, not a folder"
+        )
+    return f"the catalog database {path} failed: {said}; nothing half-published"
 
 
 def out_of_memory_line(error: BaseException) -> str:
