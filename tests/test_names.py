@@ -95,6 +95,23 @@ def test_repositories_rejected(name: str, why: str) -> None:
         check_repository(name)
 
 
+def test_a_rejected_repository_says_the_grammar_and_only_a_lone_name_its_namespace() -> None:
+    """``extra-repos add acme Partner/X`` said "write it as namespace/repository", which it
+    was: the capitals were what was wrong."""
+    from pullstats.accounts import errors
+    from pullstats.accounts.service import qualified_repository
+
+    with pytest.raises(errors.InvalidName) as capitals:
+        qualified_repository("Partner/X")
+    assert capitals.value.args[0] == (
+        "invalid repository name 'Partner/X': use a-z and 0-9, separated by '.', '_', '__' or "
+        "dashes, in components joined by '/'"
+    )
+    with pytest.raises(errors.InvalidName) as alone:
+        qualified_repository("api")
+    assert alone.value.args[0] == "invalid repository 'api': write it as namespace/repository"
+
+
 def test_a_huge_name_is_cut_in_messages() -> None:
     problem = namespace_problem("x" * 10_000)
     assert problem is not None

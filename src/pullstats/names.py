@@ -80,7 +80,10 @@ def repository_problem(name: str) -> str | None:
     if len(name) > MAX_REPOSITORY_LENGTH:
         return f"repository name {shown(name)} is longer than {MAX_REPOSITORY_LENGTH} characters"
     if not REPOSITORY_NAME.fullmatch(name):
-        return f"invalid repository name {shown(name)}"
+        return (
+            f"invalid repository name {shown(name)}: use a-z and 0-9, separated by '.', '_', "
+            "'__' or dashes, in components joined by '/'"
+        )
     namespace, slash, _ = name.partition("/")
     if slash and len(namespace) > MAX_NAMESPACE_LENGTH:
         return (

@@ -170,10 +170,10 @@ def qualified_repository(name: str) -> tuple[str, str]:
     """``namespace/repository`` as its namespace and repository; :class:`InvalidName` when it
     is not a repository name with its namespace."""
     problem = repository_problem(name)
-    if problem is None and "/" not in name:
-        problem = f"invalid repository {shown(name)}"
     if problem:
-        raise InvalidName(f"{problem}: write it as namespace/repository")
+        raise InvalidName(problem)
+    if "/" not in name:  # a name of the grammar, without its namespace
+        raise InvalidName(f"invalid repository {shown(name)}: write it as namespace/repository")
     namespace, _, repository = name.partition("/")
     return namespace, repository
 
