@@ -262,3 +262,16 @@ def test_legacy_tag_level_summary_alone_gives_its_repository_and_namespace(
         "repository:web:": (5, 0, 1, 0),
         "namespace::": (12, 3, 3, 0),
     }
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_a_header_of_one_column_holding_another_separator_says_so(separator: str) -> None:
+    """A file saved with semicolons (a spreadsheet in a comma-decimal locale): before, "no
+    Namespace column in the header (Namespace;Unique IP count;…)", with no word of why."""
+    names = separator.join(["Namespace", "Unique IP count", "Pull by tag"])
+    with pytest.raises(UnrecognisedFile) as refused:
+        parse_header([names])
+    assert str(refused.value).endswith(
+        f"the header is one column: the file is separated by {separator!r}, not by commas "
+        "(Docker Hub's CSV files use commas)"
+    ), str(refused.value)

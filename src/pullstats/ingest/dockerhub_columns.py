@@ -153,6 +153,11 @@ def parse_header(names: Iterable[str], namespace_given: bool = False) -> Header:
     A file needs a Namespace column unless ``namespace_given`` (``--namespace``) or, for a DVP
     Core report, it has PUBLISHER_NAME."""
     names = list(names)
+    if len(names) == 1 and (separator := _other_separator(names[0])):
+        raise UnrecognisedFile(
+            f"{names[0][:200]!r}: the header is one column: the file is separated by "
+            f"{separator!r}, not by commas (Docker Hub's CSV files use commas)"
+        )
     columns: dict[str, str] = {}
     for name in names:
         canonical = normalise_name(name)
@@ -196,6 +201,13 @@ def parse_header(names: Iterable[str], namespace_given: bool = False) -> Header:
         if canonical not in kept and canonical not in _RECOMPUTED
     )
     return Header(kind, kept, ignored)
+
+
+def _other_separator(header: str) -> str | None:
+    """The separator a one-column header was most likely split by instead of commas."""
+    found = {sep: header.count(sep) for sep in (";", "\t", "|")}
+    best = max(found, key=lambda sep: found[sep])
+    return best if found[best] else None
 
 
 def _core_kind(columns: dict[str, str], shown: str) -> FileKind:
