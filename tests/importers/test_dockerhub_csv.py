@@ -109,12 +109,12 @@ def test_raw_rows_become_actions_and_bad_rows_are_reported_by_line(
     ) in result.stdout
     assert result.stderr.splitlines() == [
         f"{RAW}: columns not imported: Owner",
-        f"{RAW}: namespace 'acme' is not registered: its history is kept and shown once it is "
-        "(pullstats namespaces add acme)",
         f"{RAW}:8: skipped (unknown_action): push",
         f"{RAW}:9: skipped (bad_timestamp): yesterday",
         f"{RAW}:10: skipped (missing_namespace)",
         f"{RAW}:12: skipped (malformed_csv)",
+        "namespace 'acme' is not registered: its history is kept and shown once it is "
+        "(pullstats namespaces add acme)",
     ]
     # issue 21, item 7: a 0 unique-IP count must not read as "no clients"
     assert "note: Docker Hub raw files carry no IP addresses" in result.stdout

@@ -143,6 +143,23 @@ def test_an_unregistered_namespace_is_kept_and_said(runtime: Runtime, tmp_path: 
     assert second.unregistered == []
 
 
+def test_an_unregistered_namespace_is_said_once_for_the_whole_import(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Before, once per file: a year of weekly files said it 52 times."""
+    files = []
+    for hour in ("12", "13", "14"):
+        path = tmp_path / f"beta_raw_{hour}.csv"
+        path.write_text(RAW.replace(",acme,", ",beta,").replace("T12:", f"T{hour}:"))
+        files.append(str(path))
+    result = run_cli(data_dir, "import", "dockerhub-csv", *files)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "not registered" in line] == [
+        "namespace 'beta' is not registered: its history (3 files) is kept and shown once it "
+        "is (pullstats namespaces add beta)"
+    ]
+
+
 def test_a_summary_without_a_period_takes_the_one_given(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:

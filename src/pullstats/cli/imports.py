@@ -58,6 +58,7 @@ def dockerhub_csv(
         reports = import_files(runtime, files, _show, given, namespace)
     imported = [r for r in reports if r.status == "imported"]
     failed = [r for r in reports if r.status == "failed"]
+    _say_unregistered(imported)
     out.print(
         f"imported {_rows(sum(r.rows for r in imported))} from {len(imported)} files"
         + (f"; {len(failed)} files failed" if failed else "")
@@ -120,17 +121,27 @@ def _show(report: FileReport) -> None:
             f"{name}: --namespace not used: the file's Namespace column names its namespaces",
             markup=False,
         )
-    for namespace in report.unregistered:
-        err.print(
-            f"{name}: namespace {namespace!r} is not registered: its history is kept and shown "
-            f"once it is (pullstats namespaces add {namespace})",
-            markup=False,
-        )
     for row in report.listed:
         value = f": {_cell(row.value)}" if row.value else ""
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
     if skipped > len(report.listed):
         err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _say_unregistered(imported: list[FileReport]) -> None:
+    """Each namespace the files name that is not registered, once for the whole import (a
+    year of weekly files would otherwise say it 52 times)."""
+    files: dict[str, int] = {}
+    for report in imported:
+        for namespace in report.unregistered:
+            files[namespace] = files.get(namespace, 0) + 1
+    for namespace, count in files.items():
+        of = f" ({count} files)" if count > 1 else ""
+        err.print(
+            f"namespace {namespace!r} is not registered: its history{of} is kept and shown once "
+            f"it is (pullstats namespaces add {namespace})",
+            markup=False,
+        )
 
 
 def _given(given: dict[str, str | None]) -> str:
