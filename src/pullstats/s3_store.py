@@ -44,9 +44,28 @@ def _options(timeout: timedelta) -> dict[str, Any]:
             # after its backoff (well under a second)
             "retries": {"total_max_attempts": ATTEMPTS, "mode": "standard"},
         },
+        "session": _session(),
         "use_listings_cache": False,
         "skip_instance_cache": True,
     }
+
+
+def _session() -> Any:
+    """A botocore session of its own (s3fs's ``session`` option) whose requests go out without
+    ``Expect: 100-continue``. botocore asks for it before the body of each ``PUT`` of a file
+    (PutObject, UploadPart), and aiohttp waits for the ``100 Continue`` without any timeout:
+    the read timeout starts only once the body is sent, so a hung endpoint held a publish for
+    ever. Without it the body is sent at once, and the read timeout bounds the answer."""
+    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+
+    session = AioSession()
+    session.register("before-send.s3", _without_expect_continue)
+    return session
+
+
+def _without_expect_continue(request: Any, **_: Any) -> None:
+    if "Expect" in request.headers:
+        del request.headers["Expect"]
 
 
 class S3Store(Store):

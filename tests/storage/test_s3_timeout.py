@@ -4,8 +4,9 @@ backend is gone) is given up after a bounded number of requests, each bounded by
 
 The stand-in is a loopback socket that accepts and holds every connection, reading nothing back
 to the client. What is counted is the requests it received: botocore's retries and s3fs's own
-multiplied (3 × 5 = 15 requests before), so the count proves the bound.
-No time is measured: the timeout only keeps each test short.
+multiplied (3 × 5 = 15 requests before), so the count proves the bound. A ``PUT`` is among the
+operations: with ``Expect: 100-continue`` it waited for the ``100 Continue`` for ever, past any
+read timeout. No time is measured: the timeout only keeps each test short.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ def lake_on(hung: HungServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     return lake
 
 
+def _publish(store: S3Store, tmp_path: Path) -> None:
+    staged = tmp_path / "staged.parquet"
+    staged.write_bytes(b"PAR1")
+    store.publish(staged, "requests/day=2026-10-05/part-0.parquet")
+
+
 #: each operation, and the request it sends (method and path, the query left out)
 OPERATIONS: dict[str, tuple[Callable[[S3Store, Path], object], str]] = {
     "check": (lambda store, _: store.check(), "GET /hung-bucket"),
@@ -114,6 +121,7 @@ OPERATIONS: dict[str, tuple[Callable[[S3Store, Path], object], str]] = {
         lambda store, _: store.read_bytes("_meta.json"),
         "HEAD /hung-bucket/lake/_meta.json",
     ),
+    "publish": (_publish, "PUT /hung-bucket/lake/requests/"),
 }
 
 
