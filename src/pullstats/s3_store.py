@@ -41,7 +41,7 @@ def _options(timeout: timedelta) -> dict[str, Any]:
             "read_timeout": timeout.total_seconds(),
             # botocore's retry, the only one (s3fs's are off: ListedS3FileSystem.retries): a
             # connection refused or cut, a timeout, a 5xx or a throttle is sent once more,
-            # after its backoff (well under a second)
+            # after its backoff (at most a second)
             "retries": {"total_max_attempts": ATTEMPTS, "mode": "standard"},
         },
         "session": _session(),
