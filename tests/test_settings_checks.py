@@ -113,6 +113,12 @@ BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
         ("PULLSTATS_JWT_TTL", "P99999999D", CENTURY),
         ("PULLSTATS_RETENTION_SPOOL", "P99999999D", CENTURY),
         ("PULLSTATS_DUCKDB_THREADS", "100000", "input should be less than or equal to 1024"),
+        # 0 would be no timeout at all (aiohttp's sock_read), the hang this setting bounds
+        ("PULLSTATS_S3_TIMEOUT", "PT0S", "input should be greater than or equal to 1 second"),
+        ("PULLSTATS_S3_TIMEOUT", "-PT5S", "input should be greater than or equal to 1 second"),
+        ("PULLSTATS_S3_TIMEOUT", "PT2H", "input should be less than or equal to 1 hour"),
+        ("PULLSTATS_S3_TIMEOUT", "30", "expected a duration: ISO 8601 such as PT2H, PT15M, P7D"
+         " or PT90S"),
         # DuckDB reads it as no limit at all
         ("PULLSTATS_DUCKDB_MEMORY_LIMIT", "-5GB", "must not be negative: a size such as 1.5GB,"
          " or a share such as 50%"),
@@ -165,6 +171,7 @@ def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> N
         ("PULLSTATS_RETENTION_LAKE", "P100Y"),
         ("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "P36525D"),
         ("PULLSTATS_DUCKDB_THREADS", "1024"),
+        ("PULLSTATS_S3_TIMEOUT", "PT1S"),
     ]:
         monkeypatch.setenv(variable, value)
     taken = Settings()
@@ -172,6 +179,9 @@ def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> N
     assert (taken.download_link_lifetime.days, taken.duckdb_threads) == (36525, 1024)
     assert (taken.public_url, taken.close_grace.total_seconds()) == ("http://127.0.0.1:8000", 0)
     assert (taken.ingest_max_body_bytes, taken.spool_segment_bytes) == (4096, 4096)
+    assert taken.s3_timeout.total_seconds() == 1
+    monkeypatch.setenv("PULLSTATS_S3_TIMEOUT", "PT1H")
+    assert Settings().s3_timeout.total_seconds() == 3600
 
 
 def test_duckdb_running_out_of_memory_names_the_settings_to_change(

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pullstats.data_dir import NODE_NAME, DataDir
+from pullstats.s3_store import DEFAULT_TIMEOUT
 from pullstats.setting_values import (
     MAX_DURATION,
     MAX_DURATION_TEXT,
@@ -80,6 +81,14 @@ class Settings(BaseSettings):
         description="The object store's address as publishers reach it, http(s)://host[:port]"
         "[/path]: presigned download URLs are signed for it instead of AWS_ENDPOINT_URL "
         "(which reads and writes keep using); only with exports on S3. Default: unset.",
+    )
+    s3_timeout: timedelta = Field(
+        DEFAULT_TIMEOUT,
+        ge=timedelta(seconds=1),
+        le=timedelta(hours=1),
+        description="How long a request to S3 waits for each read of its answer (per socket "
+        "read, not per whole request); a request is sent at most twice, so a hung endpoint is "
+        "reported within about twice this.",
     )
     jwt_ttl: timedelta = Field(timedelta(hours=1), description="Lifetime of a login JWT.")
     max_request_head_bytes: int = Field(
@@ -294,7 +303,8 @@ class Settings(BaseSettings):
     @cached_property
     def lake(self) -> Store:
         """The lake's store (requests, actions, imported history, set-aside days, _meta.json)."""
-        return open_store(self.lake_url, self.paths.root / "lake", "PULLSTATS_LAKE_URL")
+        lake = self.paths.root / "lake"
+        return open_store(self.lake_url, lake, "PULLSTATS_LAKE_URL", timeout=self.s3_timeout)
 
     @cached_property
     def exports_store(self) -> Store:
@@ -304,6 +314,7 @@ class Settings(BaseSettings):
             self.paths.exports,
             "PULLSTATS_EXPORTS_URL",
             public_endpoint(self.exports_public_endpoint_url),
+            self.s3_timeout,
         )
 
     @cached_property

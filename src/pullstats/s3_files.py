@@ -27,6 +27,14 @@ class ListedS3FileSystem(s3fs.S3FileSystem):  # type: ignore[misc]
     """s3fs answering ``info`` (and so ``size``, ``modified``, ``exists`` and ``open``) of a file
     in ``listed`` (``bucket/key`` → the listing's entry) without a request."""
 
+    #: How many times s3fs runs a call (a class attribute: s3fs takes none as an option). s3fs
+    #: runs it again whenever botocore's own attempts end in a timeout or a broken connection,
+    #: so its default 5 multiplied botocore's: 5 × 3 requests of 15 s each, four minutes to
+    #: report a hung endpoint (tests/storage/test_s3_timeout.py). 1 runs each call once, and
+    #: botocore's retry (``s3_store._options``) is the only one. What that gives up, reading
+    #: again a body cut off mid-read, fails the job with one line; its next run does the work.
+    retries = 1
+
     def __init__(self, listed: Mapping[str, dict[str, Any]], **options: Any) -> None:
         super().__init__(**options)
         self.listed = listed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -16,27 +17,71 @@ from pullstats.storage import StorageError, Store, join
 T = TypeVar("T")
 
 
-def _options() -> dict[str, Any]:
+#: ``PULLSTATS_S3_TIMEOUT`` unless set: twice the 15 s s3fs waited before, so that a slow
+#: answer that came in time then (a CompleteMultipartUpload the server assembles before it
+#: says a word) still does.
+DEFAULT_TIMEOUT = timedelta(seconds=30)
+
+#: The most requests one call sends: botocore's first attempt and one retry.
+ATTEMPTS = 2
+
+
+def _options(timeout: timedelta) -> dict[str, Any]:
     """The s3fs options of each filesystem of a store (new dicts: s3fs keeps them): SigV4
-    presigned URLs (every region accepts them); a few quick retries, so that an endpoint that
-    is down is reported in seconds, not minutes."""
+    presigned URLs (every region accepts them); each connect bounded by 5 s and each socket
+    read by ``timeout``, and each call sent at most :data:`ATTEMPTS` times, so that an endpoint
+    that is down, or takes connections and never answers, is reported within about
+    ``ATTEMPTS × timeout``, not minutes."""
     return {
         "config_kwargs": {
             "signature_version": "s3v4",
             "connect_timeout": 5,
-            "retries": {"max_attempts": 2, "mode": "standard"},
+            # per socket read (aiohttp's sock_read), not per request: from the end of the
+            # upload to the answer's first byte, then between two reads of it
+            "read_timeout": timeout.total_seconds(),
+            # botocore's retry, the only one (s3fs's are off: ListedS3FileSystem.retries): a
+            # connection refused or cut, a timeout, a 5xx or a throttle is sent once more,
+            # after its backoff (at most a second)
+            "retries": {"total_max_attempts": ATTEMPTS, "mode": "standard"},
         },
+        "session": _session(),
         "use_listings_cache": False,
         "skip_instance_cache": True,
     }
 
 
+def _session() -> Any:
+    """A botocore session of its own (s3fs's ``session`` option) whose requests go out without
+    ``Expect: 100-continue``. botocore asks for it before the body of each ``PUT`` of a file
+    (PutObject, UploadPart), and aiohttp waits for the ``100 Continue`` without any timeout:
+    the read timeout starts only once the body is sent, so a hung endpoint held a publish for
+    ever. Without it the body is sent at once, and the read timeout bounds the answer."""
+    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+
+    session = AioSession()
+    session.register("before-send.s3", _without_expect_continue)
+    return session
+
+
+def _without_expect_continue(request: Any, **_: Any) -> None:
+    if "Expect" in request.headers:
+        del request.headers["Expect"]
+
+
 class S3Store(Store):
     """Objects under ``s3://bucket/prefix``, through s3fs (the fsspec S3 filesystem)."""
 
-    def __init__(self, url: str, setting: str, presign_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        setting: str,
+        presign_endpoint: str | None = None,
+        timeout: timedelta = DEFAULT_TIMEOUT,
+    ) -> None:
         self.url = url.rstrip("/")
         self.setting = setting
+        #: the longest wait for each read of an answer (``PULLSTATS_S3_TIMEOUT``)
+        self.timeout = timeout
         #: where presigned URLs point (``PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL``); None: at
         #: ``AWS_ENDPOINT_URL``, the endpoint every request of ours goes to
         self.presign_endpoint = presign_endpoint
@@ -59,7 +104,7 @@ class S3Store(Store):
             # only installations on object storage pay for importing s3fs
             from pullstats.s3_files import ListedS3FileSystem
 
-            self._fs = ListedS3FileSystem(self._listed, **_options())
+            self._fs = ListedS3FileSystem(self._listed, **_options(self.timeout))
         return self._fs
 
     @property
@@ -71,7 +116,9 @@ class S3Store(Store):
         if self._signer is None:
             import s3fs  # type: ignore[import-untyped]
 
-            self._signer = s3fs.S3FileSystem(endpoint_url=self.presign_endpoint, **_options())
+            self._signer = s3fs.S3FileSystem(
+                endpoint_url=self.presign_endpoint, **_options(self.timeout)
+            )
         return self._signer
 
     def _path(self, key: str) -> str:
@@ -208,6 +255,13 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
     if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
         return f"AWS_ENDPOINT_URL: {endpoint} cannot be reached for {where} ({text})"
+    if isinstance(error, boto.ReadTimeoutError | TimeoutError):
+        return (
+            f"{where}: no answer from {_named(endpoint)} within "
+            f"PULLSTATS_S3_TIMEOUT={duration_text(store.timeout)} (each request is sent at most "
+            f"{ATTEMPTS} times): check that S3 server, or raise PULLSTATS_S3_TIMEOUT if it is "
+            f"only slow ({text})"
+        )
     if isinstance(error, ValueError) and text.startswith("Invalid endpoint"):
         return (
             f"AWS_ENDPOINT_URL={endpoint}: not a URL of an S3 server for {where}: give its "
@@ -232,6 +286,19 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     if isinstance(error, OSError | boto.BotoCoreError):
         return f"{where}: {type(error).__name__}: {text}"
     return None
+
+
+def _named(endpoint: str) -> str:
+    return endpoint if endpoint.startswith("the ") else f"AWS_ENDPOINT_URL {endpoint}"
+
+
+def duration_text(duration: timedelta) -> str:
+    """``duration`` as ISO 8601, as settings are written: ``PT1H``, ``PT2M``, ``PT1.5S``."""
+    seconds = duration.total_seconds()
+    for unit, length in (("H", 3600), ("M", 60)):
+        if seconds and seconds % length == 0:
+            return f"PT{int(seconds // length)}{unit}"
+    return f"PT{seconds:g}S"
 
 
 def _error_code(error: BaseException) -> str | None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pullstats.s3_store import S3Store
+from pullstats.s3_store import DEFAULT_TIMEOUT, S3Store
 from pullstats.setting_values import SettingRefused
 from pullstats.storage import LocalStore, StorageError, Store
 
@@ -17,16 +17,21 @@ _SHAPE = "http(s)://host[:port][/path]"
 
 
 def open_store(
-    url: str | None, default: Path, setting: str, presign_endpoint: str | None = None
+    url: str | None,
+    default: Path,
+    setting: str,
+    presign_endpoint: str | None = None,
+    timeout: timedelta = DEFAULT_TIMEOUT,
 ) -> Store:
     """The store a ``PULLSTATS_*_URL`` setting names: ``s3://bucket/prefix``, a local folder,
     or (unset) ``default``; an S3 store presigns its download URLs for ``presign_endpoint``
-    when given (else for ``AWS_ENDPOINT_URL``, as it reads and writes)."""
+    when given (else for ``AWS_ENDPOINT_URL``, as it reads and writes), and waits at most
+    ``timeout`` (``PULLSTATS_S3_TIMEOUT``) for each read of an answer."""
     if url is None or not url.strip():
         return LocalStore(default, setting)
     url = url.strip()
     if url.startswith("s3://"):
-        return S3Store(url, setting, presign_endpoint)
+        return S3Store(url, setting, presign_endpoint, timeout)
     if "://" in url:
         raise StorageError(f"{setting}={url}: expected s3://bucket/prefix or a local folder")
     return LocalStore(Path(url).expanduser().resolve(), setting)
