@@ -34,6 +34,7 @@ from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
 from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.lake.damaged_files import carry_on
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.request_writer import RequestWriter, ingest_requests
 from pullstats.lake.steps import HOLDS_NOTIFICATIONS, NOTIFICATION_HOURS
@@ -353,12 +354,16 @@ class _OverlapGuard:
         self.active = self._lake_has_notifications()
 
     def _lake_has_notifications(self) -> bool:
-        files = lake_files.all_request_files(self._runtime.settings)
-        if not files:
-            return False
-        # Parquet min/max statistics let DuckDB skip the row groups of log-only days
-        found = self._engine.relation(self._db, HOLDS_NOTIFICATIONS, {"requests": files})
-        return bool(found.fetchall())
+        def read() -> bool:
+            files = lake_files.all_request_files(self._runtime.settings)
+            if not files:
+                return False
+            # Parquet min/max statistics let DuckDB skip the row groups of log-only days
+            found = self._engine.relation(self._db, HOLDS_NOTIFICATIONS, {"requests": files})
+            return bool(found.fetchall())
+
+        # a damaged file is set aside (lake/damaged_files.py), and the lake read again
+        return carry_on(self._runtime, read)
 
     def check(self, hours: set[int], written: int, source: str = "stdin") -> None:
         overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))
@@ -368,15 +373,18 @@ class _OverlapGuard:
     def _notification_hours(self, hour: int) -> set[int]:
         day = (_EPOCH + timedelta(hours=hour)).date()
         if day not in self._days:
-            files = lake_files.day_files(self._runtime.settings, lake_files.REQUESTS, day)
-            found: set[int] = set()
-            if files:
+
+            def read() -> set[int]:
+                files = lake_files.day_files(self._runtime.settings, lake_files.REQUESTS, day)
+                if not files:
+                    return set()
                 rows = self._engine.relation(
                     self._db, NOTIFICATION_HOURS, {"requests": files}
                 ).fetchall()
                 # the lake's times are UTC without a zone
-                found = {(row[0] - _EPOCH_NAIVE) // timedelta(hours=1) for row in rows}
-            self._days[day] = found
+                return {(row[0] - _EPOCH_NAIVE) // timedelta(hours=1) for row in rows}
+
+            self._days[day] = carry_on(self._runtime, read)
         return self._days[day]
 
 

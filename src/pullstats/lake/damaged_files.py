@@ -1,0 +1,195 @@
+"""Damaged Parquet files of the lake: found when a read fails on one, moved out of the lake (never
+deleted) and reported, so that the stage carries on with every other file and day.
+
+A lake file can be cut short (a disk filled, a copy interrupted, a restore gone wrong), replaced
+by something that is not Parquet, or lose its footer. DuckDB then refuses every query that lists
+it, and since a run's reads list many days at once, one such file used to stop every ``process``
+and every log import, for every day.
+
+Nothing checks files ahead of time (a footer read per file and run would cost a request each on
+S3, for a lake of thousands of files). Instead a read that may meet a damaged file runs through
+:func:`carry_on`: when DuckDB's error names a file of the lake, that file alone is read with
+pyarrow (its footer, then its pages); if pyarrow cannot read it either it is damaged, and it is
+moved, with its bytes as they are, to ``set-aside/damaged-files/<its key>`` (a ``.N`` before
+``.parquet`` when that name is taken), a warning line goes to stderr, and the read runs again,
+listing the lake afresh. An error naming no lake file, or a file pyarrow reads whole, is raised
+as before: it is no damage of a file.
+
+What the move means for the counts:
+
+- a ``requests`` (or ``imported``) part: its rows are no longer in the lake. The day's actions
+  classified before still count them, until the day is classified again (new requests for it,
+  ``process --rebuild``): from then on it is counted without them. Restore the file (move it
+  back once repaired, or from a backup), or import the day's logs again (``ingest logs``: the
+  requests are no longer in the lake, so they are written anew), then rebuild the day;
+- an ``actions`` file is derived from the requests: its day is recorded as waiting for
+  ``process`` (``pending_days``), which classifies it again from its requests.
+
+:func:`damaged_files` lists what was moved, for ``pullstats status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pullstats import lake_files
+from pullstats.config import Settings
+from pullstats.db.state import add_pending_days
+from pullstats.lake.set_aside import DAMAGED_FILES, SET_ASIDE_FOLDER
+from pullstats.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: where damaged files go, under their own key (keys relative to the lake's root)
+DAMAGED_FOLDER = f"{SET_ASIDE_FOLDER}/{DAMAGED_FILES}"
+#: the lake's tables whose files a read may find damaged
+_TABLES = (*lake_files.DAY_TABLES, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
+#: the most files one read may set aside before the error is raised after all (each retry
+#: moves one more file out of the lake, so the loop ends anyway; this bounds a pathological one)
+_MOST_FILES = 1000
+#: a file name in DuckDB's messages: ``… end of file '/x/part-1.parquet'``
+_QUOTED = re.compile(r"'([^']+\.parquet)'")
+
+
+class DamagedFile:
+    """A lake file moved to :data:`DAMAGED_FOLDER`: its key before, its key now, and why."""
+
+    def __init__(self, key: str, moved_to: str, reason: str) -> None:
+        self.key = key
+        self.moved_to = moved_to
+        self.reason = reason
+
+    @property
+    def table(self) -> str:
+        return self.key.split("/", 1)[0]
+
+    @property
+    def day(self) -> date | None:
+        """The day of a day-partitioned table's file."""
+        parts = self.key.split("/")
+        if len(parts) > 2 and parts[1].startswith("day="):
+            try:
+                return date.fromisoformat(parts[1].removeprefix("day="))
+            except ValueError:
+                return None
+        return None
+
+
+def carry_on(
+    runtime: Runtime,
+    read: Callable[[], T],
+    on_damaged: Callable[[DamagedFile], None] | None = None,
+) -> T:
+    """``read()``; when it fails on a damaged lake file, that file set aside (and handed to
+    ``on_damaged``) and ``read()`` again, until it succeeds or fails otherwise. ``read`` must
+    list the lake itself, and be safe to run again (nothing it did before the error counts)."""
+    moved = 0
+    while True:
+        try:
+            return read()
+        except duckdb.Error as error:
+            damaged = set_aside_damaged(runtime, error)
+            if damaged is None or moved >= _MOST_FILES:
+                raise
+            moved += 1
+            if on_damaged is not None:
+                on_damaged(damaged)
+
+
+def set_aside_damaged(runtime: Runtime, error: duckdb.Error) -> DamagedFile | None:
+    """The lake file ``error`` names moved out of the lake, when pyarrow cannot read it either
+    (None: the error names none, or the file reads whole: no damaged file). The day of an
+    actions file is recorded as waiting for ``process``, which classifies it again."""
+    settings = runtime.settings
+    for key in _lake_keys(settings, str(error)):
+        reason = _damage(settings, key)
+        if reason is None:
+            continue
+        moved_to = _free_key(settings, f"{DAMAGED_FOLDER}/{key}")
+        settings.lake.move(key, moved_to)
+        damaged = DamagedFile(key, moved_to, reason)
+        if damaged.table == lake_files.ACTIONS and damaged.day is not None:
+            with runtime.sessions.begin() as session:
+                add_pending_days(session, [damaged.day])
+        log.warning("%s", _warning(settings, damaged))
+        return damaged
+    return None
+
+
+def damaged_files(settings: Settings) -> list[str]:
+    """The keys of the files set aside as damaged so far (relative to :data:`DAMAGED_FOLDER`)."""
+    prefix = DAMAGED_FOLDER + "/"
+    return [key.removeprefix(prefix) for key in settings.lake.files(DAMAGED_FOLDER)]
+
+
+def _lake_keys(settings: Settings, message: str) -> list[str]:
+    """The keys of the lake's table files ``message`` names."""
+    lake = settings.lake
+    root = lake.location("").rstrip("/") + "/"
+    keys = []
+    for location in _QUOTED.findall(message):
+        if not location.startswith(root):
+            continue
+        key = location.removeprefix(root)
+        if key.split("/", 1)[0] in _TABLES and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _damage(settings: Settings, key: str) -> str | None:
+    """Why pyarrow cannot read ``key`` whole (None: it can, or the file is gone)."""
+    lake = settings.lake
+    if not lake.exists(key):
+        return None
+    try:
+        with lake.open(key) as handle:
+            pq.ParquetFile(handle).read()
+    except (OSError, pa.ArrowException) as problem:
+        return " ".join(str(problem).split()) or type(problem).__name__
+    return None
+
+
+def _free_key(settings: Settings, key: str) -> str:
+    """``key``, or ``key`` with ``.N`` before its ``.parquet`` when a file has that key: a file
+    set aside before under the same name is never replaced."""
+    lake = settings.lake
+    if not lake.exists(key):
+        return key
+    stem = key.removesuffix(".parquet")
+    number = 1
+    while lake.exists(f"{stem}.{number}.parquet"):
+        number += 1
+    return f"{stem}.{number}.parquet"
+
+
+def _warning(settings: Settings, damaged: DamagedFile) -> str:
+    where = settings.lake.location(damaged.moved_to)
+    day = damaged.day
+    if damaged.table == lake_files.ACTIONS and day is not None:
+        meaning = (
+            f"the actions of {day} are classified again from its requests by the next "
+            "`pullstats process`"
+        )
+    elif damaged.table in (lake_files.REQUESTS, lake_files.IMPORTED) and day is not None:
+        following = date.fromordinal(day.toordinal() + 1)
+        meaning = (
+            f"its rows are no longer in the lake: {day} is counted without them from its next "
+            f"classification; restore the file (or import that day's logs again), then run "
+            f"`pullstats process --rebuild --from {day} --to {following}`"
+        )
+    else:
+        meaning = "its rows are no longer in the lake until the file is restored"
+    return (
+        f"warning: damaged lake file {settings.lake.location(damaged.key)} "
+        f"({damaged.reason}) moved to {where}; {meaning}"
+    )
