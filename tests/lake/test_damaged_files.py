@@ -149,3 +149,31 @@ def test_a_damaged_actions_file_is_classified_again_from_its_requests(
     assert namespace_rollups(data_dir)[("week", date(2026, 10, 5))] == (3, 3)
     with runtime.sessions() as session:
         assert pending_days(session) == set()
+
+
+def test_export_sets_a_damaged_actions_file_aside_and_exports_its_period_once_whole(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
+    log = write_log(tmp_path / "a.log", pulls("05/Oct/2026", 4, 5) + pulls("06/Oct/2026", 6))
+    assert run_cli(data_dir, "ingest", "logs", str(log)).returncode == 0
+    assert run_cli(data_dir, "process").returncode == 0
+    only_part(data_dir, "actions", "2026-10-05").write_bytes(b"")
+    # the week of 5 October and October read the file: both wait, nothing half-counted is
+    # published; the day waits for process
+    exported = run_cli(data_dir, "export", "--through", "2026-11-01")
+    assert exported.returncode == 1
+    errors = [line for line in exported.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert all(
+        "damaged lake file actions/day=2026-10-05/actions.parquet set aside; the period is "
+        "exported after `pullstats process` has classified its day again" in line
+        for line in errors
+    ), errors
+    status = run_cli(data_dir, "status").stdout
+    assert "days waiting for process: 1 (2026-10-05 … 2026-10-05)" in status
+    assert run_cli(data_dir, "process").returncode == 0
+    again = run_cli(data_dir, "export", "--through", "2026-11-01")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("exported 2 namespace periods")
+    assert namespace_rollups(data_dir)[("month", date(2026, 10, 1))] == (3, 3)
