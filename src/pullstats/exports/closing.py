@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.orm import Session
 
@@ -229,7 +228,7 @@ def export_closed(
                 continue
             try:
                 parts = export_one(runtime, task)
-            except duckdb.Error as error:
+            except Exception as error:
                 # a damaged actions file is set aside and its day left to `process`, which
                 # classifies it again: its periods are exported once their rollups are whole
                 found = set_aside_damaged(runtime, error)
@@ -238,9 +237,6 @@ def export_closed(
                     damaged[found.day] = found.key
                     text = _damaged_text(found.key)
                 result.failed.append(ExportFailure(task, text))
-                continue
-            except Exception as error:
-                result.failed.append(ExportFailure(task, _failure_text(task, error)))
                 continue
             result.exported.append(task)
             result.files += len(parts)

@@ -36,7 +36,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -57,8 +56,9 @@ _TABLES = (*lake_files.DAY_TABLES, lake_files.IMPORTED_SUMMARIES, lake_files.IMP
 #: the most files one read may set aside before the error is raised after all (each retry
 #: moves one more file out of the lake, so the loop ends anyway; this bounds a pathological one)
 _MOST_FILES = 1000
-#: a file name in DuckDB's messages: ``… end of file '/x/part-1.parquet'``
-_QUOTED = re.compile(r"'([^']+\.parquet)'")
+#: a file name in a reader's message: DuckDB's ``… end of file '/x/part-1.parquet'``, Spark's
+#: ``file:/x/part-1.parquet is not a Parquet file`` (or ``s3a://…``)
+_NAMED = re.compile(r"""(?:'([^']+\.parquet)'|([^\s'"\[\],]+\.parquet)\b)""")
 
 
 class DamagedFile:
@@ -97,7 +97,7 @@ def carry_on(
     while True:
         try:
             return read()
-        except duckdb.Error as error:
+        except Exception as error:  # DuckDB's errors; Spark's (Py4J) name the file too
             damaged = set_aside_damaged(runtime, error)
             if damaged is None or moved >= _MOST_FILES:
                 raise
@@ -106,7 +106,7 @@ def carry_on(
                 on_damaged(damaged)
 
 
-def set_aside_damaged(runtime: Runtime, error: duckdb.Error) -> DamagedFile | None:
+def set_aside_damaged(runtime: Runtime, error: Exception) -> DamagedFile | None:
     """The lake file ``error`` names moved out of the lake, when pyarrow cannot read it either
     (None: the error names none, or the file reads whole: no damaged file). The day of an
     actions file is recorded as waiting for ``process``, which classifies it again."""
@@ -137,7 +137,8 @@ def _lake_keys(settings: Settings, message: str) -> list[str]:
     lake = settings.lake
     root = lake.location("").rstrip("/") + "/"
     keys = []
-    for location in _QUOTED.findall(message):
+    for quoted, bare in _NAMED.findall(message):
+        location = _as_stored(quoted or bare)
         if not location.startswith(root):
             continue
         key = location.removeprefix(root)
@@ -146,15 +147,29 @@ def _lake_keys(settings: Settings, message: str) -> list[str]:
     return keys
 
 
+def _as_stored(location: str) -> str:
+    """A location as :meth:`~pullstats.storage.Store.location` gives it, from Spark's form
+    (``file:/x``, ``file:///x``, ``s3a://b/k``)."""
+    if location.startswith("s3a://"):
+        return "s3://" + location.removeprefix("s3a://")
+    if location.startswith("file:"):
+        return "/" + location.removeprefix("file:").lstrip("/")
+    return location
+
+
 def _damage(settings: Settings, key: str) -> str | None:
-    """Why pyarrow cannot read ``key`` whole (None: it can, or the file is gone)."""
+    """Why pyarrow cannot read ``key``'s bytes as Parquet (None: it can, or the file is gone).
+
+    The bytes are fetched first, and a failure to fetch them is no damage (a store that cannot
+    be reached now must not have its files moved): only what is wrong with the bytes is."""
     lake = settings.lake
-    if not lake.exists(key):
+    try:
+        data = lake.read_bytes(key)
+    except Exception:  # gone, or the store unreachable now: no damage to tell of
         return None
     try:
-        with lake.open(key) as handle:
-            pq.ParquetFile(handle).read()
-    except (OSError, pa.ArrowException) as problem:
+        pq.ParquetFile(pa.BufferReader(data)).read()
+    except (OSError, pa.ArrowException) as problem:  # thrift's errors are OSErrors
         return " ".join(str(problem).split()) or type(problem).__name__
     return None
 
