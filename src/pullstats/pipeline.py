@@ -144,7 +144,19 @@ def process(
                 days.add(day)
                 touched.add(day)
 
-        carry_on(runtime, classify_and_roll_up, reclassify)
+        def read_by_the_run() -> list[str]:
+            near = {day + timedelta(days=step) for day in days for step in (-1, 0, 1)}
+            files = [
+                file
+                for day in sorted(near)
+                for table in (lake_files.REQUESTS, lake_files.IMPORTED)
+                for file in lake_files.day_files(runtime.settings, table, day)
+            ]
+            for period in periods_of_days(days):
+                files += lake_files.action_files(runtime.settings, period.start, period.end)
+            return files
+
+        carry_on(runtime, classify_and_roll_up, reclassify, read_by_the_run)
         result.days = sorted(days)
         with runtime.sessions.begin() as session:
             clear_pending_days(session, touched)  # those set aside too: never classified

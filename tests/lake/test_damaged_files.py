@@ -177,3 +177,28 @@ def test_export_sets_a_damaged_actions_file_aside_and_exports_its_period_once_wh
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("exported 2 namespace periods")
     assert namespace_rollups(data_dir)[("month", date(2026, 10, 1))] == (3, 3)
+
+
+def test_a_damaged_page_duckdb_names_no_file_for_is_found_among_the_runs_files(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log = write_log(tmp_path / "a.log", pulls("01/Oct/2026", 1, 2, 3) + pulls("02/Oct/2026", 4))
+    assert run_cli(data_dir, "ingest", "logs", str(log)).returncode == 0
+    assert run_cli(data_dir, "process").returncode == 0
+    part = only_part(data_dir, "requests", "2026-10-01")
+    data = bytearray(part.read_bytes())
+    data[4:1504] = bytes(1500)  # the first page headers zeroed; the footer whole
+    part.write_bytes(bytes(data))
+    # DuckDB says only "TProtocolException: Invalid data": the run's files are checked
+    rebuilt = run_cli(
+        data_dir, "process", "--rebuild", "--from", "2026-10-01", "--to", "2026-10-02"
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"warning: damaged lake file {part} (Couldn't deserialize thrift" in rebuilt.stderr
+    kept = data_dir / "lake" / "set-aside" / "damaged-files" / part.relative_to(data_dir / "lake")
+    assert kept.read_bytes() == bytes(data)
+    assert "; 1 actions on 2 days; 2 periods rolled up" in rebuilt.stdout
+    assert namespace_rollups(data_dir) == {
+        ("week", date(2026, 9, 28)): (1, 1),
+        ("month", date(2026, 10, 1)): (1, 1),
+    }

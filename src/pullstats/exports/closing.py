@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import delete, distinct, func, select
@@ -231,7 +232,8 @@ def export_closed(
             except Exception as error:
                 # a damaged actions file is set aside and its day left to `process`, which
                 # classifies it again: its periods are exported once their rollups are whole
-                found = set_aside_damaged(runtime, error)
+                read = partial(action_files, runtime, task.period)
+                found = set_aside_damaged(runtime, error, read)
                 text = _failure_text(task, error)
                 if found is not None and found.day is not None:
                     damaged[found.day] = found.key

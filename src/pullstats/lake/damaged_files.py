@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TypeVar
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -89,16 +90,19 @@ def carry_on(
     runtime: Runtime,
     read: Callable[[], T],
     on_damaged: Callable[[DamagedFile], None] | None = None,
+    candidates: Callable[[], Iterable[str]] | None = None,
 ) -> T:
     """``read()``; when it fails on a damaged lake file, that file set aside (and handed to
     ``on_damaged``) and ``read()`` again, until it succeeds or fails otherwise. ``read`` must
-    list the lake itself, and be safe to run again (nothing it did before the error counts)."""
+    list the lake itself, and be safe to run again (nothing it did before the error counts).
+    ``candidates``: the locations ``read`` reads, checked one by one when DuckDB's error about
+    the data names no file (a damaged page: ``TProtocolException: Invalid data``)."""
     moved = 0
     while True:
         try:
             return read()
         except Exception as error:  # DuckDB's errors; Spark's (Py4J) name the file too
-            damaged = set_aside_damaged(runtime, error)
+            damaged = set_aside_damaged(runtime, error, candidates)
             if damaged is None or moved >= _MOST_FILES:
                 raise
             moved += 1
@@ -106,12 +110,18 @@ def carry_on(
                 on_damaged(damaged)
 
 
-def set_aside_damaged(runtime: Runtime, error: Exception) -> DamagedFile | None:
-    """The lake file ``error`` names moved out of the lake, when pyarrow cannot read it either
-    (None: the error names none, or the file reads whole: no damaged file). The day of an
-    actions file is recorded as waiting for ``process``, which classifies it again."""
+def set_aside_damaged(
+    runtime: Runtime, error: Exception, candidates: Callable[[], Iterable[str]] | None = None
+) -> DamagedFile | None:
+    """The lake file ``error`` names (or, when it names none and may be about damaged data,
+    the first of ``candidates``' locations) moved out of the lake, when pyarrow cannot read it
+    either (None: no damaged file). The day of an actions file is recorded as waiting for
+    ``process``, which classifies it again."""
     settings = runtime.settings
-    for key in _lake_keys(settings, str(error)):
+    keys = _lake_keys(settings, str(error))
+    if not keys and candidates is not None and _about_data(error):
+        keys = _lake_keys(settings, " ".join(f"'{location}'" for location in candidates()))
+    for key in keys:
         reason = _damage(settings, key)
         if reason is None:
             continue
@@ -145,6 +155,15 @@ def _lake_keys(settings: Settings, message: str) -> list[str]:
         if key.split("/", 1)[0] in _TABLES and key not in keys:
             keys.append(key)
     return keys
+
+
+def _about_data(error: Exception) -> bool:
+    """Whether DuckDB's ``error`` may come of damaged data (not of memory, an interrupt, or a
+    query that cannot be planned): its plain ``Error`` (``TProtocolException: Invalid data``,
+    ``Out of buffer``), an invalid input or an I/O error."""
+    return type(error) is duckdb.Error or isinstance(
+        error, (duckdb.InvalidInputException, duckdb.IOException)
+    )
 
 
 def _as_stored(location: str) -> str:

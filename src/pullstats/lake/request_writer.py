@@ -283,8 +283,10 @@ class RequestWriter:
         """Add to ``lake_ids`` the ids of the files of ``days`` not read yet in this run."""
         settings = self._runtime.settings
 
+        files: list[str] = []
+
         def read() -> None:  # one INSERT: a damaged file stops it whole, and it runs again
-            files = [
+            files[:] = [
                 file
                 for day in sorted(days)
                 for file in day_files(settings, REQUESTS, day)
@@ -295,7 +297,7 @@ class RequestWriter:
             self._relation(REQUEST_IDS, {"requests": files}).insert_into("lake_ids")
             self._read.update(files)
 
-        carry_on(self._runtime, read)
+        carry_on(self._runtime, read, candidates=lambda: files)
         self._ids = count_rows(self._db, "lake_ids")
 
     def _enrich_new(self, table: str) -> None:
