@@ -202,3 +202,30 @@ def test_a_damaged_page_duckdb_names_no_file_for_is_found_among_the_runs_files(
         ("week", date(2026, 9, 28)): (1, 1),
         ("month", date(2026, 10, 1)): (1, 1),
     }
+
+
+RAW = Path(__file__).resolve().parents[1] / "fixtures" / "dockerhub" / "hub_raw_2026-W02.csv"
+
+
+def test_a_damaged_imported_part_comes_back_with_its_csv_imported_again(data_dir: Path) -> None:
+    assert run_cli(data_dir, "import", "dockerhub-csv", str(RAW)).returncode == 0
+    assert run_cli(data_dir, "process").returncode == 0
+    week = ("week", date(2026, 1, 5))
+    before = namespace_rollups(data_dir)[week]
+    part = only_part(data_dir, "imported", "2026-01-05")
+    damaged = cut_short(part)
+    rebuilt = run_cli(data_dir, "process", "--rebuild", "--from", "2026-01-05")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"warning: damaged lake file {part} (" in rebuilt.stderr
+    assert "import the Docker Hub CSV it came from again" in rebuilt.stderr
+    aside = data_dir / "lake" / "set-aside" / "damaged-files"
+    assert (aside / part.relative_to(data_dir / "lake")).read_bytes() == damaged
+    # the file's three pulls by tag of 5 January (its rows 2-4) are no longer counted
+    assert namespace_rollups(data_dir)[week] == (before[0] - 3, before[1])
+    # its record was set aside with it: the same file imports again, the part with it
+    assert (aside / "imported-files" / f"{part.stem.removeprefix('part-')}.json").exists()
+    again = run_cli(data_dir, "import", "dockerhub-csv", str(RAW))
+    assert again.returncode == 0, again.stderr
+    assert "already imported" not in again.stdout
+    assert run_cli(data_dir, "process").returncode == 0
+    assert namespace_rollups(data_dir)[week] == before

@@ -54,6 +54,12 @@ T = TypeVar("T")
 DAMAGED_FOLDER = f"{SET_ASIDE_FOLDER}/{DAMAGED_FILES}"
 #: the lake's tables whose files a read may find damaged
 _TABLES = (*lake_files.DAY_TABLES, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
+#: the tables of Docker Hub CSVs' imports
+_IMPORTED_TABLES = (
+    lake_files.IMPORTED,
+    lake_files.IMPORTED_SUMMARIES,
+    lake_files.IMPORTED_TRENDS,
+)
 #: the most files one read may set aside before the error is raised after all (each retry
 #: moves one more file out of the lake, so the loop ends anyway; this bounds a pathological one)
 _MOST_FILES = 1000
@@ -128,6 +134,7 @@ def set_aside_damaged(
         moved_to = _free_key(settings, f"{DAMAGED_FOLDER}/{key}")
         settings.lake.move(key, moved_to)
         damaged = DamagedFile(key, moved_to, reason)
+        _forget_import(settings, damaged)
         if damaged.table == lake_files.ACTIONS and damaged.day is not None:
             with runtime.sessions.begin() as session:
                 add_pending_days(session, [damaged.day])
@@ -155,6 +162,18 @@ def _lake_keys(settings: Settings, message: str) -> list[str]:
         if key.split("/", 1)[0] in _TABLES and key not in keys:
             keys.append(key)
     return keys
+
+
+def _forget_import(settings: Settings, damaged: DamagedFile) -> None:
+    """For a part of a Docker Hub CSV's import, its record (``imported-files/<sha256>.json``,
+    which makes an import of the same file a no-op) set aside beside it: importing the file
+    again writes every part of it again, the lost one too."""
+    if damaged.table not in _IMPORTED_TABLES:
+        return
+    sha256 = damaged.key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
+    record = f"{lake_files.IMPORTED_FILES}/{sha256}.json"
+    if settings.lake.exists(record):
+        settings.lake.move(record, _free_key(settings, f"{DAMAGED_FOLDER}/{record}", ".json"))
 
 
 def _about_data(error: Exception) -> bool:
@@ -193,17 +212,17 @@ def _damage(settings: Settings, key: str) -> str | None:
     return None
 
 
-def _free_key(settings: Settings, key: str) -> str:
-    """``key``, or ``key`` with ``.N`` before its ``.parquet`` when a file has that key: a file
+def _free_key(settings: Settings, key: str, suffix: str = ".parquet") -> str:
+    """``key``, or ``key`` with ``.N`` before its ``suffix`` when a file has that key: a file
     set aside before under the same name is never replaced."""
     lake = settings.lake
     if not lake.exists(key):
         return key
-    stem = key.removesuffix(".parquet")
+    stem = key.removesuffix(suffix)
     number = 1
-    while lake.exists(f"{stem}.{number}.parquet"):
+    while lake.exists(f"{stem}.{number}{suffix}"):
         number += 1
-    return f"{stem}.{number}.parquet"
+    return f"{stem}.{number}{suffix}"
 
 
 def _warning(settings: Settings, damaged: DamagedFile) -> str:
@@ -214,12 +233,19 @@ def _warning(settings: Settings, damaged: DamagedFile) -> str:
             f"the actions of {day} are classified again from its requests by the next "
             "`pullstats process`"
         )
-    elif damaged.table in (lake_files.REQUESTS, lake_files.IMPORTED) and day is not None:
+    elif damaged.table == lake_files.REQUESTS and day is not None:
         following = date.fromordinal(day.toordinal() + 1)
         meaning = (
             f"its rows are no longer in the lake: {day} is counted without them from its next "
             f"classification; restore the file (or import that day's logs again), then run "
             f"`pullstats process --rebuild --from {day} --to {following}`"
+        )
+    elif damaged.table in _IMPORTED_TABLES:
+        again = f"{day} is classified" if day is not None else "its period is rolled up"
+        meaning = (
+            f"its rows are no longer in the lake, nor counted once {again} again; import the "
+            "Docker Hub CSV it came from again (`pullstats import dockerhub-csv`: its record "
+            "was set aside too), then run `pullstats process`"
         )
     else:
         meaning = "its rows are no longer in the lake until the file is restored"
