@@ -9,12 +9,16 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import select
 
+from pullstats.api.metrics import SetAsideCollector
 from pullstats.db.models import PullRollup
 from pullstats.db.state import pending_days
+from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings, fresh_runtime, run_cli
+from tests.conftest import catalog_settings, fresh_runtime, run_cli, write_spool
+from tests.lake.test_refused import DAY, NOON, notified
 
 
 def pulls(day: str, *addresses: int, minute: int = 0) -> list[str]:
@@ -229,3 +233,14 @@ def test_a_damaged_imported_part_comes_back_with_its_csv_imported_again(data_dir
     assert "already imported" not in again.stdout
     assert run_cli(data_dir, "process").returncode == 0
     assert namespace_rollups(data_dir)[week] == before
+
+
+def test_the_files_set_aside_are_a_metric(runtime: Runtime) -> None:
+    write_spool(runtime, notified("a", "192.0.2.1", NOON))
+    process(runtime)
+    registry = CollectorRegistry()
+    registry.register(SetAsideCollector(runtime.settings))
+    assert "pullstats_damaged_lake_files 0.0" in generate_latest(registry).decode()
+    cut_short(only_part(runtime.paths.root, "requests", DAY.isoformat()))
+    process(runtime, rebuild_from=DAY)
+    assert "pullstats_damaged_lake_files 1.0" in generate_latest(registry).decode()
