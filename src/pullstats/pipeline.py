@@ -8,7 +8,9 @@ are recomputed.
 
 No record can stop a run: a request timed outside the accepted window (written before ingest
 checked times) is set aside by compaction, and so are lake days outside it, which are never
-classified (``lake/set_aside.py``); the rest is processed.
+classified (``lake/set_aside.py``); the rest is processed. Nor can a damaged lake file: a stage
+whose read fails on one moves it out of the lake and runs again (``lake/damaged_files.py``);
+a day whose actions file it was is classified again in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from pullstats import lake_files
 from pullstats.classify import steps as classify_steps
 from pullstats.classify.actions import classify_days
 from pullstats.db.state import clear_pending_days, pending_days
@@ -26,6 +29,7 @@ from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
+from pullstats.lake.damaged_files import DamagedFile, carry_on
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import frozen_day, pruned_before
 from pullstats.lake.set_aside import set_aside_days
@@ -95,7 +99,7 @@ def process(
     started = datetime.now(UTC)
     runtime.node_seen(now=started)  # a node name another live data dir uses stops the run here
     with job_lock(runtime):
-        compaction = compact(runtime, progress.compacted)
+        compaction = carry_on(runtime, lambda: compact(runtime, progress.compacted))
         window = TimeWindow.now(runtime.settings.max_clock_skew)
         outside = set(set_aside_days(runtime.settings, window))
         with runtime.sessions() as session:
@@ -119,14 +123,41 @@ def process(
             days_set_aside=sorted(outside),
             days_past_retention=sorted(too_old),
         )
-        if progress.classify_total:
-            progress.classify_total(len(days))
-        result.actions = classify_days(runtime, days, progress.classified)
-        result.periods = periods_of_days(days)
-        if progress.rollup_total:
-            progress.rollup_total(len(result.periods))
-        if result.periods:
-            result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
+
+        def classify_and_roll_up() -> None:
+            if progress.classify_total:
+                progress.classify_total(len(days))
+            result.actions = classify_days(runtime, days, progress.classified)
+            result.periods = periods_of_days(days)
+            if progress.rollup_total:
+                progress.rollup_total(len(result.periods))
+            if result.periods:
+                result.generation = rollup_periods(runtime, result.periods, progress.rolled_up)
+
+        def reclassify(damaged: DamagedFile) -> None:
+            # an actions file set aside: its day is classified again from its requests (it is
+            # pending too, should this run stop before it clears it)
+            day = damaged.day
+            if damaged.table != lake_files.ACTIONS or day is None:
+                return
+            if window.holds_day(day) and not frozen_day(day, frozen_before):
+                days.add(day)
+                touched.add(day)
+
+        def read_by_the_run() -> list[str]:
+            near = {day + timedelta(days=step) for day in days for step in (-1, 0, 1)}
+            files = [
+                file
+                for day in sorted(near)
+                for table in (lake_files.REQUESTS, lake_files.IMPORTED)
+                for file in lake_files.day_files(runtime.settings, table, day)
+            ]
+            for period in periods_of_days(days):
+                files += lake_files.action_files(runtime.settings, period.start, period.end)
+            return files
+
+        carry_on(runtime, classify_and_roll_up, reclassify, read_by_the_run)
+        result.days = sorted(days)
         with runtime.sessions.begin() as session:
             clear_pending_days(session, touched)  # those set aside too: never classified
         # this node's spool is processed up to the start (db/nodes.py: closing needs every

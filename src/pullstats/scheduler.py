@@ -155,6 +155,9 @@ class Scheduler:
             for line in output.decode(errors="replace").splitlines()
         ]
         summary = next((line for line in reversed(lines) if line), "")
+        for line in lines:  # a damaged lake file set aside (lake/damaged_files.py), …
+            if line.startswith("warning:"):
+                log.warning("scheduled %s: %s", name, line)
         if child.returncode == 0:
             log.info("scheduled %s: %s", name, summary)
             return True

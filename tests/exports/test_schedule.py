@@ -112,3 +112,24 @@ def test_a_failed_job_ends_its_round_and_zero_turns_the_schedule_off(tmp_path: P
     off = Scheduler(catalog_settings(tmp_path / "data", schedule_interval="0"))  # type: ignore[arg-type]
     assert not off.enabled
     assert Scheduler(catalog_settings(tmp_path / "data")).interval == 15 * 60
+
+
+def test_a_jobs_warning_lines_reach_the_servers_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a damaged lake file set aside by a scheduled process says so on a warning: line
+    # (lake/damaged_files.py); the server's log showed only a job's last line
+    warn = (
+        sys.executable,
+        "-c",
+        "import sys; print('warning: damaged lake file x moved to y', file=sys.stderr); "
+        "print('processed 0 spool lines')",
+    )
+    scheduler = Scheduler(catalog_settings(tmp_path / "data"), commands=[warn])
+    with caplog.at_level("INFO", logger="pullstats.scheduler"):
+        assert asyncio.run(scheduler.run_round()).ok
+    name = f"scheduled {sys.executable} -c {warn[2]}"
+    assert [m for m in caplog.messages if m.startswith(name)] == [
+        f"{name}: warning: damaged lake file x moved to y",
+        f"{name}: processed 0 spool lines",
+    ]

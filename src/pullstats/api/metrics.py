@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pullstats.api.http_protocol import ANSWERED_BY_SERVER
 from pullstats.config import Settings
 from pullstats.db.nodes import node_states
+from pullstats.lake.damaged_files import damaged_files
 from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
 from pullstats.runtime import Runtime
 
@@ -57,8 +58,9 @@ class Metrics:
 
 
 class SetAsideCollector(Collector):
-    """``pullstats_set_aside_records``: read from the lake (a listing of ``set-aside/``) at
-    each scrape, as ``process`` (another process) is what sets records aside."""
+    """``pullstats_set_aside_records`` and ``pullstats_damaged_lake_files``: read from the lake
+    (a listing of ``set-aside/``) at each scrape, as ``process`` (another process) is what
+    sets records and files aside."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -73,6 +75,11 @@ class SetAsideCollector(Collector):
         for reason in sorted(set(SET_ASIDE_REASONS) | set(counts)):
             family.add_metric([reason], counts.get(reason, 0))
         yield family
+        yield GaugeMetricFamily(
+            "pullstats_damaged_lake_files",
+            "Damaged lake files moved to lake/set-aside/damaged-files so far.",
+            value=len(damaged_files(self.settings)),
+        )
 
 
 class NodesCollector(Collector):

@@ -140,6 +140,7 @@ def process_command(
 
 def status_command() -> None:
     """Show how far processing has got and what it set aside."""
+    from pullstats.lake.damaged_files import DAMAGED_FOLDER, damaged_files
     from pullstats.lake.retention import pruned_before
     from pullstats.lake.set_aside import set_aside_counts, set_aside_root
 
@@ -167,6 +168,13 @@ def status_command() -> None:
         f"set aside by process: {counts.total()} records"
         + (f" ({reasons(counts)}) in {set_aside_root(runtime.settings)}" if counts else "")
     )
+    damaged = damaged_files(runtime.settings)
+    if damaged:  # only once a file was set aside: older scripts see no change
+        shown = ", ".join(damaged[:3]) + (", …" if len(damaged) > 3 else "")
+        out.print(
+            f"damaged lake files set aside: {len(damaged)} ({shown}) in "
+            f"{runtime.settings.lake.location(DAMAGED_FOLDER)}"
+        )
     if pruned is not None:  # only once the retention has deleted days: older scripts see no change
         out.print(
             f"lake days deleted before: {pruned.isoformat()} (by PULLSTATS_RETENTION_LAKE): the "

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import delete, distinct, func, select
@@ -34,6 +35,7 @@ from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
 from pullstats.exports.withdrawing import delete_folders, folders_of, withdraw
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
+from pullstats.lake.damaged_files import set_aside_damaged
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import frozen_period, prune_lake, pruned_before
 from pullstats.names import namespace_problem
@@ -214,13 +216,29 @@ def export_closed(
             result.withdrawn.append(task)
         if on_plan:
             on_plan(len(tasks))
+        #: actions files set aside as damaged, by day: their periods wait for `process`
+        damaged: dict[date, str] = {}
         for task in tasks:
             # one namespace's failure (a name too long for a file name, a full disk, a bad
             # row) is reported and never stops the others; its previous files stay served
+            waiting = [
+                key for day, key in damaged.items() if task.period.start <= day <= task.period.end
+            ]
+            if waiting:
+                result.failed.append(ExportFailure(task, _damaged_text(waiting[0])))
+                continue
             try:
                 parts = export_one(runtime, task)
             except Exception as error:
-                result.failed.append(ExportFailure(task, _failure_text(task, error)))
+                # a damaged actions file is set aside and its day left to `process`, which
+                # classifies it again: its periods are exported once their rollups are whole
+                read = partial(action_files, runtime, task.period)
+                found = set_aside_damaged(runtime, error, read)
+                text = _failure_text(task, error)
+                if found is not None and found.day is not None:
+                    damaged[found.day] = found.key
+                    text = _damaged_text(found.key)
+                result.failed.append(ExportFailure(task, text))
                 continue
             result.exported.append(task)
             result.files += len(parts)
@@ -236,6 +254,13 @@ def export_closed(
             today = min(now, datetime.now(UTC)).date()
             result.lake_days_pruned = prune_lake(runtime, today)
     return result
+
+
+def _damaged_text(key: str) -> str:
+    return (
+        f"damaged lake file {key} set aside; the period is exported after `pullstats process` "
+        "has classified its day again"
+    )
 
 
 def _failure_text(task: ExportTask, error: Exception) -> str:

@@ -19,16 +19,16 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
 
-from pullstats import lake_files
-from pullstats.duckdb_engine import DuckDBEngine, connect
+from pullstats.duckdb_engine import connect
 from pullstats.enrich import bundled, maxmind
+from pullstats.importers.log_overlap import LogImportError, OverlapGuard, OverlapRefused
 from pullstats.ingest.access_log_formats import LogFormat
 from pullstats.ingest.access_logs import STAGED_REQUESTS, LogParser, ParsedLines
 from pullstats.ingest.log_lines import LineChunk, open_log, read_line_chunks
@@ -36,7 +36,6 @@ from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.request_writer import RequestWriter, ingest_requests
-from pullstats.lake.steps import HOLDS_NOTIFICATIONS, NOTIFICATION_HOURS
 from pullstats.runtime import Runtime
 from pullstats.timestamps import now_micros
 
@@ -47,30 +46,6 @@ STDIN = "-"
 #: the next block is read; a stream (stdin, a pipe) is checked against the overlap guard after
 #: each segment.
 SEGMENT_BYTES = 1024 * 1024 * 1024
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_NAIVE = datetime(1970, 1, 1)
-
-
-class LogImportError(Exception):
-    """The import cannot go ahead (a file cannot be read, or the overlap guard refused)."""
-
-
-class OverlapRefused(LogImportError):
-    def __init__(self, hours: list[int], written: int, source: str = "stdin") -> None:
-        shown = ", ".join(_hour_text(hour) for hour in hours[:5])
-        more = f" and {len(hours) - 5} more" if len(hours) > 5 else ""
-        message = (
-            f"the lake already holds registry-notification requests for {len(hours)} hour(s) "
-            f"these logs cover ({shown}{more}); importing them would count those pulls twice. "
-            "Import logs only for hours without notifications, or pass --allow-overlap."
-        )
-        if written:
-            message += (
-                f" {written} requests from earlier lines of {source} were already written; "
-                "re-running with the same input adds none of them again."
-            )
-        super().__init__(message)
-        self.hours = hours
 
 
 @dataclass
@@ -127,7 +102,7 @@ def import_logs(
     asn = runtime.settings.geoip_asn_db is None
     bundled.load_in_background(asn=asn, cache=runtime.paths.cache)
     with job_lock(runtime), contextlib.closing(connect(runtime.settings)) as db:
-        guard = None if allow_overlap else _OverlapGuard(runtime, db)
+        guard = None if allow_overlap else OverlapGuard(runtime, db)
         if guard is not None and not guard.active:
             guard = None  # the lake holds no notification requests: nothing to overlap
         writer = RequestWriter(runtime, db)
@@ -231,7 +206,7 @@ def _write(writer: RequestWriter, table: str, result: ImportResult) -> None:
 def _import_checked_files(
     db: duckdb.DuckDBPyConnection,
     writer: RequestWriter,
-    guard: _OverlapGuard,
+    guard: OverlapGuard,
     sources: Sequence[str],
     streams: Sequence[bool],
     log_format: LogFormat,
@@ -340,49 +315,6 @@ def _open_source(name: str) -> Iterator[io.BufferedReader]:
         raise LogImportError(f"{name}: {error.strerror}") from None
     with handle:
         yield handle
-
-
-class _OverlapGuard:
-    """Which hours of the lake hold requests from registry notifications, day by day."""
-
-    def __init__(self, runtime: Runtime, db: duckdb.DuckDBPyConnection) -> None:
-        self._runtime = runtime
-        self._db = db
-        self._engine = DuckDBEngine(runtime.settings)
-        self._days: dict[date, set[int]] = {}
-        self.active = self._lake_has_notifications()
-
-    def _lake_has_notifications(self) -> bool:
-        files = lake_files.all_request_files(self._runtime.settings)
-        if not files:
-            return False
-        # Parquet min/max statistics let DuckDB skip the row groups of log-only days
-        found = self._engine.relation(self._db, HOLDS_NOTIFICATIONS, {"requests": files})
-        return bool(found.fetchall())
-
-    def check(self, hours: set[int], written: int, source: str = "stdin") -> None:
-        overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))
-        if overlap:
-            raise OverlapRefused(overlap, written, source)
-
-    def _notification_hours(self, hour: int) -> set[int]:
-        day = (_EPOCH + timedelta(hours=hour)).date()
-        if day not in self._days:
-            files = lake_files.day_files(self._runtime.settings, lake_files.REQUESTS, day)
-            found: set[int] = set()
-            if files:
-                rows = self._engine.relation(
-                    self._db, NOTIFICATION_HOURS, {"requests": files}
-                ).fetchall()
-                # the lake's times are UTC without a zone
-                found = {(row[0] - _EPOCH_NAIVE) // timedelta(hours=1) for row in rows}
-            self._days[day] = found
-        return self._days[day]
-
-
-def _hour_text(hour: int) -> str:
-    start = _EPOCH + timedelta(hours=hour)
-    return start.strftime("%Y-%m-%dT%H:00Z")
 
 
 __all__ = [

@@ -32,6 +32,7 @@ from pullstats.enrich import (
 )
 from pullstats.ingest.record_rules import record_problem_params
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.lake.damaged_files import carry_on
 from pullstats.lake.day_writing import day_span, write_days
 from pullstats.lake.ip_hash import IP_HASH_KEY, hash_ips
 from pullstats.lake.set_aside import set_aside_requests
@@ -281,16 +282,22 @@ class RequestWriter:
     def _read_ids(self, days: set[date]) -> None:
         """Add to ``lake_ids`` the ids of the files of ``days`` not read yet in this run."""
         settings = self._runtime.settings
-        files = [
-            file
-            for day in sorted(days)
-            for file in day_files(settings, REQUESTS, day)
-            if file not in self._read
-        ]
-        if not files:
-            return
-        self._relation(REQUEST_IDS, {"requests": files}).insert_into("lake_ids")
-        self._read.update(files)
+
+        files: list[str] = []
+
+        def read() -> None:  # one INSERT: a damaged file stops it whole, and it runs again
+            files[:] = [
+                file
+                for day in sorted(days)
+                for file in day_files(settings, REQUESTS, day)
+                if file not in self._read
+            ]
+            if not files:
+                return
+            self._relation(REQUEST_IDS, {"requests": files}).insert_into("lake_ids")
+            self._read.update(files)
+
+        carry_on(self._runtime, read, candidates=lambda: files)
         self._ids = count_rows(self._db, "lake_ids")
 
     def _enrich_new(self, table: str) -> None:

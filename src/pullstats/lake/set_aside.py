@@ -50,6 +50,9 @@ SET_ASIDE_REASONS = SET_ASIDE + REGISTRY_LOG_SET_ASIDE
 
 #: the lake's folder of what is set aside (keys relative to the lake's root)
 SET_ASIDE_FOLDER = "set-aside"
+#: its folder of whole lake files found damaged (lake/damaged_files.py): files, not records,
+#: never counted here
+DAMAGED_FILES = "damaged-files"
 
 
 def set_aside_root(settings: Settings) -> str:
@@ -125,7 +128,7 @@ def set_aside_counts(settings: Settings) -> Counter[str]:
     lake = settings.lake
     for key in lake.files(SET_ASIDE_FOLDER, ".parquet"):
         reason, name = key.split("/")[1], key.rsplit("/", 1)[-1]
-        if not name.startswith("part-"):
+        if not name.startswith("part-") or reason == DAMAGED_FILES:
             continue
         try:
             with lake.open(key) as handle:
