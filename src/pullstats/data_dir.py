@@ -93,12 +93,26 @@ class DataDir:
         return self.imported / f"day={day.isoformat()}"
 
     def ensure(self) -> DataDir:
+        self.make_root()
         for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         if self.keys_dir is None:  # a configured keys dir is the operator's: left as it is
             self.keys.mkdir(parents=True, exist_ok=True)
             os.chmod(self.keys, 0o700)
         return self
+
+    def make_root(self) -> None:
+        """Create the data dir, if missing, as its owner's alone (0700, whatever the umask): it
+        holds the catalog, the keys and the spool's raw client addresses. An existing one is
+        the operator's (a mount point, a shared folder): its mode is left as it is."""
+        if self.root.is_dir():
+            return
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            return
+        os.chmod(self.root, 0o700)  # whatever the umask
 
     def node_name(self) -> str:
         """This data dir's node name: the host name plus four random hex digits, made once.
@@ -111,7 +125,7 @@ class DataDir:
             return known
         host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0]).strip("-._")
         name = f"{host[:40] or 'node'}-{secrets.token_hex(2)}"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.make_root()
         tmp = self.root / f".node-name.{os.getpid()}.tmp"
         tmp.write_text(name + "\n")
         try:
