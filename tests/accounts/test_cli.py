@@ -137,3 +137,52 @@ def test_a_label_holds_no_control_character_or_line_separator() -> None:
                  "a\u2066b", "a\u200fb"):  # fmt: skip
         with pytest.raises(InvalidValue, match="must not hold a control character"):
             checked_label(text, "a label")
+
+
+def test_revoking_takes_a_pasted_token_and_never_shows_a_secret(
+    data_dir: Path, database_url: str | None
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return cli_outcome(data_dir, database_url, *args)
+
+    assert run("users", "add", "alice")[0] == 0
+    pat = run("tokens", "create", "alice", "--label", "ci")[1].rstrip("\n").splitlines()[-1]
+    ingest = run("ingest-tokens", "create", "registry-1")[1].rstrip("\n").splitlines()[-1]
+    pat_id, ingest_id = pat.split("_")[1], ingest.split("_")[1]
+
+    # read from a file written on Windows, or pasted with a space: the token it names is revoked
+    assert run("tokens", "revoke", f"{pat}\r\n") == (0, "access token revoked\n", "")
+    assert re.search(rf"^{pat_id}\s.*\srevoked\s", run("tokens", "list")[1], re.M)
+    assert run("ingest-tokens", "revoke", f" {ingest}") == (0, "ingest token revoked\n", "")
+    assert re.search(rf"^{ingest_id}\s.*revoked", run("ingest-tokens", "list")[1], re.M)
+
+    # tokens of no catalog entry, and a token given to the other kind's command: the refusal
+    # names the id at most, never the secret
+    unknown_pat = "pst_0123456789abcdef_" + "S" * 43
+    unknown_ingest = "psi_0123456789abcdef_" + "T" * 43
+    for args, line in [
+        (
+            ("tokens", "revoke", unknown_pat + "\r"),
+            "error: no personal access token pst_0123456789abcdef_…",
+        ),
+        (
+            ("ingest-tokens", "revoke", " " + unknown_ingest),
+            "error: no ingest token psi_0123456789abcdef_…",
+        ),
+        (
+            ("tokens", "revoke", ingest),
+            "error: no personal access token: give its id (16 hex digits, as `pullstats tokens "
+            "list` shows it) or the whole token (pst_<id>_<secret>); what was given is not "
+            "shown, as it may be a secret",
+        ),
+        (
+            ("ingest-tokens", "revoke", "x" + pat),
+            "error: no ingest token: give its id (16 hex digits, as `pullstats ingest-tokens "
+            "list` shows it) or the whole token (psi_<id>_<secret>); what was given is not "
+            "shown, as it may be a secret",
+        ),
+        (("tokens", "revoke", "0" * 16), f"error: no personal access token {'0' * 16}"),
+    ]:
+        status, _, stderr = run(*args)
+        assert (status, stderr) == (1, line + "\n"), args
+    assert run("tokens", "revoke", pat_id) == (0, "access token was already revoked\n", "")

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, NotFound
 from pullstats.accounts.password_policy import check_new_password
 from pullstats.accounts.passwords import hash_password, verify_password
-from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
+from pullstats.accounts.secrets import (
+    BearerSecret,
+    named_token,
+    new_secret,
+    not_named,
+    parse_secret,
+    secret_matches,
+)
 from pullstats.db.models import ExportPeriod, ExtraRepo, IngestToken, Membership, Namespace, User
 from pullstats.db.state import bump_accounts_epoch
 from pullstats.names import namespace_problem, repository_problem, shown
@@ -298,10 +305,12 @@ def list_ingest_tokens(session: Session) -> list[IngestTokenInfo]:
 
 def revoke_ingest_token(session: Session, token_id: str) -> bool:
     """Revoke; False when it was already revoked."""
-    parsed = parse_secret(INGEST_PREFIX, token_id)
-    token = session.get(IngestToken, parsed.id if parsed else token_id)
+    named = named_token(INGEST_PREFIX, token_id)
+    if named is None:
+        raise NotFound(not_named(INGEST_PREFIX, "ingest token", "pullstats ingest-tokens list"))
+    token = session.get(IngestToken, named[0])
     if token is None:
-        raise NotFound(f"no ingest token {token_id!r}")
+        raise NotFound(f"no ingest token {named[1]}")
     if token.revoked_at is not None:
         return False
     token.revoked_at = _now()
