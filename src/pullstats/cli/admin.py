@@ -18,7 +18,7 @@ from pullstats.accounts.password_policy import check_new_password
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine
-from pullstats.db.migrate import upgrade
+from pullstats.db.migrate import SchemaOutdated, upgrade
 
 db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 users_app = typer.Typer(help="Publisher accounts.", no_args_is_help=True)
@@ -79,6 +79,8 @@ def db_upgrade() -> None:
     engine = make_engine(settings.database_url_value)
     try:
         before, after = upgrade(engine)
+    except SchemaOutdated as error:  # a newer release's catalog, or none's: said how
+        raise fail(str(error)) from None
     finally:
         engine.dispose()
     if before == after:
