@@ -10,6 +10,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from pullstats.runtime import Runtime
 from tests.accounts.conftest import PASSWORD, cli_outcome, run_pullstats
 from tests.conftest import cli_env
 
@@ -186,3 +187,59 @@ def test_revoking_takes_a_pasted_token_and_never_shows_a_secret(
         status, _, stderr = run(*args)
         assert (status, stderr) == (1, line + "\n"), args
     assert run("tokens", "revoke", pat_id) == (0, "access token was already revoked\n", "")
+
+
+def test_an_email_that_would_forge_a_row_or_not_fit_is_refused(
+    data_dir: Path, database_url: str | None
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return cli_outcome(data_dir, database_url, *args)
+
+    forged = "x@y\nroot  admin@evil  active  on  acme"
+    longest = "a" * 64 + "@" + "d" * 189  # 254 characters: the longest an SMTP path carries
+    for email, message in [
+        (forged, "--email must not hold a space or a control character (a newline, a tab, a "
+                 "change of text direction, …)"),
+        ("al ice@example.org", "--email must not hold a space or a control character"),
+        ("al\u202eice@example.org", "--email must not hold a space or a control character"),
+        # the catalog's column is 320 characters: PostgreSQL refused longer ones with an error
+        ("a" * 400 + "@example.org", "--email is 412 bytes long: an address is at most 254 "
+                                      "(the longest an SMTP path carries, RFC 5321)"),
+        (longest + "d", "--email is 255 bytes long"),
+        ("é" * 125 + "@example.org", "--email is 262 bytes long"),  # 137 characters
+        ("alice.example.org", "--email must be an address, name@domain"),
+        ("alice@", "--email must be an address, name@domain"),
+        ("", "--email must be an address, name@domain"),
+    ]:  # fmt: skip
+        status, _, stderr = run("users", "add", "mallory", "--email", email)
+        assert status == 1 and stderr.startswith(f"error: {message}"), (email, stderr)
+        assert stderr.count("\n") == 1, stderr
+    assert not data_dir.exists()  # refused before anything was made
+    assert run("users", "add", "mallory", "--email", f" {longest} ")[0] == 0
+    listed = run("users", "list")[1]
+    assert listed.splitlines()[1].split() == ["mallory", longest, "active", "off", "-"]
+
+
+def test_every_way_in_checks_the_email(runtime: Runtime) -> None:
+    """The service refuses what the command line does, naming the value as its caller says."""
+    from pullstats.accounts.errors import InvalidValue
+    from pullstats.accounts.service import checked_email, create_user, list_users
+
+    refused = pytest.raises(InvalidValue, match=r"^an e-mail address must not hold a space")
+    with refused, runtime.sessions.begin() as session:
+        create_user(session, "mallory", None, "x@y\nroot  admin@evil  active")
+    with runtime.sessions.begin() as session:
+        create_user(session, "al", None, " al@example.org ")
+    with runtime.sessions() as session:
+        assert [(u.name, u.email) for u in list_users(session)] == [("al", "al@example.org")]
+
+    assert checked_email(" a@example.org\n", "an e-mail address") == "a@example.org"
+    assert checked_email("ü@exämple.org", "--email") == "ü@exämple.org"
+    for text, message in [
+        ("a@b\x00c", "an e-mail address must not hold a space or a control character"),
+        ("a\u2028@b", "an e-mail address must not hold a space or a control character"),
+        ("@example.org", "an e-mail address must be an address, name@domain"),
+        ("a" * 250 + "@b.de", "an e-mail address is 255 bytes long"),
+    ]:
+        with pytest.raises(InvalidValue, match=re.escape(message)):
+            checked_email(text, "an e-mail address")

@@ -109,9 +109,19 @@ def users_add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input."
     ),
-    email: str | None = typer.Option(None, "--email", metavar="ADDRESS", help="Contact address."),
+    email: str | None = typer.Option(
+        None,
+        "--email",
+        metavar="ADDRESS",
+        help="Contact address: name@domain, at most 254 bytes, no spaces.",
+    ),
 ) -> None:
     """Create a user. A password needs at least 12 characters and must not be easy to guess."""
+    if email is not None:  # before the password's check, which reads it, and before any file
+        try:
+            email = service.checked_email(email, "--email")
+        except InvalidValue as error:
+            raise fail(str(error)) from None
     password = None
     if password_stdin:
         password = _stdin_password()
