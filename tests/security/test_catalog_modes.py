@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from sqlalchemy import text
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine
 from pullstats.runtime import Runtime
-from tests.conftest import only_on_sqlite, run_cli
+from tests.conftest import cli_env, only_on_sqlite
 
 
 @pytest.fixture
@@ -70,8 +72,21 @@ def test_the_command_line_makes_a_private_catalog_before_it_holds_a_totp_secret(
     tmp_path: Path, usual_umask: None
 ) -> None:
     data_dir = tmp_path / "data"
-    assert run_cli(data_dir, "users", "add", "al").returncode == 0
-    enabled = run_cli(data_dir, "users", "totp", "enable", "al")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        """The command in a child of this process, which has its umask (``run_cli``'s may be
+        forked from a process started before the umask was set)."""
+        return subprocess.run(
+            [sys.executable, "-m", "pullstats", *args],
+            env=cli_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert run("users", "add", "al").returncode == 0
+    enabled = run("users", "totp", "enable", "al")
     assert enabled.returncode == 0, enabled.stderr
     assert catalog_files(data_dir) == {"catalog.sqlite3": 0o600}
     assert mode(data_dir) == 0o700
