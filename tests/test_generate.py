@@ -95,6 +95,13 @@ def test_generate_posts_to_a_server_and_every_event_is_stored(
     spooled = sum(p.read_bytes().count(b"\n") for p in (data_dir / "spool").iterdir())
     assert 1_300 < sent == spooled
 
+    # read from a file written on Windows: the line end is no part of the token (in a header
+    # it was an illegal value, retried eight times)
+    pasted = run_cli(
+        data_dir, "generate", "--events", "10", "--out", server.url, "--token", f"{token}\r\n"
+    )
+    assert pasted.returncode == 0 and "0 rejected" in pasted.stdout, pasted.stderr
+
     wrong = run_cli(
         data_dir, "generate", "--events", "10", "--out", server.url, "--token", "psi_x_y"
     )

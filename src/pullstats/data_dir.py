@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -12,6 +13,18 @@ from pathlib import Path
 
 #: What a node name may be: it is shown in logs and `pullstats status`, and stored in the catalog.
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class DataDirUnusable(RuntimeError):
+    """The data dir cannot be one: it is a file (or under one), or on a read-only file
+    system for a command that writes; the message is one line naming PULLSTATS_DATA_DIR."""
+
+
+#: What a message about a data dir that is a file tells the operator to do.
+_SET_IT = (
+    "set PULLSTATS_DATA_DIR to the installation's data dir, or to a path where a new one may "
+    "be made"
+)
 
 
 @dataclass(frozen=True)
@@ -93,12 +106,54 @@ class DataDir:
         return self.imported / f"day={day.isoformat()}"
 
     def ensure(self) -> DataDir:
-        for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp):
-            folder.mkdir(parents=True, exist_ok=True)
-        if self.keys_dir is None:  # a configured keys dir is the operator's: left as it is
-            self.keys.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.keys, 0o700)
+        """Create the folders (and the data dir) that are missing; :class:`DataDirUnusable`
+        when the data dir is a file, is under one, or is on a read-only file system."""
+        try:
+            self.make_root()
+            for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp):
+                folder.mkdir(parents=True, exist_ok=True)
+            if self.keys_dir is None:  # a configured keys dir is the operator's: left as it is
+                self.keys.mkdir(parents=True, exist_ok=True)
+                os.chmod(self.keys, 0o700)
+        except OSError as error:
+            problem = self.not_a_folder()
+            if problem is None and error.errno == errno.EROFS:
+                problem = (
+                    f"PULLSTATS_DATA_DIR={self.root} is on a read-only file system: this "
+                    "command writes to it; mount it read-write"
+                )
+            if problem is None:
+                raise
+            raise DataDirUnusable(problem) from error
         return self
+
+    def not_a_folder(self) -> str | None:
+        """What is wrong when the data dir is a file, or a file stands where one of the folders
+        above it would be; None when neither."""
+        for path in (self.root, *self.root.parents):
+            if path.is_dir():
+                return None
+            if path.exists() or path.is_symlink():  # a file, or a link to nothing
+                if path == self.root:
+                    return f"PULLSTATS_DATA_DIR={self.root} is a file, not a folder: {_SET_IT}"
+                return (
+                    f"PULLSTATS_DATA_DIR={self.root} cannot be made: {path} is a file, not a "
+                    f"folder; {_SET_IT}"
+                )
+        return None
+
+    def make_root(self) -> None:
+        """Create the data dir, if missing, as its owner's alone (0700, whatever the umask): it
+        holds the catalog, the keys and the spool's raw client addresses. An existing one is
+        the operator's (a mount point, a shared folder): its mode is left as it is."""
+        if self.root.is_dir():
+            return
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            return
+        os.chmod(self.root, 0o700)  # whatever the umask
 
     def node_name(self) -> str:
         """This data dir's node name: the host name plus four random hex digits, made once.
@@ -111,7 +166,7 @@ class DataDir:
             return known
         host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0]).strip("-._")
         name = f"{host[:40] or 'node'}-{secrets.token_hex(2)}"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.make_root()
         tmp = self.root / f".node-name.{os.getpid()}.tmp"
         tmp.write_text(name + "\n")
         try:

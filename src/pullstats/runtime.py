@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import use_hashing
 from pullstats.config import Settings
-from pullstats.data_dir import DataDir
+from pullstats.data_dir import DataDir, DataDirUnusable
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
@@ -26,7 +27,8 @@ from pullstats.store_settings import check_link_lifetime
 
 
 class NoInstallation(RuntimeError):
-    """A command that only reads found no installation where the settings point."""
+    """A command that only reads found no installation where the settings point, or the data
+    dir cannot be one (``data_dir.DataDirUnusable``: a file, a read-only file system)."""
 
 
 @dataclass
@@ -51,7 +53,10 @@ class Runtime:
         if not create:
             _check_installed(settings)
         else:
-            settings.paths.ensure()
+            try:
+                settings.paths.ensure()
+            except DataDirUnusable as error:
+                raise NoInstallation(str(error)) from error
         # a store on S3 that cannot be used stops the command here, before any work
         settings.lake.check()
         settings.exports_store.check()
@@ -122,8 +127,16 @@ def no_data_dir(root: Path) -> str:
 
 def _check_installed(settings: Settings) -> None:
     root = settings.paths.root
+    problem = settings.paths.not_a_folder()
+    if problem is not None:
+        raise NoInstallation(problem)
     if not root.is_dir():
         raise NoInstallation(no_data_dir(root))
     catalog = root / "catalog.sqlite3"
     if settings.database_url is None and not catalog.is_file():
         raise NoInstallation(f"no catalog at {catalog}: {_HINT}")
+    if settings.database_url is None and os.statvfs(root).f_flag & os.ST_RDONLY:
+        raise NoInstallation(  # else SQLite's "unable to open database file"
+            f"PULLSTATS_DATA_DIR={root} is on a read-only file system: its SQLite catalog "
+            "cannot be opened there, even to read (WAL writes beside it); mount it read-write"
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from pullstats.runtime import Runtime
 from tests.accounts.conftest import PASSWORD, cli_outcome, run_pullstats
 from tests.conftest import cli_env
 
@@ -137,3 +138,108 @@ def test_a_label_holds_no_control_character_or_line_separator() -> None:
                  "a\u2066b", "a\u200fb"):  # fmt: skip
         with pytest.raises(InvalidValue, match="must not hold a control character"):
             checked_label(text, "a label")
+
+
+def test_revoking_takes_a_pasted_token_and_never_shows_a_secret(
+    data_dir: Path, database_url: str | None
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return cli_outcome(data_dir, database_url, *args)
+
+    assert run("users", "add", "alice")[0] == 0
+    pat = run("tokens", "create", "alice", "--label", "ci")[1].rstrip("\n").splitlines()[-1]
+    ingest = run("ingest-tokens", "create", "registry-1")[1].rstrip("\n").splitlines()[-1]
+    pat_id, ingest_id = pat.split("_")[1], ingest.split("_")[1]
+
+    # read from a file written on Windows, or pasted with a space: the token it names is revoked
+    assert run("tokens", "revoke", f"{pat}\r\n") == (0, "access token revoked\n", "")
+    assert re.search(rf"^{pat_id}\s.*\srevoked\s", run("tokens", "list")[1], re.M)
+    assert run("ingest-tokens", "revoke", f" {ingest}") == (0, "ingest token revoked\n", "")
+    assert re.search(rf"^{ingest_id}\s.*revoked", run("ingest-tokens", "list")[1], re.M)
+
+    # tokens of no catalog entry, and a token given to the other kind's command: the refusal
+    # names the id at most, never the secret
+    unknown_pat = "pst_0123456789abcdef_" + "S" * 43
+    unknown_ingest = "psi_0123456789abcdef_" + "T" * 43
+    for args, line in [
+        (
+            ("tokens", "revoke", unknown_pat + "\r"),
+            "error: no personal access token pst_0123456789abcdef_…",
+        ),
+        (
+            ("ingest-tokens", "revoke", " " + unknown_ingest),
+            "error: no ingest token psi_0123456789abcdef_…",
+        ),
+        (
+            ("tokens", "revoke", ingest),
+            "error: no personal access token: give its id (16 hex digits, as `pullstats tokens "
+            "list` shows it) or the whole token (pst_<id>_<secret>); what was given is not "
+            "shown, as it may be a secret",
+        ),
+        (
+            ("ingest-tokens", "revoke", "x" + pat),
+            "error: no ingest token: give its id (16 hex digits, as `pullstats ingest-tokens "
+            "list` shows it) or the whole token (psi_<id>_<secret>); what was given is not "
+            "shown, as it may be a secret",
+        ),
+        (("tokens", "revoke", "0" * 16), f"error: no personal access token {'0' * 16}"),
+    ]:
+        status, _, stderr = run(*args)
+        assert (status, stderr) == (1, line + "\n"), args
+    assert run("tokens", "revoke", pat_id) == (0, "access token was already revoked\n", "")
+
+
+def test_an_email_that_would_forge_a_row_or_not_fit_is_refused(
+    data_dir: Path, database_url: str | None
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return cli_outcome(data_dir, database_url, *args)
+
+    forged = "x@y\nroot  admin@evil  active  on  acme"
+    longest = "a" * 64 + "@" + "d" * 189  # 254 characters: the longest an SMTP path carries
+    for email, message in [
+        (forged, "--email must not hold a space or a control character (a newline, a tab, a "
+                 "change of text direction, …)"),
+        ("al ice@example.org", "--email must not hold a space or a control character"),
+        ("al\u202eice@example.org", "--email must not hold a space or a control character"),
+        # the catalog's column is 320 characters: PostgreSQL refused longer ones with an error
+        ("a" * 400 + "@example.org", "--email is 412 bytes long: an address is at most 254 "
+                                      "(the longest an SMTP path carries, RFC 5321)"),
+        (longest + "d", "--email is 255 bytes long"),
+        ("é" * 125 + "@example.org", "--email is 262 bytes long"),  # 137 characters
+        ("alice.example.org", "--email must be an address, name@domain"),
+        ("alice@", "--email must be an address, name@domain"),
+        ("", "--email must be an address, name@domain"),
+    ]:  # fmt: skip
+        status, _, stderr = run("users", "add", "mallory", "--email", email)
+        assert status == 1 and stderr.startswith(f"error: {message}"), (email, stderr)
+        assert stderr.count("\n") == 1, stderr
+    assert not data_dir.exists()  # refused before anything was made
+    assert run("users", "add", "mallory", "--email", f" {longest} ")[0] == 0
+    listed = run("users", "list")[1]
+    assert listed.splitlines()[1].split() == ["mallory", longest, "active", "off", "-"]
+
+
+def test_every_way_in_checks_the_email(runtime: Runtime) -> None:
+    """The service refuses what the command line does, naming the value as its caller says."""
+    from pullstats.accounts.errors import InvalidValue
+    from pullstats.accounts.service import checked_email, create_user, list_users
+
+    refused = pytest.raises(InvalidValue, match=r"^an e-mail address must not hold a space")
+    with refused, runtime.sessions.begin() as session:
+        create_user(session, "mallory", None, "x@y\nroot  admin@evil  active")
+    with runtime.sessions.begin() as session:
+        create_user(session, "al", None, " al@example.org ")
+    with runtime.sessions() as session:
+        assert [(u.name, u.email) for u in list_users(session)] == [("al", "al@example.org")]
+
+    assert checked_email(" a@example.org\n", "an e-mail address") == "a@example.org"
+    assert checked_email("ü@exämple.org", "--email") == "ü@exämple.org"
+    for text, message in [
+        ("a@b\x00c", "an e-mail address must not hold a space or a control character"),
+        ("a\u2028@b", "an e-mail address must not hold a space or a control character"),
+        ("@example.org", "an e-mail address must be an address, name@domain"),
+        ("a" * 250 + "@b.de", "an e-mail address is 255 bytes long"),
+    ]:
+        with pytest.raises(InvalidValue, match=re.escape(message)):
+            checked_email(text, "an e-mail address")

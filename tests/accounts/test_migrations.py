@@ -151,3 +151,53 @@ def test_0015_keeps_the_trend_rows_and_stores_them_in_key_order_on_sqlite(
             assert not without_rowid()
     finally:
         engine.dispose()
+
+
+def test_a_catalog_of_a_newer_release_says_so_and_is_left_as_it_is(
+    data_dir: Path, database_url: str | None
+) -> None:
+    """Every command, `db upgrade` too, says the catalog was written by a newer pullstats and
+    what to do; `db upgrade` used to be the advice, and then failed in Alembic's words."""
+    from pullstats import __version__
+
+    extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pullstats", *args],
+            env=cli_env(data_dir, extra),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert run("db", "upgrade").returncode == 0
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    engine = make_engine(settings.database_url_value)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+        expected = (
+            f"error: the catalog database is at schema 0099, written by a newer pullstats; "
+            f"pullstats {__version__} knows schemas up to {head_revision()}: run the newer "
+            "release, or restore a backup of the catalog made with this one\n"
+        )
+        for args in (("users", "list"), ("users", "add", "al"), ("db", "upgrade")):
+            result = run(*args)
+            assert (result.returncode, result.stderr) == (1, expected), args
+        assert current_revision(engine) == "0099"
+        with engine.begin() as connection:  # a revision no release of pullstats has made
+            connection.execute(text("UPDATE alembic_version SET version_num = 'abc123'"))
+        for args in (("users", "list"), ("db", "upgrade")):
+            result = run(*args)
+            assert (result.returncode, result.stderr) == (
+                1,
+                "error: the catalog database is at schema 'abc123', which no pullstats made: "
+                f"pullstats {__version__} knows schemas 0001 to {head_revision()}; is "
+                "PULLSTATS_DATABASE_URL (or PULLSTATS_DATA_DIR) the installation's? Else "
+                "restore a backup of the catalog\n",
+            ), args
+        assert current_revision(engine) == "abc123"
+    finally:
+        engine.dispose()

@@ -37,5 +37,32 @@ def parse_secret(prefix: str, text: str) -> BearerSecret | None:
     return BearerSecret(prefix, match.group(1), match.group(2)) if match else None
 
 
+#: What an operator may give to name a token: its id alone, or the whole token (whose secret
+#: need not be right: the id names it), with any spaces or line ends around it
+_NAMED = re.compile(r"([a-z]+)_([0-9a-f]{16})(?:_.*)?|([0-9a-f]{16})", re.DOTALL)
+
+
+def named_token(prefix: str, text: str) -> tuple[str, str] | None:
+    """The id of the ``prefix`` token ``text`` names, and how a message shows it (never with a
+    secret: ``pst_<id>_…``); None when ``text`` names no such token."""
+    match = _NAMED.fullmatch(text.strip())
+    if match is None:
+        return None
+    given, token_id, bare = match.groups()
+    if bare is not None:
+        return bare, bare
+    if given != prefix:
+        return None
+    return token_id, f"{prefix}_{token_id}_…"
+
+
+def not_named(prefix: str, what: str, command: str) -> str:
+    """What a command says of a value that names no token, without showing it."""
+    return (
+        f"no {what}: give its id (16 hex digits, as `{command}` shows it) or the whole token "
+        f"({prefix}_<id>_<secret>); what was given is not shown, as it may be a secret"
+    )
+
+
 def secret_matches(stored_sha256: str, candidate: BearerSecret) -> bool:
     return hmac.compare_digest(stored_sha256, candidate.sha256)

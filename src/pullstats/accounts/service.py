@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, NotFound
 from pullstats.accounts.password_policy import check_new_password
 from pullstats.accounts.passwords import hash_password, verify_password
-from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
+from pullstats.accounts.secrets import (
+    BearerSecret,
+    named_token,
+    new_secret,
+    not_named,
+    parse_secret,
+    secret_matches,
+)
 from pullstats.db.models import ExportPeriod, ExtraRepo, IngestToken, Membership, Namespace, User
 from pullstats.db.state import bump_accounts_epoch
 from pullstats.names import namespace_problem, repository_problem, shown
@@ -40,6 +47,8 @@ def create_user(
             f"invalid user name {name!r}: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with "
             "a letter or digit"
         )
+    if email is not None:
+        email = checked_email(email, "an e-mail address")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
     user = User(
@@ -259,6 +268,37 @@ def checked_label(text: str, what: str) -> str:
     return label
 
 
+#: The longest address: an SMTP path is at most 256 octets with its angle brackets (RFC 5321,
+#: 4.5.3.1.3), so no longer address can be mailed to, though the column holds 320 characters
+MAX_EMAIL_BYTES = 254
+
+
+def checked_email(text: str, what: str) -> str:
+    """``text`` without surrounding spaces, as an account's address; refused
+    (:class:`InvalidValue`, naming ``what``) when it holds a space or a character a label may
+    not (it is a column of ``users list``: a newline would forge a row, a space split one), is
+    longer than :data:`MAX_EMAIL_BYTES` in UTF-8, or is not ``name@domain``."""
+    email = text.strip()
+    if any(
+        char.isspace() or unicodedata.category(char) in _NOT_IN_LABELS or char in _DIRECTION_MARKS
+        for char in email
+    ):
+        raise InvalidValue(
+            f"{what} must not hold a space or a control character (a newline, a tab, a change "
+            "of text direction, …)"
+        )
+    size = len(email.encode())
+    if size > MAX_EMAIL_BYTES:
+        raise InvalidValue(
+            f"{what} is {size} bytes long: an address is at most {MAX_EMAIL_BYTES} (the longest "
+            "an SMTP path carries, RFC 5321)"
+        )
+    name, at, domain = email.rpartition("@")
+    if not (name and at and domain):
+        raise InvalidValue(f"{what} must be an address, name@domain")
+    return email
+
+
 def create_ingest_token(session: Session, name: str) -> BearerSecret:
     name = checked_label(name, "an ingest token's name")
     secret = new_secret(INGEST_PREFIX)
@@ -298,10 +338,12 @@ def list_ingest_tokens(session: Session) -> list[IngestTokenInfo]:
 
 def revoke_ingest_token(session: Session, token_id: str) -> bool:
     """Revoke; False when it was already revoked."""
-    parsed = parse_secret(INGEST_PREFIX, token_id)
-    token = session.get(IngestToken, parsed.id if parsed else token_id)
+    named = named_token(INGEST_PREFIX, token_id)
+    if named is None:
+        raise NotFound(not_named(INGEST_PREFIX, "ingest token", "pullstats ingest-tokens list"))
+    token = session.get(IngestToken, named[0])
     if token is None:
-        raise NotFound(f"no ingest token {token_id!r}")
+        raise NotFound(f"no ingest token {named[1]}")
     if token.revoked_at is not None:
         return False
     token.revoked_at = _now()

@@ -14,7 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.errors import InvalidValue, NotFound
-from pullstats.accounts.secrets import BearerSecret, new_secret, parse_secret, secret_matches
+from pullstats.accounts.secrets import (
+    BearerSecret,
+    named_token,
+    new_secret,
+    not_named,
+    parse_secret,
+    secret_matches,
+)
 from pullstats.accounts.service import checked_label, get_user
 from pullstats.db.models import PersonalAccessToken, User
 from pullstats.timestamps import utc
@@ -108,9 +115,12 @@ def list_pats(session: Session, user: str | None = None) -> list[PatInfo]:
 
 def revoke_pat(session: Session, token_id: str) -> bool:
     """Revoke; False when it was already revoked. Every JWT it yielded stops working."""
-    token = session.get(PersonalAccessToken, _token_id(token_id))
+    named = named_token(PAT_PREFIX, token_id)
+    if named is None:
+        raise NotFound(not_named(PAT_PREFIX, "personal access token", "pullstats tokens list"))
+    token = session.get(PersonalAccessToken, named[0])
     if token is None:
-        raise NotFound(f"no personal access token {token_id!r}")
+        raise NotFound(f"no personal access token {named[1]}")
     if token.revoked_at is not None:
         return False
     token.revoked_at = datetime.now(UTC)
@@ -134,9 +144,3 @@ def authenticate_pat(session: Session, user: User | None, text: str) -> Personal
         return None
     token.last_used_at = now
     return token
-
-
-def _token_id(text: str) -> str:
-    """Accept the id alone or the whole token (an operator may paste either)."""
-    parsed = parse_secret(PAT_PREFIX, text)
-    return parsed.id if parsed else text

@@ -17,8 +17,9 @@ from pullstats.accounts.errors import InvalidValue
 from pullstats.accounts.password_policy import check_new_password
 from pullstats.cli.common import fail, opened, out
 from pullstats.config import Settings
+from pullstats.data_dir import DataDirUnusable
 from pullstats.db.engine import make_engine
-from pullstats.db.migrate import upgrade
+from pullstats.db.migrate import SchemaOutdated, upgrade
 
 db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 users_app = typer.Typer(help="Publisher accounts.", no_args_is_help=True)
@@ -75,12 +76,15 @@ def _expiry(text: str | None) -> datetime | None:
 def db_upgrade() -> None:
     """Create the catalog database or migrate it to this version's schema."""
     settings = Settings()
-    settings.paths.ensure()
-    engine = make_engine(settings.database_url_value)
-    try:
-        before, after = upgrade(engine)
-    finally:
-        engine.dispose()
+    try:  # a data dir that is a file or read-only; a newer release's catalog: each said how
+        settings.paths.ensure()
+        engine = make_engine(settings.database_url_value)
+        try:
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
+    except (DataDirUnusable, SchemaOutdated) as error:
+        raise fail(str(error)) from None
     if before == after:
         out.print(f"catalog schema is current ({after})")
     else:
@@ -107,16 +111,21 @@ def users_add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input."
     ),
-    email: str | None = typer.Option(None, "--email", metavar="ADDRESS", help="Contact address."),
+    email: str | None = typer.Option(
+        None,
+        "--email",
+        metavar="ADDRESS",
+        help="Contact address: name@domain, at most 254 bytes, no spaces.",
+    ),
 ) -> None:
     """Create a user. A password needs at least 12 characters and must not be easy to guess."""
-    password = None
-    if password_stdin:
-        password = _stdin_password()
-        try:
+    try:  # before any file is made; the address first: the password's check reads it
+        email = None if email is None else service.checked_email(email, "--email")
+        password = _stdin_password() if password_stdin else None
+        if password is not None:
             check_new_password(password, name, email)
-        except InvalidValue as error:
-            raise fail(str(error)) from None
+    except InvalidValue as error:
+        raise fail(str(error)) from None
     with opened() as runtime, runtime.sessions.begin() as session:
         service.create_user(session, name, password, email)
     out.print(f"user {name} created")

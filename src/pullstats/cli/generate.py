@@ -150,6 +150,7 @@ def generate_command(
         raise fail(
             "--out URL posts notification envelopes: --format nginx/all needs a folder", USAGE
         )
+    token = token.strip() if token else token  # a line end read from a file is no part of it
     if to_server and not token:
         raise fail(
             "--out URL needs --token (an ingest token from `pullstats ingest-tokens create`)",

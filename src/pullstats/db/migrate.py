@@ -31,7 +31,13 @@ VERSIONS = MIGRATIONS / "versions"
 
 
 class SchemaOutdated(RuntimeError):
-    """The catalog was made by an older pullstats; ``pullstats db upgrade`` migrates it."""
+    """The catalog's schema is not this pullstats's: made by an older one (``pullstats db
+    upgrade`` migrates it) or, as :class:`SchemaUnknown`, by a newer one or none."""
+
+
+class SchemaUnknown(SchemaOutdated):
+    """The catalog is at a revision this pullstats has no migration file of: a newer release's
+    (as a newer lake is refused, ``lake_meta.py``), or no release's. Nothing migrates it."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -45,7 +51,32 @@ def alembic_config(engine: Engine) -> Config:
 
 def head_revision() -> str:
     """The newest revision: the number of the highest-numbered migration file."""
-    return max(path.name[:4] for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return max(known_revisions())
+
+
+def known_revisions() -> set[str]:
+    return {path.name[:4] for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
+def check_known(current: str | None) -> None:
+    """Refuse a revision this pullstats cannot migrate from, saying what to do instead."""
+    if current is None or current in known_revisions():
+        return
+    from pullstats import __version__
+
+    head = head_revision()
+    if current.isdigit() and len(current) == len(head) and current > head:
+        raise SchemaUnknown(
+            f"the catalog database is at schema {current}, written by a newer pullstats; "
+            f"pullstats {__version__} knows schemas up to {head}: run the newer release, or "
+            "restore a backup of the catalog made with this one"
+        )
+    raise SchemaUnknown(
+        f"the catalog database is at schema {current!r}, which no pullstats made: pullstats "
+        f"{__version__} knows schemas {min(known_revisions())} to {head}; is "
+        "PULLSTATS_DATABASE_URL (or PULLSTATS_DATA_DIR) the installation's? Else restore a "
+        "backup of the catalog"
+    )
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -96,16 +127,19 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
     with _schema_lock(engine):
         before = current_revision(engine)  # after the wait: another may have migrated meanwhile
+        check_known(before)  # else Alembic's "Can't locate revision"
         command.upgrade(alembic_config(engine), "head")
     return before, head_revision()
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create a new catalog on first use; refuse one made by an older version."""
+    """Create a new catalog on first use; refuse one made by an older version (or by a newer
+    one, or none: :class:`SchemaUnknown`)."""
     current = current_revision(engine)
     if current is None:
         upgrade(engine)
     elif current != head_revision():
+        check_known(current)
         raise SchemaOutdated(
             f"the catalog database is at schema {current}, this pullstats needs "
             f"{head_revision()}: run 'pullstats db upgrade'"

@@ -1,0 +1,83 @@
+"""A data dir that cannot be one — a file, or on a read-only file system — is one line naming
+PULLSTATS_DATA_DIR and what is wrong, not an OS error about one of its folders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_env, run_cli
+
+IS_A_FILE = (
+    "is a file, not a folder: set PULLSTATS_DATA_DIR to the installation's data dir, or to a "
+    "path where a new one may be made"
+)
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_data_dir_that_is_a_file_is_named_so_by_every_command(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a data dir")
+    expected = f"error: PULLSTATS_DATA_DIR={afile} {IS_A_FILE}"
+    # `status` creates nothing; `db upgrade` was its advice, and then failed on "spool"
+    for args in (("status",), ("db", "upgrade"), ("users", "add", "al"), ("users", "list")):
+        assert one_error_line(run_cli(afile, *args)) == expected, args
+    assert afile.read_text() == "not a data dir"
+
+
+def test_a_data_dir_under_a_file_names_the_file(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    data_dir = afile / "data"
+    assert one_error_line(run_cli(data_dir, "db", "upgrade")) == (
+        f"error: PULLSTATS_DATA_DIR={data_dir} cannot be made: {afile} is a file, not a folder; "
+        "set PULLSTATS_DATA_DIR to the installation's data dir, or to a path where a new one "
+        "may be made"
+    )
+
+
+def read_only(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pullstats ARGS`` with ``data_dir`` mounted read-only for it alone (a mount namespace
+    of its own, as an unprivileged user may make)."""
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    command = [sys.executable, "-m", "pullstats", *args]
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", str(data_dir), *command],
+        env=cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_read_only_data_dir_is_named_so_by_a_command_that_writes(data_dir: Path) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1): cannot mount a read-only data dir")
+    data_dir.mkdir()
+    probe = read_only(data_dir, "--version")
+    if probe.returncode != 0:
+        pytest.skip(f"no read-only mount without privileges here: {probe.stderr.strip()}")
+    assert run_cli(data_dir, "db", "upgrade").returncode == 0
+    for args in (("users", "add", "al"), ("db", "upgrade"), ("namespaces", "add", "acme")):
+        assert one_error_line(read_only(data_dir, *args)) == (
+            f"error: PULLSTATS_DATA_DIR={data_dir} is on a read-only file system: this "
+            "command writes to it; mount it read-write"
+        ), args
+    # a command that only reads: SQLite's WAL cannot open the catalog read-only either
+    assert one_error_line(read_only(data_dir, "users", "list")) == (
+        f"error: PULLSTATS_DATA_DIR={data_dir} is on a read-only file system: its SQLite "
+        "catalog cannot be opened there, even to read (WAL writes beside it); mount it "
+        "read-write"
+    )
