@@ -254,6 +254,12 @@ def export_command(
             else ""
         )
     )
+    if result.lake_days_pruned:  # a line of its own: scripts parse the first one
+        out.print(
+            f"deleted {counted(len(result.lake_days_pruned), 'lake day')} before "
+            f"{result.lake_pruned_before} (PULLSTATS_RETENTION_LAKE="
+            f"{runtime.settings.retention_lake})"
+        )
     report_export_failures(result)
 
 
