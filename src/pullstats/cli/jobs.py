@@ -114,7 +114,7 @@ def process_command(
         raise fail("--rebuild needs --from DATE")
     if first and last and last < first:
         raise fail("--to is before --from")
-    with opened() as runtime:
+    with opened(new_dir=False) as runtime:  # a mistyped data dir is no new installation
         result = run_process(runtime, first, last)
     c = result.compaction
     out.print(
@@ -240,7 +240,7 @@ def export_command(
             f"--through: {through!r} is not a day periods can close by: give one from "
             f"{EARLIEST_DAY} to {date.max - timedelta(days=1)}"
         )
-    with opened() as runtime:
+    with opened(new_dir=False) as runtime:  # a mistyped data dir is no new installation
         if namespace is not None:
             with runtime.sessions() as session:
                 service.get_namespace(session, namespace)  # "no namespace 'x'", exit 1
