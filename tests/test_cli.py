@@ -85,6 +85,7 @@ def test_errors_are_one_clear_line(data_dir: Path) -> None:
 
 
 def test_process_and_export_on_an_empty_installation(data_dir: Path) -> None:
+    assert run_cli(data_dir, "db", "upgrade").returncode == 0  # the jobs make no installation
     processed = run_cli(data_dir, "process")
     assert processed.returncode == 0, processed.stderr
     assert "processed 0 spool lines" in processed.stdout

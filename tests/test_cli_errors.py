@@ -128,6 +128,33 @@ def test_commands_that_only_read_create_nothing(data_dir: Path, command: tuple[s
     assert not data_dir.exists()
 
 
+@pytest.mark.parametrize("command", [("process",), ("export",)], ids=" ".join)
+def test_the_jobs_refuse_a_data_dir_that_is_not_there(
+    data_dir: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A mistyped PULLSTATS_DATA_DIR (or cron's working directory, for the default) used to
+    become a new empty installation, and the job "succeeded" on it at every run: exported 0."""
+    line = one_error_line(run_cli(data_dir, *command))
+    assert line == (
+        f"error: no pullstats data dir at {data_dir}: set PULLSTATS_DATA_DIR to the "
+        "installation's data dir, or create one with `pullstats db upgrade`"
+    )
+    assert not data_dir.exists()
+    # no PULLSTATS_DATA_DIR: ./pullstats-data of the working directory, not made either
+    env = {k: v for k, v in cli_env(data_dir).items() if k != "PULLSTATS_DATA_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pullstats", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"error: no pullstats data dir at {tmp_path / 'pullstats-data'}:")
+    assert not (tmp_path / "pullstats-data").exists()
+
+
 def test_list_commands_read_an_existing_installation(data_dir: Path) -> None:
     assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
     listed = run_cli(data_dir, "namespaces", "list")

@@ -5,7 +5,9 @@ On the default SQLite catalog (one machine) it is an flock on ``<data dir>/jobs.
 PostgreSQL, where servers on several machines share the catalog, it is a session-level advisory
 lock in the catalog database, held on a connection of its own for the whole job: every process
 that shares the catalog waits for the same lock, whichever machine it runs on. Either way a
-job waits for it up to ``wait_seconds`` and then gives up with :class:`JobLockBusy`.
+job waits for it up to ``wait_seconds`` and then gives up with :class:`JobLockBusy`; one that
+has waited :data:`NOTICE_SECONDS` says so on stderr, naming what holds the lock when it can
+tell (the process, from ``/proc/locks``; the PostgreSQL session, from ``pg_locks``).
 
 A job that loses its database connection loses the advisory lock with it; its own catalog
 writes fail on the same server, and each publishing step is one transaction, so nothing is
@@ -18,8 +20,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
@@ -27,6 +30,8 @@ from sqlalchemy.exc import DBAPIError
 
 #: how often a waiting job asks again for a held lock
 POLL_SECONDS = 0.1
+#: how long a job waits in silence before it says on stderr that it waits for the lock
+NOTICE_SECONDS = 1.0
 #: the advisory lock's key: one bigint that names "the pullstats job lock" in a catalog database
 #: (advisory locks are per database, so catalogs sharing a server never block each other)
 ADVISORY_KEY = int.from_bytes(
@@ -64,14 +69,15 @@ def _file_lock(path: Path, wait_seconds: float) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + wait_seconds
+        waiting = _Waiting(wait_seconds)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if waiting.over():
                     raise JobLockBusy(f"another pullstats job holds {path}") from None
+                waiting.notice(lambda: f"{path}, held by {_file_holder(path)}")
                 time.sleep(POLL_SECONDS)
         try:
             os.ftruncate(fd, 0)
@@ -109,15 +115,110 @@ def _advisory_lock(engine: Engine, wait_seconds: float) -> Iterator[None]:
 
 
 def _take_advisory_lock(connection: Connection, wait_seconds: float) -> None:
-    deadline = time.monotonic() + wait_seconds
+    waiting = _Waiting(wait_seconds)
     try_lock = text("SELECT pg_try_advisory_lock(:key)")
     while not connection.execute(try_lock, {"key": ADVISORY_KEY}).scalar():
-        if time.monotonic() >= deadline:
+        if waiting.over():
             raise JobLockBusy(
                 "another pullstats job holds the job lock in the catalog database "
                 "(a PostgreSQL advisory lock)"
             )
+        waiting.notice(lambda: f"in the catalog database, held by {_session_holder(connection)}")
         time.sleep(POLL_SECONDS)
+
+
+class _Waiting:
+    """A job's wait for the lock: its deadline, and the one line it says once it has waited
+    :data:`NOTICE_SECONDS` (a cron job or a shell otherwise shows nothing for minutes)."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        self.started = time.monotonic()
+        self.wait_seconds = wait_seconds
+        self.said = False
+
+    def over(self) -> bool:
+        return time.monotonic() - self.started >= self.wait_seconds
+
+    def notice(self, where: Callable[[], str]) -> None:
+        if self.said or time.monotonic() - self.started < NOTICE_SECONDS:
+            return
+        self.said = True
+        seconds = self.wait_seconds
+        up_to = f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+        # sys.stderr as it is now: under a progress bar, rich's proxy that prints above it
+        print(f"waiting for the job lock ({where()}; up to {up_to})", file=sys.stderr, flush=True)
+
+
+def _file_holder(path: Path) -> str:
+    """The process that holds the flock on ``path``: from ``/proc/locks`` (Linux; it knows a
+    holder that is no pullstats job, ``flock(1)`` say), else the pid a pullstats job wrote in
+    the file."""
+    pid = _flock_pid(path)
+    if pid is None:
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(path.read_text().split()[0])
+    if pid is None:
+        return "another process"
+    return f"pid {pid}" + (f": {command}" if (command := _command_of(pid)) else "")
+
+
+def _flock_pid(path: Path) -> int | None:
+    try:
+        status = path.stat()
+        with open("/proc/locks") as locks:
+            lines = locks.read().splitlines()
+    except OSError:
+        return None
+    file = (os.major(status.st_dev), os.minor(status.st_dev), status.st_ino)
+    for line in lines:  # "1: FLOCK  ADVISORY  WRITE 7557 fe:00:2261225 0 EOF"; "->": a waiter
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        with contextlib.suppress(ValueError):
+            major, minor, inode = fields[5].split(":")
+            if (int(major, 16), int(minor, 16), int(inode)) == file:
+                return int(fields[4])
+    return None
+
+
+def _command_of(pid: int) -> str:
+    """``pullstats process``, ``flock /srv/pullstats/jobs.lock sleep 25``: the command line of
+    ``pid`` (on this machine), its interpreter left out, at most 120 characters."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().decode(errors="replace").split("\0")
+    except OSError:
+        return ""
+    words = [word for word in words if word]
+    if words and Path(words[0]).name.startswith("python"):
+        words = words[1:]
+        if words[:1] == ["-m"]:
+            words = words[1:]
+    if words:
+        words[0] = Path(words[0]).name
+    command = " ".join(words)
+    return command if len(command) <= 120 else command[:119] + "…"
+
+
+def _session_holder(connection: Connection) -> str:
+    """The PostgreSQL session that holds the advisory lock: its server pid, and the client's
+    address and application when the server tells them."""
+    query = text(
+        "SELECT a.pid, host(a.client_addr), a.application_name FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"
+    )
+    try:
+        row = connection.execute(query, {"key": ADVISORY_KEY}).first()
+    except DBAPIError:
+        return "another session (a PostgreSQL advisory lock)"
+    if row is None:  # released since
+        return "another session (a PostgreSQL advisory lock)"
+    pid, client, application = row
+    said = [f"from {client}" if client else "", application or ""]
+    extra = ", ".join(part for part in said if part)
+    return f"PostgreSQL session {pid}" + (f" ({extra})" if extra else "")
 
 
 def _release_advisory_lock(connection: Connection) -> bool:

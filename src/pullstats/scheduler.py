@@ -7,6 +7,10 @@ database, :mod:`pullstats.lake.jobs`), so a run started by hand, by another work
 server sharing the catalog waits its turn instead of overlapping, and finds what the others
 already exported up to date. One scheduler runs one round at a time: the next round starts
 an interval after the previous one ended, never while it is still running.
+
+A job ended by a stop signal (SIGTERM, SIGINT, SIGHUP) is logged as stopped, not failed: a stop
+sent to the server's whole process group (``timeout``, systemd's default ``KillMode``) reaches
+the job as the server stops, and the jobs' writes are atomic.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +37,8 @@ log = logging.getLogger("pullstats.scheduler")
 NICENESS = 10
 #: How long a stopping server gives a running job before it is killed (the jobs are atomic).
 STOP_SECONDS = 10.0
+#: The signals that stop a job rather than fail it: a stop of the server's process group
+STOPS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
 def job_commands() -> list[tuple[str, ...]]:
@@ -68,6 +75,8 @@ def _child_env(settings: Settings) -> dict[str, str]:
 class RoundResult:
     ok: bool
     seconds: float
+    #: a job was stopped by a signal (:data:`STOPS`): not ok, and no failure either
+    stopped: bool = False
 
 
 class Scheduler:
@@ -115,21 +124,19 @@ class Scheduler:
         """Run every command in order; a failed one skips the rest of the round."""
         self.rounds += 1
         started = time.monotonic()
-        ok = True
+        outcome = "succeeded"
         for command in self.commands:
-            ok = await self._run(command)
-            if not ok:
+            outcome = await self._run(command)
+            if outcome != "succeeded":
                 break
-        result = RoundResult(ok, time.monotonic() - started)
-        log.info(
-            "scheduled round %d %s in %.1f s",
-            self.rounds,
-            "succeeded" if ok else "failed",
-            result.seconds,
+        result = RoundResult(
+            outcome == "succeeded", time.monotonic() - started, stopped=outcome == "stopped"
         )
+        log.info("scheduled round %d %s in %.1f s", self.rounds, outcome, result.seconds)
         return result
 
-    async def _run(self, command: Sequence[str]) -> bool:
+    async def _run(self, command: Sequence[str]) -> str:
+        """Run one job: ``succeeded``, ``failed`` or ``stopped`` (by a signal in :data:`STOPS`)."""
         name = " ".join(command[2:] if command[:2] == (sys.executable, "-m") else command)
         niced = _niced(command)
         child = await asyncio.create_subprocess_exec(
@@ -158,11 +165,23 @@ class Scheduler:
         for line in lines:  # a damaged lake file set aside (lake/damaged_files.py), …
             if line.startswith("warning:"):
                 log.warning("scheduled %s: %s", name, line)
-        if child.returncode == 0:
+        code = child.returncode
+        if code == 0:
             log.info("scheduled %s: %s", name, summary)
-            return True
-        log.warning("scheduled %s failed (exit %s): %s", name, child.returncode, summary)
-        return False
+            return "succeeded"
+        if code is not None and code < 0 and -code in STOPS:
+            log.info(
+                "scheduled %s stopped by %s (the server stopping, or a stop sent to the job): "
+                "what it published stays, the next run does the rest",
+                name,
+                signal.Signals(-code).name,
+            )
+            return "stopped"
+        how = (
+            f"killed by {_signal_name(-code)}" if code is not None and code < 0 else f"exit {code}"
+        )
+        log.warning("scheduled %s failed (%s): %s", name, how, summary or "no output")
+        return "failed"
 
     @staticmethod
     async def _end(child: asyncio.subprocess.Process) -> None:
@@ -175,3 +194,10 @@ class Scheduler:
         except TimeoutError:
             child.kill()
             await child.wait()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -115,6 +115,7 @@ def test_process_and_serve_refuse_an_unreadable_database_before_they_start(
     damaged.write_bytes(b"\x00" * 4096)
     env = {"PULLSTATS_GEOIP_ASN_DB": str(damaged)}
     expected = f"error: PULLSTATS_GEOIP_ASN_DB={str(damaged)!r}: {NOT_MMDB}"
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
     assert one_error_line(run_cli(data_dir, "process", env=env)) == expected
     # the server's scheduled jobs would each fail in a child while it served on
     serve = run_cli(data_dir, "serve", "--port", str(free_port()), env=env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import sys
 import time
@@ -133,3 +134,45 @@ def test_a_jobs_warning_lines_reach_the_servers_log(
         f"{name}: warning: damaged lake file x moved to y",
         f"{name}: processed 0 spool lines",
     ]
+
+
+def test_a_job_stopped_by_a_signal_is_logged_as_stopped_not_failed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``timeout`` or systemd (KillMode=control-group) send SIGTERM to the server's whole
+    process group: the running job ends by it as the server stops. That is no failure of the
+    job, and its round is not a failed one; the rest of the round does not run."""
+    marker = tmp_path / "ran"
+    stopped = (sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    touch = (sys.executable, "-c", f"open({str(marker)!r}, 'w').close()")
+    scheduler = Scheduler(catalog_settings(tmp_path / "data"), commands=[stopped, touch])
+    with caplog.at_level(logging.INFO, logger="pullstats.scheduler"):
+        result = asyncio.run(scheduler.run_round())
+    assert not result.ok and result.stopped
+    assert not marker.exists()
+    said = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert said[0] == (
+        "INFO",
+        f"scheduled {sys.executable} -c {stopped[2]} stopped by SIGTERM "
+        "(the server stopping, or a stop sent to the job): what it published stays, the next "
+        "run does the rest",
+    )
+    assert said[1][0] == "INFO" and said[1][1].startswith("scheduled round 1 stopped in ")
+
+
+def test_a_job_killed_by_another_signal_is_a_failure_that_names_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGKILL is what the kernel's out-of-memory killer sends: a failure, which the log line
+    names rather than ending on an empty reason (the job had printed nothing)."""
+    killed = (sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    scheduler = Scheduler(catalog_settings(tmp_path / "data"), commands=[killed])
+    with caplog.at_level(logging.INFO, logger="pullstats.scheduler"):
+        result = asyncio.run(scheduler.run_round())
+    assert not result.ok and not result.stopped
+    said = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert said[0] == (
+        "WARNING",
+        f"scheduled {sys.executable} -c {killed[2]} failed (killed by SIGKILL): no output",
+    )
+    assert said[1][1].startswith("scheduled round 1 failed in ")

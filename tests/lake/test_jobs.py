@@ -163,6 +163,7 @@ def test_a_job_against_an_unreachable_catalog_is_one_line_naming_the_setting(
     data_dir: Path,
 ) -> None:
     nowhere = f"postgresql+psycopg://pullstats:s3cret@127.0.0.1:{free_port()}/catalog"
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
     done = run_cli(data_dir, "process", env={"PULLSTATS_DATABASE_URL": nowhere})
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()

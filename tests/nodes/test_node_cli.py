@@ -66,6 +66,7 @@ def test_a_node_whose_ip_hash_key_differs_is_refused_by_the_server_and_the_jobs(
         f"error: PULLSTATS_KEYS_DIR={b_keys}: its ip-hash key differs from the installation's"
     )
     port = str(free_port())
+    (tmp_path / "b").mkdir()  # node B's data dir: the jobs refuse one that is not there
     for args in (("process",), ("export",), ("serve", "--port", port)):
         result = pullstats(tmp_path / "b", env, *args)
         assert result.returncode == 1, (args, result.stderr)

@@ -126,6 +126,7 @@ def _run(data_dir: Path, command: str, env: dict[str, str]) -> subprocess.Comple
 
 
 def test_process_with_an_unreachable_master_is_one_line(data_dir: Path) -> None:
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
     master = f"spark://127.0.0.1:{free_port()}"
     result = _run(
         data_dir, "process", {"PULLSTATS_ENGINE": "spark", "PULLSTATS_SPARK_MASTER": master}
@@ -137,6 +138,7 @@ def test_process_with_an_unreachable_master_is_one_line(data_dir: Path) -> None:
 
 
 def test_export_without_java_is_one_line(data_dir: Path) -> None:
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
     # the venv's bin: no java there
     env = {"PULLSTATS_ENGINE": "spark", "PATH": os.path.dirname(sys.executable), "JAVA_HOME": ""}
     result = _run(data_dir, "export", env)

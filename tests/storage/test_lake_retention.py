@@ -223,3 +223,27 @@ def _namespace_pulls(runtime: Runtime) -> dict[tuple[str, date], int]:
     with runtime.sessions() as session:
         rows = session.scalars(select(PullRollup).where(PullRollup.level == "namespace"))
         return {(row.period_kind, row.period_start): row.pull_by_tag for row in rows}
+
+
+def test_export_says_how_many_lake_days_it_deleted_and_before_which_day(tmp_path: Path) -> None:
+    """The retention deletes lake days as part of ``export``: its output says so, after the
+    first line scripts parse. ``--through 2026-03-30`` exports as of its end, 2026-03-31: P1M
+    keeps 2026-02-28 on, whole weeks and months from Monday 2026-01-26, so the two January
+    days go."""
+    data = tmp_path / "data"
+    runtime = Runtime.open(catalog_settings(data, retention_lake="0"))
+    try:
+        at = datetime(2026, 1, 6, 9, tzinfo=UTC)
+        write_spool(runtime, _pull("e1", "192.0.2.1"), _pull("e2", "192.0.2.2", at))
+        process(runtime)
+    finally:
+        runtime.close()
+    env = {"PULLSTATS_RETENTION_LAKE": "P1M"}
+    exported = run_cli(data, "export", "--through", "2026-03-30", env=env)
+    assert exported.returncode == 0, exported.stderr
+    first, *rest = exported.stdout.splitlines()
+    assert first.startswith("exported ") and "already up to date" in first
+    assert rest == ["deleted 2 lake days before 2026-01-26 (PULLSTATS_RETENTION_LAKE=P1M)"]
+    again = run_cli(data, "export", "--through", "2026-03-30", env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(again.stdout.splitlines()) == 1  # nothing left to delete: nothing said

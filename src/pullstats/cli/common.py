@@ -271,21 +271,31 @@ def settings_error_lines(error: ValidationError) -> list[str]:
 
 
 @contextlib.contextmanager
-def opened(settings: Settings | None = None, *, create: bool = True) -> Iterator[Runtime]:
+def opened(
+    settings: Settings | None = None, *, create: bool = True, new_dir: bool = True
+) -> Iterator[Runtime]:
     """The installation named by the environment, with known errors shown as one line.
 
     ``create=False`` is for commands that only read: they open an existing installation and
-    create nothing (no data dir, no catalog) when there is none.
+    create nothing (no data dir, no catalog) when there is none. ``new_dir=False`` is for the
+    jobs (``process``, ``export``), which may write but have nothing to work on in a new
+    installation: a data dir that is not there is refused as by the commands that only read,
+    so a mistyped ``PULLSTATS_DATA_DIR`` in a cron job is an error, not a success on nothing.
     """
     from pullstats.accounts.errors import AccountError
+    from pullstats.config import Settings
     from pullstats.db.keys import KeysDiffer
     from pullstats.db.migrate import SchemaOutdated
     from pullstats.db.nodes import NodeNameTaken
     from pullstats.lake.jobs import JobLockBusy, JobLockLost
     from pullstats.lake_meta import LakeVersionError
-    from pullstats.runtime import NoInstallation, Runtime
+    from pullstats.runtime import NoInstallation, Runtime, no_data_dir
     from pullstats.storage import StorageError
 
+    if not new_dir:
+        settings = settings or Settings()
+        if not settings.paths.root.is_dir():
+            raise fail(no_data_dir(settings.paths.root))
     try:
         runtime = Runtime.open(settings, create=create)
     except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer, StorageError) as error:

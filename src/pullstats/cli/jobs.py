@@ -16,7 +16,7 @@ from pullstats.accounts import service
 from pullstats.cli.common import counted, err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.db.nodes import NodeState, closing_watermark, node_states
-from pullstats.db.state import pending_days
+from pullstats.db.state import pending_days, spool_offsets
 from pullstats.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def process_command(
         raise fail("--rebuild needs --from DATE")
     if first and last and last < first:
         raise fail("--to is before --from")
-    with opened() as runtime:
+    with opened(new_dir=False) as runtime:  # a mistyped data dir is no new installation
         result = run_process(runtime, first, last)
     c = result.compaction
     out.print(
@@ -143,6 +143,7 @@ def status_command() -> None:
     from pullstats.lake.damaged_files import DAMAGED_FOLDER, damaged_files
     from pullstats.lake.retention import pruned_before
     from pullstats.lake.set_aside import set_aside_counts, set_aside_root
+    from pullstats.lake.spool import backlog
 
     settings = Settings()
     # create=False: a status read creates nothing, and says so of a missing data dir
@@ -150,18 +151,24 @@ def status_command() -> None:
         nodes = node_states(session, datetime.now(UTC), settings.node_timeout)
         pending = sorted(pending_days(session))
         pruned = pruned_before(session)
+        this = settings.node_name or runtime.paths.known_node_name()  # a status read makes none
+        offsets = spool_offsets(session, this)
     processed = closing_watermark(nodes)
     out.print(
         "processed up to: "
         + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
     )
-    this = settings.node_name or runtime.paths.known_node_name()  # a status read makes none
     for node in nodes:
         if node.name:  # "": the watermark of a catalog older than nodes (migration 0007)
             out.print(f"node {node.name}: {node_line(node, this)}")
     out.print(
         f"days waiting for process: {len(pending)}"
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
+    )
+    segments, waiting = backlog(runtime.paths.spool, offsets)
+    out.print(
+        f"events waiting in the spool: {counted(segments, 'segment')}, {waiting} bytes"
+        + (f" ({waiting / 1e6:.1f} MB)" if waiting >= 1e6 else "")
     )
     counts = set_aside_counts(runtime.settings)
     out.print(
@@ -241,7 +248,7 @@ def export_command(
             f"--through: {through!r} is not a day periods can close by: give one from "
             f"{EARLIEST_DAY} to {date.max - timedelta(days=1)}"
         )
-    with opened() as runtime:
+    with opened(new_dir=False) as runtime:  # a mistyped data dir is no new installation
         if namespace is not None:
             with runtime.sessions() as session:
                 service.get_namespace(session, namespace)  # "no namespace 'x'", exit 1
@@ -262,6 +269,12 @@ def export_command(
             else ""
         )
     )
+    if result.lake_days_pruned:  # a line of its own: scripts parse the first one
+        out.print(
+            f"deleted {counted(len(result.lake_days_pruned), 'lake day')} before "
+            f"{result.lake_pruned_before} (PULLSTATS_RETENTION_LAKE="
+            f"{runtime.settings.retention_lake})"
+        )
     report_export_failures(result)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session
 
-from pullstats.db.models import PipelineState
+from pullstats.db.models import PipelineState, SpoolProgress
 
 GENERATION = "generation"
 PENDING_DAYS = "pending_days"
@@ -112,3 +112,14 @@ def add_pending_days(session: Session, days: Iterable[date]) -> None:
 def clear_pending_days(session: Session, days: Iterable[date]) -> None:
     remaining = pending_days(session) - set(days)
     set_value(session, PENDING_DAYS, json.dumps(sorted(day.isoformat() for day in remaining)))
+
+
+def spool_offsets(session: Session, node: str | None) -> dict[str, int]:
+    """How far compaction has read each of ``node``'s spool segments (bytes), with the rows
+    recorded before nodes had names (``""``, migration 0007), which its next run claims.
+    ``None``: a data dir that has no node name yet, whose segments have no row but those."""
+    nodes = ["", node] if node else [""]
+    rows = session.execute(
+        select(SpoolProgress.segment, SpoolProgress.offset).where(SpoolProgress.node.in_(nodes))
+    )
+    return {segment: offset for segment, offset in rows}

@@ -37,7 +37,7 @@ from pullstats.exports.withdrawing import delete_folders, folders_of, withdraw
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
 from pullstats.lake.damaged_files import set_aside_damaged
 from pullstats.lake.jobs import job_lock
-from pullstats.lake.retention import frozen_period, prune_lake, pruned_before
+from pullstats.lake.retention import frozen_period, prune_lake, pruned_before, retained_from
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
@@ -78,6 +78,8 @@ class ExportResult:
     failed: list[ExportFailure] = field(default_factory=list)
     #: the lake's days deleted after the export (PULLSTATS_RETENTION_LAKE)
     lake_days_pruned: list[date] = field(default_factory=list)
+    #: the day before which they were deleted (the retention's line), when any were
+    lake_pruned_before: date | None = None
     #: (namespace, period)s exported before that hold nothing of the namespace's now (an
     #: extra repo withdrawn): their files withdrawn too
     withdrawn: list[ExportTask] = field(default_factory=list)
@@ -253,6 +255,8 @@ def export_closed(
             # the retention keeps today (P25M from 2030 is every day of 2026)
             today = min(now, datetime.now(UTC)).date()
             result.lake_days_pruned = prune_lake(runtime, today)
+            if result.lake_days_pruned:
+                result.lake_pruned_before = retained_from(runtime.settings, today)
     return result
 
 

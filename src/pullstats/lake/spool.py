@@ -18,6 +18,7 @@ import concurrent.futures
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,30 @@ def seal_orphans(folder: Path) -> list[Path]:
         os.replace(segment, closed)
         sealed.append(closed)
     return sealed
+
+
+def backlog(folder: Path, progress: Mapping[str, int]) -> tuple[int, int]:
+    """The segments holding bytes compaction has not read yet, and those bytes: each segment's
+    size less its recorded offset (``progress``). Stats only, no line read, so ``status`` stays
+    quick however much waits; the open segment's torn last line, if any, is counted too."""
+    segments = waiting = 0
+    if not folder.is_dir():
+        return 0, 0
+    for segment in folder.iterdir():
+        if segment.suffix not in (OPEN_SUFFIX, CLOSED_SUFFIX):
+            continue
+        try:
+            size = segment.stat().st_size
+        except FileNotFoundError:  # closed (renamed) since the listing: counted under its new name
+            try:
+                size = segment.with_suffix(CLOSED_SUFFIX).stat().st_size
+            except FileNotFoundError:  # pruned
+                continue
+        left = size - progress.get(segment.stem, 0)
+        if left > 0:
+            segments += 1
+            waiting += left
+    return segments, waiting
 
 
 @dataclass(frozen=True)
