@@ -108,7 +108,7 @@ def test_repos_publish_unpublish_and_list(data_dir: Path) -> None:
     listed = run_cli(data_dir, "repos", "list").stdout.splitlines()
     assert listed[0].split() == ["REPOSITORY", "PUBLISHED"]
     assert [line.split()[0] for line in listed[1:]] == ["library/nginx"]
-    for bad, message in (("nginx", "namespace/repository"), ("a/../b", "namespace/repository")):
+    for bad, message in (("nginx", "namespace/repository"), ("a/../b", "use a-z and 0-9")):
         refused = run_cli(data_dir, "repos", "publish", bad)
         assert refused.returncode == 1 and message in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr

@@ -154,6 +154,7 @@ def test_a_hung_endpoint_stops_a_command_with_one_line_naming_the_settings(
         "PULLSTATS_EXPORTS_URL": "s3://hung-exports/x",
         "PULLSTATS_S3_TIMEOUT": "PT1S",
     }
+    (tmp_path / "data").mkdir()  # process refuses a data dir that is not there
     result = run_cli(tmp_path / "data", "process", env=env)
     received = hung.stop()
     assert result.returncode == 1
