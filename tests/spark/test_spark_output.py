@@ -1,8 +1,8 @@
 """What an operator sees of a Spark run: the command's progress and one line per error on
 stderr, never the JVM's log (its start-up warnings, log4j's notices, Spark's WARN and ERROR
-lines), which goes to the data dir's ``logs/spark.log``. Each test runs the real ``pullstats``
-command, which starts its own JVM (PySpark in local mode): a scale-out run (marker
-``scaleout``, CONTRIBUTING.md)."""
+lines), which goes to the data dir's ``logs/spark.log``; ``pullstats --debug`` shows it as
+Spark prints it. Each test runs the real ``pullstats`` command, which starts its own JVM
+(PySpark in local mode): a scale-out run (marker ``scaleout``, CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,14 @@ def test_a_spark_failure_is_one_error_line(data_dir: Path) -> None:
     # Spark's ERROR lines and stack traces of the failed task are kept in the log only
     log = (data_dir / "logs" / "spark.log").read_text(errors="replace")
     assert "ERROR" in log
+
+
+def test_debug_shows_the_jvm_log_on_stderr(data_dir: Path) -> None:
+    """``pullstats --debug``: the operator asks for everything, Spark's log as Spark prints it
+    (an empty installation: the JVM starts, there is nothing to export)."""
+    result = run_cli(data_dir, "--debug", "export", env=SPARK)
+    assert result.returncode == 0, result.stderr
+    assert any("WARN" in line for line in result.stderr.splitlines()), result.stderr
 
 
 def test_a_jvm_that_does_not_start_says_why_in_the_error_line(
