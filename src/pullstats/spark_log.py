@@ -56,17 +56,17 @@ def jvm_output(log: Path) -> Iterator[int]:
     with contextlib.suppress(FileNotFoundError):
         if log.stat().st_size > ROTATE_BYTES:
             os.replace(log, log.with_name(log.name + ".1"))
-    start = log.stat().st_size if log.exists() else 0
     with open(log, "a", encoding="utf-8") as file:  # where one run's lines begin
         when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         file.write(f"--- {when} pullstats (pid {os.getpid()}) starts Spark's JVM\n")
-    added = not own_configuration(os.environ)
-    if added:
-        os.environ[LOG4J_VARIABLE] = str(CONFIGURATION)
+        start = file.tell()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
+    added = not own_configuration(os.environ)
     saved = [os.dup(1), os.dup(2)]
     try:
+        if added:
+            os.environ[LOG4J_VARIABLE] = str(CONFIGURATION)
         with open(log, "ab") as file:
             os.dup2(file.fileno(), 1)
             os.dup2(file.fileno(), 2)

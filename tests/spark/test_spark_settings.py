@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from pullstats.config import Settings
 from pullstats.spark_engine import SparkUnavailable, check_spark, s3a_config, spark_path
-from pullstats.spark_log import CONFIGURATION, last_words, own_configuration
+from pullstats.spark_log import CONFIGURATION, jvm_output, last_words, own_configuration
 from tests.cli_fork import run_pullstats_command
 from tests.conftest import cli_env, free_port, require_e2e_mark
 
@@ -201,3 +201,23 @@ def test_a_jvm_that_did_not_start_is_quoted_by_its_last_line(tmp_path: Path) -> 
     )
     assert last_words(log, log.stat().st_size) == ""  # this start wrote nothing
     assert last_words(tmp_path / "none.log", 0) == ""
+
+
+def test_a_process_started_for_spark_writes_to_the_log_only(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What :func:`jvm_output` gives the JVM, shown with a shell in its place: the log as its
+    stdout and stderr, our log4j2 configuration in its environment; ours back afterwards."""
+    for name in ("LOG4J_CONFIGURATION_FILE", "SPARK_CONF_DIR", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "logs" / "spark.log"
+    script = 'echo "out"; echo "err: $LOG4J_CONFIGURATION_FILE" >&2; echo "at x.y(Z.java:1)" >&2'
+    with jvm_output(log) as start:
+        subprocess.run(["sh", "-c", script], check=True)
+    print("the command's own line")
+    assert capfd.readouterr() == ("the command's own line\n", "")
+    assert "LOG4J_CONFIGURATION_FILE" not in os.environ
+    header, *written = log.read_text().splitlines()
+    assert header.startswith("--- ") and header.endswith(" starts Spark's JVM")
+    assert written == ["out", f"err: {CONFIGURATION}", "at x.y(Z.java:1)"]
+    assert last_words(log, start) == f"err: {CONFIGURATION}"
