@@ -77,6 +77,11 @@ class DataDir:
         return self.root / "cache"
 
     @property
+    def spark_log(self) -> Path:
+        """What the JVM of a Spark run writes (``spark_log``): kept, rotated at 10 MiB."""
+        return self.root / "logs" / "spark.log"
+
+    @property
     def keys(self) -> Path:
         return self.keys_dir if self.keys_dir is not None else self.root / "keys"
 

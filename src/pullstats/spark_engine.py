@@ -20,6 +20,7 @@ PySpark is imported only when a session is opened: nothing else pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import pyarrow as pa
 
 from pullstats.config import Settings
+from pullstats.spark_log import jvm_output, last_words
 from pullstats.steps import Function, Step, Transform
 
 if TYPE_CHECKING:
@@ -164,9 +166,14 @@ _lock = threading.Lock()
 _session: SparkSession | None = None
 
 
-def spark_session(settings: Settings) -> SparkSession:
+def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSession:
     """The process's SparkSession: the one ``spark-submit`` (or a caller) started, or one on
-    ``PULLSTATS_SPARK_MASTER`` with local defaults (no UI, scratch in the data dir's tmp)."""
+    ``PULLSTATS_SPARK_MASTER`` with local defaults (no UI, scratch in the data dir's tmp).
+
+    A JVM started here writes to the data dir's ``logs/spark.log``, never to the command's
+    stderr (:mod:`pullstats.spark_log`); ``show_jvm_log`` (``pullstats --debug``) leaves its
+    output, Spark's own, on stderr. ``spark-submit``'s JVM logs as its operator set it up,
+    turned down to ERROR once the session exists."""
     if _missing_packages():
         check_spark(settings)  # the settings' own faults first, then the missing packages
     from pyspark import SparkConf
@@ -195,14 +202,22 @@ def spark_session(settings: Settings) -> SparkSession:
             builder = builder.config("spark.sql.shuffle.partitions", "8")
         for key, value in {**_SESSION_SQL_CONF, **s3a_config()}.items():
             builder = builder.config(key, value)
+        # PySpark connects to spark-submit's JVM (it names the port), or starts one here
+        started_here = "PYSPARK_GATEWAY_PORT" not in os.environ
+        log = settings.paths.spark_log
+        to_log, start = started_here and not show_jvm_log, 0
         try:
-            session = builder.getOrCreate()
+            with jvm_output(log) if to_log else contextlib.nullcontext(0) as start:
+                session = builder.getOrCreate()
         except Exception as error:  # the JVM did not start: say which setting, not a trace
             text = " ".join(str(error).split())[:300]
+            said = last_words(log, start) if to_log else ""
             raise SparkUnavailable(
                 f"PULLSTATS_SPARK_MASTER={settings.spark_master!r}: Spark did not start: {text}"
+                + (f" Its JVM said: {said} (all of it: {log})" if said else "")
             ) from None
-        session.sparkContext.setLogLevel("ERROR")
+        if not started_here and not show_jvm_log:
+            session.sparkContext.setLogLevel("ERROR")
         _session = session
         return session
 

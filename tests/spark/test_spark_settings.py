@@ -1,5 +1,6 @@
 """The Spark engine's settings: the s3a configuration pullstats generates from the AWS settings,
-and the one-line refusals of settings Spark cannot run with (no JVM is started here)."""
+the one-line refusals of settings Spark cannot run with, and whose log4j2 configuration the JVM
+takes (no JVM is started here)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from pullstats.config import Settings
 from pullstats.spark_engine import SparkUnavailable, check_spark, s3a_config, spark_path
+from pullstats.spark_log import CONFIGURATION, jvm_output, last_words, own_configuration
 from tests.cli_fork import run_pullstats_command
 from tests.conftest import cli_env, free_port, require_e2e_mark
 
@@ -170,3 +172,54 @@ def test_without_the_spark_extra_the_refusal_names_it(
         "PULLSTATS_ENGINE=spark: pyspark not installed: "
         "pip install -c constraints.txt 'pullstats[spark]' (docs/spark.md)"
     )
+
+
+def test_an_operators_log4j2_configuration_wins_over_ours(tmp_path: Path) -> None:
+    assert CONFIGURATION.is_file()  # package data: what the JVM is pointed at otherwise
+    assert not own_configuration({})
+    assert own_configuration({"LOG4J_CONFIGURATION_FILE": "log4j2.xml"})
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "log4j2.properties.template").write_text("")  # Spark's template is no configuration
+    assert not own_configuration({"SPARK_CONF_DIR": str(conf)})
+    assert not own_configuration({"SPARK_HOME": str(tmp_path)})
+    (conf / "log4j2.properties").write_text("rootLogger.level = info\n")
+    assert own_configuration({"SPARK_CONF_DIR": str(conf)})
+    assert own_configuration({"SPARK_HOME": str(tmp_path)})
+
+
+def test_a_jvm_that_did_not_start_is_quoted_by_its_last_line(tmp_path: Path) -> None:
+    log = tmp_path / "spark.log"
+    before = "an earlier run's last line\n"
+    log.write_text(
+        before + "Error: LinkageError occurred while loading main class org.apache.spark.X\n"
+        "\tjava.lang.UnsupportedClassVersionError: org/apache/spark/X has been compiled by a "
+        "more recent version of the Java Runtime\n\tat java.base/java.lang.ClassLoader.define1"
+        "(Native Method)\n\t... 4 more\n\n"
+    )
+    assert last_words(log, len(before)) == (
+        "java.lang.UnsupportedClassVersionError: org/apache/spark/X has been compiled by a more "
+        "recent version of the Java Runtime"
+    )
+    assert last_words(log, log.stat().st_size) == ""  # this start wrote nothing
+    assert last_words(tmp_path / "none.log", 0) == ""
+
+
+def test_a_process_started_for_spark_writes_to_the_log_only(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What :func:`jvm_output` gives the JVM, shown with a shell in its place: the log as its
+    stdout and stderr, our log4j2 configuration in its environment; ours back afterwards."""
+    for name in ("LOG4J_CONFIGURATION_FILE", "SPARK_CONF_DIR", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "logs" / "spark.log"
+    script = 'echo "out"; echo "err: $LOG4J_CONFIGURATION_FILE" >&2; echo "at x.y(Z.java:1)" >&2'
+    with jvm_output(log) as start:
+        subprocess.run(["sh", "-c", script], check=True)
+    print("the command's own line")
+    assert capfd.readouterr() == ("the command's own line\n", "")
+    assert "LOG4J_CONFIGURATION_FILE" not in os.environ
+    header, *written = log.read_text().splitlines()
+    assert header.startswith("--- ") and header.endswith(" starts Spark's JVM")
+    assert written == ["out", f"err: {CONFIGURATION}", "at x.y(Z.java:1)"]
+    assert last_words(log, start) == f"err: {CONFIGURATION}"

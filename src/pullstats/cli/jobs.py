@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from pullstats.accounts import service
-from pullstats.cli.common import counted, err, fail, opened, out, progress
+from pullstats.cli.common import counted, err, fail, flags, opened, out, progress
 from pullstats.config import Settings
 from pullstats.db.nodes import NodeState, closing_watermark, node_states
 from pullstats.db.state import pending_days, spool_offsets
@@ -36,13 +36,15 @@ def _parse_day(value: str | None, option: str) -> date | None:
 
 def start_engine(settings: Settings) -> None:
     """``PULLSTATS_ENGINE=spark``: start Spark before any work, so that a setting it cannot
-    run with (no Java, a master nobody answers at) is one line naming it, and nothing ran."""
+    run with (no Java, a master nobody answers at) is one line naming it, and nothing ran.
+    The JVM's own output goes to the data dir's ``logs/spark.log``; with ``--debug``, to
+    stderr as Spark prints it."""
     if settings.engine != "spark":
         return
     from pullstats.spark_engine import SparkUnavailable, spark_session
 
     try:
-        spark_session(settings)
+        spark_session(settings, show_jvm_log=flags.debug)
     except SparkUnavailable as error:
         raise fail(str(error)) from None
 

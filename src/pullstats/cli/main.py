@@ -61,7 +61,10 @@ def main(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="On an error, show the whole traceback, not one line."
+        False,
+        "--debug",
+        help="On an error, show the whole traceback, not one line; with PULLSTATS_ENGINE=spark, "
+        "Spark's own log on stderr too (else in the data dir's logs/spark.log).",
     ),
 ) -> None:
     """Configuration comes from PULLSTATS_* environment variables (see docs/operations.md)."""

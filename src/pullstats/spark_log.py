@@ -1,0 +1,96 @@
+"""Where the JVM of a Spark run writes (``PULLSTATS_ENGINE=spark``): the data dir's
+``logs/spark.log``, not the command's stderr.
+
+A ``pullstats`` command prints its progress and one line per error. The JVM it starts for Spark
+writes much more, from its first instant: the Java launcher's notices (``WARNING: Using incubator
+modules``), log4j's and Spark's start-up lines, Spark's WARN lines, and for a failed task ERROR
+lines with whole stack traces, beside the one line the command prints for the same failure. No
+log level keeps the first out (they are not log4j's), and ERROR keeps the last in; so the JVM
+gets the log file as its stdout and stderr from its start (:func:`jvm_output`), and everything it
+and its Python workers write lands there, in order, kept for whoever looks into a failure. Its
+log4j2 configuration is ours (``spark_log4j2.properties``: WARN and above, dated in UTC) unless
+the operator has their own. ``pullstats --debug`` leaves the JVM's output on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = ["CONFIGURATION", "LOG4J_VARIABLE", "jvm_output", "last_words", "own_configuration"]
+
+#: Our log4j2 configuration for the JVM (package data).
+CONFIGURATION = Path(__file__).with_name("spark_log4j2.properties")
+#: log4j2's own variable for its configuration file (a ``-Dlog4j2.configurationFile`` wins)
+LOG4J_VARIABLE = "LOG4J_CONFIGURATION_FILE"
+#: What of its configuration log4j2 finds in Spark's conf dir (Spark's documented place).
+_CONF_DIR_FILES = ("log4j2.properties", "log4j2.xml", "log4j2.yaml", "log4j2.yml", "log4j2.json")
+#: A log beyond this size at a JVM's start becomes ``spark.log.1`` (the one older log kept).
+ROTATE_BYTES = 10 * 2**20
+
+
+def own_configuration(environ: Mapping[str, str]) -> bool:
+    """Whether the operator configured log4j2 for Spark: ``LOG4J_CONFIGURATION_FILE``, or a
+    log4j2 file in ``SPARK_CONF_DIR`` (default ``$SPARK_HOME/conf``)."""
+    if environ.get(LOG4J_VARIABLE):
+        return True
+    conf_dir = environ.get("SPARK_CONF_DIR") or (
+        str(Path(environ["SPARK_HOME"], "conf")) if environ.get("SPARK_HOME") else ""
+    )
+    return bool(conf_dir) and any(Path(conf_dir, name).is_file() for name in _CONF_DIR_FILES)
+
+
+@contextlib.contextmanager
+def jvm_output(log: Path) -> Iterator[int]:
+    """Inside, a process started (the JVM, through PySpark's launcher) inherits ``log`` as its
+    stdout and stderr, and our log4j2 configuration unless :func:`own_configuration`. Yields
+    the log's size before: where this start's lines begin (:func:`last_words`).
+
+    The process's own descriptors 1 and 2 point at the log meanwhile: call it before any
+    output of the command (``cli.jobs.start_engine`` does), never while progress is drawn."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if log.stat().st_size > ROTATE_BYTES:
+            os.replace(log, log.with_name(log.name + ".1"))
+    with open(log, "a", encoding="utf-8") as file:  # where one run's lines begin
+        when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        file.write(f"--- {when} pullstats (pid {os.getpid()}) starts Spark's JVM\n")
+        start = file.tell()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    added = not own_configuration(os.environ)
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        if added:
+            os.environ[LOG4J_VARIABLE] = str(CONFIGURATION)
+        with open(log, "ab") as file:
+            os.dup2(file.fileno(), 1)
+            os.dup2(file.fileno(), 2)
+        yield start
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+        if added:
+            os.environ.pop(LOG4J_VARIABLE, None)
+
+
+def last_words(log: Path, start: int) -> str:
+    """The last line the JVM wrote to ``log`` since ``start`` that is not a stack frame (why it
+    did not start, say), or nothing."""
+    try:
+        with open(log, "rb") as file:
+            file.seek(start)
+            text = file.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines()]
+    said = [line for line in lines if line and not line.startswith(("at ", "..."))]
+    return " ".join(said[-1].split())[:300] if said else ""

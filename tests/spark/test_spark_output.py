@@ -1,0 +1,109 @@
+"""What an operator sees of a Spark run: the command's progress and one line per error on
+stderr, never the JVM's log (its start-up warnings, log4j's notices, Spark's WARN and ERROR
+lines), which goes to the data dir's ``logs/spark.log``; ``pullstats --debug`` shows it as
+Spark prints it. Each test runs the real ``pullstats`` command, which starts its own JVM
+(PySpark in local mode): a scale-out run (marker ``scaleout``, CONTRIBUTING.md)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pullstats.config import Settings
+from pullstats.runtime import Runtime
+from tests.conftest import run_cli, write_spool
+from tests.exports import golden
+
+pytest.importorskip(
+    "pyspark.sql",
+    reason="PySpark comes with the spark extra: pip install -e '.[test,spark]'",
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.scaleout, pytest.mark.xdist_group("spark-output")]
+
+SPARK = {"PULLSTATS_ENGINE": "spark", "PULLSTATS_SPARK_MASTER": "local[2]"}
+#: the progress bars of ``process``, the lines it may print on stderr
+BARS = ("compact spool", "classify days", "roll up periods")
+#: what the JVM's log looks like, whichever line of it reached stderr
+JVM_LOG = ("WARN", "INFO", "ERROR", "log4j", "setLogLevel", "\tat ", "Exception")
+
+
+def _seed(data_dir: Path) -> None:
+    """Three requests of one client on 5 January 2026 in the spool."""
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    try:
+        write_spool(runtime, *golden.records()[:3])
+    finally:
+        runtime.close()
+
+
+def _jvm_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if any(word in line for word in JVM_LOG)]
+
+
+def _not_progress(stderr: str) -> list[str]:
+    lines = (line.rsplit("\r", 1)[-1].strip() for line in stderr.splitlines())
+    return [line for line in lines if line and not line.startswith(BARS)]
+
+
+def test_process_on_spark_prints_its_progress_and_none_of_the_jvm_log(data_dir: Path) -> None:
+    _seed(data_dir)
+    result = run_cli(data_dir, "process", env=SPARK)
+    assert result.returncode == 0, result.stderr
+    assert "processed 3 spool lines: 3 new requests" in result.stdout
+    assert _jvm_lines(result.stderr) == [], result.stderr
+    assert _not_progress(result.stderr) == [], result.stderr
+    # nothing is lost: the JVM's start-up and Spark's warnings are in the data dir's log
+    log = (data_dir / "logs" / "spark.log").read_text(errors="replace")
+    assert "WARN" in log
+
+
+def _break_the_lake(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Process on DuckDB, then damage the day's request file so that Spark's reading of it
+    fails; ``process --rebuild`` of that day on Spark."""
+    _seed(data_dir)
+    assert run_cli(data_dir, "process").returncode == 0
+    (part,) = (data_dir / "lake" / "requests" / "day=2026-01-05").glob("*.parquet")
+    part.write_bytes(b"PAR1 not a Parquet file at all PAR1")
+    return run_cli(data_dir, "process", "--rebuild", "--from", "2026-01-05", env=SPARK)
+
+
+def test_a_spark_failure_is_one_error_line(data_dir: Path) -> None:
+    result = _break_the_lake(data_dir)
+    assert result.returncode == 1
+    lines = _not_progress(result.stderr)
+    assert len(lines) == 1, result.stderr
+    (line,) = lines
+    assert line.startswith("error: ") and "(pullstats --debug" in line, result.stderr
+    assert "Traceback" not in result.stderr
+    # Spark's ERROR lines and stack traces of the failed task are kept in the log only
+    log = (data_dir / "logs" / "spark.log").read_text(errors="replace")
+    assert "ERROR" in log
+
+
+def test_debug_shows_the_jvm_log_on_stderr(data_dir: Path) -> None:
+    """``pullstats --debug``: the operator asks for everything, Spark's log as Spark prints it
+    (an empty installation: the JVM starts, there is nothing to export)."""
+    result = run_cli(data_dir, "--debug", "export", env=SPARK)
+    assert result.returncode == 0, result.stderr
+    assert any("WARN" in line for line in result.stderr.splitlines()), result.stderr
+
+
+def test_a_jvm_that_does_not_start_says_why_in_the_error_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Its own words go to the log, and the last of them into the one line: here a driver
+    memory the JVM cannot start with, from the operator's ``spark-defaults.conf``."""
+    conf = tmp_path / "spark-conf"
+    conf.mkdir()
+    (conf / "spark-defaults.conf").write_text("spark.driver.memory 1k\n")
+    result = run_cli(data_dir, "export", env={**SPARK, "SPARK_CONF_DIR": str(conf)})
+    assert result.returncode == 1
+    log = data_dir / "logs" / "spark.log"
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: PULLSTATS_SPARK_MASTER='local[2]': Spark did not start: ")
+    said, _, where = line.partition(" Its JVM said: ")[2].rpartition(" (all of it: ")
+    assert where == f"{log})"
+    assert said in log.read_text().splitlines()  # HotSpot's: "Too small maximum heap"
