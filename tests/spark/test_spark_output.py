@@ -6,7 +6,6 @@ Spark prints it. Each test runs the real ``pullstats`` command, which starts its
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,25 +59,24 @@ def test_process_on_spark_prints_its_progress_and_none_of_the_jvm_log(data_dir: 
     assert "WARN" in log
 
 
-def _break_the_lake(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    """Process on DuckDB, then damage the day's request file so that Spark's reading of it
-    fails; ``process --rebuild`` of that day on Spark."""
+def test_a_damaged_lake_file_on_spark_is_one_warning_line_and_spark_errors_stay_in_the_log(
+    data_dir: Path,
+) -> None:
+    """Process on DuckDB, then damage the day's request file, and ``process --rebuild`` that
+    day on Spark: Spark's reading of it fails, the file is set aside (lake/damaged_files.py,
+    which reads Spark's ``file:`` names) and the run carries on; the operator sees one warning
+    line, and Spark's ERROR lines and stack traces of the failed task stay in the log."""
     _seed(data_dir)
     assert run_cli(data_dir, "process").returncode == 0
     (part,) = (data_dir / "lake" / "requests" / "day=2026-01-05").glob("*.parquet")
     part.write_bytes(b"PAR1 not a Parquet file at all PAR1")
-    return run_cli(data_dir, "process", "--rebuild", "--from", "2026-01-05", env=SPARK)
-
-
-def test_a_spark_failure_is_one_error_line(data_dir: Path) -> None:
-    result = _break_the_lake(data_dir)
-    assert result.returncode == 1
-    lines = _not_progress(result.stderr)
-    assert len(lines) == 1, result.stderr
-    (line,) = lines
-    assert line.startswith("error: ") and "(pullstats --debug" in line, result.stderr
-    assert "Traceback" not in result.stderr
-    # Spark's ERROR lines and stack traces of the failed task are kept in the log only
+    result = run_cli(data_dir, "process", "--rebuild", "--from", "2026-01-05", env=SPARK)
+    assert result.returncode == 0, result.stderr
+    (line,) = _not_progress(result.stderr)
+    assert line.startswith(f"warning: damaged lake file {part} ("), result.stderr
+    assert "Traceback" not in result.stderr and _jvm_lines(result.stderr) == []
+    moved = data_dir / "lake" / "set-aside" / "damaged-files" / part.relative_to(data_dir / "lake")
+    assert moved.read_bytes() == b"PAR1 not a Parquet file at all PAR1"
     log = (data_dir / "logs" / "spark.log").read_text(errors="replace")
     assert "ERROR" in log
 
@@ -86,6 +84,7 @@ def test_a_spark_failure_is_one_error_line(data_dir: Path) -> None:
 def test_debug_shows_the_jvm_log_on_stderr(data_dir: Path) -> None:
     """``pullstats --debug``: the operator asks for everything, Spark's log as Spark prints it
     (an empty installation: the JVM starts, there is nothing to export)."""
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli(data_dir, "--debug", "export", env=SPARK)
     assert result.returncode == 0, result.stderr
     assert any("WARN" in line for line in result.stderr.splitlines()), result.stderr
@@ -99,6 +98,7 @@ def test_a_jvm_that_does_not_start_says_why_in_the_error_line(
     conf = tmp_path / "spark-conf"
     conf.mkdir()
     (conf / "spark-defaults.conf").write_text("spark.driver.memory 1k\n")
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli(data_dir, "export", env={**SPARK, "SPARK_CONF_DIR": str(conf)})
     assert result.returncode == 1
     log = data_dir / "logs" / "spark.log"

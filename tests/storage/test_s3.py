@@ -193,6 +193,7 @@ def test_a_missing_bucket_is_one_line_naming_the_setting(
     s3_server: S3Server, tmp_path: Path
 ) -> None:
     env = {**s3_server.env(), "PULLSTATS_LAKE_URL": "s3://no-such-bucket-here/lake"}
+    (tmp_path / "data").mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli_env(tmp_path / "data", env, "process")
     assert result.returncode == 1
     line = one_line(result.stderr)
@@ -211,6 +212,7 @@ def test_a_link_lifetime_s3_cannot_give_is_refused_at_start(
         "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports",
         "PULLSTATS_DOWNLOAD_LINK_LIFETIME": "P8D",
     }
+    (tmp_path / "data").mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli_env(tmp_path / "data", env, "process")
     assert result.returncode == 1
     assert one_line(result.stderr) == (
@@ -225,6 +227,7 @@ def test_a_link_lifetime_s3_cannot_give_is_refused_at_start(
 def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: Path) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {**aws_env(endpoint), "PULLSTATS_EXPORTS_URL": "s3://exports-bucket/x"}
+    (tmp_path / "data").mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli_env(tmp_path / "data", env, "export")
     assert result.returncode == 1
     line = one_line(result.stderr)
@@ -237,6 +240,7 @@ def test_an_endpoint_without_its_scheme_is_one_line_naming_aws_endpoint_url(
 ) -> None:
     # http:// left out
     env = {**aws_env("127.0.0.1:9000"), "PULLSTATS_LAKE_URL": "s3://lake-bucket/x"}
+    (tmp_path / "data").mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli_env(tmp_path / "data", env, "process")
     assert result.returncode == 1
     assert one_line(result.stderr) == (
@@ -257,6 +261,7 @@ def test_refused_credentials_are_one_line_naming_the_aws_keys(tmp_path: Path) ->
             "AWS_REGION": "us-east-1",
             "PULLSTATS_LAKE_URL": "s3://any-bucket/lake",
         }
+        (tmp_path / "data").mkdir()  # the jobs refuse a data dir that is not there
         result = run_cli_env(tmp_path / "data", env, "process")
     finally:
         stop(process)
