@@ -84,8 +84,10 @@ class WebUser:
         generator = pyotp.TOTP(self.totp_secret)
         while True:
             step = generator.timecode(datetime.now(UTC))
-            # the server accepts the neighbouring steps too (accounts/totp.py VALID_WINDOW)
-            for candidate in (step - 1, step, step + 1):
+            # the server accepts the neighbouring steps too (accounts/totp.py VALID_WINDOW), but
+            # never step - 1: a step boundary before the server checks it (a loaded machine)
+            # would put it outside the window; step and step + 1 stay valid across one
+            for candidate in (step, step + 1):
                 if candidate > self.last_step:
                     self.last_step = candidate
                     return generator.generate_otp(candidate)
