@@ -83,11 +83,15 @@ class WebUser:
         assert self.totp_secret is not None, f"{self.name} has no TOTP"
         generator = pyotp.TOTP(self.totp_secret)
         while True:
-            step = generator.timecode(datetime.now(UTC))
-            # the server accepts the neighbouring steps too (accounts/totp.py VALID_WINDOW), but
-            # never step - 1: a step boundary before the server checks it (a loaded machine)
-            # would put it outside the window; step and step + 1 stay valid across one
-            for candidate in (step, step + 1):
+            now = datetime.now(UTC)
+            step = generator.timecode(now)
+            # the server accepts the neighbouring steps too (accounts/totp.py VALID_WINDOW):
+            # step - 1 only until the step ends, so it is handed out only while half the step
+            # is left (a loaded machine once checked it after the boundary); step and step + 1
+            # stay valid across one boundary. Oldest first: three codes a step, not two.
+            left = generator.interval - now.timestamp() % generator.interval
+            oldest = step - 1 if left >= generator.interval / 2 else step
+            for candidate in range(oldest, step + 2):
                 if candidate > self.last_step:
                     self.last_step = candidate
                     return generator.generate_otp(candidate)
