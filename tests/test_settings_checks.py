@@ -5,17 +5,19 @@ limit DuckDB runs out of is told in the settings' names too."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from pullstats.cli.common import error_lines
 from pullstats.config import Settings
 from pullstats.duckdb_engine import connect
 from pullstats.s3_store import S3Store
-from pullstats.setting_values import SettingRefused
+from pullstats.setting_values import SettingRefused, duration_text
+from pullstats.store_settings import check_link_lifetime
 
 
 def refused_when_read(monkeypatch: pytest.MonkeyPatch, **environ: str) -> list[str]:
@@ -245,3 +247,29 @@ def test_a_public_endpoint_is_taken_with_the_exports_on_object_storage(
     monkeypatch.delenv("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL")
     store = Settings().exports_store
     assert isinstance(store, S3Store) and store.presign_endpoint is None  # AWS_ENDPOINT_URL
+
+
+def test_a_refused_link_lifetime_is_named_as_it_can_be_set_again() -> None:
+    """Seven days and an hour was shown as ``PT608400S``: a value nobody wrote."""
+    with pytest.raises(SettingRefused) as refused:
+        check_link_lifetime(timedelta(days=7, hours=1), "s3://exports/x")
+    assert error_lines(refused.value)[0].startswith(
+        "PULLSTATS_DOWNLOAD_LINK_LIFETIME='P7DT1H': at most 7 days (P7D)"
+    )
+    check_link_lifetime(timedelta(days=8), None)  # local exports: their links live as long
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (timedelta(days=7), "P7D"),
+        (timedelta(days=1, minutes=30), "P1DT30M"),
+        (timedelta(hours=1), "PT1H"),
+        (timedelta(seconds=90), "PT1M30S"),
+        (timedelta(seconds=1.5), "PT1.5S"),
+        (timedelta(0), "PT0S"),
+    ],
+)
+def test_durations_are_written_as_the_settings_take_them(duration: timedelta, text: str) -> None:
+    assert duration_text(duration) == text
+    assert TypeAdapter(timedelta).validate_python(text) == duration  # what a setting reads

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from pullstats.setting_values import duration_text
 from pullstats.storage import StorageError, Store, join
 
 T = TypeVar("T")
@@ -290,15 +291,6 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
 
 def _named(endpoint: str) -> str:
     return endpoint if endpoint.startswith("the ") else f"AWS_ENDPOINT_URL {endpoint}"
-
-
-def duration_text(duration: timedelta) -> str:
-    """``duration`` as ISO 8601, as settings are written: ``PT1H``, ``PT2M``, ``PT1.5S``."""
-    seconds = duration.total_seconds()
-    for unit, length in (("H", 3600), ("M", 60)):
-        if seconds and seconds % length == 0:
-            return f"PT{int(seconds // length)}{unit}"
-    return f"PT{seconds:g}S"
 
 
 def _error_code(error: BaseException) -> str | None:

@@ -64,3 +64,19 @@ class SettingRefused(ValueError):
 
     def __init__(self, variable: str, value: str, reason: str) -> None:
         super().__init__(f"{variable}={value!r}: {reason}")
+
+
+def duration_text(duration: timedelta) -> str:
+    """``duration`` as ISO 8601, the way the duration settings are written, so that a message
+    names a value the operator can set again: ``P7D``, ``P7DT1H``, ``PT2M``, ``PT1.5S``."""
+    days, rest = divmod(duration.total_seconds(), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time_part = "".join(
+        f"{amount:g}{unit}"
+        for amount, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
+        if amount
+    )
+    if not days and not time_part:
+        return "PT0S"
+    return "P" + (f"{days:g}D" if days else "") + (f"T{time_part}" if time_part else "")

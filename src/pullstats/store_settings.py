@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pullstats.s3_store import DEFAULT_TIMEOUT, S3Store
-from pullstats.setting_values import SettingRefused
+from pullstats.setting_values import SettingRefused, duration_text
 from pullstats.storage import LocalStore, StorageError, Store
 
 _SHAPE = "http(s)://host[:port][/path]"
@@ -117,11 +117,9 @@ def check_link_lifetime(lifetime: timedelta, exports_url: str | None) -> None:
     """Refuse a download-link lifetime that S3 exports cannot give (their links are presigned
     URLs, which S3 refuses past 7 days), with one line naming the setting."""
     if on_object_storage(exports_url) and lifetime > MAX_PRESIGNED:
-        whole_days = lifetime % timedelta(days=1) == timedelta(0)
-        shown = f"P{lifetime.days}D" if whole_days else f"PT{int(lifetime.total_seconds())}S"
         raise SettingRefused(
             "PULLSTATS_DOWNLOAD_LINK_LIFETIME",
-            shown,
+            duration_text(lifetime),
             f"at most 7 days (P7D) with exports on object storage ({exports_url}): "
             "their download links are presigned S3 URLs, which live no longer",
         )
