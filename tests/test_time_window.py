@@ -8,6 +8,7 @@ sets aside what reached the spool or the lake before: the rest is processed.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -186,6 +187,30 @@ def test_a_rebuild_reaching_the_end_of_the_calendar_does_not_overflow(data_dir: 
         data_dir, "process", "--rebuild", "--from", "9999-12-30", "--to", "9999-12-31"
     )
     assert rebuilt.returncode == 0, rebuilt.stderr
+    # the range holds no day a request can fall on: said, not passed over in silence
+    assert re.fullmatch(
+        r"note: no day of --from\.\.--to was rebuilt: requests can fall only from "
+        r"2000-01-01T00:00:00Z to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+        r"\(PULLSTATS_MAX_CLOCK_SKEW past the server clock\)",
+        rebuilt.stderr.splitlines()[-1],  # after the progress bars
+    ), rebuilt.stderr
+
+
+def test_a_rebuild_from_before_2000_says_which_days_it_rebuilt(data_dir: Path) -> None:
+    assert run_cli(data_dir, "db", "upgrade").returncode == 0
+    rebuilt = run_cli(
+        data_dir, "process", "--rebuild", "--from", "1999-12-30", "--to", "2000-01-02"
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stderr.splitlines()[-1].startswith(
+        "note: rebuilt 2000-01-01 … 2000-01-02 only: requests can fall only from "
+        "2000-01-01T00:00:00Z to "
+    ), rebuilt.stderr
+    assert "actions on 2 days" in rebuilt.stdout
+    # a range inside the window is rebuilt as asked, without a note
+    inside = run_cli(data_dir, "process", "--rebuild", "--from", "2000-01-01", "--to", "2000-01-02")
+    assert inside.returncode == 0 and "note:" not in inside.stderr
+    assert "actions on 2 days" in inside.stdout
 
 
 @pytest.mark.e2e

@@ -73,6 +73,9 @@ class ProcessResult:
     #: imported rows): never classified, so no period's rollups are recomputed from what is
     #: left of it
     days_past_retention: list[date] = field(default_factory=list)
+    #: the first and last day ``rebuild_from``..``rebuild_to`` rebuilt: the days of the range
+    #: that can hold requests (None: none can, or no rebuild was asked for)
+    rebuilt: tuple[date, date] | None = None
 
 
 @dataclass
@@ -106,13 +109,15 @@ def process(
             touched = pending_days(session)  # this run's days and any a failed run left
             frozen_before = pruned_before(session)
         days = set(touched)
+        rebuilt: list[date] = []
         if rebuild_from is not None:
             # only days that can hold requests: a range reaching 9999-12-31 must not overflow
             day = max(rebuild_from, EARLIEST_DAY)
             last = rebuild_to or rebuild_from
             while day <= last and window.holds_day(day):
-                days.add(day)
+                rebuilt.append(day)
                 day += timedelta(days=1)
+        days.update(rebuilt)
         outside |= {day for day in days if not window.holds_day(day)}
         days -= outside
         too_old = {day for day in days if frozen_day(day, frozen_before)}
@@ -122,6 +127,7 @@ def process(
             sorted(days),
             days_set_aside=sorted(outside),
             days_past_retention=sorted(too_old),
+            rebuilt=(rebuilt[0], rebuilt[-1]) if rebuilt else None,
         )
 
         def classify_and_roll_up() -> None:

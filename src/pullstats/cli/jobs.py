@@ -17,6 +17,7 @@ from pullstats.cli.common import counted, err, fail, flags, opened, out, progres
 from pullstats.config import Settings
 from pullstats.db.nodes import NodeState, closing_watermark, node_states
 from pullstats.db.state import pending_days, spool_offsets
+from pullstats.ingest.time_window import TimeWindow
 from pullstats.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -118,6 +119,18 @@ def process_command(
         raise fail("--to is before --from")
     with opened(new_dir=False) as runtime:  # a mistyped data dir is no new installation
         result = run_process(runtime, first, last)
+        window = TimeWindow.now(runtime.settings.max_clock_skew)
+    if first is not None and result.rebuilt != (first, last or first):
+        # the range reached past the days that can hold requests: say what was rebuilt
+        err.print(
+            "note: "
+            + (
+                f"rebuilt {result.rebuilt[0].isoformat()} … {result.rebuilt[-1].isoformat()} only"
+                if result.rebuilt
+                else "no day of --from..--to was rebuilt"
+            )
+            + f": requests can fall only from {window.describe()}"
+        )
     c = result.compaction
     out.print(
         f"processed {c.lines} spool lines: {c.written} new requests, {c.duplicates} duplicates"
