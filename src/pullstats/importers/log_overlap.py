@@ -1,6 +1,6 @@
 """The overlap guard of ``pullstats ingest logs``: which hours of the lake hold requests from
 registry notifications, day by day, so that a log covering them is refused (its pulls would be
-counted twice). Reads the lake through :func:`~pullstats.lake.damaged_files.carry_on`: a
+counted twice). Reads the lake through :func:`~pullstats.lake.damaged_files.read_files`: a
 damaged file is set aside, and the lake read again."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import duckdb
 
 from pullstats import lake_files
 from pullstats.duckdb_engine import DuckDBEngine
-from pullstats.lake.damaged_files import carry_on
+from pullstats.lake.damaged_files import read_files
 from pullstats.lake.steps import HOLDS_NOTIFICATIONS, NOTIFICATION_HOURS
 from pullstats.runtime import Runtime
 
@@ -52,18 +52,15 @@ class OverlapGuard:
         self.active = self._lake_has_notifications()
 
     def _lake_has_notifications(self) -> bool:
-        files: list[str] = []
-
-        def read() -> bool:
-            files[:] = lake_files.all_request_files(self._runtime.settings)
+        def read(files: list[str]) -> bool:
             if not files:
                 return False
             # Parquet min/max statistics let DuckDB skip the row groups of log-only days
             found = self._engine.relation(self._db, HOLDS_NOTIFICATIONS, {"requests": files})
             return bool(found.fetchall())
 
-        # a damaged file is set aside (lake/damaged_files.py), and the lake read again
-        return carry_on(self._runtime, read, candidates=lambda: files)
+        settings = self._runtime.settings
+        return read_files(self._runtime, lambda: lake_files.all_request_files(settings), read)
 
     def check(self, hours: set[int], written: int, source: str = "stdin") -> None:
         overlap = sorted(hour for hour in hours if hour in self._notification_hours(hour))
@@ -73,10 +70,8 @@ class OverlapGuard:
     def _notification_hours(self, hour: int) -> set[int]:
         day = (_EPOCH + timedelta(hours=hour)).date()
         if day not in self._days:
-            files: list[str] = []
 
-            def read() -> set[int]:
-                files[:] = lake_files.day_files(self._runtime.settings, lake_files.REQUESTS, day)
+            def read(files: list[str]) -> set[int]:
                 if not files:
                     return set()
                 rows = self._engine.relation(
@@ -85,7 +80,12 @@ class OverlapGuard:
                 # the lake's times are UTC without a zone
                 return {(row[0] - _EPOCH_NAIVE) // timedelta(hours=1) for row in rows}
 
-            self._days[day] = carry_on(self._runtime, read, candidates=lambda: files)
+            settings = self._runtime.settings
+            self._days[day] = read_files(
+                self._runtime,
+                lambda: lake_files.day_files(settings, lake_files.REQUESTS, day),
+                read,
+            )
         return self._days[day]
 
 

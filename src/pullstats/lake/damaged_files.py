@@ -116,6 +116,20 @@ def carry_on(
                 on_damaged(damaged)
 
 
+def read_files(
+    runtime: Runtime, locations: Callable[[], list[str]], read: Callable[[list[str]], T]
+) -> T:
+    """``read(locations())`` through :func:`carry_on`: the lake listed afresh on each try, and
+    the files listed the candidates when DuckDB's error names none."""
+    files: list[str] = []
+
+    def listed_and_read() -> T:
+        files[:] = locations()
+        return read(files)
+
+    return carry_on(runtime, listed_and_read, candidates=lambda: files)
+
+
 def set_aside_damaged(
     runtime: Runtime, error: Exception, candidates: Callable[[], Iterable[str]] | None = None
 ) -> DamagedFile | None:

@@ -32,7 +32,7 @@ from pullstats.enrich import (
 )
 from pullstats.ingest.record_rules import record_problem_params
 from pullstats.ingest.time_window import TimeWindow
-from pullstats.lake.damaged_files import carry_on
+from pullstats.lake.damaged_files import read_files
 from pullstats.lake.day_writing import day_span, write_days
 from pullstats.lake.ip_hash import IP_HASH_KEY, hash_ips
 from pullstats.lake.set_aside import set_aside_requests
@@ -283,21 +283,20 @@ class RequestWriter:
         """Add to ``lake_ids`` the ids of the files of ``days`` not read yet in this run."""
         settings = self._runtime.settings
 
-        files: list[str] = []
-
-        def read() -> None:  # one INSERT: a damaged file stops it whole, and it runs again
-            files[:] = [
+        def unread() -> list[str]:
+            return [
                 file
                 for day in sorted(days)
                 for file in day_files(settings, REQUESTS, day)
                 if file not in self._read
             ]
-            if not files:
-                return
-            self._relation(REQUEST_IDS, {"requests": files}).insert_into("lake_ids")
-            self._read.update(files)
 
-        carry_on(self._runtime, read, candidates=lambda: files)
+        def read(files: list[str]) -> None:  # one INSERT: a damaged file stops it whole
+            if files:
+                self._relation(REQUEST_IDS, {"requests": files}).insert_into("lake_ids")
+                self._read.update(files)
+
+        read_files(self._runtime, unread, read)
         self._ids = count_rows(self._db, "lake_ids")
 
     def _enrich_new(self, table: str) -> None:
