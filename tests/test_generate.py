@@ -144,3 +144,38 @@ def test_sender_gives_up_after_its_attempts_and_at_once_on_a_refusal() -> None:
     with sender, pytest.raises(DeliveryFailed, match="refused the envelope: HTTP 401"):
         sender.send(b"{}", 1)
     assert len(seen) == 1
+
+
+def test_generate_refuses_a_used_folder_and_says_when_it_drew_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = run_cli(data_dir, "generate", "--events", "300", "--seed", "4", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    envelopes = sorted((out / "notifications").iterdir())
+    assert len(envelopes) >= 2  # 100 events an envelope
+    contents = [p.read_bytes() for p in envelopes]
+    # a smaller rerun overwrote the first envelopes and left the rest beside them
+    again = run_cli(data_dir, "generate", "--events", "50", "--out", str(out))
+    assert again.returncode == 2
+    assert again.stderr.splitlines()[-1] == (
+        f"error: --out {out}: {out / 'notifications'} holds {len(envelopes)} files already "
+        "(an earlier run's?): name a new or empty folder, or empty this one"
+    )
+    assert sorted((out / "notifications").iterdir()) == envelopes
+    assert [p.read_bytes() for p in envelopes] == contents  # nothing deleted or rewritten
+    # nothing in nginx/ yet: the logs may go there
+    logs = run_cli(data_dir, "generate", "--events", "50", "--out", str(out), "--format", "nginx")
+    assert logs.returncode == 0, logs.stderr
+    (tmp_path / "a-file").write_text("x")
+    not_a_folder = run_cli(data_dir, "generate", "--out", str(tmp_path / "a-file"))
+    assert not_a_folder.returncode == 2 and not_a_folder.stderr.splitlines()[-1] == (
+        f"error: --out {tmp_path / 'a-file'}: {tmp_path / 'a-file'} is a file, not a folder"
+    )
+    # one event a day is too few for the traffic model's random sessions: said, not silent
+    few = run_cli(data_dir, "generate", "--events", "1", "--out", str(tmp_path / "few"))
+    assert few.returncode == 0, few.stderr
+    assert "generated 0 requests" in few.stdout
+    assert few.stderr.splitlines()[-1] == (
+        "note: --events 1 over 1 day drew no request: ask for tens a day or more"
+    )

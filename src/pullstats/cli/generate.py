@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pullstats.cli.common import USAGE, fail, out, progress
+from pullstats.cli.common import USAGE, counted, err, fail, out, progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,7 +36,8 @@ FORMATS = ("notifications", "nginx", "all")
 
 
 class _FolderOutput:
-    """Writes envelopes of exactly ``batch`` events (the last may hold fewer) and daily logs."""
+    """Writes envelopes of exactly ``batch`` events (the last may hold fewer) and daily logs,
+    into folders that hold nothing yet (:func:`_refuse_used`)."""
 
     def __init__(self, folder: Path, formats: set[str], batch: int) -> None:
         self.notifications = folder / "notifications" if "notifications" in formats else None
@@ -46,7 +47,6 @@ class _FolderOutput:
                 sub.mkdir(parents=True, exist_ok=True)
         self._batch = batch
         self._pending: list[str] = []
-        self._logs_started: set[Path] = set()
         self.envelopes = 0
         self.lines = 0
 
@@ -59,10 +59,7 @@ class _FolderOutput:
         if log_lines is not None and self.nginx is not None:
             day = dt.datetime.fromtimestamp(table["ts"][0].as_py() / 1e6, dt.UTC).date()
             path = self.nginx / f"access-{day.isoformat()}.log"
-            # a rerun into the same folder replaces a day's log instead of appending to it
-            mode = "ab" if path in self._logs_started else "wb"
-            self._logs_started.add(path)
-            with open(path, mode) as handle:
+            with open(path, "ab") as handle:  # a day's tables, one after another
                 handle.write(log_lines)
             self.lines += table.num_rows
 
@@ -78,6 +75,24 @@ class _FolderOutput:
         for body in envelope_bodies(events, self._batch):
             self.envelopes += 1
             (self.notifications / f"envelope-{self.envelopes:06d}.json").write_bytes(body)
+
+
+def _refuse_used(folder: Path, formats: set[str]) -> None:
+    """Refuse folders that hold files already: a rerun with fewer events or other days left
+    the rest of the earlier run's envelopes and logs beside the new ones, and an import of the
+    folder took both. Nothing is deleted: ``--out`` may name a folder of real logs."""
+    for name in sorted(formats):
+        sub = folder / name
+        for path in (folder, sub):
+            if path.exists() and not path.is_dir():
+                raise fail(f"--out {folder}: {path} is a file, not a folder", USAGE)
+        held = sum(1 for _ in sub.iterdir()) if sub.is_dir() else 0
+        if held:
+            raise fail(
+                f"--out {folder}: {sub} holds {counted(held, 'file')} already (an earlier "
+                "run's?): name a new or empty folder, or empty this one",
+                USAGE,
+            )
 
 
 def _parse_start(value: str | None, days: int) -> dt.date:
@@ -157,6 +172,8 @@ def generate_command(
             USAGE,
         )
     formats = {"notifications", "nginx"} if format_ == "all" else {format_}
+    if not to_server:
+        _refuse_used(Path(out_to), formats)
     tables = generate_requests(
         DEMO_CATALOG,
         start=first,
@@ -198,6 +215,11 @@ def generate_command(
         out.print(
             f"generated {generated} requests from {first} over {days} days (seed {seed}): "
             + ", ".join(written)
+        )
+    if not generated:  # the model draws each day's sessions at random: a few may come to none
+        err.print(
+            f"note: --events {events} over {counted(days, 'day')} drew no request: "
+            "ask for tens a day or more"
         )
 
 
