@@ -84,3 +84,34 @@ def test_a_read_only_data_dir_is_named_so_by_a_command_that_writes(data_dir: Pat
         "catalog cannot be opened there, even to read (WAL writes beside it); mount it "
         "read-write"
     )
+
+
+def test_a_new_installation_beside_other_files_is_noted(data_dir: Path) -> None:
+    """A PULLSTATS_DATA_DIR that names a home folder by mistake became an installation there
+    without a word; it is not refused (an operator may have put a GeoIP database there
+    first), but the command says what else the folder held."""
+    data_dir.mkdir()
+    (data_dir / "notes.txt").write_text("mine\n")
+    (data_dir / "projects").mkdir()
+    (data_dir / "lost+found").mkdir()  # a mount point's: no sign of a wrong folder
+    made = run_cli(data_dir, "db", "upgrade")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.splitlines() == [
+        f"note: PULLSTATS_DATA_DIR={data_dir} held 2 entries of something else (notes.txt, "
+        "projects) and no installation: the new one is made beside them; if that is not the "
+        "folder you meant, set PULLSTATS_DATA_DIR and run this again"
+    ]
+    assert (data_dir / "notes.txt").read_text() == "mine\n"
+    # once it is an installation, the other files are its operator's business
+    again = run_cli(data_dir, "db", "upgrade")
+    assert again.returncode == 0 and again.stderr == ""
+
+
+def test_a_new_installation_in_a_new_or_empty_folder_says_nothing_more(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    made = run_cli(data_dir, "db", "upgrade")
+    assert made.returncode == 0 and made.stderr == ""
+    (tmp_path / "empty" / "lost+found").mkdir(parents=True)
+    empty = run_cli(tmp_path / "empty", "db", "upgrade")
+    assert empty.returncode == 0 and empty.stderr == ""

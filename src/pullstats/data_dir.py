@@ -26,6 +26,22 @@ _SET_IT = (
     "be made"
 )
 
+#: Names pullstats makes at the top of a data dir: one of them there means an installation
+_MADE_HERE = frozenset(
+    {
+        "catalog.sqlite3",
+        "lake",
+        "spool",
+        "exports",
+        "tmp",
+        "keys",
+        "cache",
+        "logs",
+        "node-name",
+        "jobs.lock",
+    }
+)
+
 
 @dataclass(frozen=True)
 class DataDir:
@@ -131,6 +147,18 @@ class DataDir:
                 raise
             raise DataDirUnusable(problem) from error
         return self
+
+    def foreign_entries(self) -> list[str]:
+        """The names in an existing data dir that holds no installation yet, none of them made
+        by pullstats (a mount point's ``lost+found`` aside); empty for a new folder or an
+        installation."""
+        try:
+            names = {entry.name for entry in self.root.iterdir()}
+        except OSError:  # none yet, a file, unreadable: ensure() says what is wrong
+            return []
+        if names & _MADE_HERE:
+            return []
+        return sorted(names - {"lost+found"})
 
     def not_a_folder(self) -> str | None:
         """What is wrong when the data dir is a file, or a file stands where one of the folders

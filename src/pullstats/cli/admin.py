@@ -1,4 +1,5 @@
-"""Operator commands: the catalog schema, users, TOTP, namespaces, members and tokens.
+"""Operator commands: users, TOTP, namespaces, members and tokens (the catalog's schema:
+:mod:`pullstats.cli.catalog`).
 
 Secrets (access tokens, ingest tokens, TOTP enrolment) are printed once, alone on the last
 stdout line, so a script can take them with ``tail -n 1``; lists print one row per line.
@@ -16,12 +17,7 @@ from pullstats.accounts import publishing, service, tokens, totp
 from pullstats.accounts.errors import InvalidValue
 from pullstats.accounts.password_policy import check_new_password
 from pullstats.cli.common import fail, opened, out
-from pullstats.config import Settings
-from pullstats.data_dir import DataDirUnusable
-from pullstats.db.engine import make_engine
-from pullstats.db.migrate import SchemaOutdated, upgrade
 
-db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 users_app = typer.Typer(help="Publisher accounts.", no_args_is_help=True)
 namespaces_app = typer.Typer(
     help="Namespaces (organisations) whose analytics are served.", no_args_is_help=True
@@ -70,25 +66,6 @@ def _expiry(text: str | None) -> datetime | None:
     if moment.tzinfo is None:
         raise fail(f"--expires {text!r}: a time needs its offset, e.g. Z or +02:00")
     return moment.astimezone(UTC)
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create the catalog database or migrate it to this version's schema."""
-    settings = Settings()
-    try:  # a data dir that is a file or read-only; a newer release's catalog: each said how
-        settings.paths.ensure()
-        engine = make_engine(settings.database_url_value)
-        try:
-            before, after = upgrade(engine)
-        finally:
-            engine.dispose()
-    except (DataDirUnusable, SchemaOutdated) as error:
-        raise fail(str(error)) from None
-    if before == after:
-        out.print(f"catalog schema is current ({after})")
-    else:
-        out.print(f"catalog schema upgraded from {before or 'nothing'} to {after}")
 
 
 def _stdin_password() -> str:

@@ -26,7 +26,7 @@ from pullstats.cli.common import Application, flags, out
 #: The groups of commands, in the order ``pullstats --help`` lists them: each name's module of
 #: ``pullstats.cli`` and its Typer app there.
 GROUPS = {
-    "db": ("admin", "db_app"),
+    "db": ("catalog", "db_app"),
     "users": ("admin", "users_app"),
     "namespaces": ("admin", "namespaces_app"),
     "members": ("admin", "members_app"),
