@@ -3,6 +3,8 @@ PULLSTATS_DATA_DIR and what is wrong, not an OS error about one of its folders."
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -115,3 +117,52 @@ def test_a_new_installation_in_a_new_or_empty_folder_says_nothing_more(
     (tmp_path / "empty" / "lost+found").mkdir(parents=True)
     empty = run_cli(tmp_path / "empty", "db", "upgrade")
     assert empty.returncode == 0 and empty.stderr == ""
+
+
+def without_overrides(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pullstats ARGS`` run by root without the capabilities that let root past a file's
+    mode (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH): as a user who does not own the data dir."""
+    return subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set=-dac_override,-dac_read_search",
+            *(sys.executable, "-m", "pullstats", *args),
+        ],
+        env=cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_data_dir_of_another_user_names_its_owner_and_who_runs_the_command(
+    data_dir: Path,
+) -> None:
+    """A data dir made by the service's user and used by root (or the reverse) was a bare
+    ``spool: Permission denied``, with no word of whose the folder is."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv(1) to run a command as a user who may not write")
+    data_dir.mkdir()
+    os.chown(data_dir, 65534, 65534)
+    data_dir.chmod(0o700)
+    try:
+        shown = pwd.getpwuid(65534).pw_name  # "nobody" on Debian
+    except KeyError:
+        shown = "uid 65534"
+    for args, denied in (
+        (("db", "upgrade"), data_dir / "spool"),
+        (("process",), data_dir / "spool"),
+    ):
+        assert one_error_line(without_overrides(data_dir, *args)) == (
+            f"error: {denied}: Permission denied: {data_dir} belongs to {shown} (mode 0700) "
+            f"and this command runs as root: run it as {shown} (sudo -u {shown} pullstats …)"
+        ), args
+    # its own, with a mode that forbids writing: the mode is named
+    data_dir.chmod(0o500)
+    os.chown(data_dir, 0, 0)
+    assert one_error_line(without_overrides(data_dir, "db", "upgrade")) == (
+        f"error: {data_dir / 'spool'}: Permission denied: {data_dir} is root's, mode 0500: its "
+        "mode forbids this"
+    )
+    data_dir.chmod(0o700)  # for tmp_path's clean-up

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import typer
@@ -97,6 +98,8 @@ def error_lines(error: BaseException) -> list[str]:
         return ["interrupted: run the command again to finish (what it wrote is not counted twice)"]
     if _is_client_error(error):
         return [client_error_line(error)]
+    if isinstance(error, PermissionError) and error.filename:
+        return [permission_line(error)]
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
@@ -110,6 +113,35 @@ def error_lines(error: BaseException) -> list[str]:
     if len(text) > MAX_ERROR_CHARS:  # a Java stack trace, say: its head tells what went wrong
         text = text[:MAX_ERROR_CHARS] + " …"
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
+
+
+def permission_line(error: PermissionError) -> str:
+    """A file the command may not touch, with whose it is and who runs the command: most
+    often a data dir made by the service's user, used by root or another user (or the
+    reverse)."""
+    import pwd
+
+    def user(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    path = Path(os.fsdecode(error.filename))
+    line = f"{path}: {error.strerror}"
+    for held in (path, *path.parents):  # the nearest the command may look at: whose it is
+        try:
+            info = held.stat()
+        except OSError:
+            continue
+        owner, me = user(info.st_uid), user(os.geteuid())
+        if info.st_uid != os.geteuid():
+            return (
+                f"{line}: {held} belongs to {owner} (mode {info.st_mode & 0o7777:04o}) and this "
+                f"command runs as {me}: run it as {owner} (sudo -u {owner} pullstats …)"
+            )
+        return f"{line}: {held} is {me}'s, mode {info.st_mode & 0o7777:04o}: its mode forbids this"
+    return line
 
 
 #: How much of an unexpected error's text its line shows.
