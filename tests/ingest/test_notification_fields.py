@@ -114,6 +114,8 @@ def test_address_agrees_with_ipaddress(addr: str) -> None:
         ("2025-12-31T22:00:00-05:00", datetime(2026, 1, 1, 3, 0, tzinfo=UTC)),
         ("2026-10-05t14:44:26z", datetime(2026, 10, 5, 14, 44, 26, tzinfo=UTC)),
         ("2026-10-05 14:44:26+00:00", datetime(2026, 10, 5, 14, 44, 26, tzinfo=UTC)),
+        ("2026-10-05T14:44:26+14:00", datetime(2026, 10, 5, 0, 44, 26, tzinfo=UTC)),  # Kiribati
+        ("2026-10-05T14:44:26-12:00", datetime(2026, 10, 6, 2, 44, 26, tzinfo=UTC)),
         ("1969-12-31T23:59:59.5Z", datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC)),
     ],
 )
@@ -138,6 +140,9 @@ def test_event_timestamp_with_nanoseconds_and_offset() -> None:
         "2026-10-05T14:44:26.1234567890Z",  # more than nanoseconds
         "2026-10-05T14:44:26+0200",
         "2026-10-05T14:44:26+24:00",
+        # past any clock's offset, as access logs refuse it (datetime takes up to 23:59)
+        "2026-10-05T14:44:26+15:00",
+        "2026-10-05T14:44:26-23:59",
         "Mon, 05 Oct 2026 14:44:26 GMT",
         "",
     ],

@@ -224,6 +224,8 @@ def reference_timestamp(text: str) -> int | None:
         return None
     day, clock, fraction, zone = match.groups()
     zone = "+00:00" if zone in ("Z", "z") else zone
+    if abs(int(zone[1:3])) > 14:  # UTC offsets run from -12:00 to +14:00
+        return None
     try:
         instant = datetime.fromisoformat(f"{day}T{clock}{zone}").astimezone(UTC)
     except (ValueError, OverflowError):

@@ -253,6 +253,8 @@ def parse_timestamp(text: str) -> int:
 
 def _minute_start(year: str, month: str, day: str, hour: str, minute: str, zone: str) -> int | None:
     zone = "+00:00" if zone in ("Z", "z") else zone
+    if zone[1:3] > "14":  # no clock is more than 14 hours off UTC (access logs: the same rule)
+        return None
     try:
         instant = datetime.fromisoformat(f"{year}-{month}-{day}T{hour}:{minute}:00{zone}")
         return micros(instant.astimezone(UTC))
