@@ -120,8 +120,8 @@ def test_a_trends_report_adds_up_per_repository_and_tag_and_is_kept_as_it_is(
 
 
 def test_the_same_period_from_both_reports_counts_once(runtime: Runtime, tmp_path: Path) -> None:
-    # a Summary and a Trends report of the same month describe one population: per key the
-    # larger value of each count (as for two downloads of one legacy summary), never the sum
+    # a Summary and a Trends report of the same month describe one population, never the sum:
+    # the pulls of the file that counts more of them, the larger count of version checks
     register(runtime)
     summary = tmp_path / "summary.csv"
     summary.write_text(summary_report(month=EARLIER))
@@ -130,9 +130,37 @@ def test_the_same_period_from_both_reports_counts_once(runtime: Runtime, tmp_pat
     imported(runtime, summary, trends)
     process(runtime)
     month = of(rollups(runtime), EARLIER)
-    # Summary: api 500 downloads, 100 checks; Trends: api 46 by tag + 9 by digest, 11 checks
-    assert month["repository:api:"] == (500, 9, 100, 0)
+    # Summary: api 500 downloads (all by tag), 100 checks; Trends: api 46 by tag + 9 by digest,
+    # 11 checks. Not 500 + 9 pulls: the Summary's 500 hold the digest pulls already
+    assert month["repository:api:"] == (500, 0, 100, 0)
     assert month["repository:web:"] == (0, 0, 12, 0)  # only in the Trends report
+
+
+def test_both_reports_of_the_same_pulls_keep_the_trends_split(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """The two reports of one month as Docker writes them: the Summary counts a repository's
+    55 downloads as pulls by tag, the Trends report splits them 46 by tag and 9 by digest (its
+    ``\\N`` row). Taking the larger of each column made 55 + 9 = 64 pulls."""
+    register(runtime)
+    m = EARLIER.start.isoformat()
+    summary = tmp_path / "summary.csv"
+    summary.write_text(
+        "DATE_GRANULARITY,DATE_REFERENCE,PUBLISHER_NAME,LEVEL,REFERENCE,DATA_DOWNLOADS,"
+        "VERSION_CHECKS,EVENT_COUNT\n"
+        f"MONTHLY,{m},acme,repository,acme/api,55,11,66\n"
+        f"MONTHLY,{m},acme,tag,acme/api:1.0,46,10,56\n"
+    )
+    trends = tmp_path / "trends.csv"
+    trends.write_text(trends_report(EARLIER))
+    for files in ((summary, trends), (trends, summary)):  # in either order
+        imported(runtime, *files)
+        process(runtime)
+        month = of(rollups(runtime), EARLIER)
+        assert month["repository:api:"] == (46, 9, 11, 0)  # 55 pulls, as both files say
+        assert month["reference:api:1.0"] == (46, 0, 10, 0)
+        # the namespace adds its repositories up: api (46, 9, 11) and web (0, 0, 12)
+        assert month["namespace::"] == (46, 9, 23, 0)
 
 
 def test_two_downloads_of_one_trends_report_count_once(

@@ -41,18 +41,31 @@ WITH per_client AS (
     GROUP BY GROUPING SETS (
         (namespace), (namespace, repository), (namespace, repository, reference)
     )
+), ranked AS (
+    -- the files of one period describe one population (a summary downloaded twice, a Summary
+    -- and a Trends report): never the sum. Pulls are one pair, from the file that counts the
+    -- most of them, and of those the one that splits them most finely (the Summary report
+    -- counts a repository's digest pulls by tag): the larger of each column alone would add
+    -- one file's digest pulls to another's pulls by tag that already hold them
+    SELECT
+        *,
+        row_number() OVER (
+            PARTITION BY level, namespace, repository, reference
+            ORDER BY pull_by_tag + pull_by_digest DESC, pull_by_digest DESC
+        ) AS pulls_rank
+    FROM summaries
 ), given AS (
-    -- the same summary downloaded twice is one population: the largest value, never the sum
+    -- version checks and unique IPs: the largest value
     SELECT
         level,
         namespace,
         repository,
         reference,
-        max(pull_by_tag) AS pull_by_tag,
-        max(pull_by_digest) AS pull_by_digest,
+        max(CASE WHEN pulls_rank = 1 THEN pull_by_tag END) AS pull_by_tag,
+        max(CASE WHEN pulls_rank = 1 THEN pull_by_digest END) AS pull_by_digest,
         max(version_check) AS version_check,
         max(unique_ip_count) AS unique_ip_count
-    FROM summaries
+    FROM ranked
     GROUP BY level, namespace, repository, reference
 ), repositories AS (
     -- a repository no summary gives a row of its own is the sum of its references (tags and
