@@ -13,7 +13,23 @@ pyarrow (its footer, then its pages); if pyarrow cannot read it either it is dam
 moved, with its bytes as they are, to ``set-aside/damaged-files/<its key>`` (a ``.N`` before
 ``.parquet`` when that name is taken), a warning line goes to stderr, and the read runs again,
 listing the lake afresh. An error naming no lake file, or a file pyarrow reads whole, is raised
-as before: it is no damage of a file.
+as before: it is no damage of a file. A reader of one file at a time with pyarrow, whose errors
+name no file, reads each through :func:`read_file` instead: the file it failed on is checked
+and set aside the same way, and the reader goes on without it.
+
+The readers that carry on so:
+
+- ``process``: compaction (the lake ids its duplicates check reads, ``lake/request_writer.py``),
+  classification and the rollups (``pipeline.py``);
+- ``ingest logs``: the overlap guard (``importers/log_overlap.py``) and the duplicates check
+  (``lake/request_writer.py``);
+- ``export``: a period's actions (``exports/closing.py``, which reports the period as failed
+  rather than publish it half-counted);
+- ``ingest registry-log``: the ``registry-ids`` and requests parts it reads and rewrites, with
+  pyarrow through :func:`read_file` (``lake/refused.py``);
+- the lake's schema migration (``lake_meta.py``, run by ``Runtime.open`` below this package):
+  through :func:`pullstats.lake_damage.set_aside_file`, the half of this mechanism that needs no
+  reader, where the check, the move, the warning and what they record live.
 
 What the move means for the counts:
 
@@ -25,7 +41,7 @@ What the move means for the counts:
 - an ``actions`` file is derived from the requests: its day is recorded as waiting for
   ``process`` (``pending_days``), which classifies it again from its requests.
 
-:func:`damaged_files` lists what was moved, for ``pullstats status``.
+``lake_damage.damaged_files`` lists what was moved, for ``pullstats status``.
 """
 
 from __future__ import annotations
