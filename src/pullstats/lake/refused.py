@@ -18,8 +18,8 @@ replaced whole (its rows but those), under the job lock the caller holds.
 
 The parts are read one at a time with pyarrow, each through
 :func:`~pullstats.lake.damaged_files.read_file`: a damaged one (a ``registry-ids`` or requests
-part) is set aside as ``process`` would, and the import goes on without it (the requests it
-held were in no part left to take them from).
+part) is set aside as ``process`` would, and the import goes on without it: the refused
+requests a damaged part held go with it, and are not among those set aside here.
 """
 
 from __future__ import annotations
