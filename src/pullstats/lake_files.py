@@ -36,6 +36,11 @@ IMPORTED_FILES = "imported-files"
 REGISTRY_IDS = "registry-ids"
 #: the tables partitioned by day, which the lake retention prunes
 DAY_TABLES = (REQUESTS, ACTIONS, IMPORTED, REGISTRY_IDS)
+#: the lake's folder of what is set aside (lake/set_aside.py)
+SET_ASIDE_FOLDER = "set-aside"
+#: its folder of whole lake files found damaged (lake_damage.py): files, not records, never
+#: counted with the set-aside records
+DAMAGED_FILES = "damaged-files"
 
 
 def day_folder(table: str, day: date) -> str:

@@ -13,6 +13,13 @@ idempotent file by file (a file already in the new shape is left as it is) and r
 file whole, so a run stopped half-way leaves every file readable and the next one finishes the
 job; the version is recorded last.
 
+A file that cannot be read as Parquet is handed to the caller's ``set_aside``
+(``lake_damage.set_aside_file`` from ``runtime.py``, as every stage's reads do: the file moved
+to ``set-aside/damaged-files/`` with its bytes, a warning line), and the migration goes on
+without it: it is no longer in the lake, so a run again does not meet it, and the lake's
+version is recorded once every other file is migrated. The file set aside keeps the older
+version's columns.
+
 - **1 → 2**: the requests and actions (and Docker Hub's imported actions) gain ``user_hash``,
   after ``ip_hash``: NULL in every row written before, as for an anonymous request, since no
   release before it kept the user.
@@ -208,13 +215,17 @@ MIGRATIONS: dict[int, tuple[tuple[LakeTable, ...], Callable[[pa.Table], pa.Table
 }
 
 
-def migrate_lake(lake: Store, staging: Path) -> int:
+def migrate_lake(lake: Store, staging: Path, set_aside: Callable[[str], bool] | None = None) -> int:
     """Bring an older lake's files to :data:`LAKE_SCHEMA_VERSION` and record it; the number
-    of files rewritten. The caller holds the job lock (nothing else writes meanwhile)."""
+    of files rewritten. The caller holds the job lock (nothing else writes meanwhile).
+
+    ``set_aside(key)``: given a file pyarrow cannot read, True when it was damaged and is now
+    out of the lake (the migration goes on without it); without it, or when it says False, the
+    error is raised and the version stays as it was."""
     # read afresh: another node may have migrated it while this one waited for the lock
     description = Description(lake)
     version = description.version(staging, create=True)
-    rewritten = 0
+    rewritten = damaged = 0
     for step in range(version, LAKE_SCHEMA_VERSION):
         tables, change = MIGRATIONS[step]
         for table in tables:
@@ -227,21 +238,37 @@ def migrate_lake(lake: Store, staging: Path) -> int:
                 table.folder,
             )
             for done, key in enumerate(keys, 1):
-                rewritten += _rewrite(lake, staging, key, change)
+                content = _read(lake, key, set_aside)
+                if content is None:
+                    damaged += 1
+                else:
+                    rewritten += _rewrite(lake, staging, key, change(content))
                 if done % PROGRESS_FILES == 0:
                     log.info("lake: %s: %d of %d files", table.folder, done, len(keys))
     if version < LAKE_SCHEMA_VERSION:
         description.write(_description(description.lake_id()), staging)
         log.info(
-            "lake: schema version %d recorded (%d files rewritten)", LAKE_SCHEMA_VERSION, rewritten
+            "lake: schema version %d recorded (%d files rewritten, %d damaged files set aside)",
+            LAKE_SCHEMA_VERSION,
+            rewritten,
+            damaged,
         )
     return rewritten
 
 
-def _rewrite(
-    lake: Store, staging: Path, key: str, change: Callable[[pa.Table], pa.Table | None]
-) -> int:
-    changed = change(pq.read_table(io.BytesIO(lake.read_bytes(key))))
+def _read(lake: Store, key: str, set_aside: Callable[[str], bool] | None) -> pa.Table | None:
+    """The file ``key``; None when it could not be read and ``set_aside`` took it out of the
+    lake as damaged."""
+    try:
+        return pq.read_table(io.BytesIO(lake.read_bytes(key)))
+    except (OSError, pa.ArrowException):  # thrift's errors are OSErrors
+        if set_aside is None or not set_aside(key):
+            raise
+        return None
+
+
+def _rewrite(lake: Store, staging: Path, key: str, changed: pa.Table | None) -> int:
+    """``key`` replaced by ``changed``; 0 when it is None (the file in the new shape already)."""
     if changed is None:
         return 0
     staging.mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,11 @@ from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
-from pullstats.lake.damaged_files import DamagedFile, carry_on
+from pullstats.lake.damaged_files import carry_on
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.retention import frozen_day, pruned_before
 from pullstats.lake.set_aside import set_aside_days
+from pullstats.lake_damage import DamagedFile
 from pullstats.periods import Period
 from pullstats.periods import end_of_day as end_of_day  # where the tests and callers import it
 from pullstats.rollups import steps as rollup_steps

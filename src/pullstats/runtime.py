@@ -20,6 +20,7 @@ from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
 from pullstats.job_lock import hold_job_lock
+from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import installation_lake
 from pullstats.lake_meta import Description, migrate_lake
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
@@ -80,7 +81,12 @@ class Runtime:
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
                 with hold_job_lock(engine, settings.paths.job_lock):
-                    migrate_lake(lake, settings.paths.tmp)
+                    # a damaged file is set aside as every stage's reads do, not a stop
+                    migrate_lake(
+                        lake,
+                        settings.paths.tmp,
+                        lambda key: set_aside_file(settings, sessions, key) is not None,
+                    )
                 description = Description(lake)  # the migration wrote a new one
             if create and known is not None and description.lake_id() is None:
                 description.give_id(settings.paths.tmp, known)

@@ -1,10 +1,11 @@
-"""A damaged Parquet file of the lake stops nothing: ``process`` and ``ingest logs`` move it to
-``lake/set-aside/damaged-files/`` with its bytes as they were, say so on stderr, and carry on
-with every other file and day (lake/damaged_files.py)."""
+"""A damaged Parquet file of the lake stops nothing: ``process``, ``ingest logs`` and ``ingest
+registry-log`` move it to ``lake/set-aside/damaged-files/`` with its bytes as they were, say so
+on stderr, and carry on with every other file and day (lake/damaged_files.py)."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pullstats.db.state import pending_days
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import catalog_settings, fresh_runtime, run_cli, write_spool
-from tests.lake.test_refused import DAY, NOON, notified
+from tests.lake.test_refused import DAY, NOON, actions, entry, lake_ids, notified
 
 
 def pulls(day: str, *addresses: int, minute: int = 0) -> list[str]:
@@ -244,3 +245,78 @@ def test_the_files_set_aside_are_a_metric(runtime: Runtime) -> None:
     cut_short(only_part(runtime.paths.root, "requests", DAY.isoformat()))
     process(runtime, rebuild_from=DAY)
     assert "pullstats_damaged_lake_files 1.0" in generate_latest(registry).decode()
+
+
+def two_parts_and_a_registry_log(runtime: Runtime, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two request parts of 6 January 2026 (``r-a``, ``r-b``; then ``r-c``, ``r-d``, each a
+    pull by tag of its own address) and a registry log refusing ``r-a`` and ``r-c``: the
+    parts, and the log."""
+    write_spool(runtime, notified("r-a", "192.0.2.1", NOON), notified("r-b", "192.0.2.2", NOON))
+    process(runtime)
+    write_spool(runtime, notified("r-c", "192.0.2.3", NOON), notified("r-d", "192.0.2.4", NOON))
+    process(runtime)
+    assert actions(runtime, DAY) == Counter(pull_by_tag=4)
+    parts = {
+        tuple(pq.read_table(part, columns=["id"])["id"].to_pylist()): part
+        for part in (runtime.paths.root / "lake" / "requests" / f"day={DAY}").iterdir()
+    }
+    first, second = parts[("event-r-a", "event-r-b")], parts[("event-r-c", "event-r-d")]
+    log = tmp_path / "registry.log"
+    log.write_text(entry("r-a", NOON, 404) + entry("r-c", NOON, 404) + entry("r-d", NOON, 200))
+    return first, second, log
+
+
+def test_registry_log_sets_a_damaged_request_part_aside_and_sets_the_others_refused_aside(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    first, _second, log = two_parts_and_a_registry_log(runtime, tmp_path)
+    damaged = cut_short(first)
+    lake = runtime.paths.root / "lake"
+    done = run_cli(runtime.paths.root, "ingest", "registry-log", str(log))
+    assert done.returncode == 0, done.stderr
+    kept = lake / "set-aside" / "damaged-files" / first.relative_to(lake)
+    assert not first.exists()
+    assert kept.read_bytes() == damaged
+    [warning] = done.stderr.splitlines()
+    assert warning.startswith(f"warning: damaged lake file {first} (Parquet magic bytes not found")
+    assert (
+        f"moved to {kept}; its rows are no longer in the lake: {DAY} is counted without them"
+    ) in warning
+    # r-a went with the damaged part; r-c is set aside as refused from the other part
+    assert done.stdout.splitlines() == [
+        f"{log}: 3 lines read, 3 manifest responses, 2 refused",
+        f"set aside 1 notified requests the registry refused (404: 1) on 1 day ({DAY}); run "
+        "`pullstats process` to recount them; 1 refused responses match no request in the "
+        "lake (not notified, or set aside before)",
+    ]
+    assert lake_ids(runtime) == {"event-r-d"}
+    process(runtime)
+    assert actions(runtime, DAY) == Counter(pull_by_tag=1)
+    status = run_cli(runtime.paths.root, "status").stdout.splitlines()
+    assert (
+        f"damaged lake files set aside: 1 (requests/day={DAY}/{first.name}) in "
+        f"{lake / 'set-aside' / 'damaged-files'}"
+    ) in status
+
+
+def test_registry_log_sets_aside_a_part_it_finds_damaged_only_when_rewriting_it(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    _first, second, log = two_parts_and_a_registry_log(runtime, tmp_path)
+    data = bytearray(second.read_bytes())
+    meta = pq.read_metadata(second).row_group(0)
+    after_ts = meta.column(2).data_page_offset
+    data[after_ts : after_ts + 400] = bytes(400)  # the pages after ``id`` and ``ts`` zeroed
+    second.write_bytes(bytes(data))
+    done = run_cli(runtime.paths.root, "ingest", "registry-log", str(log))
+    assert done.returncode == 0, done.stderr
+    assert f"warning: damaged lake file {second} (Couldn't deserialize thrift" in done.stderr
+    lake = runtime.paths.root / "lake"
+    assert (lake / "set-aside" / "damaged-files" / second.relative_to(lake)).exists()
+    # r-a is set aside as refused; r-c was found, then went with its part, and is not counted
+    assert done.stdout.splitlines()[1].startswith(
+        f"set aside 1 notified requests the registry refused (404: 1) on 1 day ({DAY});"
+    )
+    assert lake_ids(runtime) == {"event-r-b"}
+    process(runtime)
+    assert actions(runtime, DAY) == Counter(pull_by_tag=1)

@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pullstats.api.http_protocol import ANSWERED_BY_SERVER
 from pullstats.config import Settings
 from pullstats.db.nodes import node_states
-from pullstats.lake.damaged_files import damaged_files
 from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
+from pullstats.lake_damage import damaged_files
 from pullstats.runtime import Runtime
 
 

@@ -155,10 +155,10 @@ def process_command(
 
 def status_command() -> None:
     """Show how far processing has got and what it set aside."""
-    from pullstats.lake.damaged_files import DAMAGED_FOLDER, damaged_files
     from pullstats.lake.retention import pruned_before
     from pullstats.lake.set_aside import set_aside_counts, set_aside_root
     from pullstats.lake.spool import backlog
+    from pullstats.lake_damage import DAMAGED_FOLDER, damaged_files
 
     settings = Settings()
     # create=False: a status read creates nothing, and says so of a missing data dir

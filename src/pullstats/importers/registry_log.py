@@ -99,11 +99,11 @@ def import_registry_log(
                     report.refused += 1
                     refused[response.request_id] = (response.time_us, response.status)
     with job_lock(runtime):
-        found = find_refused(runtime.settings, refused)
+        found = find_refused(runtime, refused)
         if found.parts:
             with runtime.sessions.begin() as session:
                 add_pending_days(session, found.reclassify())
-            set_aside_refused(runtime.settings, found)
+            set_aside_refused(runtime, found)
         result.set_aside.update(status for _, status in found.answers.values())
         result.days = found.days()
     return result

@@ -13,7 +13,23 @@ pyarrow (its footer, then its pages); if pyarrow cannot read it either it is dam
 moved, with its bytes as they are, to ``set-aside/damaged-files/<its key>`` (a ``.N`` before
 ``.parquet`` when that name is taken), a warning line goes to stderr, and the read runs again,
 listing the lake afresh. An error naming no lake file, or a file pyarrow reads whole, is raised
-as before: it is no damage of a file.
+as before: it is no damage of a file. A reader of one file at a time with pyarrow, whose errors
+name no file, reads each through :func:`read_file` instead: the file it failed on is checked
+and set aside the same way, and the reader goes on without it.
+
+The readers that carry on so:
+
+- ``process``: compaction (the lake ids its duplicates check reads, ``lake/request_writer.py``),
+  classification and the rollups (``pipeline.py``);
+- ``ingest logs``: the overlap guard (``importers/log_overlap.py``) and the duplicates check
+  (``lake/request_writer.py``);
+- ``export``: a period's actions (``exports/closing.py``, which reports the period as failed
+  rather than publish it half-counted);
+- ``ingest registry-log``: the ``registry-ids`` and requests parts it reads and rewrites, with
+  pyarrow through :func:`read_file` (``lake/refused.py``);
+- the lake's schema migration (``lake_meta.py``, run by ``Runtime.open`` below this package):
+  through :func:`pullstats.lake_damage.set_aside_file`, the half of this mechanism that needs no
+  reader, where the check, the move, the warning and what they record live.
 
 What the move means for the counts:
 
@@ -25,71 +41,33 @@ What the move means for the counts:
 - an ``actions`` file is derived from the requests: its day is recorded as waiting for
   ``process`` (``pending_days``), which classifies it again from its requests.
 
-:func:`damaged_files` lists what was moved, for ``pullstats status``.
+``lake_damage.damaged_files`` lists what was moved, for ``pullstats status``.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import date
 from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pullstats import lake_files
 from pullstats.config import Settings
-from pullstats.db.state import add_pending_days
-from pullstats.lake.set_aside import DAMAGED_FILES, SET_ASIDE_FOLDER
+from pullstats.lake_damage import DamagedFile, set_aside_file
 from pullstats.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: where damaged files go, under their own key (keys relative to the lake's root)
-DAMAGED_FOLDER = f"{SET_ASIDE_FOLDER}/{DAMAGED_FILES}"
 #: the lake's tables whose files a read may find damaged
 _TABLES = (*lake_files.DAY_TABLES, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
-#: the tables of Docker Hub CSVs' imports
-_IMPORTED_TABLES = (
-    lake_files.IMPORTED,
-    lake_files.IMPORTED_SUMMARIES,
-    lake_files.IMPORTED_TRENDS,
-)
 #: the most files one read may set aside before the error is raised after all (each retry
 #: moves one more file out of the lake, so the loop ends anyway; this bounds a pathological one)
 _MOST_FILES = 1000
 #: a file name in a reader's message: DuckDB's ``… end of file '/x/part-1.parquet'``, Spark's
 #: ``file:/x/part-1.parquet is not a Parquet file`` (or ``s3a://…``)
 _NAMED = re.compile(r"""(?:'([^']+\.parquet)'|([^\s'"\[\],]+\.parquet)\b)""")
-
-
-class DamagedFile:
-    """A lake file moved to :data:`DAMAGED_FOLDER`: its key before, its key now, and why."""
-
-    def __init__(self, key: str, moved_to: str, reason: str) -> None:
-        self.key = key
-        self.moved_to = moved_to
-        self.reason = reason
-
-    @property
-    def table(self) -> str:
-        return self.key.split("/", 1)[0]
-
-    @property
-    def day(self) -> date | None:
-        """The day of a day-partitioned table's file."""
-        parts = self.key.split("/")
-        if len(parts) > 2 and parts[1].startswith("day="):
-            try:
-                return date.fromisoformat(parts[1].removeprefix("day="))
-            except ValueError:
-                return None
-        return None
 
 
 def carry_on(
@@ -142,25 +120,23 @@ def set_aside_damaged(
     if not keys and candidates is not None and _about_data(error):
         keys = _lake_keys(settings, " ".join(f"'{location}'" for location in candidates()))
     for key in keys:
-        reason = _damage(settings, key)
-        if reason is None:
-            continue
-        moved_to = _free_key(settings, f"{DAMAGED_FOLDER}/{key}")
-        settings.lake.move(key, moved_to)
-        damaged = DamagedFile(key, moved_to, reason)
-        _forget_import(settings, damaged)
-        if damaged.table == lake_files.ACTIONS and damaged.day is not None:
-            with runtime.sessions.begin() as session:
-                add_pending_days(session, [damaged.day])
-        log.warning("%s", _warning(settings, damaged))
-        return damaged
+        damaged = set_aside_file(settings, runtime.sessions, key)
+        if damaged is not None:
+            return damaged
     return None
 
 
-def damaged_files(settings: Settings) -> list[str]:
-    """The keys of the files set aside as damaged so far (relative to :data:`DAMAGED_FOLDER`)."""
-    prefix = DAMAGED_FOLDER + "/"
-    return [key.removeprefix(prefix) for key in settings.lake.files(DAMAGED_FOLDER)]
+def read_file(runtime: Runtime, key: str, read: Callable[[], T]) -> T | None:
+    """``read()`` of the one lake file ``key``, for the readers of one file at a time
+    (pyarrow's errors name no file, so :func:`carry_on` cannot tell which one failed): None
+    when it fails and ``key`` is damaged, which is then set aside as :func:`carry_on` would;
+    any other failure is raised as before. The caller goes on without the file."""
+    try:
+        return read()
+    except (OSError, pa.ArrowException):  # thrift's errors are OSErrors
+        if set_aside_file(runtime.settings, runtime.sessions, key) is None:
+            raise
+        return None
 
 
 def _lake_keys(settings: Settings, message: str) -> list[str]:
@@ -176,18 +152,6 @@ def _lake_keys(settings: Settings, message: str) -> list[str]:
         if key.split("/", 1)[0] in _TABLES and key not in keys:
             keys.append(key)
     return keys
-
-
-def _forget_import(settings: Settings, damaged: DamagedFile) -> None:
-    """For a part of a Docker Hub CSV's import, its record (``imported-files/<sha256>.json``,
-    which makes an import of the same file a no-op) set aside beside it: importing the file
-    again writes every part of it again, the lost one too."""
-    if damaged.table not in _IMPORTED_TABLES:
-        return
-    sha256 = damaged.key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
-    record = f"{lake_files.IMPORTED_FILES}/{sha256}.json"
-    if settings.lake.exists(record):
-        settings.lake.move(record, _free_key(settings, f"{DAMAGED_FOLDER}/{record}", ".json"))
 
 
 def _about_data(error: Exception) -> bool:
@@ -207,63 +171,3 @@ def _as_stored(location: str) -> str:
     if location.startswith("file:"):
         return "/" + location.removeprefix("file:").lstrip("/")
     return location
-
-
-def _damage(settings: Settings, key: str) -> str | None:
-    """Why pyarrow cannot read ``key``'s bytes as Parquet (None: it can, or the file is gone).
-
-    The bytes are fetched first, and a failure to fetch them is no damage (a store that cannot
-    be reached now must not have its files moved): only what is wrong with the bytes is."""
-    lake = settings.lake
-    try:
-        data = lake.read_bytes(key)
-    except Exception:  # gone, or the store unreachable now: no damage to tell of
-        return None
-    try:
-        pq.ParquetFile(pa.BufferReader(data)).read()
-    except (OSError, pa.ArrowException) as problem:  # thrift's errors are OSErrors
-        return " ".join(str(problem).split()) or type(problem).__name__
-    return None
-
-
-def _free_key(settings: Settings, key: str, suffix: str = ".parquet") -> str:
-    """``key``, or ``key`` with ``.N`` before its ``suffix`` when a file has that key: a file
-    set aside before under the same name is never replaced."""
-    lake = settings.lake
-    if not lake.exists(key):
-        return key
-    stem = key.removesuffix(suffix)
-    number = 1
-    while lake.exists(f"{stem}.{number}{suffix}"):
-        number += 1
-    return f"{stem}.{number}{suffix}"
-
-
-def _warning(settings: Settings, damaged: DamagedFile) -> str:
-    where = settings.lake.location(damaged.moved_to)
-    day = damaged.day
-    if damaged.table == lake_files.ACTIONS and day is not None:
-        meaning = (
-            f"the actions of {day} are classified again from its requests by the next "
-            "`pullstats process`"
-        )
-    elif damaged.table == lake_files.REQUESTS and day is not None:
-        following = date.fromordinal(day.toordinal() + 1)
-        meaning = (
-            f"its rows are no longer in the lake: {day} is counted without them from its next "
-            f"classification; restore the file (or import that day's logs again), then run "
-            f"`pullstats process --rebuild --from {day} --to {following}`"
-        )
-    elif damaged.table in _IMPORTED_TABLES:
-        again = f"{day} is classified" if day is not None else "its period is rolled up"
-        meaning = (
-            f"its rows are no longer in the lake, nor counted once {again} again; import the "
-            "Docker Hub CSV it came from again (`pullstats import dockerhub-csv`: its record "
-            "was set aside too), then run `pullstats process`"
-        )
-    else:
-        meaning = "its rows are no longer in the lake until the file is restored"
-    return (
-        f"warning: damaged lake file {settings.lake.location(damaged.key)} "
-        f"({damaged.reason}) moved to {where}; {meaning}"
-    )

@@ -15,6 +15,11 @@ how each request ended, under the request id the notification carries too
 
 Each step can be run again: a request already set aside is no longer in a part, and a part is
 replaced whole (its rows but those), under the job lock the caller holds.
+
+The parts are read one at a time with pyarrow, each through
+:func:`~pullstats.lake.damaged_files.read_file`: a damaged one (a ``registry-ids`` or requests
+part) is set aside as ``process`` would, and the import goes on without it: the refused
+requests a damaged part held go with it, and are not among those set aside here.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from pullstats.action_window import days_to_reclassify
 from pullstats.config import Settings
 from pullstats.drop_reasons import DropReason
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.lake.damaged_files import read_file
 from pullstats.lake.set_aside import set_aside_table
 from pullstats.lake_files import REGISTRY_IDS, REQUESTS, day_folder
 from pullstats.lake_schema import REGISTRY_IDS as REGISTRY_IDS_TABLE
+from pullstats.runtime import Runtime
 from pullstats.timestamps import DAY_US, from_micros
 
 REFUSED = DropReason.REFUSED
@@ -103,13 +110,14 @@ class Refused:
         return days_to_reclassify(earliest)
 
 
-def find_refused(settings: Settings, refused: Mapping[str, tuple[int, int]]) -> Refused:
+def find_refused(runtime: Runtime, refused: Mapping[str, tuple[int, int]]) -> Refused:
     """The lake's requests that were the registry requests ``refused`` (request id → (time of
     the response, µs since the epoch; status)).
 
     A notification's time is when the registry found the manifest, a moment before the
     response: each request is looked for on its response's day and the days either side.
-    Only the ``id`` and ``ts`` columns of the request parts are read.
+    Only the ``id`` and ``ts`` columns of the request parts are read; a damaged part is set
+    aside and skipped.
     """
     found = Refused()
     if not refused:
@@ -121,13 +129,14 @@ def find_refused(settings: Settings, refused: Mapping[str, tuple[int, int]]) -> 
         for offset in (-1, 0, 1)
     }
     for day in sorted(days):
-        lake_ids = _registry_ids_of(settings, day, wanted)
+        lake_ids = _registry_ids_of(runtime, day, wanted)
         if not lake_ids:
             continue
         ids = pa.array(list(lake_ids), pa.string())
-        for key in _parts(settings, day):
-            with settings.lake.open(key) as handle:
-                requests = pq.read_table(handle, columns=["id", "ts"])
+        for key in _parts(runtime.settings, day):
+            requests = _read(runtime, key, ["id", "ts"])
+            if requests is None:
+                continue
             matched = requests.filter(pc.is_in(requests["id"], value_set=ids))
             if matched.num_rows == 0:
                 continue
@@ -139,15 +148,23 @@ def find_refused(settings: Settings, refused: Mapping[str, tuple[int, int]]) -> 
     return found
 
 
-def set_aside_refused(settings: Settings, found: Refused) -> int:
+def set_aside_refused(runtime: Runtime, found: Refused) -> int:
     """Move the requests of ``found`` to ``set-aside/refused/requests/`` (with the registry's
     ``request_id`` and ``status``) and replace each part by its other rows; how many moved.
     The caller has recorded ``found.reclassify()`` as pending first: a run stopped between
-    the two still recounts the days it changed, and a run again moves what is left."""
+    the two still recounts the days it changed, and a run again moves what is left.
+
+    A part found damaged now (a page of a column :func:`find_refused` did not read) is set
+    aside whole, and its requests are taken out of ``found``: none of them was moved."""
+    settings = runtime.settings
     moved = 0
-    for part in found.parts:
-        with settings.lake.open(part.key) as handle:
-            requests = pq.read_table(handle)
+    for part in list(found.parts):
+        requests = _read(runtime, part.key)
+        if requests is None:
+            found.parts.remove(part)
+            for lake_id in part.ids:
+                del found.answers[lake_id]
+            continue
         refused = pc.is_in(requests["id"], value_set=pa.array(part.ids, pa.string()))
         rows = requests.filter(refused)
         answers = [found.answers[lake_id] for lake_id in rows["id"].to_pylist()]
@@ -174,15 +191,26 @@ def set_aside_refused(settings: Settings, found: Refused) -> int:
     return moved
 
 
-def _registry_ids_of(settings: Settings, day: date, wanted: pa.Array) -> dict[str, str]:
+def _registry_ids_of(runtime: Runtime, day: date, wanted: pa.Array) -> dict[str, str]:
     """Lake request id → registry request id, for the ``wanted`` registry ids on ``day``."""
     found: dict[str, str] = {}
-    for key in settings.lake.files(day_folder(REGISTRY_IDS, day), ".parquet"):
-        with settings.lake.open(key) as handle:
-            table = pq.read_table(handle)
+    for key in runtime.settings.lake.files(day_folder(REGISTRY_IDS, day), ".parquet"):
+        table = _read(runtime, key)
+        if table is None:
+            continue
         table = table.filter(pc.is_in(table["request_id"], value_set=wanted))
         found.update(zip(table["id"].to_pylist(), table["request_id"].to_pylist(), strict=True))
     return found
+
+
+def _read(runtime: Runtime, key: str, columns: list[str] | None = None) -> pa.Table | None:
+    """The lake file ``key`` (its ``columns``); None when it is damaged, and now set aside."""
+
+    def read() -> pa.Table:
+        with runtime.settings.lake.open(key) as handle:
+            return pq.read_table(handle, columns=columns)
+
+    return read_file(runtime, key, read)
 
 
 def _parts(settings: Settings, day: date) -> Iterable[str]:

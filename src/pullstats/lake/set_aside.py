@@ -40,19 +40,19 @@ from pullstats.config import Settings
 from pullstats.drop_reasons import REGISTRY_LOG_SET_ASIDE, SET_ASIDE, DropReason
 from pullstats.ingest.time_window import OUT_OF_WINDOW, TimeWindow
 from pullstats.lake.spool_lines import DamagedLine
-from pullstats.lake_files import IMPORTED, REQUESTS, day_folder, lake_days
+from pullstats.lake_files import (
+    DAMAGED_FILES,
+    IMPORTED,
+    REQUESTS,
+    SET_ASIDE_FOLDER,
+    day_folder,
+    lake_days,
+)
 
 DAMAGED_LINE = DropReason.DAMAGED_LINE
 #: Why a record is set aside (by ``process``, or by ``ingest registry-log``:
 #: :mod:`pullstats.lake.refused`); each is a folder under ``lake/set-aside`` and a metric label.
 SET_ASIDE_REASONS = SET_ASIDE + REGISTRY_LOG_SET_ASIDE
-
-
-#: the lake's folder of what is set aside (keys relative to the lake's root)
-SET_ASIDE_FOLDER = "set-aside"
-#: its folder of whole lake files found damaged (lake/damaged_files.py): files, not records,
-#: never counted here
-DAMAGED_FILES = "damaged-files"
 
 
 def set_aside_root(settings: Settings) -> str:
