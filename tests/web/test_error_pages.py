@@ -26,7 +26,7 @@ BROWSER = (
 FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 NOT_FOUND = "There is no page at this address"
 #: the addresses below that are the dashboard's (or no one's), not the API's
-PAGES = {"/exportz", "/"}
+PAGES = {"/exportz", "/", "/signin"}
 #: what a browser sends, and a client that asks for HTML alone
 BROWSERS = (BROWSER, "text/html")
 
@@ -82,9 +82,11 @@ def test_a_wrong_method_keeps_its_allow_header(web: Web) -> None:
         as_json = client.delete("/")
     text = _assert_error_page(as_page, 405)
     assert "<h1>Not allowed here</h1>" in text
-    assert as_page.headers["allow"] == as_json.headers["allow"] == "GET"
-    # Starlette names the methods of the first route of the path (GET /signin), as before
-    assert _assert_error_page(as_page_signin, 405) and as_page_signin.headers["allow"] == "GET"
+    assert as_page.headers["allow"] == as_json.headers["allow"] == "GET, HEAD"
+    # every route of the address: the page and its form (Starlette named the first route's,
+    # "GET", though the form is posted there)
+    assert _assert_error_page(as_page_signin, 405)
+    assert as_page_signin.headers["allow"] == "GET, HEAD, POST"
 
 
 def test_a_refused_form_says_why_on_a_page(web: Web) -> None:
@@ -126,7 +128,13 @@ def test_scripts_and_the_api_keep_their_json(web: Web) -> None:
     cases = {
         # path, method: (status, body, header that must be kept)
         ("/exportz", "GET"): (404, {"detail": "Not Found"}, None),
-        ("/", "DELETE"): (405, {"detail": "Method Not Allowed"}, ("allow", "GET")),
+        ("/", "DELETE"): (405, {"detail": "Method Not Allowed"}, ("allow", "GET,HEAD")),
+        ("/signin", "PUT"): (405, {"detail": "Method Not Allowed"}, ("allow", "GET,HEAD,POST")),
+        (f"{api}/namespaces/acme/pulls", "POST"): (
+            405,
+            {"detail": "Method Not Allowed"},
+            ("allow", "GET,HEAD"),
+        ),
         ("/v2/nope", "GET"): (404, {"detail": "Not Found"}, None),
         ("/v2/users/login", "GET"): (405, {"detail": "Method Not Allowed"}, ("allow", "POST")),
         (f"{api}/nope", "GET"): (404, {"detail": "Not Found"}, None),

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 
+from pullstats.api.allowed_methods import every_allowed_method
 from pullstats.api.dashboard import (
     account,
     account_tokens,
@@ -39,6 +40,8 @@ def install(app: FastAPI) -> None:
     session it does not have, to the account page for a form of an earlier session, and an
     error page, not JSON, for a browser outside the API (``error_pages.py``)."""
     app.add_exception_handler(SignInRequired, sign_in_again)
-    app.add_exception_handler(HTTPException, page_for_browsers(http_exception_handler))
+    app.add_exception_handler(
+        HTTPException, every_allowed_method(page_for_browsers(http_exception_handler))
+    )
     app.add_exception_handler(StaleForm, account.form_of_an_earlier_session)
     app.include_router(router)
