@@ -236,6 +236,14 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
         assert gzip.decompress(ok.content).startswith(b"period_start,period_end,namespace")
         part = client.get(url, headers={"Range": "bytes=0-9"})
         assert part.status_code == 206 and part.content == ok.content[:10]
+        # a Range of another unit, or not well formed, is ignored: the file whole (RFC 9110
+        # 14.2), never Starlette's plain-text 400
+        for unusable in ("pages=1-2", "bytes=9-3", "bytes=x", "bytes=-"):
+            whole = client.get(url, headers={"Range": unusable})
+            assert (whole.status_code, whole.content) == (200, ok.content), unusable
+        # a well-formed range past the end of the file is unsatisfiable
+        past = client.get(url, headers={"Range": f"bytes={size}-"})
+        assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
         # a small file is read whole, a HEAD streamed: both answer with the same headers
         head = client.head(url)
         assert head.status_code == 200 and head.content == b""

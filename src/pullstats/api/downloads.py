@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.db.state import CatalogVersions
@@ -77,9 +79,11 @@ async def download(
         logger.warning("export file %d (%s) has no local path", file_id, entry.path)
         raise HTTPException(410, detail="export file no longer available")
     path = local
+    asked = request.headers.get("range")
+    ranged = asked is not None and usable_range(asked)
     # a small file whole, with its size, in one trip to the thread pool; FileResponse would take
     # four (open, two reads, close) and the disk stays off the event loop either way
-    whole = request.method == "GET" and "range" not in request.headers
+    whole = request.method == "GET" and not ranged
 
     def read() -> tuple[os.stat_result, bytes | None]:
         stat = os.stat(path)  # FileResponse's own check would raise: a 500
@@ -94,7 +98,7 @@ async def download(
         # the catalog names it, the disk lost it: the operator's problem, not the client's
         logger.warning("export file %d (%s) is missing from the data dir", file_id, entry.path)
         raise HTTPException(410, detail="export file no longer available") from None
-    streamed = FileResponse(
+    streamed = (FileResponse if ranged or asked is None else _WithoutRange)(
         path,
         stat_result=stat,
         media_type="application/gzip",
@@ -104,6 +108,40 @@ async def download(
     if data is None or len(data) != stat.st_size:  # large, ranged, HEAD (or changed meanwhile)
         return streamed
     return Response(data, headers=streamed.headers)  # the same headers: length, ETag, name
+
+
+#: a ``Range`` of byte ranges (RFC 9110 14.1.2): ``first-last``, ``first-`` or ``-suffix``
+_BYTE_RANGES = re.compile(r"bytes=\s*(\d*-\d*)(\s*,\s*\d*-\d*)*\s*", re.ASCII)
+#: Starlette's bound on the ranges of one request
+_MOST_RANGES = 100
+
+
+def usable_range(header: str) -> bool:
+    """Whether ``header`` asks for byte ranges that are well formed (each ``first`` ≤
+    ``last``, some number on each side of ``-``). Any other ``Range`` is ignored and the file
+    sent whole (RFC 9110 14.2: a unit the server does not know MUST be, an invalid one may
+    be): Starlette answered those with a 400 in plain text, outside the JSON of every other
+    answer here. A well-formed range past the end of the file is still a 416."""
+    if not _BYTE_RANGES.fullmatch(header):
+        return False
+    specs = [spec.strip() for spec in header.split("=", 1)[1].split(",")]
+    if len(specs) > _MOST_RANGES:
+        return False
+    for spec in specs:
+        first, last = spec.split("-")
+        if not first and not last:
+            return False
+        if first and last and int(first) > int(last):
+            return False
+    return True
+
+
+class _WithoutRange(FileResponse):
+    """A ``FileResponse`` that answers as if the request had no ``Range``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 # HEAD: download managers ask for the size and name first; FileResponse answers it with GET's
