@@ -10,6 +10,7 @@ import errno
 import ipaddress
 import socket
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -33,14 +34,16 @@ def check_listen_address(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as error:
-            raise fail(_bind_problem(host, port, error)) from None
+            raise fail(_bind_problem(host, port, error, infos[0])) from None
 
 
-def _bind_problem(host: str, port: int, error: OSError) -> str:
+def _bind_problem(host: str, port: int, error: OSError, info: tuple[Any, ...]) -> str:
     if error.errno == errno.EADDRINUSE:
+        free = _free_port_after(port, info)
         return (
             f"port {port} on {host} is already in use: stop what listens there "
-            f"(another pullstats?) or pick a free port with --port, e.g. --port {_next(port)}"
+            "(another pullstats?) or pick a free port with --port"
+            + (f", e.g. --port {free}" if free is not None else "")
         )
     if error.errno == errno.EADDRNOTAVAIL:
         return f"--host {host}: not an address of this machine"
@@ -49,8 +52,24 @@ def _bind_problem(host: str, port: int, error: OSError) -> str:
     return f"cannot listen on {host} port {port}: {error.strerror}"
 
 
-def _next(port: int) -> int:
-    return port + 1 if port < 65535 else 8000
+#: how many ports after a busy one are tried for the one the message suggests
+_PORTS_TRIED = 20
+
+
+def _free_port_after(port: int, info: tuple[Any, ...]) -> int | None:
+    """The first of the ports after ``port`` that ``info``'s address can bind now (None if
+    none of :data:`_PORTS_TRIED` can): a suggestion that is busy too sends the operator round
+    again."""
+    family, kind, proto, _, address = info
+    for candidate in range(port + 1, min(port + _PORTS_TRIED, 65535) + 1):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address[0], candidate, *address[2:]))
+            except OSError:
+                continue
+            return candidate
+    return None
 
 
 def is_loopback(host: str) -> bool:
