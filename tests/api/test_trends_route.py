@@ -203,7 +203,12 @@ def test_any_combination_of_the_client_dimensions(server: tuple[Server, str, str
         ({"from": "2026-02-01", "to": "2026-01-01"}, "is after to"),
         ({"to": "2026-01-01"}, "to needs from"),
         ({"from": "2010-01-01", "to": "2026-01-01"}, "at most 1830 days apart"),
-        ({"from": "January"}, "valid date"),
+        ({"from": "January"}, "'January' is not a day: write it YYYY-MM-DD"),
+        # what pydantic takes for a date besides: a Unix time, and a time at midnight
+        ({"from": "1764979200"}, "'1764979200' is not a day: write it YYYY-MM-DD"),
+        ({"from": "0"}, "'0' is not a day: write it YYYY-MM-DD"),
+        ({"from": "2026-01-01", "to": "20260131"}, "'20260131' is not a day"),
+        ({"from": "2026-02-30"}, "valid date"),  # the right shape, no such day
         ({"timespan": "days"}, "'months' or 'weeks'"),
     ],
 )

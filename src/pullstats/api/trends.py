@@ -8,12 +8,13 @@ series: an ETag per answer, a 304 for a repeat, 404 for a namespace the caller m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from pullstats.api.analytics import (
@@ -78,6 +79,20 @@ class TrendsData(BaseModel):
     trends: list[TrendModel]
 
 
+def _day_text(value: object) -> object:
+    """A day as the docs write it, ``YYYY-MM-DD``, and nothing else pydantic would take for
+    one: ``from=1764979200`` was a Unix time, ``from=0`` 1970-01-01 (then refused as a span of
+    too many days), ``from=20260101`` a time that is no midnight."""
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError(f"{value[:40]!r} is not a day: write it YYYY-MM-DD")
+    return value
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+#: a query's day: ``YYYY-MM-DD`` only
+Day = Annotated[date, BeforeValidator(_day_text)]
+
+
 @dataclass(frozen=True)
 class TrendsParams:
     """The route's query as sent; checked (:func:`checked`) once the namespace is known to be
@@ -131,11 +146,11 @@ async def trends_params(
         bool, Query(description="Append the current, incomplete period, marked partial.")
     ] = False,
     first: Annotated[
-        date | None,
-        Query(alias="from", description="The periods starting on or after this day."),
+        Day | None,
+        Query(alias="from", description="The periods starting on or after this day (YYYY-MM-DD)."),
     ] = None,
     last: Annotated[
-        date | None,
+        Day | None,
         Query(alias="to", description="… and on or before this day (default: today)."),
     ] = None,
     exclude: Annotated[
