@@ -240,6 +240,9 @@ def test_every_way_in_checks_the_email(runtime: Runtime) -> None:
         ("a\u2028@b", "an e-mail address must not hold a space or a control character"),
         ("@example.org", "an e-mail address must be an address, name@domain"),
         ("a" * 250 + "@b.de", "an e-mail address is 255 bytes long"),
+        # an @ of the name is an address's only inside quotes (RFC 5321)
+        ("a@b@c", "an e-mail address must be an address, name@domain"),
     ]:
         with pytest.raises(InvalidValue, match=re.escape(message)):
             checked_email(text, "an e-mail address")
+    assert checked_email('"a@b"@example.org', "--email") == '"a@b"@example.org'

@@ -294,7 +294,9 @@ def checked_email(text: str, what: str) -> str:
             "an SMTP path carries, RFC 5321)"
         )
     name, at, domain = email.rpartition("@")
-    if not (name and at and domain):
+    quoted = len(name) > 1 and name.startswith('"') and name.endswith('"')
+    if not (name and at and domain) or ("@" in name and not quoted):
+        # an @ before the last is an address only inside quotes ("a@b"@c, RFC 5321)
         raise InvalidValue(f"{what} must be an address, name@domain")
     return email
 
