@@ -31,10 +31,11 @@ ANSWERED_BY_SERVER = "pullstats.answered_by_server"
 #: when uvicorn's config carries no limit (h11's own default)
 DEFAULT_LIMIT = 16 * 1024
 
-_MESSAGE = b"request header fields too large"
+#: JSON, as every other error of the app (``{"detail": …}``)
+_MESSAGE = b'{"detail":"request header fields too large"}'
 _RESPONSE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-type: application/json\r\n"
     b"content-length: " + str(len(_MESSAGE)).encode() + b"\r\n"
     b"connection: close\r\n"
     b"\r\n" + _MESSAGE
