@@ -246,3 +246,22 @@ def test_every_way_in_checks_the_email(runtime: Runtime) -> None:
         with pytest.raises(InvalidValue, match=re.escape(message)):
             checked_email(text, "an e-mail address")
     assert checked_email('"a@b"@example.org', "--email") == '"a@b"@example.org'
+
+
+def test_a_listing_lines_up_wide_characters(data_dir: Path, database_url: str | None) -> None:
+    """A column was padded by the count of characters, so an address with CJK characters (two
+    terminal columns each) pushed the rest of its row out of line."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        return cli_outcome(data_dir, database_url, *args)
+
+    assert run("users", "add", "al", "--email", "李@例え.jp")[0] == 0
+    assert run("users", "add", "bob", "--email", "b@example.org")[0] == 0
+    status, listed, _ = run("users", "list")
+    assert status == 0
+    # 李@例え.jp takes 2 + 1 + 2 + 2 + 3 = 10 columns: 3 spaces to b@example.org's 13
+    assert [line.rstrip() for line in listed.splitlines()] == [
+        "NAME  EMAIL          STATE   TOTP  NAMESPACES",
+        "al    李@例え.jp     active  off   -",
+        "bob   b@example.org  active  off   -",
+    ]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import typer
+from rich.cells import cell_len
 
 from pullstats.accounts import publishing, service, tokens, totp
 from pullstats.accounts.errors import InvalidValue
@@ -43,10 +44,16 @@ namespaces_app.add_typer(extra_repos_app, name="extra-repos")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Aligned plain-text columns (no markup: labels are operator text)."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    """Aligned plain-text columns (no markup: labels are operator text), by the width a
+    terminal gives each character (two columns for a CJK one), not the count of them."""
+    widths = [max(cell_len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     for row in (headers, *rows):
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        typer.echo(
+            "  ".join(
+                cell + " " * (width - cell_len(cell))
+                for cell, width in zip(row, widths, strict=True)
+            )
+        )
 
 
 def _when(moment: datetime | None) -> str:
