@@ -22,6 +22,7 @@ from pullstats.api.dashboard.charts import MAX_POINT_SERIES
 from pullstats.db.models import PullRollup
 from pullstats.periods import last_complete_months
 from tests.web.conftest import (
+    DESKTOP,
     PHONE,
     SignedInPage,
     Web,
@@ -191,3 +192,18 @@ def test_checkboxes_in_a_form_keep_their_size(
     assert field is not None and field["width"] > 200, field  # text fields still fill the form
     page.locator("#tokens fieldset").scroll_into_view_if_needed()
     screenshot(page, tmp_path, "token-scopes-360")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375px", "1280px"])
+def test_the_scanners_and_bots_label_keeps_its_words_together(
+    web: Web, signed_in_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
+) -> None:
+    page = signed_in_page("alice", viewport=viewport)
+    label = page.locator("label", has=page.locator("#exclude"))
+    box = label.bounding_box()
+    line = float(label.evaluate("(e) => parseFloat(getComputedStyle(e).lineHeight)"))
+    assert box is not None
+    # before, at 375 px, the hint beside it squeezed it to 72 px: five lines of one word
+    assert box["height"] <= 2 * line + 1, box
+    assert box["x"] + box["width"] <= viewport["width"], box
+    screenshot(page, tmp_path, f"exclude-{viewport['width']}")

@@ -4,9 +4,14 @@ and what assistive technology is given."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
+from pullstats.api.dashboard import charts
+from pullstats.api.dashboard.chart_labels import GAP, TIERS, text_width
 from pullstats.api.dashboard.charts import (
     legend_swatch,
     line_chart,
@@ -35,7 +40,8 @@ def parse(markup: str) -> tuple[ET.Element, ET.Element]:
 
 
 def texts(svg: ET.Element, cls: str) -> list[str]:
-    return [e.text or "" for e in svg.iter(f"{{{NS['s']}}}text") if e.get("class") == cls]
+    drawn = svg.iter(f"{{{NS['s']}}}text")
+    return [e.text or "" for e in drawn if cls in (e.get("class") or "").split()]
 
 
 def test_a_chart_of_two_series_has_labelled_axes_ticks_and_every_point() -> None:
@@ -67,13 +73,85 @@ def test_a_chart_of_two_series_has_labelled_axes_ticks_and_every_point() -> None
     assert float(circles[1].get("cy", 0)) > float(top.get("y1", 0))
 
 
-def test_weeks_are_labelled_by_iso_week_and_thinned_to_twelve() -> None:
-    points = [Point(f"2026-01-{5 + 7 * (i % 4):02d}T00:00:00Z", "", i, False) for i in range(26)]
-    drawing, _ = parse(line_chart([Line("acme", points)], metric="Unique IPs", weeks=True))
-    ticks = texts(drawing, "x-tick")
-    assert len(ticks) <= 14 and ticks[0] == "2026-W02"
+def weeks(count: int) -> list[Point]:
+    """``count`` weeks from Monday 2025-12-01 (2025-W49), the last one partial."""
+    start = date(2025, 12, 1)
+    return [
+        Point(f"{start + timedelta(weeks=i)}T00:00:00Z", "", i, i == count - 1)
+        for i in range(count)
+    ]
+
+
+def ticks_of(svg: ET.Element, tier: str) -> list[tuple[str, float, str]]:
+    """The x labels ``tier`` draws: text, x and anchor."""
+    return [
+        (e.text or "", float(e.get("x", 0)), e.get("text-anchor", ""))
+        for e in svg.iter(f"{{{NS['s']}}}text")
+        if {"x-tick", tier} <= set((e.get("class") or "").split())
+    ]
+
+
+def test_a_year_of_weeks_names_every_seventh_back_from_the_current_one() -> None:
+    # 53 weeks over the plot's 632 units: 11.92 a week. "2026-W49" at 11 units is taken as
+    # (6 digits × .64 + "-" .37 + "W" 1.0) × 11 = 57.3 wide. The current week's centre,
+    # 714.0, would put its end past the SVG's 720: it ends at the edge less .15 em, 718.35,
+    # so it starts at 661.0. Every sixth back, week 46 would end at 626.5 + 28.7 = 655.2,
+    # less than .6 em (6.6) before it; every seventh fits. Before, every fifth from the first
+    # and the last were drawn: W47 over W49, and W49 past the edge.
+    drawing, _ = parse(line_chart([Line("acme", weeks(53))], metric="Unique IPs", weeks=True))
+    wide = ticks_of(drawing, "wide")
+    assert [text for text, _, _ in wide] == [
+        "2025-W52",
+        "2026-W07",
+        "2026-W14",
+        "2026-W21",
+        "2026-W28",
+        "2026-W35",
+        "2026-W42",
+        "2026-W49",
+    ]
+    assert wide[-1][1:] == (718.4, "end") and wide[0][1:] == (113.7, "middle")
+    # a phone draws the text at 24 units: 125 wide, so fewer labels, still the current week's
+    phone = [text for text, _, _ in ticks_of(drawing, "phone")]
+    assert len(phone) < len(wide) and phone[-1] == "2026-W49"
     assert texts(drawing, "y-title") == ["Unique IPs per week"]
-    assert texts(drawing, "partial-label") == []
+    assert texts(drawing, "partial-label") == ["partial"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 9, 13, 14, 26, 27, 52, 53, 60])
+@pytest.mark.parametrize("in_weeks", [True, False], ids=["weeks", "months"])
+def test_at_every_text_size_the_x_labels_fit_apart_inside_the_svg(
+    count: int, in_weeks: bool
+) -> None:
+    if in_weeks:
+        points = weeks(count)
+    else:
+        starts = [f"{2021 + i // 12}-{i % 12 + 1:02d}-01" for i in range(count)]
+        points = [Point(start, "", i, False) for i, start in enumerate(starts)]
+    drawing, _ = parse(line_chart([Line("acme", points)], metric="Pulls", weeks=in_weeks))
+    for tier in TIERS:
+        drawn = ticks_of(drawing, tier.name)
+        assert drawn and drawn[-1][0] == period_label(points[-1].start, in_weeks)
+        spans = []
+        for text, x, anchor in drawn:
+            width = text_width(text, tier.font)
+            left = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
+            spans.append((left, left + width))
+        # from the y axis (left of it are the tick values) to the SVG's right edge
+        assert spans[0][0] >= 72 and spans[-1][1] <= 720, (tier, spans)
+        assert all(b[0] - a[1] >= GAP * tier.font - 0.1 for a, b in pairwise(spans)), tier
+
+
+def test_the_stylesheet_sizes_the_text_and_picks_the_labels_of_each_tier() -> None:
+    css = (Path(charts.__file__).parent / "static" / "overview.css").read_text()
+    assert ".chart .x-tick:not(.wide) { display: none; }" in css
+    for tier in TIERS[1:]:
+        assert (
+            f"@media (max-width: {tier.max_width}) {{\n"
+            f"  .chart text {{ font-size: {tier.font}px; }}\n"
+            f"  .chart .x-tick.{tier.name} {{ display: inline; }}\n"
+            f"  .chart .x-tick:not(.{tier.name}) {{ display: none; }}\n}}"
+        ) in css, tier
 
 
 def test_an_all_zero_chart_still_has_an_axis() -> None:

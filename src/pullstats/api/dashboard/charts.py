@@ -16,10 +16,14 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from pullstats.api.dashboard.chart_labels import EDGE, LARGEST, text_width, x_labels
 from pullstats.api.dashboard.overview_data import Line
 
 WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 56
+#: The margins hold the axes' text at its largest size (chart_labels.TIERS: a phone draws the
+#: text twice as large in the viewBox's units): the y title sits above the plot, not beside
+#: it, so that the tick values have the left margin to themselves.
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 36, 68
 #: Okabe–Ito colours: distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8a7a00", "#555555")
 #: Past the palette's eight colours a line is told apart by its stroke: solid for the first
@@ -128,23 +132,24 @@ def line_chart(
         out.append(
             f'<rect class="partial-band" x="{left:.1f}" y="{TOP}" width="{plot_w / slots:.1f}" '
             f'height="{plot_h}" fill="currentColor" fill-opacity="0.08"/>'
-            f'<text class="partial-label" x="{x(slots - 1)}" y="{TOP + 12}" '
-            f'text-anchor="middle" font-size="11" fill="currentColor">partial</text>'
+            f"{_partial_label(x(slots - 1))}"
         )
     for tick in axis.ticks:  # y ticks and grid
+        # centred on the grid line whatever size the stylesheet gives the text
         out.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick)}" y2="{y(tick)}" '
             f'stroke="currentColor" stroke-opacity="0.15"/>'
-            f'<text class="y-tick" x="{LEFT - 6}" y="{y(tick) + 4}" text-anchor="end" '
-            f'font-size="11" fill="currentColor">{short_number(tick)}</text>'
+            f'<text class="y-tick" x="{LEFT - 6}" y="{y(tick)}" text-anchor="end" '
+            f'dominant-baseline="central" font-size="11" fill="currentColor">'
+            f"{short_number(tick)}</text>"
         )
-    every = max(1, math.ceil(len(periods) / 12))  # at most 12 x labels
-    for i, point in enumerate(periods):
-        if i % every and i != len(periods) - 1:
-            continue
+    shown = [period_label(point.start, weeks) for point in periods]
+    for label in x_labels(shown, x, (LEFT, WIDTH)):
+        # hanging from just under the axis, so a larger text grows away from the plot
         out.append(
-            f'<text class="x-tick" x="{x(i)}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-            f'font-size="11" fill="currentColor">{period_label(point.start, weeks)}</text>'
+            f'<text class="x-tick {" ".join(label.tiers)}" x="{label.x}" y="{TOP + plot_h + 6}" '
+            f'text-anchor="{label.anchor}" dominant-baseline="hanging" font-size="11" '
+            f'fill="currentColor">{shown[label.index]}</text>'
         )
     out.append(
         f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" '
@@ -153,9 +158,8 @@ def line_chart(
         f'stroke="currentColor"/>'
         f'<text class="x-title" x="{LEFT + plot_w / 2}" y="{HEIGHT - 8}" text-anchor="middle" '
         f'font-size="12" fill="currentColor">{"ISO week" if weeks else "Month"} (UTC)</text>'
-        f'<text class="y-title" x="14" y="{TOP + plot_h / 2}" text-anchor="middle" '
-        f'font-size="12" fill="currentColor" transform="rotate(-90 14 {TOP + plot_h / 2})">'
-        f"{escape(metric)} per {unit}</text>"
+        f'<text class="y-title" x="{LEFT}" y="{TOP - 10}" text-anchor="start" '
+        f'font-size="12" fill="currentColor">{escape(metric)} per {unit}</text>'
     )
     for n, line in enumerate(lines):
         colour, dash = series_style(n)
@@ -169,6 +173,18 @@ def line_chart(
     out.append("</svg>")
     out.append(_points_layer(lines, metric, weeks, x, y, chart_id))
     return Markup("".join(out))
+
+
+def _partial_label(centre: float) -> str:
+    """*partial* at the top of the current period's band, pulled in from the right edge
+    when the band is too narrow to centre it (a year of weeks)."""
+    at, anchor = centre, "middle"
+    if centre + text_width("partial", LARGEST) / 2 > WIDTH - EDGE * LARGEST:
+        at, anchor = WIDTH - RIGHT - 4, "end"
+    return (
+        f'<text class="partial-label" x="{at}" y="{TOP + 4}" text-anchor="{anchor}" '
+        f'dominant-baseline="hanging" font-size="11" fill="currentColor">partial</text>'
+    )
 
 
 def _polyline(coords: list[tuple[float, float]], colour: str, cls: str, dash: str | None) -> str:
