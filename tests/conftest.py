@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -70,6 +71,13 @@ os.environ.setdefault(PASSWORD_HASHING, "insecure-test")
 #: a failing example is kept in Hypothesis's database and tried first in every run after.
 THOROUGH_ENV = "PULLSTATS_TEST_THOROUGH"
 THOROUGH = os.environ.get(THOROUGH_ENV) == "1"
+
+
+#: No property test has a time limit per example: Hypothesis's default deadline (200 ms) is a
+#: timed assertion, and on a loaded machine it failed examples that were only slow
+#: (tests/ingest/test_notification_properties.py, with a load average of 10)
+hypothesis_settings.register_profile("pullstats", deadline=None)
+hypothesis_settings.load_profile("pullstats")
 
 
 def examples(thorough: int) -> int:
