@@ -45,6 +45,7 @@ from pullstats.config import Settings
 from pullstats.db.state import add_pending_days
 from pullstats.lake.set_aside import DAMAGED_FILES, SET_ASIDE_FOLDER
 from pullstats.runtime import Runtime
+from pullstats.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ def set_aside_damaged(
     """The lake file ``error`` names (or, when it names none and may be about damaged data,
     the first of ``candidates``' locations) moved out of the lake, when pyarrow cannot read it
     either (None: no damaged file). The day of an actions file is recorded as waiting for
-    ``process``, which classifies it again."""
+    ``process``, which classifies it again. A store that fails to hand a file over raises its
+    :class:`~pullstats.storage.StorageError` (:func:`_damage`)."""
     settings = runtime.settings
     keys = _lake_keys(settings, str(error))
     if not keys and candidates is not None and _about_data(error):
@@ -212,12 +214,20 @@ def _as_stored(location: str) -> str:
 def _damage(settings: Settings, key: str) -> str | None:
     """Why pyarrow cannot read ``key``'s bytes as Parquet (None: it can, or the file is gone).
 
-    The bytes are fetched first, and a failure to fetch them is no damage (a store that cannot
-    be reached now must not have its files moved): only what is wrong with the bytes is."""
+    The bytes are fetched first, and a failure to fetch them is no damage: only what is wrong
+    with the bytes is. A store that fails to hand them over (it cannot be reached, never
+    answers, refuses the credentials) fails the whole read with its
+    :class:`~pullstats.storage.StorageError`, the line naming the setting to fix: it would fail
+    every other candidate the same way, and the read that led here was most likely its failure
+    too (DuckDB's error then holds only the traceback of s3fs's timeout). Going on to the next
+    file cost two requests of ``PULLSTATS_S3_TIMEOUT`` each, for every file of the read: 30 for
+    one ``process`` of the golden week (tests/storage/test_s3_hangs.py)."""
     lake = settings.lake
     try:
         data = lake.read_bytes(key)
-    except Exception:  # gone, or the store unreachable now: no damage to tell of
+    except StorageError:
+        raise
+    except Exception:  # gone meanwhile, or unreadable here: no damage to tell of
         return None
     try:
         pq.ParquetFile(pa.BufferReader(data)).read()

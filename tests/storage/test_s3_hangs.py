@@ -1,0 +1,85 @@
+"""A store that stops answering in the middle of a job, behind a loopback proxy in front of
+``moto_server`` (tests/storage/s3_proxy.py): the requests it receives are counted, never timed.
+
+DuckDB reads the lake through s3fs (``duckdb_engine._open`` registers the store's filesystem;
+its own httpfs is not used), so each of its reads is bounded by ``PULLSTATS_S3_TIMEOUT`` and sent
+at most twice, as every other request is. What is checked here is what comes after DuckDB's
+error, which holds only the traceback of s3fs's timeout: the read's files are checked for damage
+(lake/damaged_files.py), and a store that does not hand over the first one stops the command
+with its own line, instead of every file being asked for twice more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.storage.conftest import S3Server, aws_env
+from tests.storage.s3_proxy import Request, s3_proxy
+from tests.storage.test_s3 import golden_on_s3
+
+pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
+
+
+def _hold_parquet_reads(method: str, path: str) -> str:
+    """Every ``GET`` of a Parquet file goes unanswered; listings, ``HEAD``s and the rest pass."""
+    key = path.split("?", 1)[0]
+    return "hold" if method == "GET" and key.endswith(".parquet") else "forward"
+
+
+def _one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_a_store_that_hangs_in_the_middle_of_a_read_stops_the_job_with_its_line(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = golden_on_s3(s3_env, tmp_path / "data", monkeypatch)
+    lake = f"s3://{bucket}/lake"
+    with s3_proxy(s3_env.endpoint, _hold_parquet_reads) as proxy:
+        env = {
+            **aws_env(proxy.endpoint),
+            "PULLSTATS_LAKE_URL": lake,
+            "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports",
+            "PULLSTATS_S3_TIMEOUT": "PT1S",
+        }
+        expected = (
+            f"error: PULLSTATS_LAKE_URL={lake}: no answer from AWS_ENDPOINT_URL "
+            f"{proxy.endpoint} within PULLSTATS_S3_TIMEOUT=PT1S (each request is sent at most 2 "
+            "times): check that S3 server, or raise PULLSTATS_S3_TIMEOUT if it is only slow "
+            "(Read timeout on endpoint URL: "
+        )
+
+        rebuild = ("--from", "2026-01-05", "--to", "2026-01-11", "--rebuild")
+        processed = run_cli(tmp_path / "data", "process", *rebuild, env=env)
+        held = _held(proxy.requests)
+        assert processed.returncode == 1
+        assert _one_line(processed.stderr).startswith(expected), processed.stderr
+        # DuckDB's read of the week's first requests part, sent twice, then the check of that
+        # file for damage, twice; before: each of the read's 15 files checked (32 requests)
+        [part] = set(held)
+        assert part.startswith(f"/{bucket}/lake/requests/day%3D2026-01-05/part-"), part
+        assert len(held) == 4, held
+
+        proxy.requests.clear()
+        exported = run_cli(
+            tmp_path / "data", "export", "--through", "2026-02-01", "--rebuild", env=env
+        )
+        held = _held(proxy.requests)
+        assert exported.returncode == 1
+        assert _one_line(exported.stderr).startswith(expected), exported.stderr
+        # the first period's first actions file: read by DuckDB (the raw view and acme's extra
+        # repository's counts, side by side: twice each), then checked, twice; before: every
+        # file of each of the five periods, each period's failure a line of its own ("failed:
+        # Traceback (most recent call last):"), 70 requests
+        assert set(held) == {f"/{bucket}/lake/actions/day%3D2026-01-05/actions.parquet"}, held
+        assert 4 <= len(held) <= 6, held
+
+
+def _held(requests: list[Request]) -> list[str]:
+    return [request.path for request in requests if request.action == "hold"]
