@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 #: What the proxy does with a request: ``"forward"`` it; ``"hold"`` it, never answering
-#: (until the proxy stops); ``"lose"``: forward it, then close the connection without the
-#: store's answer.
+#: (until the proxy stops); ``"cut"``: forward it, then close the connection without the
+#: store's answer (the store did the work; the client never hears of it).
 Action = str
 
 #: Decides a request's action from its method and path (with its query); it is asked for
@@ -80,7 +80,7 @@ def _handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
                 self._cut()
                 return
             status, reason, headers, answer = self._forward(body)
-            if action == "lose":
+            if action == "cut":
                 self._cut()
                 return
             self.send_response_only(status, reason)

@@ -7,14 +7,23 @@ at most twice, as every other request is. What is checked here is what comes aft
 error, which holds only the traceback of s3fs's timeout: the read's files are checked for damage
 (lake/damaged_files.py), and a store that does not hand over the first one stops the command
 with its own line, instead of every file being asked for twice more.
+
+A large file is published as a multipart upload (s3fs: from 100 MiB, in parts of 50 MiB). When
+the answer to its completion is lost after the store completed it, botocore sends the
+completion again; ``moto_server`` answers that as AWS S3 does, with the completed object (an
+idempotent retry), so the publish succeeds. A store that answers it ``NoSuchUpload`` instead
+(MinIO does) would fail the publish although the object is whole: not handled, as there is no
+such store here to test against (docs/operations.md, "Object storage").
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
+from pullstats.s3_store import S3Store
 from tests.conftest import run_cli
 from tests.storage.conftest import S3Server, aws_env
 from tests.storage.s3_proxy import Request, s3_proxy
@@ -83,3 +92,43 @@ def test_a_store_that_hangs_in_the_middle_of_a_read_stops_the_job_with_its_line(
 
 def _held(requests: list[Request]) -> list[str]:
     return [request.path for request in requests if request.action == "hold"]
+
+
+#: a file s3fs uploads in three parts (two of 50 MiB and one byte)
+_LARGE = 100 * 2**20 + 1
+
+
+def test_a_multipart_completion_whose_answer_is_lost_is_sent_again_and_the_file_is_whole(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_env.bucket()
+    staged = tmp_path / "large.parquet"
+    with staged.open("wb") as out:  # distinct bytes in every part: a misassembly shows
+        for index in range(_LARGE // 2**20 + 1):
+            out.write(hashlib.sha256(str(index).encode()).digest() * (2**20 // 32))
+        out.truncate(_LARGE)
+    digest = hashlib.md5(staged.read_bytes()).hexdigest()
+    completions = 0
+
+    def cut_the_first_completion(method: str, path: str) -> str:
+        nonlocal completions
+        # CompleteMultipartUpload: POST …?uploadId=…; CreateMultipartUpload is POST …?uploads
+        if method == "POST" and "uploadId=" in path:
+            completions += 1
+            return "cut" if completions == 1 else "forward"
+        return "forward"
+
+    with s3_proxy(s3_env.endpoint, cut_the_first_completion) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        store = S3Store(f"s3://{bucket}/exports", "PULLSTATS_EXPORTS_URL")
+        store.publish(staged, "acme/large.parquet")
+        sent = [(request.method, request.action) for request in proxy.requests]
+    # one upload: created, three parts, completed (answer cut), completed again (answered)
+    assert sent.count(("PUT", "forward")) == 3, sent
+    assert sent[-2:] == [("POST", "cut"), ("POST", "forward")], sent
+    assert len(sent) == 6, sent
+    assert not staged.exists()  # published: the staged file is gone
+    answer = s3_env.client().get_object(Bucket=bucket, Key="exports/acme/large.parquet")  # type: ignore[attr-defined]
+    assert answer["ContentLength"] == _LARGE
+    assert answer["ETag"].endswith('-3"')  # assembled from three parts
+    assert hashlib.md5(answer["Body"].read()).hexdigest() == digest
