@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pullstats import lake_files
 from pullstats.config import Settings
 from pullstats.db.state import add_pending_days
+from pullstats.storage import StorageError
 
 #: the mechanism's logger, whichever half of it logs
 log = logging.getLogger("pullstats.lake.damaged_files")
@@ -101,12 +102,19 @@ def _forget_import(settings: Settings, damaged: DamagedFile) -> None:
 def _damage(settings: Settings, key: str) -> str | None:
     """Why pyarrow cannot read ``key``'s bytes as Parquet (None: it can, or the file is gone).
 
-    The bytes are fetched first, and a failure to fetch them is no damage (a store that cannot
-    be reached now must not have its files moved): only what is wrong with the bytes is."""
+    The bytes are fetched first, and a failure to fetch them is no damage: only what is wrong
+    with the bytes is. A store that fails to hand them over (it cannot be reached, never
+    answers, refuses the credentials) fails the whole read with its
+    :class:`~pullstats.storage.StorageError`, the line naming the setting to fix: it would fail
+    every other candidate the same way. Going on to the next file cost two requests of
+    ``PULLSTATS_S3_TIMEOUT`` each, for every file of the read: 30 for one ``process`` of the
+    golden week (tests/storage/test_s3_hangs.py)."""
     lake = settings.lake
     try:
         data = lake.read_bytes(key)
-    except Exception:  # gone, or the store unreachable now: no damage to tell of
+    except StorageError:
+        raise
+    except Exception:  # gone meanwhile, or unreadable here: no damage to tell of
         return None
     try:
         pq.ParquetFile(pa.BufferReader(data)).read()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,12 @@ from pullstats.setting_values import duration_text
 from pullstats.storage import StorageError, Store, join
 
 T = TypeVar("T")
+
+#: botocore's errors of an endpoint that never answers or cannot be reached, in the text of a
+#: traceback (DuckDB's error about a read through s3fs): the exception's name and its URL
+_PASSED_ON = re.compile(
+    r'\b(ReadTimeoutError|ConnectTimeoutError|EndpointConnectionError): [^"\n]*"([^"\n]+)"'
+)
 
 
 #: ``PULLSTATS_S3_TIMEOUT`` unless set: twice the 15 s s3fs waited before, so that a slow
@@ -233,6 +240,19 @@ class S3Store(Store):
             )
         )
 
+    def failure_in(self, message: str) -> StorageError | None:
+        # DuckDB passes on what s3fs raised as the text of its traceback, ending in botocore's
+        # "ReadTimeoutError: Read timeout on endpoint URL: "…"": the same error again, for the
+        # same line as any other request's
+        import botocore.exceptions as boto  # type: ignore[import-untyped]
+
+        match = _PASSED_ON.search(message)
+        if match is None:
+            return None
+        name, url = match.groups()
+        line = s3_error_message(self, getattr(boto, name)(endpoint_url=url))
+        return StorageError(line) if line is not None else None
+
     def _call(self, action: Callable[[], T]) -> T:
         """``action``'s result; what botocore and s3fs raise about the store (bucket,
         credentials, endpoint) becomes a :class:`StorageError` naming the setting."""
@@ -249,7 +269,7 @@ class S3Store(Store):
 
 def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     """One line naming the setting to fix, or None for an error that is not the store's."""
-    import botocore.exceptions as boto  # type: ignore[import-untyped]
+    import botocore.exceptions as boto
 
     where = f"{store.setting}={store.url}"
     text = " ".join(str(error).split())

@@ -108,6 +108,12 @@ class Store(ABC):
     def check(self) -> None:
         """Raise :class:`StorageError` unless the store can be listed now."""
 
+    def failure_in(self, message: str) -> StorageError | None:
+        """The store's failure that a reader's ``message`` reports (DuckDB's error about a read
+        through :attr:`filesystem`, which holds the text of what the filesystem raised, not the
+        exception), as the store's own error; None when it reports none (local folders)."""
+        return None
+
     @contextlib.contextmanager
     def holding_listings(self) -> Iterator[None]:
         """While the block runs, a file a listing found is known by that listing: readers

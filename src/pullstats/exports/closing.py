@@ -233,7 +233,9 @@ def export_closed(
                 parts = export_one(runtime, task)
             except Exception as error:
                 # a damaged actions file is set aside and its day left to `process`, which
-                # classifies it again: its periods are exported once their rollups are whole
+                # classifies it again: its periods are exported once their rollups are whole.
+                # A store that does not hand the file over for that check raises its
+                # StorageError, which stops the export: every other period would fail alike
                 read = partial(action_files, runtime, task.period)
                 found = set_aside_damaged(runtime, error, read)
                 text = _failure_text(task, error)

@@ -13,9 +13,11 @@ pyarrow (its footer, then its pages); if pyarrow cannot read it either it is dam
 moved, with its bytes as they are, to ``set-aside/damaged-files/<its key>`` (a ``.N`` before
 ``.parquet`` when that name is taken), a warning line goes to stderr, and the read runs again,
 listing the lake afresh. An error naming no lake file, or a file pyarrow reads whole, is raised
-as before: it is no damage of a file. A reader of one file at a time with pyarrow, whose errors
-name no file, reads each through :func:`read_file` instead: the file it failed on is checked
-and set aside the same way, and the reader goes on without it.
+as before: it is no damage of a file. Nor is a failure of the store (a read it did not answer,
+a file it does not hand over): its own error is raised, naming the settings to check. A reader
+of one file at a time with pyarrow, whose errors name no file, reads each through
+:func:`read_file` instead: the file it failed on is checked and set aside the same way, and the
+reader goes on without it.
 
 The readers that carry on so:
 
@@ -114,8 +116,17 @@ def set_aside_damaged(
     """The lake file ``error`` names (or, when it names none and may be about damaged data,
     the first of ``candidates``' locations) moved out of the lake, when pyarrow cannot read it
     either (None: no damaged file). The day of an actions file is recorded as waiting for
-    ``process``, which classifies it again."""
+    ``process``, which classifies it again.
+
+    A read the store failed is no damage either (``error`` reports botocore's timeout or
+    failure to connect: DuckDB read through s3fs): the store's
+    :class:`~pullstats.storage.StorageError`, the line naming the settings, is raised at once,
+    as every candidate would fail alike; so it is when the store fails to hand over a file to
+    check (:func:`_damage`)."""
     settings = runtime.settings
+    failure = settings.lake.failure_in(str(error))
+    if failure is not None:
+        raise failure from error
     keys = _lake_keys(settings, str(error))
     if not keys and candidates is not None and _about_data(error):
         keys = _lake_keys(settings, " ".join(f"'{location}'" for location in candidates()))
