@@ -54,9 +54,9 @@ EXPORTS = StoreKind(
     has_history=_exported,
     error=ExportsStoreRefused,
     unmarked=(
-        f"it holds exports but no {DESCRIPTION_FILE} (written before exports stores had ids: "
-        "another installation's, or a node's own folder; if it is the installation's, put that "
-        "file there)"
+        f"it holds exports but no {DESCRIPTION_FILE}: a store from before ids, another "
+        "installation's or a node's own folder (if it is the installation's, give it the "
+        f"{DESCRIPTION_FILE} below)"
     ),
 )
 

@@ -175,7 +175,7 @@ def test_a_folder_of_exports_from_before_ids_is_refused_once_the_catalog_has_one
     (own / "_exports.json").unlink(missing_ok=True)
     with pytest.raises(ExportsStoreRefused) as refused:
         Runtime.open(catalog_settings(data_dir, exports_url=str(own)))
-    assert "and it holds exports but no _exports.json (written before exports stores" in str(
+    assert "and it holds exports but no _exports.json: a store from before ids, another" in str(
         refused.value
     )
     assert not (own / "_exports.json").exists()
