@@ -10,22 +10,36 @@ an empty place included, before anything else. A lake of a release before ids is
 catalog's (or a new one) when a command opens it to write, as is the empty place of a new
 installation; an empty place is refused to a catalog that holds processed periods. The
 catalog's id is settled first, so nodes starting together on a new installation write one id.
+The logic is :mod:`pullstats.store_identity`'s, which the exports store shares.
 """
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.db.models import RollupPeriod
-from pullstats.db.state import get_value, set_value
 from pullstats.lake_meta import ID_KEY, META_FILE, Description, LakeVersionError
+from pullstats.store_identity import StoreKind, installation_store
 
 #: the catalog's name for the id (``pipeline_state``)
-CATALOG_KEY = "lake_id"
+CATALOG_KEY = ID_KEY
+
+
+def _processed(session: Session) -> bool:
+    return session.scalar(select(RollupPeriod.period_start).limit(1)) is not None
+
+
+LAKE = StoreKind(
+    noun="lake",
+    setting="PULLSTATS_LAKE_URL",
+    file=META_FILE,
+    key=CATALOG_KEY,
+    empty="there is no lake there (a new, empty place)",
+    history="the catalog holds periods processed from one",
+    has_history=_processed,
+    error=LakeVersionError,
+)
 
 
 def installation_lake(
@@ -34,56 +48,4 @@ def installation_lake(
     """The installation's lake id once ``lake`` is known to be its lake (:class:`LakeVersionError`
     else, naming ``setting``'s value or the data dir's folder); None when nothing records one
     yet and ``create`` is off. The caller gives the lake the id where it lacks one."""
-    found = lake.lake_id()
-    named = f"{setting}: " if setting else ""
-    known, recorded_now = _recorded(lake, sessions, found, create=create, named=named)
-    if known is None or found == known:
-        return known
-    if found is None and (recorded_now or not lake.is_new()):
-        # the first open of this installation, or a lake written before ids (whose description
-        # lake_meta checks first): the caller gives it the catalog's id
-        return known
-    where = lake.path
-    if found is not None:
-        this = f'its "{ID_KEY}" is {found}'
-    else:
-        this = "there is no lake there (a new, empty place)"
-    raise LakeVersionError(
-        f"{named}{where}: not the installation's lake: the catalog's lake is {known}, and "
-        f"{this}. Point PULLSTATS_LAKE_URL at the installation's lake (its {META_FILE} holds "
-        f'"{ID_KEY}": "{known}"); every node shares one lake'
-    )
-
-
-def _recorded(
-    lake: Description,
-    sessions: sessionmaker[Session],
-    found: str | None,
-    *,
-    create: bool,
-    named: str,
-) -> tuple[str | None, bool]:
-    """The catalog's lake id, recording ``found`` (or a new one) first if it has none and
-    ``create``; and whether this call recorded it."""
-    with sessions() as session:
-        known = get_value(session, CATALOG_KEY)
-    if known is not None or not create:
-        return known, False
-    if found is None and lake.is_new():
-        with sessions() as session:
-            processed = session.scalar(select(RollupPeriod.period_start).limit(1)) is not None
-        if processed:
-            # a catalog of a release before ids, whose periods came from some lake: not this one
-            raise LakeVersionError(
-                f"{named}{lake.path}: there is no lake there (a new, empty place), but the "
-                "catalog holds periods processed from one: point PULLSTATS_LAKE_URL at the "
-                "installation's lake"
-            )
-    try:
-        with sessions.begin() as session:
-            set_value(session, CATALOG_KEY, found or uuid.uuid4().hex)
-    except IntegrityError:  # another node recorded one first: that one
-        pass
-    with sessions() as session:
-        known = get_value(session, CATALOG_KEY)
-    return known, known is not None and (found is None or known == found)
+    return installation_store(LAKE, lake, sessions, create=create, setting=setting)

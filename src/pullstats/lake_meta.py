@@ -107,6 +107,10 @@ class Description:
         found = meta.get(ID_KEY) if meta is not None else None
         return found if isinstance(found, str) else None
 
+    def store_id(self) -> str | None:
+        """:meth:`lake_id`, as :mod:`pullstats.store_identity` asks every store's."""
+        return self.lake_id()
+
     def version(self, staging: Path, *, create: bool) -> int:
         """The lake's schema version, checked; with ``create``, the file is written when missing.
 

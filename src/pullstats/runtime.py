@@ -19,6 +19,7 @@ from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
+from pullstats.exports_identity import open_exports_store
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import installation_lake
@@ -77,6 +78,15 @@ class Runtime:
             description = Description(lake)  # read once for every check below
             known = installation_lake(description, sessions, create=create, setting=setting)
             version = description.version(settings.paths.tmp, create=create)
+            # and the catalog's exports store: export files are named by their keys in it
+            exports_url = (settings.exports_url or "").strip()
+            open_exports_store(
+                settings.exports_store,
+                sessions,
+                settings.paths.tmp,
+                create=create,
+                setting=f"PULLSTATS_EXPORTS_URL={exports_url}" if exports_url else None,
+            )
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write

@@ -47,18 +47,20 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 @pytest.fixture
 def node_settings(tmp_path: Path, catalog_url: str) -> Callable[..., Settings]:
     """Settings of the node ``name``: its own data dir (and spool), the shared catalog, a
-    shared keys dir (``keys_dir=None``: the data dir's own) and the shared lake (the data dir's
-    ``lake`` links to it, as a shared mount would be, unless the test made it first)."""
+    shared keys dir (``keys_dir=None``: the data dir's own), the shared lake and the shared
+    exports store (the data dir's ``lake`` and ``exports`` link to them, as shared mounts
+    would be, unless the test made them first)."""
     shared_keys = tmp_path / "shared-keys"
     shared_keys.mkdir(mode=0o700, exist_ok=True)
-    shared_lake = tmp_path / "shared-lake"
-    shared_lake.mkdir(exist_ok=True)
 
     def make(name: str, **overrides: Any) -> Settings:
-        lake = tmp_path / name / "lake"
-        if not lake.exists() and not lake.is_symlink():
-            lake.parent.mkdir(parents=True, exist_ok=True)
-            lake.symlink_to(shared_lake)
+        for folder in ("lake", "exports"):
+            shared = tmp_path / f"shared-{folder}"
+            shared.mkdir(exist_ok=True)
+            link = tmp_path / name / folder
+            if not link.exists() and not link.is_symlink():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(shared)
         values: dict[str, Any] = {
             "data_dir": tmp_path / name,
             "database_url": catalog_url,

@@ -61,6 +61,7 @@ def test_a_node_whose_ip_hash_key_differs_is_refused_by_the_server_and_the_jobs(
         "PULLSTATS_DATABASE_URL": catalog,
         "PULLSTATS_KEYS_DIR": str(b_keys),
         "PULLSTATS_LAKE_URL": str(tmp_path / "a" / "lake"),  # the lake every node shares
+        "PULLSTATS_EXPORTS_URL": str(tmp_path / "a" / "exports"),  # and the exports store
     }
     expected = (
         f"error: PULLSTATS_KEYS_DIR={b_keys}: its ip-hash key differs from the installation's"
@@ -86,7 +87,11 @@ def test_a_node_without_the_keys_setting_is_told_of_its_own_keys_dir(
     b_keys = tmp_path / "b" / "keys"
     b_keys.mkdir(parents=True)
     (b_keys / "ip-hash.key").write_bytes(b"\x02" * 32)
-    env = {"PULLSTATS_DATABASE_URL": catalog, "PULLSTATS_LAKE_URL": str(tmp_path / "a" / "lake")}
+    env = {
+        "PULLSTATS_DATABASE_URL": catalog,
+        "PULLSTATS_LAKE_URL": str(tmp_path / "a" / "lake"),
+        "PULLSTATS_EXPORTS_URL": str(tmp_path / "a" / "exports"),
+    }
     result = pullstats(tmp_path / "b", env, "process")
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(

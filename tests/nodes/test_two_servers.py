@@ -32,6 +32,7 @@ def test_a_token_from_one_node_is_accepted_by_the_other(tmp_path: Path) -> None:
         "PULLSTATS_DATABASE_URL": catalog,
         "PULLSTATS_KEYS_DIR": str(keys),
         "PULLSTATS_LAKE_URL": str(tmp_path / "a" / "lake"),  # the lake every node shares
+        "PULLSTATS_EXPORTS_URL": str(tmp_path / "a" / "exports"),  # and the exports store
         "PULLSTATS_SCHEDULE_INTERVAL": "0",
     }
     a = start_server(tmp_path / "a", tmp_path / "a.log", {**env, "PULLSTATS_NODE_NAME": "a"})

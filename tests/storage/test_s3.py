@@ -144,11 +144,14 @@ def test_an_export_killed_before_its_catalog_swap_leaves_each_file_once_after_a_
     after = s3_env.keys(bucket)
     assert orphan not in after
     exported = [key for key in after if key.startswith("exports/")]
+    exported.remove("exports/_exports.json")  # the store's description: which store it is
     assert {key.removeprefix("exports/") for key in exported} == named
     # every view of every exported period once: one file name each, as before the rerun
     names = [key.rsplit("/", 1)[1] for key in exported]
     assert sorted(names) == sorted(
-        key.rsplit("/", 1)[1] for key in before if key.startswith("exports/")
+        key.rsplit("/", 1)[1]
+        for key in before
+        if key.startswith("exports/") and key != "exports/_exports.json"
     )
     assert len(names) == len(set(names))
     lake = [key for key in after if key.startswith("lake/")]
@@ -439,7 +442,11 @@ def test_lake_retention_deletes_old_days_on_s3(
         assert prune_lake(runtime, date(2026, 3, 31)) == [date(2026, 1, 25)]
     finally:
         runtime.close()
-    assert s3_env.keys(bucket) == ["lake/_meta.json", "lake/requests/day=2026-01-26/part-b.parquet"]
+    assert s3_env.keys(bucket) == [
+        "exports/_exports.json",
+        "lake/_meta.json",
+        "lake/requests/day=2026-01-26/part-b.parquet",
+    ]
 
 
 def test_days_outside_the_window_and_bad_records_are_set_aside_in_the_bucket(

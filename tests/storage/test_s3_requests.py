@@ -139,20 +139,23 @@ def test_an_object_rewritten_behind_a_held_listing_is_refused_not_misread(
         assert handle.read() == b"new bytes"
 
 
-def test_a_start_up_asks_for_the_lake_description_once(
+def test_a_start_up_asks_for_each_stores_description_once(
     s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = golden_on_s3(s3_env, tmp_path / "data", monkeypatch)
     log = RequestLog(s3_env, bucket)
     Runtime.open(catalog_settings(tmp_path / "data")).close()
     asked = log.requests()
-    # the two stores' checks list one key each, and the description is read once (s3fs asks
-    # for its size first): it was read three times, with a HEAD each
+    # the two stores' checks list one key each, and each description is read once (s3fs asks
+    # for its size first): the lake's was read three times, with a HEAD each; the exports
+    # store's id costs no listing once it is there
     assert asked == Counter(
         {
             ("LIST", "lake"): 1,
             ("LIST", "exports"): 1,
             ("HEAD", "lake/_meta.json"): 1,
             ("GET", "lake/_meta.json"): 1,
+            ("HEAD", "exports/_exports.json"): 1,
+            ("GET", "exports/_exports.json"): 1,
         }
     )

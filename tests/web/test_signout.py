@@ -137,6 +137,7 @@ def _node(root: Path, name: str, catalog: str, keys: Path) -> Server:
         "PULLSTATS_DATABASE_URL": catalog,
         "PULLSTATS_KEYS_DIR": str(keys),
         "PULLSTATS_LAKE_URL": str(root / "a" / "lake"),  # the lake every node shares
+        "PULLSTATS_EXPORTS_URL": str(root / "a" / "exports"),  # and the exports store
         "PULLSTATS_SCHEDULE_INTERVAL": "0",
         "PULLSTATS_NODE_NAME": name,
     }
