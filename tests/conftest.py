@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.spool import SpoolWriter
 from pullstats.lake_schema import ACTIONS, IMPORTED_TRENDS
 from pullstats.runtime import Runtime
+from pullstats.timestamps import micros, now_micros
 from tests.cli_fork import ForkedProcess, run_pullstats_command, start_pullstats_command
 
 #: names whose use makes a test e2e: our helpers that start pullstats, any child process, a browser
@@ -348,6 +350,17 @@ def trends_table(*rows: dict[str, object]) -> pa.Table:
 def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:
     """Append records to the spool as the server would, and close the segment."""
     write_spool_lines(runtime, b"".join(r.to_line() for r in records))
+
+
+def write_one_pull(runtime: Runtime, when: datetime) -> None:
+    """One pull of ``acme/api:1.0`` at ``when`` into the spool (the stores' identity tests)."""
+    write_spool(
+        runtime,
+        PullRequestRecord(
+            "r1", micros(when), "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7",
+            "docker/27.3.1", "notification", now_micros(),
+        ),
+    )  # fmt: skip
 
 
 def write_spool_lines(runtime: Runtime, lines: bytes) -> None:

@@ -18,12 +18,10 @@ from pullstats.db.models import PipelineState
 from pullstats.db.state import get_value
 from pullstats.exports.closing import export_closed
 from pullstats.exports_identity import CATALOG_KEY, ExportsStoreRefused
-from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
-from pullstats.timestamps import micros, now_micros
-from tests.conftest import catalog_settings, run_cli, start_server, write_spool
+from tests.conftest import catalog_settings, run_cli, start_server, write_one_pull
 
 WEEK = Period.week(2026, 2)  # Monday 2026-01-05 .. Sunday 2026-01-11
 
@@ -33,14 +31,7 @@ def installation(data_dir: Path, **values: str) -> None:
     runtime = Runtime.open(catalog_settings(data_dir, **values))
     with runtime.sessions.begin() as session:
         service.create_namespace(session, "acme")
-    when = micros(datetime(2026, 1, 6, 10, tzinfo=UTC))
-    write_spool(
-        runtime,
-        PullRequestRecord(
-            "r1", when, "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7", "docker/27.3.1",
-            "notification", now_micros(),
-        ),
-    )  # fmt: skip
+    write_one_pull(runtime, datetime(2026, 1, 6, 10, tzinfo=UTC))
     process(runtime)
     assert (
         export_closed(runtime, now=end_of_day(WEEK.end + timedelta(days=1))).files == 7

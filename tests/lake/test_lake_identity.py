@@ -13,26 +13,17 @@ from sqlalchemy import Engine, delete, event
 
 from pullstats.db.models import PipelineState
 from pullstats.db.state import get_value
-from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake_identity import CATALOG_KEY
 from pullstats.lake_meta import LakeVersionError
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from pullstats.timestamps import micros, now_micros
-from tests.conftest import catalog_settings, run_cli, write_spool
+from tests.conftest import catalog_settings, run_cli, write_one_pull
 
 
 def installation(data_dir: Path) -> str:
     """A data dir with one processed pull; its lake's id."""
     runtime = Runtime.open(catalog_settings(data_dir))
-    when = micros(datetime(2026, 11, 2, 10, tzinfo=UTC))
-    write_spool(
-        runtime,
-        PullRequestRecord(
-            "r1", when, "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7", "docker/27.3.1",
-            "notification", now_micros(),
-        ),
-    )  # fmt: skip
+    write_one_pull(runtime, datetime(2026, 11, 2, 10, tzinfo=UTC))
     process(runtime)
     runtime.close()
     lake_id = json.loads((data_dir / "lake" / "_meta.json").read_text())["lake_id"]
