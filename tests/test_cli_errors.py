@@ -24,14 +24,7 @@ def run_cli_with(
     data_dir: Path, env: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
     """:func:`run_cli` with more ``PULLSTATS_*`` variables set."""
-    return subprocess.run(
-        [sys.executable, "-m", "pullstats", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(data_dir, env),
-        timeout=300,
-        check=False,
-    )
+    return run_cli(data_dir, *args, env=env)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -19,7 +19,7 @@ from pullstats.db.engine import make_engine
 from pullstats.db.migrate import alembic_config, current_revision, head_revision
 from pullstats.db.models import Base
 from pullstats.db.state import catalog_versions
-from tests.conftest import cli_env
+from tests.conftest import cli_env, run_cli
 
 
 def test_upgrade_downgrade_and_no_drift(make_settings: Callable[..., Settings]) -> None:
@@ -163,14 +163,7 @@ def test_a_catalog_of_a_newer_release_says_so_and_is_left_as_it_is(
     extra = {"PULLSTATS_DATABASE_URL": database_url} if database_url else {}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pullstats", *args],
-            env=cli_env(data_dir, extra),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_cli(data_dir, *args, env=extra)
 
     assert run("db", "upgrade").returncode == 0
     settings = Settings(data_dir=data_dir, database_url=database_url)
