@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats import __version__
 from pullstats.db.models import ExportFile
-from pullstats.storage import StorageError, Store
+from pullstats.storage import StorageError, Store, StoreFile
 from pullstats.store_identity import StoreKind, installation_store
 
 DESCRIPTION_FILE = "_exports.json"
@@ -66,23 +66,14 @@ class ExportsDescription:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._data: bytes | None = None
-        self._read = False
+        self._file = StoreFile(store, DESCRIPTION_FILE, ExportsStoreRefused)
 
     @property
     def path(self) -> str:
-        return self.store.location(DESCRIPTION_FILE)
+        return self._file.path
 
     def data(self) -> bytes | None:
-        if not self._read:
-            try:
-                self._data = self.store.read_bytes(DESCRIPTION_FILE)
-            except FileNotFoundError:
-                self._data = None
-            except OSError as error:
-                raise ExportsStoreRefused(f"{self.path}: cannot be read ({error})") from None
-            self._read = True
-        return self._data
+        return self._file.data()
 
     def _members(self) -> dict[str, Any] | None:
         data = self.data()
@@ -115,9 +106,7 @@ class ExportsDescription:
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         meta = {CATALOG_KEY: new_id, **{k: v for k, v in meta.items() if k != CATALOG_KEY}}
-        data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
-        self.store.write_bytes(DESCRIPTION_FILE, data, staging)
-        self._data, self._read = data, True
+        self._file.write_json(meta, staging)
 
 
 def open_exports_store(

@@ -47,7 +47,7 @@ from pullstats.lake_schema import (
     REQUESTS,
     LakeTable,
 )
-from pullstats.storage import Store
+from pullstats.storage import Store, StoreFile
 
 log = logging.getLogger("pullstats.lake")
 
@@ -69,26 +69,17 @@ class Description:
 
     def __init__(self, lake: Store) -> None:
         self.lake = lake
-        self._data: bytes | None = None
-        self._read = False
+        self._file = StoreFile(lake, META_FILE, LakeVersionError)
         self._tables: bool | None = None
 
     @property
     def path(self) -> str:
-        return self.lake.location(META_FILE)
+        return self._file.path
 
     def data(self) -> bytes | None:
         """The file's content; None when there is none (:class:`LakeVersionError` when it
         cannot be read)."""
-        if not self._read:
-            try:
-                self._data = self.lake.read_bytes(META_FILE)
-            except FileNotFoundError:
-                self._data = None
-            except OSError as error:
-                raise LakeVersionError(f"{self.path}: cannot be read ({error})") from None
-            self._read = True
-        return self._data
+        return self._file.data()
 
     def has_tables(self) -> bool:
         """Whether the lake holds any table of version 1's (a lake from before the file)."""
@@ -167,9 +158,7 @@ class Description:
 
     def write(self, meta: dict[str, Any], staging: Path) -> None:
         # two processes opening a new data dir at once write the same version: either is right
-        data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
-        self.lake.write_bytes(META_FILE, data, staging)
-        self._data, self._read = data, True
+        self._file.write_json(meta, staging)
 
 
 def _version_in(text: str) -> int | None:

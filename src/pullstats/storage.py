@@ -25,9 +25,10 @@ profile…), read by botocore; pullstats never sees them as its own settings. It
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -221,6 +222,40 @@ class LocalStore(Store):
 
     def check(self) -> None:
         return None  # created on first write, like the rest of the data dir
+
+
+class StoreFile:
+    """One small JSON file at a store's root (the lake's ``_meta.json``, the exports'
+    ``_exports.json``) as one start-up sees it: read once however many checks ask (on S3 each
+    read is a request), and kept up to date by what the start-up writes there."""
+
+    def __init__(self, store: Store, name: str, refused: Callable[[str], Exception]) -> None:
+        self.store = store
+        self.name = name
+        self._refused = refused  # the error of a file that cannot be read, from its line
+        self._data: bytes | None = None
+        self._read = False
+
+    @property
+    def path(self) -> str:
+        return self.store.location(self.name)
+
+    def data(self) -> bytes | None:
+        """The file's content; None when there is none."""
+        if not self._read:
+            try:
+                self._data = self.store.read_bytes(self.name)
+            except FileNotFoundError:
+                self._data = None
+            except OSError as error:
+                raise self._refused(f"{self.path}: cannot be read ({error})") from None
+            self._read = True
+        return self._data
+
+    def write_json(self, meta: dict[str, Any], staging: Path) -> None:
+        data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
+        self.store.write_bytes(self.name, data, staging)
+        self._data, self._read = data, True
 
 
 def _walk(base: Path) -> Iterator[Path]:
