@@ -349,6 +349,78 @@ def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
     ]
 
 
+# A Ctrl-C that lands while pydantic-core builds a model's schema, as a module loads, comes out
+# of it as a SchemaError that only names the KeyboardInterrupt (unchained). A literal whose
+# repr is interrupted makes the same error on purpose.
+_SCHEMA_BUILD_INTERRUPTED = """
+import pydantic_core
+from pydantic_core import core_schema
+
+
+class Interrupted:
+    def __repr__(self):
+        raise KeyboardInterrupt
+
+
+def schema_error():
+    try:
+        pydantic_core.SchemaSerializer(core_schema.literal_schema([Interrupted(), "a"]))
+    except pydantic_core.SchemaError as error:
+        return error
+    raise AssertionError("pydantic-core built the schema")
+"""
+
+
+def test_ctrl_c_while_pydantic_builds_a_schema_is_the_interrupted_line() -> None:
+    from pullstats.cli.common import error_lines
+
+    space: dict[str, object] = {}
+    exec(_SCHEMA_BUILD_INTERRUPTED, space)
+    error = space["schema_error"]()  # type: ignore[operator]
+    assert "KeyboardInterrupt" in str(error)
+    assert error_lines(error) == [
+        "interrupted: run the command again to finish (what it wrote is not counted twice)"
+    ]
+
+
+def test_ctrl_c_while_the_command_tree_loads_exits_130_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # the command's module fails to import with that SchemaError, as the signal would make it
+    script = (
+        _SCHEMA_BUILD_INTERRUPTED
+        + """
+import sys
+
+
+class InterruptedImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pullstats.cli.jobs":
+            raise schema_error()
+        return None
+
+
+sys.meta_path.insert(0, InterruptedImport())
+sys.argv = ["pullstats", "status"]
+from pullstats.cli.main import run
+
+run()
+"""
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=cli_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    assert " ".join(result.stderr.split()) == (
+        "error: interrupted: run the command again to finish (what it wrote is not counted twice)"
+    )
+
+
 def test_an_unexpected_error_is_one_line_of_bounded_length() -> None:
     from pullstats.cli.common import error_lines
 

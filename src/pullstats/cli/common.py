@@ -76,9 +76,10 @@ class Application(typer.Typer):
         except Exception as error:  # click's own errors and exits never come this far
             if flags.debug:
                 raise
+            interrupted_exit(error)  # 130: as for a Ctrl-C outside DuckDB
             for line in error_lines(error):
                 fail(line)
-            sys.exit(130 if _interrupted(error) else 1)  # 130: as for a Ctrl-C outside DuckDB
+            sys.exit(1)
 
 
 def error_lines(error: BaseException) -> list[str]:
@@ -150,11 +151,27 @@ _NO_S3A = "Class org.apache.hadoop.fs.s3a.S3AFileSystem not found"
 
 
 def _interrupted(error: BaseException) -> bool:
-    """Ctrl-C while DuckDB ran a query: DuckDB's own interrupt, or, while it read rows that
-    Python makes (an import's lines), the RuntimeError it turns the KeyboardInterrupt into."""
-    return _raised_from(error, "duckdb", "InterruptException") or (
-        type(error) is RuntimeError and str(error).startswith("Query interrupted")
+    """Ctrl-C that a library turned into an error of its own. DuckDB, while it ran a query:
+    its own interrupt, or, while it read rows that Python makes (an import's lines), the
+    RuntimeError it turns the KeyboardInterrupt into. pydantic-core, while a module's models
+    were built at import: a SchemaError whose text names the KeyboardInterrupt, unchained."""
+    return (
+        _raised_from(error, "duckdb", "InterruptException")
+        or (type(error) is RuntimeError and str(error).startswith("Query interrupted"))
+        or (
+            _raised_from(error, "pydantic_core", "SchemaError")
+            and "KeyboardInterrupt" in str(error)
+        )
     )
+
+
+def interrupted_exit(error: Exception) -> None:
+    """Exit 130 with the interrupted line if ``error`` is a Ctrl-C that a library wrapped
+    (:func:`_interrupted`); return otherwise."""
+    if _interrupted(error):
+        for line in error_lines(error):
+            fail(line)
+        sys.exit(130)
 
 
 def catalog_failure_line(error: BaseException) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import typer
 
 from pullstats import __version__
-from pullstats.cli.common import Application, flags, out
+from pullstats.cli.common import Application, flags, interrupted_exit, out
 
 #: The groups of commands, in the order ``pullstats --help`` lists them: each name's module of
 #: ``pullstats.cli`` and its Typer app there.
@@ -131,6 +131,9 @@ def run() -> None:
         build_app(invoked(sys.argv[1:]))(prog_name="pullstats")
     except KeyboardInterrupt:  # while the command's modules load, before typer handles it
         sys.exit(130)
+    except Exception as error:  # the same, turned into an error by the library it hit
+        interrupted_exit(error)
+        raise
 
 
 class _NoPandas(MetaPathFinder):
