@@ -67,6 +67,15 @@ def test_empty_batch() -> None:
         ("Akamai Connected Cloud", "linode", "hosting"),
         ("OVH SAS", "ovh", "hosting"),
         ("Yonsei University", "", "education"),
+        # national research networks, by the names their autonomous systems carry
+        ("Jisc Services Limited", "", "education"),  # JANET
+        ("Verein zur Foerderung eines Deutschen Forschungsnetzes e.V.", "", "education"),  # DFN
+        ("China Education and Research Network Center", "", "education"),  # CERNET
+        ("SOUTH-DAKOTA-RESEARCH-AND-EDUCATION-NETWORK", "", "education"),
+        ("Rede Nacional de Ensino e Pesquisa", "", "education"),  # RNP
+        ("SWITCH", "", "education"),
+        ("SWITCH TV PTY LTD TA SWITCH MEDIA", "", "business"),  # anchored: not SWITCH
+        ("ESNET S.C.", "", "business"),  # not ESnet
         ("Deutsche Telekom AG", "", "isp"),
         ("COMCAST-7922", "", "isp"),
         ("LeaseWeb Netherlands B.V.", "leaseweb", "hosting"),
@@ -78,6 +87,14 @@ def test_empty_batch() -> None:
 def test_organisation_heuristics(organisation: str, host: str, kind: str) -> None:
     assert provider_of(organisation) == host
     assert network_type(organisation, provider_of(organisation)) == kind
+
+
+def test_the_bundled_data_names_the_research_networks_education() -> None:
+    # Oxford (JANET), TU Berlin (DFN), Tsinghua (CERNET): their networks' names in the data
+    # are "Jisc Services Limited", the DFN's association and "China Education and Research
+    # Network Center", none of which says JANET, DFN or CERNET
+    columns = enrich(pa.array(["129.67.1.1", "130.149.7.201", "202.112.0.1"]), pa.array([""] * 3))
+    assert columns["type"].to_pylist() == ["education"] * 3
 
 
 def _write_asn_db(path: Path) -> None:

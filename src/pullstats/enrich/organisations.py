@@ -45,10 +45,20 @@ _HOSTING = re.compile(
     r"|\bcdn\b|\bidc\b|leaseweb|equinix|digital ?realty|\bfastly\b|\bakamai",
     re.IGNORECASE,
 )
+#: The national research and education networks by the names their autonomous systems carry
+#: in the ASN data (which rarely say "JANET" or "DFN"), then what such a name says in words, in
+#: either order and in the languages of the larger ones.
+_RESEARCH_NETWORKS = (
+    r"^jisc services|forschungsnetz|forskningsnet|^renater$|\bgeant\b|internet2|\bcernet\b"
+    r"|^belnet$|^arnes$|^canarie-|^cesnet\b|^consortium garr$|^heanet\b|^fondation restena$"
+    r"|^esnet(-as|-east|-west)?$|^nordunet$|^sunet(-1)?$|^surf b\.v\.$|^surfnet|^switch$"
+    r"|^aconet$|\bjanet\b|\bdfn\b|\brnp\b|\bnren\b"
+    r"|(research|academic)[- ](and|&)[- ](educat|research)|educat\w*[- ](and|&)[- ]research"
+    r"|ensino e pesquisa|educatie si cercetare|investigacion y (la )?educacion"
+)
 _EDUCATION = re.compile(
     r"universit|\bcollege\b|\bschool|\bacadem|\.edu\b|\bedu\b|institute of technology"
-    r"|polytechn|hochschule|\bnren\b|research (and|&) education|\bjanet\b|\bdfn\b|renater"
-    r"|\bgeant\b|internet2|\brnp\b|\bcernet\b",
+    r"|polytechn|hochschule|" + _RESEARCH_NETWORKS,
     re.IGNORECASE,
 )
 _ISP = re.compile(
