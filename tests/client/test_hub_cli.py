@@ -106,6 +106,7 @@ def test_login_stores_a_private_token_that_the_commands_use(served: Served, tmp_
     listed = ok(hub(served, config, "namespaces"))
     assert "acme" in listed and "globex" not in listed
     assert "raw" in listed and "months, weeks" in listed
+    assert not [line for line in listed.splitlines() if line.endswith(" ")]  # grep 'acme$'
 
     assert (
         ok(hub(served, config, "logout"))

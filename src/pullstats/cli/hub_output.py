@@ -99,7 +99,8 @@ PIPED_WIDTH = 240
 
 def show(renderable: RenderableType) -> None:
     """A table or tree on stdout: at the terminal's width, or at :data:`PIPED_WIDTH` or the
-    table's natural width, whichever is wider."""
+    table's natural width, whichever is wider. Piped, no line ends in the spaces that pad
+    its last column: a script's ``grep 'acme$'`` finds the row."""
     if out.is_terminal:
         out.print(renderable)
         return
@@ -107,7 +108,10 @@ def show(renderable: RenderableType) -> None:
     if isinstance(renderable, Table):
         measuring = Console(highlight=False, width=sys.maxsize)
         width = max(width, measuring.measure(renderable).maximum)
-    Console(highlight=False, soft_wrap=True, width=width).print(renderable)
+    piped = Console(highlight=False, soft_wrap=True, width=width)
+    with piped.capture() as captured:
+        piped.print(renderable)
+    sys.stdout.writelines(line.rstrip(" ") + "\n" for line in captured.get().splitlines())
 
 
 def print_json(body: Any) -> None:
