@@ -123,13 +123,16 @@ def test_keys_rotate_records_the_new_key_and_status_lists_the_nodes(
     tmp_path: Path, catalog: str, node_a: Runtime
 ) -> None:
     env = {"PULLSTATS_DATABASE_URL": catalog, "PULLSTATS_NODE_NAME": "a"}
+    first = pullstats(node_a.paths.root, env, "keys", "rotate", "--only", "jwt")
+    assert first.returncode == 0, first.stderr
+    assert "jwt: key 0 signs from now on (the first" in first.stdout  # the server never ran
     result = pullstats(node_a.paths.root, env, "keys", "rotate", "--only", "jwt")
     assert result.returncode == 0, result.stderr
     with node_a.sessions() as session:
         kids = sorted(
             session.scalars(select(InstallationKey.kid).where(InstallationKey.ring == "jwt"))
         )
-    assert len(kids) == 2 and kids[0] == "0"  # the first key, made by the rotation, and the new
+    assert len(kids) == 2 and kids[0] == "0"  # the first key and the rotation's
     assert f"jwt: key {kids[1]} signs from now on" in result.stdout
     result = pullstats(node_a.paths.root, env, "status")
     assert result.returncode == 0, result.stderr

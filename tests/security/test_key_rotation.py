@@ -215,3 +215,22 @@ def test_keys_commands_need_an_existing_data_dir(tmp_path: Path) -> None:
         assert result.stderr.startswith("error: no pullstats data dir at ")
         assert "or create one with `pullstats db upgrade`" in " ".join(result.stderr.split())
         assert not (tmp_path / "nope").exists()
+
+
+def test_rotating_a_data_dir_that_never_served_makes_the_first_keys(tmp_path: Path) -> None:
+    # no key signed anything yet: no "key 0 still verifies" about a key made that instant
+    data_dir = tmp_path / "data"
+    assert run_cli(data_dir, "db", "upgrade").returncode == 0
+    rotated = run_cli(data_dir, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.splitlines() == [
+        f"jwt: key {FIRST_KID} signs from now on (the first: nothing was signed before)",
+        f"download: key {FIRST_KID} signs from now on (the first: nothing was signed before)",
+    ]
+    listed = run_cli(data_dir, "keys", "list").stdout.splitlines()
+    assert [line.split()[::3] for line in listed[1:]] == [
+        ["jwt", "signing"],
+        ["download", "signing"],
+    ]
+    again = run_cli(data_dir, "keys", "rotate")  # now a rotation like any other
+    assert f"jwt: key {FIRST_KID} still verifies until " in again.stdout

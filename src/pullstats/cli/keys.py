@@ -88,8 +88,16 @@ def keys_rotate(
 def _rotate(runtime: Runtime, name: str, ring: KeyRing) -> None:
     """Rotate one ring in the shared keys dir and record it in the catalog, so that every node
     (which re-reads the keys dir at least every second) signs with the new key and a node
-    whose keys dir did not get it is refused at its next start."""
-    previous = ring.signing_key()  # made now if the server never started on this data dir
+    whose keys dir did not get it is refused at its next start. A ring without keys (the
+    server never started on this data dir) gets its first: no key signed anything before."""
+    if not ring.listed(rescan=True):
+        first = ring.signing_key()
+        check_keys(runtime.sessions, runtime.paths)
+        out.print(
+            f"{name}: key {first.kid} signs from now on (the first: nothing was signed before)"
+        )
+        return
+    previous = ring.signing_key()
     new, dropped = rotate(ring)
     check_keys(runtime.sessions, runtime.paths)
     with runtime.sessions.begin() as session:
