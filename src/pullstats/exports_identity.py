@@ -116,12 +116,23 @@ def open_exports_store(
     *,
     create: bool,
     setting: str | None,
+    adopt: bool = False,
+    catalog: str = "this catalog",
 ) -> None:
     """Refuse an exports store that is not the installation's (:class:`ExportsStoreRefused`,
     naming ``setting``'s value or the data dir's folder); with ``create``, record the id and
-    give it to a store that lacks it (``staging``: where the file is written first)."""
+    give it to a store that lacks it (``staging``: where the file is written first).
+    ``adopt``, ``catalog``: as for :func:`~pullstats.store_identity.installation_store`."""
     description = ExportsDescription(store)
-    known = installation_store(EXPORTS, description, sessions, create=create, setting=setting)
+    known = installation_store(
+        EXPORTS,
+        description,
+        sessions,
+        create=create,
+        setting=setting,
+        adopt=adopt,
+        catalog=catalog,
+    )
     if create and known is not None and description.store_id() is None:
         # at once: a new empty place left without its id would be refused from now on
         description.give_id(staging, known)

@@ -43,9 +43,18 @@ LAKE = StoreKind(
 
 
 def installation_lake(
-    lake: Description, sessions: sessionmaker[Session], *, create: bool, setting: str | None
+    lake: Description,
+    sessions: sessionmaker[Session],
+    *,
+    create: bool,
+    setting: str | None,
+    adopt: bool = False,
+    catalog: str = "this catalog",
 ) -> str | None:
     """The installation's lake id once ``lake`` is known to be its lake (:class:`LakeVersionError`
     else, naming ``setting``'s value or the data dir's folder); None when nothing records one
-    yet and ``create`` is off. The caller gives the lake the id where it lacks one."""
-    return installation_store(LAKE, lake, sessions, create=create, setting=setting)
+    yet and ``create`` is off. The caller gives the lake the id where it lacks one. ``adopt``,
+    ``catalog``: as for :func:`~pullstats.store_identity.installation_store`."""
+    return installation_store(
+        LAKE, lake, sessions, create=create, setting=setting, adopt=adopt, catalog=catalog
+    )

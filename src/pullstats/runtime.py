@@ -19,12 +19,13 @@ from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
-from pullstats.exports_identity import open_exports_store
+from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports_store
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
-from pullstats.lake_identity import installation_lake
+from pullstats.lake_identity import LAKE, installation_lake
 from pullstats.lake_meta import Description, migrate_lake
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
+from pullstats.store_identity import another_catalogs
 from pullstats.store_settings import check_link_lifetime
 
 
@@ -44,11 +45,14 @@ class Runtime:
         return self.settings.paths
 
     @classmethod
-    def open(cls, settings: Settings | None = None, *, create: bool = True) -> Runtime:
+    def open(
+        cls, settings: Settings | None = None, *, create: bool = True, adopt: bool = False
+    ) -> Runtime:
         """Open (creating on first use) the data dir and catalog named by ``settings``.
 
         With ``create=False`` nothing is created: a missing data dir or catalog raises
-        :class:`NoInstallation`.
+        :class:`NoInstallation`. A catalog that records no lake or exports store takes stores
+        that another catalog gave their ids only with ``adopt`` (store_identity.py).
         """
         settings = settings or Settings()
         use_hashing(settings.password_hashing)
@@ -63,6 +67,14 @@ class Runtime:
         settings.lake.check()
         settings.exports_store.check()
         check_link_lifetime(settings.download_link_lifetime, settings.exports_url)
+        catalog = _catalog_named(settings)
+        lake_setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
+        exports_url = (settings.exports_url or "").strip()
+        exports_setting = f"PULLSTATS_EXPORTS_URL={exports_url}" if exports_url else None
+        if create and not adopt and _sqlite_file(settings) is not None:
+            # a SQLite catalog not made yet: refused before the file is, so that the data dir
+            # is left as it was
+            _no_other_catalogs_stores(settings, lake_setting, exports_setting, catalog)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:
@@ -73,19 +85,26 @@ class Runtime:
             ensure_schema(engine)
             sessions = make_sessions(engine)
             # the catalog's lake, never another (lake_identity.py), before anything is written
-            setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
             lake = settings.lake
             description = Description(lake)  # read once for every check below
-            known = installation_lake(description, sessions, create=create, setting=setting)
+            known = installation_lake(
+                description,
+                sessions,
+                create=create,
+                setting=lake_setting,
+                adopt=adopt,
+                catalog=catalog,
+            )
             version = description.version(settings.paths.tmp, create=create)
             # and the catalog's exports store: export files are named by their keys in it
-            exports_url = (settings.exports_url or "").strip()
             open_exports_store(
                 settings.exports_store,
                 sessions,
                 settings.paths.tmp,
                 create=create,
-                setting=f"PULLSTATS_EXPORTS_URL={exports_url}" if exports_url else None,
+                setting=exports_setting,
+                adopt=adopt,
+                catalog=catalog,
             )
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
@@ -128,6 +147,39 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    """The data dir's SQLite catalog when the settings use it and it is not there yet."""
+    path = settings.paths.root / "catalog.sqlite3"
+    return path if settings.database_url is None and not path.exists() else None
+
+
+def _catalog_named(settings: Settings) -> str:
+    """How a refusal names the catalog the settings open (never the URL: it may hold a
+    password)."""
+    sqlite = settings.paths.root / "catalog.sqlite3"
+    if settings.database_url is None:
+        return f"the SQLite catalog {sqlite} (PULLSTATS_DATABASE_URL is not set)"
+    if sqlite.exists():  # the embedded installation's, when the URL is meant to move it
+        return (
+            f"the database of PULLSTATS_DATABASE_URL (the data dir's {sqlite.name} is another "
+            "catalog: pullstats does not copy a catalog from one database to another)"
+        )
+    return "the database of PULLSTATS_DATABASE_URL"
+
+
+def _no_other_catalogs_stores(
+    settings: Settings, lake_setting: str | None, exports_setting: str | None, catalog: str
+) -> None:
+    """Refuse a new catalog whose lake or exports store another catalog gave its id."""
+    lake = Description(settings.lake)
+    exports = ExportsDescription(settings.exports_store)
+    for kind, store, setting in ((LAKE, lake, lake_setting), (EXPORTS, exports, exports_setting)):
+        found = store.store_id()
+        if found is not None:
+            named = f"{setting}: " if setting else ""
+            raise another_catalogs(kind, store, found, named=named, catalog=catalog)
 
 
 _HINT = (

@@ -82,13 +82,20 @@ def installation_store(
     *,
     create: bool,
     setting: str | None,
+    adopt: bool = False,
+    catalog: str = "this catalog",
 ) -> str | None:
     """The installation's id of ``kind`` once ``store`` is known to be its store (``kind.error``
     else, naming ``setting``'s value or the data dir's folder); None when nothing records one
-    yet and ``create`` is off. The caller gives the store the id where it lacks one."""
+    yet and ``create`` is off. The caller gives the store the id where it lacks one.
+
+    A catalog that records no id yet takes the id of a store that has one only with ``adopt``
+    (:func:`another_catalogs`; ``catalog``: how its refusal names the catalog)."""
     found = store.store_id()
     named = f"{setting}: " if setting else ""
-    known, recorded_now = _recorded(kind, store, sessions, found, create=create, named=named)
+    known, recorded_now = _recorded(
+        kind, store, sessions, found, create=create, named=named, adopt=adopt, catalog=catalog
+    )
     if known is None or found == known:
         return known
     if found is None and not store.is_new():
@@ -117,6 +124,8 @@ def _recorded(
     *,
     create: bool,
     named: str,
+    adopt: bool,
+    catalog: str,
 ) -> tuple[str | None, bool]:
     """The catalog's id of ``kind``, recording ``found`` (or a new one) first if it has none
     and ``create``; and whether this call recorded it."""
@@ -124,6 +133,8 @@ def _recorded(
         known = get_value(session, kind.key)
     if known is not None or not create:
         return known, False
+    if found is not None and not adopt:
+        raise another_catalogs(kind, store, found, named=named, catalog=catalog)
     if found is None and store.is_new():
         with sessions() as session:
             held = kind.has_history(session)
@@ -141,3 +152,19 @@ def _recorded(
     with sessions() as session:
         known = get_value(session, kind.key)
     return known, known is not None and (found is None or known == found)
+
+
+def another_catalogs(
+    kind: StoreKind, store: Described, found: str, *, named: str, catalog: str
+) -> Exception:
+    """The refusal of a store that another catalog gave its id (``found``) to a catalog that
+    records none: most often the installation's catalog is not the one the settings name (a
+    cron job without ``PULLSTATS_DATABASE_URL`` makes a new SQLite catalog). Taken, the store
+    would count what it gets for the new catalog only: the installation's catalog would see
+    those requests as duplicates and never count them."""
+    return kind.error(
+        f'{named}{store.path}: the {kind.noun} of another catalog (its "{kind.key}" is '
+        f"{found}), and {catalog} records none: is PULLSTATS_DATABASE_URL missing or wrong? "
+        "Nothing was changed. To make this catalog the installation's from now on (a catalog "
+        "moved to another database, or lost), run `pullstats db upgrade --adopt`"
+    )

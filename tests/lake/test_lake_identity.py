@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, event
 
+from pullstats.config import Settings
 from pullstats.db.models import PipelineState
 from pullstats.db.state import get_value
 from pullstats.lake_identity import CATALOG_KEY
 from pullstats.lake_meta import LakeVersionError
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings, run_cli, write_one_pull
+from tests.conftest import catalog_settings, catalog_url, only_on_sqlite, run_cli, write_one_pull
 
 
 def installation(data_dir: Path) -> str:
@@ -69,7 +70,10 @@ def test_a_catalog_before_lake_ids_with_processed_periods_refuses_an_empty_place
     runtime.close()
     with pytest.raises(LakeVersionError, match="the catalog holds periods processed from one"):
         Runtime.open(catalog_settings(data_dir, lake_url=str(tmp_path / "elsewhere")))
-    Runtime.open(catalog_settings(data_dir)).close()  # its own lake: adopted, id kept
+    # its own lake, which has an id since: taken only when told (db upgrade --adopt)
+    with pytest.raises(LakeVersionError, match="the lake of another catalog"):
+        Runtime.open(catalog_settings(data_dir))
+    Runtime.open(catalog_settings(data_dir), adopt=True).close()  # adopted, id kept
     runtime = Runtime.open(catalog_settings(data_dir))
     with runtime.sessions() as session:
         recorded = get_value(session, CATALOG_KEY)
@@ -113,3 +117,81 @@ def test_a_start_up_reads_the_lake_description_once(data_dir: Path, create: bool
     with _Watch() as watch:
         Runtime.open(catalog_settings(data_dir), create=create).close()
     assert (watch.meta_opens, watch.period_queries) == (1, 0)
+
+
+def _other_catalog(tmp_path: Path) -> str:
+    """A catalog that is not the data dir's (a new database when the suite runs on one)."""
+    return catalog_url(tmp_path / "elsewhere") or f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+
+
+def test_a_command_without_the_installations_catalog_url_is_refused_and_makes_nothing(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # the installation's catalog is elsewhere (PostgreSQL); a cron job without
+    # PULLSTATS_DATABASE_URL would make a new SQLite catalog in the data dir, count the spool
+    # into it, and leave the installation's catalog to see those requests as duplicates
+    url = _other_catalog(tmp_path)
+    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=url))
+    write_one_pull(runtime, datetime(2026, 11, 2, 10, tzinfo=UTC))
+    process(runtime)
+    runtime.close()
+    lake_id = json.loads((data_dir / "lake" / "_meta.json").read_text())["lake_id"]
+    with pytest.raises(LakeVersionError) as refused:
+        Runtime.open(Settings(data_dir=data_dir))
+    assert str(refused.value) == (
+        f'{data_dir}/lake/_meta.json: the lake of another catalog (its "lake_id" is {lake_id}), '
+        f"and the SQLite catalog {data_dir}/catalog.sqlite3 (PULLSTATS_DATABASE_URL is not set) "
+        "records none: is PULLSTATS_DATABASE_URL missing or wrong? Nothing was changed. To make "
+        "this catalog the installation's from now on (a catalog moved to another database, or "
+        "lost), run `pullstats db upgrade --adopt`"
+    )
+    assert not (data_dir / "catalog.sqlite3").exists()
+    Runtime.open(Settings(data_dir=data_dir, database_url=url)).close()  # still its lake
+
+
+def test_a_catalog_moved_to_another_database_takes_the_stores_only_when_told(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    only_on_sqlite("the embedded installation's catalog.sqlite3, moved to a database")
+    runtime = Runtime.open(Settings(data_dir=data_dir))  # the embedded installation
+    write_one_pull(runtime, datetime(2026, 11, 2, 10, tzinfo=UTC))
+    process(runtime)
+    runtime.close()
+    moved = Settings(data_dir=data_dir, database_url=_other_catalog(tmp_path))
+    with pytest.raises(LakeVersionError) as refused:
+        Runtime.open(moved)  # a new catalog would show an empty installation, and say nothing
+    assert "(the data dir's catalog.sqlite3 is another catalog: pullstats does not copy" in str(
+        refused.value
+    )
+    runtime = Runtime.open(moved, adopt=True)
+    result = process(runtime, rebuild_from=date(2026, 11, 2), rebuild_to=date(2026, 11, 2))
+    with runtime.sessions() as session:
+        assert (
+            get_value(session, CATALOG_KEY)
+            == json.loads((data_dir / "lake" / "_meta.json").read_text())["lake_id"]
+        )
+    runtime.close()
+    assert (result.days, result.actions) == ([date(2026, 11, 2)], 1)  # the lake's pull, counted
+    Runtime.open(moved).close()  # from now on its own
+
+
+@pytest.mark.e2e  # runs the pullstats command
+def test_db_upgrade_adopt_says_which_days_to_rebuild(data_dir: Path, tmp_path: Path) -> None:
+    url = _other_catalog(tmp_path)
+    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=url))
+    write_one_pull(runtime, datetime(2026, 11, 2, 10, tzinfo=UTC))
+    process(runtime)
+    runtime.close()
+    new = catalog_url(tmp_path / "new") or f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    refused = run_cli(data_dir, "process", env={"PULLSTATS_DATABASE_URL": new})
+    assert refused.returncode == 1 and "run `pullstats db upgrade --adopt`" in refused.stderr
+    adopted = run_cli(data_dir, "db", "upgrade", "--adopt", env={"PULLSTATS_DATABASE_URL": new})
+    assert adopted.returncode == 0, adopted.stderr
+    said = " ".join(adopted.stdout.splitlines()[1:])  # after the schema's line
+    assert " ".join(said.split()) == (
+        "this catalog is the installation's: the lake and the exports store are its own the "
+        "lake holds requests of 2026-11-02 … 2026-11-02: count them into this catalog with "
+        "`pullstats process --rebuild --from 2026-11-02 --to 2026-11-02`, then `pullstats "
+        "export --rebuild`"
+    )
+    assert run_cli(data_dir, "process", env={"PULLSTATS_DATABASE_URL": new}).returncode == 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typer
+from sqlalchemy import Engine
 
-from pullstats.cli.common import err, fail, out
+from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.data_dir import DataDirUnusable
 from pullstats.db.engine import make_engine
@@ -14,7 +15,15 @@ db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(
+    adopt: bool = typer.Option(
+        False,
+        "--adopt",
+        help="Make a new catalog the installation's for the lake and exports store that "
+        "another catalog wrote (the catalog moved to another database, or lost): their "
+        "counts are rebuilt from the lake; users, namespaces and tokens are not carried over.",
+    ),
+) -> None:
     """Create the catalog database or migrate it to this version's schema."""
     settings = Settings()
     others = settings.paths.foreign_entries()  # before the installation's own are made
@@ -38,3 +47,87 @@ def db_upgrade() -> None:
             f"something else ({shown}) and no installation: the new one is made beside them; "
             "if that is not the folder you meant, set PULLSTATS_DATA_DIR and run this again"
         )
+    if adopt:
+        _adopt(settings)
+
+
+def _adopt(settings: Settings) -> None:
+    """Record the lake's and the exports store's ids in the catalog (which records none yet,
+    or the same), and say how to count the lake's requests into it."""
+    from pullstats.lake_files import IMPORTED, REQUESTS, lake_days
+
+    with opened(settings, adopt=True):
+        days = sorted({*lake_days(settings, REQUESTS), *lake_days(settings, IMPORTED)})
+    out.print("this catalog is the installation's: the lake and the exports store are its own")
+    if days:
+        first, last = days[0].isoformat(), days[-1].isoformat()
+        out.print(
+            f"the lake holds requests of {first} … {last}: count them into this catalog with "
+            f"`pullstats process --rebuild --from {first} --to {last}`, then `pullstats export "
+            "--rebuild`"
+        )
+
+
+@db_app.command("copy")
+def db_copy(
+    to: str = typer.Option(
+        ...,
+        "--to",
+        metavar="URL",
+        envvar="PULLSTATS_DB_COPY_TO",
+        show_envvar=False,
+        help="The empty database to copy the catalog into, as PULLSTATS_DATABASE_URL takes it "
+        "(postgresql+psycopg://user@host/db or sqlite:///path); from PULLSTATS_DB_COPY_TO when "
+        "not given, which keeps a password out of the process list.",
+    ),
+) -> None:
+    """Copy the catalog, whole, into another (empty) database: the embedded installation's
+    SQLite catalog into PostgreSQL when it scales out. Stop the servers and the scheduled jobs
+    first; then set PULLSTATS_DATABASE_URL to the copy on every node."""
+    from pullstats.db.copy import CopyRefused, copy_catalog, shown
+    from pullstats.job_lock import JobLockBusy, hold_job_lock
+    from pullstats.runtime import NoInstallation
+    from pullstats.setting_values import check_database_url
+
+    settings = Settings()
+    try:
+        check_database_url(to)
+    except ValueError as error:
+        raise fail(f"--to: {error}") from None
+    try:
+        with opened(settings, create=False) as runtime:  # the installation's own catalog
+            target = make_engine(to)
+            try:
+                _reachable(target)
+                tables = progress()
+                with tables, hold_job_lock(runtime.engine, settings.paths.job_lock):
+                    task = tables.add_task("copy tables", total=None)
+                    copied = copy_catalog(
+                        runtime.engine,
+                        target,
+                        lambda _name, _rows: tables.advance(task),
+                    )
+                where = shown(target)
+            finally:
+                target.dispose()
+    except (CopyRefused, JobLockBusy, NoInstallation) as error:
+        raise fail(str(error)) from None
+    rows = sum(copied.values())
+    out.print(
+        f"copied the catalog to {where}: {len(copied)} tables, {rows:,} rows ({copied['users']} "
+        f"users, {copied['namespaces']} namespaces); set PULLSTATS_DATABASE_URL to it on every "
+        "node, then start them. The old catalog is left as it was"
+    )
+
+
+def _reachable(target: Engine) -> None:
+    """Refuse a target database that cannot be connected to, in one line naming ``--to``
+    (a failure later in the copy is the catalog's or the target's, said as by any command)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with target.connect():
+            pass
+    except DBAPIError as error:
+        first = next((line.strip() for line in str(error.orig).splitlines() if line.strip()), "")
+        raise fail(f"--to: cannot connect: {first or type(error.orig).__name__}") from None

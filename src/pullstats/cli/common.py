@@ -321,7 +321,11 @@ def settings_error_lines(error: ValidationError) -> list[str]:
 
 @contextlib.contextmanager
 def opened(
-    settings: Settings | None = None, *, create: bool = True, new_dir: bool = True
+    settings: Settings | None = None,
+    *,
+    create: bool = True,
+    new_dir: bool = True,
+    adopt: bool = False,
 ) -> Iterator[Runtime]:
     """The installation named by the environment, with known errors shown as one line.
 
@@ -330,6 +334,7 @@ def opened(
     jobs (``process``, ``export``), which may write but have nothing to work on in a new
     installation: a data dir that is not there is refused as by the commands that only read,
     so a mistyped ``PULLSTATS_DATA_DIR`` in a cron job is an error, not a success on nothing.
+    ``adopt``: see :meth:`Runtime.open` (``pullstats db upgrade --adopt``).
     """
     from pullstats.accounts.errors import AccountError
     from pullstats.config import Settings
@@ -346,7 +351,7 @@ def opened(
         if not settings.paths.root.is_dir():
             raise fail(no_data_dir(settings.paths.root))
     try:
-        runtime = Runtime.open(settings, create=create)
+        runtime = Runtime.open(settings, create=create, adopt=adopt)
     except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer, StorageError) as error:
         raise fail(str(error)) from None
     try:
