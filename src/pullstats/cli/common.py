@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -174,13 +175,33 @@ def interrupted_exit(error: Exception) -> None:
         sys.exit(130)
 
 
+#: What the catalog's server (or libpq, or the resolver, as psycopg reports them) says when
+#: PULLSTATS_DATABASE_URL names a database, user, password or host that cannot be right: no
+#: waiting mends it. A name that fails to resolve for now (``Temporary failure in name
+#: resolution``) is an outage, as a refused or lost connection is.
+_WRONG_CATALOG_URL = re.compile(
+    r'(database|role) "[^"]*" does not exist'
+    r"|authentication failed|no password supplied|no pg_hba\.conf entry"
+    r"|is not permitted to log in|permission denied for database"
+    r"|Name or service not known|No address associated with hostname"
+)
+
+
 def catalog_failure_line(error: BaseException) -> str:
     """The catalog database failed under a command: its driver's first line, never the URL
-    (it may hold a password) nor the statement (it may hold data)."""
+    (it may hold a password) nor the statement (it may hold data). A setting that cannot be
+    right (no such database or user, a refused password, an unknown host) says to check it;
+    a server that does not answer, or went away, to run the command again."""
     cause = getattr(error, "orig", None) or error
     first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    said = " ".join(first.split()) or type(cause).__name__
+    if _WRONG_CATALOG_URL.search(said):
+        return (
+            f"the catalog database (PULLSTATS_DATABASE_URL) cannot be used as set: {said}; "
+            "check the host, database, user and password in PULLSTATS_DATABASE_URL"
+        )
     return (
-        f"the catalog database (PULLSTATS_DATABASE_URL) failed: {first or type(cause).__name__}; "
+        f"the catalog database (PULLSTATS_DATABASE_URL) failed: {said}; "
         "nothing half-published, run the command again once it answers"
     )
 
