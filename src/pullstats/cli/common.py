@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -21,6 +20,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pullstats.cli.catalog_errors import catalog_failure_line, from_sqlite, sqlite_catalog_line
 
 if TYPE_CHECKING:  # imported where used: `pullstats hub` and `--help` need no catalog
     from pullstats.client.errors import ClientError
@@ -90,7 +91,7 @@ def error_lines(error: BaseException) -> list[str]:
         return settings_error_lines(error)
     if _raised_from(error, "pullstats.setting_values", "SettingRefused"):
         return [str(error)]
-    if _raised_from(error, "sqlalchemy.exc", "DatabaseError") and _from_sqlite(error):
+    if _raised_from(error, "sqlalchemy.exc", "DatabaseError") and from_sqlite(error):
         return [sqlite_catalog_line(error)]  # a file: named, and what to do about it
     if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
         return [catalog_failure_line(error)]  # the catalog's server, not SQL
@@ -173,63 +174,6 @@ def interrupted_exit(error: Exception) -> None:
         for line in error_lines(error):
             fail(line)
         sys.exit(130)
-
-
-#: What the catalog's server (or libpq, or the resolver, as psycopg reports them) says when
-#: PULLSTATS_DATABASE_URL names a database, user, password or host that cannot be right: no
-#: waiting mends it. A name that fails to resolve for now (``Temporary failure in name
-#: resolution``) is an outage, as a refused or lost connection is.
-_WRONG_CATALOG_URL = re.compile(
-    r'(database|role) "[^"]*" does not exist'
-    r"|authentication failed|no password supplied|no pg_hba\.conf entry"
-    r"|is not permitted to log in|permission denied for database"
-    r"|Name or service not known|No address associated with hostname"
-)
-
-
-def catalog_failure_line(error: BaseException) -> str:
-    """The catalog database failed under a command: its driver's first line, never the URL
-    (it may hold a password) nor the statement (it may hold data). A setting that cannot be
-    right (no such database or user, a refused password, an unknown host) says to check it;
-    a server that does not answer, or went away, to run the command again."""
-    cause = getattr(error, "orig", None) or error
-    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
-    said = " ".join(first.split()) or type(cause).__name__
-    if _WRONG_CATALOG_URL.search(said):
-        return (
-            f"the catalog database (PULLSTATS_DATABASE_URL) cannot be used as set: {said}; "
-            "check the host, database, user and password in PULLSTATS_DATABASE_URL"
-        )
-    return (
-        f"the catalog database (PULLSTATS_DATABASE_URL) failed: {said}; "
-        "nothing half-published, run the command again once it answers"
-    )
-
-
-def _from_sqlite(error: BaseException) -> bool:
-    return type(getattr(error, "orig", None)).__module__ == "sqlite3"
-
-
-def sqlite_catalog_line(error: BaseException) -> str:
-    """An SQLite catalog that failed: its file named (a path holds no password), and what to
-    do, which for a file is not what it is for a server (waiting will not mend it)."""
-    from sqlalchemy.engine import make_url
-
-    from pullstats.config import Settings  # imported already: the catalog was opened with it
-
-    path = make_url(Settings().database_url_value).database
-    said = " ".join(str(getattr(error, "orig", error)).split())
-    if said == "file is not a database":
-        return (
-            f"the catalog database {path} is not an SQLite database ({said}): restore it from "
-            "a backup, or point PULLSTATS_DATABASE_URL at the right file"
-        )
-    if said == "unable to open database file":
-        return (
-            f"cannot open the catalog database {path} ({said}): PULLSTATS_DATABASE_URL must "
-            "name a file in a folder that exists and this user may write, not a folder"
-        )
-    return f"the catalog database {path} failed: {said}; nothing half-published"
 
 
 def out_of_memory_line(error: BaseException) -> str:
