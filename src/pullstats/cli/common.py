@@ -21,8 +21,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pullstats.cli.catalog_errors import catalog_failure_line, from_sqlite, sqlite_catalog_line
-
 if TYPE_CHECKING:  # imported where used: `pullstats hub` and `--help` need no catalog
     from pullstats.client.errors import ClientError
     from pullstats.config import Settings
@@ -91,10 +89,16 @@ def error_lines(error: BaseException) -> list[str]:
         return settings_error_lines(error)
     if _raised_from(error, "pullstats.setting_values", "SettingRefused"):
         return [str(error)]
-    if _raised_from(error, "sqlalchemy.exc", "DatabaseError") and from_sqlite(error):
-        return [sqlite_catalog_line(error)]  # a file: named, and what to do about it
-    if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
-        return [catalog_failure_line(error)]  # the catalog's server, not SQL
+    if _raised_from(error, "sqlalchemy.exc", "DatabaseError", "InterfaceError"):
+        from pullstats.cli import catalog_errors as catalog  # imported once one failed
+
+        sqlite = catalog.from_sqlite(error) and _raised_from(
+            error, "sqlalchemy.exc", "DatabaseError"
+        )
+        if sqlite:
+            return [catalog.sqlite_catalog_line(error)]  # a file: named, and what to do about it
+        if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
+            return [catalog.catalog_failure_line(error)]  # the catalog's server, not SQL
     if _raised_from(error, "duckdb", "OutOfMemoryException"):
         return [out_of_memory_line(error)]
     if _interrupted(error):
