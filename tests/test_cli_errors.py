@@ -504,7 +504,8 @@ run()
     )
 
 
-def test_an_unexpected_error_is_one_line_of_bounded_length() -> None:
+def test_an_unexpected_error_is_one_line_of_bounded_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)  # no spark-submit's JVM
     from pullstats.cli.common import error_lines
 
     class Py4JJavaError(Exception):  # what PySpark raises: the JVM's whole stack trace
@@ -519,10 +520,12 @@ def test_an_unexpected_error_is_one_line_of_bounded_length() -> None:
         "java.lang.ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not "
         "found" + frames
     )
+    # a JVM this command started: `pullstats process` has no --packages (docs/spark.md)
     assert error_lines(no_s3a) == [
         "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has no "
-        "hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); start it with --packages "
-        "org.apache.hadoop:hadoop-aws:<its Hadoop version> (docs/spark.md)"
+        "hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); add the line 'spark.jars.packages "
+        "org.apache.hadoop:hadoop-aws:<its Hadoop version>' to spark-defaults.conf in "
+        "SPARK_CONF_DIR (docs/spark.md)"
     ]
 
 

@@ -112,11 +112,9 @@ def error_lines(error: BaseException) -> list[str]:
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
     text = " ".join(str(error).split()) or "no message"
     if _NO_S3A in text:  # Spark's JVM, asked to read s3a:// paths without hadoop-aws
-        return [
-            "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has "
-            "no hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); start it with --packages "
-            "org.apache.hadoop:hadoop-aws:<its Hadoop version> (docs/spark.md)"
-        ]
+        from pullstats.spark_s3 import no_hadoop_aws
+
+        return [no_hadoop_aws()]  # what to do for a JVM of this command's, or spark-submit's
     if len(text) > MAX_ERROR_CHARS:  # a Java stack trace, say: its head tells what went wrong
         text = text[:MAX_ERROR_CHARS] + " …"
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
