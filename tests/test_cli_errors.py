@@ -182,6 +182,89 @@ def test_a_sqlite_catalog_that_cannot_be_used_is_named_with_what_to_do(
     assert "PULLSTATS_DATABASE_URL" in unopenable and "once it answers" not in unopenable
 
 
+def _postgres_url(**parts: str) -> str:
+    """The test server's URL with ``parts`` (``database``, ``username``) replaced."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import postgres_databases
+
+    base = make_url(postgres_databases().base_url)  # skips without a PostgreSQL server
+    return base.set(**parts).render_as_string(hide_password=False)  # type: ignore[arg-type]
+
+
+def test_a_catalog_url_naming_no_database_or_user_says_to_check_it(data_dir: Path) -> None:
+    """Before, a database or user the server does not have was an outage: "nothing
+    half-published, run the command again once it answers". Waiting will not mend a setting;
+    the line says to check it, and never shows the URL."""
+    data_dir.mkdir()
+    check = "; check the host, database, user and password in PULLSTATS_DATABASE_URL"
+    no_database = _postgres_url(database="pullstats_no_such_db")
+    for command in (("status",), ("serve", "--port", str(free_port()))):
+        line = one_error_line(
+            run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": no_database}, *command)
+        )
+        assert line.startswith(
+            "error: the catalog database (PULLSTATS_DATABASE_URL) cannot be used as set: "
+        ), line
+        assert line.endswith('FATAL: database "pullstats_no_such_db" does not exist' + check)
+    no_role = _postgres_url(username="pullstats_no_such_role", password="s3cret")
+    line = one_error_line(run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": no_role}, "status"))
+    assert line.endswith('FATAL: role "pullstats_no_such_role" does not exist' + check), line
+    assert "s3cret" not in line
+    # a server that does not answer is an outage still: run the command again
+    nobody = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
+    line = one_error_line(run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": nobody}, "status"))
+    assert line.endswith(
+        "Connection refused; nothing half-published, run the command again once it answers"
+    ), line
+
+
+@pytest.mark.parametrize(
+    ("said", "wrong_setting"),
+    [
+        (
+            'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  '
+            'password authentication failed for user "pullstats"',
+            True,
+        ),
+        (
+            'connection failed: connection to server at "10.0.0.5", port 5432 failed: '
+            "fe_sendauth: no password supplied",
+            True,
+        ),
+        (
+            'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  no '
+            'pg_hba.conf entry for host "10.0.0.9", user "pullstats", database "pullstats", no '
+            "encryption",
+            True,
+        ),
+        ("failed to resolve host 'db.example': [Errno -2] Name or service not known", True),
+        (
+            "failed to resolve host 'db.example': [Errno -3] Temporary failure in name resolution",
+            False,
+        ),
+        ("consuming input failed: server closed the connection unexpectedly", False),
+    ],
+)
+def test_what_the_catalog_server_says_decides_between_check_and_retry(
+    said: str, wrong_setting: bool
+) -> None:
+    """Texts psycopg gives (libpq's and the resolver's), where this machine's server, which
+    trusts every local user, cannot be made to say them."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from pullstats.cli.common import error_lines
+
+    [line] = error_lines(OperationalError("SELECT 1", {}, psycopg.OperationalError(said)))
+    assert " ".join(said.split()) in line
+    assert (
+        line.endswith("check the host, database, user and password in PULLSTATS_DATABASE_URL")
+        is wrong_setting
+    )
+    assert line.endswith("run the command again once it answers") is not wrong_setting
+
+
 # --- input files --------------------------------------------------------------------------------
 
 
@@ -421,7 +504,8 @@ run()
     )
 
 
-def test_an_unexpected_error_is_one_line_of_bounded_length() -> None:
+def test_an_unexpected_error_is_one_line_of_bounded_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)  # no spark-submit's JVM
     from pullstats.cli.common import error_lines
 
     class Py4JJavaError(Exception):  # what PySpark raises: the JVM's whole stack trace
@@ -436,10 +520,12 @@ def test_an_unexpected_error_is_one_line_of_bounded_length() -> None:
         "java.lang.ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not "
         "found" + frames
     )
+    # a JVM this command started: `pullstats process` has no --packages (docs/spark.md)
     assert error_lines(no_s3a) == [
         "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has no "
-        "hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); start it with --packages "
-        "org.apache.hadoop:hadoop-aws:<its Hadoop version> (docs/spark.md)"
+        "hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); add the line 'spark.jars.packages "
+        "org.apache.hadoop:hadoop-aws:<its Hadoop version>' to spark-defaults.conf in "
+        "SPARK_CONF_DIR (docs/spark.md)"
     ]
 
 

@@ -12,8 +12,8 @@ run steps from several threads. A :class:`~pullstats.steps.Transform` with ``par
 runs with ``mapInArrow`` over partitions that hold each key whole, its rows in the
 transform's ``order_by`` order.
 
-:func:`s3a_config` turns the standard AWS settings into Spark's ``fs.s3a`` configuration, for
-a cluster whose Spark reads the lake on object storage through hadoop-aws.
+A lake on object storage is read through hadoop-aws's ``s3a`` (:mod:`pullstats.spark_s3`),
+which a session is asked for before any work.
 
 PySpark is imported only when a session is opened: nothing else pays for it.
 """
@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, TypeAlias
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.spark_log import jvm_output, last_words
+from pullstats.spark_log import java_error, jvm_output, last_words
+from pullstats.spark_s3 import missing_hadoop_aws, s3a_config, spark_path
 from pullstats.steps import Function, Step, Transform
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ __all__ = [
     "SparkEngine",
     "SparkUnavailable",
     "check_spark",
-    "s3a_config",
-    "spark_path",
     "spark_session",
 ]
 
@@ -122,46 +121,6 @@ def check_spark(settings: Settings) -> None:
         )
 
 
-def s3a_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The ``spark.hadoop.fs.s3a.*`` configuration for the standard AWS settings in
-    ``environ`` (default: the process environment): ``AWS_ENDPOINT_URL`` (an S3-compatible
-    server: path-style access, TLS as its scheme says), ``AWS_ACCESS_KEY_ID`` and
-    ``AWS_SECRET_ACCESS_KEY`` (with ``AWS_SESSION_TOKEN``: temporary credentials),
-    ``AWS_REGION`` or ``AWS_DEFAULT_REGION``. Without keys, hadoop-aws's own chain finds
-    credentials (instance profile, web identity). Holds secrets: never log it."""
-    env = os.environ if environ is None else environ
-    prefix = "spark.hadoop.fs.s3a."
-    config = {prefix + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
-    endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
-    if endpoint:
-        config[prefix + "endpoint"] = endpoint
-        config[prefix + "path.style.access"] = "true"
-        config[prefix + "connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    if region:
-        config[prefix + "endpoint.region"] = region
-    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        config[prefix + "access.key"] = key
-        config[prefix + "secret.key"] = secret
-        token = env.get("AWS_SESSION_TOKEN")
-        if token:
-            config[prefix + "session.token"] = token
-            provider = "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
-        else:
-            provider = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
-        config[prefix + "aws.credentials.provider"] = provider
-    return config
-
-
-def spark_path(location: Path | str) -> str:
-    """A lake location as Spark reads it: ``s3://`` through the s3a connector."""
-    text = str(location)
-    if text.startswith("s3://"):
-        return "s3a://" + text.removeprefix("s3://")
-    return text
-
-
 _lock = threading.Lock()
 _session: SparkSession | None = None
 
@@ -210,16 +169,29 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
             with jvm_output(log) if to_log else contextlib.nullcontext(0) as start:
                 session = builder.getOrCreate()
         except Exception as error:  # the JVM did not start: say which setting, not a trace
-            text = " ".join(str(error).split())[:300]
-            said = last_words(log, start) if to_log else ""
-            raise SparkUnavailable(
-                f"PULLSTATS_SPARK_MASTER={settings.spark_master!r}: Spark did not start: {text}"
-                + (f" Its JVM said: {said} (all of it: {log})" if said else "")
-            ) from None
+            said = _not_started(settings, error, log if to_log else None, start)
+            raise SparkUnavailable(said) from None
         if not started_here and not show_jvm_log:
             session.sparkContext.setLogLevel("ERROR")
+        if (settings.lake_url or "").startswith("s3://"):  # its first read, minutes from now
+            missing = missing_hadoop_aws(session, submitted=not started_here)
+            if missing:
+                raise SparkUnavailable(missing)
         _session = session
         return session
+
+
+def _not_started(settings: Settings, error: Exception, log: Path | None, start: int) -> str:
+    """Why the session did not start, in one line: the JVM's exception in its own words (Py4J
+    adds its stack trace), or, from a JVM that died before it could answer, the last thing it
+    wrote that is neither a stack frame nor a warning; and where its log is."""
+    said = java_error(error)
+    quoted = last_words(log, start) if log is not None and not said else ""
+    line = f"PULLSTATS_SPARK_MASTER={settings.spark_master!r}: Spark did not start: "
+    line += said or " ".join(str(error).split())[:300]
+    if quoted:
+        return f"{line} Its JVM said: {quoted} (all of it: {log})"
+    return f"{line} (the JVM's log: {log})" if log is not None else line
 
 
 class SparkEngine:

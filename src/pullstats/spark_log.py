@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["CONFIGURATION", "LOG4J_VARIABLE", "jvm_output", "last_words", "own_configuration"]
+__all__ = [
+    "CONFIGURATION",
+    "LOG4J_VARIABLE",
+    "java_error",
+    "jvm_output",
+    "last_words",
+    "own_configuration",
+]
 
 #: Our log4j2 configuration for the JVM (package data).
 CONFIGURATION = Path(__file__).with_name("spark_log4j2.properties")
@@ -82,9 +90,21 @@ def jvm_output(log: Path) -> Iterator[int]:
             os.environ.pop(LOG4J_VARIABLE, None)
 
 
+#: A line of the JVM's that says nothing about why it stopped: a log line below ERROR (in
+#: log4j's layouts, ours and Spark's, the level follows the date and time), or the Java
+#: launcher's notice (``WARNING: Using incubator modules``).
+_NOT_AN_ERROR = re.compile(r"(\S+ \S+ )?(TRACE|DEBUG|INFO|WARN|WARNING)\b")
+
+
+def _frame(line: str) -> bool:
+    """A stack trace's line below its exception: ``at …``, ``... 4 more``."""
+    return line.startswith(("at ", "..."))
+
+
 def last_words(log: Path, start: int) -> str:
-    """The last line the JVM wrote to ``log`` since ``start`` that is not a stack frame (why it
-    did not start, say), or nothing."""
+    """The last line the JVM wrote to ``log`` since ``start`` that is neither a stack frame
+    nor a warning (why it did not start, say), or nothing: Spark's warnings as it stops
+    (``WARN MetricsSystem: Stopping a MetricsSystem that is not running``) are no reason."""
     try:
         with open(log, "rb") as file:
             file.seek(start)
@@ -92,5 +112,27 @@ def last_words(log: Path, start: int) -> str:
     except OSError:
         return ""
     lines = [line.strip() for line in text.splitlines()]
-    said = [line for line in lines if line and not line.startswith(("at ", "..."))]
+    said = [line for line in lines if line and not _frame(line) and not _NOT_AN_ERROR.match(line)]
     return " ".join(said[-1].split())[:300] if said else ""
+
+
+def java_error(error: BaseException) -> str:
+    """A Java exception that a call through Py4J raised, in its own words: ``Class: message``,
+    and its root cause when there is another (``Caused by: …``); not Py4J's ``An error
+    occurred while calling …`` nor the stack frames, which its text holds. Nothing for any
+    other error."""
+    if type(error).__name__ != "Py4JJavaError":  # py4j's, asked without importing it
+        return ""
+    try:
+        text = str(error)  # asks the JVM for the exception's stack trace
+    except Exception:
+        return ""
+    lines = [line.strip() for line in text.splitlines()]
+    said = [line for line in lines if line and not _frame(line)]
+    head = next((line[2:] for line in said if line.startswith(": ")), "")
+    causes = [line for line in said if line.startswith("Caused by: ")]
+    if not head:
+        return ""
+    head = " ".join(head.split())[:300]
+    root = " ".join(causes[-1].split())[:300] if causes else ""
+    return f"{head} {root}" if root and root.removeprefix("Caused by: ") not in head else head

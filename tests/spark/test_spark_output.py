@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from pullstats.config import Settings
 from pullstats.runtime import Runtime
-from tests.conftest import run_cli, write_spool
+from tests.conftest import catalog_settings, run_cli, write_spool
 from tests.exports import golden
+from tests.storage.conftest import S3Server, start_moto, stop
 
-pytest.importorskip(
-    "pyspark.sql",
+pyspark = pytest.importorskip(
+    "pyspark",
     reason="PySpark comes with the spark extra: pip install -e '.[test,spark]'",
 )
 
@@ -29,9 +29,9 @@ BARS = ("compact spool", "classify days", "roll up periods")
 JVM_LOG = ("WARN", "INFO", "ERROR", "log4j", "setLogLevel", "\tat ", "Exception")
 
 
-def _seed(data_dir: Path) -> None:
+def _seed(data_dir: Path, **settings: str) -> None:
     """Three requests of one client on 5 January 2026 in the spool."""
-    runtime = Runtime.open(Settings(data_dir=data_dir))
+    runtime = Runtime.open(catalog_settings(data_dir, **settings))
     try:
         write_spool(runtime, *golden.records()[:3])
     finally:
@@ -107,3 +107,48 @@ def test_a_jvm_that_does_not_start_says_why_in_the_error_line(
     said, _, where = line.partition(" Its JVM said: ")[2].rpartition(" (all of it: ")
     assert where == f"{log})"
     assert said in log.read_text().splitlines()  # HotSpot's: "Too small maximum heap"
+
+
+def test_a_master_spark_refuses_is_its_exception_in_one_line(data_dir: Path) -> None:
+    """Before, the line held Py4J's "An error occurred while calling …", the Java stack frames
+    and, as what the JVM said, its last WARN line (``Stopping a MetricsSystem that is not
+    running``)."""
+    data_dir.mkdir()  # the jobs refuse a data dir that is not there
+    result = run_cli(data_dir, "export", env={**SPARK, "PULLSTATS_SPARK_MASTER": "local[0]"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: PULLSTATS_SPARK_MASTER='local[0]': Spark did not start: "
+        "org.apache.spark.SparkException: Asked to run locally with 0 threads "
+        f"(the JVM's log: {data_dir / 'logs' / 'spark.log'})"
+    ]
+
+
+def test_a_lake_on_s3_without_hadoop_aws_is_refused_before_any_work(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PySpark ships no hadoop-aws, and ``pullstats process`` has no ``--packages``: the line
+    says where Spark takes it from for the JVM the command starts (spark-defaults.conf),
+    with the version of the Hadoop it runs, as soon as the JVM is up. Before, compaction ran
+    and the first read of the lake failed, advising ``--packages``."""
+    moto, endpoint = start_moto(tmp_path / "moto.log")
+    try:
+        server = S3Server(endpoint, tmp_path / "moto.log")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        bucket = server.bucket()
+        lake = {"PULLSTATS_LAKE_URL": f"s3://{bucket}/lake"}
+        _seed(data_dir, lake_url=lake["PULLSTATS_LAKE_URL"])
+        (jar,) = (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")
+        hadoop = jar.stem.removeprefix("hadoop-client-api-")  # hadoop-aws's must be the same
+        result = run_cli(data_dir, "process", env={**SPARK, **server.env(), **lake})
+        assert result.returncode == 1
+        assert _not_progress(result.stderr) == [
+            "error: PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its "
+            "classpath has no hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); add the "
+            f"line 'spark.jars.packages org.apache.hadoop:hadoop-aws:{hadoop}' to "
+            "spark-defaults.conf in SPARK_CONF_DIR (docs/spark.md)"
+        ], result.stderr
+        compacted = [key for key in server.keys(bucket) if "/requests/" in key]
+        assert compacted == []  # the spool waits for a Spark that can read what it writes
+    finally:
+        stop(moto)

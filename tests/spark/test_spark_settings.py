@@ -15,8 +15,15 @@ import pytest
 from pydantic import ValidationError
 
 from pullstats.config import Settings
-from pullstats.spark_engine import SparkUnavailable, check_spark, s3a_config, spark_path
-from pullstats.spark_log import CONFIGURATION, jvm_output, last_words, own_configuration
+from pullstats.spark_engine import SparkUnavailable, check_spark
+from pullstats.spark_log import (
+    CONFIGURATION,
+    java_error,
+    jvm_output,
+    last_words,
+    own_configuration,
+)
+from pullstats.spark_s3 import no_hadoop_aws, s3a_config, spark_path
 from tests.cli_fork import run_pullstats_command
 from tests.conftest import cli_env, free_port, require_e2e_mark
 
@@ -202,6 +209,20 @@ def test_a_jvm_that_did_not_start_is_quoted_by_its_last_line(tmp_path: Path) -> 
         "recent version of the Java Runtime"
     )
     assert last_words(log, log.stat().st_size) == ""  # this start wrote nothing
+    # Spark's warnings as it stops, the launcher's notice: no reason; an error is
+    log.write_text(
+        "WARNING: Using incubator modules: jdk.incubator.vector\n"
+        "2026-12-06 12:59:07.593Z ERROR SparkContext: Error initializing SparkContext.\n"
+        "org.apache.spark.SparkException: Asked to run locally with 0 threads\n"
+        "\tat org.apache.spark.SparkContext$.createTaskScheduler(SparkContext.scala:3333)\n"
+        "2026-12-06 12:59:07.737Z WARN MetricsSystem: Stopping a MetricsSystem that is not "
+        "running\n"
+        "26/12/06 12:59:08 INFO ShutdownHookManager: Shutdown hook called\n"
+    )
+    said = "org.apache.spark.SparkException: Asked to run locally with 0 threads"
+    assert last_words(log, 0) == said
+    log.write_text("WARNING: Using incubator modules: jdk.incubator.vector\n")
+    assert last_words(log, 0) == ""
     assert last_words(tmp_path / "none.log", 0) == ""
 
 
@@ -223,3 +244,52 @@ def test_a_process_started_for_spark_writes_to_the_log_only(
     assert header.startswith("--- ") and header.endswith(" starts Spark's JVM")
     assert written == ["out", f"err: {CONFIGURATION}", "at x.y(Z.java:1)"]
     assert last_words(log, start) == f"err: {CONFIGURATION}"
+
+
+class Py4JJavaError(Exception):
+    """Py4J's (its name is what tells it apart): its text is the JVM's whole stack trace."""
+
+
+def test_a_java_exception_is_said_in_its_own_words() -> None:
+    frames = "".join(f"\n\tat io.fabric8.Frame{n}.call(Frame.java:{n})" for n in range(40))
+    error = Py4JJavaError(
+        "An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+        ": io.fabric8.kubernetes.client.KubernetesClientException: An error has occurred."
+        + frames
+        + "\nCaused by: java.io.IOException: Connection refused: /127.0.0.1:42779"
+        + frames
+        + "\n\t... 20 more\nCaused by: java.net.ConnectException: Connection refused"
+        + frames
+    )
+    assert java_error(error) == (
+        "io.fabric8.kubernetes.client.KubernetesClientException: An error has occurred. "
+        "Caused by: java.net.ConnectException: Connection refused"
+    )
+    alone = Py4JJavaError(
+        "An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+        ": org.apache.spark.SparkException: Asked to run locally with 0 threads" + frames
+    )
+    said = java_error(alone)
+    assert said == "org.apache.spark.SparkException: Asked to run locally with 0 threads"
+    assert java_error(RuntimeError("[JAVA_GATEWAY_EXITED] Java gateway process exited")) == ""
+
+
+def test_where_hadoop_aws_comes_from_depends_on_who_started_spark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``pullstats process`` has no ``--packages``: the JVM it starts reads Spark's
+    ``spark-defaults.conf``; ``spark-submit`` takes ``--packages``."""
+    head = (
+        "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has no "
+        "hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); "
+    )
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    assert no_hadoop_aws("3.5.0") == head + (
+        "add the line 'spark.jars.packages org.apache.hadoop:hadoop-aws:3.5.0' to "
+        "spark-defaults.conf in SPARK_CONF_DIR (docs/spark.md)"
+    )
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40123")  # spark-submit's JVM
+    assert no_hadoop_aws() == head + (
+        "start spark-submit with --packages org.apache.hadoop:hadoop-aws:<its Hadoop version> "
+        "(docs/spark.md)"
+    )

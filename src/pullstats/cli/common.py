@@ -89,10 +89,16 @@ def error_lines(error: BaseException) -> list[str]:
         return settings_error_lines(error)
     if _raised_from(error, "pullstats.setting_values", "SettingRefused"):
         return [str(error)]
-    if _raised_from(error, "sqlalchemy.exc", "DatabaseError") and _from_sqlite(error):
-        return [sqlite_catalog_line(error)]  # a file: named, and what to do about it
-    if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
-        return [catalog_failure_line(error)]  # the catalog's server, not SQL
+    if _raised_from(error, "sqlalchemy.exc", "DatabaseError", "InterfaceError"):
+        from pullstats.cli import catalog_errors as catalog  # imported once one failed
+
+        sqlite = catalog.from_sqlite(error) and _raised_from(
+            error, "sqlalchemy.exc", "DatabaseError"
+        )
+        if sqlite:
+            return [catalog.sqlite_catalog_line(error)]  # a file: named, and what to do about it
+        if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
+            return [catalog.catalog_failure_line(error)]  # the catalog's server, not SQL
     if _raised_from(error, "duckdb", "OutOfMemoryException"):
         return [out_of_memory_line(error)]
     if _interrupted(error):
@@ -106,11 +112,9 @@ def error_lines(error: BaseException) -> list[str]:
         return [f"{where}{error.strerror} (pullstats --debug … shows the traceback)"]
     text = " ".join(str(error).split()) or "no message"
     if _NO_S3A in text:  # Spark's JVM, asked to read s3a:// paths without hadoop-aws
-        return [
-            "PULLSTATS_ENGINE=spark: this Spark cannot read the lake on S3: its classpath has "
-            "no hadoop-aws (org.apache.hadoop.fs.s3a.S3AFileSystem); start it with --packages "
-            "org.apache.hadoop:hadoop-aws:<its Hadoop version> (docs/spark.md)"
-        ]
+        from pullstats.spark_s3 import no_hadoop_aws
+
+        return [no_hadoop_aws()]  # what to do for a JVM of this command's, or spark-submit's
     if len(text) > MAX_ERROR_CHARS:  # a Java stack trace, say: its head tells what went wrong
         text = text[:MAX_ERROR_CHARS] + " …"
     return [f"{type(error).__name__}: {text} (pullstats --debug … shows the traceback)"]
@@ -172,43 +176,6 @@ def interrupted_exit(error: Exception) -> None:
         for line in error_lines(error):
             fail(line)
         sys.exit(130)
-
-
-def catalog_failure_line(error: BaseException) -> str:
-    """The catalog database failed under a command: its driver's first line, never the URL
-    (it may hold a password) nor the statement (it may hold data)."""
-    cause = getattr(error, "orig", None) or error
-    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
-    return (
-        f"the catalog database (PULLSTATS_DATABASE_URL) failed: {first or type(cause).__name__}; "
-        "nothing half-published, run the command again once it answers"
-    )
-
-
-def _from_sqlite(error: BaseException) -> bool:
-    return type(getattr(error, "orig", None)).__module__ == "sqlite3"
-
-
-def sqlite_catalog_line(error: BaseException) -> str:
-    """An SQLite catalog that failed: its file named (a path holds no password), and what to
-    do, which for a file is not what it is for a server (waiting will not mend it)."""
-    from sqlalchemy.engine import make_url
-
-    from pullstats.config import Settings  # imported already: the catalog was opened with it
-
-    path = make_url(Settings().database_url_value).database
-    said = " ".join(str(getattr(error, "orig", error)).split())
-    if said == "file is not a database":
-        return (
-            f"the catalog database {path} is not an SQLite database ({said}): restore it from "
-            "a backup, or point PULLSTATS_DATABASE_URL at the right file"
-        )
-    if said == "unable to open database file":
-        return (
-            f"cannot open the catalog database {path} ({said}): PULLSTATS_DATABASE_URL must "
-            "name a file in a folder that exists and this user may write, not a folder"
-        )
-    return f"the catalog database {path} failed: {said}; nothing half-published"
 
 
 def out_of_memory_line(error: BaseException) -> str:
