@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from pullstats.setting_values import duration_text
-from pullstats.storage import StorageError, Store, join
+from pullstats.storage import StorageError, Store, StoreUnreachable, join
 
 T = TypeVar("T")
 
@@ -240,7 +240,7 @@ class S3Store(Store):
             )
         )
 
-    def failure_in(self, message: str) -> StorageError | None:
+    def failure_in(self, message: str) -> StoreUnreachable | None:
         # DuckDB passes on what s3fs raised as the text of its traceback, ending in botocore's
         # "ReadTimeoutError: Read timeout on endpoint URL: "…"": the same error again, for the
         # same line as any other request's
@@ -251,7 +251,7 @@ class S3Store(Store):
             return None
         name, url = match.groups()
         line = s3_error_message(self, getattr(boto, name)(endpoint_url=url))
-        return StorageError(line) if line is not None else None
+        return StoreUnreachable(line) if line is not None else None
 
     def _call(self, action: Callable[[], T]) -> T:
         """``action``'s result; what botocore and s3fs raise about the store (bucket,
@@ -264,7 +264,22 @@ class S3Store(Store):
             message = s3_error_message(self, error)
             if message is None:
                 raise
+            if isinstance(error, _unreachable()):
+                raise StoreUnreachable(message) from error
             raise StorageError(message) from error
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """What botocore and s3fs raise about a store that does not answer at all (the errors
+    whose line is "cannot be reached" or "no answer"): a :class:`StoreUnreachable`."""
+    import botocore.exceptions as boto
+
+    return (
+        boto.EndpointConnectionError,
+        boto.ConnectTimeoutError,
+        boto.ReadTimeoutError,
+        TimeoutError,
+    )
 
 
 def s3_error_message(store: S3Store, error: BaseException) -> str | None:
