@@ -116,6 +116,12 @@ class Store(ABC):
     def check(self) -> None:
         """Raise :class:`StorageError` unless the store can be listed now."""
 
+    def probe(self, key: str) -> None:
+        """Raise :class:`StorageError` unless the store answers one cheap request about
+        ``key`` (a missing key is an answer too) within a short bound: ``/healthz``'s look at a
+        store on object storage. Local folders: nothing (``/healthz`` writes to the disk)."""
+        return None
+
     def failure_in(self, message: str) -> StoreUnreachable | None:
         """The store's failure that a reader's ``message`` reports (DuckDB's error about a read
         through :attr:`filesystem`, which holds the text of what the filesystem raised, not the

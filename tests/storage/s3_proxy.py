@@ -60,12 +60,14 @@ class S3Proxy:
             action = "down" if self.down.is_set() else self.rule(method, path)
             self.requests.append(Request(method, path, action))
             if action == "down" and not self.down.is_set():
-                self.down.set()
-                self._stop_listening()
+                self.go_down()
             return action
 
-    def _stop_listening(self) -> None:
-        # from a handler's thread: serve_forever runs in another, which shutdown waits for
+    def go_down(self) -> None:
+        """Stop listening (every new connection refused) and cut every later request on a
+        connection already open, as if the proxy were killed."""
+        self.down.set()
+        # from a handler's thread too: serve_forever runs in another, which shutdown waits for
         self._server.shutdown()
         self._server.server_close()
 
