@@ -86,6 +86,10 @@ ABSOLUTE = "expected an absolute http(s) URL, e.g. https://stats.example.com"
 CENTURY = "must be at most 100 years (P36525D)"
 CENTURY_OF_MONTHS = "must be at most 100 years (P100Y, P1200M or P36525D; 0: for ever)"
 EMPTY = "empty: name a path, or unset the variable for its default"
+EMPTY_STORE = (
+    "empty: name s3://bucket/prefix or a local folder, or unset the variable for its default "
+    "(in the data dir)"
+)
 SHAPE = "http(s)://host[:port][/path]"
 ENDPOINT = (
     f"expected the http(s) URL publishers reach the object store at: {SHAPE}, "
@@ -131,6 +135,11 @@ BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
         ("PULLSTATS_GEOIP_COUNTRY_DB", "", EMPTY),
         ("PULLSTATS_GEOIP_ASN_DB", "", EMPTY),
         ("PULLSTATS_GEOIP_DOMAIN_DB", "", EMPTY),
+        # a node whose s3:// value was lost on the way would keep a lake of its own
+        ("PULLSTATS_LAKE_URL", "", EMPTY_STORE),
+        ("PULLSTATS_LAKE_URL", " ", EMPTY_STORE),
+        ("PULLSTATS_EXPORTS_URL", "", EMPTY_STORE),
+        ("PULLSTATS_EXPORTS_URL", "\t", EMPTY_STORE),
         # presigned URLs signed for an address nobody can fetch them from
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "s3.example.com", ENDPOINT),
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "s3://pullstats-data", ENDPOINT),
@@ -225,7 +234,7 @@ def test_a_public_endpoint_is_refused_unless_the_exports_are_on_object_storage(
     assert refused_when_read(monkeypatch, PULLSTATS_EXPORTS_URL="gs://bucket/exports") == [
         "PULLSTATS_EXPORTS_URL='gs://bucket/exports': expected s3://bucket/prefix or a local folder"
     ]
-    # empty is unset, as for the store URLs: the exports stay local, their links ours
+    # empty is unset: the exports stay local, their links ours
     monkeypatch.delenv("PULLSTATS_EXPORTS_URL")
     monkeypatch.setenv(variable, " ")
     assert Settings().exports_store.presign("a/b.csv.gz", 60) is None

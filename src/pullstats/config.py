@@ -293,7 +293,8 @@ class Settings(BaseSettings):
     @cached_property
     def paths(self) -> DataDir:
         keys = self.keys_dir.resolve() if self.keys_dir is not None else None
-        return DataDir(self.data_dir.resolve(), keys)
+        lake_here, exports_here = self.lake_url is None, self.exports_url is None
+        return DataDir(self.data_dir.resolve(), keys, lake_here, exports_here)
 
     @cached_property
     def node(self) -> str:

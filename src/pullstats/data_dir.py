@@ -50,6 +50,11 @@ class DataDir:
     root: Path
     #: ``PULLSTATS_KEYS_DIR`` when set (shared by every node), else ``keys/`` in the data dir
     keys_dir: Path | None = None
+    #: whether the lake is the data dir's ``lake/`` (``PULLSTATS_LAKE_URL`` unset), and the
+    #: exports its ``exports/`` (``PULLSTATS_EXPORTS_URL`` unset): :meth:`ensure` makes those
+    #: folders only then, so that a data dir whose stores are elsewhere (on S3) shows none
+    lake_here: bool = True
+    exports_here: bool = True
 
     @property
     def spool(self) -> Path:
@@ -131,7 +136,7 @@ class DataDir:
         when the data dir is a file, is under one, or is on a read-only file system."""
         try:
             self.make_root()
-            for folder in (self.spool, self.requests, self.actions, self.exports, self.tmp):
+            for folder in (self.spool, self.tmp, *self._stores_here()):
                 folder.mkdir(parents=True, exist_ok=True)
             if self.keys_dir is None:  # a configured keys dir is the operator's: left as it is
                 self.keys.mkdir(parents=True, exist_ok=True)
@@ -147,6 +152,13 @@ class DataDir:
                 raise
             raise DataDirUnusable(problem) from error
         return self
+
+    def _stores_here(self) -> list[Path]:
+        """The folders of the stores kept in the data dir. Nothing needs them before it writes
+        there (a store makes a file's folders as it publishes it): made for an operator who
+        looks, an empty local lake where one is used."""
+        folders = [self.requests, self.actions] if self.lake_here else []
+        return [*folders, self.exports] if self.exports_here else folders
 
     def foreign_entries(self) -> list[str]:
         """The names in an existing data dir that holds no installation yet, none of them made

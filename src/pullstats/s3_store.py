@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from pullstats.setting_values import duration_text
-from pullstats.storage import StorageError, Store, join
+from pullstats.storage import StorageError, Store, StoreUnreachable, join
 
 T = TypeVar("T")
 
@@ -33,8 +33,12 @@ DEFAULT_TIMEOUT = timedelta(seconds=30)
 #: The most requests one call sends: botocore's first attempt and one retry.
 ATTEMPTS = 2
 
+#: How long ``/healthz``'s look at a store (:meth:`S3Store.probe`) waits to connect, then for
+#: the answer, in its one request: a load balancer's check must not wait a job's timeout.
+PROBE_TIMEOUT = timedelta(seconds=2)
 
-def _options(timeout: timedelta) -> dict[str, Any]:
+
+def _options(timeout: timedelta, attempts: int = ATTEMPTS, connect: float = 5) -> dict[str, Any]:
     """The s3fs options of each filesystem of a store (new dicts: s3fs keeps them): SigV4
     presigned URLs (every region accepts them); each connect bounded by 5 s and each socket
     read by ``timeout``, and each call sent at most :data:`ATTEMPTS` times, so that an endpoint
@@ -43,14 +47,14 @@ def _options(timeout: timedelta) -> dict[str, Any]:
     return {
         "config_kwargs": {
             "signature_version": "s3v4",
-            "connect_timeout": 5,
+            "connect_timeout": connect,
             # per socket read (aiohttp's sock_read), not per request: from the end of the
             # upload to the answer's first byte, then between two reads of it
             "read_timeout": timeout.total_seconds(),
             # botocore's retry, the only one (s3fs's are off: ListedS3FileSystem.retries): a
             # connection refused or cut, a timeout, a 5xx or a throttle is sent once more,
             # after its backoff (at most a second)
-            "retries": {"total_max_attempts": ATTEMPTS, "mode": "standard"},
+            "retries": {"total_max_attempts": attempts, "mode": "standard"},
         },
         "session": _session(),
         "use_listings_cache": False,
@@ -99,6 +103,7 @@ class S3Store(Store):
         if not self.bucket:
             raise StorageError(f"{setting}={url}: no bucket named, e.g. s3://bucket/prefix")
         self._fs: Any = None
+        self._prober: Any = None  # the filesystem of probe(), with its short timeout
         #: the listed files (``bucket/key`` → the listing's entry) while listings are held
         self._listed: dict[str, dict[str, Any]] = {}
         self._holding = 0
@@ -240,7 +245,29 @@ class S3Store(Store):
             )
         )
 
-    def failure_in(self, message: str) -> StorageError | None:
+    def probe(self, key: str) -> None:
+        # a HEAD: the cheapest request S3 answers, and one that needs no listing permission;
+        # a missing key is an answer too (the store is there, and took the credentials)
+        if self._prober is None:
+            from pullstats.s3_files import ListedS3FileSystem
+
+            options = _options(PROBE_TIMEOUT, 1, PROBE_TIMEOUT.total_seconds())
+            # a connection of its own each time: sent once, a request on a kept-alive
+            # connection the server has closed meanwhile would fail a store that is up
+            options["config_kwargs"]["connector_args"] = {
+                "force_close": True,
+                "keepalive_timeout": None,  # aiohttp refuses one with force_close
+            }
+            self._prober = ListedS3FileSystem({}, **options)
+        path = join(self.prefix, key)
+
+        def head() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                self._prober.call_s3("head_object", Bucket=self.bucket, Key=path)
+
+        self._call(head)
+
+    def failure_in(self, message: str) -> StoreUnreachable | None:
         # DuckDB passes on what s3fs raised as the text of its traceback, ending in botocore's
         # "ReadTimeoutError: Read timeout on endpoint URL: "…"": the same error again, for the
         # same line as any other request's
@@ -251,7 +278,7 @@ class S3Store(Store):
             return None
         name, url = match.groups()
         line = s3_error_message(self, getattr(boto, name)(endpoint_url=url))
-        return StorageError(line) if line is not None else None
+        return StoreUnreachable(line) if line is not None else None
 
     def _call(self, action: Callable[[], T]) -> T:
         """``action``'s result; what botocore and s3fs raise about the store (bucket,
@@ -264,7 +291,22 @@ class S3Store(Store):
             message = s3_error_message(self, error)
             if message is None:
                 raise
+            if isinstance(error, _unreachable()):
+                raise StoreUnreachable(message) from error
             raise StorageError(message) from error
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """What botocore and s3fs raise about a store that does not answer at all (the errors
+    whose line is "cannot be reached" or "no answer"): a :class:`StoreUnreachable`."""
+    import botocore.exceptions as boto
+
+    return (
+        boto.EndpointConnectionError,
+        boto.ConnectTimeoutError,
+        boto.ReadTimeoutError,
+        TimeoutError,
+    )
 
 
 def s3_error_message(store: S3Store, error: BaseException) -> str | None:

@@ -40,6 +40,13 @@ class StorageError(RuntimeError):
     message is one line naming the setting to fix."""
 
 
+class StoreUnreachable(StorageError):
+    """The store does not answer at all: no connection can be made to it, or none of its
+    answers came in time. Whatever a job asks of it next fails alike, so a job that goes on
+    past one item's failure (``export``, a period at a time) stops at this one, with its line,
+    rather than reporting each item's failure in turn."""
+
+
 class Store(ABC):
     """A local folder or an S3 prefix holding files under ``/``-separated keys."""
 
@@ -109,7 +116,13 @@ class Store(ABC):
     def check(self) -> None:
         """Raise :class:`StorageError` unless the store can be listed now."""
 
-    def failure_in(self, message: str) -> StorageError | None:
+    def probe(self, key: str) -> None:
+        """Raise :class:`StorageError` unless the store answers one cheap request about
+        ``key`` (a missing key is an answer too) within a short bound: ``/healthz``'s look at a
+        store on object storage. Local folders: nothing (``/healthz`` writes to the disk)."""
+        return None
+
+    def failure_in(self, message: str) -> StoreUnreachable | None:
         """The store's failure that a reader's ``message`` reports (DuckDB's error about a read
         through :attr:`filesystem`, which holds the text of what the filesystem raised, not the
         exception), as the store's own error; None when it reports none (local folders)."""
@@ -138,6 +151,15 @@ class Store(ABC):
             self.publish(staged, key)
         finally:
             staged.unlink(missing_ok=True)
+
+
+def unreachable_in(error: BaseException, store: Store) -> StoreUnreachable | None:
+    """``error`` as the failure of a store that does not answer: itself, or the one ``store``
+    finds in its text (:meth:`Store.failure_in`: DuckDB's error about a read through it);
+    None when it reports no such failure."""
+    if isinstance(error, StoreUnreachable):
+        return error
+    return store.failure_in(str(error)) if isinstance(error, Exception) else None
 
 
 def join(*parts: str) -> str:

@@ -38,9 +38,17 @@ def open_store(
 
 
 def check_store_url(value: str | None) -> None:
-    """Refuse a ``PULLSTATS_LAKE_URL`` or ``PULLSTATS_EXPORTS_URL`` that names no store."""
-    if value is not None and value.strip():
+    """Refuse a ``PULLSTATS_LAKE_URL`` or ``PULLSTATS_EXPORTS_URL`` that names no store. An
+    empty one is refused too, as an empty path setting is, rather than taken as unset: a node
+    whose ``s3://`` value was lost on the way (``PULLSTATS_LAKE_URL=$LAKE`` with no ``LAKE``)
+    would otherwise use a lake of its own in its data dir."""
+    if value is not None:
         text = value.strip()
+        if not text:
+            raise ValueError(
+                "empty: name s3://bucket/prefix or a local folder, or unset the variable for "
+                "its default (in the data dir)"
+            )
         if "://" in text and not text.startswith("s3://"):
             raise ValueError("expected s3://bucket/prefix or a local folder")
         if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):

@@ -1,7 +1,9 @@
 """A loopback HTTP proxy in front of ``moto_server`` that forwards every request and can misbehave
 on chosen ones, as a real store or the network between can: never answer (a store that hangs in
-the middle of a job), or forward and then lose the answer (the connection cut once the store
-did the work). It logs each request's line, so tests count requests instead of timing them.
+the middle of a job), forward and then lose the answer (the connection cut once the store
+did the work), or go down (a store, or the proxy in front of it, killed in the middle of a
+job: every later connection refused). It logs each request's line, so tests count requests
+instead of timing them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 #: What the proxy does with a request: ``"forward"`` it; ``"hold"`` it, never answering
 #: (until the proxy stops); ``"cut"``: forward it, then close the connection without the
-#: store's answer (the store did the work; the client never hears of it).
+#: store's answer (the store did the work; the client never hears of it); ``"down"``: stop
+#: listening, so that every new connection is refused, and close this request's connection, and
+#: that of every later request on a connection already open, unanswered and unforwarded.
 Action = str
 
 #: Decides a request's action from its method and path (with its query); it is asked for
@@ -42,6 +46,8 @@ class S3Proxy:
         self.rule = rule
         self.requests: list[Request] = []
         self.stopping = threading.Event()
+        #: set once a request was answered ``"down"``: the proxy no longer listens
+        self.down = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -51,14 +57,25 @@ class S3Proxy:
 
     def decide(self, method: str, path: str) -> Action:
         with self._lock:
-            action = self.rule(method, path)
+            action = "down" if self.down.is_set() else self.rule(method, path)
             self.requests.append(Request(method, path, action))
+            if action == "down" and not self.down.is_set():
+                self.go_down()
             return action
+
+    def go_down(self) -> None:
+        """Stop listening (every new connection refused) and cut every later request on a
+        connection already open, as if the proxy were killed."""
+        self.down.set()
+        # from a handler's thread too: serve_forever runs in another, which shutdown waits for
+        self._server.shutdown()
+        self._server.server_close()
 
     def stop(self) -> None:
         self.stopping.set()  # held requests end: their connections close unanswered
-        self._server.shutdown()
-        self._server.server_close()
+        if not self.down.is_set():
+            self._server.shutdown()
+            self._server.server_close()
 
     def count(self, action: Action) -> int:
         with self._lock:
@@ -75,6 +92,9 @@ def _handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             body = self._body()
             action = proxy.decide(self.command, self.path)
+            if action == "down":
+                self._cut()
+                return
             if action == "hold":
                 proxy.stopping.wait()
                 self._cut()

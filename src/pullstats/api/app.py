@@ -29,6 +29,7 @@ from pullstats.api import (
     ops,
     pg_versions,
     reference_page,
+    store_checks,
     trends,
 )
 from pullstats.api.cached_answers import CachedAnswers
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_to_stderr(access_log)
     log_to_stderr(pg_versions.logger)  # its fallback warnings, in the server's log format
     log_to_stderr(request_log)  # a client gone before its request ended: one line each
+    log_to_stderr(store_checks.log)  # a store on S3 that fails /healthz's check, and is back
     app.include_router(auth.router)
     app.include_router(analytics.router)
     app.include_router(exports_api.router)

@@ -20,8 +20,13 @@ router = APIRouter(tags=["operations"])
     "/healthz",
     operation_id="getHealth",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The data dir or the database is unusable."}},
-    summary="Whether the data dir and the catalog database are usable",
+    responses={
+        503: {
+            "model": Health,
+            "description": "The data dir, the database or a store on object storage is unusable.",
+        }
+    },
+    summary="Whether the data dir, the catalog database and the stores on S3 are usable",
 )
 async def healthz(state: Annotated[AppState, Depends(app_state)]) -> Health | JSONResponse:
     # a probe writes to the disk and reads the catalog, in the thread pool (a stuck disk must
@@ -48,6 +53,9 @@ def _health(state: AppState) -> Health:
         checks["database"] = "ok"
     except Exception as error:  # any driver error means the database is not usable
         checks["database"] = f"error: {type(error).__name__}"
+    # the lake and the exports when on object storage: a request each, every few seconds
+    settings = state.runtime.settings
+    checks.update(state.store_checks.results(settings.lake, settings.exports_store))
     healthy = all(value == "ok" for value in checks.values())
     return Health(status="ok" if healthy else "unavailable", checks=checks)
 

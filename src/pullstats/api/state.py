@@ -17,6 +17,7 @@ from pullstats.api.export_catalog import ExportCatalog
 from pullstats.api.metrics import Metrics
 from pullstats.api.models import Health
 from pullstats.api.pg_versions import PostgresVersions
+from pullstats.api.store_checks import StoreChecks
 from pullstats.api.viewer import ResolvedViewer
 from pullstats.db.state import CatalogVersions, catalog_versions
 from pullstats.lake.spool import SpoolWriter
@@ -47,6 +48,8 @@ class AppState:
     #: the health probe and the metrics scrape in progress, shared by those arriving meanwhile
     health_checks: Coalesced[Health] = field(default_factory=Coalesced)
     scrapes: Coalesced[bytes] = field(default_factory=Coalesced)
+    #: the health probe's last look at each store on object storage, reused for a few seconds
+    store_checks: StoreChecks = field(default_factory=StoreChecks)
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings

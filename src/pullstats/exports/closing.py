@@ -43,6 +43,7 @@ from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
 from pullstats.runtime import Runtime
+from pullstats.storage import StoreUnreachable, unreachable_in
 
 log = logging.getLogger("pullstats.exports")
 
@@ -231,11 +232,13 @@ def export_closed(
                 continue
             try:
                 parts = export_one(runtime, task)
+            except StoreUnreachable:
+                raise  # stops the export: every other period would fail alike
             except Exception as error:
                 # a damaged actions file is set aside and its day left to `process`, which
                 # classifies it again: its periods are exported once their rollups are whole.
                 # A store that does not hand the file over for that check raises its
-                # StorageError, which stops the export: every other period would fail alike
+                # StorageError, which stops the export too
                 read = partial(action_files, runtime, task.period)
                 found = set_aside_damaged(runtime, error, read)
                 text = _failure_text(task, error)
@@ -300,8 +303,13 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[ExportKind, Wri
         if store.remote:
             for _, part in written:
                 store.publish(part.path, part.path.relative_to(root).as_posix())
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(folder, ignore_errors=True)  # never referenced: nobody can see it
+        # a store that does not answer is not asked to delete what it took: the period's
+        # next export removes it (_remove_orphans)
+        down = unreachable_in(error, runtime.settings.lake)
+        if down is not None:
+            raise down from error
         if store.remote:
             store.delete_folder(key)
         raise

@@ -1,0 +1,98 @@
+"""A store that goes down in the middle of ``export`` (its server, or the proxy in front of it,
+killed: every connection refused), behind the loopback proxy of tests/storage/s3_proxy.py.
+
+Every later period would fail alike, so the first failure stops the export with the store's one
+line, as a hung store's does (test_s3_hangs.py), not a line per period; what was published
+before stays served, and a rerun once the store is back completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pullstats.db.models import ExportFile
+from pullstats.runtime import Runtime
+from tests.conftest import catalog_settings, run_cli
+from tests.storage.conftest import S3Server, aws_env
+from tests.storage.s3_proxy import s3_proxy
+from tests.storage.test_s3 import golden_on_s3
+
+pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
+
+
+def _down_at(kind: str, nth: int) -> Callable[[str, str], str]:
+    """A rule taking the store down at the ``nth`` request of ``kind``: a ``GET`` of a Parquet
+    file of the lake (a read by DuckDB) or a ``PUT`` of an export (a publish)."""
+    seen = 0
+
+    def rule(method: str, path: str) -> str:
+        nonlocal seen
+        key = path.split("?", 1)[0]
+        if kind == "read":
+            matches = method == "GET" and "/lake/" in key and key.endswith(".parquet")
+        else:
+            matches = method == "PUT" and "/exports/" in key
+        if matches:
+            seen += 1
+            if seen == nth:
+                return "down"
+        return "forward"
+
+    return rule
+
+
+def _exported(data_dir: Path) -> set[tuple[str, str, str]]:
+    """The (namespace, period, path) of every export file the catalog names."""
+    runtime = Runtime.open(catalog_settings(data_dir))
+    try:
+        with runtime.sessions() as session:
+            rows = session.execute(
+                select(ExportFile.namespace, ExportFile.period_start, ExportFile.path)
+            )
+            return {(namespace, str(start), path) for namespace, start, path in rows}
+    finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "nth"), [("read", 1), ("publish", 3)], ids=["at-a-read", "at-a-publish"]
+)
+def test_a_store_that_goes_down_in_the_middle_of_an_export_stops_it_with_one_line(
+    kind: str, nth: int, s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    bucket = golden_on_s3(s3_env, data, monkeypatch)  # processed and exported once
+    before = _exported(data)
+    assert len({(namespace, start) for namespace, start, _ in before}) > 2  # several periods
+    stores = {
+        "PULLSTATS_LAKE_URL": f"s3://{bucket}/lake",
+        "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports",
+    }
+    rebuild = ("export", "--through", "2026-02-01", "--rebuild")
+    with s3_proxy(s3_env.endpoint, _down_at(kind, nth)) as proxy:
+        exported = run_cli(data, *rebuild, env={**aws_env(proxy.endpoint), **stores})
+        assert proxy.down.is_set()
+    assert exported.returncode == 1
+    lines = [line for line in exported.stderr.splitlines() if line.startswith("error:")]
+    # before: a line per (namespace, period), each "export of namespace … failed: …"
+    assert lines == [lines[0]], exported.stderr
+    assert lines[0].startswith(f"error: AWS_ENDPOINT_URL: {proxy.endpoint} cannot be reached"), (
+        exported.stderr
+    )
+    assert "Traceback" not in exported.stderr
+
+    # what the catalog named before is still there: each period's files, old or new
+    after = _exported(data)
+    assert {(namespace, start) for namespace, start, _ in after} == {
+        (namespace, start) for namespace, start, _ in before
+    }
+    keys = set(s3_env.keys(bucket))
+    assert {f"exports/{path}" for _, _, path in after} <= keys
+
+    rerun = run_cli(data, *rebuild, env={**s3_env.env(), **stores})
+    assert rerun.returncode == 0, rerun.stderr
+    assert {f"exports/{path}" for _, _, path in _exported(data)} <= set(s3_env.keys(bucket))
