@@ -160,7 +160,7 @@ def test_a_catalog_moved_to_another_database_takes_the_stores_only_when_told(
     moved = Settings(data_dir=data_dir, database_url=_other_catalog(tmp_path))
     with pytest.raises(LakeVersionError) as refused:
         Runtime.open(moved)  # a new catalog would show an empty installation, and say nothing
-    assert "(the data dir's catalog.sqlite3 is another catalog: pullstats does not copy" in str(
+    assert "(the data dir's catalog.sqlite3 is another catalog: to move it into this " in str(
         refused.value
     )
     runtime = Runtime.open(moved, adopt=True)
