@@ -164,7 +164,7 @@ def _catalog_named(settings: Settings) -> str:
     if sqlite.exists():  # the embedded installation's, when the URL is meant to move it
         return (
             f"the database of PULLSTATS_DATABASE_URL (the data dir's {sqlite.name} is another "
-            "catalog: to move it into this database, `pullstats db copy --to` it first)"
+            "catalog)"
         )
     return "the database of PULLSTATS_DATABASE_URL"
 

@@ -165,6 +165,7 @@ def another_catalogs(
     return kind.error(
         f'{named}{store.path}: the {kind.noun} of another catalog (its "{kind.key}" is '
         f"{found}), and {catalog} records none: is PULLSTATS_DATABASE_URL missing or wrong? "
-        "Nothing was changed. To make this catalog the installation's from now on (a catalog "
-        "moved to another database, or lost), run `pullstats db upgrade --adopt`"
+        "Nothing was changed. To move the installation's catalog here, `pullstats db copy "
+        "--to` this database from it; if it is lost, `pullstats db upgrade --adopt` makes this "
+        "one the installation's"
     )

@@ -141,9 +141,9 @@ def test_a_command_without_the_installations_catalog_url_is_refused_and_makes_no
     assert str(refused.value) == (
         f'{data_dir}/lake/_meta.json: the lake of another catalog (its "lake_id" is {lake_id}), '
         f"and the SQLite catalog {data_dir}/catalog.sqlite3 (PULLSTATS_DATABASE_URL is not set) "
-        "records none: is PULLSTATS_DATABASE_URL missing or wrong? Nothing was changed. To make "
-        "this catalog the installation's from now on (a catalog moved to another database, or "
-        "lost), run `pullstats db upgrade --adopt`"
+        "records none: is PULLSTATS_DATABASE_URL missing or wrong? Nothing was changed. To move "
+        "the installation's catalog here, `pullstats db copy --to` this database from it; if it "
+        "is lost, `pullstats db upgrade --adopt` makes this one the installation's"
     )
     assert not (data_dir / "catalog.sqlite3").exists()
     Runtime.open(Settings(data_dir=data_dir, database_url=url)).close()  # still its lake
@@ -160,9 +160,7 @@ def test_a_catalog_moved_to_another_database_takes_the_stores_only_when_told(
     moved = Settings(data_dir=data_dir, database_url=_other_catalog(tmp_path))
     with pytest.raises(LakeVersionError) as refused:
         Runtime.open(moved)  # a new catalog would show an empty installation, and say nothing
-    assert "(the data dir's catalog.sqlite3 is another catalog: to move it into this " in str(
-        refused.value
-    )
+    assert "(the data dir's catalog.sqlite3 is another catalog) records none" in str(refused.value)
     runtime = Runtime.open(moved, adopt=True)
     result = process(runtime, rebuild_from=date(2026, 11, 2), rebuild_to=date(2026, 11, 2))
     with runtime.sessions() as session:
@@ -184,7 +182,7 @@ def test_db_upgrade_adopt_says_which_days_to_rebuild(data_dir: Path, tmp_path: P
     runtime.close()
     new = catalog_url(tmp_path / "new") or f"sqlite:///{tmp_path / 'new.sqlite3'}"
     refused = run_cli(data_dir, "process", env={"PULLSTATS_DATABASE_URL": new})
-    assert refused.returncode == 1 and "run `pullstats db upgrade --adopt`" in refused.stderr
+    assert refused.returncode == 1 and "`pullstats db upgrade --adopt` makes" in refused.stderr
     adopted = run_cli(data_dir, "db", "upgrade", "--adopt", env={"PULLSTATS_DATABASE_URL": new})
     assert adopted.returncode == 0, adopted.stderr
     said = " ".join(adopted.stdout.splitlines()[1:])  # after the schema's line

@@ -20,8 +20,9 @@ def db_upgrade(
         False,
         "--adopt",
         help="Make a new catalog the installation's for the lake and exports store that "
-        "another catalog wrote (the catalog moved to another database, or lost): their "
-        "counts are rebuilt from the lake; users, namespaces and tokens are not carried over.",
+        "another catalog wrote, when that catalog is lost (to move a catalog: db copy). It "
+        "says which days to count into it again; users, namespaces and tokens are not in the "
+        "lake and are made again by hand.",
     ),
 ) -> None:
     """Create the catalog database or migrate it to this version's schema."""
