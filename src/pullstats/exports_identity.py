@@ -110,7 +110,7 @@ class ExportsDescription:
 
 
 def open_exports_store(
-    store: Store,
+    description: ExportsDescription,
     sessions: sessionmaker[Session],
     staging: Path,
     *,
@@ -119,11 +119,11 @@ def open_exports_store(
     adopt: bool = False,
     catalog: str = "this catalog",
 ) -> None:
-    """Refuse an exports store that is not the installation's (:class:`ExportsStoreRefused`,
-    naming ``setting``'s value or the data dir's folder); with ``create``, record the id and
-    give it to a store that lacks it (``staging``: where the file is written first).
-    ``adopt``, ``catalog``: as for :func:`~pullstats.store_identity.installation_store`."""
-    description = ExportsDescription(store)
+    """Refuse an exports store (its ``description``) that is not the installation's
+    (:class:`ExportsStoreRefused`, naming ``setting``'s value or the data dir's folder); with
+    ``create``, record the id and give it to a store that lacks it (``staging``: where the file
+    is written first). ``adopt``, ``catalog``: as for
+    :func:`~pullstats.store_identity.installation_store`."""
     known = installation_store(
         EXPORTS,
         description,

@@ -16,11 +16,11 @@ The logic is :mod:`pullstats.store_identity`'s, which the exports store shares.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from pullstats.db.models import RollupPeriod
-from pullstats.lake_meta import ID_KEY, META_FILE, Description, LakeVersionError
-from pullstats.store_identity import StoreKind, installation_store
+from pullstats.lake_meta import ID_KEY, META_FILE, LakeVersionError
+from pullstats.store_identity import StoreKind
 
 #: the catalog's name for the id (``pipeline_state``)
 CATALOG_KEY = ID_KEY
@@ -40,21 +40,3 @@ LAKE = StoreKind(
     has_history=_processed,
     error=LakeVersionError,
 )
-
-
-def installation_lake(
-    lake: Description,
-    sessions: sessionmaker[Session],
-    *,
-    create: bool,
-    setting: str | None,
-    adopt: bool = False,
-    catalog: str = "this catalog",
-) -> str | None:
-    """The installation's lake id once ``lake`` is known to be its lake (:class:`LakeVersionError`
-    else, naming ``setting``'s value or the data dir's folder); None when nothing records one
-    yet and ``create`` is off. The caller gives the lake the id where it lacks one. ``adopt``,
-    ``catalog``: as for :func:`~pullstats.store_identity.installation_store`."""
-    return installation_store(
-        LAKE, lake, sessions, create=create, setting=setting, adopt=adopt, catalog=catalog
-    )

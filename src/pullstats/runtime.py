@@ -22,10 +22,10 @@ from pullstats.db.nodes import seen
 from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports_store
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
-from pullstats.lake_identity import LAKE, installation_lake
+from pullstats.lake_identity import LAKE
 from pullstats.lake_meta import Description, migrate_lake
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
-from pullstats.store_identity import another_catalogs
+from pullstats.store_identity import Described, StoreKind, another_catalogs, installation_store
 from pullstats.store_settings import check_link_lifetime
 
 
@@ -71,10 +71,18 @@ class Runtime:
         lake_setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
         exports_url = (settings.exports_url or "").strip()
         exports_setting = f"PULLSTATS_EXPORTS_URL={exports_url}" if exports_url else None
+        lake = settings.lake
+        # each store's description, read once for every check below (on S3 a read is a request)
+        description = Description(lake)
+        exports = ExportsDescription(settings.exports_store)
         if create and not adopt and _sqlite_file(settings) is not None:
             # a SQLite catalog not made yet: refused before the file is, so that the data dir
             # is left as it was
-            _no_other_catalogs_stores(settings, lake_setting, exports_setting, catalog)
+            for kind, store, setting in (
+                (LAKE, description, lake_setting),
+                (EXPORTS, exports, exports_setting),
+            ):
+                _not_another_catalogs(kind, store, setting, catalog)
         engine = make_engine(settings.database_url_value)
         try:
             if not create and current_revision(engine) is None:
@@ -85,9 +93,8 @@ class Runtime:
             ensure_schema(engine)
             sessions = make_sessions(engine)
             # the catalog's lake, never another (lake_identity.py), before anything is written
-            lake = settings.lake
-            description = Description(lake)  # read once for every check below
-            known = installation_lake(
+            known = installation_store(
+                LAKE,
                 description,
                 sessions,
                 create=create,
@@ -98,7 +105,7 @@ class Runtime:
             version = description.version(settings.paths.tmp, create=create)
             # and the catalog's exports store: export files are named by their keys in it
             open_exports_store(
-                settings.exports_store,
+                exports,
                 sessions,
                 settings.paths.tmp,
                 create=create,
@@ -169,17 +176,14 @@ def _catalog_named(settings: Settings) -> str:
     return "the database of PULLSTATS_DATABASE_URL"
 
 
-def _no_other_catalogs_stores(
-    settings: Settings, lake_setting: str | None, exports_setting: str | None, catalog: str
+def _not_another_catalogs(
+    kind: StoreKind, store: Described, setting: str | None, catalog: str
 ) -> None:
-    """Refuse a new catalog whose lake or exports store another catalog gave its id."""
-    lake = Description(settings.lake)
-    exports = ExportsDescription(settings.exports_store)
-    for kind, store, setting in ((LAKE, lake, lake_setting), (EXPORTS, exports, exports_setting)):
-        found = store.store_id()
-        if found is not None:
-            named = f"{setting}: " if setting else ""
-            raise another_catalogs(kind, store, found, named=named, catalog=catalog)
+    """Refuse a new catalog a store that another catalog gave its id."""
+    found = store.store_id()
+    if found is not None:
+        named = f"{setting}: " if setting else ""
+        raise another_catalogs(kind, store, found, named=named, catalog=catalog)
 
 
 _HINT = (
