@@ -353,7 +353,7 @@ def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:
 
 
 def write_one_pull(runtime: Runtime, when: datetime) -> None:
-    """One pull of ``acme/api:1.0`` at ``when`` into the spool (the stores' identity tests)."""
+    """One pull of ``acme/api:1.0`` at ``when`` into the spool."""
     write_spool(
         runtime,
         PullRequestRecord(

@@ -14,12 +14,10 @@ from sqlalchemy import select
 
 from pullstats.config import Settings
 from pullstats.db.models import InstallationKey
-from pullstats.ingest.records import PullRequestRecord
 from pullstats.lake.compaction import compact
 from pullstats.runtime import Runtime
-from pullstats.timestamps import micros, now_micros
 from tests.cli_fork import run_pullstats_command
-from tests.conftest import cli_env, free_port, write_spool
+from tests.conftest import cli_env, free_port, write_one_pull
 
 pytestmark = pytest.mark.e2e  # runs the pullstats command
 
@@ -37,14 +35,7 @@ def catalog(tmp_path: Path) -> str:
 def node_a(tmp_path: Path, catalog: str) -> Iterator[Runtime]:
     """Node A has made the installation's ip-hash key (in its own keys dir) and processed."""
     runtime = Runtime.open(Settings(data_dir=tmp_path / "a", database_url=catalog, node_name="a"))
-    instant = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)
-    write_spool(
-        runtime,
-        PullRequestRecord(
-            "e1", micros(instant), "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7",
-            "docker/27.3.1", "notification", now_micros(),
-        ),
-    )  # fmt: skip
+    write_one_pull(runtime, datetime(2026, 1, 7, 10, 0, tzinfo=UTC))
     compact(runtime)
     runtime.node_seen(datetime(2026, 1, 12, 3, tzinfo=UTC))
     yield runtime
