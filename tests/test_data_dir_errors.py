@@ -52,12 +52,8 @@ def test_a_data_dir_under_a_file_names_the_file(tmp_path: Path) -> None:
 def read_only(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``pullstats ARGS`` with ``data_dir`` mounted read-only for it alone (a mount namespace
     of its own, as an unprivileged user may make)."""
-    return mounted_read_only(data_dir, sys.executable, "-m", "pullstats", *args)
-
-
-def mounted_read_only(data_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    """``command`` run with ``data_dir`` mounted read-only for it alone."""
     script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    command = [sys.executable, "-m", "pullstats", *args]
     return subprocess.run(
         ["unshare", "-rm", "sh", "-c", script, "sh", str(data_dir), *command],
         env=cli_env(data_dir),
@@ -72,8 +68,7 @@ def test_a_read_only_data_dir_is_named_so_by_a_command_that_writes(data_dir: Pat
     if shutil.which("unshare") is None:
         pytest.skip("no unshare(1): cannot mount a read-only data dir")
     data_dir.mkdir()
-    # the mounts alone, under a command that starts at once (not a Python child)
-    probe = mounted_read_only(data_dir, "true")
+    probe = read_only(data_dir, "--version")
     if probe.returncode != 0:
         pytest.skip(f"no read-only mount without privileges here: {probe.stderr.strip()}")
     assert run_cli(data_dir, "db", "upgrade").returncode == 0
