@@ -8,6 +8,7 @@ dropped afterwards. Without the variable the PostgreSQL half is skipped, saying 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -40,29 +41,42 @@ from tests.conftest import (
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
+CATALOG_PARAMS = ["sqlite", "postgresql"]
+
+
+def catalog_database_url(catalog: str) -> str | None:
     """None for the default SQLite catalog in the data dir, else a fresh PostgreSQL database
-    (dropped when the test ends)."""
-    if request.param == "postgresql":
+    (dropped when the test ends; one a module fixture makes, when the session ends)."""
+    if catalog == "postgresql":
         return fresh_postgres_url()
     if ON_POSTGRESQL:
         pytest.skip(f"{CATALOG_ENV}=postgresql: the [postgresql] case runs this on PostgreSQL")
     return None
 
 
+@pytest.fixture(params=CATALOG_PARAMS)
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the default SQLite catalog in the data dir, else a fresh PostgreSQL database
+    (dropped when the test ends)."""
+    return catalog_database_url(request.param)
+
+
+def accounts_settings(data_dir: Path, database_url: str | None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        # generous unless a test is about the limits
+        "login_attempts_per_account": 1000,
+        "login_attempts_per_ip": 1000,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
 @pytest.fixture
 def make_settings(data_dir: Path, database_url: str | None) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "data_dir": data_dir,
-            "database_url": database_url,
-            # generous unless a test is about the limits
-            "login_attempts_per_account": 1000,
-            "login_attempts_per_ip": 1000,
-        }
-        values.update(overrides)
-        return Settings(**values)
+        return accounts_settings(data_dir, database_url, **overrides)
 
     return make
 
@@ -108,41 +122,47 @@ class Api:
             return client.get(path, headers=headers)
 
 
-@pytest.fixture
-def start_api(
-    make_settings: Callable[..., Settings], accounts_runtime: Runtime
-) -> Iterator[Callable[..., Api]]:
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(**overrides: Any) -> Api:
-        # the socket is bound here and handed over: a port found free and bound later could be
-        # taken in between by another test's server (it was, once, under xdist)
-        listening = socket.socket()
-        listening.bind(("127.0.0.1", 0))
-        port = int(listening.getsockname()[1])
-        config = uvicorn.Config(
-            create_app(make_settings(**overrides)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            proxy_headers=False,  # as `pullstats serve` runs it
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-        thread.start()
-        servers.append((server, thread))
+@contextlib.contextmanager
+def serving(settings: Settings, runtime: Runtime) -> Iterator[Api]:
+    """The API of ``settings`` in a real uvicorn server on a loopback port, until the end."""
+    # the socket is bound here and handed over: a port found free and bound later could be
+    # taken in between by another test's server (it was, once, under xdist)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    port = int(listening.getsockname()[1])
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,  # as `pullstats serve` runs it
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    try:
         deadline = time.monotonic() + 30
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.02)
-        return Api(f"http://127.0.0.1:{port}", accounts_runtime)
-
-    yield start
-    for server, thread in servers:
+        yield Api(f"http://127.0.0.1:{port}", runtime)
+    finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def start_api(
+    make_settings: Callable[..., Settings], accounts_runtime: Runtime
+) -> Iterator[Callable[..., Api]]:
+    with contextlib.ExitStack() as servers:
+
+        def start(**overrides: Any) -> Api:
+            return servers.enter_context(serving(make_settings(**overrides), accounts_runtime))
+
+        yield start
 
 
 @pytest.fixture

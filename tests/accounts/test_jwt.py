@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import jwt
 import pytest
 
 from pullstats.accounts import jwt_tokens
-from tests.accounts.conftest import Api, seed_user
+from tests.accounts.conftest import (
+    CATALOG_PARAMS,
+    Api,
+    accounts_settings,
+    catalog_database_url,
+    seed_user,
+    serving,
+)
+from tests.conftest import fresh_runtime
 
 PULLS = "/api/publisher/analytics/v1/namespaces/acme/pulls"
+
+# the module's tests on one worker, so that each catalog's server is started once
+pytestmark = pytest.mark.xdist_group("accounts-jwt")
+
+
+@pytest.fixture(scope="module", params=CATALOG_PARAMS)
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One server per catalog for the module, with alice (user 1) and bob (user 2) in acme: every
+    test only signs alice in and sends tokens the server must refuse, which changes nothing
+    another test reads."""
+    database_url = catalog_database_url(request.param)
+    settings = accounts_settings(tmp_path_factory.mktemp("jwt") / "data", database_url)
+    runtime = fresh_runtime(settings)
+    try:
+        seed_user(runtime, "alice", "acme")
+        seed_user(runtime, "bob", "acme")
+        with serving(settings, runtime) as server:
+            yield server
+    finally:
+        runtime.close()
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -36,20 +65,17 @@ def test_missing_or_malformed_header(api: Api) -> None:
 
 
 def test_expired_token(api: Api) -> None:
-    seed_user(api.runtime, "alice", "acme")
     user_id = jwt_tokens.verify(api.jwt_key, api.token("alice")).subject
     _refused(api, jwt_tokens.issue(api.jwt_key, user_id, timedelta(seconds=-1)))
 
 
 def test_alg_none(api: Api) -> None:
-    seed_user(api.runtime, "alice", "acme")
     good = api.token("alice")
     payload = jwt.decode(good, options={"verify_signature": False})
     _refused(api, f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(payload)}.")
 
 
 def test_wrong_key(api: Api) -> None:
-    seed_user(api.runtime, "alice", "acme")
     payload = jwt.decode(api.token("alice"), options={"verify_signature": False})
     _refused(api, jwt.encode(payload, b"k" * 32, algorithm="HS256"))
 
@@ -60,8 +86,6 @@ def test_wrong_key(api: Api) -> None:
     ids=["sub", "exp", "aud", "pat_id"],
 )
 def test_changed_claims_break_the_signature(api: Api, change: dict[str, object]) -> None:
-    seed_user(api.runtime, "alice", "acme")
-    seed_user(api.runtime, "bob", "acme")
     header, payload, signature = api.token("alice").split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims.update(change)
@@ -69,7 +93,6 @@ def test_changed_claims_break_the_signature(api: Api, change: dict[str, object])
 
 
 def test_missing_claims_and_other_audiences(api: Api) -> None:
-    seed_user(api.runtime, "alice", "acme")
     key = api.jwt_key
     user_id = jwt_tokens.verify(key, api.token("alice")).subject
     _refused(api, jwt.encode({"sub": user_id, "aud": jwt_tokens.LOGIN_AUDIENCE}, key, "HS256"))
@@ -103,7 +126,6 @@ def test_missing_claims_and_other_audiences(api: Api) -> None:
 )
 def test_absurd_time_claims_are_401_not_500(api: Api, change: dict[str, object]) -> None:
     """Signed with the server's own key, so only the claims' values are wrong (issue 14 §2.7)."""
-    seed_user(api.runtime, "alice", "acme")
     claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
     claims.update(change)
     _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))
@@ -128,7 +150,6 @@ def test_absurd_time_claims_are_401_not_500(api: Api, change: dict[str, object])
 def test_a_malformed_jti_is_401_not_500(api: Api, jti: object) -> None:
     """The jti is looked up in the catalog (signed-out sessions): signed with the server's own
     key, a jti no token of ours has must be refused before it reaches SQL."""
-    seed_user(api.runtime, "alice", "acme")
     claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
     claims["jti"] = jti
     _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))
@@ -138,7 +159,6 @@ def test_a_malformed_jti_is_401_not_500(api: Api, jti: object) -> None:
 def test_a_malformed_pat_id_is_401_not_500(api: Api, pat_id: object) -> None:
     """The same for ``pat_id``, read from the catalog for a PAT's JWT: with a NUL in it,
     PostgreSQL answered the lookup with an error, and the API with a 500."""
-    seed_user(api.runtime, "alice", "acme")
     claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
     claims["pat_id"] = pat_id
     _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))

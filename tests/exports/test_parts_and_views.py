@@ -7,6 +7,7 @@ import gzip
 import io
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings
+from tests.conftest import catalog_settings, fresh_runtime
 from tests.exports.test_closing import add_requests, at, pull, register
 
 NOW = end_of_day(date(2026, 11, 1))  # everything below is closed by then
@@ -159,26 +160,70 @@ def test_views_split_into_parts_and_shrink_cleanly(data_dir: Path) -> None:
 
 # -- period edges ----------------------------------------------------------------------------
 
+#: (day, its ISO week's label, its month's label): each day pulled in a namespace of its own
+NEW_YEAR_DAYS = {
+    # ISO week 1 of 2026 begins in December
+    "newyear1": (date(2025, 12, 30), "2026-W01", "2025-12"),
+    # week 53 of 2020 ends in January 2021
+    "newyear2": (date(2021, 1, 2), "2020-W53", "2021-01"),
+    # 2025 has 52 weeks: its last Sunday
+    "newyear3": (date(2025, 12, 28), "2025-W52", "2025-12"),
+}
+#: (month, its days): each month's first and last day, and the day after, in a namespace of
+#: its own
+MONTHS = {
+    "month28": (Period.month(2026, 2), 28),
+    "month29": (Period.month(2024, 2), 29),
+    "month30": (Period.month(2026, 4), 30),
+    "month31": (Period.month(2026, 1), 31),
+}
 
-@pytest.mark.parametrize(
-    ("day", "week_label", "month_label"),
-    [
-        (date(2025, 12, 30), "2026-W01", "2025-12"),  # ISO week 1 of 2026 begins in December
-        (date(2021, 1, 2), "2020-W53", "2021-01"),  # week 53 of 2020 ends in January 2021
-        (date(2025, 12, 28), "2025-W52", "2025-12"),  # 2025 has 52 weeks: its last Sunday
-    ],
-)
-def test_weeks_across_new_year_are_named_by_iso_year(
-    runtime: Runtime, day: date, week_label: str, month_label: str
-) -> None:
-    register(runtime, "acme")
-    add_requests(runtime, pull("a", at(day, 3600), "acme/api", "1.0", "192.0.2.1"))
-    export_closed(runtime, now=end_of_day(date(2027, 2, 1)))
-    with runtime.sessions() as session:
-        names = set(session.query(ExportFile.file_name).filter_by(view="summary").all())
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """One installation, processed and exported once, that the period-edge tests only read:
+    each case's pulls are in a namespace of its own, and each test reads its namespace's files
+    alone (the exports are per namespace), as if it were the installation's only one."""
+    runtime = fresh_runtime(catalog_settings(tmp_path_factory.mktemp("edges") / "data"))
+    try:
+        register(runtime, *NEW_YEAR_DAYS, *MONTHS)
+        records = [
+            pull(f"{namespace}-a", at(day, 3600), f"{namespace}/api", "1.0", "192.0.2.1")
+            for namespace, (day, _, _) in NEW_YEAR_DAYS.items()
+        ]
+        for namespace, (month, days) in MONTHS.items():
+            last = month.start + timedelta(days=days - 1)
+            records += [
+                pull(f"{namespace}-first", at(month.start, 0), f"{namespace}/api", "1.0",
+                     "192.0.2.1"),
+                pull(f"{namespace}-last", at(last, 86_399.5), f"{namespace}/api", "1.0",
+                     "192.0.2.2"),
+                pull(f"{namespace}-after", at(last + timedelta(days=1), 0), f"{namespace}/api",
+                     "1.0", "192.0.2.3"),
+            ]  # fmt: skip
+        add_requests(runtime, *records)
+        # every period here closed long before
+        export_closed(runtime, now=end_of_day(date(2027, 2, 1)))
+        yield runtime
+    finally:
+        runtime.close()
+
+
+#: the tests of ``edges`` on one worker, so that it is made once (xdist --dist loadgroup)
+EDGES_GROUP = pytest.mark.xdist_group("exports-period-edges")
+
+
+@EDGES_GROUP
+@pytest.mark.parametrize("namespace", NEW_YEAR_DAYS)
+def test_weeks_across_new_year_are_named_by_iso_year(edges: Runtime, namespace: str) -> None:
+    _, week_label, month_label = NEW_YEAR_DAYS[namespace]
+    with edges.sessions() as session:
+        names = set(
+            session.query(ExportFile.file_name).filter_by(namespace=namespace, view="summary").all()
+        )
     assert names == {
-        (f"acme_summary_{week_label}_part001.csv.gz",),
-        (f"acme_summary_{month_label}_part001.csv.gz",),
+        (f"{namespace}_summary_{week_label}_part001.csv.gz",),
+        (f"{namespace}_summary_{month_label}_part001.csv.gz",),
     }
 
 
@@ -191,29 +236,19 @@ def test_week_53_spans_new_year_and_a_52_week_year_has_none() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("month", "days"),
-    [(Period.month(2026, 2), 28), (Period.month(2024, 2), 29), (Period.month(2026, 4), 30),
-     (Period.month(2026, 1), 31)],
-)  # fmt: skip
+@EDGES_GROUP
+@pytest.mark.parametrize("namespace", MONTHS)
 def test_months_of_28_to_31_days_cover_their_first_and_last_day(
-    runtime: Runtime, month: Period, days: int
+    edges: Runtime, namespace: str
 ) -> None:
-    register(runtime, "acme")
+    month, days = MONTHS[namespace]
     last = month.start + timedelta(days=days - 1)
-    add_requests(
-        runtime,
-        pull("first", at(month.start, 0), "acme/api", "1.0", "192.0.2.1"),
-        pull("last", at(last, 86_399.5), "acme/api", "1.0", "192.0.2.2"),
-        pull("after", at(last + timedelta(days=1), 0), "acme/api", "1.0", "192.0.2.3"),
-    )
-    export_closed(runtime, now=NOW)
-    raw = rows_of(runtime, entries(runtime, "acme", month, "raw")[0])
+    raw = rows_of(edges, entries(edges, namespace, month, "raw")[0])
     assert [row[0] for row in raw[1:]] == [
         f"{month.start.isoformat()}T00:00:00.000Z",
         f"{last.isoformat()}T23:59:59.500Z",
     ]
-    summary = rows_of(runtime, entries(runtime, "acme", month, "namespace-summary")[0])
+    summary = rows_of(edges, entries(edges, namespace, month, "namespace-summary")[0])
     assert summary[1][:2] == [f"{month.start}T00:00:00Z", f"{last}T23:59:59Z"]
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,8 @@ from pullstats.storage import StorageError
 from tests.conftest import run_cli
 from tests.storage.conftest import aws_env
 
-pytestmark = pytest.mark.s3
+# one worker runs the module, so that `outcomes` waits out the hung endpoints once
+pytestmark = [pytest.mark.s3, pytest.mark.xdist_group("s3-timeout")]
 
 #: The requests one operation sends to an endpoint that never answers: botocore's first
 #: attempt and its one retry; s3fs adds none (s3_store._options).
@@ -94,12 +97,15 @@ def hung() -> Iterator[HungServer]:
     server.stop()
 
 
-def lake_on(hung: HungServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Store:
-    """The lake's store as the settings open it, on the hung endpoint, with a 1 s timeout."""
+def lake_on(
+    hung: HungServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bucket: str
+) -> S3Store:
+    """The lake's store as the settings open it, in ``bucket`` on the hung endpoint, with a 1 s
+    timeout."""
     for name, value in aws_env(hung.endpoint).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PULLSTATS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PULLSTATS_LAKE_URL", "s3://hung-bucket/lake")
+    monkeypatch.setenv("PULLSTATS_LAKE_URL", f"s3://{bucket}/lake")
     monkeypatch.setenv("PULLSTATS_S3_TIMEOUT", "PT1S")
     lake = Settings().lake
     assert isinstance(lake, S3Store)
@@ -112,35 +118,109 @@ def _publish(store: S3Store, tmp_path: Path) -> None:
     store.publish(staged, "requests/day=2026-10-05/part-0.parquet")
 
 
-#: each operation, and the request it sends (method and path, the query left out)
+#: each operation, and the request it sends (method and path, the query left out), to a
+#: bucket of its own (bucket_of)
 OPERATIONS: dict[str, tuple[Callable[[S3Store, Path], object], str]] = {
-    "check": (lambda store, _: store.check(), "GET /hung-bucket"),
-    "files": (lambda store, _: store.files("requests"), "GET /hung-bucket"),
-    "folders": (lambda store, _: store.folders("requests"), "GET /hung-bucket"),
+    "check": (lambda store, _: store.check(), "GET /hung-check"),
+    "files": (lambda store, _: store.files("requests"), "GET /hung-files"),
+    "folders": (lambda store, _: store.folders("requests"), "GET /hung-folders"),
     "read_bytes": (
         lambda store, _: store.read_bytes("_meta.json"),
-        "HEAD /hung-bucket/lake/_meta.json",
+        "HEAD /hung-read-bytes/lake/_meta.json",
     ),
-    "publish": (_publish, "PUT /hung-bucket/lake/requests/"),
+    "publish": (_publish, "PUT /hung-publish/lake/requests/"),
 }
 
 
+def bucket_of(operation: str) -> str:
+    return "hung-" + operation.replace("_", "-")
+
+
+def _bucket(request_line: str) -> str:
+    """The bucket a request line names (``GET /bucket?list-type=2 HTTP/1.1``)."""
+    path = request_line.split(" ")[1] if " " in request_line else ""
+    return path.lstrip("/").split("/")[0].split("?")[0]
+
+
+@dataclass
+class Outcome:
+    """One operation's run against the hung endpoint."""
+
+    #: what the operation raised (None: nothing)
+    error: BaseException | None
+    #: the request line of each connection the endpoint received for the operation's bucket
+    received: list[str]
+
+
+@dataclass
+class Outcomes:
+    endpoint: str
+    #: the request line of each connection the endpoint received, in order
+    received: list[str]
+    by_operation: dict[str, Outcome]
+
+
+def _run(
+    action: Callable[[S3Store, Path], object], store: S3Store, folder: Path
+) -> BaseException | None:
+    try:
+        action(store, folder)
+    except BaseException as error:
+        return error
+    return None
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcomes]:
+    """Every operation at the same time, each on a bucket of its own on one hung endpoint (so
+    AWS_ENDPOINT_URL names it for all), told apart by the bucket of the requests: each waits
+    out its own timeouts, so the module waits them out once, not once per operation."""
+    hung = HungServer()
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            stores = {}
+            for operation in OPERATIONS:
+                folder = tmp_path_factory.mktemp(operation)
+                store = lake_on(hung, monkeypatch, folder, bucket_of(operation))
+                stores[operation] = (store, folder)
+            with ThreadPoolExecutor(len(stores)) as pool:
+                running = {
+                    operation: pool.submit(_run, OPERATIONS[operation][0], store, folder)
+                    for operation, (store, folder) in stores.items()
+                }
+                errors = {operation: future.result() for operation, future in running.items()}
+        received = hung.stop()
+    finally:
+        hung.stop()
+    yield Outcomes(
+        hung.endpoint,
+        received,
+        {
+            operation: Outcome(
+                errors[operation],
+                [line for line in received if _bucket(line) == bucket_of(operation)],
+            )
+            for operation in OPERATIONS
+        },
+    )
+
+
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_a_hung_endpoint_is_given_up_after_two_requests(
-    operation: str, hung: HungServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    store = lake_on(hung, monkeypatch, tmp_path)
-    action, request = OPERATIONS[operation]
-    with pytest.raises(StorageError) as failed:
-        action(store, tmp_path)
-    received = hung.stop()
+def test_a_hung_endpoint_is_given_up_after_two_requests(operation: str, outcomes: Outcomes) -> None:
+    _, request = OPERATIONS[operation]
+    outcome = outcomes.by_operation[operation]
+    assert isinstance(outcome.error, StorageError), outcome.error
+    # every request the endpoint received was sent by one of the operations
+    shares = [len(each.received) for each in outcomes.by_operation.values()]
+    assert sum(shares) == len(outcomes.received), outcomes.received
+    received = outcome.received
     assert len(received) == ATTEMPTS, received
     assert all(line.startswith(request) for line in received), received
-    line = str(failed.value)
+    line = str(outcome.error)
     assert "\n" not in line
     assert line.startswith(
-        "PULLSTATS_LAKE_URL=s3://hung-bucket/lake: no answer from AWS_ENDPOINT_URL "
-        f"{hung.endpoint} within PULLSTATS_S3_TIMEOUT=PT1S (each request is sent at most "
+        f"PULLSTATS_LAKE_URL=s3://{bucket_of(operation)}/lake: no answer from AWS_ENDPOINT_URL "
+        f"{outcomes.endpoint} within PULLSTATS_S3_TIMEOUT=PT1S (each request is sent at most "
         f"{ATTEMPTS} times): check that S3 server, or raise PULLSTATS_S3_TIMEOUT if it is only "
         "slow (Read timeout on endpoint URL: "
     ), line
