@@ -21,7 +21,14 @@ from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.api.test_ingest import http
-from tests.conftest import Server, catalog_settings, login_tokens, start_server, write_spool
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    fresh_runtime,
+    login_tokens,
+    start_server,
+    write_spool,
+)
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("dvp-routes")
@@ -51,7 +58,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, st
     alice reads acme, bob reads nothing; partner/shared is an extra repo of acme."""
     root = tmp_path_factory.mktemp("dvp")
     data_dir = root / "data"
-    runtime = Runtime.open(catalog_settings(data_dir))
+    runtime = fresh_runtime(catalog_settings(data_dir))
     last_month = last_complete_months(datetime.now(UTC).date(), 1)[0]
     with runtime.sessions.begin() as session:
         for ns in ("acme", "partner"):

@@ -21,10 +21,16 @@ from pullstats.db.models import ExtraRepo
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import end_of_day, process
-from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
 from tests.api.test_ingest import http
-from tests.conftest import Server, catalog_settings, login_tokens, start_server, write_spool
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    fresh_runtime,
+    login_tokens,
+    start_server,
+    write_spool,
+)
 
 pytestmark = pytest.mark.xdist_group("trends-route")
 
@@ -45,7 +51,7 @@ def record(n: int, day: int, method: str, name: str, tag: str, ip: str, ua: str,
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
     root = tmp_path_factory.mktemp("trends")
-    runtime = Runtime.open(catalog_settings(root / "data"))
+    runtime = fresh_runtime(catalog_settings(root / "data"))
     with runtime.sessions.begin() as session:
         for ns in ("acme", "partner"):
             service.create_namespace(session, ns)
