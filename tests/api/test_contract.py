@@ -32,9 +32,15 @@ from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
-from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, examples, start_server, write_spool
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    examples,
+    fresh_runtime,
+    start_server,
+    write_spool,
+)
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("contract")
@@ -123,7 +129,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """acme has pulls in a past closed week and in last month, both exported; alice reads it."""
     root = tmp_path_factory.mktemp("contract")
     data_dir = root / "data"
-    runtime = Runtime.open(catalog_settings(data_dir))
+    runtime = fresh_runtime(catalog_settings(data_dir))
     today = datetime.now(UTC).date()
     last_month = last_complete_months(today, 1)[0]
     with runtime.sessions.begin() as session:

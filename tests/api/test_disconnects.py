@@ -21,14 +21,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.test_ingest import ingest_token, spool_bytes
+from tests.api.test_ingest import http, ingest_token, spool_bytes
 from tests.conftest import Server, start_server
 
-pytestmark = pytest.mark.e2e
+#: one server for the module (served): under pytest-xdist every test of it runs on one worker,
+#: which starts it once, where each of up to three workers started its own
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("disconnects")]
 
 INGEST = "/ingest/v1/registry/events"
 
@@ -46,7 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 
 def counted(server: Server, route: str) -> dict[str, float]:
     """``pullstats_http_requests_total`` of the POSTs to ``route``, by status."""
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with http(server) as client:
         text = client.get("/metrics").text
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -168,7 +169,7 @@ def test_a_whole_delivery_is_still_counted_200(served: tuple[Server, str, Path])
     """The counting of cut-short requests leaves finished ones alone."""
     server, token, _ = served
     before = counted(server, INGEST)
-    with server.client() as client:
+    with http(server) as client:
         answer = client.post(
             INGEST,
             content=b'{"events": []}',

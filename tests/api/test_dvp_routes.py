@@ -20,7 +20,15 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, login_tokens, start_server, write_spool
+from tests.api.test_ingest import http
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    fresh_runtime,
+    login_tokens,
+    start_server,
+    write_spool,
+)
 
 #: one server for the whole module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("dvp-routes")
@@ -50,7 +58,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, st
     alice reads acme, bob reads nothing; partner/shared is an extra repo of acme."""
     root = tmp_path_factory.mktemp("dvp")
     data_dir = root / "data"
-    runtime = Runtime.open(catalog_settings(data_dir))
+    runtime = fresh_runtime(catalog_settings(data_dir))
     last_month = last_complete_months(datetime.now(UTC).date(), 1)[0]
     with runtime.sessions.begin() as session:
         for ns in ("acme", "partner"):
@@ -82,7 +90,7 @@ def get(
     world: tuple[Server, str, str], path: str, user: int = 1, **params: object
 ) -> httpx.Response:
     server = world[0]
-    with server.client() as client:
+    with http(server) as client:
         return client.get(
             path,
             params=params or None,  # type: ignore[arg-type]  # None keeps a query in the path
@@ -225,7 +233,7 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
     assert len(links) == 1
     url, size = links[0]["url"], links[0]["size"]
     assert url.startswith(server.url + "/downloads/")
-    with server.client() as client:
+    with http(server) as client:
         ok = client.get(url)
         assert ok.status_code == 200
         assert int(ok.headers["content-length"]) == size == len(ok.content)
@@ -304,7 +312,7 @@ def test_the_summary_report_dataset(world: tuple[Server, str, str]) -> None:
     (monthly,) = get(world, f"{reports}/years/{month.year}/months/{month.month}/report").json()[
         "data"
     ]
-    with server.client() as client:
+    with http(server) as client:
         week = client.get(link["url"])
         last_month = client.get(monthly["url"])
     assert (
@@ -347,14 +355,14 @@ def test_a_valid_link_to_a_file_gone_from_the_disk_is_410(world: tuple[Server, s
     aside = path.with_name(path.name + ".aside")
     path.rename(aside)
     try:
-        with server.client() as client:
+        with http(server) as client:
             for method in ("GET", "HEAD"):
                 gone = client.request(method, link["url"])
                 assert gone.status_code == 410, method
             assert client.get(link["url"]).json() == {"detail": "export file no longer available"}
     finally:
         aside.rename(path)
-    with server.client() as client:
+    with http(server) as client:
         assert client.get(link["url"]).status_code == 200
 
 
@@ -373,7 +381,7 @@ def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
     first = get(world, f"{API}/namespaces/acme/pulls")
     etag = first.headers["etag"]
     server = world[0]
-    with server.client() as client:
+    with http(server) as client:
         again = client.get(
             f"{API}/namespaces/acme/pulls",
             headers={"Authorization": f"Bearer {world[1]}", "If-None-Match": etag},
@@ -386,7 +394,7 @@ def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
     assert other.status_code == 200 and other.headers["etag"] != etag
     # If-None-Match compares weakly: a proxy that weakened the tag, a list, and * all match
     for held in (f"W/{etag}", f'"elsewhere", W/{etag}', "*"):
-        with server.client() as client:
+        with http(server) as client:
             weak = client.get(
                 f"{API}/namespaces/acme/pulls",
                 headers={"Authorization": f"Bearer {world[1]}", "If-None-Match": held},
@@ -409,7 +417,7 @@ def test_a_repeat_answered_from_the_cache_is_the_same_answer(
     headers = [{k: v for k, v in a.headers.items() if k not in drop} for a in answers]
     assert headers[0] == headers[1] == headers[2]
     assert headers[0]["content-type"] == "application/json"
-    with world[0].client() as client:
+    with http(world[0]) as client:
         revalidated = client.get(
             path,
             headers={
@@ -450,7 +458,7 @@ def test_links_use_the_public_url_when_configured(
         world[0].data_dir, tmp_path / "proxied.log", {"PULLSTATS_PUBLIC_URL": public + "/"}
     )
     try:
-        with behind_proxy.client() as client:
+        with http(behind_proxy) as client:
             links = client.get(
                 f"{EXPORTS}/years/2020/weeks/53/raw",
                 headers={"Authorization": f"Bearer {world[1]}"},

@@ -14,9 +14,8 @@ from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.periods import Period
 from pullstats.pipeline import end_of_day, process
-from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import catalog_settings, start_server, write_spool
+from tests.conftest import catalog_settings, fresh_runtime, start_server, write_spool
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WEEK = Period.week(2026, 2)
@@ -34,7 +33,7 @@ def pull(n: int) -> PullRequestRecord:
 @pytest.mark.e2e
 def test_a_view_in_several_parts_has_one_link_per_part(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    runtime = Runtime.open(catalog_settings(data_dir, export_part_bytes=4096))
+    runtime = fresh_runtime(catalog_settings(data_dir, export_part_bytes=4096))
     try:
         with runtime.sessions.begin() as session:
             service.create_namespace(session, "acme")

@@ -1,10 +1,18 @@
-"""The ingest endpoint on a real server: bad deliveries are refused whole, bad events alone."""
+"""The ingest endpoint on a real server: bad deliveries are refused whole, bad events alone.
+
+Most tests share one server (``shared``) and one ingest token: each reads only what its own
+deliveries added, to the spool (:func:`spool_mark`, :func:`new_spool_lines`) and to the
+counters of ``/metrics`` (:func:`counters`), so none depends on what the others sent, nor on
+their order. A test that runs ``pullstats process`` and counts the lake, or that needs other
+settings, starts a server of its own.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -43,9 +51,65 @@ def spool_bytes(data_dir: Path) -> int:
     return sum(f.stat().st_size for f in (data_dir / "spool").iterdir())
 
 
+def spool_mark(data_dir: Path) -> dict[str, int]:
+    """How far each spool segment goes now, by name (a segment closed later keeps its stem)."""
+    return {f.stem: f.stat().st_size for f in (data_dir / "spool").iterdir()}
+
+
+def new_spool_lines(data_dir: Path, mark: dict[str, int]) -> list[bytes]:
+    """The spool's lines written since ``mark``, in the order they were written."""
+    segments = sorted((data_dir / "spool").iterdir(), key=lambda f: f.stem)
+    added = b"".join(f.read_bytes()[mark.get(f.stem, 0) :] for f in segments)
+    return added.splitlines()
+
+
+def counters(server: Server) -> dict[str, float]:
+    """The server's ``/metrics`` samples: ``name{labels}`` -> value."""
+    with http(server) as client:
+        text = client.get("/metrics").text
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    samples = (line.rsplit(" ", 1) for line in lines)
+    return {sample: float(value) for sample, value in samples}
+
+
+def added(before: dict[str, float], after: dict[str, float], sample: str) -> float:
+    """How much counter ``sample`` grew between the two readings (0 where it did not exist)."""
+    return after.get(sample, 0.0) - before.get(sample, 0.0)
+
+
+#: one server for most of the module: under pytest-xdist every test of it runs on one worker
+pytestmark = pytest.mark.xdist_group("ingest")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server the module's tests share; each reads only what its own deliveries added."""
+    root = tmp_path_factory.mktemp("ingest")
+    srv = start_server(root / "data", root / "server.log")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_token(shared: Server) -> str:
+    """An ingest token of ``shared`` that no test revokes."""
+    return ingest_token(shared.data_dir)
+
+
 @pytest.fixture
 def token(server: Server) -> str:
     return ingest_token(server.data_dir)
+
+
+#: The CA bundle, loaded once: a new httpx client loads it again (16-25 ms a client here, a
+#: fifth of the time of a module that asks a hundred questions), and the tests' servers speak
+#: plain HTTP on loopback anyway.
+TLS = httpx.create_ssl_context()
+
+
+def http(server: Server) -> httpx.Client:
+    """``http(server)``, without loading the CA bundle once more."""
+    return httpx.Client(base_url=server.url, timeout=30, verify=TLS)
 
 
 def post(
@@ -54,7 +118,7 @@ def post(
     headers = {"Content-Type": content_type}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    with server.client() as client:
+    with http(server) as client:
         return client.post("/ingest/v1/registry/events", content=body, headers=headers)
 
 
@@ -83,19 +147,21 @@ GOOD = json.dumps(envelope(pull_event(NOON, "acme/api", tag="1.0"))).encode()
     ],
 )
 def test_unusable_deliveries_are_refused_whole(
-    server: Server, token: str, body: bytes, content_type: str, status: int, message: str
+    shared: Server, shared_token: str, body: bytes, content_type: str, status: int, message: str
 ) -> None:
-    before = spool_bytes(server.data_dir)
-    response = post(server, token, body, content_type)
+    before = spool_bytes(shared.data_dir)
+    response = post(shared, shared_token, body, content_type)
     assert response.status_code == status
     assert message in response.json()["detail"]
-    assert spool_bytes(server.data_dir) == before
+    assert spool_bytes(shared.data_dir) == before
 
 
-def test_a_compressed_body_is_refused_naming_its_coding(server: Server, token: str) -> None:
+def test_a_compressed_body_is_refused_naming_its_coding(shared: Server, shared_token: str) -> None:
     # before, a gzip body was a 400 "body is not JSON: … byte 0x8b", and a plain body sent
     # with the gzip header was taken
-    with server.client() as client:
+    server, token = shared, shared_token
+    stored = spool_bytes(server.data_dir)
+    with http(server) as client:
         for body in (gzip.compress(GOOD), GOOD):
             response = client.post(
                 "/ingest/v1/registry/events",
@@ -124,25 +190,30 @@ def test_a_compressed_body_is_refused_naming_its_coding(server: Server, token: s
                 ],
             )
             assert response.status_code == 415, codings
-        assert spool_bytes(server.data_dir) == 0
+        assert spool_bytes(server.data_dir) == stored
         headers = {"Content-Encoding": "identity", "Authorization": f"Bearer {token}"}
         headers["Content-Type"] = ENVELOPE_TYPE
         taken = client.post("/ingest/v1/registry/events", content=GOOD, headers=headers)
     assert taken.json()["accepted"] == 1
 
 
-def test_tokens_are_required(server: Server, token: str) -> None:
+def test_tokens_are_required(shared: Server, shared_token: str) -> None:
+    server, token = shared, shared_token
+    stored = spool_bytes(server.data_dir)
     assert post(server, None, GOOD).status_code == 401
     assert post(server, "psi_0123456789abcdef_" + "x" * 43, GOOD).status_code == 401
     assert post(server, token[:-1] + ("A" if token[-1] != "A" else "B"), GOOD).status_code == 401
-    assert spool_bytes(server.data_dir) == 0
+    assert spool_bytes(server.data_dir) == stored
     assert post(server, token, GOOD).status_code == 200
 
 
-def test_rotation_revokes_the_old_token_on_its_next_delivery(server: Server, token: str) -> None:
+def test_rotation_revokes_the_old_token_on_its_next_delivery(shared: Server) -> None:
     # the documented rotation: create a second token, move the registry to it, revoke the
     # first. Revocation runs in another process (the CLI); the server has just used the old
     # token, so only the catalog can tell it, and its very next delivery is refused.
+    # Both tokens are this test's own: the module's shared token is never revoked.
+    server = shared
+    token = ingest_token(server.data_dir)
     assert post(server, token, GOOD).status_code == 200
     second = ingest_token(server.data_dir)
     assert post(server, second, GOOD).status_code == 200
@@ -181,7 +252,7 @@ def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) ->
     processed = run_cli(server.data_dir, "process")
     assert processed.returncode == 0, processed.stderr
     assert stored_requests(server.data_dir) == 3
-    with server.client() as client:
+    with http(server) as client:
         metrics = client.get("/metrics").text
     assert (
         'pullstats_ingest_events_total{outcome="accepted",reason="manifest_request"} 3.0' in metrics
@@ -193,7 +264,9 @@ def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) ->
     assert f"pullstats_http_requests_total{{{delivery}}} 1.0" in metrics
 
 
-def test_lone_surrogate_rejects_its_event_not_the_delivery(server: Server, token: str) -> None:
+def test_lone_surrogate_rejects_its_event_not_the_delivery(
+    shared: Server, shared_token: str
+) -> None:
     # "\ud800" is valid JSON but no UTF-8 spool line can hold it: before, the whole envelope
     # failed with a 500 that the registry would have retried for ever
     events = [
@@ -202,7 +275,8 @@ def test_lone_surrogate_rejects_its_event_not_the_delivery(server: Server, token
         pull_event(NOON, "acme/api", tag="1.0", useragent="docker/27 ✓ ünïcode", event_id="ok-3"),
     ]
     body = json.dumps(envelope(*events)).encode().replace(b"@@BAD@@", b"x\\ud800")
-    response = post(server, token, body)
+    mark = spool_mark(shared.data_dir)
+    response = post(shared, shared_token, body)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     report = response.json()
@@ -210,12 +284,12 @@ def test_lone_surrogate_rejects_its_event_not_the_delivery(server: Server, token
     assert report["ignored"] == {}
     assert [r["index"] for r in report["rejected"]] == [1]
     assert "lone surrogate" in report["rejected"][0]["error"]
-    lines = b"".join(f.read_bytes() for f in (server.data_dir / "spool").iterdir()).splitlines()
+    lines = new_spool_lines(shared.data_dir, mark)
     assert [json.loads(line)["id"] for line in lines] == ["ok-1", "ok-3"]
     assert json.loads(lines[1])["ua"] == "docker/27 ✓ ünïcode"
 
 
-def test_what_a_delivery_accepts_is_what_the_spool_keeps(server: Server, token: str) -> None:
+def test_what_a_delivery_accepts_is_what_the_spool_keeps(shared: Server, shared_token: str) -> None:
     # before, a link-local client's address (with its zone) and an id past 512 characters were
     # answered as accepted and then set aside by process as invalid_record; a surrogate in the
     # address's zone failed the whole delivery with a 500
@@ -226,35 +300,37 @@ def test_what_a_delivery_accepts_is_what_the_spool_keeps(server: Server, token: 
         pull_event(NOON, "acme/api", tag="1.0", event_id="ok-4", addr="[fe80::2%@@Z@@]:1"),
     ]
     body = json.dumps(envelope(*events)).encode().replace(b"@@Z@@", b"\\ud800")
-    response = post(server, token, body)
+    mark = spool_mark(shared.data_dir)
+    response = post(shared, shared_token, body)
     assert response.status_code == 200
     report = response.json()
     assert (report["accepted"], [r["index"] for r in report["rejected"]]) == (3, [2])
     assert report["rejected"][0]["error"] == "'id' is longer than 512 characters"
-    lines = b"".join(f.read_bytes() for f in (server.data_dir / "spool").iterdir()).splitlines()
+    lines = new_spool_lines(shared.data_dir, mark)
     kept = [(json.loads(line)["id"], json.loads(line)["ip"]) for line in lines]
     assert kept == [("ok-1", "203.0.113.7"), ("ok-2", "fe80::1"), ("ok-4", "fe80::2")]
 
 
-def test_ignored_events_are_reported_by_reason(server: Server, token: str) -> None:
+def test_ignored_events_are_reported_by_reason(shared: Server, shared_token: str) -> None:
     push = pull_event(NOON, "acme/api", tag="1.0", method="PUT")
     push["action"] = "push"
     blob = pull_event(NOON, "acme/api", media_type="application/octet-stream", kind="blobs")
     head = pull_event(NOON, "acme/api", tag="1.0", method="head", addr="[2001:DB8::1]:443")
-    response = post(server, token, json.dumps(envelope(push, blob, head, push)).encode())
+    mark, before = spool_mark(shared.data_dir), counters(shared)
+    response = post(shared, shared_token, json.dumps(envelope(push, blob, head, push)).encode())
     assert response.status_code == 200
     assert response.json() == {
         "accepted": 1,
         "ignored": {"push": 2, "blob_request": 1},
         "rejected": [],
     }
-    [line] = b"".join(f.read_bytes() for f in (server.data_dir / "spool").iterdir()).splitlines()
+    [line] = new_spool_lines(shared.data_dir, mark)
     stored = json.loads(line)
     assert (stored["method"], stored["ip"]) == ("HEAD", "2001:db8::1")
-    with server.client() as client:
-        metrics = client.get("/metrics").text
-    assert 'pullstats_ingest_events_total{outcome="ignored",reason="push"} 2.0' in metrics
-    assert 'pullstats_ingest_events_total{outcome="ignored",reason="blob_request"} 1.0' in metrics
+    after = counters(shared)
+    ignored = 'pullstats_ingest_events_total{outcome="ignored",reason="%s"}'
+    assert added(before, after, ignored % "push") == 2.0
+    assert added(before, after, ignored % "blob_request") == 1.0
 
 
 def test_oversized_body_is_refused(data_dir: Path, tmp_path: Path) -> None:
@@ -279,7 +355,7 @@ def test_process_runs_while_the_server_ingests(server: Server, token: str) -> No
     stop = threading.Event()
 
     def sender(worker: int) -> None:
-        with server.client() as client:
+        with http(server) as client:
             batch = 0
             while not stop.is_set() and batch < 400:
                 events = [
@@ -317,7 +393,7 @@ def test_process_runs_while_the_server_ingests(server: Server, token: str) -> No
     assert sum(sent) > 0
     assert stored_requests(server.data_dir) == sum(sent)
     # the rollups agree: every request is its own pull_by_tag (distinct ips)
-    with server.client() as client:
+    with http(server) as client:
         assert (
             run_cli(
                 server.data_dir,

@@ -25,7 +25,9 @@ from tests.api.test_ingest import NOON, ingest_token, post, spool_bytes
 from tests.conftest import Server, start_server
 from tests.envelopes import envelope, pull_event
 
-pytestmark = pytest.mark.e2e
+#: one server for the module (limits_server): under pytest-xdist every test of it runs on one
+#: worker, which starts it once, where each of up to three workers started its own
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ingest-limits")]
 
 #: Over api/envelope_parsing.INLINE_BYTES: such a body is parsed by the worker process.
 LARGE = 100 * 1024

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
@@ -27,7 +28,10 @@ from pullstats.rollups.series import namespace_series, repository_series
 from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, SeriesQuery, Timespan
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import write_spool
+from tests.conftest import catalog_settings, fresh_runtime, write_spool
+
+#: the read-only tests share one loaded installation: under pytest-xdist all run on one worker
+pytestmark = pytest.mark.xdist_group("known-answers")
 
 A, B, C = "192.0.2.1", "198.51.100.2", "2001:db8::3"
 
@@ -73,13 +77,28 @@ EVENTS = [
 TODAY = date(2026, 2, 15)  # last-2-months = December 2025 and January 2026
 
 
-@pytest.fixture
-def loaded(runtime: Runtime) -> Runtime:
+def load(runtime: Runtime) -> Runtime:
     with runtime.sessions.begin() as session:
         service.create_namespace(session, "acme")
     write_spool(runtime, *EVENTS)
     process(runtime)
     return runtime
+
+
+@pytest.fixture
+def loaded_alone(runtime: Runtime) -> Runtime:
+    """EVENTS processed for one test alone: one that adds to the installation (exports)."""
+    return load(runtime)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """EVENTS processed once, for the tests that only read the series."""
+    runtime = fresh_runtime(catalog_settings(tmp_path_factory.mktemp("known") / "data"))
+    try:
+        yield load(runtime)
+    finally:
+        runtime.close()
 
 
 def series(runtime: Runtime, **kwargs: object) -> list[tuple[str, str | None, int, int]]:
@@ -140,7 +159,8 @@ def test_current_period_is_marked_partial(loaded: Runtime) -> None:
     ]
 
 
-def test_complete_period_rows_equal_the_summary_exports(loaded: Runtime) -> None:
+def test_complete_period_rows_equal_the_summary_exports(loaded_alone: Runtime) -> None:
+    loaded = loaded_alone
     export_closed(loaded, now=end_of_day(TODAY))
     expected = {
         Period.week(2026, 1): series(loaded, timespan=Timespan.WEEKS)[4],

@@ -1,18 +1,35 @@
-"""Operations surfaces of a real server: health, metrics, OpenAPI and the landing page."""
+"""Operations surfaces of a real server: health, metrics, OpenAPI and the landing page.
+
+The tests that only ask share one server (``shared``); the one that breaks its data dir has
+a server of its own.
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from tests.conftest import Server, start_server
 
+#: one server for most of the module: under pytest-xdist every test of it runs on one worker
+pytestmark = pytest.mark.xdist_group("ops")
 
-def test_healthz_reports_a_usable_installation(server: Server) -> None:
-    with server.client() as client:
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose data dir no test changes; its log is ``server.log`` beside the data dir."""
+    root = tmp_path_factory.mktemp("ops")
+    srv = start_server(root / "data", root / "server.log")
+    yield srv
+    srv.stop()
+
+
+def test_healthz_reports_a_usable_installation(shared: Server) -> None:
+    with shared.client() as client:
         response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"data_dir": "ok", "database": "ok"}}
@@ -31,8 +48,8 @@ def test_healthz_fails_when_the_data_dir_cannot_be_written(server: Server) -> No
     assert body["checks"]["database"] == "ok"
 
 
-def test_openapi_and_docs_describe_the_api(server: Server) -> None:
-    with server.client() as client:
+def test_openapi_and_docs_describe_the_api(shared: Server) -> None:
+    with shared.client() as client:
         spec = client.get("/openapi.json").json()
         docs = client.get("/docs")
     paths = spec["paths"]
@@ -51,7 +68,8 @@ def client_get(server: Server, path: str) -> httpx.Response:
         return client.get(path)
 
 
-def test_landing_page_and_metrics(server: Server) -> None:
+def test_landing_page_and_metrics(shared: Server) -> None:
+    server = shared
     with server.client() as client:
         page = client.get("/")
         client.get("/healthz")
@@ -76,17 +94,15 @@ def test_landing_page_and_metrics(server: Server) -> None:
     assert "secret-ns" not in text
 
 
-def test_the_access_log_is_opt_in_and_leaves_query_strings_out(
-    server: Server, tmp_path: Path
-) -> None:
+def test_the_access_log_is_opt_in_and_leaves_query_strings_out(shared: Server) -> None:
     signed = "/downloads/1/part.csv.gz?expires=1&signature=not-for-the-logs"
-    with server.client() as client:
+    with shared.client() as client:
         assert client.get(signed).status_code == 403
-    quiet = (tmp_path / "server.log").read_text()
+    quiet = (shared.data_dir.parent / "server.log").read_text()
     assert "/downloads/1" not in quiet  # off by default
 
-    log = tmp_path / "logged.log"
-    logged = start_server(server.data_dir, log, {"PULLSTATS_ACCESS_LOG": "true"})
+    log = shared.data_dir.parent / "logged.log"
+    logged = start_server(shared.data_dir, log, {"PULLSTATS_ACCESS_LOG": "true"})
     try:
         with logged.client() as client:
             assert client.get(signed).status_code == 403
@@ -98,11 +114,11 @@ def test_the_access_log_is_opt_in_and_leaves_query_strings_out(
     assert "not-for-the-logs" not in text
 
 
-def test_head_answers_what_get_answers_without_the_body(server: Server) -> None:
+def test_head_answers_what_get_answers_without_the_body(shared: Server) -> None:
     """RFC 9110: a load balancer's or a link checker's HEAD gets GET's status and headers."""
     pulls = "/api/publisher/analytics/v1/namespaces/acme/pulls"
     paths = ["/healthz", "/", "/signin", "/openapi.json", pulls, "/static/nothing.css"]
-    with server.client() as client:
+    with shared.client() as client:
         for path in paths:
             get, head = client.get(path), client.head(path)
             assert (head.status_code, head.content) == (get.status_code, b""), path

@@ -21,9 +21,16 @@ from pullstats.db.models import ExtraRepo
 from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import end_of_day, process
-from pullstats.runtime import Runtime
 from pullstats.timestamps import micros
-from tests.conftest import Server, catalog_settings, login_tokens, start_server, write_spool
+from tests.api.test_ingest import http
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    fresh_runtime,
+    login_tokens,
+    start_server,
+    write_spool,
+)
 
 pytestmark = pytest.mark.xdist_group("trends-route")
 
@@ -44,7 +51,7 @@ def record(n: int, day: int, method: str, name: str, tag: str, ip: str, ua: str,
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
     root = tmp_path_factory.mktemp("trends")
-    runtime = Runtime.open(catalog_settings(root / "data"))
+    runtime = fresh_runtime(catalog_settings(root / "data"))
     with runtime.sessions.begin() as session:
         for ns in ("acme", "partner"):
             service.create_namespace(session, ns)
@@ -72,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 
 
 def get(server: tuple[Server, str, str], path: str, user: int = 1, **params: Any) -> httpx.Response:
-    with server[0].client() as client:
+    with http(server[0]) as client:
         return client.get(path, params=params, headers={"Authorization": f"Bearer {server[user]}"})
 
 
@@ -237,7 +244,7 @@ def test_the_trends_dataset_is_the_routes_rows(server: tuple[Server, str, str]) 
     assert get(server, reports).json() == {"years": [{"year": 2026}]}
     assert get(server, f"{reports}/2026/weeks").json() == {"weeks": [{"week": 2}, {"week": 3}]}
     (link,) = get(server, f"{reports}/2026/months/1/report").json()["data"]
-    with server[0].client() as client:
+    with http(server[0]) as client:
         data = gzip.decompress(client.get(link["url"]).content).decode()
     assert data.split("\r\n") == [
         "DATE_GRANULARITY,DATE_REFERENCE,PUBLISHER_NAME,IMAGE_REPOSITORY,NAMESPACE,IP_COUNTRY,"

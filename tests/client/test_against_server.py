@@ -26,6 +26,7 @@ from pullstats.client import (
 )
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, Timespan
+from tests.api.test_ingest import http
 from tests.client.conftest import ATTEMPTS, Served, run_ok, signed_in
 from tests.conftest import Server, start_server
 from tests.test_end_to_end import API, set_up_accounts
@@ -33,8 +34,8 @@ from tests.test_end_to_end import API, set_up_accounts
 
 def _raw(server: Server, token: str | None, path: str, params: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with server.client() as http:
-        return http.get(API + path, params=params, headers=headers)
+    with http(server) as client:
+        return client.get(API + path, params=params, headers=headers)
 
 
 def _dump(model: Any) -> Any:
