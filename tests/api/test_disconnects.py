@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.test_ingest import http, ingest_token, spool_bytes
+from tests.api.test_ingest import ingest_token, spool_bytes
 from tests.conftest import Server, start_server
 
 #: one server for the module (served): under pytest-xdist every test of it runs on one worker,
@@ -47,7 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 
 def counted(server: Server, route: str) -> dict[str, float]:
     """``pullstats_http_requests_total`` of the POSTs to ``route``, by status."""
-    with http(server) as client:
+    with server.client() as client:
         text = client.get("/metrics").text
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -169,7 +169,7 @@ def test_a_whole_delivery_is_still_counted_200(served: tuple[Server, str, Path])
     """The counting of cut-short requests leaves finished ones alone."""
     server, token, _ = served
     before = counted(server, INGEST)
-    with http(server) as client:
+    with server.client() as client:
         answer = client.post(
             INGEST,
             content=b'{"events": []}',

@@ -20,7 +20,6 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.api.test_ingest import http
 from tests.conftest import (
     Server,
     catalog_settings,
@@ -90,7 +89,7 @@ def get(
     world: tuple[Server, str, str], path: str, user: int = 1, **params: object
 ) -> httpx.Response:
     server = world[0]
-    with http(server) as client:
+    with server.client() as client:
         return client.get(
             path,
             params=params or None,  # type: ignore[arg-type]  # None keeps a query in the path
@@ -233,7 +232,7 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
     assert len(links) == 1
     url, size = links[0]["url"], links[0]["size"]
     assert url.startswith(server.url + "/downloads/")
-    with http(server) as client:
+    with server.client() as client:
         ok = client.get(url)
         assert ok.status_code == 200
         assert int(ok.headers["content-length"]) == size == len(ok.content)
@@ -312,7 +311,7 @@ def test_the_summary_report_dataset(world: tuple[Server, str, str]) -> None:
     (monthly,) = get(world, f"{reports}/years/{month.year}/months/{month.month}/report").json()[
         "data"
     ]
-    with http(server) as client:
+    with server.client() as client:
         week = client.get(link["url"])
         last_month = client.get(monthly["url"])
     assert (
@@ -355,14 +354,14 @@ def test_a_valid_link_to_a_file_gone_from_the_disk_is_410(world: tuple[Server, s
     aside = path.with_name(path.name + ".aside")
     path.rename(aside)
     try:
-        with http(server) as client:
+        with server.client() as client:
             for method in ("GET", "HEAD"):
                 gone = client.request(method, link["url"])
                 assert gone.status_code == 410, method
             assert client.get(link["url"]).json() == {"detail": "export file no longer available"}
     finally:
         aside.rename(path)
-    with http(server) as client:
+    with server.client() as client:
         assert client.get(link["url"]).status_code == 200
 
 
@@ -381,7 +380,7 @@ def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
     first = get(world, f"{API}/namespaces/acme/pulls")
     etag = first.headers["etag"]
     server = world[0]
-    with http(server) as client:
+    with server.client() as client:
         again = client.get(
             f"{API}/namespaces/acme/pulls",
             headers={"Authorization": f"Bearer {world[1]}", "If-None-Match": etag},
@@ -394,7 +393,7 @@ def test_series_answers_carry_etags(world: tuple[Server, str, str]) -> None:
     assert other.status_code == 200 and other.headers["etag"] != etag
     # If-None-Match compares weakly: a proxy that weakened the tag, a list, and * all match
     for held in (f"W/{etag}", f'"elsewhere", W/{etag}', "*"):
-        with http(server) as client:
+        with server.client() as client:
             weak = client.get(
                 f"{API}/namespaces/acme/pulls",
                 headers={"Authorization": f"Bearer {world[1]}", "If-None-Match": held},
@@ -417,7 +416,7 @@ def test_a_repeat_answered_from_the_cache_is_the_same_answer(
     headers = [{k: v for k, v in a.headers.items() if k not in drop} for a in answers]
     assert headers[0] == headers[1] == headers[2]
     assert headers[0]["content-type"] == "application/json"
-    with http(world[0]) as client:
+    with world[0].client() as client:
         revalidated = client.get(
             path,
             headers={
@@ -458,7 +457,7 @@ def test_links_use_the_public_url_when_configured(
         world[0].data_dir, tmp_path / "proxied.log", {"PULLSTATS_PUBLIC_URL": public + "/"}
     )
     try:
-        with http(behind_proxy) as client:
+        with behind_proxy.client() as client:
             links = client.get(
                 f"{EXPORTS}/years/2020/weeks/53/raw",
                 headers={"Authorization": f"Bearer {world[1]}"},

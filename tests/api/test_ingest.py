@@ -65,7 +65,7 @@ def new_spool_lines(data_dir: Path, mark: dict[str, int]) -> list[bytes]:
 
 def counters(server: Server) -> dict[str, float]:
     """The server's ``/metrics`` samples: ``name{labels}`` -> value."""
-    with http(server) as client:
+    with server.client() as client:
         text = client.get("/metrics").text
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     samples = (line.rsplit(" ", 1) for line in lines)
@@ -101,24 +101,13 @@ def token(server: Server) -> str:
     return ingest_token(server.data_dir)
 
 
-#: The CA bundle, loaded once: a new httpx client loads it again (16-25 ms a client here, a
-#: fifth of the time of a module that asks a hundred questions), and the tests' servers speak
-#: plain HTTP on loopback anyway.
-TLS = httpx.create_ssl_context()
-
-
-def http(server: Server) -> httpx.Client:
-    """``http(server)``, without loading the CA bundle once more."""
-    return httpx.Client(base_url=server.url, timeout=30, verify=TLS)
-
-
 def post(
     server: Server, token: str | None, body: bytes, content_type: str = ENVELOPE_TYPE
 ) -> httpx.Response:
     headers = {"Content-Type": content_type}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    with http(server) as client:
+    with server.client() as client:
         return client.post("/ingest/v1/registry/events", content=body, headers=headers)
 
 
@@ -161,7 +150,7 @@ def test_a_compressed_body_is_refused_naming_its_coding(shared: Server, shared_t
     # with the gzip header was taken
     server, token = shared, shared_token
     stored = spool_bytes(server.data_dir)
-    with http(server) as client:
+    with server.client() as client:
         for body in (gzip.compress(GOOD), GOOD):
             response = client.post(
                 "/ingest/v1/registry/events",
@@ -252,7 +241,7 @@ def test_bad_events_are_skipped_and_the_rest_kept(server: Server, token: str) ->
     processed = run_cli(server.data_dir, "process")
     assert processed.returncode == 0, processed.stderr
     assert stored_requests(server.data_dir) == 3
-    with http(server) as client:
+    with server.client() as client:
         metrics = client.get("/metrics").text
     assert (
         'pullstats_ingest_events_total{outcome="accepted",reason="manifest_request"} 3.0' in metrics
@@ -355,7 +344,7 @@ def test_process_runs_while_the_server_ingests(server: Server, token: str) -> No
     stop = threading.Event()
 
     def sender(worker: int) -> None:
-        with http(server) as client:
+        with server.client() as client:
             batch = 0
             while not stop.is_set() and batch < 400:
                 events = [
@@ -393,7 +382,7 @@ def test_process_runs_while_the_server_ingests(server: Server, token: str) -> No
     assert sum(sent) > 0
     assert stored_requests(server.data_dir) == sum(sent)
     # the rollups agree: every request is its own pull_by_tag (distinct ips)
-    with http(server) as client:
+    with server.client() as client:
         assert (
             run_cli(
                 server.data_dir,

@@ -22,7 +22,6 @@ from pullstats.exports.closing import export_closed
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import end_of_day, process
 from pullstats.timestamps import micros
-from tests.api.test_ingest import http
 from tests.conftest import (
     Server,
     catalog_settings,
@@ -79,7 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 
 
 def get(server: tuple[Server, str, str], path: str, user: int = 1, **params: Any) -> httpx.Response:
-    with http(server[0]) as client:
+    with server[0].client() as client:
         return client.get(path, params=params, headers={"Authorization": f"Bearer {server[user]}"})
 
 
@@ -244,7 +243,7 @@ def test_the_trends_dataset_is_the_routes_rows(server: tuple[Server, str, str]) 
     assert get(server, reports).json() == {"years": [{"year": 2026}]}
     assert get(server, f"{reports}/2026/weeks").json() == {"weeks": [{"week": 2}, {"week": 3}]}
     (link,) = get(server, f"{reports}/2026/months/1/report").json()["data"]
-    with http(server[0]) as client:
+    with server[0].client() as client:
         data = gzip.decompress(client.get(link["url"]).content).decode()
     assert data.split("\r\n") == [
         "DATE_GRANULARITY,DATE_REFERENCE,PUBLISHER_NAME,IMAGE_REPOSITORY,NAMESPACE,IP_COUNTRY,"

@@ -26,15 +26,18 @@ from pullstats.client import (
 )
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, Timespan
-from tests.api.test_ingest import http
 from tests.client.conftest import ATTEMPTS, Served, run_ok, signed_in
 from tests.conftest import Server, start_server
 from tests.test_end_to_end import API, set_up_accounts
 
+#: the package's ``served`` installation (conftest.py) is built once: on the worker that
+#: runs every module using it
+pytestmark = pytest.mark.xdist_group("client")
+
 
 def _raw(server: Server, token: str | None, path: str, params: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with http(server) as client:
+    with server.client() as client:
         return client.get(API + path, params=params, headers=headers)
 
 

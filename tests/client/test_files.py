@@ -41,6 +41,10 @@ from tests.client.conftest import Served, serving, signed_in
 from tests.client.test_retries import StandIn
 from tests.conftest import free_port, run_cli
 
+#: the package's ``served`` installation (conftest.py) is built once: on the worker that
+#: runs every module using it
+pytestmark = pytest.mark.xdist_group("client")
+
 RAW_HEADER = (
     "timestamp,namespace,repository,reference,digest,tag,action_day,http_method,action,type,"
     "host,country,domain,user_agent_tool,user_agent_version,user_agent"

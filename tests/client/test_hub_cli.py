@@ -29,6 +29,10 @@ from pullstats.client import credentials
 from tests.client.conftest import Served, run_ok
 from tests.conftest import free_port, run_cli
 
+#: the package's ``served`` installation (conftest.py) is built once: on the worker that
+#: runs every module using it
+pytestmark = pytest.mark.xdist_group("client")
+
 BLOCK = "█"
 
 

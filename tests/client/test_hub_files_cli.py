@@ -20,6 +20,10 @@ from tests.client.conftest import Served
 from tests.client.test_reports import lines, report_lines, seeded_week
 from tests.conftest import run_cli
 
+#: the package's ``served`` installation (conftest.py) is built once: on the worker that
+#: runs every module using it
+pytestmark = pytest.mark.xdist_group("client")
+
 CREDENTIALS = {"PULLSTATS_HUB_USERNAME": "alice", "PULLSTATS_HUB_PASSWORD": "alice-secret"}
 
 

@@ -15,6 +15,10 @@ from pullstats.client.query import query, view_files
 from pullstats.rollups.series_query import Timespan
 from tests.client.conftest import INDEX, Served, signed_in
 
+#: the package's ``served`` installation (conftest.py) is built once: on the worker that
+#: runs every module using it
+pytestmark = pytest.mark.xdist_group("client")
+
 ALL_VIEWS = {
     f"{kind}_{view}"
     for kind in ("months", "weeks")

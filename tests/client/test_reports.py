@@ -28,6 +28,10 @@ from pullstats.rollups.series_query import Timespan
 from tests.client.conftest import INDEX, Served, signed_in
 from tests.client.test_against_server import _dump, _raw
 
+#: the package's ``served`` installation (conftest.py) is built once: on the worker that
+#: runs every module using it
+pytestmark = pytest.mark.xdist_group("client")
+
 HEADER = (
     "DATE_GRANULARITY,DATE_REFERENCE,PUBLISHER_NAME,LEVEL,REFERENCE,"
     "DATA_DOWNLOADS,VERSION_CHECKS,EVENT_COUNT"
