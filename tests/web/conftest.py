@@ -44,7 +44,14 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, launch_chromium, start_server, write_spool
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    fresh_runtime,
+    launch_chromium,
+    start_server,
+    write_spool,
+)
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
@@ -131,7 +138,7 @@ def _pull(n: int, when: datetime, name: str, ip: str, tag: str = "1.0") -> PullR
 
 
 def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
-    runtime = Runtime.open(catalog_settings(data_dir))
+    runtime = fresh_runtime(catalog_settings(data_dir))
     users = {name: WebUser(name, password, spaces) for name, (spaces, password) in USERS.items()}
     try:
         with runtime.sessions.begin() as session:
@@ -207,6 +214,25 @@ NewPage = Callable[..., Any]
 SignedInPage = Callable[..., Any]
 
 
+def _watched_page(web: Web, context: Any) -> Any:
+    """A new page of ``context`` whose requests to any other origin are refused and recorded
+    (:func:`outside_requests`)."""
+    page = context.new_page()
+    left: list[str] = []
+    _OUTSIDE[page] = left
+
+    def only_the_server(route: Any) -> None:
+        url = route.request.url
+        if url == web.url or url.startswith(web.url + "/") or url.startswith("data:"):
+            route.continue_()
+        else:
+            left.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_server)
+    return page
+
+
 @pytest.fixture
 def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
     """A factory of pages, each in a context of its own, closed when the test ends."""
@@ -215,20 +241,7 @@ def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
     def make(viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:
         context = browser.new_context(viewport=viewport, base_url=web.url, **options)
         contexts.append(context)
-        page = context.new_page()
-        left: list[str] = []
-        _OUTSIDE[page] = left
-
-        def only_the_server(route: Any) -> None:
-            url = route.request.url
-            if url == web.url or url.startswith(web.url + "/") or url.startswith("data:"):
-                route.continue_()
-            else:
-                left.append(url)
-                route.abort()
-
-        page.route("**/*", only_the_server)
-        return page
+        return _watched_page(web, context)
 
     yield make
     for context in contexts:
@@ -265,6 +278,55 @@ def signed_in_page(web: Web, new_page: NewPage) -> SignedInPage:
         return page
 
     return make
+
+
+@pytest.fixture(scope="module")
+def _module_sessions(web: Web, browser: Any) -> Iterator[dict[str, Any]]:
+    """user → a browser context signed in as that user, made by :func:`session_page` the first
+    time a test of the module asks for the user, closed when the module ends."""
+    contexts: dict[str, Any] = {}
+    yield contexts
+    for context in contexts.values():
+        context.close()
+
+
+@pytest.fixture
+def session_page(
+    web: Web, browser: Any, _module_sessions: dict[str, Any]
+) -> Iterator[SignedInPage]:
+    """``session_page("alice", viewport=PHONE, next_path="/account")``: a new page on
+    ``next_path`` (default ``/``) at ``viewport``, in a context that signed in as the user
+    through the real ``/signin`` form once for the whole module (as :func:`signed_in_page`
+    does), closed when the test ends.
+
+    Signing in is what costs (a form, a redirect and the overview, each time); a page of the
+    same context is cheap. Only for tests that read what the pages show: the context's cookie
+    and session are shared by the module's tests, so a test that signs out, changes cookies,
+    the password or anything the session hangs on takes :func:`signed_in_page` (a context of
+    its own) instead."""
+    pages: list[Any] = []
+
+    def make(user: str, viewport: dict[str, int] = DESKTOP, next_path: str = "/") -> Any:
+        context = _module_sessions.get(user)
+        if context is None:
+            context = browser.new_context(viewport=DESKTOP, base_url=web.url)
+            _module_sessions[user] = context
+            first = _watched_page(web, context)
+            sign_in(first, web.users[user])
+            assert "/signin" not in first.url, f"{user} did not get in: {first.content()[:2000]}"
+            assert outside_requests(first) == []
+            first.close()
+        page = _watched_page(web, context)
+        pages.append(page)
+        page.set_viewport_size(viewport)
+        page.goto(next_path)
+        assert page.url.startswith(web.url), page.url
+        assert "/signin" not in page.url, f"{user}'s session ended: {page.content()[:2000]}"
+        return page
+
+    yield make
+    for page in pages:
+        page.close()
 
 
 def screenshot(page: Any, folder: Path, name: str) -> Path:
