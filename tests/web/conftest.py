@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -107,11 +108,17 @@ class WebUser:
 
 @dataclass
 class Web:
-    server: Server
+    #: the server, starting in a thread while the browser launches (see :func:`web`)
+    starting: Future[Server]
     data_dir: Path
     users: dict[str, WebUser]
     #: the days the pulls were made on
     days: dict[str, date] = field(default_factory=dict)
+
+    @property
+    def server(self) -> Server:
+        """The server, once its ``/healthz`` answers (its start's error, if it failed)."""
+        return self.starting.result()
 
     @property
     def url(self) -> str:
@@ -180,16 +187,20 @@ def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
 
 @pytest.fixture(scope="package")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    """The dashboard's server over the installation above, for the whole session."""
+    """The dashboard's server over the installation above, for the whole session.
+
+    The server starts in a thread (``start_server`` waits for its ``/healthz``), so that the
+    package's browser launches while it boots; ``web.server`` and ``web.url`` wait for it."""
     root = tmp_path_factory.mktemp("web")
     data_dir = root / "data"
-    users, days = _build(data_dir)
+    users, days = _build(data_dir)  # its catalog made here, in the fixture, as before
     env = {"PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT": str(ATTEMPTS_PER_ACCOUNT)}
-    server = start_server(data_dir, root / "server.log", env)
-    try:
-        yield Web(server, data_dir, users, days)
-    finally:
-        server.stop()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(start_server, data_dir, root / "server.log", env)
+        try:
+            yield Web(starting, data_dir, users, days)
+        finally:
+            starting.result().stop()
 
 
 #: package-scoped, not session-scoped: Playwright's sync API keeps an event loop running in the
