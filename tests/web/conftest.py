@@ -16,8 +16,11 @@ Users, all made through the account service: ``alice`` (member of acme and beta)
 (acme), whose account the account page's throttling test locks.
 
 ``signed_in_page(user)`` signs in through the real ``/signin`` form (and its TOTP step for
-``carol``) in a fresh browser context and returns the page on ``/``; every page records the
-requests it tried to send to any other origin (:func:`outside_requests`), which are refused.
+``carol``) in a fresh browser context and returns the page on ``/``; ``session_page(user)``
+returns a new page of a context that signed in through the same form once for the module,
+for tests that only read pages (cheaper: no form, no redirect each time). Every page records
+the requests it tried to send to any other origin (:func:`outside_requests`), which are
+refused.
 ``PULLSTATS_SKIP_BROWSER=1`` skips the tests that need the browser.
 """
 
