@@ -16,8 +16,11 @@ Users, all made through the account service: ``alice`` (member of acme and beta)
 (acme), whose account the account page's throttling test locks.
 
 ``signed_in_page(user)`` signs in through the real ``/signin`` form (and its TOTP step for
-``carol``) in a fresh browser context and returns the page on ``/``; every page records the
-requests it tried to send to any other origin (:func:`outside_requests`), which are refused.
+``carol``) in a fresh browser context and returns the page on ``/``; ``session_page(user)``
+returns a new page of a context that signed in through the same form once for the module,
+for tests that only read pages (cheaper: no form, no redirect each time). Every page records
+the requests it tried to send to any other origin (:func:`outside_requests`), which are
+refused.
 ``PULLSTATS_SKIP_BROWSER=1`` skips the tests that need the browser.
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,7 +48,14 @@ from pullstats.periods import last_complete_months
 from pullstats.pipeline import end_of_day, process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import Server, catalog_settings, launch_chromium, start_server, write_spool
+from tests.conftest import (
+    Server,
+    catalog_settings,
+    fresh_runtime,
+    launch_chromium,
+    start_server,
+    write_spool,
+)
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
@@ -100,11 +111,17 @@ class WebUser:
 
 @dataclass
 class Web:
-    server: Server
+    #: the server, starting in a thread while the browser launches (see :func:`web`)
+    starting: Future[Server]
     data_dir: Path
     users: dict[str, WebUser]
     #: the days the pulls were made on
     days: dict[str, date] = field(default_factory=dict)
+
+    @property
+    def server(self) -> Server:
+        """The server, once its ``/healthz`` answers (its start's error, if it failed)."""
+        return self.starting.result()
 
     @property
     def url(self) -> str:
@@ -131,7 +148,7 @@ def _pull(n: int, when: datetime, name: str, ip: str, tag: str = "1.0") -> PullR
 
 
 def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
-    runtime = Runtime.open(catalog_settings(data_dir))
+    runtime = fresh_runtime(catalog_settings(data_dir))
     users = {name: WebUser(name, password, spaces) for name, (spaces, password) in USERS.items()}
     try:
         with runtime.sessions.begin() as session:
@@ -173,16 +190,20 @@ def _build(data_dir: Path) -> tuple[dict[str, WebUser], dict[str, date]]:
 
 @pytest.fixture(scope="package")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    """The dashboard's server over the installation above, for the whole session."""
+    """The dashboard's server over the installation above, for the whole session.
+
+    The server starts in a thread (``start_server`` waits for its ``/healthz``), so that the
+    package's browser launches while it boots; ``web.server`` and ``web.url`` wait for it."""
     root = tmp_path_factory.mktemp("web")
     data_dir = root / "data"
-    users, days = _build(data_dir)
+    users, days = _build(data_dir)  # its catalog made here, in the fixture, as before
     env = {"PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT": str(ATTEMPTS_PER_ACCOUNT)}
-    server = start_server(data_dir, root / "server.log", env)
-    try:
-        yield Web(server, data_dir, users, days)
-    finally:
-        server.stop()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(start_server, data_dir, root / "server.log", env)
+        try:
+            yield Web(starting, data_dir, users, days)
+        finally:
+            starting.result().stop()
 
 
 #: package-scoped, not session-scoped: Playwright's sync API keeps an event loop running in the
@@ -207,6 +228,25 @@ NewPage = Callable[..., Any]
 SignedInPage = Callable[..., Any]
 
 
+def _watched_page(web: Web, context: Any) -> Any:
+    """A new page of ``context`` whose requests to any other origin are refused and recorded
+    (:func:`outside_requests`)."""
+    page = context.new_page()
+    left: list[str] = []
+    _OUTSIDE[page] = left
+
+    def only_the_server(route: Any) -> None:
+        url = route.request.url
+        if url == web.url or url.startswith(web.url + "/") or url.startswith("data:"):
+            route.continue_()
+        else:
+            left.append(url)
+            route.abort()
+
+    page.route("**/*", only_the_server)
+    return page
+
+
 @pytest.fixture
 def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
     """A factory of pages, each in a context of its own, closed when the test ends."""
@@ -215,20 +255,7 @@ def new_page(web: Web, browser: Any) -> Iterator[NewPage]:
     def make(viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:
         context = browser.new_context(viewport=viewport, base_url=web.url, **options)
         contexts.append(context)
-        page = context.new_page()
-        left: list[str] = []
-        _OUTSIDE[page] = left
-
-        def only_the_server(route: Any) -> None:
-            url = route.request.url
-            if url == web.url or url.startswith(web.url + "/") or url.startswith("data:"):
-                route.continue_()
-            else:
-                left.append(url)
-                route.abort()
-
-        page.route("**/*", only_the_server)
-        return page
+        return _watched_page(web, context)
 
     yield make
     for context in contexts:
@@ -265,6 +292,55 @@ def signed_in_page(web: Web, new_page: NewPage) -> SignedInPage:
         return page
 
     return make
+
+
+@pytest.fixture(scope="module")
+def _module_sessions(web: Web, browser: Any) -> Iterator[dict[str, Any]]:
+    """user → a browser context signed in as that user, made by :func:`session_page` the first
+    time a test of the module asks for the user, closed when the module ends."""
+    contexts: dict[str, Any] = {}
+    yield contexts
+    for context in contexts.values():
+        context.close()
+
+
+@pytest.fixture
+def session_page(
+    web: Web, browser: Any, _module_sessions: dict[str, Any]
+) -> Iterator[SignedInPage]:
+    """``session_page("alice", viewport=PHONE, next_path="/account")``: a new page on
+    ``next_path`` (default ``/``) at ``viewport``, in a context that signed in as the user
+    through the real ``/signin`` form once for the whole module (as :func:`signed_in_page`
+    does), closed when the test ends.
+
+    Signing in is what costs (a form, a redirect and the overview, each time); a page of the
+    same context is cheap. Only for tests that read what the pages show: the context's cookie
+    and session are shared by the module's tests, so a test that signs out, changes cookies,
+    the password or anything the session hangs on takes :func:`signed_in_page` (a context of
+    its own) instead."""
+    pages: list[Any] = []
+
+    def make(user: str, viewport: dict[str, int] = DESKTOP, next_path: str = "/") -> Any:
+        context = _module_sessions.get(user)
+        if context is None:
+            context = browser.new_context(viewport=DESKTOP, base_url=web.url)
+            _module_sessions[user] = context
+            first = _watched_page(web, context)
+            sign_in(first, web.users[user])
+            assert "/signin" not in first.url, f"{user} did not get in: {first.content()[:2000]}"
+            assert outside_requests(first) == []
+            first.close()
+        page = _watched_page(web, context)
+        pages.append(page)
+        page.set_viewport_size(viewport)
+        page.goto(next_path)
+        assert page.url.startswith(web.url), page.url
+        assert "/signin" not in page.url, f"{user}'s session ended: {page.content()[:2000]}"
+        return page
+
+    yield make
+    for page in pages:
+        page.close()
 
 
 def screenshot(page: Any, folder: Path, name: str) -> Path:

@@ -93,13 +93,13 @@ def test_error_page(web: Web, new_page: NewPage, viewport: dict[str, int], tmp_p
 @pytest.mark.parametrize("path", ["/account", "/exports?namespace=acme", "/exports"])
 def test_signed_in_pages(
     web: Web,
-    signed_in_page: SignedInPage,
+    session_page: SignedInPage,
     viewport: dict[str, int],
     path: str,
     tmp_path: Path,
 ) -> None:
     user = "bob" if path == "/exports" else "alice"  # /exports: the empty state
-    page = signed_in_page(user, viewport=viewport, next_path=path)
+    page = session_page(user, viewport=viewport, next_path=path)
     assert _severe_violations(page) == []
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= viewport["width"]
@@ -133,13 +133,13 @@ OVERVIEW_STATES = {
 def test_overview_page(
     web: Web,
     hollow: WebUser,
-    signed_in_page: SignedInPage,
+    session_page: SignedInPage,
     viewport: dict[str, int],
     state: str,
     tmp_path: Path,
 ) -> None:
     user, path = OVERVIEW_STATES[state]
-    page = signed_in_page(user, viewport=viewport, next_path=path)
+    page = session_page(user, viewport=viewport, next_path=path)
     assert _severe_violations(page) == []
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= viewport["width"]
@@ -147,10 +147,10 @@ def test_overview_page(
     assert outside_requests(page) == []
 
 
-def test_choosing_a_year_by_keyboard_waits_for_enter(signed_in_page: SignedInPage) -> None:
+def test_choosing_a_year_by_keyboard_waits_for_enter(session_page: SignedInPage) -> None:
     """WCAG 3.2.2: arrowing through the year select changes the setting only; Enter (or the
     form's button) shows that year, and focus comes back to the select on the new page."""
-    page = signed_in_page("alice", next_path="/exports?namespace=acme")
+    page = session_page("alice", next_path="/exports?namespace=acme")
     start = page.url
     loads: list[str] = []
     page.on("load", lambda _: loads.append(page.url))
@@ -180,10 +180,10 @@ def test_choosing_a_year_by_keyboard_waits_for_enter(signed_in_page: SignedInPag
     assert outside_requests(page) == []
 
 
-def test_an_unknown_country_is_named_unknown(signed_in_page: SignedInPage) -> None:
+def test_an_unknown_country_is_named_unknown(session_page: SignedInPage) -> None:
     """The rollups keep an unknown country as "ZZ" (the TEST-NET addresses of beta's pulls):
     the page says "unknown", the data-value keeps the code the API answers."""
-    page = signed_in_page("alice", next_path="/?namespace=beta")
+    page = session_page("alice", next_path="/?namespace=beta")
     cells = page.locator("#bd-country tbody td:first-child")
     assert cells.all_inner_texts() == ["unknown"]
     assert cells.first.get_attribute("data-value") == "ZZ"

@@ -58,9 +58,9 @@ def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
 
 @pytest.mark.parametrize("width", WIDTHS, ids=[f"{w}px" for w in WIDTHS])
 def test_the_chart_text_is_inside_apart_and_legible(
-    web: Web, signed_in_page: SignedInPage, width: int, tmp_path: Path
+    web: Web, session_page: SignedInPage, width: int, tmp_path: Path
 ) -> None:
-    page = signed_in_page("alice", viewport={"width": width, "height": 900})
+    page = session_page("alice", viewport={"width": width, "height": 900})
     this_week = period_label(web.days["today"].isoformat(), weeks=True)
     this_month = period_label(web.days["today"].isoformat(), weeks=False)
     first_month = period_label(last_complete_months(web.days["today"], 12)[0].isoformat(), False)

@@ -104,12 +104,12 @@ def _document_width(page: Any) -> int:
 def test_no_page_is_wider_than_a_phone(
     web: Web,
     lena: WebUser,
-    signed_in_page: SignedInPage,
+    session_page: SignedInPage,
     viewport: dict[str, int],
     path: str,
     tmp_path: Path,
 ) -> None:
-    page = signed_in_page(lena.name, viewport=viewport, next_path=path)
+    page = session_page(lena.name, viewport=viewport, next_path=path)
     if path == "/account":
         assert page.get_by_role("row", name=LONG_LABEL).count() == 1
     assert _document_width(page) <= viewport["width"]
@@ -119,10 +119,10 @@ def test_no_page_is_wider_than_a_phone(
 
 @pytest.mark.parametrize("viewport", [NARROW, PHONE], ids=["360px", "375px"])
 def test_a_column_tooltip_wraps_inside_the_screen(
-    web: Web, cora: WebUser, signed_in_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
+    web: Web, cora: WebUser, session_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
 ) -> None:
     repos = "&".join(f"repo={quote(name, safe='')}" for name in CROWD)
-    page = signed_in_page(cora.name, viewport=viewport, next_path=f"/?namespace=crowd&{repos}")
+    page = session_page(cora.name, viewport=viewport, next_path=f"/?namespace=crowd&{repos}")
     columns = page.locator(".chart-points .col")
     assert columns.count() == 13  # 12 months and the current one
     tooltip = page.locator("#tooltip")
@@ -180,9 +180,9 @@ def test_the_totp_key_is_one_box_clear_of_the_text(
 
 
 def test_checkboxes_in_a_form_keep_their_size(
-    lena: WebUser, signed_in_page: SignedInPage, tmp_path: Path
+    lena: WebUser, session_page: SignedInPage, tmp_path: Path
 ) -> None:
-    page = signed_in_page(lena.name, viewport=NARROW, next_path="/account")
+    page = session_page(lena.name, viewport=NARROW, next_path="/account")
     scope = page.get_by_role("checkbox", name="analytics:read")
     box = scope.bounding_box()
     assert box is not None and box["width"] <= 24, box  # a checkbox, not a 264-px bar
@@ -196,9 +196,9 @@ def test_checkboxes_in_a_form_keep_their_size(
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375px", "1280px"])
 def test_the_scanners_and_bots_label_keeps_its_words_together(
-    web: Web, signed_in_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
+    web: Web, session_page: SignedInPage, viewport: dict[str, int], tmp_path: Path
 ) -> None:
-    page = signed_in_page("alice", viewport=viewport)
+    page = session_page("alice", viewport=viewport)
     label = page.locator("label", has=page.locator("#exclude"))
     box = label.bounding_box()
     line = float(label.evaluate("(e) => parseFloat(getComputedStyle(e).lineHeight)"))

@@ -224,8 +224,8 @@ def test_a_mistyped_address_in_the_browser(web: Web, new_page: NewPage) -> None:
     assert outside_requests(page) == []
 
 
-def test_a_stale_link_when_signed_in(web: Web, signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("alice")
+def test_a_stale_link_when_signed_in(web: Web, session_page: SignedInPage) -> None:
+    page = session_page("alice")
     console, files = _watch(page)
     response = page.goto("/account/nothing")
     assert response is not None and response.status == 404

@@ -45,9 +45,9 @@ def _on_disk(web: Web, entry: ExportFile) -> Path:
 
 
 def test_the_page_lists_every_exported_period_newest_first(
-    web: Web, signed_in_page: SignedInPage, tmp_path: Path
+    web: Web, session_page: SignedInPage, tmp_path: Path
 ) -> None:
-    page = signed_in_page("alice", next_path="/exports?namespace=acme&year=all")
+    page = session_page("alice", next_path="/exports?namespace=acme&year=all")
     headings = page.locator("section.period h2").all_inner_texts()
     last_month = period_of(PeriodKind.MONTH, web.days["last_month"])
     last_month_weeks = [
@@ -79,8 +79,8 @@ def test_the_page_lists_every_exported_period_newest_first(
     assert outside_requests(page) == []
 
 
-def test_the_year_filter_keeps_that_year_only(web: Web, signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("alice", next_path="/exports?namespace=acme")
+def test_the_year_filter_keeps_that_year_only(web: Web, session_page: SignedInPage) -> None:
+    page = session_page("alice", next_path="/exports?namespace=acme")
     # by default the newest year only: a year of weeks and months is 256 links already
     newest = period_of(PeriodKind.MONTH, web.days["last_month"])
     assert page.get_by_label("Year").input_value() == str(newest.year)
@@ -95,9 +95,9 @@ def test_the_year_filter_keeps_that_year_only(web: Web, signed_in_page: SignedIn
 
 
 def test_a_downloaded_csv_is_the_file_on_disk(
-    web: Web, signed_in_page: SignedInPage, tmp_path: Path
+    web: Web, session_page: SignedInPage, tmp_path: Path
 ) -> None:
-    page = signed_in_page("alice", next_path="/exports?namespace=acme&year=2020")
+    page = session_page("alice", next_path="/exports?namespace=acme&year=2020")
     row = page.locator("section.period", has_text="Week 53 of 2020").locator('tr[data-view="raw"]')
     with page.expect_download() as download_info:
         row.get_by_role("link").click()
@@ -166,8 +166,8 @@ def test_nobody_sees_another_namespaces_exports(
     assert default.status_code == 200
 
 
-def test_no_namespace_explains_what_to_do(web: Web, signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("bob", next_path="/exports")
+def test_no_namespace_explains_what_to_do(web: Web, session_page: SignedInPage) -> None:
+    page = session_page("bob", next_path="/exports")
     assert "not a member of any namespace" in page.locator("main").inner_text()
     assert page.locator("a.download").count() == 0
 
@@ -180,8 +180,8 @@ def test_a_bad_year_is_a_clear_400(web: Web) -> None:
     assert empty.status_code == 200 and "No exports in 1999." in empty.text
 
 
-def test_the_page_works_on_a_phone(web: Web, signed_in_page: SignedInPage, tmp_path: Path) -> None:
-    page = signed_in_page("dave", viewport=PHONE, next_path="/exports")
+def test_the_page_works_on_a_phone(web: Web, session_page: SignedInPage, tmp_path: Path) -> None:
+    page = session_page("dave", viewport=PHONE, next_path="/exports")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"]  # nothing wider than the screen: no sideways scrolling
     for button in page.locator("a.download").all()[:4]:

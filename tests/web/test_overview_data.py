@@ -3,6 +3,7 @@ the view's checks against the viewer's scope. No browser: the page's data module
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -23,7 +24,7 @@ from pullstats.pipeline import process
 from pullstats.rollups.series_query import RelativePeriod, Timespan
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import write_spool
+from tests.conftest import catalog_settings, fresh_runtime, write_spool
 
 A, B, C = "192.0.2.1", "198.51.100.2", "2001:db8::3"
 TODAY = date(2026, 2, 15)  # last-2-months: Dec 2025 and Jan 2026; Feb partial; before: Oct, Nov
@@ -73,9 +74,14 @@ def acme_with(runtime: Runtime, events: list[object]) -> Runtime:
     return runtime
 
 
-@pytest.fixture
-def processed(runtime: Runtime) -> Runtime:
-    return acme_with(runtime, EVENTS)
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """EVENTS processed once for the module: the tests given it only read the overview."""
+    runtime = fresh_runtime(catalog_settings(tmp_path_factory.mktemp("overview") / "data"))
+    try:
+        yield acme_with(runtime, EVENTS)
+    finally:
+        runtime.close()
 
 
 def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:

@@ -81,8 +81,8 @@ def query_of(page: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query)
 
 
-def test_the_namespace_total_equals_the_api(web: Web, signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("alice", next_path="/?namespace=acme&period=last-2-months")
+def test_the_namespace_total_equals_the_api(web: Web, session_page: SignedInPage) -> None:
+    page = session_page("alice", next_path="/?namespace=acme&period=last-2-months")
     assert page.get_by_role("heading", name="Overview of acme").is_visible()
     rows = api(web, "alice", "/namespaces/acme/pulls", period="last-2-months", current="true")[
         "pulls"
@@ -123,9 +123,9 @@ def test_the_namespace_total_equals_the_api(web: Web, signed_in_page: SignedInPa
 
 
 def test_switching_namespace_granularity_range_and_metric(
-    web: Web, signed_in_page: SignedInPage
+    web: Web, session_page: SignedInPage
 ) -> None:
-    page = signed_in_page("alice")
+    page = session_page("alice")
     page.get_by_label("Namespace").select_option("beta")
     page.get_by_role("button", name="Switch").click()
     page.wait_for_load_state()
@@ -158,8 +158,8 @@ def test_switching_namespace_granularity_range_and_metric(
     assert page.get_by_role("heading", name="Unique IPs per week").is_visible()
 
 
-def test_leaving_scanners_and_bots_out_through_the_toggle(signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("alice", next_path="/?namespace=acme&period=last-2-months")
+def test_leaving_scanners_and_bots_out_through_the_toggle(session_page: SignedInPage) -> None:
+    page = session_page("alice", next_path="/?namespace=acme&period=last-2-months")
     toggle = page.get_by_label("Leave out scanners and bots")
     assert not toggle.is_checked()
     toggle.check()
@@ -178,8 +178,8 @@ def test_leaving_scanners_and_bots_out_through_the_toggle(signed_in_page: Signed
     assert page.locator("#excluded").count() == 0
 
 
-def test_picking_repositories_through_the_filter(web: Web, signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("alice", next_path="/?namespace=acme&period=last-2-months")
+def test_picking_repositories_through_the_filter(web: Web, session_page: SignedInPage) -> None:
+    page = session_page("alice", next_path="/?namespace=acme&period=last-2-months")
     page.get_by_text("Repositories: all").click()
     page.get_by_label("Filter repositories by name").fill("cli")
     shown = page.locator("#repo-list li:visible").all_inner_texts()
@@ -207,10 +207,10 @@ def test_picking_repositories_through_the_filter(web: Web, signed_in_page: Signe
 
 
 def test_the_share_link_restores_the_view_in_a_fresh_context(
-    web: Web, signed_in_page: SignedInPage
+    web: Web, session_page: SignedInPage, signed_in_page: SignedInPage
 ) -> None:
     view = "/?namespace=acme&repo=acme%2Fapi&timespan=weeks&period=last-6-months&metric=ips"
-    page = signed_in_page("alice", next_path=view)
+    page = session_page("alice", next_path=view)
     link = page.locator("#share-url").input_value()
     assert link.startswith(web.url + "/?")
     _, table = series_table(page)
@@ -239,28 +239,28 @@ def test_the_share_link_restores_the_view_in_a_fresh_context(
     ],
 )
 def test_crafted_urls_show_no_other_data(
-    web: Web, signed_in_page: SignedInPage, user: str, path: str, status: int, message: str
+    web: Web, session_page: SignedInPage, user: str, path: str, status: int, message: str
 ) -> None:
-    page = signed_in_page(user)
+    page = session_page(user)
     answer = page.goto(path)
     assert answer.status == status
     assert message in page.locator("#view-error").inner_text()
     assert page.locator("#series-table").count() == 0
 
 
-def test_a_user_sees_only_their_namespaces(signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("erin")
+def test_a_user_sees_only_their_namespaces(session_page: SignedInPage) -> None:
+    page = session_page("erin")
     html = page.content()
     assert "Overview of partner" in html
     assert "acme" not in html and "beta" not in html
-    alice = signed_in_page("alice")
+    alice = session_page("alice")
     options = alice.get_by_label("Namespace").locator("option").all_inner_texts()
     assert options == ["acme", "beta"]
     assert "partner/private" not in alice.content()
 
 
-def test_no_namespace_asks_for_an_owner(signed_in_page: SignedInPage) -> None:
-    page = signed_in_page("bob")
+def test_no_namespace_asks_for_an_owner(session_page: SignedInPage) -> None:
+    page = session_page("bob")
     assert page.get_by_role("heading", name="No namespace yet").is_visible()
     assert "pullstats members add NAMESPACE bob" in page.locator("#no-namespaces").inner_text()
     # a namespace named in a link is not found, as on /exports, not "no namespace yet"
@@ -271,14 +271,14 @@ def test_no_namespace_asks_for_an_owner(signed_in_page: SignedInPage) -> None:
 
 @pytest.mark.parametrize("viewport", [None, PHONE], ids=["1280px", "375px"])
 def test_no_serious_accessibility_violations(
-    signed_in_page: SignedInPage, viewport: dict[str, int] | None, tmp_path: Path
+    session_page: SignedInPage, viewport: dict[str, int] | None, tmp_path: Path
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     page = (
-        signed_in_page("alice", next_path="/?repo=acme%2Fapi&repo=partner%2Fshared")
+        session_page("alice", next_path="/?repo=acme%2Fapi&repo=partner%2Fshared")
         if viewport is None
-        else signed_in_page("alice", viewport=viewport)
+        else session_page("alice", viewport=viewport)
     )
     results = Axe().run(page)
     serious = [
