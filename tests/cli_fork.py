@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -192,13 +193,18 @@ class _ForkServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
+        self._asking = threading.Lock()
         atexit.register(self.close)
 
     def ask(self, request: dict[str, Any]) -> Any:
+        """Send ``request`` and wait for its reply: one request at a time, whichever thread
+        asks (a test's fixture may start a server in a thread while the test runs a command;
+        two requests in flight would each read the other's reply, or wait for ever)."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
-        reply = self.process.stdout.readline()
+        with self._asking:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            reply = self.process.stdout.readline()
         if not reply:
             raise RuntimeError("the pullstats fork server died")
         return json.loads(reply)
@@ -211,13 +217,15 @@ class _ForkServer:
 
 
 _server: _ForkServer | None = None
+_starting = threading.Lock()
 
 
 def _fork_server() -> _ForkServer:
     global _server
-    if _server is None or _server.process.poll() is not None:
-        _server = _ForkServer()
-    return _server
+    with _starting:
+        if _server is None or _server.process.poll() is not None:
+            _server = _ForkServer()
+        return _server
 
 
 class ForkedProcess:
