@@ -477,6 +477,17 @@ def _serve_on_a_free_port(
     raise RuntimeError(f"server did not start: {log.read_text()}")
 
 
+def server_of_its_own(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
+    """For a module-scoped fixture to ``yield from``: a server on a new data dir of its own
+    (``<tmp>/<name>N/data``, its log ``server.log`` beside it), stopped when the fixture ends."""
+    root = tmp_path_factory.mktemp(name)
+    srv = start_server(root / "data", root / "server.log")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 @pytest.fixture
 def server(data_dir: Path, tmp_path: Path) -> Iterator[Server]:
     srv = start_server(data_dir, tmp_path / "server.log")

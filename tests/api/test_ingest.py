@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from pullstats.periods import last_complete_months
-from tests.conftest import Server, run_cli, start_server
+from tests.conftest import Server, run_cli, server_of_its_own, start_server
 from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
 
 # the tenth day of the last complete month: inside every default window of the API
@@ -84,10 +84,7 @@ pytestmark = pytest.mark.xdist_group("ingest")
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server the module's tests share; each reads only what its own deliveries added."""
-    root = tmp_path_factory.mktemp("ingest")
-    srv = start_server(root / "data", root / "server.log")
-    yield srv
-    srv.stop()
+    yield from server_of_its_own(tmp_path_factory, "ingest")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, server_of_its_own, start_server
 
 #: one server for most of the module: under pytest-xdist every test of it runs on one worker
 pytestmark = pytest.mark.xdist_group("ops")
@@ -22,10 +22,7 @@ pytestmark = pytest.mark.xdist_group("ops")
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose data dir no test changes; its log is ``server.log`` beside the data dir."""
-    root = tmp_path_factory.mktemp("ops")
-    srv = start_server(root / "data", root / "server.log")
-    yield srv
-    srv.stop()
+    yield from server_of_its_own(tmp_path_factory, "ops")
 
 
 def test_healthz_reports_a_usable_installation(shared: Server) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, launch_chromium, start_server
+from tests.conftest import Server, launch_chromium, server_of_its_own
 
 #: The policy the page is held to when the server sends none: scripts and styles from the
 #: server only, no inline script, nothing loaded from anywhere else. Swagger UI's stylesheet
@@ -32,10 +32,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the module: both tests only read /docs and its files."""
-    root = tmp_path_factory.mktemp("reference")
-    srv = start_server(root / "data", root / "server.log")
-    yield srv
-    srv.stop()
+    yield from server_of_its_own(tmp_path_factory, "reference")
 
 
 @pytest.mark.e2e
