@@ -246,8 +246,10 @@ class S3Store(Store):
         )
 
     def probe(self, key: str) -> None:
-        # a HEAD: the cheapest request S3 answers, and one that needs no listing permission;
-        # a missing key is an answer too (the store is there, and took the credentials)
+        # a HEAD: the cheapest request S3 answers, and one that needs no listing permission.
+        # The key is the store's description, which the server wrote or read as it started
+        # (Runtime.open): a 404 means the bucket, or the store's files, are gone since, and S3
+        # answers a HEAD of a deleted bucket's key with the same 404 as a missing key
         if self._prober is None:
             from pullstats.s3_files import ListedS3FileSystem
 
@@ -262,8 +264,14 @@ class S3Store(Store):
         path = join(self.prefix, key)
 
         def head() -> None:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 self._prober.call_s3("head_object", Bucket=self.bucket, Key=path)
+            except FileNotFoundError as error:
+                raise StorageError(
+                    f"{self.setting}={self.url}: its {key} is not there (nor, perhaps, the "
+                    "bucket): the store's files are gone since the server started; restore "
+                    f"them, or point {self.setting} at the installation's store"
+                ) from error
 
         self._call(head)
 

@@ -118,8 +118,9 @@ class Store(ABC):
 
     def probe(self, key: str) -> None:
         """Raise :class:`StorageError` unless the store answers one cheap request about
-        ``key`` (a missing key is an answer too) within a short bound: ``/healthz``'s look at a
-        store on object storage. Local folders: nothing (``/healthz`` writes to the disk)."""
+        ``key`` within a short bound, and holds ``key`` (the store's description, there since
+        the server started): ``/healthz``'s look at a store on object storage. Local folders:
+        nothing (``/healthz`` writes to the disk)."""
         return None
 
     def failure_in(self, message: str) -> StoreUnreachable | None:

@@ -100,3 +100,36 @@ def test_healthz_answers_503_once_the_store_is_down(
     log = (tmp_path / "server.log").read_text()
     assert "/healthz: the lake store failed its check" in log
     assert f"PULLSTATS_LAKE_URL=s3://{bucket}/lake" in log
+
+
+def test_a_deleted_bucket_fails_the_check(
+    s3_env: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # S3 answers a HEAD of a deleted bucket's key with a bare 404, the answer for a missing key:
+    # the check passed a bucket deleted under a running server (the downloads and jobs failed)
+    bucket, other = s3_env.bucket(), s3_env.bucket()
+    monkeypatch.setenv("PULLSTATS_LAKE_URL", f"s3://{bucket}/lake")
+    monkeypatch.setenv("PULLSTATS_EXPORTS_URL", f"s3://{other}/exports")
+    settings = catalog_settings(tmp_path / "data")
+    Runtime.open(settings).close()  # the stores' description files, as a starting server
+    stores = (settings.lake, settings.exports_store)
+    assert StoreChecks(every=0).results(*stores) == {"lake": "ok", "exports": "ok"}
+    s3 = s3_env.client()
+    for key in s3_env.keys(bucket):
+        s3.delete_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
+    s3.delete_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    s3.delete_object(Bucket=other, Key="exports/_exports.json")  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING", logger="pullstats.api.store_checks"):
+        results = StoreChecks(every=0).results(*stores)
+    assert results == {"lake": "error: FileNotFoundError", "exports": "error: FileNotFoundError"}
+    assert (
+        f"PULLSTATS_LAKE_URL=s3://{bucket}/lake: its _meta.json is not there (nor, perhaps, the "
+        "bucket): the store's files are gone since the server started; restore them, or point "
+        "PULLSTATS_LAKE_URL at the installation's store"
+    ) in caplog.text
+    assert f"PULLSTATS_EXPORTS_URL=s3://{other}/exports: its _exports.json is not there" in (
+        caplog.text
+    )
