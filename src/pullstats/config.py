@@ -327,7 +327,7 @@ class Settings(BaseSettings):
     def database_url_value(self) -> str:
         if self.database_url is not None:
             return self.database_url.get_secret_value()
-        return f"sqlite:///{self.paths.root / 'catalog.sqlite3'}"
+        return f"sqlite:///{self.paths.sqlite_catalog}"
 
     # -- exports (stage 4) and the job schedule ------------------------------------------------
     export_part_bytes: int = Field(

@@ -57,6 +57,11 @@ class DataDir:
     exports_here: bool = True
 
     @property
+    def sqlite_catalog(self) -> Path:
+        """The embedded catalog: the catalog when ``PULLSTATS_DATABASE_URL`` is not set."""
+        return self.root / "catalog.sqlite3"
+
+    @property
     def spool(self) -> Path:
         return self.root / "spool"
 

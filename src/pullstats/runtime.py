@@ -158,14 +158,14 @@ class Runtime:
 
 def _sqlite_file(settings: Settings) -> Path | None:
     """The data dir's SQLite catalog when the settings use it and it is not there yet."""
-    path = settings.paths.root / "catalog.sqlite3"
+    path = settings.paths.sqlite_catalog
     return path if settings.database_url is None and not path.exists() else None
 
 
 def _catalog_named(settings: Settings) -> str:
     """How a refusal names the catalog the settings open (never the URL: it may hold a
     password)."""
-    sqlite = settings.paths.root / "catalog.sqlite3"
+    sqlite = settings.paths.sqlite_catalog
     if settings.database_url is None:
         return f"the SQLite catalog {sqlite} (PULLSTATS_DATABASE_URL is not set)"
     if sqlite.exists():  # the embedded installation's, when the URL is meant to move it
@@ -204,7 +204,7 @@ def _check_installed(settings: Settings) -> None:
         raise NoInstallation(problem)
     if not root.is_dir():
         raise NoInstallation(no_data_dir(root))
-    catalog = root / "catalog.sqlite3"
+    catalog = settings.paths.sqlite_catalog
     if settings.database_url is None and not catalog.is_file():
         raise NoInstallation(f"no catalog at {catalog}: {_HINT}")
     if settings.database_url is None and os.statvfs(root).f_flag & os.ST_RDONLY:
