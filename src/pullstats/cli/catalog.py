@@ -126,9 +126,10 @@ def _reachable(target: Engine) -> None:
     (a failure later in the copy is the catalog's or the target's, said as by any command)."""
     from sqlalchemy.exc import DBAPIError
 
+    from pullstats.cli.catalog_errors import driver_said
+
     try:
         with target.connect():
             pass
     except DBAPIError as error:
-        first = next((line.strip() for line in str(error.orig).splitlines() if line.strip()), "")
-        raise fail(f"--to: cannot connect: {first or type(error.orig).__name__}") from None
+        raise fail(f"--to: cannot connect: {driver_said(error)}") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["catalog_failure_line", "from_sqlite", "sqlite_catalog_line"]
+__all__ = ["catalog_failure_line", "driver_said", "from_sqlite", "sqlite_catalog_line"]
 
 
 #: What the catalog's server (or libpq, or the resolver, as psycopg reports them) says when
@@ -26,14 +26,20 @@ _WRONG_CATALOG_URL = re.compile(
 )
 
 
+def driver_said(error: BaseException) -> str:
+    """What the database driver said of ``error`` (SQLAlchemy's wrapper's ``orig``): its first
+    line, on one line (psycopg adds the server's detail and hint below), or the error's kind."""
+    cause = getattr(error, "orig", None) or error
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    return " ".join(first.split()) or type(cause).__name__
+
+
 def catalog_failure_line(error: BaseException) -> str:
     """The catalog database failed under a command: its driver's first line, never the URL
     (it may hold a password) nor the statement (it may hold data). A setting that cannot be
     right (no such database or user, a refused password, an unknown host) says to check it;
     a server that does not answer, or went away, to run the command again."""
-    cause = getattr(error, "orig", None) or error
-    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
-    said = " ".join(first.split()) or type(cause).__name__
+    said = driver_said(error)
     if _WRONG_CATALOG_URL.search(said):
         return (
             f"the catalog database (PULLSTATS_DATABASE_URL) cannot be used as set: {said}; "
