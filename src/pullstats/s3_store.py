@@ -268,9 +268,9 @@ class S3Store(Store):
                 self._prober.call_s3("head_object", Bucket=self.bucket, Key=path)
             except FileNotFoundError as error:
                 raise StorageError(
-                    f"{self.setting}={self.url}: its {key} is not there (nor, perhaps, the "
-                    "bucket): the store's files are gone since the server started; restore "
-                    f"them, or point {self.setting} at the installation's store"
+                    f"{self.setting}={self.url}: its {key} is not there at {endpoint_named()} "
+                    "(nor, perhaps, the bucket): the store's files are gone since the server "
+                    f"started; restore them, or point {self.setting} at the installation's store"
                 ) from error
 
         self._call(head)
@@ -317,13 +317,18 @@ def _unreachable() -> tuple[type[BaseException], ...]:
     )
 
 
+def endpoint_named() -> str:
+    """The S3 server a store's requests go to, as an error line names it."""
+    return os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
+
+
 def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     """One line naming the setting to fix, or None for an error that is not the store's."""
     import botocore.exceptions as boto
 
     where = f"{store.setting}={store.url}"
     text = " ".join(str(error).split())
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
+    endpoint = endpoint_named()
     if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
         return f"AWS_ENDPOINT_URL: {endpoint} cannot be reached for {where} ({text})"
     if isinstance(error, boto.ReadTimeoutError | TimeoutError):

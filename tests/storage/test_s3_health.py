@@ -126,9 +126,9 @@ def test_a_deleted_bucket_fails_the_check(
         results = StoreChecks(every=0).results(*stores)
     assert results == {"lake": "error: FileNotFoundError", "exports": "error: FileNotFoundError"}
     assert (
-        f"PULLSTATS_LAKE_URL=s3://{bucket}/lake: its _meta.json is not there (nor, perhaps, the "
-        "bucket): the store's files are gone since the server started; restore them, or point "
-        "PULLSTATS_LAKE_URL at the installation's store"
+        f"PULLSTATS_LAKE_URL=s3://{bucket}/lake: its _meta.json is not there at "
+        f"{s3_env.endpoint} (nor, perhaps, the bucket): the store's files are gone since the "
+        "server started; restore them, or point PULLSTATS_LAKE_URL at the installation's store"
     ) in caplog.text
     assert f"PULLSTATS_EXPORTS_URL=s3://{other}/exports: its _exports.json is not there" in (
         caplog.text
