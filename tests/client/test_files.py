@@ -29,11 +29,14 @@ from pullstats.client import (
     DvpClient,
     ExportFile,
     Forbidden,
+    NotFound,
+    ServerError,
     download,
     download_many,
     local_path,
     sync,
 )
+from pullstats.client.files import MAX_WAIT
 from pullstats.client.mirror import MANIFEST
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Timespan
@@ -304,6 +307,8 @@ class FileHost(ThreadingHTTPServer):
         self.ranges = True
         self.cut_after: int | None = None
         self.cut_every = False  # cut each answer at cut_after, not just the next one
+        #: answers given, in turn, before any file: (status, Retry-After or None)
+        self.refusals: list[tuple[int, str | None]] = []
         self.seen: list[dict[str, str]] = []
 
     @property
@@ -317,6 +322,14 @@ class FileHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
         self.server.seen.append({"path": path, **{k.lower(): v for k, v in self.headers.items()}})
+        if self.server.refusals:
+            status, retry_after = self.server.refusals.pop(0)
+            self.send_response(status)
+            if retry_after is not None:
+                self.send_header("Retry-After", retry_after)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = self.server.files[path]
         asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
         start = int(asked.group(1)) if asked and self.server.ranges else 0
@@ -436,6 +449,32 @@ def test_a_transfer_cut_midway_is_continued_where_it_stopped(
         download(http, file, dest)
     assert dest.read_bytes() == body
     assert [seen.get("range") for seen in host.seen] == [None, "bytes=1000-"]
+
+
+def test_a_host_that_asks_to_wait_is_waited_for_as_it_says(host: FileHost, tmp_path: Path) -> None:
+    """S3 answers ``503 SlowDown`` to a client that asks too fast, other hosts 429: each is
+    tried again after its ``Retry-After``; one asking longer than MAX_WAIT is not waited for."""
+    body = gzip.compress(MANY_ROWS)
+    host.files[NAME] = body
+    host.refusals = [(503, "0"), (429, "0")]
+    file = ExportFile(
+        "acme", 2026, Timespan.MONTHS, 10, Dataview.RAW, 1, host.url + NAME, len(body)
+    )
+    with httpx.Client() as http:
+        download(http, file, tmp_path / "raw.csv.gz")
+        assert (tmp_path / "raw.csv.gz").read_bytes() == body
+        assert len(host.seen) == 3
+
+        host.seen.clear()
+        host.refusals = [(503, str(int(MAX_WAIT) + 1))]
+        with pytest.raises(ServerError, match=r"^503"):
+            download(http, file, tmp_path / "again.csv.gz")
+        assert len(host.seen) == 1  # raised at once, for the next run to try
+        host.refusals = [(404, None)]
+        with pytest.raises(NotFound):
+            download(http, file, tmp_path / "again.csv.gz")
+        assert len(host.seen) == 2  # a missing file is not asked for twice
+    assert not (tmp_path / "again.csv.gz").exists()
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import random
 import re
 import time
 import zlib
@@ -36,13 +37,17 @@ import httpx
 
 from pullstats.atomic_files import publish
 from pullstats.client.dvp import DvpClient, ExportFile
-from pullstats.client.errors import CorruptDownload, ServerError, TransportError
+from pullstats.client.errors import CorruptDownload, RateLimited, ServerError, TransportError
 from pullstats.client.session import error_for, no_answer
 
 PART_SUFFIX = ".part"
 CHUNK = 1 << 20
-#: a transfer cut short is continued this many times (with a short pause) before it is raised
+#: a transfer cut short, or refused for now (429, 5xx), is tried this many times before the
+#: failure is raised
 ATTEMPTS = 3
+#: the longest ``Retry-After`` of a file host that is waited for; a longer one is raised at once
+#: (the caller's next run continues the ``.part``), as the data calls do (``Session.max_wait``)
+MAX_WAIT = 30.0
 
 #: ``progress(file, position)``: the bytes of ``file`` now on disk, from a download thread. The
 #: position can fall back to 0 when a server cannot resume or a corrupt file is fetched again.
@@ -160,11 +165,25 @@ def _transfer(
         try:
             _fetch(client, file, part, progress)
             return
-        except (TransportError, ServerError) as exc:
-            transient = exc.status is None or exc.status >= 500
-            if not transient or attempt == ATTEMPTS:
+        except (TransportError, ServerError, RateLimited) as exc:
+            wait = _wait_before(exc, attempt)
+            if wait is None or attempt == ATTEMPTS:
                 raise
-            time.sleep(0.5 * attempt)  # a cut or a 5xx of the file host: continue shortly
+            time.sleep(wait)
+
+
+def _wait_before(exc: TransportError | ServerError | RateLimited, attempt: int) -> float | None:
+    """Seconds to wait before trying again after ``exc``, or None when waiting will not help.
+
+    A cut, a 5xx or a 429 of the file host (S3 answers ``503 SlowDown``) passes: the wait is its
+    ``Retry-After`` when it sent one, else half a second doubling, with some jitter so that the
+    threads of one mirror do not all come back at once."""
+    if exc.status is not None and exc.status != 429 and exc.status < 500:
+        return None
+    hinted = exc.retry_after if isinstance(exc, ServerError | RateLimited) else None
+    if hinted is not None:
+        return hinted if hinted <= MAX_WAIT else None
+    return 0.5 * 2.0 ** (attempt - 1) + random.uniform(0, 0.2)
 
 
 def _fetch(client: httpx.Client, file: ExportFile, part: Path, progress: Progress | None) -> None:
