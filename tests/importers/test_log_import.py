@@ -5,6 +5,7 @@ import in many segments and flushes."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import lzma
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +107,26 @@ def test_cli_reads_stdin_and_reimport_is_a_no_op(data_dir: Path) -> None:
         "imported 4 requests from 1 file(s): 0 new, 4 already in the lake"
     )
     assert lake_requests(data_dir) == [("log", 4, 4)]
+    # nor from a copy whose lines end in CRLF (unix2dos, a log that went through Windows)
+    crlf = data_dir.parent / "crlf.log"
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    again = run_cli(data_dir, "ingest", "logs", str(crlf))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == (
+        "imported 4 requests from 1 file(s): 0 new, 4 already in the lake"
+    )
+    assert lake_requests(data_dir) == [("log", 4, 4)]
+    # the ids are those of the lines as written with a Unix end: a lake's earlier ids stay
+    line = next(ln for ln in text.splitlines() if "/v2/acme/web/app/manifests/1.0 " in ln)
+    digest = hashlib.md5((line + "\n").encode()).hexdigest()
+    assert f"log-{digest}-1" in lake_ids(data_dir)
+
+
+def lake_ids(data_dir: Path) -> set[str]:
+    glob = data_dir / "lake" / "requests" / "day=*" / "*.parquet"
+    with duckdb.connect() as connection:
+        rows = connection.execute(f"SELECT id FROM read_parquet('{glob}')").fetchall()
+    return {id for (id,) in rows}
 
 
 def notification(instant: datetime, event_id: str = "0c8a3b0e") -> PullRequestRecord:

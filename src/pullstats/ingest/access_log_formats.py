@@ -214,7 +214,10 @@ reasons AS (
 -- a request's spool row (its id for the first occurrence of its text: parse numbers repeats);
 -- the text only where the report needs it (errors)
 SELECT n, reason,
-    CASE WHEN reason IS NULL THEN 'log-' || md5(line) || '-1' END AS id,
+    -- the text with a Unix line end: a copy with CRLF ends (unix2dos, a log that went through
+    -- Windows) is the same requests, and must not be counted again
+    CASE WHEN reason IS NULL THEN 'log-' || md5(CASE WHEN suffix(line, E'\\r\\n')
+        THEN left(line, -2) || E'\\n' ELSE line END) || '-1' END AS id,
     CASE WHEN reason IS NULL THEN ts END AS ts,
     CASE WHEN reason IS NULL THEN method END AS method,
     CASE WHEN reason IS NULL THEN name END AS name,

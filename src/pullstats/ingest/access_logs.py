@@ -82,12 +82,12 @@ class LogParser:
     requests where they stay, :data:`STAGED_REQUESTS` (no second copy); only counts, the
     first errors and the hours come back to Python.
 
-    Event ids are ``log-<md5 of the line>-<occurrence>``, the occurrence counting identical
-    lines of the source up to this one, so re-importing a file (or a longer version of it)
-    gives the same ids while two identical lines stay two requests. Identical lines carry the
-    same time, so they are near each other: the count is carried from one call of
-    :meth:`parse` to the next, not across the whole file (which would need memory for every
-    line).
+    Event ids are ``log-<md5 of the line>-<occurrence>`` (the line with a Unix end, whatever
+    end it had), the occurrence counting identical lines of the source up to this one, so
+    re-importing a file (or a longer version of it, or a copy with CRLF ends) gives the same
+    ids while two identical lines stay two requests. Identical lines carry the same time, so
+    they are near each other: the count is carried from one call of :meth:`parse` to the
+    next, not across the whole file (which would need memory for every line).
     """
 
     def __init__(
