@@ -18,6 +18,8 @@ second.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -157,6 +159,23 @@ class KeyRing:
         if key is None or key.expired(self.lifetime, now):
             return None
         return key
+
+    def signs(self, message: bytes) -> str:
+        """The hex HMAC-SHA256 of ``message`` under the newest key."""
+        return hmac.new(self.signing_key().secret, message, hashlib.sha256).hexdigest()
+
+    def signed(self, message: bytes, mac: str, now: float | None = None) -> bool:
+        """Whether ``mac`` is :meth:`signs` of ``message`` under a key that still verifies: a
+        rotation leaves what the previous key signed valid for the ring's lifetime. Any other
+        text is refused, non-ASCII included (``compare_digest`` raises on it)."""
+        if not mac.isascii():
+            return False
+        now = time.time() if now is None else now
+        return any(
+            hmac.compare_digest(mac, hmac.new(key.secret, message, hashlib.sha256).hexdigest())
+            for key in self.listed()
+            if not key.expired(self.lifetime, now)
+        )
 
     @staticmethod
     def _find(keys: tuple[SigningKey, ...], kid: str) -> SigningKey | None:

@@ -4,7 +4,10 @@ until what it signed has expired and is then refused and deleted; a running serv
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +68,24 @@ def test_a_retired_key_verifies_for_its_lifetime_then_is_dropped(tmp_path: Path)
     assert [key.kid for key in prune(ring, now=1_800_000_000.0 + HOUR)] == [FIRST_KID]
     assert not (tmp_path / "jwt.key").exists()
     assert (tmp_path / "jwt" / f"{new.kid}.key").read_bytes() == new.secret
+
+
+def test_a_mac_of_a_retired_key_is_accepted_for_its_lifetime(tmp_path: Path) -> None:
+    """What the dashboard signs with HMACs (form tokens, a TOTP enrolment in progress) outlives
+    a rotation as a JWT does."""
+    ring = KeyRing(tmp_path, "jwt", HOUR)
+    first = ring.signing_key()
+    mac = hmac.new(first.secret, b"csrf:cookie", hashlib.sha256).hexdigest()
+    assert ring.signs(b"csrf:cookie") == mac
+    new, _ = rotate(ring, now=1_800_000_000.0)
+    assert ring.signs(b"csrf:cookie") == (
+        hmac.new(new.secret, b"csrf:cookie", hashlib.sha256).hexdigest()
+    )
+    assert ring.signed(b"csrf:cookie", mac, now=1_800_000_000.0 + HOUR - 1)
+    assert not ring.signed(b"csrf:cookie", mac, now=1_800_000_000.0 + HOUR)
+    assert not ring.signed(b"csrf:other", mac, now=1_800_000_000.0)
+    assert not ring.signed(b"csrf:cookie", mac[:-1] + "\xe9", now=1_800_000_000.0)
+    assert not ring.signed(b"csrf:cookie", "", now=1_800_000_000.0)
 
 
 # -- a real server and the real command line --------------------------------------------------
@@ -234,3 +255,47 @@ def test_rotating_a_data_dir_that_never_served_makes_the_first_keys(tmp_path: Pa
     ]
     again = run_cli(data_dir, "keys", "rotate")  # now a rotation like any other
     assert f"jwt: key {FIRST_KID} still verifies until " in again.stdout
+
+
+#: what the account page shows of a TOTP enrolment under way (beside its QR code)
+ENROLLING = 'id="totp-secret"'
+
+
+@pytest.mark.e2e
+def test_the_dashboards_forms_outlive_a_rotation(world: Server) -> None:
+    """A page's forms, and a TOTP enrolment under way, still work after ``keys rotate``: they
+    were refused as stale (the enrolment silently gone) as soon as the key changed."""
+    with world.client() as client:
+        client.headers["Origin"] = world.url
+        answer = client.post("/signin", data={"username": "alice", "secret": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/account").text)
+        assert found is not None
+        csrf = found.group(1)
+        started = client.post("/account/2fa/start", data={"csrf_token": csrf})
+        assert started.status_code == 303, started.text
+        assert ENROLLING in client.get("/account").text  # the enrolment's key and QR code
+
+        rotated = run_cli(world.data_dir, "keys", "rotate", "--only", "jwt")
+        assert rotated.returncode == 0, rotated.stderr
+        assert ENROLLING in client.get("/account").text
+        made = client.post(
+            "/account/tokens",
+            data={"csrf_token": csrf, "label": "after the rotation", "scope:analytics:read": "on"},
+        )
+        assert made.status_code == 303, made.text
+        assert "stale" not in made.headers["location"], made.headers["location"]
+        assert "after the rotation" in client.get("/account").text
+
+
+@pytest.mark.e2e
+def test_an_enrolment_cookie_that_is_not_ascii_is_no_enrolment(world: Server) -> None:
+    with world.client() as client:
+        client.headers["Origin"] = world.url
+        answer = client.post("/signin", data={"username": "alice", "secret": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        session = client.cookies["pullstats_session"]
+        cookies = f"pullstats_session={session}; pullstats_totp_enrolment=ABC.9999999999.\u00e9"
+        page = client.get("/account", headers={"Cookie": cookies.encode()})
+        assert page.status_code == 200, page.text  # was a 500: compare_digest raised
+        assert ENROLLING not in page.text

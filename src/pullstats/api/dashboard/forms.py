@@ -12,12 +12,11 @@ pages may well be older than the session. Forms are URL-encoded, read whole up t
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import HTTPException, Request
 
-from pullstats.api.dashboard.session import SESSION_COOKIE, csrf_token
+from pullstats.api.dashboard.session import SESSION_COOKIE, csrf_accepted
 
 MAX_FORM_BYTES = 16 * 1024
 CROSS_SITE = "cross-site form refused: submit the form from this site's own pages"
@@ -72,8 +71,10 @@ async def posted_form(request: Request, *, session_bound: bool = True) -> dict[s
     fields: dict[str, str] = {}
     for name, value in parse_qsl(text, keep_blank_values=True):
         fields.setdefault(name, value)
-    if session_bound and request.cookies.get(SESSION_COOKIE):
-        expected = csrf_token(request)
-        if not hmac.compare_digest(fields.get("csrf_token", "").encode(), expected.encode()):
-            raise StaleForm(403, detail=CROSS_SITE + " (its csrf_token is missing or stale)")
+    if (
+        session_bound
+        and request.cookies.get(SESSION_COOKIE)
+        and not csrf_accepted(request, fields.get("csrf_token", ""))
+    ):
+        raise StaleForm(403, detail=CROSS_SITE + " (its csrf_token is missing or stale)")
     return fields

@@ -12,8 +12,6 @@ app answers with ``303 See Other`` to ``/signin?next=<the page>`` (:func:`sign_i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -22,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pullstats.accounts import jwt_tokens
 from pullstats.api.auth import viewer_of_token
-from pullstats.api.state import app_state, request_versions
+from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
 
 SESSION_COOKIE = "pullstats_session"
@@ -186,5 +184,19 @@ def csrf_token(request: Request) -> str:
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         return ""
-    key = request.app.state.pullstats.jwt_keys.signing_key().secret
-    return hmac.new(key, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
+    state: AppState = request.app.state.pullstats
+    return state.jwt_keys.signs(_csrf_message(session))
+
+
+def csrf_accepted(request: Request, given: str) -> bool:
+    """Whether ``given`` is the session's :func:`csrf_token` under a key that still verifies:
+    a form shown before ``pullstats keys rotate`` is still sent."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        return False
+    state: AppState = request.app.state.pullstats
+    return state.jwt_keys.signed(_csrf_message(session), given)
+
+
+def _csrf_message(session: str) -> bytes:
+    return b"csrf:" + session.encode()
