@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pyotp
 from sqlalchemy import text, update
 
 from pullstats.accounts import jwt_tokens, tokens, totp
+from pullstats.api.request_bodies import MAX_BODY_BYTES
 from pullstats.db.models import PersonalAccessToken
 from pullstats.runtime import Runtime
 from tests.accounts.conftest import PASSWORD, Api, run_pullstats, seed_user
@@ -52,6 +54,33 @@ def test_login_body_is_checked(api: Api) -> None:
         huge = client.post("/v2/users/login", json={"username": "a", "password": "x" * 5000})
         assert huge.status_code == 422
         assert client.post("/v2/users/login", content=b"{").status_code == 422
+
+
+def test_a_login_body_past_the_bound_is_refused_unread(start_api: Callable[..., Api]) -> None:
+    """FastAPI reads and parses a JSON body whole before the model's max_length: a 300 MB
+    login took 300 MB and more of the server's memory. A body past 1 MiB is a 413 now, whether
+    its length is declared or it comes in chunks, and is no failed login of its account."""
+    api = start_api(login_attempts_per_account=3)
+    seed_user(api.runtime, "alice")
+    pad = b"x" * MAX_BODY_BYTES
+    body = b'{"username": "alice", "password": "wrong", "pad": "' + pad + b'"}'
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    json_type = {"Content-Type": "application/json"}
+    with api.client() as client:
+        for path, content in (
+            ("/v2/users/login", body),
+            ("/v2/users/login", chunks()),
+            ("/v2/users/2fa-login", body),
+        ):
+            answer = client.post(path, content=content, headers=json_type)
+            assert answer.status_code == 413, (path, answer.text)
+            assert answer.json() == {"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}
+    # three failed logins would have locked the account: none was read, none counted
+    assert api.login("alice", PASSWORD).status_code == 200
 
 
 def test_pat_logs_in_and_its_jwt_carries_its_id(api: Api) -> None:

@@ -44,6 +44,7 @@ from pullstats.api.metrics import (
     access_log,
     request_log,
 )
+from pullstats.api.request_bodies import BodyLimit
 from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
+    app.add_middleware(BodyLimit, exempt=(ingest.PATH,))
     app.add_middleware(ingest.DirectIngest)
     app.add_middleware(HeadAsGet, own_head=(downloads.PREFIX,))
     hashes = set().union(*(inline_script_hashes(page) for page in served_pages(app)))
