@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from ipaddress import ip_network
 
+import pyotp
+
+from pullstats.accounts import totp
 from pullstats.accounts.ratelimit import LoginLimiter, client_ip
 from tests.accounts.conftest import PASSWORD, Api, seed_user
 
@@ -61,6 +65,48 @@ def test_2fa_login_failures_are_limited_per_ip(start_api: Callable[..., Api]) ->
             assert bad.status_code == 401
         blocked = client.post("/v2/users/2fa-login", json={"login_2fa_token": "x", "code": "1"})
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
+def test_wrong_codes_are_limited_per_account_from_any_address(
+    start_api: Callable[..., Api],
+) -> None:
+    """Each code guess costs a right password, which is forgiven: counted per IP alone, codes
+    could be guessed from as many addresses as the guesser has. They count per account now."""
+    api = start_api(login_attempts_per_account=3, trusted_proxies="127.0.0.1")
+    seed_user(api.runtime, "carol", "acme")
+    seed_user(api.runtime, "dave", "acme")
+    with api.runtime.sessions.begin() as session:
+        carol = pyotp.parse_uri(totp.enable_totp(session, "carol"))
+        dave = pyotp.parse_uri(totp.enable_totp(session, "dave"))
+
+    def code_step(user: str, code: str, address: str) -> int:
+        where = {"X-Forwarded-For": address}
+        first = api.login(user, PASSWORD, **where)
+        assert first.status_code == 401, first.text  # the password is right: the code step
+        payload = {"login_2fa_token": first.json()["login_2fa_token"], "code": code}
+        with api.client() as client:
+            return client.post("/v2/users/2fa-login", json=payload, headers=where).status_code
+
+    now = time.time()
+    valid = {carol.at(now + step) for step in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222") if code not in valid)
+    for number in range(3):  # three wrong codes, each from an address of its own
+        assert code_step("carol", wrong, f"203.0.113.{number}") == 401
+    assert code_step("carol", carol.now(), "198.51.100.7") == 429  # even the right code waits
+    assert code_step("dave", dave.now(), "198.51.100.7") == 200  # other accounts are unaffected
+    # the password step was never refused: its right passwords were forgiven
+    assert api.login("carol", PASSWORD).status_code == 401
+
+
+def test_codes_and_passwords_are_counted_apart() -> None:
+    """A name typed at the password step never reaches an account's codes counter."""
+    limiter = LoginLimiter(per_account=1, per_ip=100, window_seconds=60, clock=_Clock())
+    assert limiter.attempt(None, "ip", codes_of=5) == 0
+    assert limiter.attempt("5", "ip") == 0  # a user named "5": its passwords are counted apart
+    assert limiter.attempt(None, "ip", codes_of=5) == 60
+    assert limiter.attempt(None, "ip", codes_of=6) == 0
+    limiter.succeeded(None, "ip", codes_of=6)
+    assert limiter.attempt(None, "ip", codes_of=6) == 0  # forgiven
 
 
 class _Clock:

@@ -58,7 +58,11 @@ class _Window:
 
 
 class LoginLimiter:
-    """Per-account and per-IP limits on failed logins (both must allow an attempt)."""
+    """Per-account and per-IP limits on failed logins (both must allow an attempt).
+
+    The second factor's codes are counted per account too, by user id (``codes_of``), on a
+    counter of their own: a wrong code is not a wrong password, and a name typed at the
+    password step can never reach the codes' counter."""
 
     def __init__(
         self,
@@ -68,31 +72,39 @@ class LoginLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._accounts = _Window(per_account, window_seconds, clock)
+        self._codes = _Window(per_account, window_seconds, clock)
         self._ips = _Window(per_ip, window_seconds, clock)
         self._lock = threading.Lock()
 
-    def attempt(self, account: str | None, ip: str) -> int:
+    def attempt(self, account: str | None, ip: str, codes_of: int | None = None) -> int:
         """Whole seconds to wait before trying again, or 0: go ahead.
 
         An allowed attempt counts as a failure at once and is forgiven by ``succeeded``, so a
         burst of parallel guesses cannot all pass the check before any of them has failed.
         """
         with self._lock:
-            wait = self._ips.retry_after(ip)
-            if account is not None:
-                wait = max(wait, self._accounts.retry_after(_account_key(account)))
+            counted = self._counted(account, ip, codes_of)
+            wait = max(window.retry_after(key) for window, key in counted)
             if wait > 0:
                 return max(1, math.ceil(wait))
-            self._ips.fail(ip)
-            if account is not None:
-                self._accounts.fail(_account_key(account))
+            for window, key in counted:
+                window.fail(key)
             return 0
 
-    def succeeded(self, account: str | None, ip: str) -> None:
+    def succeeded(self, account: str | None, ip: str, codes_of: int | None = None) -> None:
         with self._lock:
-            self._ips.forgive(ip)
-            if account is not None:
-                self._accounts.forgive(_account_key(account))
+            for window, key in self._counted(account, ip, codes_of):
+                window.forgive(key)
+
+    def _counted(
+        self, account: str | None, ip: str, codes_of: int | None
+    ) -> list[tuple[_Window, str]]:
+        counted = [(self._ips, ip)]
+        if account is not None:
+            counted.append((self._accounts, _account_key(account)))
+        if codes_of is not None:
+            counted.append((self._codes, str(codes_of)))
+        return counted
 
 
 def _account_key(name: str) -> str:

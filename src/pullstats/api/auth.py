@@ -253,20 +253,24 @@ async def finish_two_factor(
     code: str,
     audience: str = jwt_tokens.LOGIN_AUDIENCE,
 ) -> LoginResult:
-    """The second step: a ``login_2fa_token`` (spent here, one guess each) and a TOTP code."""
-    # per IP only: every 2FA token costs a password login, which is limited per account too
-    wait = limiter.attempt(None, ip)
-    if wait:
-        return LoginResult(wait=wait)
+    """The second step: a ``login_2fa_token`` (spent here, one guess each) and a TOTP code.
+
+    Wrong codes count per IP and per account, as wrong passwords do, but on an account counter
+    of their own (``codes_of``): the right password that each ``login_2fa_token`` costs is
+    forgiven, so counting codes per IP alone let someone who knows the password guess codes
+    from as many addresses as they have."""
     expired = "the login_2fa_token is invalid or has expired: log in again"
     try:
         claims = jwt_tokens.verify(
             state.jwt_keys, two_factor_token, audience=jwt_tokens.TWO_FACTOR_AUDIENCE
         )
     except jwt_tokens.InvalidToken:
-        return LoginResult(problem=expired)
-    user_id = _user_id(claims.subject)
-    if user_id is None:
+        claims = None
+    user_id = None if claims is None else _user_id(claims.subject)
+    wait = limiter.attempt(None, ip, codes_of=user_id)  # an invalid token: a failure of its IP
+    if wait:
+        return LoginResult(wait=wait)
+    if claims is None or user_id is None:
         return LoginResult(problem=expired)
 
     def check() -> str | None:
@@ -281,7 +285,7 @@ async def finish_two_factor(
     problem = await run_in_threadpool(check)
     if problem is not None:
         return LoginResult(problem=problem)
-    limiter.succeeded(None, ip)
+    limiter.succeeded(None, ip, codes_of=user_id)
     token = jwt_tokens.issue(
         state.jwt_keys.signing_key(),
         claims.subject,
