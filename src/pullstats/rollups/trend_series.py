@@ -75,7 +75,8 @@ def trends_window(query: TrendsQuery, today: date) -> list[WindowPeriod]:
         return window(SeriesQuery(query.timespan, query.period, current=query.current), today)
     last = query.last or today
     if last < query.first:
-        raise TrendsWindowError(f"from {query.first} is after to {last}")
+        given = "" if query.last is not None else " (today: to was not given)"
+        raise TrendsWindowError(f"from {query.first} is after to {last}{given}")
     if last - query.first > timedelta(days=MAX_SPAN_DAYS):
         raise TrendsWindowError(f"from and to may be at most {MAX_SPAN_DAYS} days apart")
     kind = query.timespan.kind
