@@ -97,8 +97,12 @@ def test_the_current_password_is_guessed_no_more_than_at_sign_in(
 
     for attempt in range(ATTEMPTS_PER_ACCOUNT):
         assert change(f"guess {attempt}") == "The current password is wrong."
-    refused = change(oscar.password)  # right, too late
-    assert re.fullmatch(r"Too many wrong attempts\. Try again in \d+ seconds\.", refused)
+    with page.expect_response(lambda answer: answer.request.method == "POST") as answered:
+        refused = change(oscar.password)  # right, too late
+    wait = re.fullmatch(r"Too many wrong attempts\. Try again in (\d+) seconds\.", refused)
+    assert wait is not None, refused
+    assert answered.value.status == 429
+    assert answered.value.headers["retry-after"] == wait.group(1)  # as the sign-in's 429
     assert _api_login(web, "oscar", oscar.password).status_code == 429  # one limiter
     assert _api_login(web, "oscar", "oscar marble cactus harbor").status_code == 429
 

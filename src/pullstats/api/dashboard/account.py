@@ -134,9 +134,11 @@ class _Guess:
 
     async def refused(self, section: str) -> Response:
         problem = f"Too many wrong attempts. Try again in {self.wait} seconds."
-        return await run_in_threadpool(
+        page = await run_in_threadpool(
             answer_page, self.request, self.state, self.viewer, 429, error=problem, section=section
         )
+        page.headers["Retry-After"] = str(self.wait)  # as the sign-in page's 429
+        return page
 
 
 #: The account page shown again for a form of an earlier session (forms.StaleForm).
