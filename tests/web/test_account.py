@@ -231,6 +231,8 @@ def test_a_forms_address_opened_as_a_page_is_the_account_page(web: Web) -> None:
         # an address that is no form's is not found, as anywhere else
         for path in ("/account/x", "/account/2fa", "/account/tokens/x", "/account/password/x"):
             assert client.get(path).status_code == 404, path
+        slash = client.get("/account/")  # as /exports/ is
+        assert (slash.status_code, slash.headers.get("location")) == (303, "/account")
         assert client.get("/account").status_code == 200  # still signed in
         signout = client.get("/signout")
         assert (signout.status_code, signout.headers["location"]) == (303, "/")

@@ -177,8 +177,9 @@ def account_page(
     return response
 
 
-#: the addresses of the account page's forms, below PATH (account_tokens.py has the tokens')
-FORMS = re.compile(r"(password|2fa/(start|confirm|disable)|tokens(/[^/]+/revoke)?)/?")
+#: the addresses of the account page's forms, below PATH (account_tokens.py has the tokens'),
+#: and PATH + "/" itself (``/exports/`` is redirected too)
+FORMS = re.compile(r"(|password|2fa/(start|confirm|disable)|tokens(/[^/]+/revoke)?)/?")
 
 
 @router.get(f"{PATH}/{{form:path}}")
