@@ -241,3 +241,17 @@ def test_the_only_extra_properties_are_the_documented_optional_extensions(
     assert added == EXTENSIONS
     for name, extra in EXTENSIONS.items():
         assert not extra & set(schemas[name].get("required", [])), name
+
+
+def test_no_property_we_send_is_nullable_in_our_document(ours: dict[str, Any]) -> None:
+    """We never send null (docs/api.md, "No nulls"): a field that does not apply is left out.
+    The document said ``anyOf: [string, null]`` for each such field (pydantic's ``str | None``),
+    so a client generated from it typed them as nullable where the contract's are plain. Only
+    the login error's ``login_2fa_token`` is nullable, as in the contract."""
+    nullable = {
+        (name, field)
+        for name, schema in ours["components"]["schemas"].items()
+        for field, spec in schema.get("properties", {}).items()
+        if any(member.get("type") == "null" for member in members(ours, spec))
+    }
+    assert nullable == {("PostUsersLoginErrorResponse", "login_2fa_token")}

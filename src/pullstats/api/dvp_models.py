@@ -6,7 +6,7 @@ import enum
 
 from pydantic import BaseModel, Field
 
-from pullstats.api.models import PullData
+from pullstats.api.models import Omitted, PullData
 from pullstats.exports.reports import ReportDataset, ReportView
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Timespan
@@ -73,7 +73,7 @@ class ResponseDataFile(BaseModel):
     )
     # pullstats' addition (docs/api.md): a client checks what it downloaded without trusting
     # the transport; Docker Hub's answers lack it, so clients must treat it as optional
-    sha256: str | None = Field(
+    sha256: str | Omitted = Field(
         None,
         description="pullstats extension: SHA-256 (hex) of the file's bytes as served. "
         "Absent from Docker Hub's answers.",

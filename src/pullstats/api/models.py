@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+#: what a field that may be absent holds when it is: never sent (the answers leave out None)
+#: nor in the OpenAPI document, where the contract has no nullable field
+Omitted = SkipJsonSchema[None]
 
 
 class LoginRequest(BaseModel):
@@ -48,12 +53,12 @@ class PullModel(BaseModel):
 
     start: str = Field(description="First second of the period, e.g. 2026-10-01T00:00:00Z.")
     end: str = Field(description="Last second of the period, e.g. 2026-10-31T23:59:59Z.")
-    repo: str | None = Field(None, description="Repository, without its namespace.")
+    repo: str | Omitted = Field(None, description="Repository, without its namespace.")
     namespace: str
     pullCount: int = Field(description="pull_by_tag + pull_by_digest actions.")
     ipCount: int = Field(description="Exact number of distinct client IPs.")
-    country: str | None = Field(None, description="ISO 3166-1 alpha-2 code, ZZ when unknown.")
-    partial: bool | None = Field(None, description="Present and true on the current period.")
+    country: str | Omitted = Field(None, description="ISO 3166-1 alpha-2 code, ZZ when unknown.")
+    partial: bool | Omitted = Field(None, description="Present and true on the current period.")
 
 
 class PullData(BaseModel):

@@ -26,6 +26,7 @@ from pullstats.api.analytics import (
     today_utc,
 )
 from pullstats.api.auth import UNAUTHORIZED
+from pullstats.api.models import Omitted
 from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
 from pullstats.rollups.series_query import RelativePeriod, Timespan
 from pullstats.rollups.trend_series import (
@@ -55,14 +56,14 @@ class TrendModel(BaseModel):
     start: str = Field(description="First second of the period, e.g. 2026-10-01T00:00:00Z.")
     end: str = Field(description="Last second of the period, e.g. 2026-10-31T23:59:59Z.")
     namespace: str
-    repo: str | None = Field(None, description="Repository, without its namespace.")
-    tag: str | None = Field(None, description="Tag; empty for pulls by digest.")
-    country: str | None = Field(None, description="ISO 3166-1 alpha-2 code, ZZ when unknown.")
-    cloud: str | None = Field(None, description="Cloud provider (aws, gcp, azure …); empty "
-                              "outside a known cloud network (Docker's `no csp`).")  # fmt: skip
-    tool: str | None = Field(None, description="Client tool (docker, containerd, trivy …).")
-    category: str | None = Field(None, description="The tool's client category.")
-    useCase: str | None = Field(
+    repo: str | Omitted = Field(None, description="Repository, without its namespace.")
+    tag: str | Omitted = Field(None, description="Tag; empty for pulls by digest.")
+    country: str | Omitted = Field(None, description="ISO 3166-1 alpha-2 code, ZZ when unknown.")
+    cloud: str | Omitted = Field(None, description="Cloud provider (aws, gcp, azure …); empty "
+                                 "outside a known cloud network (Docker's `no csp`).")  # fmt: skip
+    tool: str | Omitted = Field(None, description="Client tool (docker, containerd, trivy …).")
+    category: str | Omitted = Field(None, description="The tool's client category.")
+    useCase: str | Omitted = Field(
         None, description="Inferred use case: Local Dev, CI/CD, Prod or Unknown."
     )
     dataDownloads: int = Field(description="Pulls by tag and by digest (Docker's downloads).")
@@ -72,7 +73,7 @@ class TrendModel(BaseModel):
     uniqueUnauthenticatedUsers: int = Field(
         description="Distinct addresses of the requests without a user."
     )
-    partial: bool | None = Field(None, description="Present and true on the current period.")
+    partial: bool | Omitted = Field(None, description="Present and true on the current period.")
 
 
 class TrendsData(BaseModel):
