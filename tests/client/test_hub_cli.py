@@ -430,6 +430,14 @@ def test_whoami_reads_the_stored_jwt_and_an_expired_one_means_log_in_again(
     assert ok(hub(served, config, "whoami")) == (
         f"Logged in to {url} as acme-bot; the token expires at 2100-01-01T00:00:00Z.\n"
     )
+    # a damaged token (two of its parts run together) cannot be read: whoami, which never asks
+    # the server, says so rather than look like a token that never expires
+    credentials.save(url, "typed-name", hub_style.replace(".", "", 1))
+    damaged = hub(served, config, "whoami")
+    assert damaged.returncode == 0, damaged.stderr
+    assert damaged.stdout == f"Logged in to {url} as typed-name.\n"
+    assert damaged.stderr.startswith(f"note: the token stored for {url} is not a JWT")
+    assert "pullstats hub login" in damaged.stderr
     expired = jwt.encode({"sub": "1", "exp": 1_000_000_000}, "k" * 32, algorithm="HS256")
     credentials.save(url, "alice", expired)
     line = one_error_line(hub(served, config, "whoami"))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from pullstats.cli import hub_files
-from pullstats.cli.common import fail, out
+from pullstats.cli.common import err, fail, out
 from pullstats.cli.hub_auth import PASSWORD_ENV, USERNAME_ENV, UrlOption, connect, hub_url
 from pullstats.cli.hub_output import (
     DatasetChoice,
@@ -212,6 +212,13 @@ def whoami(url: UrlOption = None) -> None:
         )
     until = f"; the token expires at {_when(expires)}" if expires else ""
     _say(f"Logged in to {base} as {user}{until}.")
+    if not claims:  # whoami never asks the server: say what it could not read
+        err.print(
+            f"note: the token stored for {base} is not a JWT this command can read (damaged, "
+            "or of a kind it does not know): its expiry is unknown; if the other commands "
+            "answer 401, run `pullstats hub login` again",
+            markup=False,
+        )
 
 
 @hub_app.command("namespaces")
