@@ -204,3 +204,24 @@ def test_readme_shows_a_small_screenshot() -> None:
         data = (ROOT / image).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n"), image
         assert len(data) < 200_000, f"{image}: keep screenshots small"
+
+
+def test_the_dashboards_registry_snippet_is_the_operator_guides() -> None:
+    """The overview's "No data yet" shows a registry's notifications endpoint: the same one the
+    operator guide gives (it lacked the guide's blob filter, so a registry set up from the
+    dashboard sent every blob event), but for its URL and token."""
+    import yaml
+
+    guide = _read(DOCS / "operations.md")
+    given = re.search(r"```yaml\n(notifications:\n.*?)```", guide, re.S)
+    template = (ROOT / "src/pullstats/api/dashboard/templates/overview.html").read_text()
+    shown = re.search(r'aria-label="config.yml snippet"><code>(.*?)</code>', template, re.S)
+    assert given is not None and shown is not None
+    (ours,) = yaml.safe_load(shown.group(1).replace("{{ ingest_url }}", "URL"))["notifications"][
+        "endpoints"
+    ]
+    (theirs,) = yaml.safe_load(given.group(1))["notifications"]["endpoints"]
+    assert ours.pop("url") == "URL" and theirs.pop("url").startswith("https://")
+    assert ours.pop("headers") == {"Authorization": ["Bearer psi_…"]}
+    assert theirs.pop("headers")["Authorization"][0].startswith("Bearer psi_")
+    assert ours == theirs
