@@ -71,6 +71,7 @@ from pullstats.ingest.dockerhub_columns import (
     UnrecognisedFile,
     period_from_file_name,
 )
+from pullstats.ingest.log_lines import UnreadEncoding
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
@@ -149,8 +150,15 @@ def import_files(
             report = FileReport(path)
             try:
                 _import_file(runtime, report, period, namespace)
-            # EOFError and zlib.error: a truncated or damaged gzip stream
-            except (OSError, EOFError, zlib.error, UnrecognisedFile, duckdb.Error) as error:
+            # EOFError and zlib.error: a truncated or damaged gzip stream; UnreadEncoding: UTF-16
+            except (
+                OSError,
+                EOFError,
+                zlib.error,
+                UnrecognisedFile,
+                UnreadEncoding,
+                duckdb.Error,
+            ) as error:
                 report.status, report.error = "failed", failure(error)
             reports.append(report)
             if on_file:
