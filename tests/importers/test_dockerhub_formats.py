@@ -216,6 +216,32 @@ def test_a_summary_without_a_period_takes_the_one_given(
     assert _repository_rollups(runtime) == {"api": (4, 0, 1, 3)}
 
 
+def test_a_period_given_to_files_that_say_their_own_is_said_unused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """As ``--namespace`` is to a file with a Namespace column: before, ``--period`` was dropped
+    without a word, and an operator could believe a raw file was counted in the week given."""
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "dockerhub"
+    raw, columns = tmp_path / "acme_raw.csv", tmp_path / "acme_repo-summary.csv"
+    raw.write_text(RAW)
+    columns.write_text(REPO_SUMMARY)
+    core = fixtures / "dvp-core_summary_weekly.csv"
+    bare = tmp_path / "summary.csv"  # no period columns, none in its name: it takes the one given
+    bare.write_text("Namespace,Repository,Unique IP address,Pull by tag\nacme,api,3,4\n")
+    args = ("import", "dockerhub-csv", "--period", "2026-W03", str(raw), str(columns), str(core))
+    result = run_cli(data_dir, *args, str(bare))
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "--period" in line] == [
+        f"{raw}: --period not used: a raw file's rows are counted on the days of their timestamps",
+        f"{columns}: --period not used: the file's Period start/Period end columns name its "
+        "periods",
+        f"{core}: --period not used: each row of a DVP Core report names its period "
+        "(DATE_GRANULARITY, DATE_REFERENCE)",
+    ]
+    assert f"{bare}: repo-summary, 1 row imported; periods 2026-W03" in result.stdout
+    assert f"{columns}: repo-summary, 2 rows imported; periods 2026-W02" in result.stdout
+
+
 def test_period_labels_are_whole() -> None:
     assert period_from_label("2026-W02") == W02
     assert period_from_label(" 2026-01 ") == Period.month(2026, 1)
