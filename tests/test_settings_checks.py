@@ -18,6 +18,7 @@ from pullstats.duckdb_engine import connect
 from pullstats.s3_store import S3Store
 from pullstats.setting_values import SettingRefused, duration_text
 from pullstats.store_settings import check_link_lifetime
+from tests.conftest import run_cli
 
 
 def refused_when_read(monkeypatch: pytest.MonkeyPatch, **environ: str) -> list[str]:
@@ -97,6 +98,8 @@ ENDPOINT = (
 )
 NO_QUERY = f"no query or fragment: expected {SHAPE} (a signature is the query)"
 BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
+AT_LEAST_A_SECOND = "must be at least 1 second (PT1S)"
+NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
 
 
 @pytest.mark.parametrize(
@@ -119,6 +122,24 @@ BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
         ("PULLSTATS_JWT_TTL", "P99999999D", CENTURY),
         ("PULLSTATS_RETENTION_SPOOL", "P99999999D", CENTURY),
         ("PULLSTATS_DUCKDB_THREADS", "100000", "input should be less than or equal to 1024"),
+        # every login token and download link expired when made; a login window of 0 let
+        # every wrong password through to a 401, never a 429
+        ("PULLSTATS_JWT_TTL", "-PT1H", f"{AT_LEAST_A_SECOND}: a login token would expire as it"
+         " is made"),
+        ("PULLSTATS_JWT_TTL", "PT0S", f"{AT_LEAST_A_SECOND}: a login token would expire as it"
+         " is made"),
+        ("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "PT0.5S", f"{AT_LEAST_A_SECOND}: a download link"
+         " would expire as it is made"),
+        ("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "-PT15M", f"{AT_LEAST_A_SECOND}: a download link"
+         " would expire as it is made"),
+        ("PULLSTATS_LOGIN_ATTEMPTS_WINDOW", "PT0S", f"{AT_LEAST_A_SECOND}: a shorter window"
+         " turns the login limits off"),
+        ("PULLSTATS_LOGIN_ATTEMPTS_WINDOW", "-PT15M", f"{AT_LEAST_A_SECOND}: a shorter window"
+         " turns the login limits off"),
+        # a negative interval turned the schedule off, logged as "is 0"
+        ("PULLSTATS_SCHEDULE_INTERVAL", "-PT1M", NOT_NEGATIVE_INTERVAL),
+        ("PULLSTATS_SCHEDULE_INTERVAL", "-5", NOT_NEGATIVE_INTERVAL),
+        ("PULLSTATS_SCHEDULE_INTERVAL", "-0.2", NOT_NEGATIVE_INTERVAL),
         # 0 would be no timeout at all (aiohttp's sock_read), the hang this setting bounds
         ("PULLSTATS_S3_TIMEOUT", "PT0S", "input should be greater than or equal to 1 second"),
         ("PULLSTATS_S3_TIMEOUT", "-PT5S", "input should be greater than or equal to 1 second"),
@@ -183,6 +204,9 @@ def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> N
         ("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "P36525D"),
         ("PULLSTATS_DUCKDB_THREADS", "1024"),
         ("PULLSTATS_S3_TIMEOUT", "PT1S"),
+        ("PULLSTATS_JWT_TTL", "PT1S"),
+        ("PULLSTATS_LOGIN_ATTEMPTS_WINDOW", "PT1S"),
+        ("PULLSTATS_SCHEDULE_INTERVAL", "0"),
     ]:
         monkeypatch.setenv(variable, value)
     taken = Settings()
@@ -191,8 +215,28 @@ def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> N
     assert (taken.public_url, taken.close_grace.total_seconds()) == ("http://127.0.0.1:8000", 0)
     assert (taken.ingest_max_body_bytes, taken.spool_segment_bytes) == (4096, 4096)
     assert taken.s3_timeout.total_seconds() == 1
+    assert (taken.jwt_ttl.total_seconds(), taken.login_attempts_window.total_seconds()) == (1, 1)
+    assert taken.schedule_interval.total_seconds() == 0  # the schedule off
+    monkeypatch.setenv("PULLSTATS_DOWNLOAD_LINK_LIFETIME", "PT1S")
+    monkeypatch.setenv("PULLSTATS_SCHEDULE_INTERVAL", "0.2")  # what tests/exports use
+    taken = Settings()
+    assert taken.download_link_lifetime.total_seconds() == 1
+    assert taken.schedule_interval.total_seconds() == 0.2
     monkeypatch.setenv("PULLSTATS_S3_TIMEOUT", "PT1H")
     assert Settings().s3_timeout.total_seconds() == 3600
+
+
+@pytest.mark.e2e
+def test_a_token_lifetime_of_no_time_is_refused_before_anything_is_made(data_dir: Path) -> None:
+    # serve listened, and every login answered a token expired an hour before (serve reads the
+    # settings as every command does; status, unlike serve, ends on the old code too)
+    result = run_cli(data_dir, "status", env={"PULLSTATS_JWT_TTL": "-PT1H"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: PULLSTATS_JWT_TTL='-PT1H': {AT_LEAST_A_SECOND}: a login token would expire as "
+        "it is made"
+    ]
+    assert not data_dir.exists()
 
 
 def test_duckdb_running_out_of_memory_names_the_settings_to_change(

@@ -30,6 +30,13 @@ from pullstats.store_settings import (
     public_endpoint,
 )
 
+#: Why a lifetime or window shorter than a second is refused, by setting.
+_TOO_SHORT = {
+    "jwt_ttl": "a login token would expire as it is made",
+    "login_attempts_window": "a shorter window turns the login limits off",
+    "download_link_lifetime": "a download link would expire as it is made",
+}
+
 
 class Settings(BaseSettings):
     """The whole configuration of one pullstats process.
@@ -215,6 +222,17 @@ class Settings(BaseSettings):
             raise ValueError("must not be negative: a period would close before it ends")
         return value
 
+    @field_validator("jwt_ttl", "login_attempts_window", "download_link_lifetime")
+    @classmethod
+    def _lifetime_at_least_a_second(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        # 0 or less: every login token and download link expired when made, and a login window
+        # of 0 turns the login limits off (a download link's lifetime is counted in whole
+        # seconds, so less than one is 0)
+        if value < timedelta(seconds=1):
+            why = _TOO_SHORT[str(info.field_name)]
+            raise ValueError(f"must be at least 1 second (PT1S): {why}")
+        return value
+
     @field_validator("node_name")
     @classmethod
     def _node_name_valid(cls, value: str | None) -> str | None:
@@ -378,9 +396,18 @@ class Settings(BaseSettings):
     @field_validator("schedule_interval", mode="before")
     @classmethod
     def _interval_seconds(cls, value: object) -> object:
-        # "0" (off) and bare seconds are accepted here besides the ISO 8601 durations
-        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        # "0" (off) and bare seconds are accepted here besides the ISO 8601 durations; a
+        # negative number is read too, to be refused as negative below, not as no duration
+        if isinstance(value, str) and value.strip().removeprefix("-").replace(".", "", 1).isdigit():
             return timedelta(seconds=float(value))
+        return value
+
+    @field_validator("schedule_interval")
+    @classmethod
+    def _interval_not_negative(cls, value: timedelta) -> timedelta:
+        # a negative interval turned the schedule off as 0 does, and the log said it was 0
+        if value < timedelta(0):
+            raise ValueError("must not be negative: 0 turns the schedule off")
         return value
 
 

@@ -130,6 +130,40 @@ def test_a_file_that_cannot_be_read_is_one_plain_line_and_a_header_cannot_drive_
     assert lines[-1] == "error: 3 of 3 files could not be imported"
 
 
+UTF16 = "UTF-16 text (it starts with a byte order mark), which pullstats does not read: "
+
+
+def test_a_utf16_file_is_refused_saying_so_and_a_utf8_byte_order_mark_is_read(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    """UTF-16 (Windows' "Unicode" text) said ``no Namespace column in the header
+    (\\x002\\x000…)``; it is told as ``ingest logs`` tells it, with the iconv to run. The file is
+    read twice (a pipe is refused), so the hint saves a copy instead of a ``<(…)`` pipe."""
+    little, big = tmp_path / "acme_raw_le.csv", tmp_path / "acme_raw_be.csv"
+    little.write_bytes(RAW.encode("utf-16"))  # Python writes the byte order mark, little-endian
+    big.write_bytes(b"\xfe\xff" + RAW.encode("utf-16-be"))
+    packed = tmp_path / "acme_raw_le.csv.gz"
+    packed.write_bytes(gzip.compress(RAW.encode("utf-16")))
+    marked = tmp_path / "acme_raw_bom.csv"  # UTF-8 with a byte order mark, as Excel saves it
+    marked.write_bytes(b"\xef\xbb\xbf" + RAW.encode())
+    args = ("import", "dockerhub-csv", str(little), str(big), str(packed), str(marked))
+    result = run_cli(data_dir, *args)
+    assert result.returncode == 1
+    iconv = "iconv -f UTF-16 -t UTF-8"
+    assert [line for line in result.stderr.splitlines() if "error: " in line] == [
+        f"{little}: error: {UTF16}save it as UTF-8 and import that: {iconv} FILE > FILE-utf8.csv",
+        f"{big}: error: {UTF16}save it as UTF-8 and import that: {iconv} FILE > FILE-utf8.csv",
+        f"{packed}: error: {UTF16}save it as UTF-8 and import that: zcat FILE | {iconv} > "
+        "FILE-utf8.csv",
+        "error: 3 of 4 files could not be imported",
+    ]
+    assert f"{marked}: raw, 3 rows imported" in result.stdout
+    # nothing of a refused file was recorded: only the UTF-8 one is in the lake
+    assert list((data_dir / "lake" / "imported-files").iterdir()) == [
+        data_dir / "lake" / "imported-files" / f"{content_sha256(marked)}.json"
+    ]
+
+
 def test_an_unregistered_namespace_is_kept_and_said(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "beta_raw_2026-W02.csv"
     path.write_text(RAW.replace(",acme,", ",beta,"))
@@ -180,6 +214,32 @@ def test_a_summary_without_a_period_takes_the_one_given(
     assert f"{path}: repo-summary, 1 row imported; periods 2026-W02" in done.stdout
     process(runtime)
     assert _repository_rollups(runtime) == {"api": (4, 0, 1, 3)}
+
+
+def test_a_period_given_to_files_that_say_their_own_is_said_unused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """As ``--namespace`` is to a file with a Namespace column: before, ``--period`` was dropped
+    without a word, and an operator could believe a raw file was counted in the week given."""
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "dockerhub"
+    raw, columns = tmp_path / "acme_raw.csv", tmp_path / "acme_repo-summary.csv"
+    raw.write_text(RAW)
+    columns.write_text(REPO_SUMMARY)
+    core = fixtures / "dvp-core_summary_weekly.csv"
+    bare = tmp_path / "summary.csv"  # no period columns, none in its name: it takes the one given
+    bare.write_text("Namespace,Repository,Unique IP address,Pull by tag\nacme,api,3,4\n")
+    args = ("import", "dockerhub-csv", "--period", "2026-W03", str(raw), str(columns), str(core))
+    result = run_cli(data_dir, *args, str(bare))
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "--period" in line] == [
+        f"{raw}: --period not used: a raw file's rows are counted on the days of their timestamps",
+        f"{columns}: --period not used: the file's Period start/Period end columns name its "
+        "periods",
+        f"{core}: --period not used: each row of a DVP Core report names its period "
+        "(DATE_GRANULARITY, DATE_REFERENCE)",
+    ]
+    assert f"{bare}: repo-summary, 1 row imported; periods 2026-W03" in result.stdout
+    assert f"{columns}: repo-summary, 2 rows imported; periods 2026-W02" in result.stdout
 
 
 def test_period_labels_are_whole() -> None:

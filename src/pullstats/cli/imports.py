@@ -121,11 +121,23 @@ def _show(report: FileReport) -> None:
             f"{name}: --namespace not used: the file's Namespace column names its namespaces",
             markup=False,
         )
+    if report.period_unused:
+        err.print(f"{name}: --period not used: {_own_periods(kind)}", markup=False)
     for row in report.listed:
         value = f": {_cell(row.value)}" if row.value else ""
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
     if skipped > len(report.listed):
         err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _own_periods(kind: str) -> str:
+    """What says the periods of a file of ``kind`` (a FileKind's value), which has no use for
+    ``--period``."""
+    if kind == "raw":
+        return "a raw file's rows are counted on the days of their timestamps"
+    if kind in ("core-summary", "core-trends"):
+        return "each row of a DVP Core report names its period (DATE_GRANULARITY, DATE_REFERENCE)"
+    return "the file's Period start/Period end columns name its periods"
 
 
 def _say_unregistered(imported: list[FileReport]) -> None:

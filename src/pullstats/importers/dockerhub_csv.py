@@ -71,6 +71,7 @@ from pullstats.ingest.dockerhub_columns import (
     UnrecognisedFile,
     period_from_file_name,
 )
+from pullstats.ingest.log_lines import UnreadEncoding
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.jobs import job_lock
 from pullstats.periods import Period, PeriodKind
@@ -118,6 +119,9 @@ class FileReport:
     unregistered: list[str] = field(default_factory=list)
     #: ``--namespace`` was given but the file names its own namespaces (a Namespace column)
     namespace_unused: bool = False
+    #: ``--period`` was given but the file's rows say their own periods or days (a raw file, a
+    #: DVP Core report, a summary with Period start/Period end columns)
+    period_unused: bool = False
     #: the namespace and period an earlier import of the file used, which this one replaced
     replaced: dict[str, str | None] | None = None
     #: what the import gave the file that its content does not say: ``namespace`` (a file
@@ -149,8 +153,15 @@ def import_files(
             report = FileReport(path)
             try:
                 _import_file(runtime, report, period, namespace)
-            # EOFError and zlib.error: a truncated or damaged gzip stream
-            except (OSError, EOFError, zlib.error, UnrecognisedFile, duckdb.Error) as error:
+            # EOFError and zlib.error: a truncated or damaged gzip stream; UnreadEncoding: UTF-16
+            except (
+                OSError,
+                EOFError,
+                zlib.error,
+                UnrecognisedFile,
+                UnreadEncoding,
+                duckdb.Error,
+            ) as error:
                 report.status, report.error = "failed", failure(error)
             reports.append(report)
             if on_file:
@@ -197,6 +208,8 @@ def _import_file(
             "earliest_us": window.earliest_us,
             "latest_us": window.latest_us,
         }
+        # a summary without period columns takes it; every other file says its own
+        report.period_unused = given is not None
         if header.kind is FileKind.RAW:
             canonical_view(connection, header, RAW_COLUMNS, namespace)
             _parse(connection, steps.DOCKERHUB_RAW, bounds)
@@ -215,6 +228,7 @@ def _import_file(
                     )
                 bounds |= {"period_start": period.start, "period_end": period.end}
                 report.given["period"] = period.label
+                report.period_unused = False
             canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
             _parse(
                 connection,

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pullstats.ingest.dockerhub_columns import Header, UnrecognisedFile, parse_header
+from pullstats.ingest.log_lines import as_utf8, refuse_utf16
 from pullstats.sql_literals import sql_text
 
 __all__ = ["canonical_view", "content_sha256", "failure", "line_of", "load", "rejected_lines"]
@@ -31,10 +32,19 @@ def content_sha256(path: Path) -> str:
 
 def load(connection: duckdb.DuckDBPyConnection, path: Path, namespace_given: bool) -> Header:
     """``src``: the file's rows (every column text, numbered ``rn`` in file order, the lines
-    DuckDB cannot split left in ``reject_errors``); its header's kind and columns."""
+    DuckDB cannot split left in ``reject_errors``); its header's kind and columns.
+    :class:`~pullstats.ingest.log_lines.UnreadEncoding` for UTF-16 text (what Windows tools
+    save as "Unicode"), which DuckDB would read as a header of names full of NULs."""
     with open(path, "rb") as handle:
         gzipped = handle.read(2) == b"\x1f\x8b"
     compression = "gzip" if gzipped else "none"
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as text:
+        head = text.read(2)
+    # not through a pipe, as a log may be: the file is read twice (see dockerhub_csv)
+    refuse_utf16(
+        head,
+        f"save it as UTF-8 and import that: {as_utf8('zcat' if gzipped else None)} > FILE-utf8.csv",
+    )
     # a view cannot take prepared parameters: the path is quoted as a SQL literal instead
     try:
         connection.execute(

@@ -95,7 +95,7 @@ class UnreadCompression(ValueError):
 
 
 class UnreadEncoding(ValueError):
-    """A log in UTF-16 (a byte order mark first): every line would be unparseable."""
+    """A log or CSV file in UTF-16 (a byte order mark first): every line would be unparseable."""
 
 
 #: Byte order marks of UTF-16, which a log saved on Windows may start with.
@@ -115,7 +115,7 @@ def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
         if head.startswith(magic):
             decompressed = opened(cast(IO[bytes], counting))  # read() is all they use
             head = decompressed.peek(3)[:3]
-            _refuse_utf16(head, cat)
+            refuse_utf16(head, _through_a_pipe(cat))
             if head == _UTF8_BOM:
                 decompressed.read(3)
             return decompressed, counting.position
@@ -125,22 +125,32 @@ def open_log(source: _Peekable) -> tuple[_Readable, Callable[[], int]]:
                 f"{name}-compressed, which pullstats does not read (it reads gzip, bzip2 and "
                 f"xz): give it decompressed through a pipe, as <({tool} FILE)"
             )
-    _refuse_utf16(head, None)
+    refuse_utf16(head, _through_a_pipe(None))
     if head.startswith(_UTF8_BOM):
         counting.read(3)
     return counting, counting.position
 
 
-def _refuse_utf16(head: bytes, cat: str | None) -> None:
-    """:class:`UnreadEncoding` if ``head`` (of the log, decompressed by ``cat`` if it names a
-    command) starts with a UTF-16 byte order mark."""
+def refuse_utf16(head: bytes, instead: str) -> None:
+    """:class:`UnreadEncoding` if ``head`` (the first bytes of a text, decompressed) starts with
+    a UTF-16 byte order mark; ``instead`` ends the message: how to give the text as UTF-8 (see
+    :func:`as_utf8`). A UTF-8 byte order mark is no refusal: the reader leaves it out."""
     if head.startswith(_UTF16):
-        iconv = "iconv -f UTF-16 -t UTF-8"
-        command = f"{cat} FILE | {iconv}" if cat else f"{iconv} FILE"
         raise UnreadEncoding(
-            "UTF-16 text (it starts with a byte order mark), which pullstats does not read: "
-            f"give it as UTF-8 through a pipe, as <({command})"
+            f"UTF-16 text (it starts with a byte order mark), which pullstats does not read: "
+            f"{instead}"
         )
+
+
+def as_utf8(cat: str | None) -> str:
+    """The shell command that writes FILE, UTF-16 text (decompressed by ``cat`` if it names a
+    command), as UTF-8 on its output."""
+    iconv = "iconv -f UTF-16 -t UTF-8"
+    return f"{cat} FILE | {iconv}" if cat else f"{iconv} FILE"
+
+
+def _through_a_pipe(cat: str | None) -> str:
+    return f"give it as UTF-8 through a pipe, as <({as_utf8(cat)})"
 
 
 def read_line_chunks(
