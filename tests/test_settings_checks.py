@@ -239,6 +239,27 @@ def test_a_token_lifetime_of_no_time_is_refused_before_anything_is_made(data_dir
     assert not data_dir.exists()
 
 
+@pytest.mark.e2e
+def test_a_misspelt_setting_gets_a_note_and_the_command_runs_on(data_dir: Path) -> None:
+    """PULLSTATS_CLOSEGRACE was ignored without a word: the command ran with the default."""
+    env = {
+        "PULLSTATS_CLOSEGRACE": "PT1H",
+        "PULLSTATS_SOMETHING_ELSE": "1",
+        "PULLSTATS_HUB_URL": "http://127.0.0.1:9",  # read by the hub commands
+        "PULLSTATS_TEST_WHATEVER": "1",  # the test suite's own
+    }
+    result = run_cli(data_dir, "db", "upgrade", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[:2] == [
+        "note: PULLSTATS_CLOSEGRACE is not a pullstats setting (did you mean "
+        "PULLSTATS_CLOSE_GRACE?): it is ignored",
+        "note: PULLSTATS_SOMETHING_ELSE is not a pullstats setting: it is ignored",
+    ]
+    assert "PULLSTATS_HUB_URL" not in result.stderr and "TEST_WHATEVER" not in result.stderr
+    every = run_cli(data_dir, "status", env={"PULLSTATS_CLOSE_GRACE": "PT1H"})
+    assert every.returncode == 0 and "note:" not in every.stderr, every.stderr
+
+
 def test_duckdb_running_out_of_memory_names_the_settings_to_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -69,6 +69,11 @@ def main(
 ) -> None:
     """Configuration comes from PULLSTATS_* environment variables (see docs/operations.md)."""
     flags.debug = debug
+    # here, not in run(): --version and --help answer before any command, and read no setting
+    from pullstats.cli.setting_names import unknown_setting_notes
+
+    for note in unknown_setting_notes(os.environ):
+        print(note, file=sys.stderr)
 
 
 def build_app(only: Collection[str] | None = None) -> Application:
