@@ -317,9 +317,21 @@ def _unreachable() -> tuple[type[BaseException], ...]:
     )
 
 
+#: the variables botocore takes the S3 endpoint from, the one it prefers first
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
+def endpoint_variable() -> str:
+    """The variable that sets the S3 server of a store's requests: the one botocore reads
+    (``AWS_ENDPOINT_URL_S3`` before ``AWS_ENDPOINT_URL``), or the latter when neither is set."""
+    return next(
+        (name for name in ENDPOINT_VARIABLES if os.environ.get(name)), ENDPOINT_VARIABLES[1]
+    )
+
+
 def endpoint_named() -> str:
     """The S3 server a store's requests go to, as an error line names it."""
-    return os.environ.get("AWS_ENDPOINT_URL") or "the default AWS endpoint"
+    return os.environ.get(endpoint_variable()) or "the default AWS endpoint"
 
 
 def s3_error_message(store: S3Store, error: BaseException) -> str | None:
@@ -330,7 +342,7 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     text = " ".join(str(error).split())
     endpoint = endpoint_named()
     if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
-        return f"AWS_ENDPOINT_URL: {endpoint} cannot be reached for {where} ({text})"
+        return f"{endpoint_variable()}: {endpoint} cannot be reached for {where} ({text})"
     if isinstance(error, boto.ReadTimeoutError | TimeoutError):
         return (
             f"{where}: no answer from {_named(endpoint)} within "
@@ -340,7 +352,7 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
         )
     if isinstance(error, ValueError) and text.startswith("Invalid endpoint"):
         return (
-            f"AWS_ENDPOINT_URL={endpoint}: not a URL of an S3 server for {where}: give its "
+            f"{endpoint_variable()}={endpoint}: not a URL of an S3 server for {where}: give its "
             "scheme too (http://host:port or https://…)"
         )
     if isinstance(error, boto.NoCredentialsError | boto.PartialCredentialsError):
@@ -365,7 +377,7 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
 
 
 def _named(endpoint: str) -> str:
-    return endpoint if endpoint.startswith("the ") else f"AWS_ENDPOINT_URL {endpoint}"
+    return endpoint if endpoint.startswith("the ") else f"{endpoint_variable()} {endpoint}"
 
 
 def _error_code(error: BaseException) -> str | None:

@@ -237,6 +237,13 @@ def test_an_unreachable_endpoint_is_one_line_naming_aws_endpoint_url(tmp_path: P
     line = one_line(result.stderr)
     assert line.startswith(f"error: AWS_ENDPOINT_URL: {endpoint} cannot be reached")
     assert "PULLSTATS_EXPORTS_URL=s3://exports-bucket/x" in line
+    # botocore takes AWS_ENDPOINT_URL_S3 before it: the line named the other variable, and
+    # the address the requests did not go to
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    result = run_cli_env(tmp_path / "data", {**env, "AWS_ENDPOINT_URL_S3": elsewhere}, "export")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith(f"error: AWS_ENDPOINT_URL_S3: {elsewhere} cannot be reached"), line
 
 
 def test_an_endpoint_without_its_scheme_is_one_line_naming_aws_endpoint_url(
