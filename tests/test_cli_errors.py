@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,7 +183,7 @@ def test_a_sqlite_catalog_that_cannot_be_used_is_named_with_what_to_do(
     assert "PULLSTATS_DATABASE_URL" in unopenable and "once it answers" not in unopenable
 
 
-def _postgres_url(**parts: str) -> str:
+def _postgres_url(**parts: Any) -> str:
     """The test server's URL with ``parts`` (``database``, ``username``) replaced."""
     from sqlalchemy.engine import make_url
 
@@ -211,6 +212,22 @@ def test_a_catalog_url_naming_no_database_or_user_says_to_check_it(data_dir: Pat
     line = one_error_line(run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": no_role}, "status"))
     assert line.endswith('FATAL: role "pullstats_no_such_role" does not exist' + check), line
     assert "s3cret" not in line
+    # a port, or an option, that libpq refuses before it connects: a setting too (an unknown
+    # option was a ProgrammingError's bare type and text, a port out of range an outage)
+    for url, said in (
+        (_postgres_url(port="99999"), 'invalid port number: "99999"'),
+        (_postgres_url(query={"foo": "bar"}), 'invalid connection option "foo"'),
+        (_postgres_url(query={"sslmode": "bogus"}), 'invalid sslmode value: "bogus"'),
+    ):
+        line = one_error_line(run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": url}, "status"))
+        assert line.endswith(said + check), line
+    # psycopg2 is no driver pullstats installs: it was Python's ModuleNotFoundError
+    psycopg2 = _postgres_url(drivername="postgresql+psycopg2")
+    line = one_error_line(run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": psycopg2}, "status"))
+    assert line == (
+        "error: PULLSTATS_DATABASE_URL=(value not shown: it is a secret): the psycopg2 driver is "
+        "not one pullstats installs: use postgresql+psycopg:// or postgresql://"
+    )
     # a server that does not answer is an outage still: run the command again
     nobody = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
     line = one_error_line(run_cli_with(data_dir, {"PULLSTATS_DATABASE_URL": nobody}, "status"))

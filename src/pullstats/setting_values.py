@@ -36,6 +36,15 @@ def check_database_url(url: str) -> None:
             f"a {backend} catalog is not supported: use PostgreSQL (postgresql://…) or "
             "SQLite (sqlite:///…)"
         )
+    # the drivers pullstats installs (psycopg 3, Python's sqlite3): another one's module is
+    # missing, and the command failed with Python's ModuleNotFoundError
+    driver = scheme.partition("+")[2].lower()
+    ours = {"postgresql": "psycopg", "sqlite": "pysqlite"}[backend]
+    if driver not in ("", ours):
+        raise ValueError(
+            f"the {driver} driver is not one pullstats installs: use {backend}+{ours}:// or "
+            f"{backend}://"
+        )
 
 
 #: The longest duration a setting takes: counted back from today, or on from now, a longer

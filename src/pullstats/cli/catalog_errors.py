@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["catalog_failure_line", "driver_said", "from_sqlite", "sqlite_catalog_line"]
+__all__ = ["catalog_failure_line", "driver_said", "from_sqlite", "sqlite_catalog_line", "wrong_url"]
 
 
 #: What the catalog's server (or libpq, or the resolver, as psycopg reports them) says when
@@ -23,6 +23,8 @@ _WRONG_CATALOG_URL = re.compile(
     r"|authentication failed|no password supplied|no pg_hba\.conf entry"
     r"|is not permitted to log in|permission denied for database"
     r"|Name or service not known|No address associated with hostname"
+    # libpq's refusals of the URL's port or options (?sslmode=, ?foo=): never an outage
+    r'|invalid port number|invalid connection option|invalid \w+ value: "'
 )
 
 
@@ -34,13 +36,18 @@ def driver_said(error: BaseException) -> str:
     return " ".join(first.split()) or type(cause).__name__
 
 
+def wrong_url(error: BaseException) -> bool:
+    """Whether the driver's words for ``error`` say PULLSTATS_DATABASE_URL cannot be right."""
+    return _WRONG_CATALOG_URL.search(driver_said(error)) is not None
+
+
 def catalog_failure_line(error: BaseException) -> str:
     """The catalog database failed under a command: its driver's first line, never the URL
     (it may hold a password) nor the statement (it may hold data). A setting that cannot be
     right (no such database or user, a refused password, an unknown host) says to check it;
     a server that does not answer, or went away, to run the command again."""
     said = driver_said(error)
-    if _WRONG_CATALOG_URL.search(said):
+    if wrong_url(error):
         return (
             f"the catalog database (PULLSTATS_DATABASE_URL) cannot be used as set: {said}; "
             "check the host, database, user and password in PULLSTATS_DATABASE_URL"

@@ -97,8 +97,12 @@ def error_lines(error: BaseException) -> list[str]:
         )
         if sqlite:
             return [catalog.sqlite_catalog_line(error)]  # a file: named, and what to do about it
-        if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
-            return [catalog.catalog_failure_line(error)]  # the catalog's server, not SQL
+        # the catalog's server, not SQL: libpq refuses a URL's unknown option before it
+        # connects with a ProgrammingError, which a statement's mistake raises too
+        if _raised_from(error, "sqlalchemy.exc", "OperationalError", "InterfaceError") or (
+            catalog.wrong_url(error)
+        ):
+            return [catalog.catalog_failure_line(error)]
     if _raised_from(error, "duckdb", "OutOfMemoryException"):
         return [out_of_memory_line(error)]
     if _interrupted(error):
