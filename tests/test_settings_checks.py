@@ -161,6 +161,13 @@ NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
         ("PULLSTATS_LAKE_URL", " ", EMPTY_STORE),
         ("PULLSTATS_EXPORTS_URL", "", EMPTY_STORE),
         ("PULLSTATS_EXPORTS_URL", "\t", EMPTY_STORE),
+        # an object key takes them literally: the lake was written under "x?y=1/_meta.json"
+        ("PULLSTATS_LAKE_URL", "s3://lake/x?y=1", "an s3:// URL has no query or fragment: "
+         "expected s3://bucket/prefix"),
+        ("PULLSTATS_EXPORTS_URL", "s3://exports/x#top", "an s3:// URL has no query or "
+         "fragment: expected s3://bucket/prefix"),
+        ("PULLSTATS_LAKE_URL", "s3://lake/x/../y", "no . or .. in an s3:// URL: name the "
+         "prefix itself, s3://bucket/prefix"),
         # presigned URLs signed for an address nobody can fetch them from
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "s3.example.com", ENDPOINT),
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "s3://pullstats-data", ENDPOINT),
@@ -195,6 +202,7 @@ def test_values_that_would_break_later_are_refused_when_read(
 
 def test_the_bounds_take_the_values_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable, value in [
+        ("PULLSTATS_LAKE_URL", "s3://lake/a.b/x..y/"),  # dots within a name are a name
         ("PULLSTATS_PUBLIC_URL", "https://stats.example.com/"),
         ("PULLSTATS_PUBLIC_URL", "http://127.0.0.1:8000"),
         ("PULLSTATS_CLOSE_GRACE", "PT0S"),

@@ -53,6 +53,17 @@ def check_store_url(value: str | None) -> None:
             raise ValueError("expected s3://bucket/prefix or a local folder")
         if text.startswith("s3://") and not text.removeprefix("s3://").strip("/"):
             raise ValueError("no bucket named: expected s3://bucket/prefix")
+        if text.startswith("s3://"):
+            _check_s3_path(text.removeprefix("s3://"))
+
+
+def _check_s3_path(path: str) -> None:
+    # an object key takes "?", "#" and ".." literally (x?y=1/_meta.json): never what was meant,
+    # and another program's reading of the same URL would differ
+    if "?" in path or "#" in path:
+        raise ValueError("an s3:// URL has no query or fragment: expected s3://bucket/prefix")
+    if any(part in (".", "..") for part in path.split("/")):
+        raise ValueError("no . or .. in an s3:// URL: name the prefix itself, s3://bucket/prefix")
 
 
 def on_object_storage(url: str | None) -> bool:
