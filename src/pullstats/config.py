@@ -16,9 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pullstats.data_dir import NODE_NAME, DataDir
 from pullstats.s3_store import DEFAULT_TIMEOUT
 from pullstats.setting_values import (
-    MAX_DURATION,
-    MAX_DURATION_TEXT,
+    DURATION_BOUNDS,
     check_database_url,
+    check_duration,
     parse_months_days,
     parse_networks,
 )
@@ -29,13 +29,6 @@ from pullstats.store_settings import (
     open_store,
     public_endpoint,
 )
-
-#: Why a lifetime or window shorter than a second is refused, by setting.
-_TOO_SHORT = {
-    "jwt_ttl": "a login token would expire as it is made",
-    "login_attempts_window": "a shorter window turns the login limits off",
-    "download_link_lifetime": "a download link would expire as it is made",
-}
 
 
 class Settings(BaseSettings):
@@ -215,39 +208,12 @@ class Settings(BaseSettings):
                 raise ValueError("expected an absolute http(s) URL, e.g. https://stats.example.com")
         return value
 
-    @field_validator("close_grace")
-    @classmethod
-    def _grace_not_negative(cls, value: timedelta) -> timedelta:
-        if value < timedelta(0):
-            raise ValueError("must not be negative: a period would close before it ends")
-        return value
-
-    @field_validator("jwt_ttl", "login_attempts_window", "download_link_lifetime")
-    @classmethod
-    def _lifetime_at_least_a_second(cls, value: timedelta, info: ValidationInfo) -> timedelta:
-        # 0 or less: every login token and download link expired when made, and a login window
-        # of 0 turns the login limits off (a download link's lifetime is counted in whole
-        # seconds, so less than one is 0)
-        if value < timedelta(seconds=1):
-            why = _TOO_SHORT[str(info.field_name)]
-            raise ValueError(f"must be at least 1 second (PT1S): {why}")
-        return value
-
     @field_validator("node_name")
     @classmethod
     def _node_name_valid(cls, value: str | None) -> str | None:
         if value is not None and not NODE_NAME.fullmatch(value):
             raise ValueError(
                 "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            )
-        return value
-
-    @field_validator("node_timeout")
-    @classmethod
-    def _timeout_bounded(cls, value: timedelta) -> timedelta:
-        if value < timedelta(minutes=1):
-            raise ValueError(
-                "must be at least 1 minute (PT1M): servers heartbeat every few seconds"
             )
         return value
 
@@ -267,14 +233,6 @@ class Settings(BaseSettings):
         # a shared mount or a mounted secret: made by the operator, never created here
         if value is not None and not value.is_dir():
             raise ValueError("no such directory: mount or create the installation's keys there")
-        return value
-
-    @field_validator("max_clock_skew")
-    @classmethod
-    def _skew_bounded(cls, value: timedelta) -> timedelta:
-        # the window must end well inside the calendar (see ingest/time_window.py)
-        if not timedelta(0) <= value <= timedelta(days=366):
-            raise ValueError("must be between 0 and 366 days, e.g. P1D or PT12H")
         return value
 
     @field_validator("retention_lake")
@@ -369,20 +327,10 @@ class Settings(BaseSettings):
         "and a proxy in front usually logs them already.",
     )
 
-    @field_validator(
-        "close_grace",
-        "retention_spool",
-        "jwt_ttl",
-        "max_clock_skew",
-        "login_attempts_window",
-        "node_timeout",
-        "schedule_interval",
-        "download_link_lifetime",
-    )
+    @field_validator(*DURATION_BOUNDS)
     @classmethod
-    def _duration_in_the_calendar(cls, value: timedelta) -> timedelta:
-        if value > MAX_DURATION:
-            raise ValueError(f"must be at most {MAX_DURATION_TEXT}")
+    def _duration_bounded(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        check_duration(str(info.field_name), value)
         return value
 
     @field_validator("duckdb_memory_limit")
@@ -400,14 +348,6 @@ class Settings(BaseSettings):
         # negative number is read too, to be refused as negative below, not as no duration
         if isinstance(value, str) and value.strip().removeprefix("-").replace(".", "", 1).isdigit():
             return timedelta(seconds=float(value))
-        return value
-
-    @field_validator("schedule_interval")
-    @classmethod
-    def _interval_not_negative(cls, value: timedelta) -> timedelta:
-        # a negative interval turned the schedule off as 0 does, and the log said it was 0
-        if value < timedelta(0):
-            raise ValueError("must not be negative: 0 turns the schedule off")
         return value
 
 

@@ -53,6 +53,56 @@ MAX_DURATION = timedelta(days=36525)
 MAX_DURATION_TEXT = "100 years (P36525D)"
 
 
+_SECOND = timedelta(seconds=1)
+_A_SECOND = "must be at least 1 second (PT1S): "
+#: Each duration setting's bounds, by field: the least it takes, the most (MAX_DURATION unless
+#: said), and why a value out of them is refused
+DURATION_BOUNDS: dict[str, tuple[timedelta, timedelta | None, str]] = {
+    "close_grace": (
+        timedelta(0),
+        None,
+        "must not be negative: a period would close before it ends",
+    ),
+    "retention_spool": (timedelta.min, None, ""),  # kept for the close grace at least
+    # 0 or less: every login token and download link expired when made, and a login window
+    # of 0 turns the login limits off (a link's lifetime is counted in whole seconds)
+    "jwt_ttl": (_SECOND, None, _A_SECOND + "a login token would expire as it is made"),
+    "login_attempts_window": (
+        _SECOND,
+        None,
+        _A_SECOND + "a shorter window turns the login limits off",
+    ),
+    "download_link_lifetime": (
+        _SECOND,
+        None,
+        _A_SECOND + "a download link would expire as it is made",
+    ),
+    "node_timeout": (
+        timedelta(minutes=1),
+        None,
+        "must be at least 1 minute (PT1M): servers heartbeat every few seconds",
+    ),
+    # the window must end well inside the calendar (see ingest/time_window.py)
+    "max_clock_skew": (
+        timedelta(0),
+        timedelta(days=366),
+        "must be between 0 and 366 days, e.g. P1D or PT12H",
+    ),
+    # a negative interval turned the schedule off as 0 does, and the log said it was 0
+    "schedule_interval": (timedelta(0), None, "must not be negative: 0 turns the schedule off"),
+}
+
+
+def check_duration(field: str, value: timedelta) -> None:
+    """Refuse a duration setting's value out of its :data:`DURATION_BOUNDS`, or past the
+    calendar (:data:`MAX_DURATION`)."""
+    least, most, why = DURATION_BOUNDS[field]
+    if value < least or (most is not None and value > most):
+        raise ValueError(why)
+    if value > MAX_DURATION:
+        raise ValueError(f"must be at most {MAX_DURATION_TEXT}")
+
+
 def parse_months_days(text: str) -> tuple[int, int]:
     """``"P25M"`` → (25, 0), ``"P2Y"`` → (24, 0), ``"P760D"`` → (0, 760), ``"0"`` → (0, 0)."""
     value = text.strip().upper()

@@ -87,6 +87,9 @@ SKIP_REASONS = tuple(dict.fromkeys(DOCKERHUB_RAW + DOCKERHUB_SUMMARY + DOCKERHUB
 MAX_LISTED = 20
 #: The SHA-256 of no bytes: an empty file (or a gzip file of one).
 _NOTHING = hashlib.sha256(b"").hexdigest()
+#: what fails one file (and not the others): EOFError and zlib.error, a truncated or damaged
+#: gzip stream; UnreadEncoding, UTF-16
+_FILE_FAILURES = (OSError, EOFError, zlib.error, UnrecognisedFile, UnreadEncoding, duckdb.Error)
 
 #: Runs the ``ingest.dockerhub_*`` steps on the import's own connection (:func:`connect`, with
 #: the file's row order kept).
@@ -153,15 +156,7 @@ def import_files(
             report = FileReport(path)
             try:
                 _import_file(runtime, report, period, namespace)
-            # EOFError and zlib.error: a truncated or damaged gzip stream; UnreadEncoding: UTF-16
-            except (
-                OSError,
-                EOFError,
-                zlib.error,
-                UnrecognisedFile,
-                UnreadEncoding,
-                duckdb.Error,
-            ) as error:
+            except _FILE_FAILURES as error:
                 report.status, report.error = "failed", failure(error)
             reports.append(report)
             if on_file:
