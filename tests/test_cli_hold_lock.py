@@ -263,3 +263,33 @@ def test_a_sigterm_goes_on_to_the_command_which_ends_first(
     _, errors = holder.communicate()
     assert holder.returncode == 5, errors  # the command's status, after its own trap ran
     assert (tmp_path / "termed").exists()
+
+
+def test_a_lock_lost_while_the_command_ran_is_an_error_whatever_its_status(
+    tmp_path: Path, guard: list[subprocess.Popen[str]]
+) -> None:
+    """PostgreSQL: the session that held the advisory lock ended while the command ran (a
+    restart, a DBA's pg_terminate_backend): the backup it took may not be consistent, so the
+    command's status 0 is not the answer."""
+    data = tmp_path / "data"
+    runtime, env = _installation(data, "postgresql")
+    try:
+        child = "touch started; while [ ! -e release ]; do sleep 0.02; done"
+        holder = _start(["hold-job-lock", "sh", "-c", child], env, tmp_path)
+        guard.append(holder)
+        _wait_for_file(tmp_path / "started", holder)
+        [session] = _advisory_lock_holders(runtime)
+        with runtime.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": session})
+        while _advisory_lock_holders(runtime):  # the session is gone, not only told to go
+            time.sleep(0.02)
+        (tmp_path / "release").touch()
+        output, errors = holder.communicate()
+        assert holder.returncode == 1
+        assert output == ""
+        assert errors == (
+            "error: the connection to the catalog database (PULLSTATS_DATABASE_URL) that held "
+            "the job lock broke while the job ran: run the job again\n"
+        )
+    finally:
+        runtime.close()
