@@ -19,7 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -76,7 +76,7 @@ def _not_runnable(name: str) -> tuple[str, int] | None:
 def _run(command: list[str]) -> int:
     """Run ``command`` to its end; its exit status as a shell gives it."""
     try:
-        child = subprocess.Popen(command)  # noqa: S603 (the operator's own command)
+        child = subprocess.Popen(command)  # the operator's own command, as given
     except FileNotFoundError:  # gone since it was looked up
         raise fail(f"{command[0]}: command not found: nothing was run", NOT_FOUND) from None
     except OSError as error:
@@ -96,7 +96,7 @@ def _passing_signals_to(child: subprocess.Popen[bytes]) -> Iterator[None]:
         if child.poll() is None:
             child.send_signal(signum)
 
-    handlers = {
+    handlers: dict[signal.Signals, Callable[[int, FrameType | None], None] | int] = {
         signal.SIGINT: signal.SIG_IGN,
         signal.SIGQUIT: signal.SIG_IGN,
         signal.SIGTERM: pass_on,
@@ -106,5 +106,5 @@ def _passing_signals_to(child: subprocess.Popen[bytes]) -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
+        for signum, handler in before.items():  # None: one that C code set, not Python
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
