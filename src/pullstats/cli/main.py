@@ -44,10 +44,14 @@ COMMANDS = {
     "process": ("jobs", "process_command"),
     "export": ("jobs", "export_command"),
     "status": ("jobs", "status_command"),
+    "hold-job-lock": ("hold_lock", "hold_job_lock_command"),
     "generate": ("generate", "generate_command"),
     "serve": ("serving", "serve"),
     "demo": ("serving", "demo"),
 }
+#: The click context settings of the commands that need their own: from ``hold-job-lock``'s CMD
+#: on, every argument is CMD's, its options too (``-- CMD`` is not needed, as with ``flock``).
+CONTEXT_SETTINGS: dict[str, dict[str, Any]] = {"hold-job-lock": {"allow_interspersed_args": False}}
 
 
 def _version(value: bool) -> None:
@@ -98,7 +102,8 @@ def build_app(only: Collection[str] | None = None) -> Application:
             built.add_typer(sub_app, name=name)
     for name, (module, attribute) in COMMANDS.items():
         if only is None or name in only:
-            built.command(name)(defined(module, attribute))
+            context = CONTEXT_SETTINGS.get(name)
+            built.command(name, context_settings=context)(defined(module, attribute))
     built.callback()(main)
     return built
 
