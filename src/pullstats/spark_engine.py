@@ -13,7 +13,8 @@ runs with ``mapInArrow`` over partitions that hold each key whole, its rows in t
 transform's ``order_by`` order.
 
 A lake on object storage is read through hadoop-aws's ``s3a`` (:mod:`pullstats.spark_s3`),
-which a session is asked for before any work.
+which a session is asked for before any work; its credentials are set on the started session's
+Hadoop configuration, never on the JVM's command line.
 
 PySpark is imported only when a session is opened: nothing else pays for it.
 """
@@ -36,7 +37,7 @@ import pyarrow as pa
 
 from pullstats.config import Settings
 from pullstats.spark_log import java_error, jvm_output, last_words
-from pullstats.spark_s3 import missing_hadoop_aws, s3a_config, spark_path
+from pullstats.spark_s3 import missing_hadoop_aws, s3a_config, set_s3a_credentials, spark_path
 from pullstats.steps import Function, Step, Transform
 
 if TYPE_CHECKING:
@@ -159,6 +160,7 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
                 "spark.local.dir", str(scratch)
             )
             builder = builder.config("spark.sql.shuffle.partitions", "8")
+        # no credential here: this configuration is the JVM's command line (set_s3a_credentials)
         for key, value in {**_SESSION_SQL_CONF, **s3a_config()}.items():
             builder = builder.config(key, value)
         # PySpark connects to spark-submit's JVM (it names the port), or starts one here
@@ -171,6 +173,7 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
         except Exception as error:  # the JVM did not start: say which setting, not a trace
             said = _not_started(settings, error, log if to_log else None, start)
             raise SparkUnavailable(said) from None
+        set_s3a_credentials(session)  # before any read, on the context's Hadoop configuration
         if not started_here and not show_jvm_log:
             session.sparkContext.setLogLevel("ERROR")
         if (settings.lake_url or "").startswith("s3://"):  # its first read, minutes from now

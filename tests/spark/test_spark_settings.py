@@ -23,7 +23,7 @@ from pullstats.spark_log import (
     last_words,
     own_configuration,
 )
-from pullstats.spark_s3 import no_hadoop_aws, s3a_config, spark_path
+from pullstats.spark_s3 import no_hadoop_aws, s3a_config, s3a_credentials, spark_path
 from tests.cli_fork import run_pullstats_command
 from tests.conftest import cli_env, free_port, require_e2e_mark
 
@@ -31,39 +31,45 @@ S3A = "spark.hadoop.fs.s3a."
 
 
 def test_an_s3_compatible_endpoint_with_keys() -> None:
-    config = s3a_config(
-        {
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
-            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG",
-            "AWS_REGION": "eu-central-1",
-            "AWS_PROFILE": "other",  # anything else is not read
-        }
-    )
-    assert config == {
+    """The keys are Hadoop's, set on the running session (spark_s3.set_s3a_credentials): the
+    Spark configuration is the JVM's command line (tests/spark/test_spark_credentials.py)."""
+    env = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG",
+        "AWS_REGION": "eu-central-1",
+        "AWS_PROFILE": "other",  # anything else is not read
+    }
+    assert s3a_config(env) == {
         S3A + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         S3A + "endpoint": "http://127.0.0.1:9000",
         S3A + "path.style.access": "true",
         S3A + "connection.ssl.enabled": "false",
         S3A + "endpoint.region": "eu-central-1",
-        S3A + "access.key": "AKIDEXAMPLE",
-        S3A + "secret.key": "wJalrXUtnFEMI/K7MDENG",
         S3A + "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    }
+    assert s3a_credentials(env) == {
+        "fs.s3a.access.key": "AKIDEXAMPLE",
+        "fs.s3a.secret.key": "wJalrXUtnFEMI/K7MDENG",
     }
 
 
 def test_temporary_credentials_and_the_default_region() -> None:
-    config = s3a_config(
-        {
-            "AWS_ENDPOINT_URL": "https://s3.example.net",
-            "AWS_ACCESS_KEY_ID": "ASIA1",
-            "AWS_SECRET_ACCESS_KEY": "secret",
-            "AWS_SESSION_TOKEN": "token",
-            "AWS_DEFAULT_REGION": "us-east-2",
-        }
-    )
+    env = {
+        "AWS_ENDPOINT_URL": "https://s3.example.net",
+        "AWS_ACCESS_KEY_ID": "ASIA1",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_SESSION_TOKEN": "token",
+        "AWS_DEFAULT_REGION": "us-east-2",
+    }
+    config = s3a_config(env)
     assert config[S3A + "connection.ssl.enabled"] == "true"
-    assert config[S3A + "session.token"] == "token"
+    assert s3a_credentials(env) == {
+        "fs.s3a.access.key": "ASIA1",
+        "fs.s3a.secret.key": "secret",
+        "fs.s3a.session.token": "token",
+    }
+    assert not any(value in {"ASIA1", "secret", "token"} for value in config.values())
     assert config[S3A + "endpoint.region"] == "us-east-2"
     assert config[S3A + "aws.credentials.provider"] == (
         "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
@@ -75,6 +81,7 @@ def test_without_settings_hadoop_aws_finds_credentials_itself() -> None:
     assert s3a_config({}) == {S3A + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
     # a key without its secret is no credential
     assert s3a_config({"AWS_ACCESS_KEY_ID": "AKID"}) == s3a_config({})
+    assert s3a_credentials({"AWS_ACCESS_KEY_ID": "AKID"}) == s3a_credentials({}) == {}
 
 
 def test_the_lake_on_s3_is_read_through_s3a() -> None:
