@@ -39,18 +39,20 @@ S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 
 def s3a_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``spark.hadoop.fs.s3a.*`` configuration for the standard AWS settings in
-    ``environ`` (default: the process environment): ``AWS_ENDPOINT_URL`` (an S3-compatible
-    server: path-style access, TLS as its scheme says), ``AWS_REGION`` or
-    ``AWS_DEFAULT_REGION``, and with ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` the
-    provider that reads them (with ``AWS_SESSION_TOKEN``: temporary credentials). Without
-    keys, hadoop-aws's own chain finds credentials (instance profile, web identity).
+    ``environ`` (default: the process environment): ``AWS_ENDPOINT_URL_S3`` or else
+    ``AWS_ENDPOINT_URL`` (an S3-compatible server: path-style access, TLS as its scheme
+    says), ``AWS_REGION`` or ``AWS_DEFAULT_REGION``, and with ``AWS_ACCESS_KEY_ID`` and
+    ``AWS_SECRET_ACCESS_KEY`` the provider that reads them (with ``AWS_SESSION_TOKEN``:
+    temporary credentials). Without keys, hadoop-aws's own chain finds credentials (instance
+    profile, web identity).
 
     No credential is in it, not even the key id: it becomes the JVM's command line
     (:func:`s3a_credentials` has them)."""
     env = os.environ if environ is None else environ
     prefix = "spark.hadoop.fs.s3a."
     config = {prefix + "impl": S3A_CLASS}
-    endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    # botocore's order (s3_store.ENDPOINT_VARIABLES): DuckDB's reads and Spark's go to one server
+    endpoint = (env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or "").strip()
     if endpoint:
         config[prefix + "endpoint"] = endpoint
         config[prefix + "path.style.access"] = "true"

@@ -71,6 +71,10 @@ def test_temporary_credentials_and_the_default_region() -> None:
     }
     assert not any(value in {"ASIA1", "secret", "token"} for value in config.values())
     assert config[S3A + "endpoint.region"] == "us-east-2"
+    # botocore takes AWS_ENDPOINT_URL_S3 first: Spark read the lake at the other address
+    both = {**env, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"}
+    assert s3a_config(both)[S3A + "endpoint"] == "http://127.0.0.1:9000"
+    assert s3a_config(both)[S3A + "connection.ssl.enabled"] == "false"
     assert config[S3A + "aws.credentials.provider"] == (
         "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
     )
