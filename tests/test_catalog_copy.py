@@ -31,9 +31,11 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_postgres_url()
 
 
-def _installation(data_dir: Path, env: dict[str, str] | None = None) -> None:
-    """An installation with accounts, tokens, counted pulls and an export (its catalog the
-    suite's, or the one ``env`` names)."""
+def _installation(
+    data_dir: Path, env: dict[str, str] | None = None, through: str = "2026-11-30"
+) -> None:
+    """An installation with accounts, tokens, counted pulls and their periods exported
+    ``through`` a day (its catalog the suite's, or the one ``env`` names)."""
     data_dir.mkdir()
     for command, stdin in [
         (("users", "add", "alice", "--password-stdin", "--email", "a@example.org"), PASSWORD),
@@ -43,7 +45,7 @@ def _installation(data_dir: Path, env: dict[str, str] | None = None) -> None:
         (("ingest-tokens", "create", "registry-1"), None),
         (("ingest", "logs", str(LOG)), None),
         (("process",), None),
-        (("export", "--through", "2026-11-30"), None),
+        (("export", "--through", through), None),
     ]:
         result = run_cli(data_dir, *command, stdin=stdin, env=env)
         assert result.returncode == 0, (command, result.stderr)
@@ -351,12 +353,13 @@ def test_a_job_left_on_the_old_catalog_deletes_none_of_the_copys_exports(move: M
     """The move's data loss: work goes on on the copy, and a job left without the setting runs
     `export` on the old catalog, which took the copy's export files for its own orphans."""
     data_dir = move.data_dir
-    _installation(data_dir, move.source_env)
+    # moved in October, before the month closed
+    _installation(data_dir, move.source_env, through="2026-10-11")
     _copied(move, move.source_env, move.target)
     for command in [
         ("ingest", "logs", str(LOG.parent / "nginx-pullstats.log")),
         ("process",),
-        ("export", "--through", "2026-11-30"),
+        ("export", "--through", "2026-11-30"),  # October closed
     ]:
         result = run_cli(data_dir, *command, env=move.target_env)
         assert result.returncode == 0, (command, result.stderr)
