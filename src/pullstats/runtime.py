@@ -19,6 +19,7 @@ from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
+from pullstats.db.state import copied_to
 from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports_store
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
@@ -34,6 +35,11 @@ class NoInstallation(RuntimeError):
     dir cannot be one (``data_dir.DataDirUnusable``: a file, a read-only file system)."""
 
 
+class CatalogCopied(NoInstallation):
+    """The catalog the settings name was copied to another database by ``pullstats db copy``
+    (db/copy.py): that one is the installation's now, and this one is refused."""
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -46,13 +52,20 @@ class Runtime:
 
     @classmethod
     def open(
-        cls, settings: Settings | None = None, *, create: bool = True, adopt: bool = False
+        cls,
+        settings: Settings | None = None,
+        *,
+        create: bool = True,
+        adopt: bool = False,
+        copied: bool = False,
     ) -> Runtime:
         """Open (creating on first use) the data dir and catalog named by ``settings``.
 
         With ``create=False`` nothing is created: a missing data dir or catalog raises
         :class:`NoInstallation`. A catalog that records no lake or exports store takes stores
-        that another catalog gave their ids only with ``adopt`` (store_identity.py).
+        that another catalog gave their ids only with ``adopt`` (store_identity.py). A catalog
+        that ``pullstats db copy`` copied elsewhere raises :class:`CatalogCopied`, unless
+        ``copied`` (the copy itself, which says when it may copy it again).
         """
         settings = settings or Settings()
         use_hashing(settings.password_hashing)
@@ -85,13 +98,17 @@ class Runtime:
                 _not_another_catalogs(kind, store, setting, catalog)
         engine = make_engine(settings.database_url_value)
         try:
-            if not create and current_revision(engine) is None:
+            revision = current_revision(engine)
+            if not create and revision is None:
                 raise NoInstallation(
                     "the catalog database holds no pullstats catalog yet: "
                     "run `pullstats db upgrade` (or any command that adds something) first"
                 )
-            ensure_schema(engine)
             sessions = make_sessions(engine)
+            if revision is not None and not copied:
+                # before the schema's check: an old catalog is not to be upgraded either
+                _not_copied(settings, sessions)
+            ensure_schema(engine)
             # the catalog's lake, never another (lake_identity.py), before anything is written
             known = installation_store(
                 LAKE,
@@ -174,6 +191,26 @@ def _catalog_named(settings: Settings) -> str:
             "catalog)"
         )
     return "the database of PULLSTATS_DATABASE_URL"
+
+
+def _not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Refuse a catalog that was copied elsewhere: a job left without PULLSTATS_DATABASE_URL
+    would work on it, over the stores the copy owns now (and delete the copy's exports)."""
+    with sessions() as session:
+        mark = copied_to(session)
+    if mark is None:
+        return
+    if settings.database_url is None:
+        catalog = (
+            f"the SQLite catalog {settings.paths.sqlite_catalog} (PULLSTATS_DATABASE_URL is not "
+            "set)"
+        )
+    else:
+        catalog = "the database of PULLSTATS_DATABASE_URL"
+    raise CatalogCopied(
+        f"{catalog} was copied to {mark} and is not the installation's catalog any more: set "
+        "PULLSTATS_DATABASE_URL to that catalog. Nothing was changed"
+    )
 
 
 def _not_another_catalogs(

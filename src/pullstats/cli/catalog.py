@@ -81,10 +81,18 @@ def db_copy(
         "(postgresql+psycopg://user@host/db or sqlite:///path); from PULLSTATS_DB_COPY_TO when "
         "not given, which keeps a password out of the process list.",
     ),
+    again: bool = typer.Option(
+        False,
+        "--again",
+        help="Copy a catalog that was copied before (and is refused by every other command "
+        "since), to redo a move whose first copy is dropped or was never used: anything done "
+        "on that copy is not in this one.",
+    ),
 ) -> None:
     """Copy the catalog, whole, into another (empty) database: the embedded installation's
     SQLite catalog into PostgreSQL when it scales out. Stop the servers and the scheduled jobs
-    first; then set PULLSTATS_DATABASE_URL to the copy on every node."""
+    first; then set PULLSTATS_DATABASE_URL to the copy on every node. The old catalog is marked
+    as copied, and every command but this one refuses it from then on."""
     from pullstats.db.copy import CopyRefused, copy_catalog, shown
     from pullstats.job_lock import JobLockBusy, hold_job_lock
     from pullstats.runtime import NoInstallation
@@ -96,7 +104,9 @@ def db_copy(
     except ValueError as error:
         raise fail(f"--to: {error}") from None
     try:
-        with opened(settings, create=False) as runtime:  # the installation's own catalog
+        # the installation's own catalog, even when copied before (copy_catalog says when it
+        # may be copied again)
+        with opened(settings, create=False, copied=True) as runtime:
             target = make_engine(to)
             try:
                 _reachable(target)
@@ -107,6 +117,7 @@ def db_copy(
                         runtime.engine,
                         target,
                         lambda _name, _rows: tables.advance(task),
+                        again=again,
                     )
                 where = shown(target)
             finally:
@@ -117,7 +128,8 @@ def db_copy(
     out.print(
         f"copied the catalog to {where}: {len(copied)} tables, {rows:,} rows ({copied['users']} "
         f"users, {copied['namespaces']} namespaces); set PULLSTATS_DATABASE_URL to it on every "
-        "node, then start them. The old catalog is left as it was"
+        "node, then start them. The old catalog is marked as copied there: every command "
+        "refuses it now"
     )
 
 

@@ -297,6 +297,7 @@ def opened(
     create: bool = True,
     new_dir: bool = True,
     adopt: bool = False,
+    copied: bool = False,
 ) -> Iterator[Runtime]:
     """The installation named by the environment, with known errors shown as one line.
 
@@ -305,7 +306,8 @@ def opened(
     jobs (``process``, ``export``), which may write but have nothing to work on in a new
     installation: a data dir that is not there is refused as by the commands that only read,
     so a mistyped ``PULLSTATS_DATA_DIR`` in a cron job is an error, not a success on nothing.
-    ``adopt``: see :meth:`Runtime.open` (``pullstats db upgrade --adopt``).
+    ``adopt``: see :meth:`Runtime.open` (``pullstats db upgrade --adopt``); ``copied`` too
+    (``pullstats db copy``).
     """
     from pullstats.accounts.errors import AccountError
     from pullstats.config import Settings
@@ -322,7 +324,7 @@ def opened(
         if not settings.paths.root.is_dir():
             raise fail(no_data_dir(settings.paths.root))
     try:
-        runtime = Runtime.open(settings, create=create, adopt=adopt)
+        runtime = Runtime.open(settings, create=create, adopt=adopt, copied=copied)
     except (SchemaOutdated, NoInstallation, LakeVersionError, KeysDiffer, StorageError) as error:
         raise fail(str(error)) from None
     try:

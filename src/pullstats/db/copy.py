@@ -10,6 +10,15 @@ schema and the target empty (no schema yet, or this release's with only the rows
 has: a ``db upgrade`` run against it first, or a copy that failed half-way, which left nothing
 behind: the rows go in one transaction). Rows are read and written in batches, so a catalog of
 millions of rollup rows needs no more memory than a batch.
+
+Once the copy is in, the source is marked as copied (``pipeline_state``'s
+:data:`~pullstats.db.state.COPIED_TO`: the target's URL without its password, and when), and
+every command refuses it from then on (runtime.py): a job left without
+``PULLSTATS_DATABASE_URL`` would otherwise go on working on the old catalog, over the lake and
+exports store that the copy owns now, and write over or delete the copy's export files. The mark
+is never copied, so a copy back is a catalog like any other. A marked source is copied again
+only with ``again`` (a move to redo: its first target dropped, or never used), and a marked
+catalog is never a target: it is refused as one that holds rows, naming the mark.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from sqlalchemy.orm import Session
 from pullstats.db.bulk import insert_columns
 from pullstats.db.migrate import current_revision, head_revision, upgrade
 from pullstats.db.models import Base
+from pullstats.db.state import COPIED_TO, CopiedTo, copied_to, mark_copied
 
 #: Rows read and written at a time.
 BATCH_ROWS = 20_000
@@ -55,9 +65,13 @@ def copy_catalog(
     source: Engine,
     target: Engine,
     table_done: Callable[[str, int], None] | None = None,
+    *,
+    again: bool = False,
 ) -> dict[str, int]:
     """Copy every row of ``source``'s catalog into the empty ``target``, made at this release's
-    schema first; the rows copied, by table. ``table_done(name, rows)`` after each table."""
+    schema first, then mark ``source`` as copied there; the rows copied, by table.
+    ``table_done(name, rows)`` after each table. A source that is marked already (copied once)
+    is refused unless ``again``."""
     if source.url == target.url:
         raise CopyRefused(f"{shown(target)} is the catalog itself: copy to another database")
     head = head_revision()
@@ -70,6 +84,14 @@ def copy_catalog(
             "`pullstats db upgrade` on it first, then copy"
         )
     _check_empty(target, head)
+    earlier = _mark(source)
+    if earlier is not None and not again:
+        raise CopyRefused(
+            f"the catalog was copied to {earlier} already, and every command but this one "
+            "refuses it since: a second copy would be another catalog of the installation's "
+            "lake and exports store, without what was done on that one since. To redo the move "
+            "(that copy dropped, or nothing run on it), copy again with --again"
+        )
     upgrade(target)
     copied: dict[str, int] = {}
     # parents before the rows that name them; pipeline_state last, as the catalog's triggers
@@ -83,15 +105,27 @@ def copy_catalog(
             if table is state:
                 writing.execute(state.delete())  # what the triggers wrote meanwhile
             rows = reading.execution_options(stream_results=True, yield_per=BATCH_ROWS)
+            query = select(table)
+            if table is state:  # the source's own mark, from an earlier copy: never the copy's
+                query = query.where(state.c.key != COPIED_TO)
             count = 0
-            for batch in rows.execute(select(table)).partitions():
+            for batch in rows.execute(query).partitions():
                 insert_columns(writing, table, _columns(table, batch))
                 count += len(batch)
             copied[table.name] = count
             if table_done is not None:
                 table_done(table.name, count)
         _continue_ids(writing, target)
+    # the copy is in: from now on the source is an old catalog, refused by every command
+    with Session(source) as marking, marking.begin():
+        mark_copied(marking, shown(target), datetime.now(UTC))
     return copied
+
+
+def _mark(engine: Engine) -> CopiedTo | None:
+    """The mark of an earlier copy that ``engine``'s catalog (of any schema) has, if any."""
+    with Session(engine) as session:
+        return copied_to(session)
 
 
 def _check_empty(target: Engine, head: str) -> None:
@@ -106,6 +140,13 @@ def _check_empty(target: Engine, head: str) -> None:
                 f"({', '.join(sorted(others)[:5])}): copy into a new, empty database"
             )
         return
+    mark = _mark(target)
+    if mark is not None:
+        raise CopyRefused(
+            f"{shown(target)} holds an old catalog, copied to {mark} and refused by every "
+            "command since: copy into a new, empty database (or drop that one, or move its "
+            "SQLite file aside, first)"
+        )
     if revision != head:
         raise CopyRefused(
             f"{shown(target)} already holds a pullstats catalog (schema {revision}): copy into "

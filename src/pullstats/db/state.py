@@ -1,13 +1,13 @@
 """Named pipeline values in the catalog: the data generation, the accounts epoch (bumped by
-database triggers, migration 0004) and the pending days. Each node's watermark is in
-:mod:`pullstats.db.nodes`."""
+database triggers, migration 0004), the pending days, and the mark of a catalog copied
+elsewhere (:data:`COPIED_TO`). Each node's watermark is in :mod:`pullstats.db.nodes`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -123,3 +123,35 @@ def spool_offsets(session: Session, node: str | None) -> dict[str, int]:
         select(SpoolProgress.segment, SpoolProgress.offset).where(SpoolProgress.node.in_(nodes))
     )
     return {segment: offset for segment, offset in rows}
+
+
+#: The mark of a catalog that ``pullstats db copy`` copied elsewhere: where to and when, as
+#: JSON. Written into the source after the copy, never copied (db/copy.py): every command but
+#: ``db copy --again`` refuses a catalog that has it (runtime.py).
+COPIED_TO = "copied_to"
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedTo:
+    """Where a catalog was copied to (its URL, the password masked), and when."""
+
+    url: str
+    at: datetime
+
+    def __str__(self) -> str:
+        return f"{self.url} by `pullstats db copy` on {self.at:%Y-%m-%d %H:%M} UTC"
+
+
+def mark_copied(session: Session, url: str, at: datetime) -> None:
+    """Record in the caller's transaction that the catalog was copied to ``url`` (a URL as
+    messages show it: no password) at ``at``; a later copy's mark replaces it."""
+    set_value(session, COPIED_TO, json.dumps({"url": url, "at": at.astimezone(UTC).isoformat()}))
+
+
+def copied_to(session: Session) -> CopiedTo | None:
+    """The catalog's mark of a copy elsewhere, if it has one."""
+    value = get_value(session, COPIED_TO)
+    if value is None:
+        return None
+    mark = json.loads(value)
+    return CopiedTo(str(mark["url"]), datetime.fromisoformat(str(mark["at"])).astimezone(UTC))
