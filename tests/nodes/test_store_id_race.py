@@ -112,23 +112,41 @@ def test_nodes_racing_to_record_an_id_all_take_the_one_the_catalog_holds(
 def test_nodes_opening_a_new_installation_together_agree_with_the_lake(
     node_settings: Callable[..., Settings],
 ) -> None:
-    """Whole opens, every node having read the catalog's none before any records an id: a
-    node may be refused once (the id recorded by another, which has not marked the lake yet);
-    run again, it opens, and the lake's id is the catalog's."""
+    """Whole opens, every node having read the catalog's none before any records an id, and
+    each recording one after the one before it did: a node may be refused once (the id
+    recorded by another, which has not marked the lake yet); run again, it opens, and the
+    lake's id is the catalog's."""
     names = [f"node-{number}" for number in range(6)]
     first = node_settings(names[0])
     engine = make_engine(first.database_url_value)
     ensure_schema(engine)  # `pullstats db upgrade`, once before the nodes start
     engine.dispose()
     read_none = threading.Barrier(len(names))
+    turn = threading.Condition()
+    next_up = [0]
     local = threading.local()
+    overwritten: list[str] = []  # the catalog's id written over (never)
 
-    def meet_after_reading_the_catalog(conn, cursor, statement, parameters, *args: object) -> None:  # type: ignore[no-untyped-def]
-        # each node's first read of the catalog's lake id (none yet) waits for every node's
-        reading = statement.startswith("SELECT") and "pipeline_state" in statement
-        if reading and LAKE.key in str(parameters) and not getattr(local, "met", False):
-            local.met = True
-            read_none.wait(120)
+    def one_at_a_time(conn, cursor, statement, parameters, *args: object) -> None:  # type: ignore[no-untyped-def]
+        """Each node's first read of the catalog's lake id (none yet) waits for every node's;
+        then they go on one at a time, each once the one before has read the id back after
+        recording one: the later ones find it recorded when they write theirs."""
+        if LAKE.key not in str(parameters):
+            return
+        if statement.startswith("UPDATE pipeline_state"):
+            overwritten.append(str(parameters))
+        if not statement.startswith("SELECT pipeline_state.value"):
+            return
+        reads = getattr(local, "reads", 0) + 1
+        local.reads = reads
+        if reads == 1:
+            local.number = read_none.wait(120)
+            with turn:
+                assert turn.wait_for(lambda: next_up[0] == local.number, 120)
+        elif reads == 2:
+            with turn:
+                next_up[0] += 1
+                turn.notify_all()
 
     opened: list[Runtime] = []
     refused: list[str] = []
@@ -142,9 +160,12 @@ def test_nodes_opening_a_new_installation_together_agree_with_the_lake(
                 failures.append(error)
                 read_none.abort()
             refused.append(name)
+            with turn:  # the next node's turn, should this one have stopped before its read
+                next_up[0] = max(next_up[0], getattr(local, "number", -1) + 1)
+                turn.notify_all()
 
     # every engine's: each node's is made inside Runtime.open
-    event.listen(Engine, "after_cursor_execute", meet_after_reading_the_catalog)
+    event.listen(Engine, "after_cursor_execute", one_at_a_time)
     try:
         threads = [threading.Thread(target=open_node, args=(name,)) for name in names]
         for thread in threads:
@@ -152,11 +173,12 @@ def test_nodes_opening_a_new_installation_together_agree_with_the_lake(
         for thread in threads:
             thread.join(300)
     finally:
-        event.remove(Engine, "after_cursor_execute", meet_after_reading_the_catalog)
+        event.remove(Engine, "after_cursor_execute", one_at_a_time)
     try:
         assert failures == []
+        assert overwritten == []
         assert opened, "no node opened"
-        for name in refused:  # run again: they start
+        for name in names:  # every node opens again; those refused once start now
             opened.append(Runtime.open(node_settings(name)))
         with opened[0].sessions() as session:
             lake_id = get_value(session, LAKE.key)
