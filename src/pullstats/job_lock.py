@@ -9,9 +9,13 @@ job waits for it up to ``wait_seconds`` and then gives up with :class:`JobLockBu
 has waited :data:`NOTICE_SECONDS` says so on stderr, naming what holds the lock when it can
 tell (the process, from ``/proc/locks``; the PostgreSQL session, from ``pg_locks``).
 
-A job that loses its database connection loses the advisory lock with it; its own catalog
-writes fail on the same server, and each publishing step is one transaction, so nothing is
-half-published. :class:`JobLockLost` says so when the job ends.
+A job that loses its database connection loses the advisory lock with it, and another job may
+take the lock at once. Its other connections need not fail with it (a firewall or an
+``idle_session_timeout`` drops the lock's idle connection only, ``pg_terminate_backend`` ends
+one session), so the job asks before each step that publishes (:func:`check_job_lock`: one
+round trip on the lock's connection) and stops with :class:`JobLockLost` before publishing
+once the lock is gone; each publishing step is one transaction, so nothing is half-published.
+The lock's connection sends TCP keepalives, so a firewall sees it busy while the job works.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 #: how often a waiting job asks again for a held lock
 POLL_SECONDS = 0.1
@@ -37,6 +43,24 @@ NOTICE_SECONDS = 1.0
 ADVISORY_KEY = int.from_bytes(
     hashlib.sha256(b"pullstats job lock").digest()[:8], "big", signed=True
 )
+
+
+#: libpq's TCP keepalives on the lock's connection, idle for the whole job: a probe after a
+#: minute of silence keeps a firewall's or NAT's idle timeout from dropping it, and a peer
+#: that is gone is noticed within two more minutes (one the URL sets itself is kept)
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 60,
+    "keepalives_interval": 10,
+    "keepalives_count": 12,
+}
+#: what :class:`JobLockLost` says
+LOST = (
+    "the connection to the catalog database (PULLSTATS_DATABASE_URL) that held "
+    "the job lock broke while the job ran: run the job again"
+)
+#: the lock's connection of the job this thread runs (None: none held, or a file lock)
+_HELD: ContextVar[Connection | None] = ContextVar("pullstats_job_lock", default=None)
 
 
 class JobLockBusy(RuntimeError):
@@ -89,29 +113,43 @@ def _file_lock(path: Path, wait_seconds: float) -> Iterator[None]:
         os.close(fd)
 
 
+def check_job_lock() -> None:
+    """Raise :class:`JobLockLost` when the advisory lock this job (this thread) holds is gone;
+    call it before each step that publishes. One round trip; nothing without such a lock (a
+    file lock is the process's own for as long as it runs)."""
+    connection = _HELD.get()
+    if connection is not None and not _still_held(connection):
+        raise JobLockLost(LOST)
+
+
 @contextlib.contextmanager
 def _advisory_lock(engine: Engine, wait_seconds: float) -> Iterator[None]:
-    # its own connection, outside any transaction: the lock lives as long as the session does
-    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    # its own connection, outside any transaction and any pool (a session's advisory locks end
+    # with it: never hand a locking session back to a pool), with keepalives: the lock lives as
+    # long as the session does
+    keepalives = {key: value for key, value in KEEPALIVES.items() if key not in engine.url.query}
+    locking = create_engine(engine.url, poolclass=NullPool, connect_args=keepalives)
     try:
-        _take_advisory_lock(connection, wait_seconds)
-        failed = False
+        connection = locking.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            yield
-        except BaseException:
-            failed = True
-            raise
+            _take_advisory_lock(connection, wait_seconds)
+            held = _HELD.set(connection)
+            failed = False
+            try:
+                yield
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                _HELD.reset(held)
+                released = _release_advisory_lock(connection)
+                if not released and not failed:
+                    raise JobLockLost(LOST)
         finally:
-            released = _release_advisory_lock(connection)
-            if not released and not failed:
-                raise JobLockLost(
-                    "the connection to the catalog database (PULLSTATS_DATABASE_URL) that held "
-                    "the job lock broke while the job ran: run the job again"
-                )
+            connection.invalidate()
+            connection.close()
     finally:
-        # a session's advisory locks end with it: never hand a locking session back to the pool
-        connection.invalidate()
-        connection.close()
+        locking.dispose()
 
 
 def _take_advisory_lock(connection: Connection, wait_seconds: float) -> None:
@@ -221,8 +259,23 @@ def _session_holder(connection: Connection) -> str:
     return f"PostgreSQL session {pid}" + (f" ({extra})" if extra else "")
 
 
+def _still_held(connection: Connection) -> bool:
+    """Whether the session of ``connection`` holds the lock still (False: it is gone, and
+    maybe another job's now; a session the server ended fails the query)."""
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = :key"
+    )
+    try:
+        return bool(connection.execute(query, {"key": ADVISORY_KEY}).scalar())
+    except DBAPIError:
+        return False
+
+
 def _release_advisory_lock(connection: Connection) -> bool:
     """Release the lock; False when the session that held it is gone."""
+    if connection.invalidated:  # gone already (:func:`check_job_lock` found it so)
+        return False
     try:
         unlock = text("SELECT pg_advisory_unlock(:key)")
         return bool(connection.execute(unlock, {"key": ADVISORY_KEY}).scalar())

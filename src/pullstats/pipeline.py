@@ -27,6 +27,7 @@ from pullstats.enrich import maxmind
 from pullstats.exports import steps as export_steps
 from pullstats.ingest import steps as ingest_steps
 from pullstats.ingest.time_window import EARLIEST_DAY, TimeWindow
+from pullstats.job_lock import check_job_lock
 from pullstats.lake import steps as lake_steps
 from pullstats.lake.compaction import CompactionResult, compact
 from pullstats.lake.damaged_files import carry_on
@@ -131,10 +132,16 @@ def process(
             rebuilt=(rebuilt[0], rebuilt[-1]) if rebuilt else None,
         )
 
+        def classified(count: int) -> None:
+            check_job_lock()  # between runs of days: no more actions files once it is lost
+            if progress.classified:
+                progress.classified(count)
+
         def classify_and_roll_up() -> None:
             if progress.classify_total:
                 progress.classify_total(len(days))
-            result.actions = classify_days(runtime, days, progress.classified)
+            check_job_lock()
+            result.actions = classify_days(runtime, days, classified)
             result.periods = periods_of_days(days)
             if progress.rollup_total:
                 progress.rollup_total(len(result.periods))
@@ -165,6 +172,7 @@ def process(
 
         carry_on(runtime, classify_and_roll_up, reclassify, read_by_the_run)
         result.days = sorted(days)
+        check_job_lock()
         with runtime.sessions.begin() as session:
             clear_pending_days(session, touched)  # those set aside too: never classified
         # this node's spool is processed up to the start (db/nodes.py: closing needs every

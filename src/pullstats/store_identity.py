@@ -27,10 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pullstats.db.state import get_value, set_value
+from pullstats.db.state import add_value, get_value
 
 
 class Described(Protocol):
@@ -144,13 +143,13 @@ def _recorded(
                 f"{named}{store.path}: {kind.empty}, but {kind.history}: point {kind.setting} "
                 f"at the installation's {kind.noun}"
             )
-    try:
-        with sessions.begin() as session:
-            set_value(session, kind.key, found or uuid.uuid4().hex)
-    except IntegrityError:  # another node recorded one first: that one
-        pass
+    # recorded only if none is yet, never over one: of nodes starting together one records its
+    # id and the others read it (a node that wrote its own over it would leave the catalog's id
+    # and the store's apart, and every node refused for good)
+    with sessions.begin() as session:
+        add_value(session, kind.key, found or uuid.uuid4().hex)
     with sessions() as session:
-        known = get_value(session, kind.key)
+        known = get_value(session, kind.key)  # ours, or the one another node recorded first
     return known, known is not None and (found is None or known == found)
 
 

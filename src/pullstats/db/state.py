@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session
 
@@ -63,11 +64,30 @@ def get_value(session: Session, key: str) -> str | None:
 
 
 def set_value(session: Session, key: str, value: str) -> None:
+    """Write ``key``'s value, over the one there if any: for values only jobs write, under the
+    job lock (an id recorded once is :func:`add_value`'s)."""
     row = session.get(PipelineState, key)
     if row is None:
         session.add(PipelineState(key=key, value=value))
     else:
         row.value = value
+
+
+def add_value(session: Session, key: str, value: str) -> bool:
+    """Record ``key``'s value unless the catalog holds one (never over it); whether this did.
+
+    One ``INSERT … ON CONFLICT DO NOTHING``: of sessions racing to record a value (nodes
+    starting together), one records it and the others leave it; on PostgreSQL a session waits
+    for one not yet committed. Read the value after the commit: it is the winner's.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(PipelineState)
+        .values(key=key, value=value)
+        .on_conflict_do_nothing(index_elements=[PipelineState.key])
+        .returning(PipelineState.key)
+    )
+    return session.execute(statement).first() is not None
 
 
 def bump_accounts_epoch(session: Session) -> None:

@@ -35,8 +35,9 @@ from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
 from pullstats.exports.withdrawing import delete_folders, folders_of, withdraw
 from pullstats.exports.writing import ReportRows, ViewScope, write_views
+from pullstats.job_lock import check_job_lock
 from pullstats.lake.damaged_files import set_aside_damaged
-from pullstats.lake.jobs import job_lock
+from pullstats.lake.jobs import JobLockLost, job_lock
 from pullstats.lake.retention import frozen_period, prune_lake, pruned_before, retained_from
 from pullstats.names import namespace_problem
 from pullstats.namespace_scope import NamespaceScope
@@ -215,6 +216,7 @@ def export_closed(
             runtime, now, namespace=namespace, rebuild=rebuild
         )
         for task in emptied:
+            check_job_lock()
             withdraw(runtime, task.namespace, task.period)
             result.withdrawn.append(task)
         if on_plan:
@@ -232,7 +234,7 @@ def export_closed(
                 continue
             try:
                 parts = export_one(runtime, task)
-            except StoreUnreachable:
+            except (StoreUnreachable, JobLockLost):
                 raise  # stops the export: every other period would fail alike
             except Exception as error:
                 # a damaged actions file is set aside and its day left to `process`, which
@@ -259,6 +261,7 @@ def export_closed(
             # year mistyped) closes nothing more than today does, and must not prune the days
             # the retention keeps today (P25M from 2030 is every day of 2026)
             today = min(now, datetime.now(UTC)).date()
+            check_job_lock()
             result.lake_days_pruned = prune_lake(runtime, today)
             if result.lake_days_pruned:
                 result.lake_pruned_before = retained_from(runtime.settings, today)
@@ -316,6 +319,7 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[ExportKind, Wri
     finally:
         if store.remote:
             shutil.rmtree(folder, ignore_errors=True)
+    check_job_lock()  # publishing: only while the job lock is held still
     _swap_catalog(runtime, task, written, root)
     return written
 

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from pullstats.db.models import SpoolProgress
 from pullstats.duckdb_engine import connect
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.job_lock import check_job_lock
 from pullstats.lake.refused import write_registry_ids
 from pullstats.lake.request_writer import RequestWriter
 from pullstats.lake.retention import prune_spool
@@ -113,6 +114,7 @@ def _progress(runtime: Runtime, node: str) -> dict[str, int]:
 
 def _advance(runtime: Runtime, slices: list[SegmentSlice], progress: dict[str, int]) -> None:
     node = runtime.settings.node
+    check_job_lock()
     with runtime.sessions.begin() as session:
         for piece in slices:
             row = session.get(SpoolProgress, (node, piece.name))

@@ -32,6 +32,7 @@ from pullstats.enrich import (
 )
 from pullstats.ingest.record_rules import record_problem_params
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.job_lock import check_job_lock
 from pullstats.lake.damaged_files import read_files
 from pullstats.lake.day_writing import day_span, write_days
 from pullstats.lake.ip_hash import IP_HASH_KEY, hash_ips
@@ -194,6 +195,7 @@ class RequestWriter:
         }
         self._enrich_new(table)
         reclassify = days_to_reclassify(earliest)
+        check_job_lock()  # publishing: only while the job lock is held still
         # pending before the files are in the lake: a run killed between the two would leave
         # days whose requests a rerun drops as already there, and no one would classify them
         with self._runtime.sessions.begin() as session:

@@ -54,6 +54,7 @@ from pullstats.db.models import (
 )
 from pullstats.db.state import next_generation
 from pullstats.duckdb_engine import DuckDBEngine
+from pullstats.job_lock import check_job_lock
 from pullstats.periods import Period, PeriodKind, period_of
 from pullstats.rollups.steps import BREAKDOWNS, CO_USAGE, COUNTRIES, COUNTS, TRENDS
 from pullstats.runtime import Runtime
@@ -80,6 +81,7 @@ def rollup_periods(
     # each period on its own connection: small queries leave a core idle, so two at a time
     with ThreadPoolExecutor(max_workers=PERIOD_WORKERS, thread_name_prefix="rollup") as pool:
         computed = list(pool.map(lambda period: (period, *_compute(runtime, period)), periods))
+    check_job_lock()  # publishing: only while the job lock is held still
     with runtime.sessions.begin() as session:
         generation = next_generation(session)
         now = datetime.now(UTC)
