@@ -24,6 +24,7 @@ from pullstats.config import Settings
 from pullstats.lake.jobs import ADVISORY_KEY, job_lock
 from pullstats.runtime import Runtime
 from tests.conftest import catalog_settings, cli_env, fresh_postgres_url, run_cli
+from tests.test_cli_jobs import _wait_for_notice
 
 #: a child that says it runs (its pid in ``started``), then waits for ``release`` and exits 7
 WAITING_CHILD = "echo $$ > started; while [ ! -e release ]; do sleep 0.02; done; exit 7"
@@ -90,17 +91,6 @@ def _wait_for_file(path: Path, process: subprocess.Popen[str]) -> None:
         time.sleep(0.02)
 
 
-def _notice(job: subprocess.Popen[str]) -> str:
-    """The job's line saying it waits for the job lock (read from its stderr)."""
-    assert job.stderr is not None
-    seen = []
-    for line in job.stderr:
-        seen.append(line)
-        if line.startswith("waiting for the job lock"):
-            return line.rstrip("\n")
-    raise AssertionError(f"no notice on stderr: {''.join(seen)!r}")
-
-
 def _running(pid: int) -> bool:
     """Whether process ``pid`` runs (is there and is no zombie)."""
     try:
@@ -140,7 +130,7 @@ def test_process_waits_while_the_held_command_runs(
             assert len(_advisory_lock_holders(runtime)) == 1
         job = _start(["process"], env, tmp_path)
         guard.append(job)
-        notice = _notice(job)
+        notice = _wait_for_notice(job)
         if catalog == "sqlite":
             assert notice.startswith(
                 f"waiting for the job lock ({data / 'jobs.lock'}, held by pid {holder.pid}: "
@@ -178,7 +168,7 @@ def test_it_waits_for_a_job_that_holds_the_lock_and_says_so(
         with job_lock(runtime):  # a job of this process's holds it
             holder = _start(["hold-job-lock", "touch", "ran"], env, tmp_path)
             guard.append(holder)
-            notice = _notice(holder)
+            notice = _wait_for_notice(holder)
             assert notice.endswith("; up to 10 min)")
             assert holder.poll() is None
             assert not (tmp_path / "ran").exists()  # nothing run without the lock
