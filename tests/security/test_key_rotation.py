@@ -139,8 +139,11 @@ def test_a_rotation_reaches_a_running_server(world: Server) -> None:
     legacy_link = link_before.replace("&kid=0", "")
     assert "kid=" not in legacy_link
 
-    rotated = run_cli(world.data_dir, "keys", "rotate")
-    assert rotated.returncode == 0, rotated.stderr
+    with world.client() as dashboard:
+        csrf = _dashboard_before_rotation(world, dashboard)
+        rotated = run_cli(world.data_dir, "keys", "rotate")
+        assert rotated.returncode == 0, rotated.stderr
+        _dashboard_after_rotation(dashboard, csrf)
     new_kids = sorted(path.stem for path in (world.data_dir / "keys" / "jwt").iterdir())
     new_download_kids = [p.stem for p in (world.data_dir / "keys" / "download").iterdir()]
     assert len(new_kids) == 1 and len(new_download_kids) == 1
@@ -261,41 +264,33 @@ def test_rotating_a_data_dir_that_never_served_makes_the_first_keys(tmp_path: Pa
 ENROLLING = 'id="totp-secret"'
 
 
-@pytest.mark.e2e
-def test_the_dashboards_forms_outlive_a_rotation(world: Server) -> None:
+def _dashboard_before_rotation(world: Server, client: httpx.Client) -> str:
+    """Sign in to the dashboard and start a TOTP enrolment; the account page's form token."""
+    client.headers["Origin"] = world.url
+    answer = client.post("/signin", data={"username": "alice", "secret": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    # a non-ASCII enrolment cookie is no enrolment: it was a 500 (compare_digest raised)
+    session = client.cookies["pullstats_session"]
+    planted = f"pullstats_session={session}; pullstats_totp_enrolment=ABC.9999999999.\u00e9"
+    page = client.get("/account", headers={"Cookie": planted.encode()})
+    assert page.status_code == 200, page.text
+    assert ENROLLING not in page.text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/account").text)
+    assert found is not None
+    started = client.post("/account/2fa/start", data={"csrf_token": found.group(1)})
+    assert started.status_code == 303, started.text
+    assert ENROLLING in client.get("/account").text  # the enrolment's key and QR code
+    return found.group(1)
+
+
+def _dashboard_after_rotation(client: httpx.Client, csrf: str) -> None:
     """A page's forms, and a TOTP enrolment under way, still work after ``keys rotate``: they
     were refused as stale (the enrolment silently gone) as soon as the key changed."""
-    with world.client() as client:
-        client.headers["Origin"] = world.url
-        answer = client.post("/signin", data={"username": "alice", "secret": PASSWORD})
-        assert answer.status_code == 303, answer.text
-        found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/account").text)
-        assert found is not None
-        csrf = found.group(1)
-        started = client.post("/account/2fa/start", data={"csrf_token": csrf})
-        assert started.status_code == 303, started.text
-        assert ENROLLING in client.get("/account").text  # the enrolment's key and QR code
-
-        rotated = run_cli(world.data_dir, "keys", "rotate", "--only", "jwt")
-        assert rotated.returncode == 0, rotated.stderr
-        assert ENROLLING in client.get("/account").text
-        made = client.post(
-            "/account/tokens",
-            data={"csrf_token": csrf, "label": "after the rotation", "scope:analytics:read": "on"},
-        )
-        assert made.status_code == 303, made.text
-        assert "stale" not in made.headers["location"], made.headers["location"]
-        assert "after the rotation" in client.get("/account").text
-
-
-@pytest.mark.e2e
-def test_an_enrolment_cookie_that_is_not_ascii_is_no_enrolment(world: Server) -> None:
-    with world.client() as client:
-        client.headers["Origin"] = world.url
-        answer = client.post("/signin", data={"username": "alice", "secret": PASSWORD})
-        assert answer.status_code == 303, answer.text
-        session = client.cookies["pullstats_session"]
-        cookies = f"pullstats_session={session}; pullstats_totp_enrolment=ABC.9999999999.\u00e9"
-        page = client.get("/account", headers={"Cookie": cookies.encode()})
-        assert page.status_code == 200, page.text  # was a 500: compare_digest raised
-        assert ENROLLING not in page.text
+    assert ENROLLING in client.get("/account").text
+    made = client.post(
+        "/account/tokens",
+        data={"csrf_token": csrf, "label": "after the rotation", "scope:analytics:read": "on"},
+    )
+    assert made.status_code == 303, made.text
+    assert "stale" not in made.headers["location"], made.headers["location"]
+    assert "after the rotation" in client.get("/account").text
