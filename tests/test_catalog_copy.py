@@ -165,7 +165,7 @@ def move(request: pytest.FixtureRequest, tmp_path: Path) -> Move:
         source = f"sqlite:///{file}"
         source_env = {"PULLSTATS_DATABASE_URL": source} if ON_POSTGRESQL else {}
         named = (
-            "the database of PULLSTATS_DATABASE_URL"
+            f"the SQLite catalog {file} (named by PULLSTATS_DATABASE_URL)"
             if ON_POSTGRESQL
             else f"the SQLite catalog {file} (PULLSTATS_DATABASE_URL is not set)"
         )
@@ -298,6 +298,8 @@ def test_a_copied_catalog_is_refused_by_every_command_and_its_copy_works(move: M
     assert status.returncode == 0, status.stderr
     shown_back = make_url(move.back).render_as_string(hide_password=True)
     named = "the database of PULLSTATS_DATABASE_URL"
+    if (data_dir / "catalog.sqlite3").exists():  # the old catalog, copied from
+        named += " (the data dir's catalog.sqlite3 is another catalog)"
     assert _refused(data_dir, move.target_env, "status") in _refusal(
         named, shown_back, back_started
     ).split("|")

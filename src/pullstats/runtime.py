@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -185,12 +185,22 @@ def _catalog_named(settings: Settings) -> str:
     sqlite = settings.paths.sqlite_catalog
     if settings.database_url is None:
         return f"the SQLite catalog {sqlite} (PULLSTATS_DATABASE_URL is not set)"
+    if _is_file(settings.database_url_value, sqlite):
+        return f"the SQLite catalog {sqlite} (named by PULLSTATS_DATABASE_URL)"
     if sqlite.exists():  # the embedded installation's, when the URL is meant to move it
         return (
             f"the database of PULLSTATS_DATABASE_URL (the data dir's {sqlite.name} is another "
             "catalog)"
         )
     return "the database of PULLSTATS_DATABASE_URL"
+
+
+def _is_file(url: str, file: Path) -> bool:
+    """Whether ``url`` opens the SQLite ``file``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return False
+    return Path(parsed.database).resolve() == file.resolve()
 
 
 def _not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:
@@ -200,16 +210,9 @@ def _not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:
         mark = copied_to(session)
     if mark is None:
         return
-    if settings.database_url is None:
-        catalog = (
-            f"the SQLite catalog {settings.paths.sqlite_catalog} (PULLSTATS_DATABASE_URL is not "
-            "set)"
-        )
-    else:
-        catalog = "the database of PULLSTATS_DATABASE_URL"
     raise CatalogCopied(
-        f"{catalog} was copied to {mark} and is not the installation's catalog any more: set "
-        "PULLSTATS_DATABASE_URL to that catalog. Nothing was changed"
+        f"{_catalog_named(settings)} was copied to {mark} and is not the installation's catalog "
+        "any more: set PULLSTATS_DATABASE_URL to that catalog. Nothing was changed"
     )
 
 
