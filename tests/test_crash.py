@@ -168,3 +168,7 @@ def test_an_import_killed_as_its_files_reach_the_lake_leaves_their_days_to_class
     )
     assert len(with_requests) == 30
     assert with_actions == with_requests
+    # what the killed import staged (its compaction's folder) went with the next job
+    tmp = data / "tmp"
+    left = [path.relative_to(tmp) for path in tmp.rglob("*") if "duckdb" not in path.parts]
+    assert left in ([], [Path("job")]), left  # the jobs' staging folder, empty

@@ -97,6 +97,13 @@ class DataDir:
         return self.root / "tmp"
 
     @property
+    def job_tmp(self) -> Path:
+        """Where jobs stage files before publishing them. Only a job holding the job lock
+        writes here, so what the folder holds when a job takes the lock was left by one that
+        was killed: :func:`pullstats.lake.jobs.job_lock` empties it."""
+        return self.tmp / "job"
+
+    @property
     def cache(self) -> Path:
         """What is built from installed packages' data and kept between commands (the
         enrichment's address tables): any file here may be deleted."""

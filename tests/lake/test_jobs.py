@@ -89,6 +89,41 @@ def test_a_second_job_waits_and_gives_up_while_the_first_holds_the_lock(
     assert outcome == ["first released", "second ran"]
 
 
+def test_a_job_deletes_what_a_killed_job_staged_and_nothing_of_a_running_one(
+    two_runtimes: tuple[Runtime, Runtime],
+) -> None:
+    first, second = two_runtimes
+    job_tmp = first.paths.tmp / "job"
+    spill = first.paths.tmp / "envelope-1-body.json"  # a server's, not a job's
+    spill.parent.mkdir(parents=True, exist_ok=True)
+    spill.write_text("{}")
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold() -> None:
+        with job_lock(first):
+            (job_tmp / "compact-running").mkdir(parents=True)
+            (job_tmp / "compact-running" / "2026-10-01.parquet").write_bytes(b"day")
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(JobLockBusy), job_lock(second, wait_seconds=0.3):
+            pass
+        # the running job's files are left while it holds the lock
+        assert (job_tmp / "compact-running" / "2026-10-01.parquet").read_bytes() == b"day"
+    finally:
+        release.set()
+        holder.join(60)
+    # the first job was killed as far as its files know: the next job takes them
+    with job_lock(second, wait_seconds=30):
+        assert not job_tmp.exists()
+    assert spill.read_text() == "{}"
+
+
 def test_jobs_take_turns_never_overlapping(two_runtimes: tuple[Runtime, Runtime]) -> None:
     """Eight jobs from two handles, each waiting its turn: no two are ever inside at once."""
     inside = 0

@@ -351,7 +351,8 @@ def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> 
         return 0
     # written whole in the local tmp dir, then published under its fixed name: a rerun
     # replaces the day's file, never adds a second one
-    staged = settings.paths.tmp / f"actions-{day.isoformat()}-{uuid.uuid4().hex}.parquet"
+    settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
+    staged = settings.paths.job_tmp / f"actions-{day.isoformat()}-{uuid.uuid4().hex}.parquet"
     try:
         pq.write_table(day_actions, staged, compression="zstd")
         lake_files.publish(settings, staged, key)

@@ -289,7 +289,7 @@ def export_one(runtime: Runtime, task: ExportTask) -> list[tuple[ExportKind, Wri
     key = f"{period_key}/{uuid.uuid4().hex[:12]}"
     # written in place in a local exports folder; on object storage staged in the tmp dir,
     # then each finished part published (one PUT each) before the catalog names any of them
-    root = store.local_path("") or runtime.paths.tmp / "exports"
+    root = store.local_path("") or runtime.paths.job_tmp / "exports"
     folder = root / key
     folder.mkdir(parents=True, exist_ok=True)
     try:

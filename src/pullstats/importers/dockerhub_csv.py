@@ -301,7 +301,7 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
     days = _rows(connection, steps.DOCKERHUB_DAYS)
     report.rows = sum(int(count) for _, count in days)
     report.days = [day for day, _ in days]
-    staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
+    staging = runtime.paths.job_tmp / f"import-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
         for day in report.days:
@@ -326,7 +326,7 @@ def _write_summaries(
         tables[lake_files.IMPORTED_TRENDS] = steps.DOCKERHUB_PERIOD_TRENDS
     periods = _rows(connection, steps.DOCKERHUB_PERIODS)
     report.rows = sum(int(count) for _, _, count in periods)
-    staging = runtime.paths.tmp / f"import-{uuid.uuid4().hex}"
+    staging = runtime.paths.job_tmp / f"import-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
         for period_kind, start, _ in periods:

@@ -5,6 +5,7 @@ run at the same time (how it is held, on SQLite and on PostgreSQL: :mod:`pullsta
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 
 from pullstats.job_lock import ADVISORY_KEY, POLL_SECONDS, JobLockBusy, JobLockLost, hold_job_lock
@@ -22,6 +23,10 @@ def job_lock(runtime: Runtime, *, wait_seconds: float = 600.0) -> Iterator[None]
     no other process writes the lake or the exports, so their stores hold their listings
     (:meth:`pullstats.storage.Store.holding_listings`): on S3, a listed file is read without a
     ``HEAD`` request for each question DuckDB asks about it.
+
+    Once it is held, what jobs staged in the data dir's ``tmp/job`` is deleted: no job is
+    running, so it was left by one that was killed (a day's files being compacted, an export's
+    files on their way to object storage can be hundreds of megabytes).
     """
     settings = runtime.settings
     with (
@@ -29,4 +34,5 @@ def job_lock(runtime: Runtime, *, wait_seconds: float = 600.0) -> Iterator[None]
         settings.lake.holding_listings(),
         settings.exports_store.holding_listings(),
     ):
+        shutil.rmtree(runtime.paths.job_tmp, ignore_errors=True)
         yield

@@ -62,7 +62,7 @@ def write_registry_ids(settings: Settings, records: pa.Table, window: TimeWindow
         return 0
     days = pc.divide(known["ts"], DAY_US)  # integer division: the ts are never negative
     batch = uuid.uuid4().hex
-    staging = settings.paths.tmp
+    staging = settings.paths.job_tmp
     staging.mkdir(parents=True, exist_ok=True)
     for day_number in pc.unique(days).to_pylist():
         rows = known.filter(pc.equal(days, day_number))
@@ -181,7 +181,8 @@ def set_aside_refused(runtime: Runtime, found: Refused) -> int:
         if kept.num_rows == 0:
             settings.lake.delete([part.key])
         else:
-            staged = settings.paths.tmp / f"refused-{uuid.uuid4().hex}.parquet"
+            settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
+            staged = settings.paths.job_tmp / f"refused-{uuid.uuid4().hex}.parquet"
             try:
                 pq.write_table(kept, staged, compression="zstd")
                 settings.lake.publish(staged, part.key)

@@ -260,7 +260,7 @@ class RequestWriter:
         day rather than ``PARTITION_BY``: DuckDB's partitioned writer costs twice as much.
         """
         batch_id = uuid.uuid4().hex
-        staging = self._runtime.paths.tmp / f"compact-{batch_id}"
+        staging = self._runtime.paths.job_tmp / f"compact-{batch_id}"
         staging.mkdir(parents=True)
         sources = {
             "batch": table,

@@ -92,8 +92,8 @@ def set_aside_table(
     stamped = table.append_column(
         "set_aside_at", pa.array([int(time.time() * 1_000_000)] * table.num_rows, pa.int64())
     )
-    settings.paths.tmp.mkdir(parents=True, exist_ok=True)
-    staged = settings.paths.tmp / f"set-aside-{uuid.uuid4().hex}.parquet"
+    settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
+    staged = settings.paths.job_tmp / f"set-aside-{uuid.uuid4().hex}.parquet"
     try:
         pq.write_table(stamped, staged, compression="zstd")
         settings.lake.publish(staged, key)
