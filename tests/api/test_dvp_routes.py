@@ -228,7 +228,13 @@ def test_repositories_and_extra_repos(world: tuple[Server, str, str]) -> None:
 
 def test_signed_downloads(world: tuple[Server, str, str]) -> None:
     server = world[0]
-    links = get(world, f"{EXPORTS}/years/2020/weeks/53/summary").json()["data"]
+    answer = get(world, f"{EXPORTS}/years/2020/weeks/53/summary")
+    # signed links are credentials, and a download is asked for without Authorization: a
+    # shared cache must keep neither (it could serve a file past its link's expiry)
+    assert answer.headers["cache-control"] == "no-store"
+    report = get(world, f"{API}/namespaces/acme/summary/exports/years/2020/weeks/53/report")
+    assert report.status_code == 200 and report.headers["cache-control"] == "no-store"
+    links = answer.json()["data"]
     assert len(links) == 1
     url, size = links[0]["url"], links[0]["size"]
     assert url.startswith(server.url + "/downloads/")
@@ -257,6 +263,8 @@ def test_signed_downloads(world: tuple[Server, str, str]) -> None:
         for name in ("content-length", "etag", "last-modified", "content-disposition"):
             assert head.headers[name] == ok.headers[name], name
         assert ok.headers["accept-ranges"] == "bytes"
+        for answered in (ok, part, head):
+            assert answered.headers.get("cache-control") == "private, no-store", answered
         # tampering with the signature, the expiry or the file id is refused
         parts = urlsplit(url)
         query = parse_qs(parts.query)

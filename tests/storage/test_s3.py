@@ -352,6 +352,7 @@ def test_the_api_hands_out_presigned_links_that_download_the_golden_files(
         assert gzip.decompress(body.content) == golden, view
     # a /downloads link of the local kind answers with a fresh presigned URL of its file
     assert redirect.status_code == 307
+    assert redirect.headers["cache-control"] == "private, no-store"  # the URL is a credential
     assert "/exports/acme/2026-W02/" in redirect.headers["location"]
     assert redirect.headers["location"].split("?")[0].endswith(raw.file_name)
 

@@ -250,12 +250,21 @@ def test_pages_of_an_earlier_session_in_another_tab(web: Web, new_page: NewPage)
 
 def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    runtime = Runtime.open(catalog_settings(data_dir))
+    settings = catalog_settings(data_dir)
+    runtime = Runtime.open(settings)
     try:
         with runtime.sessions.begin() as session:
-            service.create_user(session, "zoe", "zoe quartz lagoon ember")
+            zoe = service.create_user(session, "zoe", "zoe quartz lagoon ember")
+            user_id, generation = zoe.id, zoe.session_generation
     finally:
         runtime.close()
+    expired = jwt_tokens.issue(
+        jwt_key_ring(settings).signing_key(),
+        str(user_id),
+        timedelta(seconds=-60),
+        audience=SESSION_AUDIENCE,
+        session_generation=generation,
+    )
     public = {"PULLSTATS_PUBLIC_URL": "https://stats.example.com"}
     server = start_server(data_dir, tmp_path / "server.log", public)
     try:
@@ -266,8 +275,14 @@ def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None
                 "/signin", data=form, headers={"Origin": "https://stats.example.com"}
             )
             other = client.post("/signin", data=form, headers={"Origin": "https://evil.example"})
+            # a session that ended: its cookie is deleted with the flags it was set with
+            ended = httpx.get(f"{server.url}/account", cookies={"pullstats_session": expired})
     finally:
         server.stop()
+    assert ended.status_code == 303 and "expired=1" in ended.headers["location"]
+    deleted = ended.headers["set-cookie"].lower()
+    assert deleted.startswith('pullstats_session=""') and "max-age=0" in deleted, deleted
+    assert "; secure" in deleted and "; httponly" in deleted and "samesite=strict" in deleted
     assert answer.status_code == 303
     cookie = answer.headers["set-cookie"].lower()
     assert cookie.startswith("pullstats_session=")

@@ -32,6 +32,12 @@ WHOLE_READ_BYTES = 1 << 20
 PREFIX = "/downloads/"
 
 
+#: A download is asked for without ``Authorization`` (the link's signature is the credential),
+#: so a shared cache could keep it and serve it past the link's expiry, or after the period is
+#: exported again; a file is fetched once anyway.
+_NOT_STORED = {"Cache-Control": "private, no-store"}
+
+
 @router.get(
     PREFIX + "{file_id}/{file_name}",
     operation_id="getDownload",
@@ -73,7 +79,7 @@ async def download(
     lifetime = int(state.runtime.settings.download_link_lifetime.total_seconds())
     presigned = store.presign(entry.path, lifetime, entry.file_name)
     if presigned is not None:  # exports on object storage: the store serves the bytes
-        return RedirectResponse(presigned, status_code=307)
+        return RedirectResponse(presigned, status_code=307, headers=_NOT_STORED)
     local = store.local_path(entry.path)
     if local is None:  # neither presigned nor local: not a store this server can serve from
         logger.warning("export file %d (%s) has no local path", file_id, entry.path)
@@ -104,6 +110,7 @@ async def download(
         media_type="application/gzip",
         filename=entry.file_name,
         content_disposition_type="attachment",
+        headers=_NOT_STORED,
     )
     if data is None or len(data) != stat.st_size:  # large, ranged, HEAD (or changed meanwhile)
         return streamed

@@ -118,9 +118,20 @@ async def _timespan(
     return await _listing(call, answer)
 
 
+#: an answer of signed links holds credentials (each link downloads its file until it
+#: expires): kept by no cache, the client's included
+NOT_STORED = "no-store"
+
+
 async def _links(
-    call: SeriesRequest, namespace: str, report: str | None, period: Period | None, file: str
+    call: SeriesRequest,
+    namespace: str,
+    report: str | None,
+    period: Period | None,
+    file: str,
+    response: Response,
 ) -> ResponseData:
+    response.headers["Cache-Control"] = NOT_STORED
     period = await _exported(call, namespace, report, period)
     epoch = call.versions.exports_epoch
     files = await call.state.export_catalog.view(namespace, period, file, epoch)
@@ -185,10 +196,11 @@ async def dataview_links(
     timespan: int,
     dataview: Dataview,
     call: Call,
+    response: Response,
 ) -> ResponseData:
     readable(call.viewer, namespace)
     period = _period(timespantype, year, timespan)
-    return await _links(call, namespace, None, period, dataview.value)
+    return await _links(call, namespace, None, period, dataview.value, response)
 
 
 # Docker's DVP Core reports (exports/reports.py), a pullstats extension: the same four routes
@@ -269,11 +281,12 @@ async def report_links(
     timespan: int,
     dataview: ReportViewParam,
     call: Call,
+    response: Response,
 ) -> ResponseData:
     readable(call.viewer, namespace)
     period = _period(timespantype, year, timespan)
     report = REPORT_FILES[dataset].value
-    return await _links(call, namespace, report, period, report)
+    return await _links(call, namespace, report, period, report, response)
 
 
 def file_links(

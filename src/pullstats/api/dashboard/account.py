@@ -24,6 +24,7 @@ from pullstats.api.auth import client_address, login_limiter
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import (
     SESSION_AUDIENCE,
+    delete_private_cookie,
     page_viewer,
     password_viewer,
     set_private_cookie,
@@ -172,7 +173,7 @@ def account_page(
     if not new_token:
         return answer_page(request, state, viewer)
     response = answer_page(request, state, viewer, new_token=new_token, section="tokens", done=None)
-    response.delete_cookie(NEW_TOKEN_COOKIE, path=PATH, httponly=True, samesite="strict")
+    delete_private_cookie(request, response, NEW_TOKEN_COOKIE, PATH)
     response.headers["Cache-Control"] = "no-store"  # nor kept for the Back button
     return response
 
@@ -286,7 +287,7 @@ async def confirm_enrolment(
             answer_page, request, state, viewer, 400, error=problem, section="two-factor"
         )
     response = back_to_account("2fa-on")
-    response.delete_cookie(ENROLMENT_COOKIE, path=PATH)
+    delete_private_cookie(request, response, ENROLMENT_COOKIE, PATH)
     return response
 
 

@@ -126,7 +126,7 @@ async def sign_in_again(request: Request, error: Exception) -> Response:
     extra = {"expired": "1"} if error.expired else {}
     response = RedirectResponse(signin_url(error.next_path, **extra), status_code=303)
     if error.expired:
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        end_session(request, response)
     return response
 
 
@@ -153,6 +153,13 @@ def set_private_cookie(
     )
 
 
+def delete_private_cookie(request: Request, response: Response, name: str, path: str) -> None:
+    """Delete a cookie of :func:`set_private_cookie`, with the flags it was set with."""
+    response.delete_cookie(
+        name, path=path, secure=over_tls(request), httponly=True, samesite="strict"
+    )
+
+
 #: How long the browser keeps a session's cookie past its token's expiry: a page asked for
 #: then meets the expired token and says the session ended (the cookie gone, it could not).
 COOKIE_OUTLIVES_TOKEN = timedelta(days=1)
@@ -171,8 +178,8 @@ def set_session(request: Request, response: Response, token: str) -> None:
     )
 
 
-def end_session(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+def end_session(request: Request, response: Response) -> None:
+    delete_private_cookie(request, response, SESSION_COOKIE, "/")
 
 
 def csrf_token(request: Request) -> str:

@@ -40,6 +40,7 @@ from pullstats.api.dashboard.session import (
     SESSION_COOKIE,
     SIGNIN_PATH,
     TWO_FACTOR_COOKIE,
+    delete_private_cookie,
     end_session,
     safe_next,
     set_private_cookie,
@@ -78,7 +79,7 @@ def _signed_in(request: Request, token: str, next_path: str) -> Response:
     response = RedirectResponse(safe_next(next_path), status_code=303)
     set_session(request, response, token)
     if request.cookies.get(TWO_FACTOR_COOKIE):
-        response.delete_cookie(TWO_FACTOR_COOKIE, path=SIGNIN_PATH)
+        delete_private_cookie(request, response, TWO_FACTOR_COOKIE, SIGNIN_PATH)
     return response
 
 
@@ -164,7 +165,7 @@ async def two_factor(
     # spent, right or wrong: one token, one guess (as /v2/users/2fa-login)
     message = WRONG_CODE if result.problem == CODE_REFUSED else STALE_STEP
     response = _form(request, next_path, message, 401)
-    response.delete_cookie(TWO_FACTOR_COOKIE, path=SIGNIN_PATH)
+    delete_private_cookie(request, response, TWO_FACTOR_COOKIE, SIGNIN_PATH)
     return response
 
 
@@ -190,5 +191,5 @@ async def signout(request: Request, state: Annotated[AppState, Depends(app_state
                 revoke_session, state.runtime.sessions, claims.token_id, claims.expires
             )
     response = RedirectResponse(SIGNIN_PATH, status_code=303)
-    end_session(response)
+    end_session(request, response)
     return response
