@@ -17,6 +17,8 @@ def test_a_new_or_empty_folder_becomes_the_demos(tmp_path: Path) -> None:
     new = tmp_path / "new" / "demo"
     claim_data_dir(new)
     assert [p.name for p in new.iterdir()] == [OWNER]
+    # made the owner's alone, as every data dir (it holds the spool's raw client addresses)
+    assert new.stat().st_mode & 0o777 == 0o700
     empty = tmp_path / "empty"
     empty.mkdir()
     claim_data_dir(empty)

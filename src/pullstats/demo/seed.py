@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from pullstats.accounts import service
 from pullstats.atomic_files import atomic_path
+from pullstats.data_dir import DataDir
 from pullstats.db.models import User
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.spool_encoding import to_spool_lines
@@ -50,7 +51,7 @@ def claim_data_dir(root: Path) -> None:
                 "empty folder of its own"
             )
         return
-    root.mkdir(parents=True, exist_ok=True)
+    DataDir(root).make_root()  # the owner's alone, as every data dir pullstats makes
     (root / OWNER).write_text(
         "This folder is a `pullstats demo` data dir: demo accounts with a published password "
         "and synthetic pulls.\n"
