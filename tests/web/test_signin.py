@@ -14,6 +14,7 @@ import pytest
 
 from pullstats.accounts import jwt_tokens, service
 from pullstats.api.dashboard.session import SESSION_AUDIENCE
+from pullstats.config import Settings
 from pullstats.key_rings import jwt_key_ring
 from pullstats.runtime import Runtime
 from tests.conftest import catalog_settings, start_server
@@ -142,6 +143,17 @@ def test_sign_out_ends_the_session(web: Web, signed_in_page: SignedInPage) -> No
     assert page.url == f"{web.url}/signin?next=%2Faccount"
 
 
+def _expired_session(settings: Settings, user_id: int, generation: int) -> str:
+    """A session token of the user that expired a minute ago, signed with the server's key."""
+    return jwt_tokens.issue(
+        jwt_key_ring(settings).signing_key(),
+        str(user_id),
+        timedelta(seconds=-60),
+        audience=SESSION_AUDIENCE,
+        session_generation=generation,
+    )
+
+
 def test_an_expired_session_signs_in_again_and_comes_back(
     web: Web, signed_in_page: SignedInPage
 ) -> None:
@@ -154,13 +166,7 @@ def test_an_expired_session_signs_in_again_and_comes_back(
             user_id, generation = alice.id, alice.session_generation
     finally:
         runtime.close()
-    expired = jwt_tokens.issue(
-        jwt_key_ring(settings).signing_key(),
-        str(user_id),
-        timedelta(seconds=-60),
-        audience=SESSION_AUDIENCE,
-        session_generation=generation,
-    )
+    expired = _expired_session(settings, user_id, generation)
     page.context.add_cookies([{"name": "pullstats_session", "value": expired, "url": web.url}])
     page.goto("/exports?namespace=beta&year=2026")
     assert page.url.startswith(f"{web.url}/signin?next=%2Fexports%3Fnamespace%3Dbeta")
@@ -258,13 +264,7 @@ def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None
             user_id, generation = zoe.id, zoe.session_generation
     finally:
         runtime.close()
-    expired = jwt_tokens.issue(
-        jwt_key_ring(settings).signing_key(),
-        str(user_id),
-        timedelta(seconds=-60),
-        audience=SESSION_AUDIENCE,
-        session_generation=generation,
-    )
+    expired = _expired_session(settings, user_id, generation)
     public = {"PULLSTATS_PUBLIC_URL": "https://stats.example.com"}
     server = start_server(data_dir, tmp_path / "server.log", public)
     try:
