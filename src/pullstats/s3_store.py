@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from pullstats.setting_values import duration_text
-from pullstats.storage import StorageError, Store, StoreUnreachable, join
+from pullstats.storage import StorageError, Store, StoreRefuses, StoreUnreachable, join
 
 T = TypeVar("T")
 
@@ -301,7 +301,13 @@ class S3Store(Store):
                 raise
             if isinstance(error, _unreachable()):
                 raise StoreUnreachable(message) from error
+            if _error_code(error) in _REFUSES_EVERY_FILE:
+                raise StoreRefuses(message) from error
             raise StorageError(message) from error
+
+
+#: S3 error codes that no request to the store would escape: the bucket, or the credentials
+_REFUSES_EVERY_FILE = frozenset({"NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
 
 
 def _unreachable() -> tuple[type[BaseException], ...]:

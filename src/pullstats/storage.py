@@ -40,11 +40,21 @@ class StorageError(RuntimeError):
     message is one line naming the setting to fix."""
 
 
-class StoreUnreachable(StorageError):
+class StoreUnusable(StorageError):
+    """Whatever a job asks of the store next fails alike, so a job that goes on past one
+    item's failure (``export``, a period at a time) stops at this one, with its line, rather
+    than reporting each item's failure in turn."""
+
+
+class StoreUnreachable(StoreUnusable):
     """The store does not answer at all: no connection can be made to it, or none of its
-    answers came in time. Whatever a job asks of it next fails alike, so a job that goes on
-    past one item's failure (``export``, a period at a time) stops at this one, with its line,
-    rather than reporting each item's failure in turn."""
+    answers came in time."""
+
+
+class StoreRefuses(StoreUnusable):
+    """The store answers that none of its files will do: its bucket is gone, or it does not
+    know the credentials (keys rotated, a typo). A refusal of one file (``AccessDenied``: a
+    policy may deny one prefix) is a :class:`StorageError` only."""
 
 
 class Store(ABC):

@@ -20,12 +20,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 #: (until the proxy stops); ``"cut"``: forward it, then close the connection without the
 #: store's answer (the store did the work; the client never hears of it); ``"down"``: stop
 #: listening, so that every new connection is refused, and close this request's connection, and
-#: that of every later request on a connection already open, unanswered and unforwarded.
+#: that of every later request on a connection already open, unanswered and unforwarded;
+#: ``"refuse"``: answer this request and every later one, unforwarded, as S3 answers keys it
+#: does not know (``403 InvalidAccessKeyId``: the credentials rotated in the middle of a job).
 Action = str
 
 #: Decides a request's action from its method and path (with its query); it is asked for
 #: every request, in order, so it may count.
 Rule = Callable[[str, str], Action]
+
+#: S3's answer to a request signed with keys it does not know
+_REFUSAL = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidAccessKeyId</Code>'
+    b"<Message>The AWS Access Key Id you provided does not exist in our records.</Message>"
+    b"</Error>"
+)
 
 #: hop-by-hop headers, which a proxy does not pass on
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
@@ -48,6 +57,8 @@ class S3Proxy:
         self.stopping = threading.Event()
         #: set once a request was answered ``"down"``: the proxy no longer listens
         self.down = threading.Event()
+        #: set once a request was answered ``"refuse"``: every later one is
+        self.refusing = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -57,7 +68,14 @@ class S3Proxy:
 
     def decide(self, method: str, path: str) -> Action:
         with self._lock:
-            action = "down" if self.down.is_set() else self.rule(method, path)
+            if self.down.is_set():
+                action = "down"
+            elif self.refusing.is_set():
+                action = "refuse"
+            else:
+                action = self.rule(method, path)
+            if action == "refuse":
+                self.refusing.set()
             self.requests.append(Request(method, path, action))
             if action == "down" and not self.down.is_set():
                 self.go_down()
@@ -99,6 +117,9 @@ def _handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
                 proxy.stopping.wait()
                 self._cut()
                 return
+            if action == "refuse":
+                self._refuse()
+                return
             status, reason, headers, answer = self._forward(body)
             if action == "cut":
                 self._cut()
@@ -130,6 +151,14 @@ def _handler(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
                 return response.status, response.reason, response.getheaders(), response.read()
             finally:
                 connection.close()
+
+        def _refuse(self) -> None:
+            answer = _REFUSAL if self.command != "HEAD" else b""
+            self.send_response_only(403, "Forbidden")
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
 
         def _cut(self) -> None:
             self.close_connection = True

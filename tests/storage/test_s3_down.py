@@ -24,9 +24,10 @@ from tests.storage.test_s3 import golden_on_s3
 pytestmark = [pytest.mark.s3, pytest.mark.scaleout, pytest.mark.xdist_group("s3")]
 
 
-def _down_at(kind: str, nth: int) -> Callable[[str, str], str]:
-    """A rule taking the store down at the ``nth`` request of ``kind``: a ``GET`` of a Parquet
-    file of the lake (a read by DuckDB) or a ``PUT`` of an export (a publish)."""
+def _down_at(kind: str, nth: int, action: str = "down") -> Callable[[str, str], str]:
+    """A rule taking the store down (or making it refuse the credentials, with ``action``
+    ``"refuse"``) at the ``nth`` request of ``kind``: a ``GET`` of a Parquet file of the lake
+    (a read by DuckDB) or a ``PUT`` of an export (a publish)."""
     seen = 0
 
     def rule(method: str, path: str) -> str:
@@ -39,7 +40,7 @@ def _down_at(kind: str, nth: int) -> Callable[[str, str], str]:
         if matches:
             seen += 1
             if seen == nth:
-                return "down"
+                return action
         return "forward"
 
     return rule
@@ -59,10 +60,17 @@ def _exported(data_dir: Path) -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("kind", "nth"), [("read", 1), ("publish", 3)], ids=["at-a-read", "at-a-publish"]
+    ("kind", "nth", "action"),
+    [("read", 1, "down"), ("publish", 3, "down"), ("publish", 3, "refuse")],
+    ids=["at-a-read", "at-a-publish", "refusing-the-keys-at-a-publish"],
 )
 def test_a_store_that_goes_down_in_the_middle_of_an_export_stops_it_with_one_line(
-    kind: str, nth: int, s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str,
+    nth: int,
+    action: str,
+    s3_env: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = tmp_path / "data"
     bucket = golden_on_s3(s3_env, data, monkeypatch)  # processed and exported once
@@ -73,16 +81,20 @@ def test_a_store_that_goes_down_in_the_middle_of_an_export_stops_it_with_one_lin
         "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports",
     }
     rebuild = ("export", "--through", "2026-02-01", "--rebuild")
-    with s3_proxy(s3_env.endpoint, _down_at(kind, nth)) as proxy:
+    with s3_proxy(s3_env.endpoint, _down_at(kind, nth, action)) as proxy:
         exported = run_cli(data, *rebuild, env={**aws_env(proxy.endpoint), **stores})
-        assert proxy.down.is_set()
+        assert (proxy.refusing if action == "refuse" else proxy.down).is_set()
     assert exported.returncode == 1
     lines = [line for line in exported.stderr.splitlines() if line.startswith("error:")]
     # before: a line per (namespace, period), each "export of namespace … failed: …"
     assert lines == [lines[0]], exported.stderr
-    assert lines[0].startswith(f"error: AWS_ENDPOINT_URL: {proxy.endpoint} cannot be reached"), (
-        exported.stderr
-    )
+    expected = f"error: AWS_ENDPOINT_URL: {proxy.endpoint} cannot be reached"
+    if action == "refuse":  # keys rotated in the middle of the export
+        expected = (
+            f"error: PULLSTATS_EXPORTS_URL=s3://{bucket}/exports: the AWS credentials were "
+            "refused (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+        )
+    assert lines[0].startswith(expected), exported.stderr
     assert "Traceback" not in exported.stderr
 
     # what the catalog named before is still there: each period's files, old or new

@@ -44,7 +44,7 @@ from pullstats.namespace_scope import NamespaceScope
 from pullstats.periods import Period, PeriodKind
 from pullstats.rollups.compute import action_files
 from pullstats.runtime import Runtime
-from pullstats.storage import StoreUnreachable, unreachable_in
+from pullstats.storage import StoreUnusable, unreachable_in
 
 log = logging.getLogger("pullstats.exports")
 
@@ -234,7 +234,7 @@ def export_closed(
                 continue
             try:
                 parts = export_one(runtime, task)
-            except (StoreUnreachable, JobLockLost):
+            except (StoreUnusable, JobLockLost):
                 raise  # stops the export: every other period would fail alike
             except Exception as error:
                 # a damaged actions file is set aside and its day left to `process`, which
