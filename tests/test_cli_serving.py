@@ -126,6 +126,14 @@ def test_demo_uses_its_own_data_dir_whatever_the_environment_names(tmp_path: Pat
                 time.sleep(0.2)
         else:
             pytest.fail(f"the demo did not start: {log.read_text()}")
+        # its user's password is public: a page of another site that reaches it through DNS
+        # rebinding (its own name, resolved to 127.0.0.1) is refused; loopback names are not
+        base = f"http://127.0.0.1:{port}/healthz"
+        rebound = httpx.get(base, headers={"Host": f"rebind.example:{port}"}, timeout=10)
+        assert rebound.status_code == 400, rebound.text
+        for name in ("localhost", "127.0.0.1", "[::1]"):
+            own = httpx.get(base, headers={"Host": f"{name}:{port}"}, timeout=10)
+            assert own.status_code == 200, (name, own.text)
     finally:
         demo.terminate()
         demo.wait(timeout=30)

@@ -98,6 +98,10 @@ ENDPOINT = (
 )
 NO_QUERY = f"no query or fragment: expected {SHAPE} (a signature is the query)"
 BAD_PORT = f"its port is not a number from 1 to 65535: expected {SHAPE}"
+NOT_A_HOST = (
+    "'{}' is not a host name: write each host alone (no scheme, port or path), e.g. "
+    "stats.example.com,10.0.0.5 or *.example.com"
+)
 AT_LEAST_A_SECOND = "must be at least 1 second (PT1S)"
 NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
 
@@ -107,6 +111,13 @@ NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
     [
         ("PULLSTATS_PUBLIC_URL", "stats.example.com", ABSOLUTE),
         ("PULLSTATS_PUBLIC_URL", "ftp://stats.example.com", ABSOLUTE),
+        # a Host header never names a scheme or a path, and its port is not compared
+        ("PULLSTATS_ALLOWED_HOSTS", "https://stats.example.com", NOT_A_HOST.format(
+            "https://stats.example.com")),
+        ("PULLSTATS_ALLOWED_HOSTS", "stats.example.com,10.0.0.5:8000", NOT_A_HOST.format(
+            "10.0.0.5:8000")),
+        ("PULLSTATS_ALLOWED_HOSTS", "*stats.example.com", NOT_A_HOST.format(
+            "*stats.example.com")),
         ("PULLSTATS_CLOSE_GRACE", "-PT1H", "must not be negative: a period would close before it"
          " ends"),
         ("PULLSTATS_CLOSE_GRACE", "7200", "expected a duration: ISO 8601 such as PT2H, PT15M, P7D"

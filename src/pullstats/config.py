@@ -19,6 +19,7 @@ from pullstats.setting_values import (
     DURATION_BOUNDS,
     check_database_url,
     check_duration,
+    host_patterns,
     parse_months_days,
     parse_networks,
 )
@@ -50,6 +51,12 @@ class Settings(BaseSettings):
         None,
         description="Base URL of absolute links (download URLs), e.g. https://stats.example.com; "
         "default: the request's own base URL.",
+    )
+    allowed_hosts: str | None = Field(
+        None,
+        description="The host names (or addresses) the server answers to, comma-separated, e.g. "
+        "stats.example.com,10.0.0.5 (*.example.com: any below it); a request naming another "
+        "in its Host header is answered 400. Default: any.",
     )
     close_grace: timedelta = Field(
         timedelta(hours=2), description="How long after its end a period waits before it closes."
@@ -207,6 +214,18 @@ class Settings(BaseSettings):
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("expected an absolute http(s) URL, e.g. https://stats.example.com")
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _allowed_hosts_are_hosts(cls, value: str | None) -> str | None:
+        if value is not None:
+            host_patterns(value)
+        return value
+
+    @property
+    def allowed_host_patterns(self) -> list[str] | None:
+        """``PULLSTATS_ALLOWED_HOSTS`` as Host patterns; None: any host."""
+        return host_patterns(self.allowed_hosts) if self.allowed_hosts else None
 
     @field_validator("node_name")
     @classmethod

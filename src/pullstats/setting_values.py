@@ -4,8 +4,37 @@ which declares the settings, and from everything else: they import nothing of pu
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
+
+#: a host name or IPv4 address, optionally ``*.`` before it: any name below
+_HOST_PATTERN = re.compile(
+    r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+)
+
+
+def host_patterns(text: str) -> list[str]:
+    """``PULLSTATS_ALLOWED_HOSTS``: ``"Stats.example.com, ::1"`` → ``["stats.example.com",
+    "[::1]"]`` (an IPv6 address in brackets, as a Host header writes it); ``*`` is any host."""
+    patterns = []
+    for entry in text.split(","):
+        host = entry.strip().lower()
+        if not host:
+            continue
+        bare = host.removeprefix("[").removesuffix("]")
+        try:
+            IPv6Address(bare)
+        except ValueError:
+            if host != "*" and not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(
+                    f"{entry.strip()[:60]!r} is not a host name: write each host alone (no "
+                    "scheme, port or path), e.g. stats.example.com,10.0.0.5 or *.example.com"
+                ) from None
+        else:
+            host = f"[{bare}]"
+        patterns.append(host)
+    return patterns
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:

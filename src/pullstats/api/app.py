@@ -17,6 +17,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from pullstats import __version__
 from pullstats.api import (
@@ -171,6 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, exempt=(ingest.PATH,))
     app.add_middleware(ingest.DirectIngest)
     app.add_middleware(HeadAsGet, own_head=(downloads.PREFIX,))
+    if (hosts := settings.allowed_host_patterns) is not None:
+        # outside every route and every answer of a middleware: a page that reaches the server
+        # through DNS rebinding names its own host, and is refused before anything is read
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
     hashes = set().union(*(inline_script_hashes(page) for page in served_pages(app)))
     app.add_middleware(SecurityHeaders, script_hashes=hashes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, log_requests=settings.access_log)

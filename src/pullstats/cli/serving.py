@@ -191,8 +191,11 @@ def demo(
         claim_data_dir(data_dir)  # never a real installation's folder
     except NotADemoDir as error:
         raise fail(str(error)) from None
-    # the demo's own installation: the environment may name a real one
-    settings = Settings(data_dir=data_dir, database_url=None)
+    # the demo's own installation: the environment may name a real one. On loopback it answers
+    # only to loopback names: a web page that reaches it through DNS rebinding names its own
+    # host, and the demo user's password is public
+    hosts = f"localhost,127.0.0.1,::1,{host}" if is_loopback(host) else None
+    settings = Settings(data_dir=data_dir, database_url=None, allowed_hosts=hosts)
     with opened(settings) as runtime:
         seeded = seed_demo(runtime, requests_per_day=requests_per_day)
         if seeded.generated:
