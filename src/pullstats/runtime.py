@@ -107,7 +107,7 @@ class Runtime:
             sessions = make_sessions(engine)
             if revision is not None and not copied:
                 # before the schema's check: an old catalog is not to be upgraded either
-                _not_copied(settings, sessions)
+                not_copied(settings, sessions)
             ensure_schema(engine)
             # the catalog's lake, never another (lake_identity.py), before anything is written
             known = installation_store(
@@ -203,7 +203,7 @@ def _is_file(url: str, file: Path) -> bool:
     return Path(parsed.database).resolve() == file.resolve()
 
 
-def _not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:
+def not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:
     """Refuse a catalog that was copied elsewhere: a job left without PULLSTATS_DATABASE_URL
     would work on it, over the stores the copy owns now (and delete the copy's exports)."""
     with sessions() as session:

@@ -8,8 +8,9 @@ from sqlalchemy import Engine
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.data_dir import DataDirUnusable
-from pullstats.db.engine import make_engine
-from pullstats.db.migrate import SchemaOutdated, upgrade
+from pullstats.db.engine import make_engine, make_sessions
+from pullstats.db.migrate import SchemaOutdated, current_revision, upgrade
+from pullstats.runtime import CatalogCopied, not_copied
 
 db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 
@@ -32,10 +33,13 @@ def db_upgrade(
         settings.paths.ensure()
         engine = make_engine(settings.database_url_value)
         try:
+            if current_revision(engine) is not None:
+                # upgrading the old catalog would say "upgraded" of the one no command uses
+                not_copied(settings, make_sessions(engine))
             before, after = upgrade(engine)
         finally:
             engine.dispose()
-    except (DataDirUnusable, SchemaOutdated) as error:
+    except (DataDirUnusable, SchemaOutdated, CatalogCopied) as error:
         raise fail(str(error)) from None
     if before == after:
         out.print(f"catalog schema is current ({after})")
