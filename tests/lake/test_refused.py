@@ -199,6 +199,7 @@ def test_an_unreadable_source_is_refused_before_anything_is_written(runtime: Run
 
 
 def test_the_command_reports_and_never_echoes_a_line(data_dir: Path, tmp_path: Path) -> None:
+    data_dir.mkdir()  # an installation's data dir: the command makes none
     log = FIXTURES / "distribution-2.8.2-text.log"
     assert "secret-token" in log.read_text(errors="replace")  # the registry logged it
     done = run_cli(data_dir, "ingest", "registry-log", str(log))
@@ -217,3 +218,18 @@ def test_the_command_reports_and_never_echoes_a_line(data_dir: Path, tmp_path: P
     assert wrong.returncode == 1
     assert f"{readme}: not a registry log" in " ".join(wrong.stderr.split())
     assert "Traceback" not in wrong.stderr
+
+
+def test_the_command_refuses_a_data_dir_that_is_not_there(data_dir: Path) -> None:
+    """A mistyped PULLSTATS_DATA_DIR used to become a new installation (catalog, keys, lake,
+    spool), and the import "succeeded" on its empty lake: set aside 0, exit 0. It only ever
+    acts on requests already in the lake, so it refuses as `process` does."""
+    done = run_cli(
+        data_dir, "ingest", "registry-log", str(FIXTURES / "distribution-2.8.2-text.log")
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert " ".join(done.stderr.split()) == (
+        f"error: no pullstats data dir at {data_dir}: set PULLSTATS_DATA_DIR to the "
+        "installation's data dir, or create one with `pullstats db upgrade`"
+    )
+    assert not data_dir.exists()

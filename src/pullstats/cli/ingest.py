@@ -87,20 +87,32 @@ def registry_log_command(
     from pullstats.importers.registry_log import import_registry_log
 
     _print_registry_report(
-        _imported(files, lambda rt, progress: import_registry_log(rt, files, progress))
+        _imported(
+            files,
+            lambda rt, progress: import_registry_log(rt, files, progress),
+            # it only acts on requests already in the lake: a new installation has none, so a
+            # data dir that is not there is a mistyped path, refused as by `process`
+            new_dir=False,
+        )
     )
 
 
-def _imported(files: list[str], run: Callable[[Runtime, ImportProgress], _Result]) -> _Result:
+def _imported(
+    files: list[str],
+    run: Callable[[Runtime, ImportProgress], _Result],
+    *,
+    new_dir: bool = True,
+) -> _Result:
     """``run`` on the installation with progress bars, once every source is known to be
-    readable (before the data dir is opened: a typo creates nothing); its refusal is one line."""
+    readable (before the data dir is opened: a typo creates nothing); its refusal is one line.
+    ``new_dir=False``: a data dir that is not there is refused, not made (:func:`opened`)."""
     from pullstats.importers.log_import import LogImportError, check_sources
 
     try:
         check_sources(files)
     except LogImportError as error:
         raise fail(str(error)) from None
-    with opened() as runtime, _progress() as (bars, progress):
+    with opened(new_dir=new_dir) as runtime, _progress() as (bars, progress):
         try:
             return run(runtime, progress)
         except LogImportError as error:

@@ -5,7 +5,8 @@ Reads each source (a file, ``.gz`` too, or stdin) in chunks of lines
 (:func:`pullstats.importers.log_import.line_chunks`); only the lines holding both ``response
 completed`` and ``/manifests/`` (found for a whole chunk at once) are parsed, by
 :mod:`pullstats.ingest.registry_log`. The refused manifest responses then go to
-:mod:`pullstats.lake.refused`, which finds the notified requests they were; their days are
+:mod:`pullstats.lake.refused`, which finds the notified requests they were (by request id and
+the repository of the response's URI, which every manifest response has); their days are
 recorded as pending before the requests are moved, so the next ``pullstats process`` recounts
 them. Nothing is written to the lake but that; a second import of the same log finds nothing
 left to set aside.
@@ -71,7 +72,9 @@ def import_registry_log(
     progress = progress or ImportProgress()
     check_sources(sources)
     result = RegistryLogResult()
-    refused: dict[str, tuple[int, int]] = {}  # request id → (response time, status)
+    # (request id, repository its URI named) → (response time, status): a request id is the
+    # registry's, and a log may hold another registry's (or a copy's) with the same ids
+    refused: dict[tuple[str, str | None], tuple[int, int]] = {}
     for name in sources:
         report = RegistryLogSource(source_name(name))
         result.sources.append(report)
@@ -97,7 +100,8 @@ def import_registry_log(
                 report.manifest_responses += 1
                 if is_refused(response):
                     report.refused += 1
-                    refused[response.request_id] = (response.time_us, response.status)
+                    key = (response.request_id, response.name)
+                    refused[key] = (response.time_us, response.status)
     with job_lock(runtime):
         found = find_refused(runtime, refused)
         if found.parts:

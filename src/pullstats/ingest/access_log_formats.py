@@ -17,10 +17,7 @@ from typing import Literal
 import pyarrow as pa
 
 from pullstats.drop_reasons import ACCESS_LOG_ERRORS, ACCESS_LOG_IGNORED
-from pullstats.ingest.notifications import (
-    DIGEST,
-    TAG,
-)
+from pullstats.ingest.notifications import DIGEST, TAG, utc_offset_sql
 from pullstats.ingest.records import user_name_sql
 from pullstats.names import repository_name_sql
 from pullstats.sql_literals import sql_text
@@ -172,9 +169,9 @@ paths AS (
             AND suffix(path, '/manifests/' || last) AS is_manifest,
         CASE
             WHEN msec <> '' THEN CAST(replace(msec, '.', '') AS BIGINT) * 1000
-            -- DuckDB's %z takes +0099 and +2500 too: an offset is at most 14 hours, and its
-            -- minutes under 60 (text comparison: a digit that is not one fails either way)
-            WHEN time <> '' AND substr(time, -4, 2) <= '14' AND substr(time, -2) < '60'
+            -- an offset a clock has (the notifications' rule; text comparison: a digit that
+            -- is not one fails either way)
+            WHEN time <> '' AND {utc_offset_sql("substr(time, -4)")}
                 THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z'))
         END AS ts
     FROM fields

@@ -104,7 +104,8 @@ class LogParser:
         """``cut_at_quotes=False`` takes every field from the pattern's groups: slower, and the
         reference the quick path is tested against. A request time outside ``window``
         (default: :class:`~pullstats.ingest.time_window.TimeWindow` at ``received_us`` plus
-        ``max_skew``) is skipped as ``timestamp_out_of_range``."""
+        ``max_skew``) is skipped as ``timestamp_out_of_range``. ``max_errors``: how many bad
+        lines of each error reason are listed (:attr:`ParsedLines.errors`), over all calls."""
         if log_format not in LOG_FORMATS:
             raise ValueError(f"unknown log format {log_format!r}")
         self._db = connection
@@ -118,7 +119,8 @@ class LogParser:
             "earliest_us": window.earliest_us,
             "latest_us": window.latest_us,
         }
-        self._errors_left = max_errors
+        # per reason: a file of one kind of bad line would otherwise hide every other kind
+        self._errors_left = dict.fromkeys(ERROR_REASONS, max_errors)
         self._db.execute("CREATE OR REPLACE TEMP TABLE log_seen (id VARCHAR, k BIGINT)")
         self._carry = False  # whether log_previous holds the last call's requests
 
@@ -146,11 +148,13 @@ class LogParser:
                 result.used = int(count)
             else:
                 result.skipped[str(reason)] = int(count)
-        if self._errors_left > 0 and any(r in result.skipped for r in ERROR_REASONS):
-            params = {"reasons": list(ERROR_REASONS), "limit": self._errors_left}
-            rows = self._rows(steps.LOG_ERRORS, params)
-            result.errors = [(int(n), str(reason), str(text)) for n, reason, text in rows]
-            self._errors_left -= len(rows)
+        wanted = [r for r in ERROR_REASONS if r in result.skipped and self._errors_left[r]]
+        if wanted:
+            params = {"reasons": wanted, "limit": max(self._errors_left[r] for r in wanted)}
+            for n, reason, text in self._rows(steps.LOG_ERRORS, params):
+                if self._errors_left[reason] > 0:
+                    self._errors_left[reason] -= 1
+                    result.errors.append((int(n), str(reason), str(text)))
         if result.used:
             result.hours = {int(hour) for (hour,) in self._rows(steps.LOG_HOURS)}
             self._create("log_repeats", steps.LOG_REPEATS)

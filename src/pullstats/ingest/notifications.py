@@ -55,6 +55,10 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})",
     re.ASCII,
 )
+#: The furthest any clock is set from UTC (Kiribati, +14:00), as ``HHMM``: an offset past it
+#: (+14:01 too) or with minutes past 59 is refused, by notifications and access logs alike
+#: (:func:`utc_offset_allowed`, :func:`utc_offset_sql`).
+MAX_UTC_OFFSET = "1400"
 DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
 #: The longest event id kept: a registry's are UUIDs; the record rules set aside a longer one.
@@ -253,13 +257,27 @@ def parse_timestamp(text: str) -> int:
 
 def _minute_start(year: str, month: str, day: str, hour: str, minute: str, zone: str) -> int | None:
     zone = "+00:00" if zone in ("Z", "z") else zone
-    if zone[1:3] > "14":  # no clock is more than 14 hours off UTC (access logs: the same rule)
+    if not utc_offset_allowed(zone[1:3] + zone[4:6]):  # datetime takes +14:30, even +13:99
         return None
     try:
         instant = datetime.fromisoformat(f"{year}-{month}-{day}T{hour}:{minute}:00{zone}")
         return micros(instant.astimezone(UTC))
     except (ValueError, OverflowError):  # e.g. year 9999 at -02:00 lies past datetime.max
         return None
+
+
+def utc_offset_allowed(hhmm: str) -> bool:
+    """Whether a UTC offset (its four digits ``HHMM``, without the sign) is one a clock has: at
+    most :data:`MAX_UTC_OFFSET`, minutes under 60. The one rule of both sources: access logs
+    apply it in SQL (:func:`utc_offset_sql`). Text comparison, of digits only (the callers'
+    patterns allow nothing else there)."""
+    return hhmm <= MAX_UTC_OFFSET and hhmm[2:] < "60"
+
+
+def utc_offset_sql(hhmm: str) -> str:
+    """:func:`utc_offset_allowed` as a SQL condition on the expression ``hhmm`` (DuckDB's
+    ``%z`` takes +0099 and +2500 too)."""
+    return f"({hhmm} <= '{MAX_UTC_OFFSET}' AND substr({hhmm}, 3) < '60')"
 
 
 def parse_address(text: str) -> str:

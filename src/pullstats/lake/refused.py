@@ -9,7 +9,9 @@ how each request ended, under the request id the notification carries too
 - compaction keeps, beside each day's requests, which registry request each notified request
   was (``registry-ids/day=D/``, :func:`write_registry_ids`);
 - ``pullstats ingest registry-log`` hands the refused responses of the log here:
-  :func:`find_refused` finds the lake's requests they were, and :func:`set_aside_refused` moves
+  :func:`find_refused` finds the lake's requests they were (the same request id, and the
+  repository the response's URI names: a request id alone may be another registry's, or
+  another repository's), and :func:`set_aside_refused` moves
   them from their request parts to ``set-aside/refused/requests/`` with the status the log
   gave, after the caller has recorded their days as pending for ``process``.
 
@@ -41,6 +43,7 @@ from pullstats.lake.damaged_files import read_file
 from pullstats.lake.set_aside import set_aside_table
 from pullstats.lake_files import REGISTRY_IDS, REQUESTS, day_folder
 from pullstats.lake_schema import REGISTRY_IDS as REGISTRY_IDS_TABLE
+from pullstats.names import DEFAULT_NAMESPACE
 from pullstats.runtime import Runtime
 from pullstats.timestamps import DAY_US, from_micros
 
@@ -110,19 +113,31 @@ class Refused:
         return days_to_reclassify(earliest)
 
 
-def find_refused(runtime: Runtime, refused: Mapping[str, tuple[int, int]]) -> Refused:
-    """The lake's requests that were the registry requests ``refused`` (request id → (time of
-    the response, µs since the epoch; status)).
+def find_refused(
+    runtime: Runtime, refused: Mapping[tuple[str, str | None], tuple[int, int]]
+) -> Refused:
+    """The lake's requests that were the registry requests ``refused`` ((request id,
+    repository as the request's URI named it) → (time of the response, µs since the epoch;
+    status)).
+
+    A request is one of them when its registry request id is, and its repository is the one
+    named (``app`` is ``library/app``, as in the lake): a log line refuses nothing of another
+    repository that happens to share its request id. A repository of None (a response whose
+    URI is not known) matches the request id alone.
 
     A notification's time is when the registry found the manifest, a moment before the
     response: each request is looked for on its response's day and the days either side.
-    Only the ``id`` and ``ts`` columns of the request parts are read; a damaged part is set
-    aside and skipped.
+    Only the ``id``, ``ts``, ``namespace`` and ``repository`` columns of the request parts are
+    read; a damaged part is set aside and skipped.
     """
     found = Refused()
     if not refused:
         return found
-    wanted = pa.array(list(refused), pa.string())
+    answers = {
+        (request_id, None if name is None else _lake_name(name)): answer
+        for (request_id, name), answer in refused.items()
+    }
+    wanted = pa.array(sorted({request_id for request_id, _ in refused}), pa.string())
     days = {
         from_micros(when).date() + timedelta(days=offset)
         for when, _ in refused.values()
@@ -134,18 +149,38 @@ def find_refused(runtime: Runtime, refused: Mapping[str, tuple[int, int]]) -> Re
             continue
         ids = pa.array(list(lake_ids), pa.string())
         for key in _parts(runtime.settings, day):
-            requests = _read(runtime, key, ["id", "ts"])
+            requests = _read(runtime, key, ["id", "ts", "namespace", "repository"])
             if requests is None:
                 continue
             matched = requests.filter(pc.is_in(requests["id"], value_set=ids))
             if matched.num_rows == 0:
                 continue
-            earliest = pc.min(matched["ts"].cast(pa.int64())).as_py()
-            found.parts.append(PartMatch(key, matched["id"].to_pylist(), earliest))
-            for lake_id in found.parts[-1].ids:
+            part = PartMatch(key, [], 0)
+            for lake_id, ts, namespace, repository in zip(
+                matched["id"].to_pylist(),
+                matched["ts"].cast(pa.int64()).to_pylist(),
+                matched["namespace"].to_pylist(),
+                matched["repository"].to_pylist(),
+                strict=True,
+            ):
                 registry_id = lake_ids[lake_id]
-                found.answers[lake_id] = (registry_id, refused[registry_id][1])
+                answer = answers.get((registry_id, f"{namespace}/{repository}")) or answers.get(
+                    (registry_id, None)
+                )
+                if answer is None:  # the id of a request of another repository
+                    continue
+                part.earliest_us = ts if not part.ids else min(part.earliest_us, ts)
+                part.ids.append(lake_id)
+                found.answers[lake_id] = (registry_id, answer[1])
+            if part.ids:
+                found.parts.append(part)
     return found
+
+
+def _lake_name(name: str) -> str:
+    """A repository as a request names it → ``namespace/repository`` as the lake has it
+    (``lake/requests.sql``: a name without '/' is in the ``library`` namespace)."""
+    return name if "/" in name else f"{DEFAULT_NAMESPACE}/{name}"
 
 
 def set_aside_refused(runtime: Runtime, found: Refused) -> int:
