@@ -124,9 +124,11 @@ def _instant(column: str) -> str:
     """
     instant = f"try_cast({column} AS TIMESTAMPTZ)"
     offset = f"abs(epoch_us(try_cast({column} AS TIMESTAMP)) - epoch_us({instant}))"
+    # Docker's own ``…Z`` (and ``… UTC``) skip the second cast: no offset to check
+    utc = f"(right({column}, 1) IN ('Z', 'z') OR ends_with({column}, ' UTC'))"
     return (
         f"CASE WHEN length({column}) >= 16 AND substr({column}, 11, 1) IN ('T', 't', ' ') "
-        f"AND {offset} < {_MAX_OFFSET_US} THEN {instant} END"
+        f"AND ({utc} OR {offset} < {_MAX_OFFSET_US}) THEN {instant} END"
     )
 
 
