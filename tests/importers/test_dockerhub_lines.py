@@ -119,7 +119,7 @@ def test_quoted_cells_and_quotes_inside_cells_are_still_read(
     assert tools == ['do"ck"er', "docker, inc", 'say "hi"']
 
 
-def test_scan_counts_the_lines_that_are_not_blank(tmp_path: Path) -> None:
+def test_scan_counts_the_lines(tmp_path: Path) -> None:
     path = tmp_path / "lines.csv"
     path.write_bytes(b"a,b\n1,2\n\n3,4\r\n\r\n5,6")
-    assert scan(path).lines == 4
+    assert scan(path).lines == 6

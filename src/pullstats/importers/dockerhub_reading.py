@@ -53,9 +53,8 @@ _WHOLE_LINE = re.compile(_CELL + rb"(?:," + _CELL + rb")*\r?\n?")
 
 @dataclass(frozen=True)
 class Content:
-    """A file's path, whether it is gzip, the SHA-256 of its content (gunzipped) and how many of
-    its lines are not blank, the header's included (fewer when unsure: blank lines are only
-    counted where DuckDB surely skips them)."""
+    """A file's path, whether it is gzip, the SHA-256 of its content (gunzipped) and how many
+    lines it has, the header's and blank ones included."""
 
     path: Path
     gzipped: bool
@@ -74,17 +73,15 @@ def scan(path: Path) -> Content:
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
-    lines = blank = 0
+    lines = 0
     last = b"\n"
     with _open(path, gzipped) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             lines += chunk.count(b"\n")
-            # counts too few (a run of blank lines, one split between chunks), never too many
-            blank += chunk.count(b"\n\n") + chunk.count(b"\n\r\n")
             last = chunk[-1:]
     lines += last != b"\n"  # the last line, without its line break
-    return Content(path, gzipped, digest.hexdigest(), lines - blank)
+    return Content(path, gzipped, digest.hexdigest(), lines)
 
 
 def content_sha256(path: Path) -> str:
@@ -160,7 +157,10 @@ def read_rows(
     when a line is neither a row nor rejected; UnrecognisedFile if one still is not."""
     parsed = parse(content.path, content.gzipped)
     rejected = rejected_lines(connection)
-    if _all_read(connection, rejected, content.lines):
+    # DuckDB skips blank lines: counted only when needed, as a file seldom has any
+    if _all_read(connection, rejected, content.lines) or _all_read(
+        connection, rejected, content.lines - _blank_lines(content)
+    ):
         return parsed, rejected
     scratch.mkdir(parents=True, exist_ok=True)
     copy = scratch / f"lines-{content.sha256}.csv"
@@ -183,6 +183,11 @@ def _all_read(connection: duckdb.DuckDBPyConnection, rejected: list[int], lines:
     """Whether every line but the header is a row of ``parsed`` or a rejected line."""
     (rows,) = connection.execute("SELECT count(*) FROM parsed").fetchone() or (0,)
     return int(rows) + len(rejected) >= lines - 1
+
+
+def _blank_lines(content: Content) -> int:
+    with _open(content.path, content.gzipped) as source:
+        return sum(line in (b"\n", b"\r\n") for line in source)
 
 
 def _copy_whole_lines(content: Content, copy: Path) -> int:
