@@ -28,20 +28,21 @@ Parquet (``COPY … TO``) stay here, engine code.
   then replaces the earlier one, whose part files it deletes. Giving neither is no change.
   Identical rows inside one file are separate actions and are all kept.
 - Bad rows (unknown action, bad timestamp, missing namespace …, or a CSV line DuckDB cannot
-  split) are counted by reason and reported with their line, and the rest is kept. Line numbers
-  count physical lines, assuming no quoted cell holds a line break.
+  split, a stray quote included: :func:`.dockerhub_reading.read_rows`) are counted by reason
+  and reported with their line, and the rest is kept. Line numbers count physical lines.
 - Everything runs under the job lock; files are renamed into place whole; the touched days are
   recorded as pending so that the next ``pullstats process`` classifies and rolls them up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import uuid
+import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,7 +61,8 @@ from pullstats.importers.dockerhub_reading import (
     failure,
     line_of,
     load,
-    rejected_lines,
+    read_rows,
+    scan,
 )
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
@@ -174,7 +176,8 @@ def _import_file(
             "not a regular file (a pipe?): a Docker Hub CSV is read twice, for its checksum "
             "and for its rows; save it to a file and import that"
         )
-    report.sha256 = content_sha256(path)
+    content = scan(path)
+    report.sha256 = content.sha256
     if report.sha256 == _NOTHING:
         raise UnrecognisedFile("an empty file: no header, no rows")
     lake = runtime.settings.lake
@@ -192,58 +195,57 @@ def _import_file(
     try:
         # row_number() OVER () numbers rows in file order only while order is preserved
         connection.execute("SET preserve_insertion_order = true")
-        header = load(connection, report.path, namespace is not None)
         window = TimeWindow.now(runtime.settings.max_clock_skew)
-        report.kind = header.kind
-        report.ignored_columns = header.ignored
-        report.namespace_unused = namespace is not None and "namespace" in header.columns
-        if "namespace" not in header.columns:
-            report.given["namespace"] = namespace
         bounds: dict[str, object] = {
             "earliest_us": window.earliest_us,
             "latest_us": window.latest_us,
         }
-        # a summary without period columns takes it; every other file says its own
-        report.period_unused = given is not None
-        if header.kind is FileKind.RAW:
-            canonical_view(connection, header, RAW_COLUMNS, namespace)
-            _parse(connection, steps.DOCKERHUB_RAW, bounds)
-        elif header.kind in (FileKind.CORE_SUMMARY, FileKind.CORE_TRENDS):
-            # DATE_GRANULARITY and DATE_REFERENCE: every row says its own period
-            canonical_view(connection, header, CORE_COLUMNS, namespace)
-            _parse(connection, steps.DOCKERHUB_CORE, bounds, kind=header.kind)
-        else:
-            period = None
-            if "period_start" not in header.columns or "period_end" not in header.columns:
-                period = given or period_from_file_name(report.path.name)
-                if period is None:
-                    raise UnrecognisedFile(
-                        "a summary needs Period start/Period end columns, a period label "
-                        "(2026-W41, 2026-10) in its file name, or --period"
-                    )
-                bounds |= {"period_start": period.start, "period_end": period.end}
-                report.given["period"] = period.label
-                report.period_unused = False
-            canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
-            _parse(
-                connection,
-                steps.DOCKERHUB_SUMMARY,
-                bounds,
-                kind=header.kind,
-                period_in_file=period is None,
-            )
-        # the file is read once, by the statement above, which also fills reject_errors
-        rejected = rejected_lines(connection)
+
+        def parse(source: Path, gzipped: bool) -> FileKind:
+            """``parsed``: the rows of ``source``, the file or a copy (read_rows)."""
+            header = load(connection, source, namespace is not None, gzipped)
+            report.kind = header.kind
+            report.ignored_columns = header.ignored
+            report.namespace_unused = namespace is not None and "namespace" in header.columns
+            if "namespace" not in header.columns:
+                report.given["namespace"] = namespace
+            # a summary without period columns takes it; every other file says its own
+            report.period_unused = given is not None
+            if header.kind is FileKind.RAW:
+                canonical_view(connection, header, RAW_COLUMNS, namespace)
+                _parse(connection, steps.DOCKERHUB_RAW, bounds)
+            elif header.kind in (FileKind.CORE_SUMMARY, FileKind.CORE_TRENDS):
+                # DATE_GRANULARITY and DATE_REFERENCE: every row says its own period
+                canonical_view(connection, header, CORE_COLUMNS, namespace)
+                _parse(connection, steps.DOCKERHUB_CORE, bounds, kind=header.kind)
+            else:
+                period, params = None, bounds
+                if "period_start" not in header.columns or "period_end" not in header.columns:
+                    period = given or period_from_file_name(report.path.name)
+                    if period is None:
+                        raise UnrecognisedFile(
+                            "a summary needs Period start/Period end columns, a period label "
+                            "(2026-W41, 2026-10) in its file name, or --period"
+                        )
+                    params = bounds | {"period_start": period.start, "period_end": period.end}
+                    report.given["period"] = period.label
+                    report.period_unused = False
+                canonical_view(connection, header, SUMMARY_COLUMNS, namespace)
+                step, in_file = steps.DOCKERHUB_SUMMARY, period is None
+                _parse(connection, step, params, kind=header.kind, period_in_file=in_file)
+            return header.kind
+
+        kind, rejected = read_rows(connection, content, runtime.paths.job_tmp, parse)
         report.skipped["malformed_csv"] = len(rejected)
         listed = [SkippedRow(line, "malformed_csv", "") for line in rejected]
         listed.extend(_count_problems(connection, report, rejected))
         report.listed = sorted(listed, key=lambda row: row.line)[:MAX_LISTED]
         report.skipped = +report.skipped  # drop zero counts
         report.unregistered = _unregistered(runtime, connection)
-        if header.kind is FileKind.RAW:
+        if kind is FileKind.RAW:
             _write_raw(runtime, connection, report)
         else:
-            _write_summaries(runtime, connection, report, header.kind)
+            _write_summaries(runtime, connection, report, kind)
     finally:
         connection.close()
     days = set(report.days)
@@ -301,17 +303,13 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
     days = _rows(connection, steps.DOCKERHUB_DAYS)
     report.rows = sum(int(count) for _, count in days)
     report.days = [day for day, _ in days]
-    staging = runtime.paths.job_tmp / f"import-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
-    try:
+    with _staging(runtime) as staging:
         for day in report.days:
             part = staging / f"{day.isoformat()}.parquet"
             _copy(connection, steps.DOCKERHUB_DAY_ACTIONS, {"day": day}, part)
             key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/{_part_name(report.sha256)}"
             lake_files.publish(runtime.settings, part, key)
             report.parts.append(key)
-    finally:
-        _remove_tree(staging)
 
 
 def _write_summaries(
@@ -326,9 +324,7 @@ def _write_summaries(
         tables[lake_files.IMPORTED_TRENDS] = steps.DOCKERHUB_PERIOD_TRENDS
     periods = _rows(connection, steps.DOCKERHUB_PERIODS)
     report.rows = sum(int(count) for _, _, count in periods)
-    staging = runtime.paths.job_tmp / f"import-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
-    try:
+    with _staging(runtime) as staging:
         for period_kind, start, _ in periods:
             params = {"kind": period_kind, "start": start}
             for table, step in tables.items():
@@ -338,8 +334,6 @@ def _write_summaries(
                 key = f"{folder}/{_part_name(report.sha256)}"
                 lake_files.publish(runtime.settings, part, key)
                 report.parts.append(key)
-    finally:
-        _remove_tree(staging)
     report.periods = [Period(PeriodKind(k), start) for k, start, _ in periods]
     # a period's first day makes `process` recompute that period's rollups
     report.days = sorted({period.start for period in report.periods})
@@ -393,7 +387,9 @@ def _manifest(report: FileReport) -> str:
     )
 
 
-def _remove_tree(folder: Path) -> None:
-    for child in folder.iterdir():
-        child.unlink()
-    folder.rmdir()
+@contextlib.contextmanager
+def _staging(runtime: Runtime) -> Iterator[Path]:
+    """A new folder in ``tmp/job`` for the part files, removed when done."""
+    runtime.paths.job_tmp.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="import-", dir=runtime.paths.job_tmp) as folder:
+        yield Path(folder)

@@ -1,13 +1,26 @@
 """Reading a Docker Hub CSV(.gz) file for the import (:mod:`.dockerhub_csv`): its content hash,
 its header and rows as a DuckDB view under canonical names, the lines DuckDB could not split,
-and why a whole file failed, in one line."""
+and why a whole file failed, in one line.
+
+DuckDB's reader lets a quoted cell run on past its line's end, and when no closing quote
+follows it drops every line up to the end of its buffer as one bad line. Docker's files hold
+no line break inside a cell, so one stray ``"`` cost thousands of good rows without a word.
+:func:`read_rows` therefore checks that every line that is not blank is a row or a rejected
+line; when some are missing it reads the file again from a copy in which each line whose
+quotes do not close on it is replaced by a line DuckDB rejects, so that line alone is skipped
+(and named), and it refuses the file if rows are still missing."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import re
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar
 
 import duckdb
 
@@ -15,57 +28,184 @@ from pullstats.ingest.dockerhub_columns import Header, UnrecognisedFile, parse_h
 from pullstats.ingest.log_lines import as_utf8, refuse_utf16
 from pullstats.sql_literals import sql_text
 
-__all__ = ["canonical_view", "content_sha256", "failure", "line_of", "load", "rejected_lines"]
+__all__ = [
+    "Content",
+    "canonical_view",
+    "content_sha256",
+    "failure",
+    "line_of",
+    "load",
+    "read_rows",
+    "rejected_lines",
+    "scan",
+]
+
+T = TypeVar("T")
+_NOT_CSV = (
+    "not a CSV file: no comma-separated header row could be read "
+    "(expected a Docker Hub DVP CSV export, see docs/dockerhub-import.md)"
+)
+# a cell: quoted, its quotes closing on the line ("" a quote inside), or not starting with one
+_CELL = rb'(?:"[^"\r\n]*(?:""[^"\r\n]*)*"|[^",\r\n][^,\r\n]*|)'
+#: A line DuckDB reads as a line: cells, each closed on it (with its line break, if any).
+_WHOLE_LINE = re.compile(_CELL + rb"(?:," + _CELL + rb")*\r?\n?")
+
+
+@dataclass(frozen=True)
+class Content:
+    """A file's path, whether it is gzip, the SHA-256 of its content (gunzipped) and how many
+    lines it has, the header's and blank ones included."""
+
+    path: Path
+    gzipped: bool
+    sha256: str
+    lines: int
+
+
+def _open(path: Path, gzipped: bool) -> IO[bytes]:
+    if gzipped:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def scan(path: Path) -> Content:
+    """Hash the file's content and count its lines, in one pass."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    lines = 0
+    last = b"\n"
+    with _open(path, gzipped) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last != b"\n"  # the last line, without its line break
+    return Content(path, gzipped, digest.hexdigest(), lines)
 
 
 def content_sha256(path: Path) -> str:
     """SHA-256 of the file's content, gunzipped first when it is gzip."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return scan(path).sha256
 
 
-def load(connection: duckdb.DuckDBPyConnection, path: Path, namespace_given: bool) -> Header:
+def _header_names(path: Path, gzipped: bool) -> list[str]:
+    """The header row's cells (the first line alone: a header holds no line break)."""
+    with _open(path, gzipped) as text:
+        first = text.readline(1 << 20)
+    try:
+        line = first.removeprefix(b"\xef\xbb\xbf").decode().rstrip("\r\n")
+        names = next(csv.reader([line], strict=True), [])
+    except (UnicodeDecodeError, csv.Error):
+        raise UnrecognisedFile(_NOT_CSV) from None
+    return [name or f"column{index}" for index, name in enumerate(names)]
+
+
+def load(
+    connection: duckdb.DuckDBPyConnection, path: Path, namespace_given: bool, gzipped: bool
+) -> Header:
     """``src``: the file's rows (every column text, numbered ``rn`` in file order, the lines
     DuckDB cannot split left in ``reject_errors``); its header's kind and columns.
     :class:`~pullstats.ingest.log_lines.UnreadEncoding` for UTF-16 text (what Windows tools
-    save as "Unicode"), which DuckDB would read as a header of names full of NULs."""
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    compression = "gzip" if gzipped else "none"
-    with gzip.open(path, "rb") if gzipped else open(path, "rb") as text:
+    save as "Unicode"), which DuckDB would read as a header of names full of NULs.
+
+    The columns are the header's, read here: DuckDB's sniffer refused a whole file for one bad
+    line among the first it samples."""
+    with _open(path, gzipped) as text:
         head = text.read(2)
     # not through a pipe, as a log may be: the file is read twice (see dockerhub_csv)
     refuse_utf16(
         head,
         f"save it as UTF-8 and import that: {as_utf8('zcat' if gzipped else None)} > FILE-utf8.csv",
     )
+    names = _header_names(path, gzipped)
+    try:
+        header = parse_header(names, namespace_given)
+    except UnrecognisedFile:
+        if len(names) == 1 and not any(sep in names[0] for sep in ";\t|"):
+            raise UnrecognisedFile(_NOT_CSV) from None  # a text file, not a table
+        raise
+    columns = ", ".join(f"{sql_text(name)}: 'VARCHAR'" for name in names)
+    compression = "gzip" if gzipped else "none"
     # a view cannot take prepared parameters: the path is quoted as a SQL literal instead
     try:
         connection.execute(
             f"""
-            CREATE TEMP VIEW src AS
+            CREATE OR REPLACE TEMP VIEW src AS
             SELECT row_number() OVER () AS rn, *
             FROM read_csv(
-                {sql_text(path)}, header = true, all_varchar = true, delim = ',',
-                quote = '"', escape = '"', compression = '{compression}',
+                {sql_text(path)}, header = true, auto_detect = false, columns = {{{columns}}},
+                delim = ',', quote = '"', escape = '"', compression = '{compression}',
                 ignore_errors = true, store_rejects = true
             )
             """
         )
-        names = [row[0] for row in connection.execute("DESCRIBE src").fetchall()][1:]
     except duckdb.Error:
-        # DuckDB's own message is a page about its CSV sniffer, of no use to an operator
-        raise UnrecognisedFile(
-            "not a CSV file: no comma-separated header row could be read "
-            "(expected a Docker Hub DVP CSV export, see docs/dockerhub-import.md)"
-        ) from None
-    return parse_header(names, namespace_given)
+        # DuckDB's own message is a page about its CSV reader, of no use to an operator
+        raise UnrecognisedFile(_NOT_CSV) from None
+    return header
+
+
+def read_rows(
+    connection: duckdb.DuckDBPyConnection,
+    content: Content,
+    scratch: Path,
+    parse: Callable[[Path, bool], T],
+) -> tuple[T, list[int]]:
+    """``parse`` the file (it reads ``src`` once into ``parsed``: one row per row read), and
+    the lines DuckDB rejected; again from a copy with the lines that could run on replaced
+    when a line is neither a row nor rejected; UnrecognisedFile if one still is not."""
+    parsed = parse(content.path, content.gzipped)
+    rejected = rejected_lines(connection)
+    # DuckDB skips blank lines: counted only when needed, as a file seldom has any
+    if _all_read(connection, rejected, content.lines) or _all_read(
+        connection, rejected, content.lines - _blank_lines(content)
+    ):
+        return parsed, rejected
+    scratch.mkdir(parents=True, exist_ok=True)
+    copy = scratch / f"lines-{content.sha256}.csv"
+    try:
+        lines = _copy_whole_lines(content, copy)
+        connection.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+        parsed = parse(copy, False)
+        rejected = rejected_lines(connection)
+        if not _all_read(connection, rejected, lines):
+            raise UnrecognisedFile(
+                "some lines were neither read as rows nor rejected (a line break inside a "
+                "quoted cell?), nothing of it imported"
+            )
+    finally:
+        copy.unlink(missing_ok=True)
+    return parsed, rejected
+
+
+def _all_read(connection: duckdb.DuckDBPyConnection, rejected: list[int], lines: int) -> bool:
+    """Whether every line but the header is a row of ``parsed`` or a rejected line."""
+    (rows,) = connection.execute("SELECT count(*) FROM parsed").fetchone() or (0,)
+    return int(rows) + len(rejected) >= lines - 1
+
+
+def _blank_lines(content: Content) -> int:
+    with _open(content.path, content.gzipped) as source:
+        return sum(line in (b"\n", b"\r\n") for line in source)
+
+
+def _copy_whole_lines(content: Content, copy: Path) -> int:
+    """Write the file to ``copy`` with each line whose quotes do not close on it (or that
+    DuckDB would otherwise not read as one line) replaced by one DuckDB rejects, keeping the
+    line numbers; the lines that are not blank."""
+    lines = 0
+    with _open(content.path, content.gzipped) as source, open(copy, "wb") as out:
+        out.write(source.readline())
+        lines += 1
+        for line in source:
+            if b'"' in line and not _WHOLE_LINE.fullmatch(line):
+                # text after a quoted cell: a line DuckDB rejects, whatever the header
+                end = b"\r\n" if line.endswith(b"\r\n") else line[len(line.rstrip(b"\n")) :]
+                line = b'"x"y' + end
+            lines += line not in (b"\n", b"\r\n")
+            out.write(line)
+    return lines
 
 
 def canonical_view(
@@ -87,7 +227,9 @@ def canonical_view(
         else:
             source = "NULL::VARCHAR"
         selected.append(f"{source} AS {column}")
-    connection.execute(f"CREATE TEMP VIEW csv_rows AS SELECT {', '.join(selected)} FROM src")
+    connection.execute(
+        f"CREATE OR REPLACE TEMP VIEW csv_rows AS SELECT {', '.join(selected)} FROM src"
+    )
 
 
 def rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:

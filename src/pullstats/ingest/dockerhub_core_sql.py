@@ -35,7 +35,9 @@ from pullstats.ingest.dockerhub_sql import (
     PERIOD_ROW_DETAILS,
     PERIOD_ROW_PROBLEMS,
     bad_count_cell,
+    capped_cell,
     count_cell,
+    country_cell,
     period_day,
     trimmed_rows,
     unknown_cell,
@@ -163,10 +165,10 @@ def core_sql(kind: FileKind) -> str:
                 {period_day("date_reference")} AS first_day,
                 lower(date_granularity) AS granularity,
                 date_granularity || ' ' || date_reference AS period_text,
-                upper({_unknown("ip_country")}) AS country,
-                {unknown_cell("lower(cloud_service_provider)", ("no csp", *_NOTHING))}
+                {country_cell(_unknown("ip_country"))} AS country,
+                {capped_cell(unknown_cell("lower(cloud_service_provider)", ("no csp", *_NOTHING)))}
                     AS cloud_provider,
-                {_unknown(unformula_sql("user_agent"))} AS user_agent,
+                {capped_cell(_unknown(unformula_sql("user_agent")))} AS user_agent,
                 {bad_cells} AS bad_cell,
                 concat_ws(', ', {", ".join(_shown(column) for column in counts)}) AS count_text,
                 {", ".join(f"{count_cell(column)} AS {column}_n" for column in (*counts, *users))}

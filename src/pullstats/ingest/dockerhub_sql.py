@@ -85,6 +85,24 @@ def unknown_cell(column: str, marks: tuple[str, ...] = ("null",)) -> str:
     return f"CASE WHEN lower({column}) IN ({listed}) THEN '' ELSE {column} END"
 
 
+#: The longest descriptive cell kept (the user agent's limit on every ingest path): the rest
+#: of a longer one is cut off, as a notification's user agent is.
+MAX_CELL_LENGTH = 1024
+
+
+def capped_cell(cell: str) -> str:
+    """A descriptive cell, cut to :data:`MAX_CELL_LENGTH` characters."""
+    return f"left({cell}, {MAX_CELL_LENGTH})"
+
+
+def country_cell(cell: str) -> str:
+    """A country cell as the enrichment writes one, an ISO 3166-1 alpha-2 code in capitals;
+    anything else is unknown, ''. A plain comparison per letter, not a regular expression."""
+    code = f"upper({cell})"
+    letters = " AND ".join(f"substr({code}, {i}, 1) BETWEEN 'A' AND 'Z'" for i in (1, 2))
+    return f"CASE WHEN length({cell}) = 2 AND {letters} THEN {code} ELSE '' END"
+
+
 def count_cell(column: str) -> str:
     """A count cell → BIGINT; NULL when empty or not a whole number."""
     return f"try_cast(nullif({column}, '') AS BIGINT)"
@@ -100,12 +118,22 @@ def _instant(column: str) -> str:
     """A trimmed timestamp text → TIMESTAMPTZ, or NULL when it is not one.
 
     DuckDB reads ``…T…Z``, ``… UTC``, offsets and fractions; a bare date is refused (a raw row
-    is one action at one instant) and a timestamp without a zone is taken as UTC.
+    is one action at one instant) and a timestamp without a zone is taken as UTC. An offset of
+    15 hours or more is refused, as notifications and access logs refuse it (no clock is more
+    than 14 hours off UTC): the wall time, read without its zone, is that far from the instant.
     """
+    instant = f"try_cast({column} AS TIMESTAMPTZ)"
+    offset = f"abs(epoch_us(try_cast({column} AS TIMESTAMP)) - epoch_us({instant}))"
+    # Docker's own ``…Z`` (and ``… UTC``) skip the second cast: no offset to check
+    utc = f"(right({column}, 1) IN ('Z', 'z') OR ends_with({column}, ' UTC'))"
     return (
         f"CASE WHEN length({column}) >= 16 AND substr({column}, 11, 1) IN ('T', 't', ' ') "
-        f"THEN try_cast({column} AS TIMESTAMPTZ) END"
+        f"AND ({utc} OR {offset} < {_MAX_OFFSET_US}) THEN {instant} END"
     )
+
+
+#: 15 hours in µs: an offset from UTC this large or larger is no clock's.
+_MAX_OFFSET_US = 15 * 3600 * 1_000_000
 
 
 #: Docker may write the repository with its namespace ("acme/api"); the lake keeps "api".
@@ -153,13 +181,14 @@ def raw_sql() -> str:
                 upper(http_method) AS http_method,
                 replace(replace(lower(action), ' ', '_'), '-', '_') AS action,
                 action AS action_text,
-                {unknown_cell("type")} AS type,
-                {unknown_cell("host")} AS host,
-                {unknown_cell("country")} AS country,
-                {unknown_cell("domain")} AS domain,
-                {unknown_cell("user_agent_tool")} AS user_agent_tool,
-                {unknown_cell(unformula_sql("user_agent_version"))} AS user_agent_version,
-                {unformula_sql("user_agent")} AS user_agent
+                {capped_cell(unknown_cell("type"))} AS type,
+                {capped_cell(unknown_cell("host"))} AS host,
+                {country_cell(unknown_cell("country"))} AS country,
+                {capped_cell(unknown_cell("domain"))} AS domain,
+                {capped_cell(unknown_cell("user_agent_tool"))} AS user_agent_tool,
+                {capped_cell(unknown_cell(unformula_sql("user_agent_version")))}
+                    AS user_agent_version,
+                {capped_cell(unformula_sql("user_agent"))} AS user_agent
             FROM t
         )
         SELECT

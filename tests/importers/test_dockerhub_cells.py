@@ -1,0 +1,99 @@
+"""Docker Hub CSV cells held to the rules of the other ingest paths: a descriptive cell is cut
+to the user agent's 1024 characters, a country is a two-letter code or unknown, and a time
+more than 14 hours off UTC is no time (notifications and access logs refuse it too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pullstats.importers.dockerhub_csv import FileReport, SkippedRow, import_files
+from pullstats.runtime import Runtime
+
+HEADER = (
+    "Timestamp,Namespace,Repository,Reference,Digest,Tag,Action day,HTTP method,Action,Type,"
+    "Host,Country,Domain,User agent tool,User agent version,User agent\n"
+)
+LONG = "C" * 100_000
+
+
+def raw_row(
+    timestamp: str = "2026-10-05T10:00:00Z",
+    country: str = "US",
+    described: str = "x",
+) -> str:
+    cells = [timestamp, "hub", "app", "1.0", "sha256:" + "c" * 64, "1.0", "2026-10-05", "GET"]
+    cells += ["pull_by_tag", described, described, country, described, described, described]
+    return ",".join([*cells, described]) + "\n"
+
+
+def imported(runtime: Runtime, path: Path) -> FileReport:
+    (report,) = import_files(runtime, [path])
+    assert report.status == "imported", report.error
+    return report
+
+
+def lake_rows(data_dir: Path, tree: str) -> list[dict[str, object]]:
+    parts = sorted((data_dir / "lake" / tree).rglob("*.parquet"))
+    return [row for part in parts for row in pq.read_table(part).to_pylist()]
+
+
+def test_long_cells_are_cut_and_a_country_is_a_code_or_unknown(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "cells.csv"
+    rows = [raw_row(described=LONG, country=LONG), raw_row(country="us"), raw_row(country="U1")]
+    path.write_text(HEADER + "".join(rows))
+    report = imported(runtime, path)
+    assert (report.rows, dict(report.skipped)) == (3, {})
+    long_row, lower, digit = lake_rows(data_dir, "imported")
+    described = ("type", "host", "domain", "user_agent_tool", "user_agent_version", "user_agent")
+    # before: each cell kept whole, 100,000 characters, and the country too
+    assert {column: len(str(long_row[column])) for column in described} == dict.fromkeys(
+        described, 1024
+    )
+    assert [long_row["country"], lower["country"], digit["country"]] == ["", "US", ""]
+
+
+def test_a_time_15_hours_or_more_off_utc_is_a_bad_timestamp(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "offsets.csv"
+    times = [
+        "2026-10-05T10:00:00+25:00",  # line 2: before, imported as 2026-10-04 09:00 UTC
+        "2026-10-05T10:00:00-15:00",
+        "2026-10-05T10:00:00+14:59",
+        "2026-10-05T10:00:00-14:00",
+        "2026-10-05 10:00:00 UTC",
+    ]
+    path.write_text(HEADER + "".join(raw_row(timestamp=time) for time in times))
+    report = imported(runtime, path)
+    assert (report.rows, dict(report.skipped)) == (3, {"bad_timestamp": 2})
+    assert report.listed == [
+        SkippedRow(2, "bad_timestamp", times[0]),
+        SkippedRow(3, "bad_timestamp", times[1]),
+    ]
+
+
+def test_a_trends_report_country_is_a_code_or_unknown(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    header = (
+        "DATE_GRANULARITY,DATE_REFERENCE,PUBLISHER_NAME,IMAGE_REPOSITORY,NAMESPACE,IP_COUNTRY,"
+        "CLOUD_SERVICE_PROVIDER,USER_AGENT,TAG,DATA_DOWNLOADS,VERSION_CHECKS,PULLS,"
+        "UNIQUE_AUTHENTICATED_USERS,UNIQUE_UNAUTHENTICATED_USERS\n"
+    )
+    path = tmp_path / "trends.csv"
+    path.write_text(
+        header
+        + f"MONTHLY,2026-01-01,acme,acme/api,acme,{LONG},{LONG},{LONG},1.0,40,10,50,3,7\n"
+        + "MONTHLY,2026-01-01,acme,acme/api,acme,de,aws,docker,2.0,9,1,10,1,1\n"
+    )
+    report = imported(runtime, path)
+    assert (report.rows, dict(report.skipped)) == (2, {})
+    rows = sorted(lake_rows(data_dir, "imported-trends"), key=lambda row: str(row["tag"]))
+    # before: the 100,000 Cs were the country the counts by country showed
+    assert [row["country"] for row in rows] == ["", "DE"]
+    assert [len(str(row["user_agent"])) for row in rows] == [1024, 6]
+    assert [len(str(row["cloud_provider"])) for row in rows] == [1024, 3]
