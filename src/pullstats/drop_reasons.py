@@ -87,8 +87,8 @@ MEANING: dict[DropReason, str] = {
     R.INVALID_REPOSITORY: "namespace/repository outside the name grammar, or too long",
     R.INVALID_NAME: "a log line whose repository name the registry would refuse",
     R.MISSING_REFERENCE: "a CSV row with neither reference, tag nor digest",
-    R.INVALID_REFERENCE: "a log line whose reference is neither a tag nor a digest",
-    R.INVALID_DIGEST: "a log line whose digest field is neither - nor a digest",
+    R.INVALID_REFERENCE: "a log line or CSV row whose reference is neither a tag nor a digest",
+    R.INVALID_DIGEST: "a log line or CSV row whose digest is neither empty (-) nor a digest",
     R.INVALID_ADDRESS: "a log line whose client address is not IPv4 or IPv6",
     R.UNKNOWN_ACTION: "a Docker Hub raw row whose action is not one of the three kinds",
     R.BAD_PERIOD: "a summary row whose period is not a whole ISO week or calendar month",
@@ -140,6 +140,8 @@ DOCKERHUB_RAW = (
     R.MISSING_REPOSITORY,
     R.INVALID_REPOSITORY,
     R.MISSING_REFERENCE,
+    R.INVALID_REFERENCE,
+    R.INVALID_DIGEST,
 )
 DOCKERHUB_SUMMARY = (
     R.MALFORMED_CSV,

@@ -97,3 +97,25 @@ def test_a_trends_report_country_is_a_code_or_unknown(
     assert [row["country"] for row in rows] == ["", "DE"]
     assert [len(str(row["user_agent"])) for row in rows] == [1024, 6]
     assert [len(str(row["cloud_provider"])) for row in rows] == [1024, 3]
+
+
+def test_a_tag_or_digest_outside_the_notifications_patterns_is_skipped(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    good = raw_row()
+    rows = [
+        good,
+        good.replace(",1.0,sha256:", ",bad tag!,sha256:").replace(",1.0,2026", ",bad tag!,2026"),
+        good.replace("sha256:" + "c" * 64, "nope"),
+        good.replace(",1.0,sha256:", ",,sha256:").replace(",1.0,2026", ",x y,2026"),
+    ]
+    path = tmp_path / "references.csv"
+    path.write_text(HEADER + "".join(rows))
+    report = imported(runtime, path)
+    # before: all four imported and counted
+    assert (report.rows, dict(report.skipped)) == (1, {"invalid_reference": 2, "invalid_digest": 1})
+    assert report.listed == [
+        SkippedRow(3, "invalid_reference", "bad tag!"),
+        SkippedRow(4, "invalid_digest", "nope"),
+        SkippedRow(5, "invalid_reference", "x y"),
+    ]

@@ -22,6 +22,7 @@ from pullstats.ingest.dockerhub_columns import (
     SUMMARY_COLUMNS,
     FileKind,
 )
+from pullstats.ingest.notifications import DIGEST, TAG
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
 from pullstats.names import namespace_name_sql, repository_name_sql
 from pullstats.sql_literals import sql_text
@@ -56,6 +57,14 @@ PARSED_SUMMARIES = pa.schema(
 BAD_NAMESPACE = f"NOT {namespace_name_sql('namespace')}"
 _KINDS = ", ".join(sql_text(kind) for kind in ACTION_KINDS)
 _VERSION_CHECK = sql_text(ActionKind.VERSION_CHECK)
+#: A tag or reference that is neither a tag nor a digest, and a digest that is not one: the
+#: notifications' patterns (the record rules' too); one pattern of alternatives, as access logs.
+_BAD_TAG = f"(tag <> '' AND NOT regexp_full_match(tag, '{TAG.pattern}'))"
+_BAD_REFERENCE = (
+    f"{_BAD_TAG} OR (reference <> '' "
+    f"AND NOT regexp_full_match(reference, '{TAG.pattern}|{DIGEST.pattern}'))"
+)
+_BAD_DIGEST = f"digest <> '' AND NOT regexp_full_match(digest, '{DIGEST.pattern}')"
 #: The whole name, namespace/repository, outside the grammar or Distribution's length limit.
 BAD_REPOSITORY = "NOT " + repository_name_sql("(namespace || '/' || repository)")
 
@@ -203,6 +212,8 @@ def raw_sql() -> str:
                 WHEN repository = '' THEN 'missing_repository'
                 WHEN {BAD_REPOSITORY} THEN 'invalid_repository'
                 WHEN reference = '' AND tag = '' AND digest = '' THEN 'missing_reference'
+                WHEN {_BAD_REFERENCE} THEN 'invalid_reference'
+                WHEN {_BAD_DIGEST} THEN 'invalid_digest'
             END AS problem,
             CASE
                 WHEN namespace = '' THEN ''
@@ -211,6 +222,10 @@ def raw_sql() -> str:
                 WHEN action NOT IN ({_KINDS})
                     THEN action_text
                 WHEN repository <> '' AND {BAD_REPOSITORY} THEN left(repository, 80)
+                WHEN reference = '' AND tag = '' AND digest = '' THEN action_text
+                WHEN {_BAD_REFERENCE}
+                    THEN left(CASE WHEN {_BAD_TAG} THEN tag ELSE reference END, 80)
+                WHEN {_BAD_DIGEST} THEN left(digest, 80)
                 ELSE action_text
             END AS detail,
             CAST(instant AS TIMESTAMP) AS timestamp,
