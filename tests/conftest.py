@@ -61,16 +61,6 @@ E2E_CALLS = frozenset(
     }
 )
 
-#: The tests' files (tmp_path, tempfile's, and those of every command, server and browser they
-#: start) on tmpfs where the machine has one, unless TMPDIR names a folder: the pipeline fsyncs
-#: every file it publishes and SQLite every commit, a few hundred a test module, and an fsync
-#: on a disk other work shares took 10 ms. What the tests check does not change with it: no
-#: test cuts the power, and a killed process's writes are in the page cache on either.
-TMPFS = Path("/dev/shm")
-if not os.environ.get("TMPDIR") and TMPFS.is_dir() and os.access(TMPFS, os.W_OK | os.X_OK):
-    os.environ["TMPDIR"] = str(TMPFS)
-    tempfile.tempdir = None  # tempfile reads TMPDIR again
-
 #: argon2 at the standard cost is a third of a CPU-second a hash, and the suite makes hundreds:
 #: tests hash at the cheapest cost (the CLI and servers they start too, through cli_env), except
 #: where the cost is the point (tests/accounts/test_timing.py)
