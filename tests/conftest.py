@@ -240,6 +240,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         funcs = [item.function] + [d.func for defs in fixtures.values() for d in defs]
         if any(_uses_e2e(func, seen) for func in funcs):
             item.add_marker(pytest.mark.e2e)
+    # The modules with long tests first, each whole and in its own order (which pytest chose to
+    # set each module fixture up once), the others as collected: a module with a slow test, then
+    # one with an e2e test. Under ``--dist loadgroup`` every ungrouped test is a unit of its own,
+    # handed out in this order after the groups: a long one near the end (mypy's half minute, a
+    # property run) was a tail that one worker ran while the others had finished.
+    rank: dict[str, tuple[bool, bool]] = {}
+    for item in items:
+        long = (not item.get_closest_marker("slow"), not item.get_closest_marker("e2e"))
+        module = item.nodeid.split("::")[0]
+        rank[module] = min(rank.get(module, long), long)
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
 
 
 @pytest.fixture(autouse=True)

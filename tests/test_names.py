@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -18,6 +17,7 @@ from pullstats.names import (
     repository_problem,
 )
 from tests.conftest import examples
+from tests.duckdb_cursor import duckdb_cursor
 
 NS64 = "n" * 64
 NS65 = "n" * 65
@@ -143,7 +143,7 @@ _NAMES = (
 @example("a/" + "b" * 253)
 @example("a/" + "b" * 254)
 def test_the_sql_conditions_are_the_python_rules(name: str) -> None:
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         repository_ok, namespace_ok = connection.execute(
             f"SELECT {repository_name_sql('n')}, {namespace_name_sql('n')} FROM (SELECT ? AS n)",
             [name],

@@ -12,7 +12,6 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -27,6 +26,7 @@ from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.api.test_ingest import ingest_token, post
 from tests.conftest import Server, catalog_settings, run_cli, write_spool
+from tests.duckdb_cursor import duckdb_cursor
 from tests.envelopes import envelope, pull_event
 
 FIRST = "0001-01-01T00:00:00Z"
@@ -53,7 +53,7 @@ def action_count(data_dir: Path) -> int:
     files = list((data_dir / "lake" / "actions").glob("day=*/actions.parquet"))
     if not files:
         return 0
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         query = f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})"
         return int(connection.execute(query).fetchall()[0][0])
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-import duckdb
 import httpx
 import pytest
 
 from pullstats.periods import last_complete_months
 from tests.conftest import Server, run_cli, server_of_its_own, start_server
+from tests.duckdb_cursor import duckdb_cursor
 from tests.envelopes import ENVELOPE_TYPE, envelope, pull_event
 
 # the tenth day of the last complete month: inside every default window of the API
@@ -40,7 +40,7 @@ def stored_requests(data_dir: Path) -> int:
     files = list((data_dir / "lake" / "requests").glob("day=*/*.parquet"))
     if not files:
         return 0
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         query = f"SELECT count(*) FROM read_parquet({[str(f) for f in files]})"
         row = connection.execute(query).fetchone()
     assert row is not None

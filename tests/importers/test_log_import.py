@@ -10,7 +10,6 @@ import lzma
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pullstats.importers import log_import
@@ -21,6 +20,7 @@ from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.conftest import catalog_settings, run_cli, write_spool
+from tests.duckdb_cursor import duckdb_cursor
 from tests.ingest.access_log_parsing import LOGS, D
 
 # --- the command line, end to end ---------------------------------------------------------------
@@ -28,7 +28,7 @@ from tests.ingest.access_log_parsing import LOGS, D
 
 def actions(data_dir: Path) -> list[tuple[object, ...]]:
     glob = data_dir / "lake" / "actions" / "day=*" / "*.parquet"
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         return connection.execute(
             f"""
             SELECT namespace, repository, action, reference, digest, http_method
@@ -40,7 +40,7 @@ def actions(data_dir: Path) -> list[tuple[object, ...]]:
 
 def lake_requests(data_dir: Path) -> list[tuple[object, ...]]:
     glob = data_dir / "lake" / "requests" / "day=*" / "*.parquet"
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         return connection.execute(
             f"""
             SELECT source, count(*), count(DISTINCT id)
@@ -124,7 +124,7 @@ def test_cli_reads_stdin_and_reimport_is_a_no_op(data_dir: Path) -> None:
 
 def lake_ids(data_dir: Path) -> set[str]:
     glob = data_dir / "lake" / "requests" / "day=*" / "*.parquet"
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         rows = connection.execute(f"SELECT id FROM read_parquet('{glob}')").fetchall()
     return {id for (id,) in rows}
 
@@ -263,7 +263,7 @@ def test_files_the_overlap_guard_lets_in_are_written_whole(
 
 def log_ids(runtime: Runtime) -> list[str]:
     glob = runtime.paths.requests / "day=*" / "*.parquet"
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         rows = connection.execute(
             f"SELECT id FROM read_parquet('{glob}') WHERE source = 'log' ORDER BY id"
         ).fetchall()

@@ -4,7 +4,6 @@ pattern gives, and every request it stages passes the record rules."""
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
@@ -18,6 +17,7 @@ from pullstats.ingest.records import SPOOL_SCHEMA
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.steps import bind_params
 from tests.conftest import examples
+from tests.duckdb_cursor import duckdb_cursor
 from tests.ingest.access_log_parsing import (
     DOCKER_UA,
     GOOD,
@@ -171,12 +171,12 @@ def edge_lines(draw: st.DrawFn) -> str:
 
 def record_problems(requests: pa.Table) -> list[str | None]:
     """What the record rules (lake.unusable) say of each staged request in WINDOW."""
-    connection = duckdb.connect()
-    connection.register("batch", requests)
     sql = bind_params(
         f"SELECT {record_problem_sql()} AS problem FROM batch", record_problem_params(WINDOW)
     )
-    return [problem for (problem,) in connection.execute(sql).fetchall()]
+    with duckdb_cursor() as connection:
+        connection.register("batch", requests)
+        return [problem for (problem,) in connection.execute(sql).fetchall()]
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -26,6 +25,7 @@ from pullstats.ingest.records import SPOOL_LINE_SCHEMA, PullRequestRecord, spool
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.steps import bind_params
 from tests.conftest import examples
+from tests.duckdb_cursor import duckdb_cursor
 from tests.ingest.notification_events import (
     DIGEST,
     LAYER,
@@ -200,10 +200,11 @@ def test_every_event_the_parser_records_passes_the_record_rules(events: list[Any
         schema=SPOOL_LINE_SCHEMA,
     )
     window = TimeWindow.at(RECEIVED_US, DEFAULT_MAX_SKEW)
-    connection = duckdb.connect()
-    connection.register("batch", table)
     sql = bind_params(f"SELECT {record_problem_sql()} FROM batch", record_problem_params(window))
-    assert [problem for (problem,) in connection.execute(sql).fetchall()] == [None] * len(records)
+    with duckdb_cursor() as connection:
+        connection.register("batch", table)
+        problems = [problem for (problem,) in connection.execute(sql).fetchall()]
+    assert problems == [None] * len(records)
 
 
 def _row(record: PullRequestRecord) -> dict[str, Any]:

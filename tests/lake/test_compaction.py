@@ -9,7 +9,6 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +21,7 @@ from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.conftest import catalog_settings, write_spool
+from tests.duckdb_cursor import duckdb_cursor
 
 DAY = date(2026, 3, 1)  # a Sunday
 
@@ -54,7 +54,7 @@ spool = write_spool
 
 
 def query(sql: str) -> list[tuple[object, ...]]:
-    with duckdb.connect() as connection:
+    with duckdb_cursor() as connection:
         return connection.execute(sql).fetchall()
 
 
