@@ -56,23 +56,26 @@ def test_long_cells_are_cut_and_a_country_is_a_code_or_unknown(
     assert [long_row["country"], lower["country"], digit["country"]] == ["", "US", ""]
 
 
-def test_a_time_15_hours_or_more_off_utc_is_a_bad_timestamp(
+def test_a_time_more_than_14_hours_off_utc_is_a_bad_timestamp(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "offsets.csv"
     times = [
         "2026-10-05T10:00:00+25:00",  # line 2: before, imported as 2026-10-04 09:00 UTC
         "2026-10-05T10:00:00-15:00",
+        # past ±14:00, as notifications and access logs refuse them (tests/ingest/
+        # test_utc_offsets.py)
         "2026-10-05T10:00:00+14:59",
+        "2026-10-05T10:00:00-14:01",
         "2026-10-05T10:00:00-14:00",
+        "2026-10-05T10:00:00+14:00",
         "2026-10-05 10:00:00 UTC",
     ]
     path.write_text(HEADER + "".join(raw_row(timestamp=time) for time in times))
     report = imported(runtime, path)
-    assert (report.rows, dict(report.skipped)) == (3, {"bad_timestamp": 2})
+    assert (report.rows, dict(report.skipped)) == (3, {"bad_timestamp": 4})
     assert report.listed == [
-        SkippedRow(2, "bad_timestamp", times[0]),
-        SkippedRow(3, "bad_timestamp", times[1]),
+        SkippedRow(line, "bad_timestamp", times[line - 2]) for line in (2, 3, 4, 5)
     ]
 
 

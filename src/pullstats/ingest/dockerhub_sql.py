@@ -22,7 +22,7 @@ from pullstats.ingest.dockerhub_columns import (
     SUMMARY_COLUMNS,
     FileKind,
 )
-from pullstats.ingest.notifications import DIGEST, TAG
+from pullstats.ingest.notifications import DIGEST, MAX_UTC_OFFSET, TAG
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES
 from pullstats.names import namespace_name_sql, repository_name_sql
 from pullstats.sql_literals import sql_text
@@ -127,9 +127,10 @@ def _instant(column: str) -> str:
     """A trimmed timestamp text → TIMESTAMPTZ, or NULL when it is not one.
 
     DuckDB reads ``…T…Z``, ``… UTC``, offsets and fractions; a bare date is refused (a raw row
-    is one action at one instant) and a timestamp without a zone is taken as UTC. An offset of
-    15 hours or more is refused, as notifications and access logs refuse it (no clock is more
-    than 14 hours off UTC): the wall time, read without its zone, is that far from the instant.
+    is one action at one instant) and a timestamp without a zone is taken as UTC. An offset past
+    ±14:00 is refused, as notifications and access logs refuse it (no clock is further off UTC:
+    :data:`pullstats.ingest.notifications.MAX_UTC_OFFSET`): the wall time, read without its
+    zone, is that far from the instant.
     """
     instant = f"try_cast({column} AS TIMESTAMPTZ)"
     offset = f"abs(epoch_us(try_cast({column} AS TIMESTAMP)) - epoch_us({instant}))"
@@ -137,12 +138,12 @@ def _instant(column: str) -> str:
     utc = f"(right({column}, 1) IN ('Z', 'z') OR ends_with({column}, ' UTC'))"
     return (
         f"CASE WHEN length({column}) >= 16 AND substr({column}, 11, 1) IN ('T', 't', ' ') "
-        f"AND ({utc} OR {offset} < {_MAX_OFFSET_US}) THEN {instant} END"
+        f"AND ({utc} OR {offset} <= {_MAX_OFFSET_US}) THEN {instant} END"
     )
 
 
-#: 15 hours in µs: an offset from UTC this large or larger is no clock's.
-_MAX_OFFSET_US = 15 * 3600 * 1_000_000
+#: The furthest a clock is from UTC, in µs: +14:00 (the notifications' MAX_UTC_OFFSET).
+_MAX_OFFSET_US = (int(MAX_UTC_OFFSET[:2]) * 60 + int(MAX_UTC_OFFSET[2:])) * 60 * 1_000_000
 
 
 #: Docker may write the repository with its namespace ("acme/api"); the lake keeps "api".
