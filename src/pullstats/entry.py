@@ -2,8 +2,6 @@
 Ctrl-C ends quietly with exit status 130 even while its modules are still loading (typer
 handles one once the command runs; :func:`pullstats.cli.main.run` while its modules load)."""
 
-from __future__ import annotations
-
 
 def main() -> None:
     try:
