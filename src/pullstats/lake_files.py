@@ -20,9 +20,13 @@ Layout (keys relative to the lake's root)::
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pullstats.config import Settings
 from pullstats.storage import join
@@ -120,3 +124,16 @@ def lake_days(settings: Settings, table: str) -> list[date]:
 def publish(settings: Settings, staged: Path, key: str) -> None:
     """Publish the closed local file ``staged`` as the lake's ``key`` (whole or not at all)."""
     settings.lake.publish(staged, key)
+
+
+def publish_table(settings: Settings, table: pa.Table, key: str, name: str) -> None:
+    """Publish ``table`` as the lake's Parquet file ``key``: written whole in ``tmp/job`` first
+    (in a file whose name starts with ``name``), then moved into the lake, whole or not at all;
+    the staged file is gone either way."""
+    settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
+    staged = settings.paths.job_tmp / f"{name}-{uuid.uuid4().hex}.parquet"
+    try:
+        pq.write_table(table, staged, compression="zstd")
+        publish(settings, staged, key)
+    finally:
+        staged.unlink(missing_ok=True)

@@ -13,7 +13,6 @@ Days are rewritten whole and atomically, so re-running changes nothing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
@@ -21,7 +20,6 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pullstats import lake_files
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
@@ -351,13 +349,7 @@ def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> 
         return 0
     # written whole in the local tmp dir, then published under its fixed name: a rerun
     # replaces the day's file, never adds a second one
-    settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
-    staged = settings.paths.job_tmp / f"actions-{day.isoformat()}-{uuid.uuid4().hex}.parquet"
-    try:
-        pq.write_table(day_actions, staged, compression="zstd")
-        lake_files.publish(settings, staged, key)
-    finally:
-        staged.unlink(missing_ok=True)
+    lake_files.publish_table(settings, day_actions, key, f"actions-{day.isoformat()}")
     return int(day_actions.num_rows)
 
 

@@ -41,7 +41,7 @@ from pullstats.drop_reasons import DropReason
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.lake.damaged_files import read_file
 from pullstats.lake.set_aside import set_aside_table
-from pullstats.lake_files import REGISTRY_IDS, REQUESTS, day_folder
+from pullstats.lake_files import REGISTRY_IDS, REQUESTS, day_folder, publish_table
 from pullstats.lake_schema import REGISTRY_IDS as REGISTRY_IDS_TABLE
 from pullstats.names import DEFAULT_NAMESPACE
 from pullstats.runtime import Runtime
@@ -65,20 +65,14 @@ def write_registry_ids(settings: Settings, records: pa.Table, window: TimeWindow
         return 0
     days = pc.divide(known["ts"], DAY_US)  # integer division: the ts are never negative
     batch = uuid.uuid4().hex
-    staging = settings.paths.job_tmp
-    staging.mkdir(parents=True, exist_ok=True)
     for day_number in pc.unique(days).to_pylist():
         rows = known.filter(pc.equal(days, day_number))
         table = pa.table(
             [rows["id"], rows["rid"]], schema=REGISTRY_IDS_TABLE.schema
         )  # the same names as the lake's (rid → request_id)
         day = from_micros(day_number * DAY_US).date()
-        staged = staging / f"registry-ids-{batch}-{day}.parquet"
-        try:
-            pq.write_table(table, staged, compression="zstd")
-            settings.lake.publish(staged, f"{day_folder(REGISTRY_IDS, day)}/part-{batch}-0.parquet")
-        finally:
-            staged.unlink(missing_ok=True)
+        key = f"{day_folder(REGISTRY_IDS, day)}/part-{batch}-0.parquet"
+        publish_table(settings, table, key, "registry-ids")
     return int(known.num_rows)
 
 
@@ -216,13 +210,7 @@ def set_aside_refused(runtime: Runtime, found: Refused) -> int:
         if kept.num_rows == 0:
             settings.lake.delete([part.key])
         else:
-            settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
-            staged = settings.paths.job_tmp / f"refused-{uuid.uuid4().hex}.parquet"
-            try:
-                pq.write_table(kept, staged, compression="zstd")
-                settings.lake.publish(staged, part.key)
-            finally:
-                staged.unlink(missing_ok=True)
+            publish_table(settings, kept, part.key, "refused")
         moved += rows.num_rows
     return moved
 

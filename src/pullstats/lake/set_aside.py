@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections import Counter
 from datetime import date
 
@@ -47,6 +46,7 @@ from pullstats.lake_files import (
     SET_ASIDE_FOLDER,
     day_folder,
     lake_days,
+    publish_table,
 )
 
 DAMAGED_LINE = DropReason.DAMAGED_LINE
@@ -92,13 +92,7 @@ def set_aside_table(
     stamped = table.append_column(
         "set_aside_at", pa.array([int(time.time() * 1_000_000)] * table.num_rows, pa.int64())
     )
-    settings.paths.job_tmp.mkdir(parents=True, exist_ok=True)
-    staged = settings.paths.job_tmp / f"set-aside-{uuid.uuid4().hex}.parquet"
-    try:
-        pq.write_table(stamped, staged, compression="zstd")
-        settings.lake.publish(staged, key)
-    finally:
-        staged.unlink(missing_ok=True)
+    publish_table(settings, stamped, key, "set-aside")
     return settings.lake.location(key)
 
 
