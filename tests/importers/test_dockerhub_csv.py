@@ -36,7 +36,7 @@ from pullstats.rollups.series import namespace_series
 from pullstats.rollups.series_query import SeriesQuery, Timespan
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
-from tests.conftest import catalog_settings, run_cli, write_spool
+from tests.conftest import catalog_settings, run_cli, write_one_pull, write_spool
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerhub"
 RAW = FIXTURES / "hub_raw_2026-W02.csv"
@@ -177,6 +177,24 @@ def test_a_summary_alone_supplies_counts_and_ips_of_its_own_period(runtime: Runt
     by_start = {row["start"]: (row["pullCount"], row["ipCount"]) for row in series}
     assert by_start["2026-01-12T00:00:00Z"] == (23, 7)
     assert by_start["2026-01-05T00:00:00Z"] == (0, 0)
+
+
+def test_a_figure_not_known_stays_not_known_beside_the_registrys_own_addresses(
+    runtime: Runtime,
+) -> None:
+    # the week a publisher moved: a repo-summary from Docker Hub (api: 4 IPs, tools/cli: 1) and
+    # one pull of acme/api:1.0 here. The namespace's unique IPs are not known (a repo-summary
+    # has no namespace row, and repositories' IPs do not add up); before, the row showed the
+    # registry's 1 alone, fewer than its own repository api's 5
+    imported(runtime, REPO_SUMMARY)
+    write_one_pull(runtime, datetime(2026, 1, 7, 12, tzinfo=UTC))
+    process(runtime)
+    assert of(rollups(runtime), W02) == {
+        "namespace::": (7, 1, 1, 0),  # 5 + 1 + 1 by tag, 1 by digest, 1 check; IPs not known
+        "repository:api:": (6, 1, 1, 5),  # the file's 4 IPs + this registry's one
+        "repository:tools/cli:": (1, 0, 0, 1),
+        "reference:api:1.0": (1, 0, 0, 1),  # this registry's pull alone
+    }
 
 
 def test_re_importing_a_file_changes_nothing(

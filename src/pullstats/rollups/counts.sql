@@ -113,8 +113,15 @@ SELECT
     coalesce(lake.version_check, 0)
         + CASE WHEN coalesce(lake.imported, 0) > 0 THEN 0 ELSE coalesce(hub.version_check, 0) END
         AS version_check,
-    -- disjoint sources: the one place distinct counts are added
-    coalesce(lake.unique_ip_count, 0) + coalesce(hub.unique_ip_count, 0) AS unique_ip_count,
+    -- disjoint sources: the one place distinct counts are added. An imported row with actions
+    -- and no IPs has a figure that is not known (a level summed from the one below, a DVP Core
+    -- report's): the sum is not known either, and is 0 as that figure is, not this registry's
+    -- addresses alone (fewer, beside a repository's known figure, than that repository's)
+    CASE
+        WHEN hub.unique_ip_count = 0
+            AND hub.pull_by_tag + hub.pull_by_digest + hub.version_check > 0 THEN 0
+        ELSE coalesce(lake.unique_ip_count, 0) + coalesce(hub.unique_ip_count, 0)
+    END AS unique_ip_count,
     coalesce(lake.unique_authenticated_users, 0) AS unique_authenticated_users,
     coalesce(lake.unique_unauthenticated_users, 0) AS unique_unauthenticated_users
 FROM lake FULL OUTER JOIN hub USING (level, namespace, repository, reference)
