@@ -134,6 +134,20 @@ def use_case_of(tool: str, cloud_provider: str) -> UseCase:
     return _IN_A_CLOUD.get(use, use) if cloud_provider else use
 
 
+#: The one tool the user-agent parser names with capitals (Go's net/http default agent); every
+#: other tool's name is lower-case
+GO_HTTP_CLIENT = "Go-http-client"
+
+
+def reported_tool_sql(name: str) -> str:
+    """SQL for the tool of a client a report names (the text column ``name``: Docker's Trends
+    report, ours read back), spelled as the user-agent parser spells it whatever the report's
+    capitals: the same client is one tool from either source."""
+    lowered = f"lower(coalesce({name}, ''))"
+    spelled = f"WHEN {sql_text(GO_HTTP_CLIENT.lower())} THEN {sql_text(GO_HTTP_CLIENT)}"
+    return f"CASE {lowered} {spelled} ELSE {lowered} END"
+
+
 def _case(column: str, values: Mapping[str, str], default: str) -> str:
     whens = " ".join(
         f"WHEN {sql_text(key)} THEN {sql_text(value)}" for key, value in sorted(values.items())

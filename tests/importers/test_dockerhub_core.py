@@ -7,7 +7,7 @@ Expected numbers are worked by hand from the rows written there.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import select
 
 from pullstats.accounts import service
-from pullstats.db.models import BreakdownRollup, CountryRollup
+from pullstats.db.models import BreakdownRollup, CountryRollup, TrendRollup
 from pullstats.ingest.dockerhub_columns import FileKind, UnrecognisedFile, parse_header
+from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from tests.conftest import run_cli
+from pullstats.timestamps import micros, now_micros
+from tests.conftest import run_cli, write_spool
 from tests.importers.core_reports import (
     DIGEST,
     EARLIER,
@@ -303,3 +305,48 @@ def test_a_header_of_one_column_holding_another_separator_says_so(separator: str
         f"the header is one column: the file is separated by {separator!r}, not by commas "
         "(Docker Hub's CSV files use commas)"
     ), str(refused.value)
+
+
+def test_a_reported_client_is_the_tool_the_registrys_own_pulls_name(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # Go's net/http agent is "Go-http-client" to the user-agent parser; a Trends report (ours
+    # read back, or Docker's) names it in any capitals, and was lower-cased: two tools
+    register(runtime)
+    m = EARLIER.start.isoformat()
+    report = (
+        trends_report().splitlines()[0] + "\n"
+        f"monthly,{m},acme,acme/web,acme,US,no csp,go-http-client,1.0,4,1,5,0,2\n"
+        f"monthly,{m},acme,acme/web,acme,US,no csp,DOCKER,1.0,3,0,3,0,1\n"
+    )
+    imported(runtime, write(tmp_path / "trends.csv", report, gzipped=False))
+    when = datetime.combine(EARLIER.start + timedelta(days=3), time(12), UTC)
+    write_spool(
+        runtime,
+        PullRequestRecord(
+            "r1", micros(when), "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7",
+            "Go-http-client/1.1", "notification", now_micros(),
+        ),
+    )  # fmt: skip
+    process(runtime)
+    with runtime.sessions() as session:
+        tools = {
+            (r.repository, r.tool)
+            for r in session.scalars(
+                select(TrendRollup).where(TrendRollup.period_start == EARLIER.start)
+            )
+        }
+        breakdown = {
+            (r.repository, r.value)
+            for r in session.scalars(
+                select(BreakdownRollup).where(
+                    BreakdownRollup.period_start == EARLIER.start,
+                    BreakdownRollup.level == "repository",
+                    BreakdownRollup.dimension == "tool_version",
+                )
+            )
+        }
+    expected = {("api", "Go-http-client"), ("web", "Go-http-client"), ("web", "docker")}
+    # (the groupings without a tool have '')
+    assert {(repo, tool) for repo, tool in tools if repo and tool} == expected
+    assert breakdown == expected

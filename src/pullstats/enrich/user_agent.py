@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pullstats.client_categories import GO_HTTP_CLIENT
+
 ParseFunction = Callable[[re.Match[str]], tuple[str, str]]
 
 _VERSION = r"(?P<version>[\w.+~-]+)"
@@ -147,7 +149,7 @@ def go_containerregistry(match: re.Match[str]) -> tuple[str, str]:
 # Go's net/http default: "Go-http-client/1.1" (the version is the HTTP version).
 @parser(r"Go-http-client/(?P<version>\d\.\d)$")
 def go_http_client(match: re.Match[str]) -> tuple[str, str]:
-    return "Go-http-client", match["version"]
+    return GO_HTTP_CLIENT, match["version"]
 
 
 @parser(rf"curl/{_VERSION}")

@@ -35,7 +35,7 @@ WITH keyed AS (
         t.repository,
         coalesce(t.cloud_provider, '') AS host,
         CASE WHEN coalesce(t.cloud_provider, '') <> '' THEN 'hosting' ELSE '' END AS type,
-        lower(coalesce(t.user_agent, '')) AS tool,
+        reported_tool(t.user_agent) AS tool,
         '' AS version,
         t.filename,
         sum(CASE WHEN t.tag <> '' THEN t.data_downloads ELSE 0 END) AS pull_by_tag,

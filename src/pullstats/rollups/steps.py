@@ -7,7 +7,7 @@ breakdowns."""
 
 from __future__ import annotations
 
-from pullstats.client_categories import category_sql, use_case_sql
+from pullstats.client_categories import category_sql, reported_tool_sql, use_case_sql
 from pullstats.lake_schema import ACTIONS, IMPORTED_SUMMARIES, IMPORTED_TRENDS
 from pullstats.rollups.co_usage import co_usage_sql
 from pullstats.rollups.trends_sql import trends_sql
@@ -41,6 +41,7 @@ COUNTRIES = Step(
 _CLIENT_FUNCTIONS = (
     Function("client_category", ("tool",), lambda: category_sql("tool")),
     Function("use_case", ("tool", "host"), lambda: use_case_sql("tool", "host")),
+    Function("reported_tool", ("name",), lambda: reported_tool_sql("name")),
 )
 
 BREAKDOWNS = Step(

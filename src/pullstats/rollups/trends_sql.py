@@ -174,7 +174,7 @@ WITH cells AS (
         coalesce(t.tag, '') AS tag,
         country_code(t.country) AS country,
         coalesce(t.cloud_provider, '') AS cloud,
-        lower(coalesce(t.user_agent, '')) AS tool,
+        reported_tool(t.user_agent) AS tool,
         t.filename,
         sum(t.data_downloads) AS data_downloads,
         sum(t.version_checks) AS version_checks,
