@@ -293,7 +293,9 @@ def pulls(
     kind = Timespan(timespan.value) if timespan else None
     window = RelativePeriod(period.value) if period else None
     rows_by = Group(group.value) if group else None
-    names = [f"{namespace}/{repo.strip('/')}" for repo in dict.fromkeys(repos or [])]
+    # each repository once, however it was spelt (api, api/, /api): a script summing the
+    # rows would count a repository named twice twice
+    names = list(dict.fromkeys(f"{namespace}/{repo.strip('/')}" for repo in repos or []))
     body: dict[str, object]
     with connect(url) as client:
         if names:
