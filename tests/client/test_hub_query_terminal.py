@@ -80,7 +80,8 @@ def test_an_ascii_terminal_gets_backslash_escapes_not_an_error(tmp_path: Path) -
     as_csv = pullstats(SQL, "--format", "csv")
     assert as_csv.returncode == 1 and as_csv.stdout == b""
     said = as_csv.stderr.decode("ascii")
-    assert said.startswith("error: standard output's encoding (ascii) cannot write '\\x9b'")  # HOSTILE's C1 CSI
+    # the first character ASCII lacks: HOSTILE's C1 CSI
+    assert said.startswith("error: standard output's encoding (ascii) cannot write '\\x9b'")
     assert "PYTHONIOENCODING=utf-8" in said and len(said.splitlines()) == 1
     as_json = pullstats(SQL, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr

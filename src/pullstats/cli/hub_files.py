@@ -369,10 +369,10 @@ def _print_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     try:
         text.getvalue().encode(encoding)
     except UnicodeEncodeError as error:
+        character = error.object[error.start]
         raise fail(
-            f"standard output's encoding ({encoding}) cannot write {ascii(error.object[error.start])}, "
-            "and CSV keeps values exact: set PYTHONIOENCODING=utf-8, or use --format json "
-            "(ASCII) or table"
+            f"standard output's encoding ({encoding}) cannot write {character!a}, and CSV "
+            "keeps values exact: set PYTHONIOENCODING=utf-8, or use --format json (ASCII) or table"
         ) from None
     except LookupError:
         pass
