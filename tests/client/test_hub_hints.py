@@ -1,8 +1,9 @@
 """The lines of ``pullstats hub`` that say to log in, against a real pullstats server, run
 with ``--url`` and no PULLSTATS_HUB_URL (as a user with one server in mind would): each names
 the server (``pullstats hub login --url …``, docs/client.md), since the hint as printed
-without it logs in to Docker Hub; an expired stored token with only PULLSTATS_HUB_USERNAME set
-says the token expired; and the login throttle's 429 says its wait once."""
+without it logs in to Docker Hub (a token file that cannot be used says it too); an expired
+stored token with only PULLSTATS_HUB_USERNAME set says the token expired; and the login
+throttle's 429 says its wait once."""
 
 from __future__ import annotations
 
@@ -105,3 +106,20 @@ def test_the_login_throttle_says_its_wait_once(served: Served, tmp_path: Path) -
     line = one_error_line(guess())
     assert line.startswith("error: too many requests (429: too many failed login attempts: ")
     assert line.count("try again in") == 1, line
+
+
+def test_a_token_file_that_cannot_be_used_names_the_server_to_log_in_to(
+    served: Served, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir(mode=0o700)
+    tokens = config / credentials.FILE_NAME
+    tokens.write_text("not json")
+    tokens.chmod(0o600)
+    for command in ("whoami", "namespaces", "logout"):
+        line = one_error_line(hub(served, config, command))
+        said = f"{tokens} is not a pullstats token file: remove it and run {login_hint(served)}"
+        assert said in line
+    tokens.chmod(0o644)  # others may read it: its tokens are to be replaced
+    line = one_error_line(hub(served, config, "whoami"))
+    assert f"chmod 600 {tokens}, and if others could read it, run {login_hint(served)}" in line
