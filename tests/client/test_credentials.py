@@ -186,6 +186,16 @@ def test_each_client_error_is_one_line_saying_what_to_do(error: Exception, says:
     assert says in line and "\n" not in line
 
 
+def test_a_rate_limit_says_its_wait_once() -> None:
+    said = "429: too many failed login attempts: try again in 895 s"
+    assert client_error_line(RateLimited(said, 895.0)) == f"too many requests ({said})"
+    # another wait than the message's (5 s is no part of 895 s) is still said
+    assert client_error_line(RateLimited(said, 5.0)).endswith(f"({said}): try again in 5 s")
+    assert client_error_line(RateLimited("429: slow down", 12.0)) == (
+        "too many requests (429: slow down): try again in 12 s"
+    )
+
+
 def test_the_commands_choices_are_the_clients_enums() -> None:
     from pullstats.cli import hub_auth, hub_output
     from pullstats.client import DOCKER_HUB

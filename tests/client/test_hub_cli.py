@@ -308,6 +308,23 @@ def test_pulls_of_named_repositories(served: Served, tmp_path: Path) -> None:
     assert "no repository acme/nothing" in missing
 
 
+def test_a_repository_named_twice_is_one_series(served: Served, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    login_alice(served, config)
+    spellings = ("api", "api/", "/api")  # one repository: acme/api, 2 pulls from 3 addresses
+    window = ("--period", "last-2-months")
+    text = ok(hub(served, config, "pulls", "acme", *spellings, *window, "--format", "csv"))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 2  # a row per month of the two, once each
+    assert {row["repo"] for row in rows} == {"api"}
+    assert sum(int(row["pullCount"]) for row in rows) == 2
+    assert sum(int(row["ipCount"]) for row in rows) == 3
+    body = json.loads(ok(hub(served, config, "pulls", "acme", *spellings, "--format", "json")))
+    assert list(body["repos"]) == ["acme/api"]
+    table = ok(hub(served, config, "pulls", "acme", *spellings, *window))
+    assert "Pulls of acme/api per month, last-2-months" in table.splitlines()[0]
+
+
 def test_exports_tree_shows_the_exported_periods(served: Served, tmp_path: Path) -> None:
     config = tmp_path / "config"
     login_alice(served, config)

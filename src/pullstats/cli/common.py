@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -239,7 +240,10 @@ def client_error_line(error: ClientError) -> str:
     if isinstance(error, NotFound):
         return f"not found ({said}): no such namespace, repository or period, or not yours to read"
     if isinstance(error, RateLimited):
-        wait = f": try again in {error.retry_after:.0f} s" if error.retry_after else ""
+        seconds = f"{error.retry_after:.0f}" if error.retry_after else ""
+        # the wait once: pullstats' own message says it already ("try again in 895 s")
+        told = seconds and re.search(rf"(?<![\d.]){seconds} s\b", said)
+        wait = f": try again in {seconds} s" if seconds and not told else ""
         return f"too many requests ({said}){wait}"
     if isinstance(error, ServerError):
         if error.status == 501:  # a method it does not know: no DVP API server

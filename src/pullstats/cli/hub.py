@@ -24,7 +24,14 @@ import typer
 
 from pullstats.cli import hub_files
 from pullstats.cli.common import err, fail, out
-from pullstats.cli.hub_auth import PASSWORD_ENV, USERNAME_ENV, UrlOption, connect, hub_url
+from pullstats.cli.hub_auth import (
+    PASSWORD_ENV,
+    USERNAME_ENV,
+    UrlOption,
+    connect,
+    hub_url,
+    login_command,
+)
 from pullstats.cli.hub_output import (
     DatasetChoice,
     GroupChoice,
@@ -130,7 +137,7 @@ def login(
             except AuthenticationRequired as error:
                 raise fail(
                     f"{base} refused the two-factor code ({error.message}): "
-                    "run `pullstats hub login` again with the current code"
+                    f"run `{login_command(base)}` again with the current code"
                 ) from None
         except AuthenticationRequired as error:
             raise fail(
@@ -197,7 +204,7 @@ def whoami(url: UrlOption = None) -> None:
     if stored is None:
         others = [u for u in credentials.stored_urls() if u != base]
         elsewhere = f" (tokens are stored for {', '.join(others)})" if others else ""
-        raise fail(f"not logged in to {base}: run `pullstats hub login`{elsewhere}")
+        raise fail(f"not logged in to {base}: run `{login_command(base)}`{elsewhere}")
     claims = credentials.token_claims(stored.token)
     # Docker Hub's JWT names its user; a pullstats JWT's subject is a user id, not the name
     hub_claims = claims.get("https://hub.docker.com")
@@ -208,7 +215,7 @@ def whoami(url: UrlOption = None) -> None:
     if expires is not None and expires <= datetime.now(UTC):
         raise fail(
             f"the token stored for {base} ({user}) expired at {_when(expires)}: "
-            "run `pullstats hub login` again"
+            f"run `{login_command(base)}` again"
         )
     until = f"; the token expires at {_when(expires)}" if expires else ""
     _say(f"Logged in to {base} as {user}{until}.")
@@ -216,7 +223,7 @@ def whoami(url: UrlOption = None) -> None:
         err.print(
             f"note: the token stored for {base} is not a JWT this command can read (damaged, "
             "or of a kind it does not know): its expiry is unknown; if the other commands "
-            "answer 401, run `pullstats hub login` again",
+            f"answer 401, run `{login_command(base)}` again",
             markup=False,
         )
 
@@ -293,7 +300,9 @@ def pulls(
     kind = Timespan(timespan.value) if timespan else None
     window = RelativePeriod(period.value) if period else None
     rows_by = Group(group.value) if group else None
-    names = [f"{namespace}/{repo.strip('/')}" for repo in dict.fromkeys(repos or [])]
+    # each repository once, however it was spelt (api, api/, /api): a script summing the
+    # rows would count a repository named twice twice
+    names = list(dict.fromkeys(f"{namespace}/{repo.strip('/')}" for repo in repos or []))
     body: dict[str, object]
     with connect(url) as client:
         if names:

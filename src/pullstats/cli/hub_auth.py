@@ -60,6 +60,12 @@ def hub_url(url: str | None) -> str:
         raise fail(f"--url / {URL_ENV}: {error.message}") from None
 
 
+def login_command(base: str) -> str:
+    """The command a line that says to log in names: with ``--url``, since without it (and
+    without PULLSTATS_HUB_URL) it would log in to Docker Hub, not to ``base``."""
+    return f"pullstats hub login --url {base}"
+
+
 def env_credentials(*, one_will_do: bool = False) -> tuple[str, str] | None:
     """``PULLSTATS_HUB_USERNAME`` and ``PULLSTATS_HUB_PASSWORD``, or None when neither is
     set; one without the other is an error, or None too when ``one_will_do`` (a command with
@@ -96,7 +102,9 @@ def connect(url: str | None) -> DvpClient:
     base = hub_url(url)
     stored = credentials.load(base)
     usable = stored is not None and not expired(stored.token)
-    from_env = env_credentials(one_will_do=usable)
+    # a stored token, even an expired one, makes a lone user name no half of the credentials:
+    # the expired token is then what the command says to renew
+    from_env = env_credentials(one_will_do=stored is not None)
     if stored is not None and usable:
         client = DvpClient(base, token=stored.token, on_retry=_say_retry)
         if from_env is None:
@@ -113,10 +121,10 @@ def connect(url: str | None) -> DvpClient:
         if stored is not None:
             raise fail(
                 f"the token stored for {base} ({stored.username}) has expired: "
-                f"run `pullstats hub login --url {base}` again"
+                f"run `{login_command(base)}` again"
             )
         raise fail(
-            f"not logged in to {base}: run `pullstats hub login --url {base}`, "
+            f"not logged in to {base}: run `{login_command(base)}`, "
             f"or set {USERNAME_ENV} and {PASSWORD_ENV}"
         )
     return _env_login(base, *from_env)
@@ -140,7 +148,7 @@ def _env_login(base: str, username: str, secret: str) -> DvpClient:
         client.close()
         raise fail(
             f"{username} has two-factor authentication on at {base}, so {PASSWORD_ENV} cannot "
-            f"sign in alone: run `pullstats hub login --url {base}` once (it asks for the code); "
+            f"sign in alone: run `{login_command(base)}` once (it asks for the code); "
             "commands then use its stored token"
         ) from None
     except AuthenticationRequired as error:
@@ -154,4 +162,12 @@ def _env_login(base: str, username: str, secret: str) -> DvpClient:
     return client
 
 
-__all__ = ["PASSWORD_ENV", "URL_ENV", "USERNAME_ENV", "UrlOption", "connect", "hub_url"]
+__all__ = [
+    "PASSWORD_ENV",
+    "URL_ENV",
+    "USERNAME_ENV",
+    "UrlOption",
+    "connect",
+    "hub_url",
+    "login_command",
+]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import io
 import sys
 import threading
 from collections.abc import Iterator
@@ -323,21 +324,59 @@ def query(
     from pullstats.client.query import query as run_query
 
     columns, rows = run_query(folder, sql)
-    if output is SeriesFormat.JSON:
+    if output is SeriesFormat.JSON:  # ASCII, every control character a JSON escape
         print_json([dict(zip(columns, _plain(row), strict=True)) for row in rows])
-    elif output is SeriesFormat.CSV:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(_plain(row) for row in rows)
+    elif output is SeriesFormat.CSV:  # the values exact, for a program
+        _print_csv(columns, rows)
     else:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)  # as the other hub tables
         # names and values as Text: a tag or a user agent with "[red]" in it is data, not markup
         for column in columns:
             numeric = _numeric(rows, column, columns)
-            table.add_column(Text(column), justify="right" if numeric else "left")
+            table.add_column(_cell(column), justify="right" if numeric else "left")
         for row in rows:
-            table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+            table.add_row(*(_cell("" if cell is None else str(cell)) for cell in row))
         show(table)
+
+
+def _cell(text: str) -> Text:
+    """A table cell for a person's terminal: data from an export file (a user agent) never
+    reaches it as control characters (an ESC that clears the screen, colours or retitles it),
+    but as ``\\xNN`` escapes (``logs.escape_for_terminal``), and a character the terminal's
+    encoding lacks (an ``é`` on ASCII) as its backslash escape rather than a failed command."""
+    from pullstats.logs import escape_for_terminal
+
+    shown = escape_for_terminal(text)
+    encoding = out.encoding or "utf-8"
+    try:
+        shown.encode(encoding)
+    except UnicodeEncodeError:
+        shown = shown.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: as it is
+        pass
+    return Text(shown)
+
+
+def _print_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """The rows as CSV, every value exact: written whole, or, when stdout's encoding cannot
+    hold a value (``PYTHONIOENCODING=ascii``), not at all and one line saying so, never a
+    value changed or half a file."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(_plain(row) for row in rows)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.getvalue().encode(encoding)
+    except UnicodeEncodeError as error:
+        character = error.object[error.start]
+        raise fail(
+            f"standard output's encoding ({encoding}) cannot write {character!a}, and CSV "
+            "keeps values exact: set PYTHONIOENCODING=utf-8, or use --format json (ASCII) or table"
+        ) from None
+    except LookupError:
+        pass
+    sys.stdout.write(text.getvalue())
 
 
 def _plain(row: tuple[Any, ...]) -> list[Any]:

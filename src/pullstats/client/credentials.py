@@ -103,7 +103,7 @@ def tokens_file(environ: Mapping[str, str] | None = None) -> Path:
 def load(url: str) -> StoredToken | None:
     """The token stored for ``url`` (any spelling :func:`base_url` accepts), or None."""
     key = base_url(url)
-    entry = _read(tokens_file()).get(key)
+    entry = _read(tokens_file(), key).get(key)
     if entry is None:
         return None
     return StoredToken(
@@ -120,7 +120,7 @@ def save(url: str, username: str, token: str) -> Path:
     """Store (or replace) the token of ``url``; returns the file's path."""
     key = base_url(url)
     path = tokens_file()
-    entries = _read(path)
+    entries = _read(path, key)
     entries[key] = {
         "username": username,
         "token": token,
@@ -134,7 +134,7 @@ def remove(url: str) -> bool:
     """Forget the token of ``url``; False when none was stored."""
     key = base_url(url)
     path = tokens_file()
-    entries = _read(path)
+    entries = _read(path, key)
     if key not in entries:
         return False
     del entries[key]
@@ -163,16 +163,23 @@ def expires_at(token: str) -> datetime | None:
         return None
 
 
-def _read(path: Path) -> dict[str, dict[str, str]]:
+def _login(url: str | None) -> str:
+    """The command that stores a new token, naming the server when it is known: without
+    ``--url`` it logs in to Docker Hub."""
+    return f"pullstats hub login --url {url}" if url else "pullstats hub login"
+
+
+def _read(path: Path, url: str | None = None) -> dict[str, dict[str, str]]:
+    """The file's entries; ``url``, the base URL a command wants, is named in what to do."""
     try:
         with open(path, encoding="utf-8") as handle:
-            _check_private(path, os.fstat(handle.fileno()))
+            _check_private(path, os.fstat(handle.fileno()), url)
             text = handle.read()
     except FileNotFoundError:
         return {}
     except OSError as error:
         raise CredentialsError(f"{path}: cannot read the token file: {error.strerror}") from None
-    redo = f"{path} is not a pullstats token file: remove it and run `pullstats hub login`"
+    redo = f"{path} is not a pullstats token file: remove it and run `{_login(url)}`"
     try:
         body = json.loads(text)
     except ValueError:
@@ -189,7 +196,7 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
     return entries
 
 
-def _check_private(path: Path, found: os.stat_result) -> None:
+def _check_private(path: Path, found: os.stat_result, url: str | None = None) -> None:
     """Refuse, as ssh does a key, a token file that another user could have written (their
     token: the commands would act as them) or may read (ours, leaked): what :func:`_write`
     ensures, checked on every read, since anything may have changed it since."""
@@ -198,13 +205,13 @@ def _check_private(path: Path, found: os.stat_result) -> None:
     if found.st_uid != os.geteuid():
         raise CredentialsError(
             f"{path} belongs to another user (uid {found.st_uid}): it is not used; remove it "
-            "and run `pullstats hub login`"
+            f"and run `{_login(url)}`"
         )
     _check_folder(path.parent)
     if found.st_mode & 0o077:
         raise CredentialsError(
             f"{path} may be read or written by other users (mode {found.st_mode & 0o777:o}): "
-            f"it is not used; chmod 600 {path}, and log in again if others could read it"
+            f"it is not used; chmod 600 {path}, and if others could read it, run `{_login(url)}`"
         )
 
 
