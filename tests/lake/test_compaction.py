@@ -216,6 +216,31 @@ def test_compacted_segments_are_deleted_after_retention(data_dir: Path) -> None:
         runtime.close()
 
 
+def test_segments_ending_in_a_torn_line_or_empty_are_deleted_after_retention(
+    data_dir: Path,
+) -> None:
+    # a segment closed after a failed write (by an older version) ends in half a line, never
+    # acknowledged: compaction reads to its last newline, and the segment was never deleted;
+    # nor was an empty one (a failed write into a new segment)
+    settings = catalog_settings(data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
+    runtime = Runtime.open(settings)
+    try:
+        spool(runtime, record("r", datetime(2026, 3, 4, tzinfo=UTC), "GET", tag="1.0"))
+        torn = next(runtime.paths.spool.glob("*.seg"))
+        with open(torn, "ab") as handle:
+            handle.write(b'{"id":"half","ip":"198.51.100.7","ua')
+        empty = runtime.paths.spool / f"{torn.stem}-empty.seg"
+        empty.touch()
+        past = time.time() - 10
+        for segment in (torn, empty):
+            os.utime(segment, (past, past))
+        result = process(runtime)
+        assert (result.compaction.written, result.compaction.pruned) == (1, 2)
+        assert list(runtime.paths.spool.iterdir()) == []
+    finally:
+        runtime.close()
+
+
 def test_an_unread_segment_is_never_deleted(data_dir: Path) -> None:
     settings = catalog_settings(data_dir, retention_spool=timedelta(0), close_grace=timedelta(0))
     runtime = Runtime.open(settings)

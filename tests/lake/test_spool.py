@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -81,6 +84,39 @@ def test_appended_lines_are_readable_with_offsets(spool: Path) -> None:
         assert (second.start, second.end) == (first.end, first.end + len(line(3)))
     finally:
         writer.close()
+
+
+def test_a_failed_write_leaves_only_the_lines_written_whole(spool: Path) -> None:
+    # a write the file system refuses half-way (a full disk; here the file size limit, in a
+    # child process): it left a torn last line in the closed segment, which compaction never
+    # reads to its end, so retention never deleted it (and its raw IPs), and every failed
+    # write after it an empty segment
+    limit = 100
+    script = f"""
+import resource, signal
+from pathlib import Path
+from pullstats.lake.spool import SpoolWriter
+def line(n, width=0):  # as line() here
+    return b'{{"id":"%06d","pad":"%s"}}\\n' % (n, b"x" * width)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+writer = SpoolWriter(Path({str(spool)!r}), segment_bytes=1 << 20)
+writer.append(line(1))
+for n in (2, 3):
+    try:
+        writer.append(line(n, width={limit}))
+    except OSError as error:
+        print("refused", error.errno)
+writer.close()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == [f"refused {errno.EFBIG}"] * 2
+    [segment] = spool.iterdir()  # the second write's new segment held nothing: gone
+    assert segment.suffix == CLOSED_SUFFIX
+    assert segment.read_bytes() == line(1)
 
 
 def test_segment_name_holds_the_writer_pid(spool: Path) -> None:

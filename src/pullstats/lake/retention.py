@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -27,6 +28,8 @@ from pullstats.runtime import Runtime
 
 #: the catalog's record of :func:`pruned_before`
 PRUNED_BEFORE = "lake_pruned_before"
+#: the longest torn last line a closed segment is looked at for
+_TORN_TAIL_MAX = 1 << 20
 
 
 def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
@@ -40,7 +43,7 @@ def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
     pruned = []
     for segment in runtime.paths.spool.glob(f"*{CLOSED_SUFFIX}"):
         stat = segment.stat()
-        if stat.st_mtime < cutoff and progress.get(segment.stem, -1) >= stat.st_size:
+        if stat.st_mtime < cutoff and _read_to_its_end(segment, progress.get(segment.stem, 0)):
             segment.unlink()
             pruned.append(segment.stem)
     if pruned:
@@ -53,6 +56,20 @@ def prune_spool(runtime: Runtime, progress: dict[str, int]) -> int:
         for name in pruned:
             progress.pop(name, None)
     return len(pruned)
+
+
+def _read_to_its_end(segment: Path, read: int) -> bool:
+    """Whether compaction has read the closed ``segment`` whole: to its end, or to a torn last
+    line after its last newline (a write that failed, which no sender was told was taken and
+    no reader takes). An empty segment has been."""
+    size = segment.stat().st_size
+    if read >= size:
+        return True
+    if size - read > _TORN_TAIL_MAX:  # no torn line is that long: whole lines are unread
+        return False
+    with open(segment, "rb") as handle:
+        handle.seek(read)
+        return b"\n" not in handle.read()
 
 
 def lake_cutoff(settings: Settings, today: date) -> date | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import threading
 import time
@@ -222,7 +223,7 @@ class SpoolWriter:
         except BaseException as error:  # every waiter must learn the write failed
             for _, future in batch:
                 future.set_exception(error)
-            self._close_segment()
+            self._abandon_segment()
             return
         for _, future in batch:
             future.set_result(None)
@@ -243,6 +244,25 @@ class SpoolWriter:
         self._handle = os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._written = 0
         self._opened_at = time.monotonic()
+
+    def _abandon_segment(self) -> None:
+        """After a failed write: cut the segment back to the lines written whole before it
+        (the rest was never acknowledged: its senders retry), and close it, or remove it when
+        it holds none. A torn last line would keep compaction from reading the segment to its
+        end, so retention would never delete it, nor the raw IPs it holds."""
+        if self._file is None:
+            return
+        file, fd, whole = self._file, self._fd(), self._written
+        self._file = self._handle = None
+        with contextlib.suppress(OSError):  # a file that cannot shrink: readers stop at its
+            os.ftruncate(fd, whole)  # last newline still
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(OSError):  # left open: sealed once this process is gone
+            if whole == 0:
+                file.unlink()
+            else:
+                os.replace(file, file.with_suffix(CLOSED_SUFFIX))
 
     def _close_segment(self) -> None:
         if self._file is None:
