@@ -402,3 +402,39 @@ def test_process_runs_while_the_server_ingests(server: Server, token: str) -> No
             headers={"Authorization": f"Bearer {login['token']}"},
         ).json()["pulls"]
     assert sum(row["pullCount"] for row in weeks) == sum(sent)
+
+
+def test_a_data_dir_that_cannot_be_written_is_a_503_to_retry(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # a full disk, or any write the data dir refuses: the answer was a bare 500 and the log a
+    # traceback; the registry retries either way, but the 500 is no refusal the docs list
+    token = ingest_token(data_dir)
+    log = tmp_path / "server.log"
+    server = start_server(data_dir, log)
+    spool, tmp = data_dir / "spool", data_dir / "tmp"
+    try:
+        big = json.dumps(
+            envelope(*[pull_event(NOON, "acme/api", tag="1.0") for _ in range(400)])
+        ).encode()
+        assert len(big) > 64 * 1024  # spilled to tmp/ as it arrives
+        for folder, body in ((spool, GOOD), (tmp, big)):
+            moved = folder.with_name(folder.name + "-away")
+            folder.rename(moved)
+            folder.write_text("a file where the folder should be: every write in it fails")
+            try:
+                refused = post(server, token, body)
+            finally:
+                folder.unlink()
+                moved.rename(folder)
+            assert refused.status_code == 503, refused.text
+            assert refused.json() == {
+                "detail": "the envelope cannot be stored now (Not a directory): retry later"
+            }
+        assert post(server, token, GOOD).status_code == 200
+        assert post(server, token, big).status_code == 200
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert text.count("ingest: the envelope cannot be stored: [Errno 20] Not a directory") == 2

@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_to_stderr(access_log)
     log_to_stderr(pg_versions.logger)  # its fallback warnings, in the server's log format
     log_to_stderr(request_log)  # a client gone before its request ended: one line each
+    log_to_stderr(ingest.log)  # an envelope the data dir could not take: one line each
     log_to_stderr(store_checks.log)  # a store on S3 that fails /healthz's check, and is back
     app.include_router(auth.router)
     app.include_router(analytics.router)

@@ -7,6 +7,7 @@ that is not an envelope at all (wrong type, not JSON, no ``events``) is refused 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,8 @@ from pullstats.api.state import AppState, app_state
 from pullstats.ingest.errors import EnvelopeTooLarge, InvalidEnvelope
 from pullstats.ingest.notifications import ENVELOPE_MEDIA_TYPES, check_media_type
 from pullstats.timestamps import now_micros
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["ingest"])
 _bearer = HTTPBearer(
@@ -155,7 +158,10 @@ PATH = "/ingest/v1/registry/events"
             "model": ErrorDetail,
             "description": "Not a notification media type, or a compressed body.",
         },
-        503: {"model": ErrorDetail, "description": "The envelope could not be parsed; retry."},
+        503: {
+            "model": ErrorDetail,
+            "description": "The envelope could not be parsed or stored; retry.",
+        },
     },
     summary="Receive a registry notification envelope",
     openapi_extra={"requestBody": _ENVELOPE_BODY},
@@ -196,6 +202,8 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
         body = await _read_body(request, settings.ingest_max_body_bytes, settings.paths.tmp)
     except InvalidEnvelope as error:
         return _refusal(refusal_status(error), str(error))
+    except OSError as error:  # spilling a large body to tmp/
+        return _not_stored(error)
     try:
         delivery = await state.envelopes.parse(body, now_micros())
     finally:
@@ -204,7 +212,10 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
     if isinstance(delivery, Refusal):
         return _refusal(delivery.status_code, delivery.detail)
     if delivery.lines:
-        await state.spool.append_async(delivery.lines)
+        try:
+            await state.spool.append_async(delivery.lines)
+        except OSError as error:
+            return _not_stored(error)
     counter = state.metrics.ingested
     counter.labels("accepted", "manifest_request").inc(delivery.accepted)
     for reason, count in delivery.ignored.items():
@@ -212,6 +223,14 @@ async def receive_envelope(state: AppState, request: Request) -> Response:
     for reason, count in delivery.rejected.items():
         counter.labels("rejected", reason).inc(count)
     return Response(delivery.report, media_type="application/json")
+
+
+def _not_stored(error: OSError) -> Response:
+    """The answer to a delivery the data dir could not take (a full disk, a folder gone): 503,
+    which the registry retries, and one line in the log (the path, the operator's to fix)."""
+    log.error("ingest: the envelope cannot be stored: %s", error)
+    reason = error.strerror or type(error).__name__
+    return _refusal(503, f"the envelope cannot be stored now ({reason}): retry later")
 
 
 class DirectIngest:

@@ -240,8 +240,9 @@ class SpoolWriter:
     def _open_segment(self) -> None:
         self._seq += 1
         name = f"{time.time_ns() // 1000:016d}-{os.getpid()}-{self._seq:06d}{OPEN_SUFFIX}"
-        self._file = self._folder / name
-        self._handle = os.open(self._file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        file = self._folder / name
+        self._handle = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = file  # only once open: a segment that could not be made is none
         self._written = 0
         self._opened_at = time.monotonic()
 
