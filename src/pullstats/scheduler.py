@@ -161,10 +161,12 @@ class Scheduler:
             line.rsplit("\r", 1)[-1].strip()
             for line in output.decode(errors="replace").splitlines()
         ]
-        summary = next((line for line in reversed(lines) if line), "")
-        for line in lines:  # a damaged lake file set aside (lake/damaged_files.py), …
-            if line.startswith("warning:"):
-                log.warning("scheduled %s: %s", name, line)
+        # a damaged lake file set aside (lake/damaged_files.py), an export that could not write
+        # one (namespace, period), …: each line, then the job's last other line, its summary
+        told = [line for line in lines if line.startswith(("warning:", "error:"))]
+        for line in told:
+            log.warning("scheduled %s: %s", name, line)
+        summary = next((line for line in reversed(lines) if line and line not in told), "")
         code = child.returncode
         if code == 0:
             log.info("scheduled %s: %s", name, summary)
@@ -180,7 +182,8 @@ class Scheduler:
         how = (
             f"killed by {_signal_name(-code)}" if code is not None and code < 0 else f"exit {code}"
         )
-        log.warning("scheduled %s failed (%s): %s", name, how, summary or "no output")
+        summary = summary or ("its error lines above" if told else "no output")
+        log.warning("scheduled %s failed (%s): %s", name, how, summary)
         return "failed"
 
     @staticmethod

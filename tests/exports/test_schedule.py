@@ -177,3 +177,27 @@ def test_a_job_killed_by_another_signal_is_a_failure_that_names_it(
         f"scheduled {sys.executable} -c {killed[2]} failed (killed by SIGKILL): no output",
     )
     assert said[1][1].startswith("scheduled round 1 failed in ")
+
+
+def test_every_error_line_of_a_failed_job_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export that cannot write two (namespace, period)s says so in one line each, and its
+    summary: the log kept only the last line, so an operator who runs only `serve` saw one."""
+    job = (
+        sys.executable,
+        "-c",
+        "import sys; print('exported 1 period; 2 failed', flush=True); "
+        "print('error: export of namespace ns0 failed', file=sys.stderr, flush=True); "
+        "print('error: export of namespace ns1 failed', file=sys.stderr, flush=True); "
+        "sys.exit(1)",
+    )
+    scheduler = Scheduler(catalog_settings(tmp_path / "data"), commands=[job])
+    with caplog.at_level(logging.INFO, logger="pullstats.scheduler"):
+        assert not asyncio.run(scheduler.run_round()).ok
+    name = f"scheduled {sys.executable} -c {job[2]}"
+    assert [(r.levelname, r.getMessage()) for r in caplog.records][:3] == [
+        ("WARNING", f"{name}: error: export of namespace ns0 failed"),
+        ("WARNING", f"{name}: error: export of namespace ns1 failed"),
+        ("WARNING", f"{name} failed (exit 1): exported 1 period; 2 failed"),
+    ]
