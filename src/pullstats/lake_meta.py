@@ -50,6 +50,8 @@ from pullstats.lake_schema import (
 from pullstats.storage import Store, StoreFile
 
 log = logging.getLogger("pullstats.lake")
+#: the migration's progress lines, which a command shows on its stderr (runtime.py)
+progress = logging.getLogger("pullstats.lake.migration")
 
 META_FILE = "_meta.json"
 #: the description's member naming the lake, as its installation's catalog does
@@ -223,7 +225,7 @@ def migrate_lake(lake: Store, staging: Path, set_aside: Callable[[str], bool] | 
         tables, change = MIGRATIONS[step]
         for table in tables:
             keys = lake.files(table.folder, ".parquet")
-            log.info(
+            progress.info(
                 "lake: schema version %d → %d: %d files of %s",
                 step,
                 step + 1,
@@ -237,10 +239,10 @@ def migrate_lake(lake: Store, staging: Path, set_aside: Callable[[str], bool] | 
                 else:
                     rewritten += _rewrite(lake, staging, key, change(content))
                 if done % PROGRESS_FILES == 0:
-                    log.info("lake: %s: %d of %d files", table.folder, done, len(keys))
+                    progress.info("lake: %s: %d of %d files", table.folder, done, len(keys))
     if version < LAKE_SCHEMA_VERSION:
         description.write(_description(description.lake_id()), staging)
-        log.info(
+        progress.info(
             "lake: schema version %d recorded (%d files rewritten, %d damaged files set aside)",
             LAKE_SCHEMA_VERSION,
             rewritten,

@@ -25,7 +25,9 @@ from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import LAKE
 from pullstats.lake_meta import Description, migrate_lake
+from pullstats.lake_meta import progress as migration_progress
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
+from pullstats.logs import log_to_stderr
 from pullstats.store_identity import Described, StoreKind, another_catalogs, installation_store
 from pullstats.store_settings import check_link_lifetime
 
@@ -133,6 +135,7 @@ class Runtime:
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
+                log_to_stderr(migration_progress)  # on a command's stderr too
                 with hold_job_lock(engine, settings.paths.job_lock):
                     # a damaged file is set aside as every stage's reads do, not a stop
                     migrate_lake(

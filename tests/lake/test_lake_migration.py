@@ -113,6 +113,9 @@ def test_status_refuses_a_version_1_lake_in_one_line_and_process_migrates_it(
     assert "run `pullstats process`" in refused.stderr
     done = run_cli(data_dir, "process")
     assert done.returncode == 0, done.stderr
+    # what operations.md shows the migration saying (it said nothing: INFO, no handler)
+    assert "lake: schema version 1 → 2: 1 files of requests" in done.stderr
+    assert "lake: schema version 2 recorded (2 files rewritten, 0 damaged" in done.stderr
     assert run_cli(data_dir, "status").returncode == 0
 
 
