@@ -378,3 +378,29 @@ def test_a_job_left_on_the_old_catalog_deletes_none_of_the_copys_exports(move: M
     exported = run_cli(data_dir, "export", "--through", "2026-11-30", env=move.target_env)
     assert exported.returncode == 0, exported.stderr
     assert _exports(data_dir) == exports  # and up to date: nothing to write again
+
+
+def test_a_catalog_copied_into_the_data_dirs_own_file_says_to_unset_the_setting(
+    tmp_path: Path,
+) -> None:
+    # back to the embedded catalog (a catalog elsewhere copied into DATA_DIR/catalog.sqlite3):
+    # both lines said to set PULLSTATS_DATABASE_URL to it, where the data dir's own catalog is
+    # what an unset PULLSTATS_DATABASE_URL opens
+    data_dir = tmp_path / "data"
+    elsewhere = {"PULLSTATS_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"}
+    made = run_cli(
+        data_dir, "users", "add", "alice", "--password-stdin", stdin=PASSWORD, env=elsewhere
+    )
+    assert made.returncode == 0, made.stderr
+    own = f"sqlite:///{data_dir / 'catalog.sqlite3'}"
+    copied = run_cli(data_dir, "db", "copy", "--to", own, env=elsewhere)
+    assert copied.returncode == 0, copied.stderr
+    assert (
+        "namespaces); unset PULLSTATS_DATABASE_URL (the data dir's own catalog is its default) "
+        "on every node, then start them"
+    ) in " ".join(copied.stdout.split())
+    refused = _refused(data_dir, elsewhere, "status")
+    assert refused.endswith(
+        "any more: unset PULLSTATS_DATABASE_URL (the data dir's own catalog is its default). "
+        "Nothing was changed"
+    ), refused

@@ -188,7 +188,7 @@ def _catalog_named(settings: Settings) -> str:
     sqlite = settings.paths.sqlite_catalog
     if settings.database_url is None:
         return f"the SQLite catalog {sqlite} (PULLSTATS_DATABASE_URL is not set)"
-    if _is_file(settings.database_url_value, sqlite):
+    if opens_sqlite_file(settings.database_url_value, sqlite):
         return f"the SQLite catalog {sqlite} (named by PULLSTATS_DATABASE_URL)"
     if sqlite.exists():  # the embedded installation's, when the URL is meant to move it
         return (
@@ -198,7 +198,7 @@ def _catalog_named(settings: Settings) -> str:
     return "the database of PULLSTATS_DATABASE_URL"
 
 
-def _is_file(url: str, file: Path) -> bool:
+def opens_sqlite_file(url: str, file: Path) -> bool:
     """Whether ``url`` opens the SQLite ``file``."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
@@ -215,8 +215,16 @@ def not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:
         return
     raise CatalogCopied(
         f"{_catalog_named(settings)} was copied to {mark} and is not the installation's catalog "
-        "any more: set PULLSTATS_DATABASE_URL to that catalog. Nothing was changed"
+        f"any more: {use_catalog(settings, mark.url, 'that catalog')}. Nothing was changed"
     )
+
+
+def use_catalog(settings: Settings, url: str, named: str) -> str:
+    """What to do to use the catalog at ``url`` (``named`` so): set PULLSTATS_DATABASE_URL
+    to it, or unset it when ``url`` is the data dir's own SQLite catalog, its default."""
+    if opens_sqlite_file(url, settings.paths.sqlite_catalog):
+        return "unset PULLSTATS_DATABASE_URL (the data dir's own catalog is its default)"
+    return f"set PULLSTATS_DATABASE_URL to {named}"
 
 
 def _not_another_catalogs(

@@ -99,7 +99,7 @@ def db_copy(
     as copied, and every command but this one refuses it from then on."""
     from pullstats.db.copy import CopyRefused, copy_catalog, shown
     from pullstats.job_lock import JobLockBusy, hold_job_lock
-    from pullstats.runtime import NoInstallation
+    from pullstats.runtime import NoInstallation, use_catalog
     from pullstats.setting_values import check_database_url
 
     settings = Settings()
@@ -131,7 +131,7 @@ def db_copy(
     rows = sum(copied.values())
     out.print(
         f"copied the catalog to {where}: {len(copied)} tables, {rows:,} rows ({copied['users']} "
-        f"users, {copied['namespaces']} namespaces); set PULLSTATS_DATABASE_URL to it on every "
+        f"users, {copied['namespaces']} namespaces); {use_catalog(settings, to, 'it')} on every "
         "node, then start them. The old catalog is marked as copied there: every command "
         "refuses it now"
     )
