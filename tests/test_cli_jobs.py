@@ -6,11 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
 
 from pullstats.config import Settings
+from pullstats.db.models import Node
 from pullstats.lake.jobs import job_lock
 from pullstats.lake.spool import SpoolWriter
 from pullstats.runtime import Runtime
@@ -150,3 +152,29 @@ def test_a_job_waiting_for_the_advisory_lock_says_so_and_which_session_holds_it(
         assert output.startswith("exported 0 namespace periods")
     finally:
         runtime.close()
+
+
+def test_status_names_the_watermark_from_before_nodes_while_it_holds_periods_open(
+    tmp_path: Path,
+) -> None:
+    """A catalog upgraded from before nodes (migration 0007) keeps its one watermark as the
+    node ``""``, live until PULLSTATS_NODE_TIMEOUT after it was set: while it is, it decides
+    ``processed up to``, and status listed only the node that did not."""
+    data = tmp_path / "data"
+    runtime = Runtime.open(catalog_settings(data))
+    try:
+        old, now = datetime(2026, 12, 1, 9, tzinfo=UTC), datetime.now(UTC)
+        with runtime.sessions.begin() as session:
+            session.add(Node(name="", host="", data_dir="", watermark=old, last_seen=now))
+            session.add(Node(name="b", host="h", data_dir="/d", watermark=now, last_seen=now))
+    finally:
+        runtime.close()
+    status = run_cli(data, "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == "processed up to: 2026-12-01T09:00:00Z"
+    assert lines[1].startswith(
+        "node (unnamed): processed up to 2026-12-01T09:00:00Z, last seen "
+    ), lines
+    assert lines[1].endswith(", live (the catalog's watermark from before nodes had names)")
+    assert lines[2].startswith("node b: processed up to ")

@@ -174,8 +174,11 @@ def status_command() -> None:
         + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
     )
     for node in nodes:
-        if node.name:  # "": the watermark of a catalog older than nodes (migration 0007)
+        if node.name:
             out.print(f"node {node.name}: {node_line(node, this)}")
+        elif node.live:  # the watermark of a catalog older than nodes (migration 0007): shown
+            # while it holds periods open, and may be what `processed up to` says
+            out.print(f"node (unnamed): {node_line(node, this)}")
     out.print(
         f"days waiting for process: {len(pending)}"
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
@@ -209,7 +212,11 @@ def node_line(node: NodeState, this: str | None) -> str:
     when = "%Y-%m-%dT%H:%M:%SZ"
     mark = node.watermark.strftime(when) if node.watermark else "never processed"
     state = "live" if node.live else "timed out (PULLSTATS_NODE_TIMEOUT): holds no period open"
-    where = f"{node.data_dir} on {node.host}" + (", this node" if node.name == this else "")
+    where = (
+        f"{node.data_dir} on {node.host}" + (", this node" if node.name == this else "")
+        if node.name
+        else "the catalog's watermark from before nodes had names"
+    )
     return f"processed up to {mark}, last seen {node.last_seen.strftime(when)}, {state} ({where})"
 
 
