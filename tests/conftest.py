@@ -363,13 +363,13 @@ def write_spool(runtime: Runtime, *records: PullRequestRecord) -> None:
     write_spool_lines(runtime, b"".join(r.to_line() for r in records))
 
 
-def write_one_pull(runtime: Runtime, when: datetime) -> None:
+def write_one_pull(runtime: Runtime, when: datetime, user_agent: str = "docker/27.3.1") -> None:
     """One pull of ``acme/api:1.0`` at ``when`` into the spool."""
     write_spool(
         runtime,
         PullRequestRecord(
             "r1", micros(when), "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7",
-            "docker/27.3.1", "notification", now_micros(),
+            user_agent, "notification", now_micros(),
         ),
     )  # fmt: skip
 

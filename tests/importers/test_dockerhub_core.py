@@ -17,11 +17,9 @@ from sqlalchemy import select
 from pullstats.accounts import service
 from pullstats.db.models import BreakdownRollup, CountryRollup, TrendRollup
 from pullstats.ingest.dockerhub_columns import FileKind, UnrecognisedFile, parse_header
-from pullstats.ingest.records import PullRequestRecord
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
-from pullstats.timestamps import micros, now_micros
-from tests.conftest import run_cli, write_spool
+from tests.conftest import run_cli, write_one_pull
 from tests.importers.core_reports import (
     DIGEST,
     EARLIER,
@@ -321,13 +319,7 @@ def test_a_reported_client_is_the_tool_the_registrys_own_pulls_name(
     )
     imported(runtime, write(tmp_path / "trends.csv", report, gzipped=False))
     when = datetime.combine(EARLIER.start + timedelta(days=3), time(12), UTC)
-    write_spool(
-        runtime,
-        PullRequestRecord(
-            "r1", micros(when), "GET", "acme/api", "1.0", "sha256:ab", "192.0.2.7",
-            "Go-http-client/1.1", "notification", now_micros(),
-        ),
-    )  # fmt: skip
+    write_one_pull(runtime, when, user_agent="Go-http-client/1.1")
     process(runtime)
     with runtime.sessions() as session:
         tools = {
