@@ -75,10 +75,17 @@ def set_aside_file(
     damaged = DamagedFile(key, moved_to, reason)
     _forget_import(settings, damaged)
     if damaged.table == lake_files.ACTIONS and damaged.day is not None:
-        with sessions.begin() as session:
-            add_pending_days(session, [damaged.day])
+        classify_again(sessions, damaged.day)
     log.warning("%s", _warning(settings, damaged))
     return damaged
+
+
+def classify_again(sessions: sessionmaker[Session], day: date) -> None:
+    """Hand ``day`` back to ``process``, which classifies it again from its requests: recorded
+    as waiting (``pending_days``). What the day of an actions file set aside as damaged needs,
+    and the day of one missing from the lake (``exports/missing_actions.py``)."""
+    with sessions.begin() as session:
+        add_pending_days(session, [day])
 
 
 def damaged_files(settings: Settings) -> list[str]:

@@ -31,6 +31,7 @@ from pullstats.db.models import (
 )
 from pullstats.db.nodes import closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
+from pullstats.exports.missing_actions import MissingActions
 from pullstats.exports.reports import EXPORT_FILES, ExportKind
 from pullstats.exports.scope_rows import scope_co_usage, scope_rollups, scope_trends
 from pullstats.exports.withdrawing import delete_folders, folders_of, withdraw
@@ -221,16 +222,15 @@ def export_closed(
             result.withdrawn.append(task)
         if on_plan:
             on_plan(len(tasks))
-        #: actions files set aside as damaged, by day: their periods wait for `process`
-        damaged: dict[date, str] = {}
+        # a day whose actions file is missing or was set aside as damaged holds back its
+        # periods until `process` has classified it again (nothing half-counted is published)
+        missing = MissingActions(runtime)
         for task in tasks:
             # one namespace's failure (a name too long for a file name, a full disk, a bad
             # row) is reported and never stops the others; its previous files stay served
-            waiting = [
-                key for day, key in damaged.items() if task.period.start <= day <= task.period.end
-            ]
-            if waiting:
-                result.failed.append(ExportFailure(task, _damaged_text(waiting[0])))
+            held = missing.holding(task.period)
+            if held is not None:
+                result.failed.append(ExportFailure(task, held))
                 continue
             try:
                 parts = export_one(runtime, task)
@@ -245,8 +245,8 @@ def export_closed(
                 found = set_aside_damaged(runtime, error, read)
                 text = _failure_text(task, error)
                 if found is not None and found.day is not None:
-                    damaged[found.day] = found.key
                     text = _damaged_text(found.key)
+                    missing.hold(found.day, text)
                 result.failed.append(ExportFailure(task, text))
                 continue
             result.exported.append(task)

@@ -41,7 +41,9 @@ What the move means for the counts:
   back once repaired, or from a backup), or import the day's logs again (``ingest logs``: the
   requests are no longer in the lake, so they are written anew), then rebuild the day;
 - an ``actions`` file is derived from the requests: its day is recorded as waiting for
-  ``process`` (``pending_days``), which classifies it again from its requests.
+  ``process`` (``pending_days``), which classifies it again from its requests; until then
+  ``export`` holds back the day's periods (``exports/missing_actions.py``, which hands a day
+  whose actions file is missing back to ``process`` the same way).
 
 ``lake_damage.damaged_files`` lists what was moved, for ``pullstats status``.
 """
