@@ -173,7 +173,8 @@ def process(
             files = [
                 file
                 for day in sorted(near)
-                for table in (lake_files.REQUESTS, lake_files.IMPORTED)
+                # actions: the days after those classified, read to see what they were handed
+                for table in (lake_files.REQUESTS, lake_files.IMPORTED, lake_files.ACTIONS)
                 for file in lake_files.day_files(runtime.settings, table, day)
             ]
             for period in periods_of_days(days):

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from pullstats import lake_files
 from pullstats.action_window import MAX_ACTION_SPAN_US
+from pullstats.classify.grouping import group_columns
 from pullstats.config import Settings
 from pullstats.lake_schema import ACTIONS
 from pullstats.timestamps import day_micros
@@ -95,11 +96,48 @@ def taken_in(requests: pa.Table, first_request: np.ndarray, day: date) -> frozen
 def reaches_back(requests: pa.Table, starts: np.ndarray, first: date) -> bool:
     """Whether the start of a run from ``first`` may depend on more than the day before it,
     which it reads: a partition read whole from that day (a chain of requests reaches the run)
-    whose first request there comes within ``MAX_ACTION_SPAN_US`` of its midnight, and so may
-    be taken in by an action of the day before that, which the run does not see. ``starts``:
-    where each partition of ``requests`` starts."""
+    whose first requests there come within ``MAX_ACTION_SPAN_US`` of its midnight, may be
+    taken in by an action of the day before that, which the run does not see, and would group
+    the run's own requests otherwise if they were. ``starts``: where each partition of
+    ``requests`` (sorted) starts."""
     before = day_micros(first - timedelta(days=1))
-    return bool(np.any(_micros(requests["ts"])[starts] <= before + MAX_ACTION_SPAN_US))
+    ts = _micros(requests["ts"])
+    begin = np.flatnonzero(starts)
+    end = np.append(begin[1:], len(ts))
+    near = ts[begin] <= before + MAX_ACTION_SPAN_US
+    return any(
+        _taken_in_matters(requests.slice(b, e - b), ts[b:e], before, day_micros(first))
+        for b, e in zip(begin[near], end[near], strict=True)
+    )
+
+
+def _taken_in_matters(rows: pa.Table, ts: np.ndarray, before: int, midnight: int) -> bool:
+    """Whether one partition's requests from ``midnight`` on open other actions when its first
+    one or two (GETs within ``MAX_ACTION_SPAN_US`` of ``before``, which an action of the day
+    before may take in) are taken in than when they open afresh."""
+    method = rows["method"].combine_chunks()
+    fresh = _openers(rows, ts)
+    for taken in (1, 2):
+        if taken >= len(ts) or ts[taken - 1] > before + MAX_ACTION_SPAN_US:
+            break
+        if method[taken - 1].as_py() != "GET":  # only a GET joins an action
+            break
+        rest = np.zeros(len(ts), np.bool_)
+        rest[taken:] = _openers(rows.slice(taken), ts[taken:])
+        if not np.array_equal(rest[ts >= midnight], fresh[ts >= midnight]):
+            return True
+    return False
+
+
+def _openers(rows: pa.Table, ts: np.ndarray) -> np.ndarray:
+    """Which of one partition's sorted requests open an action."""
+    gaps = np.diff(ts, prepend=ts[0]) if len(ts) else ts
+    starts = np.zeros(len(ts), np.bool_)
+    starts[:1] = True
+    columns = (rows[name].combine_chunks() for name in ("method", "tag", "digest"))
+    opens = np.zeros(len(ts), np.bool_)
+    opens[group_columns(gaps, starts, *columns).first_request] = True
+    return opens
 
 
 def handed_over(requests: pa.Table, day: date, taken: frozenset[str]) -> pa.Table:
@@ -107,10 +145,12 @@ def handed_over(requests: pa.Table, day: date, taken: frozenset[str]) -> pa.Tabl
     the requests before its midnight, nor those of ``day`` that the day before's actions take
     in (``taken``), so that each partition opens afresh at its first request left. The order
     is kept."""
-    keep = pc.greater_equal(_micros(requests["ts"]), day_micros(day))
-    if taken:
-        keep = pc.and_(keep, pc.invert(pc.is_in(requests["id"], pa.array(sorted(taken)))))
-    return requests.filter(keep)
+    ts = _micros(requests["ts"])
+    keep = ts >= day_micros(day)
+    if taken:  # an id is kept once a day: a copy on a later day is another request
+        is_taken = pc.is_in(requests["id"], pa.array(sorted(taken))).to_numpy(zero_copy_only=False)
+        keep &= ~(np.asarray(is_taken, np.bool_) & (ts < day_micros(day + timedelta(days=1))))
+    return requests.filter(pa.array(keep))
 
 
 def changed(settings: Settings, carry: CarryOut) -> bool:
