@@ -29,6 +29,11 @@ def days_to_reclassify(earliest_new: Mapping[date, int]) -> set[date]:
     them comes within :data:`MAX_ACTION_SPAN_US` of D's midnight: the rules read requests in
     time order and never look back, so an action that opened before midnight, and so ended by
     00:00:10, is decided before any later request.
+
+    These are where classification starts, not where it ends: a change to how D+1 groups can
+    change what it hands D+2, and so on for as long as a client's requests never pause past
+    the join window. Classification follows it day by day, as far as it reaches
+    (:mod:`pullstats.classify.carry`); the days it adds are not known here.
     """
     days: set[date] = set()
     for day, earliest in earliest_new.items():

@@ -3,8 +3,9 @@
 Each stage talks to the next only through stored data: compaction names the days whose actions
 may have changed (the days it touched, the day after each, and the day before when a new
 request is within an action's span of midnight: ``action_window.days_to_reclassify``),
-classification rewrites those days, and the rollups of every week and month holding such a day
-are recomputed.
+classification rewrites those days and the days after them as far as their grouping changed
+(``classify/carry.py``), and the rollups of every week and month holding such a day are
+recomputed.
 
 No record can stop a run: a request timed outside the accepted window (written before ingest
 checked times) is set aside by compaction, and so are lake days outside it, which are never
@@ -137,11 +138,20 @@ def process(
             if progress.classified:
                 progress.classified(count)
 
+        def follow(day: date) -> bool:
+            # a day after those classified whose grouping changed with them (classify/carry.py)
+            if not window.holds_day(day) or frozen_day(day, frozen_before):
+                return False
+            days.add(day)
+            if progress.classify_total:
+                progress.classify_total(len(days))
+            return True
+
         def classify_and_roll_up() -> None:
             if progress.classify_total:
                 progress.classify_total(len(days))
             check_job_lock()
-            result.actions = classify_days(runtime, days, classified)
+            result.actions = classify_days(runtime, days, classified, follow=follow)
             result.periods = periods_of_days(days)
             if progress.rollup_total:
                 progress.rollup_total(len(result.periods))
@@ -163,7 +173,8 @@ def process(
             files = [
                 file
                 for day in sorted(near)
-                for table in (lake_files.REQUESTS, lake_files.IMPORTED)
+                # actions: the days after those classified, read to see what they were handed
+                for table in (lake_files.REQUESTS, lake_files.IMPORTED, lake_files.ACTIONS)
                 for file in lake_files.day_files(runtime.settings, table, day)
             ]
             for period in periods_of_days(days):

@@ -24,13 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from pullstats.classify.actions import (
-    _hashes_collide,
-    _read_sorted_requests,
-    actions_of,
-    classify_days,
-    partition_gaps,
-)
+from pullstats.classify.actions import _read_sorted_requests, actions_of, classify_days
+from pullstats.classify.partitions import hashes_collide, partition_gaps
 from pullstats.classify.rules import group_requests
 from pullstats.config import Settings
 from pullstats.db.models import PullRollup
@@ -282,7 +277,7 @@ def test_partitions_in_hash_order_give_the_actions_of_key_order(one_batch: Proce
     hashed = _read_sorted_requests(runtime, START, last)
     by_key = _read_sorted_requests(runtime, START, last, hashed=False)
     assert hashed is not None and by_key is not None
-    assert not _hashes_collide(hashed)
+    assert not hashes_collide(hashed)
     # the partitions do come in another order, and the actions are the same, row for row
     assert hashed["ip_hash"].to_pylist() != by_key["ip_hash"].to_pylist()
     assert actions_of(hashed).equals(actions_of(by_key))
@@ -301,8 +296,8 @@ def test_two_partitions_of_one_hash_are_noticed() -> None:
         )
 
     # two clients whose keys hash alike: sorted by hash and time, they interleave
-    assert _hashes_collide(requests([b"x", b"y", b"x"], [7, 7, 7]))
-    assert _hashes_collide(requests([b"x", b"y"], [7, 7]))
+    assert hashes_collide(requests([b"x", b"y", b"x"], [7, 7, 7]))
+    assert hashes_collide(requests([b"x", b"y"], [7, 7]))
     # one client; two clients of different hashes
-    assert not _hashes_collide(requests([b"x", b"x", b"x"], [7, 7, 7]))
-    assert not _hashes_collide(requests([b"x", b"x", b"y"], [7, 7, 9]))
+    assert not hashes_collide(requests([b"x", b"x", b"x"], [7, 7, 7]))
+    assert not hashes_collide(requests([b"x", b"x", b"y"], [7, 7, 9]))

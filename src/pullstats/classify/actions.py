@@ -1,13 +1,15 @@
 """Stage 2 runner: reclassify whole days of requests into ``lake/actions/day=D/actions.parquet``.
 
 A day's actions are its classified requests plus the actions imported from Docker Hub CSVs
-(``lake/imported/day=D/``, see :func:`imported_actions`), so rollups and exports count both.
+(``lake/imported/day=D/``, :mod:`pullstats.classify.day_files`), so rollups and exports count
+both.
 
 A day's actions depend on the requests just before and after it (an action opened at 23:59:59
 may be completed after midnight and belongs to the day it opened), so each run of days is
 classified with the end of the day before and the first seconds of the day after (see
 :func:`_read_sorted_requests`), and only the actions that open on its days are kept. Which
-days need it after new requests arrive is :func:`pullstats.action_window.days_to_reclassify`.
+days need it after new requests arrive is :func:`pullstats.action_window.days_to_reclassify`;
+the days after those whose grouping changes with them follow (:mod:`pullstats.classify.carry`).
 Days are rewritten whole and atomically, so re-running changes nothing.
 """
 
@@ -21,20 +23,28 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pullstats import lake_files
 from pullstats.action_window import JOIN_WINDOW_US, MAX_ACTION_SPAN_US
-from pullstats.classify.grouping import group_columns
+from pullstats.classify.carry import (
+    CarryOut,
+    changed,
+    handed_over,
+    opening_actions,
+    reaches_back,
+    taken_in,
+)
+from pullstats.classify.day_files import write_day
+from pullstats.classify.grouping import ActionColumns, group_columns
+from pullstats.classify.partitions import gaps_and_starts, hashes_collide
 from pullstats.classify.rules import RULESET_VERSION
 from pullstats.classify.runs import CHUNK_DAYS, RequestFiles, day_ranges
 from pullstats.classify.steps import (
     ACTIONS_STEP,
-    IMPORTED_ACTIONS_STEP,
     SORTED_REQUESTS,
     SORTED_REQUESTS_STEP,
 )
 from pullstats.config import Configured
 from pullstats.duckdb_engine import DuckDBEngine
-from pullstats.lake_schema import ACTIONS, IMPORTED_ACTIONS
+from pullstats.lake_schema import ACTIONS
 from pullstats.timestamps import day_micros
 
 ACTION_COLUMNS = ACTIONS.columns
@@ -51,21 +61,62 @@ def classify_days(
     on_range: Callable[[int], None] | None = None,
     *,
     span: int = CHUNK_DAYS,
+    follow: Callable[[date], bool] | None = None,
 ) -> int:
     """Rewrite the actions of every day in ``days``, in runs of at most ``span`` days;
     returns the number of actions written.
+
+    Then the days around follow as far as the grouping changed (:mod:`pullstats.classify.carry`):
+    a day after a run whose stored actions do not open as the run now hands them over is
+    classified too, from what the run handed it, and so on; and the day before a run whose
+    start depends on more than the one day it reads before it. ``follow`` is asked about each
+    such day (whether it may be classified; the caller records it); without it, none follows.
 
     Three things overlap: a thread reads the next run of days' sorted requests (DuckDB, on
     its own threads) while this one groups the run before into actions (Arrow and NumPy,
     mostly without the GIL), and a pool of threads writes the days classified before
     (compressing Parquet releases the GIL). A run is reported once its days are written.
     """
-    total = 0
     days = set(days)
     files = RequestFiles(runtime)  # each day listed once: for the sizes, then for the reads
     lake = runtime.settings.lake
     sizes = {day: sum(map(lake.size_of, files(day, day))) for day in days}
     ranges = day_ranges(days, span, sizes)
+    total, carries, back = _classify_runs(runtime, ranges, {}, files, on_range)
+    while follow is not None:
+        # the days written: does each day after a run open as the run hands it over?
+        seeds = {
+            carry.day: carry.taken_in
+            for carry in carries
+            if changed(runtime.settings, carry) and follow(carry.day)
+        }
+        earlier = {day for day in back - days - set(seeds) if follow(day)}
+        if not (seeds or earlier):
+            break
+        days |= seeds.keys() | earlier
+        # one day a run, each from its own seed (two days in a row, after runs of one day: the
+        # second's seed may be stale, and the next round finds it so)
+        ranges = [(day, day) for day in sorted(seeds.keys() | earlier)]
+        written, carries, back = _classify_runs(
+            runtime, ranges, seeds, RequestFiles(runtime), on_range
+        )
+        total += written
+    return total
+
+
+def _classify_runs(
+    runtime: Configured,
+    ranges: list[tuple[date, date]],
+    seeds: dict[date, frozenset[str] | None],
+    files: RequestFiles,
+    on_range: Callable[[int], None] | None,
+) -> tuple[int, list[CarryOut], set[date]]:
+    """Classify and write ``ranges``, a run whose first day has a seed starting from it
+    (:func:`_classify_range`); the actions written, what each run hands the day after, and
+    the days before runs whose start they may decide (:func:`.carry.reaches_back`)."""
+    total = 0
+    carries: list[CarryOut] = []
+    back: set[date] = set()
     with (
         ThreadPoolExecutor(max_workers=DAY_WRITERS, thread_name_prefix="day-writer") as pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="day-reader") as reader,
@@ -76,13 +127,18 @@ def classify_days(
             read = reads.pop()
             if index + 1 < len(ranges):  # at most two runs' requests in memory at once
                 reads.append(reader.submit(_read_range, runtime, *ranges[index + 1], files))
-            writes = _classify_range(runtime, first, last, read.result(), pool, files)
+            writes, carry, reaches = _classify_range(
+                runtime, first, last, read.result(), pool, files, seeds.get(first)
+            )
+            carries.append(carry)
+            if reaches:
+                back.add(first - timedelta(days=1))
             pending.append((writes, (last - first).days + 1))
             while len(pending) > 1:  # the run before this one: written meanwhile
                 total += _finish(pending.pop(0), on_range)
         while pending:
             total += _finish(pending.pop(0), on_range)
-    return total
+    return total, carries, back
 
 
 def _finish(writes: tuple[list[Future[int]], int], on_range: Callable[[int], None] | None) -> int:
@@ -110,17 +166,39 @@ def _classify_range(
     read: tuple[pa.Table | None, pa.Table | None],
     pool: ThreadPoolExecutor,
     files: RequestFiles,
-) -> list[Future[int]]:
+    seed: frozenset[str] | None = None,
+) -> tuple[list[Future[int]], CarryOut, bool]:
     """Classify the days from ``first`` to ``last`` from what :func:`_read_range` read;
-    their writes, handed to ``pool``."""
+    their writes, handed to ``pool``, what the run hands the day after, and whether the day
+    before the day before may decide its start (:func:`~pullstats.classify.carry.reaches_back`).
+
+    ``seed``: the ids of ``first``'s requests that the day before's actions take in, as the
+    run classifying that day found them: the run then starts from exactly that
+    (:func:`~pullstats.classify.carry.handed_over`) instead of reading it again from the day
+    before's requests, which reach back one day at most (on Spark it still does)."""
     requests, actions = read
+    after = last + timedelta(days=1)
+    taken: frozenset[str] | None = frozenset()
+    reaches = False
     if requests is not None:
-        gaps_and_starts = _gaps_and_starts(requests)  # once: the collision check needs them too
-        if _hashes_collide(requests, gaps_and_starts[1]):
+        if seed is not None:
+            requests = handed_over(requests, first, seed)
+        partitions = gaps_and_starts(requests)  # once: the collision check needs them too
+        if hashes_collide(requests, partitions[1]):
             requests = _read_sorted_requests(runtime, first, last, hashed=False, files=files)
             assert requests is not None  # the same files, read again
-            gaps_and_starts = _gaps_and_starts(requests)
-        actions = _actions_from(requests, *gaps_and_starts)
+            if seed is not None:
+                requests = handed_over(requests, first, seed)
+            partitions = gaps_and_starts(requests)
+        reaches = reaches_back(requests, partitions[1], first)
+        grouped = _group(requests, *partitions)
+        actions = _actions_table(requests, grouped)
+        taken = taken_in(requests, grouped.first_request, after)
+    elif actions is not None:  # Spark grouped the requests: which it took in is not known
+        taken = None
+    carry = CarryOut(after, opening_actions(_ACTIONS_SCHEMA.empty_table(), after), taken)
+    if actions is not None:
+        carry = CarryOut(after, opening_actions(actions, after), taken)
     # in file order already (actions_of): each day is one run of rows, found by bisection
     days = actions["action_day"].to_numpy() if actions is not None else None
     writes = []
@@ -132,9 +210,9 @@ def _classify_range(
             start = int(np.searchsorted(days, wanted, side="left"))
             end = int(np.searchsorted(days, wanted, side="right"))
             day_actions = actions.slice(start, end - start)
-        writes.append(pool.submit(_write_day, runtime, day, day_actions))
+        writes.append(pool.submit(write_day, runtime, day, day_actions))
         day += timedelta(days=1)
-    return writes
+    return writes, carry, reaches
 
 
 def _read_sorted_requests(
@@ -149,13 +227,14 @@ def _read_sorted_requests(
     partition (namespace, repository, ip_hash), each in arrival order; None when there are
     none. Partitions come in the order of a hash of their key (``partition_hash``), which
     sorts in a third less time than the three strings; two partitions whose keys hash alike
-    would be interleaved (:func:`_hashes_collide` finds that), so ``hashed=False`` orders
+    would be interleaved (:func:`.partitions.hashes_collide` finds that), so ``hashed=False`` orders
     them by the key itself.
 
     Besides the days themselves, that is what came just before and just after them:
 
-    - after: the first :data:`~pullstats.action_window.MAX_ACTION_SPAN_US` of the next day,
-      the furthest an action that opened on ``last`` can reach;
+    - after: the first two :data:`~pullstats.action_window.MAX_ACTION_SPAN_US` of the next
+      day: the furthest an action that opened on ``last`` can reach, and the whole of those
+      that open in the first of them, which the run hands over (:mod:`~pullstats.classify.carry`);
     - before: the last :data:`CONTEXT_US` of the day before, and the rest of that day only
       for the partitions that may carry a chain of requests into that stretch. The rules
       never let a request join across a gap of more than 5 s, so a partition whose first
@@ -163,7 +242,7 @@ def _read_sorted_requests(
       what it did earlier cannot change what follows. The few others (a busy client pulling
       at the start of the stretch) get their whole day, as every partition used to.
 
-    The gap to each one's predecessor is computed from this order (:func:`partition_gaps`), not
+    The gap to each one's predecessor is computed from this order (:mod:`.partitions`), not
     with a ``lag`` window, which would sort the rows a second time (a third of the read).
     The query is the step ``classify.sorted_requests`` (:mod:`pullstats.classify.steps`).
     """
@@ -188,7 +267,7 @@ def _sorted_requests_inputs(
     params: dict[str, object] = {
         "stretch": stretch,
         "carry": stretch + timedelta(microseconds=JOIN_WINDOW_US),
-        "reach": _instant(day_micros(last + timedelta(days=1)) + MAX_ACTION_SPAN_US),
+        "reach": _instant(day_micros(last + timedelta(days=1)) + 2 * MAX_ACTION_SPAN_US),
     }
     inputs = {
         "requests": inside,
@@ -228,62 +307,25 @@ def _instant(micros: int) -> datetime:
 _EPOCH = datetime(1970, 1, 1)
 
 
-PARTITION_KEYS = ("namespace", "repository", "ip_hash")
-
-
-def _hashes_collide(requests: pa.Table, starts: np.ndarray | None = None) -> bool:
-    """Whether two partitions of hash-ordered ``requests`` share a hash: then some request
-    follows one of the same hash but another partition (``starts``: where each partition
-    starts, as :func:`_gaps_and_starts` finds it, if known)."""
-    if starts is None:
-        _, starts = _gaps_and_starts(requests)
-    hashes = requests["partition_hash"].to_numpy()
-    return bool(np.any((hashes[1:] == hashes[:-1]) & starts[1:]))
-
-
-def partition_gaps(requests: pa.Table) -> list[int | None]:
-    """Microseconds since the previous request of the same partition, None at a partition's
-    first request, for requests sorted by :data:`PARTITION_KEYS` and then by time."""
-    gaps, starts = _gaps_and_starts(requests)
-    result: list[int | None] = pa.array(gaps, pa.int64(), mask=starts).to_pylist()
-    return result
-
-
-def _gaps_and_starts(requests: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`partition_gaps` as two arrays: the gaps (0 at a partition's first request) and
-    whether each request is the first of its partition."""
-    count = requests.num_rows
-    if count == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.bool_)
-    same = np.ones(count - 1, dtype=np.bool_)  # row i + 1 is in row i's partition
-    for key in PARTITION_KEYS:
-        column = requests[key].combine_chunks()
-        before, after = column.slice(0, count - 1), column.slice(1)
-        equal = pc.fill_null(pc.equal(after, before), False)
-        both_null = pc.and_(pc.is_null(before), pc.is_null(after))  # one partition, as in SQL
-        same &= pc.or_(equal, both_null).to_numpy(zero_copy_only=False)
-    micros = pc.cast(pc.cast(requests["ts"], pa.timestamp("us")), pa.int64())
-    ts = micros.to_numpy().astype(np.int64)
-    gaps = np.diff(ts, prepend=ts[0])
-    return gaps, np.concatenate([[True], ~same])
-
-
 def actions_of(requests: pa.Table) -> pa.Table:
     """The actions of sorted ``requests``, in file order: by time, namespace, repository,
     ip_hash, then arrival of their first request; each day's actions are one contiguous run.
     The transform ``classify.actions`` (:mod:`pullstats.classify.steps`)."""
-    return _actions_from(requests, *_gaps_and_starts(requests))
+    return _actions_from(requests, *gaps_and_starts(requests))
 
 
 def _actions_from(requests: pa.Table, gaps: np.ndarray, starts: np.ndarray) -> pa.Table:
     """:func:`actions_of`, with the requests' gaps and partition starts already found."""
-    grouped = group_columns(
-        gaps,
-        starts,
-        requests["method"].combine_chunks(),
-        requests["tag"].combine_chunks(),
-        requests["digest"].combine_chunks(),
-    )
+    return _actions_table(requests, _group(requests, gaps, starts))
+
+
+def _group(requests: pa.Table, gaps: np.ndarray, starts: np.ndarray) -> ActionColumns:
+    columns = (requests[name].combine_chunks() for name in ("method", "tag", "digest"))
+    return group_columns(gaps, starts, *columns)
+
+
+def _actions_table(requests: pa.Table, grouped: ActionColumns) -> pa.Table:
+    """The actions ``grouped`` found in ``requests``, in :func:`actions_of`'s order."""
     first = pa.array(grouped.first_request, pa.int64())
     # sort the first requests' keys, then gather the wide rows once, already in order
     keys = requests.select(_ACTION_ORDER).take(first)
@@ -329,45 +371,3 @@ _FIRST_REQUEST_COLUMNS = (
 
 #: The actions' columns as :func:`actions_of` makes them from the lake's requests.
 _ACTIONS_SCHEMA = actions_of(SORTED_REQUESTS.empty_table()).schema
-
-
-def _write_day(runtime: Configured, day: date, day_actions: pa.Table | None) -> int:
-    """Write ``day``'s classified actions (in file order) with its imported ones."""
-    settings = runtime.settings
-    key = lake_files.action_key(day)
-    imported = imported_actions(runtime, day)
-    if imported is not None:
-        day_actions = (
-            imported
-            if day_actions is None
-            else pa.concat_tables([day_actions, imported.cast(day_actions.schema)])
-        )
-        day_actions = day_actions.sort_by([("timestamp", "ascending"), ("namespace", "ascending")])
-    if day_actions is None or day_actions.num_rows == 0:
-        if settings.lake.exists(key):
-            settings.lake.delete([key])
-        return 0
-    # written whole in the local tmp dir, then published under its fixed name: a rerun
-    # replaces the day's file, never adds a second one
-    lake_files.publish_table(settings, day_actions, key, f"actions-{day.isoformat()}")
-    return int(day_actions.num_rows)
-
-
-def imported_actions(runtime: Configured, day: date) -> pa.Table | None:
-    """The day's actions imported from Docker Hub CSVs (``pullstats import dockerhub-csv``).
-
-    Identical rows within one file are distinct actions (Docker writes one row per action and
-    no IP), but the same action arrives in several files when both the weekly and the monthly
-    raw export of a period are imported. So each distinct row is kept as many times as the file
-    holding it most often has it: never summed across files, never collapsed within one (the
-    step ``classify.imported_actions``).
-    """
-    files = lake_files.imported_files(runtime.settings, day)
-    if not files:
-        return None
-    if runtime.settings.engine == "spark":
-        from pullstats.spark_engine import SparkEngine
-
-        table = SparkEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})
-        return table.cast(IMPORTED_ACTIONS.schema.remove_metadata())
-    return DuckDBEngine(runtime.settings).arrow(IMPORTED_ACTIONS_STEP, {"imported": files})

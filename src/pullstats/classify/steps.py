@@ -29,7 +29,8 @@ _SORTED_REQUESTS_SQL = """\
 -- `requests`: the days' own; `requests_before`: the day before, of which the last stretch
 -- (from $stretch) is kept, and the rest of the day only for the partitions whose first
 -- request in the stretch comes by $carry (a chain of requests may reach into it);
--- `requests_after`: the day after, up to $reach (the furthest an action can span).
+-- `requests_after`: the day after, up to $reach (twice the furthest an action can span: the
+-- actions opening in its first span, which the run hands over, are whole).
 -- Partitions come by {order}.
 SELECT *, hash(namespace, repository, ip_hash) AS partition_hash FROM (
     SELECT {columns} FROM requests
