@@ -8,8 +8,9 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from pullstats.classify.carry import handed_over, reaches_back, taken_in
+from pullstats.classify.carry import handed_over, opening_actions, reaches_back, taken_in
 from pullstats.classify.grouping import group_columns
+from pullstats.lake_schema import ACTIONS
 
 RUN = dt.date(2026, 10, 8)  # a run's first day; the day before it is read whole
 BEFORE = dt.datetime(2026, 10, 7)
@@ -136,3 +137,49 @@ def test_what_the_day_before_takes_in_is_left_out_of_the_day_only() -> None:
         "r2",
         "r3",
     ]
+
+
+def test_actions_open_alike_whatever_the_enrichment_says_of_them() -> None:
+    # what an address or an agent is found to be (the bundled tables, the parser of a later
+    # release) is no part of the grouping: a day whose stored actions say otherwise there
+    # opens as a run hands it over, and is not classified again (nor every day after it)
+    day = dt.date(2026, 10, 8)
+    row = {
+        "timestamp": dt.datetime(2026, 10, 8, 0, 0, 3),
+        "action_day": day,
+        "namespace": "acme",
+        "repository": "api",
+        "reference": "1.0",
+        "digest": "sha256:" + "a" * 64,
+        "tag": "1.0",
+        "http_method": "GET",
+        "action": "pull_by_tag",
+        "type": "hosting",
+        "host": "aws",
+        "country": "US",
+        "domain": "example.com",
+        "user_agent_tool": "docker",
+        "user_agent_version": "27.3.1",
+        "user_agent": "docker/27.3.1",
+        "ip_hash": b"\x01",
+        "user_hash": None,
+        "ruleset_version": 3,
+    }
+    enriched_otherwise = {
+        **row,
+        "type": "",
+        "host": "",
+        "country": "DE",
+        "domain": "",
+        "user_agent_tool": "unknown",
+        "user_agent_version": "",
+        "ruleset_version": 4,
+    }
+    stored, computed = (
+        pa.Table.from_pylist([r], ACTIONS.schema) for r in (row, enriched_otherwise)
+    )
+    assert opening_actions(stored, day).equals(opening_actions(computed, day))
+    grouped_otherwise = {**row, "action": "pull_by_digest"}
+    assert not opening_actions(stored, day).equals(
+        opening_actions(pa.Table.from_pylist([grouped_otherwise], ACTIONS.schema), day)
+    )

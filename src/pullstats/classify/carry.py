@@ -39,8 +39,25 @@ from pullstats.timestamps import day_micros
 #: Rows read at a time from the start of a stored actions file (in time order) until past the
 #: stretch: a day's file is one row group, and only its first rows are wanted.
 _BATCH_ROWS = 8192
-#: ACTIONS' columns as both sides are compared: what was computed and what was read back
-_COMPARED = pa.schema([pa.field(field.name, field.type) for field in ACTIONS.schema])
+#: The columns of ACTIONS that the grouping decides, as both sides are compared (what was
+#: computed and what was read back). Not what enrichment says of an address or an agent (the
+#: bundled tables and the parser change with releases), nor the ruleset's version: a day
+#: stored by an older release would differ from every day after it, and a rebuild of a week
+#: follow them all to the present
+_GROUPED = (
+    "timestamp",
+    "namespace",
+    "repository",
+    "reference",
+    "digest",
+    "tag",
+    "http_method",
+    "action",
+    "user_agent",
+    "ip_hash",
+    "user_hash",
+)
+_COMPARED = pa.schema([ACTIONS.schema.field(name) for name in _GROUPED])
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,8 @@ def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def opening_actions(actions: pa.Table, day: date) -> pa.Table:
     """The classified actions (``ruleset_version`` > 0: not imported from Docker Hub) that open
-    in ``day``'s first ``MAX_ACTION_SPAN_US``, with ACTIONS' columns, sorted by all of them."""
+    in ``day``'s first ``MAX_ACTION_SPAN_US``, with the columns the grouping decides, sorted by
+    all of them."""
     start = day_micros(day)
     ts = _micros(actions["timestamp"])
     classified = np.asarray(
@@ -73,8 +91,8 @@ def opening_actions(actions: pa.Table, day: date) -> pa.Table:
         np.bool_,
     )
     keep = (ts >= start) & (ts <= start + MAX_ACTION_SPAN_US) & classified
-    table = actions.filter(pa.array(keep)).select(ACTIONS.columns).cast(_COMPARED)
-    return table.sort_by([(name, "ascending") for name in ACTIONS.columns])
+    table = actions.filter(pa.array(keep)).select(list(_GROUPED)).cast(_COMPARED)
+    return table.sort_by([(name, "ascending") for name in _GROUPED])
 
 
 def taken_in(requests: pa.Table, first_request: np.ndarray, day: date) -> frozenset[str]:
