@@ -74,6 +74,9 @@ def test_a_bad_catalog_url_is_refused_without_showing_it(monkeypatch: pytest.Mon
         ("postgres://app:s3cret@db.example.com/stats", "use postgresql:// for PostgreSQL, not postgres://"),
         ("MySQL+pymysql://app:s3cret@db.example.com/stats",
          "a mysql catalog is not supported: use PostgreSQL (postgresql://…) or SQLite (sqlite:///…)"),
+        # a bare ValueError of SQLAlchemy's, later, that named no setting
+        ("postgresql+psycopg://app:s3cret@127.0.0.1:notaport/stats", "its port is not a number"),
+        ("postgresql://app:s3cret@[::1/stats", "an IPv6 address in it has no closing ']'"),
     ]:  # fmt: skip
         lines = refused_when_read(monkeypatch, PULLSTATS_DATABASE_URL=url)
         assert lines == [f"{hidden}: {message}"]
@@ -198,9 +201,6 @@ NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com:", BAD_PORT),
         ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://s3.example.com/;x",
          f"no ';' parameters: expected {SHAPE} (they would not be signed)"),
-        ("PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL", "https://minio:minio123@s3.example.com",
-         "no user or password in it: presigned URLs are signed with the AWS credentials "
-         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"),
     ],
 )  # fmt: skip
 def test_values_that_would_break_later_are_refused_when_read(
@@ -208,6 +208,18 @@ def test_values_that_would_break_later_are_refused_when_read(
 ) -> None:
     assert refused_when_read(monkeypatch, **{variable: value}) == [
         f"{variable}={value!r}: {message}"
+    ]
+
+
+def test_a_refused_url_is_shown_without_its_user_and_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # it was shown whole, password included, on stderr and in a service's journal
+    variable = "PULLSTATS_EXPORTS_PUBLIC_ENDPOINT_URL"
+    lines = refused_when_read(monkeypatch, **{variable: "https://minio:minio123@s3.example.com"})
+    assert lines == [
+        f"{variable}='https://***@s3.example.com': no user or password in it: presigned URLs "
+        "are signed with the AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
     ]
 
 

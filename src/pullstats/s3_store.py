@@ -21,7 +21,8 @@ T = TypeVar("T")
 #: botocore's errors of an endpoint that never answers or cannot be reached, in the text of a
 #: traceback (DuckDB's error about a read through s3fs): the exception's name and its URL
 _PASSED_ON = re.compile(
-    r'\b(ReadTimeoutError|ConnectTimeoutError|EndpointConnectionError): [^"\n]*"([^"\n]+)"'
+    r"\b(ReadTimeoutError|ConnectTimeoutError|EndpointConnectionError|ConnectionClosedError): "
+    r'[^"\n]*"([^"\n]+)"'
 )
 
 
@@ -318,6 +319,7 @@ def _unreachable() -> tuple[type[BaseException], ...]:
     return (
         boto.EndpointConnectionError,
         boto.ConnectTimeoutError,
+        boto.ConnectionClosedError,  # gone while a request was sent, before any answer
         boto.ReadTimeoutError,
         TimeoutError,
     )
@@ -347,7 +349,10 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
     where = f"{store.setting}={store.url}"
     text = " ".join(str(error).split())
     endpoint = endpoint_named()
-    if isinstance(error, boto.EndpointConnectionError | boto.ConnectTimeoutError):
+    if isinstance(
+        error,
+        boto.EndpointConnectionError | boto.ConnectTimeoutError | boto.ConnectionClosedError,
+    ):
         return f"{endpoint_variable()}: {endpoint} cannot be reached for {where} ({text})"
     if isinstance(error, boto.ReadTimeoutError | TimeoutError):
         return (

@@ -52,7 +52,7 @@ def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
 def check_database_url(url: str) -> None:
     """Refuse a ``PULLSTATS_DATABASE_URL`` that is not SQLAlchemy's ``dialect[+driver]://`` of
     PostgreSQL or SQLite (read here by hand: the settings know no database)."""
-    scheme, found, _ = url.partition("://")
+    scheme, found, rest = url.partition("://")
     backend = scheme.partition("+")[0].lower()
     if not found or not backend:
         raise ValueError(
@@ -74,6 +74,25 @@ def check_database_url(url: str) -> None:
             f"the {driver} driver is not one pullstats installs: use {backend}+{ours}:// or "
             f"{backend}://"
         )
+    _check_host_and_port(rest.partition("/")[0].rpartition("@")[2])
+
+
+def _check_host_and_port(authority: str) -> None:
+    """Refuse what SQLAlchemy would fail to read later with a bare ValueError naming no
+    setting: a port that is not a number, an IPv6 address with no closing bracket."""
+    port = ""
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close < 0:
+            raise ValueError("an IPv6 address in it has no closing ']'")
+        after = authority[close + 1 :]
+        if after and not after.startswith(":"):
+            raise ValueError("its port is not a number")
+        port = after[1:]
+    elif ":" in authority:
+        port = authority.rpartition(":")[2]
+    if port and not port.isdigit():
+        raise ValueError("its port is not a number")
 
 
 #: The longest duration a setting takes: counted back from today, or on from now, a longer

@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from pullstats.db.models import ExportFile
 from pullstats.runtime import Runtime
+from pullstats.s3_store import S3Store
+from pullstats.storage import StoreUnreachable
 from tests.conftest import catalog_settings, run_cli
 from tests.storage.conftest import S3Server, aws_env
 from tests.storage.s3_proxy import s3_proxy
@@ -108,3 +110,32 @@ def test_a_store_that_goes_down_in_the_middle_of_an_export_stops_it_with_one_lin
     rerun = run_cli(data, *rebuild, env={**s3_env.env(), **stores})
     assert rerun.returncode == 0, rerun.stderr
     assert {f"exports/{path}" for _, _, path in _exported(data)} <= set(s3_env.keys(bucket))
+
+
+def test_a_connection_closed_before_an_answer_is_a_store_that_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a store that went down while a part was being uploaded: botocore's ConnectionClosedError
+    # (not retried by s3fs), which `process` printed raw where the documented line says the
+    # endpoint cannot be reached, and which an export took for one period's failure
+    import botocore.exceptions as boto
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    store = S3Store("s3://lake-bucket/lake", "PULLSTATS_LAKE_URL")
+    url = "http://127.0.0.1:9/lake-bucket/lake/requests/day%3D2026-01-05/part-1.parquet"
+
+    def upload() -> None:
+        raise boto.ConnectionClosedError(endpoint_url=url)
+
+    with pytest.raises(StoreUnreachable) as raised:
+        store._call(upload)
+    assert str(raised.value).startswith(
+        "AWS_ENDPOINT_URL: http://127.0.0.1:9 cannot be reached for "
+        "PULLSTATS_LAKE_URL=s3://lake-bucket/lake (Connection was closed before"
+    )
+    # and as DuckDB passes it on, in the text of s3fs's traceback
+    passed_on = store.failure_in(
+        "IO Error: … ConnectionClosedError: Connection was closed before we received a valid "
+        f'response from endpoint URL: "{url}".'
+    )
+    assert passed_on is not None and str(passed_on) == str(raised.value)

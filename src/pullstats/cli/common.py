@@ -283,7 +283,8 @@ def settings_error_lines(error: ValidationError) -> list[str]:
             shown = "(value not shown: it is a secret)"
         else:
             raw = os.environ.get(variable, problem.get("input"))
-            shown = repr(raw)
+            # a URL's user and password, never shown: a refused value may hold them
+            shown = repr(re.sub(r"://[^/@]*@", "://***@", raw) if isinstance(raw, str) else raw)
         type_name = getattr(info.annotation, "__name__", "") if info is not None else ""
         expected = _EXPECTED.get(type_name)
         if expected and problem["type"].endswith(("_parsing", "_type")):
