@@ -274,7 +274,7 @@ class S3Store(Store):
                     f"started; restore them, or point {self.setting} at the installation's store"
                 ) from error
 
-        self._call(head)
+        self._call(head, probe=True)
 
     def failure_in(self, message: str) -> StoreUnreachable | None:
         # DuckDB passes on what s3fs raised as the text of its traceback, ending in botocore's
@@ -289,15 +289,16 @@ class S3Store(Store):
         line = s3_error_message(self, getattr(boto, name)(endpoint_url=url))
         return StoreUnreachable(line) if line is not None else None
 
-    def _call(self, action: Callable[[], T]) -> T:
+    def _call(self, action: Callable[[], T], *, probe: bool = False) -> T:
         """``action``'s result; what botocore and s3fs raise about the store (bucket,
-        credentials, endpoint) becomes a :class:`StorageError` naming the setting."""
+        credentials, endpoint) becomes a :class:`StorageError` naming the setting. ``probe``:
+        the action is :meth:`probe`'s one request, bounded by :data:`PROBE_TIMEOUT`."""
         try:
             return action()
         except StorageError:
             raise
         except Exception as error:
-            message = s3_error_message(self, error)
+            message = s3_error_message(self, error, probe=probe)
             if message is None:
                 raise
             if isinstance(error, _unreachable()):
@@ -342,8 +343,10 @@ def endpoint_named() -> str:
     return os.environ.get(endpoint_variable()) or "the default AWS endpoint"
 
 
-def s3_error_message(store: S3Store, error: BaseException) -> str | None:
-    """One line naming the setting to fix, or None for an error that is not the store's."""
+def s3_error_message(store: S3Store, error: BaseException, *, probe: bool = False) -> str | None:
+    """One line naming the setting to fix, or None for an error that is not the store's.
+    ``probe``: the error of :meth:`S3Store.probe`'s one request, whose wait is not the
+    jobs' ``PULLSTATS_S3_TIMEOUT``."""
     import botocore.exceptions as boto
 
     where = f"{store.setting}={store.url}"
@@ -354,6 +357,11 @@ def s3_error_message(store: S3Store, error: BaseException) -> str | None:
         boto.EndpointConnectionError | boto.ConnectTimeoutError | boto.ConnectionClosedError,
     ):
         return f"{endpoint_variable()}: {endpoint} cannot be reached for {where} ({text})"
+    if isinstance(error, boto.ReadTimeoutError | TimeoutError) and probe:
+        return (
+            f"{where}: no answer from {_named(endpoint)} within {duration_text(PROBE_TIMEOUT)}: "
+            f"check that S3 server ({text})"
+        )
     if isinstance(error, boto.ReadTimeoutError | TimeoutError):
         return (
             f"{where}: no answer from {_named(endpoint)} within "

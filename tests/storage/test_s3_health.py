@@ -133,3 +133,29 @@ def test_a_deleted_bucket_fails_the_check(
     assert f"PULLSTATS_EXPORTS_URL=s3://{other}/exports: its _exports.json is not there" in (
         caplog.text
     )
+
+
+def test_a_store_that_does_not_answer_the_check_is_said_so_with_the_checks_own_wait(
+    s3_env: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the log line gave the jobs' PULLSTATS_S3_TIMEOUT and its two requests, and said to raise
+    # it: the check sends one request and waits PROBE_TIMEOUT, whatever that setting says
+    bucket = s3_env.bucket()
+    monkeypatch.setenv("PULLSTATS_LAKE_URL", f"s3://{bucket}/lake")
+    monkeypatch.setenv("PULLSTATS_EXPORTS_URL", f"s3://{bucket}/exports")
+    Runtime.open(catalog_settings(tmp_path / "data")).close()
+    with s3_proxy(s3_env.endpoint, lambda method, path: "hold") as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        monkeypatch.setenv("PULLSTATS_S3_TIMEOUT", "PT30S")
+        settings = catalog_settings(tmp_path / "data")
+        with caplog.at_level("WARNING", logger="pullstats.api.store_checks"):
+            results = StoreChecks(every=0).results(settings.lake, settings.exports_store)
+    assert results == {"lake": "error: ReadTimeoutError", "exports": "error: ReadTimeoutError"}
+    assert (
+        f"PULLSTATS_LAKE_URL=s3://{bucket}/lake: no answer from AWS_ENDPOINT_URL "
+        f"{proxy.endpoint} within PT2S: check that S3 server"
+    ) in caplog.text
+    assert "PULLSTATS_S3_TIMEOUT" not in caplog.text
