@@ -11,16 +11,20 @@ A listed answer can be out of date only if another process rewrites the key whil
 the store holds listings only under the job lock, and drops a key it writes itself. Even then
 nothing wrong is read: s3fs reads a file with the listed ETag as ``If-Match``, so S3 refuses
 the read of a changed object (412) instead of returning its new bytes.
+
+And the options every such filesystem of a store is made with (:func:`s3fs_options`): its
+timeouts, retries and a botocore session that never waits for ``100 Continue``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import s3fs  # type: ignore[import-untyped]
 
-__all__ = ["ListedS3FileSystem"]
+__all__ = ["ListedS3FileSystem", "s3fs_options"]
 
 
 class ListedS3FileSystem(s3fs.S3FileSystem):  # type: ignore[misc]
@@ -55,3 +59,45 @@ class ListedS3FileSystem(s3fs.S3FileSystem):  # type: ignore[misc]
             path, bucket, key, refresh=refresh, version_id=version_id
         )
         return info
+
+
+def s3fs_options(timeout: timedelta, attempts: int, connect: float = 5) -> dict[str, Any]:
+    """The s3fs options of each filesystem of a store (new dicts: s3fs keeps them): SigV4
+    presigned URLs (every region accepts them); each connect bounded by 5 s and each socket
+    read by ``timeout``, and each call sent at most ``attempts`` times, so that an endpoint
+    that is down, or takes connections and never answers, is reported within about
+    ``attempts × timeout``, not minutes."""
+    return {
+        "config_kwargs": {
+            "signature_version": "s3v4",
+            "connect_timeout": connect,
+            # per socket read (aiohttp's sock_read), not per request: from the end of the
+            # upload to the answer's first byte, then between two reads of it
+            "read_timeout": timeout.total_seconds(),
+            # botocore's retry, the only one (s3fs's are off: ListedS3FileSystem.retries): a
+            # connection refused or cut, a timeout, a 5xx or a throttle is sent once more,
+            # after its backoff (at most a second)
+            "retries": {"total_max_attempts": attempts, "mode": "standard"},
+        },
+        "session": _session(),
+        "use_listings_cache": False,
+        "skip_instance_cache": True,
+    }
+
+
+def _session() -> Any:
+    """A botocore session of its own (s3fs's ``session`` option) whose requests go out without
+    ``Expect: 100-continue``. botocore asks for it before the body of each ``PUT`` of a file
+    (PutObject, UploadPart), and aiohttp waits for the ``100 Continue`` without any timeout:
+    the read timeout starts only once the body is sent, so a hung endpoint held a publish for
+    ever. Without it the body is sent at once, and the read timeout bounds the answer."""
+    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+
+    session = AioSession()
+    session.register("before-send.s3", _without_expect_continue)
+    return session
+
+
+def _without_expect_continue(request: Any, **_: Any) -> None:
+    if "Expect" in request.headers:
+        del request.headers["Expect"]

@@ -39,48 +39,6 @@ ATTEMPTS = 2
 PROBE_TIMEOUT = timedelta(seconds=2)
 
 
-def _options(timeout: timedelta, attempts: int = ATTEMPTS, connect: float = 5) -> dict[str, Any]:
-    """The s3fs options of each filesystem of a store (new dicts: s3fs keeps them): SigV4
-    presigned URLs (every region accepts them); each connect bounded by 5 s and each socket
-    read by ``timeout``, and each call sent at most :data:`ATTEMPTS` times, so that an endpoint
-    that is down, or takes connections and never answers, is reported within about
-    ``ATTEMPTS × timeout``, not minutes."""
-    return {
-        "config_kwargs": {
-            "signature_version": "s3v4",
-            "connect_timeout": connect,
-            # per socket read (aiohttp's sock_read), not per request: from the end of the
-            # upload to the answer's first byte, then between two reads of it
-            "read_timeout": timeout.total_seconds(),
-            # botocore's retry, the only one (s3fs's are off: ListedS3FileSystem.retries): a
-            # connection refused or cut, a timeout, a 5xx or a throttle is sent once more,
-            # after its backoff (at most a second)
-            "retries": {"total_max_attempts": attempts, "mode": "standard"},
-        },
-        "session": _session(),
-        "use_listings_cache": False,
-        "skip_instance_cache": True,
-    }
-
-
-def _session() -> Any:
-    """A botocore session of its own (s3fs's ``session`` option) whose requests go out without
-    ``Expect: 100-continue``. botocore asks for it before the body of each ``PUT`` of a file
-    (PutObject, UploadPart), and aiohttp waits for the ``100 Continue`` without any timeout:
-    the read timeout starts only once the body is sent, so a hung endpoint held a publish for
-    ever. Without it the body is sent at once, and the read timeout bounds the answer."""
-    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
-
-    session = AioSession()
-    session.register("before-send.s3", _without_expect_continue)
-    return session
-
-
-def _without_expect_continue(request: Any, **_: Any) -> None:
-    if "Expect" in request.headers:
-        del request.headers["Expect"]
-
-
 class S3Store(Store):
     """Objects under ``s3://bucket/prefix``, through s3fs (the fsspec S3 filesystem)."""
 
@@ -116,9 +74,9 @@ class S3Store(Store):
     def filesystem(self) -> Any:
         if self._fs is None:
             # only installations on object storage pay for importing s3fs
-            from pullstats.s3_files import ListedS3FileSystem
+            from pullstats.s3_files import ListedS3FileSystem, s3fs_options
 
-            self._fs = ListedS3FileSystem(self._listed, **_options(self.timeout))
+            self._fs = ListedS3FileSystem(self._listed, **s3fs_options(self.timeout, ATTEMPTS))
         return self._fs
 
     @property
@@ -130,8 +88,10 @@ class S3Store(Store):
         if self._signer is None:
             import s3fs  # type: ignore[import-untyped]
 
+            from pullstats.s3_files import s3fs_options
+
             self._signer = s3fs.S3FileSystem(
-                endpoint_url=self.presign_endpoint, **_options(self.timeout)
+                endpoint_url=self.presign_endpoint, **s3fs_options(self.timeout, ATTEMPTS)
             )
         return self._signer
 
@@ -252,9 +212,9 @@ class S3Store(Store):
         # (Runtime.open): a 404 means the bucket, or the store's files, are gone since, and S3
         # answers a HEAD of a deleted bucket's key with the same 404 as a missing key
         if self._prober is None:
-            from pullstats.s3_files import ListedS3FileSystem
+            from pullstats.s3_files import ListedS3FileSystem, s3fs_options
 
-            options = _options(PROBE_TIMEOUT, 1, PROBE_TIMEOUT.total_seconds())
+            options = s3fs_options(PROBE_TIMEOUT, 1, PROBE_TIMEOUT.total_seconds())
             # a connection of its own each time: sent once, a request on a kept-alive
             # connection the server has closed meanwhile would fail a store that is up
             options["config_kwargs"]["connector_args"] = {
