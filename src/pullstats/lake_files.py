@@ -63,14 +63,15 @@ def days_between(first: date, last: date) -> Iterable[date]:
         day += timedelta(days=1)
 
 
+def day_parts(settings: Settings, table: str, day: date) -> list[str]:
+    """The keys of ``table``'s Parquet parts of ``day`` (``part-*.parquet``), sorted."""
+    keys = settings.lake.files(day_folder(table, day), ".parquet")
+    return [key for key in keys if key.rsplit("/", 1)[-1].startswith("part-")]
+
+
 def day_files(settings: Settings, table: str, day: date) -> list[str]:
     """The locations of ``table``'s Parquet parts of ``day`` (``part-*.parquet``), sorted."""
-    lake = settings.lake
-    return [
-        lake.location(key)
-        for key in lake.files(day_folder(table, day), ".parquet")
-        if key.rsplit("/", 1)[-1].startswith("part-")
-    ]
+    return [settings.lake.location(key) for key in day_parts(settings, table, day)]
 
 
 def all_request_files(settings: Settings) -> list[str]:

@@ -103,8 +103,8 @@ class MissingActions:
     def _decide(self, day: date) -> str | None:
         """Why ``day``'s periods wait, or None: classified to nothing (or an empty folder)."""
         settings = self.runtime.settings
-        requests = _parts(self.runtime, lake_files.REQUESTS, day)
-        imported = _parts(self.runtime, lake_files.IMPORTED, day)
+        requests = lake_files.day_parts(settings, lake_files.REQUESTS, day)
+        imported = lake_files.day_parts(settings, lake_files.IMPORTED, day)
         if not (requests or imported):
             return None
         rows = "requests" if requests else "imported actions"
@@ -129,12 +129,6 @@ class MissingActions:
             f"the actions of {day} are missing from the lake ({key}), its {rows} are not; "
             f"the period is exported after `pullstats process` has classified {day} again"
         )
-
-
-def _parts(runtime: Runtime, table: str, day: date) -> list[str]:
-    """The keys of ``table``'s parts of ``day``."""
-    keys = runtime.settings.lake.files(lake_files.day_folder(table, day), ".parquet")
-    return [key for key in keys if key.rsplit("/", 1)[-1].startswith("part-")]
 
 
 def _action_day(key: str) -> date | None:
