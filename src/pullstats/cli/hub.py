@@ -30,7 +30,6 @@ from pullstats.cli.hub_auth import (
     UrlOption,
     connect,
     hub_url,
-    login_command,
 )
 from pullstats.cli.hub_output import (
     DatasetChoice,
@@ -137,7 +136,7 @@ def login(
             except AuthenticationRequired as error:
                 raise fail(
                     f"{base} refused the two-factor code ({error.message}): "
-                    f"run `{login_command(base)}` again with the current code"
+                    f"run `{credentials.login_command(base)}` again with the current code"
                 ) from None
         except AuthenticationRequired as error:
             raise fail(
@@ -204,7 +203,7 @@ def whoami(url: UrlOption = None) -> None:
     if stored is None:
         others = [u for u in credentials.stored_urls() if u != base]
         elsewhere = f" (tokens are stored for {', '.join(others)})" if others else ""
-        raise fail(f"not logged in to {base}: run `{login_command(base)}`{elsewhere}")
+        raise fail(f"not logged in to {base}: run `{credentials.login_command(base)}`{elsewhere}")
     claims = credentials.token_claims(stored.token)
     # Docker Hub's JWT names its user; a pullstats JWT's subject is a user id, not the name
     hub_claims = claims.get("https://hub.docker.com")
@@ -215,7 +214,7 @@ def whoami(url: UrlOption = None) -> None:
     if expires is not None and expires <= datetime.now(UTC):
         raise fail(
             f"the token stored for {base} ({user}) expired at {_when(expires)}: "
-            f"run `{login_command(base)}` again"
+            f"run `{credentials.login_command(base)}` again"
         )
     until = f"; the token expires at {_when(expires)}" if expires else ""
     _say(f"Logged in to {base} as {user}{until}.")
@@ -223,7 +222,7 @@ def whoami(url: UrlOption = None) -> None:
         err.print(
             f"note: the token stored for {base} is not a JWT this command can read (damaged, "
             "or of a kind it does not know): its expiry is unknown; if the other commands "
-            f"answer 401, run `{login_command(base)}` again",
+            f"answer 401, run `{credentials.login_command(base)}` again",
             markup=False,
         )
 

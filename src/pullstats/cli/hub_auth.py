@@ -60,12 +60,6 @@ def hub_url(url: str | None) -> str:
         raise fail(f"--url / {URL_ENV}: {error.message}") from None
 
 
-def login_command(base: str) -> str:
-    """The command a line that says to log in names: with ``--url``, since without it (and
-    without PULLSTATS_HUB_URL) it would log in to Docker Hub, not to ``base``."""
-    return f"pullstats hub login --url {base}"
-
-
 def env_credentials(*, one_will_do: bool = False) -> tuple[str, str] | None:
     """``PULLSTATS_HUB_USERNAME`` and ``PULLSTATS_HUB_PASSWORD``, or None when neither is
     set; one without the other is an error, or None too when ``one_will_do`` (a command with
@@ -121,10 +115,10 @@ def connect(url: str | None) -> DvpClient:
         if stored is not None:
             raise fail(
                 f"the token stored for {base} ({stored.username}) has expired: "
-                f"run `{login_command(base)}` again"
+                f"run `{credentials.login_command(base)}` again"
             )
         raise fail(
-            f"not logged in to {base}: run `{login_command(base)}`, "
+            f"not logged in to {base}: run `{credentials.login_command(base)}`, "
             f"or set {USERNAME_ENV} and {PASSWORD_ENV}"
         )
     return _env_login(base, *from_env)
@@ -139,7 +133,12 @@ def _say_retry(error: ClientError, attempt: int, attempts: int, wait: float) -> 
 
 
 def _env_login(base: str, username: str, secret: str) -> DvpClient:
-    from pullstats.client import AuthenticationRequired, DvpClient, SecondFactorRequired
+    from pullstats.client import (
+        AuthenticationRequired,
+        DvpClient,
+        SecondFactorRequired,
+        credentials,
+    )
 
     client = DvpClient(base, on_retry=_say_retry)
     try:
@@ -148,7 +147,7 @@ def _env_login(base: str, username: str, secret: str) -> DvpClient:
         client.close()
         raise fail(
             f"{username} has two-factor authentication on at {base}, so {PASSWORD_ENV} cannot "
-            f"sign in alone: run `{login_command(base)}` once (it asks for the code); "
+            f"sign in alone: run `{credentials.login_command(base)}` once (it asks for the code); "
             "commands then use its stored token"
         ) from None
     except AuthenticationRequired as error:
@@ -169,5 +168,4 @@ __all__ = [
     "UrlOption",
     "connect",
     "hub_url",
-    "login_command",
 ]

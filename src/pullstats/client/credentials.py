@@ -163,9 +163,9 @@ def expires_at(token: str) -> datetime | None:
         return None
 
 
-def _login(url: str | None) -> str:
-    """The command that stores a new token, naming the server when it is known: without
-    ``--url`` it logs in to Docker Hub."""
+def login_command(url: str | None) -> str:
+    """The command a line that says to log in names: with ``--url`` when the server is known,
+    since without it (and without PULLSTATS_HUB_URL) it would log in to Docker Hub."""
     return f"pullstats hub login --url {url}" if url else "pullstats hub login"
 
 
@@ -179,7 +179,7 @@ def _read(path: Path, url: str | None = None) -> dict[str, dict[str, str]]:
         return {}
     except OSError as error:
         raise CredentialsError(f"{path}: cannot read the token file: {error.strerror}") from None
-    redo = f"{path} is not a pullstats token file: remove it and run `{_login(url)}`"
+    redo = f"{path} is not a pullstats token file: remove it and run `{login_command(url)}`"
     try:
         body = json.loads(text)
     except ValueError:
@@ -205,13 +205,14 @@ def _check_private(path: Path, found: os.stat_result, url: str | None = None) ->
     if found.st_uid != os.geteuid():
         raise CredentialsError(
             f"{path} belongs to another user (uid {found.st_uid}): it is not used; remove it "
-            f"and run `{_login(url)}`"
+            f"and run `{login_command(url)}`"
         )
     _check_folder(path.parent)
     if found.st_mode & 0o077:
         raise CredentialsError(
             f"{path} may be read or written by other users (mode {found.st_mode & 0o777:o}): "
-            f"it is not used; chmod 600 {path}, and if others could read it, run `{_login(url)}`"
+            f"it is not used; chmod 600 {path}, and if others could read it, run "
+            f"`{login_command(url)}`"
         )
 
 
