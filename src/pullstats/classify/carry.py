@@ -58,6 +58,9 @@ _GROUPED = (
     "user_hash",
 )
 _COMPARED = pa.schema([ACTIONS.schema.field(name) for name in _GROUPED])
+#: what :func:`opening_actions` reads of a stored file: the compared columns and the one that
+#: tells classified actions from imported ones
+_READ = pa.schema([*_COMPARED, ACTIONS.schema.field("ruleset_version")])
 
 
 @dataclass(frozen=True)
@@ -183,13 +186,14 @@ def stored_opening(settings: Settings, day: date) -> pa.Table:
     key = lake_files.action_key(day)
     lake = settings.lake
     if not lake.exists(key):
-        return opening_actions(ACTIONS.schema.empty_table(), day)
+        return opening_actions(_READ.empty_table(), day)
     end = day_micros(day) + MAX_ACTION_SPAN_US
     batches = []
     with lake.open(key) as stream:
-        for batch in pq.ParquetFile(stream).iter_batches(batch_size=_BATCH_ROWS):
+        file = pq.ParquetFile(stream)
+        for batch in file.iter_batches(batch_size=_BATCH_ROWS, columns=_READ.names):
             batches.append(batch)
             if batch.num_rows and int(_micros(batch["timestamp"]).max()) > end:
                 break
-    stored = pa.Table.from_batches(batches) if batches else ACTIONS.schema.empty_table()
+    stored = pa.Table.from_batches(batches) if batches else _READ.empty_table()
     return opening_actions(stored, day)
