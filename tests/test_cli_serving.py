@@ -138,6 +138,12 @@ def test_demo_uses_its_own_data_dir_whatever_the_environment_names(tmp_path: Pat
         demo.terminate()
         demo.wait(timeout=30)
     assert f"data dir: {demo_dir}" in log.read_text()
+    # the token was shown by the run that made it: this one says how to make another
+    hint = (
+        f"registry ingest token: PULLSTATS_DATA_DIR={demo_dir} pullstats ingest-tokens create "
+        "NAME makes one"
+    )
+    assert hint in log.read_text()
     assert (demo_dir / "catalog.sqlite3").is_file()
     assert not real.exists()
     assert not (tmp_path / "real.sqlite3").exists()

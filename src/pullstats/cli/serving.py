@@ -198,6 +198,12 @@ def demo(
     settings = Settings(data_dir=data_dir, database_url=None, allowed_hosts=hosts)
     with opened(settings) as runtime:
         seeded = seed_demo(runtime, requests_per_day=requests_per_day)
+        if seeded.resumed_per_day is not None:
+            out.print(
+                f"finishing the interrupted first run's data set: --requests-per-day "
+                f"{seeded.resumed_per_day} (not {requests_per_day}); a new --data-dir starts "
+                "another"
+            )
         if seeded.generated:
             out.print(f"generated {seeded.generated} synthetic requests")
         result = jobs.run_process(runtime)
@@ -210,6 +216,11 @@ def demo(
     out.print(f"log in as {DEMO_USER} / {DEMO_PASSWORD}")
     if seeded.ingest_token:
         out.print(f"registry ingest token: {seeded.ingest_token}")
+    else:  # shown once, by the run that made it (which may have been interrupted before)
+        out.print(
+            f"registry ingest token: PULLSTATS_DATA_DIR={settings.paths.root} "
+            "pullstats ingest-tokens create NAME makes one"
+        )
     out.print(
         f"try: curl -s -X POST {base}/v2/users/login -H 'Content-Type: application/json' "
         f'-d \'{{"username": "{DEMO_USER}", "password": "{DEMO_PASSWORD}"}}\'\n'

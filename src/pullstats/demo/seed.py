@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -27,6 +28,10 @@ from pullstats.timestamps import now_micros
 DEMO_USER = "demo"
 DEMO_PASSWORD = "pullstats-demo"
 MARKER = "demo.json"
+#: What a first run is generating, written before its first request reaches the spool: a run
+#: after an interrupted one generates the same requests (the same ids, which compaction
+#: de-duplicates) though its day or ``--requests-per-day`` differ, not a second data set
+PLAN = "demo-seeding.json"
 #: Written into a demo's data dir before anything else: the folder is the demo's to fill, even
 #: when a first run was interrupted before :data:`MARKER`.
 OWNER = "demo-data-dir"
@@ -62,6 +67,9 @@ def claim_data_dir(root: Path) -> None:
 class Seeded:
     generated: int = 0
     ingest_token: str | None = None
+    #: the ``--requests-per-day`` of an interrupted first run that this one finished, when
+    #: it was asked for another
+    resumed_per_day: int | None = None
 
 
 def demo_namespaces() -> list[str]:
@@ -76,25 +84,24 @@ def seed_demo(runtime: Runtime, *, requests_per_day: int) -> Seeded:
     if marker.exists():
         return seeded
     with runtime.sessions.begin() as session:
-        # an interrupted first run left the accounts: keep them; the same seed regenerates the
-        # same event ids, which compaction de-duplicates
+        # an interrupted first run left the accounts: keep them; the same seed and PLAN
+        # regenerate the same event ids, which compaction de-duplicates
         if session.scalar(select(User.id).where(User.name == DEMO_USER)) is None:
             service.create_user(session, DEMO_USER, DEMO_PASSWORD)
             for namespace in demo_namespaces():
                 service.create_namespace(session, namespace)
                 service.add_member(session, namespace, DEMO_USER, "owner")
             seeded.ingest_token = service.create_ingest_token(session, "demo-registry").text
-    today = datetime.now(UTC).date()
-    # thirteen months: the twelve complete months of the default window plus this one up to
-    # yesterday (a request from later today would lie in the future)
-    start = period_of(PeriodKind.MONTH, today - timedelta(days=366)).start
+    plan = _plan(runtime.paths.root / PLAN, requests_per_day)
+    if plan["requests_per_day"] != requests_per_day:
+        seeded.resumed_per_day = plan["requests_per_day"]
     spool = SpoolWriter(runtime.paths.spool, segment_bytes=runtime.settings.spool_segment_bytes)
     try:
         for table in generate_requests(
             DEMO_CATALOG,
-            start=start,
-            days=(today - start).days,
-            requests_per_day=requests_per_day,
+            start=date.fromisoformat(plan["start"]),
+            days=plan["days"],
+            requests_per_day=plan["requests_per_day"],
             seed=SEED,
             received_us=now_micros(),
         ):
@@ -104,6 +111,29 @@ def seed_demo(runtime: Runtime, *, requests_per_day: int) -> Seeded:
         spool.close()
     with atomic_path(marker) as tmp:
         tmp.write_text(
-            json.dumps({"seed": SEED, "start": start.isoformat(), "requests": seeded.generated})
+            json.dumps({"seed": SEED, "start": plan["start"], "requests": seeded.generated})
         )
+    (runtime.paths.root / PLAN).unlink(missing_ok=True)
     return seeded
+
+
+def _plan(path: Path, requests_per_day: int) -> dict[str, Any]:
+    """The requests a first run generates: those an interrupted run began (``path``), or,
+    written to ``path`` first, thirteen months up to yesterday at ``requests_per_day``."""
+    if path.is_file():
+        try:
+            plan: dict[str, Any] = json.loads(path.read_text())
+            date.fromisoformat(plan["start"])
+            if isinstance(plan["days"], int) and isinstance(plan["requests_per_day"], int):
+                return plan
+        except (ValueError, KeyError, TypeError):
+            pass  # not one of ours (edited by hand): planned again
+    today = datetime.now(UTC).date()
+    # thirteen months: the twelve complete months of the default window plus this one up to
+    # yesterday (a request from later today would lie in the future)
+    start = period_of(PeriodKind.MONTH, today - timedelta(days=366)).start
+    plan = {"start": start.isoformat(), "days": (today - start).days}
+    plan["requests_per_day"] = requests_per_day
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(plan))
+    return plan
