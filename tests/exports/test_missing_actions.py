@@ -19,6 +19,7 @@ import pytest
 from pullstats.db.state import pending_days
 from pullstats.exports.closing import ExportResult, export_closed
 from pullstats.ingest.records import PullRequestRecord
+from pullstats.lake_files import REQUESTS, action_key, day_parts
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
@@ -77,10 +78,11 @@ def lake_week(runtime: Runtime) -> None:
     )
     processed = process(runtime)
     assert processed.actions == 6
-    assert actions_file(runtime, TUESDAY).exists()
-    assert actions_file(runtime, WEDNESDAY).exists()
-    assert not actions_file(runtime, THURSDAY).exists()
-    assert (runtime.paths.root / "lake" / "requests" / f"day={THURSDAY}").is_dir()
+    lake = runtime.settings.lake  # a folder or a bucket
+    assert lake.exists(action_key(TUESDAY))
+    assert lake.exists(action_key(WEDNESDAY))
+    assert not lake.exists(action_key(THURSDAY))
+    assert day_parts(runtime.settings, REQUESTS, THURSDAY)
 
 
 def actions_file(runtime: Runtime, day: date) -> Path:
