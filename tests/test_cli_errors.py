@@ -569,3 +569,25 @@ def test_ctrl_c_while_a_command_loads_ends_it_without_a_traceback(tmp_path: Path
         # 130 from Python; -2 when the signal came before Python took it over; 1 or 0 when
         # the command was over (no data dir)
         assert child.returncode in (130, -signal.SIGINT, 0, 1), (delay, child.returncode)
+
+
+def test_a_full_disk_under_duckdb_is_the_file_and_what_to_do() -> None:
+    # /dev/full: every write fails as on a full disk (ENOSPC); DuckDB wraps the system's words
+    # in a JSON object of its own, offsets and errno included
+    import duckdb
+
+    from pullstats.cli.common import error_lines
+
+    with duckdb.connect() as database, pytest.raises(duckdb.IOException) as full:
+        database.execute("COPY (SELECT range AS n FROM range(1000)) TO '/dev/full' (FORMAT csv)")
+    assert '"errno"' in str(full.value)  # what the line used to show, as DuckDB said it
+    assert error_lines(full.value) == [
+        'Could not write file "/dev/full": No space left on device: free space on its disk, '
+        "then run the command again"
+    ]
+    with duckdb.connect() as database, pytest.raises(duckdb.IOException) as missing:
+        database.execute("COPY (SELECT 1) TO '/nonexistent/folder/x.parquet' (FORMAT parquet)")
+    assert error_lines(missing.value) == [
+        'Cannot open file "/nonexistent/folder/x.parquet": No such file or directory '
+        "(pullstats --debug … shows the traceback)"
+    ]

@@ -8,6 +8,7 @@ do, anything else with its type and message. ``pullstats --debug`` shows the tra
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -106,6 +107,8 @@ def error_lines(error: BaseException) -> list[str]:
             return [catalog.catalog_failure_line(error)]
     if _raised_from(error, "duckdb", "OutOfMemoryException"):
         return [out_of_memory_line(error)]
+    if _raised_from(error, "duckdb", "IOException"):
+        return [duckdb_file_line(error)]
     if _interrupted(error):
         return ["interrupted: run the command again to finish (what it wrote is not counted twice)"]
     if _is_client_error(error):
@@ -195,6 +198,24 @@ def out_of_memory_line(error: BaseException) -> str:
         f"DuckDB ran out of memory within {variable}={limit!r} ({' '.join(said.split())}): "
         "raise it, or lower PULLSTATS_DUCKDB_THREADS (each thread takes its share)"
     )
+
+
+def duckdb_file_line(error: BaseException) -> str:
+    """A file DuckDB could not read or write, as the file and what the system said: DuckDB
+    wraps that in a JSON object of its own when a write of its failed (a full disk)."""
+    text = " ".join(str(error).split())
+    start = text.find('{"exception_type"')
+    if start >= 0:
+        with contextlib.suppress(ValueError):
+            said, _ = json.JSONDecoder().raw_decode(text[start:])
+            if isinstance(said, dict) and isinstance(said.get("exception_message"), str):
+                text = said["exception_message"]
+    text = text.removeprefix("IO Error: ")
+    if "No space left on device" in text:
+        return f"{text}: free space on its disk, then run the command again"
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS] + " …"
+    return f"{text} (pullstats --debug … shows the traceback)"
 
 
 def _raised_from(error: BaseException, module: str, *names: str) -> bool:
