@@ -109,6 +109,30 @@ def test_codes_and_passwords_are_counted_apart() -> None:
     assert limiter.attempt(None, "ip", codes_of=6) == 0  # forgiven
 
 
+def test_account_forms_are_counted_per_user_apart_from_sign_ins() -> None:
+    """Strangers' failed sign-ins never stop the owner's account forms (``forms_of``); the
+    forms' wrong passwords count as failed sign-ins, unless the sign-in is locked already."""
+    clock = _Clock()
+    limiter = LoginLimiter(per_account=2, per_ip=100, window_seconds=60, clock=clock)
+    assert limiter.attempt("alice", "ip") == 0  # strangers, at +0 and +10
+    clock.now += 10
+    assert limiter.attempt("alice", "other ip") == 0
+    clock.now += 10
+    assert limiter.attempt("alice", "third ip") == 40
+    assert limiter.attempt(None, None, forms_of=7) == 0  # alice (user 7), signed in
+    limiter.failed_elsewhere("alice")  # her sign-in is locked already: not counted again
+    assert limiter.attempt("alice", "third ip") == 40  # (counted, +0 would leave: 50)
+    assert limiter.attempt(None, None, forms_of=7) == 0
+    assert limiter.attempt(None, None, forms_of=7) == 60  # her own guesses are limited
+    assert limiter.attempt(None, None, forms_of=8) == 0  # per user
+    limiter.succeeded(None, None, forms_of=8)
+    assert limiter.attempt(None, None, forms_of=8) == 0  # forgiven
+    assert limiter.attempt("8", "ip") == 0  # a user named "8": counted apart
+    limiter.failed_elsewhere("bob")  # counted as a failed sign-in of bob's
+    assert limiter.attempt("Bob", "ip") == 0
+    assert limiter.attempt("bob", "ip") == 60
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 1000.0

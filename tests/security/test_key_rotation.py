@@ -289,7 +289,12 @@ def _dashboard_after_rotation(client: httpx.Client, csrf: str) -> None:
     assert ENROLLING in client.get("/account").text
     made = client.post(
         "/account/tokens",
-        data={"csrf_token": csrf, "label": "after the rotation", "scope:analytics:read": "on"},
+        data={
+            "csrf_token": csrf,
+            "label": "after the rotation",
+            "scope:analytics:read": "on",
+            "password": PASSWORD,
+        },
     )
     assert made.status_code == 303, made.text
     assert "stale" not in made.headers["location"], made.headers["location"]

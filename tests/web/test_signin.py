@@ -243,6 +243,7 @@ def test_pages_of_an_earlier_session_in_another_tab(web: Web, new_page: NewPage)
     first.get_by_role("button", name="Sign out").click()  # then in again: a new session
     sign_in(first, erin)
     second.get_by_label("Label").fill("made in a stale tab")
+    second.locator("#token-password").fill(erin.password)
     second.get_by_role("button", name="Create token").click()
     assert second.url == f"{web.url}/account?stale"
     assert second.get_by_role("alert").inner_text().startswith("That form was on a page of an")
@@ -298,6 +299,7 @@ def test_a_form_sent_after_the_session_ended_comes_back_to_its_page(
         [{"name": "pullstats_session", "value": "no.longer.valid", "url": web.url}]
     )
     page.get_by_label("Label").fill("sent-after-expiry")
+    page.locator("#token-password").fill(web.users["alice"].password)
     page.get_by_role("button", name="Create token").click()
     assert page.url.startswith(f"{web.url}/signin?next=%2Faccount&expired=1"), page.url
     sign_in(page, web.users["alice"])

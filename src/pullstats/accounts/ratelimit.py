@@ -62,7 +62,12 @@ class LoginLimiter:
 
     The second factor's codes are counted per account too, by user id (``codes_of``), on a
     counter of their own: a wrong code is not a wrong password, and a name typed at the
-    password step can never reach the codes' counter."""
+    password step can never reach the codes' counter.
+
+    The account forms of a signed-in user (the dashboard's password change, two-factor on and
+    off, a new token) count their wrong guesses by user id too (``forms_of``), on a third
+    counter: only the user's own sessions reach it, so strangers failing to sign in never stop
+    the owner there, and a session still gets no more guesses a window than a sign-in."""
 
     def __init__(
         self,
@@ -73,37 +78,62 @@ class LoginLimiter:
     ) -> None:
         self._accounts = _Window(per_account, window_seconds, clock)
         self._codes = _Window(per_account, window_seconds, clock)
+        self._forms = _Window(per_account, window_seconds, clock)
         self._ips = _Window(per_ip, window_seconds, clock)
         self._lock = threading.Lock()
 
-    def attempt(self, account: str | None, ip: str, codes_of: int | None = None) -> int:
+    def attempt(
+        self,
+        account: str | None,
+        ip: str | None,
+        codes_of: int | None = None,
+        forms_of: int | None = None,
+    ) -> int:
         """Whole seconds to wait before trying again, or 0: go ahead.
 
         An allowed attempt counts as a failure at once and is forgiven by ``succeeded``, so a
         burst of parallel guesses cannot all pass the check before any of them has failed.
+        Each of ``account``, ``ip``, ``codes_of`` and ``forms_of`` that is given is counted.
         """
         with self._lock:
-            counted = self._counted(account, ip, codes_of)
-            wait = max(window.retry_after(key) for window, key in counted)
+            counted = self._counted(account, ip, codes_of, forms_of)
+            wait = max((window.retry_after(key) for window, key in counted), default=0.0)
             if wait > 0:
                 return max(1, math.ceil(wait))
             for window, key in counted:
                 window.fail(key)
             return 0
 
-    def succeeded(self, account: str | None, ip: str, codes_of: int | None = None) -> None:
+    def succeeded(
+        self,
+        account: str | None,
+        ip: str | None,
+        codes_of: int | None = None,
+        forms_of: int | None = None,
+    ) -> None:
         with self._lock:
-            for window, key in self._counted(account, ip, codes_of):
+            for window, key in self._counted(account, ip, codes_of, forms_of):
                 window.forgive(key)
 
+    def failed_elsewhere(self, account: str) -> None:
+        """A wrong password of ``account`` typed where its sign-in counter does not stop it (an
+        account form, ``forms_of``): counted there as a failed sign-in, unless that counter is
+        full already (a sign-in it blocks is not counted either)."""
+        with self._lock:
+            key = _account_key(account)
+            if self._accounts.retry_after(key) == 0:
+                self._accounts.fail(key)
+
     def _counted(
-        self, account: str | None, ip: str, codes_of: int | None
+        self, account: str | None, ip: str | None, codes_of: int | None, forms_of: int | None
     ) -> list[tuple[_Window, str]]:
-        counted = [(self._ips, ip)]
+        counted: list[tuple[_Window, str]] = [] if ip is None else [(self._ips, ip)]
         if account is not None:
             counted.append((self._accounts, _account_key(account)))
         if codes_of is not None:
             counted.append((self._codes, str(codes_of)))
+        if forms_of is not None:
+            counted.append((self._forms, str(forms_of)))
         return counted
 
 

@@ -203,8 +203,16 @@ async def log_in(
     audience: str = jwt_tokens.LOGIN_AUDIENCE,
 ) -> LoginResult:
     """A password or personal access token login, limited per account and IP; a token of
-    ``audience`` (the API's, or the dashboard session's), or the second-factor step."""
-    wait = limiter.attempt(username, ip)
+    ``audience`` (the API's, or the dashboard session's), or the second-factor step.
+
+    A secret of a personal access token's shape is checked before the account's counter: a
+    token is 256 random bits nobody guesses, so a live one logs in while strangers' wrong
+    passwords hold the account's password back. Its IP counts it all the same (spraying
+    token-shaped guesses is limited as any other); one that is no live token is then tried
+    as a password, which the account's counter limits as it limits every password."""
+    token_shaped = looks_like_token(secret)
+    counted = None if token_shaped else username  # the account, once counted
+    wait = limiter.attempt(counted, ip)
     if wait:
         return LoginResult(wait=wait)
 
@@ -218,12 +226,17 @@ async def log_in(
 
     # a live personal access token is a SHA-256: it never waits behind the password checks,
     # which are argon2 (tens of milliseconds of CPU) and run a few at a time, off the loop
-    outcome = await run_in_threadpool(token_check) if looks_like_token(secret) else None
+    outcome = await run_in_threadpool(token_check) if token_shaped else None
+    if outcome is None and token_shaped:
+        counted = username  # no live token: a password guess now (its IP counted it already)
+        wait = limiter.attempt(counted, None)
+        if wait:
+            return LoginResult(wait=wait)
     if outcome is None:
         outcome = await state.password_check(password_check)
     if outcome is None:
         return LoginResult(problem=BAD_CREDENTIALS)
-    limiter.succeeded(username, ip)
+    limiter.succeeded(counted, ip)
     subject = str(outcome.user_id)
     if outcome.needs_second_factor:
         second = jwt_tokens.issue(

@@ -15,12 +15,13 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pullstats.accounts import jwt_tokens, service, tokens, totp
 from pullstats.accounts.errors import AccountError
 from pullstats.accounts.passwords import verify_password
-from pullstats.api.auth import client_address, login_limiter
+from pullstats.api.auth import login_limiter
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import (
     SESSION_AUDIENCE,
@@ -119,19 +120,26 @@ def answer_page(
     return render(request, "account.html", status_code=status_code, **values)
 
 
-class _Guess:
-    """A form that checks the password (or a code) of a signed-in account: counted by the
-    login limiter as a sign-in is, so a session cannot guess the password the sign-in page
-    would stop guessing after PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT."""
+class PasswordGuess:
+    """A form that checks the current password (or a code) of the signed-in account.
+
+    Its wrong guesses count on the user's own counter (the limiter's ``forms_of``), never on
+    the sign-in's: strangers failing to sign in as the user cannot stop the owner here, and a
+    session (a borrowed laptop, a stolen cookie) still gets no more guesses a window than the
+    sign-in page (PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT). A wrong password counts as a failed
+    sign-in of the account too (:meth:`wrong_password`)."""
 
     def __init__(self, request: Request, state: AppState, viewer: Viewer) -> None:
         self.request, self.state, self.viewer = request, state, viewer
         self.limiter = login_limiter(request, state)
-        self.ip = client_address(request, state)
-        self.wait = self.limiter.attempt(viewer.name, self.ip)  # counted until it is right
+        # counted until it is right
+        self.wait = self.limiter.attempt(None, None, forms_of=viewer.user_id)
 
     def right(self) -> None:
-        self.limiter.succeeded(self.viewer.name, self.ip)
+        self.limiter.succeeded(None, None, forms_of=self.viewer.user_id)
+
+    def wrong_password(self) -> None:
+        self.limiter.failed_elsewhere(self.viewer.name)
 
     async def refused(self, section: str) -> Response:
         problem = f"Too many wrong attempts. Try again in {self.wait} seconds."
@@ -140,6 +148,16 @@ class _Guess:
         )
         page.headers["Retry-After"] = str(self.wait)  # as the sign-in page's 429
         return page
+
+
+#: a wrong current password, on the forms that ask for it
+WRONG_PASSWORD = "The current password is wrong."
+
+
+def password_is_right(session: Session, name: str, password: str) -> bool:
+    """Whether ``password`` is ``name``'s current password: one argon2 verification (in the
+    app's bounded pool, ``state.password_check``)."""
+    return verify_password(service.get_user(session, name).password_hash, password)
 
 
 #: The account page shown again for a form of an earlier session (forms.StaleForm).
@@ -206,7 +224,7 @@ async def change_password(
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="password"
         )
-    guess = _Guess(request, state, viewer)
+    guess = PasswordGuess(request, state, viewer)
     if guess.wait:
         return await guess.refused("password")
 
@@ -218,14 +236,12 @@ async def change_password(
             return str(error)
 
     outcome = await state.password_check(change)  # argon2, twice: in the bounded pool
-    if outcome is not None:  # the current password was right (a refused new one is no guess)
+    if outcome is None:
+        guess.wrong_password()
+    else:  # the current password was right (a refused new one is no guess)
         guess.right()
     if outcome is None or isinstance(outcome, str):
-        problem = (
-            "The current password is wrong."
-            if outcome is None
-            else f"{outcome[:1].upper()}{outcome[1:]}."
-        )
+        problem = WRONG_PASSWORD if outcome is None else f"{outcome[:1].upper()}{outcome[1:]}."
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="password"
         )
@@ -269,14 +285,26 @@ async def confirm_enrolment(
             answer_page, request, state, viewer, 400, error=problem, section="two-factor"
         )
 
+    guess = PasswordGuess(request, state, viewer)
+    if guess.wait:
+        return await guess.refused("two-factor")
+
     def confirm() -> bool | str:
         try:
             with state.runtime.sessions.begin() as session:
+                if not password_is_right(session, viewer.name, form.get("password", "")):
+                    return WRONG_PASSWORD
                 return totp.confirm_totp(session, viewer.name, secret, form.get("code", ""))
         except AccountError as error:
             return str(error)
 
-    outcome = await run_in_threadpool(confirm)
+    # the password, as the other changes of the account ask it: a session cookie alone (a
+    # copy of it) must not turn on a second factor its owner does not have
+    outcome = await state.password_check(confirm)  # argon2
+    if outcome == WRONG_PASSWORD:
+        guess.wrong_password()
+    else:  # a code that does not match is no guess: the key is new, and the user's
+        guess.right()
     if outcome is not True:
         problem = (
             outcome
@@ -298,7 +326,7 @@ async def disable_two_factor(
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)
-    guess = _Guess(request, state, viewer)
+    guess = PasswordGuess(request, state, viewer)
     if guess.wait:
         return await guess.refused("two-factor")
 
@@ -315,7 +343,9 @@ async def disable_two_factor(
         return None
 
     problem = await state.password_check(disable)  # argon2
-    if problem is None or problem == "Two-factor authentication is not on.":
+    if problem == "The password is wrong.":
+        guess.wrong_password()
+    elif problem is None or problem == "Two-factor authentication is not on.":
         guess.right()
     if problem is not None:
         return await run_in_threadpool(

@@ -1,5 +1,5 @@
 """``/account/tokens``: create a personal access token (shown once, on the account page it
-redirects to) and revoke one of yours."""
+redirects to; the current password is asked) and revoke one of yours."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from pullstats.api.dashboard.account import (
     NEW_TOKEN_COOKIE,
     NEW_TOKEN_SECONDS,
     PATH,
+    WRONG_PASSWORD,
+    PasswordGuess,
     answer_page,
     back_to_account,
+    password_is_right,
 )
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import password_viewer, set_private_cookie
@@ -50,10 +53,17 @@ async def create_token(
             answer_page, request, state, viewer, 400, error=problem, section="tokens"
         )
     expires = datetime.now(UTC) + timedelta(days=int(days)) if days else None
+    # the password, as the other changes of the account ask it: a token outlives the password
+    # change that ends every session, so a session cookie alone (a copy of it) must not make one
+    guess = PasswordGuess(request, state, viewer)
+    if guess.wait:
+        return await guess.refused("tokens")
 
     def create() -> str:
         try:
             with state.runtime.sessions.begin() as session:
+                if not password_is_right(session, viewer.name, form.get("password", "")):
+                    raise _WrongPassword
                 made = tokens.create_pat(
                     session, viewer.name, form.get("label", ""), scopes, expires
                 )
@@ -62,13 +72,20 @@ async def create_token(
             raise _Refused(str(error)) from None
 
     try:
-        secret = await run_in_threadpool(create)
+        secret = await state.password_check(create)  # argon2: in the bounded pool
+    except _WrongPassword:
+        guess.wrong_password()
+        return await run_in_threadpool(
+            answer_page, request, state, viewer, 400, error=WRONG_PASSWORD, section="tokens"
+        )
     except _Refused as refused:
+        guess.right()  # the password was right: a label refused is no guess
         text = str(refused)
         problem = f"{text[:1].upper()}{text[1:]}."
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="tokens"
         )
+    guess.right()
     # shown once, on the page this redirects to (so that a reload makes no second token): the
     # secret goes there in a cookie of that page alone, which the page reads and deletes; it is
     # never stored and never in a URL
@@ -108,4 +125,8 @@ async def revoke_token(
 
 
 class _Refused(Exception):
+    pass
+
+
+class _WrongPassword(Exception):
     pass
