@@ -1,7 +1,7 @@
 """Importing a Docker Hub file again: the same file with the same options changes nothing, and
-with another namespace or period than its import gave it, replaces that import, so that a
-mistyped ``--namespace`` or ``--period`` can be put right. Expected numbers are worked by hand
-from the rows written here and in :mod:`tests.importers.core_reports`."""
+with ``--replace`` and another namespace or period than its import gave it, replaces that
+import, so that a mistyped ``--namespace`` or ``--period`` can be put right. Expected numbers
+are worked by hand from the rows written here and in :mod:`tests.importers.core_reports`."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
     process(runtime)
     assert {key[3] for key in rollups(runtime)} == {"acme-lab"}
 
-    again = _imports(data_dir, path, "--namespace", "acme-labs")
+    again = _imports(data_dir, path, "--replace", "--namespace", "acme-labs")
     assert f"{path}: core-summary, 6 rows imported" in again
     assert f"{path}: replaces its earlier import, which had --namespace acme-lab\n" in again
     process(runtime)
@@ -77,7 +77,7 @@ def test_another_period_replaces_the_import_that_used_a_wrong_one(
         data_dir, path, "--period", "2026-W02"
     )
     process(runtime)
-    moved = _imports(data_dir, path, "--period", "2026-W03")
+    moved = _imports(data_dir, path, "--replace", "--period", "2026-W03")
     assert f"{path}: replaces its earlier import, which had the period 2026-W02\n" in moved
     process(runtime)
     weeks = {
@@ -107,10 +107,15 @@ def test_a_record_of_an_earlier_version_keeps_the_file_imported(
     path = tmp_path / "summary.csv"
     path.write_text(LEGACY)
     _imports(data_dir, path, "--period", "2026-W02")
-    record = data_dir / "lake" / lake_files.IMPORTED_FILES / f"{content_sha256(path)}.json"
+    # the record and part files as that version wrote them: named by the content's SHA-256
+    sha256 = content_sha256(path)
+    (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
     older = json.loads(record.read_text())
     del older["given"]
-    record.write_text(json.dumps(older))
+    record.unlink()
+    record.with_name(f"{sha256}.json").write_text(json.dumps(older))
+    for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
+        part.rename(part.with_name(f"part-{sha256}.parquet"))
     assert "already imported" in _imports(data_dir, path, "--period", "2026-W03")
     process(runtime)
     assert {key[1] for key in rollups(runtime) if key[0] == "week"} == {W02.start}

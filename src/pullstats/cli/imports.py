@@ -2,7 +2,8 @@
 
 ``import dockerhub-csv FILE...`` reports one line per file on stdout (kind, rows imported, rows
 skipped by reason, or "already imported") and one line per listed skipped row on stderr, as
-``FILE:LINE: skipped (reason): value``. It exits 1 when a file could not be imported at all.
+``FILE:LINE: skipped (reason): value``. It exits 1 when a file could not be imported at all; a
+file known to hold no pull counts (a co-usage report) is skipped, and is no failure.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def dockerhub_csv(
         help="The namespace of files that have no Namespace column (the DVP Core Summary "
         "report, which otherwise takes its PUBLISHER_NAME).",
     ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="A file imported before with another --namespace or --period (or file name "
+        "label) replaces that import: its rows count no more. Without it both are kept.",
+    ),
 ) -> None:
     """Import Docker Hub DVP raw and summary CSV(.gz) files and DVP Core Summary and Trends
     reports; then run `pullstats process`."""
@@ -55,12 +62,14 @@ def dockerhub_csv(
     if namespace is not None and (problem := namespace_problem(namespace)):
         raise fail(f"--namespace: {problem}")
     with opened() as runtime:
-        reports = import_files(runtime, files, _show, given, namespace)
+        reports = import_files(runtime, files, _show, given, namespace, replace)
     imported = [r for r in reports if r.status == "imported"]
     failed = [r for r in reports if r.status == "failed"]
+    skipped = sum(r.status == "skipped" for r in reports)
     _say_unregistered(imported)
     out.print(
         f"imported {_rows(sum(r.rows for r in imported))} from {len(imported)} files"
+        + (f"; {skipped} files skipped" if skipped else "")
         + (f"; {len(failed)} files failed" if failed else "")
         + ("; run `pullstats process` to roll them up" if imported else "")
     )
@@ -86,6 +95,9 @@ def _show(report: FileReport) -> None:
     name = escape_for_terminal(str(report.path))
     if report.status == "failed":
         err.print(f"{name}: error: {escape_for_terminal(report.error)}", markup=False)
+        return
+    if report.status == "skipped":
+        out.print(f"{name}: {report.error}", markup=False)
         return
     kind = report.kind.value if report.kind else "?"
     if report.status == "already imported":
@@ -113,9 +125,16 @@ def _show(report: FileReport) -> None:
     if report.ignored_columns:
         shown = ", ".join(_cell(name) for name in report.ignored_columns)
         err.print(f"{name}: columns not imported: {shown}", markup=False)
-    if report.replaced is not None:
-        earlier = _given(report.replaced) or "the file's own namespace"
+    for replaced in report.replaced:
+        earlier = _given(replaced) or "the file's own namespace"
         out.print(f"{name}: replaces its earlier import, which had {earlier}", markup=False)
+    for kept in report.kept_beside:
+        earlier = _given(kept) or "the file's own namespace"
+        out.print(
+            f"{name}: the same content was imported with {earlier}: that import is kept "
+            "beside this one (--replace replaces it)",
+            markup=False,
+        )
     if report.namespace_unused:
         err.print(
             f"{name}: --namespace not used: the file's Namespace column names its namespaces",

@@ -20,12 +20,12 @@ Parquet (``COPY … TO``) stay here, engine code.
   aggregates too: a **Summary** report's rows become repository- and reference-level summary
   rows, a **Trends** report's rows are added up per repository and tag into summary rows and
   kept as they are under ``lake/imported-trends/`` for the trends datasets.
-- A file is named by the SHA-256 of its content (after gunzip, so ``x.csv`` and ``x.csv.gz``
-  are one file). ``lake/imported-files/<sha256>.json`` is written last; when it exists the file
-  was imported and a re-import changes nothing, unless it gives the file another namespace or
-  period than the one its import used (``--namespace`` for a file without a Namespace column,
-  ``--period`` or the file name's label for a summary without period columns): that import
-  then replaces the earlier one, whose part files it deletes. Giving neither is no change.
+- An import is named by the file's content (its SHA-256 after gunzip: ``x.csv`` and ``x.csv.gz``
+  are one file) and what it gave the file that the content does not say (a namespace, a period:
+  :mod:`.import_records`). ``lake/imported-files/<id>.json`` is written last; when it exists a
+  re-import changes nothing. The same content given another namespace or period is another
+  import, kept beside the earlier one, unless ``replace`` (``--replace``): then it deletes the
+  earlier import's part files and record. No import deletes another one's history unasked.
   Identical rows inside one file are separate actions and are all kept.
 - Bad rows (unknown action, bad timestamp, missing namespace …, or a CSV line DuckDB cannot
   split, a stray quote included: :func:`.dockerhub_reading.read_rows`) are counted by reason
@@ -64,12 +64,14 @@ from pullstats.importers.dockerhub_reading import (
     read_rows,
     scan,
 )
+from pullstats.importers.import_records import ImportRecords, import_id, same_import
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
     CORE_COLUMNS,
     RAW_COLUMNS,
     SUMMARY_COLUMNS,
     FileKind,
+    NotPullHistory,
     UnrecognisedFile,
     period_from_file_name,
 )
@@ -107,7 +109,7 @@ class SkippedRow:
 
 @dataclass
 class FileReport:
-    """What happened to one file: imported, ``already imported``, or ``failed`` with why."""
+    """What happened to one file: imported, ``already imported``, ``skipped`` or ``failed``."""
 
     path: Path
     status: str = "imported"
@@ -127,11 +129,15 @@ class FileReport:
     #: ``--period`` was given but the file's rows say their own periods or days (a raw file, a
     #: DVP Core report, a summary with Period start/Period end columns)
     period_unused: bool = False
-    #: the namespace and period an earlier import of the file used, which this one replaced
-    replaced: dict[str, str | None] | None = None
+    #: what each earlier import of the same content, which this one replaced, was given
+    replaced: list[dict[str, str | None]] = field(default_factory=list)
+    #: what each earlier import of the same content, kept beside this one, was given
+    kept_beside: list[dict[str, str | None]] = field(default_factory=list)
     #: what the import gave the file that its content does not say: ``namespace`` (a file
     #: without a Namespace column) and ``period`` (a summary without period columns)
     given: dict[str, str | None] = field(default_factory=dict)
+    #: the import's id (:func:`.import_records.import_id`): its record's and part files' name
+    id: str = ""
     #: the lake keys of the part files written
     parts: list[str] = field(default_factory=list)
     error: str = ""
@@ -143,6 +149,7 @@ def import_files(
     on_file: Callable[[FileReport], None] | None = None,
     period: Period | None = None,
     namespace: str | None = None,
+    replace: bool = False,
 ) -> list[FileReport]:
     """Import each file under the job lock; one bad file never stops the others, and nothing of
     a file that fails is imported.
@@ -150,14 +157,18 @@ def import_files(
     ``period`` is the period of the summary files that have no period columns (Docker documents
     none for its legacy summaries), instead of a label in the file's name. ``namespace`` is the
     namespace of the files that have no Namespace column (Docker's DVP Core Summary report,
-    which otherwise takes its PUBLISHER_NAME).
+    which otherwise takes its PUBLISHER_NAME). ``replace``: an import of a file whose content
+    was imported before with another namespace or period replaces those imports.
     """
     reports = []
     with job_lock(runtime):
+        records = ImportRecords(runtime.settings.lake)
         for path in paths:
             report = FileReport(path)
             try:
-                _import_file(runtime, report, period, namespace)
+                _import_file(runtime, records, report, (period, namespace, replace))
+            except NotPullHistory as why:  # known, and nothing to import: no failure
+                report.status, report.error = "skipped", str(why)
             except _FILE_FAILURES as error:
                 report.status, report.error = "failed", failure(error)
             reports.append(report)
@@ -166,9 +177,11 @@ def import_files(
     return reports
 
 
-def _import_file(
-    runtime: Runtime, report: FileReport, given: Period | None, namespace: str | None
-) -> None:
+_Options = tuple[Period | None, str | None, bool]  # import_files' period, namespace, replace
+
+
+def _import_file(runtime: Runtime, records: ImportRecords, report: FileReport, o: _Options) -> None:
+    given, namespace, replace = o
     path = report.path
     if path.exists() and not path.is_file() and not path.is_dir():
         # a pipe would be empty the second time: say so, not "no Namespace column"
@@ -181,16 +194,14 @@ def _import_file(
     if report.sha256 == _NOTHING:
         raise UnrecognisedFile("an empty file: no header, no rows")
     lake = runtime.settings.lake
-    manifest = f"{lake_files.IMPORTED_FILES}/{report.sha256}.json"
-    earlier: dict[str, Any] | None = None  # the record of the file's import, if any
-    if lake.exists(manifest):
-        record = json.loads(lake.read_bytes(manifest))
-        report.given = record.get("given", {})
-        if not _given_otherwise(report.given, namespace, given or period_from_file_name(path.name)):
-            report.status = "already imported"
-            report.kind = FileKind(record["kind"])
-            return
-        earlier, report.replaced, report.given = record, report.given, {}
+    earlier = records.of_content(report.sha256)  # the content's imports so far
+    if same := same_import(earlier, namespace, given, path.name):
+        report.status, report.given = "already imported", same.given
+        report.kind = FileKind(same.record["kind"])
+        return
+    replaced = earlier if replace else []
+    report.replaced = [done.given for done in replaced]
+    report.kept_beside = [] if replace else [done.given for done in earlier]
     connection = connect(runtime.settings)
     try:
         # row_number() OVER () numbers rows in file order only while order is preserved
@@ -242,6 +253,7 @@ def _import_file(
         report.listed = sorted(listed, key=lambda row: row.line)[:MAX_LISTED]
         report.skipped = +report.skipped  # drop zero counts
         report.unregistered = _unregistered(runtime, connection)
+        report.id = import_id(report.sha256, report.given)
         if kind is FileKind.RAW:
             _write_raw(runtime, connection, report)
         else:
@@ -249,14 +261,17 @@ def _import_file(
     finally:
         connection.close()
     days = set(report.days)
-    if earlier is not None:  # its parts this import did not write again count no more
-        lake.delete(sorted(_parts_of(runtime, report.sha256) - set(report.parts)))
-        days.update(date.fromisoformat(day) for day in earlier["days"])
+    for done in replaced:  # its parts this import did not write again count no more
+        lake.delete(sorted(_parts_of(runtime, done.id) - set(report.parts)))
+        days.update(date.fromisoformat(day) for day in done.record["days"])
     with runtime.sessions.begin() as session:
         add_pending_days(session, sorted(days))
-    # written last, under the file's hash: a rerun of an interrupted import writes the same
+    # written last, under the import's id: a rerun of an interrupted import writes the same
     # part names again (replacing them), then this
-    lake.write_bytes(manifest, _manifest(report).encode(), runtime.paths.tmp)
+    records.write(report.id, _manifest(report), runtime.paths.tmp)
+    for done in replaced:
+        if done.id != report.id:
+            records.delete(done.id)
 
 
 def _statement(
@@ -307,7 +322,7 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
         for day in report.days:
             part = staging / f"{day.isoformat()}.parquet"
             _copy(connection, steps.DOCKERHUB_DAY_ACTIONS, {"day": day}, part)
-            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/{_part_name(report.sha256)}"
+            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/{_part_name(report.id)}"
             lake_files.publish(runtime.settings, part, key)
             report.parts.append(key)
 
@@ -331,7 +346,7 @@ def _write_summaries(
                 part = staging / f"{table}-{period_kind}-{start.isoformat()}.parquet"
                 _copy(connection, step, params, part)
                 folder = f"{table}/{period_kind}/{start.isoformat()}"
-                key = f"{folder}/{_part_name(report.sha256)}"
+                key = f"{folder}/{_part_name(report.id)}"
                 lake_files.publish(runtime.settings, part, key)
                 report.parts.append(key)
     report.periods = [Period(PeriodKind(k), start) for k, start, _ in periods]
@@ -343,23 +358,11 @@ def _part_name(sha256: str) -> str:
     return f"part-{sha256}.parquet"
 
 
-def _parts_of(runtime: Runtime, sha256: str) -> set[str]:
-    """The lake keys of every part file an import of the file ``sha256`` wrote."""
+def _parts_of(runtime: Runtime, import_id: str) -> set[str]:
+    """The lake keys of every part file the import ``import_id`` wrote."""
     lake = runtime.settings.lake
     trees = (lake_files.IMPORTED, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
-    return {key for tree in trees for key in lake.files(tree, suffix=_part_name(sha256))}
-
-
-def _given_otherwise(
-    given: dict[str, str | None], namespace: str | None, period: Period | None
-) -> bool:
-    """Whether ``namespace`` or ``period``, where given, is another than its import ``given``
-    the file. Not giving one changes nothing: a folder imported again without ``--namespace``
-    keeps the namespace each file was given. A record written before imports kept what they
-    gave says nothing of it: never."""
-    return (namespace is not None and given.get("namespace", namespace) != namespace) or (
-        period is not None and given.get("period", period.label) != period.label
-    )
+    return {key for tree in trees for key in lake.files(tree, suffix=_part_name(import_id))}
 
 
 def _copy(

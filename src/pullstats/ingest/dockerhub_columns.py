@@ -19,6 +19,7 @@ DVP Core reports, from ``PUBLISHER_NAME``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "FileKind",
     "Header",
+    "NotPullHistory",
     "UnrecognisedFile",
     "normalise_name",
     "parse_header",
@@ -46,6 +48,11 @@ __all__ = [
 
 class UnrecognisedFile(ValueError):
     """A whole file that cannot be imported (unreadable, or a header of no known kind)."""
+
+
+class NotPullHistory(Exception):
+    """A file known, and not imported because it has no pull counts: pullstats' co-usage
+    report (Docker's Technographic report), pairs of repositories and their users in common."""
 
 
 class FileKind(enum.StrEnum):
@@ -211,7 +218,10 @@ def _other_separator(header: str) -> str | None:
 
 
 def _core_kind(columns: dict[str, str], shown: str) -> FileKind:
-    """Which DVP Core report a header is: Summary (``LEVEL``) or Trends."""
+    """Which DVP Core report a header is: Summary (``LEVEL``) or Trends; NotPullHistory for a
+    co-usage (Technographic) report."""
+    if "dvpp_image" in columns and "paired_image" in columns:
+        raise NotPullHistory("co-usage report: not imported (no pull counts)")
     missing = [c.upper() for c in ("date_granularity", "date_reference") if c not in columns]
     if missing:
         raise UnrecognisedFile(f"a DVP Core report without {' or '.join(missing)}: {shown}")
@@ -237,19 +247,28 @@ def _core_kind(columns: dict[str, str], shown: str) -> FileKind:
 def period_from_label(text: str) -> Period | None:
     """The period ``text`` is, whole: ``2026-W02`` (an ISO week) or ``2026-01`` (a month)."""
     text = text.strip()
-    found = period_from_file_name(text)
+    try:
+        found = period_from_file_name(text)
+    except UnrecognisedFile:  # two labels
+        return None
     return found if found is not None and found.label == text else None
 
 
 def period_from_file_name(name: str) -> Period | None:
-    """The period a file name states (``…_2026-W02_…`` or ``…_2026-01_…``), if any."""
-    week = _WEEK_LABEL.search(name)
-    try:
-        if week:
-            return Period.week(int(week[1]), int(week[2]))
-        month = _MONTH_LABEL.search(name)
-        if month:
-            return Period.month(int(month[1]), int(month[2]))
-    except ValueError:  # week 53 of a 52-week year, month 13: not a label after all
-        return None
-    return None
+    """The period a file name states (``…_2026-W02_…`` or ``…_2026-01_…``), if any; a name
+    with two periods (``x_2026-W10_2026-04.csv``) is refused as ambiguous (UnrecognisedFile)."""
+    found: dict[str, Period] = {}
+    for week in _WEEK_LABEL.finditer(name):
+        with contextlib.suppress(ValueError):  # week 53 of a 52-week year: not a label
+            period = Period.week(int(week[1]), int(week[2]))
+            found.setdefault(period.label, period)
+    for month in _MONTH_LABEL.finditer(name):
+        with contextlib.suppress(ValueError):  # month 13: not a label after all
+            period = Period.month(int(month[1]), int(month[2]))
+            found.setdefault(period.label, period)
+    if len(found) > 1:
+        raise UnrecognisedFile(
+            f"the file name has two period labels, {' and '.join(found)}: which is the "
+            "period is not clear; give it with --period"
+        )
+    return next(iter(found.values()), None)
