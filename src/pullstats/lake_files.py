@@ -12,9 +12,10 @@ Layout (keys relative to the lake's root)::
     requests/day=D/part-<batch>-0.parquet               compaction, log import
     registry-ids/day=D/part-<batch>-0.parquet           compaction (lake/refused.py)
     actions/day=D/actions.parquet                       classification
-    imported/day=D/part-<sha256>.parquet                Docker Hub CSV import
-    imported-summaries/<week|month>/<start>/part-<sha256>.parquet
-    imported-files/<sha256>.json                        written last: the import is done
+    imported/day=D/part-<import id>.parquet             Docker Hub CSV import
+    imported-summaries/<week|month>/<start>/part-<import id>.parquet
+    imported-files/<import id>.json                     written last: the import is done
+                                                        (importers/import_records.py)
     set-aside/<reason>/…                                set_aside.py
 """
 

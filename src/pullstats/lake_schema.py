@@ -115,7 +115,8 @@ ACTIONS = LakeTable(
 IMPORTED_ACTIONS = LakeTable(
     "imported",
     ACTIONS.schema,
-    "part-<sha256 of the CSV>.parquet, one per imported file that has actions on the day",
+    "part-<import id>.parquet (the CSV's sha256, and what it was given), one per import "
+    "that has actions on the day",
 )
 
 #: Stage 0→3: Docker Hub summary rows, under ``imported-summaries/<week|month>/<start>/``
@@ -131,7 +132,7 @@ IMPORTED_SUMMARIES = LakeTable(
             ),
         ]
     ),
-    "part-<sha256 of the CSV>.parquet, one per imported file that has rows in the period",
+    "part-<import id>.parquet, one per import that has rows in the period",
     "*/*/part-*.parquet",
 )
 
@@ -164,7 +165,7 @@ IMPORTED_TRENDS = LakeTable(
             ),
         ]
     ),
-    "part-<sha256 of the CSV>.parquet, one per imported Trends report with rows in the period",
+    "part-<import id>.parquet, one per imported Trends report with rows in the period",
     "*/*/part-*.parquet",
 )
 

@@ -13,4 +13,4 @@ from pullstats.ingest.notifications import envelope_events
 def test_events_that_are_not_an_array_say_so(events: bytes) -> None:
     with pytest.raises(InvalidEnvelope) as refused:
         envelope_events(b'{"events": ' + events + b"}", max_events=10)
-    assert str(refused.value) == "'events' must be an array"
+    assert str(refused.value) == "body is not a notification envelope: 'events' must be an array"

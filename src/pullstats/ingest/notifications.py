@@ -145,7 +145,7 @@ def envelope_events(body: bytes, max_events: int) -> list[Any]:
         raise InvalidEnvelope("body is not a notification envelope: no 'events' member")
     events = document["events"]
     if not isinstance(events, list):
-        raise InvalidEnvelope("'events' must be an array")
+        raise InvalidEnvelope("body is not a notification envelope: 'events' must be an array")
     if len(events) > max_events:
         raise EnvelopeTooLarge(
             f"envelope holds {len(events)} events, more than the {max_events} allowed "
