@@ -76,6 +76,14 @@ async def invalid_request(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
+async def internal_error(request: Request, error: Exception) -> JSONResponse:
+    """The last resort for an error no route or handler answered: ``500`` with the API's
+    ``{"detail": …}``, naming nothing of the error (Starlette's own answer was a plain-text
+    page). Starlette raises the error again once this is sent, so the server still logs it with
+    its traceback."""
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
 def served_pages(app: FastAPI) -> list[bytes]:
     """The HTML pages the app serves as they are, whose inline scripts the CSP lets run:
     FastAPI's own API-reference pages when they are on (``docs_url``, ``redoc_url``), rendered
@@ -159,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, internal_error)
     generated = app.openapi
 
     def openapi() -> dict[str, Any]:
