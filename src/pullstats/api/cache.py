@@ -33,8 +33,8 @@ class LruCache(Generic[V]):
     """A bounded map that forgets the least recently used entry; safe across threads.
 
     Bounded by its number of entries (``max_entries``, None: no such bound) and, given
-    ``weigh`` (an entry's size in bytes), by their total weight too: ``max_bytes``, of which
-    one entry may take at most :data:`LARGEST_SHARE`-th; a heavier one is not kept at all.
+    ``weigh`` (an entry's size in bytes), by their total weight too: ``max_bytes`` in all, and
+    one entry at most ``max_bytes / LARGEST_SHARE``; a heavier one is not kept at all.
     """
 
     def __init__(
