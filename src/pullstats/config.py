@@ -175,6 +175,12 @@ class Settings(BaseSettings):
         "one server process runs at once; more wait their turn, so a flood of logins cannot "
         "take every core from the other routes. Default: half the CPU cores, at least 1.",
     )
+    answer_cache_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description="Bytes of API answers one server process keeps in memory to answer "
+        "repeats; an answer larger than a 256th of it is not kept. 0 keeps none.",
+    )
     trusted_proxies: str = Field(
         "",
         description="Comma-separated IPs or CIDR networks of reverse proxies whose "

@@ -3,7 +3,8 @@ sign-out, without HTTP.
 
 A failed login always spends one argon2 verification (a dummy hash when the user does not
 exist, and a PAT-shaped secret that is not a live PAT is tried as a password too), so its
-duration does not tell whether the account exists.
+duration does not tell whether the account exists. A name no account can have is looked up
+nowhere (:func:`user_named`) and fails the same way, dummy hash and all.
 """
 
 from __future__ import annotations
@@ -33,6 +34,18 @@ class LoginOutcome:
     session_generation: int = 0
 
 
+def user_named(session: Session, name: str) -> User | None:
+    """The user called ``name``; None without asking the catalog when ``name`` holds a NUL.
+
+    No account name has one (``service.create_user``'s rule), and PostgreSQL refuses a NUL in
+    any text parameter: the query failed, and a login with ``"pguser\\u0000"`` was a 500 on
+    PostgreSQL where SQLite said 401.
+    """
+    if "\x00" in name:
+        return None
+    return session.scalar(select(User).where(User.name == name))
+
+
 def authenticate(session: Session, name: str, secret: str) -> LoginOutcome | None:
     """Check a password or personal access token for ``name``; None when it fails."""
     return authenticate_token(session, name, secret) or authenticate_password(session, name, secret)
@@ -48,7 +61,7 @@ def authenticate_token(session: Session, name: str, secret: str) -> LoginOutcome
     argon2); None when it is none, and then :func:`authenticate_password` decides."""
     if not looks_like_token(secret):
         return None
-    user = session.scalar(select(User).where(User.name == name))
+    user = user_named(session, name)
     token = authenticate_pat(session, user, secret)
     if token is not None and user is not None and not user.disabled:
         return LoginOutcome(user.id, token.id, False, user.session_generation)
@@ -57,8 +70,8 @@ def authenticate_token(session: Session, name: str, secret: str) -> LoginOutcome
 
 def authenticate_password(session: Session, name: str, secret: str) -> LoginOutcome | None:
     """The login of ``secret`` as ``name``'s password: one argon2 verification, also when the
-    user does not exist (a dummy hash); None when it fails."""
-    user = session.scalar(select(User).where(User.name == name))
+    user does not exist or ``name`` can be no user's (a dummy hash); None when it fails."""
+    user = user_named(session, name)
     valid = verify_password(user.password_hash if user else None, secret)
     if user is None or not valid or user.disabled:
         return None

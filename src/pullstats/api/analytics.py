@@ -29,6 +29,7 @@ from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
 from pullstats.db.models import PullRollup
 from pullstats.db.state import CatalogVersions
+from pullstats.names import repository_problem
 from pullstats.rollups.series import namespace_series, repository_series
 from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, SeriesQuery, Timespan
 
@@ -72,6 +73,11 @@ def readable(viewer: Viewer, namespace: str) -> str:
 
 
 def repository_exists(session: Session, namespace: str, repo: str) -> bool:
+    """Whether ``namespace/repo`` has repository rollups. A name outside the grammar
+    (``names.repository_problem``) has none, and is not looked up: a client types it, and
+    PostgreSQL refuses some text (a NUL) as a query parameter, which was a 500."""
+    if repository_problem(f"{namespace}/{repo}") is not None:
+        return False
     query = select(PullRollup.repository).where(
         PullRollup.level == "repository",
         PullRollup.namespace == namespace,

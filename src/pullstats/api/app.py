@@ -18,6 +18,8 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import Match, Router
+from starlette.types import Receive, Scope, Send
 
 from pullstats import __version__
 from pullstats.api import (
@@ -74,6 +76,63 @@ async def invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+async def internal_error(request: Request, error: Exception) -> JSONResponse:
+    """The last resort for an error no route or handler answered: ``500`` with the API's
+    ``{"detail": …}``, naming nothing of the error (Starlette's own answer was a plain-text
+    page). Starlette raises the error again once this is sent, so the server still logs it with
+    its traceback."""
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+class OtherSlash:
+    """The router's answer to a path that no route has: the route of the same path with or
+    without its trailing slash (``/v2/users/login/``, ``/api/publisher/analytics/v1``),
+    answered in place, as if the client had asked for that path; else the router's own 404.
+
+    Starlette's ``redirect_slashes`` answered these with a ``307`` to an absolute URL of the
+    request's own scheme: behind a TLS-terminating proxy (the server reads no
+    ``X-Forwarded-Proto``) that was ``http://``, and a client following it sent a login's
+    password there in the clear. Answered in place, nothing is re-sent anywhere, a ``POST``
+    included. Which paths are tried is Starlette's rule: every trailing slash off, or one on.
+    """
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.not_found = router.default
+
+    def _other(self, scope: Scope) -> Scope | None:
+        """The request with the other slash form of its path, when a route has that path."""
+        path: str = scope["path"]  # the server sets no root_path: the path is the route's
+        if scope["type"] != "http" or path == "/":
+            return None
+        other = dict(scope)
+        raw: bytes | None = scope.get("raw_path")
+        if path.endswith("/"):
+            other["path"] = path.rstrip("/")
+            if raw is not None and raw.endswith(b"/"):
+                other["raw_path"] = raw.rstrip(b"/")
+        else:
+            other["path"] = path + "/"
+            if raw is not None:
+                other["raw_path"] = raw + b"/"
+        if not other["path"] or not any(
+            route.matches(other)[0] is not Match.NONE for route in self.router.routes
+        ):
+            return None
+        return other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        other = self._other(scope)
+        if other is None:
+            await self.not_found(scope, receive, send)
+            return
+        try:
+            await self.router.app(other, receive, send)
+        finally:
+            if "route" in other:  # the metrics count the answer under its route
+                scope["route"] = other["route"]
 
 
 def served_pages(app: FastAPI) -> list[bytes]:
@@ -157,8 +216,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's own pages load Swagger UI and ReDoc from a CDN: blank offline
         docs_url=None,
         redoc_url=None,
+        # the other slash form of a route's path is answered in place, never redirected to
+        redirect_slashes=False,
     )
+    app.router.default = OtherSlash(app.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, internal_error)
     generated = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -169,7 +232,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
-    app.add_middleware(BodyLimit, exempt=(ingest.PATH,))
+    # with its slash too: OtherSlash answers that path as the ingest route (its own limit)
+    app.add_middleware(BodyLimit, exempt=(ingest.PATH, f"{ingest.PATH}/"))
     app.add_middleware(ingest.DirectIngest)
     app.add_middleware(HeadAsGet, own_head=(downloads.PREFIX,))
     if (hosts := settings.allowed_host_patterns) is not None:

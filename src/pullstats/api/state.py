@@ -11,7 +11,7 @@ from fastapi import Request
 from sqlalchemy import PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 
-from pullstats.api.cache import Bounded, CachedAnswer, Coalesced, LruCache
+from pullstats.api.cache import Bounded, CachedAnswer, Coalesced, LruCache, answer_cache
 from pullstats.api.envelope_parsing import EnvelopeParser, remove_stale_spills
 from pullstats.api.export_catalog import ExportCatalog
 from pullstats.api.metrics import Metrics
@@ -41,8 +41,9 @@ class AppState:
     metrics: Metrics
     #: ingest token text → the accounts epoch it was verified at (api/ingest.py)
     ingest_tokens: dict[str, int] = field(default_factory=dict)
-    #: bodies of pull-series answers by (viewer scope, query, data generation)
-    responses: LruCache[CachedAnswer] = field(default_factory=LruCache)
+    #: bodies of pull-series answers by (viewer scope, query, data generation), at most
+    #: PULLSTATS_ANSWER_CACHE_BYTES of them (made in __post_init__)
+    responses: LruCache[CachedAnswer] = field(init=False)
     #: bearer token → its resolved viewer and the accounts epoch it was resolved at (api/auth.py)
     viewers: LruCache[ResolvedViewer] = field(default_factory=lambda: LruCache(max_entries=4096))
     #: the health probe and the metrics scrape in progress, shared by those arriving meanwhile
@@ -53,6 +54,7 @@ class AppState:
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings
+        self.responses = answer_cache(settings.answer_cache_bytes)
         # password checks in threads of their own limit (see password_check)
         self._password_checks = Bounded(settings.password_checks)
         # dashboard pages, rendered in a few threads at a time (see render_page)
