@@ -67,7 +67,8 @@ class LoginLimiter:
     The account forms of a signed-in user (the dashboard's password change, two-factor on and
     off, a new token) count their wrong guesses by user id too (``forms_of``), on a third
     counter: only the user's own sessions reach it, so strangers failing to sign in never stop
-    the owner there, and a session still gets no more guesses a window than a sign-in."""
+    the owner there, and a session still gets no more guesses a window there than a sign-in
+    does (so, with the sign-in's, at most twice the limit)."""
 
     def __init__(
         self,

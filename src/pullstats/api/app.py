@@ -232,8 +232,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
     # the outermost is added last: metrics count the answers served from the cache too
     app.add_middleware(CachedAnswers, prefix=analytics.PREFIX)
-    # with its slash too: OtherSlash answers that path as the ingest route (its own limit)
-    app.add_middleware(BodyLimit, exempt=(ingest.PATH, f"{ingest.PATH}/"))
+    # with trailing slashes too: OtherSlash answers those as the ingest route (its own limit)
+    app.add_middleware(BodyLimit, exempt=(ingest.PATH,))
     app.add_middleware(ingest.DirectIngest)
     app.add_middleware(HeadAsGet, own_head=(downloads.PREFIX,))
     if (hosts := settings.allowed_host_patterns) is not None:

@@ -36,10 +36,12 @@ class BodyLimit:
     ) -> None:
         self.app = app
         self.limit = limit
-        self.exempt = exempt  # paths whose routes bound their bodies themselves
+        # paths whose routes bound their bodies themselves, with or without trailing slashes
+        # (app.OtherSlash answers those at the route)
+        self.exempt = tuple(path.rstrip("/") for path in exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"].rstrip("/") in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")

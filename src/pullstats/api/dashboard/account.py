@@ -125,9 +125,10 @@ class PasswordGuess:
 
     Its wrong guesses count on the user's own counter (the limiter's ``forms_of``), never on
     the sign-in's: strangers failing to sign in as the user cannot stop the owner here, and a
-    session (a borrowed laptop, a stolen cookie) still gets no more guesses a window than the
-    sign-in page (PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT). A wrong password counts as a failed
-    sign-in of the account too (:meth:`wrong_password`)."""
+    session (a borrowed laptop, a stolen cookie) still gets no more guesses a window here than
+    the sign-in page gives (PULLSTATS_LOGIN_ATTEMPTS_PER_ACCOUNT): with the sign-in page's,
+    twice that. A wrong password counts as a failed sign-in of the account too (unless that is
+    locked already: :meth:`wrong_password`)."""
 
     def __init__(self, request: Request, state: AppState, viewer: Viewer) -> None:
         self.request, self.state, self.viewer = request, state, viewer
