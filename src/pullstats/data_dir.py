@@ -75,17 +75,18 @@ class DataDir:
 
     @property
     def imported(self) -> Path:
-        """Actions imported from Docker Hub raw CSVs: ``day=D/part-<sha256>.parquet``."""
+        """Actions imported from Docker Hub raw CSVs: ``day=D/part-<id>.parquet`` (the
+        import's id: :mod:`pullstats.importers.import_records`)."""
         return self.root / "lake" / "imported"
 
     @property
     def imported_summaries(self) -> Path:
-        """Imported summary rows: ``<week|month>/<period start>/part-<sha256>.parquet``."""
+        """Imported summary rows: ``<week|month>/<period start>/part-<id>.parquet``."""
         return self.root / "lake" / "imported-summaries"
 
     @property
     def imported_files(self) -> Path:
-        """One ``<sha256>.json`` per imported file, written last: its presence means done."""
+        """One ``<id>.json`` per import of a file, written last: its presence means done."""
         return self.root / "lake" / "imported-files"
 
     @property

@@ -95,13 +95,15 @@ def damaged_files(settings: Settings) -> list[str]:
 
 
 def _forget_import(settings: Settings, damaged: DamagedFile) -> None:
-    """For a part of a Docker Hub CSV's import, its record (``imported-files/<sha256>.json``,
-    which makes an import of the same file a no-op) set aside beside it: importing the file
-    again writes every part of it again, the lost one too."""
+    """For a part of a Docker Hub CSV's import (``part-<id>.parquet``), its record
+    (``imported-files/<id>.json``, which makes an import of the same file a no-op) set aside
+    beside it: importing the file again writes every part of it again, the lost one too. Its
+    other parts stay until then: the next import of the same content, whatever it is given,
+    deletes the parts no record names (:mod:`pullstats.importers.import_records`)."""
     if damaged.table not in _IMPORTED_TABLES:
         return
-    sha256 = damaged.key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
-    record = f"{lake_files.IMPORTED_FILES}/{sha256}.json"
+    import_id = damaged.key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
+    record = f"{lake_files.IMPORTED_FILES}/{import_id}.json"
     if settings.lake.exists(record):
         settings.lake.move(record, _free_key(settings, f"{DAMAGED_FOLDER}/{record}", ".json"))
 

@@ -66,12 +66,13 @@ def dockerhub_csv(
     imported = [r for r in reports if r.status == "imported"]
     failed = [r for r in reports if r.status == "failed"]
     skipped = sum(r.status == "skipped" for r in reports)
+    changed = [r for r in reports if r.status == "imported" or r.replaced or r.leftovers]
     _say_unregistered(imported)
     out.print(
         f"imported {_rows(sum(r.rows for r in imported))} from {len(imported)} files"
         + (f"; {skipped} files skipped" if skipped else "")
         + (f"; {len(failed)} files failed" if failed else "")
-        + ("; run `pullstats process` to roll them up" if imported else "")
+        + ("; run `pullstats process` to roll them up" if changed else "")
     )
     kinds = {r.kind.value for r in imported if r.kind is not None}
     if "raw" in kinds:
@@ -107,6 +108,7 @@ def _show(report: FileReport) -> None:
             + (f" with {given}" if given else ""),
             markup=False,
         )
+        _say_removed(name, report)
         return
     skipped = sum(report.skipped.values())
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
@@ -125,9 +127,7 @@ def _show(report: FileReport) -> None:
     if report.ignored_columns:
         shown = ", ".join(_cell(name) for name in report.ignored_columns)
         err.print(f"{name}: columns not imported: {shown}", markup=False)
-    for replaced in report.replaced:
-        earlier = _given(replaced) or "the file's own namespace"
-        out.print(f"{name}: replaces its earlier import, which had {earlier}", markup=False)
+    _say_removed(name, report)
     for kept in report.kept_beside:
         earlier = _given(kept) or "the file's own namespace"
         out.print(
@@ -147,6 +147,20 @@ def _show(report: FileReport) -> None:
         err.print(f"{name}:{row.line}: skipped ({row.reason}){value}", markup=False)
     if skipped > len(report.listed):
         err.print(f"{name}: … {skipped - len(report.listed)} more skipped rows", markup=False)
+
+
+def _say_removed(name: str, report: FileReport) -> None:
+    """One line per earlier import of the content the import replaced, and one for the part
+    files of the content that no record named (what was left of an import set aside)."""
+    for replaced in report.replaced:
+        earlier = _given(replaced) or "the file's own namespace"
+        out.print(f"{name}: replaces its earlier import, which had {earlier}", markup=False)
+    if report.leftovers:
+        out.print(
+            f"{name}: deletes {report.leftovers} part file{'s' if report.leftovers > 1 else ''} "
+            "of the same content that no import record names (left of an import set aside)",
+            markup=False,
+        )
 
 
 def _own_periods(kind: str) -> str:

@@ -10,10 +10,10 @@ Parquet (``COPY … TO``) stay here, engine code.
 
 - **Raw** rows are actions (Docker writes one row per action) with no IP. They become Parquet
   with the classifier's action columns, ``ip_hash`` NULL and ``ruleset_version`` 0 (imported),
-  at ``lake/imported/day=D/part-<sha256>.parquet``; classification appends them to the day's own
+  at ``lake/imported/day=D/part-<id>.parquet``; classification appends them to the day's own
   actions, so rollups and exports count them.
 - **Summary** rows (tag/digest, repository or namespace level) go to
-  ``lake/imported-summaries/<week|month>/<period start>/part-<sha256>.parquet``; the rollups take
+  ``lake/imported-summaries/<week|month>/<period start>/part-<id>.parquet``; the rollups take
   unique-IP counts from them (raw files have none), and pull counts where no raw file was
   imported for that key (:mod:`pullstats.rollups.compute`).
 - Docker's current reports ("DVP Core", :mod:`pullstats.ingest.dockerhub_core_sql`) are period
@@ -25,7 +25,8 @@ Parquet (``COPY … TO``) stay here, engine code.
   :mod:`.import_records`). ``lake/imported-files/<id>.json`` is written last; when it exists a
   re-import changes nothing. The same content given another namespace or period is another
   import, kept beside the earlier one, unless ``replace`` (``--replace``): then it deletes the
-  earlier import's part files and record. No import deletes another one's history unasked.
+  other imports' parts and records, even when this one was imported before. No import deletes
+  another one's history unasked; parts no record names are no import's, and are deleted.
   Identical rows inside one file are separate actions and are all kept.
 - Bad rows (unknown action, bad timestamp, missing namespace …, or a CSV line DuckDB cannot
   split, a stray quote included: :func:`.dockerhub_reading.read_rows`) are counted by reason
@@ -52,7 +53,6 @@ import duckdb
 
 from pullstats import lake_files
 from pullstats.accounts.service import registered_namespaces
-from pullstats.db.state import add_pending_days
 from pullstats.drop_reasons import DOCKERHUB_CORE, DOCKERHUB_RAW, DOCKERHUB_SUMMARY
 from pullstats.duckdb_engine import DuckDBEngine, connect, own_tables
 from pullstats.importers.dockerhub_reading import (
@@ -64,7 +64,13 @@ from pullstats.importers.dockerhub_reading import (
     read_rows,
     scan,
 )
-from pullstats.importers.import_records import ImportRecords, import_id, same_import
+from pullstats.importers.import_records import (
+    EarlierImport,
+    ImportRecords,
+    import_id,
+    part_name,
+    same_imports,
+)
 from pullstats.ingest import steps
 from pullstats.ingest.dockerhub_columns import (
     CORE_COLUMNS,
@@ -138,6 +144,8 @@ class FileReport:
     given: dict[str, str | None] = field(default_factory=dict)
     #: the import's id (:func:`.import_records.import_id`): its record's and part files' name
     id: str = ""
+    #: how many part files of the content that no record named were deleted
+    leftovers: int = 0
     #: the lake keys of the part files written
     parts: list[str] = field(default_factory=list)
     error: str = ""
@@ -193,14 +201,18 @@ def _import_file(runtime: Runtime, records: ImportRecords, report: FileReport, o
     report.sha256 = content.sha256
     if report.sha256 == _NOTHING:
         raise UnrecognisedFile("an empty file: no header, no rows")
-    lake = runtime.settings.lake
     earlier = records.of_content(report.sha256)  # the content's imports so far
-    if same := same_import(earlier, namespace, given, path.name):
-        report.status, report.given = "already imported", same.given
-        report.kind = FileKind(same.record["kind"])
-        return
-    replaced = earlier if replace else []
+    same = same_imports(earlier, namespace, given, path.name)
+    if replace and len(same) > 1:
+        same = []  # which one to keep is not clear: import it anew, replacing them all
+    replaced = [done for done in earlier if done not in same[:1]] if replace else []
     report.replaced = [done.given for done in replaced]
+    if same:  # with --replace, the others go
+        report.status, report.given, report.id = "already imported", same[0].given, same[0].id
+        report.kind = FileKind(same[0].record["kind"])
+        if replace:
+            _forget(runtime, records, report, replaced)
+        return
     report.kept_beside = [] if replace else [done.given for done in earlier]
     connection = connect(runtime.settings)
     try:
@@ -260,18 +272,18 @@ def _import_file(runtime: Runtime, records: ImportRecords, report: FileReport, o
             _write_summaries(runtime, connection, report, kind)
     finally:
         connection.close()
-    days = set(report.days)
-    for done in replaced:  # its parts this import did not write again count no more
-        lake.delete(sorted(_parts_of(runtime, done.id) - set(report.parts)))
-        days.update(date.fromisoformat(day) for day in done.record["days"])
-    with runtime.sessions.begin() as session:
-        add_pending_days(session, sorted(days))
-    # written last, under the import's id: a rerun of an interrupted import writes the same
-    # part names again (replacing them), then this
-    records.write(report.id, _manifest(report), runtime.paths.tmp)
-    for done in replaced:
-        if done.id != report.id:
-            records.delete(done.id)
+    _forget(runtime, records, report, replaced)
+
+
+def _forget(
+    runtime: Runtime, records: ImportRecords, report: FileReport, replaced: list[EarlierImport]
+) -> None:
+    """Delete the ``replaced`` imports and the parts no record names; write ``report``'s record."""
+    report.leftovers = records.delete_parts(runtime.sessions, report, replaced)
+    if report.status == "imported":  # a rerun of an interrupted one writes its parts again
+        records.write(report.id, _manifest(report), runtime.paths.tmp)
+    for gone in sorted({done.id for done in replaced} - {report.id}):
+        records.delete(gone)
 
 
 def _statement(
@@ -322,7 +334,7 @@ def _write_raw(runtime: Runtime, connection: duckdb.DuckDBPyConnection, report: 
         for day in report.days:
             part = staging / f"{day.isoformat()}.parquet"
             _copy(connection, steps.DOCKERHUB_DAY_ACTIONS, {"day": day}, part)
-            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/{_part_name(report.id)}"
+            key = f"{lake_files.day_folder(lake_files.IMPORTED, day)}/{part_name(report.id)}"
             lake_files.publish(runtime.settings, part, key)
             report.parts.append(key)
 
@@ -346,23 +358,12 @@ def _write_summaries(
                 part = staging / f"{table}-{period_kind}-{start.isoformat()}.parquet"
                 _copy(connection, step, params, part)
                 folder = f"{table}/{period_kind}/{start.isoformat()}"
-                key = f"{folder}/{_part_name(report.id)}"
+                key = f"{folder}/{part_name(report.id)}"
                 lake_files.publish(runtime.settings, part, key)
                 report.parts.append(key)
     report.periods = [Period(PeriodKind(k), start) for k, start, _ in periods]
     # a period's first day makes `process` recompute that period's rollups
     report.days = sorted({period.start for period in report.periods})
-
-
-def _part_name(sha256: str) -> str:
-    return f"part-{sha256}.parquet"
-
-
-def _parts_of(runtime: Runtime, import_id: str) -> set[str]:
-    """The lake keys of every part file the import ``import_id`` wrote."""
-    lake = runtime.settings.lake
-    trees = (lake_files.IMPORTED, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
-    return {key for tree in trees for key in lake.files(tree, suffix=_part_name(import_id))}
 
 
 def _copy(

@@ -9,6 +9,11 @@ touches the other. Its id (the record's name, and its part files' ``part-<id>.pa
 content's SHA-256 when nothing was given (or none of it named anything), else that SHA-256, a
 ``-`` and 16 hex digits of the SHA-256 of what was given. Records written before this kept the
 content's SHA-256 alone as their name whatever they were given, and are read the same way.
+
+Part files of a content that no record names are no import: what is left of one whose record was
+set aside with a damaged part (:mod:`pullstats.lake_damage`), or of one that stopped half-way.
+An import of that content deletes them (:meth:`ImportRecords.leftover_parts`), and their days or
+periods are counted again: their names hold what was given, so no import writes them again.
 """
 
 from __future__ import annotations
@@ -16,15 +21,30 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats import lake_files
-from pullstats.ingest.dockerhub_columns import period_from_file_name
+from pullstats.db.state import add_pending_days
+from pullstats.ingest.dockerhub_columns import UnrecognisedFile, period_from_file_name
 from pullstats.periods import Period
 from pullstats.storage import Store
 
-__all__ = ["EarlierImport", "ImportRecords", "import_id", "same_import"]
+__all__ = ["EarlierImport", "ImportRecords", "import_id", "part_day", "part_name", "same_imports"]
+
+#: the trees of an import's part files, ``<tree>/…/part-<id>.parquet``
+PART_TREES = (lake_files.IMPORTED, lake_files.IMPORTED_SUMMARIES, lake_files.IMPORTED_TRENDS)
+
+
+class _Report(Protocol):
+    """What :meth:`ImportRecords.delete_parts` reads of an import's report."""
+
+    sha256: str
+    days: list[date]
+    parts: list[str]
 
 
 def import_id(sha256: str, given: dict[str, str | None]) -> str:
@@ -59,16 +79,33 @@ class EarlierImport:
         )
 
 
-def same_import(
+def same_imports(
     earlier: list[EarlierImport], namespace: str | None, period: Period | None, name: str
-) -> EarlierImport | None:
-    """Which of ``earlier`` an import given ``namespace`` and ``period`` (None: not given) is, if
-    any. Without ``period``, the label in the file's name ``name`` is the period, read only when
-    an earlier import was given one (a summary without period columns): a raw file's name may
-    hold any labels."""
+) -> list[EarlierImport]:
+    """Which of ``earlier`` an import given ``namespace`` and ``period`` (None: not given) is:
+    one at most, unless an option not given matches several. Without ``period``, the label in
+    the file's name ``name`` is the period, read only when an earlier import was given one (a
+    summary without period columns): a raw file's name may hold any labels, and a name with
+    two labels gives none (a new import of such a file is refused)."""
     if period is None and any("period" in done.given for done in earlier):
-        period = period_from_file_name(name)  # UnrecognisedFile: two labels
-    return next((done for done in earlier if done.same_as(namespace, period)), None)
+        try:
+            period = period_from_file_name(name)
+        except UnrecognisedFile:  # two labels: no period given, which matches any
+            period = None
+    return [done for done in earlier if done.same_as(namespace, period)]
+
+
+def part_name(import_id: str) -> str:
+    """The name of the import ``import_id``'s part files."""
+    return f"part-{import_id}.parquet"
+
+
+def part_day(key: str) -> date:
+    """The day a part file's rows are counted again from: its day (``imported/day=D/…``), or
+    its period's first day (``<tree>/<week|month>/<start>/…``), which makes ``process``
+    recompute the period."""
+    folder = key.rsplit("/", 2)[-2]
+    return date.fromisoformat(folder.removeprefix("day="))
 
 
 class ImportRecords:
@@ -93,6 +130,42 @@ class ImportRecords:
                 record = json.loads(self._lake.read_bytes(key))
                 found.append(EarlierImport(key.rsplit("/", 1)[-1].removesuffix(".json"), record))
         return found
+
+    def parts_of(self, import_id: str) -> set[str]:
+        """The lake keys of every part file the import ``import_id`` wrote."""
+        suffix = part_name(import_id)
+        return {key for tree in PART_TREES for key in self._lake.files(tree, suffix=suffix)}
+
+    def leftover_parts(self, sha256: str) -> set[str]:
+        """The part files of the content ``sha256`` that no record names."""
+        found = set()
+        for tree in PART_TREES:
+            for key in self._lake.files(tree, suffix=".parquet"):
+                name = key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
+                if name.split("-", 1)[0] == sha256 and self.key(name) not in self._keys:
+                    found.add(key)
+        return found
+
+    def delete_parts(
+        self,
+        sessions: sessionmaker[Session],
+        report: _Report,
+        replaced: list[EarlierImport],
+    ) -> int:
+        """Delete the part files of the ``replaced`` imports and those of ``report``'s content
+        that no record names, but the ones ``report``'s import wrote; record their days and
+        periods and ``report``'s as pending for ``process``. How many of the latter went."""
+        kept = set(report.parts)
+        leftovers = self.leftover_parts(report.sha256) - kept
+        gone = set(leftovers)
+        pending = set(report.days) | {part_day(key) for key in leftovers}
+        for done in replaced:
+            gone |= self.parts_of(done.id) - kept
+            pending.update(date.fromisoformat(day) for day in done.record["days"])
+        self._lake.delete(sorted(gone))
+        with sessions.begin() as session:
+            add_pending_days(session, sorted(pending))
+        return len(leftovers)
 
     def write(self, import_id: str, record: str, staging: Path) -> None:
         key = self.key(import_id)
