@@ -100,6 +100,11 @@ def part_name(import_id: str) -> str:
     return f"part-{import_id}.parquet"
 
 
+def _part_id(key: str) -> str:
+    """The import id in a part file's key (``…/part-<id>.parquet``)."""
+    return key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
+
+
 def part_day(key: str) -> date:
     """The day a part file's rows are counted again from: its day (``imported/day=D/…``), or
     its period's first day (``<tree>/<week|month>/<start>/…``), which makes ``process``
@@ -110,11 +115,24 @@ def part_day(key: str) -> date:
 
 class ImportRecords:
     """The records in the lake, listed once (for one command, under the job lock), and kept up
-    to date by :meth:`write` and :meth:`delete`."""
+    to date by :meth:`write` and :meth:`delete`; the part files, listed once too, when an
+    import first asks for them (a folder of files costs the lake one listing of each tree, not
+    one a file), and kept up to date by :meth:`delete_parts`. Parts written after that listing
+    are the command's own imports', which have their records."""
 
     def __init__(self, lake: Store) -> None:
         self._lake = lake
         self._keys = set(lake.files(lake_files.IMPORTED_FILES, suffix=".json"))
+        self._parts: dict[str, set[str]] | None = None  # content's SHA-256 → its part files
+
+    def _parts_by_content(self) -> dict[str, set[str]]:
+        if self._parts is None:
+            self._parts = {}
+            for tree in PART_TREES:
+                for key in self._lake.files(tree, suffix=".parquet"):
+                    sha256 = _part_id(key).split("-", 1)[0]
+                    self._parts.setdefault(sha256, set()).add(key)
+        return self._parts
 
     @staticmethod
     def key(import_id: str) -> str:
@@ -133,18 +151,13 @@ class ImportRecords:
 
     def parts_of(self, import_id: str) -> set[str]:
         """The lake keys of every part file the import ``import_id`` wrote."""
-        suffix = part_name(import_id)
-        return {key for tree in PART_TREES for key in self._lake.files(tree, suffix=suffix)}
+        of_content = self._parts_by_content().get(import_id.split("-", 1)[0], set())
+        return {key for key in of_content if _part_id(key) == import_id}
 
     def leftover_parts(self, sha256: str) -> set[str]:
         """The part files of the content ``sha256`` that no record names."""
-        found = set()
-        for tree in PART_TREES:
-            for key in self._lake.files(tree, suffix=".parquet"):
-                name = key.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
-                if name.split("-", 1)[0] == sha256 and self.key(name) not in self._keys:
-                    found.add(key)
-        return found
+        of_content = self._parts_by_content().get(sha256, set())
+        return {key for key in of_content if self.key(_part_id(key)) not in self._keys}
 
     def delete_parts(
         self,
@@ -163,6 +176,8 @@ class ImportRecords:
             gone |= self.parts_of(done.id) - kept
             pending.update(date.fromisoformat(day) for day in done.record["days"])
         self._lake.delete(sorted(gone))
+        # every one of them is of report's content: the replaced imports are imports of it
+        self._parts_by_content().get(report.sha256, set()).difference_update(gone)
         with sessions.begin() as session:
             add_pending_days(session, sorted(pending))
         return len(leftovers)
