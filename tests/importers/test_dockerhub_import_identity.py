@@ -8,27 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pullstats.accounts import service
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli
+from tests.exports.test_closing import register
 from tests.importers.core_reports import WEEK, summary_report
 from tests.importers.test_dockerhub_csv import rollups
+from tests.importers.test_dockerhub_reimport import LEGACY
 
 W02, W03, W04 = Period.week(2026, 2), Period.week(2026, 3), Period.week(2026, 4)
 W40, W41 = Period.week(2026, 40), Period.week(2026, 41)
 QUIET = "namespace,unique_ip_count,pull_by_tag,pull_by_digest,version_check\nacme,2,10,0,0\n"
-LEGACY = (
-    "Namespace,Repository,Unique IP address,Pull by tag,Pull by digest,Version check\n"
-    "acme,api,3,4,0,1\n"
-)
-
-
-def _register(runtime: Runtime, *namespaces: str) -> None:
-    with runtime.sessions.begin() as session:
-        for namespace in namespaces:
-            service.create_namespace(session, namespace)
 
 
 def _imports(data_dir: Path, *args: str) -> str:
@@ -48,7 +39,7 @@ def _weeks(runtime: Runtime, level: str) -> dict[object, tuple[int, int, int, in
 def test_the_same_content_in_two_weeks_keeps_both_weeks(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme")
+    register(runtime, "acme")
     w40 = tmp_path / "acme_namespace-summary_2026-W40.csv"
     w41 = tmp_path / "acme_namespace-summary_2026-W41.csv"
     w40.write_text(QUIET)
@@ -77,7 +68,7 @@ def test_the_same_content_in_two_weeks_keeps_both_weeks(
 def test_another_period_is_another_import_unless_replace(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme")
+    register(runtime, "acme")
     path = tmp_path / "summary.csv"
     path.write_text(LEGACY)
     _imports(data_dir, "--period", "2026-W02", str(path))
@@ -101,7 +92,7 @@ def test_another_period_is_another_import_unless_replace(
 def test_another_namespace_is_another_import_unless_replace(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme-lab", "acme-labs")
+    register(runtime, "acme-lab", "acme-labs")
     path = tmp_path / "summary.csv"  # Docker's Summary report: no Namespace column
     path.write_text(summary_report())
     _imports(data_dir, "--namespace", "acme-lab", str(path))
@@ -119,7 +110,7 @@ def test_another_namespace_is_another_import_unless_replace(
 def test_a_file_name_with_two_period_labels_is_refused(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme")
+    register(runtime, "acme")
     path = tmp_path / "x_2026-W10_2026-04.csv"
     path.write_text(LEGACY)
     done = run_cli(data_dir, "import", "dockerhub-csv", str(path))
@@ -133,5 +124,5 @@ def test_a_file_name_with_two_period_labels_is_refused(
     # a file that says its own periods may have any labels in its name
     core = tmp_path / "core_2026-W10_2026-04.csv"
     core.write_text(summary_report())
-    _register(runtime, "acme-labs")
+    register(runtime, "acme-labs")
     assert f"{core}: core-summary, 6 rows imported" in _imports(data_dir, str(core))

@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 from pullstats import lake_files
-from pullstats.accounts import service
 from pullstats.importers.dockerhub_csv import content_sha256
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli
+from tests.exports.test_closing import register
 from tests.importers.core_reports import WEEK, summary_report
 from tests.importers.test_dockerhub_csv import rollups
 
@@ -26,13 +26,8 @@ LEGACY = (
 )
 
 
-def _register(runtime: Runtime, *namespaces: str) -> None:
-    with runtime.sessions.begin() as session:
-        for namespace in namespaces:
-            service.create_namespace(session, namespace)
-
-
-def _imports(data_dir: Path, path: Path, *options: str) -> str:
+def imports(data_dir: Path, path: Path, *options: str) -> str:
+    """``pullstats import dockerhub-csv OPTIONS PATH``, which succeeds: what it printed."""
     done = run_cli(data_dir, "import", "dockerhub-csv", *options, str(path))
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -41,14 +36,14 @@ def _imports(data_dir: Path, path: Path, *options: str) -> str:
 def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme-labs")
+    register(runtime, "acme-labs")
     path = tmp_path / "summary.csv"  # Docker's Summary report: no Namespace column
     path.write_text(summary_report())
-    _imports(data_dir, path, "--namespace", "acme-lab")
+    imports(data_dir, path, "--namespace", "acme-lab")
     process(runtime)
     assert {key[3] for key in rollups(runtime)} == {"acme-lab"}
 
-    again = _imports(data_dir, path, "--replace", "--namespace", "acme-labs")
+    again = imports(data_dir, path, "--replace", "--namespace", "acme-labs")
     assert f"{path}: core-summary, 6 rows imported" in again
     assert f"{path}: replaces its earlier import, which had --namespace acme-lab\n" in again
     process(runtime)
@@ -57,7 +52,7 @@ def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
     assert found[("week", WEEK.start, "repository", "acme-labs", "api", "")] == (120, 0, 30, 0)
     # the same options once more, or none (a folder imported again): nothing to do
     for options in (["--namespace", "acme-labs"], []):
-        same = _imports(data_dir, path, *options)
+        same = imports(data_dir, path, *options)
         assert f"{path}: core-summary, already imported (sha256 " in same
         assert same.endswith(") with --namespace acme-labs\nimported 0 rows from 0 files\n")
 
@@ -65,7 +60,7 @@ def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
 def test_another_period_replaces_the_import_that_used_a_wrong_one(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme")
+    register(runtime, "acme")
     path = tmp_path / "summary.csv"
     path.write_text(LEGACY)
     # a period long past: its one row is skipped, and the file was still recorded as imported
@@ -73,11 +68,11 @@ def test_another_period_replaces_the_import_that_used_a_wrong_one(
     assert "0 rows imported, 1 row skipped (period_out_of_range 1)" in nothing.stdout
     # the period given, since the file has none of its own (it showed " – ")
     assert f"{path}:2: skipped (period_out_of_range): 1999-01-01 – 1999-01-31" in nothing.stderr
-    assert f"{path}: repo-summary, 1 row imported; periods 2026-W02" in _imports(
+    assert f"{path}: repo-summary, 1 row imported; periods 2026-W02" in imports(
         data_dir, path, "--period", "2026-W02"
     )
     process(runtime)
-    moved = _imports(data_dir, path, "--replace", "--period", "2026-W03")
+    moved = imports(data_dir, path, "--replace", "--period", "2026-W03")
     assert f"{path}: replaces its earlier import, which had the period 2026-W02\n" in moved
     process(runtime)
     weeks = {
@@ -94,8 +89,8 @@ def test_another_period_replaces_the_import_that_used_a_wrong_one(
     # a file name's label is the period too, when no --period is given; none at all keeps it
     named = tmp_path / "summary_2026-W03.csv"
     named.write_text(LEGACY)
-    assert f"{named}: repo-summary, already imported" in _imports(data_dir, named)
-    assert "already imported" in _imports(data_dir, path)
+    assert f"{named}: repo-summary, already imported" in imports(data_dir, named)
+    assert "already imported" in imports(data_dir, path)
 
 
 def test_a_record_of_an_earlier_version_keeps_the_file_imported(
@@ -103,10 +98,10 @@ def test_a_record_of_an_earlier_version_keeps_the_file_imported(
 ) -> None:
     """A record written before imports kept the options they used does not say which: the file
     stays imported whatever the options, as before."""
-    _register(runtime, "acme")
+    register(runtime, "acme")
     path = tmp_path / "summary.csv"
     path.write_text(LEGACY)
-    _imports(data_dir, path, "--period", "2026-W02")
+    imports(data_dir, path, "--period", "2026-W02")
     # the record and part files as that version wrote them: named by the content's SHA-256
     sha256 = content_sha256(path)
     (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
@@ -116,6 +111,6 @@ def test_a_record_of_an_earlier_version_keeps_the_file_imported(
     record.with_name(f"{sha256}.json").write_text(json.dumps(older))
     for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
         part.rename(part.with_name(f"part-{sha256}.parquet"))
-    assert "already imported" in _imports(data_dir, path, "--period", "2026-W03")
+    assert "already imported" in imports(data_dir, path, "--period", "2026-W03")
     process(runtime)
     assert {key[1] for key in rollups(runtime) if key[0] == "week"} == {W02.start}

@@ -9,32 +9,17 @@ import json
 from pathlib import Path
 
 from pullstats import lake_files
-from pullstats.accounts import service
 from pullstats.importers.dockerhub_csv import content_sha256
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from tests.conftest import run_cli
+from tests.exports.test_closing import register
 from tests.importers.core_reports import MONTH, WEEK, summary_report
 from tests.importers.test_dockerhub_csv import rollups
+from tests.importers.test_dockerhub_reimport import LEGACY, imports
 
 W10 = Period.week(2026, 10)
-LEGACY = (
-    "Namespace,Repository,Unique IP address,Pull by tag,Pull by digest,Version check\n"
-    "acme,api,3,4,0,1\n"
-)
-
-
-def _register(runtime: Runtime, *namespaces: str) -> None:
-    with runtime.sessions.begin() as session:
-        for namespace in namespaces:
-            service.create_namespace(session, namespace)
-
-
-def _imports(data_dir: Path, path: Path, *options: str) -> str:
-    done = run_cli(data_dir, "import", "dockerhub-csv", *options, str(path))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _namespace_pulls(runtime: Runtime) -> dict[tuple[str, str], int]:
@@ -58,14 +43,14 @@ def _parts(data_dir: Path) -> list[Path]:
 def test_replace_removes_the_other_imports_when_the_right_one_exists(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme-lab", "acme-labs")
+    register(runtime, "acme-lab", "acme-labs")
     path = tmp_path / "summary.csv"
     path.write_text(summary_report())
-    _imports(data_dir, path, "--namespace", "acme-lab")  # the typo
-    said = _imports(data_dir, path, "--namespace", "acme-labs")
+    imports(data_dir, path, "--namespace", "acme-lab")  # the typo
+    said = imports(data_dir, path, "--namespace", "acme-labs")
     assert "that import is kept beside this one (--replace replaces it)" in said
     assert len(_records(data_dir)) == 2
-    fixed = _imports(data_dir, path, "--replace", "--namespace", "acme-labs")
+    fixed = imports(data_dir, path, "--replace", "--namespace", "acme-labs")
     assert f"{path}: core-summary, already imported (sha256 " in fixed
     assert f"{path}: replaces its earlier import, which had --namespace acme-lab\n" in fixed
     assert "run `pullstats process`" in fixed
@@ -74,7 +59,7 @@ def test_replace_removes_the_other_imports_when_the_right_one_exists(
     # the week: acme/api 120 + web 8 = 128; the month: acme/api 500; acme-lab has nothing
     assert _namespace_pulls(runtime) == {("acme-labs", "week"): 128, ("acme-labs", "month"): 500}
     # nothing more to replace: already imported, and nothing said of another import
-    again = _imports(data_dir, path, "--replace", "--namespace", "acme-labs")
+    again = imports(data_dir, path, "--replace", "--namespace", "acme-labs")
     assert "already imported" in again
     assert "replaces" not in again
 
@@ -82,12 +67,12 @@ def test_replace_removes_the_other_imports_when_the_right_one_exists(
 def test_a_name_with_two_period_labels_imported_with_period_is_already_imported(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme")
+    register(runtime, "acme")
     path = tmp_path / "acme_namespace-summary_2026-W10_2026-04.csv"
     path.write_text(LEGACY)
-    assert "1 row imported; periods 2026-W10" in _imports(data_dir, path, "--period", "2026-W10")
+    assert "1 row imported; periods 2026-W10" in imports(data_dir, path, "--period", "2026-W10")
     # a folder imported again, no --period: the period not given matches the one it had
-    again = _imports(data_dir, path)
+    again = imports(data_dir, path)
     assert f"{path}: repo-summary, already imported (sha256 " in again
     assert again.endswith(") with the period 2026-W10\nimported 0 rows from 0 files\n")
     # a new import of such a name is still refused
@@ -103,10 +88,10 @@ def test_a_name_with_two_labels_the_previous_release_imported_is_already_importe
 ) -> None:
     """The previous release took the first label (W10) when imported without ``--period``, and
     named the record and the parts by the content's SHA-256 alone, the period in ``given``."""
-    _register(runtime, "acme")
+    register(runtime, "acme")
     path = tmp_path / "acme_namespace-summary_2026-W10_2026-04.csv"
     path.write_text(LEGACY)
-    _imports(data_dir, path, "--period", "2026-W10")
+    imports(data_dir, path, "--period", "2026-W10")
     sha256 = content_sha256(path)
     (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
     older = json.loads(record.read_text())
@@ -115,7 +100,7 @@ def test_a_name_with_two_labels_the_previous_release_imported_is_already_importe
     record.with_name(f"{sha256}.json").write_text(json.dumps(older))
     for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
         part.rename(part.with_name(f"part-{sha256}.parquet"))
-    assert f"{path}: repo-summary, already imported" in _imports(data_dir, path)
+    assert f"{path}: repo-summary, already imported" in imports(data_dir, path)
     process(runtime)
     # by tag, by digest, version checks, unique IPs: the one row, in W10
     assert {
@@ -140,16 +125,16 @@ def _set_aside_week_part(runtime: Runtime, data_dir: Path, import_id: str) -> No
 def test_the_parts_left_of_an_import_set_aside_are_deleted_by_the_next_import(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
-    _register(runtime, "acme-lab", "acme-labs")
+    register(runtime, "acme-lab", "acme-labs")
     path = tmp_path / "summary.csv"
     path.write_text(summary_report())
-    _imports(data_dir, path, "--namespace", "acme-lab")
+    imports(data_dir, path, "--namespace", "acme-lab")
     process(runtime)
     (record,) = _records(data_dir)
     _set_aside_week_part(runtime, data_dir, record.removesuffix(".json"))
     # its month part is still there, with no record, and still counted
     assert _namespace_pulls(runtime) == {("acme-lab", "month"): 500}
-    said = _imports(data_dir, path, "--replace", "--namespace", "acme-labs")
+    said = imports(data_dir, path, "--replace", "--namespace", "acme-labs")
     assert f"{path}: core-summary, 6 rows imported" in said
     assert "deletes 1 part file of the same content that no import record names" in said
     process(runtime)
@@ -164,10 +149,10 @@ def test_the_parts_left_of_a_previous_releases_import_are_deleted_too(
 ) -> None:
     """The previous release named parts and record by the content's SHA-256 alone; its import
     set aside, re-imported under the new id, then corrected with ``--replace``."""
-    _register(runtime, "acme-lab", "acme-labs")
+    register(runtime, "acme-lab", "acme-labs")
     path = tmp_path / "summary.csv"
     path.write_text(summary_report())
-    _imports(data_dir, path, "--namespace", "acme-lab")
+    imports(data_dir, path, "--namespace", "acme-lab")
     sha256 = content_sha256(path)
     (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
     older = json.loads(record.read_text())
@@ -180,10 +165,10 @@ def test_the_parts_left_of_a_previous_releases_import_are_deleted_too(
     _set_aside_week_part(runtime, data_dir, sha256)
     # imported again under the new id: its parts are named anew, and the old month part no
     # record names is deleted (not left beside them); then put right with --replace
-    again = _imports(data_dir, path, "--namespace", "acme-lab")
+    again = imports(data_dir, path, "--namespace", "acme-lab")
     assert f"{path}: core-summary, 6 rows imported" in again
     assert "deletes 1 part file of the same content that no import record names" in again
-    _imports(data_dir, path, "--replace", "--namespace", "acme-labs")
+    imports(data_dir, path, "--replace", "--namespace", "acme-labs")
     process(runtime)
     assert _namespace_pulls(runtime) == {("acme-labs", "week"): 128, ("acme-labs", "month"): 500}
     assert len(_parts(data_dir)) == 2
@@ -195,12 +180,12 @@ def test_replace_without_the_option_that_tells_the_imports_apart_imports_anew(
 ) -> None:
     """Two imports match a ``--replace`` without ``--namespace``: which to keep is not clear,
     so the file is imported with what it says itself (PUBLISHER_NAME acme), replacing both."""
-    _register(runtime, "acme", "acme-lab", "acme-labs")
+    register(runtime, "acme", "acme-lab", "acme-labs")
     path = tmp_path / "summary.csv"
     path.write_text(summary_report())
-    _imports(data_dir, path, "--namespace", "acme-lab")
-    _imports(data_dir, path, "--namespace", "acme-labs")
-    said = _imports(data_dir, path, "--replace")
+    imports(data_dir, path, "--namespace", "acme-lab")
+    imports(data_dir, path, "--namespace", "acme-labs")
+    said = imports(data_dir, path, "--replace")
     assert f"{path}: core-summary, 6 rows imported" in said
     assert f"{path}: replaces its earlier import, which had --namespace acme-lab\n" in said
     assert f"{path}: replaces its earlier import, which had --namespace acme-labs\n" in said
