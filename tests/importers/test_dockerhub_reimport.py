@@ -33,6 +33,26 @@ def imports(data_dir: Path, path: Path, *options: str) -> str:
     return done.stdout
 
 
+def as_the_previous_release_wrote(
+    data_dir: Path, path: Path, given: dict[str, str] | None = None
+) -> str:
+    """Rewrite the import of ``path`` as an earlier release kept it: record and part files
+    named by the content's SHA-256 alone, the record with ``given`` as the options it used (or,
+    older still, none kept). The SHA-256."""
+    sha256 = content_sha256(path)
+    (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
+    older = json.loads(record.read_text())
+    if given is None:
+        del older["given"]
+    else:
+        older["given"] = given
+    record.unlink()
+    record.with_name(f"{sha256}.json").write_text(json.dumps(older))
+    for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
+        part.rename(part.with_name(f"part-{sha256}.parquet"))
+    return sha256
+
+
 def test_another_namespace_replaces_the_import_that_used_a_mistyped_one(
     runtime: Runtime, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -102,15 +122,7 @@ def test_a_record_of_an_earlier_version_keeps_the_file_imported(
     path = tmp_path / "summary.csv"
     path.write_text(LEGACY)
     imports(data_dir, path, "--period", "2026-W02")
-    # the record and part files as that version wrote them: named by the content's SHA-256
-    sha256 = content_sha256(path)
-    (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
-    older = json.loads(record.read_text())
-    del older["given"]
-    record.unlink()
-    record.with_name(f"{sha256}.json").write_text(json.dumps(older))
-    for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
-        part.rename(part.with_name(f"part-{sha256}.parquet"))
+    as_the_previous_release_wrote(data_dir, path)
     assert "already imported" in imports(data_dir, path, "--period", "2026-W03")
     process(runtime)
     assert {key[1] for key in rollups(runtime) if key[0] == "week"} == {W02.start}

@@ -5,11 +5,9 @@ counts acme/api 120 and web 8 pulls (data downloads) in its week, acme/api 500 i
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pullstats import lake_files
-from pullstats.importers.dockerhub_csv import content_sha256
 from pullstats.periods import Period
 from pullstats.pipeline import process
 from pullstats.runtime import Runtime
@@ -17,7 +15,7 @@ from tests.conftest import run_cli
 from tests.exports.test_closing import register
 from tests.importers.core_reports import MONTH, WEEK, summary_report
 from tests.importers.test_dockerhub_csv import rollups
-from tests.importers.test_dockerhub_reimport import LEGACY, imports
+from tests.importers.test_dockerhub_reimport import LEGACY, as_the_previous_release_wrote, imports
 
 W10 = Period.week(2026, 10)
 
@@ -92,14 +90,8 @@ def test_a_name_with_two_labels_the_previous_release_imported_is_already_importe
     path = tmp_path / "acme_namespace-summary_2026-W10_2026-04.csv"
     path.write_text(LEGACY)
     imports(data_dir, path, "--period", "2026-W10")
-    sha256 = content_sha256(path)
-    (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
-    older = json.loads(record.read_text())
-    older["given"] = {"period": "2026-W10"}  # the file has a Namespace column: no namespace
-    record.unlink()
-    record.with_name(f"{sha256}.json").write_text(json.dumps(older))
-    for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
-        part.rename(part.with_name(f"part-{sha256}.parquet"))
+    # the file has a Namespace column: no namespace given
+    as_the_previous_release_wrote(data_dir, path, given={"period": "2026-W10"})
     assert f"{path}: repo-summary, already imported" in imports(data_dir, path)
     process(runtime)
     # by tag, by digest, version checks, unique IPs: the one row, in W10
@@ -153,14 +145,7 @@ def test_the_parts_left_of_a_previous_releases_import_are_deleted_too(
     path = tmp_path / "summary.csv"
     path.write_text(summary_report())
     imports(data_dir, path, "--namespace", "acme-lab")
-    sha256 = content_sha256(path)
-    (record,) = (data_dir / "lake" / lake_files.IMPORTED_FILES).glob(f"{sha256}*.json")
-    older = json.loads(record.read_text())
-    del older["given"]
-    record.unlink()
-    record.with_name(f"{sha256}.json").write_text(json.dumps(older))
-    for part in (data_dir / "lake").rglob(f"part-{sha256}*.parquet"):
-        part.rename(part.with_name(f"part-{sha256}.parquet"))
+    sha256 = as_the_previous_release_wrote(data_dir, path)
     process(runtime)
     _set_aside_week_part(runtime, data_dir, sha256)
     # imported again under the new id: its parts are named anew, and the old month part no
