@@ -25,6 +25,7 @@ import uvicorn
 from pullstats.accounts import service
 from pullstats.accounts.jwt_tokens import JWT_KEY
 from pullstats.api.app import create_app
+from pullstats.api.state import AppState
 from pullstats.config import Settings
 from pullstats.db.state import catalog_versions
 from pullstats.runtime import Runtime
@@ -90,10 +91,12 @@ def accounts_runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime
 
 @dataclass
 class Api:
-    """A real uvicorn server on a loopback port, and the runtime used to seed its catalog."""
+    """A real uvicorn server on a loopback port, the runtime used to seed its catalog, and the
+    app's state (its caches)."""
 
     url: str
     runtime: Runtime
+    state: AppState
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -130,8 +133,9 @@ def serving(settings: Settings, runtime: Runtime) -> Iterator[Api]:
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     port = int(listening.getsockname()[1])
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -147,7 +151,7 @@ def serving(settings: Settings, runtime: Runtime) -> Iterator[Api]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.02)
-        yield Api(f"http://127.0.0.1:{port}", runtime)
+        yield Api(f"http://127.0.0.1:{port}", runtime, app.state.pullstats)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

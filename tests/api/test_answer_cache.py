@@ -14,22 +14,18 @@ of 603 bytes (255,672; a 425th would make 256,275).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from pullstats.accounts import service
-from pullstats.api.app import create_app
 from pullstats.api.cache import CachedAnswer, answer_cache
 from pullstats.api.models import PullData, PullModel
 from pullstats.api.state import AppState
 from pullstats.config import Settings
+from tests.accounts.conftest import serving
 from tests.conftest import catalog_settings, fresh_runtime
 
 BOUND = 256_000
@@ -119,25 +115,11 @@ def small_cache_app(tmp_path: Path) -> Iterator[tuple[httpx.Client, AppState]]:
         service.create_namespace(session, "acme")
         service.create_user(session, "alice", "alice-password")
         service.add_member(session, "acme", "alice", "member")
-    runtime.close()
-    app = create_app(settings)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = int(listening.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client, app.state.pullstats
+        with serving(settings, runtime) as api, api.client() as client:
+            yield client, api.state
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        runtime.close()
 
 
 def test_an_answer_too_large_to_keep_still_answers_304_on_its_etag(
