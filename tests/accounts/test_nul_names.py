@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from pullstats.accounts import tokens
-from pullstats.accounts.login import authenticate, authenticate_password
+from pullstats.accounts.login import authenticate, authenticate_password, user_named
+from pullstats.accounts.service import is_user_name
 from pullstats.api.analytics import repository_exists
 from pullstats.api.auth import BAD_CREDENTIALS
 from pullstats.api.dashboard.signin import WRONG_SECRET
@@ -38,6 +40,30 @@ def test_a_name_with_a_nul_is_no_user(accounts_runtime: Runtime) -> None:
             assert authenticate(session, name, pat) is None
     with accounts_runtime.sessions.begin() as session:
         assert authenticate(session, "alice", PASSWORD) is not None  # the real name still does
+
+
+def test_a_name_no_account_could_have_is_looked_up_nowhere(accounts_runtime: Runtime) -> None:
+    """``create_user``'s rule decides: 1 to 64 of a-z, 0-9, '.', '_', '-', a letter or digit
+    first. A name outside it is no user without a query (one with a NUL failed on PostgreSQL)."""
+    assert [is_user_name(n) for n in ("a" * 64, "a.b_c-9", "0")] == [True, True, True]
+    outside = ("a" * 65, "Alice", "-alice", ".alice", "al ice", "alice\x00", "ålice", "")
+    assert not any(is_user_name(name) for name in outside)
+    queries: list[str] = []
+    with accounts_runtime.sessions() as session:
+        engine = session.get_bind()
+
+        def count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+            queries.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for name in outside:
+                assert user_named(session, name) is None
+            assert queries == []
+            assert user_named(session, "alice") is None  # a valid name is asked for
+            assert len(queries) == 1
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_repository_name_with_a_nul_does_not_exist(accounts_runtime: Runtime) -> None:

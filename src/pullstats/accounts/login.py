@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import verify_password
 from pullstats.accounts.secrets import parse_secret
+from pullstats.accounts.service import is_user_name
 from pullstats.accounts.tokens import PAT_PREFIX, authenticate_pat
 from pullstats.accounts.totp import accept_code
 from pullstats.db.models import RevokedSession, UsedTwoFactorToken, User
@@ -35,13 +36,14 @@ class LoginOutcome:
 
 
 def user_named(session: Session, name: str) -> User | None:
-    """The user called ``name``; None without asking the catalog when ``name`` holds a NUL.
+    """The user called ``name``; None without asking the catalog when no account could have
+    that name (:func:`service.is_user_name`, the rule ``create_user`` keeps).
 
-    No account name has one (``service.create_user``'s rule), and PostgreSQL refuses a NUL in
-    any text parameter: the query failed, and a login with ``"pguser\\u0000"`` was a 500 on
+    Such a name was looked up all the same, and one with a NUL failed the query, PostgreSQL
+    refusing a NUL in any text parameter: a login with ``"pguser\\u0000"`` was a 500 on
     PostgreSQL where SQLite said 401.
     """
-    if "\x00" in name:
+    if not is_user_name(name):
         return None
     return session.scalar(select(User).where(User.name == name))
 

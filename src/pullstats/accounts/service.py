@@ -39,10 +39,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def is_user_name(name: str) -> bool:
+    """Whether ``name`` may name an account: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a
+    letter or digit (so no NUL, which PostgreSQL refuses in a text parameter)."""
+    return _USER_NAME.fullmatch(name) is not None
+
+
 def create_user(
     session: Session, name: str, password: str | None, email: str | None = None
 ) -> User:
-    if not _USER_NAME.fullmatch(name):
+    if not is_user_name(name):
         raise InvalidName(
             f"invalid user name {name!r}: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with "
             "a letter or digit"
