@@ -6,10 +6,9 @@ Runs once per data dir (a marker file records it); later runs only process, expo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -72,6 +71,15 @@ class Seeded:
     resumed_per_day: int | None = None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a first run generates (:data:`PLAN`): ``days`` days from ``start``."""
+
+    start: date
+    days: int
+    requests_per_day: int
+
+
 def demo_namespaces() -> list[str]:
     return sorted(
         {name.split("/", 1)[0] if "/" in name else "library" for name in DEMO_CATALOG.repositories}
@@ -93,15 +101,15 @@ def seed_demo(runtime: Runtime, *, requests_per_day: int) -> Seeded:
                 service.add_member(session, namespace, DEMO_USER, "owner")
             seeded.ingest_token = service.create_ingest_token(session, "demo-registry").text
     plan = _plan(runtime.paths.root / PLAN, requests_per_day)
-    if plan["requests_per_day"] != requests_per_day:
-        seeded.resumed_per_day = plan["requests_per_day"]
+    if plan.requests_per_day != requests_per_day:
+        seeded.resumed_per_day = plan.requests_per_day
     spool = SpoolWriter(runtime.paths.spool, segment_bytes=runtime.settings.spool_segment_bytes)
     try:
         for table in generate_requests(
             DEMO_CATALOG,
-            start=date.fromisoformat(plan["start"]),
-            days=plan["days"],
-            requests_per_day=plan["requests_per_day"],
+            start=plan.start,
+            days=plan.days,
+            requests_per_day=plan.requests_per_day,
             seed=SEED,
             received_us=now_micros(),
         ):
@@ -110,30 +118,28 @@ def seed_demo(runtime: Runtime, *, requests_per_day: int) -> Seeded:
     finally:
         spool.close()
     with atomic_path(marker) as tmp:
-        tmp.write_text(
-            json.dumps({"seed": SEED, "start": plan["start"], "requests": seeded.generated})
-        )
+        start = plan.start.isoformat()
+        tmp.write_text(json.dumps({"seed": SEED, "start": start, "requests": seeded.generated}))
     (runtime.paths.root / PLAN).unlink(missing_ok=True)
     return seeded
 
 
-def _plan(path: Path, requests_per_day: int) -> dict[str, Any]:
+def _plan(path: Path, requests_per_day: int) -> Plan:
     """The requests a first run generates: those an interrupted run began (``path``), or,
     written to ``path`` first, thirteen months up to yesterday at ``requests_per_day``."""
     if path.is_file():
         try:
-            plan: dict[str, Any] = json.loads(path.read_text())
-            date.fromisoformat(plan["start"])
-            if isinstance(plan["days"], int) and isinstance(plan["requests_per_day"], int):
-                return plan
+            kept = json.loads(path.read_text())
+            days, per_day = kept["days"], kept["requests_per_day"]
+            if isinstance(days, int) and isinstance(per_day, int):
+                return Plan(date.fromisoformat(kept["start"]), days, per_day)
         except (ValueError, KeyError, TypeError):
             pass  # not one of ours (edited by hand): planned again
     today = datetime.now(UTC).date()
     # thirteen months: the twelve complete months of the default window plus this one up to
     # yesterday (a request from later today would lie in the future)
     start = period_of(PeriodKind.MONTH, today - timedelta(days=366)).start
-    plan = {"start": start.isoformat(), "days": (today - start).days}
-    plan["requests_per_day"] = requests_per_day
+    plan = Plan(start, (today - start).days, requests_per_day)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(plan))
+        tmp.write_text(json.dumps(asdict(plan) | {"start": start.isoformat()}))
     return plan
