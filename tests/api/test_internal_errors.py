@@ -30,6 +30,9 @@ def test_an_unexpected_error_is_a_json_500_and_a_traceback_in_the_log(tmp_path: 
             assert answer.headers["content-type"] == "application/json"
             assert answer.json() == {"detail": "internal server error"}
             assert "users" not in answer.text  # nothing of the error: no table, no SQL
+            # the headers every other answer has (Starlette sends this one outside them all)
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "no-referrer"
         with server.client() as client:  # uvicorn closes the connection of a failed request
             assert client.get("/healthz").status_code == 200  # the server goes on answering
     finally:

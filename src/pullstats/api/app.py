@@ -48,7 +48,7 @@ from pullstats.api.metrics import (
     request_log,
 )
 from pullstats.api.request_bodies import BodyLimit
-from pullstats.api.security_headers import SecurityHeaders, inline_script_hashes
+from pullstats.api.security_headers import ALWAYS_HEADERS, SecurityHeaders, inline_script_hashes
 from pullstats.api.state import AppState
 from pullstats.config import Settings
 from pullstats.db.keys import check_keys
@@ -82,8 +82,11 @@ async def internal_error(request: Request, error: Exception) -> JSONResponse:
     """The last resort for an error no route or handler answered: ``500`` with the API's
     ``{"detail": …}``, naming nothing of the error (Starlette's own answer was a plain-text
     page). Starlette raises the error again once this is sent, so the server still logs it with
-    its traceback."""
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
+    its traceback. Sent from outside every middleware, it carries the headers
+    :class:`SecurityHeaders` gives every answer itself."""
+    return JSONResponse(
+        {"detail": "internal server error"}, status_code=500, headers=ALWAYS_HEADERS
+    )
 
 
 class OtherSlash:

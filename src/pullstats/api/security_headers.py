@@ -34,6 +34,9 @@ _ALWAYS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
+#: the same, for an answer made outside this middleware (the last-resort ``500``, which
+#: Starlette's outermost ``ServerErrorMiddleware`` sends)
+ALWAYS_HEADERS = {name.decode(): value.decode() for name, value in _ALWAYS}
 
 
 def inline_script_hashes(html: str | bytes) -> set[str]:
