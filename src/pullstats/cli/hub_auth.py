@@ -11,7 +11,7 @@ Each failure is one ``error: …`` line on stderr and exit status 1: the ones of
 said here, every other client error by :func:`pullstats.cli.common.client_error_line`.
 
 The client is imported when a command runs, not with this module: every ``pullstats``
-command imports the command tree, and the client (with the API's models) would cost each of
+command imports the command tree, and the client (with httpx and tenacity) would cost each of
 them a fifth of a second.
 """
 
