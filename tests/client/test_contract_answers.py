@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pullstats.client import DvpClient, ServerError, credentials
+from pullstats.client import AuthenticationRequired, DvpClient, ServerError, credentials
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Group, Timespan
 from tests.client.conftest import serving
@@ -65,8 +65,8 @@ class DockerHub(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         #: (method, path) of every request, in order
         self.seen: list[tuple[str, str]] = []
-        #: statuses to answer the next data GETs with, before the answers above
-        self.refuse: list[int] = []
+        #: the data GETs (1 for the first) answered 401 whatever their token: it was revoked
+        self.refuse_at: set[int] = set()
 
     @property
     def url(self) -> str:
@@ -93,8 +93,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append(("GET", self.path))
-        if self.server.refuse:
-            return self._answer(self.server.refuse.pop(0), {"detail": "token expired"})
+        if sum(method == "GET" for method, _ in self.server.seen) in self.server.refuse_at:
+            return self._answer(401, {"detail": "token expired"})
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._answer(401, {"detail": "authentication required"})
         parts = urlsplit(self.path)
@@ -202,3 +202,45 @@ def test_pullstats_hub_shows_them_with_credentials_from_the_environment(
     assert repos.returncode == 0, repos.stderr
     logins = [seen for seen in docker_hub.seen if seen[0] == "POST"]
     assert len(logins) == (0 if token_stored else 6)  # a stored token accepted: no login
+
+
+@pytest.mark.parametrize("refused", [1, 2])
+def test_a_refused_stored_token_signs_in_from_the_environment_once_whenever_refused(
+    docker_hub: DockerHub,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    refused: int,
+) -> None:
+    # `hub namespaces` asks twice (/namespaces, then /): the token is refused at the first
+    # request, or only at the second, as when it expires or is revoked during a run
+    config = tmp_path / "config"
+    monkeypatch.setenv(credentials.CONFIG_DIR_ENV, str(config))
+    credentials.save(docker_hub.url, "dora", TOKEN)
+    docker_hub.refuse_at = {refused}
+    listed = _hub(docker_hub, data_dir, config, "namespaces")
+    assert listed.returncode == 0, listed.stderr
+    assert [seen for seen in docker_hub.seen if seen[0] == "POST"] == [("POST", "/v2/users/login")]
+    asked = {1: ["/namespaces", "/namespaces", "/"], 2: ["/namespaces", "/", "/"]}[refused]
+    assert [path for method, path in docker_hub.seen if method == "GET"] == [
+        API + path for path in asked
+    ]
+
+
+def test_the_library_signs_in_again_with_the_credentials_it_was_given(
+    docker_hub: DockerHub,
+) -> None:
+    docker_hub.refuse_at = {1}
+    with DvpClient(docker_hub.url, token="revoked", credentials=("dora", "pat")) as client:
+        assert client.namespaces().namespaces == ["acme", "globex"]
+        assert client.token == TOKEN
+    assert docker_hub.seen == [("GET", f"{API}/"), ("POST", "/v2/users/login"), ("GET", f"{API}/")]
+    docker_hub.refuse_at, docker_hub.seen = {1}, []
+    client = DvpClient(docker_hub.url, token="revoked", credentials=("dora", "wrong"))
+    with client, pytest.raises(AuthenticationRequired) as refused:
+        client.namespaces()
+    assert refused.value.message == (
+        "401: the token was refused (token expired), and so was signing in again as dora "
+        "(401: Incorrect authentication credentials)"
+    )
+    assert refused.value.server == docker_hub.url

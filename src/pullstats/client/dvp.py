@@ -101,7 +101,8 @@ class DvpClient:
     Sign in with :meth:`login` (a password or a personal access token); when that raises
     ``SecondFactorRequired``, :meth:`second_factor` with the TOTP code finishes it. A token
     that expires is renewed by signing in again when the credentials are known (not after a
-    second factor: that needs a new code). Every failure is a
+    second factor: that needs a new code); ``credentials`` (user name, password or token) are
+    such credentials for a ``token`` given here. Every failure is a
     :class:`pullstats.client.errors.ClientError`. ``on_retry`` is told of each retry of a data
     call before it waits (:data:`pullstats.client.session.RetryNotice`): a command line shows
     it, so a server that fails for a while never leaves it silent for minutes.
@@ -112,6 +113,7 @@ class DvpClient:
         base_url: str = DOCKER_HUB,
         *,
         token: str | None = None,
+        credentials: tuple[str, str] | None = None,
         timeout: float = 30.0,
         attempts: int = 4,
         max_wait: float = 30.0,
@@ -121,6 +123,7 @@ class DvpClient:
         self.session = Session(
             base_url,
             token=token,
+            credentials=credentials,
             timeout=timeout,
             attempts=attempts,
             max_wait=max_wait,

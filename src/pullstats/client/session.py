@@ -163,7 +163,9 @@ class Session:
     """One httpx client, its bearer token, and what is needed to get a new one.
 
     ``max_wait`` caps a single wait: a ``Retry-After`` longer than that is not waited for but
-    raised at once, so a caller is never stuck for a throttle's whole window.
+    raised at once, so a caller is never stuck for a throttle's whole window. ``credentials``
+    (user name, password or token) sign in again when the server refuses ``token`` (a 401):
+    a stored token with credentials to fall back on, as a successful :meth:`login` leaves.
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class Session:
         base_url: str = DOCKER_HUB,
         *,
         token: str | None = None,
+        credentials: tuple[str, str] | None = None,
         timeout: float = 30.0,
         attempts: int = 4,
         max_wait: float = 30.0,
@@ -182,7 +185,7 @@ class Session:
         self.attempts = attempts
         self.max_wait = max_wait
         self.on_retry = on_retry
-        self._credentials: tuple[str, str] | None = None
+        self._credentials = credentials
         self._pending: str | None = None
         # 0.2 s, 0.4 s, 0.8 s … plus up to 0.2 s of jitter, so clients that failed together
         # do not come back together
@@ -240,7 +243,7 @@ class Session:
         retrying 429/5xx/no answer, and signing in again once if the token expired."""
         response = self._retrying(lambda: self._get(path, params))
         if response.status_code == 401 and self._credentials is not None:
-            self.login(*self._credentials)
+            self._login_again(*self._credentials, refused=response)
             response = self._retrying(lambda: self._get(path, params))
         if response.status_code != 200:
             raise error_for(response, self.base_url)
@@ -249,6 +252,23 @@ class Session:
         except ValueError as exc:
             why = HTML_ANSWER if _is_html(response) else "the answer is not JSON"
             raise ServerError(f"{response.status_code}: {why}", 200) from exc
+
+    def _login_again(self, username: str, secret: str, refused: httpx.Response) -> None:
+        """Sign in with the known credentials after ``refused``, the token's 401; a refusal of
+        them says it was this login, not the token, that failed (a second factor is asked
+        for as by :meth:`login`)."""
+        try:
+            self.login(username, secret)
+        except SecondFactorRequired:
+            raise
+        except AuthenticationRequired as error:
+            again = AuthenticationRequired(
+                f"{refused.status_code}: the token was refused ({_message(refused)}), and so "
+                f"was signing in again as {username} ({error.message})",
+                error.status,
+            )
+            again.server = self.base_url
+            raise again from error
 
     def _get(self, path: str, params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
