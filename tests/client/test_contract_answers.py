@@ -144,9 +144,8 @@ def test_a_listed_part_without_its_url_is_an_error_not_a_missing_file(
     monkeypatch.setitem(ANSWERS, path, {"data": [{"size": 12}]})
     with DvpClient(docker_hub.url, token=TOKEN) as client, pytest.raises(ServerError) as odd:
         list(client.export_files("acme", timespantypes=[Timespan.MONTHS], views=[Dataview.RAW]))
-    assert (
-        odd.value.message == "200: the listing of acme/2026/months/10/raw/part001 gives it no url"
-    )
+    said = "200: the listing of acme/2026/months/10/raw/part001 gives it no url"
+    assert (odd.value.message, odd.value.server) == (said, docker_hub.url)
 
 
 def _hub(docker_hub: DockerHub, data_dir: Path, config: Path, *args: str) -> Any:

@@ -165,6 +165,7 @@ def test_an_html_page_answered_200_is_told_as_the_404_one_is(stand_in: StandIn) 
         client.login("alice", "secret")
     expected = "200: an HTML page, not the API's JSON: is the URL a DVP API server's?"
     assert (data.value.message, login.value.message) == (expected, expected)
+    assert data.value.server == login.value.server == stand_in.url
 
 
 def test_no_answer_at_all_is_a_transport_error() -> None:
@@ -208,3 +209,24 @@ def test_the_cli_says_when_it_tries_again(stand_in: StandIn, tmp_path: Path) -> 
     assert result.stderr.splitlines() == [
         f"note: 503: down for a moment; trying again in 0.0 s (attempt {n} of 4)" for n in (2, 3)
     ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (503, {"Retry-After": "0"}, {"detail": "down for a moment"}),  # after its retries
+        (429, {"Retry-After": "0"}, {"message": "slow down"}),
+        (200, {"Content-Type": "text/plain"}, b"not json"),
+        (200, {}, {"namespaces": "not a list"}),  # not the contract's shape
+    ],
+    ids=["503", "429", "not-json", "odd-shape"],
+)
+def test_a_data_calls_failure_names_the_server_that_answered(
+    stand_in: StandIn, answer: Answer
+) -> None:
+    # where to log in again, or which server failed: the base URL, as a 401's error has it
+    stand_in.script = [answer] * 2
+    client = DvpClient(stand_in.url, token="t", attempts=2)
+    with client, pytest.raises(ClientError) as failed:
+        client.namespaces()
+    assert failed.value.server == stand_in.url

@@ -122,16 +122,17 @@ class ResponseData(Answer):
     data: Listed[ResponseDataFile] = Field(default_factory=list)
 
 
-def parse(adapter: TypeAdapter[T], body: Any) -> T:
+def parse(adapter: TypeAdapter[T], body: Any, server: str) -> T:
     """``body`` read as ``adapter``'s type; a body of another shape is a ``ServerError``
-    (one line, with the first problem)."""
+    (one line, with the first problem) of ``server``, the base URL that answered it."""
     try:
         return adapter.validate_python(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "the answer"
-        raise ServerError(
+        error = ServerError(
             f"200: the answer is not the contract's shape ({exc.error_count()} problem(s); "
             f"{where}: {first['msg']}): is the URL a DVP API server's?",
             200,
-        ) from exc
+        )
+        raise error.answered_by(server) from exc

@@ -160,7 +160,7 @@ class DvpClient:
         """``GET /namespaces``: metadata of every namespace the caller may read (with
         ``all_datasets``, a pullstats server's report datasets too)."""
         body = self.session.get_json("/namespaces", {"datasets": "all"} if all_datasets else None)
-        return parse(TypeAdapter(Listed[NamespaceMetadata]), body)
+        return parse(TypeAdapter(Listed[NamespaceMetadata]), body, self.session.base_url)
 
     def namespace(self, namespace: str, *, all_datasets: bool = False) -> NamespaceMetadata:
         """``all_datasets`` asks a pullstats server to list its report datasets too
@@ -330,7 +330,8 @@ class DvpClient:
             )
             if link.url is None or link.size is None:
                 missing = "url" if link.url is None else "size"
-                raise ServerError(f"200: the listing of {file.label} gives it no {missing}", 200)
+                odd = ServerError(f"200: the listing of {file.label} gives it no {missing}", 200)
+                raise odd.answered_by(self.session.base_url)
             files.append(file)
         return files
 
@@ -348,7 +349,7 @@ class DvpClient:
             f"{self.session.base_url} serves no {dataset.value!r} dataset for {namespace}: "
             "report datasets are a pullstats extension (Docker Hub serves only 'pulls')",
             404,
-        )
+        ).answered_by(self.session.base_url)
 
     def _serves(self, namespace: str, dataset: Dataset) -> bool:
         """Whether the server lists ``dataset`` for ``namespace``; True when the namespace
@@ -362,4 +363,5 @@ class DvpClient:
         return any(model.name == dataset.value for model in listed)
 
     def _get(self, model: type[Model], path: str, params: Any = None) -> Model:
-        return parse(TypeAdapter(model), self.session.get_json(path, params))
+        body = self.session.get_json(path, params)
+        return parse(TypeAdapter(model), body, self.session.base_url)

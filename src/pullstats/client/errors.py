@@ -33,6 +33,8 @@ retried wrong password would only spend the account's failed-login allowance.
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class ClientError(Exception):
     """The base of every failure; ``status`` is the HTTP status (None without an answer);
@@ -45,6 +47,11 @@ class ClientError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+    def answered_by(self, server: str | None) -> Self:
+        """This error, as answered by the DVP API server at ``server`` (its base URL)."""
+        self.server = server
+        return self
 
 
 class AuthenticationRequired(ClientError):

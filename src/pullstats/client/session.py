@@ -134,9 +134,7 @@ def no_answer(what: str, exc: httpx.HTTPError) -> TransportError:
 def error_for(response: httpx.Response, server: str | None = None) -> ClientError:
     """The one error an unsuccessful answer stands for; ``server``: the DVP API server's base
     URL when it answered (:attr:`ClientError.server`)."""
-    error = _error_for(response)
-    error.server = server
-    return error
+    return _error_for(response).answered_by(server)
 
 
 def _error_for(response: httpx.Response) -> ClientError:
@@ -220,8 +218,7 @@ class Session:
                 self._credentials = None  # a code is needed each time: no silent re-login
                 self._pending = pending
                 needed = SecondFactorRequired(f"401: {_message(response)}", pending)
-                needed.server = self.base_url
-                raise needed
+                raise needed.answered_by(self.base_url)
         self.token = _token_of(response, self.base_url)
         self._credentials = (username, secret)
 
@@ -251,7 +248,8 @@ class Session:
             return response.json()
         except ValueError as exc:
             why = HTML_ANSWER if _is_html(response) else "the answer is not JSON"
-            raise ServerError(f"{response.status_code}: {why}", 200) from exc
+            error = ServerError(f"{response.status_code}: {why}", 200)
+            raise error.answered_by(self.base_url) from exc
 
     def _login_again(self, username: str, secret: str, refused: httpx.Response) -> None:
         """Sign in with the known credentials after ``refused``, the token's 401; a refusal of
@@ -267,14 +265,13 @@ class Session:
                 f"was signing in again as {username} ({error.message})",
                 error.status,
             )
-            again.server = self.base_url
-            raise again from error
+            raise again.answered_by(self.base_url) from error
 
     def _get(self, path: str, params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         response = self._send("GET", DATA_PREFIX + path, params=params, headers=headers)
         if response.status_code == 429 or response.status_code >= 500:
-            raise error_for(response)
+            raise error_for(response, self.base_url)
         return response
 
     def _retrying(self, call: Any) -> httpx.Response:
@@ -332,5 +329,5 @@ def _token_of(response: httpx.Response, server: str) -> str:
     token = _json_or_empty(response).get("token")
     if not isinstance(token, str) or not token:
         why = HTML_ANSWER if _is_html(response) else "the login answer holds no token"
-        raise ServerError(f"{response.status_code}: {why}", 200)
+        raise ServerError(f"{response.status_code}: {why}", 200).answered_by(server)
     return token
