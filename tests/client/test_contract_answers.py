@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,21 @@ def test_the_library_signs_in_again_with_the_credentials_it_was_given(
         "(401: Incorrect authentication credentials)"
     )
     assert refused.value.server == docker_hub.url
+
+
+def test_export_files_since_a_datetime_keeps_the_periods_of_its_utc_day(
+    docker_hub: DockerHub,
+) -> None:
+    # 20:00 of October 31st at UTC-5 is November 1st in UTC: October has ended by then
+    evening = datetime(2026, 10, 31, 20)
+    with DvpClient(docker_hub.url, token=TOKEN) as client:
+        found = {
+            since: [
+                (f.year, f.timespan)
+                for f in client.export_files(
+                    "acme", since=since, timespantypes=[Timespan.MONTHS], views=[Dataview.RAW]
+                )
+            ]
+            for since in (evening, evening.replace(tzinfo=timezone(timedelta(hours=-5))))
+        }
+    assert list(found.values()) == [[(2026, 10)], []]

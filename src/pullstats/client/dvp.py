@@ -276,9 +276,9 @@ class DvpClient:
         and weeks → views → files, lazily, so the links are fresh when the caller reaches them.
         ``views`` are the dataset's own (all of them when None).
 
-        ``since`` (a date, or ``YYYY-MM`` for its first day) keeps the periods that end on or
-        after that day (a week straddling it is kept), and skips asking about earlier years at
-        all: each listed period costs a request per view.
+        ``since`` (a date, a datetime for its day in UTC, or ``YYYY-MM`` for its first day)
+        keeps the periods that end on or after that day (a week straddling it is kept), and
+        skips asking about earlier years at all: each listed period costs a request per view.
         """
         since = since_day(since)
         dataset = Dataset(dataset)

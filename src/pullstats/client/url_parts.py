@@ -4,7 +4,7 @@ query of a pull series, and the first day a ``since`` stands for."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -13,7 +13,11 @@ if TYPE_CHECKING:
 
 
 def since_day(since: str | date | None) -> date | None:
-    """``YYYY-MM`` (or a date) as the first day it names; ValueError for anything else."""
+    """``YYYY-MM`` (or a date) as the first day it names; ValueError for anything else. A
+    ``datetime`` (a ``date`` too) is its day in UTC, the periods' time zone; a naive one is
+    taken as UTC already."""
+    if isinstance(since, datetime):
+        return (since.astimezone(UTC) if since.utcoffset() is not None else since).date()
     if since is None or isinstance(since, date):
         return since
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", since):
