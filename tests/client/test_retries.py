@@ -230,3 +230,39 @@ def test_a_data_calls_failure_names_the_server_that_answered(
     with client, pytest.raises(ClientError) as failed:
         client.namespaces()
     assert failed.value.server == stand_in.url
+
+
+def test_a_redirect_says_where_to_without_following_it(stand_in: StandIn) -> None:
+    # never followed (the request carries a password or a token): the error names the place,
+    # without the query a redirect may carry, nor any user:password
+    moved = "https://who:pw@x.example/v2/users/login?session=secret#top"
+    stand_in.script = [(301, {"Location": moved, "Content-Type": HTML}, PAGE)]
+    with DvpClient(stand_in.url) as client, pytest.raises(ServerError) as login:
+        client.login("alice", "secret")
+    assert login.value.message == (
+        "301: redirected to https://x.example/v2/users/login: use --url https://x.example"
+    )
+    assert (login.value.status, login.value.server) == (301, stand_in.url)
+    # a relative Location is the same server's: the path it names is said in full
+    stand_in.script = [(308, {"Location": "/v1/"}, b"")]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError) as data:
+        client.namespaces()
+    assert data.value.message == f"308: redirected to {stand_in.url}/v1/: use --url {stand_in.url}"
+    assert stand_in.seen == ["/v2/users/login", "/api/publisher/analytics/v1/"]  # once each
+
+
+def test_the_cli_says_where_a_redirect_goes(stand_in: StandIn, tmp_path: Path) -> None:
+    moved = "https://x.example/v2/users/login"
+    stand_in.script = [(301, {"Location": moved, "Content-Type": HTML}, PAGE)]
+    env = {
+        "PULLSTATS_HUB_URL": stand_in.url,
+        "PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config"),
+        "PULLSTATS_HUB_USERNAME": "alice",
+        "PULLSTATS_HUB_PASSWORD": "secret",
+    }
+    result = run_cli(tmp_path / "data", "hub", "namespaces", env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: the server could not use the request or its answer (301: redirected to {moved}: "
+        "use --url https://x.example)\n"
+    )

@@ -139,7 +139,8 @@ def error_for(response: httpx.Response, server: str | None = None) -> ClientErro
 
 def _error_for(response: httpx.Response) -> ClientError:
     status = response.status_code
-    message = f"{status}: {_message(response)}"
+    moved = _redirect(response)
+    message = f"{status}: {moved or _message(response)}"
     wait = retry_after_seconds(response.headers.get("Retry-After"))
     if status == 401:
         return AuthenticationRequired(message, status)
@@ -150,6 +151,23 @@ def _error_for(response: httpx.Response) -> ClientError:
     if status == 429:
         return RateLimited(message, wait)
     return ServerError(message, status, wait)
+
+
+def _redirect(response: httpx.Response) -> str | None:
+    """Where a 3xx sends the request, said as what to do: redirects are never followed, since
+    the request carries a password or a token, so the URL it names is the one to use. Only
+    its scheme, host and path are said: a query could hold a secret."""
+    location = response.headers.get("Location")
+    if not 300 <= response.status_code < 400 or not location:
+        return None
+    try:
+        target = response.request.url.join(location.strip()).copy_with(
+            username=None, password=None, query=None, fragment=None
+        )
+    except (RuntimeError, httpx.InvalidURL):  # no request (a response built by hand), or junk
+        return "redirected to a URL that cannot be read"
+    origin = str(target.copy_with(path="/")).rstrip("/")
+    return _one_line(f"redirected to {target}: use --url {origin}")
 
 
 #: told of each retry of a data call before its wait: the failure, the number of the attempt
