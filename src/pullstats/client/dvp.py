@@ -285,7 +285,8 @@ class DvpClient:
         kinds = tuple(timespantypes)
         wanted = dataset_views(dataset) if views is None else own_views(dataset, views)
         # an entry without its number (the contract requires none) names no period
-        years = [y.year for y in self.years(namespace, dataset=dataset).years if y.year]
+        listed_years = self.years(namespace, dataset=dataset).years
+        years = [y.year for y in listed_years if y.year is not None]
         for year in years:
             # an ISO week of year Y can end in early January of Y + 1
             if since is not None and year + 1 < since.year:
