@@ -218,7 +218,8 @@ def test_the_command_tree_does_not_import_the_client() -> None:
     # would cost each command a fifth of a second
     probe = (
         "import sys, pullstats.cli.main\n"
-        "print(sorted(m for m in ('pullstats.client', 'httpx', 'pullstats.api.dvp_models')"
+        "print(sorted(m for m in ('pullstats.client', 'httpx', 'pullstats.api.dvp_models',"
+        " 'pullstats.client.answers')"
         " if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -188,7 +188,7 @@ def test_a_report_dataset_from_docker_hub_is_a_clear_error(docker_hub: DockerHub
             )
         assert len(list(client.export_files("acme"))) == 8  # pulls, as before
     for error in (no_years.value, no_links.value):
-        assert error.status == 404
+        assert (error.status, error.server) == (404, docker_hub.url)
         assert error.message == (
             f"{docker_hub.url} serves no 'summary' dataset for acme: report datasets are a "
             "pullstats extension (Docker Hub serves only 'pulls')"

@@ -90,8 +90,8 @@ def test_the_summary_dataset_answers_what_the_raw_api_answers(served: Served) ->
     assert {"month": month.month} in _dump(monthly)["months"]
     (link,) = links.data
     assert link.sha256 is not None and link.size > 0
-    assert [d.name.value for d in every.datasets] == ["pulls", "summary", "trends", "co-usage"]
-    assert [d.name.value for d in docker.datasets] == ["pulls"]  # Docker's contract: pulls only
+    assert [d.name for d in every.datasets] == ["pulls", "summary", "trends", "co-usage"]
+    assert [d.name for d in docker.datasets] == ["pulls"]  # Docker's contract: pulls only
 
 
 def test_a_downloaded_summary_report_holds_the_hand_worked_lines(

@@ -165,6 +165,7 @@ def test_an_html_page_answered_200_is_told_as_the_404_one_is(stand_in: StandIn) 
         client.login("alice", "secret")
     expected = "200: an HTML page, not the API's JSON: is the URL a DVP API server's?"
     assert (data.value.message, login.value.message) == (expected, expected)
+    assert data.value.server == login.value.server == stand_in.url
 
 
 def test_no_answer_at_all_is_a_transport_error() -> None:
@@ -208,3 +209,60 @@ def test_the_cli_says_when_it_tries_again(stand_in: StandIn, tmp_path: Path) -> 
     assert result.stderr.splitlines() == [
         f"note: 503: down for a moment; trying again in 0.0 s (attempt {n} of 4)" for n in (2, 3)
     ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (503, {"Retry-After": "0"}, {"detail": "down for a moment"}),  # after its retries
+        (429, {"Retry-After": "0"}, {"message": "slow down"}),
+        (200, {"Content-Type": "text/plain"}, b"not json"),
+        (200, {}, {"namespaces": "not a list"}),  # not the contract's shape
+    ],
+    ids=["503", "429", "not-json", "odd-shape"],
+)
+def test_a_data_calls_failure_names_the_server_that_answered(
+    stand_in: StandIn, answer: Answer
+) -> None:
+    # where to log in again, or which server failed: the base URL, as a 401's error has it
+    stand_in.script = [answer] * 2
+    client = DvpClient(stand_in.url, token="t", attempts=2)
+    with client, pytest.raises(ClientError) as failed:
+        client.namespaces()
+    assert failed.value.server == stand_in.url
+
+
+def test_a_redirect_says_where_to_without_following_it(stand_in: StandIn) -> None:
+    # never followed (the request carries a password or a token): the error names the place,
+    # without the query a redirect may carry, nor any user:password
+    moved = "https://who:pw@x.example/v2/users/login?session=secret#top"
+    stand_in.script = [(301, {"Location": moved, "Content-Type": HTML}, PAGE)]
+    with DvpClient(stand_in.url) as client, pytest.raises(ServerError) as login:
+        client.login("alice", "secret")
+    assert login.value.message == (
+        "301: redirected to https://x.example/v2/users/login: use --url https://x.example"
+    )
+    assert (login.value.status, login.value.server) == (301, stand_in.url)
+    # a relative Location is the same server's: the path it names is said in full
+    stand_in.script = [(308, {"Location": "/v1/"}, b"")]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError) as data:
+        client.namespaces()
+    assert data.value.message == f"308: redirected to {stand_in.url}/v1/: use --url {stand_in.url}"
+    assert stand_in.seen == ["/v2/users/login", "/api/publisher/analytics/v1/"]  # once each
+
+
+def test_the_cli_says_where_a_redirect_goes(stand_in: StandIn, tmp_path: Path) -> None:
+    moved = "https://x.example/v2/users/login"
+    stand_in.script = [(301, {"Location": moved, "Content-Type": HTML}, PAGE)]
+    env = {
+        "PULLSTATS_HUB_URL": stand_in.url,
+        "PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config"),
+        "PULLSTATS_HUB_USERNAME": "alice",
+        "PULLSTATS_HUB_PASSWORD": "secret",
+    }
+    result = run_cli(tmp_path / "data", "hub", "namespaces", env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: the server could not use the request or its answer (301: redirected to {moved}: "
+        "use --url https://x.example)\n"
+    )

@@ -7,7 +7,7 @@ print only the data on stdout, for scripts. ``download``, ``sync`` and ``query``
 on disk) are in ``hub_files.py``.
 
 The client is imported by each command when it runs, never with this module: ``pullstats
---help`` imports the whole command tree, and the client, which brings the API's models, would
+--help`` imports the whole command tree, and the client, which brings httpx and tenacity, would
 cost it a fifth of a second. So the options' choices are this module's own enums, mapped to the
 client's (``pullstats.rollups.series_query``) when a command calls it.
 """
@@ -50,8 +50,8 @@ from pullstats.cli.hub_output import (
 )
 
 if TYPE_CHECKING:
-    from pullstats.api.models import PullModel
     from pullstats.client import DvpClient
+    from pullstats.client.answers import PullModel
     from pullstats.rollups.series_query import Group, RelativePeriod, Timespan
 
 hub_app = typer.Typer(

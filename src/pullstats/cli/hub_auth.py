@@ -11,7 +11,7 @@ Each failure is one ``error: …`` line on stderr and exit status 1: the ones of
 said here, every other client error by :func:`pullstats.cli.common.client_error_line`.
 
 The client is imported when a command runs, not with this module: every ``pullstats``
-command imports the command tree, and the client (with the API's models) would cost each of
+command imports the command tree, and the client (with httpx and tenacity) would cost each of
 them a fifth of a second.
 """
 
@@ -88,10 +88,11 @@ def connect(url: str | None) -> DvpClient:
     """A client of ``url`` (see :func:`hub_url`), signed in; close it when done.
 
     The stored token when there is one that has not expired. When the environment holds
-    credentials too, the token is tried once first, and a 401 falls back to them; without
-    them, a token the server refuses fails the command later with a line saying to log in.
+    credentials too, the client signs in with them once whenever the server refuses the token
+    (a 401, at the first request or later in a long run); without them, a token the server
+    refuses fails the command with a line saying to log in.
     """
-    from pullstats.client import AuthenticationRequired, DvpClient, credentials
+    from pullstats.client import DvpClient, credentials
 
     base = hub_url(url)
     stored = credentials.load(base)
@@ -100,17 +101,7 @@ def connect(url: str | None) -> DvpClient:
     # the expired token is then what the command says to renew
     from_env = env_credentials(one_will_do=stored is not None)
     if stored is not None and usable:
-        client = DvpClient(base, token=stored.token, on_retry=_say_retry)
-        if from_env is None:
-            return client
-        try:
-            client.user_namespaces()  # is the token still accepted?
-            return client
-        except AuthenticationRequired:
-            client.close()  # refused (revoked, or signed out): sign in from the environment
-        except BaseException:
-            client.close()
-            raise
+        return DvpClient(base, token=stored.token, credentials=from_env, on_retry=_say_retry)
     if from_env is None:
         if stored is not None:
             raise fail(

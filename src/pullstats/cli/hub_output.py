@@ -28,9 +28,8 @@ from rich.tree import Tree
 from pullstats.cli.common import out
 
 if TYPE_CHECKING:
-    from pullstats.api.dvp_models import NamespaceMetadata
-    from pullstats.api.models import PullModel
     from pullstats.client import ExportFile
+    from pullstats.client.answers import NamespaceMetadata, PullModel
     from pullstats.rollups.series_query import Timespan
 
 
@@ -148,12 +147,14 @@ def namespaces_table(metadata: Sequence[NamespaceMetadata], readable: Sequence[s
         table.add_column(header)
     described = {item.namespace for item in metadata}
     for item in metadata:
+        # names as the server sent them: a dataset or view Docker adds is shown as it is
         datasets = ", ".join(
-            f"{d.name.value} ({', '.join(t.value for t in d.timespans)})" for d in item.datasets
+            (d.name or "?") + (f" ({', '.join(d.timespans)})" if d.timespans else "")
+            for d in item.datasets
         )
-        views = dict.fromkeys(view.value for d in item.datasets for view in d.views)  # in order
+        views = dict.fromkeys(view for d in item.datasets for view in d.views)  # in order
         table.add_row(
-            Text(item.namespace),
+            Text(item.namespace or "-"),
             Text(datasets or "-"),
             Text(", ".join(views) or "-"),
             Text(", ".join(item.extraRepos) or "-"),
@@ -186,6 +187,8 @@ def _ascii_bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
 def period_label(row: PullModel, timespan: Timespan) -> str:
     """``2026-11`` for a month, ``2026-W46`` for an ISO week (the DVP API's weeks), as the
     export tree names them."""
+    if row.start is None:  # the contract requires no field of a row
+        return "-"
     if timespan == MONTHS:
         return row.start[:7]
     try:
@@ -198,7 +201,7 @@ def period_label(row: PullModel, timespan: Timespan) -> str:
 def pulls_table(rows: Sequence[PullModel], timespan: Timespan, title: str) -> Table:
     """The series with a bar per row, scaled to the row with the most pulls."""
     blocks = _can_draw_blocks()
-    largest = max((row.pullCount for row in rows), default=0)
+    largest = max((row.pullCount or 0 for row in rows), default=0)
     by_repo = any(row.repo is not None for row in rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, title_justify="left")
     table.add_column("MONTH" if timespan == MONTHS else "WEEK", no_wrap=True)
@@ -208,14 +211,19 @@ def pulls_table(rows: Sequence[PullModel], timespan: Timespan, title: str) -> Ta
     table.add_column("IPS", justify="right")
     table.add_column("", no_wrap=True, min_width=BAR_WIDTH)
     for row in rows:
-        drawn = bar(row.pullCount, largest) if blocks else _ascii_bar(row.pullCount, largest)
+        pulls = row.pullCount or 0
+        drawn = bar(pulls, largest) if blocks else _ascii_bar(pulls, largest)
         label = period_label(row, timespan) + (" (partial)" if row.partial else "")
         cells = [Text(label)]
         if by_repo:
             cells.append(Text(row.repo or "-"))
-        cells += [Text(str(row.pullCount)), Text(str(row.ipCount)), Text(drawn)]
+        cells += [Text(_count(row.pullCount)), Text(_count(row.ipCount)), Text(drawn)]
         table.add_row(*cells)
     return table
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def print_pulls_csv(rows: Iterable[PullModel]) -> None:

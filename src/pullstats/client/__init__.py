@@ -1,7 +1,8 @@
 """A typed client of the DVP Data API, for Docker Hub or any pullstats server (docs/client.md).
 
-Above the API in the layers: it parses answers into the server's own models
-(``pullstats.api.dvp_models``), so one definition serves both sides. Downloads and ``sync``
+Above the API in the layers. Answers are read into the client's own lenient models
+(:mod:`pullstats.client.answers`): the server's are strict about what it sends, and Docker's
+contract leaves every field of an answer optional. Downloads and ``sync``
 are here too; SQL over the downloaded files is :mod:`pullstats.client.query`, imported on
 its own so that importing the client does not load DuckDB.
 """

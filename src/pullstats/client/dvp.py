@@ -1,8 +1,9 @@
-"""``DvpClient``: every operation of the DVP Data API, answered in the server's own models.
+"""``DvpClient``: every operation of the DVP Data API, its answers read as the contract allows.
 
 One method per operation of the contract (``tests/fixtures/contract/dvp-facts.json``), with
-its parameters typed by the same enums the server validates, and bodies parsed into
-:mod:`pullstats.api.dvp_models`, so a change of a model changes server and client together.
+its parameters typed by the same enums the server validates, and bodies parsed into the
+client's own lenient models (:mod:`pullstats.client.answers`): the server's are strict about
+what it sends, and Docker Hub's answers leave out fields the server always sends.
 :meth:`DvpClient.export_files` walks the whole export tree, so nobody pages by hand.
 
 The export operations take a ``dataset``: Docker's ``pulls`` by default, or one of pullstats'
@@ -19,23 +20,26 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
-from pullstats.api.dvp_models import (
+from pullstats.client.answers import (
+    Listed,
     MonthData,
     MonthModel,
+    NamespaceData,
     NamespaceMetadata,
+    PullData,
     ReposPullData,
     ResponseData,
     WeekData,
     WeekModel,
     YearData,
+    parse,
 )
-from pullstats.api.models import NamespaceData, PullData
 from pullstats.client.datasets import View, dataset_views, own_views
 from pullstats.client.errors import DatasetNotServed, NotFound, ServerError
 from pullstats.client.session import DOCKER_HUB, RetryNotice, Session
-from pullstats.client.url_parts import segment, since_day
+from pullstats.client.url_parts import segment, series_params, since_day
 from pullstats.exports.reports import REPORT_FILES, Dataset, ReportDataset, ReportFile
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Breakdown, Group, RelativePeriod, Timespan
@@ -97,7 +101,8 @@ class DvpClient:
     Sign in with :meth:`login` (a password or a personal access token); when that raises
     ``SecondFactorRequired``, :meth:`second_factor` with the TOTP code finishes it. A token
     that expires is renewed by signing in again when the credentials are known (not after a
-    second factor: that needs a new code). Every failure is a
+    second factor: that needs a new code); ``credentials`` (user name, password or token) are
+    such credentials for a ``token`` given here. Every failure is a
     :class:`pullstats.client.errors.ClientError`. ``on_retry`` is told of each retry of a data
     call before it waits (:data:`pullstats.client.session.RetryNotice`): a command line shows
     it, so a server that fails for a while never leaves it silent for minutes.
@@ -108,6 +113,7 @@ class DvpClient:
         base_url: str = DOCKER_HUB,
         *,
         token: str | None = None,
+        credentials: tuple[str, str] | None = None,
         timeout: float = 30.0,
         attempts: int = 4,
         max_wait: float = 30.0,
@@ -117,6 +123,7 @@ class DvpClient:
         self.session = Session(
             base_url,
             token=token,
+            credentials=credentials,
             timeout=timeout,
             attempts=attempts,
             max_wait=max_wait,
@@ -153,7 +160,7 @@ class DvpClient:
         """``GET /namespaces``: metadata of every namespace the caller may read (with
         ``all_datasets``, a pullstats server's report datasets too)."""
         body = self.session.get_json("/namespaces", {"datasets": "all"} if all_datasets else None)
-        return _parse(TypeAdapter(list[NamespaceMetadata]), body)
+        return parse(TypeAdapter(Listed[NamespaceMetadata]), body, self.session.base_url)
 
     def namespace(self, namespace: str, *, all_datasets: bool = False) -> NamespaceMetadata:
         """``all_datasets`` asks a pullstats server to list its report datasets too
@@ -174,7 +181,7 @@ class DvpClient:
         current: bool | None = None,
     ) -> PullData:
         """``breakdown`` and ``current`` are pullstats' additions; Docker Hub ignores them."""
-        params = _series(timespan, period, group, breakdown, current)
+        params = series_params(timespan, period, group, breakdown, current)
         return self._get(PullData, f"/namespaces/{segment(namespace)}/pulls", params)
 
     def repo_pulls(
@@ -191,7 +198,7 @@ class DvpClient:
         """A repository name may hold slashes (``tools/cli``); they stay path separators."""
         repo_path = "/".join(segment(part) for part in repo.split("/"))
         path = f"/namespaces/{segment(namespace)}/repos/{repo_path}/pulls"
-        return self._get(PullData, path, _series(timespan, period, group, breakdown, current))
+        return self._get(PullData, path, series_params(timespan, period, group, breakdown, current))
 
     def repos_pulls(
         self,
@@ -205,7 +212,7 @@ class DvpClient:
     ) -> ReposPullData:
         """Several ``namespace/repo`` at once (the server's limit is 50 per request)."""
         params = [("repos", name) for name in repos]
-        params += _series(timespan, period, group, breakdown, current)
+        params += series_params(timespan, period, group, breakdown, current)
         return self._get(ReposPullData, "/repos/pulls", params)
 
     # exports ------------------------------------------------------------------------
@@ -269,31 +276,36 @@ class DvpClient:
         and weeks → views → files, lazily, so the links are fresh when the caller reaches them.
         ``views`` are the dataset's own (all of them when None).
 
-        ``since`` (a date, or ``YYYY-MM`` for its first day) keeps the periods that end on or
-        after that day (a week straddling it is kept), and skips asking about earlier years at
-        all: each listed period costs a request per view.
+        ``since`` (a date, a datetime for its day in UTC, or ``YYYY-MM`` for its first day)
+        keeps the periods that end on or after that day (a week straddling it is kept), and
+        skips asking about earlier years at all: each listed period costs a request per view.
         """
         since = since_day(since)
         dataset = Dataset(dataset)
         kinds = tuple(timespantypes)
         wanted = dataset_views(dataset) if views is None else own_views(dataset, views)
-        for year in self.years(namespace, dataset=dataset).years:
+        # an entry without its number (the contract requires none) names no period
+        listed_years = self.years(namespace, dataset=dataset).years
+        years = [y.year for y in listed_years if y.year is not None]
+        for year in years:
             # an ISO week of year Y can end in early January of Y + 1
-            if since is not None and year.year + 1 < since.year:
+            if since is not None and year + 1 < since.year:
                 continue
             for kind in kinds:
-                listed = self.timespans(namespace, year.year, kind, dataset=dataset)
+                listed = self.timespans(namespace, year, kind, dataset=dataset)
                 numbers = (
                     [w.week for w in listed.weeks]
                     if isinstance(listed, WeekData)
                     else [m.month for m in listed.months]
                 )
                 for number in numbers:
-                    if since is not None and last_day(kind, year.year, number) < since:
+                    if number is None or (
+                        since is not None and last_day(kind, year, number) < since
+                    ):
                         continue
                     for view in wanted:
                         yield from self.view_files(
-                            namespace, year.year, kind, number, view, dataset=dataset
+                            namespace, year, kind, number, view, dataset=dataset
                         )
 
     def view_files(
@@ -306,24 +318,23 @@ class DvpClient:
         *,
         dataset: Dataset = Dataset.PULLS,
     ) -> list[ExportFile]:
-        """The parts of one view of one exported period, as :class:`ExportFile`s, in order."""
+        """The parts of one view of one exported period, as :class:`ExportFile`s, in order.
+        A part listed without its ``url`` or ``size`` cannot be fetched nor checked: a
+        ``ServerError`` naming it, rather than a file silently left out."""
         dataset = Dataset(dataset)
         links = self.dataview(namespace, year, timespantype, timespan, view, dataset=dataset)
-        return [
-            ExportFile(
-                namespace,
-                year,
-                timespantype,
-                timespan,
-                view,
-                part,
-                link.url,
-                link.size,
-                link.sha256,
-                dataset,
+        files = []
+        for part, link in enumerate(links.data, 1):
+            url, size = link.url or "", link.size or 0
+            file = ExportFile(
+                namespace, year, timespantype, timespan, view, part, url, size, link.sha256, dataset
             )
-            for part, link in enumerate(links.data, 1)
-        ]
+            if link.url is None or link.size is None:
+                missing = "url" if link.url is None else "size"
+                odd = ServerError(f"200: the listing of {file.label} gives it no {missing}", 200)
+                raise odd.answered_by(self.session.base_url)
+            files.append(file)
+        return files
 
     def _exports(self, model: type[Model], namespace: str, dataset: Dataset, tail: str) -> Model:
         """``GET /namespaces/{ns}/{dataset}/exports{tail}``; a 404 for a report dataset from
@@ -339,7 +350,7 @@ class DvpClient:
             f"{self.session.base_url} serves no {dataset.value!r} dataset for {namespace}: "
             "report datasets are a pullstats extension (Docker Hub serves only 'pulls')",
             404,
-        )
+        ).answered_by(self.session.base_url)
 
     def _serves(self, namespace: str, dataset: Dataset) -> bool:
         """Whether the server lists ``dataset`` for ``namespace``; True when the namespace
@@ -350,46 +361,8 @@ class DvpClient:
             return True
         except ServerError:  # a server that refuses ``datasets=all`` knows no report dataset
             return False
-        return any(model.name.value == dataset.value for model in listed)
+        return any(model.name == dataset.value for model in listed)
 
     def _get(self, model: type[Model], path: str, params: Any = None) -> Model:
-        return _parse(TypeAdapter(model), self.session.get_json(path, params))
-
-
-def _series(
-    timespan: Timespan | None,
-    period: RelativePeriod | None,
-    group: Group | None,
-    breakdown: Breakdown | None,
-    current: bool | None,
-) -> list[tuple[str, str]]:
-    """Only what was asked for: an absent parameter means the server's default."""
-    params = [
-        (name, value.value)
-        for name, value in (
-            ("timespan", timespan),
-            ("period", period),
-            ("group", group),
-            ("breakdown", breakdown),
-        )
-        if value is not None
-    ]
-    if current is not None:
-        params.append(("current", "true" if current else "false"))
-    return params
-
-
-T = TypeVar("T")
-
-
-def _parse(adapter: TypeAdapter[T], body: Any) -> T:
-    try:
-        return adapter.validate_python(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the answer"
-        raise ServerError(
-            f"200: the answer is not the contract's shape ({exc.error_count()} problem(s); "
-            f"{where}: {first['msg']}): is the URL a DVP API server's?",
-            200,
-        ) from exc
+        body = self.session.get_json(path, params)
+        return parse(TypeAdapter(model), body, self.session.base_url)

@@ -17,9 +17,10 @@ message (``detail``, or Docker Hub's ``message``) and the HTTP status when there
 - ``RateLimited`` (429): too many requests or failed logins; ``retry_after`` is the server's
   ``Retry-After`` in seconds (None when it sent none). Data calls retry these by themselves
   while the wait is short; a login never does, since its throttle lasts minutes.
-- ``ServerError`` (5xx, and any other answer the client cannot use: a 4xx not listed here, or
-  a body that is not the contract's shape); a data call retries a 5xx with backoff before it
-  raises it.
+- ``ServerError`` (5xx, and any other answer the client cannot use: a 4xx not listed here, a
+  redirect, which is never followed and is said as ``redirected to URL: use --url ORIGIN``,
+  or a body that is not the contract's shape); a data call retries a 5xx with backoff before
+  it raises it.
 - ``TransportError``: no answer at all (refused connection, timeout, TLS); retried like a 5xx.
 - ``CorruptDownload`` (:mod:`pullstats.client.files`): an export file whose bytes, fetched
   twice, still do not match the listing (size, a whole gzip stream, the SHA-256 when the
@@ -33,6 +34,8 @@ retried wrong password would only spend the account's failed-login allowance.
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class ClientError(Exception):
     """The base of every failure; ``status`` is the HTTP status (None without an answer);
@@ -45,6 +48,11 @@ class ClientError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+    def answered_by(self, server: str | None) -> Self:
+        """This error, as answered by the DVP API server at ``server`` (its base URL)."""
+        self.server = server
+        return self
 
 
 class AuthenticationRequired(ClientError):

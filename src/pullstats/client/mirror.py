@@ -289,15 +289,15 @@ def _one(
 
 
 def _fresh(client: DvpClient, file: ExportFile) -> ExportFile:
-    links = client.dataview(
+    listed = client.view_files(
         file.namespace,
         file.year,
         file.timespantype,
         file.timespan,
         file.dataview,
         dataset=file.dataset,
-    ).data
-    if len(links) < file.part:
+    )
+    if len(listed) < file.part:
         raise Forbidden(f"{file.label}: no longer listed", 403)
-    link = links[file.part - 1]
+    link = listed[file.part - 1]
     return replace(file, url=link.url, size=link.size, sha256=link.sha256)

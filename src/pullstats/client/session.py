@@ -134,14 +134,13 @@ def no_answer(what: str, exc: httpx.HTTPError) -> TransportError:
 def error_for(response: httpx.Response, server: str | None = None) -> ClientError:
     """The one error an unsuccessful answer stands for; ``server``: the DVP API server's base
     URL when it answered (:attr:`ClientError.server`)."""
-    error = _error_for(response)
-    error.server = server
-    return error
+    return _error_for(response).answered_by(server)
 
 
 def _error_for(response: httpx.Response) -> ClientError:
     status = response.status_code
-    message = f"{status}: {_message(response)}"
+    moved = _redirect(response)
+    message = f"{status}: {moved or _message(response)}"
     wait = retry_after_seconds(response.headers.get("Retry-After"))
     if status == 401:
         return AuthenticationRequired(message, status)
@@ -154,6 +153,23 @@ def _error_for(response: httpx.Response) -> ClientError:
     return ServerError(message, status, wait)
 
 
+def _redirect(response: httpx.Response) -> str | None:
+    """Where a 3xx sends the request, said as what to do: redirects are never followed, since
+    the request carries a password or a token, so the URL it names is the one to use. Only
+    its scheme, host and path are said: a query could hold a secret."""
+    location = response.headers.get("Location")
+    if not 300 <= response.status_code < 400 or not location:
+        return None
+    try:
+        target = response.request.url.join(location.strip()).copy_with(
+            username=None, password=None, query=None, fragment=None
+        )
+    except (RuntimeError, httpx.InvalidURL):  # no request (a response built by hand), or junk
+        return "redirected to a URL that cannot be read"
+    origin = str(target.copy_with(path="/")).rstrip("/")
+    return _one_line(f"redirected to {target}: use --url {origin}")
+
+
 #: told of each retry of a data call before its wait: the failure, the number of the attempt
 #: that comes next, the number of attempts in all, and the wait in seconds
 RetryNotice = Callable[[ClientError, int, int, float], None]
@@ -163,7 +179,9 @@ class Session:
     """One httpx client, its bearer token, and what is needed to get a new one.
 
     ``max_wait`` caps a single wait: a ``Retry-After`` longer than that is not waited for but
-    raised at once, so a caller is never stuck for a throttle's whole window.
+    raised at once, so a caller is never stuck for a throttle's whole window. ``credentials``
+    (user name, password or token) sign in again when the server refuses ``token`` (a 401):
+    a stored token with credentials to fall back on, as a successful :meth:`login` leaves.
     """
 
     def __init__(
@@ -171,6 +189,7 @@ class Session:
         base_url: str = DOCKER_HUB,
         *,
         token: str | None = None,
+        credentials: tuple[str, str] | None = None,
         timeout: float = 30.0,
         attempts: int = 4,
         max_wait: float = 30.0,
@@ -182,7 +201,7 @@ class Session:
         self.attempts = attempts
         self.max_wait = max_wait
         self.on_retry = on_retry
-        self._credentials: tuple[str, str] | None = None
+        self._credentials = credentials
         self._pending: str | None = None
         # 0.2 s, 0.4 s, 0.8 s … plus up to 0.2 s of jitter, so clients that failed together
         # do not come back together
@@ -217,8 +236,7 @@ class Session:
                 self._credentials = None  # a code is needed each time: no silent re-login
                 self._pending = pending
                 needed = SecondFactorRequired(f"401: {_message(response)}", pending)
-                needed.server = self.base_url
-                raise needed
+                raise needed.answered_by(self.base_url)
         self.token = _token_of(response, self.base_url)
         self._credentials = (username, secret)
 
@@ -240,7 +258,7 @@ class Session:
         retrying 429/5xx/no answer, and signing in again once if the token expired."""
         response = self._retrying(lambda: self._get(path, params))
         if response.status_code == 401 and self._credentials is not None:
-            self.login(*self._credentials)
+            self._login_again(*self._credentials, refused=response)
             response = self._retrying(lambda: self._get(path, params))
         if response.status_code != 200:
             raise error_for(response, self.base_url)
@@ -248,13 +266,30 @@ class Session:
             return response.json()
         except ValueError as exc:
             why = HTML_ANSWER if _is_html(response) else "the answer is not JSON"
-            raise ServerError(f"{response.status_code}: {why}", 200) from exc
+            error = ServerError(f"{response.status_code}: {why}", 200)
+            raise error.answered_by(self.base_url) from exc
+
+    def _login_again(self, username: str, secret: str, refused: httpx.Response) -> None:
+        """Sign in with the known credentials after ``refused``, the token's 401; a refusal of
+        them says it was this login, not the token, that failed (a second factor is asked
+        for as by :meth:`login`)."""
+        try:
+            self.login(username, secret)
+        except SecondFactorRequired:
+            raise
+        except AuthenticationRequired as error:
+            again = AuthenticationRequired(
+                f"{refused.status_code}: the token was refused ({_message(refused)}), and so "
+                f"was signing in again as {username} ({error.message})",
+                error.status,
+            )
+            raise again.answered_by(self.base_url) from error
 
     def _get(self, path: str, params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         response = self._send("GET", DATA_PREFIX + path, params=params, headers=headers)
         if response.status_code == 429 or response.status_code >= 500:
-            raise error_for(response)
+            raise error_for(response, self.base_url)
         return response
 
     def _retrying(self, call: Any) -> httpx.Response:
@@ -312,5 +347,5 @@ def _token_of(response: httpx.Response, server: str) -> str:
     token = _json_or_empty(response).get("token")
     if not isinstance(token, str) or not token:
         why = HTML_ANSWER if _is_html(response) else "the login answer holds no token"
-        raise ServerError(f"{response.status_code}: {why}", 200)
+        raise ServerError(f"{response.status_code}: {why}", 200).answered_by(server)
     return token
