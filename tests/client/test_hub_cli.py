@@ -235,6 +235,12 @@ def test_environment_credentials_and_a_refused_stored_token(
     line = one_error_line(hub(served, config, "namespaces"))
     assert "not signed in (401" in line  # and which server to log in to: not Docker Hub's
     assert f"run `pullstats hub login --url {served.server.url}`" in line
+    assert line.endswith("or set PULLSTATS_HUB_USERNAME and PULLSTATS_HUB_PASSWORD")
+    # both refused, the token and the environment's: the line does not ask to set what is set
+    wrong = alice | {"PULLSTATS_HUB_PASSWORD": "not alice's"}
+    both = one_error_line(hub(served, config, "namespaces", env=wrong))
+    assert "and so was signing in again as alice" in both
+    assert both.endswith("or correct PULLSTATS_HUB_USERNAME and PULLSTATS_HUB_PASSWORD"), both
     # a user name alone is what `hub login` asks for first: it is no half of the credentials
     # while a token is stored, which a command then uses (this one is refused)
     name_only = {"PULLSTATS_HUB_USERNAME": "alice"}

@@ -252,10 +252,12 @@ def client_error_line(error: ClientError) -> str:
     if isinstance(error, SecondFactorRequired):
         return f"the account has two-factor authentication on ({said}): run `{login}`"
     if isinstance(error, AuthenticationRequired):
-        return (
-            f"not signed in ({said}): run `{login}`, or set PULLSTATS_HUB_USERNAME "
-            "and PULLSTATS_HUB_PASSWORD"
-        )
+        if os.environ.get("PULLSTATS_HUB_USERNAME") and os.environ.get("PULLSTATS_HUB_PASSWORD"):
+            # they are set, and were what the server refused last
+            fix = "or correct PULLSTATS_HUB_USERNAME and PULLSTATS_HUB_PASSWORD"
+        else:
+            fix = "or set PULLSTATS_HUB_USERNAME and PULLSTATS_HUB_PASSWORD"
+        return f"not signed in ({said}): run `{login}`, {fix}"
     if isinstance(error, Forbidden):
         return f"not allowed ({said}): the token may not do this (a scope it lacks?)"
     if isinstance(error, NotFound):
