@@ -264,8 +264,12 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
         lines=lines,
         headlines=_headlines(view, now, before, len(complete), len(previous)),
         compared_with=f"{len(previous)} {view.timespan.kind.value}s" if previous else "",
-        top_tags=top_references(session, keys, kind, complete, digests=False, limit=TOP),
-        top_digests=top_references(session, keys, kind, complete, digests=True, limit=TOP),
+        top_tags=top_references(
+            session, keys, kind, complete, digests=False, home=view.namespace, limit=TOP
+        ),
+        top_digests=top_references(
+            session, keys, kind, complete, digests=True, home=view.namespace, limit=TOP
+        ),
         breakdowns=breakdowns,
         has_data=any(point.value for line in lines for point in line.points) or bool(now),
         caveats=caveats,
