@@ -1,12 +1,13 @@
 """``/exports``: every exported week and month of a namespace, each view's parts and links.
 
 ``Server-Timing`` carries the handler's time (the benchmark reads it). The periods come from
-the catalog read the DVP export routes use (``exports.catalog``) and the signed links from the
-API's own ``file_links`` (``api/exports_api.py``), so the page lists exactly what the DVP export
-routes answer (the ``pulls`` views, then the reports of ``/namespaces/{ns}/{dataset}/exports``)
-and its buttons download what the dataview routes link to; the periods and the
-files of all the periods shown are read in one session, the files in one query
-(``exports.catalog.period_files``).
+the catalog read the DVP export routes use (``exports.catalog``), so the page lists exactly what
+the DVP export routes answer (the ``pulls`` views, then the reports of
+``/namespaces/{ns}/{dataset}/exports``); the periods and the files of all the periods shown are
+read in one session, the files in one query (``exports.catalog.period_files``). Its buttons
+point at ``/exports/files/…`` (:mod:`.export_files`), which signs a link when one is clicked
+(the API's own ``file_links``: what the dataview routes link to), so a page left open does not
+outlive its links.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from pullstats.api.dashboard.export_files import file_path
 from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_namespace
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
-from pullstats.api.dvp_models import ResponseDataFile
 from pullstats.api.export_catalog import FileEntry
-from pullstats.api.exports_api import file_links
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 from pullstats.db.models import ExportFile
@@ -49,11 +49,16 @@ VIEW_NAMES = {
 class ViewRow:
     dataview: ExportKind
     name: str
-    links: list[ResponseDataFile]
+    files: list[FileEntry]
 
     @property
     def size(self) -> int:
-        return sum(link.size for link in self.links)
+        return sum(entry.size for entry in self.files)
+
+    @property
+    def links(self) -> list[str]:
+        """Each part's download button (signed when clicked: :mod:`.export_files`)."""
+        return [file_path(entry) for entry in self.files]
 
 
 @dataclass(frozen=True)
@@ -138,9 +143,7 @@ def _exports_page(
                 ViewRow(
                     view,
                     VIEW_NAMES[view],
-                    file_links(
-                        state, request, [FileEntry.of(f) for f in files.get((period, view), [])]
-                    ),
+                    [FileEntry.of(f) for f in files.get((period, view), [])],
                 )
                 for view in EXPORT_FILES
             ],
