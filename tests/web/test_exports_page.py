@@ -184,6 +184,18 @@ def test_a_bad_year_is_a_clear_400(web: Web) -> None:
     assert empty.status_code == 200 and "No exports in 1999." in empty.text
 
 
+def test_a_year_without_exports_is_the_one_selected(session_page: SignedInPage) -> None:
+    """A valid year with no exports says so, and the Year select shows that year, not "All
+    years" (which it used to, beside "No exports in 2024.")."""
+    page = session_page("alice", next_path="/exports?namespace=acme&year=2024")
+    assert "No exports in 2024." in page.locator("main").inner_text()
+    assert page.get_by_label("Year").input_value() == "2024"
+    options = page.locator("#year option").evaluate_all("os => os.map(o => o.value)")
+    assert options[0] == "all" and "2024" in options and "2020" in options
+    years = [int(option) for option in options[1:]]
+    assert years == sorted(set(years), reverse=True)  # newest first, each once
+
+
 def test_the_page_works_on_a_phone(web: Web, session_page: SignedInPage, tmp_path: Path) -> None:
     page = session_page("dave", viewport=PHONE, next_path="/exports")
     width = page.evaluate("() => document.documentElement.scrollWidth")

@@ -132,7 +132,8 @@ def _exports_page(
     if wanted == -1:
         return render(
             request, "exports.html", status_code=400, namespace=chosen, years=years,
-            year=None, rows=[], error=f"{year!r} is not a year: pick one from the list",
+            choices=years, year=None, rows=[],
+            error=f"{year!r} is not a year: pick one from the list",
         )  # fmt: skip
     rows = [
         PeriodRow(
@@ -150,7 +151,10 @@ def _exports_page(
         )
         for period in sorted(shown, key=lambda p: (p.start, p.kind.value), reverse=True)
     ]
+    # a year asked for that has no exports is still the one shown: the Year select says so
+    choices = sorted({*years, wanted} if wanted is not None else years, reverse=True)
     page = render(
-        request, "exports.html", namespace=chosen, years=years, year=wanted, rows=rows, error=None
-    )
+        request, "exports.html", namespace=chosen, years=years, choices=choices, year=wanted,
+        rows=rows, error=None,
+    )  # fmt: skip
     return server_timed(page, began)
