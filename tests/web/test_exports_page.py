@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -194,6 +195,28 @@ def test_a_year_without_exports_is_the_one_selected(session_page: SignedInPage) 
     assert options[0] == "all" and "2024" in options and "2020" in options
     years = [int(option) for option in options[1:]]
     assert years == sorted(set(years), reverse=True)  # newest first, each once
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "overview"),
+    [
+        ([("nope", "1")], "unknown parameter 'nope'", True),
+        ([("namespace", "acme"), ("namespace", "beta")], "namespace given 2 times", True),
+        ([("namespace", "acme"), ("year", "2020"), ("year", "2021")], "year given 2 times", False),
+    ],
+)
+def test_unknown_or_repeated_parameters_are_a_clear_400(
+    web: Web, query: list[tuple[str, str]], message: str, overview: bool
+) -> None:
+    """As on the overview (``/``), whose checks the page shares: a link that says two things
+    is refused, never read as one of them."""
+    with session_client(web, "alice") as client:
+        answer = client.get("/exports", params=query)
+        elsewhere = client.get("/", params=query)
+    assert answer.status_code == 400 and message in html.unescape(answer.text)
+    assert "/exports/files/" not in answer.text  # no period shown
+    if overview:  # the same answer, in the same words
+        assert elsewhere.status_code == 400 and message in html.unescape(elsewhere.text)
 
 
 def test_the_page_works_on_a_phone(web: Web, session_page: SignedInPage, tmp_path: Path) -> None:

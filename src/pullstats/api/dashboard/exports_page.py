@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from pullstats.api.dashboard.export_files import file_path
 from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_namespace
+from pullstats.api.dashboard.query_checks import BadView, one_value, only_known
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.export_catalog import FileEntry
@@ -97,23 +98,22 @@ async def exports_page(
     request: Request,
     viewer: Annotated[Viewer, Depends(page_viewer)],
     state: Annotated[AppState, Depends(app_state)],
-    namespace: str | None = None,
-    year: str | None = None,
 ) -> Response:
     began = time.perf_counter()
-    return await state.render_page(
-        lambda: _exports_page(request, viewer, state, namespace, year, began)
-    )
+    return await state.render_page(lambda: _exports_page(request, viewer, state, began))
 
 
-def _exports_page(
-    request: Request,
-    viewer: Viewer,
-    state: AppState,
-    namespace: str | None,
-    year: str | None,
-    began: float,
-) -> Response:
+def _exports_page(request: Request, viewer: Viewer, state: AppState, began: float) -> Response:
+    # the overview's checks: an unknown or repeated parameter is a 400 naming it, not ignored
+    params = {name: request.query_params.getlist(name) for name in request.query_params}
+    try:
+        only_known(params, ("namespace", "year"))
+        namespace, year = one_value(params, "namespace"), one_value(params, "year")
+    except BadView as error:
+        return render(
+            request, "exports.html", status_code=400, namespace=None, years=[], year=None,
+            rows=[], error=str(error),
+        )  # fmt: skip
     try:
         chosen = chosen_namespace(viewer, namespace)
     except NotYours:

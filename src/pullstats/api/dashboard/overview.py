@@ -22,12 +22,12 @@ from pullstats.api.dashboard.charts import legend_swatch, line_chart, period_lab
 from pullstats.api.dashboard.overview_data import (
     SCANNERS_AND_BOTS,
     TOP,
-    BadView,
     NotReadable,
     overview,
     parse_view,
     repositories,
 )
+from pullstats.api.dashboard.query_checks import BadView
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.state import AppState, app_state
