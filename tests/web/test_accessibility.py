@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from pullstats.accounts import service
+from pullstats.accounts import service, tokens
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
@@ -105,6 +105,46 @@ def test_signed_in_pages(
     assert width <= viewport["width"]
     name = path.strip("/").split("?")[0] + ("-empty" if user == "bob" else "")
     screenshot(page, tmp_path, f"{name}-{viewport['width']}")
+    assert outside_requests(page) == []
+
+
+#: a member of acme whose only token is revoked: the account page's token table has no button
+#: (nothing focusable) and scrolls sideways on a phone
+REVOKED = WebUser("rhea", "rhea quartz bramble tide", ("acme",))
+
+
+@pytest.fixture(scope="module")
+def revoked_only(web: Web) -> WebUser:
+    """REVOKED, made once for this module, with one token, revoked."""
+    if REVOKED.name not in web.users:
+        runtime = web.runtime()
+        try:
+            with runtime.sessions.begin() as session:
+                service.create_user(session, REVOKED.name, REVOKED.password)
+                service.add_member(session, "acme", REVOKED.name, "member")
+                made = tokens.create_pat(session, REVOKED.name, "old-laptop")
+            with runtime.sessions.begin() as session:
+                assert tokens.revoke_pat(session, made.text)
+        finally:
+            runtime.close()
+        web.users[REVOKED.name] = REVOKED
+    return REVOKED
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "375px"])
+def test_account_page_with_only_a_revoked_token(
+    revoked_only: WebUser,
+    session_page: SignedInPage,
+    viewport: dict[str, int],
+    tmp_path: Path,
+) -> None:
+    """The token table scrolls with no button in it: the scroll region itself takes the
+    keyboard focus (axe's scrollable-region-focusable), as the overview's tables do."""
+    page = session_page(revoked_only.name, viewport=viewport, next_path="/account")
+    assert page.locator("#tokens tbody tr").count() == 1
+    assert _severe_violations(page) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+    screenshot(page, tmp_path, f"account-revoked-{viewport['width']}")
     assert outside_requests(page) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -128,8 +129,12 @@ def test_the_links_are_the_api_dataview_links(web: Web) -> None:
             f"{API}/namespaces/acme/pulls/exports/years/2020/weeks/53/summary",
             headers={"Authorization": f"Bearer {token}"},
         ).json()["data"]
-    shown = re.findall(r'href="(http[^"]+/downloads/[^"]+)"', page.text)
-    summary = [url for url in shown if "_summary_2020-W53_" in url]
+        # the page's buttons sign a link when clicked (a 303 to it): the dataview route's
+        shown = re.findall(r'href="(/exports/files/[^"]+)"', page.text)
+        summary = [
+            client.get(url).headers["location"] for url in shown if "_summary_2020-W53_" in url
+        ]
+    assert summary and all(url.startswith(f"{web.url}/downloads/") for url in summary)
     assert [urlsplit(u).path for u in summary] == [urlsplit(d["url"]).path for d in api]
 
 
@@ -155,7 +160,7 @@ def test_nobody_sees_another_namespaces_exports(
     with session_client(web, user) as client:
         answer = client.get("/exports", params={"namespace": namespace})
         default = client.get("/exports")
-    names = set(re.findall(r"/downloads/\d+/([a-z0-9-]+)_", answer.text + default.text))
+    names = set(re.findall(r"/exports/files/\d+/([a-z0-9-]+)_", answer.text + default.text))
     assert names <= own  # no link to a file of a namespace the user is not a member of
     if readable:
         assert answer.status_code == 200 and f"Exports of {namespace}" in answer.text
@@ -178,6 +183,40 @@ def test_a_bad_year_is_a_clear_400(web: Web) -> None:
         empty = client.get("/exports", params={"namespace": "acme", "year": "1999"})
     assert answer.status_code == 400 and "is not a year: pick one from the list" in answer.text
     assert empty.status_code == 200 and "No exports in 1999." in empty.text
+
+
+def test_a_year_without_exports_is_the_one_selected(session_page: SignedInPage) -> None:
+    """A valid year with no exports says so, and the Year select shows that year, not "All
+    years" (which it used to, beside "No exports in 2024.")."""
+    page = session_page("alice", next_path="/exports?namespace=acme&year=2024")
+    assert "No exports in 2024." in page.locator("main").inner_text()
+    assert page.get_by_label("Year").input_value() == "2024"
+    options = page.locator("#year option").evaluate_all("os => os.map(o => o.value)")
+    assert options[0] == "all" and "2024" in options and "2020" in options
+    years = [int(option) for option in options[1:]]
+    assert years == sorted(set(years), reverse=True)  # newest first, each once
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "overview"),
+    [
+        ([("nope", "1")], "unknown parameter 'nope'", True),
+        ([("namespace", "acme"), ("namespace", "beta")], "namespace given 2 times", True),
+        ([("namespace", "acme"), ("year", "2020"), ("year", "2021")], "year given 2 times", False),
+    ],
+)
+def test_unknown_or_repeated_parameters_are_a_clear_400(
+    web: Web, query: list[tuple[str, str]], message: str, overview: bool
+) -> None:
+    """As on the overview (``/``), whose checks the page shares: a link that says two things
+    is refused, never read as one of them."""
+    with session_client(web, "alice") as client:
+        answer = client.get("/exports", params=query)
+        elsewhere = client.get("/", params=query)
+    assert answer.status_code == 400 and message in html.unescape(answer.text)
+    assert "/exports/files/" not in answer.text  # no period shown
+    if overview:  # the same answer, in the same words
+        assert elsewhere.status_code == 400 and message in html.unescape(elsewhere.text)
 
 
 def test_the_page_works_on_a_phone(web: Web, session_page: SignedInPage, tmp_path: Path) -> None:

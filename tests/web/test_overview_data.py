@@ -147,6 +147,19 @@ def test_selected_repositories_one_line_each_and_no_summed_distinct_count(
     assert [(x.name, x.pulls) for x in ov.top_tags] == [("globex/x:1.0", 1)]
 
 
+@pytest.mark.parametrize("repos", [["globex/x", "web"], ["web", "globex/x"]])
+def test_top_references_name_repositories_relative_to_the_viewed_namespace(
+    processed: Runtime, repos: list[str]
+) -> None:
+    """A repository of another namespace is named in full, whichever repository comes first:
+    ``x:1.0`` would read as acme/x."""
+    view = parse_view(VIEWER, {"repo": repos, "period": ["last-2-months"]})
+    with processed.sessions() as session:
+        ov = overview(session, VIEWER, view, TODAY)
+    assert [(x.name, x.pulls) for x in ov.top_tags] == [("globex/x:1.0", 1)]
+    assert [(x.name, x.pulls) for x in ov.top_digests] == [("web@sha256:0d", 1)]
+
+
 def test_weeks_split_the_same_pulls(processed: Runtime) -> None:
     view = View("acme", timespan=Timespan.WEEKS, period=RelativePeriod.LAST_2_MONTHS)
     with processed.sessions() as session:

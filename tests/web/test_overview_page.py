@@ -178,6 +178,32 @@ def test_leaving_scanners_and_bots_out_through_the_toggle(session_page: SignedIn
     assert page.locator("#excluded").count() == 0
 
 
+def test_another_exclusion_is_neither_shown_as_the_toggle_nor_lost_on_show(
+    session_page: SignedInPage,
+) -> None:
+    """``exclude=engine`` is not "scanners and bots": the toggle stays off, a box of its own
+    names it, and Show after another change keeps it rather than trading it for scanner,bot."""
+    page = session_page("alice", next_path="/?namespace=acme&period=last-2-months&exclude=engine")
+    assert not page.get_by_label("Leave out scanners and bots").is_checked()
+    assert page.get_by_label("Leave out engine clients").is_checked()
+    assert "Leaving out engine clients." in page.locator("#excluded").inner_text()
+    page.get_by_role("radio", name="Weeks").check()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    assert query_of(page)["timespan"] == ["weeks"]
+    assert query_of(page)["exclude"] == ["engine"]
+    # both: the toggle on, and the rest in a box of their own
+    page.goto("/?namespace=acme&exclude=bot,engine,scanner")
+    assert page.get_by_label("Leave out scanners and bots").is_checked()
+    assert page.get_by_label("Leave out engine clients").is_checked()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    assert sorted(query_of(page)["exclude"]) == ["engine", "scanner,bot"]
+    assert (
+        "Leaving out engine and scanner and bot clients." in page.locator("#excluded").inner_text()
+    )
+
+
 def test_picking_repositories_through_the_filter(web: Web, session_page: SignedInPage) -> None:
     page = session_page("alice", next_path="/?namespace=acme&period=last-2-months")
     page.get_by_text("Repositories: all").click()

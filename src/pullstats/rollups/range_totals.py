@@ -206,11 +206,12 @@ def top_references(
     starts: Iterable[date],
     *,
     digests: bool,
+    home: str,
     limit: int = 10,
 ) -> list[Total]:
     """The references (tags, or digests with ``digests``) with the most pulls over the periods,
     summed over the keys; ``name`` is ``repository:tag`` or ``repository@digest`` (``ns/repository``
-    for a repository outside the first key's namespace)."""
+    for a repository outside ``home``, the namespace being viewed: whatever the keys' order)."""
     starts = list(starts)
     if not keys or not starts:
         return []
@@ -234,7 +235,6 @@ def top_references(
         .order_by(pulls.desc(), t.namespace, t.repository, t.reference)
         .limit(limit)
     )
-    home = keys[0][0]
     return [
         Total(
             f"{repo if ns == home else f'{ns}/{repo}'}{'@' if digests else ':'}{ref}",

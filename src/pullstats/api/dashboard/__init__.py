@@ -16,6 +16,7 @@ from pullstats.api.dashboard import (
     account,
     account_tokens,
     assets,
+    export_files,
     exports_page,
     overview,
     signin,
@@ -31,6 +32,7 @@ router.include_router(assets.router)
 router.include_router(signin.router)
 router.include_router(overview.router)
 router.include_router(exports_page.router)
+router.include_router(export_files.router)
 router.include_router(account.router)
 router.include_router(account_tokens.router)
 

@@ -1,12 +1,13 @@
 """``/exports``: every exported week and month of a namespace, each view's parts and links.
 
 ``Server-Timing`` carries the handler's time (the benchmark reads it). The periods come from
-the catalog read the DVP export routes use (``exports.catalog``) and the signed links from the
-API's own ``file_links`` (``api/exports_api.py``), so the page lists exactly what the DVP export
-routes answer (the ``pulls`` views, then the reports of ``/namespaces/{ns}/{dataset}/exports``)
-and its buttons download what the dataview routes link to; the periods and the
-files of all the periods shown are read in one session, the files in one query
-(``exports.catalog.period_files``).
+the catalog read the DVP export routes use (``exports.catalog``), so the page lists exactly what
+the DVP export routes answer (the ``pulls`` views, then the reports of
+``/namespaces/{ns}/{dataset}/exports``); the periods and the files of all the periods shown are
+read in one session, the files in one query (``exports.catalog.period_files``). Its buttons
+point at ``/exports/files/…`` (:mod:`.export_files`), which signs a link when one is clicked
+(the API's own ``file_links``: what the dataview routes link to), so a page left open does not
+outlive its links.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from pullstats.api.dashboard.export_files import file_path
 from pullstats.api.dashboard.namespaces import NOT_YOURS, NotYours, chosen_namespace
+from pullstats.api.dashboard.query_checks import BadView, one_value, only_known
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
-from pullstats.api.dvp_models import ResponseDataFile
 from pullstats.api.export_catalog import FileEntry
-from pullstats.api.exports_api import file_links
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 from pullstats.db.models import ExportFile
@@ -49,11 +50,16 @@ VIEW_NAMES = {
 class ViewRow:
     dataview: ExportKind
     name: str
-    links: list[ResponseDataFile]
+    files: list[FileEntry]
 
     @property
     def size(self) -> int:
-        return sum(link.size for link in self.links)
+        return sum(entry.size for entry in self.files)
+
+    @property
+    def links(self) -> list[str]:
+        """Each part's download button (signed when clicked: :mod:`.export_files`)."""
+        return [file_path(entry) for entry in self.files]
 
 
 @dataclass(frozen=True)
@@ -92,23 +98,22 @@ async def exports_page(
     request: Request,
     viewer: Annotated[Viewer, Depends(page_viewer)],
     state: Annotated[AppState, Depends(app_state)],
-    namespace: str | None = None,
-    year: str | None = None,
 ) -> Response:
     began = time.perf_counter()
-    return await state.render_page(
-        lambda: _exports_page(request, viewer, state, namespace, year, began)
-    )
+    return await state.render_page(lambda: _exports_page(request, viewer, state, began))
 
 
-def _exports_page(
-    request: Request,
-    viewer: Viewer,
-    state: AppState,
-    namespace: str | None,
-    year: str | None,
-    began: float,
-) -> Response:
+def _exports_page(request: Request, viewer: Viewer, state: AppState, began: float) -> Response:
+    # the overview's checks: an unknown or repeated parameter is a 400 naming it, not ignored
+    params = {name: request.query_params.getlist(name) for name in request.query_params}
+    try:
+        only_known(params, ("namespace", "year"))
+        namespace, year = one_value(params, "namespace"), one_value(params, "year")
+    except BadView as error:
+        return render(
+            request, "exports.html", status_code=400, namespace=None, years=[], year=None,
+            rows=[], error=str(error),
+        )  # fmt: skip
     try:
         chosen = chosen_namespace(viewer, namespace)
     except NotYours:
@@ -127,7 +132,8 @@ def _exports_page(
     if wanted == -1:
         return render(
             request, "exports.html", status_code=400, namespace=chosen, years=years,
-            year=None, rows=[], error=f"{year!r} is not a year: pick one from the list",
+            choices=years, year=None, rows=[],
+            error=f"{year!r} is not a year: pick one from the list",
         )  # fmt: skip
     rows = [
         PeriodRow(
@@ -138,16 +144,17 @@ def _exports_page(
                 ViewRow(
                     view,
                     VIEW_NAMES[view],
-                    file_links(
-                        state, request, [FileEntry.of(f) for f in files.get((period, view), [])]
-                    ),
+                    [FileEntry.of(f) for f in files.get((period, view), [])],
                 )
                 for view in EXPORT_FILES
             ],
         )
         for period in sorted(shown, key=lambda p: (p.start, p.kind.value), reverse=True)
     ]
+    # a year asked for that has no exports is still the one shown: the Year select says so
+    choices = sorted({*years, wanted} if wanted is not None else years, reverse=True)
     page = render(
-        request, "exports.html", namespace=chosen, years=years, year=wanted, rows=rows, error=None
-    )
+        request, "exports.html", namespace=chosen, years=years, choices=choices, year=wanted,
+        rows=rows, error=None,
+    )  # fmt: skip
     return server_timed(page, began)

@@ -22,12 +22,12 @@ from pullstats.api.dashboard.charts import legend_swatch, line_chart, period_lab
 from pullstats.api.dashboard.overview_data import (
     SCANNERS_AND_BOTS,
     TOP,
-    BadView,
     NotReadable,
     overview,
     parse_view,
     repositories,
 )
+from pullstats.api.dashboard.query_checks import BadView
 from pullstats.api.dashboard.session import page_viewer
 from pullstats.api.dashboard.templating import render, server_timed
 from pullstats.api.state import AppState, app_state
@@ -94,6 +94,10 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
         if complete
         else "No complete period yet"
     )
+    # the toggle is on only when both its categories are left out; any others keep a box of
+    # their own, checked, so that Show keeps them rather than trading them for scanner,bot
+    scanners_and_bots = all(category in view.exclude for category in SCANNERS_AND_BOTS)
+    leave_out = SCANNERS_AND_BOTS if scanners_and_bots else ()
     response = render(
         request,
         "overview.html",
@@ -112,6 +116,8 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
         breakdown_titles=BREAKDOWN_TITLES,
         top=TOP,
         scanners_and_bots=SCANNERS_AND_BOTS,
+        scanners_and_bots_out=scanners_and_bots,
+        other_exclusions=[category for category in view.exclude if category not in leave_out],
     )
     return server_timed(response, began)
 

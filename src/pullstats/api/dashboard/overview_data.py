@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pullstats.api.dashboard.query_checks import BadView, one_value, only_known
 from pullstats.api.viewer import Viewer
 from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
 from pullstats.db.models import PullRollup
@@ -59,10 +60,6 @@ class Metric(enum.StrEnum):
     @property
     def field(self) -> str:
         return "pullCount" if self is Metric.PULLS else "ipCount"
-
-
-class BadView(ValueError):
-    """A query value the overview cannot show (the page answers 400 with the message)."""
 
 
 class NotReadable(LookupError):
@@ -113,15 +110,10 @@ def _choice(enum_type: type[enum.StrEnum], name: str, raw: str | None, default: 
 
 def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
     """The view a query string asks for, checked against what the viewer may read."""
-    for name in params:
-        if name not in ("namespace", "repo", "timespan", "period", "metric", "exclude"):
-            raise BadView(f"unknown parameter {name!r}")
+    only_known(params, ("namespace", "repo", "timespan", "period", "metric", "exclude"))
 
     def one(name: str) -> str | None:
-        values = params.get(name, ())
-        if len(values) > 1:
-            raise BadView(f"{name} given {len(values)} times")
-        return values[0] if values else None
+        return one_value(params, name)
 
     namespace = one("namespace") or (viewer.namespaces[0] if viewer.namespaces else "")
     if namespace not in viewer.namespaces:
@@ -264,8 +256,12 @@ def overview(session: Session, viewer: Viewer, view: View, today: date) -> Overv
         lines=lines,
         headlines=_headlines(view, now, before, len(complete), len(previous)),
         compared_with=f"{len(previous)} {view.timespan.kind.value}s" if previous else "",
-        top_tags=top_references(session, keys, kind, complete, digests=False, limit=TOP),
-        top_digests=top_references(session, keys, kind, complete, digests=True, limit=TOP),
+        top_tags=top_references(
+            session, keys, kind, complete, digests=False, home=view.namespace, limit=TOP
+        ),
+        top_digests=top_references(
+            session, keys, kind, complete, digests=True, home=view.namespace, limit=TOP
+        ),
         breakdowns=breakdowns,
         has_data=any(point.value for line in lines for point in line.points) or bool(now),
         caveats=caveats,

@@ -50,12 +50,15 @@ document.querySelectorAll("form[data-autosubmit]").forEach((form) => {
   if (control) control.focus();
 })();
 
-// A button marked data-copy copies the text of the element its value names.
+// A button marked data-copy copies the text of the element its value names. It stays hidden
+// where there is no clipboard to write to (plain http on another name than localhost): the text
+// is selected and copied by hand there.
 document.querySelectorAll("button[data-copy]").forEach((button) => {
+  if (!navigator.clipboard) return;
   button.hidden = false;
   button.addEventListener("click", async () => {
     const source = document.getElementById(button.dataset.copy);
-    if (!source || !navigator.clipboard) return;
+    if (!source) return;
     await navigator.clipboard.writeText(source.textContent.trim());
     button.textContent = "Copied";
   });
