@@ -11,6 +11,7 @@ from pullstats.api.dashboard import (
     account,
     account_tokens,
     assets,
+    export_files,
     exports_page,
     overview,
     signin,
@@ -25,7 +26,15 @@ def test_every_api_route_is_an_api_path_and_no_page_is() -> None:
     api = list(create_app().openapi()["paths"])
     pages = [
         route.path
-        for module in (assets, signin, overview, exports_page, account, account_tokens)
+        for module in (
+            assets,
+            signin,
+            overview,
+            exports_page,
+            export_files,
+            account,
+            account_tokens,
+        )
         for route in module.router.routes
         if isinstance(route, APIRoute)
     ]
