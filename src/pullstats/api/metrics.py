@@ -14,10 +14,10 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pullstats.api.http_protocol import ANSWERED_BY_SERVER
+from pullstats.api.lake_listing import LakeListing
 from pullstats.config import Settings
 from pullstats.db.nodes import node_states
-from pullstats.lake.set_aside import SET_ASIDE_REASONS, set_aside_counts
-from pullstats.lake_damage import damaged_files
+from pullstats.lake.set_aside import SET_ASIDE_REASONS
 from pullstats.runtime import Runtime
 
 
@@ -59,26 +59,38 @@ class Metrics:
 
 class SetAsideCollector(Collector):
     """``pullstats_set_aside_records`` and ``pullstats_damaged_lake_files``: read from the lake
-    (a listing of ``set-aside/``) at each scrape, as ``process`` (another process) is what
-    sets records and files aside."""
+    (a listing of ``set-aside/``), as ``process`` (another process) is what sets records and
+    files aside; and ``pullstats_lake_listing_ok``, whether that listing worked.
+
+    The listing never fails a scrape nor holds it (:mod:`pullstats.api.lake_listing`): while the
+    lake cannot be listed, its two gauges are left out and the others are served as ever."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.listing = LakeListing(settings)
 
     def collect(self) -> Iterator[Metric]:
+        listed = self.listing.current()
+        yield GaugeMetricFamily(
+            "pullstats_lake_listing_ok",
+            "1 when the lake's set-aside folder was listed (pullstats_set_aside_records and "
+            "pullstats_damaged_lake_files are its counts), 0 when it failed or is overdue.",
+            value=1 if listed.ok else 0,
+        )
+        if listed.counts is None or listed.damaged is None:
+            return
         family = GaugeMetricFamily(
             "pullstats_set_aside_records",
             "Records set aside instead of counted (lake/set-aside), by reason.",
             labels=["reason"],
         )
-        counts = set_aside_counts(self.settings)
-        for reason in sorted(set(SET_ASIDE_REASONS) | set(counts)):
-            family.add_metric([reason], counts.get(reason, 0))
+        for reason in sorted(set(SET_ASIDE_REASONS) | set(listed.counts)):
+            family.add_metric([reason], listed.counts.get(reason, 0))
         yield family
         yield GaugeMetricFamily(
             "pullstats_damaged_lake_files",
             "Damaged lake files moved to lake/set-aside/damaged-files so far.",
-            value=len(damaged_files(self.settings)),
+            value=listed.damaged,
         )
 
 
