@@ -28,7 +28,15 @@ from pullstats.lake_meta import Description, migrate_lake
 from pullstats.lake_meta import progress as migration_progress
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 from pullstats.logs import log_to_stderr
-from pullstats.store_identity import Described, StoreKind, another_catalogs, installation_store
+from pullstats.s3_store import S3Store
+from pullstats.storage import LocalStore, Store
+from pullstats.store_identity import (
+    Described,
+    Place,
+    StoreKind,
+    another_catalogs,
+    installation_store,
+)
 from pullstats.store_settings import check_link_lifetime
 
 
@@ -120,6 +128,7 @@ class Runtime:
                 setting=lake_setting,
                 adopt=adopt,
                 catalog=catalog,
+                place=place_of(lake, settings.paths.root / "lake"),
             )
             version = description.version(settings.paths.tmp, create=create)
             # and the catalog's exports store: export files are named by their keys in it
@@ -131,6 +140,7 @@ class Runtime:
                 setting=exports_setting,
                 adopt=adopt,
                 catalog=catalog,
+                place=place_of(settings.exports_store, settings.paths.exports),
             )
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
@@ -174,6 +184,16 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def place_of(store: Store, data_dirs: Path) -> Place:
+    """Where ``store`` is (store_identity.py), ``data_dirs`` being the data dir's folder for
+    it: an S3 store's bucket and prefix, else its folder."""
+    if isinstance(store, S3Store):
+        return Place.s3(store.bucket, store.prefix)
+    if isinstance(store, LocalStore):
+        return Place.folder(store.root, data_dirs)
+    raise TypeError(f"a store of no known place: {store!r}")
 
 
 def _sqlite_file(settings: Settings) -> Path | None:
