@@ -68,6 +68,7 @@ class Runtime:
         create: bool = True,
         adopt: bool = False,
         copied: bool = False,
+        stores: bool = True,
     ) -> Runtime:
         """Open (creating on first use) the data dir and catalog named by ``settings``.
 
@@ -75,7 +76,9 @@ class Runtime:
         :class:`NoInstallation`. A catalog that records no lake or exports store takes stores
         that another catalog gave their ids only with ``adopt`` (store_identity.py). A catalog
         that ``pullstats db copy`` copied elsewhere raises :class:`CatalogCopied`, unless
-        ``copied`` (the copy itself, which says when it may copy it again).
+        ``copied`` (the copy itself, which says when it may copy it again). ``stores=False``
+        leaves the lake and the exports store alone, not even checked (``pullstats keys``, which
+        needs only the catalog and the keys: a key leak is answered while the store is down).
         """
         settings = settings or Settings()
         use_hashing(settings.password_hashing)
@@ -86,9 +89,9 @@ class Runtime:
                 settings.paths.ensure()
             except DataDirUnusable as error:
                 raise NoInstallation(str(error)) from error
-        # a store on S3 that cannot be used stops the command here, before any work
-        settings.lake.check()
-        settings.exports_store.check()
+        if stores:  # a store on S3 that cannot be used stops the command here, before any work
+            settings.lake.check()
+            settings.exports_store.check()
         check_link_lifetime(settings.download_link_lifetime, settings.exports_url)
         catalog = _catalog_named(settings)
         lake_setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
@@ -98,7 +101,7 @@ class Runtime:
         # each store's description, read once for every check below (on S3 a read is a request)
         description = Description(lake)
         exports = ExportsDescription(settings.exports_store)
-        if create and not adopt and _sqlite_file(settings) is not None:
+        if stores and create and not adopt and _sqlite_file(settings) is not None:
             # a SQLite catalog not made yet: refused before the file is, so that the data dir
             # is left as it was
             for kind, store, setting in (
@@ -119,29 +122,32 @@ class Runtime:
                 # before the schema's check: an old catalog is not to be upgraded either
                 not_copied(settings, sessions)
             ensure_schema(engine)
-            # the catalog's lake, never another (lake_identity.py), before anything is written
-            known = installation_store(
-                LAKE,
-                description,
-                sessions,
-                create=create,
-                setting=lake_setting,
-                adopt=adopt,
-                catalog=catalog,
-                place=place_of(lake, settings.paths.root / "lake"),
-            )
-            version = description.version(settings.paths.tmp, create=create)
-            # and the catalog's exports store: export files are named by their keys in it
-            open_exports_store(
-                exports,
-                sessions,
-                settings.paths.tmp,
-                create=create,
-                setting=exports_setting,
-                adopt=adopt,
-                catalog=catalog,
-                place=place_of(settings.exports_store, settings.paths.exports),
-            )
+            known: str | None = None
+            version = LAKE_SCHEMA_VERSION
+            if stores:
+                # the catalog's lake, never another (lake_identity.py), before anything is written
+                known = installation_store(
+                    LAKE,
+                    description,
+                    sessions,
+                    create=create,
+                    setting=lake_setting,
+                    adopt=adopt,
+                    catalog=catalog,
+                    place=place_of(lake, settings.paths.root / "lake"),
+                )
+                version = description.version(settings.paths.tmp, create=create)
+                # and the catalog's exports store: export files are named by their keys in it
+                open_exports_store(
+                    exports,
+                    sessions,
+                    settings.paths.tmp,
+                    create=create,
+                    setting=exports_setting,
+                    adopt=adopt,
+                    catalog=catalog,
+                    place=place_of(settings.exports_store, settings.paths.exports),
+                )
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
