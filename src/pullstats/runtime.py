@@ -24,12 +24,12 @@ from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import LAKE
-from pullstats.lake_meta import Description, migrate_lake
+from pullstats.lake_meta import Description, LakeVersionError, migrate_lake
 from pullstats.lake_meta import progress as migration_progress
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 from pullstats.logs import log_to_stderr
 from pullstats.s3_store import S3Store
-from pullstats.storage import LocalStore, Store
+from pullstats.storage import LocalStore, StorageError, Store
 from pullstats.store_identity import (
     Described,
     Place,
@@ -115,7 +115,10 @@ class Runtime:
             if not create and revision is None:
                 raise NoInstallation(
                     "the catalog database holds no pullstats catalog yet: "
-                    "run `pullstats db upgrade` (or any command that adds something) first"
+                    + (
+                        catalog_elsewhere(settings)
+                        or "run `pullstats db upgrade` (or any command that adds something) first"
+                    )
                 )
             sessions = make_sessions(engine)
             if revision is not None and not copied:
@@ -200,6 +203,33 @@ def place_of(store: Store, data_dirs: Path) -> Place:
     if isinstance(store, LocalStore):
         return Place.folder(store.root, data_dirs)
     raise TypeError(f"a store of no known place: {store!r}")
+
+
+def catalog_elsewhere(settings: Settings) -> str | None:
+    """What to do with a new catalog database when the data dir's ``catalog.sqlite3`` or the
+    lake's id says the installation has a catalog elsewhere (``db copy`` it here); None when
+    nothing says so."""
+    sqlite = settings.paths.sqlite_catalog
+    elsewhere = settings.database_url is not None and not opens_sqlite_file(
+        settings.database_url_value, sqlite
+    )
+    if elsewhere and sqlite.exists():
+        return (
+            f"the data dir's {sqlite} is the installation's catalog: to move it here, "
+            "`pullstats db copy --to` this database from it (unset PULLSTATS_DATABASE_URL to "
+            "use it as it is)"
+        )
+    try:
+        lake_id = Description(settings.lake).lake_id() if settings.paths.root.is_dir() else None
+    except (StorageError, LakeVersionError):
+        lake_id = None
+    if lake_id is not None:
+        return (
+            f"the lake is another catalog's (its lake_id is {lake_id}): is "
+            "PULLSTATS_DATABASE_URL wrong? To move that catalog here, `pullstats db copy --to` "
+            "this database from it"
+        )
+    return None
 
 
 def _sqlite_file(settings: Settings) -> Path | None:

@@ -249,10 +249,13 @@ def _recorded(
     and ``create``; and whether this call recorded it."""
     with sessions() as session:
         known = get_value(session, kind.key)
-    if known is not None or not create:
+    if known is not None:
         return known, False
     if found is not None and not adopt:
+        # a command that only reads too: it would show an empty installation over the store
         raise another_catalogs(kind, store, found, named=named, catalog=catalog)
+    if not create:
+        return known, False
     if found is None and store.is_new():
         with sessions() as session:
             held = kind.has_history(session)

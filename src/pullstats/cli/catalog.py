@@ -10,7 +10,7 @@ from pullstats.config import Settings
 from pullstats.data_dir import DataDirUnusable
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.migrate import SchemaOutdated, current_revision, upgrade
-from pullstats.runtime import CatalogCopied, not_copied
+from pullstats.runtime import CatalogCopied, catalog_elsewhere, not_copied
 
 db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 
@@ -54,6 +54,10 @@ def db_upgrade(
         )
     if adopt:
         _adopt(settings)
+    elif before is None and (elsewhere := catalog_elsewhere(settings)) is not None:
+        # made beside another catalog's stores: every other command refuses it (not the
+        # installation's), and this says so now rather than at the next command
+        err.print(f"note: this new catalog is not the installation's: {elsewhere}")
 
 
 def _adopt(settings: Settings) -> None:
