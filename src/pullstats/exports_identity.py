@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pullstats import __version__
 from pullstats.db.models import ExportFile
 from pullstats.storage import StorageError, Store, StoreFile
-from pullstats.store_identity import StoreKind, installation_store
+from pullstats.store_identity import Place, StoreKind, installation_store
 
 DESCRIPTION_FILE = "_exports.json"
 #: the id's name, in the description and in the catalog (``pipeline_state``)
@@ -118,11 +118,12 @@ def open_exports_store(
     setting: str | None,
     adopt: bool = False,
     catalog: str = "this catalog",
+    place: Place | None = None,
 ) -> None:
     """Refuse an exports store (its ``description``) that is not the installation's
     (:class:`ExportsStoreRefused`, naming ``setting``'s value or the data dir's folder); with
     ``create``, record the id and give it to a store that lacks it (``staging``: where the file
-    is written first). ``adopt``, ``catalog``: as for
+    is written first). ``adopt``, ``catalog``, ``place``: as for
     :func:`~pullstats.store_identity.installation_store`."""
     known = installation_store(
         EXPORTS,
@@ -132,6 +133,7 @@ def open_exports_store(
         setting=setting,
         adopt=adopt,
         catalog=catalog,
+        place=place,
     )
     if create and known is not None and description.store_id() is None:
         # at once: a new empty place left without its id would be refused from now on

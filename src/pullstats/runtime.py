@@ -24,11 +24,19 @@ from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import LAKE
-from pullstats.lake_meta import Description, migrate_lake
+from pullstats.lake_meta import Description, LakeVersionError, migrate_lake
 from pullstats.lake_meta import progress as migration_progress
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 from pullstats.logs import log_to_stderr
-from pullstats.store_identity import Described, StoreKind, another_catalogs, installation_store
+from pullstats.s3_store import S3Store
+from pullstats.storage import LocalStore, StorageError, Store
+from pullstats.store_identity import (
+    Described,
+    Place,
+    StoreKind,
+    another_catalogs,
+    installation_store,
+)
 from pullstats.store_settings import check_link_lifetime
 
 
@@ -60,6 +68,7 @@ class Runtime:
         create: bool = True,
         adopt: bool = False,
         copied: bool = False,
+        stores: bool = True,
     ) -> Runtime:
         """Open (creating on first use) the data dir and catalog named by ``settings``.
 
@@ -67,7 +76,9 @@ class Runtime:
         :class:`NoInstallation`. A catalog that records no lake or exports store takes stores
         that another catalog gave their ids only with ``adopt`` (store_identity.py). A catalog
         that ``pullstats db copy`` copied elsewhere raises :class:`CatalogCopied`, unless
-        ``copied`` (the copy itself, which says when it may copy it again).
+        ``copied`` (the copy itself, which says when it may copy it again). ``stores=False``
+        leaves the lake and the exports store alone, not even checked (``pullstats keys``, which
+        needs only the catalog and the keys: a key leak is answered while the store is down).
         """
         settings = settings or Settings()
         use_hashing(settings.password_hashing)
@@ -78,9 +89,9 @@ class Runtime:
                 settings.paths.ensure()
             except DataDirUnusable as error:
                 raise NoInstallation(str(error)) from error
-        # a store on S3 that cannot be used stops the command here, before any work
-        settings.lake.check()
-        settings.exports_store.check()
+        if stores:  # a store on S3 that cannot be used stops the command here, before any work
+            settings.lake.check()
+            settings.exports_store.check()
         check_link_lifetime(settings.download_link_lifetime, settings.exports_url)
         catalog = _catalog_named(settings)
         lake_setting = f"PULLSTATS_LAKE_URL={settings.lake_url}" if settings.lake_url else None
@@ -90,7 +101,7 @@ class Runtime:
         # each store's description, read once for every check below (on S3 a read is a request)
         description = Description(lake)
         exports = ExportsDescription(settings.exports_store)
-        if create and not adopt and _sqlite_file(settings) is not None:
+        if stores and create and not adopt and _sqlite_file(settings) is not None:
             # a SQLite catalog not made yet: refused before the file is, so that the data dir
             # is left as it was
             for kind, store, setting in (
@@ -104,34 +115,42 @@ class Runtime:
             if not create and revision is None:
                 raise NoInstallation(
                     "the catalog database holds no pullstats catalog yet: "
-                    "run `pullstats db upgrade` (or any command that adds something) first"
+                    + (
+                        catalog_elsewhere(settings)
+                        or "run `pullstats db upgrade` (or any command that adds something) first"
+                    )
                 )
             sessions = make_sessions(engine)
             if revision is not None and not copied:
                 # before the schema's check: an old catalog is not to be upgraded either
                 not_copied(settings, sessions)
             ensure_schema(engine)
-            # the catalog's lake, never another (lake_identity.py), before anything is written
-            known = installation_store(
-                LAKE,
-                description,
-                sessions,
-                create=create,
-                setting=lake_setting,
-                adopt=adopt,
-                catalog=catalog,
-            )
-            version = description.version(settings.paths.tmp, create=create)
-            # and the catalog's exports store: export files are named by their keys in it
-            open_exports_store(
-                exports,
-                sessions,
-                settings.paths.tmp,
-                create=create,
-                setting=exports_setting,
-                adopt=adopt,
-                catalog=catalog,
-            )
+            known: str | None = None
+            version = LAKE_SCHEMA_VERSION
+            if stores:
+                # the catalog's lake, never another (lake_identity.py), before anything is written
+                known = installation_store(
+                    LAKE,
+                    description,
+                    sessions,
+                    create=create,
+                    setting=lake_setting,
+                    adopt=adopt,
+                    catalog=catalog,
+                    place=place_of(lake, settings.paths.root / "lake"),
+                )
+                version = description.version(settings.paths.tmp, create=create)
+                # and the catalog's exports store: export files are named by their keys in it
+                open_exports_store(
+                    exports,
+                    sessions,
+                    settings.paths.tmp,
+                    create=create,
+                    setting=exports_setting,
+                    adopt=adopt,
+                    catalog=catalog,
+                    place=place_of(settings.exports_store, settings.paths.exports),
+                )
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
             if version < LAKE_SCHEMA_VERSION:  # a lake of an older release, opened to write
@@ -174,6 +193,43 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def place_of(store: Store, data_dirs: Path) -> Place:
+    """Where ``store`` is (store_identity.py), ``data_dirs`` being the data dir's folder for
+    it: an S3 store's bucket and prefix, else its folder."""
+    if isinstance(store, S3Store):
+        return Place.s3(store.bucket, store.prefix)
+    if isinstance(store, LocalStore):
+        return Place.folder(store.root, data_dirs)
+    raise TypeError(f"a store of no known place: {store!r}")
+
+
+def catalog_elsewhere(settings: Settings) -> str | None:
+    """What to do with a new catalog database when the data dir's ``catalog.sqlite3`` or the
+    lake's id says the installation has a catalog elsewhere (``db copy`` it here); None when
+    nothing says so."""
+    sqlite = settings.paths.sqlite_catalog
+    elsewhere = settings.database_url is not None and not opens_sqlite_file(
+        settings.database_url_value, sqlite
+    )
+    if elsewhere and sqlite.exists():
+        return (
+            f"the data dir's {sqlite} is the installation's catalog: to move it here, "
+            "`pullstats db copy --to` this database from it (unset PULLSTATS_DATABASE_URL to "
+            "use it as it is)"
+        )
+    try:
+        lake_id = Description(settings.lake).lake_id() if settings.paths.root.is_dir() else None
+    except (StorageError, LakeVersionError):
+        lake_id = None
+    if lake_id is not None:
+        return (
+            f"the lake is another catalog's (its lake_id is {lake_id}): is "
+            "PULLSTATS_DATABASE_URL wrong? To move that catalog here, `pullstats db copy --to` "
+            "this database from it"
+        )
+    return None
 
 
 def _sqlite_file(settings: Settings) -> Path | None:

@@ -17,6 +17,14 @@ own on any open to write (its behaviour since ids); the exports store refuses on
 (:attr:`StoreKind.unmarked`), as a node's own folder of exports from before ids is just such a
 store. The catalog's id is settled first, so nodes starting together write one id.
 
+A copy of a store carries its id: after a move to object storage (``aws s3 sync`` of the data
+dir's ``lake/``), the folder left behind would still be taken for the installation's by a job
+that lacks the new setting, and counted or exported from. So the catalog records each store's
+:class:`Place` too (``pipeline_state``: an S3 bucket and prefix, the data dir's folder wherever
+the data dir is, or a folder named by the setting), with the id or on the first open to write
+after it, and every open of a store that has the id at another place is refused, naming both;
+``pullstats db upgrade --adopt`` records the new place of a store moved on purpose.
+
 :mod:`pullstats.lake_identity` and :mod:`pullstats.exports_identity` describe their store.
 """
 
@@ -25,11 +33,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pullstats.db.state import add_value, get_value
+from pullstats.db.state import add_value, get_value, set_value
 
 
 class Described(Protocol):
@@ -47,6 +56,54 @@ class Described(Protocol):
     def is_new(self) -> bool:
         """Whether the place holds nothing of such a store yet: no description, no file."""
         ...
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a store is, as the catalog records it: ``s3://bucket/prefix`` (the endpoint is
+    not part of it), the data dir's folder (wherever the data dir is: a restore onto another
+    path is the same place), or a folder a setting names. ``path`` is the folder's, for the
+    nodes that name another node's data dir folder by a setting."""
+
+    #: "s3", "data-dir" or "folder"
+    at: str
+    #: the bucket and prefix, or the folder's absolute path
+    path: str
+
+    @classmethod
+    def s3(cls, bucket: str, prefix: str) -> Place:
+        prefix = "/".join(part for part in prefix.split("/") if part)
+        return cls("s3", f"s3://{bucket}/{prefix}".rstrip("/"))
+
+    @classmethod
+    def folder(cls, folder: Path, data_dirs: Path) -> Place:
+        """``folder``, the data dir's own when it is ``data_dirs`` (that data dir's one)."""
+        folder, own = folder.resolve(), data_dirs.resolve()
+        return cls("data-dir" if folder == own else "folder", str(folder))
+
+    @classmethod
+    def parse(cls, text: str) -> Place:
+        if text.startswith("s3://"):
+            return cls("s3", text)
+        at, _, path = text.partition(":")
+        return cls(at, path)
+
+    def __str__(self) -> str:
+        return self.path if self.at == "s3" else f"{self.at}:{self.path}"
+
+    def shown(self, *, recorded: bool = False) -> str:
+        """For messages; ``recorded``: as the catalog records it (the data dir's folder is
+        any data dir's, so its path is left out)."""
+        if self.at == "data-dir":
+            return "the data dir's folder" if recorded else f"the data dir's folder {self.path}"
+        return self.path if self.at == "s3" else f"the folder {self.path}"
+
+    def same(self, other: Place) -> bool:
+        """Whether a store recorded at ``self`` may be opened at ``other``: the same bucket
+        and prefix, the same folder, or the data dir's folder of any data dir."""
+        if self.at == "s3" or other.at == "s3":
+            return self == other
+        return (self.at == other.at == "data-dir") or self.path == other.path
 
 
 @dataclass(frozen=True)
@@ -73,6 +130,11 @@ class StoreKind:
     #: any open to write; else, what a refusal says of one met after the catalog's first open
     unmarked: str | None = None
 
+    @property
+    def place_key(self) -> str:
+        """The name of its :class:`Place` in ``pipeline_state`` (``lake_place``)."""
+        return self.key.removesuffix("_id") + "_place"
+
 
 def installation_store(
     kind: StoreKind,
@@ -83,35 +145,92 @@ def installation_store(
     setting: str | None,
     adopt: bool = False,
     catalog: str = "this catalog",
+    place: Place | None = None,
 ) -> str | None:
     """The installation's id of ``kind`` once ``store`` is known to be its store (``kind.error``
     else, naming ``setting``'s value or the data dir's folder); None when nothing records one
     yet and ``create`` is off. The caller gives the store the id where it lacks one.
 
     A catalog that records no id yet takes the id of a store that has one only with ``adopt``
-    (:func:`another_catalogs`; ``catalog``: how its refusal names the catalog)."""
+    (:func:`another_catalogs`; ``catalog``: how its refusal names the catalog).
+
+    ``place``: where ``store`` is. A store with the catalog's id at another place than the
+    catalog records is refused (:func:`moved`), unless ``adopt``, which records its new place;
+    one is recorded where none is yet by an open that records the id or may write."""
     found = store.store_id()
     named = f"{setting}: " if setting else ""
     known, recorded_now = _recorded(
         kind, store, sessions, found, create=create, named=named, adopt=adopt, catalog=catalog
     )
-    if known is None or found == known:
+    if known is None:
         return known
-    if found is None and not store.is_new():
-        # a store written before ids (whose description the caller checks first)
-        if recorded_now or kind.unmarked is None:
-            return known  # the caller gives it the catalog's id
-        this = kind.unmarked
-    elif found is None and recorded_now:
-        return known  # the first open of a new installation: its empty place
-    elif found is not None:
+    # a store written before ids (whose description the caller checks first) is given the
+    # catalog's id by the caller, as is the empty place of a new installation
+    fresh = found is None and (recorded_now or (kind.unmarked is None and not store.is_new()))
+    if found == known or fresh:
+        if place is not None:
+            _placed(kind, store, sessions, place, create=create, adopt=adopt, setting=setting)
+        return known
+    if found is not None:
         this = f'its "{kind.key}" is {found}'
+    elif not store.is_new():
+        this = kind.unmarked or kind.empty
     else:
         this = kind.empty
     raise kind.error(
         f"{named}{store.path}: not the installation's {kind.noun}: the catalog's {kind.noun} is "
         f"{known}, and {this}. Point {kind.setting} at the installation's {kind.noun} (its "
         f'{kind.file} holds "{kind.key}": "{known}"); every node shares one {kind.noun}'
+    )
+
+
+def _placed(
+    kind: StoreKind,
+    store: Described,
+    sessions: sessionmaker[Session],
+    place: Place,
+    *,
+    create: bool,
+    adopt: bool,
+    setting: str | None,
+) -> None:
+    """Refuse the installation's store at another place than the catalog records (a copy
+    left behind by a move); record ``place`` where none is yet (``create``), or over the one
+    recorded with ``adopt`` (a move on purpose)."""
+    with sessions() as session:
+        value = get_value(session, kind.place_key)
+    recorded = None if value is None else Place.parse(value)
+    if recorded is not None and recorded.same(place):
+        return
+    if adopt:
+        with sessions.begin() as session:
+            set_value(session, kind.place_key, str(place))
+        return
+    if recorded is None:
+        if create:  # never over one: nodes starting together record one place
+            with sessions.begin() as session:
+                add_value(session, kind.place_key, str(place))
+        return
+    raise moved(kind, store, recorded, place, setting)
+
+
+def moved(
+    kind: StoreKind, store: Described, recorded: Place, place: Place, setting: str | None
+) -> Exception:
+    """The refusal of the installation's store (its id) at ``place``, not at ``recorded``."""
+    if setting is None:
+        question = f"is {kind.setting} missing?"
+    elif recorded.at == "data-dir":
+        question = f"should {kind.setting} be unset?"
+    else:
+        question = f"is {kind.setting} wrong?"
+    named = f"{setting}: " if setting else ""
+    there = recorded.shown(recorded=True)
+    return kind.error(
+        f"{named}{store.path}: the installation's {kind.noun} is {there} (the catalog "
+        f"records it there), and this command's is {place.shown()}: {question} Nothing "
+        f"was changed. If the {kind.noun} was moved here on purpose, `pullstats db upgrade "
+        "--adopt` records its new place"
     )
 
 
@@ -130,10 +249,13 @@ def _recorded(
     and ``create``; and whether this call recorded it."""
     with sessions() as session:
         known = get_value(session, kind.key)
-    if known is not None or not create:
+    if known is not None:
         return known, False
     if found is not None and not adopt:
+        # a command that only reads too: it would show an empty installation over the store
         raise another_catalogs(kind, store, found, named=named, catalog=catalog)
+    if not create:
+        return known, False
     if found is None and store.is_new():
         with sessions() as session:
             held = kind.has_history(session)

@@ -10,7 +10,7 @@ from pullstats.config import Settings
 from pullstats.data_dir import DataDirUnusable
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.migrate import SchemaOutdated, current_revision, upgrade
-from pullstats.runtime import CatalogCopied, not_copied
+from pullstats.runtime import CatalogCopied, catalog_elsewhere, not_copied
 
 db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 
@@ -54,14 +54,41 @@ def db_upgrade(
         )
     if adopt:
         _adopt(settings)
+    elif before is None and (elsewhere := catalog_elsewhere(settings)) is not None:
+        # made beside another catalog's stores: every other command refuses it (not the
+        # installation's), and this says so now rather than at the next command
+        err.print(f"note: this new catalog is not the installation's: {elsewhere}")
 
 
 def _adopt(settings: Settings) -> None:
     """Record the lake's and the exports store's ids in the catalog (which records none yet,
-    or the same), and say how to count the lake's requests into it."""
+    or the same) and their places, and say how to count the lake's requests into it: not
+    when it recorded both ids before (a move of the stores, or a run on a healthy catalog)."""
+    from pullstats.db.state import get_value
+    from pullstats.exports_identity import EXPORTS
     from pullstats.lake_files import IMPORTED, REQUESTS, lake_days
+    from pullstats.lake_identity import LAKE
+    from pullstats.store_identity import Place
 
-    with opened(settings, adopt=True):
+    engine = make_engine(settings.database_url_value)
+    try:
+        with make_sessions(engine)() as session:
+            ids = [get_value(session, kind.key) for kind in (LAKE, EXPORTS)]
+    finally:
+        engine.dispose()
+    with opened(settings, adopt=True) as runtime:
+        if None not in ids:
+            with runtime.sessions() as session:
+                lake, exports = (
+                    Place.parse(get_value(session, kind.place_key) or "").shown()
+                    for kind in (LAKE, EXPORTS)
+                )
+            out.print(
+                "this catalog is the installation's already (it records the lake's and the "
+                "exports store's ids): nothing needs counting again; the lake is at "
+                f"{lake}, the exports store at {exports}"
+            )
+            return
         days = sorted({*lake_days(settings, REQUESTS), *lake_days(settings, IMPORTED)})
     out.print("this catalog is the installation's: the lake and the exports store are its own")
     if days:

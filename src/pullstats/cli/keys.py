@@ -8,12 +8,14 @@ from enum import StrEnum
 
 import typer
 
-from pullstats.cli.common import fail, opened, out
+from pullstats.cli.common import fail, out
 from pullstats.config import Settings
-from pullstats.db.keys import check_keys, forget_keys
+from pullstats.db.keys import KeysDiffer, check_keys, forget_keys
+from pullstats.db.migrate import SchemaOutdated
 from pullstats.key_rings import key_rings
-from pullstats.runtime import Runtime, no_data_dir
+from pullstats.runtime import NoInstallation, Runtime, no_data_dir
 from pullstats.signing_keys import FIRST_KID, KeyRing, SigningKey, rotate
+from pullstats.storage import StorageError
 
 keys_app = typer.Typer(
     help="Signing keys of login JWTs and download links: list and rotate.",
@@ -79,10 +81,19 @@ def keys_rotate(
     """
     settings = Settings()
     rings = _rings(settings, only)
-    # refused unless this node's keys are the installation's (db/keys.py)
-    with opened(settings) as runtime:
+    # refused unless this node's keys are the installation's (db/keys.py); the lake and the
+    # exports store are not opened: a key leak is answered while the object store is down
+    try:
+        runtime = Runtime.open(settings, stores=False)
+    except (SchemaOutdated, NoInstallation, KeysDiffer, StorageError) as error:
+        raise fail(str(error)) from None
+    try:
         for name, ring in rings.items():
             _rotate(runtime, name, ring)
+    except KeysDiffer as error:
+        raise fail(str(error)) from None
+    finally:
+        runtime.close()
 
 
 def _rotate(runtime: Runtime, name: str, ring: KeyRing) -> None:
