@@ -1,11 +1,12 @@
 """The client reads every answer Docker's contract allows, not only the ones pullstats sends.
 
-``spec/dvp.yaml`` requires no property of any answer's schema and closes none of its objects:
-Docker Hub may leave out ``extraRepos``, or a pull row's ``namespace`` (grouped by
-repository), and may add fields. The stand-in below answers in those shapes, written by hand
-from the contract's schemas (it has no examples of these answers). It also sends what the
-contract does not describe but a lenient reader should survive: a list as ``null`` (no records),
-and a dataset and a view the client does not know (Docker may add some).
+Docker's OpenAPI document of the DVP Data API requires no property of any answer's schema and
+closes none of its objects: Docker Hub may leave out ``extraRepos``, or a pull row's
+``namespace`` (grouped by repository), and may add fields. The stand-in below answers in
+those shapes, written by hand from the contract's schemas (it has no examples of these
+answers). It also sends what the contract does not describe but a lenient reader should
+survive: a list as ``null`` (no records), and a dataset and a view the client does not know
+(Docker may add some).
 """
 
 from __future__ import annotations

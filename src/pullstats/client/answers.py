@@ -2,8 +2,8 @@
 
 The server answers in its own strict models (``pullstats.api.dvp_models``: every field it
 sends, never a null, closed enums). A client must read what the contract allows instead, and
-``spec/dvp.yaml`` requires no property of any answer's schema and closes none of its objects.
-So here:
+Docker's OpenAPI document of the DVP Data API requires no property of any answer's schema and
+closes none of its objects. So here:
 
 - every field is optional: a pull row without ``namespace`` (Docker Hub's rows grouped by
   repository), a namespace without ``extraRepos``, a part without ``sha256``;
