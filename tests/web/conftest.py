@@ -40,6 +40,7 @@ from weakref import WeakKeyDictionary
 import httpx
 import pyotp
 import pytest
+from sqlalchemy.orm import Session
 
 from pullstats.accounts import service, tokens, totp
 from pullstats.exports.closing import export_closed
@@ -130,6 +131,32 @@ class Web:
     def runtime(self) -> Runtime:
         """A runtime on the server's installation (close it), to read what the pages show."""
         return Runtime.open(catalog_settings(self.data_dir))
+
+    def add_user(
+        self,
+        user: WebUser,
+        *,
+        new_namespaces: bool = False,
+        then: Callable[[Session], object] | None = None,
+    ) -> WebUser:
+        """``user``, made once in the server's catalog for the module that needs them (not in
+        the harness: no other test reads them): a member of their namespaces, made first when
+        ``new_namespaces``; ``then`` adds what else the module needs, in the same transaction."""
+        if user.name not in self.users:
+            runtime = self.runtime()
+            try:
+                with runtime.sessions.begin() as session:
+                    for namespace in user.namespaces if new_namespaces else ():
+                        service.create_namespace(session, namespace)
+                    service.create_user(session, user.name, user.password)
+                    for namespace in user.namespaces:
+                        service.add_member(session, namespace, user.name, "member")
+                    if then is not None:
+                        then(session)
+            finally:
+                runtime.close()
+            self.users[user.name] = user
+        return user
 
 
 def _pull(n: int, when: datetime, name: str, ip: str, tag: str = "1.0") -> PullRequestRecord:

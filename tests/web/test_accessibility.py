@@ -9,8 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy.orm import Session
 
-from pullstats.accounts import service, tokens
+from pullstats.accounts import tokens
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
@@ -38,17 +39,7 @@ HOLLOW = WebUser("hana", "hana lichen barrow quince", ("hollow",))
 def hollow(web: Web) -> WebUser:
     """HOLLOW, made once for this module (made here, not in the harness: no other test needs
     a namespace without data)."""
-    if HOLLOW.name not in web.users:
-        runtime = web.runtime()
-        try:
-            with runtime.sessions.begin() as session:
-                service.create_namespace(session, "hollow")
-                service.create_user(session, HOLLOW.name, HOLLOW.password)
-                service.add_member(session, "hollow", HOLLOW.name, "member")
-        finally:
-            runtime.close()
-        web.users[HOLLOW.name] = HOLLOW
-    return HOLLOW
+    return web.add_user(HOLLOW, new_namespaces=True)
 
 
 def _severe_violations(page: Any) -> list[str]:
@@ -116,19 +107,12 @@ REVOKED = WebUser("rhea", "rhea quartz bramble tide", ("acme",))
 @pytest.fixture(scope="module")
 def revoked_only(web: Web) -> WebUser:
     """REVOKED, made once for this module, with one token, revoked."""
-    if REVOKED.name not in web.users:
-        runtime = web.runtime()
-        try:
-            with runtime.sessions.begin() as session:
-                service.create_user(session, REVOKED.name, REVOKED.password)
-                service.add_member(session, "acme", REVOKED.name, "member")
-                made = tokens.create_pat(session, REVOKED.name, "old-laptop")
-            with runtime.sessions.begin() as session:
-                assert tokens.revoke_pat(session, made.text)
-        finally:
-            runtime.close()
-        web.users[REVOKED.name] = REVOKED
-    return REVOKED
+
+    def one_token_revoked(session: Session) -> None:
+        made = tokens.create_pat(session, REVOKED.name, "old-laptop")
+        assert tokens.revoke_pat(session, made.text)
+
+    return web.add_user(REVOKED, then=one_token_revoked)
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "375px"])

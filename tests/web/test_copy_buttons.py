@@ -8,12 +8,10 @@ Tess, made here, is a member of acme whose account gets tokens: no other test re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from pullstats.accounts import service
 from tests.web.conftest import NewPage, Web, WebUser, outside_requests, sign_in
 
 pytestmark = pytest.mark.xdist_group("web")
@@ -25,17 +23,8 @@ NO_CLIPBOARD = "Object.defineProperty(Navigator.prototype, 'clipboard', { get: (
 
 
 @pytest.fixture(scope="module")
-def tess(web: Web) -> Iterator[WebUser]:
-    if TESS.name not in web.users:
-        runtime = web.runtime()
-        try:
-            with runtime.sessions.begin() as session:
-                service.create_user(session, TESS.name, TESS.password)
-                service.add_member(session, "acme", TESS.name, "member")
-        finally:
-            runtime.close()
-        web.users[TESS.name] = TESS
-    yield TESS
+def tess(web: Web) -> WebUser:
+    return web.add_user(TESS)
 
 
 def _page(new_page: NewPage, how: str) -> Any:

@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy.orm import Session
 
-from pullstats.accounts import service, tokens
+from pullstats.accounts import tokens
 from pullstats.api.dashboard.charts import MAX_POINT_SERIES
 from pullstats.db.models import PullRollup
 from pullstats.periods import last_complete_months
@@ -46,49 +47,36 @@ CROWD = [f"crowd/service-with-a-rather-long-name-{n:02d}" for n in range(MAX_POI
 @pytest.fixture(scope="module")
 def lena(web: Web) -> WebUser:
     """LENA and her token, made once for this module."""
-    if LENA.name not in web.users:
-        runtime = web.runtime()
-        try:
-            with runtime.sessions.begin() as session:
-                service.create_user(session, LENA.name, LENA.password)
-                service.add_member(session, "acme", LENA.name, "member")
-                LENA.pat = tokens.create_pat(session, LENA.name, LONG_LABEL).text
-        finally:
-            runtime.close()
-        web.users[LENA.name] = LENA
-    return LENA
+
+    def her_token(session: Session) -> None:
+        LENA.pat = tokens.create_pat(session, LENA.name, LONG_LABEL).text
+
+    return web.add_user(LENA, then=her_token)
 
 
 @pytest.fixture(scope="module")
 def cora(web: Web) -> WebUser:
     """CORA and her namespace of many repositories, made once for this module."""
-    if CORA.name not in web.users:
-        month = last_complete_months(datetime.now(UTC).date(), 1)[0]
-        runtime = web.runtime()
-        try:
-            with runtime.sessions.begin() as session:
-                service.create_namespace(session, "crowd")
-                service.create_user(session, CORA.name, CORA.password)
-                service.add_member(session, "crowd", CORA.name, "member")
-                for n, name in enumerate(CROWD):
-                    session.add(
-                        PullRollup(
-                            period_kind="month",
-                            period_start=month,
-                            level="repository",
-                            namespace="crowd",
-                            repository=name.partition("/")[2],
-                            reference="",
-                            pull_by_tag=1000 + n,
-                            pull_by_digest=0,
-                            version_check=0,
-                            unique_ip_count=1,
-                        )
-                    )
-        finally:
-            runtime.close()
-        web.users[CORA.name] = CORA
-    return CORA
+    month = last_complete_months(datetime.now(UTC).date(), 1)[0]
+
+    def her_repositories(session: Session) -> None:
+        for n, name in enumerate(CROWD):
+            session.add(
+                PullRollup(
+                    period_kind="month",
+                    period_start=month,
+                    level="repository",
+                    namespace="crowd",
+                    repository=name.partition("/")[2],
+                    reference="",
+                    pull_by_tag=1000 + n,
+                    pull_by_digest=0,
+                    version_check=0,
+                    unique_ip_count=1,
+                )
+            )
+
+    return web.add_user(CORA, new_namespaces=True, then=her_repositories)
 
 
 def _document_width(page: Any) -> int:
