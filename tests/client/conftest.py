@@ -12,13 +12,14 @@ and version-checked by a HEAD of ``1.0`` (192.0.2.44); acme/tools/cli is pulled 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -84,6 +85,41 @@ def signed_in(served: Served) -> DvpClient:
     client = DvpClient(served.server.url, timeout=30)
     client.login("alice", "alice-secret")
     return client
+
+
+class StandInServer(ThreadingHTTPServer):
+    """A loopback stand-in of a DVP API server, on a free port, answered by ``handler``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class JsonAnswers(BaseHTTPRequestHandler):
+    """A stand-in's handler: answers a body as JSON (bytes as they are), and logs nothing."""
+
+    def _answer(
+        self,
+        status: int,
+        body: Any,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if "Content-Type" not in (headers or {}):
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 Serving = TypeVar("Serving", bound=ThreadingHTTPServer)

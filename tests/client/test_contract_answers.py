@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +23,7 @@ import pytest
 from pullstats.client import AuthenticationRequired, DvpClient, ServerError, credentials
 from pullstats.exports.views import Dataview
 from pullstats.rollups.series_query import Group, Timespan
-from tests.client.conftest import serving
+from tests.client.conftest import JsonAnswers, StandInServer, serving
 from tests.conftest import run_cli
 
 API = "/api/publisher/analytics/v1"
@@ -62,29 +61,17 @@ ANSWERS: dict[str, Any] = {
 }
 
 
-class DockerHub(ThreadingHTTPServer):
+class DockerHub(StandInServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         #: (method, path) of every request, in order
         self.seen: list[tuple[str, str]] = []
         #: the data GETs (1 for the first) answered 401 whatever their token: it was revoked
         self.refuse_at: set[int] = set()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonAnswers):
     server: DockerHub
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self) -> None:
         self.server.seen.append(("POST", self.path))
@@ -105,9 +92,6 @@ class Handler(BaseHTTPRequestHandler):
         if key in ANSWERS:
             return self._answer(200, ANSWERS[key])
         self._answer(404, {"detail": "not found"})
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture

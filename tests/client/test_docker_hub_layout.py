@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ import pytest
 from pullstats.client import DatasetNotServed, DvpClient, SecondFactorRequired
 from pullstats.exports.reports import Dataset, ReportView
 from pullstats.rollups.series_query import Timespan
-from tests.client.conftest import serving
+from tests.client.conftest import JsonAnswers, StandInServer, serving
 from tests.conftest import run_cli
 
 API = "/api/publisher/analytics/v1"
@@ -37,27 +36,15 @@ def _file_bytes(name: str) -> bytes:
     return gzip.compress(f"header\n{name}\n".encode(), mtime=0)
 
 
-class DockerHub(ThreadingHTTPServer):
+class DockerHub(StandInServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         #: (method, path, had an Authorization header) of every request, in order
         self.seen: list[tuple[str, str, bool]] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonAnswers):
     server: DockerHub
-
-    def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _seen(self) -> None:
         self.server.seen.append((self.command, self.path, "Authorization" in self.headers))
@@ -101,9 +88,6 @@ class Handler(BaseHTTPRequestHandler):
                         size = len(_file_bytes(name))
                         return self._answer(200, {"data": [{"url": url, "size": size}]})
         self._answer(404, {"detail": "not found"})
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture

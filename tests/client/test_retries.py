@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,44 +26,29 @@ from pullstats.client import (
     TransportError,
 )
 from pullstats.client.session import HTML_ANSWER, retry_after_seconds
-from tests.client.conftest import serving
+from tests.client.conftest import JsonAnswers, StandInServer, serving
 from tests.conftest import run_cli
 
 Answer = tuple[int, dict[str, str], Any]
 NAMESPACES: Answer = (200, {}, {"namespaces": ["acme"]})
 
 
-class StandIn(ThreadingHTTPServer):
+class StandIn(StandInServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.script: list[Answer] = []
         self.seen: list[str] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonAnswers):
     server: StandIn
 
     def do_GET(self) -> None:
         self.server.seen.append(self.path)
         status, headers, body = self.server.script.pop(0) if self.server.script else NAMESPACES
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()  # bytes: as they are
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if "Content-Type" not in headers:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._answer(status, body, headers=headers)
 
     do_POST = do_GET  # a login answers from the same script
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
