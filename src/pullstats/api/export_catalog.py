@@ -32,10 +32,11 @@ class FileEntry:
     file_name: str
     size: int
     sha256: str
+    namespace: str
 
     @classmethod
     def of(cls, row: ExportFile) -> FileEntry:
-        return cls(row.id, row.path, row.file_name, row.size, row.sha256)
+        return cls(row.id, row.path, row.file_name, row.size, row.sha256, row.namespace)
 
 
 #: the largest id the column holds (INTEGER, 32 bits on PostgreSQL); a larger one cannot be bound

@@ -16,14 +16,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from pullstats.api.dashboard.session import page_viewer
-from pullstats.api.export_catalog import MAX_FILE_ID, FileEntry
+from pullstats.api.export_catalog import FileEntry
 from pullstats.api.exports_api import file_links
-from pullstats.api.state import AppState, app_state
+from pullstats.api.state import AppState, app_state, request_versions
 from pullstats.api.viewer import Viewer
-from pullstats.db.models import ExportFile
+from pullstats.db.state import CatalogVersions
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,8 +43,9 @@ async def export_file(
     file_name: str,
     viewer: Annotated[Viewer, Depends(page_viewer)],
     state: Annotated[AppState, Depends(app_state)],
+    versions: Annotated[CatalogVersions, Depends(request_versions)],
 ) -> Response:
-    entry = await run_in_threadpool(_readable_file, state, viewer, file_id, file_name)
+    entry = await _readable_file(state, versions, viewer, file_id, file_name)
     if entry is None:
         raise HTTPException(404, detail=NOT_YOURS)
     (link,) = file_links(state, request, [entry])
@@ -53,20 +53,15 @@ async def export_file(
     return RedirectResponse(link.url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def _readable_file(
-    state: AppState, viewer: Viewer, file_id: str, file_name: str
+async def _readable_file(
+    state: AppState, versions: CatalogVersions, viewer: Viewer, file_id: str, file_name: str
 ) -> FileEntry | None:
     """The export file of ``file_id`` named ``file_name``, when its namespace is one the viewer
-    is a member of (never through an extra repo: as the exports page and API), else None."""
+    is a member of (never through an extra repo: as the exports page and API), else None.
+    The row comes from the API's cache of this exports epoch, as a download's does."""
     if not (file_id.isascii() and file_id.isdigit() and len(file_id) <= 10):
         return None
-    number = int(file_id)
-    if not 0 < number <= MAX_FILE_ID:  # a larger id cannot be bound to SQL: no such file
+    entry = await state.export_catalog.file(int(file_id), versions.exports_epoch)
+    if entry is None or entry.file_name != file_name:
         return None
-    with state.runtime.sessions() as session:
-        row = session.get(ExportFile, number)
-        if row is None or row.file_name != file_name:
-            return None
-        if not viewer.may_read_namespace(row.namespace):
-            return None
-        return FileEntry.of(row)
+    return entry if viewer.may_read_namespace(entry.namespace) else None
