@@ -45,7 +45,7 @@ from pullstats.api.metrics import (
     NodesCollector,
     SetAsideCollector,
     access_log,
-    request_log,
+    metrics_log,
 )
 from pullstats.api.request_bodies import BodyLimit
 from pullstats.api.security_headers import ALWAYS_HEADERS, SecurityHeaders, inline_script_hashes
@@ -249,7 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.access_log:
         log_to_stderr(access_log)
     log_to_stderr(pg_versions.logger)  # its fallback warnings, in the server's log format
-    log_to_stderr(request_log)  # a client gone before its request ended: one line each
+    log_to_stderr(metrics_log)  # a client gone before its request ended; the catalog unread
     log_to_stderr(ingest.log)  # an envelope the data dir could not take: one line each
     log_to_stderr(store_checks.log)  # a store on S3 that fails /healthz's check, and is back
     app.include_router(auth.router)

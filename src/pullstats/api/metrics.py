@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +19,7 @@ from pullstats.api.lake_listing import LakeListing
 from pullstats.config import Settings
 from pullstats.db.nodes import node_states
 from pullstats.lake.set_aside import SET_ASIDE_REASONS
+from pullstats.logs import log_to_stderr
 from pullstats.runtime import Runtime
 
 
@@ -96,13 +98,33 @@ class SetAsideCollector(Collector):
 
 class NodesCollector(Collector):
     """``pullstats_node_*``: each node of the catalog, read at each scrape (one small query), so
-    an alert can see a node that timed out or whose ``process`` stopped moving on."""
+    an alert can see a node that timed out or whose ``process`` stopped moving on; and
+    ``pullstats_catalog_read_ok``, whether that read worked.
+
+    A catalog that cannot be read (its server down or refusing connections) failed the whole
+    scrape with a ``500`` and a traceback in the log each time, so every metric was lost during
+    the outage: now the node gauges are left out, ``pullstats_catalog_read_ok`` is 0, and the
+    failure is logged once, in one line, until a read works again."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._failing = False  # the last read failed, and that was logged
+        log_to_stderr(metrics_log)
 
     def collect(self) -> Iterator[Metric]:
-        settings = self.runtime.settings
+        try:
+            with self.runtime.sessions() as session:
+                states = node_states(session, datetime.now(UTC), self.runtime.settings.node_timeout)
+        except SQLAlchemyError as error:
+            if not self._failing:
+                metrics_log.warning("/metrics: the catalog could not be read: %s", _cause(error))
+                self._failing = True
+            yield _catalog_read_ok(False)
+            return
+        if self._failing:
+            metrics_log.warning("/metrics: the catalog can be read again")
+            self._failing = False
+        yield _catalog_read_ok(True)
         live = GaugeMetricFamily(
             "pullstats_node_live",
             "1 while the node holds periods open (seen within PULLSTATS_NODE_TIMEOUT), else 0.",
@@ -118,8 +140,6 @@ class NodesCollector(Collector):
             "Arrival time up to which the node's spool is processed, seconds since the epoch.",
             labels=["node"],
         )
-        with self.runtime.sessions() as session:
-            states = node_states(session, datetime.now(UTC), settings.node_timeout)
         for state in states:
             if not state.name:  # the watermark of a catalog from before nodes (migration 0007)
                 continue
@@ -130,12 +150,29 @@ class NodesCollector(Collector):
         yield from (live, seen, marks)
 
 
+def _catalog_read_ok(ok: bool) -> Metric:
+    return GaugeMetricFamily(
+        "pullstats_catalog_read_ok",
+        "1 when this scrape read the nodes from the catalog (the pullstats_node_* gauges), "
+        "0 when the catalog could not be read and they are left out.",
+        value=1 if ok else 0,
+    )
+
+
+def _cause(error: SQLAlchemyError) -> str:
+    """The driver's error in one line: its kind and its message's first line (no statement,
+    no parameters, no URL)."""
+    cause = getattr(error, "orig", None) or error
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+
+
 #: One line per request when ``PULLSTATS_ACCESS_LOG`` is on. uvicorn's own access log is off:
 #: it prints query strings, and a signed download link's signature is in its query string.
 access_log = logging.getLogger("pullstats.access")
 #: One line for each request whose client went away before its body ended (without the
-#: access log, which says it then).
-request_log = logging.getLogger(__name__)
+#: access log, which says it then); and the nodes' catalog read, when it fails and works again.
+metrics_log = logging.getLogger(__name__)
 
 #: The status a request is counted under when its client closed the connection before the
 #: request's body had all arrived: nginx's "client closed request". No one is left to answer.
@@ -196,7 +233,7 @@ class MetricsMiddleware:
             if cut_short:
                 status = scope.get(ANSWERED_BY_SERVER, CLIENT_CLOSED)
                 if status == CLIENT_CLOSED and not self.log_requests:
-                    request_log.info(
+                    metrics_log.info(
                         "the client closed the connection before its request ended: %s %s "
                         "(counted as %d)",
                         scope["method"],
