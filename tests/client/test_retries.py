@@ -235,6 +235,27 @@ def test_a_redirect_says_where_to_without_following_it(stand_in: StandIn) -> Non
     assert stand_in.seen == ["/v2/users/login", "/api/publisher/analytics/v1/"]  # once each
 
 
+def test_a_redirect_of_a_server_under_a_path_keeps_its_path(stand_in: StandIn) -> None:
+    # a pullstats behind a proxy at /pullstats, moved to https: the --url to use keeps the path
+    # (the target less the route asked for), not only the new origin
+    route = "/api/publisher/analytics/v1/"
+    stand_in.script = [(301, {"Location": f"https://x.example/pullstats{route}"}, b"")]
+    base = f"{stand_in.url}/pullstats"
+    with DvpClient(base, token="t") as client, pytest.raises(ServerError) as moved:
+        client.namespaces()
+    assert moved.value.message == (
+        f"301: redirected to https://x.example/pullstats{route}: use --url https://x.example/pullstats"
+    )
+    assert stand_in.seen == [f"/pullstats{route}"]
+    # a target that does not end in the route (a sign-in page): only its origin can be said
+    stand_in.script = [(302, {"Location": "https://x.example/sso/start"}, b"")]
+    with DvpClient(base, token="t") as client, pytest.raises(ServerError) as elsewhere:
+        client.namespaces()
+    assert elsewhere.value.message == (
+        "302: redirected to https://x.example/sso/start: use --url https://x.example"
+    )
+
+
 def test_the_cli_says_where_a_redirect_goes(stand_in: StandIn, tmp_path: Path) -> None:
     moved = "https://x.example/v2/users/login"
     stand_in.script = [(301, {"Location": moved, "Content-Type": HTML}, PAGE)]

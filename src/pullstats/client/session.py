@@ -134,12 +134,12 @@ def no_answer(what: str, exc: httpx.HTTPError) -> TransportError:
 def error_for(response: httpx.Response, server: str | None = None) -> ClientError:
     """The one error an unsuccessful answer stands for; ``server``: the DVP API server's base
     URL when it answered (:attr:`ClientError.server`)."""
-    return _error_for(response).answered_by(server)
+    return _error_for(response, server).answered_by(server)
 
 
-def _error_for(response: httpx.Response) -> ClientError:
+def _error_for(response: httpx.Response, base_url: str | None) -> ClientError:
     status = response.status_code
-    moved = _redirect(response)
+    moved = _redirect(response, base_url)
     message = f"{status}: {moved or _message(response)}"
     wait = retry_after_seconds(response.headers.get("Retry-After"))
     if status == 401:
@@ -153,10 +153,12 @@ def _error_for(response: httpx.Response) -> ClientError:
     return ServerError(message, status, wait)
 
 
-def _redirect(response: httpx.Response) -> str | None:
+def _redirect(response: httpx.Response, base_url: str | None) -> str | None:
     """Where a 3xx sends the request, said as what to do: redirects are never followed, since
     the request carries a password or a token, so the URL it names is the one to use. Only
-    its scheme, host and path are said: a query could hold a secret."""
+    its scheme, host and path are said: a query could hold a secret. The ``--url`` to use is
+    the target's origin, with the path the server is under (``base_url``'s) when the target
+    keeps the route's own part: ``http://host/pullstats`` moved to ``https://host/pullstats``."""
     location = response.headers.get("Location")
     if not 300 <= response.status_code < 400 or not location:
         return None
@@ -166,8 +168,18 @@ def _redirect(response: httpx.Response) -> str | None:
         )
     except (RuntimeError, httpx.InvalidURL):  # no request (a response built by hand), or junk
         return "redirected to a URL that cannot be read"
-    origin = str(target.copy_with(path="/")).rstrip("/")
-    return _one_line(f"redirected to {target}: use --url {origin}")
+    base = str(target.copy_with(path=_base_path(response.request.url.path, target.path, base_url)))
+    return _one_line(f"redirected to {target}: use --url {base.rstrip('/')}")
+
+
+def _base_path(asked: str, target: str, base_url: str | None) -> str:
+    """The path of the base URL a redirect from ``asked`` to ``target`` moves the API to: the
+    target's path less the route (what ``asked`` adds to ``base_url``'s path), or ``/``."""
+    under = httpx.URL(base_url).path.rstrip("/") if base_url else ""
+    if not (under and asked.startswith(under + "/")):
+        return "/"
+    route = asked[len(under) :]
+    return (target[: -len(route)] or "/") if target.endswith(route) else "/"
 
 
 #: told of each retry of a data call before its wait: the failure, the number of the attempt
