@@ -73,7 +73,10 @@ def _expiry(text: str | None) -> datetime | None:
         raise fail(f"--expires {text!r}: write YYYY-MM-DD or 2027-01-31T12:00:00Z") from None
     if moment.tzinfo is None:
         raise fail(f"--expires {text!r}: a time needs its offset, e.g. Z or +02:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+        raise fail(f"--expires {text!r}: in UTC that is outside the years 1 to 9999") from None
 
 
 def _stdin_password() -> str:
