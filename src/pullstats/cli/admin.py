@@ -7,6 +7,7 @@ stdout line, so a script can take them with ``tail -n 1``; lists print one row p
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -80,14 +81,18 @@ def _expiry(text: str | None) -> datetime | None:
 
 
 def _stdin_password() -> str:
-    """The first line of standard input, which must be UTF-8 text."""
-    not_text = "the password on standard input is not UTF-8 text"
+    """The first line of standard input as UTF-8, whatever the locale (read in a Latin-1 one,
+    UTF-8 became other characters, a password nobody could type); on a terminal, asked for
+    on stderr and not echoed."""
     try:
-        password = sys.stdin.readline().rstrip("\r\n")
-    except UnicodeDecodeError:  # a strict decoder
-        raise fail(not_text) from None
-    if any("\udc80" <= char <= "\udcff" for char in password):  # surrogateescape's
-        raise fail(not_text)
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ", stream=sys.stderr)  # the terminal's locale
+        else:
+            password = sys.stdin.buffer.readline().decode().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise fail("the password on standard input is not UTF-8 text") from None
+    except EOFError:  # Ctrl-D at the prompt
+        password = ""
     if not password:
         raise fail("no password on standard input")
     return password
@@ -97,7 +102,9 @@ def _stdin_password() -> str:
 def users_add(
     name: str = typer.Argument(..., metavar="NAME", help="Account name (a-z, 0-9, '.', '_', '-')."),
     password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input."
+        False,
+        "--password-stdin",
+        help="Read the password from standard input (asked for, not echoed, on a terminal).",
     ),
     email: str | None = typer.Option(
         None,
