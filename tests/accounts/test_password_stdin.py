@@ -1,5 +1,5 @@
-"""``users add``'s password: read as UTF-8 whatever the locale, and asked for without echo on
-a terminal.
+"""``users add``'s password: read as UTF-8 whatever the locale, asked for without echo on a
+terminal, and a user made without one is told so.
 
 These run ``python -m pullstats`` itself, not the suite's forked command: the fork server gives
 every command a UTF-8 standard input, and no terminal.
@@ -17,7 +17,7 @@ from pathlib import Path
 from pullstats.accounts import service
 from pullstats.accounts.passwords import verify_password
 from pullstats.runtime import Runtime
-from tests.accounts.conftest import accounts_settings
+from tests.accounts.conftest import accounts_settings, run_pullstats
 from tests.conftest import cli_env
 
 #: a password with letters outside ASCII: in UTF-8 they are bytes a Latin-1 decoder reads as
@@ -55,6 +55,19 @@ def test_a_utf8_password_is_stored_as_typed_under_any_locale(
     )
     assert (added.returncode, added.stdout, added.stderr) == (0, b"user hal created\n", b"")
     assert _stored_password_is(data_dir, database_url, "hal", PASSWORD)
+
+
+def test_a_user_made_without_a_password_is_told_so(
+    data_dir: Path, database_url: str | None
+) -> None:
+    """A password piped without --password-stdin was ignored in silence."""
+    added = run_pullstats(data_dir, database_url, "users", "add", "jo", stdin=f"{PASSWORD}\n")
+    assert (added.returncode, added.stderr) == (0, "")
+    assert added.stdout == (
+        "user jo created without a password: it logs in only with a personal access token "
+        "(pullstats tokens create)\n"
+    )
+    assert not _stored_password_is(data_dir, database_url, "jo", PASSWORD)
 
 
 def _read_until(fd: int, wanted: bytes, seen: bytearray, seconds: float) -> bool:

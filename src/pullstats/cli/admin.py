@@ -104,7 +104,8 @@ def users_add(
     password_stdin: bool = typer.Option(
         False,
         "--password-stdin",
-        help="Read the password from standard input (asked for, not echoed, on a terminal).",
+        help="Read the password from standard input (asked for, not echoed, on a terminal); "
+        "without it the user has none and logs in with a personal access token only.",
     ),
     email: str | None = typer.Option(
         None,
@@ -123,7 +124,11 @@ def users_add(
         raise fail(str(error)) from None
     with opened() as runtime, runtime.sessions.begin() as session:
         service.create_user(session, name, password, email)
-    out.print(f"user {name} created")
+    without = (
+        " without a password: it logs in only with a personal access token"
+        " (pullstats tokens create)"
+    )
+    out.print(f"user {name} created{'' if password else without}")
 
 
 @users_app.command("list")
