@@ -78,6 +78,19 @@ def test_accounts_commands(data_dir: Path, database_url: str | None) -> None:
     assert "no ingest token" in refused("ingest-tokens", "revoke", "0" * 16)
 
 
+def test_an_expiry_outside_the_years_of_utc_is_one_line(data_dir: Path) -> None:
+    """An offset that moves the time past year 9999 (or before year 1) in UTC failed as
+    ``OverflowError: date value out of range``; refused before anything is opened."""
+    for when in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00"):
+        status, _, stderr = cli_outcome(
+            data_dir, None, "tokens", "create", "alice", "--label", "e", "--expires", when
+        )
+        assert status == 1 and stderr == (
+            f"error: --expires '{when}': in UTC that is outside the years 1 to 9999\n"
+        )
+    assert not data_dir.exists()
+
+
 def test_labels_that_would_break_a_listing_are_refused(
     data_dir: Path, database_url: str | None
 ) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, NotFound
@@ -64,9 +65,21 @@ def create_user(
         disabled=False,
         created_at=_now(),
     )
-    session.add(user)
-    session.flush()
+    _insert(session, user, f"user {name!r} already exists")
     return user
+
+
+def _insert(session: Session, row: User | Namespace, taken: str) -> None:
+    """Insert a user or namespace whose name was free when looked up; another transaction that
+    took it since (a password's hash takes a while) fails the name's unique constraint, the only
+    one such a row has, and that is AlreadyExists too. The transaction cannot go on then: its
+    caller rolls it back (no savepoint: under SQLite's driver one that opens the transaction
+    commits its row when released, whatever the caller does next)."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise AlreadyExists(taken) from None
 
 
 def get_user(session: Session, name: str) -> User:
@@ -125,8 +138,7 @@ def create_namespace(session: Session, name: str) -> Namespace:
     if session.scalar(select(Namespace).where(Namespace.name == name)) is not None:
         raise AlreadyExists(f"namespace {name!r} already exists")
     namespace = Namespace(name=name, created_at=_now())
-    session.add(namespace)
-    session.flush()
+    _insert(session, namespace, f"namespace {name!r} already exists")
     return namespace
 
 

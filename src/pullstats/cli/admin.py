@@ -7,6 +7,7 @@ stdout line, so a script can take them with ``tail -n 1``; lists print one row p
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -73,18 +74,25 @@ def _expiry(text: str | None) -> datetime | None:
         raise fail(f"--expires {text!r}: write YYYY-MM-DD or 2027-01-31T12:00:00Z") from None
     if moment.tzinfo is None:
         raise fail(f"--expires {text!r}: a time needs its offset, e.g. Z or +02:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+        raise fail(f"--expires {text!r}: in UTC that is outside the years 1 to 9999") from None
 
 
 def _stdin_password() -> str:
-    """The first line of standard input, which must be UTF-8 text."""
-    not_text = "the password on standard input is not UTF-8 text"
+    """The first line of standard input as UTF-8, whatever the locale (read in a Latin-1 one,
+    UTF-8 became other characters, a password nobody could type); on a terminal, asked for
+    on stderr and not echoed."""
     try:
-        password = sys.stdin.readline().rstrip("\r\n")
-    except UnicodeDecodeError:  # a strict decoder
-        raise fail(not_text) from None
-    if any("\udc80" <= char <= "\udcff" for char in password):  # surrogateescape's
-        raise fail(not_text)
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ", stream=sys.stderr)  # the terminal's locale
+        else:
+            password = sys.stdin.buffer.readline().decode().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise fail("the password on standard input is not UTF-8 text") from None
+    except EOFError:  # Ctrl-D at the prompt
+        password = ""
     if not password:
         raise fail("no password on standard input")
     return password
@@ -94,7 +102,10 @@ def _stdin_password() -> str:
 def users_add(
     name: str = typer.Argument(..., metavar="NAME", help="Account name (a-z, 0-9, '.', '_', '-')."),
     password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input."
+        False,
+        "--password-stdin",
+        help="Read the password from standard input (asked for, not echoed, on a terminal); "
+        "without it the user has none and logs in with a personal access token only.",
     ),
     email: str | None = typer.Option(
         None,
@@ -113,7 +124,11 @@ def users_add(
         raise fail(str(error)) from None
     with opened() as runtime, runtime.sessions.begin() as session:
         service.create_user(session, name, password, email)
-    out.print(f"user {name} created")
+    without = (
+        " without a password: it logs in only with a personal access token"
+        " (pullstats tokens create)"
+    )
+    out.print(f"user {name} created{'' if password else without}")
 
 
 @users_app.command("list")

@@ -121,7 +121,7 @@ def login(
     if not username:
         raise fail("no user name given")
     if password_stdin:
-        secret = sys.stdin.readline().rstrip("\r\n")
+        secret = _stdin_line("the password") or ""
     else:
         secret = _env_password() or _ask("Password or personal access token", hidden=True)
     if not secret:
@@ -172,10 +172,21 @@ def _ask(prompt: str, *, hidden: bool) -> str:
             raise fail(missing) from None
     sys.stderr.write(f"{prompt}: ")
     sys.stderr.flush()
-    answer = sys.stdin.readline()
-    if not answer:
+    answer = _stdin_line("the password" if hidden else f"the answer to {prompt!r}")
+    if answer is None:
         raise fail(missing)
-    return answer.rstrip("\r\n")
+    return answer
+
+
+def _stdin_line(what: str) -> str | None:
+    """The next line of standard input as UTF-8 whatever the locale (read in a Latin-1 one, a
+    password's UTF-8 became other characters, which the server refused); None at its end.
+    Every answer is read so: the text layer reads ahead, past the lines it was asked for."""
+    try:
+        line = sys.stdin.buffer.readline()
+        return line.decode().rstrip("\r\n") if line else None
+    except UnicodeDecodeError:
+        raise fail(f"{what} on standard input is not UTF-8 text") from None
 
 
 @hub_app.command("logout")
