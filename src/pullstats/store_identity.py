@@ -215,10 +215,18 @@ def _placed(
                 set_value(session, kind.place_key, str(place))
         return
     if recorded is None:
-        if create:  # never over one: nodes starting together record one place
-            with sessions.begin() as session:
-                add_value(session, kind.place_key, str(place))
-        return
+        if not create:
+            return
+        # never over one: of nodes starting together one records its place, and the others
+        # are checked against it (a node at another place that lost the race is refused)
+        with sessions.begin() as session:
+            if add_value(session, kind.place_key, str(place)):
+                return
+        with sessions() as session:
+            value = get_value(session, kind.place_key)
+        if value is None:  # recorded and removed meanwhile: nothing to check against
+            return
+        recorded = Place.parse(value)
     if not recorded.same(place):
         raise moved(kind, store, recorded, place, setting)
 

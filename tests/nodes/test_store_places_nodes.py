@@ -1,7 +1,8 @@
 """The stores' places (store_identity.py) with several nodes on one catalog: the catalog keeps
 one place per store for the whole installation, and the nodes reach one shared mount at paths
 of their own (docs/operations.md: "object storage or a shared mount"). Every folder is one
-place; object storage for a folder is still refused."""
+place; object storage for a folder is still refused, and so is a node that lost the race to
+record the place from another one."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
+from pullstats import store_identity
 from pullstats.config import Settings
 from pullstats.db.state import get_value, set_value
+from pullstats.exports_identity import EXPORTS, ExportsDescription
 from pullstats.lake_identity import LAKE
-from pullstats.lake_meta import LakeVersionError
+from pullstats.lake_meta import Description, LakeVersionError
 from pullstats.runtime import Runtime
-from pullstats.store_identity import Place
+from pullstats.store_identity import Place, installation_store
 
 BUCKET = Place.s3("pullstats", "lake")
 
@@ -105,3 +109,56 @@ def test_nodes_reaching_one_shared_mount_at_paths_of_their_own_all_open(
     )
     with pytest.raises(LakeVersionError, match="is PULLSTATS_LAKE_URL missing\\?"):
         Runtime.open(c)
+
+
+def test_a_node_at_another_place_that_loses_the_race_to_record_it_is_refused(
+    node_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two nodes open at once, each finding no place recorded; node-a records its own first,
+    and node-b's record is left (never over one): node-b is checked against node-a's, as if
+    it had read it."""
+    settings = node_settings("node-a")
+    runtime = Runtime.open(settings)  # records the lake's id and the data dir's folder
+    hidden = {LAKE.place_key}
+    asked: list[str] = []
+
+    def before_node_a(session: Session, key: str) -> str | None:
+        if key in hidden:  # read once before node-a recorded it
+            hidden.remove(key)
+            asked.append(key)
+            return None
+        return get_value(session, key)
+
+    monkeypatch.setattr(store_identity, "get_value", before_node_a)
+    try:
+        with pytest.raises(LakeVersionError) as refused:
+            installation_store(
+                LAKE,
+                Description(settings.lake),
+                runtime.sessions,
+                create=True,
+                setting=f"PULLSTATS_LAKE_URL={BUCKET}",
+                place=BUCKET,
+            )
+        assert asked == [LAKE.place_key]
+        recorded = "the installation's lake is the data dir's folder (the catalog records it there)"
+        assert recorded in str(refused.value)
+        with runtime.sessions() as session:
+            assert (
+                get_value(session, LAKE.place_key)
+                == f"data-dir:{(settings.paths.root / 'lake').resolve()}"
+            )
+        # a node that loses the race at a folder of its own path is the shared folder's
+        elsewhere = tmp_path / "mnt-b" / "exports"
+        hidden.add(EXPORTS.place_key)
+        installation_store(
+            EXPORTS,
+            ExportsDescription(settings.exports_store),
+            runtime.sessions,
+            create=True,
+            setting=f"PULLSTATS_EXPORTS_URL={elsewhere}",
+            place=Place.folder(elsewhere, settings.paths.root),
+        )
+        assert asked == [LAKE.place_key, EXPORTS.place_key]
+    finally:
+        runtime.close()
