@@ -23,7 +23,11 @@ that lacks the new setting, and counted or exported from. So the catalog records
 :class:`Place` too (``pipeline_state``: an S3 bucket and prefix, the data dir's folder wherever
 the data dir is, or a folder named by the setting), with the id or on the first open to write
 after it, and every open of a store that has the id at another place is refused, naming both;
-``pullstats db upgrade --adopt`` records the new place of a store moved on purpose.
+``pullstats db upgrade --adopt`` records the new place of a store moved on purpose. Every
+folder is one place (:meth:`Place.same`): the nodes of one installation reach a shared mount
+at paths of their own, and nothing here tells such a mount from a copy of the folder; what is
+refused is a folder for object storage or object storage for a folder, and another bucket or
+prefix.
 
 :mod:`pullstats.lake_identity` and :mod:`pullstats.exports_identity` describe their store.
 """
@@ -61,9 +65,9 @@ class Described(Protocol):
 @dataclass(frozen=True)
 class Place:
     """Where a store is, as the catalog records it: ``s3://bucket/prefix`` (the endpoint is
-    not part of it), the data dir's folder (wherever the data dir is: a restore onto another
-    path is the same place), or a folder a setting names. ``path`` is the folder's, for the
-    nodes that name another node's data dir folder by a setting."""
+    not part of it), the data dir's folder, or a folder a setting names. A folder's ``path``
+    is the one the node that recorded it reached it at, for messages: the catalog keeps one
+    place for every node, and :meth:`same` does not compare folders' paths."""
 
     #: "s3", "data-dir" or "folder"
     at: str
@@ -100,10 +104,15 @@ class Place:
 
     def same(self, other: Place) -> bool:
         """Whether a store recorded at ``self`` may be opened at ``other``: the same bucket
-        and prefix, the same folder, or the data dir's folder of any data dir."""
+        and prefix, or a folder for a folder, whatever their paths. Nodes sharing one mount
+        reach it at paths of their own (``/mnt/a/lake`` on one, ``/mnt/b/lake`` on another,
+        or the data dir's folder through a host's own link), a data dir restored elsewhere
+        keeps its stores, and a path cannot tell a shared folder from a copy of it: what a
+        place refuses is a folder left behind by a move to object storage (or the bucket left
+        behind by a move back), and another bucket or prefix."""
         if self.at == "s3" or other.at == "s3":
             return self == other
-        return (self.at == other.at == "data-dir") or self.path == other.path
+        return True
 
 
 @dataclass(frozen=True)
@@ -196,22 +205,30 @@ def _placed(
 ) -> None:
     """Refuse the installation's store at another place than the catalog records (a copy
     left behind by a move); record ``place`` where none is yet (``create``), or over the one
-    recorded with ``adopt`` (a move on purpose)."""
+    recorded with ``adopt`` (a move on purpose, or the shared folder as this node reaches it)."""
     with sessions() as session:
         value = get_value(session, kind.place_key)
     recorded = None if value is None else Place.parse(value)
-    if recorded is not None and recorded.same(place):
-        return
     if adopt:
-        with sessions.begin() as session:
-            set_value(session, kind.place_key, str(place))
+        if recorded != place:
+            with sessions.begin() as session:
+                set_value(session, kind.place_key, str(place))
         return
     if recorded is None:
-        if create:  # never over one: nodes starting together record one place
-            with sessions.begin() as session:
-                add_value(session, kind.place_key, str(place))
-        return
-    raise moved(kind, store, recorded, place, setting)
+        if not create:
+            return
+        # never over one: of nodes starting together one records its place, and the others
+        # are checked against it (a node at another place that lost the race is refused)
+        with sessions.begin() as session:
+            if add_value(session, kind.place_key, str(place)):
+                return
+        with sessions() as session:
+            value = get_value(session, kind.place_key)
+        if value is None:  # recorded and removed meanwhile: nothing to check against
+            return
+        recorded = Place.parse(value)
+    if not recorded.same(place):
+        raise moved(kind, store, recorded, place, setting)
 
 
 def moved(

@@ -82,12 +82,18 @@ def keys_rotate(
     settings = Settings()
     rings = _rings(settings, only)
     # refused unless this node's keys are the installation's (db/keys.py); the lake and the
-    # exports store are not opened: a key leak is answered while the object store is down
+    # exports store are not opened: a key leak is answered while the object store is down.
+    # Only an installation's catalog: with the stores left alone nothing else would notice a
+    # new or mistyped PULLSTATS_DATABASE_URL, which would be made a catalog, get the shared
+    # keys dir's new key recorded, and leave the installation's catalog without it
     try:
-        runtime = Runtime.open(settings, stores=False)
+        runtime = Runtime.open(settings, create=False, stores=False)
     except (SchemaOutdated, NoInstallation, KeysDiffer, StorageError) as error:
         raise fail(str(error)) from None
     try:
+        # the keys the catalog lacks yet recorded first, as an open to write does (create=False
+        # leaves them): the keys a rotation deletes are then never the catalog's newest
+        check_keys(runtime.sessions, runtime.paths)
         for name, ring in rings.items():
             _rotate(runtime, name, ring)
     except KeysDiffer as error:
