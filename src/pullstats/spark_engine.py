@@ -107,6 +107,8 @@ def check_spark(settings: Settings) -> None:
     if master.startswith("spark://"):
         for address in master.removeprefix("spark://").split(","):
             host, _, port = address.rpartition(":")
+            if host.startswith("[") and host.endswith("]"):  # an IPv6 address: [::1]:7077
+                host = host[1:-1]
             try:
                 with socket.create_connection((host, int(port)), timeout=5):
                     pass

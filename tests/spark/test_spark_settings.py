@@ -140,6 +140,27 @@ def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
             check_spark(settings)
 
 
+def test_a_listening_ipv6_master_passes_the_check(tmp_path: Path) -> None:
+    """Before, ``[::1]`` was asked for with its brackets, which no resolver knows: refused."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with socket.socket(socket.AF_INET6) as listener:
+        try:
+            listener.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        listener.listen()
+        port = listener.getsockname()[1]
+        settings = Settings(data_dir=tmp_path, spark_master=f"spark://[::1]:{port}")
+        if importlib.util.find_spec("pyspark") is None:
+            with pytest.raises(SparkUnavailable, match=r"^PULLSTATS_ENGINE=spark: pyspark not"):
+                check_spark(settings)
+        else:
+            check_spark(settings)
+    with pytest.raises(SparkUnavailable, match=rf"no Spark master answers at \[::1\]:{port}$"):
+        check_spark(settings)  # nobody listens any more
+
+
 def _run(data_dir: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     require_e2e_mark("the pullstats command")
     return run_pullstats_command([command], cli_env(data_dir, env), None)
