@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.spark_log import java_error, jvm_output, last_words
+from pullstats.spark_log import jvm_output, not_started
 from pullstats.spark_s3 import missing_hadoop_aws, s3a_config, set_s3a_credentials, spark_path
 from pullstats.steps import Function, Step, Transform
 
@@ -173,7 +173,9 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
             with jvm_output(log) if to_log else contextlib.nullcontext(0) as start:
                 session = builder.getOrCreate()
         except Exception as error:  # the JVM did not start: say which setting, not a trace
-            said = _not_started(settings, error, log if to_log else None, start)
+            said = not_started(
+                error, settings.spark_master, log if to_log else None, start, started_here
+            )
             raise SparkUnavailable(said) from None
         set_s3a_credentials(session)  # before any read, on the context's Hadoop configuration
         if not started_here and not show_jvm_log:
@@ -184,19 +186,6 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
                 raise SparkUnavailable(missing)
         _session = session
         return session
-
-
-def _not_started(settings: Settings, error: Exception, log: Path | None, start: int) -> str:
-    """Why the session did not start, in one line: the JVM's exception in its own words (Py4J
-    adds its stack trace), or, from a JVM that died before it could answer, the last thing it
-    wrote that is neither a stack frame nor a warning; and where its log is."""
-    said = java_error(error)
-    quoted = last_words(log, start) if log is not None and not said else ""
-    line = f"PULLSTATS_SPARK_MASTER={settings.spark_master!r}: Spark did not start: "
-    line += said or " ".join(str(error).split())[:300]
-    if quoted:
-        return f"{line} Its JVM said: {quoted} (all of it: {log})"
-    return f"{line} (the JVM's log: {log})" if log is not None else line
 
 
 class SparkEngine:

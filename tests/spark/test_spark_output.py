@@ -90,23 +90,34 @@ def test_debug_shows_the_jvm_log_on_stderr(data_dir: Path) -> None:
     assert any("WARN" in line for line in result.stderr.splitlines()), result.stderr
 
 
+@pytest.mark.parametrize(
+    ("memory", "why"),
+    [("1k", "Too small maximum heap"), ("12x", "Invalid maximum heap size: -Xmx12x")],
+)
 def test_a_jvm_that_does_not_start_says_why_in_the_error_line(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, memory: str, why: str
 ) -> None:
     """Its own words go to the log, and the last of them into the one line: here a driver
-    memory the JVM cannot start with, from the operator's ``spark-defaults.conf``."""
+    memory the JVM cannot start with, from the operator's ``spark-defaults.conf``, which the
+    line names. Before, a memory that is no size was quoted by the Java launcher's last
+    line (``Error: A fatal exception has occurred. Program will exit.``), and the line blamed
+    ``PULLSTATS_SPARK_MASTER``, here a local one."""
     conf = tmp_path / "spark-conf"
     conf.mkdir()
-    (conf / "spark-defaults.conf").write_text("spark.driver.memory 1k\n")
+    (conf / "spark-defaults.conf").write_text(f"spark.driver.memory {memory}\n")
     data_dir.mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli(data_dir, "export", env={**SPARK, "SPARK_CONF_DIR": str(conf)})
     assert result.returncode == 1
     log = data_dir / "logs" / "spark.log"
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: PULLSTATS_SPARK_MASTER='local[2]': Spark did not start: ")
+    assert line.startswith(
+        "error: PULLSTATS_ENGINE=spark: Spark's JVM did not start (its settings: "
+        f"{conf / 'spark-defaults.conf'} in SPARK_CONF_DIR): "
+    ), line
     said, _, where = line.partition(" Its JVM said: ")[2].rpartition(" (all of it: ")
     assert where == f"{log})"
-    assert said in log.read_text().splitlines()  # HotSpot's: "Too small maximum heap"
+    assert said in log.read_text().splitlines()  # HotSpot's own words
+    assert said == why
 
 
 def test_a_master_spark_refuses_is_its_exception_in_one_line(data_dir: Path) -> None:

@@ -21,6 +21,7 @@ from pullstats.spark_log import (
     java_error,
     jvm_output,
     last_words,
+    not_started,
     own_configuration,
 )
 from pullstats.spark_s3 import no_hadoop_aws, s3a_config, s3a_credentials, spark_path
@@ -256,6 +257,66 @@ def test_a_jvm_that_did_not_start_is_quoted_by_its_last_line(tmp_path: Path) -> 
     log.write_text("WARNING: Using incubator modules: jdk.incubator.vector\n")
     assert last_words(log, 0) == ""
     assert last_words(tmp_path / "none.log", 0) == ""
+
+
+JVM_NOT_CREATED = (
+    "WARNING: Using incubator modules: jdk.incubator.vector\n"
+    "Invalid maximum heap size: -Xmx12x\n"
+    "Error: Could not create the Java Virtual Machine.\n"
+    "Error: A fatal exception has occurred. Program will exit.\n"
+)
+
+
+def test_the_java_launchers_trailer_is_no_reason(tmp_path: Path) -> None:
+    """Before, the launcher's last line was quoted, the same for every reason."""
+    log = tmp_path / "spark.log"
+    log.write_text(JVM_NOT_CREATED)
+    assert last_words(log, 0) == "Invalid maximum heap size: -Xmx12x"
+
+
+class GatewayExited(Exception):
+    """PySpark's, when the JVM it started exits before it answers."""
+
+
+def test_a_jvm_that_did_not_start_names_the_settings_that_may_be_at_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a local master (it does not stop the JVM before it answers); the master that is
+    not local, and the spark-defaults.conf the JVM read. Before, the line began with
+    ``PULLSTATS_SPARK_MASTER='local[*]'``, whatever the cause."""
+    for name in ("SPARK_CONF_DIR", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "spark.log"
+    log.write_text(JVM_NOT_CREATED)
+    error = GatewayExited("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending  its")
+    tail = (
+        ": [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its Its JVM said: "
+        f"Invalid maximum heap size: -Xmx12x (all of it: {log})"
+    )
+    head = "PULLSTATS_ENGINE=spark: Spark's JVM did not start"
+    assert not_started(error, "local[*]", log, 0, True) == head + tail
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    monkeypatch.setenv("SPARK_CONF_DIR", str(conf))
+    assert not_started(error, "local[*]", log, 0, True) == head + tail  # it has no defaults
+    (conf / "spark-defaults.conf").write_text("spark.driver.memory 12x\n")
+    where = f"{conf / 'spark-defaults.conf'} in SPARK_CONF_DIR"
+    assert not_started(error, "local[*]", log, 0, True) == f"{head} (its settings: {where})" + tail
+    assert not_started(error, "yarn", log, 0, True) == (
+        f"{head} (its settings: PULLSTATS_SPARK_MASTER='yarn'; {where})" + tail
+    )
+    assert not_started(error, "local[2]", None, 0, True) == (  # --debug: no log of ours
+        f"{head} (its settings: {where}): [JAVA_GATEWAY_EXITED] Java gateway process exited "
+        "before sending its"
+    )
+    refused = Py4JJavaError(
+        "An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+        ": org.apache.spark.SparkException: Could not parse Master URL: 'spark://h:x'"
+    )
+    assert not_started(refused, "spark://h:x", None, 0, False) == (
+        "spark-submit --master 'spark://h:x': Spark did not start: "
+        "org.apache.spark.SparkException: Could not parse Master URL: 'spark://h:x'"
+    )
 
 
 def test_a_process_started_for_spark_writes_to_the_log_only(
