@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.spark_log import jvm_output, not_started
+from pullstats.spark_log import jvm_output, not_started, pyspark_loggers_to
 from pullstats.spark_s3 import missing_hadoop_aws, s3a_config, set_s3a_credentials, spark_path
 from pullstats.steps import Function, Step, Transform
 
@@ -177,6 +177,8 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
                 error, settings.spark_master, log if to_log else None, start, started_here
             )
             raise SparkUnavailable(said) from None
+        if to_log:  # PySpark's own loggers print a failed query's Java stack trace
+            pyspark_loggers_to(log)
         set_s3a_credentials(session)  # before any read, on the context's Hadoop configuration
         if not started_here and not show_jvm_log:
             session.sparkContext.setLogLevel("ERROR")

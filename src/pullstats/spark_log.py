@@ -9,12 +9,15 @@ log level keeps the first out (they are not log4j's), and ERROR keeps the last i
 gets the log file as its stdout and stderr from its start (:func:`jvm_output`), and everything it
 and its Python workers write lands there, in order, kept for whoever looks into a failure. Its
 log4j2 configuration is ours (``spark_log4j2.properties``: WARN and above, dated in UTC) unless
-the operator has their own. ``pullstats --debug`` leaves the JVM's output on stderr.
+the operator has their own. PySpark's own Python loggers, which print a failed query's error
+with its Java stack trace, write there too (:func:`pyspark_loggers_to`). ``pullstats --debug``
+leaves it all on stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -30,6 +33,7 @@ __all__ = [
     "last_words",
     "not_started",
     "own_configuration",
+    "pyspark_loggers_to",
     "spark_defaults",
 ]
 
@@ -199,3 +203,23 @@ def not_started(
     if quoted:
         return f"{line} Its JVM said: {quoted} (all of it: {log})"
     return f"{line} (the JVM's log: {log})" if log is not None else line
+
+
+#: PySpark's own Python loggers: each error with a query context (an ANSI overflow, a column
+#: that is not there) is logged as JSON with its Java stack trace, through a handler of their
+#: own on stderr (``pyspark.errors.exceptions.base``).
+PYSPARK_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+
+
+def pyspark_loggers_to(log: Path) -> None:
+    """PySpark's own loggers (:data:`PYSPARK_LOGGERS`) write to ``log``, not to stderr: the
+    command says what failed in its one line."""
+    from pyspark.logger import PySparkLogger
+
+    for name in PYSPARK_LOGGERS:
+        logger = PySparkLogger.getLogger(name)  # made now, it has PySpark's stderr handler
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        logger.addHandler(logging.FileHandler(log, encoding="utf-8", delay=True))
+        logger.propagate = False

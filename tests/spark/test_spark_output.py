@@ -6,12 +6,14 @@ Spark prints it. Each test runs the real ``pullstats`` command, which starts its
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings, run_cli, write_spool
+from tests.conftest import catalog_settings, cli_env, run_cli, write_spool
 from tests.exports import golden
 from tests.storage.conftest import S3Server, start_moto, stop
 
@@ -88,6 +90,43 @@ def test_debug_shows_the_jvm_log_on_stderr(data_dir: Path) -> None:
     result = run_cli(data_dir, "--debug", "export", env=SPARK)
     assert result.returncode == 0, result.stderr
     assert any("WARN" in line for line in result.stderr.splitlines()), result.stderr
+
+
+#: the query a child runs on the session the jobs open: it fails (ANSI overflow), with a
+#: query context, which PySpark's SQLQueryContextLogger prints with the Java stack trace
+FAILING_QUERY = """
+from pullstats.config import Settings
+from pullstats.spark_engine import SparkEngine, spark_session
+
+settings = Settings()
+spark_session(settings)  # as process and export start it (cli/jobs.py: start_engine)
+session = SparkEngine(settings).session()
+session.conf.set("spark.sql.ansi.enabled", "true")
+try:
+    session.sql("SELECT 9223372036854775807 + id FROM range(2)").collect()
+except Exception as error:
+    print(type(error).__name__, getattr(error, "getCondition", lambda: None)())
+"""
+
+
+def test_a_failed_query_leaves_stderr_to_the_command(data_dir: Path) -> None:
+    """Before, PySpark's own logger printed the failure on stderr, as some 20 KB of JSON with
+    the whole Java stack trace, beside the command's one error line; it goes to the log."""
+    data_dir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", FAILING_QUERY],
+        env=cli_env(data_dir, SPARK),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["ArithmeticException", "ARITHMETIC_OVERFLOW"]
+    assert result.stderr == ""
+    log = (data_dir / "logs" / "spark.log").read_text(errors="replace")
+    (logged,) = [line for line in log.splitlines() if '"SQLQueryContextLogger"' in line]
+    assert "ARITHMETIC_OVERFLOW" in logged
 
 
 @pytest.mark.parametrize(
