@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from pullstats.config import Settings
-from pullstats.spark_engine import SparkUnavailable, check_spark
+from pullstats.spark_engine import SparkUnavailable, check_spark, local_defaults
 from pullstats.spark_log import (
     CONFIGURATION,
     java_error,
@@ -160,6 +160,34 @@ def test_a_listening_ipv6_master_passes_the_check(tmp_path: Path) -> None:
             check_spark(settings)
     with pytest.raises(SparkUnavailable, match=rf"no Spark master answers at \[::1\]:{port}$"):
         check_spark(settings)  # nobody listens any more
+
+
+def test_under_spark_submit_its_master_is_not_pullstats_to_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spark-submit's JVM runs on its --master: a stale variable refused a valid job."""
+    stale = Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{free_port()}")
+    with pytest.raises(SparkUnavailable, match="no Spark master answers"):
+        check_spark(stale)
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40123")  # spark-submit's JVM
+    if importlib.util.find_spec("pyspark") is not None:
+        check_spark(stale)
+
+
+def test_the_local_defaults_are_for_a_local_master_only(tmp_path: Path) -> None:
+    """Chosen by the master the session runs on: before, by ``PULLSTATS_SPARK_MASTER``, so
+    that a job spark-submit ran on a cluster had the UI off and local scratch files."""
+    settings = Settings(data_dir=tmp_path)
+    for master in ("spark://10.0.0.9:7077", "yarn", "k8s://https://10.0.0.9:6443"):
+        assert local_defaults(master, settings) == {}
+    for master in ("local", "local[1]", "local[*]", "local[2,3]"):
+        assert local_defaults(master, settings) == {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.local.dir": str(tmp_path / "tmp" / "spark"),
+            "spark.sql.shuffle.partitions": "8",
+        }
+    assert (tmp_path / "tmp" / "spark").is_dir()
 
 
 def _run(data_dir: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
