@@ -135,7 +135,8 @@ class Settings(BaseSettings):
     spark_master: str = Field(
         "local[*]",
         description="The Spark master of `PULLSTATS_ENGINE=spark` (local[*], spark://host:port, "
-        "yarn, k8s://…); under spark-submit its --master wins.",
+        "yarn, k8s://…); under spark-submit its --master wins, and this one is neither read "
+        "nor checked.",
     )
     geoip_country_db: Path | None = Field(
         None,

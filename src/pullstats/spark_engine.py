@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import pyarrow as pa
 
 from pullstats.config import Settings
-from pullstats.spark_log import java_error, jvm_output, last_words
+from pullstats.spark_log import jvm_output, not_started, pyspark_loggers_to
 from pullstats.spark_s3 import missing_hadoop_aws, s3a_config, set_s3a_credentials, spark_path
 from pullstats.steps import Function, Step, Transform
 
@@ -47,7 +47,9 @@ __all__ = [
     "SparkEngine",
     "SparkUnavailable",
     "check_spark",
+    "local_defaults",
     "spark_session",
+    "submitted",
 ]
 
 #: What :class:`SparkEngine` binds a step's input to: Parquet files (none: an empty relation
@@ -83,11 +85,29 @@ def _missing_packages() -> list[str]:
     return missing
 
 
+def submitted() -> bool:
+    """Whether this Python is the driver of a JVM that runs already (``spark-submit``'s, which
+    names its gateway's port): what PySpark itself reads to connect rather than start one."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def check_spark(settings: Settings) -> None:
     """Fail early, with one line naming the setting, when Spark cannot start: no Java, a
     master that is not a Spark master URL, a standalone master nobody answers at, or an
-    install without the spark extra (PySpark, SQLGlot)."""
-    master = settings.spark_master
+    install without the spark extra (PySpark, SQLGlot). Under ``spark-submit`` its JVM runs,
+    on its ``--master``: ``PULLSTATS_SPARK_MASTER`` and Java are not pullstats' to check."""
+    if not submitted():
+        _check_master(settings.spark_master)
+    missing = _missing_packages()
+    if missing:
+        raise SparkUnavailable(
+            f"PULLSTATS_ENGINE=spark: {' and '.join(missing)} not installed: "
+            "pip install -c constraints.txt 'pullstats[spark]' (docs/spark.md)"
+        )
+
+
+def _check_master(master: str) -> None:
+    """The JVM a command starts: its master (``PULLSTATS_SPARK_MASTER``) and its Java."""
     if not _MASTER.fullmatch(master):
         raise SparkUnavailable(
             f"PULLSTATS_SPARK_MASTER={master!r}: not a Spark master URL "
@@ -107,6 +127,8 @@ def check_spark(settings: Settings) -> None:
     if master.startswith("spark://"):
         for address in master.removeprefix("spark://").split(","):
             host, _, port = address.rpartition(":")
+            if host.startswith("[") and host.endswith("]"):  # an IPv6 address: [::1]:7077
+                host = host[1:-1]
             try:
                 with socket.create_connection((host, int(port)), timeout=5):
                     pass
@@ -114,12 +136,21 @@ def check_spark(settings: Settings) -> None:
                 raise SparkUnavailable(
                     f"PULLSTATS_SPARK_MASTER={master!r}: no Spark master answers at {address}"
                 ) from None
-    missing = _missing_packages()
-    if missing:
-        raise SparkUnavailable(
-            f"PULLSTATS_ENGINE=spark: {' and '.join(missing)} not installed: "
-            "pip install -c constraints.txt 'pullstats[spark]' (docs/spark.md)"
-        )
+
+
+def local_defaults(master: str, settings: Settings) -> dict[str, str]:
+    """What a session on a local master runs with here (on a cluster's master, nothing): no
+    UI, Spark's scratch files in the data dir's ``tmp/spark``, 8 shuffle partitions."""
+    if master != "local" and not master.startswith("local["):
+        return {}
+    scratch = settings.paths.tmp / "spark"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.local.dir": str(scratch),
+        "spark.sql.shuffle.partitions": "8",
+    }
 
 
 _lock = threading.Lock()
@@ -127,8 +158,9 @@ _session: SparkSession | None = None
 
 
 def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSession:
-    """The process's SparkSession: the one ``spark-submit`` (or a caller) started, or one on
-    ``PULLSTATS_SPARK_MASTER`` with local defaults (no UI, scratch in the data dir's tmp).
+    """The process's SparkSession: one a caller started, or one on ``spark-submit``'s JVM and
+    its ``--master``, or on ``PULLSTATS_SPARK_MASTER``; on a local master with
+    :func:`local_defaults` (under ``spark-submit``, those its ``--conf`` leaves unset).
 
     A JVM started here writes to the data dir's ``logs/spark.log``, never to the command's
     stderr (:mod:`pullstats.spark_log`); ``show_jvm_log`` (``pullstats --debug``) leaves its
@@ -136,7 +168,7 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
     turned down to ERROR once the session exists."""
     if _missing_packages():
         check_spark(settings)  # the settings' own faults first, then the missing packages
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     global _session
@@ -149,30 +181,31 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
             return active
         check_spark(settings)
         builder = SparkSession.builder.appName("pullstats")
-        if not SparkConf().contains("spark.master"):  # spark-submit's --master wins
-            builder = builder.master(settings.spark_master)
-        local = settings.spark_master.startswith("local")
-        if local:
-            scratch = settings.paths.tmp / "spark"
-            scratch.mkdir(parents=True, exist_ok=True)
-            builder = builder.config("spark.ui.enabled", "false")
-            builder = builder.config("spark.ui.showConsoleProgress", "false").config(
-                "spark.local.dir", str(scratch)
-            )
-            builder = builder.config("spark.sql.shuffle.partitions", "8")
+        # spark-submit's JVM runs on its --master (and its --conf): connected to, it says them
+        started_here = not submitted()
+        if started_here:
+            master, given = settings.spark_master, None
+            builder = builder.master(master)
+        else:
+            SparkContext._ensure_initialized()  # connects to spark-submit's gateway
+            given = SparkConf()  # spark-submit's configuration, its --master included
+            master = given.get("spark.master") or ""
+        for key, value in local_defaults(master, settings).items():
+            if given is None or not given.contains(key):  # spark-submit's --conf wins
+                builder = builder.config(key, value)
         # no credential here: this configuration is the JVM's command line (set_s3a_credentials)
         for key, value in {**_SESSION_SQL_CONF, **s3a_config()}.items():
             builder = builder.config(key, value)
-        # PySpark connects to spark-submit's JVM (it names the port), or starts one here
-        started_here = "PYSPARK_GATEWAY_PORT" not in os.environ
         log = settings.paths.spark_log
         to_log, start = started_here and not show_jvm_log, 0
         try:
             with jvm_output(log) if to_log else contextlib.nullcontext(0) as start:
                 session = builder.getOrCreate()
         except Exception as error:  # the JVM did not start: say which setting, not a trace
-            said = _not_started(settings, error, log if to_log else None, start)
+            said = not_started(error, master, log if to_log else None, start, started_here)
             raise SparkUnavailable(said) from None
+        if to_log:  # PySpark's own loggers print a failed query's Java stack trace
+            pyspark_loggers_to(log)
         set_s3a_credentials(session)  # before any read, on the context's Hadoop configuration
         if not started_here and not show_jvm_log:
             session.sparkContext.setLogLevel("ERROR")
@@ -182,19 +215,6 @@ def spark_session(settings: Settings, *, show_jvm_log: bool = False) -> SparkSes
                 raise SparkUnavailable(missing)
         _session = session
         return session
-
-
-def _not_started(settings: Settings, error: Exception, log: Path | None, start: int) -> str:
-    """Why the session did not start, in one line: the JVM's exception in its own words (Py4J
-    adds its stack trace), or, from a JVM that died before it could answer, the last thing it
-    wrote that is neither a stack frame nor a warning; and where its log is."""
-    said = java_error(error)
-    quoted = last_words(log, start) if log is not None and not said else ""
-    line = f"PULLSTATS_SPARK_MASTER={settings.spark_master!r}: Spark did not start: "
-    line += said or " ".join(str(error).split())[:300]
-    if quoted:
-        return f"{line} Its JVM said: {quoted} (all of it: {log})"
-    return f"{line} (the JVM's log: {log})" if log is not None else line
 
 
 class SparkEngine:

@@ -3,8 +3,9 @@
     spark-submit --master spark://HOST:7077 --deploy-mode client … \\
         "$(python -c 'import pullstats.spark_job as job; print(job.__file__)')" process
 
-runs ``pullstats process`` (then ``… export``) with the SparkSession ``spark-submit`` set up;
-its ``--master`` wins over ``PULLSTATS_SPARK_MASTER``. docs/spark.md has the whole recipe.
+runs ``pullstats process`` (then ``… export``) on the JVM ``spark-submit`` started: its
+``--master`` wins (``PULLSTATS_SPARK_MASTER`` is neither read nor checked), and its ``--conf``
+over pullstats' local defaults. docs/spark.md has the whole recipe.
 """
 
 from __future__ import annotations

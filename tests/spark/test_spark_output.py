@@ -6,12 +6,14 @@ Spark prints it. Each test runs the real ``pullstats`` command, which starts its
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pullstats.runtime import Runtime
-from tests.conftest import catalog_settings, run_cli, write_spool
+from tests.conftest import catalog_settings, cli_env, run_cli, write_spool
 from tests.exports import golden
 from tests.storage.conftest import S3Server, start_moto, stop
 
@@ -90,23 +92,71 @@ def test_debug_shows_the_jvm_log_on_stderr(data_dir: Path) -> None:
     assert any("WARN" in line for line in result.stderr.splitlines()), result.stderr
 
 
+#: the query a child runs on the session the jobs open: it fails (ANSI overflow), with a
+#: query context, which PySpark's SQLQueryContextLogger prints with the Java stack trace
+FAILING_QUERY = """
+from pullstats.config import Settings
+from pullstats.spark_engine import SparkEngine, spark_session
+
+settings = Settings()
+spark_session(settings)  # as process and export start it (cli/jobs.py: start_engine)
+session = SparkEngine(settings).session()
+session.conf.set("spark.sql.ansi.enabled", "true")
+try:
+    session.sql("SELECT 9223372036854775807 + id FROM range(2)").collect()
+except Exception as error:
+    print(type(error).__name__, getattr(error, "getCondition", lambda: None)())
+"""
+
+
+def test_a_failed_query_leaves_stderr_to_the_command(data_dir: Path) -> None:
+    """Before, PySpark's own logger printed the failure on stderr, as some 20 KB of JSON with
+    the whole Java stack trace, beside the command's one error line; it goes to the log."""
+    data_dir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", FAILING_QUERY],
+        env=cli_env(data_dir, SPARK),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["ArithmeticException", "ARITHMETIC_OVERFLOW"]
+    assert result.stderr == ""
+    log = (data_dir / "logs" / "spark.log").read_text(errors="replace")
+    (logged,) = [line for line in log.splitlines() if '"SQLQueryContextLogger"' in line]
+    assert "ARITHMETIC_OVERFLOW" in logged
+
+
+@pytest.mark.parametrize(
+    ("memory", "why"),
+    [("1k", "Too small maximum heap"), ("12x", "Invalid maximum heap size: -Xmx12x")],
+)
 def test_a_jvm_that_does_not_start_says_why_in_the_error_line(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, memory: str, why: str
 ) -> None:
     """Its own words go to the log, and the last of them into the one line: here a driver
-    memory the JVM cannot start with, from the operator's ``spark-defaults.conf``."""
+    memory the JVM cannot start with, from the operator's ``spark-defaults.conf``, which the
+    line names. Before, a memory that is no size was quoted by the Java launcher's last
+    line (``Error: A fatal exception has occurred. Program will exit.``), and the line blamed
+    ``PULLSTATS_SPARK_MASTER``, here a local one."""
     conf = tmp_path / "spark-conf"
     conf.mkdir()
-    (conf / "spark-defaults.conf").write_text("spark.driver.memory 1k\n")
+    (conf / "spark-defaults.conf").write_text(f"spark.driver.memory {memory}\n")
     data_dir.mkdir()  # the jobs refuse a data dir that is not there
     result = run_cli(data_dir, "export", env={**SPARK, "SPARK_CONF_DIR": str(conf)})
     assert result.returncode == 1
     log = data_dir / "logs" / "spark.log"
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: PULLSTATS_SPARK_MASTER='local[2]': Spark did not start: ")
+    assert line.startswith(
+        "error: PULLSTATS_ENGINE=spark: Spark's JVM did not start (its settings: "
+        f"{conf / 'spark-defaults.conf'} in SPARK_CONF_DIR): "
+    ), line
     said, _, where = line.partition(" Its JVM said: ")[2].rpartition(" (all of it: ")
     assert where == f"{log})"
-    assert said in log.read_text().splitlines()  # HotSpot's: "Too small maximum heap"
+    assert said in log.read_text().splitlines()  # HotSpot's own words
+    assert said == why
 
 
 def test_a_master_spark_refuses_is_its_exception_in_one_line(data_dir: Path) -> None:

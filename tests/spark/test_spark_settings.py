@@ -15,12 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from pullstats.config import Settings
-from pullstats.spark_engine import SparkUnavailable, check_spark
+from pullstats.spark_engine import SparkUnavailable, check_spark, local_defaults
 from pullstats.spark_log import (
     CONFIGURATION,
     java_error,
     jvm_output,
     last_words,
+    not_started,
     own_configuration,
 )
 from pullstats.spark_s3 import no_hadoop_aws, s3a_config, s3a_credentials, spark_path
@@ -140,6 +141,55 @@ def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
             check_spark(settings)
 
 
+def test_a_listening_ipv6_master_passes_the_check(tmp_path: Path) -> None:
+    """Before, ``[::1]`` was asked for with its brackets, which no resolver knows: refused."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with socket.socket(socket.AF_INET6) as listener:
+        try:
+            listener.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        listener.listen()
+        port = listener.getsockname()[1]
+        settings = Settings(data_dir=tmp_path, spark_master=f"spark://[::1]:{port}")
+        if importlib.util.find_spec("pyspark") is None:
+            with pytest.raises(SparkUnavailable, match=r"^PULLSTATS_ENGINE=spark: pyspark not"):
+                check_spark(settings)
+        else:
+            check_spark(settings)
+    with pytest.raises(SparkUnavailable, match=rf"no Spark master answers at \[::1\]:{port}$"):
+        check_spark(settings)  # nobody listens any more
+
+
+def test_under_spark_submit_its_master_is_not_pullstats_to_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spark-submit's JVM runs on its --master: a stale variable refused a valid job."""
+    stale = Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{free_port()}")
+    with pytest.raises(SparkUnavailable, match="no Spark master answers"):
+        check_spark(stale)
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40123")  # spark-submit's JVM
+    if importlib.util.find_spec("pyspark") is not None:
+        check_spark(stale)
+
+
+def test_the_local_defaults_are_for_a_local_master_only(tmp_path: Path) -> None:
+    """Chosen by the master the session runs on: before, by ``PULLSTATS_SPARK_MASTER``, so
+    that a job spark-submit ran on a cluster had the UI off and local scratch files."""
+    settings = Settings(data_dir=tmp_path)
+    for master in ("spark://10.0.0.9:7077", "yarn", "k8s://https://10.0.0.9:6443"):
+        assert local_defaults(master, settings) == {}
+    for master in ("local", "local[1]", "local[*]", "local[2,3]"):
+        assert local_defaults(master, settings) == {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.local.dir": str(tmp_path / "tmp" / "spark"),
+            "spark.sql.shuffle.partitions": "8",
+        }
+    assert (tmp_path / "tmp" / "spark").is_dir()
+
+
 def _run(data_dir: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     require_e2e_mark("the pullstats command")
     return run_pullstats_command([command], cli_env(data_dir, env), None)
@@ -235,6 +285,66 @@ def test_a_jvm_that_did_not_start_is_quoted_by_its_last_line(tmp_path: Path) -> 
     log.write_text("WARNING: Using incubator modules: jdk.incubator.vector\n")
     assert last_words(log, 0) == ""
     assert last_words(tmp_path / "none.log", 0) == ""
+
+
+JVM_NOT_CREATED = (
+    "WARNING: Using incubator modules: jdk.incubator.vector\n"
+    "Invalid maximum heap size: -Xmx12x\n"
+    "Error: Could not create the Java Virtual Machine.\n"
+    "Error: A fatal exception has occurred. Program will exit.\n"
+)
+
+
+def test_the_java_launchers_trailer_is_no_reason(tmp_path: Path) -> None:
+    """Before, the launcher's last line was quoted, the same for every reason."""
+    log = tmp_path / "spark.log"
+    log.write_text(JVM_NOT_CREATED)
+    assert last_words(log, 0) == "Invalid maximum heap size: -Xmx12x"
+
+
+class GatewayExited(Exception):
+    """PySpark's, when the JVM it started exits before it answers."""
+
+
+def test_a_jvm_that_did_not_start_names_the_settings_that_may_be_at_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a local master (it does not stop the JVM before it answers); the master that is
+    not local, and the spark-defaults.conf the JVM read. Before, the line began with
+    ``PULLSTATS_SPARK_MASTER='local[*]'``, whatever the cause."""
+    for name in ("SPARK_CONF_DIR", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    log = tmp_path / "spark.log"
+    log.write_text(JVM_NOT_CREATED)
+    error = GatewayExited("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending  its")
+    tail = (
+        ": [JAVA_GATEWAY_EXITED] Java gateway process exited before sending its Its JVM said: "
+        f"Invalid maximum heap size: -Xmx12x (all of it: {log})"
+    )
+    head = "PULLSTATS_ENGINE=spark: Spark's JVM did not start"
+    assert not_started(error, "local[*]", log, 0, True) == head + tail
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    monkeypatch.setenv("SPARK_CONF_DIR", str(conf))
+    assert not_started(error, "local[*]", log, 0, True) == head + tail  # it has no defaults
+    (conf / "spark-defaults.conf").write_text("spark.driver.memory 12x\n")
+    where = f"{conf / 'spark-defaults.conf'} in SPARK_CONF_DIR"
+    assert not_started(error, "local[*]", log, 0, True) == f"{head} (its settings: {where})" + tail
+    assert not_started(error, "yarn", log, 0, True) == (
+        f"{head} (its settings: PULLSTATS_SPARK_MASTER='yarn'; {where})" + tail
+    )
+    assert not_started(error, "local[2]", None, 0, True) == (  # --debug: no log of ours
+        f"{head} (its settings: {where}): [JAVA_GATEWAY_EXITED] Java gateway process exited "
+        "before sending its"
+    )
+    refused = Py4JJavaError(
+        "An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+        ": org.apache.spark.SparkException: Could not parse Master URL: 'spark://h:x'"
+    )
+    assert not_started(refused, "spark://h:x", None, 0, False) == (
+        "spark-submit --master 'spark://h:x': Spark did not start: "
+        "org.apache.spark.SparkException: Could not parse Master URL: 'spark://h:x'"
+    )
 
 
 def test_a_process_started_for_spark_writes_to_the_log_only(
