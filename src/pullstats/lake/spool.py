@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
+import logging
 import os
 import threading
 import time
@@ -25,6 +27,8 @@ from pathlib import Path
 
 OPEN_SUFFIX = ".open"
 CLOSED_SUFFIX = ".seg"
+
+log = logging.getLogger(__name__)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -134,6 +138,24 @@ def read_new_lines(
     return slices
 
 
+class SpoolWriterFailed(OSError):
+    """What the appends waiting on a writer that failed unexpectedly (a bug, not a refused
+    write) get: an ``OSError``, so a delivery is answered 503 (retry later) as for a full disk."""
+
+
+def _unexpected(error: BaseException) -> SpoolWriterFailed:
+    """A failure that is a bug: its trace in the log, and what the appends it failed get."""
+    log.error("spool writer failed; its waiting appends are refused", exc_info=error)
+    return SpoolWriterFailed(errno.EIO, f"spool writer failed: {type(error).__name__}")
+
+
+def _refuse(future: concurrent.futures.Future[None], error: BaseException) -> None:
+    """Fail ``future`` unless it is already answered or its waiter gave up (cancelled it)."""
+    if future.done() or not (future.running() or future.set_running_or_notify_cancel()):
+        return
+    future.set_exception(error)
+
+
 class SpoolWriter:
     """Appends lines to this process's open segment; ``append`` returns once they are on disk."""
 
@@ -145,7 +167,8 @@ class SpoolWriter:
         self._pending: list[tuple[bytes, concurrent.futures.Future[None]]] = []
         self._closing = False
         self._seq = 0
-        self._handle: object | None = None
+        # the open segment: both set or both None
+        self._handle: int | None = None
         self._file: Path | None = None
         self._written = 0
         self._opened_at = 0.0
@@ -178,19 +201,38 @@ class SpoolWriter:
         self._thread.join()
 
     def _run(self) -> None:
+        # This thread answers every append: should it end, every later delivery would wait for
+        # ever, unanswered. So nothing ends it but close().
         while True:
-            with self._lock:
-                while not self._pending and not self._closing:
-                    self._lock.wait(timeout=1.0)
-                    if not self._pending and self._segment_expired():
-                        self._close_segment()
-                batch, self._pending = self._pending, []
-                closing = self._closing
-            if batch:
-                self._write(batch)
-            if closing and not batch:
-                self._close_segment()
-                return
+            batch: list[tuple[bytes, concurrent.futures.Future[None]]] = []
+            try:
+                with self._lock:
+                    while not self._pending and not self._closing:
+                        self._lock.wait(timeout=1.0)
+                        if not self._pending and self._segment_expired():
+                            self._close_or_abandon()
+                    batch, self._pending = self._pending, []
+                    closing = self._closing
+                if batch:
+                    self._write(batch)
+                if closing and not batch:
+                    self._close_or_abandon()
+                    return
+            except BaseException as error:  # a bug: answer the waiters, and go on
+                self._recover(batch, error)
+
+    def _recover(
+        self, batch: list[tuple[bytes, concurrent.futures.Future[None]]], error: BaseException
+    ) -> None:
+        """After an unexpected failure: every waiting append is refused (its delivery answered
+        503, which the registry retries), the segment abandoned, and the writer goes on."""
+        failure = _unexpected(error)
+        with self._lock:
+            waiting, self._pending = self._pending, []
+        for _, future in [*batch, *waiting]:
+            _refuse(future, failure)
+        self._abandon_segment()
+        time.sleep(0.1)  # a failure that comes back at once fills no log at full speed
 
     def _write(self, batch: list[tuple[bytes, concurrent.futures.Future[None]]]) -> None:
         # A waiter that gave up (its request task was cancelled) cancelled its future; those
@@ -221,8 +263,9 @@ class SpoolWriter:
             self.fsyncs += 1
             self._written += len(payload)
         except BaseException as error:  # every waiter must learn the write failed
+            failure = error if isinstance(error, OSError) else _unexpected(error)
             for _, future in batch:
-                future.set_exception(error)
+                future.set_exception(failure)
             self._abandon_segment()
             return
         for _, future in batch:
@@ -247,28 +290,43 @@ class SpoolWriter:
         self._opened_at = time.monotonic()
 
     def _abandon_segment(self) -> None:
-        """After a failed write: cut the segment back to the lines written whole before it
-        (the rest was never acknowledged: its senders retry), and close it, or remove it when
+        """After a failed write or close: cut the segment back to the lines written whole before
+        it (the rest was never acknowledged: its senders retry), and close it, or remove it when
         it holds none. A torn last line would keep compaction from reading the segment to its
-        end, so retention would never delete it, nor the raw IPs it holds."""
-        if self._file is None:
-            return
-        file, fd, whole = self._file, self._fd(), self._written
+        end, so retention would never delete it, nor the raw IPs it holds. Its state is cleared
+        first, so nothing here can reach an fd twice."""
+        file, fd, whole = self._file, self._handle, self._written
         self._file = self._handle = None
-        with contextlib.suppress(OSError):  # a file that cannot shrink: readers stop at its
-            os.ftruncate(fd, whole)  # last newline still
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        with contextlib.suppress(OSError):  # left open: sealed once this process is gone
-            if whole == 0:
-                file.unlink()
-            else:
-                os.replace(file, file.with_suffix(CLOSED_SUFFIX))
+        if fd is not None:
+            with contextlib.suppress(OSError):  # a file that cannot shrink: readers stop at its
+                os.ftruncate(fd, whole)  # last newline still
+        if file is not None:
+            with contextlib.suppress(OSError):  # left open: sealed once this process is gone
+                if whole == 0:
+                    file.unlink()
+                else:
+                    os.replace(file, file.with_suffix(CLOSED_SUFFIX))
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _close_segment(self) -> None:
         if self._file is None:
             return
-        os.close(self._fd())
-        os.replace(self._file, self._file.with_suffix(CLOSED_SUFFIX))
-        self._file = None
-        self._handle = None
+        file, fd = self._file, self._fd()
+        # renamed while its fd is open: a rename that fails leaves the state as it was, for
+        # _abandon_segment
+        os.replace(file, file.with_suffix(CLOSED_SUFFIX))
+        self._file = self._handle = None  # before close: the fd number is no longer ours
+        os.close(fd)
+
+    def _close_or_abandon(self) -> None:
+        """Close the segment (idle past its age, or the writer closing). One that cannot be
+        renamed (renamed by someone else, its folder moved away) is abandoned as after a failed
+        write, with one line in the log; the next write opens a new one."""
+        file = self._file
+        try:
+            self._close_segment()
+        except OSError as error:
+            log.error("spool: could not close segment %s, abandoned it: %s", file, error)
+            self._abandon_segment()
