@@ -3,9 +3,15 @@
 Each writing process owns its own segments (``<created_us>-<pid>-<seq>.open``), so writers never
 share a file. Lines are whole JSON records ending in ``\\n``; a reader only ever takes bytes up to
 the last newline, so a line being written is never half-read. A full or old segment is renamed to
-``.seg`` (closed). Segments of a process that died are sealed by the next writer or reader:
-truncated to their last newline (the torn tail was never acknowledged, so its sender retries) and
-closed.
+``.seg`` (closed). Segments no writer holds any more (its process died) are sealed by the next
+writer or reader: truncated to their last newline (the torn tail was never acknowledged, so its
+sender retries) and closed.
+
+Who owns a segment is an ``flock`` its writer holds from creating it until it is renamed, not
+the pid in its name: the pid of a live server seen from another PID namespace (a jobs
+container sharing the data dir) may be free, and a new server may have a dead one's pid. The
+kernel drops the lock when its process dies, so a segment whose lock can be taken is sealed,
+with the lock held throughout. The pid stays in the name, for people and unique names only.
 
 Durability uses group commit: concurrent appends queue up, one thread writes them all and issues
 a single fsync, then every waiting append returns.
@@ -17,6 +23,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import threading
@@ -27,43 +34,62 @@ from pathlib import Path
 
 OPEN_SUFFIX = ".open"
 CLOSED_SUFFIX = ".seg"
+#: how far back a seal reads at a time, looking for a segment's last newline
+_TAIL_CHUNK = 64 * 1024
 
 log = logging.getLogger(__name__)
 
 
-def _pid_alive(pid: int) -> bool:
+def _take(fd: int, path: Path) -> bool:
+    """Take the lock on the segment open as ``fd`` without waiting. True when it was free and
+    ``path`` still names that file: a writer renames its segment before it lets go, and a
+    sealer renames the segment it holds, so a name that moved on belongs to no one here."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _owner_pid(segment: Path) -> int:
     try:
-        return int(segment.name.split("-")[1])
-    except (IndexError, ValueError):
-        return -1
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _whole_lines_end(fd: int) -> int:
+    """The size of the segment's whole lines: its bytes up to its last newline."""
+    end = os.fstat(fd).st_size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        at = os.pread(fd, end - start, start).rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        end = start
+    return 0
 
 
 def seal_orphans(folder: Path) -> list[Path]:
-    """Close the open segments whose writer process is gone; returns the sealed paths."""
+    """Close the open segments that no writer holds; returns the sealed paths.
+
+    A segment is held by its writer's lock, whatever pid its name carries (see the module's
+    doc); one whose lock is free is cut to its last newline and renamed with the lock held, so
+    no writer can take it back meanwhile."""
     sealed = []
     for segment in sorted(folder.glob(f"*{OPEN_SUFFIX}")):
-        pid = _owner_pid(segment)
-        if pid == os.getpid() or _pid_alive(pid):
+        try:
+            fd = os.open(segment, os.O_RDWR)
+        except FileNotFoundError:  # closed (renamed) by its writer since the listing
             continue
-        with open(segment, "r+b") as handle:
-            data = handle.read()
-            keep = data.rfind(b"\n") + 1
-            if keep != len(data):
-                handle.truncate(keep)
-                os.fsync(handle.fileno())
-        closed = segment.with_suffix(CLOSED_SUFFIX)
-        os.replace(segment, closed)
-        sealed.append(closed)
+        try:
+            if not _take(fd, segment):
+                continue
+            keep = _whole_lines_end(fd)
+            if keep != os.fstat(fd).st_size:
+                os.ftruncate(fd, keep)
+                os.fsync(fd)
+            closed = segment.with_suffix(CLOSED_SUFFIX)
+            os.replace(segment, closed)
+            sealed.append(closed)
+        finally:
+            os.close(fd)  # and so the lock
     return sealed
 
 
@@ -167,7 +193,7 @@ class SpoolWriter:
         self._pending: list[tuple[bytes, concurrent.futures.Future[None]]] = []
         self._closing = False
         self._seq = 0
-        # the open segment: both set or both None
+        # the open segment: both set (its fd holding its lock) or both None
         self._handle: int | None = None
         self._file: Path | None = None
         self._written = 0
@@ -281,27 +307,43 @@ class SpoolWriter:
         )
 
     def _open_segment(self) -> None:
-        self._seq += 1
-        name = f"{time.time_ns() // 1000:016d}-{os.getpid()}-{self._seq:06d}{OPEN_SUFFIX}"
-        file = self._folder / name
-        self._handle = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file = file  # only once open: a segment that could not be made is none
-        self._written = 0
-        self._opened_at = time.monotonic()
+        for _ in range(3):  # a name taken, or a new segment sealed before it was locked: again
+            self._seq += 1
+            name = f"{time.time_ns() // 1000:016d}-{os.getpid()}-{self._seq:06d}{OPEN_SUFFIX}"
+            file = self._folder / name
+            try:  # O_EXCL: never appends to a file another process made (its pid may be ours)
+                fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            except FileExistsError:
+                continue
+            try:
+                held = _take(fd, file)  # False: a sealer took the empty file first
+            except BaseException:  # no lock to be had here: a segment no one can seal, none
+                with contextlib.suppress(OSError):
+                    file.unlink()
+                os.close(fd)
+                raise
+            if not held:
+                os.close(fd)
+                continue
+            self._file, self._handle = file, fd  # only once held: one that is not, is none
+            self._written = 0
+            self._opened_at = time.monotonic()
+            return
+        raise OSError(errno.EAGAIN, "no new spool segment could be made and locked", str(file))
 
     def _abandon_segment(self) -> None:
         """After a failed write or close: cut the segment back to the lines written whole before
         it (the rest was never acknowledged: its senders retry), and close it, or remove it when
         it holds none. A torn last line would keep compaction from reading the segment to its
-        end, so retention would never delete it, nor the raw IPs it holds. Its state is cleared
-        first, so nothing here can reach an fd twice."""
+        end, so retention would never delete it, nor the raw IPs it holds. All that while it is
+        still locked; its state is cleared first, so nothing here can reach an fd twice."""
         file, fd, whole = self._file, self._handle, self._written
         self._file = self._handle = None
         if fd is not None:
             with contextlib.suppress(OSError):  # a file that cannot shrink: readers stop at its
                 os.ftruncate(fd, whole)  # last newline still
         if file is not None:
-            with contextlib.suppress(OSError):  # left open: sealed once this process is gone
+            with contextlib.suppress(OSError):  # left open: sealed once its lock is let go
                 if whole == 0:
                     file.unlink()
                 else:
@@ -314,8 +356,8 @@ class SpoolWriter:
         if self._file is None:
             return
         file, fd = self._file, self._fd()
-        # renamed while its fd is open: a rename that fails leaves the state as it was, for
-        # _abandon_segment
+        # renamed while its fd, and so its lock, is held: no sealer can take it meanwhile; a
+        # rename that fails leaves the state as it was, for _abandon_segment
         os.replace(file, file.with_suffix(CLOSED_SUFFIX))
         self._file = self._handle = None  # before close: the fd number is no longer ours
         os.close(fd)
