@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,30 @@ def test_a_new_segment_sealed_before_its_writer_locked_it_is_replaced(
     [first] = raced
     assert Path(first).with_suffix(CLOSED_SUFFIX).read_bytes() == b""
     assert b"".join(piece.data for piece in read_new_lines(spool, {})) == line(1)
+
+
+def test_a_reader_in_another_pid_namespace_leaves_a_live_writers_segment(tmp_path: Path) -> None:
+    # the case itself, where the machine lets a test make a PID namespace (root, util-linux):
+    # seal_orphans run as PID 1 of a namespace of its own, where the writer's pid is no one's
+    reader = "import sys; from pathlib import Path; from pullstats.lake.spool import seal_orphans"
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c"]
+    try:
+        probe = subprocess.run(
+            [*unshare, "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+        )
+    except FileNotFoundError:
+        pytest.skip("no unshare here")
+    if probe.returncode != 0 or probe.stdout.strip() != "1":
+        pytest.skip(f"no PID namespace can be made here: {probe.stderr.strip()[:200]}")
+    with writer_here(tmp_path, line(1)) as segment:
+        with open(segment, "ab") as handle:
+            handle.write(b"torn")
+        sealed = subprocess.run(
+            [*unshare, f"{reader}; print(seal_orphans(Path(sys.argv[1])))", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sealed.returncode == 0, sealed.stderr
+        assert sealed.stdout.strip() == "[]"  # before: cut and renamed under its writer
+        assert segment.read_bytes() == line(1) + b"torn"
