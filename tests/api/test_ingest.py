@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pullstats.api.ingest import _not_stored
+from pullstats.lake.spool import SpoolWriter
 from pullstats.periods import last_complete_months
 from tests.conftest import Server, run_cli, server_of_its_own, start_server
 from tests.duckdb_cursor import duckdb_cursor
@@ -438,3 +440,24 @@ def test_a_data_dir_that_cannot_be_written_is_a_503_to_retry(
     text = log.read_text()
     assert "Traceback" not in text
     assert text.count("ingest: the envelope cannot be stored: [Errno 20] Not a directory") == 2
+
+
+def test_a_failed_spool_writer_is_a_503_to_retry(tmp_path: Path) -> None:
+    # the spool writer failing unexpectedly (a bug, not a refused write) used to end its thread,
+    # and every delivery after it waited for ever; now it refuses the appends waiting on it,
+    # and their deliveries get the 503 a full disk gets, which the registry retries
+    writer = SpoolWriter(tmp_path, segment_bytes=1 << 20)
+
+    def failing(batch: object) -> None:
+        raise RuntimeError("a bug")
+
+    writer._write = failing  # type: ignore[method-assign]
+    try:
+        error = writer.submit(b"{}\n").exception(timeout=10)
+    finally:
+        writer.close()
+    assert isinstance(error, OSError)
+    answer = _not_stored(error)
+    assert answer.status_code == 503
+    detail = "the envelope cannot be stored now (spool writer failed: RuntimeError): retry later"
+    assert json.loads(answer.body) == {"detail": detail}

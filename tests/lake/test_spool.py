@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import os
 import subprocess
@@ -25,6 +26,7 @@ from pullstats.lake.spool import (
     read_new_lines,
     seal_orphans,
 )
+from tests.lake.spool_owners import held, writer_elsewhere, writer_here
 
 #: Above Linux's largest possible pid_max (2**22), so no process can have it.
 DEAD_PID = 2**22 + 12345
@@ -264,11 +266,19 @@ def test_seal_orphans_of_only_a_torn_line_leaves_an_empty_segment(spool: Path) -
     assert path.with_suffix(CLOSED_SUFFIX).read_bytes() == b""
 
 
-@pytest.mark.parametrize("pid", [os.getpid(), os.getppid()], ids=["own", "parent"])
-def test_seal_orphans_leaves_segments_of_live_processes(spool: Path, pid: int) -> None:
-    path = orphan(spool, line(1) + b"torn", pid=pid)
-    assert seal_orphans(spool) == []
-    assert path.read_bytes() == line(1) + b"torn"
+@pytest.mark.parametrize("where", ["own", "other"])
+def test_seal_orphans_leaves_segments_of_live_processes(spool: Path, where: str) -> None:
+    # a live writer's segment, even with a torn last line (one being written), is never sealed:
+    # of a writer in this process (another open of the file cannot take its lock) or another
+    with contextlib.ExitStack() as live:
+        if where == "own":
+            path = live.enter_context(writer_here(spool, line(1)))
+        else:
+            path, _ = live.enter_context(writer_elsewhere(spool, line(1)))
+        with open(path, "ab") as handle:
+            handle.write(b"torn")
+        assert seal_orphans(spool) == []
+        assert path.read_bytes() == line(1) + b"torn"
 
 
 def test_new_writer_seals_orphans(spool: Path) -> None:
@@ -292,16 +302,17 @@ def test_reader_seals_orphans_and_never_returns_the_torn_line(spool: Path) -> No
 def test_read_never_returns_a_partial_line(spool: Path) -> None:
     path = orphan(spool, line(1) + b'{"id":"half', pid=os.getpid())
     progress: dict[str, int] = {}
-    [piece] = read_new_lines(spool, progress)
-    assert piece.data == line(1)
-    assert piece.end == len(line(1))
-    assert not piece.closed
-    progress[piece.name] = piece.end
-    assert read_new_lines(spool, progress) == []
+    with held(path):  # by its live writer
+        [piece] = read_new_lines(spool, progress)
+        assert piece.data == line(1)
+        assert piece.end == len(line(1))
+        assert not piece.closed
+        progress[piece.name] = piece.end
+        assert read_new_lines(spool, progress) == []
 
-    with open(path, "ab") as handle:  # the writer finishes the line
-        handle.write(b'"}\n')
-    [rest] = read_new_lines(spool, progress)
+        with open(path, "ab") as handle:  # the writer finishes the line
+            handle.write(b'"}\n')
+        [rest] = read_new_lines(spool, progress)
     assert rest.data == b'{"id":"half"}\n'
     assert rest.start == len(line(1))
 
