@@ -126,6 +126,16 @@ def test_a_standalone_master_nobody_answers_at_is_refused(tmp_path: Path) -> Non
         check_spark(Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{port}"))
 
 
+def _passes_the_check(settings: Settings) -> None:
+    """``settings``' master passes the check: with the spark extra, nothing is refused; without
+    it (the README's run), the check goes past the master on to the missing package."""
+    if importlib.util.find_spec("pyspark") is None:
+        with pytest.raises(SparkUnavailable, match=r"^PULLSTATS_ENGINE=spark: pyspark not"):
+            check_spark(settings)
+    else:
+        check_spark(settings)
+
+
 def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
     """Without the spark extra (the README's run) the check goes past the master on to the
     missing package, which it names."""
@@ -134,11 +144,7 @@ def test_a_listening_master_passes_the_check(tmp_path: Path) -> None:
         listener.listen()
         port = listener.getsockname()[1]
         settings = Settings(data_dir=tmp_path, spark_master=f"spark://127.0.0.1:{port}")
-        if importlib.util.find_spec("pyspark") is None:
-            with pytest.raises(SparkUnavailable, match=r"^PULLSTATS_ENGINE=spark: pyspark not"):
-                check_spark(settings)
-        else:
-            check_spark(settings)
+        _passes_the_check(settings)
 
 
 def test_a_listening_ipv6_master_passes_the_check(tmp_path: Path) -> None:
@@ -153,11 +159,7 @@ def test_a_listening_ipv6_master_passes_the_check(tmp_path: Path) -> None:
         listener.listen()
         port = listener.getsockname()[1]
         settings = Settings(data_dir=tmp_path, spark_master=f"spark://[::1]:{port}")
-        if importlib.util.find_spec("pyspark") is None:
-            with pytest.raises(SparkUnavailable, match=r"^PULLSTATS_ENGINE=spark: pyspark not"):
-                check_spark(settings)
-        else:
-            check_spark(settings)
+        _passes_the_check(settings)
     with pytest.raises(SparkUnavailable, match=rf"no Spark master answers at \[::1\]:{port}$"):
         check_spark(settings)  # nobody listens any more
 
