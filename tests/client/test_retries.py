@@ -247,6 +247,11 @@ def test_a_redirect_of_a_server_under_a_path_keeps_its_path(stand_in: StandIn) -
         f"301: redirected to https://x.example/pullstats{route}: use --url https://x.example/pullstats"
     )
     assert stand_in.seen == [f"/pullstats{route}"]
+    # a server at the root moved under a path: the path is said too, not only the origin
+    stand_in.script = [(308, {"Location": f"https://x.example/pullstats{route}"}, b"")]
+    with DvpClient(stand_in.url, token="t") as client, pytest.raises(ServerError) as under:
+        client.namespaces()
+    assert under.value.message.endswith(": use --url https://x.example/pullstats")
     # a target that does not end in the route (a sign-in page): only its origin can be said
     stand_in.script = [(302, {"Location": "https://x.example/sso/start"}, b"")]
     with DvpClient(base, token="t") as client, pytest.raises(ServerError) as elsewhere:

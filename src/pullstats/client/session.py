@@ -175,8 +175,10 @@ def _redirect(response: httpx.Response, base_url: str | None) -> str | None:
 def _base_path(asked: str, target: str, base_url: str | None) -> str:
     """The path of the base URL a redirect from ``asked`` to ``target`` moves the API to: the
     target's path less the route (what ``asked`` adds to ``base_url``'s path), or ``/``."""
-    under = httpx.URL(base_url).path.rstrip("/") if base_url else ""
-    if not (under and asked.startswith(under + "/")):
+    if base_url is None:
+        return "/"
+    under = httpx.URL(base_url).path.rstrip("/")  # "" for a server at the root
+    if not asked.startswith(under + "/"):
         return "/"
     route = asked[len(under) :]
     return (target[: -len(route)] or "/") if target.endswith(route) else "/"
