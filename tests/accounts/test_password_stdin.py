@@ -57,6 +57,22 @@ def test_a_utf8_password_is_stored_as_typed_under_any_locale(
     assert _stored_password_is(data_dir, database_url, "hal", PASSWORD)
 
 
+def test_a_closed_standard_input_is_no_password(data_dir: Path, database_url: str | None) -> None:
+    """Started with standard input closed (``<&-``), Python has no ``sys.stdin``: that was an
+    AttributeError line."""
+    added = subprocess.run(
+        [sys.executable, "-m", "pullstats", "users", "add", "hal", "--password-stdin"],
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(0),  # the shell's <&-
+        capture_output=True,
+        env=_env(data_dir, database_url),
+        timeout=120,
+        check=False,
+    )
+    assert (added.returncode, added.stdout) == (1, b"")
+    assert added.stderr == b"error: no password on standard input (it is closed)\n"
+
+
 def test_a_user_made_without_a_password_is_told_so(
     data_dir: Path, database_url: str | None
 ) -> None:

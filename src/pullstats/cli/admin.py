@@ -84,6 +84,8 @@ def _stdin_password() -> str:
     """The first line of standard input as UTF-8, whatever the locale (read in a Latin-1 one,
     UTF-8 became other characters, a password nobody could type); on a terminal, asked for
     on stderr and not echoed."""
+    if sys.stdin is None:  # started with it closed (`<&-`): Python gives none
+        raise fail("no password on standard input (it is closed)")
     try:
         if sys.stdin.isatty():
             password = getpass.getpass("Password: ", stream=sys.stderr)  # the terminal's locale
