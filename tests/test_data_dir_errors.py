@@ -3,6 +3,8 @@ PULLSTATS_DATA_DIR and what is wrong, not an OS error about one of its folders."
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import pwd
 import shutil
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import catalog_url, cli_env, run_cli
+from pullstats.runtime import NoInstallation, Runtime
+from tests.conftest import catalog_settings, catalog_url, cli_env, run_cli
 
 IS_A_FILE = (
     "is a file, not a folder: set PULLSTATS_DATA_DIR to the installation's data dir, or to a "
@@ -166,3 +169,31 @@ def test_a_data_dir_of_another_user_names_its_owner_and_who_runs_the_command(
         "mode forbids this"
     )
     data_dir.chmod(0o700)  # for tmp_path's clean-up
+
+
+def test_a_spool_on_a_file_system_without_locks_is_named_at_the_start(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spool segment is its writer's by an ``flock`` (lake/spool.py). On a file system that
+    takes none (NFS without its lock manager answers ``ENOLCK``) a server started, and then
+    refused every delivery with a 503; now every command that writes stops at its start with
+    one line naming the data dir and what to do. There is no such file system here: ``flock``
+    answers as NFS's does, and only for the spool's folder."""
+    real_flock = fcntl.flock
+
+    def nfs_flock(fd: int, operation: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).parent.name == "spool":
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", nfs_flock)
+    with pytest.raises(NoInstallation) as refused:
+        Runtime.open(catalog_settings(data_dir))
+    assert str(refused.value) == (
+        f"PULLSTATS_DATA_DIR={data_dir}: its spool folder {data_dir / 'spool'} takes no file "
+        "locks (flock: No locks available): keep the data dir on a local file system "
+        "(docs/operations.md, The spool)"
+    )
+    assert os.listdir(data_dir / "spool") == []  # the probe is gone
+    monkeypatch.setattr(fcntl, "flock", real_flock)
+    Runtime.open(catalog_settings(data_dir)).close()  # a file system with locks: it opens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import secrets
@@ -154,6 +155,7 @@ class DataDir:
             if self.keys_dir is None:  # a configured keys dir is the operator's: left as it is
                 self.keys.mkdir(parents=True, exist_ok=True)
                 os.chmod(self.keys, 0o700)
+            self._check_locks()
         except OSError as error:
             problem = self.not_a_folder()
             if problem is None and error.errno == errno.EROFS:
@@ -165,6 +167,24 @@ class DataDir:
                 raise
             raise DataDirUnusable(problem) from error
         return self
+
+    def _check_locks(self) -> None:
+        """:class:`DataDirUnusable` when the spool's file system takes no ``flock`` (NFS without
+        its lock manager answers ``ENOLCK``): a segment is its writer's by its lock
+        (lake/spool.py), and without one a server would start and refuse every delivery."""
+        probe = self.spool / f".lock-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            raise DataDirUnusable(
+                f"PULLSTATS_DATA_DIR={self.root}: its spool folder {self.spool} takes no file "
+                f"locks (flock: {error.strerror or error}): keep the data dir on a local file "
+                "system (docs/operations.md, The spool)"
+            ) from None
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
 
     def _stores_here(self) -> list[Path]:
         """The folders of the stores kept in the data dir. Nothing needs them before it writes
