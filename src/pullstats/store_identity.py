@@ -190,6 +190,24 @@ def installation_store(
         f"{named}{store.path}: not the installation's {kind.noun}: the catalog's {kind.noun} is "
         f"{known}, and {this}. Point {kind.setting} at the installation's {kind.noun} (its "
         f'{kind.file} holds "{kind.key}": "{known}"); every node shares one {kind.noun}'
+        + _starting_together(kind, store, sessions, found)
+    )
+
+
+def _starting_together(
+    kind: StoreKind, store: Described, sessions: sessionmaker[Session], found: str | None
+) -> str:
+    """What a refusal of an empty place adds on an installation that holds nothing of the
+    store yet: nodes starting together on a new installation, the one that recorded the id
+    marks its store a moment after the others read it, and they may meet the store empty."""
+    if found is not None or not store.is_new():
+        return ""
+    with sessions() as session:
+        if kind.has_history(session):
+            return ""
+    return (
+        f". On a new installation whose nodes start together, run this again: the node that "
+        f"recorded the id marks its {kind.noun} a moment later"
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine, delete, event
@@ -14,11 +15,11 @@ from sqlalchemy import Engine, delete, event
 from pullstats.config import Settings
 from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.migrate import ensure_schema
-from pullstats.db.models import PipelineState
-from pullstats.db.state import get_value
+from pullstats.db.models import PipelineState, RollupPeriod
+from pullstats.db.state import add_value, get_value
 from pullstats.exports_identity import EXPORTS, ExportsDescription
 from pullstats.lake_identity import LAKE
-from pullstats.lake_meta import Description
+from pullstats.lake_meta import Description, LakeVersionError
 from pullstats.runtime import Runtime
 from pullstats.store_identity import Described, StoreKind, installation_store
 
@@ -189,3 +190,47 @@ def test_nodes_opening_a_new_installation_together_agree_with_the_lake(
     finally:
         for runtime in opened:
             runtime.close()
+
+
+def test_an_empty_place_on_a_new_installation_is_refused_with_run_again(
+    node_settings: Callable[..., Settings],
+) -> None:
+    """A node that reads the id another node has just recorded, before that node marks the
+    store with it, meets an empty place: refused once (see the test above). The refusal named
+    only the setting, as if it were wrong; on an installation that holds nothing of the store
+    yet it also says to run again. With history, an empty place is a wrong setting, and only
+    that is said."""
+    settings = node_settings("node-b")
+    engine = make_engine(settings.database_url_value)
+    try:
+        ensure_schema(engine)
+        sessions = make_sessions(engine)
+        with sessions.begin() as session:  # node-a recorded its id, and marks the lake next
+            add_value(session, LAKE.key, "a" * 32)
+        again = "On a new installation whose nodes start together, run this again"
+
+        def refusal() -> str:
+            with pytest.raises(LakeVersionError) as refused:
+                installation_store(
+                    LAKE, Description(settings.lake), sessions, create=True, setting=None
+                )
+            return str(refused.value)
+
+        said = refusal()
+        assert "there is no lake there (a new, empty place)" in said
+        assert said.endswith(
+            f"{again}: the node that recorded the id marks its lake a moment later"
+        )
+        with sessions.begin() as session:  # a catalog with periods processed from its lake
+            session.add(
+                RollupPeriod(
+                    period_kind="week",
+                    period_start=date(2026, 11, 30),
+                    generation=1,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        said = refusal()
+        assert "there is no lake there (a new, empty place)" in said and again not in said
+    finally:
+        engine.dispose()
