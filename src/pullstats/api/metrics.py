@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pullstats.api.http_protocol import ANSWERED_BY_SERVER
 from pullstats.api.lake_listing import LakeListing
 from pullstats.config import Settings
+from pullstats.db.engine import driver_said
 from pullstats.db.nodes import node_states
 from pullstats.lake.set_aside import SET_ASIDE_REASONS
 from pullstats.logs import log_to_stderr
@@ -160,11 +161,11 @@ def _catalog_read_ok(ok: bool) -> Metric:
 
 
 def _cause(error: SQLAlchemyError) -> str:
-    """The driver's error in one line: its kind and its message's first line (no statement,
-    no parameters, no URL)."""
-    cause = getattr(error, "orig", None) or error
-    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+    """The driver's error in one line after its kind (:func:`driver_said`, as the commands'
+    lines say it)."""
+    kind = type(getattr(error, "orig", None) or error).__name__
+    said = driver_said(error)
+    return kind if said == kind else f"{kind}: {said}"
 
 
 #: One line per request when ``PULLSTATS_ACCESS_LOG`` is on. uvicorn's own access log is off:

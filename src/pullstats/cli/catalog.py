@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.data_dir import DataDirUnusable
-from pullstats.db.engine import make_engine, make_sessions
+from pullstats.db.engine import driver_said, make_engine, make_sessions
 from pullstats.db.migrate import SchemaOutdated, current_revision, upgrade
 from pullstats.runtime import CatalogCopied, catalog_elsewhere, not_copied
 
@@ -168,8 +168,6 @@ def _reachable(target: Engine) -> None:
     """Refuse a target database that cannot be connected to, in one line naming ``--to``
     (a failure later in the copy is the catalog's or the target's, said as by any command)."""
     from sqlalchemy.exc import DBAPIError
-
-    from pullstats.cli.catalog_errors import driver_said
 
     try:
         with target.connect():

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["catalog_failure_line", "driver_said", "from_sqlite", "sqlite_catalog_line", "wrong_url"]
+from pullstats.db.engine import driver_said
+
+__all__ = ["catalog_failure_line", "from_sqlite", "sqlite_catalog_line", "wrong_url"]
 
 
 #: What the catalog's server (or libpq, or the resolver, as psycopg reports them) says when
@@ -26,14 +28,6 @@ _WRONG_CATALOG_URL = re.compile(
     # libpq's refusals of the URL's port or options (?sslmode=, ?foo=): never an outage
     r'|invalid port number|invalid connection option|invalid \w+ value: "'
 )
-
-
-def driver_said(error: BaseException) -> str:
-    """What the database driver said of ``error`` (SQLAlchemy's wrapper's ``orig``): its first
-    line, on one line (psycopg adds the server's detail and hint below), or the error's kind."""
-    cause = getattr(error, "orig", None) or error
-    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
-    return " ".join(first.split()) or type(cause).__name__
 
 
 def wrong_url(error: BaseException) -> bool:

@@ -21,6 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 CATALOG_MODE = 0o600
 
 
+def driver_said(error: BaseException) -> str:
+    """What the database driver said of ``error`` (SQLAlchemy's wrapper's ``orig``): its first
+    line, on one line (psycopg adds the server's detail and hint below), or the error's kind.
+    Never the URL (it may hold a password) nor the statement (it may hold data)."""
+    cause = getattr(error, "orig", None) or error
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    return " ".join(first.split()) or type(cause).__name__
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         private_sqlite_file(url)
