@@ -521,6 +521,74 @@ run()
     )
 
 
+#: Python's own error for a Ctrl-C while a class is made (a dataclass's fields, rich's Task
+#: as pullstats.cli.main loads): on Python 3.11, a RuntimeError caused by the KeyboardInterrupt
+_CLASS_MADE_INTERRUPTED = """
+def class_error():
+    class Interrupted:
+        def __set_name__(self, owner, name):
+            raise KeyboardInterrupt
+
+    try:
+        class Task:
+            fields = Interrupted()
+    except BaseException as error:
+        return error
+    raise AssertionError("the class was made")
+"""
+
+
+def _class_error() -> BaseException:
+    space: dict[str, object] = {}
+    exec(_CLASS_MADE_INTERRUPTED, space)
+    error = space["class_error"]()  # type: ignore[operator]
+    assert isinstance(error, BaseException)
+    if not isinstance(error.__cause__, KeyboardInterrupt):
+        pytest.skip(f"this Python does not wrap it: {error!r}")
+    return error
+
+
+def test_ctrl_c_while_a_class_is_made_is_the_interrupted_line() -> None:
+    from pullstats.cli.common import error_lines
+
+    assert error_lines(_class_error()) == [
+        "interrupted: run the command again to finish (what it wrote is not counted twice)"
+    ]
+
+
+def test_ctrl_c_while_the_entry_loads_the_command_line_exits_130_quietly(tmp_path: Path) -> None:
+    # the fresh clone's run met it once: the signal came while rich's Task class was made
+    _class_error()
+    script = (
+        _CLASS_MADE_INTERRUPTED
+        + """
+import sys
+
+
+class InterruptedImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pullstats.cli.main":
+            raise class_error()
+        return None
+
+
+sys.meta_path.insert(0, InterruptedImport())
+sys.argv = ["pullstats", "status"]
+from pullstats.entry import main
+
+main()
+"""
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=cli_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (130, "")
+
+
 def test_an_unexpected_error_is_one_line_of_bounded_length(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)  # no spark-submit's JVM
     from pullstats.cli.common import error_lines

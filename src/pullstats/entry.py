@@ -8,4 +8,10 @@ def main() -> None:
         from pullstats.cli.main import run
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except RuntimeError as error:
+        # Python 3.11 wraps one that comes while a class is made (a dataclass's fields: "Error
+        # calling __set_name__ …") in a RuntimeError of its own, caused by it
+        if isinstance(error.__cause__, KeyboardInterrupt):
+            raise SystemExit(130) from None
+        raise
     run()

@@ -166,9 +166,12 @@ def _interrupted(error: BaseException) -> bool:
     """Ctrl-C that a library turned into an error of its own. DuckDB, while it ran a query:
     its own interrupt, or, while it read rows that Python makes (an import's lines), the
     RuntimeError it turns the KeyboardInterrupt into. pydantic-core, while a module's models
-    were built at import: a SchemaError whose text names the KeyboardInterrupt, unchained."""
+    were built at import: a SchemaError whose text names the KeyboardInterrupt, unchained.
+    Python 3.11 itself, while a class was made at import (a dataclass's fields): a RuntimeError
+    caused by the KeyboardInterrupt."""
     return (
-        _raised_from(error, "duckdb", "InterruptException")
+        isinstance(error.__cause__, KeyboardInterrupt)
+        or _raised_from(error, "duckdb", "InterruptException")
         or (type(error) is RuntimeError and str(error).startswith("Query interrupted"))
         or (
             _raised_from(error, "pydantic_core", "SchemaError")
