@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pullstats.classify.grouping import group_columns
+from pullstats.classify.grouping import _settle, group_columns
 from pullstats.classify.rules import JOIN_WINDOW_US, group_requests
 from pullstats.dvp_columns import ActionKind
 from tests.conftest import examples
@@ -89,6 +89,47 @@ def test_a_long_run_of_platform_gets_settles_in_order() -> None:
     stream: Stream = ([None] + [1_000_000] * 9, ["GET"] * 10, [""] * 10, digests)
     assert by_columns(stream) == by_rules(stream)
     assert [row[0] for row in by_columns(stream)] == [0, 2, 4, 6, 8]
+
+
+def test_a_day_long_chain_of_digest_gets_groups_as_the_rules_do() -> None:
+    # one client fetching a new digest every 4 s all day: 21,600 GETs that each may join the
+    # one before, so each waits on all before it; they pair up, (0, 1), (2, 3), …
+    n = 21_600
+    digests = [f"sha256:{i:064x}" for i in range(n)]
+    stream: Stream = ([None] + [4_000_000] * (n - 1), ["GET"] * n, [""] * n, digests)
+    found = by_columns(stream)
+    assert found == by_rules(stream)
+    assert [row[0] for row in found] == list(range(0, n, 2))
+
+
+def _opens_one_by_one(after_one: list[bool], after_head: list[bool]) -> list[bool]:
+    """The module docstring's rule, request after request."""
+    opens: list[bool] = []
+    for i, (one, head) in enumerate(zip(after_one, after_head, strict=True)):
+        if i == 0 or not (one or head):
+            opens.append(True)
+        elif opens[i - 1]:
+            opens.append(not one)
+        else:
+            opens.append(not (i >= 2 and opens[i - 2] and head))
+    return opens
+
+
+joining = st.lists(st.tuples(st.booleans(), st.booleans()), max_size=300).map(
+    lambda pairs: [(False, False), *pairs]  # the first request always opens
+)
+
+
+@settings(max_examples=examples(300))
+@given(joining, st.sampled_from([0, 1, 4, 32, 10**9]))
+def test_the_rounds_and_the_walk_settle_as_one_by_one(
+    pairs: list[tuple[bool, bool]], rounds_left: int
+) -> None:
+    # rounds_left 0: the walk from the first round on; 10**9: rounds to the end
+    after_one = [one for one, _ in pairs]
+    after_head = [head and i >= 2 for i, (_, head) in enumerate(pairs)]
+    found = _settle(np.array(after_one, np.bool_), np.array(after_head, np.bool_), rounds_left)
+    assert found.tolist() == _opens_one_by_one(after_one, after_head)
 
 
 def test_a_head_by_tag_without_digest_takes_the_first_digest_fetched() -> None:

@@ -17,7 +17,10 @@ joins the open action depends only on whether ``i - 1`` and ``i - 2`` opened the
 
 Requests that may join in neither case open an action outright; the others are decided in
 rounds, each settling every request whose predecessor is settled, so a run of back-to-back
-GETs takes as many rounds as it is long.
+GETs takes as many rounds as it is long. A round is a few NumPy passes over the requests still
+pending, so long runs would make that quadratic (a client pulling a new digest every few
+seconds all day: tens of thousands of rounds over tens of thousands of requests); once the
+rounds left look too many, the rest are walked in order instead, once each.
 """
 
 from __future__ import annotations
@@ -118,13 +121,22 @@ def _joins_one(
     return np.where(prev_get, other_digest, after_head)
 
 
-def _settle(after_one: np.ndarray, after_head: np.ndarray) -> np.ndarray:
-    """Which requests open an action, given when each may join (see the module docstring)."""
+#: The scalar walk costs some 30 times a round's NumPy work per request: rounds go on while
+#: the requests pending are fewer than this many times those the last round settled.
+_ROUNDS_LEFT = 32
+
+
+def _settle(
+    after_one: np.ndarray, after_head: np.ndarray, rounds_left: int = _ROUNDS_LEFT
+) -> np.ndarray:
+    """Which requests open an action, given when each may join (see the module docstring);
+    ``rounds_left``: how many rounds the pending requests may still look like before the
+    walk settles them."""
     opens: np.ndarray = np.logical_not(after_one | after_head)
     settled = opens.copy()
     pending = np.flatnonzero(~settled)  # never 0: the first request always opens
     while pending.size:
-        ready = pending[settled[pending - 1]]
+        ready = pending[settled[pending - 1]]  # never empty: the first pending one is ready
         prev_opened = opens[ready - 1]
         # a joined i - 1 has a settled i - 2 (it needed it to be decided)
         two_back = np.maximum(ready - 2, 0)
@@ -132,7 +144,25 @@ def _settle(after_one: np.ndarray, after_head: np.ndarray) -> np.ndarray:
         opens[ready] = ~joins
         settled[ready] = True
         pending = pending[~settled[pending]]
+        if pending.size > rounds_left * ready.size:
+            _walk(opens, pending, after_one, after_head)
+            break
     return opens
+
+
+def _walk(
+    opens: np.ndarray, pending: np.ndarray, after_one: np.ndarray, after_head: np.ndarray
+) -> None:
+    """Settle the ``pending`` requests (ascending) in order, in place: the requests before each
+    are settled already, or pending and before it, so walked first."""
+    flags = opens.tolist()
+    for i, one, head in zip(
+        pending.tolist(), after_one[pending].tolist(), after_head[pending].tolist(), strict=True
+    ):
+        # i - 1 opened: i joins it when it may join one request; i - 1 joined: i joins when
+        # i - 2 opened that action (a HEAD, as ``after_head`` says) and i may complete it
+        flags[i] = not one if flags[i - 1] else not (flags[i - 2] and head)
+    opens[pending] = np.asarray(flags, np.bool_)[pending]
 
 
 def _as_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
