@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
 
 from pullstats.api.dashboard.account import ENROLMENT_COOKIE
-from tests.web.conftest import DESKTOP, PHONE, NewPage, Web, WebUser, session_client, sign_in
+from tests.web.conftest import (
+    DESKTOP,
+    PHONE,
+    NewPage,
+    Web,
+    WebUser,
+    screenshot,
+    session_client,
+    sign_in,
+)
 
 pytestmark = pytest.mark.xdist_group("web")
 
@@ -260,7 +270,7 @@ def test_two_factor_set_up_again_while_it_is_on(web: Web) -> None:
     assert "Set up two-factor authentication" in page
 
 
-def test_tokens_of_one_label_are_told_apart(web: Web, new_page: NewPage) -> None:
+def test_tokens_of_one_label_are_told_apart(web: Web, new_page: NewPage, tmp_path: Path) -> None:
     user = web.add_user(TWINS_USER)
     with session_client(web, user.name) as client:
         made = [_new_token(client, user, "ci") for _ in range(2)]
@@ -284,6 +294,7 @@ def test_tokens_of_one_label_are_told_apart(web: Web, new_page: NewPage) -> None
         row = page.locator(f'tr[data-token="{token_id}"]')
         assert row.get_by_role("button").count() == 1
         assert row.locator("code").inner_text() == f"pst_{token_id}_…"
+    screenshot(page, tmp_path, "account-twin-tokens")
     page.get_by_role("button", name=f"Revoke ci (pst_{ids[0]}_…)").click()
     assert page.locator(f'tr[data-token="{ids[0]}"] td').nth(4).inner_text() == "revoked"
     assert page.locator(f'tr[data-token="{ids[1]}"] td').nth(4).inner_text() == "active"
