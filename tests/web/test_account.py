@@ -61,7 +61,7 @@ def test_changing_the_password_ends_the_other_sessions(
     here.get_by_label("New password", exact=True).fill(new)
     here.get_by_label("New password again").fill(new)
     here.get_by_role("button", name="Change password").click()
-    assert here.url == f"{web.url}/account?done=password"
+    assert here.url == f"{web.url}/account?done=password#password"  # at its card
     assert here.get_by_role("status").inner_text().startswith("Your password is changed.")
     old_password, frank.password = frank.password, new
 

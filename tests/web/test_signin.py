@@ -224,7 +224,7 @@ def test_cross_site_form_posts_are_refused(web: Web) -> None:
     for answer in (forged, no_origin):
         assert answer.status_code == 403
         assert answer.json()["detail"].startswith("cross-site form refused")
-    assert (no_token.status_code, no_token.headers["location"]) == (303, "/account?stale")
+    assert (no_token.status_code, no_token.headers["location"]) == (303, "/account?stale#main")
     assert "forged" not in after.text
 
 
@@ -245,7 +245,7 @@ def test_pages_of_an_earlier_session_in_another_tab(web: Web, new_page: NewPage)
     second.get_by_label("Label").fill("made in a stale tab")
     second.locator("#token-password").fill(erin.password)
     second.get_by_role("button", name="Create token").click()
-    assert second.url == f"{web.url}/account?stale"
+    assert second.url == f"{web.url}/account?stale#main"  # at the top, where it is said
     assert second.get_by_role("alert").inner_text().startswith("That form was on a page of an")
     assert "made in a stale tab" not in second.content()
     first.goto("/account")  # now the first tab is the stale one: its sign-out still works

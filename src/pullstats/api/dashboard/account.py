@@ -3,6 +3,9 @@ personal access tokens — through the account service the CLI uses (``pullstats
 
 Every change is a form POST checked by ``forms.py`` and answered by a redirect back to the
 page with what happened (``?done=``), except a new token, shown once on the answer itself.
+Each form's address ends in its card's fragment (``/account/tokens#tokens``): the browser keeps
+it on the answer, a refusal or the redirect after a change, so the page opens at that card,
+where the outcome is shown, not above the fold.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ DONE = {
     "token": "The token is made. Its secret was shown once; if you have no copy, revoke the "
     "token and make another.",
 }
+#: the card (its id, its form's fragment) that shows each ``?done=``: where the page opens
+DONE_IN = {"password": "password", "2fa-on": "two-factor", "2fa-off": "two-factor"}
 
 
 @dataclass(frozen=True)
@@ -104,16 +109,21 @@ def answer_page(
         has_password = user.password_hash is not None
         pats = tokens.list_pats(session, viewer.name)
     pending = None if has_totp else _pending_secret(request, state, viewer.user_id)
+    done = request.query_params.get("done", "")
     values: dict[str, Any] = {
         "has_totp": has_totp,
         "has_password": has_password,
         "pats": pats,
         "scopes": tokens.SCOPES,
+        "pat_prefix": tokens.PAT_PREFIX,
         "enrolment": _enrolment(viewer.name, pending) if pending else None,
-        "done": DONE.get(request.query_params.get("done", "")),
+        "done": DONE.get(done),
+        "done_section": DONE_IN.get(done, "tokens"),
         "error": STALE if "stale" in request.query_params else None,
         "new_token": None,
         "section": None,
+        #: the new-token form as it was posted, when it was refused (never its password)
+        "token_form": None,
         "token_session": signed_in_with_token(request),
     }
     values.update(context)
@@ -142,10 +152,11 @@ class PasswordGuess:
     def wrong_password(self) -> None:
         self.limiter.failed_elsewhere(self.viewer.name)
 
-    async def refused(self, section: str) -> Response:
+    async def refused(self, section: str, **context: Any) -> Response:
         problem = f"Too many wrong attempts. Try again in {self.wait} seconds."
+        context.update(error=problem, section=section)
         page = await run_in_threadpool(
-            answer_page, self.request, self.state, self.viewer, 429, error=problem, section=section
+            answer_page, self.request, self.state, self.viewer, 429, **context
         )
         page.headers["Retry-After"] = str(self.wait)  # as the sign-in page's 429
         return page
@@ -153,6 +164,13 @@ class PasswordGuess:
 
 #: a wrong current password, on the forms that ask for it
 WRONG_PASSWORD = "The current password is wrong."
+ALREADY_ON = "Two-factor authentication is already on."
+
+
+def sentence(text: str) -> str:
+    """A refusal of the account service (``AccountError``: lower-case, no full stop, as the
+    CLI shows it) as the page says it."""
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def password_is_right(session: Session, name: str, password: str) -> bool:
@@ -169,8 +187,10 @@ STALE = (
 
 
 def form_of_an_earlier_session(request: Request, error: Exception) -> Response:
-    """A form whose session changed since its page was shown: the page again, up to date."""
-    return RedirectResponse(f"{PATH}?stale", status_code=303)
+    """A form whose session changed since its page was shown: the page again, up to date,
+    at its top, where this is said (the form's own fragment, which the browser would keep
+    through the redirect, would hide it)."""
+    return RedirectResponse(f"{PATH}?stale#main", status_code=303)
 
 
 def back_to_account(done: str) -> RedirectResponse:
@@ -242,7 +262,7 @@ async def change_password(
     else:  # the current password was right (a refused new one is no guess)
         guess.right()
     if outcome is None or isinstance(outcome, str):
-        problem = WRONG_PASSWORD if outcome is None else f"{outcome[:1].upper()}{outcome[1:]}."
+        problem = WRONG_PASSWORD if outcome is None else sentence(outcome)
         return await run_in_threadpool(
             answer_page, request, state, viewer, 400, error=problem, section="password"
         )
@@ -266,6 +286,8 @@ async def start_enrolment(
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     await posted_form(request)
+    if await run_in_threadpool(_totp_is_on, state, viewer.name):
+        return await _already_on(request, state, viewer)
     response = RedirectResponse(f"{PATH}#two-factor", status_code=303)
     cookie = _enrolment_cookie(state, viewer.user_id, totp.new_totp_secret())
     set_private_cookie(request, response, ENROLMENT_COOKIE, cookie, ENROLMENT_SECONDS, PATH)
@@ -279,6 +301,8 @@ async def confirm_enrolment(
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
     form = await posted_form(request)
+    if await run_in_threadpool(_totp_is_on, state, viewer.name):  # sent again, or a 2nd tab
+        return await _already_on(request, state, viewer)
     secret = _pending_secret(request, state, viewer.user_id)
     if secret is None:
         problem = "The enrolment took too long: start again and scan the new code."
@@ -297,7 +321,7 @@ async def confirm_enrolment(
                     return WRONG_PASSWORD
                 return totp.confirm_totp(session, viewer.name, secret, form.get("code", ""))
         except AccountError as error:
-            return str(error)
+            return sentence(str(error))
 
     # the password, as the other changes of the account ask it: a session cookie alone (a
     # copy of it) must not turn on a second factor its owner does not have
@@ -317,6 +341,22 @@ async def confirm_enrolment(
         )
     response = back_to_account("2fa-on")
     delete_private_cookie(request, response, ENROLMENT_COOKIE, PATH)
+    return response
+
+
+def _totp_is_on(state: AppState, name: str) -> bool:
+    with state.runtime.sessions() as session:
+        return service.get_user(session, name).totp_secret is not None
+
+
+async def _already_on(request: Request, state: AppState, viewer: Viewer) -> Response:
+    """The answer to setting up two-factor authentication while it is on: nothing to set up,
+    and no enrolment left behind (its key would show as a QR code once it is turned off)."""
+    response = await run_in_threadpool(
+        answer_page, request, state, viewer, 400, error=ALREADY_ON, section="two-factor"
+    )
+    if ENROLMENT_COOKIE in request.cookies:
+        delete_private_cookie(request, response, ENROLMENT_COOKIE, PATH)
     return response
 
 

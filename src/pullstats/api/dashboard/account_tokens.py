@@ -4,7 +4,7 @@ redirects to; the current password is asked) and revoke one of yours."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,6 +21,7 @@ from pullstats.api.dashboard.account import (
     answer_page,
     back_to_account,
     password_is_right,
+    sentence,
 )
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import password_viewer, set_private_cookie
@@ -29,8 +30,9 @@ from pullstats.api.viewer import Viewer
 
 router = APIRouter(include_in_schema=False)
 
-#: the lifetimes the form offers, in days ("" is no expiry)
+#: the lifetimes the form offers, in days ("" is no expiry), and the one it picks first
 LIFETIMES = ("", "30", "90", "365")
+DEFAULT_LIFETIME = "90"  # as account.html picks it
 
 
 @router.post(f"{PATH}/tokens")
@@ -42,22 +44,30 @@ async def create_token(
     form = await posted_form(request)
     scopes = [scope for scope in tokens.SCOPES if form.get(f"scope:{scope}")]
     days = form.get("expires_days", "")
+
+    async def refused(problem: str) -> Response:
+        """The page again (400) with the form as it was sent, but its password, to put right."""
+        return await run_in_threadpool(
+            answer_page,
+            request,
+            state,
+            viewer,
+            400,
+            error=problem,
+            section="tokens",
+            token_form=_as_sent(form, scopes),
+        )
+
     if days not in LIFETIMES:
-        problem = "Pick a lifetime from the list."
-        return await run_in_threadpool(
-            answer_page, request, state, viewer, 400, error=problem, section="tokens"
-        )
+        return await refused("Pick a lifetime from the list.")
     if not scopes:
-        problem = "Pick at least one scope."
-        return await run_in_threadpool(
-            answer_page, request, state, viewer, 400, error=problem, section="tokens"
-        )
+        return await refused("Pick at least one scope.")
     expires = datetime.now(UTC) + timedelta(days=int(days)) if days else None
     # the password, as the other changes of the account ask it: a token outlives the password
     # change that ends every session, so a session cookie alone (a copy of it) must not make one
     guess = PasswordGuess(request, state, viewer)
     if guess.wait:
-        return await guess.refused("tokens")
+        return await guess.refused("tokens", token_form=_as_sent(form, scopes))
 
     def create() -> str:
         try:
@@ -75,16 +85,10 @@ async def create_token(
         secret = await state.password_check(create)  # argon2: in the bounded pool
     except _WrongPassword:
         guess.wrong_password()
-        return await run_in_threadpool(
-            answer_page, request, state, viewer, 400, error=WRONG_PASSWORD, section="tokens"
-        )
-    except _Refused as refused:
+        return await refused(WRONG_PASSWORD)
+    except _Refused as refusal:
         guess.right()  # the password was right: a label refused is no guess
-        text = str(refused)
-        problem = f"{text[:1].upper()}{text[1:]}."
-        return await run_in_threadpool(
-            answer_page, request, state, viewer, 400, error=problem, section="tokens"
-        )
+        return await refused(sentence(str(refusal)))
     guess.right()
     # shown once, on the page this redirects to (so that a reload makes no second token): the
     # secret goes there in a cookie of that page alone, which the page reads and deletes; it is
@@ -122,6 +126,17 @@ async def revoke_token(
             section="tokens",
         )
     return back_to_account("revoked")
+
+
+def _as_sent(form: dict[str, str], scopes: list[str]) -> dict[str, Any]:
+    """The new-token form as it was sent, shown again with its refusal: its label, lifetime
+    (one not on the list as the default) and scopes; never its password."""
+    days = form.get("expires_days", "")
+    return {
+        "label": form.get("label", ""),
+        "expires_days": days if days in LIFETIMES else DEFAULT_LIFETIME,
+        "scopes": scopes,
+    }
 
 
 class _Refused(Exception):
