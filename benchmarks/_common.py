@@ -23,9 +23,11 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 import pullstats
+from pullstats.lake_schema import ACTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +51,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
-def print_environment(command: str) -> None:
+def print_environment(command: str | None = None) -> None:
+    """The command line (default: this script with ``sys.argv`` as given) and the environment."""
+    if command is None:
+        command = " ".join(["python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
     print(f"command: `{command}`\n")
     print(markdown_table(("", ""), environment()))
     print()
@@ -102,6 +107,29 @@ def shown_arguments(database_url: str | None) -> list[str]:
         make_url(arg).render_as_string(hide_password=True) if arg == database_url else arg
         for arg in sys.argv[1:]
     ]
+
+
+def actions_table(rows: int, columns: dict[str, object]) -> pa.Table:
+    """A table of the lake's actions schema (``lake_schema.ACTIONS``) with ``rows`` rows: the
+    ``columns`` given, each cast to the schema's type, and nulls in every other nullable
+    column, so a column added to the schema does not break the benchmarks that build action
+    files by hand. A column the schema says is never null must be given."""
+    unknown = set(columns) - set(ACTIONS.columns)
+    if unknown:
+        raise ValueError(f"not columns of the actions schema: {sorted(unknown)}")
+    arrays = []
+    for field in ACTIONS.schema:
+        if field.name in columns:
+            values = columns[field.name]
+            array = values if isinstance(values, pa.Array) else pa.array(values)
+            arrays.append(array.cast(field.type))
+        elif field.nullable:
+            arrays.append(pa.nulls(rows, field.type))
+        else:
+            raise ValueError(f"column {field.name} is never null in the actions schema: give it")
+    table = pa.Table.from_arrays(arrays, schema=ACTIONS.schema)
+    assert table.num_rows == rows, (table.num_rows, rows)
+    return table
 
 
 def _commit() -> str:

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from _common import (
+    actions_table,
     add_database_url,
     catalog_env,
     ensure_wrk,
@@ -43,7 +44,6 @@ from _common import (
 from pydantic import SecretStr
 
 from pullstats.accounts import service
-from pullstats.classify.actions import ACTION_COLUMNS
 from pullstats.config import Settings
 from pullstats.rollups.compute import periods_of_days, rollup_periods
 from pullstats.runtime import Runtime
@@ -53,14 +53,17 @@ PASSWORD = "bench-password"
 ACTIONS = ("pull_by_tag", "pull_by_digest", "version_check")
 
 
-def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> int:
-    """One year of actions up to yesterday, ``per_repo_day`` per repository per day on average."""
+def write_year(
+    runtime: Runtime, repos: int, per_repo_day: int, seed: int, days_back: int = 365
+) -> int:
+    """One year (``days_back`` days) of actions up to yesterday, ``per_repo_day`` per
+    repository per day on average; how many were written."""
     rng = np.random.default_rng(seed)
     names = np.array([f"repo-{i:04d}" for i in range(repos)])
     tags = np.array(["latest", "1.0", "1.1", "2.0", "2.1"])
     ips = rng.integers(0, 2**63, size=50_000).astype(np.int64)
     today = datetime.now(UTC).date()
-    days = [today - timedelta(days=n) for n in range(365, 0, -1)]
+    days = [today - timedelta(days=n) for n in range(days_back, 0, -1)]
     total = 0
     for day in days:
         count = int(rng.poisson(repos * per_repo_day))
@@ -74,7 +77,8 @@ def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> in
         action = np.array(ACTIONS)[rng.choice(3, size=count, p=[0.7, 0.1, 0.2])]
         ip = ips[rng.zipf(1.2, size=count) % len(ips)]
         text = pa.array([""] * count, pa.string())
-        table = pa.table(
+        table = actions_table(
+            count,
             {
                 "timestamp": timestamps,
                 "action_day": pa.array([day] * count, pa.date32()),
@@ -94,9 +98,8 @@ def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> in
                 "user_agent": pa.array(["docker/27.3.1"] * count),
                 "ip_hash": pa.array([int(v).to_bytes(8, "little") * 2 for v in ip], pa.binary()),
                 "ruleset_version": pa.array([1] * count, pa.int16()),
-            }
+            },
         )
-        assert tuple(table.column_names) == ACTION_COLUMNS
         folder = runtime.paths.actions_day(day)
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, folder / "actions.parquet", compression="zstd")

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import cli_env, markdown_table, print_environment, pullstats_command
+from _common import actions_table, cli_env, markdown_table, print_environment, pullstats_command
 
 from pullstats.accounts import service
 from pullstats.config import Settings
@@ -140,7 +140,8 @@ def day_table(rng: np.random.Generator, pools: Pools, day: date, rows: int) -> p
     agent = rng.zipf(1.3, rows) % len(pools.user_agents)
     ips = np.frombuffer(pools.ips, dtype="S16")[rng.zipf(1.2, rows) % 100_000]
     http = np.where(kind == 2, "HEAD", "GET")
-    return pa.table(
+    return actions_table(
+        rows,
         {
             "timestamp": pa.array(stamps, pa.timestamp("us")),
             "action_day": pa.array([day] * rows, pa.date32()),
@@ -160,7 +161,7 @@ def day_table(rng: np.random.Generator, pools: Pools, day: date, rows: int) -> p
             "user_agent": _take(pools.user_agents, agent),
             "ip_hash": pa.array(ips, pa.binary()),
             "ruleset_version": pa.array(np.ones(rows, np.int16)),
-        }
+        },
     )
 
 
