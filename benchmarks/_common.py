@@ -341,6 +341,11 @@ def wrk(
     if cookie:
         command[1:1] = ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    completed = re.search(r"^\s*(\d+) requests in ", output, re.M)
+    if not completed or int(completed.group(1)) == 0:
+        # wrk prints zeros then, which would read as a measurement
+        print(output, file=sys.stderr)
+        sys.exit(f"wrk completed no request to {url}: no figures for it")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latency = {}
     for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
