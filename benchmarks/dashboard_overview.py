@@ -161,9 +161,12 @@ def main() -> None:
     parser.add_argument("--per-repo-day", type=int, default=2, help="actions per repo per day")
     parser.add_argument("--requests", type=int, default=200, help="renders of each page")
     args = parser.parse_args()
-    print_environment(
-        f"python benchmarks/dashboard_overview.py --repos {args.repos} --requests {args.requests}"
-    )
+    if args.repos < MAX_REPOS:
+        sys.exit(
+            f"--repos {args.repos}: the overview is also measured with {MAX_REPOS} repositories "
+            f"selected (the most a view may select); pass --repos {MAX_REPOS} or more"
+        )
+    print_environment()
     with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         runtime = Runtime.open(Settings(data_dir=data_dir))
