@@ -45,7 +45,7 @@ def _action_rows(runtime: Runtime) -> int:
 
 def test_api_pulls_writes_its_year(bench: ModuleType, runtime: Runtime) -> None:
     written = bench.load("api_pulls").write_year(
-        runtime, repos=5, per_repo_day=3, seed=1, days_back=3
+        runtime, repos=5, per_repo_day=3, seed=1, days_back=1
     )
     assert written > 0
     assert _action_rows(runtime) == written
@@ -53,7 +53,7 @@ def test_api_pulls_writes_its_year(bench: ModuleType, runtime: Runtime) -> None:
 
 def test_dashboard_overview_writes_its_year(bench: ModuleType, runtime: Runtime) -> None:
     written = bench.load("dashboard_overview").write_year(
-        runtime, repos=5, per_repo_day=3, seed=1, days_back=3
+        runtime, repos=5, per_repo_day=3, seed=1, days_back=1
     )
     assert written > 0
     assert _action_rows(runtime) == written
@@ -65,3 +65,40 @@ def test_export_month_writes_its_month(bench: ModuleType, tmp_path: Path) -> Non
         assert _action_rows(runtime) == 620
     finally:
         runtime.close()
+
+
+def test_the_actions_table_is_the_schema_with_nulls_for_the_rest(bench: ModuleType) -> None:
+    common = bench.load("_common")
+    table = common.actions_table(2, {"namespace": ["a", "b"], "repository": ["r", "s"]})
+    assert table.schema.equals(ACTIONS.schema)
+    assert table.column("user_hash").null_count == 2
+    with pytest.raises(ValueError, match="not columns"):
+        common.actions_table(1, {"no_such_column": ["x"]})
+
+
+def test_a_child_reports_its_own_peak_rss_not_the_benchmarks(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """Linux carries a process's high-water RSS into a child it forks and execs: measured
+    directly, ``python -c pass`` started by a process holding 300 MiB reported 300+ MiB."""
+    common = bench.load("_common")
+    held = bytearray(300 * 2**20)
+    held[::4096] = b"\1" * len(held[::4096])  # touch every page: resident, not just mapped
+    run = common.run_child([sys.executable, "-S", "-c", "pass"], {}, tmp_path)
+    assert 0 < run.peak_rss_mib < 100, run.peak_rss_mib
+    assert run.seconds < 10 and run.cpu_seconds < 10
+    assert common.run_child([sys.executable, "-c", "raise SystemExit(3)"], {}, tmp_path, 3)
+    del held
+
+
+def test_the_cold_repository_sets_are_distinct(bench: ModuleType) -> None:
+    api_pulls = bench.load("api_pulls")
+    for repos in (51, 1000):
+        sets = api_pulls.cold_sets(repos)
+        assert len(sets) == api_pulls.COLD_SETS
+        assert len({frozenset(names) for names in sets}) == len(sets)
+        assert all(len(set(names)) == api_pulls.SET_SIZE for names in sets)
+        warm = {f"repo-{i:04d}" for i in range(api_pulls.SET_SIZE)}
+        assert all(set(names) != warm for names in sets)
+    with pytest.raises(SystemExit, match="--repos 51 or more"):
+        api_pulls.cold_sets(50)
