@@ -23,9 +23,11 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 import pullstats
+from pullstats.lake_schema import ACTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +51,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
-def print_environment(command: str) -> None:
+def print_environment(command: str | None = None) -> None:
+    """The command line (default: this script with ``sys.argv`` as given) and the environment."""
+    if command is None:
+        command = " ".join(["python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
     print(f"command: `{command}`\n")
     print(markdown_table(("", ""), environment()))
     print()
@@ -102,6 +107,29 @@ def shown_arguments(database_url: str | None) -> list[str]:
         make_url(arg).render_as_string(hide_password=True) if arg == database_url else arg
         for arg in sys.argv[1:]
     ]
+
+
+def actions_table(rows: int, columns: dict[str, object]) -> pa.Table:
+    """A table of the lake's actions schema (``lake_schema.ACTIONS``) with ``rows`` rows: the
+    ``columns`` given, each cast to the schema's type, and nulls in every other nullable
+    column, so a column added to the schema does not break the benchmarks that build action
+    files by hand. A column the schema says is never null must be given."""
+    unknown = set(columns) - set(ACTIONS.columns)
+    if unknown:
+        raise ValueError(f"not columns of the actions schema: {sorted(unknown)}")
+    arrays = []
+    for field in ACTIONS.schema:
+        if field.name in columns:
+            values = columns[field.name]
+            array = values if isinstance(values, pa.Array) else pa.array(values)
+            arrays.append(array.cast(field.type))
+        elif field.nullable:
+            arrays.append(pa.nulls(rows, field.type))
+        else:
+            raise ValueError(f"column {field.name} is never null in the actions schema: give it")
+    table = pa.Table.from_arrays(arrays, schema=ACTIONS.schema)
+    assert table.num_rows == rows, (table.num_rows, rows)
+    return table
 
 
 def _commit() -> str:
@@ -205,22 +233,82 @@ class Run:
     cpu_seconds: float = 0.0
 
 
+# The peak RSS of a child is read by a tiny wrapper process between the benchmark and the
+# child: Linux carries a process's high-water RSS over fork and exec, so a child started by the
+# benchmark itself reports at least the benchmark's own peak (one holding 600 MiB saw 613 MiB
+# for `python -c pass`). The wrapper (Python without site or user paths, about 10 MiB) forks
+# and execs the command, waits for it with wait4 and writes on fd ``argv[1]`` its exit status,
+# peak RSS (KiB), user + system CPU seconds, and the wall seconds from just before the fork to
+# its end: the wrapper's own start-up is not in them. A child's peak RSS still includes the
+# wrapper's RSS at the fork (its floor, about 10 MiB).
+_WRAPPER = """
+import os, sys, time
+fd = int(sys.argv[1])
+began = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(fd)
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - began
+cpu = usage.ru_utime + usage.ru_stime
+os.write(fd, f"{status} {usage.ru_maxrss} {cpu!r} {seconds!r}".encode())
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    exit_code: int
+    seconds: float
+    peak_rss_mib: float
+    cpu_seconds: float
+
+
+def start_measured(command: list[str], **popen: object) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command`` under the wrapper (``popen``: Popen's arguments, env, stdout, …); the
+    process and the read end of its report, for :func:`finish_measured`."""
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen(  # type: ignore[call-overload]
+            [sys.executable, "-S", "-I", "-c", _WRAPPER, str(write), *command],
+            pass_fds=(write,),
+            **popen,
+        )
+    finally:
+        os.close(write)
+    return process, read
+
+
+def finish_measured(process: subprocess.Popen[bytes], read: int) -> Measured:
+    """Wait for the wrapper; the child's exit code, wall seconds, peak RSS and CPU seconds."""
+    process.wait()
+    with os.fdopen(read, "rb") as report:
+        text = report.read().decode()
+    if process.returncode != 0 or not text:
+        sys.exit(f"the measuring wrapper failed (exit {process.returncode})")
+    status, maxrss, cpu, seconds = text.split()
+    return Measured(
+        os.waitstatus_to_exitcode(int(status)),
+        float(seconds),
+        int(maxrss) / 1024,  # ru_maxrss is KiB on Linux
+        float(cpu),
+    )
+
+
 def run_child(command: list[str], env: dict[str, str], scratch: Path, expected: int = 0) -> Run:
-    """Run a child to completion: wall time, and its own peak RSS and CPU time (wait4 on that
-    child); exit with its standard error if it fails (ends with another status than
-    ``expected``)."""
+    """Run a child to completion through the measuring wrapper: its wall time, its own peak RSS
+    and CPU time (not the benchmark's); exit with its standard error if it fails (ends with
+    another status than ``expected``)."""
     out_path, err_path = scratch / "child.out", scratch / "child.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-    process.returncode = os.waitstatus_to_exitcode(status)
+        measured = finish_measured(*start_measured(command, env=env, stdout=out, stderr=err))
     output, errors = out_path.read_text(), err_path.read_text()
-    if process.returncode != expected:
-        sys.exit(f"{' '.join(command)} failed (exit {process.returncode}):\n{errors}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Run(seconds, usage.ru_maxrss / 1024, output, errors, cpu)  # ru_maxrss is KiB on Linux
+    if measured.exit_code != expected:
+        sys.exit(f"{' '.join(command)} failed (exit {measured.exit_code}):\n{errors}")
+    return Run(measured.seconds, measured.peak_rss_mib, output, errors, measured.cpu_seconds)
 
 
 def ensure_wrk() -> str:
@@ -253,6 +341,11 @@ def wrk(
     if cookie:
         command[1:1] = ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    completed = re.search(r"^\s*(\d+) requests in ", output, re.M)
+    if not completed or int(completed.group(1)) == 0:
+        # wrk prints zeros then, which would read as a measurement
+        print(output, file=sys.stderr)
+        sys.exit(f"wrk completed no request to {url}: no figures for it")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latency = {}
     for quantile, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):

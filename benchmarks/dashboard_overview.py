@@ -33,11 +33,10 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import markdown_table, percentile, print_environment, start_server
+from _common import actions_table, markdown_table, percentile, print_environment, start_server
 
 from pullstats.accounts import service
 from pullstats.api.dashboard.overview_data import MAX_REPOS
-from pullstats.classify.actions import ACTION_COLUMNS
 from pullstats.config import Settings
 from pullstats.exports.closing import export_closed
 from pullstats.pipeline import process as process_lake
@@ -54,14 +53,17 @@ TYPES = ("hosting", "isp", "business", "education", "")
 TOOLS = (("docker", "27.3.1"), ("docker", "26.1.4"), ("containerd", "1.7.22"), ("podman", "5.2.0"))
 
 
-def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> int:
-    """Twelve months and this month's days of actions, ``per_repo_day`` per repo per day."""
+def write_year(
+    runtime: Runtime, repos: int, per_repo_day: int, seed: int, days_back: int = 380
+) -> int:
+    """Twelve months and this month's days of actions (``days_back`` days before today, and
+    today), ``per_repo_day`` per repo per day; how many were written."""
     rng = np.random.default_rng(seed)
     names = np.array([f"repo-{i:03d}" for i in range(repos)])
     tags = np.array(["latest", "1.0", "1.1", "2.0", "2.1", "sha256:" + "ab" * 32])
     ips = rng.integers(0, 2**63, size=50_000).astype(np.int64)
     today = datetime.now(UTC).date()
-    days = [today - timedelta(days=n) for n in range(380, -1, -1)]
+    days = [today - timedelta(days=n) for n in range(days_back, -1, -1)]
     total = 0
     for day in days:
         count = int(rng.poisson(repos * per_repo_day))
@@ -81,7 +83,8 @@ def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> in
         action = np.array(ACTIONS)[rng.choice(3, size=count, p=[0.7, 0.1, 0.2])]
         tool = rng.integers(0, len(TOOLS), size=count)
         ip = ips[rng.zipf(1.2, size=count) % len(ips)]
-        table = pa.table(
+        table = actions_table(
+            count,
             {
                 "timestamp": timestamps,
                 "action_day": pa.array([day] * count, pa.date32()),
@@ -101,9 +104,8 @@ def write_year(runtime: Runtime, repos: int, per_repo_day: int, seed: int) -> in
                 "user_agent": pa.array([f"{TOOLS[i][0]}/{TOOLS[i][1]}" for i in tool]),
                 "ip_hash": pa.array([int(v).to_bytes(8, "little") * 2 for v in ip], pa.binary()),
                 "ruleset_version": pa.array([1] * count, pa.int16()),
-            }
+            },
         )
-        assert tuple(table.column_names) == ACTION_COLUMNS
         folder = runtime.paths.actions_day(day)
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, folder / "actions.parquet", compression="zstd")
@@ -159,9 +161,12 @@ def main() -> None:
     parser.add_argument("--per-repo-day", type=int, default=2, help="actions per repo per day")
     parser.add_argument("--requests", type=int, default=200, help="renders of each page")
     args = parser.parse_args()
-    print_environment(
-        f"python benchmarks/dashboard_overview.py --repos {args.repos} --requests {args.requests}"
-    )
+    if args.repos < MAX_REPOS:
+        sys.exit(
+            f"--repos {args.repos}: the overview is also measured with {MAX_REPOS} repositories "
+            f"selected (the most a view may select); pass --repos {MAX_REPOS} or more"
+        )
+    print_environment()
     with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         runtime = Runtime.open(Settings(data_dir=data_dir))

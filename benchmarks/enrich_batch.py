@@ -19,6 +19,7 @@ import statistics
 import time
 
 import pyarrow as pa
+from _common import print_environment
 
 from pullstats.enrich import enrich
 from pullstats.enrich.bundled import asn_organisations, cloud_ranges
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    print_environment()
     ips, user_agents = make_batch(args.rows, args.ips, args.agents, args.seed)
 
     started = time.perf_counter()

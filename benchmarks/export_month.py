@@ -4,8 +4,9 @@ Run (from the repository root):
 
     python benchmarks/export_month.py --actions 10000000
 
-Needs pandas for baseline (b). pandas is not a pullstats dependency; install it for the
-benchmark only (`pip install pandas`), or pass `--no-pandas` to skip that baseline.
+Needs pandas for baseline (b), run by default. pandas is not a pullstats dependency (only the
+`spark` extra has it); install it for the benchmark only (`pip install -c constraints.txt
+pandas`), or pass `--no-pandas` to skip that baseline.
 
 Generates one calendar month (October 2026) of `--actions` actions directly as the lake's
 action Parquet files (`lake/actions/day=D/actions.parquet`, the schema that
@@ -13,15 +14,17 @@ action Parquet files (`lake/actions/day=D/actions.parquet`, the schema that
 repositories, a few hundred tags and digests, about 100,000 distinct clients (`ip_hash`) and
 long user agents; then registers `acme`, sets the node's watermark and rolls the month up
 (`pullstats.rollups.compute.rollup_periods`) so the month is closed and has data. Then it
-times, in the same run, each in a child process whose peak RSS is read with `os.wait4`:
+times, in the same run, each in a child process whose peak RSS is read with `os.wait4` by a
+small wrapper process between (`_common.start_measured`: not this benchmark's own peak):
 
-- `pullstats export --through 2026-11-30` (all four views of the month);
+- `pullstats export --through 2026-11-30` (the four views of the month, and three more files
+  the baselines do not write: Docker's Summary, Trends and Co-usage reports);
 - (a) naive: one DuckDB SQL script, `COPY (view) TO '….csv.gz' (COMPRESSION gzip)` for each
   of the four views, with the same thread and memory settings;
 - (b) pandas: read the month's Parquet, sort, group, `to_csv(compression="gzip")`.
 
-It checks that the three produce the same rows (decompressed, compared per view as sorted
-lines for the summaries and in order for raw), then prints a Markdown table.
+It checks that the three produce the same rows of the four views (decompressed, compared per
+view as sorted lines), then prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -42,7 +44,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _common import cli_env, markdown_table, print_environment, pullstats_command
+from _common import (
+    actions_table,
+    cli_env,
+    finish_measured,
+    markdown_table,
+    print_environment,
+    pullstats_command,
+    start_measured,
+)
 
 from pullstats.accounts import service
 from pullstats.config import Settings
@@ -140,7 +150,8 @@ def day_table(rng: np.random.Generator, pools: Pools, day: date, rows: int) -> p
     agent = rng.zipf(1.3, rows) % len(pools.user_agents)
     ips = np.frombuffer(pools.ips, dtype="S16")[rng.zipf(1.2, rows) % 100_000]
     http = np.where(kind == 2, "HEAD", "GET")
-    return pa.table(
+    return actions_table(
+        rows,
         {
             "timestamp": pa.array(stamps, pa.timestamp("us")),
             "action_day": pa.array([day] * rows, pa.date32()),
@@ -160,7 +171,7 @@ def day_table(rng: np.random.Generator, pools: Pools, day: date, rows: int) -> p
             "user_agent": _take(pools.user_agents, agent),
             "ip_hash": pa.array(ips, pa.binary()),
             "ruleset_version": pa.array(np.ones(rows, np.int16)),
-        }
+        },
     )
 
 
@@ -284,25 +295,32 @@ class Run:
 
 
 def run_child(command: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run a child to completion: wall time, and its own peak RSS (wait4 on that child)."""
-    began = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """Run a child to completion through _common's measuring wrapper: wall time, and the
+    child's own peak RSS (not this benchmark's, which Linux would carry into a direct child)."""
+    process, report = start_measured(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     assert process.stderr is not None
     errors = process.stderr.read()  # drained while it runs; only a failure's tail is shown
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
+    measured = finish_measured(process, report)
+    if measured.exit_code != 0:
         sys.exit(f"{' '.join(command[:4])} failed:\n{errors.decode()[-3000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is KiB on Linux
+    return Run(measured.seconds, measured.peak_rss_mib)
 
 
-def pullstats_files(runtime: Runtime) -> dict[str, list[Path]]:
+def pullstats_files(runtime: Runtime) -> tuple[dict[str, list[Path]], list[str]]:
+    """The files of the four views the baselines also write, and the names of the others
+    pullstats writes (Docker's Summary, Trends and Co-usage reports)."""
     with runtime.sessions() as session:
         rows = session.query(ExportFile).order_by(ExportFile.view, ExportFile.part).all()
     found: dict[str, list[Path]] = {view: [] for view in VIEWS}
+    others: list[str] = []
     for row in rows:
-        found[row.view].append(runtime.paths.exports / row.path)
-    return found
+        if row.view in found:
+            found[row.view].append(runtime.paths.exports / row.path)
+        else:
+            others.append(row.view)
+    return found, others
 
 
 def _lines(paths: list[Path]) -> list[bytes]:
@@ -329,7 +347,7 @@ def main() -> None:
         "--check",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="compare the rows of all three (auto: up to 2 M actions; slow in Python)",
+        help="compare the four views' rows of all three (auto: up to 2 M actions; slow in Python)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = parser.parse_args()
@@ -338,9 +356,13 @@ def main() -> None:
         try:
             import pandas as _  # noqa: F401
         except ImportError:
-            sys.exit("baseline (b) needs pandas: pip install pandas (or pass --no-pandas)")
+            sys.exit(
+                "baseline (b), run by default, needs pandas, which pullstats does not install "
+                "(only its spark extra has it): pip install -c constraints.txt pandas, or pass "
+                "--no-pandas to skip that baseline"
+            )
 
-    print_environment(f"python benchmarks/export_month.py --actions {args.actions}")
+    print_environment()
     scratch = Path(tempfile.mkdtemp(prefix="export-month-"))
     try:
         data_dir = scratch / "data"
@@ -351,7 +373,7 @@ def main() -> None:
         duck_tmp = str(scratch / "duckdb-tmp")
 
         ours = run_child(pullstats_command("export", "--through", THROUGH), cli_env(data_dir))
-        produced = pullstats_files(runtime)
+        produced, others = pullstats_files(runtime)
         raw_bytes = sum(p.stat().st_size for p in produced["raw"])
         results = [("`pullstats export`", ours)]
         outputs: list[tuple[str, Path]] = []
@@ -381,10 +403,13 @@ def main() -> None:
             for name, run in results
         ]
         print(markdown_table(("", "wall s", "peak RSS MiB", "time ÷ pullstats"), rows))
+        compared = "all three" if pandas else "pullstats and (a)"
         print(
             f"\n{args.actions:,} actions, October 2026; pullstats wrote "
-            f"{sum(len(v) for v in produced.values())} files ({len(produced['raw'])} raw "
-            f"parts, {raw_bytes / 2**20:,.0f} MiB of raw gzip); rows of all three "
+            f"{sum(len(v) for v in produced.values())} files of the four views "
+            f"({len(produced['raw'])} raw parts, {raw_bytes / 2**20:,.0f} MiB of raw gzip) and "
+            f"{len(others)} more the baselines do not write ({', '.join(sorted(set(others)))}: "
+            f"Docker's reports), in its time above; the four views' rows of {compared} "
             + ("compared and equal" if check else "not compared (--check yes compares them)")
         )
         runtime.close()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from _common import cli_env, print_environment, pullstats_command
 
 from pullstats.demo.catalog import DEMO_CATALOG
 from pullstats.demo.synthetic import generate_requests
@@ -178,12 +178,13 @@ def duckdb_alone(path: Path, threads: int, *, extract: bool) -> tuple[float, int
     return time.perf_counter() - started, int(row[0]) if row else 0
 
 
-def pullstats_ingest(path: Path, data_dir: Path) -> tuple[float, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULLSTATS_")}
-    env["PULLSTATS_DATA_DIR"] = str(data_dir)
+def pullstats_ingest(path: Path, data_dir: Path, threads: int) -> tuple[float, str]:
+    """``pullstats ingest logs`` in a child, with ``threads`` DuckDB threads (passed in its
+    environment: ``cli_env`` keeps no other ``PULLSTATS_*`` variable of this process)."""
+    env = cli_env(data_dir, PULLSTATS_DUCKDB_THREADS=str(threads))
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pullstats", "ingest", "logs", str(path)],
+        pullstats_command("ingest", "logs", str(path)),
         env=env,
         capture_output=True,
         text=True,
@@ -203,6 +204,7 @@ def main() -> None:
         help="generate the log at this path, or reuse it if it is there (repeated runs)",
     )
     args = parser.parse_args()
+    print_environment()
     with tempfile.TemporaryDirectory(prefix="pullstats-bench-") as tmp:
         log = args.keep or Path(tmp) / "access.log"
         if args.keep and log.exists():
@@ -212,11 +214,10 @@ def main() -> None:
             lines = write_log(log, args.lines, args.seed)
         size = log.stat().st_size
         print(f"{lines} lines, {size / 1e6:.0f} MB", file=sys.stderr)
-        os.environ["PULLSTATS_DUCKDB_THREADS"] = str(args.threads)
         match_s, matched = duckdb_alone(log, args.threads, extract=False)
         extract_s, extracted = duckdb_alone(log, args.threads, extract=True)
         assert extracted == matched, (extracted, matched)
-        ingest_s, summary = pullstats_ingest(log, Path(tmp) / "data")
+        ingest_s, summary = pullstats_ingest(log, Path(tmp) / "data", args.threads)
         print(f"duckdb: {matched} lines match; pullstats: {summary}", file=sys.stderr)
     print(
         "| lines | MB | DuckDB regexp_matches (s) | DuckDB regexp_extract, all fields (s) "

@@ -160,7 +160,10 @@ def pipeline(
     scratch: Path,
     env_extra: dict[str, str],
     after_step: Callable[[str], None] | None = None,
+    after_setup: Callable[[], None] | None = None,
 ) -> None:
+    """Register the namespaces (not timed; then ``after_setup()``), then time each of
+    ``STEPS`` (each followed by ``after_step(step)``)."""
     env = code_env(code, data_dir, env_extra)
     for namespace in demo_namespaces():
         run_child(pullstats_command("namespaces", "add", namespace), env, scratch)
@@ -170,6 +173,8 @@ def pipeline(
     key = keys / IP_HASH_KEY
     key.write_bytes(hashlib.sha256(b"month_e2e").digest())
     key.chmod(0o600)
+    if after_setup:
+        after_setup()
     commands = {
         "ingest logs": pullstats_command("ingest", "logs", str(log)),
         "process": pullstats_command("process"),

@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each, fresh buckets")
     parser.add_argument("--source", type=Path, help="also run this checkout's src/ (old code)")
     args = parser.parse_args()
-    print_environment(" ".join(["python benchmarks/s3_month.py", *sys.argv[1:]]))
+    print_environment()
 
     codes = [Code("this checkout", None)]
     if args.source is not None:
@@ -84,7 +84,12 @@ def main() -> None:
                 for number, code in enumerate(codes):
                     bucket = f"pullstats-bench-{uuid.uuid4().hex[:12]}"
                     s3.create_bucket(Bucket=bucket)
-                    seen = len(server_log.read_text(errors="replace").splitlines())
+                    seen = 0
+
+                    def set_up() -> None:
+                        # the setup's requests (`namespaces add`) are no step's
+                        nonlocal seen
+                        seen = len(server_log.read_text(errors="replace").splitlines())
 
                     def counted(step: str, code: Code = code) -> None:
                         nonlocal seen
@@ -97,7 +102,7 @@ def main() -> None:
                         "PULLSTATS_EXPORTS_URL": f"s3://{bucket}/exports",
                     }
                     data_dir = root / f"data-{attempt}-{number}"
-                    pipeline(code, log, data_dir, root, env, after_step=counted)
+                    pipeline(code, log, data_dir, root, env, after_step=counted, after_setup=set_up)
                     summaries.add(
                         tuple(
                             code.steps[step][-1].output.strip().splitlines()[-1]
