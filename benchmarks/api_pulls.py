@@ -5,10 +5,10 @@
 Builds a data dir with one year of actions for one namespace (written straight as action
 Parquet, then rolled up by pullstats itself), serves it, logs in, and measures in one run:
 
-- baseline: wrk on a static file of the same server (the stylesheet the sign-in page links,
-  ``/static/…css``);
+- baselines: wrk on two trivial answers of the same server, a static file (the stylesheet the
+  sign-in page links, ``/static/…css``) and ``/healthz``; the faster is the bar;
 - (a) the default ``GET /namespaces/{ns}/pulls`` at 64 connections
-  (targets: p99 < 10 ms, at least half the baseline's requests/s);
+  (targets: p99 < 10 ms, at least half the bar's requests/s);
 - (b) ``GET /repos/pulls`` for 50 repositories, ``timespan=weeks&period=last-12-months``
   (≈ 2,600 rows): warm at 8 connections (target p99 < 50 ms), and cold — the first answer to
   each of 40 distinct repository sets, one at a time (so ``--repos`` must be more than 50).
@@ -186,7 +186,17 @@ def main() -> None:
             assert css, "the sign-in page names no stylesheet"
             static = base + css.group(1)
             assert httpx.get(static).status_code == 200, static
-            trivial = wrk(binary, static, None, 64, args.seconds, args.threads)
+            # the bar is the faster of two trivial answers of the same server: the static
+            # file, and /healthz (no file read: a static file is read from disk each time)
+            baselines = {
+                "baseline: GET /static/…css (a static file)": wrk(
+                    binary, static, None, 64, args.seconds, args.threads
+                ),
+                "baseline: GET /healthz": wrk(
+                    binary, f"{base}/healthz", None, 64, args.seconds, args.threads
+                ),
+            }
+            trivial = max(baselines.values(), key=lambda result: result["rps"])
             # authentication alone: the viewer is resolved, nothing is read from the rollups
             auth_only = wrk(
                 binary,
@@ -217,13 +227,16 @@ def main() -> None:
         markdown_table(
             ("measurement", "connections", "requests/s", "p50 ms", "p99 ms", "target"),
             [
-                (
-                    "baseline: GET /static/…css (a static file)",
-                    64,
-                    f"{trivial['rps']:,.0f}",
-                    f"{trivial['p50']:.2f}",
-                    f"{trivial['p99']:.2f}",
-                    "",
+                *(
+                    (
+                        name,
+                        64,
+                        f"{result['rps']:,.0f}",
+                        f"{result['p50']:.2f}",
+                        f"{result['p99']:.2f}",
+                        "the bar (the faster)" if result is trivial else "",
+                    )
+                    for name, result in baselines.items()
                 ),
                 (
                     "diagnostic: GET /namespaces (authentication only)",
