@@ -250,6 +250,8 @@ if pid == 0:
     try:
         os.close(fd)
         os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as error:  # what Popen would have raised: said on the child's stderr
+        os.write(2, f"{sys.argv[2]}: {error}\\n".encode())
     finally:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)

@@ -86,9 +86,19 @@ def test_a_child_reports_its_own_peak_rss_not_the_benchmarks(
     held[::4096] = b"\1" * len(held[::4096])  # touch every page: resident, not just mapped
     run = common.run_child([sys.executable, "-S", "-c", "pass"], {}, tmp_path)
     assert 0 < run.peak_rss_mib < 100, run.peak_rss_mib
-    assert run.seconds < 10 and run.cpu_seconds < 10
+    assert run.seconds > 0 and run.cpu_seconds > 0  # measured (their size is no test's business)
     assert common.run_child([sys.executable, "-c", "raise SystemExit(3)"], {}, tmp_path, 3)
     del held
+
+
+def test_a_command_that_cannot_start_is_named_with_the_reason(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    common = bench.load("_common")
+    missing = str(tmp_path / "no-such-command")
+    with pytest.raises(SystemExit) as stopped:
+        common.run_child([missing], {}, tmp_path)
+    assert f"{missing}: [Errno 2] No such file or directory" in str(stopped.value)
 
 
 def test_the_cold_repository_sets_are_distinct(bench: ModuleType) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from pullstats.api.dashboard.account import ENROLMENT_COOKIE
 from tests.web.conftest import (
@@ -152,6 +153,9 @@ def test_a_refusal_and_a_change_are_shown_in_view(
 
     def in_view(role: str) -> None:
         shown = page.get_by_role(role)
+        # the browser scrolls to the fragment as the page loads: on a loaded machine that can
+        # come after the element is there, so wait for it to be wholly in view first
+        expect(shown).to_be_in_viewport(ratio=1)
         box = shown.bounding_box()
         assert box is not None, page.content()[:2000]
         assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (
