@@ -483,36 +483,52 @@ def test_ctrl_c_while_pydantic_builds_a_schema_is_the_interrupted_line() -> None
     ]
 
 
-def test_ctrl_c_while_the_command_tree_loads_exits_130_without_a_traceback(
-    tmp_path: Path,
-) -> None:
-    # the command's module fails to import with that SchemaError, as the signal would make it
+def _run_with_an_import_failing(
+    tmp_path: Path, source: str, error: str, module: str, entry: str, function: str
+) -> subprocess.CompletedProcess[str]:
+    """``pullstats status`` started by ``entry.function()`` in a child whose import of
+    ``module`` raises what ``error()`` (defined by ``source``) returns, as a Ctrl-C there
+    would make it."""
     script = (
-        _SCHEMA_BUILD_INTERRUPTED
-        + """
+        source
+        + f"""
 import sys
 
 
 class InterruptedImport:
     def find_spec(self, name, path=None, target=None):
-        if name == "pullstats.cli.jobs":
-            raise schema_error()
+        if name == {module!r}:
+            raise {error}()
         return None
 
 
 sys.meta_path.insert(0, InterruptedImport())
 sys.argv = ["pullstats", "status"]
-from pullstats.cli.main import run
+from {entry} import {function}
 
-run()
+{function}()
 """
     )
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script],
         env=cli_env(tmp_path / "data"),
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_ctrl_c_while_the_command_tree_loads_exits_130_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # the command's module fails to import with that SchemaError, as the signal would make it
+    result = _run_with_an_import_failing(
+        tmp_path,
+        _SCHEMA_BUILD_INTERRUPTED,
+        "schema_error",
+        "pullstats.cli.jobs",
+        "pullstats.cli.main",
+        "run",
     )
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
@@ -559,32 +575,13 @@ def test_ctrl_c_while_a_class_is_made_is_the_interrupted_line() -> None:
 def test_ctrl_c_while_the_entry_loads_the_command_line_exits_130_quietly(tmp_path: Path) -> None:
     # the fresh clone's run met it once: the signal came while rich's Task class was made
     _class_error()
-    script = (
-        _CLASS_MADE_INTERRUPTED
-        + """
-import sys
-
-
-class InterruptedImport:
-    def find_spec(self, name, path=None, target=None):
-        if name == "pullstats.cli.main":
-            raise class_error()
-        return None
-
-
-sys.meta_path.insert(0, InterruptedImport())
-sys.argv = ["pullstats", "status"]
-from pullstats.entry import main
-
-main()
-"""
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=cli_env(tmp_path / "data"),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _run_with_an_import_failing(
+        tmp_path,
+        _CLASS_MADE_INTERRUPTED,
+        "class_error",
+        "pullstats.cli.main",
+        "pullstats.entry",
+        "main",
     )
     assert (result.returncode, result.stderr) == (130, "")
 
