@@ -15,7 +15,7 @@ repositories, a few hundred tags and digests, about 100,000 distinct clients (`i
 long user agents; then registers `acme`, sets the node's watermark and rolls the month up
 (`pullstats.rollups.compute.rollup_periods`) so the month is closed and has data. Then it
 times, in the same run, each in a child process whose peak RSS is read with `os.wait4` by a
-small wrapper process between (`_common.start_measured`: not this benchmark's own peak):
+small wrapper process between (`_common.run_child`: not this benchmark's own peak):
 
 - `pullstats export --through 2026-11-30` (the four views of the month, and three more files
   the baselines do not write: Docker's Summary, Trends and Co-usage reports);
@@ -32,8 +32,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,11 +47,10 @@ import pyarrow.parquet as pq
 from _common import (
     actions_table,
     cli_env,
-    finish_measured,
     markdown_table,
     print_environment,
     pullstats_command,
-    start_measured,
+    run_child,
 )
 
 from pullstats.accounts import service
@@ -288,26 +287,6 @@ for view, keys in (("summary", ["namespace", "repository", "reference"]),
 """
 
 
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    peak_mib: float
-
-
-def run_child(command: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run a child to completion through _common's measuring wrapper: wall time, and the
-    child's own peak RSS (not this benchmark's, which Linux would carry into a direct child)."""
-    process, report = start_measured(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    assert process.stderr is not None
-    errors = process.stderr.read()  # drained while it runs; only a failure's tail is shown
-    measured = finish_measured(process, report)
-    if measured.exit_code != 0:
-        sys.exit(f"{' '.join(command[:4])} failed:\n{errors.decode()[-3000:]}")
-    return Run(measured.seconds, measured.peak_rss_mib)
-
-
 def pullstats_files(runtime: Runtime) -> tuple[dict[str, list[Path]], list[str]]:
     """The files of the four views the baselines also write, and the names of the others
     pullstats writes (Docker's Summary, Trends and Co-usage reports)."""
@@ -372,7 +351,9 @@ def main() -> None:
         files = str(runtime.paths.actions / "day=*" / "actions.parquet")
         duck_tmp = str(scratch / "duckdb-tmp")
 
-        ours = run_child(pullstats_command("export", "--through", THROUGH), cli_env(data_dir))
+        ours = run_child(
+            pullstats_command("export", "--through", THROUGH), cli_env(data_dir), scratch
+        )
         produced, others = pullstats_files(runtime)
         raw_bytes = sum(p.stat().st_size for p in produced["raw"])
         results = [("`pullstats export`", ours)]
@@ -386,7 +367,7 @@ def main() -> None:
             out = scratch / name[1]
             out.mkdir()
             command = [sys.executable, "-c", script, files, str(out), duck_tmp]
-            results.append((name, run_child(command)))
+            results.append((name, run_child(command, dict(os.environ), scratch)))
             outputs.append((name, out))
 
         check = args.check == "yes" or (args.check == "auto" and args.actions <= 2_000_000)
@@ -397,7 +378,7 @@ def main() -> None:
             (
                 name,
                 f"{run.seconds:.1f}",
-                f"{run.peak_mib:,.0f}",
+                f"{run.peak_rss_mib:,.0f}",
                 f"{run.seconds / ours.seconds:.1f}×",
             )
             for name, run in results
