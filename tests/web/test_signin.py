@@ -105,11 +105,11 @@ def test_a_wrong_code_ends_the_attempt_with_a_message(web: Web, new_page: NewPag
 
 def test_a_wrong_password_says_so(web: Web, new_page: NewPage) -> None:
     page = new_page()
-    sign_in(page, web.users["bob"], secret="not bob's password at all")
+    sign_in(page, web.users["mallory"], secret="not mallory's password at all")
     assert page.get_by_role("alert").inner_text() == "Wrong user name, password or access token."
     assert "/signin" in page.url
     # the name is kept, the secret is not, and the secret is the field to type in
-    assert page.get_by_label("User name").input_value() == "bob"
+    assert page.get_by_label("User name").input_value() == "mallory"
     assert page.get_by_label("Password or personal access token").input_value() == ""
     assert page.evaluate("document.activeElement.id") == "secret"
     assert "pullstats_session" not in {c["name"] for c in page.context.cookies()}
