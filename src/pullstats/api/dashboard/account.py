@@ -36,6 +36,7 @@ from pullstats.api.dashboard.session import (
     signed_in_with_token,
 )
 from pullstats.api.dashboard.templating import render
+from pullstats.api.dashboard.token_lifetimes import DEFAULT_LIFETIME, LIFETIMES
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 
@@ -124,6 +125,8 @@ def answer_page(
         "section": None,
         #: the new-token form as it was posted, when it was refused (never its password)
         "token_form": None,
+        "lifetimes": LIFETIMES,
+        "default_lifetime": DEFAULT_LIFETIME,
         "token_session": signed_in_with_token(request),
     }
     values.update(context)

@@ -25,14 +25,11 @@ from pullstats.api.dashboard.account import (
 )
 from pullstats.api.dashboard.forms import posted_form
 from pullstats.api.dashboard.session import password_viewer, set_private_cookie
+from pullstats.api.dashboard.token_lifetimes import DEFAULT_LIFETIME, LIFETIMES
 from pullstats.api.state import AppState, app_state
 from pullstats.api.viewer import Viewer
 
 router = APIRouter(include_in_schema=False)
-
-#: the lifetimes the form offers, in days ("" is no expiry), and the one it picks first
-LIFETIMES = ("", "30", "90", "365")
-DEFAULT_LIFETIME = "90"  # as account.html picks it
 
 
 @router.post(f"{PATH}/tokens")
