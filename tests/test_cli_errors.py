@@ -149,6 +149,31 @@ def test_the_jobs_refuse_a_data_dir_that_is_not_there(
     assert not (tmp_path / "pullstats-data").exists()
 
 
+@pytest.mark.parametrize("command", [("status",), ("users", "list")], ids=" ".join)
+def test_a_lake_without_its_catalog_asks_for_the_catalog_not_a_new_one(
+    data_dir: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A node of a PostgreSQL catalog, run without PULLSTATS_DATABASE_URL (or a data dir that
+    lost catalog.sqlite3): the read-only commands named `pullstats db upgrade`, which makes a
+    new, empty SQLite catalog beside a lake that is another catalog's."""
+    assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
+    (data_dir / "catalog.sqlite3").unlink(missing_ok=True)  # on SQLite: the catalog is lost
+    env = {k: v for k, v in cli_env(data_dir).items() if k != "PULLSTATS_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pullstats", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    line = one_error_line(done)
+    assert line.startswith(f"error: no catalog at {data_dir / 'catalog.sqlite3'}, though ")
+    assert "PULLSTATS_DATABASE_URL" in line and "db upgrade" not in line
+    assert not (data_dir / "catalog.sqlite3").exists()
+
+
 def test_list_commands_read_an_existing_installation(data_dir: Path) -> None:
     assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
     listed = run_cli(data_dir, "namespaces", "list")

@@ -56,6 +56,7 @@ def test_generate_refuses_bad_combinations(data_dir: Path, tmp_path: Path) -> No
     assert nginx_to_url.returncode == 2 and "needs a folder" in nginx_to_url.stderr
     no_token = run_cli(data_dir, "generate", "--out", "http://127.0.0.1:9")
     assert no_token.returncode == 2 and "--token" in no_token.stderr
+    assert "PULLSTATS_GENERATE_TOKEN" in no_token.stderr  # the other way to give it
     bad_day = run_cli(data_dir, "generate", "--out", str(tmp_path), "--start", "05/10/2026")
     assert bad_day.returncode == 2 and "--start" in bad_day.stderr
     # another scheme was a folder named "ftp:" in the working directory

@@ -24,7 +24,7 @@ from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import LAKE
-from pullstats.lake_meta import Description, LakeVersionError, migrate_lake
+from pullstats.lake_meta import META_FILE, Description, LakeVersionError, migrate_lake
 from pullstats.lake_meta import progress as migration_progress
 from pullstats.lake_schema import LAKE_SCHEMA_VERSION
 from pullstats.logs import log_to_stderr
@@ -313,6 +313,15 @@ def _check_installed(settings: Settings) -> None:
         raise NoInstallation(no_data_dir(root))
     catalog = settings.paths.sqlite_catalog
     if settings.database_url is None and not catalog.is_file():
+        lake = root / "lake"
+        if settings.paths.lake_here and (lake / META_FILE).is_file():
+            # an installation's lake without its catalog: a node of a PostgreSQL catalog
+            # started without the URL (or a lost file); `db upgrade` would make a stray one
+            raise NoInstallation(
+                f"no catalog at {catalog}, though {lake} is an installation's lake: set "
+                "PULLSTATS_DATABASE_URL to the installation's catalog if it is on PostgreSQL, "
+                "or restore catalog.sqlite3 from a backup (docs/operations.md)"
+            )
         raise NoInstallation(f"no catalog at {catalog}: {_HINT}")
     if settings.database_url is None and os.statvfs(root).f_flag & os.ST_RDONLY:
         raise NoInstallation(  # else SQLite's "unable to open database file"

@@ -168,7 +168,8 @@ def generate_command(
     token = token.strip() if token else token  # a line end read from a file is no part of it
     if to_server and not token:
         raise fail(
-            "--out URL needs --token (an ingest token from `pullstats ingest-tokens create`)",
+            "--out URL needs --token or PULLSTATS_GENERATE_TOKEN (an ingest token from "
+            "`pullstats ingest-tokens create`)",
             USAGE,
         )
     formats = {"notifications", "nginx"} if format_ == "all" else {format_}
