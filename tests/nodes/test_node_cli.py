@@ -4,6 +4,7 @@ and ``pullstats status`` lists the nodes."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -130,3 +131,26 @@ def test_keys_rotate_records_the_new_key_and_status_lists_the_nodes(
     assert "processed up to: 2026-01-12T03:00:00Z" in result.stdout
     assert "node a: processed up to 2026-01-12T03:00:00Z, last seen " in result.stdout
     assert f"({node_a.paths.root} on " in result.stdout and ", this node)" in result.stdout
+
+
+def test_status_tells_this_node_from_another_data_dir_under_its_name(
+    tmp_path: Path, catalog: str, node_a: Runtime
+) -> None:
+    """A copy of A's data dir (restored elsewhere with its node-name, or given A's name) is not
+    node A: `status` there used to mark A's line ", this node" by the name alone."""
+    env = {
+        "PULLSTATS_DATABASE_URL": catalog,
+        "PULLSTATS_NODE_NAME": "a",
+        "PULLSTATS_KEYS_DIR": str(tmp_path / "a" / "keys"),
+        "PULLSTATS_LAKE_URL": str(tmp_path / "a" / "lake"),
+        "PULLSTATS_EXPORTS_URL": str(tmp_path / "a" / "exports"),
+    }
+    (tmp_path / "b").mkdir(mode=0o700)
+    elsewhere = pullstats(tmp_path / "b", env, "status")
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    line = next(x for x in elsewhere.stdout.splitlines() if x.startswith("node a: "))
+    assert line.endswith(f"({node_a.paths.root} on {socket.gethostname()}, another data dir "
+                         "under this data dir's node name)")  # fmt: skip
+    at_a = pullstats(node_a.paths.root, env, "status")
+    assert at_a.returncode == 0, at_a.stderr
+    assert f"({node_a.paths.root} on {socket.gethostname()}, this node)" in at_a.stdout

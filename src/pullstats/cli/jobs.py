@@ -6,6 +6,7 @@ tree: every other ``pullstats`` command starts without them.
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -169,16 +170,17 @@ def status_command() -> None:
         this = settings.node_name or runtime.paths.known_node_name()  # a status read makes none
         offsets = spool_offsets(session, this)
     processed = closing_watermark(nodes)
+    here = (socket.gethostname(), str(runtime.paths.root))  # as the node's writes record it
     out.print(
         "processed up to: "
         + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
     )
     for node in nodes:
         if node.name:
-            out.print(f"node {node.name}: {node_line(node, this)}")
+            out.print(f"node {node.name}: {node_line(node, this, here)}")
         elif node.live:  # the watermark of a catalog older than nodes (migration 0007): shown
             # while it holds periods open, and may be what `processed up to` says
-            out.print(f"node (unnamed): {node_line(node, this)}")
+            out.print(f"node (unnamed): {node_line(node, this, here)}")
     out.print(
         f"days waiting for process: {len(pending)}"
         + (f" ({pending[0].isoformat()} … {pending[-1].isoformat()})" if pending else "")
@@ -207,13 +209,22 @@ def status_command() -> None:
         )
 
 
-def node_line(node: NodeState, this: str | None) -> str:
-    """``processed up to …, seen …, live`` (or timed out) for ``pullstats status``."""
+def node_line(node: NodeState, this: str | None, here: tuple[str, str]) -> str:
+    """``processed up to …, seen …, live`` (or timed out) for ``pullstats status``; ``this``:
+    this data dir's node name, ``here``: its host and path. A node of that name recorded by
+    another data dir (this one a copy, or moved) is not this node: it says so."""
     when = "%Y-%m-%dT%H:%M:%SZ"
     mark = node.watermark.strftime(when) if node.watermark else "never processed"
     state = "live" if node.live else "timed out (PULLSTATS_NODE_TIMEOUT): holds no period open"
+    mine = ""
+    if node.name == this:
+        mine = (
+            ", this node"
+            if (node.host, node.data_dir) == here
+            else ", another data dir under this data dir's node name"
+        )
     where = (
-        f"{node.data_dir} on {node.host}" + (", this node" if node.name == this else "")
+        f"{node.data_dir} on {node.host}{mine}"
         if node.name
         else "the catalog's watermark from before nodes had names"
     )
