@@ -14,10 +14,10 @@ Users, all made through the account service: ``alice`` (member of acme and beta)
 ``erin`` (partner), ``trent`` (acme), whose account the throttling test locks, ``frank``
 (acme) and ``grace`` (beta), whose accounts the account-page tests change, and ``oscar``
 (acme), whose account the account page's throttling test locks, and ``mallory`` (member of
-nothing), whose password the wrong-password tests get wrong: every failed sign-in counts
+nothing), whose password the wrong-password test gets wrong: every failed sign-in counts
 towards an account's lock (``ATTEMPTS_PER_ACCOUNT``), so a test that fails on purpose never
-does it as a user that another test signs in as (three of them as ``bob`` locked bob out of
-the accessibility tests that ran after, in that order).
+does it as a user that another test signs in as (three failures as ``bob`` locked bob out of
+the accessibility tests that ran after them, in that order).
 
 ``signed_in_page(user)`` signs in through the real ``/signin`` form (and its TOTP step for
 ``carol``) in a fresh browser context and returns the page on ``/``; ``session_page(user)``

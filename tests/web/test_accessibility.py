@@ -61,7 +61,7 @@ def test_sign_in_pages(
     page.goto("/signin")
     assert _severe_violations(page) == []
     screenshot(page, tmp_path, f"signin-{viewport['width']}")
-    page.get_by_label("User name").fill("mallory")  # the account that is never signed in
+    page.get_by_label("User name").fill("nobody")  # no such account: it locks out no one
     page.get_by_label("Password or personal access token").fill("a wrong password")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").is_visible()
