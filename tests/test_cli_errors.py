@@ -122,6 +122,22 @@ def test_commands_that_only_read_create_nothing(data_dir: Path, command: tuple[s
     assert not data_dir.exists()
 
 
+def _spawned_without(
+    variable: str, data_dir: Path, cwd: Path, *command: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pullstats COMMAND`` in ``cwd``, with ``data_dir``'s environment
+    (``cli_env``) less ``variable``, as an operator's shell that lacks it runs it."""
+    env = {k: v for k, v in cli_env(data_dir).items() if k != variable}
+    return subprocess.run(
+        [sys.executable, "-m", "pullstats", *command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize("command", [("process",), ("export",)], ids=" ".join)
 def test_the_jobs_refuse_a_data_dir_that_is_not_there(
     data_dir: Path, tmp_path: Path, command: tuple[str, ...]
@@ -135,15 +151,7 @@ def test_the_jobs_refuse_a_data_dir_that_is_not_there(
     )
     assert not data_dir.exists()
     # no PULLSTATS_DATA_DIR: ./pullstats-data of the working directory, not made either
-    env = {k: v for k, v in cli_env(data_dir).items() if k != "PULLSTATS_DATA_DIR"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pullstats", *command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _spawned_without("PULLSTATS_DATA_DIR", data_dir, tmp_path, *command)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith(f"error: no pullstats data dir at {tmp_path / 'pullstats-data'}:")
     assert not (tmp_path / "pullstats-data").exists()
@@ -158,15 +166,7 @@ def test_a_lake_without_its_catalog_asks_for_the_catalog_not_a_new_one(
     new, empty SQLite catalog beside a lake that is another catalog's."""
     assert run_cli(data_dir, "namespaces", "add", "acme").returncode == 0
     (data_dir / "catalog.sqlite3").unlink(missing_ok=True)  # on SQLite: the catalog is lost
-    env = {k: v for k, v in cli_env(data_dir).items() if k != "PULLSTATS_DATABASE_URL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pullstats", *command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _spawned_without("PULLSTATS_DATABASE_URL", data_dir, tmp_path, *command)
     assert done.returncode == 1 and done.stdout == ""
     line = one_error_line(done)
     assert line.startswith(f"error: no catalog at {data_dir / 'catalog.sqlite3'}, though ")

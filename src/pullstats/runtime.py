@@ -170,6 +170,10 @@ class Runtime:
             raise
         return cls(settings, engine, sessions)
 
+    def node_place(self) -> tuple[str, str]:
+        """The host and data dir this node is recorded under (:meth:`node_seen`)."""
+        return socket.gethostname(), str(self.paths.root)
+
     def node_seen(self, watermark: datetime | None = None, now: datetime | None = None) -> None:
         """Record that this node is alive (now), and its new watermark if given (db/nodes.py)."""
         settings = self.settings
@@ -179,8 +183,7 @@ class Runtime:
                     seen(
                         session,
                         settings.node,
-                        socket.gethostname(),
-                        str(self.paths.root),
+                        *self.node_place(),
                         now or datetime.now(UTC),
                         settings.node_timeout,
                         watermark,

@@ -6,7 +6,6 @@ tree: every other ``pullstats`` command starts without them.
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -170,7 +169,7 @@ def status_command() -> None:
         this = settings.node_name or runtime.paths.known_node_name()  # a status read makes none
         offsets = spool_offsets(session, this)
     processed = closing_watermark(nodes)
-    here = (socket.gethostname(), str(runtime.paths.root))  # as the node's writes record it
+    here = runtime.node_place()
     out.print(
         "processed up to: "
         + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
