@@ -404,3 +404,37 @@ def test_a_catalog_copied_into_the_data_dirs_own_file_says_to_unset_the_setting(
         "any more: unset PULLSTATS_DATABASE_URL (the data dir's own catalog is its default). "
         "Nothing was changed"
     ), refused
+
+
+def test_a_new_database_beside_a_copied_sqlite_catalog_is_told_to_use_the_copy(
+    tmp_path: Path,
+) -> None:
+    # the embedded catalog moved by `db copy`, then a mistyped PULLSTATS_DATABASE_URL naming
+    # a new database: both lines said to `db copy` the data dir's catalog there, which the copy
+    # refuses (the catalog was copied already), and to unset the setting, which opens a catalog
+    # every command refuses; the copy is the one to name
+    data_dir = tmp_path / "data"
+    own = {"PULLSTATS_DATABASE_URL": f"sqlite:///{data_dir / 'catalog.sqlite3'}"}
+    made = run_cli(data_dir, "users", "add", "alice", "--password-stdin", stdin=PASSWORD, env=own)
+    assert made.returncode == 0, made.stderr
+    moved = f"sqlite:///{tmp_path / 'moved.sqlite3'}"
+    copied = run_cli(data_dir, "db", "copy", "--to", moved, env=own)
+    assert copied.returncode == 0, copied.stderr
+    mark = datetime.fromisoformat(_mark(own["PULLSTATS_DATABASE_URL"])["at"])
+    advice = (
+        f"the data dir's {data_dir / 'catalog.sqlite3'} was copied to {moved} by `pullstats db "
+        f"copy` on {mark:%Y-%m-%d %H:%M} UTC; that copy is the installation's catalog now: set "
+        "PULLSTATS_DATABASE_URL to that catalog"
+    )
+    typo = {"PULLSTATS_DATABASE_URL": f"sqlite:///{tmp_path / 'mistyped.sqlite3'}"}
+    assert _refused(data_dir, typo, "status") == (
+        f"error: the catalog database holds no pullstats catalog yet: {advice}"
+    )
+    upgraded = run_cli(data_dir, "db", "upgrade", env=typo)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"note: this new catalog is not the installation's: {advice}" in " ".join(
+        upgraded.stderr.split()
+    )
+    # and the advice works: the copy, named, is the installation with alice
+    users = run_cli(data_dir, "users", "list", env={"PULLSTATS_DATABASE_URL": moved})
+    assert users.returncode == 0 and "alice" in users.stdout, users.stderr

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import use_hashing
@@ -19,7 +19,7 @@ from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
-from pullstats.db.state import copied_to
+from pullstats.db.state import CopiedTo, copied_to
 from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports_store
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
@@ -217,6 +217,12 @@ def catalog_elsewhere(settings: Settings) -> str | None:
         settings.database_url_value, sqlite
     )
     if elsewhere and sqlite.exists():
+        mark = _sqlite_copied_to(sqlite)
+        if mark is not None:  # a `db copy` of it is refused: the copy is the catalog to use
+            return (
+                f"the data dir's {sqlite} was copied to {mark}; that copy is the "
+                f"installation's catalog now: {use_catalog(settings, mark.url, 'that catalog')}"
+            )
         return (
             f"the data dir's {sqlite} is the installation's catalog: to move it here, "
             "`pullstats db copy --to` this database from it (unset PULLSTATS_DATABASE_URL to "
@@ -233,6 +239,19 @@ def catalog_elsewhere(settings: Settings) -> str | None:
             "this database from it"
         )
     return None
+
+
+def _sqlite_copied_to(sqlite: Path) -> CopiedTo | None:
+    """The copied mark of the SQLite catalog ``sqlite`` (which is there); None when
+    it has none or cannot be read (then it is not known to have been copied)."""
+    engine = make_engine(f"sqlite:///{sqlite}")
+    try:
+        with make_sessions(engine)() as session:
+            return copied_to(session)
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
 
 
 def _sqlite_file(settings: Settings) -> Path | None:
