@@ -16,8 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pullstats.accounts.errors import AlreadyExists, InvalidName, InvalidValue, NotFound
-from pullstats.accounts.password_policy import check_new_password
-from pullstats.accounts.passwords import hash_password, verify_password
+from pullstats.accounts.passwords import hash_password
 from pullstats.accounts.secrets import (
     BearerSecret,
     named_token,
@@ -27,7 +26,6 @@ from pullstats.accounts.secrets import (
     secret_matches,
 )
 from pullstats.db.models import ExportPeriod, ExtraRepo, IngestToken, Membership, Namespace, User
-from pullstats.db.state import bump_accounts_epoch
 from pullstats.names import namespace_problem, repository_problem, shown
 
 ROLES = ("owner", "editor", "member")
@@ -368,24 +366,3 @@ def revoke_ingest_token(session: Session, token_id: str) -> bool:
         return False
     token.revoked_at = _now()
     return True
-
-
-def change_password(session: Session, name: str, old: str, new: str) -> int | None:
-    """Set ``name``'s password to ``new`` when ``old`` is the current one; None when it is not.
-
-    ``new`` must pass the password policy (:class:`InvalidValue` otherwise). Every session
-    and API token issued before ends: the user's session generation is bumped, which the
-    tokens carry (``accounts/access.py``). Returns the new generation, for the caller to go on
-    with a fresh session of its own.
-    """
-    user = get_user(session, name)
-    if user.password_hash is None or not verify_password(user.password_hash, old):
-        return None
-    check_new_password(new, user.name, user.email)
-    user.password_hash = hash_password(new)
-    user.session_generation += 1
-    session.flush()
-    # session_generation is not among the columns whose update bumps the epoch (migration
-    # 0004): without this, servers would serve the old tokens from their caches
-    bump_accounts_epoch(session)
-    return user.session_generation

@@ -1,5 +1,5 @@
-"""Operator commands: users, TOTP, namespaces, members and tokens (the catalog's schema:
-:mod:`pullstats.cli.catalog`).
+"""Operator commands: namespaces, members, repositories and tokens (users and TOTP:
+:mod:`pullstats.cli.users`; the catalog's schema: :mod:`pullstats.cli.catalog`).
 
 Secrets (access tokens, ingest tokens, TOTP enrolment) are printed once, alone on the last
 stdout line, so a script can take them with ``tail -n 1``; lists print one row per line.
@@ -7,25 +7,18 @@ stdout line, so a script can take them with ``tail -n 1``; lists print one row p
 
 from __future__ import annotations
 
-import getpass
-import sys
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import typer
-from rich.cells import cell_len
 
-from pullstats.accounts import publishing, service, tokens, totp
-from pullstats.accounts.errors import InvalidValue
-from pullstats.accounts.password_policy import check_new_password
+from pullstats.accounts import publishing, service, tokens
 from pullstats.cli.common import fail, opened, out
+from pullstats.cli.tables import table
 
-users_app = typer.Typer(help="Publisher accounts.", no_args_is_help=True)
 namespaces_app = typer.Typer(
     help="Namespaces (organisations) whose analytics are served.", no_args_is_help=True
 )
 members_app = typer.Typer(help="Who may read a namespace.", no_args_is_help=True)
-totp_app = typer.Typer(help="The TOTP second factor of password logins.", no_args_is_help=True)
 extra_repos_app = typer.Typer(
     help="Repositories of other namespaces a namespace may read.", no_args_is_help=True
 )
@@ -40,22 +33,7 @@ repos_app = typer.Typer(
     help="Repositories: which are public, named in other namespaces' co-usage reports.",
     no_args_is_help=True,
 )
-users_app.add_typer(totp_app, name="totp")
 namespaces_app.add_typer(extra_repos_app, name="extra-repos")
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Aligned plain-text columns (no markup: labels are operator text), by the width a
-    terminal gives each character (two columns for a CJK one), not the count of them. No
-    line ends in spaces: ``grep 'acme$'`` finds a row that ends with acme."""
-    widths = [max(cell_len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    for row in (headers, *rows):
-        typer.echo(
-            "  ".join(
-                cell + " " * (width - cell_len(cell))
-                for cell, width in zip(row, widths, strict=True)
-            ).rstrip(" ")
-        )
 
 
 def _when(moment: datetime | None) -> str:
@@ -80,123 +58,6 @@ def _expiry(text: str | None) -> datetime | None:
         raise fail(f"--expires {text!r}: in UTC that is outside the years 1 to 9999") from None
 
 
-def _stdin_password() -> str:
-    """The first line of standard input as UTF-8, whatever the locale (read in a Latin-1 one,
-    UTF-8 became other characters, a password nobody could type); on a terminal, asked for
-    on stderr and not echoed."""
-    if sys.stdin is None:  # started with it closed (`<&-`): Python gives none
-        raise fail("no password on standard input (it is closed)")
-    try:
-        if sys.stdin.isatty():
-            password = getpass.getpass("Password: ", stream=sys.stderr)  # the terminal's locale
-        else:
-            password = sys.stdin.buffer.readline().decode().rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise fail("the password on standard input is not UTF-8 text") from None
-    except EOFError:  # Ctrl-D at the prompt
-        password = ""
-    if not password:
-        raise fail("no password on standard input")
-    return password
-
-
-@users_app.command("add")
-def users_add(
-    name: str = typer.Argument(..., metavar="NAME", help="Account name (a-z, 0-9, '.', '_', '-')."),
-    password_stdin: bool = typer.Option(
-        False,
-        "--password-stdin",
-        help="Read the password from standard input (asked for, not echoed, on a terminal); "
-        "without it the user has none and logs in with a personal access token only.",
-    ),
-    email: str | None = typer.Option(
-        None,
-        "--email",
-        metavar="ADDRESS",
-        help="Contact address: name@domain, at most 254 bytes, no spaces.",
-    ),
-) -> None:
-    """Create a user. A password needs at least 12 characters and must not be easy to guess."""
-    try:  # before any file is made; the address first: the password's check reads it
-        email = None if email is None else service.checked_email(email, "--email")
-        password = _stdin_password() if password_stdin else None
-        if password is not None:
-            check_new_password(password, name, email)
-    except InvalidValue as error:
-        raise fail(str(error)) from None
-    with opened() as runtime, runtime.sessions.begin() as session:
-        service.create_user(session, name, password, email)
-    without = (
-        " without a password: it logs in only with a personal access token"
-        " (pullstats tokens create)"
-    )
-    out.print(f"user {name} created{'' if password else without}")
-
-
-@users_app.command("list")
-def users_list() -> None:
-    """List users: e-mail, state, TOTP and namespaces."""
-    with opened(create=False) as runtime, runtime.sessions() as session:
-        users = service.list_users(session)
-    rows = [
-        [
-            user.name,
-            user.email or "-",
-            "disabled" if user.disabled else "active",
-            "on" if user.totp else "off",
-            ",".join(user.namespaces) or "-",
-        ]
-        for user in users
-    ]
-    _table(["NAME", "EMAIL", "STATE", "TOTP", "NAMESPACES"], rows)
-
-
-@users_app.command("disable")
-def users_disable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
-    """Stop a user logging in; every token already issued to them stops working at once."""
-    with opened(create=False) as runtime, runtime.sessions.begin() as session:
-        changed = service.set_user_disabled(session, name, True)
-    out.print(f"user {name} disabled" if changed else f"user {name} was already disabled")
-
-
-@users_app.command("enable")
-def users_enable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
-    """Let a disabled user log in again."""
-    with opened(create=False) as runtime, runtime.sessions.begin() as session:
-        changed = service.set_user_disabled(session, name, False)
-    out.print(f"user {name} enabled" if changed else f"user {name} was already enabled")
-
-
-@totp_app.command("enable")
-def totp_enable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
-    """Turn on TOTP; prints a QR code and, alone on the last line, the otpauth:// URI."""
-    with opened(create=False) as runtime, runtime.sessions.begin() as session:
-        uri = totp.enable_totp(session, name)
-    out.print(f"TOTP is on for {name}: enrol an authenticator app with this code or URI")
-    _print_qr(uri)
-    print(uri)
-
-
-def _print_qr(text: str) -> None:
-    import segno
-
-    encoding = sys.stdout.encoding or "ascii"
-    try:
-        "▀▄█".encode(encoding)
-    except (LookupError, UnicodeEncodeError):
-        return  # a terminal that cannot draw the blocks: the URI alone is enough
-    segno.make(text, error="m").terminal(out=sys.stdout, compact=True)
-    sys.stdout.flush()
-
-
-@totp_app.command("disable")
-def totp_disable(name: str = typer.Argument(..., metavar="USER", help="User name.")) -> None:
-    """Turn off TOTP: password logins no longer ask for a code."""
-    with opened(create=False) as runtime, runtime.sessions.begin() as session:
-        changed = totp.disable_totp(session, name)
-    out.print(f"TOTP is off for {name}" if changed else f"TOTP was not on for {name}")
-
-
 @namespaces_app.command("add")
 def namespaces_add(
     namespace: str = typer.Argument(..., metavar="NAMESPACE", help="Namespace name."),
@@ -213,7 +74,7 @@ def namespaces_list() -> None:
     with opened(create=False) as runtime, runtime.sessions() as session:
         namespaces = service.list_namespaces(session)
     rows = [[ns.name, str(ns.members), ",".join(ns.extra_repos) or "-"] for ns in namespaces]
-    _table(["NAMESPACE", "MEMBERS", "EXTRA REPOS"], rows)
+    table(["NAMESPACE", "MEMBERS", "EXTRA REPOS"], rows)
 
 
 @extra_repos_app.command("add")
@@ -279,7 +140,7 @@ def repos_list() -> None:
     """List the public repositories and when each was published."""
     with opened(create=False) as runtime, runtime.sessions() as session:
         rows = [[name, _when(when)] for name, when in publishing.published(session)]
-    _table(["REPOSITORY", "PUBLISHED"], rows)
+    table(["REPOSITORY", "PUBLISHED"], rows)
 
 
 @members_app.command("add")
@@ -351,7 +212,7 @@ def tokens_list(
         ]
         for pat in pats
     ]
-    _table(["ID", "USER", "LABEL", "SCOPES", "STATE", "EXPIRES", "LAST USED"], rows)
+    table(["ID", "USER", "LABEL", "SCOPES", "STATE", "EXPIRES", "LAST USED"], rows)
 
 
 @tokens_app.command("revoke")
@@ -385,7 +246,7 @@ def ingest_tokens_list() -> None:
         [token.id, token.name, _when(token.created_at), "revoked" if token.revoked else "active"]
         for token in found
     ]
-    _table(["ID", "NAME", "CREATED", "STATE"], rows)
+    table(["ID", "NAME", "CREATED", "STATE"], rows)
 
 
 @ingest_tokens_app.command("revoke")

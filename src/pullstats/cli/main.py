@@ -27,7 +27,7 @@ from pullstats.cli.common import Application, flags, interrupted_exit, out
 #: ``pullstats.cli`` and its Typer app there.
 GROUPS = {
     "db": ("catalog", "db_app"),
-    "users": ("admin", "users_app"),
+    "users": ("users", "users_app"),
     "namespaces": ("admin", "namespaces_app"),
     "members": ("admin", "members_app"),
     "repos": ("admin", "repos_app"),

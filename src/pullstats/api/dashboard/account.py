@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from pullstats.accounts import jwt_tokens, service, tokens, totp
+from pullstats.accounts import jwt_tokens, password_changes, service, tokens, totp
 from pullstats.accounts.errors import AccountError
 from pullstats.accounts.passwords import verify_password
 from pullstats.api.auth import login_limiter
@@ -255,7 +255,7 @@ async def change_password(
     def change() -> int | str | None:
         try:
             with state.runtime.sessions.begin() as session:
-                return service.change_password(session, viewer.name, old, new)
+                return password_changes.change_password(session, viewer.name, old, new)
         except AccountError as error:
             return str(error)
 
