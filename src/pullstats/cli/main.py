@@ -35,6 +35,7 @@ GROUPS = {
     "ingest": ("ingest", "ingest_app"),
     "tokens": ("admin", "tokens_app"),
     "keys": ("keys", "keys_app"),
+    "nodes": ("nodes", "nodes_app"),
     "import": ("imports", "import_app"),
     "hub": ("hub", "hub_app"),
 }

@@ -18,15 +18,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from pullstats.db.models import Node
+from pullstats.db.models import Node, SpoolProgress
 from pullstats.timestamps import utc
 
 
 class NodeNameTaken(RuntimeError):
     """Another data dir, still live, goes by this node's name."""
+
+
+class NodeNotForgotten(RuntimeError):
+    """A node :func:`forget` leaves in the catalog: none of that name, or a live one."""
+
+
+#: how times are shown in the nodes' messages
+WHEN = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +93,40 @@ def seen(
         row.watermark = max(watermark, _aware(row.watermark) or watermark)
 
 
+def _state(row: Node, now: datetime, timeout: timedelta) -> NodeState:
+    last_seen = utc(row.last_seen)
+    live = now - last_seen < timeout
+    return NodeState(row.name, row.host, row.data_dir, _aware(row.watermark), last_seen, live)
+
+
 def node_states(session: Session, now: datetime, timeout: timedelta) -> list[NodeState]:
     """Every node the catalog knows, by name, with whether it is live at ``now``."""
-    return [
-        NodeState(
-            row.name,
-            row.host,
-            row.data_dir,
-            _aware(row.watermark),
-            utc(row.last_seen),
-            now - utc(row.last_seen) < timeout,
+    return [_state(row, now, timeout) for row in session.scalars(select(Node).order_by(Node.name))]
+
+
+def forget(session: Session, name: str, now: datetime, timeout: timedelta) -> NodeState:
+    """Delete node ``name`` and its spool's progress from the catalog: a node that left for
+    good, which ``status``, ``export``'s log and ``/metrics`` named as timed out for ever. What
+    it was. Refused (:class:`NodeNotForgotten`) for a node still live at ``now``: its next
+    heartbeat would record it again, and its watermark holds periods open. A node that comes
+    back after all is recorded again by its next heartbeat, and its next ``process`` reads its
+    whole spool again (the duplicates are dropped)."""
+    row = session.get(Node, name, with_for_update=True) if name else None
+    if row is None:
+        raise NodeNotForgotten(
+            f"no node named {name!r} in the catalog (`pullstats nodes list` shows them)"
         )
-        for row in session.scalars(select(Node).order_by(Node.name))
-    ]
+    state = _state(row, now, timeout)
+    if state.live:
+        raise NodeNotForgotten(
+            f"node {name} is live: last seen {state.last_seen:{WHEN}} ({state.data_dir} on "
+            f"{state.host}), within PULLSTATS_NODE_TIMEOUT, and its server's next heartbeat or "
+            "its next process would record it again. Stop its server and its jobs; it can be "
+            f"forgotten from {state.last_seen + timeout:{WHEN}}"
+        )
+    session.delete(row)
+    session.execute(delete(SpoolProgress).where(SpoolProgress.node == name))
+    return state
 
 
 def closing_watermark(states: list[NodeState]) -> datetime | None:
