@@ -80,6 +80,8 @@ def test_two_factor_sign_in_asks_for_a_real_code(web: Web, new_page: NewPage) ->
     assert page.url.startswith(f"{web.url}/signin/2fa")
     half = {c["name"]: c for c in page.context.cookies()}
     assert "pullstats_session" not in half  # no session before the code
+    assert page.get_by_text("Lost your authenticator? The operator of this pullstats server can "
+                            "turn the second step off").is_visible()  # fmt: skip
     assert half["pullstats_2fa"]["httpOnly"] and half["pullstats_2fa"]["path"] == "/signin"
     page.get_by_label("Authentication code").fill(carol.totp_code())
     page.get_by_role("button", name="Verify").click()
@@ -108,6 +110,9 @@ def test_a_wrong_password_says_so(web: Web, new_page: NewPage) -> None:
     sign_in(page, web.users["mallory"], secret="not mallory's password at all")
     assert page.get_by_role("alert").inner_text() == "Wrong user name, password or access token."
     assert "/signin" in page.url
+    # and who can help: an operator sets a forgotten password (pullstats users password)
+    assert page.get_by_text("Forgot your password? The operator of this pullstats server can set a "
+                            "new one.").is_visible()  # fmt: skip
     # the name is kept, the secret is not, and the secret is the field to type in
     assert page.get_by_label("User name").input_value() == "mallory"
     assert page.get_by_label("Password or personal access token").input_value() == ""
