@@ -1,7 +1,7 @@
 """Operator commands: namespaces, members, repositories and tokens (users and TOTP:
 :mod:`pullstats.cli.users`; the catalog's schema: :mod:`pullstats.cli.catalog`).
 
-Secrets (access tokens, ingest tokens, TOTP enrolment) are printed once, alone on the last
+Secrets (access tokens, ingest tokens) are printed once, alone on the last
 stdout line, so a script can take them with ``tail -n 1``; lists print one row per line.
 """
 

@@ -120,8 +120,8 @@ def users_password(
     ),
 ) -> None:
     """Set a user's password without the current one: for a user who forgot it, or one
-    created without. Every session and API token issued to them before stops working; TOTP
-    and personal access tokens stay."""
+    created without. Their dashboard sessions and the JWTs issued to them before stop
+    working; TOTP and personal access tokens stay."""
     if not password_stdin:
         raise fail("give the new password on standard input with --password-stdin")
     password = _stdin_password()
