@@ -19,7 +19,7 @@ from pullstats.db.engine import make_engine, make_sessions
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
-from pullstats.db.state import CopiedTo, copied_to
+from pullstats.db.state import CopiedTo, copied_to, engine_copied_to
 from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports_store
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
@@ -246,8 +246,7 @@ def _sqlite_copied_to(sqlite: Path) -> CopiedTo | None:
     it has none or cannot be read (then it is not known to have been copied)."""
     engine = make_engine(f"sqlite:///{sqlite}")
     try:
-        with make_sessions(engine)() as session:
-            return copied_to(session)
+        return engine_copied_to(engine)
     except SQLAlchemyError:
         return None
     finally:

@@ -15,7 +15,7 @@ import typer
 from pullstats.accounts import service
 from pullstats.cli.common import counted, err, fail, flags, opened, out, progress
 from pullstats.config import Settings
-from pullstats.db.nodes import NodeState, closing_watermark, node_states
+from pullstats.db.nodes import WHEN, NodeState, closing_watermark, node_states
 from pullstats.db.state import pending_days, spool_offsets
 from pullstats.ingest.time_window import TimeWindow
 from pullstats.runtime import Runtime
@@ -170,10 +170,7 @@ def status_command() -> None:
         offsets = spool_offsets(session, this)
     processed = closing_watermark(nodes)
     here = runtime.node_place()
-    out.print(
-        "processed up to: "
-        + (processed.strftime("%Y-%m-%dT%H:%M:%SZ") if processed else "never processed")
-    )
+    out.print("processed up to: " + (processed.strftime(WHEN) if processed else "never processed"))
     for node in nodes:
         if node.name:
             out.print(f"node {node.name}: {node_line(node, this, here)}")
@@ -212,8 +209,7 @@ def node_line(node: NodeState, this: str | None, here: tuple[str, str]) -> str:
     """``processed up to …, seen …, live`` (or timed out) for ``pullstats status``; ``this``:
     this data dir's node name, ``here``: its host and path. A node of that name recorded by
     another data dir (this one a copy, or moved) is not this node: it says so."""
-    when = "%Y-%m-%dT%H:%M:%SZ"
-    mark = node.watermark.strftime(when) if node.watermark else "never processed"
+    mark = node.watermark.strftime(WHEN) if node.watermark else "never processed"
     state = "live" if node.live else "timed out (PULLSTATS_NODE_TIMEOUT): holds no period open"
     mine = ""
     if node.name == this:
@@ -227,7 +223,7 @@ def node_line(node: NodeState, this: str | None, here: tuple[str, str]) -> str:
         if node.name
         else "the catalog's watermark from before nodes had names"
     )
-    return f"processed up to {mark}, last seen {node.last_seen.strftime(when)}, {state} ({where})"
+    return f"processed up to {mark}, last seen {node.last_seen.strftime(WHEN)}, {state} ({where})"
 
 
 def reasons(counts: Counter[str]) -> str:

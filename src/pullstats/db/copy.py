@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from pullstats.db.bulk import insert_columns
 from pullstats.db.migrate import current_revision, head_revision, upgrade
 from pullstats.db.models import Base
-from pullstats.db.state import COPIED_TO, CopiedTo, copied_to, mark_copied
+from pullstats.db.state import COPIED_TO, engine_copied_to, mark_copied
 
 #: Rows read and written at a time.
 BATCH_ROWS = 20_000
@@ -84,7 +84,7 @@ def copy_catalog(
             "`pullstats db upgrade` on it first, then copy"
         )
     _check_empty(target, head)
-    earlier = _mark(source)
+    earlier = engine_copied_to(source)
     if earlier is not None and not again:
         raise CopyRefused(
             f"the catalog was copied to {earlier} already, and every command but this one "
@@ -122,12 +122,6 @@ def copy_catalog(
     return copied
 
 
-def _mark(engine: Engine) -> CopiedTo | None:
-    """The mark of an earlier copy that ``engine``'s catalog (of any schema) has, if any."""
-    with Session(engine) as session:
-        return copied_to(session)
-
-
 def _check_empty(target: Engine, head: str) -> None:
     """Refuse a target that holds a catalog of another release, or rows a new catalog does
     not have (the migrations give one a few: ``pipeline_state``'s epochs)."""
@@ -140,7 +134,7 @@ def _check_empty(target: Engine, head: str) -> None:
                 f"({', '.join(sorted(others)[:5])}): copy into a new, empty database"
             )
         return
-    mark = _mark(target)
+    mark = engine_copied_to(target)
     if mark is not None:
         raise CopyRefused(
             f"{shown(target)} holds an old catalog, copied to {mark} and refused by every "

@@ -75,7 +75,7 @@ def seen(
     if (row.host, row.data_dir) != (host, data_dir) and now - utc(row.last_seen) < timeout:
         other = (
             f"the name of another node ({row.data_dir} on {row.host}, seen "
-            f"{utc(row.last_seen):%Y-%m-%dT%H:%M:%SZ})"
+            f"{utc(row.last_seen):{WHEN}})"
         )
         if name_file is None:
             raise NodeNameTaken(

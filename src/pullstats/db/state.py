@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session
@@ -175,3 +175,9 @@ def copied_to(session: Session) -> CopiedTo | None:
         return None
     mark = json.loads(value)
     return CopiedTo(str(mark["url"]), datetime.fromisoformat(str(mark["at"])).astimezone(UTC))
+
+
+def engine_copied_to(engine: Engine) -> CopiedTo | None:
+    """The mark of a copy elsewhere that ``engine``'s catalog (of any schema) has, if any."""
+    with Session(engine) as session:
+        return copied_to(session)

@@ -29,7 +29,7 @@ from pullstats.db.models import (
     PullRollup,
     RollupPeriod,
 )
-from pullstats.db.nodes import closing_watermark, node_states
+from pullstats.db.nodes import WHEN, closing_watermark, node_states
 from pullstats.exports.files import WrittenPart
 from pullstats.exports.missing_actions import MissingActions
 from pullstats.exports.reports import EXPORT_FILES, ExportKind
@@ -102,7 +102,7 @@ def closed_periods(
     waiting = any(state.live for state in states)  # else no node could add anything
     for state in states:
         if waiting and not state.live and state.name:
-            seen = state.last_seen.strftime("%Y-%m-%dT%H:%M:%SZ")
+            seen = state.last_seen.strftime(WHEN)
             log.warning(
                 "node %s not seen since %s (PULLSTATS_NODE_TIMEOUT): periods close without "
                 "waiting for its spool",
