@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 
@@ -100,14 +101,21 @@ def test_the_namespace_total_of_the_last_two_months(processed: Runtime) -> None:
         "Pulls by tag": (4, 1),
         "Pulls by digest": (1, 0),
         "Version checks": (1, 0),
-        "Unique IPs per month (average)": (2, 0),  # Dec {A, B}, Jan {A, C}; Nov {A} / 2 → 0
-        # Dec {ci}, Jan {ci, bob}: 3 / 2 → 2 (half to even); Nov none
-        "Signed-in users per month (average)": (2, 0),
-        # addresses of anonymous pulls: Dec {B}, Jan {C} → 1; Nov {A} / 2 → 0
-        "Anonymous users per month (average)": (1, 0),
+        # the exact means, rounded only where shown: Dec {A, B}, Jan {A, C}; Oct none, Nov {A}
+        "Unique IPs per month (average)": (2, Fraction(1, 2)),
+        # Dec {ci}, Jan {ci, bob}: 3 / 2; Oct and Nov none
+        "Signed-in users per month (average)": (Fraction(3, 2), 0),
+        # addresses of anonymous pulls: Dec {B}, Jan {C}; Oct none, Nov {A}
+        "Anonymous users per month (average)": (1, Fraction(1, 2)),
     }
     assert ov.headlines[0].change == 4.0
     assert ov.headlines[2].change is None  # nothing before: no change to show
+    means = {h.label: (h.value_text, h.previous_text, h.change) for h in ov.headlines[4:]}
+    assert means == {
+        "Unique IPs per month (average)": ("2", "0.5", 3.0),  # (2 - 0.5) / 0.5
+        "Signed-in users per month (average)": ("1.5", "0", None),
+        "Anonymous users per month (average)": ("1", "0.5", 1.0),
+    }
     assert [(x.name, x.pulls) for x in ov.top_tags] == [("api:1.0", 4)]
     assert [(x.name, x.pulls) for x in ov.top_digests] == [("web@sha256:0d", 1)]
     tools = [(x.name, x.version, x.pulls, x.version_check) for x in ov.breakdowns["tool_version"]]
