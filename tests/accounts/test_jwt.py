@@ -11,6 +11,8 @@ import jwt
 import pytest
 
 from pullstats.accounts import jwt_tokens
+from pullstats.accounts.service import create_ingest_token
+from pullstats.accounts.tokens import create_pat
 from tests.accounts.conftest import (
     CATALOG_PARAMS,
     Api,
@@ -30,8 +32,8 @@ pytestmark = pytest.mark.xdist_group("accounts-jwt")
 @pytest.fixture(scope="module", params=CATALOG_PARAMS)
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One server per catalog for the module, with alice (user 1) and bob (user 2) in acme: every
-    test only signs alice in and sends tokens the server must refuse, which changes nothing
-    another test reads."""
+    test only signs alice in and sends tokens the server must refuse (or makes tokens of bob's),
+    which changes nothing another test reads."""
     database_url = catalog_database_url(request.param)
     settings = accounts_settings(tmp_path_factory.mktemp("jwt") / "data", database_url)
     runtime = fresh_runtime(settings)
@@ -162,3 +164,28 @@ def test_a_malformed_pat_id_is_401_not_500(api: Api, pat_id: object) -> None:
     claims = jwt.decode(api.token("alice"), options={"verify_signature": False})
     claims["pat_id"] = pat_id
     _refused(api, jwt.encode(claims, api.jwt_key, algorithm="HS256"))
+
+
+def test_a_personal_access_token_or_an_ingest_token_as_bearer_names_the_way_in(api: Api) -> None:
+    """Sent where a login token goes, a PAT or an ingest token is named, with the way in (a JWT
+    parser's "Not enough segments" named none), and the way it names works."""
+    with api.runtime.sessions.begin() as session:
+        pat = create_pat(session, "bob", "ci").text
+        ingest = create_ingest_token(session, "registry").text
+    for token, says in (
+        (
+            pat,
+            "a personal access token is not a bearer token: log in with it as the password "
+            "(POST /v2/users/login) and send the token that answers",
+        ),
+        (
+            ingest,
+            "an ingest token only sends a registry's events: log in (POST /v2/users/login) "
+            "and send the token that answers",
+        ),
+    ):
+        _refused(api, token)
+        assert api.get(PULLS, token).json() == {"detail": f"invalid token: {says}"}
+    login = api.login("bob", pat)
+    assert login.status_code == 200, login.text
+    assert api.get(PULLS, login.json()["token"]).status_code == 200

@@ -28,6 +28,8 @@ from pullstats.accounts.login import (
     spend_two_factor_token,
 )
 from pullstats.accounts.ratelimit import LoginLimiter, client_ip
+from pullstats.accounts.service import INGEST_PREFIX
+from pullstats.accounts.tokens import PAT_PREFIX
 from pullstats.api.models import (
     ErrorDetail,
     LoginError,
@@ -130,6 +132,9 @@ async def viewer_of_token(
         and time.time() < cached.expires
     ):
         return cached.viewer
+    misplaced = _misplaced_secret(token)
+    if misplaced:
+        raise _unauthorized(f"invalid token: {misplaced}")
     try:
         # one audience only: a login_2fa_token, or a session cookie sent as a bearer token, is
         # refused
@@ -149,6 +154,22 @@ async def viewer_of_token(
     assert isinstance(resolved, ResolvedViewer)
     state.viewers.put(token, resolved)
     return resolved.viewer
+
+
+def _misplaced_secret(token: str) -> str | None:
+    """What a personal access token or an ingest token sent as a login token is for, and how to
+    get in instead (a JWT parser would say "Not enough segments"); None for any other token."""
+    if token.startswith(f"{PAT_PREFIX}_"):
+        return (
+            "a personal access token is not a bearer token: log in with it as the password "
+            "(POST /v2/users/login) and send the token that answers"
+        )
+    if token.startswith(f"{INGEST_PREFIX}_"):
+        return (
+            "an ingest token only sends a registry's events: log in (POST /v2/users/login) "
+            "and send the token that answers"
+        )
+    return None
 
 
 async def current_viewer(
