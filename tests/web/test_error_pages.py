@@ -105,6 +105,26 @@ def test_a_refused_form_says_why_on_a_page(web: Web) -> None:
     assert "Send the form as application/x-www-form-urlencoded." in text
 
 
+def test_a_form_past_every_bound_is_a_page_as_a_smaller_one_is(web: Web) -> None:
+    """A form posted past the 1 MiB bound of every body (``api/request_bodies.py``) is refused by
+    the form's own, smaller one, on a page for a browser, as a form of 20 KB is: not with the
+    JSON the API's addresses answer before reading a body."""
+    field = b"username=alice&secret="
+    with _html_client(web) as client:
+        for size in (20_000, 2_000_000):
+            answer = client.post(
+                "/signin",
+                content=field + b"a" * size,
+                headers={"Origin": web.url, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+            text = _assert_error_page(answer, 413)
+            assert "<h1>Too large</h1>" in text and "Form larger than 16384 bytes." in text, size
+        # the API's addresses still refuse it unread, in JSON, whatever the client accepts
+        login = client.post("/v2/users/login", content=b"{" + b" " * 2_000_000 + b"}")
+    assert login.status_code == 413
+    assert login.json() == {"detail": "request body larger than 1048576 bytes"}
+
+
 def test_a_token_session_is_told_to_sign_in_with_the_password(web: Web) -> None:
     dave = web.users["dave"]
     assert dave.pat is not None
