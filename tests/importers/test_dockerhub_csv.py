@@ -225,7 +225,11 @@ def test_an_unrecognised_file_fails_alone(runtime: Runtime, data_dir: Path, tmp_
     missing = tmp_path / "missing.csv"
     result = run_cli(data_dir, "import", "dockerhub-csv", str(bogus), str(missing), str(RAW))
     assert result.returncode == 1
-    assert f"{bogus}: error: no Namespace column in the header (when, what)" in result.stderr
+    # a header of no known kind is told so, not to give --namespace, which would not help
+    assert (
+        f"{bogus}: error: header is neither a raw file (Timestamp, Action, …) nor a summary "
+        "(Unique IP count, Pull by tag, …): when, what"
+    ) in result.stderr
     assert f"{missing}: error: no such file" in result.stderr
     assert "error: 2 of 3 files could not be imported" in result.stderr
     assert f"{RAW}: raw, 8 rows imported" in result.stdout
@@ -406,6 +410,14 @@ def test_headers_are_normalised_and_tell_the_kind() -> None:
         parse_header(["Namespace", "namespace", "Action", "Timestamp"])
     with pytest.raises(UnrecognisedFile, match="neither a raw file"):
         parse_header(["Namespace", "Repository"])
+    # without a namespace too, and whether or not --namespace is given
+    for given in (False, True):
+        with pytest.raises(UnrecognisedFile, match="neither a raw file"):
+            parse_header(["Date", "Repository", "Pulls"], namespace_given=given)
+    # a known kind without one is asked for it
+    with pytest.raises(UnrecognisedFile, match=r"no Namespace column .*, no --namespace"):
+        parse_header(["Timestamp", "Action", "Repository"])
+    assert parse_header(["Timestamp", "Action"], namespace_given=True).kind is FileKind.RAW
 
 
 def test_period_labels_in_file_names() -> None:

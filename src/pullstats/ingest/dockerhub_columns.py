@@ -175,13 +175,6 @@ def parse_header(names: Iterable[str], namespace_given: bool = False) -> Header:
         columns[canonical] = name
     shown = ", ".join(names)[:200]
     core = "date_granularity" in columns or "date_reference" in columns
-    if "namespace" not in columns and not namespace_given:
-        if not core:
-            raise UnrecognisedFile(f"no Namespace column in the header ({shown}), no --namespace")
-        if "publisher_name" not in columns:
-            raise UnrecognisedFile(
-                f"no NAMESPACE or PUBLISHER_NAME column in the header ({shown}), no --namespace"
-            )
     wanted: tuple[str, ...]
     if core:
         kind, wanted = _core_kind(columns, shown), CORE_COLUMNS
@@ -201,6 +194,14 @@ def parse_header(names: Iterable[str], namespace_given: bool = False) -> Header:
             f"header is neither a raw file (Timestamp, Action, …) nor a summary "
             f"(Unique IP count, Pull by tag, …): {shown}"
         )
+    # what kind of file first: a header of none is told so, not to give --namespace
+    if "namespace" not in columns and not namespace_given:
+        if not core:
+            raise UnrecognisedFile(f"no Namespace column in the header ({shown}), no --namespace")
+        if "publisher_name" not in columns:
+            raise UnrecognisedFile(
+                f"no NAMESPACE or PUBLISHER_NAME column in the header ({shown}), no --namespace"
+            )
     kept = {c: columns[c] for c in wanted if c in columns}
     ignored = tuple(
         name
