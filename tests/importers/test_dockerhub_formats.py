@@ -13,6 +13,7 @@ from sqlalchemy import select
 from pullstats.accounts import service
 from pullstats.db.models import CountryRollup, PullRollup
 from pullstats.importers.dockerhub_csv import content_sha256, import_files
+from pullstats.importers.dockerhub_reading import scan
 from pullstats.ingest.dockerhub_columns import period_from_label
 from pullstats.periods import Period
 from pullstats.pipeline import process
@@ -162,6 +163,55 @@ def test_a_utf16_file_is_refused_saying_so_and_a_utf8_byte_order_mark_is_read(
     assert list((data_dir / "lake" / "imported-files").iterdir()) == [
         data_dir / "lake" / "imported-files" / f"{content_sha256(marked)}.json"
     ]
+
+
+def test_a_file_that_is_not_utf8_is_refused_whole_with_the_iconv_to_run(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    """A CSV a spreadsheet saved as Windows-1252 lost its rows with accents as ``malformed_csv``
+    (all of them when every row had one) and the command exited 0. It is refused whole now,
+    naming the line and the byte and the iconv to run, and the converted file imports every
+    row."""
+    accented = RAW.replace("example.com", "bücher.example")  # the third row: line 4
+    excel = tmp_path / "acme_raw_excel.csv"
+    excel.write_bytes(accented.encode("cp1252"))
+    packed = tmp_path / "acme_raw_excel.csv.gz"
+    packed.write_bytes(gzip.compress(accented.encode("cp1252")))
+    result = run_cli(data_dir, "import", "dockerhub-csv", str(excel), str(packed))
+    assert result.returncode == 1
+    said = "error: not UTF-8 (line 4 holds the byte 0xFC), nothing of it imported: save it as "
+    said += "UTF-8 and import that; from Windows-1252, as spreadsheets save a CSV: "
+    assert [line for line in result.stderr.splitlines() if "error: " in line] == [
+        f"{excel}: {said}iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv",
+        f"{packed}: {said}zcat FILE | iconv -f WINDOWS-1252 -t UTF-8 > FILE-utf8.csv",
+        "error: 2 of 2 files could not be imported",
+    ]
+    assert not list((data_dir / "lake" / "imported-files").glob("*"))  # nothing recorded
+    converted = tmp_path / "acme_raw_excel-utf8.csv"
+    converted.write_bytes(excel.read_bytes().decode("cp1252").encode())
+    [report] = import_files(runtime, [converted])
+    assert (report.status, report.rows, dict(report.skipped)) == ("imported", 3, {})
+
+
+def test_the_utf8_check_finds_the_first_other_byte_across_blocks(tmp_path: Path) -> None:
+    """The check reads the content in blocks of 1 MiB: a character split by a block's end is
+    UTF-8, and a bad byte is placed by the line breaks of the blocks before it."""
+    block = 1 << 20
+    cases = {
+        # é (c3 a9) across the first block's end
+        b"h\n" + b"x" * (block - 3) + "é\n".encode(): None,
+        # a bad byte in the second block, on line 4
+        b"h\n" + b"x" * block + b"\nok\nbad\xff\n": (4, 0xFF),
+        # a character begun at the first block's end and not finished in the next
+        b"h\n" + b"x" * (block - 3) + b"\xc3A\n": (2, 0xC3),
+        # a character cut short by the end of the file
+        b"h\nabc\xc3": (2, 0xC3),
+        b"h\n\xe9t\xe9\n": (2, 0xE9),  # Latin-1's é
+    }
+    for number, (content, expected) in enumerate(cases.items()):
+        path = tmp_path / f"case{number}.csv"
+        path.write_bytes(content)
+        assert scan(path).not_utf8 == expected, number
 
 
 def test_an_unregistered_namespace_is_kept_and_said(runtime: Runtime, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ quotes do not close on it is replaced by a line DuckDB rejects, so that line alo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -25,7 +26,7 @@ from typing import IO, TypeVar
 import duckdb
 
 from pullstats.ingest.dockerhub_columns import Header, UnrecognisedFile, parse_header
-from pullstats.ingest.log_lines import as_utf8, refuse_utf16
+from pullstats.ingest.log_lines import UnreadEncoding, as_utf8, refuse_utf16
 from pullstats.sql_literals import sql_text
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "line_of",
     "load",
     "read_rows",
+    "refuse_not_utf8",
     "rejected_lines",
     "scan",
 ]
@@ -53,13 +55,15 @@ _WHOLE_LINE = re.compile(_CELL + rb"(?:," + _CELL + rb")*\r?\n?")
 
 @dataclass(frozen=True)
 class Content:
-    """A file's path, whether it is gzip, the SHA-256 of its content (gunzipped) and how many
-    lines it has, the header's and blank ones included."""
+    """A file's path, whether it is gzip, the SHA-256 of its content (gunzipped), how many
+    lines it has, the header's and blank ones included, and where it first is not UTF-8."""
 
     path: Path
     gzipped: bool
     sha256: str
     lines: int
+    #: the line (header = 1) and the byte where the content first is not UTF-8; None if it is
+    not_utf8: tuple[int, int] | None = None
 
 
 def _open(path: Path, gzipped: bool) -> IO[bytes]:
@@ -69,19 +73,58 @@ def _open(path: Path, gzipped: bool) -> IO[bytes]:
 
 
 def scan(path: Path) -> Content:
-    """Hash the file's content and count its lines, in one pass."""
+    """Hash the file's content, count its lines and check it is UTF-8, in one pass."""
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
     lines = 0
     last = b"\n"
+    utf8: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8")()
+    not_utf8 = None
     with _open(path, gzipped) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
+            if utf8 is not None:
+                not_utf8 = _first_not_utf8(utf8, chunk, lines)
+                utf8 = None if not_utf8 else utf8  # the first place is enough
             lines += chunk.count(b"\n")
             last = chunk[-1:]
+    if utf8 is not None:  # a character cut short by the end of the file
+        not_utf8 = _first_not_utf8(utf8, b"", lines, final=True)
     lines += last != b"\n"  # the last line, without its line break
-    return Content(path, gzipped, digest.hexdigest(), lines)
+    return Content(path, gzipped, digest.hexdigest(), lines, not_utf8)
+
+
+def _first_not_utf8(
+    decoder: codecs.IncrementalDecoder, chunk: bytes, lines: int, *, final: bool = False
+) -> tuple[int, int] | None:
+    """Where ``chunk``, after the ``lines`` line breaks before it, first is not UTF-8 (its
+    line, header = 1, and byte), given what ``decoder`` holds of a character begun before it."""
+    pending = decoder.getstate()[0]
+    try:
+        decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as error:
+        text = pending + chunk  # what the error's place counts in (pending holds no line break)
+        at = min(error.start, len(text) - 1)
+        return lines + text[:at].count(b"\n") + 1, text[at]
+    return None
+
+
+def refuse_not_utf8(content: Content) -> None:
+    """:class:`~pullstats.ingest.log_lines.UnreadEncoding` if ``content`` is not UTF-8: its
+    lines with other bytes would be skipped and the rest imported, so a file saved by a
+    spreadsheet as Windows-1252 (Excel's "CSV (Comma delimited)") would lose its rows with
+    accents; whole, converted once, it is imported once."""
+    if content.not_utf8 is None:
+        return
+    line, byte = content.not_utf8
+    cat = "zcat FILE | " if content.gzipped else ""
+    source = "" if content.gzipped else " FILE"
+    raise UnreadEncoding(
+        f"not UTF-8 (line {line} holds the byte 0x{byte:02X}), nothing of it imported: save it "
+        f"as UTF-8 and import that; from Windows-1252, as spreadsheets save a CSV: "
+        f"{cat}iconv -f WINDOWS-1252 -t UTF-8{source} > FILE-utf8.csv"
+    )
 
 
 def content_sha256(path: Path) -> str:
@@ -155,7 +198,8 @@ def read_rows(
     """``parse`` the file (it reads ``src`` once into ``parsed``: one row per row read), and
     the lines DuckDB rejected; again from a copy with the lines that could run on replaced
     when a line is neither a row nor rejected; UnrecognisedFile if one still is not."""
-    parsed = parse(content.path, content.gzipped)
+    parsed = parse(content.path, content.gzipped)  # a UTF-16 file is refused as one here
+    refuse_not_utf8(content)
     rejected = rejected_lines(connection)
     # DuckDB skips blank lines: counted only when needed, as a file seldom has any
     if _all_read(connection, rejected, content.lines) or _all_read(
