@@ -438,3 +438,30 @@ def test_a_new_database_beside_a_copied_sqlite_catalog_is_told_to_use_the_copy(
     # and the advice works: the copy, named, is the installation with alice
     users = run_cli(data_dir, "users", "list", env={"PULLSTATS_DATABASE_URL": moved})
     assert users.returncode == 0 and "alice" in users.stdout, users.stderr
+
+
+def test_a_relative_sqlite_target_is_named_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``db copy --to sqlite:///moved.sqlite3`` recorded the relative URL: a command run from
+    another folder (cron's, systemd's) with that URL made an empty file there and was told to
+    set PULLSTATS_DATABASE_URL to exactly what it had set. The copy is named by its absolute
+    path, in the line printed and in the mark every refusal reads."""
+    data_dir = tmp_path / "data"
+    made = run_cli(data_dir, "users", "add", "alice", "--password-stdin", stdin=PASSWORD)
+    assert made.returncode == 0, made.stderr
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(here)
+    copied = run_cli(data_dir, "db", "copy", "--to", "sqlite:///moved.sqlite3")
+    assert copied.returncode == 0, copied.stderr
+    absolute = f"sqlite:///{here / 'moved.sqlite3'}"
+    assert copied.stdout.startswith(f"copied the catalog to {absolute}:"), copied.stdout
+    monkeypatch.chdir(elsewhere)
+    refused = run_cli(data_dir, "users", "list")
+    assert refused.returncode == 1
+    assert f"was copied to {absolute} by `pullstats db copy`" in " ".join(refused.stderr.split())
+    users = run_cli(data_dir, "users", "list", env={"PULLSTATS_DATABASE_URL": absolute})
+    assert users.returncode == 0 and "alice" in users.stdout, users.stderr
+    assert list(elsewhere.iterdir()) == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
@@ -134,6 +136,7 @@ def db_copy(
         check_database_url(to)
     except ValueError as error:
         raise fail(f"--to: {error}") from None
+    to = _absolute(to)
     try:
         # the installation's own catalog, even when copied before (copy_catalog says when it
         # may be copied again)
@@ -162,6 +165,22 @@ def db_copy(
         "node, then start them. The old catalog is marked as copied there: every command "
         "refuses it now"
     )
+
+
+def _absolute(url: str) -> str:
+    """``url`` with a relative SQLite file made absolute, as this command found it: the copy's
+    mark, the advice and the line printed name it for commands run from any other folder
+    (cron's, systemd's), where the relative one would be a new, empty file."""
+    try:
+        parsed = make_url(url)
+    except ValueError:  # SQLAlchemy's ArgumentError too: the engine made of it says so
+        return url
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return url
+    if path.startswith("file:") or os.path.isabs(path):
+        return url
+    return parsed.set(database=os.path.abspath(path)).render_as_string(hide_password=False)
 
 
 def _reachable(target: Engine) -> None:
