@@ -128,7 +128,8 @@ DURATION_BOUNDS: dict[str, tuple[timedelta, timedelta | None, str]] = {
     "node_timeout": (
         timedelta(minutes=1),
         None,
-        "must be at least 1 minute (PT1M): servers heartbeat every few seconds",
+        "must be at least 1 minute (PT1M): servers heartbeat every quarter of it, at most a "
+        "minute apart",
     ),
     # the window must end well inside the calendar (see ingest/time_window.py)
     "max_clock_skew": (
