@@ -69,6 +69,12 @@ def test_generate_refuses_bad_combinations(data_dir: Path, tmp_path: Path) -> No
         # these failed with ValueError and OverflowError, or wrote into the working directory
         (("--seed", "-1"), "Invalid value for '--seed': -1 is not in the range x>=0"),
         (("--days", "100000000"), "Invalid value for '--days': 100000000 is not in the range"),
+        # a mistyped count waited at 0% for ever
+        (
+            ("--events", "99999999999999999999999"),
+            "Invalid value for '--events': 99999999999999999999999 is not in the range "
+            "1<=x<=1000000000",
+        ),
         (("--start", "9999-12-01", "--days", "100"), "the days would run past the year 9999"),
     ]:
         refused = run_cli(data_dir, "generate", "--out", str(tmp_path / "g"), *args)

@@ -107,9 +107,18 @@ def _parse_start(value: str | None, days: int) -> dt.date:
     return first
 
 
+#: The most requests one run generates (a day of two million, 500 times over).
+MAX_EVENTS = 1_000_000_000
+
+
 def generate_command(
     events: int = typer.Option(
-        10_000, "--events", min=1, metavar="N", help="About how many requests in all."
+        10_000,
+        "--events",
+        min=1,
+        max=MAX_EVENTS,  # a mistyped count waited at 0% for an array it could never make
+        metavar="N",
+        help="About how many requests in all (at least one a day).",
     ),
     start: str | None = typer.Option(
         None, "--start", metavar="DAY", help="First UTC day (YYYY-MM-DD); default: --days days ago."
