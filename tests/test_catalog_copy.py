@@ -430,6 +430,8 @@ def test_a_new_database_beside_a_copied_sqlite_catalog_is_told_to_use_the_copy(
     assert _refused(data_dir, typo, "status") == (
         f"error: the catalog database holds no pullstats catalog yet: {advice}"
     )
+    # a command that only reads makes no empty file where the URL was mistyped
+    assert not (tmp_path / "mistyped.sqlite3").exists()
     upgraded = run_cli(data_dir, "db", "upgrade", env=typo)
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"note: this new catalog is not the installation's: {advice}" in " ".join(

@@ -109,17 +109,13 @@ class Runtime:
                 (EXPORTS, exports, exports_setting),
             ):
                 _not_another_catalogs(kind, store, setting, catalog)
+        if not create and _missing_sqlite_file(settings.database_url_value):
+            raise _no_catalog_yet(settings)  # and no empty file made where it was mistyped
         engine = make_engine(settings.database_url_value)
         try:
             revision = current_revision(engine)
             if not create and revision is None:
-                raise NoInstallation(
-                    "the catalog database holds no pullstats catalog yet: "
-                    + (
-                        catalog_elsewhere(settings)
-                        or "run `pullstats db upgrade` (or any command that adds something) first"
-                    )
-                )
+                raise _no_catalog_yet(settings)
             sessions = make_sessions(engine)
             if revision is not None and not copied:
                 # before the schema's check: an old catalog is not to be upgraded either
@@ -251,6 +247,27 @@ def _sqlite_copied_to(sqlite: Path) -> CopiedTo | None:
         return None
     finally:
         engine.dispose()
+
+
+def _no_catalog_yet(settings: Settings) -> NoInstallation:
+    return NoInstallation(
+        "the catalog database holds no pullstats catalog yet: "
+        + (
+            catalog_elsewhere(settings)
+            or "run `pullstats db upgrade` (or any command that adds something) first"
+        )
+    )
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that is not there (SQLite would make it, empty)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return False
+    return str(parsed.query.get("uri", "")).lower() not in ("true", "1") and not (
+        Path(database).exists()
+    )
 
 
 def _sqlite_file(settings: Settings) -> Path | None:
