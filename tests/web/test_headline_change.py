@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from pullstats.api.dashboard.overview_data import Headline, shown
+from pullstats.api.dashboard.headline import Headline, shown
 from pullstats.api.dashboard.templating import environment
 
 pytestmark = pytest.mark.xdist_group("web")

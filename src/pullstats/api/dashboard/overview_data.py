@@ -16,13 +16,13 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pullstats.api.dashboard.headline import Headline
 from pullstats.api.dashboard.query_checks import BadView, one_value, only_known
 from pullstats.api.viewer import Viewer
 from pullstats.client_categories import ClientCategory, UnknownCategory, categories_named
@@ -164,44 +164,6 @@ class Point:
 class Line:
     label: str
     points: list[Point]
-
-
-@dataclass(frozen=True)
-class Headline:
-    """A headline figure of the range and of the range before it: a total (an int), or the
-    exact mean of each period's distinct count (a Fraction, rounded only where it is shown, so
-    the change is the change of the means)."""
-
-    label: str
-    value: int | Fraction | None  # None: cannot be given for this selection (a distinct count)
-    previous: int | Fraction | None
-    note: str = ""
-
-    @property
-    def change(self) -> float | None:
-        """The change against the previous range, as a fraction; None when there was none."""
-        if self.value is None or not self.previous:
-            return None
-        return float((self.value - self.previous) / self.previous)
-
-    @property
-    def value_text(self) -> str:
-        return shown(self.value or 0)
-
-    @property
-    def previous_text(self) -> str:
-        return shown(self.previous or 0)
-
-
-def shown(figure: int | Fraction) -> str:
-    """A headline figure as the page shows it: a whole number with thousands separators, a
-    mean that is not one with one decimal, halves rounded up (``0.25`` is ``0.3``)."""
-    if isinstance(figure, int) or figure.denominator == 1:
-        return f"{int(figure):,}"
-    tenths = (Decimal(figure.numerator) / Decimal(figure.denominator)).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_UP
-    )
-    return f"{tenths:,}"
 
 
 @dataclass
