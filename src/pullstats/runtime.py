@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pullstats.accounts.passwords import use_hashing
 from pullstats.config import Settings
 from pullstats.data_dir import DataDir, DataDirUnusable
-from pullstats.db.engine import make_engine, make_sessions
+from pullstats.db.engine import make_engine, make_sessions, sqlite_file
 from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
@@ -261,13 +261,8 @@ def _no_catalog_yet(settings: Settings) -> NoInstallation:
 
 def _missing_sqlite_file(url: str) -> bool:
     """Whether ``url`` names a SQLite file that is not there (SQLite would make it, empty)."""
-    parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return False
-    return str(parsed.query.get("uri", "")).lower() not in ("true", "1") and not (
-        Path(database).exists()
-    )
+    database = sqlite_file(url)
+    return database is not None and not Path(database).exists()
 
 
 def _sqlite_file(settings: Settings) -> Path | None:
@@ -294,10 +289,8 @@ def _catalog_named(settings: Settings) -> str:
 
 def opens_sqlite_file(url: str, file: Path) -> bool:
     """Whether ``url`` opens the SQLite ``file``."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return False
-    return Path(parsed.database).resolve() == file.resolve()
+    database = sqlite_file(url)
+    return database is not None and Path(database).resolve() == file.resolve()
 
 
 def not_copied(settings: Settings, sessions: sessionmaker[Session]) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, make_url
 from pullstats.cli.common import err, fail, opened, out, progress
 from pullstats.config import Settings
 from pullstats.data_dir import DataDirUnusable
-from pullstats.db.engine import driver_said, make_engine, make_sessions
+from pullstats.db.engine import driver_said, make_engine, make_sessions, sqlite_file
 from pullstats.db.migrate import SchemaOutdated, current_revision, upgrade
 from pullstats.runtime import CatalogCopied, catalog_elsewhere, not_copied
 
@@ -172,15 +172,13 @@ def _absolute(url: str) -> str:
     mark, the advice and the line printed name it for commands run from any other folder
     (cron's, systemd's), where the relative one would be a new, empty file."""
     try:
-        parsed = make_url(url)
+        path = sqlite_file(url)
     except ValueError:  # SQLAlchemy's ArgumentError too: the engine made of it says so
         return url
-    path = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+    if path is None or os.path.isabs(path):
         return url
-    if path.startswith("file:") or os.path.isabs(path):
-        return url
-    return parsed.set(database=os.path.abspath(path)).render_as_string(hide_password=False)
+    absolute = make_url(url).set(database=os.path.abspath(path))
+    return absolute.render_as_string(hide_password=False)
 
 
 def _reachable(target: Engine) -> None:

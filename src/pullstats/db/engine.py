@@ -39,16 +39,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite ``url`` names, as given (perhaps relative); None for another database,
+    an in-memory one, or a ``uri=true`` filename (SQLite reads that one itself)."""
+    parsed = make_url(url)
+    database = parsed.database
+    uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or uri:
+        return None
+    return database
+
+
 def private_sqlite_file(url: str) -> None:
     """Make the catalog file of a SQLite ``url`` 0600, or tighten the one there to it.
 
     Where nothing can be made (no such folder, a read-only file system) or changed (another
     user's file) it is left to SQLite to open or refuse, as it did: nothing is refused here.
     """
-    parsed = make_url(url)
-    database = parsed.database
-    uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")  # a filename SQLite reads
-    if not database or database == ":memory:" or uri:
+    database = sqlite_file(url)
+    if database is None:
         return
     try:
         fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CATALOG_MODE)
