@@ -37,7 +37,7 @@ __all__ = [
     "line_of",
     "load",
     "read_rows",
-    "refuse_not_utf8",
+    "refuse_other_encodings",
     "rejected_lines",
     "scan",
 ]
@@ -56,12 +56,15 @@ _WHOLE_LINE = re.compile(_CELL + rb"(?:," + _CELL + rb")*\r?\n?")
 @dataclass(frozen=True)
 class Content:
     """A file's path, whether it is gzip, the SHA-256 of its content (gunzipped), how many
-    lines it has, the header's and blank ones included, and where it first is not UTF-8."""
+    lines it has, the header's and blank ones included, its first bytes and where it first is
+    not UTF-8."""
 
     path: Path
     gzipped: bool
     sha256: str
     lines: int
+    #: the content's first two bytes (gunzipped): a UTF-16 byte order mark, if any
+    head: bytes = b""
     #: the line (header = 1) and the byte where the content first is not UTF-8; None if it is
     not_utf8: tuple[int, int] | None = None
 
@@ -81,9 +84,11 @@ def scan(path: Path) -> Content:
     last = b"\n"
     utf8: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8")()
     not_utf8 = None
+    head = b""
     with _open(path, gzipped) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
+            head = head or chunk[:2]
             if utf8 is not None:
                 not_utf8 = _first_not_utf8(utf8, chunk, lines)
                 utf8 = None if not_utf8 else utf8  # the first place is enough
@@ -92,7 +97,7 @@ def scan(path: Path) -> Content:
     if utf8 is not None:  # a character cut short by the end of the file
         not_utf8 = _first_not_utf8(utf8, b"", lines, final=True)
     lines += last != b"\n"  # the last line, without its line break
-    return Content(path, gzipped, digest.hexdigest(), lines, not_utf8)
+    return Content(path, gzipped, digest.hexdigest(), lines, head, not_utf8)
 
 
 def _first_not_utf8(
@@ -110,11 +115,20 @@ def _first_not_utf8(
     return None
 
 
-def refuse_not_utf8(content: Content) -> None:
-    """:class:`~pullstats.ingest.log_lines.UnreadEncoding` if ``content`` is not UTF-8: its
-    lines with other bytes would be skipped and the rest imported, so a file saved by a
-    spreadsheet as Windows-1252 (Excel's "CSV (Comma delimited)") would lose its rows with
-    accents; whole, converted once, it is imported once."""
+def refuse_other_encodings(content: Content) -> None:
+    """:class:`~pullstats.ingest.log_lines.UnreadEncoding` if ``content`` is not UTF-8.
+
+    UTF-16 text (what Windows tools save as "Unicode") DuckDB would read as a header of names
+    full of NULs. Of other text, the lines with bytes that are not UTF-8 would be skipped and
+    the rest imported, so a file saved by a spreadsheet as Windows-1252 (Excel's "CSV (Comma
+    delimited)") would lose its rows with accents; whole, converted once, it is imported once.
+    """
+    # not through a pipe, as a log may be: the file is read twice (see dockerhub_csv)
+    refuse_utf16(
+        content.head,
+        "save it as UTF-8 and import that: "
+        f"{as_utf8('zcat' if content.gzipped else None)} > FILE-utf8.csv",
+    )
     if content.not_utf8 is None:
         return
     line, byte = content.not_utf8
@@ -148,19 +162,11 @@ def load(
     connection: duckdb.DuckDBPyConnection, path: Path, namespace_given: bool, gzipped: bool
 ) -> Header:
     """``src``: the file's rows (every column text, numbered ``rn`` in file order, the lines
-    DuckDB cannot split left in ``reject_errors``); its header's kind and columns.
-    :class:`~pullstats.ingest.log_lines.UnreadEncoding` for UTF-16 text (what Windows tools
-    save as "Unicode"), which DuckDB would read as a header of names full of NULs.
+    DuckDB cannot split left in ``reject_errors``); its header's kind and columns. The file is
+    UTF-8 (:func:`refuse_other_encodings`).
 
     The columns are the header's, read here: DuckDB's sniffer refused a whole file for one bad
     line among the first it samples."""
-    with _open(path, gzipped) as text:
-        head = text.read(2)
-    # not through a pipe, as a log may be: the file is read twice (see dockerhub_csv)
-    refuse_utf16(
-        head,
-        f"save it as UTF-8 and import that: {as_utf8('zcat' if gzipped else None)} > FILE-utf8.csv",
-    )
     names = _header_names(path, gzipped)
     try:
         header = parse_header(names, namespace_given)
@@ -198,8 +204,8 @@ def read_rows(
     """``parse`` the file (it reads ``src`` once into ``parsed``: one row per row read), and
     the lines DuckDB rejected; again from a copy with the lines that could run on replaced
     when a line is neither a row nor rejected; UnrecognisedFile if one still is not."""
-    parsed = parse(content.path, content.gzipped)  # a UTF-16 file is refused as one here
-    refuse_not_utf8(content)
+    refuse_other_encodings(content)
+    parsed = parse(content.path, content.gzipped)
     rejected = rejected_lines(connection)
     # DuckDB skips blank lines: counted only when needed, as a file seldom has any
     if _all_read(connection, rejected, content.lines) or _all_read(
