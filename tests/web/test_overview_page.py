@@ -293,6 +293,11 @@ def test_no_namespace_asks_for_an_owner(session_page: SignedInPage) -> None:
     for path in ("/?namespace=acme", "/exports?namespace=acme"):
         answer = page.goto(path)
         assert answer is not None and answer.status == 404, path
+    # a bad value is a 400 naming it for a user of no namespace too, as for everyone else
+    for path, named in (("/?timespan=days", "timespan"), ("/?colour=red", "colour")):
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 400, path
+        assert named in page.locator("main").inner_text(), path
 
 
 @pytest.mark.parametrize("viewport", [None, PHONE], ids=["1280px", "375px"])

@@ -26,6 +26,7 @@ from pullstats.api.dashboard.overview_data import (
     overview,
     parse_view,
     repositories,
+    view_values,
 )
 from pullstats.api.dashboard.query_checks import BadView
 from pullstats.api.dashboard.session import page_viewer
@@ -60,11 +61,16 @@ async def overview_page(
 
 def _overview_page(request: Request, viewer: Viewer, state: AppState, began: float) -> Response:
     base = (state.runtime.settings.public_url or str(request.base_url)).rstrip("/")
-    if not viewer.namespaces and "namespace" not in request.query_params:
-        # no namespace yet; one named in the link is not found, as on /exports
+    params = {name: request.query_params.getlist(name) for name in request.query_params}
+    if not viewer.namespaces and "namespace" not in params:
+        # no namespace yet, its values checked all the same; one named in the link is not
+        # found, as on /exports
+        try:
+            view_values(params)
+        except BadView as error:
+            return _error_page(request, viewer, error, began)
         response = render(request, "overview.html", viewer=viewer, view=None)
         return server_timed(response, began)
-    params = {name: request.query_params.getlist(name) for name in request.query_params}
     with state.runtime.sessions() as session:
         try:
             view = parse_view(viewer, params)
@@ -75,15 +81,7 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
                     f"repository {unknown!r} is not one of {view.namespace}'s repositories"
                 )
         except (BadView, NotReadable) as error:
-            status = 404 if isinstance(error, NotReadable) else 400
-            response = render(
-                request,
-                "overview_error.html",
-                status_code=status,
-                viewer=viewer,
-                message=str(error),
-            )
-            return server_timed(response, began)
+            return _error_page(request, viewer, error, began)
         data = overview(session, viewer, view, _today())
     weeks = view.timespan is Timespan.WEEKS
     unit = "week" if weeks else "month"
@@ -118,6 +116,16 @@ def _overview_page(request: Request, viewer: Viewer, state: AppState, began: flo
         scanners_and_bots=SCANNERS_AND_BOTS,
         scanners_and_bots_out=scanners_and_bots,
         other_exclusions=[category for category in view.exclude if category not in leave_out],
+    )
+    return server_timed(response, began)
+
+
+def _error_page(
+    request: Request, viewer: Viewer, error: BadView | NotReadable, began: float
+) -> Response:
+    status = 404 if isinstance(error, NotReadable) else 400
+    response = render(
+        request, "overview_error.html", status_code=status, viewer=viewer, message=str(error)
     )
     return server_timed(response, began)
 

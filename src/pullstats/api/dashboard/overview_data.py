@@ -112,12 +112,10 @@ def _choice(enum_type: type[enum.StrEnum], name: str, raw: str | None, default: 
 
 def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
     """The view a query string asks for, checked against what the viewer may read."""
-    only_known(params, ("namespace", "repo", "timespan", "period", "metric", "exclude"))
-
-    def one(name: str) -> str | None:
-        return one_value(params, name)
-
-    namespace = one("namespace") or (viewer.namespaces[0] if viewer.namespaces else "")
+    timespan, period, metric, exclude = view_values(params)
+    namespace = one_value(params, "namespace") or (
+        viewer.namespaces[0] if viewer.namespaces else ""
+    )
     if namespace not in viewer.namespaces:
         raise NotReadable(f"namespace {namespace!r} not found")
     scope = viewer.scope(namespace)
@@ -131,15 +129,23 @@ def parse_view(viewer: Viewer, params: Mapping[str, Sequence[str]]) -> View:
             repos.append(name)
     if len(repos) > MAX_REPOS:
         raise BadView(f"at most {MAX_REPOS} repositories at once, not {len(repos)}")
-    metric = _choice(Metric, "metric", one("metric"), Metric.PULLS)
-    exclude = _categories(params.get("exclude", ()))
-    return View(
-        namespace,
-        tuple(repos),
+    return View(namespace, tuple(repos), timespan, period, metric, exclude)
+
+
+def view_values(
+    params: Mapping[str, Sequence[str]],
+) -> tuple[Timespan, RelativePeriod, Metric, tuple[str, ...]]:
+    """The view's values that need no namespace, checked: a user of none gets the same 400."""
+    only_known(params, ("namespace", "repo", "timespan", "period", "metric", "exclude"))
+
+    def one(name: str) -> str | None:
+        return one_value(params, name)
+
+    return (
         _choice(Timespan, "timespan", one("timespan"), Timespan.MONTHS),
         _choice(RelativePeriod, "period", one("period"), RelativePeriod.LAST_12_MONTHS),
-        metric,
-        exclude,
+        _choice(Metric, "metric", one("metric"), Metric.PULLS),
+        _categories(params.get("exclude", ())),
     )
 
 
