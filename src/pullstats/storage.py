@@ -9,8 +9,9 @@ relative to the store's root (``requests/day=2024-05-01/part-x.parquet``).
   listing found answers a reader's questions about those files (size, time) without a request
   each (:mod:`pullstats.s3_files`);
 - :meth:`Store.publish`: a file written and closed in the local tmp dir becomes visible under its
-  key in one step (local: ``rename``; S3: one ``PUT``, or a multipart upload that only appears
-  when it is completed), so a reader sees the whole file or none;
+  key in one step (local: ``rename``, or on another filesystem a copy beside it renamed; S3: one
+  ``PUT``, or a multipart upload that only appears when it is completed), so a reader sees the
+  whole file or none;
 - :meth:`Store.location`: what DuckDB reads (a path, or an ``s3://`` URL read through the
   fsspec filesystem :attr:`Store.filesystem` registered on the connection);
 - :meth:`Store.presign`: a download URL that works without our server (S3 only).
@@ -25,8 +26,11 @@ profile…), read by botocore; pullstats never sees them as its own settings. It
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -228,7 +232,12 @@ class LocalStore(Store):
         final.parent.mkdir(parents=True, exist_ok=True)
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(staged, final)
+        try:
+            os.replace(staged, final)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            _copy_across(staged, final)
         fsync_dir(final.parent)
 
     def move(self, key: str, new_key: str) -> None:
@@ -289,6 +298,21 @@ class StoreFile:
         data = (json.dumps(meta, indent=2) + "\n").encode("utf-8")
         self.store.write_bytes(self.name, data, staging)
         self._data, self._read = data, True
+
+
+def _copy_across(staged: Path, final: Path) -> None:
+    """Move ``staged`` to ``final`` on another filesystem (a store on a shared mount, staged in
+    the data dir's ``tmp``), whole or not at all: copied beside ``final`` under a name listings
+    skip, then renamed over it."""
+    beside = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        shutil.copyfile(staged, beside)
+        with open(beside, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(beside, final)
+    finally:
+        beside.unlink(missing_ok=True)
+    staged.unlink()
 
 
 def _walk(base: Path) -> Iterator[Path]:
