@@ -105,6 +105,7 @@ NOT_A_HOST = (
     "'{}' is not a host name: write each host alone (no scheme, port or path), e.g. "
     "stats.example.com,10.0.0.5 or *.example.com"
 )
+PUBLIC_NO_QUERY = "no query or fragment: links are this URL followed by a path"
 AT_LEAST_A_SECOND = "must be at least 1 second (PT1S)"
 NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
 
@@ -114,6 +115,9 @@ NOT_NEGATIVE_INTERVAL = "must not be negative: 0 turns the schedule off"
     [
         ("PULLSTATS_PUBLIC_URL", "stats.example.com", ABSOLUTE),
         ("PULLSTATS_PUBLIC_URL", "ftp://stats.example.com", ABSOLUTE),
+        # download links are this URL and a path: a fragment hid the path and its signature
+        ("PULLSTATS_PUBLIC_URL", "https://stats.example.com/p?q=1", PUBLIC_NO_QUERY),
+        ("PULLSTATS_PUBLIC_URL", "https://stats.example.com/#top", PUBLIC_NO_QUERY),
         # a Host header never names a scheme or a path, and its port is not compared
         ("PULLSTATS_ALLOWED_HOSTS", "https://stats.example.com", NOT_A_HOST.format(
             "https://stats.example.com")),
@@ -220,6 +224,13 @@ def test_a_refused_url_is_shown_without_its_user_and_password(
     assert lines == [
         f"{variable}='https://***@s3.example.com': no user or password in it: presigned URLs "
         "are signed with the AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+    ]
+    # the server's own URL: it went into every download link handed out
+    monkeypatch.delenv(variable)
+    lines = refused_when_read(monkeypatch, PULLSTATS_PUBLIC_URL="https://ops:hunter2@ex.com/p")
+    assert lines == [
+        "PULLSTATS_PUBLIC_URL='https://***@ex.com/p': no user or password in it: it is put in "
+        "every link handed out"
     ]
 
 

@@ -220,6 +220,12 @@ class Settings(BaseSettings):
             parts = urlsplit(value.strip())
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("expected an absolute http(s) URL, e.g. https://stats.example.com")
+            # links are made by appending a path: a query or fragment would swallow it (and the
+            # signature), and a user or password would go into every link handed out
+            if "?" in value or "#" in value:
+                raise ValueError("no query or fragment: links are this URL followed by a path")
+            if "@" in parts.netloc:
+                raise ValueError("no user or password in it: it is put in every link handed out")
         return value
 
     @field_validator("allowed_hosts")
