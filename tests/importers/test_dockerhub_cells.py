@@ -1,6 +1,7 @@
 """Docker Hub CSV cells held to the rules of the other ingest paths: a descriptive cell is cut
 to the user agent's 1024 characters, a country is a two-letter code or unknown, and a time
-more than 14 hours off UTC is no time (notifications and access logs refuse it too)."""
+more than 14 hours off UTC is no time (notifications and access logs refuse it too), and a
+count is a whole number in digits, under a trillion."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pullstats.importers.dockerhub_csv import FileReport, SkippedRow, import_files
+from pullstats.periods import Period
+from pullstats.pipeline import process
 from pullstats.runtime import Runtime
+from tests.importers.core_reports import register
+from tests.importers.test_dockerhub_csv import of, rollups
 
 HEADER = (
     "Timestamp,Namespace,Repository,Reference,Digest,Tag,Action day,HTTP method,Action,Type,"
@@ -122,3 +127,28 @@ def test_a_tag_or_digest_outside_the_notifications_patterns_is_skipped(
         SkippedRow(4, "invalid_digest", "nope"),
         SkippedRow(5, "invalid_reference", "x y"),
     ]
+
+
+def test_a_count_is_digits_alone_and_under_a_trillion(runtime: Runtime, tmp_path: Path) -> None:
+    register(runtime)  # acme
+    path = tmp_path / "hub_repo-summary_2026-W02.csv"
+    # each bad cell was read by a cast: 2.5 as 3, 1e3 and 1_000 as 1000, 0x10 as 16; and
+    # BIGINT's largest number was taken, which made every later `process` overflow
+    bad = ["2.5", "1e3", "0x10", "1_000", "-1", "+5", "١٢", "9223372036854775807", "1000000000000"]
+    lines = [f"acme,bad{i},1,{cell},0,0\n" for i, cell in enumerate(bad)]
+    lines.append("acme,big,1,999999999999,999999999999,0\n")  # 12 digits: the largest taken
+    lines.append("acme,padded,2,0007,0,3\n")
+    header = "Namespace,Repository,Unique IPs,Pull by tag,Pull by digest,Version check\n"
+    path.write_text(header + "".join(lines))
+    report = imported(runtime, path)
+    assert (report.rows, dict(report.skipped)) == (2, {"bad_count": len(bad)})
+    assert [(row.line, row.reason) for row in report.listed] == [
+        (line, "bad_count") for line in range(2, 2 + len(bad))
+    ]
+    process(runtime)  # before: "Overflow in addition of INT64", on this run and every later one
+    week = Period.week(2026, 2)
+    assert of(rollups(runtime), week) == {
+        "repository:big:": (999_999_999_999, 999_999_999_999, 0, 1),
+        "repository:padded:": (7, 0, 3, 2),
+        "namespace::": (1_000_000_000_006, 999_999_999_999, 3, 0),
+    }

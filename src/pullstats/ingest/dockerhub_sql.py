@@ -112,15 +112,28 @@ def country_cell(cell: str) -> str:
     return f"CASE WHEN length({cell}) = 2 AND {letters} THEN {code} ELSE '' END"
 
 
+#: The most digits a count cell may have: under a trillion, far above any real period's count
+#: of one row, and far enough below BIGINT's limit that the rollups' sums of such counts never
+#: overflow (one cell of 2**63 - 1 had made every later ``process`` fail).
+MAX_COUNT_DIGITS = 12
+
+
+def _digits(column: str) -> str:
+    """Whether a cell is 1 to :data:`MAX_COUNT_DIGITS` digits and nothing else: a cast alone
+    took 2.5 as 3, 1e3 and 1_000 as 1000 and 0x10 as 16. String functions, not a regular
+    expression, as for countries."""
+    digits_only = f"ltrim({column}, '0123456789') = ''"
+    return f"(length({column}) BETWEEN 1 AND {MAX_COUNT_DIGITS} AND {digits_only})"
+
+
 def count_cell(column: str) -> str:
-    """A count cell → BIGINT; NULL when empty or not a whole number."""
-    return f"try_cast(nullif({column}, '') AS BIGINT)"
+    """A count cell → BIGINT; NULL when empty or not a whole number written in digits."""
+    return f"CASE WHEN {_digits(column)} THEN CAST({column} AS BIGINT) END"
 
 
 def bad_count_cell(column: str) -> str:
-    """Whether a count cell is given but is not a non-negative whole number."""
-    cast = count_cell(column)
-    return f"({column} <> '' AND ({cast} IS NULL OR {cast} < 0))"
+    """Whether a count cell is given but is not a non-negative whole number in digits."""
+    return f"({column} <> '' AND NOT {_digits(column)})"
 
 
 def _instant(column: str) -> str:
