@@ -123,3 +123,30 @@ def test_scan_counts_the_lines(tmp_path: Path) -> None:
     path = tmp_path / "lines.csv"
     path.write_bytes(b"a,b\n1,2\n\n3,4\r\n\r\n5,6")
     assert scan(path).lines == 6
+
+
+@pytest.mark.parametrize("stray_quote", [False, True], ids=["read-once", "read-again"])
+def test_a_skipped_row_after_blank_lines_is_named_by_its_own_line(
+    runtime: Runtime, tmp_path: Path, stray_quote: bool
+) -> None:
+    # two files joined with `cat` leave blank lines: DuckDB skips them, and the rows after one
+    # were named a line too early (the blank line, or a good row) among malformed lines named
+    # right; a stray quote makes the import read a copy of the file, which must count the same
+    rows = raw_rows(6)
+    rows[1] = "\n"  # line 3
+    rows[2] = "\n"  # line 4
+    rows[3] = "yesterday" + rows[3][rows[3].index(",") :]  # line 5: bad_timestamp
+    rows[5] = rows[5].replace("docker", "docker,extra,cells")  # line 7: malformed_csv
+    if stray_quote:
+        rows.append('2026-10-02T10:00:00Z,hub,"app"x,1.0\n')  # line 8: malformed_csv
+    lines = [*rows, "\n", "today" + rows[4][rows[4].index(",") :]]  # line 8 (9) blank; 9 (10) bad
+    path = tmp_path / "joined.csv"
+    path.write_text(RAW_HEADER + "".join(lines))
+    report = imported(runtime, path)
+    bad_line = 10 if stray_quote else 9
+    malformed = [7, 8] if stray_quote else [7]
+    assert [(row.line, row.reason) for row in report.listed] == sorted(
+        [(5, "bad_timestamp"), (bad_line, "bad_timestamp")]
+        + [(line, "malformed_csv") for line in malformed]
+    )
+    assert report.rows == 2

@@ -258,10 +258,10 @@ def _import_file(runtime: Runtime, records: ImportRecords, report: FileReport, o
                 _parse(connection, step, params, kind=header.kind, period_in_file=in_file)
             return header.kind
 
-        kind, rejected = read_rows(connection, content, runtime.paths.job_tmp, parse)
+        kind, rejected, blank = read_rows(connection, content, runtime.paths.job_tmp, parse)
         report.skipped["malformed_csv"] = len(rejected)
         listed = [SkippedRow(line, "malformed_csv", "") for line in rejected]
-        listed.extend(_count_problems(connection, report, rejected))
+        listed.extend(_count_problems(connection, report, sorted(rejected + blank)))
         report.listed = sorted(listed, key=lambda row: row.line)[:MAX_LISTED]
         report.skipped = +report.skipped  # drop zero counts
         report.unregistered = _unregistered(runtime, connection)
@@ -310,12 +310,12 @@ def _rows(
 
 
 def _count_problems(
-    connection: duckdb.DuckDBPyConnection, report: FileReport, rejected: list[int]
+    connection: duckdb.DuckDBPyConnection, report: FileReport, not_rows: list[int]
 ) -> list[SkippedRow]:
     for reason, count in _rows(connection, steps.DOCKERHUB_PROBLEMS):
         report.skipped[str(reason)] += int(count)
     examples = _rows(connection, steps.DOCKERHUB_PROBLEM_ROWS, {"limit": MAX_LISTED})
-    return [SkippedRow(line_of(int(rn), rejected), str(p), str(d)) for rn, p, d in examples]
+    return [SkippedRow(line_of(int(rn), not_rows), str(p), str(d)) for rn, p, d in examples]
 
 
 def _unregistered(runtime: Runtime, connection: duckdb.DuckDBPyConnection) -> list[str]:

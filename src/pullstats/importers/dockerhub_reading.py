@@ -200,22 +200,25 @@ def read_rows(
     content: Content,
     scratch: Path,
     parse: Callable[[Path, bool], T],
-) -> tuple[T, list[int]]:
-    """``parse`` the file (it reads ``src`` once into ``parsed``: one row per row read), and
-    the lines DuckDB rejected; again from a copy with the lines that could run on replaced
-    when a line is neither a row nor rejected; UnrecognisedFile if one still is not."""
+) -> tuple[T, list[int], list[int]]:
+    """``parse`` the file (it reads ``src`` once into ``parsed``: one row per row read), the
+    lines DuckDB rejected and the blank lines (which it skips); again from a copy with the lines
+    that could run on replaced when a line is neither a row nor rejected; UnrecognisedFile if
+    one still is not."""
     refuse_other_encodings(content)
     parsed = parse(content.path, content.gzipped)
     rejected = rejected_lines(connection)
-    # DuckDB skips blank lines: counted only when needed, as a file seldom has any
-    if _all_read(connection, rejected, content.lines) or _all_read(
-        connection, rejected, content.lines - _blank_lines(content)
-    ):
-        return parsed, rejected
+    if _all_read(connection, rejected, content.lines):
+        return parsed, rejected, []
+    # DuckDB skips blank lines: found only when needed, as a file seldom has any
+    blank = _blank_lines(content)
+    if _all_read(connection, rejected, content.lines - len(blank)):
+        return parsed, rejected, blank
     scratch.mkdir(parents=True, exist_ok=True)
     copy = scratch / f"lines-{content.sha256}.csv"
     try:
         lines = _copy_whole_lines(content, copy)
+        blank = _blank_lines(content)
         connection.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
         parsed = parse(copy, False)
         rejected = rejected_lines(connection)
@@ -226,7 +229,7 @@ def read_rows(
             )
     finally:
         copy.unlink(missing_ok=True)
-    return parsed, rejected
+    return parsed, rejected, blank
 
 
 def _all_read(connection: duckdb.DuckDBPyConnection, rejected: list[int], lines: int) -> bool:
@@ -235,9 +238,10 @@ def _all_read(connection: duckdb.DuckDBPyConnection, rejected: list[int], lines:
     return int(rows) + len(rejected) >= lines - 1
 
 
-def _blank_lines(content: Content) -> int:
+def _blank_lines(content: Content) -> list[int]:
+    """The numbers of the file's blank lines (the header is line 1)."""
     with _open(content.path, content.gzipped) as source:
-        return sum(line in (b"\n", b"\r\n") for line in source)
+        return [number for number, line in enumerate(source, 1) if line in (b"\n", b"\r\n")]
 
 
 def _copy_whole_lines(content: Content, copy: Path) -> int:
@@ -287,10 +291,11 @@ def rejected_lines(connection: duckdb.DuckDBPyConnection) -> list[int]:
     return [int(line) for (line,) in rows]
 
 
-def line_of(row_number: int, rejected: list[int]) -> int:
-    """The file line of the ``row_number``-th row DuckDB kept, skipping its rejected lines."""
+def line_of(row_number: int, not_rows: list[int]) -> int:
+    """The file line of the ``row_number``-th row DuckDB kept, skipping ``not_rows``: the lines
+    it rejected and the blank lines it skipped, sorted."""
     data_row = row_number
-    for line in rejected:  # rejected lines are sorted; line L is data row L - 1
+    for line in not_rows:  # line L is data row L - 1
         if line - 1 <= data_row:
             data_row += 1
     return data_row + 1  # the header is line 1
