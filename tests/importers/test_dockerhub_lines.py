@@ -150,3 +150,22 @@ def test_a_skipped_row_after_blank_lines_is_named_by_its_own_line(
         + [(line, "malformed_csv") for line in malformed]
     )
     assert report.rows == 2
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["csv", "csv.gz"])
+def test_lines_ending_in_both_newlines_are_read(
+    runtime: Runtime, data_dir: Path, tmp_path: Path, gzipped: bool
+) -> None:
+    # a file edited on Windows joined to one from Linux: DuckDB's reader stopped at the first
+    # change of ending and the whole file failed with "The CSV Parser state machine reached an
+    # invalid state"
+    rows = [row.replace("\n", "\r\n") if i % 2 else row for i, row in enumerate(raw_rows(8))]
+    rows[3] = "\r\n"  # line 5: blank
+    rows[5] = "yesterday" + rows[5][rows[5].index(",") :]  # line 7: bad_timestamp
+    data = (RAW_HEADER.replace("\n", "\r\n") + "".join(rows)).encode()
+    path = tmp_path / ("mixed.csv.gz" if gzipped else "mixed.csv")
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    report = imported(runtime, path)
+    assert (report.rows, dict(report.skipped)) == (6, {"bad_timestamp": 1})
+    assert [(row.line, row.reason) for row in report.listed] == [(7, "bad_timestamp")]
+    assert lake_rows(data_dir, "imported") == 6

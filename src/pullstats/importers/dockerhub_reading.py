@@ -8,7 +8,9 @@ no line break inside a cell, so one stray ``"`` cost thousands of good rows with
 :func:`read_rows` therefore checks that every line that is not blank is a row or a rejected
 line; when some are missing it reads the file again from a copy in which each line whose
 quotes do not close on it is replaced by a line DuckDB rejects, so that line alone is skipped
-(and named), and it refuses the file if rows are still missing."""
+(and named), and it refuses the file if rows are still missing. The copy is read too when
+DuckDB cannot read the file at all because its lines end in both ``\n`` and ``\r\n``: the
+copy's lines all end in ``\n``."""
 
 from __future__ import annotations
 
@@ -206,14 +208,21 @@ def read_rows(
     that could run on replaced when a line is neither a row nor rejected; UnrecognisedFile if
     one still is not."""
     refuse_other_encodings(content)
-    parsed = parse(content.path, content.gzipped)
-    rejected = rejected_lines(connection)
-    if _all_read(connection, rejected, content.lines):
-        return parsed, rejected, []
-    # DuckDB skips blank lines: found only when needed, as a file seldom has any
-    blank = _blank_lines(content)
-    if _all_read(connection, rejected, content.lines - len(blank)):
-        return parsed, rejected, blank
+    try:
+        parsed = parse(content.path, content.gzipped)
+    except duckdb.InvalidInputException:
+        # lines ending in both \n and \r\n (two files joined): DuckDB's reader stops at the
+        # first change of ending, "The CSV Parser state machine reached an invalid state";
+        # the copy's lines all end in \n
+        pass
+    else:
+        rejected = rejected_lines(connection)
+        if _all_read(connection, rejected, content.lines):
+            return parsed, rejected, []
+        # DuckDB skips blank lines: found only when needed, as a file seldom has any
+        blank = _blank_lines(content)
+        if _all_read(connection, rejected, content.lines - len(blank)):
+            return parsed, rejected, blank
     scratch.mkdir(parents=True, exist_ok=True)
     copy = scratch / f"lines-{content.sha256}.csv"
     try:
@@ -246,18 +255,17 @@ def _blank_lines(content: Content) -> list[int]:
 
 def _copy_whole_lines(content: Content, copy: Path) -> int:
     """Write the file to ``copy`` with each line whose quotes do not close on it (or that
-    DuckDB would otherwise not read as one line) replaced by one DuckDB rejects, keeping the
-    line numbers; the lines that are not blank."""
+    DuckDB would otherwise not read as one line) replaced by one DuckDB rejects, and every
+    line ending in ``\n``, keeping the line numbers; the lines that are not blank."""
     lines = 0
     with _open(content.path, content.gzipped) as source, open(copy, "wb") as out:
-        out.write(source.readline())
-        lines += 1
         for line in source:
-            if b'"' in line and not _WHOLE_LINE.fullmatch(line):
+            if line.endswith(b"\r\n"):
+                line = line[:-2] + b"\n"
+            if lines and b'"' in line and not _WHOLE_LINE.fullmatch(line):
                 # text after a quoted cell: a line DuckDB rejects, whatever the header
-                end = b"\r\n" if line.endswith(b"\r\n") else line[len(line.rstrip(b"\n")) :]
-                line = b'"x"y' + end
-            lines += line not in (b"\n", b"\r\n")
+                line = b'"x"y' + line[len(line.rstrip(b"\n")) :]
+            lines += line != b"\n"
             out.write(line)
     return lines
 
