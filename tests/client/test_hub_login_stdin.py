@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.conftest import JsonAnswers, StandInServer, serving
-from tests.conftest import cli_env
+from tests.conftest import cli_env, run_cli
 
 PASSWORD = "Grüße aus Köln, fröhliche Bäume 77"
 PENDING = "pending-2fa-hal"
@@ -95,3 +95,29 @@ def test_a_password_that_is_no_utf8_is_one_line(hub: Hub, tmp_path: Path, args: 
     assert login.returncode == 1 and login.stdout == ""
     assert login.stderr.endswith("error: the password on standard input is not UTF-8 text\n")
     assert hub.bodies == []  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--url", ""], {}),
+        ([], {"PULLSTATS_HUB_URL": ""}),
+        (["--url", ""], {"PULLSTATS_HUB_URL": "x"}),
+    ],
+    ids=["option", "variable", "option-over-variable"],
+)
+def test_an_empty_server_url_is_refused_not_taken_for_docker_hub(
+    tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
+    # before: an empty value was taken for none, and the password went to hub.docker.com
+    result = run_cli(
+        tmp_path / "data",
+        "hub", "login", *args, "--username", "hal", "--password-stdin",
+        stdin=f"{PASSWORD}\n",
+        env=env | {"PULLSTATS_HUB_CONFIG_DIR": str(tmp_path / "config")},
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        "error: --url / PULLSTATS_HUB_URL: empty: name the server (a pullstats server's base "
+        "URL, or https://hub.docker.com); for Docker Hub, leave both out"
+    ]

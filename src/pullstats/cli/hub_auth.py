@@ -53,7 +53,16 @@ def hub_url(url: str | None) -> str:
     from pullstats.client import credentials
     from pullstats.client.credentials import CredentialsError
 
-    chosen = url or os.environ.get(URL_ENV) or DOCKER_HUB
+    if url is None:  # click takes an empty variable for an unset one
+        url = os.environ.get(URL_ENV)
+    if url is not None and not url.strip():
+        # not Docker Hub's default: a script whose server variable came out empty would send
+        # its private server's password or token to Docker Hub
+        raise fail(
+            f"--url / {URL_ENV}: empty: name the server (a pullstats server's base URL, or "
+            f"{DOCKER_HUB}); for Docker Hub, leave both out"
+        )
+    chosen = url or DOCKER_HUB
     try:
         return credentials.base_url(chosen)
     except CredentialsError as error:
