@@ -1,6 +1,6 @@
 """``pullstats hub download``, ``sync`` and ``query``: the export files on the publisher's disk.
 
-``download`` fetches one view of one month or week (or of every period since a month), ``sync``
+``download`` fetches the views of one month or week (or of every period since a month), ``sync``
 keeps a folder equal to everything a namespace's listing holds, and ``query`` runs SQL over
 such a folder. ``--view summary-report`` (or ``trends-report``) asks for Docker's Summary (or
 Trends) report, a pullstats report dataset (``summary``, ``trends``), beside or instead of the
@@ -223,7 +223,7 @@ def download(
     dest: Path = typer.Option(Path("."), "--out", metavar="DIR", help="Where to put them."),
     url: UrlOption = None,
 ) -> None:
-    """Download export files: one view of one month (--year Y --month M) or week (--year Y
+    """Download export files: the views of one month (--year Y --month M) or week (--year Y
     --week W), or of every period since a month (--since YYYY-MM). Parts go to
     DIR/NAMESPACE/YEAR/months|weeks/NN/VIEW/partNNN.csv.gz; a cut download is continued, files
     already complete are skipped, and each is checked (size, gzip, SHA-256 when listed)."""
@@ -288,7 +288,8 @@ def sync(
     """Keep DIR a copy of every export file of a namespace: downloads what is new or was rebuilt,
     skips what is complete (DIR/.pullstats-sync.json remembers), removes parts no longer listed.
     A second run with nothing new downloads nothing. History kept here outlives the server's
-    retention. Docker's reports only when named (--view summary-report, trends-report)."""
+    retention. Docker's reports only when named (--view summary-report, trends-report,
+    co-usage-report)."""
     from pullstats.client import sync as sync_files
     from pullstats.exports.reports import Dataset
 

@@ -266,7 +266,8 @@ def export_command(
     ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite periods already exported."),
 ) -> None:
-    """Close and export every closed period: raw, summary, repo-summary, namespace-summary."""
+    """Close and export every closed period: the views raw, summary, repo-summary and
+    namespace-summary, and the Summary, Trends and co-usage reports."""
     from pullstats.ingest.time_window import EARLIEST_DAY
     from pullstats.periods import end_of_day  # not pipeline: export needs no classification
 
