@@ -52,14 +52,16 @@ def test_a_data_dir_under_a_file_names_the_file(tmp_path: Path) -> None:
     )
 
 
-def read_only(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``pullstats ARGS`` with ``data_dir`` mounted read-only for it alone (a mount namespace
-    of its own, as an unprivileged user may make)."""
+def read_only(
+    data_dir: Path, *args: str, folder: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pullstats ARGS`` with ``folder`` (the data dir unless given) mounted read-only for it
+    alone (a mount namespace of its own, as an unprivileged user may make)."""
     script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
     command = [sys.executable, "-m", "pullstats", *args]
     return subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script, "sh", str(data_dir), *command],
-        env=cli_env(data_dir),
+        ["unshare", "-rm", "sh", "-c", script, "sh", str(folder or data_dir), *command],
+        env=cli_env(data_dir, env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -89,6 +91,31 @@ def test_a_read_only_data_dir_is_named_so_by_a_command_that_writes(data_dir: Pat
         "catalog cannot be opened there, even to read (WAL writes beside it); mount it "
         "read-write"
     )
+
+
+@pytest.mark.parametrize("setting", ["PULLSTATS_EXPORTS_URL", "PULLSTATS_LAKE_URL"])
+def test_a_new_store_that_cannot_be_written_leaves_the_next_place_free(
+    data_dir: Path, tmp_path: Path, setting: str
+) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1): cannot mount a read-only folder")
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    probe = read_only(data_dir, "--version", folder=mount)
+    if probe.returncode != 0:
+        pytest.skip(f"no read-only mount without privileges here: {probe.stderr.strip()}")
+    refused = read_only(
+        data_dir, "namespaces", "add", "acme", folder=mount, env={setting: str(mount / "store")}
+    )
+    assert refused.returncode == 1 and "Read-only file system" in refused.stderr
+    # the first open recorded the store's id, then could not write it: before, every later
+    # command refused every place as not the installation's store, this writable one too
+    elsewhere = tmp_path / "writable"
+    made = run_cli(data_dir, "namespaces", "add", "acme", env={setting: str(elsewhere)})
+    assert made.returncode == 0, made.stderr
+    assert run_cli(data_dir, "status", env={setting: str(elsewhere)}).returncode == 0
+    (description,) = [p for p in elsewhere.iterdir() if p.suffix == ".json"]
+    assert description.name in ("_exports.json", "_meta.json")
 
 
 def test_a_new_installation_beside_other_files_is_noted(data_dir: Path) -> None:

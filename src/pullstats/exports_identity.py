@@ -19,6 +19,7 @@ mistake cannot overwrite each other's description.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,11 +120,12 @@ def open_exports_store(
     adopt: bool = False,
     catalog: str = "this catalog",
     place: Place | None = None,
+    recorded: Callable[[str], None] | None = None,
 ) -> None:
     """Refuse an exports store (its ``description``) that is not the installation's
     (:class:`ExportsStoreRefused`, naming ``setting``'s value or the data dir's folder); with
     ``create``, record the id and give it to a store that lacks it (``staging``: where the file
-    is written first). ``adopt``, ``catalog``, ``place``: as for
+    is written first). ``adopt``, ``catalog``, ``place``, ``recorded``: as for
     :func:`~pullstats.store_identity.installation_store`."""
     known = installation_store(
         EXPORTS,
@@ -134,6 +136,7 @@ def open_exports_store(
         adopt=adopt,
         catalog=catalog,
         place=place,
+        recorded=recorded,
     )
     if create and known is not None and description.store_id() is None:
         # at once: a new empty place left without its id would be refused from now on

@@ -32,9 +32,11 @@ from pullstats.s3_store import S3Store
 from pullstats.storage import LocalStore, StorageError, Store
 from pullstats.store_identity import (
     Described,
+    NewId,
     Place,
     StoreKind,
     another_catalogs,
+    forget_unwritten,
     installation_store,
 )
 from pullstats.store_settings import check_link_lifetime
@@ -112,6 +114,7 @@ class Runtime:
         if not create and _missing_sqlite_file(settings.database_url_value):
             raise _no_catalog_yet(settings)  # and no empty file made where it was mistyped
         engine = make_engine(settings.database_url_value)
+        new_ids: list[NewId] = []  # recorded here for new places: forgotten if left unwritten
         try:
             revision = current_revision(engine)
             if not create and revision is None:
@@ -134,6 +137,9 @@ class Runtime:
                     adopt=adopt,
                     catalog=catalog,
                     place=place_of(lake, settings.paths.root / "lake"),
+                    recorded=lambda value: new_ids.append(
+                        NewId(LAKE, lambda: Description(lake), value)
+                    ),
                 )
                 version = description.version(settings.paths.tmp, create=create)
                 # and the catalog's exports store: export files are named by their keys in it
@@ -146,6 +152,9 @@ class Runtime:
                     adopt=adopt,
                     catalog=catalog,
                     place=place_of(settings.exports_store, settings.paths.exports),
+                    recorded=lambda value: new_ids.append(
+                        NewId(EXPORTS, lambda: ExportsDescription(settings.exports_store), value)
+                    ),
                 )
             # every node must hash and sign with the installation's keys (db/keys.py)
             check_keys(sessions, settings.paths, record=create)
@@ -161,7 +170,9 @@ class Runtime:
                 description = Description(lake)  # the migration wrote a new one
             if create and known is not None and description.lake_id() is None:
                 description.give_id(settings.paths.tmp, known)
-        except BaseException:
+        except BaseException as error:
+            if new_ids and isinstance(error, OSError | StorageError):  # a write, not a refusal
+                forget_unwritten(new_ids, sessions)
             engine.dispose()
             raise
         return cls(settings, engine, sessions)

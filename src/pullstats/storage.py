@@ -160,7 +160,8 @@ class Store(ABC):
     def write_bytes(self, key: str, data: bytes, staging: Path) -> None:
         """Publish ``data`` as ``key``, staged as a file in the local folder ``staging``."""
         staging.mkdir(parents=True, exist_ok=True)
-        staged = staging / f".{key.replace('/', '_')}.{os.getpid()}.tmp"
+        # a name of this call's own: two threads of one process may write the same key
+        staged = staging / f".{key.replace('/', '_')}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             staged.write_bytes(data)
             self.publish(staged, key)

@@ -42,7 +42,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pullstats.db.state import add_value, get_value, set_value
+from pullstats.db.state import add_value, delete_values, get_value, set_value
 
 
 class Described(Protocol):
@@ -145,6 +145,17 @@ class StoreKind:
         return self.key.removesuffix("_id") + "_place"
 
 
+@dataclass(frozen=True)
+class NewId:
+    """An id an open recorded for a store that it has still to give the id to: forgotten by
+    :func:`forget_unwritten` when that first write fails."""
+
+    kind: StoreKind
+    #: the store's description read anew (on S3 a request): whether it holds the id by now
+    reread: Callable[[], Described]
+    value: str
+
+
 def installation_store(
     kind: StoreKind,
     store: Described,
@@ -155,6 +166,7 @@ def installation_store(
     adopt: bool = False,
     catalog: str = "this catalog",
     place: Place | None = None,
+    recorded: Callable[[str], None] | None = None,
 ) -> str | None:
     """The installation's id of ``kind`` once ``store`` is known to be its store (``kind.error``
     else, naming ``setting``'s value or the data dir's folder); None when nothing records one
@@ -165,14 +177,19 @@ def installation_store(
 
     ``place``: where ``store`` is. A store with the catalog's id at another place than the
     catalog records is refused (:func:`moved`), unless ``adopt``, which records its new place;
-    one is recorded where none is yet by an open that records the id or may write."""
+    one is recorded where none is yet by an open that records the id or may write.
+
+    ``recorded``: told the id when this call recorded it for a store that holds none (a new
+    place), which the caller is to give it (see :class:`NewId`)."""
     found = store.store_id()
     named = f"{setting}: " if setting else ""
-    known, recorded_now = _recorded(
+    known, recorded_now, inserted = _recorded(
         kind, store, sessions, found, create=create, named=named, adopt=adopt, catalog=catalog
     )
     if known is None:
         return known
+    if inserted and found is None and recorded is not None:
+        recorded(known)
     # a store written before ids (whose description the caller checks first) is given the
     # catalog's id by the caller, as is the empty place of a new installation
     fresh = found is None and (recorded_now or (kind.unmarked is None and not store.is_new()))
@@ -192,6 +209,27 @@ def installation_store(
         f'{kind.file} holds "{kind.key}": "{known}"); every node shares one {kind.noun}'
         + _starting_together(kind, store, sessions, found)
     )
+
+
+def forget_unwritten(new_ids: list[NewId], sessions: sessionmaker[Session]) -> None:
+    """Forget the ids (and places) an open recorded when it then failed to write to their new
+    stores (a read-only folder, a bucket that refuses writes): left recorded, every later open
+    refused every place, a writable one too, as "not the installation's" store, the one named
+    in the refusal never having been written. For a failed write alone, not a refusal: of nodes
+    starting together, one refused may have recorded the id that others are giving the store.
+    An id stays when its store holds it by now (another node's write at the same place), or
+    when its store cannot be read to tell, or once the catalog holds anything from such a
+    store."""
+    for new in new_ids:
+        try:
+            if new.reread().store_id() is not None:
+                continue
+        except Exception:
+            continue
+        with sessions.begin() as session:
+            if get_value(session, new.kind.key) != new.value or new.kind.has_history(session):
+                continue
+            delete_values(session, new.kind.key, new.kind.place_key)
 
 
 def _starting_together(
@@ -279,18 +317,19 @@ def _recorded(
     named: str,
     adopt: bool,
     catalog: str,
-) -> tuple[str | None, bool]:
+) -> tuple[str | None, bool, bool]:
     """The catalog's id of ``kind``, recording ``found`` (or a new one) first if it has none
-    and ``create``; and whether this call recorded it."""
+    and ``create``; whether this call recorded it (or met the same id recorded meanwhile); and
+    whether its own record is the one kept (of nodes starting together, one's is)."""
     with sessions() as session:
         known = get_value(session, kind.key)
     if known is not None:
-        return known, False
+        return known, False, False
     if found is not None and not adopt:
         # a command that only reads too: it would show an empty installation over the store
         raise another_catalogs(kind, store, found, named=named, catalog=catalog)
     if not create:
-        return known, False
+        return known, False, False
     if found is None and store.is_new():
         with sessions() as session:
             held = kind.has_history(session)
@@ -304,10 +343,10 @@ def _recorded(
     # id and the others read it (a node that wrote its own over it would leave the catalog's id
     # and the store's apart, and every node refused for good)
     with sessions.begin() as session:
-        add_value(session, kind.key, found or uuid.uuid4().hex)
+        inserted = add_value(session, kind.key, found or uuid.uuid4().hex)
     with sessions() as session:
         known = get_value(session, kind.key)  # ours, or the one another node recorded first
-    return known, known is not None and (found is None or known == found)
+    return known, known is not None and (found is None or known == found), inserted
 
 
 def another_catalogs(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session
@@ -71,6 +71,11 @@ def set_value(session: Session, key: str, value: str) -> None:
         session.add(PipelineState(key=key, value=value))
     else:
         row.value = value
+
+
+def delete_values(session: Session, *keys: str) -> None:
+    """Remove ``keys`` and their values (those there are)."""
+    session.execute(delete(PipelineState).where(PipelineState.key.in_(keys)))
 
 
 def add_value(session: Session, key: str, value: str) -> bool:
