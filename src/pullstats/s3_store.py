@@ -200,11 +200,21 @@ class S3Store(Store):
         return str(self._call(lambda: self.signer.sign(path, expiration=seconds, **extra)))
 
     def check(self) -> None:
-        self._call(
-            lambda: self.filesystem.call_s3(
-                "list_objects_v2", Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1
-            )
-        )
+        def listing() -> None:
+            try:
+                self.filesystem.call_s3(
+                    "list_objects_v2", Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1
+                )
+            except FileNotFoundError as error:
+                # a 404 that names no missing bucket: a listing has no key to miss, so not an
+                # S3 server (a web server, another service on that port) or not this bucket
+                raise StorageError(
+                    f"{self.setting}={self.url}: {_named(endpoint_named())} answered 404 to a "
+                    f"listing of bucket {self.bucket!r}: is it an S3 server, and does the "
+                    f"bucket exist there? ({' '.join(str(error).split())})"
+                ) from error
+
+        self._call(listing)
 
     def probe(self, key: str) -> None:
         # a HEAD: the cheapest request S3 answers, and one that needs no listing permission.

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.server
 import io
 import shutil
 import subprocess
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -259,6 +261,37 @@ def test_an_endpoint_without_its_scheme_is_one_line_naming_aws_endpoint_url(
         "PULLSTATS_LAKE_URL=s3://lake-bucket/x: give its scheme too (http://host:port or "
         "https://…)"
     )
+
+
+def test_an_endpoint_that_is_no_s3_server_is_one_line_naming_aws_endpoint_url(
+    tmp_path: Path,
+) -> None:
+    # a web server answering 404 to everything (another service on the port): before, the
+    # line was "FileNotFoundError: Not Found", naming no setting
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    try:
+        env = {**aws_env(endpoint), "PULLSTATS_EXPORTS_URL": "s3://exports-bucket/x"}
+        (tmp_path / "data").mkdir()
+        result = run_cli_env(tmp_path / "data", env, "export")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith(
+        f"error: PULLSTATS_EXPORTS_URL=s3://exports-bucket/x: AWS_ENDPOINT_URL {endpoint} "
+        "answered 404 to a listing of bucket 'exports-bucket': is it an S3 server, and does the "
+        "bucket exist there?"
+    ), line
 
 
 def test_refused_credentials_are_one_line_naming_the_aws_keys(tmp_path: Path) -> None:
