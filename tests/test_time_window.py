@@ -22,6 +22,7 @@ from pullstats.ingest.errors import TimestampOutOfRange
 from pullstats.ingest.notifications import parse_event
 from pullstats.ingest.records import PullRequestRecord
 from pullstats.ingest.time_window import TimeWindow
+from pullstats.pipeline import process
 from pullstats.runtime import Runtime
 from pullstats.timestamps import micros, now_micros
 from tests.api.test_ingest import ingest_token, post
@@ -172,13 +173,27 @@ def test_lake_days_outside_the_window_are_set_aside(runtime: Runtime, data_dir: 
     write_spool(runtime, record_at(micros(YESTERDAY), "good"))
     processed = run_cli(data_dir, "process")
     assert processed.returncode == 0, processed.stderr
-    assert "set aside 2 days outside the accepted window" in processed.stdout
+    # the day that held requests; 9999-12-31 held none, and nothing of it was set aside
+    assert (
+        "set aside 1 day outside the accepted window, not classified: 0001-01-01"
+        in processed.stdout
+    )
     assert action_count(data_dir) == 1
     assert not far.exists()
     assert "(timestamp_out_of_range 1)" in run_cli(data_dir, "status").stdout
     # nothing is left pending: the next run is clean
     again = run_cli(data_dir, "process")
     assert again.returncode == 0 and "set aside" not in again.stdout
+
+
+def test_a_request_at_the_windows_edge_sets_nothing_aside(runtime: Runtime) -> None:
+    # its day's neighbour, 1999-12-31, is pending with it (classified together) but outside
+    # the window: the run said "set aside 1 day … 1999-12-31" of a day that held nothing
+    write_spool(runtime, record_at(micros(datetime(2000, 1, 1, 0, 0, 5, tzinfo=UTC)), "edge"))
+    result = process(runtime)
+    assert result.days_set_aside == []
+    assert date(2000, 1, 1) in result.days and date(1999, 12, 31) not in result.days
+    assert result.actions == 1
 
 
 def test_a_rebuild_reaching_the_end_of_the_calendar_does_not_overflow(data_dir: Path) -> None:

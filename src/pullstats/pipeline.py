@@ -70,7 +70,7 @@ class ProcessResult:
     actions: int = 0
     periods: list[Period] = field(default_factory=list)
     generation: int | None = None
-    #: days outside the accepted window: pending or asked for, and never classified
+    #: the lake's days outside the accepted window, set aside (moved) and never classified
     days_set_aside: list[date] = field(default_factory=list)
     #: days of periods whose lake ``PULLSTATS_RETENTION_LAKE`` pruned (late, rebuilt or
     #: imported rows): never classified, so no period's rollups are recomputed from what is
@@ -121,8 +121,10 @@ def process(
                 rebuilt.append(day)
                 day += timedelta(days=1)
         days.update(rebuilt)
-        outside |= {day for day in days if not window.holds_day(day)}
-        days -= outside
+        # a pending day outside the window holds nothing now: set_aside_days moved what such a
+        # day held (and named it); the rest are neighbours of a request's day near the
+        # window's edge, pending as the days classified with it, and nothing is set aside
+        days = {day for day in days if window.holds_day(day)}
         too_old = {day for day in days if frozen_day(day, frozen_before)}
         days -= too_old
         result = ProcessResult(
