@@ -180,8 +180,10 @@ def test_no_namespace_explains_what_to_do(web: Web, session_page: SignedInPage) 
 def test_a_bad_year_is_a_clear_400(web: Web) -> None:
     with session_client(web, "alice") as client:
         answer = client.get("/exports", params={"year": "twenty"})
+        zero = client.get("/exports", params={"year": "0000"})  # was "No exports in 0." (200)
         empty = client.get("/exports", params={"namespace": "acme", "year": "1999"})
     assert answer.status_code == 400 and "is not a year: pick one from the list" in answer.text
+    assert zero.status_code == 400 and "0000&#39; is not a year" in zero.text
     assert empty.status_code == 200 and "No exports in 1999." in empty.text
 
 

@@ -88,8 +88,8 @@ def _year(value: str | None, years: list[int]) -> int | None:
         return years[0] if years else None
     if value == "all":
         return None
-    if not value.isascii() or not value.isdigit() or len(value) > 4:
-        return -1
+    if not value.isascii() or not value.isdigit() or len(value) > 4 or int(value) == 0:
+        return -1  # 1 to 9999, as the API's years
     return int(value)
 
 
