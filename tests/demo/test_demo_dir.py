@@ -65,3 +65,13 @@ def test_the_demo_refuses_a_real_installations_data_dir(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in real.rglob("*") if p.is_file()} == before
     users = run_cli(real, "users", "list")
     assert users.returncode == 0 and "demo" not in users.stdout
+
+
+def test_an_empty_data_dir_option_is_refused_not_the_current_folder(tmp_path: Path) -> None:
+    # before: "" became ".", and the demo filled the folder it was started in
+    result = run_demo(tmp_path, "--data-dir", "", "--port", str(free_port()))
+    assert (result.returncode, result.stderr.strip()) == (
+        1,
+        "error: --data-dir: empty: name a folder, or leave the option out for the default",
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

@@ -155,8 +155,8 @@ def demo(
         metavar="ADDRESS",
         help="Address to serve on: loopback, unless --allow-remote.",
     ),
-    data_dir: Path = typer.Option(
-        DEMO_DATA_DIR,
+    data_dir: str = typer.Option(
+        str(DEMO_DATA_DIR),
         "--data-dir",
         metavar="DIR",
         help="The demo's own data dir (PULLSTATS_DATA_DIR and PULLSTATS_DATABASE_URL are not "
@@ -186,16 +186,18 @@ def demo(
             f"--host {host} can be reached from other machines, and the demo user's password "
             f"({DEMO_PASSWORD}) is public: serve on 127.0.0.1, or add --allow-remote"
         )
+    if not data_dir.strip():  # as a Path, "" is ".": the demo would fill the current folder
+        raise fail("--data-dir: empty: name a folder, or leave the option out for the default")
     check_listen_address(host, port)  # before a minute of seeding, not after
     try:
-        claim_data_dir(data_dir)  # never a real installation's folder
+        claim_data_dir(Path(data_dir))  # never a real installation's folder
     except NotADemoDir as error:
         raise fail(str(error)) from None
     # the demo's own installation: the environment may name a real one. On loopback it answers
     # only to loopback names: a web page that reaches it through DNS rebinding names its own
     # host, and the demo user's password is public
     hosts = f"localhost,127.0.0.1,::1,{host}" if is_loopback(host) else None
-    settings = Settings(data_dir=data_dir, database_url=None, allowed_hosts=hosts)
+    settings = Settings(data_dir=Path(data_dir), database_url=None, allowed_hosts=hosts)
     with opened(settings) as runtime:
         seeded = seed_demo(runtime, requests_per_day=requests_per_day)
         if seeded.resumed_per_day is not None:
