@@ -72,15 +72,25 @@ def test_a_time_more_than_14_hours_off_utc_is_a_bad_timestamp(
         # test_utc_offsets.py)
         "2026-10-05T10:00:00+14:59",
         "2026-10-05T10:00:00-14:01",
+        # minutes past 59, seconds, a zone's name before the offset: DuckDB read them as
+        # +06:00, +06:00, +00:00 and +14:00
+        "2026-10-05T10:00:00+05:60",
+        "2026-10-05T10:00:00+0560",
+        "2026-10-05T10:00:00+00:00:30",
+        "2026-10-05T10:00:00 UTC+14:30",
         "2026-10-05T10:00:00-14:00",
         "2026-10-05T10:00:00+14:00",
         "2026-10-05 10:00:00 UTC",
+        "2026-10-05T10:00:00+0530",
+        "2026-10-05T10:00:00.250-03",
+        "2026-10-05T10:00:00-03:30",
+        "2026-10-05T10:00:00",
     ]
     path.write_text(HEADER + "".join(raw_row(timestamp=time) for time in times))
     report = imported(runtime, path)
-    assert (report.rows, dict(report.skipped)) == (3, {"bad_timestamp": 4})
+    assert (report.rows, dict(report.skipped)) == (7, {"bad_timestamp": 8})
     assert report.listed == [
-        SkippedRow(line, "bad_timestamp", times[line - 2]) for line in (2, 3, 4, 5)
+        SkippedRow(line, "bad_timestamp", times[line - 2]) for line in range(2, 10)
     ]
 
 

@@ -143,15 +143,21 @@ def _instant(column: str) -> str:
     is one action at one instant) and a timestamp without a zone is taken as UTC. An offset past
     ±14:00 is refused, as notifications and access logs refuse it (no clock is further off UTC:
     :data:`pullstats.ingest.notifications.MAX_UTC_OFFSET`): the wall time, read without its
-    zone, is that far from the instant.
+    zone, is that far from the instant. So is one whose minutes pass 59, or that has seconds.
     """
     instant = f"try_cast({column} AS TIMESTAMPTZ)"
     offset = f"abs(epoch_us(try_cast({column} AS TIMESTAMP)) - epoch_us({instant}))"
     # Docker's own ``…Z`` (and ``… UTC``) skip the second cast: no offset to check
     utc = f"(right({column}, 1) IN ('Z', 'z') OR ends_with({column}, ' UTC'))"
+    # a numeric offset is ±HH, ±HHMM or ±HH:MM right after the time (or a space), its minutes
+    # under 60, as notifications and access logs read one: DuckDB took +05:60 and +0560 as
+    # +06:00, +00:00:30 as +00:00 and UTC+14:30 as +14:00
+    numeric = f"regexp_matches({column}, '[+-][0-9:]+$')"
+    well_formed = f"regexp_matches({column}, '[0-9 ][+-][0-9]{{2}}(:?[0-5][0-9])?$')"
     return (
         f"CASE WHEN length({column}) >= 16 AND substr({column}, 11, 1) IN ('T', 't', ' ') "
-        f"AND ({utc} OR {offset} <= {_MAX_OFFSET_US}) THEN {instant} END"
+        f"AND ({utc} OR ({offset} <= {_MAX_OFFSET_US} AND (NOT {numeric} OR {well_formed}))) "
+        f"THEN {instant} END"
     )
 
 
