@@ -41,8 +41,8 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def one_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
+def one_error(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    assert result.returncode == status, (result.stdout, result.stderr)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
@@ -234,13 +234,15 @@ def test_failures_are_one_line(served: Served, tmp_path: Path) -> None:
     missing = hub(served, tmp_path, "download", "acme", "--year", "2001", "--month", "1")
     assert "not found" in one_error(missing)
     no_period = hub(served, tmp_path, "download", "acme", "--year", "2026")
-    assert "name a period" in one_error(no_period)
+    assert "name a period" in one_error(no_period, 2)  # a usage error: 2, as typer's own
+    both = hub(served, tmp_path, "download", "acme", "--since", "2026-01", "--year", "2026")
+    assert "--since lists a range" in one_error(both, 2)
     # a year the API refuses (1-9999) is refused here, before a sign-in and a 422
     far = hub(served, tmp_path, "download", "acme", "--year", "10000", "--month", "1")
     assert far.returncode == 2
     assert "Invalid value for '--year': 10000 is not in the range 1<=x<=9999." in far.stderr
     bad_since = hub(served, tmp_path, "sync", "acme", "--to", str(tmp_path / "m"), "--since", "May")
-    assert "--since" in one_error(bad_since)
+    assert "--since" in one_error(bad_since, 2)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert one_error(hub(served, tmp_path, "query", str(empty), "SELECT 1 FROM raw"))

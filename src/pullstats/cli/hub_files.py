@@ -185,7 +185,7 @@ def _since(since: str | None) -> Any:
     try:
         return since_day(since)
     except ValueError as error:
-        raise fail(f"--since: {error}") from None
+        raise fail(f"--since: {error}", 2) from None  # a usage error, as typer's own are
 
 
 def _complete(path: Path, file: ExportFile) -> bool:
@@ -231,9 +231,11 @@ def download(
     from pullstats.rollups.series_query import Timespan
 
     if since is not None and (year, month, week) != (None, None, None):
-        raise fail("--since lists a range: give it without --year, --month and --week")
+        raise fail("--since lists a range: give it without --year, --month and --week", 2)
     if since is None and (year is None or (month is None) == (week is None)):
-        raise fail("name a period: --year Y and one of --month M or --week W, or --since YYYY-MM")
+        raise fail(
+            "name a period: --year Y and one of --month M or --week W, or --since YYYY-MM", 2
+        )
     wanted, first = _wanted(view), _since(since)
     with connect(url) as client, _no_reports_here(view):
         if since is not None:
