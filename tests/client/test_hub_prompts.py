@@ -30,8 +30,10 @@ def login_without_a_terminal(tmp_path: Path, stdin: str) -> subprocess.Completed
 def test_no_answer_is_one_line_after_the_prompt(tmp_path: Path) -> None:
     done = login_without_a_terminal(tmp_path, "")
     assert done.returncode == 1
+    # no option takes a password: it said "give it as an option or on standard input"
     assert done.stderr == (
-        f"{PROMPT}: error: no answer to {PROMPT!r}: give it as an option or on standard input\n"
+        f"{PROMPT}: error: no answer to {PROMPT!r}: give it on standard input or in "
+        "PULLSTATS_HUB_PASSWORD\n"
     )
 
 

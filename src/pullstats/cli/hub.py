@@ -164,7 +164,8 @@ def _ask(prompt: str, *, hidden: bool) -> str:
     input is one, else from standard input, which shows nothing (getpass would warn "Password
     input may be echoed" with a line of its source, or read a terminal the pipe bypassed). No
     answer is an error."""
-    missing = f"no answer to {prompt!r}: give it as an option or on standard input"
+    where = f"on standard input or in {PASSWORD_ENV}" if hidden else "as an option or on stdin"
+    missing = f"no answer to {prompt!r}: give it {where}"
     if hidden and sys.stdin.isatty():
         try:
             return getpass.getpass(f"{prompt}: ", stream=sys.stderr)
