@@ -20,7 +20,12 @@ from pullstats.db.keys import check_keys
 from pullstats.db.migrate import current_revision, ensure_schema
 from pullstats.db.nodes import seen
 from pullstats.db.state import CopiedTo, copied_to, engine_copied_to
-from pullstats.exports_identity import EXPORTS, ExportsDescription, open_exports_store
+from pullstats.exports_identity import (
+    EXPORTS,
+    ExportsDescription,
+    ExportsStoreRefused,
+    open_exports_store,
+)
 from pullstats.job_lock import hold_job_lock
 from pullstats.lake_damage import set_aside_file
 from pullstats.lake_identity import LAKE
@@ -171,7 +176,9 @@ class Runtime:
             if create and known is not None and description.lake_id() is None:
                 description.give_id(settings.paths.tmp, known)
         except BaseException as error:
-            if new_ids and isinstance(error, OSError | StorageError):  # a write, not a refusal
+            # a store's write that failed, not a refusal (the exports' refusal is a StorageError)
+            unwritten = isinstance(error, OSError | StorageError)
+            if new_ids and unwritten and not isinstance(error, ExportsStoreRefused):
                 forget_unwritten(new_ids, sessions)
             engine.dispose()
             raise
